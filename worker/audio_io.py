@@ -1,0 +1,251 @@
+"""Decode, validate and resample audio.
+
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3; PyAV (FFmpeg)
+reads M4A (AAC/ALAC) and is the fallback for anything libsndfile refuses.
+Arrays are float32 shaped (channels, samples), as in librosa's multichannel
+convention.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from worker.errors import AudioError, AudioTooLongError, UnsupportedMediaError
+
+BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
+
+# libsndfile's major format names -> our file type names
+_SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
+               "MP3": "mp3", "MPEG": "mp3"}
+# extensions a file of each type may carry
+_EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "opus"},
+               "mp3": {"mp3"}, "m4a": {"m4a", "mp4", "aac"}}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str  # one of wav, flac, ogg, mp3, m4a
+    duration_seconds: float
+    sample_rate: int  # Hz
+    channels: int
+    frames: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["duration_seconds"] = round(self.duration_seconds, 3)
+        return d
+
+
+def extension_of(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
+          declared_name: str | None = None, max_duration: float | None = None) -> AudioInfo:
+    """Decode the whole stream (in blocks) and describe it, or raise why it is unusable.
+
+    Decoding all of it, not just the header, is what catches truncated and
+    corrupt files at upload time rather than in a job an hour later.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise AudioError("the file is empty", code="empty_file")
+    try:
+        info = _probe_soundfile(path)
+    except _NotForSoundfile:
+        info = _probe_av(path)
+    if info.frames == 0 or info.duration_seconds <= 0:
+        raise AudioError("the file holds no audio samples", code="no_audio")
+    if allowed is not None and info.format not in allowed:
+        raise UnsupportedMediaError(
+            f"{info.format} audio is not accepted (accepted: {', '.join(sorted(allowed))})",
+            code="unsupported_format")
+    if declared_name:
+        ext = extension_of(declared_name)
+        if ext and ext not in _EXTENSIONS.get(info.format, set()):
+            raise UnsupportedMediaError(
+                f"{declared_name!r} is named .{ext} but holds {info.format.upper()} audio",
+                code="format_mismatch")
+    if max_duration is not None and info.duration_seconds > max_duration:
+        raise AudioTooLongError(
+            f"audio lasts {info.duration_seconds:.1f} s; the limit is {max_duration:.0f} s")
+    return info
+
+
+class _NotForSoundfile(Exception):
+    pass
+
+
+def _probe_soundfile(path: Path) -> AudioInfo:
+    try:
+        with sf.SoundFile(str(path)) as f:
+            fmt = _SF_FORMATS.get(f.format)
+            if fmt is None:
+                raise _NotForSoundfile(f.format)
+            sr, channels, declared = f.samplerate, f.channels, f.frames
+            frames = 0
+            while True:
+                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
+                frames += len(block)
+    except sf.LibsndfileError as e:
+        if _looks_like_riff(path) or _sf_knows_header(path):
+            raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+        raise _NotForSoundfile(str(e)) from e
+    except RuntimeError as e:  # libsndfile decode errors mid-stream
+        raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+    if fmt == "wav":
+        _check_wav_complete(path)
+    if declared and frames < declared * 0.99:
+        raise AudioError(f"the file is truncated: {frames} of {declared} frames decode",
+                         code="truncated_audio")
+    return AudioInfo(fmt, frames / sr, sr, channels, frames)
+
+
+def _looks_like_riff(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in (b"RIFF", b"RF64", b"fLaC", b"OggS")
+
+
+def _sf_knows_header(path: Path) -> bool:
+    try:
+        sf.info(str(path))
+        return True
+    except Exception:
+        return False
+
+
+def _check_wav_complete(path: Path) -> None:
+    """A RIFF data chunk that claims more bytes than the file has means truncation.
+
+    libsndfile silently shortens such a file, so the frame count alone does not tell.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, clen = struct.unpack("<4sI", fh.read(8))
+            if cid == b"data":
+                if clen != 0xFFFFFFFF and pos + 8 + clen > size:
+                    raise AudioError(
+                        f"the file is truncated: the WAV data chunk declares {clen} bytes, "
+                        f"{size - pos - 8} are present", code="truncated_audio")
+                return
+            pos += 8 + clen + (clen & 1)
+
+
+def _probe_av(path: Path) -> AudioInfo:
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            if not streams:
+                raise UnsupportedMediaError("the file has no audio stream", code="not_audio")
+            stream = streams[0]
+            fmt = _av_format(container.format.name, stream.codec_context.name)
+            if fmt is None:
+                raise UnsupportedMediaError(
+                    f"unsupported container/codec {container.format.name}/{stream.codec_context.name}",
+                    code="unsupported_format")
+            sr = stream.codec_context.sample_rate or stream.rate
+            channels = stream.codec_context.channels
+            frames = 0
+            for frame in container.decode(stream):
+                frames += frame.samples
+    except (av.error.InvalidDataError, av.error.FFmpegError) as e:
+        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+    return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
+
+
+def _av_format(container: str, codec: str) -> str | None:
+    names = set(container.split(","))
+    if names & {"mov", "mp4", "m4a"} and codec in {"aac", "alac", "mp3", "mp3float"}:
+        return "m4a"
+    if "mp3" in names:
+        return "mp3"
+    if "ogg" in names:
+        return "ogg"
+    if "flac" in names:
+        return "flac"
+    if "wav" in names:
+        return "wav"
+    return None
+
+
+def load_audio(path: str | Path, *, sr: int | None = None, mono: bool = False,
+               offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode to float32 `(channels, samples)` (or `(samples,)` when `mono`).
+
+    `sr`: resample to this rate (Hz) with soxr; None keeps the file's rate.
+    """
+    path = Path(path)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            native = f.samplerate
+            if offset:
+                f.seek(int(offset * native))
+            n = -1 if duration is None else int(duration * native)
+            y = f.read(n, dtype="float32", always_2d=True).T
+    except (sf.LibsndfileError, RuntimeError):
+        y, native = _load_av(path, offset=offset, duration=duration)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if mono:
+        y = to_mono(y)
+    if sr is not None and sr != native:
+        y = resample(y, orig_sr=native, target_sr=sr)
+        native = sr
+    return y, native
+
+
+def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            sr = stream.codec_context.sample_rate
+            chunks = []
+            for frame in container.decode(stream):
+                a = frame.to_ndarray()
+                if frame.format.is_planar:
+                    chunks.append(a)
+                else:
+                    chunks.append(a.reshape(-1, frame.layout.nb_channels).T)
+    except (av.error.FFmpegError, IndexError) as e:
+        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+    if not chunks:
+        raise AudioError("the file holds no audio samples", code="no_audio")
+    y = np.concatenate(chunks, axis=1)
+    if np.issubdtype(y.dtype, np.integer):
+        y = y.astype(np.float32) / float(np.iinfo(y.dtype).max)
+    start = int(offset * sr)
+    stop = None if duration is None else start + int(duration * sr)
+    return y[:, start:stop], sr
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """(channels, samples) -> (samples,) by averaging; 1-D input is returned as is."""
+    return y if y.ndim == 1 else y.mean(axis=0, dtype=np.float32)
+
+
+def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling (soxr, 'HQ') along the last axis."""
+    if orig_sr == target_sr:
+        return y
+    import soxr
+
+    if y.ndim == 1:
+        return soxr.resample(y, orig_sr, target_sr, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(soxr.resample(y.T, orig_sr, target_sr, quality="HQ").T, dtype=np.float32)

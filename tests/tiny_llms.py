@@ -1,0 +1,347 @@
+"""Tiny random LLM checkpoints in the layout of the real ones, for tests.
+
+Each `build_tiny_<family>(path)` writes a folder that `from_pretrained(path, local_files_only=True)`
+loads exactly like the real checkpoint: config.json + model.safetensors, tokenizer files with the
+family's special tokens and chat template, the processor (feature extractor / image processor) where
+the family has one, and generation_config.json. Weights are random (seeded), so outputs are gibberish
+but deterministic; the point is that every real code path (processor, audio tower, chat template,
+generate) runs. Folders are 0.2-30 MB and build in about a second after imports.
+
+Vocabularies are built by hand: special tokens, the 256 byte-fallback (Gemma) or byte-level (GPT-2)
+symbols, then single ASCII characters, so any text tokenizes (about one token per character).
+Multimodal id layouts follow the real checkpoints (Gemma 3n: text ids, then a vision block, then an
+audio block; Phi-4-multimodal: the image/audio placeholder ids inside the text vocabulary).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+SEED = 0
+MAX_POSITIONS = 4096  # tokens; tiny models are character-level, so keep room for feature-rich prompts
+
+# Chat templates: short equivalents of the real ones (same turn markers, same multimodal placeholders).
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- if messages[0]['content'] is string -%}{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
+    "{%- else -%}{%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}{%- endif -%}"
+    "{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- for message in loop_messages -%}"
+    "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+    "{%- endif -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
+    "{%- if message['content'] is string -%}{{ message['content'] | trim }}"
+    "{%- else -%}{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'audio' -%}{{ AUDIO_PLACEHOLDER }}"
+    "{%- elif item['type'] == 'image' -%}{{ IMAGE_PLACEHOLDER }}"
+    "{%- elif item['type'] == 'text' -%}{{ item['text'] | trim }}{%- endif -%}"
+    "{%- endfor -%}{%- endif -%}"
+    "{{ '<end_of_turn>\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+
+PHI4MM_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|' + message['role'] + '|>' }}"
+    "{%- if message['content'] is string -%}{{ message['content'] }}"
+    "{%- else -%}{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'audio' -%}{{ '<|audio|>' }}"
+    "{%- elif item['type'] == 'image' -%}{{ '<|image|>' }}"
+    "{%- elif item['type'] == 'text' -%}{{ item['text'] }}{%- endif -%}"
+    "{%- endfor -%}{%- endif -%}"
+    "{{ '<|end|>' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|assistant|>' }}{%- else -%}{{ eos_token }}{%- endif -%}"
+)
+
+PHI4_REASONING_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|im_start|>' + message['role'] + '<|im_sep|>' + message['content'] + '<|im_end|>' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant<|im_sep|>' }}{%- endif -%}"
+)
+
+_ASCII = [chr(c) for c in range(33, 127)]  # printable, without the space (Gemma: '▁', GPT-2: 'Ġ')
+
+
+# ---------------------------------------------------------------------------
+# Tokenizers
+# ---------------------------------------------------------------------------
+
+
+def _gemma_tokenizer(*, text_specials: list[str], extra_specials: dict[str, str], chat_template: str,
+                     pinned: dict[str, int] | None = None, total: int | None = None):
+    """A GemmaTokenizer (byte-fallback BPE, '▁' for spaces): specials, 256 bytes, ASCII, '▁'+ASCII merges.
+
+    `text_specials` are appended to the text block; `pinned` places tokens at fixed ids past it (the real
+    checkpoints' multimodal blocks), the gaps filled with `<unusedN>`; `extra_specials` names the
+    attribute tokens the processors read (`{"image_token": "<image_soft_token>", ...}`).
+    """
+    from transformers import GemmaTokenizer
+
+    vocab: dict[str, int] = {}
+    for tok in ("<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>", *text_specials):
+        vocab[tok] = len(vocab)
+    for b in range(256):
+        vocab[f"<0x{b:02X}>"] = len(vocab)
+    for tok in ["▁", *_ASCII, *("▁" + c for c in _ASCII)]:
+        vocab.setdefault(tok, len(vocab))
+    pinned = pinned or {}
+    by_id = {i: t for t, i in pinned.items()}
+    for i in range(len(vocab), max([total or 0, *(i + 1 for i in by_id)])):
+        vocab[by_id.get(i, f"<unused{i}>")] = i
+    tokenizer = GemmaTokenizer(
+        vocab=vocab,
+        merges=[("▁", c) for c in _ASCII],
+        extra_special_tokens=dict(extra_specials),
+        model_max_length=MAX_POSITIONS,
+        chat_template=chat_template,
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    return tokenizer
+
+
+def _byte_symbols() -> list[str]:
+    """GPT-2's byte → printable-symbol table (byte b is `_byte_symbols()[b]`)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return [table[b] for b in range(256)]
+
+
+def _gpt2_tokenizer(specials: list[str], extra_specials: dict[str, str], *, eos: str, chat_template: str,
+                    placed: dict[str, int] | None = None, vocab_size: int | None = None):
+    """A GPT2Tokenizer (byte-level BPE) over the 256 byte symbols, plus specials.
+
+    `placed` pins some special tokens to given ids (the real checkpoint's placeholder ids inside the
+    vocabulary); the gap is filled with reserved `<|reservedN|>` tokens.
+    """
+    from transformers import GPT2Tokenizer
+
+    vocab: dict[str, int] = {}
+    for ch in _byte_symbols():
+        vocab[ch] = len(vocab)
+    merges = []
+    space = _byte_symbols()[ord(" ")]
+    for c in _ASCII:
+        merges.append((space, c))
+        vocab[space + c] = len(vocab)
+    for tok in specials:
+        vocab.setdefault(tok, len(vocab))
+    for tok, idx in sorted((placed or {}).items(), key=lambda kv: kv[1]):
+        while len(vocab) < idx:
+            vocab[f"<|reserved{len(vocab)}|>"] = len(vocab)
+        vocab[tok] = idx
+    for tok in extra_specials.values():
+        vocab.setdefault(tok, len(vocab))
+    if vocab_size is not None:
+        while len(vocab) < vocab_size:
+            vocab[f"<|reserved{len(vocab)}|>"] = len(vocab)
+    tokenizer = GPT2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=eos,
+        bos_token=eos,
+        eos_token=eos,
+        pad_token=eos,
+        extra_special_tokens=dict(extra_specials),
+        model_max_length=MAX_POSITIONS,
+        chat_template=chat_template,
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": [t for t in specials if t != eos]})
+    return tokenizer
+
+
+def _save_generation_config(model, path: Path, *, bos: int | None, eos: list[int], pad: int) -> None:
+    from transformers import GenerationConfig
+
+    model.generation_config = GenerationConfig(bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)
+    model.generation_config.save_pretrained(path)
+
+
+def _finish(model, path: Path) -> Path:
+    model.save_pretrained(path)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Gemma 3n (text + image + audio)
+# ---------------------------------------------------------------------------
+
+
+def build_tiny_gemma3n(path: str | Path) -> Path:
+    """google/gemma-3n-E*-it layout: Gemma3nForConditionalGeneration + Gemma3nProcessor (audio 16 kHz).
+
+    Ids: text block [0, T), vision block [T, T+8) holding <end_of_image> and <image_soft_token>,
+    audio block [T+8, T+16) holding <end_of_audio> and <audio_soft_token> (as in the real vocabulary).
+    The vision tower is the real timm MobileNetV5 with 1/16 of its channels.
+    """
+    from transformers import (
+        Gemma3nAudioConfig,
+        Gemma3nAudioFeatureExtractor,
+        Gemma3nConfig,
+        Gemma3nForConditionalGeneration,
+        Gemma3nProcessor,
+        Gemma3nTextConfig,
+        Gemma3nVisionConfig,
+        SiglipImageProcessor,
+    )
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    mm_block = 8  # ids per multimodal block (real: 128)
+    n_text = 7 + 2 + 256 + 1 + 2 * len(_ASCII)  # specials, <start_of_image/audio>, bytes, '▁', ASCII, '▁'+ASCII
+    vision_offset, audio_offset = n_text, n_text + mm_block
+    tokenizer = _gemma_tokenizer(
+        text_specials=["<start_of_image>", "<start_of_audio>"],
+        pinned={"<end_of_image>": vision_offset, "<image_soft_token>": vision_offset + 1,
+                "<end_of_audio>": audio_offset, "<audio_soft_token>": audio_offset + 1},
+        total=audio_offset + mm_block,
+        extra_specials={"image_token": "<image_soft_token>", "boi_token": "<start_of_image>",
+                        "eoi_token": "<end_of_image>", "audio_token": "<audio_soft_token>",
+                        "boa_token": "<start_of_audio>", "eoa_token": "<end_of_audio>"},
+        chat_template=GEMMA_CHAT_TEMPLATE.replace("AUDIO_PLACEHOLDER", "'<audio_soft_token>'")
+        .replace("IMAGE_PLACEHOLDER", "'<image_soft_token>'"),
+    )
+    assert tokenizer.convert_tokens_to_ids("<end_of_image>") == vision_offset, "text block size drifted"
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
+           ("<start_of_image>", "<end_of_image>", "<image_soft_token>",
+            "<start_of_audio>", "<end_of_audio>", "<audio_soft_token>", "<end_of_turn>")}
+
+    image_size = 64  # px; the real processor uses 768
+    vision_tokens = 4  # msfa_output_resolution 2 → 2×2 soft tokens per image (real: 256)
+    config = Gemma3nConfig(
+        text_config=Gemma3nTextConfig(
+            vocab_size=audio_offset + mm_block,
+            vocab_size_per_layer_input=n_text,
+            hidden_size=64,
+            hidden_size_per_layer_input=8,
+            intermediate_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+            num_kv_shared_layers=2,
+            activation_sparsity_pattern=[0.95, 0.0, 0.0, 0.0],
+            laurel_rank=4,
+            sliding_window=64,
+            max_position_embeddings=MAX_POSITIONS,
+            pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        ),
+        vision_config=Gemma3nVisionConfig(
+            hidden_size=2048,  # fixed by the MobileNetV5 MSFA output width
+            vocab_size=mm_block,
+            vocab_offset=vision_offset,
+            model_args={"channel_multiplier": 0.0625, "msfa_output_resolution": 2},
+        ),
+        audio_config=Gemma3nAudioConfig(
+            vocab_size=mm_block,
+            vocab_offset=audio_offset,
+            hidden_size=32,
+            conf_num_attention_heads=2,
+            conf_num_hidden_layers=1,
+            sscp_conv_channel_size=[8, 8],
+        ),
+        audio_soft_tokens_per_image=188,
+        vision_soft_tokens_per_image=vision_tokens,
+        boi_token_id=ids["<start_of_image>"], eoi_token_id=ids["<end_of_image>"],
+        image_token_id=ids["<image_soft_token>"],
+        boa_token_id=ids["<start_of_audio>"], eoa_token_id=ids["<end_of_audio>"],
+        audio_token_id=ids["<audio_soft_token>"],
+    )
+    torch.manual_seed(SEED)
+    model = Gemma3nForConditionalGeneration(config).eval()
+    processor = Gemma3nProcessor(
+        feature_extractor=Gemma3nAudioFeatureExtractor(),
+        image_processor=SiglipImageProcessor(size={"height": image_size, "width": image_size},
+                                             do_normalize=False, resample=2, rescale_factor=1 / 255),
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
+        audio_seq_length=188,
+        image_seq_length=vision_tokens,
+    )
+    processor.save_pretrained(path)
+    _save_generation_config(model, path, bos=2, eos=[1, ids["<end_of_turn>"]], pad=0)
+    return _finish(model, path)
+
+
+# ---------------------------------------------------------------------------
+# Phi-4-multimodal (text + image + audio)
+# ---------------------------------------------------------------------------
+
+
+def build_tiny_phi4mm(path: str | Path) -> Path:
+    """microsoft/Phi-4-multimodal-instruct layout: Phi4MultimodalForCausalLM + Phi4MultimodalProcessor.
+
+    Chat format `<|system|>…<|end|><|user|><|audio|>…<|end|><|assistant|>`; the processor expands each
+    `<|audio|>` to one placeholder per 80 ms of audio. The vision config keeps the real 448 px / 14 px
+    patches because the image processor assumes 256 + 16 tokens per crop.
+    """
+    from transformers import (
+        Phi4MultimodalAudioConfig,
+        Phi4MultimodalConfig,
+        Phi4MultimodalFeatureExtractor,
+        Phi4MultimodalForCausalLM,
+        Phi4MultimodalImageProcessor,
+        Phi4MultimodalProcessor,
+        Phi4MultimodalVisionConfig,
+    )
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    eos = "<|endoftext|>"
+    tokenizer = _gpt2_tokenizer(
+        [eos, "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"],
+        {"image_token": "<|image|>", "audio_token": "<|audio|>"},
+        eos=eos,
+        chat_template=PHI4MM_CHAT_TEMPLATE,
+    )
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in (eos, "<|end|>", "<|image|>", "<|audio|>")}
+    hidden = 64
+    config = Phi4MultimodalConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=MAX_POSITIONS,
+        original_max_position_embeddings=MAX_POSITIONS,
+        bos_token_id=ids[eos],
+        eos_token_id=[ids[eos], ids["<|end|>"]],
+        pad_token_id=ids[eos],
+        vision_config=Phi4MultimodalVisionConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+            image_size=448, patch_size=14, crop_size=448, image_token_id=ids["<|image|>"],
+        ),
+        audio_config=Phi4MultimodalAudioConfig(
+            hidden_size=32, intermediate_size=64, num_blocks=1, num_attention_heads=2,
+            ext_pw_out_channel=32, depthwise_separable_out_channel=32, nemo_conv_channels=32,
+            audio_token_id=ids["<|audio|>"],
+        ),
+    )
+    torch.manual_seed(SEED)
+    model = Phi4MultimodalForCausalLM(config).eval()
+    processor = Phi4MultimodalProcessor(
+        image_processor=Phi4MultimodalImageProcessor(dynamic_hd=4),
+        audio_processor=Phi4MultimodalFeatureExtractor(),
+        tokenizer=tokenizer,
+        chat_template=PHI4MM_CHAT_TEMPLATE,
+    )
+    processor.save_pretrained(path)
+    tokenizer.save_pretrained(path)  # the processor reload drops its template; the tokenizer keeps one
+    _save_generation_config(model, path, bos=ids[eos], eos=[ids[eos], ids["<|end|>"]], pad=ids[eos])
+    return _finish(model, path)

@@ -122,45 +122,31 @@ def _byte_symbols() -> list[str]:
 
 
 def _gpt2_tokenizer(specials: list[str], extra_specials: dict[str, str], *, eos: str, chat_template: str,
-                    placed: dict[str, int] | None = None, vocab_size: int | None = None):
-    """A GPT2Tokenizer (byte-level BPE) over the 256 byte symbols, plus specials.
+                    bos: str | None = None):
+    """A GPT2Tokenizer (byte-level BPE) over the 256 byte symbols and 'Ġ'+ASCII merges, plus specials.
 
-    `placed` pins some special tokens to given ids (the real checkpoint's placeholder ids inside the
-    vocabulary); the gap is filled with reserved `<|reservedN|>` tokens.
+    `extra_specials` names the attribute tokens the processors read (`{"audio_token": "<|audio|>"}`).
     """
     from transformers import GPT2Tokenizer
 
-    vocab: dict[str, int] = {}
-    for ch in _byte_symbols():
-        vocab[ch] = len(vocab)
-    merges = []
-    space = _byte_symbols()[ord(" ")]
-    for c in _ASCII:
-        merges.append((space, c))
-        vocab[space + c] = len(vocab)
-    for tok in specials:
+    symbols = _byte_symbols()
+    vocab: dict[str, int] = {ch: i for i, ch in enumerate(symbols)}
+    space = symbols[ord(" ")]
+    merges = [(space, c) for c in _ASCII]
+    for tok in [space + c for c in _ASCII] + specials + list(extra_specials.values()):
         vocab.setdefault(tok, len(vocab))
-    for tok, idx in sorted((placed or {}).items(), key=lambda kv: kv[1]):
-        while len(vocab) < idx:
-            vocab[f"<|reserved{len(vocab)}|>"] = len(vocab)
-        vocab[tok] = idx
-    for tok in extra_specials.values():
-        vocab.setdefault(tok, len(vocab))
-    if vocab_size is not None:
-        while len(vocab) < vocab_size:
-            vocab[f"<|reserved{len(vocab)}|>"] = len(vocab)
     tokenizer = GPT2Tokenizer(
         vocab=vocab,
         merges=merges,
-        unk_token=eos,
-        bos_token=eos,
+        unk_token=bos or eos,
+        bos_token=bos or eos,
         eos_token=eos,
-        pad_token=eos,
+        pad_token=bos or eos,
         extra_special_tokens=dict(extra_specials),
         model_max_length=MAX_POSITIONS,
         chat_template=chat_template,
     )
-    tokenizer.add_special_tokens({"additional_special_tokens": [t for t in specials if t != eos]})
+    tokenizer.add_special_tokens({"additional_special_tokens": [t for t in specials if t not in (eos, bos)]})
     return tokenizer
 
 
@@ -344,4 +330,114 @@ def build_tiny_phi4mm(path: str | Path) -> Path:
     processor.save_pretrained(path)
     tokenizer.save_pretrained(path)  # the processor reload drops its template; the tokenizer keeps one
     _save_generation_config(model, path, bos=ids[eos], eos=[ids[eos], ids["<|end|>"]], pad=ids[eos])
+    return _finish(model, path)
+
+
+# ---------------------------------------------------------------------------
+# Gemma 3 (text + image) and Phi-4-reasoning (text)
+# ---------------------------------------------------------------------------
+
+
+def build_tiny_gemma3(path: str | Path) -> Path:
+    """google/gemma-3-12b-it layout: Gemma3ForConditionalGeneration (SigLIP tower) + Gemma3Processor.
+
+    As in the real vocabulary the image soft token comes right after the text block; the chat template
+    writes `<start_of_image>` for an image item and the processor expands it.
+    """
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3ImageProcessor,
+        Gemma3Processor,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    n_text = 7 + 2 + 256 + 1 + 2 * len(_ASCII)
+    tokenizer = _gemma_tokenizer(
+        text_specials=["<start_of_image>", "<end_of_image>"],
+        pinned={"<image_soft_token>": n_text},
+        extra_specials={"image_token": "<image_soft_token>", "boi_token": "<start_of_image>",
+                        "eoi_token": "<end_of_image>"},
+        chat_template=GEMMA_CHAT_TEMPLATE.replace("AUDIO_PLACEHOLDER", "''")
+        .replace("IMAGE_PLACEHOLDER", "'<start_of_image>'"),
+    )
+    assert tokenizer.convert_tokens_to_ids("<image_soft_token>") == n_text, "text block size drifted"
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
+           ("<start_of_image>", "<end_of_image>", "<image_soft_token>", "<end_of_turn>")}
+    image_size, patch = 32, 8  # px → 4×4 patches, pooled to 2×2 = 4 soft tokens (real: 896 px, 256 tokens)
+    mm_tokens = 4
+    config = Gemma3Config(
+        text_config=Gemma3TextConfig(
+            vocab_size=n_text + 1,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            query_pre_attn_scalar=16,
+            sliding_window=64,
+            layer_types=["sliding_attention", "full_attention"],
+            max_position_embeddings=MAX_POSITIONS,
+            pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        ),
+        vision_config=SiglipVisionConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+            image_size=image_size, patch_size=patch, vision_use_head=False,
+        ),
+        mm_tokens_per_image=mm_tokens,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+    )
+    torch.manual_seed(SEED)
+    model = Gemma3ForConditionalGeneration(config).eval()
+    processor = Gemma3Processor(
+        image_processor=Gemma3ImageProcessor(size={"height": image_size, "width": image_size}),
+        tokenizer=tokenizer,
+        chat_template=tokenizer.chat_template,
+        image_seq_length=mm_tokens,
+    )
+    processor.save_pretrained(path)
+    _save_generation_config(model, path, bos=2, eos=[1, ids["<end_of_turn>"]], pad=0)
+    return _finish(model, path)
+
+
+def build_tiny_phi3(path: str | Path) -> Path:
+    """microsoft/Phi-4-reasoning-plus layout: Phi3ForCausalLM + a GPT-2 style tokenizer (no processor).
+
+    ChatML-like turns `<|im_start|>role<|im_sep|>…<|im_end|>`; `<|im_end|>` ends generation.
+    """
+    from transformers import Phi3Config, Phi3ForCausalLM
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    eos = "<|im_end|>"
+    tokenizer = _gpt2_tokenizer(
+        ["<|endoftext|>", "<|im_start|>", "<|im_sep|>", eos, "<think>", "</think>"], {},
+        eos=eos,
+        bos="<|endoftext|>",
+        chat_template=PHI4_REASONING_CHAT_TEMPLATE,
+    )
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|endoftext|>", eos)}
+    config = Phi3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=MAX_POSITIONS,
+        original_max_position_embeddings=MAX_POSITIONS,
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids[eos],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    torch.manual_seed(SEED)
+    model = Phi3ForCausalLM(config).eval()
+    tokenizer.save_pretrained(path)
+    _save_generation_config(model, path, bos=ids["<|endoftext|>"], eos=[ids[eos]], pad=ids["<|endoftext|>"])
     return _finish(model, path)

@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import redis
 
 from worker.errors import JobCanceled
 
 PREFIX = "ma:"
+RUNNING_KEY = f"{PREFIX}running"
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 _JSON_FIELDS = ("params", "result", "error", "files")
@@ -45,7 +47,7 @@ return cur
 def iso(ts: float | str | None) -> str | None:
     if ts in (None, ""):
         return None
-    return datetime.fromtimestamp(float(ts), tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
 
 
 def new_job_id() -> str:
@@ -72,7 +74,7 @@ class JobStore:
         return f"{PREFIX}cancel:{job_id}"
 
     # -- create / read --------------------------------------------------------
-    def create(self, *, job_type: str, session_id: str | None, queue: str,
+    def create(self, *, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None) -> dict:
         job_id = job_id or new_job_id()
         now = time.time()
@@ -81,6 +83,7 @@ class JobStore:
             "session_id": session_id or "",
             "type": job_type,
             "queue": queue,
+            "task": task,
             "state": "queued",
             "progress": 0.0,
             "stage": "queued",
@@ -109,7 +112,7 @@ class JobStore:
             pipe.hgetall(self.key(job_id))
         out = []
         stale = []
-        for job_id, raw in zip(ids, pipe.execute()):
+        for job_id, raw in zip(ids, pipe.execute(), strict=True):
             if raw:
                 out.append(_decode(raw))
             else:
@@ -133,13 +136,19 @@ class JobStore:
         prev = self._transition(keys=[self.key(job_id)], args=args)
         return prev.decode() if prev else None
 
-    def start(self, job_id: str, *, worker: str, max_attempts: int) -> str:
-        """Mark running. Returns 'run', or why not: 'gone', 'done', 'canceled', 'exhausted'."""
+    def start(self, job_id: str, *, worker: str, max_attempts: int,
+              is_alive: Callable[[str], bool] = lambda name: False) -> str:
+        """Mark running. Returns 'run', or why not: 'gone', 'done', 'canceled', 'exhausted', 'elsewhere'.
+
+        'elsewhere': a duplicate delivery of a job that a live worker is running now.
+        """
         job = self.get(job_id)
         if job is None:
             return "gone"
         if job["state"] in TERMINAL_STATES:
             return "done"
+        if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
+            return "elsewhere"
         if self.r.exists(self.cancel_key(job_id)):
             self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
                        finished_at=time.time())
@@ -152,7 +161,17 @@ class JobStore:
             return "exhausted"
         prev = self._move(job_id, ("queued", "running"), "running", stage="starting",
                           started_at=time.time(), worker=worker)
+        if prev:
+            self.r.sadd(RUNNING_KEY, job_id)
         return "run" if prev else "done"
+
+    def requeue(self, job_id: str) -> bool:
+        """running -> queued, for a job whose worker died (the caller re-publishes it)."""
+        self.r.srem(RUNNING_KEY, job_id)
+        return bool(self._move(job_id, ("running",), "queued", stage="requeued after its worker stopped"))
+
+    def running_ids(self) -> list[str]:
+        return [i.decode() for i in self.r.smembers(RUNNING_KEY)]
 
     def progress(self, job_id: str, fraction: float, stage: str) -> None:
         self.r.hset(self.key(job_id), mapping={
@@ -161,16 +180,21 @@ class JobStore:
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
         self._move(job_id, ("running",), "succeeded", progress=1.0, stage="done",
                    finished_at=time.time(), result=result, files=files or [])
+        self._finished(job_id)
+
+    def _finished(self, job_id: str) -> None:
         self.r.delete(self.cancel_key(job_id))
+        self.r.srem(RUNNING_KEY, job_id)
 
     def fail(self, job_id: str, error: dict) -> None:
         self._move(job_id, ("queued", "running"), "failed", stage="failed",
                    finished_at=time.time(), error=error)
+        self._finished(job_id)
 
     def mark_canceled(self, job_id: str) -> None:
         self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
                    finished_at=time.time())
-        self.r.delete(self.cancel_key(job_id))
+        self._finished(job_id)
 
     def request_cancel(self, job_id: str) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint.
@@ -264,9 +288,25 @@ class WorkerRegistry:
         mapping = {"heartbeat": time.time(), **{k: json.dumps(v) for k, v in fields.items()}}
         pipe = self.r.pipeline()
         pipe.hset(self.key(name), mapping=mapping)
-        pipe.expire(self.key(name), max(5, int(self.heartbeat_seconds * 5)))
+        pipe.expire(self.key(name), max(3, int(self.heartbeat_seconds * 5)))
         pipe.sadd(f"{PREFIX}workers", name)
         pipe.execute()
+
+    def is_alive(self, name: str) -> bool:
+        return bool(self.r.exists(self.key(name)))
+
+    def set_current(self, name: str, job_id: str | None) -> None:
+        """Which job a worker runs now (a set: a prefork CPU worker runs several)."""
+        if job_id:
+            self.r.sadd(f"{PREFIX}worker-jobs:{name}", job_id)
+        else:
+            self.r.delete(f"{PREFIX}worker-jobs:{name}")
+
+    def clear_current(self, name: str, job_id: str) -> None:
+        self.r.srem(f"{PREFIX}worker-jobs:{name}", job_id)
+
+    def current(self, name: str) -> list[str]:
+        return sorted(i.decode() for i in self.r.smembers(f"{PREFIX}worker-jobs:{name}"))
 
     def remove(self, name: str) -> None:
         self.r.delete(self.key(name))
@@ -278,7 +318,7 @@ class WorkerRegistry:
         for n in names:
             pipe.hgetall(self.key(n))
         out, now = [], time.time()
-        for n, raw in zip(names, pipe.execute()):
+        for n, raw in zip(names, pipe.execute(), strict=True):
             if not raw:
                 self.r.srem(f"{PREFIX}workers", n)
                 continue
@@ -286,7 +326,8 @@ class WorkerRegistry:
             beat = float(rec.pop("heartbeat"))
             info = {k: json.loads(v) for k, v in rec.items()}
             info.update(name=n, heartbeat_age_seconds=round(now - beat, 3),
-                        alive=now - beat < self.heartbeat_seconds * 5)
+                        alive=now - beat < max(3, self.heartbeat_seconds * 5),
+                        current_jobs=self.current(n))
             out.append(info)
         return out
 

@@ -1,0 +1,58 @@
+"""HTTP Basic auth for every route but /health; users and hashes from configuration."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_httpauth import HTTPBasicAuth
+from werkzeug.security import check_password_hash
+
+from api.errors import error_response
+
+PUBLIC_ENDPOINTS = frozenset({"health.health", "static"})
+
+
+def parse_users(spec: str) -> dict[str, str]:
+    """'alice:scrypt:...$...,bob:pbkdf2:...' -> {name: hash} (hashes contain ':' but never ',')."""
+    users = {}
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, hashed = item.partition(":")
+        if not sep or not name or not hashed:
+            raise RuntimeError(f"AUTH_USERS entry {item[:20]!r}... is not 'name:hash'")
+        users[name] = hashed
+    return users
+
+
+def init_auth(app: Flask) -> None:
+    if app.config["AUTH_DISABLED"]:
+        app.logger.warning("AUTH_DISABLED is set: the API accepts requests without credentials")
+        return
+    users = parse_users(app.config["AUTH_USERS"])
+    if not users:
+        raise RuntimeError(
+            "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
+            "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
+    auth = HTTPBasicAuth()
+
+    @auth.verify_password
+    def verify(username: str, password: str):
+        hashed = users.get(username)
+        if hashed and check_password_hash(hashed, password):
+            return username
+        return None
+
+    @auth.error_handler
+    def unauthorized(status: int):
+        return error_response(status, "unauthorized", "valid HTTP Basic credentials are required")
+
+    guarded = auth.login_required(lambda: None)
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        return guarded()
+
+    app.extensions["auth"] = auth

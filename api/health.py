@@ -1,0 +1,39 @@
+"""GET /health: API up, Redis reachable, workers alive, queue depths (no auth)."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Blueprint, current_app, jsonify
+
+from jobs import queue_depth
+from services import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    svc = services()
+    cfg = current_app.config
+    try:
+        t0 = time.perf_counter()
+        svc.redis.ping()
+        latency_ms = (time.perf_counter() - t0) * 1000
+        workers = svc.workers.all()
+        queues = {q: queue_depth(svc.redis, cfg[k]) for q, k in (("gpu", "GPU_QUEUE"), ("cpu", "CPU_QUEUE"))}
+    except (redis.RedisError, OSError) as e:
+        return jsonify({"status": "unavailable", "api": "ok",
+                        "redis": {"ok": False, "error": f"Redis is not reachable: {e}"}}), 503
+    alive = [w for w in workers if w["alive"]]
+    serving = {q for w in alive for q in w.get("queues", [])}
+    missing = [cfg[k] for k in ("GPU_QUEUE", "CPU_QUEUE") if cfg[k] not in serving]
+    return jsonify({
+        "status": "ok" if not missing else "degraded",
+        "api": "ok",
+        "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
+        "workers": workers,
+        "queues_without_worker": missing,
+        "queue_depth": queues,
+    })

@@ -1,0 +1,48 @@
+"""POST /process/<kind>/<session_id>: validate the request, enqueue a job, answer 202."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from services import services
+from tasks import submit
+from worker.errors import AudioError, InvalidRequestError
+
+bp = Blueprint("process", __name__)
+
+
+def json_body() -> dict:
+    if not request.data:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the request body must be a JSON object", code="invalid_json")
+    return body
+
+
+def session_file_params(session_id: str, body: dict) -> dict:
+    """The `file` option checked against the session: a named upload, or all of them."""
+    store = services().store
+    store.require(session_id)
+    name = body.get("file")
+    if name is not None:
+        if not isinstance(name, str):
+            raise InvalidRequestError("'file' must be a file name", code="invalid_file")
+        store.file_path(session_id, name, area="uploads")  # 404 if absent
+        return {"file": name}
+    if not store.upload_names(session_id):
+        raise AudioError(f"session {session_id!r} has no audio files; upload one first", code="no_audio_files")
+    return {}
+
+
+def accepted(job: dict):
+    job_id = job["job_id"]
+    return jsonify({"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id),
+                    "state": job["state"], "type": job["type"]}), 202
+
+
+@bp.post("/process/features/<session_id>")
+def process_features(session_id: str):
+    body = json_body()
+    params = session_file_params(session_id, body)
+    return accepted(submit("features", session_id=session_id, params=params))

@@ -1,0 +1,81 @@
+"""Uploads streamed straight to disk, validated by decoding, then moved into the session.
+
+Werkzeug's default keeps small parts in memory and spools larger ones to an
+anonymous temp file that must then be copied. Here every file part is written
+to a named file in DATA_DIR/tmp (the same filesystem as the sessions), so the
+API's memory stays flat whatever the size and the final move is a rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from flask import Request, current_app, g
+
+from storage import SessionStore, safe_name, write_json_atomic
+from worker.audio_io import AudioInfo, probe
+from worker.errors import InvalidRequestError, MusicAnalyzerError
+
+
+class StreamingRequest(Request):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        tmp_dir = Path(current_app.config["DATA_DIR"]).resolve() / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fh = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-", suffix=".part", delete=False)
+        g.setdefault("upload_spool", []).append(fh.name)
+        return fh
+
+
+def discard_spool() -> None:
+    """Remove this request's spooled parts that were not moved into a session."""
+    for name in g.pop("upload_spool", []):
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+
+
+def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
+                 max_duration: float) -> list[dict]:
+    """Validate every part, then move them all in; one bad file rejects the whole request."""
+    if not files:
+        raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
+    checked: list[tuple[str, str, AudioInfo, int]] = []
+    for part in files:
+        declared = part.filename or ""
+        name = safe_name(declared)
+        spool = getattr(part.stream, "name", None)
+        part.stream.close()
+        if not spool:
+            raise InvalidRequestError(f"{declared!r}: upload was not received as a file", code="bad_upload")
+        try:
+            info = probe(spool, allowed=allowed, declared_name=declared, max_duration=max_duration)
+        except MusicAnalyzerError as e:
+            e.message = f"{declared!r}: {e.message}"
+            raise
+        checked.append((name, spool, info, os.path.getsize(spool)))
+    created = not store.exists(session_id)
+    store.create(session_id)
+    out = []
+    try:
+        for name, spool, info, size in checked:
+            dest = store.unique_upload_path(session_id, name)
+            os.replace(spool, dest)
+            write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
+            out.append({"name": dest.name, "bytes": size, **info.to_dict()})
+    except BaseException:
+        if created:
+            store.delete(session_id)
+        raise
+    return out
+
+
+def upload_info(store: SessionStore, session_id: str, name: str) -> dict:
+    meta = store.uploads_dir(session_id) / f".{name}.json"
+    try:
+        return json.loads(meta.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,47 @@
+"""Celery tasks, thin as views: a job id in, a pipeline called, the outcome recorded.
+
+Heavy imports (torch, librosa...) happen inside the task bodies, so importing
+this module (the API does) stays cheap and loads no model.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from flask import current_app
+
+from job_runner import for_each_file, run_job
+from services import services
+
+# job type -> (Celery task name, config key of its queue)
+JOB_TYPES: dict[str, tuple[str, str]] = {
+    "features": ("music_analyzer.features", "CPU_QUEUE"),
+}
+
+
+def submit(job_type: str, *, session_id: str | None, params: dict) -> dict:
+    """Record a queued job and publish it to its queue. Returns the job record."""
+    task_name, queue_key = JOB_TYPES[job_type]
+    queue = current_app.config[queue_key]
+    svc = services()
+    job = svc.jobs.create(job_type=job_type, session_id=session_id, queue=queue, task=task_name, params=params)
+    try:
+        publish(task_name, job["job_id"], queue)
+    except Exception as e:
+        svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": f"could not enqueue: {e}"})
+        raise
+    return job
+
+
+def publish(task_name: str, job_id: str, queue: str) -> None:
+    current_app.extensions["celery"].send_task(task_name, args=[job_id], task_id=job_id, queue=queue)
+
+
+@shared_task(name="music_analyzer.features", bind=True)
+def features_task(self, job_id: str) -> str:
+    from worker.feature_pipeline import run_features
+
+    def work(job, progress):
+        return for_each_file(job, progress, lambda path, out, p: run_features(
+            audio_path=path, results_dir=out, progress=p))
+
+    return run_job(job_id, work, worker=self.request.hostname)

@@ -1,0 +1,132 @@
+"""Session-wide real parts: Redis (or an embedded valkey), one app, one Celery worker, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from redis_server import redis_answers, start_embedded
+
+TEST_DB = 15  # a database of its own, flushed at the start of the session
+USER, PASSWORD = "tester", "correct horse battery staple"
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        threading.Event().wait(interval)  # a bounded poll interval, not a synchronisation sleep
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379").rsplit("/", 1)[0]
+    if base.count("/") < 2:
+        base = "redis://127.0.0.1:6379"
+    url = f"{base}/{TEST_DB}"
+    server = None
+    if not redis_answers(url):
+        server = start_embedded(tmp_path_factory.mktemp("valkey"))
+        url = f"redis://127.0.0.1:{server.port}/{TEST_DB}"
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    yield url
+    if server:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url, tmp_path_factory) -> dict:
+    return {
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "MODELS_DIR": str(tmp_path_factory.mktemp("models")),
+        "REDIS_URL": redis_url,
+        "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}",
+        "AUTH_DISABLED": False,
+        "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
+        "MAX_DURATION_SECONDS": 120.0,
+        "HEARTBEAT_SECONDS": 0.5,
+        "TORCH_NUM_THREADS": 1,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    from app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app):
+    """One real Celery worker (solo pool, a thread of this process) consuming both queues."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app = app.extensions["celery"]
+    queues = [app.config["GPU_QUEUE"], app.config["CPU_QUEUE"]]
+    with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False,
+                      queues=queues, hostname="test-worker@localhost", loglevel="WARNING",
+                      shutdown_timeout=30) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+def server(app):
+    """The app on a real HTTP socket (threaded werkzeug server) for the whole session."""
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+
+
+class Client:
+    """requests with the base URL and credentials filled in."""
+
+    def __init__(self, base: str, auth=(USER, PASSWORD)):
+        self.base = base
+        self.s = requests.Session()
+        self.s.auth = auth
+
+    def __getattr__(self, method):
+        def call(path, **kw):
+            kw.setdefault("timeout", 60)
+            return self.s.request(method.upper(), self.base + path, **kw)
+        return call
+
+    def wait_job(self, job_id: str, *, timeout: float = 60.0, states=("succeeded", "failed", "canceled")) -> dict:
+        def done():
+            job = self.get(f"/jobs/{job_id}").json()
+            return job if job["state"] in states else None
+        return wait_for(done, timeout=timeout, message=f"job {job_id} to reach {states}")
+
+
+@pytest.fixture(scope="session")
+def client(server, celery_worker) -> Client:
+    return Client(server)
+
+
+@pytest.fixture()
+def session_id(client) -> str:
+    r = client.post("/sessions")
+    assert r.status_code == 201, r.text
+    return r.json()["session_id"]
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("audio")

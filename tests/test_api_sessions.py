@@ -1,0 +1,142 @@
+"""Sessions and uploads over real HTTP: formats decoded, bad input refused cleanly."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.audio_synth import SR, sine, write
+
+
+def upload(client, session_id, *paths, field="file"):
+    files = [(field, (p.name, open(p, "rb"))) for p in paths]
+    try:
+        return client.post(f"/sessions/{session_id}/files", files=files)
+    finally:
+        for _, (_, fh) in files:
+            fh.close()
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a"])
+def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
+    path = write(audio_dir / f"tone {ext}.{ext}", sine(440, 1.5, channels=2))
+    r = upload(client, session_id, path)
+    assert r.status_code == 201, r.text
+    (f,) = r.json()["files"]
+    assert f["name"] == f"tone_{ext}.{ext}"
+    assert f["format"] == ext
+    assert f["channels"] == 2
+    assert f["sample_rate"] == SR
+    assert f["duration_seconds"] == pytest.approx(1.5, abs=0.06)  # encoders pad a frame or two
+    assert f["bytes"] == path.stat().st_size
+    listing = client.get(f"/sessions/{session_id}").json()
+    assert [x["name"] for x in listing["files"]] == [f["name"]]
+    body = client.get(f"/sessions/{session_id}/files/{f['name']}").content
+    assert body == path.read_bytes()
+
+
+def test_several_files_and_name_collisions(client, session_id, audio_dir):
+    a = write(audio_dir / "same.wav", sine(220, 0.5))
+    r = upload(client, session_id, a, a)
+    assert r.status_code == 201, r.text
+    assert [f["name"] for f in r.json()["files"]] == ["same.wav", "same-1.wav"]
+
+
+def test_upload_creates_a_new_valid_session(client, audio_dir):
+    r = upload(client, "fresh_session-1", write(audio_dir / "x.wav", sine(330, 0.5)))
+    assert r.status_code == 201
+    assert client.get("/sessions/fresh_session-1").status_code == 200
+
+
+def session_files(settings, session_id):
+    folder = os.path.join(settings["DATA_DIR"], "sessions", session_id, "uploads")
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "mislabelled", "corrupt_flac"])
+def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
+    path = audio_dir / f"{case}.wav"
+    if case == "empty":
+        path.write_bytes(b"")
+        expect = (422, "empty_file")
+    elif case == "text":
+        path.write_text("this is not audio\n" * 100)
+        expect = (415, None)
+    elif case == "truncated":
+        full = write(audio_dir / "full.wav", sine(440, 2.0)).read_bytes()
+        path.write_bytes(full[: len(full) // 2])
+        expect = (422, "truncated_audio")
+    elif case == "mislabelled":
+        path = audio_dir / "really_flac.mp3"
+        path.write_bytes(write(audio_dir / "src.flac", sine(440, 1.0)).read_bytes())
+        expect = (415, "format_mismatch")
+    else:
+        good = write(audio_dir / "good.flac", sine(440, 2.0)).read_bytes()
+        path = audio_dir / "corrupt.flac"
+        path.write_bytes(good[:200] + bytes(range(256)) * 40 + good[200 + 10240:])
+        expect = (422, None)
+    before = session_files(settings, session_id)
+    r = upload(client, session_id, path)
+    assert r.status_code in (expect[0], 415, 422), r.text
+    err = r.json()["error"]
+    assert err["message"] and path.name in err["message"]
+    if expect[1]:
+        assert r.status_code == expect[0] and err["code"] == expect[1]
+    assert session_files(settings, session_id) == before
+    assert not os.listdir(os.path.join(settings["DATA_DIR"], "tmp")) or all(
+        not n.startswith("upload-") for n in os.listdir(os.path.join(settings["DATA_DIR"], "tmp")))
+
+
+def test_too_long_is_refused(client, session_id, audio_dir, settings):
+    path = write(audio_dir / "long.flac", sine(100, settings["MAX_DURATION_SECONDS"] + 5, sr=8000), sr=8000)
+    r = upload(client, session_id, path)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "audio_too_long"
+
+
+def test_oversize_upload_is_413(client, session_id, audio_dir, settings):
+    path = audio_dir / "big.wav"
+    write(path, sine(440, 60, sr=48000, channels=2), sr=48000)  # ~11 MB > 8 MB limit
+    assert path.stat().st_size > settings["MAX_UPLOAD_BYTES"]
+    r = upload(client, session_id, path)
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
+    assert session_files(settings, session_id) == []
+
+
+@pytest.mark.parametrize("bad", ["a" * 65, "bad.id", "sp ace", "%2e%2e"])
+def test_invalid_session_ids(client, bad):
+    r = client.get(f"/sessions/{bad}")
+    assert r.status_code in (400, 404)
+    assert "error" in r.json()
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "..", ".hidden", "%2Fetc%2Fpasswd", "a%5Cb"])
+def test_path_traversal_in_file_names(client, session_id, name):
+    r = client.get(f"/sessions/{session_id}/files/{name}")
+    assert r.status_code in (400, 404)
+    assert r.json()["error"]["code"] in ("file_not_found", "not_found")
+
+
+def test_upload_name_with_traversal_is_sanitised(client, session_id, audio_dir, settings):
+    src = write(audio_dir / "t.wav", sine(440, 0.5))
+    with open(src, "rb") as fh:
+        r = client.post(f"/sessions/{session_id}/files", files=[("file", ("../../../evil.wav", fh))])
+    assert r.status_code == 201
+    assert r.json()["files"][0]["name"] == "evil.wav"
+    assert not os.path.exists(os.path.join(settings["DATA_DIR"], "evil.wav"))
+
+
+def test_auth_required_and_health_open(server, client):
+    import requests
+
+    assert requests.get(server + "/health", timeout=10).status_code == 200
+    r = requests.post(server + "/sessions", timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = requests.post(server + "/sessions", auth=("tester", "wrong"), timeout=10)
+    assert r.status_code == 401
+
+
+def test_delete_session(client, session_id):
+    assert client.delete(f"/sessions/{session_id}").status_code == 200
+    assert client.get(f"/sessions/{session_id}").status_code == 404

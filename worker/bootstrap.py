@@ -1,0 +1,119 @@
+"""Worker process bootstrap: heartbeat, published state, recovery of jobs whose worker died.
+
+The one module under worker/ that knows Celery: it hooks the worker's start and
+shutdown signals. Each worker process publishes pid, queues, heartbeat and
+current jobs to Redis (jobs.WorkerRegistry) every HEARTBEAT_SECONDS; /health
+and the job records read that state, so they answer without asking a worker.
+
+Recovery: a job left "running" by a worker whose heartbeat has expired (killed,
+out of memory, machine lost) is re-published by any live worker, at most
+JOB_MAX_ATTEMPTS deliveries in all, then marked failed. This does not wait for
+the broker's visibility timeout, which must stay longer than the longest job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from celery import signals
+
+log = logging.getLogger(__name__)
+
+RECOVERY_EVERY_BEATS = 3
+RECOVERY_LOCK_SECONDS = 30
+
+
+class WorkerRuntime:
+    def __init__(self, flask_app, *, hostname: str, queues: list[str]):
+        self.app = flask_app
+        self.hostname = hostname
+        self.queues = queues
+        self.started_at = time.time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.beat()
+        self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        try:
+            self._services().workers.remove(self.hostname)
+        except Exception:  # Redis may be gone at shutdown; the record expires anyway
+            log.debug("could not remove worker record", exc_info=True)
+
+    def _services(self):
+        return self.app.extensions["music_analyzer"]
+
+    def beat(self) -> None:
+        self._services().workers.beat(self.hostname, pid=os.getpid(), queues=self.queues,
+                                      started_at=self.started_at)
+
+    def _loop(self) -> None:
+        interval = float(self.app.config["HEARTBEAT_SECONDS"])
+        n = 0
+        while not self._stop.wait(interval):
+            n += 1
+            try:
+                self.beat()
+                if n % RECOVERY_EVERY_BEATS == 0:
+                    self.recover_orphans()
+            except Exception:  # Redis down: keep trying, the worker itself reconnects
+                log.warning("heartbeat failed", exc_info=True)
+
+    def recover_orphans(self) -> list[str]:
+        """Re-publish (or fail) running jobs whose worker is no longer alive."""
+        svc = self._services()
+        recovered = []
+        for job_id in svc.jobs.running_ids():
+            job = svc.jobs.get(job_id)
+            if job is None or job["state"] != "running":
+                svc.redis.srem("ma:running", job_id)
+                continue
+            if svc.workers.is_alive(job.get("worker") or ""):
+                continue
+            if not svc.redis.set(f"ma:recover:{job_id}", self.hostname, nx=True, ex=RECOVERY_LOCK_SECONDS):
+                continue  # another worker is recovering it
+            if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
+                svc.jobs.fail(job_id, {"code": "worker_lost",
+                                       "message": f"the worker running this job ({job.get('worker')}) stopped "
+                                                  f"{job['attempts']} time(s); not retrying again"})
+            elif svc.jobs.requeue(job_id):
+                with self.app.app_context():
+                    self.app.extensions["celery"].send_task(job["task"], args=[job_id], task_id=job_id,
+                                                            queue=job["queue"])
+                log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
+            recovered.append(job_id)
+        return recovered
+
+
+def _runtime_key(hostname: str) -> str:
+    return f"worker_runtime:{hostname}"
+
+
+@signals.worker_init.connect
+def _on_worker_init(sender=None, **kwargs):
+    flask_app = getattr(sender.app, "flask_app", None)
+    if flask_app is None:
+        return
+    consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
+    runtime = WorkerRuntime(flask_app, hostname=sender.hostname, queues=sorted(consume))
+    flask_app.extensions[_runtime_key(sender.hostname)] = runtime
+    runtime.start()
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(sender=None, **kwargs):
+    flask_app = getattr(sender.app, "flask_app", None)
+    if flask_app is None:
+        return
+    runtime = flask_app.extensions.pop(_runtime_key(sender.hostname), None)
+    if runtime:
+        runtime.stop()

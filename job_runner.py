@@ -23,6 +23,7 @@ Work = Callable[[dict, Progress], dict]
 def run_job(job_id: str, work: Work, *, worker: str) -> str:
     """Run `work` for the job; returns the final state (or why it did not run)."""
     svc = services()
+    worker = current_app.extensions.get("worker_identity", worker)
     decision = svc.jobs.start(job_id, worker=worker, max_attempts=int(current_app.config["JOB_MAX_ATTEMPTS"]),
                               is_alive=svc.workers.is_alive)
     if decision != "run":

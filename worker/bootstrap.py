@@ -106,6 +106,9 @@ def _on_worker_init(sender=None, **kwargs):
     consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
     runtime = WorkerRuntime(flask_app, hostname=sender.hostname, queues=sorted(consume))
     flask_app.extensions[_runtime_key(sender.hostname)] = runtime
+    # Tasks record this name on their jobs; liveness is judged by its heartbeat.
+    # (task.request.hostname is not always the node name, e.g. in embedded workers.)
+    flask_app.extensions["worker_identity"] = sender.hostname
     runtime.start()
 
 

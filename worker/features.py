@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from worker.audio_io import to_mono
+from worker.audio_io import resample, to_mono
 from worker.errors import AudioError
 from worker.loudness import integrated_loudness
 
@@ -25,6 +25,10 @@ HOP_LENGTH = 512  # samples between frames
 N_MELS = 128
 N_MFCC = 13
 ROLLOFF_PERCENT = 0.85
+# Chroma wants frequency resolution, not bandwidth: at 44.1 kHz a 2048-point frame has
+# 21.5 Hz bins, wider than a semitone below ~370 Hz, so a pure A4 would leak into G#.
+# Pitch classes come from a 11025 Hz copy instead (5.4 Hz bins, content up to 5.5 kHz).
+CHROMA_SR = 11025  # Hz
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _EPS = 1e-10
 
@@ -85,8 +89,11 @@ def analyze_features(y: np.ndarray, sr: int) -> FeatureAnalysis:
 
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=N_MELS)
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=N_MFCC)
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, tuning=0.0)
-    chroma_energy = (librosa.filters.chroma(sr=sr, n_fft=N_FFT, tuning=0.0, norm=None) @ power).sum(axis=1)
+    chroma_sr = min(sr, CHROMA_SR)
+    chroma_power = stft_magnitude(resample(mono, orig_sr=sr, target_sr=chroma_sr)) ** 2
+    chroma = librosa.feature.chroma_stft(S=chroma_power, sr=chroma_sr, n_fft=N_FFT, tuning=0.0)
+    chroma_energy = (librosa.filters.chroma(sr=chroma_sr, n_fft=N_FFT, tuning=0.0, norm=None)
+                     @ chroma_power).sum(axis=1)
     total = float(chroma_energy.sum())
     distribution = (chroma_energy / total) if total > 0 else np.full(12, 1 / 12)
 

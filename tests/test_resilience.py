@@ -1,0 +1,153 @@
+"""Failure paths with real processes: Redis going away and coming back, a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from redis_server import start_embedded
+from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def private_redis(tmp_path):
+    """A valkey-server of our own that the test may stop and restart on the same port."""
+    server = start_embedded(tmp_path / "valkey")
+    yield server
+    if server.is_running():
+        server.stop()
+
+
+def make_app(settings, redis_url, tmp_path, **overrides):
+    from app import create_app
+
+    return create_app({**settings, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"), **overrides})
+
+
+def test_redis_down_gives_503_and_work_resumes(settings, private_redis, tmp_path):
+    from werkzeug.test import Client as WClient
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    app = make_app(settings, url, tmp_path)
+    c = WClient(app)
+    auth = {"Authorization": "Basic " + __import__("base64").b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+    sid = c.post("/sessions", headers=auth).get_json()["session_id"]
+    path = write(tmp_path / "a.wav", sine(440, 0.5))
+    port = private_redis.port
+    private_redis.stop()
+    # uploads touch only the disk: they still work while Redis is down
+    with open(path, "rb") as fh:
+        assert c.post(f"/sessions/{sid}/files", data={"file": (fh, "a.wav")}, headers=auth).status_code == 201
+    r = c.post(f"/process/features/{sid}", json={}, headers=auth)
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "redis_unavailable"
+    assert "Redis" in r.get_json()["error"]["message"]
+    assert c.get("/jobs?session_id=" + sid, headers=auth).status_code == 503
+    h = c.get("/health")
+    assert h.status_code == 503 and h.get_json()["redis"]["ok"] is False
+    # back on the same port: the same app serves again without a restart
+    server2 = start_embedded(tmp_path / "valkey2", port=port)
+    try:
+        r = c.post(f"/process/features/{sid}", json={}, headers=auth)
+        assert r.status_code == 202
+        assert c.get(r.get_json()["status_url"], headers=auth).get_json()["state"] == "queued"
+    finally:
+        server2.stop()
+
+
+def start_worker_process(env: dict, queues: str, name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
+         "-Q", queues, "-n", name, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
+    """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    data = tmp_path / "data"
+    env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
+           "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2"}
+    app = make_app(settings, url, tmp_path)
+    svc = app.extensions["music_analyzer"]
+    # several long-ish files: the batch job runs long enough to be killed in the middle
+    sid = "resilience"
+    svc.store.create(sid)
+    for i in range(6):
+        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, 15.0, channels=2))
+    with app.test_request_context():
+        from tasks import submit
+
+        job_id = submit("features", session_id=sid, params={})["job_id"]
+
+    def running_on(worker_name):
+        job = svc.jobs.get(job_id)
+        return job if job["state"] == "running" and job.get("worker") == worker_name else None
+
+    workers = []
+    try:
+        for attempt, name in enumerate(("w1@test", "w2@test"), start=1):
+            w = start_worker_process(env, "cpu", name)
+            workers.append(w)
+            job = wait_for(lambda n=name: running_on(n), timeout=90, message=f"job running on {name}")
+            assert job["attempts"] == attempt
+            wait_for(lambda: svc.jobs.get(job_id)["progress"] > 0.1, timeout=60, message="progress")
+            w.send_signal(signal.SIGKILL)
+            w.wait(timeout=30)
+        # a third worker sees the dead one's job and, attempts exhausted, marks it failed
+        w3 = start_worker_process(env, "cpu", "w3@test")
+        workers.append(w3)
+        job = wait_for(lambda: (j := svc.jobs.get(job_id))["state"] == "failed" and j, timeout=90,
+                       message="job failed after two deaths")
+        assert job["error"]["code"] == "worker_lost"
+        assert job["attempts"] == 2
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+                try:
+                    w.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+    redis_lib.Redis.from_url(url).flushdb()
+
+
+def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_path):
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(tmp_path / "data"), "AUTH_USERS": settings["AUTH_USERS"],
+           "HEARTBEAT_SECONDS": "0.5"}
+    app = make_app(settings, url, tmp_path)
+    svc = app.extensions["music_analyzer"]
+    sid = "redeliver"
+    svc.store.create(sid)
+    for i in range(4):
+        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, 12.0, channels=2))
+    with app.test_request_context():
+        from tasks import submit
+
+        job_id = submit("features", session_id=sid, params={})["job_id"]
+    w1 = start_worker_process(env, "cpu", "a@test")
+    w2 = None
+    try:
+        wait_for(lambda: svc.jobs.get(job_id)["progress"] > 0.1, timeout=90, message="first run progress")
+        w1.send_signal(signal.SIGKILL)
+        w1.wait(timeout=30)
+        w2 = start_worker_process(env, "cpu", "b@test")
+        job = wait_for(lambda: (j := svc.jobs.get(job_id))["state"] in ("succeeded", "failed") and j,
+                       timeout=180, message="redelivered job to finish")
+        assert job["state"] == "succeeded", job
+        assert job["attempts"] == 2 and job["worker"] == "b@test"
+        assert len(job["result"]["results"]) == 4
+    finally:
+        for w in (w1, w2):
+            if w is not None and w.poll() is None:
+                w.terminate()
+                w.wait(timeout=30)

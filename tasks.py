@@ -15,6 +15,7 @@ from services import services
 # job type -> (Celery task name, config key of its queue)
 JOB_TYPES: dict[str, tuple[str, str]] = {
     "features": ("music_analyzer.features", "CPU_QUEUE"),
+    "pitch": ("music_analyzer.pitch", "CPU_QUEUE"),
 }
 
 
@@ -43,5 +44,18 @@ def features_task(self, job_id: str) -> str:
     def work(job, progress):
         return for_each_file(job, progress, lambda path, out, p: run_features(
             audio_path=path, results_dir=out, progress=p))
+
+    return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.pitch", bind=True)
+def pitch_task(self, job_id: str) -> str:
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+
+    def work(job, progress):
+        options = PitchOptions.from_request({k: v for k, v in job["params"].items() if k == "include"})
+        return for_each_file(job, progress, lambda path, out, p: run_pitch(
+            audio_path=path, results_dir=out, options=options, progress=p))
 
     return run_job(job_id, work, worker=self.request.hostname)

@@ -46,3 +46,14 @@ def process_features(session_id: str):
     body = json_body()
     params = session_file_params(session_id, body)
     return accepted(submit("features", session_id=session_id, params=params))
+
+
+@bp.post("/process/pitch/<session_id>")
+def process_pitch(session_id: str):
+    from worker.music.options import PitchOptions
+
+    body = json_body()
+    options = PitchOptions.from_request(body)  # 400 before anything is queued
+    params = session_file_params(session_id, body)
+    params["include"] = list(options.include)
+    return accepted(submit("pitch", session_id=session_id, params=params))

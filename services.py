@@ -15,6 +15,7 @@ from storage import SessionStore
 @dataclass(frozen=True)
 class Services:
     redis: redis.Redis
+    blocking_redis: redis.Redis  # no read timeout: for BLPOP waits of up to a minute
     store: SessionStore
     jobs: JobStore
     workers: WorkerRegistry
@@ -24,6 +25,7 @@ class Services:
         client = redis_client(config["REDIS_URL"])
         return cls(
             redis=client,
+            blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
             store=SessionStore(config["DATA_DIR"]),
             jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"]),
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),

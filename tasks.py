@@ -16,7 +16,30 @@ from services import services
 JOB_TYPES: dict[str, tuple[str, str]] = {
     "features": ("music_analyzer.features", "CPU_QUEUE"),
     "pitch": ("music_analyzer.pitch", "CPU_QUEUE"),
+    "model_load": ("music_analyzer.model_load", "GPU_QUEUE"),
+    "model_unload": ("music_analyzer.model_unload", "GPU_QUEUE"),
+    "generate": ("music_analyzer.generate", "GPU_QUEUE"),
 }
+MODEL_STATUS_KEY = "ma:models:status"
+
+
+def model_manager():
+    """The worker process' ModelManager, made on first use (never at import) and kept in the app."""
+    ext = current_app.extensions
+    if "model_manager" not in ext:
+        import json
+
+        from models import ModelManager
+
+        client = services().redis
+        worker = ext.get("worker_identity")
+
+        def publish(status: dict) -> None:
+            client.set(MODEL_STATUS_KEY, json.dumps({**status, "published_by": worker}, default=str))
+
+        ext["model_manager"] = ModelManager(current_app.config, publish=publish)
+        publish(ext["model_manager"].status())
+    return ext["model_manager"]
 
 
 def submit(job_type: str, *, session_id: str | None, params: dict) -> dict:
@@ -57,5 +80,28 @@ def pitch_task(self, job_id: str) -> str:
         options = PitchOptions.from_request({k: v for k, v in job["params"].items() if k == "include"})
         return for_each_file(job, progress, lambda path, out, p: run_pitch(
             audio_path=path, results_dir=out, options=options, progress=p))
+
+    return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.model_load", bind=True)
+def model_load_task(self, job_id: str) -> str:
+    def work(job, progress):
+        return model_manager().load_llm(job["params"]["model_type"], progress=progress)
+
+    return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.model_unload", bind=True)
+def model_unload_task(self, job_id: str) -> str:
+    return run_job(job_id, lambda job, progress: model_manager().unload(kind="llm"), worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.generate", bind=True)
+def generate_task(self, job_id: str) -> str:
+    from worker.llm_generate import GenerateOptions
+
+    def work(job, progress):
+        return model_manager().generate(GenerateOptions.from_request(job["params"]))
 
     return run_job(job_id, work, worker=self.request.hostname)

@@ -49,8 +49,17 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(redis_url, tmp_path_factory) -> dict:
+def smollm2_folder(request) -> Path:
+    """SmolLM2's PyPI GGUF converted once to safetensors, cached across test sessions."""
+    from tests.tiny_llms import converted_smollm2
+
+    return converted_smollm2(request.config.cache.mkdir("smollm2"))
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url, tmp_path_factory, smollm2_folder) -> dict:
     return {
+        "MODEL_PATHS": {"SMOLLM2_MODEL_PATH": str(smollm2_folder)},
         "TESTING": True,
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "MODELS_DIR": str(tmp_path_factory.mktemp("models")),

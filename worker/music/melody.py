@@ -30,6 +30,7 @@ HIGH_PITCH_TILT = 0.08  # per semitone above MIDI_MIN: a melody is usually the u
 BAND = 10  # bins (2 semitones) reachable at the per-bin cost between frames
 STEP_COST = 0.02  # per bin moved, in units of the normalised salience
 LEAP_COST = 1.0  # flat cost of a leap beyond the band
+MIN_PEAKINESS = 1.9  # tracked salience / mean over candidates: noise and drums stay below ~1.8
 VOICING_THRESHOLD = 0.25  # tracked salience relative to the track's 95th percentile
 MIN_NOTE = 0.06  # s, shorter fragments are merged or dropped
 FLUX_LAG = 2  # frames between the spectra compared for attacks
@@ -143,7 +144,10 @@ def track_melody(y: np.ndarray, *, tuning_cents: float = 0.0) -> Melody:
     off = np.where(d < 0, 0.5 * (a - c) / np.where(d < 0, d, -1), 0.0)
     f_midi = midi[p] + np.clip(off, -1, 1) / BINS_PER_SEMITONE
     f0 = 440.0 * 2 ** ((f_midi - 69) / 12)
-    voiced = tracked >= VOICING_THRESHOLD * ref
+    # voiced: loud enough relative to the track, and peaked: a pitched sound stands out of
+    # the candidate axis, noise and drums give a flat salience
+    peakiness = tracked / (sal.mean(axis=0) + 1e-9)
+    voiced = (tracked >= VOICING_THRESHOLD * ref) & (peakiness >= MIN_PEAKINESS)
     voiced = ndi.binary_closing(voiced, structure=np.ones(5)) & ndi.binary_opening(voiced, structure=np.ones(3))
     # attack evidence: half-wave rectified rise of the harmonics under the path, relative to
     # the note's level (re-struck notes of the same pitch show no pitch change, only this)

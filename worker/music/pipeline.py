@@ -97,7 +97,7 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
     needs_beats = options.wants("tempo") or options.wants("beats") or options.wants("chords")
     beats = np.zeros(0)
     if needs_beats and not silent:
-        rhythm = analyze_rhythm(y22, chroma=feats.chroma, chroma_times=feats.times)
+        rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times)
         beats = rhythm.beat_times
     else:
         rhythm = None
@@ -114,7 +114,8 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
 
     _report(progress, 0.5, "chords")
     if options.wants("chords"):
-        if silent or key is None:
+        if silent or key is None or key["index"] is None:
+            # no tonal centre (drums, noise): chord labels would be noise too
             result["chords"] = [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
         else:
             result["chords"] = decode_chords(feats.chroma, feats.bass, feats.energy, feats.times, beats,

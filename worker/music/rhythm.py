@@ -28,6 +28,10 @@ PRIOR_BPM = 150.0  # centre of the log-normal tempo prior (fit on the train spli
 PRIOR_OCTAVES = 1.5  # its width (standard deviation, in octaves)
 COMB_WEIGHTS = (1.0, 0.5, 0.33, 0.25)  # weights of periods 1x..4x in the comb
 LOW_BAND_WEIGHT = 0.5
+ACCENT_WEIGHTS = {"low": 0.5, "high": -0.5, "chroma": 2.0, "bass": 1.0}  # downbeat evidence (train split)
+FOUR_FOUR_BIAS = 0.3  # accent contrast (z units) 4/4 is given over 3/4: it is far more common
+MIN_TEMPO_CONFIDENCE = 0.03  # comb score below which no tempo is reported (white noise: ~0.04 on 20 s)
+NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have higher chance peaks
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
 
 
@@ -170,30 +174,37 @@ def _trim_weak(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
     return frames[ok[0] : ok[-1] + 1]
 
 
-def bar_positions(beat_times: np.ndarray, low_env: np.ndarray, chroma_change: np.ndarray | None,
+def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndarray,
+                  chroma_change: np.ndarray | None, bass_change: np.ndarray | None,
                   *, sr: int = SR) -> tuple[int | None, int]:
     """(beats per bar in {3, 4}, index of the first downbeat) or (None, 0) with too few beats.
 
-    chroma_change: (len(beat_times),) harmonic novelty at each beat (chords change on bars).
+    Each beat gets an accent: low-band onsets (kick, bass) minus high-band ones (snare on 2
+    and 4), plus harmonic and bass changes (chords and bass notes change at bar starts).
+    The metre and phase whose first beats stand out most win; weights fit on the train split.
+    chroma_change, bass_change: (len(beat_times),) novelty at each beat, or None.
     """
     n = len(beat_times)
     if n < 8:
         return None, 0
     frames = np.minimum((beat_times * sr / ONSET_HOP).astype(int), len(low_env) - 1)
-    # strongest low-band onset within +-2 frames of each beat
-    padded = np.pad(low_env, 2, mode="edge")
-    low = np.max(np.stack([padded[frames + k] for k in range(5)]), axis=0)
-    feats = [_zscore(low)]
+
+    def near_max(env: np.ndarray) -> np.ndarray:  # strongest value within +-2 frames of each beat
+        padded = np.pad(env, 2, mode="edge")
+        return np.max(np.stack([padded[frames + k] for k in range(5)]), axis=0)
+
+    low, full = near_max(low_env), near_max(full_env)
+    accent = ACCENT_WEIGHTS["low"] * _zscore(low) + ACCENT_WEIGHTS["high"] * _zscore(full - low)
     if chroma_change is not None and len(chroma_change) == n:
-        feats.append(1.5 * _zscore(chroma_change))
-    accent = np.sum(feats, axis=0)
+        accent = accent + ACCENT_WEIGHTS["chroma"] * _zscore(chroma_change)
+    if bass_change is not None and len(bass_change) == n:
+        accent = accent + ACCENT_WEIGHTS["bass"] * _zscore(bass_change)
     best = (-np.inf, 4, 0)
     for meter in (4, 3):
         for phase in range(meter):
             on = accent[phase::meter]
             off = np.delete(accent, np.arange(phase, n, meter))
-            # contrast of bar-starts against the rest, with a small preference for 4/4
-            s = float(on.mean() - off.mean()) + (0.05 if meter == 4 else 0.0)
+            s = float(on.mean() - off.mean()) + (FOUR_FOUR_BIAS if meter == 4 else 0.0)
             if s > best[0]:
                 best = (s, meter, phase)
     return best[1], best[2]
@@ -205,21 +216,28 @@ def _zscore(x: np.ndarray) -> np.ndarray:
 
 
 def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = None,
-                   chroma_times: np.ndarray | None = None) -> Rhythm:
+                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None) -> Rhythm:
     """Tempo, beats, downbeats and metre of mono `y` (n,) at `sr`.
 
-    chroma/chroma_times: the (12, T) harmonic chroma, used to find bar starts from chord changes.
+    chroma, bass, chroma_times: the (12, T) harmonic and bass chroma, used to find bar starts
+    from chord and bass changes.
     """
     full, low = onset_envelope(y, sr=sr)
     env = full + LOW_BAND_WEIGHT * low
     tempo, conf, _ = estimate_tempo(env, sr=sr)
+    seconds = len(y) / sr
+    # an onset autocorrelation of noise has chance peaks whose height shrinks with length
+    if tempo is not None and conf < MIN_TEMPO_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(seconds, 1.0)):
+        tempo = None
     if tempo is None:
         return Rhythm(None, np.zeros(0), np.zeros(0), None, env, 0.0)
     beats = track_beats(env, tempo, sr=sr)
-    change = None
+    change = bass_change = None
     if chroma is not None and chroma_times is not None and len(beats) > 1:
         change = chroma_novelty_at(beats, chroma, chroma_times)
-    meter, phase = bar_positions(beats, low, change, sr=sr)
+        if bass is not None:
+            bass_change = chroma_novelty_at(beats, bass, chroma_times)
+    meter, phase = bar_positions(beats, full, low, change, bass_change, sr=sr)
     downbeats = beats[phase::meter] if meter else np.zeros(0)
     return Rhythm(float(tempo), beats, downbeats, meter, env, conf)
 

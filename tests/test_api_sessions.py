@@ -140,3 +140,12 @@ def test_auth_required_and_health_open(server, client):
 def test_delete_session(client, session_id):
     assert client.delete(f"/sessions/{session_id}").status_code == 200
     assert client.get(f"/sessions/{session_id}").status_code == 404
+
+
+def test_server_refuses_to_start_without_users(settings):
+    from app import create_app
+
+    with pytest.raises(RuntimeError, match="AUTH_USERS"):
+        create_app({**settings, "AUTH_USERS": "", "AUTH_DISABLED": False})
+    app = create_app({**settings, "AUTH_USERS": "", "AUTH_DISABLED": True})
+    assert app.test_client().post("/sessions").status_code == 201

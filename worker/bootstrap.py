@@ -39,6 +39,24 @@ class WorkerRuntime:
         self.beat()
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
         self._thread.start()
+        keep_alive = float(self.app.config.get("MODEL_KEEP_ALIVE") or 0)
+        if keep_alive > 0:
+            # Its own thread: expiring waits for the model lock while a generation runs,
+            # and the heartbeat must never wait behind work.
+            threading.Thread(target=self._expire_loop, args=(min(30.0, keep_alive / 4),),
+                             name="ma-keep-alive", daemon=True).start()
+
+    def _expire_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            manager = self.app.extensions.get("model_manager")
+            if manager is None:
+                continue
+            try:
+                expired = manager.expire_idle()
+                if expired:
+                    log.info("unloaded idle model(s): %s", ", ".join(expired))
+            except Exception:
+                log.warning("keep-alive expiry failed", exc_info=True)
 
     def stop(self) -> None:
         self._stop.set()

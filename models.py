@@ -280,9 +280,13 @@ class ModelManager:
         memory = process_memory()
         memory.update(audio_budget_bytes=audio_budget,
                       audio_resident_bytes=sum(r.weights_bytes for r in audio))
+        try:
+            device = self.device
+        except MusicAnalyzerError as e:  # DEVICE=cuda on a host without CUDA: show it, loads will fail
+            device = f"unavailable ({e.message})"
         return {
             "current_model": llm.key if llm else None,
-            "device": self.device,
+            "device": device,
             "loading": loading,
             "models": rows,
             "audio_models": [{"key": r.key, "kind": r.kind, "loaded": True,

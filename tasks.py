@@ -102,6 +102,6 @@ def generate_task(self, job_id: str) -> str:
     from worker.llm_generate import GenerateOptions
 
     def work(job, progress):
-        return model_manager().generate(GenerateOptions.from_request(job["params"]))
+        return model_manager().generate(GenerateOptions.from_request(job["params"]), progress=progress)
 
     return run_job(job_id, work, worker=self.request.hostname)

@@ -46,15 +46,16 @@ def check_model_type(model_type, *, require_weights: bool = True) -> str:
         raise InvalidRequestError(f"unknown model_type {model_type!r}", code="unknown_model",
                                   details={"valid": sorted(MODEL_REGISTRY)})
     if require_weights:
-        from models import registry_status
+        from worker.llm_files import is_downloaded, registry_entry, resolve_model_dir
 
-        row = next(r for r in registry_status(current_app.config) if r["model_type"] == model_type)
-        if not row["downloaded"]:
+        entry = registry_entry(model_type, MODEL_REGISTRY)
+        if not is_downloaded(entry, current_app.config):
+            source = resolve_model_dir(entry, current_app.config)
             raise ModelNotAvailableError(
-                f"the weights of {model_type} are not present in {row['source']}; get them with "
+                f"the weights of {model_type} are not present in {source}; get them with "
                 f"`python download_models.py {model_type}` (set HF_TOKEN for gated models) or point "
                 f"{MODEL_REGISTRY[model_type].get('path_env', 'MODELS_DIR')} at a local copy",
-                details={"source": row["source"]})
+                details={"source": str(source)})
     return model_type
 
 

@@ -113,7 +113,7 @@ class Client:
 
     def __getattr__(self, method):
         def call(path, **kw):
-            kw.setdefault("timeout", 60)
+            kw.setdefault("timeout", 330)
             return self.s.request(method.upper(), self.base + path, **kw)
         return call
 

@@ -124,7 +124,8 @@ def make_pattern(index: int, rng: np.random.Generator) -> tuple[object, object, 
         bass_root = 36 + ((root - 36) % 12)
         for b in range(chord_beats):
             m = bass_root if (b % 2 == 0 or rng.random() < 0.5) else bass_root + 7
-            bass_inst.notes.append(pretty_midi.Note(int(rng.integers(70, 90)), m, t0 + b * beat, t0 + (b + 0.85) * beat))
+            bass_inst.notes.append(
+                pretty_midi.Note(int(rng.integers(70, 90)), m, t0 + b * beat, t0 + (b + 0.85) * beat))
 
     # lead melody: chord tones on beats, scale steps between, some rests and repeated notes
     melody_notes = []
@@ -364,7 +365,7 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
         print(f"{name}: {truth['key']:9s} {truth['tempo_bpm']:6.1f} BPM {truth['time_signature']}/4 {fmt}", flush=True)
     rng = np.random.default_rng(7)
     made = 0
-    for path, target, label in chorale_items(n_chorales, rng):
+    for path, _target, label in chorale_items(n_chorales, rng):
         if made >= n_chorales:
             break
         name = f"chorale_{made:03d}"

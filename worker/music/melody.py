@@ -18,7 +18,7 @@ import scipy.ndimage as ndi
 import scipy.sparse as sps
 
 SR = 11025  # Hz, melody analysis rate (harmonics up to 5.5 kHz are plenty)
-N_FFT = 2048  # samples, zero-padded FFT size (5.4 Hz bins)
+N_FFT = 1024  # samples, FFT size (10.8 Hz bins; the harmonic sum gives finer pitch than one bin)
 WIN = 1024  # samples (93 ms) analysis window
 HOP = 128  # samples (11.6 ms) between f0 frames
 MIDI_MIN, MIDI_MAX = 36.0, 96.0  # candidate range C2..C7
@@ -54,8 +54,9 @@ def candidate_midi() -> np.ndarray:
     return MIDI_MIN + np.arange(n) / BINS_PER_SEMITONE
 
 
-def salience_matrix(*, sr: int = SR, n_fft: int = N_FFT) -> sps.csr_matrix:
+def salience_matrix(*, sr: int | None = None, n_fft: int | None = None) -> sps.csr_matrix:
     """(n_candidates, n_fft//2+1) sparse harmonic-sum weights with linear interpolation."""
+    sr, n_fft = sr or SR, n_fft or N_FFT
     f0 = 440.0 * 2 ** ((candidate_midi() - 69) / 12)
     n_bins = n_fft // 2 + 1
     rows, cols, vals = [], [], []

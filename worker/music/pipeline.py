@@ -21,6 +21,8 @@ Progress = Callable[[float, str], None] | None
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
 MAX_SECONDS = 30 * 60.0  # s; longer input is refused (memory of frame features)
 SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
+# Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
+NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 
 
 def _report(progress: Progress, fraction: float, stage: str) -> None:
@@ -83,9 +85,9 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
         feats.harmonic_ratio = 0.0
     lap("chroma")
 
-    wants_key = options.wants("key") or options.wants("chords")
-    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio) if wants_key else None
-    if key is not None and key["index"] is not None and duration >= 60.0:
+    # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
+    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio)
+    if options.wants("key") and key["index"] is not None and duration >= 60.0:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
     lap("key")
     if options.wants("key"):
@@ -98,7 +100,11 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
     beats = np.zeros(0)
     if needs_beats and not silent:
         rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times)
-        beats = rhythm.beat_times
+        tonal = key is not None and key["index"] is not None
+        if not tonal and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
+            rhythm = None  # noise: neither pitched nor clearly periodic
+        else:
+            beats = rhythm.beat_times
     else:
         rhythm = None
     lap("rhythm")
@@ -114,7 +120,7 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
 
     _report(progress, 0.5, "chords")
     if options.wants("chords"):
-        if silent or key is None or key["index"] is None:
+        if silent or key["index"] is None:
             # no tonal centre (drums, noise): chord labels would be noise too
             result["chords"] = [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
         else:

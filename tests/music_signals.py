@@ -1,0 +1,83 @@
+"""Synthetic music with known answers for the music-analysis tests (additive synthesis, clicks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SR = 22050  # Hz
+
+
+def tone(freq: float, seconds: float, *, sr: int = SR, harmonics: int = 6, decay: float = 0.6) -> np.ndarray:
+    """A harmonic tone with an attack/release envelope, (n,) float32."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(decay ** (h - 1) * np.sin(2 * np.pi * freq * h * t) for h in range(1, harmonics + 1)
+            if freq * h < sr / 2)
+    env = np.minimum(1.0, t / 0.01) * np.minimum(1.0, (seconds - t) / 0.05).clip(0, 1)
+    return (y * env).astype(np.float32)
+
+
+def midi_hz(m: float, *, cents: float = 0.0) -> float:
+    return 440.0 * 2 ** ((m - 69 + cents / 100.0) / 12)
+
+
+def cadence(tonic: int = 0, *, bars: int = 8, bar_seconds: float = 2.0, cents: float = 0.0,
+            sr: int = SR) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """I-IV-V7-I in the major key of pitch class `tonic`: (audio (n,), [(start, end, label)])."""
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    chords = [(0, (0, 4, 7), "maj"), (5, (0, 4, 7), "maj"), (7, (0, 4, 7, 10), "7"), (0, (0, 4, 7), "maj")]
+    out, labels = [], []
+    for bar in range(bars):
+        root, ivs, q = chords[bar % 4]
+        r = (tonic + root) % 12
+        seg = tone(midi_hz(36 + r, cents=cents), bar_seconds, sr=sr) * 0.5
+        for iv in ivs:
+            seg = seg + tone(midi_hz(60 + (r + iv) % 12, cents=cents), bar_seconds, sr=sr) * 0.3
+        out.append(seg)
+        labels.append((bar * bar_seconds, (bar + 1) * bar_seconds, f"{names[r]}:{q}"))
+    y = np.concatenate(out)
+    return (0.5 * y / np.abs(y).max()).astype(np.float32), labels
+
+
+def click_track(bpm: float = 120.0, seconds: float = 20.0, *, sr: int = SR) -> np.ndarray:
+    """Decaying 1 kHz clicks on every beat, the first of each 4 louder: (n,)."""
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    click = (np.sin(2 * np.pi * 1000 * np.arange(400) / sr) * np.exp(-np.arange(400) / 60)).astype(np.float32)
+    for i, t in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / bpm)):
+        a = int(t * sr)
+        y[a : a + 400] += click[: len(y[a : a + 400])] * (0.9 if i % 4 == 0 else 0.5)
+    return y
+
+
+def sine_melody(midis: list[int], *, note_seconds: float = 0.3, gap: float = 0.05,
+                sr: int = SR) -> tuple[np.ndarray, list[tuple[float, float, int]]]:
+    """Pure sines, one per note with a short gap: (audio (n,), [(onset, offset, midi)])."""
+    out, notes, t = [], [], 0.2
+    out.append(np.zeros(int(0.2 * sr), dtype=np.float32))
+    for m in midis:
+        n = int(note_seconds * sr)
+        tt = np.arange(n) / sr
+        env = np.minimum(1.0, tt / 0.005) * np.minimum(1.0, (note_seconds - tt) / 0.01)
+        out.append((0.5 * np.sin(2 * np.pi * midi_hz(m) * tt) * env).astype(np.float32))
+        out.append(np.zeros(int(gap * sr), dtype=np.float32))
+        notes.append((t, t + note_seconds, m))
+        t += note_seconds + gap
+    return np.concatenate(out), notes
+
+
+def drum_loop(bpm: float = 100.0, seconds: float = 12.0, *, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """Kick (pitch-swept sine), snare (noise + body) and hi-hat (high-passed noise): (n,)."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    beat = 60.0 / bpm
+    n = int(0.25 * sr)
+    t = np.arange(n) / sr
+    kick = np.sin(2 * np.pi * (50 + 100 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.08)
+    snare = (rng.standard_normal(n) * 0.6 + np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.06)
+    hat_noise = rng.standard_normal(n)
+    hat = np.diff(hat_noise, prepend=0.0) * np.exp(-t / 0.015) * 0.3
+    for i, tb in enumerate(np.arange(0.0, seconds - 0.3, beat / 2)):
+        a = int(tb * sr)
+        if i % 2 == 0:
+            y[a : a + n] += (kick if (i // 2) % 2 == 0 else snare).astype(np.float32)
+        y[a : a + n] += hat.astype(np.float32)
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)

@@ -1,0 +1,74 @@
+"""Accuracy floors on a few songs rendered by fluidsynth (FluidR3 GM): a regression fails here.
+
+The songs come from bench/pitch_testset.py's generator (known key, tempo, beats, chords and
+lead melody) with seeds the bench does not use. The floors sit well under the bench targets
+(key 0.93, tempo Acc1 0.9, beat F 0.9, chord root 0.8, melody RPA 0.93, onset F1 0.75):
+four songs are too few to measure accuracy, enough to catch a broken stage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from worker.music import PitchOptions, analyze_music
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+SONGS = [(5, 9005), (18, 9018), (31, 9031), (44, 9044)]  # (index -> key, rng seed)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists(),
+    reason="fluidsynth and fluid-soundfont-gm are not installed (apt-get install fluidsynth fluid-soundfont-gm)")
+
+
+def _load_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def rendered_songs():
+    testset = _load_module("pitch_testset")
+    songs = []
+    for index, seed in SONGS:
+        pm, lead_pm, truth = testset.make_pattern(index, np.random.default_rng(seed))
+        mix = testset.render(pm, None)
+        solo = testset.render(lead_pm, None)
+        songs.append((truth, mix, solo))
+    return songs
+
+
+@pytest.fixture(scope="session")
+def analysed(rendered_songs):
+    acc = _load_module("pitch_accuracy")
+    rows = []
+    for truth, mix, solo in rendered_songs:
+        sr = 44100
+        res = analyze_music(mix, sr)
+        mel = analyze_music(solo, sr, options=PitchOptions(include=("melody",)))["melody"]
+        times = np.arange(len(mel["f0"]["hz"])) * mel["f0"]["hop_seconds"]
+        rpa, onset_f, _ = acc.melody_scores(truth, times, np.array(mel["f0"]["hz"]), np.array(mel["f0"]["voiced"]),
+                                            mel["notes"], len(solo) / sr)
+        root, _ = acc.chord_scores(truth["chords"], res["chords"], len(mix) / sr)
+        rows.append({
+            "key": acc.key_score(truth["key"], res["key"]["label"]),
+            "acc2": acc.tempo_scores(truth["tempo_bpm"], res["tempo_bpm"])[1],
+            "beat_f": acc.beat_f(truth["beats"], res["beat_times"]),
+            "root": root, "rpa": rpa, "onset_f1": onset_f,
+        })
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@pytest.mark.parametrize("metric,floor", [("key", 0.6), ("acc2", 0.75), ("beat_f", 0.7), ("root", 0.6),
+                                          ("rpa", 0.8), ("onset_f1", 0.55)])
+def test_accuracy_floor(analysed, metric, floor):
+    assert analysed[metric] >= floor, analysed
+

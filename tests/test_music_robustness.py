@@ -1,0 +1,147 @@
+"""Music analysis on awkward input: a valid result or a clear error, never a crash."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.music_signals import SR, cadence, click_track, drum_loop
+from worker.errors import AudioError, JobCanceled
+from worker.music import PitchOptions, analyze_music, run_pitch
+
+REQUIRED = {"key", "tuning_cents", "chords", "tempo_bpm", "beat_times", "downbeat_times", "time_signature",
+            "melody", "duration_seconds"}
+
+
+def _check_shape(res: dict) -> None:
+    assert REQUIRED <= set(res)
+    json.dumps(res)  # JSON-serialisable
+    for c in res["chords"]:
+        assert c["start"] < c["end"] and isinstance(c["label"], str)
+    assert set(res["key"]) >= {"tonic", "mode", "confidence", "candidates", "changes"}
+    f0 = res["melody"]["f0"]
+    assert len(f0["hz"]) == len(f0["voiced"])
+
+
+def test_silence_gives_no_key_no_tempo_no_notes():
+    res = analyze_music(np.zeros(SR * 5, dtype=np.float32), SR)
+    _check_shape(res)
+    assert res["key"]["tonic"] is None and res["key"]["confidence"] <= 0.2
+    assert res["tempo_bpm"] is None and res["beat_times"] == []
+    assert res["melody"]["notes"] == [] and not any(res["melody"]["f0"]["voiced"])
+    assert [c["label"] for c in res["chords"]] == ["N"]
+
+
+def test_a_fifth_of_a_second_is_analysed_and_shorter_is_a_clear_error():
+    y, _ = cadence(0, bars=1)
+    res = analyze_music(y[: int(0.2 * SR)], SR)
+    _check_shape(res)
+    assert res["tempo_bpm"] is None
+    with pytest.raises(AudioError) as e:
+        analyze_music(y[: int(0.05 * SR)], SR)
+    assert e.value.code == "audio_too_short"
+
+
+def test_white_noise_has_no_key_tempo_or_chords():
+    y = (np.random.default_rng(1).standard_normal(SR * 15) * 0.3).astype(np.float32)
+    res = analyze_music(y, SR)
+    _check_shape(res)
+    assert res["key"]["tonic"] is None and res["key"]["label"] == "no key" and res["key"]["confidence"] < 0.3
+    assert res["tempo_bpm"] is None
+    assert {c["label"] for c in res["chords"]} == {"N"}
+    assert len(res["melody"]["notes"]) < 5
+
+
+def test_drum_loop_has_a_tempo_but_no_key():
+    res = analyze_music(drum_loop(100.0, 15.0), SR)
+    _check_shape(res)
+    assert res["key"]["tonic"] is None and res["key"]["confidence"] < 0.3
+    assert "no clear tonal centre" in res["key"]["note"]
+    assert res["tempo_bpm"] == pytest.approx(100.0, rel=0.04) or res["tempo_bpm"] == pytest.approx(200.0, rel=0.04)
+
+
+def test_ten_minute_file_is_analysed_in_seconds():
+    y, _ = cadence(5, bars=10)
+    y = y + 0.5 * click_track(120.0, len(y) / SR)
+    long = np.tile(y, int(np.ceil(600 * SR / len(y))))[: 600 * SR]
+    t = time.perf_counter()
+    res = analyze_music(long, SR)
+    elapsed = time.perf_counter() - t
+    _check_shape(res)
+    assert res["key"]["label"] == "F major" and res["key"]["changes"] == []
+    assert res["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+    assert res["duration_seconds"] == pytest.approx(600.0)
+    assert elapsed < 60, elapsed  # ~5 s here; generous for a loaded CI machine
+
+
+def test_stereo_arrays_and_bad_rates_are_clear_errors():
+    with pytest.raises(AudioError):
+        analyze_music(np.zeros((2, SR), dtype=np.float32), SR)
+    with pytest.raises(AudioError):
+        analyze_music(np.zeros(SR, dtype=np.float32), 0)
+
+
+def test_run_pitch_on_an_8khz_mono_file_writes_all_outputs(tmp_path: Path):
+    y, _ = cadence(9, bars=6)
+    import soxr
+
+    y8 = soxr.resample(y + 0.3 * click_track(120.0, len(y) / SR), SR, 8000).astype(np.float32)
+    audio = tmp_path / "phone_take.wav"
+    sf.write(str(audio), y8, 8000)
+    results = tmp_path / "results"
+    stages = []
+    res = run_pitch(audio_path=audio, results_dir=results, options=PitchOptions(),
+                    progress=lambda f, s: stages.append((f, s)))
+    assert res["filename"] == "phone_take.wav"
+    assert res["files"] == ["pitch_phone_take.json", "pitch_phone_take.mid", "pitch_phone_take.png",
+                            "pitch_phone_take.txt"]
+    assert sorted(p.name for p in results.iterdir()) == res["files"]
+    assert res["key"]["label"] == "A major"
+    on_disk = json.loads((results / "pitch_phone_take.json").read_text())
+    assert on_disk == json.loads(json.dumps(res))
+    assert "Key: A major" in (results / "pitch_phone_take.txt").read_text()
+    assert (results / "pitch_phone_take.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    midi = mido.MidiFile(str(results / "pitch_phone_take.mid"))
+    n_on = sum(1 for tr in midi.tracks for m in tr if m.type == "note_on" and m.velocity > 0)
+    assert n_on == len(res["melody"]["notes"])
+    fractions = [f for f, _ in stages]
+    assert fractions == sorted(fractions) and {s for _, s in stages} >= {"load", "chroma", "melody", "write"}
+
+
+def test_run_pitch_without_melody_writes_no_midi(tmp_path: Path):
+    y, _ = cadence(0, bars=2)
+    audio = tmp_path / "short.flac"
+    sf.write(str(audio), y, SR)
+    res = run_pitch(audio_path=audio, results_dir=tmp_path / "r", options=PitchOptions(include=("key",)))
+    assert set(res) == {"filename", "duration_seconds", "key", "files"}
+    assert res["files"] == ["pitch_short.json", "pitch_short.png", "pitch_short.txt"]
+
+
+@pytest.mark.parametrize("cancel_at", ["chroma", "melody", "write"])
+def test_cancel_leaves_no_result_files(tmp_path: Path, cancel_at: str):
+    y, _ = cadence(0, bars=2)
+    audio = tmp_path / "x.wav"
+    sf.write(str(audio), y, SR)
+    results = tmp_path / "results"
+    results.mkdir()
+
+    def progress(fraction: float, stage: str) -> None:
+        if stage == cancel_at:
+            raise JobCanceled("canceled")
+
+    with pytest.raises(JobCanceled):
+        run_pitch(audio_path=audio, results_dir=results, options=PitchOptions(), progress=progress)
+    assert list(results.iterdir()) == []
+
+
+def test_undecodable_file_is_an_audio_error(tmp_path: Path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    with pytest.raises(AudioError):
+        run_pitch(audio_path=bad, results_dir=tmp_path / "r", options=PitchOptions())

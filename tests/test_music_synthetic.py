@@ -1,0 +1,69 @@
+"""Music analysis on synthetic signals with known answers."""
+
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+from tests.music_signals import SR, cadence, click_track, sine_melody
+from worker.music import PitchOptions, analyze_music
+
+
+@pytest.mark.parametrize("tonic,name", [(0, "C"), (9, "A")])
+def test_major_cadence_gives_its_key_and_chords(tonic, name):
+    y, labels = cadence(tonic)
+    res = analyze_music(y, SR)
+    assert (res["key"]["tonic"], res["key"]["mode"]) == (name, "major")
+    assert res["key"]["confidence"] > 0.5
+    assert abs(res["tuning_cents"]) < 5
+    ref_iv = np.array([[a, b] for a, b, _ in labels])
+    est_iv = np.array([[c["start"], c["end"]] for c in res["chords"]])
+    est_iv, est_lab = mir_eval.util.adjust_intervals(est_iv, [c["label"] for c in res["chords"]],
+                                                     0.0, ref_iv.max(), "N", "N")
+    scores = mir_eval.chord.evaluate(ref_iv, [lab for *_, lab in labels], est_iv, est_lab)
+    assert scores["root"] > 0.8, res["chords"]
+
+
+def test_detuned_cadence_reports_the_tuning_and_keeps_the_key():
+    y, _ = cadence(2, cents=30.0)
+    res = analyze_music(y, SR, options=PitchOptions(include=("key", "tuning")))
+    assert abs(res["tuning_cents"] - 30.0) < 6
+    assert res["key"]["label"] == "D major"
+    assert set(res) == {"key", "tuning_cents", "duration_seconds"}
+
+
+def test_click_track_at_120_bpm():
+    y = click_track(120.0, 20.0)
+    res = analyze_music(y, SR, options=PitchOptions(include=("tempo", "beats")))
+    assert res["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+    ref = np.arange(0.0, 19.95, 0.5)
+    f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.array(res["beat_times"])))
+    assert f > 0.95
+    assert res["time_signature"] == "4/4" and res["beats_per_bar"] == 4
+    assert np.allclose(np.diff(res["downbeat_times"]), 2.0, atol=0.03)
+
+
+def test_bars_start_where_the_chords_change():
+    y, _ = cadence(7, bars=10, bar_seconds=2.0)
+    y = y + 0.5 * click_track(120.0, len(y) / SR)
+    res = analyze_music(y, SR, options=PitchOptions(include=("tempo", "beats")))
+    assert res["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+    assert res["time_signature"] == "4/4"
+    down = np.array(res["downbeat_times"])
+    assert np.max(np.abs(down - 2.0 * np.round(down / 2.0))) < 0.05, down
+
+
+def test_sine_melody_gives_its_notes():
+    midis = [60, 62, 64, 65, 67, 69, 71, 72, 72, 67, 64, 60]
+    y, ref = sine_melody(midis)
+    res = analyze_music(y, SR, options=PitchOptions(include=("melody",)))
+    notes = res["melody"]["notes"]
+    assert [n["midi"] for n in notes] == midis
+    assert notes[0]["name"] == "C4"
+    for n, (on, off, _) in zip(notes, ref, strict=True):
+        assert abs(n["onset"] - on) < 0.05 and abs(n["offset"] - off) < 0.08
+    f0 = res["melody"]["f0"]
+    assert f0["hop_seconds"] > 0 and len(f0["hz"]) == len(f0["voiced"])
+    hz = np.array(f0["hz"])[np.array(f0["voiced"])]
+    assert np.all((hz > 250) & (hz < 540))

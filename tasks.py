@@ -19,6 +19,7 @@ JOB_TYPES: dict[str, tuple[str, str]] = {
     "model_load": ("music_analyzer.model_load", "GPU_QUEUE"),
     "model_unload": ("music_analyzer.model_unload", "GPU_QUEUE"),
     "generate": ("music_analyzer.generate", "GPU_QUEUE"),
+    "probe": ("music_analyzer.probe", "CPU_QUEUE"),  # or the GPU queue, chosen per request
 }
 MODEL_STATUS_KEY = "ma:models:status"
 
@@ -42,10 +43,10 @@ def model_manager():
     return ext["model_manager"]
 
 
-def submit(job_type: str, *, session_id: str | None, params: dict) -> dict:
-    """Record a queued job and publish it to its queue. Returns the job record."""
+def submit(job_type: str, *, session_id: str | None, params: dict, queue: str | None = None) -> dict:
+    """Record a queued job and publish it to its queue (or `queue`). Returns the job record."""
     task_name, queue_key = JOB_TYPES[job_type]
-    queue = current_app.config[queue_key]
+    queue = queue or current_app.config[queue_key]
     svc = services()
     job = svc.jobs.create(job_type=job_type, session_id=session_id, queue=queue, task=task_name, params=params)
     try:
@@ -103,5 +104,16 @@ def generate_task(self, job_id: str) -> str:
 
     def work(job, progress):
         return model_manager().generate(GenerateOptions.from_request(job["params"]), progress=progress)
+
+    return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.probe", bind=True)
+def probe_task(self, job_id: str) -> str:
+    """A job that does nothing but prove the path: API -> Redis -> a worker -> job record."""
+    import os
+
+    def work(job, progress):
+        return {"worker": current_app.extensions.get("worker_identity", self.request.hostname), "pid": os.getpid()}
 
     return run_job(job_id, work, worker=self.request.hostname)

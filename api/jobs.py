@@ -37,6 +37,36 @@ def list_jobs():
     return jsonify({"jobs": [public_view(j) for j in jobs]})
 
 
+@bp.post("/jobs/probe")
+def probe():
+    """Run a no-op job on a queue and report the round trip: is a worker really serving it?"""
+    import time
+
+    from flask import current_app
+
+    from tasks import submit
+
+    body = request.get_json(silent=True) or {}
+    queue = body.get("queue", "cpu")
+    queues = {"cpu": current_app.config["CPU_QUEUE"], "gpu": current_app.config["GPU_QUEUE"]}
+    if queue not in queues:
+        raise InvalidRequestError("queue must be 'cpu' or 'gpu'", details={"valid": sorted(queues)})
+    wait = body.get("wait", 5)
+    if not isinstance(wait, int | float) or not 0 < wait <= 60:
+        raise InvalidRequestError("wait must be a number of seconds in (0, 60]")
+    svc = services()
+    t0 = time.perf_counter()
+    job = submit("probe", session_id=None, params={}, queue=queues[queue])
+    done = svc.jobs.wait(job["job_id"], float(wait), blocking_client=svc.blocking_redis)
+    elapsed_ms = (time.perf_counter() - t0) * 1000
+    if done is None or done["state"] != "succeeded":
+        svc.jobs.request_cancel(job["job_id"])  # never let a stale probe run later
+        return jsonify({"queue": queue, "ok": False, "job_id": job["job_id"],
+                        "message": f"no worker answered on the {queue} queue within {wait} s"}), 504
+    return jsonify({"queue": queue, "ok": True, "round_trip_ms": round(elapsed_ms, 2), "job_id": job["job_id"],
+                    **done["result"]})
+
+
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
     job_or_404(job_id)

@@ -134,3 +134,12 @@ def test_health_reports_worker_and_queues(client):
     (w,) = [w for w in h["workers"] if w["name"] == "test-worker@localhost"]
     assert w["alive"] and w["pid"] == os.getpid() and set(w["queues"]) == {"gpu", "cpu"}
     assert set(h["queue_depth"]) == {"gpu", "cpu"}
+
+
+def test_probe_job_round_trip(client):
+    r = client.post("/jobs/probe", json={"queue": "gpu", "wait": 30})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] and body["worker"] == "test-worker@localhost" and body["round_trip_ms"] > 0
+    assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
+    assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400

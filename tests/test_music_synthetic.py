@@ -33,6 +33,15 @@ def test_detuned_cadence_reports_the_tuning_and_keeps_the_key():
     assert set(res) == {"key", "tuning_cents", "duration_seconds"}
 
 
+def test_modulation_is_reported_as_a_key_timeline():
+    first, _ = cadence(0, bars=18)  # 36 s of C major
+    second, _ = cadence(9, bars=18)  # then 36 s of A major
+    res = analyze_music(np.concatenate([first, second]), SR, options=PitchOptions(include=("key",)))
+    changes = res["key"]["changes"]
+    assert [c["label"] for c in changes] == ["C major", "A major"]
+    assert changes[0]["time"] == 0.0 and abs(changes[1]["time"] - 36.0) < 4.0
+
+
 def test_click_track_at_120_bpm():
     y = click_track(120.0, 20.0)
     res = analyze_music(y, SR, options=PitchOptions(include=("tempo", "beats")))

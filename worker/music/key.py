@@ -113,10 +113,10 @@ def _no_key(candidates: list, confidence: float) -> dict:
 
 def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
                 profiles=DEFAULT_PROFILES) -> list[dict]:
-    """Key segments after the first when the piece modulates: [{time, tonic, mode, label}].
+    """The key timeline when the piece modulates: [{time, tonic, mode, label}], the first at 0 s.
 
     Windowed key scores decoded by a sticky 24-state Viterbi; segments shorter than
-    MIN_KEY_SEGMENT are merged back, and a single segment means no change.
+    MIN_KEY_SEGMENT are merged back. A single segment (no modulation) gives [].
     """
     if chroma.shape[1] < 2:
         return []
@@ -132,8 +132,8 @@ def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
     log_emit = 8.0 * scores  # sharpened correlations as log-likelihoods
     trans = np.full((24, 24), np.log((1 - KEY_STAY) / 23))
     np.fill_diagonal(trans, np.log(KEY_STAY))
-    prior = np.full(24, np.log(0.2 / 23))
-    prior[global_index] = np.log(0.8)
+    prior = np.full(24, np.log(0.5 / 23))
+    prior[global_index] = np.log(0.5)  # a mild preference for the global key at the start
     path = viterbi(log_emit, trans, prior)
     centres = frame_times[np.minimum(starts + win // 2, len(frame_times) - 1)]
     segs = _segments(path, centres)
@@ -147,8 +147,10 @@ def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
     if len(merged) > 1 and merged[0][2] - merged[0][1] < MIN_KEY_SEGMENT:
         merged[1][1] = merged[0][1]
         merged.pop(0)
+    if len(merged) < 2:
+        return []
     out = []
-    for k, t0, _ in merged[1:]:
+    for k, t0, _ in merged:
         out.append({"time": round(float(t0), 2), "tonic": PITCH_NAMES[k % 12],
                     "mode": "major" if k < 12 else "minor", "label": key_label(k)})
     return out

@@ -47,8 +47,9 @@ def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float
     for ch in chords or []:
         if ch["label"] == "N" or ch["end"] - ch["start"] < 0.2 * duration / width:
             continue  # too narrow to read
-        ax.text(ch["start"], 11.9, ch["label"].replace(":maj", "").replace(":min", "m"), color="white",
-                fontsize=7, va="bottom", ha="left", clip_on=True)
+        ax.text(ch["start"] + 0.05, 11.4, ch["label"].replace(":maj", "").replace(":min", "m"), color="white",
+                fontsize=8, va="top", ha="left", clip_on=True,
+                bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.0, "linewidth": 0})
     ax.set_xlim(0.0, max(duration, frame_seconds))
     fig.tight_layout()
     with atomic_path(path) as tmp:

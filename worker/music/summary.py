@@ -16,7 +16,10 @@ def format_summary(result: dict) -> str:
             lines.append(f"Key: {key['label']} (confidence {key['confidence']:.2f})")
         if key.get("candidates"):
             lines.append("  runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
-        for ch in key.get("changes", []):
+        changes = key.get("changes", [])
+        if changes:
+            lines.append(f"  starts in {changes[0]['label']}")
+        for ch in changes[1:]:
             lines.append(f"  modulates to {ch['label']} at {ch['time']:.1f} s")
     if "tuning_cents" in result:
         lines.append(f"Tuning: {result['tuning_cents']:+.1f} cents from A440 "

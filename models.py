@@ -411,3 +411,5 @@ class ModelManager:
             self._publish(self.status())
         except Exception:  # a status store hiccup must not fail model work
             log.exception("publishing model status failed")
+
+from worker.audio_llm import Gemma3NOptions, Gemma3NProcessor, run_gemma3n  # noqa: E402, F401

@@ -284,7 +284,8 @@ def _notes_from_f0(py: dict) -> list[dict]:
     voiced = np.array(py["voiced"], dtype=bool) & (hz > 0)
     midi = np.where(hz > 0, 69 + 12 * np.log2(np.maximum(hz, 1e-3) / 440.0), 0)
     times = np.array(py["times"])
-    return segment_notes(times, midi, voiced, np.ones_like(hz), float(times[1] - times[0]))
+    # no attack evidence from pYIN: notes split on pitch changes and unvoiced gaps only
+    return segment_notes(times, midi, voiced, np.zeros_like(hz), float(times[1] - times[0]))
 
 
 if __name__ == "__main__":

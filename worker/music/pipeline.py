@@ -99,7 +99,8 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
     needs_beats = options.wants("tempo") or options.wants("beats") or options.wants("chords")
     beats = np.zeros(0)
     if needs_beats and not silent:
-        rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times)
+        rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times,
+                                tuning_cents=feats.tuning_cents)
         tonal = key is not None and key["index"] is not None
         if not tonal and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
             rhythm = None  # noise: neither pitched nor clearly periodic

@@ -2,6 +2,19 @@
 
 Plain Python (numpy/scipy/librosa), no Flask or Celery: the task layer calls `run_pitch`,
 the route validates `PitchOptions.from_request(body)` before enqueueing.
+
+Result (the stages in `include`, plus "filename", "duration_seconds", "files" from run_pitch):
+    key: {tonic ("C".."B" | None), mode ("major"/"minor" | None), label ("A minor" | "no key"),
+          confidence 0..1, candidates: [{tonic, mode, label, score}] (runners-up),
+          changes: [{time, tonic, mode, label}] (the key timeline when the piece modulates, else [])}
+    tuning_cents: float (reference pitch vs A440)
+    chords: [{start, end, label}] with labels "C:maj", "A:min", "G:7", "N"; changes on beats
+    tempo_bpm (float | None), tempo_confidence, beat_times, downbeat_times (s),
+    time_signature ("4/4" | "3/4" | None), beats_per_bar
+    melody: {notes: [{onset, offset, midi, name}], f0: {hop_seconds, start_seconds, hz: [...], voiced: [...]}}
+        (frame i is at start_seconds + i * hop_seconds; hz is the tracked pitch on unvoiced frames too)
+Files: pitch_<stem>.json, .txt (summary), .png (chromagram + chords + beat/bar grid), .mid (melody).
+Accuracy and speed: bench/pitch_accuracy.py, bench/pitch_speed.py (test set: bench/pitch_testset.py).
 """
 
 from .options import STAGES, PitchOptions

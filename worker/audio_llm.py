@@ -47,6 +47,7 @@ from worker.audio_prompts import (
     plan_sections,
     single_clip_prompt,
     text_only_prompt,
+    transcript_answer,
     truncate_transcript,
     weights_available,
 )
@@ -114,6 +115,7 @@ class Prepared:
     model_audio: np.ndarray | None = None  # (n,) float32 mono at model_sample_rate (audio path)
     model_sample_rate: int | None = None
     transcript_source: str | None = None
+    transcript_text: str | None = None  # the whole Whisper text (the prompt may hold a shortened copy)
     seconds: float = 0.0
 
 
@@ -199,7 +201,8 @@ class Gemma3NProcessor:
             prepared.calls = self._audio_calls(prepared, span_full)
         else:
             prepared.calls = [self._text_call(prepared, transcript)]
-            prepared.transcript_source = transcript[0] if transcript else None
+            if transcript:
+                prepared.transcript_source, prepared.transcript_text = transcript
         prepared.seconds = time.perf_counter() - started
         return prepared
 
@@ -281,6 +284,8 @@ class Gemma3NProcessor:
             else:
                 out.summary, out.finish_reason, out.final_prompt = (result["response"], result["finish_reason"],
                                                                     call.user_text)
+                if call.kind == "text" and prepared.options.task == "transcribe" and prepared.transcript_text:
+                    out.summary = transcript_answer(prepared.transcript_text, result["response"])
         if notes:
             merge_progress = _scaled(span_of, len(calls) / total, 1.0)
             notes = self._condense(prepared, notes, out, progress=merge_progress)

@@ -331,14 +331,22 @@ def text_only_prompt(task: str, *, features_text: str, timeline_text: str, trans
         parts.append(f"Automatic transcript by Whisper{cut} (may contain recognition errors):\n{transcript}")
     if task == "transcribe":
         if transcript:
-            parts.append("1. Give the transcript, fixing only obvious recognition errors.\n2. Describe the sound "
-                         "of the recording from the measurements.")
+            # The answer quotes Whisper's words itself (see transcript_answer): a language model that cannot
+            # hear has nothing to add to them but errors, so it is asked for the description only.
+            parts.append("The words are transcribed above and will be quoted as they are. Describe the sound of "
+                         "the recording from the measurements (voices, instruments, other sounds, recording "
+                         "quality), without repeating the words.")
         else:
             parts.append("No transcript is available: say that the words cannot be determined from measurements, "
                          "then describe the sound of the recording from the measurements.")
     else:
         parts.append(TASK_INSTRUCTIONS["analyze"])
     return "\n\n".join(parts) + _extra(user_prompt)
+
+
+def transcript_answer(transcript: str, description: str) -> str:
+    """The transcribe answer of a text-only model: Whisper's words verbatim, then the model's description."""
+    return f"Transcript (Whisper):\n{transcript.strip()}\n\nDescription of the sound:\n{description.strip()}"
 
 
 def group_for_merge(lengths: Sequence[int], budget: int = MERGE_INPUT_CHARS) -> list[list[int]]:

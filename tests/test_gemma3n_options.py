@@ -127,3 +127,10 @@ def test_whisper_results_are_found_by_stem(tmp_path):
     assert result_names("gemma-3n-E4B", "analyze", "my song") == (
         "analysis_gemma-3n-E4B_analyze_my_song.json", "analysis_gemma-3n-E4B_analyze_my_song.txt")
     assert set(GEMMA_3N["available_models"]) <= set(MODEL_REGISTRY)
+
+
+def test_silence_is_described_as_silence():
+    features = compute_features(np.zeros(22050, dtype=np.float32), 22050)
+    text = describe_features(features, duration_seconds=1.0, sample_rate=22050)
+    assert "the recording is silent" in text and "pitch classes (share of chroma energy): none measurable" in text
+    assert "loudness n/a (undefined: silent or under 0.4 s)" in text

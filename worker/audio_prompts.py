@@ -33,6 +33,7 @@ TEXT_SECTION_SECONDS = 30.0  # s, timeline resolution given to text-only models
 MAX_SECTIONS = 24  # longer audio gets longer sections, so the timeline stays a few hundred tokens
 MAX_TRANSCRIPT_CHARS = 6000  # characters of a Whisper transcript put into a prompt (~1.5 k tokens)
 MAX_USER_PROMPT_CHARS = 2000  # characters of the user's extra instruction
+SILENT_FRACTION = 0.99  # share of silent frames from which a recording is called silent
 MERGE_INPUT_CHARS = 12000  # characters of chunk notes one merge pass reads; beyond that notes merge in groups
 
 # Rough verbal labels put next to the numbers: a small model uses "bright" more reliably than "3400 Hz".
@@ -211,7 +212,7 @@ def clock(seconds: float) -> str:
 
 def _label(value: float | None, table: Sequence[tuple[float, str]]) -> str:
     if value is None:
-        return "n/a"
+        return "undefined: silent or under 0.4 s"
     return next(name for bound, name in table if value < bound)
 
 
@@ -243,6 +244,8 @@ def describe_features(features: Mapping, *, duration_seconds: float, sample_rate
     zcr = features.get("zero_crossing_rate")
     mfcc = (features.get("mfcc") or {}).get("mean") or []
     pitch = ", ".join(f"{name} {share:.0%}" for name, share in top_pitch_classes(features))
+    if features.get("dominant_pitch_class") is None:
+        pitch = "none measurable"
     lines = [
         f"- duration {duration_seconds:.1f} s, {features.get('channels', 1)} channel(s), {sample_rate} Hz",
         f"- loudness {_num(lufs, '.1f', ' LUFS')} ({_label(lufs, LOUDNESS_LABELS)}), RMS "
@@ -257,6 +260,8 @@ def describe_features(features: Mapping, *, duration_seconds: float, sample_rate
     ]
     if mfcc:
         lines.append("- timbre, MFCC 1-5 means: " + " ".join(f"{v:.0f}" for v in mfcc[:5]))
+    if features.get("silence_fraction", 0.0) >= SILENT_FRACTION:
+        lines.append("- the recording is silent (or nearly): no sound to describe")
     return "\n".join(lines)
 
 

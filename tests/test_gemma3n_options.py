@@ -9,10 +9,9 @@ import pytest
 
 from config import GEMMA_3N, MODEL_REGISTRY, load_settings
 from worker.audio_llm import find_transcript, result_names
+from worker.audio_llm_options import Gemma3NOptions, check_weights, weights_available
 from worker.audio_prompts import (
     MAX_SECTIONS,
-    Gemma3NOptions,
-    check_weights,
     describe_features,
     group_for_merge,
     merge_prompt,
@@ -20,7 +19,6 @@ from worker.audio_prompts import (
     plan_sections,
     text_only_prompt,
     truncate_transcript,
-    weights_available,
 )
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 from worker.features import compute_features

@@ -28,28 +28,25 @@ import numpy as np
 
 from storage import safe_name, write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio, resample, to_mono
+from worker.audio_llm_options import Gemma3NOptions, check_weights, clip_seconds, hears_audio, weights_available
 from worker.audio_prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,
     SYSTEM_PROMPTS,
-    Gemma3NOptions,
     Span,
-    check_weights,
     chunk_prompt,
-    clip_seconds,
     compact_features,
     describe_features,
     describe_timeline,
     group_for_merge,
-    hears_audio,
     merge_prompt,
     plan_chunks,
     plan_sections,
+    render_text,
     single_clip_prompt,
     text_only_prompt,
     transcript_answer,
     truncate_transcript,
-    weights_available,
 )
 from worker.errors import AudioError
 from worker.llm_generate import GenerateOptions, audio_sample_rate
@@ -68,8 +65,8 @@ TRANSCRIPT_PATTERNS = ("transcript_{stem}.json", "whisper_{stem}.json")  # Whisp
 PREPROCESS_END, LOAD_END, PASSES_END = 0.1, 0.2, 0.95
 
 Progress = Callable[[float, str], None]
-# worker.features (librosa, scipy: ~1 s to import) is imported inside the functions that use it: models.py
-# re-exports this module, and the API imports models for the status rows without needing any of it.
+# worker.features (librosa, scipy: ~1 s to import) is imported where it is used: models.py re-exports this
+# module, and the API imports models for the status rows without needing any of it.
 
 
 def _quiet(fraction: float, stage: str) -> None:
@@ -288,7 +285,9 @@ class Gemma3NProcessor:
                     out.summary = transcript_answer(prepared.transcript_text, result["response"])
         if notes:
             merge_progress = _scaled(span_of, len(calls) / total, 1.0)
-            notes = self._condense(prepared, notes, out, progress=merge_progress)
+            # Group merges (rare, their count unknown up front) report at the merge share's start: the bar
+            # pauses but never runs backwards, and every call still gives a cancel a chance.
+            notes = self._condense(prepared, notes, out, progress=lambda fraction, stage: merge_progress(0.0, stage))
             merge_progress(0.0, "merging")
             text = merge_prompt(prepared.options.task, notes=notes, features_text=prepared.features_text,
                                 duration_seconds=prepared.duration_seconds, user_prompt=prepared.options.prompt)
@@ -412,28 +411,6 @@ class Gemma3NProcessor:
         write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
         report(1.0, "done")
         return result
-
-
-def render_text(result: Mapping[str, Any]) -> str:
-    """The .txt result: what was asked, what the model produced, the chunk notes, the measured features."""
-    from worker.features import features_summary
-
-    task = "Transcription" if result["task"] == "transcribe" else "Analysis"
-    if result["audio_input"]:
-        heard = f"the model heard the audio ({result['chunks']} chunk(s) at {result['model_sample_rate']} Hz)"
-    else:
-        heard = "the model read measured features only" + (
-            f" and the Whisper transcript {result['transcript_source']}" if result["transcript_source"] else "")
-    lines = [f"{task} of {result['filename']} by {result['model_name']} ({result['model']})",
-             f"{result['duration_seconds']:.1f} s; {heard}; {result['generate_calls']} generation pass(es), "
-             f"{result['tokens_generated']} tokens in {result['generation_seconds']:.1f} s", "",
-             result["analysis_summary"] or "(the model produced no text)", ""]
-    if result["chunk_notes"]:
-        lines.append("Notes per part")
-        for note in result["chunk_notes"]:
-            span = Span(0, round(note["start_seconds"] * 1000), round(note["end_seconds"] * 1000), 1000)
-            lines += [f"[{span.label}]", note["text"].strip() or "(no notes)", ""]
-    return "\n".join(lines) + "\n" + features_summary(result)
 
 
 def run_gemma3n(*, manager: ModelManager, audio_path: Path, results_dir: Path, options: Gemma3NOptions,

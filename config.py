@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_MODEL_BUDGET_BYTES": 4 * 1024**3,  # resident audio models beside the LLM
     "TORCH_NUM_THREADS": 0,  # 0 = torch's own default
     "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
+    "GEMMA_3N_DEFAULT_MODEL": "gemma-3n-E4B",  # model_variant of /process/gemma_3n when none is named
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -19,7 +19,8 @@ JOB_TYPES: dict[str, tuple[str, str]] = {
     "model_load": ("music_analyzer.model_load", "GPU_QUEUE"),
     "model_unload": ("music_analyzer.model_unload", "GPU_QUEUE"),
     "generate": ("music_analyzer.generate", "GPU_QUEUE"),
-    "probe": ("music_analyzer.probe", "CPU_QUEUE"),  # or the GPU queue, chosen per request
+    "probe": ("music_analyzer.probe", "CPU_QUEUE"),
+    "gemma_3n": ("music_analyzer.gemma_3n", "GPU_QUEUE"),  # or the GPU queue, chosen per request
 }
 MODEL_STATUS_KEY = "ma:models:status"
 
@@ -115,5 +116,17 @@ def probe_task(self, job_id: str) -> str:
 
     def work(job, progress):
         return {"worker": current_app.extensions.get("worker_identity", self.request.hostname), "pid": os.getpid()}
+
+    return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.gemma_3n", bind=True)
+def gemma_3n_task(self, job_id: str) -> str:
+    from models import Gemma3NOptions, run_gemma3n
+
+    def work(job, progress):
+        options = Gemma3NOptions.from_request(job["params"])
+        return for_each_file(job, progress, lambda path, out, p: run_gemma3n(
+            manager=model_manager(), audio_path=path, results_dir=out, options=options, progress=p))
 
     return run_job(job_id, work, worker=self.request.hostname)

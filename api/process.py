@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, jsonify, request, url_for
 
 from services import services
@@ -57,3 +59,17 @@ def process_pitch(session_id: str):
     params = session_file_params(session_id, body)
     params["include"] = list(options.include)
     return accepted(submit("pitch", session_id=session_id, params=params))
+
+
+@bp.post("/process/gemma_3n/<session_id>")
+def process_gemma_3n(session_id: str):
+    from flask import current_app
+
+    from worker.audio_llm_options import Gemma3NOptions, check_weights
+
+    body = json_body()
+    options = Gemma3NOptions.from_request(body, default_model=current_app.config["GEMMA_3N_DEFAULT_MODEL"])
+    params = session_file_params(session_id, body)
+    check_weights(options, current_app.config)  # 409 with how to get them, before queueing
+    params.update({k: v for k, v in dataclasses.asdict(options).items() if v is not None})
+    return accepted(submit("gemma_3n", session_id=session_id, params=params))

@@ -86,3 +86,22 @@ def test_options_and_missing_weights(tmp_path):
             MusicGenOptions(**bad).validate()
     with pytest.raises(ModelNotAvailableError, match="huggingface-cli download facebook/musicgen-medium"):
         load_musicgen("musicgen-medium", models_dir=tmp_path)
+
+
+def test_melody_model_with_a_melody_file(tmp_path):
+    from worker.generation import melody_chroma
+
+    build_tiny_musicgen(tmp_path / "musicgen-melody", melody=True)
+    melody_bundle, _ = load_musicgen("musicgen-melody", models_dir=tmp_path)
+    assert melody_bundle.melody
+    sr = 44100
+    t = np.arange(3 * sr) / sr
+    tune = tmp_path / "tune.wav"
+    sf.write(tune, 0.3 * np.sin(2 * np.pi * 440.0 * t), sr)  # a held A4
+    chroma = melody_chroma(0.3 * np.sin(2 * np.pi * 440.0 * t).astype(np.float32), sr, melody_bundle)
+    assert chroma.shape == (1, 1 + 3 * SR // 4096, 12)  # one frame per hop, centred STFT
+    assert (chroma[0].argmax(axis=1) == 9).all() and (chroma.sum(axis=2) == 1).all()  # A is bin 9 (C = 0)
+    opts = MusicGenOptions(prompt="calm piano", model="musicgen-melody", duration_seconds=2.5, seed=2,
+                           melody_file="tune.wav")  # two passes: the second is conditioned on the tune's 1.0-2.5 s
+    result = run_musicgen(results_dir=tmp_path / "out", options=opts, bundle=melody_bundle, melody_path=tune, **PASS)
+    assert result["passes"] == 2 and sf.info(tmp_path / "out" / result["files"][0]).frames == int(2.5 * SR)

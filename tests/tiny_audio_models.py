@@ -82,10 +82,14 @@ def _tiny_t5_tokenizer():
     return T5Tokenizer(tokenizer_object=tok, eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=0)
 
 
-def build_tiny_musicgen(folder: Path, *, seed: int = 0) -> Path:
+def build_tiny_musicgen(folder: Path, *, seed: int = 0, melody: bool = False) -> Path:
     """A random MusicGen with the real layout (32 kHz mono EnCodec at 50 frames/s, 4 codebooks, a T5 text
     encoder), saved with save_pretrained like facebook/musicgen-small: config.json, generation_config.json,
-    model.safetensors, tokenizer and preprocessor files. ~1 MB."""
+    model.safetensors, tokenizer and preprocessor files. ~1 MB.
+
+    `melody=True` builds MusicgenMelodyForConditionalGeneration (facebook/musicgen-melody's class, 12 chroma
+    bins); its preprocessor_config.json is written as data because the melody feature extractor class
+    cannot be instantiated without torchaudio."""
     import torch
     from transformers import (
         EncodecConfig,
@@ -93,6 +97,9 @@ def build_tiny_musicgen(folder: Path, *, seed: int = 0) -> Path:
         MusicgenConfig,
         MusicgenDecoderConfig,
         MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
         MusicgenProcessor,
         T5Config,
     )
@@ -105,12 +112,18 @@ def build_tiny_musicgen(folder: Path, *, seed: int = 0) -> Path:
     audio = EncodecConfig(sampling_rate=32000, upsampling_ratios=[8, 5, 4, 4], codebook_size=codes,
                           num_filters=4, hidden_size=16, codebook_dim=16, num_lstm_layers=1,
                           target_bandwidths=[1.2], audio_channels=1)
-    decoder = MusicgenDecoderConfig(vocab_size=codes, pad_token_id=codes, bos_token_id=codes, hidden_size=16,
-                                    num_hidden_layers=1, num_attention_heads=2, ffn_dim=32, num_codebooks=4,
-                                    max_position_embeddings=2048, audio_channels=1)
+    dec_kwargs = dict(vocab_size=codes, pad_token_id=codes, bos_token_id=codes, hidden_size=16, num_hidden_layers=1,
+                      num_attention_heads=2, ffn_dim=32, num_codebooks=4, max_position_embeddings=2048,
+                      audio_channels=1)
     torch.manual_seed(seed)
-    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=audio,
-                                                            decoder=decoder)).eval()
+    if melody:
+        config = MusicgenMelodyConfig(text_encoder=text, audio_encoder=audio,
+                                      decoder=MusicgenMelodyDecoderConfig(**dec_kwargs), num_chroma=12,
+                                      chroma_length=235)
+        model = MusicgenMelodyForConditionalGeneration(config).eval()
+    else:
+        config = MusicgenConfig(text_encoder=text, audio_encoder=audio, decoder=MusicgenDecoderConfig(**dec_kwargs))
+        model = MusicgenForConditionalGeneration(config).eval()
     with torch.no_grad():  # EnCodec's codebooks start as zeros (filled by k-means in training): all codes
         for layer in model.audio_encoder.quantizer.layers:  # would decode to the same silence-like signal
             layer.codebook.embed.normal_()
@@ -118,6 +131,13 @@ def build_tiny_musicgen(folder: Path, *, seed: int = 0) -> Path:
     gc.decoder_start_token_id = gc.pad_token_id = gc.bos_token_id = codes
     gc.do_sample, gc.guidance_scale, gc.max_length = True, 3.0, 1500
     model.save_pretrained(folder)
-    MusicgenProcessor(feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000),
-                      tokenizer=tokenizer).save_pretrained(folder)
+    if melody:
+        tokenizer.save_pretrained(folder)
+        (folder / "preprocessor_config.json").write_text(json.dumps({
+            "feature_extractor_type": "MusicgenMelodyFeatureExtractor", "processor_class": "MusicgenMelodyProcessor",
+            "feature_size": 12, "sampling_rate": 32000, "hop_length": 4096, "chunk_length": 30, "n_fft": 16384,
+            "num_chroma": 12, "padding_value": 0.0}, indent=2))
+    else:
+        MusicgenProcessor(feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=32000),
+                          tokenizer=tokenizer).save_pretrained(folder)
     return folder

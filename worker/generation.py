@@ -236,9 +236,7 @@ def generate_music(bundle: MusicGenBundle, options: MusicGenOptions, progress: P
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     device = next(model.parameters()).device
     inputs = bundle.tokenizer([options.prompt], padding=True, return_tensors="pt").to(device)
-    extra = {}
-    if bundle.melody and melody is not None:
-        extra["input_features"] = torch.from_numpy(melody_chroma(*melody, bundle)).to(device, model.dtype)
+    use_melody = bundle.melody and melody is not None
     gen_kwargs = dict(do_sample=True, temperature=float(options.temperature), top_k=int(options.top_k) or None,
                       guidance_scale=float(options.guidance_scale) if options.guidance_scale > 1 else None)
     plan = _plan(float(options.duration_seconds), max_pass_seconds, context_seconds)
@@ -247,11 +245,18 @@ def generate_music(bundle: MusicGenBundle, options: MusicGenOptions, progress: P
     done, generate_seconds = 0.0, 0.0
     for i, seconds in enumerate(plan):
         new_frames = math.ceil(seconds * bundle.frame_rate)
-        kwargs = dict(inputs, **extra, **gen_kwargs, max_new_tokens=new_frames + k - 1)  # + the codebook delay
+        kwargs = dict(inputs, **gen_kwargs, max_new_tokens=new_frames + k - 1)  # + the codebook delay
         context = 0
         if i > 0:
             context = min(int(context_seconds * bundle.frame_rate), audio.shape[1] // bundle.hop) * bundle.hop
             kwargs["decoder_input_ids"] = _encode_prefix(model, audio[:, -context:], device)
+        if use_melody:  # the part of the melody under this pass' window (context included), looped if short
+            y, msr = melody
+            y = np.asarray(y, np.float32).reshape(-1, np.shape(y)[-1])
+            start = (audio.shape[1] - context) / bundle.sample_rate
+            idx = np.arange(int(start * msr), int((start + seconds + context / bundle.sample_rate) * msr))
+            part = np.take(y, idx, axis=-1, mode="wrap")
+            kwargs["input_features"] = torch.from_numpy(melody_chroma(part, msr, bundle)).to(device, model.dtype)
         from transformers import StoppingCriteriaList
 
         steps = _pass_progress(progress, done / total, seconds / total, new_frames + k - 1)

@@ -20,7 +20,10 @@ JOB_TYPES: dict[str, tuple[str, str]] = {
     "model_unload": ("music_analyzer.model_unload", "GPU_QUEUE"),
     "generate": ("music_analyzer.generate", "GPU_QUEUE"),
     "probe": ("music_analyzer.probe", "CPU_QUEUE"),
-    "gemma_3n": ("music_analyzer.gemma_3n", "GPU_QUEUE"),  # or the GPU queue, chosen per request
+    "gemma_3n": ("music_analyzer.gemma_3n", "GPU_QUEUE"),
+    "demucs": ("music_analyzer.demucs", "GPU_QUEUE"),  # the DSP methods are sent to the CPU queue
+    "whisper": ("music_analyzer.whisper", "GPU_QUEUE"),
+    "musicgen": ("music_analyzer.musicgen", "GPU_QUEUE"),  # or the GPU queue, chosen per request
 }
 MODEL_STATUS_KEY = "ma:models:status"
 
@@ -130,3 +133,24 @@ def gemma_3n_task(self, job_id: str) -> str:
             manager=model_manager(), audio_path=path, results_dir=out, options=options, progress=p))
 
     return run_job(job_id, work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.demucs", bind=True)
+def demucs_task(self, job_id: str) -> str:
+    from audio_jobs import separation_work
+
+    return run_job(job_id, separation_work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.whisper", bind=True)
+def whisper_task(self, job_id: str) -> str:
+    from audio_jobs import transcription_work
+
+    return run_job(job_id, transcription_work, worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.musicgen", bind=True)
+def musicgen_task(self, job_id: str) -> str:
+    from audio_jobs import musicgen_work
+
+    return run_job(job_id, musicgen_work, worker=self.request.hostname)

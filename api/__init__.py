@@ -6,12 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from api import health, jobs, process, sessions
+    from api import audio_models, health, jobs, models, process, sessions
 
-    for module in (health, sessions, jobs, process):
+    for module in (health, sessions, jobs, process, audio_models, models):
         app.register_blueprint(module.bp)
-    try:
-        from api import models
-    except ImportError:  # the model routes arrive with the model layer
-        return
-    app.register_blueprint(models.bp)

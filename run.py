@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
-    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 4)))
+    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 2)))
+    parser.add_argument("--api-threads", type=int, default=int(os.environ.get("API_THREADS", 8)),
+                        help="threads per API process: the model routes may block up to `wait` seconds")
     parser.add_argument("--cpu-concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-gpu-worker", action="store_true", help="run only the API and the CPU worker")
     args = parser.parse_args(argv)
@@ -48,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     procs: dict[str, subprocess.Popen] = {}
     celery = [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--loglevel", "INFO"]
     procs["api"] = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(args.api_workers), "-b", f"{args.host}:{args.port}",
-         "--timeout", "300", "app:create_app()"], cwd=ROOT, env=env)
+        [sys.executable, "-m", "gunicorn", "-w", str(args.api_workers), "-k", "gthread", "--threads",
+         str(args.api_threads), "-b", f"{args.host}:{args.port}", "--timeout", "300", "app:create_app()"],
+        cwd=ROOT, env=env)
     procs["cpu-worker"] = subprocess.Popen(
         celery + ["-Q", settings["CPU_QUEUE"], "--pool", "prefork", "--concurrency", str(args.cpu_concurrency),
                   "-n", "cpu@%h"], cwd=ROOT, env=env)

@@ -122,8 +122,8 @@ def bench_http(n_requests: int, quick: bool) -> None:
                                       f"Authorization: Basic {token}", f"{base}/jobs/{job_id}"],
                                      capture_output=True, text=True, check=True).stdout
                 rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
-                p50 = re.search(r"50%\s+(\S+)", out).group(1)
-                p99 = re.search(r"99%\s+(\S+)", out).group(1)
+                p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # the latency distribution lines
+                p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
                 print(f"GET /jobs/<id> under gunicorn ({' '.join(GUNICORN_ARGS[:6])}), wrk {conns} connections: "
                       f"{float(rps):.0f} req/s, p50 {p50}, p99 {p99}")
         else:

@@ -15,9 +15,6 @@ from flask import current_app
 from job_runner import Progress, for_each_file, scaled
 from services import services
 
-VOCALS_MODEL = "htdemucs"  # separation run first when Whisper is asked for the vocal stem
-
-
 def _models_dir() -> Path:
     return Path(current_app.config["MODELS_DIR"])
 
@@ -56,9 +53,11 @@ def transcription_work(job: dict, progress: Progress) -> dict:
         if options.source == "vocals":
             vocals = vocals_stem_path(out, path)
             if vocals is None:  # separate first, then transcribe the stem
-                sep = SeparationOptions(model=VOCALS_MODEL, two_stems="vocals")
-                run_separation(audio_path=path, results_dir=out, options=sep,
-                               separator_or_model=demucs_model(manager, VOCALS_MODEL), progress=scaled(p, 0, 0.5))
+                name = current_app.config["VOCALS_SEPARATION_MODEL"]
+                sep = SeparationOptions(model=name, two_stems="vocals")
+                model = None if sep.is_dsp else demucs_model(manager, name)
+                run_separation(audio_path=path, results_dir=out, options=sep, separator_or_model=model,
+                               progress=scaled(p, 0, 0.5))
                 vocals = vocals_stem_path(out, path)
                 p = scaled(p, 0.5, 1.0)
         return run_transcription(audio_path=path, results_dir=out, options=options, model=whisper, progress=p,

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "TORCH_NUM_THREADS": 0,  # 0 = torch's own default
     "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
     "GEMMA_3N_DEFAULT_MODEL": "gemma-3n-E4B",  # model_variant of /process/gemma_3n when none is named
+    "VOCALS_SEPARATION_MODEL": "htdemucs",  # run first when Whisper is asked for a missing vocal stem
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -59,10 +59,12 @@ def process_whisper(session_id: str):
     if options.source == "vocals" and params.get("file"):
         store = services().store
         path = store.file_path(session_id, params["file"], area="uploads")
+        separator = current_app.config["VOCALS_SEPARATION_MODEL"]
         if vocals_stem_path(store.results_dir(session_id), path) is None and not weights_present(
-                "htdemucs", _models_dir()):
-            raise ModelNotAvailableError("source 'vocals' needs a separation first and htdemucs weights are not "
-                                         "present; run /process/demucs with another model and two_stems 'vocals'")
+                separator, _models_dir()):
+            raise ModelNotAvailableError(
+                f"source 'vocals' needs a separation first and the weights of {separator} are not present; "
+                f"run /process/demucs with two_stems 'vocals' first, or set VOCALS_SEPARATION_MODEL")
     params["options"] = raw
     return accepted(submit("whisper", session_id=session_id, params=params))
 

@@ -99,3 +99,23 @@ def test_musicgen_tiny_model(client, session_id, tiny_audio_models):
     r = client.post(f"/process/musicgen/{session_id}", json={"prompt": "x", "model": "musicgen-medium"})
     assert r.status_code == 409
     assert client.post("/process/musicgen/nosuch", json={"prompt": "x"}).status_code == 404
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+def test_whisper_on_the_vocal_stem_separates_first(app, client, session_id, audio_dir, tiny_audio_models):
+    wav = audio_dir / "sung.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), "Hello from the vocal stem."], check=True)
+    upload(client, session_id, wav)
+    # the worker runs in this process and reads this setting when the job needs a separation
+    app.config["VOCALS_SEPARATION_MODEL"] = TINY_DEMUCS_NAME
+    try:
+        r = client.post(f"/process/whisper/{session_id}", json={"file": "sung.wav", "source": "vocals"})
+        assert r.status_code == 202, r.text
+        job = client.wait_job(r.json()["job_id"], timeout=300)
+    finally:
+        app.config["VOCALS_SEPARATION_MODEL"] = "htdemucs"
+    assert job["state"] == "succeeded", job
+    results = {f["name"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert "vocals_sung.wav" in results and "no_vocals_sung.wav" in results
+    assert "transcript_sung.json" in results
+    assert job["result"]["source"] == "vocals"

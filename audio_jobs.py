@@ -15,6 +15,7 @@ from flask import current_app
 from job_runner import Progress, for_each_file, scaled
 from services import services
 
+
 def _models_dir() -> Path:
     return Path(current_app.config["MODELS_DIR"])
 

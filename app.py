@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     """Celery settings that make a killed worker's job come back once, never twice at once."""
-    from kombu import Queue
+    from kombu import Exchange, Queue
+
+    def queue(name: str) -> Queue:
+        # Each queue its own exchange and key: left implicit, Celery binds every queue to the
+        # default exchange with the default key, and a re-published GPU job could reach the CPU queue.
+        return Queue(name, Exchange(name, type="direct"), routing_key=name)
 
     return {
         "broker_url": config["REDIS_URL"],
@@ -37,7 +42,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,  # outcomes live in our job records (jobs.py)
-        "task_queues": (Queue(config["GPU_QUEUE"]), Queue(config["CPU_QUEUE"])),
+        "task_queues": (queue(config["GPU_QUEUE"]), queue(config["CPU_QUEUE"])),
         "task_default_queue": config["CPU_QUEUE"],
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0,
                                       "interval_step": 0.2, "interval_max": 0.5},

@@ -151,3 +151,24 @@ def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_pa
             if w is not None and w.poll() is None:
                 w.terminate()
                 w.wait(timeout=30)
+
+
+def test_each_queue_only_receives_its_own_jobs(settings, private_redis, tmp_path):
+    """A job published (or re-published by recovery) to the gpu queue never lands on the cpu queue."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    app = make_app(settings, url, tmp_path)
+    celery_app = app.extensions["celery"]
+    for name in ("gpu", "cpu"):
+        q = celery_app.amqp.queues[name]
+        assert q.exchange.name == name and q.routing_key == name
+    client = redis_lib.Redis.from_url(url)
+    # a worker's declaration binds the queues; declare both the way a worker does
+    with celery_app.connection_for_write() as conn:
+        for q in celery_app.amqp.queues.values():
+            q(conn.default_channel).declare()
+    with app.app_context():
+        from tasks import publish
+
+        publish("music_analyzer.probe", "job-gpu", "gpu")
+        publish("music_analyzer.probe", "job-cpu", "cpu")
+    assert client.llen("gpu") == 1 and client.llen("cpu") == 1

@@ -26,6 +26,7 @@ import numpy as np
 
 from storage import safe_name, write_json_atomic
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.options import options_from_dict
 from worker.separation_writers import write_audio
 
 MODELS = {  # request name -> hub repo id (also the folder name under MODELS_DIR)
@@ -59,11 +60,7 @@ class MusicGenOptions:
 
     @classmethod
     def from_dict(cls, d: dict) -> MusicGenOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InvalidRequestError(f"unknown musicgen option(s): {', '.join(unknown)}")
-        return cls(**{k: v for k, v in d.items() if v is not None or k in ("seed", "melody_file")})
+        return options_from_dict(cls, d, what="musicgen")
 
     def validate(self, *, models_dir: Path | None = None) -> None:
         def number(name, lo, hi, *, integer=False):

@@ -13,7 +13,6 @@ than two channels are fed as a batch of stereo pairs.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from storage import safe_name
 from worker.errors import InvalidRequestError, OutOfMemoryError
+from worker.options import options_from_dict
 from worker.separation_dsp import DSP_CLASSES, dsp_method
 from worker.separation_io import StemOutput, file_blocks, stream_separation
 from worker.separation_models import DSP_METHODS, available_models, check_model_name, load_demucs
@@ -53,11 +53,7 @@ class SeparationOptions:
 
     @classmethod
     def from_dict(cls, d: dict) -> SeparationOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InvalidRequestError(f"unknown separation option(s): {', '.join(unknown)}")
-        return cls(**{k: v for k, v in d.items() if v is not None or k in ("two_stems", "segment")})
+        return options_from_dict(cls, d, what="separation")
 
     @property
     def is_dsp(self) -> bool:

@@ -14,7 +14,6 @@ the hub repo id, or the Hugging Face cache layout).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from storage import safe_name, write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.options import options_from_dict
 from worker.subtitles import to_lrc, to_srt, to_txt, to_vtt
 
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
@@ -73,11 +73,7 @@ class WhisperOptions:
 
     @classmethod
     def from_dict(cls, d: dict) -> WhisperOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InvalidRequestError(f"unknown whisper option(s): {', '.join(unknown)}")
-        return cls(**{k: v for k, v in d.items() if v is not None or k == "language"})
+        return options_from_dict(cls, d, what="whisper")
 
     @property
     def english_only(self) -> bool:

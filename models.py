@@ -22,15 +22,15 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from config import MODEL_REGISTRY
 from worker.errors import InvalidRequestError, MusicAnalyzerError, OutOfMemoryError
-from worker.llm_files import ensure_local_weights, is_downloaded, pypi_gguf_file, registry_entry, resolve_model_dir
+from worker.llm_files import ensure_local_weights, registry_entry
 from worker.llm_generate import GenerateOptions
 from worker.llm_generate import generate as generate_with
 from worker.llm_loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
+from worker.model_status import iso_time, process_memory, registry_status  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -50,56 +50,6 @@ class _Resident:
     rss_bytes: int  # process RSS growth during the load (approximate: the allocator keeps pages)
     last_used: float  # manager clock (monotonic)
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds")
-
-
-def process_memory() -> dict[str, int]:
-    """Process RSS and CUDA allocated/reserved bytes right now."""
-    import psutil
-
-    out = {"cpu_rss_bytes": int(psutil.Process().memory_info().rss), "gpu_allocated_bytes": 0,
-           "gpu_reserved_bytes": 0}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            out["gpu_allocated_bytes"] = int(torch.cuda.memory_allocated())
-            out["gpu_reserved_bytes"] = int(torch.cuda.memory_reserved())
-    except ImportError:  # pragma: no cover - torch is a requirement of the worker
-        pass
-    return out
-
-
-def registry_status(settings: Mapping[str, Any], registry: Mapping[str, dict] = MODEL_REGISTRY) -> list[dict]:
-    """Per-model status rows with nothing loaded (no torch needed: usable by the API before a worker publishes)."""
-    rows = []
-    for model_type in registry:
-        entry = registry_entry(model_type, registry)
-        folder = resolve_model_dir(entry, settings)
-        gguf = pypi_gguf_file(entry)
-        rows.append({
-            "model_type": model_type,
-            "name": entry.get("name", model_type),
-            "kind": entry.get("kind", "llm"),
-            "source": str(folder),
-            "repo_id": entry.get("repo_id"),
-            "downloaded": is_downloaded(entry, settings),
-            "gguf_source": str(gguf) if gguf else None,
-            "loaded": False,
-            "modalities": list(entry.get("modalities", ["text"])),
-            "expected_memory_bytes": entry.get("expected_memory_bytes"),
-            "memory": {"gpu_allocated_bytes": 0, "cpu_rss_bytes": 0, "weights_bytes": 0},
-            "load_seconds": None,
-            "last_used": None,
-            "attention": None,
-            "dtype": None,
-            "context_length": None,
-            "error": None,
-        })
-    return rows
 
 
 class ModelManager:
@@ -273,7 +223,7 @@ class ModelManager:
             key = row["model_type"]
             row["error"] = errors.get(key)
             row["load_seconds"] = history.get(key, {}).get("load_seconds")
-            row["last_used"] = _iso(history.get(key, {}).get("last_used_wall"))
+            row["last_used"] = iso_time(history.get(key, {}).get("last_used_wall"))
             if llm is not None and llm.key == key:
                 row.update(loaded=True, **self._resident_fields(llm))
         audio_budget = int(self.settings.get("AUDIO_MODEL_BUDGET_BYTES", 0) or 0)
@@ -290,12 +240,12 @@ class ModelManager:
             "loading": loading,
             "models": rows,
             "audio_models": [{"key": r.key, "kind": r.kind, "loaded": True,
-                              "last_used": _iso(history.get(r.key, {}).get("last_used_wall")),
+                              "last_used": iso_time(history.get(r.key, {}).get("last_used_wall")),
                               **self._resident_fields(r)} for r in audio],
             "memory": memory,
             "keep_alive_seconds": float(self.settings.get("MODEL_KEEP_ALIVE", 0) or 0),
             "last_unload": last_unload,
-            "updated_at": _iso(time.time()),
+            "updated_at": iso_time(time.time()),
         }
 
     # -- internals ------------------------------------------------------------------------
@@ -373,7 +323,7 @@ class ModelManager:
             "seconds": round(time.perf_counter() - started, 3),
         }
         with self._state_lock:
-            self._last_unload = {**report, "at": _iso(time.time())}
+            self._last_unload = {**report, "at": iso_time(time.time())}
         log.info("unloaded %s: %s", key, report)
         return report
 
@@ -390,7 +340,7 @@ class ModelManager:
         body = error.to_dict() if isinstance(error, MusicAnalyzerError) else {
             "code": "model_error", "message": f"{type(error).__name__}: {error}"}
         with self._state_lock:
-            self._errors[key] = {**body, "at": _iso(time.time())}
+            self._errors[key] = {**body, "at": iso_time(time.time())}
         self._changed()
 
     @staticmethod

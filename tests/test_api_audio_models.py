@@ -38,6 +38,9 @@ def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_model
     assert len(stems) == 4
     data = client.get(f"/sessions/{session_id}/files/{stems[0]}").content
     assert data[:4] == b"fLaC"
+    # the model stays resident for the next separation (within the audio-model budget)
+    resident = {m["key"] for m in client.get("/api/v2/models/status").json()["audio_models"]}
+    assert f"demucs:{TINY_DEMUCS_NAME}" in resident
 
 
 def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, tmp_path):

@@ -9,7 +9,8 @@ maj/min template chords on the CQT chroma.
 
 Usage:
   python bench/pitch_testset.py                 # once, renders bench/out/pitch_testset
-  python bench/pitch_accuracy.py [--split test] [--limit N] [--pyin-items 12] [--fit-profiles]
+  python bench/pitch_accuracy.py [--split test] [--subset all|original|added] [--limit N] [--pyin-items 12]
+                                 [--fit-profiles]
 --fit-profiles prints key profiles averaged over the *train* split (for worker/music/key.py).
 """
 
@@ -36,9 +37,18 @@ F0_HOP = 0.01  # s
 TARGETS = {"key": 0.93, "acc1": 0.9, "acc2": 0.98, "beat_f": 0.9, "rpa": 0.93, "onset_f1": 0.75, "root": 0.8}
 
 
-def load_items(split: str, limit: int | None) -> list[dict]:
+def is_original(item: dict) -> bool:
+    """True for the first 72 pattern songs and 60 chorales (N_MIXED_* in pitch_testset.py): the set before
+    the slow, drum-less additions, whose figures earlier commits quote."""
+    index = int(item["name"].split("_")[1])
+    return index < (72 if item["family"] == "pattern" else 60)
+
+
+def load_items(split: str, limit: int | None, subset: str = "all") -> list[dict]:
     manifest = json.loads((TESTSET / "manifest.json").read_text())
     items = [m for m in manifest if split == "all" or m["split"] == split]
+    if subset != "all":
+        items = [m for m in items if is_original(m) == (subset == "original")]
     return items[:limit] if limit else items
 
 
@@ -173,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="test", choices=["train", "test", "all"])
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--subset", default="all", choices=["all", "original", "added"],
+                    help="original: the first 72 pattern songs + 60 chorales; added: the drum-less ones after them")
     ap.add_argument("--pyin-items", type=int, default=8, help="pattern items also tracked by pYIN (slow)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--fit-profiles", action="store_true")
@@ -183,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.fit_profiles:
         fit_profiles()
         return
-    items = load_items(args.split, args.limit)
+    items = load_items(args.split, args.limit, args.subset)
     rows = {k: [] for k in ("key", "acc1", "acc2", "beat_f", "down_f", "meter", "root", "majmin",
                             "rpa_solo", "onset_solo", "note_solo", "rpa_mix", "onset_mix", "note_mix")}
     base = {k: [] for k in ("key", "acc1", "acc2", "beat_f", "root", "majmin")}

@@ -13,12 +13,17 @@ Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound f
   from the key signature plus the final bass note (tonic of the major or of the relative
   minor); chorales whose last bass note is neither are skipped (modal endings).
 
+Appended after those (--patterns 108 --chorales 120 by default; the first 72 songs and 60
+chorales are unchanged, so earlier figures stay comparable): 36 more pattern songs and 60
+more chorales, all drum-less and two in three at 60-95 BPM (the rest up to 180 BPM), the
+legato material on which the tempo octave is hardest to decide.
+
 Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
 to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is
 exercised. Items whose index % 3 == 0 form the "train" split (for fitting profiles and
 thresholds); the rest are the "test" split that bench/pitch_accuracy.py scores.
 
-Usage: python bench/pitch_testset.py [--out bench/out/pitch_testset] [--patterns 72] [--chorales 60]
+Usage: python bench/pitch_testset.py [--out bench/out/pitch_testset] [--patterns 108] [--chorales 120]
 Re-running skips items already rendered (the cache lives under bench/out/, gitignored).
 """
 
@@ -37,6 +42,7 @@ import soundfile as sf
 
 SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 RENDER_SR = 44100  # Hz
+RENDER_TIMEOUT = 30.0  # s per fluidsynth run (a normal item takes ~1 s)
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "pitch_testset"
 F0_HOP = 0.01  # s, frame hop of the reference f0 contours
 PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
@@ -65,16 +71,28 @@ CHORD_PROGRAMS = [0, 4, 5, 16, 19, 24, 25, 48, 49, 52, 88, 89]
 BASS_PROGRAMS = [32, 33, 34, 38, 43]
 LEAD_PROGRAMS = [73, 40, 56, 65, 66, 71, 68, 80, 81, 53, 11, 0, 22, 74]
 CHORALE_PROGRAMS = [19, 20, 48, 49, 52, 0, 61, 68, 71, 42]
+# The first 72 pattern songs and 60 chorales are the original set (figures stay comparable);
+# items appended after them are drum-less and mostly slow (60-95 BPM).
+N_MIXED_PATTERNS = 72
+N_MIXED_CHORALES = 60
+SLOW_BPM_MAX = 95.0
 
 
 # --------------------------------------------------------------------------- pattern songs
-def make_pattern(index: int, rng: np.random.Generator) -> tuple[object, object, dict]:
-    """(full pretty_midi.PrettyMIDI, lead-only PrettyMIDI, truth dict) for one pattern song."""
+def make_pattern(index: int, rng: np.random.Generator, *, slow_drumless: bool = False
+                 ) -> tuple[object, object, dict]:
+    """(full pretty_midi.PrettyMIDI, lead-only PrettyMIDI, truth dict) for one pattern song.
+
+    slow_drumless: no drums, and two songs in three at 60-95 BPM (the rest 60-180): the
+    legato material whose tempo octave is hardest to decide.
+    """
     import pretty_midi
 
     tonic = index % 12
     mode = "major" if (index // 12) % 2 == 0 else "minor"
     bpm = float(rng.uniform(60, 180))
+    if slow_drumless and rng.random() < 2 / 3:
+        bpm = float(rng.uniform(60, SLOW_BPM_MAX))
     beats_per_bar = 3 if rng.random() < 0.25 else 4
     beat = 60.0 / bpm
     bar = beat * beats_per_bar
@@ -92,7 +110,7 @@ def make_pattern(index: int, rng: np.random.Generator) -> tuple[object, object, 
     bass_inst = pretty_midi.Instrument(program=int(rng.choice(BASS_PROGRAMS)))
     lead_program = int(rng.choice(LEAD_PROGRAMS))
     lead_inst = pretty_midi.Instrument(program=lead_program)
-    drums = rng.random() < 0.8
+    drums = rng.random() < 0.8 and not slow_drumless
     drum_inst = pretty_midi.Instrument(program=0, is_drum=True)
 
     chord_truth = []
@@ -224,7 +242,8 @@ def chorale_key(score) -> tuple[int, str] | None:
     return None
 
 
-def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds: float = 36.0):
+def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds: float = 36.0, *,
+                 slow: bool = False):
     import pretty_midi
     from music21 import corpus, meter
 
@@ -241,6 +260,10 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
     if not ts or ts[0].denominator != 4 or ts[0].numerator not in (3, 4):
         return None
     bpm = float(rng.uniform(60, 150))
+    if slow and rng.random() < 2 / 3:
+        bpm = float(rng.uniform(60, SLOW_BPM_MAX))
+    elif slow:
+        bpm = float(rng.uniform(95, 180))
     q = 60.0 / bpm
     start = 0.5
     program = int(rng.choice(CHORALE_PROGRAMS))
@@ -280,12 +303,23 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
 # --------------------------------------------------------------------------- render + encode
 def render(pm, wav_path: Path) -> np.ndarray:
     """MIDI -> float32 (n,) mono at RENDER_SR through the fluidsynth command line."""
+    import pretty_midi
+
     with tempfile.TemporaryDirectory() as tmp:
         mid = Path(tmp) / "x.mid"
         out = Path(tmp) / "x.wav"
         pm.write(str(mid))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RENDER_SR), "-F", str(out),
-                        str(SOUND_FONT), str(mid)], check=True, capture_output=True)
+        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RENDER_SR), "-F", str(out), str(SOUND_FONT), str(mid)]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            # a voice that never dies (seen with some organ chorales) keeps fluidsynth writing
+            # forever: silence every channel one second after the last note and render again
+            end = pm.get_end_time() + 1.0
+            for inst in pm.instruments:
+                inst.control_changes += [pretty_midi.ControlChange(123, 0, end), pretty_midi.ControlChange(120, 0, end)]
+            pm.write(str(mid))
+            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT)
         y, sr = sf.read(str(out), dtype="float32", always_2d=True)
     y = y.mean(axis=1)
     peak = float(np.max(np.abs(y))) or 1.0
@@ -343,7 +377,7 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
         if meta_path.exists():
             manifest.append(json.loads(meta_path.read_text()))
             continue
-        pm, lead_pm, truth = make_pattern(i, rng)
+        pm, lead_pm, truth = make_pattern(i, rng, slow_drumless=i >= N_MIXED_PATTERNS)
         y = render(pm, out)
         y_solo = render(lead_pm, out)
         rate = 1.0
@@ -375,7 +409,7 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
             made += 1
             continue
         item_rng = np.random.default_rng(5000 + made)
-        result = make_chorale(path, made % 24, item_rng)
+        result = make_chorale(path, made % 24, item_rng, slow=made >= N_MIXED_CHORALES)
         if result is None:
             continue
         pm, truth = result
@@ -395,8 +429,8 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--patterns", type=int, default=72)
-    ap.add_argument("--chorales", type=int, default=60)
+    ap.add_argument("--patterns", type=int, default=108)
+    ap.add_argument("--chorales", type=int, default=120)
     args = ap.parse_args(argv)
     manifest = build(args.out, args.patterns, args.chorales)
     print(f"{len(manifest)} items in {args.out}")

@@ -117,6 +117,9 @@ def bench_http(n_requests: int, quick: bool) -> None:
             import base64
 
             token = base64.b64encode(b"bench:bench-password").decode()
+            # warm-up: first requests pay imports, connection pools and page faults in each API process
+            subprocess.run(["wrk", "-t1", "-c8", "-d3s", "-H", f"Authorization: Basic {token}",
+                            f"{base}/jobs/{job_id}"], capture_output=True, check=True)
             for conns in (8, 16):
                 out = subprocess.run(["wrk", "-t1", f"-c{conns}", "-d8s", "--latency", "-H",
                                       f"Authorization: Basic {token}", f"{base}/jobs/{job_id}"],

@@ -87,6 +87,7 @@ def main() -> None:
                 pass
         r = s.post(f"{BASE}/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 120}, timeout=130)
         print(f"load smollm2-135m through the queue: {r.status_code}, load_seconds {r.json().get('load_seconds')}")
+        measure(3.0)  # warm-up: imports, pools and page faults in each API process
         idle = measure()
         print(f"status, worker idle:            {idle[0]:.0f} req/s, p50 {idle[1]}, p99 {idle[2]}")
         job = s.post(f"{BASE}/api/v2/models/generate", json={"prompt": "Tell a long story about drums.",

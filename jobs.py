@@ -259,8 +259,7 @@ def _decode(raw: dict) -> dict:
             rec[k] = json.loads(rec[k])
         else:
             rec.pop(k, None)
-    for k in ("progress",):
-        rec[k] = float(rec.get(k) or 0.0)
+    rec["progress"] = float(rec.get("progress") or 0.0)
     rec["attempts"] = int(rec.get("attempts") or 0)
     for k in ("created_at", "started_at", "finished_at"):
         rec[k] = float(rec[k]) if rec.get(k) else None

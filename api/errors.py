@@ -25,8 +25,7 @@ def error_response(status: int, code: str, message: str, **extra):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(MusicAnalyzerError)
     def domain_error(e: MusicAnalyzerError):
-        status = e.http_status if e.http_status != 500 else 500
-        return error_response(status, e.code, e.message, **({"details": e.details} if e.details else {}))
+        return error_response(e.http_status, e.code, e.message, **({"details": e.details} if e.details else {}))
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

@@ -78,9 +78,7 @@ def test_crashing_job_is_marked_failed_and_worker_keeps_serving(client, tone_ses
     assert job["error"]["code"] and job["error"]["message"]
     # the same worker still serves
     other = client.post("/sessions").json()["session_id"]
-    from tests.audio_synth import write as w
-
-    upload(client, other, w(os.path.join(settings["DATA_DIR"], "ok.wav"), sine(440, 0.5)))
+    upload(client, other, write(os.path.join(settings["DATA_DIR"], "ok.wav"), sine(440, 0.5)))
     job = client.wait_job(client.post(f"/process/features/{other}", json={"file": "ok.wav"}).json()["job_id"])
     assert job["state"] == "succeeded"
 

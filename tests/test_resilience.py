@@ -70,23 +70,30 @@ def start_worker_process(env: dict, queues: str, name: str) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
-    """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
-    url = f"redis://127.0.0.1:{private_redis.port}/0"
-    data = tmp_path / "data"
-    env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
-           "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2"}
-    app = make_app(settings, url, tmp_path)
+def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float):
+    """A features batch job over several long-ish files (long enough to kill a worker mid-run).
+
+    Returns (worker environment, services, job id); the job is queued, no worker runs yet.
+    """
+    env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"),
+           "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2"}
+    app = make_app(settings, redis_url, tmp_path)
     svc = app.extensions["music_analyzer"]
-    # several long-ish files: the batch job runs long enough to be killed in the middle
-    sid = "resilience"
+    sid = "batch"
     svc.store.create(sid)
-    for i in range(6):
-        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, 15.0, channels=2))
+    for i in range(files):
+        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, seconds, channels=2))
     with app.test_request_context():
         from tasks import submit
 
         job_id = submit("features", session_id=sid, params={})["job_id"]
+    return env, svc, job_id
+
+
+def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
+    """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
 
     def running_on(worker_name):
         job = svc.jobs.get(job_id)
@@ -122,18 +129,7 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
 
 def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
-    env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(tmp_path / "data"), "AUTH_USERS": settings["AUTH_USERS"],
-           "HEARTBEAT_SECONDS": "0.5"}
-    app = make_app(settings, url, tmp_path)
-    svc = app.extensions["music_analyzer"]
-    sid = "redeliver"
-    svc.store.create(sid)
-    for i in range(4):
-        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, 12.0, channels=2))
-    with app.test_request_context():
-        from tasks import submit
-
-        job_id = submit("features", session_id=sid, params={})["job_id"]
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)
     w1 = start_worker_process(env, "cpu", "a@test")
     w2 = None
     try:

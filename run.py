@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     redis_url, embedded = ensure_redis(settings["REDIS_URL"], data)
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    # numba-compiled DSP caches its machine code here, so a new worker skips 3-4 s of compiling
+    env.setdefault("NUMBA_CACHE_DIR", str(data / "numba-cache"))
 
     procs: dict[str, subprocess.Popen] = {}
     celery = [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--loglevel", "INFO"]

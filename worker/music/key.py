@@ -35,6 +35,27 @@ FITTED = (
     np.array([0.1520, 0.0105, 0.1169, 0.1237, 0.0372, 0.0965, 0.0284, 0.1693, 0.0687, 0.0520, 0.0896, 0.0553]),
 )
 DEFAULT_PROFILES = FITTED
+# Evidence beyond the mean treble chroma, profiles fitted the same way on the same train split
+# (76 items, square-rooted frames): the mean bass chroma, and the treble and bass chroma of the
+# opening OPENING_SECONDS, since pieces mostly begin on the tonic chord. They mainly settle the
+# relative major/minor pair, which shares every note of the natural minor scale.
+BASS_PROFILES = (
+    np.array([0.1705, 0.0668, 0.0770, 0.0575, 0.0825, 0.0902, 0.0793, 0.1078, 0.0635, 0.0766, 0.0393, 0.0891]),
+    np.array([0.1492, 0.0647, 0.0602, 0.0797, 0.0603, 0.0846, 0.0755, 0.1307, 0.0881, 0.0546, 0.0612, 0.0912]),
+)
+OPENING_PROFILES = (
+    np.array([0.1965, 0.0166, 0.1145, 0.0123, 0.1588, 0.0459, 0.0297, 0.1934, 0.0246, 0.0741, 0.0149, 0.1186]),
+    np.array([0.2029, 0.0142, 0.1173, 0.1573, 0.0446, 0.0359, 0.0198, 0.2154, 0.0307, 0.0254, 0.0861, 0.0504]),
+)
+OPENING_BASS_PROFILES = (
+    np.array([0.2287, 0.0898, 0.0584, 0.0615, 0.0791, 0.0496, 0.0442, 0.0858, 0.0564, 0.0826, 0.0419, 0.1220]),
+    np.array([0.2506, 0.1183, 0.0453, 0.0520, 0.0410, 0.0445, 0.0501, 0.1127, 0.0626, 0.0425, 0.0434, 0.1371]),
+)
+# Weights of (mean chroma, mean bass, opening chroma, opening bass) correlations, chosen by
+# leave-one-out log-likelihood of the true key on the train split (0.28 -> 0.12 nats).
+EVIDENCE_WEIGHTS = (1.0, 0.1, 0.25, 0.1)
+OPENING_SECONDS = 2.0  # about a bar: long enough to span a pickup, short enough to stay on the first chord
+SOUNDING_LEVEL = 0.1  # frame energy, relative to the median, above which the piece has started
 
 NO_KEY_CORRELATION = 0.6  # below this best correlation the chroma is not tonal enough
 NO_KEY_HARMONIC_RATIO = 0.15  # HPSS share of harmonic energy below which we do not trust a key
@@ -68,6 +89,23 @@ def key_chroma(chroma: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(chroma, 0.0)).mean(axis=1) if chroma.size else np.zeros(12)
 
 
+def key_evidence(chroma: np.ndarray, bass: np.ndarray | None, energy: np.ndarray | None,
+                 frame_times: np.ndarray | None) -> list[np.ndarray | None]:
+    """(12,) summaries of (12, T) chroma and bass, in EVIDENCE_WEIGHTS order: whole-piece means
+    and means over the first OPENING_SECONDS after the piece starts sounding. Missing inputs give None."""
+    out: list[np.ndarray | None] = [key_chroma(chroma), None, None, None]
+    if bass is None or energy is None or frame_times is None or len(frame_times) < 2 or not chroma.size:
+        return out
+    out[1] = key_chroma(bass)
+    loud = energy[energy > 0]
+    sounding = np.flatnonzero(energy > SOUNDING_LEVEL * float(np.median(loud))) if loud.size else np.zeros(0, int)
+    start = int(sounding[0]) if sounding.size else 0
+    n = max(1, int(OPENING_SECONDS / float(frame_times[1] - frame_times[0])))
+    out[2] = key_chroma(chroma[:, start:start + n])
+    out[3] = key_chroma(bass[:, start:start + n])
+    return out
+
+
 def key_scores(chroma_vec: np.ndarray, profiles=DEFAULT_PROFILES) -> np.ndarray:
     """Pearson correlation of a (12,) or (12, T) chroma with the 24 keys -> (24,) or (24, T)."""
     x = np.asarray(chroma_vec, dtype=np.float64)
@@ -78,27 +116,38 @@ def key_scores(chroma_vec: np.ndarray, profiles=DEFAULT_PROFILES) -> np.ndarray:
 
 
 def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DEFAULT_PROFILES,
-                 n_candidates: int = 4) -> dict:
+                 n_candidates: int = 4, bass: np.ndarray | None = None, energy: np.ndarray | None = None,
+                 frame_times: np.ndarray | None = None) -> dict:
     """Global key of a (12, T) chroma.
 
+    With the (12, T) bass chroma, the (T,) frame energy and the (T,) frame times, the mean-chroma
+    correlations are blended with the bass and opening evidence (EVIDENCE_WEIGHTS); whether the
+    audio is tonal at all is still judged on the mean chroma alone.
     Returns {tonic, mode, label, confidence, candidates: [{tonic, mode, label, score}]};
     tonic/mode/label are None when the audio is not tonal enough (drums, noise, silence).
     """
     mean = key_chroma(chroma)
     if not np.any(mean > 0):
         return _no_key([], 0.0)
-    scores = key_scores(mean, profiles)
+    tonal_fit = float(np.max(key_scores(mean, profiles)))
+    scores = np.zeros(24)
+    used = 0.0
+    sets = (profiles, BASS_PROFILES, OPENING_PROFILES, OPENING_BASS_PROFILES)
+    for vec, prof, weight in zip(key_evidence(chroma, bass, energy, frame_times), sets, EVIDENCE_WEIGHTS, strict=True):
+        if vec is not None and np.any(vec > 0):
+            scores += weight * key_scores(vec, prof)
+            used += weight
+    scores /= used  # back on the correlation scale of the mean chroma alone
     order = np.argsort(scores)[::-1]
-    best, second = float(scores[order[0]]), float(scores[order[1]])
     candidates = [{"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor",
                    "label": key_label(int(i)), "score": round(float(scores[i]), 4)} for i in order[:n_candidates]]
     # Confidence blends how well the best profile fits with its margin over the runner-up;
     # the relative major/minor pair shares most notes, so a small margin is common and honest.
-    fit = np.clip((best - NO_KEY_CORRELATION) / (0.95 - NO_KEY_CORRELATION), 0.0, 1.0)
-    margin = np.clip((best - second) / 0.15, 0.0, 1.0)
+    fit = np.clip((tonal_fit - NO_KEY_CORRELATION) / (0.95 - NO_KEY_CORRELATION), 0.0, 1.0)
+    margin = np.clip(float(scores[order[0]] - scores[order[1]]) / 0.15, 0.0, 1.0)
     tonal = np.clip(harmonic_ratio / 0.5, 0.0, 1.0)
     confidence = float(np.round(tonal * (0.6 * fit + 0.4 * margin), 3))
-    if best < NO_KEY_CORRELATION or harmonic_ratio < NO_KEY_HARMONIC_RATIO:
+    if tonal_fit < NO_KEY_CORRELATION or harmonic_ratio < NO_KEY_HARMONIC_RATIO:
         return _no_key(candidates, min(confidence, 0.2))
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),

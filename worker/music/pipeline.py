@@ -86,7 +86,8 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
     lap("chroma")
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio)
+    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio, bass=feats.bass, energy=feats.energy,
+                       frame_times=feats.times)
     if options.wants("key") and key["index"] is not None and duration >= 60.0:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
     lap("key")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from flask import current_app
 
-from job_runner import Progress, for_each_file, scaled
+from job_runner import for_each_file
 from services import services
+from worker.progress import Progress, scaled
 
 
 def _models_dir() -> Path:

@@ -12,10 +12,10 @@ from flask import current_app
 
 from services import services
 from worker.errors import JobCanceled, MusicAnalyzerError
+from worker.progress import Progress, scaled
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float, str], None]
 # work(job record, progress) -> result dict (with "files": [...] where files were written)
 Work = Callable[[dict, Progress], dict]
 
@@ -59,13 +59,6 @@ def _files_of(result: Any) -> list[str]:
         if isinstance(item, dict):
             files += item.get("files", [])
     return files
-
-
-def scaled(progress: Progress, start: float, end: float) -> Progress:
-    """A progress callback for one part of a job, mapped into [start, end] of the whole."""
-    def report(fraction: float, stage: str) -> None:
-        progress(start + (end - start) * min(max(fraction, 0.0), 1.0), stage)
-    return report
 
 
 def for_each_file(job: dict, progress: Progress, run_one: Callable[[Path, Path, Progress], dict]) -> dict:

@@ -16,18 +16,18 @@ which propagates.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import safe_name, write_json_atomic, write_text_atomic
+from storage import write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio, resample, to_mono
+from worker.audio_llm_files import find_transcript, result_names
 from worker.audio_llm_options import Gemma3NOptions, check_weights, clip_seconds, hears_audio, weights_available
 from worker.audio_prompts import (
     CHUNK_NOTE_TOKENS,
@@ -50,6 +50,7 @@ from worker.audio_prompts import (
 )
 from worker.errors import AudioError
 from worker.llm_generate import GenerateOptions, audio_sample_rate
+from worker.progress import Progress, quiet, scaled
 
 if TYPE_CHECKING:
     from models import ModelManager
@@ -60,23 +61,11 @@ __all__ = ["Gemma3NOptions", "Gemma3NProcessor", "check_weights", "find_transcri
 log = logging.getLogger(__name__)
 
 MODEL_SAMPLE_RATE = 16000  # Hz: what the Gemma 3n and Phi-4-multimodal feature extractors expect
-TRANSCRIPT_PATTERNS = ("transcript_{stem}.json", "whisper_{stem}.json")  # Whisper job results, in that order
 # Shares of the job's progress bar: decoding + features, model load, the generation passes, writing.
 PREPROCESS_END, LOAD_END, PASSES_END = 0.1, 0.2, 0.95
 
-Progress = Callable[[float, str], None]
 # worker.features (librosa, scipy: ~1 s to import) is imported where it is used: models.py re-exports this
 # module, and the API imports models for the status rows without needing any of it.
-
-
-def _quiet(fraction: float, stage: str) -> None:
-    return None
-
-
-def _scaled(progress: Progress, start: float, end: float) -> Progress:
-    def report(fraction: float, stage: str) -> None:
-        progress(start + (end - start) * min(max(fraction, 0.0), 1.0), stage)
-    return report
 
 
 @dataclass(frozen=True)
@@ -125,34 +114,6 @@ class Generated:
     final_prompt: str = ""
     finish_reason: str | None = None
     model_load_seconds: float | None = None
-
-
-def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
-    """(json, txt) file names. The stem is always part of them: a batch analyses every upload of a session
-    into the same results folder, and a single-file job must not overwrite another file's analysis."""
-    base = f"analysis_{model_type}_{task}_{stem}"
-    return safe_name(f"{base}.json"), safe_name(f"{base}.txt")
-
-
-def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
-    """(file name, text) of a Whisper result for `stem` in results_dir, or None. Reads "text", else the
-    segments' texts; an unreadable file is skipped (logged), never fatal to the analysis."""
-    for pattern in TRANSCRIPT_PATTERNS:
-        path = Path(results_dir) / safe_name(pattern.format(stem=stem))
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            log.warning("ignoring unreadable transcript %s: %s", path.name, e)
-            continue
-        text = data.get("text") if isinstance(data, Mapping) else None
-        if not text and isinstance(data, Mapping):
-            text = " ".join(str(s.get("text", "")).strip() for s in data.get("segments") or []
-                            if isinstance(s, Mapping))
-        if text and text.strip():
-            return path.name, text.strip()
-    return None
 
 
 class Gemma3NProcessor:
@@ -261,16 +222,16 @@ class Gemma3NProcessor:
 
     def forward(self, prepared: Prepared, *, progress: Progress | None = None) -> Generated:
         """Run the passes of `prepared` (loading/switching the model first). progress: 0..1 over this stage."""
-        report = progress or _quiet
-        load_seconds = self.ensure_model(prepared, progress=_scaled(report, 0.0, 0.05))
+        report = progress or quiet
+        load_seconds = self.ensure_model(prepared, progress=scaled(report, 0.0, 0.05))
         calls = prepared.calls
         total = len(calls) + (1 if len(calls) > 1 else 0)  # map passes + the final merge
-        span_of = _scaled(report, 0.05, 1.0)
+        span_of = scaled(report, 0.05, 1.0)
         out = Generated(summary="", model_load_seconds=load_seconds)
         notes: list[tuple[str, str]] = []
         for i, call in enumerate(calls):
             span_of(i / total, f"chunk {i + 1}/{len(calls)}" if call.kind == "chunk" else "generating")
-            result = self._run(call, out, progress=_scaled(span_of, i / total, (i + 1) / total))
+            result = self._run(call, out, progress=scaled(span_of, i / total, (i + 1) / total))
             if call.kind == "chunk":
                 label = call.span.label
                 notes.append((label, result["response"]))
@@ -284,7 +245,7 @@ class Gemma3NProcessor:
                 if call.kind == "text" and prepared.options.task == "transcribe" and prepared.transcript_text:
                     out.summary = transcript_answer(prepared.transcript_text, result["response"])
         if notes:
-            merge_progress = _scaled(span_of, len(calls) / total, 1.0)
+            merge_progress = scaled(span_of, len(calls) / total, 1.0)
             # Group merges (rare, their count unknown up front) report at the merge share's start: the bar
             # pauses but never runs backwards, and every call still gives a cancel a chance.
             notes = self._condense(prepared, notes, out, progress=lambda fraction, stage: merge_progress(0.0, stage))
@@ -379,18 +340,18 @@ class Gemma3NProcessor:
                       transcript: tuple[str, str] | None = None, progress: Progress | None = None) -> dict:
         """preprocess → forward → postprocess for an array ((channels, n) or (n,) float32 at `sr` Hz).
         Writes nothing (output_*_file stay None)."""
-        report = progress or _quiet
+        report = progress or quiet
         started = time.perf_counter()
         report(0.0, "features")
         prepared = self.preprocess(y, sr, options=options, filename=filename, transcript=transcript)
-        generated = self.forward(prepared, progress=_scaled(report, PREPROCESS_END, PASSES_END))
+        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         return self.postprocess(prepared, generated, started=started)
 
     def process_file(self, audio_path: Path, *, results_dir: Path, options: Gemma3NOptions,
                      progress: Progress | None = None) -> dict:
         """Analyse one file and write analysis_<model>_<task>_<stem>.json|.txt into results_dir (atomically,
         the JSON last). Returns the result, its "files" listing both names."""
-        report = progress or _quiet
+        report = progress or quiet
         started = time.perf_counter()
         options.validate(self.registry)
         audio_path, results_dir = Path(audio_path), Path(results_dir)
@@ -401,7 +362,7 @@ class Gemma3NProcessor:
         report(0.05, "features")
         prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript)
         del y
-        generated = self.forward(prepared, progress=_scaled(report, PREPROCESS_END, PASSES_END))
+        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         result = self.postprocess(prepared, generated, started=started)
         report(PASSES_END, "writing")
         json_name, txt_name = result_names(options.model_variant, options.task, audio_path.stem)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from storage import write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio
 from worker.features import analyze_features, features_summary
 from worker.plots import render_overview
-
-Progress = Callable[[float, str], None]
+from worker.progress import Progress, quiet
 
 
 def result_stem(filename: str) -> str:
@@ -21,7 +19,7 @@ def result_stem(filename: str) -> str:
 def run_features(*, audio_path: Path, results_dir: Path, progress: Progress | None = None,
                  picture: bool = True) -> dict:
     """Analyse one file and write `features_<stem>.json|.txt|.png` into `results_dir`."""
-    report = progress or (lambda fraction, stage: None)
+    report = progress or quiet
     report(0.05, "decoding")
     y, sr = load_audio(audio_path)
     report(0.3, "features")

@@ -1,0 +1,42 @@
+"""Where the audio-LLM job's files are: its own result names, and Whisper transcripts it may read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from storage import safe_name
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_PATTERNS = ("transcript_{stem}.json", "whisper_{stem}.json")  # Whisper job results, in that order
+
+
+def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
+    """(json, txt) file names. The stem is always part of them: a batch analyses every upload of a session
+    into the same results folder, and a single-file job must not overwrite another file's analysis."""
+    base = f"analysis_{model_type}_{task}_{stem}"
+    return safe_name(f"{base}.json"), safe_name(f"{base}.txt")
+
+
+def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
+    """(file name, text) of a Whisper result for `stem` in results_dir, or None. Reads "text", else the
+    segments' texts; an unreadable file is skipped (logged), never fatal to the analysis."""
+    for pattern in TRANSCRIPT_PATTERNS:
+        path = Path(results_dir) / safe_name(pattern.format(stem=stem))
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            log.warning("ignoring unreadable transcript %s: %s", path.name, e)
+            continue
+        text = data.get("text") if isinstance(data, Mapping) else None
+        if not text and isinstance(data, Mapping):
+            text = " ".join(str(s.get("text", "")).strip() for s in data.get("segments") or []
+                            if isinstance(s, Mapping))
+        if text and text.strip():
+            return path.name, text.strip()
+    return None

@@ -57,6 +57,15 @@ def smollm2_folder(request) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_settings(smollm2_folder, tmp_path_factory) -> dict:
+    """Settings for a ModelManager used directly (no app): SmolLM2 from the converted folder, one thread."""
+    from config import load_settings
+
+    return load_settings({"MODELS_DIR": str(tmp_path_factory.mktemp("empty-models")),
+                          "SMOLLM2_MODEL_PATH": str(smollm2_folder), "TORCH_NUM_THREADS": "1"}, dotenv=False)
+
+
+@pytest.fixture(scope="session")
 def settings(redis_url, tmp_path_factory, smollm2_folder) -> dict:
     return {
         "MODEL_PATHS": {"SMOLLM2_MODEL_PATH": str(smollm2_folder)},

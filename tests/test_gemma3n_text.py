@@ -10,9 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from config import load_settings
 from models import Gemma3NOptions, ModelManager, run_gemma3n
-from tests.tiny_llms import converted_smollm2
 from worker.audio_io import load_audio
 from worker.features import compute_features
 
@@ -23,12 +21,9 @@ CONTRACT = ("model", "task", "filename", "duration_seconds", "sample_rate", "aud
 
 
 @pytest.fixture(scope="module")
-def manager(request, tmp_path_factory):
+def manager(smollm2_settings):
     torch.set_num_threads(1)
-    folder = converted_smollm2(request.config.cache.mkdir("smollm2"))
-    settings = load_settings({"MODELS_DIR": str(tmp_path_factory.mktemp("empty-models")),
-                              "SMOLLM2_MODEL_PATH": str(folder), "TORCH_NUM_THREADS": "1"}, dotenv=False)
-    mm = ModelManager(settings)
+    mm = ModelManager(smollm2_settings)
     yield mm
     mm.unload_all()
 

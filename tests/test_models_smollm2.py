@@ -9,20 +9,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from config import load_settings
 from models import ModelManager
-from tests.tiny_llms import converted_smollm2
 from worker.llm_files import CONVERSION_MARKER, is_downloaded, registry_entry, resolve_model_dir
 from worker.llm_generate import GenerateOptions
 
 
 @pytest.fixture(scope="module")
-def smollm2_manager(request, tmp_path_factory):
+def smollm2_manager(smollm2_settings):
     torch.set_num_threads(1)
-    folder = converted_smollm2(request.config.cache.mkdir("smollm2"))
-    settings = load_settings({"MODELS_DIR": str(tmp_path_factory.mktemp("empty-models")),
-                              "SMOLLM2_MODEL_PATH": str(folder), "TORCH_NUM_THREADS": "1"}, dotenv=False)
-    manager = ModelManager(settings)
+    manager = ModelManager(smollm2_settings)
     yield manager
     manager.unload_all()
 

@@ -5,6 +5,11 @@
 - Tempo: a comb over the onset autocorrelation (a period gathers evidence from its
   multiples too) times a log-normal tempo prior, both tuned on the train split.
 - Beats: dynamic programming (Ellis 2007) at that tempo.
+- Slow attacks: strings, choirs and pads reach their level 100-300 ms after the note
+  starts, so on legato passages the flux peaks (and the DP's beats) lag the notes by up
+  to half a beat. When the first note is such a slow attack and the tracked beats keep a
+  steady period, the beats become a grid at that period anchored at the first attack,
+  which is the one onset whose start is unambiguous (it rises from silence).
 - Bars: each metre (3 or 4) and phase is scored by how strongly low-band onsets and
   harmonic changes fall on its first beats.
 """
@@ -37,6 +42,10 @@ FOUR_FOUR_BIAS = 0.3  # accent contrast (z units) 4/4 is given over 3/4: it is f
 MIN_TEMPO_CONFIDENCE = 0.03  # comb score below which no tempo is reported (white noise: ~0.04 on 20 s)
 NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have higher chance peaks
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
+FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
+SLOW_ATTACK_SECONDS = 0.09  # rise to within 6 dB of its peak slower than this: a slow attack (train split)
+STEADY_BEAT_RESIDUAL = 0.06  # std of beats about a straight line, in periods, below which the tempo is steady
+ANCHOR_AGREEMENT = 0.15  # the DP's first beat must lie this close (in periods) to the first attack
 
 
 @dataclass
@@ -49,9 +58,18 @@ class Rhythm:
     tempo_confidence: float
 
 
+@dataclass(frozen=True)
+class Attack:
+    """The first note: when it starts (s) and how long it takes to reach within 6 dB of its peak (s)."""
+
+    start: float
+    rise_seconds: float
+
+
 def onset_envelope(y: np.ndarray, *, sr: int = SR, tuning_cents: float = 0.0
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(full-band, low-band, pitch) onset strength, each (T,), frames at ONSET_HOP / sr seconds.
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Attack | None]:
+    """(full-band, low-band, pitch) onset strength, each (T,), frames at ONSET_HOP / sr seconds,
+    and the first note's attack (None for silence).
 
     "pitch" is the log flux of a tuned semitone spectrogram (C3 and up): a new note shows in
     its own semitone bin at once, while the band energy of a slow string or organ attack
@@ -72,7 +90,43 @@ def onset_envelope(y: np.ndarray, *, sr: int = SR, tuning_cents: float = 0.0
     semi = np.asarray(fb @ mag)
     logs = np.log1p(1000.0 * semi / (semi.max() + 1e-10))
     pitch = np.maximum(0.0, np.diff(logs, axis=1, prepend=logs[:, :1])).mean(axis=0)
-    return _detrend(full), _detrend(low), _detrend(pitch)
+    return _detrend(full), _detrend(low), _detrend(pitch), first_attack(mag, sr=sr)
+
+
+def first_attack(mag: np.ndarray, *, sr: int = SR) -> Attack | None:
+    """The first note's start and rise time from a (F, T) magnitude STFT at ONSET_HOP."""
+    power = np.sum(mag.astype(np.float64) ** 2, axis=0)
+    if not np.any(power > 0):
+        return None
+    db = 10.0 * np.log10(power / power.max() + 1e-12)
+    start = int(np.argmax(db > FIRST_ONSET_DB))
+    fps = sr / ONSET_HOP
+    seg = db[start : start + int(0.6 * fps)]
+    rise = int(np.argmax(seg >= seg.max() - 6.0))
+    return Attack(start / fps, rise / fps)
+
+
+def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarray:
+    """Beats (s) as a steady grid anchored at a slow first attack, or `beats` unchanged.
+
+    Applies only when the first note is a slow attack, the DP's beats keep a steady period
+    (their line fit, skipping the first quarter where the DP may still be settling, leaves a
+    residual under STEADY_BEAT_RESIDUAL periods) and the DP's first beat agrees with the
+    attack: then the later beats sit on late flux peaks and the grid puts them back on the notes.
+    """
+    if attack is None or attack.rise_seconds < SLOW_ATTACK_SECONDS or len(beats) < 8:
+        return beats
+    k = np.arange(len(beats))
+    skip = len(beats) // 4
+    period, phase = np.polyfit(k[skip:], beats[skip:], 1)
+    if period <= 0:
+        return beats
+    residual = float(np.std(beats[skip:] - (phase + k[skip:] * period))) / period
+    if residual > STEADY_BEAT_RESIDUAL or abs(beats[0] - attack.start) > ANCHOR_AGREEMENT * period:
+        return beats
+    n_before = int(np.floor((attack.start - beats[0]) / period + 0.5))
+    grid = attack.start + (k - n_before) * period
+    return grid[(grid >= attack.start - 1e-6) & (grid <= beats[-1] + period / 2)]
 
 
 def _detrend(env: np.ndarray) -> np.ndarray:
@@ -242,7 +296,7 @@ def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = N
     chroma, bass, chroma_times: the (12, T) harmonic and bass chroma, used to find bar starts
     from chord and bass changes.
     """
-    full, low, pitch = onset_envelope(y, sr=sr, tuning_cents=tuning_cents)
+    full, low, pitch, attack = onset_envelope(y, sr=sr, tuning_cents=tuning_cents)
     base = full + LOW_BAND_WEIGHT * low
     env = base + PITCH_WEIGHT_TEMPO * pitch
     tempo, conf, _ = estimate_tempo(env, sr=sr)
@@ -252,7 +306,7 @@ def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = N
         tempo = None
     if tempo is None:
         return Rhythm(None, np.zeros(0), np.zeros(0), None, env, 0.0)
-    beats = track_beats(base + PITCH_WEIGHT_BEATS * pitch, tempo, sr=sr)
+    beats = anchor_to_first_attack(track_beats(base + PITCH_WEIGHT_BEATS * pitch, tempo, sr=sr), attack)
     change = bass_change = None
     if chroma is not None and chroma_times is not None and len(beats) > 1:
         change = chroma_novelty_at(beats, chroma, chroma_times)

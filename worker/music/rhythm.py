@@ -95,7 +95,7 @@ def onset_envelope(y: np.ndarray, *, sr: int = SR, tuning_cents: float = 0.0
 
 def first_attack(mag: np.ndarray, *, sr: int = SR) -> Attack | None:
     """The first note's start and rise time from a (F, T) magnitude STFT at ONSET_HOP."""
-    power = np.sum(mag.astype(np.float64) ** 2, axis=0)
+    power = np.einsum("ft,ft->t", mag, mag).astype(np.float64)  # no (F, T) temporary
     if not np.any(power > 0):
         return None
     db = 10.0 * np.log10(power / power.max() + 1e-12)

@@ -23,9 +23,11 @@ SENTENCES = [
 ]
 LEAD_SECONDS = 1.5  # silence before the speech: word times must not start in it
 TAIL_SECONDS = 1.0
-# espeak's voice is robotic but clean: tiny.en gets 0-12 % on such clips (shared/TINY_MODELS.md). 15 % allows
-# one slip in these 25 words; under music at +6 dB speech-to-music a few more words go, hence 30 %.
-MAX_WER_CLEAN = 0.15
+# espeak's voice is robotic but clean: tiny.en got 0-12 % on these 25 words on one machine and 12-24 % on
+# another (same packages, another CPU: "the art of arranging" -> "the dark on the ranging" at espeak speeds
+# 120-160), so 25 % allows that slip and still fails a broken model or audio path (~100 %); under music at
+# +6 dB speech-to-music a few more words go, hence 30 %.
+MAX_WER_CLEAN = 0.25
 MAX_WER_UNDER_MUSIC = 0.30
 SPEECH_TO_MUSIC_DB = 6.0
 TIME_SLACK = 0.5  # seconds; word times come from cross-attention: the first word often absorbs ~0.3 s of silence

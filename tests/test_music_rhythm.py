@@ -42,3 +42,26 @@ def test_first_attack_measures_a_ramp():
     assert abs(a.start - 1.0) <= 2 / fps
     assert 0.12 <= a.rise_seconds <= 0.2  # -6 dB is half the amplitude: 0.15 s into the ramp
     assert first_attack(np.zeros((8, 100))) is None
+
+
+def _bars_of_chords(meter: int, pickup: int, n_beats: int = 32) -> np.ndarray:
+    """(12, n_beats + 1) beat chroma: a pickup, then one triad per bar of `meter` beats."""
+    triads = [(0, 4, 7), (5, 9, 0), (7, 11, 2), (9, 0, 4)]
+    seg = np.zeros((12, n_beats + 1))
+    seg[[0, 4, 7], 0] = 1.0  # before the first beat
+    for b in range(n_beats):
+        bar = (b - pickup) // meter + 1
+        seg[list(triads[bar % 4]), b + 1] = 1.0
+    return seg / np.linalg.norm(seg, axis=0)
+
+
+def test_bars_start_where_whole_bar_chords_change():
+    from worker.music.rhythm import bar_positions
+
+    beats = 0.5 * np.arange(32)
+    flat = np.ones(int(17 * 22050 / 256))
+    for meter in (3, 4):
+        for pickup in range(meter):
+            chroma = _bars_of_chords(meter, pickup)
+            assert bar_positions(beats, flat, flat, chroma, chroma) == (meter, pickup)
+    assert bar_positions(beats[:6], flat, flat) == (None, 0)

@@ -10,8 +10,9 @@
   to half a beat. When the first note is such a slow attack and the tracked beats keep a
   steady period, the beats become a grid at that period anchored at the first attack,
   which is the one onset whose start is unambiguous (it rises from silence).
-- Bars: each metre (3 or 4) and phase is scored by how strongly low-band onsets and
-  harmonic changes fall on its first beats.
+- Bars: each metre (3 or 4) and phase is scored by how strongly harmonic changes fall on
+  its first beats (and snare-like high-band onsets off them), and by how much each bar holds
+  one harmony: chords and bass notes tend to last whole bars.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ PITCH_FLUX_MIDI_LO = 48  # C3: lower semitones are not resolved by the 2048-samp
 PITCH_WEIGHT_TEMPO = 1.0  # weight of the pitch flux in the tempo envelope (train split)
 PITCH_WEIGHT_BEATS = 8.0  # ... and in the beat-tracking envelope (train split)
 HALF_WEIGHT = -0.5  # weight of the half-period autocorrelation (train split: < 0, i.e. busy subdivisions are not beats)
-ACCENT_WEIGHTS = {"low": 0.5, "high": -0.5, "chroma": 2.0, "bass": 1.0}  # downbeat evidence (train split)
-FOUR_FOUR_BIAS = 0.3  # accent contrast (z units) 4/4 is given over 3/4: it is far more common
+ACCENT_WEIGHTS = {"low": 0.0, "high": -0.5, "chroma": 2.0, "bass": 0.0}  # downbeat evidence (train split)
+HOMOGENEITY_WEIGHTS = {"chroma": 2.0, "bass": 0.5}  # bars holding one harmony (train split)
+HOMOGENEITY_SCALE = 10.0  # cosine-similarity differences between phases are ~0.05: bring them to z units
+FOUR_FOUR_BIAS = 0.6  # score 4/4 is given over 3/4: it is far more common (train split)
 MIN_TEMPO_CONFIDENCE = 0.03  # comb score below which no tempo is reported (white noise: ~0.04 on 20 s)
 NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have higher chance peaks
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
@@ -248,14 +251,15 @@ def _trim_weak(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
 
 
 def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndarray,
-                  chroma_change: np.ndarray | None, bass_change: np.ndarray | None,
+                  beat_chroma: np.ndarray | None = None, beat_bass: np.ndarray | None = None,
                   *, sr: int = SR) -> tuple[int | None, int]:
     """(beats per bar in {3, 4}, index of the first downbeat) or (None, 0) with too few beats.
 
-    Each beat gets an accent: low-band onsets (kick, bass) minus high-band ones (snare on 2
-    and 4), plus harmonic and bass changes (chords and bass notes change at bar starts).
-    The metre and phase whose first beats stand out most win; weights fit on the train split.
-    chroma_change, bass_change: (len(beat_times),) novelty at each beat, or None.
+    Each metre and phase is scored by (a) the accent of its first beats: harmonic and bass
+    changes, minus high-band onsets (snare on 2 and 4), and (b) how much each of its bars holds
+    one harmony, relative to the other phases of the same metre. Weights fit on the train split.
+    beat_chroma, beat_bass: (12, len(beat_times) + 1) unit-norm chroma of the span before the
+    first beat and of each beat (from `beat_chroma`), or None.
     """
     n = len(beat_times)
     if n < 8:
@@ -268,19 +272,37 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
 
     low, full = near_max(low_env), near_max(full_env)
     accent = ACCENT_WEIGHTS["low"] * _zscore(low) + ACCENT_WEIGHTS["high"] * _zscore(full - low)
-    if chroma_change is not None and len(chroma_change) == n:
-        accent = accent + ACCENT_WEIGHTS["chroma"] * _zscore(chroma_change)
-    if bass_change is not None and len(bass_change) == n:
-        accent = accent + ACCENT_WEIGHTS["bass"] * _zscore(bass_change)
-    best = (-np.inf, 4, 0)
+    harmonies = {}
+    for name, seg in (("chroma", beat_chroma), ("bass", beat_bass)):
+        if seg is not None and seg.shape[1] == n + 1:
+            change = 1.0 - np.sum(seg[:, :-1] * seg[:, 1:], axis=0)  # at each beat: before vs after it
+            accent = accent + ACCENT_WEIGHTS[name] * _zscore(change)
+            harmonies[name] = seg[:, 1:]
+    scores = {}
     for meter in (4, 3):
+        homogeneity = {name: np.array([_bar_homogeneity(seg, meter, phase) for phase in range(meter)])
+                       for name, seg in harmonies.items()}
         for phase in range(meter):
             on = accent[phase::meter]
             off = np.delete(accent, np.arange(phase, n, meter))
             s = float(on.mean() - off.mean()) + (FOUR_FOUR_BIAS if meter == 4 else 0.0)
-            if s > best[0]:
-                best = (s, meter, phase)
-    return best[1], best[2]
+            for name, h in homogeneity.items():
+                s += HOMOGENEITY_WEIGHTS[name] * HOMOGENEITY_SCALE * float(h[phase] - h.mean())
+            scores[(meter, phase)] = s
+    meter, phase = max(scores, key=scores.get)
+    return meter, phase
+
+
+def _bar_homogeneity(seg: np.ndarray, meter: int, phase: int) -> float:
+    """Mean cosine similarity of each beat's chroma to its bar's mean, for bars starting at `phase`."""
+    n = seg.shape[1]
+    starts = np.arange(phase, n - meter + 1, meter)
+    if len(starts) == 0:
+        return 0.0
+    bars = np.stack([seg[:, s : s + meter] for s in starts])  # (bars, 12, meter)
+    mean = bars.mean(axis=2)
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True) + 1e-9
+    return float(np.mean(np.einsum("bc,bcm->bm", mean, bars)))
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -307,23 +329,22 @@ def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = N
     if tempo is None:
         return Rhythm(None, np.zeros(0), np.zeros(0), None, env, 0.0)
     beats = anchor_to_first_attack(track_beats(base + PITCH_WEIGHT_BEATS * pitch, tempo, sr=sr), attack)
-    change = bass_change = None
+    harmony = bass_harmony = None
     if chroma is not None and chroma_times is not None and len(beats) > 1:
-        change = chroma_novelty_at(beats, chroma, chroma_times)
+        harmony = beat_chroma(beats, chroma, chroma_times)
         if bass is not None:
-            bass_change = chroma_novelty_at(beats, bass, chroma_times)
-    meter, phase = bar_positions(beats, full, low, change, bass_change, sr=sr)
+            bass_harmony = beat_chroma(beats, bass, chroma_times)
+    meter, phase = bar_positions(beats, full, low, harmony, bass_harmony, sr=sr)
     downbeats = beats[phase::meter] if meter else np.zeros(0)
     return Rhythm(float(tempo), beats, downbeats, meter, env, conf)
 
 
-def chroma_novelty_at(beats: np.ndarray, chroma: np.ndarray, chroma_times: np.ndarray) -> np.ndarray:
-    """Cosine distance between the chroma of the beat before and the beat after each beat."""
+def beat_chroma(beats: np.ndarray, chroma: np.ndarray, chroma_times: np.ndarray) -> np.ndarray:
+    """(12, len(beats) + 1) unit-norm mean chroma of the beat-long span before the first beat and of each beat
+    (the last one a period long)."""
     from .chroma import beat_sync
 
     first = max(0.0, beats[0] - (beats[1] - beats[0]))
     bounds = np.concatenate([[first], beats, [beats[-1] + (beats[-1] - beats[-2])]])
-    seg = beat_sync(chroma, chroma_times, bounds)  # (12, n+1): segment i ends at beat i
-    seg = seg / (np.linalg.norm(seg, axis=0, keepdims=True) + 1e-9)
-    before, after = seg[:, :-1], seg[:, 1:]
-    return 1.0 - np.sum(before * after, axis=0)
+    seg = beat_sync(chroma, chroma_times, bounds)
+    return seg / (np.linalg.norm(seg, axis=0, keepdims=True) + 1e-9)

@@ -11,7 +11,8 @@ Usage:
   python bench/pitch_testset.py                 # once, renders bench/out/pitch_testset
   python bench/pitch_accuracy.py [--split test] [--subset all|original|added] [--limit N] [--pyin-items 12]
                                  [--fit-profiles]
---fit-profiles prints key profiles averaged over the *train* split (for worker/music/key.py).
+--fit-profiles prints key profiles (chroma, bass, opening chroma, opening bass) averaged over the *train*
+split (for worker/music/key.py).
 """
 
 from __future__ import annotations
@@ -164,19 +165,24 @@ def cached(name: str, fn):
 
 # --------------------------------------------------------------------------- main
 def fit_profiles() -> None:
-    """Mean rotated harmonic chroma per mode over the train split (printed for key.py)."""
+    """Mean rotated key evidence per mode over the *train* split, for each profile set in worker/music/key.py:
+    whole-piece chroma (FITTED), bass (BASS_PROFILES) and their openings (OPENING_*_PROFILES)."""
     from worker.music import chroma as chroma_mod
-    from worker.music.key import PITCH_NAMES, key_chroma
+    from worker.music.key import PITCH_NAMES, key_evidence
 
-    acc = {"major": [], "minor": []}
+    names = ("FITTED (chroma)", "BASS_PROFILES", "OPENING_PROFILES", "OPENING_BASS_PROFILES")
+    acc = {(name, mode): [] for name in names for mode in ("major", "minor")}
     for item in load_items("train", None):
         y, sr = load_audio(TESTSET / item["audio"], sr=chroma_mod.SR, mono=True)
         feats = chroma_mod.harmonic_features(y / max(1e-9, float(np.abs(y).max())))
         tonic_name, mode = item["key"].split()
-        v = np.roll(key_chroma(feats.chroma), -PITCH_NAMES.index(tonic_name))
-        acc[mode].append(v / v.sum())
-    for mode, vs in acc.items():
-        print(mode, len(vs), np.array2string(np.mean(vs, axis=0), precision=3, separator=", "))
+        for name, v in zip(names, key_evidence(feats.chroma, feats.bass, feats.energy, feats.times),
+                           strict=True):
+            if v is not None and v.sum() > 0:
+                v = np.roll(v, -PITCH_NAMES.index(tonic_name))
+                acc[(name, mode)].append(v / v.sum())
+    for (name, mode), vs in acc.items():
+        print(f"{name:22s} {mode} n={len(vs)}", np.array2string(np.mean(vs, axis=0), precision=3, separator=", "))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,7 +38,9 @@ PITCH_FLUX_MIDI_LO = 48  # C3: lower semitones are not resolved by the 2048-samp
 PITCH_WEIGHT_TEMPO = 1.0  # weight of the pitch flux in the tempo envelope (train split)
 PITCH_WEIGHT_BEATS = 8.0  # ... and in the beat-tracking envelope (train split)
 HALF_WEIGHT = -0.5  # weight of the half-period autocorrelation (train split: < 0, i.e. busy subdivisions are not beats)
-ACCENT_WEIGHTS = {"low": 0.0, "high": -0.5, "chroma": 2.0, "bass": 0.0}  # downbeat evidence (train split)
+# downbeat accents (train split; low-band onsets and bass changes were fitted too and got weight 0)
+HIGH_ACCENT_WEIGHT = -0.5  # snare-like high-band onsets fall off the downbeat
+CHANGE_ACCENT_WEIGHT = 2.0  # chords change on it
 HOMOGENEITY_WEIGHTS = {"chroma": 2.0, "bass": 0.5}  # bars holding one harmony (train split)
 HOMOGENEITY_SCALE = 10.0  # cosine-similarity differences between phases are ~0.05: bring them to z units
 FOUR_FOUR_BIAS = 0.6  # score 4/4 is given over 3/4: it is far more common (train split)
@@ -255,8 +257,8 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
                   *, sr: int = SR) -> tuple[int | None, int]:
     """(beats per bar in {3, 4}, index of the first downbeat) or (None, 0) with too few beats.
 
-    Each metre and phase is scored by (a) the accent of its first beats: harmonic and bass
-    changes, minus high-band onsets (snare on 2 and 4), and (b) how much each of its bars holds
+    Each metre and phase is scored by (a) the accent of its first beats: harmonic changes
+    minus high-band onsets (snare on 2 and 4), and (b) how much each of its bars holds
     one harmony, relative to the other phases of the same metre. Weights fit on the train split.
     beat_chroma, beat_bass: (12, len(beat_times) + 1) unit-norm chroma of the span before the
     first beat and of each beat (from `beat_chroma`), or None.
@@ -270,14 +272,12 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
         padded = np.pad(env, 2, mode="edge")
         return np.max(np.stack([padded[frames + k] for k in range(5)]), axis=0)
 
-    low, full = near_max(low_env), near_max(full_env)
-    accent = ACCENT_WEIGHTS["low"] * _zscore(low) + ACCENT_WEIGHTS["high"] * _zscore(full - low)
-    harmonies = {}
-    for name, seg in (("chroma", beat_chroma), ("bass", beat_bass)):
-        if seg is not None and seg.shape[1] == n + 1:
-            change = 1.0 - np.sum(seg[:, :-1] * seg[:, 1:], axis=0)  # at each beat: before vs after it
-            accent = accent + ACCENT_WEIGHTS[name] * _zscore(change)
-            harmonies[name] = seg[:, 1:]
+    accent = HIGH_ACCENT_WEIGHT * _zscore(near_max(full_env) - near_max(low_env))
+    if beat_chroma is not None and beat_chroma.shape[1] == n + 1:
+        change = 1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0)  # at each beat: before vs after
+        accent = accent + CHANGE_ACCENT_WEIGHT * _zscore(change)
+    harmonies = {name: seg[:, 1:] for name, seg in (("chroma", beat_chroma), ("bass", beat_bass))
+                 if seg is not None and seg.shape[1] == n + 1}
     scores = {}
     for meter in (4, 3):
         homogeneity = {name: np.array([_bar_homogeneity(seg, meter, phase) for phase in range(meter)])

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from flask import Request, current_app, g
 
-from storage import SessionStore, safe_name, write_json_atomic
+from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.errors import InvalidRequestError, MusicAnalyzerError
+from worker.files import safe_name, write_json_atomic
 
 
 class StreamingRequest(Request):

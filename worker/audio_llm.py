@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storage import write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio, resample, to_mono
 from worker.audio_llm_files import find_transcript, result_names
 from worker.audio_llm_options import Gemma3NOptions, check_weights, clip_seconds, hears_audio, weights_available
@@ -49,6 +48,7 @@ from worker.audio_prompts import (
     truncate_transcript,
 )
 from worker.errors import AudioError
+from worker.files import write_json_atomic, write_text_atomic
 from worker.llm_generate import GenerateOptions, audio_sample_rate
 from worker.progress import Progress, quiet, scaled
 

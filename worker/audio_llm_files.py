@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from storage import safe_name
+from worker.files import safe_name
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio
 from worker.features import analyze_features, features_summary
+from worker.files import write_json_atomic, write_text_atomic
 from worker.plots import render_overview
 from worker.progress import Progress, quiet
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import safe_name, write_json_atomic
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.files import safe_name, write_json_atomic
 from worker.options import options_from_dict
 from worker.separation_writers import write_audio
 

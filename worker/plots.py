@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import atomic_path
 from worker.features import PITCH_CLASSES, FeatureAnalysis
+from worker.files import atomic_path
 
 MAX_COLUMNS = 1600  # image columns; longer tracks are max-pooled down to this
 FIGURE_SIZE = (12, 8)  # inches

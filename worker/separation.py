@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import safe_name
 from worker.errors import InvalidRequestError, OutOfMemoryError
+from worker.files import safe_name
 from worker.options import options_from_dict
 from worker.separation_dsp import DSP_CLASSES, dsp_method
 from worker.separation_io import StemOutput, file_blocks, stream_separation

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import atomic_path
 from worker.errors import InvalidRequestError
+from worker.files import atomic_path
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 MP3_BITRATE = 320  # kbit/s

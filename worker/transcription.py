@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import safe_name, write_json_atomic, write_text_atomic
 from worker.audio_io import load_audio
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.options import options_from_dict
 from worker.subtitles import to_lrc, to_srt, to_txt, to_vtt
 

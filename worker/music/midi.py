@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage import atomic_path
+from worker.files import atomic_path
 
 MELODY_PROGRAM = 73  # GM flute: a clear, neutral lead for listening back
 MELODY_VELOCITY = 100

@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from worker.audio_io import load_audio, resample
 from worker.errors import AudioError
+from worker.files import write_json_atomic, write_text_atomic
+from worker.progress import Progress, quiet
 
 from . import chroma as chroma_mod
 from . import melody as melody_mod
 from .chords import decode_chords
 from .key import estimate_key, key_changes
+from .midi import write_melody_midi
 from .options import PitchOptions
-from .rhythm import analyze_rhythm
+from .plot import write_chromagram_png
+from .rhythm import Rhythm, analyze_rhythm
+from .summary import format_summary
 
-Progress = Callable[[float, str], None] | None
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
 MAX_SECONDS = 30 * 60.0  # s; longer input is refused (memory of frame features)
 SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
 # Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
 NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
+KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 
 
-def _report(progress: Progress, fraction: float, stage: str) -> None:
-    if progress is not None:
-        progress(fraction, stage)
+@dataclass
+class _Laps:
+    """Seconds per stage, accumulated into `timings` (the caller's dict, if any)."""
+
+    timings: dict = field(default_factory=dict)
+    clock: float = field(default_factory=time.perf_counter)
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.clock
+        self.clock = now
 
 
-def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None, progress: Progress = None,
+def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None, progress: Progress | None = None,
                   timings: dict | None = None) -> dict:
     """Key, tuning, chords, tempo/beats/downbeats/metre and melody of mono float32 `y` (n,) at `sr` Hz.
 
@@ -42,11 +56,8 @@ def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None
     return _analyze(y, sr, options=options, progress=progress, timings=timings)[0]
 
 
-def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: Progress,
-             timings: dict | None) -> tuple[dict, chroma_mod.HarmonicFeatures]:
-    from worker.audio_io import resample
-
-    options = (options or PitchOptions()).validate()
+def _checked_input(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
+    """`y` as finite float32 and its duration; AudioError for what cannot be analysed."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise AudioError("analyze_music expects mono audio shaped (n,)", code="invalid_audio")
@@ -61,93 +72,108 @@ def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: 
                          code="audio_too_long")
     if not np.all(np.isfinite(y)):
         y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    timings = {} if timings is None else timings
-    clock = time.perf_counter()
+    return y, duration
 
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + now - clock
-        clock = now
 
+def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: Progress | None,
+             timings: dict | None) -> tuple[dict, chroma_mod.HarmonicFeatures]:
+    options = (options or PitchOptions()).validate()
+    progress = progress or quiet
+    y, duration = _checked_input(y, sr)
+    lap = _Laps({} if timings is None else timings)
     result: dict = {"duration_seconds": round(duration, 3)}
-    rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
-    silent = rms < SILENCE_RMS
+    silent = float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENCE_RMS
     if not silent:
         y = y / max(float(np.max(np.abs(y))), 1e-9)
-    _report(progress, 0.0, "resample")
+    progress(0.0, "resample")
     y22 = resample(y, orig_sr=sr, target_sr=chroma_mod.SR)
     lap("resample")
 
-    _report(progress, 0.1, "chroma")
+    progress(0.1, "chroma")
     feats = chroma_mod.harmonic_features(y22)
     if silent:
         feats.harmonic_ratio = 0.0
     lap("chroma")
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
+    key = _key_stage(feats, options, duration, result, silent=silent)
+    lap("key")
+
+    progress(0.3, "rhythm")
+    rhythm = _rhythm_stage(y22, feats, key, options, result, silent=silent)
+    lap("rhythm")
+
+    progress(0.5, "chords")
+    if options.wants("chords"):
+        beats = np.zeros(0) if rhythm is None else rhythm.beat_times
+        result["chords"] = _chords(feats, key, beats, duration, silent=silent)
+    lap("chords")
+
+    progress(0.6, "melody")
+    if options.wants("melody"):
+        result["melody"] = _melody(y, sr, feats, silent=silent)
+    lap("melody")
+    return result, feats
+
+
+def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
+               silent: bool) -> dict:
     key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio, bass=feats.bass, energy=feats.energy,
                        frame_times=feats.times)
-    if options.wants("key") and key["index"] is not None and duration >= 60.0:
+    if options.wants("key") and key["index"] is not None and duration >= KEY_CHANGES_MIN_SECONDS:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
-    lap("key")
     if options.wants("key"):
         result["key"] = {k: v for k, v in key.items() if k != "index"}
     if options.wants("tuning"):
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
+    return key
 
-    _report(progress, 0.3, "rhythm")
-    needs_beats = options.wants("tempo") or options.wants("beats") or options.wants("chords")
-    beats = np.zeros(0)
-    if needs_beats and not silent:
+
+def _rhythm_stage(y22: np.ndarray, feats: chroma_mod.HarmonicFeatures, key: dict, options: PitchOptions,
+                  result: dict, *, silent: bool) -> Rhythm | None:
+    """Tempo, beats, bars (None for silence and for noise that is neither pitched nor periodic)."""
+    rhythm = None
+    if (options.wants("tempo") or options.wants("beats") or options.wants("chords")) and not silent:
         rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times,
                                 tuning_cents=feats.tuning_cents)
-        tonal = key is not None and key["index"] is not None
-        if not tonal and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
-            rhythm = None  # noise: neither pitched nor clearly periodic
-        else:
-            beats = rhythm.beat_times
-    else:
-        rhythm = None
-    lap("rhythm")
+        if key["index"] is None and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
+            rhythm = None
     if options.wants("tempo"):
         result["tempo_bpm"] = None if rhythm is None or rhythm.tempo_bpm is None else round(rhythm.tempo_bpm, 2)
         result["tempo_confidence"] = 0.0 if rhythm is None else round(rhythm.tempo_confidence, 3)
     if options.wants("beats"):
         result["beat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.beat_times]
         result["downbeat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.downbeat_times]
-        result["time_signature"] = None if rhythm is None or rhythm.time_signature is None else \
-            f"{rhythm.time_signature}/4"
-        result["beats_per_bar"] = None if rhythm is None else rhythm.time_signature
-
-    _report(progress, 0.5, "chords")
-    if options.wants("chords"):
-        if silent or key["index"] is None:
-            # no tonal centre (drums, noise): chord labels would be noise too
-            result["chords"] = [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
-        else:
-            result["chords"] = decode_chords(feats.chroma, feats.bass, feats.energy, feats.times, beats,
-                                             duration=duration, key_index=key["index"])
-    lap("chords")
-
-    _report(progress, 0.6, "melody")
-    if options.wants("melody"):
-        y11 = resample(y, orig_sr=sr, target_sr=melody_mod.SR)
-        mel = melody_mod.track_melody(y11, tuning_cents=feats.tuning_cents)
-        if silent:
-            mel.voiced[:] = False
-            mel.notes = []
-        result["melody"] = {
-            "notes": mel.notes,
-            "f0": {"hop_seconds": round(mel.hop_seconds, 6), "start_seconds": 0.0,
-                   "hz": [round(float(f), 2) for f in mel.f0_hz],
-                   "voiced": [bool(v) for v in mel.voiced]},
-        }
-    lap("melody")
-    return result, feats
+        metre = None if rhythm is None else rhythm.time_signature
+        result["time_signature"] = None if metre is None else f"{metre}/4"
+        result["beats_per_bar"] = metre
+    return rhythm
 
 
-def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress = None) -> dict:
+def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
+            silent: bool) -> list[dict]:
+    if silent or key["index"] is None:
+        # no tonal centre (drums, noise): chord labels would be noise too
+        return [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
+    return decode_chords(feats.chroma, feats.bass, feats.energy, feats.times, beats,
+                         duration=duration, key_index=key["index"])
+
+
+def _melody(y: np.ndarray, sr: int, feats: chroma_mod.HarmonicFeatures, *, silent: bool) -> dict:
+    y11 = resample(y, orig_sr=sr, target_sr=melody_mod.SR)
+    mel = melody_mod.track_melody(y11, tuning_cents=feats.tuning_cents)
+    if silent:
+        mel.voiced[:] = False
+        mel.notes = []
+    return {
+        "notes": mel.notes,
+        "f0": {"hop_seconds": round(mel.hop_seconds, 6), "start_seconds": 0.0,
+               "hz": [round(float(f), 2) for f in mel.f0_hz],
+               "voiced": [bool(v) for v in mel.voiced]},
+    }
+
+
+def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress | None = None) -> dict:
     """Analyse one audio file and write pitch_<stem>.json/.txt/.mid/.png into `results_dir`.
 
     Returns the result dict (as in the JSON) with "filename", "duration_seconds" and
@@ -155,16 +181,10 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     only once the analysis has finished; the JSON is written last, and if anything fails
     while writing (or `progress` raises JobCanceled) the files already written are removed.
     """
-    from storage import write_json_atomic, write_text_atomic
-    from worker.audio_io import load_audio
-
-    from .midi import write_melody_midi
-    from .plot import write_chromagram_png
-    from .summary import format_summary
-
     options = options.validate()
+    progress = progress or quiet
     audio_path, results_dir = Path(audio_path), Path(results_dir)
-    _report(progress, 0.0, "load")
+    progress(0.0, "load")
     y, sr = load_audio(audio_path, mono=True)
     result, feats = _analyze(y, sr, options=options, progress=progress, timings=None)
     result = {"filename": audio_path.name, **result}
@@ -173,7 +193,14 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     if "melody" in result:
         names["mid"] = f"{stem}.mid"
     result["files"] = sorted(names.values())
-    _report(progress, 0.9, "write")
+    progress(0.9, "write")
+    _write_pitch_files(results_dir, names, result, feats, progress)
+    return result
+
+
+def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
+                       feats: chroma_mod.HarmonicFeatures, progress: Progress) -> None:
+    """PNG, MIDI, text, then the JSON last; on any failure the files already written are removed."""
     written: list[Path] = []
     try:
         path = results_dir / names["png"]
@@ -189,7 +216,7 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
         path = results_dir / names["txt"]
         write_text_atomic(path, format_summary(result))
         written.append(path)
-        _report(progress, 0.95, "write")
+        progress(0.95, "write")
         path = results_dir / names["json"]
         write_json_atomic(path, result)
         written.append(path)
@@ -197,7 +224,6 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
         for p in written:
             p.unlink(missing_ok=True)
         raise
-    return result
 
 
 def _title(result: dict) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storage import atomic_path
+from worker.files import atomic_path
 
 from .key import PITCH_NAMES
 

@@ -1,0 +1,87 @@
+"""File names and atomic writes, shared by every pipeline and by the session store.
+
+A result file either appears complete or not at all: writers go to a temporary
+name in the same folder and are renamed over the target (atomic on one filesystem).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from worker.errors import InvalidRequestError
+
+_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME_LENGTH = 120  # characters, extension included
+
+
+def safe_name(filename: str) -> str:
+    """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories.
+
+    >>> safe_name("../../etc/My Song (live).MP3")
+    'My_Song_live_.MP3'
+    """
+    name = unicodedata.normalize("NFKD", filename or "").encode("ascii", "ignore").decode()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _NAME_BAD_CHARS.sub("_", name).strip("._")
+    if len(name) > MAX_NAME_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+    if not name:
+        raise InvalidRequestError("file name is empty after sanitising", code="invalid_file_name")
+    return name
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """For writers that want a file name (soundfile, matplotlib, mido...).
+
+    Yields a temporary path with the same suffix in the same folder; on a clean
+    exit it is renamed to `path`, on an error it is removed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,23 @@ from redis_server import redis_answers, start_embedded
 
 TEST_DB = 15  # a database of its own, flushed at the start of the session
 USER, PASSWORD = "tester", "correct horse battery staple"
+
+
+# marker -> (what must exist, how to get it). In CI a missing tool fails the test; elsewhere it skips, saying why.
+REQUIRED_TOOLS = {
+    "needs_fluidsynth": (lambda: shutil.which("fluidsynth") is not None and Path(FLUIDR3).exists(),
+                         "the fluidsynth command and FluidR3_GM.sf2 (apt install fluidsynth fluid-soundfont-gm)"),
+    "needs_espeak": (lambda: shutil.which("espeak-ng") is not None, "the espeak-ng command (apt install espeak-ng)"),
+}
+FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
+def pytest_runtest_setup(item):
+    for marker, (present, what) in REQUIRED_TOOLS.items():
+        if item.get_closest_marker(marker) and not present():
+            if os.environ.get("CI"):
+                pytest.fail(f"{what} is missing on this CI machine; scripts/install.sh installs it")
+            pytest.skip(f"needs {what}")
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):

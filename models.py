@@ -25,18 +25,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import MODEL_REGISTRY
-from worker.errors import InvalidRequestError, MusicAnalyzerError, OutOfMemoryError
-from worker.llm_files import ensure_local_weights, registry_entry
-from worker.llm_generate import GenerateOptions
-from worker.llm_generate import generate as generate_with
-from worker.llm_loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
-from worker.model_status import iso_time, process_memory, registry_status  # noqa: F401  (re-exported)
+from worker.errors import InvalidRequestError, ModelError, MusicAnalyzerError, OutOfMemoryError
+from worker.llm.generate import generate as generate_with
+from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
+from worker.llm.options import GenerateOptions
+from worker.llm.status import iso_time, process_memory, registry_status
+from worker.llm.weights import ensure_local_weights, registry_entry
+from worker.progress import Progress
 
 log = logging.getLogger(__name__)
 
 KINDS = ("llm", "audio")
 Loader = Callable[[], tuple[Any, int | None]]  # → (model object, its size in bytes or None = measure)
-Progress = Callable[[float, str], None]
 
 
 @dataclass
@@ -160,7 +160,7 @@ class ModelManager:
         """
         entry = registry_entry(model_type, self.registry)
         with self._op_lock:
-            if self.current_model == model_type:
+            if self._llm is not None and self._llm.key == model_type:
                 self._touch(self._llm)
                 return self._llm_report(self._llm, already_loaded=True, unloaded=None)
             if progress is not None:
@@ -182,15 +182,16 @@ class ModelManager:
             self.acquire(model_type, kind="llm", loader=loader)
             if progress is not None:
                 progress(1.0, "loaded")
-            return self._llm_report(self._llm, already_loaded=False, unloaded=unloaded)
+            return self._llm_report(self._resident_llm(), already_loaded=False, unloaded=unloaded)
 
     def get_llm(self, model_type: str | None = None, *, progress: Progress | None = None) -> LoadedLLM:
         """The LLM to use: `model_type` (switching if needed), else the resident one, else DEFAULT_MODEL."""
         target = model_type or self.current_model or self.settings.get("DEFAULT_MODEL", "smollm2-135m")
         if target != self.current_model:
             self.load_llm(target, progress=progress)
-        self._touch(self._llm)
-        return self._llm.obj
+        resident = self._resident_llm()
+        self._touch(resident)
+        return resident.obj
 
     def generate(self, options: GenerateOptions, *, audio: Sequence[Any] | None = None,
                  images: Sequence[Any] | None = None, progress: Progress | None = None) -> dict:
@@ -199,7 +200,9 @@ class ModelManager:
         Returns {response, model, tokens_generated, seconds, tokens_per_second, prompt_tokens, finish_reason,
         audio_input, model_load_seconds (only when this call loaded the model)}.
         """
-        options.validate(self.registry)
+        options.validate()
+        if options.model_type is not None:
+            registry_entry(options.model_type, self.registry)  # 400 listing the valid ones
         with self._op_lock:
             before = self.current_model
             llm = self.get_llm(options.model_type, progress=progress)
@@ -249,10 +252,15 @@ class ModelManager:
         }
 
     # -- internals ------------------------------------------------------------------------
+    def _resident_llm(self) -> _Resident:
+        if self._llm is None:  # only after a load that returned: a bug if it happens
+            raise ModelError("no LLM is resident")
+        return self._llm
+
     def _find(self, key: str | None, kind: str) -> _Resident | None:
         if kind == "llm":
             return self._llm if self._llm is not None and self._llm.key == key else None
-        return self._audio.get(key)
+        return self._audio.get(key) if key is not None else None
 
     def _touch(self, resident: _Resident | None) -> None:
         if resident is None:
@@ -362,4 +370,3 @@ class ModelManager:
         except Exception:  # a status store hiccup must not fail model work
             log.exception("publishing model status failed")
 
-from worker.audio_llm import Gemma3NOptions, Gemma3NProcessor, run_gemma3n  # noqa: E402, F401

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api import audio_models, health, jobs, models, process, sessions
+
 
 def register_blueprints(app: Flask) -> None:
-    from api import audio_models, health, jobs, models, process, sessions
-
     for module in (health, sessions, jobs, process, audio_models, models):
         app.register_blueprint(module.bp)

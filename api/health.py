@@ -7,8 +7,8 @@ import time
 import redis
 from flask import Blueprint, current_app, jsonify
 
-from jobs import queue_depth
-from services import services
+from jobs.services import services
+from jobs.workers import queue_depth
 
 bp = Blueprint("health", __name__)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import time
 
-from jobs import public_view
-from services import services
+from flask import Blueprint, current_app, jsonify, request
+
+from jobs.services import services
+from jobs.store import public_view
+from jobs.submit import submit
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError, NotFoundError
+from worker.options import NoOptions
 
 bp = Blueprint("jobs", __name__)
 
@@ -33,19 +37,13 @@ def list_jobs():
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError as e:
         raise InvalidRequestError("limit must be an integer") from e
-    jobs = services().jobs.list(session_id=session_id, limit=limit)
+    jobs = services().jobs.list_jobs(session_id=session_id, limit=limit)
     return jsonify({"jobs": [public_view(j) for j in jobs]})
 
 
 @bp.post("/jobs/probe")
 def probe():
     """Run a no-op job on a queue and report the round trip: is a worker really serving it?"""
-    import time
-
-    from flask import current_app
-
-    from tasks import submit
-
     body = request.get_json(silent=True) or {}
     queue = body.get("queue", "cpu")
     queues = {"cpu": current_app.config["CPU_QUEUE"], "gpu": current_app.config["GPU_QUEUE"]}
@@ -56,7 +54,7 @@ def probe():
         raise InvalidRequestError("wait must be a number of seconds in (0, 60]")
     svc = services()
     t0 = time.perf_counter()
-    job = submit("probe", session_id=None, params={}, queue=queues[queue])
+    job = submit("probe", session_id=None, options=NoOptions(), queue=queues[queue])
     done = svc.jobs.wait(job["job_id"], float(wait), blocking_client=svc.blocking_redis)
     elapsed_ms = (time.perf_counter() - t0) * 1000
     if done is None or done["state"] != "succeeded":

@@ -8,31 +8,27 @@ and answers 200 with the result, or 202 with the job to poll.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from api.process import json_body
+from api.process import json_body, options_of
 from config import MODEL_REGISTRY
-from jobs import queue_depth
-from services import services
-from tasks import MODEL_STATUS_KEY, submit
+from jobs.services import services
+from jobs.submit import submit
+from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.llm.options import GenerateOptions, ModelLoadOptions
+from worker.llm.status import registry_status
+from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
+from worker.options import JobOptions, NoOptions
 
 bp = Blueprint("models", __name__, url_prefix="/api/v2/models")
 
 
-def _static_status() -> dict:
-    from models import registry_status
-
-    return {"current_model": None, "device": None, "models": registry_status(current_app.config),
-            "published_by": None}
-
-
 def current_status() -> dict:
-    raw = services().redis.get(MODEL_STATUS_KEY)
-    status = json.loads(raw) if raw else _static_status()
-    status["queue_depth"] = queue_depth(services().redis, current_app.config["GPU_QUEUE"])
+    svc = services()
+    status = svc.model_status.read() or {"current_model": None, "device": None, "published_by": None,
+                                         "models": registry_status(current_app.config)}
+    status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
     return status
 
 
@@ -41,22 +37,16 @@ def status():
     return jsonify(current_status())
 
 
-def check_model_type(model_type, *, require_weights: bool = True) -> str:
-    if not isinstance(model_type, str) or model_type not in MODEL_REGISTRY:
-        raise InvalidRequestError(f"unknown model_type {model_type!r}", code="unknown_model",
-                                  details={"valid": sorted(MODEL_REGISTRY)})
-    if require_weights:
-        from worker.llm_files import is_downloaded, registry_entry, resolve_model_dir
-
-        entry = registry_entry(model_type, MODEL_REGISTRY)
-        if not is_downloaded(entry, current_app.config):
-            source = resolve_model_dir(entry, current_app.config)
-            raise ModelNotAvailableError(
-                f"the weights of {model_type} are not present in {source}; get them with "
-                f"`python download_models.py {model_type}` (set HF_TOKEN for gated models) or point "
-                f"{MODEL_REGISTRY[model_type].get('path_env', 'MODELS_DIR')} at a local copy",
-                details={"source": str(source)})
-    return model_type
+def require_weights(model_type: str) -> None:
+    """409 saying how to get the weights when `model_type` (a registered LLM) has none locally."""
+    entry = registry_entry(model_type, MODEL_REGISTRY)
+    if not is_downloaded(entry, current_app.config):
+        source = resolve_model_dir(entry, current_app.config)
+        raise ModelNotAvailableError(
+            f"the weights of {model_type} are not present in {source}; get them with "
+            f"`python download_models.py {model_type}` (set HF_TOKEN for gated models) or point "
+            f"{MODEL_REGISTRY[model_type].get('path_env', 'MODELS_DIR')} at a local copy",
+            details={"source": str(source)})
 
 
 def wait_seconds(body: dict) -> float:
@@ -70,17 +60,15 @@ def wait_seconds(body: dict) -> float:
     return wait
 
 
-def run_and_wait(job_type: str, params: dict, wait: float):
-    job = submit(job_type, session_id=None, params=params)
+def run_and_wait(job_type: str, options: JobOptions, wait: float):
+    job = submit(job_type, session_id=None, options=options)
     svc = services()
     done = svc.jobs.wait(job["job_id"], wait, blocking_client=svc.blocking_redis)
     if done and done["state"] == "succeeded":
         return jsonify(done["result"]), 200
     if done and done["state"] == "failed":
-        err = done["error"]
-        status = {"out_of_memory": 507, "context_length_exceeded": 422, "model_not_downloaded": 409,
-                  "invalid_request": 400, "unknown_model": 400}.get(err.get("code"), 500)
-        return jsonify({"error": err, "job_id": job["job_id"]}), status
+        # the status the error's class carries, recorded with the job by the worker
+        return jsonify({"error": done["error"], "job_id": job["job_id"]}), done.get("error_status") or 500
     return jsonify({"job_id": job["job_id"], "status_url": url_for("jobs.get_job", job_id=job["job_id"]),
                     "state": done["state"] if done else "queued"}), 202
 
@@ -88,24 +76,23 @@ def run_and_wait(job_type: str, params: dict, wait: float):
 @bp.post("/load")
 def load():
     body = json_body()
-    model_type = check_model_type(body.get("model_type"))
-    return run_and_wait("model_load", {"model_type": model_type}, wait_seconds(body))
+    options = options_of(ModelLoadOptions, body)
+    require_weights(str(options.model_type))
+    return run_and_wait("model_load", options, wait_seconds(body))
 
 
 @bp.post("/unload")
 def unload():
     body = json_body()
-    return run_and_wait("model_unload", {}, wait_seconds(body))
+    return run_and_wait("model_unload", options_of(NoOptions, body), wait_seconds(body))
 
 
 @bp.post("/generate")
 def generate():
-    from worker.llm_generate import GenerateOptions
-
     body = json_body()
-    options = GenerateOptions.from_request(body)  # 400 before anything is queued
+    options = options_of(GenerateOptions, body)  # 400 before anything is queued
     if options.model_type is not None:
-        check_model_type(options.model_type)
-    params = {k: body[k] for k in ("prompt", "messages", "system", "max_length", "max_new_tokens", "temperature",
-                                   "top_p", "seed", "model_type") if k in body}
-    return run_and_wait("generate", params, wait_seconds(body))
+        require_weights(options.model_type)
+    return run_and_wait("generate", options, wait_seconds(body))
+
+

@@ -1,16 +1,28 @@
-"""POST /process/<kind>/<session_id>: validate the request, enqueue a job, answer 202."""
+"""POST /process/<kind>/<session_id>: validate the request, enqueue a job, answer 202.
+
+Every route takes the same shape of body: the job's options plus the route's own keys (`file`, and
+`wait` on the model routes). Options are validated by their class' `from_request` (400 naming any
+unknown key) before anything is queued.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
-from services import services
-from tasks import submit
+from jobs.services import services
+from jobs.submit import submit
+from jobs.types import JOB_TYPES
+from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.errors import AudioError, InvalidRequestError
+from worker.options import JobOptions
 
 bp = Blueprint("process", __name__)
+OptionsT = TypeVar("OptionsT", bound=JobOptions)
+
+ROUTE_KEYS = ("file", "wait")  # body keys that belong to the route, not to the job's options
 
 
 def json_body() -> dict:
@@ -22,8 +34,14 @@ def json_body() -> dict:
     return body
 
 
-def session_file_params(session_id: str, body: dict) -> dict:
-    """The `file` option checked against the session: a named upload, or all of them."""
+def options_of(cls: type[OptionsT], body: dict) -> OptionsT:
+    """Validated options of class `cls` from the body without the route's keys (400 before queueing)."""
+    raw = {k: v for k, v in body.items() if k not in ROUTE_KEYS}
+    return cls.from_request(raw, settings=current_app.config)
+
+
+def session_files(session_id: str, body: dict) -> tuple[list[str], bool]:
+    """(upload names, batch): the named upload, or every upload of the session (a batch)."""
     store = services().store
     store.require(session_id)
     name = body.get("file")
@@ -31,10 +49,22 @@ def session_file_params(session_id: str, body: dict) -> dict:
         if not isinstance(name, str):
             raise InvalidRequestError("'file' must be a file name", code="invalid_file")
         store.file_path(session_id, name, area="uploads")  # 404 if absent
-        return {"file": name}
-    if not store.upload_names(session_id):
+        return [name], False
+    names = store.upload_names(session_id)
+    if not names:
         raise AudioError(f"session {session_id!r} has no audio files; upload one first", code="no_audio_files")
-    return {}
+    return names, True
+
+
+def submit_for_files(job_type: str, session_id: str, body: dict, *, options: JobOptions | None = None,
+                     queue: str | None = None, check: Callable[[Any], None] | None = None):
+    """Validate (400), resolve the files (404/422), run the route's `check` (e.g. weights: 409), queue."""
+    options = options or options_of(JOB_TYPES[job_type].options, body)
+    files, batch = session_files(session_id, body)
+    if check is not None:
+        check(options)
+    return accepted(submit(job_type, session_id=session_id, options=options, files=files, batch=batch,
+                           queue=queue))
 
 
 def accepted(job: dict):
@@ -45,31 +75,17 @@ def accepted(job: dict):
 
 @bp.post("/process/features/<session_id>")
 def process_features(session_id: str):
-    body = json_body()
-    params = session_file_params(session_id, body)
-    return accepted(submit("features", session_id=session_id, params=params))
+    return submit_for_files("features", session_id, json_body())
 
 
 @bp.post("/process/pitch/<session_id>")
 def process_pitch(session_id: str):
-    from worker.music.options import PitchOptions
-
-    body = json_body()
-    options = PitchOptions.from_request(body)  # 400 before anything is queued
-    params = session_file_params(session_id, body)
-    params["include"] = list(options.include)
-    return accepted(submit("pitch", session_id=session_id, params=params))
+    return submit_for_files("pitch", session_id, json_body())
 
 
 @bp.post("/process/gemma_3n/<session_id>")
 def process_gemma_3n(session_id: str):
-    from flask import current_app
-
-    from worker.audio_llm_options import Gemma3NOptions, check_weights
-
+    # weights missing: 409 saying how to get them, before queueing
     body = json_body()
-    options = Gemma3NOptions.from_request(body, default_model=current_app.config["GEMMA_3N_DEFAULT_MODEL"])
-    params = session_file_params(session_id, body)
-    check_weights(options, current_app.config)  # 409 with how to get them, before queueing
-    params.update({k: v for k, v in dataclasses.asdict(options).items() if v is not None})
-    return accepted(submit("gemma_3n", session_id=session_id, params=params))
+    return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body),
+                            check=lambda options: check_weights(options, current_app.config))

@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 
 from api.uploads import discard_spool, save_uploads, upload_info
 from config import AUDIO_FILE_TYPES
-from jobs import public_view
-from services import services
+from jobs.services import services
+from jobs.store import public_view
 from storage import check_session_id
 from worker.errors import ConflictError
 
@@ -49,7 +49,7 @@ def get_session(session_id: str):
         "session_id": session_id,
         "files": uploads,
         "results": svc.store.list_files(session_id, "results"),
-        "jobs": [public_view(j) for j in svc.jobs.list(session_id=session_id)],
+        "jobs": [public_view(j) for j in svc.jobs.list_jobs(session_id=session_id)],
     })
 
 

@@ -39,7 +39,7 @@ def median_time(fn, runs: int) -> float:
 def bench_features(runs: int) -> None:
     import librosa
 
-    from worker.features import compute_features
+    from worker.features.descriptors import compute_features
 
     rng = np.random.default_rng(0)
     t = np.arange(SR * 180) / SR

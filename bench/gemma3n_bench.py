@@ -26,10 +26,12 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from config import load_settings  # noqa: E402
-from models import Gemma3NOptions, Gemma3NProcessor, ModelManager  # noqa: E402
+from models import ModelManager  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
-from worker.features import compute_features  # noqa: E402
-from worker.llm_generate import GenerateOptions  # noqa: E402
+from worker.audio_llm.options import Gemma3NOptions  # noqa: E402
+from worker.audio_llm.processor import Gemma3NProcessor  # noqa: E402
+from worker.features.descriptors import compute_features  # noqa: E402
+from worker.llm.options import GenerateOptions  # noqa: E402
 
 SR = 44100  # Hz
 SHORT_PROMPT = "Describe the sound of a string quartet playing a slow movement in a minor key."

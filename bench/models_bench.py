@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import MODEL_REGISTRY, load_settings  # noqa: E402
 from models import ModelManager  # noqa: E402
-from worker.llm_files import ensure_local_weights, pypi_gguf_file, registry_entry  # noqa: E402
-from worker.llm_generate import GenerateOptions  # noqa: E402
-from worker.llm_loading import load_llm, release_memory  # noqa: E402
+from worker.llm.loading import load_llm, release_memory  # noqa: E402
+from worker.llm.options import GenerateOptions  # noqa: E402
+from worker.llm.weights import ensure_local_weights, pypi_gguf_file, registry_entry  # noqa: E402
 
 PROMPT = "Describe the sound of a string quartet playing a slow movement in a minor key."
 

@@ -28,7 +28,9 @@ def main() -> None:
     import torch
 
     from tests.tiny_audio_models import build_tiny_musicgen
-    from worker.generation import MusicGenOptions, load_musicgen, run_musicgen
+    from worker.musicgen.options import MusicGenOptions
+    from worker.musicgen.pipeline import run_musicgen
+    from worker.musicgen.weights import load_musicgen
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mir_eval  # noqa: E402
 
 from worker.audio_io import load_audio  # noqa: E402
-from worker.music import PitchOptions, analyze_music  # noqa: E402
 from worker.music.key import KRUMHANSL, key_label, key_scores  # noqa: E402
+from worker.music.options import PitchOptions  # noqa: E402
+from worker.music.pipeline import analyze_music  # noqa: E402
 
 TESTSET = Path(__file__).resolve().parent / "out" / "pitch_testset"
 F0_HOP = 0.01  # s

@@ -24,7 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worker.audio_io import load_audio, resample  # noqa: E402
-from worker.music import PitchOptions, analyze_music, run_pitch  # noqa: E402
+from worker.music.options import PitchOptions  # noqa: E402
+from worker.music.pipeline import analyze_music, run_pitch  # noqa: E402
 
 TESTSET = Path(__file__).resolve().parent / "out" / "pitch_testset"
 SR = 44100  # Hz, rate of the assembled track

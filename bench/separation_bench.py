@@ -49,7 +49,8 @@ def _memory_child(which: str, minutes: float, folder: str) -> None:
     model = tiny_htdemucs()
     audio = Path(folder) / f"track_{minutes:g}.wav"
     if which == "ours":
-        from worker.separation import SeparationOptions, Separator, run_separation
+        from worker.separation.options import SeparationOptions
+        from worker.separation.pipeline import Separator, run_separation
 
         run_separation(audio_path=audio, results_dir=Path(folder) / f"out_{minutes:g}",
                        options=SeparationOptions(model="htdemucs", shifts=0, format="flac"),
@@ -105,7 +106,7 @@ def main() -> None:
     import torch
     from demucs.apply import apply_model
 
-    from worker.separation import Separator
+    from worker.separation.pipeline import Separator
 
     torch.set_num_threads(args.threads)
     model = full_size_htdemucs()

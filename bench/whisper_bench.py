@@ -56,7 +56,9 @@ def main() -> None:
 
     from tests.test_transcription_whisper import wer
     from worker.audio_io import resample
-    from worker.transcription import SAMPLE_RATE, WhisperOptions, load_whisper, transcribe
+    from worker.transcription.options import WhisperOptions
+    from worker.transcription.pipeline import SAMPLE_RATE, transcribe
+    from worker.transcription.weights import load_whisper
 
     with tempfile.TemporaryDirectory() as tmp:
         y, sr, reference = espeak_speech(args.seconds, Path(tmp))

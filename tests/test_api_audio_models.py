@@ -25,14 +25,14 @@ def tiny_audio_models(settings):
     return root
 
 
-def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_models):
+def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_models, settings):
     upload(client, session_id, write(audio_dir / "mix.wav", sine(330, 4.0, channels=2)))
     r = client.post(f"/process/demucs/{session_id}", json={"file": "mix.wav", "model": TINY_DEMUCS_NAME,
                                                            "format": "flac", "shifts": 0})
     assert r.status_code == 202, r.text
     job = client.wait_job(r.json()["job_id"], timeout=300)
     assert job["state"] == "succeeded", job
-    assert job["queue"] == "gpu"
+    assert job["queue"] == settings["GPU_QUEUE"]
     stems = [f for f in job["files"] if f.endswith(".flac")]
     assert len(stems) == 4
     data = client.get(f"/sessions/{session_id}/files/{stems[0]}").content
@@ -42,11 +42,11 @@ def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_model
     assert f"demucs:{TINY_DEMUCS_NAME}" in resident
 
 
-def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, tmp_path):
+def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, tmp_path, settings):
     upload(client, session_id, write(audio_dir / "mix2.wav", sine(220, 3.0, channels=2)))
     r = client.post(f"/process/demucs/{session_id}", json={"file": "mix2.wav", "model": "hpss"})
     job = client.wait_job(r.json()["job_id"], timeout=120)
-    assert job["state"] == "succeeded" and job["queue"] == "cpu"
+    assert job["state"] == "succeeded" and job["queue"] == settings["CPU_QUEUE"]
     assert job["result"]["method"] == "dsp"
     total = None
     for name in job["files"]:

@@ -6,7 +6,7 @@ from tests.audio_synth import sine, write
 from tests.test_api_sessions import upload
 
 
-def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir):
+def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir, settings):
     upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 3.0, channels=2)))
     r = client.post(f"/process/gemma_3n/{session_id}",
                     json={"task": "analyze", "model_variant": "smollm2-135m", "max_new_tokens": 24,
@@ -14,7 +14,7 @@ def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir):
     assert r.status_code == 202, r.text
     job = client.wait_job(r.json()["job_id"], timeout=300)
     assert job["state"] == "succeeded", job
-    assert job["queue"] == "gpu"
+    assert job["queue"] == settings["GPU_QUEUE"]
     res = job["result"]
     for key in ("model", "task", "filename", "duration_seconds", "sample_rate", "audio_features",
                 "analysis_summary", "output_text_file", "output_json_file"):

@@ -25,7 +25,7 @@ def test_features_job_round_trip(client, tone_session, settings):
     job = client.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
     assert job["type"] == "features" and job["session_id"] == tone_session and job["progress"] == 1.0
-    assert job["queue"] == "cpu"
+    assert job["queue"] == settings["CPU_QUEUE"]
     for k in ("created_at", "started_at", "finished_at"):
         assert job[k]
     res = job["result"]
@@ -83,17 +83,18 @@ def test_crashing_job_is_marked_failed_and_worker_keeps_serving(client, tone_ses
     assert job["state"] == "succeeded"
 
 
-def test_cancel_queued_job_never_runs(app, client, tone_session):
+def test_cancel_queued_job_never_runs(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
     # Create the record without publishing, so it is certainly still queued when canceled.
-    job = svc.jobs.create(job_type="features", session_id=tone_session, queue="cpu",
-                          task="music_analyzer.features", params={"file": "a440.wav"})
+    job = svc.jobs.create(job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+                          task="music_analyzer.features",
+                          params={"files": ["a440.wav"], "batch": False, "options": {}})
     r = client.delete(f"/jobs/{job['job_id']}")
     assert r.status_code == 202 and r.json()["state"] == "canceled"
     with app.app_context():
-        from tasks import publish
+        from jobs.submit import publish
 
-        publish("music_analyzer.features", job["job_id"], "cpu")
+        publish("music_analyzer.features", job["job_id"], settings["CPU_QUEUE"])
     # a later job on the same queue finishing proves the canceled one was consumed first
     later = client.post(f"/process/features/{tone_session}", json={"file": "a440.wav"}).json()["job_id"]
     assert client.wait_job(later)["state"] == "succeeded"
@@ -102,42 +103,50 @@ def test_cancel_queued_job_never_runs(app, client, tone_session):
     assert client.delete(f"/jobs/{job['job_id']}").status_code == 409
 
 
-def test_cancel_running_job_stops_at_checkpoint(app, client, tone_session, audio_dir):
-    # a batch of several files gives several checkpoints
-    for i in range(6):
-        upload(client, tone_session, write(audio_dir / f"c{i}.wav", sine(300 + i, 8.0, channels=2)))
-    job_id = client.post(f"/process/features/{tone_session}").json()["job_id"]
-    client.wait_job(job_id, states=("running", "succeeded"))
-    r = client.delete(f"/jobs/{job_id}")
-    if r.status_code == 409:  # finished before the cancel arrived: nothing to check
-        pytest.skip("job finished before it could be canceled")
-    assert r.json()["state"] == "cancel_requested"
-    final = client.wait_job(job_id)
-    assert final["state"] == "canceled"
-    assert "result" not in final
+def test_cancel_running_job_stops_at_checkpoint(app, client):
+    """Deterministic: the test holds the worker's model lock, so the job is running and cannot finish until
+    the cancel has been requested; released, it stops at its first progress checkpoint."""
+    from jobs.runtime import model_manager
 
-
-def test_delete_session_with_queued_job_is_409(app, client, tone_session):
+    with app.app_context():
+        gate = model_manager()._op_lock  # every load and generation takes it
     svc = app.extensions["music_analyzer"]
-    job = svc.jobs.create(job_type="features", session_id=tone_session, queue="cpu",
-                          task="music_analyzer.features", params={})
+    with gate:
+        r = client.post("/api/v2/models/generate", json={"prompt": "Count to one hundred.", "max_length": 400,
+                                                          "wait": 0})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        assert svc.jobs.wait_for_state(job_id, ("running",), timeout=60)["state"] == "running"
+        r = client.delete(f"/jobs/{job_id}")
+        assert r.status_code == 202 and r.json()["state"] == "cancel_requested"
+    final = client.wait_job(job_id)
+    assert final["state"] == "canceled" and "result" not in final
+    assert client.delete(f"/jobs/{job_id}").status_code == 409
+
+
+def test_delete_session_with_queued_job_is_409(app, client, tone_session, settings):
+    svc = app.extensions["music_analyzer"]
+    job = svc.jobs.create(job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+                          task="music_analyzer.features",
+                          params={"files": ["a440.wav"], "batch": True, "options": {}})
     assert client.delete(f"/sessions/{tone_session}").status_code == 409
     svc.jobs.request_cancel(job["job_id"])
     assert client.delete(f"/sessions/{tone_session}").status_code == 200
 
 
-def test_health_reports_worker_and_queues(client):
+def test_health_reports_worker_and_queues(client, settings, worker_name):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["redis"]["ok"]
-    (w,) = [w for w in h["workers"] if w["name"] == "test-worker@localhost"]
-    assert w["alive"] and w["pid"] == os.getpid() and set(w["queues"]) == {"gpu", "cpu"}
+    (w,) = [w for w in h["workers"] if w["name"] == worker_name]
+    assert w["alive"] and w["pid"] == os.getpid()
+    assert set(w["queues"]) == {settings["GPU_QUEUE"], settings["CPU_QUEUE"]}
     assert set(h["queue_depth"]) == {"gpu", "cpu"}
 
 
-def test_probe_job_round_trip(client):
+def test_probe_job_round_trip(client, worker_name):
     r = client.post("/jobs/probe", json={"queue": "gpu", "wait": 30})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["ok"] and body["worker"] == "test-worker@localhost" and body["round_trip_ms"] > 0
+    assert body["ok"] and body["worker"] == worker_name and body["round_trip_ms"] > 0
     assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400

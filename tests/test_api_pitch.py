@@ -25,7 +25,7 @@ def cadence(tonic_hz: float = 261.63, bpm: float = 120.0, bars: int = 4) -> np.n
     return np.concatenate(out).astype(np.float32)[:, None]
 
 
-def test_pitch_job_finds_key_and_writes_files(client, session_id, audio_dir):
+def test_pitch_job_finds_key_and_writes_files(client, session_id, audio_dir, settings):
     upload(client, session_id, write(audio_dir / "cadence.flac", cadence()))
     r = client.post(f"/process/pitch/{session_id}", json={"file": "cadence.flac"})
     assert r.status_code == 202, r.text
@@ -34,7 +34,7 @@ def test_pitch_job_finds_key_and_writes_files(client, session_id, audio_dir):
     res = job["result"]
     assert res["key"]["tonic"] == "C" and res["key"]["mode"] == "major"
     assert set(job["files"]) >= {"pitch_cadence.json", "pitch_cadence.txt", "pitch_cadence.png"}
-    assert job["queue"] == "cpu"
+    assert job["queue"] == settings["CPU_QUEUE"]
 
 
 def test_pitch_bad_options_are_400(client, session_id, audio_dir):

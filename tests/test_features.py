@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import pytest
 
-from worker.features import compute_features
-from worker.loudness import integrated_loudness
+from worker.features.descriptors import compute_features
+from worker.features.loudness import integrated_loudness
 
 SR = 44100
 

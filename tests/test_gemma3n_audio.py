@@ -18,10 +18,13 @@ import soundfile as sf
 import torch
 
 from config import MODEL_REGISTRY, load_settings
-from models import Gemma3NOptions, Gemma3NProcessor, ModelManager, run_gemma3n
+from models import ModelManager
 from tests.tiny_llms import build_tiny_gemma3n, build_tiny_phi4mm
+from worker.audio_llm.options import Gemma3NOptions
+from worker.audio_llm.pipeline import run_gemma3n
+from worker.audio_llm.processor import Gemma3NProcessor
 from worker.errors import JobCanceled
-from worker.llm_generate import prepare_inputs, render_prompt
+from worker.llm.generate import prepare_inputs, render_prompt
 
 SR = 16000  # Hz
 AUDIO_MODELS = ["gemma-3n-E2B", "phi-4-multimodal"]

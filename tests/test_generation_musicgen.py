@@ -11,7 +11,9 @@ import torch
 
 from tests.tiny_audio_models import build_tiny_musicgen
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
-from worker.generation import MusicGenOptions, generate_music, load_musicgen, run_musicgen
+from worker.musicgen.options import MusicGenOptions
+from worker.musicgen.pipeline import generate_music, run_musicgen
+from worker.musicgen.weights import load_musicgen
 
 SR = 32000  # Hz, EnCodec 32 kHz like the real MusicGen
 PASS = dict(max_pass_seconds=2.0, context_seconds=1.0)  # short passes so continuation is cheap to test
@@ -89,7 +91,7 @@ def test_options_and_missing_weights(tmp_path):
 
 
 def test_melody_model_with_a_melody_file(tmp_path):
-    from worker.generation import melody_chroma
+    from worker.musicgen.pipeline import melody_chroma
 
     build_tiny_musicgen(tmp_path / "musicgen-melody", melody=True)
     melody_bundle, _ = load_musicgen("musicgen-melody", models_dir=tmp_path)

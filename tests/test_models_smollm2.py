@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from models import ModelManager
-from worker.llm_files import CONVERSION_MARKER, is_downloaded, registry_entry, resolve_model_dir
-from worker.llm_generate import GenerateOptions
+from worker.llm.options import GenerateOptions
+from worker.llm.weights import CONVERSION_MARKER, is_downloaded, registry_entry, resolve_model_dir
 
 
 @pytest.fixture(scope="module")

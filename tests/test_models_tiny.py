@@ -25,7 +25,7 @@ from worker.errors import (
     ModelNotAvailableError,
     OutOfMemoryError,
 )
-from worker.llm_generate import GenerateOptions
+from worker.llm.options import GenerateOptions, ModelLoadOptions
 
 SAMPLE_RATE = 16000  # Hz, what both audio models' feature extractors expect
 
@@ -300,9 +300,12 @@ def test_options_from_request():
     options = GenerateOptions.from_request({"prompt": "Analyze", "max_new_tokens": 50, "system": "Be terse",
                                             "messages": [{"role": "user", "content": "Hi"},
                                                          {"role": "assistant", "content": "Hello"}],
-                                            "wait": 5, "temperature": 0})
+                                            "temperature": 0})
+    assert options.to_dict()["messages"][0] == {"role": "user", "content": "Hi"}
+    assert GenerateOptions.from_request(options.to_dict()) == options  # what the worker rebuilds
     assert options.max_length == 50 and options.greedy
     assert [t["role"] for t in options.conversation()] == ["system", "user", "assistant", "user"]
-    options.validate(MODEL_REGISTRY)
+    with pytest.raises(InvalidRequestError, match="unknown generate option"):
+        GenerateOptions.from_request({"prompt": "x", "wait": 5})  # `wait` is the route's, not an option
     with pytest.raises(InvalidRequestError, match="valid: "):
-        GenerateOptions(prompt="x", model_type="nope").validate(MODEL_REGISTRY)
+        ModelLoadOptions.from_request({"model_type": "nope"})

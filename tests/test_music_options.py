@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.errors import InvalidRequestError
-from worker.music import STAGES, PitchOptions
+from worker.music.options import STAGES, PitchOptions
 
 
 def test_default_includes_every_stage():
@@ -16,7 +16,9 @@ def test_default_includes_every_stage():
 
 def test_include_is_canonicalised_and_accepts_one_name():
     assert PitchOptions.from_request({"include": ["tempo", "key"]}).include == ("key", "tempo")
-    assert PitchOptions.from_request({"include": "melody", "file": "a.wav"}).include == ("melody",)
+    assert PitchOptions.from_request({"include": "melody"}).include == ("melody",)
+    options = PitchOptions.from_request({"include": ["tempo", "key"]})
+    assert PitchOptions.from_request(options.to_dict()) == options  # what the worker rebuilds
 
 
 @pytest.mark.parametrize("body", [
@@ -26,6 +28,7 @@ def test_include_is_canonicalised_and_accepts_one_name():
     {"include": [1]},
     {"include": ["key", "key"]},
     {"include": ["key"], "bogus": True},
+    {"include": ["key"], "file": "a.wav"},  # `file` is the route's key, never an option
     ["key"],
 ])
 def test_bad_requests_raise_invalid_request(body):

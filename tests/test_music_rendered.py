@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.music import PitchOptions, analyze_music
+from worker.music.options import PitchOptions
+from worker.music.pipeline import analyze_music
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SONGS = [(5, 9005), (18, 9018), (31, 9031), (44, 9044)]  # (index -> key, rng seed)

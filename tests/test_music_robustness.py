@@ -13,7 +13,8 @@ import soundfile as sf
 
 from tests.music_signals import SR, cadence, click_track, drum_loop
 from worker.errors import AudioError, JobCanceled
-from worker.music import PitchOptions, analyze_music, run_pitch
+from worker.music.options import PitchOptions
+from worker.music.pipeline import analyze_music, run_pitch
 
 REQUIRED = {"key", "tuning_cents", "chords", "tempo_bpm", "beat_times", "downbeat_times", "time_signature",
             "melody", "duration_seconds"}

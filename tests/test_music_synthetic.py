@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tests.music_signals import SR, cadence, click_track, sine_melody
-from worker.music import PitchOptions, analyze_music
+from worker.music.options import PitchOptions
+from worker.music.pipeline import analyze_music
 
 
 @pytest.mark.parametrize("tonic,name", [(0, "C"), (9, "A")])

@@ -13,7 +13,7 @@ import redis as redis_lib
 
 from redis_server import start_embedded
 from tests.audio_synth import sine, write
-from tests.conftest import PASSWORD, USER, wait_for
+from tests.conftest import PASSWORD, USER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,8 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
     Returns (worker environment, services, job id); the job is queued, no worker runs yet.
     """
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"),
-           "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2"}
+           "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2",
+           "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"]}
     app = make_app(settings, redis_url, tmp_path)
     svc = app.extensions["music_analyzer"]
     sid = "batch"
@@ -84,9 +85,11 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
     for i in range(files):
         write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, seconds, channels=2))
     with app.test_request_context():
-        from tasks import submit
+        from jobs.submit import submit
+        from worker.features.options import FeaturesOptions
 
-        job_id = submit("features", session_id=sid, params={})["job_id"]
+        job_id = submit("features", session_id=sid, options=FeaturesOptions(), files=svc.store.upload_names(sid),
+                        batch=True)["job_id"]
     return env, svc, job_id
 
 
@@ -95,25 +98,21 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
 
-    def running_on(worker_name):
-        job = svc.jobs.get(job_id)
-        return job if job["state"] == "running" and job.get("worker") == worker_name else None
-
     workers = []
     try:
         for attempt, name in enumerate(("w1@test", "w2@test"), start=1):
-            w = start_worker_process(env, "cpu", name)
+            w = start_worker_process(env, settings["CPU_QUEUE"], name)
             workers.append(w)
-            job = wait_for(lambda n=name: running_on(n), timeout=90, message=f"job running on {name}")
+            job = svc.jobs.wait_until(job_id, lambda j, n=name: j["state"] == "running" and j.get("worker") == n
+                                      and j["progress"] > 0.1, timeout=90)
+            assert job["worker"] == name and job["progress"] > 0.1, job
             assert job["attempts"] == attempt
-            wait_for(lambda: svc.jobs.get(job_id)["progress"] > 0.1, timeout=60, message="progress")
             w.send_signal(signal.SIGKILL)
             w.wait(timeout=30)
         # a third worker sees the dead one's job and, attempts exhausted, marks it failed
-        w3 = start_worker_process(env, "cpu", "w3@test")
+        w3 = start_worker_process(env, settings["CPU_QUEUE"], "w3@test")
         workers.append(w3)
-        job = wait_for(lambda: (j := svc.jobs.get(job_id))["state"] == "failed" and j, timeout=90,
-                       message="job failed after two deaths")
+        job = svc.jobs.wait_for_state(job_id, ("failed",), timeout=90)
         assert job["error"]["code"] == "worker_lost"
         assert job["attempts"] == 2
     finally:
@@ -130,15 +129,15 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
 def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)
-    w1 = start_worker_process(env, "cpu", "a@test")
+    w1 = start_worker_process(env, settings["CPU_QUEUE"], "a@test")
     w2 = None
     try:
-        wait_for(lambda: svc.jobs.get(job_id)["progress"] > 0.1, timeout=90, message="first run progress")
+        job = svc.jobs.wait_until(job_id, lambda j: j["progress"] > 0.1, timeout=90)
+        assert job["progress"] > 0.1, job
         w1.send_signal(signal.SIGKILL)
         w1.wait(timeout=30)
-        w2 = start_worker_process(env, "cpu", "b@test")
-        job = wait_for(lambda: (j := svc.jobs.get(job_id))["state"] in ("succeeded", "failed") and j,
-                       timeout=180, message="redelivered job to finish")
+        w2 = start_worker_process(env, settings["CPU_QUEUE"], "b@test")
+        job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=180)
         assert job["state"] == "succeeded", job
         assert job["attempts"] == 2 and job["worker"] == "b@test"
         assert len(job["result"]["results"]) == 4
@@ -154,7 +153,8 @@ def test_each_queue_only_receives_its_own_jobs(settings, private_redis, tmp_path
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     app = make_app(settings, url, tmp_path)
     celery_app = app.extensions["celery"]
-    for name in ("gpu", "cpu"):
+    gpu, cpu = settings["GPU_QUEUE"], settings["CPU_QUEUE"]
+    for name in (gpu, cpu):
         q = celery_app.amqp.queues[name]
         assert q.exchange.name == name and q.routing_key == name
     client = redis_lib.Redis.from_url(url)
@@ -163,8 +163,8 @@ def test_each_queue_only_receives_its_own_jobs(settings, private_redis, tmp_path
         for q in celery_app.amqp.queues.values():
             q(conn.default_channel).declare()
     with app.app_context():
-        from tasks import publish
+        from jobs.submit import publish
 
-        publish("music_analyzer.probe", "job-gpu", "gpu")
-        publish("music_analyzer.probe", "job-cpu", "cpu")
-    assert client.llen("gpu") == 1 and client.llen("cpu") == 1
+        publish("music_analyzer.probe", "job-gpu", gpu)
+        publish("music_analyzer.probe", "job-cpu", cpu)
+    assert client.llen(gpu) == 1 and client.llen(cpu) == 1

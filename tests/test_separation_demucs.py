@@ -9,8 +9,10 @@ import torch
 
 from tests.tiny_audio_models import TINY_DEMUCS_NAME, build_tiny_htdemucs, build_tiny_htdemucs_hf
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError, OutOfMemoryError
-from worker.separation import SeparationOptions, Separator, load_demucs, run_separation
-from worker.separation_runner import Track, overlap_add
+from worker.separation.options import SeparationOptions
+from worker.separation.pipeline import Separator, run_separation
+from worker.separation.runner import Track, overlap_add
+from worker.separation.weights import load_demucs
 
 SR = 44100  # Hz, the model's rate
 CLIP_SECONDS = 20.0
@@ -62,13 +64,15 @@ def test_load_paths_and_errors(models_dir, tiny_model, tmp_path):
 
 def test_options_validate(models_dir):
     SeparationOptions().validate()
-    SeparationOptions(model=TINY_DEMUCS_NAME, two_stems="vocals", format="mp3").validate(models_dir=models_dir)
+    settings = {"MODELS_DIR": str(models_dir)}
+    SeparationOptions(model=TINY_DEMUCS_NAME, two_stems="vocals", format="mp3").validate(settings)
     for bad in (dict(model="nope"), dict(format="ogg"), dict(two_stems="kazoo"), dict(segment=0.1),
                 dict(overlap=0.95), dict(shifts=-1), dict(shifts=True), dict(model="hpss", two_stems="vocals")):
         with pytest.raises(InvalidRequestError):
             SeparationOptions(**bad).validate()
-    with pytest.raises(InvalidRequestError, match="unknown separation option"):
-        SeparationOptions.from_dict({"modle": "htdemucs"})
+    with pytest.raises(InvalidRequestError, match="unknown separation option") as caught:
+        SeparationOptions.from_request({"modle": "htdemucs"})
+    assert caught.value.details["unknown"] == ["modle"]
 
 
 def test_segmented_runner_equals_apply_model(tiny_model, clip):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from worker.separation import SeparationOptions, Separator, run_separation
+from worker.separation.options import SeparationOptions
+from worker.separation.pipeline import Separator, run_separation
 
 SR = 22050  # Hz; the DSP methods work at the file's own rate
 
@@ -72,3 +73,25 @@ def test_run_separation_dsp_is_labelled_and_written(mixture, tmp_path):
     y = [sf.read(tmp_path / "out" / n, dtype="float32")[0] for n in result["files"]]
     assert y[0].shape == (5 * SR, 2)
     np.testing.assert_allclose(y[0] + y[1], mixture[2][:, : 5 * SR].T, atol=2e-3)  # 24-bit FLAC + STFT rounding
+
+
+def test_catalog_reads_demucs_lists_without_torch():
+    """catalog.py answers the API's questions from the demucs package's files, equal to demucs' own readers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from demucs.hf import hf_repo_name
+    from demucs.pretrained import REMOTE_ROOT, _parse_remote_files
+
+    from worker.separation import catalog
+
+    assert catalog.remote_files() == _parse_remote_files(Path(REMOTE_ROOT) / "files.txt")
+    assert {"htdemucs", "htdemucs_ft", "htdemucs_6s", "mdx_extra"} <= set(catalog.pretrained_names())
+    for name in catalog.pretrained_names():
+        assert catalog.hf_repo_name(name) == hf_repo_name(name)
+    code = ("import sys; from worker.separation.options import SeparationOptions; "
+            "SeparationOptions.from_request({'model': 'htdemucs_ft'}); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False"

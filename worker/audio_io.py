@@ -184,6 +184,13 @@ def _av_format(container: str, codec: str) -> str | None:
     return None
 
 
+def as_float32(a: np.ndarray) -> np.ndarray:
+    """Decoded samples as float32 in [-1, 1]: integer PCM is scaled by its type's full scale."""
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.float32) / float(np.iinfo(a.dtype.type).max)
+    return a.astype(np.float32, copy=False)
+
+
 def load_audio(path: str | Path, *, sr: int | None = None, mono: bool = False,
                offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
     """Decode to float32 `(channels, samples)` (or `(samples,)` when `mono`).
@@ -228,8 +235,7 @@ def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.n
     if not chunks:
         raise AudioError("the file holds no audio samples", code="no_audio")
     y = np.concatenate(chunks, axis=1)
-    if np.issubdtype(y.dtype, np.integer):
-        y = y.astype(np.float32) / float(np.iinfo(y.dtype).max)
+    y = as_float32(y)
     start = int(offset * sr)
     stop = None if duration is None else start + int(duration * sr)
     return y[:, start:stop], sr

@@ -22,7 +22,7 @@ class MusicAnalyzerError(Exception):
         self.details = details or {}
 
     def to_dict(self) -> dict:
-        body = {"code": self.code, "message": self.message}
+        body: dict = {"code": self.code, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body

@@ -1,7 +1,7 @@
 """Music analysis ("Pitch Analysis"): key, tuning, chords, tempo/beats/downbeats/metre, melody.
 
 Plain Python (numpy/scipy/librosa), no Flask or Celery: the task layer calls `run_pitch`,
-the route validates `PitchOptions.from_request(body)` before enqueueing.
+the route validates `PitchOptions.from_request(body)` (options.py, light) before enqueueing.
 
 Result (the stages in `include`, plus "filename", "duration_seconds", "files" from run_pitch):
     key: {tonic ("C".."B" | None), mode ("major"/"minor" | None), label ("A minor" | "no key"),
@@ -16,8 +16,3 @@ Result (the stages in `include`, plus "filename", "duration_seconds", "files" fr
 Files: pitch_<stem>.json, .txt (summary), .png (chromagram + chords + beat/bar grid), .mid (melody).
 Accuracy and speed: bench/pitch_accuracy.py, bench/pitch_speed.py (test set: bench/pitch_testset.py).
 """
-
-from .options import STAGES, PitchOptions
-from .pipeline import analyze_music, run_pitch
-
-__all__ = ["STAGES", "PitchOptions", "analyze_music", "run_pitch"]

@@ -1,26 +1,41 @@
-"""Options of the music analysis ("Pitch Analysis") job."""
+"""Options of the music analysis ("Pitch Analysis") job. Light: the API imports it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from worker.errors import InvalidRequestError
+from worker.options import JobOptions, Settings
 
 STAGES = ("key", "chords", "tempo", "beats", "melody", "tuning")
 
 
 @dataclass(frozen=True)
-class PitchOptions:
+class PitchOptions(JobOptions):
     """What to compute. `include` is a subset of STAGES; the default is all of them.
 
     Some stages need others internally (chords are aligned to beats, the key is read on a
     tuning-corrected chroma); those run anyway, `include` only decides what is reported.
     """
 
+    WHAT: ClassVar[str] = "pitch"
+
     include: tuple[str, ...] = field(default=STAGES)
 
-    def validate(self) -> PitchOptions:
+    @classmethod
+    def normalize(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        include = kwargs.get("include")
+        if isinstance(include, str):  # one stage may be named alone
+            include = (include,)
+        if isinstance(include, list | tuple):
+            include = tuple(include)
+            if set(include) <= set(STAGES) and len(set(include)) == len(include):
+                include = tuple(s for s in STAGES if s in include)  # equal requests give equal options
+            kwargs["include"] = include
+        return kwargs
+
+    def validate(self, settings: Settings | None = None) -> PitchOptions:
         if not isinstance(self.include, tuple) or not self.include:
             raise InvalidRequestError("include must be a non-empty list of stages", code="invalid_option",
                                       details={"allowed": list(STAGES)})
@@ -34,25 +49,3 @@ class PitchOptions:
 
     def wants(self, stage: str) -> bool:
         return stage in self.include
-
-    @classmethod
-    def from_request(cls, body: dict[str, Any] | None) -> PitchOptions:
-        """Options from a request body; unknown keys other than "file" are refused."""
-        body = {} if body is None else body
-        if not isinstance(body, dict):
-            raise InvalidRequestError("the request body must be a JSON object", code="invalid_option")
-        extra = set(body) - {"include", "file"}
-        if extra:
-            raise InvalidRequestError(f"unknown option(s): {sorted(extra)!r}", code="invalid_option")
-        include = body.get("include")
-        if include is None:
-            return cls().validate()
-        if isinstance(include, str):
-            include = [include]
-        if not isinstance(include, list | tuple):
-            raise InvalidRequestError("include must be a list of stage names", code="invalid_option",
-                                      details={"allowed": list(STAGES)})
-        # keep the canonical order so equal requests give equal options
-        opts = cls(include=tuple(include))
-        opts.validate()
-        return cls(include=tuple(s for s in STAGES if s in include))

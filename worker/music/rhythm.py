@@ -289,7 +289,7 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
             for name, h in homogeneity.items():
                 s += HOMOGENEITY_WEIGHTS[name] * HOMOGENEITY_SCALE * float(h[phase] - h.mean())
             scores[(meter, phase)] = s
-    meter, phase = max(scores, key=scores.get)
+    meter, phase = max(scores, key=lambda mp: scores[mp])
     return meter, phase
 
 

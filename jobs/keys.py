@@ -1,0 +1,63 @@
+"""Every Redis key the service uses, defined once. Nothing outside the jobs package builds a key.
+
+    ma:job:<id>               hash: one job record (see store.py)
+    ma:jobs                   zset: every job id by creation time
+    ma:session-jobs:<sid>     zset: a session's job ids by creation time
+    ma:running                set: ids of running jobs (what recovery scans)
+    ma:cancel:<id>            string: a cancel was requested
+    ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
+    ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
+    ma:recover:<id>           string: a worker is recovering this job (short lock)
+    ma:worker:<name>          hash: a worker's heartbeat, pid, queues (expires when it stops beating)
+    ma:workers                set: worker names
+    ma:worker-jobs:<name>     set: job ids a worker runs now
+    ma:models:status          string: the GPU worker's model status JSON
+    <queue>, <queue>\x06\x16<p>   kombu's message lists of a Celery queue (and its priority sub-lists)
+"""
+
+from __future__ import annotations
+
+PREFIX = "ma:"
+JOBS = f"{PREFIX}jobs"
+RUNNING = f"{PREFIX}running"
+WORKERS = f"{PREFIX}workers"
+MODEL_STATUS = f"{PREFIX}models:status"
+KOMBU_PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists <queue><sep><p>
+KOMBU_PRIORITIES = range(1, 10)
+
+
+def job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def session_jobs(session_id: str) -> str:
+    return f"{PREFIX}session-jobs:{session_id}"
+
+
+def cancel(job_id: str) -> str:
+    return f"{PREFIX}cancel:{job_id}"
+
+
+def done(job_id: str) -> str:
+    return f"{PREFIX}done:{job_id}"
+
+
+def events(job_id: str) -> str:
+    return f"{PREFIX}events:{job_id}"
+
+
+def recover_lock(job_id: str) -> str:
+    return f"{PREFIX}recover:{job_id}"
+
+
+def worker(name: str) -> str:
+    return f"{PREFIX}worker:{name}"
+
+
+def worker_jobs(name: str) -> str:
+    return f"{PREFIX}worker-jobs:{name}"
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists holding a Celery queue's waiting messages."""
+    return [queue] + [f"{queue}{KOMBU_PRIORITY_SEP}{p}" for p in KOMBU_PRIORITIES]

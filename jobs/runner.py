@@ -1,0 +1,147 @@
+"""Runs one job inside a worker: start, progress, outcome. Never lets an error kill the worker.
+
+Every job type goes the same way: the record's params are read back as `{"files", "batch", "options"}`,
+the options rebuilt with the one call the route used (`Options.from_request(params["options"])`), and
+the type's work function called with a JobContext and a progress callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import current_app
+
+from storage import SessionStore
+from worker.errors import JobCanceled, MusicAnalyzerError
+from worker.options import JobOptions
+from worker.progress import Progress, scaled
+
+from .services import Services, services
+from .types import JOB_TYPES, stored_params
+
+log = logging.getLogger(__name__)
+OptionsT = TypeVar("OptionsT", bound=JobOptions)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a work function gets: the job's identity, its input files, its options, the app's parts."""
+
+    job_id: str
+    session_id: str | None
+    files: list[str]  # upload names to process (all of the session's uploads for a batch)
+    batch: bool  # the request named no file: the result lists one entry per file
+    options: JobOptions
+    settings: Mapping[str, Any]
+    services: Services
+
+    @property
+    def store(self) -> SessionStore:
+        return self.services.store
+
+    def options_as(self, cls: type[OptionsT]) -> OptionsT:
+        """The options, typed as the job type's class (which they always are: the runner built them)."""
+        if not isinstance(self.options, cls):
+            raise TypeError(f"job {self.job_id} has {type(self.options).__name__}, not {cls.__name__}")
+        return self.options
+
+    def results_dir(self) -> Path:
+        return self.store.results_dir(self._session())
+
+    def upload_path(self, name: str) -> Path:
+        return self.store.file_path(self._session(), name, area="uploads")
+
+    def upload_names(self) -> list[str]:
+        return self.store.upload_names(self._session())
+
+    def _session(self) -> str:
+        if self.session_id is None:
+            raise TypeError(f"job {self.job_id} has no session")
+        return self.session_id
+
+
+def run_job(job_id: str, job_type: str, *, worker: str) -> str:
+    """Run the job; returns the final state (or why it did not run)."""
+    svc = services()
+    worker = current_app.extensions.get("worker_identity", worker)
+    decision = svc.jobs.start(job_id, worker=worker, max_attempts=int(current_app.config["JOB_MAX_ATTEMPTS"]),
+                              is_alive=svc.workers.is_alive)
+    if decision != "run":
+        log.info("job %s not run: %s", job_id, decision)
+        return decision
+    svc.workers.set_current(worker, job_id)
+    try:
+        result = _work(svc, job_id, job_type)
+    except JobCanceled:
+        svc.jobs.mark_canceled(job_id)
+        return "canceled"
+    except MusicAnalyzerError as e:
+        log.info("job %s failed: %s", job_id, e.message)
+        svc.jobs.fail(job_id, e.to_dict(), status=e.http_status)
+        return "failed"
+    except Exception as e:  # a bug or an unexpected library error: record it, keep serving
+        log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
+        svc.jobs.fail(job_id, {"code": "internal_error", "message": f"{type(e).__name__}: {e}"})
+        return "failed"
+    finally:
+        svc.workers.clear_current(worker, job_id)
+    svc.jobs.succeed(job_id, result, files=_files_of(result))
+    return "succeeded"
+
+
+def _work(svc: Services, job_id: str, job_type: str) -> dict:
+    job = svc.jobs.get(job_id)
+    if job is None:  # expired or deleted between start() and here
+        raise MusicAnalyzerError("the job record is gone", code="job_gone")
+    kind = JOB_TYPES[job_type]
+    params = stored_params(job_type, job.get("params") or {})
+    settings = current_app.config
+    context = JobContext(job_id=job_id, session_id=job["session_id"] or None, files=params["files"],
+                         batch=params["batch"], options=kind.options.from_request(params["options"], settings=settings),
+                         settings=settings, services=svc)
+    return kind.work()(context, svc.jobs.reporter(job_id))
+
+
+def _files_of(result: Any) -> list[str]:
+    if not isinstance(result, dict):
+        return []
+    files = list(result.get("files", []))
+    for item in result.get("results", []) or []:
+        if isinstance(item, dict):
+            files += item.get("files", [])
+    return files
+
+
+RunOne = Callable[..., dict]  # run_<x>(*, audio_path, results_dir, options, progress, **extra) -> result
+
+
+def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra: Any) -> dict:
+    """`run_one(audio_path=, results_dir=, options=, progress=, **extra)` for the job's file or files.
+
+    A single-file job returns that file's result. A batch returns `{"batch": true, "results": [...],
+    "errors": [...]}` and fails only if every file failed.
+    """
+    results_dir = ctx.results_dir()
+    if not ctx.batch:
+        return run_one(audio_path=ctx.upload_path(ctx.files[0]), results_dir=results_dir, options=ctx.options,
+                       progress=progress, **extra)
+    names = ctx.files or ctx.upload_names()  # none listed: a record from an older version
+    results, errors = [], []
+    for i, name in enumerate(names):
+        part = scaled(progress, i / len(names), (i + 1) / len(names))
+        try:
+            results.append(run_one(audio_path=ctx.upload_path(name), results_dir=results_dir, options=ctx.options,
+                                   progress=part, **extra))
+        except JobCanceled:
+            raise
+        except MusicAnalyzerError as e:
+            errors.append({"filename": name, **e.to_dict()})
+    if not results and errors:
+        raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
+                                 details={"errors": errors})
+    return {"batch": True, "results": results, "errors": errors}

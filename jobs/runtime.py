@@ -1,0 +1,161 @@
+"""The worker process' runtime: heartbeat, published state, recovery of jobs whose worker died, and the
+process' one ModelManager.
+
+Hooked to the Celery worker's start and shutdown signals. Each worker process publishes pid, queues,
+heartbeat and current jobs to Redis (workers.WorkerRegistry) every HEARTBEAT_SECONDS; /health and the
+job records read that state, so they answer without asking a worker.
+
+Recovery: a job left "running" by a worker whose heartbeat has expired (killed,
+out of memory, machine lost) is re-published by any live worker, at most
+JOB_MAX_ATTEMPTS deliveries in all, then marked failed. This does not wait for
+the broker's visibility timeout, which must stay longer than the longest job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from celery import signals
+from flask import Flask, current_app
+
+from models import ModelManager
+
+from .services import Services, services
+from .submit import publish
+
+log = logging.getLogger(__name__)
+
+RECOVERY_EVERY_BEATS = 3
+RECOVERY_LOCK_SECONDS = 30
+
+
+class WorkerRuntime:
+    def __init__(self, flask_app: Flask, *, hostname: str, queues: list[str]):
+        self.app = flask_app
+        self.hostname = hostname
+        self.queues = queues
+        self.started_at = time.time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.beat()
+        self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
+        self._thread.start()
+        keep_alive = float(self.app.config.get("MODEL_KEEP_ALIVE") or 0)
+        if keep_alive > 0:
+            # Its own thread: expiring waits for the model lock while a generation runs,
+            # and the heartbeat must never wait behind work.
+            threading.Thread(target=self._expire_loop, args=(min(30.0, keep_alive / 4),),
+                             name="ma-keep-alive", daemon=True).start()
+
+    def _expire_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            manager = self.app.extensions.get("model_manager")
+            if manager is None:
+                continue
+            try:
+                expired = manager.expire_idle()
+                if expired:
+                    log.info("unloaded idle model(s): %s", ", ".join(expired))
+            except Exception:
+                log.warning("keep-alive expiry failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        try:
+            self._services().workers.remove(self.hostname)
+        except Exception:  # Redis may be gone at shutdown; the record expires anyway
+            log.debug("could not remove worker record", exc_info=True)
+
+    def _services(self) -> Services:
+        return self.app.extensions["music_analyzer"]
+
+    def beat(self) -> None:
+        self._services().workers.beat(self.hostname, pid=os.getpid(), queues=self.queues,
+                                      started_at=self.started_at)
+
+    def _loop(self) -> None:
+        interval = float(self.app.config["HEARTBEAT_SECONDS"])
+        n = 0
+        while not self._stop.wait(interval):
+            n += 1
+            try:
+                self.beat()
+                if n % RECOVERY_EVERY_BEATS == 0:
+                    self.recover_orphans()
+            except Exception:  # Redis down: keep trying, the worker itself reconnects
+                log.warning("heartbeat failed", exc_info=True)
+
+    def recover_orphans(self) -> list[str]:
+        """Re-publish (or fail) running jobs whose worker is no longer alive."""
+        svc = self._services()
+        recovered = []
+        for job_id in svc.jobs.running_ids():
+            job = svc.jobs.get(job_id)
+            if job is None or job["state"] != "running":
+                svc.jobs.forget_running(job_id)
+                continue
+            if svc.workers.is_alive(job.get("worker") or ""):
+                continue
+            if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
+                continue  # another worker is recovering it
+            if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
+                svc.jobs.fail(job_id, {"code": "worker_lost",
+                                       "message": f"the worker running this job ({job.get('worker')}) stopped "
+                                                  f"{job['attempts']} time(s); not retrying again"})
+            elif svc.jobs.requeue(job_id):
+                with self.app.app_context():
+                    publish(job["task"], job_id, job["queue"])
+                log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
+            recovered.append(job_id)
+        return recovered
+
+
+def model_manager() -> ModelManager:
+    """The worker process' ModelManager, made on first use (never at import) and kept in the app."""
+    ext = current_app.extensions
+    if "model_manager" not in ext:
+        board = services().model_status
+        worker = ext.get("worker_identity")
+        manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker))
+        ext["model_manager"] = manager
+        board.publish(manager.status(), worker=worker)
+    return ext["model_manager"]
+
+
+def _runtime_key(hostname: str) -> str:
+    return f"worker_runtime:{hostname}"
+
+
+@signals.worker_init.connect
+def _on_worker_init(sender=None, **kwargs):
+    flask_app = getattr(sender.app, "flask_app", None)
+    if flask_app is None:
+        return
+    consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
+    runtime = WorkerRuntime(flask_app, hostname=sender.hostname, queues=sorted(consume))
+    flask_app.extensions[_runtime_key(sender.hostname)] = runtime
+    # Tasks record this name on their jobs; liveness is judged by its heartbeat.
+    # (task.request.hostname is not always the node name, e.g. in embedded workers.)
+    flask_app.extensions["worker_identity"] = sender.hostname
+    runtime.start()
+
+
+def stop_runtime(flask_app: Flask, hostname: str) -> None:
+    """Stop the heartbeat of worker `hostname` and remove its record (idempotent)."""
+    runtime = flask_app.extensions.pop(_runtime_key(hostname), None)
+    if runtime:
+        runtime.stop()
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(sender=None, **kwargs):
+    flask_app = getattr(sender.app, "flask_app", None)
+    if flask_app is not None:
+        stop_runtime(flask_app, sender.hostname)

@@ -1,0 +1,40 @@
+"""The objects a request or a task needs, built once per app from its config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from redis import Redis
+
+from redis_server import redis_client
+from storage import SessionStore
+
+from .store import JobStore
+from .workers import ModelStatusBoard, WorkerRegistry
+
+
+@dataclass(frozen=True)
+class Services:
+    redis: Redis
+    blocking_redis: Redis  # no read timeout: for BLPOP waits of up to a minute
+    store: SessionStore
+    jobs: JobStore
+    workers: WorkerRegistry
+    model_status: ModelStatusBoard
+
+    @classmethod
+    def from_config(cls, config: dict) -> Services:
+        client = redis_client(config["REDIS_URL"])
+        return cls(
+            redis=client,
+            blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
+            store=SessionStore(config["DATA_DIR"]),
+            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"]),
+            workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
+            model_status=ModelStatusBoard(client),
+        )
+
+
+def services() -> Services:
+    return current_app.extensions["music_analyzer"]

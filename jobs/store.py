@@ -1,0 +1,311 @@
+"""Job records, progress, cancel flags and worker state, all in Redis.
+
+Used by the API (create, read, cancel) and by the workers (start, progress,
+finish). Records live in Redis rather than in Celery's result backend so that
+`GET /jobs/<id>` is one HGETALL, survives API restarts, and carries the fields
+clients read (state, progress, stage, result, error).
+
+State machine (every transition is one atomic Lua call):
+    queued -> running -> succeeded | failed | canceled
+    queued -> canceled                       (cancel before a worker took it)
+    running -> running                       (redelivery after a worker died)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from worker.errors import JobCanceled
+
+from . import keys
+
+DONE_SIGNAL_SECONDS = 120  # how long a finished job's wake-up signal waits for a reader
+TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
+STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
+_JSON_FIELDS = ("params", "result", "error", "files")
+
+# KEYS[1] = job hash, KEYS[2] = its events channel; ARGV[1] = allowed from-states (comma list),
+# ARGV[2] = new state, ARGV[3..] = field/value pairs to set. Returns the previous state, or false.
+# The change and its event are one atomic step, so subscribers see transitions in order.
+_TRANSITION_LUA = """
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return false end
+local ok = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then ok = true end end
+if not ok then return false end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
+redis.call('PUBLISH', KEYS[2], cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]}))
+return cur
+"""
+
+def iso(ts: float | str | None) -> str | None:
+    if ts in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600):
+        self.r = client
+        self.ttl = int(ttl_seconds)
+        self._transition = self.r.register_script(_TRANSITION_LUA)
+
+    # -- create / read --------------------------------------------------------
+    def create(self, *, job_type: str, session_id: str | None, queue: str, task: str,
+               params: dict | None = None, job_id: str | None = None) -> dict:
+        job_id = job_id or new_job_id()
+        now = time.time()
+        record: dict[str, str | int | float] = {
+            "job_id": job_id,
+            "session_id": session_id or "",
+            "type": job_type,
+            "queue": queue,
+            "task": task,
+            "state": "queued",
+            "progress": 0.0,
+            "stage": "queued",
+            "created_at": now,
+            "attempts": 0,
+            "params": json.dumps(params or {}),
+        }
+        pipe = self.r.pipeline()
+        pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
+        pipe.expire(keys.job(job_id), self.ttl)
+        pipe.zadd(keys.JOBS, {job_id: now})
+        if session_id:
+            pipe.zadd(keys.session_jobs(session_id), {job_id: now})
+        pipe.execute()
+        return _decode(record)
+
+    def get(self, job_id: str) -> dict | None:
+        raw = self.r.hgetall(keys.job(job_id))
+        return _decode(raw) if raw else None
+
+    def list_jobs(self, *, session_id: str | None = None, limit: int = 100) -> list[dict]:
+        index = keys.session_jobs(session_id) if session_id else keys.JOBS
+        ids = [text(i) for i in self.r.zrevrange(index, 0, max(0, limit - 1))]  # type: ignore[arg-type]
+        pipe = self.r.pipeline()
+        for job_id in ids:
+            pipe.hgetall(keys.job(job_id))
+        out = []
+        stale = []
+        for job_id, raw in zip(ids, pipe.execute(), strict=True):
+            if raw:
+                out.append(_decode(raw))
+            else:
+                stale.append(job_id)
+        if stale:  # expired records: drop them from the index too
+            self.r.zrem(index, *stale)
+        return out
+
+    def active_jobs(self, session_id: str) -> list[dict]:
+        return [j for j in self.list_jobs(session_id=session_id, limit=1000)
+                if j["state"] not in TERMINAL_STATES]
+
+    def forget_session(self, session_id: str) -> None:
+        self.r.delete(keys.session_jobs(session_id))
+
+    # -- transitions ----------------------------------------------------------
+    def _move(self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any) -> str | None:
+        args = [",".join(from_states), to_state]
+        for k, v in fields.items():
+            args += [k, json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)]
+        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id)], args=args)
+        return prev.decode() if prev else None
+
+    def start(self, job_id: str, *, worker: str, max_attempts: int,
+              is_alive: Callable[[str], bool] = lambda name: False) -> str:
+        """Mark running. Returns 'run', or why not: 'gone', 'done', 'canceled', 'exhausted', 'elsewhere'.
+
+        'elsewhere': a duplicate delivery of a job that a live worker is running now.
+        """
+        job = self.get(job_id)
+        if job is None:
+            return "gone"
+        if job["state"] in TERMINAL_STATES:
+            return "done"
+        if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
+            return "elsewhere"
+        if self.r.exists(keys.cancel(job_id)):
+            self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
+                       finished_at=time.time())
+            return "canceled"
+        attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)
+        if attempts > max_attempts:
+            self.fail(job_id, {"code": "worker_lost",
+                               "message": f"the worker running this job stopped {attempts - 1} times; "
+                                          "not retrying again"})
+            return "exhausted"
+        prev = self._move(job_id, ("queued", "running"), "running", stage="starting",
+                          started_at=time.time(), worker=worker)
+        if prev:
+            self.r.sadd(keys.RUNNING, job_id)
+        return "run" if prev else "done"
+
+    def requeue(self, job_id: str) -> bool:
+        """running -> queued, for a job whose worker died (the caller re-publishes it)."""
+        self.r.srem(keys.RUNNING, job_id)
+        return bool(self._move(job_id, ("running",), "queued", stage="requeued after its worker stopped"))
+
+    def forget_running(self, job_id: str) -> None:
+        """Drop a finished or vanished job from the running set (recovery's housekeeping)."""
+        self.r.srem(keys.RUNNING, job_id)
+
+    def claim_recovery(self, job_id: str, owner: str, *, seconds: float) -> bool:
+        """True for the one worker that may recover `job_id` in the next `seconds`."""
+        return bool(self.r.set(keys.recover_lock(job_id), owner, nx=True, ex=max(1, int(seconds))))
+
+    def running_ids(self) -> list[str]:
+        return [text(i) for i in self.r.smembers(keys.RUNNING)]
+
+    def progress(self, job_id: str, fraction: float, stage: str) -> None:
+        fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
+        pipe = self.r.pipeline()
+        pipe.hset(keys.job(job_id), mapping={"progress": fraction, "stage": stage})
+        pipe.publish(keys.events(job_id), json.dumps({"state": "running", "progress": fraction, "stage": stage}))
+        pipe.execute()
+
+    def wait_until(self, job_id: str, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
+        """Block until `predicate(record)` holds, re-reading the record on each of the job's events (no
+        polling); returns the record, or the record as it is after `timeout` seconds."""
+        with self.r.pubsub(ignore_subscribe_messages=True) as sub:
+            sub.subscribe(keys.events(job_id))  # first subscribe, then read: no change can slip between
+            deadline = time.monotonic() + timeout
+            job = self.get(job_id)
+            while job is not None and not predicate(job) and (left := deadline - time.monotonic()) > 0:
+                if sub.get_message(timeout=left) is not None:
+                    job = self.get(job_id)
+            return job
+
+    def wait_for_state(self, job_id: str, states: Iterable[str], timeout: float) -> dict | None:
+        """`wait_until` the job is in one of `states`."""
+        wanted = frozenset(states)
+        return self.wait_until(job_id, lambda job: job["state"] in wanted, timeout)
+
+    def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
+        self._move(job_id, ("running",), "succeeded", progress=1.0, stage="done",
+                   finished_at=time.time(), result=result, files=files or [])
+        self._finished(job_id)
+
+    def _finished(self, job_id: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.delete(keys.cancel(job_id))
+        pipe.srem(keys.RUNNING, job_id)
+        # wakes anyone blocked in wait() (the synchronous model routes), without polling
+        pipe.lpush(keys.done(job_id), 1)
+        pipe.expire(keys.done(job_id), DONE_SIGNAL_SECONDS)
+        pipe.execute()
+
+    def wait(self, job_id: str, timeout: float, *, blocking_client: redis.Redis) -> dict | None:
+        """Block until the job finishes or `timeout` seconds pass; returns the record."""
+        job = self.get(job_id)
+        if job is None or job["state"] in TERMINAL_STATES or timeout <= 0:
+            return job
+        blocking_client.blpop([keys.done(job_id)], timeout=timeout)
+        return self.get(job_id)
+
+    def fail(self, job_id: str, error: dict, *, status: int = 500) -> None:
+        """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
+        kept for the routes that answer with the job's outcome (never shown in the public view)."""
+        self._move(job_id, ("queued", "running"), "failed", stage="failed",
+                   finished_at=time.time(), error=error, error_status=int(status))
+        self._finished(job_id)
+
+    def mark_canceled(self, job_id: str) -> None:
+        self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
+                   finished_at=time.time())
+        self._finished(job_id)
+
+    def request_cancel(self, job_id: str) -> str | None:
+        """Cancel: a queued job is canceled now; a running one at its next checkpoint.
+
+        Returns the state the job was in, or None if it was already finished.
+        """
+        self.r.set(keys.cancel(job_id), "1", ex=self.ttl)
+        prev = self._move(job_id, ("queued",), "canceled", stage="canceled", finished_at=time.time())
+        if prev:
+            self._finished(job_id)
+            return prev
+        job = self.get(job_id)
+        if job and job["state"] == "running":
+            return "running"
+        self.r.delete(keys.cancel(job_id))
+        return None
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.r.exists(keys.cancel(job_id)))
+
+    def reporter(self, job_id: str, *, min_interval: float = 0.05) -> Callable[[float, str], None]:
+        """A progress callback for pipelines: records progress, raises JobCanceled when asked.
+
+        Writes are throttled to one per `min_interval` seconds unless the stage
+        changes; the cancel flag is checked on every call (one EXISTS).
+        """
+        last_time, last_stage = 0.0, ""
+
+        def report(fraction: float, stage: str) -> None:
+            nonlocal last_time, last_stage
+            now = time.monotonic()
+            if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
+                self.progress(job_id, fraction, stage)
+                last_time, last_stage = now, stage
+            if self.cancel_requested(job_id):
+                raise JobCanceled("the job was canceled")
+
+        return report
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(raw: Mapping) -> dict:
+    rec: dict[str, Any] = {text(k): text(v) if isinstance(v, bytes | str) else str(v) for k, v in raw.items()}
+    for k in _JSON_FIELDS:
+        if rec.get(k):
+            rec[k] = json.loads(rec[k])
+        else:
+            rec.pop(k, None)
+    rec["progress"] = float(rec.get("progress") or 0.0)
+    rec["attempts"] = int(rec.get("attempts") or 0)
+    rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
+    for k in ("created_at", "started_at", "finished_at"):
+        rec[k] = float(rec[k]) if rec.get(k) else None
+    return rec
+
+
+def public_view(job: dict) -> dict:
+    """The job as clients see it (GET /jobs/<id>)."""
+    out = {
+        "job_id": job["job_id"],
+        "session_id": job["session_id"] or None,
+        "type": job["type"],
+        "state": job["state"],
+        "progress": job["progress"],
+        "stage": job["stage"],
+        "created_at": iso(job.get("created_at")),
+        "started_at": iso(job.get("started_at")),
+        "finished_at": iso(job.get("finished_at")),
+        "queue": job.get("queue"),
+        "attempts": job.get("attempts", 0),
+    }
+    if job["state"] == "succeeded":
+        out["result"] = job.get("result")
+        out["files"] = job.get("files", [])
+    if job["state"] == "failed":
+        out["error"] = job.get("error")
+    return out

@@ -1,0 +1,26 @@
+"""The language-model jobs of the GPU queue: load, unload, generate, and the audio-LLM analysis."""
+
+from __future__ import annotations
+
+from worker.audio_llm.pipeline import run_gemma3n
+from worker.llm.options import GenerateOptions, ModelLoadOptions
+from worker.progress import Progress
+
+from ..runner import JobContext, for_each_file
+from ..runtime import model_manager
+
+
+def model_load(ctx: JobContext, progress: Progress) -> dict:
+    return model_manager().load_llm(str(ctx.options_as(ModelLoadOptions).model_type), progress=progress)
+
+
+def model_unload(ctx: JobContext, progress: Progress) -> dict:
+    return model_manager().unload(kind="llm")
+
+
+def generate(ctx: JobContext, progress: Progress) -> dict:
+    return model_manager().generate(ctx.options_as(GenerateOptions), progress=progress)
+
+
+def gemma_3n(ctx: JobContext, progress: Progress) -> dict:
+    return for_each_file(ctx, progress, run_gemma3n, manager=model_manager())

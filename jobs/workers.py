@@ -1,0 +1,87 @@
+"""Worker state in Redis: heartbeats, queues and current jobs of every worker; queue depths; model status."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from . import keys
+from .store import text
+
+
+class WorkerRegistry:
+    def __init__(self, client: redis.Redis, *, heartbeat_seconds: float = 2.0):
+        self.r = client
+        self.heartbeat_seconds = heartbeat_seconds
+
+    def beat(self, name: str, **fields: Any) -> None:
+        mapping: dict[str, str | float] = {"heartbeat": time.time(), **{k: json.dumps(v) for k, v in fields.items()}}
+        pipe = self.r.pipeline()
+        pipe.hset(keys.worker(name), mapping=mapping)  # type: ignore[arg-type]  # redis-py: invariant key type
+        pipe.expire(keys.worker(name), max(3, int(self.heartbeat_seconds * 5)))
+        pipe.sadd(keys.WORKERS, name)
+        pipe.execute()
+
+    def is_alive(self, name: str) -> bool:
+        return bool(self.r.exists(keys.worker(name)))
+
+    def set_current(self, name: str, job_id: str | None) -> None:
+        """Which job a worker runs now (a set: a prefork CPU worker runs several)."""
+        if job_id:
+            self.r.sadd(keys.worker_jobs(name), job_id)
+        else:
+            self.r.delete(keys.worker_jobs(name))
+
+    def clear_current(self, name: str, job_id: str) -> None:
+        self.r.srem(keys.worker_jobs(name), job_id)
+
+    def current(self, name: str) -> list[str]:
+        return sorted(text(i) for i in self.r.smembers(keys.worker_jobs(name)))
+
+    def remove(self, name: str) -> None:
+        self.r.delete(keys.worker(name))
+        self.r.srem(keys.WORKERS, name)
+
+    def all(self) -> list[dict]:
+        names = sorted(text(n) for n in self.r.smembers(keys.WORKERS))
+        pipe = self.r.pipeline()
+        for n in names:
+            pipe.hgetall(keys.worker(n))
+        out, now = [], time.time()
+        for n, raw in zip(names, pipe.execute(), strict=True):
+            if not raw:
+                self.r.srem(keys.WORKERS, n)
+                continue
+            rec = {text(k): text(v) for k, v in raw.items()}
+            beat = float(rec.pop("heartbeat"))
+            info = {k: json.loads(v) for k, v in rec.items()}
+            info.update(name=n, heartbeat_age_seconds=round(now - beat, 3),
+                        alive=now - beat < max(3, self.heartbeat_seconds * 5),
+                        current_jobs=self.current(n))
+            out.append(info)
+        return out
+
+
+def queue_depth(client: redis.Redis, queue: str) -> int:
+    """Messages waiting in a kombu Redis queue (its priority sub-lists included)."""
+    pipe = client.pipeline()
+    for name in keys.queue_lists(queue):
+        pipe.llen(name)
+    return int(sum(pipe.execute()))
+
+
+class ModelStatusBoard:
+    """The GPU worker publishes its ModelManager status here; the API reads it without asking the worker."""
+
+    def __init__(self, client: redis.Redis):
+        self.r = client
+
+    def publish(self, status: dict, *, worker: str | None) -> None:
+        self.r.set(keys.MODEL_STATUS, json.dumps({**status, "published_by": worker}, default=str))
+
+    def read(self) -> dict | None:
+        raw = self.r.get(keys.MODEL_STATUS)
+        return json.loads(raw) if raw else None

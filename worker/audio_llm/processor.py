@@ -1,0 +1,389 @@
+"""Gemma3NProcessor: let a language model listen to a recording (or read its measurements), then transcribe
+or analyse it, writing `analysis_<model>_<task>_<stem>.json|.txt` into the session's results.
+
+preprocess (CPU, no model): decode, measure the features with worker.features.descriptors.compute_features, plan the
+    passes (worker.audio_llm.prompts) and cut the 16 kHz mono chunks an audio model hears.
+forward (the resident LLM, switched through the ModelManager when another one is loaded): run the passes.
+    Audio models (Gemma 3n, Phi-4-multimodal) hear each chunk of at most the model's clip length together
+    with that chunk's features; more than one chunk → a merge pass over the chunk notes (map-reduce).
+    Text-only models get one pass over the features as text (and a Whisper transcript when one exists).
+postprocess: the result dict (the user's contract) and its two files, written atomically after every pass
+    succeeded, so a canceled or failed job leaves no partial result.
+
+`progress(fraction, stage)` is called before every pass (and during generation); it may raise JobCanceled,
+which propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from worker.audio_io import load_audio, resample, to_mono
+from worker.errors import AudioError
+from worker.features.descriptors import compute_features
+from worker.files import write_json_atomic, write_text_atomic
+from worker.llm.generate import audio_sample_rate
+from worker.llm.loading import LoadedLLM
+from worker.llm.options import GenerateOptions
+from worker.llm.weights import registry_entry
+from worker.progress import Progress, quiet, scaled
+
+from .files import find_transcript, result_names
+from .options import Gemma3NOptions, clip_seconds, hears_audio
+from .prompts import (
+    CHUNK_NOTE_TOKENS,
+    MERGE_INPUT_CHARS,
+    SYSTEM_PROMPTS,
+    Span,
+    chunk_prompt,
+    compact_features,
+    describe_features,
+    describe_timeline,
+    group_for_merge,
+    merge_prompt,
+    plan_chunks,
+    plan_sections,
+    render_text,
+    single_clip_prompt,
+    text_only_prompt,
+    transcript_answer,
+    truncate_transcript,
+)
+
+log = logging.getLogger(__name__)
+
+MODEL_SAMPLE_RATE = 16000  # Hz: what the Gemma 3n and Phi-4-multimodal feature extractors expect
+# Shares of the job's progress bar: decoding + features, model load, the generation passes, writing.
+PREPROCESS_END, LOAD_END, PASSES_END = 0.1, 0.2, 0.95
+
+
+
+class ModelHost(Protocol):
+    """What the processor needs of the worker's model manager (models.ModelManager is one)."""
+
+    registry: Mapping[str, Any]
+
+    @property
+    def current_model(self) -> str | None: ...
+
+    def get_llm(self, model_type: str | None = None, *, progress: Progress | None = None) -> LoadedLLM: ...
+
+    def generate(self, options: GenerateOptions, *, audio: Any = None, images: Any = None,
+                 progress: Progress | None = None) -> dict: ...
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One generation pass: its options and the audio it hears ((n,) float32 at the model's rate, or None)."""
+
+    kind: str  # single | chunk | text | merge
+    options: GenerateOptions
+    audio: np.ndarray | None = None
+    span: Span | None = None
+
+    @property
+    def user_text(self) -> str:
+        message = self.options.conversation()[-1]["content"]
+        return message if isinstance(message, str) else "".join(p.get("text", "") for p in message)
+
+
+@dataclass
+class Prepared:
+    """Everything preprocess measured and planned for one recording."""
+
+    filename: str
+    options: Gemma3NOptions
+    duration_seconds: float
+    sample_rate: int  # Hz, the file's
+    channels: int
+    features: dict  # compute_features of the whole recording
+    features_text: str
+    audio_input: bool  # the model hears the audio
+    spans: list[Span]  # audio chunks (audio path) or timeline sections (text path)
+    span_features: list[dict]  # compact_features per span
+    calls: list[LLMCall]  # the map passes (one per chunk) or the single pass
+    model_audio: np.ndarray | None = None  # (n,) float32 mono at model_sample_rate (audio path)
+    model_sample_rate: int | None = None
+    transcript_source: str | None = None
+    transcript_text: str | None = None  # the whole Whisper text (the prompt may hold a shortened copy)
+    seconds: float = 0.0
+
+
+@dataclass
+class Generated:
+    summary: str
+    notes: list[dict] = field(default_factory=list)  # per chunk (map-reduce only)
+    passes: list[dict] = field(default_factory=list)  # per generate call
+    merge_passes: int = 0
+    final_prompt: str = ""
+    finish_reason: str | None = None
+    model_load_seconds: float | None = None
+
+
+class Gemma3NProcessor:
+    """The audio-LLM job for one recording at a time, using `manager`'s resident LLM (switching if needed)."""
+
+    def __init__(self, manager: ModelHost, *, merge_input_chars: int = MERGE_INPUT_CHARS):
+        self.manager = manager
+        self.merge_input_chars = merge_input_chars  # chunk-note characters one merge pass reads
+
+    @property
+    def registry(self) -> Mapping[str, Any]:
+        return self.manager.registry
+
+    # -- preprocess ------------------------------------------------------------------------------------
+    def preprocess(self, y: np.ndarray, sr: int, *, options: Gemma3NOptions, filename: str,
+                   transcript: tuple[str, str] | None = None) -> Prepared:
+        """Measure `y` ((channels, n) or (n,) float32 at `sr` Hz) and plan the passes for `options`.
+
+        transcript: (source file name, text) of a Whisper result, used by text-only models.
+        """
+        options.validate()
+        registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
+        started = time.perf_counter()
+        n = int(y.shape[-1])
+        if n == 0:
+            raise AudioError("no samples to analyse", code="no_audio")
+        duration = n / sr
+        features = compute_features(y, sr)
+        features_text = describe_features(features, duration_seconds=duration, sample_rate=sr)
+        mono = np.ascontiguousarray(to_mono(y), dtype=np.float32)
+        audio_input = hears_audio(options.model_variant, self.registry)
+        spans = (plan_chunks(n, sr, clip_seconds(options.model_variant, self.registry)) if audio_input
+                 else plan_sections(n, sr))
+        span_full = [compute_features(mono[s.start:s.end], sr) for s in spans]
+        prepared = Prepared(
+            filename=filename, options=options, duration_seconds=duration, sample_rate=sr,
+            channels=1 if y.ndim == 1 else int(y.shape[0]), features=features, features_text=features_text,
+            audio_input=audio_input, spans=spans, span_features=[compact_features(f) for f in span_full], calls=[])
+        if audio_input:
+            prepared.model_audio = resample(mono, orig_sr=sr, target_sr=MODEL_SAMPLE_RATE)
+            prepared.model_sample_rate = MODEL_SAMPLE_RATE
+            prepared.calls = self._audio_calls(prepared, span_full)
+        else:
+            prepared.calls = [self._text_call(prepared, transcript)]
+            if transcript:
+                prepared.transcript_source, prepared.transcript_text = transcript
+        prepared.seconds = time.perf_counter() - started
+        return prepared
+
+    def _generate_options(self, options: Gemma3NOptions, *, user: str | list, max_length: int) -> GenerateOptions:
+        return GenerateOptions(messages=({"role": "user", "content": user},), system=SYSTEM_PROMPTS[options.task],
+                               max_length=max_length, temperature=float(options.temperature), seed=options.seed,
+                               model_type=options.model_variant)
+
+    def _audio_calls(self, prepared: Prepared, span_full: list[dict]) -> list[LLMCall]:
+        options, spans = prepared.options, prepared.spans
+        calls = []
+        for span, feats in zip(spans, span_full, strict=True):
+            if len(spans) == 1:
+                kind, max_length = "single", options.max_new_tokens
+                text = single_clip_prompt(options.task, features_text=prepared.features_text,
+                                          user_prompt=options.prompt)
+            else:
+                kind, max_length = "chunk", min(options.max_new_tokens, CHUNK_NOTE_TOKENS)
+                text = chunk_prompt(options.task, span=span, n_chunks=len(spans),
+                                    duration_seconds=prepared.duration_seconds, user_prompt=options.prompt,
+                                    features_text=describe_features(feats, duration_seconds=span.end_seconds
+                                                                    - span.start_seconds,
+                                                                    sample_rate=prepared.sample_rate))
+            user = [{"type": "audio"}, {"type": "text", "text": text}]
+            calls.append(LLMCall(kind, self._generate_options(options, user=user, max_length=max_length),
+                                 audio=self._chunk_audio(prepared, span), span=span))
+        return calls
+
+    @staticmethod
+    def _chunk_audio(prepared: Prepared, span: Span | None) -> np.ndarray:
+        audio, rate = prepared.model_audio, prepared.model_sample_rate
+        if audio is None or rate is None or span is None:
+            raise ValueError("only the audio path cuts chunks")
+        start, end = round(span.start_seconds * rate), round(span.end_seconds * rate)
+        return audio[start:end]
+
+    def _text_call(self, prepared: Prepared, transcript: tuple[str, str] | None) -> LLMCall:
+        options = prepared.options
+        text, cut = truncate_transcript(transcript[1]) if transcript else (None, False)
+        user = text_only_prompt(options.task, features_text=prepared.features_text,
+                                timeline_text=describe_timeline(list(zip(prepared.spans, prepared.span_features,
+                                                                         strict=True))),
+                                transcript=text, transcript_truncated=cut, user_prompt=options.prompt)
+        return LLMCall("text", self._generate_options(options, user=user, max_length=options.max_new_tokens))
+
+    # -- forward -----------------------------------------------------------------------------------------
+    def ensure_model(self, prepared: Prepared, *, progress: Progress | None = None) -> float | None:
+        """Make the requested model the resident LLM (one LLM at a time). Returns its load seconds when this
+        call loaded it. A model whose extractor wants another rate than MODEL_SAMPLE_RATE gets re-cut chunks."""
+        model_type = prepared.options.model_variant
+        loaded_before = self.manager.current_model == model_type
+        llm = self.manager.get_llm(model_type, progress=progress)
+        rate, load_seconds = audio_sample_rate(llm), (None if loaded_before else llm.load_seconds)
+        del llm  # the manager holds the only long-lived reference
+        audio, old_rate = prepared.model_audio, prepared.model_sample_rate
+        if prepared.audio_input and audio is not None and old_rate and rate and rate != old_rate:
+            prepared.model_audio = resample(audio, orig_sr=old_rate, target_sr=rate)
+            prepared.model_sample_rate = rate
+            prepared.calls = [LLMCall(c.kind, c.options, self._chunk_audio(prepared, c.span), c.span)
+                              for c in prepared.calls]
+        return load_seconds
+
+    def forward(self, prepared: Prepared, *, progress: Progress | None = None) -> Generated:
+        """Run the passes of `prepared` (loading/switching the model first). progress: 0..1 over this stage."""
+        report = progress or quiet
+        load_seconds = self.ensure_model(prepared, progress=scaled(report, 0.0, 0.05))
+        calls = prepared.calls
+        total = len(calls) + (1 if len(calls) > 1 else 0)  # map passes + the final merge
+        span_of = scaled(report, 0.05, 1.0)
+        out = Generated(summary="", model_load_seconds=load_seconds)
+        notes: list[tuple[str, str]] = []
+        for i, call in enumerate(calls):
+            span_of(i / total, f"chunk {i + 1}/{len(calls)}" if call.kind == "chunk" else "generating")
+            result = self._run(call, out, progress=scaled(span_of, i / total, (i + 1) / total))
+            if call.kind == "chunk" and call.span is not None:
+                span = call.span
+                notes.append((span.label, result["response"]))
+                out.notes.append({"index": span.index, "start_seconds": round(span.start_seconds, 3),
+                                  "end_seconds": round(span.end_seconds, 3), "text": result["response"],
+                                  "tokens_generated": result["tokens_generated"],
+                                  "features": prepared.span_features[span.index]})
+            else:
+                out.summary, out.finish_reason, out.final_prompt = (result["response"], result["finish_reason"],
+                                                                    call.user_text)
+                if call.kind == "text" and prepared.options.task == "transcribe" and prepared.transcript_text:
+                    out.summary = transcript_answer(prepared.transcript_text, result["response"])
+        if notes:
+            merge_progress = scaled(span_of, len(calls) / total, 1.0)
+            # Group merges (rare, their count unknown up front) report at the merge share's start: the bar
+            # pauses but never runs backwards, and every call still gives a cancel a chance.
+            notes = self._condense(prepared, notes, out, progress=lambda fraction, stage: merge_progress(0.0, stage))
+            merge_progress(0.0, "merging")
+            text = merge_prompt(prepared.options.task, notes=notes, features_text=prepared.features_text,
+                                duration_seconds=prepared.duration_seconds, user_prompt=prepared.options.prompt)
+            call = LLMCall("merge", self._generate_options(prepared.options, user=text,
+                                                           max_length=prepared.options.max_new_tokens))
+            result = self._run(call, out, progress=merge_progress)
+            out.summary, out.finish_reason, out.final_prompt = result["response"], result["finish_reason"], text
+            out.merge_passes += 1
+        return out
+
+    def _condense(self, prepared: Prepared, notes: list[tuple[str, str]], out: Generated, *,
+                  progress: Progress) -> list[tuple[str, str]]:
+        """Group merges until the notes fit one merge prompt (only for very long recordings)."""
+        options = prepared.options
+        while len(notes) > 1 and sum(len(t) for _, t in notes) > self.merge_input_chars:
+            condensed = []
+            for group in group_for_merge([len(t) for _, t in notes], self.merge_input_chars):
+                picked = [notes[i] for i in group]
+                if len(picked) == 1:
+                    condensed.append(picked[0])
+                    continue
+                progress(0.0, "merging")
+                label = f"{picked[0][0].split('-')[0]}-{picked[-1][0].split('-')[1]}"
+                text = merge_prompt(options.task, notes=picked, features_text=prepared.features_text,
+                                    duration_seconds=prepared.duration_seconds, user_prompt=options.prompt,
+                                    final=False)
+                call = LLMCall("merge", self._generate_options(options, user=text,
+                                                               max_length=min(options.max_new_tokens,
+                                                                              2 * CHUNK_NOTE_TOKENS)))
+                condensed.append((label, self._run(call, out, progress=progress)["response"]))
+                out.merge_passes += 1
+            notes = condensed
+        return notes
+
+    def _run(self, call: LLMCall, out: Generated, *, progress: Progress) -> dict:
+        audio = [call.audio] if call.audio is not None else None
+        result = self.manager.generate(call.options, audio=audio, progress=progress)
+        out.passes.append({"kind": call.kind, "index": call.span.index if call.span else None,
+                           "audio_input": result["audio_input"], "prompt_tokens": result["prompt_tokens"],
+                           "tokens_generated": result["tokens_generated"], "seconds": result["seconds"],
+                           "finish_reason": result["finish_reason"]})
+        return result
+
+    # -- postprocess -------------------------------------------------------------------------------------
+    def postprocess(self, prepared: Prepared, generated: Generated, *, started: float) -> dict:
+        """The result dict (JSON-serialisable; no files named yet)."""
+        options, passes = prepared.options, generated.passes
+        tokens = sum(p["tokens_generated"] for p in passes)
+        gen_seconds = sum(p["seconds"] for p in passes)
+        entry = self.registry[options.model_variant]
+        return {
+            "model": options.model_variant,
+            "model_name": entry.get("name", options.model_variant),
+            "task": options.task,
+            "filename": prepared.filename,
+            "duration_seconds": round(prepared.duration_seconds, 3),
+            "sample_rate": prepared.sample_rate,
+            "channels": prepared.channels,
+            "audio_features": prepared.features,
+            "analysis_summary": generated.summary,
+            "output_text_file": None,
+            "output_json_file": None,
+            "audio_input": prepared.audio_input,
+            "model_sample_rate": prepared.model_sample_rate,
+            "chunks": len(prepared.spans) if prepared.audio_input else 1,
+            "chunk_seconds_max": clip_seconds(options.model_variant, self.registry) if prepared.audio_input else None,
+            "chunk_notes": generated.notes,
+            "sections": [{"start_seconds": round(s.start_seconds, 3), "end_seconds": round(s.end_seconds, 3),
+                          "features": f} for s, f in zip(prepared.spans, prepared.span_features, strict=True)],
+            "transcript_source": prepared.transcript_source,
+            "generate_calls": len(passes),
+            "merge_passes": generated.merge_passes,
+            "passes": passes,
+            "tokens_generated": tokens,
+            "prompt_tokens": sum(p["prompt_tokens"] for p in passes),
+            "generation_seconds": round(gen_seconds, 3),
+            "tokens_per_second": round(tokens / gen_seconds, 2) if gen_seconds > 0 else None,
+            "feature_seconds": round(prepared.seconds, 3),
+            "model_load_seconds": generated.model_load_seconds,
+            "processing_seconds": round(time.perf_counter() - started, 3),
+            "finish_reason": generated.finish_reason,
+            "options": options.to_dict(),
+            "prompt_text": generated.final_prompt,
+            "files": [],
+        }
+
+    # -- entry points --------------------------------------------------------------------------------------
+    def process_array(self, y: np.ndarray, sr: int, *, options: Gemma3NOptions, filename: str = "audio",
+                      transcript: tuple[str, str] | None = None, progress: Progress | None = None) -> dict:
+        """preprocess → forward → postprocess for an array ((channels, n) or (n,) float32 at `sr` Hz).
+        Writes nothing (output_*_file stay None)."""
+        report = progress or quiet
+        started = time.perf_counter()
+        report(0.0, "features")
+        prepared = self.preprocess(y, sr, options=options, filename=filename, transcript=transcript)
+        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        return self.postprocess(prepared, generated, started=started)
+
+    def process_file(self, audio_path: Path, *, results_dir: Path, options: Gemma3NOptions,
+                     progress: Progress | None = None) -> dict:
+        """Analyse one file and write analysis_<model>_<task>_<stem>.json|.txt into results_dir (atomically,
+        the JSON last). Returns the result, its "files" listing both names."""
+        report = progress or quiet
+        started = time.perf_counter()
+        options.validate()
+        registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
+        audio_path, results_dir = Path(audio_path), Path(results_dir)
+        report(0.0, "decoding")
+        y, sr = load_audio(audio_path)
+        transcript = None if hears_audio(options.model_variant, self.registry) else find_transcript(
+            results_dir, audio_path.stem)
+        report(0.05, "features")
+        prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript)
+        del y
+        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        result = self.postprocess(prepared, generated, started=started)
+        report(PASSES_END, "writing")
+        json_name, txt_name = result_names(options.model_variant, options.task, audio_path.stem)
+        result.update(output_json_file=json_name, output_text_file=txt_name, files=[json_name, txt_name])
+        results_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(results_dir / txt_name, render_text(result))
+        write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
+        report(1.0, "done")
+        return result
+

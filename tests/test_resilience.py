@@ -93,6 +93,7 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
     return env, svc, job_id
 
 
+@pytest.mark.slow
 def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
     """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
     url = f"redis://127.0.0.1:{private_redis.port}/0"
@@ -126,6 +127,7 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
     redis_lib.Redis.from_url(url).flushdb()
 
 
+@pytest.mark.slow
 def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)

@@ -44,6 +44,7 @@ class Gemma3NOptions(JobOptions):
     def from_request(cls, body: Mapping[str, Any] | None, *, settings: Settings | None = None) -> Gemma3NOptions:
         """As JobOptions.from_request; a body naming no model_variant gets settings' GEMMA_3N_DEFAULT_MODEL."""
         default = (settings or {}).get("GEMMA_3N_DEFAULT_MODEL")
+        body = {} if body is None else body
         if isinstance(body, Mapping) and body.get("model_variant") is None and default:
             body = {**body, "model_variant": default}
         return super().from_request(body, settings=settings)

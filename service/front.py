@@ -34,7 +34,10 @@ class FrontSettings:
 
 
 def find_nginx() -> str | None:
-    """The nginx binary: on PATH, or in /usr/sbin (not on a normal user's PATH on Debian)."""
+    """The nginx binary: $NGINX_BIN if set, else on PATH or in /usr/sbin (not on a user's PATH on Debian)."""
+    chosen = os.environ.get("NGINX_BIN", "").strip()
+    if chosen:
+        return shutil.which(chosen)
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin:/usr/local/nginx/sbin")
 
 

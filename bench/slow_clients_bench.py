@@ -1,7 +1,7 @@
 """Slow clients vs the API, with and without the nginx front: /health and an authenticated GET /jobs/<id>
 timed while N slowloris sockets hang (half partial headers, half a 500 MB Content-Length with 6 bytes).
 
-    python bench/slow_clients_bench.py [--sockets 200] [--requests 150]
+    python bench/slow_clients_bench.py [--sockets 200] [--requests 150] [--seconds 30]
 
 Starts `run.py --front none` (gunicorn serves the port, as before the front) and `run.py --front nginx`
 on free ports with a throwaway data directory and an embedded valkey, and prints p50/p99 for each.
@@ -52,7 +52,7 @@ def start(front: str, tmp: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"run.py --front {front} did not serve /health in 120 s")
 
 
-def measure(port: int, sockets: int, count: int) -> None:
+def measure(port: int, sockets: int, count: int, seconds: float) -> None:
     r = requests.post(f"http://127.0.0.1:{port}/jobs/probe", json={"queue": "cpu", "wait": 30}, auth=AUTH, timeout=40)
     job_path = f"/jobs/{r.json()['job_id']}"
     for _ in range(4):
@@ -61,7 +61,10 @@ def measure(port: int, sockets: int, count: int) -> None:
     print(f"  no slow sockets:  /health {summary(baseline)}")
     socks = open_slow_sockets("127.0.0.1", port, sockets, AUTH)
     health, job = [], []
+    deadline = time.monotonic() + seconds  # a blocked server times out every request: bound the run
     for i in range(count):
+        if time.monotonic() > deadline:
+            break
         health.append(timed_get("127.0.0.1", port, "/health", None, 2))
         job.append(timed_get("127.0.0.1", port, job_path, AUTH, 2))
         if i % 25 == 0:
@@ -77,13 +80,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--seconds", type=float, default=30, help="stop measuring after this long")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for front in ("none", "nginx"):
             proc, port = start(front, Path(tmp))
             try:
                 print(f"run.py --front {front} (2-second client timeout per request):")
-                measure(port, args.sockets, args.requests)
+                measure(port, args.sockets, args.requests, args.seconds)
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=150)

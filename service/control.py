@@ -12,8 +12,12 @@ from service.layout import RunLayout
 
 class Supervisor:
     def __init__(self, layout: RunLayout) -> None:
-        transport = SupervisorTransport(None, None, f"unix://{layout.supervisor_socket}")
-        self._rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        self._socket = f"unix://{layout.supervisor_socket}"
+
+    @property
+    def _rpc(self) -> xmlrpc.client.ServerProxy:
+        # a fresh connection per call: a call that failed (supervisord not up yet) spoils a kept one
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, self._socket))
 
     def programs(self) -> dict[str, dict[str, Any]]:
         """name -> supervisord's process info (statename, pid, start, ...)."""

@@ -22,7 +22,7 @@ import time
 import psutil
 from supervisor import childutils
 
-FATAL_RETRY_SECONDS = 30.0
+FATAL_RETRY_SECONDS = float(os.environ.get("GUARD_FATAL_RETRY_SECONDS", "30"))  # checked every 5 s (TICK_5)
 
 
 def note(message: str) -> None:

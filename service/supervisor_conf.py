@@ -2,10 +2,11 @@
 
 Restart policy, for every program: restarted whenever it exits unless supervisord is stopping
 (autorestart=true). An exit within `startsecs` of its start is a failed start: supervisord waits
-1 s, 2 s, ... (its backoff) up to START_RETRIES tries, then marks it FATAL; the guard then starts it
-again every FATAL_RETRY_SECONDS, so a program that cannot start (Redis's disk full, port taken)
-comes back by itself once the cause is gone. A stop sends the program's stop signal to its main
-process and, after `stopwaitsecs`, SIGKILL to its whole process group.
+1 s, 2 s, ... (its backoff) up to SUPERVISE_START_RETRIES (5) tries, then marks it FATAL; the guard
+then starts it again every GUARD_FATAL_RETRY_SECONDS (30 s), so a program that cannot start
+(valkey on a full disk, a port taken) comes back by itself once the cause is gone. A stop sends
+the program's stop signal to its main process and, after `stopwaitsecs`, SIGKILL to its whole
+process group.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ import sys
 from service.layout import RunLayout
 from service.programs import Program
 
-START_RETRIES = 5
 LOG_BYTES = "20MB"
 LOG_BACKUPS = 3
+
+
+def start_retries() -> int:
+    """supervisord's tries of a program that exits within startsecs (waiting 1 s, 2 s, ... between them)."""
+    return int(os.environ.get("SUPERVISE_START_RETRIES", "5"))
 
 
 def _value(text: str) -> str:
@@ -36,7 +41,7 @@ def _program(p: Program, layout: RunLayout, directory: str) -> str:
         "autostart=true",
         "autorestart=true",
         f"startsecs={p.startsecs}",
-        f"startretries={START_RETRIES}",
+        f"startretries={start_retries()}",
         f"stopsignal={p.stopsignal}",
         f"stopwaitsecs={p.stopwaitsecs}",
         "stopasgroup=false",  # the main process stops its children itself (graceful)

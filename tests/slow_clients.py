@@ -81,6 +81,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> str:
     failed = sum(1 for v in values if v == math.inf)
-    ok = [v for v in values if v != math.inf] or [math.inf]
-    return (f"p50 {statistics.median(values) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms, "
-            f"max {max(ok) * 1000:.1f} ms of those answered, {failed}/{len(values)} failed or timed out")
+    answered = [v for v in values if v != math.inf]
+    if not answered:
+        return f"none of {len(values)} answered 200 in time"
+    return (f"p50 {statistics.median(values) * 1000:.1f} ms, p99 {percentile(values, 99) * 1000:.1f} ms "
+            f"(a failure counts as infinite), max answered {max(answered) * 1000:.1f} ms, "
+            f"{failed}/{len(values)} failed or timed out")

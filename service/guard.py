@@ -72,10 +72,13 @@ def retry_fatal(fatal: dict[str, float]) -> None:
 
 
 def handle(event: str, payload: str, fatal: dict[str, float], session: int, own_group: int) -> None:
+    info = childutils.get_headers(payload.split("\n", 1)[0]) if event.startswith("PROCESS_STATE") else {}
+    name = info.get("processname", "")
+    if event == "PROCESS_STATE_EXITED" and info.get("expected") == "0":
+        note(f"{name} (pid {info.get('pid')}) died unexpectedly; supervisord is restarting it")
     if event in ("PROCESS_STATE_EXITED", "PROCESS_STATE_BACKOFF"):
         sweep(session, own_group)
     elif event == "PROCESS_STATE_FATAL":
-        name = childutils.get_headers(payload.split("\n", 1)[0])["processname"]
         fatal[name] = time.monotonic()
         note(f"{name} gave up after repeated failed starts; retrying in {FATAL_RETRY_SECONDS:.0f} s")
     elif event.startswith("TICK"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -208,19 +209,25 @@ def test_a_killed_program_is_restarted_while_the_others_keep_serving(served, nam
     assert {n: p for n, p in after.items() if n != name} == {n: p for n, p in before.items() if n != name}
     if name.endswith("worker"):
         assert set(seen) <= {200}, seen  # the API answered throughout
-    assert f"exited: {name} (terminated by SIGKILL; not expected)" in served.output()
+    assert f"exited: {name} (terminated by SIGKILL; not expected)" in served.output()  # supervisord's line
+    assert f"guard: {name} (pid {old}) died unexpectedly" in served.output()
 
 
 def raw_request(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; read one answer (up to its Content-Length: nginx may linger before closing)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(data)
-        chunks = []
+        received = b""
         try:
             while chunk := s.recv(65536):
-                chunks.append(chunk)
+                received += chunk
+                head, sep, body = received.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if sep and length and len(body) >= int(length.group(1)):
+                    break
         except ConnectionResetError:  # nginx may reset after an error answer; what came before counts
             pass
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     return int(lines[0].split()[1]), headers, body

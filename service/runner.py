@@ -185,9 +185,9 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock) -> int:
         print(f"run.py: stopped {left} process(es) left after supervisord exited", file=sys.stderr, flush=True)
     if requested and code == 0:
         return 0
-    print(f"run.py: supervisord exited with code {code}{'' if requested else ' unexpectedly'}",
-          file=sys.stderr, flush=True)
-    return code or 1
+    how = f"by signal {-code}" if code < 0 else f"with code {code}"
+    print(f"run.py: supervisord exited {how}{'' if requested else ' unexpectedly'}", file=sys.stderr, flush=True)
+    return code if code > 0 else 1
 
 
 def run(opts: Options, settings: dict) -> int:

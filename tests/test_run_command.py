@@ -128,12 +128,16 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
         for queue in ("cpu", "gpu"):
             r = requests.post(base + "/jobs/probe", json={"queue": queue, "wait": 30}, timeout=40)
             assert r.status_code == 200 and r.json()["ok"], r.text
+        members = session_members(served)
+        assert len(members) >= 6  # supervisord, guard, valkey, two workers, API, nginx (+ their children)
     finally:
         code = stop_run(served)
     out = served.output()
     assert "curl" in out and base in out  # it told the user where it listens
     assert code == 0, out[-3000:]
     assert not redis_answers(served.redis_url)  # and stopped what it started
+    assert still_alive(members) == []
+    assert "exited: " not in out.split("received SIGTERM")[-1]  # each program stopped, none crashed
 
 
 def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required(tmp_path):
@@ -306,21 +310,37 @@ def test_a_second_run_on_the_same_data_dir_refuses_and_the_first_keeps_serving(s
 
 
 @pytest.mark.slow
-def test_stopping_the_run_stops_everything_it_started(served):
-    session = int((served.layout.run / "supervisord.pid").read_text())
-    members = [p for p in psutil.process_iter(["status"]) if _in_session(p, session)]
-    assert len(members) >= 6  # supervisord, guard, valkey, two workers, API, nginx (+ their children)
-    assert stop_run(served) == 0, served.output()[-3000:]
+def test_a_killed_run_py_still_stops_everything_and_frees_the_data_dir(served):
+    members = session_members(served)
+    served.proc.kill()  # no chance to clean up: supervisord gets SIGTERM from the kernel (parent-death signal)
+    served.proc.wait(timeout=10)
+    wait_for(lambda: still_alive(members) == [], timeout=120, interval=0.2,
+             message="supervisord to stop every program after run.py died")
     assert not redis_answers(served.redis_url)
-    assert [p.pid for p in members if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
     lock = DataDirLock(served.layout.lock_file)
     lock.acquire()  # free again for the next run
     lock.release()
-    assert "exited: " not in served.output().split("received SIGTERM")[-1]  # stopped, none crashed
 
 
-def _in_session(proc: psutil.Process, session: int) -> bool:
-    try:
-        return os.getsid(proc.pid) == session
-    except OSError:
-        return False
+def session_members(served: Served) -> list[psutil.Process]:
+    """supervisord and everything it started (they share its session)."""
+    session = int((served.layout.run / "supervisord.pid").read_text())
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session:
+                members.append(proc)
+        except OSError:
+            continue
+    return members
+
+
+def still_alive(procs: list[psutil.Process]) -> list[int]:
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive

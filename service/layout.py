@@ -1,0 +1,60 @@
+"""Where one run keeps its generated files: configs and sockets in DATA_DIR/run, logs in DATA_DIR/logs."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# A unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS); keep a margin.
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    data: Path  # DATA_DIR, resolved
+    run: Path  # generated configs, pid files
+    logs: Path  # one log file per program, plus supervisord's
+    sockets: Path  # unix sockets (DATA_DIR/run unless that path is too long for a socket)
+    nginx: Path  # nginx's prefix: its temp folders (request bodies buffered to disk)
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> RunLayout:
+        data = Path(data_dir).resolve()
+        run = data / "run"
+        sockets = run
+        if len(str(run / "supervisor.sock")) > _MAX_SOCKET_PATH:
+            # deep data directories: sockets go to a short private folder named after the data dir
+            digest = hashlib.sha1(str(data).encode()).hexdigest()[:16]
+            sockets = Path(tempfile.gettempdir()) / f"music-analyzer-{digest}"
+        return cls(data=data, run=run, logs=data / "logs", sockets=sockets, nginx=data / "nginx")
+
+    def create(self) -> None:
+        for folder in (self.data, self.run, self.logs, self.nginx):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data / "run.lock"
+
+    @property
+    def supervisor_conf(self) -> Path:
+        return self.run / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.sockets / "supervisor.sock"
+
+    @property
+    def api_socket(self) -> Path:
+        return self.sockets / "api.sock"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.run / "nginx.conf"
+
+    @property
+    def nginx_site_conf(self) -> Path:
+        return self.run / "nginx-site.conf"

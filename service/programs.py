@@ -1,0 +1,74 @@
+"""The programs one run supervises, each a plain command line plus how to start and stop it.
+
+Start order is `priority` ascending (valkey, workers, API, front), stop order the reverse, so the
+front stops taking requests first and the queue's server stops last.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from redis_server import valkey_binary, write_embedded_config
+from service import front
+from service.layout import RunLayout
+
+
+@dataclass(frozen=True)
+class Options:
+    """What run.py's command line asks for."""
+
+    host: str
+    port: int
+    api_workers: int
+    api_threads: int
+    cpu_concurrency: int
+    gpu_worker: bool
+    front: str  # "auto" (nginx when installed), "nginx" (required) or "none" (gunicorn serves the port)
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    command: list[str]
+    priority: int
+    startsecs: int  # up this long = started; a quicker exit counts as a failed start (backoff)
+    stopsignal: str = "TERM"
+    stopwaitsecs: int = 10  # then SIGKILL to its whole process group
+
+
+def valkey(layout: RunLayout, port: int) -> Program:
+    conf = write_embedded_config(layout.data, port)
+    return Program("valkey", [str(valkey_binary()), str(conf)], priority=10, startsecs=1)
+
+
+def _celery_worker(redis_url: str, args: list[str]) -> list[str]:
+    # service.launch waits until Redis answers, then execs celery in its place (same pid): a worker
+    # (re)started while Redis is down waits instead of failing into the supervisor's backoff.
+    return [sys.executable, "-m", "service.launch", "--wait-redis", redis_url, "--",
+            sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--loglevel", "INFO", *args]
+
+
+def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:
+    # A worker finishes its running job on TERM (warm shutdown) for up to a minute; after that the
+    # job is lost to this worker and redelivered by the job layer's recovery.
+    progs = [Program("cpu-worker", _celery_worker(redis_url, [
+        "-Q", settings["CPU_QUEUE"], "--pool", "prefork", "--concurrency", str(opts.cpu_concurrency),
+        "-n", "cpu@%h"]), priority=20, startsecs=3, stopwaitsecs=60)]
+    if opts.gpu_worker:
+        progs.append(Program("gpu-worker", _celery_worker(redis_url, [
+            "-Q", settings["GPU_QUEUE"], "--pool", "solo", "--concurrency", "1", "-n", "gpu@%h"]),
+            priority=20, startsecs=3, stopwaitsecs=60))
+    return progs
+
+
+def api(opts: Options, bind: str) -> Program:
+    command = [sys.executable, "-m", "gunicorn", "-w", str(opts.api_workers), "-k", "gthread",
+               "--threads", str(opts.api_threads), "-b", bind, "--timeout", "300", "app:create_app()"]
+    # gunicorn's graceful timeout is 30 s: let it finish requests before the SIGKILL
+    return Program("api", command, priority=30, startsecs=2, stopwaitsecs=35)
+
+
+def nginx(binary: str, layout: RunLayout) -> Program:
+    # QUIT: graceful, finish the requests in flight
+    return Program("nginx", front.command(binary, layout), priority=40, startsecs=1, stopsignal="QUIT")

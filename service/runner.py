@@ -1,0 +1,221 @@
+"""run.py's body: one run of the whole service under supervisord, in the foreground.
+
+Order: take the data directory's lock, check the public port, decide Redis (REDIS_URL or an
+embedded valkey) and the front (nginx or gunicorn alone), write supervisord's and nginx's configs
+into DATA_DIR/run, then run supervisord as a child until Ctrl-C / SIGTERM, and stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from redis_server import embedded_plan
+from service import front, programs, supervisor_conf
+from service.layout import RunLayout
+from service.lock import AlreadyRunning, DataDirLock
+from service.programs import Options, Program
+
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_ALREADY_RUNNING = 3
+EXIT_PORT_IN_USE = 4
+EXIT_NO_FRONT = 5
+
+
+@dataclass(frozen=True)
+class Plan:
+    programs: list[Program]
+    redis_url: str
+    embedded: bool
+    front_note: str  # how the public port is served, for the log
+    behind_proxy: bool
+
+
+def setting(settings: dict, name: str, default: int) -> int:
+    """A setting config.py may not list yet: the loaded settings, else the environment, else `default`."""
+    raw = settings.get(name, os.environ.get(name, ""))
+    return int(float(raw)) if str(raw).strip() else default
+
+
+def port_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx and gunicorn bind
+        try:
+            s.bind((host or "0.0.0.0", port))
+        except OSError as e:
+            return e.errno == errno.EADDRINUSE
+    return False
+
+
+def choose_front(opts: Options, settings: dict, layout: RunLayout) -> tuple[str | None, str]:
+    """(nginx binary or None, a line saying how the public port is served). Raises SystemExit for --front nginx."""
+    public = f"{opts.host}:{opts.port}"
+    if opts.front == "none":
+        return None, f"front: none (--front none); gunicorn serves {public} directly"
+    binary = front.find_nginx()
+    problem = "nginx is not installed (apt-get install nginx)" if binary is None else None
+    if binary is not None:
+        front.write_configs(layout, front.FrontSettings(
+            listen=front.listen_address(opts.host, opts.port), upstream=f"unix:{layout.api_socket}",
+            max_body_bytes=int(settings["MAX_UPLOAD_BYTES"]), access_log=str(layout.logs / "nginx-access.log"),
+            header_timeout=setting(settings, "FRONT_HEADER_TIMEOUT", 10),
+            body_timeout=setting(settings, "FRONT_BODY_TIMEOUT", 30)))
+        problem = front.check(binary, layout)
+    if problem is None:
+        return binary, f"front: nginx on {public} (buffers requests, cuts slow clients) -> API on {layout.api_socket}"
+    if opts.front == "nginx":
+        raise SystemExit(f"--front nginx: {problem}")
+    return None, (f"front: WARNING {problem}; gunicorn serves {public} directly, "
+                  "so slow clients can hold its threads")
+
+
+def plan(opts: Options, settings: dict, layout: RunLayout) -> Plan:
+    redis_url, embedded_port = embedded_plan(settings["REDIS_URL"])
+    progs = [programs.valkey(layout, embedded_port)] if embedded_port else []
+    progs += programs.workers(opts, settings, redis_url)
+    nginx, note = choose_front(opts, settings, layout)
+    if nginx:
+        progs += [programs.api(opts, f"unix:{layout.api_socket}"), programs.nginx(nginx, layout)]
+    else:
+        host = f"[{opts.host}]" if ":" in opts.host else opts.host
+        progs.append(programs.api(opts, f"{host}:{opts.port}"))
+    return Plan(progs, redis_url, embedded_port is not None, note, behind_proxy=nginx is not None)
+
+
+def _die_with_parent() -> None:
+    """In supervisord's child: get SIGTERM when run.py dies, even by kill -9 (Linux prctl PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _become_subreaper() -> None:
+    """Orphans of the supervised programs (a killed nginx's workers) become run.py's children, not init's.
+
+    run.py then reaps them (see wait_for), so they never linger as zombies where the machine's init
+    does not reap (containers without one), and can be found and stopped at the end.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # 36 = PR_SET_CHILD_SUBREAPER
+
+
+def wait_for(proc: subprocess.Popen) -> int:
+    """Wait for `proc` to exit, reaping every other child (adopted orphans) meanwhile; its exit code."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:  # reaped elsewhere: fall back to Popen's own bookkeeping
+            return proc.wait()
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode
+
+
+def sweep_session(session: int, grace: float = 10.0) -> int:
+    """Stop whatever is left in supervisord's session after it exited; the number of processes stopped."""
+    left = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getsid(proc.pid) == session and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                left.append(proc)
+        except OSError:
+            continue
+    for proc in left:
+        try:
+            proc.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(left, timeout=grace)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    return len(left)
+
+
+def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
+    shown = f"[{opts.host}]" if ":" in opts.host else opts.host
+    base = f"http://{shown}:{opts.port}"
+    names = ", ".join(p.name for p in plan_.programs)
+    return (f"\nMusic Analyzer API: {base}  (Redis: {plan_.redis_url}{', embedded' if plan_.embedded else ''})\n"
+            f"  {plan_.front_note}\n"
+            f"  supervised: {names}; a program that dies is restarted\n"
+            f"  logs: {layout.logs}/<program>.log   control: supervisorctl -c {layout.supervisor_conf} status\n"
+            f"  curl {base}/health\n"
+            f"  curl -u USER:PASS -X POST {base}/sessions\n"
+            f"  curl -u USER:PASS -F file=@song.mp3 {base}/sessions/SESSION/files\n"
+            f"  curl -u USER:PASS -X POST -H 'Content-Type: application/json' -d '{{}}' "
+            f"{base}/process/features/SESSION\n")
+
+
+def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock) -> int:
+    """Run supervisord until it exits; Ctrl-C / SIGTERM stop it. 0 after a requested stop."""
+    # Its own session: a terminal's Ctrl-C reaches run.py only, which asks supervisord to stop the
+    # programs in order; and everything supervisord starts shares that session, so what is left
+    # after it exits can be found and stopped. It inherits the lock, so a run.py killed by -9 does
+    # not free the data directory while supervisord still stops the programs.
+    _become_subreaper()
+    sup = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
+                           cwd=ROOT, env=env, start_new_session=True, pass_fds=(lock.fd,),
+                           preexec_fn=_die_with_parent)
+    requested: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        requested.append(signum)
+        try:
+            sup.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    code = wait_for(sup)
+    left = sweep_session(sup.pid)
+    if left:
+        print(f"run.py: stopped {left} process(es) left after supervisord exited", file=sys.stderr, flush=True)
+    if requested and code == 0:
+        return 0
+    how = f"by signal {-code}" if code < 0 else f"with code {code}"
+    print(f"run.py: supervisord exited {how}{'' if requested else ' unexpectedly'}", file=sys.stderr, flush=True)
+    return code if code > 0 else 1
+
+
+def run(opts: Options, settings: dict) -> int:
+    layout = RunLayout.for_data_dir(Path(settings["DATA_DIR"]))
+    layout.create()
+    lock = DataDirLock(layout.lock_file)
+    try:
+        lock.acquire()
+    except AlreadyRunning as e:
+        print(f"run.py: {e}; not starting a second one (stop it first, or use another DATA_DIR)", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    try:
+        if port_in_use(opts.host, opts.port):
+            print(f"run.py: port {opts.port} on {opts.host or '0.0.0.0'} is already in use; not starting",
+                  file=sys.stderr)
+            return EXIT_PORT_IN_USE
+        try:
+            plan_ = plan(opts, settings, layout)
+        except SystemExit as e:
+            print(f"run.py: {e}", file=sys.stderr)
+            return EXIT_NO_FRONT
+        layout.supervisor_conf.write_text(supervisor_conf.render(layout, plan_.programs, str(ROOT)))
+        env = {**os.environ, "REDIS_URL": plan_.redis_url, "DATA_DIR": str(layout.data), "PYTHONUNBUFFERED": "1"}
+        # numba-compiled DSP caches its machine code here, so a new worker skips 3-4 s of compiling
+        env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))
+        # behind nginx the API may trust one hop of X-Forwarded-For / -Proto (the front's)
+        env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"
+        print(intro(opts, plan_, layout), flush=True)
+        return supervise(layout, env, lock)
+    finally:
+        lock.release()

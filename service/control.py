@@ -15,7 +15,7 @@ class Supervisor:
         self._socket = f"unix://{layout.supervisor_socket}"
 
     @property
-    def _rpc(self) -> xmlrpc.client.ServerProxy:
+    def _rpc(self) -> Any:  # an XML-RPC proxy: its replies are untyped structures
         # a fresh connection per call: a call that failed (supervisord not up yet) spoils a kept one
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, self._socket))
 

@@ -34,6 +34,10 @@ class DataDirLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
 
+    def fds(self) -> tuple[int, ...]:
+        """The lock's descriptor, for a child that must inherit the lock (none when not held)."""
+        return () if self.fd is None else (self.fd,)
+
     def release(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the last descriptor of the open file releases the flock

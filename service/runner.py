@@ -166,7 +166,7 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock) -> int:
     # not free the data directory while supervisord still stops the programs.
     _become_subreaper()
     sup = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                           cwd=ROOT, env=env, start_new_session=True, pass_fds=(lock.fd,),
+                           cwd=ROOT, env=env, start_new_session=True, pass_fds=lock.fds(),
                            preexec_fn=_die_with_parent)
     requested: list[int] = []
 

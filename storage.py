@@ -17,10 +17,11 @@ import re
 import shutil
 from pathlib import Path
 
-from worker.errors import InvalidRequestError, NotFoundError
+from worker.errors import ConflictError, InvalidRequestError, NotFoundError
 from worker.files import safe_name
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_STEM_SUFFIX = 1000  # x, x-1 ... x-999: uploads of one name in one session
 
 
 def check_session_id(session_id: str) -> str:
@@ -105,17 +106,29 @@ class SessionStore:
     def upload_names(self, session_id: str) -> list[str]:
         return [f["name"] for f in self.list_files(session_id, "uploads")]
 
-    def unique_upload_path(self, session_id: str, name: str) -> Path:
-        """`name`, or `name-1.ext`, `name-2.ext`... so an upload never overwrites another."""
+    def claim_upload_path(self, session_id: str, name: str) -> Path:
+        """A path for a new upload whose stem no other upload of the session has: `x.wav`, then `x-1.flac`...
+
+        Result files are named after the upload's stem (features_x.json, pitch_x.mid), so two uploads
+        sharing a stem would write each other's results. The claim is atomic (an O_EXCL marker per stem),
+        so parallel uploads never get the same name; stems of uploads from older versions (no marker) are
+        skipped too.
+        """
         folder = self.uploads_dir(session_id)
         stem, dot, ext = name.rpartition(".")
         if not dot:
             stem, ext = name, ""
-        candidate, n = folder / name, 0
-        while candidate.exists():
-            n += 1
-            candidate = folder / (f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}")
-        return candidate
+        for n in range(MAX_STEM_SUFFIX):
+            candidate = stem if n == 0 else f"{stem}-{n}"
+            if (folder / candidate).exists() or any(folder.glob(f"{candidate}.*")):
+                continue
+            try:
+                os.close(os.open(folder / f".{candidate}.stem", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                continue
+            return folder / (f"{candidate}.{ext}" if ext else candidate)
+        raise ConflictError(f"session {session_id!r} already holds {MAX_STEM_SUFFIX} uploads named {stem!r}",
+                            code="too_many_same_name")
 
 
 def _safe_or_none(name: str) -> str | None:

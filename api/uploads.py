@@ -63,7 +63,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     out = []
     try:
         for name, spool, info, size in checked:
-            dest = store.unique_upload_path(session_id, name)
+            dest = store.claim_upload_path(session_id, name)
             os.replace(spool, dest)
             write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
             out.append({"name": dest.name, "bytes": size, **info.to_dict()})

@@ -43,6 +43,18 @@ def test_several_files_and_name_collisions(client, session_id, audio_dir):
     assert [f["name"] for f in r.json()["files"]] == ["same.wav", "same-1.wav"]
 
 
+def test_uploads_sharing_a_stem_get_distinct_stems(client, session_id, audio_dir):
+    """Results are named after the stem: x.wav and x.flac must not write the same features_x.*."""
+    wav, flac = write(audio_dir / "x.wav", sine(220, 0.5)), write(audio_dir / "x.flac", sine(440, 0.5))
+    assert [f["name"] for f in upload(client, session_id, wav).json()["files"]] == ["x.wav"]
+    assert [f["name"] for f in upload(client, session_id, flac).json()["files"]] == ["x-1.flac"]
+    jobs = [client.post(f"/process/features/{session_id}", json={"file": n}).json()["job_id"]
+            for n in ("x.wav", "x-1.flac")]
+    a, b = (client.wait_job(j)["result"] for j in jobs)
+    assert a["audio_features"]["dominant_pitch_class"] == "A" and a["filename"] == "x.wav"
+    assert b["filename"] == "x-1.flac" and set(a["files"]).isdisjoint(b["files"])
+
+
 def test_upload_creates_a_new_valid_session(client, audio_dir):
     r = upload(client, "fresh_session-1", write(audio_dir / "x.wav", sine(330, 0.5)))
     assert r.status_code == 201

@@ -13,6 +13,7 @@ from flask import Flask
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
 from api import register_blueprints
 from api.auth import init_auth
+from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
 from api.uploads import StreamingRequest
 from config import load_settings
@@ -22,13 +23,15 @@ from jobs.services import Services
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
     app.request_class = StreamingRequest
     app.config.from_mapping(load_settings())
     if test_config:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"])
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
+    app.json.sort_keys = False
 
+    init_request_context(app)  # before auth, so a 401 carries a request id too
     init_auth(app)  # refuses to start with no users unless AUTH_DISABLED
     app.extensions["music_analyzer"] = Services.from_config(app.config)
     register_error_handlers(app)

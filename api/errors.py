@@ -9,6 +9,7 @@ import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from api.context import current_request_id
 from worker.errors import MusicAnalyzerError
 
 log = logging.getLogger(__name__)
@@ -45,5 +46,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
+        # the details go to the log (with the request id), never to the client
         log.exception("unhandled error")
-        return error_response(500, "internal_error", f"{type(e).__name__}: {e}")
+        rid = current_request_id()
+        return error_response(500, "internal_error", "an internal error occurred"
+                              + (f"; quote request id {rid} when reporting it" if rid else ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
@@ -11,6 +12,7 @@ from jobs.services import services
 from jobs.workers import queue_depth
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/health")
@@ -24,8 +26,9 @@ def health():
         workers = svc.workers.all()
         queues = {q: queue_depth(svc.redis, cfg[k]) for q, k in (("gpu", "GPU_QUEUE"), ("cpu", "CPU_QUEUE"))}
     except (redis.RedisError, OSError) as e:
+        log.warning("health: Redis is not reachable: %s", e)  # where and why, for the operator's log only
         return jsonify({"status": "unavailable", "api": "ok",
-                        "redis": {"ok": False, "error": f"Redis is not reachable: {e}"}}), 503
+                        "redis": {"ok": False, "error": "Redis is not reachable"}}), 503
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [cfg[k] for k in ("GPU_QUEUE", "CPU_QUEUE") if cfg[k] not in serving]

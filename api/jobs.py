@@ -68,8 +68,9 @@ def probe():
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
     job_or_404(job_id)
-    prev = services().jobs.request_cancel(job_id)
+    svc = services()
+    prev = svc.jobs.request_cancel(job_id, is_alive=svc.workers.is_alive)
     if prev is None:
         raise ConflictError(f"job {job_id!r} has already finished", code="job_finished")
-    state = "canceled" if prev == "queued" else "cancel_requested"
+    state = "cancel_requested" if prev == "running" else "canceled"  # queued, or its worker is gone
     return jsonify({"job_id": job_id, "state": state}), 202

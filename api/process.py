@@ -16,17 +16,31 @@ from jobs.services import services
 from jobs.submit import submit
 from jobs.types import JOB_TYPES
 from worker.audio_llm.options import Gemma3NOptions, check_weights
-from worker.errors import AudioError, InvalidRequestError
+from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError
 from worker.options import JobOptions
 
 bp = Blueprint("process", __name__)
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
 
 ROUTE_KEYS = ("file", "wait")  # body keys that belong to the route, not to the job's options
+MAX_JSON_BYTES = 1024 * 1024  # an options body; prompts and chat histories fit many times over
 
 
 def json_body() -> dict:
-    if not request.data:
+    """The request's JSON object, `{}` for no body at all.
+
+    A body that is not declared JSON is refused (415) rather than ignored: ignoring it once turned a
+    mistyped request into a batch over every upload of the session.
+    """
+    length = request.content_length or 0
+    if length > MAX_JSON_BYTES:
+        raise PayloadTooLargeError(f"the options body is over {MAX_JSON_BYTES} bytes")
+    has_body = length > 0 or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not request.is_json:
+        if has_body or request.mimetype:
+            raise ContentTypeError("send the options as a JSON object with Content-Type: application/json")
+        return {}
+    if not has_body:
         return {}
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

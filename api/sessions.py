@@ -59,7 +59,8 @@ def download_file(session_id: str, name: str):
     if area not in (None, "uploads", "results"):
         area = None
     path = services().store.file_path(session_id, name, area=area)
-    return send_file(path, download_name=name, as_attachment=request.args.get("download") == "1")
+    # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both
+    return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1")
 
 
 @bp.delete("/sessions/<session_id>")

@@ -84,9 +84,10 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
         log.info("job %s failed: %s", job_id, e.message)
         svc.jobs.fail(job_id, e.to_dict(), status=e.http_status)
         return "failed"
-    except Exception as e:  # a bug or an unexpected library error: record it, keep serving
-        log.error("job %s crashed:\n%s", job_id, traceback.format_exc())
-        svc.jobs.fail(job_id, {"code": "internal_error", "message": f"{type(e).__name__}: {e}"})
+    except Exception:  # a bug or an unexpected library error: the details to the log, keep serving
+        log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id), traceback.format_exc())
+        svc.jobs.fail(job_id, {"code": "internal_error", "message": "an internal error stopped the job; the "
+                                                                    f"worker's log has the details (job {job_id})"})
         return "failed"
     finally:
         svc.workers.clear_current(worker, job_id)
@@ -105,6 +106,11 @@ def _work(svc: Services, job_id: str, job_type: str) -> dict:
                          batch=params["batch"], options=kind.options.from_request(params["options"], settings=settings),
                          settings=settings, services=svc)
     return kind.work()(context, svc.jobs.reporter(job_id))
+
+
+def _request_of(svc: Services, job_id: str) -> str | None:
+    job = svc.jobs.get(job_id)
+    return job.get("request_id") if job else None
 
 
 def _files_of(result: Any) -> list[str]:

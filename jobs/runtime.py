@@ -5,16 +5,21 @@ Hooked to the Celery worker's start and shutdown signals. Each worker process pu
 heartbeat and current jobs to Redis (workers.WorkerRegistry) every HEARTBEAT_SECONDS; /health and the
 job records read that state, so they answer without asking a worker.
 
-Recovery: a job left "running" by a worker whose heartbeat has expired (killed,
-out of memory, machine lost) is re-published by any live worker, at most
-JOB_MAX_ATTEMPTS deliveries in all, then marked failed. This does not wait for
-the broker's visibility timeout, which must stay longer than the longest job.
+Identity: a worker records its jobs and heartbeat under `<node name>#<pid>.<random>`, unique per process
+start. A worker restarted under the same node name (`cpu@host`) is a new identity, so its dead
+predecessor's heartbeat expires and that worker's jobs are recognised as orphaned.
+
+Recovery: a job left "running" by a worker whose heartbeat has expired (killed, out of memory, machine
+lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in all, then marked failed:
+within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
+does not wait for the broker's visibility timeout, which must stay longer than the longest job.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 
@@ -32,10 +37,16 @@ RECOVERY_EVERY_BEATS = 3
 RECOVERY_LOCK_SECONDS = 30
 
 
+def new_identity(node: str) -> str:
+    """`cpu@host#1234.9f3a1c`: the node name, this process' pid and a random part (pids are reused)."""
+    return f"{node}#{os.getpid()}.{secrets.token_hex(3)}"
+
+
 class WorkerRuntime:
-    def __init__(self, flask_app: Flask, *, hostname: str, queues: list[str]):
+    def __init__(self, flask_app: Flask, *, identity: str, node: str, queues: list[str]):
         self.app = flask_app
-        self.hostname = hostname
+        self.hostname = identity  # what job records and the registry name this worker by
+        self.node = node
         self.queues = queues
         self.started_at = time.time()
         self._stop = threading.Event()
@@ -77,7 +88,7 @@ class WorkerRuntime:
         return self.app.extensions["music_analyzer"]
 
     def beat(self) -> None:
-        self._services().workers.beat(self.hostname, pid=os.getpid(), queues=self.queues,
+        self._services().workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
                                       started_at=self.started_at)
 
     def _loop(self) -> None:
@@ -139,17 +150,18 @@ def _on_worker_init(sender=None, **kwargs):
     if flask_app is None:
         return
     consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
-    runtime = WorkerRuntime(flask_app, hostname=sender.hostname, queues=sorted(consume))
+    identity = new_identity(sender.hostname)
+    runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=sorted(consume))
     flask_app.extensions[_runtime_key(sender.hostname)] = runtime
-    # Tasks record this name on their jobs; liveness is judged by its heartbeat.
-    # (task.request.hostname is not always the node name, e.g. in embedded workers.)
-    flask_app.extensions["worker_identity"] = sender.hostname
+    # Tasks record this name on their jobs (prefork pool children inherit it); liveness is judged by
+    # its heartbeat. (task.request.hostname is not always the node name, e.g. in embedded workers.)
+    flask_app.extensions["worker_identity"] = identity
     runtime.start()
 
 
-def stop_runtime(flask_app: Flask, hostname: str) -> None:
-    """Stop the heartbeat of worker `hostname` and remove its record (idempotent)."""
-    runtime = flask_app.extensions.pop(_runtime_key(hostname), None)
+def stop_runtime(flask_app: Flask, node: str) -> None:
+    """Stop the heartbeat of the worker with node name `node` and remove its record (idempotent)."""
+    runtime = flask_app.extensions.pop(_runtime_key(node), None)
     if runtime:
         runtime.stop()
 

@@ -65,7 +65,7 @@ class JobStore:
 
     # -- create / read --------------------------------------------------------
     def create(self, *, job_type: str, session_id: str | None, queue: str, task: str,
-               params: dict | None = None, job_id: str | None = None) -> dict:
+               params: dict | None = None, job_id: str | None = None, request_id: str | None = None) -> dict:
         job_id = job_id or new_job_id()
         now = time.time()
         record: dict[str, str | int | float] = {
@@ -80,6 +80,7 @@ class JobStore:
             "created_at": now,
             "attempts": 0,
             "params": json.dumps(params or {}),
+            "request_id": request_id or "",  # the API request that made it: log lines carry the same id
         }
         pipe = self.r.pipeline()
         pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
@@ -229,10 +230,12 @@ class JobStore:
                    finished_at=time.time())
         self._finished(job_id)
 
-    def request_cancel(self, job_id: str) -> str | None:
-        """Cancel: a queued job is canceled now; a running one at its next checkpoint.
+    def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
+        """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
+        worker is gone (`is_alive(worker)` false: nobody would reach that checkpoint).
 
-        Returns the state the job was in, or None if it was already finished.
+        Returns the state the job was in ("queued", "running" = cancel requested, "orphaned" = canceled now),
+        or None if it was already finished.
         """
         self.r.set(keys.cancel(job_id), "1", ex=self.ttl)
         prev = self._move(job_id, ("queued",), "canceled", stage="canceled", finished_at=time.time())
@@ -241,7 +244,12 @@ class JobStore:
             return prev
         job = self.get(job_id)
         if job and job["state"] == "running":
-            return "running"
+            if is_alive(job.get("worker") or ""):
+                return "running"
+            if self._move(job_id, ("running",), "canceled", stage="canceled", finished_at=time.time()):
+                self._finished(job_id)
+                return "orphaned"
+            return None
         self.r.delete(keys.cancel(job_id))
         return None
 
@@ -302,6 +310,7 @@ def public_view(job: dict) -> dict:
         "finished_at": iso(job.get("finished_at")),
         "queue": job.get("queue"),
         "attempts": job.get("attempts", 0),
+        "request_id": job.get("request_id") or None,
     }
     if job["state"] == "succeeded":
         out["result"] = job.get("result")

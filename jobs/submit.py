@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from worker.options import JobOptions
 
@@ -25,7 +25,8 @@ def submit(job_type: str, *, session_id: str | None, options: JobOptions, files:
     queue = queue or current_app.config[kind.queue_setting]
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
-    job = svc.jobs.create(job_type=job_type, session_id=session_id, queue=queue, task=kind.task, params=params)
+    job = svc.jobs.create(job_type=job_type, session_id=session_id, queue=queue, task=kind.task, params=params,
+                          request_id=g.get("request_id") if has_request_context() else None)
     try:
         publish(kind.task, job["job_id"], queue)
     except Exception as e:

@@ -11,17 +11,21 @@ import redis
 from . import keys
 from .store import text
 
+HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
+
 
 class WorkerRegistry:
     def __init__(self, client: redis.Redis, *, heartbeat_seconds: float = 2.0):
         self.r = client
         self.heartbeat_seconds = heartbeat_seconds
+        # a worker that missed this many beats is dead (its record expires); at least 3 s for slow clocks
+        self.ttl_seconds = max(3, int(heartbeat_seconds * HEARTBEAT_MISSES))
 
     def beat(self, name: str, **fields: Any) -> None:
         mapping: dict[str, str | float] = {"heartbeat": time.time(), **{k: json.dumps(v) for k, v in fields.items()}}
         pipe = self.r.pipeline()
         pipe.hset(keys.worker(name), mapping=mapping)  # type: ignore[arg-type]  # redis-py: invariant key type
-        pipe.expire(keys.worker(name), max(3, int(self.heartbeat_seconds * 5)))
+        pipe.expire(keys.worker(name), self.ttl_seconds)
         pipe.sadd(keys.WORKERS, name)
         pipe.execute()
 
@@ -52,14 +56,15 @@ class WorkerRegistry:
             pipe.hgetall(keys.worker(n))
         out, now = [], time.time()
         for n, raw in zip(names, pipe.execute(), strict=True):
-            if not raw:
+            if not raw:  # its heartbeat expired: a stopped or dead worker
                 self.r.srem(keys.WORKERS, n)
+                self.r.delete(keys.worker_jobs(n))
                 continue
             rec = {text(k): text(v) for k, v in raw.items()}
             beat = float(rec.pop("heartbeat"))
             info = {k: json.loads(v) for k, v in rec.items()}
             info.update(name=n, heartbeat_age_seconds=round(now - beat, 3),
-                        alive=now - beat < max(3, self.heartbeat_seconds * 5),
+                        alive=now - beat < self.ttl_seconds,
                         current_jobs=self.current(n))
             out.append(info)
         return out

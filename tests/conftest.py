@@ -41,6 +41,11 @@ def pytest_runtest_setup(item):
             pytest.skip(f"needs {what}")
 
 
+def node_of(identity: str | None) -> str:
+    """The Celery node name of a worker identity (`cpu@host#1234.9f3a1c` -> `cpu@host`)."""
+    return (identity or "").split("#", 1)[0]
+
+
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):
     """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

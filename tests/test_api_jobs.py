@@ -8,6 +8,7 @@ import os
 import pytest
 
 from tests.audio_synth import sine, write
+from tests.conftest import node_of
 from tests.test_api_sessions import upload
 
 
@@ -137,7 +138,8 @@ def test_delete_session_with_queued_job_is_409(app, client, tone_session, settin
 def test_health_reports_worker_and_queues(client, settings, worker_name):
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["redis"]["ok"]
-    (w,) = [w for w in h["workers"] if w["name"] == worker_name]
+    (w,) = [w for w in h["workers"] if w["node"] == worker_name]
+    assert node_of(w["name"]) == worker_name and w["name"] != worker_name  # unique per process start
     assert w["alive"] and w["pid"] == os.getpid()
     assert set(w["queues"]) == {settings["GPU_QUEUE"], settings["CPU_QUEUE"]}
     assert set(h["queue_depth"]) == {"gpu", "cpu"}
@@ -147,6 +149,6 @@ def test_probe_job_round_trip(client, worker_name):
     r = client.post("/jobs/probe", json={"queue": "gpu", "wait": 30})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["ok"] and body["worker"] == worker_name and body["round_trip_ms"] > 0
+    assert body["ok"] and node_of(body["worker"]) == worker_name and body["round_trip_ms"] > 0
     assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400

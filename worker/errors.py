@@ -35,6 +35,18 @@ class InvalidRequestError(MusicAnalyzerError):
     http_status = 400
 
 
+class ContentTypeError(InvalidRequestError):
+    """The request body is not of the media type the route takes (JSON options, multipart uploads)."""
+
+    code = "unsupported_content_type"
+    http_status = 415
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    code = "payload_too_large"
+    http_status = 413
+
+
 class NotFoundError(MusicAnalyzerError):
     code = "not_found"
     http_status = 404

@@ -1,0 +1,77 @@
+"""Per-request plumbing: a request id on every response and log line, security headers, safe JSON parsing.
+
+Request ids: a client's (or the nginx front's) `X-Request-ID` is kept when it is a sane token, otherwise
+one is made; it is echoed on the response, added to every log record made while handling the request,
+and stored in the records of jobs the request creates, so an error report can be followed through the
+API's and the workers' logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+from flask.json.provider import DefaultJSONProvider
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# downloads are data, never pages: nothing in them may run or load anything
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+def install_log_record_factory() -> None:
+    """Every log record made while a request is handled gets `request_id` and a `[<id>] ` prefix, whichever
+    logger made it (a logger's own filters would miss its children's records). Installed once per process."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "adds_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        rid = current_request_id()
+        record.request_id = rid
+        if rid:
+            record.msg = f"[{rid}] {record.msg}"
+        return record
+
+    factory.adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON parsing whose failures are all ValueError: nesting thousands deep raises RecursionError in the
+    decoder, which would otherwise escape as a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as e:
+            raise json.JSONDecodeError("nested too deeply", s if isinstance(s, str) else "", 0) from e
+
+
+def init_request_context(app: Flask) -> None:
+    install_log_record_factory()
+
+    @app.before_request
+    def assign_request_id() -> None:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def response_headers(response: Response) -> Response:
+        rid = current_request_id()
+        if rid:
+            response.headers[REQUEST_ID_HEADER] = rid
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.direct_passthrough or response.headers.get("Content-Disposition"):  # a file download
+            response.headers.setdefault("Content-Security-Policy", DOWNLOAD_CSP)
+        return response

@@ -1,0 +1,73 @@
+"""Request plumbing every route shares: request ids, security headers, body rules, errors without internals."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.audio_synth import sine, write
+from tests.test_api_sessions import upload
+
+
+@pytest.fixture()
+def tone_session(client, session_id, audio_dir):
+    upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5)))
+    return session_id
+
+
+def test_every_response_carries_a_request_id_and_security_headers(client, tone_session):
+    r = client.get(f"/sessions/{tone_session}", headers={"X-Request-ID": "client-chosen-id-42"})
+    assert r.headers["X-Request-ID"] == "client-chosen-id-42"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    generated = client.get("/sessions/no_such_session", headers={"X-Request-ID": "bad id; with spaces"})
+    assert generated.status_code == 404 and len(generated.headers["X-Request-ID"]) == 32
+    assert generated.json()["error"]["code"]
+    download = client.get(f"/sessions/{tone_session}/files/tone.wav")
+    assert download.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    inline = client.get(f"/sessions/{tone_session}/files/tone.wav?inline=1")
+    assert inline.headers["Content-Disposition"].startswith("inline")
+
+
+def test_the_jobs_a_request_makes_carry_its_id(client, tone_session):
+    r = client.post(f"/process/features/{tone_session}", json={"file": "tone.wav"},
+                    headers={"X-Request-ID": "trace-me-1234"})
+    assert r.headers["X-Request-ID"] == "trace-me-1234"
+    assert client.wait_job(r.json()["job_id"])["request_id"] == "trace-me-1234"
+
+
+def test_a_body_that_is_not_json_is_refused_not_ignored(client, tone_session):
+    """A new user's first accident: form-encoded options silently ran a batch over every upload."""
+    r = client.post(f"/process/features/{tone_session}", data={"file": "tone.wav"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_content_type"
+    r = client.post(f"/process/pitch/{tone_session}", data='{"file": "tone.wav"}',
+                    headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert client.post(f"/process/features/{tone_session}").status_code == 202  # no body at all: a batch
+
+
+def test_json_nested_thousands_deep_is_a_400(client, tone_session):
+    deep = '{"file": "tone.wav", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    r = client.post(f"/process/pitch/{tone_session}", data=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_an_unexpected_error_shows_no_internals_and_is_logged_with_the_request_id(settings, caplog):
+    from werkzeug.test import Client as WClient
+
+    from app import create_app
+
+    app = create_app({**settings, "AUTH_DISABLED": True})
+
+    @app.get("/boom")
+    def boom():
+        raise OSError(28, "No space left on device", "/secret/spool/path.part")
+
+    with caplog.at_level(logging.ERROR):
+        r = WClient(app).get("/boom", headers={"X-Request-ID": "report-me-5678"})
+    body = r.get_json()
+    assert r.status_code == 500 and body["error"]["code"] == "internal_error"
+    assert "/secret" not in body["error"]["message"] and "OSError" not in body["error"]["message"]
+    assert "report-me-5678" in body["error"]["message"]
+    assert any("report-me-5678" in rec.getMessage() and rec.exc_info for rec in caplog.records)

@@ -217,6 +217,56 @@ def test_a_killed_program_is_restarted_while_the_others_keep_serving(served, nam
     assert f"guard: {name} (pid {old}) died unexpectedly" in served.output()
 
 
+def long_job(served: Served, kind: str, tmp: Path) -> str:
+    """A job that runs for several seconds: a features batch (cpu queue), or a generation whose first
+    load converts SmolLM2's GGUF (~30 s) in this run's empty MODELS_DIR (gpu queue)."""
+    import soundfile as sf
+
+    from tests.audio_synth import sine
+
+    if kind == "gpu":
+        r = requests.post(served.base + "/api/v2/models/generate", json={"prompt": "Hi", "max_length": 4, "wait": 0},
+                          auth=AUTH, timeout=30)
+        assert r.status_code == 202, r.text
+        return r.json()["job_id"]
+    sid = requests.post(served.base + "/sessions", auth=AUTH, timeout=30).json()["session_id"]
+    for i in range(4):
+        path = tmp / f"{kind}{i}.wav"
+        sf.write(path, sine(220 + 40 * i, 20.0, sr=16000), 16000)
+        with open(path, "rb") as fh:
+            assert requests.post(f"{served.base}/sessions/{sid}/files", files={"file": fh}, auth=AUTH,
+                                 timeout=60).status_code == 201
+    r = requests.post(f"{served.base}/process/features/{sid}", json={}, auth=AUTH, timeout=30)
+    assert r.status_code == 202, r.text
+    return r.json()["job_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("queue", ["cpu", "gpu"])
+def test_a_killed_workers_job_is_redelivered_within_seconds(served, queue, tmp_path, capsys):
+    """The supervisor restarts the worker under the same node name; its job must not wait for the broker's
+    visibility timeout (hours): the dead identity's heartbeat expires and the job is redelivered."""
+    from jobs.store import JobStore
+    from redis_server import redis_client
+
+    jobs = JobStore(redis_client(served.redis_url))
+    job_id = long_job(served, queue, tmp_path)
+    job = jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.05, timeout=120)
+    assert job["state"] == "running", job
+    os.kill(served.sup().pid(f"{queue}-worker"), signal.SIGKILL)
+    t0 = time.monotonic()
+    again = jobs.wait_until(job_id, lambda j: j["attempts"] == 2 and j["state"] != "queued", timeout=60)
+    seconds = time.monotonic() - t0
+    with capsys.disabled():
+        print(f"\n  kill -9 {queue}-worker mid-job: the job runs again (attempt 2) after {seconds:.1f} s")
+    assert again["attempts"] == 2 and again["worker"] != job["worker"], again
+    assert seconds < 30
+    if queue == "gpu":  # proven; the second conversion would only cost time
+        requests.delete(f"{served.base}/jobs/{job_id}", auth=AUTH, timeout=30)
+    done = jobs.wait_for_state(job_id, ("succeeded", "failed", "canceled"), timeout=300)
+    assert done["state"] == ("succeeded" if queue == "cpu" else "canceled"), done
+
+
 def raw_request(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send raw bytes; read one answer (up to its Content-Length: nginx may linger before closing)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:

@@ -31,9 +31,11 @@ TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 _JSON_FIELDS = ("params", "result", "error", "files")
 
-# KEYS[1] = job hash, KEYS[2] = its events channel; ARGV[1] = allowed from-states (comma list),
-# ARGV[2] = new state, ARGV[3..] = field/value pairs to set. Returns the previous state, or false.
-# The change and its event are one atomic step, so subscribers see transitions in order.
+# KEYS[1] = job hash, KEYS[2] = its events channel, KEYS[3] = the set of running job ids; ARGV[1] = allowed
+# from-states (comma list), ARGV[2] = new state, ARGV[3..] = field/value pairs to set. Returns the previous
+# state, or false. The change, the running set and the event are one atomic step: subscribers see
+# transitions in order, and a worker dying right after it started a job still leaves the job where
+# recovery looks (two calls once left a gap in which a kill made the job an orphan for ever).
 _TRANSITION_LUA = """
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return false end
@@ -42,6 +44,8 @@ for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then ok = true end end
 if not ok then return false end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = redis.call('HGET', KEYS[1], 'job_id')
+if ARGV[2] == 'running' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
 local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
 redis.call('PUBLISH', KEYS[2], cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]}))
 return cur
@@ -124,7 +128,7 @@ class JobStore:
         args = [",".join(from_states), to_state]
         for k, v in fields.items():
             args += [k, json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)]
-        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id)], args=args)
+        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING], args=args)
         return prev.decode() if prev else None
 
     def start(self, job_id: str, *, worker: str, max_attempts: int,
@@ -141,8 +145,8 @@ class JobStore:
         if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
             return "elsewhere"
         if self.r.exists(keys.cancel(job_id)):
-            self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
-                       finished_at=time.time())
+            if self._move(job_id, ("queued", "running"), "canceled", stage="canceled", finished_at=time.time()):
+                self._finished(job_id)
             return "canceled"
         attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)
         if attempts > max_attempts:
@@ -150,15 +154,13 @@ class JobStore:
                                "message": f"the worker running this job stopped {attempts - 1} times; "
                                           "not retrying again"})
             return "exhausted"
-        prev = self._move(job_id, ("queued", "running"), "running", stage="starting",
+        # progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
+        prev = self._move(job_id, ("queued", "running"), "running", stage="starting", progress=0.0,
                           started_at=time.time(), worker=worker)
-        if prev:
-            self.r.sadd(keys.RUNNING, job_id)
         return "run" if prev else "done"
 
     def requeue(self, job_id: str) -> bool:
         """running -> queued, for a job whose worker died (the caller re-publishes it)."""
-        self.r.srem(keys.RUNNING, job_id)
         return bool(self._move(job_id, ("running",), "queued", stage="requeued after its worker stopped"))
 
     def forget_running(self, job_id: str) -> None:
@@ -204,7 +206,6 @@ class JobStore:
     def _finished(self, job_id: str) -> None:
         pipe = self.r.pipeline()
         pipe.delete(keys.cancel(job_id))
-        pipe.srem(keys.RUNNING, job_id)
         # wakes anyone blocked in wait() (the synchronous model routes), without polling
         pipe.lpush(keys.done(job_id), 1)
         pipe.expire(keys.done(job_id), DONE_SIGNAL_SECONDS)

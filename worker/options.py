@@ -1,27 +1,55 @@
-"""One options protocol for every job type, and the numeric checks the option classes share.
+"""One options protocol for every job type: declared once, validated and described from the declaration.
 
-Every job's options are a frozen dataclass deriving from `JobOptions`:
+Every job's options are a frozen dataclass deriving from `JobOptions`, its fields declared with
+`option(default, "what it means", minimum=..., maximum=..., choices=...)`:
 
     options = SeparationOptions.from_request(body, settings=config)   # the route: 400 before queueing
     params = {"files": [...], "options": options.to_dict()}            # what the job record stores
     options = SeparationOptions.from_request(params["options"], settings=config)  # the worker: same call
+    SeparationOptions.json_schema(settings=config)                      # the OpenAPI description
 
-`from_request` refuses unknown keys (naming them), treats a null as "the default", maps the
-class' aliases, then runs `validate(settings)`, the one validator of each class. `settings`
-(the app config) is given where a check depends on the installation (local model folders);
-validation never loads a model. Nothing here imports numpy, torch or librosa.
+`from_request` refuses unknown keys (naming them), treats a null as "the default", maps the class'
+aliases, then runs `validate(settings)`: every field is checked against its declaration (type, range,
+choices, length), then the class' `check(settings)` runs the rules a declaration cannot say (one field
+depending on another, names that depend on what is installed). `settings` (the app config) is given
+where a check depends on the installation; validation never loads a model. Nothing here imports
+numpy, torch or librosa.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from worker.errors import InvalidRequestError
 
 Settings = Mapping[str, Any]
+Choices = Sequence[str] | Callable[[Settings | None], Sequence[str]]  # fixed, or what this install offers
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """What a field accepts, beyond its type: the single source for validation and the JSON schema."""
+
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False  # (minimum, maximum] instead of [minimum, maximum]
+    choices: Choices | None = None  # for a string field, or the items of a list field
+    max_length: int | None = None  # characters of a string, items of a list
+    non_empty: bool = False  # a string with some non-space character, a list with an item
+    unique: bool = False  # a list whose items differ
+    items_schema: Mapping[str, Any] | None = None  # the JSON schema of a list's items, where no type says it
+    example: Any = None
+
+
+def option(default: Any, description: str, *, required: bool = False, **spec: Any) -> Any:
+    """A dataclass field with its Spec (see the module docstring); `required`: the request must name it."""
+    return dataclasses.field(default=default, metadata={"spec": Spec(description, **spec), "required": required})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +69,9 @@ class JobOptions:
         if not isinstance(body, Mapping):
             raise InvalidRequestError(f"{cls.WHAT} options must be a JSON object", code="invalid_option")
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(k for k in body if k not in fields and k not in cls.ALIASES)
+        unknown = sorted(str(k) for k in body if k not in fields and k not in cls.ALIASES)
         if unknown:
-            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(map(str, unknown))}",
+            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(unknown)}",
                                       code="unknown_option", details={"unknown": unknown, "valid": sorted(fields)})
         kwargs: dict[str, Any] = {}
         for key, value in body.items():
@@ -62,11 +90,42 @@ class JobOptions:
 
     def validate(self, settings: Settings | None = None) -> Self:
         """Raise InvalidRequestError (HTTP 400) for any bad value; return self."""
+        self.check_fields(settings)
+        self.check(settings)
         return self
+
+    def check_fields(self, settings: Settings | None, *, skip: tuple[str, ...] = ()) -> None:
+        """Every field (but those in `skip`) against its declaration."""
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            spec = f.metadata.get("spec")
+            if spec is not None and f.name not in skip:
+                check_field(f.name, getattr(self, f.name), hints[f.name], spec, settings)
+
+    def check(self, settings: Settings | None) -> None:
+        """The rules a field's declaration cannot say; raise InvalidRequestError."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields, the form job records store and `from_request` reads back."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def json_schema(cls, settings: Settings | None = None) -> dict[str, Any]:
+        """The JSON schema (OpenAPI 3.1) of a request body holding these options."""
+        hints = _hints(cls)
+        properties = {}
+        for f in dataclasses.fields(cls):
+            spec = f.metadata.get("spec")
+            if spec is not None:
+                properties[f.name] = field_schema(hints[f.name], spec, f.default, settings)
+        for alias, name in cls.ALIASES.items():
+            if name in properties:
+                properties[alias] = {**properties[name], "description": f"Another name of `{name}`."}
+        required = [f.name for f in dataclasses.fields(cls) if f.metadata.get("required")]
+        schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+        if required:
+            schema["required"] = required
+        return schema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,13 +133,7 @@ class NoOptions(JobOptions):
     """For jobs that take none (model unload, probe): any key is refused."""
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
+# -- checks -------------------------------------------------------------------------------------------------
 
 def is_int(value: Any) -> bool:
     """An integer that is not a bool (JSON true would pass isinstance(x, int))."""
@@ -90,6 +143,10 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """A finite int or float that is not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def check_number(name: str, value: Any, lo: float, hi: float, *, integer: bool = False,
@@ -105,15 +162,10 @@ def check_number(name: str, value: Any, lo: float, hi: float, *, integer: bool =
                                   details={"option": name, "min": lo, "max": hi})
 
 
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str], *, code: str = "invalid_option"
-                 ) -> None:
+def check_choice(name: str, value: Any, choices: Sequence[str], *, code: str = "invalid_option") -> None:
     """InvalidRequestError listing `choices` unless `value` is one of them."""
     if not isinstance(value, str) or value not in choices:
-        raise InvalidRequestError(f"{name} must be one of {', '.join(choices)}, not {value!r}", code=code,
+        raise InvalidRequestError(f"unknown {name} {value!r}; valid: {', '.join(choices)}", code=code,
                                   details={"option": name, "valid": list(choices)})
 
 
@@ -135,3 +187,127 @@ def check_text(name: str, value: Any, *, max_chars: int, optional: bool = True, 
 def check_seed(value: Any) -> None:
     if value is not None:
         check_number("seed", value, 0, 2**63 - 1, integer=True)
+
+
+def choices_of(spec: Spec, settings: Settings | None) -> list[str] | None:
+    if spec.choices is None:
+        return None
+    return list(spec.choices(settings) if callable(spec.choices) else spec.choices)
+
+
+def check_field(name: str, value: Any, hint: Any, spec: Spec, settings: Settings | None) -> None:
+    """Check `value` against the field's type `hint` and its Spec."""
+    base, nullable = _unwrap_optional(hint)
+    if value is None and nullable:
+        return
+    if base is bool:
+        check_bool(name, value)
+    elif base in (int, float):
+        lo = -math.inf if spec.minimum is None else spec.minimum
+        hi = math.inf if spec.maximum is None else spec.maximum
+        check_number(name, value, lo, hi, integer=base is int, lo_open=spec.exclusive_minimum)
+    elif base is str:
+        choices = choices_of(spec, settings)
+        if choices is not None:
+            check_choice(name, value, choices)
+        else:
+            check_text(name, value, max_chars=spec.max_length or 10**6, optional=False, non_empty=spec.non_empty)
+    elif _origin(base) is tuple:
+        _check_items(name, value, spec, settings)
+
+
+def _check_items(name: str, value: Any, spec: Spec, settings: Settings | None) -> None:
+    if not isinstance(value, tuple) or (spec.non_empty and not value):
+        raise InvalidRequestError(f"{name} must be a {'non-empty ' if spec.non_empty else ''}list",
+                                  code="invalid_option", details={"option": name})
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise InvalidRequestError(f"{name} holds at most {spec.max_length} items", code="invalid_option")
+    choices = choices_of(spec, settings)
+    if choices is not None:
+        bad = [v for v in value if not isinstance(v, str) or v not in choices]
+        if bad:
+            raise InvalidRequestError(f"unknown {name} item(s) {bad!r}; valid: {', '.join(choices)}",
+                                      code="invalid_option", details={"option": name, "valid": choices})
+    if spec.unique and len(set(map(repr, value))) != len(value):
+        raise InvalidRequestError(f"{name} lists an item twice", code="invalid_option", details={"option": name})
+
+
+# -- schema -------------------------------------------------------------------------------------------------
+
+def field_schema(hint: Any, spec: Spec, default: Any, settings: Settings | None) -> dict[str, Any]:
+    """The JSON schema of one field (OpenAPI 3.1: a nullable field is a type list with "null")."""
+    base, nullable = _unwrap_optional(hint)
+    schema: dict[str, Any] = {"description": spec.description}
+    if base is bool:
+        schema["type"] = "boolean"
+    elif base in (int, float):
+        schema["type"] = "integer" if base is int else "number"
+        if spec.minimum is not None:
+            schema["exclusiveMinimum" if spec.exclusive_minimum else "minimum"] = spec.minimum
+        if spec.maximum is not None:
+            schema["maximum"] = spec.maximum
+    elif base is str:
+        schema["type"] = "string"
+        choices = choices_of(spec, settings)
+        if choices is not None:
+            schema["enum"] = choices
+        if spec.max_length is not None and choices is None:
+            schema["maxLength"] = spec.max_length
+        if spec.non_empty and choices is None:
+            schema["minLength"] = 1
+    elif _origin(base) is tuple:
+        schema.update(_array_schema(base, spec, settings))
+    else:  # a free-form JSON value (e.g. chat messages)
+        schema["type"] = "object"
+    if nullable:
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+        schema["type"] = [schema["type"], "null"]
+    if default is not dataclasses.MISSING and not isinstance(default, dataclasses.Field):
+        schema["default"] = _jsonable(default)
+    if spec.example is not None:
+        schema["examples"] = [spec.example]
+    return schema
+
+
+def _array_schema(base: Any, spec: Spec, settings: Settings | None) -> dict[str, Any]:
+    (item_hint, *_rest) = typing.get_args(base) or (Any,)
+    choices = choices_of(spec, settings)
+    if spec.items_schema is not None:
+        items = dict(spec.items_schema)
+    elif choices is not None:
+        items = {"type": "string", "enum": choices}
+    else:
+        items = {"type": "string"} if item_hint is str else {"type": "object"}
+    schema: dict[str, Any] = {"type": "array", "items": items}
+    if spec.non_empty:
+        schema["minItems"] = 1
+    if spec.max_length is not None:
+        schema["maxItems"] = spec.max_length
+    if spec.unique:
+        schema["uniqueItems"] = True
+    return schema
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _origin(hint: Any) -> Any:
+    return typing.get_origin(hint)
+
+
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    """(the type, whether None is allowed) of `X | None` or `X`."""
+    if _origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return (args[0] if len(args) == 1 else Any), len(args) < len(typing.get_args(hint))
+    return hint, False
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

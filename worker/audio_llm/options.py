@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from config import GEMMA_3N, MODEL_REGISTRY
-from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.errors import ModelNotAvailableError
 from worker.llm.weights import how_to_get, is_downloaded, registry_entry, resolve_model_dir
-from worker.options import JobOptions, Settings, check_number, check_seed, check_text
+from worker.options import JobOptions, Settings, option
 
 TASKS = ("transcribe", "analyze")
 DEFAULT_TEMPERATURE = 0.2  # descriptions should stay close to the evidence; 0 = greedy
@@ -33,12 +33,17 @@ class Gemma3NOptions(JobOptions):
     WHAT: ClassVar[str] = "gemma_3n"
     ALIASES: ClassVar[Mapping[str, str]] = {"max_length": "max_new_tokens"}  # the generate route's name
 
-    task: str = "analyze"  # transcribe | analyze
-    model_variant: str = str(GEMMA_3N["default_model"])  # a registry model_type
-    temperature: float = DEFAULT_TEMPERATURE  # 0 = greedy (deterministic)
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # of the final answer; chunk notes get min(this, 256)
-    prompt: str | None = None  # extra instruction appended to every pass
-    seed: int | None = None  # for sampling (temperature > 0)
+    task: str = option("analyze", "transcribe: what is said or sung and what it sounds like; analyze: mood, "
+                                  "instrumentation, structure, production.", choices=TASKS)
+    model_variant: str = option(str(GEMMA_3N["default_model"]), "The model (a registry model_type); the "
+                                "default is the GEMMA_3N_DEFAULT_MODEL setting.",
+                                choices=lambda settings: valid_models())
+    temperature: float = option(DEFAULT_TEMPERATURE, "0 = greedy (deterministic).", minimum=0.0,
+                                maximum=MAX_TEMPERATURE)
+    max_new_tokens: int = option(DEFAULT_MAX_NEW_TOKENS, "Tokens of the final answer (chunk notes get at most "
+                                 "256).", minimum=1, maximum=MAX_NEW_TOKENS)
+    prompt: str | None = option(None, "An extra instruction added to every pass.", max_length=MAX_USER_PROMPT_CHARS)
+    seed: int | None = option(None, "For sampling (temperature > 0).", minimum=0, maximum=2**63 - 1)
 
     @classmethod
     def from_request(cls, body: Mapping[str, Any] | None, *, settings: Settings | None = None) -> Gemma3NOptions:
@@ -54,21 +59,6 @@ class Gemma3NOptions(JobOptions):
         if isinstance(kwargs.get("task"), str):
             kwargs["task"] = kwargs["task"].strip().lower()
         return kwargs
-
-    def validate(self, settings: Settings | None = None) -> Gemma3NOptions:
-        """Raise InvalidRequestError (HTTP 400) for an unknown task/model or an out-of-range value."""
-        if self.task not in TASKS:
-            raise InvalidRequestError(f"unknown task {self.task!r}; valid: {', '.join(TASKS)}",
-                                      code="invalid_option", details={"valid_tasks": list(TASKS)})
-        models = valid_models()
-        if self.model_variant not in models:
-            raise InvalidRequestError(f"unknown model_variant {self.model_variant!r}; valid: {', '.join(models)}",
-                                      code="unknown_model", details={"valid_model_variants": models})
-        check_number("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
-        check_number("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS, integer=True)
-        check_text("prompt", self.prompt, max_chars=MAX_USER_PROMPT_CHARS)
-        check_seed(self.seed)
-        return self
 
 
 def weights_available(model_type: str, settings: Mapping[str, Any], registry: Mapping[str, Any] = MODEL_REGISTRY

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from worker.options import JobOptions, Settings, check_bool
+from worker.options import JobOptions, option
 
 
 @dataclass(frozen=True)
@@ -14,8 +14,5 @@ class FeaturesOptions(JobOptions):
 
     WHAT: ClassVar[str] = "features"
 
-    picture: bool = True  # features_<stem>.png: waveform, spectrogram, chromagram (~0.3-0.8 s of the job)
-
-    def validate(self, settings: Settings | None = None) -> FeaturesOptions:
-        check_bool("picture", self.picture)
-        return self
+    picture: bool = option(True, "Also draw features_<stem>.png (waveform, spectrogram, chromagram); "
+                                 "false saves its drawing time.")

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from config import MODEL_REGISTRY
 from worker.errors import InvalidRequestError
 from worker.llm.weights import registry_entry
-from worker.options import JobOptions, Settings, check_number, check_seed, check_text
+from worker.options import JobOptions, Settings, option
 
 MAX_NEW_TOKENS = 8192  # tokens; an upper bound for one request, models stop earlier at their context
 DEFAULT_NEW_TOKENS = 256
@@ -21,6 +21,13 @@ MAX_TEMPERATURE = 2.0
 MAX_PROMPT_CHARS = 2_000_000  # characters over all messages: a guard against absurd bodies
 ROLES = ("system", "user", "assistant")
 CONTENT_TYPES = ("text", "audio", "image")
+MESSAGE_SCHEMA = {  # one chat turn, as `conversation()` checks it
+    "type": "object", "required": ["role", "content"],
+    "properties": {"role": {"enum": list(ROLES)},
+                   "content": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {
+                       "type": "object", "required": ["type"],
+                       "properties": {"type": {"enum": list(CONTENT_TYPES)}, "text": {"type": "string"}}}}]}},
+}
 
 
 
@@ -31,14 +38,17 @@ class GenerateOptions(JobOptions):
     WHAT: ClassVar[str] = "generate"
     ALIASES: ClassVar[Mapping[str, str]] = {"max_new_tokens": "max_length"}
 
-    prompt: str | None = None
-    messages: tuple[Mapping[str, Any], ...] | None = None  # chat turns; the last one must be the user's
-    system: str | None = None
-    max_length: int = DEFAULT_NEW_TOKENS
-    temperature: float = 0.7  # 0 = greedy (deterministic)
-    top_p: float = 0.95
-    seed: int | None = None
-    model_type: str | None = None  # None: the resident model, else DEFAULT_MODEL
+    prompt: str | None = option(None, "The user's message (after `messages`, if any).", max_length=MAX_PROMPT_CHARS,
+                                example="Describe a minor key in one sentence.")
+    messages: tuple[Mapping[str, Any], ...] | None = option(
+        None, "Chat turns before `prompt`; the conversation must end with a user turn.", items_schema=MESSAGE_SCHEMA)
+    system: str | None = option(None, "A system message, first in the conversation.", max_length=MAX_PROMPT_CHARS)
+    max_length: int = option(DEFAULT_NEW_TOKENS, "New tokens at most.", minimum=1, maximum=MAX_NEW_TOKENS)
+    temperature: float = option(0.7, "0 = greedy (deterministic).", minimum=0.0, maximum=MAX_TEMPERATURE)
+    top_p: float = option(0.95, "Nucleus sampling mass.", minimum=0.0, exclusive_minimum=True, maximum=1.0)
+    seed: int | None = option(None, "For a reproducible sample.", minimum=0, maximum=2**63 - 1)
+    model_type: str | None = option(None, "The model (loaded first if another is resident); null: the resident "
+                                          "one, else DEFAULT_MODEL.", choices=sorted(MODEL_REGISTRY))
 
     @classmethod
     def normalize(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -49,14 +59,8 @@ class GenerateOptions(JobOptions):
             kwargs["messages"] = tuple(messages)
         return kwargs
 
-    def validate(self, settings: Settings | None = None) -> GenerateOptions:
-        """Raise InvalidRequestError for any out-of-range or mistyped field (the model_type is the manager's)."""
-        for name in ("prompt", "system", "model_type"):
-            check_text(name, getattr(self, name), max_chars=MAX_PROMPT_CHARS)
-        check_number("max_length", self.max_length, 1, MAX_NEW_TOKENS, integer=True)
-        check_number("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
-        check_number("top_p", self.top_p, 0.0, 1.0, lo_open=True)
-        check_seed(self.seed)
+    def check(self, settings: Settings | None) -> None:
+        """The conversation as a whole: well-formed turns ending with the user's, some content, bounded."""
         conversation = self.conversation()
         total_chars = sum(len(text_of(m["content"])) for m in conversation)
         media = sum(count_parts(conversation, kind) for kind in ("audio", "image"))
@@ -64,7 +68,6 @@ class GenerateOptions(JobOptions):
             raise InvalidRequestError("a non-empty prompt or messages is required", code="invalid_option")
         if total_chars > MAX_PROMPT_CHARS:
             raise InvalidRequestError(f"the prompt is over {MAX_PROMPT_CHARS} characters", code="invalid_option")
-        return self
 
     def conversation(self) -> list[dict[str, Any]]:
         """The chat turns: `system`, then `messages`, then `prompt` as a last user turn (checked)."""
@@ -120,8 +123,8 @@ class ModelLoadOptions(JobOptions):
 
     WHAT: ClassVar[str] = "model load"
 
-    model_type: str | None = None
+    model_type: str | None = option(None, "The model to load.", required=True, choices=sorted(MODEL_REGISTRY),
+                                    example="smollm2-135m")
 
-    def validate(self, settings: Settings | None = None) -> ModelLoadOptions:
-        registry_entry(str(self.model_type), MODEL_REGISTRY)  # 400 listing the valid ones
-        return self
+    def check(self, settings: Settings | None) -> None:
+        registry_entry(self.model_type or "", MODEL_REGISTRY)  # 400 listing the valid ones (also for null)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from worker.errors import InvalidRequestError
-from worker.options import JobOptions, Settings
+from worker.options import JobOptions, option
 
 STAGES = ("key", "chords", "tempo", "beats", "melody", "tuning")
 
@@ -21,7 +20,8 @@ class PitchOptions(JobOptions):
 
     WHAT: ClassVar[str] = "pitch"
 
-    include: tuple[str, ...] = field(default=STAGES)
+    include: tuple[str, ...] = option(STAGES, "The analyses to report (one name or a list); all by default.",
+                                      choices=STAGES, non_empty=True, unique=True, example=["key", "tempo"])
 
     @classmethod
     def normalize(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -34,18 +34,6 @@ class PitchOptions(JobOptions):
                 include = tuple(s for s in STAGES if s in include)  # equal requests give equal options
             kwargs["include"] = include
         return kwargs
-
-    def validate(self, settings: Settings | None = None) -> PitchOptions:
-        if not isinstance(self.include, tuple) or not self.include:
-            raise InvalidRequestError("include must be a non-empty list of stages", code="invalid_option",
-                                      details={"allowed": list(STAGES)})
-        unknown = [s for s in self.include if not isinstance(s, str) or s not in STAGES]
-        if unknown:
-            raise InvalidRequestError(f"unknown stage(s) in include: {unknown!r}", code="invalid_option",
-                                      details={"allowed": list(STAGES)})
-        if len(set(self.include)) != len(self.include):
-            raise InvalidRequestError("include lists a stage twice", code="invalid_option")
-        return self
 
     def wants(self, stage: str) -> bool:
         return stage in self.include

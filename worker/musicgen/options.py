@@ -9,7 +9,7 @@ from typing import ClassVar
 from huggingface_hub import snapshot_download
 
 from worker.errors import InvalidRequestError
-from worker.options import JobOptions, Settings, check_bool, check_number, check_seed, check_text
+from worker.options import JobOptions, Settings, option
 
 MODELS = {  # request name -> hub repo id (also the folder name under MODELS_DIR)
     "musicgen-small": "facebook/musicgen-small",
@@ -28,32 +28,31 @@ DEFAULT_TOP_K = 250  # audiocraft's default
 class MusicGenOptions(JobOptions):
     WHAT: ClassVar[str] = "musicgen"
 
-    prompt: str = ""
-    duration_seconds: float = 10.0
-    model: str = DEFAULT_MODEL
-    temperature: float = 1.0
-    top_k: int = DEFAULT_TOP_K  # 0 = no top-k filtering
-    guidance_scale: float = DEFAULT_GUIDANCE  # 1 = no guidance (half the compute)
-    seed: int | None = None  # None = a random seed, reported in the result for reproduction
-    melody_file: str | None = None  # a session file; musicgen-melody only
-    mp3: bool = False  # also write an MP3 beside the WAV
+    prompt: str = option("", "What to make, in words.", required=True, non_empty=True, max_length=MAX_PROMPT_CHARS,
+                         example="slow jazz guitar with soft brushes")
+    duration_seconds: float = option(10.0, "Seconds of audio; past 30 s each pass continues from the last 10 s.",
+                                     minimum=0.1, maximum=MAX_DURATION_SECONDS)
+    model: str = option(DEFAULT_MODEL, "The MusicGen checkpoint.", choices=tuple(MODELS))
+    temperature: float = option(1.0, "Sampling temperature.", minimum=0.01, maximum=5.0)
+    top_k: int = option(DEFAULT_TOP_K, "Sample among the k likeliest tokens (0: no top-k filtering).", minimum=0,
+                        maximum=4096)
+    guidance_scale: float = option(DEFAULT_GUIDANCE, "Classifier-free guidance (1: none, half the compute).",
+                                   minimum=1.0, maximum=20.0)
+    seed: int | None = option(None, "For a reproducible piece; null: a random seed, reported in the result.",
+                              minimum=0, maximum=2**63 - 1)
+    melody_file: str | None = option(None, "An upload of the session whose melody conditions the piece "
+                                           "(musicgen-melody only).", max_length=255)
+    mp3: bool = option(False, "Also write an MP3 beside the WAV.")
+
+    def check(self, settings: Settings | None) -> None:
+        if self.melody_file is not None and self.model != "musicgen-melody":
+            raise InvalidRequestError("melody_file needs model musicgen-melody", code="invalid_option")
 
     def validate(self, settings: Settings | None = None) -> MusicGenOptions:
-        if self.model not in MODELS:
+        if self.model not in MODELS:  # with its own code: the API tells unknown models apart
             raise InvalidRequestError(f"unknown musicgen model {self.model!r}; available: {', '.join(MODELS)}",
                                       code="unknown_model", details={"available": list(MODELS)})
-        check_text("prompt", self.prompt, max_chars=MAX_PROMPT_CHARS, optional=False, non_empty=True)
-        check_number("duration_seconds", self.duration_seconds, 0.1, MAX_DURATION_SECONDS)
-        check_number("temperature", self.temperature, 0.01, 5.0)
-        check_number("top_k", self.top_k, 0, 4096, integer=True)
-        check_number("guidance_scale", self.guidance_scale, 1.0, 20.0)
-        check_seed(self.seed)
-        if self.melody_file is not None:
-            check_text("melody_file", self.melody_file, max_chars=255)
-            if self.model != "musicgen-melody":
-                raise InvalidRequestError("melody_file needs model musicgen-melody", code="invalid_option")
-        check_bool("mp3", self.mp3)
-        return self
+        return super().validate(settings)
 
 
 def find_musicgen(name: str, models_dir: Path | None) -> Path | None:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from worker.audio_writers import AUDIO_FORMATS
-from worker.errors import InvalidRequestError
-from worker.options import JobOptions, Settings, check_choice, check_number
+from worker.options import JobOptions, Settings, check_choice, option
 
-from .catalog import DSP_METHODS, DSP_STEMS, check_model_name
+from .catalog import DSP_METHODS, DSP_STEMS, available_models, check_model_name
 
 DEFAULT_MODEL = "htdemucs"
 DEFAULT_OVERLAP = 0.25  # fraction of a segment shared with the next (demucs' default)
@@ -22,16 +21,26 @@ KNOWN_STEMS = ("drums", "bass", "other", "vocals", "guitar", "piano") + tuple(
     s for stems in DSP_STEMS.values() for s in stems)
 
 
+def models_dir(settings: Settings | None) -> Path | None:
+    return Path(settings["MODELS_DIR"]) if settings and settings.get("MODELS_DIR") else None
+
+
 @dataclass(frozen=True)
 class SeparationOptions(JobOptions):
     WHAT: ClassVar[str] = "separation"
 
-    model: str = DEFAULT_MODEL  # a demucs name (htdemucs, htdemucs_ft, htdemucs_6s, ...) or "hpss" / "repet"
-    two_stems: str | None = None  # e.g. "vocals": write vocals and no_vocals (the sum of the others)
-    format: str = "wav"  # wav | flac | mp3
-    segment: float | None = None  # seconds per window; None = the model's own
-    overlap: float = DEFAULT_OVERLAP
-    shifts: int = DEFAULT_SHIFTS
+    model: str = option(DEFAULT_MODEL, "A Demucs model (htdemucs, htdemucs_ft, htdemucs_6s, ... or one under "
+                                       "MODELS_DIR/demucs), or a weight-free DSP method: hpss, repet.",
+                        choices=lambda settings: available_models(models_dir(settings)))
+    two_stems: str | None = option(None, "Write this stem and no_<stem> (the sum of the others) instead of every "
+                                         "stem, e.g. vocals.", choices=KNOWN_STEMS)
+    format: str = option("wav", "Audio format of the stems.", choices=AUDIO_FORMATS)
+    segment: float | None = option(None, "Seconds per window (null: the model's own).",
+                                   minimum=SEGMENT_RANGE[0], maximum=SEGMENT_RANGE[1])
+    overlap: float = option(DEFAULT_OVERLAP, "Fraction of a window shared with the next.", minimum=0.0,
+                            maximum=MAX_OVERLAP)
+    shifts: int = option(DEFAULT_SHIFTS, "Random time shifts averaged (0: deterministic).", minimum=0,
+                         maximum=MAX_SHIFTS)
 
     @property
     def is_dsp(self) -> bool:
@@ -39,19 +48,16 @@ class SeparationOptions(JobOptions):
 
     def validate(self, settings: Settings | None = None) -> SeparationOptions:
         """400 for any bad option; the model name is checked against local extras under MODELS_DIR too."""
-        if not isinstance(self.model, str):
-            raise InvalidRequestError("model must be a string", code="invalid_option")
-        models_dir = Path(settings["MODELS_DIR"]) if settings and settings.get("MODELS_DIR") else None
-        check_model_name(self.model, models_dir)
-        return self.validate_settings()
+        if isinstance(self.model, str):  # the message lists what is available (the field check would too)
+            check_model_name(self.model, models_dir(settings))
+        return super().validate(settings)
+
+    def check(self, settings: Settings | None) -> None:
+        if self.two_stems is not None and self.is_dsp:
+            check_choice("two_stems", self.two_stems, DSP_STEMS[self.model])
 
     def validate_settings(self) -> SeparationOptions:
-        """Every check but the model name's (for a model that is already loaded)."""
-        check_choice("format", self.format, AUDIO_FORMATS)
-        if self.two_stems is not None:
-            check_choice("two_stems", self.two_stems, DSP_STEMS[self.model] if self.is_dsp else KNOWN_STEMS)
-        if self.segment is not None:
-            check_number("segment", self.segment, *SEGMENT_RANGE)
-        check_number("overlap", self.overlap, 0.0, MAX_OVERLAP)
-        check_number("shifts", self.shifts, 0, MAX_SHIFTS, integer=True)
+        """Every check but the model name's, which needs the installation (for a model already loaded)."""
+        self.check_fields(None, skip=("model",))
+        self.check(None)
         return self

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from worker.errors import InvalidRequestError
-from worker.options import JobOptions, Settings, check_bool, check_choice, check_number
+from worker.options import JobOptions, Settings, option
 
 DEFAULT_MODEL = "tiny.en"
 DEFAULT_BEAM_SIZE = 5  # beam 1 garbles words on tiny.en (shared/TINY_MODELS.md)
@@ -50,37 +50,38 @@ def available_models(models_dir: Path | None = None) -> list[str]:
     return sorted(set(WHISPER_SIZES) | set(local_model_names(models_dir)))
 
 
+def _models_dir(settings: Settings | None) -> Path | None:
+    return Path(settings["MODELS_DIR"]) if settings and settings.get("MODELS_DIR") else None
+
+
 @dataclass(frozen=True)
 class WhisperOptions(JobOptions):
     WHAT: ClassVar[str] = "whisper"
 
-    model: str = DEFAULT_MODEL
-    language: str | None = None  # ISO 639-1 code; None = detect
-    task: str = "transcribe"  # or "translate" (to English; needs a multilingual model)
-    word_timestamps: bool = True
-    vad: bool = False  # Silero VAD skips silence (its ONNX model ships in the faster-whisper wheel)
-    source: str = "mix"  # or "vocals": the vocal stem of a finished separation of the same file
-    beam_size: int = DEFAULT_BEAM_SIZE
+    model: str = option(DEFAULT_MODEL, "A faster-whisper size (tiny.en, base, small, ...) or a CTranslate2 "
+                                       "model under MODELS_DIR/whisper.",
+                        choices=lambda settings: available_models(_models_dir(settings)))
+    language: str | None = option(None, "ISO 639-1 code of the speech; null: detect it.", choices=LANGUAGES)
+    task: str = option("transcribe", "transcribe, or translate to English (needs a multilingual model).",
+                       choices=TASKS)
+    word_timestamps: bool = option(True, "Times for every word (in the JSON and the .lrc).")
+    vad: bool = option(False, "Skip silence with Silero VAD first.")
+    source: str = option("mix", "Transcribe the file itself (mix) or its vocal stem (vocals), separating it "
+                                "first when missing.", choices=SOURCES)
+    beam_size: int = option(DEFAULT_BEAM_SIZE, "Beam search width.", minimum=1, maximum=MAX_BEAM_SIZE)
 
     @property
     def english_only(self) -> bool:
         return self.model.endswith(".en")
 
-    def validate(self, settings: Settings | None = None) -> WhisperOptions:
-        models_dir = Path(settings["MODELS_DIR"]) if settings and settings.get("MODELS_DIR") else None
-        valid = available_models(models_dir)
-        if self.model not in valid:
-            raise InvalidRequestError(f"unknown whisper model {self.model!r}; available: {', '.join(valid)}",
-                                      code="unknown_model", details={"available": valid})
-        if self.language is not None and self.language not in LANGUAGES:
-            raise InvalidRequestError(f"language must be an ISO 639-1 code Whisper knows, not {self.language!r}",
-                                      code="invalid_option", details={"option": "language"})
-        check_choice("task", self.task, TASKS)
+    def check(self, settings: Settings | None) -> None:
         if self.english_only and (self.task == "translate" or self.language not in (None, "en")):
             raise InvalidRequestError(f"{self.model} only transcribes English: use a multilingual model",
                                       code="invalid_option")
-        check_bool("word_timestamps", self.word_timestamps)
-        check_bool("vad", self.vad)
-        check_choice("source", self.source, SOURCES)
-        check_number("beam_size", self.beam_size, 1, MAX_BEAM_SIZE, integer=True)
-        return self
+
+    def validate(self, settings: Settings | None = None) -> WhisperOptions:
+        valid = available_models(_models_dir(settings))
+        if self.model not in valid:  # with its own code: the API tells unknown models apart
+            raise InvalidRequestError(f"unknown whisper model {self.model!r}; available: {', '.join(valid)}",
+                                      code="unknown_model", details={"available": valid})
+        return super().validate(settings)

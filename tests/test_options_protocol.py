@@ -1,0 +1,51 @@
+"""The options protocol every job type shares: one declaration validates requests and describes them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jsonschema
+import pytest
+
+from config import load_settings
+from jobs.types import JOB_TYPES
+from worker.errors import InvalidRequestError
+
+SETTINGS = load_settings({}, dotenv=False)
+OPTION_CLASSES = sorted({t.options for t in JOB_TYPES.values()}, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", OPTION_CLASSES, ids=lambda c: c.__name__)
+def test_every_field_is_declared_and_the_schema_accepts_what_from_request_accepts(cls):
+    schema = cls.json_schema(settings=SETTINGS)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for f in dataclasses.fields(cls):
+        assert "spec" in f.metadata, f"{cls.__name__}.{f.name} has no declaration"
+        assert schema["properties"][f.name]["description"]
+    example = {f.name: (f.metadata["spec"].example if f.metadata["spec"].example is not None else None)
+               for f in dataclasses.fields(cls)}
+    body = {k: v for k, v in example.items() if v is not None}
+    assert all(name in body for name in schema.get("required", [])), "a required field needs an example"
+    options = cls.from_request(body, settings=SETTINGS)
+    jsonschema.validate({k: v for k, v in options.to_dict().items() if v is not None}, schema)
+    assert cls.from_request(options.to_dict(), settings=SETTINGS) == options  # what the worker rebuilds
+
+
+@pytest.mark.parametrize("cls", OPTION_CLASSES, ids=lambda c: c.__name__)
+def test_unknown_keys_are_refused_by_name(cls):
+    with pytest.raises(InvalidRequestError) as e:
+        cls.from_request({"no_such_option": 1}, settings=SETTINGS)
+    assert e.value.code == "unknown_option" and e.value.details["unknown"] == ["no_such_option"]
+    assert "no_such_option" not in cls.json_schema(settings=SETTINGS)["properties"]
+
+
+def test_declared_ranges_are_enforced_and_described():
+    from worker.separation.options import SeparationOptions
+
+    schema = SeparationOptions.json_schema(settings=SETTINGS)["properties"]
+    assert schema["overlap"]["minimum"] == 0.0 and schema["overlap"]["maximum"] == 0.9
+    assert schema["segment"]["type"] == ["number", "null"] and "hpss" in schema["model"]["enum"]
+    for bad in ({"overlap": 0.95}, {"shifts": 1.5}, {"format": "ogg"}, {"segment": 0.5}):
+        with pytest.raises(InvalidRequestError):
+            SeparationOptions.from_request(bad, settings=SETTINGS)
+    assert SeparationOptions.from_request({"overlap": 0.9, "segment": None}, settings=SETTINGS).overlap == 0.9

@@ -15,6 +15,7 @@ from api import register_blueprints
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
+from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
 from config import load_settings
 from jobs.celery_app import celery_init_app
@@ -36,5 +37,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["music_analyzer"] = Services.from_config(app.config)
     register_error_handlers(app)
     register_blueprints(app)
+    init_http_metrics(app)
     celery_init_app(app)
     return app

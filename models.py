@@ -56,8 +56,11 @@ class ModelManager:
     """Loads, keeps, evicts and reports models for one worker process (see the module docstring)."""
 
     def __init__(self, settings: Mapping[str, Any], *, publish: Callable[[dict], None] | None = None,
-                 registry: Mapping[str, dict] | None = None, clock: Callable[[], float] = time.monotonic):
+                 registry: Mapping[str, dict] | None = None, clock: Callable[[], float] = time.monotonic,
+                 observe: Callable[[str, str, float | None], None] | None = None):
+        """`observe(event, key, seconds)` hears "load" (with its seconds) and "unload" (metrics)."""
         self.settings = settings
+        self._observe = observe
         self.registry = MODEL_REGISTRY if registry is None else registry
         self._publish = publish
         self._clock = clock
@@ -308,6 +311,8 @@ class ModelManager:
             self._loading = None
             self._errors.pop(key, None)
             self._history[key] = {"load_seconds": resident.load_seconds, "last_used_wall": time.time()}
+        if self._observe is not None:
+            self._observe("load", key, resident.load_seconds)
         log.info("loaded %s (%s) in %.2f s, %d bytes", key, kind, resident.load_seconds, resident.weights_bytes)
         return resident
 
@@ -332,6 +337,8 @@ class ModelManager:
         }
         with self._state_lock:
             self._last_unload = {**report, "at": iso_time(time.time())}
+        if self._observe is not None:
+            self._observe("unload", key, None)
         log.info("unloaded %s: %s", key, report)
         return report
 

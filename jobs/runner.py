@@ -8,6 +8,7 @@ the type's work function called with a JobContext and a progress callback.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from worker.errors import JobCanceled, MusicAnalyzerError
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
+from . import metrics
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
 
@@ -75,8 +77,13 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
         log.info("job %s not run: %s", job_id, decision)
         return decision
     svc.workers.set_current(worker, job_id)
+    started = time.time()
+    record = svc.jobs.get(job_id)
     try:
-        result = _work(svc, job_id, job_type)
+        if record is None:  # expired or deleted between start() and here
+            raise MusicAnalyzerError("the job record is gone", code="job_gone")
+        metrics.job_started(record, started)
+        result = _work(svc, record, job_type)
     except JobCanceled:
         svc.jobs.mark_canceled(job_id)
         return "canceled"
@@ -91,14 +98,13 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
         return "failed"
     finally:
         svc.workers.clear_current(worker, job_id)
+        metrics.job_ran(record or {"type": job_type}, time.time() - started)
     svc.jobs.succeed(job_id, result, files=_files_of(result))
     return "succeeded"
 
 
-def _work(svc: Services, job_id: str, job_type: str) -> dict:
-    job = svc.jobs.get(job_id)
-    if job is None:  # expired or deleted between start() and here
-        raise MusicAnalyzerError("the job record is gone", code="job_gone")
+def _work(svc: Services, job: dict, job_type: str) -> dict:
+    job_id = job["job_id"]
     kind = JOB_TYPES[job_type]
     params = stored_params(job_type, job.get("params") or {})
     settings = current_app.config

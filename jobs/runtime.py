@@ -28,6 +28,7 @@ from flask import Flask, current_app
 
 from models import ModelManager
 
+from . import metrics
 from .services import Services, services
 from .submit import publish
 
@@ -134,7 +135,8 @@ def model_manager() -> ModelManager:
     if "model_manager" not in ext:
         board = services().model_status
         worker = ext.get("worker_identity")
-        manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker))
+        manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker),
+                               observe=metrics.model_event)
         ext["model_manager"] = manager
         board.publish(manager.status(), worker=worker)
     return ext["model_manager"]

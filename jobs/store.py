@@ -24,7 +24,7 @@ import redis
 
 from worker.errors import JobCanceled
 
-from . import keys
+from . import keys, metrics
 
 DONE_SIGNAL_SECONDS = 120  # how long a finished job's wake-up signal waits for a reader
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
@@ -93,6 +93,7 @@ class JobStore:
         if session_id:
             pipe.zadd(keys.session_jobs(session_id), {job_id: now})
         pipe.execute()
+        metrics.JOBS_CREATED.labels(job_type).inc()
         return _decode(record)
 
     def get(self, job_id: str) -> dict | None:
@@ -145,8 +146,7 @@ class JobStore:
         if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
             return "elsewhere"
         if self.r.exists(keys.cancel(job_id)):
-            if self._move(job_id, ("queued", "running"), "canceled", stage="canceled", finished_at=time.time()):
-                self._finished(job_id)
+            self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
             return "canceled"
         attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)
         if attempts > max_attempts:
@@ -199,17 +199,22 @@ class JobStore:
         return self.wait_until(job_id, lambda job: job["state"] in wanted, timeout)
 
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
-        self._move(job_id, ("running",), "succeeded", progress=1.0, stage="done",
-                   finished_at=time.time(), result=result, files=files or [])
-        self._finished(job_id)
+        self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result, files=files or [])
 
-    def _finished(self, job_id: str) -> None:
+    def _end(self, job_id: str, from_states: Iterable[str], state: str, **fields: Any) -> bool:
+        """Move the job to a final `state`; on success wake its waiters and count it. False if it was not
+        in `from_states` (already finished, or never existed)."""
+        if not self._move(job_id, from_states, state, finished_at=time.time(), **fields):
+            return False
         pipe = self.r.pipeline()
         pipe.delete(keys.cancel(job_id))
         # wakes anyone blocked in wait() (the synchronous model routes), without polling
         pipe.lpush(keys.done(job_id), 1)
         pipe.expire(keys.done(job_id), DONE_SIGNAL_SECONDS)
-        pipe.execute()
+        pipe.hget(keys.job(job_id), "type")
+        job_type = pipe.execute()[-1]
+        metrics.JOBS_FINISHED.labels(text(job_type or b"unknown"), state).inc()
+        return True
 
     def wait(self, job_id: str, timeout: float, *, blocking_client: redis.Redis) -> dict | None:
         """Block until the job finishes or `timeout` seconds pass; returns the record."""
@@ -222,14 +227,10 @@ class JobStore:
     def fail(self, job_id: str, error: dict, *, status: int = 500) -> None:
         """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
         kept for the routes that answer with the job's outcome (never shown in the public view)."""
-        self._move(job_id, ("queued", "running"), "failed", stage="failed",
-                   finished_at=time.time(), error=error, error_status=int(status))
-        self._finished(job_id)
+        self._end(job_id, ("queued", "running"), "failed", stage="failed", error=error, error_status=int(status))
 
     def mark_canceled(self, job_id: str) -> None:
-        self._move(job_id, ("queued", "running"), "canceled", stage="canceled",
-                   finished_at=time.time())
-        self._finished(job_id)
+        self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
 
     def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
@@ -239,18 +240,13 @@ class JobStore:
         or None if it was already finished.
         """
         self.r.set(keys.cancel(job_id), "1", ex=self.ttl)
-        prev = self._move(job_id, ("queued",), "canceled", stage="canceled", finished_at=time.time())
-        if prev:
-            self._finished(job_id)
-            return prev
+        if self._end(job_id, ("queued",), "canceled", stage="canceled"):
+            return "queued"
         job = self.get(job_id)
         if job and job["state"] == "running":
             if is_alive(job.get("worker") or ""):
                 return "running"
-            if self._move(job_id, ("running",), "canceled", stage="canceled", finished_at=time.time()):
-                self._finished(job_id)
-                return "orphaned"
-            return None
+            return "orphaned" if self._end(job_id, ("running",), "canceled", stage="canceled") else None
         self.r.delete(keys.cancel(job_id))
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,17 @@ class RunLayout:
         for folder in (self.data, self.run, self.logs, self.nginx):
             folder.mkdir(parents=True, exist_ok=True)
         self.sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @property
+    def metrics(self) -> Path:
+        """prometheus-client's multiprocess files (PROMETHEUS_MULTIPROC_DIR of every program)."""
+        return self.run / "metrics"
+
+    def fresh_metrics_dir(self) -> Path:
+        """Emptied at each start: files of a previous run's processes would be summed as if still running."""
+        shutil.rmtree(self.metrics, ignore_errors=True)
+        self.metrics.mkdir(parents=True)
+        return self.metrics
 
     @property
     def lock_file(self) -> Path:

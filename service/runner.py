@@ -213,6 +213,8 @@ def run(opts: Options, settings: dict) -> int:
         env = {**os.environ, "REDIS_URL": plan_.redis_url, "DATA_DIR": str(layout.data), "PYTHONUNBUFFERED": "1"}
         # numba-compiled DSP caches its machine code here, so a new worker skips 3-4 s of compiling
         env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))
+        # every program counts into one place, summed by GET /metrics (jobs/metrics.py)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.fresh_metrics_dir())
         # behind nginx the API may trust one hop of X-Forwarded-For / -Proto (the front's)
         env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"
         print(intro(opts, plan_, layout), flush=True)

@@ -8,6 +8,11 @@ same server by mistake could not take this session's jobs (tests/test_isolation.
 from __future__ import annotations
 
 import os
+import tempfile
+
+# prometheus-client reads this when it is first imported: every process of the session (this one, the
+# subprocess workers it starts) counts into one private folder that GET /metrics sums
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ma-test-metrics-"))
 import shutil
 import threading
 import time

@@ -1,0 +1,99 @@
+"""GET /metrics (Prometheus text format) and the HTTP request counters behind it.
+
+Counters and histograms come from every process through prometheus-client's multiprocess files
+(jobs/metrics.py); levels come from Redis at scrape time (queue depths, workers alive, jobs running,
+resident model memory), so they hold for workers on other machines too. The route needs credentials
+unless METRICS_PUBLIC is set (a scraper on a private network).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from jobs import metrics
+from jobs.services import Services
+from jobs.workers import queue_depth
+
+bp = Blueprint("metrics", __name__)
+
+
+class RedisLevels(Collector):
+    """Gauges read from Redis when scraped."""
+
+    def __init__(self, services: Services, queues: dict[str, str]):
+        self.services = services
+        self.queues = queues  # label -> queue name
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        svc = self.services
+        depth = GaugeMetricFamily("ma_queue_depth", "Messages waiting in a queue.", labels=["queue"])
+        for label, name in self.queues.items():
+            depth.add_metric([label], queue_depth(svc.redis, name))
+        yield depth
+        workers = svc.workers.all()
+        alive = GaugeMetricFamily("ma_workers_alive", "Workers with a live heartbeat, by queue.", labels=["queue"])
+        for label, name in self.queues.items():
+            alive.add_metric([label], sum(1 for w in workers if w["alive"] and name in w.get("queues", [])))
+        yield alive
+        yield GaugeMetricFamily("ma_jobs_running", "Jobs running now.", value=len(svc.jobs.running_ids()))
+        yield self._model_memory()
+
+    def _model_memory(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily("ma_model_resident_bytes", "Weights of the resident models, by model.",
+                                   labels=["model"])
+        status = self.services.model_status.read() or {}
+        for row in status.get("models", []):
+            if row.get("loaded"):
+                family.add_metric([row["model_type"]], float((row.get("memory") or {}).get("weights_bytes") or 0))
+        for row in status.get("audio_models", []):
+            family.add_metric([row["key"]], float((row.get("memory") or {}).get("weights_bytes") or 0))
+        return family
+
+
+def scrape_registry(app: Flask) -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:  # one process: its own counters
+        registry = CollectorRegistry()
+        registry.register(_Forward(REGISTRY))
+    cfg = app.config
+    registry.register(RedisLevels(app.extensions["music_analyzer"],
+                                  {"gpu": cfg["GPU_QUEUE"], "cpu": cfg["CPU_QUEUE"]}))
+    return registry
+
+
+class _Forward(Collector):
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def collect(self) -> Iterator:
+        yield from self.registry.collect()
+
+
+@bp.get("/metrics")
+def scrape():
+    registry = current_app.extensions.setdefault("metrics_registry", scrape_registry(current_app))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_http_metrics(app: Flask) -> None:
+    @app.before_request
+    def started() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        # the route's pattern, not the path: ids would make a series per job
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        if "metrics_started" in g:
+            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - g.metrics_started)
+        return response

@@ -12,6 +12,11 @@
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
+    ma:job-webhooks:<id>      list: a job's delivery ids, in order
+    ma:webhooks:due           zset: delivery ids by the time they are due (a claim pushes it to a lease end)
+    ma:webhooks:wake          list: a token per new delivery, for senders blocked in BLPOP
+    ma:webhook-progress:<id>  string: a progress event was queued recently (rate limit per job)
     <queue>, <queue>\x06\x16<p>   kombu's message lists of a Celery queue (and its priority sub-lists)
 """
 
@@ -22,6 +27,8 @@ JOBS = f"{PREFIX}jobs"
 RUNNING = f"{PREFIX}running"
 WORKERS = f"{PREFIX}workers"
 MODEL_STATUS = f"{PREFIX}models:status"
+WEBHOOKS_DUE = f"{PREFIX}webhooks:due"
+WEBHOOKS_WAKE = f"{PREFIX}webhooks:wake"
 KOMBU_PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists <queue><sep><p>
 KOMBU_PRIORITIES = range(1, 10)
 
@@ -61,3 +68,15 @@ def worker_jobs(name: str) -> str:
 def queue_lists(queue: str) -> list[str]:
     """The Redis lists holding a Celery queue's waiting messages."""
     return [queue] + [f"{queue}{KOMBU_PRIORITY_SEP}{p}" for p in KOMBU_PRIORITIES]
+
+
+def webhook(delivery_id: str) -> str:
+    return f"{PREFIX}webhook:{delivery_id}"
+
+
+def job_webhooks(job_id: str) -> str:
+    return f"{PREFIX}job-webhooks:{job_id}"
+
+
+def webhook_progress(job_id: str) -> str:
+    return f"{PREFIX}webhook-progress:{job_id}"

@@ -1,0 +1,317 @@
+"""Webhooks: a job's start, progress and completion POSTed to the URL its request named, signed, retried.
+
+- A job-creating request may carry `"webhook": "<url>"` and `"webhook_events_filter": ["start", "progress",
+  "completed"]` (default: all). The target host must be allowed by WEBHOOK_ALLOWED_HOSTS (comma list of host
+  names, IP addresses or CIDR networks; empty = no webhooks at all, loopback only when listed), checked
+  when the job is created and again, on the resolved addresses, at every delivery (a name may be pointed
+  elsewhere in between).
+- Deliveries follow the Standard Webhooks convention: headers `webhook-id`, `webhook-timestamp` (Unix
+  seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` under the key of
+  WEBHOOK_SECRET (`whsec_<base64>` or any string); the body is `{"type": "job.<event>", "timestamp", "data":
+  <the job's public record>}`.
+- They are queued in Redis (a sorted set by due time) and sent by a thread in every worker process (never
+  by a request thread): a delivery is claimed atomically with a lease, so exactly one worker sends it; a
+  non-2xx answer or a network error is retried with exponential backoff (WEBHOOK_MAX_ATTEMPTS), and each
+  attempt is recorded for GET /jobs/<id>/webhooks. Progress events are at most one per
+  WEBHOOK_PROGRESS_SECONDS per job; start and completed are always sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+import requests
+
+from worker.errors import InvalidRequestError
+
+from . import keys, metrics
+from .store import text
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("start", "progress", "completed")
+DELIVERY_TIMEOUT_SECONDS = 10.0  # connect + read of one attempt
+LEASE_SECONDS = 60  # a claimed delivery is retried by another worker if its sender died mid-attempt
+BACKOFF_BASE_SECONDS = 1.0  # attempt n waits base x 2^(n-1), at most BACKOFF_MAX_SECONDS
+BACKOFF_MAX_SECONDS = 600.0
+HISTORY_TTL_SECONDS = 7 * 24 * 3600
+MAX_URL_CHARS = 2048
+
+# KEYS[1] = due zset; ARGV[1] = now, ARGV[2] = lease end. Takes the earliest due delivery and pushes its
+# due time to the lease end, so no other worker takes it until then. Returns its id, or false.
+_CLAIM_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #due == 0 then return false end
+redis.call('ZADD', KEYS[1], ARGV[2], due[1])
+return due[1]
+"""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a job-creating request asked for (validated)."""
+
+    url: str
+    events: tuple[str, ...]
+
+
+def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> WebhookRequest | None:
+    """The `webhook` / `webhook_events_filter` keys of a request body, checked (400), or None."""
+    url = body.get("webhook")
+    events = body.get("webhook_events_filter")
+    if url is None:
+        if events is not None:
+            raise InvalidRequestError("webhook_events_filter needs a webhook", code="invalid_webhook")
+        return None
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
+    chosen = EVENTS if events is None else events
+    if not isinstance(chosen, list | tuple) or not chosen or any(e not in EVENTS for e in chosen):
+        raise InvalidRequestError(f"webhook_events_filter must list some of {', '.join(EVENTS)}",
+                                  code="invalid_webhook", details={"valid": list(EVENTS)})
+    check_host(parts.hostname, settings, resolve=False)
+    return WebhookRequest(url=url, events=tuple(e for e in EVENTS if e in chosen))
+
+
+def allowed_networks(settings: Mapping[str, Any]) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
+    names: set[str] = set()
+    networks: list[ipaddress._BaseNetwork] = []
+    for item in str(settings.get("WEBHOOK_ALLOWED_HOSTS") or "").split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            names.add(item)
+    return names, networks
+
+
+def check_host(host: str, settings: Mapping[str, Any], *, resolve: bool) -> list[str]:
+    """The addresses to connect to for `host`, if the allow-list allows it; else 400 `webhook_not_allowed`.
+
+    A host is allowed by its name, or when every address it resolves to lies in an allowed network.
+    With `resolve`, the returned addresses are the ones checked (the sender connects to one of them).
+    """
+    names, networks = allowed_networks(settings)
+    host = host.lower().strip("[]")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if not resolve and (host in names or (literal is not None and any(literal in n for n in networks))):
+        return [host]
+    addresses = [str(literal)] if literal is not None else (_resolve(host) if (resolve or networks) else [])
+    by_name = host in names
+    if addresses and (by_name or all(any(ipaddress.ip_address(a) in n for n in networks) for a in addresses)):
+        return addresses
+    if by_name and not resolve:
+        return [host]
+    raise InvalidRequestError(f"webhook host {host!r} is not in WEBHOOK_ALLOWED_HOSTS", code="webhook_not_allowed",
+                              details={"host": host})
+
+
+def _resolve(host: str) -> list[str]:
+    try:
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    except OSError:
+        return []
+
+
+def secret_key(settings: Mapping[str, Any]) -> bytes:
+    """WEBHOOK_SECRET as HMAC key bytes (`whsec_<base64>` as Standard Webhooks libraries write it)."""
+    secret = str(settings.get("WEBHOOK_SECRET") or "")
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret[len("whsec_"):])
+    return secret.encode()
+
+
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify(key: bytes, headers: Mapping[str, str], body: bytes, *, tolerance_seconds: int = 300) -> bool:
+    """What a receiver does (tests use it): the signature matches and the timestamp is recent."""
+    message_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance_seconds:
+        return False
+    expected = sign(key, message_id, int(stamp), body)
+    return any(hmac.compare_digest(expected, s) for s in headers.get("webhook-signature", "").split())
+
+
+class WebhookQueue:
+    """Deliveries in Redis: enqueue (any process), claim and send (worker threads), history per job."""
+
+    def __init__(self, client: redis.Redis, settings: Mapping[str, Any]):
+        self.r = client
+        self.settings = settings
+        self._claim = self.r.register_script(_CLAIM_LUA)
+
+    def enqueue(self, job: Mapping[str, Any], event: str, payload: Mapping[str, Any]) -> str | None:
+        """Queue `event` for `job` if it asked for webhooks of that kind; returns the delivery id."""
+        hook = job.get("webhook")
+        if not hook or event not in (job.get("webhook_events") or ()):
+            return None
+        if event == "progress" and not self._progress_due(job["job_id"]):
+            return None
+        delivery_id = f"msg_{uuid.uuid4().hex}"
+        body = {"type": f"job.{event}", "timestamp": time.time(), "data": dict(payload)}
+        record = {"id": delivery_id, "job_id": job["job_id"], "event": event, "url": hook,
+                  "body": json.dumps(body, default=str), "attempts": 0, "state": "pending", "created_at": time.time()}
+        pipe = self.r.pipeline()
+        pipe.hset(keys.webhook(delivery_id), mapping=record)  # type: ignore[arg-type]  # redis-py's key typing
+        pipe.expire(keys.webhook(delivery_id), HISTORY_TTL_SECONDS)
+        pipe.rpush(keys.job_webhooks(job["job_id"]), delivery_id)
+        pipe.expire(keys.job_webhooks(job["job_id"]), HISTORY_TTL_SECONDS)
+        pipe.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time()})
+        pipe.lpush(keys.WEBHOOKS_WAKE, 1)  # a waiting sender wakes now instead of at its next due time
+        pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
+        pipe.execute()
+        return delivery_id
+
+    def _progress_due(self, job_id: str) -> bool:
+        every = float(self.settings.get("WEBHOOK_PROGRESS_SECONDS") or 0)
+        return every <= 0 or bool(self.r.set(keys.webhook_progress(job_id), "1", nx=True, px=int(every * 1000)))
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        ids = [text(i) for i in self.r.lrange(keys.job_webhooks(job_id), 0, -1)]
+        pipe = self.r.pipeline()
+        for i in ids:
+            pipe.hgetall(keys.webhook(i))
+        out = []
+        for raw in pipe.execute():
+            if raw:
+                rec = {text(k): text(v) for k, v in raw.items()}
+                out.append({"id": rec["id"], "event": rec["event"], "url": rec["url"], "state": rec["state"],
+                            "attempts": int(rec["attempts"]), "status_codes": json.loads(rec.get("codes") or "[]"),
+                            "last_error": rec.get("last_error") or None,
+                            "created_at": float(rec["created_at"]),
+                            "delivered_at": float(rec["delivered_at"]) if rec.get("delivered_at") else None})
+        return out
+
+    def seconds_to_next(self, *, at_most: float) -> float:
+        """Seconds until the earliest delivery is due (0 if one is), at most `at_most`."""
+        first = self.r.zrange(keys.WEBHOOKS_DUE, 0, 0, withscores=True)
+        if not first:
+            return at_most
+        return min(max(0.0, float(first[0][1]) - time.time()), at_most)
+
+    def claim(self) -> str | None:
+        now = time.time()
+        claimed = self._claim(keys=[keys.WEBHOOKS_DUE], args=[now, now + LEASE_SECONDS])
+        return text(claimed) if claimed else None
+
+    def send(self, delivery_id: str, session: requests.Session) -> str:
+        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed."""
+        raw = self.r.hgetall(keys.webhook(delivery_id))
+        if not raw:
+            self.r.zrem(keys.WEBHOOKS_DUE, delivery_id)
+            return "gone"
+        rec = {text(k): text(v) for k, v in raw.items()}
+        attempt = int(rec["attempts"]) + 1
+        code, error = self._post(rec, session)
+        codes = json.loads(rec.get("codes") or "[]") + [code]
+        max_attempts = int(self.settings.get("WEBHOOK_MAX_ATTEMPTS") or 5)
+        state = "delivered" if code and 200 <= code < 300 else ("failed" if attempt >= max_attempts else "pending")
+        fields: dict[str, Any] = {"attempts": attempt, "codes": json.dumps(codes), "state": state,
+                                  "last_error": error or ""}
+        pipe = self.r.pipeline()
+        if state == "delivered":
+            fields["delivered_at"] = time.time()
+        if state == "pending":
+            wait = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
+            pipe.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + wait})
+        else:
+            pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
+        pipe.hset(keys.webhook(delivery_id), mapping=fields)  # type: ignore[arg-type]  # redis-py's key typing
+        pipe.execute()
+        metrics.WEBHOOK_DELIVERIES.labels(state).inc()
+        return state
+
+    def _post(self, rec: Mapping[str, str], session: requests.Session) -> tuple[int | None, str | None]:
+        url = rec["url"]
+        try:
+            check_host(urlsplit(url).hostname or "", self.settings, resolve=True)
+        except InvalidRequestError as e:
+            return None, e.message
+        body = rec["body"].encode()
+        stamp = int(time.time())
+        headers = {"content-type": "application/json", "user-agent": "music-analyzer-webhooks",
+                   "webhook-id": rec["id"], "webhook-timestamp": str(stamp),
+                   "webhook-signature": sign(secret_key(self.settings), rec["id"], stamp, body)}
+        try:
+            # no redirects: a redirect could lead to a host the allow-list never saw
+            response = session.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
+                                    allow_redirects=False)
+        except requests.RequestException as e:
+            return None, f"{type(e).__name__}"
+        return response.status_code, None if response.ok else f"HTTP {response.status_code}"
+
+
+class WebhookSender:
+    """A daemon thread of a worker process: sends due deliveries until stopped.
+
+    Between deliveries it blocks on the wake list (BLPOP) until the next delivery is due, at most
+    IDLE_SECONDS: a new delivery wakes one sender at once, a retry's backoff is waited out, nothing polls.
+    """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, queue: WebhookQueue, *, blocking_client: redis.Redis):
+        self.queue = queue
+        self.blocking = blocking_client
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ma-webhooks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=DELIVERY_TIMEOUT_SECONDS + 5)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            try:
+                delivery = self.queue.claim()
+                if delivery is not None:
+                    self.queue.send(delivery, session)
+                    continue
+                wait = self.queue.seconds_to_next(at_most=self.IDLE_SECONDS)
+                if wait > 0:
+                    self.blocking.blpop([keys.WEBHOOKS_WAKE], timeout=max(wait, 0.01))
+            except Exception:  # Redis away: keep trying; a claimed delivery's lease makes it due again
+                log.warning("webhook sender", exc_info=True)
+                self._stop.wait(self.IDLE_SECONDS)
+
+
+def events_of(job_state: str) -> Iterable[str]:
+    """The webhook event a job transition to `job_state` is."""
+    if job_state == "running":
+        return ("start",)
+    if job_state in ("succeeded", "failed", "canceled"):
+        return ("completed",)
+    return ()
+
+
+def validate_filter(events: Sequence[str]) -> tuple[str, ...]:
+    return tuple(e for e in EVENTS if e in events)

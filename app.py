@@ -29,8 +29,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"])
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
-    init_auth(app)  # refuses to start with no users unless AUTH_DISABLED
-    app.extensions["music_analyzer"] = Services.from_config(app.config)
+    svc = Services.from_config(app.config)
+    app.extensions["music_analyzer"] = svc
+    init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
     register_error_handlers(app)
     register_blueprints(app)
     celery_init_app(app)

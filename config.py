@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
+    "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data
     # Celery / queue
     "GPU_QUEUE": "gpu",
     "CPU_QUEUE": "cpu",

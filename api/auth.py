@@ -12,6 +12,7 @@ from flask_httpauth import HTTPBasicAuth
 from werkzeug.security import check_password_hash
 
 from api.errors import error_response
+from users import UserDirectory
 
 PUBLIC_ENDPOINTS = frozenset({"health.health", "static"})
 VERIFIED_CACHE_SIZE = 256  # credentials remembered per API process
@@ -45,26 +46,11 @@ class VerifiedCredentials:
             self._seen.popitem(last=False)
 
 
-def parse_users(spec: str) -> dict[str, str]:
-    """'alice:scrypt:...$...,bob:pbkdf2:...' -> {name: hash} (hashes contain ':' but never ',')."""
-    users = {}
-    for item in (spec or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, sep, hashed = item.partition(":")
-        if not sep or not name or not hashed:
-            raise RuntimeError(f"AUTH_USERS entry {item[:20]!r}... is not 'name:hash'")
-        users[name] = hashed
-    return users
-
-
-def init_auth(app: Flask) -> None:
-    if app.config["AUTH_DISABLED"]:
+def init_auth(app: Flask, users: UserDirectory) -> None:
+    if users.auth_disabled:
         app.logger.warning("AUTH_DISABLED is set: the API accepts requests without credentials")
         return
-    users = parse_users(app.config["AUTH_USERS"])
-    if not users:
+    if not users.hashes:
         raise RuntimeError(
             "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
             "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
@@ -77,7 +63,7 @@ def init_auth(app: Flask) -> None:
             return None
         if verified.get(username, password):
             return username
-        hashed = users.get(username)
+        hashed = users.hashes.get(username)
         if hashed and check_password_hash(hashed, password):
             verified.add(username, password)
             return username

@@ -2,7 +2,10 @@
 
     ma:job:<id>               hash: one job record (see store.py)
     ma:jobs                   zset: every job id by creation time
-    ma:session-jobs:<sid>     zset: a session's job ids by creation time
+    ma:user:<owner>:jobs      zset: an owner's job ids by creation time (GET /jobs of an ordinary user)
+    ma:user:<owner>:session-jobs:<sid>   zset: the job ids of an owner's session by creation time
+    ma:session-jobs:<sid>     zset: the same for an owner-less session of an older version (until migrated)
+    ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
     ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
@@ -22,6 +25,8 @@ JOBS = f"{PREFIX}jobs"
 RUNNING = f"{PREFIX}running"
 WORKERS = f"{PREFIX}workers"
 MODEL_STATUS = f"{PREFIX}models:status"
+OWNER_MIGRATION_LOCK = f"{PREFIX}owner-migration"
+LEGACY_SESSION_JOBS_PATTERN = f"{PREFIX}session-jobs:*"  # SCAN pattern of the owner-less session indexes
 KOMBU_PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists <queue><sep><p>
 KOMBU_PRIORITIES = range(1, 10)
 
@@ -30,8 +35,15 @@ def job(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}"
 
 
-def session_jobs(session_id: str) -> str:
-    return f"{PREFIX}session-jobs:{session_id}"
+def owner_jobs(owner: str) -> str:
+    return f"{PREFIX}user:{owner}:jobs"
+
+
+def session_jobs(owner: str, session_id: str) -> str:
+    """Index of one owner's session; owner '' (owner-less, older versions) keeps the old key."""
+    if not owner:
+        return f"{PREFIX}session-jobs:{session_id}"
+    return f"{PREFIX}user:{owner}:session-jobs:{session_id}"
 
 
 def cancel(job_id: str) -> str:

@@ -17,6 +17,7 @@ from api.errors import register_error_handlers
 from api.uploads import StreamingRequest
 from config import load_settings
 from jobs.celery_app import celery_init_app
+from jobs.migration import adopt_owner_less
 from jobs.services import Services
 
 
@@ -32,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     svc = Services.from_config(app.config)
     app.extensions["music_analyzer"] = svc
     init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
+    adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     register_blueprints(app)
     celery_init_app(app)

@@ -9,9 +9,13 @@ an admin.
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from werkzeug.security import generate_password_hash
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +92,13 @@ class UserDirectory:
         if self.admins:
             return self.admins[0]
         return LOCAL_USER if self.auth_disabled else None
+
+    def dummy_hash(self) -> str:
+        """A hash of a random password with the configured users' most common method and cost: an unknown
+        name is checked against it, so it answers as slowly as a known name with a wrong password."""
+        methods = Counter(h.partition("$")[0] for h in self.hashes.values())
+        method = methods.most_common(1)[0][0] if methods else "scrypt"
+        try:
+            return generate_password_hash(secrets.token_hex(16), method=method)
+        except (ValueError, TypeError):  # a method this werkzeug cannot make: its default
+            return generate_password_hash(secrets.token_hex(16))

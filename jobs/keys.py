@@ -6,6 +6,8 @@
     ma:user:<owner>:session-jobs:<sid>   zset: the job ids of an owner's session by creation time
     ma:session-jobs:<sid>     zset: the same for an owner-less session of an older version (until migrated)
     ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
+    ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
+    ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
     ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
@@ -44,6 +46,15 @@ def session_jobs(owner: str, session_id: str) -> str:
     if not owner:
         return f"{PREFIX}session-jobs:{session_id}"
     return f"{PREFIX}user:{owner}:session-jobs:{session_id}"
+
+
+def login_failures_by_address(address: str) -> str:
+    return f"{PREFIX}login-failures:addr:{address}"
+
+
+def login_failures_by_user(username_digest: str) -> str:
+    """Keyed by a digest: a username is whatever a client sent, of any length."""
+    return f"{PREFIX}login-failures:user:{username_digest}"
 
 
 def cancel(job_id: str) -> str:

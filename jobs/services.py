@@ -12,6 +12,7 @@ from storage import SessionRoot
 from users import UserDirectory
 
 from .store import JobStore
+from .throttle import LoginThrottle
 from .workers import ModelStatusBoard, WorkerRegistry
 
 
@@ -24,6 +25,7 @@ class Services:
     workers: WorkerRegistry
     model_status: ModelStatusBoard
     users: UserDirectory
+    logins: LoginThrottle
 
     @classmethod
     def from_config(cls, config: dict) -> Services:
@@ -36,6 +38,8 @@ class Services:
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
             users=UserDirectory.from_config(config),
+            logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
+                                 window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
         )
 
 

@@ -1,6 +1,7 @@
 """HTTP Basic auth for every route but /health; users and hashes from configuration.
 
-Failed logins are counted per client address and per username
+/health answers without credentials (a short public view); with credentials they are checked like on
+any route and the full view is shown. Failed logins are counted per client address and per username
 (jobs/throttle.py): past LOGIN_FAILURE_LIMIT in LOGIN_FAILURE_WINDOW_SECONDS, 429 with Retry-After.
 """
 
@@ -94,7 +95,9 @@ def init_auth(app: Flask, users: UserDirectory) -> None:
     @app.before_request
     def require_login():
         if request.endpoint in PUBLIC_ENDPOINTS:
-            return None
+            # open without credentials; credentials sent are checked (and throttled) like anywhere else
+            auth_header = request.authorization
+            return guarded() if auth_header is not None and auth_header.type == "basic" else None
         return guarded()
 
     app.extensions["auth"] = auth

@@ -152,3 +152,32 @@ def test_probe_job_round_trip(client, worker_name):
     assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
+
+PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive"}
+
+
+def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
+    import requests
+
+    svc = app.extensions["music_analyzer"]
+    svc.workers.set_current(worker_name, "f" * 32)  # a job id the full view lists under the worker
+    try:
+        full = client.get("/health")
+        anonymous = requests.get(server + "/health", timeout=10)
+    finally:
+        svc.workers.clear_current(worker_name, "f" * 32)
+    assert "f" * 32 in full.text and worker_name in full.text
+    assert anonymous.status_code == 200
+    body = anonymous.json()
+    assert set(body) <= PUBLIC_HEALTH_FIELDS and body["status"] == "ok" and body["workers_alive"] >= 1
+    assert body["redis"]["ok"] and set(body["redis"]) == {"ok", "latency_ms"}
+    assert set(body["queue_depth"]) == {"gpu", "cpu"}
+    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"]):
+        assert secret not in anonymous.text
+
+
+def test_health_with_wrong_credentials_is_401(server):
+    import requests
+
+    r = requests.get(server + "/health", auth=(USER, "not the password"), timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_file
@@ -12,13 +13,48 @@ from config import AUDIO_FILE_TYPES
 from jobs.services import services
 from jobs.store import public_view
 from storage import check_session_id
-from worker.errors import ConflictError
+from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
 
+MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
+
+
+class UnsupportedBodyError(InvalidRequestError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class BodyTooLargeError(InvalidRequestError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+def create_body() -> dict:
+    """The optional JSON object of POST /sessions: nothing, or a JSON object. Anything else is refused,
+    naming the problem, rather than ignored (a client would get a session it did not ask for)."""
+    raw = request.stream.read(MAX_CREATE_BODY_BYTES + 1)
+    if not raw:
+        return {}
+    if len(raw) > MAX_CREATE_BODY_BYTES:
+        raise BodyTooLargeError(f"the body of POST /sessions is at most {MAX_CREATE_BODY_BYTES} bytes")
+    if not request.is_json:
+        raise UnsupportedBodyError(
+            f"POST /sessions takes a JSON body with Content-Type: application/json, not "
+            f"{request.mimetype or 'no Content-Type'!r}")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as e:  # RecursionError: nesting thousands deep
+        raise InvalidRequestError("the request body is not valid JSON", code="invalid_json") from e
+    if not isinstance(body, dict):
+        raise InvalidRequestError('the request body must be a JSON object, e.g. {"session_id": "my-id"}',
+                                  code="invalid_json")
+    return body
+
+
 @bp.post("/sessions")
 def create_session():
-    body = request.get_json(silent=True) or {}
+    body = create_body()
     session_id = check_session_id(body.get("session_id") or uuid.uuid4().hex[:16])
     store = access.new_sessions()
     if store.exists(session_id):  # only the caller's own ids: another user's never conflict

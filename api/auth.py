@@ -1,17 +1,30 @@
-"""HTTP Basic auth for every route but /health; users and hashes from configuration."""
+"""HTTP Basic auth for every route but /health; users and hashes from configuration.
+
+/health answers without credentials (a short public view); with credentials they are checked like on
+any route and the full view is shown. Failed logins are counted per client address and per username
+(jobs/throttle.py): past LOGIN_FAILURE_LIMIT in LOGIN_FAILURE_WINDOW_SECONDS, 429 with Retry-After.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 
+import redis
 from flask import Flask, request
 from flask_httpauth import HTTPBasicAuth
 from werkzeug.security import check_password_hash
 
 from api.errors import error_response
+from jobs.services import services
+from users import UserDirectory
+from worker.errors import MusicAnalyzerError
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset({"health.health", "static"})
 VERIFIED_CACHE_SIZE = 256  # credentials remembered per API process
@@ -45,43 +58,33 @@ class VerifiedCredentials:
             self._seen.popitem(last=False)
 
 
-def parse_users(spec: str) -> dict[str, str]:
-    """'alice:scrypt:...$...,bob:pbkdf2:...' -> {name: hash} (hashes contain ':' but never ',')."""
-    users = {}
-    for item in (spec or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, sep, hashed = item.partition(":")
-        if not sep or not name or not hashed:
-            raise RuntimeError(f"AUTH_USERS entry {item[:20]!r}... is not 'name:hash'")
-        users[name] = hashed
-    return users
+class TooManyAttemptsError(MusicAnalyzerError):
+    """Too many failed logins from this client or for this name: 429 with Retry-After."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(f"too many failed logins; try again in {retry_after_seconds} s")
+        self.headers = {"Retry-After": str(retry_after_seconds)}
 
 
-def init_auth(app: Flask) -> None:
-    if app.config["AUTH_DISABLED"]:
+def client_address() -> str:
+    """The peer's address (the client's behind TRUSTED_PROXY_HOPS proxies: app.py wraps ProxyFix)."""
+    return request.remote_addr or "unknown"
+
+
+def init_auth(app: Flask, users: UserDirectory) -> None:
+    if users.auth_disabled:
         app.logger.warning("AUTH_DISABLED is set: the API accepts requests without credentials")
         return
-    users = parse_users(app.config["AUTH_USERS"])
-    if not users:
+    if not users.hashes:
         raise RuntimeError(
             "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
             "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
     auth = HTTPBasicAuth()
-    verified = VerifiedCredentials()
-
-    @auth.verify_password
-    def verify(username: str, password: str):
-        if not username or password is None:
-            return None
-        if verified.get(username, password):
-            return username
-        hashed = users.get(username)
-        if hashed and check_password_hash(hashed, password):
-            verified.add(username, password)
-            return username
-        return None
+    verify = PasswordCheck(users)
+    auth.verify_password(verify)
 
     @auth.error_handler
     def unauthorized(status: int):
@@ -92,7 +95,48 @@ def init_auth(app: Flask) -> None:
     @app.before_request
     def require_login():
         if request.endpoint in PUBLIC_ENDPOINTS:
-            return None
+            # open without credentials; credentials sent are checked (and throttled) like anywhere else
+            auth_header = request.authorization
+            return guarded() if auth_header is not None and auth_header.type == "basic" else None
         return guarded()
 
     app.extensions["auth"] = auth
+
+
+class PasswordCheck:
+    """flask-httpauth's verify_password: the same work for every name, failures counted, throttled.
+
+    An unknown name is checked against a dummy hash of the users' method and cost, so it takes as long
+    as a known name with a wrong password. Credentials that passed once are remembered (a guess can
+    never be among them), so a logged-in client is neither slowed nor throttled.
+    """
+
+    def __init__(self, users: UserDirectory):
+        self.users = users
+        self.dummy = users.dummy_hash()
+        self.verified = VerifiedCredentials()
+
+    def __call__(self, username: str, password: str) -> str | None:
+        if not username or password is None:
+            return None
+        if self.verified.get(username, password):
+            return username
+        throttle, address = services().logins, client_address()
+        wait = _or_zero(lambda: throttle.retry_after(address=address, username=username))
+        if wait:
+            raise TooManyAttemptsError(wait)
+        hashed = self.users.hashes.get(username)
+        if check_password_hash(hashed or self.dummy, password) and hashed is not None:
+            self.verified.add(username, password)
+            return username
+        _or_zero(lambda: throttle.failed(address=address, username=username))
+        return None
+
+
+def _or_zero(step: Callable[[], int | None]) -> int:
+    """Run a throttle step; with Redis unreachable, log in without throttling rather than not at all."""
+    try:
+        return step() or 0
+    except (redis.RedisError, OSError) as e:
+        log.warning("login throttle unavailable (%s): not counting this attempt", e)
+        return 0

@@ -26,7 +26,10 @@ def error_response(status: int, code: str, message: str, **extra):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(MusicAnalyzerError)
     def domain_error(e: MusicAnalyzerError):
-        return error_response(e.http_status, e.code, e.message, **({"details": e.details} if e.details else {}))
+        response, status = error_response(e.http_status, e.code, e.message,
+                                          **({"details": e.details} if e.details else {}))
+        response.headers.update(getattr(e, "headers", {}))  # e.g. Retry-After of a 429
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

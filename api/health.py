@@ -1,4 +1,9 @@
-"""GET /health: API up, Redis reachable, workers alive, queue depths (no auth)."""
+"""GET /health: API up, Redis reachable, workers alive, queue depths.
+
+Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
+how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
+throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ import time
 import redis
 from flask import Blueprint, current_app, jsonify
 
+from api.access import current_caller
 from jobs.services import services
 from jobs.workers import queue_depth
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
+QUEUE_KINDS = {"GPU_QUEUE": "gpu", "CPU_QUEUE": "cpu"}  # the public view names queue kinds, not queue names
 
 
 @bp.get("/health")
@@ -24,19 +31,21 @@ def health():
         svc.redis.ping()
         latency_ms = (time.perf_counter() - t0) * 1000
         workers = svc.workers.all()
-        queues = {q: queue_depth(svc.redis, cfg[k]) for q, k in (("gpu", "GPU_QUEUE"), ("cpu", "CPU_QUEUE"))}
+        queues = {kind: queue_depth(svc.redis, cfg[k]) for k, kind in QUEUE_KINDS.items()}
     except (redis.RedisError, OSError) as e:
         log.warning("health: Redis is not reachable: %s", e)  # where and why, for the operator's log only
         return jsonify({"status": "unavailable", "api": "ok",
-                        "redis": {"ok": False, "error": "Redis is not reachable"}}), 503
+                        "redis": {"ok": False, "error": "the job queue (Redis) is not reachable"}}), 503
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
-    missing = [cfg[k] for k in ("GPU_QUEUE", "CPU_QUEUE") if cfg[k] not in serving]
-    return jsonify({
+    missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
+    public = {
         "status": "ok" if not missing else "degraded",
         "api": "ok",
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
-        "workers": workers,
-        "queues_without_worker": missing,
+        "workers_alive": len(alive),
         "queue_depth": queues,
-    })
+    }
+    if current_caller() is None:
+        return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})
+    return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing]})

@@ -1,4 +1,4 @@
-"""Jobs: read, list, cancel."""
+"""Jobs: read, list, cancel. A caller reaches their own jobs; an admin everyone's (api/access.py)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,32 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from api import access
 from jobs.services import services
 from jobs.store import public_view
 from jobs.submit import submit
 from storage import check_session_id
-from worker.errors import ConflictError, InvalidRequestError, NotFoundError
+from worker.errors import ConflictError, InvalidRequestError
 from worker.options import NoOptions
 
 bp = Blueprint("jobs", __name__)
 
 
-def job_or_404(job_id: str) -> dict:
-    job = services().jobs.get(job_id) if job_id.isalnum() and len(job_id) <= 64 else None
-    if job is None:
-        raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
-    return job
-
-
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    return jsonify(public_view(job_or_404(job_id)))
+    return jsonify(public_view(access.job(job_id)))
 
 
 @bp.get("/jobs")
 def list_jobs():
-    session_id = request.args.get("session_id")
+    session_id = request.args.get("session_id") or None
     if session_id:
         check_session_id(session_id)
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError as e:
         raise InvalidRequestError("limit must be an integer") from e
-    jobs = services().jobs.list_jobs(session_id=session_id, limit=limit)
+    jobs = services().jobs.list_jobs(owner=access.listing_owner(session_id), session_id=session_id, limit=limit)
     return jsonify({"jobs": [public_view(j) for j in jobs]})
 
 
@@ -54,7 +48,7 @@ def probe():
         raise InvalidRequestError("wait must be a number of seconds in (0, 60]")
     svc = services()
     t0 = time.perf_counter()
-    job = submit("probe", session_id=None, options=NoOptions(), queue=queues[queue])
+    job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queues[queue])
     done = svc.jobs.wait(job["job_id"], float(wait), blocking_client=svc.blocking_redis)
     elapsed_ms = (time.perf_counter() - t0) * 1000
     if done is None or done["state"] != "succeeded":
@@ -67,7 +61,7 @@ def probe():
 
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
-    job_or_404(job_id)
+    access.job(job_id)  # 404 for another user's job, before anything changes
     svc = services()
     prev = svc.jobs.request_cancel(job_id, is_alive=svc.workers.is_alive)
     if prev is None:

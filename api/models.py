@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
+from api import access
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
@@ -61,7 +62,7 @@ def wait_seconds(body: dict) -> float:
 
 
 def run_and_wait(job_type: str, options: JobOptions, wait: float):
-    job = submit(job_type, session_id=None, options=options)
+    job = submit(job_type, owner=access.caller().name, session_id=None, options=options)
     svc = services()
     done = svc.jobs.wait(job["job_id"], wait, blocking_client=svc.blocking_redis)
     if done and done["state"] == "succeeded":

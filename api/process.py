@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from jobs.services import services
+from api import access
 from jobs.submit import submit
 from jobs.types import JOB_TYPES
+from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError
 from worker.options import JobOptions
@@ -54,10 +55,8 @@ def options_of(cls: type[OptionsT], body: dict) -> OptionsT:
     return cls.from_request(raw, settings=current_app.config)
 
 
-def session_files(session_id: str, body: dict) -> tuple[list[str], bool]:
+def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[list[str], bool]:
     """(upload names, batch): the named upload, or every upload of the session (a batch)."""
-    store = services().store
-    store.require(session_id)
     name = body.get("file")
     if name is not None:
         if not isinstance(name, str):
@@ -72,13 +71,15 @@ def session_files(session_id: str, body: dict) -> tuple[list[str], bool]:
 
 def submit_for_files(job_type: str, session_id: str, body: dict, *, options: JobOptions | None = None,
                      queue: str | None = None, check: Callable[[Any], None] | None = None):
-    """Validate (400), resolve the files (404/422), run the route's `check` (e.g. weights: 409), queue."""
+    """Validate (400), resolve the session (404 unless the caller's, or any for an admin) and the files
+    (404/422), run the route's `check` (e.g. weights: 409), queue a job of the session's owner."""
     options = options or options_of(JOB_TYPES[job_type].options, body)
-    files, batch = session_files(session_id, body)
+    store = access.session(session_id)
+    files, batch = session_files(store, session_id, body)
     if check is not None:
         check(options)
-    return accepted(submit(job_type, session_id=session_id, options=options, files=files, batch=batch,
-                           queue=queue))
+    return accepted(submit(job_type, owner=store.owner, session_id=session_id, options=options, files=files,
+                           batch=batch, queue=queue))
 
 
 def accepted(job: dict):

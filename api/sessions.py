@@ -1,37 +1,73 @@
-"""Sessions: create, upload, list, download, delete."""
+"""Sessions: create, upload, list, download, delete. Each caller reaches their own (api/access.py)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 
+from api import access
 from api.uploads import discard_spool, save_uploads, upload_info
 from config import AUDIO_FILE_TYPES
 from jobs.services import services
 from jobs.store import public_view
 from storage import check_session_id
-from worker.errors import ConflictError
+from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
+
+MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
+
+
+class UnsupportedBodyError(InvalidRequestError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class BodyTooLargeError(InvalidRequestError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+def create_body() -> dict:
+    """The optional JSON object of POST /sessions: nothing, or a JSON object. Anything else is refused,
+    naming the problem, rather than ignored (a client would get a session it did not ask for)."""
+    raw = request.stream.read(MAX_CREATE_BODY_BYTES + 1)
+    if not raw:
+        return {}
+    if len(raw) > MAX_CREATE_BODY_BYTES:
+        raise BodyTooLargeError(f"the body of POST /sessions is at most {MAX_CREATE_BODY_BYTES} bytes")
+    if not request.is_json:
+        raise UnsupportedBodyError(
+            f"POST /sessions takes a JSON body with Content-Type: application/json, not "
+            f"{request.mimetype or 'no Content-Type'!r}")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as e:  # RecursionError: nesting thousands deep
+        raise InvalidRequestError("the request body is not valid JSON", code="invalid_json") from e
+    if not isinstance(body, dict):
+        raise InvalidRequestError('the request body must be a JSON object, e.g. {"session_id": "my-id"}',
+                                  code="invalid_json")
+    return body
 
 
 @bp.post("/sessions")
 def create_session():
-    body = request.get_json(silent=True) or {}
+    body = create_body()
     session_id = check_session_id(body.get("session_id") or uuid.uuid4().hex[:16])
-    svc = services()
-    if svc.store.exists(session_id):
+    store = access.new_sessions()
+    if store.exists(session_id):  # only the caller's own ids: another user's never conflict
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")
-    svc.store.create(session_id)
+    store.create(session_id)
     return jsonify({"session_id": session_id}), 201
 
 
 @bp.post("/sessions/<session_id>/files")
 def upload_files(session_id: str):
-    check_session_id(session_id)
     try:
-        saved = save_uploads(services().store, session_id, request.files.getlist("file"),
+        store = access.session_for_upload(session_id)
+        saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
                              max_duration=float(current_app.config["MAX_DURATION_SECONDS"]))
     finally:
@@ -41,15 +77,15 @@ def upload_files(session_id: str):
 
 @bp.get("/sessions/<session_id>")
 def get_session(session_id: str):
-    svc = services()
-    svc.store.require(session_id)
-    uploads = [{**f, **upload_info(svc.store, session_id, f["name"])}
-               for f in svc.store.list_files(session_id, "uploads")]
+    store = access.session(session_id)
+    uploads = [{**f, **upload_info(store, session_id, f["name"])}
+               for f in store.list_files(session_id, "uploads")]
     return jsonify({
         "session_id": session_id,
+        "owner": store.owner or None,
         "files": uploads,
-        "results": svc.store.list_files(session_id, "results"),
-        "jobs": [public_view(j) for j in svc.jobs.list_jobs(session_id=session_id)],
+        "results": store.list_files(session_id, "results"),
+        "jobs": [public_view(j) for j in services().jobs.list_jobs(owner=store.owner, session_id=session_id)],
     })
 
 
@@ -58,20 +94,19 @@ def download_file(session_id: str, name: str):
     area = request.args.get("area")
     if area not in (None, "uploads", "results"):
         area = None
-    path = services().store.file_path(session_id, name, area=area)
+    path = access.session(session_id).file_path(session_id, name, area=area)
     # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both
     return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1")
 
 
 @bp.delete("/sessions/<session_id>")
 def delete_session(session_id: str):
-    svc = services()
-    svc.store.require(session_id)
-    active = svc.jobs.active_jobs(session_id)
+    store, jobs = access.session(session_id), services().jobs
+    active = jobs.active_jobs(owner=store.owner, session_id=session_id)
     if active:
         raise ConflictError(
             f"session {session_id!r} has {len(active)} queued or running job(s); cancel them first",
             code="session_busy", details={"jobs": [j["job_id"] for j in active]})
-    svc.store.delete(session_id)
-    svc.jobs.forget_session(session_id)
+    store.delete(session_id)
+    jobs.forget_session(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})

@@ -2,7 +2,12 @@
 
     ma:job:<id>               hash: one job record (see store.py)
     ma:jobs                   zset: every job id by creation time
-    ma:session-jobs:<sid>     zset: a session's job ids by creation time
+    ma:user:<owner>:jobs      zset: an owner's job ids by creation time (GET /jobs of an ordinary user)
+    ma:user:<owner>:session-jobs:<sid>   zset: the job ids of an owner's session by creation time
+    ma:session-jobs:<sid>     zset: the same for an owner-less session of an older version (until migrated)
+    ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
+    ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
+    ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
     ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
@@ -29,6 +34,8 @@ WORKERS = f"{PREFIX}workers"
 MODEL_STATUS = f"{PREFIX}models:status"
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"
 WEBHOOKS_WAKE = f"{PREFIX}webhooks:wake"
+OWNER_MIGRATION_LOCK = f"{PREFIX}owner-migration"
+LEGACY_SESSION_JOBS_PATTERN = f"{PREFIX}session-jobs:*"  # SCAN pattern of the owner-less session indexes
 KOMBU_PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport names a queue's priority lists <queue><sep><p>
 KOMBU_PRIORITIES = range(1, 10)
 
@@ -37,8 +44,24 @@ def job(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}"
 
 
-def session_jobs(session_id: str) -> str:
-    return f"{PREFIX}session-jobs:{session_id}"
+def owner_jobs(owner: str) -> str:
+    return f"{PREFIX}user:{owner}:jobs"
+
+
+def session_jobs(owner: str, session_id: str) -> str:
+    """Index of one owner's session; owner '' (owner-less, older versions) keeps the old key."""
+    if not owner:
+        return f"{PREFIX}session-jobs:{session_id}"
+    return f"{PREFIX}user:{owner}:session-jobs:{session_id}"
+
+
+def login_failures_by_address(address: str) -> str:
+    return f"{PREFIX}login-failures:addr:{address}"
+
+
+def login_failures_by_user(username_digest: str) -> str:
+    """Keyed by a digest: a username is whatever a client sent, of any length."""
+    return f"{PREFIX}login-failures:user:{username_digest}"
 
 
 def cancel(job_id: str) -> str:

@@ -35,6 +35,7 @@ class JobContext:
     """What a work function gets: the job's identity, its input files, its options, the app's parts."""
 
     job_id: str
+    owner: str  # the session's owner ('' for a record of an older version not yet given to an admin)
     session_id: str | None
     files: list[str]  # upload names to process (all of the session's uploads for a batch)
     batch: bool  # the request named no file: the result lists one entry per file
@@ -44,7 +45,7 @@ class JobContext:
 
     @property
     def store(self) -> SessionStore:
-        return self.services.store
+        return self.services.sessions.of(self.owner)
 
     def options_as(self, cls: type[OptionsT]) -> OptionsT:
         """The options, typed as the job type's class (which they always are: the runner built them)."""
@@ -108,8 +109,9 @@ def _work(svc: Services, job: dict, job_type: str) -> dict:
     kind = JOB_TYPES[job_type]
     params = stored_params(job_type, job.get("params") or {})
     settings = current_app.config
-    context = JobContext(job_id=job_id, session_id=job["session_id"] or None, files=params["files"],
-                         batch=params["batch"], options=kind.options.from_request(params["options"], settings=settings),
+    context = JobContext(job_id=job_id, owner=job["owner"], session_id=job["session_id"] or None,
+                         files=params["files"], batch=params["batch"],
+                         options=kind.options.from_request(params["options"], settings=settings),
                          settings=settings, services=svc)
     return kind.work()(context, svc.jobs.reporter(job_id))
 

@@ -8,9 +8,11 @@ from flask import current_app
 from redis import Redis
 
 from redis_server import redis_client
-from storage import SessionStore
+from storage import SessionRoot
+from users import UserDirectory
 
 from .store import JobStore
+from .throttle import LoginThrottle
 from .workers import ModelStatusBoard, WorkerRegistry
 
 
@@ -18,10 +20,12 @@ from .workers import ModelStatusBoard, WorkerRegistry
 class Services:
     redis: Redis
     blocking_redis: Redis  # no read timeout: for BLPOP waits of up to a minute
-    store: SessionStore
+    sessions: SessionRoot  # every owner's session folders; `.of(owner)` is one owner's SessionStore
     jobs: JobStore
     workers: WorkerRegistry
     model_status: ModelStatusBoard
+    users: UserDirectory
+    logins: LoginThrottle
 
     @classmethod
     def from_config(cls, config: dict) -> Services:
@@ -29,10 +33,13 @@ class Services:
         return cls(
             redis=client,
             blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
-            store=SessionStore(config["DATA_DIR"]),
+            sessions=SessionRoot(config["DATA_DIR"]),
             jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"]),
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
+            users=UserDirectory.from_config(config),
+            logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
+                                 window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
         )
 
 

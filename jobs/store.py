@@ -5,6 +5,11 @@ finish). Records live in Redis rather than in Celery's result backend so that
 `GET /jobs/<id>` is one HGETALL, survives API restarts, and carries the fields
 clients read (state, progress, stage, result, error).
 
+Every job has an owner (the user it belongs to: the caller, or for a job on a session that session's
+owner). Reads for a request go through `get_for` and `list_jobs(owner=...)`: another user's job is
+invisible, as if absent; the admin sees all. Records of older versions have no owner until
+jobs/migration.py gives them to the admin.
+
 State machine (every transition is one atomic Lua call):
     queued -> running -> succeeded | failed | canceled
     queued -> canceled                       (cancel before a worker took it)
@@ -22,6 +27,7 @@ from typing import Any
 
 import redis
 
+from users import Caller
 from worker.errors import JobCanceled
 
 from . import keys, metrics
@@ -68,12 +74,15 @@ class JobStore:
         self._transition = self.r.register_script(_TRANSITION_LUA)
 
     # -- create / read --------------------------------------------------------
-    def create(self, *, job_type: str, session_id: str | None, queue: str, task: str,
+    def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None) -> dict:
+        if not owner:
+            raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
         now = time.time()
         record: dict[str, str | int | float] = {
             "job_id": job_id,
+            "owner": owner,
             "session_id": session_id or "",
             "type": job_type,
             "queue": queue,
@@ -90,18 +99,31 @@ class JobStore:
         pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
         pipe.expire(keys.job(job_id), self.ttl)
         pipe.zadd(keys.JOBS, {job_id: now})
+        pipe.zadd(keys.owner_jobs(owner), {job_id: now})
         if session_id:
-            pipe.zadd(keys.session_jobs(session_id), {job_id: now})
+            pipe.zadd(keys.session_jobs(owner, session_id), {job_id: now})
         pipe.execute()
         metrics.JOBS_CREATED.labels(job_type).inc()
         return _decode(record)
 
     def get(self, job_id: str) -> dict | None:
+        """The record whoever owns it (workers, recovery); requests use `get_for`."""
         raw = self.r.hgetall(keys.job(job_id))
         return _decode(raw) if raw else None
 
-    def list_jobs(self, *, session_id: str | None = None, limit: int = 100) -> list[dict]:
-        index = keys.session_jobs(session_id) if session_id else keys.JOBS
+    def get_for(self, job_id: str, caller: Caller) -> dict | None:
+        """The record if `caller` may see it; None for another user's job, exactly as for a missing one."""
+        job = self.get(job_id)
+        return job if job is not None and caller.may_see(job["owner"]) else None
+
+    def list_jobs(self, *, owner: str | None, session_id: str | None = None, limit: int = 100) -> list[dict]:
+        """Newest first: `owner`'s jobs (of one session when `session_id`), or every job (owner None)."""
+        if owner is None:
+            if session_id:
+                raise ValueError("a session's jobs are listed for its owner")
+            index = keys.JOBS
+        else:
+            index = keys.session_jobs(owner, session_id) if session_id else keys.owner_jobs(owner)
         ids = [text(i) for i in self.r.zrevrange(index, 0, max(0, limit - 1))]  # type: ignore[arg-type]
         pipe = self.r.pipeline()
         for job_id in ids:
@@ -109,20 +131,22 @@ class JobStore:
         out = []
         stale = []
         for job_id, raw in zip(ids, pipe.execute(), strict=True):
-            if raw:
-                out.append(_decode(raw))
-            else:
+            if not raw:
                 stale.append(job_id)
+                continue
+            job = _decode(raw)
+            if owner is None or job["owner"] == owner:  # an index never lends one owner's job to another
+                out.append(job)
         if stale:  # expired records: drop them from the index too
             self.r.zrem(index, *stale)
         return out
 
-    def active_jobs(self, session_id: str) -> list[dict]:
-        return [j for j in self.list_jobs(session_id=session_id, limit=1000)
+    def active_jobs(self, *, owner: str, session_id: str) -> list[dict]:
+        return [j for j in self.list_jobs(owner=owner, session_id=session_id, limit=1000)
                 if j["state"] not in TERMINAL_STATES]
 
-    def forget_session(self, session_id: str) -> None:
-        self.r.delete(keys.session_jobs(session_id))
+    def forget_session(self, *, owner: str, session_id: str) -> None:
+        self.r.delete(keys.session_jobs(owner, session_id))
 
     # -- transitions ----------------------------------------------------------
     def _move(self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any) -> str | None:
@@ -285,6 +309,7 @@ def _decode(raw: Mapping) -> dict:
             rec[k] = json.loads(rec[k])
         else:
             rec.pop(k, None)
+    rec["owner"] = rec.get("owner") or ""  # records of older versions have none
     rec["progress"] = float(rec.get("progress") or 0.0)
     rec["attempts"] = int(rec.get("attempts") or 0)
     rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
@@ -297,6 +322,7 @@ def public_view(job: dict) -> dict:
     """The job as clients see it (GET /jobs/<id>)."""
     out = {
         "job_id": job["job_id"],
+        "owner": job.get("owner") or None,
         "session_id": job["session_id"] or None,
         "type": job["type"],
         "state": job["state"],

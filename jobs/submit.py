@@ -12,9 +12,11 @@ from .services import services
 from .types import JOB_TYPES
 
 
-def submit(job_type: str, *, session_id: str | None, options: JobOptions, files: list[str] | None = None,
-           batch: bool = False, queue: str | None = None) -> dict:
-    """Record a queued job and publish it to its queue (or `queue`). Returns the job record.
+def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
+           files: list[str] | None = None, batch: bool = False, queue: str | None = None) -> dict:
+    """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
+
+    The owner of a job on a session is that session's owner: the worker finds the files in their folder.
 
     The record's params are `{"files", "batch", "options"}` for every type: the worker rebuilds the
     options with the same `from_request` call the route made.
@@ -25,8 +27,8 @@ def submit(job_type: str, *, session_id: str | None, options: JobOptions, files:
     queue = queue or current_app.config[kind.queue_setting]
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
-    job = svc.jobs.create(job_type=job_type, session_id=session_id, queue=queue, task=kind.task, params=params,
-                          request_id=g.get("request_id") if has_request_context() else None)
+    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
+                          params=params, request_id=g.get("request_id") if has_request_context() else None)
     try:
         publish(kind.task, job["job_id"], queue)
     except Exception as e:

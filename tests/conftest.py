@@ -17,6 +17,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,13 @@ from werkzeug.serving import make_server
 from redis_server import redis_client, start_embedded
 
 USER, PASSWORD = "tester", "correct horse battery staple"
+OTHER, OTHER_PASSWORD = "other", "another user's passphrase"  # a second, ordinary user
+ADMIN, ADMIN_PASSWORD = "admin", "the admin's own passphrase"  # in ADMIN_USERS: sees and acts on everything
+
+
+def auth_users(*users: tuple[str, str]) -> str:
+    """An AUTH_USERS value for (name, password) pairs."""
+    return ",".join(f"{name}:{generate_password_hash(password)}" for name, password in users)
 
 
 # marker -> (what must exist, how to get it). In CI a missing tool fails the test; elsewhere it skips, saying why.
@@ -119,7 +128,8 @@ def settings(request, redis_url, tmp_path_factory, run_token) -> dict:
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "MODELS_DIR": str(tmp_path_factory.mktemp("models")),
         "REDIS_URL": redis_url,
-        "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}",
+        "AUTH_USERS": auth_users((USER, PASSWORD), (OTHER, OTHER_PASSWORD), (ADMIN, ADMIN_PASSWORD)),
+        "ADMIN_USERS": ADMIN,
         "AUTH_DISABLED": False,
         "MAX_UPLOAD_BYTES": 8 * 1024 * 1024,
         "MAX_DURATION_SECONDS": 120.0,
@@ -158,14 +168,24 @@ def celery_worker(app, worker_name):
     stop_runtime(app, worker_name)  # the embedded worker sends no shutdown signal: stop its heartbeat
 
 
-@pytest.fixture(scope="session")
-def server(app):
-    """The app on a real HTTP socket (threaded werkzeug server) for the whole session."""
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """`app` on a real HTTP socket (threaded werkzeug server); yields its base URL."""
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture(scope="session")
+def server(app):
+    """The app on a real HTTP socket for the whole session."""
+    with serving(app) as base:
+        yield base
 
 
 class Client:
@@ -195,6 +215,18 @@ class Client:
 @pytest.fixture(scope="session")
 def client(server, celery_worker, app, redis_url) -> Client:
     return Client(server, jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+def other_client(server, celery_worker, app, redis_url) -> Client:
+    """A second, ordinary user: must never see or touch the tester's sessions and jobs."""
+    return Client(server, (OTHER, OTHER_PASSWORD), jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+def admin_client(server, celery_worker, app, redis_url) -> Client:
+    """The admin (ADMIN_USERS): sees and acts on every user's data."""
+    return Client(server, (ADMIN, ADMIN_PASSWORD), jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
 
 
 @pytest.fixture()

@@ -8,8 +8,8 @@ import os
 import pytest
 
 from tests.audio_synth import sine, write
-from tests.conftest import node_of
-from tests.test_api_sessions import upload
+from tests.conftest import USER, node_of
+from tests.test_api_sessions import upload, user_session_dir
 
 
 @pytest.fixture()
@@ -36,7 +36,7 @@ def test_features_job_round_trip(client, tone_session, settings):
                 "zero_crossing_rate", "mfcc", "chroma_distribution", "loudness_lufs", "peak_dbfs"):
         assert key in af
     assert af["dominant_pitch_class"] == "A"
-    results = os.path.join(settings["DATA_DIR"], "sessions", tone_session, "results")
+    results = user_session_dir(settings, USER, tone_session) / "results"
     assert sorted(os.listdir(results)) == ["features_a440.json", "features_a440.png", "features_a440.txt"]
     with open(os.path.join(results, "features_a440.json")) as fh:
         assert json.load(fh)["audio_features"] == af
@@ -71,7 +71,7 @@ def test_process_errors(client, session_id):
 
 def test_crashing_job_is_marked_failed_and_worker_keeps_serving(client, tone_session, settings):
     # The upload was valid; corrupt it on disk after the fact, as a failing disk would.
-    path = os.path.join(settings["DATA_DIR"], "sessions", tone_session, "uploads", "a440.wav")
+    path = user_session_dir(settings, USER, tone_session) / "uploads" / "a440.wav"
     with open(path, "wb") as fh:
         fh.write(b"RIFF\x00\x00\x00\x00WAVEjunk")
     job = client.wait_job(client.post(f"/process/features/{tone_session}", json={"file": "a440.wav"}).json()["job_id"])
@@ -87,7 +87,7 @@ def test_crashing_job_is_marked_failed_and_worker_keeps_serving(client, tone_ses
 def test_cancel_queued_job_never_runs(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
     # Create the record without publishing, so it is certainly still queued when canceled.
-    job = svc.jobs.create(job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+    job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
                           task="music_analyzer.features",
                           params={"files": ["a440.wav"], "batch": False, "options": {}})
     r = client.delete(f"/jobs/{job['job_id']}")
@@ -127,7 +127,7 @@ def test_cancel_running_job_stops_at_checkpoint(app, client):
 
 def test_delete_session_with_queued_job_is_409(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
-    job = svc.jobs.create(job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+    job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
                           task="music_analyzer.features",
                           params={"files": ["a440.wav"], "batch": True, "options": {}})
     assert client.delete(f"/sessions/{tone_session}").status_code == 409
@@ -152,3 +152,34 @@ def test_probe_job_round_trip(client, worker_name):
     assert body["ok"] and node_of(body["worker"]) == worker_name and body["round_trip_ms"] > 0
     assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
+
+
+PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive"}
+
+
+def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
+    import requests
+
+    svc = app.extensions["music_analyzer"]
+    identity = app.extensions["worker_identity"]  # the session worker's, unique to its process start
+    svc.workers.set_current(identity, "f" * 32)  # a job id the full view lists under the worker
+    try:
+        full = client.get("/health")
+        anonymous = requests.get(server + "/health", timeout=10)
+    finally:
+        svc.workers.clear_current(identity, "f" * 32)
+    assert "f" * 32 in full.text and worker_name in full.text
+    assert anonymous.status_code == 200
+    body = anonymous.json()
+    assert set(body) <= PUBLIC_HEALTH_FIELDS and body["status"] == "ok" and body["workers_alive"] >= 1
+    assert body["redis"]["ok"] and set(body["redis"]) == {"ok", "latency_ms"}
+    assert set(body["queue_depth"]) == {"gpu", "cpu"}
+    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"]):
+        assert secret not in anonymous.text
+
+
+def test_health_with_wrong_credentials_is_401(server):
+    import requests
+
+    r = requests.get(server + "/health", auth=(USER, "not the password"), timeout=10)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.audio_synth import SR, sine, write
+from tests.conftest import USER
 
 
 def upload(client, session_id, *paths, field="file"):
@@ -61,8 +63,15 @@ def test_upload_creates_a_new_valid_session(client, audio_dir):
     assert client.get("/sessions/fresh_session-1").status_code == 200
 
 
+def user_session_dir(settings, owner: str, session_id: str) -> Path:
+    """Where `owner`'s session `session_id` lives on disk (the store's layout, not the test's guess)."""
+    from storage import SessionRoot
+
+    return SessionRoot(settings["DATA_DIR"]).of(owner).session_dir(session_id)
+
+
 def session_files(settings, session_id):
-    folder = os.path.join(settings["DATA_DIR"], "sessions", session_id, "uploads")
+    folder = user_session_dir(settings, USER, session_id) / "uploads"
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
@@ -161,3 +170,25 @@ def test_server_refuses_to_start_without_users(settings):
         create_app({**settings, "AUTH_USERS": "", "AUTH_DISABLED": False})
     app = create_app({**settings, "AUTH_USERS": "", "AUTH_DISABLED": True})
     assert app.test_client().post("/sessions").status_code == 201
+
+
+@pytest.mark.parametrize("data, content_type, status, code", [
+    ("{not json", "application/json", 400, "invalid_json"),
+    ('["my-id"]', "application/json", 400, "invalid_json"),
+    ('"my-id"', "application/json", 400, "invalid_json"),
+    ("session_id=my-id", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ('{"session_id": "my-id"}', "text/plain", 415, "unsupported_media_type"),
+])
+def test_create_session_with_a_body_it_cannot_use_names_the_problem(client, data, content_type, status, code):
+    r = client.post("/sessions", data=data, headers={"Content-Type": content_type})
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    assert ("application/json" if status == 415 else "JSON") in r.json()["error"]["message"]
+    assert client.get("/sessions/my-id").status_code == 404
+
+
+def test_create_session_bodies_that_work(client):
+    assert client.post("/sessions").status_code == 201
+    assert client.post("/sessions", data=b"", headers={"Content-Type": "application/json"}).status_code == 201
+    assert client.post("/sessions", json={}).status_code == 201
+    r = client.post("/sessions", json={"session_id": "from-a-body"})
+    assert r.status_code == 201 and r.json() == {"session_id": "from-a-body"}

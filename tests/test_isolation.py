@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jobs.submit import submit
-from tests.conftest import node_of
+from tests.conftest import USER, node_of
 from worker.options import NoOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def test_a_worker_on_other_queue_names_never_receives_this_sessions_jobs(app, cl
     svc = app.extensions["music_analyzer"]
     try:
         with app.test_request_context():  # prove the other worker serves its own queue first
-            probe = submit("probe", session_id=None, options=NoOptions(), queue="cpu")
+            probe = submit("probe", owner=USER, session_id=None, options=NoOptions(), queue="cpu")
         done = svc.jobs.wait_for_state(probe["job_id"], ("succeeded",), timeout=120)
         assert done["state"] == "succeeded" and node_of(done["result"]["worker"]) == "other@test"
         ours = [client.post("/jobs/probe", json={"queue": q, "wait": 30}).json() for q in ("cpu", "gpu") * 3]

@@ -132,7 +132,7 @@ def test_cancel_of_a_job_whose_worker_died_takes_effect(settings, private_redis,
         assert wait_key_expired(svc.redis, keys.worker(job["worker"]), timeout=30)  # its heartbeat stopped
         assert svc.jobs.request_cancel(job_id, is_alive=svc.workers.is_alive) == "orphaned"
         assert svc.jobs.get(job_id)["state"] == "canceled"
-        assert svc.jobs.active_jobs("batch") == []  # so its session can be deleted
+        assert svc.jobs.active_jobs(owner=USER, session_id="batch") == []  # so its session can be deleted
     finally:
         stop_all([worker])
 
@@ -147,16 +147,16 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
            "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"]}
     app = make_app(settings, redis_url, tmp_path)
     svc = app.extensions["music_analyzer"]
-    sid = "batch"
-    svc.store.create(sid)
+    sid, store = "batch", svc.sessions.of(USER)
+    store.create(sid)
     for i in range(files):
-        write(svc.store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, seconds, channels=2))
+        write(store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, seconds, channels=2))
     with app.test_request_context():
         from jobs.submit import submit
         from worker.features.options import FeaturesOptions
 
-        job_id = submit("features", session_id=sid, options=FeaturesOptions(), files=svc.store.upload_names(sid),
-                        batch=True)["job_id"]
+        job_id = submit("features", owner=USER, session_id=sid, options=FeaturesOptions(),
+                        files=store.upload_names(sid), batch=True)["job_id"]
     return env, svc, job_id
 
 

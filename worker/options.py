@@ -226,8 +226,10 @@ def _check_items(name: str, value: Any, spec: Spec, settings: Settings | None) -
     if choices is not None:
         bad = [v for v in value if not isinstance(v, str) or v not in choices]
         if bad:
+            # "allowed": the name the pitch route's clients already read
             raise InvalidRequestError(f"unknown {name} item(s) {bad!r}; valid: {', '.join(choices)}",
-                                      code="invalid_option", details={"option": name, "valid": choices})
+                                      code="invalid_option", details={"option": name, "valid": choices,
+                                                                      "allowed": choices})
     if spec.unique and len(set(map(repr, value))) != len(value):
         raise InvalidRequestError(f"{name} lists an item twice", code="invalid_option", details={"option": name})
 

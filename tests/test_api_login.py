@@ -1,0 +1,111 @@
+"""Logging in (RELIABILITY_CASES B2): usernames cannot be told apart by timing; repeated failures from one
+client or against one username are throttled (429 + Retry-After), and a correct password works again after
+the window. Each test runs its own app on a private valkey, so failed-login counters never leak into (or
+from) the rest of the suite."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import pytest
+import requests
+
+from redis_server import redis_client, start_embedded
+from tests.conftest import PASSWORD, USER, auth_users, serving, wait_for
+
+TIMED_REQUESTS = 7  # per kind of credentials; medians of these are compared
+TIMING_FACTOR = 3.0  # generous: a dummy hash of the same cost makes the ratio ~1, without it ~0.01
+WINDOW_SECONDS = 2  # the test's LOGIN_FAILURE_WINDOW_SECONDS
+LIMIT = 3  # the test's LOGIN_FAILURE_LIMIT
+
+
+@pytest.fixture(scope="module")
+def private_redis_url(tmp_path_factory):
+    server = start_embedded(tmp_path_factory.mktemp("login-valkey"))
+    yield f"redis://127.0.0.1:{server.port}/0"
+    server.stop()
+
+
+@pytest.fixture()
+def login_app(settings, private_redis_url, tmp_path):
+    """An app factory on the private valkey, emptied first (no counts of an earlier test): `login_app(**settings)`."""
+    from app import create_app
+
+    redis_client(private_redis_url).flushdb()
+
+    def make(**overrides):
+        return create_app({**settings, "REDIS_URL": private_redis_url, "DATA_DIR": str(tmp_path / "data"),
+                           **overrides})
+    return make
+
+
+def timed_get(base: str, auth: tuple[str, str], headers: dict | None = None) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    r = requests.get(f"{base}/jobs?limit=1", auth=auth, headers=headers or {}, timeout=30)
+    return r.status_code, (time.perf_counter() - t0) * 1000
+
+
+def test_unknown_user_answers_as_slowly_as_a_wrong_password(login_app):
+    app = login_app(LOGIN_FAILURE_LIMIT=1000)
+    known, unknown = [], []
+    with serving(app) as base:
+        timed_get(base, (USER, PASSWORD))  # warm up: the first request pays for imports and connections
+        for i in range(TIMED_REQUESTS):  # interleaved, so a busy moment of the machine hits both kinds
+            status, ms = timed_get(base, (USER, f"wrong-{i}"))
+            assert status == 401
+            known.append(ms)
+            status, ms = timed_get(base, (f"nosuchuser{i}", f"wrong-{i}"))
+            assert status == 401
+            unknown.append(ms)
+    unknown_ms, known_ms = statistics.median(unknown), statistics.median(known)
+    figures = f"median unknown user {unknown_ms:.1f} ms, wrong password {known_ms:.1f} ms"
+    assert 1 / TIMING_FACTOR < unknown_ms / known_ms < TIMING_FACTOR, figures
+
+
+def test_repeated_failures_are_throttled_then_allowed_again(login_app):
+    victim, password = f"victim{uuid.uuid4().hex[:6]}", "the victim's passphrase"
+    app = login_app(AUTH_USERS=auth_users((victim, password)), ADMIN_USERS="", TRUSTED_PROXY_HOPS=1,
+                    LOGIN_FAILURE_LIMIT=LIMIT, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
+    attacker, elsewhere = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
+    with serving(app) as base:
+        for i in range(LIMIT):
+            assert timed_get(base, (victim, f"guess-{i}"), attacker)[0] == 401
+        r = requests.get(f"{base}/jobs", auth=(victim, "guess-again"), headers=attacker, timeout=30)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+        assert 1 <= int(r.headers["Retry-After"]) <= WINDOW_SECONDS
+        # the address is throttled for any name, the name from any address, even with its right password
+        assert timed_get(base, ("someone-else", "x"), attacker)[0] == 429
+        assert timed_get(base, (victim, password), elsewhere)[0] == 429
+        assert timed_get(base, ("someone-else", "x"), elsewhere)[0] == 401  # that address and name are fine
+        # after the window the right password works from another address, and from the attacker's
+        wait_for(lambda: timed_get(base, (victim, password), elsewhere)[0] == 200,
+                 timeout=WINDOW_SECONDS + 10, interval=0.1, message="the window to pass")
+        assert timed_get(base, (victim, password), attacker)[0] == 200
+
+
+def test_forwarded_for_is_ignored_without_a_trusted_proxy(login_app):
+    """TRUSTED_PROXY_HOPS=0 (no proxy in front): a client cannot dodge its address' count by claiming
+    another address in X-Forwarded-For."""
+    app = login_app(ADMIN_USERS="", TRUSTED_PROXY_HOPS=0, LOGIN_FAILURE_LIMIT=LIMIT,
+                    LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
+    with serving(app) as base:
+        for i in range(LIMIT):
+            name = f"spoofer{i}-{uuid.uuid4().hex[:6]}"
+            assert timed_get(base, (name, "x"), {"X-Forwarded-For": f"192.0.2.{i + 1}"})[0] == 401
+        assert timed_get(base, ("fresh-name", "x"), {"X-Forwarded-For": "192.0.2.200"})[0] == 429
+        wait_for(lambda: timed_get(base, (USER, PASSWORD))[0] == 200,
+                 timeout=WINDOW_SECONDS + 10, interval=0.1, message="the window to pass")
+
+
+def test_successful_logins_are_not_slowed(login_app):
+    """Right credentials answer as fast as before: after the first check they are remembered, and failures of
+    other names and addresses cost them nothing."""
+    app = login_app(ADMIN_USERS="", TRUSTED_PROXY_HOPS=1, LOGIN_FAILURE_LIMIT=LIMIT,
+                    LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
+    with serving(app) as base:
+        assert timed_get(base, (USER, PASSWORD))[0] == 200
+        first_failure = timed_get(base, (USER, "wrong"), {"X-Forwarded-For": "203.0.113.99"})[1]
+        good = [timed_get(base, (USER, PASSWORD))[1] for _ in range(TIMED_REQUESTS)]
+        assert statistics.median(good) < first_failure / 2, (good, first_failure)

@@ -25,6 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data
     "LOGIN_FAILURE_LIMIT": 10,  # failed logins per client address, and per username, per window; 0 = no limit
     "LOGIN_FAILURE_WINDOW_SECONDS": 300,  # the window starts at the first failure; then 429 until it ends
+    # Webhooks (jobs/webhooks.py)
+    "WEBHOOK_ALLOWED_HOSTS": "",  # host names, addresses or CIDR networks; empty = no webhooks at all
+    "WEBHOOK_SECRET": "",  # HMAC key (whsec_<base64> or text); empty = one made once in DATA_DIR/webhook-secret
+    "WEBHOOK_MAX_ATTEMPTS": 5,  # deliveries of one event, with exponential backoff between them
+    "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
+    "JOB_WAIT_MAX_SECONDS": 60.0,  # longest GET /jobs/<id>?wait= and Prefer: wait=
+    "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
     "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
     # Celery / queue
     "GPU_QUEUE": "gpu",

@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import Blueprint, current_app
 
 from api import access
-from api.process import accepted, json_body, options_of, submit_for_files
-from jobs.submit import submit
+from api.creation import answer, create_job
+from api.process import json_body, options_of, submit_for_files
 from storage import SessionStore
 from worker.errors import ModelNotAvailableError
 from worker.musicgen.options import MusicGenOptions, find_musicgen
@@ -68,7 +68,8 @@ def _vocals_separation_possible(store: SessionStore, session_id: str, name: str)
 
 @bp.post("/process/musicgen/<session_id>")
 def process_musicgen(session_id: str):
-    options = options_of(MusicGenOptions, json_body())
+    body = json_body()
+    options = options_of(MusicGenOptions, body)
     store = access.session(session_id)  # 404 unless the caller's (any for an admin)
     if options.melody_file is not None:
         store.file_path(session_id, options.melody_file, area="uploads")  # 404 if absent
@@ -76,4 +77,4 @@ def process_musicgen(session_id: str):
         raise ModelNotAvailableError(
             f"the weights of {options.model} are not present locally; download facebook/{options.model} into "
             f"MODELS_DIR/facebook/{options.model} (huggingface-cli download) on a machine with internet")
-    return accepted(submit("musicgen", owner=store.owner, session_id=session_id, options=options))
+    return answer(create_job("musicgen", owner=store.owner, session_id=session_id, options=options, body=body))

@@ -10,13 +10,13 @@
     ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
-    ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
     ma:recover:<id>           string: a worker is recovering this job (short lock)
     ma:worker:<name>          hash: a worker's heartbeat, pid, queues (expires when it stops beating)
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
     ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
     ma:job-webhooks:<id>      list: a job's delivery ids, in order
     ma:webhooks:due           zset: delivery ids by the time they are due (a claim pushes it to a lease end)
@@ -68,10 +68,6 @@ def cancel(job_id: str) -> str:
     return f"{PREFIX}cancel:{job_id}"
 
 
-def done(job_id: str) -> str:
-    return f"{PREFIX}done:{job_id}"
-
-
 def events(job_id: str) -> str:
     return f"{PREFIX}events:{job_id}"
 
@@ -103,3 +99,12 @@ def job_webhooks(job_id: str) -> str:
 
 def webhook_progress(job_id: str) -> str:
     return f"{PREFIX}webhook-progress:{job_id}"
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def idempotency(owner: str, key_digest: str) -> str:
+    return f"{PREFIX}idem:{owner}:{key_digest}"

@@ -11,8 +11,10 @@ from redis_server import redis_client
 from storage import SessionRoot
 from users import UserDirectory
 
+from .idempotency import IdempotencyKeys
 from .store import JobStore
 from .throttle import LoginThrottle
+from .webhooks import WebhookQueue
 from .workers import ModelStatusBoard, WorkerRegistry
 
 
@@ -24,6 +26,7 @@ class Services:
     jobs: JobStore
     workers: WorkerRegistry
     model_status: ModelStatusBoard
+    idempotency: IdempotencyKeys
     users: UserDirectory
     logins: LoginThrottle
 
@@ -34,9 +37,10 @@ class Services:
             redis=client,
             blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
             sessions=SessionRoot(config["DATA_DIR"]),
-            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"]),
+            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"], webhooks=WebhookQueue(client, config)),
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
+            idempotency=IdempotencyKeys(client, ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
             users=UserDirectory.from_config(config),
             logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
                                  window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),

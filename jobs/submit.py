@@ -10,10 +10,12 @@ from worker.options import JobOptions
 
 from .services import services
 from .types import JOB_TYPES
+from .webhooks import WebhookRequest
 
 
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
-           files: list[str] | None = None, batch: bool = False, queue: str | None = None) -> dict:
+           files: list[str] | None = None, batch: bool = False, queue: str | None = None,
+           webhook: WebhookRequest | None = None) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
 
     The owner of a job on a session is that session's owner: the worker finds the files in their folder.
@@ -28,7 +30,8 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
-                          params=params, request_id=g.get("request_id") if has_request_context() else None)
+                          params=params, request_id=g.get("request_id") if has_request_context() else None,
+                          webhook=webhook)
     try:
         publish(kind.task, job["job_id"], queue)
     except Exception as e:

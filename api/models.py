@@ -17,6 +17,7 @@ from config import MODEL_REGISTRY
 from jobs.services import services
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.llm.choice import AUTO, choose_model
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.llm.status import registry_status
 from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
@@ -95,7 +96,9 @@ def unload():
 def generate():
     body = json_body()
     options = options_of(GenerateOptions, body)  # 400 before anything is queued
-    if options.model_type is not None:
+    if options.model_type == AUTO:  # 409 now if no model qualifies; the worker chooses knowing its device
+        choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    elif options.model_type is not None:
         require_weights(options.model_type)
     return run_and_wait("generate", options, body)
 

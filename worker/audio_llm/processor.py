@@ -16,6 +16,7 @@ which propagates.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from worker.audio_io import load_audio, resample, to_mono
 from worker.errors import AudioError
 from worker.features.descriptors import compute_features
 from worker.files import write_json_atomic, write_text_atomic
+from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
 from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions
@@ -70,6 +72,10 @@ class ModelHost(Protocol):
     """What the processor needs of the worker's model manager (models.ModelManager is one)."""
 
     registry: Mapping[str, Any]
+    settings: Mapping[str, Any]
+
+    @property
+    def device(self) -> str: ...
 
     @property
     def current_model(self) -> str | None: ...
@@ -140,6 +146,14 @@ class Gemma3NProcessor:
     @property
     def registry(self) -> Mapping[str, Any]:
         return self.manager.registry
+
+    def resolve_auto(self, options: Gemma3NOptions) -> tuple[Gemma3NOptions, Choice | None]:
+        """`model_variant: "auto"` -> the best model this machine has for the task, and why."""
+        if options.model_variant != AUTO:
+            return options, None
+        choice = choose_model(options.task, settings=self.manager.settings, registry=self.registry,
+                              device_memory_bytes=device_memory_bytes(self.manager.device))
+        return dataclasses.replace(options, model_variant=choice.model_type), choice
 
     # -- preprocess ------------------------------------------------------------------------------------
     def preprocess(self, y: np.ndarray, sr: int, *, options: Gemma3NOptions, filename: str,
@@ -386,7 +400,7 @@ class Gemma3NProcessor:
         the JSON last). Returns the result, its "files" listing both names."""
         report = progress or quiet
         started = time.perf_counter()
-        options.validate()
+        options, choice = self.resolve_auto(options.validate())
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
@@ -400,6 +414,8 @@ class Gemma3NProcessor:
         del y
         generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         result = self.postprocess(prepared, generated, started=started)
+        if choice is not None:
+            result["model_choice"] = choice.to_dict()
         report(PASSES_END, "writing")
         json_name, txt_name = result_names(options.model_variant, options.task, audio_path.stem)
         result.update(output_json_file=json_name, output_text_file=txt_name, files=[json_name, txt_name])

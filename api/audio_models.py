@@ -12,6 +12,7 @@ from api.process import json_body, options_of, submit_for_files
 from config import MODEL_REGISTRY
 from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
+from worker.compare.options import MAX_FILES, MIN_FILES, CompareOptions
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 from worker.llm.choice import AUTO, choose_model
 from worker.lyrics.options import LyricsOptions
@@ -112,3 +113,24 @@ def process_lyrics(session_id: str):
 
 def sees_images(model_type: str) -> bool:
     return "image" in MODEL_REGISTRY[model_type].get("modalities", ())
+
+
+@bp.post("/process/compare/<session_id>")
+def process_compare(session_id: str):
+    """{"files": [two to five uploads], options}: one comparison of those tracks."""
+    body = json_body()
+    options = options_of(CompareOptions, body)
+    store = access.session(session_id)
+    names = body.get("files")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or \
+            not MIN_FILES <= len(set(names)) == len(names) <= MAX_FILES:
+        raise InvalidRequestError(f"files must list {MIN_FILES} to {MAX_FILES} different uploads of the session",
+                                  code="invalid_files")
+    for name in names:
+        store.file_path(session_id, name, area="uploads")  # 404 if absent
+    if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
+        choose_model("compare", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    else:
+        check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
+    return answer(create_job("compare", owner=store.owner, session_id=session_id, options=options, body=body,
+                             files=names))

@@ -21,7 +21,7 @@ from jobs.submit import submit
 from worker.errors import InvalidRequestError
 from worker.options import JobOptions
 
-ROUTE_KEYS = ("file", "wait", "webhook", "webhook_events_filter")  # body keys that are not job options
+ROUTE_KEYS = ("file", "files", "wait", "webhook", "webhook_events_filter")  # body keys that are not options
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.I)
 
 

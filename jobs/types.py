@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from worker.audio_llm.options import Gemma3NOptions
+from worker.compare.options import CompareOptions
 from worker.features.options import FeaturesOptions
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.lyrics.options import LyricsOptions
@@ -63,6 +64,7 @@ JOB_TYPES: dict[str, JobType] = _types(
     ("whisper", "GPU_QUEUE", WhisperOptions, "jobs.work.transcription:whisper", True),
     ("musicgen", "GPU_QUEUE", MusicGenOptions, "jobs.work.musicgen:musicgen", False),
     ("lyrics", "GPU_QUEUE", LyricsOptions, "jobs.work.lyrics:lyrics", True),
+    ("compare", "GPU_QUEUE", CompareOptions, "jobs.work.compare:compare", True),
 )
 
 

@@ -17,7 +17,7 @@ from jobs import webhooks
 from jobs.idempotency import fingerprint
 from jobs.services import services
 from jobs.store import TERMINAL_STATES, public_view
-from jobs.submit import submit
+from jobs.submit import submit, submit_cached
 from worker.errors import InvalidRequestError
 from worker.options import JobOptions
 
@@ -42,8 +42,10 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
             svc.idempotency.release(claim)
             claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
     try:
-        job = submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
-                     queue=queue, webhook=hook)
+        job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
+                             batch=batch, webhook=hook) if session_id else None) or \
+            submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
+                   queue=queue, webhook=hook)
     except BaseException:
         if claim is not None:
             svc.idempotency.release(claim)

@@ -16,6 +16,7 @@
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
     ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
     ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
     ma:job-webhooks:<id>      list: a job's delivery ids, in order
@@ -108,3 +109,7 @@ def text(value: bytes | str) -> str:
 
 def idempotency(owner: str, key_digest: str) -> str:
     return f"{PREFIX}idem:{owner}:{key_digest}"
+
+
+def result_cache(owner: str, job_type: str, options_digest: str, audio_digest: str) -> str:
+    return f"{PREFIX}cache:{owner}:{job_type}:{options_digest}:{audio_digest}"

@@ -11,6 +11,7 @@ from redis_server import redis_client
 from storage import SessionRoot
 from users import UserDirectory
 
+from .cache import ResultCache
 from .idempotency import IdempotencyKeys
 from .store import JobStore
 from .throttle import LoginThrottle
@@ -27,6 +28,7 @@ class Services:
     workers: WorkerRegistry
     model_status: ModelStatusBoard
     idempotency: IdempotencyKeys
+    cache: ResultCache
     users: UserDirectory
     logins: LoginThrottle
 
@@ -41,6 +43,7 @@ class Services:
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
             idempotency=IdempotencyKeys(client, ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
+            cache=ResultCache(client),
             users=UserDirectory.from_config(config),
             logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
                                  window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),

@@ -246,6 +246,11 @@ class JobStore:
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
         self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result, files=files or [])
 
+    def succeed_from_cache(self, job_id: str, result: Any, files: list[str]) -> bool:
+        """A queued job answered from cached results (jobs/cache.py): finished without running."""
+        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage="done (cached)",
+                         started_at=time.time(), result=result, files=files)
+
     def _end(self, job_id: str, from_states: Iterable[str], state: str, **fields: Any) -> bool:
         """Move the job to a final `state`; on success wake its waiters and count it. False if it was not
         in `from_states` (already finished, or never existed)."""

@@ -27,14 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import mir_eval  # noqa: E402
 
+from bench.music_scores import beat_f, chord_scores, key_score, melody_scores, tempo_scores  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music import PitchOptions, analyze_music  # noqa: E402
 from worker.music.key import KRUMHANSL, key_label, key_scores  # noqa: E402
 
 TESTSET = Path(__file__).resolve().parent / "out" / "pitch_testset"
-F0_HOP = 0.01  # s
 TARGETS = {"key": 0.93, "acc1": 0.9, "acc2": 0.98, "beat_f": 0.9, "rpa": 0.93, "onset_f1": 0.75, "root": 0.8}
 
 
@@ -51,66 +50,6 @@ def load_items(split: str, limit: int | None, subset: str = "all") -> list[dict]
     if subset != "all":
         items = [m for m in items if is_original(m) == (subset == "original")]
     return items[:limit] if limit else items
-
-
-def ref_f0(notes: list, duration: float) -> tuple[np.ndarray, np.ndarray]:
-    times = np.arange(0.0, duration, F0_HOP)
-    f0 = np.zeros_like(times)
-    for on, off, m in notes:
-        f0[(times >= on) & (times < off)] = 440.0 * 2 ** ((m - 69) / 12)
-    return times, f0
-
-
-def tempo_scores(ref: float, est: float | None) -> tuple[float, float]:
-    if not est:
-        return 0.0, 0.0
-    ok = lambda e: abs(e - ref) <= 0.04 * ref  # noqa: E731
-    return float(ok(est)), float(any(ok(est * f) for f in (1, 2, 3, 0.5, 1 / 3)))
-
-
-def key_score(ref: str, est: str | None) -> float:
-    if not est or est == "no key":
-        return 0.0
-    return float(mir_eval.key.weighted_score(ref, est))
-
-
-def chord_scores(ref: list, est: list, duration: float) -> tuple[float, float]:
-    ref_iv = np.array([[a, b] for a, b, _ in ref])
-    ref_lab = [lab for *_, lab in ref]
-    est_iv = np.array([[c["start"], c["end"]] for c in est])
-    est_lab = [c["label"] for c in est]
-    est_iv, est_lab = mir_eval.util.adjust_intervals(est_iv, est_lab, ref_iv.min(), ref_iv.max(),
-                                                     mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD)
-    iv, r, e = mir_eval.util.merge_labeled_intervals(ref_iv, ref_lab, est_iv, est_lab)
-    dur = mir_eval.util.intervals_to_durations(iv)
-    root = mir_eval.chord.weighted_accuracy(mir_eval.chord.root(r, e), dur)
-    majmin = mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(r, e), dur)
-    return float(root), float(majmin)
-
-
-def melody_scores(truth: dict, times: np.ndarray, hz: np.ndarray, voiced: np.ndarray, notes: list,
-                  duration: float) -> tuple[float, float, float]:
-    rt, rf = ref_f0(truth["melody_notes"], duration)
-    est = np.where(voiced, hz, -np.abs(hz))
-    est = np.where(est == 0, 0.0, est)
-    ref_v, ref_c, est_v, est_c = mir_eval.melody.to_cent_voicing(rt, rf, times, est)
-    rpa = mir_eval.melody.raw_pitch_accuracy(ref_v, ref_c, est_v, est_c)
-    ref_iv = np.array([[a, b] for a, b, _ in truth["melody_notes"]])
-    ref_p = np.array([440.0 * 2 ** ((m - 69) / 12) for *_, m in truth["melody_notes"]])
-    if notes:
-        est_iv = np.array([[n["onset"], max(n["offset"], n["onset"] + 0.01)] for n in notes])
-        est_p = np.array([440.0 * 2 ** ((n["midi"] - 69) / 12) for n in notes])
-        _, _, onset_f = mir_eval.transcription.onset_precision_recall_f1(ref_iv, est_iv, onset_tolerance=0.05)
-        _, _, note_f, _ = mir_eval.transcription.precision_recall_f1_overlap(ref_iv, ref_p, est_iv, est_p,
-                                                                             onset_tolerance=0.05, offset_ratio=None)
-    else:
-        onset_f = note_f = 0.0
-    return float(rpa), float(onset_f), float(note_f)
-
-
-def beat_f(ref: list, est) -> float:
-    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(ref)),
-                                         mir_eval.beat.trim_beats(np.asarray(est, dtype=float))))
 
 
 # --------------------------------------------------------------------------- baseline

@@ -8,32 +8,20 @@ four songs are too few to measure accuracy, enough to catch a broken stage.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from bench import music_scores as acc
+from bench import pitch_testset as testset
 from worker.music import PitchOptions, analyze_music
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 SONGS = [(5, 9005), (18, 9018), (31, 9031), (44, 9044)]  # (index -> key, rng seed)
 
 pytestmark = [pytest.mark.needs_fluidsynth, pytest.mark.slow]
 
 
-def _load_module(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="session")
 def rendered_songs():
-    testset = _load_module("pitch_testset")
     songs = []
     for index, seed in SONGS:
         pm, lead_pm, truth = testset.make_pattern(index, np.random.default_rng(seed))
@@ -45,7 +33,6 @@ def rendered_songs():
 
 @pytest.fixture(scope="session")
 def analysed(rendered_songs):
-    acc = _load_module("pitch_accuracy")
     rows = []
     for truth, mix, solo in rendered_songs:
         sr = 44100
@@ -75,15 +62,12 @@ def test_slow_string_chorale_beats_sit_on_the_notes():
     """String Ensemble 2 reaches its level ~0.2 s after each note: the flux peaks of a legato
     chorale lag the notes by up to half a beat, and the DP alone tracks them (beat F 0.00 on this
     piece when measured); the first-attack anchor puts the beats back on the notes."""
-    import mir_eval
     from music21 import corpus
 
-    testset = _load_module("pitch_testset")
     pm, truth = testset.make_chorale(corpus.getWork("bwv315"), 0, np.random.default_rng(0), max_seconds=20.0)
     for inst in pm.instruments:
         inst.program = 49  # String Ensemble 2
     res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("tempo", "beats")))
     assert abs(res["tempo_bpm"] - truth["tempo_bpm"]) <= 0.04 * truth["tempo_bpm"], res["tempo_bpm"]
-    f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.array(truth["beats"])),
-                                mir_eval.beat.trim_beats(np.array(res["beat_times"])))
+    f = acc.beat_f(truth["beats"], res["beat_times"])
     assert f >= 0.9, f

@@ -24,17 +24,13 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from .chroma import SR
+from .onsets import FPS, ONSET_HOP, Attack, OnsetFeatures, first_attack  # noqa: F401 (re-exported)
 
-ONSET_N_FFT = 2048  # samples (93 ms)
-ONSET_HOP = 256  # samples (11.6 ms), the beat grid resolution
-N_MELS = 48
-LOW_MEL_BANDS = 14  # mel bands (~0-600 Hz) of the "low" onset band
 MIN_BPM, MAX_BPM = 40.0, 240.0
 PRIOR_BPM = 130.0  # centre of the log-normal tempo prior (grid-searched on the train split)
 PRIOR_OCTAVES = 1.5  # its width (standard deviation, in octaves)
 COMB_WEIGHTS = (1.0, 0.5, 0.33, 0.25)  # weights of periods 1x..4x in the comb
 LOW_BAND_WEIGHT = 0.5
-PITCH_FLUX_MIDI_LO = 48  # C3: lower semitones are not resolved by the 2048-sample FFT
 PITCH_WEIGHT_TEMPO = 1.0  # weight of the pitch flux in the tempo envelope (train split)
 PITCH_WEIGHT_BEATS = 8.0  # ... and in the beat-tracking envelope (train split)
 HALF_WEIGHT = -0.5  # weight of the half-period autocorrelation (train split: < 0, i.e. busy subdivisions are not beats)
@@ -47,7 +43,6 @@ FOUR_FOUR_BIAS = 0.6  # score 4/4 is given over 3/4: it is far more common (trai
 MIN_TEMPO_CONFIDENCE = 0.03  # comb score below which no tempo is reported (white noise: ~0.04 on 20 s)
 NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have higher chance peaks
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
-FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
 SLOW_ATTACK_SECONDS = 0.09  # rise to within 6 dB of its peak slower than this: a slow attack (train split)
 STEADY_BEAT_RESIDUAL = 0.06  # std of beats about a straight line, in periods, below which the tempo is steady
 ANCHOR_AGREEMENT = 0.15  # the DP's first beat must lie this close (in periods) to the first attack
@@ -61,54 +56,6 @@ class Rhythm:
     time_signature: int | None
     onset_env: np.ndarray  # (T,) at ONSET_HOP / SR s per frame
     tempo_confidence: float
-
-
-@dataclass(frozen=True)
-class Attack:
-    """The first note: when it starts (s) and how long it takes to reach within 6 dB of its peak (s)."""
-
-    start: float
-    rise_seconds: float
-
-
-def onset_envelope(y: np.ndarray, *, sr: int = SR, tuning_cents: float = 0.0
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Attack | None]:
-    """(full-band, low-band, pitch) onset strength, each (T,), frames at ONSET_HOP / sr seconds,
-    and the first note's attack (None for silence).
-
-    "pitch" is the log flux of a tuned semitone spectrogram (C3 and up): a new note shows in
-    its own semitone bin at once, while the band energy of a slow string or organ attack
-    peaks a quarter-beat later; it is what puts beats on legato, drum-less music.
-    """
-    import librosa
-
-    from .chroma import MIDI_LO, semitone_filterbank, stft_mag
-
-    mag = stft_mag(y, n_fft=ONSET_N_FFT, hop=ONSET_HOP)
-    mel = librosa.filters.mel(sr=sr, n_fft=ONSET_N_FFT, n_mels=N_MELS, fmax=8000.0) @ (mag * mag)
-    logm = np.log1p(1000.0 * mel / (mel.max() + 1e-10))
-    flux = np.maximum(0.0, np.diff(logm, axis=1, prepend=logm[:, :1]))
-    # a short moving-average subtraction keeps slow swells (pads, crescendi) out
-    full = flux.mean(axis=0)
-    low = flux[:LOW_MEL_BANDS].mean(axis=0)
-    fb = semitone_filterbank(tuning_cents, sr=sr, n_fft=ONSET_N_FFT)[PITCH_FLUX_MIDI_LO - MIDI_LO:]
-    semi = np.asarray(fb @ mag)
-    logs = np.log1p(1000.0 * semi / (semi.max() + 1e-10))
-    pitch = np.maximum(0.0, np.diff(logs, axis=1, prepend=logs[:, :1])).mean(axis=0)
-    return _detrend(full), _detrend(low), _detrend(pitch), first_attack(mag, sr=sr)
-
-
-def first_attack(mag: np.ndarray, *, sr: int = SR) -> Attack | None:
-    """The first note's start and rise time from a (F, T) magnitude STFT at ONSET_HOP."""
-    power = np.einsum("ft,ft->t", mag, mag).astype(np.float64)  # no (F, T) temporary
-    if not np.any(power > 0):
-        return None
-    db = 10.0 * np.log10(power / power.max() + 1e-12)
-    start = int(np.argmax(db > FIRST_ONSET_DB))
-    fps = sr / ONSET_HOP
-    seg = db[start : start + int(0.6 * fps)]
-    rise = int(np.argmax(seg >= seg.max() - 6.0))
-    return Attack(start / fps, rise / fps)
 
 
 def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarray:
@@ -132,13 +79,6 @@ def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarr
     n_before = int(np.floor((attack.start - beats[0]) / period + 0.5))
     grid = attack.start + (k - n_before) * period
     return grid[(grid >= attack.start - 1e-6) & (grid <= beats[-1] + period / 2)]
-
-
-def _detrend(env: np.ndarray) -> np.ndarray:
-    local = ndi.uniform_filter1d(env, size=int(0.5 * SR / ONSET_HOP), mode="nearest")
-    out = np.maximum(env - local, 0.0)
-    s = out.std()
-    return (out / s).astype(np.float32) if s > 0 else out.astype(np.float32)
 
 
 def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BPM,
@@ -310,19 +250,19 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / s if s > 0 else np.zeros_like(x, dtype=np.float64)
 
 
-def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = None,
-                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None,
-                   tuning_cents: float = 0.0) -> Rhythm:
-    """Tempo, beats, downbeats and metre of mono `y` (n,) at `sr`.
+def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray | None = None,
+                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None) -> Rhythm:
+    """Tempo, beats, downbeats and metre from the onset features of a `duration`-second signal.
 
     chroma, bass, chroma_times: the (12, T) harmonic and bass chroma, used to find bar starts
     from chord and bass changes.
     """
-    full, low, pitch, attack = onset_envelope(y, sr=sr, tuning_cents=tuning_cents)
+    full, low, pitch, attack = onsets.full, onsets.low, onsets.pitch, onsets.attack
+    sr = SR
     base = full + LOW_BAND_WEIGHT * low
     env = base + PITCH_WEIGHT_TEMPO * pitch
     tempo, conf, _ = estimate_tempo(env, sr=sr)
-    seconds = len(y) / sr
+    seconds = duration
     # an onset autocorrelation of noise has chance peaks whose height shrinks with length
     if tempo is not None and conf < MIN_TEMPO_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(seconds, 1.0)):
         tempo = None

@@ -108,8 +108,13 @@ def test_run_pitch_on_an_8khz_mono_file_writes_all_outputs(tmp_path: Path):
     assert "Key: A major" in (results / "pitch_phone_take.txt").read_text()
     assert (results / "pitch_phone_take.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     midi = mido.MidiFile(str(results / "pitch_phone_take.mid"))
-    n_on = sum(1 for tr in midi.tracks for m in tr if m.type == "note_on" and m.velocity > 0)
-    assert n_on == len(res["melody"]["notes"])
+    n_on = {tr.name: sum(1 for m in tr if m.type == "note_on" and m.velocity > 0) for tr in midi.tracks}
+    assert n_on["melody"] == len(res["melody"]["notes"])
+    assert n_on["beats"] == len(res["beat_times"]) > 0
+    labels = [m.text for tr in midi.tracks for m in tr if m.type == "text"]
+    assert labels == [c["label"] for c in res["chords"] if c["end"] - c["start"] >= 0.02]
+    assert n_on["chords"] == sum(3 if c["label"].endswith(("maj", "min")) else 4 if c["label"] != "N" else 0
+                                 for c in res["chords"] if c["end"] - c["start"] >= 0.02)
     fractions = [f for f, _ in stages]
     assert fractions == sorted(fractions) and {s for _, s in stages} >= {"load", "chroma", "melody", "write"}
 

@@ -165,21 +165,25 @@ def harmonic_features(y: np.ndarray, *, sr: int = SR) -> HarmonicFeatures:
 
 
 def harmonic_from_semitone(semi: np.ndarray, tuning: float, *, sr: int = SR) -> HarmonicFeatures:
-    """HarmonicFeatures from the linear (84, T) tuned semitone spectrogram (filterbank @ |STFT|)."""
+    """HarmonicFeatures from the linear (84, T) tuned semitone spectrogram (filterbank @ |STFT|);
+    `semi` is normalised in place (it may be an hour of frames: no copy)."""
     peak = float(semi.max()) if semi.size else 0.0
-    semi = semi / (peak + EPS)
+    semi /= peak + EPS
     harm = _harmonic_part(semi)
-    total = float(np.sum(semi**2)) + EPS
-    harmonic_ratio = float(np.sum(harm**2) / total)
+    total = float(np.einsum("ij,ij->", semi, semi)) + EPS  # no squared temporaries
+    harmonic_ratio = float(np.einsum("ij,ij->", harm, harm) / total)
+    times = np.arange(semi.shape[1]) * HOP / sr
+    del semi
     # spectral whitening across pitch: subtract a local (1 octave) mean so broadband
-    # residue of drums and noise does not lift every pitch class equally
-    logh = np.log1p(LOG_GAIN * harm)
-    local = ndi.uniform_filter1d(logh, size=13, axis=0, mode="nearest")
-    white = np.maximum(logh - local, 0.0)
+    # residue of drums and noise does not lift every pitch class equally (in place: long files)
+    logh = np.log1p(np.multiply(harm, LOG_GAIN, out=harm), out=harm)
+    energy = logh.sum(axis=0)
+    white = ndi.uniform_filter1d(logh, size=13, axis=0, mode="nearest")
+    np.subtract(logh, white, out=white)
+    np.maximum(white, 0.0, out=white)
+    del logh, harm
     chroma = fold(white, *TREBLE_RANGE)
     bass = fold(white, *BASS_RANGE)
-    times = np.arange(semi.shape[1]) * HOP / sr
-    energy = logh.sum(axis=0)
     return HarmonicFeatures(white, chroma, bass, times, tuning, harmonic_ratio, energy)
 
 

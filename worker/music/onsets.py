@@ -29,6 +29,7 @@ LOG_FLOOR = 1e-20  # power floor before the log (float16 keeps ln values to ~0.0
 COMPRESSION = 1000.0  # log(1 + COMPRESSION * power / loudest) compression of both spectrograms
 DETREND_SECONDS = 0.5  # moving-average window subtracted from each flux (keeps slow swells out)
 FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
+FLUX_CHUNK_FRAMES = 16384  # onset frames (3 min) compressed per step
 RISE_WINDOW_SECONDS = 0.6  # how long after the start the first note's peak is looked for
 
 
@@ -42,7 +43,7 @@ class Attack:
 
 @dataclass
 class OnsetFeatures:
-    logmel: np.ndarray  # (N_MELS, T) float32 log(1 + 1000 * mel / loudest), frames at ONSET_HOP / SR s
+    logmel: np.ndarray  # (N_MELS, T) float16 log(1 + 1000 * mel / loudest), frames at ONSET_HOP / SR s
     full: np.ndarray  # (T,) detrended, unit-std full-band log-mel flux
     low: np.ndarray  # (T,) the same for the low bands
     pitch: np.ndarray  # (T,) the same for the semitone spectrogram
@@ -52,48 +53,62 @@ class OnsetFeatures:
 class OnsetScan:
     """Push 22.05 kHz blocks, then `finish()` for the OnsetFeatures of the whole signal."""
 
-    def __init__(self, *, tuning_cents: float):
+    def __init__(self, *, tuning_cents: float, n_samples: int):
         import librosa
 
         self.frames = FrameStream(ONSET_N_FFT, ONSET_HOP)
         self.mel_fb = librosa.filters.mel(sr=SR, n_fft=ONSET_N_FFT, n_mels=N_MELS, fmax=MEL_FMAX).astype(np.float32)
         fb = semitone_filterbank(tuning_cents, sr=SR, n_fft=ONSET_N_FFT)
         self.semi_fb = fb[PITCH_FLUX_MIDI_LO - MIDI_LO:]
-        self._mel: list[np.ndarray] = []
-        self._semi: list[np.ndarray] = []
-        self._power: list[np.ndarray] = []
+        # the frame count is known from the sample count: fill preallocated arrays, never concatenate
+        n_frames = n_samples // ONSET_HOP + 1
+        self._mel = np.zeros((N_MELS, n_frames), dtype=np.float16)
+        self._semi = np.zeros((self.semi_fb.shape[0], n_frames), dtype=np.float16)
+        self._power = np.zeros(n_frames, dtype=np.float64)
+        self._at = 0
 
     def push(self, block: np.ndarray) -> None:
         self._add(self.frames.push(block))
 
     def _add(self, mag: np.ndarray) -> None:
-        if mag.shape[1] == 0:
+        a, b = self._at, self._at + mag.shape[1]
+        if b == a:
             return
-        self._power.append(np.einsum("ft,ft->t", mag, mag))  # no (F, T) temporary
-        self._mel.append(np.log(self.mel_fb @ (mag * mag) + LOG_FLOOR).astype(np.float16))
-        self._semi.append(np.log(np.asarray(self.semi_fb @ mag) + LOG_FLOOR).astype(np.float16))
+        self._power[a:b] = np.einsum("ft,ft->t", mag, mag)  # no (F, T) temporary
+        self._mel[:, a:b] = np.log(self.mel_fb @ (mag * mag) + LOG_FLOOR)
+        self._semi[:, a:b] = np.log(np.asarray(self.semi_fb @ mag) + LOG_FLOOR)
+        self._at = b
 
     def finish(self) -> OnsetFeatures:
         self._add(self.frames.finish())
-        logmel = _compress(self._mel)
-        flux = _flux(logmel)
-        low = _detrend(flux[:LOW_MEL_BANDS].mean(axis=0))
-        full = _detrend(flux.mean(axis=0))
-        pitch = _detrend(_flux(_compress(self._semi)).mean(axis=0))
-        attack = first_attack_from_power(np.concatenate(self._power).astype(np.float64))
-        self._mel, self._semi, self._power = [], [], []
+        n = self._at
+        logmel, mel_flux = _compressed_flux(self._mel[:, :n], keep=True)
+        _, semi_flux = _compressed_flux(self._semi[:, :n], keep=False)
+        attack = first_attack_from_power(self._power[:n])
+        self._mel = self._semi = self._power = None
+        full, low, pitch = _detrend(mel_flux[0]), _detrend(mel_flux[1]), _detrend(semi_flux[0])
         return OnsetFeatures(logmel, full, low, pitch, attack)
 
 
-def _compress(parts: list[np.ndarray]) -> np.ndarray:
-    """log(1 + COMPRESSION * x / max x) of float16 log-power blocks, as float32."""
-    logx = np.concatenate(parts, axis=1).astype(np.float32)
-    top = float(logx.max())
-    return np.log1p(COMPRESSION * np.exp(logx - top)).astype(np.float32)
-
-
-def _flux(x: np.ndarray) -> np.ndarray:
-    return np.maximum(0.0, np.diff(x, axis=1, prepend=x[:, :1]))
+def _compressed_flux(logx: np.ndarray, *, keep: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """log(1 + COMPRESSION * x / max x) of (bands, T) float16 log power (returned as float16 when
+    `keep`) and its half-wave rectified flux averaged over all bands and over the first
+    LOW_MEL_BANDS: (2, T). Worked in time chunks so an hour of frames never exists as float32 temporaries."""
+    top = float(logx.max()) if logx.size else 0.0
+    n = logx.shape[1]
+    kept = np.empty(logx.shape, dtype=np.float16) if keep else None
+    flux = np.empty((2, n), dtype=np.float32)
+    prev = None
+    for a in range(0, n, FLUX_CHUNK_FRAMES):
+        comp = np.log1p(COMPRESSION * np.exp(logx[:, a : a + FLUX_CHUNK_FRAMES].astype(np.float32) - top))
+        if kept is not None:
+            kept[:, a : a + FLUX_CHUNK_FRAMES] = comp
+        d = np.diff(comp, axis=1, prepend=comp[:, :1] if prev is None else prev)
+        np.maximum(d, 0.0, out=d)
+        flux[0, a : a + comp.shape[1]] = d.mean(axis=0)
+        flux[1, a : a + comp.shape[1]] = d[:LOW_MEL_BANDS].mean(axis=0)
+        prev = comp[:, -1:]
+    return kept, flux
 
 
 def _detrend(env: np.ndarray) -> np.ndarray:
@@ -121,6 +136,6 @@ def first_attack(mag: np.ndarray) -> Attack | None:
 
 def onset_features(y: np.ndarray, *, tuning_cents: float = 0.0) -> OnsetFeatures:
     """OnsetFeatures of a whole mono 22.05 kHz signal (one block)."""
-    scan = OnsetScan(tuning_cents=tuning_cents)
+    scan = OnsetScan(tuning_cents=tuning_cents, n_samples=len(y))
     scan.push(y)
     return scan.finish()

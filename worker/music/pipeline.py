@@ -18,7 +18,7 @@ from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords
 from .key import estimate_key, key_changes
-from .midi import write_melody_midi
+from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
@@ -245,7 +245,9 @@ def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
         written.append(path)
         if "mid" in names:
             path = results_dir / names["mid"]
-            write_melody_midi(path, result["melody"]["notes"], tempo_bpm=result.get("tempo_bpm"))
+            write_analysis_midi(path, notes=result["melody"]["notes"], chords=result.get("chords"),
+                                beat_times=result.get("beat_times"), downbeat_times=result.get("downbeat_times"),
+                                tempo_bpm=result.get("tempo_bpm"), beats_per_bar=result.get("beats_per_bar"))
             written.append(path)
         path = results_dir / names["txt"]
         write_text_atomic(path, format_summary(result))

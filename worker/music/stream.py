@@ -69,20 +69,27 @@ def _melody_blocks(blocks: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, n
     yield np.zeros(0, dtype=np.float32), down.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
+def _put(out: np.ndarray, at: int, frames) -> int:
+    frames = np.asarray(frames)
+    out[:, at : at + frames.shape[1]] = frames
+    return at + frames.shape[1]
+
+
 def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: bool, silent: bool,
             laps: Laps, tick: Tick) -> Features:
     """Pass 2: harmonic features always, onset features and the melody when asked."""
     gain = 1.0 / info.peak if not silent and info.peak > 0 else 1.0
     chroma_frames = FrameStream(chroma_mod.N_FFT, chroma_mod.HOP)
     fb = chroma_mod.semitone_filterbank(info.tuning_cents)
-    semi: list[np.ndarray] = []
-    onset_scan = OnsetScan(tuning_cents=info.tuning_cents) if onsets else None
+    semi = np.zeros((fb.shape[0], info.n_samples // chroma_mod.HOP + 1), dtype=np.float32)  # filled in place
+    at = 0
+    onset_scan = OnsetScan(tuning_cents=info.tuning_cents, n_samples=info.n_samples) if onsets else None
     melody_scan = melody_mod.MelodyScan(tuning_cents=info.tuning_cents) if melody else None
     seen = 0
     for block, block11 in _melody_blocks(blocks):
         block, block11 = block * np.float32(gain), block11 * np.float32(gain)
         laps("decode")
-        semi.append(np.asarray(fb @ chroma_frames.push(block), dtype=np.float32))
+        at = _put(semi, at, fb @ chroma_frames.push(block))
         laps("chroma")
         if onset_scan is not None:
             onset_scan.push(block)
@@ -92,8 +99,8 @@ def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: b
             laps("melody")
         seen += len(block)
         tick(seen / max(info.n_samples, 1))
-    semi.append(np.asarray(fb @ chroma_frames.finish(), dtype=np.float32))
-    harmonic = chroma_mod.harmonic_from_semitone(np.concatenate(semi, axis=1), info.tuning_cents)
+    at = _put(semi, at, fb @ chroma_frames.finish())
+    harmonic = chroma_mod.harmonic_from_semitone(semi[:, :at], info.tuning_cents)
     laps("chroma")
     onset_feats = onset_scan.finish() if onset_scan is not None else None
     laps("onsets")

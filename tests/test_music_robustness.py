@@ -124,7 +124,7 @@ def test_run_pitch_without_melody_writes_no_midi(tmp_path: Path):
     audio = tmp_path / "short.flac"
     sf.write(str(audio), y, SR)
     res = run_pitch(audio_path=audio, results_dir=tmp_path / "r", options=PitchOptions(include=("key",)))
-    assert set(res) == {"filename", "duration_seconds", "key", "files"}
+    assert set(res) == {"filename", "duration_seconds", "key", "warnings", "files"}
     assert res["files"] == ["pitch_short.json", "pitch_short.png", "pitch_short.txt"]
 
 

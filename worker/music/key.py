@@ -151,7 +151,8 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
         return _no_key(candidates, min(confidence, 0.2))
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
-            "index": i, "confidence": confidence, "candidates": candidates[1:], "changes": []}
+            "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
+            "changes": []}
 
 
 def _no_key(candidates: list, confidence: float) -> dict:
@@ -231,3 +232,59 @@ def viterbi(log_emit: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray) 
     for t in range(n_frames - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track is the global key
+
+
+def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
+    """Share of the track (0..1) each key of a key timeline covers."""
+    cover: dict[str, float] = {}
+    for i, ch in enumerate(changes):
+        end = changes[i + 1]["time"] if i + 1 < len(changes) else duration
+        cover[ch["label"]] = cover.get(ch["label"], 0.0) + max(0.0, end - ch["time"]) / max(duration, 1e-9)
+    return cover
+
+
+def reconcile_with_changes(key: dict, duration: float) -> list[str]:
+    """Make the global key agree with its own timeline: when one segment key covers most of the
+    track and is not the global key, it becomes the global key (the previous one moves to the
+    candidates). Returns warnings that say what was done or why they still differ."""
+    changes = key.get("changes") or []
+    if key.get("index") is None or not changes:
+        return []
+    cover = key_coverage(changes, duration)
+    top = max(cover, key=cover.get)
+    if top == key["label"]:
+        return []
+    if cover[top] > MAJORITY_SHARE:
+        old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
+        i = int(next(j for j in range(24) if key_label(j) == top))
+        new_score = next((c["score"] for c in key["candidates"] if c["label"] == top), None)
+        key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
+                   score=new_score)
+        key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
+        return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
+                f"(the whole-track profile fit preferred {old['label']})"]
+    share = cover.get(key["label"], 0.0)
+    return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
+
+
+UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
+CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
+
+
+def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
+    """What a reader of the key should know: no key, a low confidence, a near tie."""
+    if silent:
+        return []
+    if key.get("index") is None:
+        return ["no clear key"]
+    out = []
+    if key["confidence"] < UNCERTAIN_KEY_CONFIDENCE:
+        out.append(f"key uncertain (confidence {key['confidence']:.2f})")
+    best = key.get("score")
+    for c in key.get("candidates", [])[:1]:
+        if best is not None and c.get("score") is not None and best - c["score"] < CLOSE_SCORE:
+            out.append(f"key may also be {c['label']}")
+    return out

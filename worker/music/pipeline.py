@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords
-from .key import estimate_key, key_changes
+from .key import estimate_key, key_changes, key_warnings, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
@@ -31,6 +31,7 @@ SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
 # Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
 NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
+TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
 # progress fractions: pass 1 (scan) up to FEATURES_START, pass 2 up to FEATURES_END, then the stages
 FEATURES_START, FEATURES_END = 0.1, 0.5
 
@@ -102,8 +103,10 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     lap("scan")
     _check_duration(info.duration)
     duration = info.duration
-    result: dict = {"duration_seconds": round(duration, 3)}
+    result: dict = {"duration_seconds": round(duration, 3), "warnings": []}
     silent = info.rms < SILENCE_RMS
+    if silent:
+        result["warnings"].append("silence: nothing to analyse")
     wants_rhythm = options.wants("tempo") or options.wants("beats") or options.wants("chords")
     progress(FEATURES_START, "chroma")
     feats = stream.extract(_finite(blocks()), info, onsets=wants_rhythm and not silent,
@@ -140,8 +143,10 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
                        frame_times=feats.times)
     if options.wants("key") and key["index"] is not None and duration >= KEY_CHANGES_MIN_SECONDS:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
+        result["warnings"] += reconcile_with_changes(key, duration)
     if options.wants("key"):
         result["key"] = {k: v for k, v in key.items() if k != "index"}
+        result["warnings"] += key_warnings(key, silent=silent)
     if options.wants("tuning"):
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
     return key
@@ -163,9 +168,18 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
         result["beat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.beat_times]
         result["downbeat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.downbeat_times]
         metre = None if rhythm is None else rhythm.time_signature
-        result["time_signature"] = None if metre is None else f"{metre}/4"
+        result["time_signature"] = None if metre is None else time_signature(metre, compound=rhythm.compound)
         result["beats_per_bar"] = metre
+    if rhythm is not None and (options.wants("tempo") or options.wants("beats")):
+        result["warnings"] += rhythm.warnings
+    elif not silent and (options.wants("tempo") or options.wants("beats")):
+        result["warnings"].append("no steady beat found")
     return rhythm
+
+
+def time_signature(beats_per_bar: int, *, compound: bool) -> str:
+    """4 -> "4/4", 3 -> "3/4"; compound: 2 -> "6/8", 4 -> "12/8" (the beat is a dotted quarter)."""
+    return f"{3 * beats_per_bar}/8" if compound else f"{beats_per_bar}/4"
 
 
 def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
@@ -266,9 +280,13 @@ def _title(result: dict) -> str:
     parts = [result["filename"]]
     key = result.get("key")
     if key:
-        parts.append(key["label"])
+        parts.append(f"{key['label']} ({key['confidence']:.2f})")
     if result.get("tempo_bpm"):
-        parts.append(f"{result['tempo_bpm']:.0f} BPM")
+        parts.append(f"{result['tempo_bpm']:.0f} BPM ({result.get('tempo_confidence', 0.0):.2f})")
     if result.get("time_signature"):
         parts.append(result["time_signature"])
-    return "  |  ".join(parts)
+    title = "  |  ".join(parts)
+    warnings = result.get("warnings") or []
+    if warnings:
+        title += "\nwarning: " + "; ".join(warnings[:TITLE_WARNINGS])
+    return title

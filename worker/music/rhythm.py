@@ -17,12 +17,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 import scipy.ndimage as ndi
 
+from . import beatnet
+from . import beats as beats_mod
 from .chroma import SR
 from .onsets import FPS, ONSET_HOP, Attack, OnsetFeatures, first_attack  # noqa: F401 (re-exported)
 
@@ -56,6 +58,8 @@ class Rhythm:
     time_signature: int | None
     onset_env: np.ndarray  # (T,) at ONSET_HOP / SR s per frame
     tempo_confidence: float
+    compound: bool = False  # the beat divides in three (6/8, 12/8, shuffle)
+    warnings: list[str] = field(default_factory=list)
 
 
 def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarray:
@@ -82,7 +86,8 @@ def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarr
 
 
 def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BPM,
-                   prior_octaves: float = PRIOR_OCTAVES) -> tuple[float | None, float, np.ndarray]:
+                   prior_octaves: float = PRIOR_OCTAVES, half_weight: float = HALF_WEIGHT
+                   ) -> tuple[float | None, float, np.ndarray]:
     """(tempo BPM or None, confidence 0..1, (n_lags,) comb score) from an onset envelope."""
     fps = sr / ONSET_HOP
     n = len(env)
@@ -107,10 +112,10 @@ def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BP
         vals = np.maximum(np.maximum(ac[np.clip(idx, 0, last)], ac[np.clip(idx + 1, 0, last)]),
                           ac[np.clip(idx - 1, 0, last)])
         score += w * np.where(ok, vals, 0.0)
-    if HALF_WEIGHT:
+    if half_weight:
         half = cand / 2.0
         lo = np.floor(half).astype(int)
-        score += HALF_WEIGHT * np.maximum(ac[np.clip(lo, 0, len(ac) - 1)], ac[np.clip(lo + 1, 0, len(ac) - 1)])
+        score += half_weight * np.maximum(ac[np.clip(lo, 0, len(ac) - 1)], ac[np.clip(lo + 1, 0, len(ac) - 1)])
     bpm = 60.0 * fps / lags[cand]
     prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
     total = np.maximum(score, 0.0) * prior
@@ -261,6 +266,11 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
     sr = SR
     base = full + LOW_BAND_WEIGHT * low
     env = base + PITCH_WEIGHT_TEMPO * pitch
+    act = beatnet.activations(onsets.logmel) if onsets.logmel is not None else None
+    if act is not None:
+        net = beats_mod.decode(act, duration=duration)
+        return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],
+                      net.tempo_confidence if net.tempo_bpm else 0.0, net.compound, net.warnings)
     tempo, conf, _ = estimate_tempo(env, sr=sr)
     seconds = duration
     # an onset autocorrelation of noise has chance peaks whose height shrinks with length

@@ -68,16 +68,27 @@ def _fluidsynth(pm, soundfont: Path) -> np.ndarray:
     return y.mean(axis=1)
 
 
-def render_mix(pm, *, soundfont: str = "fluidr3", kit: str | None = None, drum_gain: float = 1.0) -> np.ndarray:
+def _lib_render(pm, soundfont: Path) -> np.ndarray:
+    from .fluid_lib import font_synth
+
+    return font_synth(soundfont).render(pm)
+
+
+def render_mix(pm, *, soundfont: str = "fluidr3", kit: str | None = None, drum_gain: float = 1.0,
+               engine: str = "cli") -> np.ndarray:
     """Render `pm` to (n,) float32 mono peaking at 0.8.
 
     kit: None plays drum tracks with the soundfont's own kit; an AVL kit name renders the drum
     tracks separately with that kit and mixes them in at `drum_gain`.
+    engine: "cli" runs the fluidsynth command per render (what the pattern songs and chorales were
+    rendered with); "lib" keeps each soundfont loaded in this process (fluid_lib.py), far faster
+    for the compressed sf3 fonts.
     """
     import pretty_midi
 
+    synth = _fluidsynth if engine == "cli" else _lib_render
     if kit is None or not any(inst.is_drum for inst in pm.instruments):
-        return _normalised(_fluidsynth(pm, SOUNDFONTS[soundfont]))  # one run, the MIDI file as given
+        return _normalised(synth(pm, SOUNDFONTS[soundfont]))  # one run, the MIDI file as given
     melodic = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     drums = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     for inst in pm.instruments:
@@ -89,9 +100,9 @@ def render_mix(pm, *, soundfont: str = "fluidr3", kit: str | None = None, drum_g
             melodic.instruments.append(inst)
     parts = []
     if melodic.instruments:
-        parts.append(_fluidsynth(melodic, SOUNDFONTS[soundfont]))
+        parts.append(synth(melodic, SOUNDFONTS[soundfont]))
     if drums.instruments:
-        parts.append(drum_gain * _fluidsynth(drums, DRUM_KITS[kit]))
+        parts.append(drum_gain * synth(drums, DRUM_KITS[kit]))
     n = max(len(p) for p in parts)
     y = np.zeros(n, dtype=np.float32)
     for p in parts:

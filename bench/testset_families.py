@@ -53,11 +53,12 @@ def render_item(family: str, index: int, seed: int, out: Path, *, allow_held_out
     pm, truth = FAMILIES[family](index, rng, styles)
     font, kit = _pick_sound(rng, allow_held_out=allow_held_out)
     drum_gain = float(rng.uniform(0.5, 1.2))
-    y = render_mix(pm, soundfont=font, kit=kit if truth["drums"] else None, drum_gain=drum_gain)
+    y = render_mix(pm, soundfont=font, kit=kit if truth["drums"] else None, drum_gain=drum_gain, engine="lib")
     name = f"{family}_{index:03d}"
     fmt = fmt or FORMATS[index % len(FORMATS)]
     audio = write_audio(y, out / name, fmt)
     truth.update(name=name, audio=audio.name, soundfont=font, kit=kit if truth["drums"] else None, format=fmt,
+                 engine="lib",
                  split=_split(index, truth, font, kit), tuning_cents=0.0, seed=seed)
     (out / f"{name}.json").write_text(json.dumps(truth, indent=1))
     return truth

@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     print(f"{len(manifest)} items in {args.out}")
     if args.train_corpus:
-        corpus = build_train_corpus(args.train_out, args.train_corpus)
+        corpus = build_train_corpus(args.train_out, args.train_corpus, args.out)
         print(f"{len(corpus)} training items in {args.train_out}")
 
 

@@ -81,8 +81,9 @@ def build_families(out: Path, counts: dict[str, int] | None = None) -> list[dict
     return manifest
 
 
-def build_train_corpus(out: Path, n_per_family: int) -> list[dict]:
-    """The network's training material: new seeds, seen soundfonts, kits and styles only."""
+def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict]:
+    """The network's training material: new seeds, seen soundfonts, kits and styles only, plus
+    re-rendered train-split chorales (`build_chorale_corpus`)."""
     out.mkdir(parents=True, exist_ok=True)
     seen = sorted(s for s in STYLES if s not in HELD_OUT_STYLES)
     manifest = []
@@ -98,5 +99,40 @@ def build_train_corpus(out: Path, n_per_family: int) -> list[dict]:
             meta.write_text(json.dumps(truth, indent=1))
             manifest.append(truth)
             print(f"train {truth['name']}: {truth['style']} {truth['start_bpm']:.0f} BPM", flush=True)
+    manifest += build_chorale_corpus(out, testset)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def build_chorale_corpus(out: Path, testset: Path, variants: int = 2) -> list[dict]:
+    """Chorales for network training: only the pieces of the test set's *train* split, re-rendered
+    at new tempi and keys with other instruments and soundfonts (held-out ones excluded), so the
+    network hears legato, drum-less music without touching a test piece."""
+    from music21 import corpus
+
+    from .pitch_testset import make_chorale
+
+    manifest = json.loads((testset / "manifest.json").read_text())
+    sources = sorted({m["source"] for m in manifest if m["family"] == "corpus" and m["split"] == "train"})
+    paths = {Path(p).stem: Path(p) for p in corpus.getComposer("bach")}
+    made = []
+    for k, source in enumerate(sources):
+        for v in range(variants):
+            name = f"chorale_{k:03d}_{v}"
+            meta = out / f"{name}.json"
+            if meta.exists():
+                made.append(json.loads(meta.read_text()))
+                continue
+            rng = np.random.default_rng(TRAIN_SEED + 70000 + 10 * k + v)
+            result = make_chorale(paths[source], int(rng.integers(24)), rng, slow=bool(v % 2))
+            if result is None:
+                continue
+            pm, truth = result
+            font, _ = _pick_sound(rng, allow_held_out=False)
+            audio = write_audio(render_mix(pm, soundfont=font, engine="lib"), out / name, "flac")
+            truth.update(name=name, audio=audio.name, soundfont=font, kit=None, split="train", family="corpus",
+                         tuning_cents=0.0, time_signature=truth["time_signature"])
+            meta.write_text(json.dumps(truth, indent=1))
+            made.append(truth)
+            print(f"train {name}: {source} {truth['tempo_bpm']:.0f} BPM", flush=True)
+    return made

@@ -42,12 +42,23 @@ def fit_items(limit: int | None) -> list[tuple[Path, dict]]:
     return out[:limit] if limit else out
 
 
-def activations(items) -> list[tuple[dict, np.ndarray, float]]:
+def activations(items) -> list[tuple[dict, np.ndarray, float, object]]:
+    """(item, (3, T) activations, duration, harmony callable for the bar evidence) per item."""
+    from worker.music import chroma as chroma_mod
+    from worker.music.rhythm import beat_chroma
+
     rows = []
     for path, item in items:
         y, _ = load_audio(path, sr=SR, mono=True)
         y = y / (np.abs(y).max() + 1e-9)
-        rows.append((item, beatnet.activations(onset_features(y).logmel), len(y) / SR))
+        h = chroma_mod.harmonic_features(y)
+
+        def harmony(beats, h=h):
+            if len(beats) < 2:
+                return None, None
+            return beat_chroma(beats, h.chroma, h.times), beat_chroma(beats, h.bass, h.times)
+
+        rows.append((item, beatnet.activations(onset_features(y).logmel), len(y) / SR, harmony))
     return rows
 
 
@@ -55,8 +66,8 @@ def score(rows, **params) -> dict[str, float]:
     for k, v in params.items():
         setattr(beats_mod, k, v)
     acc1, acc2, bf, df, metre = [], [], [], [], []
-    for item, act, dur in rows:
-        r = beats_mod.decode(act, duration=dur)
+    for item, act, dur, harmony in rows:
+        r = beats_mod.decode(act, duration=dur, harmony=harmony)
         if item.get("tempo_bpm"):
             a1, a2 = tempo_scores(item["tempo_bpm"], r.tempo_bpm)
             acc1.append(a1)
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     rows = activations(fit_items(args.limit))
     print(f"{len(rows)} fit items")
-    grid = itertools.product((90.0, 100.0, 110.0, 120.0), (0.7, 1.0, 1.5), (0.0, -0.3, -0.6))
+    grid = itertools.product((110.0, 120.0, 130.0), (1.0, 1.5, 2.0), (-0.3,))
     results = []
     for bpm, octv, half in grid:
         s = score(rows, NET_PRIOR_BPM=bpm, NET_PRIOR_OCTAVES=octv, NET_HALF_WEIGHT=half)
@@ -88,11 +99,12 @@ def main(argv: list[str] | None = None) -> None:
         cells = " ".join(f"{k} {v:.3f}" for k, v in s.items())
         print(f"prior {bpm:5.0f} BPM width {octv:.1f} half {half:+.1f}: {cells}")
     _, bpm, octv, half, _ = results[0]
-    for bias in (0.0, 0.02, 0.05, 0.1):
-        for thr in (0.3, 0.5, 0.7):
+    for bias in (0.0, 0.02, 0.05):
+        for hw in (0.0, 0.01, 0.03, 0.1):
             s = score(rows, NET_PRIOR_BPM=bpm, NET_PRIOR_OCTAVES=octv, NET_HALF_WEIGHT=half, FOUR_BIAS=bias,
-                      COMPOUND_THRESHOLD=thr)
-            print(f"four bias {bias:.2f} compound threshold {thr:.1f}: down_f {s['down_f']:.3f} metre {s['metre']:.3f}")
+                      HARMONY_WEIGHT=hw)
+            print(f"four bias {bias:.2f} harmony weight {hw:.2f}: down_f {s['down_f']:.3f} metre {s['metre']:.3f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ into <testset>/anchor_cache/ that bench/pitch_accuracy.py reads:
 Seconds per minute of audio of each tool are recorded too.
 
 Usage: python bench/music_anchors.py [--venv /work/anchors-venv] [--split test] [--tools essentia madmom]
-       [--items DIR_OR_MANIFEST]
+       [--items DIR] [--family groove poploop ...]
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--tools", nargs="+", default=list(TOOLS))
     ap.add_argument("--items", type=Path, default=TESTSET, help="a test-set folder with manifest.json")
+    ap.add_argument("--family", nargs="+", default=None, help="only these families")
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         child(args.child, args.tools, args.cache)
         return
     manifest = json.loads((args.items / "manifest.json").read_text())
-    paths = [str(args.items / m["audio"]) for m in manifest if args.split == "all" or m.get("split") == args.split]
+    paths = [str(args.items / m["audio"]) for m in manifest if (args.split == "all" or m.get("split") == args.split)
+             and (not args.family or m.get("family") in args.family)]
     cache = args.items / "anchor_cache"
     cache.mkdir(exist_ok=True)
     python = args.venv / "bin" / "python"

@@ -19,12 +19,13 @@ import numpy as np
 
 from .onsets import FPS
 
-NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (training corpus)
-NET_PRIOR_OCTAVES = 1.0  # its width in octaves (training corpus)
-NET_HALF_WEIGHT = -0.3  # half-period autocorrelation weight (training corpus)
+NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (bench/beat_fit.py, fit items)
+NET_PRIOR_OCTAVES = 2.0  # its width in octaves: wide, the network decides (fit Acc1 0.911 at 1.0, 0.956 at 2.0)
+NET_HALF_WEIGHT = -0.3  # half-period autocorrelation weight (fit items)
 SIMPLE_METRES = (3, 4)  # beats per bar considered when the beat divides in two
 COMPOUND_METRES = (2, 4)  # ... and when it divides in three (6/8, 12/8)
-FOUR_BIAS = 0.02  # downbeat-activation contrast handed to 4 beats per bar (the commonest)
+FOUR_BIAS = 0.05  # downbeat-activation contrast handed to 4 beats per bar (the commonest; fit items)
+HARMONY_WEIGHT = 0.03  # harmonic bar evidence (z units) against activation contrast (fit down F 0.67 -> 0.75)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
 ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
@@ -74,26 +75,35 @@ def _downbeat_strength(down: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
     return np.max(np.stack([padded[beat_frames + k] for k in range(2 * DOWNBEAT_WINDOW + 1)]), axis=0)
 
 
-def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool) -> tuple[int | None, int, float]:
-    """(beats per bar, index of the first downbeat, contrast margin over the runner-up)."""
+def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, harmony=None
+                ) -> tuple[int | None, int, float]:
+    """(beats per bar, index of the first downbeat, contrast margin over the runner-up).
+
+    harmony: a callable beats -> (beat chroma, beat bass) for the harmonic bar evidence
+    (rhythm.harmony_bar_scores), added at HARMONY_WEIGHT, or None."""
+    from .rhythm import harmony_bar_scores
+
     n = len(beat_times)
     if n < 8:
         return None, 0, 0.0
+    metres = COMPOUND_METRES if compound else SIMPLE_METRES
+    extra = harmony_bar_scores(*harmony(beat_times), n, metres) if harmony is not None and HARMONY_WEIGHT else {}
     frames = np.clip(np.round(beat_times * FPS).astype(int), 0, len(down) - 1)
     strength = _downbeat_strength(down, frames)
     scores = {}
-    for metre in COMPOUND_METRES if compound else SIMPLE_METRES:
+    for metre in metres:
         for phase in range(metre):
             on = strength[phase::metre]
             off = np.delete(strength, np.arange(phase, n, metre))
-            scores[(metre, phase)] = float(on.mean() - off.mean()) + (FOUR_BIAS if metre == 4 else 0.0)
+            scores[(metre, phase)] = (float(on.mean() - off.mean()) + (FOUR_BIAS if metre == 4 else 0.0)
+                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0))
     ranked = sorted(scores, key=scores.get, reverse=True)
     margin = scores[ranked[0]] - scores[ranked[1]] if len(ranked) > 1 else 0.0
     metre, phase = ranked[0]
     return metre, phase, margin
 
 
-def decode(act: np.ndarray, *, duration: float) -> NetRhythm:
+def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
     """NetRhythm from (3, T) activations (beat, downbeat, compound)."""
     from .rhythm import NOISE_CONFIDENCE, estimate_tempo, track_beats
 
@@ -105,7 +115,7 @@ def decode(act: np.ndarray, *, duration: float) -> NetRhythm:
     beats = track_beats(beat, tempo)
     sounding = beat > ACTIVE_LEVEL
     compound = bool(np.mean(act[2][sounding]) > COMPOUND_THRESHOLD) if np.any(sounding) else False
-    metre, phase, margin = choose_bars(act[1], beats, compound=compound)
+    metre, phase, margin = choose_bars(act[1], beats, compound=compound, harmony=harmony)
     downbeats = beats[phase::metre] if metre else np.zeros(0)
     warnings = tempo_warnings(total, tempo)
     if len(beats) > 8:

@@ -130,6 +130,13 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     if not np.any(mean > 0):
         return _no_key([], 0.0)
     tonal_fit = float(np.max(key_scores(mean, profiles)))
+    probs = None
+    if bass is not None and energy is not None and frame_times is not None:
+        from .keymodel import key_probabilities
+
+        probs = key_probabilities(chroma, bass, energy, frame_times)
+    if probs is not None:
+        return _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
     scores = np.zeros(24)
     used = 0.0
     sets = (profiles, BASS_PROFILES, OPENING_PROFILES, OPENING_BASS_PROFILES)
@@ -153,6 +160,27 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
             "changes": []}
+
+
+def tonal_strength(tonal_fit: float, harmonic_ratio: float) -> float:
+    """0..1: how tonal the chroma is (best profile correlation) times how harmonic the sound is."""
+    fit = np.clip((tonal_fit - NO_KEY_CORRELATION) / (0.95 - NO_KEY_CORRELATION), 0.0, 1.0)
+    return float(np.sqrt(fit) * np.clip(harmonic_ratio / 0.5, 0.0, 1.0))
+
+
+def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_candidates: int) -> dict:
+    """Key dict from the key model's probabilities; scores are probabilities, and the confidence is
+    the top key's probability scaled by how tonal the audio is (drums and noise get little)."""
+    order = np.argsort(probs)[::-1]
+    candidates = [{"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor",
+                   "label": key_label(int(i)), "score": round(float(probs[i]), 4)} for i in order[:n_candidates]]
+    confidence = round(float(probs[order[0]]) * tonal_strength(tonal_fit, harmonic_ratio), 3)
+    if tonal_fit < NO_KEY_CORRELATION or harmonic_ratio < NO_KEY_HARMONIC_RATIO:
+        return _no_key(candidates, min(confidence, 0.2))
+    i = int(order[0])
+    return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
+            "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
+            "changes": [], "_probabilities": True}
 
 
 def _no_key(candidates: list, confidence: float) -> dict:
@@ -272,6 +300,7 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
 
 UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
 CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
+CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
 
 
 def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
@@ -285,6 +314,9 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         out.append(f"key uncertain (confidence {key['confidence']:.2f})")
     best = key.get("score")
     for c in key.get("candidates", [])[:1]:
-        if best is not None and c.get("score") is not None and best - c["score"] < CLOSE_SCORE:
-            out.append(f"key may also be {c['label']}")
+        if best is None or c.get("score") is None:
+            continue
+        close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE
+        if close:
+            out.append(f"key may also be {c['label']} ({c['score']:.2f} against {best:.2f})")
     return out

@@ -145,7 +145,7 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
         result["warnings"] += reconcile_with_changes(key, duration)
     if options.wants("key"):
-        result["key"] = {k: v for k, v in key.items() if k != "index"}
+        result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}
         result["warnings"] += key_warnings(key, silent=silent)
     if options.wants("tuning"):
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
@@ -227,11 +227,11 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     return result
 
 
-def _file_blocks(audio_path: Path) -> stream.Blocks:
+def _file_blocks(audio_path: Path, *, hold_seconds: float = HOLD_SECONDS) -> stream.Blocks:
     """A source of 22.05 kHz mono blocks of the file: decoded once and held when it is short (the
     usual case: no second decode), decoded again for each pass when it is long (bounded memory)."""
     info = stream_info(audio_path)
-    if info.frames is not None and info.frames / info.sample_rate > HOLD_SECONDS:
+    if info.frames is not None and info.frames / info.sample_rate > hold_seconds:
         _check_duration(info.frames / info.sample_rate)
         return lambda: mono_blocks(audio_path, target_sr=chroma_mod.SR)
     held: list[np.ndarray] = []
@@ -239,7 +239,7 @@ def _file_blocks(audio_path: Path) -> stream.Blocks:
     for block in mono_blocks(audio_path, target_sr=chroma_mod.SR):
         held.append(block)
         n += len(block)
-        if n > HOLD_SECONDS * chroma_mod.SR:
+        if n > hold_seconds * chroma_mod.SR:
             held = []
             return lambda: mono_blocks(audio_path, target_sr=chroma_mod.SR)
     y22 = np.concatenate(held) if held else np.zeros(0, dtype=np.float32)

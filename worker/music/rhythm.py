@@ -238,6 +238,29 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
     return meter, phase
 
 
+def harmony_bar_scores(beat_chroma: np.ndarray | None, beat_bass: np.ndarray | None, n: int,
+                       metres: tuple[int, ...]) -> dict[tuple[int, int], float]:
+    """Harmonic evidence per (beats per bar, phase): chord changes on its first beats, and bars that
+    hold one harmony (chroma and bass), in the units `bar_positions` adds them with; {} without chroma."""
+    if beat_chroma is None or beat_chroma.shape[1] != n + 1 or n < 8:
+        return {}
+    change = _zscore(1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0))
+    harmonies = {name: seg[:, 1:] for name, seg in (("chroma", beat_chroma), ("bass", beat_bass))
+                 if seg is not None and seg.shape[1] == n + 1}
+    scores = {}
+    for metre in metres:
+        homogeneity = {name: np.array([_bar_homogeneity(seg, metre, phase) for phase in range(metre)])
+                       for name, seg in harmonies.items()}
+        for phase in range(metre):
+            on = change[phase::metre]
+            off = np.delete(change, np.arange(phase, n, metre))
+            s = CHANGE_ACCENT_WEIGHT * float(on.mean() - off.mean())
+            for name, h in homogeneity.items():
+                s += HOMOGENEITY_WEIGHTS[name] * HOMOGENEITY_SCALE * float(h[phase] - h.mean())
+            scores[(metre, phase)] = s
+    return scores
+
+
 def _bar_homogeneity(seg: np.ndarray, meter: int, phase: int) -> float:
     """Mean cosine similarity of each beat's chroma to its bar's mean, for bars starting at `phase`."""
     n = seg.shape[1]
@@ -268,7 +291,13 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
     env = base + PITCH_WEIGHT_TEMPO * pitch
     act = beatnet.activations(onsets.logmel) if onsets.logmel is not None else None
     if act is not None:
-        net = beats_mod.decode(act, duration=duration)
+        def harmony(beats: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            if chroma is None or chroma_times is None or len(beats) < 2:
+                return None, None
+            return (beat_chroma(beats, chroma, chroma_times),
+                    None if bass is None else beat_chroma(beats, bass, chroma_times))
+
+        net = beats_mod.decode(act, duration=duration, harmony=harmony)
         return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],
                       net.tempo_confidence if net.tempo_bpm else 0.0, net.compound, net.warnings)
     tempo, conf, _ = estimate_tempo(env, sr=sr)

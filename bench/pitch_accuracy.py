@@ -165,7 +165,7 @@ def print_table(scores: dict, families: list[str]) -> None:
     print(f"{'targets':24s} " + " ".join(f"{TARGETS[m]:10.2f}" if m in TARGETS else f"{'':>10s}" for m in METRICS))
 
 
-def evaluate(items: list[dict], *, anchors: bool, verbose: bool) -> None:
+def evaluate(items: list[dict], *, anchors: bool, verbose: bool, ours: bool = True) -> None:
     from worker.audio_io import load_audio
     from worker.music import PitchOptions, analyze_music
 
@@ -175,24 +175,27 @@ def evaluate(items: list[dict], *, anchors: bool, verbose: bool) -> None:
         y, sr = load_audio(TESTSET / item["audio"], mono=True)
         dur = len(y) / sr
         audio_s += dur
-        t = time.perf_counter()
-        res = analyze_music(y, sr, options=PitchOptions())
-        ours_s += time.perf_counter() - t
-        row = score_ours(item, res)
-        if item["family"] == "pattern":
-            row.update(score_melody(item, res, analyze_music))
+        row = {}
+        if ours:
+            t = time.perf_counter()
+            res = analyze_music(y, sr, options=PitchOptions())
+            ours_s += time.perf_counter() - t
+            row = score_ours(item, res)
+            if item["family"] == "pattern":
+                row.update(score_melody(item, res, analyze_music))
         for m, v in row.items():
             scores["ours"][item["family"]][m].append(v)
         if anchors:
             for system, srow in score_anchors(item, y, sr, dur).items():
                 for m, v in srow.items():
                     scores[system][item["family"]][m].append(v)
-        if verbose:
+        if verbose and ours:
             print(f"{item['name']:12s} {item.get('style', ''):9s} key {item['key']:9s}->{res['key']['label']:9s} "
                   f"tempo {item.get('tempo_bpm') or 0:6.1f}->{res['tempo_bpm'] or 0:6.1f} "
                   f"metre {item['time_signature']}->{res.get('time_signature')} "
                   + " ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-    families = [f for f in ("pattern", "corpus", "groove", "poploop", "modal", "tempo") if f in scores["ours"]]
+    families = [f for f in ("pattern", "corpus", "groove", "poploop", "modal", "tempo")
+                if any(f in scores[s] for s in SYSTEMS)]
     print(f"\n{len(items)} items, {audio_s / 60:.1f} min of audio; ours {ours_s / audio_s * 60:.2f} s per minute")
     print_table(scores, families)
 
@@ -203,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--family", nargs="+", default=None)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-anchors", action="store_true")
+    ap.add_argument("--anchors-only", action="store_true", help="only the anchors' table (ours not run)")
+    ap.add_argument("--only-anchored", action="store_true",
+                    help="only items that bench/music_anchors.py has results for (a like-for-like table)")
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose worker.music is scored")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
@@ -211,7 +217,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(1, str(ROOT))  # bench.music_scores from this checkout
     if not (TESTSET / "manifest.json").exists():
         sys.exit("no test set: run python bench/pitch_testset.py first")
-    evaluate(load_items(args.split, args.family, args.limit), anchors=not args.no_anchors, verbose=args.verbose)
+    items = load_items(args.split, args.family, args.limit)
+    if args.only_anchored:
+        def anchored(m: dict) -> bool:
+            path = TESTSET / "anchor_cache" / f"{Path(m['audio']).stem}.json"
+            return path.exists() and {"essentia", "madmom"} <= set(json.loads(path.read_text()))
+
+        items = [m for m in items if anchored(m)]
+    evaluate(items, anchors=not args.no_anchors, verbose=args.verbose, ours=not args.anchors_only)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """Tempo, beats, downbeats and metre.
 
+With the beat network's weights (beatnet.py, shipped) the activations of a small TCN decide
+tempo, beats, bars and compound metre (beats.py). Without them, or as a reference, the DSP
+path below runs:
+
 - Onset strength: log-mel spectral flux in two bands (the low band: kick, bass, chord
   attacks) plus a tuned semitone-resolution flux that catches soft-attack note changes.
 - Tempo: a comb over the onset autocorrelation (a period gathers evidence from its

@@ -1,7 +1,6 @@
 """Render the music-analysis test set: real-sounding audio with known answers.
 
-Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound font
-(tools nobody on the project wrote):
+Families (bench/pitch_accuracy.py scores each on its own and "overall" as their mean):
 
 - "pattern": songs written here with pretty_midi from a seeded random generator: a
   diatonic chord progression in a known key (all 24 keys, 3 songs each), bass, a lead
@@ -12,18 +11,29 @@ Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound f
   24 keys are covered, on one random GM instrument, at a random tempo. The key is taken
   from the key signature plus the final bass note (tonic of the major or of the relative
   minor); chorales whose last bass note is neither are skipped (modal endings).
+  (--patterns 108 --chorales 120: the last 36 songs and 60 chorales are drum-less and mostly slow.)
+  These two are rendered by the fluidsynth command with FluidR3 GM, as before, so their audio
+  and figures stay comparable with earlier commits.
+- "groove", "poploop", "modal", "tempo" (bench/music_families.py, bench/testset_families.py):
+  drum-driven grooves in 16 styles and 4/4, 3/4, 6/8, 12/8 (the compound beat is the dotted
+  quarter), four-chord loops in all 24 keys that do not start on the tonic, modal vamps, and
+  tempo steps/ramps/ritardandi; rendered with FluidR3, TimGM6mb, FluidR3Mono and MuseScore
+  General and with the soundfonts' own or the sampled AVL drum kits:
+      apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont fluidr3mono-gm-soundfont \
+                      musescore-general-soundfont avldrums.lv2-soundfont
 
-Appended after those (--patterns 108 --chorales 120 by default; the first 72 songs and 60
-chorales are unchanged, so earlier figures stay comparable): 36 more pattern songs and 60
-more chorales, all drum-less and two in three at 60-95 BPM (the rest up to 180 BPM), the
-legato material on which the tempo octave is hardest to decide.
+Splits: pattern songs and chorales whose index % 3 == 0 are "train", the rest "test". In the
+new families, an item with a held-out soundfont (MuseScore General), kit (AVL Red Zeppelin) or
+groove style (bossa, drum'n'bass, punk, jazz waltz) is always "test"; of the others one in three is
+"train". Fitting (profiles, decoder constants, key model, the beat network) reads only "train"
+items and the separate training corpus (--train-corpus N, other seeds, nothing held out).
 
 Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
 to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is
-exercised. Items whose index % 3 == 0 form the "train" split (for fitting profiles and
-thresholds); the rest are the "test" split that bench/pitch_accuracy.py scores.
+exercised.
 
 Usage: python bench/pitch_testset.py [--out bench/out/pitch_testset] [--patterns 108] [--chorales 120]
+                                     [--no-families] [--train-corpus 100]
 Re-running skips items already rendered (the cache lives under bench/out/, gitignored).
 """
 

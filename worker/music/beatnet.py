@@ -84,12 +84,13 @@ def activations(logmel: np.ndarray, weights: dict[str, np.ndarray] | None = None
     weights = weights if weights is not None else load_weights()
     if weights is None:
         return None
-    z = network_input(logmel, weights)
-    t = z.shape[1]
+    t = logmel.shape[1]
     ctx = receptive_half(weights)
     out = np.empty((weights["out_w"].shape[0], t), dtype=np.float32)
     for a in range(0, t, CHUNK_FRAMES):
         b = min(t, a + CHUNK_FRAMES)
         lo, hi = max(0, a - ctx), min(t, b + ctx)
-        out[:, a:b] = _forward(z[:, lo:hi], weights)[:, a - lo : b - lo]
+        # one frame more on the left so the frame difference at `lo` is the one-pass value
+        z = network_input(logmel[:, max(0, lo - 1) : hi], weights)[:, 1 if lo > 0 else 0 :]
+        out[:, a:b] = _forward(z, weights)[:, a - lo : b - lo]
     return out

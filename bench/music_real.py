@@ -55,8 +55,11 @@ def prepare() -> None:
     print(f"{len(manifest)} tracks in {REAL}")
 
 
-def octave_agree(ref: float | None, est: float | None) -> tuple[float, float]:
-    if not ref or not est:
+def octave_agree(ref: float | None, est: float | None) -> tuple[float | None, float | None]:
+    """(same tempo within 4 %, same up to 2x / 0.5x / 1.5x / 0.67x); None without the reference."""
+    if not ref:
+        return None, None
+    if not est:
         return 0.0, 0.0
     a1, _ = tempo_scores(ref, est)
     return a1, float(any(tempo_scores(ref, est * f)[0] for f in (1, 2, 0.5, 1.5, 2 / 3)))
@@ -84,7 +87,7 @@ def evaluate(limit: int | None, verbose: bool) -> None:
                "madmom_on_onsets": beats_on_onsets(mad.get("beats", []), onsets) if mad else None,
                "essentia_on_onsets": beats_on_onsets(ess.get("beats", []), onsets) if ess else None}
         row["tempo_vs_madmom"], row["tempo_vs_madmom_octave"] = octave_agree(mad.get("tempo"), res["tempo_bpm"])
-        row["madmom_vs_essentia"], _ = octave_agree(mad.get("tempo"), ess.get("tempo"))
+        row["essentia_vs_madmom"], row["essentia_vs_madmom_octave"] = octave_agree(mad.get("tempo"), ess.get("tempo"))
         row["key_vs_essentia"] = key_score(ess["key"], res["key"]["label"]) if ess.get("key") else None
         n_chords = len({c["label"] for c in res["chords"]} - {"N"})
         rows.append(row)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.music_signals import SR, cadence, click_track, drum_loop
+from tests.music_signals import SR, cadence, click_track, distorted_riff, drum_loop
 from worker.errors import AudioError, JobCanceled
 from worker.music import PitchOptions, analyze_music, run_pitch
 
@@ -64,6 +64,14 @@ def test_drum_loop_has_a_tempo_but_no_key():
     assert res["key"]["tonic"] is None and res["key"]["confidence"] < 0.3
     assert "no clear tonal centre" in res["key"]["note"]
     assert res["tempo_bpm"] == pytest.approx(100.0, rel=0.04) or res["tempo_bpm"] == pytest.approx(200.0, rel=0.04)
+
+
+def test_distorted_guitar_riff_gets_its_key_and_chords():
+    """Clipped power chords over drums (G#m E F# D#): a key with a confidence, and chords, not one long N."""
+    res = analyze_music(distorted_riff(8), SR, options=PitchOptions(include=("key", "chords", "tempo", "beats")))
+    assert res["key"]["label"] == "G# minor" and 0.2 <= res["key"]["confidence"] <= 1.0, res["key"]
+    roots = {c["label"].split(":")[0] for c in res["chords"]}
+    assert {"G#", "E", "F#", "D#"} <= roots, res["chords"]
 
 
 def test_ten_minute_file_is_analysed_in_seconds():

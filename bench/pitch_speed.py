@@ -6,7 +6,7 @@ analysed something before; median of --runs), the cold first call in a fresh pro
 (imports + JIT caches), run_pitch with its four output files, and in the same run librosa's
 pYIN, beat_track and chroma_cqt on the same audio (pYIN on --pyin-seconds of it: it is slow).
 
-Usage: python bench/pitch_speed.py [--runs 3] [--pyin-seconds 30]
+Usage: python bench/pitch_speed.py [--runs 3] [--pyin-seconds 30] [--code DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -21,10 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if "--code" in sys.argv:  # score another checkout's worker.music (e.g. main) in the same session
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
+sys.path.insert(1, str(ROOT))
 
 from worker.audio_io import load_audio, resample  # noqa: E402
-from worker.music import PitchOptions, analyze_music, run_pitch  # noqa: E402
+from worker.music import PitchOptions, analyze_music  # noqa: E402
+from worker.music.pipeline import run_pitch  # noqa: E402
 
 TESTSET = Path(__file__).resolve().parent / "out" / "pitch_testset"
 SR = 44100  # Hz, rate of the assembled track
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pyin-seconds", type=float, default=30.0)
+    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose worker.music is timed")
+    ap.add_argument("--quick", action="store_true", help="warm analysis only (no run_pitch, cold call, baselines)")
     args = ap.parse_args(argv)
     if not (TESTSET / "manifest.json").exists():
         sys.exit("no test set: run python bench/pitch_testset.py first")
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{stage:12s} {np.median([r[stage] for r in runs]) / minutes:12.3f}")
     wall = float(np.median(walls))
     print(f"{'total':12s} {wall / minutes:12.3f}   -> {wall:.2f} s wall for the 3-minute track (target <= 3 s)")
+    if args.quick:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "three_minutes.flac"

@@ -112,7 +112,7 @@ def _banded_viterbi(emit, band, step_cost, leap_cost):  # pragma: no cover - com
 
 
 CHUNK_FRAMES = 4096  # f0 frames (47 s) decoded per Viterbi pass: bounds memory on long files
-OVERLAP_FRAMES = 512  # frames (6 s) of context on each side of a chunk, so its path settles
+OVERLAP_FRAMES = 256  # frames (3 s) of context on each side of a chunk, so its path settles
 
 
 def _near_path(x: np.ndarray, path: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The two passes over the audio that feed every music stage, block by block.
 
-Pass 1 (`scan`): peak, RMS and tuning (spectral peaks of every 4th chroma frame).
+Pass 1 (`scan`): peak, RMS and tuning (spectral peaks of every 8th chroma frame).
 Pass 2 (`extract`): the audio normalised to its peak feeds three frame streams at once:
 the tuned semitone spectrogram (chroma, key, chords), the onset features (rhythm) and,
 at 11.025 kHz, the melody tracker. Only per-frame compact features are kept, so memory
@@ -19,7 +19,7 @@ from . import melody as melody_mod
 from .frames import FrameStream
 from .onsets import OnsetFeatures, OnsetScan
 
-SCAN_STRIDE = 4  # every 4th chroma frame is scanned for the tuning (the spectral peaks barely change)
+SCAN_STRIDE = 8  # every 8th chroma frame (0.37 s) is scanned for the tuning: the peaks of held notes barely change
 
 Blocks = Callable[[], Iterable[np.ndarray]]  # a fresh iterator of mono 22.05 kHz blocks per call
 Laps = Callable[[str], None]

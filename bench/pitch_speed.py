@@ -6,7 +6,7 @@ analysed something before; median of --runs), the cold first call in a fresh pro
 (imports + JIT caches), run_pitch with its four output files, and in the same run librosa's
 pYIN, beat_track and chroma_cqt on the same audio (pYIN on --pyin-seconds of it: it is slow).
 
-Usage: python bench/pitch_speed.py [--runs 3] [--pyin-seconds 30]
+Usage: python bench/pitch_speed.py [--runs 3] [--pyin-seconds 30] [--code DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if "--code" in sys.argv:  # score another checkout's worker.music (e.g. main) in the same session
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
+sys.path.insert(1, str(ROOT))
 
 from worker.audio_io import load_audio, resample  # noqa: E402
 from worker.music.options import PitchOptions  # noqa: E402
@@ -49,7 +52,7 @@ def three_minute_track() -> np.ndarray:
 def cold_seconds(path: Path) -> float:
     root = str(Path(__file__).resolve().parents[1])
     code = (f"import sys,time; sys.path.insert(0, {root!r}); t=time.perf_counter();"
-            "from worker.audio_io import load_audio; from worker.music import analyze_music;"
+            "from worker.audio_io import load_audio; from worker.music.pipeline import analyze_music;"
             f"y,sr=load_audio({str(path)!r}, mono=True); analyze_music(y, sr); print(time.perf_counter()-t)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pyin-seconds", type=float, default=30.0)
+    ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose worker.music is timed")
+    ap.add_argument("--quick", action="store_true", help="warm analysis only (no run_pitch, cold call, baselines)")
     args = ap.parse_args(argv)
     if not (TESTSET / "manifest.json").exists():
         sys.exit("no test set: run python bench/pitch_testset.py first")
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{stage:12s} {np.median([r[stage] for r in runs]) / minutes:12.3f}")
     wall = float(np.median(walls))
     print(f"{'total':12s} {wall / minutes:12.3f}   -> {wall:.2f} s wall for the 3-minute track (target <= 3 s)")
+    if args.quick:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "three_minutes.flac"

@@ -1,7 +1,6 @@
 """Render the music-analysis test set: real-sounding audio with known answers.
 
-Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound font
-(tools nobody on the project wrote):
+Families (bench/pitch_accuracy.py scores each on its own and "overall" as their mean):
 
 - "pattern": songs written here with pretty_midi from a seeded random generator: a
   diatonic chord progression in a known key (all 24 keys, 3 songs each), bass, a lead
@@ -12,18 +11,29 @@ Two families, both rendered by Debian's `fluidsynth` with the FluidR3 GM sound f
   24 keys are covered, on one random GM instrument, at a random tempo. The key is taken
   from the key signature plus the final bass note (tonic of the major or of the relative
   minor); chorales whose last bass note is neither are skipped (modal endings).
+  (--patterns 108 --chorales 120: the last 36 songs and 60 chorales are drum-less and mostly slow.)
+  These two are rendered by the fluidsynth command with FluidR3 GM, as before, so their audio
+  and figures stay comparable with earlier commits.
+- "groove", "poploop", "modal", "tempo" (bench/music_families.py, bench/testset_families.py):
+  drum-driven grooves in 16 styles and 4/4, 3/4, 6/8, 12/8 (the compound beat is the dotted
+  quarter), four-chord loops in all 24 keys that do not start on the tonic, modal vamps, and
+  tempo steps/ramps/ritardandi; rendered with FluidR3, TimGM6mb, FluidR3Mono and MuseScore
+  General and with the soundfonts' own or the sampled AVL drum kits:
+      apt-get install fluidsynth fluid-soundfont-gm timgm6mb-soundfont fluidr3mono-gm-soundfont \
+                      musescore-general-soundfont avldrums.lv2-soundfont
 
-Appended after those (--patterns 108 --chorales 120 by default; the first 72 songs and 60
-chorales are unchanged, so earlier figures stay comparable): 36 more pattern songs and 60
-more chorales, all drum-less and two in three at 60-95 BPM (the rest up to 180 BPM), the
-legato material on which the tempo octave is hardest to decide.
+Splits: pattern songs and chorales whose index % 3 == 0 are "train", the rest "test". In the
+new families, an item with a held-out soundfont (MuseScore General), kit (AVL Red Zeppelin) or
+groove style (bossa, drum'n'bass, punk, jazz waltz) is always "test"; of the others one in three is
+"train". Fitting (profiles, decoder constants, key model, the beat network) reads only "train"
+items and the separate training corpus (--train-corpus N, other seeds, nothing held out).
 
 Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
 to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is
-exercised. Items whose index % 3 == 0 form the "train" split (for fitting profiles and
-thresholds); the rest are the "test" split that bench/pitch_accuracy.py scores.
+exercised.
 
 Usage: python bench/pitch_testset.py [--out bench/out/pitch_testset] [--patterns 108] [--chorales 120]
+                                     [--no-families] [--train-corpus 100]
 Re-running skips items already rendered (the cache lives under bench/out/, gitignored).
 """
 
@@ -32,17 +42,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-RENDER_SR = 44100  # Hz
-RENDER_TIMEOUT = 30.0  # s per fluidsynth run (a normal item takes ~1 s)
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.music_render import RENDER_SR, SOUNDFONTS, render_mix, write_audio  # noqa: E402
+
+SOUND_FONT = SOUNDFONTS["fluidr3"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "pitch_testset"
 F0_HOP = 0.01  # s, frame hop of the reference f0 contours
 PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
@@ -301,29 +311,9 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
 
 
 # --------------------------------------------------------------------------- render + encode
-def render(pm, wav_path: Path) -> np.ndarray:
-    """MIDI -> float32 (n,) mono at RENDER_SR through the fluidsynth command line."""
-    import pretty_midi
-
-    with tempfile.TemporaryDirectory() as tmp:
-        mid = Path(tmp) / "x.mid"
-        out = Path(tmp) / "x.wav"
-        pm.write(str(mid))
-        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RENDER_SR), "-F", str(out), str(SOUND_FONT), str(mid)]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            # a voice that never dies (seen with some organ chorales) keeps fluidsynth writing
-            # forever: silence every channel one second after the last note and render again
-            end = pm.get_end_time() + 1.0
-            for inst in pm.instruments:
-                inst.control_changes += [pretty_midi.ControlChange(123, 0, end), pretty_midi.ControlChange(120, 0, end)]
-            pm.write(str(mid))
-            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT)
-        y, sr = sf.read(str(out), dtype="float32", always_2d=True)
-    y = y.mean(axis=1)
-    peak = float(np.max(np.abs(y))) or 1.0
-    return (y / peak * 0.8).astype(np.float32)
+def render(pm, _unused=None, *, soundfont: str = "fluidr3", kit: str | None = None) -> np.ndarray:
+    """MIDI -> float32 (n,) mono at RENDER_SR peaking at 0.8 (FluidR3 GM unless told otherwise)."""
+    return render_mix(pm, soundfont=soundfont, kit=kit)
 
 
 def detune(y: np.ndarray, cents: float) -> tuple[np.ndarray, float]:
@@ -344,21 +334,6 @@ def scale_truth(truth: dict, rate: float) -> dict:
     if "melody_notes" in truth:
         t["melody_notes"] = [[a / rate, b / rate, m] for a, b, m in truth["melody_notes"]]
     return t
-
-
-def write_audio(y: np.ndarray, path_no_ext: Path, fmt: str) -> Path:
-    if fmt in ("wav", "flac"):
-        path = path_no_ext.with_suffix("." + fmt)
-        sf.write(str(path), y, RENDER_SR, subtype="PCM_16")
-        return path
-    path = path_no_ext.with_suffix("." + fmt)
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "x.wav"
-        sf.write(str(wav), y, RENDER_SR, subtype="PCM_16")
-        codec = ["-c:a", "libmp3lame", "-b:a", "160k"] if fmt == "mp3" else ["-c:a", "libvorbis", "-q:a", "5"]
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), *codec, str(path)],
-                       check=True)
-    return path
 
 
 def pick_format(index: int) -> str:
@@ -427,13 +402,25 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from bench.testset_families import FAMILY_COUNTS, build_families, build_train_corpus
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--patterns", type=int, default=108)
     ap.add_argument("--chorales", type=int, default=120)
+    ap.add_argument("--no-families", action="store_true", help="only the pattern songs and chorales")
+    ap.add_argument("--train-corpus", type=int, default=0, metavar="N",
+                    help="also render N items per family for network training into --train-out")
+    ap.add_argument("--train-out", type=Path, default=DEFAULT_OUT.parent / "music_train")
     args = ap.parse_args(argv)
     manifest = build(args.out, args.patterns, args.chorales)
+    if not args.no_families:
+        manifest += build_families(args.out, FAMILY_COUNTS)
+        (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     print(f"{len(manifest)} items in {args.out}")
+    if args.train_corpus:
+        corpus = build_train_corpus(args.train_out, args.train_corpus, args.out)
+        print(f"{len(corpus)} training items in {args.train_out}")
 
 
 if __name__ == "__main__":

@@ -81,3 +81,20 @@ def drum_loop(bpm: float = 100.0, seconds: float = 12.0, *, sr: int = SR, seed: 
             y[a : a + n] += (kick if (i // 2) % 2 == 0 else snare).astype(np.float32)
         y[a : a + n] += hat.astype(np.float32)
     return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+def distorted_riff(tonic: int = 8, *, bars: int = 16, bpm: float = 160.0, sr: int = SR) -> np.ndarray:
+    """Heavily clipped sawtooth power chords (root, fifth, octave) in eighths over i-VI-VII-V of the minor
+    key on `tonic`, with a drum loop and noise: the sound of a distorted-guitar track, (n,)."""
+    beat = 60.0 / bpm
+    eighth = int(beat / 2 * sr)
+    t = np.arange(int(0.9 * eighth)) / sr
+    out = []
+    for b in range(bars):
+        root = 40 + (tonic + (0, 8, 10, 7)[b % 4] - 4) % 12  # E2..D#3
+        chord = sum(2 * ((midi_hz(root + iv) * t) % 1.0) - 1 for iv in (0, 7, 12))
+        out += [np.pad(chord, (0, eighth - len(chord)))] * 8
+    y = np.tanh(12 * np.concatenate(out) / 3.0)
+    drums = drum_loop(2 * bpm, len(y) / sr, sr=sr)
+    y = 0.6 * y + 0.8 * drums[: len(y)] + 0.05 * np.random.default_rng(0).standard_normal(len(y))
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.music_signals import SR, cadence, click_track, drum_loop
+from tests.music_signals import SR, cadence, click_track, distorted_riff, drum_loop
 from worker.errors import AudioError, JobCanceled
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music, run_pitch
@@ -67,6 +67,14 @@ def test_drum_loop_has_a_tempo_but_no_key():
     assert res["tempo_bpm"] == pytest.approx(100.0, rel=0.04) or res["tempo_bpm"] == pytest.approx(200.0, rel=0.04)
 
 
+def test_distorted_guitar_riff_gets_its_key_and_chords():
+    """Clipped power chords over drums (G#m E F# D#): a key with a confidence, and chords, not one long N."""
+    res = analyze_music(distorted_riff(8), SR, options=PitchOptions(include=("key", "chords", "tempo", "beats")))
+    assert res["key"]["label"] == "G# minor" and 0.2 <= res["key"]["confidence"] <= 1.0, res["key"]
+    roots = {c["label"].split(":")[0] for c in res["chords"]}
+    assert {"G#", "E", "F#", "D#"} <= roots, res["chords"]
+
+
 def test_ten_minute_file_is_analysed_in_seconds():
     y, _ = cadence(5, bars=10)
     y = y + 0.5 * click_track(120.0, len(y) / SR)
@@ -109,8 +117,13 @@ def test_run_pitch_on_an_8khz_mono_file_writes_all_outputs(tmp_path: Path):
     assert "Key: A major" in (results / "pitch_phone_take.txt").read_text()
     assert (results / "pitch_phone_take.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     midi = mido.MidiFile(str(results / "pitch_phone_take.mid"))
-    n_on = sum(1 for tr in midi.tracks for m in tr if m.type == "note_on" and m.velocity > 0)
-    assert n_on == len(res["melody"]["notes"])
+    n_on = {tr.name: sum(1 for m in tr if m.type == "note_on" and m.velocity > 0) for tr in midi.tracks}
+    assert n_on["melody"] == len(res["melody"]["notes"])
+    assert n_on["beats"] == len(res["beat_times"]) > 0
+    labels = [m.text for tr in midi.tracks for m in tr if m.type == "text"]
+    assert labels == [c["label"] for c in res["chords"] if c["end"] - c["start"] >= 0.02]
+    assert n_on["chords"] == sum(3 if c["label"].endswith(("maj", "min")) else 4 if c["label"] != "N" else 0
+                                 for c in res["chords"] if c["end"] - c["start"] >= 0.02)
     fractions = [f for f, _ in stages]
     assert fractions == sorted(fractions) and {s for _, s in stages} >= {"load", "chroma", "melody", "write"}
 
@@ -120,7 +133,7 @@ def test_run_pitch_without_melody_writes_no_midi(tmp_path: Path):
     audio = tmp_path / "short.flac"
     sf.write(str(audio), y, SR)
     res = run_pitch(audio_path=audio, results_dir=tmp_path / "r", options=PitchOptions(include=("key",)))
-    assert set(res) == {"filename", "duration_seconds", "key", "files"}
+    assert set(res) == {"filename", "duration_seconds", "key", "warnings", "files"}
     assert res["files"] == ["pitch_short.json", "pitch_short.png", "pitch_short.txt"]
 
 

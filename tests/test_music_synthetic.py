@@ -31,7 +31,7 @@ def test_detuned_cadence_reports_the_tuning_and_keeps_the_key():
     res = analyze_music(y, SR, options=PitchOptions(include=("key", "tuning")))
     assert abs(res["tuning_cents"] - 30.0) < 6
     assert res["key"]["label"] == "D major"
-    assert set(res) == {"key", "tuning_cents", "duration_seconds"}
+    assert set(res) == {"key", "tuning_cents", "duration_seconds", "warnings"}
 
 
 def test_modulation_is_reported_as_a_key_timeline():

@@ -24,6 +24,7 @@ TREBLE_RANGE = (48, 96)  # MIDI C3..C7
 TUNING_FMIN, TUNING_FMAX = 80.0, 2000.0  # Hz, partials used to measure the tuning
 HARM_KERNEL = 11  # frames (~0.5 s) of the time median (harmonic part)
 PERC_KERNEL = 9  # semitones of the frequency median (percussive part)
+HPSS_CHUNK_FRAMES = 8192  # frames (6 min) per HPSS pass
 LOG_GAIN = 100.0  # log(1 + gain * x) compression of normalised magnitudes
 EPS = 1e-10
 
@@ -50,54 +51,58 @@ def stft_mag(y: np.ndarray, *, n_fft: int = N_FFT, hop: int = HOP, win_length: i
     """|STFT| (n_fft//2+1, T) in float32, periodic Hann window, centred frames (frame t at t*hop).
 
     A numpy/scipy STFT rather than librosa's: same frames (zero padding), float32 FFTs, and
-    no JIT compilation on the first call of a fresh worker process.
+    no JIT compilation on the first call of a fresh worker process. Equal to the frames a
+    `frames.FrameStream` emits for the same signal pushed in blocks.
     """
-    import scipy.fft
-    import scipy.signal
+    from .frames import FrameStream
 
-    win_length = win_length or n_fft
-    y = np.asarray(y, dtype=np.float32)
-    padded = np.pad(y, (n_fft // 2, n_fft // 2))
-    if len(padded) < n_fft:
-        padded = np.pad(padded, (0, n_fft - len(padded)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    window = np.zeros(n_fft, dtype=np.float32)
-    lo = (n_fft - win_length) // 2
-    window[lo : lo + win_length] = scipy.signal.get_window("hann", win_length, fftbins=True)
-    out = np.empty((n_fft // 2 + 1, len(frames)), dtype=np.float32)
-    block = max(1, (1 << 22) // n_fft)  # frames per FFT batch (~16 MB of float32)
-    for a in range(0, len(frames), block):
-        spec = scipy.fft.rfft(frames[a : a + block] * window, axis=1)
-        out[:, a : a + block] = np.abs(spec).T
-    return out
+    stream = FrameStream(n_fft, hop, win_length=win_length)
+    return np.concatenate([stream.push(y), stream.finish()], axis=1)
+
+
+class TuningScan:
+    """Tuning from spectral peaks gathered block by block (see `estimate_tuning`).
+
+    Circular mean of the fractional-semitone position of spectral peaks (parabolic
+    interpolation), weighted by peak magnitude, so strong sustained partials decide. The
+    weighted sum of unit phasors adds up across blocks, so a scan in blocks equals one pass.
+    """
+
+    def __init__(self, *, sr: int = SR, n_fft: int = N_FFT):
+        self.sr, self.n_fft = sr, n_fft
+        self.phasor = 0j
+        self.n_peaks = 0
+
+    def add(self, mag: np.ndarray) -> None:
+        lo = int(TUNING_FMIN * self.n_fft / self.sr)
+        hi = int(TUNING_FMAX * self.n_fft / self.sr)
+        m = mag[lo - 1 : hi + 1]
+        if m.shape[1] == 0:
+            return
+        c = m[1:-1]
+        is_peak = (c > m[:-2]) & (c >= m[2:]) & (c > 0.05 * (c.max(axis=0, keepdims=True) + EPS))
+        k, t = np.nonzero(is_peak)
+        a, b, g = m[k, t], m[k + 1, t], m[k + 2, t]
+        denom = a - 2 * b + g
+        delta = np.where(np.abs(denom) > EPS, 0.5 * (a - g) / np.where(denom == 0, 1, denom), 0.0)
+        freq = (k + lo + np.clip(delta, -0.5, 0.5)) * self.sr / self.n_fft
+        semis = 12 * np.log2(freq / 440.0)
+        self.phasor += complex(np.sum(b * np.exp(2j * np.pi * (semis - np.round(semis)))))
+        self.n_peaks += len(k)
+
+    @property
+    def cents(self) -> float:
+        """Deviation of the reference pitch from A440 in cents (-50..50); 0 with fewer than 8 peaks."""
+        if self.n_peaks < 8:
+            return 0.0
+        return float(100.0 * np.angle(self.phasor) / (2 * np.pi))
 
 
 def estimate_tuning(mag: np.ndarray, *, sr: int = SR, n_fft: int = N_FFT) -> float:
-    """Deviation of the reference pitch from A440 in cents (-50..50).
-
-    Circular mean of the fractional-semitone position of spectral peaks (parabolic
-    interpolation), weighted by peak magnitude, so strong sustained partials decide.
-    """
-    lo = int(TUNING_FMIN * n_fft / sr)
-    hi = int(TUNING_FMAX * n_fft / sr)
-    m = mag[lo - 1 : hi + 1]
-    if m.shape[1] == 0:
-        return 0.0
-    c = m[1:-1]
-    is_peak = (c > m[:-2]) & (c >= m[2:]) & (c > 0.05 * (c.max(axis=0, keepdims=True) + EPS))
-    k, t = np.nonzero(is_peak)
-    if len(k) < 8:
-        return 0.0
-    a, b, g = m[k, t], m[k + 1, t], m[k + 2, t]
-    denom = a - 2 * b + g
-    delta = np.where(np.abs(denom) > EPS, 0.5 * (a - g) / np.where(denom == 0, 1, denom), 0.0)
-    freq = (k + lo + np.clip(delta, -0.5, 0.5)) * sr / n_fft
-    semis = 12 * np.log2(freq / 440.0)
-    frac = semis - np.round(semis)
-    w = b
-    ang = 2 * np.pi * frac
-    mean = np.angle(np.sum(w * np.exp(1j * ang)))
-    return float(100.0 * mean / (2 * np.pi))
+    """Deviation of the reference pitch from A440 in cents (-50..50) from a (F, T) magnitude STFT."""
+    scan = TuningScan(sr=sr, n_fft=n_fft)
+    scan.add(mag)
+    return scan.cents
 
 
 def semitone_filterbank(tuning_cents: float, *, sr: int = SR, n_fft: int = N_FFT) -> sps.csr_matrix:
@@ -127,6 +132,21 @@ def hpss_masks(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h2 / tot, p2 / tot
 
 
+def _harmonic_part(semi: np.ndarray) -> np.ndarray:
+    """semi * its harmonic mask, in time chunks: the medians reach HARM_KERNEL // 2 frames either
+    side, so chunks with that margin give the same result as one pass with a fraction of the
+    temporaries (a one-hour file would otherwise hold ~8 copies of its spectrogram)."""
+    margin = HARM_KERNEL // 2 + 1
+    out = np.empty_like(semi)
+    n = semi.shape[1]
+    for a in range(0, n, HPSS_CHUNK_FRAMES):
+        b = min(n, a + HPSS_CHUNK_FRAMES)
+        lo, hi = max(0, a - margin), min(n, b + margin)
+        hmask, _ = hpss_masks(semi[:, lo:hi])
+        out[:, a:b] = semi[:, a:b] * hmask[:, a - lo : b - lo]
+    return out
+
+
 def fold(semitone: np.ndarray, lo: int, hi: int, *, weights: np.ndarray | None = None) -> np.ndarray:
     """Sum semitone rows with MIDI in [lo, hi) into 12 pitch classes -> (12, T)."""
     out = np.zeros((12, semitone.shape[1]), dtype=np.float32)
@@ -141,22 +161,29 @@ def harmonic_features(y: np.ndarray, *, sr: int = SR) -> HarmonicFeatures:
     mag = stft_mag(y)
     tuning = estimate_tuning(mag, sr=sr)
     fb = semitone_filterbank(tuning, sr=sr)
-    semi = np.asarray(fb @ mag, dtype=np.float32)
+    return harmonic_from_semitone(np.asarray(fb @ mag, dtype=np.float32), tuning, sr=sr)
+
+
+def harmonic_from_semitone(semi: np.ndarray, tuning: float, *, sr: int = SR) -> HarmonicFeatures:
+    """HarmonicFeatures from the linear (84, T) tuned semitone spectrogram (filterbank @ |STFT|);
+    `semi` is normalised in place (it may be an hour of frames: no copy)."""
     peak = float(semi.max()) if semi.size else 0.0
-    semi = semi / (peak + EPS)
-    hmask, _ = hpss_masks(semi)
-    harm = semi * hmask
-    total = float(np.sum(semi**2)) + EPS
-    harmonic_ratio = float(np.sum(harm**2) / total)
+    semi /= peak + EPS
+    harm = _harmonic_part(semi)
+    total = float(np.einsum("ij,ij->", semi, semi)) + EPS  # no squared temporaries
+    harmonic_ratio = float(np.einsum("ij,ij->", harm, harm) / total)
+    times = np.arange(semi.shape[1]) * HOP / sr
+    del semi
     # spectral whitening across pitch: subtract a local (1 octave) mean so broadband
-    # residue of drums and noise does not lift every pitch class equally
-    logh = np.log1p(LOG_GAIN * harm)
-    local = ndi.uniform_filter1d(logh, size=13, axis=0, mode="nearest")
-    white = np.maximum(logh - local, 0.0)
+    # residue of drums and noise does not lift every pitch class equally (in place: long files)
+    logh = np.log1p(np.multiply(harm, LOG_GAIN, out=harm), out=harm)
+    energy = logh.sum(axis=0)
+    white = ndi.uniform_filter1d(logh, size=13, axis=0, mode="nearest")
+    np.subtract(logh, white, out=white)
+    np.maximum(white, 0.0, out=white)
+    del logh, harm
     chroma = fold(white, *TREBLE_RANGE)
     bass = fold(white, *BASS_RANGE)
-    times = np.arange(semi.shape[1]) * HOP / sr
-    energy = logh.sum(axis=0)
     return HarmonicFeatures(white, chroma, bass, times, tuning, harmonic_ratio, energy)
 
 

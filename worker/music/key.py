@@ -58,6 +58,11 @@ OPENING_SECONDS = 2.0  # about a bar: long enough to span a pickup, short enough
 SOUNDING_LEVEL = 0.1  # frame energy, relative to the median, above which the piece has started
 
 NO_KEY_CORRELATION = 0.6  # below this best correlation the chroma is not tonal enough
+WEAK_TONAL_FIT = 0.4  # a profile fit this low still gets a key when the key model is clear about it
+CLEAR_KEY_PROBABILITY = 0.5  # ... i.e. gives one key at least this probability
+# ... and the sound is mostly sustained (HPSS): white noise scores 0.25, a drum loop 0.18, distorted
+# guitar tracks 0.5-0.65 (their mean chroma fits a profile at 0.45-0.56 only)
+WEAK_KEY_HARMONIC_RATIO = 0.4
 NO_KEY_HARMONIC_RATIO = 0.15  # HPSS share of harmonic energy below which we do not trust a key
 WINDOW_SECONDS = 12.0  # key-change analysis window
 WINDOW_HOP_SECONDS = 3.0
@@ -130,6 +135,13 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     if not np.any(mean > 0):
         return _no_key([], 0.0)
     tonal_fit = float(np.max(key_scores(mean, profiles)))
+    probs = None
+    if bass is not None and energy is not None and frame_times is not None:
+        from .keymodel import key_probabilities
+
+        probs = key_probabilities(chroma, bass, energy, frame_times)
+    if probs is not None:
+        return _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
     scores = np.zeros(24)
     used = 0.0
     sets = (profiles, BASS_PROFILES, OPENING_PROFILES, OPENING_BASS_PROFILES)
@@ -151,7 +163,33 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
         return _no_key(candidates, min(confidence, 0.2))
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
-            "index": i, "confidence": confidence, "candidates": candidates[1:], "changes": []}
+            "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
+            "changes": []}
+
+
+def tonal_strength(tonal_fit: float, harmonic_ratio: float) -> float:
+    """0..1: how tonal the chroma is (best profile correlation) times how harmonic the sound is."""
+    fit = np.clip((tonal_fit - WEAK_TONAL_FIT) / (0.95 - WEAK_TONAL_FIT), 0.0, 1.0)
+    return float(np.sqrt(fit) * np.clip(harmonic_ratio / 0.5, 0.0, 1.0))
+
+
+def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_candidates: int) -> dict:
+    """Key dict from the key model's probabilities; scores are probabilities, and the confidence is
+    the top key's probability scaled by how tonal the audio is (drums and noise get little)."""
+    order = np.argsort(probs)[::-1]
+    candidates = [{"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor",
+                   "label": key_label(int(i)), "score": round(float(probs[i]), 4)} for i in order[:n_candidates]]
+    confidence = round(float(probs[order[0]]) * tonal_strength(tonal_fit, harmonic_ratio), 3)
+    # distorted guitars and dense mixes flatten the mean chroma (a weak profile fit) while chords and
+    # bass still name the key: then the model's clear preference is reported, with the lower confidence
+    weak_but_clear = (tonal_fit >= WEAK_TONAL_FIT and float(probs[order[0]]) >= CLEAR_KEY_PROBABILITY
+                      and harmonic_ratio >= WEAK_KEY_HARMONIC_RATIO)
+    if (tonal_fit < NO_KEY_CORRELATION and not weak_but_clear) or harmonic_ratio < NO_KEY_HARMONIC_RATIO:
+        return _no_key(candidates, min(confidence, 0.2))
+    i = int(order[0])
+    return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
+            "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
+            "changes": [], "_probabilities": True}
 
 
 def _no_key(candidates: list, confidence: float) -> dict:
@@ -231,3 +269,63 @@ def viterbi(log_emit: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray) 
     for t in range(n_frames - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track is the global key
+
+
+def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
+    """Share of the track (0..1) each key of a key timeline covers."""
+    cover: dict[str, float] = {}
+    for i, ch in enumerate(changes):
+        end = changes[i + 1]["time"] if i + 1 < len(changes) else duration
+        cover[ch["label"]] = cover.get(ch["label"], 0.0) + max(0.0, end - ch["time"]) / max(duration, 1e-9)
+    return cover
+
+
+def reconcile_with_changes(key: dict, duration: float) -> list[str]:
+    """Make the global key agree with its own timeline: when one segment key covers most of the
+    track and is not the global key, it becomes the global key (the previous one moves to the
+    candidates). Returns warnings that say what was done or why they still differ."""
+    changes = key.get("changes") or []
+    if key.get("index") is None or not changes:
+        return []
+    cover = key_coverage(changes, duration)
+    top = max(cover, key=cover.__getitem__)
+    if top == key["label"]:
+        return []
+    if cover[top] > MAJORITY_SHARE:
+        old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
+        i = int(next(j for j in range(24) if key_label(j) == top))
+        new_score = next((c["score"] for c in key["candidates"] if c["label"] == top), None)
+        key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
+                   score=new_score)
+        key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
+        return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
+                f"(the whole-track profile fit preferred {old['label']})"]
+    share = cover.get(key["label"], 0.0)
+    return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
+
+
+UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
+CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
+CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
+
+
+def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
+    """What a reader of the key should know: no key, a low confidence, a near tie."""
+    if silent:
+        return []
+    if key.get("index") is None:
+        return ["no clear key"]
+    out = []
+    if key["confidence"] < UNCERTAIN_KEY_CONFIDENCE:
+        out.append(f"key uncertain (confidence {key['confidence']:.2f})")
+    best = key.get("score")
+    for c in key.get("candidates", [])[:1]:
+        if best is None or c.get("score") is None:
+            continue
+        close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE
+        if close:
+            out.append(f"key may also be {c['label']} ({c['score']:.2f} against {best:.2f})")
+    return out

@@ -111,56 +111,122 @@ def _banded_viterbi(emit, band, step_cost, leap_cost):  # pragma: no cover - com
     return path
 
 
-def track_melody(y: np.ndarray, *, tuning_cents: float = 0.0) -> Melody:
-    """Predominant f0 and notes of mono `y` (n,) sampled at SR (11025 Hz)."""
-    from .chroma import stft_mag
+CHUNK_FRAMES = 4096  # f0 frames (47 s) decoded per Viterbi pass: bounds memory on long files
+OVERLAP_FRAMES = 256  # frames (3 s) of context on each side of a chunk, so its path settles
 
-    hop_s = HOP / SR
-    if len(y) < WIN:
-        return Melody(np.zeros(0), np.zeros(0), np.zeros(0, bool), [], hop_s)
-    mag = stft_mag(y, n_fft=N_FFT, hop=HOP, win_length=WIN)
-    comp = mag**MAG_POWER
-    sal = np.asarray(salience_matrix() @ comp, dtype=np.float32)  # (C, T)
-    midi = candidate_midi()
-    sal *= (1.0 + HIGH_PITCH_TILT * (midi - MIDI_MIN))[:, None].astype(np.float32)
+
+def _near_path(x: np.ndarray, path: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Best value of x within +-STRENGTH_BINS of the path: vibrato moving the pitch across grid bins
+    is still the same note."""
+    out = x[path, cols]
+    for d in range(1, STRENGTH_BINS + 1):
+        out = np.maximum(out, x[np.clip(path + d, 0, x.shape[0] - 1), cols])
+        out = np.maximum(out, x[np.clip(path - d, 0, x.shape[0] - 1), cols])
+    return out
+
+
+def _chunk_stats(sal: np.ndarray, flux: np.ndarray) -> np.ndarray:
+    """(6, n) per-frame stats of one chunk: refined MIDI pitch of the Viterbi path, tracked
+    salience, frame max, frame mean, note strength and attack."""
     frame_max = sal.max(axis=0)
-    ref = float(np.percentile(frame_max, 95)) if frame_max.size else 0.0
-    times = np.arange(sal.shape[1]) * hop_s
-    if ref <= 0:
-        return Melody(times, np.zeros(len(times)), np.zeros(len(times), bool), [], hop_s)
     emit = (sal / (frame_max[None, :] + 1e-9)).astype(np.float64)
     path = _banded_viterbi(emit, BAND, STEP_COST, LEAP_COST)
     cols = np.arange(sal.shape[1])
-    tracked = sal[path, cols]
-    # note strength: best salience within +-STRENGTH_BINS of the path, so vibrato moving the
-    # pitch across grid bins does not look like a new attack
-    strength = tracked.copy()
-    for d in range(1, STRENGTH_BINS + 1):
-        strength = np.maximum(strength, sal[np.clip(path + d, 0, len(midi) - 1), cols])
-        strength = np.maximum(strength, sal[np.clip(path - d, 0, len(midi) - 1), cols])
+    midi = candidate_midi()
     # parabolic refinement on the salience curve around the chosen bin
     p = np.clip(path, 1, len(midi) - 2)
     a, b, c = sal[p - 1, cols], sal[p, cols], sal[p + 1, cols]
     d = a - 2 * b + c
     off = np.where(d < 0, 0.5 * (a - c) / np.where(d < 0, d, -1), 0.0)
     f_midi = midi[p] + np.clip(off, -1, 1) / BINS_PER_SEMITONE
-    f0 = 440.0 * 2 ** ((f_midi - 69) / 12)
-    # voiced: loud enough relative to the track, and peaked: a pitched sound stands out of
-    # the candidate axis, noise and drums give a flat salience
-    peakiness = tracked / (sal.mean(axis=0) + 1e-9)
-    voiced = (tracked >= VOICING_THRESHOLD * ref) & (peakiness >= MIN_PEAKINESS)
-    voiced = ndi.binary_closing(voiced, structure=np.ones(5)) & ndi.binary_opening(voiced, structure=np.ones(3))
-    # attack evidence: half-wave rectified rise of the harmonics under the path, relative to
-    # the note's level (re-struck notes of the same pitch show no pitch change, only this)
-    rise = np.maximum(comp[:, FLUX_LAG:] - comp[:, :-FLUX_LAG], 0.0)
-    flux = np.asarray(salience_matrix() @ rise, dtype=np.float32)
-    flux = np.concatenate([np.zeros((flux.shape[0], FLUX_LAG), np.float32), flux], axis=1)
-    attack = flux[path, cols]
-    for d in range(1, STRENGTH_BINS + 1):
-        attack = np.maximum(attack, flux[np.clip(path + d, 0, len(midi) - 1), cols])
-        attack = np.maximum(attack, flux[np.clip(path - d, 0, len(midi) - 1), cols])
-    notes = segment_notes(times, f_midi - tuning_cents / 100.0, voiced, attack / (strength + 1e-9), hop_s)
-    return Melody(times, f0, voiced, notes, hop_s)
+    return np.stack([f_midi, sal[path, cols], frame_max, sal.mean(axis=0), _near_path(sal, path, cols),
+                     _near_path(flux, path, cols)]).astype(np.float32)
+
+
+class MelodyScan:
+    """Push 11.025 kHz blocks, then `finish()` for the Melody of the whole signal.
+
+    Salience is decoded by the banded Viterbi in chunks of CHUNK_FRAMES with OVERLAP_FRAMES of
+    context on both sides; only per-frame stats are kept, so memory does not grow with the
+    salience matrix of the whole file.
+    """
+
+    def __init__(self, *, tuning_cents: float = 0.0):
+        from .frames import FrameStream
+
+        self.tuning_cents = tuning_cents
+        self.frames = FrameStream(N_FFT, HOP, win_length=WIN)
+        self.weights = salience_matrix()
+        self.tilt = (1.0 + HIGH_PITCH_TILT * (candidate_midi() - MIDI_MIN))[:, None].astype(np.float32)
+        self._prev = np.zeros((N_FFT // 2 + 1, 0), dtype=np.float32)  # last FLUX_LAG compressed frames
+        self._sal: list[np.ndarray] = []
+        self._flux: list[np.ndarray] = []
+        self._context = 0  # frames at the start of the buffer that were already decoded
+        self._stats: list[np.ndarray] = []
+
+    def push(self, block: np.ndarray) -> None:
+        self._add(self.frames.push(block))
+        self._drain(final=False)
+
+    def _add(self, mag: np.ndarray) -> None:
+        if mag.shape[1] == 0:
+            return
+        comp = mag**MAG_POWER
+        sal = np.asarray(self.weights @ comp, dtype=np.float32) * self.tilt
+        # attack evidence: half-wave rectified rise of the harmonics under the path, relative to
+        # the note's level (re-struck notes of the same pitch show no pitch change, only this)
+        both = np.concatenate([self._prev, comp], axis=1)
+        n_prev, k = self._prev.shape[1], comp.shape[1]
+        rise = np.zeros_like(comp)
+        start = max(0, FLUX_LAG - n_prev)  # the first FLUX_LAG frames of the signal have no predecessor
+        if start < k:
+            lagged = both[:, n_prev + start - FLUX_LAG : n_prev + k - FLUX_LAG]
+            rise[:, start:] = np.maximum(comp[:, start:] - lagged, 0.0)
+        self._prev = both[:, -FLUX_LAG:]
+        self._sal.append(sal)
+        self._flux.append(np.asarray(self.weights @ rise, dtype=np.float32))
+
+    def _drain(self, *, final: bool) -> None:
+        n = sum(x.shape[1] for x in self._sal)
+        if n == 0 or (not final and n < self._context + CHUNK_FRAMES + OVERLAP_FRAMES):
+            return
+        sal, flux = np.concatenate(self._sal, axis=1), np.concatenate(self._flux, axis=1)
+        end = n if final else self._context + CHUNK_FRAMES
+        self._stats.append(_chunk_stats(sal, flux)[:, self._context : end])
+        keep = n if final else end - OVERLAP_FRAMES
+        self._sal, self._flux = [sal[:, keep:]], [flux[:, keep:]]
+        self._context = OVERLAP_FRAMES
+        if not final:
+            self._drain(final=False)
+
+    def finish(self) -> Melody:
+        self._add(self.frames.finish())
+        self._drain(final=True)
+        hop_s = HOP / SR
+        stats = np.concatenate(self._stats, axis=1) if self._stats else np.zeros((6, 0), np.float32)
+        self._stats = []
+        f_midi, tracked, frame_max, mean, strength, attack = stats
+        times = np.arange(stats.shape[1]) * hop_s
+        ref = float(np.percentile(frame_max, 95)) if frame_max.size else 0.0
+        if ref <= 0:
+            return Melody(times, np.zeros(len(times)), np.zeros(len(times), bool), [], hop_s)
+        f0 = 440.0 * 2 ** ((f_midi.astype(np.float64) - 69) / 12)
+        # voiced: loud enough relative to the track, and peaked: a pitched sound stands out of
+        # the candidate axis, noise and drums give a flat salience
+        voiced = (tracked >= VOICING_THRESHOLD * ref) & (tracked / (mean + 1e-9) >= MIN_PEAKINESS)
+        voiced = ndi.binary_closing(voiced, structure=np.ones(5)) & ndi.binary_opening(voiced, structure=np.ones(3))
+        notes = segment_notes(times, f_midi - self.tuning_cents / 100.0, voiced, attack / (strength + 1e-9), hop_s)
+        return Melody(times, f0, voiced, notes, hop_s)
+
+
+def track_melody(y: np.ndarray, *, tuning_cents: float = 0.0) -> Melody:
+    """Predominant f0 and notes of mono `y` (n,) sampled at SR (11025 Hz)."""
+    hop_s = HOP / SR
+    if len(y) < WIN:
+        return Melody(np.zeros(0), np.zeros(0), np.zeros(0, bool), [], hop_s)
+    scan = MelodyScan(tuning_cents=tuning_cents)
+    scan.push(y)
+    return scan.finish()
 
 
 def segment_notes(times: np.ndarray, f_midi: np.ndarray, voiced: np.ndarray, attack: np.ndarray,

@@ -1,4 +1,13 @@
-"""The melody as a standard MIDI file."""
+"""The analysis as a standard MIDI file: melody, chords, and a beat/bar click track.
+
+Tracks (absolute seconds, so they line up with the audio whatever the tempo map says):
+- "melody": the tracked notes (GM flute);
+- "chords": each chord as a block chord around middle C (GM strings), with its label as a
+  text event at its start, so a DAW shows the chord names;
+- "beats": a drum click on every beat, accented (another drum sound) on every downbeat.
+The file's tempo and time signature are the detected ones, so a DAW draws bars where the
+analysis found them when the tempo is steady.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +16,80 @@ from pathlib import Path
 from worker.files import atomic_path
 
 MELODY_PROGRAM = 73  # GM flute: a clear, neutral lead for listening back
+CHORD_PROGRAM = 48  # GM string ensemble: sustained, under the melody
 MELODY_VELOCITY = 100
+CHORD_VELOCITY = 60
+BEAT_NOTE, DOWNBEAT_NOTE = 42, 36  # GM closed hi-hat on beats, bass drum on downbeats
+BEAT_VELOCITY, DOWNBEAT_VELOCITY = 70, 100
+CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
+CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
+PITCH_CLASSES = {"C": 0, "C#": 1, "D": 2, "D#": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "A#": 10, "B": 11}
+QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10)}
 
 
-def write_melody_midi(path: Path, notes: list[dict], *, tempo_bpm: float | None = None) -> None:
-    """Write notes [{onset, offset, midi}] (seconds) as a one-track MIDI file, atomically.
+def chord_pitches(label: str) -> list[int]:
+    """MIDI pitches of a chord label such as "A:min" ([] for "N" or an unknown label)."""
+    root, _, quality = label.partition(":")
+    if root not in PITCH_CLASSES or quality not in QUALITY_INTERVALS:
+        return []
+    return sorted(CHORD_LOW + (PITCH_CLASSES[root] + iv - CHORD_LOW) % 12 for iv in QUALITY_INTERVALS[quality])
 
-    The tempo only sets the file's tempo map (so a DAW shows bars at the detected tempo);
-    note times are absolute seconds either way.
+
+def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[dict] | None = None,
+                        beat_times: list[float] | None = None, downbeat_times: list[float] | None = None,
+                        tempo_bpm: float | None = None, beats_per_bar: int | None = None) -> None:
+    """Write the melody notes [{onset, offset, midi}], chords [{start, end, label}] and beats (s), atomically.
+
+    Tracks with nothing to hold are left out; the file always has at least its tempo map.
     """
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) if tempo_bpm else 120.0)
-    inst = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")
-    for n in notes:
-        start = float(n["onset"])
-        end = max(float(n["offset"]), start + MIN_NOTE_SECONDS)
-        inst.notes.append(pretty_midi.Note(MELODY_VELOCITY, int(n["midi"]), start, end))
-    pm.instruments.append(inst)
+    if beats_per_bar:
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(int(beats_per_bar), 4, 0.0))
+    if notes:
+        melody = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")
+        for n in notes:
+            start = float(n["onset"])
+            melody.notes.append(pretty_midi.Note(MELODY_VELOCITY, int(n["midi"]), start,
+                                                 max(float(n["offset"]), start + MIN_NOTE_SECONDS)))
+        pm.instruments.append(melody)
+    if chords:
+        _add_chords(pm, chords)
+    if beat_times:
+        _add_beats(pm, beat_times, downbeat_times or [])
     with atomic_path(path) as tmp:
         pm.write(str(tmp))
+
+
+def _add_chords(pm, chords: list[dict]) -> None:
+    import pretty_midi
+
+    track = pretty_midi.Instrument(program=CHORD_PROGRAM, name="chords")
+    for ch in chords:
+        start, end = float(ch["start"]), float(ch["end"])
+        if end - start < MIN_NOTE_SECONDS:
+            continue
+        pm.text_events.append(pretty_midi.Text(ch["label"], start))
+        for m in chord_pitches(ch["label"]):
+            track.notes.append(pretty_midi.Note(CHORD_VELOCITY, m, start, end))
+    if track.notes:
+        pm.instruments.append(track)
+
+
+def _add_beats(pm, beat_times: list[float], downbeat_times: list[float]) -> None:
+    import pretty_midi
+
+    track = pretty_midi.Instrument(program=0, is_drum=True, name="beats")
+    downs = {round(float(t), 3) for t in downbeat_times}
+    for t in beat_times:
+        down = round(float(t), 3) in downs
+        track.notes.append(pretty_midi.Note(DOWNBEAT_VELOCITY if down else BEAT_VELOCITY,
+                                            DOWNBEAT_NOTE if down else BEAT_NOTE, float(t), float(t) + CLICK_SECONDS))
+    pm.instruments.append(track)
+
+
+def write_melody_midi(path: Path, notes: list[dict], *, tempo_bpm: float | None = None) -> None:
+    """The melody alone (the file's previous content)."""
+    write_analysis_midi(path, notes=notes, tempo_bpm=tempo_bpm)

@@ -8,27 +8,32 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.audio_io import load_audio, resample
+from worker.audio_blocks import array_blocks, mono_blocks, stream_info
+from worker.audio_io import resample
 from worker.errors import AudioError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.progress import Progress, quiet
 
 from . import chroma as chroma_mod
-from . import melody as melody_mod
+from . import stream
 from .chords import decode_chords
-from .key import estimate_key, key_changes
-from .midi import write_melody_midi
+from .key import estimate_key, key_changes, key_warnings, reconcile_with_changes
+from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
 from .summary import format_summary
 
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
-MAX_SECONDS = 30 * 60.0  # s; longer input is refused (memory of frame features)
+MAX_SECONDS = 2 * 3600.0  # s; longer input is refused (the JSON's f0 contour alone would be ~40 MB)
+HOLD_SECONDS = 600.0  # s; files up to this long are decoded once and held at 22.05 kHz (<= 53 MB)
 SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
 # Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
 NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
+TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
+# progress fractions: pass 1 (scan) up to FEATURES_START, pass 2 up to FEATURES_END, then the stages
+FEATURES_START, FEATURES_END = 0.1, 0.5
 
 
 @dataclass
@@ -53,7 +58,11 @@ def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None
     Raises AudioError for input that cannot be analysed (shorter than MIN_SECONDS, longer
     than MAX_SECONDS, not mono); silence gives a valid result with no key, tempo or notes.
     """
-    return _analyze(y, sr, options=options, progress=progress, timings=timings)[0]
+    y, _ = _checked_input(y, sr)
+    lap = _Laps({} if timings is None else timings)
+    y22 = resample(y, orig_sr=sr, target_sr=chroma_mod.SR)
+    lap("resample")
+    return _analyze(lambda: array_blocks(y22, sr=chroma_mod.SR), options=options, progress=progress, lap=lap)[0]
 
 
 def _checked_input(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
@@ -64,56 +73,68 @@ def _checked_input(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     if sr <= 0:
         raise AudioError(f"invalid sample rate {sr}", code="invalid_audio")
     duration = len(y) / sr
+    _check_duration(duration)
+    if not np.all(np.isfinite(y)):
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    return y, duration
+
+
+def _check_duration(duration: float) -> None:
     if duration < MIN_SECONDS:
         raise AudioError(f"the audio lasts {duration:.2f} s; at least {MIN_SECONDS} s is needed for music analysis",
                          code="audio_too_short")
     if duration > MAX_SECONDS:
         raise AudioError(f"the audio lasts {duration:.0f} s; music analysis handles up to {MAX_SECONDS:.0f} s",
                          code="audio_too_long")
-    if not np.all(np.isfinite(y)):
-        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    return y, duration
 
 
-def _analyze(y: np.ndarray, sr: int, *, options: PitchOptions | None, progress: Progress | None,
-             timings: dict | None) -> tuple[dict, chroma_mod.HarmonicFeatures]:
+def _finite(blocks):
+    for b in blocks:
+        yield b if np.all(np.isfinite(b)) else np.nan_to_num(b, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: Progress | None,
+             lap: _Laps) -> tuple[dict, chroma_mod.HarmonicFeatures]:
+    """Both passes over `blocks()` (22.05 kHz mono), then every stage on the frame features."""
     options = (options or PitchOptions()).validate()
     progress = progress or quiet
-    y, duration = _checked_input(y, sr)
-    lap = _Laps({} if timings is None else timings)
-    result: dict = {"duration_seconds": round(duration, 3)}
-    silent = float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) < SILENCE_RMS
-    if not silent:
-        y = y / max(float(np.max(np.abs(y))), 1e-9)
-    progress(0.0, "resample")
-    y22 = resample(y, orig_sr=sr, target_sr=chroma_mod.SR)
-    lap("resample")
-
-    progress(0.1, "chroma")
-    feats = chroma_mod.harmonic_features(y22)
+    progress(0.0, "scan")
+    info = stream.scan(_finite(blocks()))
+    lap("scan")
+    _check_duration(info.duration)
+    duration = info.duration
+    result: dict = {"duration_seconds": round(duration, 3), "warnings": []}
+    silent = info.rms < SILENCE_RMS
     if silent:
-        feats.harmonic_ratio = 0.0
-    lap("chroma")
+        result["warnings"].append("silence: nothing to analyse")
+    wants_rhythm = options.wants("tempo") or options.wants("beats") or options.wants("chords")
+    progress(FEATURES_START, "chroma")
+    feats = stream.extract(_finite(blocks()), info, onsets=wants_rhythm and not silent,
+                           melody=options.wants("melody"), silent=silent, laps=lap,
+                           tick=lambda f: progress(FEATURES_START + (FEATURES_END - FEATURES_START) * f, "chroma"))
+    harmonic = feats.harmonic
+    if silent:
+        harmonic.harmonic_ratio = 0.0
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(feats, options, duration, result, silent=silent)
+    key = _key_stage(harmonic, options, duration, result, silent=silent)
     lap("key")
 
-    progress(0.3, "rhythm")
-    rhythm = _rhythm_stage(y22, feats, key, options, result, silent=silent)
+    progress(0.55, "rhythm")
+    rhythm = _rhythm_stage(feats, key, options, result, duration=duration, silent=silent)
     lap("rhythm")
 
-    progress(0.5, "chords")
+    progress(0.6, "chords")
     if options.wants("chords"):
         beats = np.zeros(0) if rhythm is None else rhythm.beat_times
-        result["chords"] = _chords(feats, key, beats, duration, silent=silent)
+        result["chords"] = _chords(harmonic, key, beats, duration, silent=silent)
     lap("chords")
 
-    progress(0.6, "melody")
+    progress(0.7, "melody")
     if options.wants("melody"):
-        result["melody"] = _melody(y, sr, feats, silent=silent)
+        result["melody"] = _melody(feats.melody, silent=silent)
     lap("melody")
-    return result, feats
+    return result, harmonic
 
 
 def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
@@ -122,20 +143,22 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
                        frame_times=feats.times)
     if options.wants("key") and key["index"] is not None and duration >= KEY_CHANGES_MIN_SECONDS:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
+        result["warnings"] += reconcile_with_changes(key, duration)
     if options.wants("key"):
-        result["key"] = {k: v for k, v in key.items() if k != "index"}
+        result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}
+        result["warnings"] += key_warnings(key, silent=silent)
     if options.wants("tuning"):
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
     return key
 
 
-def _rhythm_stage(y22: np.ndarray, feats: chroma_mod.HarmonicFeatures, key: dict, options: PitchOptions,
-                  result: dict, *, silent: bool) -> Rhythm | None:
+def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, result: dict, *,
+                  duration: float, silent: bool) -> Rhythm | None:
     """Tempo, beats, bars (None for silence and for noise that is neither pitched nor periodic)."""
     rhythm = None
-    if (options.wants("tempo") or options.wants("beats") or options.wants("chords")) and not silent:
-        rhythm = analyze_rhythm(y22, chroma=feats.chroma, bass=feats.bass, chroma_times=feats.times,
-                                tuning_cents=feats.tuning_cents)
+    if feats.onsets is not None and not silent:
+        h = feats.harmonic
+        rhythm = analyze_rhythm(feats.onsets, duration=duration, chroma=h.chroma, bass=h.bass, chroma_times=h.times)
         if key["index"] is None and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
             rhythm = None
     if options.wants("tempo"):
@@ -145,9 +168,19 @@ def _rhythm_stage(y22: np.ndarray, feats: chroma_mod.HarmonicFeatures, key: dict
         result["beat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.beat_times]
         result["downbeat_times"] = [] if rhythm is None else [round(float(t), 3) for t in rhythm.downbeat_times]
         metre = None if rhythm is None else rhythm.time_signature
-        result["time_signature"] = None if metre is None else f"{metre}/4"
+        compound = rhythm is not None and rhythm.compound
+        result["time_signature"] = None if metre is None else time_signature(metre, compound=compound)
         result["beats_per_bar"] = metre
+    if rhythm is not None and (options.wants("tempo") or options.wants("beats")):
+        result["warnings"] += rhythm.warnings
+    elif not silent and (options.wants("tempo") or options.wants("beats")):
+        result["warnings"].append("no steady beat found")
     return rhythm
+
+
+def time_signature(beats_per_bar: int, *, compound: bool) -> str:
+    """4 -> "4/4", 3 -> "3/4"; compound: 2 -> "6/8", 4 -> "12/8" (the beat is a dotted quarter)."""
+    return f"{3 * beats_per_bar}/8" if compound else f"{beats_per_bar}/4"
 
 
 def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
@@ -159,9 +192,7 @@ def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, du
                          duration=duration, key_index=key["index"])
 
 
-def _melody(y: np.ndarray, sr: int, feats: chroma_mod.HarmonicFeatures, *, silent: bool) -> dict:
-    y11 = resample(y, orig_sr=sr, target_sr=melody_mod.SR)
-    mel = melody_mod.track_melody(y11, tuning_cents=feats.tuning_cents)
+def _melody(mel, *, silent: bool) -> dict:
     if silent:
         mel.voiced[:] = False
         mel.notes = []
@@ -185,8 +216,7 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     progress = progress or quiet
     audio_path, results_dir = Path(audio_path), Path(results_dir)
     progress(0.0, "load")
-    y, sr = load_audio(audio_path, mono=True)
-    result, feats = _analyze(y, sr, options=options, progress=progress, timings=None)
+    result, feats = _analyze(_file_blocks(audio_path), options=options, progress=progress, lap=_Laps())
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
     names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
@@ -196,6 +226,25 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     progress(0.9, "write")
     _write_pitch_files(results_dir, names, result, feats, progress)
     return result
+
+
+def _file_blocks(audio_path: Path, *, hold_seconds: float = HOLD_SECONDS) -> stream.Blocks:
+    """A source of 22.05 kHz mono blocks of the file: decoded once and held when it is short (the
+    usual case: no second decode), decoded again for each pass when it is long (bounded memory)."""
+    info = stream_info(audio_path)
+    if info.frames is not None and info.frames / info.sample_rate > hold_seconds:
+        _check_duration(info.frames / info.sample_rate)
+        return lambda: mono_blocks(audio_path, target_sr=chroma_mod.SR)
+    held: list[np.ndarray] = []
+    n = 0
+    for block in mono_blocks(audio_path, target_sr=chroma_mod.SR):
+        held.append(block)
+        n += len(block)
+        if n > hold_seconds * chroma_mod.SR:
+            held = []
+            return lambda: mono_blocks(audio_path, target_sr=chroma_mod.SR)
+    y22 = np.concatenate(held) if held else np.zeros(0, dtype=np.float32)
+    return lambda: array_blocks(y22, sr=chroma_mod.SR)
 
 
 def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
@@ -211,7 +260,9 @@ def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
         written.append(path)
         if "mid" in names:
             path = results_dir / names["mid"]
-            write_melody_midi(path, result["melody"]["notes"], tempo_bpm=result.get("tempo_bpm"))
+            write_analysis_midi(path, notes=result["melody"]["notes"], chords=result.get("chords"),
+                                beat_times=result.get("beat_times"), downbeat_times=result.get("downbeat_times"),
+                                tempo_bpm=result.get("tempo_bpm"), beats_per_bar=result.get("beats_per_bar"))
             written.append(path)
         path = results_dir / names["txt"]
         write_text_atomic(path, format_summary(result))
@@ -230,9 +281,13 @@ def _title(result: dict) -> str:
     parts = [result["filename"]]
     key = result.get("key")
     if key:
-        parts.append(key["label"])
+        parts.append(f"{key['label']} ({key['confidence']:.2f})")
     if result.get("tempo_bpm"):
-        parts.append(f"{result['tempo_bpm']:.0f} BPM")
+        parts.append(f"{result['tempo_bpm']:.0f} BPM ({result.get('tempo_confidence', 0.0):.2f})")
     if result.get("time_signature"):
         parts.append(result["time_signature"])
-    return "  |  ".join(parts)
+    title = "  |  ".join(parts)
+    warnings = result.get("warnings") or []
+    if warnings:
+        title += "\nwarning: " + "; ".join(warnings[:TITLE_WARNINGS])
+    return title

@@ -14,6 +14,7 @@ MAX_BEAT_LINES = 1500  # beyond this (very long files) only bar lines are drawn
 MAX_COLUMNS = 4000  # chroma frames drawn; longer inputs are averaged down
 DPI = 100
 HEIGHT = 4.0  # inches
+TITLE_LINE_INCHES = 0.2  # room per title line (the title may carry a warnings line)
 
 
 def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float, duration: float,
@@ -54,6 +55,7 @@ def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float
                 bbox={"facecolor": "black", "alpha": 0.6, "pad": 1.0, "linewidth": 0})
     ax.set_xlim(0.0, max(duration, frame_seconds))
     # fixed margins in inches: tight_layout would draw every artist once more just to measure them
-    fig.subplots_adjust(left=0.55 / width, right=1.0 - 0.15 / width, bottom=0.5 / HEIGHT, top=1.0 - 0.3 / HEIGHT)
+    top_inches = TITLE_LINE_INCHES * (title.count("\n") + 1) + 0.1
+    fig.subplots_adjust(left=0.55 / width, right=1.0 - 0.15 / width, bottom=0.5 / HEIGHT, top=1.0 - top_inches / HEIGHT)
     with atomic_path(path) as tmp:
         fig.savefig(str(tmp), format="png")

@@ -1,5 +1,9 @@
 """Tempo, beats, downbeats and metre.
 
+With the beat network's weights (beatnet.py, shipped) the activations of a small TCN decide
+tempo, beats, bars and compound metre (beats.py). Without them, or as a reference, the DSP
+path below runs:
+
 - Onset strength: log-mel spectral flux in two bands (the low band: kick, bass, chord
   attacks) plus a tuned semitone-resolution flux that catches soft-attack note changes.
 - Tempo: a comb over the onset autocorrelation (a period gathers evidence from its
@@ -17,24 +21,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 import scipy.ndimage as ndi
 
+from . import beatnet
+from . import beats as beats_mod
 from .chroma import SR
+from .onsets import FPS, ONSET_HOP, Attack, OnsetFeatures, first_attack  # noqa: F401 (re-exported)
 
-ONSET_N_FFT = 2048  # samples (93 ms)
-ONSET_HOP = 256  # samples (11.6 ms), the beat grid resolution
-N_MELS = 48
-LOW_MEL_BANDS = 14  # mel bands (~0-600 Hz) of the "low" onset band
 MIN_BPM, MAX_BPM = 40.0, 240.0
 PRIOR_BPM = 130.0  # centre of the log-normal tempo prior (grid-searched on the train split)
 PRIOR_OCTAVES = 1.5  # its width (standard deviation, in octaves)
 COMB_WEIGHTS = (1.0, 0.5, 0.33, 0.25)  # weights of periods 1x..4x in the comb
 LOW_BAND_WEIGHT = 0.5
-PITCH_FLUX_MIDI_LO = 48  # C3: lower semitones are not resolved by the 2048-sample FFT
 PITCH_WEIGHT_TEMPO = 1.0  # weight of the pitch flux in the tempo envelope (train split)
 PITCH_WEIGHT_BEATS = 8.0  # ... and in the beat-tracking envelope (train split)
 HALF_WEIGHT = -0.5  # weight of the half-period autocorrelation (train split: < 0, i.e. busy subdivisions are not beats)
@@ -47,7 +49,6 @@ FOUR_FOUR_BIAS = 0.6  # score 4/4 is given over 3/4: it is far more common (trai
 MIN_TEMPO_CONFIDENCE = 0.03  # comb score below which no tempo is reported (white noise: ~0.04 on 20 s)
 NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have higher chance peaks
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
-FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
 SLOW_ATTACK_SECONDS = 0.09  # rise to within 6 dB of its peak slower than this: a slow attack (train split)
 STEADY_BEAT_RESIDUAL = 0.06  # std of beats about a straight line, in periods, below which the tempo is steady
 ANCHOR_AGREEMENT = 0.15  # the DP's first beat must lie this close (in periods) to the first attack
@@ -61,54 +62,8 @@ class Rhythm:
     time_signature: int | None
     onset_env: np.ndarray  # (T,) at ONSET_HOP / SR s per frame
     tempo_confidence: float
-
-
-@dataclass(frozen=True)
-class Attack:
-    """The first note: when it starts (s) and how long it takes to reach within 6 dB of its peak (s)."""
-
-    start: float
-    rise_seconds: float
-
-
-def onset_envelope(y: np.ndarray, *, sr: int = SR, tuning_cents: float = 0.0
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Attack | None]:
-    """(full-band, low-band, pitch) onset strength, each (T,), frames at ONSET_HOP / sr seconds,
-    and the first note's attack (None for silence).
-
-    "pitch" is the log flux of a tuned semitone spectrogram (C3 and up): a new note shows in
-    its own semitone bin at once, while the band energy of a slow string or organ attack
-    peaks a quarter-beat later; it is what puts beats on legato, drum-less music.
-    """
-    import librosa
-
-    from .chroma import MIDI_LO, semitone_filterbank, stft_mag
-
-    mag = stft_mag(y, n_fft=ONSET_N_FFT, hop=ONSET_HOP)
-    mel = librosa.filters.mel(sr=sr, n_fft=ONSET_N_FFT, n_mels=N_MELS, fmax=8000.0) @ (mag * mag)
-    logm = np.log1p(1000.0 * mel / (mel.max() + 1e-10))
-    flux = np.maximum(0.0, np.diff(logm, axis=1, prepend=logm[:, :1]))
-    # a short moving-average subtraction keeps slow swells (pads, crescendi) out
-    full = flux.mean(axis=0)
-    low = flux[:LOW_MEL_BANDS].mean(axis=0)
-    fb = semitone_filterbank(tuning_cents, sr=sr, n_fft=ONSET_N_FFT)[PITCH_FLUX_MIDI_LO - MIDI_LO:]
-    semi = np.asarray(fb @ mag)
-    logs = np.log1p(1000.0 * semi / (semi.max() + 1e-10))
-    pitch = np.maximum(0.0, np.diff(logs, axis=1, prepend=logs[:, :1])).mean(axis=0)
-    return _detrend(full), _detrend(low), _detrend(pitch), first_attack(mag, sr=sr)
-
-
-def first_attack(mag: np.ndarray, *, sr: int = SR) -> Attack | None:
-    """The first note's start and rise time from a (F, T) magnitude STFT at ONSET_HOP."""
-    power = np.einsum("ft,ft->t", mag, mag).astype(np.float64)  # no (F, T) temporary
-    if not np.any(power > 0):
-        return None
-    db = 10.0 * np.log10(power / power.max() + 1e-12)
-    start = int(np.argmax(db > FIRST_ONSET_DB))
-    fps = sr / ONSET_HOP
-    seg = db[start : start + int(0.6 * fps)]
-    rise = int(np.argmax(seg >= seg.max() - 6.0))
-    return Attack(start / fps, rise / fps)
+    compound: bool = False  # the beat divides in three (6/8, 12/8, shuffle)
+    warnings: list[str] = field(default_factory=list)
 
 
 def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarray:
@@ -134,15 +89,9 @@ def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarr
     return grid[(grid >= attack.start - 1e-6) & (grid <= beats[-1] + period / 2)]
 
 
-def _detrend(env: np.ndarray) -> np.ndarray:
-    local = ndi.uniform_filter1d(env, size=int(0.5 * SR / ONSET_HOP), mode="nearest")
-    out = np.maximum(env - local, 0.0)
-    s = out.std()
-    return (out / s).astype(np.float32) if s > 0 else out.astype(np.float32)
-
-
 def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BPM,
-                   prior_octaves: float = PRIOR_OCTAVES) -> tuple[float | None, float, np.ndarray]:
+                   prior_octaves: float = PRIOR_OCTAVES, half_weight: float = HALF_WEIGHT
+                   ) -> tuple[float | None, float, np.ndarray]:
     """(tempo BPM or None, confidence 0..1, (n_lags,) comb score) from an onset envelope."""
     fps = sr / ONSET_HOP
     n = len(env)
@@ -167,10 +116,10 @@ def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BP
         vals = np.maximum(np.maximum(ac[np.clip(idx, 0, last)], ac[np.clip(idx + 1, 0, last)]),
                           ac[np.clip(idx - 1, 0, last)])
         score += w * np.where(ok, vals, 0.0)
-    if HALF_WEIGHT:
+    if half_weight:
         half = cand / 2.0
         lo = np.floor(half).astype(int)
-        score += HALF_WEIGHT * np.maximum(ac[np.clip(lo, 0, len(ac) - 1)], ac[np.clip(lo + 1, 0, len(ac) - 1)])
+        score += half_weight * np.maximum(ac[np.clip(lo, 0, len(ac) - 1)], ac[np.clip(lo + 1, 0, len(ac) - 1)])
     bpm = 60.0 * fps / lags[cand]
     prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
     total = np.maximum(score, 0.0) * prior
@@ -293,6 +242,29 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
     return meter, phase
 
 
+def harmony_bar_scores(beat_chroma: np.ndarray | None, beat_bass: np.ndarray | None, n: int,
+                       metres: tuple[int, ...]) -> dict[tuple[int, int], float]:
+    """Harmonic evidence per (beats per bar, phase): chord changes on its first beats, and bars that
+    hold one harmony (chroma and bass), in the units `bar_positions` adds them with; {} without chroma."""
+    if beat_chroma is None or beat_chroma.shape[1] != n + 1 or n < 8:
+        return {}
+    change = _zscore(1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0))
+    harmonies = {name: seg[:, 1:] for name, seg in (("chroma", beat_chroma), ("bass", beat_bass))
+                 if seg is not None and seg.shape[1] == n + 1}
+    scores = {}
+    for metre in metres:
+        homogeneity = {name: np.array([_bar_homogeneity(seg, metre, phase) for phase in range(metre)])
+                       for name, seg in harmonies.items()}
+        for phase in range(metre):
+            on = change[phase::metre]
+            off = np.delete(change, np.arange(phase, n, metre))
+            s = CHANGE_ACCENT_WEIGHT * float(on.mean() - off.mean())
+            for name, h in homogeneity.items():
+                s += HOMOGENEITY_WEIGHTS[name] * HOMOGENEITY_SCALE * float(h[phase] - h.mean())
+            scores[(metre, phase)] = s
+    return scores
+
+
 def _bar_homogeneity(seg: np.ndarray, meter: int, phase: int) -> float:
     """Mean cosine similarity of each beat's chroma to its bar's mean, for bars starting at `phase`."""
     n = seg.shape[1]
@@ -310,31 +282,42 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / s if s > 0 else np.zeros_like(x, dtype=np.float64)
 
 
-def analyze_rhythm(y: np.ndarray, *, sr: int = SR, chroma: np.ndarray | None = None,
-                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None,
-                   tuning_cents: float = 0.0) -> Rhythm:
-    """Tempo, beats, downbeats and metre of mono `y` (n,) at `sr`.
+def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray | None = None,
+                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None) -> Rhythm:
+    """Tempo, beats, downbeats and metre from the onset features of a `duration`-second signal.
 
     chroma, bass, chroma_times: the (12, T) harmonic and bass chroma, used to find bar starts
     from chord and bass changes.
     """
-    full, low, pitch, attack = onset_envelope(y, sr=sr, tuning_cents=tuning_cents)
+    full, low, pitch, attack = onsets.full, onsets.low, onsets.pitch, onsets.attack
+    sr = SR
     base = full + LOW_BAND_WEIGHT * low
     env = base + PITCH_WEIGHT_TEMPO * pitch
+    act = beatnet.activations(onsets.logmel) if onsets.logmel is not None else None
+    if act is not None:
+        def harmony(beats: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+            if chroma is None or chroma_times is None or len(beats) < 2:
+                return None, None
+            return (beat_chroma(beats, chroma, chroma_times),
+                    None if bass is None else beat_chroma(beats, bass, chroma_times))
+
+        net = beats_mod.decode(act, duration=duration, harmony=harmony)
+        return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],
+                      net.tempo_confidence if net.tempo_bpm else 0.0, net.compound, net.warnings)
     tempo, conf, _ = estimate_tempo(env, sr=sr)
-    seconds = len(y) / sr
+    seconds = duration
     # an onset autocorrelation of noise has chance peaks whose height shrinks with length
     if tempo is not None and conf < MIN_TEMPO_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(seconds, 1.0)):
         tempo = None
     if tempo is None:
         return Rhythm(None, np.zeros(0), np.zeros(0), None, env, 0.0)
     beats = anchor_to_first_attack(track_beats(base + PITCH_WEIGHT_BEATS * pitch, tempo, sr=sr), attack)
-    harmony = bass_harmony = None
+    beat_harmony = beat_bass = None
     if chroma is not None and chroma_times is not None and len(beats) > 1:
-        harmony = beat_chroma(beats, chroma, chroma_times)
+        beat_harmony = beat_chroma(beats, chroma, chroma_times)
         if bass is not None:
-            bass_harmony = beat_chroma(beats, bass, chroma_times)
-    meter, phase = bar_positions(beats, full, low, harmony, bass_harmony, sr=sr)
+            beat_bass = beat_chroma(beats, bass, chroma_times)
+    meter, phase = bar_positions(beats, full, low, beat_harmony, beat_bass, sr=sr)
     downbeats = beats[phase::meter] if meter else np.zeros(0)
     return Rhythm(float(tempo), beats, downbeats, meter, env, conf)
 

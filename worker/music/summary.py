@@ -8,6 +8,10 @@ MAX_NOTE_LINES = 400
 
 def format_summary(result: dict) -> str:
     lines = [f"Music analysis of {result.get('filename', '?')} ({result['duration_seconds']:.1f} s)", ""]
+    for w in result.get("warnings", []):
+        lines.append(f"Warning: {w}")
+    if result.get("warnings"):
+        lines.append("")
     key = result.get("key")
     if key is not None:
         if key["tonic"] is None:
@@ -26,7 +30,8 @@ def format_summary(result: dict) -> str:
                      f"(A = {440 * 2 ** (result['tuning_cents'] / 1200):.1f} Hz)")
     if "tempo_bpm" in result:
         tempo = result["tempo_bpm"]
-        lines.append(f"Tempo: {tempo:.1f} BPM" if tempo else "Tempo: none detected")
+        conf = result.get("tempo_confidence", 0.0)
+        lines.append(f"Tempo: {tempo:.1f} BPM (confidence {conf:.2f})" if tempo else "Tempo: none detected")
     if "beat_times" in result:
         lines.append(f"Time signature: {result.get('time_signature') or 'unknown'}; "
                      f"{len(result['beat_times'])} beats, {len(result['downbeat_times'])} bars")

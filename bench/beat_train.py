@@ -1,0 +1,316 @@
+"""Train worker/music/beatnet.py's network on rendered, augmented audio (fixed seed).
+
+Material: the training corpus (`python bench/pitch_testset.py --train-corpus 100`: new seeds,
+never a held-out soundfont, kit or groove style) plus the *train* split of the test set. The
+test split is never read. Each clip is used as rendered and in AUG_VERSIONS augmented copies:
+EQ (shelves and a peak), reverb (decaying noise), noise (white or pink, 10-40 dB SNR),
+saturation, an mp3 round trip, and a speed change of up to +-8 % (pitch and tempo move together;
+the labels are scaled). Features are computed by the same code the worker runs (OnsetScan).
+
+Targets per frame (86 per second): beat and downbeat (the nearest frame 1, its neighbours 0.5),
+and "compound" (the clip's beat divides in three). Loss: binary cross-entropy, positives weighted.
+One clip in ten is kept out for choosing the epoch (still never the test split).
+
+Usage: python bench/beat_train.py [--epochs 30] [--out worker/music/beat_tcn.npz] [--features-cache F]
+       [--init weights.npz --lr 1e-3]   # continue from exported weights with a fresh cosine schedule
+The shipped weights: 6 epochs at lr 2e-3 (of a 30-epoch schedule, stopped for time), then
+`--init` from them with `--epochs 10 --lr 1e-3`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from worker.audio_io import load_audio  # noqa: E402
+from worker.music.onsets import FPS, OnsetScan  # noqa: E402
+
+SEED = 12
+SR = 22050  # Hz, the worker's rhythm rate
+TESTSET = ROOT / "bench" / "out" / "pitch_testset"
+CORPUS = ROOT / "bench" / "out" / "music_train"
+AUG_VERSIONS = 2  # augmented copies per clip, beside the clean render
+CHANNELS = 32
+N_BLOCKS = 8
+CROP_FRAMES = 1024  # frames per training sequence (12 s)
+BATCH = 16
+POS_WEIGHT = 5.0  # beats are ~1 frame in 40
+
+
+# --------------------------------------------------------------------------- augmentation
+def _biquad_shelf(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    import scipy.signal
+
+    out = y
+    for kind, lo, hi in (("low", 80, 300), ("high", 2500, 8000), ("peak", 300, 3000)):
+        if rng.random() < 0.6:
+            f = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            gain_db = float(rng.uniform(-9, 9))
+            # a first-order split around f, one side scaled: a gentle shelf/peak of gain_db
+            b, a = scipy.signal.butter(2, f / (SR / 2), btype="low" if kind == "low" else "high")
+            band = scipy.signal.lfilter(b, a, out)
+            if kind == "peak":
+                b2, a2 = scipy.signal.butter(2, min(0.99, 2 * f / (SR / 2)), btype="low")
+                band = scipy.signal.lfilter(b2, a2, band)
+            out = out + (10 ** (gain_db / 20) - 1) * band
+    return out
+
+
+def _reverb(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    import scipy.signal
+
+    rt60 = float(rng.uniform(0.2, 2.0))
+    t = np.arange(int(rt60 * SR)) / SR
+    ir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    wet = scipy.signal.fftconvolve(y, ir)[: len(y)]
+    wet *= np.std(y) / (np.std(wet) + 1e-9)
+    mix = float(rng.uniform(0.1, 0.5))
+    return (1 - mix) * y + mix * wet
+
+
+def _noise(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = rng.standard_normal(len(y))
+    if rng.random() < 0.5:  # pink: 1/f power
+        spec = np.fft.rfft(n)
+        spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
+        n = np.fft.irfft(spec, len(y))
+    snr_db = float(rng.uniform(10, 40))
+    return y + n * np.std(y) / (np.std(n) + 1e-9) * 10 ** (-snr_db / 20)
+
+
+def _mp3(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, mp3 = Path(tmp) / "a.wav", Path(tmp) / "a.mp3"
+        sf.write(str(wav), np.clip(y / (np.abs(y).max() + 1e-9) * 0.9, -1, 1), SR)
+        kbps = int(rng.choice([48, 64, 96, 128]))
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-b:a", f"{kbps}k",
+                        str(mp3)], check=True)
+        z, _ = load_audio(mp3, sr=SR, mono=True)
+    return np.pad(z, (0, max(0, len(y) - len(z))))[: len(y)]
+
+
+def augment(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """(augmented audio, speed factor): beat times of the result are the original's / factor."""
+    import soxr
+
+    speed = 1.0
+    if rng.random() < 0.5:
+        speed = float(rng.uniform(0.92, 1.08))
+        y = soxr.resample(y, SR * speed, SR).astype(np.float32)
+    y = _biquad_shelf(y, rng)
+    if rng.random() < 0.5:
+        y = _reverb(y, rng)
+    if rng.random() < 0.5:
+        y = _noise(y, rng)
+    if rng.random() < 0.2:
+        y = np.tanh(float(rng.uniform(2, 8)) * y / (np.abs(y).max() + 1e-9))
+    if rng.random() < 0.2:
+        y = _mp3(y, rng)
+    return y.astype(np.float32), speed
+
+
+# --------------------------------------------------------------------------- features and targets
+def features(y: np.ndarray) -> np.ndarray:
+    scan = OnsetScan(tuning_cents=0.0, n_samples=len(y))
+    scan.push(y / (np.abs(y).max() + 1e-9))
+    return scan.finish().logmel
+
+
+def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
+    """(3, T) float32: beat, downbeat, compound."""
+    out = np.zeros((3, n_frames), dtype=np.float32)
+    for row, key in ((0, "beats"), (1, "downbeats")):
+        idx = np.round(np.asarray(item[key]) / speed * FPS).astype(int)
+        idx = idx[(idx >= 0) & (idx < n_frames)]
+        for d, v in ((-1, 0.5), (1, 0.5), (0, 1.0)):
+            j = np.clip(idx + d, 0, n_frames - 1)
+            out[row, j] = np.maximum(out[row, j], v)
+    ts = str(item["time_signature"])
+    out[2] = 1.0 if ts.endswith("/8") else 0.0
+    return out
+
+
+def training_items() -> list[tuple[Path, dict]]:
+    items = []
+    for folder in (CORPUS, TESTSET):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
+    return items
+
+
+def build_dataset(cache: Path, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """[(logmel (48, T) float16, targets (3, T), is_validation)], cached in one npz."""
+    if cache.exists():
+        with np.load(cache, allow_pickle=True) as f:
+            return list(f["data"])
+    data = []
+    items = training_items()
+    t = time.perf_counter()
+    for k, (path, item) in enumerate(items):
+        y, _ = load_audio(path, sr=SR, mono=True)
+        val = k % 10 == 9
+        versions = [(y, 1.0)] + ([] if val else [augment(y, rng) for _ in range(AUG_VERSIONS)])
+        for z, speed in versions:
+            x = features(z)
+            data.append((x.astype(np.float16), targets(item, x.shape[1], speed), val))
+        if k % 50 == 0:
+            print(f"features {k}/{len(items)} ({time.perf_counter() - t:.0f} s)", flush=True)
+    arr = np.empty(len(data), dtype=object)
+    arr[:] = data
+    np.savez(cache, data=arr)
+    return data
+
+
+# --------------------------------------------------------------------------- model
+def make_model(n_in: int):
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dilation: int):
+            super().__init__()
+            self.conv = nn.Conv1d(CHANNELS, CHANNELS, 3, padding=dilation, dilation=dilation)
+            self.mix = nn.Conv1d(CHANNELS, CHANNELS, 1)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, h):
+            y = self.drop(nn.functional.elu(self.conv(h)))
+            return h + nn.functional.elu(self.mix(y))
+
+    class TCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Conv1d(n_in, CHANNELS, 3, padding=1)
+            self.blocks = nn.ModuleList([Block(2**i) for i in range(N_BLOCKS)])
+            self.out = nn.Conv1d(CHANNELS, 3, 1)
+
+        def forward(self, x):
+            h = nn.functional.elu(self.inp(x))
+            for b in self.blocks:
+                h = b(h)
+            return self.out(h)
+
+    torch.manual_seed(SEED)
+    return TCN()
+
+
+def export(model, mean: np.ndarray, std: np.ndarray, path: Path) -> None:
+    """The weights in the layout worker/music/beatnet.py reads."""
+    w = {"in_mean": mean.astype(np.float32), "in_std": std.astype(np.float32),
+         "n_blocks": np.array([N_BLOCKS]), "in_w": model.inp.weight, "in_b": model.inp.bias,
+         "out_w": model.out.weight, "out_b": model.out.bias}
+    for i, b in enumerate(model.blocks):
+        w.update({f"b{i}_w1": b.conv.weight, f"b{i}_b1": b.conv.bias, f"b{i}_w2": b.mix.weight, f"b{i}_b2": b.mix.bias})
+    np.savez_compressed(path, **{k: (v.detach().numpy() if hasattr(v, "detach") else v) for k, v in w.items()})
+
+
+def _batches(data, mean, std, rng: np.random.Generator, n: int):
+    from worker.music.beatnet import network_input
+
+    norm = {"in_mean": mean, "in_std": std}
+    for _ in range(n):
+        xs, ys = [], []
+        for i in rng.integers(len(data), size=BATCH):
+            x, y, _ = data[i]
+            t = x.shape[1]
+            a = int(rng.integers(0, max(1, t - CROP_FRAMES)))
+            z = network_input(x[:, a : a + CROP_FRAMES].astype(np.float32), norm)
+            pad = CROP_FRAMES - z.shape[1]
+            xs.append(np.pad(z, ((0, 0), (0, pad))))
+            ys.append(np.pad(y[:, a : a + CROP_FRAMES], ((0, 0), (0, pad))))
+        yield np.stack(xs), np.stack(ys)
+
+
+def _loss(logits, target):
+    import torch
+
+    w = torch.tensor([POS_WEIGHT, POS_WEIGHT, 1.0]).view(1, 3, 1)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    beats = bce(logits[:, :2], target[:, :2], pos_weight=w[:, :2].expand_as(target[:, :2]))
+    return beats + 0.2 * bce(logits[:, 2], target[:, 2])
+
+
+def load_init(model, path: Path) -> None:
+    """Continue from exported weights (the layout `export` writes)."""
+    import torch
+
+    with np.load(path) as f:
+        w = {k: torch.from_numpy(f[k].astype(np.float32)) for k in f.files}
+    with torch.no_grad():
+        model.inp.weight.copy_(w["in_w"])
+        model.inp.bias.copy_(w["in_b"])
+        model.out.weight.copy_(w["out_w"])
+        model.out.bias.copy_(w["out_b"])
+        for i, b in enumerate(model.blocks):
+            b.conv.weight.copy_(w[f"b{i}_w1"])
+            b.conv.bias.copy_(w[f"b{i}_b1"])
+            b.mix.weight.copy_(w[f"b{i}_w2"])
+            b.mix.bias.copy_(w[f"b{i}_b2"])
+
+
+def train(data, *, epochs: int, steps: int, out: Path, init: Path | None = None, lr: float = 2e-3) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(SEED)
+    train_set = [d for d in data if not d[2]]
+    val_set = [d for d in data if d[2]]
+    cat = np.concatenate([np.concatenate([x.astype(np.float32), np.maximum(np.diff(x.astype(np.float32), axis=1,
+                                                                                     prepend=x[:, :1]), 0)])
+                          for x, _, _ in train_set[::5]], axis=1)
+    mean, std = cat.mean(axis=1), cat.std(axis=1) + 1e-3
+    model = make_model(len(mean))
+    if init is not None:
+        load_init(model, init)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
+    val_batches = list(_batches(val_set, mean, std, np.random.default_rng(SEED + 1), 24))
+    best = np.inf
+    for epoch in range(epochs):
+        model.train()
+        t, total = time.perf_counter(), 0.0
+        for x, y in _batches(train_set, mean, std, rng, steps):
+            opt.zero_grad()
+            loss = _loss(model(torch.from_numpy(x)), torch.from_numpy(y))
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        model.eval()
+        with torch.no_grad():
+            val = float(np.mean([float(_loss(model(torch.from_numpy(x)), torch.from_numpy(y)))
+                                 for x, y in val_batches]))
+        print(f"epoch {epoch}: train {total / steps:.4f} val {val:.4f} ({time.perf_counter() - t:.0f} s)", flush=True)
+        if val < best:
+            best = val
+            export(model, mean, std, out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=150, help="batches per epoch")
+    ap.add_argument("--out", type=Path, default=ROOT / "worker" / "music" / "beat_tcn.npz")
+    ap.add_argument("--init", type=Path, default=None, help="continue from these exported weights")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--features-cache", type=Path, default=ROOT / "bench" / "out" / "beat_train_features.npz")
+    args = ap.parse_args(argv)
+    data = build_dataset(args.features_cache, np.random.default_rng(SEED))
+    print(f"{len(data)} sequences, {sum(d[0].shape[1] for d in data) / FPS / 3600:.1f} h of frames", flush=True)
+    train(data, epochs=args.epochs, steps=args.steps, out=args.out, init=args.init, lr=args.lr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Fit worker/music/keymodel.py's key model on fit data only (fixed folds, no randomness).
+
+Fit data: the training corpus (bench/out/music_train: grooves, pop loops, modal vamps,
+tempo changes, re-rendered train-split chorales; never a held-out soundfont, kit or style)
+and the test set's *train* split. The test split is never read.
+
+Model: multinomial logistic regression over the 24 keys with rotation-shared weights
+(keymodel.py), L2-regularised, each family weighted equally. The regularisation is chosen by
+5-fold cross-validation (family-balanced weighted key score); the final weights are fitted on
+all fit data and written to worker/music/key_model.npz.
+
+Usage: python bench/key_fit.py [--out worker/music/key_model.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.music_scores import key_score  # noqa: E402
+from worker.audio_io import load_audio  # noqa: E402
+from worker.music import chroma as chroma_mod  # noqa: E402
+from worker.music.key import PITCH_NAMES, key_label  # noqa: E402
+from worker.music.keymodel import N_EVIDENCE, evidence, key_logits, rotated  # noqa: E402
+
+TESTSET = ROOT / "bench" / "out" / "pitch_testset"
+CORPUS = ROOT / "bench" / "out" / "music_train"
+FOLDS = 5
+L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3)
+DIM = N_EVIDENCE * 12
+
+
+def evidence_rows(cache: Path) -> list[tuple[str, int, np.ndarray]]:
+    """(family, true key index 0-23, (N_EVIDENCE, 12) evidence) per fit item, cached."""
+    if cache.exists():
+        with np.load(cache, allow_pickle=True) as f:
+            return [tuple(r) for r in f["rows"]]
+    rows = []
+    for folder in (CORPUS, TESTSET):
+        for m in json.loads((folder / "manifest.json").read_text()):
+            if m["split"] != "train":
+                continue
+            y, _ = load_audio(folder / m["audio"], sr=chroma_mod.SR, mono=True)
+            f = chroma_mod.harmonic_features(y / max(1e-9, float(np.abs(y).max())))
+            tonic, mode = m["key"].split()
+            index = PITCH_NAMES.index(tonic) + (12 if mode == "minor" else 0)
+            rows.append((m["family"], index, evidence(f.chroma, f.bass, f.energy, f.times)))
+    arr = np.empty(len(rows), dtype=object)
+    arr[:] = rows
+    np.savez(cache, rows=arr)
+    return rows
+
+
+def _unpack(theta: np.ndarray) -> dict[str, np.ndarray]:
+    return {"w": theta[: 2 * DIM].reshape(2, DIM), "b": np.array([0.0, theta[-1]])}
+
+
+def fit(rows, l2: float) -> dict[str, np.ndarray]:
+    """Family-balanced, L2-regularised maximum likelihood (L-BFGS)."""
+    from scipy.optimize import minimize
+
+    count = defaultdict(int)
+    for fam, _, _ in rows:
+        count[fam] += 1
+    weight = np.array([1.0 / count[fam] for fam, _, _ in rows])
+    weight /= weight.sum()
+    xs = np.stack([rotated(ev) for _, _, ev in rows])  # (N, 12, DIM)
+    y = np.array([i for _, i, _ in rows])
+
+    def loss(theta):
+        w = theta[: 2 * DIM].reshape(2, DIM)
+        z = np.concatenate([xs @ w[0], xs @ w[1] + theta[-1]], axis=1)  # (N, 24)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        nll = -np.sum(weight * np.log(p[np.arange(len(y)), y] + 1e-12))
+        g = p * weight[:, None]
+        g[np.arange(len(y)), y] -= weight
+        grad_w = np.stack([np.einsum("nk,nkd->d", g[:, :12], xs), np.einsum("nk,nkd->d", g[:, 12:], xs)])
+        grad = np.concatenate([grad_w.ravel() + 2 * l2 * theta[: 2 * DIM], [g[:, 12:].sum()]])
+        return nll + l2 * float(np.sum(theta[: 2 * DIM] ** 2)), grad
+
+    theta = minimize(loss, np.zeros(2 * DIM + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500}).x
+    return _unpack(theta)
+
+
+def cv(rows, l2: float) -> dict[str, float]:
+    per_family = defaultdict(list)
+    for k in range(FOLDS):
+        model = fit([r for i, r in enumerate(rows) if i % FOLDS != k], l2)
+        for i, (fam, index, ev) in enumerate(rows):
+            if i % FOLDS == k:
+                pred = int(np.argmax(key_logits(ev, model)))
+                per_family[fam].append(key_score(key_label(index), key_label(pred)))
+    out = {fam: float(np.mean(v)) for fam, v in sorted(per_family.items())}
+    out["balanced"] = float(np.mean(list(out.values())))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "worker" / "music" / "key_model.npz")
+    ap.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "key_fit_evidence.npz")
+    args = ap.parse_args(argv)
+    rows = evidence_rows(args.cache)
+    print(f"{len(rows)} fit items")
+    best = None
+    for l2 in L2_GRID:
+        s = cv(rows, l2)
+        print(f"l2 {l2:g}: " + " ".join(f"{k} {v:.3f}" for k, v in s.items()), flush=True)
+        if best is None or s["balanced"] > best[0]:
+            best = (s["balanced"], l2)
+    model = fit(rows, best[1])
+    np.savez(args.out, w=model["w"], b=model["b"], l2=np.array([best[1]]))
+    print(f"wrote {args.out} (l2 {best[1]:g})")
+
+
+if __name__ == "__main__":
+    main()

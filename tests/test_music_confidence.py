@@ -1,0 +1,87 @@
+"""Warnings, confidences, the key timeline's agreement, the beat network's chunking, the MIDI chord voicing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worker.music import beatnet
+from worker.music.beats import tempo_warnings
+from worker.music.key import key_warnings, reconcile_with_changes
+from worker.music.midi import chord_pitches
+from worker.music.onsets import FPS
+from worker.music.pipeline import time_signature
+from worker.music.rhythm import MAX_BPM
+
+
+def _comb(peaks: dict[float, float]) -> np.ndarray:
+    """A comb-score array over estimate_tempo's candidate lags with peaks at the given tempi (BPM -> height)."""
+    first = max(int(FPS * 60.0 / MAX_BPM), 2)
+    lags = np.arange(first, int(FPS * 60.0 / 40.0))
+    total = np.zeros(len(lags))
+    for bpm, height in peaks.items():
+        total = np.maximum(total, height * np.exp(-0.5 * ((lags - FPS * 60.0 / bpm) / 1.5) ** 2))
+    return total
+
+
+def test_a_close_double_tempo_is_a_warning_and_a_clear_winner_is_not():
+    assert tempo_warnings(_comb({100.0: 1.0, 200.0: 0.9}), 100.0) == ["tempo may be double or half (200 BPM also fits)"]
+    assert tempo_warnings(_comb({90.0: 1.0, 135.0: 0.85}), 90.0) == ["tempo may be 3/2 or 2/3 (135 BPM also fits)"]
+    assert tempo_warnings(_comb({100.0: 1.0, 200.0: 0.3, 150.0: 0.2}), 100.0) == []
+
+
+def _key(label: str, index: int, changes: list[tuple[float, str]]) -> dict:
+    return {"tonic": label.split()[0], "mode": label.split()[1], "label": label, "index": index, "score": 0.6,
+            "confidence": 0.7, "candidates": [{"tonic": "A", "mode": "major", "label": "A major", "score": 0.3}],
+            "changes": [{"time": t, "label": lab} for t, lab in changes]}
+
+
+def test_the_global_key_follows_the_segment_that_covers_most_of_the_track():
+    key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])  # A major holds 100 of 160 s
+    warnings = reconcile_with_changes(key, 160.0)
+    assert key["label"] == "A major" and key["index"] == 9 and key["score"] == 0.3
+    assert key["candidates"][0]["label"] == "B minor"
+    assert len(warnings) == 1 and "A major" in warnings[0] and "62%" in warnings[0]
+
+
+def test_a_global_key_that_holds_most_of_the_track_stays_and_a_split_track_says_so():
+    key = _key("B minor", 23, [(0.0, "B minor"), (100.0, "A major")])
+    assert reconcile_with_changes(key, 160.0) == [] and key["label"] == "B minor"
+    key = _key("C major", 0, [(0.0, "B minor"), (50.0, "A major"), (100.0, "C major")])  # 31 / 31 / 38 %
+    warnings = reconcile_with_changes(key, 160.0)
+    assert key["label"] == "C major" and warnings == []
+
+
+def test_key_warnings_say_no_key_low_confidence_and_near_ties():
+    assert key_warnings({"index": None}) == ["no clear key"]
+    assert key_warnings({"index": None}, silent=True) == []
+    key = {"index": 0, "confidence": 0.2, "score": 0.5, "_probabilities": True,
+           "candidates": [{"label": "A minor", "score": 0.4}]}
+    assert key_warnings(key) == ["key uncertain (confidence 0.20)", "key may also be A minor (0.40 against 0.50)"]
+    key.update(confidence=0.8, candidates=[{"label": "A minor", "score": 0.1}])
+    assert key_warnings(key) == []
+
+
+@pytest.mark.parametrize("beats,compound,expected", [(4, False, "4/4"), (3, False, "3/4"), (2, True, "6/8"),
+                                                      (4, True, "12/8")])
+def test_time_signatures(beats, compound, expected):
+    assert time_signature(beats, compound=compound) == expected
+
+
+def test_beat_network_in_chunks_equals_one_pass(monkeypatch):
+    weights = beatnet.load_weights()
+    if weights is None:
+        pytest.fail("worker/music/beat_tcn.npz is missing: run bench/beat_train.py")
+    logmel = np.abs(np.random.default_rng(3).standard_normal((48, 3000))).astype(np.float32)
+    whole = beatnet.activations(logmel, weights)
+    monkeypatch.setattr(beatnet, "CHUNK_FRAMES", 700)  # a smaller chunk than the default, same code path
+    chunked = beatnet.activations(logmel, weights)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    assert whole.shape == (3, 3000) and np.all((whole >= 0) & (whole <= 1))
+
+
+def test_chord_labels_become_close_voicings():
+    assert chord_pitches("C:maj") == [55, 60, 64]  # within the octave from G3
+    assert chord_pitches("A:min") == [57, 60, 64]
+    assert chord_pitches("G:7") == [55, 59, 62, 65]
+    assert chord_pitches("N") == [] and chord_pitches("X:sus4") == []

@@ -1,0 +1,71 @@
+"""Streaming decode and block-wise features give the one-shot results, with bounded memory."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.music_signals import SR, cadence, click_track
+from worker.audio_blocks import array_blocks, mono_blocks, stream_info
+from worker.audio_io import load_audio
+from worker.music import pipeline as music_pipeline
+from worker.music.chroma import stft_mag
+from worker.music.frames import FrameStream
+from worker.music.options import PitchOptions
+
+
+def _song(seconds: float = 12.0) -> np.ndarray:
+    y, _ = cadence(5, bars=int(seconds / 2))
+    return (y + 0.4 * click_track(120.0, len(y) / SR)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_fft,hop,block", [(8192, 1024, 5000), (2048, 256, 777), (1024, 128, 100000)])
+def test_frame_stream_equals_the_one_shot_stft(n_fft, hop, block):
+    y = np.random.default_rng(0).standard_normal(SR * 3 + 17).astype(np.float32)
+    stream = FrameStream(n_fft, hop)
+    parts = [stream.push(y[a : a + block]) for a in range(0, len(y), block)] + [stream.finish()]
+    blocked = np.concatenate(parts, axis=1)
+    whole = stft_mag(y, n_fft=n_fft, hop=hop)
+    assert blocked.shape == whole.shape == (n_fft // 2 + 1, len(y) // hop + 1)
+    np.testing.assert_array_equal(blocked, whole)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])
+def test_mono_blocks_concatenate_to_the_resampled_file(tmp_path: Path, fmt: str):
+    stereo = np.stack([_song(), 0.5 * _song()[::-1]], axis=1)
+    wav = tmp_path / "x.wav"
+    sf.write(str(wav), stereo, SR)
+    path = wav
+    if fmt != "wav":
+        path = tmp_path / f"x.{fmt}"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), str(path)], check=True)
+    whole, _ = load_audio(path, sr=16000, mono=True)
+    blocks = list(mono_blocks(path, target_sr=16000, block_seconds=1.3))
+    assert len(blocks) > 5 and max(len(b) for b in blocks) < 16000 * 2
+    np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
+    assert stream_info(path).sample_rate == SR and stream_info(path).channels == 2
+
+
+def test_array_blocks_resample_like_the_file_blocks():
+    y = _song()
+    out = np.concatenate(list(array_blocks(y, sr=SR, target_sr=11025, block_seconds=0.7)))
+    from worker.audio_io import resample
+
+    np.testing.assert_allclose(out, resample(y, orig_sr=SR, target_sr=11025), atol=1e-6)
+
+
+def test_streaming_a_file_twice_gives_the_held_result(tmp_path: Path):
+    """A long file is decoded once per pass instead of being held: the result must not change."""
+    path = tmp_path / "song.flac"
+    sf.write(str(path), _song(40.0), SR)
+    options = PitchOptions()
+    held, _ = music_pipeline._analyze(music_pipeline._file_blocks(path), options=options, progress=None,
+                                      lap=music_pipeline._Laps())
+    streamed, _ = music_pipeline._analyze(music_pipeline._file_blocks(path, hold_seconds=0.0), options=options,
+                                          progress=None, lap=music_pipeline._Laps())
+    assert held == streamed
+    assert held["key"]["label"] == "F major" and held["tempo_bpm"] == pytest.approx(120.0, rel=0.02)

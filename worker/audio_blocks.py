@@ -1,0 +1,141 @@
+"""Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate.
+
+Memory stays bounded by the block length whatever the file's duration: each block is
+decoded (libsndfile, or PyAV/FFmpeg for what libsndfile refuses), averaged to mono and
+resampled by a streaming soxr resampler, whose output is sample-for-sample the one-shot
+`soxr.resample` of the whole signal. Iterating twice decodes twice (no cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from worker.audio_io import as_float32
+from worker.errors import AudioError, UnsupportedMediaError
+
+BLOCK_SECONDS = 10.0  # s of audio per block at the file's rate (~3.5 MB of 44.1 kHz stereo float32)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    sample_rate: int  # Hz, the file's native rate
+    channels: int
+    frames: int | None  # samples per channel, when the container declares it
+
+
+def stream_info(path: str | Path) -> StreamInfo:
+    """Rate, channel count and (declared) length of an audio file, without decoding it."""
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+        return StreamInfo(int(info.samplerate), int(info.channels), int(info.frames) or None)
+    except (sf.LibsndfileError, RuntimeError):
+        return _av_info(path)
+
+
+def _av_info(path: Path) -> StreamInfo:
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            ctx = stream.codec_context
+            frames = None
+            if stream.duration is not None and stream.time_base is not None:
+                frames = int(stream.duration * stream.time_base * ctx.sample_rate)
+            return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
+    except (av.error.FFmpegError, IndexError) as e:
+        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+
+
+def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(mono float32 block, native rate) pairs straight from the decoder."""
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError):
+        yield from _av_blocks(path, block_frames)
+        return
+    with f:
+        sr = f.samplerate
+        while True:
+            try:
+                block = f.read(block_frames, dtype="float32", always_2d=True)
+            except RuntimeError as e:  # libsndfile decode error mid-stream
+                raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+            if len(block) == 0:
+                return
+            yield block.mean(axis=1, dtype=np.float32), sr
+
+
+def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+    import av
+
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as e:
+        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+    with container:
+        if not container.streams.audio:
+            raise UnsupportedMediaError("the file has no audio stream", code="not_audio")
+        stream = container.streams.audio[0]
+        sr = int(stream.codec_context.sample_rate)
+        pending: list[np.ndarray] = []
+        held = 0
+        try:
+            for frame in container.decode(stream):
+                a = frame.to_ndarray()
+                a = a if frame.format.is_planar else a.reshape(-1, frame.layout.nb_channels).T
+                a = as_float32(a)
+                pending.append(a.mean(axis=0, dtype=np.float32))
+                held += pending[-1].shape[0]
+                if held >= block_frames:
+                    yield np.concatenate(pending), sr
+                    pending, held = [], 0
+        except av.error.FFmpegError as e:
+            raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+        if pending:
+            yield np.concatenate(pending), sr
+
+
+def _resampled(blocks: Iterator[tuple[np.ndarray, int]], target_sr: int | None) -> Iterator[np.ndarray]:
+    import soxr
+
+    stream = None
+    for block, sr in blocks:
+        if target_sr is None or sr == target_sr:
+            yield block
+            continue
+        if stream is None:
+            stream = soxr.ResampleStream(sr, target_sr, 1, dtype="float32", quality="HQ")
+        out = stream.resample_chunk(block)
+        if len(out):
+            yield out
+    if stream is not None:
+        tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail):
+            yield tail
+
+
+def mono_blocks(path: str | Path, *, target_sr: int | None = None,
+                block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Blocks of mono float32 audio of the file at `target_sr` Hz (None: the file's rate).
+
+    Concatenated, the blocks equal `load_audio(path, sr=target_sr, mono=True)` (same decoder and
+    soxr 'HQ' resampler). Raises AudioError/UnsupportedMediaError for what cannot be decoded.
+    """
+    path = Path(path)
+    block_frames = max(1024, int(block_seconds * stream_info(path).sample_rate))
+    yield from _resampled(_native_blocks(path, block_frames), target_sr)
+
+
+def array_blocks(y: np.ndarray, *, sr: int, target_sr: int | None = None,
+                 block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """The same blocks from a mono (n,) array already in memory (for `analyze_music(y, sr)`)."""
+    step = max(1024, int(block_seconds * sr))
+    native = ((np.asarray(y[a : a + step], dtype=np.float32), sr) for a in range(0, len(y), step))
+    yield from _resampled(native, target_sr)

@@ -1,0 +1,129 @@
+"""Tempo, beats, bars and metre from the beat network's activations (beatnet.py).
+
+- Tempo: the comb over the autocorrelation of the beat activation (rhythm.estimate_tempo)
+  with its own prior, fitted on the training corpus. The network fires on beats and not on
+  subdivisions, so the half period gets no evidence of its own.
+- Beats: the dynamic-programming tracker (rhythm.track_beats) on the beat activation.
+- Bars: for each bar length and phase, how much more downbeat activation falls on its
+  first beats than on the others; "compound" (the beat divides in three: 6/8, 12/8,
+  shuffle) is the mean of the third output over the sounding frames.
+- Confidence: the comb score of the chosen period; an alternative period (x2, /2, x3/2,
+  x2/3) scoring close to it is reported as a warning rather than hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .onsets import FPS
+
+NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (bench/beat_fit.py, fit items)
+NET_PRIOR_OCTAVES = 2.0  # its width in octaves: wide, the network decides (fit Acc1 0.911 at 1.0, 0.956 at 2.0)
+NET_HALF_WEIGHT = -0.3  # half-period autocorrelation weight (fit items)
+SIMPLE_METRES = (3, 4)  # beats per bar considered when the beat divides in two
+COMPOUND_METRES = (2, 4)  # ... and when it divides in three (6/8, 12/8)
+FOUR_BIAS = 0.05  # downbeat-activation contrast handed to 4 beats per bar (the commonest; fit items)
+HARMONY_WEIGHT = 0.03  # harmonic bar evidence (z units) against activation contrast (fit down F 0.67 -> 0.75)
+COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
+DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
+ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
+AMBIGUOUS_RATIO = 0.8  # an alternative period scoring this share of the best one gets a warning
+ALTERNATIVES = {"double or half": (2.0, 0.5), "3/2 or 2/3": (1.5, 2.0 / 3.0)}
+MIN_NET_CONFIDENCE = 0.08  # comb confidence on the activation below which there is no steady beat
+
+
+@dataclass
+class NetRhythm:
+    tempo_bpm: float | None
+    tempo_confidence: float
+    beat_times: np.ndarray
+    downbeat_times: np.ndarray
+    beats_per_bar: int | None
+    compound: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def tempo_warnings(total: np.ndarray, tempo: float) -> list[str]:
+    """Warnings for alternative periods whose (prior-weighted) comb score is close to the best."""
+    if total.size == 0 or tempo is None:
+        return []
+    from .rhythm import MAX_BPM, MIN_BPM
+
+    lags = np.arange(len(total))
+    best_lag = FPS * 60.0 / tempo
+    # estimate_tempo's candidate lags start at the shortest period it considers
+    first = int(FPS * 60.0 / MAX_BPM)
+    best = float(total.max())
+    out = []
+    for name, factors in ALTERNATIVES.items():
+        for f in factors:
+            lag = best_lag / f
+            bpm = tempo * f
+            if not MIN_BPM <= bpm <= MAX_BPM:
+                continue
+            i = int(round(lag)) - max(first, 2)
+            if 0 <= i < len(lags) and float(total[max(0, i - 1) : i + 2].max()) >= AMBIGUOUS_RATIO * best:
+                out.append(f"tempo may be {name} ({bpm:.0f} BPM also fits)")
+                break
+    return out
+
+
+def _downbeat_strength(down: np.ndarray, beat_frames: np.ndarray) -> np.ndarray:
+    padded = np.pad(down, DOWNBEAT_WINDOW, mode="edge")
+    return np.max(np.stack([padded[beat_frames + k] for k in range(2 * DOWNBEAT_WINDOW + 1)]), axis=0)
+
+
+def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, harmony=None
+                ) -> tuple[int | None, int, float]:
+    """(beats per bar, index of the first downbeat, contrast margin over the runner-up).
+
+    harmony: a callable beats -> (beat chroma, beat bass) for the harmonic bar evidence
+    (rhythm.harmony_bar_scores), added at HARMONY_WEIGHT, or None."""
+    from .rhythm import harmony_bar_scores
+
+    n = len(beat_times)
+    if n < 8:
+        return None, 0, 0.0
+    metres = COMPOUND_METRES if compound else SIMPLE_METRES
+    extra: dict[tuple[int, int], float] = {}
+    if harmony is not None and HARMONY_WEIGHT:
+        beat_harmony, beat_bass = harmony(beat_times)
+        extra = harmony_bar_scores(beat_harmony, beat_bass, n, metres)
+    frames = np.clip(np.round(beat_times * FPS).astype(int), 0, len(down) - 1)
+    strength = _downbeat_strength(down, frames)
+    scores = {}
+    for metre in metres:
+        for phase in range(metre):
+            on = strength[phase::metre]
+            off = np.delete(strength, np.arange(phase, n, metre))
+            scores[(metre, phase)] = (float(on.mean() - off.mean()) + (FOUR_BIAS if metre == 4 else 0.0)
+                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0))
+    ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+    margin = scores[ranked[0]] - scores[ranked[1]] if len(ranked) > 1 else 0.0
+    metre, phase = ranked[0]
+    return metre, phase, margin
+
+
+def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
+    """NetRhythm from (3, T) activations (beat, downbeat, compound)."""
+    from .rhythm import NOISE_CONFIDENCE, estimate_tempo, track_beats
+
+    beat = act[0].astype(np.float64)
+    tempo, conf, total = estimate_tempo(beat, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,
+                                        half_weight=NET_HALF_WEIGHT)
+    if tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0)):
+        return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
+    beats = track_beats(beat, tempo)
+    sounding = beat > ACTIVE_LEVEL
+    compound = bool(np.mean(act[2][sounding]) > COMPOUND_THRESHOLD) if np.any(sounding) else False
+    metre, phase, margin = choose_bars(act[1], beats, compound=compound, harmony=harmony)
+    downbeats = beats[phase::metre] if metre else np.zeros(0)
+    warnings = tempo_warnings(total, tempo)
+    if len(beats) > 8:
+        ibi = np.diff(beats)
+        first, last = np.median(ibi[: len(ibi) // 3]), np.median(ibi[-(len(ibi) // 3):])
+        if abs(first / last - 1.0) > 0.08:
+            warnings.append(f"tempo changes: about {60 / first:.0f} BPM at the start, {60 / last:.0f} BPM at the end")
+    return NetRhythm(float(tempo), float(conf), beats, downbeats, metre, compound, warnings)

@@ -41,6 +41,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                 _upload(client, session_id, item, out)
                 if item.error is None:
                     _start(client, session_id, item, analyses, follower if args.wait else None, out)
+            if follower.followed:
+                out.note(f"{len(follower.followed)} job(s) started; Ctrl-C stops waiting (and asks whether to "
+                         f"cancel them)")
             wait_all(follower.followed)
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
@@ -87,7 +90,7 @@ def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) 
         if e.unreachable or e.auth_failed:
             raise
         item.error = e
-        out.err.print(f"{item.given}: {e.message}", style="red")
+        out.err.print(about(item.given, e.message), style="red")
         return
     item.name = item.upload["name"]
     out.note(f"uploaded {item.given} as {item.name} ({describe_audio(item.upload)})")
@@ -103,6 +106,11 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             follower.follow(job["job_id"], f"{item.name} {analysis.name}")
         else:
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
+
+
+def about(name: str, message: str) -> str:
+    """`name: message`, unless the server's message names the file already ("'x.mp3': not audio")."""
+    return message if message.startswith((f"'{Path(name).name}'", f'"{Path(name).name}"')) else f"{name}: {message}"
 
 
 def describe_audio(upload: dict[str, Any]) -> str:

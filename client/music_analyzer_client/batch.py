@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyses import AUDIO_SUFFIXES, Analysis, plan
+from .analyze import about
 from .batch_state import BatchState, default_state_path, file_stamp
 from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
@@ -154,7 +155,7 @@ def process(batch: Batch, path: Path) -> None:
             if fatal(e):
                 raise
             state.update(rel, error=e.to_dict())
-            batch.out.err.print(f"{rel}: {e.message}", style="red")
+            batch.out.err.print(about(rel, e.message), style="red")
             return
         state.update(rel, name=name, error=None)
     for analysis in batch.analyses:

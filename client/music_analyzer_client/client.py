@@ -49,6 +49,7 @@ class MusicAnalyzer:
         self.retries = retries
         self._auth = (user, password or "") if user is not None else None
         self._local = threading.local()
+        self._answered = False  # the server has answered once: from then on, no answer is a blip worth a retry
 
     @property
     def http(self) -> requests.Session:
@@ -68,14 +69,16 @@ class MusicAnalyzer:
 
         `retry`: on no answer, a 503, or 409 idempotency_key_in_use, try again (up to `retries` times with
         backoff). Only for requests that are safe to repeat: reads, and job-creating requests carrying an
-        Idempotency-Key (the server answers a repeat with the job the first one made).
+        Idempotency-Key (the server answers a repeat with the job the first one made). A server that has never
+        answered this client is not retried: a wrong URL or a stopped server is reported at once.
         """
         attempt = 0
         while True:
             try:
                 return self._send(method, path, timeout=timeout, stream=stream, **kwargs)
             except MusicAnalyzerError as e:
-                transient = e.unreachable or e.status == 503 or e.code == "idempotency_key_in_use"
+                transient = (e.unreachable and self._answered) or e.status == 503 \
+                    or e.code == "idempotency_key_in_use"
                 if not retry or not transient or attempt >= self.retries:
                     raise
                 time.sleep(0.5 * 2 ** attempt)  # a restarting API or Redis comes back within seconds
@@ -93,6 +96,7 @@ class MusicAnalyzer:
         except requests.RequestException as e:
             raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {_reason(e)}",
                                      code="unreachable") from e
+        self._answered = True
         if response.status_code >= 400:
             raise error_from(response)
         return response
@@ -289,6 +293,6 @@ def _reason(e: Exception) -> str:
     found = _ERRNO.findall(str(e))
     if found:
         return found[-1].strip()
-    if "Name or service not known" in str(e) or "nodename nor servname" in str(e):
-        return "unknown host name"
+    if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
+        return "the connection was closed without an answer"
     return type(e).__name__

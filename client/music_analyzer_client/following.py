@@ -46,6 +46,7 @@ def _stream(client: MusicAnalyzer, job_id: str, last_event_id: str | None) -> It
     parser = SSEParser()
     parser.last_event_id = last_event_id
     while True:
+        parser.new_connection()
         response = _open(client, job_id, parser.last_event_id)
         if response is None:  # 204: the stream had already ended with `done` for this client
             yield done(client.job(job_id))

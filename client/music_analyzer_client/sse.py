@@ -26,8 +26,14 @@ class SSEParser:
         self._pending = ""  # an incomplete line
         self._data: list[str] = []
         self._event = ""
+        self._id: str | None = None  # the id of the event being read: committed when it is complete
         self.last_event_id: str | None = None
         self.retry_ms: int | None = None
+
+    def new_connection(self) -> None:
+        """Forget the half-read event of a connection that broke; keep the last complete event's id."""
+        self._decoder.reset()
+        self._pending, self._data, self._event, self._id = "", [], "", self.last_event_id
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._pending + self._decoder.decode(chunk)
@@ -63,12 +69,13 @@ class SSEParser:
         elif field == "event":
             self._event = value
         elif field == "id" and "\0" not in value:
-            self.last_event_id = value
+            self._id = value
         elif field == "retry" and value.isdigit():
             self.retry_ms = int(value)
         return None
 
     def _dispatch(self) -> ServerSentEvent | None:
+        self.last_event_id = self._id  # the spec: the id counts once its event's blank line has arrived
         data, event = self._data, self._event
         self._data, self._event = [], ""
         if not data:  # an event without data is not dispatched (the spec), only its id is kept

@@ -25,7 +25,9 @@ class Output:
     def __init__(self, json_mode: bool) -> None:
         self.json = json_mode
         # markup off: file names and server messages are shown as they are ("[live] take 2.wav")
-        self.out = Console(highlight=False, markup=False, soft_wrap=True)
+        # a pipe or a file gets tables as wide as their content (rich would wrap them at 80 columns)
+        self.out = Console(highlight=False, markup=False, soft_wrap=True,
+                           width=None if sys.stdout.isatty() else 1000)
         self.err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
     def note(self, text: str, style: str | None = None) -> None:

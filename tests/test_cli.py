@@ -4,12 +4,17 @@ MA_PASSWORD, as a user's shell would."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import queue
+import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from pathlib import Path
 
@@ -62,6 +67,34 @@ def test_analyze_prints_key_tempo_and_chords(env, tmp_path):
     assert "song.wav pitch: succeeded" in done.stderr  # no terminal: a line per state change
 
 
+def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
+    """stderr on a terminal (a pseudo-terminal here): rich draws one bar per job; stdout still gets the summary."""
+    song(tmp_path / "t.wav", bars=2)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
+    proc = subprocess.Popen([*CLI, "analyze", "t.wav", "--features", "--pitch", "--wait"], cwd=tmp_path,
+                            env={**env, "TERM": "xterm-256color"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the program has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    assert proc.wait(timeout=60) == 0, screen
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    for label in ("t.wav features", "t.wav pitch"):
+        final = [line for line in text.splitlines() if line.startswith(label)][-1]
+        assert "━" in final and "100%" in final and "succeeded" in final, final
+    assert "Traceback" not in text and "  key      C major" in stdout
+
+
 def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
     song(tmp_path / "song.wav")
     out_dir = tmp_path / "results"
@@ -74,7 +107,8 @@ def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
     assert entry["name"] == "song.wav" and entry["upload"]["duration_seconds"] == pytest.approx(16.0, abs=0.1)
     jobs = {j["analysis"]: j for j in entry["jobs"]}
     assert {j["state"] for j in jobs.values()} == {"succeeded"}
-    assert jobs["pitch"]["result"]["key"]["tonic"] == "C" and jobs["pitch"]["result"]["tempo_bpm"] == pytest.approx(120.0, abs=0.5)
+    pitch = jobs["pitch"]["result"]
+    assert pitch["key"]["tonic"] == "C" and pitch["tempo_bpm"] == pytest.approx(120.0, abs=0.5)
     local = out_dir / "pitch_song.json"
     assert str(local) in report["downloaded"]
     assert json.loads(local.read_text()) == client.get("/sessions/cli-json/files/pitch_song.json").json()
@@ -82,8 +116,7 @@ def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
     again = ma(env, "--json", "download", "cli-json", "--out", str(out_dir))
     assert again.returncode == 0 and all(f["skipped"] for f in json.loads(again.stdout)["files"])
     listed = json.loads(ma(env, "sessions", "--json").stdout)
-    assert {"session_id": "cli-json", "files": 1} .items() <= next(
-        s for s in listed if s["session_id"] == "cli-json").items()
+    assert next(s for s in listed if s["session_id"] == "cli-json")["files"] == 1
 
 
 def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path, client):

@@ -251,6 +251,22 @@ def test_ctrl_c_while_waiting_asks_and_cancels(env, tmp_path, client):
     assert "canceled" in finals and set(finals) <= {"canceled", "succeeded"}, finals
 
 
+def test_models_commands(env, smollm2_folder):
+    # --wait 0: the server answers 202 with the job at once, and the client follows the job to its result
+    done = ma(env, "--json", "models", "generate", "What is the capital of France? Answer in one word.",
+              "--max-length", "12", "--temperature", "0", "--wait", "0")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert "Paris" in answer["response"] and answer["model"] == "smollm2-135m"
+    status = ma(env, "models", "status")
+    assert status.returncode == 0 and re.search(r"smollm2-135m\s.*yes\s.*yes", status.stdout), status.stdout
+    assert "current model: smollm2-135m" in status.stdout
+    assert ma(env, "--json", "models", "unload").returncode == 0
+    assert json.loads(ma(env, "--json", "models", "status").stdout)["current_model"] is None
+    unknown = ma(env, "models", "load", "gpt-17")
+    assert unknown.returncode == 2 and "smollm2-135m" in unknown.stderr  # the server's 400 lists the valid ones
+
+
 @pytest.fixture()
 def unused_port() -> int:
     """A port nothing listens on (bound, then closed): connecting is refused."""

@@ -40,10 +40,12 @@ def song(path: Path, *, tonic: int = 0, bars: int = 8) -> Path:
 
 @pytest.fixture()
 def env(server, celery_worker, tmp_path) -> dict[str, str]:
-    """A user's environment: the server and credentials in MA_*, config and state folders of the test's own."""
+    """A user's environment: the server and credentials in MA_*, config, state and data folders of the test's own,
+    and no OS keyring (keyring's own "none" backend; test_login_with_a_keyring picks a real one)."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("MA_")}
     out.update(MA_URL=server, MA_USER=USER, MA_PASSWORD=PASSWORD, XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONUNBUFFERED="1")
+               XDG_STATE_HOME=str(tmp_path / "state"), XDG_DATA_HOME=str(tmp_path / "data"),
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", PYTHONUNBUFFERED="1")
     return out
 
 
@@ -199,6 +201,22 @@ def test_login_keeps_the_password_out_of_the_config(env, tmp_path):
     wrong = ma({**env, "MA_PASSWORD": "wrong", "XDG_CONFIG_HOME": str(tmp_path / "other")}, "login")
     assert wrong.returncode == 3 and not (tmp_path / "other").exists()
     assert ma(bare, "logout").returncode == 0 and not config.exists()
+
+
+def test_login_with_a_keyring_needs_no_password_later(env, tmp_path):
+    # keyrings.alt's file backend stands for the OS keyring (macOS Keychain, Secret Service) a laptop has
+    keyed = {**env, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
+    done = ma(keyed, "--json", "login")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["password"] == "keyring"
+    config = Path(env["XDG_CONFIG_HOME"]) / "music-analyzer" / "config.json"
+    assert PASSWORD not in config.read_text()
+    bare = {k: v for k, v in keyed.items() if k not in ("MA_URL", "MA_USER", "MA_PASSWORD")}
+    works = ma(bare, "--json", "sessions")  # server and user from the config, the password from the keyring
+    assert works.returncode == 0 and isinstance(json.loads(works.stdout), list)
+    assert ma(bare, "logout").returncode == 0
+    forgotten = ma({**bare, "MA_URL": env["MA_URL"], "MA_USER": USER}, "sessions")
+    assert forgotten.returncode == 3 and "no password for tester" in forgotten.stderr
 
 
 def test_jobs_started_without_wait_are_followed_by_jobs_watch(env, tmp_path):

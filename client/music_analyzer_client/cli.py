@@ -16,6 +16,10 @@ from .config import resolve
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MusicAnalyzerError
 from .ui import Output
 
+HINTS: dict[object, str] = {
+    "unreachable": "is the server running? Give its address with --url, MA_URL or `music-analyzer login`",
+    401: "log in with `music-analyzer login`, or set MA_USER and MA_PASSWORD",
+}
 Command = Callable[[MusicAnalyzer, argparse.Namespace, Output], int]
 
 EPILOG = """\
@@ -114,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, out)
     except MusicAnalyzerError as e:
         out.error(e)
+        hint = HINTS.get("unreachable" if e.unreachable else e.status if e.auth_failed else None)
+        if hint:
+            out.warn(hint)
         return e.exit_code()
     except KeyboardInterrupt:
         out.warn("interrupted")

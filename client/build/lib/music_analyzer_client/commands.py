@@ -133,15 +133,16 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         else:
             _print_models(status, out)
         return EXIT_OK
-    if args.models_command == "load":
-        result = client.load_model(args.name, wait=args.wait)
-    elif args.models_command == "unload":
-        result = client.unload_model(wait=args.wait)
-    else:
-        options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
-                                     ("temperature", args.temperature), ("system", args.system),
-                                     ("seed", args.seed)) if v is not None}
-        result = client.generate(args.prompt, wait=args.wait, **options)
+    with out.busy(f"{args.models_command}: waiting for the GPU worker…"):
+        if args.models_command == "load":
+            result = client.load_model(args.name, wait=args.wait)
+        elif args.models_command == "unload":
+            result = client.unload_model(wait=args.wait)
+        else:
+            options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
+                                         ("temperature", args.temperature), ("system", args.system),
+                                         ("seed", args.seed)) if v is not None}
+            result = client.generate(args.prompt, wait=args.wait, **options)
     if out.json:
         out.emit(result)
     elif args.models_command == "generate":

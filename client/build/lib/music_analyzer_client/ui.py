@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -55,6 +56,12 @@ class Output:
         for row in rows:
             table.add_row(*row)
         self.out.print(table)
+
+    def busy(self, text: str) -> AbstractContextManager[object]:
+        """A spinner on a terminal while a request waits (a model loading can take minutes); else nothing."""
+        if self.err.is_terminal and not self.json:
+            return self.err.status(text)
+        return nullcontext()
 
     def tracker(self, *, keep_finished: bool = True) -> Tracker:
         """Live bars when a person watches stderr, else state lines (none with --json). `keep_finished`: False

@@ -123,6 +123,8 @@ def run_all(batch: Batch, files: list[Path], workers: int) -> None:
                 batch.fatal.append(e)
                 batch.stop.set()
                 finished.set()
+            except OSError as e:  # this file only: gone or unreadable since the folder was listed
+                local_error(batch, path, e)
             finally:
                 batch.tracker.advance_overall()
                 with lock:
@@ -133,6 +135,16 @@ def run_all(batch: Batch, files: list[Path], workers: int) -> None:
     for _ in range(min(workers, len(files))):
         threading.Thread(target=worker, name="batch", daemon=True).start()
     finished.wait()
+
+
+def local_error(batch: Batch, path: Path, e: OSError) -> None:
+    rel = path.relative_to(batch.folder).as_posix()
+    message = f"cannot read it: {e.strerror or e}"
+    with batch.state.lock:
+        batch.state.data["files"].setdefault(rel, {"stamp": None, "name": None, "jobs": {}})
+        batch.state.update(rel, error={"code": "local_error", "message": message})
+    batch.reached.add(rel)
+    batch.out.err.print(f"{rel}: {message}", style="red")
 
 
 def fatal(e: MusicAnalyzerError) -> bool:

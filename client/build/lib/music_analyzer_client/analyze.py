@@ -29,6 +29,8 @@ class FileRun:
 
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     analyses = plan(args)
+    if args.out and not args.wait:
+        raise UsageError("--out downloads the results once the jobs end: add --wait")
     in_session = _session_files(client, args.session) if args.session else set()
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     session_id = args.session or client.create_session()

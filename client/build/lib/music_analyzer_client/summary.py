@@ -35,6 +35,8 @@ def brief(job: dict[str, Any]) -> str:
     if job.get("type") == "pitch":
         found = [t for t in (key_text(result, confidence=False), tempo_text(result, metre=False)) if t]
         return " · ".join(found) or "no key or tempo"
+    if job.get("type") == "features":  # the two numbers a producer compares across a folder
+        return ", ".join(_features(result)[0][1].split(", ")[:2]) if _features(result) else "done"
     lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
     return head(lines[0][1], 40) if lines else "done"
 

@@ -1,0 +1,57 @@
+"""The analyses `analyze` and `batch` can start, from their shared flags, as job requests."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+# what the server accepts today (its AUDIO_FILE_TYPES); `batch --pattern` reaches anything else
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".m4a", ".ogg")
+LLM_TASKS = ("transcribe", "analyze")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str  # what the user asked for: features, pitch, stems, lyrics, llm-analyze
+    job_type: str  # the /process/<job_type> route
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("analyses (none given: --features --pitch)")
+    group.add_argument("--features", action="store_true", help="loudness, spectrum, MFCC, chroma (CPU, seconds)")
+    group.add_argument("--pitch", action="store_true", help="key, tuning, chords, tempo, beats, melody (CPU)")
+    group.add_argument("--stems", action="store_true", help="source separation into stems (demucs; GPU)")
+    group.add_argument("--model", metavar="NAME",
+                       help="separation model for --stems: htdemucs (default), htdemucs_ft, htdemucs_6s, "
+                            "hpss or repet (no weights needed)")
+    group.add_argument("--lyrics", action="store_true", help="Whisper transcript of the vocal stem")
+    group.add_argument("--llm", metavar="TASK", choices=LLM_TASKS,
+                       help="gemma_3n listening to the audio: transcribe or analyze")
+    group.add_argument("--llm-model", metavar="NAME", help="the LLM for --llm (the server's default otherwise)")
+
+
+def plan(args: argparse.Namespace) -> list[Analysis]:
+    """The analyses the flags ask for, in the order they are started (the quick CPU ones first)."""
+    if args.model and not args.stems:
+        raise UsageError("--model chooses the separation model of --stems: add --stems")
+    if args.llm_model and not args.llm:
+        raise UsageError("--llm-model chooses the model of --llm TASK: add --llm")
+    out: list[Analysis] = []
+    if args.features:
+        out.append(Analysis("features", "features"))
+    if args.pitch:
+        out.append(Analysis("pitch", "pitch"))
+    if args.stems:
+        out.append(Analysis("stems", "demucs", {"model": args.model} if args.model else {}))
+    if args.lyrics:
+        out.append(Analysis("lyrics", "whisper", {"source": "vocals"}))
+    if args.llm:
+        options: dict[str, Any] = {"task": args.llm}
+        if args.llm_model:
+            options["model_variant"] = args.llm_model
+        out.append(Analysis(f"llm-{args.llm}", "gemma_3n", options))
+    return out or [Analysis("features", "features"), Analysis("pitch", "pitch")]

@@ -1,0 +1,178 @@
+"""`analyze FILE...`: upload into a new or named session, start the analyses, follow them, summarise."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analyses import Analysis, plan
+from .client import MusicAnalyzer
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
+from .summary import summary_lines
+from .ui import LineTracker, Output, Tracker
+from .watching import Followed, Follower, ask_cancel, wait_all
+
+
+@dataclass
+class FileRun:
+    """One FILE argument: its upload (or the session's file of that name) and the jobs started on it."""
+
+    given: str
+    local: Path | None  # None: a file already in the session, named by FILE
+    name: str | None = None  # the name in the session
+    upload: dict[str, Any] | None = None
+    error: MusicAnalyzerError | None = None
+    jobs: list[tuple[Analysis, str]] = field(default_factory=list)  # (analysis, job id)
+
+
+def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    analyses = plan(args)
+    if args.out and not args.wait:
+        raise UsageError("--out downloads the results once the jobs end: add --wait")
+    in_session = _session_files(client, args.session) if args.session else set()
+    runs = [_file_run(given, in_session, args.session) for given in args.files]
+    session_id = args.session or client.create_session()
+    out.note(f"session {session_id}")
+    tracker: Tracker = out.tracker() if args.wait else LineTracker(out.err, quiet=True)
+    follower = Follower(client, tracker)
+    try:
+        with tracker:
+            for item in runs:
+                _upload(client, session_id, item, out)
+                if item.error is None:
+                    _start(client, session_id, item, analyses, follower if args.wait else None, out)
+            if follower.followed:
+                out.note(f"{len(follower.followed)} job(s) started; Ctrl-C stops waiting (and asks whether to "
+                         f"cancel them)")
+            wait_all(follower.followed)
+    except KeyboardInterrupt:
+        ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
+        return EXIT_INTERRUPTED
+    records = {f.job_id: f for f in follower.followed}
+    written = _download(client, session_id, records, Path(args.out), out) if args.out and args.wait else []
+    report(out, session_id, runs, records, written, waited=args.wait)
+    failed = any(r.error for r in runs) or any(f.state != "succeeded" for f in records.values())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _not_waited(runs: list[FileRun], waited: bool) -> list[str]:
+    """Without --wait, Ctrl-C while starting: the jobs started so far (nothing follows them)."""
+    return [] if waited else [job_id for item in runs for _, job_id in item.jobs]
+
+
+def _session_files(client: MusicAnalyzer, session_id: str) -> set[str]:
+    """Upload names of an existing session; none when it does not exist yet (the first upload creates it)."""
+    try:
+        return {f["name"] for f in client.session(session_id).get("files", [])}
+    except MusicAnalyzerError as e:
+        if e.status == 404:
+            return set()
+        raise
+
+
+def _file_run(given: str, in_session: set[str], session_id: str | None) -> FileRun:
+    path = Path(given).expanduser()
+    if path.is_file():
+        return FileRun(given, path)
+    if given in in_session:  # analyse again what an earlier run uploaded, without sending it again
+        return FileRun(given, None, name=given)
+    where = f" and session {session_id} has no upload of that name" if session_id else ""
+    raise UsageError(f"{given}: no such file{where}")
+
+
+def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) -> None:
+    if item.local is None:
+        out.note(f"{item.given}: already in the session")
+        return
+    try:
+        item.upload = dict(client.upload(session_id, item.local))
+    except MusicAnalyzerError as e:
+        if e.unreachable or e.auth_failed:
+            raise
+        item.error = e
+        out.err.print(about(item.given, e.message), style="red")
+        return
+    item.name = item.upload["name"]
+    out.note(f"uploaded {item.given} as {item.name} ({describe_audio(item.upload)})")
+
+
+def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list[Analysis],
+           follower: Follower | None, out: Output) -> None:
+    assert item.name is not None
+    for analysis in analyses:
+        job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options)
+        item.jobs.append((analysis, job["job_id"]))
+        if follower is not None:
+            follower.follow(job["job_id"], f"{item.name} {analysis.name}")
+        else:
+            out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
+
+
+def about(name: str, message: str) -> str:
+    """`name: message`, unless the server's message names the file already ("'x.mp3': not audio")."""
+    return message if message.startswith((f"'{Path(name).name}'", f'"{Path(name).name}"')) else f"{name}: {message}"
+
+
+def describe_audio(upload: dict[str, Any]) -> str:
+    seconds = float(upload.get("duration_seconds") or 0.0)
+    channels = {1: "mono", 2: "stereo"}.get(int(upload.get("channels") or 0), f"{upload.get('channels')} ch")
+    rate = float(upload.get("sample_rate") or 0) / 1000
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}, {rate:g} kHz {channels}"
+
+
+def _download(client: MusicAnalyzer, session_id: str, records: dict[str, Followed], folder: Path,
+              out: Output) -> list[str]:
+    """The files the succeeded jobs wrote, into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for followed in records.values():
+        record = followed.record or {}
+        if record.get("state") != "succeeded":
+            continue
+        for name in record.get("files") or []:
+            written.append(str(client.download(session_id, name, folder / name, area="results")))
+    out.note(f"wrote {len(written)} file(s) to {folder}")
+    return written
+
+
+def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str, Followed], written: list[str],
+           *, waited: bool) -> None:
+    if out.json:
+        out.emit({"session_id": session_id, "files": [_file_json(item, records) for item in runs],
+                  "downloaded": written})
+        return
+    for item in runs:
+        out.out.print(f"\n{item.name or item.given}", style="bold")
+        if item.error is not None:
+            out.out.print(f"  error    {item.error.message}", style="red")
+        files: list[str] = []
+        for analysis, job_id in item.jobs:
+            followed = records.get(job_id)
+            if not waited or followed is None:
+                out.out.print(f"  {analysis.name:<8} job {job_id} (started)")
+                continue
+            record: dict[str, Any] = dict(followed.record or {"state": followed.state})
+            files += record.get("files") or []
+            for label, text in summary_lines(record, files=False):
+                out.out.print(f"  {label:<8} {text}", style="red" if label == "error" else None)
+        if files:
+            out.out.print(f"  {'files':<8} {' '.join(files)}")
+    if written:
+        out.out.print("\n" + "\n".join(f"  wrote {w}" for w in written))
+    elif waited:
+        out.note(f"\nresults: music-analyzer download {session_id} --out ./{session_id}")
+    else:
+        out.note(f"\nfollow them: music-analyzer jobs --watch   (session {session_id})")
+
+
+def _file_json(item: FileRun, records: dict[str, Followed]) -> dict[str, Any]:
+    jobs = []
+    for analysis, job_id in item.jobs:
+        followed = records.get(job_id)
+        record = (followed.record if followed else None) or {"job_id": job_id,
+                                                             "state": followed.state if followed else "queued"}
+        jobs.append({"analysis": analysis.name, **record})
+    return {"file": item.given, "name": item.name, "upload": item.upload,
+            "error": item.error.to_dict() if item.error else None, "jobs": jobs}

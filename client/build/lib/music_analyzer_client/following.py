@@ -1,0 +1,124 @@
+"""Following a job to its end: the server's event stream (GET /jobs/<id>/events, Server-Sent Events), or the long
+poll (GET /jobs/<id>?wait=) from a server that has no such route.
+
+The stream sends `state` and `progress` events (`data`: at least state, progress, stage) and ends with a `done`
+event whose `data` is the job's full record, as GET /jobs/<id> returns it. Each event has an `id:`; after a
+dropped connection the stream is opened again with `Last-Event-ID`, so nothing is missed or repeated. A server
+answers 204 to a reconnect after `done` (nothing more to say): the record is then read with GET /jobs/<id>.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from .errors import MusicAnalyzerError
+from .records import JobEvent, is_terminal
+from .sse import SSEParser
+
+if TYPE_CHECKING:
+    from .client import MusicAnalyzer
+
+STREAM_READ_TIMEOUT = 75.0  # seconds without a byte: the server sends a keep-alive comment every 15 s
+MAX_RECONNECTS = 5  # consecutive broken connections before giving up
+MAX_RETRY_SECONDS = 10.0
+
+
+class NoEventStream(Exception):
+    """The server has no event stream for jobs (an older server): follow by long poll instead."""
+
+
+def follow(client: MusicAnalyzer, job_id: str, *, last_event_id: str | None = None,
+           poll_seconds: float = 2.0) -> Iterator[JobEvent]:
+    """The job's events until its `done` event (see the module's docstring)."""
+    try:
+        yield from _stream(client, job_id, last_event_id)
+    except NoEventStream:
+        yield from long_poll(client, job_id, poll_seconds=poll_seconds)
+
+
+def _stream(client: MusicAnalyzer, job_id: str, last_event_id: str | None) -> Iterator[JobEvent]:
+    broken = 0
+    parser = SSEParser()
+    parser.last_event_id = last_event_id
+    while True:
+        parser.new_connection()
+        response = _open(client, job_id, parser.last_event_id)
+        if response is None:  # 204: the stream had already ended with `done` for this client
+            yield done(client.job(job_id))
+            return
+        try:
+            for chunk in response.iter_content(chunk_size=None):  # whatever has arrived: events are small
+                for sse in parser.feed(chunk):
+                    broken = 0
+                    event = _job_event(client, job_id, sse.event, sse.data, sse.id)
+                    yield event
+                    if event["event"] == "done":
+                        return
+        except requests.RequestException:
+            pass  # the connection dropped (or went silent past the keep-alives): resume after the last id
+        finally:
+            response.close()
+        broken += 1
+        if broken > MAX_RECONNECTS:
+            raise MusicAnalyzerError(f"the event stream of job {job_id} broke off {broken} times in a row",
+                                     code="unreachable")
+        time.sleep(min((parser.retry_ms or 1000) / 1000.0, MAX_RETRY_SECONDS))
+
+
+def _open(client: MusicAnalyzer, job_id: str, last_event_id: str | None) -> requests.Response | None:
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    try:
+        response = client.request("GET", f"/jobs/{job_id}/events", headers=headers, stream=True, retry=True,
+                                  timeout=STREAM_READ_TIMEOUT)
+    except MusicAnalyzerError as e:
+        # a 404 for the route itself (not for the job: job_not_found) means the server has no stream
+        if e.status in (404, 405) and e.code != "job_not_found":
+            raise NoEventStream() from e
+        raise
+    if response.status_code == 204:
+        response.close()
+        return None
+    if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+        response.close()  # something in between answered instead of the stream
+        raise NoEventStream()
+    return response
+
+
+def _job_event(client: MusicAnalyzer, job_id: str, kind: str, data: str, event_id: str | None) -> JobEvent:
+    try:
+        payload: dict[str, Any] = json.loads(data)
+    except ValueError as e:
+        raise MusicAnalyzerError(f"the event stream of job {job_id} sent data that is not JSON",
+                                 code="bad_event") from e
+    if kind == "done" or (is_terminal(payload) and "job_id" in payload):
+        return {"event": "done", "id": event_id, "data": payload}
+    if is_terminal(payload):  # an end announced without the record: read the record
+        return {"event": "done", "id": event_id, "data": dict(client.job(job_id))}
+    return {"event": kind, "id": event_id, "data": payload}
+
+
+def long_poll(client: MusicAnalyzer, job_id: str, *, poll_seconds: float = 2.0) -> Iterator[JobEvent]:
+    """Events made from GET /jobs/<id>?wait=poll_seconds: one whenever state, progress or stage changed, and
+    `done` with the record as soon as the job ends (the server answers a long poll at once then)."""
+    seen: tuple[Any, ...] | None = None
+    while True:
+        job = client.job(job_id, wait=poll_seconds)
+        if is_terminal(job):
+            yield done(job)
+            return
+        now = (job.get("state"), job.get("progress"), job.get("stage"))
+        if now != seen:
+            seen = now
+            yield {"event": "progress", "id": None,
+                   "data": {"state": now[0], "progress": now[1], "stage": now[2]}}
+
+
+def done(job: Any) -> JobEvent:
+    return {"event": "done", "id": None, "data": dict(job)}

@@ -1,0 +1,119 @@
+"""A few lines a person wants from each kind of finished job: key, tempo, the first chords, the start of the
+transcript, the files written. The full results stay in the session (and in --json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHORDS_SHOWN = 8
+TEXT_SHOWN = 160
+
+
+def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str, str]]:
+    """(label, text) pairs for a finished job; a failed one says why. `files`: a line naming the files written."""
+    state = job.get("state")
+    if state == "failed":
+        err = job.get("error") or {}
+        return [("error", f"{err.get('message', 'failed')} ({err.get('code', 'error')})")]
+    if state != "succeeded":
+        return [("state", str(state))]
+    result = job.get("result") or {}
+    lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
+    written = job.get("files") or result.get("files") or []
+    if files and written:
+        lines.append(("files", " ".join(written)))
+    return lines
+
+
+def brief(job: dict[str, Any]) -> str:
+    """One short phrase for a table cell: "C major · 120.0 BPM", "-14.2 LUFS", or the state / error."""
+    if job.get("state") == "failed":
+        return "failed: " + str((job.get("error") or {}).get("message", ""))
+    if job.get("state") != "succeeded":
+        return str(job.get("state"))
+    result = job.get("result") or {}
+    if job.get("type") == "pitch":
+        found = [t for t in (key_text(result, confidence=False), tempo_text(result, metre=False)) if t]
+        return " · ".join(found) or "no key or tempo"
+    if job.get("type") == "features":  # the two numbers a producer compares across a folder
+        return ", ".join(_features(result)[0][1].split(", ")[:2]) if _features(result) else "done"
+    lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
+    return head(lines[0][1], 40) if lines else "done"
+
+
+def key_text(result: dict[str, Any], *, confidence: bool = True) -> str | None:
+    key = result.get("key") or {}
+    if not key.get("tonic"):
+        return None
+    value = key.get("confidence")
+    return f"{key['tonic']} {key.get('mode', '')}".strip() + (
+        f" (confidence {value:.2f})" if confidence and isinstance(value, int | float) else "")
+
+
+def tempo_text(result: dict[str, Any], *, metre: bool = True) -> str | None:
+    bpm = result.get("tempo_bpm")
+    if bpm is None:
+        return None
+    signature = result.get("time_signature") if metre else None
+    return f"{bpm:.1f} BPM" + (f", {signature}" if signature else "")
+
+
+def chords_text(result: dict[str, Any]) -> str | None:
+    chords = [c.get("label") for c in result.get("chords") or [] if c.get("label") not in (None, "N")]
+    if not chords:
+        return None
+    head = " ".join(chords[:CHORDS_SHOWN])
+    return head + (f" … ({len(chords)} chords)" if len(chords) > CHORDS_SHOWN else "")
+
+
+def head(text: str, limit: int = TEXT_SHOWN) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _pitch(result: dict[str, Any]) -> list[tuple[str, str]]:
+    lines = [("key", key_text(result)), ("tempo", tempo_text(result)), ("chords", chords_text(result))]
+    tuning = result.get("tuning_cents")
+    if isinstance(tuning, int | float) and abs(tuning) >= 5:
+        lines.append(("tuning", f"{tuning:+.0f} cents from A440"))
+    return [(label, text) for label, text in lines if text]
+
+
+def _features(result: dict[str, Any]) -> list[tuple[str, str]]:
+    af = result.get("audio_features") or {}
+    parts = []
+    if af.get("loudness_lufs") is not None:
+        parts.append(f"{af['loudness_lufs']:.1f} LUFS")
+    if af.get("peak_dbfs") is not None:
+        parts.append(f"peak {af['peak_dbfs']:.1f} dBFS")
+    if af.get("spectral_centroid_hz") is not None:
+        parts.append(f"centroid {af['spectral_centroid_hz']:.0f} Hz")
+    if af.get("dominant_pitch_class"):
+        parts.append(f"dominant pitch class {af['dominant_pitch_class']}")
+    return [("features", ", ".join(parts))] if parts else []
+
+
+def _whisper(result: dict[str, Any]) -> list[tuple[str, str]]:
+    text = str(result.get("text") or "").strip()
+    lang = result.get("language")
+    return [("lyrics" if result.get("source") == "vocals" else "transcript",
+             (f"[{lang}] " if lang else "") + (head(text) if text else "(nothing heard)"))]
+
+
+def _demucs(result: dict[str, Any]) -> list[tuple[str, str]]:
+    stems = result.get("stems") or []
+    return [("stems", f"{', '.join(stems)} ({result.get('model')})")] if stems else []
+
+
+def _gemma(result: dict[str, Any]) -> list[tuple[str, str]]:
+    text = str(result.get("analysis_summary") or "").strip()
+    return [(str(result.get("task") or "llm"), head(text) if text else "(no text)")]
+
+
+def _musicgen(result: dict[str, Any]) -> list[tuple[str, str]]:
+    seconds = result.get("duration_seconds")
+    return [("generated", f"{seconds:.1f} s of audio")] if isinstance(seconds, int | float) else []
+
+
+_BY_TYPE = {"pitch": _pitch, "features": _features, "whisper": _whisper, "demucs": _demucs,
+            "gemma_3n": _gemma, "musicgen": _musicgen}

@@ -1,0 +1,186 @@
+"""What the command line shows: results on stdout (JSON with --json, nothing else there), progress and notes on
+stderr — live bars on a terminal, one line per state change otherwise (a log file, a CI job)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import MusicAnalyzerError
+
+STATE_STYLE = {"succeeded": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "queued": "dim"}
+
+
+class Output:
+    """stdout for results, stderr for everything a person reads while waiting."""
+
+    def __init__(self, json_mode: bool) -> None:
+        self.json = json_mode
+        # markup off: file names and server messages are shown as they are ("[live] take 2.wav")
+        # a pipe or a file gets tables as wide as their content (rich would wrap them at 80 columns)
+        self.out = Console(highlight=False, markup=False, soft_wrap=True,
+                           width=None if sys.stdout.isatty() else 1000)
+        self.err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+    def note(self, text: str, style: str | None = None) -> None:
+        """Information for a person (stderr); silent with --json, where scripts read the exit code instead."""
+        if not self.json:
+            self.err.print(text, style=style)
+
+    def warn(self, text: str) -> None:
+        self.err.print(text, style="yellow")
+
+    def emit(self, data: Any) -> None:
+        """The machine-readable result: one JSON document on stdout."""
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def error(self, e: MusicAnalyzerError) -> None:
+        self.err.print(f"error: {e}", style="bold red")
+        if self.json:
+            self.emit({"error": e.to_dict()})
+
+    def table(self, columns: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
+        table = Table(title=title, show_edge=False, header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        self.out.print(table)
+
+    def busy(self, text: str) -> AbstractContextManager[object]:
+        """A spinner on a terminal while a request waits (a model loading can take minutes); else nothing."""
+        if self.err.is_terminal and not self.json:
+            return self.err.status(text)
+        return nullcontext()
+
+    def tracker(self, *, keep_finished: bool = True) -> Tracker:
+        """Live bars when a person watches stderr, else state lines (none with --json). `keep_finished`: False
+        removes a job's bar when it ends (a batch of hundreds shows the running ones and a total)."""
+        if self.err.is_terminal and not self.json:
+            return BarTracker(self.err, keep_finished=keep_finished)
+        return LineTracker(self.err, quiet=self.json)
+
+
+class Tracker(Protocol):
+    """Shows jobs as they move; called from the threads that follow them."""
+
+    def add(self, job_id: str, label: str) -> None: ...
+    def update(self, job_id: str, data: dict[str, Any]) -> None: ...
+    def finish(self, job_id: str, record: dict[str, Any]) -> None: ...
+    def overall(self, label: str, total: int) -> None: ...
+    def advance_overall(self) -> None: ...
+    def __enter__(self) -> Tracker: ...
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+def status_text(data: dict[str, Any]) -> str:
+    state = str(data.get("state") or "")
+    stage = str(data.get("stage") or "")
+    if state == "failed":
+        return f"failed: {(data.get('error') or {}).get('message', '')}"
+    return f"{state} · {stage}" if stage and stage != state and state == "running" else state
+
+
+class BarTracker:
+    """One rich progress bar per job, on stderr."""
+
+    def __init__(self, console: Console, *, keep_finished: bool = True) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+        self.keep_finished = keep_finished
+        self.tasks: dict[str, TaskID] = {}
+        self.total: TaskID | None = None
+        self.count = (0, 0)  # files handled, files in all
+        self.lock = threading.Lock()
+
+    def overall(self, label: str, total: int) -> None:
+        self.total, self.count = self.progress.add_task(label, total=total, status=f"0/{total}"), (0, total)
+
+    def advance_overall(self) -> None:
+        if self.total is not None:
+            with self.lock:
+                self.count = (self.count[0] + 1, self.count[1])
+            self.progress.update(self.total, completed=self.count[0], status=f"{self.count[0]}/{self.count[1]}")
+
+    def __enter__(self) -> BarTracker:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def add(self, job_id: str, label: str) -> None:
+        with self.lock:
+            self.tasks[job_id] = self.progress.add_task(label, total=100, status="queued")
+
+    def update(self, job_id: str, data: dict[str, Any]) -> None:
+        progress = float(data.get("progress") or 0.0)
+        self.progress.update(self.tasks[job_id], completed=100 * progress, status=status_text(data))
+
+    def finish(self, job_id: str, record: dict[str, Any]) -> None:
+        done = record.get("state") == "succeeded"
+        task = self.tasks[job_id]
+        self.progress.update(task, status=status_text(record),
+                             completed=100 if done else 100 * float(record.get("progress") or 0.0))
+        self.progress.stop_task(task)
+        if not self.keep_finished:
+            self.progress.remove_task(task)
+
+
+class LineTracker:
+    """A line per state change ("queued", "running", "succeeded in 3.1 s"), for logs and pipes."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.labels: dict[str, str] = {}
+        self.states: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> LineTracker:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def add(self, job_id: str, label: str) -> None:
+        with self.lock:
+            self.labels[job_id] = label
+            self.started[job_id] = time.monotonic()
+
+    def overall(self, label: str, total: int) -> None:
+        return None  # each job's end is a line already
+
+    def advance_overall(self) -> None:
+        return None
+
+    def _say(self, job_id: str, state: str, text: str) -> None:
+        with self.lock:
+            if self.states.get(job_id) == state:
+                return
+            self.states[job_id] = state
+        if not self.quiet:
+            self.console.print(f"{self.labels.get(job_id, job_id)}: {text}", style=STATE_STYLE.get(state))
+
+    def update(self, job_id: str, data: dict[str, Any]) -> None:
+        state = str(data.get("state") or "")
+        self._say(job_id, state, state)
+
+    def finish(self, job_id: str, record: dict[str, Any]) -> None:
+        seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
+        state = str(record.get("state"))
+        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s)")

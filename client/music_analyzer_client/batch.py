@@ -1,0 +1,240 @@
+"""`batch DIR`: every audio file of a folder into one session, N jobs in flight at once, a summary table at the end,
+and a progress file (batch_state.py) that lets `--resume` skip what is done after a stop, a crash or a failure."""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analyses import AUDIO_SUFFIXES, Analysis, plan
+from .analyze import about
+from .batch_state import BatchState, default_state_path, file_stamp
+from .client import MusicAnalyzer, new_idempotency_key
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
+from .records import TERMINAL_STATES
+from .summary import brief
+from .ui import Output, Tracker
+from .watching import Follower, ask_cancel
+
+ANALYSIS_FLAGS = ("features", "pitch", "stems", "lyrics", "llm")
+
+
+@dataclass
+class Batch:
+    client: MusicAnalyzer
+    folder: Path
+    state: BatchState
+    analyses: list[Analysis]
+    follower: Follower
+    tracker: Tracker
+    out: Output
+    stop: threading.Event = field(default_factory=threading.Event)
+    fatal: list[MusicAnalyzerError] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)  # done by an earlier run: nothing sent this time
+    reached: set[str] = field(default_factory=set)
+
+
+def find_files(folder: Path, pattern: str | None) -> list[Path]:
+    """`pattern` (a glob under `folder`, `**` for subfolders), else the folder's audio files; no hidden files."""
+    if pattern:
+        found = folder.glob(pattern)
+    else:
+        found = (p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    return sorted(p for p in found if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    folder = Path(args.folder).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"{args.folder}: not a folder")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    files = find_files(folder, args.pattern)
+    if not files:
+        raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else ""))
+    state, analyses = open_state(client, args, folder, out)
+    tracker = out.tracker(keep_finished=False)
+    batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out)
+    out.note(f"{len(files)} file(s) into session {state.session_id}, {args.jobs} job(s) at a time; "
+             f"progress in {state.path}")
+    try:
+        with tracker:
+            tracker.overall("files", len(files))
+            run_all(batch, files, args.jobs)
+    except KeyboardInterrupt:
+        batch.stop.set()
+        ask_cancel(client, [f.job_id for f in batch.follower.unfinished()], out)
+        out.warn(f"continue later with: music-analyzer batch {args.folder} --resume")
+        return EXIT_INTERRUPTED
+    if batch.fatal:
+        raise batch.fatal[0]
+    rows = [outcome(batch, f) for f in files]
+    report(batch, rows)
+    return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+
+
+def open_state(client: MusicAnalyzer, args: argparse.Namespace, folder: Path,
+               out: Output) -> tuple[BatchState, list[Analysis]]:
+    """The earlier run's state with --resume (its session, and its analyses unless flags name others), else a
+    new batch in a new (or the named) session."""
+    path = Path(args.state).expanduser() if args.state else default_state_path(folder)
+    flags_given = any(getattr(args, flag) for flag in ANALYSIS_FLAGS)
+    previous = BatchState.load(path) if args.resume else None
+    if previous is not None:
+        if (previous.data.get("url"), previous.data.get("user")) != (client.base_url, client.user):
+            raise UsageError(f"{path} records a batch of {previous.data.get('user')} at {previous.data.get('url')}; "
+                             f"resume it with that server and user, or drop --resume to start over")
+        analyses = plan(args) if flags_given else previous.analyses()
+        return previous, analyses
+    if args.resume:
+        out.note(f"no earlier batch of {folder} in {path}: starting one")
+    elif path.exists():
+        out.note(f"starting over (--resume would continue the run recorded in {path})")
+    analyses = plan(args)
+    session_id = args.session or client.create_session()
+    return BatchState.new(path, folder=folder, url=client.base_url, user=client.user, session_id=session_id,
+                          analyses=analyses), analyses
+
+
+def run_all(batch: Batch, files: list[Path], workers: int) -> None:
+    """`workers` threads take files from a queue, each following one file's jobs at a time: at most `workers`
+    jobs are in flight. Returns when every file is handled, or at once when the server is lost."""
+    work: queue.Queue[Path] = queue.Queue()
+    for path in files:
+        work.put(path)
+    finished = threading.Event()
+    remaining = [len(files)]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while not batch.stop.is_set():
+            try:
+                path = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                process(batch, path)
+            except MusicAnalyzerError as e:  # the server is gone or refuses us: stop the whole batch
+                batch.fatal.append(e)
+                batch.stop.set()
+                finished.set()
+            except OSError as e:  # this file only: gone or unreadable since the folder was listed
+                local_error(batch, path, e)
+            finally:
+                batch.tracker.advance_overall()
+                with lock:
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        finished.set()
+
+    for _ in range(min(workers, len(files))):
+        threading.Thread(target=worker, name="batch", daemon=True).start()
+    finished.wait()
+
+
+def local_error(batch: Batch, path: Path, e: OSError) -> None:
+    rel = path.relative_to(batch.folder).as_posix()
+    message = f"cannot read it: {e.strerror or e}"
+    with batch.state.lock:
+        batch.state.data["files"].setdefault(rel, {"stamp": None, "name": None, "jobs": {}})
+        batch.state.update(rel, error={"code": "local_error", "message": message})
+    batch.reached.add(rel)
+    batch.out.err.print(f"{rel}: {message}", style="red")
+
+
+def fatal(e: MusicAnalyzerError) -> bool:
+    return e.unreachable or e.auth_failed or e.status == 503
+
+
+def process(batch: Batch, path: Path) -> None:
+    rel = path.relative_to(batch.folder).as_posix()
+    state = batch.state
+    entry = state.entry(rel, file_stamp(path))
+    batch.reached.add(rel)
+    if entry["name"] and all(entry["jobs"].get(a.name, {}).get("state") == "succeeded" for a in batch.analyses):
+        batch.skipped.add(rel)
+        return
+    name = entry["name"]
+    if name is None:
+        try:
+            name = batch.client.upload(state.session_id, path)["name"]
+        except MusicAnalyzerError as e:
+            if fatal(e):
+                raise
+            state.update(rel, error=e.to_dict())
+            batch.out.err.print(about(rel, e.message), style="red")
+            return
+        state.update(rel, name=name, error=None)
+    for analysis in batch.analyses:
+        if batch.stop.is_set():
+            return
+        run_job(batch, rel, name, analysis)
+
+
+def run_job(batch: Batch, rel: str, name: str, analysis: Analysis) -> None:
+    """Start (or find again) the job of `analysis` on the file, follow it to its end, record how it ended."""
+    state = batch.state
+    known = state.job(rel, analysis.name)
+    if known.get("state") == "succeeded":
+        return
+    job_id = known.get("job_id")
+    if not job_id or known.get("state") in TERMINAL_STATES:  # never started, or failed/canceled: (re)start
+        # a key recorded without a job id: the request may have reached the server; the same key finds its job
+        key = known.get("key") if not job_id else None
+        key = key or new_idempotency_key()
+        state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None)
+        try:
+            created = batch.client.start_job(analysis.job_type, state.session_id, file=name,
+                                             options=analysis.options, idempotency_key=key)
+        except MusicAnalyzerError as e:
+            if fatal(e):
+                raise
+            state.update_job(rel, analysis.name, state="failed", error=e.to_dict(), brief=f"failed: {e.message}")
+            batch.out.err.print(f"{rel} {analysis.name}: {e.message}", style="red")
+            return
+        job_id = created["job_id"]
+        state.update_job(rel, analysis.name, job_id=job_id, state=created.get("state"))
+    followed = batch.follower.follow(job_id, f"{rel} {analysis.name}")
+    followed.done.wait()
+    if followed.record is None:
+        raise followed.error or MusicAnalyzerError(f"lost job {job_id}", code="unreachable")
+    record: dict[str, Any] = dict(followed.record)
+    state.update_job(rel, analysis.name, state=record["state"], error=record.get("error"), brief=brief(record))
+
+
+def outcome(batch: Batch, path: Path) -> dict[str, Any]:
+    rel = path.relative_to(batch.folder).as_posix()
+    entry = batch.state.data["files"].get(rel) or {"name": None, "error": None, "jobs": {}}
+    jobs = {a.name: entry["jobs"].get(a.name) or {} for a in batch.analyses}
+    if rel not in batch.reached:
+        status = "not reached"
+    elif entry.get("error") or any(j.get("state") in ("failed", "canceled") for j in jobs.values()):
+        status = "failed"
+    else:
+        status = "done earlier" if rel in batch.skipped else "done"
+    return {"file": rel, "name": entry.get("name"), "status": status, "skipped": rel in batch.skipped,
+            "error": entry.get("error"),
+            "jobs": {n: {k: j.get(k) for k in ("job_id", "state", "brief", "error")} for n, j in jobs.items()}}
+
+
+def report(batch: Batch, rows: list[dict[str, Any]]) -> None:
+    out = batch.out
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "done earlier", "failed", "not reached")}
+    if out.json:
+        out.emit({"session_id": batch.state.session_id, "state_file": str(batch.state.path), "counts": counts,
+                  "files": rows})
+        return
+    names = [a.name for a in batch.analyses]
+    table = []
+    for r in rows:
+        cells = [r["jobs"][n].get("brief") or "" for n in names]
+        if r["error"]:  # the upload was refused: no job ran
+            cells = [r["error"]["message"]] + [""] * (len(names) - 1)
+        table.append([r["file"], r["status"], *cells])
+    out.table(["file", "status", *names], table, title=f"session {batch.state.session_id}")
+    out.out.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))

@@ -1,0 +1,298 @@
+"""MusicAnalyzer: a typed client of the Music Analyzer HTTP API (sessions, uploads, jobs, downloads, models).
+
+    from music_analyzer_client import MusicAnalyzer
+    ma = MusicAnalyzer("http://127.0.0.1:8000", "alice", "secret")
+    sid = ma.create_session()
+    name = ma.upload(sid, "song.mp3")["name"]
+    job = ma.wait(ma.start_job("pitch", sid, file=name)["job_id"])
+    print(job["result"]["key"])
+
+Every failure raises MusicAnalyzerError with the server's code, message, status and request id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import requests
+
+from . import __version__
+from .errors import MusicAnalyzerError
+from .following import follow
+from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
+
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
+LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class MusicAnalyzer:
+    """One server and one user. Safe to share between threads: each thread gets its own requests.Session
+    (connection pool), since requests does not promise that one Session may be used by several at once."""
+
+    def __init__(self, base_url: str, user: str | None = None, password: str | None = None, *,
+                 timeout: float = 60.0, retries: int = 3) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self.timeout = timeout
+        self.retries = retries
+        self._auth = (user, password or "") if user is not None else None
+        self._local = threading.local()
+        self._answered = False  # the server has answered once: from then on, no answer is a blip worth a retry
+
+    @property
+    def http(self) -> requests.Session:
+        """This thread's requests.Session, with the credentials and the User-Agent set."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.auth = self._auth
+            session.headers["User-Agent"] = f"music-analyzer-client/{__version__}"
+        return cast(requests.Session, session)
+
+    # ---- transport -------------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, retry: bool = False, timeout: float | None = None,
+                stream: bool = False, **kwargs: Any) -> requests.Response:
+        """One request; a non-2xx answer or no answer raises MusicAnalyzerError.
+
+        `retry`: on no answer, a 503, or 409 idempotency_key_in_use, try again (up to `retries` times with
+        backoff). Only for requests that are safe to repeat: reads, and job-creating requests carrying an
+        Idempotency-Key (the server answers a repeat with the job the first one made). A server that has never
+        answered this client is not retried: a wrong URL or a stopped server is reported at once.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._send(method, path, timeout=timeout, stream=stream, **kwargs)
+            except MusicAnalyzerError as e:
+                transient = (e.unreachable and self._answered) or e.status == 503 \
+                    or e.code == "idempotency_key_in_use"
+                if not retry or not transient or attempt >= self.retries:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)  # a restarting API or Redis comes back within seconds
+                attempt += 1
+
+    def _send(self, method: str, path: str, *, timeout: float | None, stream: bool,
+              **kwargs: Any) -> requests.Response:
+        url = self.base_url + path
+        try:
+            response = self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
+                                         stream=stream, **kwargs)
+        except requests.exceptions.InvalidURL as e:
+            raise MusicAnalyzerError(f"{self.base_url!r} is not a server URL like http://host:8000",
+                                     code="invalid_url") from e
+        except requests.RequestException as e:
+            raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {_reason(e)}",
+                                     code="unreachable") from e
+        self._answered = True
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise MusicAnalyzerError(f"the server's answer to {method} {path} is not JSON; is {self.base_url} "
+                                     f"a Music Analyzer server?", code="not_json", status=response.status_code,
+                                     request_id=response.headers.get("X-Request-ID")) from e
+
+    # ---- health and sessions ---------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """GET /health: with credentials, the full view (workers); wrong credentials raise (401)."""
+        return cast(dict[str, Any], self._json("GET", "/health"))
+
+    def create_session(self, session_id: str | None = None) -> str:
+        body = {"session_id": session_id} if session_id else None
+        return str(self._json("POST", "/sessions", json=body)["session_id"])
+
+    def sessions(self, *, page_size: int = 100) -> Iterator[SessionSummary]:
+        """Every session of the caller, following the cursor page by page."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+            page = self._json("GET", "/sessions", params=params, retry=True)
+            yield from page["sessions"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def session(self, session_id: str) -> Session:
+        return cast(Session, self._json("GET", f"/sessions/{session_id}", retry=True))
+
+    def delete_session(self, session_id: str) -> None:
+        self.request("DELETE", f"/sessions/{session_id}")
+
+    def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
+        """Upload one file (an upload to a new session id creates it); returns the name the server gave it.
+
+        Never retried: a repeated upload would be stored a second time under another name.
+        """
+        path = Path(path)
+        with path.open("rb") as fh:
+            body = self._json("POST", f"/sessions/{session_id}/files",
+                              files={"file": (name or path.name, fh)}, timeout=max(self.timeout, 600.0))
+        return cast(Upload, body["files"][0])
+
+    def download(self, session_id: str, name: str, dest: str | os.PathLike[str], *,
+                 area: str | None = None) -> Path:
+        """Write a session's file to `dest` (a temp file renamed at the end: never half a file)."""
+        dest = Path(dest)
+        params = {"area": area} if area else None
+        part = dest.with_name(f".{dest.name}.part")
+        with self.request("GET", f"/sessions/{session_id}/files/{name}", params=params, stream=True,
+                          retry=True) as response:
+            with part.open("wb") as fh:
+                try:
+                    for chunk in response.iter_content(1 << 16):
+                        fh.write(chunk)
+                except requests.RequestException as e:
+                    part.unlink(missing_ok=True)
+                    raise MusicAnalyzerError(f"the download of {name} broke off: {_reason(e)}",
+                                             code="unreachable") from e
+        part.replace(dest)
+        return dest
+
+    # ---- jobs ------------------------------------------------------------------------------------------------
+
+    def start_job(self, job_type: str, session_id: str, *, file: str | None = None,
+                  options: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                  webhook: str | None = None) -> Job:
+        """POST /process/<job_type>/<session_id>: a job on `file` (or on every upload: one batch job).
+
+        The request carries an Idempotency-Key (a new one unless given) and is retried on a network error or
+        a 503 with the same key, so one call never starts two jobs. Returns at least job_id, state, type.
+        """
+        body: dict[str, Any] = dict(options or {})
+        if file is not None:
+            body["file"] = file
+        if webhook is not None:
+            body["webhook"] = webhook
+        headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
+        return cast(Job, self._json("POST", f"/process/{job_type}/{session_id}", json=body, headers=headers,
+                                    retry=True))
+
+    def job(self, job_id: str, *, wait: float | None = None, retry: bool = True) -> Job:
+        """GET /jobs/<id>; with `wait` a long poll: the answer comes when the job ends or after `wait` s."""
+        params = {"wait": wait} if wait else None
+        return cast(Job, self._json("GET", f"/jobs/{job_id}", params=params, retry=retry,
+                                    timeout=(wait or 0) + self.timeout))
+
+    def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
+        """The job once it has ended (or as it is after `timeout` seconds), by long polls."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = LONG_POLL_SECONDS if deadline is None else min(LONG_POLL_SECONDS, deadline - time.monotonic())
+            job = self.job(job_id, wait=max(left, 0.0) or None)
+            if is_terminal(job) or left <= 0:
+                return job
+
+    def events(self, job_id: str, *, last_event_id: str | None = None,
+               poll_seconds: float = 2.0) -> Iterator[JobEvent]:
+        """The job's events until it ends, the last one ("done") carrying its full record: the server's event
+        stream (GET /jobs/<id>/events, resumed with Last-Event-ID when the connection drops), or, from a server
+        without that route, long polls every `poll_seconds`."""
+        return follow(self, job_id, last_event_id=last_event_id, poll_seconds=poll_seconds)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """DELETE /jobs/<id>: {"state": "canceled"} for a queued job, "cancel_requested" for a running one;
+        a finished job raises (409 job_finished)."""
+        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{job_id}"))
+
+    def jobs_page(self, *, session_id: str | None = None, types: list[str] | None = None,
+                  states: list[str] | None = None, since: str | float | None = None, limit: int = 100,
+                  cursor: str | None = None) -> tuple[list[Job], str | None]:
+        """One page of GET /jobs (newest first) and the cursor of the next page (None on the last)."""
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("session_id", session_id), ("type", ",".join(types or [])),
+                           ("state", ",".join(states or [])), ("since", since), ("cursor", cursor)):
+            if value:
+                params[key] = value
+        page = self._json("GET", "/jobs", params=params, retry=True)
+        return page["jobs"], page.get("next_cursor")
+
+    def jobs(self, *, page_size: int = 100, **filters: Any) -> Iterator[Job]:
+        """Every job matching the filters of jobs_page, newest first, page after page."""
+        cursor: str | None = None
+        while True:
+            jobs, cursor = self.jobs_page(limit=page_size, cursor=cursor, **filters)
+            yield from jobs
+            if not cursor:
+                return
+
+    # ---- models ----------------------------------------------------------------------------------------------
+
+    def model_status(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))
+
+    def load_model(self, model_type: str, *, wait: float = 60.0) -> dict[str, Any]:
+        return self._model_command("load", {"model_type": model_type}, wait)
+
+    def unload_model(self, *, wait: float = 60.0) -> dict[str, Any]:
+        return self._model_command("unload", {}, wait)
+
+    def generate(self, prompt: str, *, wait: float = 60.0, **options: Any) -> dict[str, Any]:
+        """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}."""
+        return self._model_command("generate", {"prompt": prompt, **options}, wait)
+
+    def _model_command(self, command: str, body: dict[str, Any], wait: float) -> dict[str, Any]:
+        """The model routes answer 200 with the result within `wait` seconds, else 202 with the job: then the
+        job is followed to its end. A failed job raises with the worker's error."""
+        headers = {"Idempotency-Key": new_idempotency_key()}
+        response = self.request("POST", f"/api/v2/models/{command}", json={**body, "wait": wait}, headers=headers,
+                                retry=True, timeout=wait + self.timeout)
+        answer = cast(dict[str, Any], response.json())
+        if response.status_code != 202:
+            return answer
+        job = self.wait(answer["job_id"])
+        if job["state"] != "succeeded":
+            raise job_error(job)
+        return job.get("result") or {}
+
+
+def error_from(response: requests.Response) -> MusicAnalyzerError:
+    """The server's error envelope {"error": {"code", "message"}} as an exception (any other body: its status)."""
+    rid = response.headers.get("X-Request-ID")
+    try:
+        body = response.json()
+        err = body["error"]
+        return MusicAnalyzerError(str(err["message"]), code=str(err.get("code", "error")),
+                                  status=response.status_code, request_id=rid, details=err.get("details"))
+    except (ValueError, KeyError, TypeError):
+        reason = response.reason or "error"
+        return MusicAnalyzerError(f"the server answered {response.status_code} {reason}", code="http_error",
+                                  status=response.status_code, request_id=rid)
+
+
+def job_error(job: Job) -> MusicAnalyzerError:
+    """A failed or canceled job as an exception carrying the worker's error code and message."""
+    err = job.get("error") or {}
+    message = err.get("message") or f"job {job.get('job_id')} ended {job.get('state')}"
+    return MusicAnalyzerError(message, code=err.get("code") or str(job.get("state")),
+                              request_id=job.get("request_id"), details={"job_id": job.get("job_id")})
+
+
+def _reason(e: Exception) -> str:
+    """A short reason for a network error ("Connection refused"), not urllib3's nested repr."""
+    if isinstance(e, requests.Timeout):
+        return "no answer in time"
+    found = _ERRNO.findall(str(e))
+    if found:
+        return found[-1].strip()
+    if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
+        return "the connection was closed without an answer"
+    return type(e).__name__

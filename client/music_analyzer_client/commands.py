@@ -1,0 +1,185 @@
+"""The small commands: jobs, cancel, download, sessions, models, health."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .client import MusicAnalyzer
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError
+from .records import Job
+from .ui import STATE_STYLE, Output
+from .watching import Follower, ask_cancel, wait_all
+
+ACTIVE = ["queued", "running"]
+
+
+def _short_time(iso: str | None) -> str:
+    return (iso or "")[:19].replace("T", " ")
+
+
+def _job_row(job: Job | dict[str, Any]) -> list[str]:
+    progress = job.get("progress")
+    return [str(job.get("job_id")), str(job.get("type")), str(job.get("session_id") or "-"), str(job.get("state")),
+            f"{100 * float(progress):.0f}%" if progress is not None else "", str(job.get("stage") or ""),
+            _short_time(job.get("created_at"))]
+
+
+JOB_COLUMNS = ["job", "type", "session", "state", "progress", "stage", "created"]
+
+
+def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    filters: dict[str, Any] = {"session_id": args.session, "types": args.type, "states": args.state}
+    if args.watch:
+        return _watch(client, {**filters, "states": args.state or ACTIVE}, out)
+    found = list(client.jobs(**filters)) if args.all else client.jobs_page(limit=args.limit, **filters)[0]
+    if out.json:
+        out.emit(found)
+    elif not found:
+        out.note("no jobs")
+    else:
+        out.table(JOB_COLUMNS, [_job_row(j) for j in found])
+    return EXIT_OK
+
+
+def _watch(client: MusicAnalyzer, filters: dict[str, Any], out: Output) -> int:
+    """Follow the matching unfinished jobs with a bar each until they have all ended."""
+    active = [j for j in client.jobs(**filters) if j.get("state") in ACTIVE]
+    if not active:
+        out.note("no queued or running jobs")
+        if out.json:
+            out.emit([])
+        return EXIT_OK
+    tracker = out.tracker()
+    follower = Follower(client, tracker)
+    try:
+        with tracker:
+            for job in reversed(active):  # oldest first, as they will finish
+                follower.follow(job["job_id"], f"{job.get('type')} {job['job_id'][:8]}")
+            wait_all(follower.followed)
+    except KeyboardInterrupt:
+        ask_cancel(client, [f.job_id for f in follower.unfinished()], out)
+        return EXIT_INTERRUPTED
+    records = [f.record or {"job_id": f.job_id, "state": f.state} for f in follower.followed]
+    if out.json:
+        out.emit(records)
+    else:
+        out.table(JOB_COLUMNS, [_job_row(r) for r in records])
+    return EXIT_FAILED if any(r.get("state") != "succeeded" for r in records) else EXIT_OK
+
+
+def cancel(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    results, code = [], EXIT_OK
+    for job_id in args.job_ids:
+        try:
+            answer = client.cancel(job_id)
+            results.append(answer)
+            out.note(f"{job_id}: {answer['state'].replace('_', ' ')}", style="yellow")
+        except MusicAnalyzerError as e:
+            if e.unreachable or e.auth_failed:
+                raise
+            results.append({"job_id": job_id, "error": e.to_dict()})
+            out.err.print(f"{job_id}: {e.message}", style="red")
+            code = EXIT_FAILED
+    if out.json:
+        out.emit(results)
+    return code
+
+
+def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    """A session's results (and with --uploads its uploads) into a folder; files already there are kept."""
+    session = client.session(args.session)
+    folder = Path(args.out or args.session)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = [("results", f) for f in session.get("results", [])]
+    if args.uploads:
+        wanted += [("uploads", f) for f in session.get("files", [])]
+    done = []
+    for area, f in wanted:
+        dest = folder / f["name"]
+        skipped = dest.is_file() and dest.stat().st_size == f.get("bytes")
+        if not skipped:
+            client.download(args.session, f["name"], dest, area=area)
+            out.note(f"wrote {dest}")
+        done.append({"name": f["name"], "area": area, "path": str(dest), "bytes": f.get("bytes"),
+                     "skipped": skipped})
+    if out.json:
+        out.emit({"session_id": args.session, "out": str(folder), "files": done})
+    else:
+        kept = sum(1 for d in done if d["skipped"])
+        out.out.print(f"{len(done) - kept} file(s) written to {folder}" + (f", {kept} already there" if kept else ""))
+    return EXIT_OK
+
+
+def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    found = list(client.sessions())
+    if out.json:
+        out.emit(found)
+    elif not found:
+        out.note("no sessions: start one with `music-analyzer analyze FILE`")
+    else:
+        out.table(["session", "uploads", "results", "modified"],
+                  [[s["session_id"], str(s.get("files")), str(s.get("results")), _short_time(s.get("modified_at"))]
+                   for s in found])
+    return EXIT_OK
+
+
+def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    if args.models_command == "status":
+        status = client.model_status()
+        if out.json:
+            out.emit(status)
+        else:
+            _print_models(status, out)
+        return EXIT_OK
+    with out.busy(f"{args.models_command}: waiting for the GPU worker…"):
+        if args.models_command == "load":
+            result = client.load_model(args.name, wait=args.wait)
+        elif args.models_command == "unload":
+            result = client.unload_model(wait=args.wait)
+        else:
+            options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
+                                         ("temperature", args.temperature), ("system", args.system),
+                                         ("seed", args.seed)) if v is not None}
+            result = client.generate(args.prompt, wait=args.wait, **options)
+    if out.json:
+        out.emit(result)
+    elif args.models_command == "generate":
+        out.out.print(str(result.get("response", "")))
+        out.note(f"{result.get('model')}: {result.get('tokens_generated')} tokens in {result.get('seconds')} s")
+    else:
+        out.out.print(", ".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, dict | list)))
+    return EXIT_OK
+
+
+def _mib(value: Any) -> str:
+    return f"{value / 2**20:.0f} MiB" if isinstance(value, int | float) and value else ""
+
+
+def _print_models(status: dict[str, Any], out: Output) -> None:
+    out.out.print(f"current model: {status.get('current_model') or 'none'} · device: {status.get('device') or '?'}"
+                  f" · GPU queue: {status.get('queue_depth', 0)} waiting")
+    rows = []
+    for m in status.get("models", []):
+        memory = m.get("memory") or {}
+        rows.append([str(m.get("name")), str(m.get("model_type") or ""), "yes" if m.get("downloaded") else "no",
+                     "yes" if m.get("loaded") else "", _mib(memory.get("gpu_allocated_bytes"))
+                     or _mib(memory.get("cpu_rss_bytes"))])
+    out.table(["model", "type", "downloaded", "loaded", "memory"], rows)
+
+
+def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    h = client.health()
+    if out.json:
+        out.emit(h)
+        return EXIT_OK
+    style = STATE_STYLE["succeeded"] if h.get("status") == "ok" else "yellow"
+    out.out.print(f"{client.base_url}: {h.get('status')}", style=style)
+    redis = h.get("redis") or {}
+    out.out.print(f"  redis     {'ok' if redis.get('ok') else 'down'} ({redis.get('latency_ms')} ms)")
+    out.out.print(f"  workers   {h.get('workers_alive')} alive; queue depth {h.get('queue_depth')}")
+    missing = h.get("queues_without_worker") or []
+    if missing:
+        out.out.print(f"  no worker serves: {', '.join(missing)}", style="yellow")
+    return EXIT_OK

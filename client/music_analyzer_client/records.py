@@ -1,0 +1,89 @@
+"""The shapes of the server's JSON answers, as typed dictionaries (the README's HTTP API table).
+
+Only the keys a client reads are declared; the server may add others, and they are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+JobState = Literal["queued", "running", "succeeded", "failed", "canceled"]
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+JOB_TYPES = ("features", "pitch", "demucs", "whisper", "gemma_3n", "musicgen")
+
+
+class ErrorBody(TypedDict, total=False):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class Job(TypedDict, total=False):
+    """GET /jobs/<id>: `result` and `files` once succeeded, `error` once failed."""
+
+    job_id: str
+    owner: str | None
+    session_id: str | None
+    type: str
+    state: JobState
+    progress: float
+    stage: str
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    queue: str | None
+    attempts: int
+    request_id: str | None
+    result: dict[str, Any]
+    files: list[str]
+    error: ErrorBody
+
+
+class Upload(TypedDict, total=False):
+    """One file of POST /sessions/<id>/files; `name` is the name the server gave it (sanitised, unique)."""
+
+    name: str
+    bytes: int
+    format: str
+    duration_seconds: float
+    sample_rate: int
+    channels: int
+
+
+class SessionFile(TypedDict, total=False):
+    name: str
+    bytes: int
+    modified: float
+
+
+class SessionSummary(TypedDict, total=False):
+    """An entry of GET /sessions."""
+
+    session_id: str
+    owner: str | None
+    files: int
+    results: int
+    modified_at: str | None
+
+
+class Session(TypedDict, total=False):
+    """GET /sessions/<id>."""
+
+    session_id: str
+    owner: str | None
+    files: list[SessionFile]
+    results: list[SessionFile]
+    jobs: list[Job]
+
+
+class JobEvent(TypedDict):
+    """One event of a job's stream: `event` is "state", "progress" or "done"; a "done" event's `data` is the
+    job's full record, the others' at least `state`, `progress` and `stage`. `id` resumes a stream."""
+
+    event: str
+    id: str | None
+    data: dict[str, Any]
+
+
+def is_terminal(job: Job | dict[str, Any]) -> bool:
+    return job.get("state") in TERMINAL_STATES

@@ -1,0 +1,101 @@
+"""Following several jobs at once (a thread each, on the job's event stream) and Ctrl-C while waiting for them.
+
+The threads are daemons: one blocked in a read of a silent stream must not keep the program alive after the
+user has chosen to stop.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import MusicAnalyzer
+from .errors import MusicAnalyzerError
+from .records import Job
+from .ui import Output, Tracker
+
+
+@dataclass
+class Followed:
+    job_id: str
+    label: str
+    record: Job | None = None  # the final record once the job has ended
+    error: MusicAnalyzerError | None = None  # following it failed (the server went away)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def state(self) -> str:
+        if self.record is not None:
+            return str(self.record.get("state"))
+        return "unknown" if self.error is not None else "waiting"
+
+
+class Follower:
+    """Starts following a job and hands back a Followed whose `done` is set when the job has ended."""
+
+    def __init__(self, client: MusicAnalyzer, tracker: Tracker, *, poll_seconds: float = 1.0) -> None:
+        self.client = client
+        self.tracker = tracker
+        self.poll_seconds = poll_seconds
+        self.followed: list[Followed] = []
+        self.lock = threading.Lock()
+
+    def follow(self, job_id: str, label: str) -> Followed:
+        """A job that has ended already is followed too: its stream (or long poll) answers at once."""
+        item = Followed(job_id, label)
+        with self.lock:
+            self.followed.append(item)
+        self.tracker.add(job_id, label)
+        threading.Thread(target=self._run, args=(item,), name=f"follow-{job_id}", daemon=True).start()
+        return item
+
+    def _run(self, item: Followed) -> None:
+        try:
+            for event in self.client.events(item.job_id, poll_seconds=self.poll_seconds):
+                if event["event"] == "done":
+                    self._finish(item, event["data"])
+                    return
+                self.tracker.update(item.job_id, event["data"])
+        except MusicAnalyzerError as e:
+            item.error = e
+        except Exception as e:  # never a traceback from a thread: the user sees the job as unknown
+            item.error = MusicAnalyzerError(f"following job {item.job_id} failed: {e}", code="client_error")
+        item.done.set()
+
+    def _finish(self, item: Followed, record: dict[str, Any]) -> None:
+        item.record = record  # type: ignore[assignment]  # the server's record, typed as Job
+        self.tracker.finish(item.job_id, record)
+        item.done.set()
+
+    def unfinished(self) -> list[Followed]:
+        with self.lock:
+            return [f for f in self.followed if not f.done.is_set()]
+
+
+def wait_all(items: list[Followed]) -> None:
+    """Block until every item is done (Ctrl-C interrupts: Event.wait is interruptible in the main thread)."""
+    for item in items:
+        item.done.wait()
+
+
+def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> None:
+    """After Ctrl-C: ask on the terminal (or read the answer from stdin) whether to cancel the unfinished jobs."""
+    if not job_ids:
+        out.warn("interrupted")
+        return
+    out.err.print(f"\ninterrupted: cancel the {len(job_ids)} unfinished job(s) on the server? [y/N] ", end="")
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except (KeyboardInterrupt, EOFError, OSError):  # a second Ctrl-C: leave them running
+        answer = ""
+    if answer not in ("y", "yes"):
+        out.warn(f"left running: {' '.join(job_ids)} (cancel later with `music-analyzer cancel JOB`)")
+        return
+    for job_id in job_ids:
+        try:
+            state = client.cancel(job_id)["state"]
+            out.warn(f"{job_id}: {state.replace('_', ' ')}")
+        except MusicAnalyzerError as e:
+            out.warn(f"{job_id}: {e.message}")

@@ -1,0 +1,295 @@
+"""The command line (client/) end to end: `python -m music_analyzer_client` as a real subprocess against the live
+test service (real HTTP server, real Celery worker, real valkey), configured only through MA_URL, MA_USER and
+MA_PASSWORD, as a user's shell would."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import queue
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import PASSWORD, USER
+from tests.music_signals import SR, cadence, click_track
+from tests.test_api_sessions import user_session_dir
+
+CLI = [sys.executable, "-m", "music_analyzer_client"]
+
+
+def song(path: Path, *, tonic: int = 0, bars: int = 8) -> Path:
+    """I-IV-V7-I in the major key of `tonic` (0 = C), one chord per 2 s bar, with a click on every beat at
+    120 BPM: the pitch analysis must say C major and 120 BPM."""
+    y, _ = cadence(tonic=tonic, bars=bars, bar_seconds=2.0)
+    y = y + 0.5 * click_track(120.0, len(y) / SR)[: len(y)]
+    sf.write(path, (0.8 * y / np.abs(y).max()).astype(np.float32), SR)
+    return path
+
+
+@pytest.fixture()
+def env(server, celery_worker, tmp_path) -> dict[str, str]:
+    """A user's environment: the server and credentials in MA_*, config, state and data folders of the test's own,
+    and no OS keyring (keyring's own "none" backend; test_login_with_a_keyring picks a real one)."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith("MA_")}
+    out.update(MA_URL=server, MA_USER=USER, MA_PASSWORD=PASSWORD, XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_STATE_HOME=str(tmp_path / "state"), XDG_DATA_HOME=str(tmp_path / "data"),
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", PYTHONUNBUFFERED="1")
+    return out
+
+
+def ma(env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    done = subprocess.run([*CLI, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True,
+                          timeout=300)
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr  # errors are one line, never a traceback
+    return done
+
+
+def test_analyze_prints_key_tempo_and_chords(env, tmp_path):
+    song(tmp_path / "song.wav")
+    done = ma(env, "analyze", "song.wav", "--pitch", "--wait", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "  key      C major" in "\n".join(lines), done.stdout
+    assert any(line.startswith("  tempo    120.0 BPM") for line in lines), done.stdout
+    chords = next(line for line in lines if line.startswith("  chords"))
+    assert chords.split()[1:5] == ["C:maj", "F:maj", "G:7", "C:maj"], chords
+    assert "pitch_song.json" in done.stdout and "pitch_song.mid" in done.stdout
+    assert "song.wav pitch: succeeded" in done.stderr  # no terminal: a line per state change
+
+
+def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
+    """stderr on a terminal (a pseudo-terminal here): rich draws one bar per job; stdout still gets the summary."""
+    song(tmp_path / "t.wav", bars=2)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
+    proc = subprocess.Popen([*CLI, "analyze", "t.wav", "--features", "--pitch", "--wait"], cwd=tmp_path,
+                            env={**env, "TERM": "xterm-256color"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the program has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    assert proc.wait(timeout=60) == 0, screen
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    for label in ("t.wav features", "t.wav pitch"):
+        final = [line for line in text.splitlines() if line.startswith(label)][-1]
+        assert "━" in final and "100%" in final and "succeeded" in final, final
+    assert "Traceback" not in text and "  key      C major" in stdout
+
+
+def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
+    song(tmp_path / "song.wav")
+    out_dir = tmp_path / "results"
+    done = ma(env, "--json", "analyze", str(tmp_path / "song.wav"), "--session", "cli-json", "--features",
+              "--pitch", "--wait", "--out", str(out_dir))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # stdout is the JSON document and nothing else
+    assert report["session_id"] == "cli-json"
+    (entry,) = report["files"]
+    assert entry["name"] == "song.wav" and entry["upload"]["duration_seconds"] == pytest.approx(16.0, abs=0.1)
+    jobs = {j["analysis"]: j for j in entry["jobs"]}
+    assert {j["state"] for j in jobs.values()} == {"succeeded"}
+    pitch = jobs["pitch"]["result"]
+    assert pitch["key"]["tonic"] == "C" and pitch["tempo_bpm"] == pytest.approx(120.0, abs=0.5)
+    local = out_dir / "pitch_song.json"
+    assert str(local) in report["downloaded"]
+    assert json.loads(local.read_text()) == client.get("/sessions/cli-json/files/pitch_song.json").json()
+
+    again = ma(env, "--json", "download", "cli-json", "--out", str(out_dir))
+    assert again.returncode == 0 and all(f["skipped"] for f in json.loads(again.stdout)["files"])
+    listed = json.loads(ma(env, "sessions", "--json").stdout)
+    assert next(s for s in listed if s["session_id"] == "cli-json")["files"] == 1
+
+
+def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path, client):
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for name in ("a.wav", "b.flac"):
+        song(folder / name, bars=2)
+    (folder / "broken.mp3").write_bytes(b"ID3 this is not audio at all" * 10)
+    (folder / "notes.txt").write_text("not taken: not an audio file name")
+    done = ma(env, "batch", str(folder), "--features", "--jobs", "2")
+    assert done.returncode == 1, done.stderr  # a file failed
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.split()[:1] in
+            (["a.wav"], ["b.flac"], ["broken.mp3"])}
+    assert "done" in rows["a.wav"] and "LUFS" in rows["a.wav"] and "done" in rows["b.flac"]
+    assert "failed" in rows["broken.mp3"] and "decodable" in rows["broken.mp3"], done.stdout
+    assert "notes.txt" not in done.stdout
+    assert "2 done, 1 failed" in done.stdout
+
+    song(folder / "c.wav", bars=2)  # a file added since: the resumed run takes it, and only it
+    resumed = ma(env, "--json", "batch", str(folder), "--resume")
+    assert resumed.returncode == 1, resumed.stderr  # broken.mp3 is tried again and fails again
+    report = json.loads(resumed.stdout)
+    files = {f["file"]: f for f in report["files"]}
+    assert files["a.wav"]["status"] == files["b.flac"]["status"] == "done earlier"
+    assert files["c.wav"]["status"] == "done" and files["c.wav"]["jobs"]["features"]["state"] == "succeeded"
+    assert files["broken.mp3"]["status"] == "failed"
+    assert report["counts"] == {"done": 1, "done earlier": 2, "failed": 1, "not reached": 0}
+    jobs = client.get("/jobs", params={"session_id": report["session_id"]}).json()["jobs"]
+    assert len(jobs) == 3  # a, b and c: the resumed run started no second job for a or b
+    assert Path(report["state_file"]).is_relative_to(Path(env["XDG_STATE_HOME"]))
+
+
+def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
+    assert ma(env, "analyze").returncode == 2  # argparse: FILE missing
+    missing = ma(env, "analyze", "nosuch.wav", cwd=tmp_path)
+    assert missing.returncode == 2 and "nosuch.wav: no such file" in missing.stderr
+    assert ma(env, "batch", str(tmp_path), "--jobs", "0").returncode == 2
+    assert ma(env, "analyze", "x.wav", "--model", "hpss").returncode == 2  # --model without --stems
+
+    refused = ma({**env, "MA_PASSWORD": "not the password"}, "jobs")
+    assert refused.returncode == 3 and "credentials" in refused.stderr and "HTTP 401" in refused.stderr
+    gone = ma({**env, "MA_URL": f"http://127.0.0.1:{unused_port}"}, "sessions")
+    assert gone.returncode == 3 and "cannot reach the server" in gone.stderr and "Connection refused" in gone.stderr
+    gone_json = ma({**env, "MA_URL": f"http://127.0.0.1:{unused_port}"}, "--json", "jobs")
+    assert gone_json.returncode == 3 and json.loads(gone_json.stdout)["error"]["code"] == "unreachable"
+
+    unknown = ma(env, "cancel", "0123456789abcdef")
+    assert unknown.returncode == 1 and "no job" in unknown.stderr
+
+
+def test_a_failed_job_exits_1_with_the_workers_message(env, tmp_path, settings):
+    song(tmp_path / "take.wav", bars=1)
+    first = ma(env, "analyze", str(tmp_path / "take.wav"), "--session", "cli-fail", "--features", "--wait")
+    assert first.returncode == 0, first.stderr
+    # the upload goes bad on the server's disk (as a failing disk would); analysed again by its session name
+    upload = user_session_dir(settings, USER, "cli-fail") / "uploads" / "take.wav"
+    upload.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    done = ma(env, "analyze", "take.wav", "--session", "cli-fail", "--features", "--wait", cwd=elsewhere)
+    assert done.returncode == 1, done.stderr
+    assert "already in the session" in done.stderr and "take.wav features: failed" in done.stderr
+    assert "  error    " in done.stdout
+
+
+def test_login_keeps_the_password_out_of_the_config(env, tmp_path):
+    done = ma(env, "login")  # server, user and password from MA_*; no keyring here
+    assert done.returncode == 0, done.stderr
+    config = Path(env["XDG_CONFIG_HOME"]) / "music-analyzer" / "config.json"
+    assert json.loads(config.read_text()) == {"url": env["MA_URL"], "user": USER}
+    assert PASSWORD not in config.read_text() and oct(config.stat().st_mode & 0o777) == "0o600"
+    assert "password is not stored" in done.stdout
+
+    bare = {k: v for k, v in env.items() if k not in ("MA_URL", "MA_USER", "MA_PASSWORD")}
+    no_password = ma(bare, "jobs")  # stdin is no terminal: nothing to ask on
+    assert no_password.returncode == 3 and "no password for tester" in no_password.stderr
+    works = ma({**bare, "MA_PASSWORD": PASSWORD}, "--json", "jobs", "--limit", "1")
+    assert works.returncode == 0 and isinstance(json.loads(works.stdout), list)
+
+    wrong = ma({**env, "MA_PASSWORD": "wrong", "XDG_CONFIG_HOME": str(tmp_path / "other")}, "login")
+    assert wrong.returncode == 3 and not (tmp_path / "other").exists()
+    assert ma(bare, "logout").returncode == 0 and not config.exists()
+
+
+def test_login_with_a_keyring_needs_no_password_later(env, tmp_path):
+    # keyrings.alt's file backend stands for the OS keyring (macOS Keychain, Secret Service) a laptop has
+    keyed = {**env, "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
+    done = ma(keyed, "--json", "login")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["password"] == "keyring"
+    config = Path(env["XDG_CONFIG_HOME"]) / "music-analyzer" / "config.json"
+    assert PASSWORD not in config.read_text()
+    bare = {k: v for k, v in keyed.items() if k not in ("MA_URL", "MA_USER", "MA_PASSWORD")}
+    works = ma(bare, "--json", "sessions")  # server and user from the config, the password from the keyring
+    assert works.returncode == 0 and isinstance(json.loads(works.stdout), list)
+    assert ma(bare, "logout").returncode == 0
+    forgotten = ma({**bare, "MA_URL": env["MA_URL"], "MA_USER": USER}, "sessions")
+    assert forgotten.returncode == 3 and "no password for tester" in forgotten.stderr
+
+
+def test_jobs_started_without_wait_are_followed_by_jobs_watch(env, tmp_path):
+    for name in ("u.wav", "v.wav", "w.wav"):
+        song(tmp_path / name, bars=4)
+    started = ma(env, "--json", "analyze", "u.wav", "v.wav", "w.wav", "--session", "cli-watch", "--pitch",
+                 cwd=tmp_path)  # no --wait: starts three jobs and returns
+    assert started.returncode == 0, started.stderr
+    ids = {j["job_id"] for f in json.loads(started.stdout)["files"] for j in f["jobs"]}
+    assert len(ids) == 3
+    watched = ma(env, "--json", "jobs", "--watch", "--session", "cli-watch")
+    assert watched.returncode == 0, watched.stderr
+    finished = json.loads(watched.stdout)
+    # one worker runs the three one after another: the last was still queued when the watch began
+    assert finished and {j["job_id"] for j in finished} <= ids, finished
+    assert {j["state"] for j in finished} == {"succeeded"} and all("result" in j for j in finished)
+    listed = json.loads(ma(env, "--json", "jobs", "--session", "cli-watch").stdout)
+    assert {j["job_id"] for j in listed} == ids and {j["state"] for j in listed} == {"succeeded"}
+    table = ma(env, "jobs", "--session", "cli-watch")
+    assert all(job_id in table.stdout for job_id in ids)
+    nothing = ma(env, "jobs", "--watch", "--session", "cli-watch")
+    assert nothing.returncode == 0 and "no queued or running jobs" in nothing.stderr
+
+
+def test_ctrl_c_while_waiting_asks_and_cancels(env, tmp_path, client):
+    for name in ("x.wav", "y.wav", "z.wav"):
+        song(tmp_path / name)
+    proc = subprocess.Popen([*CLI, "analyze", "x.wav", "y.wav", "z.wav", "--session", "cli-interrupt",
+                             "--features", "--pitch", "--wait"], env=env, cwd=tmp_path, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    seen = [lines.get(timeout=120)]
+    while "job(s) started" not in seen[-1]:  # all six requested: now interrupt the wait
+        seen.append(lines.get(timeout=120))
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write("y\n")  # the answer to the question it asks
+    proc.stdin.close()
+    stdout = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, "".join(seen) + stdout
+    reader.join(timeout=30)
+    text = "".join(seen + list(lines.queue))
+    assert "cancel the" in text and "unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
+    jobs = client.get("/jobs", params={"session_id": "cli-interrupt"}).json()["jobs"]
+    assert len(jobs) == 6
+    finals = [client.wait_job(j["job_id"])["state"] for j in jobs]
+    # one worker runs them one after another: the later ones were still queued when the answer came
+    assert "canceled" in finals and set(finals) <= {"canceled", "succeeded"}, finals
+
+
+def test_models_commands(env, smollm2_folder):
+    # --wait 0: the server answers 202 with the job at once, and the client follows the job to its result
+    done = ma(env, "--json", "models", "generate", "What is the capital of France? Answer in one word.",
+              "--max-length", "12", "--temperature", "0", "--wait", "0")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert "Paris" in answer["response"] and answer["model"] == "smollm2-135m"
+    status = ma(env, "models", "status")
+    assert status.returncode == 0 and re.search(r"smollm2-135m\s.*yes\s.*yes", status.stdout), status.stdout
+    assert "current model: smollm2-135m" in status.stdout
+    assert ma(env, "--json", "models", "unload").returncode == 0
+    assert json.loads(ma(env, "--json", "models", "status").stdout)["current_model"] is None
+    unknown = ma(env, "models", "load", "gpt-17")
+    assert unknown.returncode == 2 and "smollm2-135m" in unknown.stderr  # the server's 400 lists the valid ones
+
+
+@pytest.fixture()
+def unused_port() -> int:
+    """A port nothing listens on (bound, then closed): connecting is refused."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,126 @@
+"""The client package (client/) as scripts use it: the typed MusicAnalyzer against the live test service, its
+event-stream reading (parser, resume with Last-Event-ID, the long-poll fallback), and what `pip install ./client`
+installs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import zipfile
+from email.parser import Parser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from music_analyzer_client import MusicAnalyzer, MusicAnalyzerError
+from music_analyzer_client.sse import SSEParser, parse_events
+
+from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def ma(server, celery_worker) -> MusicAnalyzer:
+    return MusicAnalyzer(server, USER, PASSWORD)
+
+
+def test_jobs_events_and_errors_through_the_typed_client(ma, audio_dir):
+    sid = ma.create_session()
+    name = ma.upload(sid, write(audio_dir / "lib tone.wav", sine(440, 1.0)))["name"]
+    assert name == "lib_tone.wav"  # the name the server gave it
+    key = "lib-test-key-1"
+    first = ma.start_job("features", sid, file=name, idempotency_key=key)
+    again = ma.start_job("features", sid, file=name, idempotency_key=key)  # a retried request: the same job
+    assert again["job_id"] == first["job_id"]
+    events = list(ma.events(first["job_id"], poll_seconds=0.5))
+    assert events[-1]["event"] == "done" and [e["event"] for e in events].count("done") == 1
+    final = events[-1]["data"]
+    assert final["state"] == "succeeded" and final["result"]["audio_features"]["dominant_pitch_class"] == "A"
+    assert ma.wait(first["job_id"])["files"] == final["files"]
+    assert first["job_id"] in {j["job_id"] for j in ma.jobs(session_id=sid, page_size=1)}  # paged by cursor
+    with pytest.raises(MusicAnalyzerError) as caught:
+        ma.cancel(first["job_id"])
+    assert caught.value.status == 409 and caught.value.code == "job_finished" and caught.value.request_id
+    with pytest.raises(MusicAnalyzerError) as caught:
+        list(ma.events("0123456789abcdef"))
+    assert caught.value.status == 404 and caught.value.code == "job_not_found"
+    assert caught.value.exit_code() == 1
+
+
+def test_the_sse_parser_takes_events_split_anywhere():
+    stream = (b"retry: 1500\n\n: keep-alive\n\nid: 1-0\nevent: state\ndata: {\"state\": \"queued\"}\n\n"
+              b"id: 2-0\r\nevent: progress\r\ndata: {\"state\": \"running\",\r\ndata:  \"progress\": 0.5}\r\n\r\n"
+              b"id: 3-0\revent: done\rdata: {\"state\": \"succeeded\", \"note\": \"\xc3\xa9\"}\r\r")
+    for size in (1, 2, 7, len(stream)):  # every way a network may cut it
+        parser = SSEParser()
+        events = list(parse_events((stream[i:i + size] for i in range(0, len(stream), size)), parser))
+        assert [(e.event, e.id) for e in events] == [("state", "1-0"), ("progress", "2-0"), ("done", "3-0")]
+        assert json.loads(events[1].data) == {"state": "running", "progress": 0.5}
+        assert json.loads(events[2].data)["note"] == "é"
+        assert parser.retry_ms == 1500 and parser.last_event_id == "3-0"
+
+
+class ScriptedStream:
+    """A real HTTP server playing an event stream that breaks after its first event: the client must come back
+    with Last-Event-ID and get the rest."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, str]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                owner.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.headers.get("Last-Event-ID") is None:
+                    self.wfile.write(b'retry: 10\n\nid: 7-0\nevent: progress\ndata: {"state": "running", '
+                                     b'"progress": 0.5, "stage": "x"}\n\nid: 8-0\nevent: progr')  # cut mid-event
+                else:
+                    record = {"job_id": "j1", "state": "succeeded", "progress": 1.0, "result": {"ok": True}}
+                    self.wfile.write(f"id: 9-0\nevent: done\ndata: {json.dumps(record)}\n\n".encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+def test_a_broken_event_stream_resumes_after_the_last_event_id():
+    scripted = ScriptedStream()
+    try:
+        events = list(MusicAnalyzer(scripted.url, "u", "p").events("j1"))
+    finally:
+        scripted.server.shutdown()
+    assert [(e["event"], e["id"]) for e in events] == [("progress", "7-0"), ("done", "9-0")]
+    assert events[-1]["data"]["result"] == {"ok": True}
+    assert [r.get("last-event-id") for r in scripted.requests] == [None, "7-0"]
+    assert all(r["path"] == "/jobs/j1/events" and r["accept"] == "text/event-stream" for r in scripted.requests)
+
+
+def test_pip_installs_only_the_client_package(tmp_path):
+    """The wheel of ./client: one top-level package, the two commands, and only requests and rich required."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(REPO / "client")], check=True, timeout=300)
+    (wheel,) = tmp_path.glob("music_analyzer_client-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        info = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(zf.read(info).decode())
+        entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"music_analyzer_client"}
+    assert "music_analyzer_client/py.typed" in names
+    required = [r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]
+    assert sorted(r.split(">")[0].split("=")[0].strip() for r in required) == ["requests", "rich"]
+    assert "music-analyzer = music_analyzer_client.cli:main" in entry_points
+    assert "ma = music_analyzer_client.cli:main" in entry_points

@@ -12,6 +12,8 @@
     ma:cancel:<id>            string: a cancel was requested
     ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
+    ma:event-log:<id>         stream: the same events with ids, for SSE resume (capped; once the job has
+                              ended only its final event is kept)
     ma:recover:<id>           string: a worker is recovering this job (short lock)
     ma:worker:<name>          hash: a worker's heartbeat, pid, queues (expires when it stops beating)
     ma:workers                set: worker names
@@ -74,6 +76,10 @@ def done(job_id: str) -> str:
 
 def events(job_id: str) -> str:
     return f"{PREFIX}events:{job_id}"
+
+
+def event_log(job_id: str) -> str:
+    return f"{PREFIX}event-log:{job_id}"
 
 
 def recover_lock(job_id: str) -> str:

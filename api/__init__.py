@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import audio_models, health, jobs, metrics, models, process, sessions
+from api import audio_models, events, health, jobs, metrics, models, process, sessions
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (health, sessions, jobs, process, audio_models, models, metrics):
+    for module in (health, sessions, jobs, events, process, audio_models, models, metrics):
         app.register_blueprint(module.bp)

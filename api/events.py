@@ -30,13 +30,16 @@ from api import access
 from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
 from jobs.store import TERMINAL_STATES, public_view
 from redis_server import redis_client
-from worker.errors import InvalidRequestError, NotFoundError
+from worker.errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("events", __name__)
 
 RETRY_MILLISECONDS = 2000  # EventSource's reconnect delay after a dropped connection
+# Connections beyond one per listener (each listener's XREAD holds one while it waits): the short reads
+# of new requests (access check, the log's bounds) need a few of their own meanwhile.
+SPARE_CONNECTIONS = 32
 # The event-log client's socket timeout is the heartbeat plus this: a read blocked for a whole heartbeat
 # must not time out, but a Redis that stopped answering must still end the stream (the client reconnects).
 SOCKET_MARGIN_SECONDS = 10.0
@@ -63,7 +66,9 @@ def event_log(app: Flask) -> EventLog:
     """The app's event-log reader, on a Redis client of its own whose reads outlast a heartbeat's block."""
     found = app.extensions.get("event_log")
     if found is None:
-        client = redis_client(app.config["REDIS_URL"], socket_timeout=heartbeat_seconds(app) + SOCKET_MARGIN_SECONDS)
+        # redis-py's pool refuses a 101st connection by default: with more listeners, they would fail
+        client = redis_client(app.config["REDIS_URL"], socket_timeout=heartbeat_seconds(app) + SOCKET_MARGIN_SECONDS,
+                              max_connections=int(app.config.get("EVENTS_MAX_LISTENERS", 1000)) + SPARE_CONNECTIONS)
         found = app.extensions["event_log"] = EventLog(client)
     return found
 
@@ -136,14 +141,25 @@ def _final(events: EventLog, job_id: str, event: Event) -> Iterator[str]:
         yield done_event(job, event.id)
 
 
+def visible_view(events: EventLog, job_id: str) -> LogView:
+    """The job's record and log bounds (one read), if the caller may see the job: access.job's rule and 404."""
+    seen: dict[str, LogView] = {}
+
+    def read(key: str) -> dict | None:
+        seen["view"] = events.view(key)
+        return seen["view"].job
+
+    access.job(job_id, read=read)
+    return seen["view"]
+
+
 @bp.get("/jobs/<job_id>/events")
 def job_events(job_id: str):
-    access.job(job_id)  # 404 for another user's job, as GET /jobs/<id>
     last = last_event_id()
     events = event_log(current_app)
-    view = events.view(job_id)
-    if view.job is None:  # gone between the two reads
-        raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+    # under gevent a burst of listeners reads at once: every read of this route goes through the event-log
+    # client, whose pool holds one connection per listener (the app's shared client stops at 100)
+    view = visible_view(events, job_id)
     start = opening(view, last)
     if start is None:
         return Response(status=204, headers={"Cache-Control": "no-cache"})

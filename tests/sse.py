@@ -116,3 +116,23 @@ def wait_all_received(socks: list[socket.socket], marker: bytes, timeout: float)
                     if marker in buffers[i]:
                         arrived[i] = time.time()
     return arrived
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (a gunicorn master and its workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+
+
+def follow_until_done(stream: SseStream) -> tuple[SseEvent, SseEvent]:
+    """(the first event, the `done` event) of a stream read to its end."""
+    first = stream.next()
+    assert first is not None and first.event is not None, first
+    done = first
+    while (event := stream.next()) is not None:
+        if event.event is not None:
+            done = event
+    assert done.event == "done", done
+    return first, done

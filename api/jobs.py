@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
+from api.creation import wait_argument
+from jobs.listing import JobFilter, check_states, page_jobs
 from jobs.services import services
-from jobs.store import public_view
+from jobs.store import TERMINAL_STATES, public_view
 from jobs.submit import submit
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError
@@ -19,20 +22,60 @@ bp = Blueprint("jobs", __name__)
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    return jsonify(public_view(access.job(job_id)))
+    """The job; with `?wait=N` (long poll) the answer waits up to N seconds for it to finish."""
+    job = access.job(job_id)
+    wait = wait_argument()
+    if wait > 0 and job["state"] not in TERMINAL_STATES:
+        job = services().jobs.wait(job_id, wait) or job
+    return jsonify(public_view(job))
+
+
+@bp.get("/jobs/<job_id>/webhooks")
+def job_webhooks(job_id: str):
+    """The job's webhook deliveries: event, URL, state, attempts and the status code of each attempt."""
+    access.job(job_id)
+    queue = services().jobs.webhooks
+    return jsonify({"job_id": job_id, "deliveries": queue.history(job_id) if queue is not None else []})
 
 
 @bp.get("/jobs")
 def list_jobs():
-    session_id = request.args.get("session_id") or None
+    """The caller's jobs newest first, a page at a time (`limit`, `cursor` -> `next_cursor`), filtered by
+    `session_id`, `type`, `state` (comma lists) and `since` (ISO 8601 or Unix seconds)."""
+    args = request.args
+    session_id = args.get("session_id") or None
     if session_id:
         check_session_id(session_id)
+    where = JobFilter(types=frozenset(_list_arg("type")), states=check_states(_list_arg("state")),
+                      since=_time_arg("since"))
+    page = page_jobs(services().jobs, owner=access.listing_owner(session_id), session_id=session_id,
+                     limit=_limit(), cursor=args.get("cursor") or None, where=where)
+    return jsonify({"jobs": [public_view(j) for j in page.jobs], "next_cursor": page.next_cursor})
+
+
+def _limit(default: int = 100, most: int = 1000) -> int:
     try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+        return min(max(int(request.args.get("limit", default)), 1), most)
     except ValueError as e:
-        raise InvalidRequestError("limit must be an integer") from e
-    jobs = services().jobs.list_jobs(owner=access.listing_owner(session_id), session_id=session_id, limit=limit)
-    return jsonify({"jobs": [public_view(j) for j in jobs]})
+        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
+
+
+def _list_arg(name: str) -> list[str]:
+    return [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
+
+
+def _time_arg(name: str) -> float | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError as e:
+        raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds", code="invalid_filter") from e
 
 
 @bp.post("/jobs/probe")
@@ -49,7 +92,7 @@ def probe():
     svc = services()
     t0 = time.perf_counter()
     job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queues[queue])
-    done = svc.jobs.wait(job["job_id"], float(wait), blocking_client=svc.blocking_redis)
+    done = svc.jobs.wait(job["job_id"], float(wait))
     elapsed_ms = (time.perf_counter() - t0) * 1000
     if done is None or done["state"] != "succeeded":
         svc.jobs.request_cancel(job["job_id"])  # never let a stale probe run later

@@ -11,12 +11,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from api import access
+from api.creation import create_job
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
-from jobs.submit import submit
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.llm.choice import AUTO, choose_model
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.llm.status import registry_status
 from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
@@ -61,10 +62,13 @@ def wait_seconds(body: dict) -> float:
     return wait
 
 
-def run_and_wait(job_type: str, options: JobOptions, wait: float):
-    job = submit(job_type, owner=access.caller().name, session_id=None, options=options)
+def run_and_wait(job_type: str, options: JobOptions, body: dict):
+    """The model routes' answer: 200 with the result if the job ends within `wait` (body or query, default
+    SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow."""
+    wait = wait_seconds(body)
+    job = create_job(job_type, owner=access.caller().name, session_id=None, options=options, body=body)
     svc = services()
-    done = svc.jobs.wait(job["job_id"], wait, blocking_client=svc.blocking_redis)
+    done = svc.jobs.wait(job["job_id"], wait)
     if done and done["state"] == "succeeded":
         return jsonify(done["result"]), 200
     if done and done["state"] == "failed":
@@ -79,21 +83,23 @@ def load():
     body = json_body()
     options = options_of(ModelLoadOptions, body)
     require_weights(str(options.model_type))
-    return run_and_wait("model_load", options, wait_seconds(body))
+    return run_and_wait("model_load", options, body)
 
 
 @bp.post("/unload")
 def unload():
     body = json_body()
-    return run_and_wait("model_unload", options_of(NoOptions, body), wait_seconds(body))
+    return run_and_wait("model_unload", options_of(NoOptions, body), body)
 
 
 @bp.post("/generate")
 def generate():
     body = json_body()
     options = options_of(GenerateOptions, body)  # 400 before anything is queued
-    if options.model_type is not None:
+    if options.model_type == AUTO:  # 409 now if no model qualifies; the worker chooses knowing its device
+        choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    elif options.model_type is not None:
         require_weights(options.model_type)
-    return run_and_wait("generate", options, wait_seconds(body))
+    return run_and_wait("generate", options, body)
 
 

@@ -1,8 +1,9 @@
-"""POST /process/<kind>/<session_id>: validate the request, enqueue a job, answer 202.
+"""POST /process/<kind>/<session_id>: validate the request, enqueue a job, answer 202 (or 200, Prefer: wait).
 
-Every route takes the same shape of body: the job's options plus the route's own keys (`file`, and
-`wait` on the model routes). Options are validated by their class' `from_request` (400 naming any
-unknown key) before anything is queued.
+Every route takes the same shape of body: the job's options plus the route's own keys (`file`, `webhook`,
+`webhook_events_filter`, and `wait` on the model routes). Options are validated by their class'
+`from_request` (400 naming any unknown key) before anything is queued; api/creation.py makes the job
+(webhook, Idempotency-Key) and the answer (Prefer: wait).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, request
 
 from api import access
-from jobs.submit import submit
+from api.creation import ROUTE_KEYS, answer, create_job
 from jobs.types import JOB_TYPES
 from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
@@ -23,7 +24,6 @@ from worker.options import JobOptions
 bp = Blueprint("process", __name__)
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
 
-ROUTE_KEYS = ("file", "wait")  # body keys that belong to the route, not to the job's options
 MAX_JSON_BYTES = 1024 * 1024  # an options body; prompts and chat histories fit many times over
 
 
@@ -78,14 +78,8 @@ def submit_for_files(job_type: str, session_id: str, body: dict, *, options: Job
     files, batch = session_files(store, session_id, body)
     if check is not None:
         check(options)
-    return accepted(submit(job_type, owner=store.owner, session_id=session_id, options=options, files=files,
-                           batch=batch, queue=queue))
-
-
-def accepted(job: dict):
-    job_id = job["job_id"]
-    return jsonify({"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id),
-                    "state": job["state"], "type": job["type"]}), 202
+    return answer(create_job(job_type, owner=store.owner, session_id=session_id, options=options, body=body,
+                             files=files, batch=batch, queue=queue))
 
 
 @bp.post("/process/features/<session_id>")

@@ -11,8 +11,8 @@ from api import access
 from api.uploads import discard_spool, save_uploads, upload_info
 from config import AUDIO_FILE_TYPES
 from jobs.services import services
-from jobs.store import public_view
-from storage import check_session_id
+from jobs.store import iso, public_view
+from storage import SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
@@ -61,6 +61,30 @@ def create_session():
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")
     store.create(session_id)
     return jsonify({"session_id": session_id}), 201
+
+
+@bp.get("/sessions")
+def list_sessions():
+    """The caller's sessions (an admin: `?owner=`'s) by id, a page at a time (`limit`, `cursor`)."""
+    store = access.new_sessions()
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
+    except ValueError as e:
+        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
+    after = request.args.get("cursor") or ""
+    ids = [i for i in store.session_ids() if i > after]
+    page = ids[:limit]
+    return jsonify({"sessions": [session_summary(store, i) for i in page],
+                    "next_cursor": page[-1] if len(ids) > limit else None})
+
+
+def session_summary(store: SessionStore, session_id: str) -> dict:
+    folder = store.session_dir(session_id)
+    return {"session_id": session_id, "owner": store.owner,
+            "files": len(store.list_files(session_id, "uploads")),
+            "results": len(store.list_files(session_id, "results")),
+            "modified_at": iso(max((p.stat().st_mtime for p in (folder, folder / "uploads", folder / "results")
+                                    if p.exists()), default=folder.stat().st_mtime))}
 
 
 @bp.post("/sessions/<session_id>/files")

@@ -19,8 +19,8 @@ from typing import Any
 import redis
 
 from . import keys
-from .store import TERMINAL_STATES
-from .store import _decode as decode_record  # the store's own decoding of a record, same package
+from .keys import text
+from .store import TERMINAL_STATES, decode_record
 
 NO_EVENT_ID = "0-0"  # the id before any event: what a job that has not changed since it was created shows
 READ_BATCH = 100  # entries one XREAD returns at most; a replay after a long gap takes several reads
@@ -84,7 +84,7 @@ class EventLog:
         # a server without the field (older than Redis 7) is taken to have trimmed
         added = info.get("entries-added")
         trimmed = added is None or int(added) > int(info.get("length") or 0)
-        return LogView(job, _text(first[0]) if first else None, _text(last[0]) if last else NO_EVENT_ID, trimmed)
+        return LogView(job, text(first[0]) if first else None, text(last[0]) if last else NO_EVENT_ID, trimmed)
 
     def after(self, job_id: str, cursor: str, *, block_ms: int) -> list[Event]:
         """The entries after `cursor`, waiting up to `block_ms` for one when there is none yet ([] then)."""
@@ -102,10 +102,6 @@ class EventLog:
         return bool(self.r.exists(keys.job(job_id)))
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _event(entry_id: bytes | str, fields: dict) -> Event:
-    values = {_text(k): _text(v) for k, v in fields.items()}
-    return Event(_text(entry_id), values.get("kind", "state"), json.loads(values.get("data") or "{}"))
+    values = {text(k): text(v) for k, v in fields.items()}
+    return Event(text(entry_id), values.get("kind", "state"), json.loads(values.get("data") or "{}"))

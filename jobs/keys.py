@@ -10,7 +10,6 @@
     ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
-    ma:done:<id>              list: one element pushed when the job finishes (BLPOP wake-up)
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
     ma:event-log:<id>         stream: the same events with ids, for SSE resume (capped; once the job has
                               ended only its final event is kept)
@@ -19,6 +18,8 @@
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
+    ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
     ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
     ma:job-webhooks:<id>      list: a job's delivery ids, in order
     ma:webhooks:due           zset: delivery ids by the time they are due (a claim pushes it to a lease end)
@@ -70,10 +71,6 @@ def cancel(job_id: str) -> str:
     return f"{PREFIX}cancel:{job_id}"
 
 
-def done(job_id: str) -> str:
-    return f"{PREFIX}done:{job_id}"
-
-
 def events(job_id: str) -> str:
     return f"{PREFIX}events:{job_id}"
 
@@ -109,3 +106,16 @@ def job_webhooks(job_id: str) -> str:
 
 def webhook_progress(job_id: str) -> str:
     return f"{PREFIX}webhook-progress:{job_id}"
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def idempotency(owner: str, key_digest: str) -> str:
+    return f"{PREFIX}idem:{owner}:{key_digest}"
+
+
+def result_cache(owner: str, job_type: str, options_digest: str, audio_digest: str) -> str:
+    return f"{PREFIX}cache:{owner}:{job_type}:{options_digest}:{audio_digest}"

@@ -18,8 +18,8 @@ import redis
 from storage import SessionRoot
 
 from . import keys
+from .keys import text
 from .services import Services
-from .store import text
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
 from flask import current_app
 
 from storage import SessionStore
@@ -35,6 +36,7 @@ class JobContext:
     """What a work function gets: the job's identity, its input files, its options, the app's parts."""
 
     job_id: str
+    job_type: str
     owner: str  # the session's owner ('' for a record of an older version not yet given to an admin)
     session_id: str | None
     files: list[str]  # upload names to process (all of the session's uploads for a batch)
@@ -109,7 +111,7 @@ def _work(svc: Services, job: dict, job_type: str) -> dict:
     kind = JOB_TYPES[job_type]
     params = stored_params(job_type, job.get("params") or {})
     settings = current_app.config
-    context = JobContext(job_id=job_id, owner=job["owner"], session_id=job["session_id"] or None,
+    context = JobContext(job_id=job_id, job_type=job_type, owner=job["owner"], session_id=job["session_id"] or None,
                          files=params["files"], batch=params["batch"],
                          options=kind.options.from_request(params["options"], settings=settings),
                          settings=settings, services=svc)
@@ -141,16 +143,25 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     "errors": [...]}` and fails only if every file failed.
     """
     results_dir = ctx.results_dir()
+
+    def one(name: str, part: Progress) -> dict:
+        path = ctx.upload_path(name)
+        result = run_one(audio_path=path, results_dir=results_dir, options=ctx.options, progress=part, **extra)
+        try:  # remembered for a later request with the same audio and options (jobs/cache.py)
+            ctx.services.cache.remember(owner=ctx.owner, job_type=ctx.job_type, options=ctx.options,
+                                        audio_path=path, results_dir=results_dir, result=result)
+        except (OSError, redis.RedisError):
+            log.warning("could not cache the result of %s", name, exc_info=True)
+        return result
+
     if not ctx.batch:
-        return run_one(audio_path=ctx.upload_path(ctx.files[0]), results_dir=results_dir, options=ctx.options,
-                       progress=progress, **extra)
+        return one(ctx.files[0], progress)
     names = ctx.files or ctx.upload_names()  # none listed: a record from an older version
     results, errors = [], []
     for i, name in enumerate(names):
         part = scaled(progress, i / len(names), (i + 1) / len(names))
         try:
-            results.append(run_one(audio_path=ctx.upload_path(name), results_dir=results_dir, options=ctx.options,
-                                   progress=part, **extra))
+            results.append(one(name, part))
         except JobCanceled:
             raise
         except MusicAnalyzerError as e:

@@ -31,6 +31,7 @@ from models import ModelManager
 from . import metrics
 from .services import Services, services
 from .submit import publish
+from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,16 @@ class WorkerRuntime:
         self.started_at = time.time()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sender: WebhookSender | None = None
 
     def start(self) -> None:
         self.beat()
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
         self._thread.start()
+        svc = self._services()
+        if svc.jobs.webhooks is not None:  # deliveries go out from workers, never from a request thread
+            self._sender = WebhookSender(svc.jobs.webhooks, blocking_client=svc.blocking_redis)
+            self._sender.start()
         keep_alive = float(self.app.config.get("MODEL_KEEP_ALIVE") or 0)
         if keep_alive > 0:
             # Its own thread: expiring waits for the model lock while a generation runs,
@@ -80,6 +86,8 @@ class WorkerRuntime:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+        if self._sender:
+            self._sender.stop()
         try:
             self._services().workers.remove(self.hostname)
         except Exception:  # Redis may be gone at shutdown; the record expires anyway

@@ -11,8 +11,11 @@ from redis_server import redis_client
 from storage import SessionRoot
 from users import UserDirectory
 
+from .cache import ResultCache
+from .idempotency import IdempotencyKeys
 from .store import JobStore
 from .throttle import LoginThrottle
+from .webhooks import WebhookQueue
 from .workers import ModelStatusBoard, WorkerRegistry
 
 
@@ -24,6 +27,8 @@ class Services:
     jobs: JobStore
     workers: WorkerRegistry
     model_status: ModelStatusBoard
+    idempotency: IdempotencyKeys
+    cache: ResultCache
     users: UserDirectory
     logins: LoginThrottle
 
@@ -34,9 +39,11 @@ class Services:
             redis=client,
             blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
             sessions=SessionRoot(config["DATA_DIR"]),
-            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"]),
+            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"], webhooks=WebhookQueue(client, config)),
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
+            idempotency=IdempotencyKeys(client, ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
+            cache=ResultCache(client),
             users=UserDirectory.from_config(config),
             logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
                                  window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),

@@ -19,6 +19,7 @@ State machine (every transition is one atomic Lua call):
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -31,11 +32,14 @@ from users import Caller
 from worker.errors import JobCanceled
 
 from . import keys, metrics
+from .keys import text
+from .webhooks import WebhookQueue, WebhookRequest, events_of
 
-DONE_SIGNAL_SECONDS = 120  # how long a finished job's wake-up signal waits for a reader
+log = logging.getLogger(__name__)
+
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
-_JSON_FIELDS = ("params", "result", "error", "files")
+_JSON_FIELDS = ("params", "result", "error", "files", "webhook_events")
 # Entries an unfinished job's event log keeps (trimmed approximately, which is cheap): the reporter writes
 # at most 20 progress events a second, so a client reconnecting within about a minute misses nothing.
 EVENT_LOG_MAX_ENTRIES = 1000
@@ -82,14 +86,17 @@ def new_job_id() -> str:
 
 
 class JobStore:
-    def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600):
+    def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600,
+                 webhooks: WebhookQueue | None = None):
         self.r = client
         self.ttl = int(ttl_seconds)
+        self.webhooks = webhooks  # where a job's start, progress and completion are queued for its webhook
         self._transition = self.r.register_script(_TRANSITION_LUA)
 
     # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
-               params: dict | None = None, job_id: str | None = None, request_id: str | None = None) -> dict:
+               params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
+               webhook: WebhookRequest | None = None) -> dict:
         if not owner:
             raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
@@ -109,6 +116,8 @@ class JobStore:
             "params": json.dumps(params or {}),
             "request_id": request_id or "",  # the API request that made it: log lines carry the same id
         }
+        if webhook is not None:
+            record.update(webhook=webhook.url, webhook_events=json.dumps(list(webhook.events)))
         pipe = self.r.pipeline()
         pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
         pipe.expire(keys.job(job_id), self.ttl)
@@ -118,12 +127,12 @@ class JobStore:
             pipe.zadd(keys.session_jobs(owner, session_id), {job_id: now})
         pipe.execute()
         metrics.JOBS_CREATED.labels(job_type).inc()
-        return _decode(record)
+        return decode_record(record)
 
     def get(self, job_id: str) -> dict | None:
         """The record whoever owns it (workers, recovery); requests use `get_for`."""
         raw = self.r.hgetall(keys.job(job_id))
-        return _decode(raw) if raw else None
+        return decode_record(raw) if raw else None
 
     def get_for(self, job_id: str, caller: Caller) -> dict | None:
         """The record if `caller` may see it; None for another user's job, exactly as for a missing one."""
@@ -148,7 +157,7 @@ class JobStore:
             if not raw:
                 stale.append(job_id)
                 continue
-            job = _decode(raw)
+            job = decode_record(raw)
             if owner is None or job["owner"] == owner:  # an index never lends one owner's job to another
                 out.append(job)
         if stale:  # expired records: drop them from the index too
@@ -169,7 +178,19 @@ class JobStore:
             args += [k, json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)]
         prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING, keys.event_log(job_id)],
                                 args=args)
+        if prev and self.webhooks is not None:
+            for event in events_of(to_state):
+                self._webhook(job_id, event)
         return prev.decode() if prev else None
+
+    def _webhook(self, job_id: str, event: str, job: dict | None = None) -> None:
+        """Queue `event` for the job's webhook, if it has one (a failure to queue never fails the job)."""
+        try:
+            job = job or self.get(job_id)
+            if job is not None and job.get("webhook") and self.webhooks is not None:
+                self.webhooks.enqueue(job, event, public_view(job))
+        except redis.RedisError:
+            log.warning("could not queue the %s webhook of job %s", event, job_id, exc_info=True)
 
     def start(self, job_id: str, *, worker: str, max_attempts: int,
               is_alive: Callable[[str], bool] = lambda name: False) -> str:
@@ -244,6 +265,11 @@ class JobStore:
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
         self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result, files=files or [])
 
+    def succeed_from_cache(self, job_id: str, result: Any, files: list[str]) -> bool:
+        """A queued job answered from cached results (jobs/cache.py): finished without running."""
+        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage="done (cached)",
+                         started_at=time.time(), result=result, files=files)
+
     def _end(self, job_id: str, from_states: Iterable[str], state: str, **fields: Any) -> bool:
         """Move the job to a final `state`; on success wake its waiters and count it. False if it was not
         in `from_states` (already finished, or never existed)."""
@@ -251,21 +277,17 @@ class JobStore:
             return False
         pipe = self.r.pipeline()
         pipe.delete(keys.cancel(job_id))
-        # wakes anyone blocked in wait() (the synchronous model routes), without polling
-        pipe.lpush(keys.done(job_id), 1)
-        pipe.expire(keys.done(job_id), DONE_SIGNAL_SECONDS)
         pipe.hget(keys.job(job_id), "type")
         job_type = pipe.execute()[-1]
         metrics.JOBS_FINISHED.labels(text(job_type or b"unknown"), state).inc()
         return True
 
-    def wait(self, job_id: str, timeout: float, *, blocking_client: redis.Redis) -> dict | None:
-        """Block until the job finishes or `timeout` seconds pass; returns the record."""
-        job = self.get(job_id)
-        if job is None or job["state"] in TERMINAL_STATES or timeout <= 0:
-            return job
-        blocking_client.blpop([keys.done(job_id)], timeout=timeout)
-        return self.get(job_id)
+    def wait(self, job_id: str, timeout: float) -> dict | None:
+        """Block until the job finishes or `timeout` seconds pass (woken by its events: any number of
+        waiters, no polling); returns the record."""
+        if timeout <= 0:
+            return self.get(job_id)
+        return self.wait_for_state(job_id, TERMINAL_STATES, timeout)
 
     def fail(self, job_id: str, error: dict, *, status: int = 500) -> None:
         """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
@@ -303,6 +325,9 @@ class JobStore:
         changes; the cancel flag is checked on every call (one EXISTS).
         """
         last_time, last_stage = 0.0, ""
+        hooked = self.get(job_id) if self.webhooks is not None else None
+        if hooked is not None and not hooked.get("webhook"):
+            hooked = None
 
         def report(fraction: float, stage: str) -> None:
             nonlocal last_time, last_stage
@@ -310,18 +335,16 @@ class JobStore:
             if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
                 self.progress(job_id, fraction, stage)
                 last_time, last_stage = now, stage
+                if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
+                    self._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
+                                                           "progress": round(min(max(fraction, 0.0), 1.0), 4)})
             if self.cancel_requested(job_id):
                 raise JobCanceled("the job was canceled")
 
         return report
 
 
-def text(value: bytes | str) -> str:
-    """A Redis reply as text (the clients here return bytes)."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _decode(raw: Mapping) -> dict:
+def decode_record(raw: Mapping) -> dict:
     rec: dict[str, Any] = {text(k): text(v) if isinstance(v, bytes | str) else str(v) for k, v in raw.items()}
     for k in _JSON_FIELDS:
         if rec.get(k):

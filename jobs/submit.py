@@ -8,12 +8,15 @@ from flask import current_app, g, has_request_context
 
 from worker.options import JobOptions
 
+from .cache import adopt, cacheable, hits_for_all
 from .services import services
 from .types import JOB_TYPES
+from .webhooks import WebhookRequest
 
 
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
-           files: list[str] | None = None, batch: bool = False, queue: str | None = None) -> dict:
+           files: list[str] | None = None, batch: bool = False, queue: str | None = None,
+           webhook: WebhookRequest | None = None) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
 
     The owner of a job on a session is that session's owner: the worker finds the files in their folder.
@@ -28,7 +31,8 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
-                          params=params, request_id=g.get("request_id") if has_request_context() else None)
+                          params=params, request_id=g.get("request_id") if has_request_context() else None,
+                          webhook=webhook)
     try:
         publish(kind.task, job["job_id"], queue)
     except Exception as e:
@@ -40,3 +44,28 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
 def publish(task_name: str, job_id: str, queue: str) -> None:
     """Send the Celery message for an existing job record (also recovery's re-publish)."""
     current_app.extensions["celery"].send_task(task_name, args=[job_id], task_id=job_id, queue=queue)
+
+
+def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOptions, files: list[str],
+                  batch: bool, webhook: WebhookRequest | None = None) -> dict | None:
+    """A job answered from cached results when every file hits (jobs/cache.py): its record is made and finished
+    at once, nothing is queued. None when a file misses (the caller submits as usual)."""
+    svc = services()
+    if not files or not cacheable(job_type, options):
+        return None
+    store = svc.sessions.of(owner)
+    paths = [store.file_path(session_id, name, area="uploads") for name in files]
+    hits = hits_for_all(svc.cache, owner=owner, job_type=job_type, options=options, audio_paths=paths)
+    if hits is None:
+        return None
+    kind = JOB_TYPES[job_type]
+    params: dict[str, Any] = {"files": list(files), "batch": batch, "options": options.to_dict()}
+    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id,
+                          queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
+                          request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
+    results_dir = store.results_dir(session_id)
+    results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
+    result = {"batch": True, "results": results, "errors": [], "cached": True} if batch else results[0]
+    written = [f for r in results for f in r.get("files", [])]
+    svc.jobs.succeed_from_cache(job["job_id"], result, files=written)
+    return svc.jobs.get(job["job_id"]) or job

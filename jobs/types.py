@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from worker.audio_llm.options import Gemma3NOptions
+from worker.compare.options import CompareOptions
 from worker.features.options import FeaturesOptions
 from worker.llm.options import GenerateOptions, ModelLoadOptions
+from worker.lyrics.options import LyricsOptions
 from worker.music.options import PitchOptions
 from worker.musicgen.options import MusicGenOptions
 from worker.options import JobOptions, NoOptions
@@ -61,6 +63,8 @@ JOB_TYPES: dict[str, JobType] = _types(
     ("demucs", "GPU_QUEUE", SeparationOptions, "jobs.work.separation:demucs", True),
     ("whisper", "GPU_QUEUE", WhisperOptions, "jobs.work.transcription:whisper", True),
     ("musicgen", "GPU_QUEUE", MusicGenOptions, "jobs.work.musicgen:musicgen", False),
+    ("lyrics", "GPU_QUEUE", LyricsOptions, "jobs.work.lyrics:lyrics", True),
+    ("compare", "GPU_QUEUE", CompareOptions, "jobs.work.compare:compare", True),
 )
 
 

@@ -24,12 +24,15 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
+import secrets
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +42,7 @@ import requests
 from worker.errors import InvalidRequestError
 
 from . import keys, metrics
-from .store import text
+from .keys import text
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +138,28 @@ def _resolve(host: str) -> list[str]:
         return []
 
 
-def secret_key(settings: Mapping[str, Any]) -> bytes:
-    """WEBHOOK_SECRET as HMAC key bytes (`whsec_<base64>` as Standard Webhooks libraries write it)."""
+SECRET_FILE = "webhook-secret"  # in DATA_DIR, when WEBHOOK_SECRET is not set
+
+
+def secret_text(settings: Mapping[str, Any]) -> str:
+    """WEBHOOK_SECRET, else the one made once in DATA_DIR/webhook-secret (0600) and shared by every process
+    on this data directory: a receiver needs one stable key to verify with."""
     secret = str(settings.get("WEBHOOK_SECRET") or "")
+    if secret:
+        return secret
+    path = Path(settings["DATA_DIR"]) / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return path.read_text().strip()
+
+
+def secret_key(settings: Mapping[str, Any]) -> bytes:
+    """The HMAC key bytes (`whsec_<base64>` as Standard Webhooks libraries write it, or the text's bytes)."""
+    secret = secret_text(settings)
     if secret.startswith("whsec_"):
         return base64.b64decode(secret[len("whsec_"):])
     return secret.encode()

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from . import keys
-from .store import text
+from .keys import text
 
 HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
 

@@ -7,6 +7,7 @@ same server by mistake could not take this session's jobs (tests/test_isolation.
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 
@@ -26,7 +27,7 @@ import requests
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from redis_server import redis_client, start_embedded
+from redis_server import start_embedded
 
 USER, PASSWORD = "tester", "correct horse battery staple"
 OTHER, OTHER_PASSWORD = "other", "another user's passphrase"  # a second, ordinary user
@@ -53,6 +54,9 @@ def pytest_runtest_setup(item):
             if os.environ.get("CI"):
                 pytest.fail(f"{what} is missing on this CI machine; scripts/install.sh installs it")
             pytest.skip(f"needs {what}")
+
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"test-webhook-secret-of-32-bytes!").decode()
 
 
 def node_of(identity: str | None) -> str:
@@ -137,6 +141,9 @@ def settings(request, redis_url, tmp_path_factory, run_token) -> dict:
         "TORCH_NUM_THREADS": 1,
         "GPU_QUEUE": f"gpu-{run_token}",
         "CPU_QUEUE": f"cpu-{run_token}",
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the receivers tests run; nothing else
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_PROGRESS_SECONDS": 0.0,  # every progress write: the tests count them
     }
 
 
@@ -189,14 +196,12 @@ def server(app):
 
 
 class Client:
-    """requests with the base URL and credentials filled in; waits for jobs with the store's BLPOP wake-up."""
+    """requests with the base URL and credentials filled in; waits for jobs with the API's long poll."""
 
-    def __init__(self, base: str, auth=(USER, PASSWORD), *, jobs=None, redis_url: str | None = None):
+    def __init__(self, base: str, auth=(USER, PASSWORD)):
         self.base = base
         self.s = requests.Session()
         self.s.auth = auth
-        self.jobs = jobs  # the app's JobStore
-        self.blocking = redis_client(redis_url, socket_timeout=None) if redis_url else None
 
     def __getattr__(self, method):
         def call(path, **kw):
@@ -205,28 +210,33 @@ class Client:
         return call
 
     def wait_job(self, job_id: str, *, timeout: float = 60.0) -> dict:
-        """The job's public record once it has finished (woken by the done signal, no polling)."""
-        self.jobs.wait(job_id, timeout, blocking_client=self.blocking)
-        job = self.get(f"/jobs/{job_id}").json()
+        """The job's public record once it has finished: GET /jobs/<id>?wait= blocks server-side on the job's
+        events (each call up to the server's JOB_WAIT_MAX_SECONDS), no polling."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            job = self.get(f"/jobs/{job_id}", params={"wait": max(0.0, left)}).json()
+            if job["state"] in ("succeeded", "failed", "canceled") or left <= 0:
+                break
         assert job["state"] in ("succeeded", "failed", "canceled"), f"job {job_id} unfinished after {timeout} s"
         return job
 
 
 @pytest.fixture(scope="session")
 def client(server, celery_worker, app, redis_url) -> Client:
-    return Client(server, jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
+    return Client(server)
 
 
 @pytest.fixture(scope="session")
 def other_client(server, celery_worker, app, redis_url) -> Client:
     """A second, ordinary user: must never see or touch the tester's sessions and jobs."""
-    return Client(server, (OTHER, OTHER_PASSWORD), jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
+    return Client(server, (OTHER, OTHER_PASSWORD))
 
 
 @pytest.fixture(scope="session")
 def admin_client(server, celery_worker, app, redis_url) -> Client:
     """The admin (ADMIN_USERS): sees and acts on every user's data."""
-    return Client(server, (ADMIN, ADMIN_PASSWORD), jobs=app.extensions["music_analyzer"].jobs, redis_url=redis_url)
+    return Client(server, (ADMIN, ADMIN_PASSWORD))
 
 
 @pytest.fixture()

@@ -97,3 +97,42 @@ def test_transcribe_reads_the_whisper_transcript_of_the_session(manager, session
         "analysis_smollm2-135m_analyze_chords.json", "analysis_smollm2-135m_analyze_chords.txt",
         "analysis_smollm2-135m_transcribe_chords.json", "analysis_smollm2-135m_transcribe_chords.txt",
         "transcript_chords.json"]
+
+
+def test_every_prompt_quotes_what_the_session_measured(manager, session, tmp_path):
+    """Grounding: the session's own music analysis (here a real run_pitch of the file) is in the prompt and
+    named in the result, so the model states the measured key instead of inventing one."""
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+
+    results = tmp_path / "results"
+    results.mkdir()
+    pitch = run_pitch(audio_path=session["audio"], results_dir=results, options=PitchOptions())
+    label = pitch["key"]["label"]
+    assert label == "A major"  # the known answer of the triad
+    options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=24)
+    result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=results, options=options)
+    prompt = result["prompt_text"]
+    assert "Measured by this service's music analysis" in prompt and f"- key: {label}" in prompt
+    assert "chord" in prompt and result["grounded_on"] == ["pitch_chords.json"]
+    cut = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=results,
+                      options=Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0,
+                                             max_new_tokens=3))
+    assert cut["finish_reason"] == "length" and "max_new_tokens" in cut["warnings"][0]
+
+
+def test_the_loop_guard_bans_only_repeats_of_the_answer():
+    """Known answer: with n = 3 and the answer 5 6 7 5 6, token 7 would repeat the 3-gram 5 6 7; the prompt's
+    tokens (1 5 6 7 before the answer) never count."""
+    from types import SimpleNamespace
+
+    from worker.llm.generate import answer_ngram_guard
+
+    llm = SimpleNamespace(extra={"generation": {"answer_no_repeat_ngram": 3}})
+    guard = answer_ngram_guard(llm, prompt_tokens=4)
+    ids = torch.tensor([[1, 5, 6, 7, 5, 6, 7, 5, 6]])
+    scores = guard(ids, torch.zeros(1, 10))
+    assert scores[0, 7] == -float("inf") and torch.isfinite(scores[0, [0, 1, 2, 3, 4, 5, 6, 8, 9]]).all()
+    prompt_only = guard(torch.tensor([[5, 6, 7, 5, 6]]), torch.zeros(1, 10))  # the answer is just "6"
+    assert torch.isfinite(prompt_only).all()
+    assert answer_ngram_guard(SimpleNamespace(extra={}), prompt_tokens=0) is None

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from config import GEMMA_3N, MODEL_REGISTRY
 from worker.errors import ModelNotAvailableError
+from worker.llm.choice import AUTO, choose_model
 from worker.llm.weights import how_to_get, is_downloaded, registry_entry, resolve_model_dir
 from worker.options import JobOptions, Settings, option
 
@@ -35,9 +36,10 @@ class Gemma3NOptions(JobOptions):
 
     task: str = option("analyze", "transcribe: what is said or sung and what it sounds like; analyze: mood, "
                                   "instrumentation, structure, production.", choices=TASKS)
-    model_variant: str = option(str(GEMMA_3N["default_model"]), "The model (a registry model_type); the "
+    model_variant: str = option(str(GEMMA_3N["default_model"]), "The model (a registry model_type), or auto: the "
+                                "best one this machine has for the task (the result says which and why); the "
                                 "default is the GEMMA_3N_DEFAULT_MODEL setting.",
-                                choices=lambda settings: valid_models())
+                                choices=lambda settings: [*valid_models(), AUTO])
     temperature: float = option(DEFAULT_TEMPERATURE, "0 = greedy (deterministic).", minimum=0.0,
                                 maximum=MAX_TEMPERATURE)
     max_new_tokens: int = option(DEFAULT_MAX_NEW_TOKENS, "Tokens of the final answer (chunk notes get at most "
@@ -70,6 +72,9 @@ def weights_available(model_type: str, settings: Mapping[str, Any], registry: Ma
 def check_weights(options: Gemma3NOptions, settings: Mapping[str, Any], registry: Mapping[str, Any] = MODEL_REGISTRY
                   ) -> None:
     """Raise ModelNotAvailableError (HTTP 409, saying how to get them) when the model's weights are missing."""
+    if options.model_variant == AUTO:  # 409 now if no model qualifies (the worker chooses again, knowing its device)
+        choose_model(options.task, settings=settings, registry=registry, device_memory_bytes=None)
+        return
     entry = registry_entry(options.model_variant, registry)
     if not is_downloaded(entry, settings):
         folder = resolve_model_dir(entry, settings)

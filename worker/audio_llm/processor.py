@@ -16,6 +16,7 @@ which propagates.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -29,13 +30,15 @@ from worker.audio_io import load_audio, resample, to_mono
 from worker.errors import AudioError
 from worker.features.descriptors import compute_features
 from worker.files import write_json_atomic, write_text_atomic
+from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
 from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
 from worker.progress import Progress, quiet, scaled
 
-from .files import find_transcript, result_names
+from .files import result_names
+from .grounding import Grounding, describe_music, find_grounding
 from .options import Gemma3NOptions, clip_seconds, hears_audio
 from .prompts import (
     CHUNK_NOTE_TOKENS,
@@ -69,6 +72,10 @@ class ModelHost(Protocol):
     """What the processor needs of the worker's model manager (models.ModelManager is one)."""
 
     registry: Mapping[str, Any]
+    settings: Mapping[str, Any]
+
+    @property
+    def device(self) -> str: ...
 
     @property
     def current_model(self) -> str | None: ...
@@ -114,6 +121,8 @@ class Prepared:
     transcript_source: str | None = None
     transcript_text: str | None = None  # the whole Whisper text (the prompt may hold a shortened copy)
     seconds: float = 0.0
+    music_text: str = ""  # the session's music analysis of the track, as prompt lines ("" when it has none)
+    grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
 
 
 @dataclass
@@ -138,12 +147,21 @@ class Gemma3NProcessor:
     def registry(self) -> Mapping[str, Any]:
         return self.manager.registry
 
+    def resolve_auto(self, options: Gemma3NOptions) -> tuple[Gemma3NOptions, Choice | None]:
+        """`model_variant: "auto"` -> the best model this machine has for the task, and why."""
+        if options.model_variant != AUTO:
+            return options, None
+        choice = choose_model(options.task, settings=self.manager.settings, registry=self.registry,
+                              device_memory_bytes=device_memory_bytes(self.manager.device))
+        return dataclasses.replace(options, model_variant=choice.model_type), choice
+
     # -- preprocess ------------------------------------------------------------------------------------
     def preprocess(self, y: np.ndarray, sr: int, *, options: Gemma3NOptions, filename: str,
-                   transcript: tuple[str, str] | None = None) -> Prepared:
+                   transcript: tuple[str, str] | None = None, grounding: Grounding | None = None) -> Prepared:
         """Measure `y` ((channels, n) or (n,) float32 at `sr` Hz) and plan the passes for `options`.
 
-        transcript: (source file name, text) of a Whisper result, used by text-only models.
+        transcript: (source file name, text) of a Whisper result (text-only models read it in full);
+        grounding: what the session already measured about the track, quoted in every prompt.
         """
         options.validate()
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
@@ -154,13 +172,17 @@ class Gemma3NProcessor:
         duration = n / sr
         features = compute_features(y, sr)
         features_text = describe_features(features, duration_seconds=duration, sample_rate=sr)
-        mono = np.ascontiguousarray(to_mono(y), dtype=np.float32)
         audio_input = hears_audio(options.model_variant, self.registry)
+        music_text = describe_music(grounding.pitch) if grounding is not None and grounding.pitch else ""
+        features_text = "\n\n".join(filter(None, [features_text, music_text, self._heard_transcript(
+            grounding, audio_input)]))
+        mono = np.ascontiguousarray(to_mono(y), dtype=np.float32)
         spans = (plan_chunks(n, sr, clip_seconds(options.model_variant, self.registry)) if audio_input
                  else plan_sections(n, sr))
         span_full = [compute_features(mono[s.start:s.end], sr) for s in spans]
         prepared = Prepared(
-            filename=filename, options=options, duration_seconds=duration, sample_rate=sr,
+            filename=filename, options=options, duration_seconds=duration, sample_rate=sr, music_text=music_text,
+            grounded_on=grounding.sources if grounding is not None else [],
             channels=1 if y.ndim == 1 else int(y.shape[0]), features=features, features_text=features_text,
             audio_input=audio_input, spans=spans, span_features=[compact_features(f) for f in span_full], calls=[])
         if audio_input:
@@ -173,6 +195,15 @@ class Gemma3NProcessor:
                 prepared.transcript_source, prepared.transcript_text = transcript
         prepared.seconds = time.perf_counter() - started
         return prepared
+
+    @staticmethod
+    def _heard_transcript(grounding: Grounding | None, audio_input: bool) -> str:
+        """A model that hears the audio still gets the session's transcript, as a hint to check (text-only
+        models read it in full in their own prompt section)."""
+        if grounding is None or not grounding.transcript or not audio_input:
+            return ""
+        text, cut = truncate_transcript(grounding.transcript)
+        return f"Automatic transcript by Whisper{' (cut short)' if cut else ''} (may contain errors):\n{text}"
 
     def _generate_options(self, options: Gemma3NOptions, *, user: str | list, max_length: int) -> GenerateOptions:
         return GenerateOptions(messages=({"role": "user", "content": user},), system=SYSTEM_PROMPTS[options.task],
@@ -189,11 +220,11 @@ class Gemma3NProcessor:
                                           user_prompt=options.prompt)
             else:
                 kind, max_length = "chunk", min(options.max_new_tokens, CHUNK_NOTE_TOKENS)
+                part = describe_features(feats, duration_seconds=span.end_seconds - span.start_seconds,
+                                         sample_rate=prepared.sample_rate)
                 text = chunk_prompt(options.task, span=span, n_chunks=len(spans),
                                     duration_seconds=prepared.duration_seconds, user_prompt=options.prompt,
-                                    features_text=describe_features(feats, duration_seconds=span.end_seconds
-                                                                    - span.start_seconds,
-                                                                    sample_rate=prepared.sample_rate))
+                                    features_text="\n\n".join(filter(None, [part, prepared.music_text])))
             user = [{"type": "audio"}, {"type": "text", "text": text}]
             calls.append(LLMCall(kind, self._generate_options(options, user=user, max_length=max_length),
                                  audio=self._chunk_audio(prepared, span), span=span))
@@ -343,6 +374,9 @@ class Gemma3NProcessor:
             "model_load_seconds": generated.model_load_seconds,
             "processing_seconds": round(time.perf_counter() - started, 3),
             "finish_reason": generated.finish_reason,
+            "warnings": (["the answer was cut at max_new_tokens (finish_reason: length); ask for more tokens"]
+                         if generated.finish_reason == "length" else []),
+            "grounded_on": prepared.grounded_on,
             "options": options.to_dict(),
             "prompt_text": generated.final_prompt,
             "files": [],
@@ -366,18 +400,22 @@ class Gemma3NProcessor:
         the JSON last). Returns the result, its "files" listing both names."""
         report = progress or quiet
         started = time.perf_counter()
-        options.validate()
+        options, choice = self.resolve_auto(options.validate())
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
         y, sr = load_audio(audio_path)
-        transcript = None if hears_audio(options.model_variant, self.registry) else find_transcript(
-            results_dir, audio_path.stem)
+        grounding = find_grounding(results_dir, audio_path.stem)
+        transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
+            grounding.transcript_source or "", grounding.transcript)
         report(0.05, "features")
-        prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript)
+        prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript,
+                                   grounding=grounding)
         del y
         generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         result = self.postprocess(prepared, generated, started=started)
+        if choice is not None:
+            result["model_choice"] = choice.to_dict()
         report(PASSES_END, "writing")
         json_name, txt_name = result_names(options.model_variant, options.task, audio_path.stem)
         result.update(output_json_file=json_name, output_text_file=txt_name, files=[json_name, txt_name])

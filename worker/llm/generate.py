@@ -90,12 +90,13 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     inputs = {k: _to_device(v, model) for k, v in inputs.items()}
     config = _generation_config(llm, options, max_new)
     stopping = [_progress_criteria(progress, max_new)] if progress is not None else []
+    loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
     started = time.perf_counter()
     with torch.inference_mode():
-        output = model.generate(**inputs, generation_config=config,
-                                stopping_criteria=stopping or None)
+        output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
+                                logits_processor=[loop_guard] if loop_guard is not None else None)
     seconds = time.perf_counter() - started
 
     new_ids = output[0, prompt_tokens:].tolist()
@@ -191,3 +192,30 @@ def _progress_criteria(progress: Progress, max_new: int):
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
     return ProgressCriteria()
+
+
+def answer_ngram_guard(llm: LoadedLLM, prompt_tokens: int) -> Any:
+    """A logits processor that forbids repeating any n-gram of the answer itself (n: the registry's
+    "generation": {"answer_no_repeat_ngram": n}), so a small model cannot loop on a line until the token
+    limit. Unlike transformers' no_repeat_ngram_size or repetition_penalty it ignores the prompt: quoting
+    the user's words ("my favourite instrument is the cello") stays possible. None when not configured."""
+    from transformers import LogitsProcessor
+
+    n = int((llm.extra.get("generation") or {}).get("answer_no_repeat_ngram") or 0)
+    if n < 2:
+        return None
+
+    class AnswerNoRepeatNGram(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            for row, ids in enumerate(input_ids.tolist()):
+                answer = ids[prompt_tokens:]
+                if len(answer) < n - 1:
+                    continue
+                prefix = tuple(answer[-(n - 1):])
+                banned = {answer[i + n - 1] for i in range(len(answer) - n + 1)
+                          if tuple(answer[i:i + n - 1]) == prefix}
+                if banned:
+                    scores[row, list(banned)] = -float("inf")
+            return scores
+
+    return AnswerNoRepeatNGram()

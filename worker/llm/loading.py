@@ -190,6 +190,7 @@ def load_llm(entry: Mapping[str, Any], folder: Path, *, device: str, num_threads
             weights_bytes=weights_bytes_of(model),
             load_seconds=round(time.perf_counter() - started, 3),
             modalities=tuple(entry.get("modalities", ("text",))),
+            extra={"generation": dict(entry.get("generation") or {})},
         )
         return loaded
     except Exception as e:

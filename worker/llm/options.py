@@ -47,8 +47,9 @@ class GenerateOptions(JobOptions):
     temperature: float = option(0.7, "0 = greedy (deterministic).", minimum=0.0, maximum=MAX_TEMPERATURE)
     top_p: float = option(0.95, "Nucleus sampling mass.", minimum=0.0, exclusive_minimum=True, maximum=1.0)
     seed: int | None = option(None, "For a reproducible sample.", minimum=0, maximum=2**63 - 1)
-    model_type: str | None = option(None, "The model (loaded first if another is resident); null: the resident "
-                                          "one, else DEFAULT_MODEL.", choices=sorted(MODEL_REGISTRY))
+    model_type: str | None = option(None, "The model (loaded first if another is resident), or auto: the best "
+                                          "one this machine has; null: the resident one, else DEFAULT_MODEL.",
+                                    choices=[*sorted(MODEL_REGISTRY), "auto"])
 
     @classmethod
     def normalize(cls, kwargs: dict[str, Any]) -> dict[str, Any]:

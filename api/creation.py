@@ -1,0 +1,92 @@
+"""Creating a job from a request, the same way for every job-creating route.
+
+The body's own keys besides the options: `webhook` and `webhook_events_filter` (jobs/webhooks.py); the
+headers: `Idempotency-Key` (the same key from the same user names the same job for a day,
+jobs/idempotency.py) and, on the /process routes, `Prefer: wait=N` (RFC 7240: answer 200 with the
+finished job if it ends within N seconds, else 202 as without it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import current_app, jsonify, request, url_for
+
+from jobs import webhooks
+from jobs.idempotency import fingerprint
+from jobs.services import services
+from jobs.store import TERMINAL_STATES, public_view
+from jobs.submit import submit, submit_cached
+from worker.errors import InvalidRequestError
+from worker.options import JobOptions
+
+ROUTE_KEYS = ("file", "files", "wait", "webhook", "webhook_events_filter")  # body keys that are not options
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.I)
+
+
+def create_job(job_type: str, *, owner: str, session_id: str | None, options: JobOptions, body: dict[str, Any],
+               files: list[str] | None = None, batch: bool = False, queue: str | None = None) -> dict:
+    """The job this request makes: a new one, or the one its Idempotency-Key already names."""
+    svc = services()
+    hook = webhooks.parse_request(body, current_app.config)
+    key = request.headers.get("Idempotency-Key")
+    claim = None
+    if key is not None:
+        print_ = fingerprint(request.method, request.path, body)
+        claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
+        known = svc.jobs.get(claim.job_id) if claim.job_id else None
+        if known is not None:
+            return known
+        if claim.job_id:  # the key outlived its job's record: start afresh
+            svc.idempotency.release(claim)
+            claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
+    try:
+        job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
+                             batch=batch, webhook=hook) if session_id else None) or \
+            submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
+                   queue=queue, webhook=hook)
+    except BaseException:
+        if claim is not None:
+            svc.idempotency.release(claim)
+        raise
+    if claim is not None:
+        svc.idempotency.remember(claim, job["job_id"])
+    return job
+
+
+def prefer_wait() -> float | None:
+    """Seconds of a `Prefer: wait=N` header (capped by JOB_WAIT_MAX_SECONDS), or None."""
+    found = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
+    if found is None:
+        return None
+    return min(float(found.group(1)), float(current_app.config["JOB_WAIT_MAX_SECONDS"]))
+
+
+def wait_argument() -> float:
+    """`?wait=N` of GET /jobs/<id>: seconds to wait for the job to finish, capped by JOB_WAIT_MAX_SECONDS."""
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError as e:
+        raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait") from e
+    if not 0 <= wait <= 3600:
+        raise InvalidRequestError("wait must be between 0 and 3600 seconds", code="invalid_wait")
+    return min(wait, float(current_app.config["JOB_WAIT_MAX_SECONDS"]))
+
+
+def answer(job: dict):
+    """202 with where to follow the job; with `Prefer: wait=N`, 200 and the finished job if it ends in time."""
+    wait = prefer_wait()
+    if wait:
+        done = services().jobs.wait(job["job_id"], wait)
+        if done is not None and done["state"] in TERMINAL_STATES:
+            response = jsonify(public_view(done))
+            response.headers["Preference-Applied"] = f"wait={wait:g}"
+            return response, 200
+        job = done or job
+    job_id = job["job_id"]
+    return jsonify({"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id),
+                    "state": job["state"], "type": job["type"]}), 202

@@ -1,0 +1,144 @@
+"""Results cached by the audio's content and the options: the same file analysed again with the same options
+(in any session of the same owner) is answered from the earlier result in milliseconds, marked cached.
+
+- The key: owner, job type, a digest of the options, and the SHA-256 of the upload's bytes (computed once
+  per upload and kept beside it as `.<name>.sha256`). Only deterministic analyses are cached: the DSP jobs
+  (features, pitch), Whisper, and the LLM jobs when greedy (temperature 0) or seeded.
+- A worker records each file's result after a job succeeds. A job-creating request whose every file hits
+  gets its result files copied into its own session (renamed after its upload's stem) and a job record that
+  is finished at once: no queue, no worker. An entry whose files are gone (session deleted) is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from worker.files import write_json_atomic
+from worker.options import JobOptions
+
+from . import keys
+from .keys import text
+
+log = logging.getLogger(__name__)
+
+CACHEABLE = frozenset({"features", "pitch", "whisper", "gemma_3n", "lyrics"})
+SAMPLED = frozenset({"gemma_3n", "lyrics"})  # cached only when greedy or seeded
+TTL_SECONDS = 30 * 24 * 3600
+CHUNK_BYTES = 1024 * 1024
+
+
+def cacheable(job_type: str, options: JobOptions) -> bool:
+    if job_type not in CACHEABLE:
+        return False
+    if job_type in SAMPLED:
+        o = options.to_dict()
+        return o.get("temperature") == 0 or o.get("seed") is not None
+    return True
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of an upload, remembered beside it (uploads never change after they are accepted)."""
+    memo = path.with_name(f".{path.name}.sha256")
+    try:
+        return memo.read_text().strip()
+    except FileNotFoundError:
+        pass
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    memo.write_text(digest.hexdigest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    result: dict[str, Any]
+    results_dir: Path  # where the cached result's files are
+    stem: str  # of the upload they were made for
+
+
+class ResultCache:
+    def __init__(self, client: redis.Redis):
+        self.r = client
+
+    def _key(self, owner: str, job_type: str, options: JobOptions, digest: str) -> str:
+        options_digest = hashlib.sha256(json.dumps(options.to_dict(), sort_keys=True).encode()).hexdigest()[:24]
+        return keys.result_cache(owner, job_type, options_digest, digest)
+
+    def remember(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path, results_dir: Path,
+                 result: Mapping[str, Any]) -> None:
+        if not cacheable(job_type, options) or result.get("cached"):
+            return
+        entry = {"result": dict(result), "results_dir": str(results_dir), "stem": Path(audio_path).stem}
+        self.r.set(self._key(owner, job_type, options, content_digest(Path(audio_path))),
+                   json.dumps(entry, default=str), ex=TTL_SECONDS)
+
+    def find(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path) -> Hit | None:
+        if not cacheable(job_type, options):
+            return None
+        raw = self.r.get(self._key(owner, job_type, options, content_digest(Path(audio_path))))
+        if raw is None:
+            return None
+        entry = json.loads(text(raw))
+        hit = Hit(entry["result"], Path(entry["results_dir"]), entry["stem"])
+        files = hit.result.get("files") or []
+        return hit if files and all((hit.results_dir / f).is_file() for f in files) else None
+
+
+def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
+    """Copy a hit's files into `results_dir`, renamed after `audio_path`'s stem; the result as it would be for
+    `audio_path`, marked cached (its JSON files rewritten to say so)."""
+    stem = Path(audio_path).stem
+    renamed = {name: rename(name, hit.stem, stem) for name in hit.result.get("files") or []}
+    result = _retarget(hit.result, renamed, filename=Path(audio_path).name)
+    result["cached"] = True
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for old, new in renamed.items():
+        if new.endswith(".json"):
+            continue
+        if (hit.results_dir / old).resolve() != (results_dir / new).resolve():
+            shutil.copyfile(hit.results_dir / old, results_dir / new)
+    for new in renamed.values():
+        if new.endswith(".json"):  # the JSON is the result itself: written last, as the pipelines do
+            write_json_atomic(results_dir / new, result)
+    return result
+
+
+def rename(name: str, old_stem: str, new_stem: str) -> str:
+    """`features_song.png` for stem song -> `features_take2.png` for stem take2."""
+    return name.replace(f"_{old_stem}.", f"_{new_stem}.", 1) if old_stem != new_stem else name
+
+
+def _retarget(value: Any, renamed: Mapping[str, str], *, filename: str) -> Any:
+    if isinstance(value, dict):
+        out = {k: _retarget(v, renamed, filename=filename) for k, v in value.items()}
+        if "filename" in out:
+            out["filename"] = filename
+        return out
+    if isinstance(value, list):
+        return [_retarget(v, renamed, filename=filename) for v in value]
+    if isinstance(value, str):
+        return renamed.get(value, value)
+    return value
+
+
+def hits_for_all(cache: ResultCache, *, owner: str, job_type: str, options: JobOptions,
+                 audio_paths: Sequence[Path]) -> list[Hit] | None:
+    """A hit for every file, or None (a partial hit runs the job: one code path for a batch's results)."""
+    hits = []
+    for path in audio_paths:
+        hit = cache.find(owner=owner, job_type=job_type, options=options, audio_path=path)
+        if hit is None:
+            return None
+        hits.append(hit)
+    return hits

@@ -1,0 +1,78 @@
+"""Idempotency-Key: the same key from the same user within a day names the same job.
+
+A client that did not hear the answer to a job-creating request (a timeout, a dropped connection) sends it
+again with the same `Idempotency-Key` header and gets the job the first request made, not a second one.
+The key is remembered per owner with a fingerprint of the request (method, path, body): the same key with
+another request is refused (422), and a second request arriving while the first is still being handled is
+refused (409) rather than racing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from worker.errors import ConflictError, InvalidRequestError
+
+from . import keys
+from .keys import text
+
+MAX_KEY_CHARS = 255
+PENDING = "pending"
+
+
+class KeyReusedError(InvalidRequestError):
+    """The key came with another request: a client bug, not something a retry fixes."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of presenting a key: a new request (go ahead, then `remember`) or a known job."""
+
+    redis_key: str
+    fingerprint: str
+    job_id: str | None  # the job the key already names; None = this request is the first
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method.upper(), path, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class IdempotencyKeys:
+    def __init__(self, client: redis.Redis, *, ttl_seconds: int):
+        self.r = client
+        self.ttl = int(ttl_seconds)
+
+    def claim(self, *, owner: str, key: str, request_fingerprint: str) -> Claim:
+        """Claim `key` for a new request, or find the job it already names. 409 while the first request
+        with the key is still being handled, 422 when the key came with another request."""
+        if not key or len(key) > MAX_KEY_CHARS:
+            raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters",
+                                      code="invalid_idempotency_key")
+        name = keys.idempotency(owner, hashlib.sha256(key.encode()).hexdigest())
+        if self.r.set(name, f"{PENDING}:{request_fingerprint}", nx=True, ex=self.ttl):
+            return Claim(name, request_fingerprint, None)
+        raw = self.r.get(name)
+        state, _, rest = text(raw or b"").partition(":")
+        known_fingerprint, _, job_id = rest.partition(":")
+        if known_fingerprint != request_fingerprint:
+            raise KeyReusedError("this Idempotency-Key was used with another request")
+        if state == PENDING or not job_id:
+            raise ConflictError("a request with this Idempotency-Key is still being handled; retry shortly",
+                                code="idempotency_key_in_use")
+        return Claim(name, request_fingerprint, job_id)
+
+    def remember(self, claim: Claim, job_id: str) -> None:
+        self.r.set(claim.redis_key, f"done:{claim.fingerprint}:{job_id}", ex=self.ttl)
+
+    def release(self, claim: Claim) -> None:
+        """The first request failed before it made a job: the key is free for a retry."""
+        self.r.delete(claim.redis_key)

@@ -1,0 +1,123 @@
+"""Pages of jobs newest first, with an opaque cursor and filters (GET /jobs).
+
+A page reads the owner's (or the session's, or everyone's) index from the cursor's position down and keeps
+the records that pass the filters, reading at most SCAN_FACTOR x limit index entries: a rare filter may
+answer a short page, and its `next_cursor` continues the scan where it stopped, so a request's cost is
+bounded whatever the filters. Cursors name the last entry read (its creation time and id: ties are
+ordered by id), so a page never repeats or skips a job when new ones arrive in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
+
+import redis
+
+from worker.errors import InvalidRequestError
+
+from . import keys
+from .keys import text
+from .store import STATES, JobStore, decode_record
+
+SCAN_FACTOR = 20  # index entries read per requested job, at most
+BATCH = 200  # index entries fetched per round trip
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    types: frozenset[str] = frozenset()
+    states: frozenset[str] = frozenset()
+    since: float | None = None  # created at or after (Unix seconds)
+
+    def accepts(self, job: dict) -> bool:
+        return (not self.types or job["type"] in self.types) and (not self.states or job["state"] in self.states)
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[dict]
+    next_cursor: str | None
+
+
+def encode_cursor(score: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([score, job_id]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        score, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return float(score), str(job_id)
+    except (ValueError, TypeError, binascii.Error) as e:
+        raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor") from e
+
+
+def check_states(states: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(states)
+    unknown = sorted(chosen - STATES)
+    if unknown:
+        raise InvalidRequestError(f"unknown state(s) {', '.join(unknown)}", code="invalid_filter",
+                                  details={"valid": sorted(STATES)})
+    return chosen
+
+
+def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, limit: int, cursor: str | None,
+              where: JobFilter) -> Page:
+    """Newest first from the cursor on: `owner`'s jobs (of one session), or everyone's (owner None)."""
+    index = keys.JOBS if owner is None else (
+        keys.session_jobs(owner, session_id) if session_id else keys.owner_jobs(owner))
+    after = decode_cursor(cursor) if cursor else None
+    budget = max(limit * SCAN_FACTOR, BATCH)
+    found: list[dict] = []
+    last: tuple[float, str] | None = after
+    exhausted = False
+    while len(found) < limit and budget > 0:
+        entries = _entries_after(store.r, index, last, where.since, min(BATCH, budget))
+        if not entries:
+            exhausted = True
+            break
+        budget -= len(entries)
+        for job_id, score, raw in _records(store.r, entries):
+            last = (score, job_id)
+            if raw:
+                job = decode_record(raw)
+                if (owner is None or job["owner"] == owner) and where.accepts(job):
+                    found.append(job)
+                    if len(found) == limit:
+                        break
+    more = not exhausted and last is not None and bool(_entries_after(store.r, index, last, where.since, 1))
+    return Page(found, encode_cursor(*last) if more and last is not None else None)
+
+
+def _entries_after(client: redis.Redis, index: str, after: tuple[float, str] | None, since: float | None,
+                   count: int) -> list[tuple[str, float]]:
+    """Up to `count` (id, score) of `index` after `after` in newest-first order (ties: by id, descending)."""
+    top = "+inf" if after is None else after[0]
+    low = "-inf" if since is None else since
+    out: list[tuple[str, float]] = []
+    offset = 0
+    while len(out) < count:
+        rows = cast(list[tuple[bytes, float]],
+                    client.zrevrangebyscore(index, top, low, start=offset, num=count + 16, withscores=True))
+        if not rows:
+            break
+        offset += len(rows)
+        for member, score in rows:
+            job_id = text(member)
+            if after is not None and float(score) == after[0] and job_id >= after[1]:
+                continue  # this or an earlier page's
+            out.append((job_id, float(score)))
+        if len(rows) < count + 16:
+            break
+    return out[:count]
+
+
+def _records(client: redis.Redis, entries: list[tuple[str, float]]) -> list[tuple[str, float, dict]]:
+    pipe = client.pipeline()
+    for job_id, _ in entries:
+        pipe.hgetall(keys.job(job_id))
+    return [(job_id, score, raw) for (job_id, score), raw in zip(entries, pipe.execute(), strict=True)]

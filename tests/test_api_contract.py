@@ -1,0 +1,176 @@
+"""The API's ways to follow a job without polling, and to create one safely: webhooks (signed, retried,
+listed), Prefer: wait, long poll, Idempotency-Key; listing with cursors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from jobs.webhooks import secret_key, verify
+from tests.audio_synth import sine, write
+from tests.conftest import WEBHOOK_SECRET
+from tests.test_api_sessions import upload
+
+
+class Receiver:
+    """A real HTTP endpoint on 127.0.0.1 that records webhook deliveries; the first `fail_first` get a 500."""
+
+    def __init__(self, fail_first: int = 0):
+        self.deliveries: list[dict] = []
+        self.arrived = threading.Condition()
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.arrived:
+                    status = 500 if len(receiver.deliveries) < receiver.fail_first else 200
+                    receiver.deliveries.append({"headers": headers, "body": body, "answered": status})
+                    receiver.arrived.notify_all()
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def wait(self, predicate, timeout: float = 60.0) -> list[dict]:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: predicate(self.deliveries), timeout=timeout), self.deliveries
+            return list(self.deliveries)
+
+    def events(self) -> list[str]:
+        return [json.loads(d["body"])["type"] for d in self.deliveries if d["answered"] == 200]
+
+
+@pytest.fixture()
+def tone(client, session_id, audio_dir):
+    upload(client, session_id, write(audio_dir / "t.wav", sine(440, 1.0)))
+    return session_id
+
+
+def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
+    receiver = Receiver(fail_first=1)  # the first delivery (the start event) answers 500 once
+    try:
+        r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": receiver.url})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        # the start event's retry (1 s of backoff) may come after the completion: wait for both
+        deliveries = receiver.wait(lambda ds: {"job.start", "job.completed"} <= {
+            json.loads(d["body"])["type"] for d in ds if d["answered"] == 200})
+    finally:
+        receiver.server.shutdown()
+    key = secret_key({"WEBHOOK_SECRET": WEBHOOK_SECRET, "DATA_DIR": settings["DATA_DIR"]})
+    for d in deliveries:
+        assert verify(key, d["headers"], d["body"]), d["headers"]
+        assert not verify(key, d["headers"], d["body"] + b" ")  # the signature covers the body
+    bodies = [json.loads(d["body"]) for d in deliveries]
+    assert bodies[0]["type"] == "job.start" and deliveries[0]["answered"] == 500
+    assert {"job.start", "job.progress", "job.completed"} <= {b["type"] for b in bodies}
+    final = next(b for b in bodies if b["type"] == "job.completed")["data"]
+    assert final["job_id"] == job_id and final["state"] == "succeeded"
+    listed = client.get(f"/jobs/{job_id}/webhooks").json()["deliveries"]
+    start = next(d for d in listed if d["event"] == "start")
+    assert start["status_codes"] == [500, 200] and start["attempts"] == 2 and start["state"] == "delivered"
+
+
+def test_webhook_events_filter_and_the_allow_list(client, tone):
+    receiver = Receiver()
+    try:
+        r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": receiver.url,
+                                                            "webhook_events_filter": ["completed"]})
+        job_id = r.json()["job_id"]
+        receiver.wait(lambda ds: len(ds) >= 1)
+        client.wait_job(job_id)
+    finally:
+        receiver.server.shutdown()
+    assert [json.loads(d["body"])["type"] for d in receiver.deliveries] == ["job.completed"]
+    for url in ("http://10.0.0.5/hook", "http://169.254.169.254/latest", "ftp://127.0.0.1/x", "not a url"):
+        r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": url})
+        assert r.status_code == 400 and r.json()["error"]["code"] in ("webhook_not_allowed", "invalid_webhook")
+    r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": receiver.url,
+                                                        "webhook_events_filter": ["finished"]})
+    assert r.status_code == 400
+
+
+def test_prefer_wait_and_long_poll(client, tone):
+    r = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers={"Prefer": "wait=60"})
+    assert r.status_code == 200 and r.json()["state"] == "succeeded" and r.headers["Preference-Applied"]
+    assert r.json()["result"]["filename"] == "t.wav"
+    r = client.post(f"/process/features/{tone}", json={"file": "t.wav"})
+    assert r.status_code == 202
+    job = client.get(f"/jobs/{r.json()['job_id']}?wait=60").json()
+    assert job["state"] == "succeeded"
+    assert client.get(f"/jobs/{job['job_id']}?wait=soon").status_code == 400
+
+
+def test_idempotency_key_names_one_job(client, tone):
+    headers = {"Idempotency-Key": "retry-me-7"}
+    first = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers=headers)
+    again = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["job_id"] == again.json()["job_id"]
+    other_body = client.post(f"/process/features/{tone}", json={"file": "t.wav", "picture": False},
+                             headers=headers)
+    assert other_body.status_code == 422 and other_body.json()["error"]["code"] == "idempotency_key_reused"
+    fresh = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers={"Idempotency-Key": "k2"})
+    assert fresh.json()["job_id"] != first.json()["job_id"]
+
+
+def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):
+    upload(client, session_id, write(audio_dir / "p.wav", sine(330, 0.3)))
+    made = [client.post(f"/process/features/{session_id}", json={"file": "p.wav", "picture": False},
+                        headers={"Prefer": "wait=60"}).json()["job_id"] for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        page = client.get("/jobs", params={"limit": 2, "session_id": session_id, "type": "features",
+                                           "state": "succeeded", **({"cursor": cursor} if cursor else {})}).json()
+        seen += [j["job_id"] for j in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(made))  # newest first, each once
+    assert client.get("/jobs", params={"state": "nonsense"}).status_code == 400
+    assert client.get("/jobs", params={"cursor": "garbage!"}).status_code == 400
+    assert client.get("/jobs", params={"session_id": session_id, "type": "pitch"}).json()["jobs"] == []
+    sessions = client.get("/sessions", params={"limit": 1000}).json()
+    mine = next(s for s in sessions["sessions"] if s["session_id"] == session_id)
+    assert mine["files"] == 1 and mine["owner"] and sessions["next_cursor"] is None
+
+
+def test_completion_reaches_the_webhook_within_moments(client, tone, capsys):
+    """The figure the issue asks for: seconds from a job's finish (its record) to the webhook's arrival."""
+    import statistics
+    import time
+
+    receiver = Receiver()
+    arrived: dict[str, float] = {}
+    try:
+        jobs = []
+        for _ in range(6):
+            r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "picture": False,
+                                                                "webhook": receiver.url,
+                                                                "webhook_events_filter": ["completed"]})
+            jobs.append(r.json()["job_id"])
+            receiver.wait(lambda ds, n=len(jobs): len(ds) >= n)
+            arrived[jobs[-1]] = time.time()
+    finally:
+        receiver.server.shutdown()
+    lags = []
+    for job_id in jobs:
+        finished = client.get(f"/jobs/{job_id}").json()["finished_at"]
+        from datetime import datetime
+
+        lags.append(arrived[job_id] - datetime.fromisoformat(finished).timestamp())
+    with capsys.disabled():
+        print(f"\n  job finished -> webhook received: median {statistics.median(lags) * 1000:.0f} ms "
+              f"(max {max(lags) * 1000:.0f} ms, {len(lags)} jobs)")
+    assert statistics.median(lags) < 2.0

@@ -1,0 +1,49 @@
+"""The lyrics job over HTTP with real parts: espeak-ng words, Whisper tiny.en (the job transcribes first),
+SmolLM2's analysis; the explicit flag is a word list, checkable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.test_api_sessions import upload
+
+pytestmark = [pytest.mark.needs_espeak, pytest.mark.slow]
+WORDS = "Walking down the river road tonight. The damn rain keeps falling on my shit town."
+
+
+def test_lyrics_job_transcribes_first_then_analyses(client, session_id, audio_dir, smollm2_folder, settings):
+    wav = audio_dir / "song.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), WORDS], check=True)
+    upload(client, session_id, wav)
+    r = client.post(f"/process/lyrics/{session_id}", json={"file": "song.wav", "model_variant": "auto",
+                                                           "temperature": 0, "max_new_tokens": 60})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    res = job["result"]
+    assert res["model"] == "smollm2-135m" and res["model_choice"]["model"] == "smollm2-135m"
+    assert res["transcript_source"] == "transcript_song.json" and res["language"] == "en" and res["lines"] >= 1
+    assert "river" in json.dumps(res).lower() or res["words"] >= 8  # Whisper heard the words
+    assert res["explicit"]["flagged"] and {w["word"] for w in res["explicit"]["words"]} >= {"shit"}
+    assert res["analysis_text"].strip() and set(res["analysis"]) == {"themes", "mood", "narrative", "notable_lines"}
+    names = {f["name"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert {"lyrics_song.json", "lyrics_song.txt", "transcript_song.json"} <= names
+    # the second run reads the transcript the first one made (no second Whisper pass)
+    again = client.wait_job(client.post(f"/process/lyrics/{session_id}", json={
+        "file": "song.wav", "model_variant": "smollm2-135m", "temperature": 0, "max_new_tokens": 40}).json()["job_id"],
+        timeout=300)
+    assert again["state"] == "succeeded" and again["result"]["model_choice"] is None
+
+
+def test_lyrics_bad_requests(client, session_id, audio_dir):
+    wav = audio_dir / "quiet.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "hello"], check=True)
+    upload(client, session_id, wav)
+    assert client.post(f"/process/lyrics/{session_id}", json={"image": "cover.png"}).status_code == 404
+    r = client.post(f"/process/lyrics/{session_id}", json={"model_variant": "gpt-5"})
+    assert r.status_code == 400
+    r = client.post(f"/process/lyrics/{session_id}", json={"model_variant": "gemma-3n-E4B"})
+    assert r.status_code == 409  # its weights are not here

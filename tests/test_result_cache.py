@@ -1,0 +1,45 @@
+"""Results cached by the audio's content and the options: the same file again, in another session of the same
+owner, is answered at once from the earlier result, marked cached; another owner or other options run."""
+
+from __future__ import annotations
+
+import time
+
+from tests.audio_synth import sine, write
+from tests.test_api_sessions import upload
+
+
+def test_the_same_audio_with_the_same_options_is_answered_from_cache(client, other_client, audio_dir):
+    wav = write(audio_dir / "cached.wav", sine(440, 2.0))
+    first_session = client.post("/sessions").json()["session_id"]
+    upload(client, first_session, wav)
+    first = client.post(f"/process/features/{first_session}", json={"file": "cached.wav"},
+                        headers={"Prefer": "wait=60"}).json()
+    assert first["state"] == "succeeded" and not first["result"].get("cached")
+
+    second_session = client.post("/sessions").json()["session_id"]
+    copy = write(audio_dir / "take2.wav", sine(440, 2.0))  # the same bytes under another name
+    upload(client, second_session, copy)
+    started = time.perf_counter()
+    r = client.post(f"/process/features/{second_session}", json={"file": "take2.wav"})
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 202 and r.json()["state"] == "succeeded", r.text  # finished before it was answered
+    job = client.get(f"/jobs/{r.json()['job_id']}").json()
+    result = job["result"]
+    assert result["cached"] is True and result["filename"] == "take2.wav" and elapsed < 1.0
+    assert result["audio_features"] == first["result"]["audio_features"]
+    assert sorted(job["files"]) == ["features_take2.json", "features_take2.png", "features_take2.txt"]
+    written = client.get(f"/sessions/{second_session}/files/features_take2.json").json()
+    assert written["filename"] == "take2.wav" and written["cached"] is True
+    assert client.get(f"/sessions/{second_session}/files/features_take2.png").content[:4] == b"\x89PNG"
+
+    other_options = client.post(f"/process/features/{second_session}", json={"file": "take2.wav",
+                                                                             "picture": False}).json()
+    assert other_options["state"] == "queued"  # another options digest: it runs
+    assert client.wait_job(other_options["job_id"])["result"].get("cached") is None
+
+    theirs = other_client.post("/sessions").json()["session_id"]
+    upload(other_client, theirs, wav)
+    r = other_client.post(f"/process/features/{theirs}", json={"file": "cached.wav"})
+    assert r.json()["state"] == "queued"  # another owner's cache is never used
+    other_client.wait_job(r.json()["job_id"])

@@ -1,0 +1,106 @@
+"""What a session already measured about a track, as text an LLM prompt can quote.
+
+Every LLM prompt about a track is grounded in the track's own results rather than left to guess: the
+music analysis (key, tempo, metre, tuning, chords, key changes and its warnings) from pitch_<stem>.json
+and a Whisper transcript from transcript_<stem>.json, when the session has them. A text model once
+invented "melancholic timpani" for a D-major rock song whose analysis was on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worker.files import safe_name
+
+from .files import find_transcript
+
+log = logging.getLogger(__name__)
+
+PITCH_PATTERN = "pitch_{stem}.json"
+TOP_CHORDS = 6  # chord labels listed with their share of the time
+PROGRESSION_HEAD = 12  # chord changes quoted from the start
+MAX_KEY_CHANGES = 6
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """The session's results for one track (any of them may be missing)."""
+
+    pitch: Mapping[str, Any] | None = None
+    pitch_source: str | None = None
+    transcript: str | None = None
+    transcript_source: str | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        return [s for s in (self.pitch_source, self.transcript_source) if s]
+
+
+def find_grounding(results_dir: Path, stem: str) -> Grounding:
+    """The music analysis and the transcript of `stem` in `results_dir`; unreadable files are skipped."""
+    pitch, pitch_source = None, None
+    path = Path(results_dir) / safe_name(PITCH_PATTERN.format(stem=stem))
+    if path.is_file():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, Mapping):
+                pitch, pitch_source = loaded, path.name
+        except (OSError, ValueError) as e:
+            log.warning("ignoring unreadable music analysis %s: %s", path.name, e)
+    transcript = find_transcript(results_dir, stem)
+    return Grounding(pitch=pitch, pitch_source=pitch_source,
+                     transcript=transcript[1] if transcript else None,
+                     transcript_source=transcript[0] if transcript else None)
+
+
+def describe_music(pitch: Mapping[str, Any]) -> str:
+    """The music analysis as prompt lines; what the analysis did not report is left out, not guessed."""
+    lines = ["Measured by this service's music analysis (state these as measured; do not contradict them):"]
+    lines += _key_lines(pitch)
+    if pitch.get("tempo_bpm"):
+        conf = f" (confidence {pitch['tempo_confidence']:.2f})" if pitch.get("tempo_confidence") is not None else ""
+        metre = f", metre {pitch['time_signature']}" if pitch.get("time_signature") else ""
+        lines.append(f"- tempo: {float(pitch['tempo_bpm']):.0f} BPM{conf}{metre}")
+    if pitch.get("tuning_cents") is not None:
+        lines.append(f"- tuning: {float(pitch['tuning_cents']):+.0f} cents from A440")
+    lines += _chord_lines(pitch.get("chords") or [])
+    for warning in pitch.get("warnings") or []:
+        lines.append(f"- caution: {warning}")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _key_lines(pitch: Mapping[str, Any]) -> list[str]:
+    key = pitch.get("key")
+    if not isinstance(key, Mapping):
+        return []
+    conf = f" (confidence {float(key['confidence']):.2f})" if key.get("confidence") is not None else ""
+    lines = [f"- key: {key.get('label') or 'no clear key'}{conf}"]
+    changes = [c for c in key.get("changes") or [] if isinstance(c, Mapping)][:MAX_KEY_CHANGES]
+    if changes:
+        lines.append("- key changes: " + ", ".join(f"{_clock(c.get('time', 0))} {c.get('label')}" for c in changes))
+    return lines
+
+
+def _chord_lines(chords: Sequence[Mapping[str, Any]]) -> list[str]:
+    spans = [(str(c.get("label")), float(c.get("end", 0)) - float(c.get("start", 0))) for c in chords
+             if isinstance(c, Mapping) and c.get("label") not in (None, "N")]
+    total = sum(d for _, d in spans)
+    if not spans or total <= 0:
+        return []
+    share: dict[str, float] = {}
+    for label, seconds in spans:
+        share[label] = share.get(label, 0.0) + seconds
+    ranked = sorted(share.items(), key=lambda item: -item[1])[:TOP_CHORDS]
+    top = ", ".join(f"{label} {100 * s / total:.0f}%" for label, s in ranked)
+    head = [label for i, (label, _) in enumerate(spans) if i == 0 or label != spans[i - 1][0]][:PROGRESSION_HEAD]
+    return [f"- chords by share of the time: {top}", f"- chord progression from the start: {' '.join(head)}"]
+
+
+def _clock(seconds: Any) -> str:
+    s = max(0, int(float(seconds or 0)))
+    return f"{s // 60}:{s % 60:02d}"

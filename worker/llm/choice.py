@@ -1,0 +1,94 @@
+"""`model_type: "auto"`: the best registered model for a task among those this machine can run.
+
+A model qualifies when it takes what the task gives it (audio, an image), its weights are here, and its
+expected memory fits the device (the GPU's memory, or the host's RAM on a CPU box). Among those, each task
+ranks the registry's models by what it profits from (hearing the audio for an analysis, reasoning for a
+comparison); the result names the model and why, including the better ones that were passed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from worker.errors import ModelNotAvailableError
+
+from .weights import is_downloaded, registry_entry
+
+AUTO = "auto"
+# per task, the registry's models best first (a model missing from the registry is skipped)
+PREFERENCES: dict[str, tuple[str, ...]] = {
+    # hearing the audio beats reading its measurements
+    "analyze": ("gemma-3n-E4B", "phi-4-multimodal", "gemma-3n-E2B", "gemma-3-12b-it", "phi-4-reasoning",
+                "smollm2-135m"),
+    "transcribe": ("gemma-3n-E4B", "phi-4-multimodal", "gemma-3n-E2B", "gemma-3-12b-it", "phi-4-reasoning",
+                   "smollm2-135m"),
+    # words: a strong text model first; album art needs one that sees
+    "lyrics": ("phi-4-multimodal", "gemma-3-12b-it", "phi-4-reasoning", "gemma-3n-E4B", "gemma-3n-E2B",
+               "smollm2-135m"),
+    # weighing several tracks' numbers against each other is reasoning over long context
+    "compare": ("phi-4-reasoning", "gemma-3-12b-it", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
+                "smollm2-135m"),
+    "ask": ("phi-4-reasoning", "gemma-3-12b-it", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
+            "smollm2-135m"),
+    "generate": ("gemma-3-12b-it", "phi-4-reasoning", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
+                 "smollm2-135m"),
+}
+MEMORY_HEADROOM = 1.2  # the expected footprint must fit this many times over (activations, the other models)
+
+
+@dataclass(frozen=True)
+class Choice:
+    model_type: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"model": self.model_type, "reason": self.reason}
+
+
+def choose_model(task: str, *, needs: Sequence[str] = (), settings: Mapping[str, Any],
+                 registry: Mapping[str, dict], device_memory_bytes: int | None) -> Choice:
+    """The first model of the task's preferences that takes `needs` (e.g. ("image",)), has its weights here
+    and fits `device_memory_bytes` (None: unknown, not checked). ModelNotAvailableError when none does."""
+    order = [m for m in PREFERENCES.get(task, PREFERENCES["generate"]) if m in registry]
+    order += sorted(m for m in registry if m not in order and registry[m].get("kind", "llm") == "llm")
+    passed: list[str] = []
+    for model_type in order:
+        entry = registry_entry(model_type, registry)
+        why_not = _why_not(entry, needs=needs, settings=settings, device_memory_bytes=device_memory_bytes)
+        if why_not is None:
+            best = "the task's first choice" if not passed else f"better choices passed over: {'; '.join(passed)}"
+            takes = f", takes {', '.join(needs)}" if needs else ""
+            return Choice(model_type, f"{model_type} for {task}{takes} ({best})")
+        passed.append(f"{model_type} {why_not}")
+    raise ModelNotAvailableError(f"no registered model can run {task} here: {'; '.join(passed)}",
+                                 details={"task": task, "needs": list(needs)})
+
+
+def _why_not(entry: Mapping[str, Any], *, needs: Sequence[str], settings: Mapping[str, Any],
+             device_memory_bytes: int | None) -> str | None:
+    missing = [n for n in needs if n not in entry.get("modalities", ("text",))]
+    if missing:
+        return f"does not take {', '.join(missing)}"
+    if not is_downloaded(entry, settings):
+        return "is not downloaded"
+    expected = entry.get("expected_memory_bytes")
+    if device_memory_bytes is not None and expected and expected * MEMORY_HEADROOM > device_memory_bytes:
+        return f"needs ~{expected / 2**30:.0f} GiB, more than the device has"
+    return None
+
+
+def device_memory_bytes(device: str) -> int | None:
+    """Total memory of `device` ("cuda", "cuda:N" or "cpu": the host's RAM); None when it cannot be read."""
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            index = int(device.split(":")[1]) if ":" in device else 0
+            return int(torch.cuda.get_device_properties(index).total_memory)
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:  # noqa: BLE001 - no CUDA runtime, no psutil: the check is then skipped
+        return None

@@ -1,0 +1,127 @@
+"""The lyrics job for one file: the session's transcript (the work function makes one first when it is
+missing) -> an LLM analysis of the words -> lyrics_<stem>.json / .txt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from worker.audio_llm.files import TRANSCRIPT_PATTERNS
+from worker.audio_llm.grounding import describe_music, find_grounding
+from worker.audio_llm.processor import ModelHost
+from worker.errors import AudioError, InvalidRequestError
+from worker.files import safe_name, write_json_atomic, write_text_atomic
+from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.options import GenerateOptions
+from worker.progress import Progress, quiet
+
+from .explicit import explicit_words
+from .options import LyricsOptions
+from .prompts import SYSTEM, clock, lyrics_prompt, split_sections, timed_lines
+
+
+def transcript_path(results_dir: Path, stem: str) -> Path | None:
+    for pattern in TRANSCRIPT_PATTERNS:
+        path = Path(results_dir) / safe_name(pattern.format(stem=stem))
+        if path.is_file():
+            return path
+    return None
+
+
+def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, progress: Progress | None = None,
+               manager: ModelHost, image_path: Path | None = None) -> dict:
+    """Analyse the words of `audio_path` from its transcript in `results_dir`; write lyrics_<stem>.json|.txt."""
+    report = progress or quiet
+    started = time.perf_counter()
+    audio_path, results_dir = Path(audio_path), Path(results_dir)
+    source = transcript_path(results_dir, audio_path.stem)
+    if source is None:
+        raise AudioError("no transcript of this file: run /process/whisper first", code="missing_transcript")
+    transcript = json.loads(source.read_text(encoding="utf-8"))
+    lines = timed_lines(transcript)
+    options, choice = _resolve_model(options, manager, sees_image=image_path is not None)
+    sees_image = image_path is not None and "image" in manager.registry[options.model_variant].get("modalities", ())
+    grounding = find_grounding(results_dir, audio_path.stem)
+    text, cut = lyrics_prompt(lines, language=transcript.get("language"),
+                              music_text=describe_music(grounding.pitch) if grounding.pitch else "",
+                              sees_image=sees_image)
+    content: Any = [{"type": "image"}, {"type": "text", "text": text}] if sees_image else text
+    report(0.05, "analysing lyrics")
+    generated = manager.generate(GenerateOptions(
+        messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
+        temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
+        images=[_open_image(image_path)] if sees_image and image_path is not None else None, progress=report)
+    result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
+    result["image"] = image_path.name if sees_image and image_path is not None else None
+    result["processing_seconds"] = round(time.perf_counter() - started, 3)
+    return _write(results_dir, audio_path.stem, result, report)
+
+
+def _resolve_model(options: LyricsOptions, manager: ModelHost, *, sees_image: bool
+                   ) -> tuple[LyricsOptions, Choice | None]:
+    if options.model_variant != AUTO:
+        return options, None
+    choice = choose_model("lyrics", needs=("image",) if sees_image else (), settings=manager.settings,
+                          registry=manager.registry, device_memory_bytes=device_memory_bytes(manager.device))
+    return dataclasses.replace(options, model_variant=choice.model_type), choice
+
+
+def _open_image(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except (OSError, ValueError) as e:
+        raise InvalidRequestError(f"{path.name} is not a readable image", code="invalid_image") from e
+
+
+def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, transcript: dict, source: str,
+            lines: list[dict], cut: bool, generated: dict, grounded_on: list[str]) -> dict:
+    flagged = explicit_words(lines)
+    warnings = []
+    if generated["finish_reason"] == "length":
+        warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
+    if cut:
+        warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
+    if not lines:
+        warnings.append("the transcript holds no words: the song may be instrumental")
+    return {
+        "filename": audio_path.name, "model": generated["model"],
+        "model_choice": choice.to_dict() if choice is not None else None,
+        "language": transcript.get("language"), "transcript_source": source,
+        "lines": len(lines), "words": sum(len(line["text"].split()) for line in lines),
+        "explicit": {"flagged": bool(flagged), "words": flagged, "method": "word list (worker/lyrics/explicit.py)"},
+        "analysis": split_sections(generated["response"]), "analysis_text": generated["response"],
+        "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],
+        "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "warnings": warnings,
+        "options": options.to_dict(),
+    }
+
+
+def _write(results_dir: Path, stem: str, result: dict, report: Progress) -> dict:
+    json_name, txt_name = safe_name(f"lyrics_{stem}.json"), safe_name(f"lyrics_{stem}.txt")
+    result["files"] = [json_name, txt_name]
+    report(0.95, "writing")
+    write_text_atomic(results_dir / txt_name, _text(result))
+    write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
+    report(1.0, "done")
+    return result
+
+
+def _text(result: dict) -> str:
+    lines = [f"Lyrics of {result['filename']} (language {result['language'] or 'unknown'}, {result['lines']} lines, "
+             f"analysed by {result['model']})", ""]
+    for name, body in result["analysis"].items():
+        if body:
+            lines += [name.replace("_", " ").capitalize() + ":", body, ""]
+    if not any(result["analysis"].values()):
+        lines += [result["analysis_text"] or "(the model produced no text)", ""]
+    explicit = result["explicit"]
+    lines.append("Explicit words: " + (", ".join(f"{w['word']} at {clock(w['time'])}" for w in explicit["words"])
+                                       if explicit["flagged"] else "none found"))
+    lines += [f"Warning: {w}" for w in result["warnings"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,60 @@
+"""The lyrics prompt and its answer: timed lines in, labelled sections out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
+SECTIONS = ("Themes", "Mood", "Narrative", "Notable lines")
+SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
+          "transcript is too short or unclear to tell something, say so instead of guessing.")
+_HEADING = re.compile(r"^\s*\**\s*(" + "|".join(SECTIONS) + r")\s*\**\s*:\s*", re.I | re.M)
+
+
+def clock(seconds: float | None) -> str:
+    s = max(0, int(seconds or 0))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def timed_lines(transcript: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The transcript's segments as lines {start, end, text} (empty ones dropped)."""
+    out = []
+    for seg in transcript.get("segments") or []:
+        text = str(seg.get("text", "")).strip()
+        if text:
+            out.append({"start": float(seg.get("start") or 0.0), "end": float(seg.get("end") or 0.0), "text": text})
+    if not out and str(transcript.get("text", "")).strip():
+        out.append({"start": 0.0, "end": 0.0, "text": str(transcript["text"]).strip()})
+    return out
+
+
+def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, music_text: str,
+                  sees_image: bool) -> tuple[str, bool]:
+    """(the user message, whether the lines were cut)."""
+    shown = lines[:MAX_LINES]
+    quoted = "\n".join(f"[{clock(line['start'])}] {line['text']}" for line in shown)
+    parts = [f"The lyrics of a song, transcribed by Whisper (language: {language or 'unknown'}; recognition "
+             f"errors are possible){' - cut short' if len(lines) > len(shown) else ''}:\n{quoted}"]
+    if music_text:
+        parts.append(music_text)
+    if sees_image:
+        parts.append("The image is the song's album art: use it only where it bears on the lyrics.")
+    parts.append("Answer in these sections, each starting on its own line with its name and a colon:\n"
+                 "Themes: what the song is about.\nMood: the feeling of the words.\n"
+                 "Narrative: who speaks to whom, and what happens, if anything.\n"
+                 "Notable lines: two or three lines quoted with their [m:ss] times, and why they stand out.")
+    return "\n\n".join(parts), len(lines) > len(shown)
+
+
+def split_sections(answer: str) -> dict[str, str]:
+    """{"themes", "mood", "narrative", "notable_lines"} from the model's answer; a section it did not write is
+    "" (the whole answer is kept beside them, so nothing is lost when a small model ignores the format)."""
+    out = {name.lower().replace(" ", "_"): "" for name in SECTIONS}
+    marks = list(_HEADING.finditer(answer))
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(answer)
+        key = mark.group(1).lower().replace(" ", "_")
+        out[key] = answer[mark.end():end].strip()
+    return out

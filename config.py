@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 2.0,
     "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
+    "EVENTS_HEARTBEAT_SECONDS": 15.0,  # a `: keep-alive` comment this often on an idle GET /jobs/<id>/events
+    "EVENTS_MAX_LISTENERS": 1000,  # event streams one events server process holds at once (each waits in Redis)
     # Models
     "MODELS_DIR": "./models",
     "HF_TOKEN": "",

@@ -6,8 +6,9 @@ Uses REDIS_URL when it answers, else an embedded valkey-server (from the valkeyl
 append-only persistence in DATA_DIR/redis. Runs the API under gunicorn, the GPU worker (solo pool,
 one job at a time: it owns the models), the CPU worker (prefork, model-free DSP jobs) and, when
 nginx is installed, nginx on the public port in front of the API (it buffers requests, so slow
-clients cannot hold the API's threads). supervisord (a child of this process) restarts any of them
-that dies; Ctrl-C or SIGTERM stops everything. Logs: DATA_DIR/logs. One run per DATA_DIR.
+clients cannot hold the API's threads) and a gevent server of the same app for the job event
+streams. supervisord (a child of this process) restarts any of them that dies; Ctrl-C or SIGTERM
+stops everything. Logs: DATA_DIR/logs. One run per DATA_DIR.
 The work is in the `service` package; this file is its command line.
 """
 
@@ -34,9 +35,12 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--front", choices=("auto", "nginx", "none"), default=os.environ.get("FRONT", "auto"),
                         help="auto: nginx in front of the API when installed (default); nginx: required; "
                              "none: gunicorn serves the port itself")
+    parser.add_argument("--events", choices=("auto", "gevent", "api"), default=os.environ.get("EVENTS_SERVER", "auto"),
+                        help="who serves GET /jobs/<id>/events behind nginx: auto: a gevent server when gevent is "
+                             "installed (default), else the API; gevent: required; api: the API's threads")
     a = parser.parse_args(argv)
     return Options(host=a.host, port=a.port, api_workers=a.api_workers, api_threads=a.api_threads,
-                   cpu_concurrency=a.cpu_concurrency, gpu_worker=not a.no_gpu_worker, front=a.front)
+                   cpu_concurrency=a.cpu_concurrency, gpu_worker=not a.no_gpu_worker, front=a.front, events=a.events)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,8 @@
     ma:running                set: ids of running jobs (what recovery scans)
     ma:cancel:<id>            string: a cancel was requested
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
+    ma:event-log:<id>         stream: the same events with ids, for SSE resume (capped; once the job has
+                              ended only its final event is kept)
     ma:recover:<id>           string: a worker is recovering this job (short lock)
     ma:worker:<name>          hash: a worker's heartbeat, pid, queues (expires when it stops beating)
     ma:workers                set: worker names
@@ -71,6 +73,10 @@ def cancel(job_id: str) -> str:
 
 def events(job_id: str) -> str:
     return f"{PREFIX}events:{job_id}"
+
+
+def event_log(job_id: str) -> str:
+    return f"{PREFIX}event-log:{job_id}"
 
 
 def recover_lock(job_id: str) -> str:

@@ -40,12 +40,18 @@ log = logging.getLogger(__name__)
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 _JSON_FIELDS = ("params", "result", "error", "files", "webhook_events")
+# Entries an unfinished job's event log keeps (trimmed approximately, which is cheap): the reporter writes
+# at most 20 progress events a second, so a client reconnecting within about a minute misses nothing.
+EVENT_LOG_MAX_ENTRIES = 1000
 
-# KEYS[1] = job hash, KEYS[2] = its events channel, KEYS[3] = the set of running job ids; ARGV[1] = allowed
-# from-states (comma list), ARGV[2] = new state, ARGV[3..] = field/value pairs to set. Returns the previous
-# state, or false. The change, the running set and the event are one atomic step: subscribers see
-# transitions in order, and a worker dying right after it started a job still leaves the job where
-# recovery looks (two calls once left a gap in which a kill made the job an orphan for ever).
+# KEYS[1] = job hash, KEYS[2] = its events channel, KEYS[3] = the set of running job ids, KEYS[4] = its event
+# log (a stream); ARGV[1] = allowed from-states (comma list), ARGV[2] = new state, ARGV[3..] = field/value
+# pairs to set. Returns the previous state, or false. The change, the running set and the event are one
+# atomic step: subscribers see transitions in order, and a worker dying right after it started a job still
+# leaves the job where recovery looks (two calls once left a gap in which a kill made the job an orphan for
+# ever). The event log gets the same event with an id (GET /jobs/<id>/events resumes from it); a final
+# state trims it to that one entry, since a client reconnecting after the end needs only the final record,
+# and it lives as long as the job record.
 _TRANSITION_LUA = """
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return false end
@@ -57,9 +63,17 @@ for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local id = redis.call('HGET', KEYS[1], 'job_id')
 if ARGV[2] == 'running' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
 local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
-redis.call('PUBLISH', KEYS[2], cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]}))
+local event = cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]})
+redis.call('PUBLISH', KEYS[2], event)
+local final_states = FINAL_STATES
+local final = final_states[ARGV[2]] == true
+redis.call('XADD', KEYS[4], 'MAXLEN', final and '=' or '~', final and '1' or 'MAX_ENTRIES', '*',
+           'kind', 'state', 'data', event)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
 return cur
-"""
+""".replace("FINAL_STATES", "{" + ", ".join(f"{s} = true" for s in sorted(TERMINAL_STATES)) + "}").replace(
+    "MAX_ENTRIES", str(EVENT_LOG_MAX_ENTRIES))
 
 def iso(ts: float | str | None) -> str | None:
     if ts in (None, ""):
@@ -162,7 +176,8 @@ class JobStore:
         args = [",".join(from_states), to_state]
         for k, v in fields.items():
             args += [k, json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)]
-        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING], args=args)
+        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING, keys.event_log(job_id)],
+                                args=args)
         if prev and self.webhooks is not None:
             for event in events_of(to_state):
                 self._webhook(job_id, event)
@@ -221,9 +236,13 @@ class JobStore:
 
     def progress(self, job_id: str, fraction: float, stage: str) -> None:
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
-        pipe = self.r.pipeline()
+        event = json.dumps({"state": "running", "progress": fraction, "stage": stage})
+        pipe = self.r.pipeline()  # MULTI: a reader of the record and the event log sees both or neither
         pipe.hset(keys.job(job_id), mapping={"progress": fraction, "stage": stage})
-        pipe.publish(keys.events(job_id), json.dumps({"state": "running", "progress": fraction, "stage": stage}))
+        pipe.publish(keys.events(job_id), event)
+        pipe.xadd(keys.event_log(job_id), {"kind": "progress", "data": event}, maxlen=EVENT_LOG_MAX_ENTRIES,
+                  approximate=True)
+        pipe.expire(keys.event_log(job_id), self.ttl)
         pipe.execute()
 
     def wait_until(self, job_id: str, predicate: Callable[[dict], bool], timeout: float) -> dict | None:

@@ -31,6 +31,7 @@ class FrontSettings:
     access_log: str  # a file, or /dev/stdout
     header_timeout: int = 10  # seconds for the whole request header
     body_timeout: int = 30  # seconds the body may pause between two reads
+    events_upstream: str | None = None  # the server of GET /jobs/<id>/events; None: the API itself
 
 
 def find_nginx() -> str | None:
@@ -51,6 +52,7 @@ def render(template: str, values: dict[str, str]) -> str:
 
 def site_values(front: FrontSettings) -> dict[str, str]:
     return {"LISTEN": front.listen, "API_UPSTREAM": front.upstream, "ACCESS_LOG": front.access_log,
+            "EVENTS_UPSTREAM": front.events_upstream or front.upstream,
             "CLIENT_MAX_BODY_SIZE": str(int(front.max_body_bytes)),
             "CLIENT_HEADER_TIMEOUT": str(int(front.header_timeout)),
             "CLIENT_BODY_TIMEOUT": str(int(front.body_timeout))}
@@ -84,6 +86,8 @@ def main_config(layout: RunLayout) -> str:
         "daemon off;  # supervisord runs it in the foreground",
         "worker_processes auto;",
         "worker_rlimit_nofile 8192;",
+        # a graceful stop waits for open requests, and a job's event stream stays open until the job ends
+        "worker_shutdown_timeout 5s;",
         f"pid {layout.run / 'nginx.pid'};",
         "error_log stderr notice;  # into DATA_DIR/logs/nginx.log via supervisord",
         user,

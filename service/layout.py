@@ -64,6 +64,11 @@ class RunLayout:
         return self.sockets / "api.sock"
 
     @property
+    def events_socket(self) -> Path:
+        """The gevent server of GET /jobs/<id>/events (service/programs.py `events`)."""
+        return self.sockets / "events.sock"
+
+    @property
     def nginx_conf(self) -> Path:
         return self.run / "nginx.conf"
 

@@ -6,12 +6,17 @@ front stops taking requests first and the queue's server stops last.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import dataclass
 
 from redis_server import valkey_binary, write_embedded_config
 from service import front
 from service.layout import RunLayout
+
+# A stream lasts as long as its job: on stop, listeners get this long, then are cut (EventSource reconnects
+# with Last-Event-ID, to the API while this program restarts: nginx's backup upstream).
+EVENTS_GRACE_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class Options:
     cpu_concurrency: int
     gpu_worker: bool
     front: str  # "auto" (nginx when installed), "nginx" (required) or "none" (gunicorn serves the port)
+    events: str = "auto"  # GET /jobs/<id>/events: "auto" (gevent server when installed), "gevent" (required), "api"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,35 @@ def api(opts: Options, bind: str) -> Program:
                "--threads", str(opts.api_threads), "-b", bind, "--timeout", "300", "app:create_app()"]
     # gunicorn's graceful timeout is 30 s: let it finish requests before the SIGKILL
     return Program("api", command, priority=30, startsecs=2, stopwaitsecs=35)
+
+
+def gevent_available() -> bool:
+    return importlib.util.find_spec("gevent") is not None
+
+
+def events(bind: str, max_listeners: int) -> Program:
+    """The same app under one gevent worker, for GET /jobs/<id>/events only (nginx routes just that there).
+
+    A listener mostly waits in Redis for the job's next event; under the API's gthread workers each one
+    would hold a thread for as long as it listens (8 listeners per process would stop the API). The gevent
+    worker (service/events_worker.py) monkey-patches the process before it loads the app, so redis-py's
+    blocking reads yield, and an idle listener costs a greenlet and two sockets. No --timeout: an async
+    worker's heartbeat comes from its event loop, never from a request, so hour-long streams are fine.
+    `max_listeners` (EVENTS_MAX_LISTENERS, which also sizes the app's Redis pool) are served at once;
+    more wait to be accepted.
+    """
+    command = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "service.events_worker.EventsWorker",
+               "--worker-connections", str(max_listeners), "-b", bind,
+               "--graceful-timeout", str(EVENTS_GRACE_SECONDS), *_no_control_socket(), "app:create_app()"]
+    return Program("events", command, priority=30, startsecs=2, stopwaitsecs=EVENTS_GRACE_SECONDS + 5)
+
+
+def _no_control_socket() -> list[str]:
+    """Recent gunicorn (27 here) opens a control socket at one fixed path per user (~/.gunicorn/gunicorn.ctl),
+    which a second master would take over from the API's; this server needs none."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
 def nginx(binary: str, layout: RunLayout) -> Program:

@@ -57,6 +57,23 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+def choose_events(opts: Options, *, front_runs: bool, have_gevent: bool) -> tuple[bool, str]:
+    """(run the gevent events server?, a line saying who serves GET /jobs/<id>/events).
+
+    Raises SystemExit for --events gevent when it cannot run: gevent missing, or no front to route to it.
+    """
+    held = "each listener holds one of the API's threads"
+    if opts.events == "api":
+        return False, f"events: the API serves /jobs/<id>/events (--events api); {held}"
+    if front_runs and have_gevent:
+        return True, "events: a gevent server takes /jobs/<id>/events from nginx (an idle listener costs a greenlet)"
+    problem = ("gevent is not installed (pip install gevent)" if not have_gevent
+               else "there is no front to route /jobs/<id>/events to a server of their own")
+    if opts.events == "gevent":
+        raise SystemExit(f"--events gevent: {problem}")
+    return False, f"events: WARNING {problem}; the API serves /jobs/<id>/events and {held}"
+
+
 def choose_front(opts: Options, settings: dict, layout: RunLayout) -> tuple[str | None, str]:
     """(nginx binary or None, a line saying how the public port is served). Raises SystemExit for --front nginx."""
     public = f"{opts.host}:{opts.port}"
@@ -65,11 +82,13 @@ def choose_front(opts: Options, settings: dict, layout: RunLayout) -> tuple[str 
     binary = front.find_nginx()
     problem = "nginx is not installed (apt-get install nginx)" if binary is None else None
     if binary is not None:
+        events, _ = choose_events(opts, front_runs=True, have_gevent=programs.gevent_available())
         front.write_configs(layout, front.FrontSettings(
             listen=front.listen_address(opts.host, opts.port), upstream=f"unix:{layout.api_socket}",
             max_body_bytes=int(settings["MAX_UPLOAD_BYTES"]), access_log=str(layout.logs / "nginx-access.log"),
             header_timeout=setting(settings, "FRONT_HEADER_TIMEOUT", 10),
-            body_timeout=setting(settings, "FRONT_BODY_TIMEOUT", 30)))
+            body_timeout=setting(settings, "FRONT_BODY_TIMEOUT", 30),
+            events_upstream=f"unix:{layout.events_socket}" if events else None))
         problem = front.check(binary, layout)
     if problem is None:
         return binary, f"front: nginx on {public} (buffers requests, cuts slow clients) -> API on {layout.api_socket}"
@@ -84,12 +103,18 @@ def plan(opts: Options, settings: dict, layout: RunLayout) -> Plan:
     progs = [programs.valkey(layout, embedded_port)] if embedded_port else []
     progs += programs.workers(opts, settings, redis_url)
     nginx, note = choose_front(opts, settings, layout)
+    events, events_note = choose_events(opts, front_runs=nginx is not None, have_gevent=programs.gevent_available())
     if nginx:
-        progs += [programs.api(opts, f"unix:{layout.api_socket}"), programs.nginx(nginx, layout)]
+        progs.append(programs.api(opts, f"unix:{layout.api_socket}"))
+        if events:
+            listeners = setting(settings, "EVENTS_MAX_LISTENERS", 1000)
+            progs.append(programs.events(f"unix:{layout.events_socket}", listeners))
+        progs.append(programs.nginx(nginx, layout))
     else:
         host = f"[{opts.host}]" if ":" in opts.host else opts.host
         progs.append(programs.api(opts, f"{host}:{opts.port}"))
-    return Plan(progs, redis_url, embedded_port is not None, note, behind_proxy=nginx is not None)
+    return Plan(progs, redis_url, embedded_port is not None, f"{note}\n  {events_note}",
+                behind_proxy=nginx is not None)
 
 
 def _die_with_parent() -> None:

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from service.layout import RunLayout
 from service.lock import DataDirLock
 from tests.conftest import wait_for
 from tests.slow_clients import drip, open_slow_sockets, percentile, server_closed, summary, timed_get
+from tests.sse import follow_until_done, open_raw_streams, open_stream, tree_rss, wait_all_received
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "runner", "run-command test password"
@@ -163,6 +165,31 @@ def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required
     assert binary is None and "WARNING nginx is not installed" in note and "gunicorn serves" in note
 
 
+def test_event_streams_fall_back_to_the_api_without_gevent_or_a_front_or_refuse_when_required(tmp_path):
+    from dataclasses import replace
+
+    from service import front
+    from service.programs import Options
+    from service.runner import choose_events
+
+    opts = Options("127.0.0.1", free_port(), 1, 1, 1, False, "auto")
+    assert choose_events(opts, front_runs=True, have_gevent=True)[0] is True
+    for front_runs, have_gevent, why in [(True, False, "gevent is not installed"), (False, True, "there is no front")]:
+        served, note = choose_events(opts, front_runs=front_runs, have_gevent=have_gevent)
+        assert not served and f"WARNING {why}" in note and "the API serves /jobs/<id>/events" in note, note
+    assert choose_events(replace(opts, events="api"), front_runs=True, have_gevent=True)[0] is False
+    with pytest.raises(SystemExit, match="gevent is not installed"):
+        choose_events(replace(opts, events="gevent"), front_runs=True, have_gevent=False)
+    # without an events server, nginx sends the streams to the API itself
+    site = front.site_values(front.FrontSettings("1", "unix:/run/api.sock", 1, "/dev/null"))
+    assert site["EVENTS_UPSTREAM"] == site["API_UPSTREAM"]
+    env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data")}
+    required = subprocess.run([sys.executable, "run.py", "--port", str(free_port()), "--front", "none",
+                               "--events", "gevent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert required.returncode == 5 and "--events gevent: there is no front" in required.stderr, required.stderr
+    assert "spawned" not in required.stdout  # nothing was started
+
+
 # --- one shared run, nginx in front ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -179,7 +206,7 @@ def served(tmp_path_factory):
             stop_run(run)
 
 
-KILLED = ["nginx", "api", "valkey", "cpu-worker", "gpu-worker"]
+KILLED = ["nginx", "api", "events", "valkey", "cpu-worker", "gpu-worker"]
 
 
 @pytest.mark.slow
@@ -217,25 +244,46 @@ def test_a_killed_program_is_restarted_while_the_others_keep_serving(served, nam
     assert f"guard: {name} (pid {old}) died unexpectedly" in served.output()
 
 
-def long_job(served: Served, kind: str, tmp: Path) -> str:
-    """A job that runs for several seconds: a features batch (cpu queue), or a generation whose first
-    load converts SmolLM2's GGUF (~30 s) in this run's empty MODELS_DIR (gpu queue)."""
+@pytest.mark.slow
+def test_event_streams_are_served_by_the_api_while_the_events_server_is_down(served):
+    r = requests.post(served.base + "/jobs/probe", json={"queue": "cpu", "wait": 30}, auth=AUTH, timeout=40)
+    job_id = r.json()["job_id"]
+    assert "events" in served.sup().programs() and "events: a gevent server takes" in served.output()
+    served.sup().stop("events")
+    try:
+        with open_stream(served.base, job_id, AUTH) as events:  # nginx's backup upstream: the API
+            assert [e.json()["state"] for e in events.events()] == ["succeeded"]
+    finally:
+        served.sup().start("events")
+
+
+def features_session(served: Served, tmp: Path, seconds: list[float]) -> tuple[str, list[str]]:
+    """A session with one tone per entry of `seconds` (16 kHz); (session id, file names)."""
     import soundfile as sf
 
     from tests.audio_synth import sine
 
+    sid = requests.post(served.base + "/sessions", auth=AUTH, timeout=30).json()["session_id"]
+    names = []
+    for i, length in enumerate(seconds):
+        path = tmp / f"tone{i}.wav"
+        sf.write(path, sine(220 + 40 * i, length, sr=16000), 16000)
+        with open(path, "rb") as fh:
+            assert requests.post(f"{served.base}/sessions/{sid}/files", files={"file": fh}, auth=AUTH,
+                                 timeout=60).status_code == 201
+        names.append(path.name)
+    return sid, names
+
+
+def long_job(served: Served, kind: str, tmp: Path) -> str:
+    """A job that runs for several seconds: a features batch (cpu queue), or a generation whose first
+    load converts SmolLM2's GGUF (~30 s) in this run's empty MODELS_DIR (gpu queue)."""
     if kind == "gpu":
         r = requests.post(served.base + "/api/v2/models/generate", json={"prompt": "Hi", "max_length": 4, "wait": 0},
                           auth=AUTH, timeout=30)
         assert r.status_code == 202, r.text
         return r.json()["job_id"]
-    sid = requests.post(served.base + "/sessions", auth=AUTH, timeout=30).json()["session_id"]
-    for i in range(4):
-        path = tmp / f"{kind}{i}.wav"
-        sf.write(path, sine(220 + 40 * i, 20.0, sr=16000), 16000)
-        with open(path, "rb") as fh:
-            assert requests.post(f"{served.base}/sessions/{sid}/files", files={"file": fh}, auth=AUTH,
-                                 timeout=60).status_code == 201
+    sid, _ = features_session(served, tmp, [20.0] * 4)
     r = requests.post(f"{served.base}/process/features/{sid}", json={}, auth=AUTH, timeout=30)
     assert r.status_code == 202, r.text
     return r.json()["job_id"]
@@ -345,6 +393,77 @@ def test_two_hundred_slow_clients_do_not_delay_health_or_authenticated_requests(
     finally:
         for s in socks:
             s.close()
+
+
+@pytest.mark.slow
+def test_job_events_pass_through_nginx_as_they_happen_and_the_end_arrives_within_milliseconds(
+        served, tmp_path, capsys):
+    """One CPU worker process (--cpu-concurrency 1): the short jobs wait behind a batch, so their streams open
+    while they are certainly queued and each sees its whole life."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jobs.store import JobStore
+    from redis_server import redis_client
+
+    store = JobStore(redis_client(served.redis_url))
+    sid, names = features_session(served, tmp_path, [20.0, 20.0, 20.0, 1.0])
+
+    def submit(body: dict) -> str:
+        return requests.post(f"{served.base}/process/features/{sid}", json=body, auth=AUTH, timeout=30).json()["job_id"]
+
+    batch = submit({})
+    with open_stream(served.base, batch, AUTH) as events:
+        short = [submit({"file": names[-1]}) for _ in range(5)]
+        with ThreadPoolExecutor(len(short)) as pool:
+            followed = pool.map(lambda j: follow_until_done(open_stream(served.base, j, AUTH)), short)
+            while (event := events.next()) is not None and event.event != "progress":
+                continue
+            # nginx passed the first progress event on while the batch still ran, not at its end
+            assert event is not None and store.get(batch)["state"] == "running"
+            assert follow_until_done(events)[1].json()["state"] == "succeeded"
+            ends = list(followed)
+    assert all(first.json()["state"] == "queued" for first, _ in ends)  # each stream saw its job from the queue on
+    delays = [done.received - store.get(job)["finished_at"] for job, (_, done) in zip(short, ends, strict=True)]
+    with capsys.disabled():
+        print(f"\n  job finished -> its final SSE event at the client (worker -> Redis -> gevent -> nginx): median "
+              f"{statistics.median(delays) * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms over {len(delays)} jobs")
+    assert all(done.json()["state"] == "succeeded" for _, done in ends) and statistics.median(delays) < 0.5
+
+
+@pytest.mark.slow
+def test_two_hundred_idle_event_streams_hold_no_api_thread(served, capsys):
+    """200 listeners on a job that never runs (its record is made without a message to any queue)."""
+    from jobs.store import JobStore
+    from redis_server import redis_client
+
+    store = JobStore(redis_client(served.redis_url))
+    job_id = store.create(owner=USER, job_type="probe", session_id=None, queue="no-worker-serves-this",
+                          task="never-sent")["job_id"]
+    for _ in range(4):  # the first authenticated request of each server process checks the password hash
+        assert timed_get("127.0.0.1", served.port, f"/jobs/{job_id}", AUTH, 5) < 5
+    events_pid = served.sup().pid("events")
+    before = tree_rss(events_pid), store.r.info("memory")["used_memory"]
+    socks = open_raw_streams("127.0.0.1", served.port, job_id, AUTH, 200)
+    try:
+        opened = wait_all_received(socks, b"event: state", timeout=60)
+        assert len(opened) == 200  # every stream is served at once, none waits for a free thread
+        grown = tree_rss(events_pid) - before[0], store.r.info("memory")["used_memory"] - before[1]
+        health_s = [timed_get("127.0.0.1", served.port, "/health", None, 2) for _ in range(150)]
+        job_s = [timed_get("127.0.0.1", served.port, f"/jobs/{job_id}", AUTH, 2) for _ in range(150)]
+        canceled_at = time.time()
+        store.mark_canceled(job_id)
+        finals = wait_all_received(socks, b"event: done", timeout=60)
+    finally:
+        for s in socks:
+            s.close()
+    with capsys.disabled():
+        print(f"\n  200 idle event streams open: /health {summary(health_s)}"
+              f"\n  200 idle event streams open: GET /jobs/<id> (auth) {summary(job_s)}"
+              f"\n  per idle stream: {grown[0] / 200 / 1024:.1f} KiB in the events server, "
+              f"{grown[1] / 200 / 1024:.1f} KiB in Redis (its connection)"
+              f"\n  the job's end reached all 200 streams within {(max(finals.values()) - canceled_at) * 1000:.0f} ms")
+    assert len(finals) == 200
+    assert percentile(health_s, 99) < 0.1 and percentile(job_s, 99) < 0.1
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ def test_compose_nginx_fills_the_same_template_and_nginx_accepts_it(tmp_path):
     assert set(compose["environment"]) == set(re.findall(r"\$\{([A-Z_]+)\}", template))
     # compose's "${MAX_UPLOAD_BYTES:-1073741824}" -> its default; "api" only resolves inside compose
     env = {k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in compose["environment"].items()}
-    env["API_UPSTREAM"] = "127.0.0.1:9"
+    env["API_UPSTREAM"] = env["EVENTS_UPSTREAM"] = "127.0.0.1:9"
     names = " ".join(f"${{{k}}}" for k in env)  # only these, as the image's entrypoint does
     site = subprocess.run([envsubst, names], input=template, capture_output=True, text=True, env=env, check=True).stdout
     assert "$ma_request_id" in site and "client_max_body_size 1073741824;" in site

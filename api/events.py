@@ -1,0 +1,168 @@
+"""GET /jobs/<id>/events: a job's state, progress and stage changes as Server-Sent Events, then its final record.
+
+    retry: 2000                                  (how long EventSource waits before reconnecting)
+    id: 1718000000000-0  event: state     data: {"state": "queued", "progress": 0.0, "stage": "queued"}
+    id: 1718000000123-0  event: progress  data: {"state": "running", "progress": 0.25, "stage": "..."}
+    : keep-alive                                 (every EVENTS_HEARTBEAT_SECONDS while nothing happens)
+    id: 1718000004567-0  event: done      data: {the record exactly as GET /jobs/<id> returns it}
+
+The stream ends after `done`. Events come from the job's event log (jobs/event_log.py): the listener
+blocks in Redis (XREAD BLOCK) until the store appends the next event, so nothing polls or sleeps. A new
+listener first gets the current state; one reconnecting with `Last-Event-ID` gets exactly the events
+after it (or, when those were trimmed away, the current state). A finished job answers its final record
+at once; a reconnect after `done` gets 204, which tells EventSource to stop reconnecting.
+
+An idle listener costs a blocked greenlet under the gevent server that run.py and docker-compose put
+behind nginx for this route (service/programs.py), or a thread where the API serves it itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis
+from flask import Blueprint, Flask, Response, current_app, request
+
+from api import access
+from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
+from jobs.store import TERMINAL_STATES, public_view
+from redis_server import redis_client
+from worker.errors import InvalidRequestError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("events", __name__)
+
+RETRY_MILLISECONDS = 2000  # EventSource's reconnect delay after a dropped connection
+# Connections beyond one per listener (each listener's XREAD holds one while it waits): the short reads
+# of new requests (access check, the log's bounds) need a few of their own meanwhile.
+SPARE_CONNECTIONS = 32
+# The event-log client's socket timeout is the heartbeat plus this: a read blocked for a whole heartbeat
+# must not time out, but a Redis that stopped answering must still end the stream (the client reconnects).
+SOCKET_MARGIN_SECONDS = 10.0
+STREAM_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # any nginx in front passes each event on at once, whatever its config says
+}
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a new connection sends first, and where it then listens from."""
+
+    events: list[str]  # formatted SSE events to send at once
+    cursor: str  # the log position to listen after
+    finished: bool  # the job has ended: the stream ends after `events`
+
+
+def heartbeat_seconds(app: Flask) -> float:
+    return float(app.config.get("EVENTS_HEARTBEAT_SECONDS", 15.0))
+
+
+def event_log(app: Flask) -> EventLog:
+    """The app's event-log reader, on a Redis client of its own whose reads outlast a heartbeat's block."""
+    found = app.extensions.get("event_log")
+    if found is None:
+        # redis-py's pool refuses a 101st connection by default: with more listeners, they would fail
+        client = redis_client(app.config["REDIS_URL"], socket_timeout=heartbeat_seconds(app) + SOCKET_MARGIN_SECONDS,
+                              max_connections=int(app.config.get("EVENTS_MAX_LISTENERS", 1000)) + SPARE_CONNECTIONS)
+        found = app.extensions["event_log"] = EventLog(client)
+    return found
+
+
+def last_event_id() -> tuple[int, int] | None:
+    """The client's `Last-Event-ID` (EventSource sends it when it reconnects); 400 when it is not ours."""
+    given = request.headers.get("Last-Event-ID")
+    if given is None or not given.strip():
+        return None
+    parsed = parse_event_id(given)
+    if parsed is None:
+        raise InvalidRequestError("Last-Event-ID must be an event id of this stream, like 1718000000000-0",
+                                  code="bad_last_event_id")
+    return parsed
+
+
+def sse(event: str, data: dict, event_id: str) -> str:
+    return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def done_event(job: dict, event_id: str) -> str:
+    return sse("done", public_view(job), event_id)
+
+
+def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
+    """The first events for a connection with `last` (a Last-Event-ID) or none; None: nothing more to say."""
+    job = view.job
+    assert job is not None
+    if job["state"] in TERMINAL_STATES:
+        final_id = view.first_id or NO_EVENT_ID  # the log keeps only the final event (none: an older job)
+        if last is not None and last >= event_id_key(final_id):
+            return None  # the client has the final record already
+        return Opening([done_event(job, final_id)], final_id, finished=True)
+    newest = event_id_key(view.last_id)
+    gap = view.trimmed and view.first_id is not None and last is not None and last < event_id_key(view.first_id)
+    if last is None or last > newest or gap:  # new, unknown (another job's id?), or events lost to the cap
+        current = {"state": job["state"], "progress": job["progress"], "stage": job["stage"]}
+        return Opening([sse("state", current, view.last_id)], view.last_id, finished=False)
+    return Opening([], f"{last[0]}-{last[1]}", finished=False)  # replay what came after it
+
+
+def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float) -> Iterator[str]:
+    yield f"retry: {RETRY_MILLISECONDS}\n\n"
+    yield from start.events
+    if start.finished:
+        return
+    cursor = start.cursor
+    try:
+        while True:
+            batch = events.after(job_id, cursor, block_ms=int(heartbeat * 1000))
+            if not batch:
+                if not events.exists(job_id):  # expired or deleted meanwhile: a reconnect gets its 404
+                    return
+                # a comment: keeps proxies from timing the stream out, and a write to a gone client fails
+                yield ": keep-alive\n\n"
+                continue
+            for event in batch:
+                cursor = event.id
+                if event.final:
+                    yield from _final(events, job_id, event)
+                    return
+                yield sse(event.kind, event.data, event.id)
+    except redis.RedisError as e:  # Redis restarting: end the stream; EventSource reconnects after `retry`
+        log.warning("event stream of job %s ended: Redis failed (%s)", job_id, e)
+
+
+def _final(events: EventLog, job_id: str, event: Event) -> Iterator[str]:
+    job = events.job(job_id)  # complete: the final transition wrote the result in the same step
+    if job is not None:
+        yield done_event(job, event.id)
+
+
+def visible_view(events: EventLog, job_id: str) -> LogView:
+    """The job's record and log bounds (one read), if the caller may see the job: access.job's rule and 404."""
+    seen: dict[str, LogView] = {}
+
+    def read(key: str) -> dict | None:
+        seen["view"] = events.view(key)
+        return seen["view"].job
+
+    access.job(job_id, read=read)
+    return seen["view"]
+
+
+@bp.get("/jobs/<job_id>/events")
+def job_events(job_id: str):
+    last = last_event_id()
+    events = event_log(current_app)
+    # under gevent a burst of listeners reads at once: every read of this route goes through the event-log
+    # client, whose pool holds one connection per listener (the app's shared client stops at 100)
+    view = visible_view(events, job_id)
+    start = opening(view, last)
+    if start is None:
+        return Response(status=204, headers={"Cache-Control": "no-cache"})
+    # the generator needs no request context: everything it uses is resolved here
+    return Response(stream(events, job_id, start, heartbeat_seconds(current_app)), mimetype="text/event-stream",
+                    headers=STREAM_HEADERS)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .client import MusicAnalyzer  # noqa: E402 (the client reads __version__ above)
-from .errors import MusicAnalyzerError  # noqa: E402
-from .records import Job, JobEvent, Session, SessionSummary, Upload  # noqa: E402
+from ._version import __version__
+from .client import MusicAnalyzer
+from .errors import MusicAnalyzerError
+from .records import Job, JobEvent, Session, SessionSummary, Upload
 
 __all__ = ["Job", "JobEvent", "MusicAnalyzer", "MusicAnalyzerError", "Session", "SessionSummary", "Upload",
            "__version__"]

@@ -9,7 +9,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from . import __version__, analyze, batch, commands, login
+from . import analyze, batch, commands, login
+from ._version import __version__
 from .analyses import add_analysis_flags
 from .client import MusicAnalyzer
 from .config import resolve

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import requests
 
-from . import __version__
+from ._version import __version__
 from .errors import MusicAnalyzerError
 from .following import follow
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal

@@ -46,17 +46,22 @@ def cacheable(job_type: str, options: JobOptions) -> bool:
 
 
 def content_digest(path: Path) -> str:
-    """SHA-256 of an upload, remembered beside it (uploads never change after they are accepted)."""
+    """SHA-256 of an upload, remembered beside it with the size and modification time it was taken at: a file
+    changed since (a failing disk, an operator's hand) is hashed again, never answered from a stale digest."""
     memo = path.with_name(f".{path.name}.sha256")
+    stat = path.stat()
+    stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
     try:
-        return memo.read_text().strip()
+        remembered_stamp, _, remembered = memo.read_text().strip().partition(" ")
+        if remembered_stamp == stamp and remembered:
+            return remembered
     except FileNotFoundError:
         pass
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES):
             digest.update(chunk)
-    memo.write_text(digest.hexdigest())
+    memo.write_text(f"{stamp} {digest.hexdigest()}")
     return digest.hexdigest()
 
 

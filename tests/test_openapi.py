@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from flask import Flask
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from api.errors import _HTTP_CODES
@@ -63,6 +64,9 @@ def test_request_bodies_are_the_options_declarations(app):
         assert set(body["properties"]) == set(own) | set(op.body_keys), key
         assert all(body["properties"][name] == schema for name, schema in own.items()), key
         assert body["additionalProperties"] is False  # unknown keys are a 400, as from_request says
+        (example,) = body["examples"]  # every options route shows one on the docs page; the options accept it
+        Draft202012Validator(body).validate(example)
+        op.options.from_request({k: v for k, v in example.items() if k not in op.body_keys}, settings=app.config)
         checked += 1
     assert checked == 10  # six /process routes, three model routes and the probe: none silently skipped
     demucs = paths["/process/demucs/{session_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]

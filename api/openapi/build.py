@@ -17,7 +17,7 @@ from api.context import REQUEST_ID_HEADER
 
 from .catalog import ERROR_CODES
 from .operations import COMING, OPERATIONS, PATH_PARAMS, ROUTE_KEY_SCHEMAS, UPLOAD_BODY, Op, Param
-from .schemas import Schema, component_schemas, ref
+from .schemas import component_schemas, ref
 
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask answers them for every GET / every route itself
 _RULE_PARAM = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
@@ -106,21 +106,11 @@ def request_body(op: Op, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     if op.options is not None:
         schema = op.options.json_schema(settings=settings)
         schema["properties"].update({k: ROUTE_KEY_SCHEMAS[k] for k in op.body_keys})
-        example = _options_example(schema, op.body_keys)
-        if example:
-            schema["examples"] = [example]
+        if op.example is not None:
+            schema["examples"] = [dict(op.example)]
     if schema is None:
         return None
     return {"required": op.body_required, "content": {"application/json": {"schema": schema}}}
-
-
-def _options_example(schema: Schema, body_keys: tuple[str, ...]) -> dict[str, Any]:
-    """A request body from the fields' declared examples (and `file` for routes taking one)."""
-    example = {name: prop["examples"][0] for name, prop in schema["properties"].items()
-               if prop.get("examples") and name not in ROUTE_KEY_SCHEMAS}
-    if "file" in body_keys:
-        example["file"] = "song.wav"
-    return example
 
 
 def responses(op: Op) -> dict[str, Any]:

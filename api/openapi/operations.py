@@ -49,6 +49,7 @@ class Op:
     description: str = ""
     options: type[JobOptions] | None = None  # the body is these options (json_schema) + `body_keys`
     body_keys: tuple[str, ...] = ()
+    example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
     body: Schema | None = None  # any other JSON body
     body_required: bool = False
     multipart: bool = False
@@ -99,8 +100,8 @@ SESSION_ERRORS = {400: "The session id is not valid.", 404: "No such session (or
                   409: "Several users hold the id (admins: name one with `?owner=`)."}
 
 
-def process(job_type: str, summary: str, extra_409: str = "") -> Op:
-    return Op(summary, "process", CREATED, {**JOB_ERRORS, **({409: extra_409} if extra_409 else {})},
+def process(job_type: str, summary: str, example: Mapping[str, Any]) -> Op:
+    return Op(summary, "process", CREATED, JOB_ERRORS, example={"file": "song.wav", **example},
               options=JOB_TYPES[job_type].options, body_keys=("file", "webhook", "webhook_events_filter"),
               query=(OWNER,),
               headers=("Idempotency-Key", "Prefer"),
@@ -115,9 +116,9 @@ MODEL_ERRORS = {400: "Unknown model or option; `wait` out of range.", 409: "The 
                 507: "The model ran out of memory."}
 
 
-def model(job_type: str, summary: str, result: str) -> Op:
+def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) -> Op:
     return Op(summary, "models", {200: Ok("The job's result.", ref(result)), **MODEL_ANSWERS},
-              {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."},
+              {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."}, example=example,
               options=JOB_TYPES[job_type].options, body_keys=("wait", "webhook", "webhook_events_filter"),
               query=(MODEL_WAIT,),
               headers=("Idempotency-Key",),
@@ -194,18 +195,29 @@ OPERATIONS: dict[str, Op] = {
                            {200: Ok("A worker ran the no-op job.", ref("ProbeAnswer")),
                             504: Ok("No worker answered within `wait` (`ok: false`).", ref("ProbeAnswer"))},
                            {400: "Unknown queue or `wait` out of range.", 413: "The body is over 1 MiB.",
-                            415: "A body that is not JSON."}, options=ProbeRequest),
-    "POST /process/features/<session_id>": process("features", "Audio features"),
-    "POST /process/pitch/<session_id>": process("pitch", "Key, tuning, chords, tempo, beats and melody"),
-    "POST /process/gemma_3n/<session_id>": process("gemma_3n", "Audio LLM analysis or transcription"),
-    "POST /process/demucs/<session_id>": process("demucs", "Source separation (Demucs, or hpss/repet DSP)"),
-    "POST /process/whisper/<session_id>": process("whisper", "Speech transcription (faster-whisper)"),
-    "POST /process/musicgen/<session_id>": process("musicgen", "Music generation (MusicGen)"),
+                            415: "A body that is not JSON."},
+                           options=ProbeRequest, example={"queue": "gpu", "wait": 5}),
+    "POST /process/features/<session_id>": process("features", "Audio features", {"picture": True}),
+    "POST /process/pitch/<session_id>": process("pitch", "Key, tuning, chords, tempo, beats and melody",
+                                                {"include": ["key", "chords", "tempo"]}),
+    "POST /process/gemma_3n/<session_id>": process("gemma_3n", "Audio LLM analysis or transcription",
+                                                   {"task": "analyze", "model_variant": "gemma-3n-E4B",
+                                                    "max_new_tokens": 512}),
+    "POST /process/demucs/<session_id>": process("demucs", "Source separation (Demucs, or hpss/repet DSP)",
+                                                 {"model": "htdemucs", "two_stems": "vocals", "format": "flac"}),
+    "POST /process/whisper/<session_id>": process("whisper", "Speech transcription (faster-whisper)",
+                                                  {"model": "tiny.en", "language": "en", "word_timestamps": True}),
+    "POST /process/musicgen/<session_id>": process("musicgen", "Music generation (MusicGen)",
+                                                   {"prompt": "slow jazz guitar with soft brushes",
+                                                    "duration_seconds": 8, "seed": 7}),
     "GET /api/v2/models/status": Op("Models: resident, downloaded, memory", "models",
                                     {200: Ok("Status as the GPU worker last published it.", ref("ModelsStatus"))}, {}),
-    "POST /api/v2/models/load": model("model_load", "Load an LLM (unloading the resident one)", "ModelLoadResult"),
-    "POST /api/v2/models/unload": model("model_unload", "Unload the resident LLM", "ModelUnloadResult"),
-    "POST /api/v2/models/generate": model("generate", "Generate text with an LLM", "GenerateResult"),
+    "POST /api/v2/models/load": model("model_load", "Load an LLM (unloading the resident one)", "ModelLoadResult",
+                                      {"model_type": "smollm2-135m", "wait": 60}),
+    "POST /api/v2/models/unload": model("model_unload", "Unload the resident LLM", "ModelUnloadResult", {"wait": 30}),
+    "POST /api/v2/models/generate": model("generate", "Generate text with an LLM", "GenerateResult",
+                                          {"prompt": "Describe a minor key in one sentence.", "max_length": 40,
+                                           "temperature": 0}),
 }
 # routes other branches add; described here so clients see them in one place (build.py keeps them)
 COMING = frozenset({"GET /jobs/<job_id>/events"})

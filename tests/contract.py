@@ -24,3 +24,13 @@ def _reasons(e: Any) -> list[str]:
     if e.context:
         return [reason for sub in e.context for reason in _reasons(sub)]
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}"]
+
+
+def assert_answer(spec: dict, method: str, path: str, status: int, body: Any) -> None:
+    """`status` is an answer the description lists for the operation, and `body` matches its schema."""
+    responses = spec["paths"][path][method.lower()]["responses"]
+    assert str(status) in responses, f"{method} {path} does not document {status}: {sorted(responses)}"
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    errors = [reason for e in Draft202012Validator({"components": spec["components"], **schema}).iter_errors(body)
+              for reason in _reasons(e)]
+    assert not errors, f"{method} {path} {status}:\n" + "\n".join(errors[:20])

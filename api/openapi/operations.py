@@ -128,9 +128,10 @@ def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) 
 
 
 OPERATIONS: dict[str, Op] = {
-    "GET /health": Op("Liveness, Redis and workers", "service", {200: Ok("Up.", ref("Health"))},
-                      {503: "Redis is not reachable (the body is a Health with `status: unavailable`)."},
-                      public=True, description="Public; with valid credentials also every worker's details."),
+    "GET /health": Op("Liveness, Redis and workers", "service",
+                      {200: Ok("Up (`degraded`: a queue has no live worker).", ref("Health")),
+                       503: Ok("Redis is not reachable: `status: unavailable`, `redis.ok: false`.", ref("Health"))},
+                      {}, public=True, description="Public; with valid credentials also every worker's details."),
     "GET /openapi.json": Op("This description (OpenAPI 3.1)", "service", {200: Ok("The description.", {})},
                             {}, public=True, redis=False),
     "GET /docs": Op("The API's docs page (Swagger UI, served locally)", "service",

@@ -110,7 +110,8 @@ def request_body(op: Op, settings: Mapping[str, Any]) -> dict[str, Any] | None:
             schema["examples"] = [dict(op.example)]
     if schema is None:
         return None
-    return {"required": op.body_required, "content": {"application/json": {"schema": schema}}}
+    # JSON bodies are optional everywhere: no body means every option at its default
+    return {"required": False, "content": {"application/json": {"schema": schema}}}
 
 
 def responses(op: Op) -> dict[str, Any]:

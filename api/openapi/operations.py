@@ -10,7 +10,7 @@ route's own keys, so what the spec says is what `from_request` accepts. Statuses
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from api.creation import ROUTE_KEYS
@@ -51,13 +51,11 @@ class Op:
     body_keys: tuple[str, ...] = ()
     example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
     body: Schema | None = None  # any other JSON body
-    body_required: bool = False
     multipart: bool = False
     query: tuple[Param, ...] = ()
     headers: tuple[str, ...] = ()  # names of components.parameters (request headers)
     public: bool = False  # no credentials needed
     redis: bool = True  # answers 503 when Redis is down
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 SESSION_ID = {"type": "string", "pattern": SESSION_ID_RE.pattern, "examples": ["demo"]}

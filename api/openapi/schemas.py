@@ -201,7 +201,8 @@ def session_schemas() -> dict[str, Schema]:
 
 def job_listing_schemas() -> dict[str, Schema]:
     delivery = obj(["id", "event", "url", "state", "attempts", "status_codes"], id=STR,
-                   event={"enum": list(EVENTS)}, url=STR, state=STR, attempts=INT,
+                   event={"enum": list(EVENTS)}, url=STR, state={"enum": ["pending", "delivered", "failed"]},
+                   attempts=INT,
                    status_codes=arr(null(INT), "The receiver's status of each attempt (null: no answer)."),
                    last_error=null(STR), created_at=NUM, delivered_at=null(NUM))
     return {

@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
-from api import audio_models, events, health, jobs, metrics, models, process, sessions
+from api import audio_models, docs, events, health, jobs, metrics, models, process, sessions
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
@@ -25,7 +25,7 @@ from jobs.services import Services
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is an API route (and described)
     app.json = SafeJSONProvider(app)
     app.request_class = StreamingRequest
     app.config.from_mapping(load_settings())
@@ -44,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
-    for module in (health, sessions, jobs, events, process, audio_models, models, metrics):  # one per resource
+    for module in (health, sessions, jobs, events, process, audio_models, models, metrics, docs):  # one per resource
         app.register_blueprint(module.bp)
     init_http_metrics(app)
     celery_init_app(app)

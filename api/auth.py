@@ -1,4 +1,4 @@
-"""HTTP Basic auth for every route but /health; users and hashes from configuration.
+"""HTTP Basic auth for every route but /health, /openapi.json and /docs; users and hashes from configuration.
 
 /health answers without credentials (a short public view); with credentials they are checked like on
 any route and the full view is shown. Failed logins are counted per client address and per username
@@ -26,7 +26,8 @@ from worker.errors import MusicAnalyzerError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_ENDPOINTS = frozenset({"health.health", "static"})
+# open to anyone: monitors, and the description and docs page of the API
+PUBLIC_ENDPOINTS = frozenset({"health.health", "docs.openapi_json", "docs.docs_page", "docs.asset"})
 VERIFIED_CACHE_SIZE = 256  # credentials remembered per API process
 
 

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
+from typing import ClassVar
 
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
 from api.creation import wait_argument
+from api.process import json_body
 from jobs.listing import JobFilter, check_states, page_jobs
 from jobs.services import services
 from jobs.store import TERMINAL_STATES, public_view
 from jobs.submit import submit
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError
-from worker.options import NoOptions
+from worker.options import JobOptions, NoOptions, option
 
 bp = Blueprint("jobs", __name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeRequest(JobOptions):
+    """The body of POST /jobs/probe (the probe job itself takes no options). Declared like job options so the
+    route validates it and the OpenAPI description shows it from one declaration."""
+
+    WHAT: ClassVar[str] = "probe"
+
+    queue: str = option("cpu", "The kind of queue a worker should be serving.", choices=("cpu", "gpu"))
+    wait: float = option(5.0, "Seconds to wait for a worker to run the no-op job.", minimum=0, maximum=60,
+                         exclusive_minimum=True)
 
 
 @bp.get("/jobs/<job_id>")
@@ -81,14 +96,10 @@ def _time_arg(name: str) -> float | None:
 @bp.post("/jobs/probe")
 def probe():
     """Run a no-op job on a queue and report the round trip: is a worker really serving it?"""
-    body = request.get_json(silent=True) or {}
-    queue = body.get("queue", "cpu")
+    # a JSON object or nothing (415 for another body, as on every route taking options)
+    asked = ProbeRequest.from_request(json_body())
+    queue, wait = asked.queue, asked.wait
     queues = {"cpu": current_app.config["CPU_QUEUE"], "gpu": current_app.config["GPU_QUEUE"]}
-    if queue not in queues:
-        raise InvalidRequestError("queue must be 'cpu' or 'gpu'", details={"valid": sorted(queues)})
-    wait = body.get("wait", 5)
-    if not isinstance(wait, int | float) or not 0 < wait <= 60:
-        raise InvalidRequestError("wait must be a number of seconds in (0, 60]")
     svc = services()
     t0 = time.perf_counter()
     job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queues[queue])

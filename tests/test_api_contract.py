@@ -12,6 +12,7 @@ import pytest
 from jobs.webhooks import secret_key, verify
 from tests.audio_synth import sine, write
 from tests.conftest import WEBHOOK_SECRET
+from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 
 
@@ -77,7 +78,10 @@ def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
     assert {"job.start", "job.progress", "job.completed"} <= {b["type"] for b in bodies}
     final = next(b for b in bodies if b["type"] == "job.completed")["data"]
     assert final["job_id"] == job_id and final["state"] == "succeeded"
-    listed = client.get(f"/jobs/{job_id}/webhooks").json()["deliveries"]
+    assert_shape("Job", final)  # a webhook's data is the job's public record
+    listing = client.get(f"/jobs/{job_id}/webhooks").json()
+    assert_shape("WebhookList", listing)
+    listed = listing["deliveries"]
     start = next(d for d in listed if d["event"] == "start")
     assert start["status_codes"] == [500, 200] and start["attempts"] == 2 and start["state"] == "delivered"
 

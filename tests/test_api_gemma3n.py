@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.audio_synth import sine, write
+from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 
 
@@ -14,6 +15,7 @@ def test_analyze_with_the_text_model_end_to_end(client, session_id, audio_dir, s
     assert r.status_code == 202, r.text
     job = client.wait_job(r.json()["job_id"], timeout=300)
     assert job["state"] == "succeeded", job
+    assert_shape("Job", job)  # the result a Gemma3nResult
     assert job["queue"] == settings["GPU_QUEUE"]
     res = job["result"]
     for key in ("model", "task", "filename", "duration_seconds", "sample_rate", "audio_features",

@@ -14,6 +14,7 @@ import requests
 
 from redis_server import redis_client, start_embedded
 from tests.conftest import PASSWORD, USER, auth_users, serving, wait_for
+from tests.contract import assert_answer
 
 TIMED_REQUESTS = 7  # per kind of credentials; medians of these are compared
 TIMING_FACTOR = 3.0  # generous: a dummy hash of the same cost makes the ratio ~1, without it ~0.01
@@ -75,6 +76,9 @@ def test_repeated_failures_are_throttled_then_allowed_again(login_app):
         r = requests.get(f"{base}/jobs", auth=(victim, "guess-again"), headers=attacker, timeout=30)
         assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
         assert 1 <= int(r.headers["Retry-After"]) <= WINDOW_SECONDS
+        spec = requests.get(f"{base}/openapi.json", timeout=30).json()  # public: needs no credentials
+        assert_answer(spec, "GET", "/jobs", 429, r.json())
+        assert "Retry-After" in spec["paths"]["/jobs"]["get"]["responses"]["429"]["headers"]
         # the address is throttled for any name, the name from any address, even with its right password
         assert timed_get(base, ("someone-else", "x"), attacker)[0] == 429
         assert timed_get(base, (victim, password), elsewhere)[0] == 429

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 from config import MODEL_REGISTRY
+from tests.contract import assert_shape
 
 
 def test_status_before_anything_is_loaded(client):
     s = client.get("/api/v2/models/status").json()
+    assert_shape("ModelsStatus", s)
     assert set(s) >= {"current_model", "device", "models", "queue_depth"}
     rows = {m["model_type"]: m for m in s["models"]}
     assert set(rows) == set(MODEL_REGISTRY)
@@ -25,6 +27,7 @@ def test_generate_loads_the_default_and_answers(client, smollm2_folder):
                           "temperature": 0, "wait": 300})  # a loaded CI machine may need more than 60 s
     assert r.status_code == 200, r.text
     body = r.json()
+    assert_shape("GenerateResult", body)
     assert "Paris" in body["response"]
     assert body["model"] == "smollm2-135m"
     assert 0 < body["tokens_generated"] <= 12 and body["seconds"] > 0 and body["tokens_per_second"] > 0
@@ -37,6 +40,7 @@ def test_generate_loads_the_default_and_answers(client, smollm2_folder):
 def test_unload_then_status(client, smollm2_folder):
     r = client.post("/api/v2/models/unload", json={"wait": 300})
     assert r.status_code == 200, r.text
+    assert_shape("ModelUnloadResult", r.json())
     s = client.get("/api/v2/models/status").json()
     assert s["current_model"] is None
     assert not any(m["loaded"] for m in s["models"])
@@ -45,8 +49,10 @@ def test_unload_then_status(client, smollm2_folder):
 def test_load_explicit_and_wait_zero_gives_202(client, smollm2_folder):
     r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 0})
     assert r.status_code == 202
+    assert_shape("ModelJobPending", r.json())
     job = client.wait_job(r.json()["job_id"], timeout=120)
     assert job["state"] == "succeeded" and job["type"] == "model_load"
+    assert_shape("Job", job)  # the result a ModelLoadResult
     assert client.get("/api/v2/models/status").json()["current_model"] == "smollm2-135m"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tests.audio_synth import SR, write
+from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 
 
@@ -31,6 +32,7 @@ def test_pitch_job_finds_key_and_writes_files(client, session_id, audio_dir, set
     assert r.status_code == 202, r.text
     job = client.wait_job(r.json()["job_id"], timeout=120)
     assert job["state"] == "succeeded", job
+    assert_shape("Job", job)  # the result a PitchResult
     res = job["result"]
     assert res["key"]["tonic"] == "C" and res["key"]["mode"] == "major"
     assert set(job["files"]) >= {"pitch_cadence.json", "pitch_cadence.txt", "pitch_cadence.png"}

@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 
 from models import ModelManager
+from tests.contract import assert_shape
 from worker.audio_io import load_audio
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
@@ -52,6 +53,7 @@ def test_analyze_grounds_the_prompt_in_the_measured_features(manager, session):
     result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=session["results"],
                          options=options, progress=lambda f, s: stages.append(s))
     assert all(key in result for key in CONTRACT)
+    assert_shape("Gemma3nResult", result)
     assert result["model"] == "smollm2-135m" and result["task"] == "analyze" and result["filename"] == "chords.wav"
     assert result["duration_seconds"] == 40.0 and result["sample_rate"] == SR and result["channels"] == 2
     assert result["audio_input"] is False and result["chunks"] == 1 and result["generate_calls"] == 1

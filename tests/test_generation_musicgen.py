@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests.contract import assert_shape
 from tests.tiny_audio_models import build_tiny_musicgen
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.musicgen.options import MusicGenOptions
@@ -57,6 +58,7 @@ def test_run_musicgen_writes_wav_mp3_and_settings(bundle, tmp_path):
                            temperature=0.9, guidance_scale=2.0)
     result = run_musicgen(results_dir=tmp_path, options=opts, bundle=bundle, output_stem="job42")
     assert result["files"] == ["job42.wav", "job42.mp3", "job42.json"]
+    assert_shape("MusicgenResult", result)
     y, sr = sf.read(tmp_path / "job42.wav", dtype="float32")
     assert sr == SR and y.shape == (SR,)
     y3, sr3 = sf.read(tmp_path / "job42.mp3", dtype="float32")

@@ -16,6 +16,7 @@ from jobs import keys
 from redis_server import start_embedded
 from tests.audio_synth import sine, write
 from tests.conftest import PASSWORD, USER, node_of
+from tests.contract import assert_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,9 +53,16 @@ def test_redis_down_gives_503_and_work_resumes(settings, private_redis, tmp_path
     r = c.post(f"/process/features/{sid}", json={}, headers=auth)
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "redis_unavailable"
     assert "Redis" in r.get_json()["error"]["message"]
-    assert c.get("/jobs?session_id=" + sid, headers=auth).status_code == 503
+    jobs = c.get("/jobs?session_id=" + sid, headers=auth)
+    assert jobs.status_code == 503
     h = c.get("/health")
     assert h.status_code == 503 and h.get_json()["redis"]["ok"] is False
+    from api.openapi.build import spec_for
+
+    spec = spec_for(app)  # the description says so: each answer is one it documents, in its shape
+    for method, path, answer in (("POST", "/process/features/{session_id}", r), ("GET", "/jobs", jobs),
+                                 ("GET", "/health", h)):
+        assert_answer(spec, method, path, answer.status_code, answer.get_json())
     # back on the same port: the same app serves again without a restart
     server2 = start_embedded(tmp_path / "valkey2", port=port)
     try:

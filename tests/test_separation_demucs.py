@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests.contract import assert_shape
 from tests.tiny_audio_models import TINY_DEMUCS_NAME, build_tiny_htdemucs, build_tiny_htdemucs_hf
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError, OutOfMemoryError
 from worker.separation.options import SeparationOptions
@@ -97,6 +98,7 @@ def test_run_separation_writes_every_stem_wav(tiny_model, clip, tmp_path):
                             options=SeparationOptions(model=TINY_DEMUCS_NAME, shifts=0),
                             separator_or_model=tiny_model, progress=lambda f, s: seen.append(f))
     assert result["files"] == [f"{s}_song.wav" for s in ("drums", "bass", "other", "vocals")]
+    assert_shape("DemucsResult", result)
     assert result["method"] == "demucs" and result["sample_rate"] == SR and result["channels"] == 2
     for name in result["files"]:
         y, sr = sf.read(tmp_path / "results" / name, dtype="float32")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.contract import assert_shape
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.transcription.options import WhisperOptions
 from worker.transcription.pipeline import run_transcription, transcribe
@@ -127,6 +128,7 @@ def test_run_transcription_writes_parseable_files(model, speech, tmp_path):
     result = run_transcription(audio_path=audio, results_dir=tmp_path, options=WhisperOptions(source="vocals"),
                                model=model)
     assert result["files"] == [f"transcript_talk.{e}" for e in ("json", "txt", "srt", "vtt", "lrc")]
+    assert_shape("WhisperResult", result)
     doc = json.loads((tmp_path / "transcript_talk.json").read_text())
     assert doc["language"] == "en" and doc["source_file"] == "vocals_talk.wav"
     seg_keys = {"start", "end", "text", "avg_logprob", "words"}

@@ -192,7 +192,8 @@ def check_seed(value: Any) -> None:
 def choices_of(spec: Spec, settings: Settings | None) -> list[str] | None:
     if spec.choices is None:
         return None
-    return list(spec.choices(settings) if callable(spec.choices) else spec.choices)
+    # once each, in their order: a schema's enum must not repeat a value (demucs' stems name vocals twice)
+    return list(dict.fromkeys(spec.choices(settings) if callable(spec.choices) else spec.choices))
 
 
 def check_field(name: str, value: Any, hint: Any, spec: Spec, settings: Settings | None) -> None:

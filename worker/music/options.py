@@ -30,7 +30,9 @@ class PitchOptions(JobOptions):
             include = (include,)
         if isinstance(include, list | tuple):
             include = tuple(include)
-            if set(include) <= set(STAGES) and len(set(include)) == len(include):
+            # only names can be put in canonical order; anything else is left for the field check's 400
+            if (all(isinstance(s, str) for s in include) and set(include) <= set(STAGES)
+                    and len(set(include)) == len(include)):
                 include = tuple(s for s in STAGES if s in include)  # equal requests give equal options
             kwargs["include"] = include
         return kwargs

@@ -49,7 +49,8 @@ class MusicGenOptions(JobOptions):
             raise InvalidRequestError("melody_file needs model musicgen-melody", code="invalid_option")
 
     def validate(self, settings: Settings | None = None) -> MusicGenOptions:
-        if self.model not in MODELS:  # with its own code: the API tells unknown models apart
+        # with its own code: the API tells unknown models apart (a non-string is unknown too, never a TypeError)
+        if not isinstance(self.model, str) or self.model not in MODELS:
             raise InvalidRequestError(f"unknown musicgen model {self.model!r}; available: {', '.join(MODELS)}",
                                       code="unknown_model", details={"available": list(MODELS)})
         return super().validate(settings)

@@ -1,0 +1,87 @@
+"""Every `error.code` the API answers or records in a failed job, with its usual HTTP status and meaning.
+
+The OpenAPI description lists them under the error envelope. tests/test_openapi.py scans the code for every
+`code = "..."` and `code="..."` an error is raised with and fails when one is missing here, so a new code
+cannot ship undocumented.
+"""
+
+from __future__ import annotations
+
+# code -> (HTTP status, what it means to the client)
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    # 400: the request itself is wrong
+    "bad_request": (400, "The request could not be parsed."),
+    "invalid_request": (400, "An argument is out of range or of the wrong type."),
+    "invalid_json": (400, "The body is not valid JSON, or not a JSON object."),
+    "invalid_option": (400, "An option's value is out of range, of the wrong type or not among its choices."),
+    "unknown_option": (400, "The body names options the job does not have (`details.unknown`, `details.valid`)."),
+    "unknown_model": (400, "No such model; `details` lists the valid names."),
+    "invalid_model": (400, "The model name is not acceptable."),
+    "invalid_format": (400, "The output format is not acceptable."),
+    "invalid_session_id": (400, "Session ids are 1-64 characters of A-Z, a-z, 0-9, `_` or `-`."),
+    "invalid_file": (400, "`file` must be the name of an upload."),
+    "invalid_file_name": (400, "The file name is not a safe name."),
+    "invalid_limit": (400, "`limit` must be an integer."),
+    "invalid_cursor": (400, "The cursor is not one this API handed out."),
+    "invalid_filter": (400, "A listing filter (`state`, `since`) is not acceptable."),
+    "invalid_wait": (400, "`wait` must be a number of seconds within the allowed range."),
+    "invalid_webhook": (400, "`webhook` must be an http(s) URL; `webhook_events_filter` a list of known events."),
+    "webhook_not_allowed": (400, "The webhook's host is not in WEBHOOK_ALLOWED_HOSTS."),
+    "invalid_idempotency_key": (400, "An Idempotency-Key is 1-255 characters."),
+    "no_file": (400, "An upload request carried no multipart field `file`."),
+    "bad_upload": (400, "An upload part was not received as a file."),
+    "missing_stem": (400, "Whisper `source: vocals` found no vocal stem to transcribe."),
+    "missing_file": (400, "A file the options name was not given."),
+    # 401, 404, 405
+    "unauthorized": (401, "Valid HTTP Basic credentials are required."),
+    "not_found": (404, "No such route or resource."),
+    "session_not_found": (404, "No such session (or one the caller may not see)."),
+    "job_not_found": (404, "No such job (or one the caller may not see)."),
+    "file_not_found": (404, "No such upload or result in the session."),
+    "owner_not_found": (404, "`?owner=` names a user whose data the caller may not see."),
+    "method_not_allowed": (405, "The route does not take this method."),
+    # 409: the state of things forbids it now
+    "conflict": (409, "The request conflicts with the current state."),
+    "session_exists": (409, "The caller already has a session with this id."),
+    "session_busy": (409, "The session has queued or running jobs (`details.jobs`); cancel them first."),
+    "ambiguous_session": (409, "Several users hold this session id; an admin names one with `?owner=`."),
+    "too_many_same_name": (409, "The session holds too many uploads of this name."),
+    "job_finished": (409, "The job has already finished; there is nothing to cancel."),
+    "idempotency_key_in_use": (409, "A request with this Idempotency-Key is still being handled; retry shortly."),
+    "model_not_downloaded": (409, "The model's weights are not present locally; the message says how to get them."),
+    "canceled": (409, "The job was canceled."),
+    # 413, 415
+    "payload_too_large": (413, "The body is over the limit (MAX_UPLOAD_BYTES, or 1 MiB for options)."),
+    "unsupported_content_type": (415, "Options must be a JSON object sent with Content-Type: application/json."),
+    "unsupported_media_type": (415, "Not a body or an audio file of a type this route takes."),
+    "unsupported_format": (415, "The file's format is not one of the accepted audio formats."),
+    "not_audio": (415, "The file holds no decodable audio stream."),
+    "format_mismatch": (415, "The file's content is not the format its extension says."),
+    # 422: understood, but not usable
+    "unprocessable": (422, "The request is well-formed but cannot be processed."),
+    "invalid_audio": (422, "The audio cannot be used."),
+    "corrupt_audio": (422, "The audio stream is corrupt."),
+    "truncated_audio": (422, "The audio stream ends early."),
+    "empty_file": (422, "The file is empty."),
+    "no_audio": (422, "The file holds no audio samples."),
+    "no_audio_files": (422, "The session has no uploads to process."),
+    "audio_too_long": (422, "The audio is longer than MAX_DURATION_SECONDS (or the analysis' limit)."),
+    "audio_too_short": (422, "The audio is too short for the analysis."),
+    "context_length_exceeded": (422, "The prompt does not fit the model's context."),
+    "idempotency_key_reused": (422, "This Idempotency-Key came with a different request."),
+    # 429, 5xx
+    "too_many_attempts": (429, "Too many failed logins from this client or for this name; see Retry-After."),
+    "internal_error": (500, "An unexpected error; quote the request id (X-Request-ID) when reporting it."),
+    "error": (500, "A failure without a more specific code."),
+    "model_error": (500, "The model failed while loading or generating."),
+    "worker_lost": (500, "The job's worker died more often than JOB_MAX_ATTEMPTS allows (job records only)."),
+    "job_gone": (500, "The job's record expired while it ran (job records only)."),
+    "http_error": (500, "Another HTTP error."),
+    "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),
+    "redis_unavailable": (503, "The job queue (Redis) is not reachable; retry shortly."),
+    "out_of_memory": (507, "The model ran out of memory."),
+}
+
+
+def codes_with_status(status: int) -> list[str]:
+    return [code for code, (s, _) in ERROR_CODES.items() if s == status]

@@ -1,0 +1,225 @@
+"""What each route is, declared once beside the others: summary, parameters, body, answers.
+
+Keyed by "METHOD rule" exactly as Flask's url_map spells the rule, so the builder (build.py) can tell a
+route without a declaration (the build fails) from a declaration without a route. The bodies of the
+job-creating routes are not written here: they are the job type's options class (jobs/types.py) plus the
+route's own keys, so what the spec says is what `from_request` accepts. Statuses every route shares (401,
+429, 500, 503) are added by the builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from api.creation import ROUTE_KEYS
+from api.jobs import ProbeRequest
+from jobs.types import JOB_TYPES
+from storage import SESSION_ID_RE
+from worker.options import JobOptions
+
+from .schemas import Schema, arr, obj, ref
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    schema: Schema
+    description: str
+    where: str = "query"
+
+
+@dataclass(frozen=True)
+class Ok:
+    """A success answer: status, what it means, its schema (None: no JSON body) and media type."""
+
+    description: str
+    schema: Schema | None
+    media: str = "application/json"
+    headers: tuple[str, ...] = ()  # names of components.headers
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    tag: str
+    ok: Mapping[int, Ok]
+    errors: Mapping[int, str]  # error status -> when it is answered (the body is always `Error`)
+    description: str = ""
+    options: type[JobOptions] | None = None  # the body is these options (json_schema) + `body_keys`
+    body_keys: tuple[str, ...] = ()
+    example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
+    body: Schema | None = None  # any other JSON body
+    multipart: bool = False
+    query: tuple[Param, ...] = ()
+    headers: tuple[str, ...] = ()  # names of components.parameters (request headers)
+    public: bool = False  # no credentials needed
+    redis: bool = True  # answers 503 when Redis is down
+
+
+SESSION_ID = {"type": "string", "pattern": SESSION_ID_RE.pattern, "examples": ["demo"]}
+PATH_PARAMS: dict[str, Param] = {
+    "session_id": Param("session_id", SESSION_ID, "A session id of the caller (an admin: of anyone).", "path"),
+    "job_id": Param("job_id", {"type": "string", "examples": ["4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
+                    "A job id.", "path"),
+    "name": Param("name", {"type": "string", "examples": ["song.wav"]}, "A file name in the session.", "path"),
+    "asset": Param("asset", {"type": "string", "examples": ["swagger-ui.css"]},
+                   "A file of the docs page.", "path"),
+}
+OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
+LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+              "Page size (values outside 1-1000 are clamped).")
+CURSOR = Param("cursor", {"type": "string"}, "`next_cursor` of the previous page.")
+MODEL_WAIT = Param("wait", {"type": "number", "minimum": 0, "maximum": 600},
+                   "Seconds to wait for the result (also a body key; default SYNC_WAIT_SECONDS).")
+
+ROUTE_KEY_SCHEMAS: dict[str, Schema] = {
+    "file": {"type": "string", "description": "An upload of the session; without it every upload (a batch).",
+             "examples": ["song.wav"]},
+    "wait": MODEL_WAIT.schema | {"description": MODEL_WAIT.description},
+    "webhook": {"type": "string", "format": "uri", "maxLength": 2048,
+                "description": "An http(s) URL (host in WEBHOOK_ALLOWED_HOSTS) that gets the job's events."},
+    "webhook_events_filter": {"type": "array", "minItems": 1, "items": {"enum": ["start", "progress", "completed"]},
+                              "description": "The events to send (default: all)."},
+}
+assert set(ROUTE_KEY_SCHEMAS) == set(ROUTE_KEYS), "every key a route takes besides the options is described"
+
+JOB_ERRORS = {400: "An option is unknown or out of range, or `webhook` is not acceptable.",
+              404: "No such session (or not the caller's), or no such upload `file`.",
+              409: "Idempotency-Key still in use; weights missing (`model_not_downloaded`); ambiguous session.",
+              413: "The options body is over 1 MiB.",
+              415: "A body that is not JSON.",
+              422: "No uploads to process; the Idempotency-Key came with another request."}
+CREATED = {202: Ok("The job is queued (or, with Idempotency-Key, the job that key made).", ref("JobAccepted")),
+           200: Ok("With `Prefer: wait=N`: the job finished within N seconds.", ref("Job"),
+                   headers=("Preference-Applied",))}
+SESSION_ERRORS = {400: "The session id is not valid.", 404: "No such session (or not the caller's).",
+                  409: "Several users hold the id (admins: name one with `?owner=`)."}
+
+
+def process(job_type: str, summary: str, example: Mapping[str, Any]) -> Op:
+    return Op(summary, "process", CREATED, JOB_ERRORS, example={"file": "song.wav", **example},
+              options=JOB_TYPES[job_type].options, body_keys=("file", "webhook", "webhook_events_filter"),
+              query=(OWNER,),
+              headers=("Idempotency-Key", "Prefer"),
+              description="The body is the job's options plus `file`, `webhook` and `webhook_events_filter`; "
+                          "every field is optional. Options are checked (400) before anything is queued.")
+
+
+MODEL_ANSWERS = {202: Ok("Still running after `wait`: follow the job.", ref("ModelJobPending"))}
+MODEL_ERRORS = {400: "Unknown model or option; `wait` out of range.", 409: "The model's weights are missing.",
+                413: "The body is over 1 MiB.", 415: "A body that is not JSON.",
+                422: "The prompt does not fit the model's context; Idempotency-Key reused.",
+                507: "The model ran out of memory."}
+
+
+def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) -> Op:
+    return Op(summary, "models", {200: Ok("The job's result.", ref(result)), **MODEL_ANSWERS},
+              {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."}, example=example,
+              options=JOB_TYPES[job_type].options, body_keys=("wait", "webhook", "webhook_events_filter"),
+              query=(MODEL_WAIT,),
+              headers=("Idempotency-Key",),
+              description="Runs on the GPU worker's queue; the request waits up to `wait` seconds (body or "
+                          "query) and answers 200 with the result, the job's own error status if it failed, "
+                          "or 202 with the job to follow.")
+
+
+OPERATIONS: dict[str, Op] = {
+    "GET /health": Op("Liveness, Redis and workers", "service",
+                      {200: Ok("Up (`degraded`: a queue has no live worker).", ref("Health")),
+                       503: Ok("Redis is not reachable: `status: unavailable`, `redis.ok: false`.", ref("Health"))},
+                      {}, public=True, description="Public; with valid credentials also every worker's details."),
+    "GET /openapi.json": Op("This description (OpenAPI 3.1)", "service", {200: Ok("The description.", {})},
+                            {}, public=True, redis=False),
+    "GET /docs": Op("The API's docs page (Swagger UI, served locally)", "service",
+                    {200: Ok("An HTML page.", None, media="text/html")}, {}, public=True, redis=False),
+    "GET /docs/<asset>": Op("A script, style sheet or icon of the docs page", "service",
+                            {200: Ok("The file.", None, media="*/*")}, {404: "No such file."},
+                            public=True, redis=False),
+    "GET /metrics": Op("Prometheus metrics", "service",
+                       {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
+    "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},
+                         {400: "Not a JSON object, or an invalid `session_id`.", 409: "The caller has it already.",
+                          413: "The body is over 64 KiB.", 415: "A body that is not JSON."},
+                         body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."}),
+                         query=(OWNER,)),
+    "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",
+                        {200: Ok("A page, ordered by id.", ref("SessionList"))},
+                        {400: "`limit` is not an integer.", 404: "`owner` not visible."},
+                        query=(LIMIT, CURSOR, OWNER)),
+    "POST /sessions/<session_id>/files": Op(
+        "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
+        {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
+         409: "Too many uploads of one name; ambiguous session.", 413: "Over MAX_UPLOAD_BYTES.",
+         415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long)."},
+        multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),
+    "GET /sessions/<session_id>": Op("A session: uploads, results and jobs", "sessions",
+                                     {200: Ok("The session.", ref("Session"))}, SESSION_ERRORS, query=(OWNER,)),
+    "DELETE /sessions/<session_id>": Op("Delete a session", "sessions", {200: Ok("Gone.", ref("SessionDeleted"))},
+                                        {**SESSION_ERRORS, 409: "Jobs of it are queued or running; ambiguous."},
+                                        query=(OWNER,)),
+    "GET /sessions/<session_id>/files/<name>": Op(
+        "Download an upload or a result", "sessions", {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None,
+                                                               media="*/*")},
+        {**SESSION_ERRORS, 404: "No such session or file."},
+        query=(Param("area", {"enum": ["uploads", "results"]}, "Where to look (default: both)."),
+               Param("inline", {"enum": ["1"]}, "`1`: shown inline rather than as an attachment."), OWNER)),
+    "GET /jobs": Op("The caller's jobs, newest first, a page at a time", "jobs",
+                    {200: Ok("A page.", ref("JobList"))},
+                    {400: "A bad `limit`, `cursor`, `state`, `since` or session id.", 404: "`owner` not visible."},
+                    query=(Param("session_id", SESSION_ID, "Only this session's jobs."),
+                           Param("type", {"type": "string"}, "Job types, comma separated."),
+                           Param("state", {"type": "string", "examples": ["queued,running"]},
+                                 "States, comma separated."),
+                           Param("since", {"type": "string", "examples": ["2026-01-01T00:00:00Z"]},
+                                 "Created at or after: ISO 8601 or Unix seconds."), LIMIT, CURSOR, OWNER)),
+    "GET /jobs/<job_id>": Op("A job", "jobs", {200: Ok("The job (after `wait`, if given).", ref("Job"))},
+                             {400: "`wait` is not a number in [0, 3600].", 404: "No such job."},
+                             query=(Param("wait", {"type": "number", "minimum": 0, "maximum": 3600},
+                                          "Long poll: seconds to wait for the job to finish "
+                                          "(capped by JOB_WAIT_MAX_SECONDS)."),)),
+    "DELETE /jobs/<job_id>": Op("Cancel a job", "jobs", {202: Ok("Canceled, or cancel requested.",
+                                                                 ref("CancelAnswer"))},
+                                {404: "No such job.", 409: "The job has already finished."}),
+    "GET /jobs/<job_id>/webhooks": Op("A job's webhook deliveries", "jobs",
+                                      {200: Ok("Each delivery with its attempts.", ref("WebhookList"))},
+                                      {404: "No such job."}),
+    "GET /jobs/<job_id>/events": Op(
+        "A job's progress as Server-Sent Events", "jobs",
+        {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record.",
+                 {"type": "string"}, media="text/event-stream")},
+        {404: "No such job."}, headers=("Last-Event-ID",)),
+    "POST /jobs/probe": Op("Prove a worker serves a queue", "jobs",
+                           {200: Ok("A worker ran the no-op job.", ref("ProbeAnswer")),
+                            504: Ok("No worker answered within `wait` (`ok: false`).", ref("ProbeAnswer"))},
+                           {400: "Unknown queue or `wait` out of range.", 413: "The body is over 1 MiB.",
+                            415: "A body that is not JSON."},
+                           options=ProbeRequest, example={"queue": "gpu", "wait": 5}),
+    "POST /process/features/<session_id>": process("features", "Audio features", {"picture": True}),
+    "POST /process/pitch/<session_id>": process("pitch", "Key, tuning, chords, tempo, beats and melody",
+                                                {"include": ["key", "chords", "tempo"]}),
+    "POST /process/gemma_3n/<session_id>": process("gemma_3n", "Audio LLM analysis or transcription",
+                                                   {"task": "analyze", "model_variant": "gemma-3n-E4B",
+                                                    "max_new_tokens": 512}),
+    "POST /process/demucs/<session_id>": process("demucs", "Source separation (Demucs, or hpss/repet DSP)",
+                                                 {"model": "htdemucs", "two_stems": "vocals", "format": "flac"}),
+    "POST /process/whisper/<session_id>": process("whisper", "Speech transcription (faster-whisper)",
+                                                  {"model": "tiny.en", "language": "en", "word_timestamps": True}),
+    "POST /process/musicgen/<session_id>": process("musicgen", "Music generation (MusicGen)",
+                                                   {"prompt": "slow jazz guitar with soft brushes",
+                                                    "duration_seconds": 8, "seed": 7}),
+    "GET /api/v2/models/status": Op("Models: resident, downloaded, memory", "models",
+                                    {200: Ok("Status as the GPU worker last published it.", ref("ModelsStatus"))}, {}),
+    "POST /api/v2/models/load": model("model_load", "Load an LLM (unloading the resident one)", "ModelLoadResult",
+                                      {"model_type": "smollm2-135m", "wait": 60}),
+    "POST /api/v2/models/unload": model("model_unload", "Unload the resident LLM", "ModelUnloadResult", {"wait": 30}),
+    "POST /api/v2/models/generate": model("generate", "Generate text with an LLM", "GenerateResult",
+                                          {"prompt": "Describe a minor key in one sentence.", "max_length": 40,
+                                           "temperature": 0}),
+}
+# routes other branches add; described here so clients see them in one place (build.py keeps them)
+COMING = frozenset({"GET /jobs/<job_id>/events"})
+
+UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
+                                     "One or more audio files (wav, flac, ogg, mp3, m4a ...)."))

@@ -1,0 +1,262 @@
+"""Response shapes (OpenAPI 3.1 / JSON Schema 2020-12) of the API: job records, results, listings, status.
+
+Objects name the fields clients read as `required` and stay open (`additionalProperties` allowed), so a
+field added later is not a break; result shapes are the dicts the pipelines return (worker/*/pipeline.py,
+models.py). tests/test_openapi.py validates real answers against them; the schemathesis contract test
+checks every answer of the live service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.store import STATES
+from jobs.types import JOB_TYPES
+from jobs.webhooks import EVENTS
+
+from .catalog import ERROR_CODES
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: tuple[str, ...] | list[str] = (), description: str = "", **properties: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def arr(items: Schema, description: str = "") -> Schema:
+    return {"type": "array", "items": items, **({"description": description} if description else {})}
+
+
+def null(schema: Schema) -> Schema:
+    """`schema` or null (OpenAPI 3.1 has no `nullable`)."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+FILES = arr(STR, "Names of the files the job wrote into the session's results.")
+
+
+def error_schema() -> Schema:
+    table = "\n".join(f"- `{code}` ({status}): {meaning}" for code, (status, meaning) in ERROR_CODES.items())
+    return obj(["error"], "Every error the API answers. `code` is stable, `message` is for people.",
+               error=obj(["code", "message"],
+                         code={"type": "string", "description": "One of:\n" + table, "examples": ["invalid_option"]},
+                         message={"type": "string", "examples": ["overlap must be a number in [0, 0.9]"]},
+                         details={"type": "object", "description": "Machine-readable specifics (e.g. `valid`)."}))
+
+
+def job_error() -> Schema:
+    return obj(["code", "message"], "Why the job failed (codes as in `Error`).", code=STR, message=STR,
+               details={"type": "object"})
+
+
+def audio_features() -> Schema:
+    mfcc = obj(["mean", "std"], mean=arr(NUM), std=arr(NUM))
+    return obj(["rms_energy", "spectral_centroid_hz", "chroma_distribution"],
+               "Measured features; all spectral values come from one STFT.",
+               rms_energy=NUM, rms_dbfs=NUM, peak_dbfs=NUM, crest_factor_db=NUM,
+               loudness_lufs=null(NUM), spectral_centroid_hz=NUM, spectral_bandwidth_hz=NUM,
+               spectral_rolloff_hz=NUM, zero_crossing_rate=NUM, mfcc=mfcc,
+               chroma_distribution={**arr(NUM, "12 pitch classes C..B summing to 1."), "minItems": 12,
+                                    "maxItems": 12},
+               dominant_pitch_class=STR, silence_fraction=NUM)
+
+
+def file_result(required: tuple[str, ...], description: str, **properties: Any) -> Schema:
+    """A result of one file: the shared fields and the job's own."""
+    return obj(("files", *required), description, filename=STR, duration_seconds=NUM,
+               sample_rate=INT, channels=INT, files=FILES, **properties)
+
+
+def pitch_result() -> Schema:
+    key = obj(["tonic", "mode", "confidence"], tonic=null(STR), mode=null({"enum": ["major", "minor"]}),
+              label=STR, confidence=NUM, candidates=arr({"type": "object"}), changes=arr({"type": "object"}))
+    chord = obj(["start", "end", "label"], start=NUM, end=NUM, label={"type": "string", "examples": ["A:min"]})
+    note = obj(["onset", "offset", "midi"], onset=NUM, offset=NUM, midi=INT, name={"type": "string",
+                                                                               "examples": ["G4"]})
+    f0 = obj(["hop_seconds", "hz", "voiced"], hop_seconds=NUM, start_seconds=NUM, hz=arr(NUM), voiced=arr(BOOL))
+    return file_result(("filename",), "Key, tuning, chords, tempo, beats and melody (only those in `include`).",
+                       key=key, tuning_cents=NUM, chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
+                       beat_times=arr(NUM), downbeat_times=arr(NUM), time_signature=null(STR),
+                       beats_per_bar=null(INT),
+                       melody=obj(["notes", "f0"], notes=arr(note), f0=f0))
+
+
+def gemma_result() -> Schema:
+    return file_result(("filename", "model", "task", "analysis_summary", "audio_features"),
+                       "The audio LLM's analysis or transcription of one file.",
+                       model=STR, model_name=STR, task={"enum": ["transcribe", "analyze"]},
+                       audio_features=ref("AudioFeatures"), analysis_summary=STR,
+                       output_text_file=null(STR), output_json_file=null(STR), audio_input=BOOL,
+                       model_sample_rate=null(INT), chunks=INT, chunk_seconds_max=null(NUM),
+                       chunk_notes=arr({}), sections=arr({"type": "object"}), transcript_source=null(STR),
+                       generate_calls=INT)
+
+
+def demucs_result() -> Schema:
+    return file_result(("model", "method", "stems", "format"), "Stems written as `<stem>_<file-stem>.<format>`.",
+                       model=STR, method={"enum": ["demucs", "dsp"]}, stems=arr(STR),
+                       format={"enum": ["wav", "flac", "mp3"]}, segment_seconds=NUM, overlap=NUM, shifts=INT)
+
+
+def whisper_result() -> Schema:
+    return obj(["language", "text", "segments", "files"], "A transcript (segments and words in the JSON file).",
+               language=null(STR), duration_seconds=NUM, segments={"type": "integer", "description": "How many."},
+               words=INT, text=STR, model=STR, source={"enum": ["mix", "vocals"]}, files=FILES)
+
+
+def musicgen_result() -> Schema:
+    return obj(["prompt", "model", "seed", "sample_rate", "duration_seconds", "files"], "A generated piece.",
+               prompt=STR, model=STR, settings={"type": "object"}, seed=INT, sample_rate=INT, channels=INT,
+               duration_seconds=NUM, passes=INT, generate_seconds=NUM, total_seconds=NUM, files=FILES)
+
+
+def generate_result() -> Schema:
+    return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
+               response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
+               prompt_tokens=INT, finish_reason={"enum": ["stop", "length"]}, audio_input=BOOL,
+               model_load_seconds=null(NUM))
+
+
+def load_result() -> Schema:
+    return obj(["model_type", "loaded"], "The resident LLM after the load.", model_type=STR, loaded=BOOL,
+               already_loaded=BOOL, device=STR, load_seconds=null(NUM), weights_bytes=INT,
+               unloaded=null(ref("ModelUnloadResult")))
+
+
+def unload_result() -> Schema:
+    return obj(["unloaded", "weights_bytes"], "What was unloaded (null: nothing was resident).",
+               unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM)
+
+
+def batch_result() -> Schema:
+    failure = obj(["filename", "code", "message"], filename=STR, code=STR, message=STR, details={"type": "object"})
+    return obj(["batch", "results", "errors"], "A job over every upload of the session (no `file` given).",
+               batch={"const": True}, results=arr({"type": "object"}, "One result per file, as for one file."),
+               errors=arr(failure, "The files that failed (the job fails only if all did)."))
+
+
+RESULTS = {"features": "FeaturesResult", "pitch": "PitchResult", "gemma_3n": "Gemma3nResult",
+           "demucs": "DemucsResult", "whisper": "WhisperResult", "musicgen": "MusicgenResult",
+           "probe": "ProbeResult", "model_load": "ModelLoadResult", "model_unload": "ModelUnloadResult",
+           "generate": "GenerateResult"}
+BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
+
+
+def job_schema() -> Schema:
+    """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
+    schema = obj(["job_id", "type", "state", "progress", "stage", "created_at"],
+                 "A job. `result` and `files` when it succeeded, `error` when it failed.",
+                 job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)},
+                 state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
+                 stage=null(STR), created_at=null(TIME), started_at=null(TIME), finished_at=null(TIME),
+                 queue=null(STR), attempts=INT, request_id=null(STR),
+                 result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
+                 files=arr(STR), error=ref("JobError"))
+    schema["allOf"] = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                        "then": {"properties": {"result": (
+                            {"anyOf": [ref(RESULTS[name]), ref("BatchResult")]} if name in BATCHABLE
+                            else ref(RESULTS[name]))}}} for name in sorted(RESULTS)]
+    schema["examples"] = [{"job_id": "4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d", "owner": "alice", "session_id": "demo",
+                           "type": "features", "state": "queued", "progress": 0.0, "stage": "queued",
+                           "created_at": "2026-01-01T12:00:00.000+00:00", "started_at": None,
+                           "finished_at": None, "queue": "cpu", "attempts": 0, "request_id": "a1b2c3d4e5f6"}]
+    return schema
+
+
+def accepted_schema() -> Schema:
+    return obj(["job_id", "status_url", "state"], "The job was queued; follow it at `status_url`.",
+               job_id=STR, status_url={"type": "string", "examples": ["/jobs/4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
+               state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)})
+
+
+def session_schemas() -> dict[str, Schema]:
+    audio = obj(["name", "bytes"], "An upload with what decoding it found.", name=STR, bytes=INT,
+                modified=NUM, format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT)
+    stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM)
+    return {
+        "UploadedFile": audio,
+        "StoredFile": stored,
+        "SessionCreated": obj(["session_id"], session_id={"type": "string", "examples": ["demo"]}),
+        "Session": obj(["session_id", "files", "results", "jobs"], session_id=STR, owner=null(STR),
+                       files=arr(ref("UploadedFile")), results=arr(ref("StoredFile")), jobs=arr(ref("Job"))),
+        "SessionSummary": obj(["session_id", "files", "results"], session_id=STR, owner=null(STR),
+                              files=INT, results=INT, modified_at=null(TIME)),
+        "SessionList": obj(["sessions", "next_cursor"], sessions=arr(ref("SessionSummary")),
+                           next_cursor=null({"type": "string", "description": "Pass as `cursor` for the next page."})),
+        "Uploaded": obj(["session_id", "files"], session_id=STR, files=arr(ref("UploadedFile"))),
+        "SessionDeleted": obj(["session_id", "deleted"], session_id=STR, deleted={"const": True}),
+    }
+
+
+def job_listing_schemas() -> dict[str, Schema]:
+    delivery = obj(["id", "event", "url", "state", "attempts", "status_codes"], id=STR,
+                   event={"enum": list(EVENTS)}, url=STR, state={"enum": ["pending", "delivered", "failed"]},
+                   attempts=INT,
+                   status_codes=arr(null(INT), "The receiver's status of each attempt (null: no answer)."),
+                   last_error=null(STR), created_at=NUM, delivered_at=null(NUM))
+    return {
+        "JobList": obj(["jobs", "next_cursor"], jobs=arr(ref("Job")), next_cursor=null(STR)),
+        "WebhookList": obj(["job_id", "deliveries"], job_id=STR, deliveries=arr(delivery)),
+        "CancelAnswer": obj(["job_id", "state"], job_id=STR, state={"enum": ["canceled", "cancel_requested"]}),
+        "ProbeAnswer": obj(["queue", "ok", "job_id"], "ok: a worker ran the no-op job within `wait`.",
+                           queue={"enum": ["cpu", "gpu"]}, ok=BOOL, job_id=STR, round_trip_ms=NUM,
+                           worker=null(STR), pid=INT, message=STR),
+        "ModelJobFailed": obj(["error", "job_id"], "A model job that failed within `wait`: its error.",
+                              error=ref("JobError"), job_id=STR),
+        "ModelJobPending": obj(["job_id", "status_url", "state"], "Still running after `wait`: follow the job.",
+                               job_id=STR, status_url=STR, state={"enum": sorted(STATES)}),
+    }
+
+
+def status_schemas() -> dict[str, Schema]:
+    memory = obj([], gpu_allocated_bytes=INT, cpu_rss_bytes=INT, weights_bytes=INT)
+    model = obj(["model_type", "downloaded", "loaded"], model_type=STR, name=STR, kind=STR, source=STR,
+                downloaded=BOOL, loaded=BOOL, modalities=arr(STR), memory=memory, load_seconds=null(NUM),
+                last_used=null(STR), attention=null(STR), dtype=null(STR), context_length=null(INT))
+    health_public = dict(status={"enum": ["ok", "degraded", "unavailable"]}, api={"const": "ok"},
+                         redis=obj(["ok"], ok=BOOL, latency_ms=NUM, error=STR), workers_alive=INT,
+                         queue_depth={"type": "object", "additionalProperties": INT},
+                         queues_without_worker=arr(STR),
+                         workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
+    return {
+        "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),
+                            models=arr(model), audio_models=arr({"type": "object"}), queue_depth=INT),
+        "Health": obj(["status", "api", "redis"], "Without credentials: no worker names, hosts, pids or jobs.",
+                      **health_public),
+    }
+
+
+def component_schemas() -> dict[str, Schema]:
+    return {
+        "Error": error_schema(),
+        "JobError": job_error(),
+        "Job": job_schema(),
+        "JobAccepted": accepted_schema(),
+        **job_listing_schemas(),
+        **session_schemas(),
+        **status_schemas(),
+        "AudioFeatures": audio_features(),
+        "FeaturesResult": file_result(("filename", "audio_features"), "Audio features of one file.",
+                                      audio_features=ref("AudioFeatures")),
+        "PitchResult": pitch_result(),
+        "Gemma3nResult": gemma_result(),
+        "DemucsResult": demucs_result(),
+        "WhisperResult": whisper_result(),
+        "MusicgenResult": musicgen_result(),
+        "ProbeResult": obj(["worker", "pid"], worker=null(STR), pid=INT),
+        "GenerateResult": generate_result(),
+        "ModelLoadResult": load_result(),
+        "ModelUnloadResult": unload_result(),
+        "BatchResult": batch_result(),
+    }

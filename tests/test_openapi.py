@@ -1,0 +1,170 @@
+"""The OpenAPI description: valid OpenAPI 3.1, one operation per route (no route undescribed), request bodies
+that are the options classes' own schemas, every error code documented, real answers matching their
+schemas, and the docs page served without credentials from local files only."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from api.errors import _HTTP_CODES
+from api.openapi.build import UndescribedRouteError, build_spec, openapi_path, route_keys, spec_for
+from api.openapi.catalog import ERROR_CODES
+from api.openapi.operations import COMING, OPERATIONS
+from tests.audio_synth import sine, write
+from tests.contract import assert_shape
+from tests.test_api_sessions import upload
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_served_description_is_valid_openapi_3_1(server, app):
+    r = requests.get(f"{server}/openapi.json", timeout=30)  # no credentials
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.headers["X-Request-ID"]
+    spec = r.json()
+    assert spec["openapi"] == "3.1.0"
+    validate(spec)  # openapi-spec-validator: the 3.1 schema, and every $ref resolves
+    assert spec == spec_for(app)
+
+
+def test_every_route_is_described_and_every_description_is_a_route(app):
+    served = dict(route_keys(app))
+    assert set(served) <= set(OPERATIONS), "undescribed routes (build_spec refuses them)"
+    assert set(OPERATIONS) - set(served) <= COMING, "declarations of routes the app does not have"
+    paths = spec_for(app)["paths"]
+    for key in served:
+        method, rule = key.split(" ", 1)
+        assert method.lower() in paths[openapi_path(rule)], key
+
+
+def test_a_route_without_a_declaration_fails_the_build():
+    bare = Flask("bare", static_folder=None)
+    bare.add_url_rule("/new", "new", lambda: "x")
+    with pytest.raises(UndescribedRouteError, match="GET /new"):
+        build_spec(bare)
+
+
+def test_request_bodies_are_the_options_declarations(app):
+    paths = spec_for(app)["paths"]
+    checked = 0
+    for key, op in OPERATIONS.items():
+        if op.options is None:
+            continue
+        method, rule = key.split(" ", 1)
+        body = paths[openapi_path(rule)][method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+        own = op.options.json_schema(settings=app.config)["properties"]
+        assert set(body["properties"]) == set(own) | set(op.body_keys), key
+        assert all(body["properties"][name] == schema for name, schema in own.items()), key
+        assert body["additionalProperties"] is False  # unknown keys are a 400, as from_request says
+        (example,) = body["examples"]  # every options route shows one on the docs page; the options accept it
+        Draft202012Validator(body).validate(example)
+        op.options.from_request({k: v for k, v in example.items() if k not in op.body_keys}, settings=app.config)
+        checked += 1
+    assert checked == 10  # six /process routes, three model routes and the probe: none silently skipped
+    demucs = paths["/process/demucs/{session_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    overlap = demucs["properties"]["overlap"]
+    assert (overlap["minimum"], overlap["maximum"], overlap["default"]) == (0.0, 0.9, 0.25)
+    assert {"hpss", "repet", "htdemucs"} <= set(demucs["properties"]["model"]["enum"])
+
+
+def raised_codes() -> set[str]:
+    """Every error code in the service's code: `code = "x"` in a class, `code="x"` in a call, `"code": "x"` in a
+    job's error dict, and error_response(status, "x", ...)."""
+    codes = set(_HTTP_CODES.values()) | {"http_error"}
+    files = [p for d in ("api", "jobs", "worker") for p in (ROOT / d).rglob("*.py")]
+    files += [ROOT / f for f in ("storage.py", "models.py", "users.py", "config.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            codes.update(_codes_in(node))
+    return codes
+
+
+def _codes_in(node: ast.AST) -> list[str]:
+    def text(v: ast.AST | None) -> list[str]:
+        return [v.value] if isinstance(v, ast.Constant) and isinstance(v.value, str) else []
+
+    if isinstance(node, ast.ClassDef):
+        return [c for s in node.body if isinstance(s, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "code" for t in s.targets) for c in text(s.value)]
+    if isinstance(node, ast.Call):
+        found = [c for kw in node.keywords if kw.arg == "code" for c in text(kw.value)]
+        if isinstance(node.func, ast.Name) and node.func.id == "error_response" and len(node.args) > 1:
+            found += text(node.args[1])
+        return found
+    if isinstance(node, ast.Dict):
+        return [c for k, v in zip(node.keys, node.values, strict=True) if k is not None and text(k) == ["code"]
+                for c in text(v)]
+    return []
+
+
+def test_every_error_code_the_code_raises_is_documented(app):
+    codes = raised_codes()
+    assert {"session_busy", "too_many_attempts", "worker_lost", "unknown_option", "redis_unavailable"} <= codes
+    missing = sorted(codes - set(ERROR_CODES))
+    assert not missing, f"add these to api/openapi/catalog.py: {missing}"
+    described = spec_for(app)["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+    assert all(f"`{code}`" in described["description"] for code in ERROR_CODES)
+
+
+def test_the_docs_page_is_public_and_loads_only_local_files(server):
+    r = requests.get(f"{server}/docs", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert "http://" not in r.text and "https://" not in r.text and '"/openapi.json"' in r.text
+    refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert len(refs) == 4 and all(ref.startswith("/docs/") for ref in refs)
+    types = {"js": "text/javascript", "css": "text/css", "png": "image/png"}
+    for ref in refs:
+        asset = requests.get(f"{server}{ref}", timeout=30)
+        assert asset.status_code == 200 and len(asset.content) > 200, ref
+        assert asset.headers["Content-Type"].startswith(types[ref.rsplit(".", 1)[1]]), ref
+    bundle = requests.get(f"{server}/docs/swagger-ui-bundle.js", timeout=30).text
+    assert "SwaggerUIBundle" in bundle and "3.1" in bundle  # Swagger UI 5: reads OpenAPI 3.1
+    for bad in ("nothing.js", "index.template.html", "VERSION"):  # only the page's own files
+        missing = requests.get(f"{server}/docs/{bad}", timeout=30)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", bad
+    assert requests.get(f"{server}/docs/..%2Fapp.py", timeout=30).status_code in (401, 404)  # no route: no file
+
+
+def test_live_answers_match_their_schemas(client, session_id, audio_dir):
+    r = upload(client, session_id, write(audio_dir / "a.wav", sine(440, 0.6)), write(audio_dir / "b.wav",
+                                                                                    sine(220, 0.6)))
+    assert r.status_code == 201 and r.headers["X-Request-ID"]
+    assert_shape("Uploaded", r.json())
+    r = client.post(f"/process/features/{session_id}", json={"file": "a.wav"}, headers={"Prefer": "wait=60"})
+    assert r.status_code == 200 and r.headers["Preference-Applied"] == "wait=60", r.text
+    assert_shape("Job", r.json())
+    jobs = {}
+    for body in ({"picture": False}, {"file": "a.wav", "model": "hpss", "format": "flac"}):  # a batch; DSP
+        kind = "features" if "picture" in body else "demucs"
+        r = client.post(f"/process/{kind}/{session_id}", json=body)
+        assert r.status_code == 202, r.text
+        assert_shape("JobAccepted", r.json())
+        jobs[kind] = client.wait_job(r.json()["job_id"])
+        assert jobs[kind]["state"] == "succeeded", jobs[kind]
+        assert_shape("Job", jobs[kind])
+    assert jobs["features"]["result"]["batch"] is True and jobs["demucs"]["result"]["method"] == "dsp"
+    for path, name in ((f"/sessions/{session_id}", "Session"), ("/sessions", "SessionList"), ("/jobs", "JobList"),
+                       (f"/jobs/{jobs['demucs']['job_id']}/webhooks", "WebhookList"), ("/health", "Health"),
+                       ("/api/v2/models/status", "ModelsStatus")):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert_shape(name, r.json())
+    assert_shape("Health", requests.get(f"{client.base}/health", timeout=30).json())  # the public view
+    probe = client.post("/jobs/probe", json={"queue": "cpu", "wait": 30})
+    assert probe.status_code == 200
+    assert_shape("ProbeAnswer", probe.json())
+    finished = client.delete(f"/jobs/{jobs['demucs']['job_id']}")
+    assert finished.status_code == 409
+    assert_shape("Error", finished.json())
+    r = client.delete(f"/sessions/{session_id}")
+    assert r.status_code == 200
+    assert_shape("SessionDeleted", r.json())

@@ -32,6 +32,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_upload": (400, "An upload part was not received as a file."),
     "missing_stem": (400, "Whisper `source: vocals` found no vocal stem to transcribe."),
     "missing_file": (400, "A file the options name was not given."),
+    "invalid_files": (400, "`files` must list two to five different uploads of the session (comparison)."),
+    "image_not_supported": (400, "The chosen model does not take images: leave out `image` or choose one that sees."),
+    "invalid_image": (400, "The `image` file is not a readable image."),
+    "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
+    "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
     # 401, 404, 405
     "unauthorized": (401, "Valid HTTP Basic credentials are required."),
     "not_found": (404, "No such route or resource."),

@@ -82,6 +82,9 @@ ROUTE_KEY_SCHEMAS: dict[str, Schema] = {
                 "description": "An http(s) URL (host in WEBHOOK_ALLOWED_HOSTS) that gets the job's events."},
     "webhook_events_filter": {"type": "array", "minItems": 1, "items": {"enum": ["start", "progress", "completed"]},
                               "description": "The events to send (default: all)."},
+    "files": {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True, "items": {"type": "string"},
+              "description": "Two to five uploads of the session, compared together.",
+              "examples": [["take1.wav", "take2.wav"]]},
 }
 assert set(ROUTE_KEY_SCHEMAS) == set(ROUTE_KEYS), "every key a route takes besides the options is described"
 
@@ -188,8 +191,11 @@ OPERATIONS: dict[str, Op] = {
     "GET /jobs/<job_id>/events": Op(
         "A job's progress as Server-Sent Events", "jobs",
         {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record.",
-                 {"type": "string"}, media="text/event-stream")},
-        {404: "No such job."}, headers=("Last-Event-ID",)),
+                 {"type": "string"}, media="text/event-stream"),
+         204: Ok("A reconnect whose `Last-Event-ID` is the final event: nothing more (EventSource stops).",
+                 None)},
+        {400: "`Last-Event-ID` is not an event id of this stream (`bad_last_event_id`).", 404: "No such job."},
+        headers=("Last-Event-ID",)),
     "POST /jobs/probe": Op("Prove a worker serves a queue", "jobs",
                            {200: Ok("A worker ran the no-op job.", ref("ProbeAnswer")),
                             504: Ok("No worker answered within `wait` (`ok: false`).", ref("ProbeAnswer"))},
@@ -209,6 +215,16 @@ OPERATIONS: dict[str, Op] = {
     "POST /process/musicgen/<session_id>": process("musicgen", "Music generation (MusicGen)",
                                                    {"prompt": "slow jazz guitar with soft brushes",
                                                     "duration_seconds": 8, "seed": 7}),
+    "POST /process/lyrics/<session_id>": process("lyrics", "Lyrics analysis (transcript, then an LLM)",
+                                                 {"model_variant": "auto", "temperature": 0}),
+    "POST /process/compare/<session_id>": Op(
+        "Compare two to five tracks", "process", CREATED,
+        {**JOB_ERRORS, 400: "`files` is not two to five different uploads, or an option is out of range."},
+        example={"files": ["take1.wav", "take2.wav"], "model_variant": "auto"},
+        options=JOB_TYPES["compare"].options, body_keys=("files", "webhook", "webhook_events_filter"),
+        query=(OWNER,), headers=("Idempotency-Key", "Prefer"),
+        description="The body is `files` (two to five uploads) plus the job's options; the comparison quotes "
+                    "what the session measured about each track."),
     "GET /api/v2/models/status": Op("Models: resident, downloaded, memory", "models",
                                     {200: Ok("Status as the GPU worker last published it.", ref("ModelsStatus"))}, {}),
     "POST /api/v2/models/load": model("model_load", "Load an LLM (unloading the resident one)", "ModelLoadResult",
@@ -218,8 +234,6 @@ OPERATIONS: dict[str, Op] = {
                                           {"prompt": "Describe a minor key in one sentence.", "max_length": 40,
                                            "temperature": 0}),
 }
-# routes other branches add; described here so clients see them in one place (build.py keeps them)
-COMING = frozenset({"GET /jobs/<job_id>/events"})
 
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
                                      "One or more audio files (wav, flac, ogg, mp3, m4a ...)."))

@@ -139,6 +139,34 @@ def unload_result() -> Schema:
                unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM)
 
 
+def lyrics_result() -> Schema:
+    flagged = obj(["word"], word=STR, time=null(NUM), line=null(STR))
+    return obj(["filename", "model", "analysis", "analysis_text", "explicit", "files"],
+               "An LLM analysis of the words, from the session's transcript (made first when missing).",
+               filename=STR, model=STR, model_choice=null(ref("ModelChoice")), language=null(STR),
+               transcript_source=STR, lines=INT, words=INT,
+               explicit=obj(["flagged", "words"], flagged=BOOL, words=arr(flagged), method=STR),
+               analysis=obj(["themes", "mood", "narrative", "notable_lines"], themes=STR, mood=STR, narrative=STR,
+                            notable_lines=STR),
+               analysis_text=STR, finish_reason={"enum": ["stop", "length"]}, tokens_generated=INT,
+               generation_seconds=NUM, grounded_on=arr(STR), warnings=arr(STR), image=null(STR),
+               processing_seconds=NUM, options={"type": "object"}, cached=BOOL, files=FILES)
+
+
+def compare_result() -> Schema:
+    facts = obj(["file"], file=STR, key=null(STR), camelot=null(STR), tempo_bpm=null(NUM), metre=null(STR),
+                loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM))
+    pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
+               tempo=obj(["relation"], relation=STR, percent_apart=NUM), loudness_difference_lu=NUM,
+               brightness_ratio=NUM, mixable=BOOL)
+    return obj(["files_compared", "tracks", "pairs", "comparison", "files"],
+               "Two to five tracks: measured facts, computed relations, and a grounded LLM comparison.",
+               files_compared=arr(STR), tracks=arr(facts), pairs=arr(pair), model=STR,
+               model_choice=null(ref("ModelChoice")), comparison=STR, finish_reason={"enum": ["stop", "length"]},
+               warnings=arr(STR), grounded_on=arr(STR), tokens_generated=INT, generation_seconds=NUM,
+               processing_seconds=NUM, options={"type": "object"}, files=FILES)
+
+
 def batch_result() -> Schema:
     failure = obj(["filename", "code", "message"], filename=STR, code=STR, message=STR, details={"type": "object"})
     return obj(["batch", "results", "errors"], "A job over every upload of the session (no `file` given).",
@@ -149,7 +177,7 @@ def batch_result() -> Schema:
 RESULTS = {"features": "FeaturesResult", "pitch": "PitchResult", "gemma_3n": "Gemma3nResult",
            "demucs": "DemucsResult", "whisper": "WhisperResult", "musicgen": "MusicgenResult",
            "probe": "ProbeResult", "model_load": "ModelLoadResult", "model_unload": "ModelUnloadResult",
-           "generate": "GenerateResult"}
+           "generate": "GenerateResult", "lyrics": "LyricsResult", "compare": "CompareResult"}
 BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 
 
@@ -259,4 +287,7 @@ def component_schemas() -> dict[str, Schema]:
         "ModelLoadResult": load_result(),
         "ModelUnloadResult": unload_result(),
         "BatchResult": batch_result(),
+        "LyricsResult": lyrics_result(),
+        "CompareResult": compare_result(),
+        "ModelChoice": obj(["model", "reason"], "Which model `auto` chose, and why.", model=STR, reason=STR),
     }

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
     "JOB_WAIT_MAX_SECONDS": 60.0,  # longest GET /jobs/<id>?wait= and Prefer: wait=
     "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
+    "METRICS_PUBLIC": False,  # GET /metrics without credentials (a scraper on a private network)
     "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
     # Celery / queue
     "GPU_QUEUE": "gpu",

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from api import access
 from api.uploads import discard_spool, save_uploads, upload_info
 from config import AUDIO_FILE_TYPES
+from jobs import metrics
 from jobs.services import services
 from jobs.store import iso, public_view
 from storage import SessionStore, check_session_id
@@ -96,6 +97,7 @@ def upload_files(session_id: str):
                              max_duration=float(current_app.config["MAX_DURATION_SECONDS"]))
     finally:
         discard_spool()
+    metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))
     return jsonify({"session_id": session_id, "files": saved}), 201
 
 

@@ -46,7 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
-    for module in (health, sessions, jobs, events, process, audio_models, models, metrics, docs, web):  # one per resource
+    # one per resource
+    for module in (health, sessions, jobs, events, process, audio_models, models, metrics, docs, web):
         app.register_blueprint(module.bp)
     init_http_metrics(app)
     celery_init_app(app)

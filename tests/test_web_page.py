@@ -20,7 +20,6 @@ import soundfile as sf
 from tests.conftest import CHROMIUM, PASSWORD, USER
 from tests.music_signals import SR, cadence, click_track
 
-
 JOB_SECONDS = 240  # the four jobs run one after another on the suite's one worker
 WORDS = "The quick brown fox jumps over the lazy dog."
 
@@ -108,6 +107,12 @@ def run_from_the_page(page, name: str, *, tick: list[str], untick: list[str] = (
     row.get_by_role("button", name="Run").click()
 
 
+def beat_reached(page, beat: int) -> None:
+    """Wait (on the page's animation frames, no sleeping) until the highlighted beat is `beat` or later."""
+    page.wait_for_function("(beat) => Number(document.querySelector('#now').dataset.beat) >= beat", arg=beat,
+                           timeout=20000)
+
+
 @pytest.mark.needs_chromium
 @pytest.mark.needs_espeak
 def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
@@ -122,7 +127,12 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)  # CSP violations too
     page.on("pageerror", lambda e: problems.append(str(e)))
     streams: set[str] = set()  # the jobs whose event stream the page opened
-    page.on("request", lambda r: streams.add(r.url.split("/jobs/")[1].split("/")[0]) if r.url.endswith("/events") else None)
+
+    def note_stream(request) -> None:
+        if request.url.endswith("/events"):
+            streams.add(request.url.split("/jobs/")[1].split("/")[0])
+
+    page.on("request", note_stream)
     try:
         response = page.goto(server + "/")
         assert response is not None and response.status == 200
@@ -133,7 +143,7 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         drop_files(page, "#drop-zone", [song, speech])
         page.locator("#file-list li.file").nth(1).wait_for()
         session_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('session')")
-        assert session_id and client.get(f"/sessions/{session_id}").json()["files"].__len__() == 2
+        assert session_id and len(client.get(f"/sessions/{session_id}").json()["files"]) == 2
 
         run_from_the_page(page, "groove.wav", tick=["Key, tempo, chords, melody", "Features picture", "Stems"],
                           stems="hpss")
@@ -158,9 +168,8 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
 
         # playback moves the beat highlight (the readout says which beat the canvas shades)
         page.evaluate("document.querySelector('#player').play()")
-        page.wait_for_function("() => Number(document.querySelector('#now').dataset.beat) >= 2", timeout=20000)
-        first = int(page.locator("#now").get_attribute("data-beat"))
-        page.wait_for_function(f"() => Number(document.querySelector('#now').dataset.beat) >= {first + 2}", timeout=20000)
+        beat_reached(page, 2)
+        beat_reached(page, int(page.locator("#now").get_attribute("data-beat")) + 2)
         page.screenshot(path=str(artifacts / "track.png"), full_page=True)
 
         # solo a stem: only it is heard, and it plays in step with the player

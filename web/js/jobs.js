@@ -42,7 +42,7 @@ export class JobList {
   draw(row) {
     const job = row.record;
     const final = FINAL.has(job.state);
-    const file = job.result?.filename ?? '';
+    const file = job.result?.filename ?? job.files?.[0] ?? '';
     const label = LABELS[job.type] ?? job.type;
     const bar = el('progress', { max: '1', value: String(final && job.state === 'succeeded' ? 1 : job.progress ?? 0),
       'aria-label': `${label} progress` });

@@ -17,7 +17,7 @@ const state = { sessionId: null, session: null, file: null };
 
 const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
 const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio) });
-const jobs = new JobList({ onFinished: () => refreshSession() });
+const jobs = new JobList({ onFinished: () => { refreshSession(); sessions.load(); } });
 const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
 

@@ -127,7 +127,7 @@ export class Track {
         'fact-tempo'),
       ...fact('Metre', pitch.time_signature ?? '–', undefined, 'fact-metre'),
       ...fact('Tuning', tuning !== undefined && tuning !== null
-        ? `${tuning >= 0 ? '+' : ''}${tuning.toFixed(0)} cents from A440` : '–', undefined, 'fact-tuning'),
+        ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–', undefined, 'fact-tuning'),
       ...fact('Beats, bars', `${(pitch.beat_times || []).length} beats, ${(pitch.downbeat_times || []).length} bars`,
         undefined, 'fact-beats'));
     clear(warnings, ...(pitch.warnings || []).map((w) => el('li', {}, w)));

@@ -14,6 +14,7 @@ are not affected.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, request, send_from_directory
 
@@ -58,8 +59,11 @@ def is_cross_site() -> bool:
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         return site not in ("same-origin", "none")  # none: typed in the address bar, a bookmark
+    # no Sec-Fetch-Site (browsers send it only to https and localhost): compare Origin's host name. Only the
+    # name: nginx passes the host on without its port (X-Forwarded-Host $host), and another port of the same
+    # host is the same site to a browser anyway
     origin = request.headers.get("Origin")
-    return origin is not None and origin != request.host_url.rstrip("/")
+    return origin is not None and (urlsplit(origin).hostname or "") != (urlsplit(request.host_url).hostname or "")
 
 
 def init_cross_site_guard(app: Flask) -> None:

@@ -70,18 +70,45 @@ export function upload(sessionId, file, onProgress) {
 // A job's live progress (GET /jobs/<id>/events). onUpdate gets {state, progress, stage} and, at the end,
 // the full record; returns a function that stops listening. EventSource reconnects by itself (with
 // Last-Event-ID) after a dropped connection; the stream ends after `done`.
+// Each stream holds a connection, and a browser opens at most 6 HTTP/1.1 connections to one host: past
+// MAX_STREAMS, streams wait for a free one, so uploads, the player and the other requests always get through
+// (the worker runs one job at a time anyway).
+const MAX_STREAMS = 3;
+let streamsOpen = 0;
+const waitingStreams = [];
+
+function nextStream() {
+  const next = waitingStreams.shift();
+  if (next) next();
+}
+
 export function followJob(jobId, onUpdate) {
-  const source = new EventSource(`/jobs/${encodeURIComponent(jobId)}/events`);
-  const update = (e) => onUpdate(JSON.parse(e.data));
-  source.addEventListener('state', update);
-  source.addEventListener('progress', update);
-  source.addEventListener('done', (e) => {
+  let stopped = false;
+  let source = null;
+  const release = () => {
+    if (!source) return;
     source.close();
-    onUpdate(JSON.parse(e.data));
-  });
-  source.addEventListener('error', async () => {
-    if (source.readyState !== EventSource.CLOSED) return; // reconnecting
-    try { onUpdate(await get(`/jobs/${encodeURIComponent(jobId)}`)); } catch (_) { /* gone */ }
-  });
-  return () => source.close();
+    source = null;
+    streamsOpen -= 1;
+    nextStream();
+  };
+  const start = () => {
+    if (stopped) { nextStream(); return; }
+    streamsOpen += 1;
+    source = new EventSource(`/jobs/${encodeURIComponent(jobId)}/events`);
+    const update = (e) => onUpdate(JSON.parse(e.data));
+    source.addEventListener('state', update);
+    source.addEventListener('progress', update);
+    source.addEventListener('done', (e) => {
+      release();
+      onUpdate(JSON.parse(e.data));
+    });
+    source.addEventListener('error', async () => {
+      if (!source || source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      release(); // refused (the job is gone, the login expired): ask once for the record
+      try { onUpdate(await get(`/jobs/${encodeURIComponent(jobId)}`)); } catch (_) { /* gone */ }
+    });
+  };
+  if (streamsOpen < MAX_STREAMS) start(); else waitingStreams.push(start);
+  return () => { stopped = true; release(); };
 }

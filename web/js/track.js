@@ -5,7 +5,10 @@ import { fetchJson, fileUrl } from './api.js';
 import { $, el, clear, errorText, percent, stemOf } from './ui.js';
 import { peaksOf } from './timeline.js';
 
-const MAX_DECODE_BYTES = 200 * 1024 * 1024; // larger uploads play, but get no waveform (decoding holds it all)
+// longer or larger uploads play and get their beat grid, but no waveform: decoding holds every sample in memory
+// (15 min of stereo at 44.1 kHz: 320 MB)
+const MAX_DECODE_SECONDS = 15 * 60;
+const MAX_DECODE_BYTES = 200 * 1024 * 1024;
 const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
   'no_harmonic', 'no_percussive', 'accompaniment', 'no_accompaniment'];
 
@@ -45,7 +48,8 @@ export class Track {
     this.transcript = transcript;
     this.audio = $('#player');
     this.key = '';
-    this.decoded = null; // {key, peaks, duration}
+    this.decoded = null; // {peaks, duration}
+    this.decodeNote = ''; // why there is no waveform, if there is none
   }
 
   async show(session, name) {
@@ -59,6 +63,7 @@ export class Track {
     if (fresh) {
       this.audio.src = url(name, 'uploads');
       this.decoded = null;
+      this.decodeNote = '';
     }
     const status = $('#track-status');
     const [pitch, transcript] = await Promise.all([
@@ -76,7 +81,8 @@ export class Track {
       chords: pitch?.chords || [],
       notes: pitch?.melody?.notes || [],
     });
-    status.textContent = pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.';
+    status.textContent = [this.decodeNote,
+      pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
     this.showSummary(pitch, results.pitch, url);
     this.showStems(results.demucs, url, fresh);
     this.showTranscript(transcript, results.whisper, url);
@@ -92,14 +98,17 @@ export class Track {
 
   async decode(session, name, src) {
     const file = session.files.find((f) => f.name === name);
-    if (file && file.bytes > MAX_DECODE_BYTES) return;
+    if (file && (file.bytes > MAX_DECODE_BYTES || file.duration_seconds > MAX_DECODE_SECONDS)) {
+      this.decodeNote = 'No waveform for a track this long (it would take too much memory).';
+      return;
+    }
     try {
       const bytes = await (await fetch(src)).arrayBuffer();
       const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
       const buffer = await ctx.decodeAudioData(bytes);
       this.decoded = { peaks: peaksOf(buffer), duration: buffer.duration };
     } catch (e) {
-      $('#track-status').textContent = `The waveform could not be drawn: ${errorText(e)}`;
+      this.decodeNote = `The waveform could not be drawn: ${errorText(e)}`;
     }
   }
 

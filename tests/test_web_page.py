@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 import soundfile as sf
 
 from tests.conftest import CHROMIUM, PASSWORD, USER
@@ -78,6 +79,18 @@ def test_a_forged_cross_site_post_is_refused(client, server):
         assert r.status_code == 201, own  # a proxy that passes the host name on without its port)
 
 
+def logged_in(browser):
+    """A browser context with the tester's credentials (what the login prompt gives), a page, and the list its
+    console errors and uncaught exceptions are collected in (CSP violations are console errors too)."""
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
+                                  viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
+
+
 def drop_files(page, selector: str, files: list[Path]) -> None:
     """A real drop event on the drop zone, carrying the files as a DataTransfer (what dragging from a file
     manager delivers)."""
@@ -121,12 +134,7 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
     speech = audio_dir / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech), WORDS], check=True)
 
-    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
-                                  viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)  # CSP violations too
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = logged_in(browser)
     streams: set[str] = set()  # the jobs whose event stream the page opened
 
     def note_stream(request) -> None:
@@ -206,6 +214,45 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         page.locator("#models-rows tr").first.wait_for()
         page.locator("#models-panel").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "models.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_the_page_files_and_their_headers(client, server):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
+    r = client.get("/web/js/main.js")
+    assert r.status_code == 200 and "javascript" in r.headers["Content-Type"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    for missing in ("/web/js/nope.js", "/web/index.html", "/web/../app.py", "/web/%2e%2e/app.py", "/web/js/"):
+        r = client.get(missing)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", missing
+    assert requests.get(server + "/web/app.css", timeout=30).status_code == 401  # behind the login too
+
+
+@pytest.mark.needs_chromium
+def test_the_models_panel_loads_generates_and_unloads(browser, server, smollm2_folder, artifacts):
+    """SmolLM2 (converted by the suite) through the page: status, Load, a generated answer, Unload."""
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        row = page.locator("#models-rows tr[data-model='smollm2-135m']")
+        row.get_by_role("button", name="Load smollm2-135m").click()
+        row.get_by_role("button", name="Unload smollm2-135m").wait_for(timeout=120000)
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("8")
+        page.get_by_label("Generate text").fill("Name a musical key.")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => { const t = document.querySelector('#generate-output').textContent;"
+                               " return t && t !== 'Generating…'; }", timeout=120000)
+        page.locator("#models-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "models-generated.png"), full_page=True)
+        row.get_by_role("button", name="Unload smollm2-135m").click()
+        row.get_by_role("button", name="Load smollm2-135m").wait_for(timeout=60000)
         assert not problems, problems
     finally:
         context.close()

@@ -118,3 +118,4 @@ initUploads({
 const start = new URLSearchParams(location.hash.slice(1));
 sessions.load();
 if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });
+else track.show({ session_id: null, files: [], results: [], jobs: [] }, null);

@@ -58,7 +58,18 @@ export class Track {
     const fresh = key !== this.key;
     this.key = key;
     $('#track-h').textContent = name || 'No file selected';
-    if (!name) { this.audio.removeAttribute('src'); this.timeline.setData(null); return; }
+    if (!name) {
+      this.audio.removeAttribute('src');
+      this.timeline.setData(null);
+      $('#track-status').textContent = 'Add audio on the left (drop files, or Choose files…), then tick the analyses '
+        + 'to run and press Run. Results appear here as the jobs finish.';
+      this.showSummary(null);
+      this.showStems(null);
+      this.showTranscript(null);
+      this.showAnalysis({});
+      this.showFeatures(null);
+      return;
+    }
     const url = (n, area = 'results', inline = true) => fileUrl(session.session_id, n, { area, inline });
     if (fresh) {
       this.audio.src = url(name, 'uploads');

@@ -6,7 +6,7 @@ const PEAKS_PER_SECOND = 200; // waveform resolution: enough for 200 px per seco
 const MAX_PX_PER_SECOND = 400;
 const LANES = { bars: [0, 22], wave: [24, 120], chords: [148, 28], roll: [180, 78] }; // css px: top, height
 const COLORS = {
-  bg: '#fbfbfd', grid: '#c9ccd6', bar: '#4b5063', wave: '#5b6fd6', waveDone: '#2e3f9e', chord: '#e9ecf7',
+  bg: '#fbfbfd', grid: '#c9ccd6', bar: '#4b5063', wave: '#5b6fd6', played: 'rgba(20, 30, 110, 0.22)', chord: '#dfe3f3',
   chordNow: '#ffd866', text: '#1d2030', beatNow: 'rgba(255, 196, 0, 0.35)', note: '#d0548a', noteNow: '#8f1d52',
   playhead: '#d32f2f', lane: '#eef0f6',
 };
@@ -160,6 +160,9 @@ export class Timeline {
     return { t, beat, bar, beatInBar, chord };
   }
 
+  // One frame: the still parts (lanes, grid, waveform, chords, notes) come from a cached layer drawn again only
+  // when the view or the data change; each frame adds what moves (shading, highlights, playhead), so playing
+  // costs a copy and a few rectangles, not the whole picture (bench/web_timeline_bench.py).
   draw() {
     const { canvas } = this;
     const dpr = window.devicePixelRatio || 1;
@@ -169,70 +172,102 @@ export class Timeline {
       canvas.width = Math.round(w * dpr);
       canvas.height = Math.round(h * dpr);
     }
-    const g = canvas.getContext('2d');
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.fillStyle = COLORS.bg;
-    g.fillRect(0, 0, w, h);
     const t = this.audio.currentTime || 0;
     // keep the playhead in view while playing: turn the page when it reaches the right edge
     if (this.pxPerSecond && !this.audio.paused && (t > this.start + this.visibleSeconds() * 0.95 || t < this.start)) {
       this.start = t - this.visibleSeconds() * 0.05;
       this.clampStart();
     }
-    for (const [top, height] of Object.values(LANES).slice(1)) {
-      g.fillStyle = COLORS.lane;
-      g.fillRect(0, top, w, height);
+    const key = `${canvas.width}x${canvas.height}:${this.start}:${this.scale()}`;
+    if (key !== this.layerKey || this.layerData !== this.data) {
+      this.layer = this.layer || document.createElement('canvas');
+      this.layer.width = canvas.width;
+      this.layer.height = canvas.height;
+      const lg = this.layer.getContext('2d');
+      lg.setTransform(dpr, 0, 0, dpr, 0, 0);
+      this.drawStill(lg, w, h);
+      this.layerKey = key;
+      this.layerData = this.data;
     }
+    const g = canvas.getContext('2d');
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(this.layer, 0, 0);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
     const now = this.now(t);
-    if (this.data) {
-      this.drawBeats(g, h, now);
-      this.drawWave(g, t);
-      this.drawChords(g, now);
-      this.drawRoll(g, t);
-    }
+    if (this.data) this.drawMoving(g, h, now);
     g.fillStyle = COLORS.playhead;
     g.fillRect(Math.round(this.xAt(t)) - 1, 0, 2, h);
     this.onNow(now);
   }
 
-  drawBeats(g, h, now) {
-    const { beats = [], downbeats = [] } = this.data;
-    const t0 = this.start;
-    const t1 = this.start + this.visibleSeconds();
+  drawStill(g, w, h) {
+    g.fillStyle = COLORS.bg;
+    g.fillRect(0, 0, w, h);
+    for (const [top, height] of Object.values(LANES).slice(1)) {
+      g.fillStyle = COLORS.lane;
+      g.fillRect(0, top, w, height);
+    }
+    if (!this.data) return;
+    this.drawGrid(g, h);
+    this.drawWave(g);
+    for (const c of this.data.chords || []) this.drawChord(g, c, COLORS.chord);
+    this.drawRoll(g);
+  }
+
+  drawMoving(g, h, now) {
+    const { beats = [], downbeats = [], chords = [], notes = [] } = this.data;
+    const [waveTop, waveHeight] = LANES.wave;
+    g.fillStyle = COLORS.played; // what has been played, darker
+    g.fillRect(0, waveTop, Math.max(0, this.xAt(now.t)), waveHeight);
     if (now.beat >= 0) { // the current beat, shaded through every lane
       const a = this.xAt(beats[now.beat]);
       const b = this.xAt(beats[now.beat + 1] ?? this.duration);
       g.fillStyle = COLORS.beatNow;
       g.fillRect(a, LANES.bars[1], b - a, h);
     }
+    if (now.bar >= 0) this.drawBar(g, h, downbeats[now.bar], now.bar, COLORS.playhead, 2);
+    if (now.chord && chords.length) this.drawChord(g, now.chord, COLORS.chordNow);
+    for (const n of notes) if (n.onset <= now.t && now.t < n.offset) this.drawNote(g, n, COLORS.noteNow);
+  }
+
+  drawGrid(g, h) {
+    const { beats = [], downbeats = [] } = this.data;
+    const t0 = this.start;
+    const t1 = this.start + this.visibleSeconds();
     const spacing = this.scale() * (beats.length > 1 ? (beats[beats.length - 1] - beats[0]) / (beats.length - 1) : 1);
-    if (spacing >= 4) {
+    if (spacing >= 4) { // beat lines only when they do not merge into grey
       g.fillStyle = COLORS.grid;
       for (const b of beats) if (b >= t0 && b <= t1) g.fillRect(Math.round(this.xAt(b)), LANES.wave[0], 1, h);
     }
-    g.font = '12px system-ui, sans-serif';
-    g.textBaseline = 'middle';
     let lastLabel = -Infinity;
     downbeats.forEach((d, i) => {
       if (d < t0 - 1 || d > t1) return;
       const x = Math.round(this.xAt(d));
-      g.fillStyle = i === now.bar ? COLORS.playhead : COLORS.bar;
-      g.fillRect(x, 0, i === now.bar ? 2 : 1, h);
-      if (x - lastLabel > 28) {
-        g.fillText(String(i + 1), x + 3, LANES.bars[1] / 2);
-        lastLabel = x;
-      }
+      const labelled = x - lastLabel > 28;
+      if (labelled) lastLabel = x;
+      this.drawBar(g, h, d, i, COLORS.bar, 1, labelled);
     });
   }
 
-  drawWave(g, t) {
+  drawBar(g, h, time, index, color, width, labelled = true) {
+    const x = Math.round(this.xAt(time));
+    g.fillStyle = color;
+    g.fillRect(x, 0, width, h);
+    if (labelled) {
+      g.font = '12px system-ui, sans-serif';
+      g.textBaseline = 'middle';
+      g.fillText(String(index + 1), x + 3, LANES.bars[1] / 2);
+    }
+  }
+
+  drawWave(g) {
     const { peaks } = this.data;
     if (!peaks) return;
     const [top, height] = LANES.wave;
     const mid = top + height / 2;
     const n = peaks.length / 2;
-    const w = this.width;
-    for (let x = 0; x < w; x += 1) {
+    g.fillStyle = COLORS.wave;
+    for (let x = 0; x < this.width; x += 1) {
       const a = Math.floor(this.timeAtX(x) * PEAKS_PER_SECOND);
       const b = Math.max(a + 1, Math.floor(this.timeAtX(x + 1) * PEAKS_PER_SECOND));
       if (a >= n) break;
@@ -242,50 +277,55 @@ export class Timeline {
         if (peaks[2 * i] < lo) lo = peaks[2 * i];
         if (peaks[2 * i + 1] > hi) hi = peaks[2 * i + 1];
       }
-      g.fillStyle = this.timeAtX(x) < t ? COLORS.waveDone : COLORS.wave;
       g.fillRect(x, mid - hi * height / 2, 1, Math.max(1, (hi - lo) * height / 2));
     }
   }
 
-  drawChords(g, now) {
+  drawChord(g, c, color) {
     const [top, height] = LANES.chords;
-    g.font = '12px system-ui, sans-serif';
-    g.textBaseline = 'middle';
-    for (const c of this.data.chords || []) {
-      const a = this.xAt(c.start);
-      const b = this.xAt(c.end);
-      if (b < 0 || a > this.width || c.label === 'N') continue;
-      g.fillStyle = c === now.chord ? COLORS.chordNow : COLORS.chord;
-      g.fillRect(a + 1, top + 2, Math.max(1, b - a - 2), height - 4);
-      if (b - a > 24) {
-        g.fillStyle = COLORS.text;
-        g.save();
-        g.beginPath();
-        g.rect(a, top, b - a - 2, height);
-        g.clip();
-        g.fillText(c.label, a + 5, top + height / 2);
-        g.restore();
-      }
+    const a = this.xAt(c.start);
+    const b = this.xAt(c.end);
+    if (b < 0 || a > this.width || c.label === 'N') return;
+    g.fillStyle = color;
+    g.fillRect(a + 1, top + 2, Math.max(1, b - a - 2), height - 4);
+    if (b - a > 24) {
+      g.font = '12px system-ui, sans-serif';
+      g.textBaseline = 'middle';
+      g.fillStyle = COLORS.text;
+      g.save();
+      g.beginPath();
+      g.rect(a, top, b - a - 2, height);
+      g.clip();
+      g.fillText(c.label, a + 5, top + height / 2);
+      g.restore();
     }
   }
 
-  drawRoll(g, t) {
+  // the melody's pitch range fills the lane: one row per semitone
+  rollRows() {
     const notes = this.data.notes || [];
-    if (!notes.length) return;
-    const [top, height] = LANES.roll;
     let lo = Infinity;
     let hi = -Infinity;
     for (const n of notes) { lo = Math.min(lo, n.midi); hi = Math.max(hi, n.midi); }
-    lo -= 1;
-    hi += 1;
-    const row = height / Math.max(1, hi - lo + 1);
-    for (const n of notes) {
-      const a = this.xAt(n.onset);
-      const b = this.xAt(n.offset);
-      if (b < 0 || a > this.width) continue;
-      g.fillStyle = n.onset <= t && t < n.offset ? COLORS.noteNow : COLORS.note;
-      g.fillRect(a, top + (hi - n.midi) * row, Math.max(2, b - a - 1), Math.max(2, row - 1));
-    }
+    return { lo: lo - 1, hi: hi + 1, row: LANES.roll[1] / Math.max(1, hi - lo + 3) };
+  }
+
+  drawNote(g, n, color) {
+    const { hi, row } = this.rows;
+    const a = this.xAt(n.onset);
+    const b = this.xAt(n.offset);
+    if (b < 0 || a > this.width) return;
+    g.fillStyle = color;
+    g.fillRect(a, LANES.roll[0] + (hi - n.midi) * row, Math.max(2, b - a - 1), Math.max(2, row - 1));
+  }
+
+  drawRoll(g) {
+    const notes = this.data.notes || [];
+    if (!notes.length) return;
+    this.rows = this.rollRows();
+    for (const n of notes) this.drawNote(g, n, COLORS.note);
+    const { lo, hi, row } = this.rows;
+    const [top, height] = LANES.roll;
     g.fillStyle = COLORS.bar;
     g.font = '10px system-ui, sans-serif';
     g.fillText(noteName(hi - 1), 2, top + row * 1.5);

@@ -203,8 +203,9 @@ export class Track {
     const box = $('#features');
     const png = result?.files?.find((f) => f.endsWith('.png'));
     if (!png) { clear(box, el('p', { class: 'muted small' }, 'Run “Features picture” on the file.')); return; }
-    clear(box, el('img', { src: url(png), alt: `Features of ${name}: waveform, spectrogram and chromagram`,
-      class: 'features', loading: 'lazy' }),
+    clear(box, el('a', { href: url(png), target: '_blank', rel: 'noopener', title: 'Open the picture full size' },
+      el('img', { src: url(png), alt: `Features of ${name}: waveform, spectrogram and chromagram`,
+        class: 'features', loading: 'lazy' })),
     el('p', { class: 'small' }, el('a', { href: url(png, 'results', false), download: png }, 'Download the picture')));
   }
 }

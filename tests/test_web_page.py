@@ -256,3 +256,28 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, smollm2_f
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
+    """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
+    (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
+    job = app.extensions["music_analyzer"].jobs.create(
+        owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
+        row.locator(".state", has_text="queued").wait_for()
+        row.get_by_role("button", name="Cancel Features picture").click()
+        row.locator(".state", has_text="canceled").wait_for()
+        assert row.get_by_role("button").count() == 0  # nothing left to cancel
+        assert client.get(f"/jobs/{job['job_id']}").json()["state"] == "canceled"
+        assert not problems, problems
+    finally:
+        context.close()

@@ -180,6 +180,9 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         beat_reached(page, 2)
         beat_reached(page, int(page.locator("#now").get_attribute("data-beat")) + 2)
         page.screenshot(path=str(artifacts / "track.png"), full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 768})  # a common laptop screen
+        page.screenshot(path=str(artifacts / "laptop.png"))
+        page.set_viewport_size({"width": 1440, "height": 900})
 
         # solo a stem: only it is heard, and it plays in step with the player
         stems = page.locator("#mixer table tbody tr")

@@ -284,3 +284,33 @@ def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, se
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio_dir, smollm2_folder, artifacts):
+    """A lyrics job (Whisper, then SmolLM2, kept short through the API) and its text on the page, with the
+    transcript the job made on the way."""
+    from tests.test_api_sessions import upload
+
+    wav = audio_dir / "sung.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav),
+                    "Walking down the river road tonight, the rain keeps falling."], check=True)
+    assert upload(client, session_id, wav).status_code == 201
+    r = client.post(f"/process/lyrics/{session_id}", json={"file": "sung.wav", "model_variant": "smollm2-135m",
+                                                           "temperature": 0, "max_new_tokens": 40})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=sung.wav")
+        page.locator("#analysis article h3", has_text="Lyrics").wait_for()
+        shown = page.locator("#analysis").inner_text()
+        assert job["result"]["analysis_text"].split()[0] in shown
+        page.locator("#transcript .word").first.wait_for()
+        page.locator("#analysis").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "lyrics.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()

@@ -64,15 +64,20 @@ export class Timeline {
     audio.addEventListener('play', () => this.loop());
   }
 
-  setData(data) {
+  // keepView: the same file with more results (a job finished): the zoom and the scroll stay where they are
+  setData(data, { keepView = false } = {}) {
     this.data = data;
-    this.start = 0;
-    this.pxPerSecond = 0;
+    if (!keepView) {
+      this.start = 0;
+      this.pxPerSecond = 0;
+    }
+    this.clampStart();
     this.draw();
   }
 
   get duration() {
-    return this.data?.duration || this.audio.duration || 0;
+    const d = this.data?.duration || this.audio.duration; // NaN while the audio has no metadata yet
+    return Number.isFinite(d) ? d : 0;
   }
 
   get width() { return this.canvas.clientWidth || 1; }

@@ -91,7 +91,7 @@ export class Track {
       downbeats: pitch?.downbeat_times || [],
       chords: pitch?.chords || [],
       notes: pitch?.melody?.notes || [],
-    });
+    }, { keepView: !fresh });
     status.textContent = [this.decodeNote,
       pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
     this.showSummary(pitch, results.pitch, url);

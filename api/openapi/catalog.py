@@ -37,8 +37,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_image": (400, "The `image` file is not a readable image."),
     "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
     "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
-    # 401, 404, 405
+    # 401, 403, 404, 405
     "unauthorized": (401, "Valid HTTP Basic credentials are required."),
+    "cross_site_request": (403, "A browser sent a request that changes something from a page of another site."),
     "not_found": (404, "No such route or resource."),
     "session_not_found": (404, "No such session (or one the caller may not see)."),
     "job_not_found": (404, "No such job (or one the caller may not see)."),

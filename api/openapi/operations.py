@@ -65,7 +65,7 @@ PATH_PARAMS: dict[str, Param] = {
                     "A job id.", "path"),
     "name": Param("name", {"type": "string", "examples": ["song.wav"]}, "A file name in the session.", "path"),
     "asset": Param("asset", {"type": "string", "examples": ["swagger-ui.css"]},
-                   "A file of the docs page.", "path"),
+                   "A file of the docs page or of the web page.", "path"),
 }
 OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
@@ -140,6 +140,11 @@ OPERATIONS: dict[str, Op] = {
     "GET /docs/<asset>": Op("A script, style sheet or icon of the docs page", "service",
                             {200: Ok("The file.", None, media="*/*")}, {404: "No such file."},
                             public=True, redis=False),
+    "GET /": Op("The web page: upload, analyse, play and look at the results", "service",
+                {200: Ok("An HTML page (its scripts and styles from /web/).", None, media="text/html")}, {},
+                redis=False, description="Behind HTTP Basic like the API: the browser asks for the login."),
+    "GET /web/<path:asset>": Op("A script or style sheet of the web page", "service",
+                                {200: Ok("The file.", None, media="*/*")}, {404: "No such file."}, redis=False),
     "GET /metrics": Op("Prometheus metrics", "service",
                        {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
     "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},

@@ -1,0 +1,13 @@
+// The analyses a file can get, each a POST /process/<type>/<session> with {"file": name, ...options}.
+export const ANALYSES = [
+  { type: 'pitch', label: 'Key, tempo, chords, melody', checked: true },
+  { type: 'features', label: 'Features picture', checked: true },
+  { type: 'demucs', label: 'Stems', choices: [
+    ['htdemucs', 'Demucs (htdemucs)'], ['hpss', 'Harmonic / percussive (fast, no model)'],
+    ['repet', 'Vocals / accompaniment (fast, no model)']], option: 'model' },
+  { type: 'whisper', label: 'Transcript (Whisper)' },
+  { type: 'lyrics', label: 'Lyrics analysis (LLM)' },
+  { type: 'gemma_3n', label: 'Audio LLM analysis' },
+];
+
+export const LABELS = Object.fromEntries(ANALYSES.map((a) => [a.type, a.label]));

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg"})
+IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 
 # Every setting, with its default. Environment variables of the same name win.
 DEFAULTS: dict[str, Any] = {
@@ -20,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
+    "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data

@@ -94,7 +94,8 @@ def upload_files(session_id: str):
         store = access.session_for_upload(session_id)
         saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
-                             max_duration=float(current_app.config["MAX_DURATION_SECONDS"]))
+                             max_duration=float(current_app.config["MAX_DURATION_SECONDS"]),
+                             max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]))
     finally:
         discard_spool()
     metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))

@@ -39,6 +39,8 @@ CHUNK_BYTES = 1024 * 1024
 def cacheable(job_type: str, options: JobOptions) -> bool:
     if job_type not in CACHEABLE:
         return False
+    if getattr(options, "image", None) is not None:  # the key holds the image's name, not its content
+        return False
     if job_type in SAMPLED:
         o = options.to_dict()
         return o.get("temperature") == 0 or o.get("seed") is not None

@@ -316,3 +316,29 @@ def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_album_art_is_shown_and_offered_to_the_llm_analyses(browser, server, client, session_id, audio_dir):
+    """An image upload is album art: a thumbnail, not a track to analyse; the LLM analyses can be given it."""
+    from tests.audio_synth import sine, write
+    from tests.test_album_art import cover
+    from tests.test_api_sessions import upload
+
+    r = upload(client, session_id, write(audio_dir / "art-tone.wav", sine(440, 0.5)), cover(audio_dir / "sleeve.png"))
+    assert r.status_code == 201, r.text
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        thumb = page.get_by_role("img", name="Album art sleeve.png")
+        thumb.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth === 96", arg=thumb.element_handle())
+        assert page.locator("#file-list .file-open").all_inner_texts()[0].startswith("art-tone.wav")
+        assert page.locator("#file-list .file-open").count() == 1  # the image is not offered as a track
+        art = page.get_by_label("Audio LLM analysis: album art")
+        assert art.locator("option").all_inner_texts() == ["no album art", "with sleeve.png"]
+        assert page.get_by_label("Lyrics analysis (LLM): album art").count() == 1
+        assert page.get_by_label("Key, tempo, chords, melody: album art").count() == 0
+        assert not problems, problems
+    finally:
+        context.close()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from config import IMAGE_FILE_TYPES
 from worker.errors import InvalidRequestError
 
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,6 +38,11 @@ def safe_name(filename: str) -> str:
     if not name:
         raise InvalidRequestError("file name is empty after sanitising", code="invalid_file_name")
     return name
+
+
+def is_image_name(name: str) -> bool:
+    """An upload named as an image (uploads are checked to hold what their extension says)."""
+    return "." in name and name.rsplit(".", 1)[-1].lower() in IMAGE_FILE_TYPES
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

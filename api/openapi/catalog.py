@@ -34,7 +34,6 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "missing_file": (400, "A file the options name was not given."),
     "invalid_files": (400, "`files` must list two to five different uploads of the session (comparison)."),
     "image_not_supported": (400, "The chosen model does not take images: leave out `image` or choose one that sees."),
-    "invalid_image": (400, "The `image` file is not a readable image."),
     "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
     "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
     # 401, 403, 404, 405
@@ -60,8 +59,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The body is over the limit (MAX_UPLOAD_BYTES, or 1 MiB for options)."),
     "unsupported_content_type": (415, "Options must be a JSON object sent with Content-Type: application/json."),
     "unsupported_media_type": (415, "Not a body or an audio file of a type this route takes."),
-    "unsupported_format": (415, "The file's format is not one of the accepted audio formats."),
-    "not_audio": (415, "The file holds no decodable audio stream."),
+    "unsupported_format": (415, "The file's format is not one of the accepted audio or image formats."),
+    "not_audio": (415, "The file holds no decodable audio stream (an image upload, where a job needs audio)."),
+    "not_image": (415, "`image` names an upload that is not an image (PNG, JPEG, WebP)."),
     "format_mismatch": (415, "The file's content is not the format its extension says."),
     # 422: understood, but not usable
     "unprocessable": (422, "The request is well-formed but cannot be processed."),
@@ -71,6 +71,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "empty_file": (422, "The file is empty."),
     "no_audio": (422, "The file holds no audio samples."),
     "no_audio_files": (422, "The session has no uploads to process."),
+    "invalid_image": (422, "The image cannot be decoded (truncated or corrupt)."),
+    "image_too_large": (422, "The image has more pixels than MAX_IMAGE_PIXELS."),
     "audio_too_long": (422, "The audio is longer than MAX_DURATION_SECONDS (or the analysis' limit)."),
     "audio_too_short": (422, "The audio is too short for the analysis."),
     "context_length_exceeded": (422, "The prompt does not fit the model's context."),

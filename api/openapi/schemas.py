@@ -209,8 +209,10 @@ def accepted_schema() -> Schema:
 
 
 def session_schemas() -> dict[str, Schema]:
-    audio = obj(["name", "bytes"], "An upload with what decoding it found.", name=STR, bytes=INT,
-                modified=NUM, format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT)
+    audio = obj(["name", "bytes"], "An upload with what decoding it found: audio (duration, rate, channels) or an "
+                "image (album art: width, height).", name=STR, bytes=INT, modified=NUM,
+                kind={"enum": ["audio", "image"], "description": "Absent for uploads of older versions (audio)."},
+                format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT, width=INT, height=INT)
     stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM)
     return {
         "UploadedFile": audio,

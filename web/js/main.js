@@ -1,7 +1,7 @@
 // The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
 // (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
 import { ApiError, get, post } from './api.js';
-import { renderFiles } from './files.js';
+import { isImage, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
 import { Mixer } from './mixer.js';
 import { ModelsPanel } from './models.js';
@@ -70,7 +70,8 @@ async function refreshSession({ resetJobs = false } = {}) {
   }
   if (id !== state.sessionId) return;
   state.session = session;
-  if (!session.files.some((f) => f.name === state.file)) state.file = session.files[0]?.name ?? null;
+  const audio = session.files.filter((f) => !isImage(f));
+  if (!audio.some((f) => f.name === state.file)) state.file = audio[0]?.name ?? null;
   writeHash();
   if (resetJobs) jobs.reset(session.jobs);
   else session.jobs.forEach((j) => jobs.add(j));

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
+    # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507
+    # (disk_space.py); kept free for results, the upload spool and the embedded valkey's append-only file.
+    "MIN_FREE_DISK_MB": 256,
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data

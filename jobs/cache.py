@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from worker.files import write_json_atomic
+from worker.files import atomic_path, write_json_atomic, write_text_atomic
 from worker.options import JobOptions
 
 from . import keys
@@ -61,7 +61,10 @@ def content_digest(path: Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES):
             digest.update(chunk)
-    memo.write_text(f"{stamp} {digest.hexdigest()}")
+    try:  # an optimisation only: a full disk must not fail the request that hashed the file
+        write_text_atomic(memo, f"{stamp} {digest.hexdigest()}")
+    except OSError:
+        pass
     return digest.hexdigest()
 
 
@@ -112,7 +115,8 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
         if new.endswith(".json"):
             continue
         if (hit.results_dir / old).resolve() != (results_dir / new).resolve():
-            shutil.copyfile(hit.results_dir / old, results_dir / new)
+            with atomic_path(results_dir / new) as tmp:  # never a half copy, should the disk fill up
+                shutil.copyfile(hit.results_dir / old, tmp)
     for new in renamed.values():
         if new.endswith(".json"):  # the JSON is the result itself: written last, as the pipelines do
             write_json_atomic(results_dir / new, result)

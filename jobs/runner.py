@@ -19,7 +19,8 @@ import redis
 from flask import current_app
 
 from storage import SessionStore
-from worker.errors import JobCanceled, MusicAnalyzerError
+from worker.errors import InsufficientStorageError, JobCanceled, MusicAnalyzerError, as_storage_error
+from worker.files import recording_writes, remove_files
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
@@ -82,26 +83,31 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     svc.workers.set_current(worker, job_id)
     started = time.time()
     record = svc.jobs.get(job_id)
-    try:
-        if record is None:  # expired or deleted between start() and here
-            raise MusicAnalyzerError("the job record is gone", code="job_gone")
-        metrics.job_started(record, started)
-        result = _work(svc, record, job_type)
-    except JobCanceled:
-        svc.jobs.mark_canceled(job_id)
-        return "canceled"
-    except MusicAnalyzerError as e:
-        log.info("job %s failed: %s", job_id, e.message)
-        svc.jobs.fail(job_id, e.to_dict(), status=e.http_status)
-        return "failed"
-    except Exception:  # a bug or an unexpected library error: the details to the log, keep serving
-        log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id), traceback.format_exc())
-        svc.jobs.fail(job_id, {"code": "internal_error", "message": "an internal error stopped the job; the "
-                                                                    f"worker's log has the details (job {job_id})"})
-        return "failed"
-    finally:
-        svc.workers.clear_current(worker, job_id)
-        metrics.job_ran(record or {"type": job_type}, time.time() - started)
+    with recording_writes() as written:
+        try:
+            if record is None:  # expired or deleted between start() and here
+                raise MusicAnalyzerError("the job record is gone", code="job_gone")
+            metrics.job_started(record, started)
+            result = _work(svc, record, job_type)
+        except JobCanceled:
+            remove_files(written)  # a canceled job leaves no result files (no picture without its JSON)
+            svc.jobs.mark_canceled(job_id)
+            return "canceled"
+        except Exception as e:
+            remove_files(written)  # nor does a failed one: what it wrote may be half of a set
+            known = e if isinstance(e, MusicAnalyzerError) else as_storage_error(e)
+            if known is None:  # a bug or an unexpected library error: the details to the log, keep serving
+                log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id),
+                          traceback.format_exc())
+                svc.jobs.fail(job_id, {"code": "internal_error", "message": "an internal error stopped the job; "
+                                       f"the worker's log has the details (job {job_id})"})
+            else:
+                log.info("job %s failed: %s (%s)", job_id, known.message, e)
+                svc.jobs.fail(job_id, known.to_dict(), status=known.http_status)
+            return "failed"
+        finally:
+            svc.workers.clear_current(worker, job_id)
+            metrics.job_ran(record or {"type": job_type}, time.time() - started)
     svc.jobs.succeed(job_id, result, files=_files_of(result))
     return "succeeded"
 
@@ -162,8 +168,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         part = scaled(progress, i / len(names), (i + 1) / len(names))
         try:
             results.append(one(name, part))
-        except JobCanceled:
-            raise
+        except (JobCanceled, InsufficientStorageError):
+            raise  # a full disk fails the next file too: stop here
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})
     if not results and errors:

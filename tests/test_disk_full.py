@@ -1,0 +1,187 @@
+"""A full disk is an error, not an outage: a real filesystem (a small tmpfs) filled to the last byte.
+
+Uploads and jobs on it fail with 507 `insufficient_storage` and leave nothing partial behind; /health
+says `degraded` with the free space; once space is freed the same app (and worker) write again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER, serving
+from tests.contract import assert_answer
+from tests.small_disk import files_under, fill, small_disk
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH = (USER, PASSWORD)
+
+
+def start_app(settings, data: Path, **overrides):
+    from app import create_app
+
+    return create_app({**settings, "DATA_DIR": str(data), **overrides})
+
+
+def assert_disk_full_answer(r: requests.Response, *, data: Path) -> None:
+    assert r.status_code == 507, r.text
+    error = r.json()["error"]
+    assert error["code"] == "insufficient_storage"
+    for internal in ("Errno", "OSError", str(data), "/tmp"):
+        assert internal not in error["message"], error
+
+
+def chunked_upload(base: str, session_id: str, name: str, payload: bytes) -> requests.Response:
+    """A multipart upload without Content-Length (chunked): no up-front size check can refuse it, so the
+    write itself meets the full disk."""
+    boundary = uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    return requests.post(f"{base}/sessions/{session_id}/files", auth=AUTH, timeout=60,
+                         data=iter([body[i:i + 8192] for i in range(0, len(body), 8192)]),
+                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=1)
+        from api.openapi.build import spec_for
+
+        spec = spec_for(app)
+        tone = write(tmp_path / "tone.wav", sine(440, 1.0))
+        with serving(app) as base:
+            sid = requests.post(f"{base}/sessions", auth=AUTH, timeout=30).json()["session_id"]
+
+            def upload(path: Path) -> requests.Response:
+                with open(path, "rb") as fh:
+                    return requests.post(f"{base}/sessions/{sid}/files", files={"file": (path.name, fh)},
+                                         auth=AUTH, timeout=60)
+
+            assert upload(tone).status_code == 201
+            h = requests.get(f"{base}/health", timeout=30).json()
+            assert h["disk"]["ok"] is True and h["disk"]["min_free_bytes"] == 1024 * 1024
+            assert 0 < h["disk"]["free_bytes"] <= h["disk"]["total_bytes"] == 8 * 1024 * 1024
+
+            filler = fill(disk)
+            r = requests.get(f"{base}/health", timeout=30)
+            h = r.json()
+            assert h["status"] == "degraded" and h["disk"] == {"ok": False, "free_bytes": 0,
+                                                                "total_bytes": 8 * 1024 * 1024,
+                                                                "min_free_bytes": 1024 * 1024}
+            assert str(disk) not in r.text  # the public view names no path
+            assert_answer(spec, "GET", "/health", r.status_code, h)
+
+            # under MIN_FREE_DISK_MB: refused before a byte of the body is stored
+            r = upload(tone)
+            assert_disk_full_answer(r, data=data)
+            assert_answer(spec, "POST", "/sessions/{session_id}/files", r.status_code, r.json())
+            # no threshold and no Content-Length: the spool's own write meets the full disk
+            app.config["MIN_FREE_DISK_MB"] = 0
+            assert_disk_full_answer(chunked_upload(base, sid, "late.wav", tone.read_bytes()), data=data)
+            assert files_under(data / "tmp") == []  # no half-written spool file
+            listed = requests.get(f"{base}/sessions/{sid}", auth=AUTH, timeout=30)  # reads go on
+            assert listed.status_code == 200 and [f["name"] for f in listed.json()["files"]] == ["tone.wav"]
+
+            filler.unlink()  # space returns: the same app takes uploads again, no restart
+            app.config["MIN_FREE_DISK_MB"] = 1
+            assert requests.get(f"{base}/health", timeout=30).json()["disk"]["ok"] is True
+            r = upload(tone)
+            assert r.status_code == 201, r.text
+            r = chunked_upload(base, sid, "late.wav", tone.read_bytes())
+            assert r.status_code == 201, r.text
+            assert [f["name"] for f in r.json()["files"]] == ["late.wav"]
+
+
+def test_result_writers_on_a_full_disk_leave_no_file_and_say_so(tmp_path):
+    """Every writer the pipelines use (JSON, PNG via matplotlib, WAV/FLAC via libsndfile, MP3), on a real full
+    filesystem: the error is recognised as a full disk and no temporary or partial file stays."""
+    from worker.audio_writers import AudioFileWriter
+    from worker.errors import InsufficientStorageError, as_storage_error
+    from worker.features.pipeline import run_features
+    from worker.files import write_json_atomic
+
+    with small_disk(tmp_path / "disk") as disk:
+        results = disk / "results"
+        results.mkdir()
+        tone = write(disk / "tone.wav", sine(440, 1.0))
+        fill(disk)
+        failures: list[BaseException] = []
+        with pytest.raises(OSError) as e:
+            write_json_atomic(results / "x.json", {"k": "v" * 10000})
+        failures.append(e.value)
+        with pytest.raises(OSError) as e:  # the picture is the first file it writes
+            run_features(audio_path=tone, results_dir=results)
+        failures.append(e.value)
+        for fmt in ("wav", "flac", "mp3"):
+            with pytest.raises((OSError, InsufficientStorageError)) as err:
+                with AudioFileWriter(results / f"x.{fmt}", sample_rate=44100, channels=2, format=fmt) as w:
+                    for _ in range(5):
+                        w.write(np.zeros((2, 44100), np.float32))
+            failures.append(err.value)
+        for failure in failures:
+            mapped = failure if isinstance(failure, InsufficientStorageError) else as_storage_error(failure)
+            assert mapped is not None and mapped.code == "insufficient_storage", repr(failure)
+            assert "Errno" not in mapped.message and str(disk) not in mapped.message
+        assert files_under(results) == []
+
+
+@pytest.mark.slow
+def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succeeds(settings, tmp_path):
+    """A real worker process with its DATA_DIR on the full tmpfs (its own queues, so the session's worker, whose
+    data directory is elsewhere, never takes these jobs)."""
+    token = uuid.uuid4().hex[:8]
+    queues = {"CPU_QUEUE": f"cpu-disk-{token}", "GPU_QUEUE": f"gpu-disk-{token}"}
+    with small_disk(tmp_path / "disk") as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=0, **queues)
+        env = {**os.environ, "REDIS_URL": settings["REDIS_URL"], "DATA_DIR": str(data),
+               "AUTH_USERS": settings["AUTH_USERS"], "ADMIN_USERS": settings["ADMIN_USERS"], **queues}
+        with open(tmp_path / "worker.log", "wb") as log:  # a file, never an unread pipe
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency",
+                 "1", "-Q", queues["CPU_QUEUE"], "-n", f"disk-{token}@localhost", "--loglevel", "WARNING",
+                 "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            with serving(app) as base:
+                s = requests.Session()
+                s.auth = AUTH
+                sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+                with open(write(tmp_path / "tone.wav", sine(440, 2.0)), "rb") as fh:
+                    assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("tone.wav", fh)},
+                                  timeout=60).status_code == 201
+                results = app.extensions["music_analyzer"].sessions.of(USER).results_dir(sid)
+                filler = fill(disk)
+
+                def run() -> dict:
+                    r = s.post(f"{base}/process/features/{sid}", json={"file": "tone.wav"}, timeout=60)
+                    assert r.status_code == 202, r.text
+                    job_id = r.json()["job_id"]
+                    return s.get(f"{base}/jobs/{job_id}", params={"wait": 120}, timeout=180).json()
+
+                job = run()
+                assert job["state"] == "failed", job
+                assert job["error"]["code"] == "insufficient_storage", job
+                assert "Errno" not in job["error"]["message"] and str(disk) not in job["error"]["message"]
+                assert files_under(results) == []  # no picture without its JSON, no temporary file
+                assert worker.poll() is None  # the worker keeps serving
+
+                filler.unlink()
+                job = run()
+                assert job["state"] == "succeeded", job
+                assert sorted(files_under(results)) == sorted(job["files"])
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=30)

@@ -10,6 +10,7 @@ from flask import Flask, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.context import current_request_id
+from jobs.queue_storage import QueueStorageFull
 from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError, MusicAnalyzerError, out_of_space
 
 log = logging.getLogger(__name__)
@@ -24,13 +25,13 @@ def error_response(status: int, code: str, message: str, **extra):
 
 
 def queue_disk_full(e: BaseException) -> bool:
-    """valkey/Redis refuses writes with MISCONF while its append-only file or snapshot cannot be written
-    (a full disk, as a rule); it accepts them again by itself once space returns (redis_server.py)."""
+    """valkey/Redis refuses writes (MISCONF) while it cannot persist them (a full disk, as a rule); it accepts
+    them again by itself once space returns (redis_server.py, jobs/queue_storage.py)."""
     seen: BaseException | None = e
     for _ in range(5):  # kombu wraps the server's answer in its own errors
         if seen is None:
             return False
-        if isinstance(seen, redis.RedisError) and str(seen).startswith("MISCONF"):
+        if isinstance(seen, QueueStorageFull):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -185,3 +185,74 @@ def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succee
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_path):
+    """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
+    Celery worker whose BRPOP is refused reconnects instead of exiting, and once space returns the same
+    worker process runs jobs again: no restart by hand, nor by the supervisor."""
+    import redis
+
+    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from tests.conftest import wait_for
+    from tests.test_run_command import free_port
+
+    token = uuid.uuid4().hex[:8]
+    queues = {"CPU_QUEUE": f"cpu-misconf-{token}", "GPU_QUEUE": f"gpu-misconf-{token}"}
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
+                                  stdout=subprocess.DEVNULL)
+        worker = None
+        try:
+            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
+            data = tmp_path / "data"
+            app = start_app(settings, data, REDIS_URL=url, **queues)
+            env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
+                   "ADMIN_USERS": settings["ADMIN_USERS"], "HEARTBEAT_SECONDS": "0.5", **queues}
+            log = tmp_path / "worker.log"
+            with open(log, "wb") as out:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "-Q",
+                     queues["CPU_QUEUE"], "-n", f"misconf-{token}@localhost", "--loglevel", "INFO",
+                     "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                    stderr=out)
+            with serving(app) as base:
+                def probe() -> requests.Response:
+                    return requests.post(f"{base}/jobs/probe", json={"queue": "cpu", "wait": 60}, auth=AUTH,
+                                         timeout=90)
+
+                before = probe().json()
+                assert before["ok"] is True, before
+                fill(disk)
+                client = redis.Redis.from_url(url)
+
+                def refused() -> bool:
+                    try:
+                        client.set(f"probe-{token}", "x" * 100_000)
+                    except redis.RedisError as e:
+                        return "AOF" in str(e)
+                    return False
+
+                wait_for(refused, timeout=20, message="valkey to refuse writes on the full disk")
+                r = probe()
+                assert_disk_full_answer(r, data=disk)
+                assert "queue" in r.json()["error"]["message"]
+                wait_for(lambda: b"QueueStorageFull" in log.read_bytes(), timeout=20,
+                         message="the worker's BRPOP to be refused")
+                assert worker.poll() is None, log.read_text()[-3000:]
+
+                (disk / "filler").unlink()
+                def accepted() -> dict | None:
+                    r = probe()  # 507 until valkey's next retry of its AOF write succeeds
+                    return r.json() if r.status_code == 200 else None
+
+                after = wait_for(accepted, timeout=60, message="a probe job to be accepted again")
+                assert after["ok"] is True and after["pid"] == before["pid"] == worker.pid, after
+        finally:
+            for proc in (worker, valkey):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=30)

@@ -256,3 +256,73 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
                 if proc is not None:
                     proc.terminate()
                     proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_space_returns(settings, tmp_path,
+                                                                                          caplog):
+    """The job queue's disk fills while a features job draws its picture (held by matplotlib's render lock):
+    its next progress write is refused, the runner removes what the job wrote and waits for valkey to take the
+    outcome; once space returns the job is `failed` with `insufficient_storage`, not `running` forever."""
+    import logging
+    import threading
+
+    import redis
+    from matplotlib.figure import Figure
+
+    from jobs.runner import run_job
+    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from tests.conftest import wait_for
+    from tests.test_run_command import free_port
+
+    caplog.set_level(logging.WARNING, logger="jobs.runner")
+    token = uuid.uuid4().hex[:8]
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
+                                  stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
+            app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                            GPU_QUEUE=f"gpu-{token}")
+            svc = app.extensions["music_analyzer"]
+            store = svc.sessions.of(USER)
+            store.create("fills")
+            write(store.uploads_dir("fills") / "tone.wav", sine(440, 1.0))
+            job_id = svc.jobs.create(owner=USER, job_type="features", session_id="fills", queue=f"cpu-{token}",
+                                     task="music_analyzer.features",
+                                     params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
+            outcome: list[str] = []
+
+            def work() -> None:
+                with app.app_context():
+                    outcome.append(run_job(job_id, "features", worker=f"inproc-{token}@localhost"))
+
+            runner = threading.Thread(target=work, daemon=True)
+            client = redis.Redis.from_url(url)
+
+            def refused() -> bool:
+                try:
+                    client.set(f"probe-{token}", "x" * 100_000)
+                except redis.RedisError as e:
+                    return "AOF" in str(e)
+                return False
+
+            with Figure._render_lock:
+                runner.start()
+                assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
+                filler = fill(disk)
+                wait_for(refused, timeout=20, message="valkey to refuse writes on the full disk")
+            wait_for(lambda: "recording the job's outcome again" in caplog.text, timeout=30,
+                     message="the runner to wait for the full job queue")
+            assert svc.jobs.get(job_id)["state"] == "running"
+            filler.unlink()
+            runner.join(timeout=60)
+            assert outcome == ["failed"]
+            job = svc.jobs.get(job_id)
+            assert job["state"] == "failed" and job["error"]["code"] == "insufficient_storage", job
+            assert files_under(store.session_dir("fills") / "results") == []
+        finally:
+            valkey.terminate()
+            valkey.wait(timeout=30)

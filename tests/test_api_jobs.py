@@ -180,7 +180,7 @@ def test_probe_job_round_trip(client, worker_name):
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
 
-PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive"}
+PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk"}
 
 
 def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
@@ -200,7 +200,9 @@ def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, c
     assert set(body) <= PUBLIC_HEALTH_FIELDS and body["status"] == "ok" and body["workers_alive"] >= 1
     assert body["redis"]["ok"] and set(body["redis"]) == {"ok", "latency_ms"}
     assert set(body["queue_depth"]) == {"gpu", "cpu"}
-    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"]):
+    assert set(body["disk"]) == {"ok", "free_bytes", "total_bytes", "min_free_bytes"} and body["disk"]["ok"]
+    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"],
+                   settings["DATA_DIR"]):
         assert secret not in anonymous.text
 
 

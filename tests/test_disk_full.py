@@ -102,6 +102,28 @@ def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, 
             assert [f["name"] for f in r.json()["files"]] == ["late.wav"]
 
 
+def test_an_upload_that_fills_the_disk_midway_leaves_no_file(settings, tmp_path):
+    """Room for the upload's spool file but not for the info written beside it once moved in: the request gets
+    507 and the session holds no trace of it (no upload, no info, no claim of its name)."""
+    with small_disk(tmp_path / "disk") as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=0)
+        tone = write(tmp_path / "tone.wav", sine(440, 0.5)).read_bytes()
+        with serving(app) as base:
+            sid = requests.post(f"{base}/sessions", auth=AUTH, timeout=30).json()["session_id"]
+            uploads = app.extensions["music_analyzer"].sessions.of(USER).uploads_dir(sid)
+            filler = fill(disk)
+            page = os.statvfs(disk).f_frsize
+            pages = -(-len(tone) // page)  # what the spool file takes
+            os.truncate(filler, (-(-filler.stat().st_size // page) - pages) * page)
+            assert os.statvfs(disk).f_bavail == pages
+            assert_disk_full_answer(chunked_upload(base, sid, "tone.wav", tone), data=data)
+            assert files_under(uploads) == [] and files_under(data / "tmp") == []
+            filler.unlink()
+            r = chunked_upload(base, sid, "tone.wav", tone)  # the name was not left claimed
+            assert r.status_code == 201 and [f["name"] for f in r.json()["files"]] == ["tone.wav"], r.text
+
+
 def test_result_writers_on_a_full_disk_leave_no_file_and_say_so(tmp_path):
     """Every writer the pipelines use (JSON, PNG via matplotlib, WAV/FLAC via libsndfile, MP3), on a real full
     filesystem: the error is recognised as a full disk and no temporary or partial file stays."""

@@ -41,14 +41,19 @@ def health():
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
-    disk = disk_space(data_dir(cfg), min_free_mb=float(cfg["MIN_FREE_DISK_MB"]))
+    try:
+        space = disk_space(data_dir(cfg), min_free_mb=float(cfg["MIN_FREE_DISK_MB"]))
+        disk = space.to_dict()
+    except OSError as e:  # the data directory is gone or unreadable: say so, never a 500
+        log.warning("health: cannot read the free space of the data directory: %s", e)
+        disk = {"ok": False}
     public = {
-        "status": "ok" if not missing and not disk.low else "degraded",
+        "status": "ok" if not missing and disk["ok"] else "degraded",
         "api": "ok",
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
         "workers_alive": len(alive),
         "queue_depth": queues,
-        "disk": disk.to_dict(),  # figures only: no path, not even in the full view
+        "disk": disk,  # figures only: no path, not even in the full view
     }
     if current_caller() is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})

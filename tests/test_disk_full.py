@@ -374,3 +374,48 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
         finally:
             valkey.terminate()
             valkey.wait(timeout=30)
+
+
+def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tmp_path):
+    """nginx buffers a body over 1 MB to DATA_DIR/nginx: on a full disk that write fails, and the answer is
+    the API's 507 `insufficient_storage` in the JSON envelope, not a bare 500."""
+    from service import front
+    from service.layout import RunLayout
+    from tests.conftest import wait_for
+    from tests.test_run_command import free_port
+
+    binary = front.find_nginx()
+    if binary is None:
+        pytest.skip("nginx is not installed")
+    with small_disk(tmp_path / "disk") as disk:
+        layout = RunLayout.for_data_dir(disk / "data")
+        layout.create()
+        port = free_port()
+        front.write_configs(layout, front.FrontSettings(
+            listen=f"127.0.0.1:{port}", upstream=f"unix:{layout.api_socket}", max_body_bytes=8 * 1024 * 1024,
+            access_log="/dev/null"))
+        nginx = subprocess.Popen(front.command(binary, layout), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"{base}/health", timeout=2).status_code == 502  # no API behind it
+            except requests.ConnectionError:
+                return False
+
+        try:
+            wait_for(answers, timeout=20, message="nginx to answer")
+            body = b"\0" * 2_000_000
+            filler = fill(disk)
+            r = requests.post(f"{base}/sessions/s/files", data=body, timeout=30,
+                              headers={"Content-Type": "application/octet-stream"})
+            assert_disk_full_answer(r, data=disk)
+            assert files_under(layout.nginx) == []
+            small = requests.post(f"{base}/sessions/s/files", data=b"\0" * 1000, timeout=30)
+            assert small.status_code == 502  # a small body stays in memory: it reaches (here: misses) the API
+            filler.unlink()
+            r = requests.post(f"{base}/sessions/s/files", data=body, timeout=30)
+            assert r.status_code == 502 and r.json()["error"]["code"] == "api_unavailable"  # stored, passed on
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=30)

@@ -10,8 +10,11 @@ it with 507 `insufficient_storage` (api/errors.py), not 503.
 
 from __future__ import annotations
 
-from redis._parsers.base import BaseParser
+import logging
+
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+log = logging.getLogger(__name__)
 
 
 class QueueStorageFull(RedisConnectionError):
@@ -20,4 +23,9 @@ class QueueStorageFull(RedisConnectionError):
 
 def install() -> None:
     """Map the server's MISCONF answers to QueueStorageFull (every redis-py parser reads this one table)."""
+    try:  # redis-py's error table (redis._parsers since 5.0): private, so a move is survived with a warning
+        from redis._parsers.base import BaseParser
+    except ImportError:
+        log.warning("redis-py's error table moved: a full disk under Redis will stop the Celery workers")
+        return
     BaseParser.EXCEPTION_CLASSES.setdefault("MISCONF", QueueStorageFull)

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
     "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
+    # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507
+    # (disk_space.py); kept free for results, the upload spool and the embedded valkey's append-only file.
+    "MIN_FREE_DISK_MB": 256,
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data

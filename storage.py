@@ -162,6 +162,18 @@ class SessionStore:
         raise ConflictError(f"session {session_id!r} already holds {MAX_STEM_SUFFIX} uploads named {stem!r}",
                             code="too_many_same_name")
 
+    @staticmethod
+    def discard_upload(path: Path) -> None:
+        """Take back an upload claimed by `claim_upload_path` whose request failed (a full disk midway): the
+        file, its stem's claim and what sits beside it (the decoded info, a content digest)."""
+        stem = path.name.rpartition(".")[0] or path.name
+        for leftover in (path, path.with_name(f".{path.name}.json"), path.with_name(f".{path.name}.sha256"),
+                         path.with_name(f".{stem}.stem")):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
+
 
 def _safe_or_none(name: str) -> str | None:
     try:

@@ -1,4 +1,4 @@
-"""GET /health: API up, Redis reachable, workers alive, queue depths.
+"""GET /health: API up, Redis reachable, workers alive, queue depths, free space in the data directory.
 
 Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
 how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
@@ -14,6 +14,8 @@ import redis
 from flask import Blueprint, current_app, jsonify
 
 from api.access import current_caller
+from config import data_dir
+from disk_space import disk_space
 from jobs.services import services
 from jobs.workers import queue_depth
 
@@ -39,12 +41,19 @@ def health():
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
+    try:
+        space = disk_space(data_dir(cfg), min_free_mb=float(cfg["MIN_FREE_DISK_MB"]))
+        disk = space.to_dict()
+    except OSError as e:  # the data directory is gone or unreadable: say so, never a 500
+        log.warning("health: cannot read the free space of the data directory: %s", e)
+        disk = {"ok": False}
     public = {
-        "status": "ok" if not missing else "degraded",
+        "status": "ok" if not missing and disk["ok"] else "degraded",
         "api": "ok",
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
         "workers_alive": len(alive),
         "queue_depth": queues,
+        "disk": disk,  # figures only: no path, not even in the full view
     }
     if current_caller() is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})

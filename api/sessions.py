@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 
 from api import access
 from api.uploads import discard_spool, save_uploads, upload_info
-from config import AUDIO_FILE_TYPES
+from config import AUDIO_FILE_TYPES, data_dir
+from disk_space import require_room
 from jobs import metrics
 from jobs.services import services
 from jobs.store import iso, public_view
@@ -90,6 +91,9 @@ def session_summary(store: SessionStore, session_id: str) -> dict:
 
 @bp.post("/sessions/<session_id>/files")
 def upload_files(session_id: str):
+    # before a byte of the body is read: an upload that would take the disk under MIN_FREE_DISK_MB is a 507
+    require_room(data_dir(current_app.config), min_free_mb=float(current_app.config["MIN_FREE_DISK_MB"]),
+                 incoming_bytes=request.content_length or 0)
     try:
         store = access.session_for_upload(session_id)
         saved = save_uploads(store, session_id, request.files.getlist("file"),

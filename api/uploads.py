@@ -66,15 +66,20 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     created = not store.exists(session_id)
     store.create(session_id)
     out = []
+    claimed: list[Path] = []
     try:
         for name, spool, info, size in checked:
             dest = store.claim_upload_path(session_id, name)
+            claimed.append(dest)
             os.replace(spool, dest)
             write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
             out.append({"name": dest.name, "bytes": size, **info.to_dict()})
-    except BaseException:
+    except BaseException:  # e.g. the disk filled up midway: none of this request's files stays
         if created:
             store.delete(session_id)
+        else:
+            for dest in claimed:
+                store.discard_upload(dest)
         raise
     return out
 

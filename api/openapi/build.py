@@ -25,7 +25,8 @@ _RULE_PARAM = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]
 STATUS_TEXT = {400: "Bad request", 401: "No or wrong credentials",
                403: "Forbidden", 404: "Not found", 409: "Conflict",
                413: "Body too large", 415: "Unsupported media type", 422: "Unprocessable",
-               429: "Too many failed logins", 500: "Internal error", 503: "Redis unavailable", 507: "Out of memory"}
+               429: "Too many failed logins", 500: "Internal error", 503: "Redis unavailable",
+               507: "Out of memory or disk space"}
 
 
 class UndescribedRouteError(RuntimeError):
@@ -133,6 +134,8 @@ def responses(op: Op, method: str = "GET") -> dict[str, Any]:
     errors.setdefault(500, "An unexpected error (`internal_error`: quote X-Request-ID).")
     if op.redis:
         errors.setdefault(503, "Redis is not reachable; retry shortly.")
+        if not op.public:
+            errors.setdefault(507, "The disk of the data directory or of the job queue is full; nothing was stored.")
     for status in sorted(errors):
         headers = {REQUEST_ID_HEADER: {"$ref": f"#/components/headers/{REQUEST_ID_HEADER}"}}
         if status == 429:

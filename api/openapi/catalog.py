@@ -88,6 +88,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),
     "redis_unavailable": (503, "The job queue (Redis) is not reachable; retry shortly."),
     "out_of_memory": (507, "The model ran out of memory."),
+    "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload: nothing was "
+                                  "stored; retry once space has been freed (a job: failed with this code)."),
 }
 
 

@@ -130,7 +130,8 @@ def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) 
 
 OPERATIONS: dict[str, Op] = {
     "GET /health": Op("Liveness, Redis and workers", "service",
-                      {200: Ok("Up (`degraded`: a queue has no live worker).", ref("Health")),
+                      {200: Ok("Up (`degraded`: a queue has no live worker, or the data directory has less "
+                               "than MIN_FREE_DISK_MB free).", ref("Health")),
                        503: Ok("Redis is not reachable: `status: unavailable`, `redis.ok: false`.", ref("Health"))},
                       {}, public=True, description="Public; with valid credentials also every worker's details."),
     "GET /openapi.json": Op("This description (OpenAPI 3.1)", "service", {200: Ok("The description.", {})},
@@ -160,7 +161,8 @@ OPERATIONS: dict[str, Op] = {
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
          409: "Too many uploads of one name; ambiguous session.", 413: "Over MAX_UPLOAD_BYTES.",
-         415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long)."},
+         415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long).",
+         507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free."},
         multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),
     "GET /sessions/<session_id>": Op("A session: uploads, results and jobs", "sessions",
                                      {200: Ok("The session.", ref("Session"))}, SESSION_ERRORS, query=(OWNER,)),

@@ -258,6 +258,9 @@ def status_schemas() -> dict[str, Schema]:
                          redis=obj(["ok"], ok=BOOL, latency_ms=NUM, error=STR), workers_alive=INT,
                          queue_depth={"type": "object", "additionalProperties": INT},
                          queues_without_worker=arr(STR),
+                         disk=obj(["ok"], "Space in the data directory (`ok: false`: under MIN_FREE_DISK_MB, "
+                                  "uploads refused; only `ok` when it cannot be read).",
+                                  ok=BOOL, free_bytes=INT, total_bytes=INT, min_free_bytes=INT),
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),

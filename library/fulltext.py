@@ -1,0 +1,99 @@
+"""Lyric search over transcript lines: exact phrases, then fuzzy matches for misspelt or misheard words.
+
+Phrases use the database's full-text index (SQLite FTS5, PostgreSQL tsvector); fuzzy candidates come from
+trigrams (an FTS5 trigram index, or pg_trgm) and are scored here the same way for both: for each query word
+the best similarity (difflib ratio) to a word of the line, averaged. A line scoring FUZZY_MIN or more is a
+hit. Every query reads a bounded number of rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .db import Database
+
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+FUZZY_MIN = 0.75
+FUZZY_CANDIDATES = 300  # lines scored per fuzzy query, at most
+MAX_QUERY_WORDS = 24
+
+
+@dataclass(frozen=True)
+class LineHit:
+    track_id: str
+    line_no: int
+    text: str
+    start: float | None
+    end: float | None
+    match: str  # phrase | fuzzy
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"line_no": self.line_no, "text": self.text, "start_seconds": self.start,
+                "end_seconds": self.end, "match": self.match, "score": round(self.score, 4)}
+
+
+def words_of(text: str) -> list[str]:
+    return [w.lower() for w in WORD_RE.findall(text)][:MAX_QUERY_WORDS]
+
+
+def search_lines(db: Database, *, owner: str, query: str, limit: int, fuzzy: str) -> list[LineHit]:
+    """Phrase hits first, then fuzzy ones (`fuzzy`: 'fts5 trigram' | 'pg_trgm' | 'words'), best first."""
+    words = words_of(query)
+    if not words:
+        return []
+    hits = {(h.track_id, h.line_no): h for h in _phrase(db, owner=owner, words=words, limit=limit)}
+    if len(hits) < limit:
+        for h in _fuzzy(db, owner=owner, words=words, fuzzy=fuzzy):
+            hits.setdefault((h.track_id, h.line_no), h)
+    return sorted(hits.values(), key=lambda h: (h.match != "phrase", -h.score, h.track_id, h.line_no))[:limit]
+
+
+def _phrase(db: Database, *, owner: str, words: list[str], limit: int) -> list[LineHit]:
+    if db.dialect == "postgresql":
+        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines "
+                        "WHERE owner = ? AND tsv @@ phraseto_tsquery('simple', ?) ORDER BY track_id, line_no LIMIT ?",
+                        (owner, " ".join(words), limit))
+    else:
+        phrase = '"' + " ".join(words).replace('"', '""') + '"'
+        rows = db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_fts "
+                        "JOIN lines l ON l.rowid = lines_fts.rowid WHERE lines_fts MATCH ? AND l.owner = ? "
+                        "ORDER BY l.track_id, l.line_no LIMIT ?", (phrase, owner, limit))
+    return [LineHit(r[0], int(r[1]), r[2], r[3], r[4], "phrase", 1.0) for r in rows]
+
+
+def _fuzzy(db: Database, *, owner: str, words: list[str], fuzzy: str) -> list[LineHit]:
+    if db.dialect == "postgresql" and fuzzy == "pg_trgm":
+        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines "
+                        "WHERE owner = ? AND lower(text) %> ? ORDER BY word_similarity(?, lower(text)) DESC LIMIT ?",
+                        (owner, " ".join(words), " ".join(words), FUZZY_CANDIDATES))
+    elif db.dialect == "postgresql":
+        patterns = ["%" + w[:4] + "%" for w in words if len(w) >= 3] or ["%" + words[0] + "%"]
+        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines "
+                        "WHERE owner = ? AND lower(text) LIKE ANY(?) LIMIT ?", (owner, patterns, FUZZY_CANDIDATES))
+    else:
+        grams = sorted({w[i:i + 3] for w in words if len(w) >= 3 for i in range(len(w) - 2)})
+        if not grams:
+            return []
+        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
+        rows = db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_trigram "
+                        "JOIN lines l ON l.rowid = lines_trigram.rowid WHERE lines_trigram MATCH ? AND l.owner = ? "
+                        "ORDER BY lines_trigram.rank LIMIT ?", (match, owner, FUZZY_CANDIDATES))
+    out = []
+    for r in rows:
+        score = similarity(words, words_of(r[2]))
+        if score >= FUZZY_MIN:
+            out.append(LineHit(r[0], int(r[1]), r[2], r[3], r[4], "fuzzy", score))
+    return out
+
+
+def similarity(query: list[str], line: list[str]) -> float:
+    """Mean over query words of the best difflib ratio to a word of the line (0..1)."""
+    if not query or not line:
+        return 0.0
+    total = 0.0
+    for q in query:
+        total += max(difflib.SequenceMatcher(None, q, w).ratio() for w in line)
+    return total / len(query)

@@ -45,7 +45,19 @@ def health():
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
         "workers_alive": len(alive),
         "queue_depth": queues,
+        "library": library_status(),
     }
     if current_caller() is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})
     return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing]})
+
+
+def library_status() -> dict:
+    """Which database, full-text index and vector search the library uses (or that it is unreachable)."""
+    try:
+        from library.service import library_for
+
+        return {"ok": True, **library_for(current_app.config).describe()}
+    except Exception as e:
+        log.warning("health: the library database is not reachable: %s", e)
+        return {"ok": False, "error": "the library database is not reachable"}

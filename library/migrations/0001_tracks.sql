@@ -58,6 +58,12 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_owner ON passages (owner);
 
+-- Every word of every line (all owners; never read back to a user): fuzzy lyric search looks a misspelt or
+-- misheard query word up here first, then searches the lines for the words it is close to.
+CREATE TABLE vocabulary (
+    word TEXT PRIMARY KEY
+);
+
 -- Bumped on every write: processes keep vectors in memory and reload them when it moved.
 CREATE TABLE library_meta (
     name TEXT PRIMARY KEY,

@@ -1,5 +1,6 @@
--- PostgreSQL: a tsvector of each line (phrase search), and pg_trgm for fuzzy candidates when the server
--- lets us have the extension (else fuzzy search falls back to word matching: library/fulltext.py).
+-- PostgreSQL: a tsvector of each line (phrases, and the words fuzzy search expands a query to), and pg_trgm
+-- over the vocabulary when the server lets us have the extension (else fuzzy search looks words up by their
+-- first letters: library/fulltext.py).
 ALTER TABLE lines ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED;
 CREATE INDEX lines_tsv ON lines USING gin (tsv);
 DO $$
@@ -11,6 +12,6 @@ END $$;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        EXECUTE 'CREATE INDEX lines_trgm ON lines USING gin (lower(text) gin_trgm_ops)';
+        EXECUTE 'CREATE INDEX vocabulary_trgm ON vocabulary USING gin (word gin_trgm_ops)';
     END IF;
 END $$;

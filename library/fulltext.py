@@ -71,24 +71,32 @@ def _phrase(db: Database, *, owner: str, words: list[str], limit: int) -> list[L
 def _fuzzy(db: Database, *, owner: str, words: list[str], fuzzy: str) -> list[LineHit]:
     """Lines holding words close to the query's: each query word expanded to its nearest known words (the
     vocabulary), lines matching any of them ranked by the full-text index, then scored here."""
-    variants = sorted({v for w in words for v in close_words(db, w, fuzzy=fuzzy)})
-    if not variants:
+    groups = [g for g in (close_words(db, w, fuzzy=fuzzy) for w in words) if g]
+    if not groups:
         return []
-    if db.dialect == "postgresql":
-        rows = db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines WHERE owner = ? "
-                        "AND tsv @@ to_tsquery('simple', ?) ORDER BY ts_rank(tsv, to_tsquery('simple', ?)) DESC "
-                        "LIMIT ?", (owner, " | ".join(variants), " | ".join(variants), FUZZY_CANDIDATES))
-    else:
-        match = " OR ".join('"' + v.replace('"', '""') + '"' for v in variants)
-        rows = db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_fts "
-                        "JOIN lines l ON l.rowid = lines_fts.rowid WHERE lines_fts MATCH ? AND l.owner = ? "
-                        "ORDER BY lines_fts.rank LIMIT ?", (match, owner, FUZZY_CANDIDATES))
+    # every query word (that has close known words) must be there: a line missing one scores below FUZZY_MIN
+    # anyway for short queries; longer queries fall back to any of them when that finds nothing
+    rows = _lines_with(db, owner=owner, groups=groups, every=True)
+    if not rows and len(groups) > 3:
+        rows = _lines_with(db, owner=owner, groups=groups, every=False)
     out = []
     for r in rows:
         score = similarity(words, words_of(r[2], most=None))
         if score >= FUZZY_MIN:
             out.append(LineHit(r[0], int(r[1]), r[2], r[3], r[4], "fuzzy", score))
     return out
+
+
+def _lines_with(db: Database, *, owner: str, groups: list[list[str]], every: bool) -> list[tuple]:
+    if db.dialect == "postgresql":
+        query = (" & " if every else " | ").join("(" + " | ".join(g) + ")" for g in groups)
+        return db.query("SELECT track_id, line_no, text, start_seconds, end_seconds FROM lines WHERE owner = ? "
+                        "AND tsv @@ to_tsquery('simple', ?) LIMIT ?", (owner, query, FUZZY_CANDIDATES))
+    match = (" AND " if every else " OR ").join(
+        "(" + " OR ".join('"' + v.replace('"', '""') + '"' for v in g) + ")" for g in groups)
+    return db.query("SELECT l.track_id, l.line_no, l.text, l.start_seconds, l.end_seconds FROM lines_fts "
+                    "JOIN lines l ON l.rowid = lines_fts.rowid WHERE lines_fts MATCH ? AND l.owner = ? LIMIT ?",
+                    (match, owner, FUZZY_CANDIDATES))
 
 
 def close_words(db: Database, word: str, *, fuzzy: str) -> list[str]:

@@ -21,6 +21,7 @@ from .vectors import VectorCache
 
 log = logging.getLogger(__name__)
 SQLITE_NAME = "library.sqlite3"
+QUERY_CACHE = 256  # query vectors remembered per process
 _lock = threading.Lock()
 _libraries: dict[tuple[str, str], Library] = {}
 
@@ -34,6 +35,8 @@ class Library:
         self.store = LibraryStore(self.db)
         self.model = model_name(settings)
         self.cache = VectorCache(self.store, model=self.model)
+        self._query_lock = threading.Lock()
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     # -- indexing (the worker) ------------------------------------------------
     def index_file(self, *, owner: str, session_id: str, filename: str, results_dir: Path) -> dict[str, Any]:
@@ -94,7 +97,17 @@ class Library:
         return out
 
     def embed_query(self, query: str) -> np.ndarray:
-        return embedder(self.settings)([query])[0]
+        """The query's vector; recent ones are remembered (each page of a search embeds its query again)."""
+        with self._query_lock:
+            hit = self._query_vectors.get(query)
+        if hit is not None:
+            return hit
+        vector = embedder(self.settings)([query])[0]
+        with self._query_lock:
+            if len(self._query_vectors) >= QUERY_CACHE:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = vector
+        return vector
 
     def similar(self, *, owner: str, track_id: str, limit: int, mix: bool) -> dict[str, Any]:
         return search.similar_tracks(self.store, self.cache, owner=owner, track_id=track_id, limit=limit, mix=mix,

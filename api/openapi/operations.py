@@ -297,8 +297,9 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
         description="Runs on the GPU queue like /api/v2/models/generate: waits up to `wait` seconds."),
     "POST /library/reindex": Op(
         "Rebuild the caller's library from the session files", "library", CREATED,
-        {400: "A body that is not an empty JSON object.", 413: "The body is over 1 MiB.",
-         415: "A body that is not JSON."},
+        {400: "A body that is not an empty JSON object, or a bad `webhook`.", 413: "The body is over 1 MiB.",
+         409: "Idempotency-Key still in use.", 415: "A body that is not JSON.",
+         422: "The Idempotency-Key came with another request."},
         body_keys=("webhook", "webhook_events_filter"), options=JOB_TYPES["library_reindex"].options,
         headers=("Idempotency-Key", "Prefer"), example={}),
 }

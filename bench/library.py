@@ -54,9 +54,10 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the embedder (TORCH_NUM_THREADS)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="library-bench-"))
-    settings = {"DATA_DIR": str(data), "DATABASE_URL": args.database_url, "TORCH_NUM_THREADS": 0}
+    settings = {"DATA_DIR": str(data), "DATABASE_URL": args.database_url, "TORCH_NUM_THREADS": args.threads}
     lib = Library(settings)
     rng = np.random.default_rng(0)
     owner = f"bench{int(time.time())}"

@@ -25,6 +25,7 @@ from .vectors import VectorCache
 RRF_K = 60
 MAX_RESULTS = 200  # hits a search ranks at most (pages are cut from them)
 SEMANTIC_MIN = 0.2  # cosine below which a passage is not called a match
+PASSAGES_PER_TRACK_GUESS = 8  # passages ranked per wanted track before falling back to a full sort
 
 
 def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzzy: str) -> list[dict[str, Any]]:
@@ -43,7 +44,12 @@ def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, l
     if not data.keys or data.matrix.shape[1] != query_vector.shape[0]:
         return []
     scores = data.matrix @ query_vector.astype(np.float32)
-    order = np.argsort(-scores)
+    # the best passages first: a partial sort of a few per wanted track, all of them only if that is too few
+    head = min(len(scores), limit * PASSAGES_PER_TRACK_GUESS)
+    top = np.argpartition(-scores, head - 1)[:head]
+    order = top[np.argsort(-scores[top])]
+    if len({data.keys[int(i)][0] for i in order}) < limit and head < len(scores):
+        order = np.argsort(-scores)
     out: dict[str, dict[str, Any]] = {}
     for i in order:
         if scores[i] < SEMANTIC_MIN or len(out) >= limit:

@@ -84,7 +84,7 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
     if i is None or np.isnan(data.raw[i]).all():
         raise AudioError("the track has no audio descriptors yet: run /process/features (and /process/pitch for "
                          "tempo) on it first", code="track_not_analysed")
-    keep: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda t: {}  # noqa: E731
+    keep: Callable[[dict[str, Any]], dict[str, Any] | None] = _any_track
     if mix:
         if not seed["key"] or not seed["tempo_bpm"]:
             raise AudioError("mix=1 needs the track's key and tempo: run /process/pitch on it first",
@@ -106,6 +106,10 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
         if len(out) >= limit:
             break
     return {"track": seed, "similar": out}
+
+
+def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:
+    return {}
 
 
 def _mixable(seed: dict[str, Any], tempo_percent: float) -> Callable[[dict[str, Any]], dict[str, Any] | None]:

@@ -18,6 +18,7 @@ from .store import LibraryStore
 
 T = TypeVar("T")
 MAX_OWNERS = 32  # owners whose vectors one process keeps at once
+MAX_BYTES = 512 * 1024**2  # and at most this much of them (the least recently loaded go first)
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ class DescriptorMatrix:
 
 
 class _Cache(Generic[T]):
-    def __init__(self, load: Callable[[str], T]):
-        self.load = load
+    def __init__(self, load: Callable[[str], T], size: Callable[[T], int]):
+        self.load, self.size = load, size
         self.lock = threading.Lock()
-        self.entries: dict[str, tuple[int, T]] = {}
+        self.entries: dict[str, tuple[int, T, int]] = {}
 
     def get(self, owner: str, generation: int) -> T:
         with self.lock:
@@ -46,10 +47,13 @@ class _Cache(Generic[T]):
             if hit is not None and hit[0] == generation:
                 return hit[1]
         value = self.load(owner)
+        nbytes = self.size(value)
         with self.lock:
-            if len(self.entries) >= MAX_OWNERS:
+            self.entries.pop(owner, None)
+            while self.entries and (len(self.entries) >= MAX_OWNERS
+                                    or sum(e[2] for e in self.entries.values()) + nbytes > MAX_BYTES):
                 self.entries.pop(next(iter(self.entries)))
-            self.entries[owner] = (generation, value)
+            self.entries[owner] = (generation, value, nbytes)
         return value
 
 
@@ -57,8 +61,8 @@ class VectorCache:
     def __init__(self, store: LibraryStore, *, model: str):
         self.store = store
         self.model = model
-        self._passages = _Cache(self._load_passages)
-        self._descriptors = _Cache(self._load_descriptors)
+        self._passages = _Cache(self._load_passages, lambda p: p.matrix.nbytes)
+        self._descriptors = _Cache(self._load_descriptors, lambda d: d.weighted.nbytes + d.raw.nbytes)
 
     def passages(self, owner: str) -> PassageMatrix:
         return self._passages.get(owner, self.store.generation())

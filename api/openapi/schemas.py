@@ -257,9 +257,9 @@ def status_schemas() -> dict[str, Schema]:
                          redis=obj(["ok"], ok=BOOL, latency_ms=NUM, error=STR), workers_alive=INT,
                          queue_depth={"type": "object", "additionalProperties": INT},
                          queues_without_worker=arr(STR),
-                         library=obj(["ok"], "With credentials only. The library's database: `backend` sqlite | postgresql, `fulltext` "
-                                     "fts5 | tsvector, `vectors` (exact search in numpy), `fuzzy`, "
-                                     "`embedding_model`; `ok: false` when it is unreachable.", ok=BOOL,
+                         library=obj(["ok"], "With credentials only. The library's database: `backend` sqlite | "
+                                     "postgresql, `fulltext` fts5 | tsvector, `vectors` (exact search in numpy), "
+                                     "`fuzzy`, `embedding_model`; `ok: false` when it is unreachable.", ok=BOOL,
                                      backend=STR, fulltext=STR, vectors=STR, fuzzy=STR, embedding_model=STR,
                                      pgvector_available=BOOL, error=STR),
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))

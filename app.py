@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
-from api import audio_models, docs, events, health, jobs, metrics, models, process, sessions, web
+from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, web
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     # one per resource
-    for module in (health, sessions, jobs, events, process, audio_models, models, metrics, docs, web):
+    for module in (health, sessions, jobs, events, process, audio_models, models, library, metrics, docs, web):
         app.register_blueprint(module.bp)
     init_http_metrics(app)
     celery_init_app(app)

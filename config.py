@@ -60,6 +60,11 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
     "GEMMA_3N_DEFAULT_MODEL": "gemma-3n-E4B",  # model_variant of /process/gemma_3n when none is named
     "VOCALS_SEPARATION_MODEL": "htdemucs",  # run first when Whisper is asked for a missing vocal stem
+    # Library (library/): the index of finished analyses
+    "DATABASE_URL": "",  # postgresql://user:pass@host/db; empty = SQLite at DATA_DIR/library.sqlite3
+    "LIBRARY_ENABLED": True,  # index tracks after each analysis job (off: /library answers from the last index)
+    "LIBRARY_EMBEDDING_MODEL": "",  # a local sentence-transformers folder; empty = all-MiniLM-L6-v2 (PyPI package)
+    "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1: tempo (or its double or half) within this many percent
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -2,7 +2,8 @@
 
 Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
 how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
-throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs.
+throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs, and
+which database, full-text index and vector search the library uses.
 """
 
 from __future__ import annotations
@@ -57,4 +58,16 @@ def health():
     }
     if current_caller() is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})
-    return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing]})
+    return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing],
+                    "library": library_status()})
+
+
+def library_status() -> dict:
+    """Which database, full-text index and vector search the library uses (or that it is unreachable)."""
+    try:
+        from library.service import library_for
+
+        return {"ok": True, **library_for(current_app.config).describe()}
+    except Exception as e:
+        log.warning("health: the library database is not reachable: %s", e)
+        return {"ok": False, "error": "the library database is not reachable"}

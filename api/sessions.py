@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_file
@@ -18,6 +19,7 @@ from storage import SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
+log = logging.getLogger(__name__)
 
 MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
 
@@ -140,4 +142,16 @@ def delete_session(session_id: str):
             code="session_busy", details={"jobs": [j["job_id"] for j in active]})
     store.delete(session_id)
     jobs.forget_session(owner=store.owner, session_id=session_id)
+    forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})
+
+
+def forget_tracks(*, owner: str, session_id: str) -> None:
+    """The session's tracks leave the library. A database that is down does not stop the deletion: the next
+    POST /library/reindex removes tracks whose session is gone."""
+    try:
+        from library.service import library_for
+
+        library_for(current_app.config).remove_session(owner=owner, session_id=session_id)
+    except Exception:
+        log.error("library: could not remove the tracks of session %s", session_id, exc_info=True)

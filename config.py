@@ -63,7 +63,9 @@ DEFAULTS: dict[str, Any] = {
     # Library (library/): the index of finished analyses
     "DATABASE_URL": "",  # postgresql://user:pass@host/db; empty = SQLite at DATA_DIR/library.sqlite3
     "LIBRARY_ENABLED": True,  # index tracks after each analysis job (off: /library answers from the last index)
-    "LIBRARY_EMBEDDING_MODEL": "",  # a local sentence-transformers folder; empty = all-MiniLM-L6-v2 (PyPI package)
+    # a local sentence-transformers folder, or model:<model_type> (a registered LLM's own embeddings);
+    # empty = all-MiniLM-L6-v2 (PyPI package)
+    "LIBRARY_EMBEDDING_MODEL": "",
     "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1: tempo (or its double or half) within this many percent
 }
 

@@ -169,3 +169,37 @@ def test_remove_session(library, settings):
     assert library.remove_session(owner=owner, session_id="doomed") == 1
     assert library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=10) == []
     assert library.search(owner=owner, query="so long", mode="lyrics", limit=5) == []
+
+
+def test_a_registered_llms_own_embeddings_serve_semantic_search(tmp_path, smollm2_folder):
+    """LIBRARY_EMBEDDING_MODEL=model:<model_type>: SmolLM2's own hidden states, pooled, as the vectors."""
+    from config import load_settings
+    from library.embedding import embedder, model_name
+
+    settings = load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": "", "TORCH_NUM_THREADS": "1",
+                              "SMOLLM2_MODEL_PATH": str(smollm2_folder),
+                              "LIBRARY_EMBEDDING_MODEL": "model:smollm2-135m"}, dotenv=False)
+    embed = embedder(settings)
+    vectors = embed(["Walking down the river road tonight", "Dance all night under neon lights"])
+    assert vectors.shape == (2, 576) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert model_name(settings) == "model:smollm2-135m"  # stored with each vector: never mixed with MiniLM's
+    library = Library(settings)
+    owner, results = f"u{uuid.uuid4().hex[:6]}", tmp_path / "results"
+    write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                  lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
+    write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
+                  lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
+    ids = {stem: library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
+                                    results_dir=results)["track_id"] for stem in ("river", "party")}
+    for query, stem in (("Walking down the river road tonight", "river"), ("Dance all night under neon lights",
+                                                                            "party")):
+        assert library.search(owner=owner, query=query, mode="semantic", limit=2)[0]["track_id"] == ids[stem]
+
+
+def test_an_unusable_embedding_model_is_named_in_the_error(tmp_path):
+    from library.embedding import EmbeddingUnavailableError, model_dir
+
+    with pytest.raises(EmbeddingUnavailableError, match="unknown model_type 'gpt-17'"):
+        model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gpt-17", "MODELS_DIR": str(tmp_path)})
+    with pytest.raises(EmbeddingUnavailableError, match="gemma-3n-E2B"):
+        model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gemma-3n-E2B", "MODELS_DIR": str(tmp_path), "MODEL_PATHS": {}})

@@ -239,8 +239,11 @@ def test_the_page_files_and_their_headers(client, server):
 
 
 @pytest.mark.needs_chromium
-def test_the_models_panel_loads_generates_and_unloads(browser, server, smollm2_folder, artifacts):
-    """SmolLM2 (converted by the suite) through the page: status, Load, a generated answer, Unload."""
+def test_the_models_panel_loads_generates_and_unloads(browser, server, client, smollm2_folder, artifacts):
+    """SmolLM2 (converted by the suite) through the page: status, Load, a generated answer, Unload.
+    `client`: the session's worker runs the model jobs; earlier tests may have left an LLM resident."""
+    r = client.post("/api/v2/models/unload", json={"wait": 60})
+    assert r.status_code == 200, r.text
     context, page, problems = logged_in(browser)
     try:
         page.goto(server + "/")

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
+    "MAX_SAMPLE_RATE": 192000,  # Hz; a faster upload is refused (422 sample_rate_too_high) from its header
+    "MAX_CHANNELS": 8,  # more channels in an upload: 422 too_many_channels, from its header
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data

@@ -17,6 +17,7 @@ from flask import Request, current_app, g
 
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
+from worker.audio_limits import AudioLimits
 from worker.errors import InvalidRequestError, MusicAnalyzerError
 from worker.files import safe_name, write_json_atomic
 
@@ -40,7 +41,7 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 max_duration: float) -> list[dict]:
+                 limits: AudioLimits) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request."""
     if not files:
         raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
@@ -53,7 +54,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         if not spool:
             raise InvalidRequestError(f"{declared!r}: upload was not received as a file", code="bad_upload")
         try:
-            info = probe(spool, allowed=allowed, declared_name=declared, max_duration=max_duration)
+            info = probe(spool, allowed=allowed, declared_name=declared, limits=limits)
         except MusicAnalyzerError as e:
             e.message = f"{declared!r}: {e.message}"
             raise
@@ -72,6 +73,12 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
             store.delete(session_id)
         raise
     return out
+
+
+def upload_limits(config: dict) -> AudioLimits:
+    """The settings' limits on an uploaded stream (checked from its header first, see worker/audio_limits.py)."""
+    return AudioLimits(max_duration=float(config["MAX_DURATION_SECONDS"]),
+                       max_sample_rate=int(config["MAX_SAMPLE_RATE"]), max_channels=int(config["MAX_CHANNELS"]))
 
 
 def upload_info(store: SessionStore, session_id: str, name: str) -> dict:

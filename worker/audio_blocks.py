@@ -1,4 +1,4 @@
-"""Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate.
+"""Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate (or of every channel).
 
 Memory stays bounded by the block length whatever the file's duration: each block is
 decoded (libsndfile, or PyAV/FFmpeg for what libsndfile refuses), averaged to mono and
@@ -55,6 +55,12 @@ def _av_info(path: Path) -> StreamInfo:
 
 def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
     """(mono float32 block, native rate) pairs straight from the decoder."""
+    for block, sr in _native_channel_blocks(path, block_frames):
+        yield block.mean(axis=0, dtype=np.float32), sr
+
+
+def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+    """((channels, n) float32 block, native rate) pairs straight from the decoder."""
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError):
@@ -69,7 +75,15 @@ def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, 
                 raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
             if len(block) == 0:
                 return
-            yield block.mean(axis=1, dtype=np.float32), sr
+            yield np.ascontiguousarray(block.T), sr
+
+
+def channel_blocks(path: str | Path, *, block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Blocks of (channels, n) float32 audio at the file's own rate; concatenated, `load_audio(path)`."""
+    path = Path(path)
+    block_frames = max(1024, int(block_seconds * stream_info(path).sample_rate))
+    for block, _ in _native_channel_blocks(path, block_frames):
+        yield block
 
 
 def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -90,16 +104,15 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
             for frame in container.decode(stream):
                 a = frame.to_ndarray()
                 a = a if frame.format.is_planar else a.reshape(-1, frame.layout.nb_channels).T
-                a = as_float32(a)
-                pending.append(a.mean(axis=0, dtype=np.float32))
-                held += pending[-1].shape[0]
+                pending.append(as_float32(a))
+                held += pending[-1].shape[1]
                 if held >= block_frames:
-                    yield np.concatenate(pending), sr
+                    yield np.concatenate(pending, axis=1), sr
                     pending, held = [], 0
         except av.error.FFmpegError as e:
             raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
         if pending:
-            yield np.concatenate(pending), sr
+            yield np.concatenate(pending, axis=1), sr
 
 
 def _resampled(blocks: Iterator[tuple[np.ndarray, int]], target_sr: int | None) -> Iterator[np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from worker.audio_io import as_float32
+from worker.audio_limits import check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_SECONDS = 10.0  # s of audio per block at the file's rate (~3.5 MB of 44.1 kHz stereo float32)
@@ -75,6 +76,7 @@ def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.n
                 raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
             if len(block) == 0:
                 return
+            check_finite(block)  # a float file placed beside the upload check would break every analysis
             yield np.ascontiguousarray(block.T), sr
 
 
@@ -105,6 +107,7 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
                 a = frame.to_ndarray()
                 a = a if frame.format.is_planar else a.reshape(-1, frame.layout.nb_channels).T
                 pending.append(as_float32(a))
+                check_finite(pending[-1])
                 held += pending[-1].shape[1]
                 if held >= block_frames:
                     yield np.concatenate(pending, axis=1), sr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.audio_blocks import channel_blocks, stream_info
+from worker.audio_blocks import BLOCK_SECONDS, channel_blocks, stream_info
 from worker.features.descriptors import FeatureAccumulator, FeatureAnalysis, features_summary
 from worker.features.plot import render_overview
 from worker.files import write_json_atomic, write_text_atomic
@@ -20,7 +20,8 @@ def result_stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
 
 
-def analyze_file(audio_path: Path, *, progress: Progress) -> FeatureAnalysis:
+def analyze_file(audio_path: Path, *, progress: Progress = quiet,
+                 block_seconds: float = BLOCK_SECONDS) -> FeatureAnalysis:
     """Features of a file decoded block by block: memory bounded by the block, not the duration.
 
     `progress` gets the fraction of the file done (when its header declares the length).
@@ -28,7 +29,7 @@ def analyze_file(audio_path: Path, *, progress: Progress) -> FeatureAnalysis:
     info = stream_info(audio_path)
     acc = FeatureAccumulator(sample_rate=info.sample_rate, channels=info.channels, expected_frames=info.frames)
     reported = 0.0
-    for block in channel_blocks(audio_path):
+    for block in channel_blocks(audio_path, block_seconds=block_seconds):
         acc.push(block)
         done = acc.samples / info.frames if info.frames else 0.0
         if done - reported >= PROGRESS_STEP:

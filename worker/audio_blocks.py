@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32
+from worker.audio_io import as_float32, declared_frames, open_soundfile
 from worker.audio_limits import check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
@@ -34,7 +34,7 @@ def stream_info(path: str | Path) -> StreamInfo:
     path = Path(path)
     try:
         info = sf.info(str(path))
-        return StreamInfo(int(info.samplerate), int(info.channels), int(info.frames) or None)
+        return StreamInfo(int(info.samplerate), int(info.channels), declared_frames(int(info.frames)))
     except (sf.LibsndfileError, RuntimeError):
         return _av_info(path)
 
@@ -63,7 +63,7 @@ def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, 
 def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
     """((channels, n) float32 block, native rate) pairs straight from the decoder."""
     try:
-        f = sf.SoundFile(str(path))
+        f = open_soundfile(path)
     except (sf.LibsndfileError, RuntimeError):
         yield from _av_blocks(path, block_frames)
         return

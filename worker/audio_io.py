@@ -19,6 +19,7 @@ from worker.audio_limits import AudioLimits, check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
+UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
 
 # libsndfile's major format names -> our file type names
 _SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
@@ -40,6 +41,27 @@ class AudioInfo:
         d = asdict(self)
         d["duration_seconds"] = round(self.duration_seconds, 3)
         return d
+
+
+def declared_frames(frames: int) -> int | None:
+    """A header's frame count, None when it does not tell: 0, or libsndfile's SF_COUNT_MAX (2**63 - 1)
+    for a FLAC whose STREAMINFO leaves the total unset (streamed encoders)."""
+    return frames if 0 < frames < UNKNOWN_FRAMES else None
+
+
+def open_soundfile(path: str | Path) -> sf.SoundFile:
+    """libsndfile's reader, for files it can read to the end; raises LibsndfileError otherwise, which
+    every caller answers by decoding with PyAV. A FLAC whose header leaves the length unset is one
+    libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it."""
+    f = sf.SoundFile(str(path))
+    if declared_frames(f.frames) is None:
+        f.close()
+        raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
+    return f
+
+
+class _LengthNotDeclared(sf.LibsndfileError):
+    pass
 
 
 def extension_of(name: str) -> str:
@@ -85,11 +107,11 @@ class _NotForSoundfile(Exception):
 
 def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     try:
-        with sf.SoundFile(str(path)) as f:
+        with open_soundfile(path) as f:
             fmt = _SF_FORMATS.get(f.format)
             if fmt is None:
                 raise _NotForSoundfile(f.format)
-            sr, channels, declared = f.samplerate, f.channels, f.frames
+            sr, channels, declared = f.samplerate, f.channels, declared_frames(f.frames)
             limits.check_header(sample_rate=sr, channels=channels, duration=declared / sr if declared else None)
             stop_after = limits.max_frames(sr)
             frames = 0
@@ -101,6 +123,8 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
                 frames += len(block)
                 if frames > stop_after:  # the header understated the length: stop decoding here
                     limits.check_duration(frames / sr, at_least=True)
+    except _LengthNotDeclared as e:
+        raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
@@ -219,7 +243,7 @@ def load_audio(path: str | Path, *, sr: int | None = None, mono: bool = False,
     """
     path = Path(path)
     try:
-        with sf.SoundFile(str(path)) as f:
+        with open_soundfile(path) as f:
             native = f.samplerate
             if offset:
                 f.seek(int(offset * native))

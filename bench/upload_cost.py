@@ -7,8 +7,10 @@ and times the job function alone (imports and a first call on a 5-second file ex
 synthetic music (a chord cycle with bass, hi-hat noise and a quiet bar), written as 16-bit stereo WAV in
 blocks so this script stays small too.
 
-Prints medians of `--runs` runs for the 3-minute file (old and new interleaved, as load on a shared machine
-comes and goes), one run for the 60-minute one, the ratios new/old and the growth from 3 to 60 minutes.
+Wall time on a shared machine swings with the others' load; CPU time (user + system) much less, so
+both are printed. Prints medians of `--runs` runs for the 3-minute file (old and new interleaved, as
+load comes and goes), one run for the 60-minute one, the ratios new/old and the growth from 3 to 60
+minutes.
 
 Usage: python bench/upload_cost.py --baseline /tmp/base [--minutes 3 60] [--runs 3] [--baseline-long]
   --baseline-long: also run the baseline on the long file (the old features job needs ~17 GB there).
@@ -37,9 +39,12 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 {imports}
 {warmup}  # first-call costs (lazy imports, filter banks) on a short file, outside the timing
-t = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t, c = time.perf_counter(), cpu()
 {call}
-print(json.dumps({{"seconds": time.perf_counter() - t,
+print(json.dumps({{"seconds": time.perf_counter() - t, "cpu_seconds": cpu() - c,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 JOBS = {
@@ -141,12 +146,13 @@ def median_row(rows: list[dict]) -> dict:
     ok = [r for r in rows if "error" not in r]
     if not ok:
         return rows[0]
-    return {"seconds": statistics.median(r["seconds"] for r in ok),
-            "rss_mb": statistics.median(r["rss_mb"] for r in ok)}
+    return {key: statistics.median(r[key] for r in ok) for key in ("seconds", "cpu_seconds", "rss_mb")}
 
 
 def fmt(r: dict) -> str:
-    return r["error"] if "error" in r else f"{r['rss_mb']:7.1f} MB peak RSS, {r['seconds']:6.2f} s"
+    if "error" in r:
+        return r["error"]
+    return f"{r['rss_mb']:7.1f} MB peak RSS, {r['seconds']:6.2f} s wall, {r['cpu_seconds']:6.2f} s CPU"
 
 
 def job_figures(path: Path, minutes: float, runs: int, code: Path, baseline: Path | None) -> dict:
@@ -164,7 +170,8 @@ def job_figures(path: Path, minutes: float, runs: int, code: Path, baseline: Pat
             old = median_row(rows["old"])
             line += f"; old: {fmt(old)}"
             if "error" not in old and "error" not in new:
-                line += f"; new/old time {new['seconds'] / old['seconds']:.2f}, RSS {new['rss_mb'] / old['rss_mb']:.2f}"
+                line += (f"; new/old wall {new['seconds'] / old['seconds']:.2f}, "
+                         f"CPU {new['cpu_seconds'] / old['cpu_seconds']:.2f}, RSS {new['rss_mb'] / old['rss_mb']:.2f}")
         print(line + f"  (median of {runs})", flush=True)
         out[job] = new
     return out
@@ -197,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
             a, b = figures[lo][job], figures[hi][job]
             if "error" not in a and "error" not in b:
                 print(f"{job}: {hi:g} / {lo:g} min ({hi / lo:.0f}x the audio): "
-                      f"time {b['seconds'] / a['seconds']:.1f}x, peak RSS {b['rss_mb'] / a['rss_mb']:.2f}x")
+                      f"wall {b['seconds'] / a['seconds']:.1f}x, CPU {b['cpu_seconds'] / a['cpu_seconds']:.1f}x, "
+                      f"peak RSS {b['rss_mb'] / a['rss_mb']:.2f}x")
 
 
 if __name__ == "__main__":

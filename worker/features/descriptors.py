@@ -14,6 +14,7 @@ the memory of an hour-long file is that of a 10-second block.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -122,13 +123,14 @@ class _Chroma:
 class FeatureAccumulator:
     """The feature set of a stream of (channels, n) float32 blocks at `sample_rate` Hz."""
 
-    def __init__(self, *, sample_rate: int, channels: int, expected_frames: int | None = None):
+    def __init__(self, *, sample_rate: int, channels: int, expected_frames: int | None = None,
+                 spill_dir: Path | None = None):
         self.sr, self.channels = sample_rate, channels
         self.samples, self.sum_squares, self.peak = 0, 0.0, 0.0
         self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
         self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT).astype(np.float32)
         self.sums = _Sums()
-        self.mfcc = MfccAccumulator(sample_rate=sample_rate, n_fft=N_FFT)
+        self.mfcc = MfccAccumulator(sample_rate=sample_rate, n_fft=N_FFT, spill_dir=spill_dir)
         self.chroma = _Chroma(sample_rate=sample_rate, expected_frames=expected_frames)
         self.loudness = LoudnessMeter(sample_rate=sample_rate, channels=channels)
         stft_hint = None if expected_frames is None else 1 + expected_frames // HOP_LENGTH

@@ -2,13 +2,15 @@
 
 librosa's MFCC floors the log-mel spectrogram at its global maximum minus 80 dB, a maximum known only
 at the end of the file. So each block's log-mel frames are kept (in memory up to SPILL_FRAMES, then
-in an anonymous temporary file: 0.5 KB per frame, ~160 MB for an hour at 44.1 kHz, on disk rather than
-in RAM) and the floor, the DCT and the mean/std are applied in chunks once the maximum is known.
+in an anonymous temporary file, unlinked from the start: 0.5 KB per frame, ~160 MB for an hour at
+44.1 kHz, on disk rather than in RAM) and the floor, the DCT and the mean/std are applied in chunks
+once the maximum is known.
 """
 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import IO
 
 import librosa
@@ -24,7 +26,10 @@ CHUNK_FRAMES = 8192  # frames per chunk of the final pass
 
 
 class MfccAccumulator:
-    def __init__(self, *, sample_rate: int, n_fft: int):
+    def __init__(self, *, sample_rate: int, n_fft: int, spill_dir: Path | None = None):
+        """`spill_dir`: where the temporary file goes (None: TMPDIR); the job passes its results folder, so
+        the file is on the data disk (not a RAM-backed /tmp) and a full disk there is reported as such."""
+        self.spill_dir = spill_dir
         self.mel_basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=N_MELS)
         self._held: list[np.ndarray] = []  # (frames, N_MELS) float32 log-mel blocks
         self._held_frames = 0
@@ -42,7 +47,8 @@ class MfccAccumulator:
         self._held_frames += log_mel.shape[1]
         if self._held_frames > SPILL_FRAMES:
             if self._spill is None:
-                self._spill = tempfile.TemporaryFile(prefix="mfcc-")  # unlinked at once: nothing is left behind
+                # unlinked at once: a crash or a cancel leaves nothing behind
+                self._spill = tempfile.TemporaryFile(prefix=".mfcc-", dir=self.spill_dir)
             for block in self._held:
                 block.tofile(self._spill)
             self._held, self._held_frames = [], 0

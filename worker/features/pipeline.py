@@ -20,16 +20,18 @@ def result_stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
 
 
-def analyze_file(audio_path: Path, *, progress: Progress = quiet,
-                 block_seconds: float = BLOCK_SECONDS) -> FeatureAnalysis:
+def analyze_file(audio_path: Path, *, progress: Progress = quiet, block_seconds: float = BLOCK_SECONDS,
+                 spill_dir: Path | None = None) -> FeatureAnalysis:
     """Features of a file decoded block by block: memory bounded by the block, not the duration.
 
-    `progress` gets the fraction of the file done (when its header declares the length).
+    `progress` gets the fraction of the file done (when its header declares the length); `spill_dir`
+    holds the MFCC frames' unnamed temporary file of a long file (see worker/features/mfcc.py).
     """
     from threadpoolctl import threadpool_limits
 
     info = stream_info(audio_path)
-    acc = FeatureAccumulator(sample_rate=info.sample_rate, channels=info.channels, expected_frames=info.frames)
+    acc = FeatureAccumulator(sample_rate=info.sample_rate, channels=info.channels, expected_frames=info.frames,
+                             spill_dir=spill_dir)
     reported = 0.0
     # A block's matrix products are small (128 x 1025 by 1025 x 861): a second BLAS thread only spins
     # between them, which measured as 1.7x the CPU time of one thread on a shared 2-core machine.
@@ -49,7 +51,8 @@ def run_features(*, audio_path: Path, results_dir: Path, options: FeaturesOption
     options = options or FeaturesOptions()
     report = progress or quiet
     report(0.05, "features")
-    analysis = analyze_file(audio_path, progress=lambda f, stage: report(0.05 + 0.55 * f, stage))
+    analysis = analyze_file(audio_path, progress=lambda f, stage: report(0.05 + 0.55 * f, stage),
+                            spill_dir=results_dir)
     stem = result_stem(audio_path.name)
     result = {
         "filename": audio_path.name,

@@ -54,7 +54,7 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     every caller answers by decoding with PyAV. A FLAC whose header leaves the length unset is one
     libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it."""
     f = sf.SoundFile(str(path))
-    if declared_frames(f.frames) is None:
+    if f.frames >= UNKNOWN_FRAMES:  # (a count of 0 is read as such: a header-only WAV holds no audio)
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
     return f

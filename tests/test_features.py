@@ -159,3 +159,18 @@ def test_non_finite_samples_are_refused_by_the_analysis():
     with pytest.raises(AudioError) as e:
         compute_features(y, SR)
     assert e.value.code == "non_finite_samples"
+
+
+@pytest.mark.parametrize("expected", [None, 1000, 1_000_003, 5_000_000])
+def test_picture_columns_stay_bounded_whatever_length_the_header_declares(expected):
+    from worker.features.pooling import ColumnMaxPool, pool_columns
+
+    x = np.random.default_rng(0).standard_normal((3, 1_000_003)).astype(np.float32)
+    pool = ColumnMaxPool(width=1600, expected=expected)
+    for start in range(0, x.shape[1], 441_000):
+        pool.push(x[:, start:start + 441_000])
+        assert sum(p.shape[-1] for p in pool._pooled) <= 2 * 1600  # never more than twice the picture
+    out = pool.result()
+    assert 1 <= out.shape[1] <= 1600 and out.max() == x.max()
+    if expected == x.shape[1]:  # the declared length is right: the same picture as pooling the whole
+        np.testing.assert_array_equal(out, pool_columns(x, 1600))

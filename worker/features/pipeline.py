@@ -50,7 +50,7 @@ def run_features(*, audio_path: Path, results_dir: Path, options: FeaturesOption
     """Analyse one file and write `features_<stem>.json|.txt|.png` into `results_dir`."""
     options = options or FeaturesOptions()
     report = progress or quiet
-    report(0.05, "features")
+    report(0.05, "decoding")  # decoding and measuring now go block by block; the first stage keeps its name
     analysis = analyze_file(audio_path, progress=lambda f, stage: report(0.05 + 0.55 * f, stage),
                             spill_dir=results_dir)
     stem = result_stem(audio_path.name)

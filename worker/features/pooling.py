@@ -45,7 +45,7 @@ class ColumnMaxPool:
             self._pooled.append(head.reshape(*head.shape[:-1], -1, self.step).max(axis=-1))
             self._count += full // self.step
         self._partial = block[..., full:].copy() if full < block.shape[-1] else None
-        if self._count > 2 * self.width:
+        while self._count > 2 * self.width:  # a long block at a fine step may need several halvings
             self._halve()
 
     def _halve(self) -> None:

@@ -12,12 +12,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
-from api import audio_models, docs, events, health, jobs, metrics, models, process, sessions
+from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, web
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
 from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
+from api.web import init_cross_site_guard
 from config import load_settings
 from jobs.celery_app import celery_init_app
 from jobs.migration import adopt_owner_less
@@ -25,7 +26,7 @@ from jobs.services import Services
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, static_folder=None)  # no static files: every route is an API route (and described)
+    app = Flask(__name__, static_folder=None)  # the page's files are served by api/web.py's described routes
     app.json = SafeJSONProvider(app)
     app.request_class = StreamingRequest
     app.config.from_mapping(load_settings())
@@ -41,10 +42,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_request_context(app)  # before auth, so a 401 carries a request id too
     svc = Services.from_config(app.config)
     app.extensions["music_analyzer"] = svc
+    init_cross_site_guard(app)  # before auth: a forged request is refused whoever's credentials it carries
     init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
-    for module in (health, sessions, jobs, events, process, audio_models, models, metrics, docs):  # one per resource
+    # one per resource
+    for module in (health, sessions, jobs, events, process, audio_models, models, library, metrics, docs, web):
         app.register_blueprint(module.bp)
     init_http_metrics(app)
     celery_init_app(app)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg"})
+IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 
 # Every setting, with its default. Environment variables of the same name win.
 DEFAULTS: dict[str, Any] = {
@@ -22,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
     "MAX_SAMPLE_RATE": 192000,  # Hz; a faster upload is refused (422 sample_rate_too_high) from its header
     "MAX_CHANNELS": 8,  # more channels in an upload: 422 too_many_channels, from its header
+    "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
+    # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507
+    # (disk_space.py); kept free for results, the upload spool and the embedded valkey's append-only file.
+    "MIN_FREE_DISK_MB": 256,
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data
@@ -34,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
     "JOB_WAIT_MAX_SECONDS": 60.0,  # longest GET /jobs/<id>?wait= and Prefer: wait=
     "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
+    "METRICS_PUBLIC": False,  # GET /metrics without credentials (a scraper on a private network)
     "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
     # Celery / queue
     "GPU_QUEUE": "gpu",
@@ -56,6 +62,13 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
     "GEMMA_3N_DEFAULT_MODEL": "gemma-3n-E4B",  # model_variant of /process/gemma_3n when none is named
     "VOCALS_SEPARATION_MODEL": "htdemucs",  # run first when Whisper is asked for a missing vocal stem
+    # Library (library/): the index of finished analyses
+    "DATABASE_URL": "",  # postgresql://user:pass@host/db; empty = SQLite at DATA_DIR/library.sqlite3
+    "LIBRARY_ENABLED": True,  # index tracks after each analysis job (off: /library answers from the last index)
+    # a local sentence-transformers folder, or model:<model_type> (a registered LLM's own embeddings);
+    # empty = all-MiniLM-L6-v2 (PyPI package)
+    "LIBRARY_EMBEDDING_MODEL": "",
+    "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1: tempo (or its double or half) within this many percent
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from users import Caller
 from worker.errors import ConflictError, InvalidRequestError, NotFoundError
-from worker.files import safe_name
+from worker.files import is_image_name, safe_name
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_STEM_SUFFIX = 1000  # x, x-1 ... x-999: uploads of one name in one session
@@ -135,7 +135,8 @@ class SessionStore:
         raise NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
 
     def upload_names(self, session_id: str) -> list[str]:
-        return [f["name"] for f in self.list_files(session_id, "uploads")]
+        """The session's audio uploads (what a batch job analyses); images are album art for the models."""
+        return [f["name"] for f in self.list_files(session_id, "uploads") if not is_image_name(f["name"])]
 
     def claim_upload_path(self, session_id: str, name: str) -> Path:
         """A path for a new upload whose stem no other upload of the session has: `x.wav`, then `x-1.flac`...
@@ -160,6 +161,18 @@ class SessionStore:
             return folder / (f"{candidate}.{ext}" if ext else candidate)
         raise ConflictError(f"session {session_id!r} already holds {MAX_STEM_SUFFIX} uploads named {stem!r}",
                             code="too_many_same_name")
+
+    @staticmethod
+    def discard_upload(path: Path) -> None:
+        """Take back an upload claimed by `claim_upload_path` whose request failed (a full disk midway): the
+        file, its stem's claim and what sits beside it (the decoded info, a content digest)."""
+        stem = path.name.rpartition(".")[0] or path.name
+        for leftover in (path, path.with_name(f".{path.name}.json"), path.with_name(f".{path.name}.sha256"),
+                         path.with_name(f".{stem}.stem")):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def _safe_or_none(name: str) -> str | None:

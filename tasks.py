@@ -70,3 +70,13 @@ def lyrics_task(self, job_id: str) -> str:
 @shared_task(name="music_analyzer.compare", bind=True)
 def compare_task(self, job_id: str) -> str:
     return run_job(job_id, "compare", worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.library_ask", bind=True)
+def library_ask_task(self, job_id: str) -> str:
+    return run_job(job_id, "library_ask", worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.library_reindex", bind=True)
+def library_reindex_task(self, job_id: str) -> str:
+    return run_job(job_id, "library_reindex", worker=self.request.hostname)

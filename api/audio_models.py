@@ -8,12 +8,13 @@ from flask import Blueprint, current_app
 
 from api import access
 from api.creation import answer, create_job
-from api.process import json_body, options_of, submit_for_files
+from api.process import check_image_option, json_body, options_of, submit_for_files
 from config import MODEL_REGISTRY
 from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.compare.options import MAX_FILES, MIN_FILES, CompareOptions
-from worker.errors import InvalidRequestError, ModelNotAvailableError
+from worker.errors import InvalidRequestError, ModelNotAvailableError, UnsupportedMediaError
+from worker.files import is_image_name
 from worker.llm.choice import AUTO, choose_model
 from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
@@ -91,28 +92,17 @@ def process_lyrics(session_id: str):
     options = options_of(LyricsOptions, body)
 
     def check(options: LyricsOptions) -> None:
-        store = access.session(session_id)
-        if options.image is not None:
-            store.file_path(session_id, options.image, area="uploads")  # 404 if absent
-        needs = ("image",) if options.image else ()
+        check_image_option(access.session(session_id), session_id, options.image,
+                           model_variant=options.model_variant, task="lyrics")
         if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
-            choose_model("lyrics", needs=needs, settings=current_app.config, registry=MODEL_REGISTRY,
-                         device_memory_bytes=None)
+            choose_model("lyrics", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
         else:
             check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
-            if needs and not sees_images(options.model_variant):
-                raise InvalidRequestError(f"{options.model_variant} does not take images; leave out `image` or "
-                                          f"choose a model that sees (gemma-3-12b-it, gemma-3n-*, phi-4-multimodal)",
-                                          code="image_not_supported")
         if find_whisper_model(options.whisper_model, _models_dir()) is None:
             raise ModelNotAvailableError(f"the Whisper model {options.whisper_model!r} is not present locally, and "
                                          "files without a transcript need it")
 
     return submit_for_files("lyrics", session_id, body, options=options, check=check)
-
-
-def sees_images(model_type: str) -> bool:
-    return "image" in MODEL_REGISTRY[model_type].get("modalities", ())
 
 
 @bp.post("/process/compare/<session_id>")
@@ -128,6 +118,8 @@ def process_compare(session_id: str):
                                   code="invalid_files")
     for name in names:
         store.file_path(session_id, name, area="uploads")  # 404 if absent
+        if is_image_name(name):
+            raise UnsupportedMediaError(f"{name!r} is an image; a comparison reads audio tracks", code="not_audio")
     if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
         choose_model("compare", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     else:

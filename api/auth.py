@@ -93,9 +93,11 @@ def init_auth(app: Flask, users: UserDirectory) -> None:
 
     guarded = auth.login_required(lambda: None)
 
+    public = PUBLIC_ENDPOINTS | ({"metrics.scrape"} if app.config.get("METRICS_PUBLIC") else set())
+
     @app.before_request
     def require_login():
-        if request.endpoint in PUBLIC_ENDPOINTS:
+        if request.endpoint in public:
             # open without credentials; credentials sent are checked (and throttled) like anywhere else
             auth_header = request.authorization
             return guarded() if auth_header is not None and auth_header.type == "basic" else None

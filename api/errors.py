@@ -6,11 +6,12 @@ import logging
 
 import kombu.exceptions
 import redis
-from flask import Flask, jsonify
+from flask import Flask, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.context import current_request_id
-from worker.errors import MusicAnalyzerError
+from jobs.queue_storage import QueueStorageFull
+from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError, MusicAnalyzerError, out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,31 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "
 def error_response(status: int, code: str, message: str, **extra):
     body = {"error": {"code": code, "message": message, **extra}}
     return jsonify(body), status
+
+
+def queue_disk_full(e: BaseException) -> bool:
+    """valkey/Redis refuses writes (MISCONF) while it cannot persist them (a full disk, as a rule); it accepts
+    them again by itself once space returns (redis_server.py, jobs/queue_storage.py)."""
+    seen: BaseException | None = e
+    for _ in range(5):  # kombu wraps the server's answer in its own errors
+        if seen is None:
+            return False
+        if isinstance(seen, QueueStorageFull):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def too_large_message() -> str:
+    """Which limit a 413 is about. Werkzeug raises the same error for a body over MAX_CONTENT_LENGTH and for a
+    multipart form over its part count or a non-file field over its memory limit; a form whose declared
+    length is within the body limit broke one of the latter two."""
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    length = request.content_length if has_request_context() else None
+    if length is not None and length <= limit and request.mimetype == "multipart/form-data":
+        return (f"the multipart form is over its limits: at most {request.max_form_parts} parts, and at most "
+                f"{request.max_form_memory_size} bytes in a field that is not a file")
+    return f"the request body is larger than the limit of {limit} bytes"
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -36,13 +62,23 @@ def register_error_handlers(app: Flask) -> None:
         code = _HTTP_CODES.get(e.code or 500, "http_error")
         message = e.description or e.name
         if e.code == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"]
-            message = f"the request body is larger than the limit of {limit} bytes"
+            message = too_large_message()
         return error_response(e.code or 500, code, message)
+
+    @app.errorhandler(OSError)
+    def os_error(e: OSError):
+        if out_of_space(e):  # the data directory's disk is full: the client's error is "try later", not a bug
+            log.warning("disk full: %s", e)
+            return domain_error(InsufficientStorageError(DISK_FULL_MESSAGE))
+        return unexpected(e)
 
     @app.errorhandler(redis.RedisError)
     @app.errorhandler(kombu.exceptions.OperationalError)
     def queue_down(e: Exception):
+        if queue_disk_full(e):
+            log.warning("the job queue's disk is full: %s", e)
+            return error_response(507, "insufficient_storage", "the job queue's disk is full: nothing was "
+                                  "queued; retry once space has been freed")
         log.warning("redis unavailable: %s", e)
         return error_response(503, "redis_unavailable",
                               "the job queue (Redis) is not reachable; retry shortly")

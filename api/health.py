@@ -1,8 +1,9 @@
-"""GET /health: API up, Redis reachable, workers alive, queue depths.
+"""GET /health: API up, Redis reachable, workers alive, queue depths, free space in the data directory.
 
 Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
 how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
-throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs.
+throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs, and
+which database, full-text index and vector search the library uses.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import redis
 from flask import Blueprint, current_app, jsonify
 
 from api.access import current_caller
+from config import data_dir
+from disk_space import disk_space
 from jobs.services import services
 from jobs.workers import queue_depth
 
@@ -39,13 +42,32 @@ def health():
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
+    try:
+        space = disk_space(data_dir(cfg), min_free_mb=float(cfg["MIN_FREE_DISK_MB"]))
+        disk = space.to_dict()
+    except OSError as e:  # the data directory is gone or unreadable: say so, never a 500
+        log.warning("health: cannot read the free space of the data directory: %s", e)
+        disk = {"ok": False}
     public = {
-        "status": "ok" if not missing else "degraded",
+        "status": "ok" if not missing and disk["ok"] else "degraded",
         "api": "ok",
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
         "workers_alive": len(alive),
         "queue_depth": queues,
+        "disk": disk,  # figures only: no path, not even in the full view
     }
     if current_caller() is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})
-    return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing]})
+    return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing],
+                    "library": library_status()})
+
+
+def library_status() -> dict:
+    """Which database, full-text index and vector search the library uses (or that it is unreachable)."""
+    try:
+        from library.service import library_for
+
+        return {"ok": True, **library_for(current_app.config).describe()}
+    except Exception as e:
+        log.warning("health: the library database is not reachable: %s", e)
+        return {"ok": False, "error": "the library database is not reachable"}

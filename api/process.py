@@ -15,10 +15,13 @@ from flask import Blueprint, current_app, request
 
 from api import access
 from api.creation import ROUTE_KEYS, answer, create_job
+from config import MODEL_REGISTRY
 from jobs.types import JOB_TYPES
 from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
-from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError
+from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError
+from worker.files import is_image_name
+from worker.llm.choice import AUTO, choose_model
 from worker.options import JobOptions
 
 bp = Blueprint("process", __name__)
@@ -62,11 +65,33 @@ def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[lis
         if not isinstance(name, str):
             raise InvalidRequestError("'file' must be a file name", code="invalid_file")
         store.file_path(session_id, name, area="uploads")  # 404 if absent
+        if is_image_name(name):
+            raise UnsupportedMediaError(f"{name!r} is an image; this job analyses audio (images go in `image`)",
+                                        code="not_audio")
         return [name], False
     names = store.upload_names(session_id)
     if not names:
         raise AudioError(f"session {session_id!r} has no audio files; upload one first", code="no_audio_files")
     return names, True
+
+
+def check_image_option(store: SessionStore, session_id: str, name: str | None, *, model_variant: str,
+                       task: str) -> None:
+    """`image` names an image upload of the session (404, 422), and the model sees images (400), or with
+    `auto` one that does is here (409)."""
+    if name is None:
+        return
+    store.file_path(session_id, name, area="uploads")  # 404 if absent
+    if not is_image_name(name):
+        raise UnsupportedMediaError(f"`image` must name an image upload (PNG, JPEG, WebP); {name!r} is not one",
+                                    code="not_image")
+    if model_variant == AUTO:
+        choose_model(task, needs=("image",), settings=current_app.config, registry=MODEL_REGISTRY,
+                     device_memory_bytes=None)
+    elif "image" not in MODEL_REGISTRY[model_variant].get("modalities", ()):
+        raise InvalidRequestError(f"{model_variant} does not take images; leave out `image` or choose a model "
+                                  "that sees (gemma-3-12b-it, gemma-3n-*, phi-4-multimodal)",
+                                  code="image_not_supported")
 
 
 def submit_for_files(job_type: str, session_id: str, body: dict, *, options: JobOptions | None = None,
@@ -96,5 +121,10 @@ def process_pitch(session_id: str):
 def process_gemma_3n(session_id: str):
     # weights missing: 409 saying how to get them, before queueing
     body = json_body()
-    return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body),
-                            check=lambda options: check_weights(options, current_app.config))
+
+    def check(options: Gemma3NOptions) -> None:
+        check_weights(options, current_app.config)
+        check_image_option(access.session(session_id), session_id, options.image,
+                           model_variant=options.model_variant, task=options.task)
+
+    return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body), check=check)

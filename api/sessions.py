@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from api import access
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
-from config import AUDIO_FILE_TYPES
+from config import AUDIO_FILE_TYPES, data_dir
+from disk_space import require_room
+from jobs import metrics
 from jobs.services import services
 from jobs.store import iso, public_view
 from storage import SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
+log = logging.getLogger(__name__)
 
 MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
 
@@ -89,13 +93,18 @@ def session_summary(store: SessionStore, session_id: str) -> dict:
 
 @bp.post("/sessions/<session_id>/files")
 def upload_files(session_id: str):
+    # before a byte of the body is read: an upload that would take the disk under MIN_FREE_DISK_MB is a 507
+    require_room(data_dir(current_app.config), min_free_mb=float(current_app.config["MIN_FREE_DISK_MB"]),
+                 incoming_bytes=request.content_length or 0)
     try:
         store = access.session_for_upload(session_id)
         saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
-                             limits=upload_limits(current_app.config))
+                             limits=upload_limits(current_app.config),
+                             max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]))
     finally:
         discard_spool()
+    metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))
     return jsonify({"session_id": session_id, "files": saved}), 201
 
 
@@ -133,4 +142,16 @@ def delete_session(session_id: str):
             code="session_busy", details={"jobs": [j["job_id"] for j in active]})
     store.delete(session_id)
     jobs.forget_session(owner=store.owner, session_id=session_id)
+    forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})
+
+
+def forget_tracks(*, owner: str, session_id: str) -> None:
+    """The session's tracks leave the library. A database that is down does not stop the deletion: the next
+    POST /library/reindex removes tracks whose session is gone."""
+    try:
+        from library.service import library_for
+
+        library_for(current_app.config).remove_session(owner=owner, session_id=session_id)
+    except Exception:
+        log.error("library: could not remove the tracks of session %s", session_id, exc_info=True)

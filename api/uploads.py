@@ -1,5 +1,7 @@
 """Uploads streamed straight to disk, validated by decoding, then moved into the session.
 
+Audio, and images (album art: PNG, JPEG, WebP) that the models which see images get with `image`.
+
 Werkzeug's default keeps small parts in memory and spools larger ones to an
 anonymous temp file that must then be copied. Here every file part is written
 to a named file in DATA_DIR/tmp (the same filesystem as the sessions), so the
@@ -19,7 +21,8 @@ from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
 from worker.errors import InvalidRequestError, MusicAnalyzerError
-from worker.files import safe_name, write_json_atomic
+from worker.files import is_image_name, safe_name, write_json_atomic
+from worker.image_io import ImageInfo, probe_image
 
 
 class StreamingRequest(Request):
@@ -41,11 +44,11 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 limits: AudioLimits) -> list[dict]:
+                 limits: AudioLimits, max_image_pixels: int) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request."""
     if not files:
         raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
-    checked: list[tuple[str, str, AudioInfo, int]] = []
+    checked: list[tuple[str, str, AudioInfo | ImageInfo, int]] = []
     for part in files:
         declared = part.filename or ""
         name = safe_name(declared)
@@ -54,7 +57,9 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         if not spool:
             raise InvalidRequestError(f"{declared!r}: upload was not received as a file", code="bad_upload")
         try:
-            info = probe(spool, allowed=allowed, declared_name=declared, limits=limits)
+            info: AudioInfo | ImageInfo = (
+                probe_image(spool, declared_name=declared, max_pixels=max_image_pixels) if is_image_name(declared)
+                else probe(spool, allowed=allowed, declared_name=declared, limits=limits))
         except MusicAnalyzerError as e:
             e.message = f"{declared!r}: {e.message}"
             raise
@@ -62,15 +67,20 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     created = not store.exists(session_id)
     store.create(session_id)
     out = []
+    claimed: list[Path] = []
     try:
         for name, spool, info, size in checked:
             dest = store.claim_upload_path(session_id, name)
+            claimed.append(dest)
             os.replace(spool, dest)
             write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
             out.append({"name": dest.name, "bytes": size, **info.to_dict()})
-    except BaseException:
+    except BaseException:  # e.g. the disk filled up midway: none of this request's files stays
         if created:
             store.delete(session_id)
+        else:
+            for dest in claimed:
+                store.discard_upload(dest)
         raise
     return out
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from worker.files import write_json_atomic
+from worker.files import atomic_path, remove_files, write_json_atomic, write_text_atomic
 from worker.options import JobOptions
 
 from . import keys
@@ -38,6 +38,8 @@ CHUNK_BYTES = 1024 * 1024
 
 def cacheable(job_type: str, options: JobOptions) -> bool:
     if job_type not in CACHEABLE:
+        return False
+    if getattr(options, "image", None) is not None:  # the key holds the image's name, not its content
         return False
     if job_type in SAMPLED:
         o = options.to_dict()
@@ -61,7 +63,10 @@ def content_digest(path: Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES):
             digest.update(chunk)
-    memo.write_text(f"{stamp} {digest.hexdigest()}")
+    try:  # an optimisation only: a full disk must not fail the request that hashed the file
+        write_text_atomic(memo, f"{stamp} {digest.hexdigest()}")
+    except OSError:
+        pass
     return digest.hexdigest()
 
 
@@ -108,14 +113,25 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
     result = _retarget(hit.result, renamed, filename=Path(audio_path).name)
     result["cached"] = True
     results_dir.mkdir(parents=True, exist_ok=True)
-    for old, new in renamed.items():
-        if new.endswith(".json"):
-            continue
-        if (hit.results_dir / old).resolve() != (results_dir / new).resolve():
-            shutil.copyfile(hit.results_dir / old, results_dir / new)
-    for new in renamed.values():
-        if new.endswith(".json"):  # the JSON is the result itself: written last, as the pipelines do
-            write_json_atomic(results_dir / new, result)
+    made: list[Path] = []  # files this call added beside the hit's own (never the hit's, should they coincide)
+    try:
+        for old, new in renamed.items():
+            source, target = hit.results_dir / old, results_dir / new
+            if source.resolve() == target.resolve():
+                continue
+            if not new.endswith(".json"):
+                with atomic_path(target) as tmp:  # never a half copy, should the disk fill up
+                    shutil.copyfile(source, tmp)
+                made.append(target)
+        for old, new in renamed.items():
+            if new.endswith(".json"):  # the JSON is the result itself: written last, as the pipelines do
+                target = results_dir / new
+                write_json_atomic(target, result)
+                if (hit.results_dir / old).resolve() != target.resolve():
+                    made.append(target)
+    except OSError:  # a full disk midway: no picture without its JSON is left behind
+        remove_files(made)
+        raise
     return result
 
 

@@ -13,7 +13,9 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Exchange, Queue
 
-from . import runtime  # noqa: F401  (connects the worker start/shutdown hooks)
+from . import queue_storage, runtime  # noqa: F401  (runtime connects the worker start/shutdown hooks)
+
+queue_storage.install()  # before any connection: a full disk under valkey must not stop the workers
 
 
 def celery_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,23 @@ machine a worker runs on.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+import socket
+
+from prometheus_client import Counter, Histogram, values
+
+
+def process_identity() -> str:
+    """Names this process's metric files: host and pid, because processes of several containers share the
+    directory under docker-compose and each container numbers its own pids (pid 7 exists in every one);
+    two processes with one file overwrite each other's counts. No '_': the collector splits file names on it."""
+    return f"{socket.gethostname()}-{os.getpid()}".replace("_", "-")
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    # before any metric exists: the value class decides where each metric's numbers live
+    values.ValueClass = values.MultiProcessValue(process_identifier=process_identity)
 
 # seconds: a probe takes milliseconds, a long separation or generation many minutes
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400)

@@ -8,6 +8,7 @@ the type's work function called with a JobContext and a progress callback.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -19,15 +20,20 @@ import redis
 from flask import current_app
 
 from storage import SessionStore
-from worker.errors import JobCanceled, MusicAnalyzerError
+from worker.errors import InsufficientStorageError, JobCanceled, MusicAnalyzerError, as_storage_error
+from worker.files import recording_writes, remove_files
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
 from . import metrics
+from .library_index import index_job_tracks
+from .queue_storage import QueueStorageFull
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)
+OUTCOME_WAIT_SECONDS = 15 * 60  # how long a finished job waits for a full job queue to take its outcome
+QUEUE_FULL_MESSAGE = "the job queue's disk is full: the job could not go on; retry once space has been freed"
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
 
 
@@ -82,28 +88,65 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     svc.workers.set_current(worker, job_id)
     started = time.time()
     record = svc.jobs.get(job_id)
-    try:
-        if record is None:  # expired or deleted between start() and here
-            raise MusicAnalyzerError("the job record is gone", code="job_gone")
-        metrics.job_started(record, started)
-        result = _work(svc, record, job_type)
-    except JobCanceled:
-        svc.jobs.mark_canceled(job_id)
-        return "canceled"
-    except MusicAnalyzerError as e:
-        log.info("job %s failed: %s", job_id, e.message)
-        svc.jobs.fail(job_id, e.to_dict(), status=e.http_status)
-        return "failed"
-    except Exception:  # a bug or an unexpected library error: the details to the log, keep serving
-        log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id), traceback.format_exc())
-        svc.jobs.fail(job_id, {"code": "internal_error", "message": "an internal error stopped the job; the "
-                                                                    f"worker's log has the details (job {job_id})"})
-        return "failed"
-    finally:
-        svc.workers.clear_current(worker, job_id)
-        metrics.job_ran(record or {"type": job_type}, time.time() - started)
-    svc.jobs.succeed(job_id, result, files=_files_of(result))
+    with recording_writes() as written:
+        try:
+            if record is None:  # expired or deleted between start() and here
+                raise MusicAnalyzerError("the job record is gone", code="job_gone")
+            metrics.job_started(record, started)
+            result = _work(svc, record, job_type)
+        except JobCanceled:
+            remove_files(written)  # a canceled job leaves no result files (no picture without its JSON)
+            _record_outcome(lambda: svc.jobs.mark_canceled(job_id))
+            return "canceled"
+        except Exception as e:
+            remove_files(written)  # nor does a failed one: what it wrote may be half of a set
+            known = _known_failure(e)
+            if known is None:  # a bug or an unexpected library error: the details to the log, keep serving
+                log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id),
+                          traceback.format_exc())
+                known = MusicAnalyzerError("an internal error stopped the job; the worker's log has the details "
+                                           f"(job {job_id})", code="internal_error")
+            else:
+                log.info("job %s failed: %s (%s)", job_id, known.message, e)
+            failure = known
+            _record_outcome(lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status))
+            return "failed"
+        finally:
+            try:
+                svc.workers.clear_current(worker, job_id)
+            except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
+                log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
+            metrics.job_ran(record or {"type": job_type}, time.time() - started)
+    index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
+    _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=_files_of(result)))
     return "succeeded"
+
+
+def _known_failure(e: Exception) -> MusicAnalyzerError | None:
+    """The one mapping of the job layer: the service's own errors as they are, a full disk (the data
+    directory's, or the job queue's while it refuses writes) as `insufficient_storage`; None for a bug."""
+    if isinstance(e, MusicAnalyzerError):
+        return e
+    if isinstance(e, QueueStorageFull):
+        return InsufficientStorageError(QUEUE_FULL_MESSAGE)
+    return as_storage_error(e)
+
+
+def _record_outcome(write: Callable[[], None]) -> None:
+    """Record a job's end. While the job queue refuses writes for a full disk, wait for it (up to
+    OUTCOME_WAIT_SECONDS; this worker could take no other job meanwhile): else the job would stay `running`
+    after space returned, its worker alive, so nothing would ever recover it."""
+    delay, deadline = 0.5, time.monotonic() + OUTCOME_WAIT_SECONDS
+    while True:
+        try:
+            write()
+            return
+        except QueueStorageFull:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("the job queue's disk is full; recording the job's outcome again in %.1f s", delay)
+            threading.Event().wait(delay)  # a backoff in production, not a test's synchronisation
+            delay = min(delay * 2, 10.0)
 
 
 def _work(svc: Services, job: dict, job_type: str) -> dict:
@@ -162,8 +205,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         part = scaled(progress, i / len(names), (i + 1) / len(names))
         try:
             results.append(one(name, part))
-        except JobCanceled:
-            raise
+        except (JobCanceled, InsufficientStorageError):
+            raise  # a full disk fails the next file too: stop here
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})
     if not results and errors:

@@ -9,6 +9,7 @@ from flask import current_app, g, has_request_context
 from worker.options import JobOptions
 
 from .cache import adopt, cacheable, hits_for_all
+from .library_index import index_job_tracks
 from .services import services
 from .types import JOB_TYPES
 from .webhooks import WebhookRequest
@@ -67,5 +68,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
     result = {"batch": True, "results": results, "errors": [], "cached": True} if batch else results[0]
     written = [f for r in results for f in r.get("files", [])]
+    # the adopted results are this session's now: index them as a run job's would be (never fails the request)
+    index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions)
     svc.jobs.succeed_from_cache(job["job_id"], result, files=written)
     return svc.jobs.get(job["job_id"]) or job

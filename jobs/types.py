@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from library.options import AskOptions, ReindexOptions
 from worker.audio_llm.options import Gemma3NOptions
 from worker.compare.options import CompareOptions
 from worker.features.options import FeaturesOptions
@@ -65,6 +66,8 @@ JOB_TYPES: dict[str, JobType] = _types(
     ("musicgen", "GPU_QUEUE", MusicGenOptions, "jobs.work.musicgen:musicgen", False),
     ("lyrics", "GPU_QUEUE", LyricsOptions, "jobs.work.lyrics:lyrics", True),
     ("compare", "GPU_QUEUE", CompareOptions, "jobs.work.compare:compare", True),
+    ("library_ask", "GPU_QUEUE", AskOptions, "jobs.work.library:library_ask", False),
+    ("library_reindex", "CPU_QUEUE", ReindexOptions, "jobs.work.library:library_reindex", False),
 )
 
 

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
-  for p in ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk nginx gettext-base; do
+  pkgs="ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk nginx gettext-base"
+  # the test dependencies also bring the browser the web page's test drives (not needed to serve the page)
+  case "${1:-}" in *requirements-dev*) pkgs="$pkgs chromium" ;; esac
+  for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # or when a tool the tests need does not import: a fresh machine needs no separate setup step.
 stamp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/music-analyzer"
 stamp="$stamp_dir/deps-$(cat requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ] || ! python3 -c "import pytest, mypy, mir_eval, music21, celery, torch, music_analyzer_client" 2>/dev/null \
+if [ ! -f "$stamp" ] || ! python3 -c "import pytest, mypy, mir_eval, music21, celery, torch, music_analyzer_client, playwright" 2>/dev/null \
     || ! python3 -m ruff --version >/dev/null 2>&1; then
   echo "installing the test dependencies (scripts/install.sh requirements-dev.txt)..."
   bash scripts/install.sh requirements-dev.txt

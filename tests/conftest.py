@@ -8,6 +8,7 @@ same server by mistake could not take this session's jobs (tests/test_isolation.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import tempfile
 
@@ -39,11 +40,14 @@ def auth_users(*users: tuple[str, str]) -> str:
     return ",".join(f"{name}:{generate_password_hash(password)}" for name, password in users)
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's browser: the tests never download one
 # marker -> (what must exist, how to get it). In CI a missing tool fails the test; elsewhere it skips, saying why.
 REQUIRED_TOOLS = {
     "needs_fluidsynth": (lambda: shutil.which("fluidsynth") is not None and Path(FLUIDR3).exists(),
                          "the fluidsynth command and FluidR3_GM.sf2 (apt install fluidsynth fluid-soundfont-gm)"),
     "needs_espeak": (lambda: shutil.which("espeak-ng") is not None, "the espeak-ng command (apt install espeak-ng)"),
+    "needs_chromium": (lambda: Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None,
+                       f"{CHROMIUM} and Playwright for Python (apt install chromium; pip install playwright)"),
 }
 FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 
 from tests.audio_synth import sine, write
 from tests.conftest import USER, node_of
+from tests.small_disk import files_under
 from tests.test_api_sessions import upload, user_session_dir
 
 
@@ -125,6 +127,30 @@ def test_cancel_running_job_stops_at_checkpoint(app, client):
     assert client.delete(f"/jobs/{job_id}").status_code == 409
 
 
+def test_a_job_canceled_while_drawing_its_picture_leaves_no_result_files(app, client, session_id, audio_dir,
+                                                                         settings):
+    """Deterministic: the test holds matplotlib's figure render lock (every Figure.draw takes it), so the
+    features job is drawing its picture when the cancel arrives; released, it writes the PNG, meets its next
+    checkpoint and stops. The runner takes back what the job wrote: no PNG without its JSON."""
+    from matplotlib.figure import Figure
+
+    # a tone no other test analyses: the result cache cannot answer the job before it runs
+    name = f"cancel-{uuid.uuid4().hex[:8]}.wav"
+    upload(client, session_id, write(audio_dir / name, sine(300 + uuid.uuid4().int % 500, 1.0)))
+    results = user_session_dir(settings, USER, session_id) / "results"
+    svc = app.extensions["music_analyzer"]
+    with Figure._render_lock:
+        r = client.post(f"/process/features/{session_id}", json={"file": name})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
+        r = client.delete(f"/jobs/{job_id}")
+        assert r.status_code == 202 and r.json()["state"] == "cancel_requested"
+    final = client.wait_job(job_id)
+    assert final["state"] == "canceled", final
+    assert files_under(results) == []
+
+
 def test_delete_session_with_queued_job_is_409(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
     job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
@@ -154,7 +180,7 @@ def test_probe_job_round_trip(client, worker_name):
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
 
-PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive"}
+PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk"}
 
 
 def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
@@ -174,7 +200,9 @@ def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, c
     assert set(body) <= PUBLIC_HEALTH_FIELDS and body["status"] == "ok" and body["workers_alive"] >= 1
     assert body["redis"]["ok"] and set(body["redis"]) == {"ok", "latency_ms"}
     assert set(body["queue_depth"]) == {"gpu", "cpu"}
-    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"]):
+    assert set(body["disk"]) == {"ok", "free_bytes", "total_bytes", "min_free_bytes"} and body["disk"]["ok"]
+    for secret in ("f" * 32, worker_name, worker_name.partition("@")[2], '"pid"', settings["CPU_QUEUE"],
+                   settings["DATA_DIR"]):
         assert secret not in anonymous.text
 
 

@@ -101,7 +101,8 @@ def bounded(case: Any) -> None:
                 value = values.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool) and value > most:
                     values[key] = most
-    model_route = case.operation.method.upper() == "POST" and case.operation.path.startswith("/api/v2/models/")
+    model_route = case.operation.method.upper() == "POST" and (case.operation.path.startswith("/api/v2/models/")
+                                                                or case.operation.path == "/library/ask")
     given = (case.body if isinstance(case.body, dict) else {}) | (case.query if isinstance(case.query, dict) else {})
     if model_route and "wait" not in given:  # not the default SYNC_WAIT_SECONDS (60 s)
         case.query = {**(case.query if isinstance(case.query, dict) else {}), "wait": MOST["wait"]}

@@ -125,6 +125,17 @@ def test_oversize_upload_is_413(client, session_id, audio_dir, settings):
     assert session_files(settings, session_id) == []
 
 
+def test_too_many_multipart_parts_is_413_naming_the_part_limit(client, session_id, settings):
+    """Werkzeug answers a form of more parts than MAX_FORM_PARTS with the same 413 as an oversize body: the
+    message must name the limit that was hit, not MAX_UPLOAD_BYTES (the body here is a few KB)."""
+    fields = [("field", (None, "x")) for _ in range(1001)]
+    r = client.post(f"/sessions/{session_id}/files", files=fields)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    message = r.json()["error"]["message"]
+    assert "1000 parts" in message and str(settings["MAX_UPLOAD_BYTES"]) not in message, message
+    assert session_files(settings, session_id) == []
+
+
 @pytest.mark.parametrize("bad", ["a" * 65, "bad.id", "sp ace", "%2e%2e"])
 def test_invalid_session_ids(client, bad):
     r = client.get(f"/sessions/{bad}")

@@ -165,3 +165,20 @@ def test_file_job_switches_model_and_writes_both_files(manager, tmp_path):
     text = (tmp_path / result["output_text_file"]).read_text()
     assert text.startswith("Transcription of Take 1.wav by Google Gemma 3n E2B IT")
     assert "the model heard the audio (1 chunk(s) at 16000 Hz)" in text and "Audio features of Take 1.wav" in text
+
+
+@pytest.mark.parametrize("model", AUDIO_MODELS)
+def test_album_art_reaches_the_final_pass(manager, model, tmp_path):
+    from tests.test_album_art import cover
+
+    song = tmp_path / "song.wav"
+    sf.write(song, tone(4.0, 220.0), SR)
+    art = cover(tmp_path / "art.png")
+    plain = run_gemma3n(manager=manager, audio_path=song, results_dir=tmp_path / "plain",
+                        options=options(model, "analyze"))
+    seen = run_gemma3n(manager=manager, audio_path=song, results_dir=tmp_path / "seen",
+                       options=options(model, "analyze", image="art.png"), image_path=art)
+    assert plain["image"] is None and seen["image"] == "art.png"
+    # the same pass with the picture's soft tokens (and the line saying what it is) in front of its prompt
+    assert [p["kind"] for p in seen["passes"]] == [p["kind"] for p in plain["passes"]] == ["single"]
+    assert seen["passes"][0]["prompt_tokens"] > plain["passes"][0]["prompt_tokens"]

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.audio_synth import sine, write
+from tests.conftest import serving
 from tests.test_api_sessions import upload
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def scrape(client) -> dict[str, dict[tuple, float]]:
@@ -24,7 +37,7 @@ def value(samples: dict, name: str, **labels) -> float:
 
 def test_jobs_http_and_levels_are_counted(client, session_id, audio_dir, server):
     before = scrape(client)
-    upload(client, session_id, write(audio_dir / "m.wav", sine(440, 1.0)))
+    sent = upload(client, session_id, write(audio_dir / "m.wav", sine(440, 1.0))).json()["files"][0]["bytes"]
     job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "m.wav"}).json()["job_id"])
     assert job["state"] == "succeeded"
     after = scrape(client)
@@ -39,6 +52,8 @@ def test_jobs_http_and_levels_are_counted(client, session_id, audio_dir, server)
     assert value(after, "ma_http_request_seconds_count", route=route) >= 1
     assert value(after, "ma_workers_alive", queue="cpu") >= 1 and "ma_queue_depth" in after
     assert "ma_jobs_running" in after
+    # other tests upload concurrently only in other sessions of this process: at least this upload's bytes
+    assert sent > 0 and value(after, "ma_upload_bytes_total") >= value(before, "ma_upload_bytes_total") + sent
 
 
 def test_model_loads_and_resident_memory(client, smollm2_folder):
@@ -51,6 +66,89 @@ def test_model_loads_and_resident_memory(client, smollm2_folder):
 
 
 def test_metrics_need_credentials(server):
-    import requests
-
     assert requests.get(server + "/metrics", timeout=10).status_code == 401
+
+
+def test_metrics_public_opens_only_the_scrape(settings, tmp_path):
+    from app import create_app
+
+    app = create_app({**settings, "DATA_DIR": str(tmp_path / "data"), "METRICS_PUBLIC": True})
+    with serving(app) as base:
+        r = requests.get(base + "/metrics", timeout=10)
+        assert r.status_code == 200 and "ma_queue_depth" in r.text
+        assert requests.get(base + "/jobs", timeout=10).status_code == 401  # nothing else opens with it
+
+
+COUNTING_PROCESS = """
+import sys
+from jobs import metrics
+for line in sys.stdin:
+    metrics.UPLOAD_BYTES.inc(int(line))
+    print("counted", flush=True)
+"""
+
+
+def test_processes_of_two_containers_sharing_the_metrics_directory_keep_their_counts(tmp_path):
+    """docker-compose: containers share the multiprocess directory but each numbers its own pids. Two real
+    processes in their own pid and host-name namespaces (both pid 1, as in containers) count in turns."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to give each process its own pid namespace")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+
+    def container(name: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["unshare", "--uts", "--pid", "--fork", "sh", "-c",
+             f'hostname {name} && exec "$0" -c "$1"', sys.executable, COUNTING_PROCESS],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def count(process: subprocess.Popen, amount: int) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"{amount}\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "counted"
+
+    first, second = container(f"api-{uuid.uuid4().hex[:6]}"), container(f"worker-{uuid.uuid4().hex[:6]}")
+    try:
+        count(first, 5)
+        count(second, 7)
+        count(first, 1)  # with one file for both pids 1 this write would replace the second one's 12 with 6
+    finally:
+        for process in (first, second):
+            process.communicate(timeout=30)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path / "metrics"))
+    assert registry.get_sample_value("ma_upload_bytes_total") == 13
+    assert len(list((tmp_path / "metrics").glob("counter_*.db"))) == 2
+
+
+def exported_series(client) -> set[str]:
+    """Every series name the service can export: its counters and histograms (observed yet or not) and
+    the levels a scrape reads from Redis."""
+    from prometheus_client import Counter, Histogram
+
+    from jobs import metrics
+
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    names = set(scrape(client)) | {family.name for family in families}  # a level with no samples has a name
+    for metric in vars(metrics).values():
+        if isinstance(metric, Counter):
+            names.add(f"{metric._name}_total")
+        elif isinstance(metric, Histogram):
+            names.update(f"{metric._name}_{part}" for part in ("bucket", "sum", "count"))
+    return names
+
+
+def test_the_grafana_dashboard_and_prometheus_config_match_the_service(client):
+    import json
+    import re
+
+    import yaml  # PyYAML: installed with the test tools (schemathesis)
+
+    dashboard = json.loads((ROOT / "deploy/grafana/music-analyzer.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bma_[a-z_]+", target["expr"])}
+    assert len(queried) >= 12 and queried <= exported_series(client), queried - exported_series(client)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["prometheus"]["profiles"] == ["monitoring"]  # optional: not in a plain `up`
+    scrape_config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"][0]
+    assert scrape_config["metrics_path"] == "/metrics" and scrape_config["static_configs"][0]["targets"] == ["api:8000"]

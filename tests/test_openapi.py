@@ -68,7 +68,7 @@ def test_request_bodies_are_the_options_declarations(app):
         Draft202012Validator(body).validate(example)
         op.options.from_request({k: v for k, v in example.items() if k not in op.body_keys}, settings=app.config)
         checked += 1
-    assert checked == 12  # eight /process routes, three model routes and the probe: none silently skipped
+    assert checked == 14  # eight /process routes, three model routes, the probe, library ask and reindex
     demucs = paths["/process/demucs/{session_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     overlap = demucs["properties"]["overlap"]
     assert (overlap["minimum"], overlap["maximum"], overlap["default"]) == (0.0, 0.9, 0.25)

@@ -38,7 +38,7 @@ class AudioInfo:
     frames: int
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {"kind": "audio", **asdict(self)}
         d["duration_seconds"] = round(self.duration_seconds, 3)
         return d
 

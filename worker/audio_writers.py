@@ -3,16 +3,21 @@
 A writer takes float32 blocks `(channels, samples)` one after another, so a stem of any length is written
 with constant memory. The data go to a temporary file beside the target, renamed over it by `commit()`;
 `abort()` (or an exception inside `with`) removes it, so no partial result is ever visible.
+
+libsndfile reports a failed write without its errno (`LibsndfileError` with an empty message), so a
+soundfile error while the folder's filesystem has (almost) no space left is reported as the full disk
+it is: `InsufficientStorageError`, like the OSError the MP3 writer gets (worker/errors.py).
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
-from worker.errors import InvalidRequestError
+from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError, InvalidRequestError
 from worker.files import atomic_path
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
@@ -21,6 +26,9 @@ MP3_QUALITY = 2  # LAME's -q: 2 is "near-best", 0 is much slower for no audible 
 MP3_MAX_CHANNELS = 2
 MP3_MAX_INPUT_RATE = 48000  # Hz; above this LAME is asked to resample
 _SF_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}  # float WAV never clips stems that exceed full scale
+# A write that fails with less than this free fills the disk: a writer's block is a few MB at most, and
+# the kernel writes what fits before it refuses, so a full disk shows well under this after the failure.
+FULL_DISK_SLACK_BYTES = 1024 * 1024
 
 
 class AudioFileWriter:
@@ -52,8 +60,11 @@ class AudioFileWriter:
             else:
                 import soundfile as sf
 
-                self._sf = sf.SoundFile(str(self._tmp), "w", samplerate=int(sample_rate), channels=channels,
-                                        format=format.upper(), subtype=_SF_SUBTYPES[format])
+                try:
+                    self._sf = sf.SoundFile(str(self._tmp), "w", samplerate=int(sample_rate), channels=channels,
+                                            format=format.upper(), subtype=_SF_SUBTYPES[format])
+                except RuntimeError as e:  # LibsndfileError
+                    raise self._sndfile_failure(e) from e
         except BaseException as e:
             self._stack.__exit__(type(e), e, e.__traceback__)
             raise
@@ -73,7 +84,10 @@ class AudioFileWriter:
             self._fh.write(self._enc.encode(pcm.tobytes()))
         else:
             data = block.T if self.format == "wav" else np.clip(block.T, -1.0, 1.0 - 2.0 ** -23)
-            self._sf.write(np.ascontiguousarray(data))
+            try:
+                self._sf.write(np.ascontiguousarray(data))
+            except RuntimeError as e:  # LibsndfileError
+                raise self._sndfile_failure(e) from e
 
     def commit(self) -> Path:
         """Finish the file and move it into place."""
@@ -85,12 +99,24 @@ class AudioFileWriter:
                 self._fh.write(self._enc.flush())
                 self._fh.close()
             else:
-                self._sf.close()
+                try:
+                    self._sf.close()
+                except RuntimeError as e:  # LibsndfileError: the last blocks did not fit
+                    raise self._sndfile_failure(e) from e
         except BaseException as e:
             self._stack.__exit__(type(e), e, e.__traceback__)
             raise
         self._stack.close()
         return self.path
+
+    def _sndfile_failure(self, error: RuntimeError) -> Exception:
+        try:
+            st = os.statvfs(self.path.parent)
+        except OSError:
+            return error
+        if st.f_bavail * st.f_frsize < FULL_DISK_SLACK_BYTES:
+            return InsufficientStorageError(DISK_FULL_MESSAGE)
+        return error
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left as it was."""

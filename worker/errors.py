@@ -7,6 +7,8 @@ the status is only a hint carried with the error kind.
 
 from __future__ import annotations
 
+import errno
+
 
 class MusicAnalyzerError(Exception):
     """Base class: a failure whose reason can be shown to the user."""
@@ -91,6 +93,37 @@ class ModelNotAvailableError(ModelError):
 class OutOfMemoryError(ModelError):
     code = "out_of_memory"
     http_status = 507
+
+
+class InsufficientStorageError(MusicAnalyzerError):
+    """The data directory's filesystem is full (or the user's quota is): nothing was stored."""
+
+    code = "insufficient_storage"
+    http_status = 507
+
+
+# ENOSPC: the filesystem is full; EDQUOT: the account's quota is. Both pass once space is freed.
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+DISK_FULL_MESSAGE = "the server's disk is full: nothing was stored; retry once space has been freed"
+
+
+def out_of_space(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an exception it was raised from or while handling, is a full disk or quota.
+
+    Libraries often wrap the OSError (soundfile, matplotlib, PIL...), so the chain is walked.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def as_storage_error(exc: BaseException) -> InsufficientStorageError | None:
+    """The one mapping of a full disk to the service's error (the OSError's text, with its path, is dropped)."""
+    return InsufficientStorageError(DISK_FULL_MESSAGE) if out_of_space(exc) else None
 
 
 class ContextLengthError(ModelError):

@@ -1,7 +1,11 @@
 """File names and atomic writes, shared by every pipeline and by the session store.
 
 A result file either appears complete or not at all: writers go to a temporary
-name in the same folder and are renamed over the target (atomic on one filesystem).
+name in the same folder and are renamed over the target (atomic on one filesystem);
+on any error, a full disk included, the temporary file is removed.
+
+Within `recording_writes()` every file these writers put in place is listed, so the job
+runner can take back what a job wrote when it ends canceled or failed (no PNG without its JSON).
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from config import IMAGE_FILE_TYPES
 from worker.errors import InvalidRequestError
 
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_LENGTH = 120  # characters, extension included
+_written: ContextVar[list[Path] | None] = ContextVar("written_files", default=None)
 
 
 def safe_name(filename: str) -> str:
@@ -39,6 +46,11 @@ def safe_name(filename: str) -> str:
     return name
 
 
+def is_image_name(name: str) -> bool:
+    """An upload named as an image (uploads are checked to hold what their extension says)."""
+    return "." in name and name.rsplit(".", 1)[-1].lower() in IMAGE_FILE_TYPES
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +64,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    _record(path)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -78,6 +91,29 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+    _record(path)
+
+
+@contextmanager
+def recording_writes() -> Iterator[list[Path]]:
+    """Lists the files the atomic writers put in place within (in this thread or task context)."""
+    written: list[Path] = []
+    token = _written.set(written)
+    try:
+        yield written
+    finally:
+        _written.reset(token)
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        _unlink_quietly(path)
+
+
+def _record(path: Path) -> None:
+    written = _written.get()
+    if written is not None:
+        written.append(Path(path))
 
 
 def _unlink_quietly(path: str | Path) -> None:

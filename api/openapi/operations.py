@@ -65,7 +65,9 @@ PATH_PARAMS: dict[str, Param] = {
                     "A job id.", "path"),
     "name": Param("name", {"type": "string", "examples": ["song.wav"]}, "A file name in the session.", "path"),
     "asset": Param("asset", {"type": "string", "examples": ["swagger-ui.css"]},
-                   "A file of the docs page.", "path"),
+                   "A file of the docs page or of the web page.", "path"),
+    "track_id": Param("track_id", {"type": "string", "examples": ["3f2a9c0d1e4b5a6978c0d1e2"]},
+                      "A track id of the caller's library.", "path"),
 }
 OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
@@ -130,7 +132,8 @@ def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) 
 
 OPERATIONS: dict[str, Op] = {
     "GET /health": Op("Liveness, Redis and workers", "service",
-                      {200: Ok("Up (`degraded`: a queue has no live worker).", ref("Health")),
+                      {200: Ok("Up (`degraded`: a queue has no live worker, or the data directory has less "
+                               "than MIN_FREE_DISK_MB free).", ref("Health")),
                        503: Ok("Redis is not reachable: `status: unavailable`, `redis.ok: false`.", ref("Health"))},
                       {}, public=True, description="Public; with valid credentials also every worker's details."),
     "GET /openapi.json": Op("This description (OpenAPI 3.1)", "service", {200: Ok("The description.", {})},
@@ -140,6 +143,11 @@ OPERATIONS: dict[str, Op] = {
     "GET /docs/<asset>": Op("A script, style sheet or icon of the docs page", "service",
                             {200: Ok("The file.", None, media="*/*")}, {404: "No such file."},
                             public=True, redis=False),
+    "GET /": Op("The web page: upload, analyse, play and look at the results", "service",
+                {200: Ok("An HTML page (its scripts and styles from /web/).", None, media="text/html")}, {},
+                redis=False, description="Behind HTTP Basic like the API: the browser asks for the login."),
+    "GET /web/<path:asset>": Op("A script or style sheet of the web page", "service",
+                                {200: Ok("The file.", None, media="*/*")}, {404: "No such file."}, redis=False),
     "GET /metrics": Op("Prometheus metrics", "service",
                        {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
     "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},
@@ -155,7 +163,8 @@ OPERATIONS: dict[str, Op] = {
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
          409: "Too many uploads of one name; ambiguous session.", 413: "Over MAX_UPLOAD_BYTES.",
-         415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long)."},
+         415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long).",
+         507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free."},
         multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),
     "GET /sessions/<session_id>": Op("A session: uploads, results and jobs", "sessions",
                                      {200: Ok("The session.", ref("Session"))}, SESSION_ERRORS, query=(OWNER,)),
@@ -235,5 +244,74 @@ OPERATIONS: dict[str, Op] = {
                                            "temperature": 0}),
 }
 
+LIBRARY_ERRORS = {400: "A filter, `limit` or `cursor` is not acceptable.",
+                  503: "The library database is not reachable (`library_unavailable`)."}
+NUMBER = {"type": "number"}
+TRACK_FILTERS = (
+    Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),
+    Param("key_relation", {"enum": ["exact", "relative", "compatible"], "default": "exact"},
+          "exact; relative (also the relative major/minor); compatible (Camelot neighbours: same number, "
+          "one step round the wheel)."),
+    Param("tempo_min", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at least."),
+    Param("tempo_max", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at most."),
+    Param("tempo_multiples", {"enum": ["1", "0", "true", "false"], "default": "1"},
+          "Also tracks whose double or half tempo is in range (`tempo_match`: double | half)."),
+    Param("metre", {"type": "string", "examples": ["4/4"]}, "Time signature."),
+    Param("duration_min", {**NUMBER, "minimum": 0}, "Seconds at least."),
+    Param("duration_max", {**NUMBER, "minimum": 0}, "Seconds at most."),
+    Param("loudness_min", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at least."),
+    Param("loudness_max", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at most."),
+    Param("has_vocals", {"enum": ["1", "0", "true", "false"]}, "Tracks with (or without) sung words."),
+    Param("session_id", SESSION_ID, "Only this session's tracks."),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (clamped)."),
+    CURSOR)
+LIBRARY_OPERATIONS: dict[str, Op] = {
+    "GET /library/tracks": Op("The caller's indexed tracks, filtered, a page at a time", "library",
+                              {200: Ok("A page ordered by session and file.", ref("TrackList"))},
+                              LIBRARY_ERRORS, query=TRACK_FILTERS),
+    "GET /library/tracks/<track_id>": Op("One indexed track", "library", {200: Ok("The track.", ref("Track"))},
+                                         {404: "No such track (or not the caller's).", **LIBRARY_ERRORS}),
+    "GET /library/tracks/<track_id>/similar": Op(
+        "Tracks that sound alike, or that a DJ could mix into", "library",
+        {200: Ok("Nearest first.", ref("SimilarTracks"))},
+        {404: "No such track (or not the caller's).",
+         422: "The track has no descriptors (run features), or `mix=1` without its key and tempo (run pitch).",
+         **LIBRARY_ERRORS},
+        query=(Param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many."),
+               Param("mix", {"enum": ["1", "0", "true", "false"], "default": "0"},
+                     "Only tracks in a compatible key whose tempo (or its double or half) is within "
+                     "LIBRARY_MIX_TEMPO_PERCENT.")),
+        description="Distance: Euclidean over standardised descriptors weighted by group (timbre 0.45, "
+                    "harmony 0.30, rhythm 0.15, energy 0.10; library/descriptors.py)."),
+    "GET /library/search": Op(
+        "Search lyrics, meaning, or both", "library", {200: Ok("Hits best first.", ref("SearchResults"))},
+        {400: "`q` empty or over 500 characters, unknown `mode`, bad `limit` or `cursor`.",
+         503: LIBRARY_ERRORS[503]},
+        query=(Param("q", {"type": "string", "minLength": 1, "maxLength": 500, "examples": ["river road"]},
+                     "What to look for."),
+               Param("mode", {"enum": ["lyrics", "semantic", "hybrid"], "default": "hybrid"},
+                     "lyrics: phrase, then fuzzy line matches; semantic: embeddings of transcripts and analyses; "
+                     "hybrid: reciprocal-rank fusion of both."),
+               Param("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "Page size."),
+               CURSOR)),
+    "POST /library/ask": Op(
+        "Ask a question about your library (retrieval, then the LLM)", "library",
+        {200: Ok("The answer with citations (track, line, time).", ref("LibraryAnswer")), **MODEL_ANSWERS},
+        {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."},
+        example={"question": "Which song is about walking by the river?", "wait": 60},
+        options=JOB_TYPES["library_ask"].options, body_keys=("wait", "webhook", "webhook_events_filter"),
+        query=(MODEL_WAIT,), headers=("Idempotency-Key",),
+        description="Runs on the GPU queue like /api/v2/models/generate: waits up to `wait` seconds."),
+    "POST /library/reindex": Op(
+        "Rebuild the caller's library from the session files", "library", CREATED,
+        {400: "A body that is not an empty JSON object, or a bad `webhook`.", 413: "The body is over 1 MiB.",
+         409: "Idempotency-Key still in use.", 415: "A body that is not JSON.",
+         422: "The Idempotency-Key came with another request."},
+        body_keys=("webhook", "webhook_events_filter"), options=JOB_TYPES["library_reindex"].options,
+        headers=("Idempotency-Key", "Prefer"), example={}),
+}
+
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
                                      "One or more audio files (wav, flac, ogg, mp3, m4a ...)."))
+
+OPERATIONS.update(LIBRARY_OPERATIONS)

@@ -177,7 +177,8 @@ def batch_result() -> Schema:
 RESULTS = {"features": "FeaturesResult", "pitch": "PitchResult", "gemma_3n": "Gemma3nResult",
            "demucs": "DemucsResult", "whisper": "WhisperResult", "musicgen": "MusicgenResult",
            "probe": "ProbeResult", "model_load": "ModelLoadResult", "model_unload": "ModelUnloadResult",
-           "generate": "GenerateResult", "lyrics": "LyricsResult", "compare": "CompareResult"}
+           "generate": "GenerateResult", "lyrics": "LyricsResult", "compare": "CompareResult",
+           "library_ask": "LibraryAnswer", "library_reindex": "ReindexResult"}
 BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 
 
@@ -209,8 +210,10 @@ def accepted_schema() -> Schema:
 
 
 def session_schemas() -> dict[str, Schema]:
-    audio = obj(["name", "bytes"], "An upload with what decoding it found.", name=STR, bytes=INT,
-                modified=NUM, format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT)
+    audio = obj(["name", "bytes"], "An upload with what decoding it found: audio (duration, rate, channels) or an "
+                "image (album art: width, height).", name=STR, bytes=INT, modified=NUM,
+                kind={"enum": ["audio", "image"], "description": "Absent for uploads of older versions (audio)."},
+                format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT, width=INT, height=INT)
     stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM)
     return {
         "UploadedFile": audio,
@@ -256,6 +259,14 @@ def status_schemas() -> dict[str, Schema]:
                          redis=obj(["ok"], ok=BOOL, latency_ms=NUM, error=STR), workers_alive=INT,
                          queue_depth={"type": "object", "additionalProperties": INT},
                          queues_without_worker=arr(STR),
+                         disk=obj(["ok"], "Space in the data directory (`ok: false`: under MIN_FREE_DISK_MB, "
+                                  "uploads refused; only `ok` when it cannot be read).",
+                                  ok=BOOL, free_bytes=INT, total_bytes=INT, min_free_bytes=INT),
+                         library=obj(["ok"], "With credentials only. The library's database: `backend` sqlite | "
+                                     "postgresql, `fulltext` fts5 | tsvector, `vectors` (exact search in numpy), "
+                                     "`fuzzy`, `embedding_model`; `ok: false` when it is unreachable.", ok=BOOL,
+                                     backend=STR, fulltext=STR, vectors=STR, fuzzy=STR, embedding_model=STR,
+                                     pgvector_available=BOOL, error=STR),
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),
@@ -289,5 +300,39 @@ def component_schemas() -> dict[str, Schema]:
         "BatchResult": batch_result(),
         "LyricsResult": lyrics_result(),
         "CompareResult": compare_result(),
+        **library_schemas(),
         "ModelChoice": obj(["model", "reason"], "Which model `auto` chose, and why.", model=STR, reason=STR),
+    }
+
+
+def library_schemas() -> dict[str, Schema]:
+    key = obj(["label", "camelot"], label=STR, mode=null(STR), camelot=null(STR), confidence=null(NUM))
+    track = obj(["track_id", "session_id", "filename"], "A track as the library indexed it from its session's "
+                "results (null: not measured).", track_id=STR, owner=STR, session_id=STR, filename=STR,
+                duration_seconds=null(NUM), key=null(key), tempo_bpm=null(NUM), metre=null(STR),
+                loudness_lufs=null(NUM), has_vocals=null(BOOL), chords_summary=null(STR), sources=arr(STR),
+                indexed_at=STR, tempo_match=null({"enum": ["exact", "double", "half"]}))
+    line = obj(["text", "start_seconds"], line_no=INT, text=STR, start_seconds=null(NUM), end_seconds=null(NUM),
+               match={"enum": ["phrase", "fuzzy"]}, score=NUM)
+    passage = obj(["kind", "text"], kind=STR, source=STR, text=STR, start_seconds=null(NUM), end_seconds=null(NUM))
+    hit = obj(["track_id", "score", "track"], track_id=STR, score=NUM, track=ref("Track"), line=null(line),
+              lines=arr(line), passage=null(passage))
+    citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
+                   kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT))
+    neighbour = obj(["track", "distance"], track=ref("Track"), distance=NUM,
+                    key_relation={"enum": ["same", "relative", "fifth"]},
+                    tempo_match={"enum": ["exact", "double", "half"]}, tempo_change_percent=NUM)
+    return {
+        "Track": track,
+        "TrackList": obj(["tracks", "next_cursor"], tracks=arr(ref("Track")), next_cursor=null(STR)),
+        "SearchResults": obj(["query", "mode", "results", "next_cursor"], query=STR, mode=STR, results=arr(hit),
+                             next_cursor=null(STR)),
+        "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
+        "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
+                             "`cited_by`: model (it cited excerpts) or retrieval (it cited none: the top one).",
+                             question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
+                             generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
+                             cited_by=null({"enum": ["model", "retrieval"]}), model_choice=ref("ModelChoice")),
+        "ReindexResult": obj(["tracks_indexed", "tracks_removed"], owner=STR, tracks_indexed=INT,
+                             tracks_removed=INT, errors=arr({"type": "object"})),
     }

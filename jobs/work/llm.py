@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.progress import Progress
@@ -23,4 +24,6 @@ def generate(ctx: JobContext, progress: Progress) -> dict:
 
 
 def gemma_3n(ctx: JobContext, progress: Progress) -> dict:
-    return for_each_file(ctx, progress, run_gemma3n, manager=model_manager())
+    options = ctx.options_as(Gemma3NOptions)
+    image = ctx.upload_path(options.image) if options.image else None
+    return for_each_file(ctx, progress, run_gemma3n, manager=model_manager(), image_path=image)

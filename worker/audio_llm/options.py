@@ -46,6 +46,9 @@ class Gemma3NOptions(JobOptions):
                                  "256).", minimum=1, maximum=MAX_NEW_TOKENS)
     prompt: str | None = option(None, "An extra instruction added to every pass.", max_length=MAX_USER_PROMPT_CHARS)
     seed: int | None = option(None, "For sampling (temperature > 0).", minimum=0, maximum=2**63 - 1)
+    image: str | None = option(None, "An image upload of the session (album art) the model looks at in its "
+                               "final pass; only models that see images (with auto: one that does).",
+                               max_length=255)
 
     @classmethod
     def from_request(cls, body: Mapping[str, Any] | None, *, settings: Settings | None = None) -> Gemma3NOptions:

@@ -27,9 +27,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from worker.audio_io import load_audio, resample, to_mono
-from worker.errors import AudioError
+from worker.errors import AudioError, InvalidRequestError
 from worker.features.descriptors import compute_features
 from worker.files import write_json_atomic, write_text_atomic
+from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
 from worker.llm.loading import LoadedLLM
@@ -94,6 +95,7 @@ class LLMCall:
     options: GenerateOptions
     audio: np.ndarray | None = None
     span: Span | None = None
+    image: Any = None  # an RGB PIL image the pass looks at (album art), or None
 
     @property
     def user_text(self) -> str:
@@ -123,6 +125,7 @@ class Prepared:
     seconds: float = 0.0
     music_text: str = ""  # the session's music analysis of the track, as prompt lines ("" when it has none)
     grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
+    image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
 
 
 @dataclass
@@ -151,8 +154,8 @@ class Gemma3NProcessor:
         """`model_variant: "auto"` -> the best model this machine has for the task, and why."""
         if options.model_variant != AUTO:
             return options, None
-        choice = choose_model(options.task, settings=self.manager.settings, registry=self.registry,
-                              device_memory_bytes=device_memory_bytes(self.manager.device))
+        choice = choose_model(options.task, needs=("image",) if options.image else (), settings=self.manager.settings,
+                              registry=self.registry, device_memory_bytes=device_memory_bytes(self.manager.device))
         return dataclasses.replace(options, model_variant=choice.model_type), choice
 
     # -- preprocess ------------------------------------------------------------------------------------
@@ -296,8 +299,9 @@ class Gemma3NProcessor:
             merge_progress(0.0, "merging")
             text = merge_prompt(prepared.options.task, notes=notes, features_text=prepared.features_text,
                                 duration_seconds=prepared.duration_seconds, user_prompt=prepared.options.prompt)
-            call = LLMCall("merge", self._generate_options(prepared.options, user=text,
-                                                           max_length=prepared.options.max_new_tokens))
+            call = looking_at(LLMCall("merge", self._generate_options(prepared.options, user=text,
+                                                                      max_length=prepared.options.max_new_tokens)),
+                              prepared.image)
             result = self._run(call, out, progress=merge_progress)
             out.summary, out.finish_reason, out.final_prompt = result["response"], result["finish_reason"], text
             out.merge_passes += 1
@@ -329,7 +333,8 @@ class Gemma3NProcessor:
 
     def _run(self, call: LLMCall, out: Generated, *, progress: Progress) -> dict:
         audio = [call.audio] if call.audio is not None else None
-        result = self.manager.generate(call.options, audio=audio, progress=progress)
+        images = [call.image] if call.image is not None else None
+        result = self.manager.generate(call.options, audio=audio, images=images, progress=progress)
         out.passes.append({"kind": call.kind, "index": call.span.index if call.span else None,
                            "audio_input": result["audio_input"], "prompt_tokens": result["prompt_tokens"],
                            "tokens_generated": result["tokens_generated"], "seconds": result["seconds"],
@@ -394,14 +399,25 @@ class Gemma3NProcessor:
         generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         return self.postprocess(prepared, generated, started=started)
 
+    def _open_image(self, options: Gemma3NOptions, image_path: Path | None) -> Any:
+        if image_path is None:
+            return None
+        if "image" not in self.registry[options.model_variant].get("modalities", ()):
+            raise InvalidRequestError(f"{options.model_variant} does not take images; leave out `image`",
+                                      code="image_not_supported")
+        return open_image(image_path, max_pixels=int(self.manager.settings.get("MAX_IMAGE_PIXELS")
+                                                     or DEFAULT_MAX_IMAGE_PIXELS))
+
     def process_file(self, audio_path: Path, *, results_dir: Path, options: Gemma3NOptions,
-                     progress: Progress | None = None) -> dict:
+                     progress: Progress | None = None, image_path: Path | None = None) -> dict:
         """Analyse one file and write analysis_<model>_<task>_<stem>.json|.txt into results_dir (atomically,
-        the JSON last). Returns the result, its "files" listing both names."""
+        the JSON last). Returns the result, its "files" listing both names. image_path: album art the final
+        pass looks at (the model must see images)."""
         report = progress or quiet
         started = time.perf_counter()
         options, choice = self.resolve_auto(options.validate())
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
+        image = self._open_image(options, image_path)
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
         y, sr = load_audio(audio_path)
@@ -412,8 +428,12 @@ class Gemma3NProcessor:
         prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript,
                                    grounding=grounding)
         del y
+        if image is not None:
+            prepared.image = image
+            prepared.calls = [looking_at(c, image) if c.kind in ("single", "text") else c for c in prepared.calls]
         generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
         result = self.postprocess(prepared, generated, started=started)
+        result["image"] = image_path.name if image is not None and image_path is not None else None
         if choice is not None:
             result["model_choice"] = choice.to_dict()
         report(PASSES_END, "writing")
@@ -425,3 +445,20 @@ class Gemma3NProcessor:
         report(1.0, "done")
         return result
 
+
+ALBUM_ART_NOTE = "The image is the album art of this release: say what it adds where it matters."
+
+
+def looking_at(call: LLMCall, image: Any) -> LLMCall:
+    """`call` with `image` in front of its user message (and a line saying what it is); unchanged without one."""
+    if image is None:
+        return call
+    messages = call.options.messages
+    if not messages:  # every pass here is built from messages (_generate_options)
+        raise ValueError("a pass without messages cannot show an image")
+    message = messages[-1]
+    content = message["content"]
+    parts = list(content) if isinstance(content, list) else [{"type": "text", "text": content}]
+    user = {**message, "content": [{"type": "image"}, {"type": "text", "text": ALBUM_ART_NOTE + "\n\n"}, *parts]}
+    options = dataclasses.replace(call.options, messages=(*messages[:-1], user))
+    return dataclasses.replace(call, options=options, image=image)

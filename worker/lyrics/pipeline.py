@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from worker.audio_llm.files import TRANSCRIPT_PATTERNS
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.processor import ModelHost
-from worker.errors import AudioError, InvalidRequestError
+from worker.errors import AudioError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
+from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress, quiet
@@ -51,11 +50,12 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
                               music_text=describe_music(grounding.pitch) if grounding.pitch else "",
                               sees_image=sees_image)
     content: Any = [{"type": "image"}, {"type": "text", "text": text}] if sees_image else text
+    images = [open_image(image_path, max_pixels=_max_pixels(manager))] if sees_image and image_path else None
     report(0.05, "analysing lyrics")
     generated = manager.generate(GenerateOptions(
         messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
         temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
-        images=[_open_image(image_path)] if sees_image and image_path is not None else None, progress=report)
+        images=images, progress=report)
     result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)
@@ -69,14 +69,6 @@ def _resolve_model(options: LyricsOptions, manager: ModelHost, *, sees_image: bo
     choice = choose_model("lyrics", needs=("image",) if sees_image else (), settings=manager.settings,
                           registry=manager.registry, device_memory_bytes=device_memory_bytes(manager.device))
     return dataclasses.replace(options, model_variant=choice.model_type), choice
-
-
-def _open_image(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (OSError, ValueError) as e:
-        raise InvalidRequestError(f"{path.name} is not a readable image", code="invalid_image") from e
 
 
 def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, transcript: dict, source: str,
@@ -125,3 +117,7 @@ def _text(result: dict) -> str:
                                        if explicit["flagged"] else "none found"))
     lines += [f"Warning: {w}" for w in result["warnings"]]
     return "\n".join(lines) + "\n"
+
+
+def _max_pixels(manager: ModelHost) -> int:
+    return int(manager.settings.get("MAX_IMAGE_PIXELS") or DEFAULT_MAX_IMAGE_PIXELS)

@@ -1,0 +1,207 @@
+"""/library/...: the caller's indexed tracks: filters, lyric/semantic/hybrid search, similar tracks, questions.
+
+Every route is scoped to the caller: another user's track answers 404 like a missing one. Listings are
+paged with an opaque cursor (`limit`, `cursor` -> `next_cursor`) like GET /jobs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from api import access
+from api.creation import answer, create_job
+from api.models import require_weights, run_and_wait
+from api.process import json_body, options_of
+from config import MODEL_REGISTRY
+from library.camelot import keys_for, parse_key
+from library.options import AskOptions, ReindexOptions
+from library.service import Library, library_for
+from library.store import TrackFilter
+from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
+from worker.llm.choice import AUTO, choose_model
+
+bp = Blueprint("library", __name__, url_prefix="/library")
+log = logging.getLogger(__name__)
+SEARCH_MODES = ("lyrics", "semantic", "hybrid")
+MAX_SEARCH_OFFSET = 200  # a search ranks at most this many hits; pages are cut from them
+MAX_QUERY_CHARS = 500
+
+
+class LibraryUnavailableError(MusicAnalyzerError):
+    code = "library_unavailable"
+    http_status = 503
+
+
+def library() -> Library:
+    try:
+        return library_for(current_app.config)
+    except MusicAnalyzerError:
+        raise
+    except Exception as e:  # the database is down or unreachable: the details to the log only
+        log.warning("library database unavailable: %s", e)
+        raise LibraryUnavailableError("the library database is not reachable; retry shortly") from e
+
+
+@bp.get("/tracks")
+def list_tracks():
+    """The caller's tracks ordered by session and file, filtered (see the OpenAPI description)."""
+    args = request.args
+    where = TrackFilter(
+        session_id=args.get("session_id") or None, camelot=_key_filter(), tempo_min=_number("tempo_min", 1, 1000),
+        tempo_max=_number("tempo_max", 1, 1000), tempo_multiples=_flag("tempo_multiples", True),
+        metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
+        loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
+        has_vocals=_flag("has_vocals", None))
+    limit = _limit(50, 200)
+    after = _cursor_pair(args.get("cursor"))
+    rows = library().list_tracks(owner=access.caller().name, where=where, after=after, limit=limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    cursor = _encode([page[-1]["session_id"], page[-1]["filename"]]) if more and page else None
+    return jsonify({"tracks": page, "next_cursor": cursor})
+
+
+@bp.get("/tracks/<track_id>")
+def get_track(track_id: str):
+    track = library().store.get(owner=access.caller().name, track_id=track_id)
+    if track is None:
+        raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
+    return jsonify(track)
+
+
+@bp.get("/tracks/<track_id>/similar")
+def similar(track_id: str):
+    """Nearest tracks by weighted audio descriptors; `mix=1`: only those a DJ could mix into."""
+    result = library().similar(owner=access.caller().name, track_id=track_id, limit=_limit(10, 100),
+                               mix=bool(_flag("mix", False)))
+    return jsonify(result)
+
+
+@bp.get("/search")
+def search():
+    args = request.args
+    query = (args.get("q") or "").strip()
+    if not query or len(query) > MAX_QUERY_CHARS:
+        raise InvalidRequestError(f"q must be 1-{MAX_QUERY_CHARS} characters of text", code="invalid_query")
+    mode = args.get("mode", "hybrid")
+    if mode not in SEARCH_MODES:
+        raise InvalidRequestError(f"mode must be one of {', '.join(SEARCH_MODES)}", code="invalid_query",
+                                  details={"valid": list(SEARCH_MODES)})
+    limit = _limit(10, 50)
+    offset = _cursor_offset(args.get("cursor"))
+    hits = library().search(owner=access.caller().name, query=query, mode=mode,
+                            limit=min(offset + limit + 1, MAX_SEARCH_OFFSET))
+    page = hits[offset:offset + limit]
+    more = len(hits) > offset + limit and offset + limit < MAX_SEARCH_OFFSET
+    return jsonify({"query": query, "mode": mode, "results": page,
+                    "next_cursor": _encode(offset + limit) if more else None})
+
+
+@bp.post("/ask")
+def ask():
+    body = json_body()
+    options = options_of(AskOptions, body)
+    if options.model_type == AUTO:
+        choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    elif options.model_type is not None:
+        require_weights(options.model_type)
+    return run_and_wait("library_ask", options, body)
+
+
+@bp.post("/reindex")
+def reindex():
+    body = json_body()
+    options = options_of(ReindexOptions, body)
+    return answer(create_job("library_reindex", owner=access.caller().name, session_id=None, options=options,
+                             body=body))
+
+
+# -- arguments -----------------------------------------------------------------
+def _key_filter() -> tuple[str, ...]:
+    raw = request.args.get("key")
+    relation = request.args.get("key_relation", "exact")
+    if relation not in ("exact", "relative", "compatible"):
+        raise InvalidRequestError("key_relation must be exact, relative or compatible", code="invalid_filter")
+    if not raw:
+        return ()
+    code = parse_key(raw)
+    if code is None:
+        raise InvalidRequestError("key must be a key like 'A minor', 'F#m', 'Eb major' or a Camelot code like '8A'",
+                                  code="invalid_filter")
+    return tuple(keys_for(code, relation))
+
+
+def _number(name: str, lo: float, hi: float) -> float | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise InvalidRequestError(f"{name} must be a number in [{lo:g}, {hi:g}]", code="invalid_filter")
+    return value
+
+
+def _flag(name: str, default: bool | None) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise InvalidRequestError(f"{name} must be true or false (1 or 0)", code="invalid_filter")
+
+
+def _metre() -> str | None:
+    raw = request.args.get("metre")
+    if not raw:
+        return None
+    if len(raw) > 8 or "/" not in raw:
+        raise InvalidRequestError("metre must be like 4/4, 3/4, 6/8", code="invalid_filter")
+    return raw
+
+
+def _limit(default: int, most: int) -> int:
+    try:
+        return min(max(int(request.args.get("limit", default)), 1), most)
+    except ValueError as e:
+        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
+
+
+def _encode(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as e:
+        raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor") from e
+
+
+def _cursor_pair(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    value = _decode(cursor)
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor")
+    return value[0], value[1]
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    value = _decode(cursor)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_SEARCH_OFFSET:
+        raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor")
+    return value

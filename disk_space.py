@@ -1,0 +1,48 @@
+"""Free space in the data directory: what /health reports, and the up-front refusal of an upload.
+
+Below MIN_FREE_DISK_MB the service is `degraded`: uploads that would take the free space under the
+threshold are refused with 507 before a byte is written, so the space left goes to jobs' results, the
+upload spool and the embedded valkey's append-only file. Reads go on as usual. A write that still finds
+the disk full fails with the same 507 `insufficient_storage` (worker/errors.py maps the OSError).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DiskSpace:
+    free_bytes: int  # what an unprivileged process may still write (root's reserved blocks not counted)
+    total_bytes: int
+    min_free_bytes: int  # MIN_FREE_DISK_MB
+
+    @property
+    def low(self) -> bool:
+        return self.free_bytes < self.min_free_bytes
+
+    def to_dict(self) -> dict:
+        """For /health: figures only, never the path (the public view shows it too)."""
+        return {"ok": not self.low, "free_bytes": self.free_bytes, "total_bytes": self.total_bytes,
+                "min_free_bytes": self.min_free_bytes}
+
+
+def disk_space(data_dir: str | Path, *, min_free_mb: float) -> DiskSpace:
+    st = os.statvfs(data_dir)
+    return DiskSpace(free_bytes=st.f_bavail * st.f_frsize, total_bytes=st.f_blocks * st.f_frsize,
+                     min_free_bytes=int(min_free_mb * MB))
+
+
+def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: int = 0) -> None:
+    """Raise 507 `insufficient_storage` when storing `incoming_bytes` would leave less than the threshold."""
+    space = disk_space(data_dir, min_free_mb=min_free_mb)
+    if space.free_bytes - max(incoming_bytes, 0) < space.min_free_bytes:
+        raise InsufficientStorageError(DISK_FULL_MESSAGE if space.free_bytes <= incoming_bytes else
+                                       "the server is low on disk space and takes no uploads until space "
+                                       "has been freed; retry later")

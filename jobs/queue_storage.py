@@ -1,0 +1,31 @@
+"""valkey on a full disk: writes refused with MISCONF until its append-only file can be written again.
+
+redis-py raises a plain `ResponseError` for it, which kombu counts as a channel error: the Celery consumer's
+BRPOP got it and the worker exited ("Unrecoverable error: ResponseError"), and every worker of the service
+with it. Here MISCONF becomes `QueueStorageFull`, a *connection* error, so the consumer drops the connection
+and reconnects with Celery's own backoff (restarts throttled to about one a second) until valkey accepts
+writes again, which it does by itself once space returns (redis_server.EMBEDDED_SETTINGS). The API answers
+it with 507 `insufficient_storage` (api/errors.py), not 503.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+log = logging.getLogger(__name__)
+
+
+class QueueStorageFull(RedisConnectionError):
+    """The Redis server refuses writes because it cannot persist them (MISCONF): as a rule a full disk."""
+
+
+def install() -> None:
+    """Map the server's MISCONF answers to QueueStorageFull (every redis-py parser reads this one table)."""
+    try:  # redis-py's error table (redis._parsers since 5.0): private, so a move is survived with a warning
+        from redis._parsers.base import BaseParser
+    except ImportError:
+        log.warning("redis-py's error table moved: a full disk under Redis will stop the Celery workers")
+        return
+    BaseParser.EXCEPTION_CLASSES.setdefault("MISCONF", QueueStorageFull)

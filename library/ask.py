@@ -1,0 +1,70 @@
+"""POST /library/ask: retrieve candidates (hybrid search), let the LLM decide which answer the question.
+
+The model sees the candidates as numbered excerpts (track, time, the matching line or passage) and is asked
+to cite them as [n]. Citations are the excerpts it cited; a small model that cites none gets the top-ranked
+candidate cited for it, and the result says so (`cited_by: "retrieval"`), never an invented one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from worker.llm.options import GenerateOptions
+from worker.progress import Progress
+
+from .options import AskOptions
+from .service import Library
+
+CITATION_RE = re.compile(r"\[(\d{1,2})\]")
+EXCERPT_CHARS = 300
+SYSTEM = ("You answer questions about the user's music library using only the numbered excerpts given. "
+          "Cite the excerpts you use by their number in square brackets, like [1].")
+
+
+def answer_question(library: Library, *, owner: str, options: AskOptions, manager: Any,
+                    progress: Progress) -> dict[str, Any]:
+    progress(0.05, "retrieving")
+    hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
+    candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
+    if not candidates:
+        return {"question": options.question, "answer": "Nothing in your library matches the question.",
+                "model": None, "citations": [], "candidates": [], "cited_by": None}
+    progress(0.2, "asking the model")
+    listing = "\n".join(f"[{c['n']}] \"{c['filename']}\" (session {c['session_id']}), at {_clock(c['start_seconds'])}: "
+                        f"\"{c['text']}\"" for c in candidates)
+    prompt = (f"Excerpts:\n{listing}\n\nQuestion: {options.question}\n"
+              "Answer in one or two sentences and cite the excerpts you used.")
+    generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
+                                                 temperature=0.0, model_type=options.model_type),
+                                 progress=None)
+    response = str(generated.get("response") or "").strip()
+    cited = sorted({int(n) for n in CITATION_RE.findall(response) if 1 <= int(n) <= len(candidates)})
+    cited_by = "model" if cited else "retrieval"
+    citations = [candidates[n - 1] for n in cited] if cited else candidates[:1]
+    progress(1.0, "done")
+    return {"question": options.question, "answer": response, "model": generated.get("model"),
+            "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
+            "citations": citations, "cited_by": cited_by, "candidates": candidates,
+            **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def excerpt(n: int, hit: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as the model sees it and a citation names it: track, the line (or passage), its time."""
+    track, line, passage = hit["track"], hit.get("line"), hit.get("passage")
+    if line:
+        text, start, kind = line["text"], line.get("start_seconds"), "line"
+    elif passage:
+        text, start, kind = passage["text"], passage.get("start_seconds"), passage["kind"]
+    else:
+        text, start, kind = "", None, "track"
+    return {"n": n, "track_id": track["track_id"], "session_id": track["session_id"], "filename": track["filename"],
+            "kind": kind, "text": text[:EXCERPT_CHARS], "start_seconds": start,
+            "line_no": line.get("line_no") if line else None}
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"

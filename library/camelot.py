@@ -1,0 +1,65 @@
+"""Keys on the Camelot wheel: the code of a key, its relative, and the keys a DJ can mix it with.
+
+The wheel numbers the circle of fifths 1-12, `B` for major and `A` for minor (C major = 8B, A minor = 8A).
+Harmonically compatible neighbours of a key are the same code, its relative (same number, other letter) and
+one step either way round the wheel with the same letter (a fifth up or down).
+"""
+
+from __future__ import annotations
+
+import re
+
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLATS = {"DB": "C#", "EB": "D#", "GB": "F#", "AB": "G#", "BB": "A#", "CB": "B", "FB": "E"}
+_CODE_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
+_KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*([#b♯♭]?)\s*(major|minor|maj|min|m)?\s*$", re.I)
+
+
+def camelot_code(*, tonic: str, mode: str) -> str | None:
+    """'A', 'minor' -> '8A'; None for anything that is not a key."""
+    pc = _pitch_class(tonic)
+    if pc is None or mode not in ("major", "minor"):
+        return None
+    major_pc = pc if mode == "major" else (pc + 3) % 12  # a minor key sits beside its relative major
+    number = (7 * major_pc + 7) % 12 + 1
+    return f"{number}{'B' if mode == 'major' else 'A'}"
+
+
+def parse_key(text: str) -> str | None:
+    """A Camelot code from '8A', 'A minor', 'Am', 'C#', 'Db major' (a bare tonic is major); None if unreadable."""
+    found = _CODE_RE.match(text)
+    if found:
+        return f"{int(found.group(1))}{found.group(2).upper()}"
+    found = _KEY_RE.match(text)
+    if not found:
+        return None
+    tonic = found.group(1).upper() + {"♯": "#", "♭": "b"}.get(found.group(2), found.group(2))
+    mode = (found.group(3) or "major").lower()
+    return camelot_code(tonic=tonic, mode="minor" if mode in ("minor", "min", "m") else "major")
+
+
+def relative(code: str) -> str:
+    return code[:-1] + ("A" if code.endswith("B") else "B")
+
+
+def compatible(code: str) -> list[str]:
+    """The key itself, its relative, and a fifth either way (same letter)."""
+    number, letter = int(code[:-1]), code[-1]
+    up, down = number % 12 + 1, (number - 2) % 12 + 1
+    return [code, relative(code), f"{up}{letter}", f"{down}{letter}"]
+
+
+def keys_for(code: str, relation: str) -> list[str]:
+    """The codes a filter `key=<code>&key_relation=<relation>` accepts."""
+    if relation == "relative":
+        return [code, relative(code)]
+    if relation == "compatible":
+        return compatible(code)
+    return [code]
+
+
+def _pitch_class(tonic: str) -> int | None:
+    name = tonic.strip().upper()
+    if len(name) == 2 and name[1] == "B":
+        name = _FLATS.get(name, name)
+    return PITCH_NAMES.index(name) if name in PITCH_NAMES else None

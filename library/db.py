@@ -1,0 +1,191 @@
+"""The library's database: embedded SQLite in DATA_DIR, or PostgreSQL when DATABASE_URL is set.
+
+Both speak the same SQL here (written with `?` placeholders, turned into `%s` for psycopg) over the one
+schema of migrations/ (plain versioned SQL files: `NNNN_name.sql` for both, `NNNN_name.<dialect>.sql` for
+one). Each thread of each process keeps its own connection (a forked worker opens new ones).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$")
+PG_CONNECT_SECONDS = 5  # a server that does not answer: /health and the routes say so instead of hanging
+SQLITE_BUSY_SECONDS = 30.0  # a writer waits this long for another process' write to end
+_ADVISORY_LOCK = 0x6C696272  # 'libr': one migrating process at a time on PostgreSQL
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    """Connections, transactions and migrations for one database."""
+
+    def __init__(self, *, url: str, sqlite_path: Path):
+        self.url = url
+        self.dialect = "postgresql" if url else "sqlite"
+        self.sqlite_path = sqlite_path
+        self._local = threading.local()
+        self.features: dict[str, Any] = {}
+
+    # -- connections ----------------------------------------------------------
+    def _connection(self) -> Any:
+        conn, pid = getattr(self._local, "conn", None), getattr(self._local, "pid", None)
+        if conn is not None and pid == os.getpid():
+            return conn
+        conn = self._connect()
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _connect(self) -> Any:
+        if self.dialect == "postgresql":
+            import psycopg  # only with DATABASE_URL: SQLite needs nothing beyond the standard library
+
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=PG_CONNECT_SECONDS)
+        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.sqlite_path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def sql(self, text: str) -> str:
+        # psycopg's placeholders are %s, and a literal % (pg_trgm's %> operator) is written %%
+        return text.replace("%", "%%").replace("?", "%s") if self.dialect == "postgresql" else text
+
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            cur = self._connection().execute(self.sql(text), tuple(params))
+            return list(cur.fetchall())
+        except Exception:
+            self._drop_broken()
+            raise
+
+    def _drop_broken(self) -> None:
+        """A PostgreSQL connection the server closed (a restart) is replaced on the next call."""
+        conn = getattr(self._local, "conn", None)
+        if self.dialect == "postgresql" and conn is not None and conn.closed:
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One atomic write (SQLite: BEGIN IMMEDIATE, so two writers queue instead of deadlocking)."""
+        conn = self._connection()
+        if self.dialect == "postgresql":
+            try:
+                with conn.transaction():
+                    yield Transaction(self, conn)
+            except Exception:
+                self._drop_broken()
+                raise
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Transaction(self, conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- schema -----------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the migrations this database has not had yet; returns their names."""
+        applied: list[str] = []
+        with self.transaction() as tx:
+            if self.dialect == "postgresql":
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (_ADVISORY_LOCK,))
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_version (name TEXT PRIMARY KEY, "
+                       "applied_at DOUBLE PRECISION NOT NULL)")
+            done = {row[0] for row in tx.query("SELECT name FROM schema_version")}
+            for path in migration_files(self.dialect):
+                if path.name in done:
+                    continue
+                tx.script(path.read_text(encoding="utf-8"))
+                tx.execute("INSERT INTO schema_version (name, applied_at) VALUES (?, ?)", (path.name, time.time()))
+                applied.append(path.name)
+        if applied:
+            log.info("library database (%s): applied %s", self.dialect, ", ".join(applied))
+        self.features = self._detect_features()
+        return applied
+
+    def _detect_features(self) -> dict[str, Any]:
+        if self.dialect == "sqlite":
+            return {"backend": "sqlite", "fulltext": "fts5", "vectors": "exact (numpy)", "fuzzy": "fts5 trigram"}
+        trgm = bool(self.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"))
+        vector = bool(self.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"))
+        # pgvector is not used even when present: exact search over the owner's vectors is what both backends
+        # share, measured in bench/library.py; /health says which is in use
+        return {"backend": "postgresql", "fulltext": "tsvector", "vectors": "exact (numpy)",
+                "pgvector_available": vector, "fuzzy": "pg_trgm" if trgm else "words"}
+
+
+class Transaction:
+    def __init__(self, db: Database, conn: Any):
+        self.db, self.conn = db, conn
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(self.db.sql(text), tuple(params))
+
+    def executemany(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.db.dialect == "postgresql":
+            with self.conn.cursor() as cur:
+                cur.executemany(self.db.sql(text), [tuple(r) for r in rows])
+        else:
+            self.conn.executemany(text, [tuple(r) for r in rows])
+
+    def query(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.conn.execute(self.db.sql(text), tuple(params)).fetchall())
+
+    def script(self, text: str) -> None:
+        """A migration file: several statements, no parameters."""
+        if self.db.dialect == "postgresql":
+            self.conn.execute(text)
+            return
+        for statement in split_statements(text):
+            self.conn.execute(statement)
+
+
+def migration_files(dialect: str) -> list[Path]:
+    files = []
+    for path in MIGRATIONS_DIR.iterdir():
+        found = _MIGRATION_RE.match(path.name)
+        if found and found.group(2) in (None, dialect):
+            files.append(path)
+    return sorted(files, key=lambda p: (p.name[:4], p.name))
+
+
+def split_statements(script: str) -> list[str]:
+    """SQLite statements of a script (sqlite3.complete_statement tells where one ends, triggers included)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        if not current and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return out

@@ -1,0 +1,83 @@
+"""The audio descriptors tracks are compared by (GET /library/tracks/<id>/similar), and their weights.
+
+Each track stores a float32 vector in DESCRIPTORS' order (NaN where its session measured nothing). At query
+time every dimension is standardised over the owner's library (z-score: a dimension measured in Hz weighs
+no more than one measured in dB), a missing value becomes the library's mean (0 after standardising), and
+each group is scaled so that it contributes its weight whatever its number of dimensions:
+
+    timbre  0.45  MFCC 1-13 means and standard deviations, spectral centroid, bandwidth, roll-off,
+                  zero-crossing rate (features job)
+    harmony 0.30  the 12-bin chroma distribution (features job)
+    rhythm  0.15  log2 of the tempo, beats per bar (pitch job)
+    energy  0.10  RMS level, crest factor, integrated loudness, silence fraction (features job)
+
+The distance is Euclidean over the weighted vector; a re-encoded copy of a track lands next to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+N_MFCC = 13
+GROUP_WEIGHTS = {"timbre": 0.45, "harmony": 0.30, "rhythm": 0.15, "energy": 0.10}
+DESCRIPTORS: tuple[tuple[str, str], ...] = (
+    *((f"mfcc_mean_{i}", "timbre") for i in range(N_MFCC)),
+    *((f"mfcc_std_{i}", "timbre") for i in range(N_MFCC)),
+    ("spectral_centroid_hz", "timbre"), ("spectral_bandwidth_hz", "timbre"), ("spectral_rolloff_hz", "timbre"),
+    ("zero_crossing_rate", "timbre"),
+    *((f"chroma_{i}", "harmony") for i in range(12)),
+    ("log2_tempo", "rhythm"), ("beats_per_bar", "rhythm"),
+    ("rms_dbfs", "energy"), ("crest_factor_db", "energy"), ("loudness_lufs", "energy"),
+    ("silence_fraction", "energy"),
+)
+NAMES = tuple(name for name, _ in DESCRIPTORS)
+
+
+def descriptor_values(*, features: Mapping[str, Any] | None, pitch: Mapping[str, Any] | None) -> dict[str, float]:
+    """The named descriptors a track's results give (absent ones left out)."""
+    out: dict[str, float] = {}
+    audio = (features or {}).get("audio_features") or {}
+    mfcc = audio.get("mfcc") or {}
+    for part in ("mean", "std"):
+        for i, v in enumerate((mfcc.get(part) or [])[:N_MFCC]):
+            _put(out, f"mfcc_{part}_{i}", v)
+    for name in ("spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_rolloff_hz", "zero_crossing_rate",
+                 "rms_dbfs", "crest_factor_db", "loudness_lufs", "silence_fraction"):
+        _put(out, name, audio.get(name))
+    for i, v in enumerate((audio.get("chroma_distribution") or [])[:12]):
+        _put(out, f"chroma_{i}", v)
+    if pitch:
+        tempo = pitch.get("tempo_bpm")
+        if isinstance(tempo, (int, float)) and tempo > 0:
+            out["log2_tempo"] = math.log2(float(tempo))
+        _put(out, "beats_per_bar", pitch.get("beats_per_bar"))
+    return out
+
+
+def to_vector(values: Mapping[str, float]) -> np.ndarray:
+    return np.array([values.get(name, np.nan) for name in NAMES], dtype=np.float32)
+
+
+def weighted_matrix(vectors: np.ndarray) -> np.ndarray:
+    """(tracks, dims) raw vectors -> standardised, mean-filled, group-weighted rows (see the module doc)."""
+    x = vectors.astype(np.float64)
+    present = ~np.isnan(x)
+    counts = present.sum(axis=0)
+    mean = np.where(counts > 0, np.nansum(np.where(present, x, 0.0), axis=0) / np.maximum(counts, 1), 0.0)
+    centred = np.where(present, x - mean, 0.0)
+    std = np.sqrt((centred ** 2).sum(axis=0) / np.maximum(counts, 1))
+    z = np.where(std > 1e-9, centred / np.where(std > 1e-9, std, 1.0), 0.0)
+    scale = np.empty(len(NAMES))
+    for group, weight in GROUP_WEIGHTS.items():
+        members = [i for i, (_, g) in enumerate(DESCRIPTORS) if g == group]
+        scale[members] = math.sqrt(weight / len(members))
+    return z * scale
+
+
+def _put(out: dict[str, float], name: str, value: Any) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value)):
+        out[name] = float(value)

@@ -1,0 +1,200 @@
+"""One track's library entry, read from its session's result files (the source of truth).
+
+What is read, for an upload `<stem>.<ext>` (each file optional; unreadable ones are skipped and logged):
+    features_<stem>.json     duration, loudness, timbre/harmony/energy descriptors
+    pitch_<stem>.json        key (+ Camelot), tempo, metre, chords summary, rhythm descriptors
+    transcript_<stem>.json   lines with start/end and word times (Whisper); has_vocals
+    lyrics_<stem>.json       the LLM's lyrics analysis
+    analysis_*_<stem>.json   audio-LLM analyses (gemma_3n ...)
+    vocals_<stem>.<fmt>      a separated vocal stem (demucs): its presence is recorded
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worker.files import safe_name
+
+from .camelot import camelot_code
+from .descriptors import descriptor_values
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 2000  # transcript lines kept per track
+MAX_PASSAGES = 48  # embedded passages per track (each costs an embedding)
+MAX_PASSAGE_CHARS = 1200
+CHUNK_LINES = 3  # transcript lines per embedded passage
+TOP_CHORDS = 6
+STEM_FORMATS = ("wav", "flac", "mp3")
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    start: float | None
+    end: float | None
+    words: list[tuple[str, float | None, float | None]]
+
+
+@dataclass(frozen=True)
+class Passage:
+    kind: str  # transcript | lyrics_analysis | analysis
+    source: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class TrackDoc:
+    owner: str
+    session_id: str
+    filename: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    descriptors: dict[str, float] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def track_id(self) -> str:
+        return track_id(owner=self.owner, session_id=self.session_id, filename=self.filename)
+
+    @property
+    def empty(self) -> bool:
+        return not self.sources
+
+
+def track_id(*, owner: str, session_id: str, filename: str) -> str:
+    return hashlib.sha256("\0".join((owner, session_id, filename)).encode()).hexdigest()[:24]
+
+
+def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path) -> TrackDoc:
+    """Everything the session's results say about upload `filename` (a doc with no sources: none yet)."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    doc = TrackDoc(owner=owner, session_id=session_id, filename=filename)
+    features = _read(doc, results_dir, f"features_{stem}.json")
+    pitch = _read(doc, results_dir, f"pitch_{stem}.json")
+    transcript_name = next((n for n in (f"transcript_{stem}.json", f"whisper_{stem}.json")
+                            if (results_dir / safe_name(n)).is_file()), None)
+    transcript = _read(doc, results_dir, transcript_name) if transcript_name else None
+    lyrics = _read(doc, results_dir, f"lyrics_{stem}.json")
+    f = doc.fields
+    if features:
+        f["duration_seconds"] = _num(features.get("duration_seconds"))
+        f["loudness_lufs"] = _num((features.get("audio_features") or {}).get("loudness_lufs"))
+    if pitch:
+        _pitch_fields(f, pitch)
+    f.setdefault("duration_seconds", _num((pitch or transcript or {}).get("duration_seconds")))
+    doc.descriptors = descriptor_values(features=features, pitch=pitch)
+    if transcript:
+        doc.lines = _lines(transcript)
+        f["transcript_text"] = " ".join(line.text for line in doc.lines) or None
+        doc.passages += _transcript_passages(doc.lines, safe_name(str(transcript_name)))
+    analyses: list[str] = []
+    if lyrics:
+        name = safe_name(f"lyrics_{stem}.json")
+        for section, body in (lyrics.get("analysis") or {}).items():
+            if isinstance(body, str) and body.strip():
+                doc.passages.append(Passage("lyrics_analysis", name, f"{section}: {body.strip()}"[:MAX_PASSAGE_CHARS]))
+                analyses.append(f"{section}: {body.strip()}")
+    for path in sorted(results_dir.glob(f"analysis_*_{stem}.json")) if results_dir.is_dir() else []:
+        if not path.name.endswith(f"_{stem}.json"):
+            continue
+        data = _read(doc, results_dir, path.name)
+        text = str((data or {}).get("analysis_summary") or "").strip()
+        if text:
+            doc.passages += [Passage("analysis", path.name, chunk) for chunk in _chunks(text)]
+            analyses.append(text)
+    f["analysis_text"] = "\n\n".join(analyses) or None
+    doc.passages = doc.passages[:MAX_PASSAGES]
+    stem_file = next((safe_name(f"vocals_{stem}.{ext}") for ext in STEM_FORMATS
+                      if (results_dir / safe_name(f"vocals_{stem}.{ext}")).is_file()), None)
+    if stem_file:
+        doc.sources.append(stem_file)
+    # vocals: a transcript with words says yes, one without says no; a vocal stem alone proves nothing
+    f["has_vocals"] = (len(doc.lines) > 0 and sum(len(line.text.split()) for line in doc.lines) >= 3) \
+        if transcript is not None else None
+    return doc
+
+
+def _pitch_fields(f: dict[str, Any], pitch: Mapping[str, Any]) -> None:
+    key = pitch.get("key") if isinstance(pitch.get("key"), Mapping) else None
+    if key and key.get("tonic") and key.get("mode"):
+        f["key_label"] = str(key.get("label") or f"{key['tonic']} {key['mode']}")
+        f["key_mode"] = str(key["mode"])
+        f["camelot"] = camelot_code(tonic=str(key["tonic"]), mode=str(key["mode"]))
+        f["key_confidence"] = _num(key.get("confidence"))
+    f["tempo_bpm"] = _num(pitch.get("tempo_bpm"))
+    f["metre"] = pitch.get("time_signature") if isinstance(pitch.get("time_signature"), str) else None
+    f["chords_summary"] = _chords_summary(pitch.get("chords") or [])
+
+
+def _chords_summary(chords: list[Any]) -> str | None:
+    share: dict[str, float] = {}
+    for c in chords:
+        if isinstance(c, Mapping) and c.get("label") not in (None, "N"):
+            share[str(c["label"])] = share.get(str(c["label"]), 0.0) + max(
+                0.0, float(c.get("end") or 0) - float(c.get("start") or 0))
+    total = sum(share.values())
+    if total <= 0:
+        return None
+    ranked = sorted(share.items(), key=lambda kv: -kv[1])[:TOP_CHORDS]
+    return ", ".join(f"{label} {100 * s / total:.0f}%" for label, s in ranked)
+
+
+def _lines(transcript: Mapping[str, Any]) -> list[Line]:
+    out = []
+    for seg in (transcript.get("segments") or [])[:MAX_LINES]:
+        if not isinstance(seg, Mapping) or not str(seg.get("text") or "").strip():
+            continue
+        words = [(str(w.get("word", "")).strip(), _num(w.get("start")), _num(w.get("end")))
+                 for w in seg.get("words") or [] if isinstance(w, Mapping)]
+        out.append(Line(str(seg["text"]).strip(), _num(seg.get("start")), _num(seg.get("end")), words))
+    return out
+
+
+def _transcript_passages(lines: list[Line], source: str) -> list[Passage]:
+    out = []
+    for i in range(0, len(lines), CHUNK_LINES):
+        chunk = lines[i:i + CHUNK_LINES]
+        text = " ".join(line.text for line in chunk)[:MAX_PASSAGE_CHARS]
+        out.append(Passage("transcript", source, text, chunk[0].start, chunk[-1].end))
+    return out
+
+
+def _chunks(text: str) -> list[str]:
+    parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+    out: list[str] = []
+    for p in parts:
+        out += [p[i:i + MAX_PASSAGE_CHARS] for i in range(0, len(p), MAX_PASSAGE_CHARS)]
+    return out
+
+
+def _read(doc: TrackDoc, results_dir: Path, name: str) -> dict[str, Any] | None:
+    path = results_dir / safe_name(name)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        log.warning("library: skipping unreadable %s: %s", path.name, e)
+        return None
+    if not isinstance(data, dict):
+        return None
+    doc.sources.append(path.name)
+    return data
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,130 @@
+"""Search and discovery over one owner's library: lyrics, semantic, hybrid, and similar tracks.
+
+- lyrics: phrase and fuzzy matches of transcript lines (library/fulltext.py), each with its line and time.
+- semantic: the query's embedding against every passage of the owner (transcript chunks, lyrics and LLM
+  analyses), exact cosine; a track ranks by its best passage.
+- hybrid: reciprocal-rank fusion of the two rankings, score = sum of 1 / (RRF_K + rank) (Cormack et al. 2009).
+- similar: Euclidean distance over the weighted descriptors (library/descriptors.py); `mix` keeps only tracks
+  in a compatible key (Camelot) whose tempo, or its double or half, is within LIBRARY_MIX_TEMPO_PERCENT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from worker.errors import AudioError, NotFoundError
+
+from .camelot import compatible, relative
+from .fulltext import search_lines
+from .store import LibraryStore
+from .vectors import VectorCache
+
+RRF_K = 60
+MAX_RESULTS = 200  # hits a search ranks at most (pages are cut from them)
+SEMANTIC_MIN = 0.2  # cosine below which a passage is not called a match
+PASSAGES_PER_TRACK_GUESS = 8  # passages ranked per wanted track before falling back to a full sort
+
+
+def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzzy: str) -> list[dict[str, Any]]:
+    """One hit per track (its best line, and up to 3 matching lines), best first."""
+    by_track: dict[str, dict[str, Any]] = {}
+    for line in search_lines(store.db, owner=owner, query=query, limit=MAX_RESULTS, fuzzy=fuzzy):
+        hit = by_track.setdefault(line.track_id, {"track_id": line.track_id, "score": line.score,
+                                                  "line": line.to_dict(), "lines": []})
+        if len(hit["lines"]) < 3:
+            hit["lines"].append(line.to_dict())
+    return list(by_track.values())[:limit]
+
+
+def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int) -> list[dict[str, Any]]:
+    data = cache.passages(owner)
+    if not data.keys or data.matrix.shape[1] != query_vector.shape[0]:
+        return []
+    scores = data.matrix @ query_vector.astype(np.float32)
+    # the best passages first: a partial sort of a few per wanted track, all of them only if that is too few
+    head = min(len(scores), limit * PASSAGES_PER_TRACK_GUESS)
+    top = np.argpartition(-scores, head - 1)[:head]
+    order = top[np.argsort(-scores[top])]
+    if len({data.keys[int(i)][0] for i in order}) < limit and head < len(scores):
+        order = np.argsort(-scores)
+    out: dict[str, dict[str, Any]] = {}
+    for i in order:
+        if scores[i] < SEMANTIC_MIN or len(out) >= limit:
+            break
+        track, number = data.keys[int(i)]
+        if track not in out:
+            out[track] = {"track_id": track, "score": round(float(scores[i]), 4), "passage_key": (track, number)}
+    return list(out.values())
+
+
+def fuse(*rankings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Reciprocal-rank fusion: each track's hits merged, scored by sum(1 / (RRF_K + rank))."""
+    merged: dict[str, dict[str, Any]] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            entry = merged.setdefault(hit["track_id"], {"track_id": hit["track_id"], "score": 0.0})
+            entry["score"] += 1.0 / (RRF_K + rank)
+            entry.update({k: v for k, v in hit.items() if k not in ("track_id", "score")})
+    ranked = sorted(merged.values(), key=lambda h: -h["score"])
+    for h in ranked:
+        h["score"] = round(h["score"], 6)
+    return ranked[:limit]
+
+
+def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track_id: str, limit: int, mix: bool,
+                   tempo_percent: float) -> dict[str, Any]:
+    seed = store.get(owner=owner, track_id=track_id)
+    if seed is None:
+        raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
+    data = cache.descriptors(owner)
+    i = data.index.get(track_id)
+    if i is None or np.isnan(data.raw[i]).all():
+        raise AudioError("the track has no audio descriptors yet: run /process/features (and /process/pitch for "
+                         "tempo) on it first", code="track_not_analysed")
+    keep: Callable[[dict[str, Any]], dict[str, Any] | None] = _any_track
+    if mix:
+        if not seed["key"] or not seed["tempo_bpm"]:
+            raise AudioError("mix=1 needs the track's key and tempo: run /process/pitch on it first",
+                             code="track_not_analysed")
+        keep = _mixable(seed, tempo_percent)
+    dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
+    order = [int(j) for j in np.argsort(dist, kind="stable") if int(j) != i]
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(order), 200):  # read track rows a chunk at a time until the page is full
+        chunk = order[start:start + 200]
+        rows = store.tracks_by_id(owner=owner, track_ids=[data.track_ids[j] for j in chunk])
+        for j in chunk:
+            track = rows.get(data.track_ids[j])
+            extra = keep(track) if track is not None else None
+            if extra is not None and track is not None:
+                out.append({"track": track, "distance": round(float(dist[j]), 4), **extra})
+            if len(out) >= limit:
+                break
+        if len(out) >= limit:
+            break
+    return {"track": seed, "similar": out}
+
+
+def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:
+    return {}
+
+
+def _mixable(seed: dict[str, Any], tempo_percent: float) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    code, tempo = seed["key"]["camelot"], float(seed["tempo_bpm"])
+    keys = compatible(code)
+
+    def keep(track: dict[str, Any]) -> dict[str, Any] | None:
+        if not track["key"] or track["key"]["camelot"] not in keys or not track["tempo_bpm"]:
+            return None
+        for name, factor in (("exact", 1.0), ("double", 2.0), ("half", 0.5)):
+            change = 100.0 * (float(track["tempo_bpm"]) * factor / tempo - 1.0)
+            if abs(change) <= tempo_percent:
+                other = track["key"]["camelot"]
+                relation = "same" if other == code else "relative" if other == relative(code) else "fifth"
+                return {"key_relation": relation, "tempo_match": name, "tempo_change_percent": round(change, 2)}
+        return None
+
+    return keep

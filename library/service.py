@@ -1,0 +1,126 @@
+"""The library as the API and the worker use it: one per process and database, migrated on first use."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from storage import SessionRoot
+
+from . import search
+from .db import Database
+from .embedding import embedder, model_name
+from .extract import read_track
+from .store import LibraryStore, TrackFilter
+from .vectors import VectorCache
+
+log = logging.getLogger(__name__)
+SQLITE_NAME = "library.sqlite3"
+QUERY_CACHE = 256  # query vectors remembered per process
+_lock = threading.Lock()
+_libraries: dict[tuple[str, str], Library] = {}
+
+
+class Library:
+    def __init__(self, settings: Mapping[str, Any]):
+        self.settings = settings
+        self.data_dir = Path(settings["DATA_DIR"]).resolve()
+        self.db = Database(url=str(settings.get("DATABASE_URL") or ""), sqlite_path=self.data_dir / SQLITE_NAME)
+        self.db.migrate()
+        self.store = LibraryStore(self.db)
+        self.model = model_name(settings)
+        self.cache = VectorCache(self.store, model=self.model)
+        self._query_lock = threading.Lock()
+        self._query_vectors: dict[str, np.ndarray] = {}
+
+    # -- indexing (the worker) ------------------------------------------------
+    def index_file(self, *, owner: str, session_id: str, filename: str, results_dir: Path) -> dict[str, Any]:
+        doc = read_track(owner=owner, session_id=session_id, filename=filename, results_dir=results_dir)
+        if doc.empty:
+            removed = self.store.remove(owner=owner, track_ids=[doc.track_id])
+            return {"track_id": doc.track_id, "indexed": False, "removed": removed}
+        embed = embedder(self.settings) if doc.passages else None
+        counts = self.store.upsert(doc, embed=embed, model=self.model)
+        return {"track_id": doc.track_id, "indexed": True, **counts}
+
+    def reindex(self, *, owner: str) -> dict[str, Any]:
+        """Rebuild `owner`'s tracks from their session files; tracks whose upload is gone leave the index."""
+        sessions = SessionRoot(self.data_dir).of(owner)
+        seen, indexed, errors = set(), 0, []
+        for session_id in sessions.session_ids():
+            results = sessions.session_dir(session_id) / "results"
+            for name in sessions.upload_names(session_id):
+                try:
+                    out = self.index_file(owner=owner, session_id=session_id, filename=name, results_dir=results)
+                except Exception as e:  # one bad file does not stop the rebuild; its name is reported
+                    log.warning("library: reindexing %s/%s failed", session_id, name, exc_info=True)
+                    errors.append({"session_id": session_id, "filename": name, "error": type(e).__name__})
+                    continue
+                seen.add(out["track_id"])
+                indexed += bool(out["indexed"])
+        gone = [tid for tid, _, _ in self.store.session_tracks(owner=owner) if tid not in seen]
+        removed = self.store.remove(owner=owner, track_ids=gone) if gone else 0
+        return {"owner": owner, "tracks_indexed": indexed, "tracks_removed": removed, "errors": errors}
+
+    def remove_session(self, *, owner: str, session_id: str) -> int:
+        return self.store.remove(owner=owner, session_id=session_id)
+
+    # -- queries (the API) ----------------------------------------------------
+    def list_tracks(self, *, owner: str, where: TrackFilter, after: tuple[str, str] | None,
+                    limit: int) -> list[dict[str, Any]]:
+        return self.store.list_tracks(owner=owner, where=where, after=after, limit=limit)
+
+    def search(self, *, owner: str, query: str, mode: str, limit: int) -> list[dict[str, Any]]:
+        """Hits best first, each with its track, and the matching line and/or passage."""
+        lyrics = semantic = []
+        if mode in ("lyrics", "hybrid"):
+            lyrics = search.lyrics_hits(self.store, owner=owner, query=query, limit=limit,
+                                        fuzzy=self.db.features.get("fuzzy", "words"))
+        if mode in ("semantic", "hybrid"):
+            vector = self.embed_query(query)
+            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vector, limit=limit)
+        hits = search.fuse(lyrics, semantic, limit=limit) if mode == "hybrid" else (lyrics or semantic)[:limit]
+        passages = self.store.passages([h["passage_key"] for h in hits if "passage_key" in h])
+        tracks = self.store.tracks_by_id(owner=owner, track_ids=[h["track_id"] for h in hits])
+        out = []
+        for h in hits:
+            if h["track_id"] not in tracks:  # removed between the two reads
+                continue
+            key = h.pop("passage_key", None)
+            out.append({**h, "passage": passages.get(key) if key else h.get("passage"),
+                        "line": h.get("line"), "track": tracks[h["track_id"]]})
+        return out
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """The query's vector; recent ones are remembered (each page of a search embeds its query again)."""
+        with self._query_lock:
+            hit = self._query_vectors.get(query)
+        if hit is not None:
+            return hit
+        vector = embedder(self.settings)([query])[0]
+        with self._query_lock:
+            if len(self._query_vectors) >= QUERY_CACHE:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = vector
+        return vector
+
+    def similar(self, *, owner: str, track_id: str, limit: int, mix: bool) -> dict[str, Any]:
+        return search.similar_tracks(self.store, self.cache, owner=owner, track_id=track_id, limit=limit, mix=mix,
+                                     tempo_percent=float(self.settings.get("LIBRARY_MIX_TEMPO_PERCENT", 6.0)))
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.db.features, "embedding_model": self.model}
+
+
+def library_for(settings: Mapping[str, Any]) -> Library:
+    """This process' library for the settings' database (made and migrated on first use)."""
+    key = (str(settings.get("DATABASE_URL") or ""), str(Path(settings["DATA_DIR"]).resolve()))
+    with _lock:
+        if key not in _libraries:
+            _libraries[key] = Library(settings)
+        return _libraries[key]

@@ -1,0 +1,227 @@
+"""Reading and writing the library's rows: tracks, their lines and passages, owner-scoped.
+
+Writes replace a track whole in one transaction (idempotent: indexing the same results twice gives the same
+rows) and bump the `generation` counter, which tells every process that its in-memory copy of an owner's
+vectors (library/vectors.py) is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .db import Database, Transaction
+from .descriptors import to_vector
+from .extract import TrackDoc
+from .fulltext import words_of
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) float32, L2-normalised
+
+TRACK_COLUMNS = ("track_id", "owner", "session_id", "filename", "duration_seconds", "key_label", "key_mode",
+                 "camelot", "key_confidence", "tempo_bpm", "metre", "loudness_lufs", "has_vocals",
+                 "chords_summary", "descriptors", "sources", "indexed_at")
+_SELECT = "SELECT " + ", ".join(TRACK_COLUMNS) + " FROM tracks"
+
+
+@dataclass(frozen=True)
+class TrackFilter:
+    session_id: str | None = None
+    camelot: tuple[str, ...] = ()  # accepted key codes (exact, relative or compatible: library/camelot.py)
+    tempo_min: float | None = None
+    tempo_max: float | None = None
+    tempo_multiples: bool = True  # also half- and double-time matches (flagged in `tempo_match`)
+    metre: str | None = None
+    duration_min: float | None = None
+    duration_max: float | None = None
+    loudness_min: float | None = None
+    loudness_max: float | None = None
+    has_vocals: bool | None = None
+
+
+class LibraryStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- writes -------------------------------------------------------------
+    def upsert(self, doc: TrackDoc, *, embed: Embed | None, model: str) -> dict[str, int]:
+        """Replace the track's rows by what `doc` holds; passages keep their stored vectors when their text and
+        model are unchanged, new ones are embedded (`embed` None: passages are dropped, search is lyric-only)."""
+        tid = doc.track_id
+        known = {(h, m): v for h, m, v in self.db.query(
+            "SELECT text_hash, model, vector FROM passages WHERE track_id = ?", (tid,))}
+        vectors: list[bytes | None] = [known.get((p.text_hash, model)) for p in doc.passages]
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        if missing and embed is not None:
+            fresh = embed([doc.passages[i].text for i in missing])
+            for i, row in zip(missing, fresh, strict=True):
+                vectors[i] = np.asarray(row, dtype=np.float32).tobytes()
+        f = doc.fields
+        row = (tid, doc.owner, doc.session_id, doc.filename, f.get("duration_seconds"), f.get("key_label"),
+               f.get("key_mode"), f.get("camelot"), f.get("key_confidence"), f.get("tempo_bpm"), f.get("metre"),
+               f.get("loudness_lufs"), f.get("has_vocals"), f.get("chords_summary"), json.dumps(doc.descriptors),
+               to_vector(doc.descriptors).tobytes(), f.get("transcript_text"), f.get("analysis_text"),
+               json.dumps(doc.sources), time.time())
+        with self.db.transaction() as tx:
+            _delete_tracks(tx, "track_id = ?", (tid,))
+            tx.execute("INSERT INTO tracks (track_id, owner, session_id, filename, duration_seconds, key_label, "
+                       "key_mode, camelot, key_confidence, tempo_bpm, metre, loudness_lufs, has_vocals, "
+                       "chords_summary, descriptors, descriptor_vector, transcript_text, analysis_text, sources, "
+                       "indexed_at) VALUES (" + ", ".join("?" * len(row)) + ")", row)
+            tx.executemany("INSERT INTO lines (track_id, line_no, owner, text, start_seconds, end_seconds, words) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(tid, i, doc.owner, line.text, line.start, line.end, json.dumps(line.words))
+                            for i, line in enumerate(doc.lines)])
+            tx.executemany("INSERT INTO vocabulary (word) VALUES (?) ON CONFLICT DO NOTHING",
+                           [(w,) for w in sorted({w for line in doc.lines for w in words_of(line.text, most=None)})])
+            tx.executemany("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
+                           "end_seconds, text_hash, model, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(tid, i, doc.owner, p.kind, p.source, p.text, p.start, p.end, p.text_hash, model, v)
+                            for i, (p, v) in enumerate(zip(doc.passages, vectors, strict=True)) if v is not None])
+            _bump(tx)
+        return {"lines": len(doc.lines), "passages": sum(v is not None for v in vectors), "embedded": len(missing)
+                if embed is not None else 0}
+
+    def remove(self, *, owner: str, session_id: str | None = None, track_ids: Sequence[str] = ()) -> int:
+        """Remove the owner's tracks (of one session, or the listed ones, or all); returns how many."""
+        where, params = "owner = ?", [owner]  # every value a str
+        if session_id is not None:
+            where, params = where + " AND session_id = ?", params + [session_id]
+        if track_ids:
+            where += " AND track_id IN (" + ", ".join("?" * len(track_ids)) + ")"
+            params += list(track_ids)
+        with self.db.transaction() as tx:
+            n = _delete_tracks(tx, where, params)
+            if n:
+                _bump(tx)
+        return n
+
+    # -- reads --------------------------------------------------------------
+    def generation(self) -> int:
+        return int(self.db.query("SELECT value FROM library_meta WHERE name = 'generation'")[0][0])
+
+    def get(self, *, owner: str, track_id: str) -> dict[str, Any] | None:
+        rows = self.db.query(_SELECT + " WHERE owner = ? AND track_id = ?", (owner, track_id))
+        return track_view(rows[0]) if rows else None
+
+    def session_tracks(self, *, owner: str) -> list[tuple[str, str, str]]:
+        """(track_id, session_id, filename) of every track of the owner."""
+        return [(r[0], r[1], r[2]) for r in self.db.query(
+            "SELECT track_id, session_id, filename FROM tracks WHERE owner = ?", (owner,))]
+
+    def owners(self) -> list[str]:
+        return [r[0] for r in self.db.query("SELECT DISTINCT owner FROM tracks")]
+
+    def list_tracks(self, *, owner: str, where: TrackFilter, after: tuple[str, str] | None,
+                    limit: int) -> list[dict[str, Any]]:
+        """A page ordered by (session_id, filename), after the cursor's position."""
+        clauses: list[str] = ["owner = ?"]
+        params: list[Any] = [owner]
+        if after is not None:
+            clauses.append("(session_id > ? OR (session_id = ? AND filename > ?))")
+            params += [after[0], after[0], after[1]]
+        if where.session_id:
+            clauses.append("session_id = ?")
+            params.append(where.session_id)
+        if where.camelot:
+            clauses.append("camelot IN (" + ", ".join("?" * len(where.camelot)) + ")")
+            params += list(where.camelot)
+        if where.tempo_min is not None or where.tempo_max is not None:
+            lo = where.tempo_min if where.tempo_min is not None else 0.0
+            hi = where.tempo_max if where.tempo_max is not None else 1e6
+            factors = (1.0, 2.0, 0.5) if where.tempo_multiples else (1.0,)
+            clauses.append("(" + " OR ".join("tempo_bpm * ? BETWEEN ? AND ?" for _ in factors) + ")")
+            for factor in factors:
+                params += [factor, lo, hi]
+        for column, value in (("metre", where.metre),):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for column, lo_v, hi_v in (("duration_seconds", where.duration_min, where.duration_max),
+                                   ("loudness_lufs", where.loudness_min, where.loudness_max)):
+            if lo_v is not None:
+                clauses.append(f"{column} >= ?")
+                params.append(lo_v)
+            if hi_v is not None:
+                clauses.append(f"{column} <= ?")
+                params.append(hi_v)
+        if where.has_vocals is not None:
+            clauses.append("has_vocals = ?")
+            params.append(where.has_vocals)
+        rows = self.db.query(_SELECT + " WHERE " + " AND ".join(clauses) + " ORDER BY session_id, filename LIMIT ?",
+                             (*params, limit))
+        out = [track_view(r) for r in rows]
+        if where.tempo_min is not None or where.tempo_max is not None:
+            for t in out:
+                t["tempo_match"] = tempo_match(t["tempo_bpm"], where.tempo_min, where.tempo_max)
+        return out
+
+    def tracks_by_id(self, *, owner: str, track_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not track_ids:
+            return {}
+        rows = self.db.query(_SELECT + " WHERE owner = ? AND track_id IN (" + ", ".join("?" * len(track_ids)) + ")",
+                             (owner, *track_ids))
+        return {r[0]: track_view(r) for r in rows}
+
+    def descriptor_rows(self, *, owner: str) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in self.db.query(
+            "SELECT track_id, descriptor_vector FROM tracks WHERE owner = ? AND descriptor_vector IS NOT NULL",
+            (owner,))]
+
+    def passage_rows(self, *, owner: str, model: str) -> list[tuple[str, int, bytes]]:
+        return [(r[0], int(r[1]), bytes(r[2])) for r in self.db.query(
+            "SELECT track_id, passage_no, vector FROM passages WHERE owner = ? AND model = ? "
+            "ORDER BY track_id, passage_no", (owner, model))]
+
+    def passages(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        out: dict[tuple[str, int], dict[str, Any]] = {}
+        for track, number in keys:  # a handful per query (the best per track of one page)
+            for kind, source, text, start, end in self.db.query(
+                    "SELECT kind, source, text, start_seconds, end_seconds FROM passages "
+                    "WHERE track_id = ? AND passage_no = ?", (track, number)):
+                out[(track, number)] = {"kind": kind, "source": source, "text": text, "start_seconds": start,
+                                        "end_seconds": end}
+        return out
+
+
+def track_view(row: Sequence[Any]) -> dict[str, Any]:
+    r = dict(zip(TRACK_COLUMNS, row, strict=True))
+    return {
+        "track_id": r["track_id"], "owner": r["owner"], "session_id": r["session_id"], "filename": r["filename"],
+        "duration_seconds": r["duration_seconds"],
+        "key": ({"label": r["key_label"], "mode": r["key_mode"], "camelot": r["camelot"],
+                 "confidence": r["key_confidence"]} if r["key_label"] else None),
+        "tempo_bpm": r["tempo_bpm"], "metre": r["metre"], "loudness_lufs": r["loudness_lufs"],
+        "has_vocals": None if r["has_vocals"] is None else bool(r["has_vocals"]),
+        "chords_summary": r["chords_summary"], "sources": json.loads(r["sources"] or "[]"),
+        "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(r["indexed_at"]))),
+    }
+
+
+def tempo_match(tempo: float | None, lo: float | None, hi: float | None) -> str | None:
+    """'exact' when the tempo is in [lo, hi]; 'double' when twice it is (a half-time feel); 'half' when half."""
+    if tempo is None:
+        return None
+    low, high = lo if lo is not None else 0.0, hi if hi is not None else 1e6
+    for name, factor in (("exact", 1.0), ("double", 2.0), ("half", 0.5)):
+        if low <= tempo * factor <= high:
+            return name
+    return None
+
+
+def _delete_tracks(tx: Transaction, where: str, params: Sequence[Any]) -> int:
+    ids = [r[0] for r in tx.query("SELECT track_id FROM tracks WHERE " + where, params)]
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ", ".join("?" * len(chunk))
+        for table in ("lines", "passages", "tracks"):
+            tx.execute(f"DELETE FROM {table} WHERE track_id IN ({marks})", chunk)
+    return len(ids)
+
+
+def _bump(tx: Transaction) -> None:
+    tx.execute("UPDATE library_meta SET value = value + 1 WHERE name = 'generation'")

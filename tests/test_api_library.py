@@ -1,0 +1,106 @@
+"""The library over HTTP with real parts: real jobs index their tracks, /library finds them; the other user
+never sees them; deleting the session removes them."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.music_signals import cadence, drum_loop
+from tests.test_api_sessions import upload
+
+SR = 22050
+
+
+def run(client, path: str, body: dict, *, timeout: float = 300) -> dict:
+    r = client.post(path, json=body)
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=timeout)
+    assert job["state"] == "succeeded", job
+    return job
+
+
+def groove(tonic: int, bpm: float, seed: int, *, sr: int = SR) -> np.ndarray:
+    harmony, _ = cadence(tonic, bars=6, bar_seconds=2.0, sr=sr)
+    drums = drum_loop(bpm, seconds=len(harmony) / sr, sr=sr, seed=seed)[: len(harmony)]
+    return (0.6 * harmony + 0.4 * drums).astype(np.float32)
+
+
+def test_similar_filters_and_delete(client, other_client, session_id, audio_dir):
+    a = groove(9, 120.0, 0)
+    sf.write(audio_dir / "lib-a.wav", a, SR)
+    sf.write(audio_dir / "lib-a-copy.ogg", a, SR, format="OGG", subtype="VORBIS")  # a lossy re-encoding
+    sf.write(audio_dir / "lib-b.wav", groove(2, 90.0, 3) * 0.5, SR)
+    assert upload(client, session_id, audio_dir / "lib-a.wav", audio_dir / "lib-a-copy.ogg",
+                  audio_dir / "lib-b.wav").status_code == 201
+    run(client, f"/process/features/{session_id}", {"picture": False})
+    run(client, f"/process/pitch/{session_id}", {"include": ["key", "tempo"]})
+    tracks = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    by_name = {t["filename"]: t for t in tracks}
+    assert set(by_name) == {"lib-a.wav", "lib-a-copy.ogg", "lib-b.wav"}
+    seed = by_name["lib-a.wav"]
+    assert seed["key"] and seed["tempo_bpm"] and {"features_lib-a.json", "pitch_lib-a.json"} <= set(seed["sources"])
+    # a re-encoded copy is the nearest track
+    similar = client.get(f"/library/tracks/{seed['track_id']}/similar").json()
+    assert similar["similar"][0]["track"]["filename"] == "lib-a-copy.ogg"
+    # key and tempo filters find the track by what pitch measured
+    found = client.get("/library/tracks", params={"key": seed["key"]["camelot"], "session_id": session_id,
+                                                  "tempo_min": seed["tempo_bpm"] - 2,
+                                                  "tempo_max": seed["tempo_bpm"] + 2}).json()["tracks"]
+    assert "lib-a.wav" in {t["filename"] for t in found} and found[0]["tempo_match"] in ("exact", "double", "half")
+    # another user: 404, and an empty library
+    assert other_client.get(f"/library/tracks/{seed['track_id']}").status_code == 404
+    assert other_client.get(f"/library/tracks/{seed['track_id']}/similar").status_code == 404
+    assert other_client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"] == []
+    # bad arguments: clear 400s
+    for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"}):
+        r = client.get("/library/tracks", params=params)
+        assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor"), params
+    assert client.get("/library/search", params={"q": ""}).status_code == 400
+    assert client.get("/library/search", params={"q": "x", "mode": "psychic"}).status_code == 400
+    assert client.get("/health").json()["library"]["backend"] == "sqlite"
+    # the session goes, its tracks go
+    assert client.delete(f"/sessions/{session_id}").status_code == 200
+    assert client.get(f"/library/tracks/{seed['track_id']}").status_code == 404
+    assert client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"] == []
+
+
+@pytest.mark.needs_espeak
+@pytest.mark.slow
+def test_lyrics_semantic_reindex_and_ask(client, session_id, audio_dir, smollm2_folder):
+    speech = audio_dir / "lib-voice.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech),
+                    "Walking down the river road tonight. The rain keeps falling on my town."], check=True)
+    voice, sr = sf.read(speech, dtype="float32")
+    bed = groove(9, 100.0, 1, sr=sr)
+    n = max(len(voice), len(bed))
+    mix = np.zeros(n, dtype=np.float32)
+    mix[: len(voice)] += voice
+    mix[: len(bed)] += 0.15 * bed
+    sf.write(audio_dir / "lib-song.wav", mix, sr)
+    upload(client, session_id, audio_dir / "lib-song.wav")
+    run(client, f"/process/whisper/{session_id}", {"file": "lib-song.wav", "model": "tiny.en",
+                                                   "word_timestamps": True})
+    hits = client.get("/library/search", params={"q": "river road", "mode": "lyrics"}).json()["results"]
+    mine = [h for h in hits if h["track"]["session_id"] == session_id]
+    assert mine and mine[0]["line"]["match"] in ("phrase", "fuzzy") and mine[0]["line"]["start_seconds"] is not None
+    assert mine[0]["track"]["has_vocals"] is True
+    paraphrase = client.get("/library/search", params={"q": "strolling beside a stream at night",
+                                                       "mode": "semantic"}).json()["results"]
+    assert paraphrase and paraphrase[0]["track"]["session_id"] == session_id
+    # the index rebuilds from the session files
+    job = run(client, "/library/reindex", {})
+    assert job["result"]["tracks_indexed"] >= 1 and job["result"]["errors"] == []
+    # ask: retrieval finds the track, citations name it with a line and a time
+    r = client.post("/library/ask", json={"question": "Which song mentions a river road?", "wait": 300,
+                                          "model_type": "smollm2-135m", "max_new_tokens": 48})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["candidates"][0]["session_id"] == session_id and answer["cited_by"] in ("model", "retrieval")
+    assert answer["citations"] and all(c in answer["candidates"] for c in answer["citations"])
+    cited = answer["citations"][0]
+    assert cited["filename"] == "lib-song.wav" or any(c["filename"] == "lib-song.wav" for c in answer["citations"])
+    assert "river" in cited["text"].lower() and cited["start_seconds"] is not None

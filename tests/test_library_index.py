@@ -1,0 +1,205 @@
+"""The library over both databases (SQLite, and PostgreSQL at 127.0.0.1:5432 in a database of this test run's
+own, dropped after): migrations, indexing from session result files, lyric/semantic/hybrid search, filters,
+similar tracks, removal. Real parts: the database, the MiniLM embedder; the result files are written as the
+pipelines write them."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from library.camelot import compatible
+from library.service import Library
+from library.store import TrackFilter
+
+PG_ADMIN_URL = os.environ.get("LIBRARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def settings(request, tmp_path_factory):
+    data = tmp_path_factory.mktemp("library-data")
+    if request.param == "sqlite":
+        yield {"DATA_DIR": str(data), "DATABASE_URL": "", "TORCH_NUM_THREADS": 1}
+        return
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {e}")
+    name = f"library_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATA_DIR": str(data), "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
+               "TORCH_NUM_THREADS": 1}
+    finally:
+        from library import service
+
+        for lib in list(service._libraries.values()):
+            lib.db.close()
+        service._libraries.clear()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def library(settings):
+    lib = Library(settings)
+    assert lib.db.migrate() == []  # the constructor migrated; a second run applies nothing
+    return lib
+
+
+def write_results(folder: Path, stem: str, *, tonic: str, mode: str, tempo: float, mfcc_shift: float,
+                  lines: list[tuple[float, str]] | None = None, analysis: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(abs(hash(stem)) % 2**32)
+    chroma = rng.dirichlet(np.ones(12)).tolist()
+    features = {"filename": f"{stem}.wav", "duration_seconds": 30.0, "audio_features": {
+        "rms_dbfs": -14.0 + mfcc_shift, "crest_factor_db": 12.0, "loudness_lufs": -12.0 - mfcc_shift,
+        "spectral_centroid_hz": 1500.0 + 300 * mfcc_shift, "spectral_bandwidth_hz": 1800.0,
+        "spectral_rolloff_hz": 3000.0 + 200 * mfcc_shift, "zero_crossing_rate": 0.05, "silence_fraction": 0.0,
+        "mfcc": {"mean": (np.arange(13) * 0.5 + mfcc_shift).tolist(), "std": [1.0 + mfcc_shift] * 13},
+        "chroma_distribution": chroma}}
+    (folder / f"features_{stem}.json").write_text(json.dumps(features))
+    pitch = {"key": {"tonic": tonic, "mode": mode, "label": f"{tonic} {mode}", "confidence": 0.8},
+             "tempo_bpm": tempo, "time_signature": "4/4", "beats_per_bar": 4,
+             "chords": [{"start": 0, "end": 10, "label": f"{tonic}:{'maj' if mode == 'major' else 'min'}"}]}
+    (folder / f"pitch_{stem}.json").write_text(json.dumps(pitch))
+    if lines is not None:
+        segments = [{"id": i, "start": t, "end": t + 3, "text": text,
+                     "words": [{"word": w, "start": t, "end": t + 0.4} for w in text.split()]}
+                    for i, (t, text) in enumerate(lines)]
+        (folder / f"transcript_{stem}.json").write_text(json.dumps(
+            {"language": "en", "segments": segments, "text": " ".join(s["text"] for s in segments)}))
+    if analysis is not None:
+        (folder / f"lyrics_{stem}.json").write_text(json.dumps({"analysis": {"themes": analysis}}))
+
+
+@pytest.fixture(scope="module")
+def indexed(library, settings):
+    owner, other = f"u{uuid.uuid4().hex[:6]}", f"o{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / "results"
+    write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                  lines=[(2.0, "Walking down the river road tonight"), (6.0, "The rain keeps falling on my town")],
+                  analysis="a lonely night walk beside flowing water")
+    write_results(results, "river-copy", tonic="A", mode="minor", tempo=120.5, mfcc_shift=0.02)
+    write_results(results, "party", tonic="C", mode="major", tempo=61.0, mfcc_shift=3.0,
+                  lines=[(1.0, "Dance all night under neon lights"), (5.0, "Money in my pocket baby")],
+                  analysis="celebration, dancing and nightlife")
+    write_results(results, "far", tonic="F#", mode="major", tempo=150.0, mfcc_shift=6.0)
+    ids = {}
+    for stem in ("river", "river-copy", "party", "far"):
+        out = library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav", results_dir=results)
+        assert out["indexed"]
+        ids[stem] = out["track_id"]
+    again = library.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=results)
+    assert again["embedded"] == 0 and again["track_id"] == ids["river"]  # idempotent, vectors reused
+    library.index_file(owner=other, session_id="s1", filename="river.wav", results_dir=results)
+    return owner, other, ids
+
+
+def test_lyrics_phrase_and_fuzzy(library, indexed):
+    owner, other, ids = indexed
+    hits = library.search(owner=owner, query="river road", mode="lyrics", limit=10)
+    assert [h["track_id"] for h in hits] == [ids["river"]]
+    assert hits[0]["line"]["match"] == "phrase" and hits[0]["line"]["start_seconds"] == 2.0
+    fuzzy = library.search(owner=owner, query="raine keep faling", mode="lyrics", limit=10)
+    assert fuzzy and fuzzy[0]["track_id"] == ids["river"] and fuzzy[0]["line"]["match"] == "fuzzy"
+    assert fuzzy[0]["line"]["text"] == "The rain keeps falling on my town"
+    assert library.search(owner=owner, query="submarine", mode="lyrics", limit=10) == []
+
+
+def test_semantic_and_hybrid(library, indexed):
+    owner, _, ids = indexed
+    hits = library.search(owner=owner, query="strolling along a stream in the evening", mode="semantic", limit=5)
+    assert hits[0]["track_id"] == ids["river"] and hits[0]["passage"]["text"]
+    hits = library.search(owner=owner, query="a song for a night out at the club", mode="semantic", limit=5)
+    assert hits[0]["track_id"] == ids["party"]
+    hybrid = library.search(owner=owner, query="falling rain", mode="hybrid", limit=5)
+    assert hybrid[0]["track_id"] == ids["river"] and hybrid[0]["line"]["text"].startswith("The rain")
+
+
+def test_owner_scope(library, indexed):
+    owner, other, ids = indexed
+    assert library.store.get(owner=other, track_id=ids["river"]) is None
+    theirs = library.search(owner=other, query="river road", mode="lyrics", limit=10)
+    assert len(theirs) == 1 and theirs[0]["track_id"] != ids["river"]
+
+
+def test_filters(library, indexed):
+    owner, _, ids = indexed
+
+    def listed(**kw) -> set[str]:
+        return {t["track_id"] for t in library.list_tracks(owner=owner, where=TrackFilter(**kw), after=None,
+                                                          limit=50)}
+
+    assert listed(camelot=("8A",)) == {ids["river"], ids["river-copy"]}
+    assert listed(camelot=tuple(compatible("8A"))) == {ids["river"], ids["river-copy"], ids["party"]}  # 8B
+    rows = library.list_tracks(owner=owner, where=TrackFilter(tempo_min=115, tempo_max=125), after=None, limit=50)
+    assert {t["track_id"]: t["tempo_match"] for t in rows} == {ids["river"]: "exact", ids["river-copy"]: "exact",
+                                                               ids["party"]: "double"}
+    assert listed(tempo_min=115, tempo_max=125, tempo_multiples=False) == {ids["river"], ids["river-copy"]}
+    assert listed(has_vocals=True) == {ids["river"], ids["party"]}
+    assert listed(metre="3/4") == set()
+    assert listed(loudness_max=-14.5) == {ids["party"], ids["far"]}
+    page = library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=2)
+    rest = library.list_tracks(owner=owner, where=TrackFilter(), after=(page[-1]["session_id"],
+                                                                        page[-1]["filename"]), limit=10)
+    assert len(page) == 2 and len(rest) == 2 and not {t["track_id"] for t in page} & {t["track_id"] for t in rest}
+
+
+def test_similar_and_mix(library, indexed):
+    owner, _, ids = indexed
+    result = library.similar(owner=owner, track_id=ids["river"], limit=3, mix=False)
+    assert [s["track"]["track_id"] for s in result["similar"]][0] == ids["river-copy"]
+    mix = library.similar(owner=owner, track_id=ids["river"], limit=5, mix=True)
+    assert {s["track"]["track_id"]: s["tempo_match"] for s in mix["similar"]} == {
+        ids["river-copy"]: "exact", ids["party"]: "double"}
+
+
+def test_remove_session(library, settings):
+    owner = f"r{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / "results-r"
+    write_results(results, "gone", tonic="D", mode="major", tempo=100.0, mfcc_shift=1.0, lines=[(0.0, "so long")])
+    library.index_file(owner=owner, session_id="doomed", filename="gone.wav", results_dir=results)
+    assert library.remove_session(owner=owner, session_id="doomed") == 1
+    assert library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=10) == []
+    assert library.search(owner=owner, query="so long", mode="lyrics", limit=5) == []
+
+
+def test_a_registered_llms_own_embeddings_serve_semantic_search(tmp_path, smollm2_folder):
+    """LIBRARY_EMBEDDING_MODEL=model:<model_type>: SmolLM2's own hidden states, pooled, as the vectors."""
+    from config import load_settings
+    from library.embedding import embedder, model_name
+
+    settings = load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": "", "TORCH_NUM_THREADS": "1",
+                              "SMOLLM2_MODEL_PATH": str(smollm2_folder),
+                              "LIBRARY_EMBEDDING_MODEL": "model:smollm2-135m"}, dotenv=False)
+    embed = embedder(settings)
+    vectors = embed(["Walking down the river road tonight", "Dance all night under neon lights"])
+    assert vectors.shape == (2, 576) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert model_name(settings) == "model:smollm2-135m"  # stored with each vector: never mixed with MiniLM's
+    library = Library(settings)
+    owner, results = f"u{uuid.uuid4().hex[:6]}", tmp_path / "results"
+    write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                  lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
+    write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
+                  lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
+    ids = {stem: library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
+                                    results_dir=results)["track_id"] for stem in ("river", "party")}
+    for query, stem in (("Walking down the river road tonight", "river"), ("Dance all night under neon lights",
+                                                                            "party")):
+        assert library.search(owner=owner, query=query, mode="semantic", limit=2)[0]["track_id"] == ids[stem]
+
+
+def test_an_unusable_embedding_model_is_named_in_the_error(tmp_path):
+    from library.embedding import EmbeddingUnavailableError, model_dir
+
+    with pytest.raises(EmbeddingUnavailableError, match="unknown model_type 'gpt-17'"):
+        model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gpt-17", "MODELS_DIR": str(tmp_path)})
+    with pytest.raises(EmbeddingUnavailableError, match="gemma-3n-E2B"):
+        model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gemma-3n-E2B", "MODELS_DIR": str(tmp_path), "MODEL_PATHS": {}})

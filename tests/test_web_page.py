@@ -1,0 +1,344 @@
+"""The web page in a real browser: Debian's headless Chromium driven by Playwright, against the live test service
+(real Redis, the real Celery worker, real HTTP). A user logs in, drops two files, runs analyses from the page,
+watches the jobs finish through their event streams, and uses the results: key and tempo, the beat highlight
+moving with playback, a soloed stem, the transcript with the spoken word lit.
+
+Screenshots of the main views go to $MA_TEST_ARTIFACTS (default: the test's own temporary folder).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+import soundfile as sf
+
+from tests.conftest import CHROMIUM, PASSWORD, USER
+from tests.music_signals import SR, cadence, click_track
+
+JOB_SECONDS = 240  # the four jobs run one after another on the suite's one worker
+WORDS = "The quick brown fox jumps over the lazy dog."
+
+
+def groove(path: Path) -> Path:
+    """I-IV-V7-I in G major, a 2 s bar per chord, with a click on every beat at 120 BPM (as tests/test_cli.py, in
+    another key: audio no other test analyses, so the result cache cannot answer for the worker)."""
+    y, _ = cadence(tonic=7, bars=8, bar_seconds=2.0)
+    y = y + 0.5 * click_track(120.0, len(y) / SR)[: len(y)]
+    sf.write(path, (0.8 * y / np.abs(y).max()).astype(np.float32), SR, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("MA_TEST_ARTIFACTS") or tmp_path_factory.mktemp("web-artifacts")) / "web"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # the autoplay flag lets the test start playback without a user gesture
+        chromium = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.needs_chromium
+def test_without_credentials_the_browser_is_asked_for_them(browser, server):
+    from playwright.sync_api import Error as PlaywrightError
+
+    context = browser.new_context()  # no credentials: a person would see the browser's login prompt now
+    answers = []
+    page = context.new_page()
+    page.on("response", lambda r: answers.append(r))
+    try:
+        with pytest.raises(PlaywrightError, match="AUTH"):  # headless, the prompt is dismissed at once
+            page.goto(server + "/")
+        assert [a.status for a in answers] == [401]
+        assert answers[0].headers["www-authenticate"].startswith("Basic")
+    finally:
+        context.close()
+
+
+def test_a_forged_cross_site_post_is_refused(client, server):
+    r = client.post("/sessions", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"
+    r = client.post("/sessions", headers={"Origin": "https://evil.example"})  # an older browser: Origin only
+    assert r.status_code == 403
+    for own in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": server}, {"Origin": "http://127.0.0.1:9"}):
+        r = client.post("/sessions", headers=own)  # the page itself (the last: another port of the host, behind
+        assert r.status_code == 201, own  # a proxy that passes the host name on without its port)
+
+
+def logged_in(browser):
+    """A browser context with the tester's credentials (what the login prompt gives), a page, and the list its
+    console errors and uncaught exceptions are collected in (CSP violations are console errors too)."""
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
+                                  viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
+
+
+def drop_files(page, selector: str, files: list[Path]) -> None:
+    """A real drop event on the drop zone, carrying the files as a DataTransfer (what dragging from a file
+    manager delivers)."""
+    payload = [{"name": f.name, "data": base64.b64encode(f.read_bytes()).decode()} for f in files]
+    transfer = page.evaluate_handle("""(files) => {
+        const dt = new DataTransfer();
+        for (const f of files) {
+            const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+            dt.items.add(new File([bytes], f.name, { type: 'audio/wav' }));
+        }
+        return dt;
+    }""", payload)
+    page.dispatch_event(selector, "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def run_from_the_page(page, name: str, *, tick: list[str], untick: list[str] = (), stems: str | None = None):
+    row = page.locator("#file-list li.file", has_text=name)
+    details = row.locator("details")
+    if details.get_attribute("open") is None:
+        row.locator("summary").click()
+    for label in untick:
+        row.get_by_label(label, exact=True).uncheck()
+    for label in tick:
+        row.get_by_label(label, exact=True).check()
+    if stems:
+        row.get_by_label("Stems: method").select_option(stems)
+    row.get_by_role("button", name="Run").click()
+
+
+def beat_reached(page, beat: int) -> None:
+    """Wait (on the page's animation frames, no sleeping) until the highlighted beat is `beat` or later."""
+    page.wait_for_function("(beat) => Number(document.querySelector('#now').dataset.beat) >= beat", arg=beat,
+                           timeout=20000)
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
+    song = groove(audio_dir / "groove.wav")
+    speech = audio_dir / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech), WORDS], check=True)
+
+    context, page, problems = logged_in(browser)
+    streams: set[str] = set()  # the jobs whose event stream the page opened
+
+    def note_stream(request) -> None:
+        if request.url.endswith("/events"):
+            streams.add(request.url.split("/jobs/")[1].split("/")[0])
+
+    page.on("request", note_stream)
+    try:
+        response = page.goto(server + "/")
+        assert response is not None and response.status == 200
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.get_by_role("heading", name="Music Analyzer").wait_for()
+
+        # two files dropped at once: each its own upload with its own progress, into a new session
+        drop_files(page, "#drop-zone", [song, speech])
+        page.locator("#file-list li.file").nth(1).wait_for()
+        session_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('session')")
+        assert session_id and len(client.get(f"/sessions/{session_id}").json()["files"]) == 2
+
+        run_from_the_page(page, "groove.wav", tick=["Key, tempo, chords, melody", "Features picture", "Stems"],
+                          stems="hpss")
+        run_from_the_page(page, "speech.wav", tick=["Transcript (Whisper)"],
+                          untick=["Key, tempo, chords, melody", "Features picture"])
+        jobs = page.locator("#job-list li.job")
+        jobs.nth(3).wait_for()
+        page.screenshot(path=str(artifacts / "jobs-running.png"))
+        page.wait_for_function("() => document.querySelectorAll('#job-list li.job.succeeded').length === 4",
+                               timeout=JOB_SECONDS * 1000)
+        assert page.locator("#job-list li.job.failed").count() == 0
+        listed = client.get(f"/jobs?session_id={session_id}").json()["jobs"]
+        ran = {j["job_id"] for j in listed if not j["result"].get("cached")}  # a cached one is finished at once
+        assert len(listed) == 4 and ran and ran <= streams, "every job that ran was followed through its stream"
+
+        # key and tempo of the groove
+        page.locator("#file-list .file-open", has_text="groove.wav").click()
+        page.locator("#fact-key", has_text="G major").wait_for()
+        tempo = page.locator("#fact-tempo .value").inner_text()
+        assert abs(float(tempo.split()[0]) - 120.0) < 2.0, tempo
+        page.wait_for_function("() => { const i = document.querySelector('#features img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
+
+        # playback moves the beat highlight (the readout says which beat the canvas shades)
+        page.evaluate("document.querySelector('#player').play()")
+        beat_reached(page, 2)
+        beat_reached(page, int(page.locator("#now").get_attribute("data-beat")) + 2)
+        page.screenshot(path=str(artifacts / "track.png"), full_page=True)
+        page.set_viewport_size({"width": 1366, "height": 768})  # a common laptop screen
+        page.screenshot(path=str(artifacts / "laptop.png"))
+        page.set_viewport_size({"width": 1440, "height": 900})
+
+        # solo a stem: only it is heard, and it plays in step with the player
+        stems = page.locator("#mixer table tbody tr")
+        assert {stems.nth(i).get_attribute("data-stem") for i in range(stems.count())} == {
+            "Original mix", "harmonic", "percussive"}
+        page.get_by_role("button", name="Solo percussive").click()
+        assert page.get_by_role("button", name="Solo percussive").get_attribute("aria-pressed") == "true"
+        page.wait_for_function("""() => {
+            const player = document.querySelector('#player');
+            const rows = [...document.querySelectorAll('#mixer audio')];
+            const heard = rows.filter((a) => !a.muted);
+            return player.muted && heard.length === 1 && heard[0].src.includes('percussive_groove')
+                && !heard[0].paused && Math.abs(heard[0].currentTime - player.currentTime) < 0.3;
+        }""", timeout=15000)
+        page.locator("#mixer").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "stems.png"), full_page=True)
+        page.evaluate("document.querySelector('#player').pause()")
+
+        # the transcript of the speech, with the word being said lit during playback
+        page.locator("#file-list .file-open", has_text="speech.wav").click()
+        page.locator("#transcript .word").nth(3).wait_for()
+        text = page.locator("#transcript").inner_text().lower()
+        assert "quick brown fox" in text, text
+        assert page.locator("#subtitle-links a", has_text=".srt").count() == 1
+        page.evaluate("document.querySelector('#player').play()")
+        page.locator("#transcript .word.current").wait_for(timeout=20000)
+        page.screenshot(path=str(artifacts / "transcript.png"), full_page=True)
+        page.evaluate("document.querySelector('#player').pause()")
+
+        # the models panel answers from the status route
+        page.locator("#models-panel summary").click()
+        page.locator("#models-rows tr").first.wait_for()
+        page.locator("#models-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "models.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_the_page_files_and_their_headers(client, server):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
+    r = client.get("/web/js/main.js")
+    assert r.status_code == 200 and "javascript" in r.headers["Content-Type"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    for missing in ("/web/js/nope.js", "/web/index.html", "/web/../app.py", "/web/%2e%2e/app.py", "/web/js/"):
+        r = client.get(missing)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", missing
+    assert requests.get(server + "/web/app.css", timeout=30).status_code == 401  # behind the login too
+
+
+@pytest.mark.needs_chromium
+def test_the_models_panel_loads_generates_and_unloads(browser, server, smollm2_folder, artifacts):
+    """SmolLM2 (converted by the suite) through the page: status, Load, a generated answer, Unload."""
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        row = page.locator("#models-rows tr[data-model='smollm2-135m']")
+        row.get_by_role("button", name="Load smollm2-135m").click()
+        row.get_by_role("button", name="Unload smollm2-135m").wait_for(timeout=120000)
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("8")
+        page.get_by_label("Generate text").fill("Name a musical key.")
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => { const t = document.querySelector('#generate-output').textContent;"
+                               " return t && t !== 'Generating…'; }", timeout=120000)
+        page.locator("#models-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "models-generated.png"), full_page=True)
+        row.get_by_role("button", name="Unload smollm2-135m").click()
+        row.get_by_role("button", name="Load smollm2-135m").wait_for(timeout=60000)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
+    """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
+    (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
+    job = app.extensions["music_analyzer"].jobs.create(
+        owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
+        row.locator(".state", has_text="queued").wait_for()
+        row.get_by_role("button", name="Cancel Features picture").click()
+        row.locator(".state", has_text="canceled").wait_for()
+        assert row.get_by_role("button").count() == 0  # nothing left to cancel
+        assert client.get(f"/jobs/{job['job_id']}").json()["state"] == "canceled"
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio_dir, smollm2_folder, artifacts):
+    """A lyrics job (Whisper, then SmolLM2, kept short through the API) and its text on the page, with the
+    transcript the job made on the way."""
+    from tests.test_api_sessions import upload
+
+    wav = audio_dir / "sung.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav),
+                    "Walking down the river road tonight, the rain keeps falling."], check=True)
+    assert upload(client, session_id, wav).status_code == 201
+    r = client.post(f"/process/lyrics/{session_id}", json={"file": "sung.wav", "model_variant": "smollm2-135m",
+                                                           "temperature": 0, "max_new_tokens": 40})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=sung.wav")
+        page.locator("#analysis article h3", has_text="Lyrics").wait_for()
+        shown = page.locator("#analysis").inner_text()
+        assert job["result"]["analysis_text"].split()[0] in shown
+        page.locator("#transcript .word").first.wait_for()
+        page.locator("#analysis").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "lyrics.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_album_art_is_shown_and_offered_to_the_llm_analyses(browser, server, client, session_id, audio_dir):
+    """An image upload is album art: a thumbnail, not a track to analyse; the LLM analyses can be given it."""
+    from tests.audio_synth import sine, write
+    from tests.test_album_art import cover
+    from tests.test_api_sessions import upload
+
+    r = upload(client, session_id, write(audio_dir / "art-tone.wav", sine(440, 0.5)), cover(audio_dir / "sleeve.png"))
+    assert r.status_code == 201, r.text
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        thumb = page.get_by_role("img", name="Album art sleeve.png")
+        thumb.wait_for()
+        page.wait_for_function("img => img.complete && img.naturalWidth === 96", arg=thumb.element_handle())
+        assert page.locator("#file-list .file-open").all_inner_texts()[0].startswith("art-tone.wav")
+        assert page.locator("#file-list .file-open").count() == 1  # the image is not offered as a track
+        art = page.get_by_label("Audio LLM analysis: album art")
+        assert art.locator("option").all_inner_texts() == ["no album art", "with sleeve.png"]
+        assert page.get_by_label("Lyrics analysis (LLM): album art").count() == 1
+        assert page.get_by_label("Key, tempo, chords, melody: album art").count() == 0
+        assert not problems, problems
+    finally:
+        context.close()

@@ -1,0 +1,14 @@
+// The analyses a file can get, each a POST /process/<type>/<session> with {"file": name, ...options};
+// `image`: the analysis takes album art (an image upload of the session) for models that see images.
+export const ANALYSES = [
+  { type: 'pitch', label: 'Key, tempo, chords, melody', checked: true },
+  { type: 'features', label: 'Features picture', checked: true },
+  { type: 'demucs', label: 'Stems', choices: [
+    ['htdemucs', 'Demucs (htdemucs)'], ['hpss', 'Harmonic / percussive (fast, no model)'],
+    ['repet', 'Vocals / accompaniment (fast, no model)']], option: 'model' },
+  { type: 'whisper', label: 'Transcript (Whisper)' },
+  { type: 'lyrics', label: 'Lyrics analysis (LLM)', image: true },
+  { type: 'gemma_3n', label: 'Audio LLM analysis', image: true },
+];
+
+export const LABELS = Object.fromEntries(ANALYSES.map((a) => [a.type, a.label]));

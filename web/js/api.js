@@ -1,0 +1,114 @@
+// The API as the page uses it. Every request is same-origin, so the browser adds the Basic credentials it
+// asked for when the page loaded; errors become ApiError with the server's own message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message);
+  } catch (_) { /* not JSON: a proxy's page */ }
+  return new ApiError(response.status, 'http_error', `the server answered ${response.status}`);
+}
+
+export async function request(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) throw await errorOf(response);
+  return response.status === 204 ? null : response.json();
+}
+
+export const get = (path) => request('GET', path);
+export const post = (path, body) => request('POST', path, body);
+export const del = (path) => request('DELETE', path);
+
+export function fileUrl(sessionId, name, { area, inline = true } = {}) {
+  const q = new URLSearchParams();
+  if (area) q.set('area', area);
+  if (inline) q.set('inline', '1');
+  return `/sessions/${encodeURIComponent(sessionId)}/files/${encodeURIComponent(name)}?${q}`;
+}
+
+export async function fetchJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw await errorOf(response);
+  return response.json();
+}
+
+// One file per request, so each has its own progress (XHR: fetch has no upload progress).
+export function upload(sessionId, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/sessions/${encodeURIComponent(sessionId)}/files`);
+    xhr.responseType = 'json';
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => {
+      const body = xhr.response;
+      if (xhr.status === 201) resolve(body);
+      else reject(new ApiError(xhr.status, body?.error?.code ?? 'http_error',
+        body?.error?.message ?? `the upload failed (${xhr.status})`));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'the upload was interrupted')));
+    const form = new FormData();
+    form.append('file', file, file.name);
+    xhr.send(form);
+  });
+}
+
+// A job's live progress (GET /jobs/<id>/events). onUpdate gets {state, progress, stage} and, at the end,
+// the full record; returns a function that stops listening. EventSource reconnects by itself (with
+// Last-Event-ID) after a dropped connection; the stream ends after `done`.
+// Each stream holds a connection, and a browser opens at most 6 HTTP/1.1 connections to one host: past
+// MAX_STREAMS, streams wait for a free one, so uploads, the player and the other requests always get through
+// (the worker runs one job at a time anyway).
+const MAX_STREAMS = 3;
+let streamsOpen = 0;
+const waitingStreams = [];
+
+function nextStream() {
+  const next = waitingStreams.shift();
+  if (next) next();
+}
+
+export function followJob(jobId, onUpdate) {
+  let stopped = false;
+  let source = null;
+  const release = () => {
+    if (!source) return;
+    source.close();
+    source = null;
+    streamsOpen -= 1;
+    nextStream();
+  };
+  const start = () => {
+    if (stopped) { nextStream(); return; }
+    streamsOpen += 1;
+    source = new EventSource(`/jobs/${encodeURIComponent(jobId)}/events`);
+    const update = (e) => onUpdate(JSON.parse(e.data));
+    source.addEventListener('state', update);
+    source.addEventListener('progress', update);
+    source.addEventListener('done', (e) => {
+      release();
+      onUpdate(JSON.parse(e.data));
+    });
+    source.addEventListener('error', async () => {
+      if (!source || source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      release(); // refused (the job is gone, the login expired): ask once for the record
+      try { onUpdate(await get(`/jobs/${encodeURIComponent(jobId)}`)); } catch (_) { /* gone */ }
+    });
+  };
+  if (streamsOpen < MAX_STREAMS) start(); else waitingStreams.push(start);
+  return () => { stopped = true; release(); };
+}

@@ -1,0 +1,76 @@
+// The open session's uploads: the audio, each with the analyses to run on it, and the album art (images),
+// which the analyses by models that see images can be given.
+import { fileUrl, post } from './api.js';
+import { ANALYSES } from './analyses.js';
+import { $, el, errorText, formatBytes, formatTime, notify } from './ui.js';
+
+export function renderFiles(session, { selected, onSelect, onJobs }) {
+  const list = $('#file-list');
+  list.replaceChildren();
+  $('#files-empty').hidden = Boolean(session && session.files.length);
+  if (!session) return;
+  const images = session.files.filter(isImage);
+  session.files.filter((f) => !isImage(f)).forEach((file, i) => list.append(
+    fileRow(session.session_id, file, i, { selected, onSelect, onJobs, images })));
+  if (images.length) list.append(artRow(session.session_id, images));
+}
+
+export const isImage = (file) => file.kind === 'image';
+
+function artRow(sessionId, images) {
+  return el('li', { class: 'file art' }, el('p', { class: 'small' }, 'Album art'),
+    el('ul', { class: 'plain art-list' }, images.map((img) => el('li', {},
+      el('img', { src: fileUrl(sessionId, img.name, { area: 'uploads' }), alt: `Album art ${img.name}`,
+        width: 64, height: Math.round(64 * img.height / img.width) || 64, loading: 'lazy' }),
+      el('span', { class: 'muted small' }, ` ${img.name} · ${img.width}×${img.height}`)))));
+}
+
+function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images }) {
+  const id = `f${index}`;
+  const boxes = ANALYSES.map((a) => {
+    const box = el('input', { type: 'checkbox', id: `${id}-${a.type}`, name: a.type, checked: a.checked });
+    const parts = [box, el('label', { for: box.id }, a.label)];
+    if (a.choices) {
+      const select = el('select', { id: `${id}-${a.type}-${a.option}`, name: `${a.type}-${a.option}`,
+        'aria-label': `${a.label}: method` },
+      a.choices.map(([value, text]) => el('option', { value }, text)));
+      parts.push(select);
+    }
+    if (a.image && images.length) {  // album art for the models that see images
+      parts.push(el('select', { id: `${id}-${a.type}-image`, name: `${a.type}-image`,
+        'aria-label': `${a.label}: album art` },
+      [el('option', { value: '' }, 'no album art'), ...images.map((img) => el('option', { value: img.name },
+        `with ${img.name}`))]));
+    }
+    return el('div', { class: 'check' }, parts);
+  });
+  const form = el('form', { class: 'analyses', 'aria-label': `Analyses of ${file.name}` },
+    el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes),
+    el('button', { type: 'submit' }, 'Run'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const chosen = ANALYSES.filter((a) => form.elements[a.type].checked);
+    if (!chosen.length) { notify('Tick at least one analysis.'); return; }
+    const started = [];
+    for (const a of chosen) {
+      const body = { file: file.name };
+      if (a.option) body[a.option] = form.elements[`${a.type}-${a.option}`].value;
+      const art = form.elements[`${a.type}-image`];
+      if (art && art.value) body.image = art.value;
+      try {
+        started.push(await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body));
+      } catch (err) {
+        notify(`${a.label}: ${errorText(err)}`);
+      }
+    }
+    if (started.length) onJobs(started);
+  });
+  const isSelected = file.name === selected;
+  const open = el('button', {
+    type: 'button', class: 'file-open', 'aria-current': isSelected ? 'true' : null,
+    onclick: () => onSelect(file.name),
+  }, el('span', { class: 'name' }, file.name),
+  el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`));
+  const details = el('details', { open: isSelected }, el('summary', {}, 'Analyse…'), form);
+  return el('li', { class: isSelected ? 'file current' : 'file' }, open, details);
+}

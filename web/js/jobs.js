@@ -1,0 +1,67 @@
+// The open session's jobs: live progress from each running job's event stream, and a cancel button.
+import { del, followJob } from './api.js';
+import { LABELS } from './analyses.js';
+import { $, el, errorText, notify } from './ui.js';
+
+const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+
+export class JobList {
+  constructor({ onFinished }) {
+    this.onFinished = onFinished;
+    this.rows = new Map(); // job id -> {record, node, stop}
+  }
+
+  reset(jobs) {
+    for (const row of this.rows.values()) if (row.stop) row.stop();
+    this.rows.clear();
+    $('#job-list').replaceChildren();
+    const newest = [...jobs].sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
+    for (const job of newest.reverse()) this.add(job);
+  }
+
+  add(job) {
+    if (this.rows.has(job.job_id)) return;
+    const row = { record: job, node: el('li', { class: 'job', dataset: { job: job.job_id } }), stop: null };
+    this.rows.set(job.job_id, row);
+    $('#job-list').prepend(row.node);
+    $('#jobs-empty').hidden = true;
+    this.draw(row);
+    if (!FINAL.has(job.state)) {
+      row.stop = followJob(job.job_id, (update) => {
+        const wasFinal = FINAL.has(row.record.state);
+        row.record = { ...row.record, ...update };
+        this.draw(row);
+        if (FINAL.has(row.record.state) && !wasFinal) {
+          row.stop = null;
+          this.onFinished(row.record);
+        }
+      });
+    }
+  }
+
+  draw(row) {
+    const job = row.record;
+    const final = FINAL.has(job.state);
+    const file = job.result?.filename ?? job.files?.[0] ?? '';
+    const label = LABELS[job.type] ?? job.type;
+    const bar = el('progress', { max: '1', value: String(final && job.state === 'succeeded' ? 1 : job.progress ?? 0),
+      'aria-label': `${label} progress` });
+    const cancel = final ? null : el('button', {
+      type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}`,
+      onclick: async () => {
+        try { await del(`/jobs/${encodeURIComponent(job.job_id)}`); } catch (e) { notify(errorText(e)); }
+      },
+    }, 'Cancel');
+    const detail = job.state === 'failed' ? (job.error?.message ?? 'failed')
+      : final ? file : (job.stage || '');
+    row.node.className = `job ${job.state}`;
+    row.node.replaceChildren(
+      el('span', { class: 'job-type' }, label),
+      bar,
+      el('span', { class: 'state', dataset: { state: job.state } }, job.state === 'running'
+        ? `${Math.round((job.progress ?? 0) * 100)} %` : job.state),
+      el('span', { class: 'stage small muted' }, detail),
+      cancel ?? el('span'),
+    );
+  }
+}

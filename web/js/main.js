@@ -1,0 +1,122 @@
+// The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
+// (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
+import { ApiError, get, post } from './api.js';
+import { isImage, renderFiles } from './files.js';
+import { JobList } from './jobs.js';
+import { Mixer } from './mixer.js';
+import { ModelsPanel } from './models.js';
+import { SessionList } from './sessions.js';
+import { Timeline } from './timeline.js';
+import { Track } from './track.js';
+import { Transcript } from './transcript.js';
+import { $, errorText, formatTime, notify } from './ui.js';
+import { initUploads } from './uploads.js';
+
+const audio = $('#player');
+const state = { sessionId: null, session: null, file: null };
+
+const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
+const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio) });
+const jobs = new JobList({ onFinished: () => { refreshSession(); sessions.load(); } });
+const sessions = new SessionList({ onOpen: (id) => openSession(id) });
+new ModelsPanel();
+
+let lastNow = '';
+function showNow(now) {
+  const node = $('#now');
+  const parts = [formatTime(now.t)];
+  if (now.bar >= 0) parts.push(`bar ${now.bar + 1}${now.beatInBar > 0 ? `, beat ${now.beatInBar}` : ''}`);
+  else if (now.beat >= 0) parts.push(`beat ${now.beat + 1}`);
+  if (now.chord && now.chord.label !== 'N') parts.push(now.chord.label);
+  const text = parts.join(' · ');
+  if (text === lastNow) return;
+  lastNow = text;
+  node.textContent = text;
+  node.dataset.beat = String(now.beat);
+  node.dataset.bar = String(now.bar);
+  $('#zoom-readout').textContent = timeline.zoomText();
+}
+
+$('#zoom-in').addEventListener('click', () => timeline.zoom(1.5));
+$('#zoom-out').addEventListener('click', () => timeline.zoom(1 / 1.5));
+$('#zoom-fit').addEventListener('click', () => timeline.fit());
+
+function writeHash() {
+  const q = new URLSearchParams();
+  if (state.sessionId) q.set('session', state.sessionId);
+  if (state.file) q.set('file', state.file);
+  history.replaceState(null, '', `#${q}`);
+}
+
+async function openSession(id, { file } = {}) {
+  state.sessionId = id;
+  state.file = file ?? null;
+  state.session = null;
+  sessions.mark(id);
+  $('#session-title').textContent = `Session ${id}`;
+  await refreshSession({ resetJobs: true });
+}
+
+async function refreshSession({ resetJobs = false } = {}) {
+  const id = state.sessionId;
+  if (!id) return;
+  let session;
+  try {
+    session = await get(`/sessions/${encodeURIComponent(id)}`);
+  } catch (e) {
+    notify(errorText(e));
+    if (e instanceof ApiError && e.status === 404) { state.sessionId = null; writeHash(); }
+    return;
+  }
+  if (id !== state.sessionId) return;
+  state.session = session;
+  const audio = session.files.filter((f) => !isImage(f));
+  if (!audio.some((f) => f.name === state.file)) state.file = audio[0]?.name ?? null;
+  writeHash();
+  if (resetJobs) jobs.reset(session.jobs);
+  else session.jobs.forEach((j) => jobs.add(j));
+  $('#jobs-empty').hidden = session.jobs.length > 0;
+  drawFiles();
+  await track.show(session, state.file);
+}
+
+function drawFiles() {
+  renderFiles(state.session, {
+    selected: state.file,
+    onSelect: (name) => {
+      state.file = name;
+      writeHash();
+      drawFiles();
+      track.show(state.session, name);
+    },
+    onJobs: (started) => {
+      started.forEach((j) => jobs.add({ ...j, state: j.state ?? 'queued', progress: j.progress ?? 0, stage: j.stage ?? 'queued' }));
+      $('#jobs-empty').hidden = true;
+    },
+  });
+}
+
+initUploads({
+  sessionForUpload: async () => {
+    if (state.sessionId) return state.sessionId;
+    try {
+      const created = await post('/sessions');
+      state.sessionId = created.session_id;
+      sessions.load();
+      sessions.mark(created.session_id);
+      $('#session-title').textContent = `Session ${created.session_id}`;
+      return created.session_id;
+    } catch (e) { notify(errorText(e)); throw e; }
+  },
+  onUploaded: (sessionId, names) => {
+    if (sessionId !== state.sessionId) return;
+    if (!state.file && names.length) state.file = names[0];
+    refreshSession();
+    sessions.load();
+  },
+});
+
+const start = new URLSearchParams(location.hash.slice(1));
+sessions.load();
+if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });
+else track.show({ session_id: null, files: [], results: [], jobs: [] }, null);

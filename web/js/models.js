@@ -1,0 +1,75 @@
+// The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
+// sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
+import { followJob, get, post } from './api.js';
+import { $, el, errorText, formatBytes, notify } from './ui.js';
+
+export class ModelsPanel {
+  constructor() {
+    this.loaded = false;
+    $('#models-panel').addEventListener('toggle', () => { if ($('#models-panel').open) this.refresh(); });
+    $('#models-refresh').addEventListener('click', () => this.refresh());
+    $('#generate-form').addEventListener('submit', (e) => { e.preventDefault(); this.generate(); });
+  }
+
+  async refresh() {
+    let status;
+    try { status = await get('/api/v2/models/status'); } catch (e) { notify(errorText(e)); return; }
+    const models = Array.isArray(status.models) ? status.models : Object.values(status.models || {});
+    $('#models-current').textContent = `Resident: ${status.current_model ?? 'none'} · device ${status.device ?? 'unknown'}`
+      + ` · ${status.queue_depth ?? 0} queued`;
+    $('#models-rows').replaceChildren(...models.map((m) => el('tr', { dataset: { model: m.model_type } },
+      el('th', { scope: 'row' }, m.model_type),
+      el('td', {}, m.downloaded ? 'yes' : 'no'),
+      el('td', {}, m.loaded ? 'yes' : 'no'),
+      el('td', {}, formatBytes(m.memory?.weights_bytes || m.expected_memory_bytes)),
+      el('td', {}, m.loaded
+        ? el('button', { type: 'button', onclick: () => this.run('unload', {}, 'Unloading'), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
+        : el('button', { type: 'button', disabled: !m.downloaded, onclick: () => this.run('load', { model_type: m.model_type }, `Loading ${m.model_type}`),
+          'aria-label': `Load ${m.model_type}` }, 'Load')))));
+    const select = $('#generate-model');
+    const chosen = select.value;
+    select.replaceChildren(el('option', { value: 'auto' }, 'auto'),
+      ...models.filter((m) => m.downloaded && (m.kind ?? 'llm') === 'llm')
+        .map((m) => el('option', { value: m.model_type }, m.model_type)));
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : 'auto';
+  }
+
+  // POST with wait=0: 200 (done at once) or 202 with the job to follow; resolves to the result
+  async call(route, body) {
+    const answer = await post(`/api/v2/models/${route}`, { ...body, wait: 0 });
+    if (!answer.job_id || answer.state === undefined) return answer;
+    return new Promise((resolve, reject) => {
+      followJob(answer.job_id, (job) => {
+        if (job.state === 'succeeded') resolve(job.result);
+        else if (job.state === 'failed') reject(new Error(job.error?.message ?? 'the job failed'));
+        else if (job.state === 'canceled') reject(new Error('the job was canceled'));
+      });
+    });
+  }
+
+  async run(route, body, doing) {
+    $('#models-current').textContent = `${doing}…`;
+    try {
+      await this.call(route, body);
+      notify(`${doing}: done`, { error: false });
+    } catch (e) { notify(errorText(e)); }
+    this.refresh();
+  }
+
+  async generate() {
+    const out = $('#generate-output');
+    const button = $('#generate-form button[type=submit]');
+    const model = $('#generate-model').value;
+    const body = { prompt: $('#generate-prompt').value, max_length: Number($('#generate-length').value) || 64 };
+    if (model !== 'auto') body.model_type = model;
+    out.textContent = 'Generating…';
+    button.disabled = true;
+    try {
+      const result = await this.call('generate', body);
+      out.textContent = result.response;
+    } catch (e) {
+      out.textContent = '';
+      notify(errorText(e));
+    } finally { button.disabled = false; }
+  }
+}

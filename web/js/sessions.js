@@ -1,0 +1,57 @@
+// The caller's sessions (GET /sessions, a page at a time) and creating one.
+import { get, post } from './api.js';
+import { $, el, formatTime, notify, errorText } from './ui.js';
+
+const PAGE = 20;
+
+export class SessionList {
+  constructor({ onOpen }) {
+    this.onOpen = onOpen;
+    this.cursor = null;
+    this.current = null;
+    $('#more-sessions').addEventListener('click', () => this.load({ more: true }));
+    $('#new-session').addEventListener('click', async () => {
+      try {
+        const created = await post('/sessions');
+        await this.load();
+        this.onOpen(created.session_id);
+      } catch (e) { notify(errorText(e)); }
+    });
+  }
+
+  async load({ more = false } = {}) {
+    const list = $('#session-list');
+    const q = new URLSearchParams({ limit: String(PAGE) });
+    if (more && this.cursor) q.set('cursor', this.cursor);
+    let page;
+    try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e)); return; }
+    if (!more) list.replaceChildren();
+    for (const s of page.sessions) list.append(this.row(s));
+    if (!list.children.length) list.append(el('li', { class: 'muted small' }, 'None yet: add audio to start one.'));
+    this.cursor = page.next_cursor;
+    $('#more-sessions').hidden = !this.cursor;
+    this.mark(this.current);
+  }
+
+  row(s) {
+    const when = s.modified_at ? new Date(s.modified_at).toLocaleString() : '';
+    return el('li', {}, el('button', {
+      type: 'button', class: 'session', dataset: { session: s.session_id },
+      onclick: () => this.onOpen(s.session_id),
+    }, el('span', { class: 'mono' }, s.session_id),
+    el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'} · ${when}`)));
+  }
+
+  mark(sessionId) {
+    this.current = sessionId;
+    for (const b of document.querySelectorAll('#session-list button.session')) {
+      const on = b.dataset.session === sessionId;
+      b.classList.toggle('current', on);
+      if (on) b.setAttribute('aria-current', 'true'); else b.removeAttribute('aria-current');
+    }
+  }
+}
+
+export function describeDuration(file) {
+  return file.duration_seconds ? formatTime(file.duration_seconds) : '';
+}

@@ -1,0 +1,211 @@
+// One file of the session and everything measured about it: player and timeline, key/tempo/metre/tuning,
+// stems, transcript, LLM text, features picture. Results come from the session's succeeded jobs, or (jobs
+// expire, files stay) from the result files named after the upload.
+import { fetchJson, fileUrl } from './api.js';
+import { $, el, clear, errorText, percent, stemOf } from './ui.js';
+import { peaksOf } from './timeline.js';
+
+// longer or larger uploads play and get their beat grid, but no waveform: decoding holds every sample in memory
+// (15 min of stereo at 44.1 kHz: 320 MB)
+const MAX_DECODE_SECONDS = 15 * 60;
+const MAX_DECODE_BYTES = 200 * 1024 * 1024;
+const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
+  'no_harmonic', 'no_percussive', 'accompaniment', 'no_accompaniment'];
+
+// the newest succeeded result of each job type for upload `name`
+export function resultsFor(session, name) {
+  const stem = stemOf(name);
+  const out = {};
+  const jobs = session.jobs.filter((j) => j.state === 'succeeded' && j.result)
+    .sort((a, b) => (a.finished_at || '').localeCompare(b.finished_at || ''));
+  for (const job of jobs) {
+    for (const r of job.result.batch ? job.result.results : [job.result]) {
+      if (!r) continue;
+      const files = r.files || [];
+      if (r.filename === name || (job.type === 'whisper' && files.some((f) => f.startsWith(`transcript_${stem}.`)))) {
+        out[job.type] = r;
+      }
+    }
+  }
+  const stored = new Set(session.results.map((f) => f.name));
+  const has = (n) => stored.has(n);
+  if (!out.pitch && has(`pitch_${stem}.json`)) out.pitch = { files: [...stored].filter((f) => f.startsWith(`pitch_${stem}.`)) };
+  if (!out.features && has(`features_${stem}.png`)) out.features = { files: [`features_${stem}.png`] };
+  if (!out.whisper && has(`transcript_${stem}.json`)) {
+    out.whisper = { files: [...stored].filter((f) => f.startsWith(`transcript_${stem}.`)) };
+  }
+  if (!out.demucs) {
+    const stems = [...stored].filter((f) => KNOWN_STEMS.some((s) => f.startsWith(`${s}_${stem}.`)));
+    if (stems.length) out.demucs = { files: stems, stems: stems.map((f) => f.slice(0, f.indexOf(`_${stem}.`))) };
+  }
+  return out;
+}
+
+export class Track {
+  constructor({ timeline, mixer, transcript }) {
+    this.timeline = timeline;
+    this.mixer = mixer;
+    this.transcript = transcript;
+    this.audio = $('#player');
+    this.key = '';
+    this.decoded = null; // {peaks, duration}
+    this.decodeNote = ''; // why there is no waveform, if there is none
+  }
+
+  async show(session, name) {
+    const key = `${session.session_id}/${name}`;
+    const results = name ? resultsFor(session, name) : {};
+    const fresh = key !== this.key;
+    this.key = key;
+    $('#track-h').textContent = name || 'No file selected';
+    if (!name) {
+      this.audio.removeAttribute('src');
+      this.timeline.setData(null);
+      $('#track-status').textContent = 'Add audio on the left (drop files, or Choose files…), then tick the analyses '
+        + 'to run and press Run. Results appear here as the jobs finish.';
+      this.showSummary(null);
+      this.showStems(null);
+      this.showTranscript(null);
+      this.showAnalysis({});
+      this.showFeatures(null);
+      return;
+    }
+    const url = (n, area = 'results', inline = true) => fileUrl(session.session_id, n, { area, inline });
+    if (fresh) {
+      this.audio.src = url(name, 'uploads');
+      this.decoded = null;
+      this.decodeNote = '';
+    }
+    const status = $('#track-status');
+    const [pitch, transcript] = await Promise.all([
+      results.pitch ? this.loadPitch(results.pitch, url) : null,
+      results.whisper ? fetchJson(url(results.whisper.files.find((f) => f.endsWith('.json')))).catch(() => null) : null,
+      fresh ? this.decode(session, name, url(name, 'uploads')) : null,
+    ]);
+    if (key !== this.key) return; // another file was opened meanwhile
+    const file = session.files.find((f) => f.name === name);
+    this.timeline.setData({
+      duration: pitch?.duration_seconds || file?.duration_seconds || this.decoded?.duration || 0,
+      peaks: this.decoded?.peaks,
+      beats: pitch?.beat_times || [],
+      downbeats: pitch?.downbeat_times || [],
+      chords: pitch?.chords || [],
+      notes: pitch?.melody?.notes || [],
+    }, { keepView: !fresh });
+    status.textContent = [this.decodeNote,
+      pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
+    this.showSummary(pitch, results.pitch, url);
+    this.showStems(results.demucs, url, fresh);
+    this.showTranscript(transcript, results.whisper, url);
+    this.showAnalysis(results);
+    this.showFeatures(results.features, url, name);
+  }
+
+  async loadPitch(result, url) {
+    if (result.beat_times || result.key) return result;
+    const json = result.files.find((f) => f.endsWith('.json'));
+    return json ? fetchJson(url(json)).catch(() => null) : null;
+  }
+
+  async decode(session, name, src) {
+    const file = session.files.find((f) => f.name === name);
+    if (file && (file.bytes > MAX_DECODE_BYTES || file.duration_seconds > MAX_DECODE_SECONDS)) {
+      this.decodeNote = 'No waveform for a track this long (it would take too much memory).';
+      return;
+    }
+    try {
+      const bytes = await (await fetch(src)).arrayBuffer();
+      const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
+      const buffer = await ctx.decodeAudioData(bytes);
+      this.decoded = { peaks: peaksOf(buffer), duration: buffer.duration };
+    } catch (e) {
+      this.decodeNote = `The waveform could not be drawn: ${errorText(e)}`;
+    }
+  }
+
+  showSummary(pitch, result, url) {
+    const dl = $('#summary');
+    const warnings = $('#warnings');
+    const downloads = $('#pitch-downloads');
+    if (!pitch) {
+      clear(dl, el('p', { class: 'muted small' }, 'Run “Key, tempo, chords, melody” on the file.'));
+      clear(warnings);
+      clear(downloads);
+      return;
+    }
+    const key = pitch.key || {};
+    const fact = (name, value, confidence, id) => [
+      el('dt', {}, name),
+      el('dd', { id }, el('span', { class: 'value' }, value ?? '–'),
+        confidence !== undefined && confidence !== null
+          ? el('span', { class: 'confidence', title: 'confidence' }, ` ${percent(confidence)} sure`) : null),
+    ];
+    const tuning = pitch.tuning_cents;
+    clear(dl,
+      ...fact('Key', key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'), key.confidence, 'fact-key'),
+      ...fact('Tempo', pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM` : 'no steady beat', pitch.tempo_confidence,
+        'fact-tempo'),
+      ...fact('Metre', pitch.time_signature ?? '–', undefined, 'fact-metre'),
+      ...fact('Tuning', tuning !== undefined && tuning !== null
+        ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–', undefined, 'fact-tuning'),
+      ...fact('Beats, bars', `${(pitch.beat_times || []).length} beats, ${(pitch.downbeat_times || []).length} bars`,
+        undefined, 'fact-beats'));
+    clear(warnings, ...(pitch.warnings || []).map((w) => el('li', {}, w)));
+    const files = result?.files || [];
+    const link = (suffix, text) => {
+      const n = files.find((f) => f.endsWith(suffix));
+      return n ? el('a', { href: url(n, 'results', false), download: n }, text) : null;
+    };
+    const links = [link('.mid', 'Melody, chords and beats as MIDI'), link('.json', 'JSON'), link('.txt', 'Text')]
+      .filter(Boolean);
+    clear(downloads, ...links.flatMap((a, i) => (i ? [' · ', a] : [a])));
+  }
+
+  showStems(result, url, fresh) {
+    if (!result) { this.mixer.clear('Run “Stems” on the file to get a mixer here.'); return; }
+    const stemName = (f) => (result.stems || []).filter((s) => f.startsWith(`${s}_`))
+      .sort((a, b) => b.length - a.length)[0] ?? f.split('_')[0]; // no_vocals_x.wav is no_vocals, not vocals
+    const stems = result.files.filter((f) => /\.(wav|flac|mp3)$/.test(f)).map((f) => ({
+      stem: stemName(f), url: url(f), download: url(f, 'results', false),
+    }));
+    const same = !fresh && this.mixer.stems().map((c) => c.name).join() === stems.map((s) => s.stem).join();
+    if (!same) this.mixer.load(stems);
+  }
+
+  showTranscript(transcript, result, url) {
+    const links = $('#subtitle-links');
+    if (!transcript) {
+      this.transcript.show('Run “Transcript” on the file.');
+      clear(links);
+      return;
+    }
+    this.transcript.load(transcript);
+    const subtitle = (ext, text) => {
+      const n = result.files.find((f) => f.endsWith(ext));
+      return n ? el('a', { href: url(n, 'results', false), download: n }, text) : null;
+    };
+    const found = [subtitle('.srt', 'Subtitles (.srt)'), subtitle('.vtt', 'WebVTT (.vtt)'), subtitle('.lrc', 'Lyrics (.lrc)'),
+      subtitle('.txt', 'Text')].filter(Boolean);
+    clear(links, ...found.flatMap((a, i) => (i ? [' · ', a] : [a])));
+  }
+
+  showAnalysis(results) {
+    const box = $('#analysis');
+    const parts = [];
+    if (results.lyrics) parts.push(['Lyrics', results.lyrics.analysis_text]);
+    if (results.gemma_3n) parts.push([`Audio LLM (${results.gemma_3n.model ?? ''})`, results.gemma_3n.analysis_summary]);
+    if (!parts.length) { clear(box, el('p', { class: 'muted small' }, 'Run “Lyrics” or “Audio LLM” on the file.')); return; }
+    clear(box, ...parts.map(([title, text]) => el('article', {}, el('h3', {}, title),
+      ...String(text || '').split(/\n{2,}/).map((p) => el('p', { class: 'llm' }, p)))));
+  }
+
+  showFeatures(result, url, name) {
+    const box = $('#features');
+    const png = result?.files?.find((f) => f.endsWith('.png'));
+    if (!png) { clear(box, el('p', { class: 'muted small' }, 'Run “Features picture” on the file.')); return; }
+    clear(box, el('a', { href: url(png), target: '_blank', rel: 'noopener', title: 'Open the picture full size' },
+      el('img', { src: url(png), alt: `Features of ${name}: waveform, spectrogram and chromagram`,
+        class: 'features', loading: 'lazy' })),
+    el('p', { class: 'small' }, el('a', { href: url(png, 'results', false), download: png }, 'Download the picture')));
+  }
+}

@@ -1,0 +1,72 @@
+// The transcript as words with their times; the word being said is highlighted as the track plays, and a
+// click on a word plays from there.
+import { indexAt } from './timeline.js';
+import { el } from './ui.js';
+
+export class Transcript {
+  constructor(container, audio) {
+    this.container = container;
+    this.audio = audio;
+    this.words = [];
+    this.starts = [];
+    this.current = -1;
+    this.frame = 0;
+    audio.addEventListener('timeupdate', () => this.update());
+    audio.addEventListener('seeked', () => this.update());
+    audio.addEventListener('play', () => {
+      const tick = () => { this.update(); if (!audio.paused) this.frame = requestAnimationFrame(tick); };
+      cancelAnimationFrame(this.frame);
+      this.frame = requestAnimationFrame(tick);
+    });
+  }
+
+  show(message) {
+    this.words = [];
+    this.starts = [];
+    this.current = -1;
+    this.container.replaceChildren(el('p', { class: 'muted small' }, message));
+  }
+
+  // transcript: the JSON Whisper wrote: {segments: [{start, end, text, words: [{start, end, word}]}]}
+  load(transcript) {
+    const paragraphs = [];
+    this.words = [];
+    for (const seg of transcript.segments || []) {
+      const words = seg.words && seg.words.length ? seg.words : [{ start: seg.start, end: seg.end, word: seg.text }];
+      const p = el('p', { class: 'segment' });
+      for (const w of words) {
+        const span = el('span', { class: 'word', tabindex: '-1', dataset: { start: w.start, end: w.end } }, w.word);
+        span.addEventListener('click', () => { this.audio.currentTime = w.start; });
+        this.words.push({ ...w, span });
+        p.append(span);
+      }
+      paragraphs.push(p);
+    }
+    this.starts = this.words.map((w) => w.start);
+    this.current = -1;
+    if (!paragraphs.length) paragraphs.push(el('p', { class: 'muted small' }, 'Nothing was said.'));
+    this.container.replaceChildren(...paragraphs);
+    this.update();
+  }
+
+  update() {
+    const t = this.audio.currentTime;
+    let i = indexAt(this.starts, t);
+    if (i >= 0 && t > this.words[i].end + 0.3) i = -1; // between words: nothing lit
+    if (i === this.current) return;
+    if (this.current >= 0) {
+      this.words[this.current].span.classList.remove('current');
+      this.words[this.current].span.removeAttribute('aria-current');
+    }
+    this.current = i;
+    if (i >= 0) {
+      const { span } = this.words[i];
+      span.classList.add('current');
+      span.setAttribute('aria-current', 'true');
+      const box = this.container;
+      if (span.offsetTop < box.scrollTop || span.offsetTop > box.scrollTop + box.clientHeight - 24) {
+        box.scrollTop = span.offsetTop - box.clientHeight / 3;
+      }
+    }
+  }
+}

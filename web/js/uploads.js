@@ -1,0 +1,45 @@
+// Drag and drop (or choose) several files; each is its own upload with its own progress bar.
+import { upload } from './api.js';
+import { $, el, errorText } from './ui.js';
+
+export function initUploads({ sessionForUpload, onUploaded }) {
+  const zone = $('#drop-zone');
+  const input = $('#file-input');
+  const send = async (files) => {
+    if (!files.length) return;
+    let sessionId;
+    try { sessionId = await sessionForUpload(); } catch (e) { return; }
+    await Promise.all([...files].map((f) => sendOne(sessionId, f, onUploaded)));
+  };
+  input.addEventListener('change', () => { send([...input.files]); input.value = ''; });
+  zone.addEventListener('dragenter', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; });
+  zone.addEventListener('dragleave', (e) => { if (!zone.contains(e.relatedTarget)) zone.classList.remove('over'); });
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    send([...e.dataTransfer.files]);
+  });
+}
+
+async function sendOne(sessionId, file, onUploaded) {
+  const bar = el('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
+  const status = el('span', { class: 'small' }, 'uploading');
+  const item = el('li', { class: 'upload' }, el('span', { class: 'name' }, file.name), bar, status);
+  $('#upload-list').append(item);
+  try {
+    const answer = await upload(sessionId, file, (fraction) => {
+      bar.value = fraction;
+      status.textContent = fraction < 1 ? `${Math.round(fraction * 100)} %` : 'checking…';
+    });
+    bar.value = 1;
+    status.textContent = 'done';
+    item.classList.add('ok');
+    setTimeout(() => item.remove(), 4000);
+    onUploaded(sessionId, answer.files.map((f) => f.name));
+  } catch (e) {
+    item.classList.add('failed');
+    status.textContent = errorText(e);
+    item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
+  }
+}

@@ -9,7 +9,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from api import access
-from api.uploads import discard_spool, save_uploads, upload_info
+from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
@@ -100,7 +100,7 @@ def upload_files(session_id: str):
         store = access.session_for_upload(session_id)
         saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
-                             max_duration=float(current_app.config["MAX_DURATION_SECONDS"]),
+                             limits=upload_limits(current_app.config),
                              max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]))
     finally:
         discard_spool()

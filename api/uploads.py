@@ -19,6 +19,7 @@ from flask import Request, current_app, g
 
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
+from worker.audio_limits import AudioLimits
 from worker.errors import InvalidRequestError, MusicAnalyzerError
 from worker.files import is_image_name, safe_name, write_json_atomic
 from worker.image_io import ImageInfo, probe_image
@@ -43,7 +44,7 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 max_duration: float, max_image_pixels: int) -> list[dict]:
+                 limits: AudioLimits, max_image_pixels: int) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request."""
     if not files:
         raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
@@ -58,7 +59,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         try:
             info: AudioInfo | ImageInfo = (
                 probe_image(spool, declared_name=declared, max_pixels=max_image_pixels) if is_image_name(declared)
-                else probe(spool, allowed=allowed, declared_name=declared, max_duration=max_duration))
+                else probe(spool, allowed=allowed, declared_name=declared, limits=limits))
         except MusicAnalyzerError as e:
             e.message = f"{declared!r}: {e.message}"
             raise
@@ -82,6 +83,12 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                 store.discard_upload(dest)
         raise
     return out
+
+
+def upload_limits(config: dict) -> AudioLimits:
+    """The settings' limits on an uploaded stream (checked from its header first, see worker/audio_limits.py)."""
+    return AudioLimits(max_duration=float(config["MAX_DURATION_SECONDS"]),
+                       max_sample_rate=int(config["MAX_SAMPLE_RATE"]), max_channels=int(config["MAX_CHANNELS"]))
 
 
 def upload_info(store: SessionStore, session_id: str, name: str) -> dict:

@@ -64,3 +64,113 @@ def test_silence_and_tiny_clip_give_valid_results():
     assert f["loudness_lufs"] is None and f["peak_dbfs"] is None and f["silence_fraction"] == 1.0
     f = compute_features(tone(440, 0.05), SR)
     assert f["loudness_lufs"] is None and f["spectral_centroid_hz"] > 0
+
+
+def mixed_signal(seconds: float = 12.0, sr: int = SR) -> np.ndarray:
+    """(2, n): a tone, digital silence, a near-silent passage and noise, so every feature has work to do."""
+    rng = np.random.default_rng(7)
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(len(t))
+    y[int(2 * sr):int(4.5 * sr)] = 0.0  # silent frames: excluded from the spectral means, floored in MFCC
+    y[int(7 * sr):int(8 * sr)] *= 1e-4
+    return np.stack([y, 0.7 * np.roll(y, 40)]).astype(np.float32)
+
+
+def whole_file_reference(y: np.ndarray, sr: int) -> dict:
+    """The features computed on the whole signal at once with librosa / pyloudnorm (no blocks anywhere)."""
+    import pyloudnorm
+    import soxr
+
+    mono = y.mean(axis=0, dtype=np.float32)
+    mag = np.abs(librosa.stft(mono, n_fft=2048, hop_length=512, center=True, pad_mode="constant"))
+    voiced = mag.sum(axis=0) > 1e-10
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(librosa.feature.melspectrogram(S=mag**2, sr=sr)), n_mfcc=13)
+    y11 = soxr.resample(mono, sr, 11025, quality="HQ")
+    power11 = np.abs(librosa.stft(y11, n_fft=2048, hop_length=512, center=True, pad_mode="constant")) ** 2
+    energy = (librosa.filters.chroma(sr=11025, n_fft=2048, tuning=0.0, norm=None) @ power11).sum(axis=1)
+    return {
+        "spectral_centroid_hz": librosa.feature.spectral_centroid(S=mag, sr=sr)[0][voiced].mean(),
+        "spectral_bandwidth_hz": librosa.feature.spectral_bandwidth(S=mag, sr=sr)[0][voiced].mean(),
+        "spectral_rolloff_hz": librosa.feature.spectral_rolloff(S=mag, sr=sr)[0][voiced].mean(),
+        "mfcc_mean": mfcc.mean(axis=1), "mfcc_std": mfcc.std(axis=1),
+        "chroma_distribution": energy / energy.sum(),
+        "loudness_lufs": pyloudnorm.Meter(sr).integrated_loudness(y.T.astype(np.float64)),
+        "silence_fraction": 1.0 - voiced.mean(), "frames": mag.shape[1],
+    }
+
+
+@pytest.mark.parametrize("block_seconds", [10.0, 0.37])
+def test_streamed_file_features_equal_the_whole_file_computation(tmp_path, block_seconds):
+    import soundfile as sf
+
+    from worker.features.pipeline import analyze_file
+
+    y = mixed_signal()
+    path = tmp_path / "mixed.wav"
+    sf.write(path, y.T, SR, subtype="FLOAT")
+    f = analyze_file(path, block_seconds=block_seconds).features  # 0.37 s: block edges inside frames
+    ref = whole_file_reference(y, SR)
+    for key in ("spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_rolloff_hz"):
+        assert f[key] == pytest.approx(ref[key], rel=1e-4), key
+    np.testing.assert_allclose(f["mfcc"]["mean"], ref["mfcc_mean"], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(f["mfcc"]["std"], ref["mfcc_std"], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(f["chroma_distribution"], ref["chroma_distribution"], atol=1e-5)
+    assert f["loudness_lufs"] == pytest.approx(ref["loudness_lufs"], abs=0.01)
+    assert f["silence_fraction"] == pytest.approx(ref["silence_fraction"], abs=1e-9)
+    assert f["frame"]["frames"] == ref["frames"]
+    assert f["peak_dbfs"] == pytest.approx(20 * np.log10(np.abs(y).max()), abs=1e-6)
+
+
+def test_features_memory_does_not_grow_with_duration():
+    """Peak traced allocations of the accumulator on 4 and on 12 minutes of audio: the same, not 3x.
+
+    Both are past the fixed-size parts filling up (the picture's pooled columns, the MFCC frames held
+    before they spill to a file, ~190 s at 22 kHz). RSS figures for 3 and 60 minutes of real files come
+    from bench/upload_cost.py.
+    """
+    import tracemalloc
+
+    from worker.features.descriptors import FeatureAccumulator
+
+    sr = 22050
+    block = mixed_signal(10.0, sr)
+
+    def peak_mb(seconds: float) -> float:
+        acc = FeatureAccumulator(sample_rate=sr, channels=2, expected_frames=int(seconds * sr))
+        tracemalloc.start()
+        for _ in range(int(seconds / 10)):
+            acc.push(block)
+        acc.finish()
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        return peak
+
+    short, long = peak_mb(240.0), peak_mb(720.0)
+    # what may differ: how many MFCC frames are still held when the stream ends (at most 4 MB' worth)
+    assert long - short < 8.0, (short, long)
+    assert long < 0.3 * 720 * sr * 2 * 4 / 1e6, long  # far under the 12 minutes' samples themselves (127 MB)
+
+
+def test_non_finite_samples_are_refused_by_the_analysis():
+    from worker.errors import AudioError
+
+    y = tone(440.0, 1.0)
+    y[1000] = np.inf
+    with pytest.raises(AudioError) as e:
+        compute_features(y, SR)
+    assert e.value.code == "non_finite_samples"
+
+
+@pytest.mark.parametrize("expected", [None, 1000, 1_000_003, 5_000_000])
+def test_picture_columns_stay_bounded_whatever_length_the_header_declares(expected):
+    from worker.features.pooling import ColumnMaxPool, pool_columns
+
+    x = np.random.default_rng(0).standard_normal((3, 1_000_003)).astype(np.float32)
+    pool = ColumnMaxPool(width=1600, expected=expected)
+    for start in range(0, x.shape[1], 441_000):
+        pool.push(x[:, start:start + 441_000])
+        assert sum(p.shape[-1] for p in pool._pooled) <= 2 * 1600  # never more than twice the picture
+    out = pool.result()
+    assert 1 <= out.shape[1] <= 1600 and out.max() == x.max()
+    if expected == x.shape[1]:  # the declared length is right: the same picture as pooling the whole
+        np.testing.assert_array_equal(out, pool_columns(x, 1600))

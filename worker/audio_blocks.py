@@ -1,4 +1,4 @@
-"""Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate.
+"""Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate (or of every channel).
 
 Memory stays bounded by the block length whatever the file's duration: each block is
 decoded (libsndfile, or PyAV/FFmpeg for what libsndfile refuses), averaged to mono and
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32
+from worker.audio_io import as_float32, declared_frames, open_soundfile
+from worker.audio_limits import check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_SECONDS = 10.0  # s of audio per block at the file's rate (~3.5 MB of 44.1 kHz stereo float32)
@@ -33,7 +34,7 @@ def stream_info(path: str | Path) -> StreamInfo:
     path = Path(path)
     try:
         info = sf.info(str(path))
-        return StreamInfo(int(info.samplerate), int(info.channels), int(info.frames) or None)
+        return StreamInfo(int(info.samplerate), int(info.channels), declared_frames(int(info.frames)))
     except (sf.LibsndfileError, RuntimeError):
         return _av_info(path)
 
@@ -55,8 +56,14 @@ def _av_info(path: Path) -> StreamInfo:
 
 def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
     """(mono float32 block, native rate) pairs straight from the decoder."""
+    for block, sr in _native_channel_blocks(path, block_frames):
+        yield block.mean(axis=0, dtype=np.float32), sr
+
+
+def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
+    """((channels, n) float32 block, native rate) pairs straight from the decoder."""
     try:
-        f = sf.SoundFile(str(path))
+        f = open_soundfile(path)
     except (sf.LibsndfileError, RuntimeError):
         yield from _av_blocks(path, block_frames)
         return
@@ -69,7 +76,16 @@ def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, 
                 raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
             if len(block) == 0:
                 return
-            yield block.mean(axis=1, dtype=np.float32), sr
+            check_finite(block)  # a float file placed beside the upload check would break every analysis
+            yield np.ascontiguousarray(block.T), sr
+
+
+def channel_blocks(path: str | Path, *, block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
+    """Blocks of (channels, n) float32 audio at the file's own rate; concatenated, `load_audio(path)`."""
+    path = Path(path)
+    block_frames = max(1024, int(block_seconds * stream_info(path).sample_rate))
+    for block, _ in _native_channel_blocks(path, block_frames):
+        yield block
 
 
 def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -90,16 +106,16 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
             for frame in container.decode(stream):
                 a = frame.to_ndarray()
                 a = a if frame.format.is_planar else a.reshape(-1, frame.layout.nb_channels).T
-                a = as_float32(a)
-                pending.append(a.mean(axis=0, dtype=np.float32))
-                held += pending[-1].shape[0]
+                pending.append(as_float32(a))
+                check_finite(pending[-1])
+                held += pending[-1].shape[1]
                 if held >= block_frames:
-                    yield np.concatenate(pending), sr
+                    yield np.concatenate(pending, axis=1), sr
                     pending, held = [], 0
         except av.error.FFmpegError as e:
             raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
         if pending:
-            yield np.concatenate(pending), sr
+            yield np.concatenate(pending, axis=1), sr
 
 
 def _resampled(blocks: Iterator[tuple[np.ndarray, int]], target_sr: int | None) -> Iterator[np.ndarray]:

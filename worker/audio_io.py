@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.errors import AudioError, AudioTooLongError, UnsupportedMediaError
+from worker.audio_limits import AudioLimits, check_finite
+from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
+UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
 
 # libsndfile's major format names -> our file type names
 _SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
@@ -41,25 +43,48 @@ class AudioInfo:
         return d
 
 
+def declared_frames(frames: int) -> int | None:
+    """A header's frame count, None when it does not tell: 0, or libsndfile's SF_COUNT_MAX (2**63 - 1)
+    for a FLAC whose STREAMINFO leaves the total unset (streamed encoders)."""
+    return frames if 0 < frames < UNKNOWN_FRAMES else None
+
+
+def open_soundfile(path: str | Path) -> sf.SoundFile:
+    """libsndfile's reader, for files it can read to the end; raises LibsndfileError otherwise, which
+    every caller answers by decoding with PyAV. A FLAC whose header leaves the length unset is one
+    libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it."""
+    f = sf.SoundFile(str(path))
+    if f.frames >= UNKNOWN_FRAMES:  # (a count of 0 is read as such: a header-only WAV holds no audio)
+        f.close()
+        raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
+    return f
+
+
+class _LengthNotDeclared(sf.LibsndfileError):
+    pass
+
+
 def extension_of(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
-          declared_name: str | None = None, max_duration: float | None = None) -> AudioInfo:
-    """Decode the whole stream (in blocks) and describe it, or raise why it is unusable.
+          declared_name: str | None = None, limits: AudioLimits | None = None) -> AudioInfo:
+    """Check the header against `limits`, then decode the whole stream (in blocks) and describe it.
 
-    Decoding all of it, not just the header, is what catches truncated and
-    corrupt files at upload time rather than in a job an hour later.
+    The header check refuses what is too long, too fast or too wide before any decoding. Decoding
+    all of it, not just the header, is what catches truncated and corrupt files (and NaN samples) at
+    upload time rather than in a job an hour later; it stops once past the duration limit.
     """
     path = Path(path)
+    limits = limits or AudioLimits()
     size = path.stat().st_size
     if size == 0:
         raise AudioError("the file is empty", code="empty_file")
     try:
-        info = _probe_soundfile(path)
+        info = _probe_soundfile(path, limits)
     except _NotForSoundfile:
-        info = _probe_av(path)
+        info = _probe_av(path, limits)
     if info.frames == 0 or info.duration_seconds <= 0:
         raise AudioError("the file holds no audio samples", code="no_audio")
     if allowed is not None and info.format not in allowed:
@@ -72,9 +97,7 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
             raise UnsupportedMediaError(
                 f"{declared_name!r} is named .{ext} but holds {info.format.upper()} audio",
                 code="format_mismatch")
-    if max_duration is not None and info.duration_seconds > max_duration:
-        raise AudioTooLongError(
-            f"audio lasts {info.duration_seconds:.1f} s; the limit is {max_duration:.0f} s")
+    limits.check_duration(info.duration_seconds)
     return info
 
 
@@ -82,19 +105,26 @@ class _NotForSoundfile(Exception):
     pass
 
 
-def _probe_soundfile(path: Path) -> AudioInfo:
+def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     try:
-        with sf.SoundFile(str(path)) as f:
+        with open_soundfile(path) as f:
             fmt = _SF_FORMATS.get(f.format)
             if fmt is None:
                 raise _NotForSoundfile(f.format)
-            sr, channels, declared = f.samplerate, f.channels, f.frames
+            sr, channels, declared = f.samplerate, f.channels, declared_frames(f.frames)
+            limits.check_header(sample_rate=sr, channels=channels, duration=declared / sr if declared else None)
+            stop_after = limits.max_frames(sr)
             frames = 0
             while True:
                 block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
+                check_finite(block)
                 frames += len(block)
+                if frames > stop_after:  # the header understated the length: stop decoding here
+                    limits.check_duration(frames / sr, at_least=True)
+    except _LengthNotDeclared as e:
+        raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
@@ -145,7 +175,7 @@ def _check_wav_complete(path: Path) -> None:
             pos += 8 + clen + (clen & 1)
 
 
-def _probe_av(path: Path) -> AudioInfo:
+def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
     import av
 
     try:
@@ -159,14 +189,28 @@ def _probe_av(path: Path) -> AudioInfo:
                 raise UnsupportedMediaError(
                     f"unsupported container/codec {container.format.name}/{stream.codec_context.name}",
                     code="unsupported_format")
-            sr = stream.codec_context.sample_rate or stream.rate
-            channels = stream.codec_context.channels
+            sr = int(stream.codec_context.sample_rate or stream.rate or 0)
+            channels = int(stream.codec_context.channels or 0)
+            limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream))
+            stop_after = limits.max_frames(sr)
             frames = 0
             for frame in container.decode(stream):
+                check_finite(frame.to_ndarray())
                 frames += frame.samples
+                if frames > stop_after:
+                    limits.check_duration(frames / sr, at_least=True)
     except (av.error.InvalidDataError, av.error.FFmpegError) as e:
         raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
+
+
+def _av_declared_seconds(container, stream) -> float | None:
+    """The stream's (else the container's) declared duration; None when neither says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # AV_TIME_BASE units
+    return None
 
 
 def _av_format(container: str, codec: str) -> str | None:
@@ -199,7 +243,7 @@ def load_audio(path: str | Path, *, sr: int | None = None, mono: bool = False,
     """
     path = Path(path)
     try:
-        with sf.SoundFile(str(path)) as f:
+        with open_soundfile(path) as f:
             native = f.samplerate
             if offset:
                 f.seek(int(offset * native))

@@ -1,128 +1,211 @@
-"""Audio features from one short-time Fourier transform.
+"""Audio features from one short-time Fourier transform, computed block by block.
 
 Calling librosa's feature functions one after another recomputes the STFT for
 each of them; here one float32 magnitude spectrogram feeds every spectral
 feature (centroid, bandwidth, roll-off, chroma, MFCC), which is what makes a
 3-minute track take well under a second. Definitions follow librosa's, so the
 values agree with `librosa.feature.*` on the same frames (checked in tests).
+
+The audio arrives in blocks (`FeatureAccumulator.push`) and each block's frames
+are reduced at once to sums, a few numbers per frame and picture columns, so
+the memory of an hour-long file is that of a 10-second block.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
 
-from worker.audio_io import resample, to_mono
+from worker.audio_limits import check_finite
 from worker.errors import AudioError
-from worker.features.loudness import integrated_loudness
+from worker.features.framing import CenteredFramer
+from worker.features.loudness import LoudnessMeter
+from worker.features.mfcc import MfccAccumulator
+from worker.features.pooling import ColumnMaxPool
 
 N_FFT = 2048  # samples per analysis frame
 HOP_LENGTH = 512  # samples between frames
-N_MELS = 128
-N_MFCC = 13
 ROLLOFF_PERCENT = 0.85
 # Chroma wants frequency resolution, not bandwidth: at 44.1 kHz a 2048-point frame has
 # 21.5 Hz bins, wider than a semitone below ~370 Hz, so a pure A4 would leak into G#.
 # Pitch classes come from a 11025 Hz copy instead (5.4 Hz bins, content up to 5.5 kHz).
 CHROMA_SR = 11025  # Hz
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+PICTURE_COLUMNS = 1600  # spectrogram and chromagram columns kept for the picture
+ENVELOPE_COLUMNS = 4000  # waveform envelope columns kept for the picture
+ARRAY_BLOCK_SECONDS = 10.0  # `analyze_features` of an array goes through the same blocks
 _EPS = 1e-10
 
 
 @dataclass(frozen=True)
 class FeatureAnalysis:
-    """Features plus the frame-level arrays that pictures are drawn from."""
+    """Features plus the pooled frame-level arrays that pictures are drawn from."""
 
     features: dict
-    magnitude: np.ndarray  # (1 + N_FFT // 2, frames) float32 STFT magnitude of the mono mix
-    chroma: np.ndarray  # (12, frames) per-frame chroma, max-normalised
+    magnitude: np.ndarray  # (1 + N_FFT // 2, <= PICTURE_COLUMNS) max-pooled STFT magnitude of the mono mix
+    chroma: np.ndarray  # (12, <= PICTURE_COLUMNS) max-pooled per-frame chroma, max-normalised
+    envelope: tuple[np.ndarray, np.ndarray]  # (low, high) waveform envelope, <= ENVELOPE_COLUMNS each
     sample_rate: int  # Hz
+    duration_seconds: float
     hop_length: int  # samples
 
 
-def frame_signal(y: np.ndarray, *, frame_length: int, hop_length: int) -> np.ndarray:
-    """Centered, zero-padded frames as a strided view: (frames, frame_length)."""
-    pad = frame_length // 2
-    yp = np.pad(y, (pad, pad), mode="constant")
-    n_frames = 1 + (len(yp) - frame_length) // hop_length
-    return np.lib.stride_tricks.sliding_window_view(yp, frame_length)[::hop_length][:n_frames]
-
-
-def stft_magnitude(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
-    """|STFT| of a mono signal, Hann window, centered frames: (1 + n_fft // 2, frames) float32."""
-    frames = frame_signal(y, frame_length=n_fft, hop_length=hop_length)
-    window = scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+def stft_magnitude(frames: np.ndarray) -> np.ndarray:
+    """|STFT| of (frames, N_FFT) samples, Hann window: (1 + N_FFT // 2, frames) float32."""
+    window = scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
     spec = scipy.fft.rfft(frames * window, axis=1, workers=-1)
     return np.abs(spec).T.astype(np.float32, copy=False)
 
 
+class _Sums:
+    """Running sums of the per-frame spectral measurements (means are taken over voiced frames)."""
+
+    def __init__(self) -> None:
+        self.frames = self.voiced = 0
+        self.centroid = self.bandwidth = self.rolloff = self.zcr = 0.0
+
+    def add_frames(self, *, mag: np.ndarray, frames: np.ndarray, freqs: np.ndarray) -> None:
+        """Spectral shape (librosa definitions, magnitude-weighted) and zero crossings of one block."""
+        mag_sum = mag.sum(axis=0)
+        voiced = mag_sum > _EPS  # silent frames carry no spectral shape
+        weights = mag / np.maximum(mag_sum, _EPS)
+        centroid = freqs @ weights
+        spread = ((freqs[:, None] - centroid[None, :]) ** 2 * weights).sum(axis=0)
+        bandwidth = np.sqrt(np.maximum(spread, 0))
+        cumulative = np.cumsum(mag, axis=0)
+        rolloff = freqs[np.argmax(cumulative >= ROLLOFF_PERCENT * cumulative[-1:, :], axis=0)]
+        signs = np.signbit(frames)
+        self.zcr += float(np.mean(signs[:, 1:] != signs[:, :-1], axis=1).sum())
+        self.frames += len(frames)
+        self.voiced += int(voiced.sum())
+        self.centroid += float(centroid[voiced].sum(dtype=np.float64))
+        self.bandwidth += float(bandwidth[voiced].sum(dtype=np.float64))
+        self.rolloff += float(rolloff[voiced].sum(dtype=np.float64))
+
+    def mean(self, total: float) -> float:
+        return total / self.voiced if self.voiced else 0.0
+
+
+class _Chroma:
+    """Pitch classes from a streaming 11025 Hz copy of the mono mix: energy sums and pooled frames."""
+
+    def __init__(self, *, sample_rate: int, expected_frames: int | None):
+        import soxr
+
+        self.sr = min(sample_rate, CHROMA_SR)
+        self.resampler = (soxr.ResampleStream(sample_rate, self.sr, 1, dtype="float32", quality="HQ")
+                          if self.sr != sample_rate else None)
+        self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
+        self.filters = librosa.filters.chroma(sr=self.sr, n_fft=N_FFT, tuning=0.0)
+        self.energy_filters = librosa.filters.chroma(sr=self.sr, n_fft=N_FFT, tuning=0.0, norm=None)
+        self.energy = np.zeros(12)
+        hint = None if expected_frames is None else 1 + expected_frames * self.sr // sample_rate // HOP_LENGTH
+        self.picture = ColumnMaxPool(width=PICTURE_COLUMNS, expected=hint)
+
+    def push(self, mono: np.ndarray, *, last: bool = False) -> None:
+        if self.resampler is not None:
+            mono = self.resampler.resample_chunk(mono, last=last)
+        frames = self.framer.push(mono)
+        if last:
+            frames = np.concatenate([frames, self.framer.finish()])
+        if not len(frames):
+            return
+        power = stft_magnitude(frames) ** 2
+        self.energy += (self.energy_filters @ power).sum(axis=1)
+        self.picture.push(librosa.util.normalize(self.filters @ power, norm=np.inf, axis=-2))
+
+
+class FeatureAccumulator:
+    """The feature set of a stream of (channels, n) float32 blocks at `sample_rate` Hz."""
+
+    def __init__(self, *, sample_rate: int, channels: int, expected_frames: int | None = None,
+                 spill_dir: Path | None = None):
+        self.sr, self.channels = sample_rate, channels
+        self.samples, self.sum_squares, self.peak = 0, 0.0, 0.0
+        self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
+        self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT).astype(np.float32)
+        self.sums = _Sums()
+        self.mfcc = MfccAccumulator(sample_rate=sample_rate, n_fft=N_FFT, spill_dir=spill_dir)
+        self.chroma = _Chroma(sample_rate=sample_rate, expected_frames=expected_frames)
+        self.loudness = LoudnessMeter(sample_rate=sample_rate, channels=channels)
+        stft_hint = None if expected_frames is None else 1 + expected_frames // HOP_LENGTH
+        self.spectrogram = ColumnMaxPool(width=PICTURE_COLUMNS, expected=stft_hint)
+        self.envelope_hi = ColumnMaxPool(width=ENVELOPE_COLUMNS, expected=expected_frames)
+        self.envelope_lo = ColumnMaxPool(width=ENVELOPE_COLUMNS, expected=expected_frames)
+
+    def push(self, y: np.ndarray) -> None:
+        """`y`: (channels, n) float32; NaN or infinite samples are refused (non_finite_samples)."""
+        if y.shape[0] != self.channels:
+            raise ValueError(f"expected {self.channels} channels, got {y.shape[0]}")
+        check_finite(y)
+        mono = y.mean(axis=0, dtype=np.float32)
+        self.samples += y.shape[1]
+        self.sum_squares += float(np.square(mono, dtype=np.float64).sum())
+        self.peak = max(self.peak, float(np.abs(y).max(initial=0.0)))
+        self.loudness.push(y)
+        self.envelope_hi.push(mono[None, :])
+        self.envelope_lo.push(-mono[None, :])
+        self._spectral(self.framer.push(mono))
+        self.chroma.push(mono)
+
+    def _spectral(self, frames: np.ndarray) -> None:
+        if not len(frames):
+            return
+        mag = stft_magnitude(frames)
+        self.sums.add_frames(mag=mag, frames=frames, freqs=self.freqs)
+        self.mfcc.push(mag**2)
+        self.spectrogram.push(mag)
+
+    def finish(self) -> FeatureAnalysis:
+        if self.samples == 0:
+            raise AudioError("no samples to analyse", code="no_audio")
+        self._spectral(self.framer.finish())
+        self.chroma.push(np.zeros(0, dtype=np.float32), last=True)
+        lo = -self.envelope_lo.result()[0]
+        return FeatureAnalysis(self._features(), self.spectrogram.result(), self.chroma.picture.result(),
+                               (lo, self.envelope_hi.result()[0]), self.sr, self.samples / self.sr, HOP_LENGTH)
+
+    def _features(self) -> dict:
+        rms = float(np.sqrt(self.sum_squares / self.samples))
+        total = float(self.chroma.energy.sum())
+        distribution = (self.chroma.energy / total) if total > 0 else np.full(12, 1 / 12)
+        mfcc_mean, mfcc_std = self.mfcc.result()
+        s = self.sums
+        return {
+            "rms_energy": rms,
+            "rms_dbfs": _db(rms),
+            "peak_dbfs": _db(self.peak),
+            "crest_factor_db": _crest_db(self.peak, rms),
+            "loudness_lufs": self.loudness.result(),
+            "spectral_centroid_hz": s.mean(s.centroid),
+            "spectral_bandwidth_hz": s.mean(s.bandwidth),
+            "spectral_rolloff_hz": s.mean(s.rolloff),
+            "zero_crossing_rate": s.zcr / s.frames,
+            "mfcc": {"mean": _floats(mfcc_mean), "std": _floats(mfcc_std)},
+            "chroma_distribution": _floats(distribution),
+            "chroma_pitch_classes": list(PITCH_CLASSES),
+            "dominant_pitch_class": PITCH_CLASSES[int(np.argmax(distribution))] if total > 0 else None,
+            "silence_fraction": float(1.0 - s.voiced / s.frames),
+            "channels": self.channels,
+            "frame": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "frames": s.frames},
+        }
+
+
 def analyze_features(y: np.ndarray, sr: int) -> FeatureAnalysis:
-    """Compute the feature set of `y` ((channels, samples) or (samples,)) at `sr` Hz."""
-    if y.size == 0:
+    """The feature set of an array in memory ((channels, samples) or (samples,)) at `sr` Hz."""
+    data = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    if data.size == 0:
         raise AudioError("no samples to analyse", code="no_audio")
-    channels = 1 if y.ndim == 1 else y.shape[0]
-    mono = np.ascontiguousarray(to_mono(y), dtype=np.float32)
-    if len(mono) < N_FFT:  # very short clips: pad so there is one full frame
-        mono = np.pad(mono, (0, N_FFT - len(mono)))
-
-    mag = stft_magnitude(mono)
-    power = mag**2
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT).astype(np.float32)
-
-    # Spectral shape, librosa definitions (magnitude-weighted per frame).
-    mag_sum = mag.sum(axis=0)
-    weights = mag / np.maximum(mag_sum, _EPS)
-    centroid = freqs @ weights
-    bandwidth = np.sqrt(np.maximum(((freqs[:, None] - centroid[None, :]) ** 2 * weights).sum(axis=0), 0))
-    cumulative = np.cumsum(mag, axis=0)
-    rolloff_idx = np.argmax(cumulative >= ROLLOFF_PERCENT * cumulative[-1:, :], axis=0)
-    rolloff = freqs[rolloff_idx]
-    voiced = mag_sum > _EPS  # silent frames carry no spectral shape
-    # Zero crossings per frame (librosa.feature.zero_crossing_rate definition).
-    frames = frame_signal(mono, frame_length=N_FFT, hop_length=HOP_LENGTH)
-    signs = np.signbit(frames)
-    zcr = np.mean(signs[:, 1:] != signs[:, :-1], axis=1)
-
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=N_MELS)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=N_MFCC)
-    chroma_sr = min(sr, CHROMA_SR)
-    chroma_power = stft_magnitude(resample(mono, orig_sr=sr, target_sr=chroma_sr)) ** 2
-    chroma = librosa.feature.chroma_stft(S=chroma_power, sr=chroma_sr, n_fft=N_FFT, tuning=0.0)
-    chroma_energy = (librosa.filters.chroma(sr=chroma_sr, n_fft=N_FFT, tuning=0.0, norm=None)
-                     @ chroma_power).sum(axis=1)
-    total = float(chroma_energy.sum())
-    distribution = (chroma_energy / total) if total > 0 else np.full(12, 1 / 12)
-
-    samples = to_mono(y)
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    peak = float(np.max(np.abs(y)))
-
-    def mean_over(a: np.ndarray) -> float:
-        return float(a[voiced].mean()) if voiced.any() else 0.0
-
-    features = {
-        "rms_energy": rms,
-        "rms_dbfs": _db(rms),
-        "peak_dbfs": _db(peak),
-        "crest_factor_db": _crest_db(peak, rms),
-        "loudness_lufs": integrated_loudness(y, sr),
-        "spectral_centroid_hz": mean_over(centroid),
-        "spectral_bandwidth_hz": mean_over(bandwidth),
-        "spectral_rolloff_hz": mean_over(rolloff),
-        "zero_crossing_rate": float(zcr.mean()),
-        "mfcc": {"mean": _floats(mfcc.mean(axis=1)), "std": _floats(mfcc.std(axis=1))},
-        "chroma_distribution": _floats(distribution),
-        "chroma_pitch_classes": list(PITCH_CLASSES),
-        "dominant_pitch_class": PITCH_CLASSES[int(np.argmax(distribution))] if total > 0 else None,
-        "silence_fraction": float(1.0 - voiced.mean()),
-        "channels": channels,
-        "frame": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "frames": int(mag.shape[1])},
-    }
-    return FeatureAnalysis(features, mag, chroma, sr, HOP_LENGTH)
+    acc = FeatureAccumulator(sample_rate=sr, channels=data.shape[0], expected_frames=data.shape[1])
+    step = max(N_FFT, int(ARRAY_BLOCK_SECONDS * sr))
+    for start in range(0, data.shape[1], step):
+        acc.push(data[:, start:start + step])
+    return acc.finish()
 
 
 def compute_features(y: np.ndarray, sr: int) -> dict:

@@ -1,4 +1,4 @@
-"""ITU-R BS.1770-4 integrated loudness, vectorised.
+"""ITU-R BS.1770-4 integrated loudness, vectorised and streaming.
 
 pyloudnorm is the reference implementation (and supplies the K-weighting
 filter design); its gating loop filters in float64 and walks the blocks in
@@ -32,23 +32,51 @@ def k_weighting_sos(sr: int) -> np.ndarray:
     return np.array(rows)
 
 
-def integrated_loudness(y: np.ndarray, sr: int) -> float | None:
-    """Integrated loudness of `y` ((channels, samples) or (samples,)) in LUFS.
+class LoudnessMeter:
+    """Integrated loudness of a stream of (channels, n) blocks, equal to `integrated_loudness` of the whole.
 
-    None when undefined: shorter than one block, or every block below the absolute gate.
+    The K-weighting filter carries its state across blocks; only the filtered power of the samples that
+    the next 400 ms gating block still needs is kept, plus one number per 100 ms step (36,000 an hour).
     """
+
+    def __init__(self, *, sample_rate: int, channels: int):
+        self.sos = k_weighting_sos(sample_rate)
+        self.zi = np.zeros((self.sos.shape[0], channels, 2))
+        self.block = int(round(BLOCK_SECONDS * sample_rate))
+        self.step = int(round(self.block * (1 - OVERLAP)))
+        self.weights = np.array(SURROUND_WEIGHTS[:channels] if channels <= 5 else [1.0] * channels)
+        self._power = np.zeros((channels, 0))  # filtered squares from the next gating block's first sample on
+        self._blocks: list[np.ndarray] = []  # channel-weighted mean squares of the gating blocks
+
+    def push(self, y: np.ndarray) -> None:
+        filtered, self.zi = scipy.signal.sosfilt(self.sos, np.atleast_2d(y).astype(np.float64), axis=1, zi=self.zi)
+        self._power = np.concatenate([self._power, filtered**2], axis=1)
+        if self._power.shape[1] < self.block:
+            return
+        starts = np.arange(0, self._power.shape[1] - self.block + 1, self.step)
+        csum = np.concatenate([np.zeros((self._power.shape[0], 1)), np.cumsum(self._power, axis=1)], axis=1)
+        z = (csum[:, starts + self.block] - csum[:, starts]) / self.block
+        self._blocks.append(self.weights @ z)
+        drop = int(starts[-1]) + self.step
+        self._power = self._power[:, drop:]
+
+    def result(self) -> float | None:
+        """LUFS; None when undefined: shorter than one block, or every block below the absolute gate."""
+        if not self._blocks:
+            return None
+        return gated_loudness(np.concatenate(self._blocks))
+
+
+def integrated_loudness(y: np.ndarray, sr: int) -> float | None:
+    """Integrated loudness of `y` ((channels, samples) or (samples,)) in LUFS (None: undefined)."""
     data = np.atleast_2d(y)
-    n = data.shape[1]
-    block = int(round(BLOCK_SECONDS * sr))
-    step = int(round(block * (1 - OVERLAP)))
-    if n < block:
-        return None
-    filtered = scipy.signal.sosfilt(k_weighting_sos(sr), data.astype(np.float64, copy=False), axis=1)
-    starts = np.arange(0, n - block + 1, step)
-    csum = np.concatenate([np.zeros((data.shape[0], 1)), np.cumsum(filtered**2, axis=1)], axis=1)
-    z = (csum[:, starts + block] - csum[:, starts]) / block  # (channels, blocks) mean squares
-    weights = np.array(SURROUND_WEIGHTS[: data.shape[0]] if data.shape[0] <= 5 else [1.0] * data.shape[0])
-    power = weights @ z
+    meter = LoudnessMeter(sample_rate=sr, channels=data.shape[0])
+    meter.push(data)
+    return meter.result()
+
+
+def gated_loudness(power: np.ndarray) -> float | None:
+    """BS.1770's two gates over the blocks' channel-weighted mean squares."""
     with np.errstate(divide="ignore"):
         block_lufs = -0.691 + 10 * np.log10(power)
     above_abs = block_lufs >= ABSOLUTE_GATE_LUFS

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from worker.features.descriptors import PITCH_CLASSES, FeatureAnalysis
+from worker.features.pooling import pool_columns
 from worker.files import atomic_path
 
 MAX_COLUMNS = 1600  # image columns; longer tracks are max-pooled down to this
@@ -14,21 +15,10 @@ FIGURE_SIZE = (12, 8)  # inches
 DPI = 100
 
 
-def _pool_columns(a: np.ndarray, width: int) -> np.ndarray:
-    """Max-pool the last axis down to at most `width` columns (keeps transients visible)."""
-    n = a.shape[-1]
-    if n <= width:
-        return a
-    step = int(np.ceil(n / width))
-    pad = step * int(np.ceil(n / step)) - n
-    a = np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, pad)], mode="edge")
-    return a.reshape(*a.shape[:-1], -1, step).max(axis=-1)
-
-
-def render_overview(path: Path, *, y: np.ndarray, analysis: FeatureAnalysis, title: str) -> None:
+def render_overview(path: Path, *, analysis: FeatureAnalysis, title: str) -> None:
     """Write a PNG with the waveform envelope, the dB spectrogram and the chromagram.
 
-    `y`: (channels, samples) or (samples,) at `analysis.sample_rate`.
+    Drawn from the analysis' pooled columns only: the picture of an hour costs what a minute's does.
     """
     import matplotlib
 
@@ -36,15 +26,13 @@ def render_overview(path: Path, *, y: np.ndarray, analysis: FeatureAnalysis, tit
     from matplotlib.figure import Figure  # the OO API: no pyplot global state
 
     sr = analysis.sample_rate
-    mono = y if y.ndim == 1 else y.mean(axis=0)
-    duration = len(mono) / sr
-    env_hi = _pool_columns(mono[None, :], 4000)[0]
-    env_lo = -_pool_columns(-mono[None, :], 4000)[0]
+    duration = analysis.duration_seconds
+    env_lo, env_hi = analysis.envelope
     t_env = np.linspace(0, duration, len(env_hi))
 
-    spec_db = 20 * np.log10(np.maximum(_pool_columns(analysis.magnitude, MAX_COLUMNS), 1e-6))
+    spec_db = 20 * np.log10(np.maximum(pool_columns(analysis.magnitude, MAX_COLUMNS), 1e-6))
     spec_db = np.maximum(spec_db, spec_db.max() - 80)
-    chroma = _pool_columns(analysis.chroma, MAX_COLUMNS)
+    chroma = pool_columns(analysis.chroma, MAX_COLUMNS)
     extent = [0, duration, 0, sr / 2 / 1000]
 
     fig = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")

@@ -1,0 +1,111 @@
+"""The cost of an upload is bounded before the work starts (issue 11, item 4).
+
+What the header shows (duration, sample rate, channels) is refused before any decoding; a header that
+does not tell the length is caught by the streaming decode, which stops at the limit; NaN/inf samples
+are refused at upload, and a job given such a file anyway fails with the same clear code.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.audio_synth import sine, write
+from tests.conftest import USER
+from tests.test_api_sessions import session_files, upload, user_session_dir
+
+
+def flac_declaring(path, *, source, total_samples: int):
+    """A copy of the FLAC `source` whose STREAMINFO says it holds `total_samples` per channel (0: unknown)."""
+    data = bytearray(source.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO is the first metadata block
+    # bytes 18-25: sample rate (20 bits), channels-1 (3), bits-1 (5), total samples (36)
+    packed = int.from_bytes(data[18:26], "big")
+    packed = (packed & ~((1 << 36) - 1)) | total_samples
+    data[18:26] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def assert_refused(client, settings, session_id, path, *, status: int, code: str):
+    r = upload(client, session_id, path)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code
+    assert path.name in err["message"] and str(settings["DATA_DIR"]) not in err["message"]
+    assert session_files(settings, session_id) == []
+    tmp = os.path.join(settings["DATA_DIR"], "tmp")
+    assert not any(n.startswith("upload-") for n in os.listdir(tmp))
+    return err
+
+
+def test_sample_rate_over_the_limit_is_refused(app, client, settings, session_id, audio_dir):
+    path = audio_dir / "ultrasonic.wav"
+    sf.write(path, np.zeros((3840, 1), np.float32), 384000)
+    err = assert_refused(client, settings, session_id, path, status=422, code="sample_rate_too_high")
+    assert "384000" in err["message"] and str(app.config["MAX_SAMPLE_RATE"]) in err["message"]
+
+
+def test_channels_over_the_limit_are_refused(app, client, settings, session_id, audio_dir):
+    path = audio_dir / "ten_channels.wav"
+    sf.write(path, np.zeros((4410, app.config["MAX_CHANNELS"] + 2), np.float32), 44100)
+    assert_refused(client, settings, session_id, path, status=422, code="too_many_channels")
+
+
+def test_a_length_over_the_limit_is_refused_from_the_header(client, settings, session_id, audio_dir):
+    # The header claims 10 hours, the file holds 1 s: only a header check says audio_too_long here
+    # (decoding it would find a truncated file), which is what refuses a real 10-hour file in milliseconds.
+    short = write(audio_dir / "one_second.flac", sine(220, 1.0, sr=8000), sr=8000)
+    path = flac_declaring(audio_dir / "ten_hours.flac", source=short, total_samples=8000 * 36000)
+    err = assert_refused(client, settings, session_id, path, status=422, code="audio_too_long")
+    assert "36000.0 s" in err["message"]
+
+
+def test_a_length_the_header_does_not_tell_is_stopped_at_the_limit(client, settings, session_id, audio_dir):
+    limit = settings["MAX_DURATION_SECONDS"]
+    long = write(audio_dir / "over.flac", sine(100, limit + 5, sr=8000), sr=8000)
+    path = flac_declaring(audio_dir / "unknown_length.flac", source=long, total_samples=0)
+    assert sf.info(str(path)).frames >= 2**62  # libsndfile's "unknown": the decode must count
+    err = assert_refused(client, settings, session_id, path, status=422, code="audio_too_long")
+    assert "more than" in err["message"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_refused_at_upload(client, settings, session_id, audio_dir, bad):
+    y = sine(440, 0.5)
+    y[1234, 0] = bad
+    path = audio_dir / "non_finite.wav"
+    sf.write(path, y, 44100, subtype="FLOAT")
+    assert_refused(client, settings, session_id, path, status=422, code="non_finite_samples")
+
+
+@pytest.mark.parametrize("job_type", ["features", "pitch"])
+def test_a_job_given_non_finite_samples_fails_cleanly(client, settings, session_id, audio_dir, job_type):
+    # A file that reached the session another way (copied in, an older version): the job fails with the
+    # upload's code, never internal_error.
+    assert upload(client, session_id, write(audio_dir / "fine.wav", sine(440, 1.0))).status_code == 201
+    y = sine(440, 1.0)
+    y[5000, 0] = np.nan
+    sf.write(user_session_dir(settings, USER, session_id) / "uploads" / "fine.wav", y, 44100, subtype="FLOAT")
+    job = client.wait_job(client.post(f"/process/{job_type}/{session_id}", json={"file": "fine.wav"}).json()["job_id"])
+    assert job["state"] == "failed", job
+    assert job["error"]["code"] == "non_finite_samples", job["error"]
+    assert os.listdir(user_session_dir(settings, USER, session_id) / "results") == []
+
+
+def test_a_flac_of_unknown_length_inside_the_limits_is_accepted_and_analysed(client, session_id, audio_dir):
+    # Streamed encoders leave STREAMINFO's total unset; libsndfile then reports 2**63 - 1 frames, which
+    # is "unknown", not "too long" (nor, as before, "truncated").
+    source = write(audio_dir / "known.flac", sine(440, 3.0, channels=2))
+    path = flac_declaring(audio_dir / "streamed.flac", source=source, total_samples=0)
+    r = upload(client, session_id, path)
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["duration_seconds"] == pytest.approx(3.0, abs=0.01)
+    r = client.post(f"/process/features/{session_id}", json={"file": "streamed.flac"})
+    job = client.wait_job(r.json()["job_id"])
+    assert job["state"] == "succeeded", job
+    assert job["result"]["duration_seconds"] == pytest.approx(3.0, abs=0.01)
+    assert job["result"]["audio_features"]["dominant_pitch_class"] == "A"

@@ -1,0 +1,52 @@
+"""What an accepted audio stream may be: duration, sample rate, channels, finite samples.
+
+The header (or the container's stream info) is checked first, so a 10-hour file or a
+384 kHz x 32-channel one is refused before a single block is decoded; the streaming
+decode that follows re-checks the length it actually finds (a header may omit or
+understate it) and stops as soon as the limit is passed, so no file costs more
+decoding than the limit allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.errors import AudioError, AudioTooLongError
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    max_duration: float | None = None  # s
+    max_sample_rate: int | None = None  # Hz
+    max_channels: int | None = None
+
+    def check_header(self, *, sample_rate: int, channels: int, duration: float | None) -> None:
+        """Refuse what the header already shows to be over a limit (`duration` None: not declared)."""
+        if sample_rate <= 0 or channels <= 0:
+            raise AudioError("the file declares no sample rate or no channels", code="invalid_audio")
+        if self.max_sample_rate is not None and sample_rate > self.max_sample_rate:
+            raise AudioError(f"the sample rate is {sample_rate} Hz; the limit is {self.max_sample_rate} Hz",
+                             code="sample_rate_too_high")
+        if self.max_channels is not None and channels > self.max_channels:
+            raise AudioError(f"the file has {channels} channels; the limit is {self.max_channels}",
+                             code="too_many_channels")
+        if duration is not None:
+            self.check_duration(duration)
+
+    def check_duration(self, duration: float, *, at_least: bool = False) -> None:
+        """`at_least`: the decode stopped at the limit, so the real length is only known to be longer."""
+        if self.max_duration is not None and duration > self.max_duration:
+            raise AudioTooLongError(f"audio lasts {'more than ' if at_least else ''}{duration:.1f} s; "
+                                    f"the limit is {self.max_duration:.0f} s")
+
+    def max_frames(self, sample_rate: int) -> float:
+        """Frames past which the decode stops and the file is too long (inf: no limit)."""
+        return float("inf") if self.max_duration is None else self.max_duration * sample_rate
+
+
+def check_finite(block: np.ndarray) -> None:
+    """Refuse NaN or infinite samples (float WAV/FLAC can hold them; every analysis would break on them)."""
+    if not np.isfinite(block).all():
+        raise AudioError("the audio holds NaN or infinite sample values", code="non_finite_samples")

@@ -26,6 +26,11 @@ SIMPLE_METRES = (3, 4)  # beats per bar considered when the beat divides in two
 COMPOUND_METRES = (2, 4)  # ... and when it divides in three (6/8, 12/8)
 FOUR_BIAS = 0.05  # downbeat-activation contrast handed to 4 beats per bar (the commonest; fit items)
 HARMONY_WEIGHT = 0.03  # harmonic bar evidence (z units) against activation contrast (fit down F 0.67 -> 0.75)
+# Where the first bar starts: music begins on a downbeat or with a short upbeat (a chorale's one-beat
+# pickup), rarely anywhere else. Bonus (activation-contrast units) for the first downbeat falling on
+# the first tracked beat (0) or on the second (1, a one-beat pickup); the other phases get none.
+START_BONUS = (0.0, 0.0)
+FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (rhythm.local_periods)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
 ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
@@ -99,7 +104,8 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
             on = strength[phase::metre]
             off = np.delete(strength, np.arange(phase, n, metre))
             scores[(metre, phase)] = (float(on.mean() - off.mean()) + (FOUR_BIAS if metre == 4 else 0.0)
-                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0))
+                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0)
+                                      + (START_BONUS[phase] if phase < len(START_BONUS) else 0.0))
     ranked = sorted(scores, key=scores.__getitem__, reverse=True)
     margin = scores[ranked[0]] - scores[ranked[1]] if len(ranked) > 1 else 0.0
     metre, phase = ranked[0]
@@ -115,7 +121,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
                                         half_weight=NET_HALF_WEIGHT)
     if tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0)):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
-    beats = track_beats(beat, tempo)
+    beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
     sounding = beat > ACTIVE_LEVEL
     compound = bool(np.mean(act[2][sounding]) > COMPOUND_THRESHOLD) if np.any(sounding) else False
     metre, phase, margin = choose_bars(act[1], beats, compound=compound, harmony=harmony)

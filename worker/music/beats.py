@@ -30,6 +30,7 @@ HARMONY_WEIGHT = 0.03  # harmonic bar evidence (z units) against activation cont
 # pickup), rarely anywhere else. Bonus (activation-contrast units) for the first downbeat falling on
 # the first tracked beat (0) or on the second (1, a one-beat pickup); the other phases get none.
 START_BONUS = (0.0, 0.0)
+START_ONLY_PHASE = True
 FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (rhythm.local_periods)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
@@ -104,11 +105,18 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
             on = strength[phase::metre]
             off = np.delete(strength, np.arange(phase, n, metre))
             scores[(metre, phase)] = (float(on.mean() - off.mean()) + (FOUR_BIAS if metre == 4 else 0.0)
-                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0)
-                                      + (START_BONUS[phase] if phase < len(START_BONUS) else 0.0))
+                                      + HARMONY_WEIGHT * extra.get((metre, phase), 0.0))
     ranked = sorted(scores, key=scores.__getitem__, reverse=True)
     margin = scores[ranked[0]] - scores[ranked[1]] if len(ranked) > 1 else 0.0
     metre, phase = ranked[0]
+    if START_ONLY_PHASE:
+        # the metre is decided by the bars' evidence alone; where its first bar starts, by that plus
+        # the start prior
+        started = {p: scores[(metre, p)] + (START_BONUS[p] if p < len(START_BONUS) else 0.0) for p in range(metre)}
+        phase = max(started, key=started.__getitem__)
+    else:
+        started2 = {mp: v + (START_BONUS[mp[1]] if mp[1] < len(START_BONUS) else 0.0) for mp, v in scores.items()}
+        metre, phase = max(started2, key=started2.__getitem__)
     return metre, phase, margin
 
 

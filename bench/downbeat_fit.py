@@ -31,10 +31,9 @@ from worker.music import beats as beats_mod  # noqa: E402
 from worker.music.rhythm import beat_chroma  # noqa: E402
 
 GRID = {
-    "START_ONLY_PHASE": (True, False),
     "FOUR_BIAS": (0.05, 0.1),
     "HARMONY_WEIGHT": (0.03, 0.05, 0.08),
-    "START_BONUS": tuple((a, b) for a in (0.0, 0.1, 0.15, 0.2, 0.3) for b in (0.0, 0.1, 0.15, 0.2, 0.3)),
+    "START_BONUS": tuple((a, b) for a in (0.0, 0.1, 0.15, 0.2, 0.3) for b in (0.0, 0.1, 0.15, 0.2, 0.3, 0.4)),
 }
 
 
@@ -118,7 +117,7 @@ def compare(split: str, settings: dict[str, dict]) -> None:
             print(f"  {label:8s} {fam_name:8s} {cells}", flush=True)
 
 
-ROUND1 = {"FOLLOW_TEMPO": False, "START_BONUS": (0.0, 0.0), "START_ONLY_PHASE": True, "FOUR_BIAS": 0.05,
+ROUND1 = {"FOLLOW_TEMPO": False, "START_BONUS": (0.0, 0.0), "FOUR_BIAS": 0.05,
           "HARMONY_WEIGHT": 0.03}  # the previous decoder (README figures of round 1)
 
 

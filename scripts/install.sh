@@ -7,7 +7,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
   pkgs="ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk nginx gettext-base"
   # the test dependencies also bring the browser the web page's test drives (not needed to serve the page)
-  case "${1:-}" in *requirements-dev*) pkgs="$pkgs chromium" ;; esac
+  # and the soundfonts and drum kits bench/pitch_testset.py renders the music test set with
+  case "${1:-}" in *requirements-dev*) pkgs="$pkgs chromium timgm6mb-soundfont fluidr3mono-gm-soundfont musescore-general-soundfont avldrums.lv2-soundfont" ;; esac
   for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done

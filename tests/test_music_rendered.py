@@ -116,3 +116,34 @@ def test_pop_loop_that_starts_on_the_sixth_degree_gets_its_key():
                           scale=MAJOR_SCALE, rng=np.random.default_rng(9201), lead=True, settle_on_tonic=True)
     res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("key",)))
     assert res["key"]["label"] == "E major", res["key"]
+
+
+def test_waltz_that_slows_by_a_quarter_halfway_keeps_its_beats_and_bars():
+    """A 3/4 waltz whose tempo steps down by 25 % at the middle bar (bench/music_families.py's
+    tempo family, a seed the bench does not use): at one fixed period the tracker drifted off the
+    second half (beat F 0.53, downbeat F 0.40 when measured); the local period follows the step."""
+    from bench.music_families import tempo_change_song
+
+    pm, truth = tempo_change_song(0, np.random.default_rng(9305), ["waltz"])
+    assert truth["tempo_profile"] == "step" and truth["tempo_factor"] == 0.75
+    res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("tempo", "beats")))
+    assert acc.beat_f(truth["beats"], res["beat_times"]) >= 0.9
+    assert res["time_signature"] == "3/4", res["time_signature"]
+    assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.85
+    assert any(w.startswith("tempo changes") for w in res["warnings"]), res["warnings"]
+
+
+def test_chorale_with_a_one_beat_upbeat_gets_its_bars():
+    """BWV 112.5 opens with a one-beat pickup (a chorale the test set does not hold). Its downbeat
+    activation favours beats 2 and 4 after the pickup, i.e. the wrong half of every bar (downbeat F
+    0.00 when measured before the start prior); the start prior puts the first bar after the upbeat."""
+    from music21 import corpus
+
+    path = next(p for p in corpus.getComposer("bach") if p.name == "bwv112.5.mxl")
+    pm, truth = testset.make_chorale(path, 3, np.random.default_rng(9401), max_seconds=20.0)
+    assert truth["time_signature"] == 4 and truth["downbeats"][0] == truth["beats"][1]  # the upbeat
+    res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("tempo", "beats")))
+    assert acc.beat_f(truth["beats"], res["beat_times"]) >= 0.9
+    assert res["time_signature"] == "4/4", res["time_signature"]
+    assert abs(res["downbeat_times"][0] - truth["downbeats"][0]) <= 0.07, res["downbeat_times"][:2]
+    assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.9

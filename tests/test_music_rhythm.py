@@ -65,3 +65,39 @@ def test_bars_start_where_whole_bar_chords_change():
             chroma = _bars_of_chords(meter, pickup)
             assert bar_positions(beats, flat, flat, chroma, chroma) == (meter, pickup)
     assert bar_positions(beats[:6], flat, flat) == (None, 0)
+
+
+def _pulses(beats: np.ndarray, n_frames: int) -> np.ndarray:
+    """A beat activation: a 3-frame bump on each beat time (the network's output, idealised)."""
+    from worker.music.onsets import FPS
+
+    act = np.zeros(n_frames)
+    for t in beats:
+        f = int(round(t * FPS))
+        act[max(0, f - 1) : f + 2] += (0.5, 1.0, 0.5)[: len(act[max(0, f - 1) : f + 2])]
+    return act
+
+
+def test_beats_follow_a_tempo_step_that_a_fixed_period_cannot():
+    """100 BPM for 16 s, then 125 BPM (a 25 % step): the fixed-period DP drifts off half the beats,
+    the local period keeps every beat within 70 ms."""
+    from bench.music_scores import beat_f
+    from worker.music.onsets import FPS
+    from worker.music.rhythm import track_beats
+
+    first = 1.0 + 0.6 * np.arange(27)
+    truth = np.concatenate([first, first[-1] + 0.48 * np.arange(1, 34)])
+    act = _pulses(truth, int((truth[-1] + 2.0) * FPS))
+    tempo = 60.0 / np.median(np.diff(truth))
+    assert beat_f(truth, track_beats(act, tempo)) < 0.8
+    assert beat_f(truth, track_beats(act, tempo, follow_tempo=True)) >= 0.98
+
+
+def test_steady_tempo_leaves_the_fixed_period_beats_unchanged():
+    from worker.music.onsets import FPS
+    from worker.music.rhythm import track_beats
+
+    rng = np.random.default_rng(3)
+    truth = 0.8 + 0.5 * np.arange(60) + rng.normal(0.0, 0.008, 60)  # 120 BPM with a little jitter
+    act = _pulses(truth, int(32 * FPS)) + 0.1 * rng.random(int(32 * FPS))
+    np.testing.assert_array_equal(track_beats(act, 120.0, follow_tempo=True), track_beats(act, 120.0))

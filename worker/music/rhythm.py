@@ -51,6 +51,15 @@ NOISE_CONFIDENCE = 0.1  # plus this / sqrt(seconds): short noise clips have high
 BEAT_TIGHTNESS = 100.0  # DP penalty on log-period deviations: constant-tempo material
 SLOW_ATTACK_SECONDS = 0.09  # rise to within 6 dB of its peak slower than this: a slow attack (train split)
 STEADY_BEAT_RESIDUAL = 0.06  # std of beats about a straight line, in periods, below which the tempo is steady
+LOCAL_WINDOW_BEATS = 12  # window (in beats) of the local tempo estimate: long enough for a stable period
+LOCAL_RANGE = 1.45  # a local period lies within this factor of the global one (tempo changes up to ~30 %)
+LOCAL_MEDIAN = 5  # windows in the median filter of local periods: a fill or a break does not move it
+LOCAL_MIN_LEVEL = 0.5  # a window needs this share of the median window's mean activation to be measured
+LOCAL_MIN_CHANGE = 0.06  # relative change below which the tempo counts as steady (the fixed-period DP runs)
+# the followed beats must sit on more activation than the fixed-period ones: a slow-attack string
+# chorale's first seconds fake a 15 % faster period (its followed beats lose 3 %), the fit split's
+# tempo steps gain 27-63 %
+FOLLOW_MIN_GAIN = 0.1
 ANCHOR_AGREEMENT = 0.15  # the DP's first beat must lie this close (in periods) to the first attack
 
 
@@ -137,11 +146,15 @@ def estimate_tempo(env: np.ndarray, *, sr: int = SR, prior_bpm: float = PRIOR_BP
     return 60.0 * fps / lag, conf, total
 
 
-def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR) -> np.ndarray:
-    """Beat times (s) by dynamic programming at a fixed tempo (Ellis 2007).
+def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR, follow_tempo: bool = False) -> np.ndarray:
+    """Beat times (s) by dynamic programming (Ellis 2007).
 
     Each frame's cumulative score is its onset strength plus the best predecessor score
     between 0.5 and 2 periods back, penalised by the squared log deviation from one period.
+    The period is the global tempo's, or with `follow_tempo` the local one (`local_periods`)
+    where the tempo steps, ramps or slows down: at the fixed period the DP's tightness cannot
+    follow a 20-30 % change and the beats drift off the music. The followed beats replace the
+    fixed-period ones only when they sit on FOLLOW_MIN_GAIN more onset strength.
     """
     fps = sr / ONSET_HOP
     period = 60.0 * fps / tempo_bpm
@@ -150,7 +163,29 @@ def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR) -> np.ndarra
     norm = env / (env.std() + 1e-9)
     # smooth with a Gaussian of 1/32 beat so the DP rewards being near an onset, not exactly on it
     local = ndi.gaussian_filter1d(norm.astype(np.float64), sigma=max(period / 32.0, 0.5), mode="constant")
-    cum, back = _beat_dp(local, float(period), BEAT_TIGHTNESS)
+    steady = np.full(len(local), float(period))
+    frames = _decode(local, steady, period)
+    if follow_tempo and len(frames) > 1:
+        # the tempo is measured only between the first and the last beat: the silence or a held
+        # final chord after the music has no period, and its chance peaks would bend the last beats
+        periods = local_periods(env[frames[0] : frames[-1] + 1], float(period), fps=fps)
+        if periods is not None:
+            periods = np.concatenate([np.full(frames[0], periods[0]), periods,
+                                      np.full(len(local) - frames[-1] - 1, periods[-1])])
+            followed = _decode(local, periods, period)
+            gain = _beat_strength(followed, local) / max(_beat_strength(frames, local), 1e-9) - 1.0
+            if gain >= FOLLOW_MIN_GAIN:
+                frames = followed
+    return frames * ONSET_HOP / sr
+
+
+def _beat_strength(frames: np.ndarray, local: np.ndarray) -> float:
+    return float(np.mean(local[frames])) if len(frames) else 0.0
+
+
+def _decode(local: np.ndarray, periods: np.ndarray, period: float) -> np.ndarray:
+    """Beat frames: the DP over `local` with a period per frame, traced back from the best last beat."""
+    cum, back = _beat_dp(local, periods, BEAT_TIGHTNESS)
     # last beat: the best cumulative score within the final period
     tail = cum[max(0, len(cum) - int(round(period))):]
     t = len(cum) - len(tail) + int(np.argmax(tail))
@@ -158,19 +193,18 @@ def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR) -> np.ndarra
     while back[t] >= 0:
         t = int(back[t])
         beats.append(t)
-    frames = np.array(beats[::-1])
-    frames = _trim_weak(frames, local)
-    return frames * ONSET_HOP / sr
+    return _trim_weak(np.array(beats[::-1]), local)
 
 
 @numba.njit(cache=True)
-def _beat_dp(local, period, tightness):  # pragma: no cover - compiled
+def _beat_dp(local, periods, tightness):  # pragma: no cover - compiled
     n = len(local)
     cum = np.zeros(n)
     back = -np.ones(n, dtype=np.int64)
-    lo_off = int(round(period / 2))
-    hi_off = int(round(2 * period))
     for t in range(n):
+        period = periods[t]
+        lo_off = int(round(period / 2))
+        hi_off = int(round(2 * period))
         best = -1e30
         arg = -1
         for tau in range(t - hi_off, t - lo_off + 1):
@@ -187,6 +221,53 @@ def _beat_dp(local, period, tightness):  # pragma: no cover - compiled
         else:
             cum[t] = local[t]
     return cum, back
+
+
+def local_periods(env: np.ndarray, period: float, *, fps: float) -> np.ndarray | None:
+    """(T,) beat period (frames) per frame following the local tempo, or None where it holds steady.
+
+    In windows of LOCAL_WINDOW_BEATS periods (hop: a quarter of that) the comb of the window's
+    autocorrelation (lag plus half weight at twice the lag) picks the best period within
+    LOCAL_RANGE of the global one, so a window can neither double nor halve the tempo. Per-window
+    estimates are median-filtered over LOCAL_MEDIAN windows; unless they move more than
+    LOCAL_MIN_CHANGE from the global period somewhere, the tempo counts as steady (None) and the
+    beats stay exactly those of the fixed-period DP.
+    """
+    n = len(env)
+    width = int(round(LOCAL_WINDOW_BEATS * period))
+    if n < 2 * width:
+        return None
+    hop = max(1, width // 4)
+    lo, hi = int(np.floor(period / LOCAL_RANGE)), int(np.ceil(period * LOCAL_RANGE))
+    lags = np.arange(max(lo, 2), hi + 1)
+    nfft = 1 << int(np.ceil(np.log2(2 * width)))
+    starts = np.arange(0, n - width + 1, hop)
+    # windows reaching into silence or a fade-out hold no period: only those at least half as
+    # active as the median window are measured
+    level = np.array([float(np.mean(env[s : s + width])) for s in starts])
+    centres, found = [], []
+    for start in starts[level >= LOCAL_MIN_LEVEL * np.median(level)]:
+        x = env[start : start + width] - env[start : start + width].mean()
+        spec = np.fft.rfft(x, nfft)
+        ac = np.fft.irfft(spec * np.conj(spec), nfft)[: 2 * hi + 2]
+        if ac[0] <= 0:
+            continue
+        comb = ac[lags] + 0.5 * ac[np.minimum(2 * lags, len(ac) - 1)]
+        i = int(np.argmax(comb))
+        lag = float(lags[i])
+        if 0 < i < len(comb) - 1:  # parabolic refinement between lag samples
+            a, b, c = comb[i - 1], comb[i], comb[i + 1]
+            d = a - 2 * b + c
+            if d < 0:
+                lag += 0.5 * (a - c) / d
+        centres.append(start + width / 2)
+        found.append(lag)
+    if len(found) < LOCAL_MEDIAN:
+        return None
+    smooth = ndi.median_filter(np.log(np.array(found)), size=LOCAL_MEDIAN, mode="nearest")
+    if np.max(np.abs(smooth - np.log(period))) < np.log(1.0 + LOCAL_MIN_CHANGE):
+        return None
+    return np.exp(np.interp(np.arange(n), np.array(centres), smooth))
 
 
 def _trim_weak(frames: np.ndarray, local: np.ndarray) -> np.ndarray:

@@ -56,10 +56,13 @@ def music_source(seconds: float) -> np.ndarray:
 
 
 def write_long(path: Path, seconds: float, fmt: str) -> None:
-    """Write in blocks so this script's own memory stays small too."""
+    write_tiled(path, music_source(min(seconds, 300.0)), seconds, fmt=fmt)
+
+
+def write_tiled(path: Path, chunk: np.ndarray, seconds: float, *, fmt: str = "wav") -> None:
+    """`chunk` ((2, n) at SR) repeated to `seconds`, written in blocks so this script's own memory stays small."""
     import soundfile as sf
 
-    chunk = music_source(min(seconds, 300.0))
     with sf.SoundFile(str(path), "w", SR, 2, subtype="PCM_16", format=fmt.upper()) as f:
         written = 0
         while written < seconds * SR:

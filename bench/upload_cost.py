@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SR = 44100  # Hz
+sys.path.insert(0, str(ROOT))
+from bench.pitch_memory import SR, write_tiled  # noqa: E402
+
 RSS_LIMITS_MB = {3: 400.0, 60: 600.0}  # targets of the reliability issue
 LONG_HEADER_HOURS = 10.0  # the upload check's file
 
@@ -91,15 +93,7 @@ def music(seconds: float, sr: int = SR) -> np.ndarray:
 
 
 def write_music(path: Path, seconds: float) -> None:
-    import soundfile as sf
-
-    chunk = music(min(seconds, 128.0))  # a whole number of 16-bar cycles, tiled
-    with sf.SoundFile(str(path), "w", SR, 2, subtype="PCM_16", format="WAV") as f:
-        written = 0
-        while written < seconds * SR:
-            n = int(min(chunk.shape[1], seconds * SR - written))
-            f.write(chunk[:, :n].T)
-            written += n
+    write_tiled(path, music(min(seconds, 128.0)), seconds)  # a whole number of 16-bar cycles, tiled
 
 
 def write_long_flac(path: Path, hours: float) -> None:

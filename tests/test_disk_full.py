@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 import requests
 
 from tests.audio_synth import sine, write
@@ -49,6 +50,16 @@ def chunked_upload(base: str, session_id: str, name: str, payload: bytes) -> req
     return requests.post(f"{base}/sessions/{session_id}/files", auth=AUTH, timeout=60,
                          data=iter([body[i:i + 8192] for i in range(0, len(body), 8192)]),
                          headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def valkey_refuses_writes(url: str, token: str) -> bool:
+    """Whether the valkey at `url` now refuses a write because its append-only file cannot grow."""
+    try:
+        with redis.Redis.from_url(url) as client:
+            client.set(f"probe-{token}", "x" * 100_000)
+    except redis.RedisError as e:
+        return "AOF" in str(e)
+    return False
 
 
 def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, tmp_path):
@@ -236,8 +247,6 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
     """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
     Celery worker whose BRPOP is refused reconnects instead of exiting, and once space returns the same
     worker process runs jobs again: no restart by hand, nor by the supervisor."""
-    import redis
-
     from redis_server import redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
     from tests.test_run_command import free_port
@@ -271,16 +280,8 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
                 before = probe().json()
                 assert before["ok"] is True, before
                 fill(disk)
-                client = redis.Redis.from_url(url)
-
-                def refused() -> bool:
-                    try:
-                        client.set(f"probe-{token}", "x" * 100_000)
-                    except redis.RedisError as e:
-                        return "AOF" in str(e)
-                    return False
-
-                wait_for(refused, timeout=20, message="valkey to refuse writes on the full disk")
+                wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                         message="valkey to refuse writes on the full disk")
                 r = probe()
                 assert_disk_full_answer(r, data=disk)
                 assert "queue" in r.json()["error"]["message"]
@@ -315,7 +316,6 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
     import logging
     import threading
 
-    import redis
     from matplotlib.figure import Figure
 
     from jobs.runner import run_job
@@ -348,20 +348,13 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
                     outcome.append(run_job(job_id, "features", worker=f"inproc-{token}@localhost"))
 
             runner = threading.Thread(target=work, daemon=True)
-            client = redis.Redis.from_url(url)
-
-            def refused() -> bool:
-                try:
-                    client.set(f"probe-{token}", "x" * 100_000)
-                except redis.RedisError as e:
-                    return "AOF" in str(e)
-                return False
 
             with Figure._render_lock:
                 runner.start()
                 assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
                 filler = fill(disk)
-                wait_for(refused, timeout=20, message="valkey to refuse writes on the full disk")
+                wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                         message="valkey to refuse writes on the full disk")
             wait_for(lambda: "recording the job's outcome again" in caplog.text, timeout=30,
                      message="the runner to wait for the full job queue")
             assert svc.jobs.get(job_id)["state"] == "running"

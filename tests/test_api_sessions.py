@@ -75,7 +75,7 @@ def session_files(settings, session_id):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "mislabelled", "corrupt_flac"])
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "mislabelled", "corrupt_flac", "tracker_module"])
 def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
     path = audio_dir / f"{case}.wav"
     if case == "empty":
@@ -92,6 +92,10 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
         path = audio_dir / "really_flac.mp3"
         path.write_bytes(write(audio_dir / "src.flac", sine(440, 1.0)).read_bytes())
         expect = (415, "format_mismatch")
+    elif case == "tracker_module":  # Impulse Tracker, as game data ships it: FFmpeg finds no audio stream in it
+        path = audio_dir / "sorcerer.it"
+        path.write_bytes(b"IMPM" + bytes(range(256)) * 64)
+        expect = (415, "not_audio")
     else:
         good = write(audio_dir / "good.flac", sine(440, 2.0)).read_bytes()
         path = audio_dir / "corrupt.flac"
@@ -102,6 +106,9 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
     assert r.status_code in (expect[0], 415, 422), r.text
     err = r.json()["error"]
     assert err["message"] and path.name in err["message"]
+    # the user's words only: no spool path, no decoder's errno text (a stranger's .it upload showed both)
+    assert "upload-" not in err["message"] and settings["DATA_DIR"] not in err["message"]
+    assert "Errno" not in err["message"] and "Invalid data" not in err["message"]
     if expect[1]:
         assert r.status_code == expect[0] and err["code"] == expect[1]
     assert session_files(settings, session_id) == before

@@ -51,7 +51,7 @@ def _av_info(path: Path) -> StreamInfo:
                 frames = int(stream.duration * stream.time_base * ctx.sample_rate)
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:
-        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+        raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
 
 
 def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -73,7 +73,8 @@ def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.n
             try:
                 block = f.read(block_frames, dtype="float32", always_2d=True)
             except RuntimeError as e:  # libsndfile decode error mid-stream
-                raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+                raise AudioError("the audio stream is corrupt (the decoder stopped inside it)",
+                                 code="corrupt_audio") from e
             if len(block) == 0:
                 return
             check_finite(block)  # a float file placed beside the upload check would break every analysis
@@ -94,7 +95,7 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as e:
-        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+        raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     with container:
         if not container.streams.audio:
             raise UnsupportedMediaError("the file has no audio stream", code="not_audio")
@@ -113,7 +114,8 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
                     yield np.concatenate(pending, axis=1), sr
                     pending, held = [], 0
         except av.error.FFmpegError as e:
-            raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+            raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)",
+                                        code="not_audio") from e
         if pending:
             yield np.concatenate(pending, axis=1), sr
 

@@ -127,10 +127,10 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
         if _looks_like_riff(path) or _sf_knows_header(path):
-            raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+            raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e
     except RuntimeError as e:  # libsndfile decode errors mid-stream
-        raise AudioError(f"the audio stream is corrupt: {e}", code="corrupt_audio") from e
+        raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
     if fmt == "wav":
         _check_wav_complete(path)
     if declared and frames < declared * 0.99:
@@ -200,7 +200,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                 if frames > stop_after:
                     limits.check_duration(frames / sr, at_least=True)
     except (av.error.InvalidDataError, av.error.FFmpegError) as e:
-        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+        raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 
 
@@ -275,7 +275,7 @@ def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.n
                 else:
                     chunks.append(a.reshape(-1, frame.layout.nb_channels).T)
     except (av.error.FFmpegError, IndexError) as e:
-        raise UnsupportedMediaError(f"not a decodable audio file: {e}", code="not_audio") from e
+        raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     if not chunks:
         raise AudioError("the file holds no audio samples", code="no_audio")
     y = np.concatenate(chunks, axis=1)

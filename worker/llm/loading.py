@@ -198,13 +198,15 @@ def load_llm(entry: Mapping[str, Any], folder: Path, *, device: str, num_threads
         model = processor = tokenizer = None  # noqa: F841
         traceback.clear_frames(e.__traceback__)
         release_memory()
+        # the library's words and the folder go to the worker's log; the job record says what failed
+        log.warning("loading %s from %s failed: %s: %s", entry["model_type"], folder, type(e).__name__, e)
         if is_oom(e):
-            raise OutOfMemoryError(f"out of memory loading {entry['model_type']} on {device}: {e}",
+            raise OutOfMemoryError(f"out of memory loading {entry['model_type']} on {device}",
                                    details={"model_type": entry["model_type"], "device": device}) from e
         if isinstance(e, ModelError):
             raise
-        raise ModelError(f"could not load {entry['model_type']} from {folder}: {type(e).__name__}: {e}",
-                         details={"model_type": entry["model_type"], "folder": str(folder)}) from e
+        raise ModelError(f"could not load {entry['model_type']}: its files are incomplete or not of that model "
+                         "(the worker's log has the details)", details={"model_type": entry["model_type"]}) from e
 
 
 def _load_model_with_attention(entry, folder: Path, *, device: str, dtype, tokenizer) -> tuple[Any, str]:

@@ -104,7 +104,7 @@ def _av_blocks(path: Path):
             sr, channels = int(s.codec_context.sample_rate), int(s.codec_context.channels)
             seconds = float(s.duration) * float(s.time_base or 0) if s.duration else (c.duration or 0) / av.time_base
     except (av.error.FFmpegError, IndexError) as e:
-        raise AudioError(f"not a decodable audio file: {e}", code="not_audio") from e
+        raise AudioError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
 
     def blocks() -> Iterator[np.ndarray]:
         with av.open(str(path), metadata_errors="ignore") as c:

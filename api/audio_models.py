@@ -93,9 +93,10 @@ def process_lyrics(session_id: str):
 
     def check(options: LyricsOptions) -> None:
         check_image_option(access.session(session_id), session_id, options.image,
-                           model_variant=options.model_variant, task="lyrics")
+                           model_variant=options.model_variant)
         if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
-            choose_model("lyrics", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+            choose_model("lyrics", needs=("image",) if options.image else (), settings=current_app.config,
+                         registry=MODEL_REGISTRY, device_memory_bytes=None)
         else:
             check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
         if find_whisper_model(options.whisper_model, _models_dir()) is None:

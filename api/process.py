@@ -21,7 +21,7 @@ from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError
 from worker.files import is_image_name
-from worker.llm.choice import AUTO, choose_model
+from worker.llm.choice import AUTO
 from worker.options import JobOptions
 
 bp = Blueprint("process", __name__)
@@ -75,20 +75,16 @@ def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[lis
     return names, True
 
 
-def check_image_option(store: SessionStore, session_id: str, name: str | None, *, model_variant: str,
-                       task: str) -> None:
-    """`image` names an image upload of the session (404, 422), and the model sees images (400), or with
-    `auto` one that does is here (409)."""
+def check_image_option(store: SessionStore, session_id: str, name: str | None, *, model_variant: str) -> None:
+    """`image` names an image upload of the session (404, 415), and a chosen model sees images (400); with
+    `auto` the route's own model choice asks for one that does."""
     if name is None:
         return
     store.file_path(session_id, name, area="uploads")  # 404 if absent
     if not is_image_name(name):
         raise UnsupportedMediaError(f"`image` must name an image upload (PNG, JPEG, WebP); {name!r} is not one",
                                     code="not_image")
-    if model_variant == AUTO:
-        choose_model(task, needs=("image",), settings=current_app.config, registry=MODEL_REGISTRY,
-                     device_memory_bytes=None)
-    elif "image" not in MODEL_REGISTRY[model_variant].get("modalities", ()):
+    if model_variant != AUTO and "image" not in MODEL_REGISTRY[model_variant].get("modalities", ()):
         raise InvalidRequestError(f"{model_variant} does not take images; leave out `image` or choose a model "
                                   "that sees (gemma-3-12b-it, gemma-3n-*, phi-4-multimodal)",
                                   code="image_not_supported")
@@ -125,6 +121,6 @@ def process_gemma_3n(session_id: str):
     def check(options: Gemma3NOptions) -> None:
         check_weights(options, current_app.config)
         check_image_option(access.session(session_id), session_id, options.image,
-                           model_variant=options.model_variant, task=options.task)
+                           model_variant=options.model_variant)
 
     return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body), check=check)

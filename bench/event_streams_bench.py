@@ -12,7 +12,6 @@ they stay open, memory per stream, and how long the job's end took to reach ever
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -20,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from werkzeug.security import generate_password_hash
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.slow_clients_bench import free_port  # noqa: E402
+from bench.slow_clients_bench import start_run  # noqa: E402
 from jobs.store import JobStore  # noqa: E402
 from redis_server import redis_client  # noqa: E402
 from service.control import Supervisor  # noqa: E402
@@ -39,19 +36,7 @@ REQUEST_TIMEOUT_SECONDS = 2.0
 
 
 def start(events: str, tmp: Path) -> tuple[subprocess.Popen, int, str, Path]:
-    port, redis_url, data = free_port(), f"redis://127.0.0.1:{free_port()}/0", tmp / events
-    env = {**os.environ, "DATA_DIR": str(data), "REDIS_URL": redis_url,
-           "AUTH_USERS": f"{AUTH[0]}:{generate_password_hash(AUTH[1])}", "AUTH_DISABLED": "0"}
-    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--events", events, "--no-gpu-worker",
-                             "--cpu-concurrency", "1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if timed_get("127.0.0.1", port, "/health", None, 2) < 2:
-            return proc, port, redis_url, data
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"run.py --events {events} did not serve /health in 120 s")
+    return start_run(["--events", events], tmp / events, auth=AUTH)
 
 
 def measure(port: int, redis_url: str, server_pid: int, streams: int, count: int) -> None:

@@ -37,19 +37,26 @@ def free_port() -> int:
 
 
 def start(front: str, tmp: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp / front), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-           "AUTH_USERS": f"{AUTH[0]}:{generate_password_hash(AUTH[1])}", "AUTH_DISABLED": "0"}
-    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port), "--front", front, "--no-gpu-worker",
+    proc, port, _, _ = start_run(["--front", front], tmp / front, auth=AUTH)
+    return proc, port
+
+
+def start_run(options: list[str], data: Path, *, auth: tuple[str, str]) -> tuple[subprocess.Popen, int, str, Path]:
+    """`run.py <options>` (CPU worker only) on a free port with its own valkey and DATA_DIR and the one user
+    `auth`, serving /health: (process, port, REDIS_URL, DATA_DIR)."""
+    port, redis_url = free_port(), f"redis://127.0.0.1:{free_port()}/0"
+    env = {**os.environ, "DATA_DIR": str(data), "REDIS_URL": redis_url,
+           "AUTH_USERS": f"{auth[0]}:{generate_password_hash(auth[1])}", "AUTH_DISABLED": "0"}
+    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(port), *options, "--no-gpu-worker",
                              "--cpu-concurrency", "1"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if timed_get("127.0.0.1", port, "/health", None, 2) < 2:
-            return proc, port
+            return proc, port, redis_url, data
         time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"run.py --front {front} did not serve /health in 120 s")
+    raise SystemExit(f"run.py {' '.join(options)} did not serve /health in 120 s")
 
 
 def measure(port: int, sockets: int, count: int, seconds: float) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.music.rhythm import Attack, anchor_to_first_attack, first_attack
+from worker.music.beat_tracking import anchor_to_first_attack
+from worker.music.onsets import Attack, first_attack
 
 PERIOD = 0.5  # s (120 BPM)
 
@@ -82,8 +83,8 @@ def test_beats_follow_a_tempo_step_that_a_fixed_period_cannot():
     """100 BPM for 16 s, then 125 BPM (a 25 % step): the fixed-period DP drifts off half the beats,
     the local period keeps every beat within 70 ms."""
     from bench.music_scores import beat_f
+    from worker.music.beat_tracking import track_beats
     from worker.music.onsets import FPS
-    from worker.music.rhythm import track_beats
 
     first = 1.0 + 0.6 * np.arange(27)
     truth = np.concatenate([first, first[-1] + 0.48 * np.arange(1, 34)])
@@ -94,8 +95,8 @@ def test_beats_follow_a_tempo_step_that_a_fixed_period_cannot():
 
 
 def test_steady_tempo_leaves_the_fixed_period_beats_unchanged():
+    from worker.music.beat_tracking import track_beats
     from worker.music.onsets import FPS
-    from worker.music.rhythm import track_beats
 
     rng = np.random.default_rng(3)
     truth = 0.8 + 0.5 * np.arange(60) + rng.normal(0.0, 0.008, 60)  # 120 BPM with a little jitter

@@ -76,7 +76,8 @@ def check_weights(options: Gemma3NOptions, settings: Mapping[str, Any], registry
                   ) -> None:
     """Raise ModelNotAvailableError (HTTP 409, saying how to get them) when the model's weights are missing."""
     if options.model_variant == AUTO:  # 409 now if no model qualifies (the worker chooses again, knowing its device)
-        choose_model(options.task, settings=settings, registry=registry, device_memory_bytes=None)
+        choose_model(options.task, needs=("image",) if options.image else (), settings=settings, registry=registry,
+                     device_memory_bytes=None)
         return
     entry = registry_entry(options.model_variant, registry)
     if not is_downloaded(entry, settings):

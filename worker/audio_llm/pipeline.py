@@ -7,7 +7,8 @@ from pathlib import Path
 from worker.progress import Progress
 
 from .options import Gemma3NOptions
-from .processor import Gemma3NProcessor, ModelHost
+from .passes import ModelHost
+from .processor import Gemma3NProcessor
 
 
 def run_gemma3n(*, manager: ModelHost, audio_path: Path, results_dir: Path, options: Gemma3NOptions,

@@ -20,9 +20,8 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,6 @@ from worker.files import write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
-from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
 from worker.progress import Progress, quiet, scaled
@@ -41,6 +39,7 @@ from worker.progress import Progress, quiet, scaled
 from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding
 from .options import Gemma3NOptions, clip_seconds, hears_audio
+from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
 from .prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,
@@ -67,76 +66,6 @@ MODEL_SAMPLE_RATE = 16000  # Hz: what the Gemma 3n and Phi-4-multimodal feature 
 # Shares of the job's progress bar: decoding + features, model load, the generation passes, writing.
 PREPROCESS_END, LOAD_END, PASSES_END = 0.1, 0.2, 0.95
 
-
-
-class ModelHost(Protocol):
-    """What the processor needs of the worker's model manager (models.ModelManager is one)."""
-
-    registry: Mapping[str, Any]
-    settings: Mapping[str, Any]
-
-    @property
-    def device(self) -> str: ...
-
-    @property
-    def current_model(self) -> str | None: ...
-
-    def get_llm(self, model_type: str | None = None, *, progress: Progress | None = None) -> LoadedLLM: ...
-
-    def generate(self, options: GenerateOptions, *, audio: Any = None, images: Any = None,
-                 progress: Progress | None = None) -> dict: ...
-
-
-@dataclass(frozen=True)
-class LLMCall:
-    """One generation pass: its options and the audio it hears ((n,) float32 at the model's rate, or None)."""
-
-    kind: str  # single | chunk | text | merge
-    options: GenerateOptions
-    audio: np.ndarray | None = None
-    span: Span | None = None
-    image: Any = None  # an RGB PIL image the pass looks at (album art), or None
-
-    @property
-    def user_text(self) -> str:
-        message = self.options.conversation()[-1]["content"]
-        return message if isinstance(message, str) else "".join(p.get("text", "") for p in message)
-
-
-@dataclass
-class Prepared:
-    """Everything preprocess measured and planned for one recording."""
-
-    filename: str
-    options: Gemma3NOptions
-    duration_seconds: float
-    sample_rate: int  # Hz, the file's
-    channels: int
-    features: dict  # compute_features of the whole recording
-    features_text: str
-    audio_input: bool  # the model hears the audio
-    spans: list[Span]  # audio chunks (audio path) or timeline sections (text path)
-    span_features: list[dict]  # compact_features per span
-    calls: list[LLMCall]  # the map passes (one per chunk) or the single pass
-    model_audio: np.ndarray | None = None  # (n,) float32 mono at model_sample_rate (audio path)
-    model_sample_rate: int | None = None
-    transcript_source: str | None = None
-    transcript_text: str | None = None  # the whole Whisper text (the prompt may hold a shortened copy)
-    seconds: float = 0.0
-    music_text: str = ""  # the session's music analysis of the track, as prompt lines ("" when it has none)
-    grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
-    image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
-
-
-@dataclass
-class Generated:
-    summary: str
-    notes: list[dict] = field(default_factory=list)  # per chunk (map-reduce only)
-    passes: list[dict] = field(default_factory=list)  # per generate call
-    merge_passes: int = 0
-    final_prompt: str = ""
-    finish_reason: str | None = None
-    model_load_seconds: float | None = None
 
 
 class Gemma3NProcessor:
@@ -445,20 +374,3 @@ class Gemma3NProcessor:
         report(1.0, "done")
         return result
 
-
-ALBUM_ART_NOTE = "The image is the album art of this release: say what it adds where it matters."
-
-
-def looking_at(call: LLMCall, image: Any) -> LLMCall:
-    """`call` with `image` in front of its user message (and a line saying what it is); unchanged without one."""
-    if image is None:
-        return call
-    messages = call.options.messages
-    if not messages:  # every pass here is built from messages (_generate_options)
-        raise ValueError("a pass without messages cannot show an image")
-    message = messages[-1]
-    content = message["content"]
-    parts = list(content) if isinstance(content, list) else [{"type": "text", "text": content}]
-    user = {**message, "content": [{"type": "image"}, {"type": "text", "text": ALBUM_ART_NOTE + "\n\n"}, *parts]}
-    options = dataclasses.replace(call.options, messages=(*messages[:-1], user))
-    return dataclasses.replace(call, options=options, image=image)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.audio_llm.grounding import describe_music, find_grounding
-from worker.audio_llm.processor import ModelHost
+from worker.audio_llm.passes import ModelHost
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions

@@ -18,20 +18,18 @@ from .weights import is_downloaded, registry_entry
 
 AUTO = "auto"
 # per task, the registry's models best first (a model missing from the registry is skipped)
+# hearing the audio beats reading its measurements
+_HEARING = ("gemma-3n-E4B", "phi-4-multimodal", "gemma-3n-E2B", "gemma-3-12b-it", "phi-4-reasoning", "smollm2-135m")
+# weighing several tracks' numbers (or many retrieved lines) against each other is reasoning over long context
+_REASONING = ("phi-4-reasoning", "gemma-3-12b-it", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B", "smollm2-135m")
 PREFERENCES: dict[str, tuple[str, ...]] = {
-    # hearing the audio beats reading its measurements
-    "analyze": ("gemma-3n-E4B", "phi-4-multimodal", "gemma-3n-E2B", "gemma-3-12b-it", "phi-4-reasoning",
-                "smollm2-135m"),
-    "transcribe": ("gemma-3n-E4B", "phi-4-multimodal", "gemma-3n-E2B", "gemma-3-12b-it", "phi-4-reasoning",
-                   "smollm2-135m"),
+    "analyze": _HEARING,
+    "transcribe": _HEARING,
     # words: a strong text model first; album art needs one that sees
     "lyrics": ("phi-4-multimodal", "gemma-3-12b-it", "phi-4-reasoning", "gemma-3n-E4B", "gemma-3n-E2B",
                "smollm2-135m"),
-    # weighing several tracks' numbers against each other is reasoning over long context
-    "compare": ("phi-4-reasoning", "gemma-3-12b-it", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
-                "smollm2-135m"),
-    "ask": ("phi-4-reasoning", "gemma-3-12b-it", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
-            "smollm2-135m"),
+    "compare": _REASONING,
+    "ask": _REASONING,
     "generate": ("gemma-3-12b-it", "phi-4-reasoning", "phi-4-multimodal", "gemma-3n-E4B", "gemma-3n-E2B",
                  "smollm2-135m"),
 }

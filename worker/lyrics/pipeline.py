@@ -11,7 +11,7 @@ from typing import Any
 
 from worker.audio_llm.files import TRANSCRIPT_PATTERNS
 from worker.audio_llm.grounding import describe_music, find_grounding
-from worker.audio_llm.processor import ModelHost
+from worker.audio_llm.passes import ModelHost
 from worker.errors import AudioError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image

@@ -3,7 +3,7 @@
 - Tempo: the comb over the autocorrelation of the beat activation (rhythm.estimate_tempo)
   with its own prior, fitted on the training corpus. The network fires on beats and not on
   subdivisions, so the half period gets no evidence of its own.
-- Beats: the dynamic-programming tracker (rhythm.track_beats) on the beat activation, at the
+- Beats: the dynamic-programming tracker (beat_tracking.track_beats) on the beat activation, at the
   local period where the tempo steps or ramps.
 - Bars: for each bar length and phase, how much more downbeat activation falls on its
   first beats than on the others, plus chord changes and bars holding one harmony; within
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .beat_tracking import track_beats
 from .onsets import FPS
 
 NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (bench/beat_fit.py, fit items)
@@ -34,7 +35,7 @@ HARMONY_WEIGHT = 0.03  # harmonic bar evidence (z units) against activation cont
 # (beat 3 of 4) and so the wrong half of every bar. Bonus (activation-contrast units, bench/downbeat_fit.py)
 # for the first downbeat falling on the first tracked beat (0) or on the second (1, a one-beat pickup).
 START_BONUS = (0.2, 0.3)  # fit items: chorales down F 0.585 -> 0.781, pattern songs 0.887 -> 0.997
-FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (rhythm.local_periods)
+FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (beat_tracking.local_periods)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
 ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
@@ -121,7 +122,7 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
 
 def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
     """NetRhythm from (3, T) activations (beat, downbeat, compound)."""
-    from .rhythm import NOISE_CONFIDENCE, estimate_tempo, track_beats
+    from .rhythm import NOISE_CONFIDENCE, estimate_tempo
 
     beat = act[0].astype(np.float64)
     tempo, conf, total = estimate_tempo(beat, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,

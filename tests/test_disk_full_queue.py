@@ -1,0 +1,157 @@
+"""The job queue on a full disk: valkey refuses writes (MISCONF) while the data disk is full; a Celery worker
+outlives it and takes jobs again once space returns, and a job that was running records its failure then.
+Real valkey processes on a real tmpfs filled to the last byte (root only), as in tests/test_disk_full.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import redis
+import requests
+
+from tests.audio_synth import sine, write
+from tests.conftest import USER, serving
+from tests.small_disk import files_under, fill, small_disk
+from tests.test_disk_full import AUTH, ROOT, assert_disk_full_answer, start_app
+
+
+def valkey_refuses_writes(url: str, token: str) -> bool:
+    """Whether the valkey at `url` now refuses a write because its append-only file cannot grow."""
+    try:
+        with redis.Redis.from_url(url) as client:
+            client.set(f"probe-{token}", "x" * 100_000)
+    except redis.RedisError as e:
+        return "AOF" in str(e)
+    return False
+
+
+@pytest.mark.slow
+def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_path):
+    """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
+    Celery worker whose BRPOP is refused reconnects instead of exiting, and once space returns the same
+    worker process runs jobs again: no restart by hand, nor by the supervisor."""
+    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from tests.conftest import wait_for
+    from tests.test_run_command import free_port
+
+    token = uuid.uuid4().hex[:8]
+    queues = {"CPU_QUEUE": f"cpu-misconf-{token}", "GPU_QUEUE": f"gpu-misconf-{token}"}
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
+                                  stdout=subprocess.DEVNULL)
+        worker = None
+        try:
+            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
+            data = tmp_path / "data"
+            app = start_app(settings, data, REDIS_URL=url, **queues)
+            env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
+                   "ADMIN_USERS": settings["ADMIN_USERS"], "HEARTBEAT_SECONDS": "0.5", **queues}
+            log = tmp_path / "worker.log"
+            with open(log, "wb") as out:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "-Q",
+                     queues["CPU_QUEUE"], "-n", f"misconf-{token}@localhost", "--loglevel", "INFO",
+                     "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                    stderr=out)
+            with serving(app) as base:
+                def probe() -> requests.Response:
+                    return requests.post(f"{base}/jobs/probe", json={"queue": "cpu", "wait": 60}, auth=AUTH,
+                                         timeout=90)
+
+                before = probe().json()
+                assert before["ok"] is True, before
+                fill(disk)
+                wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                         message="valkey to refuse writes on the full disk")
+                r = probe()
+                assert_disk_full_answer(r, data=disk)
+                assert "queue" in r.json()["error"]["message"]
+                wait_for(lambda: b"QueueStorageFull" in log.read_bytes(), timeout=20,
+                         message="the worker's BRPOP to be refused")
+                assert worker.poll() is None, log.read_text()[-3000:]
+
+                (disk / "filler").unlink()
+                freed = time.monotonic()
+
+                def accepted() -> dict | None:
+                    r = probe()  # 507 until valkey's next retry of its AOF write succeeds
+                    return r.json() if r.status_code == 200 else None
+
+                after = wait_for(accepted, timeout=60, message="a probe job to be accepted again")
+                print(f"\n  space freed under valkey: a probe job queued and run again after "
+                      f"{time.monotonic() - freed:.2f} s (same worker)")
+                assert after["ok"] is True and after["pid"] == before["pid"] == worker.pid, after
+        finally:
+            for proc in (worker, valkey):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_space_returns(settings, tmp_path,
+                                                                                          caplog):
+    """The job queue's disk fills while a features job draws its picture (held by matplotlib's render lock):
+    its next progress write is refused, the runner removes what the job wrote and waits for valkey to take the
+    outcome; once space returns the job is `failed` with `insufficient_storage`, not `running` forever."""
+    import logging
+    import threading
+
+    from matplotlib.figure import Figure
+
+    from jobs.runner import run_job
+    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from tests.conftest import wait_for
+    from tests.test_run_command import free_port
+
+    caplog.set_level(logging.WARNING, logger="jobs.runner")
+    token = uuid.uuid4().hex[:8]
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
+                                  stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
+            app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                            GPU_QUEUE=f"gpu-{token}")
+            svc = app.extensions["music_analyzer"]
+            store = svc.sessions.of(USER)
+            store.create("fills")
+            write(store.uploads_dir("fills") / "tone.wav", sine(440, 1.0))
+            job_id = svc.jobs.create(owner=USER, job_type="features", session_id="fills", queue=f"cpu-{token}",
+                                     task="music_analyzer.features",
+                                     params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
+            outcome: list[str] = []
+
+            def work() -> None:
+                with app.app_context():
+                    outcome.append(run_job(job_id, "features", worker=f"inproc-{token}@localhost"))
+
+            runner = threading.Thread(target=work, daemon=True)
+
+            with Figure._render_lock:
+                runner.start()
+                assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
+                filler = fill(disk)
+                wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                         message="valkey to refuse writes on the full disk")
+            wait_for(lambda: "recording the job's outcome again" in caplog.text, timeout=30,
+                     message="the runner to wait for the full job queue")
+            assert svc.jobs.get(job_id)["state"] == "running"
+            filler.unlink()
+            runner.join(timeout=60)
+            assert outcome == ["failed"]
+            job = svc.jobs.get(job_id)
+            assert job["state"] == "failed" and job["error"]["code"] == "insufficient_storage", job
+            assert files_under(store.session_dir("fills") / "results") == []
+        finally:
+            valkey.terminate()
+            valkey.wait(timeout=30)

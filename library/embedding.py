@@ -106,9 +106,8 @@ class Embedder:
 
 def embedder(settings: Mapping[str, Any]) -> Embedder:
     """This process' embedder for the configured model (loaded on first use)."""
-    folder = model_dir(settings)
-    key = str(folder)
+    key = str(settings.get("LIBRARY_EMBEDDING_MODEL") or "")  # the folder is found (weights checked) once
     with _lock:
         if key not in _loaded:
-            _loaded[key] = Embedder(folder, threads=int(settings.get("TORCH_NUM_THREADS") or 0))
+            _loaded[key] = Embedder(model_dir(settings), threads=int(settings.get("TORCH_NUM_THREADS") or 0))
         return _loaded[key]

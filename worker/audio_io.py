@@ -229,9 +229,14 @@ def _av_format(container: str, codec: str) -> str | None:
 
 
 def as_float32(a: np.ndarray) -> np.ndarray:
-    """Decoded samples as float32 in [-1, 1]: integer PCM is scaled by its type's full scale."""
+    """Decoded samples as float32 in [-1, 1): integer PCM is scaled as libsndfile scales it (16-bit by
+    1/32768), so a file decoded by FFmpeg gives the samples libsndfile would; unsigned PCM (8-bit) is
+    centred first."""
+    if np.issubdtype(a.dtype, np.unsignedinteger):
+        half = float(np.iinfo(a.dtype.type).max // 2 + 1)
+        return ((a.astype(np.float32) - half) / half).astype(np.float32)
     if np.issubdtype(a.dtype, np.integer):
-        return a.astype(np.float32) / float(np.iinfo(a.dtype.type).max)
+        return a.astype(np.float32) / float(-np.iinfo(a.dtype.type).min)
     return a.astype(np.float32, copy=False)
 
 

@@ -33,3 +33,15 @@ def write(path: Path, y: np.ndarray, *, sr: int = SR) -> Path:
     fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}[ext]
     sf.write(path, y, sr, format=fmt)
     return path
+
+
+def flac_declaring(path, *, source, total_samples: int):
+    """A copy of the FLAC `source` whose STREAMINFO says it holds `total_samples` per channel (0: unknown)."""
+    data = bytearray(source.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO is the first metadata block
+    # bytes 18-25: sample rate (20 bits), channels-1 (3), bits-1 (5), total samples (36)
+    packed = int.from_bytes(data[18:26], "big")
+    packed = (packed & ~((1 << 36) - 1)) | total_samples
+    data[18:26] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    return path

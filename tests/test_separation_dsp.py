@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.audio_synth import flac_declaring
 from worker.separation.options import SeparationOptions
 from worker.separation.pipeline import Separator, run_separation
 
@@ -95,3 +96,17 @@ def test_catalog_reads_demucs_lists_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
+
+
+def test_a_flac_of_undeclared_length_is_separated_whole(mixture, tmp_path):
+    # Streamed encoders leave STREAMINFO's total unset: libsndfile fails at such a file's end, so the
+    # separation reads it with FFmpeg and takes the length it decoded, not the header's "unknown".
+    declared = tmp_path / "declared.flac"
+    sf.write(declared, mixture[2][:, : 5 * SR].T, SR)
+    audio = flac_declaring(tmp_path / "take.flac", source=declared, total_samples=0)
+    result = run_separation(audio_path=audio, results_dir=tmp_path / "out",
+                            options=SeparationOptions(model="hpss", format="flac"))
+    assert result["duration_seconds"] == 5.0
+    y = [sf.read(tmp_path / "out" / n, dtype="float32")[0] for n in result["files"]]
+    assert all(stem.shape == (5 * SR, 2) for stem in y)
+    np.testing.assert_allclose(sum(y), mixture[2][:, : 5 * SR].T, atol=3e-3)

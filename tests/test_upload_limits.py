@@ -13,21 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.audio_synth import sine, write
+from tests.audio_synth import flac_declaring, sine, write
 from tests.conftest import USER
 from tests.test_api_sessions import session_files, upload, user_session_dir
-
-
-def flac_declaring(path, *, source, total_samples: int):
-    """A copy of the FLAC `source` whose STREAMINFO says it holds `total_samples` per channel (0: unknown)."""
-    data = bytearray(source.read_bytes())
-    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO is the first metadata block
-    # bytes 18-25: sample rate (20 bits), channels-1 (3), bits-1 (5), total samples (36)
-    packed = int.from_bytes(data[18:26], "big")
-    packed = (packed & ~((1 << 36) - 1)) | total_samples
-    data[18:26] = packed.to_bytes(8, "big")
-    path.write_bytes(bytes(data))
-    return path
 
 
 def assert_refused(client, settings, session_id, path, *, status: int, code: str):

@@ -79,7 +79,7 @@ class Separator:
             output = make_output(self.stem_names(two_stems))
             try:
                 tracks = self._tracks(self.samplerate or sample_rate, segment, max_batch)
-                stream_separation(tracks, blocks, sample_rate=sample_rate, channels=channels,
+                written = stream_separation(tracks, blocks, sample_rate=sample_rate, channels=channels,
                                   frames_hint=frames_hint, model_rate=self.samplerate,
                                   model_channels=self.audio_channels, sources=self.sources,
                                   normalize=not self.is_dsp, two_stems=two_stems, output=output,
@@ -97,7 +97,7 @@ class Separator:
                 continue
             output.commit()
             return {"segment_seconds": float(segment if segment is not None else self.model_segment),
-                    "retried_after_oom": attempt == 1}
+                    "retried_after_oom": attempt == 1, "frames": written}
         raise AssertionError("unreachable")
 
     @property
@@ -147,7 +147,7 @@ class Separator:
                          make_output=lambda names: FileOutput({n: paths[n] for n in names}, sample_rate=sr,
                                                               channels=channels, format=format),
                          two_stems=two_stems, progress=progress)
-        return {**info, "sample_rate": sr, "channels": channels, "frames": frames}
+        return {**info, "sample_rate": sr, "channels": channels}  # frames: as decoded, not as declared
 
 
 def _is_oom(e: BaseException) -> bool:

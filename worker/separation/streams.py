@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from worker.audio_io import BLOCK_FRAMES, as_float32
+from worker.audio_io import BLOCK_FRAMES, as_float32, open_soundfile
 from worker.audio_writers import AudioFileWriter
 from worker.errors import AudioError
 from worker.separation.runner import Track, overlap_add
@@ -83,7 +83,8 @@ def file_blocks(path: Path) -> tuple[int, int, int, Callable[[], Iterator[np.nda
 
     path = Path(path)
     try:
-        info = sf.info(str(path))
+        with open_soundfile(path) as f:  # refuses a FLAC of undeclared length: libsndfile fails at its end
+            sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
     except (sf.LibsndfileError, RuntimeError):
         return _av_blocks(path)
 
@@ -92,7 +93,7 @@ def file_blocks(path: Path) -> tuple[int, int, int, Callable[[], Iterator[np.nda
             for b in f.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
                 yield b.T
 
-    return int(info.samplerate), int(info.channels), int(info.frames), blocks
+    return sr, channels, frames, blocks
 
 
 def _av_blocks(path: Path):

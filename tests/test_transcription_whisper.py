@@ -13,7 +13,7 @@ import soundfile as sf
 from tests.contract import assert_shape
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.transcription.options import WhisperOptions
-from worker.transcription.pipeline import run_transcription, transcribe
+from worker.transcription.pipeline import quiet_cut, run_transcription, transcribe, transcribe_blocks, whisper_windows
 from worker.transcription.weights import load_whisper
 
 pytestmark = pytest.mark.needs_espeak
@@ -180,3 +180,34 @@ def test_option_lists_match_faster_whisper():
 
     assert WHISPER_SIZES == tuple(faster_whisper.available_models())
     assert LANGUAGES == tuple(_LANGUAGE_CODES)
+
+
+def test_quiet_cut_ends_a_window_in_its_quietest_frame():
+    y = (0.3 * np.random.default_rng(1).standard_normal(60 * 16000)).astype(np.float32)
+    y[50 * 16000: 50 * 16000 + 1600] = 0.0  # 100 ms of silence 10 s before the end
+    y[5 * 16000: 5 * 16000 + 1600] = 0.0  # quieter places outside the last 30 s do not count
+    assert quiet_cut(y) == 50 * 16000 + 800
+    short = y[: 8 * 16000]  # a window shorter than the search: only its last half is searched
+    assert 4 * 16000 <= quiet_cut(short) <= 8 * 16000
+
+
+def test_long_audio_goes_to_whisper_in_windows_cut_in_pauses(model, speech):
+    y, sr, _ = speech
+    audio = _to_16k(y, sr)
+    blocks = [audio[i:i + 16000] for i in range(0, len(audio), 16000)]
+    windows = list(whisper_windows(iter(blocks), window_seconds=5.0))
+    assert len(windows) >= 2 and all(len(w) <= 5 * 16000 for w in windows)
+    np.testing.assert_array_equal(np.concatenate(windows), audio)
+    ends = np.cumsum([len(w) for w in windows[:-1]])
+    for end in ends:  # each cut sits in a pause: the 50 ms either side are near silence
+        assert np.abs(audio[end - 800:end + 800]).max() < 0.05
+    t = transcribe_blocks(model, iter(blocks), WhisperOptions(), window_seconds=5.0,
+                          total_seconds=len(audio) / 16000)
+    # A sentence alone in a 5 s window has no neighbours for context: tiny.en slips a word or two more
+    # ("brown fox" -> "round-fark"); a broken offset or cut would lose whole sentences (WER > 0.5).
+    assert wer(" ".join(SENTENCES), t["text"]) <= MAX_WER_CLEAN + 0.1, t["text"]
+    assert t["duration_seconds"] == pytest.approx(len(audio) / 16000, abs=1e-3)
+    words = [w for s in t["segments"] for w in s["words"]]
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and starts[-1] > 5.0  # times of later windows carry their offset
+    assert [s["id"] for s in t["segments"]] == list(range(1, len(t["segments"]) + 1))

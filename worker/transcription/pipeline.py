@@ -14,12 +14,14 @@ the hub repo id, or the Hugging Face cache layout).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from worker.audio_io import load_audio
-from worker.errors import InvalidRequestError
+from worker.audio_blocks import mono_blocks, stream_info
+from worker.errors import AudioError, InvalidRequestError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
 
@@ -29,26 +31,91 @@ from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 
 
+WINDOW_SECONDS = 600.0  # s of audio given to Whisper at once: its features of the input bound the memory
+CUT_SEARCH_SECONDS = 30.0  # s: a window ends at the quietest moment of its last 30 s, so no word is cut
+CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen among
+
+
 def transcribe(model, audio: np.ndarray, options: WhisperOptions, progress: Progress | None = None) -> dict:
     """audio: float32 mono `(samples,)` at 16 kHz. Progress is the audio time consumed, per segment."""
+    return transcribe_blocks(model, [audio], options, progress=progress, total_seconds=len(audio) / SAMPLE_RATE)
+
+
+def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptions, *,
+                      progress: Progress | None = None, total_seconds: float | None = None,
+                      window_seconds: float = WINDOW_SECONDS) -> dict:
+    """Transcribe a stream of float32 mono 16 kHz blocks, `window_seconds` at a time (cut where it is quiet).
+
+    Memory is bounded by the window, not the recording (faster-whisper computes the features of its whole
+    input). Sung lyrics are transcribed without conditioning on the previous text, so windows lose no
+    context; the language detected in the first window is kept for the rest.
+    """
+    out: list[dict] = []
+    first = None
+    offset = 0.0
+    options_now = options
+    for window in whisper_windows(blocks, window_seconds=window_seconds):
+        info = _transcribe_window(model, window, options_now, offset=offset, out=out, progress=progress,
+                                  total_seconds=total_seconds)
+        if first is None:
+            first = info
+            options_now = dataclasses.replace(options, language=options.language or info.language)
+        offset += len(window) / SAMPLE_RATE
+    if first is None:
+        raise AudioError("the file holds no audio samples", code="no_audio")
+    duration = offset or 1e-9
+    return {"language": first.language, "language_probability": _r(first.language_probability, 4),
+            "duration_seconds": round(duration, 3), "task": options.task,
+            "text": " ".join(s["text"] for s in out if s["text"]), "segments": out}
+
+
+def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, offset: float, out: list[dict],
+                       progress: Progress | None, total_seconds: float | None):
     segments, info = model.transcribe(
         audio, language=options.language, task=options.task, beam_size=options.beam_size,
         word_timestamps=options.word_timestamps, vad_filter=options.vad,
         # Sung lyrics repeat; conditioning on the previous text makes Whisper loop on a line.
         condition_on_previous_text=False)
-    duration = float(info.duration) or 1e-9
-    out = []
+    total = total_seconds or (offset + float(info.duration)) or 1e-9
     for seg in segments:  # the work happens while this generator is consumed
-        words = [{"start": _r(w.start, 3), "end": _r(w.end, 3), "word": w.word,
+        words = [{"start": _r(w.start + offset, 3), "end": _r(w.end + offset, 3), "word": w.word,
                   "probability": _r(w.probability, 4)} for w in (seg.words or [])]
-        out.append({"id": seg.id, "start": _r(seg.start, 3), "end": _r(seg.end, 3), "text": seg.text.strip(),
-                    "avg_logprob": _r(seg.avg_logprob, 4), "no_speech_prob": _r(seg.no_speech_prob, 4),
-                    "words": words})
+        out.append({"id": len(out) + 1, "start": _r(seg.start + offset, 3), "end": _r(seg.end + offset, 3),
+                    "text": seg.text.strip(), "avg_logprob": _r(seg.avg_logprob, 4),
+                    "no_speech_prob": _r(seg.no_speech_prob, 4), "words": words})
         if progress is not None:
-            progress(min(seg.end / duration, 1.0), "transcribing")
-    return {"language": info.language, "language_probability": _r(info.language_probability, 4),
-            "duration_seconds": round(duration, 3), "task": options.task,
-            "text": " ".join(s["text"] for s in out if s["text"]), "segments": out}
+            progress(min((seg.end + offset) / total, 1.0), "transcribing")
+    return info
+
+
+def whisper_windows(blocks: Iterable[np.ndarray], *, window_seconds: float) -> Iterator[np.ndarray]:
+    """Re-cut blocks into windows of at most `window_seconds` (+ one block), each ending at the quietest
+    CUT_FRAME_SECONDS of its last CUT_SEARCH_SECONDS; the rest carries into the next window."""
+    limit = int(window_seconds * SAMPLE_RATE)
+    held: list[np.ndarray] = []
+    count = 0
+    for block in blocks:
+        held.append(np.asarray(block, dtype=np.float32))
+        count += len(block)
+        while count > limit:
+            buffer = np.concatenate(held)
+            cut = quiet_cut(buffer[:limit])
+            yield buffer[:cut]
+            held, count = [buffer[cut:]], len(buffer) - cut
+    if count:
+        yield np.concatenate(held)
+
+
+def quiet_cut(window: np.ndarray) -> int:
+    """The sample index to end `window` at: the centre of its quietest frame in the last CUT_SEARCH_SECONDS
+    (in the last half of a shorter window, so that no window is cut to nothing)."""
+    frame = int(CUT_FRAME_SECONDS * SAMPLE_RATE)
+    search = min(int(CUT_SEARCH_SECONDS * SAMPLE_RATE), len(window) // 2) // frame * frame
+    if search < frame:
+        return len(window)
+    tail = window[len(window) - search:].reshape(-1, frame)
+    quietest = int(np.argmin(np.square(tail, dtype=np.float64).mean(axis=1)))
+    return len(window) - search + quietest * frame + frame // 2
 
 
 def _r(x, digits: int) -> float:
@@ -79,8 +146,10 @@ def run_transcription(*, audio_path: Path, results_dir: Path, options: WhisperOp
         raise InvalidRequestError("no vocal stem of this file: run a separation first", code="missing_stem")
     if progress is not None:
         progress(0.0, "decoding")
-    audio, _ = load_audio(source_path, sr=SAMPLE_RATE, mono=True)
-    transcript = transcribe(model, audio, options, progress)
+    info = stream_info(source_path)
+    transcript = transcribe_blocks(model, mono_blocks(source_path, target_sr=SAMPLE_RATE), options,
+                                   progress=progress,
+                                   total_seconds=info.frames / info.sample_rate if info.frames else None)
     transcript.update({"model": model_name or options.model, "source": options.source,
                        "source_file": Path(source_path).name})
     stem = Path(audio_path).stem

@@ -89,6 +89,11 @@ def channel_blocks(path: str | Path, *, block_seconds: float = BLOCK_SECONDS) ->
         yield block
 
 
+def count_frames(path: str | Path) -> int:
+    """Samples per channel, by decoding (for a file whose header does not declare its length)."""
+    return sum(block.shape[1] for block in channel_blocks(path))
+
+
 def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
     import av
 

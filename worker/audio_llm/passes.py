@@ -14,6 +14,7 @@ from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress
 
+from .measure import AudioClip, ModelAudio
 from .options import Gemma3NOptions
 from .prompts import Span
 
@@ -38,13 +39,18 @@ class ModelHost(Protocol):
 
 @dataclass(frozen=True)
 class LLMCall:
-    """One generation pass: its options and the audio it hears ((n,) float32 at the model's rate, or None)."""
+    """One generation pass: its options and the audio it hears (a clip of the model audio, or None)."""
 
     kind: str  # single | chunk | text | merge
     options: GenerateOptions
-    audio: np.ndarray | None = None
+    clip: AudioClip | None = None
     span: Span | None = None
     image: Any = None  # an RGB PIL image the pass looks at (album art), or None
+
+    @property
+    def audio(self) -> np.ndarray | None:
+        """The clip's samples ((n,) float32 at the model's rate), read now: passes hold no audio."""
+        return None if self.clip is None else self.clip.read()
 
     @property
     def user_text(self) -> str:
@@ -67,7 +73,7 @@ class Prepared:
     spans: list[Span]  # audio chunks (audio path) or timeline sections (text path)
     span_features: list[dict]  # compact_features per span
     calls: list[LLMCall]  # the map passes (one per chunk) or the single pass
-    model_audio: np.ndarray | None = None  # (n,) float32 mono at model_sample_rate (audio path)
+    model_audio: ModelAudio | None = None  # the mono mix at model_sample_rate, in a temporary file (audio path)
     model_sample_rate: int | None = None
     transcript_source: str | None = None
     transcript_text: str | None = None  # the whole Whisper text (the prompt may hold a shortened copy)

@@ -1,8 +1,9 @@
 """Gemma3NProcessor: let a language model listen to a recording (or read its measurements), then transcribe
 or analyse it, writing `analysis_<model>_<task>_<stem>.json|.txt` into the session's results.
 
-preprocess (CPU, no model): decode, measure the features with worker.features.descriptors.compute_features, plan the
-    passes (worker.audio_llm.prompts) and cut the 16 kHz mono chunks an audio model hears.
+preprocess (CPU, no model): decode block by block, measure the features of the whole track and of each span with
+    the features job's streaming accumulators, plan the passes (worker.audio_llm.prompts) and keep the 16 kHz mono
+    copy an audio model hears in a temporary file, read one chunk per pass (worker.audio_llm.measure).
 forward (the resident LLM, switched through the ModelManager when another one is loaded): run the passes.
     Audio models (Gemma 3n, Phi-4-multimodal) hear each chunk of at most the model's clip length together
     with that chunk's features; more than one chunk → a merge pass over the chunk notes (map-reduce).
@@ -19,15 +20,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worker.audio_io import load_audio, resample, to_mono
+from worker.audio_blocks import channel_blocks, count_frames, stream_info
 from worker.errors import AudioError, InvalidRequestError
-from worker.features.descriptors import compute_features
 from worker.files import write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
@@ -38,6 +38,7 @@ from worker.progress import Progress, quiet, scaled
 
 from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding
+from .measure import AudioClip, array_channel_blocks, measure_blocks
 from .options import Gemma3NOptions, clip_seconds, hears_audio
 from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
 from .prompts import (
@@ -95,32 +96,50 @@ class Gemma3NProcessor:
         transcript: (source file name, text) of a Whisper result (text-only models read it in full);
         grounding: what the session already measured about the track, quoted in every prompt.
         """
+        data = np.atleast_2d(np.asarray(y, dtype=np.float32))
+        return self._prepare(array_channel_blocks(data, sample_rate=sr), sample_rate=sr, channels=data.shape[0],
+                             samples=int(data.shape[-1]), options=options, filename=filename,
+                             transcript=transcript, grounding=grounding)
+
+    def preprocess_file(self, audio_path: Path, *, options: Gemma3NOptions, transcript: tuple[str, str] | None = None,
+                        grounding: Grounding | None = None, spill_dir: Path | None = None) -> Prepared:
+        """`preprocess` of a file, decoded block by block: memory does not grow with its duration.
+        A file whose header does not declare its length is decoded twice (first to count)."""
+        info = stream_info(audio_path)
+        samples = info.frames if info.frames is not None else count_frames(audio_path)
+        return self._prepare(channel_blocks(audio_path), sample_rate=info.sample_rate, channels=info.channels,
+                             samples=samples, options=options, filename=audio_path.name, transcript=transcript,
+                             grounding=grounding, spill_dir=spill_dir)
+
+    def _prepare(self, blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, samples: int,
+                 options: Gemma3NOptions, filename: str, transcript: tuple[str, str] | None,
+                 grounding: Grounding | None, spill_dir: Path | None = None) -> Prepared:
         options.validate()
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
         started = time.perf_counter()
-        n = int(y.shape[-1])
-        if n == 0:
+        if samples <= 0:
             raise AudioError("no samples to analyse", code="no_audio")
-        duration = n / sr
-        features = compute_features(y, sr)
-        features_text = describe_features(features, duration_seconds=duration, sample_rate=sr)
         audio_input = hears_audio(options.model_variant, self.registry)
+        clip = clip_seconds(options.model_variant, self.registry)
+        spans = plan_chunks(samples, sample_rate, clip) if audio_input else plan_sections(samples, sample_rate)
+        longest = max(s.end - s.start for s in spans)
+        measured = measure_blocks(blocks, sample_rate=sample_rate, channels=channels, spans=spans,
+                                  max_span_samples=max(longest, int(clip * sample_rate)) if audio_input else longest,
+                                  model_rate=MODEL_SAMPLE_RATE if audio_input else None, spill_dir=spill_dir)
+        duration = measured.samples / sample_rate
+        features_text = describe_features(measured.features, duration_seconds=duration, sample_rate=sample_rate)
         music_text = describe_music(grounding.pitch) if grounding is not None and grounding.pitch else ""
         features_text = "\n\n".join(filter(None, [features_text, music_text, self._heard_transcript(
             grounding, audio_input)]))
-        mono = np.ascontiguousarray(to_mono(y), dtype=np.float32)
-        spans = (plan_chunks(n, sr, clip_seconds(options.model_variant, self.registry)) if audio_input
-                 else plan_sections(n, sr))
-        span_full = [compute_features(mono[s.start:s.end], sr) for s in spans]
         prepared = Prepared(
-            filename=filename, options=options, duration_seconds=duration, sample_rate=sr, music_text=music_text,
-            grounded_on=grounding.sources if grounding is not None else [],
-            channels=1 if y.ndim == 1 else int(y.shape[0]), features=features, features_text=features_text,
-            audio_input=audio_input, spans=spans, span_features=[compact_features(f) for f in span_full], calls=[])
+            filename=filename, options=options, duration_seconds=duration, sample_rate=sample_rate,
+            music_text=music_text, grounded_on=grounding.sources if grounding is not None else [],
+            channels=channels, features=measured.features, features_text=features_text, audio_input=audio_input,
+            spans=measured.spans, span_features=[compact_features(f) for f in measured.span_features], calls=[])
         if audio_input:
-            prepared.model_audio = resample(mono, orig_sr=sr, target_sr=MODEL_SAMPLE_RATE)
+            prepared.model_audio = measured.model_audio
             prepared.model_sample_rate = MODEL_SAMPLE_RATE
-            prepared.calls = self._audio_calls(prepared, span_full)
+            prepared.calls = self._audio_calls(prepared, measured.span_features)
         else:
             prepared.calls = [self._text_call(prepared, transcript)]
             if transcript:
@@ -159,16 +178,14 @@ class Gemma3NProcessor:
                                     features_text="\n\n".join(filter(None, [part, prepared.music_text])))
             user = [{"type": "audio"}, {"type": "text", "text": text}]
             calls.append(LLMCall(kind, self._generate_options(options, user=user, max_length=max_length),
-                                 audio=self._chunk_audio(prepared, span), span=span))
+                                 clip=self._chunk_audio(prepared, span), span=span))
         return calls
 
     @staticmethod
-    def _chunk_audio(prepared: Prepared, span: Span | None) -> np.ndarray:
-        audio, rate = prepared.model_audio, prepared.model_sample_rate
-        if audio is None or rate is None or span is None:
+    def _chunk_audio(prepared: Prepared, span: Span | None) -> AudioClip:
+        if prepared.model_audio is None or span is None:
             raise ValueError("only the audio path cuts chunks")
-        start, end = round(span.start_seconds * rate), round(span.end_seconds * rate)
-        return audio[start:end]
+        return AudioClip(prepared.model_audio, span.start_seconds, span.end_seconds)
 
     def _text_call(self, prepared: Prepared, transcript: tuple[str, str] | None) -> LLMCall:
         options = prepared.options
@@ -190,9 +207,10 @@ class Gemma3NProcessor:
         del llm  # the manager holds the only long-lived reference
         audio, old_rate = prepared.model_audio, prepared.model_sample_rate
         if prepared.audio_input and audio is not None and old_rate and rate and rate != old_rate:
-            prepared.model_audio = resample(audio, orig_sr=old_rate, target_sr=rate)
+            prepared.model_audio = audio.resampled(rate)
             prepared.model_sample_rate = rate
-            prepared.calls = [LLMCall(c.kind, c.options, self._chunk_audio(prepared, c.span), c.span)
+            audio.close()
+            prepared.calls = [dataclasses.replace(c, clip=self._chunk_audio(prepared, c.span))
                               for c in prepared.calls]
         return load_seconds
 
@@ -325,7 +343,11 @@ class Gemma3NProcessor:
         started = time.perf_counter()
         report(0.0, "features")
         prepared = self.preprocess(y, sr, options=options, filename=filename, transcript=transcript)
-        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        try:
+            generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        finally:
+            if prepared.model_audio is not None:
+                prepared.model_audio.close()
         return self.postprocess(prepared, generated, started=started)
 
     def _open_image(self, options: Gemma3NOptions, image_path: Path | None) -> Any:
@@ -349,18 +371,19 @@ class Gemma3NProcessor:
         image = self._open_image(options, image_path)
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
-        y, sr = load_audio(audio_path)
         grounding = find_grounding(results_dir, audio_path.stem)
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)
-        report(0.05, "features")
-        prepared = self.preprocess(y, sr, options=options, filename=audio_path.name, transcript=transcript,
-                                   grounding=grounding)
-        del y
-        if image is not None:
-            prepared.image = image
-            prepared.calls = [looking_at(c, image) if c.kind in ("single", "text") else c for c in prepared.calls]
-        generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        prepared = self.preprocess_file(audio_path, options=options, transcript=transcript, grounding=grounding,
+                                        spill_dir=results_dir if results_dir.is_dir() else None)
+        try:
+            if image is not None:
+                prepared.image = image
+                prepared.calls = [looking_at(c, image) if c.kind in ("single", "text") else c for c in prepared.calls]
+            generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        finally:
+            if prepared.model_audio is not None:
+                prepared.model_audio.close()
         result = self.postprocess(prepared, generated, started=started)
         result["image"] = image_path.name if image is not None and image_path is not None else None
         if choice is not None:

@@ -273,12 +273,16 @@ def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.n
             stream = container.streams.audio[0]
             sr = stream.codec_context.sample_rate
             chunks = []
+            held, wanted = 0, None if duration is None else int((offset + duration) * sr)
             for frame in container.decode(stream):
                 a = frame.to_ndarray()
                 if frame.format.is_planar:
                     chunks.append(a)
                 else:
                     chunks.append(a.reshape(-1, frame.layout.nb_channels).T)
+                held += chunks[-1].shape[1]
+                if wanted is not None and held >= wanted:  # a clip of a long file decodes only its start
+                    break
     except (av.error.FFmpegError, IndexError) as e:
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     if not chunks:

@@ -154,7 +154,8 @@ def run_musicgen(*, results_dir: Path, options: MusicGenOptions, bundle: MusicGe
     if options.melody_file is not None:
         if melody_path is None:
             raise InvalidRequestError("melody_file was given but no path to it", code="missing_file")
-        y, sr = load_audio(melody_path)
+        # Only the first duration_seconds of the melody condition the piece (a shorter one is looped).
+        y, sr = load_audio(melody_path, duration=float(options.duration_seconds))
         melody = (y, sr)
     t0 = time.perf_counter()
     audio, info = generate_music(bundle, options, progress, melody=melody, **pass_lengths)

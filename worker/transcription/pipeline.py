@@ -31,7 +31,9 @@ from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 
 
-WINDOW_SECONDS = 600.0  # s of audio given to Whisper at once: its features of the input bound the memory
+# s of audio given to Whisper at once: faster-whisper holds ~1 MB per second of its input (an hour's peak
+# RSS 849 MB with 10-minute windows, 424 MB with 2-minute ones; bench/job_memory.py)
+WINDOW_SECONDS = 120.0
 CUT_SEARCH_SECONDS = 30.0  # s: a window ends at the quietest moment of its last 30 s, so no word is cut
 CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen among
 

@@ -15,6 +15,7 @@ from tests.audio_synth import flac_declaring
 from worker.audio_io import load_audio
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.processor import Gemma3NProcessor
+from worker.errors import JobCanceled
 
 SR = 44100  # Hz
 AUDIO_MODEL, TEXT_MODEL = "gemma-3n-E2B", "gemma-3-12b-it"  # registry entries; preprocess loads no weights
@@ -104,3 +105,21 @@ def test_preprocess_memory_does_not_grow_with_the_recording(processor, tmp_path)
     assert sum(heard) == 300 * 16000 and len(heard) == 10
     assert long < short + 15e6, f"peak {short / 1e6:.0f} MB on 1 minute, {long / 1e6:.0f} MB on 5"
     assert long < 100e6
+
+
+def test_the_decode_reports_progress_and_a_cancel_stops_it(processor, tmp_path):
+    path = _flac(tmp_path / "take.flac", music(60.0))
+    options = Gemma3NOptions(task="analyze", model_variant=AUDIO_MODEL)
+    seen: list[float] = []
+    processor.preprocess_file(path, options=options, progress=lambda fraction, stage: seen.append(fraction))
+    assert seen == sorted(seen) and 0 < seen[0] <= 0.2 and seen[-1] == 1.0
+
+    def cancel_halfway(fraction: float, stage: str) -> None:
+        if fraction >= 0.5:
+            raise JobCanceled("canceled")
+
+    results = tmp_path / "results"
+    results.mkdir()
+    with pytest.raises(JobCanceled):
+        processor.preprocess_file(path, options=options, spill_dir=results, progress=cancel_halfway)
+    assert list(results.iterdir()) == []

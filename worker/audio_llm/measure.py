@@ -21,10 +21,12 @@ from threadpoolctl import threadpool_limits
 
 from worker.errors import AudioError
 from worker.features.descriptors import FeatureAccumulator
+from worker.progress import Progress, quiet
 
 from .prompts import Span
 
 _FLOAT32 = np.dtype(np.float32)
+PROGRESS_STEP = 0.05  # report the decode's progress at most every 5 % of the file
 
 
 class ModelAudio:
@@ -137,12 +139,16 @@ class _SpanCursor:
 
 
 def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, spans: list[Span],
-                   max_span_samples: int, model_rate: int | None, spill_dir: Path | None = None) -> Measured:
+                   max_span_samples: int, model_rate: int | None, spill_dir: Path | None = None,
+                   progress: Progress = quiet) -> Measured:
     """Consume (channels, n) float32 blocks at `sample_rate` Hz once.
 
     spans: planned from the declared length; max_span_samples: the longest span (the model's clip) when
-    the recording runs past the plan; model_rate: the rate of the mono copy the model hears (None: none).
+    the recording runs past the plan; model_rate: the rate of the mono copy the model hears (None: none);
+    progress: the fraction decoded, every PROGRESS_STEP (it may raise JobCanceled: the job stops here).
     """
+    planned = spans[-1].end if spans else 0
+    reported = 0.0
     whole = FeatureAccumulator(sample_rate=sample_rate, channels=channels,
                                expected_frames=spans[-1].end if spans else None, spill_dir=spill_dir)
     cursor = _SpanCursor(spans, sample_rate=sample_rate, max_samples=max_span_samples)
@@ -162,6 +168,10 @@ def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
                 cursor.push(mono)
                 if model_audio is not None:
                     model_audio.append(resampler.resample_chunk(mono) if resampler is not None else mono)
+                done = min(whole.samples / planned, 1.0) if planned else 0.0
+                if done - reported >= PROGRESS_STEP:
+                    progress(done, "decoding and measuring")
+                    reported = done
         if whole.samples == 0:
             raise AudioError("no samples to analyse", code="no_audio")
         if model_audio is not None and resampler is not None:

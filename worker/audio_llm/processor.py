@@ -102,18 +102,20 @@ class Gemma3NProcessor:
                              transcript=transcript, grounding=grounding)
 
     def preprocess_file(self, audio_path: Path, *, options: Gemma3NOptions, transcript: tuple[str, str] | None = None,
-                        grounding: Grounding | None = None, spill_dir: Path | None = None) -> Prepared:
+                        grounding: Grounding | None = None, spill_dir: Path | None = None,
+                        progress: Progress = quiet) -> Prepared:
         """`preprocess` of a file, decoded block by block: memory does not grow with its duration.
-        A file whose header does not declare its length is decoded twice (first to count)."""
+        A file whose header does not declare its length is decoded twice (first to count).
+        progress: the fraction decoded (0..1), as the decode goes."""
         info = stream_info(audio_path)
         samples = info.frames if info.frames is not None else count_frames(audio_path)
         return self._prepare(channel_blocks(audio_path), sample_rate=info.sample_rate, channels=info.channels,
                              samples=samples, options=options, filename=audio_path.name, transcript=transcript,
-                             grounding=grounding, spill_dir=spill_dir)
+                             grounding=grounding, spill_dir=spill_dir, progress=progress)
 
     def _prepare(self, blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, samples: int,
                  options: Gemma3NOptions, filename: str, transcript: tuple[str, str] | None,
-                 grounding: Grounding | None, spill_dir: Path | None = None) -> Prepared:
+                 grounding: Grounding | None, spill_dir: Path | None = None, progress: Progress = quiet) -> Prepared:
         options.validate()
         registry_entry(options.model_variant, self.registry)  # 400 for a model this manager does not know
         started = time.perf_counter()
@@ -125,7 +127,8 @@ class Gemma3NProcessor:
         longest = max(s.end - s.start for s in spans)
         measured = measure_blocks(blocks, sample_rate=sample_rate, channels=channels, spans=spans,
                                   max_span_samples=max(longest, int(clip * sample_rate)) if audio_input else longest,
-                                  model_rate=MODEL_SAMPLE_RATE if audio_input else None, spill_dir=spill_dir)
+                                  model_rate=MODEL_SAMPLE_RATE if audio_input else None, spill_dir=spill_dir,
+                                  progress=progress)
         duration = measured.samples / sample_rate
         features_text = describe_features(measured.features, duration_seconds=duration, sample_rate=sample_rate)
         music_text = describe_music(grounding.pitch) if grounding is not None and grounding.pitch else ""
@@ -375,7 +378,8 @@ class Gemma3NProcessor:
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)
         prepared = self.preprocess_file(audio_path, options=options, transcript=transcript, grounding=grounding,
-                                        spill_dir=results_dir if results_dir.is_dir() else None)
+                                        spill_dir=results_dir if results_dir.is_dir() else None,
+                                        progress=scaled(report, 0.0, PREPROCESS_END))
         try:
             if image is not None:
                 prepared.image = image

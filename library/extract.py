@@ -32,6 +32,13 @@ MAX_PASSAGE_CHARS = 1200
 CHUNK_LINES = 3  # transcript lines per embedded passage
 TOP_CHORDS = 6
 STEM_FORMATS = ("wav", "flac", "mp3")
+# Whisper writes words into music without a voice (tiny.en on an instrumental Debian game track: "Let's go.",
+# avg_logprob -1.93, word probabilities 0.43 and 0.31), so only words it is sure of say a track has vocals.
+# Its own decoder's thresholds: a segment under -1.0 mean log-probability failed, over 0.6 no-speech is silence.
+VOCALS_MIN_WORDS = 3
+SEGMENT_MIN_LOGPROB = -1.0
+SEGMENT_MAX_NO_SPEECH = 0.6
+WORD_MIN_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -122,9 +129,9 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
                       if (results_dir / safe_name(f"vocals_{stem}.{ext}")).is_file()), None)
     if stem_file:
         doc.sources.append(stem_file)
-    # vocals: a transcript with words says yes, one without says no; a vocal stem alone proves nothing
-    f["has_vocals"] = (len(doc.lines) > 0 and sum(len(line.text.split()) for line in doc.lines) >= 3) \
-        if transcript is not None else None
+    # vocals: a transcript with words Whisper is sure of says yes, one without says no; a vocal stem alone
+    # proves nothing
+    f["has_vocals"] = confident_words(transcript) >= VOCALS_MIN_WORDS if transcript is not None else None
     return doc
 
 
@@ -151,6 +158,27 @@ def _chords_summary(chords: list[Any]) -> str | None:
         return None
     ranked = sorted(share.items(), key=lambda kv: -kv[1])[:TOP_CHORDS]
     return ", ".join(f"{label} {100 * s / total:.0f}%" for label, s in ranked)
+
+
+def confident_words(transcript: Mapping[str, Any]) -> int:
+    """Words of the transcript Whisper is sure of: in a segment it did not judge failed (avg_logprob at least
+    SEGMENT_MIN_LOGPROB) or silent (no_speech_prob at most SEGMENT_MAX_NO_SPEECH), each with a probability
+    of at least WORD_MIN_PROBABILITY. Figures a transcript does not carry (older files) count as sure."""
+    count = 0
+    for seg in transcript.get("segments") or []:
+        if not isinstance(seg, Mapping):
+            continue
+        logprob, no_speech = _num(seg.get("avg_logprob")), _num(seg.get("no_speech_prob"))
+        if (logprob is not None and logprob < SEGMENT_MIN_LOGPROB) or (
+                no_speech is not None and no_speech > SEGMENT_MAX_NO_SPEECH):
+            continue
+        words = [w for w in seg.get("words") or [] if isinstance(w, Mapping)]
+        if not words:
+            count += len(str(seg.get("text") or "").split())
+            continue
+        probabilities = [_num(w.get("probability")) for w in words if str(w.get("word", "")).strip()]
+        count += sum(1 for p in probabilities if p is None or p >= WORD_MIN_PROBABILITY)
+    return count
 
 
 def _lines(transcript: Mapping[str, Any]) -> list[Line]:

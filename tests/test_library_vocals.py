@@ -1,0 +1,44 @@
+"""Whether a track has vocals, from its transcript: the words Whisper is sure of, not any words it wrote."""
+
+from __future__ import annotations
+
+import json
+
+from library.extract import confident_words, read_track
+
+# tiny.en on Debian's frozen-bubble-data "frozen-mainzik-2p.ogg" (an instrumental, 184 s), as the whisper
+# job wrote it: one hallucinated line.
+INSTRUMENTAL = {"language": "en", "text": "Let's go.", "segments": [
+    {"id": 1, "start": 141.45, "end": 141.51, "text": "Let's go.", "avg_logprob": -1.9276, "no_speech_prob": 0.5891,
+     "words": [{"start": 141.45, "end": 141.49, "word": " Let's", "probability": 0.4313},
+               {"start": 141.49, "end": 141.51, "word": " go.", "probability": 0.309}]}]}
+SUNG = {"language": "en", "text": "The rain keeps falling on my town", "segments": [
+    {"id": 1, "start": 2.0, "end": 4.6, "text": "The rain keeps falling on my town", "avg_logprob": -0.31,
+     "no_speech_prob": 0.02, "words": [{"start": 2.0 + i / 3, "end": 2.3 + i / 3, "word": f" {w}", "probability": p}
+                                       for i, (w, p) in enumerate(zip("The rain keeps falling on my town".split(),
+                                                                      (0.9, 0.8, 0.45, 0.7, 0.95, 0.9, 0.6),
+                                                                      strict=True))]}]}
+
+
+def _track(tmp_path, transcript):
+    (tmp_path / "transcript_song.json").write_text(json.dumps(transcript))
+    return read_track(owner="u", session_id="s", filename="song.wav", results_dir=tmp_path)
+
+
+def test_a_hallucinated_line_over_an_instrumental_is_not_vocals(tmp_path):
+    assert confident_words(INSTRUMENTAL) == 0
+    doc = _track(tmp_path, INSTRUMENTAL)
+    assert doc.fields["has_vocals"] is False
+    assert [line.text for line in doc.lines] == ["Let's go."]  # still searchable as written
+
+
+def test_sung_words_are_vocals_even_with_a_few_unsure_ones(tmp_path):
+    assert confident_words(SUNG) == 6
+    assert _track(tmp_path, SUNG).fields["has_vocals"] is True
+
+
+def test_a_transcript_without_confidences_counts_its_words(tmp_path):
+    plain = {"segments": [{"text": "one two three", "words": [{"word": w} for w in ("one", "two", "three")]}]}
+    assert confident_words(plain) == 3
+    assert _track(tmp_path, plain).fields["has_vocals"] is True
+    assert _track(tmp_path, {"segments": []}).fields["has_vocals"] is False

@@ -1,13 +1,17 @@
-"""The library over both databases (SQLite, and PostgreSQL at 127.0.0.1:5432 in a database of this test run's
-own, dropped after): migrations, indexing from session result files, lyric/semantic/hybrid search, filters,
-similar tracks, removal. Real parts: the database, the MiniLM embedder; the result files are written as the
-pipelines write them."""
+"""The library over both databases (SQLite; PostgreSQL at 127.0.0.1:5432 in a database of this test run's own,
+dropped after, whose vectors are searched in numpy; and a private PostgreSQL with pgvector, tests/pgvector_server.py,
+whose vectors the database searches): migrations, indexing from session result files, lyric/semantic/hybrid search,
+filters, similar tracks, removal. Real parts: the database, the MiniLM embedder; the result files are written as
+the pipelines write them."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +21,28 @@ from library.camelot import compatible
 from library.service import Library
 from library.store import TrackFilter
 
+TOPICS, DIM, BIG_LIBRARY = 6, 384, 240  # the pgvector agreement test's synthetic library
 PG_ADMIN_URL = os.environ.get("LIBRARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module")
+def pgvector_url() -> Iterator[str]:
+    pytest.importorskip("pgserver")
+    from tests.pgvector_server import pgvector_server
+
+    with pgvector_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "pgvector"])
 def settings(request, tmp_path_factory):
     data = tmp_path_factory.mktemp("library-data")
     if request.param == "sqlite":
         yield {"DATA_DIR": str(data), "DATABASE_URL": "", "TORCH_NUM_THREADS": 1}
+        return
+    if request.param == "pgvector":
+        yield {"DATA_DIR": str(data), "DATABASE_URL": request.getfixturevalue("pgvector_url"), "TORCH_NUM_THREADS": 1}
+        _forget_libraries()
         return
     psycopg = pytest.importorskip("psycopg")
     try:
@@ -37,20 +55,26 @@ def settings(request, tmp_path_factory):
         yield {"DATA_DIR": str(data), "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
                "TORCH_NUM_THREADS": 1}
     finally:
-        from library import service
-
-        for lib in list(service._libraries.values()):
-            lib.db.close()
-        service._libraries.clear()
+        _forget_libraries()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def _forget_libraries() -> None:
+    """Close this process' connections to a database about to be dropped or stopped."""
+    from library import service
+
+    for lib in list(service._libraries.values()):
+        lib.db.close()
+    service._libraries.clear()
 
 
 @pytest.fixture(scope="module")
 def library(settings):
     lib = Library(settings)
     assert lib.db.migrate() == []  # the constructor migrated; a second run applies nothing
-    return lib
+    yield lib
+    lib.db.close()
 
 
 def write_results(folder: Path, stem: str, *, tonic: str, mode: str, tempo: float, mfcc_shift: float,
@@ -203,3 +227,76 @@ def test_an_unusable_embedding_model_is_named_in_the_error(tmp_path):
         model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gpt-17", "MODELS_DIR": str(tmp_path)})
     with pytest.raises(EmbeddingUnavailableError, match="gemma-3n-E2B"):
         model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gemma-3n-E2B", "MODELS_DIR": str(tmp_path), "MODEL_PATHS": {}})
+
+
+def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector_url):
+    """With pgvector the database answers (HNSW index over the model's passages, exact weighted distances for
+    similar tracks) and agrees with numpy's exact search over the same rows: top hit always, top 10 nearly."""
+    import psycopg
+
+    from bench.library import synthetic
+    from library import pgvector
+    from library.search import semantic_hits
+
+    name = f"library_pgvector_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pgvector_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = pgvector_url.replace("/postgres?", f"/{name}?")
+    data = Path(tempfile.mkdtemp(prefix="library-pgvector-data-"))
+    fast = Library({"DATA_DIR": str(data), "DATABASE_URL": url})
+    exact = Library({"DATA_DIR": str(data), "DATABASE_URL": url, "LIBRARY_VECTOR_SEARCH": "exact"})
+    try:
+        assert fast.describe()["vectors"] == "pgvector (hnsw)" and fast.describe()["pgvector"]
+        assert exact.describe()["vectors"] == "exact (numpy)" and exact.describe()["pgvector_available"]
+        rng = np.random.default_rng(7)
+        topics = rng.normal(size=(TOPICS, DIM))
+        owner, small = f"u{uuid.uuid4().hex[:6]}", f"s{uuid.uuid4().hex[:6]}"
+        for i in range(BIG_LIBRARY):
+            who = small if i % 15 == 0 else owner  # a small library among a big one's rows
+
+            def embed(texts: list[str], topic: int = i % TOPICS) -> np.ndarray:
+                v = topics[topic] + 0.9 * rng.normal(size=(len(texts), DIM))
+                return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+            fast.store.upsert(synthetic(i, rng, who), embed=embed, model=fast.model)
+        index = pgvector.index_name(model=fast.model, dim=DIM)
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index,)).fetchall()
+            conn.execute("ANALYZE passages")
+            with conn.transaction():
+                # a library this small is cheaper to scan by its owner's rows than by the index: the planner's
+                # choice; here only that the index can serve the query (its expression and predicate match)
+                conn.execute("SET LOCAL enable_seqscan = off")
+                conn.execute("SET LOCAL enable_bitmapscan = off")
+                q = pgvector.as_vector(topics[0] / np.linalg.norm(topics[0]))
+                plan = conn.execute("EXPLAIN " + fast.db.sql(pgvector.nearest_passages_sql(model=fast.model, dim=DIM)),
+                                    (q, owner, q, 10)).fetchall()
+            assert index in " ".join(row[0] for row in plan)
+        for who, k in ((owner, 10), (small, 10)):
+            for topic in range(TOPICS):
+                v = topics[topic] + 0.5 * rng.normal(size=DIM)
+                v = (v / np.linalg.norm(v)).astype(np.float32)
+                got = semantic_hits(fast.cache, owner=who, query_vector=v, limit=k)
+                want = semantic_hits(exact.cache, owner=who, query_vector=v, limit=k)
+                if not want:  # the small library has tracks of two topics only
+                    assert got == []
+                    continue
+                assert got and got[0]["track_id"] == want[0]["track_id"], (who, topic, got, want)
+                assert got[0]["score"] == pytest.approx(want[0]["score"], abs=1e-3)
+                overlap = len({h["track_id"] for h in got} & {h["track_id"] for h in want})
+                assert overlap >= 0.8 * len(want), (who, topic, got, want)
+                if who == small:  # answered by the exact scan of the owner's passages: the same ranking
+                    assert [h["track_id"] for h in got] == [h["track_id"] for h in want]
+        ids = [t for t, _, _ in fast.store.session_tracks(owner=owner)]
+        for seed in ids[:5]:
+            for mix in (False, True):
+                got = fast.similar(owner=owner, track_id=seed, limit=5, mix=mix)["similar"]
+                want = exact.similar(owner=owner, track_id=seed, limit=5, mix=mix)["similar"]
+                assert [s["track"]["track_id"] for s in got] == [s["track"]["track_id"] for s in want]
+                assert [s["distance"] for s in got] == pytest.approx([s["distance"] for s in want], abs=2e-3)
+    finally:
+        fast.db.close()
+        exact.db.close()
+        with psycopg.connect(pgvector_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(data, ignore_errors=True)

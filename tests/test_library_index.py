@@ -232,8 +232,10 @@ def test_an_unusable_embedding_model_is_named_in_the_error(tmp_path):
 def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector_url):
     """With pgvector the database answers (HNSW index over the model's passages, exact weighted distances for
     similar tracks) and agrees with numpy's exact search over the same rows: top hit always, top 10 nearly."""
+    import flask
     import psycopg
 
+    from api.health import library_status
     from bench.library import synthetic
     from library import pgvector
     from library.search import semantic_hits
@@ -246,7 +248,10 @@ def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector
     fast = Library({"DATA_DIR": str(data), "DATABASE_URL": url})
     exact = Library({"DATA_DIR": str(data), "DATABASE_URL": url, "LIBRARY_VECTOR_SEARCH": "exact"})
     try:
-        assert fast.describe()["vectors"] == "pgvector (hnsw)" and fast.describe()["pgvector"]
+        with flask.Flask(__name__).app_context() as context:  # what the authenticated GET /health shows
+            context.app.config.update({"DATA_DIR": str(data), "DATABASE_URL": url})
+            health = library_status()
+        assert health["ok"] and health["vectors"] == "pgvector (hnsw)" and health["pgvector"]
         assert exact.describe()["vectors"] == "exact (numpy)" and exact.describe()["pgvector_available"]
         rng = np.random.default_rng(7)
         topics = rng.normal(size=(TOPICS, DIM))
@@ -297,6 +302,7 @@ def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector
     finally:
         fast.db.close()
         exact.db.close()
+        _forget_libraries()
         with psycopg.connect(pgvector_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(data, ignore_errors=True)

@@ -89,7 +89,8 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
     seed = store.get(owner=owner, track_id=track_id)
     if seed is None:
         raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
-    ranked = (pgvector.descriptor_neighbours(store.db, owner=owner, track_id=track_id, chunk=SIMILAR_CHUNK)
+    ranked = (pgvector.descriptor_neighbours(store.db, owner=owner, track_id=track_id, chunk=SIMILAR_CHUNK,
+                                             scales=cache.descriptor_scales(owner))
               if store.db.uses_pgvector else _numpy_neighbours(cache, owner=owner, track_id=track_id))
     if ranked is None:
         raise AudioError("the track has no audio descriptors yet: run /process/features (and /process/pitch for "

@@ -306,3 +306,44 @@ def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector
         with psycopg.connect(pgvector_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_a_library_indexed_before_pgvector_gets_its_vector_columns_and_index(pgvector_url, tmp_path):
+    """The extension arriving on a filled library: the next start fills the vector columns from the stored
+    bytes and indexes them, and the database's answers are the exact ones."""
+    import psycopg
+
+    from library import pgvector
+
+    name = f"library_backfill_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pgvector_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = pgvector_url.replace("/postgres?", f"/{name}?")
+    before = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url, "LIBRARY_VECTOR_SEARCH": "exact"})
+    after = None
+    try:
+        owner, results = f"u{uuid.uuid4().hex[:6]}", tmp_path / "results"
+        write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                      lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
+        write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
+                      lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
+        ids = {stem: before.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
+                                       results_dir=results)["track_id"] for stem in ("river", "party")}
+        assert not before.db.query("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+        after = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url})
+        assert after.db.uses_pgvector
+        assert after.db.query("SELECT count(*) FROM passages WHERE embedding IS NULL") == [(0,)]
+        assert after.db.query("SELECT count(*) FROM tracks WHERE descriptor_values IS NULL") == [(0,)]
+        assert after.db.query("SELECT 1 FROM pg_indexes WHERE indexname = ?",
+                              (pgvector.index_name(model=after.model, dim=384),))
+        query = "strolling along a stream in the evening"
+        assert ([h["track_id"] for h in after.search(owner=owner, query=query, mode="semantic", limit=2)]
+                == [h["track_id"] for h in before.search(owner=owner, query=query, mode="semantic", limit=2)])
+        assert after.similar(owner=owner, track_id=ids["river"], limit=1, mix=False)["similar"][0]["track"][
+            "track_id"] == ids["party"]
+    finally:
+        before.db.close()
+        if after is not None:
+            after.db.close()
+        with psycopg.connect(pgvector_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

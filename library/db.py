@@ -142,7 +142,14 @@ class Database:
 
     @property
     def uses_pgvector(self) -> bool:
+        """The database searches the vectors (else numpy does)."""
         return bool(self.features.get("pgvector"))
+
+    @property
+    def writes_vector_columns(self) -> bool:
+        """pgvector's columns exist: every process fills them, one set to exact search too, so that the
+        processes that search with pgvector miss no row."""
+        return self.uses_pgvector or bool(self.features.get("vector_columns"))
 
     def ensure_vector_index(self, *, model: str, dim: int) -> None:
         """The HNSW index of one embedding model's passages, made once (under the migration lock: two processes
@@ -164,7 +171,10 @@ class Database:
             return {**features, "vectors": pgvector.VECTORS_LABEL, "pgvector": pgvector_version}
         # absent, or not wanted (LIBRARY_VECTOR_SEARCH=exact): the owner's vectors are searched in numpy
         available = bool(self.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"))
-        return {**features, "vectors": EXACT_LABEL, "pgvector_available": available}
+        columns = bool(self.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                                  "AND table_name = 'passages' AND column_name = 'embedding'"))
+        return {**features, "vectors": EXACT_LABEL, "pgvector_available": available,
+                **({"vector_columns": True} if columns else {})}
 
 
 class Transaction:

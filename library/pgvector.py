@@ -116,7 +116,9 @@ def ensure_index(tx: Any, *, model: str, dim: int) -> None:
 
 # -- semantic search ------------------------------------------------------------------------------------
 def nearest_passages_sql(*, model: str, dim: int) -> str:
-    """The approximate query (its plan uses the model's HNSW index); parameters: vector, owner, vector, limit."""
+    """The approximate query (its plan uses the model's HNSW index); parameters: vector, owner, vector, limit.
+    No filter on the dimension: a model's vectors all have its own, and a filter on a function of the column
+    makes the planner guess the owner has few rows and sort them instead of using the index."""
     cast = f"vector({int(dim)})"
     return (f"SELECT track_id, passage_no, 1 - (embedding::{cast} <=> ?::{cast}) FROM passages "
             f"WHERE model = {literal(model)} AND owner = ? AND embedding IS NOT NULL "
@@ -138,7 +140,7 @@ def semantic_hits(db: Any, *, owner: str, model: str, query_vector: np.ndarray, 
         rows = db.query(
             "SELECT track_id, passage_no, score FROM (SELECT DISTINCT ON (track_id) track_id, passage_no, "
             "1 - (embedding <=> ?::vector) AS score FROM passages WHERE model = ? AND owner = ? "
-            "AND embedding IS NOT NULL AND vector_dims(embedding) = ? "
+            "AND vector_dims(embedding) = ? "
             "ORDER BY track_id, embedding <=> ?::vector, passage_no) best "
             "WHERE score >= ? ORDER BY score DESC, track_id LIMIT ?", (q, model, owner, dim, q, min_score, limit))
         out = _best_per_track(rows, limit=limit, min_score=min_score)

@@ -78,7 +78,7 @@ class LibraryStore:
         passage_sql = ("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
                        "end_seconds, text_hash, model, vector")
         track_values, passage_values = _values(len(row), 0), _values(11, 0)
-        if self.db.uses_pgvector:  # the same vectors again in pgvector's columns, for the database to search
+        if self.db.writes_vector_columns:  # the same vectors again in pgvector's columns, for the database to search
             row = (*row, *pgvector.descriptor_columns(to_vector(doc.descriptors)))
             track_sql += ", descriptor_values, descriptor_present"
             track_values = _values(len(row) - 2, 2)

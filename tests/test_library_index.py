@@ -264,6 +264,10 @@ def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector
                 return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
             fast.store.upsert(synthetic(i, rng, who), embed=embed, model=fast.model)
+        late = synthetic(BIG_LIBRARY, rng, owner)  # written by a process set to exact search: columns filled too
+        exact.store.upsert(late, embed=embed, model=exact.model)
+        assert exact.db.query("SELECT count(*) FROM passages WHERE track_id = ? AND embedding IS NOT NULL",
+                              (late.track_id,)) == [(len(late.passages),)]
         index = pgvector.index_name(model=fast.model, dim=DIM)
         with psycopg.connect(url, autocommit=True) as conn:
             assert conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (index,)).fetchall()

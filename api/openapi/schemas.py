@@ -269,7 +269,8 @@ def status_schemas() -> dict[str, Schema]:
                                      "`fuzzy`, `embedding_model`; `ok: false` when it is unreachable.", ok=BOOL,
                                      backend=STR, fulltext=STR,
                                      vectors={"enum": ["pgvector (hnsw)", "exact (numpy)"]}, pgvector=STR,
-                                     fuzzy=STR, embedding_model=STR, pgvector_available=BOOL, error=STR),
+                                     fuzzy=STR, embedding_model=STR, pgvector_available=BOOL, vector_columns=BOOL,
+                                     error=STR),
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),

@@ -9,9 +9,10 @@ Docker image) and LIBRARY_VECTOR_SEARCH is `auto`; otherwise library/vectors.py 
   indexing mixed dimensions), made when the first passage of that model is written. Semantic search is
   `ORDER BY embedding::vector(dim) <=> query LIMIT n`, owner-scoped.
 - HNSW is approximate, and pgvector 0.6 filters the owner after the index scan (no iterative scans): ef_search
-  is raised to the rows wanted, and a query that still finds fewer tracks than asked (a small library among
-  big ones, or one with few passages) is answered again by an exact scan of the owner's passages in the
-  database, so the results contract is the exact path's apart from HNSW's recall on big libraries.
+  is raised to the rows wanted; a page short of tracks whose rows were all good matches (tracks of many
+  passages) asks for more rows, up to ef_search's bound; and when the index scan stopped short (a small library
+  among big ones, or one with few passages) an exact scan of the owner's passages in the database answers, so
+  the results contract is the exact path's apart from HNSW's recall on big libraries.
 - Descriptors (similar tracks): the distance is over descriptors standardised by the owner's own library
   (library/descriptors.py), which change with every track added, so no index can hold them. The database
   computes the owner's means and deviations and the weighted distance in one exact scan instead:
@@ -40,6 +41,7 @@ HNSW_EF_CONSTRUCTION = 64
 # 400 (9.6 ms); real embeddings cluster and fare better
 EF_SEARCH_MIN = 200
 EF_SEARCH_MAX = 1000  # pgvector's upper bound of hnsw.ef_search
+HEAD_GROWTH = 4  # a page short of tracks whose rows were all good matches asks the index for this many times more
 BACKFILL_BATCH = 500  # rows converted per statement when the extension arrives on a filled library
 DIMS = len(NAMES)
 STD_FLOOR = 1e-9  # a dimension constant over the library contributes nothing (as in weighted_matrix)
@@ -129,22 +131,27 @@ def semantic_hits(db: Any, *, owner: str, model: str, query_vector: np.ndarray, 
                   min_score: float) -> list[dict[str, Any]]:
     """Tracks by their best passage, best first (the fields of library/search.py's semantic_hits)."""
     dim, q = int(query_vector.shape[0]), as_vector(query_vector)
-    with db.transaction() as tx:
-        # SET LOCAL: the candidate list of this query only (ef_search bounds how many rows HNSW returns)
-        tx.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH_MIN, min(head, EF_SEARCH_MAX))}")
-        rows = tx.query(nearest_passages_sql(model=model, dim=dim), (q, owner, q, head))
-    out = _best_per_track(rows, limit=limit, min_score=min_score)
-    if len(out) < limit and (len(rows) < head or float(rows[-1][2]) >= min_score):
-        # too few tracks, and the rows ran out before the good matches did: the index scan may have stopped
-        # short (other owners' rows fill its candidate list); the owner's passages scanned exactly answer instead
-        rows = db.query(
-            "SELECT track_id, passage_no, score FROM (SELECT DISTINCT ON (track_id) track_id, passage_no, "
-            "1 - (embedding <=> ?::vector) AS score FROM passages WHERE model = ? AND owner = ? "
-            "AND vector_dims(embedding) = ? "
-            "ORDER BY track_id, embedding <=> ?::vector, passage_no) best "
-            "WHERE score >= ? ORDER BY score DESC, track_id LIMIT ?", (q, model, owner, dim, q, min_score, limit))
+    while True:
+        with db.transaction() as tx:
+            # SET LOCAL: the candidate list of this query only (ef_search bounds how many rows HNSW returns)
+            tx.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH_MIN, min(head, EF_SEARCH_MAX))}")
+            rows = tx.query(nearest_passages_sql(model=model, dim=dim), (q, owner, q, head))
         out = _best_per_track(rows, limit=limit, min_score=min_score)
-    return out
+        if len(out) >= limit or (len(rows) == head and float(rows[-1][2]) < min_score):
+            return out  # a full page, or the good matches ended within the rows
+        if len(rows) == head and head < EF_SEARCH_MAX:
+            head = min(head * HEAD_GROWTH, EF_SEARCH_MAX)  # good passages all of a few tracks: look further
+            continue
+        break
+    # the index scan stopped short (other owners' rows fill its candidate list, or the owner has few passages):
+    # the owner's passages scanned exactly answer instead
+    rows = db.query(
+        "SELECT track_id, passage_no, score FROM (SELECT DISTINCT ON (track_id) track_id, passage_no, "
+        "1 - (embedding <=> ?::vector) AS score FROM passages WHERE model = ? AND owner = ? "
+        "AND vector_dims(embedding) = ? "
+        "ORDER BY track_id, embedding <=> ?::vector, passage_no) best "
+        "WHERE score >= ? ORDER BY score DESC, track_id LIMIT ?", (q, model, owner, dim, q, min_score, limit))
+    return _best_per_track(rows, limit=limit, min_score=min_score)
 
 
 def _best_per_track(rows: Sequence[Sequence[Any]], *, limit: int, min_score: float) -> list[dict[str, Any]]:

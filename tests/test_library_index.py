@@ -22,6 +22,7 @@ from library.service import Library
 from library.store import TrackFilter
 
 TOPICS, DIM, BIG_LIBRARY = 6, 384, 240  # the pgvector agreement test's synthetic library
+MANY_PASSAGES_TRACKS, PASSAGES_EACH = 16, 30  # and the one whose best passages belong to a few tracks
 PG_ADMIN_URL = os.environ.get("LIBRARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -349,5 +350,59 @@ def test_a_library_indexed_before_pgvector_gets_its_vector_columns_and_index(pgv
         before.db.close()
         if after is not None:
             after.db.close()
+        with psycopg.connect(pgvector_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_pgvector_looks_further_when_few_tracks_hold_the_best_passages(pgvector_url, tmp_path, monkeypatch):
+    """Tracks of many passages: the first rows the index gives are all good matches of a few tracks, so it is
+    asked for more (not the exact scan), and the page is the exact search's."""
+    import psycopg
+
+    from bench.library import synthetic
+    from library import pgvector
+    from library.extract import Passage
+    from library.search import semantic_hits
+
+    name = f"library_further_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pgvector_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = pgvector_url.replace("/postgres?", f"/{name}?")
+    fast = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url})
+    exact = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url, "LIBRARY_VECTOR_SEARCH": "exact"})
+    try:
+        rng = np.random.default_rng(3)
+        query = rng.normal(size=DIM)
+        query /= np.linalg.norm(query)
+        owner = f"u{uuid.uuid4().hex[:6]}"
+        for t in range(MANY_PASSAGES_TRACKS):  # track t's passages sit ever further from the query
+            noise = rng.normal(size=DIM)
+            centre = query + (0.3 + 0.05 * t) * noise / np.linalg.norm(noise)
+            doc = synthetic(t, rng, owner)
+            doc.passages = [Passage("transcript", "t.json", f"track {t} passage {k}") for k in range(PASSAGES_EACH)]
+
+            def embed(texts: list[str], centre: np.ndarray = centre) -> np.ndarray:
+                v = centre + 0.01 * rng.normal(size=(len(texts), DIM)) / np.sqrt(DIM)
+                return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+            fast.store.upsert(doc, embed=embed, model=fast.model)
+        exact_scans: list[str] = []
+        run_query = fast.db.query
+
+        def counting_query(text: str, params: tuple = ()) -> list[tuple]:
+            if "DISTINCT ON" in text:  # pgvector.semantic_hits' exact scan of the owner's passages
+                exact_scans.append(text)
+            return run_query(text, params)
+
+        monkeypatch.setattr(fast.db, "query", counting_query)
+        limit = 10  # the first 80 rows are the passages of the 3 nearest tracks
+        got = semantic_hits(fast.cache, owner=owner, query_vector=query.astype(np.float32), limit=limit)
+        want = semantic_hits(exact.cache, owner=owner, query_vector=query.astype(np.float32), limit=limit)
+        assert [h["track_id"] for h in got] == [h["track_id"] for h in want] and len(got) == limit
+        assert exact_scans == []  # the index answered, asked for 4 × 80 rows
+        assert limit * 8 // PASSAGES_EACH < limit <= limit * 8 * pgvector.HEAD_GROWTH // PASSAGES_EACH
+    finally:
+        fast.db.close()
+        exact.db.close()
         with psycopg.connect(pgvector_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

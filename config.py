@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     # a local sentence-transformers folder, or model:<model_type> (a registered LLM's own embeddings);
     # empty = all-MiniLM-L6-v2 (PyPI package)
     "LIBRARY_EMBEDDING_MODEL": "",
+    # auto: vectors searched by pgvector when PostgreSQL has the extension, else exactly in numpy; exact: numpy always
+    "LIBRARY_VECTOR_SEARCH": "auto",
     "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1: tempo (or its double or half) within this many percent
 }
 

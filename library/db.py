@@ -2,7 +2,8 @@
 
 Both speak the same SQL here (written with `?` placeholders, turned into `%s` for psycopg) over the one
 schema of migrations/ (plain versioned SQL files: `NNNN_name.sql` for both, `NNNN_name.<dialect>.sql` for
-one). Each thread of each process keeps its own connection (a forked worker opens new ones).
+one). Each thread of each process keeps its own connection (a forked worker opens new ones). On PostgreSQL
+with the `vector` extension, a setup step after the migrations adds the vector columns (library/pgvector.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import pgvector
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -25,6 +28,8 @@ _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$
 PG_CONNECT_SECONDS = 5  # a server that does not answer: /health and the routes say so instead of hanging
 SQLITE_BUSY_SECONDS = 30.0  # a writer waits this long for another process' write to end
 _ADVISORY_LOCK = 0x6C696272  # 'libr': one migrating process at a time on PostgreSQL
+VECTOR_SEARCH_MODES = ("auto", "exact")  # LIBRARY_VECTOR_SEARCH: pgvector when present, or always numpy
+EXACT_LABEL = "exact (numpy)"
 
 
 class Cursor(Protocol):
@@ -35,10 +40,14 @@ class Cursor(Protocol):
 class Database:
     """Connections, transactions and migrations for one database."""
 
-    def __init__(self, *, url: str, sqlite_path: Path):
+    def __init__(self, *, url: str, sqlite_path: Path, vector_search: str = "auto"):
+        if vector_search not in VECTOR_SEARCH_MODES:
+            raise ValueError(f"LIBRARY_VECTOR_SEARCH must be one of {', '.join(VECTOR_SEARCH_MODES)}")
         self.url = url
         self.dialect = "postgresql" if url else "sqlite"
         self.sqlite_path = sqlite_path
+        self.vector_search = vector_search
+        self._indexed_models: set[tuple[str, int]] = set()
         self._local = threading.local()
         self.features: dict[str, Any] = {}
 
@@ -123,20 +132,49 @@ class Database:
                 tx.script(path.read_text(encoding="utf-8"))
                 tx.execute("INSERT INTO schema_version (name, applied_at) VALUES (?, ?)", (path.name, time.time()))
                 applied.append(path.name)
+            pgvector_version = None
+            if self.dialect == "postgresql" and self.vector_search == "auto":
+                pgvector_version = pgvector.setup(tx)
         if applied:
             log.info("library database (%s): applied %s", self.dialect, ", ".join(applied))
-        self.features = self._detect_features()
+        self.features = self._detect_features(pgvector_version=pgvector_version)
         return applied
 
-    def _detect_features(self) -> dict[str, Any]:
+    @property
+    def uses_pgvector(self) -> bool:
+        """The database searches the vectors (else numpy does)."""
+        return bool(self.features.get("pgvector"))
+
+    @property
+    def writes_vector_columns(self) -> bool:
+        """pgvector's columns exist: every process fills them, one set to exact search too, so that the
+        processes that search with pgvector miss no row."""
+        return self.uses_pgvector or bool(self.features.get("vector_columns"))
+
+    def ensure_vector_index(self, *, model: str, dim: int) -> None:
+        """The HNSW index of one embedding model's passages, made once (under the migration lock: two processes
+        writing their first passages at once would otherwise race to create it)."""
+        if not self.uses_pgvector or (model, dim) in self._indexed_models:
+            return
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_ADVISORY_LOCK,))
+            pgvector.ensure_index(tx, model=model, dim=dim)
+        self._indexed_models.add((model, dim))
+
+    def _detect_features(self, *, pgvector_version: str | None) -> dict[str, Any]:
         if self.dialect == "sqlite":
-            return {"backend": "sqlite", "fulltext": "fts5", "vectors": "exact (numpy)", "fuzzy": "fts5 trigram"}
+            return {"backend": "sqlite", "fulltext": "fts5", "vectors": EXACT_LABEL, "fuzzy": "fts5 trigram"}
         trgm = bool(self.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"))
-        vector = bool(self.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"))
-        # pgvector is not used even when present: exact search over the owner's vectors is what both backends
-        # share, measured in bench/library.py; /health says which is in use
-        return {"backend": "postgresql", "fulltext": "tsvector", "vectors": "exact (numpy)",
-                "pgvector_available": vector, "fuzzy": "pg_trgm" if trgm else "words"}
+        features: dict[str, Any] = {"backend": "postgresql", "fulltext": "tsvector",
+                                    "fuzzy": "pg_trgm" if trgm else "words"}
+        if pgvector_version is not None:
+            return {**features, "vectors": pgvector.VECTORS_LABEL, "pgvector": pgvector_version}
+        # absent, or not wanted (LIBRARY_VECTOR_SEARCH=exact): the owner's vectors are searched in numpy
+        available = bool(self.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"))
+        columns = bool(self.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                                  "AND table_name = 'passages' AND column_name = 'embedding'"))
+        return {**features, "vectors": EXACT_LABEL, "pgvector_available": available,
+                **({"vector_columns": True} if columns else {})}
 
 
 class Transaction:

@@ -2,7 +2,8 @@
 
 - lyrics: phrase and fuzzy matches of transcript lines (library/fulltext.py), each with its line and time.
 - semantic: the query's embedding against every passage of the owner (transcript chunks, lyrics and LLM
-  analyses), exact cosine; a track ranks by its best passage.
+  analyses), exact cosine in numpy, or pgvector's HNSW index when PostgreSQL has it (library/pgvector.py);
+  a track ranks by its best passage.
 - hybrid: reciprocal-rank fusion of the two rankings, score = sum of 1 / (RRF_K + rank) (Cormack et al. 2009).
 - similar: Euclidean distance over the weighted descriptors (library/descriptors.py); `mix` keeps only tracks
   in a compatible key (Camelot) whose tempo, or its double or half, is within LIBRARY_MIX_TEMPO_PERCENT.
@@ -10,13 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from worker.errors import AudioError, NotFoundError
 
+from . import pgvector
 from .camelot import compatible, relative
 from .fulltext import search_lines
 from .store import LibraryStore
@@ -26,6 +29,8 @@ RRF_K = 60
 MAX_RESULTS = 200  # hits a search ranks at most (pages are cut from them)
 SEMANTIC_MIN = 0.2  # cosine below which a passage is not called a match
 PASSAGES_PER_TRACK_GUESS = 8  # passages ranked per wanted track before falling back to a full sort
+SIMILAR_CHUNK = 200  # neighbours read (and their track rows fetched) at a time until a page is full
+Neighbours = Iterator[tuple[str, float]]  # (track_id, distance), nearest first
 
 
 def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzzy: str) -> list[dict[str, Any]]:
@@ -40,6 +45,11 @@ def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzz
 
 
 def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int) -> list[dict[str, Any]]:
+    """Tracks by their best passage, best first; the database answers when it has pgvector."""
+    db = cache.store.db
+    if db.uses_pgvector:
+        return pgvector.semantic_hits(db, owner=owner, model=cache.model, query_vector=query_vector, limit=limit,
+                                      head=limit * PASSAGES_PER_TRACK_GUESS, min_score=SEMANTIC_MIN)
     data = cache.passages(owner)
     if not data.keys or data.matrix.shape[1] != query_vector.shape[0]:
         return []
@@ -79,9 +89,10 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
     seed = store.get(owner=owner, track_id=track_id)
     if seed is None:
         raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
-    data = cache.descriptors(owner)
-    i = data.index.get(track_id)
-    if i is None or np.isnan(data.raw[i]).all():
+    ranked = (pgvector.descriptor_neighbours(store.db, owner=owner, track_id=track_id, chunk=SIMILAR_CHUNK,
+                                             scales=cache.descriptor_scales(owner))
+              if store.db.uses_pgvector else _numpy_neighbours(cache, owner=owner, track_id=track_id))
+    if ranked is None:
         raise AudioError("the track has no audio descriptors yet: run /process/features (and /process/pitch for "
                          "tempo) on it first", code="track_not_analysed")
     keep: Callable[[dict[str, Any]], dict[str, Any] | None] = _any_track
@@ -90,22 +101,30 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
             raise AudioError("mix=1 needs the track's key and tempo: run /process/pitch on it first",
                              code="track_not_analysed")
         keep = _mixable(seed, tempo_percent)
-    dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
-    order = [int(j) for j in np.argsort(dist, kind="stable") if int(j) != i]
     out: list[dict[str, Any]] = []
-    for start in range(0, len(order), 200):  # read track rows a chunk at a time until the page is full
-        chunk = order[start:start + 200]
-        rows = store.tracks_by_id(owner=owner, track_ids=[data.track_ids[j] for j in chunk])
-        for j in chunk:
-            track = rows.get(data.track_ids[j])
+    while len(out) < limit:  # read track rows a chunk at a time until the page is full
+        chunk = list(itertools.islice(ranked, SIMILAR_CHUNK))
+        if not chunk:
+            break
+        rows = store.tracks_by_id(owner=owner, track_ids=[t for t, _ in chunk])
+        for other, distance in chunk:
+            track = rows.get(other)
             extra = keep(track) if track is not None else None
             if extra is not None and track is not None:
-                out.append({"track": track, "distance": round(float(dist[j]), 4), **extra})
+                out.append({"track": track, "distance": round(distance, 4), **extra})
             if len(out) >= limit:
                 break
-        if len(out) >= limit:
-            break
     return {"track": seed, "similar": out}
+
+
+def _numpy_neighbours(cache: VectorCache, *, owner: str, track_id: str) -> Neighbours | None:
+    """Euclidean distances over the owner's weighted descriptors in memory; None when the track has none."""
+    data = cache.descriptors(owner)
+    i = data.index.get(track_id)
+    if i is None or np.isnan(data.raw[i]).all():
+        return None
+    dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
+    return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable") if int(j) != i)
 
 
 def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:

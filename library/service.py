@@ -23,14 +23,15 @@ log = logging.getLogger(__name__)
 SQLITE_NAME = "library.sqlite3"
 QUERY_CACHE = 256  # query vectors remembered per process
 _lock = threading.Lock()
-_libraries: dict[tuple[str, str], Library] = {}
+_libraries: dict[tuple[str, str, str], Library] = {}
 
 
 class Library:
     def __init__(self, settings: Mapping[str, Any]):
         self.settings = settings
         self.data_dir = Path(settings["DATA_DIR"]).resolve()
-        self.db = Database(url=str(settings.get("DATABASE_URL") or ""), sqlite_path=self.data_dir / SQLITE_NAME)
+        self.db = Database(url=str(settings.get("DATABASE_URL") or ""), sqlite_path=self.data_dir / SQLITE_NAME,
+                           vector_search=str(settings.get("LIBRARY_VECTOR_SEARCH") or "auto"))
         self.db.migrate()
         self.store = LibraryStore(self.db)
         self.model = model_name(settings)
@@ -119,7 +120,8 @@ class Library:
 
 def library_for(settings: Mapping[str, Any]) -> Library:
     """This process' library for the settings' database (made and migrated on first use)."""
-    key = (str(settings.get("DATABASE_URL") or ""), str(Path(settings["DATA_DIR"]).resolve()))
+    key = (str(settings.get("DATABASE_URL") or ""), str(Path(settings["DATA_DIR"]).resolve()),
+           str(settings.get("LIBRARY_VECTOR_SEARCH") or "auto"))
     with _lock:
         if key not in _libraries:
             _libraries[key] = Library(settings)

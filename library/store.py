@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from . import pgvector
 from .db import Database, Transaction
 from .descriptors import to_vector
 from .extract import TrackDoc
 from .fulltext import words_of
 
+FLOAT32_BYTES = 4
 Embed = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) float32, L2-normalised
 
 TRACK_COLUMNS = ("track_id", "owner", "session_id", "filename", "duration_seconds", "key_label", "key_mode",
@@ -58,30 +60,44 @@ class LibraryStore:
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing and embed is not None:
             fresh = embed([doc.passages[i].text for i in missing])
-            for i, row in zip(missing, fresh, strict=True):
-                vectors[i] = np.asarray(row, dtype=np.float32).tobytes()
+            for i, fresh_vector in zip(missing, fresh, strict=True):
+                vectors[i] = np.asarray(fresh_vector, dtype=np.float32).tobytes()
         f = doc.fields
-        row = (tid, doc.owner, doc.session_id, doc.filename, f.get("duration_seconds"), f.get("key_label"),
-               f.get("key_mode"), f.get("camelot"), f.get("key_confidence"), f.get("tempo_bpm"), f.get("metre"),
-               f.get("loudness_lufs"), f.get("has_vocals"), f.get("chords_summary"), json.dumps(doc.descriptors),
-               to_vector(doc.descriptors).tobytes(), f.get("transcript_text"), f.get("analysis_text"),
-               json.dumps(doc.sources), time.time())
+        row: tuple[Any, ...] = (
+            tid, doc.owner, doc.session_id, doc.filename, f.get("duration_seconds"), f.get("key_label"),
+            f.get("key_mode"), f.get("camelot"), f.get("key_confidence"), f.get("tempo_bpm"), f.get("metre"),
+            f.get("loudness_lufs"), f.get("has_vocals"), f.get("chords_summary"), json.dumps(doc.descriptors),
+            to_vector(doc.descriptors).tobytes(), f.get("transcript_text"), f.get("analysis_text"),
+            json.dumps(doc.sources), time.time())
+        passages: list[tuple[Any, ...]] = [
+            (tid, i, doc.owner, p.kind, p.source, p.text, p.start, p.end, p.text_hash, model, v)
+            for i, (p, v) in enumerate(zip(doc.passages, vectors, strict=True)) if v is not None]
+        track_sql = ("INSERT INTO tracks (track_id, owner, session_id, filename, duration_seconds, key_label, "
+                     "key_mode, camelot, key_confidence, tempo_bpm, metre, loudness_lufs, has_vocals, chords_summary, "
+                     "descriptors, descriptor_vector, transcript_text, analysis_text, sources, indexed_at")
+        passage_sql = ("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
+                       "end_seconds, text_hash, model, vector")
+        track_values, passage_values = _values(len(row), 0), _values(11, 0)
+        if self.db.writes_vector_columns:  # the same vectors again in pgvector's columns, for the database to search
+            row = (*row, *pgvector.descriptor_columns(to_vector(doc.descriptors)))
+            track_sql += ", descriptor_values, descriptor_present"
+            track_values = _values(len(row) - 2, 2)
+            passages = [(*p, pgvector.as_vector(np.frombuffer(p[-1], dtype=np.float32))) for p in passages]
+            passage_sql += ", embedding"
+            passage_values = _values(11, 1)
+            if passages:
+                self.db.ensure_vector_index(model=model, dim=len(passages[0][-2]) // FLOAT32_BYTES)
         with self.db.transaction() as tx:
             _delete_tracks(tx, "track_id = ?", (tid,))
-            tx.execute("INSERT INTO tracks (track_id, owner, session_id, filename, duration_seconds, key_label, "
-                       "key_mode, camelot, key_confidence, tempo_bpm, metre, loudness_lufs, has_vocals, "
-                       "chords_summary, descriptors, descriptor_vector, transcript_text, analysis_text, sources, "
-                       "indexed_at) VALUES (" + ", ".join("?" * len(row)) + ")", row)
+            tx.execute(track_sql + ")" + track_values, row)
             tx.executemany("INSERT INTO lines (track_id, line_no, owner, text, start_seconds, end_seconds, words) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [(tid, i, doc.owner, line.text, line.start, line.end, json.dumps(line.words))
                             for i, line in enumerate(doc.lines)])
             tx.executemany("INSERT INTO vocabulary (word) VALUES (?) ON CONFLICT DO NOTHING",
                            [(w,) for w in sorted({w for line in doc.lines for w in words_of(line.text, most=None)})])
-            tx.executemany("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
-                           "end_seconds, text_hash, model, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(tid, i, doc.owner, p.kind, p.source, p.text, p.start, p.end, p.text_hash, model, v)
-                            for i, (p, v) in enumerate(zip(doc.passages, vectors, strict=True)) if v is not None])
+            if passages:
+                tx.executemany(passage_sql + ")" + passage_values, passages)
             _bump(tx)
         return {"lines": len(doc.lines), "passages": sum(v is not None for v in vectors), "embedded": len(missing)
                 if embed is not None else 0}
@@ -221,6 +237,11 @@ def _delete_tracks(tx: Transaction, where: str, params: Sequence[Any]) -> int:
         for table in ("lines", "passages", "tracks"):
             tx.execute(f"DELETE FROM {table} WHERE track_id IN ({marks})", chunk)
     return len(ids)
+
+
+def _values(plain: int, vectors: int) -> str:
+    """An INSERT's VALUES list: `plain` parameters, then `vectors` in pgvector's text form cast to `vector`."""
+    return " VALUES (" + ", ".join(["?"] * plain + ["?::vector"] * vectors) + ")"
 
 
 def _bump(tx: Transaction) -> None:

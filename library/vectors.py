@@ -1,4 +1,5 @@
-"""In-memory copies of an owner's vectors for exact search, reloaded when the library's generation moves.
+"""In-memory copies of an owner's vectors for exact search, reloaded when the library's generation moves (and,
+with pgvector, which searches in the database, only the owner's descriptor standardisation).
 
 Exact search: one matrix product over every passage (or descriptor row) of the owner. At 10,000 tracks
 that is milliseconds (bench/library.py); it needs no extension, so SQLite and PostgreSQL search alike.
@@ -14,6 +15,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from .descriptors import NAMES, weighted_matrix
+from .pgvector import DescriptorScales, descriptor_scales
 from .store import LibraryStore
 
 T = TypeVar("T")
@@ -63,12 +65,16 @@ class VectorCache:
         self.model = model
         self._passages = _Cache(self._load_passages, lambda p: p.matrix.nbytes)
         self._descriptors = _Cache(self._load_descriptors, lambda d: d.weighted.nbytes + d.raw.nbytes)
+        self._scales = _Cache(lambda owner: descriptor_scales(store.db, owner=owner), lambda s: s.nbytes)
 
     def passages(self, owner: str) -> PassageMatrix:
         return self._passages.get(owner, self.store.generation())
 
     def descriptors(self, owner: str) -> DescriptorMatrix:
         return self._descriptors.get(owner, self.store.generation())
+
+    def descriptor_scales(self, owner: str) -> DescriptorScales:
+        return self._scales.get(owner, self.store.generation())
 
     def _load_passages(self, owner: str) -> PassageMatrix:
         rows = self.store.passage_rows(owner=owner, model=self.model)

@@ -61,7 +61,8 @@ def test_similar_filters_and_delete(client, other_client, session_id, audio_dir)
         assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor"), params
     assert client.get("/library/search", params={"q": ""}).status_code == 400
     assert client.get("/library/search", params={"q": "x", "mode": "psychic"}).status_code == 400
-    assert client.get("/health").json()["library"]["backend"] == "sqlite"
+    library = client.get("/health").json()["library"]
+    assert library["backend"] == "sqlite" and library["vectors"] == "exact (numpy)"
     # the session goes, its tracks go
     assert client.delete(f"/sessions/{session_id}").status_code == 200
     assert client.get(f"/library/tracks/{seed['track_id']}").status_code == 404

@@ -263,10 +263,14 @@ def status_schemas() -> dict[str, Schema]:
                                   "uploads refused; only `ok` when it cannot be read).",
                                   ok=BOOL, free_bytes=INT, total_bytes=INT, min_free_bytes=INT),
                          library=obj(["ok"], "With credentials only. The library's database: `backend` sqlite | "
-                                     "postgresql, `fulltext` fts5 | tsvector, `vectors` (exact search in numpy), "
+                                     "postgresql, `fulltext` fts5 | tsvector, `vectors` `pgvector (hnsw)` (the "
+                                     "database searches, `pgvector` its version) | `exact (numpy)` "
+                                     "(`pgvector_available` on PostgreSQL: whether the server could have it), "
                                      "`fuzzy`, `embedding_model`; `ok: false` when it is unreachable.", ok=BOOL,
-                                     backend=STR, fulltext=STR, vectors=STR, fuzzy=STR, embedding_model=STR,
-                                     pgvector_available=BOOL, error=STR),
+                                     backend=STR, fulltext=STR,
+                                     vectors={"enum": ["pgvector (hnsw)", "exact (numpy)"]}, pgvector=STR,
+                                     fuzzy=STR, embedding_model=STR, pgvector_available=BOOL, vector_columns=BOOL,
+                                     error=STR),
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),

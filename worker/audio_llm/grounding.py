@@ -18,6 +18,7 @@ from typing import Any
 from worker.files import safe_name
 
 from .files import find_transcript
+from .prompts import truncate_transcript
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +105,12 @@ def _chord_lines(chords: Sequence[Mapping[str, Any]]) -> list[str]:
 def _clock(seconds: Any) -> str:
     s = max(0, int(float(seconds or 0)))
     return f"{s // 60}:{s % 60:02d}"
+
+
+def heard_transcript(grounding: Grounding | None, audio_input: bool) -> str:
+    """A model that hears the audio still gets the session's transcript, as a hint to check (text-only
+    models read it in full in their own prompt section)."""
+    if grounding is None or not grounding.transcript or not audio_input:
+        return ""
+    text, cut = truncate_transcript(grounding.transcript)
+    return f"Automatic transcript by Whisper{' (cut short)' if cut else ''} (may contain errors):\n{text}"

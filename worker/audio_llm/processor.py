@@ -37,7 +37,7 @@ from worker.llm.weights import registry_entry
 from worker.progress import Progress, quiet, scaled
 
 from .files import result_names
-from .grounding import Grounding, describe_music, find_grounding
+from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, array_channel_blocks, measure_blocks
 from .options import Gemma3NOptions, clip_seconds, hears_audio
 from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
@@ -132,7 +132,7 @@ class Gemma3NProcessor:
         duration = measured.samples / sample_rate
         features_text = describe_features(measured.features, duration_seconds=duration, sample_rate=sample_rate)
         music_text = describe_music(grounding.pitch) if grounding is not None and grounding.pitch else ""
-        features_text = "\n\n".join(filter(None, [features_text, music_text, self._heard_transcript(
+        features_text = "\n\n".join(filter(None, [features_text, music_text, heard_transcript(
             grounding, audio_input)]))
         prepared = Prepared(
             filename=filename, options=options, duration_seconds=duration, sample_rate=sample_rate,
@@ -149,15 +149,6 @@ class Gemma3NProcessor:
                 prepared.transcript_source, prepared.transcript_text = transcript
         prepared.seconds = time.perf_counter() - started
         return prepared
-
-    @staticmethod
-    def _heard_transcript(grounding: Grounding | None, audio_input: bool) -> str:
-        """A model that hears the audio still gets the session's transcript, as a hint to check (text-only
-        models read it in full in their own prompt section)."""
-        if grounding is None or not grounding.transcript or not audio_input:
-            return ""
-        text, cut = truncate_transcript(grounding.transcript)
-        return f"Automatic transcript by Whisper{' (cut short)' if cut else ''} (may contain errors):\n{text}"
 
     def _generate_options(self, options: Gemma3NOptions, *, user: str | list, max_length: int) -> GenerateOptions:
         return GenerateOptions(messages=({"role": "user", "content": user},), system=SYSTEM_PROMPTS[options.task],

@@ -252,6 +252,14 @@ def chorale_key(score) -> tuple[int, str] | None:
     return None
 
 
+def analysed_key(score) -> tuple[int, str]:
+    """(tonic pitch class, mode) of music21's key analysis of the whole score (a profile method on
+    every note, the ending included): a second opinion on chorale_key, which reads a Phrygian or
+    half-cadence ending (bass on the dominant under a minor key signature) as a minor tonic."""
+    k = score.analyze("key")
+    return int(k.tonic.pitchClass), str(k.mode)
+
+
 def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds: float = 36.0, *,
                  slow: bool = False):
     import pretty_midi
@@ -301,6 +309,7 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
         "family": "corpus",
         "source": path.stem,
         "key": f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}",
+        **key_analysis_fields(score, shift),
         "tempo_bpm": bpm,
         "time_signature": int(ts[0].numerator),
         "beats": beats,
@@ -308,6 +317,34 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
         "program": program,
     }
     return pm, truth
+
+
+def key_analysis_fields(score, shift: int) -> dict:
+    """{"key_analysis": music21's key of the score transposed by `shift`, "key_agrees": whether it is
+    the label}: bench/pitch_accuracy.py also scores the chorales whose two readings agree, and
+    bench/key_fit.py fits on those only (a disputed label is noise, not a key to learn)."""
+    tonic, mode = chorale_key(score) or (None, None)
+    a_tonic, a_mode = analysed_key(score)
+    return {"key_analysis": f"{PITCH_NAMES[(a_tonic + shift) % 12]} {a_mode}",
+            "key_agrees": tonic == a_tonic and mode == a_mode}
+
+
+def backfill_key_analysis(meta_path: Path) -> dict:
+    """A chorale rendered before key_analysis existed gets it from its source score (the audio is
+    untouched: the shift is the label's distance from the source's own key)."""
+    from music21 import corpus
+
+    truth = json.loads(meta_path.read_text())
+    if truth.get("family") != "corpus" or "key_analysis" in truth:
+        return truth
+    path = next(p for p in corpus.getComposer("bach") if Path(p).stem == truth["source"])
+    score = corpus.parse(str(path))
+    found = chorale_key(score)
+    assert found is not None, truth["source"]  # it was rendered, so its key was read
+    shift = (PITCH_NAMES.index(truth["key"].split()[0]) - found[0]) % 12
+    truth.update(key_analysis_fields(score, shift))
+    meta_path.write_text(json.dumps(truth, indent=1))
+    return truth
 
 
 # --------------------------------------------------------------------------- render + encode
@@ -380,7 +417,7 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
         name = f"chorale_{made:03d}"
         meta_path = out / f"{name}.json"
         if meta_path.exists():
-            manifest.append(json.loads(meta_path.read_text()))
+            manifest.append(backfill_key_analysis(meta_path))
             made += 1
             continue
         item_rng = np.random.default_rng(5000 + made)

@@ -30,6 +30,7 @@ from worker.music import chords as chords_mod  # noqa: E402
 from worker.music.key import PITCH_NAMES  # noqa: E402
 
 SEED = 12
+CONTEXT = True  # also feed the neighbouring beats' features
 QUALITY_BALANCE = 0.75  # beat weight x (share of its quality) ** -QUALITY_BALANCE
 SHARPNESS_GRID = (1.5,)  # emission log-posterior scale
 STAY_GRID = (0.5, 0.7)  # per-beat probability of keeping the chord
@@ -162,7 +163,8 @@ def design(items: list[dict], *, true_beats: bool) -> dict:
     for fam, _ in groups:
         fam_groups[fam] += 1
     for d, c, b, e, y in rows:
-        xs.append(chordmodel.rooted_features(c, b))
+        x = chordmodel.rooted_features(c, b)
+        xs.append(chordmodel.with_context(x) if CONTEXT else x)
         gs.append(chordmodel.global_features(c, b, e))
         ys.append(y)
         kbs.append(np.tile(chordmodel.key_bias_index(d["key"]), (len(y), 1)))
@@ -186,7 +188,7 @@ def fit(data: dict, *, hidden: int, epochs: int, l2: float) -> dict[str, np.ndar
     y = torch.tensor(data["y"], dtype=torch.long)
     kb = torch.tensor(data["kb"], dtype=torch.long)
     wt = torch.tensor(data["w"] / data["w"].sum(), dtype=torch.float32)
-    w1 = torch.nn.Parameter(0.3 * torch.randn(24, hidden))
+    w1 = torch.nn.Parameter(0.3 * torch.randn(x.shape[2], hidden))
     b1 = torch.nn.Parameter(torch.zeros(hidden))
     w2 = torch.nn.Parameter(0.3 * torch.randn(hidden, 3))
     b2 = torch.nn.Parameter(torch.zeros(3))
@@ -220,14 +222,16 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--true-beats", action="store_true", help="also train on the true beats")
     ap.add_argument("--sharpness", type=float, default=1.5, help="the cross-validated choice from the grid")
-    ap.add_argument("--stay", type=float, default=0.5, help="the cross-validated choice from the grid")
+    ap.add_argument("--stay", type=float, default=0.7, help="the cross-validated choice from the grid")
     ap.add_argument("--cv", action="store_true", help="2-fold cross-validation of the grid on fit data")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--score", default=None, help="report old vs new on this split (test: report only)")
     ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--no-context", dest="context", action="store_false", help="the beat alone as input")
     ap.add_argument("--quality-balance", type=float, default=QUALITY_BALANCE)
     args = ap.parse_args()
     globals()["QUALITY_BALANCE"] = args.quality_balance
+    globals()["CONTEXT"] = args.context
     if args.score:
         items = load(args.cache, args.score)
         w = chordmodel.load_weights(args.weights or chordmodel.WEIGHTS)

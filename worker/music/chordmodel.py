@@ -2,7 +2,8 @@
 
 For each candidate root r the beat's treble and bass chroma (unit norm) are rotated so r is pitch
 class 0 and one shared two-layer network scores the qualities maj, min and 7: the same weights
-serve all twelve roots, so a chord seen in C teaches F#. "N" is scored from root-free evidence
+serve all twelve roots, so a chord seen in C teaches F#. The neighbouring beats' rotated chroma
+are inputs too (with_context): 72 inputs, 32 hidden units, ~2,500 floats. "N" is scored from root-free evidence
 (how peaked the chroma is, how loud the beat is against the track). The detected key adds a
 learned bias per (root relative to the tonic, quality, mode): a softer, data-fitted version of
 the template decoder's diatonic bonus. Softmax over the 37 states gives the HMM's emissions.
@@ -41,6 +42,14 @@ def rooted_features(c: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([cn.T[:, idx], bn.T[:, idx]], axis=2)
 
 
+def with_context(x: np.ndarray) -> np.ndarray:
+    """(S, 12, 3F): each beat's rooted features beside its neighbours' (edges repeat): the harmonic
+    chroma's 0.5 s time median smears chord changes across beats, the neighbours say which way."""
+    prev = np.concatenate([x[:1], x[:-1]], axis=0)
+    nxt = np.concatenate([x[1:], x[-1:]], axis=0)
+    return np.concatenate([x, prev, nxt], axis=2)
+
+
 def global_features(c: np.ndarray, b: np.ndarray, e: np.ndarray) -> np.ndarray:
     """(S, 4) root-free evidence for "N": chroma peakiness (treble, bass), log energy vs the track median."""
     cn = c / (np.linalg.norm(c, axis=0, keepdims=True) + EPS)
@@ -64,6 +73,8 @@ def logits(w: dict[str, np.ndarray], c: np.ndarray, b: np.ndarray, e: np.ndarray
            *, key_index: int | None) -> np.ndarray:
     """(37, S) unnormalised log-scores, rows as chords.chord_vocabulary() then "N"."""
     x = rooted_features(c, b)  # (S, 12, 24)
+    if w["w1"].shape[0] == 3 * x.shape[2]:
+        x = with_context(x)
     h = np.maximum(x @ w["w1"] + w["b1"], 0.0)  # (S, 12, H)
     q = h @ w["w2"] + w["b2"]  # (S, 12, 3)
     chord = q.transpose(0, 2, 1).reshape(q.shape[0], -1)  # (S, 36): quality-major like the vocabulary

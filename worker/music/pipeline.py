@@ -16,7 +16,7 @@ from worker.progress import Progress, quiet
 
 from . import chroma as chroma_mod
 from . import stream
-from .chords import decode_chords
+from .chords import decode_chords_learned
 from .key import estimate_key, key_changes, key_warnings, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
@@ -188,8 +188,8 @@ def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, du
     if silent or key["index"] is None:
         # no tonal centre (drums, noise): chord labels would be noise too
         return [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
-    return decode_chords(feats.chroma, feats.bass, feats.energy, feats.times, beats,
-                         duration=duration, key_index=key["index"])
+    return decode_chords_learned(feats.chroma, feats.bass, feats.energy, feats.times, beats,
+                                 duration=duration, key_index=key["index"])
 
 
 def _melody(mel, *, silent: bool) -> dict:

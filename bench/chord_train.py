@@ -88,19 +88,6 @@ def beat_labels(ref: list, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def to_chords(path: np.ndarray, bounds: np.ndarray) -> list[dict]:
-    vocab = chords_mod.chord_vocabulary()
-    out: list[dict] = []
-    for i, s in enumerate(path):
-        lab = chords_mod.chord_label(*vocab[s]) if s < len(vocab) else "N"
-        t0, t1 = float(bounds[i]), float(bounds[i + 1])
-        if out and out[-1]["label"] == lab:
-            out[-1]["end"] = round(t1, 3)
-        else:
-            out.append({"start": round(t0, 3), "end": round(t1, 3), "label": lab})
-    return out
-
-
 def balanced(per: dict) -> tuple[dict, float]:
     fam = {k: float(np.mean(v)) for k, v in sorted(per.items())}
     return fam, float(np.mean(list(fam.values())))

@@ -104,6 +104,17 @@ def write_results(folder: Path, stem: str, *, tonic: str, mode: str, tempo: floa
         (folder / f"lyrics_{stem}.json").write_text(json.dumps({"analysis": {"themes": analysis}}))
 
 
+def index_river_and_party(library, results) -> tuple[str, dict[str, str]]:
+    """A new owner's two tracks (a night walk in A minor, a club song in C major), indexed; (owner, ids)."""
+    owner = f"u{uuid.uuid4().hex[:6]}"
+    write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                  lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
+    write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
+                  lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
+    return owner, {stem: library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
+                                            results_dir=results)["track_id"] for stem in ("river", "party")}
+
+
 @pytest.fixture(scope="module")
 def indexed(library, settings):
     owner, other = f"u{uuid.uuid4().hex[:6]}", f"o{uuid.uuid4().hex[:6]}"
@@ -209,13 +220,7 @@ def test_a_registered_llms_own_embeddings_serve_semantic_search(tmp_path, smollm
     assert vectors.shape == (2, 576) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert model_name(settings) == "model:smollm2-135m"  # stored with each vector: never mixed with MiniLM's
     library = Library(settings)
-    owner, results = f"u{uuid.uuid4().hex[:6]}", tmp_path / "results"
-    write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
-                  lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
-    write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
-                  lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
-    ids = {stem: library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
-                                    results_dir=results)["track_id"] for stem in ("river", "party")}
+    owner, ids = index_river_and_party(library, tmp_path / "results")
     for query, stem in (("Walking down the river road tonight", "river"), ("Dance all night under neon lights",
                                                                             "party")):
         assert library.search(owner=owner, query=query, mode="semantic", limit=2)[0]["track_id"] == ids[stem]
@@ -327,13 +332,7 @@ def test_a_library_indexed_before_pgvector_gets_its_vector_columns_and_index(pgv
     before = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url, "LIBRARY_VECTOR_SEARCH": "exact"})
     after = None
     try:
-        owner, results = f"u{uuid.uuid4().hex[:6]}", tmp_path / "results"
-        write_results(results, "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
-                      lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
-        write_results(results, "party", tonic="C", mode="major", tempo=100.0, mfcc_shift=3.0,
-                      lines=[(1.0, "Dance all night under neon lights")], analysis="dancing in a club")
-        ids = {stem: before.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav",
-                                       results_dir=results)["track_id"] for stem in ("river", "party")}
+        owner, ids = index_river_and_party(before, tmp_path / "results")
         assert not before.db.query("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
         after = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url})
         assert after.db.uses_pgvector

@@ -50,6 +50,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.chorale_family import (  # noqa: E402
+    SLOW_BPM_MAX,
+    backfill_key_analysis,
+    chorale_items,
+    make_chorale,
+)
 from bench.music_render import RENDER_SR, SOUNDFONTS, render_mix, write_audio  # noqa: E402
 
 SOUND_FONT = SOUNDFONTS["fluidr3"]
@@ -80,12 +86,10 @@ QUALITY_INTERVALS = {"maj": [0, 4, 7], "min": [0, 3, 7], "7": [0, 4, 7, 10]}
 CHORD_PROGRAMS = [0, 4, 5, 16, 19, 24, 25, 48, 49, 52, 88, 89]
 BASS_PROGRAMS = [32, 33, 34, 38, 43]
 LEAD_PROGRAMS = [73, 40, 56, 65, 66, 71, 68, 80, 81, 53, 11, 0, 22, 74]
-CHORALE_PROGRAMS = [19, 20, 48, 49, 52, 0, 61, 68, 71, 42]
 # The first 72 pattern songs and 60 chorales are the original set (figures stay comparable);
 # items appended after them are drum-less and mostly slow (60-95 BPM).
 N_MIXED_PATTERNS = 72
 N_MIXED_CHORALES = 60
-SLOW_BPM_MAX = 95.0
 
 
 # --------------------------------------------------------------------------- pattern songs
@@ -218,133 +222,6 @@ def make_pattern(index: int, rng: np.random.Generator, *, slow_drumless: bool = 
         "programs": {"chords": chords_inst.program, "bass": bass_inst.program, "lead": lead_program},
     }
     return pm, lead_pm, truth
-
-
-# --------------------------------------------------------------------------- chorales
-def chorale_items(n: int, rng: np.random.Generator) -> list[tuple[Path, int, str]]:
-    """(path, target key index 0-23, label) for up to n chorales with an unambiguous key."""
-    from music21 import corpus
-
-    paths = sorted(corpus.getComposer("bach"), key=str)
-    rng.shuffle(paths)
-    return [(p, i % 24, p.stem) for i, p in enumerate(paths[: n * 3])]
-
-
-def chorale_key(score) -> tuple[int, str] | None:
-    """(tonic pitch class, mode) from the key signature and the final bass note, or None."""
-    from music21 import key as m21key
-
-    sigs = list(score.recurse().getElementsByClass(m21key.KeySignature))
-    if not sigs:
-        return None
-    sharps = sigs[0].sharps
-    major_tonic = (7 * sharps) % 12
-    minor_tonic = (major_tonic + 9) % 12
-    bass = score.parts[-1].flatten().notes
-    if not len(bass):
-        return None
-    last = bass[-1]
-    pc = (last.pitches[0].pitchClass if hasattr(last, "pitches") else last.pitch.pitchClass)
-    if pc == major_tonic:
-        return major_tonic, "major"
-    if pc == minor_tonic:
-        return minor_tonic, "minor"
-    return None
-
-
-def analysed_key(score) -> tuple[int, str]:
-    """(tonic pitch class, mode) of music21's key analysis of the whole score (a profile method on
-    every note, the ending included): a second opinion on chorale_key, which reads a Phrygian or
-    half-cadence ending (bass on the dominant under a minor key signature) as a minor tonic."""
-    k = score.analyze("key")
-    return int(k.tonic.pitchClass), str(k.mode)
-
-
-def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds: float = 36.0, *,
-                 slow: bool = False):
-    import pretty_midi
-    from music21 import corpus, meter
-
-    score = corpus.parse(str(path))
-    found = chorale_key(score)
-    if found is None:
-        return None
-    tonic, mode = found
-    target_tonic = target % 12
-    shift = (target_tonic - tonic) % 12
-    if shift > 6:
-        shift -= 12
-    ts = list(score.recurse().getElementsByClass(meter.TimeSignature))
-    if not ts or ts[0].denominator != 4 or ts[0].numerator not in (3, 4):
-        return None
-    bpm = float(rng.uniform(60, 150))
-    if slow and rng.random() < 2 / 3:
-        bpm = float(rng.uniform(60, SLOW_BPM_MAX))
-    elif slow:
-        bpm = float(rng.uniform(95, 180))
-    q = 60.0 / bpm
-    start = 0.5
-    program = int(rng.choice(CHORALE_PROGRAMS))
-    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-    end_q = 0.0
-    for part in score.parts:
-        inst = pretty_midi.Instrument(program=program)
-        for n in part.flatten().stripTies().notes:
-            t0 = float(n.offset)
-            for p in n.pitches:
-                t_on = start + t0 * q
-                if t_on > start + max_seconds:
-                    continue
-                t_off = min(t_on + float(n.quarterLength) * q * 0.95, start + max_seconds + 2 * q)
-                inst.notes.append(pretty_midi.Note(80, int(p.midi) + shift, t_on, t_off))
-            end_q = max(end_q, t0 + float(n.quarterLength))
-        pm.instruments.append(inst)
-    # measure offsets give the downbeats; the pickup bar (if any) has a smaller length
-    measures = list(score.parts[-1].getElementsByClass("Measure"))
-    downbeats_q = [float(m.offset) for m in measures if m.duration.quarterLength >= ts[0].numerator - 1e-6]
-    end_t = min(end_q * q, max_seconds)
-    beats = [start + k * q for k in range(int(end_t / q) + 1)]
-    downbeats = [start + d * q for d in downbeats_q if d * q <= end_t]
-    truth = {
-        "family": "corpus",
-        "source": path.stem,
-        "key": f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}",
-        **key_analysis_fields(score, shift),
-        "tempo_bpm": bpm,
-        "time_signature": int(ts[0].numerator),
-        "beats": beats,
-        "downbeats": downbeats,
-        "program": program,
-    }
-    return pm, truth
-
-
-def key_analysis_fields(score, shift: int) -> dict:
-    """{"key_analysis": music21's key of the score transposed by `shift`, "key_agrees": whether it is
-    the label}: bench/pitch_accuracy.py also scores the chorales whose two readings agree, and
-    bench/key_fit.py fits on those only (a disputed label is noise, not a key to learn)."""
-    tonic, mode = chorale_key(score) or (None, None)
-    a_tonic, a_mode = analysed_key(score)
-    return {"key_analysis": f"{PITCH_NAMES[(a_tonic + shift) % 12]} {a_mode}",
-            "key_agrees": tonic == a_tonic and mode == a_mode}
-
-
-def backfill_key_analysis(meta_path: Path) -> dict:
-    """A chorale rendered before key_analysis existed gets it from its source score (the audio is
-    untouched: the shift is the label's distance from the source's own key)."""
-    from music21 import corpus
-
-    truth = json.loads(meta_path.read_text())
-    if truth.get("family") != "corpus" or "key_analysis" in truth:
-        return truth
-    path = next(p for p in corpus.getComposer("bach") if Path(p).stem == truth["source"])
-    score = corpus.parse(str(path))
-    found = chorale_key(score)
-    assert found is not None, truth["source"]  # it was rendered, so its key was read
-    shift = (PITCH_NAMES.index(truth["key"].split()[0]) - found[0]) % 12
-    truth.update(key_analysis_fields(score, shift))
-    meta_path.write_text(json.dumps(truth, indent=1))
-    return truth
 
 
 # --------------------------------------------------------------------------- render + encode

@@ -110,7 +110,7 @@ def build_chorale_corpus(out: Path, testset: Path, variants: int = 2) -> list[di
     network hears legato, drum-less music without touching a test piece."""
     from music21 import corpus
 
-    from .pitch_testset import backfill_key_analysis, make_chorale
+    from .chorale_family import backfill_key_analysis, make_chorale
 
     manifest = json.loads((testset / "manifest.json").read_text())
     sources = sorted({m["source"] for m in manifest if m["family"] == "corpus" and m["split"] == "train"})

@@ -253,3 +253,13 @@ def session_id(client) -> str:
 @pytest.fixture(scope="session")
 def audio_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A private PostgreSQL with pgvector (pgserver), one per test session."""
+    pytest.importorskip("pgserver")
+    from tests.pgvector_server import pgvector_server
+
+    with pgvector_server() as url:
+        yield url

@@ -236,7 +236,7 @@ def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tm
     from service import front
     from service.layout import RunLayout
     from tests.conftest import wait_for
-    from tests.test_run_command import free_port
+    from tests.run_served import free_port
 
     binary = front.find_nginx()
     if binary is None:

@@ -37,7 +37,7 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
     worker process runs jobs again: no restart by hand, nor by the supervisor."""
     from redis_server import redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
-    from tests.test_run_command import free_port
+    from tests.run_served import free_port
 
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-misconf-{token}", "GPU_QUEUE": f"gpu-misconf-{token}"}
@@ -109,7 +109,7 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
     from jobs.runner import run_job
     from redis_server import redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
-    from tests.test_run_command import free_port
+    from tests.run_served import free_port
 
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]

@@ -21,7 +21,7 @@ from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
 from tests.conftest import wait_for
-from tests.test_run_command import free_port, group_alive
+from tests.run_served import free_port, group_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ resampled by a streaming soxr resampler, whose output is sample-for-sample the o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +125,9 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
             yield np.concatenate(pending, axis=1), sr
 
 
-def _resampled(blocks: Iterator[tuple[np.ndarray, int]], target_sr: int | None) -> Iterator[np.ndarray]:
+def resampled_blocks(blocks: Iterable[tuple[np.ndarray, int]], target_sr: int | None) -> Iterator[np.ndarray]:
+    """(mono block, rate) pairs at `target_sr` (None: as they come) through one streaming soxr 'HQ'
+    resampler: concatenated, equal to resampling the concatenation at once."""
     import soxr
 
     stream = None
@@ -153,7 +155,7 @@ def mono_blocks(path: str | Path, *, target_sr: int | None = None,
     """
     path = Path(path)
     block_frames = max(1024, int(block_seconds * stream_info(path).sample_rate))
-    yield from _resampled(_native_blocks(path, block_frames), target_sr)
+    yield from resampled_blocks(_native_blocks(path, block_frames), target_sr)
 
 
 def array_blocks(y: np.ndarray, *, sr: int, target_sr: int | None = None,
@@ -161,4 +163,11 @@ def array_blocks(y: np.ndarray, *, sr: int, target_sr: int | None = None,
     """The same blocks from a mono (n,) array already in memory (for `analyze_music(y, sr)`)."""
     step = max(1024, int(block_seconds * sr))
     native = ((np.asarray(y[a : a + step], dtype=np.float32), sr) for a in range(0, len(y), step))
-    yield from _resampled(native, target_sr)
+    yield from resampled_blocks(native, target_sr)
+
+
+def channel_array_blocks(y: np.ndarray, *, block_frames: int) -> Iterator[np.ndarray]:
+    """(channels, n) float32 blocks of an array in memory ((channels, n) or (n,)), `block_frames` at most."""
+    data = np.atleast_2d(np.asarray(y, dtype=np.float32))
+    for start in range(0, data.shape[1], block_frames):
+        yield data[:, start:start + block_frames]

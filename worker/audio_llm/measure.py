@@ -19,6 +19,7 @@ from typing import IO
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from worker.audio_blocks import resampled_blocks
 from worker.errors import AudioError
 from worker.features.descriptors import FeatureAccumulator
 from worker.progress import Progress, quiet
@@ -56,14 +57,12 @@ class ModelAudio:
 
     def resampled(self, rate: int, *, block_seconds: float = 30.0) -> ModelAudio:
         """The same recording at another rate (a model whose extractor wants it), streamed block by block."""
-        import soxr
-
         out = ModelAudio(rate=rate, spill_dir=self._spill_dir)
-        stream = soxr.ResampleStream(self.rate, rate, 1, dtype="float32", quality="HQ")
         step = max(1, int(block_seconds * self.rate))
-        for start in range(0, self.samples, step):
-            block = self.read(start / self.rate, (start + step) / self.rate)
-            out.append(stream.resample_chunk(block, last=start + step >= self.samples))
+        blocks = ((self.read(start / self.rate, (start + step) / self.rate), self.rate)
+                  for start in range(0, self.samples, step))
+        for block in resampled_blocks(blocks, rate):
+            out.append(block)
         return out
 
     def close(self) -> None:
@@ -184,11 +183,3 @@ def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
     return Measured(sample_rate=sample_rate, channels=channels, samples=whole.samples,
                     features=whole.finish().features, spans=measured_spans, span_features=span_features,
                     model_audio=model_audio)
-
-
-def array_channel_blocks(y: np.ndarray, *, sample_rate: int, block_seconds: float = 10.0) -> Iterable[np.ndarray]:
-    """(channels, n) blocks of an array in memory ((channels, n) or (n,)), for `measure_blocks`."""
-    data = np.atleast_2d(np.asarray(y, dtype=np.float32))
-    step = max(1024, int(block_seconds * sample_rate))
-    for start in range(0, data.shape[1], step):
-        yield data[:, start:start + step]

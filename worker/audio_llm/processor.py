@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.audio_blocks import channel_blocks, count_frames, stream_info
+from worker.audio_blocks import BLOCK_SECONDS, channel_array_blocks, channel_blocks, count_frames, stream_info
 from worker.errors import AudioError, InvalidRequestError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
@@ -38,7 +38,7 @@ from worker.progress import Progress, quiet, scaled
 
 from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
-from .measure import AudioClip, array_channel_blocks, measure_blocks
+from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, clip_seconds, hears_audio
 from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
 from .prompts import (
@@ -97,9 +97,9 @@ class Gemma3NProcessor:
         grounding: what the session already measured about the track, quoted in every prompt.
         """
         data = np.atleast_2d(np.asarray(y, dtype=np.float32))
-        return self._prepare(array_channel_blocks(data, sample_rate=sr), sample_rate=sr, channels=data.shape[0],
-                             samples=int(data.shape[-1]), options=options, filename=filename,
-                             transcript=transcript, grounding=grounding)
+        blocks = channel_array_blocks(data, block_frames=max(1024, int(BLOCK_SECONDS * sr)))
+        return self._prepare(blocks, sample_rate=sr, channels=data.shape[0], samples=int(data.shape[-1]),
+                             options=options, filename=filename, transcript=transcript, grounding=grounding)
 
     def preprocess_file(self, audio_path: Path, *, options: Gemma3NOptions, transcript: tuple[str, str] | None = None,
                         grounding: Grounding | None = None, spill_dir: Path | None = None,

@@ -79,16 +79,9 @@ def decode_chords(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, fram
             if ((r - tonic) % 12, q) in diatonic:
                 sim[i] += DIATONIC_BONUS
     # "N": a constant similarity level that wins only when no template fits, or forced on quiet beats
-    ref = float(np.median(e[e > 0])) if np.any(e > 0) else 0.0
-    quiet = e <= NO_CHORD_LEVEL * ref
     n_sim = np.full((1, sim.shape[1]), 0.45)
-    n_sim[0, quiet] = 10.0
-    log_emit = EMISSION_SHARPNESS * np.vstack([sim, n_sim])
-    n_states = log_emit.shape[0]
-    trans = np.full((n_states, n_states), np.log((1 - CHORD_STAY) / (n_states - 1)))
-    np.fill_diagonal(trans, np.log(CHORD_STAY))
-    path = viterbi(log_emit, trans, np.full(n_states, -np.log(n_states)))
-    return _timeline(path, bounds)
+    n_sim[0, _quiet(e)] = 10.0
+    return _decode(EMISSION_SHARPNESS * np.vstack([sim, n_sim]), bounds, stay=CHORD_STAY)
 
 
 def decode_chords_learned(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray,
@@ -103,11 +96,21 @@ def decode_chords_learned(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarr
         return []
     bounds, c, b, e = seg
     log_emit = float(w["sharpness"]) * chordmodel.log_posteriors(w, c, b, e, key_index=key_index)
+    quiet = _quiet(e)
+    log_emit[-1, quiet] = 0.0  # quiet beats: N, as in decode_chords
+    log_emit[:-1, quiet] = -1e3
+    return _decode(log_emit, bounds, stay=float(w["stay"]))
+
+
+def _quiet(e: np.ndarray) -> np.ndarray:
+    """Segments whose harmonic energy is under NO_CHORD_LEVEL of the median: "N" whatever the chroma says."""
     ref = float(np.median(e[e > 0])) if np.any(e > 0) else 0.0
-    log_emit[-1, e <= NO_CHORD_LEVEL * ref] = 0.0  # quiet beats: N, as in decode_chords
-    log_emit[:-1, e <= NO_CHORD_LEVEL * ref] = -1e3
+    return e <= NO_CHORD_LEVEL * ref
+
+
+def _decode(log_emit: np.ndarray, bounds: np.ndarray, *, stay: float) -> list[dict]:
+    """Viterbi over the chord states (the last is "N") with a uniform change probability, as a timeline."""
     n_states = log_emit.shape[0]
-    stay = float(w["stay"])
     trans = np.full((n_states, n_states), np.log((1 - stay) / (n_states - 1)))
     np.fill_diagonal(trans, np.log(stay))
     return _timeline(viterbi(log_emit, trans, np.full(n_states, -np.log(n_states))), bounds)

@@ -117,7 +117,9 @@ class Separator:
         wav = np.asarray(wav, np.float32)
         mono_1d = wav.ndim == 1
         wav2 = wav[None] if mono_1d else wav
-        from worker.separation.streams import ArrayOutput, array_blocks
+        from worker.audio_blocks import channel_array_blocks
+        from worker.audio_io import BLOCK_FRAMES
+        from worker.separation.streams import ArrayOutput
 
         holder: dict[str, ArrayOutput] = {}
 
@@ -125,8 +127,9 @@ class Separator:
             holder["out"] = ArrayOutput(names)
             return holder["out"]
 
-        self._run(lambda: array_blocks(wav2), sample_rate=sr, channels=wav2.shape[0], frames_hint=wav2.shape[1],
-                  make_output=make, two_stems=two_stems, progress=progress)
+        self._run(lambda: channel_array_blocks(wav2, block_frames=BLOCK_FRAMES), sample_rate=sr,
+                  channels=wav2.shape[0], frames_hint=wav2.shape[1], make_output=make, two_stems=two_stems,
+                  progress=progress)
         stems = holder["out"].result()
         return {k: v[0] for k, v in stems.items()} if mono_1d else stems
 

@@ -72,11 +72,6 @@ class FileOutput:
             w.abort()
 
 
-def array_blocks(wav: np.ndarray) -> Iterator[np.ndarray]:
-    for i in range(0, wav.shape[-1], BLOCK_FRAMES):
-        yield wav[:, i:i + BLOCK_FRAMES]
-
-
 def file_blocks(path: Path) -> tuple[int, int, int, Callable[[], Iterator[np.ndarray]]]:
     """`(sample_rate, channels, frames_estimate, make_iterator)`; each iterator yields `(channels, n)` float32."""
     import soundfile as sf

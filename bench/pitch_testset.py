@@ -52,7 +52,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench.chorale_family import (  # noqa: E402
     SLOW_BPM_MAX,
-    backfill_key_analysis,
+    backfill_labels,
     chorale_items,
     make_chorale,
 )
@@ -294,7 +294,7 @@ def build(out: Path, n_patterns: int, n_chorales: int) -> list[dict]:
         name = f"chorale_{made:03d}"
         meta_path = out / f"{name}.json"
         if meta_path.exists():
-            manifest.append(backfill_key_analysis(meta_path))
+            manifest.append(backfill_labels(meta_path))
             made += 1
             continue
         item_rng = np.random.default_rng(5000 + made)

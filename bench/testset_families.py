@@ -110,7 +110,7 @@ def build_chorale_corpus(out: Path, testset: Path, variants: int = 2) -> list[di
     network hears legato, drum-less music without touching a test piece."""
     from music21 import corpus
 
-    from .chorale_family import backfill_key_analysis, make_chorale
+    from .chorale_family import backfill_labels, make_chorale
 
     manifest = json.loads((testset / "manifest.json").read_text())
     sources = sorted({m["source"] for m in manifest if m["family"] == "corpus" and m["split"] == "train"})
@@ -121,7 +121,7 @@ def build_chorale_corpus(out: Path, testset: Path, variants: int = 2) -> list[di
             name = f"chorale_{k:03d}_{v}"
             meta = out / f"{name}.json"
             if meta.exists():
-                made.append(backfill_key_analysis(meta))
+                made.append(backfill_labels(meta))
                 continue
             rng = np.random.default_rng(TRAIN_SEED + 70000 + 10 * k + v)
             result = make_chorale(paths[source], int(rng.integers(24)), rng, slow=bool(v % 2))

@@ -32,8 +32,9 @@ from worker.music.rhythm import beat_chroma  # noqa: E402
 
 GRID = {
     "FOUR_BIAS": (0.05, 0.1),
-    "HARMONY_WEIGHT": (0.03, 0.05, 0.08),
-    "START_BONUS": tuple((a, b) for a in (0.0, 0.1, 0.15, 0.2, 0.3) for b in (0.0, 0.1, 0.15, 0.2, 0.3, 0.4)),
+    "HARMONY_WEIGHT": (0.03, 0.05),
+    "START_BONUS": tuple((a, b) for a in (0.0, 0.1, 0.2, 0.3) for b in (0.0, 0.1, 0.2, 0.3, 0.4)),
+    "PARITY_WEIGHT": (0.0, 0.05, 0.1, 0.2, 0.4),
 }
 
 
@@ -124,6 +125,7 @@ ROUND1 = {"FOLLOW_TEMPO": False, "START_BONUS": (0.0, 0.0), "FOUR_BIAS": 0.05,
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--report", action="store_true", help="round 1 vs current, test split")
+    ap.add_argument("--top", type=int, default=5, help="settings shown, best first")
     args = ap.parse_args(argv)
     current = {k: getattr(beats_mod, k) for k in (*GRID, "FOLLOW_TEMPO")}
     if args.report:
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         s = score(fit, settings)
         results.append((s["overall"]["down_f"] + s["overall"]["metre"], settings, s))
     results.sort(key=lambda r: r[0], reverse=True)
-    for _, settings, s in results[:5]:
+    for _, settings, s in results[: args.top]:
         show(str(settings), s)
 
 

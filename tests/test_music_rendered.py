@@ -147,3 +147,31 @@ def test_chorale_with_a_one_beat_upbeat_gets_its_bars():
     assert res["time_signature"] == "4/4", res["time_signature"]
     assert abs(res["downbeat_times"][0] - truth["downbeats"][0]) <= 0.07, res["downbeat_times"][:2]
     assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.9
+
+
+def test_chorale_whose_downbeat_activation_prefers_beat_three_gets_its_bars_from_the_half_bar():
+    """BWV 227.1 (a chorale neither the test set nor the training corpus holds), 20 s from bar one: the
+    downbeat activation alone put every bar line on beat 3 (downbeat F 0.00 when measured before the
+    half-bar parity); chord changes and the activation on beats 1 and 3 together against 2 and 4 say
+    which half of the bar is strong, and the start prior then puts the first bar at the first beat."""
+    from music21 import corpus
+
+    path = next(p for p in corpus.getComposer("bach") if p.name == "bwv227.1.mxl")
+    pm, truth = testset.make_chorale(path, 14, np.random.default_rng(9562), max_seconds=20.0)
+    assert truth["time_signature"] == 4 and truth["downbeats"][0] == truth["beats"][0]
+    res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("tempo", "beats")))
+    assert res["time_signature"] == "4/4", res["time_signature"]
+    assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.9
+
+
+def test_chorale_labels_put_a_downbeat_on_every_bar_start_of_the_score():
+    """BWV 155.5 splits bar 4 at a repeat (3 beats, then 1) and ends on a 3-beat bar: both are bar starts
+    the first labelling rule (full-length measures only) dropped."""
+    from music21 import corpus
+
+    from bench.chorale_family import bar_starts
+
+    path = next(p for p in corpus.getComposer("bach") if p.name == "bwv155.5.mxl")
+    starts = bar_starts(corpus.parse(str(path)))
+    assert starts[:5] == [1.0, 5.0, 9.0, 13.0, 17.0] and starts[-1] == 37.0, starts
+    assert 0.0 not in starts and 16.0 not in starts  # the pickup and the split bar's second half

@@ -102,3 +102,25 @@ def test_steady_tempo_leaves_the_fixed_period_beats_unchanged():
     truth = 0.8 + 0.5 * np.arange(60) + rng.normal(0.0, 0.008, 60)  # 120 BPM with a little jitter
     act = _pulses(truth, int(32 * FPS)) + 0.1 * rng.random(int(32 * FPS))
     np.testing.assert_array_equal(track_beats(act, 120.0, follow_tempo=True), track_beats(act, 120.0))
+
+
+def test_half_bar_parity_points_at_the_beats_with_more_downbeat_evidence():
+    """Beats 1 and 3 of each bar carry a little more downbeat activation and the chord changes, 2 and 4
+    none: the parity says the odd tracked beats are strong when the music starts on a one-beat upbeat."""
+    from worker.music.beats import half_bar_parity
+
+    rng = np.random.default_rng(0)
+    n = 32
+    strong_odd = np.arange(n) % 2 == 1  # tracked beat 0 is the upbeat
+    strength = 0.3 + 0.05 * strong_odd + 0.02 * rng.standard_normal(n)
+    chords = np.zeros((12, n + 1))
+    root = 0
+    for i in range(n + 1):
+        if i >= 1 and strong_odd[i - 1]:
+            root = (root + 5) % 12  # a new chord on each strong beat, held over the weak one
+        chords[[root, (root + 4) % 12, (root + 7) % 12], i] = 1.0 / np.sqrt(3)
+    parity = half_bar_parity(strength, chords)
+    assert parity[1] > 1.0 and parity[0] == -parity[1], parity
+    # without the chroma the activation alone still points the same way, and flat evidence says nothing
+    assert half_bar_parity(strength, None)[1] > 0.5
+    np.testing.assert_array_equal(half_bar_parity(np.full(n, 0.3), None), [0.0, 0.0])

@@ -129,10 +129,10 @@ def bar_positions(beat_times: np.ndarray, full_env: np.ndarray, low_env: np.ndar
         padded = np.pad(env, 2, mode="edge")
         return np.max(np.stack([padded[frames + k] for k in range(5)]), axis=0)
 
-    accent = HIGH_ACCENT_WEIGHT * _zscore(near_max(full_env) - near_max(low_env))
+    accent = HIGH_ACCENT_WEIGHT * beats_mod.zscore(near_max(full_env) - near_max(low_env))
     if beat_chroma is not None and beat_chroma.shape[1] == n + 1:
         change = 1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0)  # at each beat: before vs after
-        accent = accent + CHANGE_ACCENT_WEIGHT * _zscore(change)
+        accent = accent + CHANGE_ACCENT_WEIGHT * beats_mod.zscore(change)
     harmonies = {name: seg[:, 1:] for name, seg in (("chroma", beat_chroma), ("bass", beat_bass))
                  if seg is not None and seg.shape[1] == n + 1}
     scores = {}
@@ -156,7 +156,7 @@ def harmony_bar_scores(beat_chroma: np.ndarray | None, beat_bass: np.ndarray | N
     hold one harmony (chroma and bass), in the units `bar_positions` adds them with; {} without chroma."""
     if beat_chroma is None or beat_chroma.shape[1] != n + 1 or n < 8:
         return {}
-    change = _zscore(1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0))
+    change = beats_mod.zscore(1.0 - np.sum(beat_chroma[:, :-1] * beat_chroma[:, 1:], axis=0))
     harmonies = {name: seg[:, 1:] for name, seg in (("chroma", beat_chroma), ("bass", beat_bass))
                  if seg is not None and seg.shape[1] == n + 1}
     scores = {}
@@ -183,11 +183,6 @@ def _bar_homogeneity(seg: np.ndarray, meter: int, phase: int) -> float:
     mean = bars.mean(axis=2)
     mean /= np.linalg.norm(mean, axis=1, keepdims=True) + 1e-9
     return float(np.mean(np.einsum("bc,bcm->bm", mean, bars)))
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    s = x.std()
-    return (x - x.mean()) / s if s > 0 else np.zeros_like(x, dtype=np.float64)
 
 
 def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray | None = None,

@@ -1,9 +1,11 @@
 """The "corpus" family of the music test set: J. S. Bach chorales from music21's bundled corpus, transposed so
 that the 24 keys are covered, on one GM instrument at a random tempo (bench/pitch_testset.py renders them).
 
-The label is the key signature plus the final bass note; music21's analysis of the whole score is recorded
-beside it (`key_analysis`, `key_agrees`), since that reading takes a Phrygian or half-cadence ending for a
-minor tonic.
+The label is the key signature plus the final bass note; music21's analysis of the whole score (a key-profile
+reading) is recorded beside it (`key_analysis`, `key_agrees`) as a second opinion. Neither is always right:
+of the 8 test chorales where they differ, 5 open and close on the label's tonic chord (the profile reading
+took the relative key) and 3 open in one key and close on its dominant, a Phrygian or half-cadence ending
+the label rule reads as the tonic. Downbeats are the score's bar starts (`bar_starts`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def chorale_key(score) -> tuple[int, str] | None:
 def analysed_key(score) -> tuple[int, str]:
     """(tonic pitch class, mode) of music21's key analysis of the whole score (a profile method on
     every note, the ending included): a second opinion on chorale_key, which reads a Phrygian or
-    half-cadence ending (bass on the dominant under a minor key signature) as a minor tonic."""
+    half-cadence ending (bass on the dominant under a minor key signature) as a minor tonic, while the
+    profile reading often takes a minor chorale for its relative major."""
     k = score.analyze("key")
     return int(k.tonic.pitchClass), str(k.mode)
 

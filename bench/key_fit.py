@@ -5,8 +5,8 @@ tempo changes, re-rendered train-split chorales; never a held-out soundfont, kit
 and the test set's *train* split. The test split is never read.
 
 Chorales whose label (key signature + final bass note) disagrees with music21's analysis of the
-whole score (`key_agrees`, bench/pitch_testset.py: Phrygian and half-cadence endings) are left out:
-their label is noise, not a key to learn.
+whole score (`key_agrees`, bench/chorale_family.py: Phrygian endings, relative-key readings) are left out:
+one of the two readings is wrong and the fit cannot tell which.
 
 Model: multinomial logistic regression over the 24 keys with rotation-shared weights
 (keymodel.py), L2-regularised, each family weighted equally. The regularisation is chosen by

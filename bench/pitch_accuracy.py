@@ -207,7 +207,7 @@ def evaluate(items: list[dict], *, anchors: bool, verbose: bool, ours: bool = Tr
     print_table(scores, families)
     if agreed:
         # the chorale label (key signature + final bass note) and music21's analysis of the whole score
-        # differ on Phrygian and half-cadence endings; the key on the chorales where they agree:
+        # differ on 8 test chorales (Phrygian endings, relative-key readings); the key where they agree:
         print("corpus, label = score analysis: " + " ".join(f"{s} {np.mean(v):.3f} (n {len(v)})"
                                                           for s, v in agreed.items() if v))
 

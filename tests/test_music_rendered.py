@@ -133,6 +133,22 @@ def test_waltz_that_slows_by_a_quarter_halfway_keeps_its_beats_and_bars():
     assert any(w.startswith("tempo changes") for w in res["warnings"]), res["warnings"]
 
 
+def test_funk_groove_that_slows_by_a_fifth_keeps_its_bar_lines_after_the_step():
+    """A 4/4 funk groove stepping down to 0.8 x its tempo (the tempo family's generator, a seed no bench
+    uses): with 12-beat windows the local period slid across the step, the tracker's beats there drifted
+    and the bars after it were off (beat F 0.71, downbeat F 0.71 when measured); 6-beat windows follow it."""
+    from bench.music_families import tempo_change_song
+    from bench.music_styles import STYLES
+
+    styles = [s for s in STYLES if s not in ("bossa", "dnb", "punk", "jazzwaltz")]
+    pm, truth = tempo_change_song(0, np.random.default_rng(9617), styles)
+    assert truth["tempo_profile"] == "step" and truth["style"] == "funk" and truth["tempo_factor"] == 0.8
+    res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("tempo", "beats")))
+    assert acc.beat_f(truth["beats"], res["beat_times"]) >= 0.95
+    assert res["time_signature"] == "4/4", res["time_signature"]
+    assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.95
+
+
 def test_chorale_with_a_one_beat_upbeat_gets_its_bars():
     """BWV 112.5 opens with a one-beat pickup (a chorale the test set does not hold). Its downbeat
     activation favours beats 2 and 4 after the pickup, i.e. the wrong half of every bar (downbeat F

@@ -124,3 +124,42 @@ def test_half_bar_parity_points_at_the_beats_with_more_downbeat_evidence():
     # without the chroma the activation alone still points the same way, and flat evidence says nothing
     assert half_bar_parity(strength, None)[1] > 0.5
     np.testing.assert_array_equal(half_bar_parity(np.full(n, 0.3), None), [0.0, 0.0])
+
+
+def _beat_activation(bpms: tuple[float, ...], seconds: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
+    """(3, T) network-like activations with a beat peak at each true beat, `seconds` at each tempo in turn,
+    and those beat times."""
+    from worker.music.onsets import FPS
+
+    t, times = 0.5, []
+    for bpm in bpms:
+        end = t + seconds
+        while t < end:
+            times.append(t)
+            t += 60.0 / bpm
+    act = np.zeros((3, int((t + 1.0) * FPS)), dtype=np.float32)
+    for x in times:
+        i = int(round(x * FPS))
+        act[0, i - 1 : i + 2] = (0.5, 1.0, 0.5)
+    return act, np.array(times)
+
+
+def test_a_tempo_step_is_tracked_from_the_first_half_when_the_whole_comb_settles_between_them():
+    """125 BPM for 15 s, then 150: the whole piece's comb settles on 50 BPM (their common subharmonic, 2.5 and 3
+    beats), a tempo neither half has, and beats tracked there miss most of the music; each half alone says 125
+    and 150, so tracking starts at 125 and the local period follows the step. A steady piece is untouched."""
+    from bench.music_scores import beat_f
+    from worker.music import beats
+    from worker.music.onsets import FPS
+    from worker.music.rhythm import estimate_tempo
+
+    act, truth = _beat_activation((125.0, 150.0))
+    whole, _, _ = estimate_tempo(act[0].astype(np.float64), prior_bpm=beats.NET_PRIOR_BPM,
+                                 prior_octaves=beats.NET_PRIOR_OCTAVES, half_weight=beats.NET_HALF_WEIGHT)
+    assert whole is not None and abs(whole - 50.0) < 1.0, whole
+    assert abs(beats.tempo_of_a_changing_piece(act[0].astype(np.float64), whole) - 125.0) < 1.5
+    res = beats.decode(act, duration=act.shape[1] / FPS)
+    assert beat_f(truth, res.beat_times) >= 0.95
+    steady, truth = _beat_activation((120.0,), seconds=30.0)
+    assert beats.tempo_of_a_changing_piece(steady[0].astype(np.float64), 120.0) == 120.0
+    assert beat_f(truth, beats.decode(steady, duration=steady.shape[1] / FPS).beat_times) >= 0.95

@@ -4,7 +4,8 @@
   with its own prior, fitted on the training corpus. The network fires on beats and not on
   subdivisions, so the half period gets no evidence of its own.
 - Beats: the dynamic-programming tracker (beat_tracking.track_beats) on the beat activation, at the
-  local period where the tempo steps or ramps.
+  local period where the tempo steps or ramps; where the whole piece's tempo agrees with neither
+  half's (a change blurs the comb), tracking starts from the first half's tempo.
 - Bars: for each bar length and phase, how much more downbeat activation falls on its
   first beats than on the others, plus chord changes and bars holding one harmony; within
   the chosen bar length, a start prior favours a first bar that is whole or a one-beat upbeat
@@ -42,6 +43,11 @@ START_BONUS = (0.2, 0.3)  # fit items: chorales down F 0.585 -> 0.781, pattern s
 # Weight (activation-contrast units per z unit) of the parity of the downbeat activation and the chord
 # change, added when the phase within 4 beats per bar is chosen (bench/downbeat_fit.py, fit items).
 PARITY_WEIGHT = 0.2  # fit items: chorales down F 0.851 -> 0.901 anywhere in 0.1-0.4 (the middle taken)
+# A piece whose whole-piece tempo agrees (within this share) with neither half's has changed tempo; each half
+# must last CHANGE_MIN_SECONDS (tempo_of_a_changing_piece; training corpus's 100 tempo-change items: beat F
+# 0.906 -> 0.941, downbeat F 0.872 -> 0.919, no steady fit item touched)
+CHANGE_AGREEMENT = 0.1
+CHANGE_MIN_SECONDS = 10.0
 FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (beat_tracking.local_periods)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
@@ -148,6 +154,29 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
     return metre, phase, margin
 
 
+def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
+    """The tempo to track at: `tempo` (the whole piece's comb), or the first half's where the tempo changes.
+
+    Over a piece whose tempo steps or ramps, the autocorrelation mixes two periods and the comb can settle on a
+    period neither half has (113 then 85 BPM gave 56.5, half of the first), and the followed beats stay within
+    beat_tracking.LOCAL_RANGE of it. Each half alone is steadier: when the whole piece's tempo is within
+    CHANGE_AGREEMENT of neither half's, the beats are tracked from the first half's (the local period then
+    follows the change). A steady piece's halves agree with the whole, so it is never touched."""
+    from .rhythm import estimate_tempo
+
+    n = len(beat)
+    if n < 2 * CHANGE_MIN_SECONDS * FPS:
+        return tempo
+    halves = []
+    for part in (beat[: n // 2], beat[n // 2 :]):
+        half, _, _ = estimate_tempo(part, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,
+                                    half_weight=NET_HALF_WEIGHT)
+        if half is None or abs(tempo / half - 1.0) < CHANGE_AGREEMENT:
+            return tempo
+        halves.append(half)
+    return float(halves[0])
+
+
 def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
     """NetRhythm from (3, T) activations (beat, downbeat, compound)."""
     from .rhythm import NOISE_CONFIDENCE, estimate_tempo
@@ -157,6 +186,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None) -> NetRhythm:
                                         half_weight=NET_HALF_WEIGHT)
     if tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0)):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
+    tempo = tempo_of_a_changing_piece(beat, tempo)
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
     sounding = beat > ACTIVE_LEVEL
     compound = bool(np.mean(act[2][sounding]) > COMPOUND_THRESHOLD) if np.any(sounding) else False

@@ -90,7 +90,6 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
     start = START_SECONDS
     program = int(rng.choice(CHORALE_PROGRAMS))
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-    end_q = 0.0
     for part in score.parts:
         inst = pretty_midi.Instrument(program=program)
         for n in part.flatten().stripTies().notes:
@@ -101,11 +100,9 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
                     continue
                 t_off = min(t_on + float(n.quarterLength) * q * 0.95, start + max_seconds + 2 * q)
                 inst.notes.append(pretty_midi.Note(80, int(p.midi) + shift, t_on, t_off))
-            end_q = max(end_q, t0 + float(n.quarterLength))
         pm.instruments.append(inst)
-    end_t = min(end_q * q, max_seconds)
+    end_t = min(score_end(score) * q, max_seconds)
     beats = [start + k * q for k in range(int(end_t / q) + 1)]
-    downbeats = [start + d * q for d in bar_starts(score) if d * q <= end_t]
     truth = {
         "family": "corpus",
         "source": path.stem,
@@ -114,7 +111,7 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
         "tempo_bpm": bpm,
         "time_signature": int(ts[0].numerator),
         "beats": beats,
-        "downbeats": downbeats,
+        "downbeats": downbeat_times(score, q, max_seconds),
         "downbeat_rule": DOWNBEAT_RULE,
         "program": program,
     }
@@ -131,6 +128,13 @@ def bar_starts(score) -> list[float]:
     ~0.85 on them."""
     measures = score.parts[-1].getElementsByClass("Measure")
     return [float(m.offset) for m in measures if m.paddingLeft == 0 and m.duration.quarterLength > 0]
+
+
+def downbeat_times(score, q: float, max_seconds: float) -> list[float]:
+    """Seconds of the bar starts make_chorale renders (q seconds per quarter note, the first note at
+    START_SECONDS, the score cut after max_seconds)."""
+    end_t = min(score_end(score) * q, max_seconds)
+    return [START_SECONDS + d * q for d in bar_starts(score) if d * q <= end_t]
 
 
 def score_end(score) -> float:
@@ -165,9 +169,7 @@ def backfill_labels(meta_path: Path) -> dict:
         assert found is not None, truth["source"]  # it was rendered, so its key was read
         shift = (PITCH_NAMES.index(truth["key"].split()[0]) - found[0]) % 12
         truth.update(key_analysis_fields(score, shift))
-    q = 60.0 / truth["tempo_bpm"]
-    end_t = min(score_end(score) * q, MAX_SECONDS)
-    truth["downbeats"] = [START_SECONDS + d * q for d in bar_starts(score) if d * q <= end_t]
+    truth["downbeats"] = downbeat_times(score, 60.0 / truth["tempo_bpm"], MAX_SECONDS)
     truth["downbeat_rule"] = DOWNBEAT_RULE
     meta_path.write_text(json.dumps(truth, indent=1))
     return truth

@@ -93,33 +93,22 @@ def balanced(per: dict) -> tuple[dict, float]:
     return fam, float(np.mean(list(fam.values())))
 
 
-def score_old(items: list[dict]) -> dict:
-    per = defaultdict(list)
+def score(items: list[dict], w: dict | None = None) -> tuple[dict, dict]:
+    """Per family: chord root per beat-time, and the exact-label share, of the template decoder (w None) or
+    of the learned one with weights w."""
+    roots, exact = defaultdict(list), defaultdict(list)
     for d in items:
         if bool(d["silent"]) or d["key"] is None:
             est = [{"start": 0.0, "end": d["duration"], "label": "N"}]
-        else:
+        elif w is None:
             est = chords_mod.decode_chords(d["chroma"], d["bass"], d["energy"], d["times"], d["est_beats"],
                                            duration=d["duration"], key_index=d["key"])
-        per[d["family"]].append(chord_scores(d["ref"], est, d["duration"])[0])
-        EXACT[d["family"]].append(exact_score(d["ref"], est, d["duration"]))
-    return per
-
-
-def score_new(items: list[dict], w: dict) -> dict:
-    per = defaultdict(list)
-    for d in items:
-        if bool(d["silent"]) or d["key"] is None:
-            est = [{"start": 0.0, "end": d["duration"], "label": "N"}]
         else:
             est = chords_mod.decode_chords_learned(d["chroma"], d["bass"], d["energy"], d["times"], d["est_beats"],
                                                    duration=d["duration"], key_index=d["key"], weights=w)
-        per[d["family"]].append(chord_scores(d["ref"], est, d["duration"])[0])
-        EXACT[d["family"]].append(exact_score(d["ref"], est, d["duration"]))
-    return per
-
-
-EXACT: dict = defaultdict(list)
+        roots[d["family"]].append(chord_scores(d["ref"], est, d["duration"])[0])
+        exact[d["family"]].append(exact_score(d["ref"], est, d["duration"]))
+    return roots, exact
 
 
 def exact_score(ref: list, est: list, duration: float) -> float:
@@ -228,8 +217,8 @@ def main() -> None:
     if args.score:
         items = load(args.cache, args.score)
         w = chordmodel.load_weights(args.weights or chordmodel.WEIGHTS)
-        for name, per in (("old", score_old(items)), ("new", score_new(items, w))):
-            fam, bal = balanced(per)
+        for name, weights in (("old", None), ("new", w)):
+            fam, bal = balanced(score(items, weights)[0])
             print(f"{args.score} {name}", " ".join(f"{k} {v:.4f}" for k, v in fam.items()), f"overall {bal:.4f}")
         return
     items = load(args.cache, "train")
@@ -240,17 +229,17 @@ def main() -> None:
         tr = [d for d in items if fold[d["name"]] != k]
         w = fit(design(tr, true_beats=args.true_beats), hidden=args.hidden, epochs=args.epochs, l2=args.l2)
         va = [d for d in items if fold[d["name"]] == k]
-        EXACT.clear()
-        fam, bal = balanced(score_old(va))
+        roots, exact = score(va)
+        fam, bal = balanced(roots)
         print(f"fold {k} old", " ".join(f"{k2} {v:.4f}" for k2, v in fam.items()),
-              f"overall {bal:.4f} exact {balanced(EXACT)[1]:.4f}", flush=True)
+              f"overall {bal:.4f} exact {balanced(exact)[1]:.4f}", flush=True)
         for sharp in SHARPNESS_GRID:
             for stay in STAY_GRID:
                 w["sharpness"], w["stay"] = np.array(sharp), np.array(stay)
-                EXACT.clear()
-                fam, bal = balanced(score_new(va, w))
+                roots, exact = score(va, w)
+                fam, bal = balanced(roots)
                 print(f"fold {k} sharp {sharp} stay {stay}", " ".join(f"{k2} {v:.4f}" for k2, v in fam.items()),
-                      f"overall {bal:.4f} exact {balanced(EXACT)[1]:.4f}", flush=True)
+                      f"overall {bal:.4f} exact {balanced(exact)[1]:.4f}", flush=True)
     if args.out:
         w = fit(design(items, true_beats=args.true_beats), hidden=args.hidden, epochs=args.epochs, l2=args.l2)
         w["sharpness"], w["stay"] = np.array(args.sharpness), np.array(args.stay)

@@ -9,7 +9,7 @@ chord persist unless the evidence changes.
 The pipeline's beat chords use decode_chords_learned: the same segments and HMM with the
 emissions of chordmodel.py's small learned model (bench/chord_train.py; on the test split's
 chord root per beat 0.916 -> 0.950, every family up). decode_chords stays for the key model's
-chord-share evidence (keymodel.py was fitted on it) and as the fallback without weights.
+chord evidence (keymodel.py was fitted on it) and as the fallback without weights.
 """
 
 from __future__ import annotations

@@ -1,18 +1,22 @@
-"""The global key as a small discriminatively trained model over chroma summaries.
+"""The global key as a small discriminatively trained model over chroma and chord summaries.
 
-Evidence (each a (12,) pitch-class summary): the whole track's treble and bass chroma (mean
-square-rooted frames, as shares of the uniform level) and the duration share of maj, min and
-7 chords on each root (chords decoded on 0.5 s segments without a key prior).
-For a candidate key (tonic t, mode m) the evidence is rotated so that t is pitch class 0 and
-scored with the mode's weight rows: score = sum_i W[m, i] . roll(v_i, -t) + b[m]. This is
-the profile method with profiles *learned for telling keys apart* (multinomial logistic
-regression over the 24 keys, bench/key_fit.py, fit data only, each family weighted equally),
-rather than averaged; its softmax is a calibrated probability of each key.
+Evidence (each row a (12,) pitch-class summary): the whole track's treble and bass chroma (mean
+square-rooted frames, as shares of the uniform level); the duration share of maj, min and 7 chords
+on each root (chords decoded on 0.5 s segments without a key prior); the first and the last
+sounding chord (one-hot on its root, a major-or-7 row and a minor row); and where chords land by a
+falling fifth from a major or 7 chord (V -> I, V7 -> i: the cadence motion), as shares of the changes.
+Three style numbers ride beside them (`STYLE_FEATURES`): how varied the chord vocabulary is (entropy
+of the chord shares), chord changes per second and how many distinct chords sound.
 
-No opening or closing evidence: pieces that begin or end on the tonic made it tempting, but
-pop loops start on IV or vi and often end elsewhere; with it, cross-validated pop-loop key
-scores fell from 0.84 to 0.71-0.79 (bench/key_fit.py). The chords carry what the openings were
-meant to: F C G Am holds a G *major* chord, which F major does not have.
+For a candidate key (tonic t, mode m) the rows are rotated so that t is pitch class 0 and scored by
+the mode's scorer: a linear term (the profile method with profiles learned for telling keys apart)
+plus a one-hidden-layer term that sees the style numbers too. The hidden layer is what lets one
+model weigh the evidence by the music: a through-composed piece with a varied chord vocabulary (a
+chorale) opens and closes on its tonic and cadences into it, while a four-chord pop loop starts on
+IV or vi and ends anywhere, so the first and last chords must count for the one and not the other
+(as linear rows they lifted chorales and cost pop loops 0.84 -> 0.71-0.79 in cross-validation).
+Weights: an ensemble of `members` fits (seeds) of bench/key_fit.py (fit data only, each family
+weighted equally); their log-probabilities are averaged, and the softmax is each key's probability.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 WEIGHTS = Path(__file__).with_name("key_model.npz")
-N_EVIDENCE = 5  # treble chroma, bass chroma, and the maj / min / 7 chord shares per root
+ROWS = ("treble", "bass", "maj", "min", "7", "first_major", "first_minor", "last_major", "last_minor",
+        "cadence_major", "cadence_minor")
+N_EVIDENCE = len(ROWS)
+STYLE_FEATURES = ("chord_entropy", "chord_rate", "distinct_chords")
+ENTROPY_SCALE = 4.0  # bits: a piece spread evenly over 16 chord labels scores 1
+DISTINCT_SCALE = 20.0  # distinct chord labels that score 1
+FALLING_FIFTH = 5  # semitones up (= a fifth down) from one chord root to the next: V -> I
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 @lru_cache(maxsize=1)
@@ -40,30 +51,63 @@ def _summary(x: np.ndarray) -> np.ndarray:
     return 12.0 * v / total - 1.0 if total > 0 else np.zeros(12)  # 0 = the uniform share
 
 
-def chord_histogram(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
-    """(3, 12): share of the time held by maj, min and 7 chords on each root (0.5 s segments), x12.
+def key_free_chords(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
+                    ) -> list[tuple[int | None, str | None, float, float]]:
+    """(root 0-11 or None for "N", quality, start, end) of the chords decoded without a key prior."""
+    from .chords import decode_chords
+
+    duration = float(frame_times[-1] + (frame_times[1] - frame_times[0])) if len(frame_times) > 1 else 0.0
+    if duration <= 0:
+        return []
+    out: list[tuple[int | None, str | None, float, float]] = []
+    for ch in decode_chords(chroma, bass, energy, frame_times, np.zeros(0), duration=duration):
+        root, _, quality = ch["label"].partition(":")
+        if root in PITCH_NAMES:
+            out.append((PITCH_NAMES.index(root), quality, ch["start"], ch["end"]))
+        else:
+            out.append((None, None, ch["start"], ch["end"]))
+    return out
+
+
+def chord_evidence(chords: list[tuple[int | None, str | None, float, float]], duration: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(9, 12) chord rows (ROWS[2:]) and the (3,) style numbers, from key_free_chords' chords.
 
     Chords tell keys apart where pitch-class totals do not: F C G Am holds a G *major* chord,
     which F major does not have, whichever chord the loop starts on."""
-    from .chords import QUALITIES, decode_chords
+    from .chords import QUALITIES
 
-    duration = float(frame_times[-1] + (frame_times[1] - frame_times[0])) if len(frame_times) > 1 else 0.0
-    hist = np.zeros((len(QUALITIES), 12))
-    if duration <= 0:
-        return hist
-    names = {n: i for i, n in enumerate(("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"))}
-    for ch in decode_chords(chroma, bass, energy, frame_times, np.zeros(0), duration=duration):
-        root, _, quality = ch["label"].partition(":")
-        if root in names:
-            hist[list(QUALITIES).index(quality), names[root]] += ch["end"] - ch["start"]
+    qualities = list(QUALITIES)
+    hist = np.zeros((len(qualities), 12))
+    ends = np.zeros((4, 12))  # first major-or-7, first minor, last major-or-7, last minor
+    cadence = np.zeros((2, 12))
+    sounding = [(r, q, s, e) for r, q, s, e in chords if r is not None and q is not None]
+    for root, quality, start, end in sounding:
+        hist[qualities.index(quality), root] += end - start
     total = hist.sum()
-    return 12.0 * hist / total if total > 0 else hist
+    hist = 12.0 * hist / total if total > 0 else hist
+    if sounding:
+        ends[0 if sounding[0][1] != "min" else 1, sounding[0][0]] = 1.0
+        ends[2 if sounding[-1][1] != "min" else 3, sounding[-1][0]] = 1.0
+    for a, b in zip(chords, chords[1:], strict=False):  # consecutive pairs
+        if a[0] is not None and b[0] is not None and (b[0] - a[0]) % 12 == FALLING_FIFTH and a[1] != "min":
+            cadence[0 if b[1] != "min" else 1, b[0]] += 1.0
+    cadence = 12.0 * cadence / max(1, len(chords) - 1)
+    shares: dict[tuple, float] = {}
+    for root, quality, start, end in sounding:
+        shares[(root, quality)] = shares.get((root, quality), 0.0) + end - start
+    p = np.array(list(shares.values()))
+    entropy = float(-(p / p.sum() * np.log2(p / p.sum() + 1e-12)).sum()) if p.size and p.sum() > 0 else 0.0
+    style = np.array([entropy / ENTROPY_SCALE, len(sounding) / max(duration, 1e-6), len(shares) / DISTINCT_SCALE])
+    return np.concatenate([hist, ends, cadence]), style
 
 
-def evidence(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
-    """(N_EVIDENCE, 12): whole-track treble and bass chroma, then the chord histogram."""
-    sums = np.array([_summary(chroma), _summary(bass)])
-    return np.concatenate([sums, chord_histogram(chroma, bass, energy, frame_times)])
+def evidence(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(N_EVIDENCE, 12) rows (ROWS) and the (3,) style numbers (STYLE_FEATURES)."""
+    duration = float(frame_times[-1]) if len(frame_times) else 0.0
+    rows, style = chord_evidence(key_free_chords(chroma, bass, energy, frame_times), duration)
+    return np.concatenate([np.array([_summary(chroma), _summary(bass)]), rows]), style
 
 
 def rotated(ev: np.ndarray) -> np.ndarray:
@@ -71,10 +115,24 @@ def rotated(ev: np.ndarray) -> np.ndarray:
     return np.stack([np.roll(ev, -t, axis=1).ravel() for t in range(12)])
 
 
-def key_logits(ev: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
-    """(24,) scores: 0-11 major C..B, 12-23 minor C..B."""
-    x = rotated(ev)
-    return np.concatenate([x @ weights["w"][m] + weights["b"][m] for m in (0, 1)])
+def key_log_probabilities(ev: np.ndarray, style: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """(24,) log-probabilities (0-11 major C..B, 12-23 minor C..B): the members' mean log-softmax, renormalised
+    (a geometric mean of the members' distributions)."""
+    x = rotated(ev)  # (12, D)
+    z = np.concatenate([x, np.broadcast_to(style, (12, len(style)))], axis=1)  # (12, D + 3)
+    out = []
+    for s in range(weights["lin_w"].shape[0]):
+        logits = []
+        for m in (0, 1):
+            hidden = np.maximum(z @ weights["h_w"][s, m].T + weights["h_b"][s, m], 0.0)
+            logits.append(x @ weights["lin_w"][s, m] + weights["lin_b"][s, m]
+                          + hidden @ weights["o_w"][s, m] + weights["o_b"][s, m])
+        member = np.concatenate(logits)
+        member = member - member.max()
+        out.append(member - np.log(np.exp(member).sum()))
+    mean = np.mean(out, axis=0)
+    mean = mean - mean.max()
+    return mean - np.log(np.exp(mean).sum())
 
 
 def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
@@ -83,7 +141,6 @@ def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, 
     weights = load_weights()
     if weights is None or chroma.shape[1] == 0:
         return None
-    z = key_logits(evidence(chroma, bass, energy, frame_times), weights)
-    z = z - z.max()
-    p = np.exp(z)
+    z = key_log_probabilities(*evidence(chroma, bass, energy, frame_times), weights)
+    p = np.exp(z - z.max())
     return p / p.sum()

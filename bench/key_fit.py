@@ -129,9 +129,10 @@ def fit(rows, hidden: int, decay: float, members: int) -> dict[str, np.ndarray]:
     return {k: np.stack([f[k] for f in fits]) for k in fits[0]}
 
 
-def cv(rows, hidden: int, decay: float, members: int) -> dict[str, float]:
-    """Grouped cross-validation, the family means averaged over FOLD_SALTS' fold assignments."""
-    runs = []
+def cv(rows, hidden: int, decay: float, members: int) -> tuple[dict[str, float], list]:
+    """Grouped cross-validation: the family means averaged over FOLD_SALTS' fold assignments, and every
+    held-out (log-probabilities, true index, family) for the calibration."""
+    runs, held_out = [], []
     for salt in FOLD_SALTS:
         folds = [zlib.crc32((group + salt).encode()) % FOLDS for *_, group in rows]
         per_family = defaultdict(list)
@@ -139,12 +140,35 @@ def cv(rows, hidden: int, decay: float, members: int) -> dict[str, float]:
             model = fit([r for r, f in zip(rows, folds, strict=True) if f != k], hidden, decay, members)
             for (fam, index, ev, style, _), f in zip(rows, folds, strict=True):
                 if f == k:
-                    pred = int(np.argmax(key_log_probabilities(ev, style, model)))
-                    per_family[fam].append(key_score(key_label(index), key_label(pred)))
+                    log_p = key_log_probabilities(ev, style, model)
+                    held_out.append((log_p, index, fam))
+                    per_family[fam].append(key_score(key_label(index), key_label(int(np.argmax(log_p)))))
         runs.append({fam: float(np.mean(v)) for fam, v in per_family.items()})
     out = {fam: float(np.mean([r[fam] for r in runs])) for fam in sorted(runs[0])}
     out["balanced"] = float(np.mean(list(out.values())))
-    return out
+    return out, held_out
+
+
+def temperature(held_out: list) -> float:
+    """The softmax temperature that makes the held-out probabilities honest (family-balanced likelihood): an
+    ensemble fitted to the last item is surer of itself than it is right (1.30 on 2026-11-30; on the test split
+    and unseen chorales the calibration error of the top key's probability fell 0.044 -> 0.024)."""
+    from scipy.optimize import minimize_scalar
+
+    count: dict[str, int] = defaultdict(int)
+    for *_, fam in held_out:
+        count[fam] += 1
+    log_p = np.stack([lp for lp, *_ in held_out])
+    y = np.array([index for _, index, _ in held_out])
+    w = np.array([1.0 / count[fam] for *_, fam in held_out])
+
+    def nll(t: float) -> float:
+        z = log_p / t
+        z = z - z.max(axis=1, keepdims=True)
+        z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-(w * z[np.arange(len(y)), y]).sum())
+
+    return float(minimize_scalar(nll, bounds=(0.5, 5.0), method="bounded").x)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,13 +181,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(rows)} fit items")
     best = None
     for hidden, decay in GRID:
-        s = cv(rows, hidden, decay, args.members)
+        s, held_out = cv(rows, hidden, decay, args.members)
         print(f"hidden {hidden} decay {decay:g}: " + " ".join(f"{k} {v:.3f}" for k, v in s.items()), flush=True)
         if best is None or s["balanced"] > best[0]:
-            best = (s["balanced"], hidden, decay)
+            best = (s["balanced"], hidden, decay, held_out)
+    t = temperature(best[3])
     model = fit(rows, best[1], best[2], args.members)
-    np.savez(args.out, **model, hidden=np.array([best[1]]), decay=np.array([best[2]]))
-    print(f"wrote {args.out} (hidden {best[1]}, decay {best[2]:g}, {args.members} members)")
+    np.savez(args.out, **model, temperature=np.array([t]), hidden=np.array([best[1]]), decay=np.array([best[2]]))
+    print(f"wrote {args.out} (hidden {best[1]}, decay {best[2]:g}, {args.members} members, temperature {t:.2f})")
 
 
 if __name__ == "__main__":

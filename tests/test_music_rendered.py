@@ -149,6 +149,21 @@ def test_funk_groove_that_slows_by_a_fifth_keeps_its_bar_lines_after_the_step():
     assert acc.beat_f(truth["downbeats"], res["downbeat_times"]) >= 0.95
 
 
+@pytest.mark.parametrize(("name", "target", "seed", "key"), [("bwv125.6", 17, 9517, "F minor"),
+                                                          ("bwv149.7", 7, 9531, "G major")])
+def test_chorale_that_cadences_on_its_dominant_keeps_its_tonic(name, target, seed, key):
+    """Two chorales neither the test set nor the training corpus holds (bench/chorale_check.py's renders, 36 s):
+    the linear key model before the hidden layer read both a fifth up, in their dominant key (C minor, D major:
+    its chroma and chord shares lean there); the opening chord and the falling-fifth landings name the tonic."""
+    from music21 import corpus
+
+    path = next(p for p in corpus.getComposer("bach") if p.stem == name)
+    pm, truth = testset.make_chorale(path, target, np.random.default_rng(seed), max_seconds=36.0)
+    assert truth["key"] == key and truth["key_agrees"]
+    res = analyze_music(testset.render(pm, None), 44100, options=PitchOptions(include=("key",)))
+    assert res["key"]["label"] == key, res["key"]
+
+
 def test_chorale_with_a_one_beat_upbeat_gets_its_bars():
     """BWV 112.5 opens with a one-beat pickup (a chorale the test set does not hold). Its downbeat
     activation favours beats 2 and 4 after the pickup, i.e. the wrong half of every bar (downbeat F

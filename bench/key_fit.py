@@ -38,7 +38,14 @@ from bench.music_scores import key_score  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music import chroma as chroma_mod  # noqa: E402
 from worker.music.key import PITCH_NAMES, key_label  # noqa: E402
-from worker.music.keymodel import N_EVIDENCE, STYLE_FEATURES, evidence, key_log_probabilities, rotated  # noqa: E402
+from worker.music.keymodel import (  # noqa: E402
+    N_EVIDENCE,
+    STYLE_FEATURES,
+    evidence,
+    key_log_probabilities,
+    log_softmax,
+    rotated,
+)
 
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
@@ -112,16 +119,21 @@ def _fit_member(x, style, y, weight, hidden: int, decay: float, seed: int) -> di
                 "o_w": np.stack([m.weight.numpy()[0] for m in outs]), "o_b": np.array([float(m.bias) for m in outs])}
 
 
+def family_weights(families: list[str]) -> np.ndarray:
+    """Per item 1 / (items of its family), summing to 1: each family counts the same."""
+    count: dict[str, int] = defaultdict(int)
+    for fam in families:
+        count[fam] += 1
+    weight = np.array([1.0 / count[fam] for fam in families])
+    return weight / weight.sum()
+
+
 def fit(rows, hidden: int, decay: float, members: int) -> dict[str, np.ndarray]:
     """Family-balanced ensemble of `members` fits (seeds 0..members-1), arrays stacked on axis 0."""
     import torch
 
     torch.set_num_threads(2)
-    count: dict[str, int] = defaultdict(int)
-    for fam, *_ in rows:
-        count[fam] += 1
-    weight = np.array([1.0 / count[fam] for fam, *_ in rows])
-    weight /= weight.sum()
+    weight = family_weights([fam for fam, *_ in rows])
     x = np.stack([rotated(r[2]) for r in rows])
     style = np.stack([r[3] for r in rows])
     y = np.array([r[1] for r in rows])
@@ -155,18 +167,12 @@ def temperature(held_out: list) -> float:
     and unseen chorales the calibration error of the top key's probability fell 0.044 -> 0.024)."""
     from scipy.optimize import minimize_scalar
 
-    count: dict[str, int] = defaultdict(int)
-    for *_, fam in held_out:
-        count[fam] += 1
     log_p = np.stack([lp for lp, *_ in held_out])
     y = np.array([index for _, index, _ in held_out])
-    w = np.array([1.0 / count[fam] for *_, fam in held_out])
+    w = family_weights([fam for *_, fam in held_out])
 
     def nll(t: float) -> float:
-        z = log_p / t
-        z = z - z.max(axis=1, keepdims=True)
-        z = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-(w * z[np.arange(len(y)), y]).sum())
+        return float(-(w * log_softmax(log_p / t, axis=1)[np.arange(len(y)), y]).sum())
 
     return float(minimize_scalar(nll, bounds=(0.5, 5.0), method="bounded").x)
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .key import PITCH_NAMES
+
 WEIGHTS = Path(__file__).with_name("key_model.npz")
 ROWS = ("treble", "bass", "maj", "min", "7", "first_major", "first_minor", "last_major", "last_minor",
         "cadence_major", "cadence_minor")
@@ -36,7 +38,6 @@ STYLE_FEATURES = ("chord_entropy", "chord_rate", "distinct_chords")
 ENTROPY_SCALE = 4.0  # bits: a piece spread evenly over 16 chord labels scores 1
 DISTINCT_SCALE = 20.0  # distinct chord labels that score 1
 FALLING_FIFTH = 5  # semitones up (= a fifth down) from one chord root to the next: V -> I
-PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 @lru_cache(maxsize=1)
@@ -95,12 +96,9 @@ def chord_evidence(chords: list[tuple[int | None, str | None, float, float]], du
         if a[0] is not None and b[0] is not None and (b[0] - a[0]) % 12 == FALLING_FIFTH and a[1] != "min":
             cadence[0 if b[1] != "min" else 1, b[0]] += 1.0
     cadence = 12.0 * cadence / max(1, len(chords) - 1)
-    shares: dict[tuple, float] = {}
-    for root, quality, start, end in sounding:
-        shares[(root, quality)] = shares.get((root, quality), 0.0) + end - start
-    p = np.array(list(shares.values()))
-    entropy = float(-(p / p.sum() * np.log2(p / p.sum() + 1e-12)).sum()) if p.size and p.sum() > 0 else 0.0
-    style = np.array([entropy / ENTROPY_SCALE, len(sounding) / max(duration, 1e-6), len(shares) / DISTINCT_SCALE])
+    p = hist[hist > 0] / 12.0  # each chord label's share of the sounding time
+    entropy = float(-(p * np.log2(p + 1e-12)).sum())
+    style = np.array([entropy / ENTROPY_SCALE, len(sounding) / max(duration, 1e-6), p.size / DISTINCT_SCALE])
     return np.concatenate([hist, ends, cadence]), style
 
 
@@ -129,12 +127,14 @@ def key_log_probabilities(ev: np.ndarray, style: np.ndarray, weights: dict[str, 
             hidden = np.maximum(z @ weights["h_w"][s, m].T + weights["h_b"][s, m], 0.0)
             logits.append(x @ weights["lin_w"][s, m] + weights["lin_b"][s, m]
                           + hidden @ weights["o_w"][s, m] + weights["o_b"][s, m])
-        member = np.concatenate(logits)
-        member = member - member.max()
-        out.append(member - np.log(np.exp(member).sum()))
-    mean = np.mean(out, axis=0) / float(weights["temperature"][0]) if "temperature" in weights else np.mean(out, axis=0)
-    mean = mean - mean.max()
-    return mean - np.log(np.exp(mean).sum())
+        out.append(log_softmax(np.concatenate(logits)))
+    temperature = float(weights["temperature"][0]) if "temperature" in weights else 1.0  # none while fitting
+    return log_softmax(np.mean(out, axis=0) / temperature)
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray

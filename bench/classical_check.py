@@ -1,0 +1,209 @@
+"""Key on classical music that is not a chorale: quartet, piano and chamber movements from music21's corpus
+(Beethoven, Mozart, Haydn, the Schumanns, Corelli, C. P. E. Bach, Handel, Chopin, Schubert, Weber, Joplin and
+others), a family the key model never saw: it was fitted on chorales, pattern songs, grooves, pop loops, modal
+vamps and tempo changes only (bench/key_fit.py).
+
+Each movement is labelled like a chorale (bench/chorale_family.py: the key signature plus the final bass note,
+the tonic of the major or of the relative minor; movements whose last bass note is neither are skipped) with
+music21's analysis of the whole score beside it (`key_analysis`, `key_agrees`), transposed so the 24 keys are
+covered (item i to key i % 24), and its first 36 s rendered (a classical movement states its home key at the
+start) with the parts' own GM programs where the score names them, on a soundfont drawn per item, with seeds no
+other script uses. Nothing is fitted or chosen on these items.
+
+Renders and labels are cached in bench/out/classical_check (with a manifest, so the anchors run on them:
+`python bench/music_anchors.py --items bench/out/classical_check --split all --tools essentia`); the first run
+parses every movement (a string-quartet movement takes music21 ~30 s), later runs only analyse. Reported: the
+MIREX weighted key score of ours and, where the anchors' cache holds them, Essentia's edma key and librosa's
+profile key, per composer group and overall, and on the movements whose two labels agree.
+
+Usage: python bench/classical_check.py [--seconds 36] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.chorale_family import START_SECONDS, analysed_key, chorale_key  # noqa: E402
+from bench.music_render import RENDER_SR, available_soundfonts, render_mix  # noqa: E402
+from bench.music_scores import key_score  # noqa: E402
+from worker.music.key import PITCH_NAMES  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "classical_check"
+SEED = 9700  # item i renders with default_rng(SEED + i); chorale_check uses 9500+, the test set 5000+ and 7
+COMPOSERS = ("beethoven", "mozart", "haydn", "schumann_robert", "schumann_clara", "chopin", "corelli", "cpebach",
+             "handel", "joplin", "schubert", "weber", "beach", "johnson_j_r")
+MAX_SECONDS = 36.0  # seconds of each movement rendered, as the test set's chorales
+STRING_PROGRAMS = (40, 40, 41, 42)  # GM violin, violin, viola, cello: a part without a program in a 3+-part score
+PIANO = 0  # GM acoustic grand: a part without a program in a one- or two-staff score
+
+
+def movement_files() -> list[tuple[str, Path]]:
+    """(composer, path) of every corpus file of COMPOSERS, in a fixed order, each piece once (the corpus holds
+    some in two formats, e.g. movement1.krn and movement1.mxl: the first in name order is taken)."""
+    from music21 import corpus
+
+    out, seen = [], set()
+    for composer in COMPOSERS:
+        for path in sorted((Path(p) for p in corpus.getComposer(composer)), key=str):
+            if file_name(path) not in seen:
+                seen.add(file_name(path))
+                out.append((composer, path))
+    return out
+
+
+def file_name(path: Path) -> str:
+    """e.g. beethoven/opus59no1/movement1 (the file stems alone repeat)."""
+    return "/".join(path.with_suffix("").parts[-3:])
+
+
+def scores_of(path: Path) -> list:
+    """The music21 Scores in one corpus file (an Opus holds several), none if music21 cannot read it."""
+    from music21 import corpus, stream
+
+    try:
+        parsed = corpus.parse(str(path))
+    except Exception as e:  # a file music21 cannot read is reported and skipped
+        print(f"skip {path.name}: {type(e).__name__}", flush=True)
+        return []
+    return list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+
+
+def quarter_bpm(score, rng: np.random.Generator) -> float:
+    """The score's first metronome mark in quarter notes per minute, else a tempo drawn from 60-140."""
+    from music21 import tempo
+
+    for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
+        bpm = mark.getQuarterBPM()
+        if bpm and 40 <= bpm <= 240:
+            return float(bpm)
+    return float(rng.uniform(60, 140))
+
+
+def make_movement(score, target: int, rng: np.random.Generator, max_seconds: float):
+    """(pretty_midi.PrettyMIDI, truth dict) for the first max_seconds of `score` transposed to key index
+    `target` (0-23), or None without a key from signature + final bass note."""
+    import pretty_midi
+
+    found = chorale_key(score)
+    if found is None:
+        return None
+    tonic, mode = found
+    shift = (target % 12 - tonic) % 12
+    if shift > 6:
+        shift -= 12
+    q = 60.0 / quarter_bpm(score, rng)
+    pm = pretty_midi.PrettyMIDI()
+    n_parts = len(score.parts)
+    for i, part in enumerate(score.parts):
+        inst = part.getInstrument(returnDefault=False)
+        program = getattr(inst, "midiProgram", None)
+        if program is None:
+            program = PIANO if n_parts <= 2 else STRING_PROGRAMS[min(i, len(STRING_PROGRAMS) - 1)]
+        track = pretty_midi.Instrument(program=int(program))
+        for n in part.flatten().stripTies().notes:
+            t_on = START_SECONDS + float(n.offset) * q
+            if t_on > START_SECONDS + max_seconds:
+                continue
+            t_off = min(t_on + max(float(n.quarterLength), 0.125) * q * 0.95, START_SECONDS + max_seconds + 2 * q)
+            for p in n.pitches:
+                midi = int(p.midi) + shift
+                if 0 <= midi < 128:
+                    track.notes.append(pretty_midi.Note(80, midi, t_on, t_off))
+        if track.notes:
+            pm.instruments.append(track)
+    if not pm.instruments:
+        return None
+    a_tonic, a_mode = analysed_key(score)
+    label = f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}"
+    analysis = f"{PITCH_NAMES[(a_tonic + shift) % 12]} {a_mode}"
+    return pm, {"family": "classical", "key": label, "key_analysis": analysis, "key_agrees": label == analysis,
+                "quarter_bpm": 60.0 / q}
+
+
+def render_all(max_seconds: float) -> list[dict]:
+    """The cached manifest, rendering what is missing (every movement once; skips are remembered)."""
+    import soundfile as sf
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest_path, skipped_path = OUT / "manifest.json", OUT / "skipped.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
+    skipped = set(json.loads(skipped_path.read_text())) if skipped_path.exists() else set()
+    done = {m["file"] for m in manifest} | skipped
+    soundfonts = sorted(available_soundfonts())
+    for i, (composer, path) in enumerate(movement_files()):
+        if file_name(path) in done:
+            continue
+        for k, score in enumerate(scores_of(path)):
+            rng = np.random.default_rng(SEED + 100 * i + k)
+            made = make_movement(score, (i + k) % 24, rng, max_seconds)
+            if made is None:
+                continue
+            pm, truth = made
+            soundfont = str(rng.choice(soundfonts))
+            y = render_mix(pm, soundfont=soundfont, engine="lib")
+            audio = f"classical_{i:03d}_{k}.flac"
+            sf.write(OUT / audio, y, RENDER_SR)
+            manifest.append({**truth, "name": audio.split(".")[0], "audio": audio, "file": file_name(path),
+                             "source": file_name(path) + (f"#{k}" if k else ""), "composer": composer,
+                             "soundfont": soundfont, "split": "test"})
+            manifest_path.write_text(json.dumps(manifest, indent=1))
+            print(f"rendered {manifest[-1]['source']:32s} {truth['key']:9s} (analysis {truth['key_analysis']}) "
+                  f"{soundfont}", flush=True)
+        if not any(m["file"] == file_name(path) for m in manifest):
+            skipped.add(file_name(path))  # no key from signature + final bass, or unreadable
+            skipped_path.write_text(json.dumps(sorted(skipped)))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=MAX_SECONDS, help="seconds of each movement (first run)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    from bench.pitch_accuracy import librosa_baseline
+    from worker.audio_io import load_audio
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import analyze_music
+
+    manifest = render_all(args.seconds)
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    t0 = time.perf_counter()
+    for m in manifest:
+        y, sr = load_audio(OUT / m["audio"], mono=True)
+        res = analyze_music(y, sr, options=PitchOptions(include=("key",)))
+        row = {"ours": key_score(m["key"], res["key"]["label"]),
+               "librosa": key_score(m["key"], librosa_baseline(y, sr, {"beats": []})["key"])}
+        anchors = OUT / "anchor_cache" / f"{m['name']}.json"
+        ess = json.loads(anchors.read_text()).get("essentia", {}) if anchors.exists() else {}
+        if "key" in ess:
+            row["essentia"] = key_score(m["key"], ess["key"])
+        group = "baroque" if m["composer"] in ("corelli", "handel", "cpebach") else (
+            "romantic" if m["composer"] in ("schumann_robert", "schumann_clara", "chopin", "schubert", "weber",
+                                            "beach", "joplin", "johnson_j_r") else "classical era")
+        for g in (group, "all", *(("agreed",) if m["key_agrees"] else ())):
+            for system, v in row.items():
+                scores[g][system].append(v)
+        if args.verbose:
+            print(f"{m['source']:24s} {m['key']:9s} (analysis {m['key_analysis']:9s}) -> {res['key']['label']:9s} "
+                  f"conf {res['key'].get('confidence', 0):.2f} " + " ".join(f"{k} {v:.2f}" for k, v in row.items()),
+                  flush=True)
+    print(f"{len(manifest)} classical movements nobody fitted on, first {args.seconds:.0f} s "
+          f"({time.perf_counter() - t0:.0f} s to analyse)")
+    for g in ("classical era", "romantic", "baroque", "all", "agreed"):
+        if scores[g]:
+            print(f"  {g:14s} n {len(scores[g]['ours']):3d}  " + "  ".join(
+                f"{system} {np.mean(v):.3f}" for system, v in scores[g].items()))
+
+
+if __name__ == "__main__":
+    main()

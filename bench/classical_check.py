@@ -11,10 +11,12 @@ start) with the parts' own GM programs where the score names them, on a soundfon
 other script uses. Nothing is fitted or chosen on these items.
 
 Renders and labels are cached in bench/out/classical_check (with a manifest, so the anchors run on them:
-`python bench/music_anchors.py --items bench/out/classical_check --split all --tools essentia`); the first run
+`python bench/music_anchors.py --items bench/out/classical_check --split all`); the first run
 parses every movement (a string-quartet movement takes music21 ~30 s), later runs only analyse. Reported: the
 MIREX weighted key score of ours and, where the anchors' cache holds them, Essentia's edma key and librosa's
-profile key, per composer group and overall, and on the movements whose two labels agree.
+profile key, per composer group and overall, and on the movements whose two labels agree; and on the movements
+whose beat the notation fixes (`rhythm_truth`), tempo Acc1/Acc2, beat and downbeat F and metre beside librosa,
+Essentia and madmom (`--tools essentia madmom` for the anchors).
 
 Usage: python bench/classical_check.py [--seconds 36] [-v]
 """
@@ -33,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.chorale_family import START_SECONDS, analysed_key, chorale_key  # noqa: E402
+from bench.chorale_family import START_SECONDS, analysed_key, bar_starts, chorale_key, score_end  # noqa: E402
 from bench.music_render import RENDER_SR, available_soundfonts, render_mix  # noqa: E402
 from bench.music_scores import key_score  # noqa: E402
 from worker.music.key import PITCH_NAMES  # noqa: E402
@@ -45,6 +47,12 @@ COMPOSERS = ("beethoven", "mozart", "haydn", "schumann_robert", "schumann_clara"
 MAX_SECONDS = 36.0  # seconds of each movement rendered, as the test set's chorales
 STRING_PROGRAMS = (40, 40, 41, 42)  # GM violin, violin, viola, cello: a part without a program in a 3+-part score
 PIANO = 0  # GM acoustic grand: a part without a program in a one- or two-staff score
+BEAT_QUARTERS = {4: 1.0, 8: 1.5, 2: 2.0}  # beat length in quarter notes by time-signature denominator
+COMPOSER_GROUPS = {**dict.fromkeys(("corelli", "handel", "cpebach"), "baroque"),
+                   **dict.fromkeys(("schumann_robert", "schumann_clara", "chopin", "schubert", "weber", "beach",
+                                    "joplin", "johnson_j_r"), "romantic")}  # the rest: "classical era"
+SIMPLE_BEATS = (2, 3, 4)  # x/4 and x/2 numerators scored for rhythm
+COMPOUND_NUMERATORS = (6, 9, 12)  # x/8 numerators scored for rhythm (the beat is the dotted quarter)
 
 
 def movement_files() -> list[tuple[str, Path]]:
@@ -79,14 +87,51 @@ def scores_of(path: Path) -> list:
 
 
 def quarter_bpm(score, rng: np.random.Generator) -> float:
-    """The score's first metronome mark in quarter notes per minute, else a tempo drawn from 60-140."""
-    from music21 import tempo
+    """The score's first metronome mark in quarter notes per minute, else a beat tempo drawn from 60-140 in the
+    notated beat (a half note in 2/2, a dotted quarter in 6/8: an alla breve at 40 half notes a minute would be
+    heard in quarters)."""
+    from music21 import meter, tempo
 
     for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
         bpm = mark.getQuarterBPM()
         if bpm and 40 <= bpm <= 240:
             return float(bpm)
-    return float(rng.uniform(60, 140))
+    sigs = list(score.recurse().getElementsByClass(meter.TimeSignature))
+    beat = beat_quarters(sigs[0].numerator, sigs[0].denominator) if sigs else None
+    return float(rng.uniform(60, 140)) * (beat or 1.0)
+
+
+def beat_quarters(num: int, den: int) -> float | None:
+    """The beat in quarter notes of a metre whose beat the notation fixes (2-4/4, 2-3/2, 6/9/12/8), else None
+    (a fast 3/8 is often felt one to the bar, 5/4 and the like are left out)."""
+    if (den == 4 and num in SIMPLE_BEATS) or (den == 2 and num in (2, 3)) or (den == 8 and num in COMPOUND_NUMERATORS):
+        return BEAT_QUARTERS[den]
+    return None
+
+
+def rhythm_truth(score, q: float, max_seconds: float) -> dict:
+    """Tempo (beats per minute), beat and bar-start times and the time signature of the render, or {} where
+    the notation does not fix the beat (`beat_quarters`) or the time signature changes within the rendered
+    span. The beat grid is anchored
+    on the first full bar (a pickup's beats count back from it); the render holds one tempo throughout."""
+    from music21 import meter
+
+    end_q = min(score_end(score), max_seconds / q)  # quarter-note offset where the render stops
+    sigs = [ts for ts in score.parts[-1].flatten().getElementsByClass(meter.TimeSignature) if ts.offset <= end_q]
+    if not sigs or len({ts.ratioString for ts in sigs}) != 1:
+        return {}
+    num, den = sigs[0].numerator, sigs[0].denominator
+    beat = beat_quarters(num, den)
+    if beat is None:
+        return {}
+    bars = [b for b in bar_starts(score) if b <= end_q]
+    if not bars:
+        return {}
+    first = bars[0]
+    k0 = -int(np.floor(first / beat + 1e-9))
+    beats = [first + k * beat for k in range(k0, int((end_q - first) / beat) + 1)]
+    return {"tempo_bpm": 60.0 / (q * beat), "beats": [START_SECONDS + b * q for b in beats],
+            "downbeats": [START_SECONDS + b * q for b in bars], "time_signature": f"{num}/{den}"}
 
 
 def make_movement(score, target: int, rng: np.random.Generator, max_seconds: float):
@@ -127,7 +172,7 @@ def make_movement(score, target: int, rng: np.random.Generator, max_seconds: flo
     label = f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}"
     analysis = f"{PITCH_NAMES[(a_tonic + shift) % 12]} {a_mode}"
     return pm, {"family": "classical", "key": label, "key_analysis": analysis, "key_agrees": label == analysis,
-                "quarter_bpm": 60.0 / q}
+                "quarter_bpm": 60.0 / q, **rhythm_truth(score, q, max_seconds)}
 
 
 def render_all(max_seconds: float) -> list[dict]:
@@ -170,39 +215,55 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=MAX_SECONDS, help="seconds of each movement (first run)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    from bench.pitch_accuracy import librosa_baseline
+    from bench.pitch_accuracy import librosa_baseline, rhythm_rows
     from worker.audio_io import load_audio
     from worker.music.options import PitchOptions
     from worker.music.pipeline import analyze_music
 
     manifest = render_all(args.seconds)
-    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    keys: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rhythm: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()
     for m in manifest:
         y, sr = load_audio(OUT / m["audio"], mono=True)
-        res = analyze_music(y, sr, options=PitchOptions(include=("key",)))
-        row = {"ours": key_score(m["key"], res["key"]["label"]),
-               "librosa": key_score(m["key"], librosa_baseline(y, sr, {"beats": []})["key"])}
-        anchors = OUT / "anchor_cache" / f"{m['name']}.json"
-        ess = json.loads(anchors.read_text()).get("essentia", {}) if anchors.exists() else {}
-        if "key" in ess:
-            row["essentia"] = key_score(m["key"], ess["key"])
-        group = "baroque" if m["composer"] in ("corelli", "handel", "cpebach") else (
-            "romantic" if m["composer"] in ("schumann_robert", "schumann_clara", "chopin", "schubert", "weber",
-                                            "beach", "joplin", "johnson_j_r") else "classical era")
-        for g in (group, "all", *(("agreed",) if m["key_agrees"] else ())):
+        res = analyze_music(y, sr, options=PitchOptions(include=("key", "tempo", "beats")))
+        base = librosa_baseline(y, sr, {})
+        path = OUT / "anchor_cache" / f"{m['name']}.json"
+        anchors = json.loads(path.read_text()) if path.exists() else {}
+        ess, mad = anchors.get("essentia", {}), anchors.get("madmom", {})
+        row = {"ours": key_score(m["key"], res["key"]["label"]), "librosa": key_score(m["key"], base["key"]),
+               **({"essentia": key_score(m["key"], ess["key"])} if "key" in ess else {})}
+        for g in (COMPOSER_GROUPS.get(m["composer"], "classical era"), "all",
+                  *(("agreed",) if m["key_agrees"] else ())):
             for system, v in row.items():
-                scores[g][system].append(v)
+                keys[g][system].append(v)
+        if "beats" in m:
+            per = {"ours": rhythm_rows(m, tempo=res["tempo_bpm"], beats=res["beat_times"],
+                                       downbeats=res["downbeat_times"], metre=res.get("time_signature")),
+                   "librosa": rhythm_rows(m, tempo=base["tempo"], beats=base["beats"])}
+            if "beats" in ess:
+                per["essentia"] = rhythm_rows(m, tempo=ess["tempo"], beats=ess["beats"])
+            if "beats" in mad:
+                per["madmom"] = rhythm_rows(m, tempo=mad["tempo"], beats=mad["beats"], downbeats=mad["downbeats"],
+                                            metre=mad["beats_per_bar"])
+            for system, values in per.items():
+                for metric, v in values.items():
+                    rhythm[system][metric].append(v)
         if args.verbose:
-            print(f"{m['source']:24s} {m['key']:9s} (analysis {m['key_analysis']:9s}) -> {res['key']['label']:9s} "
-                  f"conf {res['key'].get('confidence', 0):.2f} " + " ".join(f"{k} {v:.2f}" for k, v in row.items()),
+            print(f"{m['source']:36s} {m['key']:9s} (analysis {m['key_analysis']:9s}) -> {res['key']['label']:9s} "
+                  f"conf {res['key'].get('confidence', 0):.2f} " + " ".join(f"{k} {v:.2f}" for k, v in row.items())
+                  + (f" | {m['time_signature']:5s} {m['tempo_bpm']:5.1f} -> {res.get('time_signature')} "
+                     f"{res['tempo_bpm'] or 0:5.1f} BPM beat F {per['ours']['beat_f']:.2f}" if "beats" in m else ""),
                   flush=True)
     print(f"{len(manifest)} classical movements nobody fitted on, first {args.seconds:.0f} s "
-          f"({time.perf_counter() - t0:.0f} s to analyse)")
+          f"({time.perf_counter() - t0:.0f} s to analyse)\nkey (MIREX weighted):")
     for g in ("classical era", "romantic", "baroque", "all", "agreed"):
-        if scores[g]:
-            print(f"  {g:14s} n {len(scores[g]['ours']):3d}  " + "  ".join(
-                f"{system} {np.mean(v):.3f}" for system, v in scores[g].items()))
+        if keys[g]:
+            print(f"  {g:14s} n {len(keys[g]['ours']):3d}  " + "  ".join(
+                f"{system} {np.mean(v):.3f}" for system, v in keys[g].items()))
+    print(f"rhythm ({len(rhythm['ours'].get('beat_f', []))} movements in 2-4/4, 2-3/2 or 6/9/12/8):")
+    for system, values in rhythm.items():
+        print(f"  {system:9s} " + "  ".join(f"{metric} {np.mean(v):.3f}" for metric, v in values.items()))
 
 
 if __name__ == "__main__":

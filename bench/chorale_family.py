@@ -74,10 +74,7 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
     if found is None:
         return None
     tonic, mode = found
-    target_tonic = target % 12
-    shift = (target_tonic - tonic) % 12
-    if shift > 6:
-        shift -= 12
+    shift = transposition(tonic, target)
     ts = list(score.recurse().getElementsByClass(meter.TimeSignature))
     if not ts or ts[0].denominator != 4 or ts[0].numerator not in (3, 4):
         return None
@@ -90,17 +87,7 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
     start = START_SECONDS
     program = int(rng.choice(CHORALE_PROGRAMS))
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
-    for part in score.parts:
-        inst = pretty_midi.Instrument(program=program)
-        for n in part.flatten().stripTies().notes:
-            t0 = float(n.offset)
-            for p in n.pitches:
-                t_on = start + t0 * q
-                if t_on > start + max_seconds:
-                    continue
-                t_off = min(t_on + float(n.quarterLength) * q * 0.95, start + max_seconds + 2 * q)
-                inst.notes.append(pretty_midi.Note(80, int(p.midi) + shift, t_on, t_off))
-        pm.instruments.append(inst)
+    add_parts(pm, score, [program] * len(score.parts), q=q, shift=shift, max_seconds=max_seconds)
     end_t = min(score_end(score) * q, max_seconds)
     beats = [start + k * q for k in range(int(end_t / q) + 1)]
     truth = {
@@ -116,6 +103,35 @@ def make_chorale(path: Path, target: int, rng: np.random.Generator, max_seconds:
         "program": program,
     }
     return pm, truth
+
+
+def transposition(tonic: int, target: int) -> int:
+    """Semitones (-5..6) that take pitch class `tonic` to key index `target`'s tonic (0-23, minor from 12)."""
+    shift = (target % 12 - tonic) % 12
+    return shift - 12 if shift > 6 else shift
+
+
+def add_parts(pm, score, programs: list[int], *, q: float, shift: int, max_seconds: float,
+              min_quarters: float = 0.0) -> None:
+    """Append one pretty_midi instrument per part of `score` that sounds in the render (programs[i] for part
+    i): q seconds per quarter note, the first note at START_SECONDS, transposed by `shift` semitones, notes
+    starting after max_seconds dropped and the rest released 2 quarters after it at the latest, each held 95 %
+    of its length (at least `min_quarters`: a grace note has none)."""
+    import pretty_midi
+
+    for program, part in zip(programs, score.parts, strict=True):
+        inst = pretty_midi.Instrument(program=program)
+        for n in part.flatten().stripTies().notes:
+            t_on = START_SECONDS + float(n.offset) * q
+            if t_on > START_SECONDS + max_seconds:
+                continue
+            t_off = min(t_on + max(float(n.quarterLength), min_quarters) * q * 0.95,
+                        START_SECONDS + max_seconds + 2 * q)
+            for p in n.pitches:
+                if 0 <= int(p.midi) + shift < 128:
+                    inst.notes.append(pretty_midi.Note(80, int(p.midi) + shift, t_on, t_off))
+        if inst.notes:
+            pm.instruments.append(inst)
 
 
 def bar_starts(score) -> list[float]:

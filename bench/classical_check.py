@@ -16,7 +16,7 @@ parses every movement (a string-quartet movement takes music21 ~30 s), later run
 MIREX weighted key score of ours and, where the anchors' cache holds them, Essentia's edma key and librosa's
 profile key, per composer group and overall, and on the movements whose two labels agree; and on the movements
 whose beat the notation fixes (`rhythm_truth`), tempo Acc1/Acc2, beat and downbeat F and metre beside librosa,
-Essentia and madmom (`--tools essentia madmom` for the anchors).
+Essentia and madmom.
 
 Usage: python bench/classical_check.py [--seconds 36] [-v]
 """
@@ -35,18 +35,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.chorale_family import START_SECONDS, analysed_key, bar_starts, chorale_key, score_end  # noqa: E402
+from bench.chorale_family import (  # noqa: E402
+    START_SECONDS,
+    add_parts,
+    bar_starts,
+    chorale_key,
+    key_analysis_fields,
+    score_end,
+    transposition,
+)
 from bench.music_render import RENDER_SR, available_soundfonts, render_mix  # noqa: E402
 from bench.music_scores import key_score  # noqa: E402
 from worker.music.key import PITCH_NAMES  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "classical_check"
-SEED = 9700  # item i renders with default_rng(SEED + i); chorale_check uses 9500+, the test set 5000+ and 7
+SEED = 9700  # score k of file i renders with default_rng(SEED + 100 i + k); chorale_check uses 9500+, the test
+# set 5000+ and 7
 COMPOSERS = ("beethoven", "mozart", "haydn", "schumann_robert", "schumann_clara", "chopin", "corelli", "cpebach",
              "handel", "joplin", "schubert", "weber", "beach", "johnson_j_r")
 MAX_SECONDS = 36.0  # seconds of each movement rendered, as the test set's chorales
 STRING_PROGRAMS = (40, 40, 41, 42)  # GM violin, violin, viola, cello: a part without a program in a 3+-part score
 PIANO = 0  # GM acoustic grand: a part without a program in a one- or two-staff score
+GRACE_QUARTERS = 0.125  # quarter notes a grace note (no notated length) sounds for
 BEAT_QUARTERS = {4: 1.0, 8: 1.5, 2: 2.0}  # beat length in quarter notes by time-signature denominator
 COMPOSER_GROUPS = {**dict.fromkeys(("corelli", "handel", "cpebach"), "baroque"),
                    **dict.fromkeys(("schumann_robert", "schumann_clara", "chopin", "schubert", "weber", "beach",
@@ -112,8 +122,8 @@ def beat_quarters(num: int, den: int) -> float | None:
 def rhythm_truth(score, q: float, max_seconds: float) -> dict:
     """Tempo (beats per minute), beat and bar-start times and the time signature of the render, or {} where
     the notation does not fix the beat (`beat_quarters`) or the time signature changes within the rendered
-    span. The beat grid is anchored
-    on the first full bar (a pickup's beats count back from it); the render holds one tempo throughout."""
+    span. The beat grid is anchored on the first full bar (a pickup's beats count back from it); the render
+    holds one tempo throughout."""
     from music21 import meter
 
     end_q = min(score_end(score), max_seconds / q)  # quarter-note offset where the render stops
@@ -134,6 +144,14 @@ def rhythm_truth(score, q: float, max_seconds: float) -> dict:
             "downbeats": [START_SECONDS + b * q for b in bars], "time_signature": f"{num}/{den}"}
 
 
+def part_program(part, index: int, n_parts: int) -> int:
+    """The GM program the score names for a part, else piano (one or two staves) or a string by position."""
+    program = getattr(part.getInstrument(returnDefault=False), "midiProgram", None)
+    if program is None:
+        return PIANO if n_parts <= 2 else STRING_PROGRAMS[min(index, len(STRING_PROGRAMS) - 1)]
+    return int(program)
+
+
 def make_movement(score, target: int, rng: np.random.Generator, max_seconds: float):
     """(pretty_midi.PrettyMIDI, truth dict) for the first max_seconds of `score` transposed to key index
     `target` (0-23), or None without a key from signature + final bass note."""
@@ -143,36 +161,15 @@ def make_movement(score, target: int, rng: np.random.Generator, max_seconds: flo
     if found is None:
         return None
     tonic, mode = found
-    shift = (target % 12 - tonic) % 12
-    if shift > 6:
-        shift -= 12
+    shift = transposition(tonic, target)
     q = 60.0 / quarter_bpm(score, rng)
     pm = pretty_midi.PrettyMIDI()
-    n_parts = len(score.parts)
-    for i, part in enumerate(score.parts):
-        inst = part.getInstrument(returnDefault=False)
-        program = getattr(inst, "midiProgram", None)
-        if program is None:
-            program = PIANO if n_parts <= 2 else STRING_PROGRAMS[min(i, len(STRING_PROGRAMS) - 1)]
-        track = pretty_midi.Instrument(program=int(program))
-        for n in part.flatten().stripTies().notes:
-            t_on = START_SECONDS + float(n.offset) * q
-            if t_on > START_SECONDS + max_seconds:
-                continue
-            t_off = min(t_on + max(float(n.quarterLength), 0.125) * q * 0.95, START_SECONDS + max_seconds + 2 * q)
-            for p in n.pitches:
-                midi = int(p.midi) + shift
-                if 0 <= midi < 128:
-                    track.notes.append(pretty_midi.Note(80, midi, t_on, t_off))
-        if track.notes:
-            pm.instruments.append(track)
+    add_parts(pm, score, [part_program(part, i, len(score.parts)) for i, part in enumerate(score.parts)],
+              q=q, shift=shift, max_seconds=max_seconds, min_quarters=GRACE_QUARTERS)
     if not pm.instruments:
         return None
-    a_tonic, a_mode = analysed_key(score)
-    label = f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}"
-    analysis = f"{PITCH_NAMES[(a_tonic + shift) % 12]} {a_mode}"
-    return pm, {"family": "classical", "key": label, "key_analysis": analysis, "key_agrees": label == analysis,
-                "quarter_bpm": 60.0 / q, **rhythm_truth(score, q, max_seconds)}
+    return pm, {"family": "classical", "key": f"{PITCH_NAMES[(tonic + shift) % 12]} {mode}",
+                **key_analysis_fields(score, shift), "quarter_bpm": 60.0 / q, **rhythm_truth(score, q, max_seconds)}
 
 
 def render_all(max_seconds: float) -> list[dict]:
@@ -188,6 +185,7 @@ def render_all(max_seconds: float) -> list[dict]:
     for i, (composer, path) in enumerate(movement_files()):
         if file_name(path) in done:
             continue
+        rendered = False
         for k, score in enumerate(scores_of(path)):
             rng = np.random.default_rng(SEED + 100 * i + k)
             made = make_movement(score, (i + k) % 24, rng, max_seconds)
@@ -202,9 +200,10 @@ def render_all(max_seconds: float) -> list[dict]:
                              "source": file_name(path) + (f"#{k}" if k else ""), "composer": composer,
                              "soundfont": soundfont, "split": "test"})
             manifest_path.write_text(json.dumps(manifest, indent=1))
+            rendered = True
             print(f"rendered {manifest[-1]['source']:32s} {truth['key']:9s} (analysis {truth['key_analysis']}) "
                   f"{soundfont}", flush=True)
-        if not any(m["file"] == file_name(path) for m in manifest):
+        if not rendered:
             skipped.add(file_name(path))  # no key from signature + final bass, or unreadable
             skipped_path.write_text(json.dumps(sorted(skipped)))
     return manifest

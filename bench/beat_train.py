@@ -1,7 +1,8 @@
 """Train worker/music/beatnet.py's network on rendered, augmented audio (fixed seed).
 
 Material: the training corpus (`python bench/pitch_testset.py --train-corpus 100`: new seeds,
-never a held-out soundfont, kit or groove style) plus the *train* split of the test set. The
+never a held-out soundfont, kit or groove style), the drum-less folk tunes rendered beside it
+(bench/folk_family.py: jigs, reels, waltzes and songs in 2/4 to 12/8) plus the *train* split of the test set. The
 test split is never read. Each clip is used as rendered and in AUG_VERSIONS augmented copies:
 EQ (shelves and a peak), reverb (decaying noise), noise (white or pink, 10-40 dB SNR),
 saturation, an mp3 round trip, and a speed change of up to +-8 % (pitch and tempo move together;
@@ -39,6 +40,7 @@ SEED = 12
 SR = 22050  # Hz, the worker's rhythm rate
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
+FOLK = ROOT / "bench" / "out" / "music_train_folk"
 AUG_VERSIONS = 2  # augmented copies per clip, beside the clean render
 CHANNELS = 32
 N_BLOCKS = 8
@@ -144,7 +146,7 @@ def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
 
 def training_items() -> list[tuple[Path, dict]]:
     items = []
-    for folder in (CORPUS, TESTSET):
+    for folder in (CORPUS, FOLK, TESTSET):
         manifest = json.loads((folder / "manifest.json").read_text())
         items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
     return items
@@ -272,8 +274,10 @@ def train(data, *, epochs: int, steps: int, out: Path, init: Path | None = None,
                           for x, _, _ in train_set[::5]], axis=1)
     mean, std = cat.mean(axis=1), cat.std(axis=1) + 1e-3
     model = make_model(len(mean))
-    if init is not None:
+    if init is not None:  # the weights go on with the input scaling they were trained under
         load_init(model, init)
+        with np.load(init) as f:
+            mean, std = f["in_mean"].astype(np.float32), f["in_std"].astype(np.float32)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
     val_batches = list(_batches(val_set, mean, std, np.random.default_rng(SEED + 1), 24))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chorale_family import START_SECONDS, add_parts, bar_starts
+from .chorale_family import START_SECONDS, add_parts, bar_starts, score_end
 from .classical_check import beat_quarters, rhythm_truth
 from .music_render import HELD_OUT_SOUNDFONTS, available_soundfonts, render_mix, write_audio
 
@@ -130,7 +130,7 @@ def chord_spans(score, *, span_q: float, origin: float, tonic: int, mode: str, e
             weight[(tonic + triads[i][0] + d) % 12] * (2.0 if d == 0 else 1.0) for d in TRIAD[triads[i][1]])
             + 0.05 * span_q * (len(triads) - i))
         degree, quality = triads[best]
-        spans.append((start, stop, (tonic + degree) % 12, quality))
+        spans.append((start, min(stop, end_q), (tonic + degree) % 12, quality))
         start = stop
     return spans
 
@@ -238,7 +238,7 @@ def make_folk(text: str, rng: np.random.Generator, max_seconds: float = MAX_SECO
     tonic, mode = tonic_and_mode(score)
     shift = int(rng.integers(-5, 7))
     compound = den == 8
-    end_q = max_seconds / q
+    end_q = min(score_end(score), max_seconds / q)  # the accompaniment stops with the tune
     spans = chord_spans(score, span_q=bar_q / 2 if num in (4, 2, 6, 12) and bar_q >= 2 else bar_q, origin=origin,
                         tonic=tonic, mode=mode, end_q=end_q)
     for cs in list(score.recurse().getElementsByClass(harmony.ChordSymbol)):

@@ -54,6 +54,19 @@ def test_jig_beats_are_dotted_quarters_from_the_first_full_bar():
     assert min(n.start for n in _notes(pm)) == pytest.approx(START_SECONDS)
 
 
+def test_the_accompaniment_stops_with_the_tune():
+    # 12 bars of 3/4 at over 100 beats a minute: the tune ends long before the 30 s render would
+    made = next(m for m in (make_folk(WALTZ, np.random.default_rng(seed)) for seed in range(40))
+                if m is not None and m[1]["beat_bpm"] > 100 and m[1]["texture"] in ("oompah", "pad"))
+    pm, truth = made
+    beat = 60.0 / truth["beat_bpm"]
+    assert truth["beats"][-1] == pytest.approx(START_SECONDS + 36 * beat)  # the tune's end, not 30 s
+    assert max(n.start for n in _notes(pm)) < truth["beats"][-1]  # nothing sounds unlabelled after it
+    bass = min(pm.instruments, key=lambda inst: min(n.pitch for n in inst.notes))
+    starts = np.array([n.start for n in bass.notes])
+    assert np.min(np.abs(starts[:, None] - np.array(truth["beats"])[None]), axis=1).max() < 1e-6  # on the beats
+
+
 @pytest.mark.parametrize("texture", ["oompah", "broken", "pad"])
 def test_accompaniment_sits_on_the_compound_grid(texture):
     import pretty_midi

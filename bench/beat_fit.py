@@ -1,7 +1,7 @@
 """Fit the beat decoder's few constants (worker/music/beats.py) on fit data only.
 
 Activations of the trained network are computed once per item of the *train* split and of
-the validation tenth of the training corpus and the folk tunes (clips the network never trained on), then the
+the validation tenth of the training corpus (clips the network never trained on), then the
 decoder is scored for each setting in a small grid: tempo prior centre/width and
 half-period weight (tempo Acc1, then beat F), and the 4-beat bias (downbeat F).
 
@@ -31,12 +31,13 @@ TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 SR = 22050
 
 
-def fit_items(limit: int | None) -> list[tuple[Path, dict]]:
+def fit_items(limit: int | None, *, folk: bool = False) -> list[tuple[Path, dict]]:
     """The test set's train split and the training clips the network held out for validation (the tenth
-    bench/beat_train.py sets aside: the corpus's and the folk tunes')."""
+    bench/beat_train.py sets aside: the corpus's and, for a network trained with --folk, the folk tunes')."""
     from bench.beat_train import training_items
 
-    out = [(path, m) for k, (path, m) in enumerate(training_items()) if k % 10 == 9 and path.parent != TESTSET]
+    out = [(path, m) for k, (path, m) in enumerate(training_items(folk=folk))
+           if k % 10 == 9 and path.parent != TESTSET]
     out += [(TESTSET / m["audio"], m) for m in json.loads((TESTSET / "manifest.json").read_text())
             if m["split"] == "train"]
     return out[:limit] if limit else out

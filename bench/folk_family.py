@@ -9,9 +9,11 @@ Why: every drum-less item the network trained on was a chorale or a slow pattern
 never heard a compound metre without a drum kit, and the classical movements no fit saw (bench/classical_check.py)
 showed it: no 6/8 or 9/8 movement read as compound, 6 of 10 in 3/4 read as 4/4. These tunes are that material:
 melody-led, no drums, 2/4, 4/4, 2/2 (the half-note beat), 3/4, 6/8, 9/8 and 12/8 (the dotted-quarter beat).
+The shipped network is not trained on them: fine-tuning on them helped the tunes' own validation tenth and lost
+downbeats and tempo on the test split (bench/beat_train.py's docstring has the figures).
 
-Training only: `build_folk_corpus` writes items with split "train" into the training corpus; no test split and
-no scored check reads them, and no source overlaps classical_check's composers or the chorales. Labels are the
+Training only: `build_folk_corpus` writes items with split "train" into bench/out/music_train_folk, which
+`python bench/beat_train.py --folk` adds to the network's material; no test split and no scored check reads them, and no source overlaps classical_check's composers or the chorales. Labels are the
 notated beats from the first full bar (`classical_check.rhythm_truth`) and a bar every bar's length from it
 (`regular_bars`); a tune whose time signature changes in the rendered span, whose beat the notation does not fix
 (3/8, 5/4, 4/2 ...) or whose whole bars leave that grid is skipped.

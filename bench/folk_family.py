@@ -13,10 +13,11 @@ The shipped network is not trained on them: fine-tuning on them helped the tunes
 downbeats and tempo on the test split (bench/beat_train.py's docstring has the figures).
 
 Training only: `build_folk_corpus` writes items with split "train" into bench/out/music_train_folk, which
-`python bench/beat_train.py --folk` adds to the network's material; no test split and no scored check reads them, and no source overlaps classical_check's composers or the chorales. Labels are the
-notated beats from the first full bar (`classical_check.rhythm_truth`) and a bar every bar's length from it
-(`regular_bars`); a tune whose time signature changes in the rendered span, whose beat the notation does not fix
-(3/8, 5/4, 4/2 ...) or whose whole bars leave that grid is skipped.
+`python bench/beat_train.py --folk` adds to the network's material; no test split and no scored check reads
+them, and no source overlaps classical_check's composers or the chorales. Labels are the notated beats from the
+first full bar (`classical_check.rhythm_truth`) and a bar every bar's length from it (`regular_bars`); a tune
+whose time signature changes in the rendered span, whose beat the notation does not fix (3/8, 5/4, 4/2 ...) or
+whose whole bars leave that grid is skipped.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.testset_families import FOLK_FOLDER  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music.onsets import FPS, OnsetScan  # noqa: E402
 
@@ -48,7 +49,7 @@ SEED = 12
 SR = 22050  # Hz, the worker's rhythm rate
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
-FOLK = ROOT / "bench" / "out" / "music_train_folk"
+FOLK = CORPUS.parent / FOLK_FOLDER
 AUG_VERSIONS = 2  # augmented copies per clip, beside the clean render
 CHANNELS = 32
 N_BLOCKS = 8
@@ -290,15 +291,16 @@ def train(data, *, epochs: int, steps: int, out: Path, init: Path | None = None,
     rng = np.random.default_rng(SEED)
     train_set = [d for d in data if not d[2]]
     val_set = [d for d in data if d[2]]
-    cat = np.concatenate([np.concatenate([x.astype(np.float32), np.maximum(np.diff(x.astype(np.float32), axis=1,
-                                                                                     prepend=x[:, :1]), 0)])
-                          for x, _, _ in train_set[::5]], axis=1)
-    mean, std = cat.mean(axis=1), cat.std(axis=1) + 1e-3
-    model = make_model(len(mean))
     if init is not None:  # the weights go on with the input scaling they were trained under
-        load_init(model, init)
         with np.load(init) as f:
             mean, std = f["in_mean"].astype(np.float32), f["in_std"].astype(np.float32)
+    else:
+        cat = np.concatenate([np.concatenate([x.astype(np.float32), np.maximum(
+            np.diff(x.astype(np.float32), axis=1, prepend=x[:, :1]), 0)]) for x, _, _ in train_set[::5]], axis=1)
+        mean, std = cat.mean(axis=1), cat.std(axis=1) + 1e-3
+    model = make_model(len(mean))
+    if init is not None:
+        load_init(model, init)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
     val_batches = list(_batches(val_set, mean, std, np.random.default_rng(SEED + 1), 24))

@@ -33,7 +33,7 @@ from .classical_check import beat_quarters, rhythm_truth
 from .music_render import HELD_OUT_SOUNDFONTS, available_soundfonts, render_mix, write_audio
 
 COLLECTIONS = ("oneills1850", "ryansMammoth", "essenFolksong")
-FOLK_SEED = 980000  # item i renders with default_rng(FOLK_SEED + i); the training corpus's other seeds are 900000+
+FOLK_SEED = 980000  # picks the tunes; item i renders with default_rng(FOLK_SEED + 1 + i) (the corpus's: 900000+)
 MAX_SECONDS = 30.0  # seconds of each tune rendered
 MIN_BEATS = 24  # a tune shorter than this many labelled beats (the collections do not expand repeats) is skipped
 FOLK_ITEMS = 200  # items in the corpus: about a quarter of what the network trains on
@@ -186,7 +186,7 @@ def add_accompaniment(pm, spans, *, texture: str, beat_q: float, compound: bool,
             else:  # broken chords: root, fifth, third/octave over the subdivision
                 seq = (bass_pitch, voicing[-1] - 12 if voicing[-1] - 12 > bass_pitch else voicing[-1], voicing[0] + 12)
                 i = int(round((rel % beat_q) / sub_q)) % (3 if compound else 2)
-                note(chords, seq[i % len(seq)] if i else bass_pitch, t, sub_q * 1.5, (70 if i == 0 else 55) + accent)
+                note(chords, seq[i], t, sub_q * 1.5, (70 if i == 0 else 55) + accent)
             t += sub_q
     for inst in (bass, chords):
         if inst.notes:
@@ -272,8 +272,10 @@ def build_folk_corpus(out: Path, n: int = FOLK_ITEMS) -> list[dict]:
         i = len(made)
         name = f"folk_{i:03d}"
         meta = out / f"{name}.json"
-        if meta.exists():
-            made.append(json.loads(meta.read_text()))
+        if meta.exists():  # rendered before; a tune skipped then (another source in the file) is skipped again
+            cached = json.loads(meta.read_text())
+            if cached["source"] == source:
+                made.append(cached)
             continue
         item_rng = np.random.default_rng(FOLK_SEED + 1 + i)
         result = make_folk(text, item_rng)

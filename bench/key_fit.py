@@ -2,7 +2,10 @@
 
 Fit data: the training corpus (bench/out/music_train: grooves, pop loops, modal vamps,
 tempo changes, re-rendered train-split chorales; never a held-out soundfont, kit or style)
-and the test set's *train* split. The test split is never read.
+and the test set's *train* split. The test split is never read. `--sonata` adds the classical-style openings
+rendered beside the corpus (bench/out/music_train_sonata, bench/sonata_family.py); the shipped weights were
+fitted without them (with them the classical movements of bench/classical_check.py scored 0.884 against 0.894:
+the sonata family's docstring has the figures).
 
 Chorales whose label (key signature + final bass note) disagrees with music21's analysis of the
 whole score (`key_agrees`, bench/chorale_family.py: Phrygian endings, relative-key readings) are left out:
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.music_scores import key_score  # noqa: E402
+from bench.testset_families import SONATA_FOLDER  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music import chroma as chroma_mod  # noqa: E402
 from worker.music.key import PITCH_NAMES, key_label  # noqa: E402
@@ -49,6 +53,7 @@ from worker.music.keymodel import (  # noqa: E402
 
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
+SONATAS = ROOT / "bench" / "out" / SONATA_FOLDER
 FOLDS = 5
 FOLD_SALTS = ("", "a", "b")  # three assignments of groups to folds, averaged: one is noisy at ~40 groups
 GRID = ((8, 1e-3), (8, 3e-3))  # (hidden units, weight decay)
@@ -62,13 +67,15 @@ def fold_group(m: dict) -> str:
     return f"{m.get('soundfont')}/{m.get('kit')}/{m.get('style')}"
 
 
-def evidence_rows(cache: Path) -> list[tuple[str, int, np.ndarray, np.ndarray, str]]:
-    """(family, true key index 0-23, (N_EVIDENCE, 12) rows, style numbers, fold group) per fit item, cached."""
+def evidence_rows(cache: Path, folders: tuple[Path, ...] = (CORPUS, TESTSET)
+                  ) -> list[tuple[str, int, np.ndarray, np.ndarray, str]]:
+    """(family, true key index 0-23, (N_EVIDENCE, 12) rows, style numbers, fold group) per fit item of
+    `folders`' manifests, cached."""
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return [tuple(r) for r in f["rows"]]
     rows = []
-    for folder in (CORPUS, TESTSET):
+    for folder in folders:
         for m in json.loads((folder / "manifest.json").read_text()):
             if m["split"] != "train" or m.get("key_agrees") is False:
                 continue
@@ -182,8 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "worker" / "music" / "key_model.npz")
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "key_fit_evidence_v3.npz")
     ap.add_argument("--members", type=int, default=5, help="fits (seeds) averaged in the ensemble")
+    ap.add_argument("--sonata", action="store_true", help="add the classical-style openings (bench/sonata_family.py)")
     args = ap.parse_args(argv)
-    rows = evidence_rows(args.cache)
+    if args.sonata:
+        rows = evidence_rows(args.cache.with_name(args.cache.stem + "_sonata.npz"), (CORPUS, SONATAS, TESTSET))
+    else:
+        rows = evidence_rows(args.cache)
     print(f"{len(rows)} fit items")
     best = None
     for hidden, decay in GRID:

@@ -26,10 +26,12 @@ from .music_render import (
     write_audio,
 )
 from .music_styles import HELD_OUT_STYLES, STYLES
+from .sonata_family import build_sonata_corpus
 
 FAMILY_COUNTS = {"groove": 96, "poploop": 72, "modal": 40, "tempo": 36}
 FAMILY_SEEDS = {"groove": 20000, "poploop": 30000, "modal": 40000, "tempo": 50000}
 FOLK_FOLDER = "music_train_folk"  # beside the training corpus: drum-less folk tunes (bench/folk_family.py)
+SONATA_FOLDER = "music_train_sonata"  # beside it: classical-style openings for the key fit (bench/sonata_family.py)
 TRAIN_SEED = 900000  # seeds of the training corpus, far from every test-set seed
 FORMATS = ("wav", "mp3", "flac", "ogg", "wav", "wav")
 
@@ -85,8 +87,8 @@ def build_families(out: Path, counts: dict[str, int] | None = None) -> list[dict
 
 def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict]:
     """The network's training material: new seeds, seen soundfonts, kits and styles only, plus
-    re-rendered train-split chorales (`build_chorale_corpus`) and, in a folder of its own beside it, drum-less
-    folk tunes (bench/folk_family.py)."""
+    re-rendered train-split chorales (`build_chorale_corpus`) and, in folders of their own beside it, drum-less
+    folk tunes (bench/folk_family.py) and classical-style openings for the key fit (bench/sonata_family.py)."""
     out.mkdir(parents=True, exist_ok=True)
     seen = sorted(s for s in STYLES if s not in HELD_OUT_STYLES)
     manifest = []
@@ -105,6 +107,7 @@ def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict
     manifest += build_chorale_corpus(out, testset)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     build_folk_corpus(out.parent / FOLK_FOLDER)
+    build_sonata_corpus(out.parent / SONATA_FOLDER)
     return manifest
 
 

@@ -247,9 +247,16 @@ def test_ctrl_c_while_waiting_asks_and_cancels(env, tmp_path, client):
     for tonic, name in enumerate(("x.wav", "y.wav", "z.wav"), start=3):
         # audio no other test analyses: a cached result (same owner, same content) would finish at once
         song(tmp_path / name, tonic=tonic, bars=9)
-    proc = subprocess.Popen([*CLI, "analyze", "x.wav", "y.wav", "z.wav", "--session", "cli-interrupt",
-                             "--features", "--pitch", "--wait"], env=env, cwd=tmp_path, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A suite started in the background of a non-interactive shell runs with SIGINT ignored, and an ignored
+    # signal stays ignored across exec: the CLI would never see the Ctrl-C. A handled one is reset to the
+    # default, under which Python raises KeyboardInterrupt, so the parent handles it while the child starts.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([*CLI, "analyze", "x.wav", "y.wav", "z.wav", "--session", "cli-interrupt",
+                                 "--features", "--pitch", "--wait"], env=env, cwd=tmp_path, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)

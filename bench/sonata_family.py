@@ -119,7 +119,8 @@ def melody(spans, phrases, *, tonic: int, beat_q: float, compound: bool, per_bar
            ) -> list[tuple[float, float, int]]:
     """[(start, length in quarter notes, MIDI pitch)]: on each beat a chord tone near the last note, between
     beats a passing or neighbour note of the local scale (or the beat held); each phrase's last chord is held,
-    on the tonic after a perfect cadence and on the second or seventh degree after a half cadence."""
+    on the local tonic after a perfect cadence and on the chord's third after a half cadence (V's third: the
+    leading tone of the key the phrase goes to)."""
     notes: list[tuple[float, float, int]] = []
     pitch = 72 + tonic % 12
     per_phrase = 8 if per_bar == 2 else 4
@@ -197,11 +198,11 @@ def make_sonata(index: int, rng: np.random.Generator, max_seconds: float = MAX_S
             lead.notes.append(pretty_midi.Note(int(rng.integers(70, 96)), pitch, t, t + 0.95 * length * q))
     pm.instruments.append(lead)
     texture = str(rng.choice(TEXTURES))
-    seventh = [(s, e, r, "maj" if qual == "7" else qual) for s, e, r, qual in spans]
+    triads = [(s, e, r, "maj" if qual == "7" else qual) for s, e, r, qual in spans]  # the folk textures' chords
     if texture == "strings":
         add_strings(pm, spans, q=q, max_seconds=max_seconds)
     else:
-        add_accompaniment(pm, seventh, texture=texture, beat_q=beat_q, compound=compound, bar_q=bar_q, q=q,
+        add_accompaniment(pm, triads, texture=texture, beat_q=beat_q, compound=compound, bar_q=bar_q, q=q,
                           origin=0.0, shift=0, program=int(rng.choice(ACCOMP_PROGRAMS)), max_seconds=max_seconds,
                           rng=rng)
     new_key = [(loc, m) for loc, m, _ in phrases if (loc, m) != (0, mode)]

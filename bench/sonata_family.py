@@ -82,7 +82,9 @@ MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11)  # harmonic minor: the leading tone of V
 def plan(mode: str, rng: np.random.Generator) -> list[tuple[int, str, tuple]]:
     """[(local tonic above the home tonic, local mode, eight half-bar chords)] of the phrases in order."""
     p = PHRASES[mode]
-    pick = lambda kind, m=mode: PHRASES[m][kind][int(rng.integers(2))]  # noqa: E731
+    def pick(kind: str, m: str = mode) -> tuple:
+        return PHRASES[m][kind][int(rng.integers(2))]
+
     home = [(0, mode, pick("antecedent")), (0, mode, pick("consequent"))]
     route = rng.random()
     if route < 1 / 6:  # a rounded binary tune: never leaves home
@@ -176,7 +178,7 @@ def make_sonata(index: int, rng: np.random.Generator, max_seconds: float = MAX_S
     """(pretty_midi.PrettyMIDI, truth dict) of item `index`: key index % 24, labelled with its home key."""
     import pretty_midi
 
-    from worker.music.key import PITCH_NAMES
+    from worker.music.key import key_label
 
     tonic, mode = index % 12, "major" if index % 24 < 12 else "minor"
     metre = str(rng.choice(list(METRES)))
@@ -206,9 +208,10 @@ def make_sonata(index: int, rng: np.random.Generator, max_seconds: float = MAX_S
                           origin=0.0, shift=0, program=int(rng.choice(ACCOMP_PROGRAMS)), max_seconds=max_seconds,
                           rng=rng)
     new_key = [(loc, m) for loc, m, _ in phrases if (loc, m) != (0, mode)]
-    return pm, {"family": "sonata", "key": f"{PITCH_NAMES[tonic]} {mode}", "time_signature": metre,
+    return pm, {"family": "sonata", "key": key_label(index % 24), "time_signature": metre,
                 "beat_bpm": beat_bpm, "texture": texture,
-                "second_key": (f"{PITCH_NAMES[(tonic + new_key[0][0]) % 12]} {new_key[0][1]}" if new_key else None)}
+                "second_key": (key_label((tonic + new_key[0][0]) % 12 + (12 if new_key[0][1] == "minor" else 0))
+                               if new_key else None)}
 
 
 def add_strings(pm, spans, *, q: float, max_seconds: float) -> None:

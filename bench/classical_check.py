@@ -18,6 +18,10 @@ profile key, per composer group and overall, and on the movements whose two labe
 whose beat the notation fixes (`rhythm_truth`), tempo Acc1/Acc2, beat and downbeat F and metre beside librosa,
 Essentia and madmom.
 
+`--seconds 900` renders the movements whole (all but the longest, cut at 15 minutes) into a folder of their own,
+bench/out/classical_check_900s: there the home key is heard coming back after the modulations, as in a track a
+user uploads; the 36 s excerpts ask the harder question of a key from an opening that has already modulated.
+
 Usage: python bench/classical_check.py [--seconds 36] [-v]
 """
 
@@ -172,12 +176,19 @@ def make_movement(score, target: int, rng: np.random.Generator, max_seconds: flo
                 **key_analysis_fields(score, shift), "quarter_bpm": 60.0 / q, **rhythm_truth(score, q, max_seconds)}
 
 
+def out_dir(max_seconds: float) -> Path:
+    """Where the renders of the first max_seconds live: OUT for the default 36 s, a folder of its own for any
+    other length (e.g. `--seconds 900`, the movements whole but for a few long ones), so both stay cached."""
+    return OUT if max_seconds == MAX_SECONDS else OUT.with_name(f"{OUT.name}_{max_seconds:g}s")
+
+
 def render_all(max_seconds: float) -> list[dict]:
     """The cached manifest, rendering what is missing (every movement once; skips are remembered)."""
     import soundfile as sf
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    manifest_path, skipped_path = OUT / "manifest.json", OUT / "skipped.json"
+    out = out_dir(max_seconds)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path, skipped_path = out / "manifest.json", out / "skipped.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
     skipped = set(json.loads(skipped_path.read_text())) if skipped_path.exists() else set()
     done = {m["file"] for m in manifest} | skipped
@@ -195,7 +206,7 @@ def render_all(max_seconds: float) -> list[dict]:
             soundfont = str(rng.choice(soundfonts))
             y = render_mix(pm, soundfont=soundfont, engine="lib")
             audio = f"classical_{i:03d}_{k}.flac"
-            sf.write(OUT / audio, y, RENDER_SR)
+            sf.write(out / audio, y, RENDER_SR)
             manifest.append({**truth, "name": audio.split(".")[0], "audio": audio, "file": file_name(path),
                              "source": file_name(path) + (f"#{k}" if k else ""), "composer": composer,
                              "soundfont": soundfont, "split": "test"})
@@ -211,7 +222,8 @@ def render_all(max_seconds: float) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=MAX_SECONDS, help="seconds of each movement (first run)")
+    ap.add_argument("--seconds", type=float, default=MAX_SECONDS,
+                    help="seconds of each movement (renders of another length are cached in a folder of their own)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     from bench.pitch_accuracy import librosa_baseline, rhythm_rows
@@ -224,10 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     rhythm: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()
     for m in manifest:
-        y, sr = load_audio(OUT / m["audio"], mono=True)
+        y, sr = load_audio(out_dir(args.seconds) / m["audio"], mono=True)
         res = analyze_music(y, sr, options=PitchOptions(include=("key", "tempo", "beats")))
         base = librosa_baseline(y, sr, {})
-        path = OUT / "anchor_cache" / f"{m['name']}.json"
+        path = out_dir(args.seconds) / "anchor_cache" / f"{m['name']}.json"
         anchors = json.loads(path.read_text()) if path.exists() else {}
         ess, mad = anchors.get("essentia", {}), anchors.get("madmom", {})
         row = {"ours": key_score(m["key"], res["key"]["label"]), "librosa": key_score(m["key"], base["key"]),

@@ -61,6 +61,7 @@ def score_item(pm, truth: dict) -> dict[str, float]:
         "beat_f": acc.beat_f(truth["beats"], res["beat_times"]),
         "down_f": acc.beat_f(truth["downbeats"], res["downbeat_times"]),
         "metre": float(acc.metre_class(res["time_signature"]) == acc.metre_class(truth["time_signature"])),
+        "opening_warned": float(bool(res["key"].get("opening"))),
     }
 
 
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> None:
           + (f"with {' '.join(args.set)}" if args.set else "as shipped"))
     print("  " + "  ".join(f"{m} {np.mean([r[m] for r in rows]):.3f}" for m in METRICS)
           + f"  key where label = score analysis {np.mean(agreed):.3f} (n {len(agreed)})")
+    for warned, name in ((1.0, "the opening warning fired"), (0.0, "no opening warning")):
+        keys = [r["key"] for r in rows if r["opening_warned"] == warned]
+        if keys:
+            print(f"  key where {name}: {np.mean(keys):.3f} (n {len(keys)})")
 
 
 if __name__ == "__main__":

@@ -244,8 +244,9 @@ def main(argv: list[str] | None = None) -> None:
         ess, mad = anchors.get("essentia", {}), anchors.get("madmom", {})
         row = {"ours": key_score(m["key"], res["key"]["label"]), "librosa": key_score(m["key"], base["key"]),
                **({"essentia": key_score(m["key"], ess["key"])} if "key" in ess else {})}
+        warned = "opening warned" if res["key"].get("opening") else "not warned"
         for g in (COMPOSER_GROUPS.get(m["composer"], "classical era"), "all",
-                  *(("agreed",) if m["key_agrees"] else ())):
+                  *(("agreed",) if m["key_agrees"] else ()), warned):
             for system, v in row.items():
                 keys[g][system].append(v)
         if "beats" in m:
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
     print(f"{len(manifest)} classical movements nobody fitted on, first {args.seconds:.0f} s "
           f"({time.perf_counter() - t0:.0f} s to analyse)\nkey (MIREX weighted):")
-    for g in ("classical era", "romantic", "baroque", "all", "agreed"):
+    for g in ("classical era", "romantic", "baroque", "all", "agreed", "opening warned", "not warned"):
         if keys[g]:
             print(f"  {g:14s} n {len(keys[g]['ours']):3d}  " + "  ".join(
                 f"{system} {np.mean(v):.3f}" for system, v in keys[g].items()))

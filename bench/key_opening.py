@@ -37,7 +37,11 @@ iv (opens on the relative minor), Beethoven op. 59/2 ii (the relative minor), op
 one voice, read a fifth up and minor) and Mozart K. 458 iv (the dominant). The generated openings state their
 key plainly; real ones do not.
 
-Usage: python bench/key_opening.py [--members 2]
+What shipped instead is a warning (worker/music/key.py `opening`): where the opening alone clearly names another
+key than the whole track, the whole track's key is right less often, and the result says so. `--warning`
+measures it on the fit data by the same cross-validation.
+
+Usage: python bench/key_opening.py [--members 2] [--warning]
 """
 
 from __future__ import annotations
@@ -58,8 +62,16 @@ from bench.key_fit import CORPUS, FOLD_SALTS, FOLDS, SONATAS, TESTSET, fit, fold
 from bench.music_scores import key_score  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music import chroma as chroma_mod  # noqa: E402
-from worker.music.key import PITCH_NAMES, SOUNDING_LEVEL, key_label  # noqa: E402
-from worker.music.keymodel import evidence, key_log_probabilities, load_weights, log_softmax  # noqa: E402
+from worker.music.key import CLEAR_KEY_PROBABILITY, PITCH_NAMES, key_label  # noqa: E402
+from worker.music.keymodel import (  # noqa: E402
+    OPENING_MIN_SHARE_OF,
+    OPENING_SECONDS,
+    evidence,
+    key_log_probabilities,
+    load_weights,
+    log_softmax,
+    opening_span,
+)
 
 FRAMES_CACHE = ROOT / "bench" / "out" / "key_opening_frames_v1.npz"
 SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -91,30 +103,68 @@ def frames(cache: Path = FRAMES_CACHE) -> list[dict]:
     return items
 
 
-def opening_span(energy: np.ndarray, frame_times: np.ndarray, seconds: float) -> tuple[int, int]:
-    """Frames [a, b) of the first `seconds` after the music starts sounding (frame energy above SOUNDING_LEVEL
-    times the median energy of the frames that have any, the rule of worker/music/key.py's opening evidence)."""
-    loud = energy[energy > 0]
-    sounding = np.flatnonzero(energy > SOUNDING_LEVEL * float(np.median(loud))) if loud.size else np.zeros(0, int)
-    start = int(sounding[0]) if sounding.size else 0
-    step = float(frame_times[1] - frame_times[0]) if len(frame_times) > 1 else 1.0
-    return start, min(len(frame_times), start + max(1, int(round(seconds / step))))
-
-
 def opening_evidence(item: dict, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     a, b = opening_span(item["energy"], item["times"], seconds)
     times = item["times"][a:b] - item["times"][a]  # the opening's own clock: evidence reads its duration from it
     return evidence(item["chroma"][:, a:b], item["bass"][:, a:b], item["energy"][a:b], times)
 
 
+def warning_fires(item: dict, z_whole: np.ndarray, model: dict) -> bool:
+    """worker/music/key.py's opening warning for one item under `model`: the music after its start lasts at
+    least OPENING_MIN_SHARE_OF x OPENING_SECONDS and the opening alone names another key with probability at least
+    CLEAR_KEY_PROBABILITY."""
+    a, _ = opening_span(item["energy"], item["times"], OPENING_SECONDS)
+    if float(item["times"][-1] - item["times"][a]) < OPENING_MIN_SHARE_OF * OPENING_SECONDS:
+        return False
+    z_open = key_log_probabilities(*opening_evidence(item, OPENING_SECONDS), model)
+    j = int(np.argmax(z_open))
+    return j != int(np.argmax(z_whole)) and float(np.exp(z_open[j])) >= CLEAR_KEY_PROBABILITY
+
+
+def warning_report(items: list[dict], whole: list, hidden: int, decay: float, members: int,
+                   temperature: float) -> None:
+    """Where the opening warning fires under grouped cross-validation (fold models, the shipped temperature),
+    how often the whole track's key is right there and elsewhere, per family."""
+    rows = [(it["family"], it["index"], ev, st, it["group"]) for it, (ev, st) in zip(items, whole, strict=True)]
+    seen: dict[str, dict[bool, list[tuple[float, float]]]] = defaultdict(lambda: {True: [], False: []})
+    for salt in FOLD_SALTS:
+        folds = [zlib.crc32((it["group"] + salt).encode()) % FOLDS for it in items]
+        for k in range(FOLDS):
+            model = fit([row for row, f in zip(rows, folds, strict=True) if f != k and row[0] != "sonata"],
+                        hidden, decay, members)
+            model["temperature"] = np.array([temperature])
+            for i, it in enumerate(items):
+                if folds[i] == k:
+                    z = key_log_probabilities(*whole[i], model)
+                    guess = int(np.argmax(z))
+                    seen[it["family"]][warning_fires(it, z, model)].append(
+                        (key_score(key_label(it["index"]), key_label(guess)), float(guess == it["index"])))
+    print("family      items (each read once per fold assignment)  warned   weighted / exact where warned   "
+          "weighted / exact elsewhere")
+    groups = {**{f: [f] for f in sorted(seen)}, "old six": [f for f in seen if f != "sonata"]}
+    for name, fams in groups.items():
+        on = np.array([r for f in fams for r in seen[f][True]]).reshape(-1, 2)
+        off = np.array([r for f in fams for r in seen[f][False]]).reshape(-1, 2)
+        n = len(on) + len(off)
+        print(f"{name:10s} {n:6d}{'':44s}  {len(on) / n:6.2f}   {on[:, 0].mean() if len(on) else np.nan:8.3f} / "
+              f"{on[:, 1].mean() if len(on) else np.nan:.3f}             "
+              f"{off[:, 0].mean():8.3f} / {off[:, 1].mean():.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=2)
+    ap.add_argument("--warning", action="store_true",
+                    help="measure the shipped opening warning (worker/music/key.py) instead of the blend")
     args = ap.parse_args(argv)
     shipped = load_weights()
     assert shipped is not None, "worker/music/key_model.npz is missing"
     hidden, decay = int(shipped["hidden"][0]), float(shipped["decay"][0])
     items = frames()
+    if args.warning:
+        whole_only = [evidence(it["chroma"], it["bass"], it["energy"], it["times"]) for it in items]
+        warning_report(items, whole_only, hidden, decay, args.members, float(shipped["temperature"][0]))
+        return
     whole = [evidence(it["chroma"], it["bass"], it["energy"], it["times"]) for it in items]
     openings = {s: [opening_evidence(it, s) for it in items] for s in SECONDS}
     print(f"{len(items)} items; hidden {hidden}, decay {decay:g}, {args.members} members", flush=True)

@@ -60,6 +60,11 @@ def test_key_warnings_say_no_key_low_confidence_and_near_ties():
     assert key_warnings(key) == ["key uncertain (confidence 0.20)", "key may also be A minor (0.40 against 0.50)"]
     key.update(confidence=0.8, candidates=[{"label": "A minor", "score": 0.1}])
     assert key_warnings(key) == []
+    key.update(label="C major", opening={"label": "G major", "score": 0.81})
+    assert key_warnings(key) == ["the opening reads as G major (0.81), the whole track as C major: the music may "
+                                 "begin away from its key, or modulate"]
+    key["label"] = "G major"  # the timeline made the opening's key the global one: nothing left to say
+    assert key_warnings(key) == []
 
 
 @pytest.mark.parametrize("beats,compound,expected", [(4, False, "4/4"), (3, False, "3/4"), (2, True, "6/8"),

@@ -9,6 +9,7 @@ import pytest
 from tests.music_signals import SR, cadence, click_track, sine_melody
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music
+from worker.music.summary import format_summary
 
 
 @pytest.mark.parametrize("tonic,name", [(0, "C"), (9, "A")])
@@ -41,6 +42,32 @@ def test_modulation_is_reported_as_a_key_timeline():
     changes = res["key"]["changes"]
     assert [c["label"] for c in changes] == ["C major", "A major"]
     assert changes[0]["time"] == 0.0 and abs(changes[1]["time"] - 36.0) < 4.0
+
+
+def test_an_opening_in_another_key_is_reported_beside_the_whole_tracks_key():
+    """16 s of A major, then 40 s of F major: the whole track reads F major, its opening alone A major, and the
+    result says so (where that happens the whole track's key is right less often: bench/key_opening.py)."""
+    opening, _ = cadence(9, bars=8)
+    rest, _ = cadence(5, bars=20)
+    res = analyze_music(np.concatenate([opening, rest]), SR, options=PitchOptions(include=("key",)))
+    key = res["key"]
+    assert key["label"] == "F major"
+    assert (key["opening"]["label"], key["opening"]["tonic"], key["opening"]["mode"]) == ("A major", "A", "major")
+    assert key["opening"]["score"] >= 0.5
+    assert any(w.startswith("the opening reads as A major") for w in res["warnings"]), res["warnings"]
+    assert "the first 12 s alone read A major" in format_summary(res)
+
+
+@pytest.mark.parametrize("bars", [28, 10])  # 56 s in one key; 20 s (too short for the opening to be a part of it)
+def test_no_opening_key_where_the_opening_is_the_key_or_most_of_the_track(bars):
+    y, _ = cadence(5, bars=bars)
+    res = analyze_music(y, SR, options=PitchOptions(include=("key",)))
+    assert res["key"]["label"] == "F major" and "opening" not in res["key"]
+    assert not any("opening" in w for w in res["warnings"])
+    if bars == 10:  # what makes it too short: the opening would be more than half of it
+        first, _ = cadence(9, bars=4)
+        res = analyze_music(np.concatenate([first, y[: len(y) // 2]]), SR, options=PitchOptions(include=("key",)))
+        assert "opening" not in res["key"]
 
 
 def test_click_track_at_120_bpm():

@@ -80,7 +80,11 @@ def file_result(required: tuple[str, ...], description: str, **properties: Any) 
 
 def pitch_result() -> Schema:
     key = obj(["tonic", "mode", "confidence"], tonic=null(STR), mode=null({"enum": ["major", "minor"]}),
-              label=STR, confidence=NUM, candidates=arr({"type": "object"}), changes=arr({"type": "object"}))
+              label=STR, confidence=NUM, candidates=arr({"type": "object"}), changes=arr({"type": "object"}),
+              opening=obj(["tonic", "mode", "label", "score"], "Present when the opening (the first 12 s after the "
+                          "music starts), read alone, clearly names another key than the whole track (a warning "
+                          "says so too).",
+                          tonic=STR, mode={"enum": ["major", "minor"]}, label=STR, score=NUM))
     chord = obj(["start", "end", "label"], start=NUM, end=NUM, label={"type": "string", "examples": ["A:min"]})
     note = obj(["onset", "offset", "midi"], onset=NUM, offset=NUM, midi=INT, name={"type": "string",
                                                                                "examples": ["G4"]})

@@ -129,7 +129,11 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     correlations are blended with the bass and opening evidence (EVIDENCE_WEIGHTS); whether the
     audio is tonal at all is still judged on the mean chroma alone.
     Returns {tonic, mode, label, confidence, candidates: [{tonic, mode, label, score}]};
-    tonic/mode/label are None when the audio is not tonal enough (drums, noise, silence).
+    tonic/mode/label are None when the audio is not tonal enough (drums, noise, silence). With the key model,
+    `opening` {tonic, mode, label, score} is added when the track's first 12 s, read alone, clearly name
+    another key (probability at least CLEAR_KEY_PROBABILITY): where that happens the whole track's key is
+    right less often (grouped cross-validation on fit data: 0.77 against 0.95 exact; the classical movements
+    no fit saw: 0.74 against 0.95 weighted), so key_warnings says so.
     """
     mean = key_chroma(chroma)
     if not np.any(mean > 0):
@@ -141,7 +145,17 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
 
         probs = key_probabilities(chroma, bass, energy, frame_times)
     if probs is not None:
-        return _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
+        from .keymodel import opening_probabilities
+
+        assert bass is not None and energy is not None and frame_times is not None  # probs needs them
+        found = _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
+        if found["index"] is not None:
+            opening = opening_probabilities(chroma, bass, energy, frame_times)
+            j = int(np.argmax(opening)) if opening is not None else found["index"]
+            if opening is not None and j != found["index"] and opening[j] >= CLEAR_KEY_PROBABILITY:
+                found["opening"] = {"tonic": PITCH_NAMES[j % 12], "mode": "major" if j < 12 else "minor",
+                                    "label": key_label(j), "score": round(float(opening[j]), 4)}
+        return found
     scores = np.zeros(24)
     used = 0.0
     sets = (profiles, BASS_PROFILES, OPENING_PROFILES, OPENING_BASS_PROFILES)
@@ -321,6 +335,10 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
     out = []
     if key["confidence"] < UNCERTAIN_KEY_CONFIDENCE:
         out.append(f"key uncertain (confidence {key['confidence']:.2f})")
+    opening = key.get("opening")
+    if opening and opening["label"] != key["label"]:
+        out.append(f"the opening reads as {opening['label']} ({opening['score']:.2f}), the whole track as "
+                   f"{key['label']}: the music may begin away from its key, or modulate")
     best = key.get("score")
     for c in key.get("candidates", [])[:1]:
         if best is None or c.get("score") is None:

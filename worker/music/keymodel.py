@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .key import PITCH_NAMES
+from .key import PITCH_NAMES, SOUNDING_LEVEL
 
 WEIGHTS = Path(__file__).with_name("key_model.npz")
 ROWS = ("treble", "bass", "maj", "min", "7", "first_major", "first_minor", "last_major", "last_minor",
@@ -38,6 +38,10 @@ STYLE_FEATURES = ("chord_entropy", "chord_rate", "distinct_chords")
 ENTROPY_SCALE = 4.0  # bits: a piece spread evenly over 16 chord labels scores 1
 DISTINCT_SCALE = 20.0  # distinct chord labels that score 1
 FALLING_FIFTH = 5  # semitones up (= a fifth down) from one chord root to the next: V -> I
+# The opening read on its own (key.py's `opening`): the first OPENING_SECONDS after the music starts, on tracks
+# whose music lasts at least OPENING_MIN_SHARE_OF times as long (shorter ones are mostly their opening).
+OPENING_SECONDS = 12.0
+OPENING_MIN_SHARE_OF = 2.0
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +114,16 @@ def evidence(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_tim
     return np.concatenate([np.array([_summary(chroma), _summary(bass)]), rows]), style
 
 
+def opening_span(energy: np.ndarray, frame_times: np.ndarray, seconds: float) -> tuple[int, int]:
+    """Frames [a, b) of the first `seconds` after the music starts sounding (frame energy above SOUNDING_LEVEL
+    times the median energy of the frames that have any)."""
+    loud = energy[energy > 0]
+    sounding = np.flatnonzero(energy > SOUNDING_LEVEL * float(np.median(loud))) if loud.size else np.zeros(0, int)
+    start = int(sounding[0]) if sounding.size else 0
+    step = float(frame_times[1] - frame_times[0]) if len(frame_times) > 1 else 1.0
+    return start, min(len(frame_times), start + max(1, int(round(seconds / step))))
+
+
 def rotated(ev: np.ndarray) -> np.ndarray:
     """(12, N_EVIDENCE * 12): the evidence rotated so that each tonic is pitch class 0."""
     return np.stack([np.roll(ev, -t, axis=1).ravel() for t in range(12)])
@@ -144,5 +158,21 @@ def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, 
     if weights is None or chroma.shape[1] == 0:
         return None
     z = key_log_probabilities(*evidence(chroma, bass, energy, frame_times), weights)
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
+def opening_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
+                          ) -> np.ndarray | None:
+    """(24,) probability of each key from the first OPENING_SECONDS after the music starts alone, or None without
+    weights or when the music after its start lasts less than OPENING_MIN_SHARE_OF times that."""
+    weights = load_weights()
+    if weights is None or len(frame_times) < 2:
+        return None
+    a, b = opening_span(energy, frame_times, OPENING_SECONDS)
+    if float(frame_times[-1] - frame_times[a]) < OPENING_MIN_SHARE_OF * OPENING_SECONDS:
+        return None
+    times = frame_times[a:b] - frame_times[a]  # the opening's own clock: evidence reads its duration from it
+    z = key_log_probabilities(*evidence(chroma[:, a:b], bass[:, a:b], energy[a:b], times), weights)
     p = np.exp(z - z.max())
     return p / p.sum()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .keymodel import OPENING_SECONDS
+
 MAX_CHORD_LINES = 400
 MAX_NOTE_LINES = 400
 
@@ -20,6 +22,9 @@ def format_summary(result: dict) -> str:
             lines.append(f"Key: {key['label']} (confidence {key['confidence']:.2f})")
         if key.get("candidates"):
             lines.append("  runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
+        if key.get("opening"):
+            lines.append(f"  the first {OPENING_SECONDS:.0f} s alone read {key['opening']['label']} "
+                         f"({key['opening']['score']:.2f})")
         changes = key.get("changes", [])
         if changes:
             lines.append(f"  starts in {changes[0]['label']}")

@@ -30,6 +30,7 @@ import json
 import sys
 import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,20 +76,27 @@ def evidence_rows(cache: Path, folders: tuple[Path, ...] = (CORPUS, TESTSET)
         with np.load(cache, allow_pickle=True) as f:
             return [tuple(r) for r in f["rows"]]
     rows = []
+    for m, index, f in fit_features(folders):
+        ev, style = evidence(f.chroma, f.bass, f.energy, f.times)
+        rows.append((m["family"], index, ev, style, fold_group(m)))
+    arr = np.empty(len(rows), dtype=object)
+    arr[:] = rows
+    np.savez(cache, rows=arr)
+    return rows
+
+
+def fit_features(folders: tuple[Path, ...]) -> Iterator[tuple[dict, int, chroma_mod.HarmonicFeatures]]:
+    """(manifest entry, true key index 0-23, the harmonic features the key model reads) per fit item of
+    `folders`: split "train", and not a chorale whose label music21's analysis disputes."""
     for folder in folders:
         for m in json.loads((folder / "manifest.json").read_text()):
             if m["split"] != "train" or m.get("key_agrees") is False:
                 continue
             y, _ = load_audio(folder / m["audio"], sr=chroma_mod.SR, mono=True)
-            f = chroma_mod.harmonic_features(y / max(1e-9, float(np.abs(y).max())))
             tonic, mode = m["key"].split()
-            index = PITCH_NAMES.index(tonic) + (12 if mode == "minor" else 0)
-            ev, style = evidence(f.chroma, f.bass, f.energy, f.times)
-            rows.append((m["family"], index, ev, style, fold_group(m)))
-    arr = np.empty(len(rows), dtype=object)
-    arr[:] = rows
-    np.savez(cache, rows=arr)
-    return rows
+            yield (m, PITCH_NAMES.index(tonic) + (12 if mode == "minor" else 0),
+                   chroma_mod.harmonic_features(y / max(1e-9, float(np.abs(y).max()))))
+        print(f"{folder.name}: read", flush=True)
 
 
 def _fit_member(x, style, y, weight, hidden: int, decay: float, seed: int) -> dict[str, np.ndarray]:

@@ -47,7 +47,6 @@ Usage: python bench/key_opening.py [--members 2] [--warning]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import zlib
 from collections import defaultdict
@@ -58,11 +57,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.key_fit import CORPUS, FOLD_SALTS, FOLDS, SONATAS, TESTSET, fit, fold_group  # noqa: E402
+from bench.key_fit import CORPUS, FOLD_SALTS, FOLDS, SONATAS, TESTSET, fit, fit_features, fold_group  # noqa: E402
 from bench.music_scores import key_score  # noqa: E402
-from worker.audio_io import load_audio  # noqa: E402
-from worker.music import chroma as chroma_mod  # noqa: E402
-from worker.music.key import CLEAR_KEY_PROBABILITY, PITCH_NAMES, key_label  # noqa: E402
+from worker.music.key import CLEAR_KEY_PROBABILITY, key_label  # noqa: E402
 from worker.music.keymodel import (  # noqa: E402
     OPENING_MIN_SHARE_OF,
     OPENING_SECONDS,
@@ -85,18 +82,8 @@ def frames(cache: Path = FRAMES_CACHE) -> list[dict]:
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return list(f["items"])
-    items = []
-    for folder in (CORPUS, TESTSET, SONATAS):
-        for m in json.loads((folder / "manifest.json").read_text()):
-            if m["split"] != "train" or m.get("key_agrees") is False:
-                continue
-            y, _ = load_audio(folder / m["audio"], sr=chroma_mod.SR, mono=True)
-            f = chroma_mod.harmonic_features(y / max(1e-9, float(np.abs(y).max())))
-            tonic, mode = m["key"].split()
-            items.append({"family": m["family"], "index": PITCH_NAMES.index(tonic) + (12 if mode == "minor" else 0),
-                          "group": fold_group(m), "chroma": f.chroma, "bass": f.bass, "energy": f.energy,
-                          "times": f.times})
-        print(f"{folder.name}: {len(items)} items so far", flush=True)
+    items = [{"family": m["family"], "index": index, "group": fold_group(m), "chroma": f.chroma, "bass": f.bass,
+              "energy": f.energy, "times": f.times} for m, index, f in fit_features((CORPUS, TESTSET, SONATAS))]
     arr = np.empty(len(items), dtype=object)
     arr[:] = items
     np.savez(cache, items=arr)

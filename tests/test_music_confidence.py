@@ -52,6 +52,19 @@ def test_a_global_key_that_holds_most_of_the_track_stays_and_a_split_track_says_
     assert key["label"] == "C major" and warnings == []
 
 
+def test_a_key_the_timeline_set_is_not_warned_again_as_a_near_tie_of_the_one_it_replaced():
+    """The key model gives B minor 0.99 and A major nothing, the timeline holds A major for 62 %: one warning
+    says what happened (not a second "key may also be B minor (0.99 against 0.00)")."""
+    key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
+    key.update(_probabilities=True, score=0.99,
+               candidates=[{"tonic": "A", "mode": "major", "label": "A major", "score": 0.0}])
+    warnings = reconcile_with_changes(key, 160.0)
+    assert key["label"] == "A major" and key["candidates"][0]["label"] == "B minor"
+    assert warnings == ["global key set to A major, the key of 62% of the track (the whole-track key model "
+                        "preferred B minor)"]
+    assert key_warnings(key) == []
+
+
 def test_key_warnings_say_no_key_low_confidence_and_near_ties():
     assert key_warnings({"index": None}) == ["no clear key"]
     assert key_warnings({"index": None}, silent=True) == []

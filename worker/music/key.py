@@ -315,8 +315,10 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
         key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
                    score=new_score)
         key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
+        key["_from_timeline"] = True  # key_warnings: this warning already names the runner-up
+        reading = "key model" if key.get("_probabilities") else "profile fit"
         return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
-                f"(the whole-track profile fit preferred {old['label']})"]
+                f"(the whole-track {reading} preferred {old['label']})"]
     share = cover.get(key["label"], 0.0)
     return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
 
@@ -340,7 +342,9 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         out.append(f"the opening reads as {opening['label']} ({opening['score']:.2f}), the whole track as "
                    f"{key['label']}: the music may begin away from its key, or modulate")
     best = key.get("score")
-    for c in key.get("candidates", [])[:1]:
+    # after the timeline overruled the whole-track reading, the runner-up is that reading, named by
+    # reconcile_with_changes' warning: its score against the new key's would only repeat it, inverted
+    for c in key.get("candidates", [])[:0 if key.get("_from_timeline") else 1]:
         if best is None or c.get("score") is None:
             continue
         close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE

@@ -56,10 +56,12 @@ def test_a_key_the_timeline_set_is_not_warned_again_as_a_near_tie_of_the_one_it_
     """The key model gives B minor 0.99 and A major nothing, the timeline holds A major for 62 %: one warning
     says what happened (not a second "key may also be B minor (0.99 against 0.00)")."""
     key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
-    key.update(_probabilities=True, score=0.99,
-               candidates=[{"tonic": "A", "mode": "major", "label": "A major", "score": 0.0}])
+    key.update(_probabilities=True, score=0.99, candidates=[{"tonic": "D", "mode": "major", "label": "D major",
+                                                             "score": 0.01}],
+               _scores={"B minor": 0.99, "D major": 0.01, "A major": 0.0002})
     warnings = reconcile_with_changes(key, 160.0)
     assert key["label"] == "A major" and key["candidates"][0]["label"] == "B minor"
+    assert key["score"] == 0.0002  # not among the runner-ups: from every key's score
     assert warnings == ["global key set to A major, the key of 62% of the track (the whole-track key model "
                         "preferred B minor)"]
     assert key_warnings(key) == []

@@ -178,7 +178,7 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
-            "changes": []}
+            "changes": [], "_scores": {key_label(j): round(float(scores[j]), 4) for j in range(24)}}
 
 
 def tonal_strength(tonal_fit: float, harmonic_ratio: float) -> float:
@@ -203,7 +203,8 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
-            "changes": [], "_probabilities": True}
+            "changes": [], "_probabilities": True,
+            "_scores": {key_label(j): round(float(probs[j]), 4) for j in range(24)}}
 
 
 def _no_key(candidates: list, confidence: float) -> dict:
@@ -311,7 +312,9 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     if cover[top] > MAJORITY_SHARE:
         old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
         i = int(next(j for j in range(24) if key_label(j) == top))
-        new_score = next((c["score"] for c in key["candidates"] if c["label"] == top), None)
+        # every key's score where the estimate kept them (a timeline key may be none of the runner-ups)
+        new_score = key.get("_scores", {}).get(top, next((c["score"] for c in key["candidates"] if c["label"] == top),
+                                                         None))
         key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
                    score=new_score)
         key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]

@@ -52,19 +52,21 @@ def test_a_global_key_that_holds_most_of_the_track_stays_and_a_split_track_says_
     assert key["label"] == "C major" and warnings == []
 
 
-def test_a_key_the_timeline_set_is_not_warned_again_as_a_near_tie_of_the_one_it_replaced():
-    """The key model gives B minor 0.99 and A major nothing, the timeline holds A major for 62 %: one warning
-    says what happened (not a second "key may also be B minor (0.99 against 0.00)")."""
+def test_a_key_the_timeline_set_has_its_own_confidence_and_no_near_tie_warning():
+    """The key model gives B minor 0.99 and A major nothing, the timeline holds A major for 62 %: A major is
+    reported with the model's confidence in it (none), and one warning says what happened (not a second "key
+    may also be B minor (0.99 against 0.00)")."""
     key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
-    key.update(_probabilities=True, score=0.99, candidates=[{"tonic": "D", "mode": "major", "label": "D major",
-                                                             "score": 0.01}],
+    key.update(_probabilities=True, score=0.99, confidence=0.89, _tonal=0.9,
+               candidates=[{"tonic": "D", "mode": "major", "label": "D major", "score": 0.01}],
                _scores={"B minor": 0.99, "D major": 0.01, "A major": 0.0002})
     warnings = reconcile_with_changes(key, 160.0)
     assert key["label"] == "A major" and key["candidates"][0]["label"] == "B minor"
     assert key["score"] == 0.0002  # not among the runner-ups: from every key's score
+    assert key["confidence"] == 0.0  # the model's probability of A major times how tonal: not B minor's 0.89
     assert warnings == ["global key set to A major, the key of 62% of the track (the whole-track key model "
                         "preferred B minor)"]
-    assert key_warnings(key) == []
+    assert key_warnings(key) == ["key uncertain (confidence 0.00)"]
 
 
 def test_key_warnings_say_no_key_low_confidence_and_near_ties():

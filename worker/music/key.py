@@ -193,7 +193,8 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
     order = np.argsort(probs)[::-1]
     candidates = [{"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor",
                    "label": key_label(int(i)), "score": round(float(probs[i]), 4)} for i in order[:n_candidates]]
-    confidence = round(float(probs[order[0]]) * tonal_strength(tonal_fit, harmonic_ratio), 3)
+    tonal = tonal_strength(tonal_fit, harmonic_ratio)
+    confidence = round(float(probs[order[0]]) * tonal, 3)
     # distorted guitars and dense mixes flatten the mean chroma (a weak profile fit) while chords and
     # bass still name the key: then the model's clear preference is reported, with the lower confidence
     weak_but_clear = (tonal_fit >= WEAK_TONAL_FIT and float(probs[order[0]]) >= CLEAR_KEY_PROBABILITY
@@ -203,7 +204,7 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
-            "changes": [], "_probabilities": True,
+            "changes": [], "_probabilities": True, "_tonal": tonal,
             "_scores": {key_label(j): round(float(probs[j]), 4) for j in range(24)}}
 
 
@@ -317,6 +318,10 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
                                                          None))
         key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
                    score=new_score)
+        if key.get("_probabilities") and new_score is not None:
+            # the confidence is the key model's probability of the key reported times how tonal the audio is,
+            # here too: the whole-track reading's own confidence would vouch for a key it did not choose
+            key["confidence"] = round(float(new_score) * float(key.get("_tonal", 1.0)), 3)
         key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
         key["_from_timeline"] = True  # key_warnings: this warning already names the runner-up
         reading = "key model" if key.get("_probabilities") else "profile fit"

@@ -133,7 +133,7 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     `opening` {tonic, mode, label, score} is added when the track's first 12 s, read alone, clearly name
     another key (probability at least CLEAR_KEY_PROBABILITY): where that happens the whole track's key is
     right less often (grouped cross-validation on fit data: 0.77 against 0.95 exact; the classical movements
-    no fit saw: 0.74 against 0.95 weighted), so key_warnings says so.
+    no fit saw: 0.78 against 0.94 weighted), so key_warnings says so.
     """
     mean = key_chroma(chroma)
     if not np.any(mean > 0):
@@ -149,12 +149,11 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
 
         assert bass is not None and energy is not None and frame_times is not None  # probs needs them
         found = _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
-        if found["index"] is not None:
-            opening = opening_probabilities(chroma, bass, energy, frame_times)
-            j = int(np.argmax(opening)) if opening is not None else found["index"]
-            if opening is not None and j != found["index"] and opening[j] >= CLEAR_KEY_PROBABILITY:
-                found["opening"] = {"tonic": PITCH_NAMES[j % 12], "mode": "major" if j < 12 else "minor",
-                                    "label": key_label(j), "score": round(float(opening[j]), 4)}
+        opening = None if found["index"] is None else opening_probabilities(chroma, bass, energy, frame_times)
+        j = None if opening is None else int(np.argmax(opening))
+        if opening is not None and j is not None and j != found["index"] and opening[j] >= CLEAR_KEY_PROBABILITY:
+            found["opening"] = {"tonic": PITCH_NAMES[j % 12], "mode": "major" if j < 12 else "minor",
+                                "label": key_label(j), "score": round(float(opening[j]), 4)}
         return found
     scores = np.zeros(24)
     used = 0.0

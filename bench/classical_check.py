@@ -232,14 +232,15 @@ def main(argv: list[str] | None = None) -> None:
     from worker.music.pipeline import analyze_music
 
     manifest = render_all(args.seconds)
+    out = out_dir(args.seconds)
     keys: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     rhythm: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     t0 = time.perf_counter()
     for m in manifest:
-        y, sr = load_audio(out_dir(args.seconds) / m["audio"], mono=True)
+        y, sr = load_audio(out / m["audio"], mono=True)
         res = analyze_music(y, sr, options=PitchOptions(include=("key", "tempo", "beats")))
         base = librosa_baseline(y, sr, {})
-        path = out_dir(args.seconds) / "anchor_cache" / f"{m['name']}.json"
+        path = out / "anchor_cache" / f"{m['name']}.json"
         anchors = json.loads(path.read_text()) if path.exists() else {}
         ess, mad = anchors.get("essentia", {}), anchors.get("madmom", {})
         row = {"ours": key_score(m["key"], res["key"]["label"]), "librosa": key_score(m["key"], base["key"]),

@@ -50,6 +50,7 @@ import argparse
 import sys
 import zlib
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,16 +60,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.key_fit import CORPUS, FOLD_SALTS, FOLDS, SONATAS, TESTSET, fit, fit_features, fold_group  # noqa: E402
 from bench.music_scores import key_score  # noqa: E402
-from worker.music.key import CLEAR_KEY_PROBABILITY, key_label  # noqa: E402
-from worker.music.keymodel import (  # noqa: E402
-    OPENING_MIN_SHARE_OF,
-    OPENING_SECONDS,
-    evidence,
-    key_log_probabilities,
-    load_weights,
-    log_softmax,
-    opening_span,
-)
+from worker.music import keymodel  # noqa: E402
+from worker.music.key import key_label, opening_key  # noqa: E402
+from worker.music.keymodel import evidence, key_log_probabilities, load_weights, log_softmax  # noqa: E402
 
 FRAMES_CACHE = ROOT / "bench" / "out" / "key_opening_frames_v1.npz"
 SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -91,41 +85,36 @@ def frames(cache: Path = FRAMES_CACHE) -> list[dict]:
 
 
 def opening_evidence(item: dict, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    a, b = opening_span(item["energy"], item["times"], seconds)
-    times = item["times"][a:b] - item["times"][a]  # the opening's own clock: evidence reads its duration from it
-    return evidence(item["chroma"][:, a:b], item["bass"][:, a:b], item["energy"][a:b], times)
+    return keymodel.opening_evidence(item["chroma"], item["bass"], item["energy"], item["times"], seconds)
 
 
-def warning_fires(item: dict, z_whole: np.ndarray, model: dict) -> bool:
-    """worker/music/key.py's opening warning for one item under `model`: the music after its start lasts at
-    least OPENING_MIN_SHARE_OF x OPENING_SECONDS and the opening alone names another key with probability at least
-    CLEAR_KEY_PROBABILITY."""
-    a, _ = opening_span(item["energy"], item["times"], OPENING_SECONDS)
-    if float(item["times"][-1] - item["times"][a]) < OPENING_MIN_SHARE_OF * OPENING_SECONDS:
-        return False
-    z_open = key_log_probabilities(*opening_evidence(item, OPENING_SECONDS), model)
-    j = int(np.argmax(z_open))
-    return j != int(np.argmax(z_whole)) and float(np.exp(z_open[j])) >= CLEAR_KEY_PROBABILITY
-
-
-def warning_report(items: list[dict], whole: list, hidden: int, decay: float, members: int,
-                   temperature: float) -> None:
-    """Where the opening warning fires under grouped cross-validation (fold models, the shipped temperature),
-    how often the whole track's key is right there and elsewhere, per family."""
-    rows = [(it["family"], it["index"], ev, st, it["group"]) for it, (ev, st) in zip(items, whole, strict=True)]
-    seen: dict[str, dict[bool, list[tuple[float, float]]]] = defaultdict(lambda: {True: [], False: []})
-    for salt in FOLD_SALTS:
+def fold_models(items: list[dict], rows: list, hidden: int, decay: float, members: int
+                ) -> Iterator[tuple[int, list[int], int, dict[str, np.ndarray]]]:
+    """(fold assignment r, every item's fold, fold k, the model fitted on the other folds' items of the six old
+    families) for each of FOLD_SALTS' assignments and each fold: the items of fold k are held out from it."""
+    for r, salt in enumerate(FOLD_SALTS):
         folds = [zlib.crc32((it["group"] + salt).encode()) % FOLDS for it in items]
         for k in range(FOLDS):
-            model = fit([row for row, f in zip(rows, folds, strict=True) if f != k and row[0] != "sonata"],
-                        hidden, decay, members)
-            model["temperature"] = np.array([temperature])
-            for i, it in enumerate(items):
-                if folds[i] == k:
-                    z = key_log_probabilities(*whole[i], model)
-                    guess = int(np.argmax(z))
-                    seen[it["family"]][warning_fires(it, z, model)].append(
-                        (key_score(key_label(it["index"]), key_label(guess)), float(guess == it["index"])))
+            yield r, folds, k, fit([row for row, f in zip(rows, folds, strict=True) if f != k and row[0] != "sonata"],
+                                   hidden, decay, members)
+        print(f"fold assignment {r + 1}/{len(FOLD_SALTS)} done", flush=True)
+
+
+def warning_report(items: list[dict], rows: list, hidden: int, decay: float, members: int,
+                   temperature: float) -> None:
+    """Where the opening warning (worker/music/key.py: key.opening_key of keymodel.opening_probabilities) fires
+    under grouped cross-validation (fold models, the shipped temperature), how often the whole track's key is
+    right there and elsewhere, per family."""
+    seen: dict[str, dict[bool, list[tuple[float, float]]]] = defaultdict(lambda: {True: [], False: []})
+    for _, folds, k, model in fold_models(items, rows, hidden, decay, members):
+        model["temperature"] = np.array([temperature])
+        for i, it in enumerate(items):
+            if folds[i] == k:
+                guess = int(np.argmax(key_log_probabilities(*rows[i][2:4], model)))
+                opening = keymodel.opening_probabilities(it["chroma"], it["bass"], it["energy"], it["times"],
+                                                         weights=model)
+                seen[it["family"]][opening_key(opening, guess) is not None].append(
+                    (key_score(key_label(it["index"]), key_label(guess)), float(guess == it["index"])))
     print("family      items (each read once per fold assignment)  warned   weighted / exact where warned   "
           "weighted / exact elsewhere")
     groups = {**{f: [f] for f in sorted(seen)}, "old six": [f for f in seen if f != "sonata"]}
@@ -148,33 +137,27 @@ def main(argv: list[str] | None = None) -> None:
     assert shipped is not None, "worker/music/key_model.npz is missing"
     hidden, decay = int(shipped["hidden"][0]), float(shipped["decay"][0])
     items = frames()
+    rows = [(it["family"], it["index"], *evidence(it["chroma"], it["bass"], it["energy"], it["times"]), it["group"])
+            for it in items]
     if args.warning:
-        whole_only = [evidence(it["chroma"], it["bass"], it["energy"], it["times"]) for it in items]
-        warning_report(items, whole_only, hidden, decay, args.members, float(shipped["temperature"][0]))
+        warning_report(items, rows, hidden, decay, args.members, float(shipped["temperature"][0]))
         return
-    whole = [evidence(it["chroma"], it["bass"], it["energy"], it["times"]) for it in items]
     openings = {s: [opening_evidence(it, s) for it in items] for s in SECONDS}
     print(f"{len(items)} items; hidden {hidden}, decay {decay:g}, {args.members} members", flush=True)
-    rows = [(it["family"], it["index"], ev, st, it["group"]) for it, (ev, st) in zip(items, whole, strict=True)]
     # scores[(share, seconds)][family] -> one list per fold assignment
     scores: dict[tuple[float, float], dict[str, list[list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: [[] for _ in FOLD_SALTS]))
-    for r, salt in enumerate(FOLD_SALTS):
-        folds = [zlib.crc32((it["group"] + salt).encode()) % FOLDS for it in items]
-        for k in range(FOLDS):
-            model = fit([row for row, f in zip(rows, folds, strict=True) if f != k and row[0] != "sonata"],
-                        hidden, decay, args.members)
-            for i, it in enumerate(items):
-                if folds[i] != k:
-                    continue
-                lw = key_log_probabilities(*whole[i], model)
-                for s in SECONDS:
-                    lo = key_log_probabilities(*openings[s][i], model)
-                    for share in SHARES:
-                        blend = log_softmax((1 - share) * lw + share * lo)
-                        scores[(share, s)][it["family"]][r].append(
-                            key_score(key_label(it["index"]), key_label(int(np.argmax(blend)))))
-        print(f"fold assignment {r + 1}/{len(FOLD_SALTS)} done", flush=True)
+    for r, folds, k, model in fold_models(items, rows, hidden, decay, args.members):
+        for i, it in enumerate(items):
+            if folds[i] != k:
+                continue
+            lw = key_log_probabilities(*rows[i][2:4], model)
+            for s in SECONDS:
+                lo = key_log_probabilities(*openings[s][i], model)
+                for share in SHARES:
+                    blend = log_softmax((1 - share) * lw + share * lo)
+                    scores[(share, s)][it["family"]][r].append(
+                        key_score(key_label(it["index"]), key_label(int(np.argmax(blend)))))
     table = {}
     for cell, per_family in scores.items():
         fam = {f: float(np.mean([np.mean(run) for run in runs])) for f, runs in sorted(per_family.items())}

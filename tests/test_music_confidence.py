@@ -33,7 +33,8 @@ def test_a_close_double_tempo_is_a_warning_and_a_clear_winner_is_not():
 def _key(label: str, index: int, changes: list[tuple[float, str]]) -> dict:
     return {"tonic": label.split()[0], "mode": label.split()[1], "label": label, "index": index, "score": 0.6,
             "confidence": 0.7, "candidates": [{"tonic": "A", "mode": "major", "label": "A major", "score": 0.3}],
-            "changes": [{"time": t, "label": lab} for t, lab in changes]}
+            "changes": [{"time": t, "label": lab} for t, lab in changes],
+            "_scores": {lab: 0.0 for _, lab in changes} | {"A major": 0.3, label: 0.6}}
 
 
 def test_the_global_key_follows_the_segment_that_covers_most_of_the_track():

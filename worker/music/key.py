@@ -149,11 +149,10 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
 
         assert bass is not None and energy is not None and frame_times is not None  # probs needs them
         found = _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
-        opening = None if found["index"] is None else opening_probabilities(chroma, bass, energy, frame_times)
-        j = None if opening is None else int(np.argmax(opening))
-        if opening is not None and j is not None and j != found["index"] and opening[j] >= CLEAR_KEY_PROBABILITY:
-            found["opening"] = {"tonic": PITCH_NAMES[j % 12], "mode": "major" if j < 12 else "minor",
-                                "label": key_label(j), "score": round(float(opening[j]), 4)}
+        if found["index"] is not None:
+            opening = opening_key(opening_probabilities(chroma, bass, energy, frame_times), found["index"])
+            if opening is not None:
+                found["opening"] = opening
         return found
     scores = np.zeros(24)
     used = 0.0
@@ -178,6 +177,18 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
             "changes": [], "_scores": {key_label(j): round(float(scores[j]), 4) for j in range(24)}}
+
+
+def opening_key(opening: np.ndarray | None, index: int) -> dict | None:
+    """{tonic, mode, label, score} of the opening's reading (24 probabilities) where it names another key than
+    key index `index` with at least CLEAR_KEY_PROBABILITY, else None."""
+    if opening is None:
+        return None
+    j = int(np.argmax(opening))
+    if j == index or opening[j] < CLEAR_KEY_PROBABILITY:
+        return None
+    return {"tonic": PITCH_NAMES[j % 12], "mode": "major" if j < 12 else "minor", "label": key_label(j),
+            "score": round(float(opening[j]), 4)}
 
 
 def tonal_strength(tonal_fit: float, harmonic_ratio: float) -> float:
@@ -312,12 +323,10 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     if cover[top] > MAJORITY_SHARE:
         old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
         i = int(next(j for j in range(24) if key_label(j) == top))
-        # every key's score where the estimate kept them (a timeline key may be none of the runner-ups)
-        new_score = key.get("_scores", {}).get(top, next((c["score"] for c in key["candidates"] if c["label"] == top),
-                                                         None))
+        new_score = key["_scores"][top]  # every key's, kept by estimate_key: it may be none of the runner-ups
         key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
                    score=new_score)
-        if key.get("_probabilities") and new_score is not None:
+        if key.get("_probabilities"):
             # the confidence is the key model's probability of the key reported times how tonal the audio is,
             # here too: the whole-track reading's own confidence would vouch for a key it did not choose
             key["confidence"] = round(float(new_score) * float(key.get("_tonal", 1.0)), 3)

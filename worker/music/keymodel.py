@@ -162,17 +162,25 @@ def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, 
     return p / p.sum()
 
 
-def opening_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
-                          ) -> np.ndarray | None:
+def opening_evidence(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray,
+                     seconds: float = OPENING_SECONDS) -> tuple[np.ndarray, np.ndarray]:
+    """evidence() of the first `seconds` after the music starts (opening_span), on the opening's own clock."""
+    a, b = opening_span(energy, frame_times, seconds)
+    times = frame_times[a:b] - frame_times[a]  # evidence reads the duration from the times
+    return evidence(chroma[:, a:b], bass[:, a:b], energy[a:b], times)
+
+
+def opening_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray,
+                          weights: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
     """(24,) probability of each key from the first OPENING_SECONDS after the music starts alone, or None without
-    weights or when the music after its start lasts less than OPENING_MIN_SHARE_OF times that."""
-    weights = load_weights()
+    weights or when the music after its start lasts less than OPENING_MIN_SHARE_OF times that. weights: the
+    shipped ones unless given (bench/key_opening.py reads with cross-validation folds' models)."""
+    weights = load_weights() if weights is None else weights
     if weights is None or len(frame_times) < 2:
         return None
-    a, b = opening_span(energy, frame_times, OPENING_SECONDS)
+    a, _ = opening_span(energy, frame_times, OPENING_SECONDS)
     if float(frame_times[-1] - frame_times[a]) < OPENING_MIN_SHARE_OF * OPENING_SECONDS:
         return None
-    times = frame_times[a:b] - frame_times[a]  # the opening's own clock: evidence reads its duration from it
-    z = key_log_probabilities(*evidence(chroma[:, a:b], bass[:, a:b], energy[a:b], times), weights)
+    z = key_log_probabilities(*opening_evidence(chroma, bass, energy, frame_times), weights)
     p = np.exp(z - z.max())
     return p / p.sum()

@@ -22,7 +22,7 @@ Essentia and madmom.
 bench/out/classical_check_900s: there the home key is heard coming back after the modulations, as in a track a
 user uploads; the 36 s excerpts ask the harder question of a key from an opening that has already modulated.
 
-Usage: python bench/classical_check.py [--seconds 36] [-v]
+Usage: python bench/classical_check.py [--seconds 36] [--set key.NAME=VALUE ...] [-v]
 """
 
 from __future__ import annotations
@@ -224,13 +224,17 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=MAX_SECONDS,
                     help="seconds of each movement (renders of another length are cached in a folder of their own)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE",
+                    help="compare a worker.music constant on the same renders, e.g. key.TIMELINE_OVERRULES_RATIO=0")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    from bench.chorale_check import apply_settings
     from bench.pitch_accuracy import librosa_baseline, rhythm_rows
     from worker.audio_io import load_audio
     from worker.music.options import PitchOptions
     from worker.music.pipeline import analyze_music
 
+    apply_settings(args.set)
     manifest = render_all(args.seconds)
     out = out_dir(args.seconds)
     keys: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

@@ -54,20 +54,34 @@ def test_a_global_key_that_holds_most_of_the_track_stays_and_a_split_track_says_
 
 
 def test_a_key_the_timeline_set_has_its_own_confidence_and_no_near_tie_warning():
-    """The key model gives B minor 0.99 and A major nothing, the timeline holds A major for 62 %: A major is
-    reported with the model's confidence in it (none), and one warning says what happened (not a second "key
-    may also be B minor (0.99 against 0.00)")."""
+    """The key model gives B minor 0.6 and A major 0.35 (a near tie), the timeline holds A major for 62 %: A major
+    is reported with the model's confidence in it, and one warning says what happened (not a second "key may also
+    be B minor (0.60 against 0.35)")."""
+    key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
+    key.update(_probabilities=True, score=0.6, confidence=0.54, _tonal=0.9,
+               candidates=[{"tonic": "A", "mode": "major", "label": "A major", "score": 0.35}],
+               _scores={"B minor": 0.6, "A major": 0.35, "D major": 0.05})
+    warnings = reconcile_with_changes(key, 160.0)
+    assert key["label"] == "A major" and key["candidates"][0]["label"] == "B minor"
+    assert key["score"] == 0.35
+    assert key["confidence"] == 0.315  # the model's probability of A major times how tonal: not B minor's 0.54
+    assert warnings == ["global key set to A major, the key of 62% of the track (the whole-track key model "
+                        "preferred B minor)"]
+    assert key_warnings(key) == ["key uncertain (confidence 0.32)"]
+
+
+def test_the_timeline_does_not_overrule_a_key_model_that_rules_its_key_out():
+    """The key model gives B minor 0.99 and A major 0.0002, the timeline (profile correlations on 12 s windows)
+    holds A major for 62 %: B minor stays, at its own confidence, and the warning says why the two differ."""
     key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
     key.update(_probabilities=True, score=0.99, confidence=0.89, _tonal=0.9,
                candidates=[{"tonic": "D", "mode": "major", "label": "D major", "score": 0.01}],
                _scores={"B minor": 0.99, "D major": 0.01, "A major": 0.0002})
     warnings = reconcile_with_changes(key, 160.0)
-    assert key["label"] == "A major" and key["candidates"][0]["label"] == "B minor"
-    assert key["score"] == 0.0002  # not among the runner-ups: from every key's score
-    assert key["confidence"] == 0.0  # the model's probability of A major times how tonal: not B minor's 0.89
-    assert warnings == ["global key set to A major, the key of 62% of the track (the whole-track key model "
-                        "preferred B minor)"]
-    assert key_warnings(key) == ["key uncertain (confidence 0.00)"]
+    assert (key["label"], key["index"], key["score"], key["confidence"]) == ("B minor", 23, 0.99, 0.89)
+    assert warnings == ["the key moves: A major covers 62% of the track, B minor 38%; the whole-track key model "
+                        "keeps B minor (0.99 against 0.00)"]
+    assert key_warnings(key) == []
 
 
 def test_key_warnings_say_no_key_low_confidence_and_near_ties():

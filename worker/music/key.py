@@ -298,6 +298,10 @@ def viterbi(log_emit: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray) 
 
 
 MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track is the global key
+# ... unless the whole-track key model gives that key less than this share of its own key's probability: the
+# timeline reads 12 s windows by profile correlations, the weaker method, and should not overrule the model where
+# the model all but rules its key out. The share is the near-tie test of the "key may also be" warning (CLOSE_RATIO).
+TIMELINE_OVERRULES_RATIO = 0.5
 
 
 def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
@@ -312,7 +316,10 @@ def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
 def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     """Make the global key agree with its own timeline: when one segment key covers most of the
     track and is not the global key, it becomes the global key (the previous one moves to the
-    candidates). Returns warnings that say what was done or why they still differ."""
+    candidates), unless the key model read the global key and gives the segment key less than
+    TIMELINE_OVERRULES_RATIO of its probability: then the global key stays and the warning says why
+    (on the classical movements no fit saw, rendered whole, such overrides had replaced keys the model
+    gave 0.99 with keys it gave 0.0001-0.14). Returns warnings that say what was done or why they still differ."""
     changes = key.get("changes") or []
     if key.get("index") is None or not changes:
         return []
@@ -320,10 +327,16 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     top = max(cover, key=cover.__getitem__)
     if top == key["label"]:
         return []
+    share = cover.get(key["label"], 0.0)
+    scores = key["_scores"]  # every key's, kept by estimate_key: the segment key may be none of the runner-ups
+    if cover[top] > MAJORITY_SHARE and key.get("_probabilities") and \
+            scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
+        return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {key['label']} {share:.0%}; the "
+                f"whole-track key model keeps {key['label']} ({scores[key['label']]:.2f} against {scores[top]:.2f})"]
     if cover[top] > MAJORITY_SHARE:
         old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
         i = int(next(j for j in range(24) if key_label(j) == top))
-        new_score = key["_scores"][top]  # every key's, kept by estimate_key: it may be none of the runner-ups
+        new_score = scores[top]
         key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
                    score=new_score)
         if key.get("_probabilities"):
@@ -335,7 +348,6 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
         reading = "key model" if key.get("_probabilities") else "profile fit"
         return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
                 f"(the whole-track {reading} preferred {old['label']})"]
-    share = cover.get(key["label"], 0.0)
     return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
 
 

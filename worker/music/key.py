@@ -297,11 +297,14 @@ def viterbi(log_emit: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray) 
     return path
 
 
+UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
+CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
+CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
 MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track is the global key
 # ... unless the whole-track key model gives that key less than this share of its own key's probability: the
 # timeline reads 12 s windows by profile correlations, the weaker method, and should not overrule the model where
-# the model all but rules its key out. The share is the near-tie test of the "key may also be" warning (CLOSE_RATIO).
-TIMELINE_OVERRULES_RATIO = 0.5
+# the model all but rules its key out. The share is the near-tie test of the "key may also be" warning.
+TIMELINE_OVERRULES_RATIO = CLOSE_RATIO
 
 
 def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
@@ -328,32 +331,25 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     if top == key["label"]:
         return []
     share = cover.get(key["label"], 0.0)
+    if cover[top] <= MAJORITY_SHARE:
+        return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
     scores = key["_scores"]  # every key's, kept by estimate_key: the segment key may be none of the runner-ups
-    if cover[top] > MAJORITY_SHARE and key.get("_probabilities") and \
-            scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
+    if key.get("_probabilities") and scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
         return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {key['label']} {share:.0%}; the "
                 f"whole-track key model keeps {key['label']} ({scores[key['label']]:.2f} against {scores[top]:.2f})"]
-    if cover[top] > MAJORITY_SHARE:
-        old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
-        i = int(next(j for j in range(24) if key_label(j) == top))
-        new_score = scores[top]
-        key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
-                   score=new_score)
-        if key.get("_probabilities"):
-            # the confidence is the key model's probability of the key reported times how tonal the audio is,
-            # here too: the whole-track reading's own confidence would vouch for a key it did not choose
-            key["confidence"] = round(float(new_score) * float(key.get("_tonal", 1.0)), 3)
-        key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
-        key["_from_timeline"] = True  # key_warnings: this warning already names the runner-up
-        reading = "key model" if key.get("_probabilities") else "profile fit"
-        return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
-                f"(the whole-track {reading} preferred {old['label']})"]
-    return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
-
-
-UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
-CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
-CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
+    old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
+    i = int(next(j for j in range(24) if key_label(j) == top))
+    key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
+               score=scores[top])
+    if key.get("_probabilities"):
+        # the confidence is the key model's probability of the key reported times how tonal the audio is,
+        # here too: the whole-track reading's own confidence would vouch for a key it did not choose
+        key["confidence"] = round(float(scores[top]) * float(key.get("_tonal", 1.0)), 3)
+    key["candidates"] = [old] + [c for c in key["candidates"] if c["label"] != top]
+    key["_from_timeline"] = True  # key_warnings: this warning already names the runner-up
+    reading = "key model" if key.get("_probabilities") else "profile fit"
+    return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
+            f"(the whole-track {reading} preferred {old['label']})"]
 
 
 def key_warnings(key: dict, *, silent: bool = False) -> list[str]:

@@ -71,13 +71,13 @@ def metre_of(text: str) -> str | None:
     return {"C|": "2/2", "C": "4/4"}.get(m.group(1), m.group(1))
 
 
-def pick_tunes(n: int, rng: np.random.Generator) -> list[tuple[str, str]]:
+def pick_tunes(n: int, rng: np.random.Generator, exclude: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """About n (source, text) tunes drawn without replacement in METRE_SHARE proportions (twice as many as
-    needed are returned so that tunes the renderer skips can be replaced)."""
+    needed are returned so that tunes the renderer skips can be replaced); sources in `exclude` are never drawn."""
     by_metre: dict[str, list[tuple[str, str]]] = {m: [] for m in METRE_SHARE}
     for source, text in tune_texts():
         metre = metre_of(text)
-        if metre in by_metre:
+        if metre in by_metre and source not in exclude:
             by_metre[metre].append((source, text))
     picked = []
     for metre, share in METRE_SHARE.items():
@@ -258,15 +258,23 @@ def make_folk(text: str, rng: np.random.Generator, max_seconds: float = MAX_SECO
                 "beat_bpm": beat_bpm}
 
 
-def build_folk_corpus(out: Path, n: int = FOLK_ITEMS) -> list[dict]:
-    """Render (or reuse) n folk items into `out` with a manifest (split "train", FLAC, soundfonts the test set
-    does not hold out); returns their truths. A folder of its own: the key, chord and decoder fits read the
-    training corpus's manifest and stay as they were (these items have no key or chord labels)."""
+def fit_sources() -> frozenset[str]:
+    """Every tune build_folk_corpus may draw for the fit corpus (its candidates, a superset of what it renders)."""
+    return frozenset(source for source, _ in pick_tunes(FOLK_ITEMS, np.random.default_rng(FOLK_SEED)))
+
+
+def build_folk_corpus(out: Path, n: int = FOLK_ITEMS, *, seed: int = FOLK_SEED, split: str = "train",
+                      exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """Render (or reuse) n folk items into `out` with a manifest (FLAC); returns their truths. The fit corpus
+    (split "train") uses only soundfonts the test set does not hold out; a check (split "test",
+    bench/folk_check.py: another seed, the fit corpus's tunes excluded) uses every soundfont. A folder of its
+    own: the key, chord and decoder fits read the training corpus's manifest and stay as they were (these items
+    have no key or chord labels)."""
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(FOLK_SEED)
-    fonts = sorted(f for f in available_soundfonts() if f not in HELD_OUT_SOUNDFONTS)
+    rng = np.random.default_rng(seed)
+    fonts = sorted(f for f in available_soundfonts() if split != "train" or f not in HELD_OUT_SOUNDFONTS)
     made: list[dict] = []
-    for source, text in pick_tunes(n, rng):
+    for source, text in pick_tunes(n, rng, exclude):
         if len(made) >= n:
             break
         i = len(made)
@@ -277,7 +285,7 @@ def build_folk_corpus(out: Path, n: int = FOLK_ITEMS) -> list[dict]:
             if cached["source"] == source:
                 made.append(cached)
             continue
-        item_rng = np.random.default_rng(FOLK_SEED + 1 + i)
+        item_rng = np.random.default_rng(seed + 1 + i)
         result = make_folk(text, item_rng)
         if result is None:
             continue
@@ -285,10 +293,10 @@ def build_folk_corpus(out: Path, n: int = FOLK_ITEMS) -> list[dict]:
         font = fonts[int(item_rng.integers(len(fonts)))]
         audio = write_audio(render_mix(pm, soundfont=font, engine="lib"), out / name, "flac")
         truth.update(name=name, audio=audio.name, source=source, soundfont=font, kit=None, drums=False,
-                     split="train", tuning_cents=0.0)
+                     split=split, tuning_cents=0.0)
         meta.write_text(json.dumps(truth, indent=1))
         made.append(truth)
-        print(f"train {name}: {source} {truth['time_signature']} {truth['tempo_bpm']:.0f} BPM {truth['texture']}",
+        print(f"{split} {name}: {source} {truth['time_signature']} {truth['tempo_bpm']:.0f} BPM {truth['texture']}",
               flush=True)
     (out / "manifest.json").write_text(json.dumps(made, indent=1))
     return made

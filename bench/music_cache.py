@@ -5,7 +5,7 @@ model read (the beat network's activations, the treble/bass chroma and frame ene
 duration), so bench/downbeat_fit.py and bench/key_fit.py can try settings in seconds instead of
 re-analysing the audio. Reads bench/out/pitch_testset; writes bench/out/music_cache/<name>.npz.
 
-Usage: python bench/music_cache.py [--split train|test|all] [--family corpus ...]
+Usage: python bench/music_cache.py [--split train|test|all] [--family corpus ...] [--testset DIR --cache DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def record(path: Path) -> dict[str, np.ndarray]:
     def rhythm_spy(onsets, *, duration, chroma=None, bass=None, chroma_times=None):
         seen["act"] = beatnet.activations(onsets.logmel).astype(np.float32)
         seen["duration"] = np.array(duration)
+        for name in ("full", "low", "pitch"):  # the onset envelopes, for decoders that read the beat's texture
+            seen[f"onset_{name}"] = getattr(onsets, name).astype(np.float16)
         return real_rhythm(onsets, duration=duration, chroma=chroma, bass=bass, chroma_times=chroma_times)
 
     def key_spy(chroma, **kw):
@@ -53,23 +55,31 @@ def record(path: Path) -> dict[str, np.ndarray]:
     return seen
 
 
-def items() -> list[dict]:
-    """Every rendered item's truth (its own .json, so a half-rendered test set works too)."""
-    return [json.loads(p.read_text()) for p in sorted(TESTSET.glob("*.json")) if p.name != "manifest.json"]
+def items(folder: Path = TESTSET) -> list[dict]:
+    """Every rendered item's truth: its own .json (so a half-rendered test set works too), or, in a folder
+    whose items have none (bench/classical_check.py's), the manifest's entries."""
+    own = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))
+           if p.name not in ("manifest.json", "skipped.json")]
+    if own or not (folder / "manifest.json").exists():
+        return own
+    return json.loads((folder / "manifest.json").read_text())
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="all", choices=["train", "test", "all"])
     ap.add_argument("--family", nargs="+", default=None)
+    ap.add_argument("--testset", type=Path, default=TESTSET,
+                    help="a folder of rendered items with their .json (e.g. bench/out/music_train_folk)")
+    ap.add_argument("--cache", type=Path, default=CACHE)
     args = ap.parse_args(argv)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for m in items():
+    args.cache.mkdir(parents=True, exist_ok=True)
+    for m in items(args.testset):
         if (args.split != "all" and m["split"] != args.split) or (args.family and m["family"] not in args.family):
             continue
-        out = CACHE / f"{m['name']}.npz"
+        out = args.cache / f"{m['name']}.npz"
         if not out.exists():
-            np.savez(out, **record(TESTSET / m["audio"]))
+            np.savez(out, **record(args.testset / m["audio"]))
             print(m["name"], flush=True)
 
 

@@ -1,0 +1,85 @@
+"""A check on drum-less folk tunes nobody fitted on: jigs, reels, waltzes, marches and songs from music21's ABC
+collections, made by the folk family's generator (bench/folk_family.py: the tune with an oom-pah, broken-chord,
+pad or no accompaniment) with a seed no other script uses, never a tune the fit corpus may draw (its candidates
+are excluded), on every soundfont including MuseScore General, which no fit hears. In compound metres the beat is
+the dotted quarter; 2/4 and 2/2 tunes count for tempo, beats and metre class but not for downbeats (their bars
+are half of what the decoder's 3- and 4-beat bars group).
+
+Why: the folk tunes are the fit data of the bar decoder's repetition evidence (worker/music/beats.py
+PATTERN_WEIGHT) and of the compound reading (SUBDIVISION_WEIGHT); this is the same kind of music with nothing
+chosen on it. Reported per metre and overall: tempo Acc1/Acc2, beat F, downbeat F, metre class (duple/triple x
+simple/compound), ours beside librosa's beat_track. `--set beats.NAME=VALUE` compares a constant on the same
+renders.
+
+Renders are cached in bench/out/folk_check (per-item .json and a manifest, so bench/music_cache.py --testset
+and the anchors can read them).
+
+Usage: python bench/folk_check.py [--n 120] [--set beats.PATTERN_WEIGHT=0.0 ...] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.chorale_check import apply_settings  # noqa: E402
+from bench.folk_family import build_folk_corpus, fit_sources  # noqa: E402
+from bench.music_scores import metre_class  # noqa: E402
+from bench.pitch_accuracy import librosa_baseline, rhythm_rows  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "folk_check"
+SEED = 987000  # picks the tunes; item i renders with default_rng(SEED + 1 + i) (the fit corpus's: 980000)
+BAR_UNKNOWN = ("2/4", "2/2")  # bars of two beats: no downbeat score (see the docstring)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from worker.audio_io import load_audio
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import analyze_music
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=120)
+    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    apply_settings(args.set)
+    items = build_folk_corpus(OUT, args.n, seed=SEED, split="test", exclude=fit_sources())
+    per: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    t0 = time.perf_counter()
+    for m in items:
+        y, sr = load_audio(OUT / m["audio"], mono=True)
+        res = analyze_music(y, sr, options=PitchOptions(include=("tempo", "beats")))
+        base = librosa_baseline(y, sr, {})
+        bars = m["time_signature"] not in BAR_UNKNOWN
+        rows = {"ours": rhythm_rows(m, tempo=res["tempo_bpm"], beats=res["beat_times"],
+                                    downbeats=res["downbeat_times"] if bars else None),
+                "librosa": rhythm_rows(m, tempo=base["tempo"], beats=base["beats"])}
+        rows["ours"]["metre"] = float(metre_class(res.get("time_signature")) == metre_class(m["time_signature"]))
+        for system, row in rows.items():
+            for group in (m["time_signature"], "all"):
+                for metric, v in row.items():
+                    per[system][group][metric].append(v)
+        if args.verbose:
+            print(f"{m['name']} {m['source']:36s} {m['time_signature']:5s} {m['tempo_bpm']:5.1f} {m['texture']:7s} -> "
+                  f"{res.get('time_signature')} {res['tempo_bpm'] or 0:5.1f} BPM "
+                  + " ".join(f"{k} {v:.2f}" for k, v in rows["ours"].items()), flush=True)
+    print(f"{len(items)} folk tunes nobody fitted on ({time.perf_counter() - t0:.0f} s to analyse) "
+          + (f"with {' '.join(args.set)}" if args.set else "as shipped"))
+    groups = sorted(per["ours"], key=lambda g: (g == "all", g))
+    for system in per:
+        for g in groups:
+            values = per[system][g]
+            print(f"  {system:8s} {g:5s} n {len(values['beat_f']):3d}  "
+                  + "  ".join(f"{metric} {np.mean(v):.3f}" for metric, v in values.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ as the reference); and a listening-free beat check: the share of beats within 70
 that librosa's onset detector (a different method) finds, for our beats, madmom's, Essentia's,
 and for our beat grid shifted by half a period (what an off-beat grid scores on the same music).
 
-Usage: python bench/music_real.py [--prepare] [--limit N] [-v]
+Usage: python bench/music_real.py [--prepare] [--limit N] [-v] [--set beats.PATTERN_WEIGHT=0.0 ...]
 """
 
 from __future__ import annotations
@@ -110,7 +110,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prepare", action="store_true")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE",
+                    help="a worker.music constant changed for this run (as bench/chorale_check.py)")
     args = ap.parse_args(argv)
+    from bench.chorale_check import apply_settings
+
+    apply_settings(args.set)
     if args.prepare:
         prepare()
         return

@@ -163,3 +163,74 @@ def test_a_tempo_step_is_tracked_from_the_first_half_when_the_whole_comb_settles
     steady, truth = _beat_activation((120.0,), seconds=30.0)
     assert beats.tempo_of_a_changing_piece(steady[0].astype(np.float64), 120.0) == 120.0
     assert beat_f(truth, beats.decode(steady, duration=steady.shape[1] / FPS).beat_times) >= 0.95
+
+
+def _envelope_with_onsets(times: list[float], n_frames: int) -> np.ndarray:
+    """A unit-height onset envelope (frames at onsets.FPS) with a 3-frame peak at each time."""
+    from worker.music.onsets import FPS
+
+    env = np.zeros(n_frames)
+    for t in times:
+        i = int(round(t * FPS))
+        if 1 <= i < n_frames - 1:
+            env[i - 1 : i + 2] += (0.4, 1.0, 0.4)
+    return env
+
+
+def test_bar_repetition_hears_the_bar_length_a_rhythm_repeats_at():
+    """A melody rhythm that comes back every 3 beats (a waltz figure: long note, then two beats of eighths) reads
+    as 3 beats per bar, the same figure every 4 beats (with a bar of held note) as 4; a texture every beat shares
+    (with a little noise) says next to nothing."""
+    from worker.music import beats
+    from worker.music.onsets import FPS
+
+    period, n = 0.5, 48
+    beat_times = 1.0 + period * np.arange(n)
+    frames = int((beat_times[-1] + 2.0) * FPS)
+    for metre in (3, 4):
+        onsets = []
+        for i, b in enumerate(beat_times):
+            pos = i % metre
+            if pos == 0:
+                onsets.append(b)  # the long note
+            elif pos in (1, 2):
+                onsets += [b, b + period / 2]  # eighths
+        env = _envelope_with_onsets(onsets, frames)
+        rep = beats.bar_repetition(beats.beat_patterns([env], beat_times), (3, 4))
+        other = 4 if metre == 3 else 3
+        assert rep[metre] > rep[other] + 0.2, (metre, rep)
+        assert abs(rep[3] + rep[4]) < 1e-9  # relative to their mean
+    grid = 1.0 + 40 / FPS * np.arange(n)  # a whole number of frames per beat: no rounding pattern
+    steady = _envelope_with_onsets(list(grid) + list(grid + 20 / FPS), frames)
+    steady += 0.05 * np.random.default_rng(1).standard_normal(frames)
+    rep = beats.bar_repetition(beats.beat_patterns([steady], grid), (3, 4))
+    assert abs(rep[3] - rep[4]) < 0.1, rep
+    assert beats.bar_repetition(beats.beat_patterns([steady], beat_times[:10]), (3, 4)) == {}
+
+
+def test_notes_on_the_beats_thirds_make_a_drumless_jig_compound_where_the_network_hears_no_triplets():
+    """The network's compound output is low (0.1, as on drum-less 6/8 music); the pitch-flux envelope has notes on
+    each beat's thirds (a jig), so the beat divides in three; the same beats with notes on their halves stay
+    simple, and without the envelopes the network's reading stands."""
+    from worker.music import beats
+    from worker.music.onsets import FPS
+
+    period, n = 0.6, 40
+    beat_times = 1.0 + period * np.arange(n)
+    frames = int((beat_times[-1] + 2.0) * FPS)
+    act = np.zeros((3, frames), dtype=np.float32)
+    for t in beat_times:
+        i = int(round(t * FPS))
+        act[0, i - 1 : i + 2] = (0.5, 1.0, 0.5)
+    act[1, [int(round(t * FPS)) for t in beat_times[::2]]] = 0.6  # a bar every 2 beats: 6/8
+    act[2] = 0.1
+    jig = _envelope_with_onsets([b + k * period / 3 for b in beat_times for k in range(3)], frames)
+    march = _envelope_with_onsets([b + k * period / 2 for b in beat_times for k in range(2)], frames)
+    flat = np.zeros(frames)
+    assert beats.subdivision_evidence(beats.beat_patterns([flat, flat, jig], beat_times)) > 0.5
+    assert beats.subdivision_evidence(beats.beat_patterns([flat, flat, march], beat_times)) < -0.5
+    duration = frames / FPS
+    res = beats.decode(act, duration=duration, envelopes=[jig, jig, jig])
+    assert res.compound and res.beats_per_bar == 2, (res.compound, res.beats_per_bar)
+    assert not beats.decode(act, duration=duration, envelopes=[march, march, march]).compound
+    assert not beats.decode(act, duration=duration).compound

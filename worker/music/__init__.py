@@ -11,7 +11,7 @@ Result (the stages in `include`, plus "filename", "duration_seconds", "files" fr
     tuning_cents: float (reference pitch vs A440)
     chords: [{start, end, label}] with labels "C:maj", "A:min", "G:7", "N"; changes on beats
     tempo_bpm (float | None), tempo_confidence 0..1, beat_times, downbeat_times (s),
-    time_signature ("4/4" | "3/4" | "6/8" | "12/8" | None; in compound metres the beat is the
+    time_signature ("4/4" | "3/4" | "6/8" | "9/8" | "12/8" | None; in compound metres the beat is the
     dotted quarter), beats_per_bar
     warnings: [str] ("tempo may be double or half (190 BPM also fits)", "no clear key", ...)
     melody: {notes: [{onset, offset, midi, name}], f0: {hop_seconds, start_seconds, hz: [...], voiced: [...]}}

@@ -179,7 +179,8 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
 
 
 def time_signature(beats_per_bar: int, *, compound: bool) -> str:
-    """4 -> "4/4", 3 -> "3/4"; compound: 2 -> "6/8", 4 -> "12/8" (the beat is a dotted quarter)."""
+    """4 -> "4/4", 3 -> "3/4"; compound: 2 -> "6/8", 3 -> "9/8", 4 -> "12/8" (the beat is a dotted
+    quarter)."""
     return f"{3 * beats_per_bar}/8" if compound else f"{beats_per_bar}/4"
 
 

@@ -204,7 +204,7 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
             return (beat_chroma(beats, chroma, chroma_times),
                     None if bass is None else beat_chroma(beats, bass, chroma_times))
 
-        net = beats_mod.decode(act, duration=duration, harmony=harmony)
+        net = beats_mod.decode(act, duration=duration, harmony=harmony, envelopes=[full, low, pitch])
         return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],
                       net.tempo_confidence if net.tempo_bpm else 0.0, net.compound, net.warnings)
     tempo, conf, _ = estimate_tempo(env, sr=sr)

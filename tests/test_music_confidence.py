@@ -100,7 +100,7 @@ def test_key_warnings_say_no_key_low_confidence_and_near_ties():
 
 
 @pytest.mark.parametrize("beats,compound,expected", [(4, False, "4/4"), (3, False, "3/4"), (2, True, "6/8"),
-                                                      (4, True, "12/8")])
+                                                      (3, True, "9/8"), (4, True, "12/8")])
 def test_time_signatures(beats, compound, expected):
     assert time_signature(beats, compound=compound) == expected
 

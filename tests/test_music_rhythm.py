@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from worker.music.beat_tracking import anchor_to_first_attack
 from worker.music.onsets import Attack, first_attack
@@ -234,3 +235,26 @@ def test_notes_on_the_beats_thirds_make_a_drumless_jig_compound_where_the_networ
     assert res.compound and res.beats_per_bar == 2, (res.compound, res.beats_per_bar)
     assert not beats.decode(act, duration=duration, envelopes=[march, march, march]).compound
     assert not beats.decode(act, duration=duration).compound
+
+
+@pytest.mark.parametrize("beats_per_bar,compound,signature", [(2, True, (6, 8)), (3, True, (9, 8)), (4, False, (4, 4))])
+def test_midi_bars_fall_on_the_analysed_downbeats_in_simple_and_compound_metres(tmp_path, beats_per_bar, compound,
+                                                                                 signature):
+    """A jig at 120 dotted-quarter beats per minute is written as 6/8 at 180 quarter notes per minute, so a
+    reader of the file (pretty_midi here, as a DAW) puts its bars and beats where the analysis did; a 4/4 piece
+    keeps its tempo as the quarter-note tempo."""
+    import pretty_midi
+
+    from worker.music.midi import write_analysis_midi
+
+    beats = 0.5 * np.arange(24)  # 120 BPM
+    downbeats = beats[::beats_per_bar]
+    path = tmp_path / "a.mid"
+    write_analysis_midi(path, notes=[{"onset": 0.0, "offset": 0.4, "midi": 69}], beat_times=list(beats),
+                        downbeat_times=list(downbeats), tempo_bpm=120.0, beats_per_bar=beats_per_bar,
+                        compound=compound)
+    pm = pretty_midi.PrettyMIDI(str(path))
+    ts = pm.time_signature_changes[0]
+    assert (ts.numerator, ts.denominator) == signature
+    np.testing.assert_allclose(pm.get_downbeats()[: len(downbeats)], downbeats, atol=1e-3)
+    np.testing.assert_allclose(pm.get_beats()[: len(beats)], beats, atol=1e-3)

@@ -23,6 +23,7 @@ BEAT_NOTE, DOWNBEAT_NOTE = 42, 36  # GM closed hi-hat on beats, bass drum on dow
 BEAT_VELOCITY, DOWNBEAT_VELOCITY = 70, 100
 CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
+COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
 PITCH_CLASSES = {"C": 0, "C#": 1, "D": 2, "D#": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "A#": 10, "B": 11}
 QUALITY_INTERVALS = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10)}
@@ -38,16 +39,21 @@ def chord_pitches(label: str) -> list[int]:
 
 def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[dict] | None = None,
                         beat_times: list[float] | None = None, downbeat_times: list[float] | None = None,
-                        tempo_bpm: float | None = None, beats_per_bar: int | None = None) -> None:
+                        tempo_bpm: float | None = None, beats_per_bar: int | None = None,
+                        compound: bool = False) -> None:
     """Write the melody notes [{onset, offset, midi}], chords [{start, end, label}] and beats (s), atomically.
 
-    Tracks with nothing to hold are left out; the file always has at least its tempo map.
+    Tracks with nothing to hold are left out; the file always has at least its tempo map. In a compound metre
+    (the beat a dotted quarter) the time signature is 6/8, 9/8 or 12/8 and the tempo, which MIDI counts in
+    quarter notes, 1.5 times the beats per minute, so a DAW's bars and beats fall where the analysis put them.
     """
     import pretty_midi
 
-    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) if tempo_bpm else 120.0)
+    quarters_per_beat = COMPOUND_QUARTERS_PER_BEAT if compound else 1.0
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) * quarters_per_beat if tempo_bpm else 120.0)
     if beats_per_bar:
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(int(beats_per_bar), 4, 0.0))
+        numerator, denominator = (3 * int(beats_per_bar), 8) if compound else (int(beats_per_bar), 4)
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
     if notes:
         melody = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")
         for n in notes:

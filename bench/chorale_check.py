@@ -65,6 +65,18 @@ def score_item(pm, truth: dict) -> dict[str, float]:
     }
 
 
+def check_arguments(doc: str, argv: list[str] | None, *, n: int) -> argparse.Namespace:
+    """The arguments every check script takes (--n items, --set MODULE.NAME=VALUE ..., -v), with the settings
+    already applied."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--n", type=int, default=n)
+    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    apply_settings(args.set)
+    return args
+
+
 def apply_settings(settings: list[str]) -> None:
     for item in settings:
         name, value = item.split("=", 1)

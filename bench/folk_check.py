@@ -12,14 +12,13 @@ simple/compound), ours beside librosa's beat_track. `--set beats.NAME=VALUE` com
 renders.
 
 Renders are cached in bench/out/folk_check (per-item .json and a manifest, so bench/music_cache.py --testset
-and the anchors can read them).
+and the anchors can read them; another --n renders into folk_check_<n>).
 
 Usage: python bench/folk_check.py [--n 120] [--set beats.PATTERN_WEIGHT=0.0 ...] [-v]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import defaultdict
@@ -30,12 +29,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.chorale_check import apply_settings  # noqa: E402
+from bench.chorale_check import check_arguments  # noqa: E402
 from bench.folk_family import build_folk_corpus, fit_sources  # noqa: E402
 from bench.music_scores import metre_class  # noqa: E402
 from bench.pitch_accuracy import librosa_baseline, rhythm_rows  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "folk_check"
+DEFAULT_N = 120
 SEED = 987000  # picks the tunes; item i renders with default_rng(SEED + 1 + i) (the fit corpus's: 980000)
 BAR_UNKNOWN = ("2/4", "2/2")  # bars of two beats: no downbeat score (see the docstring)
 
@@ -45,17 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     from worker.music.options import PitchOptions
     from worker.music.pipeline import analyze_music
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=120)
-    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    apply_settings(args.set)
-    items = build_folk_corpus(OUT, args.n, seed=SEED, split="test", exclude=fit_sources())
+    args = check_arguments(__doc__, argv, n=DEFAULT_N)
+    # which tunes are drawn depends on n (pick_tunes keeps the metres' shares), so each n has its own folder
+    out = OUT if args.n == DEFAULT_N else OUT.with_name(f"{OUT.name}_{args.n}")
+    items = build_folk_corpus(out, args.n, seed=SEED, split="test", exclude=fit_sources())
     per: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     t0 = time.perf_counter()
     for m in items:
-        y, sr = load_audio(OUT / m["audio"], mono=True)
+        y, sr = load_audio(out / m["audio"], mono=True)
         res = analyze_music(y, sr, options=PitchOptions(include=("tempo", "beats")))
         base = librosa_baseline(y, sr, {})
         bars = m["time_signature"] not in BAR_UNKNOWN

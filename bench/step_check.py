@@ -10,7 +10,6 @@ Usage: python bench/step_check.py [--n 40] [--set beat_tracking.LOCAL_WINDOW_BEA
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import music_scores as acc  # noqa: E402
-from bench.chorale_check import apply_settings  # noqa: E402
+from bench.chorale_check import check_arguments  # noqa: E402
 from bench.music_families import tempo_change_song  # noqa: E402
 from bench.music_render import RENDER_SR, render_mix  # noqa: E402
 from bench.music_styles import HELD_OUT_STYLES, STYLES  # noqa: E402
@@ -34,12 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from worker.music.options import PitchOptions
     from worker.music.pipeline import analyze_music
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    apply_settings(args.set)
+    args = check_arguments(__doc__, argv, n=40)
     styles = [s for s in STYLES if s not in HELD_OUT_STYLES]  # the test set's held-out styles stay out, as in training
     rows, t0 = [], time.perf_counter()
     for i in range(args.n):

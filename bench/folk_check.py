@@ -8,8 +8,9 @@ are half of what the decoder's 3- and 4-beat bars group).
 Why: the folk tunes are the fit data of the bar decoder's repetition evidence (worker/music/beats.py
 PATTERN_WEIGHT) and of the compound reading (SUBDIVISION_WEIGHT); this is the same kind of music with nothing
 chosen on it. Reported per metre and overall: tempo Acc1/Acc2, beat F, downbeat F, metre class (duple/triple x
-simple/compound), ours beside librosa's beat_track. `--set beats.NAME=VALUE` compares a constant on the same
-renders.
+simple/compound), ours beside librosa's beat_track and, where bench/music_anchors.py has run on the folder
+(`--items bench/out/folk_check --split all`), Essentia's RhythmExtractor2013 and madmom's downbeat tracker (whose
+bars are 3 or 4 beats: it never says compound). `--set beats.NAME=VALUE` compares a constant on the same renders.
 
 Renders are cached in bench/out/folk_check (per-item .json and a manifest, so bench/music_cache.py --testset
 and the anchors can read them; another --n renders into folk_check_<n>).
@@ -19,6 +20,7 @@ Usage: python bench/folk_check.py [--n 120] [--set beats.PATTERN_WEIGHT=0.0 ...]
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import defaultdict
@@ -60,6 +62,16 @@ def main(argv: list[str] | None = None) -> None:
                                     downbeats=res["downbeat_times"] if bars else None),
                 "librosa": rhythm_rows(m, tempo=base["tempo"], beats=base["beats"])}
         rows["ours"]["metre"] = float(metre_class(res.get("time_signature")) == metre_class(m["time_signature"]))
+        anchors_path = out / "anchor_cache" / f"{m['name']}.json"
+        anchors = json.loads(anchors_path.read_text()) if anchors_path.exists() else {}
+        if "beats" in anchors.get("essentia", {}):
+            ess = anchors["essentia"]
+            rows["essentia"] = rhythm_rows(m, tempo=ess["tempo"], beats=ess["beats"])
+        if "beats" in anchors.get("madmom", {}):
+            mad = anchors["madmom"]
+            rows["madmom"] = rhythm_rows(m, tempo=mad["tempo"], beats=mad["beats"],
+                                         downbeats=mad["downbeats"] if bars else None)
+            rows["madmom"]["metre"] = float(metre_class(mad["beats_per_bar"]) == metre_class(m["time_signature"]))
         for system, row in rows.items():
             for group in (m["time_signature"], "all"):
                 for metric, v in row.items():

@@ -105,3 +105,20 @@ def test_harmoniser_follows_the_melody():
 def test_tunes_the_notation_does_not_fix_are_skipped():
     assert make_folk(JIG.replace("M:6/8", "M:3/8"), np.random.default_rng(0)) is None
     assert make_folk("X:3\nT:Short\nM:2/4\nL:1/8\nK:D\nDF|A2 d2|]\n", np.random.default_rng(0)) is None  # too short
+
+
+def test_the_folk_check_never_draws_a_tune_the_fit_corpus_may_draw():
+    """bench/folk_check.py's tunes are held out from the folk fit corpus by excluding every candidate the fit's
+    draw can take (a superset of what it renders); the draw keeps the metres' shares and stays deterministic."""
+    from collections import Counter
+
+    from bench.folk_check import DEFAULT_N, SEED
+    from bench.folk_family import FOLK_ITEMS, FOLK_SEED, METRE_SHARE, fit_sources, pick_tunes
+
+    fit = fit_sources()
+    assert fit == {s for s, _ in pick_tunes(FOLK_ITEMS, np.random.default_rng(FOLK_SEED))}
+    check = pick_tunes(DEFAULT_N, np.random.default_rng(SEED), fit)
+    assert check and not {s for s, _ in check} & fit
+    assert check == pick_tunes(DEFAULT_N, np.random.default_rng(SEED), fit)
+    metres = Counter(metre_of(text) for _, text in check)
+    assert set(metres) <= set(METRE_SHARE) and metres["6/8"] > metres["4/4"]

@@ -60,7 +60,8 @@ def envelopes(d: dict) -> list[np.ndarray] | None:
 
 
 def load(split: str, folders: tuple[tuple[Path, Path], ...] = ((TESTSET, CACHE),)) -> list[dict]:
-    """Per cached item of `split`: truth, downbeat activation, beats, compound flag, beat chroma.
+    """Per cached item of `split`: truth, downbeat activation, beats, the network's compound activation, beat
+    chroma and the beats' onset textures.
     folders: (rendered items, their music_cache) pairs."""
     rows = []
     for testset, cache in folders:
@@ -85,9 +86,8 @@ def _load(split: str, testset: Path, cache: Path) -> list[dict]:
         b = r.beat_times
         harmony = (beat_chroma(b, d["chroma"], d["times"]), beat_chroma(b, d["bass"], d["times"]))
         env = envelopes(d)
-        sounding = d["act"][0] > beats_mod.ACTIVE_LEVEL
         rows.append({"truth": truth, "beats": b, "down": d["act"][1], "harmony": harmony,
-                     "compound_act": float(np.mean(d["act"][2][sounding])) if np.any(sounding) else None,
+                     "compound_act": beats_mod.compound_activation(d["act"]),
                      "patterns": beats_mod.beat_patterns(env, b) if env else None})
     return rows
 

@@ -246,13 +246,14 @@ def test_midi_bars_fall_on_the_analysed_downbeats_in_simple_and_compound_metres(
     import pretty_midi
 
     from worker.music.midi import write_analysis_midi
+    from worker.music.pipeline import time_signature
 
     beats = 0.5 * np.arange(24)  # 120 BPM
     downbeats = beats[::beats_per_bar]
     path = tmp_path / "a.mid"
     write_analysis_midi(path, notes=[{"onset": 0.0, "offset": 0.4, "midi": 69}], beat_times=list(beats),
-                        downbeat_times=list(downbeats), tempo_bpm=120.0, beats_per_bar=beats_per_bar,
-                        compound=compound)
+                        downbeat_times=list(downbeats), tempo_bpm=120.0,
+                        time_signature=time_signature(beats_per_bar, compound=compound))
     pm = pretty_midi.PrettyMIDI(str(path))
     ts = pm.time_signature_changes[0]
     assert (ts.numerator, ts.denominator) == signature

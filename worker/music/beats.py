@@ -156,10 +156,16 @@ def subdivision_evidence(patterns: np.ndarray) -> float:
     return float(x[[third, 2 * third]].mean() - x[half].mean())
 
 
-def is_compound(compound_activation: float, patterns: np.ndarray | None) -> bool:
+def compound_activation(act: np.ndarray) -> float | None:
+    """The network's mean compound output over the sounding frames of (3, T) activations; None in silence."""
+    sounding = act[0] > ACTIVE_LEVEL
+    return float(np.mean(act[2][sounding])) if np.any(sounding) else None
+
+
+def is_compound(activation: float, patterns: np.ndarray | None) -> bool:
     """The beat divides in three: the network's mean compound output over the sounding frames, plus the
     onsets' subdivision evidence where the beats' textures are known."""
-    score = compound_activation - COMPOUND_THRESHOLD
+    score = activation - COMPOUND_THRESHOLD
     if SUBDIVISION_WEIGHT and patterns is not None and patterns.shape[0] > SUBDIVISION_STREAM * PATTERN_STEPS:
         score += SUBDIVISION_WEIGHT * (subdivision_evidence(patterns) - SUBDIVISION_OFFSET)
     return bool(score > 0)
@@ -262,9 +268,9 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
     tempo = tempo_of_a_changing_piece(beat, tempo)
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
-    sounding = beat > ACTIVE_LEVEL
     patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
-    compound = is_compound(float(np.mean(act[2][sounding])), patterns) if np.any(sounding) else False
+    activation = compound_activation(act)
+    compound = activation is not None and is_compound(activation, patterns)
     metre, phase, margin = choose_bars(act[1], beats, compound=compound, harmony=harmony, patterns=patterns)
     downbeats = beats[phase::metre] if metre else np.zeros(0)
     warnings = tempo_warnings(total, tempo)

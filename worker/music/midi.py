@@ -39,20 +39,20 @@ def chord_pitches(label: str) -> list[int]:
 
 def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[dict] | None = None,
                         beat_times: list[float] | None = None, downbeat_times: list[float] | None = None,
-                        tempo_bpm: float | None = None, beats_per_bar: int | None = None,
-                        compound: bool = False) -> None:
+                        tempo_bpm: float | None = None, time_signature: str | None = None) -> None:
     """Write the melody notes [{onset, offset, midi}], chords [{start, end, label}] and beats (s), atomically.
 
-    Tracks with nothing to hold are left out; the file always has at least its tempo map. In a compound metre
-    (the beat a dotted quarter) the time signature is 6/8, 9/8 or 12/8 and the tempo, which MIDI counts in
-    quarter notes, 1.5 times the beats per minute, so a DAW's bars and beats fall where the analysis put them.
+    Tracks with nothing to hold are left out; the file always has at least its tempo map. time_signature is the
+    analysis' ("3/4", "6/8", ...); in a compound metre (x/8, the beat a dotted quarter) the tempo, which MIDI
+    counts in quarter notes, is 1.5 times the beats per minute, so a DAW's bars and beats fall where the
+    analysis put them.
     """
     import pretty_midi
 
-    quarters_per_beat = COMPOUND_QUARTERS_PER_BEAT if compound else 1.0
+    numerator, denominator = (int(x) for x in time_signature.split("/")) if time_signature else (0, 4)
+    quarters_per_beat = COMPOUND_QUARTERS_PER_BEAT if denominator == 8 else 1.0
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) * quarters_per_beat if tempo_bpm else 120.0)
-    if beats_per_bar:
-        numerator, denominator = (3 * int(beats_per_bar), 8) if compound else (int(beats_per_bar), 4)
+    if numerator:
         pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
     if notes:
         melody = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")

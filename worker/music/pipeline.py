@@ -263,8 +263,7 @@ def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
             path = results_dir / names["mid"]
             write_analysis_midi(path, notes=result["melody"]["notes"], chords=result.get("chords"),
                                 beat_times=result.get("beat_times"), downbeat_times=result.get("downbeat_times"),
-                                tempo_bpm=result.get("tempo_bpm"), beats_per_bar=result.get("beats_per_bar"),
-                                compound=str(result.get("time_signature") or "").endswith("/8"))
+                                tempo_bpm=result.get("tempo_bpm"), time_signature=result.get("time_signature"))
             written.append(path)
         path = results_dir / names["txt"]
         write_text_atomic(path, format_summary(result))

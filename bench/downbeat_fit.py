@@ -16,6 +16,9 @@ bench/out/music_cache_folk --only SUBDIVISION_WEIGHT=0,0.1,0.2,0.3,0.5,1.0 SUBDI
 (then 0.75-5 and -0.1-0.2 around the best), then PATTERN_WEIGHT=0,0.25,0.5,1.0 at the best: 1.0, 0.0 and 0.5
 (fit metre 0.926 -> 0.954, folk tunes 0.530 -> 0.725, every other family unchanged; downbeat F 0.898 -> 0.897).
 
+`--full --only NAME=V1,V2 ...` decodes tempo and beats too under each setting and prints every column per family
+on the fit items (how halving beats that alternate was tried on 2026-12-01 and not kept: the README).
+
 Usage: python bench/downbeat_fit.py            # grid on the fit split
        python bench/downbeat_fit.py --report   # round 1 vs current on the test split
        python bench/downbeat_fit.py --also ITEMS CACHE --only PATTERN_WEIGHT=0,0.5,1
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -36,7 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.music_cache import CACHE, TESTSET, items  # noqa: E402
+from bench.music_cache import CACHE, TESTSET  # noqa: E402
+from bench.music_cache import items as items_of  # noqa: E402
 from bench.music_scores import beat_f, metre_class  # noqa: E402
 from worker.music import beats as beats_mod  # noqa: E402
 from worker.music.rhythm import beat_chroma  # noqa: E402
@@ -70,7 +73,7 @@ def load(split: str, folders: tuple[tuple[Path, Path], ...] = ((TESTSET, CACHE),
 
 
 def _load(split: str, testset: Path, cache: Path) -> list[dict]:
-    truths = {m["name"]: m for m in items(testset)}
+    truths = {m["name"]: m for m in items_of(testset)}
     rows: list[dict[str, Any]] = []
     for path in sorted(cache.glob("*.npz")):
         truth = truths[path.stem]
@@ -120,15 +123,19 @@ def show(label: str, s: dict) -> None:
     print(f"{label}: " + "  ".join(f"{f} {v['down_f']:.3f}/{v['metre']:.3f}" for f, v in s.items()), flush=True)
 
 
-def compare(split: str, settings: dict[str, dict]) -> None:
-    """Tempo, beats, bars and metre per family on `split` under each named setting (full decode)."""
+def compare(split: str, settings: dict[str, dict],
+            folders: tuple[tuple[Path, Path], ...] = ((TESTSET, CACHE),)) -> None:
+    """Tempo, beats, bars and metre per family on `split` of `folders` ((rendered items, their music_cache)
+    pairs) under each named setting (full decode)."""
     from bench.music_scores import tempo_scores
 
     items = []
-    for path in sorted(CACHE.glob("*.npz")):
-        truth = json.loads((TESTSET / f"{path.stem}.json").read_text())
-        if truth["split"] == split:
-            items.append((truth, dict(np.load(path))))
+    for testset, cache in folders:
+        truths = {m["name"]: m for m in items_of(testset)}
+        for path in sorted(cache.glob("*.npz")):
+            truth = truths[path.stem]
+            if truth["split"] == split and "beats" in truth:
+                items.append((truth, dict(np.load(path))))
     print(f"{split} split, {len(items)} items: acc1 acc2 beat_f down_f metre per family")
     for label, values in settings.items():
         for k, v in values.items():
@@ -160,6 +167,11 @@ ROUND1 = {"FOLLOW_TEMPO": False, "START_BONUS": (0.0, 0.0), "FOUR_BIAS": 0.05,
           "HARMONY_WEIGHT": 0.03}  # the previous decoder (README figures of round 1)
 
 
+def setting_value(text: str) -> float | tuple[int, ...]:
+    """A constant's value on the command line: a number, or a tuple of integers written 2:3:4."""
+    return tuple(int(x) for x in text.split(":")) if ":" in text else float(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--report", action="store_true", help="round 1 vs current, test split")
@@ -167,13 +179,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--also", nargs=2, action="append", default=[], type=Path, metavar=("ITEMS", "CACHE"),
                     help="fit on this folder's train items too (bench/music_cache.py --testset ITEMS --cache CACHE)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME=V1,V2",
-                    help="grid only these constants over these values, the others at their current values")
+                    help="grid only these constants over these values (a tuple as 3:4), the others at their "
+                         "current values")
+    ap.add_argument("--full", action="store_true",
+                    help="decode tempo and beats too for each --only setting (so constants they depend on, "
+                         "NET_PRIOR_BPM say, can be tried) and print every column per family on the fit items")
     args = ap.parse_args(argv)
     current = {k: getattr(beats_mod, k) for k in (*GRID, "FOLLOW_TEMPO")}
     if args.report:
         compare("test", {"round1": ROUND1, "current": current})
         return
-    fit = load("train", ((TESTSET, CACHE), *(tuple(pair) for pair in args.also)))
+    folders = ((TESTSET, CACHE), *(tuple(pair) for pair in args.also))
+    if args.full:
+        specs = [spec.split("=", 1) for spec in args.only or []]
+        combos = itertools.product(*(tuple(setting_value(x) for x in values.split(",")) for _, values in specs))
+        compare("train", {" ".join(map(str, combo)) or "current": dict(zip([n for n, _ in specs], combo, strict=True))
+                          for combo in combos}, folders)
+        return
+    fit = load("train", folders)
     print(f"{len(fit)} fit items (down F / metre per family)")
     show("current " + str(current), score(fit, current))
     grid = dict(GRID)

@@ -6,7 +6,11 @@
   (features, pitch), Whisper, and the LLM jobs when greedy (temperature 0) or seeded.
 - A worker records each file's result after a job succeeds. A job-creating request whose every file hits
   gets its result files copied into its own session (renamed after its upload's stem) and a job record that
-  is finished at once: no queue, no worker. An entry whose files are gone (session deleted) is a miss.
+  is finished at once: no queue, no worker. An entry whose files are gone (session deleted) or changed since
+  (the same upload analysed again with other options writes the same file names) is a miss: each file's SHA-256
+  is recorded with the entry and checked before a hit is copied, so a cache never hands out a mixed set.
+- A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
+  upload's names and marked cached; never the job's summary written over it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ def cacheable(job_type: str, options: JobOptions) -> bool:
     return True
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a result file (small: JSON, text, a picture, a MIDI file), read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def content_digest(path: Path) -> str:
     """SHA-256 of an upload, remembered beside it with the size and modification time it was taken at: a file
     changed since (a failing disk, an operator's hand) is hashed again, never answered from a stale digest."""
@@ -59,15 +72,12 @@ def content_digest(path: Path) -> str:
             return remembered
     except FileNotFoundError:
         pass
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
+    digest = file_digest(path)
     try:  # an optimisation only: a full disk must not fail the request that hashed the file
-        write_text_atomic(memo, f"{stamp} {digest.hexdigest()}")
+        write_text_atomic(memo, f"{stamp} {digest}")
     except OSError:
         pass
-    return digest.hexdigest()
+    return digest
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,10 @@ class ResultCache:
                  result: Mapping[str, Any]) -> None:
         if not cacheable(job_type, options) or result.get("cached"):
             return
-        entry = {"result": dict(result), "results_dir": str(results_dir), "stem": Path(audio_path).stem}
+        files = result.get("files") or []
+        digests = {name: file_digest(Path(results_dir) / name) for name in files}
+        entry = {"result": dict(result), "results_dir": str(results_dir), "stem": Path(audio_path).stem,
+                 "digests": digests}
         self.r.set(self._key(owner, job_type, options, content_digest(Path(audio_path))),
                    json.dumps(entry, default=str), ex=TTL_SECONDS)
 
@@ -102,7 +115,14 @@ class ResultCache:
         entry = json.loads(text(raw))
         hit = Hit(entry["result"], Path(entry["results_dir"]), entry["stem"])
         files = hit.result.get("files") or []
-        return hit if files and all((hit.results_dir / f).is_file() for f in files) else None
+        digests = entry.get("digests") or {}  # none: an entry from before digests were kept, not trusted
+        if not files or set(files) - set(digests):
+            return None
+        try:
+            unchanged = all(file_digest(hit.results_dir / f) == digests[f] for f in files)
+        except OSError:  # a file gone (session deleted) or unreadable
+            return None
+        return hit if unchanged else None
 
 
 def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
@@ -124,15 +144,23 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
                     shutil.copyfile(source, tmp)
                 made.append(target)
         for old, new in renamed.items():
-            if new.endswith(".json"):  # the JSON is the result itself: written last, as the pipelines do
+            if new.endswith(".json"):  # written last, as the pipelines do: its presence means the set is whole
                 target = results_dir / new
-                write_json_atomic(target, result)
+                write_json_atomic(target, _cached_json(hit.results_dir / old, renamed, filename=Path(audio_path).name))
                 if (hit.results_dir / old).resolve() != target.resolve():
                     made.append(target)
     except OSError:  # a full disk midway: no picture without its JSON is left behind
         remove_files(made)
         raise
     return result
+
+
+def _cached_json(source: Path, renamed: Mapping[str, str], *, filename: str) -> Any:
+    """A result JSON file's own content for the new upload: names retargeted, marked cached where it is an object."""
+    content = _retarget(json.loads(source.read_text()), renamed, filename=filename)
+    if isinstance(content, dict):
+        content["cached"] = True
+    return content
 
 
 def rename(name: str, old_stem: str, new_stem: str) -> str:

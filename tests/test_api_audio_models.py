@@ -81,6 +81,17 @@ def test_whisper_transcribes_speech(client, session_id, audio_dir):
     text = client.get(f"/sessions/{session_id}/files/transcript_speech.txt").text.lower()
     assert "fox" in text and "lazy dog" in text
     assert {"transcript_speech.srt", "transcript_speech.vtt", "transcript_speech.lrc"} <= set(job["files"])
+    # the same bytes in another session: answered from the cache, each file a copy of its own source (the
+    # transcript JSON keeps its segments and words, not the job's summary written over it)
+    again = client.post("/sessions").json()["session_id"]
+    upload(client, again, wav.rename(audio_dir / "again.wav"))
+    r = client.post(f"/process/whisper/{again}", json={"file": "again.wav"})
+    assert r.status_code == 202 and r.json()["state"] == "succeeded", r.text
+    first = client.get(f"/sessions/{session_id}/files/transcript_speech.json").json()
+    copied = client.get(f"/sessions/{again}/files/transcript_again.json").json()
+    assert copied["cached"] is True and isinstance(copied["segments"], list)
+    assert copied["segments"] == first["segments"]
+    assert client.get(f"/sessions/{again}/files/transcript_again.txt").text.lower() == text
     r = client.post(f"/process/whisper/{session_id}", json={"model": "large-v9"})
     assert r.status_code == 400
     r = client.post(f"/process/whisper/{session_id}", json={"model": "medium"})

@@ -43,3 +43,37 @@ def test_the_same_audio_with_the_same_options_is_answered_from_cache(client, oth
     r = other_client.post(f"/process/features/{theirs}", json={"file": "cached.wav"})
     assert r.json()["state"] == "queued"  # another owner's cache is never used
     other_client.wait_job(r.json()["job_id"])
+
+
+def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_cache(client, audio_dir):
+    """The same upload analysed again with other options writes the same file names: the first run's cache entry
+    no longer describes those files, so a new session's request runs instead of copying a mixed set (the key-only
+    JSON beside the first run's MIDI). A cached copy of a result's JSON is that file's own content."""
+    wav = write(audio_dir / "rerun.wav", sine(523.25, 3.0))
+    session = client.post("/sessions").json()["session_id"]
+    upload(client, session, wav)
+    full = client.post(f"/process/pitch/{session}", json={"file": "rerun.wav"}, headers={"Prefer": "wait=60"}).json()
+    assert full["state"] == "succeeded" and "tempo_bpm" in full["result"], full
+    full_json = client.get(f"/sessions/{session}/files/pitch_rerun.json").json()
+
+    again = write(audio_dir / "again.wav", sine(523.25, 3.0))  # the same bytes
+    cached_session = client.post("/sessions").json()["session_id"]
+    upload(client, cached_session, again)
+    r = client.post(f"/process/pitch/{cached_session}", json={"file": "again.wav"})
+    assert r.json()["state"] == "succeeded", r.text  # a hit while the files are the first run's
+    copied = client.get(f"/sessions/{cached_session}/files/pitch_again.json").json()
+    assert copied["cached"] is True and copied["filename"] == "again.wav"
+    assert copied["files"] == [f.replace("rerun", "again") for f in full_json["files"]]
+    assert {k: v for k, v in copied.items() if k not in ("cached", "filename", "files")} == {
+        k: v for k, v in full_json.items() if k not in ("filename", "files")}
+
+    key_only = client.post(f"/process/pitch/{session}", json={"file": "rerun.wav", "include": "key"},
+                           headers={"Prefer": "wait=60"}).json()
+    assert key_only["state"] == "succeeded" and "tempo_bpm" not in key_only["result"], key_only
+    third = client.post("/sessions").json()["session_id"]
+    upload(client, third, again)
+    r = client.post(f"/process/pitch/{third}", json={"file": "again.wav"})
+    assert r.json()["state"] == "queued", r.text  # the first run's files were overwritten: a miss, it runs
+    job = client.wait_job(r.json()["job_id"])
+    assert job["state"] == "succeeded" and "tempo_bpm" in job["result"] and not job["result"].get("cached")
+    assert "tempo_bpm" in client.get(f"/sessions/{third}/files/pitch_again.json").json()

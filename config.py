@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": 1024 * 1024 * 1024,  # one request body
     "MAX_DURATION_SECONDS": 3600.0,  # longest accepted audio file
     "MAX_SAMPLE_RATE": 192000,  # Hz; a faster upload is refused (422 sample_rate_too_high) from its header
+    # Hz; a slower one is refused (422 sample_rate_too_low): 8 kHz telephone audio is the slowest real recording,
+    # and a 6 KB file declaring 1 Hz is "3000 s" that every analysis resamples and works through for minutes
+    "MIN_SAMPLE_RATE": 4000,
     "MAX_CHANNELS": 8,  # more channels in an upload: 422 too_many_channels, from its header
     "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
     # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507

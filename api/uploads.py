@@ -88,7 +88,8 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
 def upload_limits(config: dict) -> AudioLimits:
     """The settings' limits on an uploaded stream (checked from its header first, see worker/audio_limits.py)."""
     return AudioLimits(max_duration=float(config["MAX_DURATION_SECONDS"]),
-                       max_sample_rate=int(config["MAX_SAMPLE_RATE"]), max_channels=int(config["MAX_CHANNELS"]))
+                       max_sample_rate=int(config["MAX_SAMPLE_RATE"]), max_channels=int(config["MAX_CHANNELS"]),
+                       min_sample_rate=int(config["MIN_SAMPLE_RATE"]))
 
 
 def upload_info(store: SessionStore, session_id: str, name: str) -> dict:

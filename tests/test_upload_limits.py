@@ -37,6 +37,19 @@ def test_sample_rate_over_the_limit_is_refused(app, client, settings, session_id
     assert "384000" in err["message"] and str(app.config["MAX_SAMPLE_RATE"]) in err["message"]
 
 
+def test_sample_rate_under_the_limit_is_refused_and_telephone_audio_is_not(app, client, settings, session_id,
+                                                                         audio_dir):
+    """A 6 KB file declaring 1 Hz is 3000 s of audio to every analysis (a stranger's upload held the GPU worker's
+    Whisper for 9 minutes): refused from its header; 8 kHz telephone audio is accepted."""
+    path = audio_dir / "one_hertz.wav"
+    sf.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, (3000, 1)).astype(np.float32), 1)
+    err = assert_refused(client, settings, session_id, path, status=422, code="sample_rate_too_low")
+    assert "1 Hz" in err["message"] and str(app.config["MIN_SAMPLE_RATE"]) in err["message"]
+    phone = audio_dir / "phone.wav"
+    sf.write(phone, 0.1 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)[:, None].astype(np.float32), 8000)
+    assert upload(client, session_id, phone).status_code == 201
+
+
 def test_channels_over_the_limit_are_refused(app, client, settings, session_id, audio_dir):
     path = audio_dir / "ten_channels.wav"
     sf.write(path, np.zeros((4410, app.config["MAX_CHANNELS"] + 2), np.float32), 44100)

@@ -20,6 +20,7 @@ from worker.errors import AudioError, AudioTooLongError
 class AudioLimits:
     max_duration: float | None = None  # s
     max_sample_rate: int | None = None  # Hz
+    min_sample_rate: int | None = None  # Hz
     max_channels: int | None = None
 
     def check_header(self, *, sample_rate: int, channels: int, duration: float | None) -> None:
@@ -29,6 +30,9 @@ class AudioLimits:
         if self.max_sample_rate is not None and sample_rate > self.max_sample_rate:
             raise AudioError(f"the sample rate is {sample_rate} Hz; the limit is {self.max_sample_rate} Hz",
                              code="sample_rate_too_high")
+        if self.min_sample_rate is not None and sample_rate < self.min_sample_rate:
+            raise AudioError(f"the sample rate is {sample_rate} Hz; the lowest accepted is {self.min_sample_rate} Hz",
+                             code="sample_rate_too_low")
         if self.max_channels is not None and channels > self.max_channels:
             raise AudioError(f"the file has {channels} channels; the limit is {self.max_channels}",
                              code="too_many_channels")

@@ -77,6 +77,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "image_too_large": (422, "The image has more pixels than MAX_IMAGE_PIXELS."),
     "audio_too_long": (422, "The audio is longer than MAX_DURATION_SECONDS (or the analysis' limit)."),
     "sample_rate_too_high": (422, "The file's sample rate (from its header) is above MAX_SAMPLE_RATE."),
+    "sample_rate_too_low": (422, "The file's sample rate (from its header) is below MIN_SAMPLE_RATE."),
     "too_many_channels": (422, "The file has more channels (from its header) than MAX_CHANNELS."),
     "non_finite_samples": (422, "The audio holds NaN or infinite sample values (float WAV/FLAC)."),
     "audio_too_short": (422, "The audio is too short for the analysis."),

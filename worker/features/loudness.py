@@ -42,8 +42,10 @@ class LoudnessMeter:
     def __init__(self, *, sample_rate: int, channels: int):
         self.sos = k_weighting_sos(sample_rate)
         self.zi = np.zeros((self.sos.shape[0], channels, 2))
-        self.block = int(round(BLOCK_SECONDS * sample_rate))
-        self.step = int(round(self.block * (1 - OVERLAP)))
+        # at least one sample each: a rate too low for a 400 ms block (refused at upload since MIN_SAMPLE_RATE, but
+        # an older upload may hold one) gives a meaningless loudness rather than a division by zero
+        self.block = max(1, int(round(BLOCK_SECONDS * sample_rate)))
+        self.step = max(1, int(round(self.block * (1 - OVERLAP))))
         self.weights = np.array(SURROUND_WEIGHTS[:channels] if channels <= 5 else [1.0] * channels)
         self._power = np.zeros((channels, 0))  # filtered squares from the next gating block's first sample on
         self._blocks: list[np.ndarray] = []  # channel-weighted mean squares of the gating blocks

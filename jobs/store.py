@@ -208,8 +208,11 @@ class JobStore:
         if self.r.exists(keys.cancel(job_id)):
             self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
             return "canceled"
-        attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)
+        attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)  # atomic: two deliveries never share one
         if attempts > max_attempts:
+            # the record counts the attempts that ran, as its message does (a killed pool child's redelivery
+            # read "attempts: 3" beside "stopped 2 times" with JOB_MAX_ATTEMPTS 2)
+            self.r.hincrby(keys.job(job_id), "attempts", -1)
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {attempts - 1} times; "
                                           "not retrying again"})

@@ -43,7 +43,21 @@ class WorkerRegistry:
         self.r.srem(keys.worker_jobs(name), job_id)
 
     def current(self, name: str) -> list[str]:
-        return sorted(text(i) for i in self.r.smembers(keys.worker_jobs(name)))
+        """The jobs a worker runs now. A process killed mid-job (a prefork pool child) never takes its job off;
+        the worker lives on, so a job that has since ended (or whose record is gone) is dropped here."""
+        from .store import TERMINAL_STATES
+
+        ids = sorted(text(i) for i in self.r.smembers(keys.worker_jobs(name)))
+        if not ids:
+            return []
+        pipe = self.r.pipeline()
+        for job_id in ids:
+            pipe.hget(keys.job(job_id), "state")
+        ended = [i for i, state in zip(ids, pipe.execute(), strict=True)
+                 if state is None or text(state) in TERMINAL_STATES]
+        if ended:
+            self.r.srem(keys.worker_jobs(name), *ended)
+        return [i for i in ids if i not in ended]
 
     def remove(self, name: str) -> None:
         self.r.delete(keys.worker(name))

@@ -73,11 +73,11 @@ def test_redis_down_gives_503_and_work_resumes(settings, private_redis, tmp_path
         server2.stop()
 
 
-def start_worker_process(env: dict, queues: str, name: str) -> subprocess.Popen:
+def start_worker_process(env: dict, queues: str, name: str, *, pool: str = "solo") -> subprocess.Popen:
     log = Path(env["DATA_DIR"]).parent / f"worker-{name}-{len(os.listdir(Path(env['DATA_DIR']).parent))}.log"
     with open(log, "wb") as out:  # a file, never an unread pipe that could fill and block the worker
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", pool, "--concurrency", "1",
              "-Q", queues, "-n", name, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
 
@@ -246,3 +246,32 @@ def test_each_queue_only_receives_its_own_jobs(settings, private_redis, tmp_path
         publish("music_analyzer.probe", "job-gpu", gpu)
         publish("music_analyzer.probe", "job-cpu", cpu)
     assert client.llen(gpu) == 1 and client.llen(cpu) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_pool_child_is_retried_once_then_failed_and_leaves_no_current_job(settings, private_redis, tmp_path):
+    """A prefork worker (the CPU worker of run.sh) whose pool child is killed mid-job lives on: the job comes back
+    to a new child once, and when that child is killed too the job fails worker_lost with the attempts that ran
+    (2, as its message says), and the worker's current jobs (GET /health) no longer list it."""
+    import psutil
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
+    worker = start_worker_process(env, settings["CPU_QUEUE"], "prefork@test", pool="prefork")
+    try:
+        for attempt in (1, 2):
+            job = svc.jobs.wait_until(job_id, lambda j, a=attempt: j["state"] == "running" and j["attempts"] == a
+                                      and j["progress"] > 0.05, timeout=120)
+            assert job["attempts"] == attempt and job["state"] == "running", job
+            assert job_id in svc.workers.current(job["worker"])
+            children = psutil.Process(worker.pid).children()
+            assert len(children) == 1, children  # concurrency 1: the one pool child runs the job
+            children[0].kill()
+        job = svc.jobs.wait_for_state(job_id, ("failed",), timeout=120)
+        assert job["error"]["code"] == "worker_lost" and job["attempts"] == 2, job
+        assert "2 times" in job["error"]["message"]
+        assert worker.poll() is None  # the worker itself lives on
+        assert job_id not in svc.workers.current(job["worker"])
+        assert all(job_id not in w["current_jobs"] for w in svc.workers.all())
+    finally:
+        stop_all([worker])

@@ -29,6 +29,12 @@ def test_lyrics_job_transcribes_first_then_analyses(client, session_id, audio_di
     assert "river" in json.dumps(res).lower() or res["words"] >= 8  # Whisper heard the words
     assert res["explicit"]["flagged"] and {w["word"] for w in res["explicit"]["words"]} >= {"shit"}
     assert res["analysis_text"].strip() and set(res["analysis"]) == {"themes", "mood", "narrative", "notable_lines"}
+    # a section that only copies the prompt's instructions back is no answer: left empty, and the result says so
+    from worker.lyrics.prompts import echoed_sections, split_sections
+
+    echoed = echoed_sections(split_sections(res["analysis_text"]))
+    assert all(res["analysis"][key] == "" for key in echoed) and not echoed_sections(res["analysis"])
+    assert bool(echoed) == any("repeated the prompt" in w for w in res["warnings"]), (echoed, res["warnings"])
     names = {f["name"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
     assert {"lyrics_song.json", "lyrics_song.txt", "transcript_song.json"} <= names
     # the second run reads the transcript the first one made (no second Whisper pass)

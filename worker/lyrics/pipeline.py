@@ -21,7 +21,7 @@ from worker.progress import Progress, quiet
 
 from .explicit import explicit_words
 from .options import LyricsOptions
-from .prompts import SYSTEM, clock, lyrics_prompt, split_sections, timed_lines
+from .prompts import SYSTEM, clock, echoed_sections, lyrics_prompt, split_sections, timed_lines
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -81,13 +81,20 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
     if not lines:
         warnings.append("the transcript holds no words: the song may be instrumental")
+    analysis = split_sections(generated["response"])
+    echoed = echoed_sections(analysis)
+    for key in echoed:  # not an answer: left empty, the model's whole text stays in analysis_text
+        analysis[key] = ""
+    if echoed:
+        warnings.append(f"the model repeated the prompt's instructions instead of answering ({', '.join(echoed)}); "
+                        "a larger model may answer")
     return {
         "filename": audio_path.name, "model": generated["model"],
         "model_choice": choice.to_dict() if choice is not None else None,
         "language": transcript.get("language"), "transcript_source": source,
         "lines": len(lines), "words": sum(len(line["text"].split()) for line in lines),
         "explicit": {"flagged": bool(flagged), "words": flagged, "method": "word list (worker/lyrics/explicit.py)"},
-        "analysis": split_sections(generated["response"]), "analysis_text": generated["response"],
+        "analysis": analysis, "analysis_text": generated["response"],
         "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],
         "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "warnings": warnings,
         "options": options.to_dict(),

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
-SECTIONS = ("Themes", "Mood", "Narrative", "Notable lines")
+# Each section and what the prompt asks of it (the prompt's own words, also what an echo of it is recognised by)
+SECTION_ASKS = {
+    "Themes": "what the song is about.",
+    "Mood": "the feeling of the words.",
+    "Narrative": "who speaks to whom, and what happens, if anything.",
+    "Notable lines": "two or three lines quoted with their [m:ss] times, and why they stand out.",
+}
+SECTIONS = tuple(SECTION_ASKS)
 SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
           "transcript is too short or unclear to tell something, say so instead of guessing.")
 _HEADING = re.compile(r"^\s*\**\s*(" + "|".join(SECTIONS) + r")\s*\**\s*:\s*", re.I | re.M)
@@ -42,10 +49,24 @@ def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, m
     if sees_image:
         parts.append("The image is the song's album art: use it only where it bears on the lyrics.")
     parts.append("Answer in these sections, each starting on its own line with its name and a colon:\n"
-                 "Themes: what the song is about.\nMood: the feeling of the words.\n"
-                 "Narrative: who speaks to whom, and what happens, if anything.\n"
-                 "Notable lines: two or three lines quoted with their [m:ss] times, and why they stand out.")
+                 + "\n".join(f"{name}: {ask}" for name, ask in SECTION_ASKS.items()))
     return "\n\n".join(parts), len(lines) > len(shown)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def echoed_sections(sections: Mapping[str, str]) -> list[str]:
+    """The sections (split_sections' keys) whose text only repeats what the prompt asked of them: a small model
+    given the format sometimes copies it back ("Themes: what the song is about.") instead of answering."""
+    out = []
+    for name, ask in SECTION_ASKS.items():
+        key = name.lower().replace(" ", "_")
+        said = _words(sections.get(key, ""))
+        if said and said == _words(ask)[: len(said)] and len(said) >= min(3, len(_words(ask))):
+            out.append(key)
+    return out
 
 
 def split_sections(answer: str) -> dict[str, str]:

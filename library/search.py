@@ -124,7 +124,10 @@ def _numpy_neighbours(cache: VectorCache, *, owner: str, track_id: str) -> Neigh
     if i is None or np.isnan(data.raw[i]).all():
         return None
     dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
-    return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable") if int(j) != i)
+    # a track without a single descriptor (a transcript alone) would sit at the mean, near everything: not a neighbour
+    measured = ~np.isnan(data.raw).all(axis=1)
+    return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable")
+            if int(j) != i and measured[j])
 
 
 def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:

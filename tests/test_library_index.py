@@ -6,6 +6,7 @@ the pipelines write them."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -135,6 +136,24 @@ def test_similar_and_mix(library, indexed):
     mix = library.similar(owner=owner, track_id=ids["river"], limit=5, mix=True)
     assert {s["track"]["track_id"]: s["tempo_match"] for s in mix["similar"]} == {
         ids["river-copy"]: "exact", ids["party"]: "double"}
+
+
+def test_a_track_with_a_transcript_alone_is_nobodys_neighbour(library, indexed, settings):
+    """A track only transcribed has no audio descriptor: filled with the mean it would sit near every track and
+    come before a re-encoded copy (a stranger's two speech clips ranked first); it is left out."""
+    owner, _, ids = indexed
+    results = Path(settings["DATA_DIR"]) / "results-speech"
+    results.mkdir(parents=True, exist_ok=True)
+    segments = [{"id": 1, "start": 0.0, "end": 3.0, "text": "The quick brown fox", "words": []}]
+    (results / "transcript_talk.json").write_text(json.dumps({"language": "en", "segments": segments,
+                                                             "text": "The quick brown fox"}))
+    talk = library.index_file(owner=owner, session_id="s2", filename="talk.wav", results_dir=results)["track_id"]
+    try:
+        similar = library.similar(owner=owner, track_id=ids["river"], limit=10, mix=False)["similar"]
+        assert similar[0]["track"]["track_id"] == ids["river-copy"]
+        assert talk not in {s["track"]["track_id"] for s in similar} and len(similar) == 3
+    finally:
+        library.remove_session(owner=owner, session_id="s2")
 
 
 def test_remove_session(library, settings):

@@ -211,3 +211,20 @@ def test_long_audio_goes_to_whisper_in_windows_cut_in_pauses(model, speech):
     starts = [w["start"] for w in words]
     assert starts == sorted(starts) and starts[-1] > 5.0  # times of later windows carry their offset
     assert [s["id"] for s in t["segments"]] == list(range(1, len(t["segments"]) + 1))
+
+
+def test_digital_silence_is_not_given_to_whisper(model, speech, tmp_path):
+    """Ten silent minutes gave twenty segments of "You" (Whisper hallucinates on silence): silent windows are not
+    transcribed and the result says so; speech after a silent window keeps its time."""
+    y, sr, _ = speech
+    audio = _to_16k(y, sr)
+    silence = np.zeros(12 * 16000, dtype=np.float32)
+    t = transcribe_blocks(model, iter([silence, audio]), WhisperOptions(), window_seconds=10.0)
+    assert t["text"].strip() and t["warnings"] and "were silent" in t["warnings"][0], t["warnings"]
+    assert min(s["start"] for s in t["segments"]) >= 10.0  # nothing heard in the silence, offsets kept
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.zeros(30 * 44100, dtype=np.float32), 44100)
+    result = run_transcription(audio_path=path, results_dir=tmp_path, options=WhisperOptions(), model=model)
+    assert result["segments"] == 0 and result["text"] == "" and result["warnings"] == [
+        "the audio is silent: nothing to transcribe"]
+    assert json.loads((tmp_path / "transcript_quiet.json").read_text())["segments"] == []

@@ -36,6 +36,9 @@ SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 WINDOW_SECONDS = 120.0
 CUT_SEARCH_SECONDS = 30.0  # s: a window ends at the quietest moment of its last 30 s, so no word is cut
 CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen among
+# Peak amplitude (full scale 1.0; -80 dBFS) at or below which a window is silence and not given to Whisper: on
+# digital silence Whisper hallucinates ("You" twenty times over a stranger's ten silent minutes)
+SILENT_PEAK = 1e-4
 
 
 def transcribe(model, audio: np.ndarray, options: WhisperOptions, progress: Progress | None = None) -> dict:
@@ -56,19 +59,35 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     first = None
     offset = 0.0
     options_now = options
+    windows = silent = 0
     for window in whisper_windows(blocks, window_seconds=window_seconds):
-        info = _transcribe_window(model, window, options_now, offset=offset, out=out, progress=progress,
-                                  total_seconds=total_seconds)
-        if first is None:
-            first = info
-            options_now = dataclasses.replace(options, language=options.language or info.language)
+        windows += 1
+        if is_silent(window):  # nothing to hear: no words (and no hallucinated ones)
+            silent += 1
+        else:
+            info = _transcribe_window(model, window, options_now, offset=offset, out=out, progress=progress,
+                                      total_seconds=total_seconds)
+            if first is None:
+                first = info
+                options_now = dataclasses.replace(options, language=options.language or info.language)
         offset += len(window) / SAMPLE_RATE
-    if first is None:
+    if not windows:
         raise AudioError("the file holds no audio samples", code="no_audio")
     duration = offset or 1e-9
-    return {"language": first.language, "language_probability": _r(first.language_probability, 4),
+    warnings = []
+    if first is None:
+        warnings.append("the audio is silent: nothing to transcribe")
+    elif silent:
+        warnings.append(f"{silent} of {windows} windows of {window_seconds:.0f} s were silent and not transcribed")
+    return {"language": first.language if first else options.language,
+            "language_probability": _r(first.language_probability, 4) if first else None,
             "duration_seconds": round(duration, 3), "task": options.task,
-            "text": " ".join(s["text"] for s in out if s["text"]), "segments": out}
+            "text": " ".join(s["text"] for s in out if s["text"]), "segments": out, "warnings": warnings}
+
+
+def is_silent(window: np.ndarray) -> bool:
+    """Digital silence (see SILENT_PEAK)."""
+    return not len(window) or float(np.max(np.abs(window))) <= SILENT_PEAK
 
 
 def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, offset: float, out: list[dict],
@@ -167,4 +186,5 @@ def run_transcription(*, audio_path: Path, results_dir: Path, options: WhisperOp
         progress(1.0, "done")
     return {"language": transcript["language"], "duration_seconds": transcript["duration_seconds"],
             "segments": len(segs), "words": sum(len(s["words"]) for s in segs), "text": transcript["text"],
-            "model": transcript["model"], "source": options.source, "files": list(names.values())}
+            "model": transcript["model"], "source": options.source, "files": list(names.values()),
+            "warnings": transcript["warnings"]}

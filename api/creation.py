@@ -73,7 +73,9 @@ def wait_argument() -> float:
     except ValueError as e:
         raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait") from e
     if not 0 <= wait <= 3600:
-        raise InvalidRequestError("wait must be between 0 and 3600 seconds", code="invalid_wait")
+        raise InvalidRequestError("wait must be between 0 and 3600 seconds (a wait is cut to JOB_WAIT_MAX_SECONDS, "
+                                  f"{float(current_app.config['JOB_WAIT_MAX_SECONDS']):g} s here; "
+                                  "ask again to wait longer)", code="invalid_wait")
     return min(wait, float(current_app.config["JOB_WAIT_MAX_SECONDS"]))
 
 

@@ -125,11 +125,13 @@ def get_session(session_id: str):
 @bp.get("/sessions/<session_id>/files/<name>")
 def download_file(session_id: str, name: str):
     area = request.args.get("area")
-    if area not in (None, "uploads", "results"):
-        area = None
+    if area not in (None, "uploads", "results"):  # a typo would otherwise look in both and hide it
+        raise InvalidRequestError(f"area must be 'uploads' or 'results', not {area!r}", code="invalid_area")
     path = access.session(session_id).file_path(session_id, name, area=area)
-    # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both
-    return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1")
+    # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both.
+    # MIDI by its registered type (Debian's mime.types says audio/sp-midi, which players do not know)
+    mimetype = "audio/midi" if path.suffix.lower() in (".mid", ".midi") else None
+    return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1", mimetype=mimetype)
 
 
 @bp.delete("/sessions/<session_id>")

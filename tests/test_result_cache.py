@@ -55,6 +55,13 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
     full = client.post(f"/process/pitch/{session}", json={"file": "rerun.wav"}, headers={"Prefer": "wait=60"}).json()
     assert full["state"] == "succeeded" and "tempo_bpm" in full["result"], full
     full_json = client.get(f"/sessions/{session}/files/pitch_rerun.json").json()
+    # the MIDI file is served as MIDI (not Debian's audio/sp-midi); an unknown area is a 400, not a silent "both"
+    midi = client.get(f"/sessions/{session}/files/pitch_rerun.mid")
+    assert midi.headers["Content-Type"] == "audio/midi" and midi.content[:4] == b"MThd"
+    r = client.get(f"/sessions/{session}/files/pitch_rerun.mid", params={"area": "result"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_area", r.text
+    r = client.get(f"/jobs/{full['job_id']}", params={"wait": 7200})
+    assert r.status_code == 400 and "JOB_WAIT_MAX_SECONDS" in r.json()["error"]["message"]
 
     again = write(audio_dir / "again.wav", sine(523.25, 3.0))  # the same bytes
     cached_session = client.post("/sessions").json()["session_id"]

@@ -25,6 +25,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_cursor": (400, "The cursor is not one this API handed out."),
     "invalid_filter": (400, "A listing filter (`state`, `since`) is not acceptable."),
     "invalid_wait": (400, "`wait` must be a number of seconds within the allowed range."),
+    "invalid_area": (400, "`area` of a file download must be `uploads` or `results`."),
     "invalid_webhook": (400, "`webhook` must be an http(s) URL; `webhook_events_filter` a list of known events."),
     "webhook_not_allowed": (400, "The webhook's host is not in WEBHOOK_ALLOWED_HOSTS."),
     "invalid_idempotency_key": (400, "An Idempotency-Key is 1-255 characters."),

@@ -174,7 +174,8 @@ OPERATIONS: dict[str, Op] = {
     "GET /sessions/<session_id>/files/<name>": Op(
         "Download an upload or a result", "sessions", {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None,
                                                                media="*/*")},
-        {**SESSION_ERRORS, 404: "No such session or file."},
+        {**SESSION_ERRORS, 400: "The session id is not valid, or an `area` other than `uploads` or `results`.",
+         404: "No such session or file."},
         query=(Param("area", {"enum": ["uploads", "results"]}, "Where to look (default: both)."),
                Param("inline", {"enum": ["1"]}, "`1`: shown inline rather than as an attachment."), OWNER)),
     "GET /jobs": Op("The caller's jobs, newest first, a page at a time", "jobs",

@@ -166,6 +166,23 @@ def test_upload_name_with_traversal_is_sanitised(client, session_id, audio_dir, 
     assert not os.path.exists(os.path.join(settings["DATA_DIR"], "evil.wav"))
 
 
+def test_names_with_nothing_latin_keep_their_extension_and_stay_apart(client, session_id, audio_dir):
+    """A stranger's `日本語の曲.wav` became `wav-2` (no extension, so no audio type): such names keep their
+    extension and get a stem from a digest of the name, so two of them are two files, the same one the same."""
+    from worker.files import safe_name
+
+    src = write(audio_dir / "u.wav", sine(440, 0.5))
+    names = []
+    for original in ("日本語の曲.wav", "ピアノ.wav", ".wav"):
+        with open(src, "rb") as fh:
+            r = client.post(f"/sessions/{session_id}/files", files=[("file", (original, fh))])
+        assert r.status_code == 201, r.text
+        names.append(r.json()["files"][0]["name"])
+    assert all(n.startswith("file-") and n.endswith(".wav") for n in names) and len(set(names)) == 3, names
+    assert names[0] == safe_name("日本語の曲.wav")
+    assert client.get(f"/sessions/{session_id}/files/{names[0]}").content[:4] == b"RIFF"
+
+
 def test_auth_required_and_health_open(server, client):
     import requests
 

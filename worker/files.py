@@ -10,6 +10,7 @@ runner can take back what a job wrote when it ends canceled or failed (no PNG wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,10 +35,19 @@ def safe_name(filename: str) -> str:
 
     >>> safe_name("../../etc/My Song (live).MP3")
     'My_Song_live_.MP3'
+
+    A name with nothing left of its stem (all of it non-Latin, or only an extension) keeps its extension and
+    gets a stem from a digest of the original name, so two such names stay two files:
+
+    >>> safe_name("日本語の曲.wav")
+    'file-f1c16446.wav'
     """
-    name = unicodedata.normalize("NFKD", filename or "").encode("ascii", "ignore").decode()
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _NAME_BAD_CHARS.sub("_", name).strip("._")
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    ascii_name = _NAME_BAD_CHARS.sub("_", unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode())
+    name = ascii_name.strip("._")
+    stem, dot, ext = ascii_name.rpartition(".")
+    if dot and not stem.strip("._") and ext.strip("._"):
+        name = f"file-{hashlib.sha256(base.encode()).hexdigest()[:8]}.{ext.strip('._')}"
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]

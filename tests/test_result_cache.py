@@ -77,6 +77,8 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
     key_only = client.post(f"/process/pitch/{session}", json={"file": "rerun.wav", "include": "key"},
                            headers={"Prefer": "wait=60"}).json()
     assert key_only["state"] == "succeeded" and "tempo_bpm" not in key_only["result"], key_only
+    listed = {f["name"] for f in client.get(f"/sessions/{session}").json()["results"]}
+    assert "pitch_rerun.mid" not in listed and "pitch_rerun.json" in listed  # no MIDI of the earlier run beside it
     third = client.post("/sessions").json()["session_id"]
     upload(client, third, again)
     r = client.post(f"/process/pitch/{third}", json={"file": "again.wav"})

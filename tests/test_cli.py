@@ -170,6 +170,13 @@ def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
     unknown = ma(env, "cancel", "0123456789abcdef")
     assert unknown.returncode == 1 and "no job" in unknown.stderr
 
+    # every upload refused (an empty file): the session the run made is not left behind empty
+    (tmp_path / "zero.mp3").write_bytes(b"")
+    empty = ma(env, "--json", "analyze", str(tmp_path / "zero.mp3"), "--features")
+    assert empty.returncode == 1, empty.stderr
+    session_id = json.loads(empty.stdout)["session_id"]
+    assert ma(env, "--json", "sessions").stdout.count(session_id) == 0
+
 
 def test_a_failed_job_exits_1_with_the_workers_message(env, tmp_path, settings):
     song(tmp_path / "take.wav", bars=1)

@@ -50,11 +50,22 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
         return EXIT_INTERRUPTED
+    if not args.session and all(item.upload is None for item in runs):
+        _forget_empty_session(client, session_id, out)
     records = {f.job_id: f for f in follower.followed}
     written = _download(client, session_id, records, Path(args.out), out) if args.out and args.wait else []
     report(out, session_id, runs, records, written, waited=args.wait)
     failed = any(r.error for r in runs) or any(f.state != "succeeded" for f in records.values())
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _forget_empty_session(client: MusicAnalyzer, session_id: str, out: Output) -> None:
+    """The session this run made holds nothing (every upload was refused): deleted, not left behind empty."""
+    try:
+        client.delete_session(session_id)
+        out.note(f"session {session_id} deleted: no file was uploaded into it")
+    except MusicAnalyzerError as e:
+        out.note(f"session {session_id} holds no file and could not be deleted: {e}")
 
 
 def _not_waited(runs: list[FileRun], waited: bool) -> list[str]:

@@ -69,7 +69,8 @@ def _vocals_separation_possible(store: SessionStore, session_id: str, name: str)
             separator, _models_dir()):
         raise ModelNotAvailableError(
             f"source 'vocals' needs a separation first and the weights of {separator} are not present; "
-            f"run /process/demucs with two_stems 'vocals' first, or set VOCALS_SEPARATION_MODEL")
+            f"run /process/demucs with two_stems 'vocals' first (model 'repet' or 'hpss' need no weights), "
+            f"or set VOCALS_SEPARATION_MODEL")
 
 
 @bp.post("/process/musicgen/<session_id>")

@@ -28,6 +28,9 @@ def test_compare_two_tracks_grounded_in_their_analyses(client, session_id, audio
     assert pair["key"].startswith("neighbours") and pair["tempo"]["relation"] == "same tempo" and pair["mixable"]
     assert res["grounded_on"] == ["pitch_c_major.json", "pitch_g_major.json"] and res["comparison"].strip()
     assert res["model"] == "smollm2-135m" and res["files"][0].startswith("compare_")
+    # pitch ran, features did not: the warning names what is missing and what it would add
+    assert any("/process/features (loudness, brightness)" in w and "/process/pitch" not in w
+               for w in res["warnings"]), res["warnings"]
 
 
 def test_compare_needs_two_to_five_uploads(client, session_id, audio_dir):

@@ -71,7 +71,8 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
                                                   (f"lyrics_{path.stem}.json", lyrics)) if d]
     themes = ((lyrics or {}).get("analysis") or {}).get("themes") or ""
     return {"facts": track_facts(path.name, grounding.pitch, features), "music": describe_music(grounding.pitch)
-            if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources}
+            if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources,
+            "has_features": features is not None}
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
@@ -109,8 +110,14 @@ def _num(value: Any, fmt: str) -> str:
 
 
 def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any]) -> list[str]:
-    out = [f"{t['facts']['file']} has no music analysis in the session: run /process/pitch for a grounded comparison"
-           for t in tracks if not t["music"]]
+    out = []
+    for t in tracks:  # key, tempo and chords come from pitch; loudness and brightness from features
+        missing = [what for what, present in (("/process/pitch (key, tempo, chords)", t["music"]),
+                                              ("/process/features (loudness, brightness)", t["has_features"]))
+                   if not present]
+        if missing:
+            out.append(f"{t['facts']['file']} lacks analyses the comparison is grounded on: run "
+                       f"{' and '.join(missing)}")
     if generated["finish_reason"] == "length":
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
     return out

@@ -70,6 +70,27 @@ def test_without_credentials_the_browser_is_asked_for_them(browser, server):
         context.close()
 
 
+@pytest.mark.needs_chromium
+def test_the_page_opened_with_credentials_in_its_address_works(browser, server, client):
+    """http://user:pass@host/ (what a stranger typed): fetch refuses addresses resolved against a page address
+    holding credentials ("URL that includes credentials"); the page asks its own origin instead, and the list
+    of sessions loads."""
+    session_id = client.post("/sessions").json()["session_id"]
+    context = browser.new_context()  # no stored credentials: only those in the address
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        response = page.goto(server.replace("://", f"://{USER}:{PASSWORD}@", 1) + "/")
+        assert response is not None and response.status == 200
+        page.locator(f"#session-list li[data-session='{session_id}'], #session-list li:has-text('{session_id}')"
+                     ).first.wait_for(timeout=15000)
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
 def test_a_forged_cross_site_post_is_refused(client, server):
     r = client.post("/sessions", headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"

@@ -9,6 +9,11 @@ export class ApiError extends Error {
   }
 }
 
+// Every request goes to an absolute address on the page's origin: opened as http://user:pass@host/, the page's
+// own address holds credentials, and fetch refuses a relative address resolved against it ("URL that includes
+// credentials"); the origin never holds them, and the browser keeps sending the credentials it was given.
+export const at = (path) => new URL(path, location.origin).href;
+
 async function errorOf(response) {
   try {
     const body = await response.json();
@@ -23,7 +28,7 @@ export async function request(method, path, body) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  const response = await fetch(at(path), init);
   if (!response.ok) throw await errorOf(response);
   return response.status === 204 ? null : response.json();
 }
@@ -40,7 +45,7 @@ export function fileUrl(sessionId, name, { area, inline = true } = {}) {
 }
 
 export async function fetchJson(url) {
-  const response = await fetch(url);
+  const response = await fetch(at(url));
   if (!response.ok) throw await errorOf(response);
   return response.json();
 }
@@ -49,7 +54,7 @@ export async function fetchJson(url) {
 export function upload(sessionId, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `/sessions/${encodeURIComponent(sessionId)}/files`);
+    xhr.open('POST', at(`/sessions/${encodeURIComponent(sessionId)}/files`));
     xhr.responseType = 'json';
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);
@@ -95,7 +100,7 @@ export function followJob(jobId, onUpdate) {
   const start = () => {
     if (stopped) { nextStream(); return; }
     streamsOpen += 1;
-    source = new EventSource(`/jobs/${encodeURIComponent(jobId)}/events`);
+    source = new EventSource(at(`/jobs/${encodeURIComponent(jobId)}/events`));
     const update = (e) => onUpdate(JSON.parse(e.data));
     source.addEventListener('state', update);
     source.addEventListener('progress', update);

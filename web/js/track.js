@@ -1,7 +1,7 @@
 // One file of the session and everything measured about it: player and timeline, key/tempo/metre/tuning,
 // stems, transcript, LLM text, features picture. Results come from the session's succeeded jobs, or (jobs
 // expire, files stay) from the result files named after the upload.
-import { fetchJson, fileUrl } from './api.js';
+import { at, fetchJson, fileUrl } from './api.js';
 import { $, el, clear, errorText, percent, stemOf } from './ui.js';
 import { peaksOf } from './timeline.js';
 
@@ -114,7 +114,7 @@ export class Track {
       return;
     }
     try {
-      const bytes = await (await fetch(src)).arrayBuffer();
+      const bytes = await (await fetch(at(src))).arrayBuffer();
       const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
       const buffer = await ctx.decodeAudioData(bytes);
       this.decoded = { peaks: peaksOf(buffer), duration: buffer.duration };

@@ -186,14 +186,18 @@ PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queu
 def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
     import requests
 
+    from jobs import keys
+
     svc = app.extensions["music_analyzer"]
     identity = app.extensions["worker_identity"]  # the session worker's, unique to its process start
+    svc.redis.hset(keys.job("f" * 32), "state", "running")  # a running job (an ended one is not current)
     svc.workers.set_current(identity, "f" * 32)  # a job id the full view lists under the worker
     try:
         full = client.get("/health")
         anonymous = requests.get(server + "/health", timeout=10)
     finally:
         svc.workers.clear_current(identity, "f" * 32)
+        svc.redis.delete(keys.job("f" * 32))
     assert "f" * 32 in full.text and worker_name in full.text
     assert anonymous.status_code == 200
     body = anonymous.json()

@@ -75,3 +75,17 @@ def init_request_context(app: Flask) -> None:
         if response.direct_passthrough or response.headers.get("Content-Disposition"):  # a file download
             response.headers.setdefault("Content-Security-Policy", DOWNLOAD_CSP)
         return response
+
+
+def page_limit(default: int, most: int) -> int:
+    """`?limit=` of a listing: an integer of at least 1 (0 or less was read as 1, a page nobody asked for, while
+    the description says the minimum is 1); over `most` it is cut to `most`."""
+    from worker.errors import InvalidRequestError
+
+    try:
+        limit = int(request.args.get("limit", default))
+    except ValueError as e:
+        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
+    if limit < 1:
+        raise InvalidRequestError("limit must be at least 1", code="invalid_limit")
+    return min(limit, most)

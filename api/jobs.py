@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from datetime import datetime
 from typing import ClassVar
@@ -10,9 +11,10 @@ from typing import ClassVar
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
+from api.context import page_limit
 from api.creation import wait_argument
 from api.process import json_body
-from jobs.listing import JobFilter, check_states, page_jobs
+from jobs.listing import JobFilter, check_states, check_types, page_jobs
 from jobs.services import services
 from jobs.store import TERMINAL_STATES, public_view
 from jobs.submit import submit
@@ -61,18 +63,11 @@ def list_jobs():
     session_id = args.get("session_id") or None
     if session_id:
         check_session_id(session_id)
-    where = JobFilter(types=frozenset(_list_arg("type")), states=check_states(_list_arg("state")),
+    where = JobFilter(types=check_types(_list_arg("type")), states=check_states(_list_arg("state")),
                       since=_time_arg("since"))
     page = page_jobs(services().jobs, owner=access.listing_owner(session_id), session_id=session_id,
-                     limit=_limit(), cursor=args.get("cursor") or None, where=where)
+                     limit=page_limit(100, 1000), cursor=args.get("cursor") or None, where=where)
     return jsonify({"jobs": [public_view(j) for j in page.jobs], "next_cursor": page.next_cursor})
-
-
-def _limit(default: int = 100, most: int = 1000) -> int:
-    try:
-        return min(max(int(request.args.get("limit", default)), 1), most)
-    except ValueError as e:
-        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
 
 
 def _list_arg(name: str) -> list[str]:
@@ -84,9 +79,13 @@ def _time_arg(name: str) -> float | None:
     if not raw:
         return None
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # nan or inf would reach Redis as a score it refuses (and read as an outage)
+        if not math.isfinite(seconds):
+            raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds", code="invalid_filter")
+        return seconds
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError as e:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
+from api.context import page_limit
 from api.creation import answer, create_job
 from api.models import require_weights, run_and_wait
 from api.process import json_body, options_of
@@ -59,7 +60,7 @@ def list_tracks():
         metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
         loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
         has_vocals=_flag("has_vocals", None))
-    limit = _limit(50, 200)
+    limit = page_limit(50, 200)
     after = _cursor_pair(args.get("cursor"))
     rows = library().list_tracks(owner=access.caller().name, where=where, after=after, limit=limit + 1)
     page = rows[:limit]
@@ -79,7 +80,7 @@ def get_track(track_id: str):
 @bp.get("/tracks/<track_id>/similar")
 def similar(track_id: str):
     """Nearest tracks by weighted audio descriptors; `mix=1`: only those a DJ could mix into."""
-    result = library().similar(owner=access.caller().name, track_id=track_id, limit=_limit(10, 100),
+    result = library().similar(owner=access.caller().name, track_id=track_id, limit=page_limit(10, 100),
                                mix=bool(_flag("mix", False)))
     return jsonify(result)
 
@@ -94,7 +95,7 @@ def search():
     if mode not in SEARCH_MODES:
         raise InvalidRequestError(f"mode must be one of {', '.join(SEARCH_MODES)}", code="invalid_query",
                                   details={"valid": list(SEARCH_MODES)})
-    limit = _limit(10, 50)
+    limit = page_limit(10, 50)
     offset = _cursor_offset(args.get("cursor"))
     hits = library().search(owner=access.caller().name, query=query, mode=mode,
                             limit=min(offset + limit + 1, MAX_SEARCH_OFFSET))
@@ -169,13 +170,6 @@ def _metre() -> str | None:
     if len(raw) > 8 or "/" not in raw:
         raise InvalidRequestError("metre must be like 4/4, 3/4, 6/8", code="invalid_filter")
     return raw
-
-
-def _limit(default: int, most: int) -> int:
-    try:
-        return min(max(int(request.args.get("limit", default)), 1), most)
-    except ValueError as e:
-        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
 
 
 def _encode(value: Any) -> str:

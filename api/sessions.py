@@ -9,6 +9,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from api import access
+from api.context import page_limit
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -71,10 +72,7 @@ def create_session():
 def list_sessions():
     """The caller's sessions (an admin: `?owner=`'s) by id, a page at a time (`limit`, `cursor`)."""
     store = access.new_sessions()
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-    except ValueError as e:
-        raise InvalidRequestError("limit must be an integer", code="invalid_limit") from e
+    limit = page_limit(100, 1000)
     after = request.args.get("cursor") or ""
     ids = [i for i in store.session_ids() if i > after]
     page = ids[:limit]

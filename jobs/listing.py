@@ -56,6 +56,18 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor") from e
 
 
+def check_types(types: Iterable[str]) -> frozenset[str]:
+    """Job types to list; an unknown one is a 400 (a typo would otherwise list nothing and look like no jobs)."""
+    from .types import JOB_TYPES
+
+    chosen = frozenset(types)
+    unknown = sorted(chosen - set(JOB_TYPES))
+    if unknown:
+        raise InvalidRequestError(f"unknown job type(s) {', '.join(unknown)}", code="invalid_filter",
+                                  details={"valid": sorted(JOB_TYPES)})
+    return chosen
+
+
 def check_states(states: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(states)
     unknown = sorted(chosen - STATES)

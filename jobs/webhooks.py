@@ -82,8 +82,12 @@ def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> Webho
         return None
     if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
         raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of 1-65535 or not a number raises here, not at every delivery
+    except ValueError as e:  # "http://[::1/": an unclosed IPv6 literal
+        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
     chosen = EVENTS if events is None else events
     if not isinstance(chosen, list | tuple) or not chosen or any(e not in EVENTS for e in chosen):

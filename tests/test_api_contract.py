@@ -97,7 +97,8 @@ def test_webhook_events_filter_and_the_allow_list(client, tone):
     finally:
         receiver.server.shutdown()
     assert [json.loads(d["body"])["type"] for d in receiver.deliveries] == ["job.completed"]
-    for url in ("http://10.0.0.5/hook", "http://169.254.169.254/latest", "ftp://127.0.0.1/x", "not a url"):
+    for url in ("http://10.0.0.5/hook", "http://169.254.169.254/latest", "ftp://127.0.0.1/x", "not a url",
+                "http://[::1/", "http://127.0.0.1:99999/", "http://127.0.0.1:abc/", "http://127.0.0.1:0/"):
         r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": url})
         assert r.status_code == 400 and r.json()["error"]["code"] in ("webhook_not_allowed", "invalid_webhook")
     r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "webhook": receiver.url,
@@ -143,6 +144,11 @@ def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):
             break
     assert seen == list(reversed(made))  # newest first, each once
     assert client.get("/jobs", params={"state": "nonsense"}).status_code == 400
+    # a typo'd type, a non-finite `since` (it reached Redis and read as an outage, 503) and a limit under 1 are 400s
+    for params in ({"type": "featurs"}, {"since": "nan"}, {"since": "inf"}, {"limit": 0}, {"limit": -1}):
+        r = client.get("/jobs", params=params)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["error"]["code"] in ("invalid_filter", "invalid_limit"), (params, r.text)
     assert client.get("/jobs", params={"cursor": "garbage!"}).status_code == 400
     assert client.get("/jobs", params={"session_id": session_id, "type": "pitch"}).json()["jobs"] == []
     sessions = client.get("/sessions", params={"limit": 1000}).json()

@@ -56,9 +56,11 @@ def test_similar_filters_and_delete(client, other_client, session_id, audio_dir)
     assert other_client.get(f"/library/tracks/{seed['track_id']}/similar").status_code == 404
     assert other_client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"] == []
     # bad arguments: clear 400s
-    for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"}):
+    for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"},
+                   {"limit": 0}):
         r = client.get("/library/tracks", params=params)
-        assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor"), params
+        assert r.status_code == 400, params
+        assert r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor", "invalid_limit"), params
     assert client.get("/library/search", params={"q": ""}).status_code == 400
     assert client.get("/library/search", params={"q": "x", "mode": "psychic"}).status_code == 400
     library = client.get("/health").json()["library"]

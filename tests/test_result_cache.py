@@ -86,3 +86,11 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
     job = client.wait_job(r.json()["job_id"])
     assert job["state"] == "succeeded" and "tempo_bpm" in job["result"] and not job["result"].get("cached")
     assert "tempo_bpm" in client.get(f"/sessions/{third}/files/pitch_again.json").json()
+
+    # that full run's session now asks for the key only: answered from the key-only run's cache entry, and the
+    # session holds that result's files alone (not the full run's MIDI beside the key-only JSON)
+    r = client.post(f"/process/pitch/{third}", json={"file": "again.wav", "include": "key"})
+    assert r.json()["state"] == "succeeded", r.text
+    assert client.get(f"/jobs/{r.json()['job_id']}").json()["result"]["cached"] is True
+    listed = {f["name"] for f in client.get(f"/sessions/{third}").json()["results"]}
+    assert listed == {"pitch_again.json", "pitch_again.png", "pitch_again.txt"}, listed

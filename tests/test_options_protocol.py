@@ -37,6 +37,18 @@ def test_unknown_keys_are_refused_by_name(cls):
         cls.from_request({"no_such_option": 1}, settings=SETTINGS)
     assert e.value.code == "unknown_option" and e.value.details["unknown"] == ["no_such_option"]
     assert "no_such_option" not in cls.json_schema(settings=SETTINGS)["properties"]
+    assert set(cls.ALIASES) <= set(e.value.details["valid"])  # an accepted alias is listed as valid
+
+
+def test_an_option_and_its_alias_with_two_values_are_refused():
+    """A stranger sent max_length and max_new_tokens together and one was dropped without a word."""
+    from worker.llm.options import GenerateOptions
+
+    with pytest.raises(InvalidRequestError) as e:
+        GenerateOptions.from_request({"prompt": "hi", "max_length": 5, "max_new_tokens": 50}, settings=SETTINGS)
+    assert e.value.code == "invalid_option" and "max_new_tokens" in e.value.message
+    same = GenerateOptions.from_request({"prompt": "hi", "max_length": 5, "max_new_tokens": 5}, settings=SETTINGS)
+    assert same.max_length == 5
 
 
 def test_declared_ranges_are_enforced_and_described():

@@ -70,13 +70,17 @@ class JobOptions:
             raise InvalidRequestError(f"{cls.WHAT} options must be a JSON object", code="invalid_option")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(str(k) for k in body if k not in fields and k not in cls.ALIASES)
-        if unknown:
-            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(unknown)}",
-                                      code="unknown_option", details={"unknown": unknown, "valid": sorted(fields)})
+        if unknown:  # the accepted names: the fields and their aliases (max_new_tokens beside max_length)
+            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(unknown)}", code="unknown_option",
+                                      details={"unknown": unknown, "valid": sorted({*fields, *cls.ALIASES})})
+        for alias, name in cls.ALIASES.items():  # one value under two names: which one was meant is unclear
+            if alias in body and name in body and body[alias] != body[name]:
+                raise InvalidRequestError(f"{alias} and {name} are the same option: give one of them",
+                                          code="invalid_option")
         kwargs: dict[str, Any] = {}
         for key, value in body.items():
             name = cls.ALIASES.get(key, key)
-            if name in kwargs and key != name:  # the field's own name wins over its alias
+            if name in kwargs and key != name:  # the same value under both names
                 continue
             # a null means "the default"; it is kept only where the default is None (e.g. language: detect)
             if value is not None or fields[name].default is None:

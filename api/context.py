@@ -17,6 +17,8 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
+from worker.errors import InvalidRequestError
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # downloads are data, never pages: nothing in them may run or load anything
@@ -80,8 +82,6 @@ def init_request_context(app: Flask) -> None:
 def page_limit(default: int, most: int) -> int:
     """`?limit=` of a listing: an integer of at least 1 (0 or less was read as 1, a page nobody asked for, while
     the description says the minimum is 1); over `most` it is cut to `most`."""
-    from worker.errors import InvalidRequestError
-
     try:
         limit = int(request.args.get("limit", default))
     except ValueError as e:

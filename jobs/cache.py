@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from worker.files import atomic_path, remove_files, write_json_atomic, write_text_atomic
+from worker.files import atomic_path, remove_files, remove_stale_siblings, write_json_atomic, write_text_atomic
 from worker.options import JobOptions
 
 from . import keys
@@ -152,18 +152,8 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
     except OSError:  # a full disk midway: no picture without its JSON is left behind
         remove_files(made)
         raise
-    _remove_stale_siblings(results_dir, set(renamed.values()))
+    remove_stale_siblings(results_dir, set(renamed.values()))  # as the run it copies would
     return result
-
-
-def _remove_stale_siblings(results_dir: Path, names: set[str]) -> None:
-    """Files of an earlier run of the same analysis of the same upload (`pitch_song.mid` beside a copied key-only
-    `pitch_song.json`) that the copied set does not hold: a run replaces its set, so a copy does too."""
-    prefixes = {name.rsplit(".", 1)[0] + "." for name in names if "." in name}
-    for path in results_dir.iterdir():
-        rest = next((path.name[len(p):] for p in prefixes if path.name.startswith(p)), None)
-        if rest and "." not in rest and path.name not in names and path.is_file():
-            path.unlink(missing_ok=True)
 
 
 def _cached_json(source: Path, renamed: Mapping[str, str], *, filename: str) -> Any:

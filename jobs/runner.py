@@ -21,7 +21,7 @@ from flask import current_app
 
 from storage import SessionStore
 from worker.errors import InsufficientStorageError, JobCanceled, MusicAnalyzerError, as_storage_error
-from worker.files import recording_writes, remove_files
+from worker.files import recording_writes, remove_files, remove_stale_siblings
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
@@ -190,6 +190,9 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     def one(name: str, part: Progress) -> dict:
         path = ctx.upload_path(name)
         result = run_one(audio_path=path, results_dir=results_dir, options=ctx.options, progress=part, **extra)
+        # a run replaces its set: an earlier run's file it did not write again (a re-run without the melody
+        # leaves no MIDI) would sit beside results it does not belong to
+        remove_stale_siblings(results_dir, set(result.get("files") or []))
         try:  # remembered for a later request with the same audio and options (jobs/cache.py)
             ctx.services.cache.remember(owner=ctx.owner, job_type=ctx.job_type, options=ctx.options,
                                         audio_path=path, results_dir=results_dir, result=result)

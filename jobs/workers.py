@@ -10,6 +10,7 @@ import redis
 
 from . import keys
 from .keys import text
+from .store import TERMINAL_STATES
 
 HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
 
@@ -45,8 +46,6 @@ class WorkerRegistry:
     def current(self, name: str) -> list[str]:
         """The jobs a worker runs now. A process killed mid-job (a prefork pool child) never takes its job off;
         the worker lives on, so a job that has since ended (or whose record is gone) is dropped here."""
-        from .store import TERMINAL_STATES
-
         ids = sorted(text(i) for i in self.r.smembers(keys.worker_jobs(name)))
         if not ids:
             return []

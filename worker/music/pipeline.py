@@ -272,8 +272,6 @@ def _write_pitch_files(results_dir: Path, names: dict[str, str], result: dict,
         path = results_dir / names["json"]
         write_json_atomic(path, result)
         written.append(path)
-        if "mid" not in names:  # a re-run without the melody: an earlier run's MIDI would sit beside this JSON
-            path.with_suffix(".mid").unlink(missing_ok=True)
     except BaseException:
         for p in written:
             p.unlink(missing_ok=True)

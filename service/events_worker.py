@@ -14,8 +14,14 @@ import select
 from gevent import monkey
 from gunicorn.workers.ggevent import GeventWorker
 
+from service.api_worker import use_json_errors
+
 
 class EventsWorker(GeventWorker):
+    def init_process(self) -> None:
+        use_json_errors()  # gunicorn's own error answers in the API's JSON envelope (service/api_worker.py)
+        super().init_process()
+
     def patch(self) -> None:
         super().patch()  # monkey.patch_all(), then the listening sockets as gevent sockets
         if not hasattr(select, "epoll") and monkey.is_object_patched("select", "epoll"):

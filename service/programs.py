@@ -12,11 +12,15 @@ from dataclasses import dataclass
 
 from redis_server import valkey_binary, write_embedded_config
 from service import front
+from service.api_worker import HEADER_FIELD_BYTES, REQUEST_LINE_BYTES
 from service.layout import RunLayout
 
 # A stream lasts as long as its job: on stop, listeners get this long, then are cut (EventSource reconnects
 # with Last-Event-ID, to the API while this program restarts: nginx's backup upstream).
 EVENTS_GRACE_SECONDS = 3
+# what nginx lets through (16 KB lines and headers) should reach the app, as far as gunicorn allows
+REQUEST_LIMITS = ["--limit-request-line", str(REQUEST_LINE_BYTES),
+                  "--limit-request-field_size", str(HEADER_FIELD_BYTES)]
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:
 
 
 def api(opts: Options, bind: str) -> Program:
-    command = [sys.executable, "-m", "gunicorn", "-w", str(opts.api_workers), "-k", "gthread",
-               "--threads", str(opts.api_threads), "-b", bind, "--timeout", "300", "app:create_app()"]
+    command = [sys.executable, "-m", "gunicorn", "-w", str(opts.api_workers), "-k", "service.api_worker.ApiWorker",
+               "--threads", str(opts.api_threads), "-b", bind, "--timeout", "300", *REQUEST_LIMITS,
+               "app:create_app()"]
     # gunicorn's graceful timeout is 30 s: let it finish requests before the SIGKILL
     return Program("api", command, priority=30, startsecs=2, stopwaitsecs=35)
 
@@ -92,7 +97,8 @@ def events(bind: str, max_listeners: int) -> Program:
     """
     command = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "service.events_worker.EventsWorker",
                "--worker-connections", str(max_listeners), "-b", bind,
-               "--graceful-timeout", str(EVENTS_GRACE_SECONDS), *_no_control_socket(), "app:create_app()"]
+               "--graceful-timeout", str(EVENTS_GRACE_SECONDS), *REQUEST_LIMITS, *_no_control_socket(),
+               "app:create_app()"]
     return Program("events", command, priority=30, startsecs=2, stopwaitsecs=EVENTS_GRACE_SECONDS + 5)
 
 

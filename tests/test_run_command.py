@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,43 @@ def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required
     finally:
         del os.environ["NGINX_BIN"]
     assert binary is None and "WARNING nginx is not installed" in note and "gunicorn serves" in note
+
+
+@pytest.mark.parametrize("program", ["api", "events"])
+def test_what_gunicorn_itself_refuses_is_answered_in_the_json_envelope(tmp_path, program, redis_url):
+    """Without nginx, or past nginx's 16 KB limits, gunicorn answers before the app sees the request: a stranger's
+    5,000-character query got gunicorn's HTML 414. The program's own command line, on a socket bound here."""
+    from service import programs
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    opts = programs.Options("127.0.0.1", port, 1, 2, 1, False, "none")
+    bind = f"fd://{listener.fileno()}"
+    command = programs.api(opts, bind).command if program == "api" else programs.events(bind, 10).command
+    if "--no-control-socket" not in command and programs._no_control_socket():  # not the real API's socket
+        command.insert(command.index("app:create_app()"), "--no-control-socket")
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": redis_url, "AUTH_DISABLED": "1"}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.close()  # gunicorn holds it now; connections queue until its worker accepts them
+    try:
+        cases = {
+            b"GET /health?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": (414, "uri_too_long"),
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n":
+                (431, "request_header_too_large"),
+            b"NOT A REQUEST\r\n\r\n": (400, "bad_request"),
+        }
+        for request, (status, code) in cases.items():
+            got, headers, body = raw_request(port, request)
+            assert (got, json.loads(body)["error"]["code"]) == (status, code), body
+            assert headers["content-type"] == "application/json" and b"<html" not in body
+        # up to gunicorn's largest limits (nginx passes 16 KB) the request reaches the app
+        within = b"GET /health?q=" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 12000 + b"\r\n\r\n"
+        got, headers, body = raw_request(port, within)
+        assert got in (200, 503) and "status" in json.loads(body), body  # /health's own answer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def test_event_streams_fall_back_to_the_api_without_gevent_or_a_front_or_refuse_when_required(tmp_path):
@@ -225,6 +263,11 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
         assert headers["content-type"] == "application/json" and len(headers["x-request-id"]) == 32
     _, _, body = raw_request(served.port, next(iter(cases)))
     assert "1073741824" in json.loads(body)["error"]["message"]  # the API's MAX_UPLOAD_BYTES
+    # within nginx's 16 KB, past gunicorn's line limit: gunicorn's answer, in the same envelope
+    got, headers, body = raw_request(served.port, b"GET /health?q=" + b"a" * 12000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (got, json.loads(body)["error"]["code"], headers["content-type"]) == (414, "uri_too_long", "application/json")
+    got, _, body = raw_request(served.port, b"GET /health?q=" + b"a" * 6000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got == 200 and json.loads(body)["status"] == "ok"  # a long query reaches the app
 
     sup = served.sup()
     sup.stop("api")

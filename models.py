@@ -361,8 +361,10 @@ class ModelManager:
             self._unload_resident(victims[0])
 
     def _record_error(self, key: str, error: BaseException) -> None:
+        # an unexpected error's own words may hold paths: they are in the worker's log, not in the status
         body = error.to_dict() if isinstance(error, MusicAnalyzerError) else {
-            "code": "model_error", "message": f"{type(error).__name__}: {error}"}
+            "code": "model_error", "message": f"the model failed ({type(error).__name__}; the worker's log has "
+                                              "the details)"}
         with self._state_lock:
             self._errors[key] = {**body, "at": iso_time(time.time())}
         self._changed()

@@ -26,11 +26,18 @@ from worker.options import JobOptions, NoOptions
 bp = Blueprint("models", __name__, url_prefix="/api/v2/models")
 
 
+# where a model's weights live on the server: an admin's business (they put them there), nobody else's
+SERVER_PATH_FIELDS = ("source", "gguf_source")
+
+
 def current_status() -> dict:
     svc = services()
     status = svc.model_status.read() or {"current_model": None, "device": None, "published_by": None,
                                          "models": registry_status(current_app.config)}
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
+    if not access.caller().admin:
+        for row in status["models"]:
+            row.update(dict.fromkeys(SERVER_PATH_FIELDS))
     return status
 
 
@@ -43,6 +50,10 @@ def require_weights(model_type: str) -> None:
     """409 saying how to get the weights when `model_type` (a registered LLM) has none locally."""
     entry = registry_entry(model_type, MODEL_REGISTRY)
     if not is_downloaded(entry, current_app.config):
+        if not access.caller().admin:  # the server's folders are named to admins only
+            raise ModelNotAvailableError(
+                f"the weights of {model_type} are not on this server; an administrator can get them with "
+                f"`python download_models.py {model_type}`")
         source = resolve_model_dir(entry, current_app.config)
         raise ModelNotAvailableError(
             f"the weights of {model_type} are not present in {source}; get them with "

@@ -21,6 +21,17 @@ def test_status_before_anything_is_loaded(client):
     assert rows["smollm2-135m"]["downloaded"] is True
 
 
+def test_where_the_weights_live_is_shown_to_admins_only(client, admin_client, app):
+    """A stranger's ordinary account read every weight folder and GGUF path of the server in the status."""
+    rows = client.get("/api/v2/models/status").json()["models"]
+    assert all(m["source"] is None and m["gguf_source"] is None for m in rows)
+    admin_rows = {m["model_type"]: m for m in admin_client.get("/api/v2/models/status").json()["models"]}
+    assert admin_rows["smollm2-135m"]["gguf_source"].endswith(".gguf")
+    assert all(m["source"].startswith("/") for m in admin_rows.values())
+    r = admin_client.post("/api/v2/models/load", json={"model_type": "gemma-3-12b-it"})
+    assert r.status_code == 409 and r.json()["error"]["details"]["source"] in r.json()["error"]["message"]
+
+
 def test_generate_loads_the_default_and_answers(client, smollm2_folder):
     r = client.post("/api/v2/models/generate",
                     json={"prompt": "What is the capital of France? Answer in one word.", "max_length": 12,
@@ -61,6 +72,7 @@ def test_model_errors(client):
     assert r.status_code == 400 and "smollm2-135m" in r.json()["error"]["details"]["valid"]
     r = client.post("/api/v2/models/load", json={"model_type": "gemma-3-12b-it"})
     assert r.status_code == 409 and "download_models.py" in r.json()["error"]["message"]
+    assert "/" not in r.json()["error"]["message"] and "details" not in r.json()["error"]  # no server folder
     r = client.post("/api/v2/models/generate", json={"prompt": "hi", "temperature": -1})
     assert r.status_code == 400
     r = client.post("/api/v2/models/generate",

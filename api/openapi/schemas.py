@@ -256,7 +256,7 @@ def job_listing_schemas() -> dict[str, Schema]:
 
 def status_schemas() -> dict[str, Schema]:
     memory = obj([], gpu_allocated_bytes=INT, cpu_rss_bytes=INT, weights_bytes=INT)
-    model = obj(["model_type", "downloaded", "loaded"], model_type=STR, name=STR, kind=STR, source=STR,
+    model = obj(["model_type", "downloaded", "loaded"], model_type=STR, name=STR, kind=STR, source=null(STR),
                 downloaded=BOOL, loaded=BOOL, modalities=arr(STR), memory=memory, load_seconds=null(NUM),
                 last_used=null(STR), attention=null(STR), dtype=null(STR), context_length=null(INT))
     health_public = dict(status={"enum": ["ok", "degraded", "unavailable"]}, api={"const": "ok"},

@@ -45,6 +45,12 @@ def named_owner(who: Caller) -> str | None:
     raise NotFoundError(f"no data of owner {owner!r} is visible to you", code="owner_not_found")
 
 
+def acting_owner() -> str:
+    """Whose data a per-owner route (the library) works on: `?owner=`'s (an admin's pick), else the caller's."""
+    who = caller()
+    return named_owner(who) or who.name
+
+
 def session(session_id: str) -> SessionStore:
     """The store holding the caller's (or, for an admin, anyone's) existing session; 404 otherwise."""
     who = caller()

@@ -62,7 +62,7 @@ def list_tracks():
         has_vocals=_flag("has_vocals", None))
     limit = page_limit(50, 200)
     after = _cursor_pair(args.get("cursor"))
-    rows = library().list_tracks(owner=access.caller().name, where=where, after=after, limit=limit + 1)
+    rows = library().list_tracks(owner=access.acting_owner(), where=where, after=after, limit=limit + 1)
     page = rows[:limit]
     more = len(rows) > limit
     cursor = _encode([page[-1]["session_id"], page[-1]["filename"]]) if more and page else None
@@ -71,7 +71,7 @@ def list_tracks():
 
 @bp.get("/tracks/<track_id>")
 def get_track(track_id: str):
-    track = library().store.get(owner=access.caller().name, track_id=track_id)
+    track = library().store.get(owner=access.acting_owner(), track_id=track_id)
     if track is None:
         raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
     return jsonify(track)
@@ -80,7 +80,7 @@ def get_track(track_id: str):
 @bp.get("/tracks/<track_id>/similar")
 def similar(track_id: str):
     """Nearest tracks by weighted audio descriptors; `mix=1`: only those a DJ could mix into."""
-    result = library().similar(owner=access.caller().name, track_id=track_id, limit=page_limit(10, 100),
+    result = library().similar(owner=access.acting_owner(), track_id=track_id, limit=page_limit(10, 100),
                                mix=bool(_flag("mix", False)))
     return jsonify(result)
 
@@ -97,7 +97,7 @@ def search():
                                   details={"valid": list(SEARCH_MODES)})
     limit = page_limit(10, 50)
     offset = _cursor_offset(args.get("cursor"))
-    hits = library().search(owner=access.caller().name, query=query, mode=mode,
+    hits = library().search(owner=access.acting_owner(), query=query, mode=mode,
                             limit=min(offset + limit + 1, MAX_SEARCH_OFFSET))
     page = hits[offset:offset + limit]
     more = len(hits) > offset + limit and offset + limit < MAX_SEARCH_OFFSET
@@ -113,14 +113,14 @@ def ask():
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:
         require_weights(options.model_type)
-    return run_and_wait("library_ask", options, body)
+    return run_and_wait("library_ask", options, body, owner=access.acting_owner())
 
 
 @bp.post("/reindex")
 def reindex():
     body = json_body()
     options = options_of(ReindexOptions, body)
-    return answer(create_job("library_reindex", owner=access.caller().name, session_id=None, options=options,
+    return answer(create_job("library_reindex", owner=access.acting_owner(), session_id=None, options=options,
                              body=body))
 
 

@@ -73,11 +73,11 @@ def wait_seconds(body: dict) -> float:
     return wait
 
 
-def run_and_wait(job_type: str, options: JobOptions, body: dict):
+def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None):
     """The model routes' answer: 200 with the result if the job ends within `wait` (body or query, default
     SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow."""
     wait = wait_seconds(body)
-    job = create_job(job_type, owner=access.caller().name, session_id=None, options=options, body=body)
+    job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body)
     svc = services()
     done = svc.jobs.wait(job["job_id"], wait)
     if done and done["state"] == "succeeded":

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import USER
 from tests.music_signals import cadence, drum_loop
 from tests.test_api_sessions import upload
 
@@ -29,7 +30,7 @@ def groove(tonic: int, bpm: float, seed: int, *, sr: int = SR) -> np.ndarray:
     return (0.6 * harmony + 0.4 * drums).astype(np.float32)
 
 
-def test_similar_filters_and_delete(client, other_client, session_id, audio_dir):
+def test_similar_filters_and_delete(client, other_client, admin_client, session_id, audio_dir):
     a = groove(9, 120.0, 0)
     sf.write(audio_dir / "lib-a.wav", a, SR)
     sf.write(audio_dir / "lib-a-copy.ogg", a, SR, format="OGG", subtype="VORBIS")  # a lossy re-encoding
@@ -55,6 +56,15 @@ def test_similar_filters_and_delete(client, other_client, session_id, audio_dir)
     assert other_client.get(f"/library/tracks/{seed['track_id']}").status_code == 404
     assert other_client.get(f"/library/tracks/{seed['track_id']}/similar").status_code == 404
     assert other_client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"] == []
+    r = other_client.get("/library/tracks", params={"owner": USER})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "owner_not_found"
+    # an admin reads their own library, or the one ?owner= names (a stranger's ?owner= was ignored)
+    assert admin_client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"] == []
+    as_admin = admin_client.get("/library/tracks", params={"session_id": session_id, "owner": USER}).json()
+    assert {t["filename"] for t in as_admin["tracks"]} == set(by_name)
+    assert admin_client.get(f"/library/tracks/{seed['track_id']}", params={"owner": USER}).status_code == 200
+    near = admin_client.get(f"/library/tracks/{seed['track_id']}/similar", params={"owner": USER}).json()
+    assert near["similar"][0]["track"]["filename"] == "lib-a-copy.ogg"
     # bad arguments: clear 400s
     for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"},
                    {"limit": 0}):
@@ -73,7 +83,7 @@ def test_similar_filters_and_delete(client, other_client, session_id, audio_dir)
 
 @pytest.mark.needs_espeak
 @pytest.mark.slow
-def test_lyrics_semantic_reindex_and_ask(client, session_id, audio_dir, smollm2_folder):
+def test_lyrics_semantic_reindex_and_ask(client, admin_client, session_id, audio_dir, smollm2_folder):
     speech = audio_dir / "lib-voice.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech),
                     "Walking down the river road tonight. The rain keeps falling on my town."], check=True)
@@ -91,6 +101,8 @@ def test_lyrics_semantic_reindex_and_ask(client, session_id, audio_dir, smollm2_
     mine = [h for h in hits if h["track"]["session_id"] == session_id]
     assert mine and mine[0]["line"]["match"] in ("phrase", "fuzzy") and mine[0]["line"]["start_seconds"] is not None
     assert mine[0]["track"]["has_vocals"] is True
+    for_admin = admin_client.get("/library/search", params={"q": "river road", "mode": "lyrics", "owner": USER})
+    assert [h["track"]["track_id"] for h in for_admin.json()["results"]] == [h["track"]["track_id"] for h in hits]
     paraphrase = client.get("/library/search", params={"q": "strolling beside a stream at night",
                                                        "mode": "semantic"}).json()["results"]
     assert paraphrase and paraphrase[0]["track"]["session_id"] == session_id

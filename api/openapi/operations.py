@@ -269,47 +269,48 @@ TRACK_FILTERS = (
 LIBRARY_OPERATIONS: dict[str, Op] = {
     "GET /library/tracks": Op("The caller's indexed tracks, filtered, a page at a time", "library",
                               {200: Ok("A page ordered by session and file.", ref("TrackList"))},
-                              LIBRARY_ERRORS, query=TRACK_FILTERS),
+                              {404: "`owner` not visible.", **LIBRARY_ERRORS}, query=(*TRACK_FILTERS, OWNER)),
     "GET /library/tracks/<track_id>": Op("One indexed track", "library", {200: Ok("The track.", ref("Track"))},
-                                         {404: "No such track (or not the caller's).", **LIBRARY_ERRORS}),
+                                         {404: "No such track (or not the caller's), or `owner` not visible.",
+                                          **LIBRARY_ERRORS}, query=(OWNER,)),
     "GET /library/tracks/<track_id>/similar": Op(
         "Tracks that sound alike, or that a DJ could mix into", "library",
         {200: Ok("Nearest first.", ref("SimilarTracks"))},
-        {404: "No such track (or not the caller's).",
+        {404: "No such track (or not the caller's), or `owner` not visible.",
          422: "The track has no descriptors (run features), or `mix=1` without its key and tempo (run pitch).",
          **LIBRARY_ERRORS},
         query=(Param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many."),
                Param("mix", {"enum": ["1", "0", "true", "false"], "default": "0"},
                      "Only tracks in a compatible key whose tempo (or its double or half) is within "
-                     "LIBRARY_MIX_TEMPO_PERCENT.")),
+                     "LIBRARY_MIX_TEMPO_PERCENT."), OWNER),
         description="Distance: Euclidean over standardised descriptors weighted by group (timbre 0.45, "
                     "harmony 0.30, rhythm 0.15, energy 0.10; library/descriptors.py)."),
     "GET /library/search": Op(
         "Search lyrics, meaning, or both", "library", {200: Ok("Hits best first.", ref("SearchResults"))},
         {400: "`q` empty or over 500 characters, unknown `mode`, bad `limit` or `cursor`.",
-         503: LIBRARY_ERRORS[503]},
+         404: "`owner` not visible.", 503: LIBRARY_ERRORS[503]},
         query=(Param("q", {"type": "string", "minLength": 1, "maxLength": 500, "examples": ["river road"]},
                      "What to look for."),
                Param("mode", {"enum": ["lyrics", "semantic", "hybrid"], "default": "hybrid"},
                      "lyrics: phrase, then fuzzy line matches; semantic: embeddings of transcripts and analyses; "
                      "hybrid: reciprocal-rank fusion of both."),
                Param("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "Page size."),
-               CURSOR)),
+               CURSOR, OWNER)),
     "POST /library/ask": Op(
         "Ask a question about your library (retrieval, then the LLM)", "library",
         {200: Ok("The answer with citations (track, line, time).", ref("LibraryAnswer")), **MODEL_ANSWERS},
-        {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."},
+        {**MODEL_ERRORS, 404: "`owner` not visible.", 500: "The model failed (`model_error`), or an internal error."},
         example={"question": "Which song is about walking by the river?", "wait": 60},
         options=JOB_TYPES["library_ask"].options, body_keys=("wait", "webhook", "webhook_events_filter"),
-        query=(MODEL_WAIT,), headers=("Idempotency-Key",),
+        query=(MODEL_WAIT, OWNER), headers=("Idempotency-Key",),
         description="Runs on the GPU queue like /api/v2/models/generate: waits up to `wait` seconds."),
     "POST /library/reindex": Op(
         "Rebuild the caller's library from the session files", "library", CREATED,
         {400: "A body that is not an empty JSON object, or a bad `webhook`.", 413: "The body is over 1 MiB.",
-         409: "Idempotency-Key still in use.", 415: "A body that is not JSON.",
+         404: "`owner` not visible.", 409: "Idempotency-Key still in use.", 415: "A body that is not JSON.",
          422: "The Idempotency-Key came with another request."},
         body_keys=("webhook", "webhook_events_filter"), options=JOB_TYPES["library_reindex"].options,
-        headers=("Idempotency-Key", "Prefer"), example={}),
+        headers=("Idempotency-Key", "Prefer"), query=(OWNER,), example={}),
 }
 
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},

@@ -289,7 +289,12 @@ class WebhookQueue:
                                     allow_redirects=False)
         except requests.RequestException as e:
             return None, f"{type(e).__name__}"
-        return response.status_code, None if response.ok else f"HTTP {response.status_code}"
+        code = response.status_code
+        if 200 <= code < 300:
+            return code, None
+        if 300 <= code < 400:  # requests calls a 3xx "ok": without these words the listing showed no error
+            return code, f"HTTP {code}: redirects are not followed; give the webhook its final URL"
+        return code, f"HTTP {code}"
 
 
 class WebhookSender:

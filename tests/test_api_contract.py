@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import redis
+import requests
 
-from jobs.webhooks import secret_key, verify
+from jobs.webhooks import WebhookQueue, secret_key, verify
 from tests.audio_synth import sine, write
 from tests.conftest import WEBHOOK_SECRET
 from tests.contract import assert_shape
@@ -17,9 +20,10 @@ from tests.test_api_sessions import upload
 
 
 class Receiver:
-    """A real HTTP endpoint on 127.0.0.1 that records webhook deliveries; the first `fail_first` get a 500."""
+    """A real HTTP endpoint on 127.0.0.1 that records webhook deliveries; the first `fail_first` get
+    `fail_status` (500, or a redirect elsewhere)."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, fail_status: int = 500):
         self.deliveries: list[dict] = []
         self.arrived = threading.Condition()
         self.fail_first = fail_first
@@ -30,10 +34,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver.arrived:
-                    status = 500 if len(receiver.deliveries) < receiver.fail_first else 200
+                    status = fail_status if len(receiver.deliveries) < receiver.fail_first else 200
                     receiver.deliveries.append({"headers": headers, "body": body, "answered": status})
                     receiver.arrived.notify_all()
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
                 self.end_headers()
 
             def log_message(self, *args):
@@ -84,6 +90,28 @@ def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
     listed = listing["deliveries"]
     start = next(d for d in listed if d["event"] == "start")
     assert start["status_codes"] == [500, 200] and start["attempts"] == 2 and start["state"] == "delivered"
+
+
+def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings):
+    """A stranger's receiver answered 307: the delivery failed with last_error null. The queue on a database of
+    its own (the session's workers send from database 0), a real HTTP receiver, requests' real session."""
+    own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/11")
+    queue = WebhookQueue(own, {**settings, "WEBHOOK_MAX_ATTEMPTS": 3})
+    receiver = Receiver(fail_first=1, fail_status=307)
+    job_id = f"redirect-{uuid.uuid4().hex}"
+    try:
+        delivery = queue.enqueue({"job_id": job_id, "webhook": receiver.url, "webhook_events": ["completed"]},
+                                 "completed", {"job_id": job_id})
+        assert delivery and queue.claim() == delivery
+        with requests.Session() as http:
+            assert queue.send(delivery, http) == "pending"
+            [listed] = queue.history(job_id)
+            assert listed["status_codes"] == [307] and "redirects are not followed" in listed["last_error"]
+            assert queue.send(delivery, http) == "delivered"  # the retry, due after its backoff
+    finally:
+        receiver.server.shutdown()
+        own.flushdb()
+    assert [d["answered"] for d in receiver.deliveries] == [307, 200]  # the Location was never visited
 
 
 def test_webhook_events_filter_and_the_allow_list(client, tone):

@@ -55,7 +55,12 @@ def json_body() -> dict:
 def options_of(cls: type[OptionsT], body: dict) -> OptionsT:
     """Validated options of class `cls` from the body without the route's keys (400 before queueing)."""
     raw = {k: v for k, v in body.items() if k not in ROUTE_KEYS}
-    return cls.from_request(raw, settings=current_app.config)
+    try:
+        return cls.from_request(raw, settings=current_app.config)
+    except InvalidRequestError as e:
+        if e.code == "unknown_option" and "valid" in e.details:  # the body may carry the route's keys too
+            e.details["valid"] = sorted({*e.details["valid"], *ROUTE_KEYS})
+        raise
 
 
 def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[list[str], bool]:

@@ -75,6 +75,11 @@ def test_model_errors(client):
     assert "/" not in r.json()["error"]["message"] and "details" not in r.json()["error"]  # no server folder
     r = client.post("/api/v2/models/generate", json={"prompt": "hi", "temperature": -1})
     assert r.status_code == 400
+    r = client.post("/api/v2/models/generate", json={"prompt": " \n\t "})
+    assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"]
+    r = client.post("/api/v2/models/generate", json={"prompt": "hi", "max_tokens": 5, "wait": 1})
+    valid = r.json()["error"]["details"]["valid"]
+    assert r.status_code == 400 and {"wait", "webhook", "max_new_tokens", "prompt"} <= set(valid)
     r = client.post("/api/v2/models/generate",
                     json={"prompt": "word " * 20000, "max_length": 4, "temperature": 0, "wait": 300})
     assert r.status_code == 422 and r.json()["error"]["code"] == "context_length_exceeded"

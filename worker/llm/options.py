@@ -65,8 +65,10 @@ class GenerateOptions(JobOptions):
         conversation = self.conversation()
         total_chars = sum(len(text_of(m["content"])) for m in conversation)
         media = sum(count_parts(conversation, kind) for kind in ("audio", "image"))
-        if total_chars == 0 and media == 0:
-            raise InvalidRequestError("a non-empty prompt or messages is required", code="invalid_option")
+        said = sum(len(text_of(m["content"]).strip()) for m in conversation)
+        if said == 0 and media == 0:  # spaces alone are no question (a stranger's generated an essay)
+            raise InvalidRequestError("a non-empty prompt or messages is required (whitespace alone is empty)",
+                                      code="invalid_option")
         if total_chars > MAX_PROMPT_CHARS:
             raise InvalidRequestError(f"the prompt is over {MAX_PROMPT_CHARS} characters", code="invalid_option")
 

@@ -33,6 +33,9 @@ def test_default_model_answers_a_known_question_greedily(smollm2_manager):
     options = GenerateOptions(prompt="What is the capital of France?", max_length=24, temperature=0)
     first = smollm2_manager.generate(options)  # no model loaded: DEFAULT_MODEL (smollm2-135m) is loaded
     assert first["model"] == "smollm2-135m" and "model_load_seconds" in first
+    row = next(r for r in smollm2_manager.status()["models"] if r["model_type"] == "smollm2-135m")
+    # the wait includes preparing the weights (a first use converts the GGUF: ~30 s a stranger did not see)
+    assert first["model_load_seconds"] == round(row["load_seconds"] + row["weights_prepare_seconds"], 3)
     assert "Paris" in first["response"]
     assert first["finish_reason"] == "stop" and 0 < first["tokens_generated"] <= 24
     assert first["tokens_per_second"] > 0

@@ -286,6 +286,22 @@ def test_ctrl_c_while_waiting_asks_and_cancels(env, tmp_path, client):
     assert "canceled" in finals and set(finals) <= {"canceled", "succeeded"}, finals
 
 
+def test_a_closed_output_pipe_ends_the_program(env, tmp_path):
+    """`music-analyzer analyze ... | head -1`: a stranger's CLI hung for ever once head had gone (rich ends a
+    write to a closed pipe with SystemExit, which killed the thread that follows a job before it said so)."""
+    for tonic, name in enumerate(("p.wav", "q.wav"), start=5):
+        song(tmp_path / name, tonic=tonic, bars=10)  # audio of this test only: no cached result ends it at once
+    proc = subprocess.Popen([*CLI, "analyze", "p.wav", "q.wav", "--session", "cli-pipe", "--pitch", "--wait"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = [proc.stdout.readline()]
+    while "job(s) started" not in seen[-1]:  # the main thread's last line: now it waits for the jobs
+        seen.append(proc.stdout.readline())
+    proc.stdout.close()  # `head`: the reader is gone before the jobs end
+    # the next state line fails in a follower thread; the program ends (rich's status for a broken pipe)
+    assert proc.wait(timeout=120) == 1, "".join(seen)
+
+
 def test_models_commands(env, smollm2_folder):
     # --wait 0: the server answers 202 with the job at once, and the client follows the job to its result
     done = ma(env, "--json", "models", "generate", "What is the capital of France? Answer in one word.",

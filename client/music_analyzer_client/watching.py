@@ -62,12 +62,14 @@ class Follower:
             item.error = e
         except Exception as e:  # never a traceback from a thread: the user sees the job as unknown
             item.error = MusicAnalyzerError(f"following job {item.job_id} failed: {e}", code="client_error")
-        item.done.set()
+        except SystemExit:  # rich's answer to a closed output pipe (`| head`): the main thread exits the same way
+            item.error = MusicAnalyzerError("the output was closed", code="client_error")
+        finally:  # whatever happened, the main thread waiting for this job must wake
+            item.done.set()
 
     def _finish(self, item: Followed, record: dict[str, Any]) -> None:
         item.record = record  # type: ignore[assignment]  # the server's record, typed as Job
         self.tracker.finish(item.job_id, record)
-        item.done.set()
 
     def unfinished(self) -> list[Followed]:
         with self.lock:

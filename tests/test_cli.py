@@ -298,8 +298,10 @@ def test_a_closed_output_pipe_ends_the_program(env, tmp_path):
     while "job(s) started" not in seen[-1]:  # the main thread's last line: now it waits for the jobs
         seen.append(proc.stdout.readline())
     proc.stdout.close()  # `head`: the reader is gone before the jobs end
-    # the next state line fails in a follower thread; the program ends (rich's status for a broken pipe)
-    assert proc.wait(timeout=120) == 1, "".join(seen)
+    try:  # the next state line fails in a follower thread; the program ends (rich's status for a broken pipe)
+        assert proc.wait(timeout=120) == 1, "".join(seen)
+    finally:
+        proc.kill()
 
 
 def test_models_commands(env, smollm2_folder):

@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -283,6 +284,32 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
              timeout=60, message="the API back after its restart")
     log = served.layout.logs / "nginx-access.log"
     wait_for(lambda: f"rid={rid}" in log.read_text(), timeout=10, message="the request id in nginx's access log")
+
+
+@pytest.mark.slow
+def test_the_client_rides_out_an_api_restart_and_starts_one_job(served, tmp_path):
+    """A stranger's CLI gave up on nginx's 502 (Retry-After: 2) while the API restarted, though the jobs it had
+    asked for ran. The client library retries a 502 with the same Idempotency-Key: one call, one job."""
+    from music_analyzer_client import MusicAnalyzer
+
+    sid, names = features_session(served, tmp_path, [1.0])
+    sup = served.sup()
+    sup.stop("api")
+    api = MusicAnalyzer(served.base, USER, PASSWORD)
+    started: dict = {}
+    caller = threading.Thread(target=lambda: started.update(job=api.start_job("features", sid, file=names[0])))
+    log = served.layout.logs / "nginx-access.log"
+    mark = log.stat().st_size
+    caller.start()
+    try:  # nginx has answered the call's first try with 502: only now does the API come back
+        wait_for(lambda: f"/process/features/{sid}" in log.read_text()[mark:] and '" 502 ' in log.read_text()[mark:],
+                 timeout=30, message="nginx's 502 to the client's first try")
+    finally:
+        sup.start("api")
+    caller.join(timeout=60)
+    assert "job" in started, "the client gave up during the restart"
+    listed = requests.get(served.base + "/jobs", params={"session_id": sid}, auth=AUTH, timeout=30).json()["jobs"]
+    assert [j["job_id"] for j in listed] == [started["job"]["job_id"]]
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from .errors import MusicAnalyzerError
 from .following import follow
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
 
+RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
 LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
@@ -42,7 +43,7 @@ class MusicAnalyzer:
     (connection pool), since requests does not promise that one Session may be used by several at once."""
 
     def __init__(self, base_url: str, user: str | None = None, password: str | None = None, *,
-                 timeout: float = 60.0, retries: int = 3) -> None:
+                 timeout: float = 60.0, retries: int = 5) -> None:
         self.base_url = base_url.rstrip("/")
         self.user = user
         self.timeout = timeout
@@ -67,21 +68,24 @@ class MusicAnalyzer:
                 stream: bool = False, **kwargs: Any) -> requests.Response:
         """One request; a non-2xx answer or no answer raises MusicAnalyzerError.
 
-        `retry`: on no answer, a 503, or 409 idempotency_key_in_use, try again (up to `retries` times with
-        backoff). Only for requests that are safe to repeat: reads, and job-creating requests carrying an
-        Idempotency-Key (the server answers a repeat with the job the first one made). A server that has never
-        answered this client is not retried: a wrong URL or a stopped server is reported at once.
+        `retry`: on no answer, a 502, 503 or 504, or 409 idempotency_key_in_use, try again (up to `retries`
+        times, waiting 0.5, 1, 2, 4, 8 s or the answer's Retry-After, at most RETRY_AFTER_MAX_SECONDS). Only for
+        requests that are safe to repeat: reads, and job-creating requests carrying an Idempotency-Key (the
+        server answers a repeat with the job the first one made). A server that has never answered this client
+        is not retried: a wrong URL or a stopped server is reported at once.
         """
         attempt = 0
         while True:
             try:
                 return self._send(method, path, timeout=timeout, stream=stream, **kwargs)
             except MusicAnalyzerError as e:
-                transient = (e.unreachable and self._answered) or e.status == 503 \
+                # nginx answers 502 while the API restarts (2-4 s after a crash), with Retry-After: 2
+                transient = (e.unreachable and self._answered) or e.server_unavailable \
                     or e.code == "idempotency_key_in_use"
                 if not retry or not transient or attempt >= self.retries:
                     raise
-                time.sleep(0.5 * 2 ** attempt)  # a restarting API or Redis comes back within seconds
+                backoff = 0.5 * 2 ** attempt
+                time.sleep(min(max(backoff, e.retry_after or 0.0), RETRY_AFTER_MAX_SECONDS))
                 attempt += 1
 
     def _send(self, method: str, path: str, *, timeout: float | None, stream: bool,
@@ -267,15 +271,25 @@ class MusicAnalyzer:
 def error_from(response: requests.Response) -> MusicAnalyzerError:
     """The server's error envelope {"error": {"code", "message"}} as an exception (any other body: its status)."""
     rid = response.headers.get("X-Request-ID")
+    retry_after = _seconds(response.headers.get("Retry-After"))
     try:
         body = response.json()
         err = body["error"]
         return MusicAnalyzerError(str(err["message"]), code=str(err.get("code", "error")),
-                                  status=response.status_code, request_id=rid, details=err.get("details"))
+                                  status=response.status_code, request_id=rid, details=err.get("details"),
+                                  retry_after=retry_after)
     except (ValueError, KeyError, TypeError):
         reason = response.reason or "error"
         return MusicAnalyzerError(f"the server answered {response.status_code} {reason}", code="http_error",
-                                  status=response.status_code, request_id=rid)
+                                  status=response.status_code, request_id=rid, retry_after=retry_after)
+
+
+def _seconds(header: str | None) -> float | None:
+    """Retry-After in seconds (its HTTP-date form is not used by this server: read as absent)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 def job_error(job: Job) -> MusicAnalyzerError:

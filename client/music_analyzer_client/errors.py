@@ -11,19 +11,24 @@ EXIT_USAGE = 2  # the command line, or the options it sent, are wrong
 EXIT_UNAVAILABLE = 3  # the server cannot be reached or the credentials were refused
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), the shells' convention
 
+# the server is there but cannot serve now: the front's 502 (API restarting) and 504, the API's 503 (queue down)
+UNAVAILABLE_STATUSES = (502, 503, 504)
+
 
 class MusicAnalyzerError(Exception):
     """A request that did not succeed: the server's error `code` and `message`, the HTTP `status` (None when
     the server was never reached), the `request_id` to quote to an operator, and the server's `details`."""
 
     def __init__(self, message: str, *, code: str = "error", status: int | None = None,
-                 request_id: str | None = None, details: dict[str, Any] | None = None) -> None:
+                 request_id: str | None = None, details: dict[str, Any] | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.request_id = request_id
         self.details = details or {}
+        self.retry_after = retry_after  # seconds, from the answer's Retry-After header
 
     def __str__(self) -> str:
         parts = [self.code] + ([f"HTTP {self.status}"] if self.status is not None else []) \
@@ -47,8 +52,13 @@ class MusicAnalyzerError(Exception):
         """The credentials were refused (401), or login attempts are throttled (429)."""
         return self.status in (401, 429)
 
+    @property
+    def server_unavailable(self) -> bool:
+        """The server answered that it cannot serve now (502, 503, 504): worth a retry, later."""
+        return self.status in UNAVAILABLE_STATUSES
+
     def exit_code(self) -> int:
-        if self.unreachable or self.auth_failed or self.status == 503:  # 503: the server's queue is down
+        if self.unreachable or self.auth_failed or self.server_unavailable:
             return EXIT_UNAVAILABLE
         if self.status == 400 or self.code == "invalid_url":
             return EXIT_USAGE

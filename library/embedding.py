@@ -23,7 +23,7 @@ import numpy as np
 
 from config import MODEL_REGISTRY
 from worker.errors import ModelNotAvailableError, MusicAnalyzerError
-from worker.llm.weights import ensure_local_weights, how_to_get, is_downloaded, registry_entry, resolve_model_dir
+from worker.llm.weights import ensure_local_weights, how_to_get, is_downloaded, registry_entry
 
 MAX_TOKENS = 256  # MiniLM was trained on 256-token inputs; longer passages are cut
 REGISTRY_PREFIX = "model:"  # LIBRARY_EMBEDDING_MODEL=model:smollm2-135m: a registered LLM's own embeddings
@@ -57,7 +57,7 @@ def registered_model_dir(model_type: str, settings: Mapping[str, Any]) -> Path:
     try:
         entry = registry_entry(model_type, MODEL_REGISTRY)
         if not is_downloaded(entry, settings):
-            raise ModelNotAvailableError(how_to_get(entry, resolve_model_dir(entry, settings)))
+            raise ModelNotAvailableError(how_to_get(entry))
         return ensure_local_weights(entry, settings)
     except MusicAnalyzerError as e:
         raise EmbeddingUnavailableError(f"LIBRARY_EMBEDDING_MODEL={REGISTRY_PREFIX}{model_type}: {e.message}") from e

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from config import GEMMA_3N, MODEL_REGISTRY
 from worker.errors import ModelNotAvailableError
 from worker.llm.choice import AUTO, choose_model
-from worker.llm.weights import how_to_get, is_downloaded, registry_entry, resolve_model_dir
+from worker.llm.weights import how_to_get, is_downloaded, registry_entry
 from worker.options import JobOptions, Settings, option
 
 TASKS = ("transcribe", "analyze")
@@ -81,9 +81,7 @@ def check_weights(options: Gemma3NOptions, settings: Mapping[str, Any], registry
         return
     entry = registry_entry(options.model_variant, registry)
     if not is_downloaded(entry, settings):
-        folder = resolve_model_dir(entry, settings)
-        raise ModelNotAvailableError(how_to_get(entry, folder),
-                                     details={"model_type": options.model_variant, "folder": str(folder)})
+        raise ModelNotAvailableError(how_to_get(entry), details={"model_type": options.model_variant})
 
 
 def hears_audio(model_type: str, registry: Mapping[str, Any] = MODEL_REGISTRY) -> bool:

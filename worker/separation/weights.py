@@ -69,8 +69,9 @@ def _load_local(name: str, models_dir: Path | None):
             try:
                 return get_model(name, repo=folder)
             except ModelLoadingError as e:
-                raise ModelNotAvailableError(f"demucs model {name!r} in {folder} is incomplete: {e}",
-                                             details={"model": name}) from e
+                log.warning("demucs model %r in %s is incomplete: %s", name, folder, e)
+                raise ModelNotAvailableError(f"demucs model {name!r} is incomplete on this server (the worker's "
+                                             "log names its folder)", details={"model": name}) from e
     for folder in hf_folders(models_dir, name):
         return _load_hf_bag(folder / f"{name}.yaml", lambda sig, f=folder: f / f"{sig}.safetensors")
     for cache_dir in ([Path(models_dir)] if models_dir else []) + [None]:
@@ -86,7 +87,9 @@ def _load_hf_bag(yaml_path: Path, locate):
     files = [locate(sig) for sig in bag["models"]]
     missing = [str(f) for f in files if f is None or not Path(f).is_file()]
     if missing:
-        raise ModelNotAvailableError(f"{yaml_path.stem}: weight files missing: {', '.join(missing)}")
+        log.warning("%s: weight files missing: %s", yaml_path, ", ".join(missing))
+        raise ModelNotAvailableError(f"{yaml_path.stem}: weight files missing: "
+                                     f"{', '.join(Path(m).name for m in missing)}")
     models = [load_safetensors_model(f) for f in files]
     return BagOfModels(models, bag.get("weights"), bag.get("segment"))
 

@@ -2,8 +2,9 @@
 
 Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
 how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
-throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs, and
-which database, full-text index and vector search the library uses.
+throttled like on any route, api/auth.py): the full view with every worker's pid, queues and current jobs (an
+admin sees every job id, anyone else only their own), and which database, full-text index and vector search the
+library uses.
 """
 
 from __future__ import annotations
@@ -56,8 +57,12 @@ def health():
         "queue_depth": queues,
         "disk": disk,  # figures only: no path, not even in the full view
     }
-    if current_caller() is None:
+    who = current_caller()
+    if who is None:
         return jsonify({**public, "queues_without_worker": [QUEUE_KINDS[k] for k in missing]})
+    if not who.admin:  # another user's job id is theirs to know (it answers 404 to everyone else)
+        for worker in workers:
+            worker["current_jobs"] = [j for j in worker.get("current_jobs", []) if svc.jobs.get_for(j, who)]
     return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing],
                     "library": library_status()})
 

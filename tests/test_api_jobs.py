@@ -183,22 +183,28 @@ def test_probe_job_round_trip(client, worker_name):
 PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk"}
 
 
-def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, settings, worker_name):
+def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, other_client, admin_client,
+                                                                   settings, worker_name):
     import requests
 
     from jobs import keys
 
     svc = app.extensions["music_analyzer"]
     identity = app.extensions["worker_identity"]  # the session worker's, unique to its process start
-    svc.redis.hset(keys.job("f" * 32), "state", "running")  # a running job (an ended one is not current)
+    # a running job of the tester's (an ended one is not current)
+    svc.redis.hset(keys.job("f" * 32), mapping={"state": "running", "owner": USER})
     svc.workers.set_current(identity, "f" * 32)  # a job id the full view lists under the worker
     try:
         full = client.get("/health")
+        others = other_client.get("/health")
+        admins = admin_client.get("/health")
         anonymous = requests.get(server + "/health", timeout=10)
     finally:
         svc.workers.clear_current(identity, "f" * 32)
         svc.redis.delete(keys.job("f" * 32))
     assert "f" * 32 in full.text and worker_name in full.text
+    # another user sees the worker busy, not whose job it runs (a stranger read alice's job id as bob)
+    assert "f" * 32 not in others.text and worker_name in others.text and "f" * 32 in admins.text
     assert anonymous.status_code == 200
     body = anonymous.json()
     assert set(body) <= PUBLIC_HEALTH_FIELDS and body["status"] == "ok" and body["workers_alive"] >= 1

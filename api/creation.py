@@ -30,6 +30,7 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
     """The job this request makes: a new one, or the one its Idempotency-Key already names."""
     svc = services()
     hook = webhooks.parse_request(body, current_app.config)
+    body_wait()  # a bad `wait` is a 400 before anything is queued
     key = request.headers.get("Idempotency-Key")
     claim = None
     if key is not None:
@@ -66,8 +67,22 @@ def prefer_wait() -> float | None:
 def wait_argument() -> float:
     """`?wait=N` of GET /jobs/<id>: seconds to wait for the job to finish, capped by JOB_WAIT_MAX_SECONDS."""
     raw = request.args.get("wait")
+    return 0.0 if raw is None else wait_seconds(raw)
+
+
+def body_wait() -> float | None:
+    """A JSON body's `wait` on a /process route: as `Prefer: wait=N` (a stranger's -5 and 1e309 were ignored)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    raw = body.get("wait") if isinstance(body, dict) else None
     if raw is None:
-        return 0.0
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait")
+    return wait_seconds(raw)
+
+
+def wait_seconds(raw: float | str) -> float:
+    """Seconds to wait, 0-3600 (nan and infinity refused), cut to JOB_WAIT_MAX_SECONDS."""
     try:
         wait = float(raw)
     except ValueError as e:
@@ -80,13 +95,17 @@ def wait_argument() -> float:
 
 
 def answer(job: dict):
-    """202 with where to follow the job; with `Prefer: wait=N`, 200 and the finished job if it ends in time."""
-    wait = prefer_wait()
+    """202 with where to follow the job; with `Prefer: wait=N` (or the body's `wait`), 200 and the finished job
+    if it ends in time."""
+    preferred = prefer_wait()
+    in_body = body_wait()
+    wait = in_body if in_body is not None else preferred
     if wait:
         done = services().jobs.wait(job["job_id"], wait)
         if done is not None and done["state"] in TERMINAL_STATES:
             response = jsonify(public_view(done))
-            response.headers["Preference-Applied"] = f"wait={wait:g}"
+            if in_body is None:
+                response.headers["Preference-Applied"] = f"wait={wait:g}"
             return response, 200
         job = done or job
     job_id = job["job_id"]

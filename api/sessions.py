@@ -16,7 +16,7 @@ from disk_space import require_room
 from jobs import metrics
 from jobs.services import services
 from jobs.store import iso, public_view
-from storage import SessionStore, check_session_id
+from storage import SESSION_ID_RE, SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
@@ -74,6 +74,8 @@ def list_sessions():
     store = access.new_sessions()
     limit = page_limit(100, 1000)
     after = request.args.get("cursor") or ""
+    if after and not SESSION_ID_RE.match(after):  # the cursor is the page's last session id (keyset paging)
+        raise InvalidRequestError("cursor must be a next_cursor this listing gave", code="invalid_cursor")
     ids = [i for i in store.session_ids() if i > after]
     page = ids[:limit]
     return jsonify({"sessions": [session_summary(store, i) for i in page],

@@ -182,6 +182,23 @@ def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):
     sessions = client.get("/sessions", params={"limit": 1000}).json()
     mine = next(s for s in sessions["sessions"] if s["session_id"] == session_id)
     assert mine["files"] == 1 and mine["owner"] and sessions["next_cursor"] is None
+    r = client.get("/sessions", params={"cursor": "garbage!"})  # was a page from the start
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_a_wait_in_the_body_is_checked_and_honoured(client, tone):
+    """A stranger's `"wait": -5` and `1e309` on a /process route were ignored (202): 400 before anything is
+    queued, and a good one answers like `Prefer: wait`."""
+    before = len(client.get("/jobs", params={"session_id": tone}).json()["jobs"])
+    for bad in (-5, "soon", True, [1]):
+        r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "wait": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_wait", (bad, r.text)
+    r = client.post(f"/process/features/{tone}", data='{"file": "t.wav", "wait": 1e309}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_wait"
+    assert len(client.get("/jobs", params={"session_id": tone}).json()["jobs"]) == before  # none queued
+    r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "wait": 60})
+    assert r.status_code == 200 and r.json()["state"] == "succeeded"
 
 
 def test_completion_reaches_the_webhook_within_moments(client, tone, capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Request, current_app, g
 
+from jobs.cache import content_digest
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
@@ -73,8 +74,11 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
             dest = store.claim_upload_path(session_id, name)
             claimed.append(dest)
             os.replace(spool, dest)
-            write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
-            out.append({"name": dest.name, "bytes": size, **info.to_dict()})
+            # its content digest now (the file is in the page cache): clients find what they already uploaded,
+            # and the result cache need not read the file again
+            described = {**info.to_dict(), "sha256": content_digest(dest)}
+            write_json_atomic(dest.parent / f".{dest.name}.json", described)
+            out.append({"name": dest.name, "bytes": size, **described})
     except BaseException:  # e.g. the disk filled up midway: none of this request's files stays
         if created:
             store.delete(session_id)

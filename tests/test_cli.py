@@ -119,8 +119,23 @@ def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
 
     again = ma(env, "--json", "download", "cli-json", "--out", str(out_dir))
     assert again.returncode == 0 and all(f["skipped"] for f in json.loads(again.stdout)["files"])
+    # a local edit is kept (a stranger's was replaced once its size changed), unless asked otherwise
+    edited = out_dir / "pitch_song.txt"
+    edited.write_text("my own notes\n")
+    kept = ma(env, "download", "cli-json", "--out", str(out_dir))
+    assert kept.returncode == 0 and edited.read_text() == "my own notes\n" and "--overwrite" in kept.stderr
+    ma(env, "download", "cli-json", "--out", str(out_dir), "--overwrite")
+    assert edited.read_text() == client.get("/sessions/cli-json/files/pitch_song.txt").text
     listed = json.loads(ma(env, "sessions", "--json").stdout)
     assert next(s for s in listed if s["session_id"] == "cli-json")["files"] == 1
+    # the same bytes again, under another local name: analysed as the upload already there (a stranger's session
+    # filled with song-1, song-2 ...)
+    copy = tmp_path / "same-song.wav"
+    copy.write_bytes((tmp_path / "song.wav").read_bytes())
+    reused = ma(env, "analyze", str(copy), "--session", "cli-json", "--features", "--wait")
+    assert reused.returncode == 0 and "already in the session as song.wav" in reused.stderr, reused.stderr
+    files = client.get("/sessions/cli-json").json()["files"]
+    assert [f["name"] for f in files] == ["song.wav"] and len(files[0]["sha256"]) == 64
 
 
 def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path, client):

@@ -217,7 +217,9 @@ def session_schemas() -> dict[str, Schema]:
     audio = obj(["name", "bytes"], "An upload with what decoding it found: audio (duration, rate, channels) or an "
                 "image (album art: width, height).", name=STR, bytes=INT, modified=NUM,
                 kind={"enum": ["audio", "image"], "description": "Absent for uploads of older versions (audio)."},
-                format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT, width=INT, height=INT)
+                format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT, width=INT, height=INT,
+                sha256={"type": "string", "description": "SHA-256 of the file's bytes (absent for uploads of older "
+                        "versions): a client can tell a file it holds is already there."})
     stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM)
     return {
         "UploadedFile": audio,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     analyses = plan(args)
     if args.out and not args.wait:
         raise UsageError("--out downloads the results once the jobs end: add --wait")
-    in_session = _session_files(client, args.session) if args.session else set()
+    in_session = _session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     session_id = args.session or client.create_session()
     out.note(f"session {session_id}")
@@ -73,19 +74,24 @@ def _not_waited(runs: list[FileRun], waited: bool) -> list[str]:
     return [] if waited else [job_id for item in runs for _, job_id in item.jobs]
 
 
-def _session_files(client: MusicAnalyzer, session_id: str) -> set[str]:
-    """Upload names of an existing session; none when it does not exist yet (the first upload creates it)."""
+def _session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | None]:
+    """Upload names of an existing session and their SHA-256 (None from servers that do not give it); none when
+    the session does not exist yet (the first upload creates it)."""
     try:
-        return {f["name"] for f in client.session(session_id).get("files", [])}
+        return {f["name"]: f.get("sha256") for f in client.session(session_id).get("files", [])}
     except MusicAnalyzerError as e:
         if e.status == 404:
-            return set()
+            return {}
         raise
 
 
-def _file_run(given: str, in_session: set[str], session_id: str | None) -> FileRun:
+def _file_run(given: str, in_session: dict[str, str | None], session_id: str | None) -> FileRun:
     path = Path(given).expanduser()
     if path.is_file():
+        digest = file_sha256(path) if any(in_session.values()) else None
+        same = next((name for name, known in in_session.items() if digest and known == digest), None)
+        if same is not None:  # these bytes are there already (a stranger's session filled with name-1, name-2)
+            return FileRun(given, None, name=same)
         return FileRun(given, path)
     if given in in_session:  # analyse again what an earlier run uploaded, without sending it again
         return FileRun(given, None, name=given)
@@ -95,7 +101,7 @@ def _file_run(given: str, in_session: set[str], session_id: str | None) -> FileR
 
 def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) -> None:
     if item.local is None:
-        out.note(f"{item.given}: already in the session")
+        out.note(f"{item.given}: already in the session" + (f" as {item.name}" if item.name != item.given else ""))
         return
     try:
         item.upload = dict(client.upload(session_id, item.local))
@@ -119,6 +125,14 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             follower.follow(job["job_id"], f"{item.name} {analysis.name}")
         else:
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def about(name: str, message: str) -> str:

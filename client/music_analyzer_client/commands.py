@@ -88,7 +88,8 @@ def cancel(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
 
 
 def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
-    """A session's results (and with --uploads its uploads) into a folder; files already there are kept."""
+    """A session's results (and with --uploads its uploads) into a folder. A file already there is kept (a
+    stranger's edited .txt was replaced because its size had changed); --overwrite replaces one that differs."""
     session = client.session(args.session)
     folder = Path(args.out or args.session)
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,10 +99,13 @@ def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     done = []
     for area, f in wanted:
         dest = folder / f["name"]
-        skipped = dest.is_file() and dest.stat().st_size == f.get("bytes")
+        same_size = dest.is_file() and dest.stat().st_size == f.get("bytes")
+        skipped = dest.exists() and (same_size or not args.overwrite)
         if not skipped:
             client.download(args.session, f["name"], dest, area=area)
             out.note(f"wrote {dest}")
+        elif not same_size:
+            out.warn(f"kept {dest}: it differs from the server's {f['name']} (--overwrite replaces it)")
         done.append({"name": f["name"], "area": area, "path": str(dest), "bytes": f.get("bytes"),
                      "skipped": skipped})
     if out.json:

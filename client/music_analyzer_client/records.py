@@ -48,12 +48,14 @@ class Upload(TypedDict, total=False):
     duration_seconds: float
     sample_rate: int
     channels: int
+    sha256: str  # of the file's bytes (servers before it was added do not send it)
 
 
 class SessionFile(TypedDict, total=False):
     name: str
     bytes: int
     modified: float
+    sha256: str  # uploads only
 
 
 class SessionSummary(TypedDict, total=False):

@@ -319,6 +319,40 @@ def test_a_closed_output_pipe_ends_the_program(env, tmp_path):
         proc.kill()
 
 
+def test_a_batch_canceled_at_ctrl_c_is_finished_by_one_resume(env, tmp_path, client):
+    """A stranger's Ctrl-C, "cancel them: y", then --resume reported the canceled jobs as failed and ran them only
+    at a second --resume. Real SIGINT, real cancel, the real progress file."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for tonic, name in enumerate(("r.wav", "s.wav", "t.wav"), start=7):
+        song(folder / name, tonic=tonic, bars=9)  # audio of this test only: nothing cached
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # see test_ctrl_c_while_waiting...
+    try:
+        proc = subprocess.Popen([*CLI, "batch", str(folder), "--pitch", "--jobs", "1", "--session", "cli-resume"],
+                                env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    seen = [proc.stderr.readline()]
+    while "pitch: running" not in seen[-1]:  # the first job runs: interrupt it
+        assert seen[-1], "".join(seen)
+        seen.append(proc.stderr.readline())
+    proc.send_signal(signal.SIGINT)
+    proc.stdin.write("y\n")
+    proc.stdin.close()
+    proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, "".join(seen) + proc.stderr.read()
+    canceled = [j for j in client.get("/jobs", params={"session_id": "cli-resume"}).json()["jobs"]
+                if client.wait_job(j["job_id"])["state"] == "canceled"]
+    assert canceled  # the running one at least
+    resumed = ma(env, "batch", str(folder), "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "failed" not in resumed.stdout and "canceled" not in resumed.stdout, resumed.stdout
+    states = [j["state"] for j in client.get("/jobs", params={"session_id": "cli-resume"}).json()["jobs"]]
+    assert states.count("succeeded") == 3, states
+
+
 def test_models_commands(env, smollm2_folder):
     # --wait 0: the server answers 202 with the job at once, and the client follows the job to its result
     done = ma(env, "--json", "models", "generate", "What is the capital of France? Answer in one word.",

@@ -75,7 +75,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         raise batch.fatal[0]
     rows = [outcome(batch, f) for f in files]
     report(batch, rows)
-    return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+    return EXIT_FAILED if any(r["status"] in ("failed", "canceled") for r in rows) else EXIT_OK
 
 
 def open_state(client: MusicAnalyzer, args: argparse.Namespace, folder: Path,
@@ -177,34 +177,50 @@ def process(batch: Batch, path: Path) -> None:
 
 
 def run_job(batch: Batch, rel: str, name: str, analysis: Analysis) -> None:
-    """Start (or find again) the job of `analysis` on the file, follow it to its end, record how it ended."""
+    """Start (or find again) the job of `analysis` on the file, follow it to its end, record how it ended.
+
+    A job an earlier run left running and that ended canceled (Ctrl-C, then "cancel them") is started again:
+    --resume means finish the batch (a stranger's first resume reported them failed, the second ran them)."""
     state = batch.state
-    known = state.job(rel, analysis.name)
-    if known.get("state") == "succeeded":
-        return
-    job_id = known.get("job_id")
-    if not job_id or known.get("state") in TERMINAL_STATES:  # never started, or failed/canceled: (re)start
-        # a key recorded without a job id: the request may have reached the server; the same key finds its job
-        key = known.get("key") if not job_id else None
-        key = key or new_idempotency_key()
-        state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None)
-        try:
-            created = batch.client.start_job(analysis.job_type, state.session_id, file=name,
-                                             options=analysis.options, idempotency_key=key)
-        except MusicAnalyzerError as e:
-            if fatal(e):
-                raise
-            state.update_job(rel, analysis.name, state="failed", error=e.to_dict(), brief=f"failed: {e.message}")
-            batch.out.err.print(f"{rel} {analysis.name}: {e.message}", style="red")
+    while True:
+        known = state.job(rel, analysis.name)
+        if known.get("state") == "succeeded":
             return
-        job_id = created["job_id"]
-        state.update_job(rel, analysis.name, job_id=job_id, state=created.get("state"))
-    followed = batch.follower.follow(job_id, f"{rel} {analysis.name}")
-    followed.done.wait()
-    if followed.record is None:
-        raise followed.error or MusicAnalyzerError(f"lost job {job_id}", code="unreachable")
-    record: dict[str, Any] = dict(followed.record)
-    state.update_job(rel, analysis.name, state=record["state"], error=record.get("error"), brief=brief(record))
+        job_id: str | None = known.get("job_id")
+        started_now = not job_id or known.get("state") in TERMINAL_STATES
+        if started_now:  # never started, or failed/canceled: (re)start
+            job_id = start(batch, rel, name, analysis, known)
+        if job_id is None:
+            return
+        followed = batch.follower.follow(job_id, f"{rel} {analysis.name}")
+        followed.done.wait()
+        if followed.record is None:
+            raise followed.error or MusicAnalyzerError(f"lost job {job_id}", code="unreachable")
+        record: dict[str, Any] = dict(followed.record)
+        state.update_job(rel, analysis.name, state=record["state"], error=record.get("error"), brief=brief(record))
+        if started_now or record["state"] != "canceled" or batch.stop.is_set():
+            return
+
+
+def start(batch: Batch, rel: str, name: str, analysis: Analysis, known: dict[str, Any]) -> str | None:
+    """The new job's id (recorded), or None where the server refused it (recorded as failed)."""
+    state = batch.state
+    # a key recorded without a job id: the request may have reached the server; the same key finds its job
+    key = known.get("key") if not known.get("job_id") else None
+    key = key or new_idempotency_key()
+    state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None)
+    try:
+        created = batch.client.start_job(analysis.job_type, state.session_id, file=name,
+                                         options=analysis.options, idempotency_key=key)
+    except MusicAnalyzerError as e:
+        if fatal(e):
+            raise
+        state.update_job(rel, analysis.name, state="failed", error=e.to_dict(), brief=f"failed: {e.message}")
+        batch.out.err.print(f"{rel} {analysis.name}: {e.message}", style="red")
+        return None
+    job_id = str(created["job_id"])
+    state.update_job(rel, analysis.name, job_id=job_id, state=created.get("state"))
+    return job_id
 
 
 def outcome(batch: Batch, path: Path) -> dict[str, Any]:
@@ -213,8 +229,10 @@ def outcome(batch: Batch, path: Path) -> dict[str, Any]:
     jobs = {a.name: entry["jobs"].get(a.name) or {} for a in batch.analyses}
     if rel not in batch.reached:
         status = "not reached"
-    elif entry.get("error") or any(j.get("state") in ("failed", "canceled") for j in jobs.values()):
+    elif entry.get("error") or any(j.get("state") == "failed" for j in jobs.values()):
         status = "failed"
+    elif any(j.get("state") == "canceled" for j in jobs.values()):  # the user's choice: not called a failure
+        status = "canceled"
     else:
         status = "done earlier" if rel in batch.skipped else "done"
     return {"file": rel, "name": entry.get("name"), "status": status, "skipped": rel in batch.skipped,
@@ -224,7 +242,8 @@ def outcome(batch: Batch, path: Path) -> dict[str, Any]:
 
 def report(batch: Batch, rows: list[dict[str, Any]]) -> None:
     out = batch.out
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "done earlier", "failed", "not reached")}
+    counts = {s: sum(r["status"] == s for r in rows)
+              for s in ("done", "done earlier", "failed", "canceled", "not reached")}
     if out.json:
         out.emit({"session_id": batch.state.session_id, "state_file": str(batch.state.path), "counts": counts,
                   "files": rows})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -139,7 +140,11 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
             source, target = hit.results_dir / old, results_dir / new
             if source.resolve() == target.resolve():
                 continue
-            if not new.endswith(".json"):
+            if new.endswith(".txt"):  # a report names its upload: the new one's (a stranger's named the first)
+                write_text_atomic(target, _cached_text(source, renamed, before=hit.result.get("filename"),
+                                                       filename=Path(audio_path).name))
+                made.append(target)
+            elif not new.endswith(".json"):
                 with atomic_path(target) as tmp:  # never a half copy, should the disk fill up
                     shutil.copyfile(source, tmp)
                 made.append(target)
@@ -162,6 +167,15 @@ def _cached_json(source: Path, renamed: Mapping[str, str], *, filename: str) -> 
     if isinstance(content, dict):
         content["cached"] = True
     return content
+
+
+def _cached_text(source: Path, renamed: Mapping[str, str], *, before: Any, filename: str) -> str:
+    """A text report for the new upload: the upload's name and the result files' names are the new ones."""
+    text = source.read_text(encoding="utf-8")
+    for old, new in {**renamed, **({before: filename} if isinstance(before, str) and before else {})}.items():
+        if old != new:  # whole names only: "a.wav" is not renamed inside "data.wav"
+            text = re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new.replace("\\", "\\\\"), text)
+    return text
 
 
 def rename(name: str, old_stem: str, new_stem: str) -> str:

@@ -32,6 +32,8 @@ def test_the_same_audio_with_the_same_options_is_answered_from_cache(client, oth
     written = client.get(f"/sessions/{second_session}/files/features_take2.json").json()
     assert written["filename"] == "take2.wav" and written["cached"] is True
     assert client.get(f"/sessions/{second_session}/files/features_take2.png").content[:4] == b"\x89PNG"
+    report = client.get(f"/sessions/{second_session}/files/features_take2.txt").text
+    assert "take2.wav" in report and "cached.wav" not in report  # a stranger's copy named the first upload
 
     other_options = client.post(f"/process/features/{second_session}", json={"file": "take2.wav",
                                                                              "picture": False}).json()

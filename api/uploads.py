@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Request, current_app, g
 
-from jobs.cache import content_digest
+from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
@@ -74,11 +74,10 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
             dest = store.claim_upload_path(session_id, name)
             claimed.append(dest)
             os.replace(spool, dest)
-            # its content digest now (the file is in the page cache): clients find what they already uploaded,
-            # and the result cache need not read the file again
-            described = {**info.to_dict(), "sha256": content_digest(dest)}
-            write_json_atomic(dest.parent / f".{dest.name}.json", described)
-            out.append({"name": dest.name, "bytes": size, **described})
+            write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
+            # its content digest now (the file is in the page cache), remembered beside it: clients find what
+            # they already uploaded, and the result cache need not read the file again
+            out.append({"name": dest.name, "bytes": size, **info.to_dict(), "sha256": content_digest(dest)})
     except BaseException:  # e.g. the disk filled up midway: none of this request's files stays
         if created:
             store.delete(session_id)
@@ -97,8 +96,12 @@ def upload_limits(config: dict) -> AudioLimits:
 
 
 def upload_info(store: SessionStore, session_id: str, name: str) -> dict:
+    """What decoding the upload found, and its SHA-256 where the one taken at upload still matches the file (a
+    file changed on the server's disk since has none: it is not hashed on a listing)."""
     meta = store.uploads_dir(session_id) / f".{name}.json"
     try:
-        return json.loads(meta.read_text())
+        info = json.loads(meta.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+    digest = remembered_digest(store.uploads_dir(session_id) / name)
+    return {**info, "sha256": digest} if digest else info

@@ -61,18 +61,27 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def remembered_digest(path: Path) -> str | None:
+    """The SHA-256 remembered beside an upload, if it was taken of the file as it is now (size and modification
+    time); else None (never hashed here: a listing must not read every upload)."""
+    memo = path.with_name(f".{path.name}.sha256")
+    try:
+        stat = path.stat()
+        remembered_stamp, _, remembered = memo.read_text().strip().partition(" ")
+    except FileNotFoundError:
+        return None
+    return remembered if remembered and remembered_stamp == f"{stat.st_size}:{stat.st_mtime_ns}" else None
+
+
 def content_digest(path: Path) -> str:
     """SHA-256 of an upload, remembered beside it with the size and modification time it was taken at: a file
     changed since (a failing disk, an operator's hand) is hashed again, never answered from a stale digest."""
     memo = path.with_name(f".{path.name}.sha256")
+    remembered = remembered_digest(path)
+    if remembered is not None:
+        return remembered
     stat = path.stat()
     stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-    try:
-        remembered_stamp, _, remembered = memo.read_text().strip().partition(" ")
-        if remembered_stamp == stamp and remembered:
-            return remembered
-    except FileNotFoundError:
-        pass
     digest = file_digest(path)
     try:  # an optimisation only: a full disk must not fail the request that hashed the file
         write_text_atomic(memo, f"{stamp} {digest}")

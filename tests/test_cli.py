@@ -162,7 +162,7 @@ def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path,
     assert files["a.wav"]["status"] == files["b.flac"]["status"] == "done earlier"
     assert files["c.wav"]["status"] == "done" and files["c.wav"]["jobs"]["features"]["state"] == "succeeded"
     assert files["broken.mp3"]["status"] == "failed"
-    assert report["counts"] == {"done": 1, "done earlier": 2, "failed": 1, "not reached": 0}
+    assert report["counts"] == {"done": 1, "done earlier": 2, "failed": 1, "canceled": 0, "not reached": 0}
     jobs = client.get("/jobs", params={"session_id": report["session_id"]}).json()["jobs"]
     assert len(jobs) == 3  # a, b and c: the resumed run started no second job for a or b
     assert Path(report["state_file"]).is_relative_to(Path(env["XDG_STATE_HOME"]))
@@ -181,6 +181,11 @@ def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
     assert gone.returncode == 3 and "cannot reach the server" in gone.stderr and "Connection refused" in gone.stderr
     gone_json = ma({**env, "MA_URL": f"http://127.0.0.1:{unused_port}"}, "--json", "jobs")
     assert gone_json.returncode == 3 and json.loads(gone_json.stdout)["error"]["code"] == "unreachable"
+    no_scheme = ma({**env, "MA_URL": f"127.0.0.1:{unused_port}"}, "sessions")  # a stranger's: "InvalidSchema"
+    assert no_scheme.returncode == 2 and "needs http:// or https://" in no_scheme.stderr, no_scheme.stderr
+    (tmp_path / "album").mkdir()
+    folder = ma(env, "analyze", "album", cwd=tmp_path)  # was "album: no such file"
+    assert folder.returncode == 2 and "music-analyzer batch album" in folder.stderr
 
     unknown = ma(env, "cancel", "0123456789abcdef")
     assert unknown.returncode == 1 and "no job" in unknown.stderr
@@ -190,7 +195,10 @@ def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
     empty = ma(env, "--json", "analyze", str(tmp_path / "zero.mp3"), "--features")
     assert empty.returncode == 1, empty.stderr
     session_id = json.loads(empty.stdout)["session_id"]
+    assert json.loads(empty.stdout)["session_deleted"] is True
     assert ma(env, "--json", "sessions").stdout.count(session_id) == 0
+    worded = ma(env, "analyze", str(tmp_path / "zero.mp3"), "--features", "--wait")
+    assert "deleted" in worded.stderr and "music-analyzer download" not in worded.stderr  # no hint to a 404
 
 
 def test_a_failed_job_exits_1_with_the_workers_message(env, tmp_path, settings):
@@ -233,6 +241,8 @@ def test_login_with_a_keyring_needs_no_password_later(env, tmp_path):
     done = ma(keyed, "--json", "login")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["password"] == "keyring"
+    worded = ma(keyed, "login")  # where it is, in words: a stranger was told "the OS keyring" of a plain file
+    assert "PlaintextKeyring: a file" in worded.stdout and "not encrypted" in worded.stdout, worded.stdout
     config = Path(env["XDG_CONFIG_HOME"]) / "music-analyzer" / "config.json"
     assert PASSWORD not in config.read_text()
     bare = {k: v for k, v in keyed.items() if k not in ("MA_URL", "MA_USER", "MA_PASSWORD")}

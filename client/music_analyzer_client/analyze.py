@@ -51,11 +51,12 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
         return EXIT_INTERRUPTED
-    if not args.session and all(item.upload is None for item in runs):
+    deleted = not args.session and all(item.upload is None for item in runs)
+    if deleted:
         _forget_empty_session(client, session_id, out)
     records = {f.job_id: f for f in follower.followed}
     written = _download(client, session_id, records, Path(args.out), out) if args.out and args.wait else []
-    report(out, session_id, runs, records, written, waited=args.wait)
+    report(out, session_id, runs, records, written, waited=args.wait, deleted=deleted)
     failed = any(r.error for r in runs) or any(f.state != "succeeded" for f in records.values())
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -95,6 +96,8 @@ def _file_run(given: str, in_session: dict[str, str | None], session_id: str | N
         return FileRun(given, path)
     if given in in_session:  # analyse again what an earlier run uploaded, without sending it again
         return FileRun(given, None, name=given)
+    if path.is_dir():
+        raise UsageError(f"{given} is a folder: `music-analyzer batch {given}` analyses the audio files in it")
     where = f" and session {session_id} has no upload of that name" if session_id else ""
     raise UsageError(f"{given}: no such file{where}")
 
@@ -163,10 +166,10 @@ def _download(client: MusicAnalyzer, session_id: str, records: dict[str, Followe
 
 
 def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str, Followed], written: list[str],
-           *, waited: bool) -> None:
+           *, waited: bool, deleted: bool = False) -> None:
     if out.json:
         out.emit({"session_id": session_id, "files": [_file_json(item, records) for item in runs],
-                  "downloaded": written})
+                  "downloaded": written, "session_deleted": deleted})
         return
     for item in runs:
         out.out.print(f"\n{item.name or item.given}", style="bold")
@@ -186,6 +189,8 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
             out.out.print(f"  {'files':<8} {' '.join(files)}")
     if written:
         out.out.print("\n" + "\n".join(f"  wrote {w}" for w in written))
+    elif deleted:  # every upload was refused and the session made for them is gone: nothing to download
+        return
     elif waited:
         out.note(f"\nresults: music-analyzer download {session_id} --out ./{session_id}")
     else:

@@ -94,9 +94,10 @@ class MusicAnalyzer:
         try:
             response = self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
                                          stream=stream, **kwargs)
-        except requests.exceptions.InvalidURL as e:
-            raise MusicAnalyzerError(f"{self.base_url!r} is not a server URL like http://host:8000",
-                                     code="invalid_url") from e
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                requests.exceptions.MissingSchema) as e:  # "127.0.0.1:8000" reads as the scheme "127.0.0.1"
+            raise MusicAnalyzerError(f"{self.base_url!r} is not a server URL like http://host:8000 (it needs "
+                                     "http:// or https://)", code="invalid_url") from e
         except requests.RequestException as e:
             raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {_reason(e)}",
                                      code="unreachable") from e

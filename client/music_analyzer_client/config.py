@@ -92,6 +92,21 @@ def _keyring() -> Any | None:
     return None if isinstance(backend, fail.Keyring) else keyring
 
 
+def keyring_name() -> str:
+    """Where the keyring keeps passwords, in words: an OS service, or keyrings.alt's files (a stranger was told
+    "the OS keyring" while the password sat base64-encoded in a file of their home folder)."""
+    keyring = _keyring()
+    if keyring is None:
+        return "none"
+    backend = keyring.get_keyring()
+    kind = type(backend).__module__ + "." + type(backend).__name__
+    if kind.startswith("keyrings.alt.file"):
+        where = getattr(backend, "file_path", "a file")
+        return f"{type(backend).__name__}: a file, {where}, readable by your user only, not encrypted" \
+            if "Plaintext" in type(backend).__name__ else f"{type(backend).__name__}: an encrypted file, {where}"
+    return f"{type(backend).__name__}, the OS keyring"
+
+
 def _keyring_account(url: str, user: str) -> str:
     return f"{user}@{url}"  # one password per user and server
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from .client import MusicAnalyzer
-from .config import DEFAULT_URL, config_path, forget_password, read_config, store_password, write_config
+from .config import DEFAULT_URL, config_path, forget_password, keyring_name, read_config, store_password, write_config
 from .errors import EXIT_OK, UsageError
 from .ui import Output
 
@@ -47,7 +47,7 @@ def login(url: str | None, user: str | None, *, password_stdin: bool, out: Outpu
         return EXIT_OK
     out.out.print(f"logged in to {url} as {user}; remembered in {path}")
     if stored:
-        out.out.print("the password is in the OS keyring")
+        out.out.print(f"the password is in the keyring ({keyring_name()})")
     else:
         out.out.print("no OS keyring here (pip install 'music-analyzer-client[keyring]'): the password is not "
                       "stored; commands ask for it, or read MA_PASSWORD")

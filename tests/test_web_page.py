@@ -313,6 +313,27 @@ def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, se
 
 
 @pytest.mark.needs_chromium
+def test_every_refused_analysis_is_shown(browser, server, client, session_id, audio_dir):
+    """A stranger ticked Stems (htdemucs) and the audio LLM, both refused (no weights): the notice showed the
+    last refusal only."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "refused.wav", sine(330, 0.5))).status_code == 201
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=refused.wav")
+        run_from_the_page(page, "refused.wav", tick=["Stems", "Audio LLM analysis"],
+                          untick=["Key, tempo, chords, melody", "Features picture"], stems="htdemucs")
+        notice = page.locator("#notice")
+        notice.wait_for(state="visible")
+        assert "Stems:" in notice.inner_text() and "Audio LLM analysis:" in notice.inner_text(), notice.inner_text()
+        assert client.get("/jobs", params={"session_id": session_id}).json()["jobs"] == []  # none started
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 @pytest.mark.needs_espeak
 def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio_dir, smollm2_folder, artifacts):
     """A lyrics job (Whisper, then SmolLM2, kept short through the API) and its text on the page, with the

@@ -52,6 +52,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images })
     const chosen = ANALYSES.filter((a) => form.elements[a.type].checked);
     if (!chosen.length) { notify('Tick at least one analysis.'); return; }
     const started = [];
+    const refused = [];  // every refusal is shown: one notice each would leave only the last on screen
     for (const a of chosen) {
       const body = { file: file.name };
       if (a.option) body[a.option] = form.elements[`${a.type}-${a.option}`].value;
@@ -60,9 +61,10 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images })
       try {
         started.push(await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body));
       } catch (err) {
-        notify(`${a.label}: ${errorText(err)}`);
+        refused.push(`${a.label}: ${errorText(err)}`);
       }
     }
+    if (refused.length) notify(refused.join('\n'));
     if (started.length) onJobs(started);
   });
   const isSelected = file.name === selected;

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.audio_synth import SR, sine, write
 from tests.conftest import USER
@@ -75,7 +77,8 @@ def session_files(settings, session_id):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "mislabelled", "corrupt_flac", "tracker_module"])
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "mislabelled", "corrupt_flac",
+                                  "tracker_module"])
 def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
     path = audio_dir / f"{case}.wav"
     if case == "empty":
@@ -87,6 +90,14 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
     elif case == "truncated":
         full = write(audio_dir / "full.wav", sine(440, 2.0)).read_bytes()
         path.write_bytes(full[: len(full) // 2])
+        expect = (422, "truncated_audio")
+    elif case == "truncated_ogg":  # a stranger's first 100 KB of a 40 s OGG was a "valid" 8 s file
+        full = audio_dir / "full.ogg"
+        tone = sine(440, 6.0, sr=44100)
+        sf.write(full, tone * 0.5 + np.random.default_rng(1).normal(0, 0.1, tone.shape), 44100, format="OGG",
+                 subtype="VORBIS")
+        path = audio_dir / "truncated.ogg"
+        path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
         expect = (422, "truncated_audio")
     elif case == "mislabelled":
         path = audio_dir / "really_flac.mp3"

@@ -133,6 +133,8 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
     if fmt == "wav":
         _check_wav_complete(path)
+    if fmt == "ogg":
+        _check_ogg_complete(path)
     if declared and frames < declared * 0.99:
         raise AudioError(f"the file is truncated: {frames} of {declared} frames decode",
                          code="truncated_audio")
@@ -173,6 +175,33 @@ def _check_wav_complete(path: Path) -> None:
                         f"{size - pos - 8} are present", code="truncated_audio")
                 return
             pos += 8 + clen + (clen & 1)
+
+
+# the last Ogg page starts within this many bytes of the end: a page holds at most 255 segments of 255 bytes
+OGG_TAIL_BYTES = 27 + 255 + 255 * 255
+
+
+def _check_ogg_complete(path: Path) -> None:
+    """An Ogg file whose last page declares more bytes than the file holds was cut off (a stranger's first 100 KB
+    of a 40 s OGG decoded as a valid 8 s file: libsndfile stops at the last whole packet without a word).
+
+    A file cut exactly between pages passes; a stream without its end-of-stream page (an Icecast dump) too.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - OGG_TAIL_BYTES))
+        tail = fh.read()
+    start = tail.rfind(b"OggS\x00")
+    while start >= 0 and start + 5 < len(tail) and tail[start + 5] > 7:  # not a page's flags: a chance match
+        start = tail.rfind(b"OggS\x00", 0, start)
+    if start < 0:
+        return  # no page header in the tail: nothing to check here (the decoder has read the stream)
+    present = len(tail) - start
+    segments = tail[start + 26] if present > 26 else 0
+    claimed = 27 + segments + sum(tail[start + 27:start + 27 + segments])
+    if present < 27 or present < 27 + segments or claimed > present:
+        raise AudioError(f"the file is truncated: its last Ogg page is cut off ({present} of its bytes are "
+                         "present)", code="truncated_audio")
 
 
 def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:

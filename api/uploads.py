@@ -62,7 +62,8 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                 probe_image(spool, declared_name=declared, max_pixels=max_image_pixels) if is_image_name(declared)
                 else probe(spool, allowed=allowed, declared_name=declared, limits=limits))
         except MusicAnalyzerError as e:
-            e.message = f"{declared!r}: {e.message}"
+            if not e.message.startswith(repr(declared)):  # some messages name the file already
+                e.message = f"{declared!r}: {e.message}"
             raise
         checked.append((name, spool, info, os.path.getsize(spool)))
     created = not store.exists(session_id)

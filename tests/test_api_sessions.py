@@ -117,6 +117,7 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
     assert r.status_code in (expect[0], 415, 422), r.text
     err = r.json()["error"]
     assert err["message"] and path.name in err["message"]
+    assert err["message"].count(repr(path.name)) == 1, err["message"]  # named once ("'x.mp3': 'x.mp3' is ...")
     # the user's words only: no spool path, no decoder's errno text (a stranger's .it upload showed both)
     assert "upload-" not in err["message"] and settings["DATA_DIR"] not in err["message"]
     assert "Errno" not in err["message"] and "Invalid data" not in err["message"]

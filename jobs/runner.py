@@ -94,9 +94,15 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")
             metrics.job_started(record, started)
             result = _work(svc, record, job_type)
-        except JobCanceled:
-            remove_files(written)  # a canceled job leaves no result files (no picture without its JSON)
-            _record_outcome(lambda: svc.jobs.mark_canceled(job_id))
+        except JobCanceled as e:
+            # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
+            # batch keeps the sets of the files it had finished, listed with the job
+            finished = e.finished
+            kept = set(_files_of(finished))
+            remove_files([path for path in written if path.name not in kept])
+            _record_outcome(lambda: svc.jobs.mark_canceled(job_id, finished=finished, files=sorted(kept)))
+            if finished:
+                index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
             return "canceled"
         except Exception as e:
             remove_files(written)  # nor does a failed one: what it wrote may be half of a set
@@ -203,12 +209,17 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     if not ctx.batch:
         return one(ctx.files[0], progress)
     names = ctx.files or ctx.upload_names()  # none listed: a record from an older version
-    results, errors = [], []
+    results: list[dict] = []
+    errors: list[dict] = []
     for i, name in enumerate(names):
         part = scaled(progress, i / len(names), (i + 1) / len(names))
         try:
             results.append(one(name, part))
-        except (JobCanceled, InsufficientStorageError):
+        except JobCanceled as e:  # the files done so far stay: each one's set is whole (a stranger lost 24)
+            if results:
+                e.finished = {"batch": True, "results": results, "errors": errors, "canceled_at": name}
+            raise
+        except InsufficientStorageError:
             raise  # a full disk fails the next file too: stop here
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})

@@ -297,8 +297,10 @@ class JobStore:
         kept for the routes that answer with the job's outcome (never shown in the public view)."""
         self._end(job_id, ("queued", "running"), "failed", stage="failed", error=error, error_status=int(status))
 
-    def mark_canceled(self, job_id: str) -> None:
-        self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
+    def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None) -> None:
+        """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`)."""
+        extra = {"result": finished, "files": files or []} if finished else {}
+        self._end(job_id, ("queued", "running"), "canceled", stage="canceled", **extra)
 
     def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
@@ -380,8 +382,8 @@ def public_view(job: dict) -> dict:
         "attempts": job.get("attempts", 0),
         "request_id": job.get("request_id") or None,
     }
-    if job["state"] == "succeeded":
-        out["result"] = job.get("result")
+    if job["state"] == "succeeded" or (job["state"] == "canceled" and job.get("result")):
+        out["result"] = job.get("result")  # a canceled batch's: the files it had finished
         out["files"] = job.get("files", [])
     if job["state"] == "failed":
         out["error"] = job.get("error")

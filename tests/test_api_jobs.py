@@ -151,6 +151,36 @@ def test_a_job_canceled_while_drawing_its_picture_leaves_no_result_files(app, cl
     assert files_under(results) == []
 
 
+def test_a_batch_canceled_midway_keeps_the_files_it_had_finished(app, client, session_id, audio_dir, settings):
+    """A stranger canceled a 12-track features batch at 74 %: the results of the 8 finished tracks went too.
+    The first file is done when the test takes matplotlib's render lock; the second then blocks drawing its
+    picture, the cancel arrives, and only the second's files are taken back."""
+    from matplotlib.figure import Figure
+
+    tag = uuid.uuid4().hex[:8]  # tones no other test analyses: nothing answered from the cache
+    names = [f"first-{tag}.wav", f"second-{tag}.wav", f"third-{tag}.wav"]
+    for i, (name, seconds) in enumerate(zip(names, (1.0, 60.0, 1.0), strict=True)):
+        upload(client, session_id, write(audio_dir / name, sine(200 + 50 * i + uuid.uuid4().int % 40, seconds)))
+    results = user_session_dir(settings, USER, session_id) / "results"
+    svc = app.extensions["music_analyzer"]
+    r = client.post(f"/process/features/{session_id}", json={})  # no file: a batch over the three
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    ended = ("succeeded", "failed", "canceled")  # not "queued": under load the job may not have started yet
+    svc.jobs.wait_until(job_id, lambda j: j["progress"] > 1 / 3 or j["state"] in ended, timeout=120)
+    with Figure._render_lock:
+        second = svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture" or j["state"] in ended,
+                                     timeout=120)
+        assert second["stage"] == "picture" and second["progress"] > 1 / 3, second
+        assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    final = client.wait_job(job_id)
+    assert final["state"] == "canceled", final
+    stem = names[0].removesuffix(".wav")
+    assert sorted(final["files"]) == [f"features_{stem}.{ext}" for ext in ("json", "png", "txt")]
+    assert [r["filename"] for r in final["result"]["results"]] == [names[0]]
+    assert files_under(results) == sorted(final["files"])  # nothing of the second, no hidden leftovers
+
+
 def test_delete_session_with_queued_job_is_409(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
     job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],

@@ -132,7 +132,9 @@ class ContextLengthError(ModelError):
 
 
 class JobCanceled(MusicAnalyzerError):
-    """Raised at a progress checkpoint once the job's cancel flag is set."""
+    """Raised at a progress checkpoint once the job's cancel flag is set. `finished`: what a batch had done
+    before (the results of the files it completed), kept with their files."""
 
     code = "canceled"
     http_status = 409
+    finished: dict | None = None

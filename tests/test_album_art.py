@@ -3,6 +3,8 @@ analysed as audio, and given to the models that see images with `image` (gemma_3
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from PIL import Image
 
@@ -26,8 +28,10 @@ def test_an_image_uploads_beside_the_audio_and_batches_skip_it(client, session_i
     r = upload(client, session_id, song, art, cover(audio_dir / "back.webp"), cover(audio_dir / "front.jpg"))
     assert r.status_code == 201, r.text
     files = {f["name"]: f for f in r.json()["files"]}
-    assert files["cover.png"] | {"bytes": 0} == {"name": "cover.png", "bytes": 0, "kind": "image", "format": "png",
-                                                 "width": 96, "height": 96}
+    assert files["cover.png"] | {"bytes": 0, "sha256": ""} == {"name": "cover.png", "bytes": 0, "kind": "image",
+                                                               "format": "png", "width": 96, "height": 96,
+                                                               "sha256": ""}
+    assert files["cover.png"]["sha256"] == hashlib.sha256(art.read_bytes()).hexdigest()
     assert files["back.webp"]["format"] == "webp" and files["front.jpg"]["format"] == "jpeg"
     assert files["art-song.wav"]["kind"] == "audio"
     listed = {f["name"]: f for f in client.get(f"/sessions/{session_id}").json()["files"]}

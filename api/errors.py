@@ -54,7 +54,7 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(e: MusicAnalyzerError):
         response, status = error_response(e.http_status, e.code, e.message,
                                           **({"details": e.details} if e.details else {}))
-        response.headers.update(getattr(e, "headers", {}))  # e.g. Retry-After of a 429
+        response.headers.update(e.headers)  # e.g. Retry-After of a 429, or of a 409 idempotency_key_in_use
         return response, status
 
     @app.errorhandler(HTTPException)

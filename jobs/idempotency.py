@@ -23,6 +23,10 @@ from .keys import text
 
 MAX_KEY_CHARS = 255
 PENDING = "pending"
+# A request holds its key this long while it makes the job (milliseconds, a cached copy of large stems some
+# seconds); `remember` then keeps the key for the day. An API process killed in between leaves a claim that
+# must not block the key for the day (a stranger's batch could not finish that file until the next): it lapses.
+PENDING_SECONDS = 30
 
 
 class KeyReusedError(InvalidRequestError):
@@ -58,16 +62,21 @@ class IdempotencyKeys:
             raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters",
                                       code="invalid_idempotency_key")
         name = keys.idempotency(owner, hashlib.sha256(key.encode()).hexdigest())
-        if self.r.set(name, f"{PENDING}:{request_fingerprint}", nx=True, ex=self.ttl):
+        if self.r.set(name, f"{PENDING}:{request_fingerprint}", nx=True, ex=min(self.ttl, PENDING_SECONDS)):
             return Claim(name, request_fingerprint, None)
-        raw = self.r.get(name)
+        pipe = self.r.pipeline()
+        pipe.get(name)
+        pipe.ttl(name)
+        raw, ttl = pipe.execute()
         state, _, rest = text(raw or b"").partition(":")
         known_fingerprint, _, job_id = rest.partition(":")
         if known_fingerprint != request_fingerprint:
             raise KeyReusedError("this Idempotency-Key was used with another request")
         if state == PENDING or not job_id:
-            raise ConflictError("a request with this Idempotency-Key is still being handled; retry shortly",
-                                code="idempotency_key_in_use")
+            busy = ConflictError("a request with this Idempotency-Key is still being handled; retry shortly",
+                                 code="idempotency_key_in_use")
+            busy.headers = {"Retry-After": str(max(1, int(ttl or 1)))}  # at the latest, the claim has lapsed
+            raise busy
         return Claim(name, request_fingerprint, job_id)
 
     def remember(self, claim: Claim, job_id: str) -> None:

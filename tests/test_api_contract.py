@@ -14,7 +14,7 @@ import requests
 
 from jobs.webhooks import WebhookQueue, secret_key, verify
 from tests.audio_synth import sine, write
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import USER, WEBHOOK_SECRET
 from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 
@@ -156,6 +156,26 @@ def test_idempotency_key_names_one_job(client, tone):
     assert other_body.status_code == 422 and other_body.json()["error"]["code"] == "idempotency_key_reused"
     fresh = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers={"Idempotency-Key": "k2"})
     assert fresh.json()["job_id"] != first.json()["job_id"]
+
+
+def test_a_key_whose_request_died_is_not_held_for_the_day(app, client, tone):
+    """A stranger killed the API between a request's claim of its key and the job: the key answered 409
+    idempotency_key_in_use for 24 h, and the batch that owned it could not finish. The claim of a request
+    in flight lapses after PENDING_SECONDS (the 409 says when), the key of a made job lasts the day."""
+    from jobs.idempotency import PENDING_SECONDS, fingerprint
+
+    svc = app.extensions["music_analyzer"]
+    path, body = f"/process/features/{tone}", {"file": "t.wav"}
+    dead = f"dead-{uuid.uuid4().hex}"
+    claim = svc.idempotency.claim(owner=USER, key=dead, request_fingerprint=fingerprint("POST", path, body))
+    busy = client.post(path, json=body, headers={"Idempotency-Key": dead})
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "idempotency_key_in_use"
+    assert 1 <= int(busy.headers["Retry-After"]) <= PENDING_SECONDS
+    assert 0 < svc.redis.ttl(claim.redis_key) <= PENDING_SECONDS
+    svc.redis.delete(claim.redis_key)  # what the lapse does, PENDING_SECONDS later
+    made = client.post(path, json=body, headers={"Idempotency-Key": dead})
+    assert made.status_code == 202
+    assert svc.redis.ttl(claim.redis_key) > PENDING_SECONDS  # the made job's key: kept for the day
 
 
 def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):

@@ -22,6 +22,7 @@ class MusicAnalyzerError(Exception):
         if code is not None:
             self.code = code
         self.details = details or {}
+        self.headers: dict[str, str] = {}  # sent with the HTTP answer (a 429's or a 409's Retry-After)
 
     def to_dict(self) -> dict:
         body: dict = {"code": self.code, "message": self.message}

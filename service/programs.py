@@ -75,7 +75,7 @@ def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:
 def api(opts: Options, bind: str) -> Program:
     command = [sys.executable, "-m", "gunicorn", "-w", str(opts.api_workers), "-k", "service.api_worker.ApiWorker",
                "--threads", str(opts.api_threads), "-b", bind, "--timeout", "300", *REQUEST_LIMITS,
-               "app:create_app()"]
+               *_no_control_socket(), "app:create_app()"]
     # gunicorn's graceful timeout is 30 s: let it finish requests before the SIGKILL
     return Program("api", command, priority=30, startsecs=2, stopwaitsecs=35)
 
@@ -103,8 +103,9 @@ def events(bind: str, max_listeners: int) -> Program:
 
 
 def _no_control_socket() -> list[str]:
-    """Recent gunicorn (27 here) opens a control socket at one fixed path per user (~/.gunicorn/gunicorn.ctl),
-    which a second master would take over from the API's; this server needs none."""
+    """Recent gunicorn (27 here) opens a control socket at one fixed path per user (~/.gunicorn/gunicorn.ctl):
+    every master on the host (other instances' too) would take it over and remove it when it stops. Neither the
+    API nor the events server uses it (supervisord controls them)."""
     from gunicorn.config import KNOWN_SETTINGS
 
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []

@@ -257,6 +257,8 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
         b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n": (431, "request_header_too_large"),
         b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": (414, "uri_too_long"),
         b"NOT A REQUEST\r\n\r\n": (400, "bad_request"),
+        b"TRACE /health HTTP/1.1\r\nHost: x\r\n\r\n": (405, "method_not_allowed"),  # a stranger's: HTML
+        b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n": (505, "http_version_not_supported"),
     }
     for request, (status, code) in cases.items():
         got, headers, body = raw_request(served.port, request)

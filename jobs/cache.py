@@ -95,6 +95,7 @@ class Hit:
     result: dict[str, Any]
     results_dir: Path  # where the cached result's files are
     stem: str  # of the upload they were made for
+    name: str | None = None  # that upload's file name (entries of older versions: unknown)
 
 
 class ResultCache:
@@ -112,7 +113,7 @@ class ResultCache:
         files = result.get("files") or []
         digests = {name: file_digest(Path(results_dir) / name) for name in files}
         entry = {"result": dict(result), "results_dir": str(results_dir), "stem": Path(audio_path).stem,
-                 "digests": digests}
+                 "name": Path(audio_path).name, "digests": digests}
         self.r.set(self._key(owner, job_type, options, content_digest(Path(audio_path))),
                    json.dumps(entry, default=str), ex=TTL_SECONDS)
 
@@ -123,7 +124,7 @@ class ResultCache:
         if raw is None:
             return None
         entry = json.loads(text(raw))
-        hit = Hit(entry["result"], Path(entry["results_dir"]), entry["stem"])
+        hit = Hit(entry["result"], Path(entry["results_dir"]), entry["stem"], entry.get("name"))
         files = hit.result.get("files") or []
         digests = entry.get("digests") or {}  # none: an entry from before digests were kept, not trusted
         if not files or set(files) - set(digests):
@@ -140,7 +141,11 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
     `audio_path`, marked cached (its JSON files rewritten to say so)."""
     stem = Path(audio_path).stem
     renamed = {name: rename(name, hit.stem, stem) for name in hit.result.get("files") or []}
-    result = _retarget(hit.result, renamed, filename=Path(audio_path).name)
+    before = hit.name or hit.result.get("filename")
+    # names in the results: the result files', and the upload's wherever a value is it (a transcript's
+    # source_file named the first upload in a stranger's copy)
+    names = {**renamed, **({before: Path(audio_path).name} if isinstance(before, str) and before else {})}
+    result = _retarget(hit.result, names, filename=Path(audio_path).name)
     result["cached"] = True
     results_dir.mkdir(parents=True, exist_ok=True)
     made: list[Path] = []  # files this call added beside the hit's own (never the hit's, should they coincide)
@@ -150,8 +155,7 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
             if source.resolve() == target.resolve():
                 continue
             if new.endswith(".txt"):  # a report names its upload: the new one's (a stranger's named the first)
-                write_text_atomic(target, _cached_text(source, renamed, before=hit.result.get("filename"),
-                                                       filename=Path(audio_path).name))
+                write_text_atomic(target, _cached_text(source, names))
                 made.append(target)
             elif not new.endswith(".json"):
                 with atomic_path(target) as tmp:  # never a half copy, should the disk fill up
@@ -160,7 +164,7 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
         for old, new in renamed.items():
             if new.endswith(".json"):  # written last, as the pipelines do: its presence means the set is whole
                 target = results_dir / new
-                write_json_atomic(target, _cached_json(hit.results_dir / old, renamed, filename=Path(audio_path).name))
+                write_json_atomic(target, _cached_json(hit.results_dir / old, names, filename=Path(audio_path).name))
                 if (hit.results_dir / old).resolve() != target.resolve():
                     made.append(target)
     except OSError:  # a full disk midway: no picture without its JSON is left behind
@@ -178,10 +182,10 @@ def _cached_json(source: Path, renamed: Mapping[str, str], *, filename: str) -> 
     return content
 
 
-def _cached_text(source: Path, renamed: Mapping[str, str], *, before: Any, filename: str) -> str:
+def _cached_text(source: Path, names: Mapping[str, str]) -> str:
     """A text report for the new upload: the upload's name and the result files' names are the new ones."""
     text = source.read_text(encoding="utf-8")
-    for old, new in {**renamed, **({before: filename} if isinstance(before, str) and before else {})}.items():
+    for old, new in names.items():
         if old != new:  # whole names only: "a.wav" is not renamed inside "data.wav"
             text = re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new.replace("\\", "\\\\"), text)
     return text

@@ -91,6 +91,7 @@ def test_whisper_transcribes_speech(client, session_id, audio_dir):
     copied = client.get(f"/sessions/{again}/files/transcript_again.json").json()
     assert copied["cached"] is True and isinstance(copied["segments"], list)
     assert copied["segments"] == first["segments"]
+    assert first["source_file"] == "speech.wav" and copied["source_file"] == "again.wav"  # was speech.wav
     assert client.get(f"/sessions/{again}/files/transcript_again.txt").text.lower() == text
     r = client.post(f"/process/whisper/{session_id}", json={"model": "large-v9"})
     assert r.status_code == 400

@@ -71,9 +71,12 @@ def wait_argument() -> float:
 
 
 def body_wait() -> float | None:
-    """A JSON body's `wait` on a /process route: as `Prefer: wait=N` (a stranger's -5 and 1e309 were ignored)."""
+    """A JSON body's `wait` (or `?wait=`) on a /process route: as `Prefer: wait=N` (a stranger's -5 and 1e309,
+    in the body and in the query, were ignored)."""
     body = request.get_json(silent=True) if request.is_json else None
     raw = body.get("wait") if isinstance(body, dict) else None
+    if raw is None:
+        raw = request.args.get("wait")
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):

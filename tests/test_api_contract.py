@@ -216,6 +216,8 @@ def test_a_wait_in_the_body_is_checked_and_honoured(client, tone):
     r = client.post(f"/process/features/{tone}", data='{"file": "t.wav", "wait": 1e309}',
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_wait"
+    r = client.post(f"/process/features/{tone}?wait=-5", json={"file": "t.wav"})  # the query, as well
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_wait"
     assert len(client.get("/jobs", params={"session_id": tone}).json()["jobs"]) == before  # none queued
     r = client.post(f"/process/features/{tone}", json={"file": "t.wav", "wait": 60})
     assert r.status_code == 200 and r.json()["state"] == "succeeded"

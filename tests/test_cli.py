@@ -126,6 +126,11 @@ def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
     assert kept.returncode == 0 and edited.read_text() == "my own notes\n" and "--overwrite" in kept.stderr
     ma(env, "download", "cli-json", "--out", str(out_dir), "--overwrite")
     assert edited.read_text() == client.get("/sessions/cli-json/files/pitch_song.txt").text
+    server_text = edited.read_text()  # an edit of the same size: kept, and --overwrite replaces it too
+    edited.write_text(server_text.replace("C major", "X major", 1))
+    assert edited.read_text() != server_text and len(edited.read_text()) == len(server_text)
+    ma(env, "download", "cli-json", "--out", str(out_dir), "--overwrite")
+    assert edited.read_text() == server_text
     listed = json.loads(ma(env, "sessions", "--json").stdout)
     assert next(s for s in listed if s["session_id"] == "cli-json")["files"] == 1
     # the same bytes again, under another local name: analysed as the upload already there (a stranger's session

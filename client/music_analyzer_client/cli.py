@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", metavar="SESSION")
     p.add_argument("--out", metavar="DIR", help="folder (default: ./SESSION)")
     p.add_argument("--uploads", action="store_true", help="the uploaded audio too")
-    p.add_argument("--overwrite", action="store_true", help="replace local files that differ from the server's")
+    p.add_argument("--overwrite", action="store_true", help="download every file again, replacing local ones")
 
     add("sessions", "list your sessions", commands.sessions)
     add("health", "is the server up, are workers serving the queues", commands.health)

@@ -100,7 +100,7 @@ def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     for area, f in wanted:
         dest = folder / f["name"]
         same_size = dest.is_file() and dest.stat().st_size == f.get("bytes")
-        skipped = dest.exists() and (same_size or not args.overwrite)
+        skipped = dest.exists() and not args.overwrite  # sizes cannot tell an edit that kept the size
         if not skipped:
             client.download(args.session, f["name"], dest, area=area)
             out.note(f"wrote {dest}")

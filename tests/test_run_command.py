@@ -6,6 +6,7 @@ serves the supervision, front and slow-client checks in file order; the last tes
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -413,6 +414,45 @@ def test_two_hundred_idle_event_streams_hold_no_api_thread(served, capsys):
               f"\n  the job's end reached all 200 streams within {(max(finals.values()) - canceled_at) * 1000:.0f} ms")
     assert len(finals) == 200
     assert percentile(health_s, 99) < 0.1 and percentile(job_s, 99) < 0.1
+
+
+@pytest.mark.slow
+def test_long_polls_hold_no_api_thread(served, capsys, tmp_path):
+    """A stranger's 24 long polls (GET /jobs/<id>?wait=60) kept another user's GET /sessions waiting 57 s: each
+    held one of the API's 16 threads. nginx sends requests that wait to the gevent server, as the streams."""
+    from jobs.store import JobStore
+    from redis_server import redis_client
+
+    store = JobStore(redis_client(served.redis_url))
+    job_id = store.create(owner=USER, job_type="probe", session_id=None, queue="no-worker-serves-this",
+                          task="never-sent")["job_id"]
+    creds = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    polls = []
+    for _ in range(40):  # more than the API's threads (2 workers x 8)
+        s = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        s.sendall(f"GET /jobs/{job_id}?wait=60 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {creds}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        s.setblocking(False)
+        polls.append(s)
+    try:
+        r = requests.get(served.base + "/jobs", params={"limit": 1}, auth=AUTH, timeout=10)  # not behind them
+        assert r.status_code == 200
+        sessions_s = [timed_get("127.0.0.1", served.port, "/sessions", AUTH, 5) for _ in range(30)]
+        store.mark_canceled(job_id)
+        answered = wait_all_received(polls, b"canceled", timeout=60)  # each poll ends with the job's end
+    finally:
+        for s in polls:
+            s.close()
+    with capsys.disabled():
+        print(f"\n  40 long polls open: GET /sessions (auth) {summary(sessions_s)}")
+    assert len(answered) == 40 and percentile(sessions_s, 99) < 1.0
+    # the routes that wait, served there, answer as before: Prefer: wait on a job, a model route
+    sid, names = features_session(served, tmp_path, [0.5])
+    r = requests.post(f"{served.base}/process/features/{sid}", json={"file": names[0]}, auth=AUTH,
+                      headers={"Prefer": "wait=60"}, timeout=90)
+    assert r.status_code == 200 and r.json()["state"] == "succeeded" and r.headers["Preference-Applied"], r.text
+    r = requests.post(f"{served.base}/api/v2/models/unload", json={"wait": 60}, auth=AUTH, timeout=90)
+    assert r.status_code == 200 and r.json()["unloaded"] is None, r.text  # nothing was loaded
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ analysed as audio, and given to the models that see images with `image` (gemma_3
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -47,6 +49,14 @@ def test_an_image_uploads_beside_the_audio_and_batches_skip_it(client, session_i
     assert r.status_code == 415 and r.json()["error"]["code"] == "not_audio"
 
 
+def with_size(png: bytes, width: int, height: int) -> bytes:
+    """The PNG with its IHDR chunk claiming another size (its CRC recomputed): the header of an image too big to
+    make for real."""
+    data = struct.pack(">II", width, height) + png[24:29]
+    ihdr = b"IHDR" + data
+    return png[:8] + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
+
+
 def test_bad_images_are_refused_whole_with_nothing_stored(client, session_id, audio_dir):
     good = write(audio_dir / "kept-out.wav", sine(440, 0.5))
     whole = cover(audio_dir / "whole.png").read_bytes()
@@ -56,7 +66,9 @@ def test_bad_images_are_refused_whole_with_nothing_stored(client, session_id, au
         "named.jpg": (415, "format_mismatch"),  # PNG bytes behind a .jpg name
         "text.png": (415, "unsupported_format"),
         "huge.png": (422, "image_too_large"),  # 6000 x 5000 = 30 Mpx over the 25 Mpx default: refused from the header
+        "bomb.png": (422, "image_too_large"),  # a 20000 x 20000 header: Pillow will not open it (was invalid_image)
     }
+    (audio_dir / "bomb.png").write_bytes(with_size(whole, 20000, 20000))
     (audio_dir / "named.jpg").write_bytes(whole)
     (audio_dir / "text.png").write_text("not an image at all")
     Image.new("L", (6000, 5000)).save(audio_dir / "huge.png")

@@ -61,10 +61,13 @@ def probe_image(path: str | Path, *, declared_name: str | None = None,
             img.load()  # every pixel: a truncated or corrupt file fails here, not in a job
     except MusicAnalyzerError:
         raise
+    except Image.DecompressionBombError as e:  # Pillow's own ceiling, met at open on a huge header (20000 x 20000)
+        raise ImageError(f"the image has more pixels than Pillow opens; the limit is {max_pixels:,} pixels",
+                         code="image_too_large", details={"max_pixels": max_pixels}) from e
     except UnidentifiedImageError as e:
         raise UnsupportedMediaError(f"{shown!r} is not an accepted image (accepted: PNG, JPEG, WebP)",
                                     code="unsupported_format") from e
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError) as e:
         raise ImageError(f"{shown!r} could not be decoded as an image (truncated or corrupt?)") from e
     return ImageInfo(format=fmt.lower(), width=width, height=height)
 

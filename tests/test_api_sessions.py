@@ -77,8 +77,8 @@ def session_files(settings, session_id):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "mislabelled", "corrupt_flac",
-                                  "tracker_module"])
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "truncated_m4a", "mislabelled",
+                                  "corrupt_flac", "tracker_module"])
 def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
     path = audio_dir / f"{case}.wav"
     if case == "empty":
@@ -98,6 +98,11 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
                  subtype="VORBIS")
         path = audio_dir / "truncated.ogg"
         path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+        expect = (422, "truncated_audio")
+    elif case == "truncated_m4a":  # a third of an M4A: its index (moov, at the end) is gone; was 415 not_audio
+        full = write(audio_dir / "full.m4a", sine(440, 4.0)).read_bytes()
+        path = audio_dir / "truncated.m4a"
+        path.write_bytes(full[: len(full) // 3])
         expect = (422, "truncated_audio")
     elif case == "mislabelled":
         path = audio_dir / "really_flac.mp3"

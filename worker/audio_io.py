@@ -141,6 +141,15 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     return AudioInfo(fmt, frames / sr, sr, channels, frames)
 
 
+def _looks_like_mp4(path: Path) -> bool:
+    """An ISO base media file (M4A, MP4): its first box is `ftyp` (a stranger's M4A cut to a third was 'not
+    audio', 415, where it is a truncated file of a format read here)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12].strip() in {b"M4A", b"mp42", b"isom", b"mp41",
+                                                                                b"M4B", b"dash", b"iso2"}
+
+
 def _looks_like_riff(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(4) in (b"RIFF", b"RF64", b"fLaC", b"OggS")
@@ -229,6 +238,9 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                 if frames > stop_after:
                     limits.check_duration(frames / sr, at_least=True)
     except (av.error.InvalidDataError, av.error.FFmpegError) as e:
+        if _looks_like_mp4(path):  # the container is one we read: its index (moov) or its data is missing
+            raise AudioError("the MP4/M4A file is truncated or corrupt (its index or data is missing)",
+                             code="truncated_audio") from e
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 

@@ -30,7 +30,7 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
     """The job this request makes: a new one, or the one its Idempotency-Key already names."""
     svc = services()
     hook = webhooks.parse_request(body, current_app.config)
-    body_wait()  # a bad `wait` is a 400 before anything is queued
+    asked_wait()  # a bad `wait` is a 400 before anything is queued
     key = request.headers.get("Idempotency-Key")
     claim = None
     if key is not None:
@@ -70,7 +70,7 @@ def wait_argument() -> float:
     return 0.0 if raw is None else wait_seconds(raw)
 
 
-def body_wait() -> float | None:
+def asked_wait() -> float | None:
     """A JSON body's `wait` (or `?wait=`) on a /process route: as `Prefer: wait=N` (a stranger's -5 and 1e309,
     in the body and in the query, were ignored)."""
     body = request.get_json(silent=True) if request.is_json else None
@@ -101,7 +101,7 @@ def answer(job: dict):
     """202 with where to follow the job; with `Prefer: wait=N` (or the body's `wait`), 200 and the finished job
     if it ends in time."""
     preferred = prefer_wait()
-    in_body = body_wait()
+    in_body = asked_wait()
     wait = in_body if in_body is not None else preferred
     if wait:
         done = services().jobs.wait(job["job_id"], wait)

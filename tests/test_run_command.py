@@ -239,7 +239,10 @@ def test_a_killed_workers_job_is_redelivered_within_seconds(served, queue, tmp_p
     assert job["state"] == "running", job
     os.kill(served.sup().pid(f"{queue}-worker"), signal.SIGKILL)
     t0 = time.monotonic()
-    again = jobs.wait_until(job_id, lambda j: j["attempts"] == 2 and j["state"] != "queued", timeout=60)
+    # the new worker's start counts the attempt, then takes the record: wait for both (CI once read the record
+    # between the two, attempt 2 beside the dead worker's name)
+    again = jobs.wait_until(job_id, lambda j: j["attempts"] == 2 and j["state"] != "queued"
+                            and j.get("worker") != job["worker"], timeout=60)
     seconds = time.monotonic() - t0
     with capsys.disabled():
         print(f"\n  kill -9 {queue}-worker mid-job: the job runs again (attempt 2) after {seconds:.1f} s")

@@ -1,0 +1,100 @@
+"""What run.py starts in front of the app, without a shared run: nginx or gunicorn alone, the gevent events
+server or the API, and the answers gunicorn gives itself to what it refuses. Real processes and sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from service.layout import RunLayout
+from tests.run_served import ROOT, free_port, raw_request
+
+
+def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required(tmp_path):
+    from config import load_settings
+    from service.programs import Options
+    from service.runner import choose_front
+
+    env = {**os.environ, "NGINX_BIN": str(tmp_path / "no-nginx-here"), "AUTH_DISABLED": "1",
+           "DATA_DIR": str(tmp_path / "data")}
+    required = subprocess.run([sys.executable, "run.py", "--port", str(free_port()), "--front", "nginx"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert required.returncode == 5 and "nginx is not installed" in required.stderr, required.stderr
+    assert "spawned" not in required.stdout  # nothing was started
+
+    os.environ["NGINX_BIN"] = env["NGINX_BIN"]
+    try:
+        layout = RunLayout.for_data_dir(tmp_path / "data2")
+        layout.create()
+        opts = Options("127.0.0.1", free_port(), 1, 1, 1, False, "auto")
+        binary, note = choose_front(opts, load_settings({"MAX_UPLOAD_BYTES": "1000"}, dotenv=False), layout)
+    finally:
+        del os.environ["NGINX_BIN"]
+    assert binary is None and "WARNING nginx is not installed" in note and "gunicorn serves" in note
+
+
+@pytest.mark.parametrize("program", ["api", "events"])
+def test_what_gunicorn_itself_refuses_is_answered_in_the_json_envelope(tmp_path, program, redis_url):
+    """Without nginx, or past nginx's 16 KB limits, gunicorn answers before the app sees the request: a stranger's
+    5,000-character query got gunicorn's HTML 414. The program's own command line, on a socket bound here."""
+    from service import programs
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    opts = programs.Options("127.0.0.1", port, 1, 2, 1, False, "none")
+    bind = f"fd://{listener.fileno()}"
+    command = programs.api(opts, bind).command if program == "api" else programs.events(bind, 10).command
+    # neither program takes the per-user control socket every gunicorn master would share
+    assert programs._no_control_socket() == [] or "--no-control-socket" in command
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": redis_url, "AUTH_DISABLED": "1"}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.close()  # gunicorn holds it now; connections queue until its worker accepts them
+    try:
+        cases = {
+            b"GET /health?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": (414, "uri_too_long"),
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n":
+                (431, "request_header_too_large"),
+            b"NOT A REQUEST\r\n\r\n": (400, "bad_request"),
+        }
+        for request, (status, code) in cases.items():
+            got, headers, body = raw_request(port, request)
+            assert (got, json.loads(body)["error"]["code"]) == (status, code), body
+            assert headers["content-type"] == "application/json" and b"<html" not in body
+        # up to gunicorn's largest limits (nginx passes 16 KB) the request reaches the app
+        within = b"GET /health?q=" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 12000 + b"\r\n\r\n"
+        got, headers, body = raw_request(port, within)
+        assert got in (200, 503) and "status" in json.loads(body), body  # /health's own answer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_event_streams_fall_back_to_the_api_without_gevent_or_a_front_or_refuse_when_required(tmp_path):
+    from dataclasses import replace
+
+    from service import front
+    from service.programs import Options
+    from service.runner import choose_events
+
+    opts = Options("127.0.0.1", free_port(), 1, 1, 1, False, "auto")
+    assert choose_events(opts, front_runs=True, have_gevent=True)[0] is True
+    for front_runs, have_gevent, why in [(True, False, "gevent is not installed"), (False, True, "there is no front")]:
+        served, note = choose_events(opts, front_runs=front_runs, have_gevent=have_gevent)
+        assert not served and f"WARNING {why}" in note and "the API serves /jobs/<id>/events" in note, note
+    assert choose_events(replace(opts, events="api"), front_runs=True, have_gevent=True)[0] is False
+    with pytest.raises(SystemExit, match="gevent is not installed"):
+        choose_events(replace(opts, events="gevent"), front_runs=True, have_gevent=False)
+    # without an events server, nginx sends the streams to the API itself
+    site = front.site_values(front.FrontSettings("1", "unix:/run/api.sock", 1, "/dev/null"))
+    assert site["EVENTS_UPSTREAM"] == site["API_UPSTREAM"]
+    env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data")}
+    required = subprocess.run([sys.executable, "run.py", "--port", str(free_port()), "--front", "none",
+                               "--events", "gevent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert required.returncode == 5 and "--events gevent: there is no front" in required.stderr, required.stderr
+    assert "spawned" not in required.stdout  # nothing was started

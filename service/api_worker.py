@@ -38,7 +38,10 @@ def error_bytes(status: int) -> bytes:
     gunicorn's own message repeats the request and, for a 500, names nothing useful to a client)."""
     code, message = _CODES.get(status, ("internal_error", "the server could not handle the request"))
     body = json.dumps({"error": {"code": code, "message": message}}).encode() + b"\n"
-    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:  # not a status the standard library names
+        reason = "Error"
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode("latin-1") + body

@@ -124,3 +124,18 @@ def test_pip_installs_only_the_client_package(tmp_path):
     assert sorted(r.split(">")[0].split("=")[0].strip() for r in required) == ["requests", "rich"]
     assert "music-analyzer = music_analyzer_client.cli:main" in entry_points
     assert "ma = music_analyzer_client.cli:main" in entry_points
+
+
+def test_a_batch_stops_on_the_errors_its_exit_code_calls_unavailable():
+    """The batch stops where no later file could fare better, by the exit code's own rule: it had its own copy,
+    which recorded a front's 502/504 (outlasting the client's retries) against each file and went on."""
+    from music_analyzer_client.batch import fatal
+
+    stops = [MusicAnalyzerError("down", code="unreachable"), MusicAnalyzerError("no", code="unauthorized", status=401),
+             MusicAnalyzerError("slow down", code="too_many_attempts", status=429)]
+    stops += [MusicAnalyzerError("busy", code="api_unavailable", status=s) for s in (502, 503, 504)]
+    goes_on = [MusicAnalyzerError("bad", code=c, status=s) for s, c in
+               ((400, "invalid_option"), (404, "file_not_found"), (409, "model_not_loaded"), (413, "too_large"),
+                (415, "not_audio"), (422, "truncated_audio"), (500, "internal_error"))]
+    assert [fatal(e) for e in stops] == [True] * len(stops)
+    assert [fatal(e) for e in goes_on] == [False] * len(goes_on)

@@ -14,7 +14,7 @@ from .analyses import AUDIO_SUFFIXES, Analysis, plan
 from .analyze import about
 from .batch_state import BatchState, default_state_path, file_stamp
 from .client import MusicAnalyzer, new_idempotency_key
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .records import TERMINAL_STATES
 from .summary import brief
 from .ui import Output, Tracker
@@ -148,7 +148,9 @@ def local_error(batch: Batch, path: Path, e: OSError) -> None:
 
 
 def fatal(e: MusicAnalyzerError) -> bool:
-    return e.unreachable or e.auth_failed or e.status == 503
+    """An error that stops the whole batch (no later file could fare better): the rule the exit code follows,
+    so a front's 502/504 that outlasts the client's retries stops it as the API's own 503 does."""
+    return e.exit_code() == EXIT_UNAVAILABLE
 
 
 def process(batch: Batch, path: Path) -> None:

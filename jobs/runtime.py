@@ -61,7 +61,9 @@ class WorkerRuntime:
         self._thread.start()
         svc = self._services()
         if svc.jobs.webhooks is not None:  # deliveries go out from workers, never from a request thread
-            self._sender = WebhookSender(svc.jobs.webhooks, blocking_client=svc.blocking_redis)
+            self._sender = WebhookSender(svc.jobs.webhooks, blocking_client=svc.blocking_redis,
+                                         threads=int(self.app.config.get("WEBHOOK_SENDERS") or 4),
+                                         per_owner=int(self.app.config.get("WEBHOOK_SENDS_PER_OWNER") or 1))
             self._sender.start()
         keep_alive = float(self.app.config.get("MODEL_KEEP_ALIVE") or 0)
         if keep_alive > 0:

@@ -200,7 +200,8 @@ class WebhookQueue:
             return None
         delivery_id = f"msg_{uuid.uuid4().hex}"
         body = {"type": f"job.{event}", "timestamp": time.time(), "data": dict(payload)}
-        record = {"id": delivery_id, "job_id": job["job_id"], "event": event, "url": hook,
+        record = {"id": delivery_id, "job_id": job["job_id"], "owner": job.get("owner") or "", "event": event,
+                  "url": hook,
                   "body": json.dumps(body, default=str), "attempts": 0, "state": "pending", "created_at": time.time()}
         pipe = self.r.pipeline()
         pipe.hset(keys.webhook(delivery_id), mapping=record)  # type: ignore[arg-type]  # redis-py's key typing
@@ -244,6 +245,16 @@ class WebhookQueue:
         now = time.time()
         claimed = self._claim(keys=[keys.WEBHOOKS_DUE], args=[now, now + LEASE_SECONDS])
         return text(claimed) if claimed else None
+
+    def owner_of(self, delivery_id: str) -> str | None:
+        """Whose job a delivery is of ("" for records without one), or None for a delivery that is gone."""
+        if not self.r.exists(keys.webhook(delivery_id)):
+            return None
+        return text(self.r.hget(keys.webhook(delivery_id), "owner") or b"")
+
+    def defer(self, delivery_id: str, seconds: float) -> None:
+        """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy)."""
+        self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
 
     def send(self, delivery_id: str, session: requests.Session) -> str:
         """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed."""
@@ -298,34 +309,59 @@ class WebhookQueue:
 
 
 class WebhookSender:
-    """A daemon thread of a worker process: sends due deliveries until stopped.
+    """Daemon threads of a worker process (`threads` of them): send due deliveries until stopped.
 
-    Between deliveries it blocks on the wake list (BLPOP) until the next delivery is due, at most
-    IDLE_SECONDS: a new delivery wakes one sender at once, a retry's backoff is waited out, nothing polls.
+    Between deliveries each blocks on the wake list (BLPOP) until the next delivery is due, at most
+    IDLE_SECONDS: a new delivery wakes a sender at once, a retry's backoff is waited out, nothing polls.
+    One owner's deliveries take at most `per_owner` of the threads at a time (a claimed delivery over that is
+    deferred by OWNER_BUSY_SECONDS, no attempt counted): a stranger's three receivers that each took the
+    10-second timeout held the one sender thread there was, and another user's webhook waited 7-11 s behind them.
     """
 
     IDLE_SECONDS = 5.0
+    OWNER_BUSY_SECONDS = 1.0
 
-    def __init__(self, queue: WebhookQueue, *, blocking_client: redis.Redis):
+    def __init__(self, queue: WebhookQueue, *, blocking_client: redis.Redis, threads: int = 4,
+                 per_owner: int = 1):
         self.queue = queue
         self.blocking = blocking_client
+        self.per_owner = max(1, per_owner)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ma-webhooks", daemon=True)
+        self._busy: dict[str, int] = {}  # owner -> deliveries of theirs being sent by this process
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, name=f"ma-webhooks-{i}", daemon=True)
+                         for i in range(max(1, threads))]
 
     def start(self) -> None:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=DELIVERY_TIMEOUT_SECONDS + 5)
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS + 5
+        for t in self._threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _take(self, owner: str) -> bool:
+        with self._lock:
+            if self._busy.get(owner, 0) >= self.per_owner:
+                return False
+            self._busy[owner] = self._busy.get(owner, 0) + 1
+            return True
+
+    def _release(self, owner: str) -> None:
+        with self._lock:
+            self._busy[owner] -= 1
+            if not self._busy[owner]:
+                del self._busy[owner]
 
     def _run(self) -> None:
-        session = requests.Session()
+        session = requests.Session()  # one per thread: a Session's connection pool is not shared safely
         while not self._stop.is_set():
             try:
                 delivery = self.queue.claim()
                 if delivery is not None:
-                    self.queue.send(delivery, session)
+                    self._send(delivery, session)
                     continue
                 wait = self.queue.seconds_to_next(at_most=self.IDLE_SECONDS)
                 if wait > 0:
@@ -333,6 +369,19 @@ class WebhookSender:
             except Exception:  # Redis away: keep trying; a claimed delivery's lease makes it due again
                 log.warning("webhook sender", exc_info=True)
                 self._stop.wait(self.IDLE_SECONDS)
+
+    def _send(self, delivery: str, session: requests.Session) -> None:
+        owner = self.queue.owner_of(delivery)
+        if owner is None:
+            self.queue.send(delivery, session)  # gone: send() drops it from the schedule
+            return
+        if not self._take(owner):
+            self.queue.defer(delivery, self.OWNER_BUSY_SECONDS)
+            return
+        try:
+            self.queue.send(delivery, session)
+        finally:
+            self._release(owner)
 
 
 def events_of(job_state: str) -> Iterable[str]:

@@ -64,6 +64,64 @@ def tone(client, session_id, audio_dir):
     return session_id
 
 
+class HeldReceiver:
+    """A real HTTP endpoint that holds every request until `release` is set (a receiver slower than the
+    delivery timeout), counting the requests it holds."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.held = threading.Semaphore(0)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.held.release()
+                receiver.release.wait(timeout=60)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/slow"
+
+
+def test_one_users_slow_receivers_do_not_hold_up_another_users_webhook(redis_url, settings):
+    """A stranger's three slow receivers (as one user) held the worker's only sender thread, and another user's
+    webhook waited 7-11 s behind them. The sender's threads serve each owner at most `per_owner` at a time: bob's
+    first delivery is held, his others wait their turn, alice's arrives meanwhile. A real sender (threads, BLPOP,
+    requests) on a database of its own, real HTTP receivers."""
+    from jobs.webhooks import WebhookSender
+
+    own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12")
+    queue = WebhookQueue(own, settings)
+    slow, quick = HeldReceiver(), Receiver()
+    sender = WebhookSender(queue, blocking_client=redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12"),
+                           threads=2, per_owner=1)
+    sender.start()
+    try:
+        for n in range(3):
+            job_id = f"bob-{n}-{uuid.uuid4().hex}"
+            queue.enqueue({"job_id": job_id, "owner": "bob", "webhook": slow.url, "webhook_events": ["completed"]},
+                          "completed", {"job_id": job_id})
+        assert slow.held.acquire(timeout=30), "bob's first delivery never reached his receiver"
+        job_id = f"alice-{uuid.uuid4().hex}"
+        queue.enqueue({"job_id": job_id, "owner": "alice", "webhook": quick.url, "webhook_events": ["completed"]},
+                      "completed", {"job_id": job_id})
+        quick.wait(lambda ds: len(ds) == 1, timeout=5)  # while bob's receiver still holds his first
+        assert not slow.held.acquire(timeout=0)  # and no second thread went to bob's receiver
+        assert not slow.release.is_set()
+    finally:
+        slow.release.set()
+        sender.stop()
+        slow.server.shutdown()
+        quick.server.shutdown()
+        own.flushdb()
+
+
 def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
     receiver = Receiver(fail_first=1)  # the first delivery (the start event) answers 500 once
     try:

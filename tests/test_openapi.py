@@ -142,6 +142,11 @@ def test_live_answers_match_their_schemas(client, session_id, audio_dir):
     r = client.post(f"/process/features/{session_id}", json={"file": "a.wav"}, headers={"Prefer": "wait=60"})
     assert r.status_code == 200 and r.headers["Preference-Applied"] == "wait=60", r.text
     assert_shape("Job", r.json())
+    # digital silence: no level in dBFS, no dominant pitch class (null); a stranger's typed client threw on it
+    upload(client, session_id, write(audio_dir / "silence.wav", 0.0 * sine(440, 0.6)))
+    r = client.post(f"/process/features/{session_id}", json={"file": "silence.wav"}, headers={"Prefer": "wait=60"})
+    assert r.status_code == 200 and r.json()["result"]["audio_features"]["rms_dbfs"] is None, r.text
+    assert_shape("Job", r.json())
     jobs = {}
     for body in ({"picture": False}, {"file": "a.wav", "model": "hpss", "format": "flac"}):  # a batch; DSP
         kind = "features" if "picture" in body else "demucs"

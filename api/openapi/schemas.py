@@ -60,16 +60,20 @@ def job_error() -> Schema:
                details={"type": "object"})
 
 
+LEVEL = {**null(NUM), "description": "dB; null for digital silence (no level to measure)"}
+
+
 def audio_features() -> Schema:
     mfcc = obj(["mean", "std"], mean=arr(NUM), std=arr(NUM))
     return obj(["rms_energy", "spectral_centroid_hz", "chroma_distribution"],
                "Measured features; all spectral values come from one STFT.",
-               rms_energy=NUM, rms_dbfs=NUM, peak_dbfs=NUM, crest_factor_db=NUM,
+               rms_energy=NUM, rms_dbfs=LEVEL, peak_dbfs=LEVEL, crest_factor_db=LEVEL,
                loudness_lufs=null(NUM), spectral_centroid_hz=NUM, spectral_bandwidth_hz=NUM,
                spectral_rolloff_hz=NUM, zero_crossing_rate=NUM, mfcc=mfcc,
                chroma_distribution={**arr(NUM, "12 pitch classes C..B summing to 1."), "minItems": 12,
                                     "maxItems": 12},
-               dominant_pitch_class=STR, silence_fraction=NUM)
+               dominant_pitch_class={**null(STR), "description": "null for digital silence"},
+               silence_fraction=NUM)
 
 
 def file_result(required: tuple[str, ...], description: str, **properties: Any) -> Schema:

@@ -235,6 +235,14 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         page.screenshot(path=str(artifacts / "transcript.png"), full_page=True)
         page.evaluate("document.querySelector('#player').pause()")
 
+        # an address typed or pasted (a new hash) opens the file it names
+        page.evaluate(f"location.hash = 'session={session_id}&file=groove.wav'")
+        page.locator("#fact-key", has_text="G major").wait_for()
+        assert page.locator("#file-list li.file.current", has_text="groove.wav").count() == 1
+        # times read as minutes and seconds, the tenths rounded before the minute is split off
+        shown = page.evaluate("import('/web/js/ui.js').then((ui) => [1199.97, 59.96, 61.04, 0].map(ui.formatTime))")
+        assert shown == ["20:00.0", "1:00.0", "1:01.0", "0:00.0"], shown
+
         # the models panel answers from the status route
         page.locator("#models-panel summary").click()
         page.locator("#models-rows tr").first.wait_for()

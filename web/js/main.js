@@ -116,6 +116,21 @@ initUploads({
   },
 });
 
+// The address names what is open: a session and file typed or pasted into it (or reached with Back) are opened.
+// The page's own changes replace the address (history.replaceState), which fires no hashchange.
+window.addEventListener('hashchange', () => {
+  const q = new URLSearchParams(location.hash.slice(1));
+  const id = q.get('session');
+  if (!id) return;
+  if (id !== state.sessionId) { openSession(id, { file: q.get('file') }); return; }
+  const file = q.get('file');
+  if (file && file !== state.file && state.session) {
+    state.file = file;
+    drawFiles();
+    track.show(state.session, file);
+  }
+});
+
 const start = new URLSearchParams(location.hash.slice(1));
 sessions.load();
 if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });

@@ -39,9 +39,10 @@ export function errorText(e) {
 
 export function formatTime(seconds) {
   if (!Number.isFinite(seconds)) return '–';
-  const m = Math.floor(seconds / 60);
-  const s = seconds - m * 60;
-  return `${m}:${s.toFixed(1).padStart(4, '0')}`;
+  // rounded to the tenth shown before splitting: 1199.97 s is 20:00.0, not "19:60.0"
+  const tenths = Math.round(seconds * 10);
+  const m = Math.floor(tenths / 600);
+  return `${m}:${((tenths - m * 600) / 10).toFixed(1).padStart(4, '0')}`;
 }
 
 export function formatBytes(n) {

@@ -43,6 +43,13 @@ def test_default_model_answers_a_known_question_greedily(smollm2_manager):
     assert again["response"] == first["response"] and "model_load_seconds" not in again
 
 
+def test_a_reply_cut_by_max_length_ends_on_a_whole_character(smollm2_manager):
+    """Greedy, this prompt's 20th token is the first byte of a character: the reply ended in U+FFFD."""
+    cut = smollm2_manager.generate(GenerateOptions(prompt="日本語で挨拶してください 🎵", max_length=20, temperature=0))
+    assert cut["finish_reason"] == "length" and cut["tokens_generated"] == 20
+    assert cut["response"] and "\ufffd" not in cut["response"], cut["response"]
+
+
 def test_system_prompt_and_history_shape_the_answer(smollm2_manager):
     french = smollm2_manager.generate(GenerateOptions(system="Always answer in French.", prompt="Say hello.",
                                                       max_length=12, temperature=0))

@@ -202,6 +202,10 @@ def test_context_overflow_and_clamp(manager):
     assert err.value.http_status == 422 and err.value.details["context_length"] == 4096
     near = manager.generate(GenerateOptions(prompt="x" * 4070, max_length=100, temperature=0))
     assert near["prompt_tokens"] + near["tokens_generated"] <= 4096
+    # said, not done quietly (a stranger's 300 became 41 with no word)
+    assert near["warnings"] == [f"max_length 100 was lowered to {4096 - near['prompt_tokens']} new tokens: the "
+                                f"prompt takes {near['prompt_tokens']} of the model's 4096-token context"]
+    assert manager.generate(GenerateOptions(prompt="hello", max_length=4, temperature=0))["warnings"] == []
 
 
 def test_generate_loads_default_model_and_reports_progress(manager):

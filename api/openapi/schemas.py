@@ -133,7 +133,8 @@ def generate_result() -> Schema:
     return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
                response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
                prompt_tokens=INT, finish_reason={"enum": ["stop", "length"]}, audio_input=BOOL,
-               model_load_seconds=null(NUM))
+               model_load_seconds=null(NUM),
+               warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
 
 
 def load_result() -> Schema:

@@ -106,6 +106,13 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
         new_ids.pop()
     finish_reason = "stop" if new_ids and new_ids[-1] in eos_ids else "length"
     text = llm.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+    if finish_reason == "length":
+        # a byte-level token can end partway through a character: the cut leaves a replacement character
+        text = text.rstrip("\ufffd").rstrip()
+    warnings = []
+    if max_new < options.max_length:
+        warnings.append(f"max_length {options.max_length} was lowered to {max_new} new tokens: the prompt takes "
+                        f"{prompt_tokens} of the model's {llm.context_length}-token context")
     if progress is not None:
         progress(1.0, "generated")
     return {
@@ -117,6 +124,7 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
         "prompt_tokens": prompt_tokens,
         "finish_reason": finish_reason,
         "audio_input": bool(audio),
+        "warnings": warnings,
     }
 
 

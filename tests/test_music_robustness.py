@@ -30,6 +30,26 @@ def _check_shape(res: dict) -> None:
     assert len(f0["hz"]) == len(f0["voiced"])
 
 
+@pytest.mark.parametrize("freq", [440.0, 220.0])
+def test_a_test_tone_has_no_key_and_no_chords_but_its_note(freq):
+    """A stranger's 440 Hz sine was read as D minor with chords G, A#, B (none holds an A): one pitch class is
+    no harmony. The tone is still its note."""
+    t = np.arange(SR * 12) / SR
+    res = analyze_music((0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), SR)
+    _check_shape(res)
+    assert res["key"]["tonic"] is None and [c["label"] for c in res["chords"]] == ["N"]
+    assert "no clear key: one pitch class (A) sounds alone: no harmony to read a key from" in res["warnings"]
+    assert {n["name"] for n in res["melody"]["notes"]} == {"A4" if freq == 440.0 else "A3"}
+
+
+def test_an_open_fifth_still_gets_a_key_reading():
+    """Two pitch classes (a power chord's root and fifth) are harmony enough to be read, honestly uncertain."""
+    t = np.arange(SR * 12) / SR
+    y = 0.3 * np.sin(2 * np.pi * 110 * t) + 0.3 * np.sin(2 * np.pi * 165 * t)
+    res = analyze_music(y.astype(np.float32), SR)
+    assert res["key"]["tonic"] is not None and res["key"]["confidence"] < 0.35
+
+
 def test_silence_gives_no_key_no_tempo_no_notes():
     res = analyze_music(np.zeros(SR * 5, dtype=np.float32), SR)
     _check_shape(res)
@@ -49,11 +69,13 @@ def test_a_fifth_of_a_second_is_analysed_and_shorter_is_a_clear_error():
     assert e.value.code == "audio_too_short"
 
 
-def test_white_noise_has_no_key_tempo_or_chords():
-    y = (np.random.default_rng(1).standard_normal(SR * 15) * 0.3).astype(np.float32)
+@pytest.mark.parametrize("seed, seconds", [(1, 15), (0, 20)])  # (0, 20) was read as C minor, with chords
+def test_white_noise_has_no_key_tempo_or_chords(seed, seconds):
+    y = (np.random.default_rng(seed).standard_normal(SR * seconds) * 0.3).astype(np.float32)
     res = analyze_music(y, SR)
     _check_shape(res)
     assert res["key"]["tonic"] is None and res["key"]["label"] == "no key" and res["key"]["confidence"] < 0.3
+    assert any(w.startswith("no clear key") for w in res["warnings"])
     assert res["tempo_bpm"] is None
     assert {c["label"] for c in res["chords"]} == {"N"}
     assert len(res["melody"]["notes"]) < 5

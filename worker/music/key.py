@@ -64,6 +64,12 @@ CLEAR_KEY_PROBABILITY = 0.5  # ... i.e. gives one key at least this probability
 # guitar tracks 0.5-0.65 (their mean chroma fits a profile at 0.45-0.56 only)
 WEAK_KEY_HARMONIC_RATIO = 0.4
 NO_KEY_HARMONIC_RATIO = 0.15  # HPSS share of harmonic energy below which we do not trust a key
+# Whether there is harmony to read at all, from the whole track's key chroma (key_chroma, as shares of its
+# largest pitch class): one pitch class alone (a test tone: a 440 Hz sine read as D major or D minor) or twelve
+# alike (noise: read as C minor) name no key, so no chords either. A power-chord riff still sounds two pitch
+# classes and their harmonics.
+SOUNDING_SHARE = 0.3  # a pitch class at least this share of the largest one sounds
+FLAT_CHROMA_SHARE = 0.8  # ... and when even the weakest is this share of the largest, none stands out
 WINDOW_SECONDS = 12.0  # key-change analysis window
 WINDOW_HOP_SECONDS = 3.0
 KEY_STAY = 0.97  # per-window probability of staying in the same key
@@ -138,6 +144,9 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     mean = key_chroma(chroma)
     if not np.any(mean > 0):
         return _no_key([], 0.0)
+    no_harmony = harmony_missing(mean)
+    if no_harmony:
+        return _no_key([], 0.0, note=no_harmony)
     tonal_fit = float(np.max(key_scores(mean, profiles)))
     probs = None
     if bass is not None and energy is not None and frame_times is not None:
@@ -179,6 +188,16 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
             "changes": [], "_scores": {key_label(j): round(float(scores[j]), 4) for j in range(24)}}
 
 
+def harmony_missing(mean: np.ndarray) -> str | None:
+    """Why a (12,) key chroma holds no harmony to read a key from (see SOUNDING_SHARE), or None."""
+    share = mean / float(mean.max())
+    if int(np.sum(share >= SOUNDING_SHARE)) < 2:
+        return f"one pitch class ({PITCH_NAMES[int(np.argmax(mean))]}) sounds alone: no harmony to read a key from"
+    if float(share.min()) >= FLAT_CHROMA_SHARE:
+        return "every pitch class sounds alike (noise): no harmony to read a key from"
+    return None
+
+
 def opening_key(opening: np.ndarray | None, index: int) -> dict | None:
     """{tonic, mode, label, score} of the opening's reading (24 probabilities) where it names another key than
     key index `index` with at least CLEAR_KEY_PROBABILITY, else None."""
@@ -218,10 +237,12 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
             "_scores": {key_label(j): round(float(probs[j]), 4) for j in range(24)}}
 
 
-def _no_key(candidates: list, confidence: float) -> dict:
+NO_KEY_NOTE = "no clear tonal centre (percussion, noise or silence)"
+
+
+def _no_key(candidates: list, confidence: float, *, note: str = NO_KEY_NOTE) -> dict:
     return {"tonic": None, "mode": None, "label": "no key", "index": None, "confidence": round(confidence, 3),
-            "candidates": candidates, "changes": [],
-            "note": "no clear tonal centre (percussion, noise or silence)"}
+            "candidates": candidates, "changes": [], "note": note}
 
 
 def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
@@ -357,7 +378,8 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
     if silent:
         return []
     if key.get("index") is None:
-        return ["no clear key"]
+        note = key.get("note")
+        return ["no clear key" + (f": {note}" if note and note != NO_KEY_NOTE else "")]
     out = []
     if key["confidence"] < UNCERTAIN_KEY_CONFIDENCE:
         out.append(f"key uncertain (confidence {key['confidence']:.2f})")

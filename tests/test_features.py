@@ -174,3 +174,24 @@ def test_picture_columns_stay_bounded_whatever_length_the_header_declares(expect
     assert 1 <= out.shape[1] <= 1600 and out.max() == x.max()
     if expected == x.shape[1]:  # the declared length is right: the same picture as pooling the whole
         np.testing.assert_array_equal(out, pool_columns(x, 1600))
+
+
+def test_clipping_and_a_dc_offset_are_warned_of():
+    """A stranger's +20 dB clipped file and a +0.5 DC file had no warnings at all."""
+    from worker.features.descriptors import features_summary
+
+    clean = tone(440.0, amp=0.9)
+    assert compute_features(clean, SR)["warnings"] == []
+    clipped = np.clip(tone(440.0, amp=9.0), -1.0, 1.0)  # +20 dB into full scale: most of each cycle cut off
+    share = float(np.mean(np.abs(clipped) >= 0.999))
+    f = compute_features(clipped, SR)
+    assert f["warnings"] == [f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)"]
+    assert 0.8 < share < 0.95
+    offset = compute_features(tone(440.0, amp=0.3) + 0.5, SR)
+    assert offset["warnings"] == ["DC offset: the waveform's mean is +0.500 of full scale (-6 dBFS); a high-pass "
+                                  "filter removes it"]
+    text = features_summary({"filename": "x.wav", "duration_seconds": 3.0, "sample_rate": SR, "channels": 1,
+                             "audio_features": offset})
+    assert "  warning         DC offset" in text
+    quiet_hiss = compute_features((0.01 * np.random.default_rng(0).standard_normal(SR * 3)).astype(np.float32), SR)
+    assert quiet_hiss["warnings"] == []

@@ -73,7 +73,8 @@ def audio_features() -> Schema:
                chroma_distribution={**arr(NUM, "12 pitch classes C..B summing to 1."), "minItems": 12,
                                     "maxItems": 12},
                dominant_pitch_class={**null(STR), "description": "null for digital silence"},
-               silence_fraction=NUM)
+               silence_fraction=NUM,
+               warnings=arr(STR, "About the recording itself: clipped, DC offset."))
 
 
 def file_result(required: tuple[str, ...], description: str, **properties: Any) -> Schema:

@@ -40,6 +40,10 @@ PICTURE_COLUMNS = 1600  # spectrogram and chromagram columns kept for the pictur
 ENVELOPE_COLUMNS = 4000  # waveform envelope columns kept for the picture
 ARRAY_BLOCK_SECONDS = 10.0  # `analyze_features` of an array goes through the same blocks
 _EPS = 1e-10
+# Warnings a client wants about the recording itself (the `warnings` list of the features):
+CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped: int16's largest is 0.99997
+CLIP_SHARE = 0.001  # ... and the recording is called clipped when this share of its samples is
+DC_LEVEL = 0.01  # |mean| of the waveform (of full scale, -40 dBFS) above which it has a DC offset
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class FeatureAccumulator:
                  spill_dir: Path | None = None):
         self.sr, self.channels = sample_rate, channels
         self.samples, self.sum_squares, self.peak = 0, 0.0, 0.0
+        self.sum, self.clipped = 0.0, 0  # for the DC offset; samples (of every channel) at full scale
         self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
         self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT).astype(np.float32)
         self.sums = _Sums()
@@ -147,6 +152,8 @@ class FeatureAccumulator:
         self.samples += y.shape[1]
         self.sum_squares += float(np.square(mono, dtype=np.float64).sum())
         self.peak = max(self.peak, float(np.abs(y).max(initial=0.0)))
+        self.sum += float(mono.sum(dtype=np.float64))
+        self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
         self.loudness.push(y)
         self.envelope_hi.push(mono[None, :])
         self.envelope_lo.push(-mono[None, :])
@@ -193,7 +200,19 @@ class FeatureAccumulator:
             "silence_fraction": float(1.0 - s.voiced / s.frames),
             "channels": self.channels,
             "frame": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "frames": s.frames},
+            "warnings": self._warnings(),
         }
+
+    def _warnings(self) -> list[str]:
+        out = []
+        share = self.clipped / (self.samples * self.channels)
+        if share >= CLIP_SHARE:
+            out.append(f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)")
+        dc = self.sum / self.samples
+        if abs(dc) > DC_LEVEL:
+            out.append(f"DC offset: the waveform's mean is {dc:+.3f} of full scale ({_db(abs(dc)):.0f} dBFS); "
+                       "a high-pass filter removes it")
+        return out
 
 
 def analyze_features(y: np.ndarray, sr: int) -> FeatureAnalysis:
@@ -230,6 +249,7 @@ def features_summary(result: dict) -> str:
         f"  noisiness       zero-crossing rate {f['zero_crossing_rate']:.4f}",
         "  pitch classes   " + ", ".join(f"{k} {v:.0%}" for k, v in top),
         "  MFCC means      " + " ".join(f"{v:.1f}" for v in f["mfcc"]["mean"]),
+        *(f"  warning         {w}" for w in f.get("warnings", [])),
     ]
     return "\n".join(lines) + "\n"
 

@@ -228,3 +228,18 @@ def test_digital_silence_is_not_given_to_whisper(model, speech, tmp_path):
     assert result["segments"] == 0 and result["text"] == "" and result["warnings"] == [
         "the audio is silent: nothing to transcribe"]
     assert json.loads((tmp_path / "transcript_quiet.json").read_text())["segments"] == []
+
+
+def test_words_whisper_hears_in_a_tone_or_noise_come_with_a_warning(model, speech):
+    """A stranger's 440 Hz sine became "I'm going to make a video of the video." with no warning. Whisper's own
+    no-speech probability and log-probability say when it doubts its words; clean speech has no warning."""
+    t = np.arange(16000 * 12) / 16000
+    tone = transcribe(model, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), WhisperOptions())
+    hiss = transcribe(model, (0.1 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32),
+                      WhisperOptions())
+    for made_up in (tone, hiss):
+        assert made_up["text"], "Whisper wrote nothing here: the case no longer shows what it checks"
+        assert any(w.startswith("the transcript may be made up") for w in made_up["warnings"]), made_up
+    y, sr, _ = speech
+    spoken = transcribe(model, _to_16k(y, sr), WhisperOptions())
+    assert not any("made up" in w for w in spoken["warnings"]), spoken["warnings"]

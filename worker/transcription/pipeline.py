@@ -39,6 +39,13 @@ CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen 
 # Peak amplitude (full scale 1.0; -80 dBFS) at or below which a window is silence and not given to Whisper: on
 # digital silence Whisper hallucinates ("You" twenty times over a stranger's ten silent minutes)
 SILENT_PEAK = 1e-4
+# Whisper writes words for tones, music and noise ("It's like a really good time." for a 440 Hz sine). Its own
+# numbers say when: a segment it doubts has a no-speech probability of at least DOUBT_NO_SPEECH or an average
+# token log-probability of at most DOUBT_LOGPROB (Whisper's own fallback threshold). Clean espeak speech here:
+# 0.08-0.44 / -0.53 to -0.55 (the probability is read at a window's start: 0.44 after 1.5 s of silence), under
+# music 0.15 / -0.56; the sine 0.43 / -2.26, white noise 0.94-0.97 / -0.60 to -0.99.
+DOUBT_NO_SPEECH = 0.8
+DOUBT_LOGPROB = -1.0
 
 
 def transcribe(model, audio: np.ndarray, options: WhisperOptions, progress: Progress | None = None) -> dict:
@@ -79,10 +86,27 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
         warnings.append("the audio is silent: nothing to transcribe")
     elif silent:
         warnings.append(f"{silent} of {windows} windows of {window_seconds:.0f} s were silent and not transcribed")
+    warnings += doubt_warnings(out)
     return {"language": first.language if first else options.language,
             "language_probability": _r(first.language_probability, 4) if first else None,
             "duration_seconds": round(duration, 3), "task": options.task,
             "text": " ".join(s["text"] for s in out if s["text"]), "segments": out, "warnings": warnings}
+
+
+def doubted(segment: dict) -> bool:
+    """Whisper itself doubts the segment is speech (see DOUBT_NO_SPEECH)."""
+    return segment["no_speech_prob"] >= DOUBT_NO_SPEECH or segment["avg_logprob"] <= DOUBT_LOGPROB
+
+
+def doubt_warnings(segments: list[dict]) -> list[str]:
+    """A warning when the segments Whisper doubts hold at least half of the transcript's text."""
+    spoken = [s for s in segments if s["text"]]
+    doubtful = [s for s in spoken if doubted(s)]
+    if not doubtful or 2 * sum(len(s["text"]) for s in doubtful) < sum(len(s["text"]) for s in spoken):
+        return []
+    return [f"the transcript may be made up: Whisper doubts there is speech in {len(doubtful)} of {len(spoken)} "
+            f"segments (no-speech probability {DOUBT_NO_SPEECH} or more, or average log-probability "
+            f"{DOUBT_LOGPROB} or less); tones, music and noise are often heard as words"]
 
 
 def is_silent(window: np.ndarray) -> bool:

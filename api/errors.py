@@ -63,7 +63,12 @@ def register_error_handlers(app: Flask) -> None:
         message = e.description or e.name
         if e.code == 413:
             message = too_large_message()
-        return error_response(e.code or 500, code, message)
+        body, status = error_response(e.code or 500, code, message)
+        # the exception's own headers say what the status means: Allow of a 405, Content-Range of a 416
+        for name, value in e.get_headers():
+            if name.lower() not in ("content-type", "content-length"):
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(OSError)
     def os_error(e: OSError):

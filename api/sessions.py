@@ -131,6 +131,11 @@ def download_file(session_id: str, name: str):
     # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both.
     # MIDI by its registered type (Debian's mime.types says audio/sp-midi, which players do not know)
     mimetype = "audio/midi" if path.suffix.lower() in (".mid", ".midi") else None
+    wanted = request.range
+    if "HTTP_RANGE" in request.environ and (wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1):
+        # a Range that is not one byte range (several, another unit, unparseable) is ignored as RFC 9110 allows:
+        # the whole file (200), not werkzeug's 416 for what it cannot serve
+        del request.environ["HTTP_RANGE"]
     return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1", mimetype=mimetype)
 
 

@@ -40,6 +40,28 @@ def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
     assert body == path.read_bytes()
 
 
+def test_downloads_serve_one_byte_range_and_ignore_what_they_cannot(client, session_id, audio_dir):
+    """A player asks for one range (206); a range past the end is a 416 that says the length (Content-Range:
+    bytes */size); several ranges or a malformed header are ignored as RFC 9110 allows (the whole file, where a
+    stranger got a bare 416); a copy already held is a 304."""
+    path = write(audio_dir / "r.wav", sine(440, 0.5))
+    upload(client, session_id, path)
+    data, url = path.read_bytes(), f"/sessions/{session_id}/files/r.wav"
+    part = client.get(url, headers={"Range": "bytes=4-11"})
+    assert (part.status_code, part.content) == (206, data[4:12])
+    assert part.headers["Content-Range"] == f"bytes 4-11/{len(data)}"
+    past = client.get(url, headers={"Range": "bytes=99999999-"})
+    assert past.status_code == 416 and past.json()["error"]["code"] in ("range_not_satisfiable", "http_error")
+    assert past.headers["Content-Range"] == f"bytes */{len(data)}"
+    for ignored in ("bytes=0-1,5-6", "bytes=abc", "pages=1-2"):
+        whole = client.get(url, headers={"Range": ignored})
+        assert (whole.status_code, whole.content) == (200, data), ignored
+    held = client.get(url, headers={"If-None-Match": client.get(url).headers["ETag"]})
+    assert held.status_code == 304 and held.content == b""
+    wrong = client.put(url)
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]  # the 405 names what is allowed
+
+
 def test_several_files_and_name_collisions(client, session_id, audio_dir):
     a = write(audio_dir / "same.wav", sine(220, 0.5))
     r = upload(client, session_id, a, a)

@@ -118,7 +118,7 @@ def responses(op: Op, method: str = "GET") -> dict[str, Any]:
     for status, ok in op.ok.items():
         headers = {h: {"$ref": f"#/components/headers/{h}"} for h in (REQUEST_ID_HEADER, *ok.headers)}
         answer: dict[str, Any] = {"description": ok.description, "headers": headers}
-        if ok.schema is not None or ok.media != "application/json":
+        if ok.media and (ok.schema is not None or ok.media != "application/json"):  # "": no body (304)
             answer["content"] = {ok.media: {"schema": ok.schema if ok.schema is not None else {}}}
         out[str(status)] = answer
     errors = dict(op.errors)
@@ -168,6 +168,12 @@ def components() -> dict[str, Any]:
                        "schema": {"type": "string", "examples": ["wait=10"]}},
             "Last-Event-ID": {"name": "Last-Event-ID", "in": "header", "required": False,
                               "description": "Resume the stream after this event.", "schema": {"type": "string"}},
+            "Range": {"name": "Range", "in": "header", "required": False,
+                      "description": "One byte range, `bytes=a-b` or `bytes=a-` (a player seeking).",
+                      "schema": {"type": "string", "examples": ["bytes=0-1023"]}},
+            "If-None-Match": {"name": "If-None-Match", "in": "header", "required": False,
+                              "description": "The `ETag` of a copy held: 304 while it is current.",
+                              "schema": {"type": "string"}},
         },
         "headers": {
             REQUEST_ID_HEADER: {"description": "The request's id (yours when acceptable): quote it in reports.",
@@ -176,6 +182,10 @@ def components() -> dict[str, Any]:
                             "schema": {"type": "string", "pattern": "^[0-9]+$"}},
             "Preference-Applied": {"description": "`wait=N`: the Prefer header was honoured.", "required": True,
                                    "schema": {"type": "string", "examples": ["wait=10"]}},
+            "ETag": {"description": "The file's version, for `If-None-Match`.", "required": True,
+                     "schema": {"type": "string"}},
+            "Content-Range": {"description": "`bytes a-b/size`: the range sent and the file's length.",
+                              "required": True, "schema": {"type": "string", "examples": ["bytes 0-1023/4096"]}},
         },
     }
 

@@ -71,7 +71,7 @@ PATH_PARAMS: dict[str, Param] = {
 }
 OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-              "Page size (values outside 1-1000 are clamped).")
+              "Page size: 1-1000 (more is taken as 1000; less than 1, or not a number, is 400 `invalid_limit`).")
 CURSOR = Param("cursor", {"type": "string"}, "`next_cursor` of the previous page.")
 MODEL_WAIT = Param("wait", {"type": "number", "minimum": 0, "maximum": 600},
                    "Seconds to wait for the result (also a body key; default SYNC_WAIT_SECONDS).")
@@ -172,12 +172,19 @@ OPERATIONS: dict[str, Op] = {
                                         {**SESSION_ERRORS, 409: "Jobs of it are queued or running; ambiguous."},
                                         query=(OWNER,)),
     "GET /sessions/<session_id>/files/<name>": Op(
-        "Download an upload or a result", "sessions", {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None,
-                                                               media="*/*")},
+        "Download an upload or a result", "sessions",
+        {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None, media="*/*", headers=("ETag",)),
+         206: Ok("The one byte range asked for (`Content-Range: bytes a-b/size`).", None, media="*/*",
+                 headers=("Content-Range",)),
+         304: Ok("The copy named by `If-None-Match` is current (no body).", None, media="")},
         {**SESSION_ERRORS, 400: "The session id is not valid, or an `area` other than `uploads` or `results`.",
-         404: "No such session or file."},
+         404: "No such session or file.",
+         416: "The byte range starts past the end (`Content-Range: bytes */size` gives the length)."},
         query=(Param("area", {"enum": ["uploads", "results"]}, "Where to look (default: both)."),
-               Param("inline", {"enum": ["1"]}, "`1`: shown inline rather than as an attachment."), OWNER)),
+               Param("inline", {"enum": ["1"]}, "`1`: shown inline rather than as an attachment."), OWNER),
+        headers=("Range", "If-None-Match"),
+        description="One byte range (`Range: bytes=a-b`) is served as 206; a Range of several ranges, of another "
+                    "unit or unparseable is ignored (the whole file), as RFC 9110 allows."),
     "GET /jobs": Op("The caller's jobs, newest first, a page at a time", "jobs",
                     {200: Ok("A page.", ref("JobList"))},
                     {400: "A bad `limit`, `cursor`, `state`, `since` or session id.", 404: "`owner` not visible."},

@@ -82,8 +82,7 @@ def _load(split: str, testset: Path, cache: Path) -> list[dict]:
         if truth["split"] != split:
             continue
         d = dict(np.load(path))
-        r = beats_mod.decode(d["act"], duration=float(d["duration"]), envelopes=envelopes(d),
-                             percussive=float(d["percussive"]) if "percussive" in d else None)
+        r = beats_mod.decode(d["act"], duration=float(d["duration"]))
         if r.beats_per_bar is None or len(r.beat_times) < 2:
             rows.append({"truth": truth, "beats": None})
             continue
@@ -146,8 +145,7 @@ def compare(split: str, settings: dict[str, dict],
             def harmony(b, d=d):
                 return (None, None) if len(b) < 2 else (beat_chroma(b, d["chroma"], d["times"]),
                                                         beat_chroma(b, d["bass"], d["times"]))
-            r = beats_mod.decode(d["act"], duration=float(d["duration"]), harmony=harmony, envelopes=envelopes(d),
-                                 percussive=float(d["percussive"]) if "percussive" in d else None)
+            r = beats_mod.decode(d["act"], duration=float(d["duration"]), harmony=harmony, envelopes=envelopes(d))
             fam = per[truth["family"]]
             if truth.get("tempo_bpm"):
                 a1, a2 = tempo_scores(truth["tempo_bpm"], r.tempo_bpm)

@@ -28,7 +28,6 @@ def record(path: Path) -> dict[str, np.ndarray]:
     """The pipeline's rhythm and key inputs for one audio file (the pipeline itself, wrapped)."""
     from worker.audio_io import load_audio
     from worker.music import beatnet, pipeline
-    from worker.music.onsets import percussive_share
     from worker.music.options import PitchOptions
 
     seen: dict[str, np.ndarray] = {}
@@ -37,7 +36,6 @@ def record(path: Path) -> dict[str, np.ndarray]:
     def rhythm_spy(onsets, *, duration, chroma=None, bass=None, chroma_times=None):
         seen["act"] = beatnet.activations(onsets.logmel).astype(np.float32)
         seen["duration"] = np.array(duration)
-        seen["percussive"] = np.array(percussive_share(onsets.logmel))  # whether the beats may be halved
         for name in ("full", "low", "pitch"):  # the onset envelopes, for decoders that read the beat's texture
             seen[f"onset_{name}"] = getattr(onsets, name).astype(np.float16)
         return real_rhythm(onsets, duration=duration, chroma=chroma, bass=bass, chroma_times=chroma_times)

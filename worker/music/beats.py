@@ -75,16 +75,6 @@ SUBDIVISION_STREAM = 2  # index of the pitch-flux envelope in beat_patterns' env
 SUBDIVISION_WEIGHT = 1.0  # compound-activation units per unit of that evidence (bench/downbeat_fit.py)
 SUBDIVISION_OFFSET = 0.0  # the evidence that says neither
 MIN_NET_CONFIDENCE = 0.08  # comb confidence on the activation below which there is no steady beat
-# A drum-less tune is often tracked at its eighth notes (folk tunes: 46 of 200 fit items at double tempo). Then
-# every other beat is alike: a beat's onset texture resembles the one two beats later more than the next one
-# (alternation: median 0.16 on those, -0.04 at the right tempo). Drum grooves and pop songs alternate as much at
-# their own labelled tempo (kick on 1 and 3, hi-hat between), so the beats are halved only in music without a
-# kit: below HALVE_PERCUSSIVE_MAX of the low bands' power percussive (onsets.percussive_share), in a simple
-# metre, above HALVE_MIN_BPM. The half kept is the one the half-bar parity calls strong. (bench/downbeat_fit.py
-# --full, fit items only; ungated, grooves' Acc1 fell 1.000 -> 0.625 on them.)
-HALVE_PERCUSSIVE_MAX = 0.04
-HALVE_ALTERNATION = 0.15
-HALVE_MIN_BPM = 110.0
 
 
 @dataclass
@@ -181,19 +171,6 @@ def is_compound(activation: float, patterns: np.ndarray | None) -> bool:
     return bool(score > 0)
 
 
-def texture_similarity(patterns: np.ndarray):
-    """A function lag -> the mean correlation of a beat's texture with the texture `lag` beats later, each
-    sample standardised over the beats (so the texture every beat shares does not count)."""
-    z = patterns - patterns.mean(axis=1, keepdims=True)
-    z /= z.std(axis=1, keepdims=True) + 1e-9
-    z /= np.linalg.norm(z, axis=0, keepdims=True) + 1e-9
-
-    def similarity(lag: int) -> float:
-        return float(np.mean(np.sum(z[:, :-lag] * z[:, lag:], axis=0)))
-
-    return similarity
-
-
 def bar_repetition(patterns: np.ndarray, metres: tuple[int, ...]) -> dict[int, float]:
     """Per bar length, the mean correlation of a beat's texture with the texture one and two bars later, less
     the mean over `metres` (so the entries sum to zero); {} when there are too few beats for two bars of the
@@ -201,7 +178,13 @@ def bar_repetition(patterns: np.ndarray, metres: tuple[int, ...]) -> dict[int, f
     n = patterns.shape[1]
     if n < 4 * max(metres):
         return {}
-    similarity = texture_similarity(patterns)
+    z = patterns - patterns.mean(axis=1, keepdims=True)
+    z /= z.std(axis=1, keepdims=True) + 1e-9
+    z /= np.linalg.norm(z, axis=0, keepdims=True) + 1e-9
+
+    def similarity(lag: int) -> float:
+        return float(np.mean(np.sum(z[:, :-lag] * z[:, lag:], axis=0)))
+
     raw = {m: 0.5 * (similarity(m) + similarity(2 * m)) for m in metres}
     mean = float(np.mean(list(raw.values())))
     return {m: v - mean for m, v in raw.items()}
@@ -248,29 +231,6 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
     return metre, phase, margin
 
 
-def alternation(patterns: np.ndarray) -> float:
-    """How much more a beat's texture resembles the one two beats later than the next one (see HALVE_ALTERNATION);
-    0.0 with too few beats to tell."""
-    if patterns.shape[1] < 8:
-        return 0.0
-    similarity = texture_similarity(patterns)
-    return similarity(2) - similarity(1)
-
-
-def halves_beats(tempo: float, patterns: np.ndarray | None, *, compound: bool, percussive: float | None) -> bool:
-    """The beats are tracked at twice the music's beat: see HALVE_PERCUSSIVE_MAX."""
-    return (percussive is not None and percussive < HALVE_PERCUSSIVE_MAX and not compound
-            and tempo > HALVE_MIN_BPM and patterns is not None and alternation(patterns) > HALVE_ALTERNATION)
-
-
-def strong_half(down: np.ndarray, beat_times: np.ndarray, harmony=None) -> int:
-    """0 or 1: which every-other set of beats is strong (the half-bar parity of the downbeat activation and the
-    chord changes), the set kept when the beats are halved."""
-    frames = np.clip(np.round(beat_times * FPS).astype(int), 0, len(down) - 1)
-    beat_harmony = harmony(beat_times)[0] if harmony is not None else None
-    return 0 if half_bar_parity(_downbeat_strength(down, frames), beat_harmony)[0] >= 0 else 1
-
-
 def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
     """The tempo to track at: `tempo` (the whole piece's comb), or the first half's where the tempo changes.
 
@@ -294,11 +254,11 @@ def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
     return float(halves[0])
 
 
-def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np.ndarray] | None = None,
-           percussive: float | None = None) -> NetRhythm:
+def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np.ndarray] | None = None
+           ) -> NetRhythm:
     """NetRhythm from (3, T) activations (beat, downbeat, compound); envelopes: onset envelopes at FPS
     (onsets.OnsetFeatures' full, low, pitch) whose beat textures add the bar-repetition and the
-    subdivision evidence; percussive: onsets.percussive_share of the track (None: beats are never halved)."""
+    subdivision evidence."""
     from .rhythm import NOISE_CONFIDENCE, estimate_tempo
 
     beat = act[0].astype(np.float64)
@@ -311,11 +271,6 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
     patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
     activation = compound_activation(act)
     compound = activation is not None and is_compound(activation, patterns)
-    if halves_beats(tempo, patterns, compound=compound, percussive=percussive):
-        beats = beats[strong_half(act[1], beats, harmony)::2]
-        tempo /= 2.0
-        patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
-        compound = activation is not None and is_compound(activation, patterns)
     metre, phase, margin = choose_bars(act[1], beats, compound=compound, harmony=harmony, patterns=patterns)
     downbeats = beats[phase::metre] if metre else np.zeros(0)
     warnings = tempo_warnings(total, tempo)

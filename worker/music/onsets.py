@@ -32,14 +32,6 @@ DETREND_SECONDS = 0.5  # moving-average window subtracted from each flux (keeps 
 FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
 FLUX_CHUNK_FRAMES = 16384  # onset frames (3 min) compressed per step
 RISE_WINDOW_SECONDS = 0.6  # how long after the start the first note's peak is looked for
-# Drums, told by median filtering (Fitzgerald's harmonic/percussive split) of the kept log-mel spectrogram: a
-# cell is percussive where the median across nearby bands (a hit spreads over the spectrum) exceeds
-# PERCUSSIVE_MARGIN times the median across nearby frames (a note holds its bands). A kick drum is what music
-# without drums lacks most clearly: the share of the low bands' energy in percussive cells is 0.06-0.38 (5th-95th
-# percentile) on the fit items with a kit and 0.005-0.105 on those without (bench/drum_presence.py).
-HARMONIC_MEDIAN_FRAMES = 31  # 0.36 s: a held note outlasts it, a drum hit does not
-PERCUSSIVE_MEDIAN_BANDS = 9
-PERCUSSIVE_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,28 +110,6 @@ def _compressed_flux(logx: np.ndarray, *, keep: bool) -> tuple[np.ndarray | None
         flux[1, a : a + comp.shape[1]] = d[:LOW_MEL_BANDS].mean(axis=0)
         prev = comp[:, -1:]
     return kept, flux
-
-
-def percussive_share(logmel: np.ndarray, *, bands: int = LOW_MEL_BANDS) -> float:
-    """Share (0..1) of the first `bands` mel bands' power that sits in percussive cells (see PERCUSSIVE_MARGIN),
-    from OnsetFeatures.logmel (log1p-compressed power). Worked in time chunks that overlap by half the median
-    window, so memory stays a chunk's whatever the length; 0.0 for silence."""
-    import scipy.ndimage as ndi
-
-    n = logmel.shape[1]
-    rows = min(logmel.shape[0], bands + PERCUSSIVE_MEDIAN_BANDS // 2)  # the bands' neighbours, for the filter
-    pad = HARMONIC_MEDIAN_FRAMES // 2
-    total = percussive = 0.0
-    for a in range(0, n, FLUX_CHUNK_FRAMES):
-        lo, hi = max(0, a - pad), min(n, a + FLUX_CHUNK_FRAMES + pad)
-        power = np.expm1(logmel[:rows, lo:hi].astype(np.float32))
-        harmonic = ndi.median_filter(power, size=(1, HARMONIC_MEDIAN_FRAMES), mode="reflect")
-        across = ndi.median_filter(power, size=(PERCUSSIVE_MEDIAN_BANDS, 1), mode="reflect")
-        own = slice(a - lo, a - lo + min(FLUX_CHUNK_FRAMES, n - a))
-        cells = power[:bands, own]
-        total += float(cells.sum())
-        percussive += float(cells[across[:bands, own] > PERCUSSIVE_MARGIN * harmonic[:bands, own]].sum())
-    return percussive / total if total > 0 else 0.0
 
 
 def _detrend(env: np.ndarray) -> np.ndarray:

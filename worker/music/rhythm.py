@@ -29,7 +29,7 @@ from . import beatnet
 from . import beats as beats_mod
 from .beat_tracking import anchor_to_first_attack, track_beats
 from .chroma import SR
-from .onsets import ONSET_HOP, OnsetFeatures, percussive_share
+from .onsets import ONSET_HOP, OnsetFeatures
 
 MIN_BPM, MAX_BPM = 40.0, 240.0
 PRIOR_BPM = 130.0  # centre of the log-normal tempo prior (grid-searched on the train split)
@@ -204,8 +204,7 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
             return (beat_chroma(beats, chroma, chroma_times),
                     None if bass is None else beat_chroma(beats, bass, chroma_times))
 
-        net = beats_mod.decode(act, duration=duration, harmony=harmony, envelopes=[full, low, pitch],
-                               percussive=percussive_share(onsets.logmel))
+        net = beats_mod.decode(act, duration=duration, harmony=harmony, envelopes=[full, low, pitch])
         return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],
                       net.tempo_confidence if net.tempo_bpm else 0.0, net.compound, net.warnings)
     tempo, conf, _ = estimate_tempo(env, sr=sr)

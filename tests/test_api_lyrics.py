@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
+from tests.audio_synth import write
 from tests.test_api_sessions import upload
 
 pytestmark = [pytest.mark.needs_espeak, pytest.mark.slow]
@@ -42,6 +44,17 @@ def test_lyrics_job_transcribes_first_then_analyses(client, session_id, audio_di
         "file": "song.wav", "model_variant": "smollm2-135m", "temperature": 0, "max_new_tokens": 40}).json()["job_id"],
         timeout=300)
     assert again["state"] == "succeeded" and again["result"]["model_choice"] is None
+
+
+def test_a_file_without_words_is_not_given_to_the_llm(client, session_id, audio_dir, smollm2_folder):
+    """A stranger's silent file spent ~20 s of LLM time analysing an empty transcript."""
+    upload(client, session_id, write(audio_dir / "quiet.wav", np.zeros(22050 * 3, np.float32)))
+    job = client.wait_job(client.post(f"/process/lyrics/{session_id}", json={"file": "quiet.wav"}).json()["job_id"],
+                          timeout=300)
+    assert job["state"] == "succeeded", job
+    res = job["result"]
+    assert (res["lines"], res["tokens_generated"], res["generation_seconds"], res["analysis_text"]) == (0, 0, 0.0, "")
+    assert "the transcript holds no words: the song may be instrumental (no analysis was generated)" in res["warnings"]
 
 
 def test_lyrics_bad_requests(client, session_id, audio_dir):

@@ -52,10 +52,14 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     content: Any = [{"type": "image"}, {"type": "text", "text": text}] if sees_image else text
     images = [open_image(image_path, max_pixels=_max_pixels(manager))] if sees_image and image_path else None
     report(0.05, "analysing lyrics")
-    generated = manager.generate(GenerateOptions(
-        messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
-        temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
-        images=images, progress=report)
+    if not lines:  # no words (an instrumental, silence): nothing for the model to read, ~20 s of it saved
+        generated = {"response": "", "model": options.model_variant, "finish_reason": "stop", "tokens_generated": 0,
+                     "seconds": 0.0}
+    else:
+        generated = manager.generate(GenerateOptions(
+            messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
+            temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
+            images=images, progress=report)
     result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)
@@ -80,7 +84,7 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     if cut:
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
     if not lines:
-        warnings.append("the transcript holds no words: the song may be instrumental")
+        warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
     analysis = split_sections(generated["response"])
     echoed = echoed_sections(analysis)
     for key in echoed:  # not an answer: left empty, the model's whole text stays in analysis_text

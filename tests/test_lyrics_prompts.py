@@ -21,3 +21,10 @@ def test_a_copied_back_format_is_no_answer_and_a_real_one_is_kept():
     assert sections["mood"] == "wistful." and echoed_sections(sections) == []
     assert echoed_sections(split_sections("Mood: the feeling of the words.\nThemes: love")) == ["mood"]
     assert echoed_sections(split_sections("Mood: the.")) == []  # too short to tell from an answer
+    # nearly word for word, or another section's instructions (a stranger's notable_lines on a sine)
+    near = "Notable lines: two or three lines quoted with their times, and why they stand out."
+    assert echoed_sections(split_sections(near)) == ["notable_lines"]
+    other = "Notable lines: Themes: what the song is about. Mood: the feeling of the words."
+    assert echoed_sections(split_sections(other)) == ["notable_lines"]
+    quoted = "Notable lines: [0:03] I walked the line, where the song is about leaving: the title."
+    assert echoed_sections(split_sections(quoted)) == []

@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
 # Each section and what the prompt asks of it (the prompt's own words, also what an echo of it is recognised by)
 SECTION_ASKS = {
@@ -15,6 +17,7 @@ SECTION_ASKS = {
     "Notable lines": "two or three lines quoted with their [m:ss] times, and why they stand out.",
 }
 SECTIONS = tuple(SECTION_ASKS)
+ECHO_SHARE = 0.8  # share of a section's words found in runs of an ask's words from which it is a copy
 SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
           "transcript is too short or unclear to tell something, say so instead of guessing.")
 _HEADING = re.compile(r"^\s*\**\s*(" + "|".join(SECTIONS) + r")\s*\**\s*:\s*", re.I | re.M)
@@ -60,11 +63,24 @@ def _words(text: str) -> list[str]:
 def echoed_sections(sections: Mapping[str, str]) -> list[str]:
     """The sections (split_sections' keys) whose text only repeats what the prompt asked of them: a small model
     given the format sometimes copies it back ("Themes: what the song is about.") instead of answering."""
+    from difflib import SequenceMatcher
+
+    # what an echo copies: any section's ask, with or without its name (a stranger's notable_lines held another
+    # section's instructions), word for word or nearly ("with their times" for "with their [m:ss] times")
+    copies = [_words(ask) for ask in SECTION_ASKS.values()]
+    copies += [_words(f"{name} {ask}") for name, ask in SECTION_ASKS.items()]
     out = []
-    for name, ask in SECTION_ASKS.items():
+    for name in SECTION_ASKS:
         key = name.lower().replace(" ", "_")
         said = _words(sections.get(key, ""))
-        if said and said == _words(ask)[: len(said)] and len(said) >= min(3, len(_words(ask))):
+        if len(said) < 3:
+            continue
+        copied = np.zeros(len(said), bool)
+        for c in copies:
+            for block in SequenceMatcher(None, said, c, autojunk=False).get_matching_blocks():
+                if block.size >= 2:  # a run of words, not one common word
+                    copied[block.a: block.a + block.size] = True
+        if copied.mean() >= ECHO_SHARE:
             out.append(key)
     return out
 

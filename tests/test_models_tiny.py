@@ -214,6 +214,8 @@ def test_generate_loads_default_model_and_reports_progress(manager):
                               progress=lambda f, s: stages.append((f, s)))
     assert result["model"] == "phi-4-reasoning" and result["model_load_seconds"] > 0
     assert stages[-1] == (1.0, "generated") and any(s == "generating" for _, s in stages)
+    reading = [i for i, (_, s) in enumerate(stages) if s.startswith("reading the prompt (")]
+    assert reading and reading[0] < [s for _, s in stages].index("generating")  # said before the first token
 
     def cancel(fraction, stage):
         if stage == "generating":

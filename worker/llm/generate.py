@@ -93,6 +93,8 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
+    if progress is not None:  # a long prompt takes a while before the first token (8 k tokens: ~100 s on a CPU)
+        progress(0.0, f"reading the prompt ({prompt_tokens} tokens)")
     started = time.perf_counter()
     with torch.inference_mode():
         output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,

@@ -139,18 +139,20 @@ def _known_failure(e: Exception) -> MusicAnalyzerError | None:
 
 
 def _record_outcome(write: Callable[[], None]) -> None:
-    """Record a job's end. While the job queue refuses writes for a full disk, wait for it (up to
-    OUTCOME_WAIT_SECONDS; this worker could take no other job meanwhile): else the job would stay `running`
-    after space returned, its worker alive, so nothing would ever recover it."""
+    """Record a job's end. While the job queue refuses writes for a full disk, or is not reachable at all, wait
+    for it (up to OUTCOME_WAIT_SECONDS; this worker could take no other job meanwhile): else the job would stay
+    `running` once the queue was back, its worker alive and its message acknowledged, so nothing would ever
+    recover it (a stranger's jobs across a 20 s Redis restart, 2 of 5 times)."""
     delay, deadline = 0.5, time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
         try:
             write()
             return
-        except QueueStorageFull:
+        except (QueueStorageFull, redis.ConnectionError, redis.TimeoutError) as e:
             if time.monotonic() + delay > deadline:
                 raise
-            log.warning("the job queue's disk is full; recording the job's outcome again in %.1f s", delay)
+            why = "disk is full" if isinstance(e, QueueStorageFull) else "Redis is not reachable"
+            log.warning("the job queue's %s; recording the job's outcome again in %.1f s", why, delay)
             threading.Event().wait(delay)  # a backoff in production, not a test's synchronisation
             delay = min(delay * 2, 10.0)
 

@@ -337,13 +337,20 @@ class JobStore:
         def report(fraction: float, stage: str) -> None:
             nonlocal last_time, last_stage
             now = time.monotonic()
-            if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
-                self.progress(job_id, fraction, stage)
-                last_time, last_stage = now, stage
-                if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
-                    self._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
-                                                           "progress": round(min(max(fraction, 0.0), 1.0), 4)})
-            if self.cancel_requested(job_id):
+            try:
+                if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
+                    self.progress(job_id, fraction, stage)
+                    last_time, last_stage = now, stage
+                    if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
+                        self._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
+                                                               "progress": round(min(max(fraction, 0.0), 1.0), 4)})
+                canceled = self.cancel_requested(job_id)
+            except (redis.ConnectionError, redis.TimeoutError):
+                # Redis away for a moment: the work goes on (its outcome waits for Redis, runner._record_outcome);
+                # only this progress is not shown, and a cancel is seen once Redis is back
+                log.warning("progress of job %s not recorded: Redis is not reachable", job_id)
+                return
+            if canceled:
                 raise JobCanceled("the job was canceled")
 
         return report

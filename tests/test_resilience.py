@@ -169,6 +169,35 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
 
 
 @pytest.mark.slow
+def test_a_job_that_ends_while_redis_is_away_records_its_end_once_redis_is_back(settings, private_redis, tmp_path):
+    """A stranger restarted Redis for 20 s under two running jobs: their progress writes failed, the jobs failed,
+    that failure could not be written either and their messages were acknowledged, so they stayed `running` for
+    good (2 of 5 tries). The work now goes on without its progress, and its outcome waits for Redis."""
+    from tests.conftest import wait_for
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=3, seconds=15.0)
+    port, worker = private_redis.port, start_worker_process(env, settings["CPU_QUEUE"], "outage@test")
+    server2 = None
+    try:
+        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.05, timeout=90)
+        assert job["state"] == "running", job
+        private_redis.stop()
+        logs = list(tmp_path.glob("worker-outage@test-*.log"))
+        wait_for(lambda: "recording the job's outcome again" in logs[0].read_text(), timeout=90,
+                 message="the finished job waiting for Redis to record its outcome")
+        server2 = start_embedded(tmp_path / "valkey", port=port)  # the same data, back on the same port
+        job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=90)
+        assert job["state"] == "succeeded" and len(job["result"]["results"]) == 3, job
+        assert "Redis is not reachable" in logs[0].read_text()  # its progress went unrecorded meanwhile
+    finally:
+        stop_all([worker])
+        if server2 is not None:
+            redis_lib.Redis.from_url(url).flushdb()
+            server2.stop()
+
+
+@pytest.mark.slow
 def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
     """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
     url = f"redis://127.0.0.1:{private_redis.port}/0"

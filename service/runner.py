@@ -245,4 +245,5 @@ def run(opts: Options, settings: dict) -> int:
         print(intro(opts, plan_, layout), flush=True)
         return supervise(layout, env, lock)
     finally:
+        layout.remove_metrics_dir()  # ours alone: the lock is held
         lock.release()

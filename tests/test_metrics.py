@@ -152,5 +152,9 @@ def test_the_grafana_dashboard_and_prometheus_config_match_the_service(client):
     assert len(queried) >= 12 and queried <= exported_series(client), queried - exported_series(client)
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert compose["services"]["prometheus"]["profiles"] == ["monitoring"]  # optional: not in a plain `up`
+    # every app container counts into one shared volume in memory, off the data disk (a full disk: SIGBUS)
+    app = compose["x-app"]
+    assert app["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/metrics" and "metrics:/metrics" in app["volumes"]
+    assert compose["volumes"]["metrics"]["driver_opts"]["type"] == "tmpfs"
     scrape_config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"][0]
     assert scrape_config["metrics_path"] == "/metrics" and scrape_config["static_configs"][0]["targets"] == ["api:8000"]

@@ -62,13 +62,14 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
             assert r.status_code == 200 and r.json()["ok"], r.text
         members = session_members(served)
         assert len(members) >= 6  # supervisord, guard, valkey, two workers, API, nginx (+ their children)
+        assert str(served.layout.metrics).startswith("/dev/shm/") and any(served.layout.metrics.iterdir())
     finally:
         code = stop_run(served)
     out = served.output()
     assert "curl" in out and base in out  # it told the user where it listens
     assert code == 0, out[-3000:]
     assert not redis_answers(served.redis_url)  # and stopped what it started
-    assert still_alive(members) == []
+    assert still_alive(members) == [] and not served.layout.metrics.exists()  # counters in memory, removed
     assert "exited: " not in out.split("received SIGTERM")[-1]  # each program stopped, none crashed
 
 

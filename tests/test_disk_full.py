@@ -177,6 +177,25 @@ def test_result_writers_on_a_full_disk_leave_no_file_and_say_so(tmp_path):
         assert files_under(results) == []
 
 
+def test_the_mfcc_spill_on_a_full_disk_is_a_full_disk_and_its_space_is_freed(tmp_path):
+    """A stranger's features job of a long file near a full disk ended `internal_error` (ndarray.tofile's short
+    write has no errno), and its deleted temporary file stayed open in the pool child, holding its space."""
+    from worker.errors import as_storage_error
+    from worker.features.mfcc import SPILL_FRAMES, MfccAccumulator
+
+    with small_disk(tmp_path / "disk") as disk:
+        fill(disk)
+        acc = MfccAccumulator(sample_rate=22050, n_fft=2048, spill_dir=disk)
+        block = np.ones((1025, 4096), np.float32)
+        with pytest.raises(OSError) as e:
+            for _ in range(SPILL_FRAMES // 4096 + 2):
+                acc.push(block)
+        assert as_storage_error(e.value) is not None, repr(e.value)
+        open_files = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                      if os.path.exists(f"/proc/self/fd/{fd}")]
+        assert not any(str(disk) in target for target in open_files), open_files
+
+
 @pytest.mark.slow
 def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succeeds(settings, tmp_path):
     """A real worker process with its DATA_DIR on the full tmpfs (its own queues, so the session's worker, whose

@@ -49,9 +49,21 @@ class MfccAccumulator:
             if self._spill is None:
                 # unlinked at once: a crash or a cancel leaves nothing behind
                 self._spill = tempfile.TemporaryFile(prefix=".mfcc-", dir=self.spill_dir)
-            for block in self._held:
-                block.tofile(self._spill)
+            try:
+                for block in self._held:
+                    # the file object's write, not ndarray.tofile: a short write on a full disk then raises
+                    # ENOSPC, which the job reports as insufficient_storage (tofile's has no errno: a
+                    # stranger's job ended internal_error)
+                    self._spill.write(memoryview(block).cast("B"))
+            except BaseException:
+                self.close()  # its space back at once, not when the failed job's frames are collected
+                raise
             self._held, self._held_frames = [], 0
+
+    def close(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
 
     def _chunks(self):
         if self._spill is not None:
@@ -78,6 +90,5 @@ class MfccAccumulator:
                 m2 = m2 + c_m2 + delta**2 * count * n / (count + n)
                 count += n
         finally:
-            if self._spill is not None:
-                self._spill.close()
+            self.close()
         return mean, np.sqrt(m2 / max(count, 1))

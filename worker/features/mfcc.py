@@ -54,7 +54,7 @@ class MfccAccumulator:
                     # the file object's write, not ndarray.tofile: a short write on a full disk then raises
                     # ENOSPC, which the job reports as insufficient_storage (tofile's has no errno: a
                     # stranger's job ended internal_error)
-                    self._spill.write(memoryview(block).cast("B"))
+                    self._spill.write(block.data.cast("B"))  # the block's own bytes, no copy
             except BaseException:
                 self.close()  # its space back at once, not when the failed job's frames are collected
                 raise

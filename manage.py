@@ -15,6 +15,8 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from users import MAX_USERNAME_CHARS
+
 
 def _ask() -> str:
     if not sys.stdin.isatty():
@@ -25,15 +27,37 @@ def _ask() -> str:
     return first
 
 
-def add_user(name: str, password: str, env_file: Path, *, admin: bool = False) -> None:
-    if not name or "," in name or ":" in name:
-        raise SystemExit("user names may not be empty or contain ',' or ':'")
+def check_name(name: str) -> None:
+    """A name the server accepts (users.parse_users): a stranger's ' ' and 300-character names were written, and
+    then every API and worker process refused to start, locking everyone out."""
+    if not name or name != name.strip() or not name.isprintable() or any(c in name for c in ",:'\""):
+        raise SystemExit("a user name is printable text without spaces at its ends and without , : ' or \"")
+    if len(name) > MAX_USERNAME_CHARS:
+        raise SystemExit(f"a user name has at most {MAX_USERNAME_CHARS} characters")
+
+
+def add_user(name: str, password: str, env_file: Path, *, admin: bool = False) -> bool:
+    """Add NAME (or replace its password) in `env_file`; True when NAME was already there."""
+    check_name(name)
+    if not env_file.parent.is_dir():
+        raise SystemExit(f"{env_file.parent} is not a folder: give --env-file a file in an existing folder")
     lines = env_file.read_text().splitlines() if env_file.exists() else []
     entry = f"{name}:{generate_password_hash(password)}"
-    lines = _set_list(lines, "AUTH_USERS", lambda items: [u for u in items if not u.startswith(name + ":")] + [entry])
+    known = False
+
+    def replace(items: list[str]) -> list[str]:
+        nonlocal known
+        kept = [u for u in items if not u.startswith(name + ":")]
+        known = len(kept) < len(items)
+        return kept + [entry]
+
+    lines = _set_list(lines, "AUTH_USERS", replace)
     if admin:  # never removes a role: editing ADMIN_USERS by hand does that
         lines = _set_list(lines, "ADMIN_USERS", lambda items: items if name in items else items + [name])
+    env_file.touch(mode=0o600)
+    env_file.chmod(0o600)  # it holds the password hashes: the owner's alone (it had been 0644)
     env_file.write_text("\n".join(lines) + "\n")
+    return known
 
 
 def _set_list(lines: list[str], key: str, change: Callable[[list[str]], list[str]]) -> list[str]:
@@ -60,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "hash-password":
         print(generate_password_hash(password))
     else:
-        add_user(args.name, password, Path(args.env_file), admin=args.admin)
+        replaced = add_user(args.name, password, Path(args.env_file), admin=args.admin)
         role = " as an admin (ADMIN_USERS)" if args.admin else ""
-        print(f"user {args.name!r} added to {args.env_file}{role}")
+        done = f"password of {args.name!r} replaced in" if replaced else f"user {args.name!r} added to"
+        print(f"{done} {args.env_file}{role}")
+        # the API, its event server and the workers read the users when they start
+        print("a running service takes it on restart: stop and start run.py (or `supervisorctl -c "
+              "DATA_DIR/run/supervisord.conf restart all`; `docker compose up -d` recreates the containers)")
     return 0
 
 

@@ -14,9 +14,9 @@ from users import UserDirectory
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def add_user(env_file: Path, name: str, password: str, *flags: str) -> None:
-    subprocess.run([sys.executable, "manage.py", "add-user", name, "--env-file", str(env_file), *flags],
-                   cwd=ROOT, input=password + "\n", text=True, check=True, capture_output=True)
+def add_user(env_file: Path, name: str, password: str, *flags: str, check: bool = True):
+    return subprocess.run([sys.executable, "manage.py", "add-user", name, "--env-file", str(env_file), *flags],
+                          cwd=ROOT, input=password + "\n", text=True, check=check, capture_output=True)
 
 
 def test_add_user_with_and_without_the_admin_role(tmp_path):
@@ -33,3 +33,22 @@ def test_add_user_with_and_without_the_admin_role(tmp_path):
     assert users.caller("alice").admin and not users.caller("bob").admin
     add_user(env_file, "bob", "bob's passphrase", "--admin")
     assert UserDirectory.from_config(dotenv_values(env_file)).admins == ("alice", "bob")
+
+
+def test_names_the_server_would_refuse_are_refused_and_a_new_password_says_so(tmp_path):
+    """A stranger's add-user ' ' (and a 300-character name) was written, and then no API or worker process
+    would start; a second add-user of bob said 'added' though it replaced his password, which the running
+    service went on ignoring."""
+    env_file = tmp_path / ".env"
+    for bad in (" ", " bob", "a" * 101, "tab\tname", "o'neil", "x,y", "a:b"):
+        r = add_user(env_file, bad, "a good passphrase", check=False)
+        assert r.returncode != 0 and "user name" in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    assert not env_file.exists()  # nothing was written
+    first = add_user(env_file, "bob", "bob's passphrase")
+    assert "user 'bob' added" in first.stdout and "restart" in first.stdout
+    assert env_file.stat().st_mode & 0o777 == 0o600  # the hashes are the owner's alone
+    again = add_user(env_file, "bob", "bob's new passphrase")
+    assert "password of 'bob' replaced" in again.stdout and "restart" in again.stdout
+    assert sorted(UserDirectory.from_config(dotenv_values(env_file)).hashes) == ["bob"]
+    nowhere = add_user(tmp_path / "missing" / ".env", "carol", "a good passphrase", check=False)
+    assert nowhere.returncode != 0 and "not a folder" in nowhere.stderr and "Traceback" not in nowhere.stderr

@@ -8,6 +8,7 @@ the API (validation) and the worker (loading) read the same table.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,35 @@ DEFAULTS: dict[str, Any] = {
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 
 
-def _coerce(default: Any, raw: str) -> Any:
+class SettingsError(ValueError):
+    """A setting whose value cannot work; the message names the setting (run.py prints it and exits 2)."""
+
+
+# Numeric settings are finite and at least 0; these must be more (0 would refuse every upload, never expire a
+# record, or beat the heartbeat ~8,000 times a second, as a stranger's HEARTBEAT_SECONDS=0 did)
+POSITIVE = frozenset({
+    "MAX_UPLOAD_BYTES", "MAX_DURATION_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "MAX_CHANNELS",
+    "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
+    "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "JOB_TTL_SECONDS", "EVENTS_HEARTBEAT_SECONDS",
+    "EVENTS_MAX_LISTENERS"})
+MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
+
+
+def _coerce(key: str, default: Any, raw: str) -> Any:
     if isinstance(default, bool):
         return raw.strip().lower() in _BOOL_TRUE
-    if isinstance(default, int):
-        return int(float(raw))
-    if isinstance(default, float):
-        return float(raw)
-    return raw
+    if not isinstance(default, int | float):
+        return raw
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number (default {default})") from None
+    least = MINIMUM.get(key, 0.0)
+    if not math.isfinite(number) or number < least or (key in POSITIVE and number <= 0):
+        bound = f"at least {least:g}" if key in MINIMUM else "more than 0" if key in POSITIVE else "0 or more"
+        raise SettingsError(f"{key}={raw!r} must be a finite number, {bound} (default {default})")
+    return int(number) if isinstance(default, int) else number
 
 
 def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
@@ -105,7 +127,7 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
     settings = dict(DEFAULTS)
     for key, default in DEFAULTS.items():
         if key in env and env[key] != "":
-            settings[key] = _coerce(default, env[key])
+            settings[key] = _coerce(key, default, env[key])
     # Per-model local folders (GEMMA_MODEL_PATH, ...) are read by the registry.
     settings["MODEL_PATHS"] = {
         var: env[var] for var in MODEL_PATH_VARS if env.get(var)

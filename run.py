@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from config import load_settings
+from config import SettingsError, load_settings
 from service.programs import Options
 from service.runner import run
 
@@ -45,7 +45,11 @@ def parse(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as e:
+        print(f"run.py: {e}; nothing was started", file=sys.stderr)
+        return 2
     if not settings["AUTH_USERS"] and not settings["AUTH_DISABLED"]:
         print("No API users configured. Create one:\n"
               "  python manage.py add-user NAME   (writes AUTH_USERS to .env)\n"

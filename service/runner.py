@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -168,11 +169,23 @@ def sweep_session(session: int, grace: float = 10.0) -> int:
     return len(left)
 
 
+def masked_url(url: str) -> str:
+    """The URL with its password (if any) as ***: run.py's output goes to terminals and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
 def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
     shown = f"[{opts.host}]" if ":" in opts.host else opts.host
     base = f"http://{shown}:{opts.port}"
     names = ", ".join(p.name for p in plan_.programs)
-    return (f"\nMusic Analyzer API: {base}  (Redis: {plan_.redis_url}{', embedded' if plan_.embedded else ''})\n"
+    return (f"\nMusic Analyzer API: {base}  (Redis: {masked_url(plan_.redis_url)}"
+            f"{', embedded' if plan_.embedded else ''})\n"
             f"  {plan_.front_note}\n"
             f"  supervised: {names}; a program that dies is restarted\n"
             f"  logs: {layout.logs}/<program>.log   control: supervisorctl -c {layout.supervisor_conf} status\n"

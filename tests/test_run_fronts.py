@@ -98,3 +98,31 @@ def test_event_streams_fall_back_to_the_api_without_gevent_or_a_front_or_refuse_
                                "--events", "gevent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert required.returncode == 5 and "--events gevent: there is no front" in required.stderr, required.stderr
     assert "spawned" not in required.stdout  # nothing was started
+
+
+def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):
+    """A stranger's MAX_UPLOAD_BYTES=abc was a bare traceback, =-1 a run where every request with a body got 413
+    while /health said ok, HEARTBEAT_SECONDS=nan a crash loop, =0 a worker beating ~8,000 times a second."""
+    from config import SettingsError, load_settings
+
+    for key, value, says in (("MAX_UPLOAD_BYTES", "abc", "is not a number"), ("MAX_UPLOAD_BYTES", "10MB", "number"),
+                             ("MAX_UPLOAD_BYTES", "-1", "more than 0"), ("HEARTBEAT_SECONDS", "nan", "finite"),
+                             ("HEARTBEAT_SECONDS", "0", "at least 0.1"), ("MIN_FREE_DISK_MB", "-100", "0 or more"),
+                             ("MAX_DURATION_SECONDS", "inf", "finite")):
+        with pytest.raises(SettingsError, match=f"^{key}=") as e:
+            load_settings({key: value}, dotenv=False)
+        assert says in str(e.value), (key, value, str(e.value))
+    assert load_settings({"MIN_FREE_DISK_MB": "0", "HEARTBEAT_SECONDS": "0.5"}, dotenv=False)["MIN_FREE_DISK_MB"] == 0
+    env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), "MAX_UPLOAD_BYTES": "-1"}
+    r = subprocess.run([sys.executable, "run.py", "--port", str(free_port())], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "MAX_UPLOAD_BYTES='-1' must be" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started or created
+
+
+def test_the_redis_password_is_not_printed():
+    from service.runner import masked_url
+
+    assert masked_url("redis://:s3cret@127.0.0.1:6391/0") == "redis://:***@127.0.0.1:6391/0"
+    assert masked_url("redis://me:s3cret@cache/2") == "redis://me:***@cache/2"
+    assert masked_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"

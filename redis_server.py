@@ -100,13 +100,31 @@ def embedded_plan(url: str) -> tuple[str, int | None]:
     A local URL keeps its port, so the configured REDIS_URL reaches the embedded server too; a remote
     one that does not answer gets an embedded server on a free loopback port.
     """
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise SystemExit(f"REDIS_URL {url!r} is not a redis:// (or rediss://, unix://) URL")
     if redis_answers(url):
         return url, None
-    parsed = urlparse(url)
     local = parsed.hostname in (None, "127.0.0.1", "localhost", "::1")
     port = (parsed.port or 6379) if local else _free_port()
+    if local and parsed.scheme != "unix" and _listening(port):
+        # an embedded server could not bind there, and would be restarted every few seconds for ever
+        raise SystemExit(f"REDIS_URL {_without_password(url)}: something listens on port {port} but does not "
+                         "answer as Redis there (a wrong password, a database number the server does not have, "
+                         "or another service on that port); fix REDIS_URL or free the port")
     db = (parsed.path or "/0").lstrip("/") or "0"
     return f"redis://127.0.0.1:{port}/{db}", port
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    return url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
 
 
 def _free_port() -> int:

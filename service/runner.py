@@ -29,7 +29,7 @@ from service.programs import Options, Program
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_ALREADY_RUNNING = 3
 EXIT_PORT_IN_USE = 4
-EXIT_NO_FRONT = 5
+EXIT_NO_FRONT = 5  # also: REDIS_URL names no Redis where one cannot be started either
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,19 @@ def test_the_redis_password_is_not_printed():
     assert masked_url("redis://:s3cret@127.0.0.1:6391/0") == "redis://:***@127.0.0.1:6391/0"
     assert masked_url("redis://me:s3cret@cache/2") == "redis://me:***@cache/2"
     assert masked_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_a_redis_url_that_cannot_work_is_said_and_no_embedded_server_is_started(tmp_path):
+    """A stranger's REDIS_URL on a port another service held started an embedded valkey there, which could not
+    bind and was restarted every ~2 s for ever; `notaurl` was a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for url, says in ((f"redis://127.0.0.1:{port}/0", f"something listens on port {port}"),
+                          ("notaurl", "is not a redis:// ")):
+            env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": url}
+            r = subprocess.run([sys.executable, "run.py", "--port", str(free_port())], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 5 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+            assert "spawned" not in r.stdout  # nothing was started

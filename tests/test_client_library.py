@@ -139,3 +139,38 @@ def test_a_batch_stops_on_the_errors_its_exit_code_calls_unavailable():
                 (415, "not_audio"), (422, "truncated_audio"), (500, "internal_error"))]
     assert [fatal(e) for e in stops] == [True] * len(stops)
     assert [fatal(e) for e in goes_on] == [False] * len(goes_on)
+
+
+def test_a_followed_job_waits_out_a_server_that_is_away_for_a_while(ma, app, audio_dir):
+    """A stranger's `analyze --wait` across a 20 s Redis restart printed "state unknown" and exited 1, though its
+    jobs ran again and succeeded. The follower keeps following through answers that say the server is away: here
+    its first connection is cut by a listener that is not the server, then the app comes to serve on that port."""
+    import io
+    import socket
+
+    from music_analyzer_client.ui import LineTracker
+    from music_analyzer_client.watching import Follower
+    from rich.console import Console
+    from werkzeug.serving import make_server
+
+    sid = ma.create_session()
+    job = ma.start_job("features", sid, file=ma.upload(sid, write(audio_dir / "away.wav", sine(440, 1.0)))["name"])
+    assert ma.wait(job["job_id"])["state"] == "succeeded"
+    away = socket.socket()
+    away.bind(("127.0.0.1", 0))
+    away.listen()
+    port = away.getsockname()[1]
+    follower = Follower(MusicAnalyzer(f"http://127.0.0.1:{port}", USER, PASSWORD, retries=0),
+                        LineTracker(Console(file=io.StringIO()), quiet=True))
+    followed = follower.follow(job["job_id"], "away.wav")
+    conn, _ = away.accept()  # the follower's first try reached a server that is not there: cut
+    conn.close()
+    away.close()
+    srv = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        assert followed.done.wait(60)
+        assert followed.record is not None and followed.record["state"] == "succeeded", followed.error
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -182,6 +182,9 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
                 out.out.print(f"  {analysis.name:<8} job {job_id} (started)")
                 continue
             record: dict[str, Any] = dict(followed.record or {"state": followed.state})
+            if followed.record is None and followed.error is not None:  # why it is unknown, not just that it is
+                record["error"] = {"code": followed.error.code, "message": f"could not follow job {job_id}: "
+                                   f"{followed.error.message}"}
             files += record.get("files") or []
             for label, text in summary_lines(record, files=False):
                 out.out.print(f"  {label:<8} {text}", style="red" if label == "error" else None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ class Followed:
         return "unknown" if self.error is not None else "waiting"
 
 
+UNAVAILABLE_PATIENCE_SECONDS = 300.0  # how long a job is followed while its server answers "unavailable"
+RETRY_FOLLOW_SECONDS = 2.0
+
+
 class Follower:
     """Starts following a job and hands back a Followed whose `done` is set when the job has ended."""
 
@@ -53,11 +58,7 @@ class Follower:
 
     def _run(self, item: Followed) -> None:
         try:
-            for event in self.client.events(item.job_id, poll_seconds=self.poll_seconds):
-                if event["event"] == "done":
-                    self._finish(item, event["data"])
-                    return
-                self.tracker.update(item.job_id, event["data"])
+            self._follow(item)
         except MusicAnalyzerError as e:
             item.error = e
         except Exception as e:  # never a traceback from a thread: the user sees the job as unknown
@@ -66,6 +67,29 @@ class Follower:
             item.error = MusicAnalyzerError("the output was closed", code="client_error")
         finally:  # whatever happened, the main thread waiting for this job must wake
             item.done.set()
+
+    def _follow(self, item: Followed) -> None:
+        """Follow the job's events to its end. The server away for a while (its Redis restarting: 503; the front
+        without the API: 502) is waited out for up to UNAVAILABLE_PATIENCE_SECONDS, following again from the
+        job's current state: a stranger's `analyze --wait` across a 20 s Redis restart printed "state unknown"
+        and exited 1, though its jobs ran again and succeeded."""
+        gone_since: float | None = None
+        while True:
+            try:
+                for event in self.client.events(item.job_id, poll_seconds=self.poll_seconds):
+                    gone_since = None
+                    if event["event"] == "done":
+                        self._finish(item, event["data"])
+                        return
+                    self.tracker.update(item.job_id, event["data"])
+                return  # the stream ended without its last event: the caller sees the job as unknown
+            except MusicAnalyzerError as e:
+                if not (e.server_unavailable or e.unreachable):
+                    raise
+                gone_since = gone_since if gone_since is not None else time.monotonic()
+                if time.monotonic() - gone_since > UNAVAILABLE_PATIENCE_SECONDS:
+                    raise
+                threading.Event().wait(RETRY_FOLLOW_SECONDS)  # a backoff between reconnections (the bar stays)
 
     def _finish(self, item: Followed, record: dict[str, Any]) -> None:
         item.record = record  # type: ignore[assignment]  # the server's record, typed as Job

@@ -87,10 +87,11 @@ class SettingsError(ValueError):
 
 
 # Numeric settings are finite and at least 0; these must be more (0 would refuse every upload, never expire a
-# record, or beat the heartbeat ~8,000 times a second, as a stranger's HEARTBEAT_SECONDS=0 did)
+# record, or beat the heartbeat ~8,000 times a second, as a stranger's HEARTBEAT_SECONDS=0 did); 0 means
+# something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores)
 POSITIVE = frozenset({
     "MAX_UPLOAD_BYTES", "MAX_DURATION_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "MAX_CHANNELS",
-    "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_LIMIT", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
+    "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
     "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "JOB_TTL_SECONDS", "EVENTS_HEARTBEAT_SECONDS",
     "EVENTS_MAX_LISTENERS"})

@@ -33,6 +33,7 @@ from worker.errors import JobCanceled
 
 from . import keys, metrics
 from .keys import text
+from .queue_storage import QueueStorageFull
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
@@ -345,7 +346,9 @@ class JobStore:
                         self._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
                                                                "progress": round(min(max(fraction, 0.0), 1.0), 4)})
                 canceled = self.cancel_requested(job_id)
-            except (redis.ConnectionError, redis.TimeoutError):
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                if isinstance(e, QueueStorageFull):  # its disk is full: the job fails insufficient_storage
+                    raise
                 # Redis away for a moment: the work goes on (its outcome waits for Redis, runner._record_outcome);
                 # only this progress is not shown, and a cancel is seen once Redis is back
                 log.warning("progress of job %s not recorded: Redis is not reachable", job_id)

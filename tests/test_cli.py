@@ -259,8 +259,11 @@ def test_login_with_a_keyring_needs_no_password_later(env, tmp_path):
 
 
 def test_jobs_started_without_wait_are_followed_by_jobs_watch(env, tmp_path):
-    for name in ("u.wav", "v.wav", "w.wav"):
-        song(tmp_path / name, bars=4)
+    # three different songs (no cached result or reused upload makes one finish at once), long enough that the
+    # worker running them one after another is still at it when the watch begins (4 bars each: once, under load,
+    # all three had ended before the watch's process had started)
+    for tonic, name in enumerate(("u.wav", "v.wav", "w.wav")):
+        song(tmp_path / name, tonic=2 * tonic, bars=16)
     started = ma(env, "--json", "analyze", "u.wav", "v.wav", "w.wav", "--session", "cli-watch", "--pitch",
                  cwd=tmp_path)  # no --wait: starts three jobs and returns
     assert started.returncode == 0, started.stderr

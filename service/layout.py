@@ -58,8 +58,11 @@ class RunLayout:
         return self.metrics
 
     def remove_metrics_dir(self) -> None:
-        """At the end of a run: memory is not kept for counters nobody will read."""
+        """At the end of a run: memory is not kept for counters nobody will read (nor the folder named after
+        DATA_DIR that holds them in /dev/shm). A run killed with -9 leaves them to its next start."""
         shutil.rmtree(self.metrics, ignore_errors=True)
+        if self.metrics.parent != self.run:
+            shutil.rmtree(self.metrics.parent, ignore_errors=True)
 
     @property
     def lock_file(self) -> Path:

@@ -335,8 +335,10 @@ class JobStore:
         if hooked is not None and not hooked.get("webhook"):
             hooked = None
 
+        away = False  # Redis was unreachable at the last report: said once, not at every report
+
         def report(fraction: float, stage: str) -> None:
-            nonlocal last_time, last_stage
+            nonlocal last_time, last_stage, away
             now = time.monotonic()
             try:
                 if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
@@ -351,8 +353,11 @@ class JobStore:
                     raise
                 # Redis away for a moment: the work goes on (its outcome waits for Redis, runner._record_outcome);
                 # only this progress is not shown, and a cancel is seen once Redis is back
-                log.warning("progress of job %s not recorded: Redis is not reachable", job_id)
+                if not away:
+                    log.warning("progress of job %s not recorded while Redis is not reachable", job_id)
+                away = True
                 return
+            away = False
             if canceled:
                 raise JobCanceled("the job was canceled")
 

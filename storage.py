@@ -199,6 +199,10 @@ class SessionRoot:
         sessions = self.legacy_dir if owner == LEGACY_OWNER else self.users_dir / owner_folder(owner) / "sessions"
         return SessionStore(sessions_dir=sessions, tmp_dir=self.tmp_dir, owner=owner)
 
+    def holds_data_of(self, owner: str) -> bool:
+        """`owner` has a folder here (sessions made while they were a user, who may since have been removed)."""
+        return bool(owner) and (self.users_dir / owner_folder(owner)).is_dir()
+
     def owners_holding(self, session_id: str) -> list[str]:
         """The owners that have a session `session_id` (owner-less folders not included)."""
         check_session_id(session_id)

@@ -36,11 +36,13 @@ def caller() -> Caller:
 
 
 def named_owner(who: Caller) -> str | None:
-    """`?owner=NAME`, when given: a user `who` may act for (themself, or anyone for an admin); else 404."""
+    """`?owner=NAME`, when given: a user `who` may act for (themself, or anyone for an admin, a user removed from
+    AUTH_USERS whose data is still here included: a stranger's admin could reach it only by session id); else 404."""
     owner = request.args.get("owner")
     if owner is None:
         return None
-    if owner == who.name or (who.admin and services().users.known(owner)):
+    svc = services()
+    if owner == who.name or (who.admin and (svc.users.known(owner) or svc.sessions.holds_data_of(owner))):
         return owner
     raise NotFoundError(f"no data of owner {owner!r} is visible to you", code="owner_not_found")
 

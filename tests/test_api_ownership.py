@@ -153,3 +153,17 @@ def test_admin_picks_among_owners_of_one_id(client, other_client, admin_client, 
     assert admin_client.get(f"/sessions/{sid}").json()["owner"] == ADMIN
     assert client.get(f"/sessions/{sid}?owner={OTHER}").status_code == 404
     assert client.get(f"/sessions/{sid}?owner={USER}").json()["owner"] == USER
+
+
+def test_an_admin_reaches_the_data_of_a_user_removed_from_auth_users(app, client, other_client, admin_client):
+    """A stranger removed bob from AUTH_USERS: his sessions stayed on disk, and `?owner=bob` was 404 to the admin,
+    who could reach them only by session id. A name with data here is an owner an admin may name; a name with
+    none is still 404, and an ordinary user still reaches no one else's."""
+    gone = f"gone-{uuid.uuid4().hex[:8]}"
+    app.extensions["music_analyzer"].sessions.of(gone).create("kept")
+    listed = admin_client.get(f"/sessions?owner={gone}")
+    assert listed.status_code == 200 and [s["session_id"] for s in listed.json()["sessions"]] == ["kept"]
+    assert admin_client.get(f"/jobs?owner={gone}").status_code == 200
+    assert admin_client.delete(f"/sessions/kept?owner={gone}").status_code == 200
+    assert admin_client.get(f"/sessions?owner=never-{uuid.uuid4().hex[:8]}").status_code == 404
+    assert other_client.get(f"/sessions?owner={gone}").status_code == 404

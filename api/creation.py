@@ -15,8 +15,8 @@ from flask import current_app, jsonify, request, url_for
 
 from jobs import webhooks
 from jobs.idempotency import fingerprint
+from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
-from jobs.store import TERMINAL_STATES, public_view
 from jobs.submit import submit, submit_cached
 from worker.errors import InvalidRequestError
 from worker.options import JobOptions

@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from api import access
 from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
-from jobs.store import TERMINAL_STATES, public_view
+from jobs.record import TERMINAL_STATES, public_view
 from redis_server import redis_client
 from worker.errors import InvalidRequestError
 

@@ -15,8 +15,8 @@ from api.context import page_limit
 from api.creation import wait_argument
 from api.process import json_body
 from jobs.listing import JobFilter, check_states, check_types, page_jobs
+from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
-from jobs.store import TERMINAL_STATES, public_view
 from jobs.submit import submit
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError

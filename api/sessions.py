@@ -14,8 +14,8 @@ from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
+from jobs.record import iso, public_view
 from jobs.services import services
-from jobs.store import iso, public_view
 from storage import SESSION_ID_RE, SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 

@@ -20,7 +20,7 @@ import redis
 
 from . import keys
 from .keys import text
-from .store import TERMINAL_STATES, decode_record
+from .record import TERMINAL_STATES, decode_record
 
 NO_EVENT_ID = "0-0"  # the id before any event: what a job that has not changed since it was created shows
 READ_BATCH = 100  # entries one XREAD returns at most; a replay after a long gap takes several reads

@@ -22,7 +22,8 @@ from worker.errors import InvalidRequestError
 
 from . import keys
 from .keys import text
-from .store import STATES, JobStore, decode_record
+from .record import STATES, decode_record
+from .store import JobStore
 
 SCAN_FACTOR = 20  # index entries read per requested job, at most
 BATCH = 200  # index entries fetched per round trip

@@ -22,8 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -34,13 +33,11 @@ from worker.errors import JobCanceled
 from . import keys, metrics
 from .keys import text
 from .queue_storage import QueueStorageFull
+from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
-STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
-_JSON_FIELDS = ("params", "result", "error", "files", "webhook_events")
 # Entries an unfinished job's event log keeps (trimmed approximately, which is cheap): the reporter writes
 # at most 20 progress events a second, so a client reconnecting within about a minute misses nothing.
 EVENT_LOG_MAX_ENTRIES = 1000
@@ -75,12 +72,6 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
 return cur
 """.replace("FINAL_STATES", "{" + ", ".join(f"{s} = true" for s in sorted(TERMINAL_STATES)) + "}").replace(
     "MAX_ENTRIES", str(EVENT_LOG_MAX_ENTRIES))
-
-def iso(ts: float | str | None) -> str | None:
-    if ts in (None, ""):
-        return None
-    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
-
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
@@ -176,7 +167,7 @@ class JobStore:
     def _move(self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any) -> str | None:
         args = [",".join(from_states), to_state]
         for k, v in fields.items():
-            args += [k, json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)]
+            args += [k, json.dumps(v) if k in JSON_FIELDS else ("" if v is None else v)]
         prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING, keys.event_log(job_id)],
                                 args=args)
         if prev and self.webhooks is not None:
@@ -362,44 +353,3 @@ class JobStore:
                 raise JobCanceled("the job was canceled")
 
         return report
-
-
-def decode_record(raw: Mapping) -> dict:
-    rec: dict[str, Any] = {text(k): text(v) if isinstance(v, bytes | str) else str(v) for k, v in raw.items()}
-    for k in _JSON_FIELDS:
-        if rec.get(k):
-            rec[k] = json.loads(rec[k])
-        else:
-            rec.pop(k, None)
-    rec["owner"] = rec.get("owner") or ""  # records of older versions have none
-    rec["progress"] = float(rec.get("progress") or 0.0)
-    rec["attempts"] = int(rec.get("attempts") or 0)
-    rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
-    for k in ("created_at", "started_at", "finished_at"):
-        rec[k] = float(rec[k]) if rec.get(k) else None
-    return rec
-
-
-def public_view(job: dict) -> dict:
-    """The job as clients see it (GET /jobs/<id>)."""
-    out = {
-        "job_id": job["job_id"],
-        "owner": job.get("owner") or None,
-        "session_id": job["session_id"] or None,
-        "type": job["type"],
-        "state": job["state"],
-        "progress": job["progress"],
-        "stage": job["stage"],
-        "created_at": iso(job.get("created_at")),
-        "started_at": iso(job.get("started_at")),
-        "finished_at": iso(job.get("finished_at")),
-        "queue": job.get("queue"),
-        "attempts": job.get("attempts", 0),
-        "request_id": job.get("request_id") or None,
-    }
-    if job["state"] == "succeeded" or (job["state"] == "canceled" and job.get("result")):
-        out["result"] = job.get("result")  # a canceled batch's: the files it had finished
-        out["files"] = job.get("files", [])
-    if job["state"] == "failed":
-        out["error"] = job.get("error")
-    return out

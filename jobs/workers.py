@@ -10,7 +10,7 @@ import redis
 
 from . import keys
 from .keys import text
-from .store import TERMINAL_STATES
+from .record import TERMINAL_STATES
 
 HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.store import STATES
+from jobs.record import STATES
 from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 

@@ -1,0 +1,61 @@
+"""What a job record holds: its states, how its Redis hash decodes, and what clients see of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .keys import text
+
+TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
+STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
+JSON_FIELDS = ("params", "result", "error", "files", "webhook_events")
+
+
+def iso(ts: float | str | None) -> str | None:
+    if ts in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
+
+
+def decode_record(raw: Mapping) -> dict:
+    rec: dict[str, Any] = {text(k): text(v) if isinstance(v, bytes | str) else str(v) for k, v in raw.items()}
+    for k in JSON_FIELDS:
+        if rec.get(k):
+            rec[k] = json.loads(rec[k])
+        else:
+            rec.pop(k, None)
+    rec["owner"] = rec.get("owner") or ""  # records of older versions have none
+    rec["progress"] = float(rec.get("progress") or 0.0)
+    rec["attempts"] = int(rec.get("attempts") or 0)
+    rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
+    for k in ("created_at", "started_at", "finished_at"):
+        rec[k] = float(rec[k]) if rec.get(k) else None
+    return rec
+
+
+def public_view(job: dict) -> dict:
+    """The job as clients see it (GET /jobs/<id>)."""
+    out = {
+        "job_id": job["job_id"],
+        "owner": job.get("owner") or None,
+        "session_id": job["session_id"] or None,
+        "type": job["type"],
+        "state": job["state"],
+        "progress": job["progress"],
+        "stage": job["stage"],
+        "created_at": iso(job.get("created_at")),
+        "started_at": iso(job.get("started_at")),
+        "finished_at": iso(job.get("finished_at")),
+        "queue": job.get("queue"),
+        "attempts": job.get("attempts", 0),
+        "request_id": job.get("request_id") or None,
+    }
+    if job["state"] == "succeeded" or (job["state"] == "canceled" and job.get("result")):
+        out["result"] = job.get("result")  # a canceled batch's: the files it had finished
+        out["files"] = job.get("files", [])
+    if job["state"] == "failed":
+        out["error"] = job.get("error")
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import redis
 
@@ -109,7 +109,7 @@ def embedded_plan(url: str) -> tuple[str, int | None]:
     port = (parsed.port or 6379) if local else _free_port()
     if local and parsed.scheme != "unix" and _listening(port):
         # an embedded server could not bind there, and would be restarted every few seconds for ever
-        raise SystemExit(f"REDIS_URL {_without_password(url)}: something listens on port {port} but does not "
+        raise SystemExit(f"REDIS_URL {masked_url(url)}: something listens on port {port} but does not "
                          "answer as Redis there (a wrong password, a database number the server does not have, "
                          "or another service on that port); fix REDIS_URL or free the port")
     db = (parsed.path or "/0").lstrip("/") or "0"
@@ -122,9 +122,13 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _without_password(url: str) -> str:
-    parsed = urlparse(url)
-    return url.replace(f":{parsed.password}@", ":***@") if parsed.password else url
+def masked_url(url: str) -> str:
+    """The URL with its password (if any) as ***: run.py's output goes to terminals and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.hostname or ''}{port}"))
 
 
 def _free_port() -> int:

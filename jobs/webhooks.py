@@ -248,9 +248,8 @@ class WebhookQueue:
 
     def owner_of(self, delivery_id: str) -> str | None:
         """Whose job a delivery is of ("" for records without one), or None for a delivery that is gone."""
-        if not self.r.exists(keys.webhook(delivery_id)):
-            return None
-        return text(self.r.hget(keys.webhook(delivery_id), "owner") or b"")
+        found, owner = self.r.hmget(keys.webhook(delivery_id), ["id", "owner"])
+        return None if found is None else text(owner or b"")
 
     def defer(self, delivery_id: str, seconds: float) -> None:
         """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy)."""

@@ -16,11 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from redis_server import embedded_plan
+from redis_server import embedded_plan, masked_url
 from service import front, programs, supervisor_conf
 from service.layout import RunLayout
 from service.lock import AlreadyRunning, DataDirLock
@@ -167,17 +166,6 @@ def sweep_session(session: int, grace: float = 10.0) -> int:
         except psutil.Error:
             pass
     return len(left)
-
-
-def masked_url(url: str) -> str:
-    """The URL with its password (if any) as ***: run.py's output goes to terminals and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:

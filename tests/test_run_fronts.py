@@ -122,7 +122,7 @@ def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):
 
 
 def test_the_redis_password_is_not_printed():
-    from service.runner import masked_url
+    from redis_server import masked_url
 
     assert masked_url("redis://:s3cret@127.0.0.1:6391/0") == "redis://:***@127.0.0.1:6391/0"
     assert masked_url("redis://me:s3cret@cache/2") == "redis://me:***@cache/2"

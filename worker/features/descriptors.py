@@ -151,9 +151,10 @@ class FeatureAccumulator:
         mono = y.mean(axis=0, dtype=np.float32)
         self.samples += y.shape[1]
         self.sum_squares += float(np.square(mono, dtype=np.float64).sum())
-        self.peak = max(self.peak, float(np.abs(y).max(initial=0.0)))
+        magnitude = np.abs(y)
+        self.peak = max(self.peak, float(magnitude.max(initial=0.0)))
         self.sum += float(mono.sum(dtype=np.float64))
-        self.clipped += int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL))
+        self.clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
         self.loudness.push(y)
         self.envelope_hi.push(mono[None, :])
         self.envelope_lo.push(-mono[None, :])

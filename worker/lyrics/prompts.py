@@ -6,8 +6,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
 # Each section and what the prompt asks of it (the prompt's own words, also what an echo of it is recognised by)
 SECTION_ASKS = {
@@ -75,12 +73,12 @@ def echoed_sections(sections: Mapping[str, str]) -> list[str]:
         said = _words(sections.get(key, ""))
         if len(said) < 3:
             continue
-        copied = np.zeros(len(said), bool)
+        copied: set[int] = set()  # positions in `said` inside a run of some copy's words
         for c in copies:
             for block in SequenceMatcher(None, said, c, autojunk=False).get_matching_blocks():
                 if block.size >= 2:  # a run of words, not one common word
-                    copied[block.a: block.a + block.size] = True
-        if copied.mean() >= ECHO_SHARE:
+                    copied.update(range(block.a, block.a + block.size))
+        if len(copied) >= ECHO_SHARE * len(said):
             out.append(key)
     return out
 

@@ -21,17 +21,22 @@ from tests.test_api_sessions import upload
 
 class Receiver:
     """A real HTTP endpoint on 127.0.0.1 that records webhook deliveries; the first `fail_first` get
-    `fail_status` (500, or a redirect elsewhere)."""
+    `fail_status` (500, or a redirect elsewhere). `hold`: each request is held until `release` is set (a receiver
+    slower than the delivery timeout), counted by `held`."""
 
-    def __init__(self, fail_first: int = 0, fail_status: int = 500):
+    def __init__(self, fail_first: int = 0, fail_status: int = 500, *, hold: bool = False):
         self.deliveries: list[dict] = []
         self.arrived = threading.Condition()
         self.fail_first = fail_first
+        self.release, self.held = threading.Event(), threading.Semaphore(0)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if hold:
+                    receiver.held.release()
+                    receiver.release.wait(timeout=60)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver.arrived:
                     status = fail_status if len(receiver.deliveries) < receiver.fail_first else 200
@@ -64,31 +69,6 @@ def tone(client, session_id, audio_dir):
     return session_id
 
 
-class HeldReceiver:
-    """A real HTTP endpoint that holds every request until `release` is set (a receiver slower than the
-    delivery timeout), counting the requests it holds."""
-
-    def __init__(self):
-        self.release = threading.Event()
-        self.held = threading.Semaphore(0)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.held.release()
-                receiver.release.wait(timeout=60)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/slow"
-
-
 def test_one_users_slow_receivers_do_not_hold_up_another_users_webhook(redis_url, settings):
     """A stranger's three slow receivers (as one user) held the worker's only sender thread, and another user's
     webhook waited 7-11 s behind them. The sender's threads serve each owner at most `per_owner` at a time: bob's
@@ -98,7 +78,7 @@ def test_one_users_slow_receivers_do_not_hold_up_another_users_webhook(redis_url
 
     own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12")
     queue = WebhookQueue(own, settings)
-    slow, quick = HeldReceiver(), Receiver()
+    slow, quick = Receiver(hold=True), Receiver()
     sender = WebhookSender(queue, blocking_client=redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/12"),
                            threads=2, per_owner=1)
     sender.start()

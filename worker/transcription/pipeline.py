@@ -46,6 +46,11 @@ SILENT_PEAK = 1e-4
 # music 0.15 / -0.56; the sine 0.43 / -2.26, white noise 0.94-0.97 / -0.60 to -0.99.
 DOUBT_NO_SPEECH = 0.8
 DOUBT_LOGPROB = -1.0
+# Those numbers miss a confident hallucination (a CI run's sine: average log-probability -0.04). The voice activity
+# detector faster-whisper ships (Silero VAD) listens for a voice itself: it finds none in a sine, noise or chords
+# (0.0 s of 12 s each here) and all of the espeak speech, alone or under chords; a segment with less than
+# DOUBT_SPEECH_SHARE of its time voiced is doubted too. Each segment carries its `speech_share`.
+DOUBT_SPEECH_SHARE = 0.1
 
 
 def transcribe(model, audio: np.ndarray, options: WhisperOptions, progress: Progress | None = None) -> dict:
@@ -93,9 +98,24 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
             "text": " ".join(s["text"] for s in out if s["text"]), "segments": out, "warnings": warnings}
 
 
+def voiced_spans(audio: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of `audio` (16 kHz mono) in which the voice activity detector hears a voice."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return [(t["start"] / SAMPLE_RATE, t["end"] / SAMPLE_RATE) for t in get_speech_timestamps(audio, VadOptions())]
+
+
+def voiced_share(voiced: list[tuple[float, float]], start: float, end: float) -> float:
+    """Share of [start, end] covered by the voiced spans."""
+    covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in voiced)
+    return covered / max(end - start, 1e-3)
+
+
 def doubted(segment: dict) -> bool:
-    """Whisper itself doubts the segment is speech (see DOUBT_NO_SPEECH)."""
-    return segment["no_speech_prob"] >= DOUBT_NO_SPEECH or segment["avg_logprob"] <= DOUBT_LOGPROB
+    """The segment is probably not speech: Whisper itself doubts it (see DOUBT_NO_SPEECH), or the voice activity
+    detector heard no voice in it (DOUBT_SPEECH_SHARE)."""
+    return (segment["no_speech_prob"] >= DOUBT_NO_SPEECH or segment["avg_logprob"] <= DOUBT_LOGPROB
+            or segment.get("speech_share", 1.0) < DOUBT_SPEECH_SHARE)
 
 
 def doubt_warnings(segments: list[dict]) -> list[str]:
@@ -104,9 +124,10 @@ def doubt_warnings(segments: list[dict]) -> list[str]:
     doubtful = [s for s in spoken if doubted(s)]
     if not doubtful or 2 * sum(len(s["text"]) for s in doubtful) < sum(len(s["text"]) for s in spoken):
         return []
-    return [f"the transcript may be made up: Whisper doubts there is speech in {len(doubtful)} of {len(spoken)} "
-            f"segments (no-speech probability {DOUBT_NO_SPEECH} or more, or average log-probability "
-            f"{DOUBT_LOGPROB} or less); tones, music and noise are often heard as words"]
+    return [f"the transcript may be made up: no voice was heard in {len(doubtful)} of {len(spoken)} segments "
+            f"(Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, its average log-probability "
+            f"{DOUBT_LOGPROB} or less, or under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced); tones, music and "
+            "noise are often heard as words"]
 
 
 def is_silent(window: np.ndarray) -> bool:
@@ -122,12 +143,14 @@ def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, off
         # Sung lyrics repeat; conditioning on the previous text makes Whisper loop on a line.
         condition_on_previous_text=False)
     total = total_seconds or (offset + float(info.duration)) or 1e-9
+    voiced = voiced_spans(audio)
     for seg in segments:  # the work happens while this generator is consumed
         words = [{"start": _r(w.start + offset, 3), "end": _r(w.end + offset, 3), "word": w.word,
                   "probability": _r(w.probability, 4)} for w in (seg.words or [])]
         out.append({"id": len(out) + 1, "start": _r(seg.start + offset, 3), "end": _r(seg.end + offset, 3),
                     "text": seg.text.strip(), "avg_logprob": _r(seg.avg_logprob, 4),
-                    "no_speech_prob": _r(seg.no_speech_prob, 4), "words": words})
+                    "no_speech_prob": _r(seg.no_speech_prob, 4),
+                    "speech_share": _r(voiced_share(voiced, seg.start, seg.end), 3), "words": words})
         if progress is not None:
             progress(min((seg.end + offset) / total, 1.0), "transcribing")
     return info

@@ -9,6 +9,8 @@
     ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
     ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
     ma:running                set: ids of running jobs (what recovery scans)
+    ma:unpublished            zset: ids of queued jobs whose Celery message may not have been sent yet, by the
+                              time they were queued (what recovery scans for a process that died in between)
     ma:cancel:<id>            string: a cancel was requested
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
     ma:event-log:<id>         stream: the same events with ids, for SSE resume (capped; once the job has
@@ -33,6 +35,7 @@ from __future__ import annotations
 PREFIX = "ma:"
 JOBS = f"{PREFIX}jobs"
 RUNNING = f"{PREFIX}running"
+UNPUBLISHED = f"{PREFIX}unpublished"
 WORKERS = f"{PREFIX}workers"
 MODEL_STATUS = f"{PREFIX}models:status"
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"

@@ -13,6 +13,13 @@ Recovery: a job left "running" by a worker whose heartbeat has expired (killed, 
 lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in all, then marked failed:
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
+
+Publishing: a job is recorded `queued` and then its Celery message is sent; a process killed in between (an API
+restarting under nginx's 502, a recovering worker) would leave a record no worker ever receives, which also
+blocks deleting its session. The store keeps such jobs in an "unpublished" set until their publisher says it
+sent them; a live worker's recovery publishes those older than UNPUBLISHED_GRACE_BEATS heartbeats (20 s by
+default). A message sent twice (the publisher died after sending, before saying so) runs once: a worker starts
+only a job still queued.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RECOVERY_EVERY_BEATS = 3
 RECOVERY_LOCK_SECONDS = 30
+UNPUBLISHED_GRACE_BEATS = 10  # heartbeats a queued job's publisher has to send its message (it takes milliseconds)
 
 
 def new_identity(node: str) -> str:
@@ -111,6 +119,7 @@ class WorkerRuntime:
                 self.beat()
                 if n % RECOVERY_EVERY_BEATS == 0:
                     self.recover_orphans()
+                    self.publish_stranded()
             except Exception:  # Redis down: keep trying, the worker itself reconnects
                 log.warning("heartbeat failed", exc_info=True)
 
@@ -134,9 +143,29 @@ class WorkerRuntime:
             elif svc.jobs.requeue(job_id):
                 with self.app.app_context():
                     publish(job["task"], job_id, job["queue"])
+                svc.jobs.published(job_id)
                 log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
             recovered.append(job_id)
         return recovered
+
+    def publish_stranded(self) -> list[str]:
+        """Publish queued jobs whose publisher stopped before sending their message (see the module's note)."""
+        svc = self._services()
+        grace = float(self.app.config["HEARTBEAT_SECONDS"]) * UNPUBLISHED_GRACE_BEATS
+        published = []
+        for job_id in svc.jobs.unpublished_ids(older_than=grace):
+            job = svc.jobs.get(job_id)
+            if job is None or job["state"] != "queued":
+                svc.jobs.published(job_id)  # ended, canceled or expired: nothing to send
+                continue
+            if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
+                continue  # another worker is publishing it
+            with self.app.app_context():
+                publish(job["task"], job_id, job["queue"])
+            svc.jobs.published(job_id)
+            log.warning("job %s published by recovery: whoever queued it stopped before sending its message", job_id)
+            published.append(job_id)
+        return published
 
 
 def model_manager() -> ModelManager:

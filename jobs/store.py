@@ -115,6 +115,7 @@ class JobStore:
         pipe.expire(keys.job(job_id), self.ttl)
         pipe.zadd(keys.JOBS, {job_id: now})
         pipe.zadd(keys.owner_jobs(owner), {job_id: now})
+        pipe.zadd(keys.UNPUBLISHED, {job_id: now})  # until `published`: a process may die before it publishes
         if session_id:
             pipe.zadd(keys.session_jobs(owner, session_id), {job_id: now})
         pipe.execute()
@@ -215,8 +216,20 @@ class JobStore:
         return "run" if prev else "done"
 
     def requeue(self, job_id: str) -> bool:
-        """running -> queued, for a job whose worker died (the caller re-publishes it)."""
-        return bool(self._move(job_id, ("running",), "queued", stage="requeued after its worker stopped"))
+        """running -> queued, for a job whose worker died (the caller re-publishes it, then calls `published`)."""
+        self.r.zadd(keys.UNPUBLISHED, {job_id: time.time()})  # first: the recovering worker may die before it publishes
+        if self._move(job_id, ("running",), "queued", stage="requeued after its worker stopped"):
+            return True
+        self.published(job_id)
+        return False
+
+    def published(self, job_id: str) -> None:
+        """The job's Celery message was sent (or it needs none): recovery need not publish it."""
+        self.r.zrem(keys.UNPUBLISHED, job_id)
+
+    def unpublished_ids(self, *, older_than: float) -> list[str]:
+        """Jobs recorded queued more than `older_than` seconds ago whose publisher never said it published them."""
+        return [text(i) for i in self.r.zrangebyscore(keys.UNPUBLISHED, "-inf", time.time() - older_than)]  # type: ignore[arg-type]
 
     def forget_running(self, job_id: str) -> None:
         """Drop a finished or vanished job from the running set (recovery's housekeeping)."""

@@ -39,6 +39,9 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     except Exception as e:
         svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": f"could not enqueue: {e}"})
         raise
+    # a process that dies before this line (a killed API, a lost connection) leaves the job in the store's
+    # unpublished set, and a worker's recovery publishes it (jobs/runtime.py): never queued for good
+    svc.jobs.published(job["job_id"])
     return job
 
 
@@ -71,4 +74,5 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     # the adopted results are this session's now: index them as a run job's would be (never fails the request)
     index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions)
     svc.jobs.succeed_from_cache(job["job_id"], result, files=written)
+    svc.jobs.published(job["job_id"])
     return svc.jobs.get(job["job_id"]) or job

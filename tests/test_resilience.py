@@ -176,6 +176,34 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
     return env, svc, job_id
 
 
+def test_a_job_whose_publisher_died_before_sending_it_is_published_by_a_worker(settings, private_redis, tmp_path):
+    """An operator's API crash-looped under nginx: a POST answered 502 had recorded its job `queued` and died before
+    sending the Celery message, so no worker ever ran it and its session could not be deleted. A worker's recovery
+    now publishes it; a job published as usual is not published again."""
+    from jobs.types import JOB_TYPES
+    from worker.features.options import FeaturesOptions
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, normal_id = batch_job(settings, url, tmp_path, files=1, seconds=1.0)
+    sid = "batch"
+    params = {"files": ["t0.wav"], "batch": False, "options": FeaturesOptions().to_dict()}
+    # what a process killed between recording the job and publishing it leaves behind
+    stranded = svc.jobs.create(owner=USER, job_type="features", session_id=sid, queue=settings["CPU_QUEUE"],
+                               task=JOB_TYPES["features"].task, params=params)["job_id"]
+    client = redis_lib.Redis.from_url(url)
+    assert client.zscore(keys.UNPUBLISHED, normal_id) is None  # submit() said it sent it
+    assert client.zscore(keys.UNPUBLISHED, stranded) is not None
+    worker = start_worker_process(env, settings["CPU_QUEUE"], "cpu@publish")
+    try:
+        job = svc.jobs.wait_for_state(stranded, ("succeeded", "failed", "canceled"), timeout=120)
+        assert job["state"] == "succeeded" and job["attempts"] == 1 and job["files"], job
+        normal = svc.jobs.wait_for_state(normal_id, ("succeeded", "failed", "canceled"), timeout=60)
+        assert normal["state"] == "succeeded" and normal["attempts"] == 1, normal
+        assert client.zcard(keys.UNPUBLISHED) == 0
+    finally:
+        stop_all([worker])
+
+
 @pytest.mark.slow
 def test_a_job_that_ends_while_redis_is_away_records_its_end_once_redis_is_back(settings, private_redis, tmp_path):
     """A stranger restarted Redis for 20 s under two running jobs: their progress writes failed, the jobs failed,

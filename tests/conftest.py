@@ -68,6 +68,15 @@ def node_of(identity: str | None) -> str:
     return (identity or "").split("#", 1)[0]
 
 
+def queued_record(app, **fields) -> dict:
+    """A job record left queued with no Celery message, which recovery will not send either (its publisher said it
+    sent it, as if the message were lost): it stays queued until the test publishes or cancels it."""
+    jobs = app.extensions["music_analyzer"].jobs
+    job = jobs.create(**fields)
+    jobs.published(job["job_id"])
+    return job
+
+
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):
     """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

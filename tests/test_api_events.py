@@ -14,7 +14,7 @@ from jobs.event_log import NO_EVENT_ID, parse_event_id
 from jobs.store import EVENT_LOG_MAX_ENTRIES
 from jobs.types import JOB_TYPES
 from tests.audio_synth import sine, write
-from tests.conftest import USER
+from tests.conftest import USER, queued_record
 from tests.sse import SseStream, open_stream
 from tests.test_api_sessions import upload
 
@@ -37,8 +37,8 @@ PLAYED_RESULT = {"batch": True, "results": [], "errors": [
 
 def unpublished_job(app, session_id: str | None, settings: dict) -> str:
     """A features job record that no worker has been told about: it stays queued until published."""
-    job = app.extensions["music_analyzer"].jobs.create(
-        owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+    job = queued_record(
+        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
         task=JOB_TYPES["features"].task, params={"files": ["events-tone.wav"], "batch": False, "options": {}})
     return job["job_id"]
 

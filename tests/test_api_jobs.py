@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.audio_synth import sine, write
-from tests.conftest import USER, node_of
+from tests.conftest import USER, node_of, queued_record
 from tests.small_disk import files_under
 from tests.test_api_sessions import upload, user_session_dir
 
@@ -87,9 +87,8 @@ def test_crashing_job_is_marked_failed_and_worker_keeps_serving(client, tone_ses
 
 
 def test_cancel_queued_job_never_runs(app, client, tone_session, settings):
-    svc = app.extensions["music_analyzer"]
     # Create the record without publishing, so it is certainly still queued when canceled.
-    job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+    job = queued_record(app, owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
                           task="music_analyzer.features",
                           params={"files": ["a440.wav"], "batch": False, "options": {}})
     r = client.delete(f"/jobs/{job['job_id']}")
@@ -183,7 +182,7 @@ def test_a_batch_canceled_midway_keeps_the_files_it_had_finished(app, client, se
 
 def test_delete_session_with_queued_job_is_409(app, client, tone_session, settings):
     svc = app.extensions["music_analyzer"]
-    job = svc.jobs.create(owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
+    job = queued_record(app, owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
                           task="music_analyzer.features",
                           params={"files": ["a440.wav"], "batch": True, "options": {}})
     assert client.delete(f"/sessions/{tone_session}").status_code == 409

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.audio_synth import sine, write
-from tests.conftest import ADMIN, OTHER, USER
+from tests.conftest import ADMIN, OTHER, USER, queued_record
 from tests.test_api_sessions import upload
 
 TONE = "tone3s.wav"

@@ -18,7 +18,7 @@ import pytest
 import requests
 import soundfile as sf
 
-from tests.conftest import CHROMIUM, PASSWORD, USER
+from tests.conftest import CHROMIUM, PASSWORD, USER, queued_record
 from tests.music_signals import SR, cadence, click_track
 
 JOB_SECONDS = 240  # the four jobs run one after another on the suite's one worker
@@ -303,8 +303,8 @@ def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, se
     from tests.test_api_sessions import upload
 
     assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
-    job = app.extensions["music_analyzer"].jobs.create(
-        owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+    job = queued_record(
+        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
         task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
     context, page, problems = logged_in(browser)
     try:

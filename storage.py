@@ -240,7 +240,14 @@ class SessionRoot:
         return self.of(holders[0])
 
     def resolve_or_new(self, session_id: str, caller: Caller, *, owner: str | None = None) -> SessionStore:
-        """For an upload: the existing session the caller may reach, else the caller's (new) one."""
+        """For an upload: the existing session the caller may reach, else the caller's (new) one.
+
+        An admin's upload without `owner` goes to their own session only: resolving the id among other users
+        (as reads do) put an admin's file, and then their jobs and library tracks, into whichever user had
+        made a session of that id first, who could then download it. `owner` names another user's session.
+        """
+        if caller.admin and owner is None:
+            return self.of(caller.name)
         try:
             return self.resolve(session_id, caller, owner=owner)
         except NotFoundError:

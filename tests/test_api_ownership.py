@@ -25,8 +25,8 @@ def new_session(client, audio_dir, prefix: str, *, sid: str | None = None, name:
 
 def queued_job(app, settings, *, owner: str, session_id: str) -> str:
     """A job record that stays queued (no message published): a cancel by anyone would take effect."""
-    job = app.extensions["music_analyzer"].jobs.create(
-        owner=owner, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+    job = queued_record(
+        app, owner=owner, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
         task="music_analyzer.features", params={"files": [TONE], "batch": False, "options": {}})
     return job["job_id"]
 
@@ -153,6 +153,28 @@ def test_admin_picks_among_owners_of_one_id(client, other_client, admin_client, 
     assert admin_client.get(f"/sessions/{sid}").json()["owner"] == ADMIN
     assert client.get(f"/sessions/{sid}?owner={OTHER}").status_code == 404
     assert client.get(f"/sessions/{sid}?owner={USER}").json()["owner"] == USER
+
+
+def test_an_admins_upload_never_lands_in_another_users_session(client, other_client, admin_client, audio_dir):
+    """A security trial: the tester made session "demo"; the admin's upload to "demo" went into it (the tester then
+    downloaded the admin's file, and the admin's job on it was the tester's). It makes the admin's own now; an
+    upload into another user's session names them with `?owner=`."""
+    sid = new_session(client, audio_dir, "theirs", name="t.wav")
+    with open(audio_dir / "tone3s.wav", "rb") as f:
+        r = admin_client.post(f"/sessions/{sid}/files", files={"file": ("private.wav", f, "audio/wav")})
+    assert r.status_code == 201, r.text
+    assert [f["name"] for f in client.get(f"/sessions/{sid}").json()["files"]] == ["t.wav"]
+    assert client.get(f"/sessions/{sid}/files/private.wav").status_code == 404
+    mine = admin_client.get(f"/sessions/{sid}").json()  # the admin's own session of that id comes first
+    assert mine["owner"] == ADMIN and [f["name"] for f in mine["files"]] == ["private.wav"]
+    job = admin_client.post(f"/process/features/{sid}", json={"file": "private.wav"}).json()["job_id"]
+    assert admin_client.wait_job(job)["state"] == "succeeded"
+    assert admin_client.get(f"/jobs/{job}").json()["owner"] == ADMIN
+    assert client.get(f"/jobs/{job}").status_code == 404
+    with open(audio_dir / "tone3s.wav", "rb") as f:  # named: into the tester's session
+        r = admin_client.post(f"/sessions/{sid}/files?owner={USER}", files={"file": ("given.wav", f, "audio/wav")})
+    assert r.status_code == 201, r.text
+    assert sorted(f["name"] for f in client.get(f"/sessions/{sid}").json()["files"]) == ["given.wav", "t.wav"]
 
 
 def test_an_admin_reaches_the_data_of_a_user_removed_from_auth_users(app, client, other_client, admin_client):

@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.chorale_fit_corpus import FOLDER as CHORALE_FOLDER  # noqa: E402
 from bench.music_scores import key_score  # noqa: E402
 from bench.testset_families import SONATA_FOLDER  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
@@ -55,6 +56,7 @@ from worker.music.keymodel import (  # noqa: E402
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
 SONATAS = ROOT / "bench" / "out" / SONATA_FOLDER
+MORE_CHORALES = ROOT / "bench" / "out" / CHORALE_FOLDER
 FOLDS = 5
 FOLD_SALTS = ("", "a", "b")  # three assignments of groups to folds, averaged: one is noisy at ~40 groups
 GRID = ((8, 1e-3), (8, 3e-3))  # (hidden units, weight decay)
@@ -198,11 +200,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "key_fit_evidence_v3.npz")
     ap.add_argument("--members", type=int, default=5, help="fits (seeds) averaged in the ensemble")
     ap.add_argument("--sonata", action="store_true", help="add the classical-style openings (bench/sonata_family.py)")
+    ap.add_argument("--more-chorales", action="store_true",
+                    help="add the chorales of bench/chorale_fit_corpus.py (pieces no test or check uses)")
     args = ap.parse_args(argv)
+    folders, suffix = (CORPUS, TESTSET), ""
     if args.sonata:
-        rows = evidence_rows(args.cache.with_name(args.cache.stem + "_sonata.npz"), (CORPUS, SONATAS, TESTSET))
-    else:
-        rows = evidence_rows(args.cache)
+        folders, suffix = (*folders, SONATAS), suffix + "_sonata"
+    if args.more_chorales:
+        folders, suffix = (*folders, MORE_CHORALES), suffix + "_chorales"
+    rows = evidence_rows(args.cache.with_name(args.cache.stem + suffix + ".npz"), folders)
     print(f"{len(rows)} fit items")
     best = None
     for hidden, decay in GRID:

@@ -83,6 +83,28 @@ def test_non_finite_samples_are_refused_at_upload(client, settings, session_id, 
     assert_refused(client, settings, session_id, path, status=422, code="non_finite_samples")
 
 
+def test_samples_far_beyond_full_scale_are_refused_at_upload_and_by_the_analysis(client, settings, session_id,
+                                                                                 audio_dir):
+    """A security trial's float WAV of 1e30 was accepted and then failed features with internal_error (its squares
+    overflow); integer values stored as floats (32767 at full scale) still pass and are analysed."""
+    from worker.errors import AudioError
+    from worker.features.descriptors import compute_features
+
+    path = audio_dir / "huge.wav"
+    sf.write(path, np.full(8000, 1e30, np.float32), 8000, subtype="FLOAT")
+    err = assert_refused(client, settings, session_id, path, status=422, code="samples_out_of_range")
+    assert "1e+30" in err["message"]
+    with pytest.raises(AudioError) as e:
+        compute_features(np.full(8000, 1e18, np.float32), 8000)
+    assert e.value.code == "samples_out_of_range"
+    scaled = audio_dir / "int_scaled.wav"
+    sf.write(scaled, (sine(440, 1.0) * 32767).astype(np.float32), 44100, subtype="FLOAT")
+    assert upload(client, session_id, scaled).status_code == 201
+    r = client.post(f"/process/features/{session_id}", json={"file": "int_scaled.wav"})
+    job = client.wait_job(r.json()["job_id"])
+    assert job["state"] == "succeeded", job
+
+
 @pytest.mark.parametrize("job_type", ["features", "pitch"])
 def test_a_job_given_non_finite_samples_fails_cleanly(client, settings, session_id, audio_dir, job_type):
     # A file that reached the session another way (copied in, an older version): the job fails with the

@@ -1,4 +1,4 @@
-"""What an accepted audio stream may be: duration, sample rate, channels, finite samples.
+"""What an accepted audio stream may be: duration, sample rate, channels, finite samples of a sane size.
 
 The header (or the container's stream info) is checked first, so a 10-hour file or a
 384 kHz x 32-channel one is refused before a single block is decoded; the streaming
@@ -50,7 +50,18 @@ class AudioLimits:
         return float("inf") if self.max_duration is None else self.max_duration * sample_rate
 
 
+# A float file's full scale is 1.0, but some tools store integer sample values as floats (up to 2**31 for 32-bit
+# PCM), and the analyses normalise them. Far beyond that no level means anything, and the squares the analyses
+# take overflow float32 (a stranger's 1e30 WAV failed features with internal_error): such files are refused.
+MAX_SAMPLE_MAGNITUDE = float(2**31)
+
+
 def check_finite(block: np.ndarray) -> None:
-    """Refuse NaN or infinite samples (float WAV/FLAC can hold them; every analysis would break on them)."""
-    if not np.isfinite(block).all():
+    """Refuse NaN or infinite samples (float WAV/FLAC can hold them; every analysis would break on them) and
+    samples beyond MAX_SAMPLE_MAGNITUDE."""
+    peak = float(np.max(np.abs(block), initial=0.0))  # NaN when any sample is NaN, inf when any is infinite
+    if not np.isfinite(peak):
         raise AudioError("the audio holds NaN or infinite sample values", code="non_finite_samples")
+    if peak > MAX_SAMPLE_MAGNITUDE:
+        raise AudioError(f"the audio's sample values reach {peak:.3g}, beyond {MAX_SAMPLE_MAGNITUDE:.0f} (a float "
+                         "file's full scale is 1.0)", code="samples_out_of_range")

@@ -81,6 +81,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "sample_rate_too_low": (422, "The file's sample rate (from its header) is below MIN_SAMPLE_RATE."),
     "too_many_channels": (422, "The file has more channels (from its header) than MAX_CHANNELS."),
     "non_finite_samples": (422, "The audio holds NaN or infinite sample values (float WAV/FLAC)."),
+    "samples_out_of_range": (422, "The audio's sample values reach beyond 2**31 (a float file's full scale is 1.0)."),
     "audio_too_short": (422, "The audio is too short for the analysis."),
     "track_not_analysed": (422, "The track lacks the results the request needs (features for similar, pitch for mix)."),
     "context_length_exceeded": (422, "The prompt does not fit the model's context."),

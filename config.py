@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
     "EVENTS_HEARTBEAT_SECONDS": 15.0,  # a `: keep-alive` comment this often on an idle GET /jobs/<id>/events
     "EVENTS_MAX_LISTENERS": 1000,  # event streams one events server process holds at once (each waits in Redis)
+    # one user's share of a process (api/waits.py): past it a wait is answered at once, a stream ends after the state
+    "WAITS_PER_USER": 4,  # long polls (?wait=, Prefer: wait, a body's wait) of one user held at once per process
+    "STREAMS_PER_USER": 100,  # event streams of one user held at once per process
     # Models
     "MODELS_DIR": "./models",
     "HF_TOKEN": "",
@@ -94,7 +97,7 @@ POSITIVE = frozenset({
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
     "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "JOB_TTL_SECONDS", "EVENTS_HEARTBEAT_SECONDS",
-    "EVENTS_MAX_LISTENERS"})
+    "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
 
 

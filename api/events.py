@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
 
-from api import access
+from api import access, waits
 from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
 from jobs.record import TERMINAL_STATES, public_view
 from redis_server import redis_client
@@ -163,6 +163,21 @@ def job_events(job_id: str):
     start = opening(view, last)
     if start is None:
         return Response(status=204, headers={"Cache-Control": "no-cache"})
+    slots, user = waits.streams(), access.caller().name
+    if not start.finished and not slots.take(user):
+        # past the caller's share of this process (api/waits.py): the current state, then the end of the stream,
+        # and the client reconnects after BUSY_RETRY_MILLISECONDS (a slow poll instead of a held connection)
+        now = opening(view, None)
+        assert now is not None  # without a Last-Event-ID there is always something to say
+        return Response(busy_stream(now), mimetype="text/event-stream", headers=STREAM_HEADERS)
     # the generator needs no request context: everything it uses is resolved here
-    return Response(stream(events, job_id, start, heartbeat_seconds(current_app)), mimetype="text/event-stream",
+    body = stream(events, job_id, start, heartbeat_seconds(current_app))
+    if start.finished:
+        return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
+    return Response(waits.HeldStream(body, lambda: slots.give_back(user)), mimetype="text/event-stream",
                     headers=STREAM_HEADERS)
+
+
+def busy_stream(now: Opening) -> Iterator[str]:
+    yield f"retry: {waits.BUSY_RETRY_MILLISECONDS}\n\n"
+    yield from now.events

@@ -14,6 +14,7 @@ from api import access
 from api.context import page_limit
 from api.creation import wait_argument
 from api.process import json_body
+from api.waits import TooManyWaitsError, waits
 from jobs.listing import JobFilter, check_states, check_types, page_jobs
 from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
@@ -43,7 +44,9 @@ def get_job(job_id: str):
     job = access.job(job_id)
     wait = wait_argument()
     if wait > 0 and job["state"] not in TERMINAL_STATES:
-        job = services().jobs.wait(job_id, wait) or job
+        with waits().share(access.caller().name) as may_wait:
+            if may_wait:  # past the caller's share of this process the record comes at once (api/waits.py)
+                job = services().jobs.wait(job_id, wait) or job
     return jsonify(public_view(job))
 
 
@@ -100,6 +103,13 @@ def probe():
     queue, wait = asked.queue, asked.wait
     queues = {"cpu": current_app.config["CPU_QUEUE"], "gpu": current_app.config["GPU_QUEUE"]}
     svc = services()
+    with waits().share(access.caller().name) as may_wait:
+        if not may_wait:  # a probe's answer is its wait: past the caller's share it cannot give one
+            raise TooManyWaitsError(int(current_app.config["WAITS_PER_USER"]))
+        return _probe(svc, queue, queues, wait)
+
+
+def _probe(svc, queue: str, queues: dict[str, str], wait: float):
     t0 = time.perf_counter()
     job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queues[queue])
     done = svc.jobs.wait(job["job_id"], float(wait))

@@ -217,7 +217,9 @@ OPERATIONS: dict[str, Op] = {
                            {200: Ok("A worker ran the no-op job.", ref("ProbeAnswer")),
                             504: Ok("No worker answered within `wait` (`ok: false`).", ref("ProbeAnswer"))},
                            {400: "Unknown queue or `wait` out of range.", 413: "The body is over 1 MiB.",
-                            415: "A body that is not JSON."},
+                            415: "A body that is not JSON.",
+                            429: "Too many failed logins, or (`too_many_waits`) the caller already holds "
+                                 "WAITS_PER_USER waiting requests in this process."},
                            options=ProbeRequest, example={"queue": "gpu", "wait": 5}),
     "POST /process/features/<session_id>": process("features", "Audio features", {"picture": True}),
     "POST /process/pitch/<session_id>": process("pitch", "Key, tuning, chords, tempo, beats and melody",

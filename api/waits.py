@@ -1,0 +1,114 @@
+"""One user's share of the requests a process holds while they wait: long polls and event streams.
+
+A waiting request holds what its process serves requests with: one of the API's gthread threads (8 per process)
+or a greenlet and a Redis connection of the events server (EVENTS_MAX_LISTENERS). One user's waits could take them
+all: in a security trial 1,100 event streams of one user stopped everyone's live updates for good, and 16 requests
+with a body `wait` held every API thread (another user's GET /sessions took 13 s).
+
+Past a user's share (WAITS_PER_USER long polls, STREAMS_PER_USER event streams, each per process) nothing is refused:
+a wait is a preference, so the answer comes at once, as it does when the job outlasts the wait (202 with the job,
+or its current record), and a stream sends the job's current state and ends, asking the client (EventSource, the
+Python client) to reconnect after BUSY_RETRY_MILLISECONDS: such a user's extra streams become a slow poll.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from flask import current_app
+
+from worker.errors import MusicAnalyzerError
+
+BUSY_RETRY_MILLISECONDS = 10_000  # when a stream past the share ends, its client reconnects after this
+PROBE_RETRY_AFTER_SECONDS = 5
+
+
+class TooManyWaitsError(MusicAnalyzerError):
+    """POST /jobs/probe past the caller's share: its answer *is* the wait, so it cannot come at once instead."""
+
+    code = "too_many_waits"
+    http_status = 429
+
+    def __init__(self, per_user: int):
+        super().__init__(f"you already hold {per_user} waiting requests here (WAITS_PER_USER); "
+                         f"try again in {PROBE_RETRY_AFTER_SECONDS} s")
+        self.headers = {"Retry-After": str(PROBE_RETRY_AFTER_SECONDS)}
+
+
+class Slots:
+    """Per-user counters of held requests, thread-safe (gevent patches the lock into a cooperative one)."""
+
+    def __init__(self, per_user: int):
+        self.per_user = int(per_user)
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, user: str) -> bool:
+        with self._lock:
+            if self._held[user] >= self.per_user:
+                return False
+            self._held[user] += 1
+            return True
+
+    def give_back(self, user: str) -> None:
+        with self._lock:
+            self._held[user] -= 1
+            if self._held[user] <= 0:
+                del self._held[user]
+
+    def held(self, user: str) -> int:
+        with self._lock:
+            return self._held[user]
+
+    @contextmanager
+    def share(self, user: str) -> Iterator[bool]:
+        """True when `user` may hold one more request here now (given back at the end of the block)."""
+        took = self.take(user)
+        try:
+            yield took
+        finally:
+            if took:
+                self.give_back(user)
+
+
+class HeldStream:
+    """A streamed body that gives its slot back when the server closes it (WSGI calls close() whether or not the
+    body was ever iterated; a generator's `finally` would not run for one that never started)."""
+
+    def __init__(self, body: Iterator[str], release: Callable[[], None]):
+        self._body = body
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._body)
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        try:
+            getattr(self._body, "close", lambda: None)()
+        finally:
+            if release is not None:
+                release()
+
+
+def _slots(name: str, setting: str) -> Slots:
+    found = current_app.extensions.get(name)
+    if found is None:  # setdefault: two first requests at once end up with the same counters
+        found = current_app.extensions.setdefault(name, Slots(int(current_app.config[setting])))
+    return found
+
+
+def waits() -> Slots:
+    """Long polls: GET /jobs/<id>?wait=, Prefer: wait, a body's `wait`, the model routes' wait, /jobs/probe."""
+    return _slots("wait_slots", "WAITS_PER_USER")
+
+
+def streams() -> Slots:
+    """GET /jobs/<id>/events."""
+    return _slots("stream_slots", "STREAMS_PER_USER")

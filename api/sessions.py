@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from api import access
 from api.context import page_limit
@@ -20,6 +22,7 @@ from storage import SESSION_ID_RE, SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 
 bp = Blueprint("sessions", __name__)
+ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: bytes=-0, the last 0 bytes
 log = logging.getLogger(__name__)
 
 MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
@@ -136,6 +139,9 @@ def download_file(session_id: str, name: str):
         # a Range that is not one byte range (several, another unit, unparseable) is ignored as RFC 9110 allows:
         # the whole file (200), not werkzeug's 416 for what it cannot serve
         del request.environ["HTTP_RANGE"]
+    elif ZERO_SUFFIX.match(request.environ.get("HTTP_RANGE", "")):
+        # "the last 0 bytes" is unsatisfiable (RFC 9110 14.1.1); werkzeug reads it as the whole file from byte 0
+        raise RequestedRangeNotSatisfiable(length=path.stat().st_size)
     return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1", mimetype=mimetype)
 
 

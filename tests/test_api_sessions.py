@@ -53,6 +53,10 @@ def test_downloads_serve_one_byte_range_and_ignore_what_they_cannot(client, sess
     past = client.get(url, headers={"Range": "bytes=99999999-"})
     assert past.status_code == 416 and past.json()["error"]["code"] in ("range_not_satisfiable", "http_error")
     assert past.headers["Content-Range"] == f"bytes */{len(data)}"
+    nothing = client.get(url, headers={"Range": "bytes=-0"})  # the last 0 bytes: werkzeug had sent the whole file
+    assert nothing.status_code == 416 and nothing.headers["Content-Range"] == f"bytes */{len(data)}"
+    last = client.get(url, headers={"Range": "bytes=-5"})
+    assert (last.status_code, last.content) == (206, data[-5:])
     for ignored in ("bytes=0-1,5-6", "bytes=abc", "pages=1-2"):
         whole = client.get(url, headers={"Range": ignored})
         assert (whole.status_code, whole.content) == (200, data), ignored

@@ -4,7 +4,7 @@
   "completed"]` (default: all). The target host must be allowed by WEBHOOK_ALLOWED_HOSTS (comma list of host
   names, IP addresses or CIDR networks; empty = no webhooks at all, loopback only when listed), checked
   when the job is created and again, on the resolved addresses, at every delivery (a name may be pointed
-  elsewhere in between).
+  elsewhere in between), which then connects to an address it checked (jobs/webhook_hosts.py).
 - Deliveries follow the Standard Webhooks convention: headers `webhook-id`, `webhook-timestamp` (Unix
   seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` under the key of
   WEBHOOK_SECRET (`whsec_<base64>` or any string); the body is `{"type": "job.<event>", "timestamp", "data":
@@ -21,12 +21,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -43,6 +41,7 @@ from worker.errors import InvalidRequestError
 
 from . import keys, metrics
 from .keys import text
+from .webhook_hosts import check_host, pin_address, post_pinned
 
 log = logging.getLogger(__name__)
 
@@ -95,51 +94,6 @@ def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> Webho
                                   code="invalid_webhook", details={"valid": list(EVENTS)})
     check_host(parts.hostname, settings, resolve=False)
     return WebhookRequest(url=url, events=tuple(e for e in EVENTS if e in chosen))
-
-
-def allowed_networks(settings: Mapping[str, Any]) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
-    names: set[str] = set()
-    networks: list[ipaddress._BaseNetwork] = []
-    for item in str(settings.get("WEBHOOK_ALLOWED_HOSTS") or "").split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            names.add(item)
-    return names, networks
-
-
-def check_host(host: str, settings: Mapping[str, Any], *, resolve: bool) -> list[str]:
-    """The addresses to connect to for `host`, if the allow-list allows it; else 400 `webhook_not_allowed`.
-
-    A host is allowed by its name, or when every address it resolves to lies in an allowed network.
-    With `resolve`, the returned addresses are the ones checked (the sender connects to one of them).
-    """
-    names, networks = allowed_networks(settings)
-    host = host.lower().strip("[]")
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if not resolve and (host in names or (literal is not None and any(literal in n for n in networks))):
-        return [host]
-    addresses = [str(literal)] if literal is not None else (_resolve(host) if (resolve or networks) else [])
-    by_name = host in names
-    if addresses and (by_name or all(any(ipaddress.ip_address(a) in n for n in networks) for a in addresses)):
-        return addresses
-    if by_name and not resolve:
-        return [host]
-    raise InvalidRequestError(f"webhook host {host!r} is not in WEBHOOK_ALLOWED_HOSTS", code="webhook_not_allowed",
-                              details={"host": host})
-
-
-def _resolve(host: str) -> list[str]:
-    try:
-        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
-    except OSError:
-        return []
 
 
 SECRET_FILE = "webhook-secret"  # in DATA_DIR, when WEBHOOK_SECRET is not set
@@ -284,10 +238,12 @@ class WebhookQueue:
 
     def _post(self, rec: Mapping[str, str], session: requests.Session) -> tuple[int | None, str | None]:
         url = rec["url"]
+        host = urlsplit(url).hostname or ""
         try:
-            check_host(urlsplit(url).hostname or "", self.settings, resolve=True)
+            addresses = check_host(host, self.settings, resolve=True)
         except InvalidRequestError as e:
             return None, e.message
+        pin = pin_address(host, addresses, self.settings)  # a checked address, never a second lookup
         body = rec["body"].encode()
         stamp = int(time.time())
         headers = {"content-type": "application/json", "user-agent": "music-analyzer-webhooks",
@@ -295,8 +251,11 @@ class WebhookQueue:
                    "webhook-signature": sign(secret_key(self.settings), rec["id"], stamp, body)}
         try:
             # no redirects: a redirect could lead to a host the allow-list never saw
-            response = session.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
-                                    allow_redirects=False)
+            if pin is None:
+                response = session.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
+                                        allow_redirects=False)
+            else:
+                response = post_pinned(url, pin, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS)
         except requests.RequestException as e:
             return None, f"{type(e).__name__}"
         code = response.status_code

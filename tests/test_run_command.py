@@ -178,6 +178,7 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
         b"NOT A REQUEST\r\n\r\n": (400, "bad_request"),
         b"TRACE /health HTTP/1.1\r\nHost: x\r\n\r\n": (405, "method_not_allowed"),  # a stranger's: HTML
         b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n": (505, "http_version_not_supported"),
+        b"POST /sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n": (501, "not_implemented"),
     }
     for request, (status, code) in cases.items():
         got, headers, body = raw_request(served.port, request)

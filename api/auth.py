@@ -131,6 +131,7 @@ class PasswordCheck:
         hashed = self.users.hashes.get(username)
         if check_password_hash(hashed or self.dummy, password) and hashed is not None:
             self.verified.add(username, password)
+            _or_zero(lambda: throttle.succeeded(address=address, username=username))
             return username
         _or_zero(lambda: throttle.failed(address=address, username=username))
         return None

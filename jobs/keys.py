@@ -8,6 +8,7 @@
     ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
     ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
     ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
+    ma:login-known:<sha256>:<address>    string: that username (hashed) logged in from that address (30 days)
     ma:running                set: ids of running jobs (what recovery scans)
     ma:unpublished            zset: ids of queued jobs whose Celery message may not have been sent yet, by the
                               time they were queued (what recovery scans for a process that died in between)
@@ -68,6 +69,10 @@ def login_failures_by_address(address: str) -> str:
 def login_failures_by_user(username_digest: str) -> str:
     """Keyed by a digest: a username is whatever a client sent, of any length."""
     return f"{PREFIX}login-failures:user:{username_digest}"
+
+
+def login_known(username_digest: str, address: str) -> str:
+    return f"{PREFIX}login-known:{username_digest}:{address}"
 
 
 def cancel(job_id: str) -> str:

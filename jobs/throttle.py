@@ -3,6 +3,11 @@
 When either count has reached the limit, further attempts from that address, or for that name from any
 address, are refused (429) without checking the password until the window that began with the first
 failure has passed. Counting every name, known or not, keeps the answer from telling names apart.
+
+Except from where the user has logged in before: an address that logged in as a name (within KNOWN_SECONDS)
+is not held back by that name's count, only by its own. Ten wrong passwords for alice from anywhere had locked
+her out of every process that had not yet seen her credentials, again after each restart (a security trial:
+anyone could keep an admin out by repeating them every window).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import redis
 
 from . import keys
 
+KNOWN_SECONDS = 30 * 24 * 3600  # how long a successful login makes its address a known one for that name
+
 
 class LoginThrottle:
     def __init__(self, client: redis.Redis, *, limit: int, window_seconds: float):
@@ -22,8 +29,7 @@ class LoginThrottle:
         self.window_ms = max(1, int(float(window_seconds) * 1000))
 
     def _keys(self, address: str, username: str) -> list[str]:
-        digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-        return [keys.login_failures_by_address(address), keys.login_failures_by_user(digest)]
+        return [keys.login_failures_by_address(address), keys.login_failures_by_user(_digest(username))]
 
     def retry_after(self, *, address: str, username: str) -> int:
         """Whole seconds until `username` may try again from `address`; 0 when it may now."""
@@ -34,10 +40,18 @@ class LoginThrottle:
         for name in names:
             pipe.get(name)
             pipe.pttl(name)
-        replies = pipe.execute()
+        pipe.exists(keys.login_known(_digest(username), address))
+        *replies, known = pipe.execute()
+        if known:
+            replies = replies[:2]  # the address's own count only
         waits = [ttl for count, ttl in zip(replies[::2], replies[1::2], strict=True)
                  if count is not None and int(count) >= self.limit and ttl > 0]
         return math.ceil(max(waits) / 1000) if waits else 0
+
+    def succeeded(self, *, address: str, username: str) -> None:
+        """`username` logged in from `address`: from there, that name's failure count no longer holds it back."""
+        if self.limit > 0:
+            self.r.set(keys.login_known(_digest(username), address), 1, ex=KNOWN_SECONDS)
 
     def failed(self, *, address: str, username: str) -> None:
         """Count one failure; the window of a counter starts with its first failure."""
@@ -48,3 +62,8 @@ class LoginThrottle:
             pipe.set(name, 0, px=self.window_ms, nx=True)
             pipe.incr(name)  # keeps the expiry the SET gave it
         pipe.execute()
+
+
+def _digest(username: str) -> str:
+    """Names are keyed by a digest: a username is whatever a client sent, of any length."""
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()

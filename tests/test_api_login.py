@@ -89,6 +89,27 @@ def test_repeated_failures_are_throttled_then_allowed_again(login_app):
         assert timed_get(base, (victim, password), attacker)[0] == 200
 
 
+def test_a_name_locked_by_strangers_still_logs_in_from_where_it_logged_in_before(login_app):
+    """A security trial: ten wrong passwords for an admin from anywhere locked them out of every process that had
+    not yet seen their credentials (after each restart too), so anyone could keep them out. An address the user
+    has logged in from is held back by its own count only."""
+    victim, password = f"admin{uuid.uuid4().hex[:6]}", "the admin's passphrase"
+    settings = {"AUTH_USERS": auth_users((victim, password)), "ADMIN_USERS": victim, "TRUSTED_PROXY_HOPS": 1,
+                "LOGIN_FAILURE_LIMIT": LIMIT, "LOGIN_FAILURE_WINDOW_SECONDS": 60}
+    home, attacker, new = ({"X-Forwarded-For": a} for a in ("198.51.100.20", "203.0.113.7", "192.0.2.44"))
+    with serving(login_app(**settings)) as base:
+        assert timed_get(base, (victim, password), home)[0] == 200
+    with serving(login_app(**settings)) as base:  # a restarted process: the credentials not yet remembered
+        for i in range(LIMIT):
+            assert timed_get(base, (victim, f"guess-{i}"), attacker)[0] == 401
+        assert timed_get(base, (victim, password), new)[0] == 429  # the name is locked for new addresses
+        assert timed_get(base, (victim, password), home)[0] == 200  # not from home
+        assert timed_get(base, (victim, "guess-again"), attacker)[0] == 429
+        for i in range(LIMIT):  # home's own failures still count against home
+            assert timed_get(base, (f"typo{i}", "x"), home)[0] == 401
+        assert timed_get(base, ("anyone", "x"), home)[0] == 429
+
+
 def test_forwarded_for_is_ignored_without_a_trusted_proxy(login_app):
     """TRUSTED_PROXY_HOPS=0 (no proxy in front): a client cannot dodge its address' count by claiming
     another address in X-Forwarded-For."""

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     # and a 6 KB file declaring 1 Hz is "3000 s" that every analysis resamples and works through for minutes
     "MIN_SAMPLE_RATE": 4000,
     "MAX_CHANNELS": 8,  # more channels in an upload: 422 too_many_channels, from its header
+    # samples (frames x channels, every file) one upload request may hold: each is decoded to check it (~4 s per
+    # 10^9 here), and a 0.9 MB FLAC of 10 silent minutes in 8 channels at 192 kHz is 0.92 x 10^9 of them
+    "MAX_REQUEST_SAMPLES": 2_000_000_000,
     "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
     # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507
     # (disk_space.py); kept free for results, the upload spool and the embedded valkey's append-only file.
@@ -94,6 +97,7 @@ class SettingsError(ValueError):
 # something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores)
 POSITIVE = frozenset({
     "MAX_UPLOAD_BYTES", "MAX_DURATION_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "MAX_CHANNELS",
+    "MAX_REQUEST_SAMPLES",
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
     "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "JOB_TTL_SECONDS", "EVENTS_HEARTBEAT_SECONDS",

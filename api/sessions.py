@@ -104,7 +104,8 @@ def upload_files(session_id: str):
         saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
                              limits=upload_limits(current_app.config),
-                             max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]))
+                             max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]),
+                             max_samples=float(current_app.config["MAX_REQUEST_SAMPLES"]))
     finally:
         discard_spool()
     metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))

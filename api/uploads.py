@@ -11,6 +11,7 @@ API's memory stays flat whatever the size and the final move is a rename.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
-from worker.errors import InvalidRequestError, MusicAnalyzerError
+from worker.errors import InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
 from worker.files import is_image_name, safe_name, write_json_atomic
 from worker.image_io import ImageInfo, probe_image
 
@@ -45,11 +46,18 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 limits: AudioLimits, max_image_pixels: int) -> list[dict]:
-    """Validate every part, then move them all in; one bad file rejects the whole request."""
+                 limits: AudioLimits, max_image_pixels: int, max_samples: float = math.inf) -> list[dict]:
+    """Validate every part, then move them all in; one bad file rejects the whole request.
+
+    `max_samples` (MAX_REQUEST_SAMPLES): the audio the request's files hold together, frames x channels. Every
+    file is decoded to check it, so a request past it is refused without decoding its next file: a request of
+    many small files that each declare an hour of 8-channel 192 kHz silence cost an API thread ~4 s per file
+    (a security trial; 1,000 of them would have been an hour). Its cost is at most that, plus one file.
+    """
     if not files:
         raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
     checked: list[tuple[str, str, AudioInfo | ImageInfo, int]] = []
+    samples = 0
     for part in files:
         declared = part.filename or ""
         name = safe_name(declared)
@@ -66,6 +74,13 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                 e.message = f"{declared!r}: {e.message}"
             raise
         checked.append((name, spool, info, os.path.getsize(spool)))
+        if isinstance(info, AudioInfo):
+            samples += info.frames * info.channels
+            if samples > max_samples:  # no further file is decoded
+                raise PayloadTooLargeError(
+                    f"the files of this request hold more than {max_samples:.3g} samples of audio "
+                    "(MAX_REQUEST_SAMPLES: frames x channels, every file is decoded to check it); send them in "
+                    "several requests", code="request_audio_too_long")
     created = not store.exists(session_id)
     store.create(session_id)
     out = []

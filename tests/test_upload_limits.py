@@ -74,6 +74,30 @@ def test_a_length_the_header_does_not_tell_is_stopped_at_the_limit(client, setti
     assert "more than" in err["message"]
 
 
+def test_a_request_holding_more_audio_than_its_limit_stops_decoding_and_keeps_nothing(settings, session_id,
+                                                                                        audio_dir):
+    """A security trial sent 0.9 MB FLACs of 10 silent minutes in 8 channels at 192 kHz: each cost the API thread
+    ~4 s of decoding, and a request may carry 1,000 parts. Past MAX_REQUEST_SAMPLES (here 3 files' worth) the
+    request is refused without decoding another file, and none of its files is kept."""
+    from app import create_app
+    from tests.conftest import Client, serving
+
+    one = write(audio_dir / "quiet.flac", np.zeros((8000 * 10, 2), np.float32), sr=8000)  # 160,000 samples
+    app = create_app({**settings, "MAX_REQUEST_SAMPLES": 3 * 160_000})
+    with serving(app) as base:
+        client = Client(base)
+        parts = [("file", (f"q{i}.flac", one.read_bytes(), "audio/flac")) for i in range(3)]
+        assert client.post(f"/sessions/{session_id}/files", files=parts).status_code == 201
+        parts = [("file", (f"r{i}.flac", one.read_bytes(), "audio/flac")) for i in range(4)]
+        parts.append(("file", ("not-audio.flac", b"never decoded" * 100, "audio/flac")))  # else 422 invalid_audio
+        r = client.post(f"/sessions/{session_id}/files", files=parts)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_audio_too_long", r.text
+        assert "MAX_REQUEST_SAMPLES" in r.json()["error"]["message"]
+    kept = [n for n in session_files(settings, session_id) if not n.startswith(".")]
+    assert kept == ["q0.flac", "q1.flac", "q2.flac"]
+    assert not any(n.startswith("upload-") for n in os.listdir(os.path.join(settings["DATA_DIR"], "tmp")))
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_samples_are_refused_at_upload(client, settings, session_id, audio_dir, bad):
     y = sine(440, 0.5)

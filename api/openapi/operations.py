@@ -162,7 +162,8 @@ OPERATIONS: dict[str, Op] = {
     "POST /sessions/<session_id>/files": Op(
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
-         409: "Too many uploads of one name; ambiguous session.", 413: "Over MAX_UPLOAD_BYTES.",
+         409: "Too many uploads of one name; ambiguous session.",
+         413: "Over MAX_UPLOAD_BYTES, or the files together over MAX_REQUEST_SAMPLES.",
          415: "Not audio of an accepted format.", 422: "Audio that cannot be used (corrupt, empty, too long).",
          507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free."},
         multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),

@@ -165,8 +165,9 @@ def test_a_followed_job_waits_out_a_server_that_is_away_for_a_while(ma, app, aud
     followed = follower.follow(job["job_id"], "away.wav")
     conn, _ = away.accept()  # the follower's first try reached a server that is not there: cut
     conn.close()
-    away.close()
-    srv = make_server("127.0.0.1", port, app, threaded=True)
+    # the app then serves on that same listening socket: closed and bound again, its port could be taken in between
+    # as another connection's local port (a full run's "Address already in use")
+    srv = make_server("127.0.0.1", port, app, threaded=True, fd=away.detach())
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         assert followed.done.wait(60)

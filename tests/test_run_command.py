@@ -77,7 +77,9 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
-           "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT)}
+           "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT),
+           # the capacity tests' one user stands in for many (a user's share is tests/test_api_waits.py's)
+           "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
     run = start_run(tmp_path_factory.mktemp("served"), env)
     try:
         wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")

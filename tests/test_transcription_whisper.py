@@ -237,8 +237,11 @@ def test_words_whisper_hears_in_a_tone_or_noise_come_with_a_warning(model, speec
     tone = transcribe(model, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), WhisperOptions())
     hiss = transcribe(model, (0.1 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32),
                       WhisperOptions())
-    for made_up in (tone, hiss):
-        assert made_up["text"], "Whisper wrote nothing here: the case no longer shows what it checks"
+    # whether Whisper writes words for a given noise changes between engine releases (ctranslate2 4.8.5 writes none
+    # for this hiss): words it does write come with the warning, and at least one case must have words
+    heard = [made_up for made_up in (tone, hiss) if made_up["text"]]
+    assert heard, "Whisper wrote nothing for either: the case no longer shows what it checks"
+    for made_up in heard:
         assert any(w.startswith("the transcript may be made up") for w in made_up["warnings"]), made_up
     y, sr, _ = speech
     spoken = transcribe(model, _to_16k(y, sr), WhisperOptions())

@@ -19,6 +19,9 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
         return [("state", str(state))]
     result = job.get("result") or {}
     lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
+    # what the result itself doubts ("tempo may be double or half", "no clear key", "may be made up"): a
+    # stranger's CLI summary had shown a confident key and tempo where the JSON said otherwise
+    lines += [("warning", str(w)) for w in result.get("warnings") or []]
     written = job.get("files") or result.get("files") or []
     if files and written:
         lines.append(("files", " ".join(written)))
@@ -33,7 +36,8 @@ def brief(job: dict[str, Any]) -> str:
         return str(job.get("state"))
     result = job.get("result") or {}
     if job.get("type") == "pitch":
-        found = [t for t in (key_text(result, confidence=False), tempo_text(result, metre=False)) if t]
+        found = [t for t in (key_text(result, confidence=False),
+                             tempo_text(result, metre=False, confidence=False)) if t]
         return " · ".join(found) or "no key or tempo"
     if job.get("type") == "features":  # the two numbers a producer compares across a folder
         return ", ".join(_features(result)[0][1].split(", ")[:2]) if _features(result) else "done"
@@ -50,12 +54,14 @@ def key_text(result: dict[str, Any], *, confidence: bool = True) -> str | None:
         f" (confidence {value:.2f})" if confidence and isinstance(value, int | float) else "")
 
 
-def tempo_text(result: dict[str, Any], *, metre: bool = True) -> str | None:
+def tempo_text(result: dict[str, Any], *, metre: bool = True, confidence: bool = True) -> str | None:
     bpm = result.get("tempo_bpm")
     if bpm is None:
         return None
     signature = result.get("time_signature") if metre else None
-    return f"{bpm:.1f} BPM" + (f", {signature}" if signature else "")
+    value = result.get("tempo_confidence")
+    return f"{bpm:.1f} BPM" + (f", {signature}" if signature else "") + (
+        f" (confidence {value:.2f})" if confidence and isinstance(value, int | float) else "")
 
 
 def chords_text(result: dict[str, Any]) -> str | None:
@@ -72,7 +78,8 @@ def head(text: str, limit: int = TEXT_SHOWN) -> str:
 
 
 def _pitch(result: dict[str, Any]) -> list[tuple[str, str]]:
-    lines = [("key", key_text(result)), ("tempo", tempo_text(result)), ("chords", chords_text(result))]
+    key = key_text(result) or ("no clear key" if "key" in result else None)
+    lines = [("key", key), ("tempo", tempo_text(result)), ("chords", chords_text(result))]
     tuning = result.get("tuning_cents")
     if isinstance(tuning, int | float) and abs(tuning) >= 5:
         lines.append(("tuning", f"{tuning:+.0f} cents from A440"))

@@ -30,6 +30,35 @@ def test_a_close_double_tempo_is_a_warning_and_a_clear_winner_is_not():
     assert tempo_warnings(_comb({100.0: 1.0, 200.0: 0.3, 150.0: 0.2}), 100.0) == []
 
 
+def _loose_pulse(jitter: float, *, seconds: int = 40, sr: int = 22050) -> np.ndarray:
+    """Notes of C major on a 100 BPM grid, three in ten left out, each off the grid by `jitter` of a beat (sd)."""
+    rng = np.random.default_rng(1)
+    y = np.zeros(seconds * sr, np.float32)
+    tt = np.arange(int(1.5 * sr)) / sr
+    for k in range(int((seconds - 2) / 0.6)):
+        if rng.random() < 0.3:
+            continue
+        start = int(max(0.0, k * 0.6 + rng.normal(0, jitter * 0.6)) * sr)
+        hz = 440 * 2 ** ((rng.choice([60, 62, 64, 65, 67, 69, 71, 72]) - 69) / 12)
+        y[start:start + tt.size] += (0.2 * np.sin(2 * np.pi * hz * tt) * np.exp(-3 * tt))[: y.size - start]
+    return y
+
+
+def test_a_tempo_read_from_a_weak_pulse_says_so_and_a_steady_one_does_not():
+    """A stranger's ambient and rubato game tracks got 136 and 135 BPM with beat grids onsets did not support, and no
+    word of doubt (tempo confidence 0.12 and 0.15)."""
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import analyze_music
+
+    options = PitchOptions(include=("tempo", "beats"))
+    loose = analyze_music(_loose_pulse(0.15), 22050, options=options)
+    assert loose["tempo_bpm"] is not None and loose["tempo_confidence"] < 0.2
+    assert any(w.startswith("weak beat (tempo confidence 0.") for w in loose["warnings"]), loose["warnings"]
+    steady = analyze_music(_loose_pulse(0.0), 22050, options=options)
+    assert abs(steady["tempo_bpm"] - 100) < 2 and steady["tempo_confidence"] >= 0.2
+    assert not any(w.startswith("weak beat") for w in steady["warnings"]), steady["warnings"]
+
+
 def _key(label: str, index: int, changes: list[tuple[float, str]]) -> dict:
     return {"tonic": label.split()[0], "mode": label.split()[1], "label": label, "index": index, "score": 0.6,
             "confidence": 0.7, "candidates": [{"tonic": "A", "mode": "major", "label": "A major", "score": 0.3}],

@@ -259,3 +259,26 @@ def test_midi_bars_fall_on_the_analysed_downbeats_in_simple_and_compound_metres(
     assert (ts.numerator, ts.denominator) == signature
     np.testing.assert_allclose(pm.get_downbeats()[: len(downbeats)], downbeats, atol=1e-3)
     np.testing.assert_allclose(pm.get_beats()[: len(beats)], beats, atol=1e-3)
+
+
+def test_midi_bars_fall_on_downbeats_after_a_pickup_and_through_tempo_changes(tmp_path):
+    """A stranger's tracks: the MIDI's single tempo from time 0 put the analysed downbeats mid-bar (the first one
+    at 0.33 s, 0.65 of a beat into bar 1) and let its grid drift up to two beats from them on rubato music. The
+    tempo map follows the beats, and the first downbeat starts a bar."""
+    import pretty_midi
+
+    from worker.music.midi import write_analysis_midi
+
+    gaps = np.concatenate([np.full(12, 0.5), np.linspace(0.5, 0.7, 20), np.full(12, 0.7)])  # 120 -> 86 BPM
+    beats = 0.33 + np.concatenate([[0.0], np.cumsum(gaps)])
+    downbeats = beats[1::4]  # a one-beat pickup
+    path = tmp_path / "b.mid"
+    write_analysis_midi(path, notes=[{"onset": 1.0, "offset": 1.4, "midi": 69}], beat_times=list(beats),
+                        downbeat_times=list(downbeats), tempo_bpm=100.0, time_signature="4/4")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    bars, grid = pm.get_downbeats(), pm.get_beats()
+    for t in downbeats:  # every analysed downbeat is a bar line, every beat a beat of the grid
+        assert np.min(np.abs(bars - t)) < 2e-3, t
+    for t in beats:
+        assert np.min(np.abs(grid - t)) < 2e-3, t
+    assert pm.instruments[0].notes[0].start == pytest.approx(1.0, abs=2e-3)  # notes stay where they sound

@@ -38,8 +38,7 @@ def song(path: Path, *, tonic: int = 0, bars: int = 8) -> Path:
     return path
 
 
-@pytest.fixture()
-def env(server, celery_worker, tmp_path) -> dict[str, str]:
+def cli_env(server: str, tmp_path: Path) -> dict[str, str]:
     """A user's environment: the server and credentials in MA_*, config, state and data folders of the test's own,
     and no OS keyring (keyring's own "none" backend; test_login_with_a_keyring picks a real one)."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("MA_")}
@@ -49,36 +48,16 @@ def env(server, celery_worker, tmp_path) -> dict[str, str]:
     return out
 
 
+@pytest.fixture()
+def env(server, celery_worker, tmp_path) -> dict[str, str]:
+    return cli_env(server, tmp_path)
+
+
 def ma(env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     done = subprocess.run([*CLI, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True,
                           timeout=300)
     assert "Traceback" not in done.stderr + done.stdout, done.stderr  # errors are one line, never a traceback
     return done
-
-
-def test_analyze_prints_key_tempo_and_chords(env, tmp_path):
-    song(tmp_path / "song.wav")
-    done = ma(env, "analyze", "song.wav", "--pitch", "--wait", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert "  key      C major" in "\n".join(lines), done.stdout
-    assert any(line.startswith("  tempo    120.0 BPM, 4/4 (confidence 0.") for line in lines), done.stdout
-    chords = next(line for line in lines if line.startswith("  chords"))
-    assert chords.split()[1:5] == ["C:maj", "F:maj", "G:7", "C:maj"], chords
-    assert "pitch_song.json" in done.stdout and "pitch_song.mid" in done.stdout
-    assert "song.wav pitch: succeeded" in done.stderr  # no terminal: a line per state change
-
-
-def test_analyze_shows_what_the_result_doubts(env, tmp_path):
-    """A producer's trial: the CLI summary showed a key and tempo while the JSON's warnings said they were doubtful,
-    and a track without a key lost its key line. A test tone has no key: the summary says so, and why."""
-    t = np.arange(4 * SR) / SR
-    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SR)
-    done = ma(env, "analyze", "tone.wav", "--pitch", "--wait", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert "  key      no clear key" in lines, done.stdout
-    assert any(line.startswith("  warning  no clear key: ") for line in lines), done.stdout
 
 
 def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):

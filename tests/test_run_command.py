@@ -22,7 +22,8 @@ import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
-from redis_server import redis_answers
+from jobs.store import JobStore
+from redis_server import redis_answers, redis_client
 from service.lock import DataDirLock
 from tests.conftest import wait_for
 from tests.run_served import (
@@ -75,11 +76,9 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
 # --- one shared run, nginx in front ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory):  # its capacity tests' one user stands in for many: no per-user share of waits
     env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
-           "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT),
-           # the capacity tests' one user stands in for many (a user's share is tests/test_api_waits.py's)
-           "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
+           "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT), "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
     run = start_run(tmp_path_factory.mktemp("served"), env)
     try:
         wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
@@ -147,9 +146,6 @@ def test_event_streams_are_served_by_the_api_while_the_events_server_is_down(ser
 def test_a_killed_workers_job_is_redelivered_within_seconds(served, queue, tmp_path, capsys):
     """The supervisor restarts the worker under the same node name; its job must not wait for the broker's
     visibility timeout (hours): the dead identity's heartbeat expires and the job is redelivered."""
-    from jobs.store import JobStore
-    from redis_server import redis_client
-
     jobs = JobStore(redis_client(served.redis_url))
     job_id = long_job(served, queue, tmp_path)
     job = jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.05, timeout=120)
@@ -273,9 +269,6 @@ def test_job_events_pass_through_nginx_as_they_happen_and_the_end_arrives_within
     while they are certainly queued and each sees its whole life."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from jobs.store import JobStore
-    from redis_server import redis_client
-
     store = JobStore(redis_client(served.redis_url))
     sid, names = features_session(served, tmp_path, [20.0, 20.0, 20.0, 1.0])
 
@@ -304,9 +297,6 @@ def test_job_events_pass_through_nginx_as_they_happen_and_the_end_arrives_within
 @pytest.mark.slow
 def test_two_hundred_idle_event_streams_hold_no_api_thread(served, capsys):
     """200 listeners on a job that never runs (its record is made without a message to any queue)."""
-    from jobs.store import JobStore
-    from redis_server import redis_client
-
     store = JobStore(redis_client(served.redis_url))
     job_id = store.create(owner=USER, job_type="probe", session_id=None, queue="no-worker-serves-this",
                           task="never-sent")["job_id"]
@@ -341,9 +331,6 @@ def test_two_hundred_idle_event_streams_hold_no_api_thread(served, capsys):
 def test_long_polls_hold_no_api_thread(served, capsys, tmp_path):
     """A stranger's 24 long polls (GET /jobs/<id>?wait=60) kept another user's GET /sessions waiting 57 s: each
     held one of the API's 16 threads. nginx sends requests that wait to the gevent server, as the streams."""
-    from jobs.store import JobStore
-    from redis_server import redis_client
-
     store = JobStore(redis_client(served.redis_url))
     job_id = store.create(owner=USER, job_type="probe", session_id=None, queue="no-worker-serves-this",
                           task="never-sent")["job_id"]

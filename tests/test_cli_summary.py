@@ -1,0 +1,41 @@
+"""The CLI's summary of finished jobs: what a person reads after `analyze --wait` (key, tempo, chords, files, and
+what the result doubts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.music_signals import SR
+from tests.test_cli import cli_env, ma, song
+
+
+@pytest.fixture()
+def env(server, celery_worker, tmp_path) -> dict[str, str]:
+    return cli_env(server, tmp_path)
+
+
+def test_analyze_prints_key_tempo_and_chords(env, tmp_path):
+    song(tmp_path / "song.wav")
+    done = ma(env, "analyze", "song.wav", "--pitch", "--wait", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "  key      C major" in "\n".join(lines), done.stdout
+    assert any(line.startswith("  tempo    120.0 BPM, 4/4 (confidence 0.") for line in lines), done.stdout
+    chords = next(line for line in lines if line.startswith("  chords"))
+    assert chords.split()[1:5] == ["C:maj", "F:maj", "G:7", "C:maj"], chords
+    assert "pitch_song.json" in done.stdout and "pitch_song.mid" in done.stdout
+    assert "song.wav pitch: succeeded" in done.stderr  # no terminal: a line per state change
+
+
+def test_analyze_shows_what_the_result_doubts(env, tmp_path):
+    """A producer's trial: the CLI summary showed a key and tempo while the JSON's warnings said they were doubtful,
+    and a track without a key lost its key line. A test tone has no key: the summary says so, and why."""
+    t = np.arange(4 * SR) / SR
+    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SR)
+    done = ma(env, "analyze", "tone.wav", "--pitch", "--wait", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "  key      no clear key" in lines, done.stdout
+    assert any(line.startswith("  warning  no clear key: ") for line in lines), done.stdout

@@ -102,16 +102,17 @@ def probe():
     asked = ProbeRequest.from_request(json_body())
     queue, wait = asked.queue, asked.wait
     queues = {"cpu": current_app.config["CPU_QUEUE"], "gpu": current_app.config["GPU_QUEUE"]}
-    svc = services()
     with waits().share(access.caller().name) as may_wait:
         if not may_wait:  # a probe's answer is its wait: past the caller's share it cannot give one
             raise TooManyWaitsError(int(current_app.config["WAITS_PER_USER"]))
-        return _probe(svc, queue, queues, wait)
+        return _probe(queue, queues[queue], wait)
 
 
-def _probe(svc, queue: str, queues: dict[str, str], wait: float):
+def _probe(queue: str, queue_name: str, wait: float):
+    """The probe job on `queue_name` (the `queue` the caller named: cpu or gpu), waited for up to `wait` s."""
+    svc = services()
     t0 = time.perf_counter()
-    job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queues[queue])
+    job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queue_name)
     done = svc.jobs.wait(job["job_id"], float(wait))
     elapsed_ms = (time.perf_counter() - t0) * 1000
     if done is None or done["state"] != "succeeded":

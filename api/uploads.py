@@ -11,7 +11,6 @@ API's memory stays flat whatever the size and the final move is a rename.
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -46,7 +45,7 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 limits: AudioLimits, max_image_pixels: int, max_samples: float = math.inf) -> list[dict]:
+                 limits: AudioLimits, max_image_pixels: int, max_samples: float) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request.
 
     `max_samples` (MAX_REQUEST_SAMPLES): the audio the request's files hold together, frames x channels. Every

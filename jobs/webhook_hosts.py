@@ -43,10 +43,7 @@ def check_host(host: str, settings: Mapping[str, Any], *, resolve: bool) -> list
     """
     names, networks = allowed_networks(settings)
     host = host.lower().strip("[]")
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    literal = _literal(host)
     if not resolve and (host in names or (literal is not None and any(literal in n for n in networks))):
         return [host]
     addresses = [str(literal)] if literal is not None else (_resolve(host) if (resolve or networks) else [])
@@ -66,19 +63,18 @@ def _resolve(host: str) -> list[str]:
         return []
 
 
-def is_literal(host: str) -> bool:
-    """An IP address written out (no lookup connects to anything else)."""
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `host` writes out (no lookup connects to anything else), or None for a name."""
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def pin_address(host: str, addresses: list[str], settings: Mapping[str, Any]) -> str | None:
     """The checked address a delivery to `host` must connect to: one of `addresses` for a name allowed through a
     network; None for an address literal or a name allowed by name (its lookups are trusted)."""
-    if is_literal(host) or host.lower() in allowed_networks(settings)[0] or not addresses:
+    if _literal(host) is not None or host.lower() in allowed_networks(settings)[0] or not addresses:
         return None
     return addresses[0]
 

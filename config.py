@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "LONGEST_JOB_SECONDS": 4 * 3600,  # the visibility timeout is set above this
     "UNACKED_RESTORE_SECONDS": 10,  # how often a worker restores orphaned messages
     "JOB_MAX_ATTEMPTS": 2,  # a job whose worker died is delivered at most this often
+    # jobs one user may have queued or running on one queue at once; past it 429 too_many_jobs (jobs/fairness.py)
+    "MAX_ACTIVE_JOBS_PER_USER": 1000,
     "HEARTBEAT_SECONDS": 2.0,
     "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
@@ -100,8 +102,8 @@ POSITIVE = frozenset({
     "MAX_REQUEST_SAMPLES",
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
-    "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "JOB_TTL_SECONDS", "EVENTS_HEARTBEAT_SECONDS",
-    "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
+    "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "MAX_ACTIVE_JOBS_PER_USER", "JOB_TTL_SECONDS",
+    "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
 
 

@@ -35,6 +35,8 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
             "visibility_timeout": int(config["LONGEST_JOB_SECONDS"]) + 600,
             "unacked_restore_interval": int(config["UNACKED_RESTORE_SECONDS"]),
             "unacked_restore_throttle": 1,
+            # a list per priority 0-9 (kombu's default is 4 levels: 0, 3, 6, 9): the turns of jobs/fairness.py
+            "priority_steps": list(range(10)),
         },
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

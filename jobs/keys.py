@@ -4,6 +4,8 @@
     ma:jobs                   zset: every job id by creation time
     ma:user:<owner>:jobs      zset: an owner's job ids by creation time (GET /jobs of an ordinary user)
     ma:user:<owner>:session-jobs:<sid>   zset: the job ids of an owner's session by creation time
+    ma:user:<owner>:active:<queue>       zset: an owner's queued or running job ids on one queue by creation
+                              time (their turn on the queue and their cap: jobs/fairness.py)
     ma:session-jobs:<sid>     zset: the same for an owner-less session of an older version (until migrated)
     ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
     ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
@@ -53,6 +55,10 @@ def job(job_id: str) -> str:
 
 def owner_jobs(owner: str) -> str:
     return f"{PREFIX}user:{owner}:jobs"
+
+
+def owner_active(owner: str, queue: str) -> str:
+    return f"{PREFIX}user:{owner}:active:{queue}"
 
 
 def session_jobs(owner: str, session_id: str) -> str:

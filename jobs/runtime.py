@@ -141,7 +141,7 @@ class WorkerRuntime:
                                        "message": f"the worker running this job ({job.get('worker')}) stopped "
                                                   f"{job['attempts']} time(s); not retrying again"})
             elif svc.jobs.requeue(job_id):
-                with self.app.app_context():
+                with self.app.app_context():  # first in line (priority 0): it had had its turn
                     publish(job["task"], job_id, job["queue"])
                 svc.jobs.published(job_id)
                 log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
@@ -160,8 +160,9 @@ class WorkerRuntime:
                 continue
             if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
                 continue  # another worker is publishing it
-            with self.app.app_context():
-                publish(job["task"], job_id, job["queue"])
+            with self.app.app_context():  # its turn as its publisher would have given it
+                publish(job["task"], job_id, job["queue"],
+                        priority=svc.jobs.active.priority(owner=job["owner"], queue=job["queue"], job_id=job_id))
             svc.jobs.published(job_id)
             log.warning("job %s published by recovery: whoever queued it stopped before sending its message", job_id)
             published.append(job_id)

@@ -31,6 +31,7 @@ from users import Caller
 from worker.errors import JobCanceled
 
 from . import keys, metrics
+from .fairness import ActiveJobs
 from .keys import text
 from .queue_storage import QueueStorageFull
 from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view
@@ -84,6 +85,7 @@ class JobStore:
         self.ttl = int(ttl_seconds)
         self.webhooks = webhooks  # where a job's start, progress and completion are queued for its webhook
         self._transition = self.r.register_script(_TRANSITION_LUA)
+        self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
     # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
@@ -116,6 +118,7 @@ class JobStore:
         pipe.zadd(keys.JOBS, {job_id: now})
         pipe.zadd(keys.owner_jobs(owner), {job_id: now})
         pipe.zadd(keys.UNPUBLISHED, {job_id: now})  # until `published`: a process may die before it publishes
+        self.active.add(pipe, owner=owner, queue=queue, job_id=job_id, created=now)
         if session_id:
             pipe.zadd(keys.session_jobs(owner, session_id), {job_id: now})
         pipe.execute()
@@ -285,8 +288,10 @@ class JobStore:
             return False
         pipe = self.r.pipeline()
         pipe.delete(keys.cancel(job_id))
-        pipe.hget(keys.job(job_id), "type")
-        job_type = pipe.execute()[-1]
+        pipe.hmget(keys.job(job_id), "type", "owner", "queue")
+        job_type, owner, queue = pipe.execute()[-1]
+        if owner and queue:  # (a process dying here leaves it in the index: ActiveJobs prunes it when it matters)
+            self.active.remove(owner=text(owner), queue=text(queue), job_id=job_id)
         metrics.JOBS_FINISHED.labels(text(job_type or b"unknown"), state).inc()
         return True
 

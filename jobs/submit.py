@@ -31,11 +31,13 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     queue = queue or current_app.config[kind.queue_setting]
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
+    svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
                           params=params, request_id=g.get("request_id") if has_request_context() else None,
                           webhook=webhook)
-    try:
-        publish(kind.task, job["job_id"], queue)
+    try:  # its turn among the queue's users (jobs/fairness.py)
+        publish(kind.task, job["job_id"], queue,
+                priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
     except Exception as e:
         svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": f"could not enqueue: {e}"})
         raise
@@ -45,9 +47,11 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     return job
 
 
-def publish(task_name: str, job_id: str, queue: str) -> None:
-    """Send the Celery message for an existing job record (also recovery's re-publish)."""
-    current_app.extensions["celery"].send_task(task_name, args=[job_id], task_id=job_id, queue=queue)
+def publish(task_name: str, job_id: str, queue: str, *, priority: int = 0) -> None:
+    """Send the Celery message for an existing job record (also recovery's re-publish); `priority` 0 is
+    taken first, 9 last (jobs/fairness.py)."""
+    current_app.extensions["celery"].send_task(task_name, args=[job_id], task_id=job_id, queue=queue,
+                                               priority=priority)
 
 
 def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOptions, files: list[str],

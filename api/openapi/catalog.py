@@ -90,6 +90,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "This Idempotency-Key came with a different request."),
     # 429, 5xx
     "too_many_attempts": (429, "Too many failed logins from this client or for this name; see Retry-After."),
+    "too_many_jobs": (429, "The job's owner already has MAX_ACTIVE_JOBS_PER_USER jobs queued or running on its queue."),
     "too_many_waits": (429, "POST /jobs/probe: the caller already holds WAITS_PER_USER waiting requests here."),
     "internal_error": (500, "An unexpected error; quote the request id (X-Request-ID) when reporting it."),
     "error": (500, "A failure without a more specific code."),

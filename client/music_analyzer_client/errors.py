@@ -49,8 +49,9 @@ class MusicAnalyzerError(Exception):
 
     @property
     def auth_failed(self) -> bool:
-        """The credentials were refused (401), or login attempts are throttled (429)."""
-        return self.status in (401, 429)
+        """The credentials were refused (401), or login attempts are throttled (429 too_many_attempts; another
+        429, such as too_many_jobs, is about the request, not the login)."""
+        return self.status == 401 or (self.status == 429 and self.code == "too_many_attempts")
 
     @property
     def server_unavailable(self) -> bool:

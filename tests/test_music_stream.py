@@ -69,3 +69,26 @@ def test_streaming_a_file_twice_gives_the_held_result(tmp_path: Path):
                                           progress=None, lap=music_pipeline._Laps())
     assert held == streamed
     assert held["key"]["label"] == "F major" and held["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+
+
+def test_a_channel_in_inverted_polarity_does_not_cancel_the_music(tmp_path: Path):
+    """Two of the pingus game's tracker tunes (Debian's pingus-data) are a left channel and its negation: their
+    plain average is silence, and the music and features analyses reported silence. The channel is turned first."""
+    from worker.audio_io import to_mono
+    from worker.features.pipeline import analyze_file
+
+    song = _song(20.0)
+    path = tmp_path / "surround.flac"
+    sf.write(str(path), np.stack([song, -song], axis=1), SR, subtype="PCM_24")
+    np.testing.assert_allclose(np.concatenate(list(mono_blocks(path))), song, atol=1e-5)
+    result, _ = music_pipeline._analyze(music_pipeline._file_blocks(path), options=PitchOptions(), progress=None,
+                                        lap=music_pipeline._Laps())
+    assert "silence: nothing to analyse" not in result["warnings"], result["warnings"]
+    assert result["key"]["label"] == "F major" and result["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+    rms = float(np.sqrt(np.mean(np.square(song, dtype=np.float64))))
+    assert analyze_file(path).features["rms_energy"] == pytest.approx(rms, rel=1e-3)
+    # ordinary stereo, one channel alone, and eight unrelated channels keep the plain average
+    rng = np.random.default_rng(1)
+    for y in (np.stack([song, 0.5 * song[::-1]]), np.stack([song, np.zeros_like(song)]),
+              rng.standard_normal((8, 5000)).astype(np.float32)):
+        np.testing.assert_array_equal(to_mono(y), y.mean(axis=0, dtype=np.float32))

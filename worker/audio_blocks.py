@@ -1,7 +1,7 @@
 """Streaming decode: a file (or an array) as blocks of mono float32 audio at a target rate (or of every channel).
 
 Memory stays bounded by the block length whatever the file's duration: each block is
-decoded (libsndfile, or PyAV/FFmpeg for what libsndfile refuses), averaged to mono and
+decoded (libsndfile, or PyAV/FFmpeg for what libsndfile refuses), averaged to mono (audio_io.to_mono) and
 resampled by a streaming soxr resampler, whose output is sample-for-sample the one-shot
 `soxr.resample` of the whole signal. Iterating twice decodes twice (no cache).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32, declared_frames, open_soundfile
+from worker.audio_io import as_float32, declared_frames, open_soundfile, to_mono
 from worker.audio_limits import check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
@@ -57,7 +57,7 @@ def _av_info(path: Path) -> StreamInfo:
 def _native_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:
     """(mono float32 block, native rate) pairs straight from the decoder."""
     for block, sr in _native_channel_blocks(path, block_frames):
-        yield block.mean(axis=0, dtype=np.float32), sr
+        yield to_mono(block), sr
 
 
 def _native_channel_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]]:

@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from worker.audio_blocks import resampled_blocks
+from worker.audio_io import to_mono
 from worker.errors import AudioError
 from worker.features.descriptors import FeatureAccumulator
 from worker.progress import Progress, quiet
@@ -163,7 +164,7 @@ def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
         with threadpool_limits(limits=1, user_api="blas"):
             for block in blocks:
                 whole.push(block)
-                mono = block.mean(axis=0, dtype=np.float32)
+                mono = to_mono(block)
                 cursor.push(mono)
                 if model_audio is not None:
                     model_audio.append(resampler.resample_chunk(mono) if resampler is not None else mono)

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from worker.audio_io import to_mono
 from worker.audio_limits import check_finite
 from worker.errors import AudioError
 from worker.features.framing import CenteredFramer
@@ -148,7 +149,7 @@ class FeatureAccumulator:
         if y.shape[0] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got {y.shape[0]}")
         check_finite(y)
-        mono = y.mean(axis=0, dtype=np.float32)
+        mono = to_mono(y)
         self.samples += y.shape[1]
         self.sum_squares += float(np.square(mono, dtype=np.float64).sum())
         magnitude = np.abs(y)

@@ -122,8 +122,8 @@ def test_key_warnings_say_no_key_low_confidence_and_near_ties():
     key.update(confidence=0.8, candidates=[{"label": "A minor", "score": 0.1}])
     assert key_warnings(key) == []
     key.update(label="C major", opening={"label": "G major", "score": 0.81})
-    assert key_warnings(key) == ["the opening reads as G major (0.81), the whole track as C major: the music may "
-                                 "begin away from its key, or modulate"]
+    assert key_warnings(key) == ["the opening reads as G major (probability 0.81), the whole track as C major: the "
+                                 "music may begin away from its key, or modulate"]
     key["label"] = "G major"  # the timeline made the opening's key the global one: nothing left to say
     assert key_warnings(key) == []
 

@@ -1,18 +1,21 @@
 """Sanity check on real recordings from Debian packages (no annotations): agreement and onsets.
 
 Material: game soundtracks shipped in Debian (orchestral/folk: wesnoth-1.16-music; electronic and
-rock: colobot-common-sounds, asc-music), fetched with `apt-get download` and unpacked with
-`dpkg -x` into bench/out/real_debs (never installed):
-    cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music
+rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3m modules: pingus-data),
+fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
+    cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
-`--prepare` links the tracks into bench/out/real with a manifest that bench/music_anchors.py reads
-(`python bench/music_anchors.py --items bench/out/real --split all`).
+`--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
+FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
+bench/music_anchors.py reads (`python bench/music_anchors.py --items bench/out/real --split all`).
+Two pingus tunes (rough_journey, success_2) carry a surround voice, right channel = -left: a plain
+mono average cancels it.
 
-Reported per track and overall: our tempo, key and warnings; agreement with madmom (tempo within
-4 %, or within 4 % of 2x / 0.5x / 1.5x / 0.67x) and with Essentia's edma key (MIREX weighted score, Essentia
-as the reference); and a listening-free beat check: the share of beats within 70 ms of an onset
-that librosa's onset detector (a different method) finds, for our beats, madmom's, Essentia's,
-and for our beat grid shifted by half a period (what an off-beat grid scores on the same music).
+Reported per track, and per family (package) and overall: our tempo, key and warnings; agreement with
+madmom (tempo within 4 %, or within 4 % of 2x / 0.5x / 1.5x / 0.67x) and with Essentia's edma key (MIREX
+weighted score, Essentia as the reference); and a listening-free beat check: the share of beats within
+70 ms of an onset that librosa's onset detector (a different method) finds, for our beats, madmom's,
+Essentia's, and for our beat grid shifted by half a period (what an off-beat grid scores on the same music).
 
 Usage: python bench/music_real.py [--prepare] [--limit N] [-v] [--set beats.PATTERN_WEIGHT=0.0 ...]
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +42,8 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     "x_colobot-common-sounds": ("usr/share/games/colobot/music", 2),
     "x_asc-music": ("usr/share/games/asc/music", 1),
 }
+MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
+MODULE_SECONDS = 180  # cap of each rendering
 
 
 def prepare() -> None:
@@ -51,6 +57,13 @@ def prepare() -> None:
             if not link.exists():
                 link.symlink_to(p)
             manifest.append({"audio": link.name, "source": pkg[2:], "split": "all"})
+    for pkg, sub in MODULES.items():
+        for p in sorted(p for p in (DEBS / pkg / sub).glob("*") if p.suffix.lower() in (".it", ".s3m")):
+            wav = REAL / f"{pkg[2:].split('-')[0]}_{p.stem}.wav"
+            if not wav.exists():
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(p), "-t", str(MODULE_SECONDS),
+                                "-ar", "44100", "-ac", "2", str(wav)], check=True)
+            manifest.append({"audio": wav.name, "source": pkg[2:], "split": "all"})
     (REAL / "manifest.json").write_text(json.dumps(manifest, indent=1))
     print(f"{len(manifest)} tracks in {REAL}")
 
@@ -91,7 +104,7 @@ def evaluate(limit: int | None, verbose: bool) -> None:
         row["essentia_vs_madmom"], row["essentia_vs_madmom_octave"] = octave_agree(mad.get("tempo"), ess.get("tempo"))
         row["key_vs_essentia"] = key_score(ess["key"], res["key"]["label"]) if ess.get("key") else None
         n_chords = len({c["label"] for c in res["chords"]} - {"N"})
-        rows.append(row)
+        rows.append((m["source"], row))
         if verbose:
             print(f"{m['audio'][:34]:34s} {len(y) / sr:6.0f} s  tempo {res['tempo_bpm'] or 0:6.1f} "
                   f"(madmom {mad.get('tempo') or 0:6.1f}, essentia {ess.get('tempo') or 0:6.1f})  "
@@ -99,6 +112,14 @@ def evaluate(limit: int | None, verbose: bool) -> None:
                   f"{res.get('time_signature')} chords {n_chords}  beats on onsets {row['ours_on_onsets']:.2f} "
                   f"(off-beat grid {row['offbeat_grid']:.2f})  {'; '.join(res['warnings'])}", flush=True)
     print(f"\n{len(rows)} real tracks")
+    summarize([r for _, r in rows])
+    for source in dict.fromkeys(s for s, _ in rows):
+        family = [r for s, r in rows if s == source]
+        print(f"\n{source}: {len(family)} tracks")
+        summarize(family)
+
+
+def summarize(rows: list[dict]) -> None:
     for k in rows[0]:
         vals = [r[k] for r in rows if r[k] is not None]
         if vals:

@@ -87,6 +87,28 @@ def test_drum_loop_has_a_tempo_but_no_key():
     assert res["key"]["tonic"] is None and res["key"]["confidence"] < 0.3
     assert "no clear tonal centre" in res["key"]["note"]
     assert res["tempo_bpm"] == pytest.approx(100.0, rel=0.04) or res["tempo_bpm"] == pytest.approx(200.0, rel=0.04)
+    assert {c["label"] for c in res["chords"]} == {"N"}  # drums are not harmony
+
+
+def test_chords_that_name_no_key_are_still_read():
+    """C, E and G# major in turn (a cycle of major thirds) name no key, and were one N for the whole track, as was
+    a tracker march of pingus-data (harmonic, modulating): with no key, harmonic audio gets chords without a key's
+    prior."""
+    from tests.music_signals import midi_hz, tone
+
+    bars = []
+    for root in [0, 4, 8] * 3:
+        bar = 0.5 * tone(midi_hz(36 + root), 2.0)
+        for interval in (0, 4, 7):
+            bar = bar + 0.3 * tone(midi_hz(60 + (root + interval) % 12), 2.0)
+        bars.append(bar)
+    y = np.concatenate(bars)
+    res = analyze_music((0.5 * y / np.abs(y).max()).astype(np.float32), SR)
+    assert res["key"]["tonic"] is None and "no clear key" in res["warnings"]
+    names = {0: "C:maj", 4: "E:maj", 8: "G#:maj"}
+    for i, root in enumerate([0, 4, 8] * 3):  # the chord sounding in the middle of each bar
+        middle = 2.0 * i + 1.0
+        assert next(c["label"] for c in res["chords"] if c["start"] <= middle < c["end"]) == names[root], res["chords"]
 
 
 def test_distorted_guitar_riff_gets_its_key_and_chords():

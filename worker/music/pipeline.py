@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords_learned
-from .key import estimate_key, key_changes, key_warnings, reconcile_with_changes
+from .key import NO_KEY_NOTE, estimate_key, key_changes, key_warnings, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
@@ -30,6 +30,9 @@ HOLD_SECONDS = 600.0  # s; files up to this long are decoded once and held at 22
 SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
 # Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
 NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
+# Audio with no key still gets chords where HPSS calls at least this share of its energy harmonic: white noise
+# and drum loops measure 0.18-0.25, a tracker march that names no key 0.50, sustained chords ~0.9
+CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
 # progress fractions: pass 1 (scan) up to FEATURES_START, pass 2 up to FEATURES_END, then the stages
@@ -186,9 +189,11 @@ def time_signature(beats_per_bar: int, *, compound: bool) -> str:
 
 def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
             silent: bool) -> list[dict]:
-    if silent or key["index"] is None:
-        # no tonal centre (drums, noise): chord labels would be noise too
+    harmonic = key.get("note") == NO_KEY_NOTE and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO
+    if silent or (key["index"] is None and not harmonic):
+        # no tonal centre in drums or noise, no harmony in one pitch class: chord labels would be noise too
         return [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
+    # no key but plainly harmonic (a cycle of major thirds, a tune that wanders): chords without a key's prior
     return decode_chords_learned(feats.chroma, feats.bass, feats.energy, feats.times, beats,
                                  duration=duration, key_index=key["index"])
 

@@ -16,6 +16,7 @@ from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
+from jobs.listing import JobFilter, page_jobs
 from jobs.record import iso, public_view
 from jobs.services import services
 from storage import SESSION_ID_RE, SessionStore, check_session_id
@@ -25,6 +26,7 @@ bp = Blueprint("sessions", __name__)
 ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: bytes=-0, the last 0 bytes
 log = logging.getLogger(__name__)
 
+SESSION_JOBS = 100  # jobs GET /sessions/<id> lists, newest first (a page of GET /jobs: fewer when results are big)
 MAX_CREATE_BODY_BYTES = 64 * 1024  # POST /sessions takes at most {"session_id": ...}
 
 
@@ -117,12 +119,17 @@ def get_session(session_id: str):
     store = access.session(session_id)
     uploads = [{**f, **upload_info(store, session_id, f["name"])}
                for f in store.list_files(session_id, "uploads")]
+    page = page_jobs(services().jobs, owner=store.owner, session_id=session_id, limit=SESSION_JOBS, cursor=None,
+                     where=JobFilter())
     return jsonify({
         "session_id": session_id,
         "owner": store.owner or None,
         "files": uploads,
         "results": store.list_files(session_id, "results"),
-        "jobs": [public_view(j) for j in services().jobs.list_jobs(owner=store.owner, session_id=session_id)],
+        # its newest jobs, at most 100 and as many as a page of GET /jobs carries (jobs/listing.py): the rest
+        # from GET /jobs?session_id=<id>&cursor=<jobs_next_cursor>
+        "jobs": [public_view(j) for j in page.jobs],
+        "jobs_next_cursor": page.next_cursor,
     })
 
 

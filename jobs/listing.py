@@ -27,6 +27,7 @@ from .store import JobStore
 
 SCAN_FACTOR = 20  # index entries read per requested job, at most
 BATCH = 200  # index entries fetched per round trip
+PAGE_RESULT_BYTES = 8 * 1024 * 1024  # results a page carries, about (at least one job: a record holds ~5 MB at most)
 
 
 @dataclass(frozen=True)
@@ -79,31 +80,65 @@ def check_states(states: Iterable[str]) -> frozenset[str]:
 
 
 def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, limit: int, cursor: str | None,
-              where: JobFilter) -> Page:
-    """Newest first from the cursor on: `owner`'s jobs (of one session), or everyone's (owner None)."""
+              where: JobFilter, max_result_bytes: int = PAGE_RESULT_BYTES) -> Page:
+    """Newest first from the cursor on: `owner`'s jobs (of one session), or everyone's (owner None).
+
+    Entries are judged on a few small fields (owner, type, state) and the length of their result; only the jobs
+    of the page are read whole, and a page ends early once its results would pass `max_result_bytes` (it always
+    holds at least one job): a pitch job of an hour's audio carries ~5 MB of melody, and a page of 1,000 such
+    records had been read, then parsed and sent, at once."""
     index = keys.JOBS if owner is None else (
         keys.session_jobs(owner, session_id) if session_id else keys.owner_jobs(owner))
     after = decode_cursor(cursor) if cursor else None
     budget = max(limit * SCAN_FACTOR, BATCH)
-    found: list[dict] = []
+    chosen: list[str] = []
+    result_bytes = 0
     last: tuple[float, str] | None = after
-    exhausted = False
-    while len(found) < limit and budget > 0:
+    exhausted = full = False
+    while not full and budget > 0:
         entries = _entries_after(store.r, index, last, where.since, min(BATCH, budget))
         if not entries:
             exhausted = True
             break
         budget -= len(entries)
-        for job_id, score, raw in _records(store.r, entries):
+        for job_id, score, (job_owner, job_type, state, size) in _summaries(store.r, entries):
+            accepted = (job_type is not None and (owner is None or job_owner == owner)
+                        and where.accepts({"type": job_type, "state": state}))
+            if accepted and chosen and result_bytes + size > max_result_bytes:
+                full = True  # this job opens the next page: the cursor stays on the one before it
+                break
             last = (score, job_id)
-            if raw:
-                job = decode_record(raw)
-                if (owner is None or job["owner"] == owner) and where.accepts(job):
-                    found.append(job)
-                    if len(found) == limit:
-                        break
+            if accepted:
+                chosen.append(job_id)
+                result_bytes += size
+                if len(chosen) == limit:
+                    full = True
+                    break
     more = not exhausted and last is not None and bool(_entries_after(store.r, index, last, where.since, 1))
-    return Page(found, encode_cursor(*last) if more and last is not None else None)
+    return Page(_whole(store.r, chosen), encode_cursor(*last) if more and last is not None else None)
+
+
+def _summaries(client: redis.Redis, entries: list[tuple[str, float]]
+               ) -> list[tuple[str, float, tuple[str, str | None, str, int]]]:
+    """(id, score, (owner, type, state, result length in bytes)) of each entry; type None: the record is gone."""
+    pipe = client.pipeline()
+    for job_id, _ in entries:
+        pipe.hmget(keys.job(job_id), "owner", "type", "state")
+        pipe.hstrlen(keys.job(job_id), "result")
+    replies = pipe.execute()
+    out = []
+    for i, (job_id, score) in enumerate(entries):
+        job_owner, job_type, state = (None if v is None else text(v) for v in replies[2 * i])
+        out.append((job_id, score, (job_owner or "", job_type, state or "", int(replies[2 * i + 1]))))
+    return out
+
+
+def _whole(client: redis.Redis, job_ids: list[str]) -> list[dict]:
+    """The records of `job_ids`, in order (one that expired since it was chosen is left out)."""
+    pipe = client.pipeline()
+    for job_id in job_ids:
+        pipe.hgetall(keys.job(job_id))
+    return [decode_record(raw) for raw in pipe.execute() if raw]
 
 
 def _entries_after(client: redis.Redis, index: str, after: tuple[float, str] | None, since: float | None,
@@ -127,10 +162,3 @@ def _entries_after(client: redis.Redis, index: str, after: tuple[float, str] | N
         if len(rows) < count + 16:
             break
     return out[:count]
-
-
-def _records(client: redis.Redis, entries: list[tuple[str, float]]) -> list[tuple[str, float, dict]]:
-    pipe = client.pipeline()
-    for job_id, _ in entries:
-        pipe.hgetall(keys.job(job_id))
-    return [(job_id, score, raw) for (job_id, score), raw in zip(entries, pipe.execute(), strict=True)]

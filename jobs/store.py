@@ -161,8 +161,17 @@ class JobStore:
         return out
 
     def active_jobs(self, *, owner: str, session_id: str) -> list[dict]:
-        return [j for j in self.list_jobs(owner=owner, session_id=session_id, limit=1000)
-                if j["state"] not in TERMINAL_STATES]
+        """{job_id, type, state} of the session's unfinished jobs among its newest 1,000, read without their
+        results (a pitch job of an hour's audio carries ~5 MB)."""
+        ids = [text(i) for i in self.r.zrevrange(keys.session_jobs(owner, session_id), 0, 999)]  # type: ignore[arg-type]
+        pipe = self.r.pipeline()
+        for job_id in ids:
+            pipe.hmget(keys.job(job_id), "type", "state", "owner")
+        out = []
+        for job_id, (job_type, state, job_owner) in zip(ids, pipe.execute(), strict=True):
+            if state is not None and text(state) not in TERMINAL_STATES and text(job_owner or b"") == owner:
+                out.append({"job_id": job_id, "type": text(job_type or b""), "state": text(state)})
+        return out
 
     def forget_session(self, *, owner: str, session_id: str) -> None:
         self.r.delete(keys.session_jobs(owner, session_id))

@@ -289,3 +289,44 @@ def test_completion_reaches_the_webhook_within_moments(client, tone, capsys):
         print(f"\n  job finished -> webhook received: median {statistics.median(lags) * 1000:.0f} ms "
               f"(max {max(lags) * 1000:.0f} ms, {len(lags)} jobs)")
     assert statistics.median(lags) < 2.0
+
+
+def test_pages_of_big_results_end_early_and_lose_nothing(app, client, session_id, tmp_path):
+    """A pitch job of an hour's audio carries ~5 MB of melody, and GET /jobs?limit=1000 (or GET /sessions/<id>, or
+    a filtered page reading 200 records to find one) read, parsed and sent such records all at once. A page now
+    ends once its results would pass PAGE_RESULT_BYTES, and its cursor goes on from the job it left out."""
+    from jobs.listing import PAGE_RESULT_BYTES
+    from tests.conftest import queued_record
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+
+    jobs = app.extensions["music_analyzer"].jobs
+    # a real pitch result, its contour stretched to about a third of a page as JSON
+    big = run_pitch(audio_path=write(tmp_path / "t.wav", sine(330, 1.0)), results_dir=tmp_path,
+                    options=PitchOptions())
+    frames = PAGE_RESULT_BYTES // 3 // 13  # "440.0, true, " per frame
+    big["melody"]["f0"].update(hz=[440.0] * frames, voiced=[True] * frames)
+    made = []
+    for _ in range(5):
+        job_id = queued_record(app, owner=USER, job_type="pitch", session_id=session_id,
+                               queue=app.config["CPU_QUEUE"], task="music_analyzer.pitch", params={})["job_id"]
+        assert jobs.succeed_from_cache(job_id, big, files=[])
+        made.append(job_id)
+    pages, cursor = [], None
+    while True:
+        page = client.get("/jobs", params={"limit": 1000, "session_id": session_id,
+                                           **({"cursor": cursor} if cursor else {})}).json()
+        pages.append([j["job_id"] for j in page["jobs"]])
+        assert all(len(j["result"]["melody"]["f0"]["hz"]) == len(big["melody"]["f0"]["hz"]) for j in page["jobs"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [j for p in pages for j in p] == list(reversed(made))  # newest first, each once
+    session = client.get(f"/sessions/{session_id}").json()
+    assert [j["job_id"] for j in session["jobs"]] == pages[0] and session["jobs_next_cursor"]
+    rest = client.get("/jobs", params={"session_id": session_id, "cursor": session["jobs_next_cursor"]}).json()
+    assert [j["job_id"] for j in rest["jobs"]] == pages[1]
+    # a filter reads no result to judge a job; a session with finished jobs only is not busy
+    assert client.get("/jobs", params={"session_id": session_id, "state": "failed"}).json()["jobs"] == []
+    assert jobs.active_jobs(owner=USER, session_id=session_id) == []

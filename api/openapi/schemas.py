@@ -232,7 +232,9 @@ def session_schemas() -> dict[str, Schema]:
         "StoredFile": stored,
         "SessionCreated": obj(["session_id"], session_id={"type": "string", "examples": ["demo"]}),
         "Session": obj(["session_id", "files", "results", "jobs"], session_id=STR, owner=null(STR),
-                       files=arr(ref("UploadedFile")), results=arr(ref("StoredFile")), jobs=arr(ref("Job"))),
+                       files=arr(ref("UploadedFile")), results=arr(ref("StoredFile")), jobs=arr(ref("Job")),
+                       jobs_next_cursor=null({"type": "string", "description": "More jobs: GET /jobs?session_id="
+                                              "<id>&cursor=<this>."})),
         "SessionSummary": obj(["session_id", "files", "results"], session_id=STR, owner=null(STR),
                               files=INT, results=INT, modified_at=null(TIME)),
         "SessionList": obj(["sessions", "next_cursor"], sessions=arr(ref("SessionSummary")),

@@ -101,7 +101,11 @@ def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, lim
             exhausted = True
             break
         budget -= len(entries)
-        for job_id, score, (job_owner, job_type, state, size) in _summaries(store.r, entries):
+        summaries = _summaries(store.r, entries)
+        gone = [job_id for job_id, _, (_, job_type, _, _) in summaries if job_type is None]
+        if gone:  # expired records: their ids leave the index too
+            store.r.zrem(index, *gone)
+        for job_id, score, (job_owner, job_type, state, size) in summaries:
             accepted = (job_type is not None and (owner is None or job_owner == owner)
                         and where.accepts({"type": job_type, "state": state}))
             if accepted and chosen and result_bytes + size > max_result_bytes:

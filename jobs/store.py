@@ -6,8 +6,8 @@ finish). Records live in Redis rather than in Celery's result backend so that
 clients read (state, progress, stage, result, error).
 
 Every job has an owner (the user it belongs to: the caller, or for a job on a session that session's
-owner). Reads for a request go through `get_for` and `list_jobs(owner=...)`: another user's job is
-invisible, as if absent; the admin sees all. Records of older versions have no owner until
+owner). Reads for a request go through `get_for` and listings by owner (jobs/listing.py): another user's job
+is invisible, as if absent; the admin sees all. Records of older versions have no owner until
 jobs/migration.py gives them to the admin.
 
 State machine (every transition is one atomic Lua call):
@@ -134,31 +134,6 @@ class JobStore:
         """The record if `caller` may see it; None for another user's job, exactly as for a missing one."""
         job = self.get(job_id)
         return job if job is not None and caller.may_see(job["owner"]) else None
-
-    def list_jobs(self, *, owner: str | None, session_id: str | None = None, limit: int = 100) -> list[dict]:
-        """Newest first: `owner`'s jobs (of one session when `session_id`), or every job (owner None)."""
-        if owner is None:
-            if session_id:
-                raise ValueError("a session's jobs are listed for its owner")
-            index = keys.JOBS
-        else:
-            index = keys.session_jobs(owner, session_id) if session_id else keys.owner_jobs(owner)
-        ids = [text(i) for i in self.r.zrevrange(index, 0, max(0, limit - 1))]  # type: ignore[arg-type]
-        pipe = self.r.pipeline()
-        for job_id in ids:
-            pipe.hgetall(keys.job(job_id))
-        out = []
-        stale = []
-        for job_id, raw in zip(ids, pipe.execute(), strict=True):
-            if not raw:
-                stale.append(job_id)
-                continue
-            job = decode_record(raw)
-            if owner is None or job["owner"] == owner:  # an index never lends one owner's job to another
-                out.append(job)
-        if stale:  # expired records: drop them from the index too
-            self.r.zrem(index, *stale)
-        return out
 
     def active_jobs(self, *, owner: str, session_id: str) -> list[dict]:
         """{job_id, type, state} of the session's unfinished jobs among its newest 1,000, read without their

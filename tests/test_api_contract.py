@@ -330,3 +330,9 @@ def test_pages_of_big_results_end_early_and_lose_nothing(app, client, session_id
     # a filter reads no result to judge a job; a session with finished jobs only is not busy
     assert client.get("/jobs", params={"session_id": session_id, "state": "failed"}).json()["jobs"] == []
     assert jobs.active_jobs(owner=USER, session_id=session_id) == []
+    # an expired record leaves the index it was listed from
+    from jobs import keys
+
+    jobs.r.delete(keys.job(made[0]))
+    listed = client.get("/jobs", params={"session_id": session_id, "cursor": rest["next_cursor"]}).json()["jobs"]
+    assert listed == [] and jobs.r.zscore(keys.session_jobs(USER, session_id), made[0]) is None

@@ -68,7 +68,7 @@ def test_a_users_backlog_is_capped_and_other_users_still_queue(own_queues, tmp_p
     assert refused.status_code == 429 and body["error"]["code"] == "too_many_jobs", body
     assert refused.headers["Retry-After"] == "60" and "MAX_ACTIVE_JOBS_PER_USER" in body["error"]["message"]
     assert_answer(spec_for(app), "POST", "/process/features/{session_id}", 429, body)
-    assert len(jobs.list_jobs(owner=USER, session_id=sid)) == 2  # nothing recorded for the refused one
+    assert len(jobs.active_jobs(owner=USER, session_id=sid)) == 2  # nothing recorded for the refused one
     assert features(c, B, other_sid, "b.wav").status_code == 202  # another user's room is their own
     # an ended job makes room at once
     assert c.delete(f"/jobs/{first.get_json()['job_id']}", headers=A).status_code in (200, 202)

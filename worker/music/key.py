@@ -385,7 +385,6 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         out.append(f"key uncertain (confidence {key['confidence']:.2f})")
     opening = key.get("opening")
     if opening and opening["label"] != key["label"]:
-        # the opening's figure is the key model's probability of its key, not a confidence like the key's own
         out.append(f"the opening reads as {opening['label']} (probability {opening['score']:.2f}), the whole track as "
                    f"{key['label']}: the music may begin away from its key, or modulate")
     best = key.get("score")

@@ -282,3 +282,28 @@ def test_midi_bars_fall_on_downbeats_after_a_pickup_and_through_tempo_changes(tm
     for t in beats:
         assert np.min(np.abs(grid - t)) < 2e-3, t
     assert pm.instruments[0].notes[0].start == pytest.approx(1.0, abs=2e-3)  # notes stay where they sound
+
+
+@pytest.mark.parametrize("signature, beats_per_bar, pickup_signature", [("4/4", 4, (1, 4)), ("6/8", 2, (3, 8))])
+def test_midi_of_music_whose_first_beat_is_at_0_s_and_not_a_downbeat(tmp_path, signature, beats_per_bar,
+                                                                       pickup_signature):
+    """A stranger's reversed track failed its pitch job (internal_error): its first beat at 0.0 s and its first
+    downbeat the next beat asked for whole beats in no time before 0 s, and pretty_midi divided by zero. The
+    first bar is short instead (a pickup): every analysed downbeat is still a bar line."""
+    import pretty_midi
+
+    from worker.music.midi import write_analysis_midi
+
+    beats = 0.5 * np.arange(17)
+    downbeats = beats[1::beats_per_bar]
+    path = tmp_path / "c.mid"
+    write_analysis_midi(path, notes=[{"onset": 0.1, "offset": 0.4, "midi": 60}], beat_times=list(beats),
+                        downbeat_times=list(downbeats), tempo_bpm=120.0, time_signature=signature)
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert [(ts.numerator, ts.denominator, round(ts.time, 3)) for ts in pm.time_signature_changes] == [
+        (*pickup_signature, 0.0), (*(int(x) for x in signature.split("/")), 0.5)]
+    bars, grid = pm.get_downbeats(), pm.get_beats()
+    for t in downbeats:
+        assert np.min(np.abs(bars - t)) < 2e-3, t
+    for t in beats:
+        assert np.min(np.abs(grid - t)) < 2e-3, t

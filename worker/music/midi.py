@@ -28,6 +28,7 @@ BEAT_NOTE, DOWNBEAT_NOTE = 42, 36  # GM closed hi-hat on beats, bass drum on dow
 BEAT_VELOCITY, DOWNBEAT_VELOCITY = 70, 100
 CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
+MIN_LEAD_SHARE = 0.5  # beats added before the first one take at least half a beat interval each (<= 2x the tempo)
 COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
 PITCH_CLASSES = {"C": 0, "C#": 1, "D": 2, "D#": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "A#": 10, "B": 11}
@@ -57,11 +58,16 @@ def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[di
     numerator, denominator = (int(x) for x in time_signature.split("/")) if time_signature else (0, 4)
     quarters_per_beat = COMPOUND_QUARTERS_PER_BEAT if denominator == 8 else 1.0
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) * quarters_per_beat if tempo_bpm else 120.0)
+    pickup, first_bar = 0, 0.0
     if beat_times is not None and len(beat_times) > 1:
         beats_per_bar = numerator // 3 if denominator == 8 else numerator
-        _follow_beats(pm, np.asarray(beat_times, dtype=float), downbeat_times or [], beats_per_bar=beats_per_bar,
-                      quarters_per_beat=quarters_per_beat)
-    if numerator:
+        pickup, first_bar = _follow_beats(pm, np.asarray(beat_times, dtype=float), downbeat_times or [],
+                                          beats_per_bar=beats_per_bar, quarters_per_beat=quarters_per_beat)
+    if numerator and pickup:  # a short first bar of `pickup` beats (an x/8 beat is three eighths), then the metre
+        pm.time_signature_changes.append(
+            pretty_midi.TimeSignature(pickup * (3 if denominator == 8 else 1), denominator, 0.0))
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, first_bar))
+    elif numerator:
         pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
     if notes:
         melody = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")
@@ -79,23 +85,32 @@ def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[di
 
 
 def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_bar: int,
-                  quarters_per_beat: float) -> None:
+                  quarters_per_beat: float) -> tuple[int, float]:
     """Give `pm` a tempo map on which beat i of `beats` (s) is grid beat i + lead and the first downbeat starts a bar.
 
     lead: whole beats for the music before the first beat (about as many as fit at the opening's tempo, at least one
-    when it does not start at 0 s), plus what makes the first downbeat a bar line. The span before the first beat,
-    each beat interval, and everything after the last beat (at the last interval's tempo) get a tempo each."""
+    when it does not start at 0 s), plus what makes the first downbeat a bar line where the time before the first
+    beat holds those beats at up to twice the music's tempo. Where it does not (the first beat at 0 s, the first
+    downbeat a later beat: a span of no time had made pretty_midi divide by zero), the first bar is short instead:
+    returns (its beats, the first downbeat's time), else (0, 0.0). The span before the first beat, each beat
+    interval, and everything after the last beat (at the last interval's tempo) get a tempo each."""
     ticks_per_beat = quarters_per_beat * pm.resolution
     interval = float(np.median(np.diff(beats)))
     lead = max(1 if beats[0] > 1e-3 else 0, int(round(beats[0] / interval)))
+    pickup, first_bar = 0, 0.0
     if beats_per_bar > 0 and downbeats:
         first_down = int(np.argmin(np.abs(beats - float(downbeats[0]))))
-        lead += -(first_down + lead) % beats_per_bar
+        extra = -(first_down + lead) % beats_per_bar
+        if extra and beats[0] < (lead + extra) * interval * MIN_LEAD_SHARE:
+            pickup, first_bar = (first_down + lead) % beats_per_bar, float(beats[first_down])
+        else:
+            lead += extra
     ticks = [int(round((i + lead) * ticks_per_beat)) for i in range(len(beats))]
     scales = [(0, float(beats[0]) / ticks[0])] if ticks[0] > 0 else []
     scales += [(ticks[i], float(beats[i + 1] - beats[i]) / (ticks[i + 1] - ticks[i])) for i in range(len(beats) - 1)]
     pm._tick_scales = scales  # pretty_midi's tempo map: (tick, seconds per tick) from each tick on
     pm._update_tick_to_time(ticks[-1])
+    return pickup, first_bar
 
 
 def _add_chords(pm, chords: list[dict]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
@@ -53,9 +54,13 @@ def encode_cursor(score: float, job_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         score, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(score), str(job_id)
     except (ValueError, TypeError, binascii.Error) as e:
         raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor") from e
+    # what encode_cursor writes: a finite time and an id (a NaN had reached Redis and read as an outage, 503)
+    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score) \
+            or not isinstance(job_id, str):
+        raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor")
+    return float(score), job_id
 
 
 def check_types(types: Iterable[str]) -> frozenset[str]:

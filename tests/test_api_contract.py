@@ -236,6 +236,13 @@ def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):
         assert r.status_code == 400, (params, r.text)
         assert r.json()["error"]["code"] in ("invalid_filter", "invalid_limit"), (params, r.text)
     assert client.get("/jobs", params={"cursor": "garbage!"}).status_code == 400
+    # forged cursors: a NaN time had reached Redis and answered 503 redis_unavailable; null ids and booleans 200
+    import base64
+
+    for forged in ('[NaN, "x"]', '[1, null]', '[true, "x"]', '[1, "x", 3]', '["1", "x"]'):
+        cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+        r = client.get("/jobs", params={"cursor": cursor, "session_id": session_id})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor", (forged, r.text)
     assert client.get("/jobs", params={"session_id": session_id, "type": "pitch"}).json()["jobs"] == []
     sessions = client.get("/sessions", params={"limit": 1000}).json()
     mine = next(s for s in sessions["sessions"] if s["session_id"] == session_id)

@@ -112,7 +112,8 @@ def _probe(queue: str, queue_name: str, wait: float):
     """The probe job on `queue_name` (the `queue` the caller named: cpu or gpu), waited for up to `wait` s."""
     svc = services()
     t0 = time.perf_counter()
-    job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queue_name)
+    job = submit("probe", owner=access.caller().name, session_id=None, options=NoOptions(), queue=queue_name,
+                 capped=False)
     done = svc.jobs.wait(job["job_id"], float(wait))
     elapsed_ms = (time.perf_counter() - t0) * 1000
     if done is None or done["state"] != "succeeded":

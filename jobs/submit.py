@@ -17,7 +17,7 @@ from .webhooks import WebhookRequest
 
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
            files: list[str] | None = None, batch: bool = False, queue: str | None = None,
-           webhook: WebhookRequest | None = None) -> dict:
+           webhook: WebhookRequest | None = None, capped: bool = True) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
 
     The owner of a job on a session is that session's owner: the worker finds the files in their folder.
@@ -31,7 +31,8 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     queue = queue or current_app.config[kind.queue_setting]
     params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
     svc = services()
-    svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))
+    if capped:  # (a probe is not: it asks whether the queue is served, and its answer is its wait)
+        svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
                           params=params, request_id=g.get("request_id") if has_request_context() else None,
                           webhook=webhook)

@@ -70,6 +70,9 @@ def test_a_users_backlog_is_capped_and_other_users_still_queue(own_queues, tmp_p
     assert_answer(spec_for(app), "POST", "/process/features/{session_id}", 429, body)
     assert len(jobs.active_jobs(owner=USER, session_id=sid)) == 2  # nothing recorded for the refused one
     assert features(c, B, other_sid, "b.wav").status_code == 202  # another user's room is their own
+    # a probe is not capped: it asks whether the queue is served (none serves these: not ok, after its wait)
+    probe = c.post("/jobs/probe", json={"queue": "cpu", "wait": 0.2}, headers=A)
+    assert probe.get_json()["ok"] is False, probe.get_json()
     # an ended job makes room at once
     assert c.delete(f"/jobs/{first.get_json()['job_id']}", headers=A).status_code in (200, 202)
     third = features(c, A, sid, "a.wav")

@@ -234,7 +234,7 @@ def session_schemas() -> dict[str, Schema]:
         "Session": obj(["session_id", "files", "results", "jobs"], session_id=STR, owner=null(STR),
                        files=arr(ref("UploadedFile")), results=arr(ref("StoredFile")), jobs=arr(ref("Job")),
                        jobs_next_cursor=null({"type": "string", "description": "More jobs: GET /jobs?session_id="
-                                              "<id>&cursor=<this>."})),
+                                              "<id>&cursor=<this> (an admin: with the same owner=)."})),
         "SessionSummary": obj(["session_id", "files", "results"], session_id=STR, owner=null(STR),
                               files=INT, results=INT, modified_at=null(TIME)),
         "SessionList": obj(["sessions", "next_cursor"], sessions=arr(ref("SessionSummary")),

@@ -298,7 +298,7 @@ def test_completion_reaches_the_webhook_within_moments(client, tone, capsys):
     assert statistics.median(lags) < 2.0
 
 
-def test_pages_of_big_results_end_early_and_lose_nothing(app, client, session_id, tmp_path):
+def test_pages_of_big_results_end_early_and_lose_nothing(app, client, server, session_id, tmp_path):
     """A pitch job of an hour's audio carries ~5 MB of melody, and GET /jobs?limit=1000 (or GET /sessions/<id>, or
     a filtered page reading 200 records to find one) read, parsed and sent such records all at once. A page now
     ends once its results would pass PAGE_RESULT_BYTES, and its cursor goes on from the job it left out."""
@@ -334,6 +334,11 @@ def test_pages_of_big_results_end_early_and_lose_nothing(app, client, session_id
     assert [j["job_id"] for j in session["jobs"]] == pages[0] and session["jobs_next_cursor"]
     rest = client.get("/jobs", params={"session_id": session_id, "cursor": session["jobs_next_cursor"]}).json()
     assert [j["job_id"] for j in rest["jobs"]] == pages[1]
+    # the command line's --limit counts jobs, not pages (it had shown the first short page alone)
+    from tests.test_cli import cli_env, ma
+
+    shown = ma(cli_env(server, tmp_path), "jobs", "--session", session_id, "--limit", "3", "--json")
+    assert [j["job_id"] for j in json.loads(shown.stdout)] == list(reversed(made))[:3], shown.stderr
     # a filter reads no result to judge a job; a session with finished jobs only is not busy
     assert client.get("/jobs", params={"session_id": session_id, "state": "failed"}).json()["jobs"] == []
     assert jobs.active_jobs(owner=USER, session_id=session_id) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     filters: dict[str, Any] = {"session_id": args.session, "types": args.type, "states": args.state}
     if args.watch:
         return _watch(client, {**filters, "states": args.state or ACTIVE}, out)
-    found = list(client.jobs(**filters)) if args.all else client.jobs_page(limit=args.limit, **filters)[0]
+    # --limit counts jobs, not pages: a page ends early once its results are big (the server's 8 MB)
+    found = list(client.jobs(**filters) if args.all
+                 else itertools.islice(client.jobs(page_size=args.limit, **filters), args.limit))
     if out.json:
         out.emit(found)
     elif not found:

@@ -104,7 +104,8 @@ def test_chords_that_name_no_key_are_still_read():
         bars.append(bar)
     y = np.concatenate(bars)
     res = analyze_music((0.5 * y / np.abs(y).max()).astype(np.float32), SR)
-    assert res["key"]["tonic"] is None and "no clear key" in res["warnings"]
+    assert res["key"]["tonic"] is None and "no clear key: the harmony names no one key (it may move between keys, " \
+        "or by equal steps)" in res["warnings"]
     names = {0: "C:maj", 4: "E:maj", 8: "G#:maj"}
     for i, root in enumerate([0, 4, 8] * 3):  # the chord sounding in the middle of each bar
         middle = 2.0 * i + 1.0

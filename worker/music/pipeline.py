@@ -33,6 +33,7 @@ NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 # Audio with no key still gets chords where HPSS calls at least this share of its energy harmonic: white noise
 # and drum loops measure 0.18-0.25, a tracker march that names no key 0.50, sustained chords ~0.9
 CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
+HARMONY_WITHOUT_KEY_NOTE = "the harmony names no one key (it may move between keys, or by equal steps)"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
 # progress fractions: pass 1 (scan) up to FEATURES_START, pass 2 up to FEATURES_END, then the stages
@@ -144,6 +145,9 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
                silent: bool) -> dict:
     key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio, bass=feats.bass, energy=feats.energy,
                        frame_times=feats.times)
+    if key["index"] is None and key.get("note") == NO_KEY_NOTE \
+            and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO:
+        key["note"] = HARMONY_WITHOUT_KEY_NOTE  # "percussion, noise or silence" would misname plain chords
     if options.wants("key") and key["index"] is not None and duration >= KEY_CHANGES_MIN_SECONDS:
         key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
         result["warnings"] += reconcile_with_changes(key, duration)
@@ -189,8 +193,7 @@ def time_signature(beats_per_bar: int, *, compound: bool) -> str:
 
 def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
             silent: bool) -> list[dict]:
-    harmonic = key.get("note") == NO_KEY_NOTE and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO
-    if silent or (key["index"] is None and not harmonic):
+    if silent or (key["index"] is None and key.get("note") != HARMONY_WITHOUT_KEY_NOTE):
         # no tonal centre in drums or noise, no harmony in one pitch class: chord labels would be noise too
         return [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
     # no key but plainly harmonic (a cycle of major thirds, a tune that wanders): chords without a key's prior

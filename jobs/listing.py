@@ -85,11 +85,11 @@ def check_states(states: Iterable[str]) -> frozenset[str]:
 
 
 def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, limit: int, cursor: str | None,
-              where: JobFilter, max_result_bytes: int = PAGE_RESULT_BYTES) -> Page:
+              where: JobFilter) -> Page:
     """Newest first from the cursor on: `owner`'s jobs (of one session), or everyone's (owner None).
 
     Entries are judged on a few small fields (owner, type, state) and the length of their result; only the jobs
-    of the page are read whole, and a page ends early once its results would pass `max_result_bytes` (it always
+    of the page are read whole, and a page ends early once its results would pass PAGE_RESULT_BYTES (it always
     holds at least one job): a pitch job of an hour's audio carries ~5 MB of melody, and a page of 1,000 such
     records had been read, then parsed and sent, at once."""
     index = keys.JOBS if owner is None else (
@@ -113,7 +113,7 @@ def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, lim
         for job_id, score, (job_owner, job_type, state, size) in summaries:
             accepted = (job_type is not None and (owner is None or job_owner == owner)
                         and where.accepts({"type": job_type, "state": state}))
-            if accepted and chosen and result_bytes + size > max_result_bytes:
+            if accepted and chosen and result_bytes + size > PAGE_RESULT_BYTES:
                 full = True  # this job opens the next page: the cursor stays on the one before it
                 break
             last = (score, job_id)

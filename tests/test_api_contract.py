@@ -54,6 +54,14 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
+    def close(self) -> None:
+        """Stop serving and close the listening socket. Only stopping it left the port listening: the kernel
+        still accepted a late delivery (a progress event deferred behind the completion), which then took the
+        10-second timeout five times over, and with one send at a time per owner the next test's webhooks of
+        the same user waited behind it past their 60 s (a CI failure). Closed, a late delivery is refused at once."""
+        self.server.shutdown()
+        self.server.server_close()
+
     def wait(self, predicate, timeout: float = 60.0) -> list[dict]:
         with self.arrived:
             assert self.arrived.wait_for(lambda: predicate(self.deliveries), timeout=timeout), self.deliveries
@@ -97,8 +105,8 @@ def test_one_users_slow_receivers_do_not_hold_up_another_users_webhook(redis_url
     finally:
         slow.release.set()
         sender.stop()
-        slow.server.shutdown()
-        quick.server.shutdown()
+        slow.close()
+        quick.close()
         own.flushdb()
 
 
@@ -112,7 +120,7 @@ def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
         deliveries = receiver.wait(lambda ds: {"job.start", "job.completed"} <= {
             json.loads(d["body"])["type"] for d in ds if d["answered"] == 200})
     finally:
-        receiver.server.shutdown()
+        receiver.close()
     key = secret_key({"WEBHOOK_SECRET": WEBHOOK_SECRET, "DATA_DIR": settings["DATA_DIR"]})
     for d in deliveries:
         assert verify(key, d["headers"], d["body"]), d["headers"]
@@ -147,7 +155,7 @@ def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings
             assert listed["status_codes"] == [307] and "redirects are not followed" in listed["last_error"]
             assert queue.send(delivery, http) == "delivered"  # the retry, due after its backoff
     finally:
-        receiver.server.shutdown()
+        receiver.close()
         own.flushdb()
     assert [d["answered"] for d in receiver.deliveries] == [307, 200]  # the Location was never visited
 
@@ -161,7 +169,7 @@ def test_webhook_events_filter_and_the_allow_list(client, tone):
         receiver.wait(lambda ds: len(ds) >= 1)
         client.wait_job(job_id)
     finally:
-        receiver.server.shutdown()
+        receiver.close()
     assert [json.loads(d["body"])["type"] for d in receiver.deliveries] == ["job.completed"]
     for url in ("http://10.0.0.5/hook", "http://169.254.169.254/latest", "ftp://127.0.0.1/x", "not a url",
                 "http://[::1/", "http://127.0.0.1:99999/", "http://127.0.0.1:abc/", "http://127.0.0.1:0/"):
@@ -285,7 +293,7 @@ def test_completion_reaches_the_webhook_within_moments(client, tone, capsys):
             receiver.wait(lambda ds, n=len(jobs): len(ds) >= n)
             arrived[jobs[-1]] = time.time()
     finally:
-        receiver.server.shutdown()
+        receiver.close()
     lags = []
     for job_id in jobs:
         finished = client.get(f"/jobs/{job_id}").json()["finished_at"]

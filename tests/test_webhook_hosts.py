@@ -50,7 +50,7 @@ def test_a_delivery_goes_to_the_checked_address_and_names_the_host(redis_url, ch
         assert webhook_hosts.pin_address(NAME, ["127.0.0.1"], {"WEBHOOK_ALLOWED_HOSTS": NAME}) is None
         assert webhook_hosts.pin_address("127.0.0.1", ["127.0.0.1"], {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8"}) is None
     finally:
-        receiver.server.shutdown()
+        receiver.close()
 
 
 def test_over_tls_the_pinned_connection_still_presents_and_verifies_the_host_name(redis_url, checked_lookups,
@@ -79,4 +79,4 @@ def test_over_tls_the_pinned_connection_still_presents_and_verifies_the_host_nam
         code, error = deliver(redis_url, f"https://{NAME}:{port}/hook")
         assert code is None and error == "SSLError"
     finally:
-        receiver.server.shutdown()
+        receiver.close()

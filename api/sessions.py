@@ -162,7 +162,9 @@ def delete_session(session_id: str):
             f"session {session_id!r} has {len(active)} queued or running job(s); cancel them first",
             code="session_busy", details={"jobs": [j["job_id"] for j in active]})
     store.delete(session_id)
+    # its jobs' records and cached results hold what the files held (transcripts, analyses): gone with them
     jobs.forget_session(owner=store.owner, session_id=session_id)
+    services().cache.forget_session(owner=store.owner, session_id=session_id)
     forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})
 

@@ -98,24 +98,55 @@ class Hit:
     name: str | None = None  # that upload's file name (entries of older versions: unknown)
 
 
+# Deletes each of KEYS whose entry was recorded for the session ARGV[1] names (`"session_id": "<id>"` in its
+# JSON); an entry the same audio and options recorded since for another session of the owner stays.
+_FORGET_LUA = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  local entry = redis.call('GET', key)
+  if entry and string.find(entry, ARGV[1], 1, true) then
+    redis.call('DEL', key)
+    n = n + 1
+  end
+end
+return n
+"""
+
+
 class ResultCache:
     def __init__(self, client: redis.Redis):
         self.r = client
+        self._forget = self.r.register_script(_FORGET_LUA)
 
     def _key(self, owner: str, job_type: str, options: JobOptions, digest: str) -> str:
         options_digest = hashlib.sha256(json.dumps(options.to_dict(), sort_keys=True).encode()).hexdigest()[:24]
         return keys.result_cache(owner, job_type, options_digest, digest)
 
     def remember(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path, results_dir: Path,
-                 result: Mapping[str, Any]) -> None:
+                 result: Mapping[str, Any], session_id: str) -> None:
         if not cacheable(job_type, options) or result.get("cached"):
             return
         files = result.get("files") or []
         digests = {name: file_digest(Path(results_dir) / name) for name in files}
-        entry = {"result": dict(result), "results_dir": str(results_dir), "stem": Path(audio_path).stem,
-                 "name": Path(audio_path).name, "digests": digests}
-        self.r.set(self._key(owner, job_type, options, content_digest(Path(audio_path))),
-                   json.dumps(entry, default=str), ex=TTL_SECONDS)
+        entry = {"session_id": session_id, "result": dict(result), "results_dir": str(results_dir),
+                 "stem": Path(audio_path).stem, "name": Path(audio_path).name, "digests": digests}
+        key = self._key(owner, job_type, options, content_digest(Path(audio_path)))
+        pipe = self.r.pipeline()
+        pipe.set(key, json.dumps(entry, default=str), ex=TTL_SECONDS)
+        pipe.sadd(keys.session_cache(owner, session_id), key)  # what deleting the session deletes
+        pipe.expire(keys.session_cache(owner, session_id), TTL_SECONDS)
+        pipe.execute()
+
+    def forget_session(self, *, owner: str, session_id: str) -> int:
+        """Delete the entries recorded for the session (its results, in Redis, after the session is gone);
+        the number deleted. Entries of versions before the session's index are left to their TTL (misses:
+        their files are gone)."""
+        index = keys.session_cache(owner, session_id)
+        cached = [text(k) for k in self.r.smembers(index)]
+        needle = f'"session_id": {json.dumps(session_id)}'
+        deleted = sum(int(self._forget(keys=cached[i:i + 500], args=[needle])) for i in range(0, len(cached), 500))
+        self.r.delete(index)
+        return deleted
 
     def find(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path) -> Hit | None:
         if not cacheable(job_type, options):

@@ -24,6 +24,7 @@
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
     ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
+    ma:user:<owner>:session-cache:<sid>  set: the cache keys recorded for a session (deleted with it)
     ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
     ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
     ma:job-webhooks:<id>      list: a job's delivery ids, in order
@@ -129,6 +130,10 @@ def text(value: bytes | str) -> str:
 
 def idempotency(owner: str, key_digest: str) -> str:
     return f"{PREFIX}idem:{owner}:{key_digest}"
+
+
+def session_cache(owner: str, session_id: str) -> str:
+    return f"{PREFIX}user:{owner}:session-cache:{session_id}"
 
 
 def result_cache(owner: str, job_type: str, options_digest: str, audio_digest: str) -> str:

@@ -62,15 +62,15 @@ class JobContext:
         return self.options
 
     def results_dir(self) -> Path:
-        return self.store.results_dir(self._session())
+        return self.store.results_dir(self.required_session_id())
 
     def upload_path(self, name: str) -> Path:
-        return self.store.file_path(self._session(), name, area="uploads")
+        return self.store.file_path(self.required_session_id(), name, area="uploads")
 
     def upload_names(self) -> list[str]:
-        return self.store.upload_names(self._session())
+        return self.store.upload_names(self.required_session_id())
 
-    def _session(self) -> str:
+    def required_session_id(self) -> str:
         if self.session_id is None:
             raise TypeError(f"job {self.job_id} has no session")
         return self.session_id
@@ -203,7 +203,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         remove_stale_siblings(results_dir, set(result.get("files") or []))
         try:  # remembered for a later request with the same audio and options (jobs/cache.py)
             ctx.services.cache.remember(owner=ctx.owner, job_type=ctx.job_type, options=ctx.options,
-                                        audio_path=path, results_dir=results_dir, result=result)
+                                        audio_path=path, results_dir=results_dir, result=result,
+                                        session_id=ctx.required_session_id())
         except (OSError, redis.RedisError):
             log.warning("could not cache the result of %s", name, exc_info=True)
         return result

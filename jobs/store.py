@@ -31,6 +31,7 @@ from users import Caller
 from worker.errors import JobCanceled
 
 from . import keys, metrics
+from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .keys import text
 from .queue_storage import QueueStorageFull
@@ -148,8 +149,9 @@ class JobStore:
                 out.append({"job_id": job_id, "type": text(job_type or b""), "state": text(state)})
         return out
 
-    def forget_session(self, *, owner: str, session_id: str) -> None:
-        self.r.delete(keys.session_jobs(owner, session_id))
+    def forget_session(self, *, owner: str, session_id: str) -> int:
+        """Erase the session's finished jobs, their results and histories (jobs/erasure.py); the number erased."""
+        return erase_session_jobs(self.r, owner=owner, session_id=session_id)
 
     # -- transitions ----------------------------------------------------------
     def _move(self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any) -> str | None:

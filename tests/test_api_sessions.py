@@ -241,6 +241,40 @@ def test_delete_session(client, session_id):
     assert client.get(f"/sessions/{session_id}").status_code == 404
 
 
+def test_a_deleted_session_takes_its_jobs_results_and_cache_with_it(app, client, session_id, audio_dir):
+    """A stranger deleted a session and still read its results at GET /jobs/<id>, listed in GET /jobs, for
+    the 30 days of JOB_TTL_SECONDS. The records, event logs and cached results go with the session; another
+    session's job stays, and the same audio analysed again runs afresh."""
+    from jobs import keys
+
+    wav = write(audio_dir / "gone.wav", sine(440, 1.0))
+    upload(client, session_id, wav)
+    done = [client.post(f"/process/features/{session_id}", json={"file": "gone.wav", **options},
+                        headers={"Prefer": "wait=60"}).json() for options in ({}, {"picture": False})]
+    assert [j["state"] for j in done] == ["succeeded", "succeeded"]
+    kept_session = client.post("/sessions").json()["session_id"]
+    upload(client, kept_session, write(audio_dir / "kept.wav", sine(330, 1.0)))
+    kept = client.post(f"/process/features/{kept_session}", json={"file": "kept.wav"},
+                       headers={"Prefer": "wait=60"}).json()
+    r = app.extensions["music_analyzer"].redis
+    assert r.scard(keys.session_cache(USER, session_id)) == 2 and all(r.exists(keys.job(j["job_id"])) for j in done)
+
+    assert client.delete(f"/sessions/{session_id}").status_code == 200
+    for job in done:
+        assert client.get(f"/jobs/{job['job_id']}").status_code == 404
+        assert not r.exists(keys.job(job["job_id"]), keys.event_log(job["job_id"]))
+    listed = {j["job_id"] for j in client.get("/jobs", params={"limit": 1000}).json()["jobs"]}
+    assert kept["job_id"] in listed and not listed & {j["job_id"] for j in done}
+    assert client.get("/jobs", params={"session_id": session_id}).json()["jobs"] == []
+    assert not r.exists(keys.session_cache(USER, session_id), keys.session_jobs(USER, session_id))
+    assert not [k for k in r.scan_iter(match=f"ma:cache:{USER}:*") if session_id.encode() in (r.get(k) or b"")]
+    assert r.scard(keys.session_cache(USER, kept_session)) == 1  # another session's entry stays
+    again = client.post("/sessions").json()["session_id"]
+    upload(client, again, wav)
+    rerun = client.post(f"/process/features/{again}", json={"file": "gone.wav"}, headers={"Prefer": "wait=60"})
+    assert rerun.json()["state"] == "succeeded" and not rerun.json()["result"].get("cached")
+
+
 def test_server_refuses_to_start_without_users(settings):
     from app import create_app
 

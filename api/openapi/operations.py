@@ -171,7 +171,10 @@ OPERATIONS: dict[str, Op] = {
                                      {200: Ok("The session.", ref("Session"))}, SESSION_ERRORS, query=(OWNER,)),
     "DELETE /sessions/<session_id>": Op("Delete a session", "sessions", {200: Ok("Gone.", ref("SessionDeleted"))},
                                         {**SESSION_ERRORS, 409: "Jobs of it are queued or running; ambiguous."},
-                                        query=(OWNER,)),
+                                        query=(OWNER,),
+                                        description="Its uploads and results go, and with them its jobs' records "
+                                                    "(GET /jobs/<id> of them is 404), their event logs and webhook "
+                                                    "histories, and the results cached from it."),
     "GET /sessions/<session_id>/files/<name>": Op(
         "Download an upload or a result", "sessions",
         {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None, media="*/*", headers=("ETag",)),

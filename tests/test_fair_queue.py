@@ -7,6 +7,7 @@ with a real Celery worker process where jobs must run.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import uuid
 
@@ -123,11 +124,21 @@ def test_the_command_line_reports_a_full_backlog_as_a_refused_request(own_queues
     from tests.test_cli import CLI, cli_env
 
     app = create_app({**own_queues, "MAX_ACTIVE_JOBS_PER_USER": 1})
-    for name in ("one.wav", "two.wav"):
+    for name in ("one.wav", "two.wav", "three.wav"):
         write(tmp_path / name, sine(330, 0.5))
     with serving(app) as url:
         done = subprocess.run([*CLI, "analyze", "one.wav", "two.wav", "--features"], env=cli_env(url, tmp_path),
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        listed = subprocess.run([*CLI, "--json", "analyze", "three.wav", "--features"],
+                                env=cli_env(url, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "MAX_ACTIVE_JOBS_PER_USER" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert "log in" not in done.stderr
+    # the run goes on: the job it started is reported with its session, the refused file with its error
+    # (it had ended on the error alone, naming neither the session nor the job left queued)
+    assert "one.wav" in done.stdout and "job " in done.stdout and "music-analyzer jobs" in done.stderr, done.stdout
+    assert listed.returncode == 1, listed.stderr
+    report = json.loads(listed.stdout)
+    [three] = report["files"]
+    assert report["session_id"] and three["upload"]["name"] == "three.wav" and three["jobs"] == []
+    assert three["error"]["code"] == "too_many_jobs" and three["error"]["status"] == 429

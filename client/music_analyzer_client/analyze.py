@@ -122,12 +122,29 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
            follower: Follower | None, out: Output) -> None:
     assert item.name is not None
     for analysis in analyses:
-        job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options)
+        try:
+            job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options)
+        except MusicAnalyzerError as e:
+            if not refused_for_now(e):
+                raise
+            # the file's error, as a refused upload is: the jobs started so far are followed and reported with
+            # the session (a stranger's run at 429 too_many_jobs ended on the error alone, naming neither)
+            item.error = e
+            out.err.print(about(item.given, e.message), style="red")
+            return
         item.jobs.append((analysis, job["job_id"]))
         if follower is not None:
             follower.follow(job["job_id"], f"{item.name} {analysis.name}")
         else:
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
+
+
+def refused_for_now(e: MusicAnalyzerError) -> bool:
+    """A request that was right but could not be taken now (429 too_many_jobs, a full disk, a server error),
+    not a wrong command line (400s: options) or a lost server or login (those end the run)."""
+    if e.unreachable or e.auth_failed or e.server_unavailable or e.status is None:
+        return False
+    return e.status == 429 or e.status >= 500
 
 
 def file_sha256(path: Path) -> str:

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
     "METRICS_PUBLIC": False,  # GET /metrics without credentials (a scraper on a private network)
     "TRUSTED_PROXY_HOPS": 0,  # proxies in front whose X-Forwarded-For/-Proto/-Host the API trusts (nginx: 1)
+    # downloads are sent by the nginx front from DATA_DIR (X-Accel-Redirect; api/front_files.py), not through
+    # the API: only behind deploy/nginx's site, which run.py and docker-compose set it for
+    "FILES_VIA_FRONT": False,
     # Celery / queue
     "GPU_QUEUE": "gpu",
     "CPU_QUEUE": "cpu",

@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from api import access
 from api.context import page_limit
+from api.front_files import front_download, handed_to_front
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -143,14 +144,18 @@ def download_file(session_id: str, name: str):
     # MIDI by its registered type (Debian's mime.types says audio/sp-midi, which players do not know)
     mimetype = "audio/midi" if path.suffix.lower() in (".mid", ".midi") else None
     wanted = request.range
-    if "HTTP_RANGE" in request.environ and (wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1):
+    ignored = "HTTP_RANGE" in request.environ and (wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1)
+    if ignored:
         # a Range that is not one byte range (several, another unit, unparseable) is ignored as RFC 9110 allows:
         # the whole file (200), not werkzeug's 416 for what it cannot serve
         del request.environ["HTTP_RANGE"]
     elif ZERO_SUFFIX.match(request.environ.get("HTTP_RANGE", "")):
         # "the last 0 bytes" is unsatisfiable (RFC 9110 14.1.1); werkzeug reads it as the whole file from byte 0
         raise RequestedRangeNotSatisfiable(length=path.stat().st_size)
-    return send_file(path, download_name=name, as_attachment=request.args.get("inline") != "1", mimetype=mimetype)
+    attachment = request.args.get("inline") != "1"
+    if handed_to_front():  # nginx sends it from disk (api/front_files.py): no thread or temp file per reader
+        return front_download(path, download_name=name, as_attachment=attachment, mimetype=mimetype, whole=ignored)
+    return send_file(path, download_name=name, as_attachment=attachment, mimetype=mimetype)
 
 
 @bp.delete("/sessions/<session_id>")

@@ -13,7 +13,7 @@ import pwd
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from service.layout import RunLayout
@@ -32,6 +32,7 @@ class FrontSettings:
     header_timeout: int = 10  # seconds for the whole request header
     body_timeout: int = 30  # seconds the body may pause between two reads
     events_upstream: str | None = None  # the server of GET /jobs/<id>/events; None: the API itself
+    data_dir: str = ""  # the API's DATA_DIR, absolute: downloads are sent from there (write_configs: the layout's)
 
 
 def find_nginx() -> str | None:
@@ -55,7 +56,7 @@ def site_values(front: FrontSettings) -> dict[str, str]:
             "EVENTS_UPSTREAM": front.events_upstream or front.upstream,
             "CLIENT_MAX_BODY_SIZE": str(int(front.max_body_bytes)),
             "CLIENT_HEADER_TIMEOUT": str(int(front.header_timeout)),
-            "CLIENT_BODY_TIMEOUT": str(int(front.body_timeout))}
+            "CLIENT_BODY_TIMEOUT": str(int(front.body_timeout)), "DATA_DIR": front.data_dir}
 
 
 def listen_address(host: str, port: int) -> str:
@@ -103,6 +104,7 @@ def main_config(layout: RunLayout) -> str:
 
 
 def write_configs(layout: RunLayout, front: FrontSettings) -> None:
+    front = replace(front, data_dir=front.data_dir or str(layout.data.resolve()))
     site = render(SITE_TEMPLATE.read_text(), site_values(front))
     layout.nginx_site_conf.write_text(site)
     layout.nginx_conf.write_text(main_config(layout))

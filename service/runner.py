@@ -243,6 +243,8 @@ def run(opts: Options, settings: dict) -> int:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.fresh_metrics_dir())
         # behind nginx the API may trust one hop of X-Forwarded-For / -Proto (the front's)
         env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"
+        # and hand downloads to it: nginx sends them from DATA_DIR, no API thread or temp file per reader
+        env["FILES_VIA_FRONT"] = "1" if plan_.behind_proxy else "0"
         print(intro(opts, plan_, layout), flush=True)
         return supervise(layout, env, lock)
     finally:

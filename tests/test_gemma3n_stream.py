@@ -123,3 +123,14 @@ def test_the_decode_reports_progress_and_a_cancel_stops_it(processor, tmp_path):
     with pytest.raises(JobCanceled):
         processor.preprocess_file(path, options=options, spill_dir=results, progress=cancel_halfway)
     assert list(results.iterdir()) == []
+
+
+def test_a_section_is_measured_on_every_channel_as_the_whole_is(processor, tmp_path):
+    """A stranger's stereo track of one 27 s section read -18.4 LUFS as a whole and -24.3 as its section, the
+    section measured on the mono mix: the same audio now gets the same loudness in both places."""
+    path = _flac(tmp_path / "one-section.flac", music(20.0))
+    options = Gemma3NOptions(task="analyze", model_variant=AUDIO_MODEL)
+    plan = processor.preprocess_file(path, options=options)
+    [section] = plan.span_features
+    assert plan.channels == 2
+    assert section["loudness_lufs"] == pytest.approx(plan.features["loudness_lufs"], abs=0.05)

@@ -91,19 +91,21 @@ class Measured:
     samples: int  # per channel, as decoded
     features: dict  # compute_features of the whole recording (all channels)
     spans: list[Span]  # the planned spans, their ends set by the samples decoded
-    span_features: list[dict]  # compute_features of each span's mono mix
+    span_features: list[dict]  # compute_features of each span (all channels, as the whole's)
     model_audio: ModelAudio | None  # the mono mix at the model's rate, when the model hears audio
 
 
 class _SpanCursor:
-    """Routes mono samples into one feature accumulator per span, in order, finishing each when passed.
+    """Routes (channels, n) blocks into one feature accumulator per span, in order, finishing each when passed.
+    Every channel, as the whole recording's accumulator has: a stereo track's one section measured on its mono
+    mix read -24.3 LUFS beside the whole track's -18.4 for the same 27 s (a stranger's trial).
 
     The spans were planned from the declared length; when the decoder delivers more, the last span grows
     (up to `max_samples`, then a new one starts); when it delivers less, the spans past the end are dropped.
     """
 
-    def __init__(self, spans: list[Span], *, sample_rate: int, max_samples: int):
-        self.planned, self.sr, self.max_samples = spans, sample_rate, max_samples
+    def __init__(self, spans: list[Span], *, sample_rate: int, channels: int, max_samples: int):
+        self.planned, self.sr, self.channels, self.max_samples = spans, sample_rate, channels, max_samples
         self.done: list[tuple[Span, dict]] = []
         self.index, self.start, self.held = 0, spans[0].start if spans else 0, 0
         self.acc: FeatureAccumulator | None = None
@@ -113,14 +115,14 @@ class _SpanCursor:
             return self.planned[self.index].end
         return self.start + self.max_samples  # past the plan: spans of the longest allowed length
 
-    def push(self, mono: np.ndarray) -> None:
-        pos = 0
-        while pos < len(mono):
+    def push(self, block: np.ndarray) -> None:
+        pos, n = 0, block.shape[1]
+        while pos < n:
             if self.acc is None:
-                self.acc = FeatureAccumulator(sample_rate=self.sr, channels=1,
+                self.acc = FeatureAccumulator(sample_rate=self.sr, channels=self.channels,
                                               expected_frames=self._end() - self.start)
-            take = min(len(mono) - pos, self._end() - (self.start + self.held))
-            self.acc.push(mono[None, pos:pos + take])
+            take = min(n - pos, self._end() - (self.start + self.held))
+            self.acc.push(block[:, pos:pos + take])
             self.held += take
             pos += take
             if self.start + self.held >= self._end():
@@ -151,7 +153,7 @@ def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
     reported = 0.0
     whole = FeatureAccumulator(sample_rate=sample_rate, channels=channels,
                                expected_frames=spans[-1].end if spans else None, spill_dir=spill_dir)
-    cursor = _SpanCursor(spans, sample_rate=sample_rate, max_samples=max_span_samples)
+    cursor = _SpanCursor(spans, sample_rate=sample_rate, channels=channels, max_samples=max_span_samples)
     model_audio = ModelAudio(rate=model_rate, spill_dir=spill_dir) if model_rate else None
     resampler = None
     if model_rate and model_rate != sample_rate:
@@ -164,9 +166,9 @@ def measure_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
         with threadpool_limits(limits=1, user_api="blas"):
             for block in blocks:
                 whole.push(block)
-                mono = to_mono(block)
-                cursor.push(mono)
+                cursor.push(block)
                 if model_audio is not None:
+                    mono = to_mono(block)
                     model_audio.append(resampler.resample_chunk(mono) if resampler is not None else mono)
                 done = min(whole.samples / planned, 1.0) if planned else 0.0
                 if done - reported >= PROGRESS_STEP:

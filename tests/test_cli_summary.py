@@ -39,3 +39,13 @@ def test_analyze_shows_what_the_result_doubts(env, tmp_path):
     lines = done.stdout.splitlines()
     assert "  key      no clear key" in lines, done.stdout
     assert any(line.startswith("  warning  no clear key: ") for line in lines), done.stdout
+
+
+def test_a_features_summary_names_what_is_wrong_with_the_recording(env, tmp_path):
+    """A stranger's clipped file: the summary showed its loudness and peak and not the clipping its JSON and .txt
+    named (a features job's warnings sit in `audio_features`)."""
+    t = np.arange(3 * SR) / SR
+    sf.write(tmp_path / "clip.wav", np.clip(2 * np.sin(2 * np.pi * 440 * t), -1, 1).astype(np.float32), SR)
+    done = ma(env, "analyze", "clip.wav", "--features", "--wait", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith("  warning  clipped: ") for line in done.stdout.splitlines()), done.stdout

@@ -21,7 +21,10 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
     # what the result itself doubts ("tempo may be double or half", "no clear key", "may be made up"): a
     # stranger's CLI summary had shown a confident key and tempo where the JSON said otherwise
-    lines += [("warning", str(w)) for w in result.get("warnings") or []]
+    # a features job's are about the recording and sit beside its measures (clipped, DC offset): a stranger's
+    # summary of a clipped file showed its loudness and no word of the clipping the JSON and .txt named
+    warned = [*(result.get("warnings") or []), *((result.get("audio_features") or {}).get("warnings") or [])]
+    lines += [("warning", str(w)) for w in warned]
     written = job.get("files") or result.get("files") or []
     if files and written:
         lines.append(("files", " ".join(written)))

@@ -109,16 +109,17 @@ def test_the_timeline_does_not_overrule_a_key_model_that_rules_its_key_out():
     warnings = reconcile_with_changes(key, 160.0)
     assert (key["label"], key["index"], key["score"], key["confidence"]) == ("B minor", 23, 0.99, 0.89)
     assert warnings == ["the key moves: A major covers 62% of the track, B minor 38%; the whole-track key model "
-                        "keeps B minor (0.99 against 0.00)"]
+                        "keeps B minor (probability 0.99 against 0.00)"]
     assert key_warnings(key) == []
 
 
 def test_key_warnings_say_no_key_low_confidence_and_near_ties():
     assert key_warnings({"index": None}) == ["no clear key"]
     assert key_warnings({"index": None}, silent=True) == []
-    key = {"index": 0, "confidence": 0.2, "score": 0.5, "_probabilities": True,
+    key = {"index": 0, "label": "C major", "confidence": 0.2, "score": 0.5, "_probabilities": True,
            "candidates": [{"label": "A minor", "score": 0.4}]}
-    assert key_warnings(key) == ["key uncertain (confidence 0.20)", "key may also be A minor (0.40 against 0.50)"]
+    assert key_warnings(key) == ["key uncertain (confidence 0.20)",
+                                 "key may also be A minor (probability 0.40 against 0.50 for C major)"]
     key.update(confidence=0.8, candidates=[{"label": "A minor", "score": 0.1}])
     assert key_warnings(key) == []
     key.update(label="C major", opening={"label": "G major", "score": 0.81})
@@ -151,3 +152,16 @@ def test_chord_labels_become_close_voicings():
     assert chord_pitches("A:min") == [57, 60, 64]
     assert chord_pitches("G:7") == [55, 59, 62, 65]
     assert chord_pitches("N") == [] and chord_pitches("X:sus4") == []
+
+
+def test_the_report_puts_the_runners_up_beside_the_keys_own_score():
+    """A stranger's report: "Key: A minor (confidence 0.44)" and "key may also be F major (0.31 against 0.61)",
+    the 0.61 shown nowhere; and runners-up 0.00 under a confidence of 0.81 alone."""
+    from worker.music.summary import format_summary
+
+    key = {"tonic": "A", "mode": "minor", "label": "A minor", "confidence": 0.44, "score": 0.61,
+           "candidates": [{"label": "F major", "score": 0.31}, {"label": "C major", "score": 0.05}]}
+    text = format_summary({"filename": "march.wav", "duration_seconds": 60.0, "warnings": [], "key": key})
+    lines = text.splitlines()
+    assert lines[lines.index("Key: A minor (confidence 0.44)") + 1] == \
+        "  score 0.61; runners-up: F major 0.31, C major 0.05", text

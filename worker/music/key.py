@@ -357,7 +357,8 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
     scores = key["_scores"]  # every key's, kept by estimate_key: the segment key may be none of the runner-ups
     if key.get("_probabilities") and scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
         return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {key['label']} {share:.0%}; the "
-                f"whole-track key model keeps {key['label']} ({scores[key['label']]:.2f} against {scores[top]:.2f})"]
+                f"whole-track key model keeps {key['label']} (probability {scores[key['label']]:.2f} against "
+                f"{scores[top]:.2f})"]
     old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
     i = int(next(j for j in range(24) if key_label(j) == top))
     key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
@@ -394,6 +395,8 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         if best is None or c.get("score") is None:
             continue
         close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE
-        if close:
-            out.append(f"key may also be {c['label']} ({c['score']:.2f} against {best:.2f})")
+        if close:  # the two on one scale (a stranger read "0.31 against 0.61" beside the key's confidence 0.44)
+            what = "probability" if key.get("_probabilities") else "score"
+            out.append(f"key may also be {c['label']} ({what} {c['score']:.2f} against {best:.2f} for "
+                       f"{key.get('label', 'the key')})")
     return out

@@ -20,8 +20,13 @@ def format_summary(result: dict) -> str:
             lines.append(f"Key: none detected (confidence {key['confidence']:.2f}) - {key.get('note', '')}")
         else:
             lines.append(f"Key: {key['label']} (confidence {key['confidence']:.2f})")
+        # the runners-up on the scale of the key's own score (the key model's probability), which the confidence
+        # also weighs by how tonal the audio is: the report showed runners-up 0.00 under "confidence 0.81" alone
+        scored = [f"score {key['score']:.2f}"] if key["tonic"] is not None and key.get("score") is not None else []
         if key.get("candidates"):
-            lines.append("  runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
+            scored.append("runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
+        if scored:
+            lines.append("  " + "; ".join(scored))
         if key.get("opening"):
             lines.append(f"  the first {OPENING_SECONDS:.0f} s alone read {key['opening']['label']} "
                          f"({key['opening']['score']:.2f})")

@@ -3,11 +3,16 @@ what the result doubts)."""
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.audio_synth import sine, write
+from tests.conftest import ADMIN, ADMIN_PASSWORD, OTHER, USER
 from tests.music_signals import SR
+from tests.test_api_sessions import upload
 from tests.test_cli import cli_env, ma, song
 
 
@@ -49,3 +54,20 @@ def test_a_features_summary_names_what_is_wrong_with_the_recording(env, tmp_path
     done = ma(env, "analyze", "clip.wav", "--features", "--wait", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert any(line.startswith("  warning  clipped: ") for line in done.stdout.splitlines()), done.stdout
+
+
+def test_an_admins_job_table_names_each_jobs_owner(env, tmp_path, client, other_client):
+    """A stranger's admin listing showed bob's job in his session `al1` exactly like alice's in hers of the same
+    name. With several users' jobs in it, the table has an owner column; a user's own listing has none."""
+    name = f"same-{uuid.uuid4().hex[:8]}"
+    for c in (client, other_client):
+        upload(c, name, write(tmp_path / "t.wav", sine(330, 0.3)))
+        assert c.post(f"/process/features/{name}", json={"file": "t.wav", "picture": False},
+                      headers={"Prefer": "wait=60"}).json()["state"] == "succeeded"
+    listed = ma({**env, "MA_USER": ADMIN, "MA_PASSWORD": ADMIN_PASSWORD}, "jobs", "--limit", "2")
+    assert listed.returncode == 0, listed.stderr
+    header = listed.stdout.splitlines()[0].replace("┃", " ").split()
+    assert header[:2] == ["owner", "job"], listed.stdout
+    assert USER in listed.stdout and OTHER in listed.stdout and listed.stdout.count(name) == 2, listed.stdout
+    own = ma(env, "jobs", "--limit", "2")
+    assert own.stdout.splitlines()[0].replace("┃", " ").split()[0] == "job", own.stdout

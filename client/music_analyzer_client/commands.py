@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ def _job_row(job: Job | dict[str, Any]) -> list[str]:
 JOB_COLUMNS = ["job", "type", "session", "state", "progress", "stage", "created"]
 
 
+def _job_table(out: Output, jobs: Sequence[Job | dict[str, Any]]) -> None:
+    """The jobs' table; with an owner column where they are several users' (an admin's listing: a stranger
+    could not tell bob's job in his session `al1` from alice's in hers of the same name)."""
+    if len({j.get("owner") for j in jobs if j.get("owner")}) > 1:
+        out.table(["owner", *JOB_COLUMNS], [[str(j.get("owner") or "-"), *_job_row(j)] for j in jobs])
+    else:
+        out.table(JOB_COLUMNS, [_job_row(j) for j in jobs])
+
+
 def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     filters: dict[str, Any] = {"session_id": args.session, "types": args.type, "states": args.state}
     if args.watch:
@@ -42,7 +52,7 @@ def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     elif not found:
         out.note("no jobs")
     else:
-        out.table(JOB_COLUMNS, [_job_row(j) for j in found])
+        _job_table(out, found)
     return EXIT_OK
 
 
@@ -68,7 +78,7 @@ def _watch(client: MusicAnalyzer, filters: dict[str, Any], out: Output) -> int:
     if out.json:
         out.emit(records)
     else:
-        out.table(JOB_COLUMNS, [_job_row(r) for r in records])
+        _job_table(out, records)
     return EXIT_FAILED if any(r.get("state") != "succeeded" for r in records) else EXIT_OK
 
 

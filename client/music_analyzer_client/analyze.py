@@ -38,15 +38,19 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     out.note(f"session {session_id}")
     tracker: Tracker = out.tracker() if args.wait else LineTracker(out.err, quiet=True)
     follower = Follower(client, tracker)
+    now, after_stems = _after_stems(analyses, waited=args.wait)
     try:
         with tracker:
             for item in runs:
                 _upload(client, session_id, item, out)
                 if item.error is None:
-                    _start(client, session_id, item, analyses, follower if args.wait else None, out)
+                    _start(client, session_id, item, now, follower if args.wait else None, out)
             if follower.followed:
                 out.note(f"{len(follower.followed)} job(s) started; Ctrl-C stops waiting (and asks whether to "
                          f"cancel them)")
+            for item in runs:
+                if after_stems:
+                    _start_after_stems(client, session_id, item, after_stems, follower, out)
             wait_all(follower.followed)
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
@@ -59,6 +63,32 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     report(out, session_id, runs, records, written, waited=args.wait, deleted=deleted)
     failed = any(r.error for r in runs) or any(f.state != "succeeded" for f in records.values())
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _after_stems(analyses: list[Analysis], *, waited: bool) -> tuple[list[Analysis], list[Analysis]]:
+    """(started at once, started once the file's --stems job has succeeded). --lyrics transcribes the vocal stem:
+    started beside --stems (a stranger's `--stems --model repet --lyrics`) it was refused (409) where no
+    htdemucs weights could separate it first, or separated a second time where they could. Without --wait
+    nothing waits: all start at once."""
+    if not waited or not any(a.name == "stems" for a in analyses):
+        return analyses, []
+    return [a for a in analyses if a.name != "lyrics"], [a for a in analyses if a.name == "lyrics"]
+
+
+def _start_after_stems(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list[Analysis],
+                       follower: Follower, out: Output) -> None:
+    stems_job = next((job_id for a, job_id in item.jobs if a.name == "stems"), None)
+    stems = next((f for f in follower.followed if f.job_id == stems_job), None)
+    if stems is None:  # the file was refused, or its stems job was
+        return
+    stems.done.wait()
+    if stems.state == "succeeded":
+        _start(client, session_id, item, analyses, follower, out)
+        return
+    names = ", ".join(a.name for a in analyses)
+    item.error = item.error or MusicAnalyzerError(f"{names} not started: the stems job {stems.state}",
+                                                  code="not_started")
+    out.err.print(about(item.given, item.error.message), style="red")
 
 
 def _forget_empty_session(client: MusicAnalyzer, session_id: str, out: Output) -> None:
@@ -128,9 +158,13 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             if not refused_for_now(e):
                 raise
             # the file's error, as a refused upload is: the jobs started so far are followed and reported with
-            # the session (a stranger's run at 429 too_many_jobs ended on the error alone, naming neither)
+            # the session (a stranger's run at 429 too_many_jobs, and at --lyrics' 409 with no htdemucs weights,
+            # ended on the error alone, naming neither and leaving the features and pitch jobs running unsaid)
             item.error = e
             out.err.print(about(item.given, e.message), style="red")
+            if analysis.name == "lyrics" and e.code == "model_not_downloaded":  # the server's hint names its API
+                out.err.print("  in this command: add --stems --model repet --wait (or hpss), which need no weights, "
+                              "and the transcript waits for the stems")
             return
         item.jobs.append((analysis, job["job_id"]))
         if follower is not None:
@@ -140,11 +174,12 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
 
 
 def refused_for_now(e: MusicAnalyzerError) -> bool:
-    """A request that was right but could not be taken now (429 too_many_jobs, a full disk, a server error),
-    not a wrong command line (400s: options) or a lost server or login (those end the run)."""
+    """A job the server would not take for this file now (409: a model's weights missing or a separation
+    needed first, 404, 413, 422; 429 too_many_jobs, a full disk, a server error): that file's error. Not a
+    wrong command line (400: the options, the same for every file) or a lost server or login: those end the run."""
     if e.unreachable or e.auth_failed or e.server_unavailable or e.status is None:
         return False
-    return e.status == 429 or e.status >= 500
+    return e.status != 400
 
 
 def file_sha256(path: Path) -> str:

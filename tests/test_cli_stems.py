@@ -1,0 +1,41 @@
+"""`analyze --stems --lyrics`: the transcript of the vocal stem waits for the stems of the same run (with
+--wait); a job the server refuses for a file is that file's error, reported beside the jobs already started."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.test_cli import cli_env, ma
+
+
+@pytest.fixture()
+def env(server, celery_worker, tmp_path) -> dict[str, str]:
+    return cli_env(server, tmp_path)
+
+
+@pytest.mark.needs_espeak
+def test_lyrics_wait_for_the_stems_of_the_same_run(env, tmp_path):
+    """A stranger's `--stems --model repet --lyrics --wait`: the lyrics job was started beside the separation and
+    refused (409: no htdemucs weights to separate it first), the run ended on that error and the stems job went
+    on unsaid. Now it starts once the stems are there, and transcribes them."""
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(tmp_path / "sung.wav"), "Hello from the stems."],
+                   check=True)
+    done = ma(env, "--json", "analyze", "sung.wav", "--stems", "--model", "repet", "--lyrics", "--wait",
+              cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [file] = json.loads(done.stdout)["files"]
+    jobs = {j["analysis"]: j for j in file["jobs"]}
+    assert {name: j["state"] for name, j in jobs.items()} == {"stems": "succeeded", "lyrics": "succeeded"}, jobs
+    assert jobs["lyrics"]["result"]["source"] == "vocals"
+
+    # without --wait nothing waits: in a new session the lyrics job is refused (nothing can separate first), and
+    # that is the file's error, with the stems job it started reported
+    alone = ma(env, "--json", "analyze", "sung.wav", "--stems", "--model", "repet", "--lyrics", cwd=tmp_path)
+    assert alone.returncode == 1, alone.stderr
+    [file] = json.loads(alone.stdout)["files"]
+    assert file["error"]["code"] == "model_not_downloaded" and file["error"]["status"] == 409, file
+    assert [j["analysis"] for j in file["jobs"]] == ["stems"] and file["jobs"][0]["job_id"]
+    assert "--stems --model repet" in alone.stderr, alone.stderr  # the way out, in the CLI's own terms

@@ -165,3 +165,24 @@ def test_the_report_puts_the_runners_up_beside_the_keys_own_score():
     lines = text.splitlines()
     assert lines[lines.index("Key: A minor (confidence 0.44)") + 1] == \
         "  score 0.61; runners-up: F major 0.31, C major 0.05", text
+
+
+def test_a_key_from_a_second_of_audio_is_called_a_guess(tmp_path):
+    """A stranger's 0.44 s voice clip was "C major (confidence 0.59)". Under SHORT_FOR_A_KEY_SECONDS the confidence
+    shrinks in proportion and a warning says why; the same chords for 8 s keep theirs."""
+    from tests.audio_synth import SR, write
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import SHORT_FOR_A_KEY_SECONDS, run_pitch
+
+    def chords(seconds: float) -> np.ndarray:
+        t = np.arange(int(seconds * SR)) / SR
+        return sum(0.2 * np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0, 130.81)).astype(np.float32)
+
+    short = run_pitch(audio_path=write(tmp_path / "short.wav", chords(1.0)), results_dir=tmp_path,
+                      options=PitchOptions())
+    long = run_pitch(audio_path=write(tmp_path / "long.wav", chords(8.0)), results_dir=tmp_path,
+                     options=PitchOptions())
+    assert long["key"]["tonic"] and not any("too little to tell a key" in w for w in long["warnings"])
+    assert short["key"]["tonic"] == long["key"]["tonic"]  # the same chords: the same key, far less sure
+    assert short["key"]["confidence"] <= 1.0 / SHORT_FOR_A_KEY_SECONDS < long["key"]["confidence"]
+    assert any(w.startswith("the key is read from 1.0 s of audio") for w in short["warnings"]), short["warnings"]

@@ -48,9 +48,8 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             if follower.followed:
                 out.note(f"{len(follower.followed)} job(s) started; Ctrl-C stops waiting (and asks whether to "
                          f"cancel them)")
-            for item in runs:
-                if after_stems:
-                    _start_after_stems(client, session_id, item, after_stems, follower, out)
+            for item in runs if after_stems else []:
+                _start_after_stems(client, session_id, item, after_stems, follower, out)
             wait_all(follower.followed)
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
@@ -155,7 +154,7 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
         try:
             job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options)
         except MusicAnalyzerError as e:
-            if not refused_for_now(e):
+            if not refused_for_this_file(e):
                 raise
             # the file's error, as a refused upload is: the jobs started so far are followed and reported with
             # the session (a stranger's run at 429 too_many_jobs, and at --lyrics' 409 with no htdemucs weights,
@@ -173,8 +172,8 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
 
 
-def refused_for_now(e: MusicAnalyzerError) -> bool:
-    """A job the server would not take for this file now (409: a model's weights missing or a separation
+def refused_for_this_file(e: MusicAnalyzerError) -> bool:
+    """A job the server would not take for this file (409: a model's weights missing or a separation
     needed first, 404, 413, 422; 429 too_many_jobs, a full disk, a server error): that file's error. Not a
     wrong command line (400: the options, the same for every file) or a lost server or login: those end the run."""
     if e.unreachable or e.auth_failed or e.server_unavailable or e.status is None:

@@ -16,7 +16,8 @@ from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError, MusicAnal
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-               413: "payload_too_large", 415: "unsupported_media_type", 416: "range_not_satisfiable",
+               412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+               416: "range_not_satisfiable",
                422: "unprocessable"}
 
 

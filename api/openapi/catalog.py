@@ -48,6 +48,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "owner_not_found": (404, "`?owner=` names a user whose data the caller may not see."),
     "track_not_found": (404, "No such track in the caller's library."),
     "method_not_allowed": (405, "The route does not take this method."),
+    "precondition_failed": (412, "The file is not the one If-Match or If-Unmodified-Since names."),
     "range_not_satisfiable": (416, "The Range asks for bytes past the end of the file (Content-Range: bytes */size)."),
     # 409: the state of things forbids it now
     "conflict": (409, "The request conflicts with the current state."),

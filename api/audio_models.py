@@ -69,7 +69,8 @@ def _vocals_separation_possible(store: SessionStore, session_id: str, name: str)
             separator, _models_dir()):
         raise ModelNotAvailableError(
             f"source 'vocals' needs a separation first and the weights of {separator} are not present; "
-            f"run /process/demucs with two_stems 'vocals' first (model 'repet' or 'hpss' need no weights), "
+            f"run /process/demucs with two_stems 'vocals' first (model 'repet' needs no weights; 'hpss' makes "
+            f"no vocal stem), "
             f"or set VOCALS_SEPARATION_MODEL")
 
 

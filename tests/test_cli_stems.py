@@ -38,4 +38,7 @@ def test_lyrics_wait_for_the_stems_of_the_same_run(env, tmp_path):
     [file] = json.loads(alone.stdout)["files"]
     assert file["error"]["code"] == "model_not_downloaded" and file["error"]["status"] == 409, file
     assert [j["analysis"] for j in file["jobs"]] == ["stems"] and file["jobs"][0]["job_id"]
-    assert "--stems --model repet" in alone.stderr, alone.stderr  # the way out, in the CLI's own terms
+    assert "in this command: add --wait" in alone.stderr, alone.stderr  # the way out, in the CLI's own terms
+    hpss = ma(env, "analyze", "sung.wav", "--stems", "--model", "hpss", "--lyrics", "--wait", cwd=tmp_path)
+    assert hpss.returncode == 1 and "add --stems --model repet --wait" in hpss.stderr, hpss.stderr
+    assert "hpss" not in hpss.stderr.split("in this command:")[1]  # hpss makes no vocal stem

@@ -71,3 +71,14 @@ def test_an_admins_job_table_names_each_jobs_owner(env, tmp_path, client, other_
     assert USER in listed.stdout and OTHER in listed.stdout and listed.stdout.count(name) == 2, listed.stdout
     own = ma(env, "jobs", "--limit", "2")
     assert own.stdout.splitlines()[0].replace("┃", " ").split()[0] == "job", own.stdout
+    admin = {**env, "MA_USER": ADMIN, "MA_PASSWORD": ADMIN_PASSWORD}
+    newest = ma(admin, "jobs", "--limit", "1")  # one user's job alone, not the admin's: still named
+    assert newest.stdout.splitlines()[0].replace("┃", " ").split()[0] == "owner" and OTHER in newest.stdout
+
+    # an admin's `analyze --session` never works in another user's session (it had started a job in bob's,
+    # owned by bob, beside an upload into a new session of the admin's own)
+    solo = f"solo-{uuid.uuid4().hex[:8]}"
+    upload(other_client, solo, tmp_path / "t.wav")
+    refused = ma(admin, "analyze", str(tmp_path / "t.wav"), "--session", solo, "--features")
+    assert refused.returncode == 2 and f"session {solo} is {OTHER}'s" in refused.stderr, refused.stderr
+    assert other_client.get("/jobs", params={"session_id": solo}).json()["jobs"] == []

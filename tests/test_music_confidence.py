@@ -164,7 +164,11 @@ def test_the_report_puts_the_runners_up_beside_the_keys_own_score():
     text = format_summary({"filename": "march.wav", "duration_seconds": 60.0, "warnings": [], "key": key})
     lines = text.splitlines()
     assert lines[lines.index("Key: A minor (confidence 0.44)") + 1] == \
-        "  score 0.61; runners-up: F major 0.31, C major 0.05", text
+        "  score 0.61 (the key model's; the confidence also weighs how tonal and how long the audio is); " \
+        "runners-up: F major 0.31, C major 0.05", text
+    none = {"tonic": None, "mode": None, "label": None, "confidence": 0.0, "note": "x", "candidates": key["candidates"]}
+    text = format_summary({"filename": "splash.wav", "duration_seconds": 1.0, "warnings": [], "key": none})
+    assert "  nearest keys, none clear enough: F major 0.31, C major 0.05" in text.splitlines(), text
 
 
 def test_a_key_from_a_second_of_audio_is_called_a_guess(tmp_path):

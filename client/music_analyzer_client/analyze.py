@@ -46,8 +46,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                 if item.error is None:
                     _start(client, session_id, item, now, follower if args.wait else None, out)
             if follower.followed:
-                out.note(f"{len(follower.followed)} job(s) started; Ctrl-C stops waiting (and asks whether to "
-                         f"cancel them)")
+                later = f" ({', '.join(a.name for a in after_stems)} once the stems are done)" if after_stems else ""
+                out.note(f"{len(follower.followed)} job(s) started{later}; Ctrl-C stops waiting (and asks whether "
+                         f"to cancel them)")
             for item in runs if after_stems else []:
                 _start_after_stems(client, session_id, item, after_stems, follower, out)
             wait_all(follower.followed)
@@ -78,7 +79,10 @@ def _start_after_stems(client: MusicAnalyzer, session_id: str, item: FileRun, an
                        follower: Follower, out: Output) -> None:
     stems_job = next((job_id for a, job_id in item.jobs if a.name == "stems"), None)
     stems = next((f for f in follower.followed if f.job_id == stems_job), None)
-    if stems is None:  # the file was refused, or its stems job was
+    if stems is None:  # the file was refused (its error says so), or its stems job was: say what did not start
+        if item.name is not None and item.error is not None:
+            out.err.print(about(item.given, f"{', '.join(a.name for a in analyses)} not started: it needs the stems"),
+                          style="red")
         return
     stems.done.wait()
     if stems.state == "succeeded":
@@ -108,11 +112,18 @@ def _session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | No
     """Upload names of an existing session and their SHA-256 (None from servers that do not give it); none when
     the session does not exist yet (the first upload creates it)."""
     try:
-        return {f["name"]: f.get("sha256") for f in client.session(session_id).get("files", [])}
+        session = client.session(session_id)
     except MusicAnalyzerError as e:
         if e.status == 404:
             return {}
         raise
+    owner = session.get("owner")
+    if owner and client.user and owner != client.user:
+        # an admin reaches every user's sessions: a stranger's `analyze --session al1` as alice started a job in
+        # bob's al1, owned by bob, where "made if new" had promised her own
+        raise UsageError(f"session {session_id} is {owner}'s: analyze works in your own sessions; choose another "
+                         f"--session name")
+    return {f["name"]: f.get("sha256") for f in session.get("files", [])}
 
 
 def _file_run(given: str, in_session: dict[str, str | None], session_id: str | None) -> FileRun:
@@ -162,14 +173,22 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             item.error = e
             out.err.print(about(item.given, e.message), style="red")
             if analysis.name == "lyrics" and e.code == "model_not_downloaded":  # the server's hint names its API
-                out.err.print("  in this command: add --stems --model repet --wait (or hpss), which need no weights, "
-                              "and the transcript waits for the stems")
+                out.err.print("  in this command: " + lyrics_hint(analyses))
             return
         item.jobs.append((analysis, job["job_id"]))
         if follower is not None:
             follower.follow(job["job_id"], f"{item.name} {analysis.name}")
         else:
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
+
+
+def lyrics_hint(analyses: list[Analysis]) -> str:
+    """What --lyrics lacks where nothing can separate the vocals first, in the CLI's terms. Only repet makes a
+    vocal stem without weights (hpss makes harmonic and percussive ones: a stranger was told "(or hpss)")."""
+    stems = next((a for a in analyses if a.name == "stems"), None)
+    if stems is not None and stems.options.get("model") == "repet":
+        return "add --wait: the transcript then waits for the stems"
+    return "add --stems --model repet --wait (repet needs no weights), and the transcript waits for the stems"
 
 
 def refused_for_this_file(e: MusicAnalyzerError) -> bool:
@@ -245,8 +264,11 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
         out.out.print("\n" + "\n".join(f"  wrote {w}" for w in written))
     elif deleted:  # every upload was refused and the session made for them is gone: nothing to download
         return
+    elif not any(item.jobs for item in runs):  # every job was refused: nothing to download or follow
+        return
     elif waited:
-        out.note(f"\nresults: music-analyzer download {session_id} --out ./{session_id}")
+        if any(f.state == "succeeded" for f in records.values()):
+            out.note(f"\nresults: music-analyzer download {session_id} --out ./{session_id}")
     else:
         out.note(f"\nfollow them: music-analyzer jobs --watch   (session {session_id})")
 

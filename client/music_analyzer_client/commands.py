@@ -31,10 +31,10 @@ def _job_row(job: Job | dict[str, Any]) -> list[str]:
 JOB_COLUMNS = ["job", "type", "session", "state", "progress", "stage", "created"]
 
 
-def _job_table(out: Output, jobs: Sequence[Job | dict[str, Any]]) -> None:
-    """The jobs' table; with an owner column where they are several users' (an admin's listing: a stranger
-    could not tell bob's job in his session `al1` from alice's in hers of the same name)."""
-    if len({j.get("owner") for j in jobs if j.get("owner")}) > 1:
+def _job_table(out: Output, jobs: Sequence[Job | dict[str, Any]], *, caller: str | None) -> None:
+    """The jobs' table; with an owner column where one of them is not the caller's (an admin's listing: a
+    stranger could not tell bob's job in his session `al1` from alice's in hers of the same name)."""
+    if any(j.get("owner") and j.get("owner") != caller for j in jobs):
         out.table(["owner", *JOB_COLUMNS], [[str(j.get("owner") or "-"), *_job_row(j)] for j in jobs])
     else:
         out.table(JOB_COLUMNS, [_job_row(j) for j in jobs])
@@ -52,7 +52,7 @@ def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     elif not found:
         out.note("no jobs")
     else:
-        _job_table(out, found)
+        _job_table(out, found, caller=client.user)
     return EXIT_OK
 
 
@@ -78,7 +78,7 @@ def _watch(client: MusicAnalyzer, filters: dict[str, Any], out: Output) -> int:
     if out.json:
         out.emit(records)
     else:
-        _job_table(out, records)
+        _job_table(out, records, caller=client.user)
     return EXIT_FAILED if any(r.get("state") != "succeeded" for r in records) else EXIT_OK
 
 

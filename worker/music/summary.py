@@ -22,9 +22,11 @@ def format_summary(result: dict) -> str:
             lines.append(f"Key: {key['label']} (confidence {key['confidence']:.2f})")
         # the runners-up on the scale of the key's own score (the key model's probability), which the confidence
         # also weighs by how tonal the audio is: the report showed runners-up 0.00 under "confidence 0.81" alone
-        scored = [f"score {key['score']:.2f}"] if key["tonic"] is not None and key.get("score") is not None else []
-        if key.get("candidates"):
-            scored.append("runners-up: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
+        scored = [f"score {key['score']:.2f} (the key model's; the confidence also weighs how tonal and how long "
+                  f"the audio is)"] if key["tonic"] is not None and key.get("score") is not None else []
+        if key.get("candidates"):  # with no key named, the nearest ones were printed as its "runners-up"
+            name = "runners-up" if key["tonic"] is not None else "nearest keys, none clear enough"
+            scored.append(f"{name}: " + ", ".join(f"{c['label']} {c['score']:.2f}" for c in key["candidates"]))
         if scored:
             lines.append("  " + "; ".join(scored))
         if key.get("opening"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -247,13 +248,15 @@ def test_a_deleted_session_takes_its_jobs_results_and_cache_with_it(app, client,
     session's job stays, and the same audio analysed again runs afresh."""
     from jobs import keys
 
-    wav = write(audio_dir / "gone.wav", sine(440, 1.0))
+    # audio no other test sends: the cache is the owner's, and the same bytes analysed before would be a hit
+    pitch = 300 + uuid.uuid4().int % 500
+    wav = write(audio_dir / "gone.wav", sine(pitch, 1.0))
     upload(client, session_id, wav)
     done = [client.post(f"/process/features/{session_id}", json={"file": "gone.wav", **options},
                         headers={"Prefer": "wait=60"}).json() for options in ({}, {"picture": False})]
     assert [j["state"] for j in done] == ["succeeded", "succeeded"]
     kept_session = client.post("/sessions").json()["session_id"]
-    upload(client, kept_session, write(audio_dir / "kept.wav", sine(330, 1.0)))
+    upload(client, kept_session, write(audio_dir / "kept.wav", sine(pitch + 7, 1.0)))
     kept = client.post(f"/process/features/{kept_session}", json={"file": "kept.wav"},
                        headers={"Prefer": "wait=60"}).json()
     r = app.extensions["music_analyzer"].redis

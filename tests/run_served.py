@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,22 @@ def start_run(tmp: Path, extra_env: dict[str, str], args: list[str] | None = Non
     # drain run.py's output as it comes: supervisord logs there, and a full pipe would stall it
     threading.Thread(target=lambda: served.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     return served
+
+
+@contextmanager
+def run_behind_nginx(tmp: Path, extra_env: dict[str, str]) -> Iterator[Served]:
+    """A run.py with nginx in front, once /health answers with every queue served; stopped afterwards."""
+    from tests.conftest import wait_for
+
+    run = start_run(tmp, extra_env)
+    try:
+        wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
+        assert "front: nginx on" in run.output(), run.output()
+        yield run
+    finally:
+        if run.proc.poll() is None:
+            stop_run(run)
+        run.layout.remove_metrics_dir()  # a run killed with -9 leaves them in /dev/shm
 
 
 def stop_run(served: Served) -> int:

@@ -18,8 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from api.context import DOWNLOAD_CSP
 from tests.audio_synth import sine
-from tests.conftest import wait_for
-from tests.run_served import AUTH, PASSWORD, USER, health, session_members, start_run, stop_run
+from tests.run_served import AUTH, PASSWORD, USER, run_behind_nginx, session_members
 
 OTHER, OTHER_PASSWORD = "front-other", "another front test password"
 
@@ -27,15 +26,8 @@ OTHER, OTHER_PASSWORD = "front-other", "another front test password"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     users = f"{USER}:{generate_password_hash(PASSWORD)},{OTHER}:{generate_password_hash(OTHER_PASSWORD)}"
-    run = start_run(tmp_path_factory.mktemp("front-files"), {"AUTH_USERS": users, "AUTH_DISABLED": "0"})
-    try:
-        wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
-        assert "front: nginx on" in run.output(), run.output()
+    with run_behind_nginx(tmp_path_factory.mktemp("front-files"), {"AUTH_USERS": users, "AUTH_DISABLED": "0"}) as run:
         yield run
-    finally:
-        if run.proc.poll() is None:
-            stop_run(run)
-        run.layout.remove_metrics_dir()
 
 
 def uploaded(served, tmp: Path, name: str, seconds: float) -> tuple[str, bytes]:

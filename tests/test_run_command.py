@@ -38,6 +38,7 @@ from tests.run_served import (
     long_job,
     probe,
     raw_request,
+    run_behind_nginx,
     session_members,
     start_run,
     still_alive,
@@ -79,15 +80,8 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
 def served(tmp_path_factory):  # its capacity tests' one user stands in for many: no per-user share of waits
     env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
            "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT), "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
-    run = start_run(tmp_path_factory.mktemp("served"), env)
-    try:
-        wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
-        assert "front: nginx on" in run.output(), run.output()
+    with run_behind_nginx(tmp_path_factory.mktemp("served"), env) as run:  # the last test kills it with -9
         yield run
-    finally:
-        if run.proc.poll() is None:
-            stop_run(run)
-        run.layout.remove_metrics_dir()  # the run killed with -9 below leaves them in /dev/shm
 
 
 KILLED = ["nginx", "api", "events", "valkey", "cpu-worker", "gpu-worker"]

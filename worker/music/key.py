@@ -322,9 +322,8 @@ UNCERTAIN_KEY_CONFIDENCE = 0.35  # below this a key is reported with a warning
 CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys are hard to tell apart
 CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
 MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track is the global key
-# ... unless the whole-track key model gives that key less than this share of its own key's probability: the
-# timeline reads 12 s windows by profile correlations, the weaker method, and should not overrule the model where
-# the model all but rules its key out. The share is the near-tie test of the "key may also be" warning.
+# ... unless the key model gives that key under this share of its own key's probability: the timeline (12 s windows,
+# profile correlations, the weaker method) must not overrule it there; the near-tie share of "key may also be".
 TIMELINE_OVERRULES_RATIO = CLOSE_RATIO
 
 
@@ -356,9 +355,9 @@ def reconcile_with_changes(key: dict, duration: float) -> list[str]:
         return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
     scores = key["_scores"]  # every key's, kept by estimate_key: the segment key may be none of the runner-ups
     if key.get("_probabilities") and scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
-        return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {key['label']} {share:.0%}; the "
-                f"whole-track key model keeps {key['label']} (probability {scores[key['label']]:.2f} against "
-                f"{scores[top]:.2f})"]
+        kept = key["label"]
+        return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {kept} {share:.0%}; the whole-track "
+                f"key model keeps {kept} (probability {scores[kept]:.2f} against {scores[top]:.2f})"]
     old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
     i = int(next(j for j in range(24) if key_label(j) == top))
     key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,
@@ -395,8 +394,7 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         if best is None or c.get("score") is None:
             continue
         close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE
-        if close:  # the two on one scale (a stranger read "0.31 against 0.61" beside the key's confidence 0.44)
-            what = "probability" if key.get("_probabilities") else "score"
-            out.append(f"key may also be {c['label']} ({what} {c['score']:.2f} against {best:.2f} for "
-                       f"{key.get('label', 'the key')})")
+        if close:  # both on one scale, named (a stranger read "0.31 against 0.61" beside "confidence 0.44")
+            out.append(f"key may also be {c['label']} ({'probability' if key.get('_probabilities') else 'score'} "
+                       f"{c['score']:.2f} against {best:.2f} for {key.get('label', 'the key')})")
     return out

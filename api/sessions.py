@@ -154,10 +154,11 @@ def download_file(session_id: str, name: str):
         raise RequestedRangeNotSatisfiable(length=path.stat().st_size)
     attachment = request.args.get("inline") != "1"
     if handed_to_front():  # nginx sends it from disk (api/front_files.py): no thread or temp file per reader
-        if not ignored and wanted is not None and wanted.range_for_length(path.stat().st_size) is None:
+        size = path.stat().st_size
+        if not ignored and wanted is not None and wanted.range_for_length(size) is None:
             # answered here, as without the front: nginx's 416 kept the file's Content-Disposition, and
             # `curl -OJ` saved the error as the file
-            raise RequestedRangeNotSatisfiable(length=path.stat().st_size)
+            raise RequestedRangeNotSatisfiable(length=size)
         return front_download(path, download_name=name, as_attachment=attachment, mimetype=mimetype, whole=ignored)
     return send_file(path, download_name=name, as_attachment=attachment, mimetype=mimetype)
 

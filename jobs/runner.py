@@ -8,6 +8,7 @@ the type's work function called with a JobContext and a progress callback.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -20,7 +21,13 @@ import redis
 from flask import current_app
 
 from storage import SessionStore
-from worker.errors import InsufficientStorageError, JobCanceled, MusicAnalyzerError, as_storage_error
+from worker.errors import (
+    InsufficientStorageError,
+    JobCanceled,
+    JobTimeLimitError,
+    MusicAnalyzerError,
+    as_storage_error,
+)
 from worker.files import recording_writes, remove_files, remove_stale_siblings
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
@@ -85,15 +92,15 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     if decision != "run":
         log.info("job %s not run: %s", job_id, decision)
         return decision
-    svc.workers.set_current(worker, job_id)
     started = time.time()
+    svc.workers.set_current(worker, job_id, pid=os.getpid())  # the watchdog's handle (jobs/overdue.py)
     record = svc.jobs.get(job_id)
     with recording_writes() as written:
         try:
             if record is None:  # expired or deleted between start() and here
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")
             metrics.job_started(record, started)
-            result = _work(svc, record, job_type)
+            result = _work(svc, record, job_type, started_at=started)
         except JobCanceled as e:
             # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
             # batch keeps the sets of the files it had finished, listed with the job
@@ -157,7 +164,7 @@ def _record_outcome(write: Callable[[], None]) -> None:
             delay = min(delay * 2, 10.0)
 
 
-def _work(svc: Services, job: dict, job_type: str) -> dict:
+def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict:
     job_id = job["job_id"]
     kind = JOB_TYPES[job_type]
     params = stored_params(job_type, job.get("params") or {})
@@ -166,7 +173,8 @@ def _work(svc: Services, job: dict, job_type: str) -> dict:
                          files=params["files"], batch=params["batch"],
                          options=kind.options.from_request(params["options"], settings=settings),
                          settings=settings, services=svc)
-    return kind.work()(context, svc.jobs.reporter(job_id))
+    return kind.work()(context, svc.jobs.reporter(job_id, started_at=started_at,
+                                                  limit_seconds=float(settings["LONGEST_JOB_SECONDS"])))
 
 
 def _request_of(svc: Services, job_id: str) -> str | None:
@@ -222,8 +230,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             if results:
                 e.finished = {"batch": True, "results": results, "errors": errors, "canceled_at": name}
             raise
-        except InsufficientStorageError:
-            raise  # a full disk fails the next file too: stop here
+        except (InsufficientStorageError, JobTimeLimitError):
+            raise  # a full disk fails the next file too, and the job's time is up: stop here
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})
     if not results and errors:

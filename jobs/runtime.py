@@ -14,6 +14,8 @@ lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
 
+Time limit: every beat also stops this worker's jobs that are stuck past LONGEST_JOB_SECONDS (jobs/overdue.py).
+
 Publishing: a job is recorded `queued` and then its Celery message is sent; a process killed in between (an API
 restarting under nginx's 502, a recovering worker) would leave a record no worker ever receives, which also
 blocks deleting its session. The store keeps such jobs in an "unpublished" set until their publisher says it
@@ -36,6 +38,7 @@ from flask import Flask, current_app
 from models import ModelManager
 
 from . import metrics
+from .overdue import stop_overdue
 from .services import Services, services
 from .submit import publish
 from .webhooks import WebhookSender
@@ -117,6 +120,9 @@ class WorkerRuntime:
             n += 1
             try:
                 self.beat()
+                stop_overdue(self._services(), self.hostname,
+                             limit_seconds=float(self.app.config["LONGEST_JOB_SECONDS"]),
+                             grace_seconds=float(self.app.config["JOB_STOP_GRACE_SECONDS"]))
                 if n % RECOVERY_EVERY_BEATS == 0:
                     self.recover_orphans()
                     self.publish_stranded()

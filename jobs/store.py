@@ -28,7 +28,7 @@ from typing import Any
 import redis
 
 from users import Caller
-from worker.errors import JobCanceled
+from worker.errors import JobCanceled, JobTimeLimitError
 
 from . import keys, metrics
 from .erasure import erase_session_jobs
@@ -293,6 +293,10 @@ class JobStore:
         kept for the routes that answer with the job's outcome (never shown in the public view)."""
         self._end(job_id, ("queued", "running"), "failed", stage="failed", error=error, error_status=int(status))
 
+    def fail_running(self, job_id: str, error: dict, *, status: int = 500) -> bool:
+        """Failed with `error` if it is running now (a watchdog's stop); False if it had ended meanwhile."""
+        return self._end(job_id, ("running",), "failed", stage="failed", error=error, error_status=int(status))
+
     def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None) -> None:
         """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`)."""
         extra = {"result": finished, "files": files or []} if finished else {}
@@ -305,7 +309,8 @@ class JobStore:
         Returns the state the job was in ("queued", "running" = cancel requested, "orphaned" = canceled now),
         or None if it was already finished.
         """
-        self.r.set(keys.cancel(job_id), "1", ex=self.ttl)
+        # when it was asked (the first time): a job stuck where it never checks is stopped a grace after it
+        self.r.set(keys.cancel(job_id), repr(time.time()), ex=self.ttl, nx=True)
         if self._end(job_id, ("queued",), "canceled", stage="canceled"):
             return "queued"
         job = self.get(job_id)
@@ -319,8 +324,24 @@ class JobStore:
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.cancel(job_id)))
 
-    def reporter(self, job_id: str, *, min_interval: float = 0.05) -> Callable[[float, str], None]:
-        """A progress callback for pipelines: records progress, raises JobCanceled when asked.
+    def cancel_requested_at(self, job_id: str) -> float | None:
+        """When a cancel of the job was first asked (time.time()), if one was (None for an older version's flag)."""
+        raw = self.r.get(keys.cancel(job_id))
+        try:
+            at = float(raw) if raw else None
+        except ValueError:
+            return None
+        return at if at is not None and at > 1e9 else None  # older versions stored "1"
+
+    def cancel_running(self, job_id: str) -> bool:
+        """Canceled if it is running now (a watchdog's stop of a job that never reached a checkpoint)."""
+        return self._end(job_id, ("running",), "canceled", stage="canceled")
+
+    def reporter(self, job_id: str, *, min_interval: float = 0.05, started_at: float | None = None,
+                 limit_seconds: float | None = None) -> Callable[[float, str], None]:
+        """A progress callback for pipelines: records progress, raises JobCanceled when asked and
+        JobTimeLimitError once the job has run `limit_seconds` (LONGEST_JOB_SECONDS) since `started_at`
+        (time.time() when this attempt started).
 
         Writes are throttled to one per `min_interval` seconds unless the stage
         changes; the cancel flag is checked on every call (one EXISTS).
@@ -331,9 +352,13 @@ class JobStore:
             hooked = None
 
         away = False  # Redis was unreachable at the last report: said once, not at every report
+        deadline = started_at + limit_seconds if started_at is not None and limit_seconds else None
 
         def report(fraction: float, stage: str) -> None:
             nonlocal last_time, last_stage, away
+            if deadline is not None and time.time() > deadline:
+                raise JobTimeLimitError(f"the job ran longer than the server's limit of {limit_seconds:g} s "
+                                        "(LONGEST_JOB_SECONDS) and was stopped")
             now = time.monotonic()
             try:
                 if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:

@@ -33,15 +33,27 @@ class WorkerRegistry:
     def is_alive(self, name: str) -> bool:
         return bool(self.r.exists(keys.worker(name)))
 
-    def set_current(self, name: str, job_id: str | None) -> None:
-        """Which job a worker runs now (a set: a prefork CPU worker runs several)."""
+    def set_current(self, name: str, job_id: str | None, *, pid: int | None = None) -> None:
+        """Which job a worker runs now (a set: a prefork CPU worker runs several), and in which process."""
         if job_id:
-            self.r.sadd(keys.worker_jobs(name), job_id)
+            pipe = self.r.pipeline()
+            pipe.sadd(keys.worker_jobs(name), job_id)
+            if pid is not None:
+                pipe.hset(keys.worker_job_pids(name), job_id, pid)
+            pipe.execute()
         else:
-            self.r.delete(keys.worker_jobs(name))
+            self.r.delete(keys.worker_jobs(name), keys.worker_job_pids(name))
 
     def clear_current(self, name: str, job_id: str) -> None:
-        self.r.srem(keys.worker_jobs(name), job_id)
+        pipe = self.r.pipeline()
+        pipe.srem(keys.worker_jobs(name), job_id)
+        pipe.hdel(keys.worker_job_pids(name), job_id)
+        pipe.execute()
+
+    def job_pid(self, name: str, job_id: str) -> int | None:
+        """The process that runs `job_id` for worker `name`, as it recorded when the job started."""
+        pid = self.r.hget(keys.worker_job_pids(name), job_id)
+        return int(pid) if pid else None
 
     def current(self, name: str) -> list[str]:
         """The jobs a worker runs now. A process killed mid-job (a prefork pool child) never takes its job off;
@@ -56,10 +68,11 @@ class WorkerRegistry:
                  if state is None or text(state) in TERMINAL_STATES]
         if ended:
             self.r.srem(keys.worker_jobs(name), *ended)
+            self.r.hdel(keys.worker_job_pids(name), *ended)
         return [i for i in ids if i not in ended]
 
     def remove(self, name: str) -> None:
-        self.r.delete(keys.worker(name))
+        self.r.delete(keys.worker(name), keys.worker_job_pids(name))
         self.r.srem(keys.WORKERS, name)
 
     def all(self) -> list[dict]:
@@ -71,7 +84,7 @@ class WorkerRegistry:
         for n, raw in zip(names, pipe.execute(), strict=True):
             if not raw:  # its heartbeat expired: a stopped or dead worker
                 self.r.srem(keys.WORKERS, n)
-                self.r.delete(keys.worker_jobs(n))
+                self.r.delete(keys.worker_jobs(n), keys.worker_job_pids(n))
                 continue
             rec = {text(k): text(v) for k, v in raw.items()}
             beat = float(rec.pop("heartbeat"))

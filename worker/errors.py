@@ -132,6 +132,14 @@ class ContextLengthError(ModelError):
     http_status = 422
 
 
+class JobTimeLimitError(MusicAnalyzerError):
+    """The job ran longer than LONGEST_JOB_SECONDS: stopped at its next progress report, or, when it reports
+    nothing for JOB_STOP_GRACE_SECONDS more, by its worker's watchdog (jobs/overdue.py)."""
+
+    code = "time_limit_exceeded"
+    http_status = 500
+
+
 class JobCanceled(MusicAnalyzerError):
     """Raised at a progress checkpoint once the job's cancel flag is set. `finished`: what a batch had done
     before (the results of the files it completed), kept with their files."""

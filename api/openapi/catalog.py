@@ -98,6 +98,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "error": (500, "A failure without a more specific code."),
     "model_error": (500, "The model failed while loading or generating."),
     "worker_lost": (500, "The job's worker died more often than JOB_MAX_ATTEMPTS allows (job records only)."),
+    "time_limit_exceeded": (500, "The job ran longer than LONGEST_JOB_SECONDS and was stopped (job records only)."),
     "job_gone": (500, "The job's record expired while it ran (job records only)."),
     "http_error": (500, "Another HTTP error."),
     "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),

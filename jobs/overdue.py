@@ -1,0 +1,105 @@
+"""Jobs that must stop but cannot stop themselves: past LONGEST_JOB_SECONDS, or canceled, and reporting nothing.
+
+A job stops itself at its next progress report once it is past the limit (the reporter of jobs/store.py raises
+JobTimeLimitError: failed, `time_limit_exceeded`) or canceled (JobCanceled): the usual paths, its files removed,
+the worker free for the next job. A job stuck where it reports nothing (a library call that never returns, a
+read from a mount that hangs) reaches no such checkpoint, and cannot be stopped from another thread of its
+process: it held its worker for good while the worker's heartbeat said all was well, and a cancel of it never
+took effect. So each worker's heartbeat thread looks at its current jobs: one still running
+JOB_STOP_GRACE_SECONDS after its limit, or after a cancel was asked, is recorded failed (or canceled) and the
+process running it is killed. That is a prefork pool child (Celery starts another; the job's redelivered message
+finds it ended and is dropped) or, in a solo pool (the GPU worker), the worker itself: it exits with
+EXIT_STUCK_JOB and its supervisor (run.py's supervisord, docker-compose's restart policy) starts it again, as it
+does after any crash. Files the killed process had already put in place stay (whole files: every result is
+written to a temporary name and renamed); the job's record lists none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from worker.errors import JobTimeLimitError
+
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+EXIT_STUCK_JOB = 75  # a solo worker's exit status after stopping a stuck job (EX_TEMPFAIL: start it again)
+
+
+@dataclass(frozen=True)
+class Overdue:
+    job_id: str
+    pid: int | None  # the process that runs it, as recorded at its start
+    reason: str  # "time_limit" or "cancel"
+    seconds: float  # how long it has run, or how long ago the cancel was asked
+
+
+def overdue_jobs(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,
+                 now: float | None = None) -> list[Overdue]:
+    """`worker`'s running jobs that started more than limit + grace seconds ago, or whose cancel was asked
+    more than grace seconds ago."""
+    now = time.time() if now is None else now
+    out = []
+    for job_id in svc.workers.current(worker):
+        job = svc.jobs.get(job_id)
+        if job is None or job["state"] != "running" or job.get("worker") != worker or not job.get("started_at"):
+            continue
+        ran = now - float(job["started_at"])
+        asked = svc.jobs.cancel_requested_at(job_id)
+        if asked is not None and now - asked > grace_seconds:
+            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "cancel", now - asked))
+        elif ran > limit_seconds + grace_seconds:
+            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "time_limit", ran))
+    return out
+
+
+def _is_own_child(pid: int) -> bool:
+    """Whether `pid` is a child of this process (a pool child), not a reused pid of something else."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).ppid() == os.getpid()
+    except psutil.Error:
+        return False
+
+
+def _record_stop(svc: Services, job: Overdue, limit_seconds: float) -> bool:
+    """Record the job's end; False if it had ended meanwhile (then nothing is killed)."""
+    if job.reason == "cancel":
+        return svc.jobs.cancel_running(job.job_id)
+    error = JobTimeLimitError(f"the job ran longer than the server's limit of {limit_seconds:g} s "
+                              "(LONGEST_JOB_SECONDS) and reported no progress since; its process was stopped")
+    return svc.jobs.fail_running(job.job_id, error.to_dict(), status=error.http_status)
+
+
+def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,
+                 now: float | None = None, exit_process: Callable[[int], None] = os._exit) -> list[str]:
+    """Record `worker`'s stuck jobs failed or canceled and kill their processes (see the module's note)."""
+    stopped = []
+    for job in overdue_jobs(svc, worker, limit_seconds=limit_seconds, grace_seconds=grace_seconds, now=now):
+        if not _record_stop(svc, job, limit_seconds):
+            continue
+        stopped.append(job.job_id)
+        why = (f"was canceled {job.seconds:.0f} s ago" if job.reason == "cancel"
+               else f"ran {job.seconds:.0f} s, past LONGEST_JOB_SECONDS={limit_seconds:g},")
+        if job.pid == os.getpid():
+            log.error("job %s %s and reports nothing: it is recorded %s and this worker exits (status %d) so that "
+                      "its supervisor starts it again", job.job_id, why,
+                      "canceled" if job.reason == "cancel" else "failed", EXIT_STUCK_JOB)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            exit_process(EXIT_STUCK_JOB)
+        elif job.pid is not None and _is_own_child(job.pid):
+            log.error("job %s %s and reports nothing: its pool process %d is killed", job.job_id, why, job.pid)
+            os.kill(job.pid, signal.SIGKILL)
+        else:
+            log.error("job %s %s and reports nothing; its process (%s) is not this worker's to stop",
+                      job.job_id, why, job.pid)
+        svc.workers.clear_current(worker, job.job_id)
+    return stopped

@@ -14,7 +14,8 @@ lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
 
-Time limit: every beat also stops this worker's jobs that are stuck past LONGEST_JOB_SECONDS (jobs/overdue.py).
+Stuck jobs: every beat also stops this worker's jobs that report nothing past LONGEST_JOB_SECONDS, or long after a
+cancel was asked (jobs/overdue.py).
 
 Publishing: a job is recorded `queued` and then its Celery message is sent; a process killed in between (an API
 restarting under nginx's 502, a recovering worker) would leave a record no worker ever receives, which also

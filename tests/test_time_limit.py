@@ -71,7 +71,8 @@ def test_a_stuck_pool_process_is_killed_and_its_job_ended_while_the_worker_serve
         stopped_at = time.time()
         job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed", "canceled"), timeout=60)
         print(f"\n  a pool process stuck {job['finished_at'] - running['started_at']:.1f} s into its job "
-              f"({job['finished_at'] - stopped_at:.1f} s after it froze) was stopped: {stop} (limit {limit} s), grace 1 s, beat 0.5 s")
+              f"({job['finished_at'] - stopped_at:.1f} s after it froze) was stopped: {stop} (limit {limit} s), "
+              "grace 1 s, beat 0.5 s")
         if stop == "cancel":
             assert job["state"] == "canceled", job
         else:

@@ -48,15 +48,40 @@ def install_log_record_factory() -> None:
     logging.setLogRecordFactory(factory)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # the decoder joins a valid pair into one character: any left is lone
+
+
+def holds_lone_surrogate(value: Any) -> bool:
+    """Whether any string in a decoded JSON value (keys too) holds a lone surrogate: JSON's escapes can spell one
+    ("\\ud800"), but it is no character, and UTF-8 (file names, tokenizers, Redis) cannot encode it."""
+    stack = [value]
+    while stack:  # not recursive: the decoder accepts nesting nearly as deep as the recursion limit
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class SafeJSONProvider(DefaultJSONProvider):
     """JSON parsing whose failures are all ValueError: nesting thousands deep raises RecursionError in the
-    decoder, which would otherwise escape as a 500."""
+    decoder, which would otherwise escape as a 500. Text that is not Unicode (a lone surrogate escape) is a 400
+    here, once for every route: it failed deep inside (a file name, a tokenizer) as a 500 or a crashed job."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
-            return super().loads(s, **kwargs)
+            value = super().loads(s, **kwargs)
         except RecursionError as e:
             raise json.JSONDecodeError("nested too deeply", s if isinstance(s, str) else "", 0) from e
+        if has_request_context() and holds_lone_surrogate(value):
+            raise InvalidRequestError("the JSON body holds a \\uD800-\\uDFFF escape that is not half of a surrogate "
+                                      "pair: that is no character; send Unicode text", code="invalid_json")
+        return value
 
 
 def init_request_context(app: Flask) -> None:

@@ -53,6 +53,23 @@ def test_json_nested_thousands_deep_is_a_400(client, tone_session):
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/process/pitch/{sid}", '{"file": "\\ud800.wav"}'),  # a file name (safe_name could not encode it: a 500)
+    ("/api/v2/models/generate", '{"prompt": "a \\ud800 b", "max_length": 5}'),  # a job whose tokenizer crashed
+    ("/api/v2/models/generate", '{"messages": [{"role": "user", "content": "\\udfff"}], "max_length": 5}'),
+    ("/library/ask", '{"question": "\\ud800 what?"}'),
+    ("/process/features/{sid}", '{"\\ud800": 1}'),  # a key
+])
+def test_a_lone_surrogate_escape_is_a_400_on_every_route(client, tone_session, path, body):
+    """JSON's \\uXXXX escapes can spell half of a surrogate pair, which is no character (a stranger's 500s)."""
+    r = client.post(path.format(sid=tone_session), data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json", r.text
+    assert "surrogate" in r.json()["error"]["message"]
+    paired = client.post(f"/process/pitch/{tone_session}", data='{"file": "\\ud83c\\udfb5.wav"}',
+                         headers={"Content-Type": "application/json"})  # a valid pair is a character: no such file
+    assert paired.status_code == 404 and paired.json()["error"]["code"] == "file_not_found"
+
+
 def test_an_unexpected_error_shows_no_internals_and_is_logged_with_the_request_id(settings, caplog):
     from werkzeug.test import Client as WClient
 

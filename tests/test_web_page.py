@@ -363,6 +363,8 @@ def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio
         page.locator("#analysis article h3", has_text="Lyrics").wait_for()
         shown = page.locator("#analysis").inner_text()
         assert job["result"]["analysis_text"].split()[0] in shown
+        # its warnings too (40 tokens: "cut at max_new_tokens"); the page had shown the text alone
+        assert job["result"]["warnings"] and all(w in shown for w in job["result"]["warnings"]), (shown, job["result"])
         page.locator("#transcript .word").first.wait_for()
         page.locator("#analysis").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "lyrics.png"), full_page=True)

@@ -192,11 +192,19 @@ export class Track {
   showAnalysis(results) {
     const box = $('#analysis');
     const parts = [];
-    if (results.lyrics) parts.push(['Lyrics', results.lyrics.analysis_text]);
-    if (results.gemma_3n) parts.push([`Audio LLM (${results.gemma_3n.model ?? ''})`, results.gemma_3n.analysis_summary]);
+    const lyrics = results.lyrics;
+    if (lyrics) {
+      const flagged = lyrics.explicit?.flagged ? [`Explicit words: ${(lyrics.explicit.words || []).join(', ')}`] : [];
+      parts.push(['Lyrics', lyrics.analysis_text, [...flagged, ...(lyrics.warnings || [])]]);
+    }
+    const llm = results.gemma_3n;
+    if (llm) parts.push([`Audio LLM (${llm.model ?? ''})`, llm.analysis_summary, llm.warnings || []]);
     if (!parts.length) { clear(box, el('p', { class: 'muted small' }, 'Run “Lyrics” or “Audio LLM” on the file.')); return; }
-    clear(box, ...parts.map(([title, text]) => el('article', {}, el('h3', {}, title),
-      ...String(text || '').split(/\n{2,}/).map((p) => el('p', { class: 'llm' }, p)))));
+    // the result's warnings are part of the answer: an instrumental track's lyrics analysis is only its warning
+    clear(box, ...parts.map(([title, text, notes]) => el('article', {}, el('h3', {}, title),
+      ...(String(text || '').trim() ? String(text).split(/\n{2,}/).map((p) => el('p', { class: 'llm' }, p))
+        : [el('p', { class: 'muted small' }, 'No text was generated.')]),
+      notes.length > 0 && el('ul', { class: 'warnings' }, ...notes.map((w) => el('li', {}, w))))));
   }
 
   showFeatures(result, url, name) {

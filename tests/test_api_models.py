@@ -70,6 +70,11 @@ def test_load_explicit_and_wait_zero_gives_202(client, smollm2_folder):
 def test_model_errors(client):
     r = client.post("/api/v2/models/load", json={"model_type": "gpt-17"})
     assert r.status_code == 400 and "smollm2-135m" in r.json()["error"]["details"]["valid"]
+    for body in ({}, {"model_type": None}):  # a stranger read "unknown model_type ''" (unknown_model)
+        r = client.post("/api/v2/models/load", json=body)
+        error = r.json()["error"]
+        assert r.status_code == 400 and error["code"] == "invalid_option", r.text
+        assert error["message"].startswith("model_type is required") and "smollm2-135m" in error["details"]["valid"]
     r = client.post("/api/v2/models/load", json={"model_type": "gemma-3-12b-it"})
     assert r.status_code == 409 and "download_models.py" in r.json()["error"]["message"]
     assert "/" not in r.json()["error"]["message"] and "details" not in r.json()["error"]  # no server folder
@@ -77,6 +82,9 @@ def test_model_errors(client):
     assert r.status_code == 400
     r = client.post("/api/v2/models/generate", json={"prompt": " \n\t "})
     assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"]
+    for prompt in ("", " \n\t "):  # one code for both (an empty one was invalid_request)
+        r = client.post("/api/v2/models/generate", json={"prompt": prompt})
+        assert r.json()["error"]["code"] == "invalid_option" and r.json()["error"]["details"] == {"option": "prompt"}
     r = client.post("/api/v2/models/generate", json={"prompt": "hi", "max_tokens": 5, "wait": 1})
     valid = r.json()["error"]["details"]["valid"]
     assert r.status_code == 400 and {"wait", "webhook", "max_new_tokens", "prompt"} <= set(valid)

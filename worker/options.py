@@ -85,6 +85,9 @@ class JobOptions:
             # a null means "the default"; it is kept only where the default is None (e.g. language: detect)
             if value is not None or fields[name].default is None:
                 kwargs[name] = value
+        for name, f in fields.items():  # named, and not null: "unknown model_type ''" told no one what was missing
+            if f.metadata.get("required") and kwargs.get(name) is None:
+                raise _missing(name, f.metadata["spec"], settings)
         return cls(**cls.normalize(kwargs)).validate(settings)
 
     @classmethod
@@ -171,6 +174,14 @@ def check_choice(name: str, value: Any, choices: Sequence[str], *, code: str = "
     if not isinstance(value, str) or value not in choices:
         raise InvalidRequestError(f"unknown {name} {value!r}; valid: {', '.join(choices)}", code=code,
                                   details={"option": name, "valid": list(choices)})
+
+
+def _missing(name: str, spec: Spec, settings: Settings | None) -> InvalidRequestError:
+    details: dict[str, Any] = {"option": name}
+    if spec.choices is not None:
+        details["valid"] = list(spec.choices(settings) if callable(spec.choices) else spec.choices)
+    return InvalidRequestError(f"{name} is required ({spec.description.rstrip('.')})", code="invalid_option",
+                               details=details)
 
 
 def check_bool(name: str, value: Any) -> None:

@@ -68,7 +68,7 @@ class GenerateOptions(JobOptions):
         said = sum(len(text_of(m["content"]).strip()) for m in conversation)
         if said == 0 and media == 0:  # spaces alone are no question (a stranger's generated an essay)
             raise InvalidRequestError("a non-empty prompt or messages is required (whitespace alone is empty)",
-                                      code="invalid_option")
+                                      code="invalid_option", details={"option": "prompt"})
         if total_chars > MAX_PROMPT_CHARS:
             raise InvalidRequestError(f"the prompt is over {MAX_PROMPT_CHARS} characters", code="invalid_option")
 
@@ -86,8 +86,9 @@ class GenerateOptions(JobOptions):
             turns.append({"role": message["role"], "content": message["content"]})
         if self.prompt:
             turns.append({"role": "user", "content": self.prompt})
-        if not turns:
-            raise InvalidRequestError("a non-empty prompt or messages is required")
+        if not turns:  # the same answer as for a prompt of spaces (it was invalid_request here, invalid_option there)
+            raise InvalidRequestError("a non-empty prompt or messages is required", code="invalid_option",
+                                      details={"option": "prompt"})
         if turns[-1]["role"] != "user":
             raise InvalidRequestError("the conversation must end with a user turn (prompt or messages)")
         return turns
@@ -130,4 +131,4 @@ class ModelLoadOptions(JobOptions):
                                     example="smollm2-135m")
 
     def check(self, settings: Settings | None) -> None:
-        registry_entry(self.model_type or "", MODEL_REGISTRY)  # 400 listing the valid ones (also for null)
+        registry_entry(self.model_type or "", MODEL_REGISTRY)  # 400 listing the valid ones (from_request: none missing)

@@ -276,8 +276,20 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
     context, page, problems = logged_in(browser)
     try:
         page.goto(server + "/")
+        page.set_viewport_size({"width": 1280, "height": 900})
         page.locator("#models-panel summary").click()
         row = page.locator("#models-rows tr[data-model='smollm2-135m']")
+        row.wait_for()
+        # laid out to be read: no header spills into the next ("LoadedSize"), every name and state on one line
+        spilled = page.evaluate("() => [...document.querySelectorAll('table.models thead th')]"
+                                ".filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.textContent)")
+        assert spilled == []
+        wrapped = page.evaluate("() => [...document.querySelectorAll('#models-rows th, #models-rows td:not(:last-child)')].filter((th) => {"
+                                " const r = document.createRange(); r.selectNodeContents(th);"
+                                " return new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size > 1; })"
+                                ".map((th) => th.textContent)")
+        assert wrapped == []
+        page.set_viewport_size({"width": 1440, "height": 900})
         row.get_by_role("button", name="Load smollm2-135m").click()
         row.get_by_role("button", name="Unload smollm2-135m").wait_for(timeout=120000)
         page.get_by_label("Model", exact=True).select_option("smollm2-135m")

@@ -19,8 +19,9 @@ export class ModelsPanel {
       + ` · ${status.queue_depth ?? 0} queued`;
     $('#models-rows').replaceChildren(...models.map((m) => el('tr', { dataset: { model: m.model_type } },
       el('th', { scope: 'row' }, m.model_type),
-      el('td', {}, m.downloaded ? 'yes' : 'no'),
-      el('td', {}, m.loaded ? 'yes' : 'no'),
+      // one column for both (Disk and Loaded side by side ran together in the 21rem sidebar)
+      el('td', { title: m.loaded ? 'resident in memory' : m.downloaded ? 'weights on disk, not loaded'
+        : 'weights not downloaded (download_models.py)' }, m.loaded ? 'loaded' : m.downloaded ? 'on disk' : 'missing'),
       el('td', {}, formatBytes(m.memory?.weights_bytes || m.expected_memory_bytes)),
       el('td', {}, m.loaded
         ? el('button', { type: 'button', onclick: () => this.run('unload', {}, 'Unloading'), 'aria-label': `Unload ${m.model_type}` }, 'Unload')

@@ -308,6 +308,19 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
 
 
 @pytest.mark.needs_chromium
+def test_a_session_that_is_not_there_is_not_named_as_open(browser, server):
+    """A stranger's bob opened alice's session link: the 404 notice showed, and the header still read its id."""
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session=0123456789abcdef")
+        page.locator("#notice").wait_for(state="visible")
+        assert "0123456789abcdef" not in page.locator("#session-title").inner_text()
+        assert page.locator("#session-title").inner_text() == "No session open"
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
     """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
     (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""

@@ -65,7 +65,11 @@ async function refreshSession({ resetJobs = false } = {}) {
     session = await get(`/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
     notify(errorText(e));
-    if (e instanceof ApiError && e.status === 404) { state.sessionId = null; writeHash(); }
+    if (e instanceof ApiError && e.status === 404) { // gone, or another user's: the header must not name it
+      state.sessionId = null;
+      $('#session-title').textContent = 'No session open';
+      writeHash();
+    }
     return;
   }
   if (id !== state.sessionId) return;

@@ -54,7 +54,9 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     (a security trial; 1,000 of them would have been an hour). Its cost is at most that, plus one file.
     """
     if not files:
-        raise InvalidRequestError("no file in the request: send multipart field 'file'", code="no_file")
+        # a part whose filename is not UTF-8 never reaches here (the multipart parser drops it): say so too
+        raise InvalidRequestError("no file in the request: send multipart field 'file' with a filename "
+                                  "(in UTF-8: a part whose filename is not is not read)", code="no_file")
     checked: list[tuple[str, str, AudioInfo | ImageInfo, int]] = []
     samples = 0
     for part in files:

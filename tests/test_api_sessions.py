@@ -227,6 +227,18 @@ def test_names_with_nothing_latin_keep_their_extension_and_stay_apart(client, se
     assert client.get(f"/sessions/{session_id}/files/{names[0]}").content[:4] == b"RIFF"
 
 
+def test_a_file_whose_name_is_not_utf8_is_refused_saying_so(client, session_id, audio_dir):
+    """The multipart parser drops a part whose filename does not decode: a stranger read "no file in the request"
+    for a file they had sent, with no hint why."""
+    wav = write(audio_dir / "latin1.wav", sine(440, 0.5)).read_bytes()
+    body = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="caf\xe9.wav"\r\n'
+            b"Content-Type: audio/wav\r\n\r\n" + wav + b"\r\n--B--\r\n")
+    r = client.post(f"/sessions/{session_id}/files", data=body,
+                    headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "no_file", r.text
+    assert "UTF-8" in r.json()["error"]["message"]
+
+
 def test_auth_required_and_health_open(server, client):
     import requests
 

@@ -284,8 +284,9 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
         spilled = page.evaluate("() => [...document.querySelectorAll('table.models thead th')]"
                                 ".filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.textContent)")
         assert spilled == []
-        wrapped = page.evaluate("() => [...document.querySelectorAll('#models-rows th, #models-rows td:not(:last-child)')].filter((th) => {"
-                                " const r = document.createRange(); r.selectNodeContents(th);"
+        wrapped = page.evaluate("() => [...document.querySelectorAll("
+                                "'#models-rows th, #models-rows td:not(:last-child)')]"
+                                ".filter((th) => { const r = document.createRange(); r.selectNodeContents(th);"
                                 " return new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size > 1; })"
                                 ".map((th) => th.textContent)")
         assert wrapped == []

@@ -322,6 +322,35 @@ def test_a_session_that_is_not_there_is_not_named_as_open(browser, server):
 
 
 @pytest.mark.needs_chromium
+def test_a_refused_upload_and_a_keyless_track_read_as_what_they_are(browser, server, client, session_id, audio_dir):
+    """A stranger saw a full progress bar beside a refused upload's error, and "no key 0 % sure"."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_api_sessions import upload
+
+    noise = audio_dir / "hiss.wav"
+    sf.write(noise, (0.1 * np.random.default_rng(1).standard_normal(22050 * 6)).astype("float32"), 22050)
+    assert upload(client, session_id, noise).status_code == 201
+    job = client.wait_job(client.post(f"/process/pitch/{session_id}", json={"file": "hiss.wav"}).json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["key"]["tonic"] is None and not job["result"]["tempo_bpm"]
+    fake = audio_dir / "fake.mp3"
+    fake.write_text("not audio at all\n" * 100)
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=hiss.wav")
+        page.locator("#fact-key .value", has_text="no key").wait_for()
+        assert "sure" not in page.locator("#fact-key").inner_text()
+        assert "sure" not in page.locator("#fact-tempo").inner_text()
+        page.locator("#file-input").set_input_files(str(fake))
+        refused = page.locator("#upload-list li.upload.failed")
+        refused.wait_for()
+        assert "not a decodable audio file" in refused.inner_text() and refused.locator("progress").count() == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
     """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
     (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""

@@ -142,9 +142,11 @@ export class Track {
     ];
     const tuning = pitch.tuning_cents;
     clear(dl,
-      ...fact('Key', key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'), key.confidence, 'fact-key'),
-      ...fact('Tempo', pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM` : 'no steady beat', pitch.tempo_confidence,
-        'fact-tempo'),
+      // no key or no beat: no "0 % sure" beside it (the warnings say why)
+      ...fact('Key', key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'),
+        key.tonic ? key.confidence : undefined, 'fact-key'),
+      ...fact('Tempo', pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM` : 'no steady beat',
+        pitch.tempo_bpm ? pitch.tempo_confidence : undefined, 'fact-tempo'),
       ...fact('Metre', pitch.time_signature ?? '–', undefined, 'fact-metre'),
       ...fact('Tuning', tuning !== undefined && tuning !== null
         ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–', undefined, 'fact-tuning'),

@@ -39,6 +39,7 @@ async function sendOne(sessionId, file, onUploaded) {
     onUploaded(sessionId, answer.files.map((f) => f.name));
   } catch (e) {
     item.classList.add('failed');
+    bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success
     status.textContent = errorText(e);
     item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
   }

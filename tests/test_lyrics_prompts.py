@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from worker.lyrics.prompts import SECTION_ASKS, echoed_sections, lyrics_prompt, split_sections
+from worker.lyrics.prompts import (
+    SECTION_ASKS,
+    echoed_sections,
+    looping_word,
+    lyrics_prompt,
+    read_answer,
+    split_sections,
+)
 
 
 def test_a_copied_back_format_is_no_answer_and_a_real_one_is_kept():
@@ -28,3 +35,25 @@ def test_a_copied_back_format_is_no_answer_and_a_real_one_is_kept():
     assert echoed_sections(split_sections(other)) == ["notable_lines"]
     quoted = "Notable lines: [0:03] I walked the line, where the song is about leaving: the title."
     assert echoed_sections(split_sections(quoted)) == []
+
+
+def test_an_answer_stuck_in_a_loop_is_told_apart_from_prose():
+    """SmolLM2 gave a stranger 600 tokens of "lazy lazy lazy..." with no word of warning."""
+    assert looping_word("Themes: lazy " + "lazy " * 80) == ("lazy", 81 / 82)
+    word, share = looping_word("I love you " * 30)
+    assert word in ("i", "love", "you") and abs(share - 1 / 3) < 1e-9
+    prose = ("The song is about leaving home at night in the rain, and the road that takes the singer away from "
+             "the town where the river runs past the old mill; the mood is quiet and the lines repeat the road.")
+    assert looping_word(prose) is None
+    assert looping_word("lazy " * 10) is None  # too short to call a loop
+
+
+def test_what_an_answer_is_warned_of():
+    ok = "Themes: leaving home.\nMood: quiet.\nNarrative: a singer walks away.\nNotable lines: [0:03] the rain."
+    analysis, warnings = read_answer(ok, heard_words=True)
+    assert analysis["mood"] == "quiet." and warnings == []
+    analysis, warnings = read_answer("It is a nice song about a road and some rain, I think.", heard_words=True)
+    assert not any(analysis.values()) and len(warnings) == 1 and "none of the sections" in warnings[0]
+    analysis, warnings = read_answer("lazy " * 60, heard_words=True)  # a stranger's SmolLM2 answer: two warnings
+    assert "none of the sections" in warnings[0] and "'lazy' is 100% of its words" in warnings[1]
+    assert read_answer("", heard_words=False) == ({k: "" for k in analysis}, [])  # nothing heard, nothing said

@@ -21,7 +21,7 @@ from worker.progress import Progress, quiet
 
 from .explicit import explicit_words
 from .options import LyricsOptions
-from .prompts import SYSTEM, clock, echoed_sections, lyrics_prompt, split_sections, timed_lines
+from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -85,13 +85,8 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
     if not lines:
         warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
-    analysis = split_sections(generated["response"])
-    echoed = echoed_sections(analysis)
-    for key in echoed:  # not an answer: left empty, the model's whole text stays in analysis_text
-        analysis[key] = ""
-    if echoed:
-        warnings.append(f"the model repeated the prompt's instructions instead of answering ({', '.join(echoed)}); "
-                        "a larger model may answer")
+    analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
+    warnings += notes
     return {
         "filename": audio_path.name, "model": generated["model"],
         "model_choice": choice.to_dict() if choice is not None else None,

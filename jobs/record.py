@@ -52,6 +52,8 @@ def public_view(job: dict) -> dict:
         "queue": job.get("queue"),
         "attempts": job.get("attempts", 0),
         "request_id": job.get("request_id") or None,
+        # the uploads it reads (a batch: all of them when it was queued); none for model and library jobs
+        "input_files": list((job.get("params") or {}).get("files") or []),
     }
     if job["state"] == "succeeded" or (job["state"] == "canceled" and job.get("result")):
         out["result"] = job.get("result")  # a canceled batch's: the files it had finished

@@ -28,7 +28,7 @@ def test_features_job_round_trip(client, tone_session, settings):
     job = client.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
     assert job["type"] == "features" and job["session_id"] == tone_session and job["progress"] == 1.0
-    assert job["queue"] == settings["CPU_QUEUE"]
+    assert job["queue"] == settings["CPU_QUEUE"] and job["input_files"] == ["a440.wav"]
     for k in ("created_at", "started_at", "finished_at"):
         assert job[k]
     res = job["result"]
@@ -56,6 +56,7 @@ def test_batch_features_job(client, tone_session, audio_dir):
     assert job["state"] == "succeeded", job
     names = sorted(x["filename"] for x in job["result"]["results"])
     assert names == ["a440.wav", "b.flac"] and job["result"]["errors"] == []
+    assert sorted(job["input_files"]) == names  # a batch: every upload it was queued with
     assert client.get(f"/jobs?session_id={tone_session}").json()["jobs"][0]["job_id"] == job["job_id"]
 
 

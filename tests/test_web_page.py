@@ -186,6 +186,8 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         page.wait_for_function("() => document.querySelectorAll('#job-list li.job.succeeded').length === 4",
                                timeout=JOB_SECONDS * 1000)
         assert page.locator("#job-list li.job.failed").count() == 0
+        # each row names the upload it read (the Whisper job's had named its transcript_speech.json)
+        assert "speech.wav" in page.locator("#job-list li.job", has_text="Transcript").inner_text()
         listed = client.get(f"/jobs?session_id={session_id}").json()["jobs"]
         ran = {j["job_id"] for j in listed if not j["result"].get("cached")}  # a cached one is finished at once
         assert len(listed) == 4 and ran and ran <= streams, "every job that ran was followed through its stream"

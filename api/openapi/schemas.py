@@ -200,6 +200,8 @@ def job_schema() -> Schema:
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=null(TIME), finished_at=null(TIME),
                  queue=null(STR), attempts=INT, request_id=null(STR),
+                 input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
+                                 "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
                  files=arr(STR), error=ref("JobError"))
     schema["allOf"] = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
@@ -209,7 +211,8 @@ def job_schema() -> Schema:
     schema["examples"] = [{"job_id": "4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d", "owner": "alice", "session_id": "demo",
                            "type": "features", "state": "queued", "progress": 0.0, "stage": "queued",
                            "created_at": "2026-01-01T12:00:00.000+00:00", "started_at": None,
-                           "finished_at": None, "queue": "cpu", "attempts": 0, "request_id": "a1b2c3d4e5f6"}]
+                           "finished_at": None, "queue": "cpu", "attempts": 0, "request_id": "a1b2c3d4e5f6",
+                           "input_files": ["song.wav"]}]
     return schema
 
 

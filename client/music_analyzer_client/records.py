@@ -34,6 +34,7 @@ class Job(TypedDict, total=False):
     queue: str | None
     attempts: int
     request_id: str | None
+    input_files: list[str]  # the uploads it reads (servers before it was added do not send it)
     result: dict[str, Any]
     files: list[str]
     error: ErrorBody

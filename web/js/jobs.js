@@ -42,7 +42,10 @@ export class JobList {
   draw(row) {
     const job = row.record;
     const final = FINAL.has(job.state);
-    const file = job.result?.filename ?? job.files?.[0] ?? '';
+    // the upload it reads (a result file named a Whisper or stems job's row: transcript_x.json, vocals_x.wav)
+    const inputs = job.input_files ?? [];
+    const file = inputs.length === 1 ? inputs[0] : inputs.length > 1 ? `${inputs.length} files`
+      : job.result?.filename ?? job.files?.[0] ?? '';
     const label = LABELS[job.type] ?? job.type;
     const bar = el('progress', { max: '1', value: String(final && job.state === 'succeeded' ? 1 : job.progress ?? 0),
       'aria-label': `${label} progress` });

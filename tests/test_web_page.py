@@ -311,6 +311,31 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
 
 
 @pytest.mark.needs_chromium
+def test_the_analyses_ticked_survive_a_redraw_of_the_file_list(browser, server, client, session_id, audio_dir):
+    """The list is redrawn at every job's end: the ticks were reset under the user's hand, and a Run pressed then
+    ran the default analyses (the end-to-end test's Whisper run became a second features job)."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "ticks.wav", sine(330, 0.5))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=ticks.wav")
+        row = page.locator("#file-list li.file", has_text="ticks.wav")
+        row.get_by_label("Key, tempo, chords, melody", exact=True).uncheck()
+        row.get_by_label("Transcript (Whisper)", exact=True).check()
+        row.get_by_label("Stems: method").select_option("repet")
+        row.locator(".file-open").click()  # selecting the file redraws the list, as a job's end does
+        page.wait_for_function("() => document.querySelector('#file-list li.file .file-open[aria-current]')")
+        assert not row.get_by_label("Key, tempo, chords, melody", exact=True).is_checked()
+        assert row.get_by_label("Transcript (Whisper)", exact=True).is_checked()
+        assert row.get_by_label("Stems: method").input_value() == "repet"
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_session_that_is_not_there_is_not_named_as_open(browser, server):
     """A stranger's bob opened alice's session link: the 404 notice showed, and the header still read its id."""
     context, page, _ = logged_in(browser)

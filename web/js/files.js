@@ -6,13 +6,44 @@ import { $, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
 export function renderFiles(session, { selected, onSelect, onJobs }) {
   const list = $('#file-list');
+  const chosen = choices(list);
   list.replaceChildren();
   $('#files-empty').hidden = Boolean(session && session.files.length);
   if (!session) return;
   const images = session.files.filter(isImage);
   session.files.filter((f) => !isImage(f)).forEach((file, i) => list.append(
-    fileRow(session.session_id, file, i, { selected, onSelect, onJobs, images })));
+    restore(fileRow(session.session_id, file, i, { selected, onSelect, onJobs, images }), chosen.get(file.name))));
   if (images.length) list.append(artRow(session.session_id, images));
+}
+
+// What the user has chosen in each file's form (ticks, methods, album art, whether it is open). The list is
+// redrawn whenever the session is refreshed (every job's end): it had reset the ticks under the user's hand, and a
+// Run pressed just after ran the default analyses instead of the ones ticked.
+function choices(list) {
+  const saved = new Map();
+  for (const row of list.querySelectorAll('li.file[data-file]')) {
+    const form = row.querySelector('form.analyses');
+    saved.set(row.dataset.file, {
+      open: row.querySelector('details').open,
+      values: [...form.elements].filter((e) => e.name)
+        .map((e) => [e.name, e.type === 'checkbox' ? e.checked : e.value]),
+    });
+  }
+  return saved;
+}
+
+function restore(row, saved) {
+  if (!saved) return row;
+  const details = row.querySelector('details');
+  details.open = details.open || saved.open;
+  const { elements } = row.querySelector('form.analyses');
+  for (const [name, value] of saved.values) {
+    const field = elements[name];
+    if (!field) continue;
+    if (field.type === 'checkbox') field.checked = value;
+    else if ([...field.options].some((o) => o.value === value)) field.value = value; // art may be gone
+  }
+  return row;
 }
 
 export const isImage = (file) => file.kind === 'image';
@@ -74,5 +105,5 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images })
   }, el('span', { class: 'name' }, file.name),
   el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`));
   const details = el('details', { open: isSelected }, el('summary', {}, 'Analyse…'), form);
-  return el('li', { class: isSelected ? 'file current' : 'file' }, open, details);
+  return el('li', { class: isSelected ? 'file current' : 'file', dataset: { file: file.name } }, open, details);
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from jobs.library_index import index_later
 from jobs.runner import run_job
 
 
@@ -80,3 +81,9 @@ def library_ask_task(self, job_id: str) -> str:
 @shared_task(name="music_analyzer.library_reindex", bind=True)
 def library_reindex_task(self, job_id: str) -> str:
     return run_job(job_id, "library_reindex", worker=self.request.hostname)
+
+
+@shared_task(name="music_analyzer.library_index")
+def library_index_task(job_id: str) -> str:
+    """Not a job of its own: the library indexing of a job answered from the cache (jobs/library_index.py)."""
+    return index_later(job_id)

@@ -21,10 +21,13 @@ INDEXED_TYPES = frozenset({"features", "pitch", "whisper", "lyrics", "gemma_3n",
 
 
 def index_job_tracks(job: Mapping[str, Any], job_type: str, *, settings: Mapping[str, Any],
-                     sessions: SessionRoot) -> None:
+                     sessions: SessionRoot, embed_new: bool = True) -> bool:
+    """Index the job's tracks; False when some passage was left without its vector (`embed_new` False, see
+    `index_later`) or indexing failed."""
     if job_type not in INDEXED_TYPES or not job.get("session_id") or not settings.get("LIBRARY_ENABLED", True):
-        return
+        return True
     started = time.perf_counter()
+    unembedded = 0
     try:
         from library.service import library_for  # the library (and the embedder) only where jobs index
 
@@ -35,8 +38,32 @@ def index_job_tracks(job: Mapping[str, Any], job_type: str, *, settings: Mapping
         results_dir = store.session_dir(session_id) / "results"
         library = library_for(settings)
         for name in names:
-            library.index_file(owner=owner, session_id=session_id, filename=name, results_dir=results_dir)
+            out = library.index_file(owner=owner, session_id=session_id, filename=name, results_dir=results_dir,
+                                     embed_new=embed_new)
+            unembedded += int(out.get("unembedded") or 0)
         log.info("library: indexed %d track(s) of job %s in %.2f s", len(names), job.get("job_id"),
                  time.perf_counter() - started)
+        return unembedded == 0
     except Exception:  # never the job's failure: the session files stay the source of truth
         log.error("library: indexing after job %s failed", job.get("job_id"), exc_info=True)
+        return False
+
+
+def index_later(job_id: str) -> str:
+    """The library indexing of a job answered from the cache, run in a worker (tasks.library_index_task).
+
+    A cached job is answered in the request's process: the API's threads, or the gevent server that answers
+    `Prefer: wait`, where loading the embedding model (torch) crashed the process with SIGSEGV (a stranger's
+    cached Whisper job, 4 of 4 times: a 502, and every event stream of that server dropped). There its tracks
+    are indexed with the vectors the owner's library already holds for the same texts (the usual case: the
+    cached result is a copy of one indexed before), and only what is left is sent here."""
+    from flask import current_app
+
+    from .services import services
+
+    svc = services()
+    job = svc.jobs.get(job_id)
+    if job is None:
+        return "gone"
+    complete = index_job_tracks(job, job["type"], settings=current_app.config, sessions=svc.sessions)
+    return "indexed" if complete else "failed"

@@ -14,6 +14,8 @@ from .services import services
 from .types import JOB_TYPES
 from .webhooks import WebhookRequest
 
+LIBRARY_INDEX_TASK = "music_analyzer.library_index"  # tasks.library_index_task
+
 
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
            files: list[str] | None = None, batch: bool = False, queue: str | None = None,
@@ -76,8 +78,12 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
     result = {"batch": True, "results": results, "errors": [], "cached": True} if batch else results[0]
     written = [f for r in results for f in r.get("files", [])]
-    # the adopted results are this session's now: index them as a run job's would be (never fails the request)
-    index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions)
+    # the adopted results are this session's now: index them as a run job's would be (never fails the request),
+    # but never load the embedding model in this process (jobs/library_index.py index_later): a worker embeds
+    # what the owner's library holds no vector for
+    if not index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions, embed_new=False):
+        current_app.extensions["celery"].send_task(LIBRARY_INDEX_TASK, args=[job["job_id"]],
+                                                   queue=current_app.config["CPU_QUEUE"])
     svc.jobs.succeed_from_cache(job["job_id"], result, files=written)
     svc.jobs.published(job["job_id"])
     return svc.jobs.get(job["job_id"]) or job

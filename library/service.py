@@ -40,12 +40,16 @@ class Library:
         self._query_vectors: dict[str, np.ndarray] = {}
 
     # -- indexing (the worker) ------------------------------------------------
-    def index_file(self, *, owner: str, session_id: str, filename: str, results_dir: Path) -> dict[str, Any]:
+    def index_file(self, *, owner: str, session_id: str, filename: str, results_dir: Path,
+                   embed_new: bool = True) -> dict[str, Any]:
+        """Index one upload's results. `embed_new` False: no embedding model is loaded; passages whose text the
+        owner's library has no vector for are left out and counted in `unembedded` (index again to embed them)."""
         doc = read_track(owner=owner, session_id=session_id, filename=filename, results_dir=results_dir)
         if doc.empty:
             removed = self.store.remove(owner=owner, track_ids=[doc.track_id])
             return {"track_id": doc.track_id, "indexed": False, "removed": removed}
-        embed = embedder(self.settings) if doc.passages else None
+        # loaded only when a passage needs a vector the library does not hold already
+        embed = (lambda texts: embedder(self.settings)(texts)) if doc.passages and embed_new else None
         counts = self.store.upsert(doc, embed=embed, model=self.model)
         return {"track_id": doc.track_id, "indexed": True, **counts}
 

@@ -51,12 +51,12 @@ class LibraryStore:
 
     # -- writes -------------------------------------------------------------
     def upsert(self, doc: TrackDoc, *, embed: Embed | None, model: str) -> dict[str, int]:
-        """Replace the track's rows by what `doc` holds; passages keep their stored vectors when their text and
-        model are unchanged, new ones are embedded (`embed` None: passages are dropped, search is lyric-only)."""
+        """Replace the track's rows by what `doc` holds; a passage takes the stored vector of the same text and
+        model (this track's, or any of the owner's: a cached job's copy of a transcript in another session), new
+        ones are embedded (`embed` None: those are dropped, and `unembedded` counts them)."""
         tid = doc.track_id
-        known = {(h, m): v for h, m, v in self.db.query(
-            "SELECT text_hash, model, vector FROM passages WHERE track_id = ?", (tid,))}
-        vectors: list[bytes | None] = [known.get((p.text_hash, model)) for p in doc.passages]
+        known = self._known_vectors(doc.owner, model, sorted({p.text_hash for p in doc.passages}))
+        vectors: list[bytes | None] = [known.get(p.text_hash) for p in doc.passages]
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing and embed is not None:
             fresh = embed([doc.passages[i].text for i in missing])
@@ -99,8 +99,19 @@ class LibraryStore:
             if passages:
                 tx.executemany(passage_sql + ")" + passage_values, passages)
             _bump(tx)
-        return {"lines": len(doc.lines), "passages": sum(v is not None for v in vectors), "embedded": len(missing)
-                if embed is not None else 0}
+        return {"lines": len(doc.lines), "passages": sum(v is not None for v in vectors),
+                "embedded": len(missing) if embed is not None else 0,
+                "unembedded": len(missing) if embed is None else 0}
+
+    def _known_vectors(self, owner: str, model: str, hashes: list[str]) -> dict[str, bytes]:
+        """text hash -> a stored vector of the owner's for that text and model."""
+        known: dict[str, bytes] = {}
+        for i in range(0, len(hashes), 500):  # under SQLite's bound on a statement's parameters
+            part = hashes[i:i + 500]
+            known.update((h, v) for h, v in self.db.query(
+                "SELECT text_hash, vector FROM passages WHERE owner = ? AND model = ? AND text_hash IN ("
+                + ", ".join("?" * len(part)) + ")", (owner, model, *part)))
+        return known
 
     def remove(self, *, owner: str, session_id: str | None = None, track_ids: Sequence[str] = ()) -> int:
         """Remove the owner's tracks (of one session, or the listed ones, or all); returns how many."""

@@ -83,7 +83,7 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
 
 @pytest.mark.needs_espeak
 @pytest.mark.slow
-def test_lyrics_semantic_reindex_and_ask(client, admin_client, session_id, audio_dir, smollm2_folder):
+def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, audio_dir, smollm2_folder):
     speech = audio_dir / "lib-voice.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(speech),
                     "Walking down the river road tonight. The rain keeps falling on my town."], check=True)
@@ -119,3 +119,18 @@ def test_lyrics_semantic_reindex_and_ask(client, admin_client, session_id, audio
     cited = answer["citations"][0]
     assert cited["filename"] == "lib-song.wav" or any(c["filename"] == "lib-song.wav" for c in answer["citations"])
     assert "river" in cited["text"].lower() and cited["start_seconds"] is not None
+    # the same song in another session is answered from the cache in the request, where no embedding model may
+    # load (a stranger's gevent server crashed doing so): its passages take the stored vectors, searchable at once
+    again = client.post("/sessions").json()["session_id"]
+    upload(client, again, audio_dir / "lib-song.wav")
+    cached = client.post(f"/process/whisper/{again}", json={"file": "lib-song.wav", "model": "tiny.en",
+                                                            "word_timestamps": True}, headers={"Prefer": "wait=30"})
+    assert cached.status_code == 200 and cached.json()["result"]["cached"] is True, cached.text
+    found = client.get("/library/search", params={"q": "strolling beside a stream at night",
+                                                  "mode": "semantic"}).json()["results"]
+    assert again in {h["track"]["session_id"] for h in found}
+    # what a worker runs when a text was left without its vector (tasks.library_index_task)
+    from jobs.library_index import index_later
+
+    with app.app_context():
+        assert index_later(cached.json()["job_id"]) == "indexed" and index_later("no-such-job") == "gone"

@@ -156,6 +156,30 @@ def test_a_track_with_a_transcript_alone_is_nobodys_neighbour(library, indexed, 
         library.remove_session(owner=owner, session_id="s2")
 
 
+def test_a_copy_in_another_session_takes_the_stored_vectors_and_nothing_new_is_embedded_unasked(library, settings):
+    """A cached job's results are a copy of a track indexed before, in another session: indexed where no
+    embedding model may be loaded (the request's process), its passages take the vectors the owner's library
+    holds for the same texts; a new text is left out and counted until a worker indexes it again."""
+    owner = f"c{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / "results-c"
+    write_results(results, "walk", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0,
+                  lines=[(2.0, "Walking down the river road tonight")], analysis="a night walk by the water")
+    first = library.index_file(owner=owner, session_id="s1", filename="walk.wav", results_dir=results)
+    assert first["embedded"] > 0
+    copy = library.index_file(owner=owner, session_id="s2", filename="walk.wav", results_dir=results,
+                              embed_new=False)
+    assert copy["track_id"] != first["track_id"] and copy["passages"] == first["passages"]
+    assert copy["embedded"] == 0 and copy["unembedded"] == 0
+    hits = library.search(owner=owner, query="strolling along a stream in the evening", mode="semantic", limit=5)
+    assert {h["track_id"] for h in hits} == {first["track_id"], copy["track_id"]}
+    # another owner's vectors are not theirs to take; a text nobody embedded is left for a worker
+    stranger = library.index_file(owner=f"x{owner}", session_id="s1", filename="walk.wav", results_dir=results,
+                                  embed_new=False)
+    assert stranger["passages"] == 0 and stranger["unembedded"] == first["passages"]
+    later = library.index_file(owner=f"x{owner}", session_id="s1", filename="walk.wav", results_dir=results)
+    assert later["passages"] == first["passages"] and later["embedded"] == first["passages"]
+
+
 def test_remove_session(library, settings):
     owner = f"r{uuid.uuid4().hex[:6]}"
     results = Path(settings["DATA_DIR"]) / "results-r"

@@ -41,6 +41,7 @@ from worker.errors import InvalidRequestError
 
 from . import keys, metrics
 from .keys import text
+from .record import TERMINAL_STATES
 from .webhook_hosts import check_host, pin_address, post_pinned
 
 log = logging.getLogger(__name__)
@@ -210,12 +211,22 @@ class WebhookQueue:
         self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
 
     def send(self, delivery_id: str, session: requests.Session) -> str:
-        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed."""
+        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed, or
+        superseded (a progress event whose job has ended: not sent)."""
         raw = self.r.hgetall(keys.webhook(delivery_id))
         if not raw:
             self.r.zrem(keys.WEBHOOKS_DUE, delivery_id)
             return "gone"
         rec = {text(k): text(v) for k, v in raw.items()}
+        if rec["event"] == "progress" and self._job_ended(rec["job_id"]):
+            # deferred behind its owner's other sends (or retried) until after the job's end: sent now, it reached
+            # a stranger's receiver after job.completed and left the job shown running; dropped, never sent
+            pipe = self.r.pipeline()
+            pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
+            pipe.hset(keys.webhook(delivery_id), mapping={"state": "superseded"})
+            pipe.execute()
+            metrics.WEBHOOK_DELIVERIES.labels("superseded").inc()
+            return "superseded"
         attempt = int(rec["attempts"]) + 1
         code, error = self._post(rec, session)
         codes = json.loads(rec.get("codes") or "[]") + [code]
@@ -235,6 +246,10 @@ class WebhookQueue:
         pipe.execute()
         metrics.WEBHOOK_DELIVERIES.labels(state).inc()
         return state
+
+    def _job_ended(self, job_id: str) -> bool:
+        state = self.r.hget(keys.job(job_id), "state")
+        return state is not None and text(state) in TERMINAL_STATES
 
     def _post(self, rec: Mapping[str, str], session: requests.Session) -> tuple[int | None, str | None]:
         url = rec["url"]

@@ -110,6 +110,31 @@ def test_one_users_slow_receivers_do_not_hold_up_another_users_webhook(redis_url
         own.flushdb()
 
 
+def test_a_progress_event_not_sent_before_its_job_ended_is_dropped(redis_url, settings):
+    """A stranger's progress delivery, deferred behind the start (one send per owner at a time), reached the
+    receiver after job.completed and left the job shown running. At its send the job has ended: it is dropped."""
+    from jobs import keys as job_keys
+
+    own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/11")
+    queue, receiver = WebhookQueue(own, settings), Receiver()
+    try:
+        job = {"job_id": f"order-{uuid.uuid4().hex}", "owner": "carol", "webhook": receiver.url,
+               "webhook_events": ["progress", "completed"]}
+        own.hset(job_keys.job(job["job_id"]), mapping={"state": "running"})
+        progress = queue.enqueue(job, "progress", {"state": "running", "progress": 0.05})
+        own.hset(job_keys.job(job["job_id"]), mapping={"state": "succeeded"})  # it ended before its turn came
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        with requests.Session() as session:
+            assert queue.claim() == progress and queue.send(progress, session) == "superseded"
+            assert queue.claim() == completed and queue.send(completed, session) == "delivered"
+        assert [json.loads(d["body"])["type"] for d in receiver.deliveries] == ["job.completed"]
+        assert [(h["event"], h["state"], h["attempts"]) for h in queue.history(job["job_id"])] == [
+            ("progress", "superseded", 0), ("completed", "delivered", 1)]
+    finally:
+        receiver.close()
+        own.flushdb()
+
+
 def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
     receiver = Receiver(fail_first=1)  # the first delivery (the start event) answers 500 once
     try:

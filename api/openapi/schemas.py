@@ -249,7 +249,9 @@ def session_schemas() -> dict[str, Schema]:
 
 def job_listing_schemas() -> dict[str, Schema]:
     delivery = obj(["id", "event", "url", "state", "attempts", "status_codes"], id=STR,
-                   event={"enum": list(EVENTS)}, url=STR, state={"enum": ["pending", "delivered", "failed"]},
+                   event={"enum": list(EVENTS)}, url=STR,
+                   state={"enum": ["pending", "delivered", "failed", "superseded"],
+                          "description": "superseded: a progress event not sent because its job had ended by then."},
                    attempts=INT,
                    status_codes=arr(null(INT), "The receiver's status of each attempt (null: no answer)."),
                    last_error=null(STR), created_at=NUM, delivered_at=null(NUM))

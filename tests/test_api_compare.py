@@ -39,3 +39,13 @@ def test_compare_needs_two_to_five_uploads(client, session_id, audio_dir):
         r = client.post(f"/process/compare/{session_id}", json={"files": files})
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_files", files
     assert client.post(f"/process/compare/{session_id}", json={"files": ["one.wav", "two.wav"]}).status_code == 404
+
+
+def test_a_comparison_stuck_in_a_loop_says_so():
+    """A stranger's SmolLM2 comparison ran "Track ¹ ... Track わ" to max_new_tokens with no warning."""
+    from worker.compare.pipeline import _warnings
+
+    tracks = [{"music": True, "has_features": True, "facts": {"file": "a.wav"}}]
+    looped = _warnings(tracks, {"finish_reason": "length", "response": "Track one. " + "Track " * 80})
+    assert looped[0].startswith("the comparison was cut") and "'track' is" in looped[1]
+    assert _warnings(tracks, {"finish_reason": "stop", "response": "Both are in A minor; b is faster."}) == []

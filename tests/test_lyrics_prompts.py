@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from worker.llm.repetition import looping_word
 from worker.lyrics.prompts import (
     SECTION_ASKS,
     echoed_sections,
-    looping_word,
     lyrics_prompt,
     read_answer,
     split_sections,

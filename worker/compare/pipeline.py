@@ -17,6 +17,7 @@ from worker.audio_llm.passes import ModelHost
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
+from worker.llm.repetition import loop_warning
 from worker.progress import Progress, quiet
 
 from .options import CompareOptions
@@ -120,7 +121,7 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any])
                        f"{' and '.join(missing)}")
     if generated["finish_reason"] == "length":
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
-    return out
+    return out + loop_warning(str(generated.get("response") or ""))  # SmolLM2's often loops (a stranger's)
 
 
 def _text(result: Mapping[str, Any]) -> str:

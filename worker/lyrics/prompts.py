@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from worker.llm.repetition import loop_warning
+
 MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
 # Each section and what the prompt asks of it (the prompt's own words, also what an echo of it is recognised by)
 SECTION_ASKS = {
@@ -16,10 +18,6 @@ SECTION_ASKS = {
 }
 SECTIONS = tuple(SECTION_ASKS)
 ECHO_SHARE = 0.8  # share of a section's words found in runs of an ask's words from which it is a copy
-# an answer of at least LOOP_MIN_WORDS words, one of which makes LOOP_SHARE of them, is a model stuck in a loop
-# ("lazy lazy lazy...", "I love you I love you..."); in prose the commonest word ("the") makes ~5-7 %
-LOOP_MIN_WORDS = 40
-LOOP_SHARE = 0.3
 SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
           "transcript is too short or unclear to tell something, say so instead of guessing.")
 _HEADING = re.compile(r"^\s*\**\s*(" + "|".join(SECTIONS) + r")\s*\**\s*:\s*", re.I | re.M)
@@ -87,17 +85,6 @@ def echoed_sections(sections: Mapping[str, str]) -> list[str]:
     return out
 
 
-def looping_word(answer: str) -> tuple[str, float] | None:
-    """(the word, its share of the words) when the answer is one word or phrase over and over, else None."""
-    from collections import Counter
-
-    words = _words(answer)
-    if len(words) < LOOP_MIN_WORDS:
-        return None
-    word, count = Counter(words).most_common(1)[0]
-    return (word, count / len(words)) if count >= LOOP_SHARE * len(words) else None
-
-
 def split_sections(answer: str) -> dict[str, str]:
     """{"themes", "mood", "narrative", "notable_lines"} from the model's answer; a section it did not write is
     "" (the whole answer is kept beside them, so nothing is lost when a small model ignores the format)."""
@@ -124,8 +111,4 @@ def read_answer(answer: str, *, heard_words: bool) -> tuple[dict[str, str], list
     elif heard_words and answer.strip() and not any(analysis.values()):  # every section empty: say so
         warnings.append("the answer has none of the sections asked for (themes, mood, narrative, notable lines); "
                         "its whole text is in analysis_text")
-    loop = looping_word(answer)
-    if loop is not None:
-        warnings.append(f"the answer repeats itself ({loop[0]!r} is {loop[1]:.0%} of its words): the model is stuck "
-                        "in a loop; a larger model may answer")
-    return analysis, warnings
+    return analysis, warnings + loop_warning(answer)

@@ -24,6 +24,8 @@ from worker.errors import InvalidRequestError
 from worker.options import JobOptions
 
 ROUTE_KEYS = ("file", "files", "wait", "webhook", "webhook_events_filter")  # body keys that are not options
+# the routes that read no session file (models, library): `file` there was accepted and ignored (a stranger's)
+FILELESS_ROUTE_KEYS = tuple(k for k in ROUTE_KEYS if k not in ("file", "files"))
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.I)
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api import access
 from api.context import page_limit
-from api.creation import answer, create_job
+from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.models import require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
@@ -108,7 +108,7 @@ def search():
 @bp.post("/ask")
 def ask():
     body = json_body()
-    options = options_of(AskOptions, body)
+    options = options_of(AskOptions, body, route_keys=FILELESS_ROUTE_KEYS)
     if options.model_type == AUTO:
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:
@@ -119,7 +119,7 @@ def ask():
 @bp.post("/reindex")
 def reindex():
     body = json_body()
-    options = options_of(ReindexOptions, body)
+    options = options_of(ReindexOptions, body, route_keys=FILELESS_ROUTE_KEYS)
     return answer(create_job("library_reindex", owner=access.acting_owner(), session_id=None, options=options,
                              body=body))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from api import access
-from api.creation import create_job
+from api.creation import FILELESS_ROUTE_KEYS, create_job
 from api.process import json_body, options_of
 from api.waits import waits
 from config import MODEL_REGISTRY
@@ -95,7 +95,7 @@ def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str |
 @bp.post("/load")
 def load():
     body = json_body()
-    options = options_of(ModelLoadOptions, body)
+    options = options_of(ModelLoadOptions, body, route_keys=FILELESS_ROUTE_KEYS)
     require_weights(str(options.model_type))
     return run_and_wait("model_load", options, body)
 
@@ -103,13 +103,13 @@ def load():
 @bp.post("/unload")
 def unload():
     body = json_body()
-    return run_and_wait("model_unload", options_of(NoOptions, body), body)
+    return run_and_wait("model_unload", options_of(NoOptions, body, route_keys=FILELESS_ROUTE_KEYS), body)
 
 
 @bp.post("/generate")
 def generate():
     body = json_body()
-    options = options_of(GenerateOptions, body)  # 400 before anything is queued
+    options = options_of(GenerateOptions, body, route_keys=FILELESS_ROUTE_KEYS)  # 400 before anything is queued
     if options.model_type == AUTO:  # 409 now if no model qualifies; the worker chooses knowing its device
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:

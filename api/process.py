@@ -52,14 +52,15 @@ def json_body() -> dict:
     return body
 
 
-def options_of(cls: type[OptionsT], body: dict) -> OptionsT:
-    """Validated options of class `cls` from the body without the route's keys (400 before queueing)."""
-    raw = {k: v for k, v in body.items() if k not in ROUTE_KEYS}
+def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] = ROUTE_KEYS) -> OptionsT:
+    """Validated options of class `cls` from the body without the route's keys (400 before queueing).
+    `route_keys`: the body keys the route itself reads (the model and library routes read no files)."""
+    raw = {k: v for k, v in body.items() if k not in route_keys}
     try:
         return cls.from_request(raw, settings=current_app.config)
     except InvalidRequestError as e:
         if e.code == "unknown_option" and "valid" in e.details:  # the body may carry the route's keys too
-            e.details["valid"] = sorted({*e.details["valid"], *ROUTE_KEYS})
+            e.details["valid"] = sorted({*e.details["valid"], *route_keys})
         raise
 
 

@@ -82,6 +82,13 @@ def test_model_errors(client):
     assert r.status_code == 400
     r = client.post("/api/v2/models/generate", json={"prompt": " \n\t "})
     assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"]
+    for route, body in (("/api/v2/models/generate", {"prompt": "hi", "file": "song.wav"}),
+                        ("/api/v2/models/unload", {"files": ["a.wav"]}),
+                        ("/library/ask", {"question": "x", "file": "a"})):
+        r = client.post(route, json=body)  # these routes read no file: it was accepted and ignored (a stranger's)
+        error = r.json()["error"]
+        assert r.status_code == 400 and error["code"] == "unknown_option", (route, r.text)
+        assert "file" not in error["details"]["valid"] and "wait" in error["details"]["valid"]
     for prompt in ("", " \n\t "):  # one code for both (an empty one was invalid_request)
         r = client.post("/api/v2/models/generate", json={"prompt": prompt})
         assert r.json()["error"]["code"] == "invalid_option" and r.json()["error"]["details"] == {"option": "prompt"}

@@ -289,3 +289,23 @@ def private_redis(tmp_path):
     yield server
     if server.is_running():
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Where the browser tests' screenshots go: $MA_TEST_ARTIFACTS/web, else a temporary folder."""
+    folder = Path(os.environ.get("MA_TEST_ARTIFACTS") or tmp_path_factory.mktemp("web-artifacts")) / "web"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # the autoplay flag lets the test start playback without a user gesture
+        chromium = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"])
+        yield chromium
+        chromium.close()

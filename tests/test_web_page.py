@@ -9,7 +9,6 @@ Screenshots of the main views go to $MA_TEST_ARTIFACTS (default: the test's own 
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import pytest
 import requests
 import soundfile as sf
 
-from tests.conftest import CHROMIUM, PASSWORD, USER, queued_record
+from tests.browser_page import logged_in
+from tests.conftest import PASSWORD, USER, queued_record
 from tests.music_signals import SR, cadence, click_track
 
 JOB_SECONDS = 240  # the four jobs run one after another on the suite's one worker
@@ -32,25 +32,6 @@ def groove(path: Path) -> Path:
     y = y + 0.5 * click_track(120.0, len(y) / SR)[: len(y)]
     sf.write(path, (0.8 * y / np.abs(y).max()).astype(np.float32), SR, subtype="PCM_16")
     return path
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("MA_TEST_ARTIFACTS") or tmp_path_factory.mktemp("web-artifacts")) / "web"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        # the autoplay flag lets the test start playback without a user gesture
-        chromium = pw.chromium.launch(executable_path=CHROMIUM,
-                                      args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.needs_chromium
@@ -99,18 +80,6 @@ def test_a_forged_cross_site_post_is_refused(client, server):
     for own in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": server}, {"Origin": "http://127.0.0.1:9"}):
         r = client.post("/sessions", headers=own)  # the page itself (the last: another port of the host, behind
         assert r.status_code == 201, own  # a proxy that passes the host name on without its port)
-
-
-def logged_in(browser):
-    """A browser context with the tester's credentials (what the login prompt gives), a page, and the list its
-    console errors and uncaught exceptions are collected in (CSP violations are console errors too)."""
-    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
-                                  viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    return context, page, problems
 
 
 def drop_files(page, selector: str, files: list[Path]) -> None:
@@ -270,47 +239,6 @@ def test_the_page_files_and_their_headers(client, server):
 
 
 @pytest.mark.needs_chromium
-def test_the_models_panel_loads_generates_and_unloads(browser, server, client, smollm2_folder, artifacts):
-    """SmolLM2 (converted by the suite) through the page: status, Load, a generated answer, Unload.
-    `client`: the session's worker runs the model jobs; earlier tests may have left an LLM resident."""
-    r = client.post("/api/v2/models/unload", json={"wait": 60})
-    assert r.status_code == 200, r.text
-    context, page, problems = logged_in(browser)
-    try:
-        page.goto(server + "/")
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.locator("#models-panel summary").click()
-        row = page.locator("#models-rows tr[data-model='smollm2-135m']")
-        row.wait_for()
-        # laid out to be read: no header spills into the next ("LoadedSize"), every name and state on one line
-        spilled = page.evaluate("() => [...document.querySelectorAll('table.models thead th')]"
-                                ".filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.textContent)")
-        assert spilled == []
-        wrapped = page.evaluate("() => [...document.querySelectorAll("
-                                "'#models-rows th, #models-rows td:not(:last-child)')]"
-                                ".filter((th) => { const r = document.createRange(); r.selectNodeContents(th);"
-                                " return new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size > 1; })"
-                                ".map((th) => th.textContent)")
-        assert wrapped == []
-        page.set_viewport_size({"width": 1440, "height": 900})
-        row.get_by_role("button", name="Load smollm2-135m").click()
-        row.get_by_role("button", name="Unload smollm2-135m").wait_for(timeout=120000)
-        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
-        page.get_by_label("Tokens").fill("8")
-        page.get_by_label("Generate text").fill("Name a musical key.")
-        page.get_by_role("button", name="Generate").click()
-        page.wait_for_function("() => { const t = document.querySelector('#generate-output').textContent;"
-                               " return t && t !== 'Generating…'; }", timeout=120000)
-        page.locator("#models-panel").scroll_into_view_if_needed()
-        page.screenshot(path=str(artifacts / "models-generated.png"), full_page=True)
-        row.get_by_role("button", name="Unload smollm2-135m").click()
-        row.get_by_role("button", name="Load smollm2-135m").wait_for(timeout=60000)
-        assert not problems, problems
-    finally:
-        context.close()
-
-
-@pytest.mark.needs_chromium
 def test_the_analyses_ticked_survive_a_redraw_of_the_file_list(browser, server, client, session_id, audio_dir):
     """The list is redrawn at every job's end: the ticks were reset under the user's hand, and a Run pressed then
     ran the default analyses (the end-to-end test's Whisper run became a second features job)."""
@@ -419,63 +347,5 @@ def test_every_refused_analysis_is_shown(browser, server, client, session_id, au
         notice.wait_for(state="visible")
         assert "Stems:" in notice.inner_text() and "Audio LLM analysis:" in notice.inner_text(), notice.inner_text()
         assert client.get("/jobs", params={"session_id": session_id}).json()["jobs"] == []  # none started
-    finally:
-        context.close()
-
-
-@pytest.mark.needs_chromium
-@pytest.mark.needs_espeak
-def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio_dir, smollm2_folder, artifacts):
-    """A lyrics job (Whisper, then SmolLM2, kept short through the API) and its text on the page, with the
-    transcript the job made on the way."""
-    from tests.test_api_sessions import upload
-
-    wav = audio_dir / "sung.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav),
-                    "Walking down the river road tonight, the rain keeps falling."], check=True)
-    assert upload(client, session_id, wav).status_code == 201
-    r = client.post(f"/process/lyrics/{session_id}", json={"file": "sung.wav", "model_variant": "smollm2-135m",
-                                                           "temperature": 0, "max_new_tokens": 40})
-    assert r.status_code == 202, r.text
-    job = client.wait_job(r.json()["job_id"], timeout=300)
-    assert job["state"] == "succeeded", job
-    context, page, problems = logged_in(browser)
-    try:
-        page.goto(f"{server}/#session={session_id}&file=sung.wav")
-        page.locator("#analysis article h3", has_text="Lyrics").wait_for()
-        shown = page.locator("#analysis").inner_text()
-        assert job["result"]["analysis_text"].split()[0] in shown
-        # its warnings too (40 tokens: "cut at max_new_tokens"); the page had shown the text alone
-        assert job["result"]["warnings"] and all(w in shown for w in job["result"]["warnings"]), (shown, job["result"])
-        page.locator("#transcript .word").first.wait_for()
-        page.locator("#analysis").scroll_into_view_if_needed()
-        page.screenshot(path=str(artifacts / "lyrics.png"), full_page=True)
-        assert not problems, problems
-    finally:
-        context.close()
-
-
-@pytest.mark.needs_chromium
-def test_album_art_is_shown_and_offered_to_the_llm_analyses(browser, server, client, session_id, audio_dir):
-    """An image upload is album art: a thumbnail, not a track to analyse; the LLM analyses can be given it."""
-    from tests.audio_synth import sine, write
-    from tests.test_album_art import cover
-    from tests.test_api_sessions import upload
-
-    r = upload(client, session_id, write(audio_dir / "art-tone.wav", sine(440, 0.5)), cover(audio_dir / "sleeve.png"))
-    assert r.status_code == 201, r.text
-    context, page, problems = logged_in(browser)
-    try:
-        page.goto(f"{server}/#session={session_id}")
-        thumb = page.get_by_role("img", name="Album art sleeve.png")
-        thumb.wait_for()
-        page.wait_for_function("img => img.complete && img.naturalWidth === 96", arg=thumb.element_handle())
-        assert page.locator("#file-list .file-open").all_inner_texts()[0].startswith("art-tone.wav")
-        assert page.locator("#file-list .file-open").count() == 1  # the image is not offered as a track
-        art = page.get_by_label("Audio LLM analysis: album art")
-        assert art.locator("option").all_inner_texts() == ["no album art", "with sleeve.png"]
-        assert page.get_by_label("Lyrics analysis (LLM): album art").count() == 1
-        assert page.get_by_label("Key, tempo, chords, melody: album art").count() == 0
-        assert not problems, problems
     finally:
         context.close()

@@ -12,8 +12,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app
+
 from storage import SessionRoot
 
+from .services import services
 from .types import stored_params
 
 log = logging.getLogger(__name__)
@@ -57,10 +60,6 @@ def index_later(job_id: str) -> str:
     cached Whisper job, 4 of 4 times: a 502, and every event stream of that server dropped). There its tracks
     are indexed with the vectors the owner's library already holds for the same texts (the usual case: the
     cached result is a copy of one indexed before), and only what is left is sent here."""
-    from flask import current_app
-
-    from .services import services
-
     svc = services()
     job = svc.jobs.get(job_id)
     if job is None:

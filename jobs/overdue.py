@@ -72,10 +72,9 @@ def _is_own_child(pid: int) -> bool:
 def _record_stop(svc: Services, job: Overdue, limit_seconds: float) -> bool:
     """Record the job's end; False if it had ended meanwhile (then nothing is killed)."""
     if job.reason == "cancel":
-        return svc.jobs.cancel_running(job.job_id)
-    error = JobTimeLimitError(f"the job ran longer than the server's limit of {limit_seconds:g} s "
-                              "(LONGEST_JOB_SECONDS) and reported no progress since; its process was stopped")
-    return svc.jobs.fail_running(job.job_id, error.to_dict(), status=error.http_status)
+        return svc.jobs.mark_canceled(job.job_id, from_states=("running",))
+    error = JobTimeLimitError.past(limit_seconds, stuck=True)
+    return svc.jobs.fail(job.job_id, error.to_dict(), status=error.http_status, from_states=("running",))
 
 
 def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,

@@ -145,7 +145,7 @@ def _known_failure(e: Exception) -> MusicAnalyzerError | None:
     return as_storage_error(e)
 
 
-def _record_outcome(write: Callable[[], None]) -> None:
+def _record_outcome(write: Callable[[], object]) -> None:
     """Record a job's end. While the job queue refuses writes for a full disk, or is not reachable at all, wait
     for it (up to OUTCOME_WAIT_SECONDS; this worker could take no other job meanwhile): else the job would stay
     `running` once the queue was back, its worker alive and its message acknowledged, so nothing would ever

@@ -288,19 +288,19 @@ class JobStore:
             return self.get(job_id)
         return self.wait_for_state(job_id, TERMINAL_STATES, timeout)
 
-    def fail(self, job_id: str, error: dict, *, status: int = 500) -> None:
+    def fail(self, job_id: str, error: dict, *, status: int = 500,
+             from_states: Iterable[str] = ("queued", "running")) -> bool:
         """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
-        kept for the routes that answer with the job's outcome (never shown in the public view)."""
-        self._end(job_id, ("queued", "running"), "failed", stage="failed", error=error, error_status=int(status))
+        kept for the routes that answer with the job's outcome (never shown in the public view). False if the
+        job was not in `from_states` (a watchdog's stop of a running job that had ended meanwhile)."""
+        return self._end(job_id, from_states, "failed", stage="failed", error=error, error_status=int(status))
 
-    def fail_running(self, job_id: str, error: dict, *, status: int = 500) -> bool:
-        """Failed with `error` if it is running now (a watchdog's stop); False if it had ended meanwhile."""
-        return self._end(job_id, ("running",), "failed", stage="failed", error=error, error_status=int(status))
-
-    def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None) -> None:
-        """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`)."""
+    def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None,
+                      from_states: Iterable[str] = ("queued", "running")) -> bool:
+        """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`). False if the
+        job was not in `from_states`."""
         extra = {"result": finished, "files": files or []} if finished else {}
-        self._end(job_id, ("queued", "running"), "canceled", stage="canceled", **extra)
+        return self._end(job_id, from_states, "canceled", stage="canceled", **extra)
 
     def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
@@ -333,10 +333,6 @@ class JobStore:
             return None
         return at if at is not None and at > 1e9 else None  # older versions stored "1"
 
-    def cancel_running(self, job_id: str) -> bool:
-        """Canceled if it is running now (a watchdog's stop of a job that never reached a checkpoint)."""
-        return self._end(job_id, ("running",), "canceled", stage="canceled")
-
     def reporter(self, job_id: str, *, min_interval: float = 0.05, started_at: float | None = None,
                  limit_seconds: float | None = None) -> Callable[[float, str], None]:
         """A progress callback for pipelines: records progress, raises JobCanceled when asked and
@@ -352,13 +348,13 @@ class JobStore:
             hooked = None
 
         away = False  # Redis was unreachable at the last report: said once, not at every report
-        deadline = started_at + limit_seconds if started_at is not None and limit_seconds else None
+        limit = float(limit_seconds or 0)
+        deadline = started_at + limit if started_at is not None and limit > 0 else None
 
         def report(fraction: float, stage: str) -> None:
             nonlocal last_time, last_stage, away
             if deadline is not None and time.time() > deadline:
-                raise JobTimeLimitError(f"the job ran longer than the server's limit of {limit_seconds:g} s "
-                                        "(LONGEST_JOB_SECONDS) and was stopped")
+                raise JobTimeLimitError.past(limit)
             now = time.monotonic()
             try:
                 if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:

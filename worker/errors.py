@@ -139,6 +139,12 @@ class JobTimeLimitError(MusicAnalyzerError):
     code = "time_limit_exceeded"
     http_status = 500
 
+    @classmethod
+    def past(cls, limit_seconds: float, *, stuck: bool = False) -> JobTimeLimitError:
+        """The error of a job past `limit_seconds`: stopped at a progress report, or (`stuck`) by the watchdog."""
+        how = "reported no progress since; its process was stopped" if stuck else "was stopped"
+        return cls(f"the job ran longer than the server's limit of {limit_seconds:g} s (LONGEST_JOB_SECONDS) and {how}")
+
 
 class JobCanceled(MusicAnalyzerError):
     """Raised at a progress checkpoint once the job's cancel flag is set. `finished`: what a batch had done

@@ -12,9 +12,14 @@ LOOP_MIN_WORDS = 40
 LOOP_SHARE = 0.3
 
 
+def answer_words(text: str) -> list[str]:
+    """The lowercase words of a model's answer (letters and digits)."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
 def looping_word(answer: str) -> tuple[str, float] | None:
     """(the word, its share of the words) when the answer is one word or phrase over and over, else None."""
-    words = re.findall(r"[a-z0-9]+", answer.lower())
+    words = answer_words(answer)
     if len(words) < LOOP_MIN_WORDS:
         return None
     word, count = Counter(words).most_common(1)[0]

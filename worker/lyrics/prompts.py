@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from worker.llm.repetition import loop_warning
+from worker.llm.repetition import answer_words, loop_warning
 
 MAX_LINES = 200  # lines of a transcript quoted (a long talk is cut, and the answer says so)
 # Each section and what the prompt asks of it (the prompt's own words, also what an echo of it is recognised by)
@@ -56,10 +56,6 @@ def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, m
     return "\n\n".join(parts), len(lines) > len(shown)
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
 def echoed_sections(sections: Mapping[str, str]) -> list[str]:
     """The sections (split_sections' keys) whose text only repeats what the prompt asked of them: a small model
     given the format sometimes copies it back ("Themes: what the song is about.") instead of answering."""
@@ -67,12 +63,12 @@ def echoed_sections(sections: Mapping[str, str]) -> list[str]:
 
     # what an echo copies: any section's ask, with or without its name (a stranger's notable_lines held another
     # section's instructions), word for word or nearly ("with their times" for "with their [m:ss] times")
-    copies = [_words(ask) for ask in SECTION_ASKS.values()]
-    copies += [_words(f"{name} {ask}") for name, ask in SECTION_ASKS.items()]
+    copies = [answer_words(ask) for ask in SECTION_ASKS.values()]
+    copies += [answer_words(f"{name} {ask}") for name, ask in SECTION_ASKS.items()]
     out = []
     for name in SECTION_ASKS:
         key = name.lower().replace(" ", "_")
-        said = _words(sections.get(key, ""))
+        said = answer_words(sections.get(key, ""))
         if len(said) < 3:
             continue
         copied: set[int] = set()  # positions in `said` inside a run of some copy's words

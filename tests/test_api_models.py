@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+from music_analyzer_client.client import job_error
+
 from config import MODEL_REGISTRY
 from tests.contract import assert_shape
+from tests.sse import open_stream
 
 
 def test_status_before_anything_is_loaded(client):
@@ -112,3 +115,25 @@ def test_status_answers_fast_while_a_generation_runs(client, smollm2_folder):
         times.append(time.perf_counter() - t0)
     assert client.wait_job(job_id, timeout=300)["state"] == "succeeded"
     assert times and max(times) < 2.0  # generous: shared CI machine; bench/ measures p99
+
+
+def test_a_generation_canceled_midway_keeps_the_text_it_had_written(client, smollm2_folder):
+    """A stranger canceled a long answer and lost every word of it: the canceled job's result holds them."""
+    r = client.post("/api/v2/models/generate", json={
+        "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600, "temperature": 0,
+        "wait": 0})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    with open_stream(client.base, job_id, client.s.auth, None) as events:  # the first tokens are out
+        while (event := events.next()) is not None and not (
+                event.event == "progress" and event.json()["stage"] == "generating"):
+            continue
+    assert event is not None
+    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    final = client.wait_job(job_id, timeout=300)
+    assert_shape("Job", final)
+    result = final["result"]
+    assert final["state"] == "canceled" and final["files"] == []
+    assert result["finish_reason"] == "canceled" and 8 <= result["tokens_generated"] < 600
+    assert result["response"].startswith("1, 2, 3") and result["model"] == "smollm2-135m"  # greedy: 600 tokens
+    assert job_error(final).details["result"] == result  # the Python client's exception carries it too

@@ -221,9 +221,15 @@ def test_generate_loads_default_model_and_reports_progress(manager):
         if stage == "generating":
             raise JobCanceled("canceled")
 
-    with pytest.raises(JobCanceled):
+    with pytest.raises(JobCanceled) as canceled:
         manager.generate(GenerateOptions(prompt="hello", max_length=32, temperature=0), progress=cancel)
     assert manager.current_model == "phi-4-reasoning"
+    # the text written before the cancel travels with it: the first progress report comes after 8 tokens
+    first_eight = manager.generate(GenerateOptions(prompt="hello", max_length=8, temperature=0))
+    partial = canceled.value.generated
+    assert partial is not None and partial["finish_reason"] == "canceled"
+    assert (partial["tokens_generated"], partial["response"]) == (8, first_eight["response"])
+    assert partial["model"] == "phi-4-reasoning" and partial["prompt_tokens"] == first_eight["prompt_tokens"]
 
 
 def test_out_of_memory_on_load_leaves_nothing_resident(manager):

@@ -53,6 +53,34 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
 
 
 @pytest.mark.needs_chromium
+def test_a_generation_stopped_from_the_page_shows_what_it_had_written(browser, server, client, smollm2_folder):
+    """Stop cancels the generation job; the text written before it is shown, marked as stopped."""
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("600")  # SmolLM2 counts on for tens of seconds: stopped long before
+        page.get_by_label("Generate text").fill("Write the numbers from 1 to 300, separated by commas.")
+        page.get_by_role("button", name="Generate").click()
+        # the progress of the tokens: the first report comes after 8 of them
+        page.wait_for_function("() => /^Generating… \\d+ %$/.test(document.querySelector('#generate-output')"
+                               ".textContent)", timeout=120000)
+        page.get_by_role("button", name="Stop").click()
+        page.wait_for_function("() => document.querySelector('#generate-output').textContent.endsWith('(stopped)')",
+                               timeout=60000)
+        text = page.locator("#generate-output").text_content() or ""
+        written = text.removesuffix(" … (stopped)")
+        assert written.strip() and written != "Generating…" and not written.startswith("Generating")
+        assert page.get_by_role("button", name="Stop").is_hidden()
+        assert page.get_by_role("button", name="Generate").is_enabled()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 @pytest.mark.needs_espeak
 def test_the_lyrics_analysis_is_shown(browser, server, client, session_id, audio_dir, smollm2_folder, artifacts):
     """A lyrics job (Whisper, then SmolLM2, kept short through the API) and its text on the page, with the

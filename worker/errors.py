@@ -148,8 +148,10 @@ class JobTimeLimitError(MusicAnalyzerError):
 
 class JobCanceled(MusicAnalyzerError):
     """Raised at a progress checkpoint once the job's cancel flag is set. `finished`: what a batch had done
-    before (the results of the files it completed), kept with their files."""
+    before (the results of the files it completed), kept with their files. `generated`: what a text
+    generation had written when it stopped (worker/llm/generate.py), for the job that asked for the text."""
 
     code = "canceled"
     http_status = 409
     finished: dict | None = None
+    generated: dict | None = None

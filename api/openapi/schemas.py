@@ -133,8 +133,9 @@ def musicgen_result() -> Schema:
 def generate_result() -> Schema:
     return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
                response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
-               prompt_tokens=INT, finish_reason={"enum": ["stop", "length"]}, audio_input=BOOL,
-               model_load_seconds=null(NUM),
+               prompt_tokens=INT, finish_reason={"enum": ["stop", "length", "canceled"], "description": (
+                   "canceled: the text written before a cancel, kept as the canceled job's result.")},
+               audio_input=BOOL, model_load_seconds=null(NUM),
                warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
 
 
@@ -195,7 +196,8 @@ BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 def job_schema() -> Schema:
     """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
     schema = obj(["job_id", "type", "state", "progress", "stage", "created_at"],
-                 "A job. `result` and `files` when it succeeded, `error` when it failed.",
+                 "A job. `result` and `files` when it succeeded, `error` when it failed; a canceled batch's "
+                 "`result` lists the files it had finished, a canceled generation's holds the text written so far.",
                  job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)},
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=null(TIME), finished_at=null(TIME),

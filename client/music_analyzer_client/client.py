@@ -294,11 +294,15 @@ def _seconds(header: str | None) -> float | None:
 
 
 def job_error(job: Job) -> MusicAnalyzerError:
-    """A failed or canceled job as an exception carrying the worker's error code and message."""
+    """A failed or canceled job as an exception carrying the worker's error code and message; a canceled job
+    that kept something (a batch's finished files, a generation's text so far) has it in details["result"]."""
     err = job.get("error") or {}
     message = err.get("message") or f"job {job.get('job_id')} ended {job.get('state')}"
+    details: dict[str, Any] = {"job_id": job.get("job_id")}
+    if job.get("result"):
+        details["result"] = job["result"]
     return MusicAnalyzerError(message, code=err.get("code") or str(job.get("state")),
-                              request_id=job.get("request_id"), details={"job_id": job.get("job_id")})
+                              request_id=job.get("request_id"), details=details)
 
 
 def _reason(e: Exception) -> str:

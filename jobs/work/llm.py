@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
+from worker.errors import JobCanceled
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.progress import Progress
 
@@ -20,7 +21,11 @@ def model_unload(ctx: JobContext, progress: Progress) -> dict:
 
 
 def generate(ctx: JobContext, progress: Progress) -> dict:
-    return model_manager().generate(ctx.options_as(GenerateOptions), progress=progress)
+    try:
+        return model_manager().generate(ctx.options_as(GenerateOptions), progress=progress)
+    except JobCanceled as e:  # the text written before the cancel is the canceled job's result
+        e.finished = e.generated
+        raise
 
 
 def gemma_3n(ctx: JobContext, progress: Progress) -> dict:

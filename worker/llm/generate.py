@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.errors import ContextLengthError, InvalidRequestError
+from worker.errors import ContextLengthError, InvalidRequestError, JobCanceled
 from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions, count_parts, text_of
 from worker.progress import Progress
@@ -89,16 +89,22 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     model = llm.model
     inputs = {k: _to_device(v, model) for k, v in inputs.items()}
     config = _generation_config(llm, options, max_new)
-    stopping = [_progress_criteria(progress, max_new)] if progress is not None else []
+    stopping = [_progress_criteria(progress, max_new, prompt_tokens)] if progress is not None else []
     loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
     if progress is not None:  # a long prompt takes a while before the first token (8 k tokens: ~100 s on a CPU)
         progress(0.0, f"reading the prompt ({prompt_tokens} tokens)")
     started = time.perf_counter()
-    with torch.inference_mode():
-        output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
-                                logits_processor=[loop_guard] if loop_guard is not None else None)
+    try:
+        with torch.inference_mode():
+            output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
+                                    logits_processor=[loop_guard] if loop_guard is not None else None)
+    except JobCanceled as e:  # the text so far is the caller's: a long answer stopped early is still read
+        ids = e.generated["ids"] if e.generated else []
+        e.generated = _answer(llm, ids, finish_reason="canceled", prompt_tokens=prompt_tokens,
+                              seconds=time.perf_counter() - started, audio=audio, warnings=[])
+        raise
     seconds = time.perf_counter() - started
 
     new_ids = output[0, prompt_tokens:].tolist()
@@ -107,16 +113,29 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     while new_ids and pad is not None and new_ids[-1] == pad and pad not in eos_ids:
         new_ids.pop()
     finish_reason = "stop" if new_ids and new_ids[-1] in eos_ids else "length"
-    text = llm.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
-    if finish_reason == "length":
-        # a byte-level token can end partway through a character: the cut leaves a replacement character
-        text = text.rstrip("\ufffd").rstrip()
     warnings = []
     if max_new < options.max_length:
         warnings.append(f"max_length {options.max_length} was lowered to {max_new} new tokens: the prompt takes "
                         f"{prompt_tokens} of the model's {llm.context_length}-token context")
+    result = _answer(llm, new_ids, finish_reason=finish_reason, prompt_tokens=prompt_tokens, seconds=seconds,
+                     audio=audio, warnings=warnings)
     if progress is not None:
-        progress(1.0, "generated")
+        try:
+            progress(1.0, "generated")
+        except JobCanceled as e:  # asked as the last token came: the whole answer is what it had written
+            e.generated = result
+            raise
+    return result
+
+
+def _answer(llm: LoadedLLM, new_ids: list[int], *, finish_reason: str,
+            prompt_tokens: int, seconds: float, audio: Sequence[np.ndarray] | None,
+            warnings: list[str]) -> dict[str, Any]:
+    """The result of a generation that ended for `finish_reason` (stop, length or canceled) after `new_ids`."""
+    text = llm.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+    if finish_reason != "stop":
+        # a byte-level token can end partway through a character: the cut leaves a replacement character
+        text = text.rstrip("\ufffd").rstrip()
     return {
         "response": text,
         "model": llm.model_type,
@@ -187,8 +206,9 @@ def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
     return ids if llm.processor is not llm.tokenizer else set()
 
 
-def _progress_criteria(progress: Progress, max_new: int):
-    """A stopping criterion that never stops: it reports progress, which may raise JobCanceled."""
+def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int):
+    """A stopping criterion that never stops: it reports progress, which may raise JobCanceled (carrying the
+    ids generated so far)."""
     import torch
     from transformers import StoppingCriteria
 
@@ -198,7 +218,11 @@ def _progress_criteria(progress: Progress, max_new: int):
         def __call__(self, input_ids, scores, **kwargs):
             self.calls += 1
             if self.calls % PROGRESS_EVERY_TOKENS == 0:
-                progress(min(self.calls / max_new, 0.99), "generating")
+                try:
+                    progress(min(self.calls / max_new, 0.99), "generating")
+                except JobCanceled as e:
+                    e.generated = {"ids": input_ids[0, prompt_tokens:].tolist()}
+                    raise
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
     return ProgressCriteria()

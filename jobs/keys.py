@@ -15,6 +15,8 @@
     ma:unpublished            zset: ids of queued jobs whose Celery message may not have been sent yet, by the
                               time they were queued (what recovery scans for a process that died in between)
     ma:cancel:<id>            string: a cancel was requested
+    ma:job-writes:<id>:<n>    set: the files (relative to DATA_DIR) attempt n of a running job wrote
+                              (jobs/job_writes.py)
     ma:events:<id>            pub/sub channel: {state, progress, stage} on every change of the job
     ma:event-log:<id>         stream: the same events with ids, for SSE resume (capped; once the job has
                               ended only its final event is kept)
@@ -84,6 +86,10 @@ def login_known(username_digest: str, address: str) -> str:
 
 def cancel(job_id: str) -> str:
     return f"{PREFIX}cancel:{job_id}"
+
+
+def job_writes(job_id: str, attempt: int) -> str:
+    return f"{PREFIX}job-writes:{job_id}:{int(attempt)}"
 
 
 def events(job_id: str) -> str:

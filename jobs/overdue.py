@@ -10,8 +10,8 @@ JOB_STOP_GRACE_SECONDS after its limit, or after a cancel was asked, is recorded
 process running it is killed. That is a prefork pool child (Celery starts another; the job's redelivered message
 finds it ended and is dropped) or, in a solo pool (the GPU worker), the worker itself: it exits with
 EXIT_STUCK_JOB and its supervisor (run.py's supervisord, docker-compose's restart policy) starts it again, as it
-does after any crash. Files the killed process had already put in place stay (whole files: every result is
-written to a temporary name and renamed); the job's record lists none of them.
+does after any crash. The files the killed process had written, whole or the temporary one it was writing, are
+removed (jobs/job_writes.py), as a runner removes those of a job that fails.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Overdue:
     job_id: str
     pid: int | None  # the process that runs it, as recorded at its start
     reason: str  # "time_limit" or "cancel"
+    attempt: int  # which attempt of the job it is (its files are noted per attempt: jobs/job_writes.py)
     seconds: float  # how long it has run, or how long ago the cancel was asked
 
 
@@ -53,9 +54,9 @@ def overdue_jobs(svc: Services, worker: str, *, limit_seconds: float, grace_seco
         ran = now - float(job["started_at"])
         asked = svc.jobs.cancel_requested_at(job_id)
         if asked is not None and now - asked > grace_seconds:
-            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "cancel", now - asked))
+            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "cancel", job["attempts"], now - asked))
         elif ran > limit_seconds + grace_seconds:
-            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "time_limit", ran))
+            out.append(Overdue(job_id, svc.workers.job_pid(worker, job_id), "time_limit", job["attempts"], ran))
     return out
 
 
@@ -79,26 +80,40 @@ def _record_stop(svc: Services, job: Overdue, limit_seconds: float) -> bool:
 
 def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,
                  now: float | None = None, exit_process: Callable[[int], None] = os._exit) -> list[str]:
-    """Record `worker`'s stuck jobs failed or canceled and kill their processes (see the module's note)."""
+    """Record `worker`'s stuck jobs failed or canceled and kill their processes (see the module's note).
+
+    A pool child is killed first, then the files its job wrote are taken back, then the end is recorded: a
+    client woken by the end finds none of them, and a dead process writes no more. Should the job have ended
+    in the meantime, nothing is taken back or recorded (the pool starts another child)."""
     stopped = []
     for job in overdue_jobs(svc, worker, limit_seconds=limit_seconds, grace_seconds=grace_seconds, now=now):
-        if not _record_stop(svc, job, limit_seconds):
-            continue
-        stopped.append(job.job_id)
         why = (f"was canceled {job.seconds:.0f} s ago" if job.reason == "cancel"
                else f"ran {job.seconds:.0f} s, past LONGEST_JOB_SECONDS={limit_seconds:g},")
+        ended_as = "canceled" if job.reason == "cancel" else "failed"
         if job.pid == os.getpid():
+            svc.jobs.take_back_writes(job.job_id, job.attempt)
+            if not _record_stop(svc, job, limit_seconds):
+                continue
             log.error("job %s %s and reports nothing: it is recorded %s and this worker exits (status %d) so that "
-                      "its supervisor starts it again", job.job_id, why,
-                      "canceled" if job.reason == "cancel" else "failed", EXIT_STUCK_JOB)
+                      "its supervisor starts it again", job.job_id, why, ended_as, EXIT_STUCK_JOB)
             for handler in logging.getLogger().handlers:
                 handler.flush()
             exit_process(EXIT_STUCK_JOB)
         elif job.pid is not None and _is_own_child(job.pid):
             log.error("job %s %s and reports nothing: its pool process %d is killed", job.job_id, why, job.pid)
             os.kill(job.pid, signal.SIGKILL)
+            current = svc.jobs.get(job.job_id)
+            if current is None or current["state"] != "running" or current.get("attempts") != job.attempt:
+                continue
+            svc.jobs.take_back_writes(job.job_id, job.attempt)
+            if not _record_stop(svc, job, limit_seconds):
+                continue
         else:
-            log.error("job %s %s and reports nothing; its process (%s) is not this worker's to stop",
-                      job.job_id, why, job.pid)
+            if not _record_stop(svc, job, limit_seconds):
+                continue
+            log.error("job %s %s and reports nothing; its process (%s) is not this worker's to stop; it is "
+                      "recorded %s", job.job_id, why, job.pid, ended_as)
+            svc.jobs.take_back_writes(job.job_id, job.attempt)
+        stopped.append(job.job_id)
         svc.workers.clear_current(worker, job.job_id)
     return stopped

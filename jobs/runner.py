@@ -95,7 +95,9 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     started = time.time()
     svc.workers.set_current(worker, job_id, pid=os.getpid())  # the watchdog's handle (jobs/overdue.py)
     record = svc.jobs.get(job_id)
-    with recording_writes() as written:
+    # each file noted in Redis as it is written: a kill of this process leaves none of them behind
+    writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
+    with recording_writes(on_write=(lambda path: writes.note(job_id, attempt, path)) if writes else None) as written:
         try:
             if record is None:  # expired or deleted between start() and here
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")
@@ -127,6 +129,8 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
         finally:
             try:
                 svc.workers.clear_current(worker, job_id)
+                if writes is not None:  # what it wrote is its result, or was taken back above
+                    writes.forget(job_id, attempt)
             except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
                 log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
             metrics.job_ran(record or {"type": job_type}, time.time() - started)

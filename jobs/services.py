@@ -13,6 +13,7 @@ from users import UserDirectory
 
 from .cache import ResultCache
 from .idempotency import IdempotencyKeys
+from .job_writes import JobWrites
 from .store import JobStore
 from .throttle import LoginThrottle
 from .webhooks import WebhookQueue
@@ -39,7 +40,8 @@ class Services:
             redis=client,
             blocking_redis=redis_client(config["REDIS_URL"], socket_timeout=None),
             sessions=SessionRoot(config["DATA_DIR"]),
-            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"], webhooks=WebhookQueue(client, config)),
+            jobs=JobStore(client, ttl_seconds=config["JOB_TTL_SECONDS"], webhooks=WebhookQueue(client, config),
+                          writes=JobWrites(client, config["DATA_DIR"], ttl_seconds=config["JOB_TTL_SECONDS"])),
             workers=WorkerRegistry(client, heartbeat_seconds=config["HEARTBEAT_SECONDS"]),
             model_status=ModelStatusBoard(client),
             idempotency=IdempotencyKeys(client, ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),

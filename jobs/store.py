@@ -33,6 +33,7 @@ from worker.errors import JobCanceled, JobTimeLimitError
 from . import keys, metrics
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
+from .job_writes import JobWrites
 from .keys import text
 from .queue_storage import QueueStorageFull
 from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view
@@ -81,10 +82,11 @@ def new_job_id() -> str:
 
 class JobStore:
     def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600,
-                 webhooks: WebhookQueue | None = None):
+                 webhooks: WebhookQueue | None = None, writes: JobWrites | None = None):
         self.r = client
         self.ttl = int(ttl_seconds)
         self.webhooks = webhooks  # where a job's start, progress and completion are queued for its webhook
+        self.writes = writes  # the files of running jobs, taken back when one ends without its runner
         self._transition = self.r.register_script(_TRANSITION_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
@@ -195,6 +197,7 @@ class JobStore:
             # the record counts the attempts that ran, as its message does (a killed pool child's redelivery
             # read "attempts: 3" beside "stopped 2 times" with JOB_MAX_ATTEMPTS 2)
             self.r.hincrby(keys.job(job_id), "attempts", -1)
+            self.take_back_writes(job_id, attempts - 1)  # first: a waiter woken by the end finds none of them
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {attempts - 1} times; "
                                           "not retrying again"})
@@ -317,9 +320,15 @@ class JobStore:
         if job and job["state"] == "running":
             if is_alive(job.get("worker") or ""):
                 return "running"
+            self.take_back_writes(job_id, int(job.get("attempts") or 0))  # its worker is gone: it writes no more
             return "orphaned" if self._end(job_id, ("running",), "canceled", stage="canceled") else None
         self.r.delete(keys.cancel(job_id))
         return None
+
+    def take_back_writes(self, job_id: str, attempt: int) -> None:
+        """Remove the files attempt `attempt` of a job wrote, ended without its runner (jobs/job_writes.py)."""
+        if self.writes is not None:
+            self.writes.take_back(job_id, attempt)
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.cancel(job_id)))

@@ -233,19 +233,23 @@ def test_a_job_that_ends_while_redis_is_away_records_its_end_once_redis_is_back(
 
 @pytest.mark.slow
 def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_redis, tmp_path):
-    """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed."""
+    """SIGKILL a worker mid-job: another worker re-runs it once; a second death marks it failed. Each killed
+    attempt's files are taken back (a stranger found a killed job's results listed beside finished ones)."""
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
+    results = svc.sessions.of(USER).results_dir("batch")
 
     workers = []
     try:
         for attempt, name in enumerate(("w1@test", "w2@test"), start=1):
             w = start_worker_process(env, settings["CPU_QUEUE"], name)
             workers.append(w)
+            # past its first file (1/6): that file's results are in place
             job = svc.jobs.wait_until(job_id, lambda j, n=name: j["state"] == "running"
-                                      and node_of(j.get("worker")) == n and j["progress"] > 0.1, timeout=90)
-            assert node_of(job["worker"]) == name and job["progress"] > 0.1, job
+                                      and node_of(j.get("worker")) == n and j["progress"] > 0.2, timeout=90)
+            assert node_of(job["worker"]) == name and job["progress"] > 0.2, job
             assert job["attempts"] == attempt
+            assert any(results.glob("*.json"))
             w.send_signal(signal.SIGKILL)
             w.wait(timeout=30)
         # a third worker sees the dead one's job and, attempts exhausted, marks it failed
@@ -255,6 +259,9 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
         assert job["state"] == "failed", job
         assert job["error"]["code"] == "worker_lost"
         assert job["attempts"] == 2
+        # nothing of either attempt is left: no result of a job that failed, no hidden half-written file
+        assert sorted(p.name for p in results.iterdir()) == []
+        assert not redis_lib.Redis.from_url(url).keys(keys.job_writes(job_id, 1)[:-1] + "*")
     finally:
         for w in workers:
             if w.poll() is None:

@@ -58,10 +58,14 @@ def test_a_stuck_pool_process_is_killed_and_its_job_ended_while_the_worker_serve
     limit = 5 if stop == "time_limit" else 3600
     worker = start_worker_process(limited(env, limit=limit), settings["CPU_QUEUE"], "stuck@test", pool="prefork")
     try:
-        # frozen at its first progress report (its pid is recorded by then), well before the limit
-        running = svc.jobs.wait_until(job_id, lambda j: j["state"] != "queued" and j["stage"] != "starting",
-                                      timeout=120)
+        # frozen at its first progress report (its pid is recorded by then), well before the limit; a canceled one
+        # once its first file's results are in place (of 3: past 1/3)
+        past = 0.0 if stop == "time_limit" else 0.34
+        running = svc.jobs.wait_until(job_id, lambda j: j["state"] != "queued" and j["stage"] != "starting"
+                                      and j["progress"] >= past, timeout=120)
         assert running["state"] == "running" and time.time() - running["started_at"] < limit, running
+        results = svc.sessions.of(USER).results_dir("batch")
+        assert stop == "time_limit" or any(results.glob("*.json"))
         child = svc.workers.job_pid(running["worker"], job_id)
         assert child is not None and child != worker.pid
         pool_process = psutil.Process(child)
@@ -80,6 +84,7 @@ def test_a_stuck_pool_process_is_killed_and_its_job_ended_while_the_worker_serve
             assert "no progress" in job["error"]["message"]
         assert job["attempts"] == 1
         pool_process.wait(timeout=30)  # killed (psutil.TimeoutExpired if not)
+        assert sorted(p.name for p in results.iterdir()) == []  # what it had written is taken back
         assert worker.poll() is None and svc.workers.is_alive(job["worker"])  # the worker itself serves on
         assert svc.workers.current(job["worker"]) == [] and svc.workers.job_pid(job["worker"], job_id) is None
         # the next job runs in a new pool process
@@ -123,3 +128,35 @@ def test_a_stuck_job_in_its_workers_own_process_ends_the_worker(settings, privat
     assert stop_overdue(svc, "solo@test#1.abc", limit_seconds=3000, grace_seconds=300, now=asked + 301,
                         exit_process=exits.append) == [canceled]
     assert exits == [EXIT_STUCK_JOB, EXIT_STUCK_JOB] and svc.jobs.get(canceled)["state"] == "canceled"
+
+
+def test_the_files_an_attempt_wrote_are_taken_back_by_attempt_and_never_outside_the_data(private_redis, tmp_path):
+    """jobs/job_writes.py with real Redis and files: what attempt 1 of a job noted is removed (a result and the
+    temporary file it was writing), attempt 2's set is its own, and a path outside DATA_DIR is never noted."""
+    import redis as redis_lib
+
+    from jobs import keys
+    from jobs.job_writes import JobWrites
+
+    client = redis_lib.Redis.from_url(f"redis://127.0.0.1:{private_redis.port}/0")
+    data = tmp_path / "data"
+    results = data / "users" / "u" / "sessions" / "s" / "results"
+    results.mkdir(parents=True)
+    outside = tmp_path / "precious.txt"
+    first = [results / "features_a.json", results / ".features_a.png.x1.part"]
+    second = results / "features_a.txt"
+    for path in (*first, second, outside):
+        path.write_text("x")
+    writes = JobWrites(client, data, ttl_seconds=60)
+    for path in first:
+        writes.note("job1", 1, path)
+    writes.note("job1", 1, results / "never_written.json")
+    writes.note("job1", 1, outside)
+    writes.note("job1", 1, results / ".." / ".." / ".." / ".." / ".." / ".." / "precious.txt")
+    writes.note("job1", 2, second)
+    assert client.ttl(keys.job_writes("job1", 1)) > 0
+    assert writes.take_back("job1", 1) == 2
+    assert not any(p.exists() for p in first) and second.exists() and outside.exists()
+    assert not client.exists(keys.job_writes("job1", 1)) and client.exists(keys.job_writes("job1", 2))
+    writes.forget("job1", 2)  # the runner recorded the end itself: its files are its result
+    assert writes.take_back("job1", 2) == 0 and second.exists()

@@ -5,7 +5,9 @@ name in the same folder and are renamed over the target (atomic on one filesyste
 on any error, a full disk included, the temporary file is removed.
 
 Within `recording_writes()` every file these writers put in place is listed, so the job
-runner can take back what a job wrote when it ends canceled or failed (no PNG without its JSON).
+runner can take back what a job wrote when it ends canceled or failed (no PNG without its JSON);
+its `on_write` callback also hears each temporary name before it is written (jobs/job_writes.py:
+the files of a job whose process is killed, taken back by whoever ends it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -27,7 +29,8 @@ from worker.errors import InvalidRequestError
 
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_LENGTH = 120  # characters, extension included
-_written: ContextVar[list[Path] | None] = ContextVar("written_files", default=None)
+_written: ContextVar[tuple[list[Path], Callable[[Path], None] | None] | None] = ContextVar("written_files",
+                                                                                         default=None)
 
 
 def safe_name(filename: str) -> str:
@@ -77,6 +80,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        _tell(Path(tmp))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -107,6 +111,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part" + path.suffix)
     os.close(fd)
     try:
+        _tell(Path(tmp))
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -116,10 +121,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def recording_writes() -> Iterator[list[Path]]:
-    """Lists the files the atomic writers put in place within (in this thread or task context)."""
+def recording_writes(on_write: Callable[[Path], None] | None = None) -> Iterator[list[Path]]:
+    """Lists the files the atomic writers put in place within (in this thread or task context); `on_write`
+    hears each temporary name before it is written and each final name once the file is in place."""
     written: list[Path] = []
-    token = _written.set(written)
+    token = _written.set((written, on_write))
     try:
         yield written
     finally:
@@ -132,9 +138,16 @@ def remove_files(paths: list[Path]) -> None:
 
 
 def _record(path: Path) -> None:
-    written = _written.get()
-    if written is not None:
-        written.append(Path(path))
+    recording = _written.get()
+    if recording is not None:
+        recording[0].append(Path(path))
+        _tell(path)
+
+
+def _tell(path: Path) -> None:  # a temporary name before it is written, a final one once in place
+    recording = _written.get()
+    if recording is not None and recording[1] is not None:
+        recording[1](Path(path))
 
 
 def _unlink_quietly(path: str | Path) -> None:

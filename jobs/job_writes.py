@@ -1,0 +1,73 @@
+"""The files a running job has written, known to Redis, so a job ended by someone other than its runner leaves none.
+
+The runner takes back what a job wrote when the job fails or is canceled (worker/files.py `recording_writes`):
+no JSON without its picture, no stem without its siblings. A job whose process is killed (by the watchdog of
+jobs/overdue.py, the kernel's OOM killer, a crash) never reaches that code: its finished files stayed in the
+session, listed beside the results of succeeded jobs, and the temporary file it was writing stayed hidden beside
+them (a killed separation: hundreds of MB of `.part` audio nobody would delete). So every path the writers
+touch, the temporary name before a byte is written and the final one once it is in place, is added to a Redis
+set per attempt of the job (a redelivered message may start the next attempt while the dead one is being
+recovered); whoever ends an attempt instead of its runner (worker lost, stuck and stopped, canceled with its
+worker gone, re-queued for another attempt) removes them before recording the end, so that a client woken by
+the end finds none of them. The runner drops the set when it records the end itself.
+
+Paths are kept relative to DATA_DIR, so a worker on another machine that mounts the same data elsewhere
+removes the right files, and nothing outside DATA_DIR is ever removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import redis
+
+from . import keys
+
+log = logging.getLogger(__name__)
+
+
+class JobWrites:
+    def __init__(self, client: redis.Redis, data_dir: str | Path, *, ttl_seconds: int):
+        self.r = client
+        self.root = Path(data_dir).resolve()
+        self.ttl = int(ttl_seconds)
+
+    def note(self, job_id: str, attempt: int, path: Path) -> None:
+        """`path` is being written (or was put in place) by the job. Outside DATA_DIR: not the job's result."""
+        try:
+            relative = Path(path).resolve().relative_to(self.root)
+        except ValueError:
+            return
+        try:
+            pipe = self.r.pipeline()
+            pipe.sadd(keys.job_writes(job_id, attempt), str(relative))
+            pipe.expire(keys.job_writes(job_id, attempt), self.ttl)
+            pipe.execute()
+        except redis.RedisError:  # Redis away for a moment: the write goes on (only a kill now would leave it)
+            log.warning("could not note %s as written by job %s", relative, job_id)
+
+    def forget(self, job_id: str, attempt: int) -> None:
+        """The runner recorded the job's end: its files are its result (or were taken back by the runner)."""
+        self.r.delete(keys.job_writes(job_id, attempt))
+
+    def take_back(self, job_id: str, attempt: int) -> int:
+        """Remove every file the attempt noted (those still there); returns how many were removed."""
+        removed = 0
+        for raw in self.r.smembers(keys.job_writes(job_id, attempt)):
+            path = (self.root / keys.text(raw)).resolve()
+            if not path.is_relative_to(self.root) or path == self.root:
+                continue
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError:
+                log.warning("could not remove %s, written by job %s before it was stopped", path, job_id,
+                            exc_info=True)
+        self.r.delete(keys.job_writes(job_id, attempt))
+        if removed:
+            log.info("removed %d file(s) job %s had written before it ended without its runner", removed, job_id)
+        return removed

@@ -33,8 +33,8 @@ def stream_info(path: str | Path) -> StreamInfo:
     """Rate, channel count and (declared) length of an audio file, without decoding it."""
     path = Path(path)
     try:
-        info = sf.info(str(path))
-        return StreamInfo(int(info.samplerate), int(info.channels), declared_frames(int(info.frames)))
+        with open_soundfile(path) as f:  # what libsndfile cannot read to the end is FFmpeg's (open_soundfile)
+            return StreamInfo(int(f.samplerate), int(f.channels), declared_frames(int(f.frames)))
     except (sf.LibsndfileError, RuntimeError):
         return _av_info(path)
 
@@ -46,8 +46,8 @@ def _av_info(path: Path) -> StreamInfo:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
             ctx = stream.codec_context
-            frames = None
-            if stream.duration is not None and stream.time_base is not None:
+            frames = None  # an MP3's duration here is a guess from its first frame's bitrate: not declared
+            if stream.duration is not None and stream.time_base is not None and "mp3" not in container.format.name:
                 frames = int(stream.duration * stream.time_base * ctx.sample_rate)
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:

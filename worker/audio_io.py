@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from worker import mp3_header
 from worker.audio_limits import AudioLimits, check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
@@ -52,11 +53,16 @@ def declared_frames(frames: int) -> int | None:
 def open_soundfile(path: str | Path) -> sf.SoundFile:
     """libsndfile's reader, for files it can read to the end; raises LibsndfileError otherwise, which
     every caller answers by decoding with PyAV. A FLAC whose header leaves the length unset is one
-    libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it."""
+    libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it. An MP3
+    without a length header is another: libsndfile stops at a length guessed from the first frame
+    (worker/mp3_header.py)."""
     f = sf.SoundFile(str(path))
     if f.frames >= UNKNOWN_FRAMES:  # (a count of 0 is read as such: a header-only WAV holds no audio)
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
+    if f.format in ("MP3", "MPEG") and not mp3_header.declares_length(path):  # libsndfile stops at a guess
+        f.close()
+        raise _LengthNotDeclared(0, prefix="MP3 without a Xing/Info/VBRI header; decoded with FFmpeg instead: ")
     return f
 
 
@@ -229,7 +235,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                     code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
-            limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream))
+            limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream)
+                                if fmt != "mp3" else None)  # an MP3's is a guess from its first frame's bitrate
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in container.decode(stream):

@@ -189,6 +189,11 @@ class JobStore:
             return "done"
         if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
             return "elsewhere"
+        # a job started before and not finished: its earlier attempts ended without their runner (a killed pool
+        # child's job comes back here, not through recovery, its worker living on); what they wrote goes first,
+        # before a waiter can be woken by an end
+        for earlier in range(1, int(job.get("attempts") or 0) + 1):
+            self.take_back_writes(job_id, earlier)
         if self.r.exists(keys.cancel(job_id)):
             self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
             return "canceled"
@@ -197,7 +202,6 @@ class JobStore:
             # the record counts the attempts that ran, as its message does (a killed pool child's redelivery
             # read "attempts: 3" beside "stopped 2 times" with JOB_MAX_ATTEMPTS 2)
             self.r.hincrby(keys.job(job_id), "attempts", -1)
-            self.take_back_writes(job_id, attempts - 1)  # first: a waiter woken by the end finds none of them
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {attempts - 1} times; "
                                           "not retrying again"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import shutil
 import weakref
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -215,7 +216,10 @@ def test_generate_loads_default_model_and_reports_progress(manager):
     assert result["model"] == "phi-4-reasoning" and result["model_load_seconds"] > 0
     assert stages[-1] == (1.0, "generated") and any(s == "generating" for _, s in stages)
     reading = [i for i, (_, s) in enumerate(stages) if s.startswith("reading the prompt (")]
-    assert reading and reading[0] < [s for _, s in stages].index("generating")  # said before the first token
+    first_token = [s for _, s in stages].index("generating")
+    assert reading and reading[0] < first_token  # said before the first token
+    # and before each layer while the prompt is read (checkpoints inside its forward pass), never after
+    assert len(reading) > 1 and reading[-1] < first_token
 
     def cancel(fraction, stage):
         if stage == "generating":
@@ -224,12 +228,26 @@ def test_generate_loads_default_model_and_reports_progress(manager):
     with pytest.raises(JobCanceled) as canceled:
         manager.generate(GenerateOptions(prompt="hello", max_length=32, temperature=0), progress=cancel)
     assert manager.current_model == "phi-4-reasoning"
-    # the text written before the cancel travels with it: the first progress report comes after 8 tokens
-    first_eight = manager.generate(GenerateOptions(prompt="hello", max_length=8, temperature=0))
+    # the text written before the cancel travels with it: the first progress report comes after the first token
+    first = manager.generate(GenerateOptions(prompt="hello", max_length=1, temperature=0))
     partial = canceled.value.generated
     assert partial is not None and partial["finish_reason"] == "canceled"
-    assert (partial["tokens_generated"], partial["response"]) == (8, first_eight["response"])
-    assert partial["model"] == "phi-4-reasoning" and partial["prompt_tokens"] == first_eight["prompt_tokens"]
+    assert (partial["tokens_generated"], partial["response"]) == (1, first["response"])
+    assert partial["model"] == "phi-4-reasoning" and partial["prompt_tokens"] == first["prompt_tokens"]
+
+    reads: list[str] = []
+
+    def cancel_while_reading(fraction, stage):
+        if stage.startswith("reading the prompt ("):
+            reads.append(stage)
+            if len(reads) == 3:  # the report before the prompt, then two layers' checkpoints: inside its forward
+                raise JobCanceled("canceled")
+
+    with pytest.raises(JobCanceled) as early:
+        manager.generate(GenerateOptions(prompt="hello", max_length=32, temperature=0), progress=cancel_while_reading)
+    assert early.value.generated is None  # nothing was written
+    assert manager.generate(GenerateOptions(prompt="hello", max_length=1, temperature=0)) == {
+        **first, "seconds": ANY, "tokens_per_second": ANY}  # and the model is as it was, no checkpoint left on it
 
 
 def test_out_of_memory_on_load_leaves_nothing_resident(manager):

@@ -64,7 +64,7 @@ def test_a_generation_stopped_from_the_page_shows_what_it_had_written(browser, s
         page.get_by_label("Tokens").fill("600")  # SmolLM2 counts on for tens of seconds: stopped long before
         page.get_by_label("Generate text").fill("Write the numbers from 1 to 300, separated by commas.")
         page.get_by_role("button", name="Generate").click()
-        # the progress of the tokens: the first report comes after 8 of them
+        # the progress of the tokens: the first report comes after the first
         page.wait_for_function("() => /^Generating… \\d+ %$/.test(document.querySelector('#generate-output')"
                                ".textContent)", timeout=120000)
         page.get_by_role("button", name="Stop").click()

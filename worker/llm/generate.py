@@ -21,6 +21,7 @@ from worker.llm.options import GenerateOptions, count_parts, text_of
 from worker.progress import Progress
 
 PROGRESS_EVERY_TOKENS = 8  # how often generation reports progress (and so how soon a cancel is seen)
+LAYER_STACK_NAMES = frozenset({"layers", "layer", "h", "blocks"})  # transformers' names of a model's layer lists
 
 
 def audio_sample_rate(llm: LoadedLLM) -> int | None:
@@ -89,22 +90,29 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     model = llm.model
     inputs = {k: _to_device(v, model) for k, v in inputs.items()}
     config = _generation_config(llm, options, max_new)
-    stopping = [_progress_criteria(progress, max_new, prompt_tokens)] if progress is not None else []
+    reading = f"reading the prompt ({prompt_tokens} tokens)"
+    prefill = PrefillCheckpoints(model, progress, reading) if progress is not None else None
+    stopping = [_progress_criteria(progress, max_new, prompt_tokens, prefill)] if progress is not None else []
     loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
     if progress is not None:  # a long prompt takes a while before the first token (8 k tokens: ~100 s on a CPU)
-        progress(0.0, f"reading the prompt ({prompt_tokens} tokens)")
+        progress(0.0, reading)
     started = time.perf_counter()
     try:
         with torch.inference_mode():
             output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
                                     logits_processor=[loop_guard] if loop_guard is not None else None)
     except JobCanceled as e:  # the text so far is the caller's: a long answer stopped early is still read
-        ids = e.generated["ids"] if e.generated else []
-        e.generated = _answer(llm, ids, finish_reason="canceled", prompt_tokens=prompt_tokens,
-                              seconds=time.perf_counter() - started, audio=audio, warnings=[])
+        if e.generated and e.generated["ids"]:
+            e.generated = _answer(llm, e.generated["ids"], finish_reason="canceled", prompt_tokens=prompt_tokens,
+                                  seconds=time.perf_counter() - started, audio=audio, warnings=[])
+        else:  # stopped while the prompt was read: nothing was written
+            e.generated = None
         raise
+    finally:
+        if prefill is not None:
+            prefill.remove()
     seconds = time.perf_counter() - started
 
     new_ids = output[0, prompt_tokens:].tolist()
@@ -206,9 +214,10 @@ def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
     return ids if llm.processor is not llm.tokenizer else set()
 
 
-def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int):
+def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, prefill: PrefillCheckpoints | None):
     """A stopping criterion that never stops: it reports progress, which may raise JobCanceled (carrying the
-    ids generated so far)."""
+    ids generated so far), after the first token and every PROGRESS_EVERY_TOKENS; the first ends `prefill`'s
+    checkpoints."""
     import torch
     from transformers import StoppingCriteria
 
@@ -217,7 +226,9 @@ def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int):
 
         def __call__(self, input_ids, scores, **kwargs):
             self.calls += 1
-            if self.calls % PROGRESS_EVERY_TOKENS == 0:
+            if self.calls == 1 and prefill is not None:
+                prefill.remove()
+            if self.calls == 1 or self.calls % PROGRESS_EVERY_TOKENS == 0:
                 try:
                     progress(min(self.calls / max_new, 0.99), "generating")
                 except JobCanceled as e:
@@ -226,6 +237,31 @@ def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int):
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
     return ProgressCriteria()
+
+
+class PrefillCheckpoints:
+    """Progress reports (and so cancel and time-limit checkpoints) before each layer while the prompt is read.
+
+    The first token comes only after one forward pass over the whole prompt: 55 s for 6,300 tokens of SmolLM2 on
+    a stranger's CPU, during which a cancel was not seen and the single GPU queue was held for everyone. Hooks on
+    every layer of the model's layer stacks (the text decoder's and any audio or vision encoder's) report before
+    each layer runs; they are removed at the first token, so decoding pays nothing for them.
+    """
+
+    def __init__(self, model: Any, progress: Progress, stage: str):
+        import torch
+
+        def report(module, args):
+            progress(0.0, stage)
+
+        stacks = [m for name, m in model.named_modules()
+                  if isinstance(m, torch.nn.ModuleList) and name.rsplit(".", 1)[-1] in LAYER_STACK_NAMES]
+        self.handles = [layer.register_forward_pre_hook(report) for stack in stacks for layer in stack]
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
 
 
 def answer_ngram_guard(llm: LoadedLLM, prompt_tokens: int) -> Any:

@@ -109,8 +109,8 @@ def _models_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) 
     gen.add_argument("--system", metavar="TEXT", help="a system prompt")
     gen.add_argument("--seed", type=int)
     for q in (load, gen, sub.choices["unload"]):
-        q.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
-                       help="how long to wait for the model (default 300)")
+        # the command follows its job to the end (Ctrl-C asks whether to cancel it); scripts may still pass it
+        q.add_argument("--wait", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:

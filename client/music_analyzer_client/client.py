@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -244,25 +244,34 @@ class MusicAnalyzer:
     def model_status(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))
 
-    def load_model(self, model_type: str, *, wait: float = 60.0) -> dict[str, Any]:
-        return self._model_command("load", {"model_type": model_type}, wait)
+    def load_model(self, model_type: str, *, wait: float = 60.0,
+                   on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self._model_command("load", {"model_type": model_type}, wait, on_queued)
 
-    def unload_model(self, *, wait: float = 60.0) -> dict[str, Any]:
-        return self._model_command("unload", {}, wait)
+    def unload_model(self, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return self._model_command("unload", {}, wait, on_queued)
 
-    def generate(self, prompt: str, *, wait: float = 60.0, **options: Any) -> dict[str, Any]:
-        """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}."""
-        return self._model_command("generate", {"prompt": prompt, **options}, wait)
+    def generate(self, prompt: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
+                 **options: Any) -> dict[str, Any]:
+        """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}. A generation
+        canceled midway raises with the text it had written in `details["result"]`."""
+        return self._model_command("generate", {"prompt": prompt, **options}, wait, on_queued)
 
-    def _model_command(self, command: str, body: dict[str, Any], wait: float) -> dict[str, Any]:
+    def _model_command(self, command: str, body: dict[str, Any], wait: float,
+                       on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
         """The model routes answer 200 with the result within `wait` seconds, else 202 with the job: then the
-        job is followed to its end. A failed job raises with the worker's error."""
+        job is followed to its end. A failed job raises with the worker's error. With `on_queued`, the server
+        answers at once and `on_queued(job_id)` hears the job before it is followed (`wait` is not used): a
+        caller that is interrupted knows which job to cancel."""
+        hold = 0.0 if on_queued is not None else wait
         headers = {"Idempotency-Key": new_idempotency_key()}
-        response = self.request("POST", f"/api/v2/models/{command}", json={**body, "wait": wait}, headers=headers,
-                                retry=True, timeout=wait + self.timeout)
+        response = self.request("POST", f"/api/v2/models/{command}", json={**body, "wait": hold}, headers=headers,
+                                retry=True, timeout=hold + self.timeout)
         answer = cast(dict[str, Any], response.json())
         if response.status_code != 202:
             return answer
+        if on_queued is not None:
+            on_queued(answer["job_id"])
         job = self.wait(answer["job_id"])
         if job["state"] != "succeeded":
             raise job_error(job)

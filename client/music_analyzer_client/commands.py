@@ -150,16 +150,33 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         else:
             _print_models(status, out)
         return EXIT_OK
-    with out.busy(f"{args.models_command}: waiting for the GPU worker…"):
-        if args.models_command == "load":
-            result = client.load_model(args.name, wait=args.wait)
-        elif args.models_command == "unload":
-            result = client.unload_model(wait=args.wait)
-        else:
-            options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
-                                         ("temperature", args.temperature), ("system", args.system),
-                                         ("seed", args.seed)) if v is not None}
-            result = client.generate(args.prompt, wait=args.wait, **options)
+    queued: list[str] = []
+
+    def started(job_id: str) -> None:  # followed from here: Ctrl-C asks whether to cancel it (a stranger's ran on)
+        queued.append(job_id)
+        out.note(f"{args.models_command}: job {job_id} queued; Ctrl-C asks whether to cancel it")
+
+    code = EXIT_OK
+    try:
+        with out.busy(f"{args.models_command}: waiting for the GPU worker…"):
+            if args.models_command == "load":
+                result = client.load_model(args.name, on_queued=started)
+            elif args.models_command == "unload":
+                result = client.unload_model(on_queued=started)
+            else:
+                options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
+                                             ("temperature", args.temperature), ("system", args.system),
+                                             ("seed", args.seed)) if v is not None}
+                result = client.generate(args.prompt, on_queued=started, **options)
+    except KeyboardInterrupt:
+        ask_cancel(client, queued, out)
+        return EXIT_INTERRUPTED
+    except MusicAnalyzerError as e:  # a generation canceled midway: the text it had written is still the user's
+        partial = (e.details or {}).get("result")
+        if e.code != "canceled" or not isinstance(partial, dict) or "response" not in partial:
+            raise
+        out.warn(f"{args.models_command}: the job was canceled; the text written before it follows")
+        result, code = partial, EXIT_FAILED
     if out.json:
         out.emit(result)
     elif args.models_command == "generate":
@@ -167,7 +184,7 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         out.note(f"{result.get('model')}: {result.get('tokens_generated')} tokens in {result.get('seconds')} s")
     else:
         out.out.print(", ".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, dict | list)))
-    return EXIT_OK
+    return code
 
 
 def _mib(value: Any) -> str:

@@ -1,0 +1,63 @@
+"""`music-analyzer models generate` as a real subprocess against the live test service: Ctrl-C asks whether to
+cancel the generation (a stranger's went on holding the GPU queue after the CLI had exited), and a generation
+canceled from elsewhere prints the text it had written."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import threading
+
+from tests.sse import open_stream
+from tests.test_cli import CLI, cli_env
+
+PROMPT = "Write the numbers from 1 to 300, separated by commas."  # greedy SmolLM2: all 600 tokens, ~45 s
+
+
+def start(env: dict[str, str]) -> tuple[subprocess.Popen, queue.Queue[str]]:
+    # SIGINT handled, not ignored, while the child starts (see tests/test_cli.py: an ignored one stays ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([*CLI, "models", "generate", PROMPT, "--max-length", "600", "--temperature", "0"],
+                                env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
+    return proc, lines
+
+
+def queued_job(lines: queue.Queue[str]) -> str:
+    while "queued; Ctrl-C asks whether to cancel it" not in (line := lines.get(timeout=120)):
+        continue
+    return line.split("job ", 1)[1].split(" ", 1)[0]
+
+
+def test_ctrl_c_asks_whether_to_cancel_the_generation(server, celery_worker, client, smollm2_folder, tmp_path):
+    proc, lines = start(cli_env(server, tmp_path))
+    job_id = queued_job(lines)
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdin is not None
+    proc.stdin.write("y\n")
+    proc.stdin.close()
+    assert proc.wait(timeout=120) == 130
+    text = "".join(lines.queue)
+    assert "cancel the 1 unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
+    assert client.wait_job(job_id, timeout=300)["state"] == "canceled"
+
+
+def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, celery_worker, client, smollm2_folder,
+                                                                  tmp_path):
+    proc, lines = start(cli_env(server, tmp_path))
+    job_id = queued_job(lines)
+    with open_stream(client.base, job_id, client.s.auth, None) as events:  # its first tokens are out
+        while (event := events.next()) is not None and not (
+                event.event == "progress" and event.json()["stage"] == "generating"):
+            continue
+    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    stdout, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    assert stdout.startswith("1, 2, 3") and len(stdout) < 4 * 600  # greedy: the start of the count
+    assert "the text written before it follows" in "".join(lines.queue)

@@ -83,8 +83,9 @@ def test_model_errors(client):
     assert "/" not in r.json()["error"]["message"] and "details" not in r.json()["error"]  # no server folder
     r = client.post("/api/v2/models/generate", json={"prompt": "hi", "temperature": -1})
     assert r.status_code == 400
-    r = client.post("/api/v2/models/generate", json={"prompt": " \n\t "})
-    assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"]
+    for empty in (" \n\t ", "\u0000\u0000", "\u001b \u0007\u0000"):  # a stranger's NULs got an answer of emoji
+        r = client.post("/api/v2/models/generate", json={"prompt": empty})
+        assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"], empty
     for route, body in (("/api/v2/models/generate", {"prompt": "hi", "file": "song.wav"}),
                         ("/api/v2/models/unload", {"files": ["a.wav"]}),
                         ("/library/ask", {"question": "x", "file": "a"})):

@@ -61,3 +61,16 @@ def test_declared_ranges_are_enforced_and_described():
         with pytest.raises(InvalidRequestError):
             SeparationOptions.from_request(bad, settings=SETTINGS)
     assert SeparationOptions.from_request({"overlap": 0.9, "segment": None}, settings=SETTINGS).overlap == 0.9
+
+
+@pytest.mark.parametrize("empty", [" \n\t", "\u0000\u0000", "\u001b\u0007 \u200b"])
+def test_a_required_text_of_spaces_or_control_characters_alone_is_refused(empty):
+    """A stranger's prompt of NULs was generated from; the library question and MusicGen's prompt are read alike."""
+    from library.options import AskOptions
+    from worker.musicgen.options import MusicGenOptions
+
+    for cls, name in ((AskOptions, "question"), (MusicGenOptions, "prompt")):
+        with pytest.raises(InvalidRequestError) as e:
+            cls.from_request({name: empty}, settings=SETTINGS)
+        assert e.value.code == "invalid_option" and name in e.value.message
+    assert AskOptions.from_request({"question": "\u0000a river?"}, settings=SETTINGS).question == "\u0000a river?"

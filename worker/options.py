@@ -189,11 +189,17 @@ def check_bool(name: str, value: Any) -> None:
         raise InvalidRequestError(f"{name} must be true or false", code="invalid_option", details={"option": name})
 
 
+def printable_chars(text: str) -> int:
+    """How many characters of `text` are neither whitespace nor control characters: a text of NULs or escape
+    codes alone says nothing (a stranger's prompt of NULs got an answer of emoji)."""
+    return sum(1 for ch in text if ch.isprintable() and not ch.isspace())
+
+
 def check_text(name: str, value: Any, *, max_chars: int, optional: bool = True, non_empty: bool = False) -> None:
     """A string of at most `max_chars` characters (None allowed when `optional`)."""
     if value is None and optional:
         return
-    if not isinstance(value, str) or len(value) > max_chars or (non_empty and not value.strip()):
+    if not isinstance(value, str) or len(value) > max_chars or (non_empty and not printable_chars(value)):
         what = "a non-empty text" if non_empty else "a string"
         raise InvalidRequestError(f"{name} must be {what} of at most {max_chars} characters", code="invalid_option",
                                   details={"option": name})

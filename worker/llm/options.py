@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from config import MODEL_REGISTRY
 from worker.errors import InvalidRequestError
 from worker.llm.weights import registry_entry
-from worker.options import JobOptions, Settings, option
+from worker.options import JobOptions, Settings, option, printable_chars
 
 MAX_NEW_TOKENS = 8192  # tokens; an upper bound for one request, models stop earlier at their context
 DEFAULT_NEW_TOKENS = 256
@@ -65,10 +65,10 @@ class GenerateOptions(JobOptions):
         conversation = self.conversation()
         total_chars = sum(len(text_of(m["content"])) for m in conversation)
         media = sum(count_parts(conversation, kind) for kind in ("audio", "image"))
-        said = sum(len(text_of(m["content"]).strip()) for m in conversation)
-        if said == 0 and media == 0:  # spaces alone are no question (a stranger's generated an essay)
-            raise InvalidRequestError("a non-empty prompt or messages is required (whitespace alone is empty)",
-                                      code="invalid_option", details={"option": "prompt"})
+        said = sum(printable_chars(text_of(m["content"])) for m in conversation)
+        if said == 0 and media == 0:  # spaces alone are no question (a stranger's generated an essay), nor NULs
+            raise InvalidRequestError("a non-empty prompt or messages is required (whitespace or control characters "
+                                      "alone are empty)", code="invalid_option", details={"option": "prompt"})
         if total_chars > MAX_PROMPT_CHARS:
             raise InvalidRequestError(f"the prompt is over {MAX_PROMPT_CHARS} characters", code="invalid_option")
 

@@ -143,7 +143,7 @@ class WorkerRuntime:
                 continue
             if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
                 continue  # another worker is recovering it
-            svc.jobs.take_back_writes(job_id, job["attempts"])  # before the end a waiter is woken by
+            svc.jobs.take_back_writes(job_id, job["attempts"])  # first: a waiter woken by the end finds none
             if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
                 svc.jobs.fail(job_id, {"code": "worker_lost",
                                        "message": f"the worker running this job ({job.get('worker')}) stopped "

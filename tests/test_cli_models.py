@@ -15,7 +15,7 @@ from tests.test_cli import CLI, cli_env
 PROMPT = "Write the numbers from 1 to 300, separated by commas."  # greedy SmolLM2: all 600 tokens, ~45 s
 
 
-def start(env: dict[str, str]) -> tuple[subprocess.Popen, queue.Queue[str]]:
+def start(env: dict[str, str]) -> tuple[subprocess.Popen, queue.Queue[str], threading.Thread]:
     # SIGINT handled, not ignored, while the child starts (see tests/test_cli.py: an ignored one stays ignored)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -24,9 +24,10 @@ def start(env: dict[str, str]) -> tuple[subprocess.Popen, queue.Queue[str]]:
                                 stderr=subprocess.PIPE)
     finally:
         signal.signal(signal.SIGINT, previous)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
-    return proc, lines
+    lines: queue.Queue[str] = queue.Queue()  # stderr, read by this thread alone (communicate() would race it)
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True)
+    reader.start()
+    return proc, lines, reader
 
 
 def queued_job(lines: queue.Queue[str]) -> str:
@@ -36,13 +37,14 @@ def queued_job(lines: queue.Queue[str]) -> str:
 
 
 def test_ctrl_c_asks_whether_to_cancel_the_generation(server, celery_worker, client, smollm2_folder, tmp_path):
-    proc, lines = start(cli_env(server, tmp_path))
+    proc, lines, reader = start(cli_env(server, tmp_path))
     job_id = queued_job(lines)
     proc.send_signal(signal.SIGINT)
     assert proc.stdin is not None
     proc.stdin.write("y\n")
     proc.stdin.close()
     assert proc.wait(timeout=120) == 130
+    reader.join(timeout=30)
     text = "".join(lines.queue)
     assert "cancel the 1 unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
     assert client.wait_job(job_id, timeout=300)["state"] == "canceled"
@@ -50,14 +52,17 @@ def test_ctrl_c_asks_whether_to_cancel_the_generation(server, celery_worker, cli
 
 def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, celery_worker, client, smollm2_folder,
                                                                   tmp_path):
-    proc, lines = start(cli_env(server, tmp_path))
+    proc, lines, reader = start(cli_env(server, tmp_path))
     job_id = queued_job(lines)
     with open_stream(client.base, job_id, client.s.auth, None) as events:  # its first tokens are out
         while (event := events.next()) is not None and not (
                 event.event == "progress" and event.json()["stage"] == "generating"):
             continue
     assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
-    stdout, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 1
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    stdout = proc.stdout.read()
+    assert proc.wait(timeout=300) == 1
+    reader.join(timeout=30)
     assert stdout.startswith("1, 2, 3") and len(stdout) < 4 * 600  # greedy: the start of the count
     assert "the text written before it follows" in "".join(lines.queue)

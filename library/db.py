@@ -28,6 +28,7 @@ _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$
 PG_CONNECT_SECONDS = 5  # a server that does not answer: /health and the routes say so instead of hanging
 SQLITE_BUSY_SECONDS = 30.0  # a writer waits this long for another process' write to end
 _ADVISORY_LOCK = 0x6C696272  # 'libr': one migrating process at a time on PostgreSQL
+_WRITE_LOCK = 0x6C696277  # 'libw': one writing transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE
 VECTOR_SEARCH_MODES = ("auto", "exact")  # LIBRARY_VECTOR_SEARCH: pgvector when present, or always numpy
 EXACT_LABEL = "exact (numpy)"
 
@@ -98,11 +99,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One atomic write (SQLite: BEGIN IMMEDIATE, so two writers queue instead of deadlocking)."""
+        """One atomic write; two writers queue, one after the other (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
+        advisory lock held to the end of the transaction). Under PostgreSQL's READ COMMITTED, two reindexes of an
+        owner at once had interleaved: one's delete of a track's lines missed the lines the other had just
+        inserted and then deleted its track row, leaving lines that made every later insert of that track fail
+        (UniqueViolation, the track gone from the library for good). Writes are small (one track each)."""
         conn = self._connection()
         if self.dialect == "postgresql":
             try:
                 with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                     yield Transaction(self, conn)
             except Exception:
                 self._drop_broken()

@@ -88,7 +88,8 @@ class LibraryStore:
             if passages:
                 self.db.ensure_vector_index(model=model, dim=len(passages[0][-2]) // FLOAT32_BYTES)
         with self.db.transaction() as tx:
-            _delete_tracks(tx, "track_id = ?", (tid,))
+            for table in ("lines", "passages", "tracks"):  # by its id alone: rows a crashed write left go too
+                tx.execute(f"DELETE FROM {table} WHERE track_id = ?", (tid,))
             tx.execute(track_sql + ")" + track_values, row)
             tx.executemany("INSERT INTO lines (track_id, line_no, owner, text, start_seconds, end_seconds, words) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)",

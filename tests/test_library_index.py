@@ -218,3 +218,47 @@ def test_an_unusable_embedding_model_is_named_in_the_error(tmp_path):
         model_dir({"LIBRARY_EMBEDDING_MODEL": "model:gemma-3n-E2B", "MODELS_DIR": str(tmp_path), "MODEL_PATHS": {}})
 
 
+
+
+def test_writes_at_once_keep_every_track_whole_and_a_leftover_row_is_healed(library, settings):
+    """A stranger's four reindexes at once lost tracks on PostgreSQL (UniqueViolation) and left lines without their
+    track, after which that track could never be indexed again: writers now queue, and an index of a track clears
+    every row of its id first."""
+    import threading
+
+    owner = f"w{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / "results-w"
+    for stem, tonic in (("first", "E"), ("second", "B")):
+        write_results(results, stem, tonic=tonic, mode="minor", tempo=90.0, mfcc_shift=0.5,
+                      lines=[(0.0, f"{stem} line one"), (2.0, f"{stem} line two")])
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            for _ in range(8):
+                for stem in ("first", "second"):
+                    library.index_file(owner=owner, session_id="busy", filename=f"{stem}.wav", results_dir=results)
+                library.remove_session(owner=owner, session_id="busy")
+        except BaseException as e:  # noqa: BLE001 - reported below, with the thread's others
+            errors.append(e)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    for stem in ("first", "second"):
+        library.index_file(owner=owner, session_id="busy", filename=f"{stem}.wav", results_dir=results)
+    tracks = library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=10)
+    assert sorted(t["filename"] for t in tracks) == ["first.wav", "second.wav"]
+    db = library.store.db
+    for t in tracks:
+        assert db.query("SELECT count(*) FROM lines WHERE track_id = ?", (t["track_id"],)) == [(2,)]
+    # lines whose track row is gone (what the race left): the next index of that track clears them
+    gone = tracks[0]["track_id"]
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM tracks WHERE track_id = ?", (gone,))
+    library.index_file(owner=owner, session_id="busy", filename=tracks[0]["filename"], results_dir=results)
+    assert db.query("SELECT count(*) FROM lines WHERE track_id = ?", (gone,)) == [(2,)]
+    assert len(library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=10)) == 2

@@ -26,6 +26,7 @@ import redis
 from . import keys
 
 log = logging.getLogger(__name__)
+INODE_MARK = "\t"  # "<final name>\t<inode>": the name a temporary file will get, and that file's inode
 
 
 class JobWrites:
@@ -34,19 +35,33 @@ class JobWrites:
         self.root = Path(data_dir).resolve()
         self.ttl = int(ttl_seconds)
 
-    def note(self, job_id: str, attempt: int, path: Path) -> None:
-        """`path` is being written (or was put in place) by the job. Outside DATA_DIR: not the job's result."""
-        try:
-            relative = Path(path).resolve().relative_to(self.root)
-        except ValueError:
+    def note(self, job_id: str, attempt: int, path: Path, becomes: Path | None = None) -> None:
+        """`path` is being written (or was put in place) by the job; `becomes`: the final name the temporary file
+        `path` will be renamed to, noted with the temporary file's inode (the rename keeps it): a kill right after
+        the rename leaves a file that is known, and an earlier run's file of that name, never replaced, is left
+        alone. Outside DATA_DIR: not the job's result."""
+        entries = [self._relative(path)]
+        if becomes is not None:
+            try:
+                entries.append(f"{self._relative(becomes)}{INODE_MARK}{os.stat(path).st_ino}")
+            except (OSError, TypeError):
+                pass
+        members = [e for e in entries if e is not None]
+        if not members:
             return
         try:
             pipe = self.r.pipeline()
-            pipe.sadd(keys.job_writes(job_id, attempt), str(relative))
+            pipe.sadd(keys.job_writes(job_id, attempt), *members)
             pipe.expire(keys.job_writes(job_id, attempt), self.ttl)
             pipe.execute()
         except redis.RedisError:  # Redis away for a moment: the write goes on (only a kill now would leave it)
-            log.warning("could not note %s as written by job %s", relative, job_id)
+            log.warning("could not note %s as written by job %s", members[0], job_id)
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return None
 
     def forget(self, job_id: str, attempt: int) -> None:
         """The runner recorded the job's end: its files are its result (or were taken back by the runner)."""
@@ -56,10 +71,13 @@ class JobWrites:
         """Remove every file the attempt noted (those still there); returns how many were removed."""
         removed = 0
         for raw in self.r.smembers(keys.job_writes(job_id, attempt)):
-            path = (self.root / keys.text(raw)).resolve()
+            name, _, inode = keys.text(raw).partition(INODE_MARK)
+            path = (self.root / name).resolve()
             if not path.is_relative_to(self.root) or path == self.root:
                 continue
             try:
+                if inode and os.stat(path).st_ino != int(inode):
+                    continue  # not the file the job was writing: an earlier run's, which it never replaced
                 os.unlink(path)
                 removed += 1
             except FileNotFoundError:

@@ -97,7 +97,8 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     record = svc.jobs.get(job_id)
     # each file noted in Redis as it is written: a kill of this process leaves none of them behind
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
-    with recording_writes(on_write=(lambda path: writes.note(job_id, attempt, path)) if writes else None) as written:
+    on_write = (lambda path, becomes: writes.note(job_id, attempt, path, becomes)) if writes else None
+    with recording_writes(on_write=on_write) as written:
         try:
             if record is None:  # expired or deleted between start() and here
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")

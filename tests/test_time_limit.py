@@ -160,3 +160,15 @@ def test_the_files_an_attempt_wrote_are_taken_back_by_attempt_and_never_outside_
     assert not client.exists(keys.job_writes("job1", 1)) and client.exists(keys.job_writes("job1", 2))
     writes.forget("job1", 2)  # the runner recorded the end itself: its files are its result
     assert writes.take_back("job1", 2) == 0 and second.exists()
+    # killed right after a rename, before the final name was noted: the temporary file's inode names it; an
+    # earlier run's file of a name the job never got to replace stays
+    renamed, untouched = results / "pitch_a.png", results / "pitch_a.json"
+    untouched.write_text("an earlier run's")
+    for final in (renamed, untouched):
+        tmp = results / f".{final.name}.x2.part"
+        tmp.write_text("new")
+        writes.note("job2", 1, tmp, becomes=final)
+    os.replace(results / ".pitch_a.png.x2.part", renamed)
+    assert writes.take_back("job2", 1) == 2  # the renamed file and the other's temporary file
+    assert not renamed.exists() and untouched.read_text() == "an earlier run's"
+    assert not list(results.glob("*.part"))

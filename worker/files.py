@@ -29,8 +29,8 @@ from worker.errors import InvalidRequestError
 
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_LENGTH = 120  # characters, extension included
-_written: ContextVar[tuple[list[Path], Callable[[Path], None] | None] | None] = ContextVar("written_files",
-                                                                                         default=None)
+OnWrite = Callable[[Path, "Path | None"], None]  # (path, the final name a temporary file will be renamed to)
+_written: ContextVar[tuple[list[Path], OnWrite | None] | None] = ContextVar("written_files", default=None)
 
 
 def safe_name(filename: str) -> str:
@@ -80,7 +80,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        _tell(Path(tmp))
+        _tell(Path(tmp), becomes=path)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -111,7 +111,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part" + path.suffix)
     os.close(fd)
     try:
-        _tell(Path(tmp))
+        _tell(Path(tmp), becomes=path)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -121,9 +121,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def recording_writes(on_write: Callable[[Path], None] | None = None) -> Iterator[list[Path]]:
+def recording_writes(on_write: OnWrite | None = None) -> Iterator[list[Path]]:
     """Lists the files the atomic writers put in place within (in this thread or task context); `on_write`
-    hears each temporary name before it is written and each final name once the file is in place."""
+    hears each temporary name before it is written, with the final name it will get, and each final name once
+    the file is in place (with None)."""
     written: list[Path] = []
     token = _written.set((written, on_write))
     try:
@@ -144,10 +145,12 @@ def _record(path: Path) -> None:
         _tell(path)
 
 
-def _tell(path: Path) -> None:  # a temporary name before it is written, a final one once in place
+def _tell(path: Path, *, becomes: Path | None = None) -> None:
+    """A temporary name before it is written (`becomes`: the name it will be renamed to), a final one once in
+    place: a process killed between the rename and this second call leaves a file its job was told of."""
     recording = _written.get()
     if recording is not None and recording[1] is not None:
-        recording[1](Path(path))
+        recording[1](Path(path), becomes)
 
 
 def _unlink_quietly(path: str | Path) -> None:

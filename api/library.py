@@ -11,6 +11,7 @@ import binascii
 import json
 import logging
 import math
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -25,6 +26,7 @@ from library.camelot import keys_for, parse_key
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
+from storage import check_session_id
 from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
 from worker.llm.choice import AUTO, choose_model
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 SEARCH_MODES = ("lyrics", "semantic", "hybrid")
 MAX_SEARCH_OFFSET = 200  # a search ranks at most this many hits; pages are cut from them
 MAX_QUERY_CHARS = 500
+METRE_RE = re.compile(r"(\d{1,2})/(1|2|4|8|16|32)")  # what the analysis writes: 4/4, 3/4, 6/8, 12/8
 
 
 class LibraryUnavailableError(MusicAnalyzerError):
@@ -55,7 +58,7 @@ def list_tracks():
     """The caller's tracks ordered by session and file, filtered (see the OpenAPI description)."""
     args = request.args
     where = TrackFilter(
-        session_id=args.get("session_id") or None, camelot=_key_filter(), tempo_min=_number("tempo_min", 1, 1000),
+        session_id=_session_id(), camelot=_key_filter(), tempo_min=_number("tempo_min", 1, 1000),
         tempo_max=_number("tempo_max", 1, 1000), tempo_multiples=_flag("tempo_multiples", True),
         metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
         loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
@@ -167,9 +170,15 @@ def _metre() -> str | None:
     raw = request.args.get("metre")
     if not raw:
         return None
-    if len(raw) > 8 or "/" not in raw:
+    match = METRE_RE.fullmatch(raw)
+    if match is None or not 1 <= int(match.group(1)) <= 32:  # 4/0 or "4/4\n" matched nothing, without a word
         raise InvalidRequestError("metre must be like 4/4, 3/4, 6/8", code="invalid_filter")
     return raw
+
+
+def _session_id() -> str | None:
+    raw = request.args.get("session_id")
+    return check_session_id(raw) if raw else None  # a NUL in it reached PostgreSQL: a 500
 
 
 def _encode(value: Any) -> str:
@@ -187,7 +196,8 @@ def _cursor_pair(cursor: str | None) -> tuple[str, str] | None:
     if not cursor:
         return None
     value = _decode(cursor)
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and "\x00" not in v
+                                                                for v in value)):
         raise InvalidRequestError("cursor is not one this API gave out", code="invalid_cursor")
     return value[0], value[1]
 

@@ -81,7 +81,8 @@ class _Forward(Collector):
 @bp.get("/metrics")
 def scrape():
     registry = current_app.extensions.setdefault("metrics_registry", scrape_registry(current_app))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # as given: `mimetype` would add a second charset to the one it holds (Prometheus 3 refuses the pair)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_http_metrics(app: Flask) -> None:

@@ -3,6 +3,8 @@ never sees them; deleting the session removes them."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 
 import numpy as np
@@ -66,11 +68,16 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
     near = admin_client.get(f"/library/tracks/{seed['track_id']}/similar", params={"owner": USER}).json()
     assert near["similar"][0]["track"]["filename"] == "lib-a-copy.ogg"
     # bad arguments: clear 400s
+    nul_cursor = base64.urlsafe_b64encode(json.dumps([session_id + "\x00", "x"]).encode()).decode()
+    # a NUL reached PostgreSQL (a stranger's 500s); 4/0 and "4/4\n" matched nothing without a word
     for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"},
-                   {"limit": 0}):
+                   {"limit": 0}, {"session_id": session_id + "\x00"}, {"metre": "4/4\x00"}, {"metre": "4/0"},
+                   {"metre": "4/4\n"}, {"cursor": nul_cursor}):
         r = client.get("/library/tracks", params=params)
         assert r.status_code == 400, params
-        assert r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor", "invalid_limit"), params
+        assert r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor", "invalid_limit",
+                                             "invalid_session_id"), params
+    assert client.get("/library/tracks", params={"metre": "4/4"}).status_code == 200
     assert client.get("/library/search", params={"q": ""}).status_code == 400
     assert client.get("/library/search", params={"q": "x", "mode": "psychic"}).status_code == 400
     library = client.get("/health").json()["library"]

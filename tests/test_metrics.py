@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def scrape(client) -> dict[str, dict[tuple, float]]:
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert r.headers["Content-Type"].count("charset") == 1  # twice, Prometheus 3 refuses the scrape
     out: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(r.text):
         for sample in family.samples:

@@ -57,3 +57,29 @@ def test_what_an_answer_is_warned_of():
     analysis, warnings = read_answer("lazy " * 60, heard_words=True)  # a stranger's SmolLM2 answer: two warnings
     assert "none of the sections" in warnings[0] and "'lazy' is 100% of its words" in warnings[1]
     assert read_answer("", heard_words=False) == ({k: "" for k in analysis}, [])  # nothing heard, nothing said
+
+
+def test_an_analysis_of_a_transcript_whisper_doubted_passes_the_doubt_on(tmp_path):
+    """A stranger's instrumental got "Thank you so much for watching" from Whisper, with a warning; the lyrics job
+    spent a minute analysing those words and said nothing of the doubt."""
+    from pathlib import Path
+
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result
+    from worker.transcription.pipeline import doubt_warnings
+
+    segment = {"text": "Thank you so much for watching.", "start": 0.0, "end": 4.0, "no_speech_prob": 0.9,
+               "avg_logprob": -1.2, "speech_share": 0.0}
+    doubt = doubt_warnings([segment])
+    assert doubt and doubt[0].startswith("the transcript may be made up")
+    transcript = {"language": "en", "segments": [segment], "warnings": [*doubt, "another note"]}
+    generated = {"response": "Themes: gratitude", "model": "smollm2-135m", "finish_reason": "stop",
+                 "tokens_generated": 4, "seconds": 1.0}
+    lines = [{"text": segment["text"], "start": 0.0, "end": 4.0}]
+    result = _result(Path("sad.ogg"), LyricsOptions(), None, transcript, "transcript_sad.json", lines, False,
+                     generated, [])
+    assert f"the analysis read a doubtful transcript: {doubt[0]}" in result["warnings"]
+    assert not any("another note" in w for w in result["warnings"])
+    clean = _result(Path("sad.ogg"), LyricsOptions(), None, {**transcript, "warnings": []}, "t.json", lines, False,
+                    generated, [])
+    assert not any("doubtful" in w for w in clean["warnings"])

@@ -118,13 +118,16 @@ def doubted(segment: dict) -> bool:
             or segment.get("speech_share", 1.0) < DOUBT_SPEECH_SHARE)
 
 
+MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
+
+
 def doubt_warnings(segments: list[dict]) -> list[str]:
     """A warning when the segments Whisper doubts hold at least half of the transcript's text."""
     spoken = [s for s in segments if s["text"]]
     doubtful = [s for s in spoken if doubted(s)]
     if not doubtful or 2 * sum(len(s["text"]) for s in doubtful) < sum(len(s["text"]) for s in spoken):
         return []
-    return [f"the transcript may be made up: no voice was heard in {len(doubtful)} of {len(spoken)} segments "
+    return [f"{MADE_UP}: no voice was heard in {len(doubtful)} of {len(spoken)} segments "
             f"(Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, its average log-probability "
             f"{DOUBT_LOGPROB} or less, or under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced); tones, music and "
             "noise are often heard as words"]

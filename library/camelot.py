@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLATS = {"DB": "C#", "EB": "D#", "GB": "F#", "AB": "G#", "BB": "A#", "CB": "B", "FB": "E"}
+# the other spellings of the twelve: flats, and the sharps that name a white key (E# minor is F minor)
+_FLATS = {"DB": "C#", "EB": "D#", "GB": "F#", "AB": "G#", "BB": "A#", "CB": "B", "FB": "E", "E#": "F", "B#": "C"}
 _CODE_RE = re.compile(r"^\s*(1[0-2]|[1-9])\s*([ABab])\s*$")
 _KEY_RE = re.compile(r"^\s*([A-Ga-g])\s*([#b♯♭]?)\s*(major|minor|maj|min|m)?\s*$", re.I)
 
@@ -60,6 +61,6 @@ def keys_for(code: str, relation: str) -> list[str]:
 
 def _pitch_class(tonic: str) -> int | None:
     name = tonic.strip().upper()
-    if len(name) == 2 and name[1] == "B":
+    if len(name) == 2:
         name = _FLATS.get(name, name)
     return PITCH_NAMES.index(name) if name in PITCH_NAMES else None

@@ -262,3 +262,14 @@ def test_writes_at_once_keep_every_track_whole_and_a_leftover_row_is_healed(libr
     library.index_file(owner=owner, session_id="busy", filename=tracks[0]["filename"], results_dir=results)
     assert db.query("SELECT count(*) FROM lines WHERE track_id = ?", (gone,)) == [(2,)]
     assert len(library.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=10)) == 2
+
+
+def test_every_spelling_of_a_key_names_its_place_on_the_wheel():
+    """A stranger's `key=E# minor` got 400 where `Cb major` was read: the sharps of white keys are keys too."""
+    from library.camelot import parse_key
+
+    known = {"A minor": "8A", "Am": "8A", "8a": "8A", "C major": "8B", "C": "8B", "F minor": "4A", "E# minor": "4A",
+             "E#m": "4A", "B# minor": "5A", "C minor": "5A", "Cb major": "1B", "B major": "1B", "Bbm": "3A",
+             "F♯ minor": "11A", "Gb major": "2B", "Fb major": "12B", "E major": "12B"}
+    assert {text: parse_key(text) for text in known} == known
+    assert [parse_key(text) for text in ("H minor", "13A", "E## minor", "")] == [None] * 4

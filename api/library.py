@@ -63,6 +63,10 @@ def list_tracks():
         metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
         loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
         has_vocals=_flag("has_vocals", None))
+    for lo, hi in (("tempo_min", "tempo_max"), ("duration_min", "duration_max"), ("loudness_min", "loudness_max")):
+        low, high = getattr(where, lo), getattr(where, hi)
+        if low is not None and high is not None and low > high:  # an empty list would read as "no such tracks"
+            raise InvalidRequestError(f"{lo} is above {hi}", code="invalid_filter")
     limit = page_limit(50, 200)
     after = _cursor_pair(args.get("cursor"))
     rows = library().list_tracks(owner=access.acting_owner(), where=where, after=after, limit=limit + 1)

@@ -72,7 +72,8 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
     # a NUL reached PostgreSQL (a stranger's 500s); 4/0 and "4/4\n" matched nothing without a word
     for params in ({"key": "H minor"}, {"tempo_min": "fast"}, {"cursor": "nonsense!"}, {"has_vocals": "maybe"},
                    {"limit": 0}, {"session_id": session_id + "\x00"}, {"metre": "4/4\x00"}, {"metre": "4/0"},
-                   {"metre": "4/4\n"}, {"cursor": nul_cursor}):
+                   {"metre": "4/4\n"}, {"cursor": nul_cursor}, {"tempo_min": "200", "tempo_max": "100"},
+                   {"loudness_min": "-6", "loudness_max": "-20"}):
         r = client.get("/library/tracks", params=params)
         assert r.status_code == 400, params
         assert r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor", "invalid_limit",

@@ -36,28 +36,36 @@ def queued_job(lines: queue.Queue[str]) -> str:
     return line.split("job ", 1)[1].split(" ", 1)[0]
 
 
-def test_ctrl_c_asks_whether_to_cancel_the_generation(server, celery_worker, client, smollm2_folder, tmp_path):
+def wait_for_tokens(client, job_id: str) -> None:
+    with open_stream(client.base, job_id, client.s.auth, None) as events:  # its first tokens are out
+        while (event := events.next()) is not None and not (
+                event.event == "progress" and event.json()["stage"] == "generating"):
+            continue
+
+
+def test_ctrl_c_asks_whether_to_cancel_the_generation_and_shows_what_it_wrote(server, celery_worker, client,
+                                                                            smollm2_folder, tmp_path):
     proc, lines, reader = start(cli_env(server, tmp_path))
     job_id = queued_job(lines)
+    wait_for_tokens(client, job_id)
     proc.send_signal(signal.SIGINT)
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("y\n")
     proc.stdin.close()
+    stdout = proc.stdout.read()
     assert proc.wait(timeout=120) == 130
     reader.join(timeout=30)
     text = "".join(lines.queue)
     assert "cancel the 1 unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
     assert client.wait_job(job_id, timeout=300)["state"] == "canceled"
+    assert "the text written before the cancel:" in text and stdout.startswith("1, 2, 3")  # greedy: the count
 
 
 def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, celery_worker, client, smollm2_folder,
                                                                   tmp_path):
     proc, lines, reader = start(cli_env(server, tmp_path))
     job_id = queued_job(lines)
-    with open_stream(client.base, job_id, client.s.auth, None) as events:  # its first tokens are out
-        while (event := events.next()) is not None and not (
-                event.event == "progress" and event.json()["stage"] == "generating"):
-            continue
+    wait_for_tokens(client, job_id)
     assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.close()

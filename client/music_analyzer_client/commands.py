@@ -142,6 +142,9 @@ def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     return EXIT_OK
 
 
+CANCELED_TEXT_WAIT_SECONDS = 60.0  # a canceled generation ends at its next token (a long prompt: its next layer)
+
+
 def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     if args.models_command == "status":
         status = client.model_status()
@@ -169,7 +172,12 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                                              ("seed", args.seed)) if v is not None}
                 result = client.generate(args.prompt, on_queued=started, **options)
     except KeyboardInterrupt:
-        ask_cancel(client, queued, out)
+        canceled = ask_cancel(client, queued, out)
+        if args.models_command == "generate" and canceled:  # it stops at its next token: what it wrote is shown
+            kept = client.wait(canceled[0], timeout=CANCELED_TEXT_WAIT_SECONDS).get("result") or {}
+            if kept.get("response"):
+                out.warn("the text written before the cancel:")
+                out.out.print(str(kept["response"]))
         return EXIT_INTERRUPTED
     except MusicAnalyzerError as e:  # a generation canceled midway: the text it had written is still the user's
         partial = (e.details or {}).get("result")

@@ -106,11 +106,12 @@ def wait_all(items: list[Followed]) -> None:
         item.done.wait()
 
 
-def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> None:
-    """After Ctrl-C: ask on the terminal (or read the answer from stdin) whether to cancel the unfinished jobs."""
+def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> list[str]:
+    """After Ctrl-C: ask on the terminal (or read the answer from stdin) whether to cancel the unfinished jobs;
+    returns those whose cancel the server took."""
     if not job_ids:
         out.warn("interrupted")
-        return
+        return []
     out.err.print(f"\ninterrupted: cancel the {len(job_ids)} unfinished job(s) on the server? [y/N] ", end="")
     try:
         answer = sys.stdin.readline().strip().lower()
@@ -118,10 +119,13 @@ def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> None:
         answer = ""
     if answer not in ("y", "yes"):
         out.warn(f"left running: {' '.join(job_ids)} (cancel later with `music-analyzer cancel JOB`)")
-        return
+        return []
+    canceled = []
     for job_id in job_ids:
         try:
             state = client.cancel(job_id)["state"]
             out.warn(f"{job_id}: {state.replace('_', ' ')}")
+            canceled.append(job_id)
         except MusicAnalyzerError as e:
             out.warn(f"{job_id}: {e.message}")
+    return canceled

@@ -136,7 +136,9 @@ def test_a_generation_canceled_midway_keeps_the_text_it_had_written(client, smol
     result = final["result"]
     assert final["state"] == "canceled" and final["files"] == []
     assert result["finish_reason"] == "canceled" and 1 <= result["tokens_generated"] < 600
-    assert result["response"].startswith("1, 2, 3") and result["model"] == "smollm2-135m"  # greedy: 600 tokens
+    # greedy: "1, 2, 3, ..." for 600 tokens, cut where the cancel was seen: at the report the test saw (its event is
+    # written just before the worker looks for a cancel) or 8 tokens later
+    assert result["response"].startswith("1") and result["model"] == "smollm2-135m"
     assert job_error(final).details["result"] == result  # the Python client's exception carries it too
 
 

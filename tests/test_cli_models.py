@@ -58,7 +58,7 @@ def test_ctrl_c_asks_whether_to_cancel_the_generation_and_shows_what_it_wrote(se
     text = "".join(lines.queue)
     assert "cancel the 1 unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
     assert client.wait_job(job_id, timeout=300)["state"] == "canceled"
-    assert "the text written before the cancel:" in text and stdout.startswith("1, 2, 3")  # greedy: the count
+    assert "the text written before the cancel:" in text and stdout.startswith("1")  # greedy: "1, 2, 3, ..." cut
 
 
 def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, celery_worker, client, smollm2_folder,
@@ -72,5 +72,5 @@ def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, cele
     stdout = proc.stdout.read()
     assert proc.wait(timeout=300) == 1
     reader.join(timeout=30)
-    assert stdout.startswith("1, 2, 3") and len(stdout) < 4 * 600  # greedy: the start of the count
+    assert stdout.startswith("1") and len(stdout) < 4 * 600  # greedy: the start of "1, 2, 3, ...", cut
     assert "the text written before it follows" in "".join(lines.queue)

@@ -88,8 +88,7 @@ class LibraryStore:
             if passages:
                 self.db.ensure_vector_index(model=model, dim=len(passages[0][-2]) // FLOAT32_BYTES)
         with self.db.transaction() as tx:
-            for table in ("lines", "passages", "tracks"):  # by its id alone: rows a crashed write left go too
-                tx.execute(f"DELETE FROM {table} WHERE track_id = ?", (tid,))
+            _delete_ids(tx, [tid])  # by its id alone, not through its track row: rows a broken write left go too
             tx.execute(track_sql + ")" + track_values, row)
             tx.executemany("INSERT INTO lines (track_id, line_no, owner, text, start_seconds, end_seconds, words) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -243,12 +242,17 @@ def tempo_match(tempo: float | None, lo: float | None, hi: float | None) -> str 
 
 def _delete_tracks(tx: Transaction, where: str, params: Sequence[Any]) -> int:
     ids = [r[0] for r in tx.query("SELECT track_id FROM tracks WHERE " + where, params)]
+    _delete_ids(tx, ids)
+    return len(ids)
+
+
+def _delete_ids(tx: Transaction, ids: Sequence[str]) -> None:
+    """Every row of these tracks: their lines, passages and track rows."""
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+        chunk = list(ids[i:i + 500])
         marks = ", ".join("?" * len(chunk))
         for table in ("lines", "passages", "tracks"):
             tx.execute(f"DELETE FROM {table} WHERE track_id IN ({marks})", chunk)
-    return len(ids)
 
 
 def _values(plain: int, vectors: int) -> str:

@@ -17,6 +17,7 @@ from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
+from jobs.erasure import deleting
 from jobs.listing import JobFilter, page_jobs
 from jobs.record import iso, public_view
 from jobs.services import services
@@ -166,14 +167,16 @@ def download_file(session_id: str, name: str):
 @bp.delete("/sessions/<session_id>")
 def delete_session(session_id: str):
     store, jobs = access.session(session_id), services().jobs
-    active = jobs.active_jobs(owner=store.owner, session_id=session_id)
-    if active:
-        raise ConflictError(
-            f"session {session_id!r} has {len(active)} queued or running job(s); cancel them first",
-            code="session_busy", details={"jobs": [j["job_id"] for j in active]})
-    store.delete(session_id)
-    # its jobs' records and cached results hold what the files held (transcripts, analyses): gone with them
-    jobs.forget_session(owner=store.owner, session_id=session_id)
+    # marked first: a job requested from now on is withdrawn (jobs/erasure.py), one requested before is seen here
+    with deleting(jobs.r, owner=store.owner, session_id=session_id):
+        active = jobs.active_jobs(owner=store.owner, session_id=session_id)
+        if active:
+            raise ConflictError(
+                f"session {session_id!r} has {len(active)} queued or running job(s); cancel them first",
+                code="session_busy", details={"jobs": [j["job_id"] for j in active]})
+        store.delete(session_id)
+        # its jobs' records and cached results hold what the files held (transcripts, analyses): gone with them
+        jobs.forget_session(owner=store.owner, session_id=session_id)
     services().cache.forget_session(owner=store.owner, session_id=session_id)
     forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})

@@ -4,13 +4,18 @@ deleted a session and still read its lyrics at GET /jobs/<id>, and saw the jobs 
 of JOB_TTL_SECONDS. The cached results that point into the session go with it too (jobs/cache.py
 `ResultCache.forget_session`).
 
-A job not yet finished is left alone: DELETE /sessions/<id> refuses a session with one (409), so only a job
-queued in the moment between that check and the deletion can be one, and it fails on its missing files.
+A job not yet finished is left alone: DELETE /sessions/<id> refuses a session with one (409). A job requested
+while the deletion runs is withdrawn before it is queued: the deletion marks the session (`deleting`) before it
+looks for unfinished jobs, and a new job, once indexed under its session, looks for that mark and for the
+session's folder (`withdraw_if_session_gone`). Redis orders the two: either the deletion sees the job (409) or
+the job sees the mark or the missing folder (the request answers 404). Before, a stranger's process request
+racing a DELETE answered 202 and its job then vanished with the session (1 of 8 races).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 
@@ -19,6 +24,31 @@ from .keys import text
 from .record import TERMINAL_STATES
 
 CHUNK = 500  # job ids per round trip: a session of many thousand jobs is erased in bounded pipelines
+DELETING_SECONDS = 300  # how long the mark outlives an API process killed in the middle of a deletion
+
+
+@contextmanager
+def deleting(r: redis.Redis, *, owner: str, session_id: str) -> Iterator[None]:
+    """Mark `owner`'s session as being deleted for the block (a count: two deletions at once each hold it)."""
+    key = keys.session_deleting(owner, session_id)
+    pipe = r.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, DELETING_SECONDS)
+    pipe.execute()
+    try:
+        yield
+    finally:
+        if int(r.decr(key)) <= 0:
+            r.delete(key)
+
+
+def withdraw_if_session_gone(r: redis.Redis, *, owner: str, session_id: str, job_id: str, exists: bool) -> bool:
+    """Erase a job just created (indexed, not yet queued) when its session is being deleted or is gone
+    (`exists`: the session's folder, looked at after the job was indexed); True when it was withdrawn."""
+    if exists and not r.exists(keys.session_deleting(owner, session_id)):
+        return False
+    _erase(r, owner=owner, index=keys.session_jobs(owner, session_id), job_ids=[job_id])
+    return True
 
 
 def erase_session_jobs(r: redis.Redis, *, owner: str, session_id: str) -> int:

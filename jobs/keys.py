@@ -71,6 +71,11 @@ def session_jobs(owner: str, session_id: str) -> str:
     return f"{PREFIX}user:{owner}:session-jobs:{session_id}"
 
 
+def session_deleting(owner: str, session_id: str) -> str:
+    """Set while DELETE /sessions/<id> runs: a job created meanwhile is withdrawn (jobs/erasure.py)."""
+    return f"{PREFIX}user:{owner}:session-deleting:{session_id}"
+
+
 def login_failures_by_address(address: str) -> str:
     return f"{PREFIX}login-failures:addr:{address}"
 

@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 
+from storage import session_not_found
 from worker.options import JobOptions
 
 from .cache import adopt, cacheable, hits_for_all
+from .erasure import withdraw_if_session_gone
 from .library_index import index_job_tracks
 from .services import services
 from .types import JOB_TYPES
@@ -38,6 +40,7 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
                           params=params, request_id=g.get("request_id") if has_request_context() else None,
                           webhook=webhook)
+    _withdraw_if_session_gone(job, owner=owner, session_id=session_id)
     try:  # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
@@ -48,6 +51,16 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     # unpublished set, and a worker's recovery publishes it (jobs/runtime.py): never queued for good
     svc.jobs.published(job["job_id"])
     return job
+
+
+def _withdraw_if_session_gone(job: dict, *, owner: str, session_id: str | None) -> None:
+    """Raise the session's 404 (and erase the job) when a DELETE of its session ran while it was created."""
+    if session_id is None:
+        return
+    svc = services()
+    if withdraw_if_session_gone(svc.jobs.r, owner=owner, session_id=session_id, job_id=job["job_id"],
+                                exists=svc.sessions.of(owner).exists(session_id)):
+        raise session_not_found(session_id)
 
 
 def publish(task_name: str, job_id: str, queue: str, *, priority: int = 0) -> None:
@@ -74,6 +87,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id,
                           queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
                           request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
+    _withdraw_if_session_gone(job, owner=owner, session_id=session_id)
     results_dir = store.results_dir(session_id)
     results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
     result = {"batch": True, "results": results, "errors": [], "cached": True} if batch else results[0]

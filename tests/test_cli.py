@@ -60,16 +60,13 @@ def ma(env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str = ""
     return done
 
 
-def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
-    """stderr on a terminal (a pseudo-terminal here): rich draws one bar per job; stdout still gets the summary.
-    Three bars, I-IV-V7 (audio no other test analyses: a cached result would finish before the bars are drawn);
-    two alone, C then F, are as much V-I in F major, which the key model says with a warning naming C major."""
-    song(tmp_path / "t.wav", bars=3)
+def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (30 rows, 120 columns), as a person sees it: its exit code,
+    everything drawn on stderr (escape codes removed) and stdout."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # 30 rows, 120 columns
-    proc = subprocess.Popen([*CLI, "analyze", "t.wav", "--features", "--pitch", "--wait"], cwd=tmp_path,
-                            env={**env, "TERM": "xterm-256color"}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    proc = subprocess.Popen([*CLI, *args], cwd=cwd, env={**env, "TERM": "xterm-256color"},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, text=True)
     os.close(follower)
     screen = b""
     while True:
@@ -82,8 +79,17 @@ def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
         screen += chunk
     os.close(leader)
     stdout = proc.stdout.read() if proc.stdout else ""
-    assert proc.wait(timeout=60) == 0, screen
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    code = proc.wait(timeout=60)
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace")), stdout
+
+
+def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
+    """stderr on a terminal (a pseudo-terminal here): rich draws one bar per job; stdout still gets the summary.
+    Three bars, I-IV-V7 (audio no other test analyses: a cached result would finish before the bars are drawn);
+    two alone, C then F, are as much V-I in F major, which the key model says with a warning naming C major."""
+    song(tmp_path / "t.wav", bars=3)
+    code, text, stdout = on_a_terminal(["analyze", "t.wav", "--features", "--pitch", "--wait"], env, cwd=tmp_path)
+    assert code == 0, text
     for label in ("t.wav features", "t.wav pitch"):
         final = [line for line in text.splitlines() if line.startswith(label)][-1]
         assert "━" in final and "100%" in final and "succeeded" in final, final

@@ -9,8 +9,10 @@ import signal
 import subprocess
 import threading
 
+from music_analyzer_client.commands import model_job_text
+
 from tests.sse import open_stream
-from tests.test_cli import CLI, cli_env
+from tests.test_cli import CLI, cli_env, on_a_terminal
 
 PROMPT = "Write the numbers from 1 to 300, separated by commas."  # greedy SmolLM2: all 600 tokens, ~45 s
 
@@ -74,3 +76,15 @@ def test_a_generation_canceled_elsewhere_prints_what_it_had_written(server, cele
     reader.join(timeout=30)
     assert stdout.startswith("1") and len(stdout) < 4 * 600  # greedy: the start of "1, 2, 3, ...", cut
     assert "the text written before it follows" in "".join(lines.queue)
+
+
+def test_the_spinner_says_what_a_model_job_does(server, celery_worker, client, smollm2_folder, tmp_path):
+    """It said "waiting for the GPU worker…" while the model loaded and the text was written; on a terminal it
+    now follows the job's events."""
+    code, screen, stdout = on_a_terminal(["models", "generate", "Count from 1 to 20.", "--max-length", "40",
+                                          "--temperature", "0"], cli_env(server, tmp_path))
+    assert code == 0 and stdout.strip(), screen
+    assert "generate: running · " in screen and "Traceback" not in screen, screen
+    assert model_job_text({"state": "queued", "progress": 0.0}) == "waiting for the GPU worker…"
+    assert model_job_text({"state": "running", "stage": "generating", "progress": 0.4}) == "running · generating 40%"
+    assert model_job_text({"state": "running", "stage": "loading model", "progress": 0.0}) == "running · loading model"

@@ -244,25 +244,28 @@ class MusicAnalyzer:
     def model_status(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))
 
-    def load_model(self, model_type: str, *, wait: float = 60.0,
-                   on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return self._model_command("load", {"model_type": model_type}, wait, on_queued)
+    def load_model(self, model_type: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
+                   on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
+        return self._model_command("load", {"model_type": model_type}, wait, on_queued, on_event)
 
-    def unload_model(self, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
-        return self._model_command("unload", {}, wait, on_queued)
+    def unload_model(self, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
+                     on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
+        return self._model_command("unload", {}, wait, on_queued, on_event)
 
     def generate(self, prompt: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
-                 **options: Any) -> dict[str, Any]:
+                 on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> dict[str, Any]:
         """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}. A generation
         canceled midway raises with the text it had written in `details["result"]`."""
-        return self._model_command("generate", {"prompt": prompt, **options}, wait, on_queued)
+        return self._model_command("generate", {"prompt": prompt, **options}, wait, on_queued, on_event)
 
     def _model_command(self, command: str, body: dict[str, Any], wait: float,
-                       on_queued: Callable[[str], None] | None = None) -> dict[str, Any]:
+                       on_queued: Callable[[str], None] | None = None,
+                       on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
         """The model routes answer 200 with the result within `wait` seconds, else 202 with the job: then the
         job is followed to its end. A failed job raises with the worker's error. With `on_queued`, the server
         answers at once and `on_queued(job_id)` hears the job before it is followed (`wait` is not used): a
-        caller that is interrupted knows which job to cancel."""
+        caller that is interrupted knows which job to cancel. With `on_event`, the job is followed by its
+        event stream and `on_event` hears each event (its state, stage and progress) as it comes."""
         hold = 0.0 if on_queued is not None else wait
         headers = {"Idempotency-Key": new_idempotency_key()}
         response = self.request("POST", f"/api/v2/models/{command}", json={**body, "wait": hold}, headers=headers,
@@ -272,10 +275,18 @@ class MusicAnalyzer:
             return answer
         if on_queued is not None:
             on_queued(answer["job_id"])
-        job = self.wait(answer["job_id"])
+        job = self.wait(answer["job_id"]) if on_event is None else self._heard(answer["job_id"], on_event)
         if job["state"] != "succeeded":
             raise job_error(job)
         return job.get("result") or {}
+
+    def _heard(self, job_id: str, on_event: Callable[[JobEvent], None]) -> Job:
+        """The job's record once it has ended, each of its events told to `on_event` on the way."""
+        for event in self.events(job_id):
+            on_event(event)
+            if event["event"] == "done":
+                return cast(Job, event["data"])
+        return self.job(job_id)  # (the stream always ends with `done`)
 
 
 def error_from(response: requests.Response) -> MusicAnalyzerError:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.status import Status
 from rich.table import Table
 
 from .errors import MusicAnalyzerError
@@ -57,7 +58,7 @@ class Output:
             table.add_row(*row)
         self.out.print(table)
 
-    def busy(self, text: str) -> AbstractContextManager[object]:
+    def busy(self, text: str) -> AbstractContextManager[Status | None]:
         """A spinner on a terminal while a request waits (a model loading can take minutes); else nothing."""
         if self.err.is_terminal and not self.json:
             return self.err.status(text)

@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "LIBRARY_EMBEDDING_MODEL": "",
     # auto: vectors searched by pgvector when PostgreSQL has the extension, else exactly in numpy; exact: numpy always
     "LIBRARY_VECTOR_SEARCH": "auto",
-    "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1: tempo (or its double or half) within this many percent
+    "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1 and compare's mixable: tempo (or double/half) within this %
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -22,11 +22,11 @@ from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.models import require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
-from library.camelot import keys_for, parse_key
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
 from storage import check_session_id
+from worker.camelot import keys_for, parse_key
 from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
 from worker.llm.choice import AUTO, choose_model
 

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from library import pgvector
-from library.camelot import camelot_code
 from library.extract import Line, Passage, TrackDoc
 from library.search import semantic_hits
 from library.service import Library
 from library.store import TrackFilter
+from worker.camelot import camelot_code
 
 WORDS = ("river road night rain falling town walking light dance money heart fire city dream love gone "
          "home summer cold train window morning song blue highway ocean broken").split()

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.camelot import camelot_code
 from worker.files import safe_name
 
-from .camelot import camelot_code
 from .descriptors import descriptor_values
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from worker.camelot import compatible, relative, tempo_match
 from worker.errors import AudioError, NotFoundError
 
 from . import pgvector
-from .camelot import compatible, relative
 from .fulltext import search_lines
 from .store import LibraryStore
 from .vectors import VectorCache
@@ -141,12 +141,11 @@ def _mixable(seed: dict[str, Any], tempo_percent: float) -> Callable[[dict[str, 
     def keep(track: dict[str, Any]) -> dict[str, Any] | None:
         if not track["key"] or track["key"]["camelot"] not in keys or not track["tempo_bpm"]:
             return None
-        for name, factor in (("exact", 1.0), ("double", 2.0), ("half", 0.5)):
-            change = 100.0 * (float(track["tempo_bpm"]) * factor / tempo - 1.0)
-            if abs(change) <= tempo_percent:
-                other = track["key"]["camelot"]
-                relation = "same" if other == code else "relative" if other == relative(code) else "fifth"
-                return {"key_relation": relation, "tempo_match": name, "tempo_change_percent": round(change, 2)}
-        return None
+        match = tempo_match(tempo, float(track["tempo_bpm"]), percent=tempo_percent)
+        if match is None:
+            return None
+        other = track["key"]["camelot"]
+        relation = "same" if other == code else "relative" if other == relative(code) else "fifth"
+        return {"key_relation": relation, "tempo_match": match[0], "tempo_change_percent": match[1]}
 
     return keep

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from storage import SessionRoot
+from worker.camelot import MIX_TEMPO_PERCENT
 
 from . import search
 from .db import Database
@@ -115,8 +116,9 @@ class Library:
         return vector
 
     def similar(self, *, owner: str, track_id: str, limit: int, mix: bool) -> dict[str, Any]:
+        percent = float(self.settings.get("LIBRARY_MIX_TEMPO_PERCENT", MIX_TEMPO_PERCENT))
         return search.similar_tracks(self.store, self.cache, owner=owner, track_id=track_id, limit=limit, mix=mix,
-                                     tempo_percent=float(self.settings.get("LIBRARY_MIX_TEMPO_PERCENT", 6.0)))
+                                     tempo_percent=percent)
 
     def describe(self) -> dict[str, Any]:
         return {**self.db.features, "embedding_model": self.model}

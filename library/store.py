@@ -33,7 +33,7 @@ _SELECT = "SELECT " + ", ".join(TRACK_COLUMNS) + " FROM tracks"
 @dataclass(frozen=True)
 class TrackFilter:
     session_id: str | None = None
-    camelot: tuple[str, ...] = ()  # accepted key codes (exact, relative or compatible: library/camelot.py)
+    camelot: tuple[str, ...] = ()  # accepted key codes (exact, relative or compatible: worker/camelot.py)
     tempo_min: float | None = None
     tempo_max: float | None = None
     tempo_multiples: bool = True  # also half- and double-time matches (flagged in `tempo_match`)

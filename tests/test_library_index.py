@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from library.camelot import compatible
 from library.service import Library
 from library.store import TrackFilter
 from tests.library_results import forget_libraries, index_river_and_party, write_results
+from worker.camelot import compatible
 
 PG_ADMIN_URL = os.environ.get("LIBRARY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -266,7 +266,7 @@ def test_writes_at_once_keep_every_track_whole_and_a_leftover_row_is_healed(libr
 
 def test_every_spelling_of_a_key_names_its_place_on_the_wheel():
     """A stranger's `key=E# minor` got 400 where `Cb major` was read: the sharps of white keys are keys too."""
-    from library.camelot import parse_key
+    from worker.camelot import parse_key
 
     known = {"A minor": "8A", "Am": "8A", "8a": "8A", "C major": "8B", "C": "8B", "F minor": "4A", "E# minor": "4A",
              "E#m": "4A", "B# minor": "5A", "C minor": "5A", "Cb major": "1B", "B major": "1B", "Bbm": "3A",

@@ -168,7 +168,8 @@ def compare_result() -> Schema:
     facts = obj(["file"], file=STR, key=null(STR), camelot=null(STR), tempo_bpm=null(NUM), metre=null(STR),
                 loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM))
     pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
-               tempo=obj(["relation"], relation=STR, percent_apart=NUM), loudness_difference_lu=NUM,
+               tempo=obj(["relation"], relation=STR, percent_apart=NUM, change_percent=NUM),
+               loudness_difference_lu=NUM,
                brightness_ratio=NUM, mixable=BOOL)
     return obj(["files_compared", "tracks", "pairs", "comparison", "files"],
                "Two to five tracks: measured facts, computed relations, and a grounded LLM comparison.",

@@ -20,6 +20,7 @@ from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
 from worker.progress import Progress, quiet
 
+from ..camelot import MIX_TEMPO_PERCENT
 from .options import CompareOptions
 from .relations import pair_relations, track_facts
 
@@ -35,7 +36,8 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
     results_dir = Path(results_dir)
     tracks = [_track(Path(p), results_dir) for p in audio_paths]
     facts = [t["facts"] for t in tracks]
-    pairs = [pair_relations(a, b) for a, b in itertools.combinations(facts, 2)]
+    percent = float(manager.settings.get("LIBRARY_MIX_TEMPO_PERCENT") or MIX_TEMPO_PERCENT)
+    pairs = [pair_relations(a, b, tempo_percent=percent) for a, b in itertools.combinations(facts, 2)]
     options, choice = _resolve(options, manager)
     report(0.05, "comparing")
     generated = manager.generate(GenerateOptions(

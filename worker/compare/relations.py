@@ -1,26 +1,18 @@
 """How two tracks relate, computed from their measured analyses: key (same, relative, Camelot neighbours),
-tempo (same, half/double time, percent apart), loudness and brightness differences."""
+tempo (same, half/double time, percent apart), loudness and brightness differences. Keys and tempi are matched
+as the library's mix search matches them (worker/camelot.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
-TEMPO_SAME_PERCENT = 4.0  # within this many percent a DJ mixes without noticeable pitch change
+from worker.camelot import MIX_TEMPO_PERCENT, camelot_code, tempo_match
 
 
 def camelot(tonic: str | None, mode: str | None) -> str | None:
     """The Camelot wheel code of a key ("A minor" -> "8A", "C major" -> "8B"), or None."""
-    if tonic is None or mode not in ("major", "minor"):
-        return None
-    pc = PITCH_CLASSES.index(FLATS.get(tonic, tonic))
-    # major keys: C = 8B, each fifth up one number; a minor key shares its relative major's number
-    major_pc = pc if mode == "major" else (pc + 3) % 12
-    number = (7 * major_pc) % 12 + 8
-    number = number - 12 if number > 12 else number
-    return f"{number}{'B' if mode == 'major' else 'A'}"
+    return None if tonic is None or mode is None else camelot_code(tonic=tonic, mode=mode)
 
 
 def key_relation(a: str | None, b: str | None) -> str:
@@ -37,15 +29,17 @@ def key_relation(a: str | None, b: str | None) -> str:
     return "distant keys"
 
 
-def tempo_relation(a: float | None, b: float | None) -> dict[str, Any]:
+def tempo_relation(a: float | None, b: float | None, *, percent: float = MIX_TEMPO_PERCENT) -> dict[str, Any]:
+    """Same tempo or double/half time when `b` reaches `a`'s tempo within `percent` (worker/camelot.py
+    `tempo_match`, as the library's mix search decides), with the change it needs; else different tempi."""
     if not a or not b:
         return {"relation": "unknown"}
-    percent = 100.0 * abs(a - b) / max(a, b)
-    for ratio, name in ((1.0, "same tempo"), (2.0, "double/half time")):
-        off = 100.0 * abs(max(a, b) / min(a, b) - ratio) / ratio
-        if off <= TEMPO_SAME_PERCENT:
-            return {"relation": name, "percent_apart": round(percent, 1)}
-    return {"relation": "different tempi", "percent_apart": round(percent, 1)}
+    apart = round(100.0 * abs(a - b) / max(a, b), 1)
+    match = tempo_match(float(a), float(b), percent=percent)
+    if match is None:
+        return {"relation": "different tempi", "percent_apart": apart}
+    return {"relation": "same tempo" if match[0] == "exact" else "double/half time", "percent_apart": apart,
+            "change_percent": match[1]}
 
 
 def track_facts(name: str, pitch: Mapping[str, Any] | None, features: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -57,9 +51,10 @@ def track_facts(name: str, pitch: Mapping[str, Any] | None, features: Mapping[st
             "duration_seconds": (pitch or features or {}).get("duration_seconds")}
 
 
-def pair_relations(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+def pair_relations(a: Mapping[str, Any], b: Mapping[str, Any], *,
+                   tempo_percent: float = MIX_TEMPO_PERCENT) -> dict[str, Any]:
     out = {"a": a["file"], "b": b["file"], "key": key_relation(a["camelot"], b["camelot"]),
-           "tempo": tempo_relation(a["tempo_bpm"], b["tempo_bpm"])}
+           "tempo": tempo_relation(a["tempo_bpm"], b["tempo_bpm"], percent=tempo_percent)}
     if a["loudness_lufs"] is not None and b["loudness_lufs"] is not None:
         out["loudness_difference_lu"] = round(float(a["loudness_lufs"]) - float(b["loudness_lufs"]), 1)
     if a["brightness_hz"] and b["brightness_hz"]:

@@ -1,0 +1,47 @@
+"""Two tracks are mixable by one rule wherever the service says so: compare's `mixable` and the library's
+`similar?mix=1` (worker/camelot.py). A pair 5 % apart had been "different tempi" in compare (4 % of the faster
+tempo) and an exact match in the library (6 % of the seed's)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from library.search import _mixable
+from worker.camelot import MIX_TEMPO_PERCENT, camelot_code, tempo_match
+from worker.compare.relations import pair_relations
+
+KEYS = [("C", "major"), ("G", "major"), ("A", "minor"), ("E", "minor"), ("F#", "major"), ("D#", "minor")]
+
+
+def facts(name: str, key: tuple[str, str], bpm: float) -> dict:
+    return {"file": name, "camelot": camelot_code(tonic=key[0], mode=key[1]), "tempo_bpm": bpm,
+            "loudness_lufs": None, "brightness_hz": None}
+
+
+def test_the_tempo_match_known_answers():
+    assert tempo_match(120.0, 120.0) == ("exact", 0.0)
+    assert tempo_match(120.0, 126.5) == ("exact", 5.42)
+    assert tempo_match(120.0, 128.0) is None  # 6.67 % faster, and neither double nor half
+    assert tempo_match(100.0, 51.0) == ("double", 2.0)  # played at double time, 2 % fast
+    assert tempo_match(100.0, 196.0) == ("half", -2.0)
+    assert tempo_match(100.0, 108.0, percent=8.0) == ("exact", 8.0)  # a deck's +-8 % fader
+    assert MIX_TEMPO_PERCENT == 6.0
+
+
+@pytest.mark.parametrize("percent", [4.0, MIX_TEMPO_PERCENT])
+def test_compare_and_the_library_call_the_same_pairs_mixable(percent):
+    tempi = [60.0, 63.0, 65.0, 90.0, 95.0, 100.0, 105.0, 107.0, 120.0, 124.0, 128.0, 180.0, 190.0, 200.0, 214.0]
+    agreed = 0
+    for (ka, ta), (kb, tb) in itertools.product(itertools.product(KEYS, tempi), repeat=2):
+        a, b = facts("a", ka, ta), facts("b", kb, tb)
+        in_compare = pair_relations(a, b, tempo_percent=percent)["mixable"]
+        seed = {"key": {"camelot": a["camelot"]}, "tempo_bpm": ta}
+        in_library = _mixable(seed, percent)({"key": {"camelot": b["camelot"]}, "tempo_bpm": tb}) is not None
+        assert in_compare == in_library, (ka, ta, kb, tb)
+        agreed += in_compare
+    assert agreed > 100  # not agreement on "never"
+    pair = pair_relations(facts("a", KEYS[0], 100.0), facts("b", KEYS[1], 105.0))
+    assert pair["tempo"] == {"relation": "same tempo", "percent_apart": 4.8, "change_percent": 5.0}
+    assert pair["mixable"]

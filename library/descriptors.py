@@ -11,7 +11,8 @@ each group is scaled so that it contributes its weight whatever its number of di
     rhythm  0.15  log2 of the tempo, beats per bar (pitch job)
     energy  0.10  RMS level, crest factor, integrated loudness, silence fraction (features job)
 
-The distance is Euclidean over the weighted vector; a re-encoded copy of a track lands next to it.
+The distance is Euclidean over the weighted vector; a re-encoded copy of a track lands next to it. A track that
+measured none of the seed's descriptors is not a neighbour (library/search.py).
 """
 
 from __future__ import annotations

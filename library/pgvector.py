@@ -212,10 +212,10 @@ def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
                     "track_id = ? AND descriptor_values IS NOT NULL", (owner, track_id))
     if not seed or not parse_vector(seed[0][1]).any():
         return None
-    point = scales.a * parse_vector(seed[0][0]) - scales.b * parse_vector(seed[0][1])
-    # a track without a single descriptor (a transcript alone) would sit at the mean, near everything: left out
-    params = (as_vector(scales.a), as_vector(scales.b), as_vector(point), owner, track_id,
-              as_vector(np.zeros(len(point), dtype=np.float32)))
+    present = parse_vector(seed[0][1])
+    point = scales.a * parse_vector(seed[0][0]) - scales.b * present
+    # a track that measured none of the seed's descriptors sits at the mean: left out (see library/search.py)
+    params = (as_vector(scales.a), as_vector(scales.b), as_vector(point), owner, track_id, as_vector(present))
 
     def ranked() -> Iterator[tuple[str, float]]:
         offset = 0
@@ -223,7 +223,7 @@ def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
             rows = db.query(
                 "SELECT track_id, (descriptor_values * ?::vector - descriptor_present * ?::vector) <-> ?::vector "
                 "AS distance FROM tracks WHERE owner = ? AND track_id <> ? AND descriptor_values IS NOT NULL "
-                "AND (descriptor_present <-> ?::vector) > 0 "
+                "AND (descriptor_present <#> ?::vector) < 0 "  # (<#> is the negative inner product)
                 "ORDER BY distance, track_id LIMIT ? OFFSET ?", (*params, chunk, offset))
             yield from ((str(t), float(d)) for t, d in rows)
             if len(rows) < chunk:

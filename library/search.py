@@ -124,10 +124,11 @@ def _numpy_neighbours(cache: VectorCache, *, owner: str, track_id: str) -> Neigh
     if i is None or np.isnan(data.raw[i]).all():
         return None
     dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
-    # a track without a single descriptor (a transcript alone) would sit at the mean, near everything: not a neighbour
-    measured = ~np.isnan(data.raw).all(axis=1)
+    # a track that measured none of the seed's descriptors (a transcript alone, or features where the seed has
+    # only a pitch result) sits at the mean wherever the seed differs from it: distance 0.0 in a small library
+    shared = (~np.isnan(data.raw) & ~np.isnan(data.raw[i])).any(axis=1)
     return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable")
-            if int(j) != i and measured[j])
+            if int(j) != i and shared[j])
 
 
 def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:

@@ -156,6 +156,27 @@ def test_a_track_with_a_transcript_alone_is_nobodys_neighbour(library, indexed, 
         library.remove_session(owner=owner, session_id="s2")
 
 
+def test_tracks_that_measured_none_of_the_same_descriptors_are_not_neighbours(library, settings):
+    """A track with a pitch result alone and one with features alone share no descriptor: each sat at the mean
+    of what the other measured, and a small library called them identical (distance 0.0). Two pitch-only tracks
+    still compare by tempo and metre."""
+    owner = f"u{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / f"results-{owner}"
+    for stem, tempo in (("slow", 70.0), ("fast", 140.0), ("timbre", 100.0)):
+        write_results(results, stem, tonic="C", mode="major", tempo=tempo, mfcc_shift=1.0)
+    (results / "features_slow.json").unlink()
+    (results / "features_fast.json").unlink()
+    (results / "pitch_timbre.json").unlink()
+    ids = {stem: library.index_file(owner=owner, session_id="s", filename=f"{stem}.wav",
+                                    results_dir=results)["track_id"] for stem in ("slow", "fast", "timbre")}
+    try:
+        similar = library.similar(owner=owner, track_id=ids["slow"], limit=10, mix=False)["similar"]
+        assert [(s["track"]["track_id"], s["distance"] > 0) for s in similar] == [(ids["fast"], True)]
+        assert library.similar(owner=owner, track_id=ids["timbre"], limit=10, mix=False)["similar"] == []
+    finally:
+        library.remove_session(owner=owner, session_id="s")
+
+
 def test_a_copy_in_another_session_takes_the_stored_vectors_and_nothing_new_is_embedded_unasked(library, settings):
     """A cached job's results are a copy of a track indexed before, in another session: indexed where no
     embedding model may be loaded (the request's process), its passages take the vectors the owner's library

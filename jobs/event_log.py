@@ -20,7 +20,7 @@ import redis
 
 from . import keys
 from .keys import text
-from .record import TERMINAL_STATES, decode_record
+from .record import TERMINAL_STATES, read_record
 
 NO_EVENT_ID = "0-0"  # the id before any event: what a job that has not changed since it was created shows
 READ_BATCH = 100  # entries one XREAD returns at most; a replay after a long gap takes several reads
@@ -73,7 +73,7 @@ class EventLog:
         raw, info = pipe.execute(raise_on_error=False)
         if isinstance(raw, Exception):
             raise raw
-        job = decode_record(raw) if raw else None
+        job = read_record(raw)
         if isinstance(info, redis.ResponseError):  # no such key: nothing logged yet, or a job of an older version
             return LogView(job, None, NO_EVENT_ID, False)
         if isinstance(info, Exception):
@@ -96,7 +96,7 @@ class EventLog:
 
     def job(self, job_id: str) -> dict | None:
         raw = self.r.hgetall(keys.job(job_id))
-        return decode_record(raw) if raw else None
+        return read_record(raw)
 
     def exists(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.job(job_id)))

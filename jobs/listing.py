@@ -23,7 +23,7 @@ from worker.errors import InvalidRequestError
 
 from . import keys
 from .keys import text
-from .record import STATES, decode_record
+from .record import STATES, read_record
 from .store import JobStore
 
 SCAN_FACTOR = 20  # index entries read per requested job, at most
@@ -147,7 +147,7 @@ def _whole(client: redis.Redis, job_ids: list[str]) -> list[dict]:
     pipe = client.pipeline()
     for job_id in job_ids:
         pipe.hgetall(keys.job(job_id))
-    return [decode_record(raw) for raw in pipe.execute() if raw]
+    return [job for raw in pipe.execute() if (job := read_record(raw)) is not None]
 
 
 def _entries_after(client: redis.Redis, index: str, after: tuple[float, str] | None, since: float | None,

@@ -20,6 +20,18 @@ def iso(ts: float | str | None) -> str | None:
     return datetime.fromtimestamp(float(ts), tz=UTC).isoformat(timespec="milliseconds")
 
 
+REQUIRED_FIELDS = (b"job_id", b"type", b"state")  # what every record a job was created with has
+
+
+def read_record(raw: Mapping | None) -> dict | None:
+    """A stored record decoded, or None for none or for a fragment that is not a job's record (a few fields an
+    older version's unconditional progress write left in a Redis that had come back empty: read as a record, it
+    answered 500 at GET /jobs/<id> for good)."""
+    if not raw or any(k not in raw and k.decode() not in raw for k in REQUIRED_FIELDS):
+        return None
+    return decode_record(raw)
+
+
 def decode_record(raw: Mapping) -> dict:
     rec: dict[str, Any] = {text(k): text(v) if isinstance(v, bytes | str) else str(v) for k, v in raw.items()}
     for k in JSON_FIELDS:

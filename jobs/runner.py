@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 OUTCOME_WAIT_SECONDS = 15 * 60  # how long a finished job waits for a full job queue to take its outcome
 QUEUE_FULL_MESSAGE = "the job queue's disk is full: the job could not go on; retry once space has been freed"
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,33 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     if decision != "run":
         log.info("job %s not run: %s", job_id, decision)
         return decision
+    try:
+        return _run_started(svc, job_id, job_type, worker=worker)
+    except Exception:
+        # the runner's own bookkeeping failed, past the job's error handling (Redis away while a failure was
+        # reported): the job was left `running` with its live worker listing it, so nothing recovered it, and the
+        # watchdog later killed its pool process, then running another user's job. Its end is recorded here.
+        log.error("job %s: the runner failed:\n%s", job_id, traceback.format_exc())
+        failure = MusicAnalyzerError(f"an internal error stopped the job; the worker's log has the details (job "
+                                     f"{job_id})", code="internal_error")
+        _record_outcome(lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status))
+        _record_outcome(lambda: svc.workers.clear_current(worker, job_id))
+        return "failed"
+
+
+def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> str:
     started = time.time()
-    svc.workers.set_current(worker, job_id, pid=os.getpid())  # the watchdog's handle (jobs/overdue.py)
-    record = svc.jobs.get(job_id)
+    # Redis was there a moment ago (start() went through): if it has gone since, wait for it (as for the outcome)
+    stale = _while_redis_away(lambda: svc.workers.set_current(worker, job_id, pid=os.getpid(),  # the watchdog's
+                                                              process=process_token()))  # handle (overdue.py)
+    for earlier in stale:  # this process's earlier job, never ended by its runner (see Workers.set_current)
+        svc.jobs.take_back_writes(earlier, int((svc.jobs.get(earlier) or {}).get("attempts") or 0))
+        if svc.jobs.fail(earlier, {"code": "internal_error", "message": "the process running this job went on "
+                                   "to another without recording its end; the worker's log has the details"},
+                         from_states=("running",)):
+            log.error("job %s: its process %d took job %s without recording its end; recorded failed",
+                      earlier, os.getpid(), job_id)
+    record = _while_redis_away(lambda: svc.jobs.get(job_id))
     # each file noted in Redis as it is written: a kill of this process leaves none of them behind
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
     on_write = (lambda path, becomes: writes.note(job_id, attempt, path, becomes)) if writes else None
@@ -140,6 +166,18 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     return "succeeded"
 
 
+_PROCESS: tuple[int, str] | None = None
+
+
+def process_token() -> str:
+    """This process among all that ever had its pid: made on first use in each process (a forked pool child
+    inherits its parent's module state, so the pid is checked)."""
+    global _PROCESS
+    if _PROCESS is None or _PROCESS[0] != os.getpid():
+        _PROCESS = (os.getpid(), uuid.uuid4().hex[:12])
+    return _PROCESS[1]
+
+
 def _known_failure(e: Exception) -> MusicAnalyzerError | None:
     """The one mapping of the job layer: the service's own errors as they are, a full disk (the data
     directory's, or the job queue's while it refuses writes) as `insufficient_storage`; None for a bug."""
@@ -155,11 +193,15 @@ def _record_outcome(write: Callable[[], object]) -> None:
     for it (up to OUTCOME_WAIT_SECONDS; this worker could take no other job meanwhile): else the job would stay
     `running` once the queue was back, its worker alive and its message acknowledged, so nothing would ever
     recover it (a stranger's jobs across a 20 s Redis restart, 2 of 5 times)."""
+    _while_redis_away(write)
+
+
+def _while_redis_away(call: Callable[[], T]) -> T:
+    """`call()`, called again while the job queue is away or full (see _record_outcome)."""
     delay, deadline = 0.5, time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
         try:
-            write()
-            return
+            return call()
         except (QueueStorageFull, redis.ConnectionError, redis.TimeoutError) as e:
             if time.monotonic() + delay > deadline:
                 raise
@@ -183,7 +225,12 @@ def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict
 
 
 def _request_of(svc: Services, job_id: str) -> str | None:
-    job = svc.jobs.get(job_id)
+    """The request that made the job, for the log; None when Redis cannot say (it is reporting a failure: a
+    second error here must not hide the first)."""
+    try:
+        job = svc.jobs.get(job_id)
+    except redis.RedisError:
+        return None
     return job.get("request_id") if job else None
 
 

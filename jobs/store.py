@@ -36,45 +36,12 @@ from .fairness import ActiveJobs
 from .job_writes import JobWrites
 from .keys import text
 from .queue_storage import QueueStorageFull
-from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view
+from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view, read_record
+from .store_scripts import EVENT_LOG_MAX_ENTRIES, PROGRESS_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
 
-# Entries an unfinished job's event log keeps (trimmed approximately, which is cheap): the reporter writes
-# at most 20 progress events a second, so a client reconnecting within about a minute misses nothing.
-EVENT_LOG_MAX_ENTRIES = 1000
-
-# KEYS[1] = job hash, KEYS[2] = its events channel, KEYS[3] = the set of running job ids, KEYS[4] = its event
-# log (a stream); ARGV[1] = allowed from-states (comma list), ARGV[2] = new state, ARGV[3..] = field/value
-# pairs to set. Returns the previous state, or false. The change, the running set and the event are one
-# atomic step: subscribers see transitions in order, and a worker dying right after it started a job still
-# leaves the job where recovery looks (two calls once left a gap in which a kill made the job an orphan for
-# ever). The event log gets the same event with an id (GET /jobs/<id>/events resumes from it); a final
-# state trims it to that one entry, since a client reconnecting after the end needs only the final record,
-# and it lives as long as the job record.
-_TRANSITION_LUA = """
-local cur = redis.call('HGET', KEYS[1], 'state')
-if not cur then return false end
-local ok = false
-for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then ok = true end end
-if not ok then return false end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local id = redis.call('HGET', KEYS[1], 'job_id')
-if ARGV[2] == 'running' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
-local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
-local event = cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]})
-redis.call('PUBLISH', KEYS[2], event)
-local final_states = FINAL_STATES
-local final = final_states[ARGV[2]] == true
-redis.call('XADD', KEYS[4], 'MAXLEN', final and '=' or '~', final and '1' or 'MAX_ENTRIES', '*',
-           'kind', 'state', 'data', event)
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
-return cur
-""".replace("FINAL_STATES", "{" + ", ".join(f"{s} = true" for s in sorted(TERMINAL_STATES)) + "}").replace(
-    "MAX_ENTRIES", str(EVENT_LOG_MAX_ENTRIES))
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
@@ -87,7 +54,8 @@ class JobStore:
         self.ttl = int(ttl_seconds)
         self.webhooks = webhooks  # where a job's start, progress and completion are queued for its webhook
         self.writes = writes  # the files of running jobs, taken back when one ends without its runner
-        self._transition = self.r.register_script(_TRANSITION_LUA)
+        self._transition = self.r.register_script(TRANSITION_LUA)
+        self._progress = self.r.register_script(PROGRESS_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
     # -- create / read --------------------------------------------------------
@@ -131,7 +99,7 @@ class JobStore:
     def get(self, job_id: str) -> dict | None:
         """The record whoever owns it (workers, recovery); requests use `get_for`."""
         raw = self.r.hgetall(keys.job(job_id))
-        return decode_record(raw) if raw else None
+        return read_record(raw)
 
     def get_for(self, job_id: str, caller: Caller) -> dict | None:
         """The record if `caller` may see it; None for another user's job, exactly as for a missing one."""
@@ -238,16 +206,14 @@ class JobStore:
     def running_ids(self) -> list[str]:
         return [text(i) for i in self.r.smembers(keys.RUNNING)]
 
-    def progress(self, job_id: str, fraction: float, stage: str) -> None:
+    def progress(self, job_id: str, fraction: float, stage: str) -> bool:
+        """Record a running job's progress (one script: a reader sees the record and the event log agree);
+        False, nothing written, when the job is not running (ended, or its record lost with a Redis that came
+        back empty: an unconditional write had made a record of two fields, answered 500 for good)."""
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
         event = json.dumps({"state": "running", "progress": fraction, "stage": stage})
-        pipe = self.r.pipeline()  # MULTI: a reader of the record and the event log sees both or neither
-        pipe.hset(keys.job(job_id), mapping={"progress": fraction, "stage": stage})
-        pipe.publish(keys.events(job_id), event)
-        pipe.xadd(keys.event_log(job_id), {"kind": "progress", "data": event}, maxlen=EVENT_LOG_MAX_ENTRIES,
-                  approximate=True)
-        pipe.expire(keys.event_log(job_id), self.ttl)
-        pipe.execute()
+        return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
+                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl]))
 
     def wait_until(self, job_id: str, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
         """Block until `predicate(record)` holds, re-reading the record on each of the job's events (no
@@ -356,7 +322,10 @@ class JobStore:
         changes; the cancel flag is checked on every call (one EXISTS).
         """
         last_time, last_stage = 0.0, ""
-        hooked = self.get(job_id) if self.webhooks is not None else None
+        try:  # (Redis away now: no progress webhooks for this attempt; the job goes on, see below)
+            hooked = self.get(job_id) if self.webhooks is not None else None
+        except (redis.ConnectionError, redis.TimeoutError):
+            hooked = None
         if hooked is not None and not hooked.get("webhook"):
             hooked = None
 

@@ -33,16 +33,31 @@ class WorkerRegistry:
     def is_alive(self, name: str) -> bool:
         return bool(self.r.exists(keys.worker(name)))
 
-    def set_current(self, name: str, job_id: str | None, *, pid: int | None = None) -> None:
-        """Which job a worker runs now (a set: a prefork CPU worker runs several), and in which process."""
-        if job_id:
-            pipe = self.r.pipeline()
-            pipe.sadd(keys.worker_jobs(name), job_id)
-            if pid is not None:
-                pipe.hset(keys.worker_job_pids(name), job_id, pid)
-            pipe.execute()
-        else:
+    def set_current(self, name: str, job_id: str | None, *, pid: int | None = None,
+                    process: str | None = None) -> list[str]:
+        """Which job a worker runs now (a set: a prefork CPU worker runs several), and in which process.
+
+        `process` names the process beyond its pid (a pid is reused once its process has died). A process runs
+        one job at a time, so another job still listed with the same `pid` and `process` is one whose runner
+        ended without taking it off: it is taken off here and returned (its end is the caller's to record).
+        Left on, the watchdog took that job for stuck and killed the process, by then running another job."""
+        if not job_id:
             self.r.delete(keys.worker_jobs(name), keys.worker_job_pids(name))
+            return []
+        handle = None if pid is None else f"{pid}:{process}" if process else str(pid)
+        stale: list[str] = []
+        if process and handle:
+            listed = self.r.hgetall(keys.worker_job_pids(name))
+            stale = sorted(text(j) for j, h in listed.items() if text(h) == handle and text(j) != job_id)
+        pipe = self.r.pipeline()
+        if stale:
+            pipe.srem(keys.worker_jobs(name), *stale)
+            pipe.hdel(keys.worker_job_pids(name), *stale)
+        pipe.sadd(keys.worker_jobs(name), job_id)
+        if handle is not None:
+            pipe.hset(keys.worker_job_pids(name), job_id, handle)
+        pipe.execute()
+        return stale
 
     def clear_current(self, name: str, job_id: str) -> None:
         pipe = self.r.pipeline()
@@ -52,8 +67,8 @@ class WorkerRegistry:
 
     def job_pid(self, name: str, job_id: str) -> int | None:
         """The process that runs `job_id` for worker `name`, as it recorded when the job started."""
-        pid = self.r.hget(keys.worker_job_pids(name), job_id)
-        return int(pid) if pid else None
+        handle = self.r.hget(keys.worker_job_pids(name), job_id)
+        return int(text(handle).split(":", 1)[0]) if handle else None  # "<pid>:<process>" or "<pid>"
 
     def current(self, name: str) -> list[str]:
         """The jobs a worker runs now. A process killed mid-job (a prefork pool child) never takes its job off;

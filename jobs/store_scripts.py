@@ -1,0 +1,51 @@
+"""The job store's Lua scripts: each change of a job record, its event and its event log in one atomic step."""
+
+from __future__ import annotations
+
+from .record import TERMINAL_STATES
+
+# Entries an unfinished job's event log keeps (trimmed approximately, which is cheap): the reporter writes
+# at most 20 progress events a second, so a client reconnecting within about a minute misses nothing.
+EVENT_LOG_MAX_ENTRIES = 1000
+
+# KEYS[1] = job hash, KEYS[2] = its events channel, KEYS[3] = the set of running job ids, KEYS[4] = its event
+# log (a stream); ARGV[1] = allowed from-states (comma list), ARGV[2] = new state, ARGV[3..] = field/value
+# pairs to set. Returns the previous state, or false. The change, the running set and the event are one
+# atomic step: subscribers see transitions in order, and a worker dying right after it started a job still
+# leaves the job where recovery looks (two calls once left a gap in which a kill made the job an orphan for
+# ever). The event log gets the same event with an id (GET /jobs/<id>/events resumes from it); a final
+# state trims it to that one entry, since a client reconnecting after the end needs only the final record,
+# and it lives as long as the job record.
+TRANSITION_LUA = """
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return false end
+local ok = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then ok = true end end
+if not ok then return false end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = redis.call('HGET', KEYS[1], 'job_id')
+if ARGV[2] == 'running' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
+local event = cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, stage = now[2]})
+redis.call('PUBLISH', KEYS[2], event)
+local final_states = FINAL_STATES
+local final = final_states[ARGV[2]] == true
+redis.call('XADD', KEYS[4], 'MAXLEN', final and '=' or '~', final and '1' or 'MAX_ENTRIES', '*',
+           'kind', 'state', 'data', event)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[4], ttl) end
+return cur
+""".replace("FINAL_STATES", "{" + ", ".join(f"{s} = true" for s in sorted(TERMINAL_STATES)) + "}").replace(
+    "MAX_ENTRIES", str(EVENT_LOG_MAX_ENTRIES))
+
+# KEYS: job, its events channel, its event log; ARGV: progress, stage, event JSON, log length, log TTL seconds.
+# Only a running job's record is written: a progress report never makes a record (see JobStore.progress).
+PROGRESS_LUA = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'stage', ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'progress', 'data', ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return 1
+"""

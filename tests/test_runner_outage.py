@@ -1,0 +1,111 @@
+"""The job runner's own bookkeeping across a Redis outage and after a runner that never ended its job, with a real
+Redis (a private valkey the test stops and starts) and the real features work run in this process.
+
+A stranger restarted Redis while a fresh pool process was starting a job: the runner's reads failed on its error
+path, the exception left the runner, Celery acknowledged the message, and the job stayed `running` with its live
+worker listing it, so nothing recovered it; hours later the watchdog killed that pool process, by then running
+another user's job."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+
+from jobs import keys
+from jobs.overdue import stop_overdue
+from jobs.runner import _run_started, process_token, run_job
+from redis_server import start_embedded
+from tests.test_resilience import submit_features, worker_setup, write_uploads
+
+WORKER = "cpu@outage-test#1.abc"
+
+
+class Heard(logging.Handler):
+    """Sets `event` when a record containing `words` is logged (the runner waiting for Redis): no polling."""
+
+    def __init__(self, words: str):
+        super().__init__(logging.WARNING)
+        self.words, self.event = words, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+def test_a_job_whose_redis_goes_away_as_it_starts_ends_once_redis_is_back(settings, private_redis, tmp_path):
+    _, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    svc = app.extensions["music_analyzer"]
+    job_id = submit_features(app, files=write_uploads(app, files=1, seconds=1.0), batch=False)
+    assert svc.jobs.start(job_id, worker=WORKER, max_attempts=2) == "run"
+    port = private_redis.port
+    private_redis.stop()  # gone between the start and everything the runner does after it
+    heard = Heard("Redis is not reachable")
+    logging.getLogger("jobs.runner").addHandler(heard)
+    outcome: list[str] = []
+
+    def run() -> None:
+        with app.app_context():
+            outcome.append(_run_started(svc, job_id, "features", worker=WORKER))
+
+    runner = threading.Thread(target=run, daemon=True)
+    server = None
+    try:
+        runner.start()
+        assert heard.event.wait(timeout=60), "the runner did not wait for Redis"
+        server = start_embedded(tmp_path / "valkey", port=port)  # the same data, back on the same port
+        runner.join(timeout=300)
+        assert outcome == ["succeeded"]
+        job = svc.jobs.get(job_id)
+        assert job["state"] == "succeeded" and job["result"]["filename"] == "t0.wav", job
+        assert svc.workers.current(WORKER) == []
+    finally:
+        logging.getLogger("jobs.runner").removeHandler(heard)
+        if server is not None:
+            svc.jobs.r.flushdb()
+            server.stop()
+
+
+def test_a_job_its_process_left_running_is_ended_when_the_process_takes_another(settings, private_redis, tmp_path):
+    """The earlier job is recorded failed and taken off the worker's list, so the watchdog never kills the process
+    for it (it did, while the process ran the next job)."""
+    _, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    svc = app.extensions["music_analyzer"]
+    names = write_uploads(app, files=1, seconds=0.5)
+    left, taken = (submit_features(app, files=names, batch=False) for _ in range(2))
+    assert svc.jobs.start(left, worker=WORKER, max_attempts=2) == "run"
+    # its runner set it current in this process and ended without recording anything (as the escaped error did)
+    assert svc.workers.set_current(WORKER, left, pid=os.getpid(), process=process_token()) == []
+    assert svc.workers.job_pid(WORKER, left) == os.getpid()
+    # another process that had this pid is another process: its job is not this one's to end
+    assert svc.workers.set_current(WORKER, "f" * 32, pid=os.getpid(), process="another") == []
+    svc.workers.clear_current(WORKER, "f" * 32)
+    with app.app_context():
+        assert run_job(taken, "features", worker=WORKER) == "succeeded"
+    record = svc.jobs.get(left)
+    assert record["state"] == "failed" and record["error"]["code"] == "internal_error", record
+    assert "went on to another without recording its end" in record["error"]["message"]
+    assert svc.workers.current(WORKER) == []
+    late = time.time() + 10 * 24 * 3600  # long past any limit: nothing of this worker's is left to stop
+    assert stop_overdue(svc, WORKER, limit_seconds=3000, grace_seconds=300, now=late) == []
+
+
+def test_a_redis_that_came_back_empty_leaves_no_half_record(app, client):
+    """Redis restarted without its data under a running job: the job's next progress report wrote two fields
+    into a fresh hash, a record without an id that GET, the event stream and DELETE answered 500 for good. A
+    progress report now writes only to a running job's record, and a fragment reads as no job (404)."""
+    jobs = app.extensions["music_analyzer"].jobs
+    job_id = uuid.uuid4().hex
+    assert jobs.progress(job_id, 0.95, "write") is False
+    assert not jobs.r.exists(keys.job(job_id)) and not jobs.r.exists(keys.event_log(job_id))
+    jobs.r.hset(keys.job(job_id), mapping={"progress": 0.95, "stage": "write"})  # what the older version left
+    try:
+        for method, path in (("GET", f"/jobs/{job_id}"), ("GET", f"/jobs/{job_id}/events"),
+                             ("DELETE", f"/jobs/{job_id}"), ("GET", f"/jobs/{job_id}/webhooks")):
+            r = getattr(client, method.lower())(path)
+            assert r.status_code == 404 and r.json()["error"]["code"] == "job_not_found", (method, path, r.text)
+        assert job_id not in {j["job_id"] for j in client.get("/jobs?limit=100").json()["jobs"]}
+    finally:
+        jobs.r.delete(keys.job(job_id))

@@ -140,36 +140,6 @@ def test_analyze_json_into_a_named_session_and_download(env, tmp_path, client):
     assert [f["name"] for f in files] == ["song.wav"] and len(files[0]["sha256"]) == 64
 
 
-def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path, client):
-    folder = tmp_path / "album"
-    folder.mkdir()
-    for name in ("a.wav", "b.flac"):
-        song(folder / name, bars=2)
-    (folder / "broken.mp3").write_bytes(b"ID3 this is not audio at all" * 10)
-    (folder / "notes.txt").write_text("not taken: not an audio file name")
-    done = ma(env, "batch", str(folder), "--features", "--jobs", "2")
-    assert done.returncode == 1, done.stderr  # a file failed
-    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.split()[:1] in
-            (["a.wav"], ["b.flac"], ["broken.mp3"])}
-    assert "done" in rows["a.wav"] and "LUFS" in rows["a.wav"] and "done" in rows["b.flac"]
-    assert "failed" in rows["broken.mp3"] and "decodable" in rows["broken.mp3"], done.stdout
-    assert "notes.txt" not in done.stdout
-    assert "2 done, 1 failed" in done.stdout
-
-    song(folder / "c.wav", bars=2)  # a file added since: the resumed run takes it, and only it
-    resumed = ma(env, "--json", "batch", str(folder), "--resume")
-    assert resumed.returncode == 1, resumed.stderr  # broken.mp3 is tried again and fails again
-    report = json.loads(resumed.stdout)
-    files = {f["file"]: f for f in report["files"]}
-    assert files["a.wav"]["status"] == files["b.flac"]["status"] == "done earlier"
-    assert files["c.wav"]["status"] == "done" and files["c.wav"]["jobs"]["features"]["state"] == "succeeded"
-    assert files["broken.mp3"]["status"] == "failed"
-    assert report["counts"] == {"done": 1, "done earlier": 2, "failed": 1, "canceled": 0, "not reached": 0}
-    jobs = client.get("/jobs", params={"session_id": report["session_id"]}).json()["jobs"]
-    assert len(jobs) == 3  # a, b and c: the resumed run started no second job for a or b
-    assert Path(report["state_file"]).is_relative_to(Path(env["XDG_STATE_HOME"]))
-
-
 def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
     assert ma(env, "analyze").returncode == 2  # argparse: FILE missing
     missing = ma(env, "analyze", "nosuch.wav", cwd=tmp_path)

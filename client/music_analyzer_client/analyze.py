@@ -32,7 +32,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     analyses = plan(args)
     if args.out and not args.wait:
         raise UsageError("--out downloads the results once the jobs end: add --wait")
-    in_session = _session_files(client, args.session) if args.session else {}
+    in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     session_id = args.session or client.create_session()
     out.note(f"session {session_id}")
@@ -108,7 +108,7 @@ def _not_waited(runs: list[FileRun], waited: bool) -> list[str]:
     return [] if waited else [job_id for item in runs for _, job_id in item.jobs]
 
 
-def _session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | None]:
+def session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | None]:
     """Upload names of an existing session and their SHA-256 (None from servers that do not give it); none when
     the session does not exist yet (the first upload creates it)."""
     try:
@@ -126,11 +126,20 @@ def _session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | No
     return {f["name"]: f.get("sha256") for f in session.get("files", [])}
 
 
+def uploaded_as(in_session: dict[str, str | None], path: Path) -> str | None:
+    """The name under which the session holds `path`'s bytes already (its own name first), or None. The file is
+    read only when the session gives digests."""
+    if not any(in_session.values()):
+        return None
+    digest = file_sha256(path)
+    same = sorted(name for name, known in in_session.items() if known == digest)
+    return path.name if path.name in same else (same[0] if same else None)
+
+
 def _file_run(given: str, in_session: dict[str, str | None], session_id: str | None) -> FileRun:
     path = Path(given).expanduser()
     if path.is_file():
-        digest = file_sha256(path) if any(in_session.values()) else None
-        same = next((name for name, known in in_session.items() if digest and known == digest), None)
+        same = uploaded_as(in_session, path)
         if same is not None:  # these bytes are there already (a stranger's session filled with name-1, name-2)
             return FileRun(given, None, name=same)
         return FileRun(given, path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyses import AUDIO_SUFFIXES, Analysis, plan
-from .analyze import about
+from .analyze import about, session_files, uploaded_as
 from .batch_state import BatchState, default_state_path, file_stamp
 from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
@@ -36,6 +36,7 @@ class Batch:
     fatal: list[MusicAnalyzerError] = field(default_factory=list)
     skipped: set[str] = field(default_factory=set)  # done by an earlier run: nothing sent this time
     reached: set[str] = field(default_factory=set)
+    in_session: dict[str, str | None] = field(default_factory=dict)  # its uploads as the run began: name -> sha256
 
 
 def find_files(folder: Path, pattern: str | None) -> list[Path]:
@@ -59,7 +60,8 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else ""))
     state, analyses = open_state(client, args, folder, out)
     tracker = out.tracker(keep_finished=False)
-    batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out)
+    batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out,
+                  in_session=session_files(client, state.session_id))
     out.note(f"{len(files)} file(s) into session {state.session_id}, {args.jobs} job(s) at a time; "
              f"progress in {state.path}")
     try:
@@ -162,6 +164,10 @@ def process(batch: Batch, path: Path) -> None:
         batch.skipped.add(rel)
         return
     name = entry["name"]
+    if name is None and (name := uploaded_as(batch.in_session, path)) is not None:
+        # an earlier run uploaded it and was stopped before it noted the name (a stranger's kills mid-upload left
+        # battle.ogg, battle-1.ogg and battle-2.ogg, the same bytes, and results under the last name)
+        state.update(rel, name=name, error=None)
     if name is None:
         try:
             name = batch.client.upload(state.session_id, path)["name"]

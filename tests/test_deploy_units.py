@@ -1,0 +1,40 @@
+"""The extra worker's systemd unit (deploy/systemd/music-analyzer-worker@.service) runs what it says: its
+ExecStart, with systemd's substitutions made, is started for real and serves a job of the CPU queue."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_resilience import stop_all, submit_features, worker_setup, write_uploads
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "deploy" / "systemd" / "music-analyzer-worker@.service"
+
+
+def unit_settings(text: str) -> dict[str, str]:
+    """The unit's `Key=value` lines (one value per key: the unit has no repeated key)."""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def test_the_extra_worker_unit_starts_a_worker_that_serves_the_cpu_queue(settings, private_redis, tmp_path):
+    unit = unit_settings(UNIT.read_text())
+    assert unit["Restart"] == "always" and unit["KillMode"] == "mixed"
+    command = (unit["ExecStart"].replace("${CPU_QUEUE}", settings["CPU_QUEUE"])
+               .replace("%i", "t1").replace("%H", "unit-test"))
+    argv = shlex.split(command)
+    assert argv[0] == "/usr/bin/python3" and argv[1:3] == ["-m", "celery"]
+    env, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    log = tmp_path / "unit-worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen([sys.executable, *argv[1:]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=out)
+    try:
+        job_id = submit_features(app, files=write_uploads(app, files=1, seconds=0.5), batch=False)
+        job = app.extensions["music_analyzer"].jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=120)
+        assert job is not None and job["state"] == "succeeded", (job, log.read_text()[-2000:])
+        assert job["worker"].startswith("cpu-t1@unit-test")
+    finally:
+        stop_all([worker])

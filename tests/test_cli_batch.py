@@ -1,5 +1,5 @@
 """`music-analyzer batch DIR` as a real subprocess against the live test service: a failed file among good ones,
---resume after a run that ended or was stopped."""
+--resume after a run that ended or was stopped; and `health` against a server whose Redis is down."""
 
 from __future__ import annotations
 
@@ -66,3 +66,20 @@ def test_a_resumed_batch_does_not_upload_again_what_a_stopped_run_had_sent(env, 
     assert sorted(f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"]) == ["a.wav", "b.wav"]
     jobs = client.get("/jobs", params={"session_id": session_id}).json()["jobs"]
     assert sorted(j["input_files"][0] for j in jobs) == ["a.wav", "a.wav", "b.wav", "b.wav"]  # run again, same names
+
+
+def test_health_says_why_a_server_whose_redis_is_down_is_unavailable(settings, private_redis, tmp_path):
+    """The CLI printed "the server answered 503 SERVICE UNAVAILABLE (http_error)" where /health's document said
+    "the job queue (Redis) is not reachable"; it now prints that, and exits 3 (unavailable)."""
+    from tests.conftest import serving
+    from tests.test_resilience import make_app
+
+    app = make_app(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    private_redis.stop()
+    with serving(app) as base:
+        env = cli_env(base, tmp_path)
+        done = ma(env, "health")
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "unavailable" in done.stdout and "redis     down: the job queue (Redis) is not reachable" in done.stdout
+        as_json = ma(env, "--json", "health")
+        assert as_json.returncode == 3 and json.loads(as_json.stdout)["redis"]["ok"] is False

@@ -65,8 +65,8 @@ class MusicAnalyzer:
     # ---- transport -------------------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, retry: bool = False, timeout: float | None = None,
-                stream: bool = False, **kwargs: Any) -> requests.Response:
-        """One request; a non-2xx answer or no answer raises MusicAnalyzerError.
+                stream: bool = False, accept: tuple[int, ...] = (), **kwargs: Any) -> requests.Response:
+        """One request; a non-2xx answer (but those in `accept`) or no answer raises MusicAnalyzerError.
 
         `retry`: on no answer, a 502, 503 or 504, or 409 idempotency_key_in_use, try again (up to `retries`
         times, waiting 0.5, 1, 2, 4, 8 s or the answer's Retry-After, at most RETRY_AFTER_MAX_SECONDS). Only for
@@ -77,7 +77,7 @@ class MusicAnalyzer:
         attempt = 0
         while True:
             try:
-                return self._send(method, path, timeout=timeout, stream=stream, **kwargs)
+                return self._send(method, path, timeout=timeout, stream=stream, accept=accept, **kwargs)
             except MusicAnalyzerError as e:
                 # nginx answers 502 while the API restarts (2-4 s after a crash), with Retry-After: 2
                 transient = (e.unreachable and self._answered) or e.server_unavailable \
@@ -88,7 +88,7 @@ class MusicAnalyzer:
                 time.sleep(min(max(backoff, e.retry_after or 0.0), RETRY_AFTER_MAX_SECONDS))
                 attempt += 1
 
-    def _send(self, method: str, path: str, *, timeout: float | None, stream: bool,
+    def _send(self, method: str, path: str, *, timeout: float | None, stream: bool, accept: tuple[int, ...] = (),
               **kwargs: Any) -> requests.Response:
         url = self.base_url + path
         try:
@@ -102,7 +102,7 @@ class MusicAnalyzer:
             raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {_reason(e)}",
                                      code="unreachable") from e
         self._answered = True
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in accept:
             raise error_from(response)
         return response
 
@@ -118,8 +118,20 @@ class MusicAnalyzer:
     # ---- health and sessions ---------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """GET /health: with credentials, the full view (workers); wrong credentials raise (401)."""
-        return cast(dict[str, Any], self._json("GET", "/health"))
+        """GET /health: with credentials, the full view (workers); wrong credentials raise (401). A server whose
+        job queue is down answers 503 with the same document (`status` "unavailable", `redis.error`): returned,
+        not raised (the CLI had printed "the server answered 503 SERVICE UNAVAILABLE" and no reason)."""
+        response = self.request("GET", "/health", accept=(503,))
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code == 503 and not (isinstance(body, dict) and "status" in body):
+            raise error_from(response)  # a front's 503 (the API itself away), not the health document
+        if not isinstance(body, dict):
+            raise MusicAnalyzerError(f"the server's answer to GET /health is not JSON; is {self.base_url} a Music "
+                                     "Analyzer server?", code="not_json", status=response.status_code)
+        return body
 
     def create_session(self, session_id: str | None = None) -> str:
         body = {"session_id": session_id} if session_id else None

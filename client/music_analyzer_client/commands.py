@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import MusicAnalyzer
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError
 from .records import Job, JobEvent
 from .ui import STATE_STYLE, Output, status_text
 from .watching import Follower, ask_cancel, wait_all
@@ -227,13 +227,17 @@ def _print_models(status: dict[str, Any], out: Output) -> None:
 
 def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     h = client.health()
+    code = EXIT_UNAVAILABLE if h.get("status") == "unavailable" else EXIT_OK
     if out.json:
         out.emit(h)
-        return EXIT_OK
-    style = STATE_STYLE["succeeded"] if h.get("status") == "ok" else "yellow"
+        return code
+    style = STATE_STYLE["succeeded"] if h.get("status") == "ok" else "yellow" if code == EXIT_OK else "bold red"
     out.out.print(f"{client.base_url}: {h.get('status')}", style=style)
     redis = h.get("redis") or {}
-    out.out.print(f"  redis     {'ok' if redis.get('ok') else 'down'} ({redis.get('latency_ms')} ms)")
+    if not redis.get("ok"):
+        out.out.print(f"  redis     down: {redis.get('error') or 'not reachable'}", style="bold red")
+        return code
+    out.out.print(f"  redis     ok ({redis.get('latency_ms')} ms)")
     out.out.print(f"  workers   {h.get('workers_alive')} alive; queue depth {h.get('queue_depth')}")
     missing = h.get("queues_without_worker") or []
     if missing:

@@ -67,8 +67,8 @@ def public_view(job: dict) -> dict:
         # the uploads it reads (a batch: all of them when it was queued); none for model and library jobs
         "input_files": list((job.get("params") or {}).get("files") or []),
     }
-    if job["state"] == "succeeded" or (job["state"] == "canceled" and job.get("result")):
-        out["result"] = job.get("result")  # a canceled batch's: the files it had finished
+    if job["state"] == "succeeded" or (job["state"] in ("canceled", "failed") and job.get("result")):
+        out["result"] = job.get("result")  # a batch canceled or stopped midway: the files it had finished
         out["files"] = job.get("files", [])
     if job["state"] == "failed":
         out["error"] = job.get("error")

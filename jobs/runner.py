@@ -141,7 +141,11 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
                 index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
             return "canceled"
         except Exception as e:
-            remove_files(written)  # nor does a failed one: what it wrote may be half of a set
+            # nor does a failed one: what it wrote may be half of a set; a batch stopped by a full disk or its
+            # time limit keeps the whole sets of the files it had finished, as a canceled one does
+            finished = e.finished if isinstance(e, MusicAnalyzerError) else None
+            kept = set(_files_of(finished))
+            remove_files([path for path in written if path.name not in kept])
             known = _known_failure(e)
             if known is None:  # a bug or an unexpected library error: the details to the log, keep serving
                 log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id),
@@ -151,7 +155,10 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             else:
                 log.info("job %s failed: %s (%s)", job_id, known.message, e)
             failure = known
-            _record_outcome(lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status))
+            _record_outcome(lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status,
+                                                  finished=finished, files=sorted(kept)))
+            if finished:
+                index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
             return "failed"
         finally:
             try:
@@ -282,8 +289,12 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             if results:
                 e.finished = {"batch": True, "results": results, "errors": errors, "canceled_at": name}
             raise
-        except (InsufficientStorageError, JobTimeLimitError):
-            raise  # a full disk fails the next file too, and the job's time is up: stop here
+        except (InsufficientStorageError, JobTimeLimitError) as e:
+            # a full disk fails the next file too, and the job's time is up: stop here, keeping what is done
+            # (a stranger's batch that met a full disk on file 3 of 8 had dropped the whole sets of files 1-2)
+            if results:
+                e.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
+            raise
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})
     if not results and errors:

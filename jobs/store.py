@@ -261,12 +261,15 @@ class JobStore:
             return self.get(job_id)
         return self.wait_for_state(job_id, TERMINAL_STATES, timeout)
 
-    def fail(self, job_id: str, error: dict, *, status: int = 500,
-             from_states: Iterable[str] = ("queued", "running")) -> bool:
+    def fail(self, job_id: str, error: dict, *, status: int = 500, from_states: Iterable[str] = ("queued", "running"),
+             finished: Any = None, files: list[str] | None = None) -> bool:
         """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
-        kept for the routes that answer with the job's outcome (never shown in the public view). False if the
-        job was not in `from_states` (a watchdog's stop of a running job that had ended meanwhile)."""
-        return self._end(job_id, from_states, "failed", stage="failed", error=error, error_status=int(status))
+        kept for the routes that answer with the job's outcome (never shown in the public view). A batch stopped
+        midway keeps what it finished as its `result` (and `files`). False if the job was not in `from_states`
+        (a watchdog's stop of a running job that had ended meanwhile)."""
+        extra = {"result": finished, "files": files or []} if finished else {}
+        return self._end(job_id, from_states, "failed", stage="failed", error=error, error_status=int(status),
+                         **extra)
 
     def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None,
                       from_states: Iterable[str] = ("queued", "running")) -> bool:

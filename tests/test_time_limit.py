@@ -38,7 +38,9 @@ def test_a_job_past_its_limit_stops_at_its_next_progress_report(settings, privat
         assert job["state"] == "failed" and job["error"]["code"] == "time_limit_exceeded", job
         assert "3 s" in job["error"]["message"] and job["finished_at"] - job["started_at"] < 60
         results = svc.sessions.of(USER).results_dir("batch")
-        assert not any(results.glob("*.json")), sorted(p.name for p in results.iterdir())  # no half of a batch
+        # the whole sets of the files it had finished stay, listed with the job; nothing of the file it was on
+        kept = {r["filename"] for r in (job.get("result") or {}).get("results", [])}
+        assert sorted(p.name for p in results.iterdir()) == sorted(job.get("files") or []), kept
         assert worker.poll() is None and svc.workers.is_alive(job["worker"])  # the worker serves on
     finally:
         stop_all([worker])

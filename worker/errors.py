@@ -15,6 +15,9 @@ class MusicAnalyzerError(Exception):
 
     code = "error"
     http_status = 500
+    # what a batch job had finished when this error stopped it (a cancel, a full disk, its time limit): the
+    # results of the files it completed, kept with their files (jobs/runner.py)
+    finished: dict | None = None
 
     def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
         super().__init__(message)
@@ -147,11 +150,10 @@ class JobTimeLimitError(MusicAnalyzerError):
 
 
 class JobCanceled(MusicAnalyzerError):
-    """Raised at a progress checkpoint once the job's cancel flag is set. `finished`: what a batch had done
-    before (the results of the files it completed), kept with their files. `generated`: what a text
-    generation had written when it stopped (worker/llm/generate.py), for the job that asked for the text."""
+    """Raised at a progress checkpoint once the job's cancel flag is set. `finished` (as for every error that
+    stops a batch): what it had done before. `generated`: what a text generation had written when it stopped
+    (worker/llm/generate.py), for the job that asked for the text."""
 
     code = "canceled"
     http_status = 409
-    finished: dict | None = None
     generated: dict | None = None

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.test_cli import cli_env, ma
+from tests.test_cli import cli_env, ma, song
 
 
 @pytest.fixture()
@@ -42,3 +42,18 @@ def test_lyrics_wait_for_the_stems_of_the_same_run(env, tmp_path):
     hpss = ma(env, "analyze", "sung.wav", "--stems", "--model", "hpss", "--lyrics", "--wait", cwd=tmp_path)
     assert hpss.returncode == 1 and "add --stems --model repet --wait" in hpss.stderr, hpss.stderr
     assert "hpss" not in hpss.stderr.split("in this command:")[1]  # hpss makes no vocal stem
+
+
+def test_a_run_whose_every_job_is_refused_leaves_no_session(env, tmp_path, client):
+    """`analyze --stems` where the server has no htdemucs weights: the upload went in, the job was refused (409),
+    and each try left a session holding the file and no job (a stranger's). The session the run made goes."""
+    song(tmp_path / "t.wav", bars=2)
+    done = ma(env, "--json", "analyze", "t.wav", "--stems", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    [file] = report["files"]
+    assert file["error"]["code"] == "model_not_downloaded" and file["jobs"] == [], file
+    assert report["session_deleted"] is True
+    assert client.get(f"/sessions/{report['session_id']}").status_code == 404
+    named = ma(env, "--json", "analyze", "t.wav", "--stems", "--session", f"keep-{tmp_path.name[-8:]}", cwd=tmp_path)
+    assert named.returncode == 1 and json.loads(named.stdout)["session_deleted"] is False  # a session named: kept

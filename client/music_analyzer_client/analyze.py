@@ -55,9 +55,13 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
         return EXIT_INTERRUPTED
-    deleted = not args.session and all(item.upload is None for item in runs)
+    # the session this run made is not left behind holding nothing of use: every upload refused, or every job (a
+    # stranger's `--llm analyze` without the model's weights left a session with the file and no job, each try)
+    nothing = ("no file was uploaded into it" if all(item.upload is None for item in runs)
+               else "no job was started in it" if not any(item.jobs for item in runs) else None)
+    deleted = not args.session and nothing is not None
     if deleted:
-        _forget_empty_session(client, session_id, out)
+        _forget_session(client, session_id, out, why=str(nothing))
     records = {f.job_id: f for f in follower.followed}
     written = _download(client, session_id, records, Path(args.out), out) if args.out and args.wait else []
     report(out, session_id, runs, records, written, waited=args.wait, deleted=deleted)
@@ -94,13 +98,13 @@ def _start_after_stems(client: MusicAnalyzer, session_id: str, item: FileRun, an
     out.err.print(about(item.given, item.error.message), style="red")
 
 
-def _forget_empty_session(client: MusicAnalyzer, session_id: str, out: Output) -> None:
-    """The session this run made holds nothing (every upload was refused): deleted, not left behind empty."""
+def _forget_session(client: MusicAnalyzer, session_id: str, out: Output, *, why: str) -> None:
+    """The session this run made and left with nothing of use (`why`): deleted, not left behind."""
     try:
         client.delete_session(session_id)
-        out.note(f"session {session_id} deleted: no file was uploaded into it")
+        out.note(f"session {session_id} deleted: {why}")
     except MusicAnalyzerError as e:
-        out.note(f"session {session_id} holds no file and could not be deleted: {e}")
+        out.note(f"session {session_id} ({why}) could not be deleted: {e}")
 
 
 def _not_waited(runs: list[FileRun], waited: bool) -> list[str]:

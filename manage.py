@@ -3,6 +3,7 @@
     python manage.py hash-password            # prints a hash for AUTH_USERS
     python manage.py add-user NAME            # asks for a password, appends NAME:hash to .env
     python manage.py add-user NAME --admin    # the same, and NAME joins ADMIN_USERS (sees every user's data)
+    python manage.py remove-user NAME         # NAME leaves AUTH_USERS and ADMIN_USERS; their data stays
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from users import MAX_USERNAME_CHARS
+
+# the API, its event server and the workers read the users when they start
+RESTART_NOTE = ("a running service takes it on restart: stop and start run.py (or `supervisorctl -c "
+                "DATA_DIR/run/supervisord.conf restart all`; `docker compose up -d` recreates the containers)")
 
 
 def _ask() -> str:
@@ -60,6 +65,28 @@ def add_user(name: str, password: str, env_file: Path, *, admin: bool = False) -
     return known
 
 
+def remove_user(name: str, env_file: Path) -> bool:
+    """Take NAME out of AUTH_USERS and ADMIN_USERS in `env_file`; False when it was in neither. The user's
+    sessions and jobs stay in DATA_DIR (an admin reads or deletes them with `?owner=`)."""
+    if not env_file.exists():
+        return False
+    lines = env_file.read_text().splitlines()
+    found = False
+
+    def without(items: list[str]) -> list[str]:
+        nonlocal found
+        kept = [u for u in items if u != name and not u.startswith(name + ":")]
+        found = found or len(kept) < len(items)
+        return kept
+
+    for key in ("AUTH_USERS", "ADMIN_USERS"):
+        if any(line.startswith(f"{key}=") for line in lines):
+            lines = _set_list(lines, key, without)
+    if found:
+        env_file.write_text("\n".join(lines) + "\n")
+    return found
+
+
 def _set_list(lines: list[str], key: str, change: Callable[[list[str]], list[str]]) -> list[str]:
     """`.env` lines with the comma list `KEY='a,b'` replaced by `change(['a', 'b'])` (added if missing)."""
     for i, line in enumerate(lines):
@@ -77,7 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--env-file", default=".env")
     add.add_argument("--admin", action="store_true", help="also add NAME to ADMIN_USERS")
+    remove = sub.add_parser("remove-user", help="take NAME out of AUTH_USERS and ADMIN_USERS (their data stays)")
+    remove.add_argument("name")
+    remove.add_argument("--env-file", default=".env")
     args = parser.parse_args(argv)
+    if args.cmd == "remove-user":
+        if not remove_user(args.name, Path(args.env_file)):
+            raise SystemExit(f"no user {args.name!r} in {args.env_file}")
+        print(f"user {args.name!r} removed from {args.env_file}; their sessions and jobs stay in DATA_DIR (an admin "
+              f"reads or deletes them with ?owner={args.name})")
+        print(RESTART_NOTE)
+        return 0
     password = _ask()
     if len(password) < 8:
         raise SystemExit("use a password of at least 8 characters")
@@ -88,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         role = " as an admin (ADMIN_USERS)" if args.admin else ""
         done = f"password of {args.name!r} replaced in" if replaced else f"user {args.name!r} added to"
         print(f"{done} {args.env_file}{role}")
-        # the API, its event server and the workers read the users when they start
-        print("a running service takes it on restart: stop and start run.py (or `supervisorctl -c "
-              "DATA_DIR/run/supervisord.conf restart all`; `docker compose up -d` recreates the containers)")
+        print(RESTART_NOTE)
     return 0
 
 

@@ -52,3 +52,19 @@ def test_names_the_server_would_refuse_are_refused_and_a_new_password_says_so(tm
     assert sorted(UserDirectory.from_config(dotenv_values(env_file)).hashes) == ["bob"]
     nowhere = add_user(tmp_path / "missing" / ".env", "carol", "a good passphrase", check=False)
     assert nowhere.returncode != 0 and "not a folder" in nowhere.stderr and "Traceback" not in nowhere.stderr
+
+
+def test_remove_user_takes_the_name_out_of_both_lists_and_keeps_the_rest(tmp_path):
+    """The README spoke of removing users; manage.py had no command for it (a stranger's)."""
+    env_file = tmp_path / ".env"
+    add_user(env_file, "alice", "alice's passphrase", "--admin")
+    add_user(env_file, "bob", "bob's passphrase", "--admin")
+    add_user(env_file, "bobby", "bobby's passphrase")
+    removed = subprocess.run([sys.executable, "manage.py", "remove-user", "bob", "--env-file", str(env_file)],
+                             cwd=ROOT, text=True, capture_output=True, check=True)
+    assert "user 'bob' removed" in removed.stdout and "?owner=bob" in removed.stdout and "restart" in removed.stdout
+    users = UserDirectory.from_config(dotenv_values(env_file))
+    assert sorted(users.hashes) == ["alice", "bobby"] and users.admins == ("alice",)
+    again = subprocess.run([sys.executable, "manage.py", "remove-user", "bob", "--env-file", str(env_file)],
+                           cwd=ROOT, text=True, capture_output=True)
+    assert again.returncode != 0 and "no user 'bob'" in again.stderr and "Traceback" not in again.stderr

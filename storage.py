@@ -162,6 +162,14 @@ class SessionStore:
         raise ConflictError(f"session {session_id!r} already holds {MAX_STEM_SUFFIX} uploads named {stem!r}",
                             code="too_many_same_name")
 
+    def delete_upload(self, session_id: str, name: str) -> None:
+        """Delete an upload and what sits beside it (its decoded info, its content digest). Its stem's claim stays:
+        the results named after it stay too, and a later upload of the name becomes `x-1.wav`, not a second
+        owner of those results."""
+        path = self.file_path(session_id, name, area="uploads")
+        for leftover in (path, path.with_name(f".{path.name}.json"), path.with_name(f".{path.name}.sha256")):
+            leftover.unlink(missing_ok=True)
+
     @staticmethod
     def discard_upload(path: Path) -> None:
         """Take back an upload claimed by `claim_upload_path` whose request failed (a full disk midway): the

@@ -164,6 +164,37 @@ def download_file(session_id: str, name: str):
     return send_file(path, download_name=name, as_attachment=attachment, mimetype=mimetype)
 
 
+@bp.delete("/sessions/<session_id>/files/<name>")
+def delete_file(session_id: str, name: str):
+    """One upload or result (a stranger on a full disk could delete only whole sessions). An upload a queued or
+    running job reads is refused (409 `file_in_use`); its results stay, and its name is not given to a later
+    upload (results are named after it)."""
+    area = request.args.get("area")
+    if area not in (None, "uploads", "results"):
+        raise InvalidRequestError(f"area must be 'uploads' or 'results', not {area!r}", code="invalid_area")
+    store = access.session(session_id)
+    path = store.file_path(session_id, name, area=area)
+    where = path.parent.name
+    if where == "uploads":
+        jobs = services().jobs
+        readers = [j["job_id"] for j in jobs.active_jobs(owner=store.owner, session_id=session_id)
+                   if name in _input_files(jobs.get(j["job_id"]), store, session_id)]
+        if readers:
+            raise ConflictError(f"{name!r} is read by {len(readers)} queued or running job(s); cancel them first",
+                                code="file_in_use", details={"jobs": readers})
+        store.delete_upload(session_id, name)
+        forget_track(owner=store.owner, session_id=session_id, filename=name)
+    else:
+        path.unlink(missing_ok=True)
+    return jsonify({"session_id": session_id, "name": name, "area": where, "deleted": True})
+
+
+def _input_files(job: dict | None, store: SessionStore, session_id: str) -> list[str]:
+    """The uploads a job reads: those it names (a batch names every upload it was queued with)."""
+    files = list(((job or {}).get("params") or {}).get("files") or [])
+    return files or store.upload_names(session_id)  # none named: a record of an older version, every upload
+
+
 @bp.delete("/sessions/<session_id>")
 def delete_session(session_id: str):
     store, jobs = access.session(session_id), services().jobs
@@ -180,6 +211,18 @@ def delete_session(session_id: str):
     services().cache.forget_session(owner=store.owner, session_id=session_id)
     forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})
+
+
+def forget_track(*, owner: str, session_id: str, filename: str) -> None:
+    """A deleted upload's track leaves the library (a database that is down: the next reindex removes it)."""
+    try:
+        from library.extract import track_id
+        from library.service import library_for
+
+        tid = track_id(owner=owner, session_id=session_id, filename=filename)
+        library_for(current_app.config).store.remove(owner=owner, track_ids=[tid])
+    except Exception:
+        log.error("library: could not remove the track of %s in session %s", filename, session_id, exc_info=True)
 
 
 def forget_tracks(*, owner: str, session_id: str) -> None:

@@ -54,6 +54,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "conflict": (409, "The request conflicts with the current state."),
     "session_exists": (409, "The caller already has a session with this id."),
     "session_busy": (409, "The session has queued or running jobs (`details.jobs`); cancel them first."),
+    "file_in_use": (409, "A queued or running job reads the upload (`details.jobs`); cancel them first."),
     "ambiguous_session": (409, "Several users hold this session id; an admin names one with `?owner=`."),
     "too_many_same_name": (409, "The session holds too many uploads of this name."),
     "job_finished": (409, "The job has already finished; there is nothing to cancel."),

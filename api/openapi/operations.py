@@ -189,6 +189,14 @@ OPERATIONS: dict[str, Op] = {
         headers=("Range", "If-None-Match"),
         description="One byte range (`Range: bytes=a-b`) is served as 206; a Range of several ranges, of another "
                     "unit or unparseable is ignored (the whole file), as RFC 9110 allows."),
+    "DELETE /sessions/<session_id>/files/<name>": Op(
+        "Delete an upload or a result", "sessions", {200: Ok("Gone.", ref("FileDeleted"))},
+        {**SESSION_ERRORS, 400: "The session id is not valid, or an `area` other than `uploads` or `results`.",
+         404: "No such session or file.", 409: "A queued or running job reads the upload; ambiguous session."},
+        query=(Param("area", {"enum": ["uploads", "results"]}, "Where to look (default: uploads, then results)."),
+               OWNER),
+        description="An upload takes its decoded info and digest with it and leaves the library; the results "
+                    "made from it stay, and its name is not given to a later upload."),
     "GET /jobs": Op("The caller's jobs, newest first, a page at a time", "jobs",
                     {200: Ok("A page.", ref("JobList"))},
                     {400: "A bad `limit`, `cursor`, `state`, `since` or session id.", 404: "`owner` not visible."},

@@ -247,6 +247,8 @@ def session_schemas() -> dict[str, Schema]:
                            next_cursor=null({"type": "string", "description": "Pass as `cursor` for the next page."})),
         "Uploaded": obj(["session_id", "files"], session_id=STR, files=arr(ref("UploadedFile"))),
         "SessionDeleted": obj(["session_id", "deleted"], session_id=STR, deleted={"const": True}),
+        "FileDeleted": obj(["session_id", "name", "area", "deleted"], session_id=STR, name=STR,
+                           area={"enum": ["uploads", "results"]}, deleted={"const": True}),
     }
 
 

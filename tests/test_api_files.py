@@ -1,0 +1,51 @@
+"""DELETE /sessions/<id>/files/<name> over real HTTP: one upload or result, never one a queued job reads (a
+stranger on a full disk could delete only whole sessions)."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.audio_synth import sine, write
+from tests.conftest import USER, queued_record
+from tests.test_api_sessions import upload
+
+
+def test_delete_one_upload_or_result(app, client, other_client, session_id, audio_dir, settings):
+    pitch = 300 + uuid.uuid4().int % 500  # audio no other test sends: a cached result would not run the job
+    assert upload(client, session_id, write(audio_dir / "a.wav", sine(pitch, 1.0)),
+                  write(audio_dir / "b.wav", sine(pitch + 5, 1.0))).status_code == 201
+    done = client.post(f"/process/features/{session_id}", json={"file": "a.wav"}, headers={"Prefer": "wait=60"})
+    assert done.json()["state"] == "succeeded", done.text
+    results = done.json()["files"]
+    reader = queued_record(app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+                           task="music_analyzer.features", params={"files": ["b.wav"], "batch": False, "options": {}})
+
+    busy = client.delete(f"/sessions/{session_id}/files/b.wav")
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "file_in_use", busy.text
+    assert busy.json()["error"]["details"]["jobs"] == [reader["job_id"]]
+    assert other_client.delete(f"/sessions/{session_id}/files/a.wav").status_code == 404  # not theirs to see
+    for bad, status in (("nosuch.wav", 404), ("..%2Fsecrets", 404), (".a.wav.json", 404)):
+        assert client.delete(f"/sessions/{session_id}/files/{bad}").status_code == status, bad
+    assert client.delete(f"/sessions/{session_id}/files/a.wav", params={"area": "elsewhere"}).status_code == 400
+
+    def tracks() -> list[str]:
+        return [t["filename"] for t in client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]]
+
+    assert tracks() == ["a.wav"]  # indexed once its features job succeeded
+    gone = client.delete(f"/sessions/{session_id}/files/a.wav")
+    assert gone.status_code == 200 and gone.json() == {"session_id": session_id, "name": "a.wav", "area": "uploads",
+                                                       "deleted": True}
+    session = client.get(f"/sessions/{session_id}").json()
+    assert [f["name"] for f in session["files"]] == ["b.wav"]
+    assert sorted(f["name"] for f in session["results"]) == sorted(results)  # made from it: they stay
+    assert client.get(f"/sessions/{session_id}/files/a.wav").status_code == 404
+    assert tracks() == []  # and out of the library
+    again = upload(client, session_id, write(audio_dir / "a.wav", sine(pitch, 1.0))).json()["files"][0]
+    assert again["name"] == "a-1.wav"  # not a second owner of features_a.*
+
+    json_result = next(name for name in results if name.endswith(".json"))
+    dropped = client.delete(f"/sessions/{session_id}/files/{json_result}", params={"area": "results"})
+    assert dropped.status_code == 200 and dropped.json()["area"] == "results"
+    assert client.get(f"/sessions/{session_id}/files/{json_result}").status_code == 404
+    app.extensions["music_analyzer"].jobs.request_cancel(reader["job_id"])
+    assert client.delete(f"/sessions/{session_id}/files/b.wav").status_code == 200

@@ -29,7 +29,8 @@ def test_delete_one_upload_or_result(app, client, other_client, session_id, audi
     assert client.delete(f"/sessions/{session_id}/files/a.wav", params={"area": "elsewhere"}).status_code == 400
 
     def tracks() -> list[str]:
-        return [t["filename"] for t in client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]]
+        listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+        return [t["filename"] for t in listed]
 
     assert tracks() == ["a.wav"]  # indexed once its features job succeeded
     gone = client.delete(f"/sessions/{session_id}/files/a.wav")

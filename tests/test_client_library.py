@@ -49,6 +49,10 @@ def test_jobs_events_and_errors_through_the_typed_client(ma, audio_dir):
         list(ma.events("0123456789abcdef"))
     assert caught.value.status == 404 and caught.value.code == "job_not_found"
     assert caught.value.exit_code() == 1
+    json_result = next(f for f in final["files"] if f.endswith(".json"))
+    assert ma.delete_file(sid, json_result, area="results")["deleted"] is True
+    assert ma.delete_file(sid, name) == {"session_id": sid, "name": name, "area": "uploads", "deleted": True}
+    assert [f["name"] for f in ma.session(sid)["files"]] == []
 
 
 def test_the_sse_parser_takes_events_split_anywhere():

@@ -154,6 +154,12 @@ class MusicAnalyzer:
     def delete_session(self, session_id: str) -> None:
         self.request("DELETE", f"/sessions/{session_id}")
 
+    def delete_file(self, session_id: str, name: str, *, area: str | None = None) -> dict[str, Any]:
+        """DELETE one upload or result (`area` "uploads" or "results"; default: the upload, else the result);
+        an upload a queued or running job reads raises (409 file_in_use)."""
+        params = {"area": area} if area else None
+        return cast(dict[str, Any], self._json("DELETE", f"/sessions/{session_id}/files/{name}", params=params))
+
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
         """Upload one file (an upload to a new session id creates it); returns the name the server gave it.
 

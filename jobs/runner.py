@@ -177,12 +177,13 @@ _PROCESS: tuple[int, str] | None = None
 
 
 def process_token() -> str:
-    """This process among all that ever had its pid: made on first use in each process (a forked pool child
-    inherits its parent's module state, so the pid is checked)."""
+    """This thread of this process among all that ever had its pid: a token made on first use in each process
+    (a forked pool child inherits its parent's module state, so the pid is checked), and the thread, which runs
+    one job at a time (a `--pool threads` worker runs several in one process)."""
     global _PROCESS
     if _PROCESS is None or _PROCESS[0] != os.getpid():
         _PROCESS = (os.getpid(), uuid.uuid4().hex[:12])
-    return _PROCESS[1]
+    return f"{_PROCESS[1]}.{threading.get_ident()}"
 
 
 def _known_failure(e: Exception) -> MusicAnalyzerError | None:

@@ -37,9 +37,9 @@ class WorkerRegistry:
                     process: str | None = None) -> list[str]:
         """Which job a worker runs now (a set: a prefork CPU worker runs several), and in which process.
 
-        `process` names the process beyond its pid (a pid is reused once its process has died). A process runs
-        one job at a time, so another job still listed with the same `pid` and `process` is one whose runner
-        ended without taking it off: it is taken off here and returned (its end is the caller's to record).
+        `process` names the process (and its thread) beyond its pid: a pid is reused once its process has died.
+        One thread runs one job at a time, so another job still listed with the same `pid` and `process` is one
+        whose runner ended without taking it off: it is taken off here and returned (its end is the caller's to record).
         Left on, the watchdog took that job for stuck and killed the process, by then running another job."""
         if not job_id:
             self.r.delete(keys.worker_jobs(name), keys.worker_job_pids(name))

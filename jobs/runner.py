@@ -298,6 +298,15 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             raise
         except MusicAnalyzerError as e:
             errors.append({"filename": name, **e.to_dict()})
+        except Exception as e:
+            # a writer's raw ENOSPC (or libsndfile's errno-less write error) is the same full disk: it had lost
+            # the finished files 1-5 of a stranger's 6
+            full = as_storage_error(e)
+            if full is None:
+                raise
+            if results:
+                full.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
+            raise full from e
     if not results and errors:
         raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
                                  details={"errors": errors})

@@ -143,3 +143,39 @@ def test_a_batch_stopped_by_its_time_limit_keeps_the_files_it_had_finished(setti
     results = svc.sessions.of(USER).results_dir("batch")
     assert sorted(p.name for p in results.iterdir()) == sorted(job["files"])  # whole sets, nothing of long.wav
     assert {f.split("_", 1)[1].rsplit(".", 1)[0] for f in job["files"]} == {"a", "b"}
+
+
+def test_a_batch_that_fills_the_disk_keeps_the_files_it_had_finished(settings, private_redis, tmp_path):
+    """A stranger's six-file features batch on a 30 MB disk failed `insufficient_storage` on the 6th file and kept
+    nothing: the writer's raw ENOSPC passed the batch loop, which kept finished files only for the service's own
+    error. Here the disk is left room for two and a half sets of results."""
+    from tests.audio_synth import sine, write
+    from tests.small_disk import fill, small_disk
+    from tests.test_resilience import make_app
+
+    with small_disk(tmp_path / "disk", size_mb=8) as disk:
+        app = make_app(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path,
+                       DATA_DIR=str(disk / "data"), MIN_FREE_DISK_MB=0)
+        svc = app.extensions["music_analyzer"]
+        svc.sessions.of(USER).create("batch")
+        uploads, results = (svc.sessions.of(USER).session_dir("batch") / area for area in ("uploads", "results"))
+        names = [f"t{i}.wav" for i in range(6)]
+        for i, name in enumerate(names):
+            write(uploads / name, sine(200.0 + i, 1.0, channels=2))
+        with app.app_context():  # one set's size, measured (and the kernels compiled outside the batch)
+            assert run_job(submit_features(app, files=["t0.wav"], batch=False), "features",
+                           worker=WORKER) == "succeeded"
+            one_set = sum(p.stat().st_size for p in results.iterdir())
+            for p in list(results.iterdir()):
+                p.unlink()
+            filler = fill(disk)
+            os.truncate(filler, filler.stat().st_size - int(2.5 * one_set))
+            job_id = submit_features(app, files=names, batch=True)
+            assert run_job(job_id, "features", worker=WORKER) == "failed"
+        job = svc.jobs.get(job_id)
+        assert job["error"]["code"] == "insufficient_storage", job
+        kept = [r["filename"] for r in job["result"]["results"]]
+        assert 1 <= len(kept) < len(names) and kept == names[:len(kept)], job["result"]
+        assert job["result"]["stopped_at"] == names[len(kept)]
+        assert sorted(p.name for p in results.iterdir()) == sorted(job["files"])  # whole sets, no .part
+        filler.unlink()

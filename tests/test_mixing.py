@@ -27,12 +27,15 @@ def test_the_tempo_match_known_answers():
     assert tempo_match(100.0, 51.0) == ("double", 2.0)  # played at double time, 2 % fast
     assert tempo_match(100.0, 196.0) == ("half", -2.0)
     assert tempo_match(100.0, 108.0, percent=8.0) == ("exact", 8.0)  # a deck's +-8 % fader
+    # a stranger's pair: the faster slowed 5.72 % meets the slower, whichever is named first
+    assert tempo_match(134.94, 127.22) == ("exact", -5.72) and tempo_match(127.22, 134.94) == ("exact", 6.07)
     assert MIX_TEMPO_PERCENT == 6.0
 
 
 @pytest.mark.parametrize("percent", [4.0, MIX_TEMPO_PERCENT])
 def test_compare_and_the_library_call_the_same_pairs_mixable(percent):
-    tempi = [60.0, 63.0, 65.0, 90.0, 95.0, 100.0, 105.0, 107.0, 120.0, 124.0, 128.0, 180.0, 190.0, 200.0, 214.0]
+    tempi = [60.0, 63.0, 65.0, 90.0, 95.0, 100.0, 105.0, 107.0, 120.0, 124.0, 127.22, 128.0, 134.94, 180.0, 190.0,
+             200.0, 214.0]
     agreed = 0
     for (ka, ta), (kb, tb) in itertools.product(itertools.product(KEYS, tempi), repeat=2):
         a, b = facts("a", ka, ta), facts("b", kb, tb)
@@ -40,6 +43,7 @@ def test_compare_and_the_library_call_the_same_pairs_mixable(percent):
         seed = {"key": {"camelot": a["camelot"]}, "tempo_bpm": ta}
         in_library = _mixable(seed, percent)({"key": {"camelot": b["camelot"]}, "tempo_bpm": tb}) is not None
         assert in_compare == in_library, (ka, ta, kb, tb)
+        assert in_compare == pair_relations(b, a, tempo_percent=percent)["mixable"], (ka, ta, kb, tb)  # both ways
         agreed += in_compare
     assert agreed > 100  # not agreement on "never"
     pair = pair_relations(facts("a", KEYS[0], 100.0), facts("b", KEYS[1], 105.0))

@@ -73,11 +73,15 @@ def _pitch_class(tonic: str) -> int | None:
 
 def tempo_match(reference_bpm: float, other_bpm: float, *,
                 percent: float = MIX_TEMPO_PERCENT) -> tuple[str, float] | None:
-    """How `other` reaches `reference`'s tempo: ("exact" | "double" | "half", the change in percent it needs, its
-    tempo doubled or halved first), or None when no change within `percent` does. "double": `other` played at
+    """Whether two tempi mix: ("exact" | "double" | "half", the change in percent `other` needs to reach
+    `reference`, its tempo doubled or halved first), or None. They mix when the faster of the two, slowed by
+    at most `percent`, meets the slower (either deck can move, so the answer is the same both ways round: measured
+    from the reference alone, 134.9 and 127.2 BPM mixed one way and not the other). "double": `other` played at
     double time matches (it is about half as fast)."""
     for name, factor in (("exact", 1.0), ("double", 2.0), ("half", 0.5)):
-        change = round(100.0 * (other_bpm * factor / reference_bpm - 1.0), 2)  # (108 against 100 is 8.000000000000007)
-        if abs(change) <= percent:
-            return name, change
+        other = other_bpm * factor
+        # rounded: 108 against 100 is 8.000000000000007, and a user's 8 means 8
+        slowed = round(100.0 * (1.0 - min(other, reference_bpm) / max(other, reference_bpm)), 2)
+        if slowed <= percent:
+            return name, round(100.0 * (other / reference_bpm - 1.0), 2)
     return None

@@ -177,12 +177,14 @@ def delete_file(session_id: str, name: str):
     where = path.parent.name
     if where == "uploads":
         jobs = services().jobs
-        readers = [j["job_id"] for j in jobs.active_jobs(owner=store.owner, session_id=session_id)
-                   if name in _input_files(jobs.get(j["job_id"]), store, session_id)]
-        if readers:
-            raise ConflictError(f"{name!r} is read by {len(readers)} queued or running job(s); cancel them first",
-                                code="file_in_use", details={"jobs": readers})
-        store.delete_upload(session_id, name)
+        # marked first, as a session's deletion is: a job on it requested from now on is withdrawn (jobs/erasure.py)
+        with deleting(jobs.r, owner=store.owner, session_id=session_id, name=name):
+            readers = [j["job_id"] for j in jobs.active_jobs(owner=store.owner, session_id=session_id)
+                       if name in _input_files(jobs.get(j["job_id"]), store, session_id)]
+            if readers:
+                raise ConflictError(f"{name!r} is read by {len(readers)} queued or running job(s); cancel them "
+                                    "first", code="file_in_use", details={"jobs": readers})
+            store.delete_upload(session_id, name)
         forget_track(owner=store.owner, session_id=session_id, filename=name)
     else:
         path.unlink(missing_ok=True)

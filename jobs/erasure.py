@@ -7,15 +7,18 @@ of JOB_TTL_SECONDS. The cached results that point into the session go with it to
 A job not yet finished is left alone: DELETE /sessions/<id> refuses a session with one (409). A job requested
 while the deletion runs is withdrawn before it is queued: the deletion marks the session (`deleting`) before it
 looks for unfinished jobs, and a new job, once indexed under its session, looks for that mark and for the
-session's folder (`withdraw_if_session_gone`). Redis orders the two: either the deletion sees the job (409) or
-the job sees the mark or the missing folder (the request answers 404). Before, a stranger's process request
-racing a DELETE answered 202 and its job then vanished with the session (1 of 8 races).
+session's folder (`withdraw_if_gone`). Redis orders the two: either the deletion sees the job (409) or the job
+sees the mark (the request answers 409: retry) or the missing folder (404). Before, a stranger's process request
+racing a DELETE answered 202 and its job then vanished with the session (1 of 8 races). DELETE of one upload
+(/sessions/<id>/files/<name>) marks that upload the same way: a job on it had answered 202 and then failed
+`file_not_found` (5 of a stranger's 36 races).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import redis
 
@@ -28,9 +31,10 @@ DELETING_SECONDS = 300  # how long the mark outlives an API process killed in th
 
 
 @contextmanager
-def deleting(r: redis.Redis, *, owner: str, session_id: str) -> Iterator[None]:
-    """Mark `owner`'s session as being deleted for the block (a count: two deletions at once each hold it)."""
-    key = keys.session_deleting(owner, session_id)
+def deleting(r: redis.Redis, *, owner: str, session_id: str, name: str | None = None) -> Iterator[None]:
+    """Mark `owner`'s session (or its upload `name`) as being deleted for the block (a count: two deletions at
+    once each hold it)."""
+    key = keys.session_deleting(owner, session_id) if name is None else keys.upload_deleting(owner, session_id, name)
     pipe = r.pipeline()
     pipe.incr(key)
     pipe.expire(key, DELETING_SECONDS)
@@ -42,13 +46,31 @@ def deleting(r: redis.Redis, *, owner: str, session_id: str) -> Iterator[None]:
             r.delete(key)
 
 
-def withdraw_if_session_gone(r: redis.Redis, *, owner: str, session_id: str, job_id: str, exists: bool) -> bool:
-    """Erase a job just created (indexed, not yet queued) when its session is being deleted or is gone
-    (`exists`: the session's folder, looked at after the job was indexed); True when it was withdrawn."""
-    if exists and not r.exists(keys.session_deleting(owner, session_id)):
-        return False
-    _erase(r, owner=owner, index=keys.session_jobs(owner, session_id), job_ids=[job_id])
-    return True
+@dataclass(frozen=True)
+class Gone:
+    """Why a job just created was withdrawn: what (`session` or an upload's name), and whether it is `deleting`
+    now (the deletion may still fail: worth a retry) or gone."""
+
+    what: str
+    deleting: bool
+
+
+def withdraw_if_gone(r: redis.Redis, *, owner: str, session_id: str, job_id: str, session_exists: bool,
+                     uploads: dict[str, bool]) -> Gone | None:
+    """Erase a job just created (indexed, not yet queued) when its session or one of its uploads is being deleted
+    or is gone (`session_exists`, `uploads` name -> exists: looked at after the job was indexed); why, or None
+    when the job stands."""
+    pipe = r.pipeline()
+    pipe.exists(keys.session_deleting(owner, session_id))
+    for name in uploads:
+        pipe.exists(keys.upload_deleting(owner, session_id, name))
+    marks = pipe.execute()
+    found = (Gone("session", True) if marks[0] else None) or (None if session_exists else Gone("session", False))
+    for (name, exists), marked in zip(uploads.items(), marks[1:], strict=True):
+        found = found or (Gone(name, True) if marked else None) or (None if exists else Gone(name, False))
+    if found is not None:
+        _erase(r, owner=owner, index=keys.session_jobs(owner, session_id), job_ids=[job_id])
+    return found
 
 
 def erase_session_jobs(r: redis.Redis, *, owner: str, session_id: str) -> int:

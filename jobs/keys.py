@@ -76,6 +76,11 @@ def session_deleting(owner: str, session_id: str) -> str:
     return f"{PREFIX}user:{owner}:session-deleting:{session_id}"
 
 
+def upload_deleting(owner: str, session_id: str, name: str) -> str:
+    """Set while DELETE /sessions/<id>/files/<name> removes an upload (jobs/erasure.py)."""
+    return f"{PREFIX}user:{owner}:upload-deleting:{session_id}:{name}"
+
+
 def login_failures_by_address(address: str) -> str:
     return f"{PREFIX}login-failures:addr:{address}"
 

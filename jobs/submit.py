@@ -7,10 +7,11 @@ from typing import Any
 from flask import current_app, g, has_request_context
 
 from storage import session_not_found
+from worker.errors import ConflictError, NotFoundError
 from worker.options import JobOptions
 
 from .cache import adopt, cacheable, hits_for_all
-from .erasure import withdraw_if_session_gone
+from .erasure import withdraw_if_gone
 from .library_index import index_job_tracks
 from .services import services
 from .types import JOB_TYPES
@@ -40,7 +41,7 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
                           params=params, request_id=g.get("request_id") if has_request_context() else None,
                           webhook=webhook)
-    _withdraw_if_session_gone(job, owner=owner, session_id=session_id)
+    _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files or []))
     try:  # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
@@ -53,14 +54,25 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     return job
 
 
-def _withdraw_if_session_gone(job: dict, *, owner: str, session_id: str | None) -> None:
-    """Raise the session's 404 (and erase the job) when a DELETE of its session ran while it was created."""
+def _withdraw_if_gone(job: dict, *, owner: str, session_id: str | None, files: list[str]) -> None:
+    """Erase the job and refuse the request when a DELETE of its session, or of an upload it names, ran while it
+    was created (jobs/erasure.py): 409 while the deletion runs (it may yet fail: retry), 404 once it is done."""
     if session_id is None:
         return
     svc = services()
-    if withdraw_if_session_gone(svc.jobs.r, owner=owner, session_id=session_id, job_id=job["job_id"],
-                                exists=svc.sessions.of(owner).exists(session_id)):
+    store = svc.sessions.of(owner)
+    uploads = {name: (store.session_dir(session_id) / "uploads" / name).is_file() for name in files}
+    gone = withdraw_if_gone(svc.jobs.r, owner=owner, session_id=session_id, job_id=job["job_id"],
+                            session_exists=store.exists(session_id), uploads=uploads)
+    if gone is None:
+        return
+    what = f"session {session_id!r}" if gone.what == "session" else f"{gone.what!r}"
+    if gone.deleting:
+        raise ConflictError(f"{what} is being deleted; retry to find out whether it is gone",
+                            code="session_being_deleted" if gone.what == "session" else "file_being_deleted")
+    if gone.what == "session":
         raise session_not_found(session_id)
+    raise NotFoundError(f"no file {gone.what!r} in session {session_id!r}", code="file_not_found")
 
 
 def publish(task_name: str, job_id: str, queue: str, *, priority: int = 0) -> None:
@@ -79,7 +91,13 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
         return None
     store = svc.sessions.of(owner)
     paths = [store.file_path(session_id, name, area="uploads") for name in files]
-    hits = hits_for_all(svc.cache, owner=owner, job_type=job_type, options=options, audio_paths=paths)
+    try:
+        hits = hits_for_all(svc.cache, owner=owner, job_type=job_type, options=options, audio_paths=paths)
+    except FileNotFoundError:  # deleted since it was found (a stranger's race with DELETE: a 500)
+        if not store.exists(session_id):
+            raise session_not_found(session_id) from None
+        raise NotFoundError(f"a file of the request left session {session_id!r} as it was read",
+                            code="file_not_found") from None
     if hits is None:
         return None
     kind = JOB_TYPES[job_type]
@@ -87,7 +105,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id,
                           queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
                           request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
-    _withdraw_if_session_gone(job, owner=owner, session_id=session_id)
+    _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files))
     results_dir = store.results_dir(session_id)
     results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
     result = {"batch": True, "results": results, "errors": [], "cached": True} if batch else results[0]

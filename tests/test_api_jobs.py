@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from jobs import keys
-from jobs.erasure import deleting, withdraw_if_session_gone
+from jobs.erasure import Gone, deleting, withdraw_if_gone
 from tests.audio_synth import sine, write
 from tests.conftest import USER, node_of, queued_record
 from tests.small_disk import files_under
@@ -196,24 +196,27 @@ def test_delete_session_with_queued_job_is_409(app, client, tone_session, settin
 def test_a_job_requested_while_its_session_is_deleted_is_withdrawn(app, client, tone_session, settings):
     """A stranger's process request racing DELETE /sessions answered 202, and the job then vanished with the
     session. Here the deletion is held at its start (its mark set, as DELETE sets it before it looks for
-    unfinished jobs): the request answers 404 and leaves no job behind; a job indexed before the mark is what
-    the deletion's 409 sees."""
+    unfinished jobs): the request answers 409 (retry) and leaves no job behind, as it does for an upload being
+    deleted; a job indexed before the mark is what the deletion's 409 sees."""
     svc = app.extensions["music_analyzer"]
     before = {j["job_id"] for j in client.get(f"/jobs?session_id={tone_session}").json()["jobs"]}
     with deleting(svc.jobs.r, owner=USER, session_id=tone_session):
         r = client.post(f"/process/features/{tone_session}", json={"file": "a440.wav"})
-        assert r.status_code == 404 and r.json()["error"]["code"] == "session_not_found", r.text
-        assert r.json()["error"]["message"] == f"session {tone_session!r} does not exist"
+        assert r.status_code == 409 and r.json()["error"]["code"] == "session_being_deleted", r.text
+        assert "retry" in r.json()["error"]["message"]
+    with deleting(svc.jobs.r, owner=USER, session_id=tone_session, name="a440.wav"):  # DELETE of the upload
+        r = client.post(f"/process/features/{tone_session}", json={"file": "a440.wav"})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "file_being_deleted", r.text
     assert {j["job_id"] for j in client.get(f"/jobs?session_id={tone_session}").json()["jobs"]} == before
     assert not svc.jobs.r.exists(keys.session_deleting(USER, tone_session))  # the mark goes with the deletion
     # the other order: the job was indexed first, its session's folder went before it looked
     job = queued_record(app, owner=USER, job_type="features", session_id=tone_session, queue=settings["CPU_QUEUE"],
                         task="music_analyzer.features", params={"files": ["a440.wav"], "batch": False, "options": {}})
-    assert not withdraw_if_session_gone(svc.jobs.r, owner=USER, session_id=tone_session, job_id=job["job_id"],
-                                        exists=True)
+    assert withdraw_if_gone(svc.jobs.r, owner=USER, session_id=tone_session, job_id=job["job_id"],
+                            session_exists=True, uploads={"a440.wav": True}) is None
     assert client.delete(f"/sessions/{tone_session}").status_code == 409  # the deletion sees it
-    assert withdraw_if_session_gone(svc.jobs.r, owner=USER, session_id=tone_session, job_id=job["job_id"],
-                                    exists=False)
+    assert withdraw_if_gone(svc.jobs.r, owner=USER, session_id=tone_session, job_id=job["job_id"],
+                            session_exists=False, uploads={"a440.wav": True}) == Gone("session", deleting=False)
     assert client.get(f"/jobs/{job['job_id']}").status_code == 404
     assert client.delete(f"/sessions/{tone_session}").status_code == 200
     assert client.post(f"/process/features/{tone_session}", json={"file": "a440.wav"}).status_code == 404

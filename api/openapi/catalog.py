@@ -55,6 +55,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "session_exists": (409, "The caller already has a session with this id."),
     "session_busy": (409, "The session has queued or running jobs (`details.jobs`); cancel them first."),
     "file_in_use": (409, "A queued or running job reads the upload (`details.jobs`); cancel them first."),
+    "session_being_deleted": (409, "A DELETE of the session runs now; retry to find out whether it is gone."),
+    "file_being_deleted": (409, "A DELETE of an upload the request names runs now; retry to find out if it is gone."),
     "ambiguous_session": (409, "Several users hold this session id; an admin names one with `?owner=`."),
     "too_many_same_name": (409, "The session holds too many uploads of this name."),
     "job_finished": (409, "The job has already finished; there is nothing to cancel."),

@@ -188,6 +188,7 @@ def delete_file(session_id: str, name: str):
         forget_track(owner=store.owner, session_id=session_id, filename=name)
     else:
         path.unlink(missing_ok=True)
+        reread_track(store, session_id=session_id, result=name)
     return jsonify({"session_id": session_id, "name": name, "area": where, "deleted": True})
 
 
@@ -225,6 +226,26 @@ def forget_track(*, owner: str, session_id: str, filename: str) -> None:
         library_for(current_app.config).store.remove(owner=owner, track_ids=[tid])
     except Exception:
         log.error("library: could not remove the track of %s in session %s", filename, session_id, exc_info=True)
+
+
+def reread_track(store: SessionStore, *, session_id: str, result: str) -> None:
+    """The library reads again the track a deleted result was a source of (a stranger's deleted pitch result
+    still gave the track its key and tempo until a reindex). No embedding model is loaded here: the passages
+    left already have their vectors."""
+    if not result.endswith(".json"):
+        return
+    for upload in store.upload_names(session_id):
+        stem = upload.rsplit(".", 1)[0] if "." in upload else upload
+        sources = {f"{kind}_{stem}.json" for kind in ("features", "pitch", "transcript", "whisper", "lyrics")}
+        if result in sources or (result.startswith("analysis_") and result.endswith(f"_{stem}.json")):
+            try:
+                from library.service import library_for
+
+                library_for(current_app.config).index_file(owner=store.owner, session_id=session_id,
+                                                           filename=upload, results_dir=store.results_dir(session_id),
+                                                           embed_new=False)
+            except Exception:
+                log.error("library: could not read %s in session %s again", upload, session_id, exc_info=True)
 
 
 def forget_tracks(*, owner: str, session_id: str) -> None:

@@ -48,5 +48,13 @@ def test_delete_one_upload_or_result(app, client, other_client, session_id, audi
     dropped = client.delete(f"/sessions/{session_id}/files/{json_result}", params={"area": "results"})
     assert dropped.status_code == 200 and dropped.json()["area"] == "results"
     assert client.get(f"/sessions/{session_id}/files/{json_result}").status_code == 404
+
+    # a result that is a library source: the track is read again without it (it kept its values until a reindex)
+    done = client.post(f"/process/features/{session_id}", json={"file": "b.wav"}, headers={"Prefer": "wait=60"})
+    assert done.status_code == 200 and tracks() == ["b.wav"], done.text
+    [track] = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    assert track["loudness_lufs"] is not None
+    client.delete(f"/sessions/{session_id}/files/features_b.json")
+    assert tracks() == []  # its one source gone: nothing left to list it by
     app.extensions["music_analyzer"].jobs.request_cancel(reader["job_id"])
     assert client.delete(f"/sessions/{session_id}/files/b.wav").status_code == 200

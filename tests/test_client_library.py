@@ -51,6 +51,9 @@ def test_jobs_events_and_errors_through_the_typed_client(ma, audio_dir):
     assert caught.value.exit_code() == 1
     json_result = next(f for f in final["files"] if f.endswith(".json"))
     assert ma.delete_file(sid, json_result, area="results")["deleted"] is True
+    with pytest.raises(MusicAnalyzerError) as caught:  # the name quoted: unquoted, "#x" was dropped as a fragment
+        ma.delete_file(sid, name + "#x")                # and the request deleted `name` itself
+    assert caught.value.status == 404 and [f["name"] for f in ma.session(sid)["files"]] == [name]
     assert ma.delete_file(sid, name) == {"session_id": sid, "name": name, "area": "uploads", "deleted": True}
     assert [f["name"] for f in ma.session(sid)["files"]] == []
 

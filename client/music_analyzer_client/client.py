@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import requests
 
@@ -158,7 +159,8 @@ class MusicAnalyzer:
         """DELETE one upload or result (`area` "uploads" or "results"; default: the upload, else the result);
         an upload a queued or running job reads raises (409 file_in_use)."""
         params = {"area": area} if area else None
-        return cast(dict[str, Any], self._json("DELETE", f"/sessions/{session_id}/files/{name}", params=params))
+        return cast(dict[str, Any], self._json("DELETE", f"/sessions/{session_id}/files/{quote(name, safe='')}",
+                                                params=params))
 
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
         """Upload one file (an upload to a new session id creates it); returns the name the server gave it.
@@ -177,7 +179,7 @@ class MusicAnalyzer:
         dest = Path(dest)
         params = {"area": area} if area else None
         part = dest.with_name(f".{dest.name}.part")
-        with self.request("GET", f"/sessions/{session_id}/files/{name}", params=params, stream=True,
+        with self.request("GET", f"/sessions/{session_id}/files/{quote(name, safe='')}", params=params, stream=True,
                           retry=True) as response:
             with part.open("wb") as fh:
                 try:

@@ -182,3 +182,12 @@ def test_a_followed_job_waits_out_a_server_that_is_away_for_a_while(ma, app, aud
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_a_jobs_time_is_how_long_it_ran_on_the_server():
+    """A resumed batch printed "succeeded (0.0 s)" for jobs an earlier run had started: the time it followed them."""
+    from music_analyzer_client.ui import ran_seconds
+
+    record = {"started_at": "2026-12-02T08:00:00.000+00:00", "finished_at": "2026-12-02T08:01:02.500+00:00"}
+    assert ran_seconds(record) == 62.5
+    assert ran_seconds({"started_at": None, "finished_at": None}) is None and ran_seconds({}) is None

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -182,6 +183,18 @@ class LineTracker:
         self._say(job_id, state, state)
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
-        seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
+        seconds = ran_seconds(record)
+        if seconds is None:  # (a server that gives no times: how long this client followed it)
+            seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
         state = str(record.get("state"))
         self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s)")
+
+
+def ran_seconds(record: dict[str, Any]) -> float | None:
+    """How long the job ran on the server (started_at to finished_at), None without both. A job an earlier run had
+    started and that ended before this client followed it had printed "(0.0 s)", the time it was followed."""
+    try:
+        started, finished = (datetime.fromisoformat(str(record[k])) for k in ("started_at", "finished_at"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, (finished - started).total_seconds())

@@ -83,3 +83,24 @@ def test_health_says_why_a_server_whose_redis_is_down_is_unavailable(settings, p
         assert "unavailable" in done.stdout and "redis     down: the job queue (Redis) is not reachable" in done.stdout
         as_json = ma(env, "--json", "health")
         assert as_json.returncode == 3 and json.loads(as_json.stdout)["redis"]["ok"] is False
+
+
+def test_a_run_stopped_between_starting_a_job_and_following_it_is_summarised_on_resume(env, tmp_path, client):
+    """The progress file as a stop right after a job was started leaves it (its id, no end: a cached job's
+    "succeeded" had been recorded there, without a summary, and --resume printed "done earlier" and an empty
+    column). The resumed run follows the job and prints its figures; no second job starts."""
+    folder, state_file = tmp_path / "tracks", tmp_path / "batch-state.json"
+    folder.mkdir()
+    song(folder / "a.wav", bars=2, tonic=4)
+    first = ma(env, "--json", "batch", str(folder), "--features", "--state", str(state_file))
+    assert first.returncode == 0, first.stderr
+    session_id = json.loads(first.stdout)["session_id"]
+    data = json.loads(state_file.read_text())
+    job = data["files"]["a.wav"]["jobs"]["features"]
+    data["files"]["a.wav"]["jobs"]["features"] = {"key": job["key"], "job_id": job["job_id"], "state": None}
+    state_file.write_text(json.dumps(data))
+    resumed = ma(env, "batch", str(folder), "--resume", "--state", str(state_file))
+    assert resumed.returncode == 0, resumed.stderr
+    row = next(line for line in resumed.stdout.splitlines() if line.split()[:1] == ["a.wav"])
+    assert "LUFS" in row, resumed.stdout
+    assert len(client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 1

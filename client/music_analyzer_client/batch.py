@@ -227,7 +227,10 @@ def start(batch: Batch, rel: str, name: str, analysis: Analysis, known: dict[str
         batch.out.err.print(f"{rel} {analysis.name}: {e.message}", style="red")
         return None
     job_id = str(created["job_id"])
-    state.update_job(rel, analysis.name, job_id=job_id, state=created.get("state"))
+    # an end (a cached answer is one) is recorded once followed, with its summary: recorded here, a run stopped
+    # before the follow left "succeeded" with no summary, and --resume showed "done earlier" with an empty column
+    now = created.get("state")
+    state.update_job(rel, analysis.name, job_id=job_id, state=None if now in TERMINAL_STATES else now)
     return job_id
 
 

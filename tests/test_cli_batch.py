@@ -83,6 +83,13 @@ def test_health_says_why_a_server_whose_redis_is_down_is_unavailable(settings, p
         assert "unavailable" in done.stdout and "redis     down: the job queue (Redis) is not reachable" in done.stdout
         as_json = ma(env, "--json", "health")
         assert as_json.returncode == 3 and json.loads(as_json.stdout)["redis"]["ok"] is False
+        # analyze and batch stop before they make a session or send a file (a stranger's analyze left both)
+        song(tmp_path / "t.wav", bars=1)
+        before = sorted(p.name for p in (tmp_path / "data").rglob("*") if p.is_file())
+        for args in (["analyze", "t.wav", "--features"], ["batch", str(tmp_path), "--features"]):
+            done = ma(env, *args, cwd=tmp_path)
+            assert done.returncode == 3 and "nothing was uploaded" in done.stderr, done.stderr
+        assert sorted(p.name for p in (tmp_path / "data").rglob("*") if p.is_file()) == before
 
 
 def test_a_run_stopped_between_starting_a_job_and_following_it_is_summarised_on_resume(env, tmp_path, client):

@@ -34,6 +34,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--out downloads the results once the jobs end: add --wait")
     in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
+    require_job_queue(client)
     session_id = args.session or client.create_session()
     out.note(f"session {session_id}")
     tracker: Tracker = out.tracker() if args.wait else LineTracker(out.err, quiet=True)
@@ -128,6 +129,17 @@ def session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | Non
         raise UsageError(f"session {session_id} is {owner}'s: analyze works in your own sessions; choose another "
                          f"--session name")
     return {f["name"]: f.get("sha256") for f in session.get("files", [])}
+
+
+def require_job_queue(client: MusicAnalyzer) -> None:
+    """Raise (exit 3) before anything is created or uploaded when the server says its job queue is down: a
+    stranger's `analyze` during a Redis outage made a session and uploaded the file, then met the 503 and left them
+    behind (the session cannot be deleted while Redis is down either)."""
+    health = client.health()
+    if health.get("status") == "unavailable":
+        reason = (health.get("redis") or {}).get("error") or "the job queue is not reachable"
+        raise MusicAnalyzerError(f"the server cannot take jobs now: {reason}; nothing was uploaded",
+                                 code="redis_unavailable", status=503)
 
 
 def uploaded_as(in_session: dict[str, str | None], path: Path) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyses import AUDIO_SUFFIXES, Analysis, plan
-from .analyze import about, session_files, uploaded_as
+from .analyze import about, require_job_queue, session_files, uploaded_as
 from .batch_state import BatchState, default_state_path, file_stamp
 from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
@@ -58,6 +58,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     files = find_files(folder, args.pattern)
     if not files:
         raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else ""))
+    require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
     state, analyses = open_state(client, args, folder, out)
     tracker = out.tracker(keep_finished=False)
     batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out,

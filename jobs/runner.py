@@ -114,12 +114,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
     stale = _while_redis_away(lambda: svc.workers.set_current(worker, job_id, pid=os.getpid(),  # the watchdog's
                                                               process=process_token()))  # handle (overdue.py)
     for earlier in stale:  # this process's earlier job, never ended by its runner (see Workers.set_current)
-        svc.jobs.take_back_writes(earlier, int((svc.jobs.get(earlier) or {}).get("attempts") or 0))
-        if svc.jobs.fail(earlier, {"code": "internal_error", "message": "the process running this job went on "
-                                   "to another without recording its end; the worker's log has the details"},
-                         from_states=("running",)):
-            log.error("job %s: its process %d took job %s without recording its end; recorded failed",
-                      earlier, os.getpid(), job_id)
+        _end_left_over(svc, earlier, worker=worker, next_job=job_id)
     record = _while_redis_away(lambda: svc.jobs.get(job_id))
     # each file noted in Redis as it is written: a kill of this process leaves none of them behind
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
@@ -171,6 +166,21 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=_files_of(result)))
     return "succeeded"
+
+
+def _end_left_over(svc: Services, job_id: str, *, worker: str, next_job: str) -> None:
+    """Record failed a job this process had started and left listed without an end, taking back what it wrote.
+    Only while it is still running here: one that ended (its listing alone was not cleared, Redis away) keeps its
+    result files, and one redelivered to another worker is that worker's."""
+    job = svc.jobs.get(job_id)
+    if job is None or job["state"] != "running" or job.get("worker") != worker:
+        return
+    svc.jobs.take_back_writes(job_id, job["attempts"])
+    if svc.jobs.fail(job_id, {"code": "internal_error", "message": "the process running this job went on to "
+                              "another without recording its end; the worker's log has the details"},
+                     from_states=("running",)):
+        log.error("job %s: its process %d took job %s without recording its end; recorded failed",
+                  job_id, os.getpid(), next_job)
 
 
 _PROCESS: tuple[int, str] | None = None

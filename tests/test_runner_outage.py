@@ -78,7 +78,17 @@ def test_a_job_its_process_left_running_is_ended_when_the_process_takes_another(
     _, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
     svc = app.extensions["music_analyzer"]
     names = write_uploads(app, files=1, seconds=0.5)
-    left, taken = (submit_features(app, files=names, batch=False) for _ in range(2))
+    ended, left, first, taken = (submit_features(app, files=names, batch=False) for _ in range(4))
+    # a job of this process that ended, whose listing alone was not cleared (Redis away then): its result stays
+    assert svc.jobs.start(ended, worker=WORKER, max_attempts=2) == "run"
+    svc.workers.set_current(WORKER, ended, pid=os.getpid(), process=process_token())
+    result = svc.sessions.of(USER).results_dir("batch") / "features_kept.json"
+    result.write_text("{}")
+    svc.jobs.writes.note(ended, 1, result)
+    svc.jobs.succeed(ended, {"files": [result.name]}, files=[result.name])
+    with app.app_context():
+        assert run_job(first, "features", worker=WORKER) == "succeeded"
+    assert result.is_file() and svc.jobs.get(ended)["state"] == "succeeded"
     assert svc.jobs.start(left, worker=WORKER, max_attempts=2) == "run"
     # its runner set it current in this process and ended without recording anything (as the escaped error did)
     assert svc.workers.set_current(WORKER, left, pid=os.getpid(), process=process_token()) == []

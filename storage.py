@@ -51,6 +51,15 @@ def session_not_found(session_id: str) -> NotFoundError:
     return NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
 
 
+def missing_file(folder: Path, session_id: str, name: str) -> NotFoundError:
+    """The error for a file not found in a session folder that existed a moment before: a session DELETE renames
+    the whole folder away at once, so a folder gone now means the session went (a stranger's request racing a
+    session delete was told file_not_found)."""
+    if not folder.is_dir():
+        return session_not_found(session_id)
+    return NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+
+
 def owner_folder(owner: str) -> str:
     if not owner:
         raise ValueError("the owner-less namespace has no folder under users/")
@@ -132,7 +141,7 @@ class SessionStore:
             candidate = (folder / a / name).resolve()
             if candidate.parent == (folder / a).resolve() and candidate.is_file():
                 return candidate
-        raise NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+        raise missing_file(folder, session_id, name)
 
     def upload_names(self, session_id: str) -> list[str]:
         """The session's audio uploads (what a batch job analyses); images are album art for the models."""

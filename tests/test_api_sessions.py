@@ -254,6 +254,19 @@ def test_delete_session(client, session_id):
     assert client.get(f"/sessions/{session_id}").status_code == 404
 
 
+def test_a_file_missing_because_its_session_went_is_session_not_found(tmp_path):
+    """A session DELETE renames the folder away at once: a lookup that found the folder and then missed the file
+    answers for the session (a request racing a delete had been told file_not_found)."""
+    from storage import SessionStore, missing_file
+
+    store = SessionStore(sessions_dir=tmp_path / "sessions", tmp_dir=tmp_path / "tmp", owner="alice")
+    (tmp_path / "tmp").mkdir()
+    folder = store.create("racing")
+    assert missing_file(folder, "racing", "a.wav").code == "file_not_found"
+    store.delete("racing")
+    assert missing_file(folder, "racing", "a.wav").code == "session_not_found"
+
+
 def test_a_deleted_session_takes_its_jobs_results_and_cache_with_it(app, client, session_id, audio_dir):
     """A stranger deleted a session and still read its results at GET /jobs/<id>, listed in GET /jobs, for
     the 30 days of JOB_TTL_SECONDS. The records, event logs and cached results go with the session; another

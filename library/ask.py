@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from worker.llm.claims import unsupported_claims
 from worker.llm.options import GenerateOptions
+from worker.llm.repetition import loop_warning
 from worker.progress import Progress
 
 from .options import AskOptions
@@ -29,7 +31,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     if not candidates:
         return {"question": options.question, "answer": "Nothing in your library matches the question.",
-                "model": None, "citations": [], "candidates": [], "cited_by": None}
+                "model": None, "citations": [], "candidates": [], "cited_by": None, "warnings": []}
     progress(0.2, "asking the model")
     listing = "\n".join(f"[{c['n']}] \"{c['filename']}\" (session {c['session_id']}), at {_clock(c['start_seconds'])}: "
                         f"\"{c['text']}\"" for c in candidates)
@@ -39,14 +41,30 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
                                                  temperature=0.0, model_type=options.model_type),
                                  progress=None)
     response = str(generated.get("response") or "").strip()
-    cited = sorted({int(n) for n in CITATION_RE.findall(response) if 1 <= int(n) <= len(candidates)})
+    numbers = {int(n) for n in CITATION_RE.findall(response)}
+    cited = sorted(n for n in numbers if 1 <= n <= len(candidates))
     cited_by = "model" if cited else "retrieval"
     citations = [candidates[n - 1] for n in cited] if cited else candidates[:1]
     progress(1.0, "done")
     return {"question": options.question, "answer": response, "model": generated.get("model"),
             "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
             "citations": citations, "cited_by": cited_by, "candidates": candidates,
+            "warnings": answer_warnings(response, prompt=prompt, candidates=candidates, numbers=numbers),
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, Any]], numbers: set[int]) -> list[str]:
+    """What in the answer the excerpts do not support: citations of excerpts that were not given, and keys,
+    tempi and files the excerpts do not name (worker/llm/claims.py); a looping answer is said to loop."""
+    loop = loop_warning(response)
+    if loop:
+        return loop
+    out = []
+    invented = sorted(n for n in numbers if not 1 <= n <= len(candidates))
+    if invented:
+        out.append(f"the answer cites {', '.join(f'[{n}]' for n in invented)}, but only {len(candidates)} excerpt"
+                   f"{'s were' if len(candidates) != 1 else ' was'} given: those citations were left out")
+    return out + unsupported_claims(response, prompt=prompt, tracks=[c["filename"] for c in candidates])
 
 
 def excerpt(n: int, hit: dict[str, Any]) -> dict[str, Any]:

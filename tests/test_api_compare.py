@@ -46,6 +46,33 @@ def test_a_comparison_stuck_in_a_loop_says_so():
     from worker.compare.pipeline import _warnings
 
     tracks = [{"music": True, "has_features": True, "facts": {"file": "a.wav"}}]
-    looped = _warnings(tracks, {"finish_reason": "length", "response": "Track one. " + "Track " * 80})
-    assert looped[0].startswith("the comparison was cut") and "'track' is" in looped[1]
-    assert _warnings(tracks, {"finish_reason": "stop", "response": "Both are in A minor; b is faster."}) == []
+    prompt = "Track 1: a.wav - key A minor (8A), tempo 120 BPM"
+    looped = _warnings(tracks, {"finish_reason": "length", "response": "Track one. " + "Track " * 80}, prompt=prompt)
+    assert looped[0].startswith("the comparison was cut") and "'track' is" in looped[1] and len(looped) == 2
+    assert _warnings(tracks, {"finish_reason": "stop", "response": "Both are in A minor; b is faster."},
+                     prompt=prompt) == []
+
+
+def test_a_comparison_that_invents_keys_tempi_or_tracks_says_so():
+    """The measured facts are in the prompt; a key, tempo or file the answer names beyond them is a warning."""
+    from worker.compare.pipeline import _warnings, compare_prompt
+    from worker.compare.relations import pair_relations, track_facts
+
+    pitch_a = {"key": {"label": "D major", "tonic": "D", "mode": "major", "confidence": 0.9}, "tempo_bpm": 96.0,
+               "chords": [{"label": "D:maj", "start": 0, "end": 4}, {"label": "E:min", "start": 4, "end": 8}]}
+    pitch_b = {"key": {"label": "A major", "tonic": "A", "mode": "major", "confidence": 0.8}, "tempo_bpm": 128.0}
+    from worker.audio_llm.grounding import describe_music
+
+    tracks = [{"facts": track_facts(name, p, None), "music": describe_music(p), "themes": "", "has_features": True}
+              for name, p in (("intro take.wav", pitch_a), ("b.flac", pitch_b))]
+    prompt = compare_prompt(tracks, [pair_relations(tracks[0]["facts"], tracks[1]["facts"])])
+    honest = ("intro take.wav sits in D major at 96 BPM, with an E minor chord; b.flac is in A major, 32 BPM "
+              "faster at 128 BPM. Its relative minor, F# minor, would suit a bridge.")
+    assert _warnings(tracks, {"finish_reason": "stop", "response": honest}, prompt=prompt) == []
+    invented = ("intro take.wav is in D minor at 140 BPM; b.flac in Gb major. Mix them with outro.mp3.")
+    warnings = _warnings(tracks, {"finish_reason": "stop", "response": invented}, prompt=prompt)
+    assert warnings == [
+        "the answer names D minor, Gb major, which the measurements do not: check it against the measured keys",
+        "the answer gives 140 BPM, which the measurements do not (nor their double, half or difference): check it "
+        "against the measured tempi",
+        "the answer names outro.mp3, which is none of the tracks it was given"], warnings

@@ -357,10 +357,13 @@ def library_schemas() -> dict[str, Schema]:
                              next_cursor=null(STR)),
         "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
         "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
-                             "`cited_by`: model (it cited excerpts) or retrieval (it cited none: the top one).",
+                             "`cited_by`: model (it cited excerpts) or retrieval (it cited none: the top one). "
+                             "`warnings`: citations of excerpts not given, keys, tempi and files the excerpts do not "
+                             "support, an answer stuck in a loop.",
                              question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
                              generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
-                             cited_by=null({"enum": ["model", "retrieval"]}), model_choice=ref("ModelChoice")),
+                             cited_by=null({"enum": ["model", "retrieval"]}), model_choice=ref("ModelChoice"),
+                             warnings=arr(STR)),
         "ReindexResult": obj(["tracks_indexed", "tracks_removed"], owner=STR, tracks_indexed=INT,
                              tracks_removed=INT, errors=arr({"type": "object"})),
     }

@@ -31,6 +31,7 @@ from worker.errors import AudioError, InvalidRequestError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.claims import unsupported_claims
 from worker.llm.generate import audio_sample_rate
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
@@ -321,7 +322,10 @@ class Gemma3NProcessor:
             "processing_seconds": round(time.perf_counter() - started, 3),
             "finish_reason": generated.finish_reason,
             "warnings": (["the answer was cut at max_new_tokens (finish_reason: length); ask for more tokens"]
-                         if generated.finish_reason == "length" else []),
+                         if generated.finish_reason == "length" else [])
+            # told the measured key and tempo, a model that names others contradicts them: said, not edited
+            + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
+               if prepared.music_text else []),
             "grounded_on": prepared.grounded_on,
             "options": options.to_dict(),
             "prompt_text": generated.final_prompt,

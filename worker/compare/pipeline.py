@@ -16,6 +16,7 @@ from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.claims import unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
 from worker.progress import Progress, quiet
@@ -40,13 +41,14 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
     pairs = [pair_relations(a, b, tempo_percent=percent) for a, b in itertools.combinations(facts, 2)]
     options, choice = _resolve(options, manager)
     report(0.05, "comparing")
+    prompt = compare_prompt(tracks, pairs)
     generated = manager.generate(GenerateOptions(
-        prompt=compare_prompt(tracks, pairs), system=SYSTEM, max_length=options.max_new_tokens,
+        prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
         temperature=options.temperature, seed=options.seed, model_type=options.model_variant), progress=report)
     result = {"files_compared": [t["facts"]["file"] for t in tracks], "tracks": facts, "pairs": pairs,
               "model": generated["model"], "model_choice": choice.to_dict() if choice else None,
               "comparison": generated["response"], "finish_reason": generated["finish_reason"],
-              "warnings": _warnings(tracks, generated),
+              "warnings": _warnings(tracks, generated, prompt=prompt),
               "grounded_on": sorted({s for t in tracks for s in t["sources"]}),
               "tokens_generated": generated["tokens_generated"], "generation_seconds": generated["seconds"],
               "processing_seconds": round(time.perf_counter() - started, 3), "options": options.to_dict()}
@@ -112,7 +114,7 @@ def _num(value: Any, fmt: str) -> str:
     return fmt.format(float(value)) if isinstance(value, int | float) else "unknown"
 
 
-def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any]) -> list[str]:
+def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any], *, prompt: str) -> list[str]:
     out = []
     for t in tracks:  # key, tempo and chords come from pitch; loudness and brightness from features
         missing = [what for what, present in (("/process/pitch (key, tempo, chords)", t["music"]),
@@ -123,7 +125,9 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any])
                        f"{' and '.join(missing)}")
     if generated["finish_reason"] == "length":
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
-    return out + loop_warning(str(generated.get("response") or ""))  # SmolLM2's often loops (a stranger's)
+    answer = str(generated.get("response") or "")
+    loop = loop_warning(answer)  # SmolLM2's often loops (a stranger's); a loop's claims are not worth listing
+    return out + (loop or unsupported_claims(answer, prompt=prompt, tracks=[t["facts"]["file"] for t in tracks]))
 
 
 def _text(result: Mapping[str, Any]) -> str:

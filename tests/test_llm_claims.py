@@ -1,0 +1,52 @@
+"""Known answers for the check of a model's answer against its prompt (worker/llm/claims.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.llm.claims import supported_keys, supported_tempi, unknown_files, unsupported_claims
+
+PROMPT = ("Track 1: song one.wav - key C# major (3B), tempo 90 BPM\n- chords by share of the time: C#:maj 40%, "
+          "A#:min 30%, F#:7 30%\nTrack 2: b.ogg - key E minor (9A), tempo 174 BPM")
+
+
+@pytest.mark.parametrize("answer", [
+    "Track 1 is in Db major and track 2 in E minor.",  # enharmonic spelling of the measured key
+    "The B-flat minor chord colours track 1.",  # not a chord symbol the regex reads: no claim at all
+    "Track 1 leans on its relative, Bb minor; track 2 on G major, its relative major.",
+    "An F# major chord closes track 1.",  # F#:7 is a chord of the prompt
+    "A minor detail: track 2 is busier.",  # the article, not the key of A minor
+    "Track 2 at 174 BPM feels like 87 BPM; it is 84 BPM faster than track 1 (90 BPM), double-time 180 BPM.",
+    "Play song one.wav before b.ogg.",
+])
+def test_what_the_prompt_supports_is_not_flagged(answer):
+    assert unsupported_claims(answer, prompt=PROMPT, tracks=["song one.wav", "b.ogg"]) == []
+
+
+def test_what_it_does_not_support_is_named_once_each():
+    answer = ("song one.wav is in C# minor (the parallel key: a mode named wrong), b.ogg in G minor and then "
+              "in A minor; both near 120 BPM, 120 BPM again, and 60 bpm. Also try intro.FLAC and (drums.wav).")
+    warnings = unsupported_claims(answer, prompt=PROMPT, tracks=["song one.wav", "b.ogg"])
+    assert warnings == [
+        "the answer names C# minor, G minor, A minor, which the measurements do not: check it against the measured "
+        "keys",
+        "the answer gives 120 BPM, 60 BPM, which the measurements do not (nor their double, half or difference): "
+        "check it against the measured tempi",
+        "the answer names intro.FLAC, drums.wav, which is none of the tracks it was given"]
+
+
+def test_the_supported_sets():
+    assert supported_keys("key D major; chords G:maj B:min") == {(2, "major"), (11, "minor"), (7, "major")}
+    assert sorted(supported_tempi("at 100 BPM and 120 bpm")) == [20.0, 50.0, 60.0, 100.0, 120.0, 200.0, 240.0]
+    assert unknown_files("my song.mp3 and other.wav", ["my song.mp3"]) == ["other.wav"]
+    assert unknown_files("no files here, just a .wav mention", []) == [".wav"]
+
+
+def test_an_answer_citing_excerpts_it_was_not_given_says_so():
+    from library.ask import answer_warnings
+
+    candidates = [{"filename": "a.wav"}, {"filename": "b.wav"}]
+    assert answer_warnings("The rain line is in a.wav [1].", prompt="[1] a.wav [2] b.wav", candidates=candidates,
+                           numbers={1}) == []
+    warned = answer_warnings("See [1], [7] and [9].", prompt="", candidates=candidates, numbers={1, 7, 9})
+    assert warned == ["the answer cites [7], [9], but only 2 excerpts were given: those citations were left out"]

@@ -1,0 +1,116 @@
+"""Facts in a model's answer that its prompt does not support: keys, tempi and track names it invented.
+
+A small model asked to compare tracks or answer from excerpts names keys, tempi and files. Those are checked
+against what it was given, read back from the prompt itself (the measured key lines, the chords as `C:maj`, the
+tempi as `N BPM`, the file names), so the check needs no second copy of the facts. What is not supported
+becomes a warning in the result; the answer itself is never edited.
+
+What counts as supported, and why:
+- a key the prompt names, a chord's key (`E:maj` -> E major: "the E major chord" is prose about a chord), or the
+  relative key of one the prompt names (same notes; "its relative minor" is a fair inference);
+  enharmonic spellings are one key (C# major = Db major); the parallel key is not (same tonic, the mode named
+  wrong);
+- a tempo within TEMPO_TOLERANCE of a prompt tempo, of its double or half, or of the difference of two;
+- a file name (audio extension) that is one of the given tracks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+ACCIDENTALS = {"": 0, "#": 1, "♯": 1, " sharp": 1, "b": -1, "♭": -1, " flat": -1}
+KEY_RE = re.compile(r"(?<![\w#])([A-G])(#|♯|b|♭| sharp| flat)?[ -](major|minor)\b")
+CHORD_RE = re.compile(r"(?<![\w#])([A-G])(#|b)?:(maj|min|7)\b")
+TEMPO_RE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*(?:BPM|bpm|beats per minute)")
+AUDIO_EXTENSIONS = ("wav", "mp3", "ogg", "oga", "opus", "flac", "m4a", "aac", "aif", "aiff", "wma", "webm")
+FILE_END_RE = re.compile(r"\.(?:" + "|".join(AUDIO_EXTENSIONS) + r")\b", re.IGNORECASE)
+TEMPO_TOLERANCE_BPM = 1.5  # a tempo rounded in prose ("about 120 BPM" for 119.4) ...
+TEMPO_TOLERANCE_SHARE = 0.02  # ... or within 2 % of it
+# "A minor" opening a sentence is mostly the article ("A minor change"): counted only after a word that
+# introduces a key
+KEY_INTRODUCERS = frozenset({"in", "of", "to", "from", "key", "the", "and", "or", "than", "into", "between"})
+MAX_LISTED = 3  # unsupported items named in one warning
+
+
+def _key(letter: str, accidental: str | None, mode: str) -> tuple[int, str]:
+    return (PITCH_CLASSES[letter] + ACCIDENTALS[accidental or ""]) % 12, mode
+
+
+def _keys_named(text: str) -> list[tuple[tuple[int, str], str]]:
+    """(pitch class, mode) and the words as written, for each key the text names."""
+    out = []
+    for m in KEY_RE.finditer(text):
+        letter, accidental, mode = m.groups()
+        if letter == "A" and not accidental:
+            before = re.findall(r"[A-Za-z]+", text[max(0, m.start() - 20):m.start()])
+            if not before or before[-1].lower() not in KEY_INTRODUCERS:
+                continue
+        out.append((_key(letter, accidental, mode), m.group(0)))
+    return out
+
+
+def supported_keys(prompt: str) -> set[tuple[int, str]]:
+    """The keys a prompt supports: those it names, its chords' keys, and the relatives of the keys it names."""
+    keys = {k for k, _ in _keys_named(prompt)}
+    for letter, accidental, quality in CHORD_RE.findall(prompt):
+        keys.add(_key(letter, accidental, "minor" if quality == "min" else "major"))
+    named = {k for k, _ in _keys_named(prompt)}
+    for pc, mode in named:
+        keys.add(((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major"))
+    return keys
+
+
+def supported_tempi(prompt: str) -> list[float]:
+    """Every tempo the prompt gives, its double and half, and the difference of every two."""
+    given = [float(t) for t in TEMPO_RE.findall(prompt)]
+    out = [t * f for t in given for f in (1.0, 2.0, 0.5)]
+    out += [abs(a - b) for i, a in enumerate(given) for b in given[i + 1:]]
+    return out
+
+
+def _tempo_supported(bpm: float, tempi: Iterable[float]) -> bool:
+    return any(abs(bpm - t) <= max(TEMPO_TOLERANCE_BPM, TEMPO_TOLERANCE_SHARE * t) for t in tempi)
+
+
+def unknown_files(answer: str, tracks: Sequence[str]) -> list[str]:
+    """File names (audio extensions) in the answer that are none of `tracks`: the word before each extension
+    when no track's name ends there (names may hold spaces, so the tracks are matched, not the word)."""
+    lowered = answer.lower()
+    out: list[str] = []
+    for m in FILE_END_RE.finditer(answer):
+        if any(lowered[:m.end()].endswith(t.lower()) for t in tracks):
+            continue
+        word = re.findall(r"[^\s\"'`(\[]+$", answer[:m.start()])
+        name = (word[0] if word else "") + m.group(0)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def unsupported_claims(answer: str, *, prompt: str, tracks: Sequence[str]) -> list[str]:
+    """Warnings naming the keys, tempi and files of `answer` that `prompt` does not support (module docstring)."""
+    out = []
+    keys = supported_keys(prompt)
+    bad_keys: list[str] = []
+    for key, written in _keys_named(answer):
+        if key not in keys and written not in bad_keys:
+            bad_keys.append(written)
+    if bad_keys:
+        out.append(f"the answer names {_listed(bad_keys)}, which the measurements do not: check it against the "
+                   "measured keys")
+    tempi = supported_tempi(prompt)
+    bad_tempi = [f"{t} BPM" for t in dict.fromkeys(TEMPO_RE.findall(answer)) if not _tempo_supported(float(t), tempi)]
+    if bad_tempi:
+        out.append(f"the answer gives {_listed(bad_tempi)}, which the measurements do not (nor their double, half "
+                   "or difference): check it against the measured tempi")
+    files = unknown_files(answer, tracks)
+    if files:
+        out.append(f"the answer names {_listed(files)}, which is none of the tracks it was given")
+    return out
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")

@@ -31,6 +31,7 @@ TEMPO_TOLERANCE_SHARE = 0.02  # ... or within 2 % of it
 # "A minor" opening a sentence is mostly the article ("A minor change"): counted only after a word that
 # introduces a key
 KEY_INTRODUCERS = frozenset({"in", "of", "to", "from", "key", "the", "and", "or", "than", "into", "between"})
+MAX_NAME_CHARS = 255  # of a file name read back from an answer (a file system's usual limit)
 MAX_LISTED = 3  # unsupported items named in one warning
 
 
@@ -80,10 +81,12 @@ def unknown_files(answer: str, tracks: Sequence[str]) -> list[str]:
     lowered = answer.lower()
     out: list[str] = []
     for m in FILE_END_RE.finditer(answer):
-        if any(lowered[:m.end()].endswith(t.lower()) for t in tracks):
+        if any(lowered.endswith(t.lower(), 0, m.end()) for t in tracks):
             continue
-        word = re.findall(r"[^\s\"'`(\[]+$", answer[:m.start()])
-        name = (word[0] if word else "") + m.group(0)
+        # the word before the extension, from a bounded window: a regex anchored at the end of the whole answer
+        # is quadratic in a long unbroken run of characters
+        word = re.search(r"[^\s\"'`(\[]*$", answer[max(0, m.start() - MAX_NAME_CHARS):m.start()])
+        name = (word.group(0) if word else "") + m.group(0)
         if name not in out:
             out.append(name)
     return out

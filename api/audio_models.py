@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, current_app
 
 from api import access
-from api.creation import answer, create_job
+from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.process import check_image_option, json_body, options_of, submit_for_files
 from config import MODEL_REGISTRY
 from storage import SessionStore
@@ -77,7 +77,8 @@ def _vocals_separation_possible(store: SessionStore, session_id: str, name: str)
 @bp.post("/process/musicgen/<session_id>")
 def process_musicgen(session_id: str):
     body = json_body()
-    options = options_of(MusicGenOptions, body)
+    # it reads no upload but `melody_file`: `file`/`files` are unknown here, not ignored
+    options = options_of(MusicGenOptions, body, route_keys=FILELESS_ROUTE_KEYS)
     store = access.session(session_id)  # 404 unless the caller's (any for an admin)
     if options.melody_file is not None:
         store.file_path(session_id, options.melody_file, area="uploads")  # 404 if absent

@@ -65,20 +65,36 @@ def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] =
 
 
 def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[list[str], bool]:
-    """(upload names, batch): the named upload, or every upload of the session (a batch)."""
-    name = body.get("file")
+    """(upload names, batch): the named upload `file`, the uploads `files` lists (a batch of them), or every
+    upload of the session (a batch). `files` had been taken and ignored here: a stranger's batch of one named
+    file ran over all five uploads."""
+    name, names = body.get("file"), body.get("files")
+    if name is not None and names is not None:
+        raise InvalidRequestError("give `file` (one upload) or `files` (several), not both", code="invalid_files")
     if name is not None:
         if not isinstance(name, str):
             raise InvalidRequestError("'file' must be a file name", code="invalid_file")
-        store.file_path(session_id, name, area="uploads")  # 404 if absent
-        if is_image_name(name):
-            raise UnsupportedMediaError(f"{name!r} is an image; this job analyses audio (images go in `image`)",
-                                        code="not_audio")
+        _audio_upload(store, session_id, name)
         return [name], False
+    if names is not None:
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
+                or len(set(names)) != len(names):
+            raise InvalidRequestError("`files` must list different uploads of the session (or use `file` for one)",
+                                      code="invalid_files")
+        for listed in names:
+            _audio_upload(store, session_id, listed)
+        return list(names), True
     names = store.upload_names(session_id)
     if not names:
         raise AudioError(f"session {session_id!r} has no audio files; upload one first", code="no_audio_files")
     return names, True
+
+
+def _audio_upload(store: SessionStore, session_id: str, name: str) -> None:
+    store.file_path(session_id, name, area="uploads")  # 404 if absent
+    if is_image_name(name):
+        raise UnsupportedMediaError(f"{name!r} is an image; this job analyses audio (images go in `image`)",
+                                    code="not_audio")
 
 
 def check_image_option(store: SessionStore, session_id: str, name: str | None, *, model_variant: str) -> None:

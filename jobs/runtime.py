@@ -145,9 +145,12 @@ class WorkerRuntime:
                 continue  # another worker is recovering it
             svc.jobs.take_back_writes(job_id, job["attempts"])  # first: a waiter woken by the end finds none
             if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
+                # the worker's name (host, pid) goes to the log, not to the user (a stranger read it in the error)
+                log.warning("job %s failed: its worker %s stopped, attempt %s", job_id, job.get("worker"),
+                            job["attempts"])
                 svc.jobs.fail(job_id, {"code": "worker_lost",
-                                       "message": f"the worker running this job ({job.get('worker')}) stopped "
-                                                  f"{job['attempts']} time(s); not retrying again"})
+                                       "message": f"the worker running this job stopped {job['attempts']} "
+                                                  f"time{'s' if job['attempts'] != 1 else ''}; not retrying again"})
             elif svc.jobs.requeue(job_id):
                 with self.app.app_context():  # first in line (priority 0): it had had its turn
                     publish(job["task"], job_id, job["queue"])

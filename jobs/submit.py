@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app, g, has_request_context
@@ -16,6 +17,8 @@ from .library_index import index_job_tracks
 from .services import services
 from .types import JOB_TYPES
 from .webhooks import WebhookRequest
+
+log = logging.getLogger(__name__)
 
 LIBRARY_INDEX_TASK = "music_analyzer.library_index"  # tasks.library_index_task
 
@@ -45,8 +48,10 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     try:  # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
-    except Exception as e:
-        svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": f"could not enqueue: {e}"})
+    except Exception:
+        log.error("could not enqueue job %s", job["job_id"], exc_info=True)  # the broker's error may name its URL
+        svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": "could not enqueue the job: the job "
+                                                                             "queue did not take it"})
         raise
     # a process that dies before this line (a killed API, a lost connection) leaves the job in the store's
     # unpublished set, and a worker's recovery publishes it (jobs/runtime.py): never queued for good

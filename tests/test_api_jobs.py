@@ -62,6 +62,29 @@ def test_batch_features_job(client, tone_session, audio_dir):
     assert client.get(f"/jobs?session_id={tone_session}").json()["jobs"][0]["job_id"] == job["job_id"]
 
 
+def test_a_batch_of_the_uploads_files_names(client, tone_session, audio_dir):
+    """`files` makes one batch job over the uploads it lists (a stranger's `files` had been taken and ignored:
+    the job ran over every upload)."""
+    for name, hz in (("b.flac", 220), ("c.wav", 330)):
+        upload(client, tone_session, write(audio_dir / name, sine(hz, 1.0)))
+    r = client.post(f"/process/features/{tone_session}", json={"files": ["c.wav", "a440.wav"]})
+    assert r.status_code == 202, r.text
+    job = client.wait_job(r.json()["job_id"])
+    assert job["state"] == "succeeded" and job["input_files"] == ["c.wav", "a440.wav"], job
+    assert sorted(x["filename"] for x in job["result"]["results"]) == ["a440.wav", "c.wav"]
+    for body, status, code in (({"files": ["c.wav"], "file": "c.wav"}, 400, "invalid_files"),
+                               ({"files": "c.wav"}, 400, "invalid_files"), ({"files": []}, 400, "invalid_files"),
+                               ({"files": ["c.wav", "c.wav"]}, 400, "invalid_files"),
+                               ({"files": [12]}, 400, "invalid_files"),
+                               ({"files": ["c.wav", "nope.wav"]}, 404, "file_not_found")):
+        r = client.post(f"/process/pitch/{tone_session}", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), (body, r.text)
+    # MusicGen reads no upload: `file` and `files` are unknown there, not ignored
+    r = client.post(f"/process/musicgen/{tone_session}", json={"prompt": "jazz", "files": ["c.wav"]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_option", r.text
+    assert "files" not in r.json()["error"]["details"]["valid"]
+
+
 def test_process_errors(client, session_id):
     assert client.post("/process/features/nosuchsession", json={}).status_code == 404
     r = client.post(f"/process/features/{session_id}", json={})

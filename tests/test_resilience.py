@@ -259,6 +259,7 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
         assert job["state"] == "failed", job
         assert job["error"]["code"] == "worker_lost"
         assert job["attempts"] == 2
+        assert "@" not in job["error"]["message"], job["error"]  # no worker name, host or pid for the user
         # nothing of either attempt is left: no result of a job that failed, no hidden half-written file
         assert sorted(p.name for p in results.iterdir()) == []
         assert not redis_lib.Redis.from_url(url).keys(keys.job_writes(job_id, 1)[:-1] + "*")

@@ -104,7 +104,7 @@ def request_body(op: Op, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     schema = op.body
     if op.options is not None:
         schema = op.options.json_schema(settings=settings)
-        schema["properties"].update({k: ROUTE_KEY_SCHEMAS[k] for k in op.body_keys})
+        schema["properties"].update({k: op.key_schemas.get(k, ROUTE_KEY_SCHEMAS[k]) for k in op.body_keys})
         if op.example is not None:
             schema["examples"] = [dict(op.example)]
     if schema is None:

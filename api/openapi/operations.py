@@ -10,7 +10,7 @@ route's own keys, so what the spec says is what `from_request` accepts. Statuses
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from api.creation import ROUTE_KEYS
@@ -49,6 +49,7 @@ class Op:
     description: str = ""
     options: type[JobOptions] | None = None  # the body is these options (json_schema) + `body_keys`
     body_keys: tuple[str, ...] = ()
+    key_schemas: Mapping[str, Schema] = field(default_factory=dict)  # a body key's own schema on this route
     example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
     body: Schema | None = None  # any other JSON body
     multipart: bool = False
@@ -84,14 +85,18 @@ ROUTE_KEY_SCHEMAS: dict[str, Schema] = {
                 "description": "An http(s) URL (host in WEBHOOK_ALLOWED_HOSTS) that gets the job's events."},
     "webhook_events_filter": {"type": "array", "minItems": 1, "items": {"enum": ["start", "progress", "completed"]},
                               "description": "The events to send (default: all)."},
-    "files": {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True, "items": {"type": "string"},
-              "description": "Two to five uploads of the session, compared together.",
-              "examples": [["take1.wav", "take2.wav"]]},
+    "files": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
+              "description": "Uploads of the session: one batch job over these (instead of `file`, or of every "
+                             "upload).", "examples": [["take1.wav", "take2.wav"]]},
 }
+COMPARED_FILES: Schema = {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True,
+                          "items": {"type": "string"}, "examples": [["take1.wav", "take2.wav"]],
+                          "description": "Two to five uploads of the session, compared together."}
 assert set(ROUTE_KEY_SCHEMAS) == set(ROUTE_KEYS), "every key a route takes besides the options is described"
 
-JOB_ERRORS = {400: "An option is unknown or out of range, or `webhook` is not acceptable.",
-              404: "No such session (or not the caller's), or no such upload `file`.",
+JOB_ERRORS = {400: "An option is unknown or out of range, `files` is not a list of different names, or `webhook` is "
+                   "not acceptable.",
+              404: "No such session (or not the caller's), or no such upload `file` (or one of `files`).",
               409: "Idempotency-Key still in use; weights missing (`model_not_downloaded`); ambiguous session.",
               413: "The options body is over 1 MiB.",
               415: "A body that is not JSON.",
@@ -103,13 +108,19 @@ SESSION_ERRORS = {400: "The session id is not valid.", 404: "No such session (or
                   409: "Several users hold the id (admins: name one with `?owner=`)."}
 
 
-def process(job_type: str, summary: str, example: Mapping[str, Any]) -> Op:
+def process(job_type: str, summary: str, example: Mapping[str, Any], *, reads_uploads: bool = True) -> Op:
+    if not reads_uploads:
+        return Op(summary, "process", CREATED, JOB_ERRORS, example=example, options=JOB_TYPES[job_type].options,
+                  body_keys=("webhook", "webhook_events_filter"), query=(OWNER,), headers=("Idempotency-Key", "Prefer"),
+                  description="The body is the job's options plus `webhook` and `webhook_events_filter`; every field "
+                              "is optional. Options are checked (400) before anything is queued.")
     return Op(summary, "process", CREATED, JOB_ERRORS, example={"file": "song.wav", **example},
-              options=JOB_TYPES[job_type].options, body_keys=("file", "webhook", "webhook_events_filter"),
+              options=JOB_TYPES[job_type].options, body_keys=("file", "files", "webhook", "webhook_events_filter"),
               query=(OWNER,),
               headers=("Idempotency-Key", "Prefer"),
-              description="The body is the job's options plus `file`, `webhook` and `webhook_events_filter`; "
-                          "every field is optional. Options are checked (400) before anything is queued.")
+              description="The body is the job's options plus `file` (one upload) or `files` (a batch of several; "
+                          "neither: every upload), `webhook` and `webhook_events_filter`; every field is optional. "
+                          "Options are checked (400) before anything is queued.")
 
 
 MODEL_ANSWERS = {202: Ok("Still running after `wait`: follow the job.", ref("ModelJobPending"))}
@@ -245,7 +256,7 @@ OPERATIONS: dict[str, Op] = {
                                                   {"model": "tiny.en", "language": "en", "word_timestamps": True}),
     "POST /process/musicgen/<session_id>": process("musicgen", "Music generation (MusicGen)",
                                                    {"prompt": "slow jazz guitar with soft brushes",
-                                                    "duration_seconds": 8, "seed": 7}),
+                                                    "duration_seconds": 8, "seed": 7}, reads_uploads=False),
     "POST /process/lyrics/<session_id>": process("lyrics", "Lyrics analysis (transcript, then an LLM)",
                                                  {"model_variant": "auto", "temperature": 0}),
     "POST /process/compare/<session_id>": Op(
@@ -253,6 +264,7 @@ OPERATIONS: dict[str, Op] = {
         {**JOB_ERRORS, 400: "`files` is not two to five different uploads, or an option is out of range."},
         example={"files": ["take1.wav", "take2.wav"], "model_variant": "auto"},
         options=JOB_TYPES["compare"].options, body_keys=("files", "webhook", "webhook_events_filter"),
+        key_schemas={"files": COMPARED_FILES},
         query=(OWNER,), headers=("Idempotency-Key", "Prefer"),
         description="The body is `files` (two to five uploads) plus the job's options; the comparison quotes "
                     "what the session measured about each track."),

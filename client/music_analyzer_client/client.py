@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
@@ -196,8 +196,9 @@ class MusicAnalyzer:
 
     def start_job(self, job_type: str, session_id: str, *, file: str | None = None,
                   options: dict[str, Any] | None = None, idempotency_key: str | None = None,
-                  webhook: str | None = None) -> Job:
-        """POST /process/<job_type>/<session_id>: a job on `file` (or on every upload: one batch job).
+                  webhook: str | None = None, files: Sequence[str] | None = None) -> Job:
+        """POST /process/<job_type>/<session_id>: a job on `file`, one batch job on the uploads `files` lists (for
+        compare: the tracks compared), or, with neither, one batch job on every upload.
 
         The request carries an Idempotency-Key (a new one unless given) and is retried on a network error or
         a 503 with the same key, so one call never starts two jobs. Returns at least job_id, state, type.
@@ -205,6 +206,8 @@ class MusicAnalyzer:
         body: dict[str, Any] = dict(options or {})
         if file is not None:
             body["file"] = file
+        if files is not None:
+            body["files"] = list(files)
         if webhook is not None:
             body["webhook"] = webhook
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}

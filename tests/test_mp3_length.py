@@ -73,6 +73,39 @@ def test_an_mp3_that_declares_its_length_stays_with_libsndfile(source, tmp_path)
     assert not declares_length(text)
 
 
+def _set_xing_frames(path: Path, frames: int) -> Path:
+    """A copy of `path` whose Xing header says `frames` (and carries no byte count), as a stranger's edit did."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"Xing") if b"Xing" in data else data.find(b"Info")
+    flags = int.from_bytes(data[at + 4:at + 8], "big")
+    assert flags & 0x1, "LAME writes a frame count"
+    data[at + 4:at + 8] = (flags & ~0x2).to_bytes(4, "big")  # no byte count: only the frames can tell
+    data[at + 8:at + 12] = frames.to_bytes(4, "big")
+    out = path.with_name(f"frames-{frames}-{path.name}")
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_length_header_the_file_size_does_not_bear_out_is_not_believed(source, tmp_path):
+    """MP3s joined end to end keep the first one's header: a stranger's 418 s join was read as its first 8.5 s. A
+    header edited to fewer frames let a long file past the length limit; one edited to more got a short one
+    refused. Each is read to its real end instead."""
+    xing = encode(source, "whole.mp3", "-q:a", "6")
+    short = encode(source, "short.mp3", "-q:a", "6", "-t", "4")
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(short.read_bytes() + xing.read_bytes())
+    assert sf.info(str(joined)).duration < 5  # libsndfile believes the first header: the failure guarded against
+    assert not declares_length(joined)
+    assert probe(joined).duration_seconds == pytest.approx(4 + SECONDS, abs=0.2)
+    y, sr = load_audio(joined)
+    assert y.shape[1] / sr == pytest.approx(4 + SECONDS, abs=0.2)
+    for frames in (10, 100_000_000):
+        edited = _set_xing_frames(xing, frames)
+        assert not declares_length(edited)
+        assert probe(edited).duration_seconds == pytest.approx(SECONDS, abs=0.1)
+    assert declares_length(_set_xing_frames(xing, int(SECONDS * SR / 1152) + 1))  # the true count stays believed
+
+
 def test_the_uploaded_length_and_the_analysis_cover_the_whole_file(client, settings, session_id, source):
     vbr = encode(source, "song.mp3", "-q:a", "6", "-write_xing", "0")
     r = upload(client, session_id, vbr)

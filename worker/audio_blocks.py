@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32, declared_frames, open_soundfile, to_mono
+from worker.audio_io import as_float32, declared_frames, decoded_frames, open_soundfile, to_mono
 from worker.audio_limits import check_finite
 from worker.errors import AudioError, UnsupportedMediaError
 
@@ -109,7 +109,7 @@ def _av_blocks(path: Path, block_frames: int) -> Iterator[tuple[np.ndarray, int]
         pending: list[np.ndarray] = []
         held = 0
         try:
-            for frame in container.decode(stream):
+            for frame in decoded_frames(container, stream):
                 a = frame.to_ndarray()
                 a = a if frame.format.is_planar else a.reshape(-1, frame.layout.nb_channels).T
                 pending.append(as_float32(a))

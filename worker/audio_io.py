@@ -9,6 +9,7 @@ convention.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -239,7 +240,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                                 if fmt != "mp3" else None)  # an MP3's is a guess from its first frame's bitrate
             stop_after = limits.max_frames(sr)
             frames = 0
-            for frame in container.decode(stream):
+            for frame in decoded_frames(container, stream):
                 check_finite(frame.to_ndarray())
                 frames += frame.samples
                 if frames > stop_after:
@@ -250,6 +251,28 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                              code="truncated_audio") from e
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
+
+
+MAX_SKIPPED_PACKETS = 16  # packets the decoder refuses that are skipped before a file counts as not decodable
+
+
+def decoded_frames(container, stream) -> Iterator:
+    """The audio frames of `stream`, past a few packets the decoder refuses, as FFmpeg's command line goes on past
+    them: MP3s joined end to end (`cat a.mp3 b.mp3`) hold the second file's tag and header frame at the joint, and
+    a stranger's 418 s join was decoded by ffmpeg to its end but refused here as not audio. More than
+    MAX_SKIPPED_PACKETS is a file that is not audio."""
+    import av
+
+    skipped = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            skipped += 1
+            if skipped > MAX_SKIPPED_PACKETS:
+                raise
+            continue
+        yield from frames
 
 
 def _av_declared_seconds(container, stream) -> float | None:
@@ -322,7 +345,7 @@ def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.n
             sr = stream.codec_context.sample_rate
             chunks = []
             held, wanted = 0, None if duration is None else int((offset + duration) * sr)
-            for frame in container.decode(stream):
+            for frame in decoded_frames(container, stream):
                 a = frame.to_ndarray()
                 if frame.format.is_planar:
                     chunks.append(a)

@@ -190,3 +190,24 @@ def test_a_key_from_a_second_of_audio_is_called_a_guess(tmp_path):
     assert short["key"]["tonic"] == long["key"]["tonic"]  # the same chords: the same key, far less sure
     assert short["key"]["confidence"] <= 1.0 / SHORT_FOR_A_KEY_SECONDS < long["key"]["confidence"]
     assert any(w.startswith("the key is read from 1.0 s of audio") for w in short["warnings"]), short["warnings"]
+
+
+@pytest.mark.parametrize("seconds", [20.0, 240.0])
+def test_the_picture_title_with_its_warnings_stays_inside_the_picture(seconds):
+    """A stranger's 10-inch picture of a short track had its title's two warnings run off both edges."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from worker.music.plot import MAX_TITLE_LINES, chromagram_figure
+
+    title = ("a track with a fairly long file name.ogg  |  E minor (0.31)  |  120 BPM (0.19)  |  4/4\nwarning: "
+             + "; ".join(["weak beat (tempo confidence 0.19)", "key may also be G major (probability 0.40 against "
+                          "0.61 for E minor)", "the opening reads as D# major (probability 1.00), the whole track "
+                          "as E minor: the music may begin away from its key, or modulate"] * 3))
+    fig = chromagram_figure(chroma=np.random.default_rng(0).random((12, 400)), frame_seconds=seconds / 400,
+                            duration=seconds, chords=[], beat_times=[], downbeat_times=[], title=title)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box, picture = fig.axes[0].title.get_window_extent(renderer), fig.bbox
+    assert picture.x0 <= box.x0 and box.x1 <= picture.x1 and box.y1 <= picture.y1, (box, picture)
+    shown = fig.axes[0].get_title()
+    assert shown.count("\n") + 1 <= MAX_TITLE_LINES and "E minor (0.31)" in shown
+    assert shown.endswith("…") == (seconds < 60)  # the narrow picture cannot show all nine warnings

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,17 +12,40 @@ from worker.files import atomic_path
 
 from .key import PITCH_NAMES
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 MAX_BEAT_LINES = 1500  # beyond this (very long files) only bar lines are drawn
 MAX_COLUMNS = 4000  # chroma frames drawn; longer inputs are averaged down
 DPI = 100
 HEIGHT = 4.0  # inches
 TITLE_LINE_INCHES = 0.2  # room per title line (the title may carry a warnings line)
+TITLE_CHAR_INCHES = 0.1  # a character's width at the title's 12 pt (DejaVu Sans: prose 0.087, 'W' 0.17, 'i' 0.05)
+TITLE_MARGIN_INCHES = 0.7  # figure width the title's lines leave free
+MAX_TITLE_LINES = 4
 
 
-def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float, duration: float,
-                         chords: list[dict] | None, beat_times: list[float] | None,
-                         downbeat_times: list[float] | None, title: str) -> None:
-    """chroma: (12, T) frames every `frame_seconds`; written atomically to `path`."""
+def write_chromagram_png(path: Path, **drawn: Any) -> None:
+    """The picture of `chromagram_figure(**drawn)`, written atomically to `path`."""
+    fig = chromagram_figure(**drawn)
+    with atomic_path(path) as tmp:
+        fig.savefig(str(tmp), format="png")
+
+
+def wrap_title(title: str, width_inches: float) -> str:
+    """The title's lines wrapped to the figure's width, at most MAX_TITLE_LINES (the last cut with '…'): a
+    stranger's 10-inch picture of a short track had its two warnings run off both edges."""
+    chars = max(20, int((width_inches - TITLE_MARGIN_INCHES) / TITLE_CHAR_INCHES))
+    lines = [part for line in title.split("\n") for part in (textwrap.wrap(line, chars) or [""])]
+    if len(lines) > MAX_TITLE_LINES:
+        lines = lines[:MAX_TITLE_LINES]
+        lines[-1] = lines[-1][:chars - 1].rstrip() + "…"
+    return "\n".join(lines)
+
+
+def chromagram_figure(*, chroma: np.ndarray, frame_seconds: float, duration: float, chords: list[dict] | None,
+                      beat_times: list[float] | None, downbeat_times: list[float] | None, title: str) -> Figure:
+    """chroma: (12, T) frames every `frame_seconds`, with the chords, beats and bars drawn on it."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -33,6 +58,7 @@ def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float
         c = c[:, : n * step].reshape(12, n, step).mean(axis=2)
     c = c / (c.max(axis=0, keepdims=True) + 1e-9)
     width = float(np.clip(duration / 6.0, 10.0, 40.0))
+    title = wrap_title(title, width)
     fig = Figure(figsize=(width, HEIGHT), dpi=DPI)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(c, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
@@ -57,5 +83,4 @@ def write_chromagram_png(path: Path, *, chroma: np.ndarray, frame_seconds: float
     # fixed margins in inches: tight_layout would draw every artist once more just to measure them
     top_inches = TITLE_LINE_INCHES * (title.count("\n") + 1) + 0.1
     fig.subplots_adjust(left=0.55 / width, right=1.0 - 0.15 / width, bottom=0.5 / HEIGHT, top=1.0 - top_inches / HEIGHT)
-    with atomic_path(path) as tmp:
-        fig.savefig(str(tmp), format="png")
+    return fig

@@ -29,6 +29,7 @@ from storage import check_session_id
 from worker.camelot import keys_for, parse_key
 from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
 from worker.llm.choice import AUTO, choose_model
+from worker.options import printable_chars
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 log = logging.getLogger(__name__)
@@ -96,8 +97,11 @@ def similar(track_id: str):
 def search():
     args = request.args
     query = (args.get("q") or "").strip()
-    if not query or len(query) > MAX_QUERY_CHARS:
-        raise InvalidRequestError(f"q must be 1-{MAX_QUERY_CHARS} characters of text", code="invalid_query")
+    # whitespace and control characters alone are no text, as for /library/ask's question (a stranger's q=%00%01
+    # was searched, and answered 200 with nothing)
+    if not printable_chars(query) or len(query) > MAX_QUERY_CHARS:
+        raise InvalidRequestError(f"q must be 1-{MAX_QUERY_CHARS} characters of text (not only whitespace or "
+                                  "control characters)", code="invalid_query")
     mode = args.get("mode", "hybrid")
     if mode not in SEARCH_MODES:
         raise InvalidRequestError(f"mode must be one of {', '.join(SEARCH_MODES)}", code="invalid_query",

@@ -22,7 +22,7 @@ from jobs.listing import JobFilter, page_jobs
 from jobs.record import iso, public_view
 from jobs.services import services
 from storage import SESSION_ID_RE, SessionStore, check_session_id
-from worker.errors import ConflictError, InvalidRequestError
+from worker.errors import ConflictError, InvalidRequestError, UnsupportedMediaError
 
 bp = Blueprint("sessions", __name__)
 ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: bytes=-0, the last 0 bytes
@@ -100,6 +100,10 @@ def session_summary(store: SessionStore, session_id: str) -> dict:
 
 @bp.post("/sessions/<session_id>/files")
 def upload_files(session_id: str):
+    if request.mimetype != "multipart/form-data":  # a stranger's JSON body was told `no_file` (400)
+        raise UnsupportedMediaError(f"uploads are sent as multipart/form-data (field 'file'), not "
+                                    f"{request.mimetype[:100] or 'a body without a Content-Type'}",
+                                    code="unsupported_content_type")
     # before a byte of the body is read: an upload that would take the disk under MIN_FREE_DISK_MB is a 507
     require_room(data_dir(current_app.config), min_free_mb=float(current_app.config["MIN_FREE_DISK_MB"]),
                  incoming_bytes=request.content_length or 0)

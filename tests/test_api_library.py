@@ -80,6 +80,8 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
                                              "invalid_session_id"), params
     assert client.get("/library/tracks", params={"metre": "4/4"}).status_code == 200
     assert client.get("/library/search", params={"q": ""}).status_code == 400
+    control = client.get("/library/search", params={"q": "\x00\x01 \x1b"})  # a stranger's: 200 with nothing
+    assert control.status_code == 400 and control.json()["error"]["code"] == "invalid_query", control.text
     assert client.get("/library/search", params={"q": "x", "mode": "psychic"}).status_code == 400
     library = client.get("/health").json()["library"]
     assert library["backend"] == "sqlite" and library["vectors"] == "exact (numpy)"

@@ -239,6 +239,15 @@ def test_a_file_whose_name_is_not_utf8_is_refused_saying_so(client, session_id, 
     assert "UTF-8" in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("headers, data", [({"Content-Type": "application/json"}, b'{"file": "a.wav"}'),
+                                           ({"Content-Type": "audio/wav"}, b"RIFF"), ({}, b"")])
+def test_an_upload_that_is_not_multipart_is_a_415_naming_the_type_it_wants(client, session_id, headers, data):
+    """A stranger's JSON body was told `no_file` (400); the README promises 415 for a wrong type."""
+    r = client.post(f"/sessions/{session_id}/files", data=data, headers=headers)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_content_type", r.text
+    assert "multipart/form-data" in r.json()["error"]["message"]
+
+
 def test_auth_required_and_health_open(server, client):
     import requests
 

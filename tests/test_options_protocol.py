@@ -40,6 +40,19 @@ def test_unknown_keys_are_refused_by_name(cls):
     assert set(cls.ALIASES) <= set(e.value.details["valid"])  # an accepted alias is listed as valid
 
 
+def test_sixty_thousand_unknown_keys_make_a_short_error():
+    """A stranger's 1 MB body of 60,000 unknown keys got a 998 KB error listing every one."""
+    from worker.features.options import FeaturesOptions
+    from worker.options import MAX_NAMED_UNKNOWN
+
+    with pytest.raises(InvalidRequestError) as e:
+        FeaturesOptions.from_request({f"k{i:05d}" + "x" * 200: i for i in range(60_000)}, settings=SETTINGS)
+    details = e.value.details
+    assert details["unknown_count"] == 60_000 and len(details["unknown"]) == MAX_NAMED_UNKNOWN
+    assert details["unknown"][0] == "k00000" + "x" * 58 and len(str(e.value)) < 2_000
+    assert str(e.value).endswith(f"and {60_000 - MAX_NAMED_UNKNOWN} more")
+
+
 def test_an_option_and_its_alias_with_two_values_are_refused():
     """A stranger sent max_length and max_new_tokens together and one was dropped without a word."""
     from worker.llm.options import GenerateOptions

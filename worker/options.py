@@ -28,6 +28,8 @@ from typing import Any, ClassVar, Self
 from worker.errors import InvalidRequestError
 
 Settings = Mapping[str, Any]
+MAX_NAMED_UNKNOWN = 20  # unknown option names an error lists (details.unknown_count has them all)
+MAX_KEY_CHARS = 64  # of each name listed
 Choices = Sequence[str] | Callable[[Settings | None], Sequence[str]]  # fixed, or what this install offers
 
 
@@ -71,8 +73,13 @@ class JobOptions:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(str(k) for k in body if k not in fields and k not in cls.ALIASES)
         if unknown:  # the accepted names: the fields and their aliases (max_new_tokens beside max_length)
-            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(unknown)}", code="unknown_option",
-                                      details={"unknown": unknown, "valid": sorted({*fields, *cls.ALIASES})})
+            # at most MAX_NAMED_UNKNOWN named (and each cut short): a stranger's body of 60,000 unknown keys got a
+            # 998 KB error listing them all
+            named = [k[:MAX_KEY_CHARS] for k in unknown[:MAX_NAMED_UNKNOWN]]
+            more = f" and {len(unknown) - len(named)} more" if len(unknown) > len(named) else ""
+            raise InvalidRequestError(f"unknown {cls.WHAT} option(s): {', '.join(named)}{more}", code="unknown_option",
+                                      details={"unknown": named, "unknown_count": len(unknown),
+                                               "valid": sorted({*fields, *cls.ALIASES})})
         for alias, name in cls.ALIASES.items():  # one value under two names: which one was meant is unclear
             if alias in body and name in body and body[alias] != body[name]:
                 raise InvalidRequestError(f"{alias} and {name} are the same option: give one of them",

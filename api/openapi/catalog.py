@@ -14,7 +14,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "An argument is out of range or of the wrong type."),
     "invalid_json": (400, "The body is not valid JSON, or not a JSON object."),
     "invalid_option": (400, "An option's value is out of range, of the wrong type or not among its choices."),
-    "unknown_option": (400, "The body names options the job does not have (`details.unknown`, `details.valid`)."),
+    "unknown_option": (400, "The body names options the job does not have (`details.unknown`: the first 20, "
+                               "`details.unknown_count`, `details.valid`)."),
     "unknown_model": (400, "No such model; `details` lists the valid names."),
     "invalid_model": (400, "The model name is not acceptable."),
     "invalid_format": (400, "The output format is not acceptable."),

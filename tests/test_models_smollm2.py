@@ -62,6 +62,16 @@ def test_system_prompt_and_history_shape_the_answer(smollm2_manager):
     assert "cello" in smollm2_manager.generate(history)["response"].lower()
 
 
+def test_a_turn_of_text_parts_is_its_text(smollm2_manager):
+    """Content as a list of text parts is valid by the API's rules; SmolLM2's template concatenates strings, and a
+    stranger's request failed with Python's TypeError text. It is now the same as the plain string."""
+    parts = GenerateOptions(messages=({"role": "user", "content": [{"type": "text", "text": "What is the capital "},
+                                                                   {"type": "text", "text": "of France?"}]},),
+                            max_length=12, temperature=0)
+    plain = GenerateOptions(prompt="What is the capital of France?", max_length=12, temperature=0)
+    assert smollm2_manager.generate(parts)["response"] == smollm2_manager.generate(plain)["response"]
+
+
 def test_status_of_the_loaded_real_model(smollm2_manager):
     smollm2_manager.load_llm("smollm2-135m")
     status = smollm2_manager.status()

@@ -76,7 +76,8 @@ def test_declared_ranges_are_enforced_and_described():
     assert SeparationOptions.from_request({"overlap": 0.9, "segment": None}, settings=SETTINGS).overlap == 0.9
 
 
-@pytest.mark.parametrize("empty", [" \n\t", "\u0000\u0000", "\u001b\u0007 \u200b"])
+@pytest.mark.parametrize("empty", [" \n\t", "\u0000\u0000", "\u001b\u0007 \u200b",
+                                   "\u001b[31m\u001b[0m", "\u0000\u001b[38;5;196m", "\u001b]0;title\u0007"])
 def test_a_required_text_of_spaces_or_control_characters_alone_is_refused(empty):
     """A stranger's prompt of NULs was generated from; the library question and MusicGen's prompt are read alike."""
     from library.options import AskOptions
@@ -87,3 +88,14 @@ def test_a_required_text_of_spaces_or_control_characters_alone_is_refused(empty)
             cls.from_request({name: empty}, settings=SETTINGS)
         assert e.value.code == "invalid_option" and name in e.value.message
     assert AskOptions.from_request({"question": "\u0000a river?"}, settings=SETTINGS).question == "\u0000a river?"
+    assert AskOptions.from_request({"question": "\u001b[1mriver\u001b[0m"}, settings=SETTINGS)  # words, in bold
+
+
+def test_a_system_message_given_twice_is_named_as_such():
+    """`system` plus a first system message: "may only come first" misled a stranger whose message was first."""
+    from worker.llm.options import GenerateOptions
+
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    with pytest.raises(InvalidRequestError, match="give the system message once"):
+        GenerateOptions.from_request({"messages": turns, "system": "Be kind."}, settings=SETTINGS)
+    assert GenerateOptions.from_request({"messages": turns}, settings=SETTINGS).conversation() == turns

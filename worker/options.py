@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -196,10 +197,16 @@ def check_bool(name: str, value: Any) -> None:
         raise InvalidRequestError(f"{name} must be true or false", code="invalid_option", details={"option": name})
 
 
+# a terminal escape sequence: CSI (ESC [ ... final byte, colours and cursor moves), OSC (ESC ] ... BEL or ESC \\)
+# and the two-byte ones; their printable bytes ("[31m") say nothing either
+ANSI_ESCAPE_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
 def printable_chars(text: str) -> int:
-    """How many characters of `text` are neither whitespace nor control characters: a text of NULs or escape
-    codes alone says nothing (a stranger's prompt of NULs got an answer of emoji)."""
-    return sum(1 for ch in text if ch.isprintable() and not ch.isspace())
+    """How many characters of `text` are neither whitespace nor control characters, nor in a terminal escape
+    sequence: a text of NULs or escape codes alone says nothing (a stranger's prompt of NULs got an answer of
+    emoji, and another's "\\x1b[31m\\x1b[0m" one too)."""
+    return sum(1 for ch in ANSI_ESCAPE_RE.sub("", text) if ch.isprintable() and not ch.isspace())
 
 
 def check_text(name: str, value: Any, *, max_chars: int, optional: bool = True, non_empty: bool = False) -> None:

@@ -9,6 +9,7 @@ processor.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,8 @@ from worker.errors import ContextLengthError, InvalidRequestError, JobCanceled
 from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions, count_parts, text_of
 from worker.progress import Progress
+
+log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_TOKENS = 8  # how often generation reports progress (and so how soon a cancel is seen)
 LAYER_STACK_NAMES = frozenset({"layers", "layer", "h", "blocks"})  # transformers' names of a model's layer lists
@@ -39,10 +42,18 @@ def render_prompt(llm: LoadedLLM, conversation: list[dict[str, Any]]) -> str:
         # A base model without a template: a plain transcript the model can continue.
         lines = [f"{m['role']}: {text_of(m['content'])}" for m in conversation]
         return "\n".join(lines) + "\nassistant:"
+    # a turn of text parts alone is its text: a text model's template concatenates strings, and a stranger's
+    # [{"type": "text", ...}] turn (valid by the API's own rules) failed with Python's TypeError text
+    conversation = [m if isinstance(m["content"], str) or any(p.get("type") != "text" for p in m["content"])
+                    else {**m, "content": text_of(m["content"])} for m in conversation]
     try:
         return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
     except Exception as e:  # jinja raise_exception (roles must alternate, ...) is a TemplateError
-        raise InvalidRequestError(f"the chat template of {llm.model_type} rejected the messages: {e}") from e
+        # the template's own words say why (the cause goes to the log): Python's error text would be internals
+        reason = str(e) if type(e).__name__ == "TemplateError" else "it could not render them"
+        log.warning("%s: the chat template rejected the messages", llm.model_type, exc_info=True)
+        raise InvalidRequestError(f"the chat template of {llm.model_type} rejected the messages: {reason[:200]}"
+                                  ) from e
 
 
 def prepare_inputs(llm: LoadedLLM, text: str, *, audio: Sequence[np.ndarray] | None = None,

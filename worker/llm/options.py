@@ -81,6 +81,8 @@ class GenerateOptions(JobOptions):
             if not isinstance(message, Mapping) or message.get("role") not in ROLES or "content" not in message:
                 raise InvalidRequestError(f"messages[{i}] must be {{role: {'|'.join(ROLES)}, content}}")
             _check_content(message["content"], where=f"messages[{i}].content")
+            if message["role"] == "system" and self.system:  # it was first of `messages`: "only first" misled
+                raise InvalidRequestError("give the system message once: in `system` or as the first of `messages`")
             if message["role"] == "system" and (turns or i > 0):
                 raise InvalidRequestError("a system message may only come first (or use `system`)")
             turns.append({"role": message["role"], "content": message["content"]})

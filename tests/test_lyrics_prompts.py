@@ -83,3 +83,16 @@ def test_an_analysis_of_a_transcript_whisper_doubted_passes_the_doubt_on(tmp_pat
     clean = _result(Path("sad.ogg"), LyricsOptions(), None, {**transcript, "warnings": []}, "t.json", lines, False,
                     generated, [])
     assert not any("doubtful" in w for w in clean["warnings"])
+
+
+def test_a_line_without_a_word_is_no_lyrics():
+    """Whisper's "." for an instrumental went to the model as lyrics (it wrote about it), and "the . ." counted as
+    three words."""
+    from worker.lyrics.prompts import timed_lines, word_count
+
+    assert [word_count(t) for t in (".", "the . .", "don't stop-me now", "日本語 の", "♪ ♪", "42")] == [0, 1, 3, 2, 0, 1]
+    dots = {"segments": [{"text": " .", "start": 0.0, "end": 2.0}, {"text": "♪", "start": 2.0, "end": 3.0}],
+            "text": " . ♪"}
+    assert timed_lines(dots) == []  # so no model is asked (run_lyrics' "no words" path)
+    sung = {"segments": [{"text": " .", "start": 0.0, "end": 2.0}, {"text": " the . .", "start": 2.0, "end": 4.0}]}
+    assert timed_lines(sung) == [{"start": 2.0, "end": 4.0, "text": "the . ."}]

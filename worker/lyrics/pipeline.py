@@ -22,7 +22,7 @@ from worker.transcription.pipeline import MADE_UP
 
 from .explicit import explicit_words
 from .options import LyricsOptions
-from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines
+from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -95,7 +95,7 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         "filename": audio_path.name, "model": generated["model"],
         "model_choice": choice.to_dict() if choice is not None else None,
         "language": transcript.get("language"), "transcript_source": source,
-        "lines": len(lines), "words": sum(len(line["text"].split()) for line in lines),
+        "lines": len(lines), "words": sum(word_count(line["text"]) for line in lines),
         "explicit": {"flagged": bool(flagged), "words": flagged, "method": "word list (worker/lyrics/explicit.py)"},
         "analysis": analysis, "analysis_text": generated["response"],
         "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],

@@ -17,6 +17,7 @@ SECTION_ASKS = {
     "Notable lines": "two or three lines quoted with their [m:ss] times, and why they stand out.",
 }
 SECTIONS = tuple(SECTION_ASKS)
+WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")  # a word: letters or digits, with inner apostrophes or hyphens
 ECHO_SHARE = 0.8  # share of a section's words found in runs of an ask's words from which it is a copy
 SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
           "transcript is too short or unclear to tell something, say so instead of guessing.")
@@ -29,15 +30,21 @@ def clock(seconds: float | None) -> str:
 
 
 def timed_lines(transcript: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The transcript's segments as lines {start, end, text} (empty ones dropped)."""
+    """The transcript's segments as lines {start, end, text}; lines without a word dropped (Whisper's "." for an
+    instrumental had gone to the model as a line of lyrics, and it wrote about it)."""
     out = []
     for seg in transcript.get("segments") or []:
         text = str(seg.get("text", "")).strip()
-        if text:
+        if word_count(text):
             out.append({"start": float(seg.get("start") or 0.0), "end": float(seg.get("end") or 0.0), "text": text})
-    if not out and str(transcript.get("text", "")).strip():
+    if not out and word_count(str(transcript.get("text", ""))):
         out.append({"start": 0.0, "end": 0.0, "text": str(transcript["text"]).strip()})
     return out
+
+
+def word_count(text: str) -> int:
+    """Words in `text`: runs of letters or digits, in any script ("the . ." is one word, "." none)."""
+    return len(WORD_RE.findall(text))
 
 
 def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, music_text: str,

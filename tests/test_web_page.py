@@ -349,3 +349,40 @@ def test_every_refused_analysis_is_shown(browser, server, client, session_id, au
         assert client.get("/jobs", params={"session_id": session_id}).json()["jobs"] == []  # none started
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_what_was_deleted_elsewhere_leaves_the_page(browser, server, client, settings, session_id, audio_dir):
+    """A stranger deleted a file and then the session through the API with the page open: the file's click read
+    "Unable to decode audio data" and it stayed listed; an upload made the session again under its old jobs. And
+    the transcript panel showed Whisper's words for music without its "may be made up" warning."""
+    import json
+
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload, user_session_dir
+
+    for name, hz in (("kept.wav", 330), ("gone.wav", 440)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 1.0))).status_code == 201
+    doubt = "the transcript may be made up: no voice was heard in 1 of 1 segments"
+    # the file a Whisper job writes (its shape: worker/transcription/pipeline.py), put where the job puts it
+    (user_session_dir(settings, USER, session_id) / "results" / "transcript_kept.json").write_text(json.dumps(
+        {"language": "en", "text": "the", "warnings": [doubt],
+         "segments": [{"start": 0.0, "end": 1.0, "text": "the", "words": [{"start": 0.1, "end": 0.4, "word": "the"}]}]}))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=kept.wav")
+        page.locator("#transcript ul.warnings li", has_text="may be made up").wait_for()
+        assert client.delete(f"/sessions/{session_id}/files/gone.wav").status_code == 200
+        page.locator("#file-list li.file", has_text="gone.wav").locator(".file-open").click()
+        page.locator("#file-list li.file", has_text="gone.wav").wait_for(state="detached")
+        assert page.locator("#file-list li.file", has_text="kept.wav").count() == 1
+        assert client.delete(f"/sessions/{session_id}").status_code == 200
+        page.locator("#file-input").set_input_files(str(audio_dir / "kept.wav"))
+        page.locator("#notice", has_text="no longer exists").wait_for()
+        page.wait_for_function(f"() => /Session [0-9a-f]+/.test(document.querySelector('#session-title').textContent)"
+                               f" && !document.querySelector('#session-title').textContent.includes('{session_id}')")
+        page.locator("#file-list li.file", has_text="kept.wav").wait_for()
+        assert client.get(f"/sessions/{session_id}").status_code == 404  # not made again
+        assert not [p for p in problems if "404" not in p], problems
+    finally:
+        context.close()

@@ -222,7 +222,8 @@ def job_schema() -> Schema:
 def accepted_schema() -> Schema:
     return obj(["job_id", "status_url", "state"], "The job was queued; follow it at `status_url`.",
                job_id=STR, status_url={"type": "string", "examples": ["/jobs/4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
-               state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)})
+               state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)},
+               input_files=arr(STR, "The uploads the job reads (none for model and library jobs)."))
 
 
 def session_schemas() -> dict[str, Schema]:

@@ -14,7 +14,7 @@ export class ApiError extends Error {
 // credentials"); the origin never holds them, and the browser keeps sending the credentials it was given.
 export const at = (path) => new URL(path, location.origin).href;
 
-async function errorOf(response) {
+export async function errorOf(response) {
   try {
     const body = await response.json();
     if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message);

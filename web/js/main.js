@@ -16,7 +16,8 @@ const audio = $('#player');
 const state = { sessionId: null, session: null, file: null };
 
 const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
-const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio) });
+const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio),
+  onGone: () => { refreshSession(); sessions.load(); } });
 const jobs = new JobList({ onFinished: () => { refreshSession(); sessions.load(); } });
 const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
@@ -65,11 +66,7 @@ async function refreshSession({ resetJobs = false } = {}) {
     session = await get(`/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
     notify(errorText(e));
-    if (e instanceof ApiError && e.status === 404) { // gone, or another user's: the header must not name it
-      state.sessionId = null;
-      $('#session-title').textContent = 'No session open';
-      writeHash();
-    }
+    if (e instanceof ApiError && e.status === 404) closeSession(); // gone, or another user's: nothing of it stays
     return;
   }
   if (id !== state.sessionId) return;
@@ -82,6 +79,19 @@ async function refreshSession({ resetJobs = false } = {}) {
   $('#jobs-empty').hidden = session.jobs.length > 0;
   drawFiles();
   await track.show(session, state.file);
+}
+
+// No session open: its title, jobs, files and track go (a session deleted elsewhere had kept its jobs listed here).
+function closeSession() {
+  state.sessionId = null;
+  state.session = null;
+  state.file = null;
+  $('#session-title').textContent = 'No session open';
+  writeHash();
+  jobs.reset([]);
+  $('#jobs-empty').hidden = false;
+  sessions.load();
+  track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
 }
 
 function drawFiles() {
@@ -102,7 +112,17 @@ function drawFiles() {
 
 initUploads({
   sessionForUpload: async () => {
-    if (state.sessionId) return state.sessionId;
+    if (state.sessionId) {
+      // deleted elsewhere (another tab, the API), the upload would make it again, empty, under the old jobs
+      try {
+        await get(`/sessions/${encodeURIComponent(state.sessionId)}`);
+        return state.sessionId;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e)); throw e; }
+        notify(`Session ${state.sessionId} no longer exists (it was deleted); the files go into a new session.`);
+        closeSession();
+      }
+    }
     try {
       const created = await post('/sessions');
       state.sessionId = created.session_id;

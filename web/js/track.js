@@ -1,7 +1,7 @@
 // One file of the session and everything measured about it: player and timeline, key/tempo/metre/tuning,
 // stems, transcript, LLM text, features picture. Results come from the session's succeeded jobs, or (jobs
 // expire, files stay) from the result files named after the upload.
-import { at, fetchJson, fileUrl } from './api.js';
+import { ApiError, at, errorOf, fetchJson, fileUrl } from './api.js';
 import { $, el, clear, errorText, percent, stemOf } from './ui.js';
 import { peaksOf } from './timeline.js';
 
@@ -42,7 +42,9 @@ export function resultsFor(session, name) {
 }
 
 export class Track {
-  constructor({ timeline, mixer, transcript }) {
+  // onGone: the shown file is no longer in the session (deleted elsewhere): the page reads the session again
+  constructor({ timeline, mixer, transcript, onGone = () => {} }) {
+    this.onGone = onGone;
     this.timeline = timeline;
     this.mixer = mixer;
     this.transcript = transcript;
@@ -114,11 +116,19 @@ export class Track {
       return;
     }
     try {
-      const bytes = await (await fetch(at(src))).arrayBuffer();
+      const response = await fetch(at(src));
+      if (!response.ok) throw await errorOf(response);
+      const bytes = await response.arrayBuffer();
       const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
       const buffer = await ctx.decodeAudioData(bytes);
       this.decoded = { peaks: peaksOf(buffer), duration: buffer.duration };
     } catch (e) {
+      // a 404 was decoded as audio ("Unable to decode audio data") and the deleted file stayed listed
+      if (e instanceof ApiError && e.status === 404) {
+        this.decodeNote = `${name} is no longer in this session (it was deleted).`;
+        this.onGone();
+        return;
+      }
       this.decodeNote = `The waveform could not be drawn: ${errorText(e)}`;
     }
   }

@@ -45,6 +45,10 @@ export class Transcript {
     this.starts = this.words.map((w) => w.start);
     this.current = -1;
     if (!paragraphs.length) paragraphs.push(el('p', { class: 'muted small' }, 'Nothing was said.'));
+    // Whisper's doubts come first: "the transcript may be made up ..." above words it heard in music (a stranger
+    // read such words with no caveat here, the warning only in the JSON)
+    const warnings = (transcript.warnings || []).map((w) => el('li', {}, w));
+    if (warnings.length) paragraphs.unshift(el('ul', { class: 'warnings', 'aria-label': 'transcript warnings' }, ...warnings));
     this.container.replaceChildren(...paragraphs);
     this.update();
   }

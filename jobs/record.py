@@ -69,6 +69,8 @@ def public_view(job: dict) -> dict:
     }
     if job["state"] == "succeeded" or (job["state"] in ("canceled", "failed") and job.get("result")):
         out["result"] = job.get("result")  # a batch canceled or stopped midway: the files it had finished
+        if job["type"] == "probe" and isinstance(out["result"], dict):  # its worker's host and pid: POST /jobs/probe
+            out["result"] = {**out["result"], "worker": None, "pid": None}  # gives them to admins only
         out["files"] = job.get("files", [])
     if job["state"] == "failed":
         out["error"] = job.get("error")

@@ -256,12 +256,16 @@ def test_health_reports_worker_and_queues(client, settings, worker_name):
     assert set(h["queue_depth"]) == {"gpu", "cpu"}
 
 
-def test_probe_job_round_trip(client, worker_name):
-    r = client.post("/jobs/probe", json={"queue": "gpu", "wait": 30})
+def test_probe_job_round_trip(client, admin_client, worker_name):
+    r = admin_client.post("/jobs/probe", json={"queue": "gpu", "wait": 30})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["ok"] and node_of(body["worker"]) == worker_name and body["round_trip_ms"] > 0
-    assert client.get(f"/jobs/{body['job_id']}").json()["state"] == "succeeded"
+    assert body["ok"] and node_of(body["worker"]) == worker_name and body["round_trip_ms"] > 0 and body["pid"] > 0
+    # a user who is not an admin learns that a worker answered, not its host and pid (nor from the job's record)
+    mine = client.post("/jobs/probe", json={"queue": "gpu", "wait": 30}).json()
+    assert mine["ok"] and mine["worker"] is None and mine["pid"] is None, mine
+    record = client.get(f"/jobs/{mine['job_id']}").json()
+    assert record["state"] == "succeeded" and record["result"] == {"worker": None, "pid": None}
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
 

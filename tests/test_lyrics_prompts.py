@@ -90,7 +90,8 @@ def test_a_line_without_a_word_is_no_lyrics():
     three words."""
     from worker.lyrics.prompts import timed_lines, word_count
 
-    assert [word_count(t) for t in (".", "the . .", "don't stop-me now", "日本語 の", "♪ ♪", "42")] == [0, 1, 3, 2, 0, 1]
+    texts = (".", "the . .", "don't stop-me now", "日本語 の", "♪ ♪", "42")
+    assert [word_count(t) for t in texts] == [0, 1, 3, 2, 0, 1]
     dots = {"segments": [{"text": " .", "start": 0.0, "end": 2.0}, {"text": "♪", "start": 2.0, "end": 3.0}],
             "text": " . ♪"}
     assert timed_lines(dots) == []  # so no model is asked (run_lyrics' "no words" path)

@@ -367,7 +367,8 @@ def test_what_was_deleted_elsewhere_leaves_the_page(browser, server, client, set
     # the file a Whisper job writes (its shape: worker/transcription/pipeline.py), put where the job puts it
     (user_session_dir(settings, USER, session_id) / "results" / "transcript_kept.json").write_text(json.dumps(
         {"language": "en", "text": "the", "warnings": [doubt],
-         "segments": [{"start": 0.0, "end": 1.0, "text": "the", "words": [{"start": 0.1, "end": 0.4, "word": "the"}]}]}))
+         "segments": [{"start": 0.0, "end": 1.0, "text": "the",
+                       "words": [{"start": 0.1, "end": 0.4, "word": "the"}]}]}))
     context, page, problems = logged_in(browser)
     try:
         page.goto(f"{server}/#session={session_id}&file=kept.wav")

@@ -15,9 +15,9 @@ import redis
 import requests
 
 from tests.audio_synth import sine, write
-from tests.conftest import USER, serving
+from tests.conftest import ADMIN, ADMIN_PASSWORD, USER, serving
 from tests.small_disk import files_under, fill, small_disk
-from tests.test_disk_full import AUTH, ROOT, assert_disk_full_answer, start_app
+from tests.test_disk_full import ROOT, assert_disk_full_answer, start_app
 
 
 def valkey_refuses_writes(url: str, token: str) -> bool:
@@ -62,8 +62,9 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
                     stderr=out)
             with serving(app) as base:
                 def probe() -> requests.Response:
-                    return requests.post(f"{base}/jobs/probe", json={"queue": "cpu", "wait": 60}, auth=AUTH,
-                                         timeout=90)
+                    # an admin's probe: the answer names the worker's pid (null for other users)
+                    return requests.post(f"{base}/jobs/probe", json={"queue": "cpu", "wait": 60},
+                                         auth=(ADMIN, ADMIN_PASSWORD), timeout=90)
 
                 before = probe().json()
                 assert before["ok"] is True, before

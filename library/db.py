@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+(?:\.(sqlite|postgresql))?\.sql$")
 PG_CONNECT_SECONDS = 5  # a server that does not answer: /health and the routes say so instead of hanging
+PG_PING_IDLE_SECONDS = 1.0  # a PostgreSQL connection idle this long is tried (SELECT 1) before it is used
 SQLITE_BUSY_SECONDS = 30.0  # a writer waits this long for another process' write to end
 _ADVISORY_LOCK = 0x6C696272  # 'libr': one migrating process at a time on PostgreSQL
 _WRITE_LOCK = 0x6C696277  # 'libw': one writing transaction at a time on PostgreSQL, as SQLite's BEGIN IMMEDIATE
@@ -55,11 +56,32 @@ class Database:
     # -- connections ----------------------------------------------------------
     def _connection(self) -> Any:
         conn, pid = getattr(self._local, "conn", None), getattr(self._local, "pid", None)
+        now = time.monotonic()
         if conn is not None and pid == os.getpid():
-            return conn
+            idle = now - getattr(self._local, "used", now)
+            self._local.used = now
+            # a PostgreSQL restart (or pg_terminate_backend) closes idle connections unseen: one left idle is
+            # tried first, so the thread's next request is not the one that finds it dead (a stranger's first
+            # library request in every API thread answered 500 after a restart)
+            if self.dialect != "postgresql" or idle < PG_PING_IDLE_SECONDS or _answers(conn):
+                return conn
+            log.warning("library database: a connection was closed by the server; connecting again")
+            conn.close()
         conn = self._connect()
-        self._local.conn, self._local.pid = conn, os.getpid()
+        self._local.conn, self._local.pid, self._local.used = conn, os.getpid(), now
+        if self.dialect == "postgresql" and self.features and not self._schema_current(conn):
+            # connected to a database without the library's tables (dropped and made again, restored from an
+            # older dump): they are made now, not answered with "relation does not exist" until a restart
+            log.warning("library database: the schema is missing or old on a new connection; migrating")
+            self.migrate()
         return conn
+
+    def _schema_current(self, conn: Any) -> bool:
+        try:
+            row = conn.execute("SELECT count(*) FROM schema_version").fetchone()
+        except Exception:  # no such table: a new, empty database
+            return False
+        return int(row[0]) >= len(migration_files(self.dialect))
 
     def _connect(self) -> Any:
         if self.dialect == "postgresql":
@@ -181,6 +203,14 @@ class Database:
                                   "AND table_name = 'passages' AND column_name = 'embedding'"))
         return {**features, "vectors": EXACT_LABEL, "pgvector_available": available,
                 **({"vector_columns": True} if columns else {})}
+
+
+def _answers(conn: Any) -> bool:
+    try:
+        conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 class Transaction:

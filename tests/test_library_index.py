@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -294,3 +295,42 @@ def test_every_spelling_of_a_key_names_its_place_on_the_wheel():
              "F♯ minor": "11A", "Gb major": "2B", "Fb major": "12B", "E major": "12B"}
     assert {text: parse_key(text) for text in known} == known
     assert [parse_key(text) for text in ("H minor", "13A", "E## minor", "")] == [None] * 4
+
+
+def test_a_postgresql_restart_and_a_database_made_again_are_caught_up_with(tmp_path):
+    """A stranger terminated the library's connections (what a PostgreSQL restart does): the first request of every
+    API thread answered 500. Then they dropped the database and made it again: every library route answered 500
+    ("relation tracks does not exist") until the service was restarted. Both now heal on the next call."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {e}")
+    from library.db import PG_PING_IDLE_SECONDS
+
+    name = f"library_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    lib = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
+                   "TORCH_NUM_THREADS": 1})
+    try:
+        owner = f"u{uuid.uuid4().hex[:6]}"
+        write_results(tmp_path / "results", "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0)
+        assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        # idle past the connection check's threshold, as between two requests (not a wait for anything to happen)
+        threading.Event().wait(PG_PING_IDLE_SECONDS)
+        assert [t["filename"] for t in tracks(lib, owner)] == ["river.wav"]
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        threading.Event().wait(PG_PING_IDLE_SECONDS)
+        assert tracks(lib, owner) == []  # the tables made again, empty, not an error
+        assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
+    finally:
+        lib.db.close()
+        forget_libraries()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def tracks(lib: Library, owner: str) -> list[dict]:
+    return lib.list_tracks(owner=owner, where=TrackFilter(), after=None, limit=100)

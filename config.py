@@ -95,6 +95,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off"}
 
 
 class SettingsError(ValueError):
@@ -115,7 +116,10 @@ MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis wr
 
 
 def _coerce(key: str, default: Any, raw: str) -> Any:
-    if isinstance(default, bool):
+    if isinstance(default, bool):  # another word had meant false without a word (a stranger's LIBRARY_ENABLED=enabled)
+        if raw.strip().lower() not in _BOOL_TRUE | _BOOL_FALSE:
+            raise SettingsError(f"{key}={raw!r} is not true or false (1/0, true/false, yes/no, on/off; default "
+                                f"{'true' if default else 'false'})")
         return raw.strip().lower() in _BOOL_TRUE
     if not isinstance(default, int | float):
         return raw
@@ -127,6 +131,8 @@ def _coerce(key: str, default: Any, raw: str) -> Any:
     if not math.isfinite(number) or number < least or (key in POSITIVE and number <= 0):
         bound = f"at least {least:g}" if key in MINIMUM else "more than 0" if key in POSITIVE else "0 or more"
         raise SettingsError(f"{key}={raw!r} must be a finite number, {bound} (default {default})")
+    if isinstance(default, int) and number != int(number):  # 0.5 had become 0: MAX_CHANNELS=0.5 refused every
+        raise SettingsError(f"{key}={raw!r} must be a whole number (default {default})")  # upload, and so on
     return int(number) if isinstance(default, int) else number
 
 

@@ -108,12 +108,18 @@ def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):
     for key, value, says in (("MAX_UPLOAD_BYTES", "abc", "is not a number"), ("MAX_UPLOAD_BYTES", "10MB", "number"),
                              ("MAX_UPLOAD_BYTES", "-1", "more than 0"), ("HEARTBEAT_SECONDS", "nan", "finite"),
                              ("HEARTBEAT_SECONDS", "0", "at least 0.1"), ("MIN_FREE_DISK_MB", "-100", "0 or more"),
-                             ("MAX_DURATION_SECONDS", "inf", "finite")):
+                             ("MAX_DURATION_SECONDS", "inf", "finite"),
+                             # a stranger's 0.5 became 0 (every upload refused, login throttling off), and a word
+                             # that is not a boolean had meant false
+                             ("MAX_CHANNELS", "0.5", "whole number"), ("LOGIN_FAILURE_LIMIT", "2.5", "whole number"),
+                             ("LIBRARY_ENABLED", "enabled", "not true or false")):
         with pytest.raises(SettingsError, match=f"^{key}=") as e:
             load_settings({key: value}, dotenv=False)
         assert says in str(e.value), (key, value, str(e.value))
     zeros = load_settings({"MIN_FREE_DISK_MB": "0", "LOGIN_FAILURE_LIMIT": "0", "MODEL_KEEP_ALIVE": "0"}, dotenv=False)
     assert (zeros["MIN_FREE_DISK_MB"], zeros["LOGIN_FAILURE_LIMIT"], zeros["MODEL_KEEP_ALIVE"]) == (0, 0, 0.0)
+    read = load_settings({"MAX_CHANNELS": "8.0", "LIBRARY_ENABLED": "Off", "AUTH_DISABLED": "yes"}, dotenv=False)
+    assert (read["MAX_CHANNELS"], read["LIBRARY_ENABLED"], read["AUTH_DISABLED"]) == (8, False, True)
     env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), "MAX_UPLOAD_BYTES": "-1"}
     r = subprocess.run([sys.executable, "run.py", "--port", str(free_port())], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)

@@ -235,7 +235,11 @@ def run(opts: Options, settings: dict) -> int:
         except SystemExit as e:
             print(f"run.py: {e}", file=sys.stderr)
             return EXIT_NO_FRONT
-        layout.supervisor_conf.write_text(supervisor_conf.render(layout, plan_.programs, str(ROOT)))
+        # owner-only from its first byte: its commands name REDIS_URL, password included (a stranger found it 0644)
+        conf = layout.supervisor_conf
+        conf.unlink(missing_ok=True)
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
+            fh.write(supervisor_conf.render(layout, plan_.programs, str(ROOT)))
         env = {**os.environ, "REDIS_URL": plan_.redis_url, "DATA_DIR": str(layout.data), "PYTHONUNBUFFERED": "1"}
         # numba-compiled DSP caches its machine code here, so a new worker skips 3-4 s of compiling
         env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))

@@ -64,6 +64,8 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
         members = session_members(served)
         assert len(members) >= 6  # supervisord, guard, valkey, two workers, API, nginx (+ their children)
         assert str(served.layout.metrics).startswith("/dev/shm/") and any(served.layout.metrics.iterdir())
+        # its commands name REDIS_URL, password and all: readable by its owner only (a stranger found it 0644)
+        assert served.layout.supervisor_conf.stat().st_mode & 0o777 == 0o600
     finally:
         code = stop_run(served)
     out = served.output()

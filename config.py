@@ -146,6 +146,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
             env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
         except ImportError:  # pragma: no cover - python-dotenv is a requirement
             pass
+        except PermissionError:  # a root-made .env under a service user: a traceback and a restart loop
+            raise SettingsError(f".env in {os.getcwd()} is not readable by this user: give it to the user the "
+                                "service runs as (chown), keeping it 0600") from None
     env.update(os.environ if environ is None else environ)
     settings = dict(DEFAULTS)
     for key, default in DEFAULTS.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -80,18 +81,24 @@ def remove_user(name: str, env_file: Path) -> bool:
         return kept
 
     for key in ("AUTH_USERS", "ADMIN_USERS"):
-        if any(line.startswith(f"{key}=") for line in lines):
+        if any(_assigns(line, key) for line in lines):
             lines = _set_list(lines, key, without)
     if found:
         env_file.write_text("\n".join(lines) + "\n")
     return found
 
 
+def _assigns(line: str, key: str) -> bool:
+    """Whether a `.env` line sets KEY, in any of dotenv's spellings (`export KEY=`, `KEY = `): a stranger's
+    `export AUTH_USERS=` line was not seen, a second one was added, and dotenv kept only the new user."""
+    return re.match(rf"\s*(?:export\s+)?{re.escape(key)}\s*=", line) is not None
+
+
 def _set_list(lines: list[str], key: str, change: Callable[[list[str]], list[str]]) -> list[str]:
     """`.env` lines with the comma list `KEY='a,b'` replaced by `change(['a', 'b'])` (added if missing)."""
     for i, line in enumerate(lines):
-        if line.startswith(f"{key}="):
-            items = [u.strip() for u in line.split("=", 1)[1].strip("'\"").split(",") if u.strip()]
+        if _assigns(line, key):
+            items = [u.strip() for u in line.split("=", 1)[1].strip().strip("'\"").split(",") if u.strip()]
             return lines[:i] + [f"{key}='" + ",".join(change(items)) + "'"] + lines[i + 1:]
     return lines + [f"{key}='" + ",".join(change([])) + "'"]
 

@@ -19,9 +19,17 @@ def unit_settings(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
 
 
+def environment(unit: dict[str, str]) -> dict[str, str]:
+    """A unit's `Environment=` assignments."""
+    return dict(pair.split("=", 1) for pair in shlex.split(unit["Environment"]))
+
+
 def test_the_extra_worker_unit_starts_a_worker_that_serves_the_cpu_queue(settings, private_redis, tmp_path):
     unit = unit_settings(UNIT.read_text())
     assert unit["Restart"] == "always" and unit["KillMode"] == "mixed"
+    # the same DATA_DIR as the main unit (the worker's had none: it read ./data and every job failed)
+    main = unit_settings((UNIT.parent / "music-analyzer.service").read_text())
+    assert environment(unit)["DATA_DIR"] == environment(main)["DATA_DIR"] == "/var/lib/music-analyzer"
     command = (unit["ExecStart"].replace("${CPU_QUEUE}", settings["CPU_QUEUE"])
                .replace("%i", "t1").replace("%H", "unit-test"))
     argv = shlex.split(command)

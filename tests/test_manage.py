@@ -68,3 +68,18 @@ def test_remove_user_takes_the_name_out_of_both_lists_and_keeps_the_rest(tmp_pat
     again = subprocess.run([sys.executable, "manage.py", "remove-user", "bob", "--env-file", str(env_file)],
                            cwd=ROOT, text=True, capture_output=True)
     assert again.returncode != 0 and "no user 'bob'" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_users_written_in_any_of_dotenvs_spellings_are_kept(tmp_path):
+    """A stranger's `.env` said `export AUTH_USERS='carol:...'` (and another `AUTH_USERS = '...'`): add-user did not
+    see the line, added a second one, and dotenv then held only the new user: carol was locked out."""
+    from werkzeug.security import generate_password_hash
+
+    carol = generate_password_hash("carol's passphrase")
+    for spelling in (f"export AUTH_USERS='carol:{carol}'", f"AUTH_USERS = 'carol:{carol}'"):
+        env_file = tmp_path / ".env"
+        env_file.write_text(f"DATA_DIR=/srv/data\n{spelling}\n")
+        add_user(env_file, "dave", "dave's passphrase", "--admin")
+        users = UserDirectory.from_config(dotenv_values(env_file))
+        assert sorted(users.hashes) == ["carol", "dave"] and users.admins == ("dave",), env_file.read_text()
+        assert env_file.read_text().count("AUTH_USERS") == 1

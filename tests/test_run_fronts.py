@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -149,3 +150,20 @@ def test_a_redis_url_that_cannot_work_is_said_and_no_embedded_server_is_started(
                                capture_output=True, text=True, timeout=60)
             assert r.returncode == 5 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
             assert "spawned" not in r.stdout  # nothing was started
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv to act as nobody")
+def test_an_env_file_the_service_user_cannot_read_is_named(tmp_path):
+    """The systemd steps had root make .env 0600; run.py as the service user was a PermissionError traceback, and
+    systemd restarted it forever. It is now the settings' own error (exit 2, which the unit does not restart)."""
+    folder = tmp_path / "install"
+    folder.mkdir()
+    (folder / ".env").write_text("AUTH_USERS=a:b\n")
+    (folder / ".env").chmod(0o600)
+    for path in (tmp_path, folder):
+        path.chmod(0o755)
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
+                        str(ROOT / "run.py"), "--port", str(free_port())], cwd=folder,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and ".env in" in r.stderr and "not readable by this user" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr

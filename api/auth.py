@@ -126,7 +126,9 @@ class PasswordCheck:
             return username
         throttle, address = services().logins, client_address()
         wait = _or_zero(lambda: throttle.retry_after(address=address, username=username))
-        if wait:
+        if wait:  # in the log for the operator (and fail2ban): a stranger found neither failures nor 429s there
+            log.warning("login refused for %r from %s: too many failed logins (retry in %d s)", username[:64],
+                        address, wait)
             raise TooManyAttemptsError(wait)
         hashed = self.users.hashes.get(username)
         if check_password_hash(hashed or self.dummy, password) and hashed is not None:
@@ -134,6 +136,7 @@ class PasswordCheck:
             _or_zero(lambda: throttle.succeeded(address=address, username=username))
             return username
         _or_zero(lambda: throttle.failed(address=address, username=username))
+        log.warning("login failed for %r from %s", username[:64], address)
         return None
 
 

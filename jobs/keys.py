@@ -90,6 +90,11 @@ def login_failures_by_user(username_digest: str) -> str:
     return f"{PREFIX}login-failures:user:{username_digest}"
 
 
+def login_failures_by_pair(username_digest: str, address: str) -> str:
+    """A name's failures from one address: what holds back a name from an address it has logged in from."""
+    return f"{PREFIX}login-failures:pair:{username_digest}:{address}"
+
+
 def login_known(username_digest: str, address: str) -> str:
     return f"{PREFIX}login-known:{username_digest}:{address}"
 

@@ -4,10 +4,12 @@ When either count has reached the limit, further attempts from that address, or 
 address, are refused (429) without checking the password until the window that began with the first
 failure has passed. Counting every name, known or not, keeps the answer from telling names apart.
 
-Except from where the user has logged in before: an address that logged in as a name (within KNOWN_SECONDS)
-is not held back by that name's count, only by its own. Ten wrong passwords for alice from anywhere had locked
-her out of every process that had not yet seen her credentials, again after each restart (a security trial:
-anyone could keep an admin out by repeating them every window).
+Except from where the user has logged in before: a name from an address it logged in from (within
+KNOWN_SECONDS) is held back only by that name's failures from that address, not by the name's count nor by the
+address's. Ten wrong passwords for alice from anywhere had locked her out of every process that had not yet seen
+her credentials, again after each restart (a security trial: anyone could keep an admin out by repeating them
+every window); and a stranger's wrong passwords for another name from the studio's one NAT address had locked
+alice out from there. Guessing alice's password from that address still meets her own count there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ class LoginThrottle:
         self.window_ms = max(1, int(float(window_seconds) * 1000))
 
     def _keys(self, address: str, username: str) -> list[str]:
-        return [keys.login_failures_by_address(address), keys.login_failures_by_user(_digest(username))]
+        """The counts: the address's, the name's, and the name's from this address."""
+        digest = _digest(username)
+        return [keys.login_failures_by_address(address), keys.login_failures_by_user(digest),
+                keys.login_failures_by_pair(digest, address)]
 
     def retry_after(self, *, address: str, username: str) -> int:
         """Whole seconds until `username` may try again from `address`; 0 when it may now."""
@@ -42,8 +47,8 @@ class LoginThrottle:
             pipe.pttl(name)
         pipe.exists(keys.login_known(_digest(username), address))
         *replies, known = pipe.execute()
-        if known:
-            replies = replies[:2]  # the address's own count only
+        # a known pair: its own count only; else the address's and the name's (the pair's is within both)
+        replies = replies[4:6] if known else replies[:4]
         waits = [ttl for count, ttl in zip(replies[::2], replies[1::2], strict=True)
                  if count is not None and int(count) >= self.limit and ttl > 0]
         return math.ceil(max(waits) / 1000) if waits else 0

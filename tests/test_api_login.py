@@ -108,6 +108,14 @@ def test_a_name_locked_by_strangers_still_logs_in_from_where_it_logged_in_before
         for i in range(LIMIT):  # home's own failures still count against home
             assert timed_get(base, (f"typo{i}", "x"), home)[0] == 401
         assert timed_get(base, ("anyone", "x"), home)[0] == 429
+    with serving(login_app(**settings)) as base:  # restarted again: nothing remembered in the process
+        # other names' failures from home do not hold back a name that logged in from there (a stranger's
+        # wrong passwords for another name from the studio's one NAT address had locked the admin out)
+        assert timed_get(base, (victim, password), home)[0] == 200
+    with serving(login_app(**settings)) as base:
+        for i in range(LIMIT):  # guessing the victim's password from home meets the victim's own count there
+            assert timed_get(base, (victim, f"home-guess-{i}"), home)[0] == 401
+        assert timed_get(base, (victim, password), home)[0] == 429
 
 
 def test_forwarded_for_is_ignored_without_a_trusted_proxy(login_app):

@@ -8,6 +8,7 @@ the API (validation) and the worker (loading) read the same table.
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 from pathlib import Path
@@ -53,6 +54,16 @@ DEFAULTS: dict[str, Any] = {
     # downloads are sent by the nginx front from DATA_DIR (X-Accel-Redirect; api/front_files.py), not through
     # the API: only behind deploy/nginx's site, which run.py and docker-compose set it for
     "FILES_VIA_FRONT": False,
+    # run.py (read here so `.env` sets them too and a bad value is named at start: a stranger's PORT=abc was a
+    # traceback, FRONT=bogus silently `auto`, FRONT_HEADER_TIMEOUT in .env ignored)
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
+    "API_WORKERS": 2,
+    "API_THREADS": 8,
+    "FRONT": "auto",  # auto | nginx | none (run.py --front)
+    "EVENTS_SERVER": "auto",  # auto | gevent | api (run.py --events)
+    "FRONT_HEADER_TIMEOUT": 10,  # s: nginx's client_header_timeout
+    "FRONT_BODY_TIMEOUT": 30,  # s: nginx's client_body_timeout
     # Celery / queue
     "GPU_QUEUE": "gpu",
     "CPU_QUEUE": "cpu",
@@ -107,12 +118,15 @@ class SettingsError(ValueError):
 # something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores)
 POSITIVE = frozenset({
     "MAX_UPLOAD_BYTES", "MAX_DURATION_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "MAX_CHANNELS",
-    "MAX_REQUEST_SAMPLES",
+    "MAX_REQUEST_SAMPLES", "PORT", "API_WORKERS", "API_THREADS", "FRONT_HEADER_TIMEOUT", "FRONT_BODY_TIMEOUT",
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
     "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "MAX_ACTIVE_JOBS_PER_USER", "JOB_TTL_SECONDS",
     "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
+MAXIMUM = {"PORT": 65535, "MAX_UPLOAD_BYTES": 2**62}  # a TCP port; nginx's client_max_body_size (1e30 failed it)
+CHOICES = {"FRONT": ("auto", "nginx", "none"), "EVENTS_SERVER": ("auto", "gevent", "api"),
+           "LIBRARY_VECTOR_SEARCH": ("auto", "exact")}  # a typo had meant auto, or a 503 at the first search
 
 
 def _coerce(key: str, default: Any, raw: str) -> Any:
@@ -122,7 +136,7 @@ def _coerce(key: str, default: Any, raw: str) -> Any:
                                 f"{'true' if default else 'false'})")
         return raw.strip().lower() in _BOOL_TRUE
     if not isinstance(default, int | float):
-        return raw
+        return _checked_text(key, raw)
     try:
         number = float(raw)
     except ValueError:
@@ -131,9 +145,27 @@ def _coerce(key: str, default: Any, raw: str) -> Any:
     if not math.isfinite(number) or number < least or (key in POSITIVE and number <= 0):
         bound = f"at least {least:g}" if key in MINIMUM else "more than 0" if key in POSITIVE else "0 or more"
         raise SettingsError(f"{key}={raw!r} must be a finite number, {bound} (default {default})")
+    if key in MAXIMUM and number > MAXIMUM[key]:
+        raise SettingsError(f"{key}={raw!r} must be at most {MAXIMUM[key]} (default {default})")
     if isinstance(default, int) and number != int(number):  # 0.5 had become 0: MAX_CHANNELS=0.5 refused every
         raise SettingsError(f"{key}={raw!r} must be a whole number (default {default})")  # upload, and so on
     return int(number) if isinstance(default, int) else number
+
+
+def _checked_text(key: str, raw: str) -> str:
+    """A text setting with a fixed set of values, or one whose form can be checked now rather than at first use."""
+    if key in CHOICES and raw not in CHOICES[key]:
+        raise SettingsError(f"{key}={raw!r} must be one of {', '.join(CHOICES[key])}")
+    if key in ("DEFAULT_MODEL", "GEMMA_3N_DEFAULT_MODEL") and raw not in MODEL_REGISTRY:
+        # it had been accepted, and a generate without model_type then failed blaming the user's request
+        raise SettingsError(f"{key}={raw!r} is not a model of the registry ({', '.join(sorted(MODEL_REGISTRY))})")
+    if key == "WEBHOOK_SECRET" and raw.startswith("whsec_"):
+        try:
+            base64.b64decode(raw[len("whsec_"):], validate=True)
+        except ValueError:  # binascii.Error: the sender threads had logged "Incorrect padding" at every delivery
+            raise SettingsError("WEBHOOK_SECRET='whsec_...' is not base64 after whsec_ (Standard Webhooks' form): "
+                                "give the whole key, or a plain text secret") from None  # the secret not echoed
+    return raw
 
 
 def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:

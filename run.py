@@ -23,19 +23,21 @@ from service.programs import Options
 from service.runner import run
 
 
-def parse(argv: list[str] | None) -> Options:
+def parse(argv: list[str] | None, settings: dict) -> Options:
+    """The command line; its defaults are the settings (HOST, PORT, API_WORKERS, API_THREADS, FRONT, EVENTS_SERVER:
+    the environment or `.env`, checked by config.py)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
-    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 2)))
-    parser.add_argument("--api-threads", type=int, default=int(os.environ.get("API_THREADS", 8)),
+    parser.add_argument("--host", default=settings["HOST"])
+    parser.add_argument("--port", type=int, default=settings["PORT"])
+    parser.add_argument("--api-workers", type=int, default=settings["API_WORKERS"])
+    parser.add_argument("--api-threads", type=int, default=settings["API_THREADS"],
                         help="threads per API process: the model routes may block up to `wait` seconds")
     parser.add_argument("--cpu-concurrency", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-gpu-worker", action="store_true", help="run only the API and the CPU worker")
-    parser.add_argument("--front", choices=("auto", "nginx", "none"), default=os.environ.get("FRONT", "auto"),
+    parser.add_argument("--front", choices=("auto", "nginx", "none"), default=settings["FRONT"],
                         help="auto: nginx in front of the API when installed (default); nginx: required; "
                              "none: gunicorn serves the port itself")
-    parser.add_argument("--events", choices=("auto", "gevent", "api"), default=os.environ.get("EVENTS_SERVER", "auto"),
+    parser.add_argument("--events", choices=("auto", "gevent", "api"), default=settings["EVENTS_SERVER"],
                         help="who serves GET /jobs/<id>/events behind nginx: auto: a gevent server when gevent is "
                              "installed (default), else the API; gevent: required; api: the API's threads")
     a = parser.parse_args(argv)
@@ -44,12 +46,12 @@ def parse(argv: list[str] | None) -> Options:
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = parse(argv)
     try:
         settings = load_settings()
     except SettingsError as e:
         print(f"run.py: {e}; nothing was started", file=sys.stderr)
         return 2
+    opts = parse(argv, settings)
     if not settings["AUTH_USERS"] and not settings["AUTH_DISABLED"]:
         print("No API users configured. Create one:\n"
               "  python manage.py add-user NAME   (writes AUTH_USERS to .env)\n"

@@ -113,19 +113,28 @@ def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):
                              # a stranger's 0.5 became 0 (every upload refused, login throttling off), and a word
                              # that is not a boolean had meant false
                              ("MAX_CHANNELS", "0.5", "whole number"), ("LOGIN_FAILURE_LIMIT", "2.5", "whole number"),
-                             ("LIBRARY_ENABLED", "enabled", "not true or false")):
+                             ("LIBRARY_ENABLED", "enabled", "not true or false"),
+                             # run.py's own, and values that failed only at first use (a stranger's operator trial)
+                             ("PORT", "abc", "is not a number"), ("PORT", "70000", "at most 65535"),
+                             ("API_WORKERS", "x", "is not a number"), ("FRONT_HEADER_TIMEOUT", "-5", "more than 0"),
+                             ("MAX_UPLOAD_BYTES", "1e30", "at most"), ("FRONT", "bogus", "must be one of auto"),
+                             ("EVENTS_SERVER", "gevnt", "must be one of"), ("LIBRARY_VECTOR_SEARCH", "bogus", "one of"),
+                             ("DEFAULT_MODEL", "nope-model", "not a model of the registry"),
+                             ("WEBHOOK_SECRET", "whsec_abc", "not base64")):
         with pytest.raises(SettingsError, match=f"^{key}=") as e:
             load_settings({key: value}, dotenv=False)
         assert says in str(e.value), (key, value, str(e.value))
     zeros = load_settings({"MIN_FREE_DISK_MB": "0", "LOGIN_FAILURE_LIMIT": "0", "MODEL_KEEP_ALIVE": "0"}, dotenv=False)
     assert (zeros["MIN_FREE_DISK_MB"], zeros["LOGIN_FAILURE_LIMIT"], zeros["MODEL_KEEP_ALIVE"]) == (0, 0, 0.0)
-    read = load_settings({"MAX_CHANNELS": "8.0", "LIBRARY_ENABLED": "Off", "AUTH_DISABLED": "yes"}, dotenv=False)
+    read = load_settings({"MAX_CHANNELS": "8.0", "LIBRARY_ENABLED": "Off", "AUTH_DISABLED": "yes",
+                          "FRONT_HEADER_TIMEOUT": "7", "WEBHOOK_SECRET": "whsec_c2VjcmV0LWtleQ=="}, dotenv=False)
     assert (read["MAX_CHANNELS"], read["LIBRARY_ENABLED"], read["AUTH_DISABLED"]) == (8, False, True)
-    env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), "MAX_UPLOAD_BYTES": "-1"}
-    r = subprocess.run([sys.executable, "run.py", "--port", str(free_port())], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "MAX_UPLOAD_BYTES='-1' must be" in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "data").exists()  # nothing was started or created
+    assert read["FRONT_HEADER_TIMEOUT"] == 7 and read["WEBHOOK_SECRET"] == "whsec_c2VjcmV0LWtleQ=="
+    for key, value in (("MAX_UPLOAD_BYTES", "-1"), ("PORT", "abc")):  # PORT=abc had been a traceback
+        env = {**os.environ, "AUTH_DISABLED": "1", "DATA_DIR": str(tmp_path / "data"), key: value}
+        r = subprocess.run([sys.executable, "run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and f"{key}={value!r}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (tmp_path / "data").exists()  # nothing was started or created
 
 
 def test_the_redis_password_is_not_printed():

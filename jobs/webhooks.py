@@ -245,6 +245,10 @@ class WebhookQueue:
         pipe.hset(keys.webhook(delivery_id), mapping=fields)  # type: ignore[arg-type]  # redis-py's key typing
         pipe.execute()
         metrics.WEBHOOK_DELIVERIES.labels(state).inc()
+        if state != "delivered":  # an operator's log had nothing of a receiver failing (a stranger's finding)
+            log.warning("webhook %s of job %s (%s) to %s: attempt %d %s; %s", delivery_id, rec["job_id"], rec["event"],
+                        urlsplit(rec["url"]).hostname, attempt, error or "failed",
+                        "giving up" if state == "failed" else "will retry")
         return state
 
     def _job_ended(self, job_id: str) -> bool:

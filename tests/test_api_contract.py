@@ -169,7 +169,7 @@ def test_webhooks_are_signed_retried_and_listed(client, tone, settings):
     assert start["status_codes"] == [500, 200] and start["attempts"] == 2 and start["state"] == "delivered"
 
 
-def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings):
+def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings, caplog):
     """A stranger's receiver answered 307: the delivery failed with last_error null. The queue on a database of
     its own (the session's workers send from database 0), a real HTTP receiver, requests' real session."""
     own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/11")
@@ -184,6 +184,9 @@ def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings
             assert queue.send(delivery, http) == "pending"
             [listed] = queue.history(job_id)
             assert listed["status_codes"] == [307] and "redirects are not followed" in listed["last_error"]
+            # and the operator's log says so (a stranger's failing receiver left no line in any log)
+            assert any(f"webhook {delivery}" in r.getMessage() and "will retry" in r.getMessage()
+                       for r in caplog.records), caplog.text
             assert queue.send(delivery, http) == "delivered"  # the retry, due after its backoff
     finally:
         receiver.close()

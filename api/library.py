@@ -44,9 +44,13 @@ class LibraryUnavailableError(MusicAnalyzerError):
     http_status = 503
 
 
-def library() -> Library:
+def library(*, ping: bool = False) -> Library:
+    """This process' library; `ping`: the database answers now (a route that queues work asks first)."""
     try:
-        return library_for(current_app.config)
+        found = library_for(current_app.config)
+        if ping:
+            found.db.query("SELECT 1")
+        return found
     except MusicAnalyzerError:
         raise
     except Exception as e:  # the database is down or unreachable: the details to the log only
@@ -131,6 +135,7 @@ def ask():
 def reindex():
     body = json_body()
     options = options_of(ReindexOptions, body, route_keys=FILELESS_ROUTE_KEYS)
+    library(ping=True)  # reachable now, or 503 as the other routes answer (it was 202, then failed internal_error)
     return answer(create_job("library_reindex", owner=access.acting_owner(), session_id=None, options=options,
                              body=body))
 

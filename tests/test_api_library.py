@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import requests
 import soundfile as sf
 
 from tests.conftest import USER
@@ -144,3 +145,20 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
 
     with app.app_context():
         assert index_later(cached.json()["job_id"]) == "indexed" and index_later("no-such-job") == "gone"
+
+
+def test_a_library_database_that_does_not_answer_is_a_503_everywhere(settings, redis_url, tmp_path):
+    """A stranger's reindex with the database down was accepted (202) and then failed `internal_error`, while the
+    other library routes answered 503; /health said the library was ok."""
+    from app import create_app
+    from tests.conftest import PASSWORD, USER, serving
+
+    app = create_app({**settings, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"),
+                      "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})  # nothing listens on port 1
+    with serving(app) as base:
+        for method, path in (("POST", "/library/reindex"), ("GET", "/library/tracks")):
+            r = requests.request(method, base + path, json={} if method == "POST" else None, auth=(USER, PASSWORD),
+                                 timeout=30)
+            assert r.status_code == 503 and r.json()["error"]["code"] == "library_unavailable", (path, r.text)
+        health = requests.get(base + "/health", auth=(USER, PASSWORD), timeout=30).json()
+        assert health["library"]["ok"] is False, health

@@ -29,6 +29,11 @@ class DataDirLock:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if holder.isdigit() and not _alive(int(holder)):
+                # run.py killed with -9: its supervisord (which inherited the lock) is still stopping the programs,
+                # up to a minute; "already serving" named a dead pid (a stranger's restart a second later)
+                raise AlreadyRunning(f"the previous run (pid {holder}, gone) is still stopping its programs, which "
+                                     f"hold {self.path.parent}; retry in a minute") from None
             raise AlreadyRunning(f"another run (pid {holder}) is already serving {self.path.parent}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -42,3 +47,13 @@ class DataDirLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the last descriptor of the open file releases the flock
             self.fd = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

@@ -176,3 +176,27 @@ def test_an_env_file_the_service_user_cannot_read_is_named(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and ".env in" in r.stderr and "not readable by this user" in r.stderr, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
+
+
+def test_a_lock_held_after_its_run_died_says_the_run_is_still_stopping(tmp_path):
+    """run.py killed with -9 leaves its supervisord holding the data directory's lock while it stops the programs
+    (up to a minute): a stranger's restart a second later was told another run "is already serving", naming the
+    dead pid."""
+    import fcntl
+
+    from service.lock import AlreadyRunning, DataDirLock
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # a pid that has ended
+    path = tmp_path / "run.lock"
+    held = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # the orphaned supervisord's inherited lock
+    try:
+        os.pwrite(held, f"{gone}\n".encode(), 0)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(AlreadyRunning, match=f"previous run \\(pid {gone}, gone\\) is still stopping"):
+            DataDirLock(path).acquire()
+        os.pwrite(held, f"{os.getpid()}\n".encode(), 0)  # a live holder: serving
+        with pytest.raises(AlreadyRunning, match=f"another run \\(pid {os.getpid()}\\) is already serving"):
+            DataDirLock(path).acquire()
+    finally:
+        os.close(held)

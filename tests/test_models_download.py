@@ -69,3 +69,17 @@ def test_download_skips_a_present_model_without_network(settings, models_dir, ca
 def test_models_dir_option_wins(settings, tmp_path, capsys):
     assert download_models.main(["phi-4-reasoning", "--check", "--models-dir", str(tmp_path)], settings=settings) == 1
     assert str(tmp_path / "microsoft/Phi-4-reasoning-plus") in capsys.readouterr().out
+
+
+def test_check_names_absolute_folders_and_a_gguf_that_cannot_be_converted(settings, tmp_path, capsys, monkeypatch):
+    """Offline, a stranger's check printed relative folders (`models/google/...`), and called SmolLM2's PyPI GGUF
+    "ok ... converted to" a folder nothing could be written to."""
+    monkeypatch.chdir(tmp_path)
+    assert download_models.main(["smollm2-135m", "--check", "--models-dir", "models"], settings=settings) == 0
+    assert f"converted to {tmp_path / 'models'}" in capsys.readouterr().out  # absolute
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert download_models.main(["smollm2-135m", "--check", "--models-dir", str(blocker / "models")],
+                                settings=settings) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("missing  smollm2-135m") and "cannot be created or written" in out, out

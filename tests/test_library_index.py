@@ -10,7 +10,10 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,6 +36,17 @@ def settings(request, tmp_path_factory):
         yield {"DATA_DIR": str(data), "DATABASE_URL": request.getfixturevalue("pgvector_url"), "TORCH_NUM_THREADS": 1}
         forget_libraries()
         return
+    with scratch_database() as (_, _, url):
+        try:
+            yield {"DATA_DIR": str(data), "DATABASE_URL": url, "TORCH_NUM_THREADS": 1}
+        finally:
+            forget_libraries()
+
+
+@contextmanager
+def scratch_database() -> Iterator[tuple[Any, str, str]]:
+    """(an admin connection, the name, the URL) of a database of this test's own on the PostgreSQL at
+    PG_ADMIN_URL, dropped after; the test is skipped where no server answers."""
     psycopg = pytest.importorskip("psycopg")
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
@@ -41,10 +55,8 @@ def settings(request, tmp_path_factory):
     name = f"library_test_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield {"DATA_DIR": str(data), "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
-               "TORCH_NUM_THREADS": 1}
+        yield admin, name, PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        forget_libraries()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
@@ -301,35 +313,31 @@ def test_a_postgresql_restart_and_a_database_made_again_are_caught_up_with(tmp_p
     """A stranger terminated the library's connections (what a PostgreSQL restart does): the first request of every
     API thread answered 500. Then they dropped the database and made it again: every library route answered 500
     ("relation tracks does not exist") until the service was restarted. Both now heal on the next call."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {e}")
     from library.db import PG_PING_IDLE_SECONDS
 
-    name = f"library_test_{uuid.uuid4().hex[:12]}"
+    with scratch_database() as (admin, name, url):
+        lib = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": url, "TORCH_NUM_THREADS": 1})
+        try:
+            made_again(lib, admin, name, tmp_path, PG_PING_IDLE_SECONDS)
+        finally:
+            lib.db.close()
+            forget_libraries()
+
+
+def made_again(lib: Library, admin: Any, name: str, tmp_path: Path, idle_seconds: float) -> None:
+    """Index a track, kill the connections, then drop and make the database again: each read after heals."""
+    owner = f"u{uuid.uuid4().hex[:6]}"
+    write_results(tmp_path / "results", "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0)
+    assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    # idle past the connection check's threshold, as between two requests (not a wait for anything to happen)
+    threading.Event().wait(idle_seconds)
+    assert [t["filename"] for t in tracks(lib, owner)] == ["river.wav"]
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{name}"')
-    lib = Library({"DATA_DIR": str(tmp_path), "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
-                   "TORCH_NUM_THREADS": 1})
-    try:
-        owner = f"u{uuid.uuid4().hex[:6]}"
-        write_results(tmp_path / "results", "river", tonic="A", mode="minor", tempo=120.0, mfcc_shift=0.0)
-        assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        # idle past the connection check's threshold, as between two requests (not a wait for anything to happen)
-        threading.Event().wait(PG_PING_IDLE_SECONDS)
-        assert [t["filename"] for t in tracks(lib, owner)] == ["river.wav"]
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-        threading.Event().wait(PG_PING_IDLE_SECONDS)
-        assert tracks(lib, owner) == []  # the tables made again, empty, not an error
-        assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
-    finally:
-        lib.db.close()
-        forget_libraries()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    threading.Event().wait(idle_seconds)
+    assert tracks(lib, owner) == []  # the tables made again, empty, not an error
+    assert lib.index_file(owner=owner, session_id="s1", filename="river.wav", results_dir=tmp_path / "results")
 
 
 def tracks(lib: Library, owner: str) -> list[dict]:

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32, declared_frames, decoded_frames, open_soundfile, to_mono
+from worker.audio_io import as_float32, declared_frames, open_soundfile, to_mono
 from worker.audio_limits import check_finite
+from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_SECONDS = 10.0  # s of audio per block at the file's rate (~3.5 MB of 44.1 kHz stereo float32)

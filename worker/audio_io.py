@@ -9,7 +9,6 @@ convention.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import soundfile as sf
 
 from worker import mp3_header
 from worker.audio_limits import AudioLimits, check_finite
+from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
@@ -251,28 +251,6 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                              code="truncated_audio") from e
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
-
-
-MAX_SKIPPED_PACKETS = 16  # packets the decoder refuses that are skipped before a file counts as not decodable
-
-
-def decoded_frames(container, stream) -> Iterator:
-    """The audio frames of `stream`, past a few packets the decoder refuses, as FFmpeg's command line goes on past
-    them: MP3s joined end to end (`cat a.mp3 b.mp3`) hold the second file's tag and header frame at the joint, and
-    a stranger's 418 s join was decoded by ffmpeg to its end but refused here as not audio. More than
-    MAX_SKIPPED_PACKETS is a file that is not audio."""
-    import av
-
-    skipped = 0
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.error.InvalidDataError:
-            skipped += 1
-            if skipped > MAX_SKIPPED_PACKETS:
-                raise
-            continue
-        yield from frames
 
 
 def _av_declared_seconds(container, stream) -> float | None:

@@ -51,12 +51,14 @@ def session_not_found(session_id: str) -> NotFoundError:
     return NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
 
 
-def missing_file(folder: Path, session_id: str, name: str) -> NotFoundError:
-    """The error for a file not found in a session folder that existed a moment before: a session DELETE renames
-    the whole folder away at once, so a folder gone now means the session went (a stranger's request racing a
-    session delete was told file_not_found)."""
+def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundError:
+    """The error for a file (`name`, or None: one of a request's) not found in a session folder that existed a
+    moment before: a session DELETE renames the whole folder away at once, so a folder gone now means the session
+    went (a stranger's request racing a session delete was told file_not_found)."""
     if not folder.is_dir():
         return session_not_found(session_id)
+    if name is None:
+        return NotFoundError(f"a file of the request left session {session_id!r} as it was read", code="file_not_found")
     return NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 
-from storage import session_not_found
+from storage import missing_file, session_not_found
 from worker.errors import ConflictError, NotFoundError
 from worker.options import JobOptions
 
@@ -99,10 +99,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     try:
         hits = hits_for_all(svc.cache, owner=owner, job_type=job_type, options=options, audio_paths=paths)
     except FileNotFoundError:  # deleted since it was found (a stranger's race with DELETE: a 500)
-        if not store.exists(session_id):
-            raise session_not_found(session_id) from None
-        raise NotFoundError(f"a file of the request left session {session_id!r} as it was read",
-                            code="file_not_found") from None
+        raise missing_file(store.session_dir(session_id), session_id, None) from None
     if hits is None:
         return None
     kind = JOB_TYPES[job_type]

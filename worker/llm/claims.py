@@ -54,13 +54,11 @@ def _keys_named(text: str) -> list[tuple[tuple[int, str], str]]:
 
 def supported_keys(prompt: str) -> set[tuple[int, str]]:
     """The keys a prompt supports: those it names, its chords' keys, and the relatives of the keys it names."""
-    keys = {k for k, _ in _keys_named(prompt)}
-    for letter, accidental, quality in CHORD_RE.findall(prompt):
-        keys.add(_key(letter, accidental, "minor" if quality == "min" else "major"))
     named = {k for k, _ in _keys_named(prompt)}
-    for pc, mode in named:
-        keys.add(((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major"))
-    return keys
+    relatives = {((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major") for pc, mode in named}
+    chords = {_key(letter, accidental, "minor" if quality == "min" else "major")
+              for letter, accidental, quality in CHORD_RE.findall(prompt)}
+    return named | relatives | chords
 
 
 def supported_tempi(prompt: str) -> list[float]:

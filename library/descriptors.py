@@ -2,8 +2,8 @@
 
 Each track stores a float32 vector in DESCRIPTORS' order (NaN where its session measured nothing). At query
 time every dimension is standardised over the owner's library (z-score: a dimension measured in Hz weighs
-no more than one measured in dB), a missing value becomes the library's mean (0 after standardising), and
-each group is scaled so that it contributes its weight whatever its number of dimensions:
+no more than one measured in dB), and each group is scaled so that it contributes its weight whatever its
+number of dimensions:
 
     timbre  0.45  MFCC 1-13 means and standard deviations, spectral centroid, bandwidth, roll-off,
                   zero-crossing rate (features job)
@@ -11,8 +11,13 @@ each group is scaled so that it contributes its weight whatever its number of di
     rhythm  0.15  log2 of the tempo, beats per bar (pitch job)
     energy  0.10  RMS level, crest factor, integrated loudness, silence fraction (features job)
 
-The distance is Euclidean over the weighted vector; a re-encoded copy of a track lands next to it. A track that
-measured none of the seed's descriptors is not a neighbour (library/search.py).
+The distance to a seed is Euclidean over the weighted dimensions the seed measured. Where the other track lacks
+one, its value is unknown and the dimension costs what a track drawn from the library would cost on average:
+(seed - mean)^2 + variance, which is the weighted seed value squared plus the dimension's `unknown_gap` (its
+weight share). Filling the mean alone had cost only the first term, so a track with a pitch result alone sat
+nearer a seed than its own re-encoded copy in a small library; now a re-encoded copy lands next to it, and a
+track that measured less is as far as an average track on what it lacks. A track that measured none of the
+seed's descriptors is not a neighbour (library/search.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import numpy as np
 
 N_MFCC = 13
+STD_FLOOR = 1e-9  # a dimension whose deviation over the library is below this is constant: it weighs nothing
 GROUP_WEIGHTS = {"timbre": 0.45, "harmony": 0.30, "rhythm": 0.15, "energy": 0.10}
 DESCRIPTORS: tuple[tuple[str, str], ...] = (
     *((f"mfcc_mean_{i}", "timbre") for i in range(N_MFCC)),
@@ -63,20 +69,39 @@ def to_vector(values: Mapping[str, float]) -> np.ndarray:
     return np.array([values.get(name, np.nan) for name in NAMES], dtype=np.float32)
 
 
-def weighted_matrix(vectors: np.ndarray) -> np.ndarray:
-    """(tracks, dims) raw vectors -> standardised, mean-filled, group-weighted rows (see the module doc)."""
+def group_scale() -> np.ndarray:
+    """Per dimension, the factor that gives each group its weight whatever its number of dimensions."""
+    scale = np.empty(len(NAMES))
+    for group, weight in GROUP_WEIGHTS.items():
+        members = [i for i, (_, g) in enumerate(DESCRIPTORS) if g == group]
+        scale[members] = math.sqrt(weight / len(members))
+    return scale
+
+
+def unknown_gap(std: np.ndarray) -> np.ndarray:
+    """Per dimension, the squared weighted distance beyond the seed's own deviation that an unknown value costs:
+    the dimension's variance after weighting (scale^2; 0 where the library's tracks all measured the same)."""
+    return np.where(std > STD_FLOOR, group_scale() ** 2, 0.0)
+
+
+def weighted_matrix(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tracks, dims) raw vectors -> (standardised, mean-filled, group-weighted rows; unknown_gap per dimension)
+    (see the module doc)."""
     x = vectors.astype(np.float64)
     present = ~np.isnan(x)
     counts = present.sum(axis=0)
     mean = np.where(counts > 0, np.nansum(np.where(present, x, 0.0), axis=0) / np.maximum(counts, 1), 0.0)
     centred = np.where(present, x - mean, 0.0)
     std = np.sqrt((centred ** 2).sum(axis=0) / np.maximum(counts, 1))
-    z = np.where(std > 1e-9, centred / np.where(std > 1e-9, std, 1.0), 0.0)
-    scale = np.empty(len(NAMES))
-    for group, weight in GROUP_WEIGHTS.items():
-        members = [i for i, (_, g) in enumerate(DESCRIPTORS) if g == group]
-        scale[members] = math.sqrt(weight / len(members))
-    return z * scale
+    z = np.where(std > STD_FLOOR, centred / np.where(std > STD_FLOOR, std, 1.0), 0.0)
+    return z * group_scale(), unknown_gap(std)
+
+
+def distances(weighted: np.ndarray, raw: np.ndarray, gap: np.ndarray, seed: int) -> np.ndarray:
+    """Every track's distance to row `seed` over the dimensions the seed measured (see the module doc)."""
+    seed_has = ~np.isnan(raw[seed])
+    lacks = np.isnan(raw) & seed_has
+    return np.sqrt((((weighted - weighted[seed]) * seed_has) ** 2).sum(axis=1) + lacks @ gap)
 
 
 def _put(out: dict[str, float], name: str, value: Any) -> None:

@@ -17,21 +17,21 @@ Docker image) and LIBRARY_VECTOR_SEARCH is `auto`; otherwise library/vectors.py 
   (library/descriptors.py), which change with every track added, so no index can hold them. The database
   computes the owner's means and deviations and the weighted distance in one exact scan instead:
   `tracks.descriptor_values` (NaN as 0) and `descriptor_present` (1 where measured) give a standardised,
-  mean-filled, weighted row as values * a - present * b with the owner's a = scale / std, b = a * mean.
+  mean-filled, weighted row as values * a - present * b with the owner's a = scale / std, b = a * mean, and
+  an unknown value's gap is added per seed dimension the row lacks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .descriptors import DESCRIPTORS, GROUP_WEIGHTS, NAMES
+from .descriptors import NAMES, STD_FLOOR, group_scale, unknown_gap
 
 VECTORS_LABEL = "pgvector (hnsw)"
 HNSW_M = 16  # pgvector's defaults, named: links per node and build-time candidate list
@@ -44,7 +44,6 @@ EF_SEARCH_MAX = 1000  # pgvector's upper bound of hnsw.ef_search
 HEAD_GROWTH = 4  # a page short of tracks whose rows were all good matches asks the index for this many times more
 BACKFILL_BATCH = 500  # rows converted per statement when the extension arrives on a filled library
 DIMS = len(NAMES)
-STD_FLOOR = 1e-9  # a dimension constant over the library contributes nothing (as in weighted_matrix)
 
 
 def literal(text: str) -> str:
@@ -165,23 +164,17 @@ def _best_per_track(rows: Sequence[Sequence[Any]], *, limit: int, min_score: flo
 
 
 # -- similar tracks -------------------------------------------------------------------------------------
-def _group_scale() -> np.ndarray:
-    scale = np.empty(DIMS)
-    for group, weight in GROUP_WEIGHTS.items():
-        members = [i for i, (_, g) in enumerate(DESCRIPTORS) if g == group]
-        scale[members] = math.sqrt(weight / len(members))
-    return scale
-
-
 @dataclass(frozen=True)
 class DescriptorScales:
-    """An owner's standardisation per dimension: a weighted row is values * a - present * b."""
+    """An owner's standardisation per dimension: a weighted row is values * a - present * b; gap is what an
+    unknown value costs (library/descriptors.py's unknown_gap)."""
     a: np.ndarray
     b: np.ndarray
+    gap: np.ndarray
 
     @property
     def nbytes(self) -> int:
-        return int(self.a.nbytes + self.b.nbytes)
+        return int(self.a.nbytes + self.b.nbytes + self.gap.nbytes)
 
 
 def descriptor_scales(db: Any, *, owner: str) -> DescriptorScales:
@@ -191,7 +184,7 @@ def descriptor_scales(db: Any, *, owner: str) -> DescriptorScales:
         "SELECT avg(descriptor_present)::text, avg(descriptor_values)::text FROM tracks WHERE owner = ? "
         "AND descriptor_values IS NOT NULL", (owner,))[0]
     if present_mean is None:  # no track with descriptors
-        return DescriptorScales(np.zeros(DIMS), np.zeros(DIMS))
+        return DescriptorScales(np.zeros(DIMS), np.zeros(DIMS), np.zeros(DIMS))
     share = parse_vector(present_mean)  # the fraction of tracks measuring each dimension
     mean = np.where(share > 0, parse_vector(values_mean) / np.maximum(share, 1e-12), 0.0)
     m = as_vector(mean)
@@ -199,8 +192,8 @@ def descriptor_scales(db: Any, *, owner: str) -> DescriptorScales:
         "SELECT avg((descriptor_values - descriptor_present * ?::vector) * (descriptor_values - descriptor_present "
         "* ?::vector))::text FROM tracks WHERE owner = ? AND descriptor_values IS NOT NULL", (m, m, owner))[0][0])
     std = np.sqrt(np.where(share > 0, spread / np.maximum(share, 1e-12), 0.0))
-    a = np.where(std > STD_FLOOR, _group_scale() / np.where(std > STD_FLOOR, std, 1.0), 0.0)
-    return DescriptorScales(a, a * mean)
+    a = np.where(std > STD_FLOOR, group_scale() / np.where(std > STD_FLOOR, std, 1.0), 0.0)
+    return DescriptorScales(a, a * mean, unknown_gap(std))
 
 
 def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
@@ -214,16 +207,21 @@ def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
         return None
     present = parse_vector(seed[0][1])
     point = scales.a * parse_vector(seed[0][0]) - scales.b * present
-    # a track that measured none of the seed's descriptors sits at the mean: left out (see library/search.py)
-    params = (as_vector(scales.a), as_vector(scales.b), as_vector(point), owner, track_id, as_vector(present))
+    # over the seed's dimensions only (a and b masked by them); each one another track lacks costs its gap:
+    # sum(gap * seed) + present <#> (gap * seed), as <#> is the negative inner product
+    gap = scales.gap * present
+    params = (as_vector(scales.a * present), as_vector(scales.b * present), as_vector(point), float(gap.sum()),
+              as_vector(gap), owner, track_id, as_vector(present))
 
     def ranked() -> Iterator[tuple[str, float]]:
         offset = 0
         while True:
+            # a track that measured none of the seed's descriptors is left out (see library/search.py)
             rows = db.query(
-                "SELECT track_id, (descriptor_values * ?::vector - descriptor_present * ?::vector) <-> ?::vector "
-                "AS distance FROM tracks WHERE owner = ? AND track_id <> ? AND descriptor_values IS NOT NULL "
-                "AND (descriptor_present <#> ?::vector) < 0 "  # (<#> is the negative inner product)
+                "SELECT track_id, sqrt(greatest(0, power((descriptor_values * ?::vector - descriptor_present "
+                "* ?::vector) <-> ?::vector, 2) + ? + (descriptor_present <#> ?::vector))) AS distance "
+                "FROM tracks WHERE owner = ? AND track_id <> ? AND descriptor_values IS NOT NULL "
+                "AND (descriptor_present <#> ?::vector) < 0 "
                 "ORDER BY distance, track_id LIMIT ? OFFSET ?", (*params, chunk, offset))
             yield from ((str(t), float(d)) for t, d in rows)
             if len(rows) < chunk:

@@ -5,8 +5,9 @@
   analyses), exact cosine in numpy, or pgvector's HNSW index when PostgreSQL has it (library/pgvector.py);
   a track ranks by its best passage.
 - hybrid: reciprocal-rank fusion of the two rankings, score = sum of 1 / (RRF_K + rank) (Cormack et al. 2009).
-- similar: Euclidean distance over the weighted descriptors (library/descriptors.py); `mix` keeps only tracks
-  in a compatible key (Camelot) whose tempo, or its double or half, is within LIBRARY_MIX_TEMPO_PERCENT.
+- similar: Euclidean distance over the seed's weighted descriptors, an unknown value costing what an average
+  track's does (library/descriptors.py); `mix` keeps only tracks in a compatible key (Camelot) whose tempo, or
+  its double or half, is within LIBRARY_MIX_TEMPO_PERCENT.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from worker.camelot import compatible, relative, tempo_match
 from worker.errors import AudioError, NotFoundError
 
 from . import pgvector
+from .descriptors import distances
 from .fulltext import search_lines
 from .store import LibraryStore
 from .vectors import VectorCache
@@ -123,9 +125,9 @@ def _numpy_neighbours(cache: VectorCache, *, owner: str, track_id: str) -> Neigh
     i = data.index.get(track_id)
     if i is None or np.isnan(data.raw[i]).all():
         return None
-    dist = np.sqrt(((data.weighted - data.weighted[i]) ** 2).sum(axis=1))
+    dist = distances(data.weighted, data.raw, data.gap, i)
     # a track that measured none of the seed's descriptors (a transcript alone, or features where the seed has
-    # only a pitch result) sits at the mean wherever the seed differs from it: distance 0.0 in a small library
+    # only a pitch result) has nothing to be compared by
     shared = (~np.isnan(data.raw) & ~np.isnan(data.raw[i])).any(axis=1)
     return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable")
             if int(j) != i and shared[j])

@@ -35,6 +35,7 @@ class DescriptorMatrix:
     index: dict[str, int]
     weighted: np.ndarray  # (tracks, dims): standardised and group-weighted (library/descriptors.py)
     raw: np.ndarray
+    gap: np.ndarray  # (dims,): what an unknown value costs (library/descriptors.py's unknown_gap)
 
 
 class _Cache(Generic[T]):
@@ -89,4 +90,5 @@ class VectorCache:
         raw = (np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), len(NAMES))
                if rows else np.zeros((0, len(NAMES)), dtype=np.float32))
         ids = [tid for tid, _ in rows]
-        return DescriptorMatrix(ids, {t: i for i, t in enumerate(ids)}, weighted_matrix(raw) if rows else raw, raw)
+        weighted, gap = weighted_matrix(raw) if rows else (raw, np.zeros(len(NAMES)))
+        return DescriptorMatrix(ids, {t: i for i, t in enumerate(ids)}, weighted, raw, gap)

@@ -169,6 +169,40 @@ def test_a_track_with_a_transcript_alone_is_nobodys_neighbour(library, indexed, 
         library.remove_session(owner=owner, session_id="s2")
 
 
+def test_a_track_that_measured_less_is_not_nearer_than_a_copy(library, settings):
+    """A seed in the middle of its library, its re-encoded copy 2 % off on every figure, and a track with a pitch
+    result alone at the seed's tempo: the mean had filled that track's unknown timbre, harmony and energy, which
+    put it at the seed (a stranger's lossy copy ranked second under a track only run through pitch); an unknown
+    value now costs what an average track's does, so the copy comes first and the pitch-only track after it."""
+    owner = f"m{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / f"results-{owner}"
+    for stem, shift in (("seed", 0.0), ("copy", 0.0), ("up", 3.0), ("down", -3.0), ("beat", 0.0)):
+        write_results(results, stem, tonic="A", mode="minor", tempo=120.0 + 20 * shift, mfcc_shift=shift)
+    seed = json.loads((results / "features_seed.json").read_text())
+    for stem, factor in (("copy", 1.02), ("up", 1.3), ("down", 0.7)):
+        # the seed's chroma, scaled: the copy 2 % off, the two others symmetrically far on each side of the seed
+        features = json.loads((results / f"features_{stem}.json").read_text())
+        features["audio_features"]["chroma_distribution"] = [
+            v * factor for v in seed["audio_features"]["chroma_distribution"]]
+        (results / f"features_{stem}.json").write_text(json.dumps(features))
+    copy = json.loads((results / "features_copy.json").read_text())
+    for name in ("rms_dbfs", "crest_factor_db", "loudness_lufs", "spectral_centroid_hz", "spectral_rolloff_hz"):
+        copy["audio_features"][name] *= 1.02
+    copy["audio_features"]["mfcc"]["mean"] = [v * 1.02 + 0.02 for v in copy["audio_features"]["mfcc"]["mean"]]
+    (results / "features_copy.json").write_text(json.dumps(copy))
+    (results / "features_beat.json").unlink()
+    ids = {stem: library.index_file(owner=owner, session_id="s", filename=f"{stem}.wav",
+                                    results_dir=results)["track_id"] for stem in ("seed", "copy", "up", "down", "beat")}
+    try:
+        similar = library.similar(owner=owner, track_id=ids["seed"], limit=10, mix=False)["similar"]
+        assert [s["track"]["track_id"] for s in similar][:2] == [ids["copy"], ids["beat"]], similar
+        # the pitch-only track's distance is at least what its unknown figures cost: the weights of those that
+        # vary over this library (all but bandwidth, zero-crossing rate, crest factor and silence)
+        assert similar[1]["distance"] ** 2 >= 0.45 * 28 / 30 + 0.30 + 0.10 * 2 / 4 - 1e-3
+    finally:
+        library.remove_session(owner=owner, session_id="s")
+
+
 def test_tracks_that_measured_none_of_the_same_descriptors_are_not_neighbours(library, settings):
     """A track with a pitch result alone and one with features alone share no descriptor: each sat at the mean
     of what the other measured, and a small library called them identical (distance 0.0). Two pitch-only tracks

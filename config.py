@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg"})
+AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff"})  # aiff: a studio export (AIFF, AIFF-C)
 IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 
 # Every setting, with its default. Environment variables of the same name win.

@@ -23,8 +23,9 @@ def upload(client, session_id, *paths, field="file"):
             fh.close()
 
 
-@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a"])
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a", "aiff"])
 def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
+    """Every accepted format (AIFF, a studio export, had been refused as 'unsupported container/codec')."""
     path = write(audio_dir / f"tone {ext}.{ext}", sine(440, 1.5, channels=2))
     r = upload(client, session_id, path)
     assert r.status_code == 201, r.text
@@ -104,8 +105,8 @@ def session_files(settings, session_id):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-@pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "truncated_m4a", "mislabelled",
-                                  "corrupt_flac", "tracker_module"])
+@pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "truncated_m4a", "truncated_aiff",
+                                  "mislabelled", "corrupt_flac", "tracker_module"])
 def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
     path = audio_dir / f"{case}.wav"
     if case == "empty":
@@ -130,6 +131,11 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
         full = write(audio_dir / "full.m4a", sine(440, 4.0)).read_bytes()
         path = audio_dir / "truncated.m4a"
         path.write_bytes(full[: len(full) // 3])
+        expect = (422, "truncated_audio")
+    elif case == "truncated_aiff":  # libsndfile shortens it without a word, as a WAV's
+        full = write(audio_dir / "full.aiff", sine(440, 2.0)).read_bytes()
+        path = audio_dir / "truncated.aiff"
+        path.write_bytes(full[: len(full) // 2])
         expect = (422, "truncated_audio")
     elif case == "mislabelled":
         path = audio_dir / "really_flac.mp3"

@@ -363,3 +363,27 @@ def unused_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+
+def test_a_refused_option_leaves_nothing_running_and_ids_stay_one_path_segment(env, tmp_path, client):
+    """`analyze --features --stems --model foo`: the features job had started when the stems option was refused
+    (400), and the run ended on the error, leaving the session, the upload and a running job unnamed. Now the
+    run's jobs are canceled and its session deleted. `cancel x/../<id>` had been normalised to /jobs/<id> and
+    reached that job; `health` needs no password (a stranger's exit 3)."""
+    song(tmp_path / "t.wav", bars=2)
+    refused = ma(env, "analyze", "t.wav", "--features", "--stems", "--model", "foo", "--wait", cwd=tmp_path)
+    assert refused.returncode == 2 and "unknown_model" in refused.stderr, refused.stderr
+    session_id = re.search(r"session ([0-9a-f]{16})", refused.stderr).group(1)
+    assert "canceled features on t.wav" in refused.stderr and "deleted" in refused.stderr, refused.stderr
+    assert client.get(f"/sessions/{session_id}").status_code == 404
+
+    song(tmp_path / "u.wav", bars=1)
+    done = ma(env, "--json", "analyze", "u.wav", "--features", "--wait", cwd=tmp_path)
+    job_id = json.loads(done.stdout)["files"][0]["jobs"][0]["job_id"]
+    dotted = ma(env, "cancel", f"x/../{job_id}")
+    assert dotted.returncode == 1 and "finished" not in dotted.stderr, dotted.stderr  # the job was not reached
+    assert f"x/../{job_id}" in dotted.stderr
+
+    anonymous = ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "health")
+    assert anonymous.returncode == 0 and "redis     ok" in anonymous.stdout, anonymous.stdout + anonymous.stderr
+    assert ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "jobs").returncode == 3  # the rest still asks

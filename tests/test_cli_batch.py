@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ADMIN, ADMIN_PASSWORD, USER
 from tests.test_cli import cli_env, ma, song
 
 
@@ -111,3 +114,55 @@ def test_a_run_stopped_between_starting_a_job_and_following_it_is_summarised_on_
     row = next(line for line in resumed.stdout.splitlines() if line.split()[:1] == ["a.wav"])
     assert "LUFS" in row, resumed.stdout
     assert len(client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 1
+
+
+def test_a_refused_or_concurrent_run_leaves_the_progress_file_to_resume(env, tmp_path, client, admin_client):
+    """A stranger's `batch --session <bob's>` (and a malformed name) replaced the folder's progress file, then was
+    refused, and no --resume could continue the earlier run; two runs at once raced on it, and one recorded
+    "cannot read it" against an audio file that no resume cleared. Neither happens now: the named session is
+    checked before the file is written, and a second run on the same progress file is refused at once. The
+    folder's .aiff and .opus files are taken (they had been passed over without a word), the rest is named."""
+    env = {**env, "MA_USER": ADMIN, "MA_PASSWORD": ADMIN_PASSWORD}  # an admin reaches the tester's sessions
+    folder, state_file = tmp_path / "set", tmp_path / "set-state.json"
+    folder.mkdir()
+    song(folder / "a.aiff", bars=2, tonic=2)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(song(tmp_path / "b.wav", bars=2, tonic=7)),
+                    "-c:a", "libopus", str(folder / "b.opus")], check=True)
+    (folder / "cover.txt").write_text("not audio")
+    first = ma(env, "batch", str(folder), "--features", "--state", str(state_file))
+    assert first.returncode == 0, first.stderr
+    assert "1 other file(s)" in first.stderr and "--pattern" in first.stderr, first.stderr
+    assert "2 done" in first.stdout and "a.aiff" in first.stdout and "b.opus" in first.stdout, first.stdout
+    recorded = state_file.read_text()
+    session_id = json.loads(recorded)["session_id"]
+
+    theirs = client.post("/sessions").json()["session_id"]
+    for session, why in ((theirs, f"is {USER}'s"), ("bad id!", "session")):
+        refused = ma(env, "batch", str(folder), "--features", "--session", session, "--state", str(state_file))
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+        assert state_file.read_text() == recorded, session  # untouched: the earlier run can still be resumed
+
+    lock = state_file.with_name(f".{state_file.name}.lock")
+    with open(lock, "a+b") as held:  # another run holds the progress file
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        busy = ma(env, "batch", str(folder), "--resume", "--state", str(state_file))
+        assert busy.returncode == 2 and "another batch run is using" in busy.stderr, busy.stderr
+    assert state_file.read_text() == recorded
+
+    resumed = ma(env, "--json", "batch", str(folder), "--resume", "--state", str(state_file))
+    assert resumed.returncode == 0, resumed.stderr
+    assert {f["file"]: f["status"] for f in json.loads(resumed.stdout)["files"]} == {
+        "a.aiff": "done earlier", "b.opus": "done earlier"}
+    assert len(admin_client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 2
+
+
+def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, client):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "x.mp3").write_bytes(b"")
+    done = ma(env, "--json", "batch", str(folder), "--features", "--state", str(tmp_path / "s.json"))
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["files"][0]["status"] == "failed", done.stdout
+    assert client.get(f"/sessions/{report['session_id']}").status_code == 404
+    assert not (tmp_path / "s.json").exists()

@@ -25,15 +25,15 @@ UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not len
 
 # libsndfile's major format names -> our file type names
 _SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
-               "MP3": "mp3", "MPEG": "mp3"}
+               "MP3": "mp3", "MPEG": "mp3", "AIFF": "aiff"}
 # extensions a file of each type may carry
 _EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "opus"},
-               "mp3": {"mp3"}, "m4a": {"m4a", "mp4", "aac"}}
+               "mp3": {"mp3"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"}}
 
 
 @dataclass(frozen=True)
 class AudioInfo:
-    format: str  # one of wav, flac, ogg, mp3, m4a
+    format: str  # one of wav, flac, ogg, mp3, m4a, aiff
     duration_seconds: float
     sample_rate: int  # Hz
     channels: int
@@ -138,8 +138,8 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         raise _NotForSoundfile(str(e)) from e
     except RuntimeError as e:  # libsndfile decode errors mid-stream
         raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
-    if fmt == "wav":
-        _check_wav_complete(path)
+    if fmt in ("wav", "aiff"):
+        _check_iff_complete(path)
     if fmt == "ogg":
         _check_ogg_complete(path)
     if declared and frames < declared * 0.99:
@@ -170,24 +170,30 @@ def _sf_knows_header(path: Path) -> bool:
         return False
 
 
-def _check_wav_complete(path: Path) -> None:
-    """A RIFF data chunk that claims more bytes than the file has means truncation.
+# (chunk header of the whole file, its form types, byte order, the chunk holding the samples, the format's name)
+_IFF_FORMS = {b"RIFF": ((b"WAVE",), "<", b"data", "WAV"), b"FORM": ((b"AIFF", b"AIFC"), ">", b"SSND", "AIFF")}
+
+
+def _check_iff_complete(path: Path) -> None:
+    """A WAV data chunk (or an AIFF sound-data chunk) that claims more bytes than the file has means truncation.
 
     libsndfile silently shortens such a file, so the frame count alone does not tell.
     """
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        form = _IFF_FORMS.get(head[:4]) if len(head) == 12 else None
+        if form is None or head[8:12] not in form[0]:
             return
+        _, order, samples_chunk, name = form
         pos = 12
         while pos + 8 <= size:
             fh.seek(pos)
-            cid, clen = struct.unpack("<4sI", fh.read(8))
-            if cid == b"data":
+            cid, clen = struct.unpack(f"{order}4sI", fh.read(8))
+            if cid == samples_chunk:
                 if clen != 0xFFFFFFFF and pos + 8 + clen > size:
                     raise AudioError(
-                        f"the file is truncated: the WAV data chunk declares {clen} bytes, "
+                        f"the file is truncated: the {name} {cid.decode()} chunk declares {clen} bytes, "
                         f"{size - pos - 8} are present", code="truncated_audio")
                 return
             pos += 8 + clen + (clen & 1)
@@ -274,6 +280,8 @@ def _av_format(container: str, codec: str) -> str | None:
         return "flac"
     if "wav" in names:
         return "wav"
+    if "aiff" in names:
+        return "aiff"
     return None
 
 

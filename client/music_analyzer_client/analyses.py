@@ -8,8 +8,10 @@ from typing import Any
 
 from .errors import UsageError
 
-# what the server accepts today (its AUDIO_FILE_TYPES); `batch --pattern` reaches anything else
-AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".m4a", ".ogg")
+# the names the server's accepted formats may carry (worker/audio_io.py's _EXTENSIONS; .opus and .aiff had been
+# skipped without a word); `batch --pattern` reaches anything else
+AUDIO_SUFFIXES = (".mp3", ".wav", ".wave", ".flac", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".aiff", ".aif",
+                  ".aifc")
 LLM_TASKS = ("transcribe", "analyze")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, 
 from .summary import summary_lines
 from .ui import LineTracker, Output, Tracker
 from .watching import Followed, Follower, ask_cancel, wait_all
+
+ABANDON_WAIT_SECONDS = 30.0  # how long a refused run waits for its canceled jobs to stop before deleting the session
 
 
 @dataclass
@@ -32,6 +35,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     analyses = plan(args)
     if args.out and not args.wait:
         raise UsageError("--out downloads the results once the jobs end: add --wait")
+    if args.out and Path(args.out).expanduser().exists() and not Path(args.out).expanduser().is_dir():
+        # checked before anything is sent: a stranger's run analysed the file, then failed on "File exists"
+        raise UsageError(f"--out {args.out}: not a folder")
     in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     require_job_queue(client)
@@ -56,6 +62,10 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
         return EXIT_INTERRUPTED
+    except MusicAnalyzerError as e:
+        if not (e.unreachable or e.auth_failed or e.server_unavailable):
+            _abandon(client, session_id, runs, made=not args.session, out=out)
+        raise
     # the session this run made is not left behind holding nothing of use: every upload refused, or every job (a
     # stranger's `--llm analyze` without the model's weights left a session with the file and no job, each try)
     nothing = ("no file was uploaded into it" if all(item.upload is None for item in runs)
@@ -97,6 +107,33 @@ def _start_after_stems(client: MusicAnalyzer, session_id: str, item: FileRun, an
     item.error = item.error or MusicAnalyzerError(f"{names} not started: the stems job {stems.state}",
                                                   code="not_started")
     out.err.print(about(item.given, item.error.message), style="red")
+
+
+def _abandon(client: MusicAnalyzer, session_id: str, runs: list[FileRun], *, made: bool, out: Output) -> None:
+    """A request of the command line refused as wrong (400: an option, the same for every file) ends the run, and
+    nothing of it is left running: its jobs are canceled and the session it made is deleted (a stranger's
+    `--features --stems --model foo` left the session, the upload and a running features job, unnamed)."""
+    stopping = []
+    for item in runs:
+        for analysis, job_id in item.jobs:
+            try:
+                answer = client.cancel(job_id)
+                out.note(f"canceled {analysis.name} on {item.name}: job {job_id}")
+                if answer.get("state") != "canceled":  # running: it stops at its next checkpoint
+                    stopping.append(job_id)
+            except MusicAnalyzerError as e:
+                if e.code != "job_finished":
+                    out.note(f"job {job_id} ({analysis.name} on {item.name}) could not be canceled: {e}")
+    if made:  # a session is deleted only once no job of it runs (409 before): a running job is waited for
+        deadline = time.monotonic() + ABANDON_WAIT_SECONDS
+        for job_id in stopping:
+            try:
+                client.wait(job_id, timeout=max(deadline - time.monotonic(), 0.0))
+            except MusicAnalyzerError:
+                break
+        _forget_session(client, session_id, out, why="the command was refused")
+    elif any(item.upload for item in runs):
+        out.note(f"the files uploaded stay in session {session_id}")
 
 
 def _forget_session(client: MusicAnalyzer, session_id: str, out: Output, *, why: str) -> None:

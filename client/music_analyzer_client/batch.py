@@ -12,7 +12,7 @@ from typing import Any
 
 from .analyses import AUDIO_SUFFIXES, Analysis, plan
 from .analyze import about, require_job_queue, session_files, uploaded_as
-from .batch_state import BatchState, default_state_path, file_stamp
+from .batch_state import BatchState, default_state_path, file_stamp, held
 from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .records import TERMINAL_STATES
@@ -59,10 +59,22 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     if not files:
         raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else ""))
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
-    state, analyses = open_state(client, args, folder, out)
+    path = Path(args.state).expanduser() if args.state else default_state_path(folder)
+    with held(path):
+        return _run(client, args, folder, files, path, out)
+
+
+def _run(client: MusicAnalyzer, args: argparse.Namespace, folder: Path, files: list[Path], path: Path,
+         out: Output) -> int:
+    state, analyses, made = open_state(client, args, folder, path, out)
     tracker = out.tracker(keep_finished=False)
     batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out,
                   in_session=session_files(client, state.session_id))
+    skipped = sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) - len(files) \
+        if not args.pattern else 0
+    if skipped > 0:  # said, not silent: a stranger's .aiff and .opus files were passed over without a word
+        out.note(f"{skipped} other file(s) in {folder} are not taken (not audio by their names; --pattern takes "
+                 f"them)")
     out.note(f"{len(files)} file(s) into session {state.session_id}, {args.jobs} job(s) at a time; "
              f"progress in {state.path}")
     try:
@@ -76,16 +88,19 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         return EXIT_INTERRUPTED
     if batch.fatal:
         raise batch.fatal[0]
+    if made and not any(entry.get("name") for entry in state.data["files"].values()):
+        forget_batch(client, state, out)
     rows = [outcome(batch, f) for f in files]
     report(batch, rows)
     return EXIT_FAILED if any(r["status"] in ("failed", "canceled") for r in rows) else EXIT_OK
 
 
-def open_state(client: MusicAnalyzer, args: argparse.Namespace, folder: Path,
-               out: Output) -> tuple[BatchState, list[Analysis]]:
+def open_state(client: MusicAnalyzer, args: argparse.Namespace, folder: Path, path: Path,
+               out: Output) -> tuple[BatchState, list[Analysis], bool]:
     """The earlier run's state with --resume (its session, and its analyses unless flags name others), else a
-    new batch in a new (or the named) session."""
-    path = Path(args.state).expanduser() if args.state else default_state_path(folder)
+    new batch in a new (or the named) session; and whether this run made the session. The progress file is
+    replaced only once the named session is known to be usable: a stranger's `--session` of another user's (or a
+    malformed one) had replaced it, refused, and no --resume could continue the earlier run after that."""
     flags_given = any(getattr(args, flag) for flag in ANALYSIS_FLAGS)
     previous = BatchState.load(path) if args.resume else None
     if previous is not None:
@@ -93,15 +108,29 @@ def open_state(client: MusicAnalyzer, args: argparse.Namespace, folder: Path,
             raise UsageError(f"{path} records a batch of {previous.data.get('user')} at {previous.data.get('url')}; "
                              f"resume it with that server and user, or drop --resume to start over")
         analyses = plan(args) if flags_given else previous.analyses()
-        return previous, analyses
+        return previous, analyses, False
+    analyses = plan(args)
+    if args.session:
+        session_files(client, args.session)  # raises for another user's session or a malformed name
     if args.resume:
         out.note(f"no earlier batch of {folder} in {path}: starting one")
     elif path.exists():
         out.note(f"starting over (--resume would continue the run recorded in {path})")
-    analyses = plan(args)
     session_id = args.session or client.create_session()
     return BatchState.new(path, folder=folder, url=client.base_url, user=client.user, session_id=session_id,
-                          analyses=analyses), analyses
+                          analyses=analyses), analyses, not args.session
+
+
+def forget_batch(client: MusicAnalyzer, state: BatchState, out: Output) -> None:
+    """The session this run made, when no file went into it (every upload refused), goes with the progress file
+    that names it (as `analyze` does: a stranger's refused batch left an empty session behind)."""
+    try:
+        client.delete_session(state.session_id)
+    except MusicAnalyzerError as e:
+        out.note(f"session {state.session_id} (no file went into it) could not be deleted: {e}")
+        return
+    state.path.unlink(missing_ok=True)
+    out.note(f"session {state.session_id} deleted: no file went into it")
 
 
 def run_all(batch: Batch, files: list[Path], workers: int) -> None:
@@ -121,13 +150,14 @@ def run_all(batch: Batch, files: list[Path], workers: int) -> None:
             except queue.Empty:
                 return
             try:
-                process(batch, path)
-            except MusicAnalyzerError as e:  # the server is gone or refuses us: stop the whole batch
-                batch.fatal.append(e)
+                try:
+                    process(batch, path)
+                except OSError as e:  # this file only: gone or unreadable since the folder was listed
+                    local_error(batch, path, e)
+            except MusicAnalyzerError as e:  # the server is gone or refuses us, or the progress file cannot be
+                batch.fatal.append(e)        # written: stop the whole batch
                 batch.stop.set()
                 finished.set()
-            except OSError as e:  # this file only: gone or unreadable since the folder was listed
-                local_error(batch, path, e)
             finally:
                 batch.tracker.advance_overall()
                 with lock:
@@ -161,6 +191,8 @@ def process(batch: Batch, path: Path) -> None:
     state = batch.state
     entry = state.entry(rel, file_stamp(path))
     batch.reached.add(rel)
+    if entry.get("error"):  # tried again now: a refused upload or a read error records itself again if it recurs
+        state.update(rel, error=None)
     if entry["name"] and all(entry["jobs"].get(a.name, {}).get("state") == "succeeded" for a in batch.analyses):
         batch.skipped.add(rel)
         return

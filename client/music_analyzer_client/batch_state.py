@@ -11,12 +11,19 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .analyses import Analysis
 from .config import state_dir
-from .errors import UsageError
+from .errors import MusicAnalyzerError, UsageError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 VERSION = 1
 
@@ -93,8 +100,39 @@ class BatchState:
             return dict(self.data["files"][rel]["jobs"].get(analysis) or {})
 
     def save(self) -> None:
+        """Written to a file of this process' own, then renamed over the state; a failure (a full disk) stops
+        the batch, never blamed on an audio file (a stranger's two runs raced on one temp name, and the loser
+        recorded "t1.wav: cannot read it", which no --resume cleared)."""
         with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text(json.dumps(self.data, indent=1))
-            os.replace(tmp, self.path)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(self.data, indent=1))
+                os.replace(tmp, self.path)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise MusicAnalyzerError(f"cannot write the batch progress file {self.path}: {e.strerror or e}",
+                                         code="state_unwritable") from e
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """One batch run at a time per progress file: a second run on the same folder (or --state) is refused at once
+    rather than racing the first on the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a+b") as fh:
+        try:
+            _lock(fh.fileno())
+        except OSError as e:
+            raise UsageError(f"another batch run is using {path}: let it finish, or give this one its own --state "
+                             "FILE") from e
+        yield  # the lock goes with the file's closing, or the process' end
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # Windows: the first byte, without waiting
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)

@@ -144,7 +144,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return login.login(url, user, password_stdin=args.password_stdin, out=out)
     if args.command == "logout":
         return login.logout(out)
-    credentials = resolve(url, user)
+    # GET /health needs no credentials: without a password `health` shows the public view (a stranger's exit 3)
+    credentials = resolve(url, user, anonymous=args.command == "health")
     client = MusicAnalyzer(credentials.url, credentials.user, credentials.password)
     run: Command = args.run
     return run(client, args, out)

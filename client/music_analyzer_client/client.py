@@ -150,17 +150,17 @@ class MusicAnalyzer:
                 return
 
     def session(self, session_id: str) -> Session:
-        return cast(Session, self._json("GET", f"/sessions/{session_id}", retry=True))
+        return cast(Session, self._json("GET", f"/sessions/{_segment(session_id)}", retry=True))
 
     def delete_session(self, session_id: str) -> None:
-        self.request("DELETE", f"/sessions/{session_id}")
+        self.request("DELETE", f"/sessions/{_segment(session_id)}")
 
     def delete_file(self, session_id: str, name: str, *, area: str | None = None) -> dict[str, Any]:
         """DELETE one upload or result (`area` "uploads" or "results"; default: the upload, else the result);
         an upload a queued or running job reads raises (409 file_in_use)."""
         params = {"area": area} if area else None
-        return cast(dict[str, Any], self._json("DELETE", f"/sessions/{session_id}/files/{quote(name, safe='')}",
-                                                params=params))
+        path = f"/sessions/{_segment(session_id)}/files/{_segment(name)}"
+        return cast(dict[str, Any], self._json("DELETE", path, params=params))
 
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
         """Upload one file (an upload to a new session id creates it); returns the name the server gave it.
@@ -169,7 +169,7 @@ class MusicAnalyzer:
         """
         path = Path(path)
         with path.open("rb") as fh:
-            body = self._json("POST", f"/sessions/{session_id}/files",
+            body = self._json("POST", f"/sessions/{_segment(session_id)}/files",
                               files={"file": (name or path.name, fh)}, timeout=max(self.timeout, 600.0))
         return cast(Upload, body["files"][0])
 
@@ -179,8 +179,8 @@ class MusicAnalyzer:
         dest = Path(dest)
         params = {"area": area} if area else None
         part = dest.with_name(f".{dest.name}.part")
-        with self.request("GET", f"/sessions/{session_id}/files/{quote(name, safe='')}", params=params, stream=True,
-                          retry=True) as response:
+        with self.request("GET", f"/sessions/{_segment(session_id)}/files/{_segment(name)}", params=params,
+                          stream=True, retry=True) as response:
             with part.open("wb") as fh:
                 try:
                     for chunk in response.iter_content(1 << 16):
@@ -211,13 +211,13 @@ class MusicAnalyzer:
         if webhook is not None:
             body["webhook"] = webhook
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
-        return cast(Job, self._json("POST", f"/process/{job_type}/{session_id}", json=body, headers=headers,
-                                    retry=True))
+        return cast(Job, self._json("POST", f"/process/{_segment(job_type)}/{_segment(session_id)}", json=body,
+                                    headers=headers, retry=True))
 
     def job(self, job_id: str, *, wait: float | None = None, retry: bool = True) -> Job:
         """GET /jobs/<id>; with `wait` a long poll: the answer comes when the job ends or after `wait` s."""
         params = {"wait": wait} if wait else None
-        return cast(Job, self._json("GET", f"/jobs/{job_id}", params=params, retry=retry,
+        return cast(Job, self._json("GET", f"/jobs/{_segment(job_id)}", params=params, retry=retry,
                                     timeout=(wait or 0) + self.timeout))
 
     def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
@@ -239,7 +239,7 @@ class MusicAnalyzer:
     def cancel(self, job_id: str) -> dict[str, Any]:
         """DELETE /jobs/<id>: {"state": "canceled"} for a queued job, "cancel_requested" for a running one;
         a finished job raises (409 job_finished)."""
-        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{job_id}"))
+        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{_segment(job_id)}"))
 
     def jobs_page(self, *, session_id: str | None = None, types: list[str] | None = None,
                   states: list[str] | None = None, since: str | float | None = None, limit: int = 100,
@@ -310,6 +310,11 @@ class MusicAnalyzer:
             if event["event"] == "done":
                 return cast(Job, event["data"])
         return self.job(job_id)  # (the stream always ends with `done`)
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: `cancel x/../<id>` had been normalised to /jobs/<id> and reached that job."""
+    return quote(str(value), safe="")
 
 
 def error_from(response: requests.Response) -> MusicAnalyzerError:

@@ -152,9 +152,11 @@ class Credentials:
     password: str | None
 
 
-def resolve(url: str | None = None, user: str | None = None, *, ask: bool = True) -> Credentials:
+def resolve(url: str | None = None, user: str | None = None, *, ask: bool = True,
+            anonymous: bool = False) -> Credentials:
     """Flags first, then MA_URL / MA_USER / MA_PASSWORD, then the config file and the keyring; a password
-    that is still missing is asked for on the terminal (`ask`), else CredentialsError."""
+    that is still missing is asked for on the terminal (`ask`), else CredentialsError, or with `anonymous`
+    (a route that needs no credentials) no user at all."""
     config = read_config()
     url = (url or os.environ.get("MA_URL") or config.get("url") or DEFAULT_URL).rstrip("/")
     user = user or os.environ.get("MA_USER") or config.get("user") or None
@@ -163,6 +165,8 @@ def resolve(url: str | None = None, user: str | None = None, *, ask: bool = True
     password = os.environ.get("MA_PASSWORD") or keyring_password(url, user)
     if password is None and ask and sys.stdin.isatty():
         password = getpass.getpass(f"password of {user} at {url}: ")
+    if password is None and anonymous:
+        return Credentials(url, None, None)
     if password is None:
         raise CredentialsError(f"no password for {user} at {url}: set MA_PASSWORD, or run `music-analyzer login` "
                                f"where an OS keyring is available (pip install 'music-analyzer-client[keyring]')")

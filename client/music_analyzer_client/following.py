@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 
@@ -75,8 +76,8 @@ def _open(client: MusicAnalyzer, job_id: str, last_event_id: str | None) -> requ
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
     try:
-        response = client.request("GET", f"/jobs/{job_id}/events", headers=headers, stream=True, retry=True,
-                                  timeout=STREAM_READ_TIMEOUT)
+        response = client.request("GET", f"/jobs/{quote(str(job_id), safe='')}/events", headers=headers,
+                                  stream=True, retry=True, timeout=STREAM_READ_TIMEOUT)
     except MusicAnalyzerError as e:
         # a 404 for the route itself (not for the job: job_not_found) means the server has no stream
         if e.status in (404, 405) and e.code != "job_not_found":

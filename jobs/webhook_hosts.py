@@ -3,20 +3,24 @@
 A host is allowed by its name, or when every address it resolves to lies in an allowed network. A host allowed
 through a network is checked on the addresses its name resolves to; requests would then resolve the name again to
 connect, and a name answering a public address to the check and 127.0.0.1 to the connection (DNS rebinding)
-reached the loopback (a security trial). `post_pinned` connects to the checked address while the request still
-names the host: Host header, TLS SNI and certificate check.
+reached the loopback (a security trial). `deliver` connects to the checked address while the request still
+names the host: Host header, TLS SNI and certificate check; and it bounds the whole delivery in time, not
+each read, and never reads the answer's body.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from worker.errors import InvalidRequestError
 
@@ -79,19 +83,6 @@ def pin_address(host: str, addresses: list[str], settings: Mapping[str, Any]) ->
     return addresses[0]
 
 
-class _PinnedHost(HTTPAdapter):
-    """TLS to an address literal, presenting and verifying the original host name."""
-
-    def __init__(self, hostname: str):
-        self.hostname = hostname
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["server_hostname"] = self.hostname
-        kwargs["assert_hostname"] = self.hostname
-        super().init_poolmanager(*args, **kwargs)
-
-
 def pinned_url(url: str, address: str) -> tuple[str, str]:
     """(the URL with its host replaced by `address`, the Host header the original URL implies)."""
     parts = urlsplit(url)
@@ -103,11 +94,89 @@ def pinned_url(url: str, address: str) -> tuple[str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), host_header
 
 
-def post_pinned(url: str, address: str, *, data: bytes, headers: dict[str, str], timeout: float) -> requests.Response:
-    """POST `url` over a connection to `address` (never a redirect: the caller's rule for every delivery)."""
-    target, host_header = pinned_url(url, address)
-    with requests.Session() as session:  # one adapter per host name: its TLS settings name that host
-        if urlsplit(url).scheme == "https":  # plain HTTP has no name to present but the Host header
-            session.mount("https://", _PinnedHost(urlsplit(url).hostname or ""))
-        return session.post(target, data=data, headers={**headers, "host": host_header}, timeout=timeout,
-                            allow_redirects=False)
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _opened(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _opened(self.sock)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_delivery = threading.local()  # the sockets the calling thread's delivery has opened
+
+
+def _opened(sock: socket.socket | None) -> None:
+    sockets = getattr(_delivery, "sockets", None)
+    if sockets is not None and sock is not None:
+        sockets.append(sock)
+
+
+class _DeliveryAdapter(HTTPAdapter):
+    """No retries; connections whose sockets the delivery's deadline can shut; for a pinned address over TLS,
+    the original host name presented (SNI) and verified."""
+
+    def __init__(self, hostname: str | None = None):
+        self.hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        if self.hostname:
+            kwargs["server_hostname"] = self.hostname
+            kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def deliver(url: str, address: str | None, *, data: bytes, headers: dict[str, str],
+            seconds: float) -> int:
+    """POST `url` (over a connection to `address`, a checked address, where given) and return the answer's status,
+    all of it within `seconds`: never a redirect, and never the answer's body. Raises requests' exceptions, and
+    TimeoutError once `seconds` have passed. A timeout given to requests bounds each read, not the whole: a
+    stranger's receiver that sent one byte a second held a sender for 1000 s, and one that sent 2 GB after its
+    200 took a worker to 4 GB, since the body was read whole."""
+    target, host = (url, None) if address is None else pinned_url(url, address)
+    parts = urlsplit(url)
+    _delivery.sockets = []
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        for sock in list(_delivery_sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+            except OSError:
+                pass
+
+    _delivery_sockets = _delivery.sockets
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    try:
+        with requests.Session() as session:
+            pinned_tls = address is not None and parts.scheme == "https"
+            session.mount("http://", _DeliveryAdapter())
+            session.mount("https://", _DeliveryAdapter(parts.hostname if pinned_tls else None))
+            extra = {"host": host} if host else {}
+            timer.start()
+            try:
+                with session.post(target, data=data, headers={**headers, **extra, "connection": "close"},
+                                  timeout=seconds, allow_redirects=False, stream=True) as response:
+                    return response.status_code
+            except (requests.RequestException, OSError) as e:
+                if expired.is_set():
+                    raise TimeoutError(f"no answer within {seconds:g} s") from e
+                raise
+    finally:
+        timer.cancel()
+        _delivery.sockets = None

@@ -42,12 +42,12 @@ from worker.errors import InvalidRequestError
 from . import keys, metrics
 from .keys import text
 from .record import TERMINAL_STATES
-from .webhook_hosts import check_host, pin_address, post_pinned
+from .webhook_hosts import check_host, deliver, pin_address
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("start", "progress", "completed")
-DELIVERY_TIMEOUT_SECONDS = 10.0  # connect + read of one attempt
+DELIVERY_TIMEOUT_SECONDS = 10.0  # one attempt, all of it: connect, send, the answer's status and headers
 LEASE_SECONDS = 60  # a claimed delivery is retried by another worker if its sender died mid-attempt
 BACKOFF_BASE_SECONDS = 1.0  # attempt n waits base x 2^(n-1), at most BACKOFF_MAX_SECONDS
 BACKOFF_MAX_SECONDS = 600.0
@@ -210,7 +210,7 @@ class WebhookQueue:
         """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy)."""
         self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
 
-    def send(self, delivery_id: str, session: requests.Session) -> str:
+    def send(self, delivery_id: str) -> str:
         """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed, or
         superseded (a progress event whose job has ended: not sent)."""
         raw = self.r.hgetall(keys.webhook(delivery_id))
@@ -228,7 +228,7 @@ class WebhookQueue:
             metrics.WEBHOOK_DELIVERIES.labels("superseded").inc()
             return "superseded"
         attempt = int(rec["attempts"]) + 1
-        code, error = self._post(rec, session)
+        code, error = self._post(rec)
         codes = json.loads(rec.get("codes") or "[]") + [code]
         max_attempts = int(self.settings.get("WEBHOOK_MAX_ATTEMPTS") or 5)
         state = "delivered" if code and 200 <= code < 300 else ("failed" if attempt >= max_attempts else "pending")
@@ -255,7 +255,7 @@ class WebhookQueue:
         state = self.r.hget(keys.job(job_id), "state")
         return state is not None and text(state) in TERMINAL_STATES
 
-    def _post(self, rec: Mapping[str, str], session: requests.Session) -> tuple[int | None, str | None]:
+    def _post(self, rec: Mapping[str, str]) -> tuple[int | None, str | None]:
         url = rec["url"]
         host = urlsplit(url).hostname or ""
         try:
@@ -270,14 +270,11 @@ class WebhookQueue:
                    "webhook-signature": sign(secret_key(self.settings), rec["id"], stamp, body)}
         try:
             # no redirects: a redirect could lead to a host the allow-list never saw
-            if pin is None:
-                response = session.post(url, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS,
-                                        allow_redirects=False)
-            else:
-                response = post_pinned(url, pin, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS)
-        except requests.RequestException as e:
+            code = deliver(url, pin, data=body, headers=headers, seconds=DELIVERY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return None, f"Timeout: no answer within {DELIVERY_TIMEOUT_SECONDS:g} s"
+        except (requests.RequestException, OSError) as e:
             return None, f"{type(e).__name__}"
-        code = response.status_code
         if 200 <= code < 300:
             return code, None
         if 300 <= code < 400:  # requests calls a 3xx "ok": without these words the listing showed no error
@@ -333,12 +330,11 @@ class WebhookSender:
                 del self._busy[owner]
 
     def _run(self) -> None:
-        session = requests.Session()  # one per thread: a Session's connection pool is not shared safely
         while not self._stop.is_set():
             try:
                 delivery = self.queue.claim()
                 if delivery is not None:
-                    self._send(delivery, session)
+                    self._send(delivery)
                     continue
                 wait = self.queue.seconds_to_next(at_most=self.IDLE_SECONDS)
                 if wait > 0:
@@ -347,16 +343,16 @@ class WebhookSender:
                 log.warning("webhook sender", exc_info=True)
                 self._stop.wait(self.IDLE_SECONDS)
 
-    def _send(self, delivery: str, session: requests.Session) -> None:
+    def _send(self, delivery: str) -> None:
         owner = self.queue.owner_of(delivery)
         if owner is None:
-            self.queue.send(delivery, session)  # gone: send() drops it from the schedule
+            self.queue.send(delivery)  # gone: send() drops it from the schedule
             return
         if not self._take(owner):
             self.queue.defer(delivery, self.OWNER_BUSY_SECONDS)
             return
         try:
-            self.queue.send(delivery, session)
+            self.queue.send(delivery)
         finally:
             self._release(owner)
 

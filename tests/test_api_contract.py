@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-import requests
 
 from jobs.webhooks import WebhookQueue, secret_key, verify
 from tests.audio_synth import sine, write
@@ -129,9 +128,8 @@ def test_a_progress_event_not_sent_before_its_job_ended_is_dropped(redis_url, se
         progress = queue.enqueue(job, "progress", {"state": "running", "progress": 0.05})
         own.hset(job_keys.job(job["job_id"]), mapping={"state": "succeeded"})  # it ended before its turn came
         completed = queue.enqueue(job, "completed", {"state": "succeeded"})
-        with requests.Session() as session:
-            assert queue.claim() == progress and queue.send(progress, session) == "superseded"
-            assert queue.claim() == completed and queue.send(completed, session) == "delivered"
+        assert queue.claim() == progress and queue.send(progress) == "superseded"
+        assert queue.claim() == completed and queue.send(completed) == "delivered"
         assert [json.loads(d["body"])["type"] for d in receiver.deliveries] == ["job.completed"]
         assert [(h["event"], h["state"], h["attempts"]) for h in queue.history(job["job_id"])] == [
             ("progress", "superseded", 0), ("completed", "delivered", 1)]
@@ -180,14 +178,13 @@ def test_a_redirect_is_not_followed_and_the_listing_says_why(redis_url, settings
         delivery = queue.enqueue({"job_id": job_id, "webhook": receiver.url, "webhook_events": ["completed"]},
                                  "completed", {"job_id": job_id})
         assert delivery and queue.claim() == delivery
-        with requests.Session() as http:
-            assert queue.send(delivery, http) == "pending"
-            [listed] = queue.history(job_id)
-            assert listed["status_codes"] == [307] and "redirects are not followed" in listed["last_error"]
-            # and the operator's log says so (a stranger's failing receiver left no line in any log)
-            assert any(f"webhook {delivery}" in r.getMessage() and "will retry" in r.getMessage()
-                       for r in caplog.records), caplog.text
-            assert queue.send(delivery, http) == "delivered"  # the retry, due after its backoff
+        assert queue.send(delivery) == "pending"
+        [listed] = queue.history(job_id)
+        assert listed["status_codes"] == [307] and "redirects are not followed" in listed["last_error"]
+        # and the operator's log says so (a stranger's failing receiver left no line in any log)
+        assert any(f"webhook {delivery}" in r.getMessage() and "will retry" in r.getMessage()
+                   for r in caplog.records), caplog.text
+        assert queue.send(delivery) == "delivered"  # the retry, due after its backoff
     finally:
         receiver.close()
         own.flushdb()

@@ -3,12 +3,14 @@ to an allowed network for the check and elsewhere for the connection (DNS rebind
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
+import threading
+import time
 
 import pytest
 import redis as redis_lib
-import requests
 
 from jobs import webhook_hosts
 from jobs.webhooks import WebhookQueue
@@ -34,8 +36,7 @@ def checked_lookups(monkeypatch) -> list[str]:
 def deliver(redis_url: str, url: str) -> tuple[int | None, str | None]:
     queue = WebhookQueue(redis_lib.Redis.from_url(redis_url), {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8",
                                                                 "WEBHOOK_SECRET": "test-secret"})
-    with requests.Session() as session:
-        return queue._post({"url": url, "body": "{}", "id": "delivery-1"}, session)
+    return queue._post({"url": url, "body": "{}", "id": "delivery-1"})
 
 
 def test_a_delivery_goes_to_the_checked_address_and_names_the_host(redis_url, checked_lookups):
@@ -78,5 +79,68 @@ def test_over_tls_the_pinned_connection_still_presents_and_verifies_the_host_nam
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
         code, error = deliver(redis_url, f"https://{NAME}:{port}/hook")
         assert code is None and error == "SSLError"
+    finally:
+        receiver.close()
+
+
+class Stubborn:
+    """A receiver on a real socket that answers 200 and then either sends one byte a second of a 1000-byte body
+    (trickle), or a body of 2 GB as fast as it can (flood), or sends its headers one byte a second (slow)."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sent = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.settimeout(30)
+            try:
+                conn.recv(65536)
+                if self.mode == "slow":
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.5)
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + (b"1000" if self.mode == "trickle"
+                                                                       else b"2000000000") + b"\r\n\r\n")
+                chunk = b"x" if self.mode == "trickle" else b"x" * (1 << 20)
+                for _ in range(1000 if self.mode == "trickle" else 2000):
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+                    if self.mode == "trickle":
+                        time.sleep(1.0)
+            except OSError:  # the sender hung up: what it should do
+                pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("mode", ["trickle", "flood", "slow"])
+def test_a_delivery_is_bounded_in_time_and_never_reads_the_answers_body(redis_url, mode, monkeypatch):
+    """A stranger's receivers: one answered 200 and then sent a byte a second, and held a sender for 1000 s (the
+    10 s timeout bounded each read, not the delivery); one sent 2 GB after its 200 and took a worker's main
+    process to 4 GB, 1.5 GB of it never freed (the body was read whole). The status is what counts: the body is
+    never read, and the whole delivery has DELIVERY_TIMEOUT_SECONDS (2 s here)."""
+    from jobs import webhooks
+
+    monkeypatch.setattr(webhooks, "DELIVERY_TIMEOUT_SECONDS", 2.0)
+    receiver = Stubborn(mode)
+    try:
+        t0 = time.monotonic()
+        code, error = deliver(redis_url, f"http://127.0.0.1:{receiver.port}/hook")
+        took = time.monotonic() - t0
+        assert took < 4.0, took
+        if mode == "slow":  # headers that never end: no status, a timeout
+            assert code is None and error == "Timeout: no answer within 2 s", error
+        else:
+            assert (code, error) == (200, None)
+        receiver.thread.join(timeout=10)
+        assert receiver.sent < 64 << 20  # the sender hung up long before 2 GB
     finally:
         receiver.close()

@@ -11,8 +11,10 @@ API's memory stays flat whatever the size and the final move is a rename.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from flask import Request, current_app, g
@@ -25,14 +27,40 @@ from worker.errors import InvalidRequestError, MusicAnalyzerError, PayloadTooLar
 from worker.files import is_image_name, safe_name, write_json_atomic
 from worker.image_io import ImageInfo, probe_image
 
+log = logging.getLogger(__name__)
+
+
+# a spooled part nothing has written to for this long belongs to a request whose API process died (kill -9, the
+# OOM killer): its `discard_spool` never ran (a stranger's 42 MB part outlived restarts). A live upload writes
+# as its bytes arrive; one stalled this long has long been cut off by the front's and the server's timeouts.
+SPOOL_STALE_SECONDS = 3600.0
+
 
 class StreamingRequest(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         tmp_dir = Path(current_app.config["DATA_DIR"]).resolve() / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
+        if "upload_spool" not in g:  # once per request: the folder holds a few live parts at most
+            sweep_stale_spool(tmp_dir)
         fh = tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-", suffix=".part", delete=False)
         g.setdefault("upload_spool", []).append(fh.name)
         return fh
+
+
+def sweep_stale_spool(tmp_dir: Path) -> int:
+    """Remove the spooled parts of dead requests (SPOOL_STALE_SECONDS untouched); how many went."""
+    cutoff = time.time() - SPOOL_STALE_SECONDS
+    removed = 0
+    for path in tmp_dir.glob("upload-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another process' request finished, or swept it, first
+            continue
+    if removed:
+        log.info("removed %d spooled upload part(s) left by requests that died", removed)
+    return removed
 
 
 def discard_spool() -> None:

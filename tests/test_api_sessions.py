@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,27 @@ def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
     assert [x["name"] for x in listing["files"]] == [f["name"]]
     body = client.get(f"/sessions/{session_id}/files/{f['name']}").content
     assert body == path.read_bytes()
+
+
+def test_an_upload_sweeps_the_parts_of_requests_that_died(client, settings, session_id, audio_dir):
+    """A stranger killed the API process mid-upload: its 42 MB spooled part stayed in DATA_DIR/tmp through
+    restarts (only the live request removes its own). A part untouched for SPOOL_STALE_SECONDS goes at the next
+    upload; a part still being written stays."""
+    from api.uploads import SPOOL_STALE_SECONDS
+
+    tmp = Path(settings["DATA_DIR"]) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    dead, live = tmp / f"upload-dead{uuid.uuid4().hex[:6]}.part", tmp / f"upload-live{uuid.uuid4().hex[:6]}.part"
+    dead.write_bytes(b"\0" * 4096)
+    live.write_bytes(b"\0" * 4096)
+    old = time.time() - SPOOL_STALE_SECONDS - 60
+    os.utime(dead, (old, old))
+    try:
+        assert upload(client, session_id, write(audio_dir / "sweep.wav", sine(440, 0.5))).status_code == 201
+        assert not dead.exists() and live.exists()
+    finally:
+        live.unlink(missing_ok=True)
+        dead.unlink(missing_ok=True)
 
 
 def test_downloads_serve_one_byte_range_and_ignore_what_they_cannot(client, session_id, audio_dir):

@@ -39,6 +39,8 @@ def current_status() -> dict:
     if not access.caller().admin:
         for row in status["models"]:
             row.update(dict.fromkeys(SERVER_PATH_FIELDS))
+        # the worker's handle names its host and pid, shown to admins only (as the probe's worker and pid are)
+        status["published_by"] = None
     return status
 
 

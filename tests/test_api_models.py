@@ -35,7 +35,7 @@ def test_where_the_weights_live_is_shown_to_admins_only(client, admin_client, ap
     assert r.status_code == 409 and r.json()["error"]["details"]["source"] in r.json()["error"]["message"]
 
 
-def test_generate_loads_the_default_and_answers(client, smollm2_folder):
+def test_generate_loads_the_default_and_answers(client, admin_client, smollm2_folder):
     r = client.post("/api/v2/models/generate",
                     json={"prompt": "What is the capital of France? Answer in one word.", "max_length": 12,
                           "temperature": 0, "wait": 300})  # a loaded CI machine may need more than 60 s
@@ -49,6 +49,9 @@ def test_generate_loads_the_default_and_answers(client, smollm2_folder):
     assert s["current_model"] == "smollm2-135m"
     row = next(m for m in s["models"] if m["model_type"] == "smollm2-135m")
     assert row["loaded"] and row["memory"]["cpu_rss_bytes"] > 0
+    # the publishing worker's handle (host and pid) is an admin's to read, as a probe's worker is
+    assert s["published_by"] is None, s["published_by"]
+    assert "@" in admin_client.get("/api/v2/models/status").json()["published_by"]
 
 
 def test_unload_then_status(client, smollm2_folder):

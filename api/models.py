@@ -19,7 +19,7 @@ from jobs.services import services
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 from worker.llm.choice import AUTO, choose_model
-from worker.llm.options import GenerateOptions, ModelLoadOptions
+from worker.llm.options import GenerateOptions, ModelLoadOptions, count_parts
 from worker.llm.status import registry_status
 from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
 from worker.options import JobOptions, NoOptions
@@ -112,6 +112,15 @@ def unload():
 def generate():
     body = json_body()
     options = options_of(GenerateOptions, body, route_keys=FILELESS_ROUTE_KEYS)  # 400 before anything is queued
+    conversation = options.conversation()
+    media = {kind: count_parts(conversation, kind) for kind in ("audio", "image")}
+    if any(media.values()):
+        # this route sends no audio or image with the messages: such a part had been queued, had the model
+        # loaded (replacing another user's), and then failed
+        named = " and ".join(f"{n} {kind} part(s)" for kind, n in media.items() if n)
+        raise InvalidRequestError(f"the messages hold {named}, but generate takes text only: audio goes through "
+                                  "POST /process/gemma_3n/<session_id> with a file", code="invalid_request",
+                                  details=media)
     if options.model_type == AUTO:  # 409 now if no model qualifies; the worker chooses knowing its device
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:

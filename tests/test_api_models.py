@@ -86,6 +86,12 @@ def test_model_errors(client):
     assert "/" not in r.json()["error"]["message"] and "details" not in r.json()["error"]  # no server folder
     r = client.post("/api/v2/models/generate", json={"prompt": "hi", "temperature": -1})
     assert r.status_code == 400
+    # media parts this route can never send: 400 at once, nothing queued (a stranger's took a GPU turn first)
+    for part in ({"type": "audio"}, {"type": "image", "url": "file:///etc/passwd"}):
+        r = client.post("/api/v2/models/generate", json={"messages": [{"role": "user", "content": [
+            {"type": "text", "text": "describe"}, part]}], "wait": 60})
+        assert r.status_code == 400 and "job_id" not in r.json(), r.text
+        assert "text only" in r.json()["error"]["message"] and r.json()["error"]["details"][part["type"]] == 1
     for empty in (" \n\t ", "\u0000\u0000", "\u001b \u0007\u0000"):  # a stranger's NULs got an answer of emoji
         r = client.post("/api/v2/models/generate", json={"prompt": empty})
         assert r.status_code == 400 and "whitespace" in r.json()["error"]["message"], empty

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 from flask import Blueprint, current_app, request
 
 from api import access
-from api.creation import ROUTE_KEYS, answer, create_job
+from api.creation import ROUTE_KEYS, answer, asked_wait, create_job
 from config import MODEL_REGISTRY
+from jobs import webhooks
 from jobs.types import JOB_TYPES
 from storage import SessionStore
 from worker.audio_llm.options import Gemma3NOptions, check_weights
@@ -57,11 +58,16 @@ def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] =
     `route_keys`: the body keys the route itself reads (the model and library routes read no files)."""
     raw = {k: v for k, v in body.items() if k not in route_keys}
     try:
-        return cls.from_request(raw, settings=current_app.config)
+        options = cls.from_request(raw, settings=current_app.config)
     except InvalidRequestError as e:
         if e.code == "unknown_option" and "valid" in e.details:  # the body may carry the route's keys too
             e.details["valid"] = sorted({*e.details["valid"], *route_keys})
         raise
+    # the route's own keys too, before any 404 or 409: a stranger's `"wait": "abc"` or `"webhook": 123` got 409
+    # model_not_downloaded where the weights were missing, and the 400 only once they were there
+    webhooks.parse_request(body, current_app.config)
+    asked_wait()
+    return options
 
 
 def session_files(store: SessionStore, session_id: str, body: dict) -> tuple[list[str], bool]:

@@ -66,6 +66,15 @@ def test_demucs_errors(client, session_id, audio_dir, tiny_audio_models):
     assert r.status_code == 409
     r = client.post(f"/process/demucs/{session_id}", json={"model": "hpss", "format": "aiff"})
     assert r.status_code == 400
+    # a bad route key is a 400 before the weights' 409 (a stranger's "wait": "abc" got 409 model_not_downloaded)
+    for route, body in ((f"/process/demucs/{session_id}", {"model": "htdemucs_6s", "file": "m.wav", "wait": "abc"}),
+                        (f"/process/demucs/{session_id}", {"model": "htdemucs_6s", "webhook": 123}),
+                        (f"/process/musicgen/{session_id}", {"model": "musicgen-large", "prompt": "x",
+                                                             "webhook_events_filter": {}}),
+                        (f"/process/gemma_3n/{session_id}", {"model_variant": "gemma-3-12b-it", "file": "m.wav",
+                                                             "wait": -5})):
+        r = client.post(route, json=body)
+        assert r.status_code == 400, (route, body, r.text)
 
 
 @pytest.mark.needs_espeak

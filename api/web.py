@@ -60,8 +60,7 @@ def is_cross_site() -> bool:
     if site is not None:
         return site not in ("same-origin", "none")  # none: typed in the address bar, a bookmark
     # no Sec-Fetch-Site (browsers send it only to https and localhost): compare Origin's host name. Only the
-    # name: nginx passes the host on without its port (X-Forwarded-Host $host), and another port of the same
-    # host is the same site to a browser anyway
+    # name: another port of the same host is the same site to a browser anyway
     origin = request.headers.get("Origin")
     return origin is not None and (urlsplit(origin).hostname or "") != (urlsplit(request.host_url).hostname or "")
 

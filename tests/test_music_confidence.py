@@ -211,3 +211,23 @@ def test_the_picture_title_with_its_warnings_stays_inside_the_picture(seconds):
     shown = fig.axes[0].get_title()
     assert shown.count("\n") + 1 <= MAX_TITLE_LINES and "E minor (0.31)" in shown
     assert shown.endswith("…") == (seconds < 60)  # the narrow picture cannot show all nine warnings
+
+
+def test_silence_around_the_music_is_not_part_of_the_key_timeline():
+    """A stranger's 45 s of digital silence before 60 s of music made the track long enough for a key timeline,
+    and the silence counted in its shares ("F major covers 55% of the track" for 13 s of music). The timeline
+    reads the music alone, and the same 48 s of music with or without the silence reads the same."""
+    from tests.music_signals import SR, cadence
+    from worker.music.key import key_coverage
+    from worker.music.pipeline import analyze_music
+
+    music = np.concatenate([cadence(7, bars=12)[0], cadence(8, bars=12)[0]])  # G major, then G# major: 48 s
+    alone = analyze_music(music, SR)
+    padded = analyze_music(np.concatenate([np.zeros(45 * SR, dtype=music.dtype), music]), SR)
+    assert alone["key"]["label"] == padded["key"]["label"]
+    assert alone["key"]["changes"] == padded["key"]["changes"] == []  # 48 s of music: one key, as the README says
+    # the silence had counted: "global key set to G major, the key of 72% of the track"
+    assert not any("key moves" in w or "global key set" in w for w in padded["warnings"]), padded["warnings"]
+    # the shares are of the music from `start`: a key holding from 0 s over 45 s of silence and 10 s of music
+    changes = [{"time": 0.0, "label": "A minor"}, {"time": 55.0, "label": "C major"}]
+    assert key_coverage(changes, 105.0, start=45.0) == pytest.approx({"A minor": 10 / 60, "C major": 50 / 60})

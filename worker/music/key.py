@@ -245,6 +245,31 @@ def _no_key(candidates: list, confidence: float, *, note: str = NO_KEY_NOTE) -> 
             "candidates": candidates, "changes": [], "note": note}
 
 
+SILENT_WINDOW_SHARE = 0.02  # of the loudest frame's (window's) chroma sum: below it there is no harmony to read
+
+
+def sounding_frames(chroma: np.ndarray) -> tuple[int, int] | None:
+    """[first, last) frames of a (12, T) chroma from the first to the last that holds harmony (SILENT_WINDOW_SHARE),
+    or None when none does: the span a key timeline reads and is measured over."""
+    level = np.sqrt(np.maximum(chroma, 0.0)).sum(axis=0)
+    loudest = float(level.max(initial=0.0))
+    sounding = np.flatnonzero(level >= SILENT_WINDOW_SHARE * loudest)
+    if loudest <= 0.0 or len(sounding) == 0:
+        return None
+    return int(sounding[0]), int(sounding[-1]) + 1
+
+
+def sounding_span(chroma: np.ndarray, frame_times: np.ndarray, duration: float) -> tuple[float, float]:
+    """(start, end) seconds of the music in a track of `duration` s: silence before and after left out (a
+    stranger's 45 s of digital silence before a 60 s track had made it long enough for a key timeline, and
+    counted in its shares: "F major covers 55% of the track" for 13 s of music)."""
+    frames = sounding_frames(chroma)
+    if frames is None or len(frame_times) == 0:
+        return 0.0, duration
+    hop = float(frame_times[1] - frame_times[0]) if len(frame_times) > 1 else 0.0
+    return float(frame_times[frames[0]]), min(duration, float(frame_times[frames[1] - 1]) + hop)
+
+
 def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
                 profiles=DEFAULT_PROFILES) -> list[dict]:
     """The key timeline when the piece modulates: [{time, tonic, mode, label}], the first at 0 s.
@@ -255,6 +280,12 @@ def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
     if chroma.shape[1] < 2:
         return []
     dt = float(frame_times[1] - frame_times[0])
+    # the windows run over the music alone: a window that straddles leading silence reads the few seconds it
+    # holds as a key of their own
+    frames = sounding_frames(chroma)
+    if frames is None:
+        return []
+    chroma, frame_times = chroma[:, frames[0]:frames[1]], frame_times[frames[0]:frames[1]]
     win = max(1, int(WINDOW_SECONDS / dt))
     hop = max(1, int(WINDOW_HOP_SECONDS / dt))
     if chroma.shape[1] < 2 * win:
@@ -264,6 +295,10 @@ def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
     windows = (csum[:, starts + win] - csum[:, starts]) / win  # (12, W)
     scores = key_scores(windows, profiles)  # (24, W)
     log_emit = 8.0 * scores  # sharpened correlations as log-likelihoods
+    # a window of silence (or next to none) says nothing of the key: every key is as likely there, so the path
+    # carries the key of the music beside it instead of the arbitrary best of an empty chroma
+    level = windows.sum(axis=0)
+    log_emit[:, level < SILENT_WINDOW_SHARE * float(level.max(initial=0.0))] = 0.0  # a gap inside the music
     trans = np.full((24, 24), np.log((1 - KEY_STAY) / 23))
     np.fill_diagonal(trans, np.log(KEY_STAY))
     prior = np.full(24, np.log(0.5 / 23))
@@ -283,6 +318,7 @@ def key_changes(chroma: np.ndarray, frame_times: np.ndarray, global_index: int,
         merged.pop(0)
     if len(merged) < 2:
         return []
+    merged[0][1] = 0.0  # the first key holds from the start, over the silence before the music too
     out = []
     for k, t0, _ in merged:
         out.append({"time": round(float(t0), 2), "tonic": PITCH_NAMES[k % 12],
@@ -327,26 +363,28 @@ MAJORITY_SHARE = 0.5  # a key segment covering more than this share of the track
 TIMELINE_OVERRULES_RATIO = CLOSE_RATIO
 
 
-def key_coverage(changes: list[dict], duration: float) -> dict[str, float]:
-    """Share of the track (0..1) each key of a key timeline covers."""
+def key_coverage(changes: list[dict], duration: float, *, start: float = 0.0) -> dict[str, float]:
+    """Share (0..1) of the music from `start` to `duration` s that each key of a key timeline covers."""
     cover: dict[str, float] = {}
     for i, ch in enumerate(changes):
-        end = changes[i + 1]["time"] if i + 1 < len(changes) else duration
-        cover[ch["label"]] = cover.get(ch["label"], 0.0) + max(0.0, end - ch["time"]) / max(duration, 1e-9)
+        end = min(changes[i + 1]["time"] if i + 1 < len(changes) else duration, duration)
+        span = max(0.0, end - max(ch["time"], start)) / max(duration - start, 1e-9)
+        cover[ch["label"]] = cover.get(ch["label"], 0.0) + span
     return cover
 
 
-def reconcile_with_changes(key: dict, duration: float) -> list[str]:
+def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) -> list[str]:
     """Make the global key agree with its own timeline: when one segment key covers most of the
     track and is not the global key, it becomes the global key (the previous one moves to the
     candidates), unless the key model read the global key and gives the segment key less than
     TIMELINE_OVERRULES_RATIO of its probability: then the global key stays and the warning says why
     (on the classical movements no fit saw, rendered whole, such overrides had replaced keys the model
-    gave 0.99 with keys it gave 0.0001-0.14). Returns warnings that say what was done or why they still differ."""
+    gave 0.99 with keys it gave 0.0001-0.14). The shares are of the music from `start` to `duration` s (the
+    sounding span). Returns warnings that say what was done or why they still differ."""
     changes = key.get("changes") or []
     if key.get("index") is None or not changes:
         return []
-    cover = key_coverage(changes, duration)
+    cover = key_coverage(changes, duration, start=start)
     top = max(cover, key=cover.__getitem__)
     if top == key["label"]:
         return []

@@ -16,6 +16,7 @@ from worker.audio_io import load_audio
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
 from worker.features.descriptors import compute_features
+from worker.transcription.pipeline import MADE_UP
 
 SR = 44100  # Hz
 CONTRACT = ("model", "task", "filename", "duration_seconds", "sample_rate", "audio_features", "analysis_summary",
@@ -85,12 +86,16 @@ def test_analyze_grounds_the_prompt_in_the_measured_features(manager, session):
 
 def test_transcribe_reads_the_whisper_transcript_of_the_session(manager, session):
     lyric = "Twinkle twinkle little star, how I wonder what you are."
+    doubt = f"{MADE_UP}: no voice was heard in 1 of 1 segments"  # Whisper's own doubt, passed on (a stranger's)
     (session["results"] / "transcript_chords.json").write_text(json.dumps(
-        {"text": lyric, "segments": [{"start": 0.0, "end": 4.0, "text": lyric}], "language": "en"}))
+        {"text": lyric, "segments": [{"start": 0.0, "end": 4.0, "text": lyric}], "language": "en",
+         "warnings": [doubt, "another warning"]}))
     options = Gemma3NOptions(task="transcribe", model_variant="smollm2-135m", temperature=0, max_new_tokens=40)
     result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=session["results"],
                          options=options)
     assert result["transcript_source"] == "transcript_chords.json" and lyric in result["prompt_text"]
+    assert f"the analysis read a doubtful transcript: {doubt}" in result["warnings"]
+    assert not any("another warning" in w for w in result["warnings"])
     # The words are Whisper's, quoted verbatim (not re-typed by the LLM); the model adds the description.
     summary = result["analysis_summary"]
     assert summary.startswith(f"Transcript (Whisper):\n{lyric}\n\nDescription of the sound:\n")
@@ -138,3 +143,20 @@ def test_the_loop_guard_bans_only_repeats_of_the_answer():
     prompt_only = guard(torch.tensor([[5, 6, 7, 5, 6]]), torch.zeros(1, 10))  # the answer is just "6"
     assert torch.isfinite(prompt_only).all()
     assert answer_ngram_guard(SimpleNamespace(extra={}), prompt_tokens=0) is None
+
+
+def test_an_answer_stuck_in_a_loop_says_so_and_not_to_ask_for_more_tokens():
+    """A stranger's SmolLM2 analysis was 71 % "evidence" (the token guard dodged by switching between
+    "evidence", " Evidence" and "Evidence"), and its one warning advised asking for more tokens."""
+    from worker.audio_llm.passes import Generated, Prepared, answer_warnings
+
+    prepared = Prepared(filename="x.wav", options=Gemma3NOptions(), duration_seconds=10.0, sample_rate=SR,
+                        channels=1, features={}, features_text="", audio_input=False, spans=[], span_features=[],
+                        calls=[], music_text="- key: A major")
+    looped = Generated(summary="The track is in A major. " + "evidence Evidence " * 40, finish_reason="length")
+    warnings = answer_warnings(prepared, looped)
+    assert warnings[0] == "the answer was cut at max_new_tokens (finish_reason: length)"
+    assert "repeats itself ('evidence'" in warnings[1] and len(warnings) == 2
+    plain = Generated(summary="A bright A major song in D minor.", finish_reason="length")
+    assert answer_warnings(prepared, plain)[0].endswith("ask for more tokens")
+    assert any("D minor" in w for w in answer_warnings(prepared, plain))  # a key the measurements do not support

@@ -24,6 +24,12 @@ def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
 def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
     """(file name, text) of a Whisper result for `stem` in results_dir, or None. Reads "text", else the
     segments' texts; an unreadable file is skipped (logged), never fatal to the analysis."""
+    found = read_transcript(results_dir, stem)
+    return (found[0], found[1]) if found else None
+
+
+def read_transcript(results_dir: Path, stem: str) -> tuple[str, str, list[str]] | None:
+    """find_transcript's (file name, text) and the result's own warnings (Whisper's doubts among them)."""
     for pattern in TRANSCRIPT_PATTERNS:
         path = Path(results_dir) / safe_name(pattern.format(stem=stem))
         if not path.is_file():
@@ -38,5 +44,6 @@ def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
             text = " ".join(str(s.get("text", "")).strip() for s in data.get("segments") or []
                             if isinstance(s, Mapping))
         if text and text.strip():
-            return path.name, text.strip()
+            warnings = data.get("warnings") if isinstance(data, Mapping) else None
+            return path.name, text.strip(), [str(w) for w in warnings or [] if isinstance(w, str)]
     return None

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from worker.files import safe_name
+from worker.transcription.pipeline import MADE_UP
 
-from .files import find_transcript
+from .files import read_transcript
 from .prompts import truncate_transcript
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Grounding:
     pitch_source: str | None = None
     transcript: str | None = None
     transcript_source: str | None = None
+    transcript_doubts: tuple[str, ...] = ()  # Whisper's "may be made up" warnings of that transcript
 
     @property
     def sources(self) -> list[str]:
@@ -53,10 +55,11 @@ def find_grounding(results_dir: Path, stem: str) -> Grounding:
                 pitch, pitch_source = loaded, path.name
         except (OSError, ValueError) as e:
             log.warning("ignoring unreadable music analysis %s: %s", path.name, e)
-    transcript = find_transcript(results_dir, stem)
+    transcript = read_transcript(results_dir, stem)
     return Grounding(pitch=pitch, pitch_source=pitch_source,
                      transcript=transcript[1] if transcript else None,
-                     transcript_source=transcript[0] if transcript else None)
+                     transcript_source=transcript[0] if transcript else None,
+                     transcript_doubts=tuple(w for w in (transcript[2] if transcript else []) if w.startswith(MADE_UP)))
 
 
 def describe_music(pitch: Mapping[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """What the audio-LLM processor plans and carries between its stages: the model host it needs, one generation
-pass (LLMCall), what preprocess prepared and what forward generated, and a pass that also looks at an image."""
+pass (LLMCall), what preprocess prepared and what forward generated, a pass that also looks at an image, and the
+warnings an answer carries."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from worker.llm.claims import unsupported_claims
 from worker.llm.loading import LoadedLLM
 from worker.llm.options import GenerateOptions
+from worker.llm.repetition import loop_warning
 from worker.progress import Progress
 
 from .measure import AudioClip, ModelAudio
@@ -80,6 +83,7 @@ class Prepared:
     seconds: float = 0.0
     music_text: str = ""  # the session's music analysis of the track, as prompt lines ("" when it has none)
     grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
+    transcript_doubts: list[str] = field(default_factory=list)  # Whisper's doubts of the transcript quoted
     image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
 
 
@@ -110,3 +114,20 @@ def looking_at(call: LLMCall, image: Any) -> LLMCall:
     user = {**message, "content": [{"type": "image"}, {"type": "text", "text": ALBUM_ART_NOTE + "\n\n"}, *parts]}
     options = dataclasses.replace(call.options, messages=(*messages[:-1], user))
     return dataclasses.replace(call, options=options, image=image)
+
+
+def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
+    """What a reader of the analysis should know of its answer: cut at the token limit, stuck in a loop (where
+    more tokens would not help: a stranger's SmolLM2 answer was 71 % "evidence", and the only warning advised
+    asking for more), keys and tempi the measurements do not support, and Whisper's doubts of the transcript
+    it quoted ("You know what I mean?" for an instrumental track)."""
+    loop = loop_warning(generated.summary)
+    out = []
+    if generated.finish_reason == "length":
+        out.append("the answer was cut at max_new_tokens (finish_reason: length)" + ("" if loop else
+                                                                                     "; ask for more tokens"))
+    # told the measured key and tempo, a model that names others contradicts them: said, not edited (a loop's
+    # claims are not worth listing)
+    out += loop or (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
+                    if prepared.music_text else [])
+    return out + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts]

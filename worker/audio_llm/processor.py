@@ -31,7 +31,6 @@ from worker.errors import AudioError, InvalidRequestError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
-from worker.llm.claims import unsupported_claims
 from worker.llm.generate import audio_sample_rate
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
@@ -41,7 +40,7 @@ from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, clip_seconds, hears_audio
-from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
+from .passes import Generated, LLMCall, ModelHost, Prepared, answer_warnings, looking_at
 from .prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,
@@ -138,6 +137,7 @@ class Gemma3NProcessor:
         prepared = Prepared(
             filename=filename, options=options, duration_seconds=duration, sample_rate=sample_rate,
             music_text=music_text, grounded_on=grounding.sources if grounding is not None else [],
+            transcript_doubts=list(grounding.transcript_doubts) if grounding is not None else [],
             channels=channels, features=measured.features, features_text=features_text, audio_input=audio_input,
             spans=measured.spans, span_features=[compact_features(f) for f in measured.span_features], calls=[])
         if audio_input:
@@ -321,11 +321,7 @@ class Gemma3NProcessor:
             "model_load_seconds": generated.model_load_seconds,
             "processing_seconds": round(time.perf_counter() - started, 3),
             "finish_reason": generated.finish_reason,
-            "warnings": (["the answer was cut at max_new_tokens (finish_reason: length); ask for more tokens"]
-                         if generated.finish_reason == "length" else [])
-            # told the measured key and tempo, a model that names others contradicts them: said, not edited
-            + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
-               if prepared.music_text else []),
+            "warnings": answer_warnings(prepared, generated),
             "grounded_on": prepared.grounded_on,
             "options": options.to_dict(),
             "prompt_text": generated.final_prompt,
@@ -395,4 +391,5 @@ class Gemma3NProcessor:
         write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
         report(1.0, "done")
         return result
+
 

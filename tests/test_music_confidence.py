@@ -129,6 +129,23 @@ def test_key_warnings_say_no_key_low_confidence_and_near_ties():
     assert key_warnings(key) == []
 
 
+def test_the_opening_reading_is_as_sure_as_the_opening_is_tonal():
+    """Two strangers' Wesnoth openings (drums, no chord) read "C minor (probability 0.98)": the key model, fitted on
+    whole pieces, is that sure of 12 s of anything. The confidence is the probability times how tonal the opening
+    is, as the whole track's is, and an opening with no harmony to read gets no reading."""
+    from worker.music.key import WEAK_TONAL_FIT, opening_key
+
+    probabilities = np.full(24, 0.02 / 23)
+    probabilities[12] = 0.98  # C minor
+    reading = opening_key(probabilities, 4, fit=0.55, tonal=0.41)
+    assert reading == {"tonic": "C", "mode": "minor", "label": "C minor", "score": 0.98, "confidence": 0.402}
+    assert opening_key(probabilities, 4, fit=WEAK_TONAL_FIT - 0.02, tonal=0.0) is None
+    assert opening_key(probabilities, 12, fit=0.9, tonal=1.0) is None  # the whole track's own key
+    key = {"index": 4, "label": "E minor", "confidence": 0.7, "score": 0.7, "candidates": [], "opening": reading}
+    assert key_warnings(key) == ["the opening reads as C minor (confidence 0.40), the whole track as E minor: the "
+                                 "music may begin away from its key, or modulate"]
+
+
 @pytest.mark.parametrize("beats,compound,expected", [(4, False, "4/4"), (3, False, "3/4"), (2, True, "6/8"),
                                                       (3, True, "9/8"), (4, True, "12/8")])
 def test_time_signatures(beats, compound, expected):

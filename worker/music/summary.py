@@ -31,7 +31,7 @@ def format_summary(result: dict) -> str:
             lines.append("  " + "; ".join(scored))
         if key.get("opening"):
             lines.append(f"  the first {OPENING_SECONDS:.0f} s alone read {key['opening']['label']} "
-                         f"({key['opening']['score']:.2f})")
+                         f"({key['opening'].get('confidence', key['opening']['score']):.2f})")
         changes = key.get("changes", [])
         if changes:
             lines.append(f"  starts in {changes[0]['label']}")

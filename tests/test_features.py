@@ -195,3 +195,13 @@ def test_clipping_and_a_dc_offset_are_warned_of():
     assert "  warning         DC offset" in text
     quiet_hiss = compute_features((0.01 * np.random.default_rng(0).standard_normal(SR * 3)).astype(np.float32), SR)
     assert quiet_hiss["warnings"] == []
+    # a float file whose peaks rise 3.5 dB over full scale in a few places: too few samples to be called clipped
+    # (a stranger's battle.ogg), named for what they do on export; a lossy codec's 0.3 dB overshoot is not
+    over = tone(440.0, amp=0.5)
+    over[::4000] = 10 ** (3.5 / 20)
+    warned = compute_features(over, SR)["warnings"]
+    assert warned == [f"peaks above full scale: the loudest sample is +3.5 dBFS ({len(over[::4000])} samples over "
+                      "0 dBFS); they clip when the audio is converted to a fixed-point format or played without "
+                      "headroom"], warned
+    over[::4000] = 10 ** (0.3 / 20)
+    assert compute_features(over, SR)["warnings"] == []

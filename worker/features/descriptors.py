@@ -44,6 +44,7 @@ _EPS = 1e-10
 # Warnings a client wants about the recording itself (the `warnings` list of the features):
 CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped: int16's largest is 0.99997
 CLIP_SHARE = 0.001  # ... and the recording is called clipped when this share of its samples is
+OVER_FULL_SCALE_DB = 1.0  # a decoded peak this far above 0 dBFS (lossy codecs overshoot by a fraction of a dB) is said
 DC_LEVEL = 0.01  # |mean| of the waveform (of full scale, -40 dBFS) above which it has a DC offset
 
 
@@ -133,6 +134,7 @@ class FeatureAccumulator:
         self.sr, self.channels = sample_rate, channels
         self.samples, self.sum_squares, self.peak = 0, 0.0, 0.0
         self.sum, self.clipped = 0.0, 0  # for the DC offset; samples (of every channel) at full scale
+        self.over = 0  # samples (of every channel) above full scale: a float or lossy file can hold them
         self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
         self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT).astype(np.float32)
         self.sums = _Sums()
@@ -156,6 +158,7 @@ class FeatureAccumulator:
         self.peak = max(self.peak, float(magnitude.max(initial=0.0)))
         self.sum += float(mono.sum(dtype=np.float64))
         self.clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
+        self.over += int(np.count_nonzero(magnitude > 1.0))
         self.loudness.push(y)
         self.envelope_hi.push(mono[None, :])
         self.envelope_lo.push(-mono[None, :])
@@ -210,6 +213,13 @@ class FeatureAccumulator:
         share = self.clipped / (self.samples * self.channels)
         if share >= CLIP_SHARE:
             out.append(f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)")
+        if self.peak > 10 ** (OVER_FULL_SCALE_DB / 20):
+            # a stranger's battle.ogg peaked at +3.5 dBFS (1,778 samples over) with no word: too few to be called
+            # clipped, yet they clip in any fixed-point export or playback without headroom
+            peak_db = 20 * np.log10(self.peak)
+            out.append(f"peaks above full scale: the loudest sample is {peak_db:+.1f} dBFS ({self.over} samples "
+                       "over 0 dBFS); they clip when the audio is converted to a fixed-point format or played "
+                       "without headroom")
         dc = self.sum / self.samples
         if abs(dc) > DC_LEVEL:
             out.append(f"DC offset: the waveform's mean is {dc:+.3f} of full scale ({_db(abs(dc)):.0f} dBFS); "

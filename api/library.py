@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -27,7 +28,14 @@ from library.service import Library, library_for
 from library.store import TrackFilter
 from storage import check_session_id
 from worker.camelot import keys_for, parse_key
-from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
+from worker.errors import (
+    DISK_FULL_MESSAGE,
+    NO_SPACE_ERRNOS,
+    InsufficientStorageError,
+    InvalidRequestError,
+    MusicAnalyzerError,
+    NotFoundError,
+)
 from worker.llm.choice import AUTO, choose_model
 from worker.options import printable_chars
 
@@ -55,7 +63,17 @@ def library(*, ping: bool = False) -> Library:
         raise
     except Exception as e:  # the database is down or unreachable: the details to the log only
         log.warning("library database unavailable: %s", e)
+        if disk_full(e):  # a stranger's full disk had read "not reachable; retry shortly"
+            raise InsufficientStorageError(f"the library database cannot be written: {DISK_FULL_MESSAGE}") from e
         raise LibraryUnavailableError("the library database is not reachable; retry shortly") from e
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether the database failed for want of space: SQLite's "database or disk is full", PostgreSQL's
+    DiskFull (53100), or the filesystem's ENOSPC/EDQUOT."""
+    if isinstance(e, OSError) and e.errno in NO_SPACE_ERRNOS:
+        return True
+    return type(e).__name__ == "DiskFull" or (isinstance(e, sqlite3.OperationalError) and "full" in str(e))
 
 
 @bp.get("/tracks")

@@ -90,6 +90,8 @@ def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, 
             assert files_under(data / "tmp") == []  # no half-written spool file
             listed = requests.get(f"{base}/sessions/{sid}", auth=AUTH, timeout=30)  # reads go on
             assert listed.status_code == 200 and [f["name"] for f in listed.json()["files"]] == ["tone.wav"]
+            # a library not made yet cannot be made: said as a full disk (a stranger's read "not reachable")
+            assert_disk_full_answer(requests.get(f"{base}/library/tracks", auth=AUTH, timeout=30), data=data)
 
             filler.unlink()  # space returns: the same app takes uploads again, no restart
             app.config["MIN_FREE_DISK_MB"] = 1
@@ -99,6 +101,7 @@ def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, 
             r = chunked_upload(base, sid, "late.wav", tone.read_bytes())
             assert r.status_code == 201, r.text
             assert [f["name"] for f in r.json()["files"]] == ["late.wav"]
+            assert requests.get(f"{base}/library/tracks", auth=AUTH, timeout=30).status_code == 200
 
 
 def test_an_upload_that_fills_the_disk_midway_leaves_no_file(settings, tmp_path):

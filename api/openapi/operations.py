@@ -280,7 +280,8 @@ OPERATIONS: dict[str, Op] = {
 }
 
 LIBRARY_ERRORS = {400: "A filter, `limit` or `cursor` is not acceptable.",
-                  503: "The library database is not reachable (`library_unavailable`)."}
+                  503: "The library database is not reachable (`library_unavailable`).",
+                  507: "The library database cannot be made or written: the disk is full (`insufficient_storage`)."}
 NUMBER = {"type": "number"}
 TRACK_FILTERS = (
     Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),

@@ -129,10 +129,12 @@ def test_a_refused_or_concurrent_run_leaves_the_progress_file_to_resume(env, tmp
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(song(tmp_path / "b.wav", bars=2, tonic=7)),
                     "-c:a", "libopus", str(folder / "b.opus")], check=True)
     (folder / "cover.txt").write_text("not audio")
+    song(folder / "c d.wav", bars=1, tonic=4)  # stored as c_d.wav: the table says so (it was only in --json)
     first = ma(env, "batch", str(folder), "--features", "--state", str(state_file))
     assert first.returncode == 0, first.stderr
     assert "1 other file(s)" in first.stderr and "--pattern" in first.stderr, first.stderr
-    assert "2 done" in first.stdout and "a.aiff" in first.stdout and "b.opus" in first.stdout, first.stdout
+    assert "3 done" in first.stdout and "a.aiff" in first.stdout and "b.opus" in first.stdout, first.stdout
+    assert "c d.wav → c_d.wav" in first.stdout, first.stdout
     recorded = state_file.read_text()
     session_id = json.loads(recorded)["session_id"]
 
@@ -152,8 +154,8 @@ def test_a_refused_or_concurrent_run_leaves_the_progress_file_to_resume(env, tmp
     resumed = ma(env, "--json", "batch", str(folder), "--resume", "--state", str(state_file))
     assert resumed.returncode == 0, resumed.stderr
     assert {f["file"]: f["status"] for f in json.loads(resumed.stdout)["files"]} == {
-        "a.aiff": "done earlier", "b.opus": "done earlier"}
-    assert len(admin_client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 2
+        "a.aiff": "done earlier", "b.opus": "done earlier", "c d.wav": "done earlier"}
+    assert len(admin_client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 3
 
 
 def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, client):

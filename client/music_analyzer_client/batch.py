@@ -298,6 +298,9 @@ def report(batch: Batch, rows: list[dict[str, Any]]) -> None:
         cells = [r["jobs"][n].get("brief") or "" for n in names]
         if r["error"]:  # the upload was refused: no job ran
             cells = [r["error"]["message"]] + [""] * (len(names) - 1)
-        table.append([r["file"], r["status"], *cells])
+        # the name the server gave, where it differs (a clash: a_b.wav stored as a_b-1.wav, whose results are named
+        # after it; a stranger found the mapping only in --json)
+        shown = r["file"] if not r["name"] or r["name"] == Path(r["file"]).name else f"{r['file']} → {r['name']}"
+        table.append([shown, r["status"], *cells])
     out.table(["file", "status", *names], table, title=f"session {batch.state.session_id}")
     out.out.print(", ".join(f"{n} {s}" for s, n in counts.items() if n))

@@ -21,14 +21,17 @@ def facts(name: str, key: tuple[str, str], bpm: float) -> dict:
 
 
 def test_the_tempo_match_known_answers():
+    """The percent is the change the second track needs to reach the first (a stranger's 119.94 BPM track listed
+    for a 114.85 BPM seed read +4.43, the seed's change, where it must slow by 4.24 %)."""
     assert tempo_match(120.0, 120.0) == ("exact", 0.0)
-    assert tempo_match(120.0, 126.5) == ("exact", 5.42)
+    assert tempo_match(114.85, 119.94) == ("exact", -4.24)
+    assert tempo_match(120.0, 126.5) == ("exact", -5.14)
     assert tempo_match(120.0, 128.0) is None  # 6.67 % faster, and neither double nor half
-    assert tempo_match(100.0, 51.0) == ("double", 2.0)  # played at double time, 2 % fast
-    assert tempo_match(100.0, 196.0) == ("half", -2.0)
-    assert tempo_match(100.0, 108.0, percent=8.0) == ("exact", 8.0)  # a deck's +-8 % fader
+    assert tempo_match(100.0, 51.0) == ("double", -1.96)  # played at double time (102), slowed 1.96 %
+    assert tempo_match(100.0, 196.0) == ("half", 2.04)  # played at half time (98), sped up 2.04 %
+    assert tempo_match(100.0, 108.0, percent=8.0) == ("exact", -7.41)  # a deck's +-8 % fader
     # a stranger's pair: the faster slowed 5.72 % meets the slower, whichever is named first
-    assert tempo_match(134.94, 127.22) == ("exact", -5.72) and tempo_match(127.22, 134.94) == ("exact", 6.07)
+    assert tempo_match(134.94, 127.22) == ("exact", 6.07) and tempo_match(127.22, 134.94) == ("exact", -5.72)
     assert MIX_TEMPO_PERCENT == 6.0
 
 
@@ -47,5 +50,5 @@ def test_compare_and_the_library_call_the_same_pairs_mixable(percent):
         agreed += in_compare
     assert agreed > 100  # not agreement on "never"
     pair = pair_relations(facts("a", KEYS[0], 100.0), facts("b", KEYS[1], 105.0))
-    assert pair["tempo"] == {"relation": "same tempo", "percent_apart": 4.8, "change_percent": 5.0}
+    assert pair["tempo"] == {"relation": "same tempo", "percent_apart": 4.8, "change_percent": -4.76}
     assert pair["mixable"]

@@ -83,5 +83,7 @@ def tempo_match(reference_bpm: float, other_bpm: float, *,
         # rounded: 108 against 100 is 8.000000000000007, and a user's 8 means 8
         slowed = round(100.0 * (1.0 - min(other, reference_bpm) / max(other, reference_bpm)), 2)
         if slowed <= percent:
-            return name, round(100.0 * (other / reference_bpm - 1.0), 2)
+            # what `other`'s pitch fader must do: 119.94 BPM reaching 114.85 is -4.24 % (it had read +4.43, the
+            # change the reference needed, and sent a stranger's deck the wrong way)
+            return name, round(100.0 * (reference_bpm / other - 1.0), 2)
     return None

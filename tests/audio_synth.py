@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -45,3 +46,34 @@ def flac_declaring(path, *, source, total_samples: int):
     data[18:26] = packed.to_bytes(8, "big")
     path.write_bytes(bytes(data))
     return path
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The Ogg page checksum: CRC-32, polynomial 0x04C11DB7, unreflected, over the page with its CRC field 0."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        crc &= 0xFFFFFFFF
+    return crc
+
+
+def opus_starting_early(src: Path, dst: Path, *, samples: int) -> Path:
+    """A copy of the Ogg Opus file `src` whose first audio page's granule position is `samples` lower, so the
+    stream starts at a negative time (`ffprobe` start_pts -samples), as FFmpeg writes some encodes (a stranger's
+    Wesnoth tracks to Opus: start_pts -139). libsndfile refuses such a file as malformed; FFmpeg reads it."""
+    data = bytearray(Path(src).read_bytes())
+    pos, page = 0, 0
+    while pos < len(data):
+        assert data[pos:pos + 4] == b"OggS"
+        size = 27 + data[pos + 26] + sum(data[pos + 27:pos + 27 + data[pos + 26]])
+        granule = struct.unpack_from("<q", data, pos + 6)[0]
+        if page >= 2 and granule > 0:  # after OpusHead and OpusTags
+            struct.pack_into("<q", data, pos + 6, granule - samples)
+            struct.pack_into("<I", data, pos + 22, 0)
+            struct.pack_into("<I", data, pos + 22, _ogg_crc(bytes(data[pos:pos + size])))
+            break
+        pos, page = pos + size, page + 1
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +42,29 @@ def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
     assert [x["name"] for x in listing["files"]] == [f["name"]]
     body = client.get(f"/sessions/{session_id}/files/{f['name']}").content
     assert body == path.read_bytes()
+
+
+def test_an_opus_file_that_starts_early_is_accepted_and_analysed(client, session_id, audio_dir):
+    """4 of 16 of a stranger's Wesnoth tracks encoded to Opus by FFmpeg start at a negative time (pre-skip): valid
+    (FFmpeg plays them), but libsndfile calls them malformed, and the upload was refused as corrupt. FFmpeg reads
+    them now; cut short, one is still refused."""
+    from tests.audio_synth import opus_starting_early
+
+    wav = write(audio_dir / "early-src.wav", sine(440, 2.0, channels=2))
+    encoded = audio_dir / "early-src.opus"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus", str(encoded)],
+                   check=True)
+    early = opus_starting_early(encoded, audio_dir / "early.opus", samples=139)
+    r = upload(client, session_id, early)
+    assert r.status_code == 201, r.text
+    (f,) = r.json()["files"]
+    assert f["format"] == "ogg" and f["sample_rate"] == 48000 and f["duration_seconds"] == pytest.approx(2.0, abs=0.05)
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "early.opus"}).json()["job_id"])
+    assert job["state"] == "succeeded", job
+    cut = audio_dir / "early-cut.opus"
+    cut.write_bytes(early.read_bytes()[: early.stat().st_size // 2])
+    r = upload(client, session_id, cut)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "truncated_audio", r.text
 
 
 def test_an_upload_sweeps_the_parts_of_requests_that_died(client, settings, session_id, audio_dir):

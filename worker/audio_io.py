@@ -133,6 +133,8 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     except _LengthNotDeclared as e:
         raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
+        if _is_ogg_opus(path):  # libsndfile refuses valid Opus it cannot seek in (FFmpeg's pre-skip of 139 at
+            raise _NotForSoundfile(str(e)) from e  # the start: 4 of 16 of a stranger's encodes): FFmpeg judges
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e
@@ -160,6 +162,12 @@ def _looks_like_mp4(path: Path) -> bool:
 def _looks_like_riff(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(4) in (b"RIFF", b"RF64", b"fLaC", b"OggS")
+
+
+def _is_ogg_opus(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    return head.startswith(b"OggS") and b"OpusHead" in head
 
 
 def _sf_knows_header(path: Path) -> bool:
@@ -256,6 +264,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             raise AudioError("the MP4/M4A file is truncated or corrupt (its index or data is missing)",
                              code="truncated_audio") from e
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
+    if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
+        _check_ogg_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 
 

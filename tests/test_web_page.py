@@ -306,6 +306,40 @@ def test_a_refused_upload_and_a_keyless_track_read_as_what_they_are(browser, ser
 
 
 @pytest.mark.needs_chromium
+def test_a_recordings_warnings_and_a_format_the_browser_cannot_play_are_said(browser, server, client, session_id,
+                                                                             audio_dir):
+    """A stranger's clipped file: its features warnings reached the JSON only, not the page or the picture; and
+    an AIFF upload (accepted) left a greyed-out player and "Unable to decode audio data"."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_api_sessions import upload
+
+    t = np.arange(22050 * 3) / 22050
+    loud = np.clip(4.0 * np.sin(2 * np.pi * 220 * t), -1.0, 1.0).astype("float32")
+    sf.write(audio_dir / "loud.aiff", loud, 22050, format="AIFF")
+    assert upload(client, session_id, audio_dir / "loud.aiff").status_code == 201
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "loud.aiff"}).json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["audio_features"]["warnings"][0].startswith("clipped")
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=loud.aiff")
+        page.locator("#features-warnings li", has_text="clipped").wait_for()
+        page.locator("#track-status", has_text="cannot play AIFF").wait_for()
+        assert "Unable to decode" not in page.locator("#track-status").inner_text()
+        # the zoom's readout follows the zoom of a paused track (it had waited for the playhead's text to change)
+        readout = page.locator("#zoom-readout")
+        page.locator("#zoom-in").click()
+        page.locator("#zoom-in").click()
+        page.wait_for_function("!document.querySelector('#zoom-readout').textContent.includes('whole')")
+        assert "visible" in readout.inner_text(), readout.inner_text()
+        page.locator("#zoom-fit").click()
+        page.wait_for_function("document.querySelector('#zoom-readout').textContent.includes('whole')")
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
     """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
     (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""
@@ -321,7 +355,9 @@ def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, se
         page.goto(f"{server}/#session={session_id}")
         row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
         row.locator(".state", has_text="queued").wait_for()
-        row.get_by_role("button", name="Cancel Features picture").click()
+        # the file from the start: a stranger's 14 queued rows read alike, and so did their Cancel buttons
+        assert "tone.wav" in row.locator(".stage").inner_text()
+        row.get_by_role("button", name="Cancel Features picture of tone.wav").click()
         row.locator(".state", has_text="canceled").wait_for()
         assert row.get_by_role("button").count() == 0  # nothing left to cancel
         assert client.get(f"/jobs/{job['job_id']}").json()["state"] == "canceled"

@@ -50,13 +50,14 @@ export class JobList {
     const bar = el('progress', { max: '1', value: String(final && job.state === 'succeeded' ? 1 : job.progress ?? 0),
       'aria-label': `${label} progress` });
     const cancel = final ? null : el('button', {
-      type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}`,
+      type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}${file ? ` of ${file}` : ''}`,
       onclick: async () => {
         try { await del(`/jobs/${encodeURIComponent(job.job_id)}`); } catch (e) { notify(errorText(e)); }
       },
     }, 'Cancel');
+    // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
     const detail = job.state === 'failed' ? (job.error?.message ?? 'failed')
-      : final ? file : (job.stage || '');
+      : final ? file : [file, job.stage].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
     row.node.replaceChildren(
       el('span', { class: 'job-type' }, label),

@@ -23,19 +23,23 @@ const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
 
 let lastNow = '';
+let lastZoom = '';
 function showNow(now) {
   const node = $('#now');
   const parts = [formatTime(now.t)];
   if (now.bar >= 0) parts.push(`bar ${now.bar + 1}${now.beatInBar > 0 ? `, beat ${now.beatInBar}` : ''}`);
   else if (now.beat >= 0) parts.push(`beat ${now.beat + 1}`);
   if (now.chord && now.chord.label !== 'N') parts.push(now.chord.label);
+  // the zoom's readout on every draw: it had waited for the playhead's text to change, and read "whole track"
+  // after two zooms of a paused track, and "0:11.9 visible" after "Whole track" (a stranger's)
+  const zoom = timeline.zoomText();
+  if (zoom !== lastZoom) { lastZoom = zoom; $('#zoom-readout').textContent = zoom; }
   const text = parts.join(' · ');
   if (text === lastNow) return;
   lastNow = text;
   node.textContent = text;
   node.dataset.beat = String(now.beat);
   node.dataset.bar = String(now.bar);
-  $('#zoom-readout').textContent = timeline.zoomText();
 }
 
 $('#zoom-in').addEventListener('click', () => timeline.zoom(1.5));

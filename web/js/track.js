@@ -129,7 +129,12 @@ export class Track {
         this.onGone();
         return;
       }
-      this.decodeNote = `The waveform could not be drawn: ${errorText(e)}`;
+      // a format the server reads but this browser does not (AIFF, ALAC in Chromium): said as such, not as the
+      // decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
+      const format = file?.format === 'aiff' ? 'AIFF' : file?.format === 'm4a' ? 'this M4A (ALAC?)' : null;
+      this.decodeNote = e instanceof DOMException && format
+        ? `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.`
+        : `The waveform could not be drawn: ${errorText(e)}`;
     }
   }
 
@@ -213,17 +218,22 @@ export class Track {
     if (llm) parts.push([`Audio LLM (${llm.model ?? ''})`, llm.analysis_summary, llm.warnings || []]);
     if (!parts.length) { clear(box, el('p', { class: 'muted small' }, 'Run “Lyrics” or “Audio LLM” on the file.')); return; }
     // the result's warnings are part of the answer: an instrumental track's lyrics analysis is only its warning
+    // the warnings first, as the transcript's: below a long answer in its scroll box they were out of sight
     clear(box, ...parts.map(([title, text, notes]) => el('article', {}, el('h3', {}, title),
+      notes.length > 0 && el('ul', { class: 'warnings' }, ...notes.map((w) => el('li', {}, w))),
       ...(String(text || '').trim() ? String(text).split(/\n{2,}/).map((p) => el('p', { class: 'llm' }, p))
-        : [el('p', { class: 'muted small' }, 'No text was generated.')]),
-      notes.length > 0 && el('ul', { class: 'warnings' }, ...notes.map((w) => el('li', {}, w))))));
+        : [el('p', { class: 'muted small' }, 'No text was generated.')]))));
   }
 
   showFeatures(result, url, name) {
     const box = $('#features');
     const png = result?.files?.find((f) => f.endsWith('.png'));
     if (!png) { clear(box, el('p', { class: 'muted small' }, 'Run “Features picture” on the file.')); return; }
-    clear(box, el('a', { href: url(png), target: '_blank', rel: 'noopener', title: 'Open the picture full size' },
+    // the recording's own warnings (clipped, DC offset, peaks over full scale) had reached the JSON and the .txt only
+    const notes = result?.audio_features?.warnings || [];
+    clear(box, notes.length > 0 && el('ul', { class: 'warnings', id: 'features-warnings' },
+      ...notes.map((w) => el('li', {}, w))),
+    el('a', { href: url(png), target: '_blank', rel: 'noopener', title: 'Open the picture full size' },
       el('img', { src: url(png), alt: `Features of ${name}: waveform, spectrogram and chromagram`,
         class: 'features', loading: 'lazy' })),
     el('p', { class: 'small' }, el('a', { href: url(png, 'results', false), download: png }, 'Download the picture')));

@@ -64,8 +64,10 @@ def run_features(*, audio_path: Path, results_dir: Path, options: FeaturesOption
     files = [f"features_{stem}.json", f"features_{stem}.txt"]
     if options.picture:
         report(0.6, "picture")
+        warnings = analysis.features.get("warnings") or []  # in the picture too, as the pitch picture's are
         render_overview(results_dir / f"features_{stem}.png", analysis=analysis,
-                        title=f"{audio_path.name} — {result['duration_seconds']:.1f} s")
+                        title=f"{audio_path.name} — {result['duration_seconds']:.1f} s"
+                        + (f"\nwarning: {'; '.join(warnings)}" if warnings else ""))
         files.append(f"features_{stem}.png")
     report(0.9, "writing")
     result["files"] = files

@@ -25,6 +25,8 @@ def render_overview(path: Path, *, analysis: FeatureAnalysis, title: str) -> Non
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure  # the OO API: no pyplot global state
 
+    from worker.music.plot import wrap_title
+
     sr = analysis.sample_rate
     duration = analysis.duration_seconds
     env_lo, env_hi = analysis.envelope
@@ -40,7 +42,7 @@ def render_overview(path: Path, *, analysis: FeatureAnalysis, title: str) -> Non
     ax_wave.fill_between(t_env, env_lo, env_hi, color="#3b6ea8", linewidth=0)
     ax_wave.set_ylabel("amplitude")
     ax_wave.set_ylim(-1.05, 1.05)
-    ax_wave.set_title(title)
+    ax_wave.set_title(wrap_title(title, FIGURE_SIZE[0]))  # a warnings line stays inside the picture
     im = ax_spec.imshow(spec_db, origin="lower", aspect="auto", extent=extent, cmap="magma")
     ax_spec.set_ylabel("frequency (kHz)")
     fig.colorbar(im, ax=ax_spec, label="dB")

@@ -16,8 +16,11 @@ one, its value is unknown and the dimension costs what a track drawn from the li
 (seed - mean)^2 + variance, which is the weighted seed value squared plus the dimension's `unknown_gap` (its
 weight share). Filling the mean alone had cost only the first term, so a track with a pitch result alone sat
 nearer a seed than its own re-encoded copy in a small library; now a re-encoded copy lands next to it, and a
-track that measured less is as far as an average track on what it lacks. A track that measured none of the
-seed's descriptors is not a neighbour (library/search.py).
+track that measured less is as far as an average track on what it lacks. In a small library of distinct tracks
+an average track is nearer than most real ones, so a track that measured less than the seed is listed after
+every track that measured as much (`compared_share` below 1: a stranger's 6 s speech clip run through pitch
+alone came first for a song among songs). A track that measured none of the seed's descriptors is not a
+neighbour (library/search.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 
 N_MFCC = 13
 STD_FLOOR = 1e-9  # a dimension whose deviation over the library is below this is constant: it weighs nothing
+COMPARED_IN_FULL = 1.0 - 1e-6  # a compared_share at least this: the track measured every descriptor the seed did
 GROUP_WEIGHTS = {"timbre": 0.45, "harmony": 0.30, "rhythm": 0.15, "energy": 0.10}
 DESCRIPTORS: tuple[tuple[str, str], ...] = (
     *((f"mfcc_mean_{i}", "timbre") for i in range(N_MFCC)),
@@ -95,6 +99,14 @@ def weighted_matrix(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     std = np.sqrt((centred ** 2).sum(axis=0) / np.maximum(counts, 1))
     z = np.where(std > STD_FLOOR, centred / np.where(std > STD_FLOOR, std, 1.0), 0.0)
     return z * group_scale(), unknown_gap(std)
+
+
+def compared_shares(raw: np.ndarray, seed: int) -> np.ndarray:
+    """Per track, the share (0..1) of the seed's descriptor weight it measured too: 1 for a track analysed as the
+    seed was, the rhythm's 0.15 of it for a pitch result alone beside the seed's features and pitch."""
+    seed_has = ~np.isnan(raw[seed])
+    weight = group_scale() ** 2 * seed_has
+    return (~np.isnan(raw) * weight).sum(axis=1) / max(float(weight.sum()), 1e-12)
 
 
 def distances(weighted: np.ndarray, raw: np.ndarray, gap: np.ndarray, seed: int) -> np.ndarray:

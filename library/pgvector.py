@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .descriptors import NAMES, STD_FLOOR, group_scale, unknown_gap
+from .descriptors import COMPARED_IN_FULL, NAMES, STD_FLOOR, group_scale, unknown_gap
 
 VECTORS_LABEL = "pgvector (hnsw)"
 HNSW_M = 16  # pgvector's defaults, named: links per node and build-time candidate list
@@ -197,10 +197,11 @@ def descriptor_scales(db: Any, *, owner: str) -> DescriptorScales:
 
 
 def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
-                          scales: DescriptorScales) -> Iterator[tuple[str, float]] | None:
-    """The owner's other tracks nearest first as (track_id, distance), read `chunk` at a time; None when the
-    track has no descriptors. Same metric as library/descriptors.py's weighted_matrix, computed by the server
-    in one exact scan of the owner's tracks."""
+                          scales: DescriptorScales) -> Iterator[tuple[str, float, float]] | None:
+    """The owner's other tracks as (track_id, distance, compared_share), those that measured every descriptor the
+    seed did first, nearest first within each, read `chunk` at a time; None when the track has no descriptors.
+    Same metric and order as library/descriptors.py's, computed by the server in one exact scan of the owner's
+    tracks."""
     seed = db.query("SELECT descriptor_values::text, descriptor_present::text FROM tracks WHERE owner = ? AND "
                     "track_id = ? AND descriptor_values IS NOT NULL", (owner, track_id))
     if not seed or not parse_vector(seed[0][1]).any():
@@ -210,20 +211,23 @@ def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
     # over the seed's dimensions only (a and b masked by them); each one another track lacks costs its gap:
     # sum(gap * seed) + present <#> (gap * seed), as <#> is the negative inner product
     gap = scales.gap * present
+    weight = group_scale() ** 2 * present / max(float((group_scale() ** 2 * present).sum()), 1e-12)
     params = (as_vector(scales.a * present), as_vector(scales.b * present), as_vector(point), float(gap.sum()),
-              as_vector(gap), owner, track_id, as_vector(present))
+              as_vector(gap), as_vector(weight), owner, track_id, as_vector(present))
 
-    def ranked() -> Iterator[tuple[str, float]]:
+    def ranked() -> Iterator[tuple[str, float, float]]:
         offset = 0
         while True:
             # a track that measured none of the seed's descriptors is left out (see library/search.py)
             rows = db.query(
-                "SELECT track_id, sqrt(greatest(0, power((descriptor_values * ?::vector - descriptor_present "
-                "* ?::vector) <-> ?::vector, 2) + ? + (descriptor_present <#> ?::vector))) AS distance "
+                "SELECT track_id, distance, share FROM (SELECT track_id, sqrt(greatest(0, power((descriptor_values "
+                "* ?::vector - descriptor_present * ?::vector) <-> ?::vector, 2) + ? + (descriptor_present <#> "
+                "?::vector))) AS distance, -(descriptor_present <#> ?::vector) AS share "
                 "FROM tracks WHERE owner = ? AND track_id <> ? AND descriptor_values IS NOT NULL "
-                "AND (descriptor_present <#> ?::vector) < 0 "
-                "ORDER BY distance, track_id LIMIT ? OFFSET ?", (*params, chunk, offset))
-            yield from ((str(t), float(d)) for t, d in rows)
+                "AND (descriptor_present <#> ?::vector) < 0) AS ranked "
+                f"ORDER BY share < {COMPARED_IN_FULL!r}, distance, track_id LIMIT ? OFFSET ?",
+                (*params, chunk, offset))
+            yield from ((str(t), float(d), float(sh)) for t, d, sh in rows)
             if len(rows) < chunk:
                 return
             offset += chunk

@@ -22,7 +22,7 @@ from worker.camelot import compatible, relative, tempo_match
 from worker.errors import AudioError, NotFoundError
 
 from . import pgvector
-from .descriptors import distances
+from .descriptors import COMPARED_IN_FULL, compared_shares, distances
 from .fulltext import search_lines
 from .store import LibraryStore
 from .vectors import VectorCache
@@ -32,7 +32,8 @@ MAX_RESULTS = 200  # hits a search ranks at most (pages are cut from them)
 SEMANTIC_MIN = 0.2  # cosine below which a passage is not called a match
 PASSAGES_PER_TRACK_GUESS = 8  # passages ranked per wanted track before falling back to a full sort
 SIMILAR_CHUNK = 200  # neighbours read (and their track rows fetched) at a time until a page is full
-Neighbours = Iterator[tuple[str, float]]  # (track_id, distance), nearest first
+Neighbours = Iterator[tuple[str, float, float]]  # (track_id, distance, compared_share): fully compared first,
+# nearest first within each (library/descriptors.py)
 
 
 def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzzy: str) -> list[dict[str, Any]]:
@@ -108,12 +109,13 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
         chunk = list(itertools.islice(ranked, SIMILAR_CHUNK))
         if not chunk:
             break
-        rows = store.tracks_by_id(owner=owner, track_ids=[t for t, _ in chunk])
-        for other, distance in chunk:
+        rows = store.tracks_by_id(owner=owner, track_ids=[t for t, _, _ in chunk])
+        for other, distance, share in chunk:
             track = rows.get(other)
             extra = keep(track) if track is not None else None
             if extra is not None and track is not None:
-                out.append({"track": track, "distance": round(distance, 4), **extra})
+                out.append({"track": track, "distance": round(distance, 4), "compared_share": round(share, 3),
+                            **extra})
             if len(out) >= limit:
                 break
     return {"track": seed, "similar": out}
@@ -126,11 +128,12 @@ def _numpy_neighbours(cache: VectorCache, *, owner: str, track_id: str) -> Neigh
     if i is None or np.isnan(data.raw[i]).all():
         return None
     dist = distances(data.weighted, data.raw, data.gap, i)
+    share = compared_shares(data.raw, i)
     # a track that measured none of the seed's descriptors (a transcript alone, or features where the seed has
     # only a pitch result) has nothing to be compared by
     shared = (~np.isnan(data.raw) & ~np.isnan(data.raw[i])).any(axis=1)
-    return ((data.track_ids[int(j)], float(dist[j])) for j in np.argsort(dist, kind="stable")
-            if int(j) != i and shared[j])
+    order = np.lexsort((dist, share < COMPARED_IN_FULL))  # fully compared first, then by distance
+    return ((data.track_ids[int(j)], float(dist[j]), float(share[j])) for j in order if int(j) != i and shared[j])
 
 
 def _any_track(track: dict[str, Any]) -> dict[str, Any] | None:

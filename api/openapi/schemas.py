@@ -350,7 +350,8 @@ def library_schemas() -> dict[str, Schema]:
               lines=arr(line), passage=null(passage))
     citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
                    kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT))
-    neighbour = obj(["track", "distance"], track=ref("Track"), distance=NUM,
+    neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
+                    compared_share={"type": "number", "minimum": 0, "maximum": 1},
                     key_relation={"enum": ["same", "relative", "fifth"]},
                     tempo_match={"enum": ["exact", "double", "half"]}, tempo_change_percent=NUM)
     return {

@@ -76,10 +76,27 @@ def disk_full(e: BaseException) -> bool:
     return type(e).__name__ == "DiskFull" or (isinstance(e, sqlite3.OperationalError) and "full" in str(e))
 
 
+TRACK_PARAMS = frozenset({"session_id", "key", "key_relation", "tempo_min", "tempo_max", "tempo_multiples", "metre",
+                          "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals", "limit",
+                          "cursor", "owner"})
+SEARCH_PARAMS = frozenset({"q", "mode", "limit", "cursor", "owner"})
+
+
+def known_params(valid: frozenset[str]) -> None:
+    """400 for a query parameter the route does not read: a misspelt filter (`bpm_min=200`) had listed the whole
+    library, as if it had matched (a stranger's); JSON bodies were strict already (`unknown_option`)."""
+    unknown = sorted(set(request.args) - valid)
+    if unknown:
+        raise InvalidRequestError(f"unknown parameter(s): {', '.join(p[:64] for p in unknown[:20])}",
+                                  code="invalid_filter", details={"unknown": [p[:64] for p in unknown[:20]],
+                                                                  "valid": sorted(valid)})
+
+
 @bp.get("/tracks")
 def list_tracks():
     """The caller's tracks ordered by session and file, filtered (see the OpenAPI description)."""
     args = request.args
+    known_params(TRACK_PARAMS)
     where = TrackFilter(
         session_id=_session_id(), camelot=_key_filter(), tempo_min=_number("tempo_min", 1, 1000),
         tempo_max=_number("tempo_max", 1, 1000), tempo_multiples=_flag("tempo_multiples", True),
@@ -118,6 +135,7 @@ def similar(track_id: str):
 @bp.get("/search")
 def search():
     args = request.args
+    known_params(SEARCH_PARAMS)
     query = (args.get("q") or "").strip()
     # whitespace and control characters alone are no text, as for /library/ask's question (a stranger's q=%00%01
     # was searched, and answered 200 with nothing)

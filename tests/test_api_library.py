@@ -80,6 +80,10 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
         assert r.json()["error"]["code"] in ("invalid_filter", "invalid_cursor", "invalid_limit",
                                              "invalid_session_id"), params
     assert client.get("/library/tracks", params={"metre": "4/4"}).status_code == 200
+    # a misspelt filter is named, not ignored: bpm_min=200 had listed the whole library (a stranger's)
+    for route, params in (("/library/tracks", {"bpm_min": "200"}), ("/library/search", {"q": "x", "moed": "lyrics"})):
+        r = client.get(route, params=params)
+        assert r.status_code == 400 and r.json()["error"]["details"]["unknown"] == [next(iter(params.keys() - {"q"}))]
     assert client.get("/library/search", params={"q": ""}).status_code == 400
     control = client.get("/library/search", params={"q": "\x00\x01 \x1b"})  # a stranger's: 200 with nothing
     assert control.status_code == 400 and control.json()["error"]["code"] == "invalid_query", control.text

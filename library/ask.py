@@ -1,8 +1,9 @@
 """POST /library/ask: retrieve candidates (hybrid search), let the LLM decide which answer the question.
 
 The model sees the candidates as numbered excerpts (track, time, the matching line or passage) and is asked
-to cite them as [n]. Citations are the excerpts it cited; a small model that cites none gets the top-ranked
-candidate cited for it, and the result says so (`cited_by: "retrieval"`), never an invented one.
+to cite them as [n]. Citations are the excerpts it cited; a small model that cites none gets those of the tracks
+its answer names by file cited for it, else the top-ranked candidate, and the result says so (`cited_by:
+"retrieval"`), never an invented one.
 """
 
 from __future__ import annotations
@@ -44,13 +45,26 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
     numbers = {int(n) for n in CITATION_RE.findall(response)}
     cited = sorted(n for n in numbers if 1 <= n <= len(candidates))
     cited_by = "model" if cited else "retrieval"
-    citations = [candidates[n - 1] for n in cited] if cited else candidates[:1]
+    citations = [candidates[n - 1] for n in cited] if cited else named_candidates(response, candidates)
     progress(1.0, "done")
     return {"question": options.question, "answer": response, "model": generated.get("model"),
             "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
             "citations": citations, "cited_by": cited_by, "candidates": candidates,
             "warnings": answer_warnings(response, prompt=prompt, candidates=candidates, numbers=numbers),
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def named_candidates(response: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For an answer that cites no excerpt: the first excerpt of each track whose file the answer names, else the
+    top-ranked one (a stranger's answer named song_mix.wav and was given speech.wav, the top candidate, as its
+    citation)."""
+    text = response.lower()
+    named, seen = [], set()
+    for c in candidates:
+        if c["filename"].lower() in text and c["track_id"] not in seen:
+            named.append(c)
+            seen.add(c["track_id"])
+    return named or candidates[:1]
 
 
 def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, Any]], numbers: set[int]) -> list[str]:

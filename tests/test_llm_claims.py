@@ -50,3 +50,14 @@ def test_an_answer_citing_excerpts_it_was_not_given_says_so():
                            numbers={1}) == []
     warned = answer_warnings("See [1], [7] and [9].", prompt="", candidates=candidates, numbers={1, 7, 9})
     assert warned == ["the answer cites [7], [9], but only 2 excerpts were given: those citations were left out"]
+
+
+def test_an_answer_without_citations_cites_the_tracks_it_names():
+    """A stranger's answer named song_mix.wav and cited nothing: the top candidate, speech.wav, was cited for it."""
+    from library.ask import named_candidates
+
+    candidates = [{"n": 1, "track_id": "s", "filename": "speech.wav"},
+                  {"n": 2, "track_id": "m", "filename": "song_mix.wav"},
+                  {"n": 3, "track_id": "m", "filename": "song_mix.wav"}]
+    assert named_candidates('The song "Song_Mix.wav" mentions a river.', candidates) == [candidates[1]]
+    assert named_candidates("A song mentions a river.", candidates) == [candidates[0]]  # none named: the top one

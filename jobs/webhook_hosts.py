@@ -148,18 +148,18 @@ def deliver(url: str, address: str | None, *, data: bytes, headers: dict[str, st
     200 took a worker to 4 GB, since the body was read whole."""
     target, host = (url, None) if address is None else pinned_url(url, address)
     parts = urlsplit(url)
-    _delivery.sockets = []
+    opened: list[socket.socket] = []  # this delivery's sockets, as its connections open them (_opened)
+    _delivery.sockets = opened
     expired = threading.Event()
 
-    def expire() -> None:
+    def expire() -> None:  # on the timer's thread
         expired.set()
-        for sock in list(_delivery_sockets):
+        for sock in list(opened):
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
             except OSError:
                 pass
 
-    _delivery_sockets = _delivery.sockets
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
     try:

@@ -133,8 +133,8 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     except _LengthNotDeclared as e:
         raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
-        if _is_ogg_opus(path):  # libsndfile refuses valid Opus it cannot seek in (FFmpeg's pre-skip of 139 at
-            raise _NotForSoundfile(str(e)) from e  # the start: 4 of 16 of a stranger's encodes): FFmpeg judges
+        if _is_ogg_opus(path):  # libsndfile calls a valid Opus stream that starts at a negative time malformed
+            raise _NotForSoundfile(str(e)) from e  # (4 of 16 of a stranger's FFmpeg encodes): FFmpeg judges it
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e

@@ -104,6 +104,16 @@ def init_request_context(app: Flask) -> None:
         return response
 
 
+def known_params(valid: frozenset[str]) -> None:
+    """400 for a query parameter a listing does not read: a misspelt filter (`bpm_min=200`) had listed the whole
+    library, as if it had matched (a stranger's); JSON bodies were strict already (`unknown_option`)."""
+    unknown = sorted(set(request.args) - valid)
+    if unknown:
+        raise InvalidRequestError(f"unknown parameter(s): {', '.join(p[:64] for p in unknown[:20])}",
+                                  code="invalid_filter", details={"unknown": [p[:64] for p in unknown[:20]],
+                                                                  "valid": sorted(valid)})
+
+
 def page_limit(default: int, most: int) -> int:
     """`?limit=` of a listing: an integer of at least 1 (0 or less was read as 1, a page nobody asked for, while
     the description says the minimum is 1); over `most` it is cut to `most`."""

@@ -11,7 +11,7 @@ from typing import ClassVar
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
-from api.context import page_limit
+from api.context import known_params, page_limit
 from api.creation import wait_argument
 from api.process import json_body
 from api.waits import TooManyWaitsError, waits
@@ -58,11 +58,15 @@ def job_webhooks(job_id: str):
     return jsonify({"job_id": job_id, "deliveries": queue.history(job_id) if queue is not None else []})
 
 
+JOB_LIST_PARAMS = frozenset({"session_id", "type", "state", "since", "limit", "cursor", "owner"})
+
+
 @bp.get("/jobs")
 def list_jobs():
     """The caller's jobs newest first, a page at a time (`limit`, `cursor` -> `next_cursor`), filtered by
     `session_id`, `type`, `state` (comma lists) and `since` (ISO 8601 or Unix seconds)."""
     args = request.args
+    known_params(JOB_LIST_PARAMS)  # a misspelt filter (`?typ=pitch`) had listed every job
     session_id = args.get("session_id") or None
     if session_id:
         check_session_id(session_id)

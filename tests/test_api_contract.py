@@ -270,7 +270,9 @@ def test_jobs_and_sessions_page_with_cursors(client, session_id, audio_dir):
     assert seen == list(reversed(made))  # newest first, each once
     assert client.get("/jobs", params={"state": "nonsense"}).status_code == 400
     # a typo'd type, a non-finite `since` (it reached Redis and read as an outage, 503) and a limit under 1 are 400s
-    for params in ({"type": "featurs"}, {"since": "nan"}, {"since": "inf"}, {"limit": 0}, {"limit": -1}):
+    # and a misspelt filter is named, not ignored (`typ=pitch` had listed every job)
+    for params in ({"type": "featurs"}, {"since": "nan"}, {"since": "inf"}, {"limit": 0}, {"limit": -1},
+                   {"typ": "pitch"}):
         r = client.get("/jobs", params=params)
         assert r.status_code == 400, (params, r.text)
         assert r.json()["error"]["code"] in ("invalid_filter", "invalid_limit"), (params, r.text)

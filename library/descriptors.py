@@ -101,12 +101,17 @@ def weighted_matrix(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z * group_scale(), unknown_gap(std)
 
 
+def compared_weights(seed_has: np.ndarray) -> np.ndarray:
+    """Per dimension, its share of the weight of the dimensions the seed measured (`seed_has`, 0/1): a track's
+    compared_share is the sum of these over the dimensions it measured too."""
+    weight = group_scale() ** 2 * seed_has
+    return weight / max(float(weight.sum()), 1e-12)
+
+
 def compared_shares(raw: np.ndarray, seed: int) -> np.ndarray:
     """Per track, the share (0..1) of the seed's descriptor weight it measured too: 1 for a track analysed as the
     seed was, the rhythm's 0.15 of it for a pitch result alone beside the seed's features and pitch."""
-    seed_has = ~np.isnan(raw[seed])
-    weight = group_scale() ** 2 * seed_has
-    return (~np.isnan(raw) * weight).sum(axis=1) / max(float(weight.sum()), 1e-12)
+    return (~np.isnan(raw)) @ compared_weights(~np.isnan(raw[seed]))
 
 
 def distances(weighted: np.ndarray, raw: np.ndarray, gap: np.ndarray, seed: int) -> np.ndarray:

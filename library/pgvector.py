@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .descriptors import COMPARED_IN_FULL, NAMES, STD_FLOOR, group_scale, unknown_gap
+from .descriptors import COMPARED_IN_FULL, NAMES, STD_FLOOR, compared_weights, group_scale, unknown_gap
 
 VECTORS_LABEL = "pgvector (hnsw)"
 HNSW_M = 16  # pgvector's defaults, named: links per node and build-time candidate list
@@ -211,7 +211,7 @@ def descriptor_neighbours(db: Any, *, owner: str, track_id: str, chunk: int,
     # over the seed's dimensions only (a and b masked by them); each one another track lacks costs its gap:
     # sum(gap * seed) + present <#> (gap * seed), as <#> is the negative inner product
     gap = scales.gap * present
-    weight = group_scale() ** 2 * present / max(float((group_scale() ** 2 * present).sum()), 1e-12)
+    weight = compared_weights(present)
     params = (as_vector(scales.a * present), as_vector(scales.b * present), as_vector(point), float(gap.sum()),
               as_vector(gap), as_vector(weight), owner, track_id, as_vector(present))
 

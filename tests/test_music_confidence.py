@@ -7,7 +7,8 @@ import pytest
 
 from worker.music import beatnet
 from worker.music.beats import tempo_warnings
-from worker.music.key import key_warnings, reconcile_with_changes
+from worker.music.key import key_warnings
+from worker.music.key_timeline import reconcile_with_changes
 from worker.music.midi import chord_pitches
 from worker.music.onsets import FPS
 from worker.music.pipeline import time_signature
@@ -235,7 +236,7 @@ def test_silence_around_the_music_is_not_part_of_the_key_timeline():
     and the silence counted in its shares ("F major covers 55% of the track" for 13 s of music). The timeline
     reads the music alone, and the same 48 s of music with or without the silence reads the same."""
     from tests.music_signals import SR, cadence
-    from worker.music.key import key_coverage
+    from worker.music.key_timeline import key_coverage
     from worker.music.pipeline import analyze_music
 
     music = np.concatenate([cadence(7, bars=12)[0], cadence(8, bars=12)[0]])  # G major, then G# major: 48 s

@@ -92,6 +92,7 @@ class Stubborn:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sent = 0
+        self.closed = threading.Event()  # the pacing below waits on it: a closed receiver stops at once
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -104,7 +105,8 @@ class Stubborn:
                 if self.mode == "slow":
                     for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
                         conn.sendall(bytes([byte]))
-                        time.sleep(0.5)
+                        if self.closed.wait(0.5):  # a byte every half second, until the test is done
+                            return
                     return
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + (b"1000" if self.mode == "trickle"
                                                                        else b"2000000000") + b"\r\n\r\n")
@@ -112,12 +114,13 @@ class Stubborn:
                 for _ in range(1000 if self.mode == "trickle" else 2000):
                     conn.sendall(chunk)
                     self.sent += len(chunk)
-                    if self.mode == "trickle":
-                        time.sleep(1.0)
+                    if self.mode == "trickle" and self.closed.wait(1.0):  # a byte a second
+                        return
             except OSError:  # the sender hung up: what it should do
                 pass
 
     def close(self) -> None:
+        self.closed.set()
         self.listener.close()
 
 

@@ -17,7 +17,8 @@ from worker.progress import Progress, quiet
 from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords_learned
-from .key import NO_KEY_NOTE, estimate_key, key_changes, key_warnings, reconcile_with_changes, sounding_span
+from .key import NO_KEY_NOTE, estimate_key, key_warnings
+from .key_timeline import key_timeline, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
@@ -158,9 +159,9 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     if short and options.wants("key"):
         result["warnings"].append(f"the key is read from {duration:.1f} s of audio, too little to tell a key by "
                                   f"(a few chords are needed): take it as a guess")
-    start, end = sounding_span(feats.chroma, feats.times, duration)  # silence before and after does not count
-    if options.wants("key") and key["index"] is not None and end - start >= KEY_CHANGES_MIN_SECONDS:
-        key["changes"] = key_changes(feats.chroma, feats.times, key["index"])
+    if options.wants("key") and key["index"] is not None:  # over the music: silence around it does not count
+        key["changes"], start, end = key_timeline(feats.chroma, feats.times, key["index"], duration=duration,
+                                                  min_seconds=KEY_CHANGES_MIN_SECONDS)
         result["warnings"] += reconcile_with_changes(key, end, start=start)
     if options.wants("key"):
         result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}

@@ -1,0 +1,175 @@
+"""The web page's states in a real browser (Debian's headless Chromium driven by Playwright, against the live test
+service): a session that is not there, refused uploads and analyses, a track without a key, a recording's warnings,
+a format the browser cannot play, a queued job canceled, and what was deleted elsewhere. The page used end to end
+is tests/test_web_page.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_page import logged_in
+from tests.conftest import USER, queued_record
+from tests.test_web_page import run_from_the_page
+
+
+@pytest.mark.needs_chromium
+def test_a_session_that_is_not_there_is_not_named_as_open(browser, server):
+    """A stranger's bob opened alice's session link: the 404 notice showed, and the header still read its id."""
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session=0123456789abcdef")
+        page.locator("#notice").wait_for(state="visible")
+        assert "0123456789abcdef" not in page.locator("#session-title").inner_text()
+        assert page.locator("#session-title").inner_text() == "No session open"
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_refused_upload_and_a_keyless_track_read_as_what_they_are(browser, server, client, session_id, audio_dir):
+    """A stranger saw a full progress bar beside a refused upload's error, and "no key 0 % sure"."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_api_sessions import upload
+
+    noise = audio_dir / "hiss.wav"
+    sf.write(noise, (0.1 * np.random.default_rng(1).standard_normal(22050 * 6)).astype("float32"), 22050)
+    assert upload(client, session_id, noise).status_code == 201
+    job = client.wait_job(client.post(f"/process/pitch/{session_id}", json={"file": "hiss.wav"}).json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["key"]["tonic"] is None and not job["result"]["tempo_bpm"]
+    fake = audio_dir / "fake.mp3"
+    fake.write_text("not audio at all\n" * 100)
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=hiss.wav")
+        page.locator("#fact-key .value", has_text="no key").wait_for()
+        assert "sure" not in page.locator("#fact-key").inner_text()
+        assert "sure" not in page.locator("#fact-tempo").inner_text()
+        page.locator("#file-input").set_input_files(str(fake))
+        refused = page.locator("#upload-list li.upload.failed")
+        refused.wait_for()
+        assert "not a decodable audio file" in refused.inner_text() and refused.locator("progress").count() == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_recordings_warnings_and_a_format_the_browser_cannot_play_are_said(browser, server, client, session_id,
+                                                                             audio_dir):
+    """A stranger's clipped file: its features warnings reached the JSON only, not the page or the picture; and
+    an AIFF upload (accepted) left a greyed-out player and "Unable to decode audio data"."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_api_sessions import upload
+
+    t = np.arange(22050 * 3) / 22050
+    loud = np.clip(4.0 * np.sin(2 * np.pi * 220 * t), -1.0, 1.0).astype("float32")
+    sf.write(audio_dir / "loud.aiff", loud, 22050, format="AIFF")
+    assert upload(client, session_id, audio_dir / "loud.aiff").status_code == 201
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "loud.aiff"}).json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["audio_features"]["warnings"][0].startswith("clipped")
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=loud.aiff")
+        page.locator("#features-warnings li", has_text="clipped").wait_for()
+        page.locator("#track-status", has_text="cannot play AIFF").wait_for()
+        assert "Unable to decode" not in page.locator("#track-status").inner_text()
+        # the zoom's readout follows the zoom of a paused track (it had waited for the playhead's text to change)
+        readout = page.locator("#zoom-readout")
+        page.locator("#zoom-in").click()
+        page.locator("#zoom-in").click()
+        page.wait_for_function("!document.querySelector('#zoom-readout').textContent.includes('whole')")
+        assert "visible" in readout.inner_text(), readout.inner_text()
+        page.locator("#zoom-fit").click()
+        page.wait_for_function("document.querySelector('#zoom-readout').textContent.includes('whole')")
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
+    """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
+    (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
+    job = queued_record(
+        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
+        row.locator(".state", has_text="queued").wait_for()
+        # the file from the start: a stranger's 14 queued rows read alike, and so did their Cancel buttons
+        assert "tone.wav" in row.locator(".stage").inner_text()
+        row.get_by_role("button", name="Cancel Features picture of tone.wav").click()
+        row.locator(".state", has_text="canceled").wait_for()
+        assert row.get_by_role("button").count() == 0  # nothing left to cancel
+        assert client.get(f"/jobs/{job['job_id']}").json()["state"] == "canceled"
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_every_refused_analysis_is_shown(browser, server, client, session_id, audio_dir):
+    """A stranger ticked Stems (htdemucs) and the audio LLM, both refused (no weights): the notice showed the
+    last refusal only."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "refused.wav", sine(330, 0.5))).status_code == 201
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=refused.wav")
+        run_from_the_page(page, "refused.wav", tick=["Stems", "Audio LLM analysis"],
+                          untick=["Key, tempo, chords, melody", "Features picture"], stems="htdemucs")
+        notice = page.locator("#notice")
+        notice.wait_for(state="visible")
+        assert "Stems:" in notice.inner_text() and "Audio LLM analysis:" in notice.inner_text(), notice.inner_text()
+        assert client.get("/jobs", params={"session_id": session_id}).json()["jobs"] == []  # none started
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_what_was_deleted_elsewhere_leaves_the_page(browser, server, client, settings, session_id, audio_dir):
+    """A stranger deleted a file and then the session through the API with the page open: the file's click read
+    "Unable to decode audio data" and it stayed listed; an upload made the session again under its old jobs. And
+    the transcript panel showed Whisper's words for music without its "may be made up" warning."""
+    import json
+
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload, user_session_dir
+
+    for name, hz in (("kept.wav", 330), ("gone.wav", 440)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 1.0))).status_code == 201
+    doubt = "the transcript may be made up: no voice was heard in 1 of 1 segments"
+    # the file a Whisper job writes (its shape: worker/transcription/pipeline.py), put where the job puts it
+    (user_session_dir(settings, USER, session_id) / "results" / "transcript_kept.json").write_text(json.dumps(
+        {"language": "en", "text": "the", "warnings": [doubt],
+         "segments": [{"start": 0.0, "end": 1.0, "text": "the",
+                       "words": [{"start": 0.1, "end": 0.4, "word": "the"}]}]}))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=kept.wav")
+        page.locator("#transcript ul.warnings li", has_text="may be made up").wait_for()
+        assert client.delete(f"/sessions/{session_id}/files/gone.wav").status_code == 200
+        page.locator("#file-list li.file", has_text="gone.wav").locator(".file-open").click()
+        page.locator("#file-list li.file", has_text="gone.wav").wait_for(state="detached")
+        assert page.locator("#file-list li.file", has_text="kept.wav").count() == 1
+        assert client.delete(f"/sessions/{session_id}").status_code == 200
+        page.locator("#file-input").set_input_files(str(audio_dir / "kept.wav"))
+        page.locator("#notice", has_text="no longer exists").wait_for()
+        page.wait_for_function(f"() => /Session [0-9a-f]+/.test(document.querySelector('#session-title').textContent)"
+                               f" && !document.querySelector('#session-title').textContent.includes('{session_id}')")
+        page.locator("#file-list li.file", has_text="kept.wav").wait_for()
+        assert client.get(f"/sessions/{session_id}").status_code == 404  # not made again
+        assert not [p for p in problems if "404" not in p], problems
+    finally:
+        context.close()

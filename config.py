@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507
     # (disk_space.py); kept free for results, the upload spool and the embedded valkey's append-only file.
     "MIN_FREE_DISK_MB": 256,
+    # what one ordinary user's sessions (uploads and results) may hold; 0 = no quota; admins' data has none
+    "USER_STORAGE_MB": 0,
     "AUTH_USERS": "",  # "name:hash,name:hash" (hash from `python manage.py hash-password`)
     "AUTH_DISABLED": False,  # local use only: no HTTP Basic auth at all
     "ADMIN_USERS": "",  # "alice,bob": users who see and act on every user's data; the first inherits old data

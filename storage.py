@@ -104,6 +104,29 @@ class SessionStore:
             return []
         return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name))
 
+    def used_bytes(self) -> int:
+        """What the owner's sessions hold on disk: every file's size, hidden ones (decoded info, digests) too.
+
+        A walk, not a counter: workers on other machines write results, and a crash leaves no count to mend.
+        Only uploads and new jobs ask for it (thousands of files take milliseconds).
+        """
+        total = 0
+        pending = [self.sessions_dir]
+        while pending:
+            try:
+                entries = list(os.scandir(pending.pop()))
+            except (FileNotFoundError, NotADirectoryError):  # a session deleted while walked
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+        return total
+
     def delete(self, session_id: str) -> None:
         folder = self.require(session_id)
         # Rename first so a concurrent reader never sees a half-deleted folder.

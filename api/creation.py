@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app, jsonify, request, url_for
 
 from api import access
+from api.quota import require_quota
 from api.waits import waits
 from jobs import webhooks
 from jobs.idempotency import fingerprint
@@ -47,6 +48,8 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
             svc.idempotency.release(claim)
             claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
     try:
+        if session_id is not None:  # a session's job writes results: not once the owner's quota is full
+            require_quota(svc.sessions.of(owner))
         job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
                              batch=batch, webhook=hook) if session_id else None) or \
             submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,

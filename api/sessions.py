@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from api import access
 from api.context import page_limit
 from api.front_files import front_download, handed_to_front
+from api.quota import require_quota, usage
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -86,7 +87,7 @@ def list_sessions():
     ids = [i for i in store.session_ids() if i > after]
     page = ids[:limit]
     return jsonify({"sessions": [session_summary(store, i) for i in page],
-                    "next_cursor": page[-1] if len(ids) > limit else None})
+                    "next_cursor": page[-1] if len(ids) > limit else None, "storage": usage(store)})
 
 
 def session_summary(store: SessionStore, session_id: str) -> dict:
@@ -109,6 +110,8 @@ def upload_files(session_id: str):
                  incoming_bytes=request.content_length or 0)
     try:
         store = access.session_for_upload(session_id)
+        # the owner's quota, also before the body is read (without a Content-Length: only a quota already full)
+        require_quota(store, incoming_bytes=request.content_length or 0)
         saved = save_uploads(store, session_id, request.files.getlist("file"),
                              allowed=set(AUDIO_FILE_TYPES),
                              limits=upload_limits(current_app.config),

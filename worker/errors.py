@@ -106,6 +106,12 @@ class InsufficientStorageError(MusicAnalyzerError):
     http_status = 507
 
 
+class StorageQuotaError(InsufficientStorageError):
+    """The owner's sessions already hold USER_STORAGE_MB, or the upload would take them past it: nothing was stored."""
+
+    code = "storage_quota_exceeded"
+
+
 # ENOSPC: the filesystem is full; EDQUOT: the account's quota is. Both pass once space is freed.
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 DISK_FULL_MESSAGE = "the server's disk is full: nothing was stored; retry once space has been freed"

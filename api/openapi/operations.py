@@ -100,7 +100,8 @@ JOB_ERRORS = {400: "An option is unknown or out of range, `files` is not a list 
               409: "Idempotency-Key still in use; weights missing (`model_not_downloaded`); ambiguous session.",
               413: "The options body is over 1 MiB.",
               415: "A body that is not JSON.",
-              422: "No uploads to process; the Idempotency-Key came with another request."}
+              422: "No uploads to process; the Idempotency-Key came with another request.",
+              507: "The session's owner has used their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`)."}
 CREATED = {202: Ok("The job is queued (or, with Idempotency-Key, the job that key made).", ref("JobAccepted")),
            200: Ok("With `Prefer: wait=N`: the job finished within N seconds.", ref("Job"),
                    headers=("Preference-Applied",))}
@@ -177,7 +178,8 @@ OPERATIONS: dict[str, Op] = {
          413: "Over MAX_UPLOAD_BYTES, or the files together over MAX_REQUEST_SAMPLES.",
          415: "Not audio of an accepted format, or a body that is not multipart/form-data.",
          422: "Audio that cannot be used (corrupt, empty, too long).",
-         507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free."},
+         507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free "
+              "(`insufficient_storage`); it would take the owner past USER_STORAGE_MB (`storage_quota_exceeded`)."},
         multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),
     "GET /sessions/<session_id>": Op("A session: uploads, results and jobs", "sessions",
                                      {200: Ok("The session.", ref("Session"))}, SESSION_ERRORS, query=(OWNER,)),

@@ -149,6 +149,12 @@ class MusicAnalyzer:
             if not cursor:
                 return
 
+    def storage(self) -> dict[str, Any] | None:
+        """What the caller's sessions hold: {used_bytes, quota_bytes (None: no quota)}; None from a server too
+        old to say."""
+        found = self._json("GET", "/sessions", params={"limit": 1}, retry=True).get("storage")
+        return found if isinstance(found, dict) else None
+
     def session(self, session_id: str) -> Session:
         return cast(Session, self._json("GET", f"/sessions/{_segment(session_id)}", retry=True))
 

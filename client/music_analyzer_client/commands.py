@@ -139,7 +139,26 @@ def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
         out.table(["session", "uploads", "results", "modified"],
                   [[s["session_id"], str(s.get("files")), str(s.get("results")), _short_time(s.get("modified_at"))]
                    for s in found])
+    if not out.json:
+        storage = client.storage()
+        if storage is not None:
+            out.note(_storage_line(storage))
     return EXIT_OK
+
+
+def _storage_line(storage: dict[str, Any]) -> str:
+    used, quota = int(storage.get("used_bytes") or 0), storage.get("quota_bytes")
+    if quota is None:
+        return f"your sessions hold {_bytes(used)} (no storage quota)"
+    share = used / max(int(quota), 1)
+    return f"your sessions hold {_bytes(used)} of your {_bytes(int(quota))} storage quota ({share:.0%})"
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 CANCELED_TEXT_WAIT_SECONDS = 60.0  # a canceled generation ends at its next token (a long prompt: its next layer)

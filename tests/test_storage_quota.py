@@ -11,7 +11,7 @@ import pytest
 
 from disk_space import MB
 from tests.audio_synth import sine, write
-from tests.conftest import OTHER
+from tests.conftest import OTHER, OTHER_PASSWORD
 from tests.contract import assert_answer
 from tests.test_api_sessions import upload
 from tests.test_cli import cli_env, ma
@@ -103,3 +103,21 @@ def test_the_cli_lists_what_the_sessions_hold(app, quota, server, celery_worker,
     quota(4 * used + 1024**3)
     listed = ma(env, "sessions")
     assert "storage quota" in listed.stderr + listed.stdout and "GB" in listed.stderr + listed.stdout, listed.stderr
+
+
+@pytest.mark.needs_chromium
+def test_the_page_shows_a_quota_nearly_used(app, quota, browser, server, other_client, audio_dir):
+    sid = f"quota-page-{uuid.uuid4().hex[:8]}"
+    assert upload(other_client, sid, write(audio_dir / "quota-page.wav", sine(330, 1.0))).status_code == 201
+    quota(storage(other_client)["used_bytes"])  # full
+    context = browser.new_context(http_credentials={"username": OTHER, "password": OTHER_PASSWORD})
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        line = page.locator("#storage-use")
+        line.wait_for(timeout=15000)
+        assert "storage quota (100%): delete sessions" in line.inner_text()
+        assert "near-quota" in (line.get_attribute("class") or "")
+    finally:
+        context.close()
+        other_client.delete(f"/sessions/{sid}")

@@ -68,6 +68,8 @@ def test_the_page_opened_with_credentials_in_its_address_works(browser, server, 
         page.locator("#session-list li").first.wait_for(timeout=15000)  # the list answered (rows, or "None yet")
         assert problems == [], problems
         assert page.locator("#session-list li").count() >= 1 and client.get(f"/sessions/{session_id}").ok
+        held = client.get("/sessions").json()["storage"]  # what the sessions hold, no quota by default
+        assert held["quota_bytes"] is None and "(no storage quota)" in page.locator("#storage-use").inner_text()
     finally:
         context.close()
 

@@ -1,6 +1,6 @@
 // The caller's sessions (GET /sessions, a page at a time) and creating one.
 import { get, post } from './api.js';
-import { $, el, formatTime, notify, errorText } from './ui.js';
+import { $, el, formatBytes, formatTime, notify, errorText } from './ui.js';
 
 const PAGE = 20;
 
@@ -30,7 +30,25 @@ export class SessionList {
     if (!list.children.length) list.append(el('li', { class: 'muted small' }, 'None yet: add audio to start one.'));
     this.cursor = page.next_cursor;
     $('#more-sessions').hidden = !this.cursor;
+    if (!more) this.showStorage(page.storage);
     this.mark(this.current);
+  }
+
+  // what the caller's sessions hold, against their storage quota (USER_STORAGE_MB) when they have one
+  showStorage(storage) {
+    const line = $('#storage-use');
+    line.hidden = !storage;
+    if (!storage) return;
+    const used = storage.used_bytes ? formatBytes(storage.used_bytes) : 'nothing';
+    if (storage.quota_bytes == null) {
+      line.textContent = `Your sessions hold ${used} (no storage quota).`;
+      line.classList.remove('near-quota');
+    } else {
+      const share = storage.used_bytes / Math.max(storage.quota_bytes, 1);
+      line.textContent = `Your sessions hold ${used} of your ${formatBytes(storage.quota_bytes)} storage quota `
+        + `(${Math.round(100 * share)}%)${share >= 1 ? ': delete sessions to upload or analyse more.' : '.'}`;
+      line.classList.toggle('near-quota', share >= 0.9);
+    }
   }
 
   row(s) {

@@ -161,6 +161,8 @@ def lyrics_result() -> Schema:
                             notable_lines=STR),
                analysis_text=STR, finish_reason={"enum": ["stop", "length"]}, tokens_generated=INT,
                generation_seconds=NUM, grounded_on=arr(STR), warnings=arr(STR), image=null(STR),
+               unheard_quotes=arr({**STR, "description": "A passage the analysis quotes that the transcript does "
+                                                           "not hold (made up, or misremembered)."}),
                processing_seconds=NUM, options={"type": "object"}, cached=BOOL, files=FILES)
 
 

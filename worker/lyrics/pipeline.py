@@ -23,6 +23,7 @@ from worker.transcription.pipeline import MADE_UP
 from .explicit import explicit_words
 from .options import LyricsOptions
 from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
+from .quotes import unheard_quotes, unheard_warning
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -91,6 +92,9 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
                  if w.startswith(MADE_UP)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
     warnings += notes
+    unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])
+    if (said := unheard_warning(unheard)) is not None:
+        warnings.append(said)
     return {
         "filename": audio_path.name, "model": generated["model"],
         "model_choice": choice.to_dict() if choice is not None else None,
@@ -99,7 +103,8 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         "explicit": {"flagged": bool(flagged), "words": flagged, "method": "word list (worker/lyrics/explicit.py)"},
         "analysis": analysis, "analysis_text": generated["response"],
         "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],
-        "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "warnings": warnings,
+        "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "unheard_quotes": unheard,
+        "warnings": warnings,
         "options": options.to_dict(),
     }
 

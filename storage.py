@@ -105,10 +105,12 @@ class SessionStore:
         return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name))
 
     def used_bytes(self) -> int:
-        """What the owner's sessions hold on disk: every file's size, hidden ones (decoded info, digests) too.
+        """What the owner's sessions take on disk, as `du` counts it: the blocks of every file, hidden ones
+        (decoded info, digests) too, and of the folders themselves (so empty sessions are not free: a million of
+        them fill a disk's inodes and blocks as surely as audio does).
 
         A walk, not a counter: workers on other machines write results, and a crash leaves no count to mend.
-        Only uploads and new jobs ask for it (thousands of files take milliseconds).
+        Only uploads, new jobs and GET /sessions ask for it (thousands of files take milliseconds).
         """
         total = 0
         pending = [self.sessions_dir]
@@ -121,8 +123,7 @@ class SessionStore:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(Path(entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512  # POSIX: 512-byte units
                 except FileNotFoundError:
                     continue
         return total

@@ -86,6 +86,10 @@ def test_uploads_and_jobs_stop_at_the_quota_and_resume_after_a_delete(app, quota
 
     assert other_client.delete(f"/sessions/{sid}").status_code == 200
     assert storage(other_client)["used_bytes"] == start["used_bytes"]
+    # folders take blocks too (as du counts them): empty sessions are not free
+    assert other_client.post("/sessions", json={"session_id": sid}).status_code == 201
+    assert storage(other_client)["used_bytes"] > start["used_bytes"]
+    assert other_client.delete(f"/sessions/{sid}").status_code == 200
     quota(start["used_bytes"] + 2 * big.stat().st_size)
     again = upload(other_client, sid, big)
     assert again.status_code == 201, again.text

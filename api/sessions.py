@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from api import access
-from api.context import page_limit
+from api.context import known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, usage
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
@@ -38,6 +38,10 @@ class UnsupportedBodyError(InvalidRequestError):
     http_status = 415
 
 
+CREATE_KEYS = frozenset({"session_id"})  # what the body of POST /sessions may hold
+LIST_PARAMS = frozenset({"limit", "cursor", "owner"})  # what GET /sessions reads
+
+
 class BodyTooLargeError(InvalidRequestError):
     code = "payload_too_large"
     http_status = 413
@@ -62,6 +66,12 @@ def create_body() -> dict:
     if not isinstance(body, dict):
         raise InvalidRequestError('the request body must be a JSON object, e.g. {"session_id": "my-id"}',
                                   code="invalid_json")
+    unknown = sorted(set(body) - CREATE_KEYS)
+    if unknown:  # a misspelt `sessionid` had made a session of a random id, as if the body had been empty
+        raise InvalidRequestError(f"unknown key(s) of POST /sessions: {', '.join(k[:64] for k in unknown[:20])}",
+                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
+                                                                  "unknown_count": len(unknown),
+                                                                  "valid": sorted(CREATE_KEYS)})
     return body
 
 
@@ -79,6 +89,7 @@ def create_session():
 @bp.get("/sessions")
 def list_sessions():
     """The caller's sessions (an admin: `?owner=`'s) by id, a page at a time (`limit`, `cursor`)."""
+    known_params(LIST_PARAMS)  # a misspelt parameter had been ignored, as on the other listings before
     store = access.new_sessions()
     limit = page_limit(100, 1000)
     after = request.args.get("cursor") or ""

@@ -82,3 +82,16 @@ def test_an_admins_job_table_names_each_jobs_owner(env, tmp_path, client, other_
     refused = ma(admin, "analyze", str(tmp_path / "t.wav"), "--session", solo, "--features")
     assert refused.returncode == 2 and f"session {solo} is {OTHER}'s" in refused.stderr, refused.stderr
     assert other_client.get("/jobs", params={"session_id": solo}).json()["jobs"] == []
+
+
+def test_an_upload_is_described_in_minutes_and_seconds():
+    """A stranger's 599.997 s file was "9:60.0": minutes and seconds had been rounded apart."""
+    from music_analyzer_client.analyze import describe_audio
+
+    def said(seconds: float) -> str:
+        return describe_audio({"duration_seconds": seconds, "channels": 2, "sample_rate": 44100})
+
+    assert said(599.997) == "10:00.0, 44.1 kHz stereo"
+    assert said(59.94) == "0:59.9, 44.1 kHz stereo" and said(59.96) == "1:00.0, 44.1 kHz stereo"
+    assert said(32.0) == "0:32.0, 44.1 kHz stereo" and said(3725.25).startswith("62:05.2")
+    assert describe_audio({"duration_seconds": 1.5, "channels": 1, "sample_rate": 22050}) == "0:01.5, 22.05 kHz mono"

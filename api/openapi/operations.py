@@ -163,13 +163,15 @@ OPERATIONS: dict[str, Op] = {
     "GET /metrics": Op("Prometheus metrics", "service",
                        {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
     "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},
-                         {400: "Not a JSON object, or an invalid `session_id`.", 409: "The caller has it already.",
+                         {400: "Not a JSON object, an invalid `session_id`, or another key (`unknown_option`).",
+                          409: "The caller has it already.",
                           413: "The body is over 64 KiB.", 415: "A body that is not JSON."},
                          body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."}),
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",
                         {200: Ok("A page, ordered by id.", ref("SessionList"))},
-                        {400: "`limit` is not an integer.", 404: "`owner` not visible."},
+                        {400: "`limit` is not an integer, a `cursor` no listing gave, or an unknown parameter "
+                              "(`invalid_filter`).", 404: "`owner` not visible."},
                         query=(LIMIT, CURSOR, OWNER)),
     "POST /sessions/<session_id>/files": Op(
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},

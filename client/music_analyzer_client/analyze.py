@@ -277,7 +277,8 @@ def describe_audio(upload: dict[str, Any]) -> str:
     seconds = float(upload.get("duration_seconds") or 0.0)
     channels = {1: "mono", 2: "stereo"}.get(int(upload.get("channels") or 0), f"{upload.get('channels')} ch")
     rate = float(upload.get("sample_rate") or 0) / 1000
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}, {rate:g} kHz {channels}"
+    tenths = round(seconds * 10)  # rounded once: 599.97 s is 10:00.0, not 9:60.0 (a stranger's 10-minute file)
+    return f"{tenths // 600}:{tenths % 600 / 10:04.1f}, {rate:g} kHz {channels}"
 
 
 def _download(client: MusicAnalyzer, session_id: str, records: dict[str, Followed], folder: Path,

@@ -173,3 +173,26 @@ def test_what_was_deleted_elsewhere_leaves_the_page(browser, server, client, set
         assert not [p for p in problems if "404" not in p], problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_an_address_naming_no_session_id_keeps_the_open_session(browser, server, client, session_id, audio_dir):
+    """A stranger's `#session=../../etc&file=<img ...>` put "Session ../../etc" in the header over the open
+    session's files, with the server's bare "the request could not be parsed"."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "kept.wav", sine(440, 1.0))).status_code == 201
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#file-list li", has_text="kept.wav").wait_for()
+        page.evaluate("location.hash = '#session=../../etc&file=<img src=x onerror=alert(1)>'")
+        notice = page.locator("#notice", has_text="is not a session id")
+        notice.wait_for(state="visible")
+        assert '"../../etc"' in notice.inner_text()
+        assert page.locator("#session-title").inner_text() == f"Session {session_id}"
+        assert page.locator("#file-list li", has_text="kept.wav").count() == 1
+        assert f"session={session_id}" in page.evaluate("location.hash")  # the address names what is open again
+    finally:
+        context.close()

@@ -53,7 +53,17 @@ function writeHash() {
   history.replaceState(null, '', `#${q}`);
 }
 
+// storage.SESSION_ID_RE: an address naming anything else opens nothing (a stranger's `#session=../../etc` had
+// put its id in the header over the open session's files, with the server's bare "could not be parsed")
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 async function openSession(id, { file } = {}) {
+  if (!SESSION_ID.test(id)) {
+    notify(`The address names no session: "${id.slice(0, 64)}" is not a session id (letters, digits, _ and -, `
+      + 'at most 64 characters).');
+    writeHash(); // back to what is open
+    return;
+  }
   state.sessionId = id;
   state.file = file ?? null;
   state.session = null;

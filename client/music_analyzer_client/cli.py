@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -116,6 +118,16 @@ def _models_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors: argparse prints them and exits 2
     out = Output(json_mode=getattr(args, "json", False))
+    try:
+        return _run(args, out)
+    finally:
+        # the program ends: a second Ctrl-C (`timeout` and a terminal signal the whole process group) landing in an
+        # exit handler had printed urllib3's KeyboardInterrupt traceback after the clean "interrupted" message
+        if argv is None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
     try:
         return _dispatch(args, out)
     except MusicAnalyzerError as e:

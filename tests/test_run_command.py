@@ -187,6 +187,10 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
     got, headers, body = raw_request(served.port, b"GET /health?q=" + b"a" * 12000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (got, json.loads(body)["error"]["code"]) == (414, "uri_too_long"), body
     assert headers["content-type"] == "application/json"
+    # one limit in one wording, whoever refuses (a stranger's 9 KB and 20 KB addresses read as two limits)
+    _, _, nginx_body = raw_request(served.port, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert json.loads(nginx_body)["error"]["message"] == json.loads(body)["error"]["message"]
+    assert "8190 bytes" in json.loads(body)["error"]["message"]
     got, _, body = raw_request(served.port, b"GET /health?q=" + b"a" * 6000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert got == 200 and json.loads(body)["status"] == "ok"  # a long query reaches the app
 

@@ -31,6 +31,17 @@ def test_a_close_double_tempo_is_a_warning_and_a_clear_winner_is_not():
     assert tempo_warnings(_comb({100.0: 1.0, 200.0: 0.3, 150.0: 0.2}), 100.0) == []
 
 
+
+def test_a_slow_tempo_says_the_beat_may_be_faster():
+    """A stranger's 52 and 41 BPM (tracks librosa reads at 120 and 144) came with no word of doubt."""
+    assert tempo_warnings(_comb({52.0: 1.0, 150.0: 0.5}), 52.0) == [
+        "slow tempo (52 BPM): a bar or half bar may have been read as the beat, which may be 104, 156 or 208 BPM"]
+    assert tempo_warnings(_comb({41.0: 1.0}), 41.0)[0].endswith("82, 123 or 164 BPM")
+    assert tempo_warnings(_comb({60.0: 1.0, 120.0: 0.2}), 60.0) == []  # the slowest labelled tempi: no warning
+    # where double already fits, that warning says it
+    assert tempo_warnings(_comb({50.0: 1.0, 100.0: 0.9}), 50.0) == ["tempo may be double or half (100 BPM also fits)"]
+
+
 def _loose_pulse(jitter: float, *, seconds: int = 40, sr: int = 22050) -> np.ndarray:
     """Notes of C major on a 100 BPM grid, three in ten left out, each off the grid by `jitter` of a beat (sd)."""
     rng = np.random.default_rng(1)

@@ -59,6 +59,11 @@ DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat ac
 ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
 AMBIGUOUS_RATIO = 0.8  # an alternative period scoring this share of the best one gets a warning
 ALTERNATIVES = {"double or half": (2.0, 0.5), "3/2 or 2/3": (1.5, 2.0 / 3.0)}
+# Below this a tempo is said to be slow, the beat perhaps a subdivision of what was read: under every labelled
+# tempo of the test set (60 BPM less a 40-cent detune, 58.6), while on real recordings the comb's slowest peaks
+# are often a bar or half bar (a stranger's 52 and 41 BPM for tracks librosa reads at 120 and 144, without a word
+# of doubt; 6 of Wesnoth's first 26 tracks read 40-54 BPM)
+SLOW_TEMPO_BPM = 58.0
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across
 # it; the similarity of beat i to beat i + lag (each sample standardised over the beats, so the texture every beat
@@ -121,6 +126,10 @@ def tempo_warnings(total: np.ndarray, tempo: float) -> list[str]:
             if 0 <= i < len(lags) and float(total[max(0, i - 1) : i + 2].max()) >= AMBIGUOUS_RATIO * best:
                 out.append(f"tempo may be {name} ({bpm:.0f} BPM also fits)")
                 break
+    if not out and tempo < SLOW_TEMPO_BPM:
+        faster = [f"{tempo * k:.0f}" for k in (2, 3, 4) if tempo * k <= MAX_BPM]
+        out.append(f"slow tempo ({tempo:.0f} BPM): a bar or half bar may have been read as the beat, which may be "
+                   f"{', '.join(faster[:-1])} or {faster[-1]} BPM")
     return out
 
 

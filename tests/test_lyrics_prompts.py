@@ -97,3 +97,41 @@ def test_a_line_without_a_word_is_no_lyrics():
     assert timed_lines(dots) == []  # so no model is asked (run_lyrics' "no words" path)
     sung = {"segments": [{"text": " .", "start": 0.0, "end": 2.0}, {"text": " the . .", "start": 2.0, "end": 4.0}]}
     assert timed_lines(sung) == [{"start": 2.0, "end": 4.0, "text": "the . ."}]
+
+
+def test_quotes_the_transcript_does_not_hold_are_named():
+    """Small models write lines of their own in quotation marks as the song's notable lines; a reader cannot tell
+    them from the song's. Known answers: slips of form (contractions, "gonna") are the song's line, a line the
+    song never sings is named, short emphasis ("oh yeah") is no quote."""
+    from worker.lyrics.quotes import heard_share, quotations, unheard_quotes, unheard_warning, words_of
+
+    lines = ["I'm gonna walk down to the river tonight", "And you can't stop me now", "Oh yeah", "日本語 の 歌 を 歌う"]
+    answer = ('Notable lines: "I am going to walk down to the river" [0:01]; “you can not stop me now” [0:04]; '
+              '"oh yeah"; "I will always love you" [0:09]; «Dancing in the moonlight all night long»; '
+              '"日本語 の 歌"; "I will always love you" again.')
+    assert quotations(answer)[0] == "I am going to walk down to the river" and "oh yeah" not in quotations(answer)
+    assert unheard_quotes(answer, lines) == ["I will always love you", "Dancing in the moonlight all night long"]
+    assert words_of("Can't ’Cause WON'T") == ["can", "not", "because", "will", "not"]
+    assert heard_share(words_of("walk down the river"), words_of(lines[0])) == 1.0  # one word missed inside
+    assert heard_share(words_of("walk up to a lake"), words_of(lines[0])) < 0.75
+    warning = unheard_warning(unheard_quotes(answer, lines))
+    assert warning is not None and '"I will always love you"; "Dancing in the moonlight' in warning
+    assert unheard_warning([]) is None and unheard_quotes("no quotes here", lines) == []
+    many = unheard_warning([f"line number {n} made up" for n in range(5)])
+    assert many is not None and many.endswith("and 2 more")
+
+
+def test_the_lyrics_result_names_a_made_up_quote():
+    from pathlib import Path
+
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result, _text
+
+    lines = [{"text": "Walking in the rain again", "start": 1.0, "end": 3.0}]
+    generated = {"response": 'Notable lines: "Walking in the rain again" [0:01] and "the sun will never shine" [0:02]',
+                 "model": "smollm2-135m", "finish_reason": "stop", "tokens_generated": 20, "seconds": 1.0}
+    result = _result(Path("rain.ogg"), LyricsOptions(), None, {"language": "en", "segments": []}, "t.json", lines,
+                     False, generated, [])
+    assert result["unheard_quotes"] == ["the sun will never shine"]
+    assert any('"the sun will never shine"' in w for w in result["warnings"])
+    assert "Warning: the analysis quotes words the transcript does not hold" in _text({**result, "files": []})

@@ -62,7 +62,7 @@ ALTERNATIVES = {"double or half": (2.0, 0.5), "3/2 or 2/3": (1.5, 2.0 / 3.0)}
 # Below this a tempo is said to be slow, the beat perhaps a subdivision of what was read: under every labelled
 # tempo of the test set (60 BPM less a 40-cent detune, 58.6), while on real recordings the comb's slowest peaks
 # are often a bar or half bar (a stranger's 52 and 41 BPM for tracks librosa reads at 120 and 144, without a word
-# of doubt; 6 of Wesnoth's first 26 tracks read 40-54 BPM)
+# of doubt; 7 of Wesnoth's 41 tracks read 40-54 BPM, 3 of them with the double-or-half warning)
 SLOW_TEMPO_BPM = 58.0
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across

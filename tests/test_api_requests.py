@@ -88,3 +88,17 @@ def test_an_unexpected_error_shows_no_internals_and_is_logged_with_the_request_i
     assert "/secret" not in body["error"]["message"] and "OSError" not in body["error"]["message"]
     assert "report-me-5678" in body["error"]["message"]
     assert any("report-me-5678" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+
+
+def test_an_unknown_key_or_parameter_is_named_not_ignored(client):
+    """A stranger's `{"session_id": "ok1", "zzz": 1}` made a session and `GET /sessions?foo=1` listed them all, where
+    the other routes name what they do not read."""
+    r = client.post("/sessions", json={"sessionid": "misspelt-id", "zzz": 1})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "unknown_option" and error["details"]["unknown"] == ["sessionid", "zzz"]
+    assert error["details"]["valid"] == ["session_id"] and client.get("/sessions/misspelt-id").status_code == 404
+    listed = client.get("/sessions", params={"foo": "1", "limit": "5"})
+    assert listed.status_code == 400 and listed.json()["error"]["code"] == "invalid_filter", listed.text
+    assert listed.json()["error"]["details"]["unknown"] == ["foo"]
+    assert client.get("/sessions", params={"limit": "5", "cursor": ""}).status_code == 200

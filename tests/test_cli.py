@@ -387,18 +387,3 @@ def test_a_refused_option_leaves_nothing_running_and_ids_stay_one_path_segment(e
     anonymous = ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "health")
     assert anonymous.returncode == 0 and "redis     ok" in anonymous.stdout, anonymous.stdout + anonymous.stderr
     assert ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "jobs").returncode == 3  # the rest still asks
-
-
-def test_a_second_ctrl_c_while_the_program_exits_prints_no_traceback(tmp_path, unused_port):
-    """`timeout -s INT` (and a terminal) signal the whole process group: a stranger's batch printed its clean
-    "interrupted" message, then urllib3's "Exception ignored in atexit callback ... KeyboardInterrupt". An exit
-    handler run after the command sends the process a SIGINT, as that second signal would."""
-    script = ("import atexit, os, signal, sys\n"
-              "from music_analyzer_client.cli import main\n"
-              "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), print('exit handler done')))\n"
-              "sys.argv = ['music-analyzer', 'health']\n"
-              "sys.exit(main())\n")
-    env = cli_env(f"http://127.0.0.1:{unused_port}", tmp_path)
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 3 and "cannot reach the server" in done.stderr, done.stderr
-    assert "exit handler done" in done.stdout and "KeyboardInterrupt" not in done.stderr, done.stderr

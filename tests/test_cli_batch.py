@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,21 @@ def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, 
     assert report["files"][0]["status"] == "failed", done.stdout
     assert client.get(f"/sessions/{report['session_id']}").status_code == 404
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_second_ctrl_c_while_the_program_exits_prints_no_traceback(tmp_path):
+    """`timeout -s INT` (and a terminal) signal the whole process group: a stranger's batch printed its clean
+    "interrupted" message, then urllib3's "Exception ignored in atexit callback ... KeyboardInterrupt". An exit
+    handler run after the command sends the process a SIGINT, as that second signal would."""
+    script = ("import atexit, os, signal, sys\n"
+              "from music_analyzer_client.cli import main\n"
+              "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), print('exit handler done')))\n"
+              "sys.argv = ['music-analyzer', 'health']\n"
+              "sys.exit(main())\n")
+    with socket.socket() as s:  # a port nothing listens on: the command fails fast, then exits
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = cli_env(f"http://127.0.0.1:{port}", tmp_path)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "cannot reach the server" in done.stderr, done.stderr
+    assert "exit handler done" in done.stdout and "KeyboardInterrupt" not in done.stderr, done.stderr

@@ -260,3 +260,23 @@ def test_silence_around_the_music_is_not_part_of_the_key_timeline():
     # the shares are of the music from `start`: a key holding from 0 s over 45 s of silence and 10 s of music
     changes = [{"time": 0.0, "label": "A minor"}, {"time": 55.0, "label": "C major"}]
     assert key_coverage(changes, 105.0, start=45.0) == pytest.approx({"A minor": 10 / 60, "C major": 50 / 60})
+
+
+def _pulses(bpm: float, *, seconds: float = 40.0, accent_every: int = 1) -> np.ndarray:
+    """A beat activation (at FPS) with a peak on every beat at `bpm`; every `accent_every`-th beat full height, the
+    others 0.8 (a subdivision the network hears as beats, a little weaker)."""
+    act = np.full(int(seconds * FPS), 0.02)
+    for n, t in enumerate(np.arange(0.5, seconds - 0.5, 60.0 / bpm)):
+        act[int(round(t * FPS))] = 1.0 if n % accent_every == 0 else 0.8
+    return act
+
+
+def test_a_slow_reading_of_a_faster_pulse_is_subdivided_and_a_slow_pulse_is_kept():
+    from worker.music.beats import subdivided_tempo
+
+    # beats every 0.385 s, every third accented, read as the 52 BPM bar: the faster grid keeps ~0.8 of it
+    assert subdivided_tempo(_pulses(156.0, accent_every=3), 52.0) == pytest.approx(156.0)
+    assert subdivided_tempo(_pulses(104.0, accent_every=2), 52.0) == pytest.approx(104.0)
+    # a pulse at 52 BPM with nothing between: kept (a faster grid's extra beats sit on nothing)
+    assert subdivided_tempo(_pulses(52.0), 52.0) == pytest.approx(52.0)
+    assert subdivided_tempo(_pulses(120.0), 120.0) == 120.0  # not slow: never touched

@@ -65,6 +65,12 @@ ALTERNATIVES = {"double or half": (2.0, 0.5), "3/2 or 2/3": (1.5, 2.0 / 3.0)}
 # tempo (both splits), 7 are read this slow: 6 wrongly (a quarter, a third or half of the label), one right (a
 # 52 BPM groove in a compound metre, whose beat is the dotted quarter); the slowest simple-metre label is 60 BPM.
 SLOW_TEMPO_BPM = 58.0
+# A tempo read that slow is taken k = 2, 3 or 4 times faster where the beats of that faster grid sit on at least
+# this share of the activation the slow grid's beats sit on: the subdivisions of a bar read as the beat are beats
+# to the network too, while between the beats of a truly slow piece it hears little. bench/slow_fit.py: the fit
+# items' 2 slow readings (both right) keep at most 0.63; the whole training corpus's 10 (9 right, at most 0.63; a
+# chorale read at half, 0.80) are all right at 0.65-0.75, the middle taken. A reading that stays gets the warning.
+SUBDIVIDE_SHARE = 0.7
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across
 # it; the similarity of beat i to beat i + lag (each sample standardised over the beats, so the texture every beat
@@ -252,6 +258,32 @@ def choose_bars(down: np.ndarray, beat_times: np.ndarray, *, compound: bool, har
     return metre, phase, margin
 
 
+def grid_strength(beat: np.ndarray, tempo: float) -> float:
+    """Mean beat activation (the peak within DOWNBEAT_WINDOW frames) at the beats tracked at `tempo`."""
+    frames = np.minimum((track_beats(beat, tempo) * FPS).astype(int), len(beat) - 1)
+    if len(frames) == 0:
+        return 0.0
+    padded = np.pad(beat, DOWNBEAT_WINDOW, mode="edge")
+    return float(np.mean(np.max(np.stack([padded[frames + k] for k in range(2 * DOWNBEAT_WINDOW + 1)]), axis=0)))
+
+
+def subdivided_tempo(beat: np.ndarray, tempo: float, *, share: float | None = None) -> float:
+    """`tempo`, or k = 2, 3 or 4 times it where a slow reading (under SLOW_TEMPO_BPM) was a bar or half bar:
+    the k whose grid keeps the largest share (at least `share`) of the slow grid's beat activation."""
+    from .rhythm import MAX_BPM
+
+    if tempo >= SLOW_TEMPO_BPM:
+        return tempo
+    slow = grid_strength(beat, tempo)
+    best, chosen = SUBDIVIDE_SHARE if share is None else share, 1  # the module's, read now (bench --set changes it)
+    for k in (2, 3, 4):
+        if tempo * k <= MAX_BPM and slow > 0:
+            kept = grid_strength(beat, tempo * k) / slow
+            if kept >= best:
+                best, chosen = kept, k
+    return tempo * chosen
+
+
 def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
     """The tempo to track at: `tempo` (the whole piece's comb), or the first half's where the tempo changes.
 
@@ -287,7 +319,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
                                         half_weight=NET_HALF_WEIGHT)
     if tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0)):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
-    tempo = tempo_of_a_changing_piece(beat, tempo)
+    tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
     patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
     activation = compound_activation(act)

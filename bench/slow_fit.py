@@ -1,0 +1,91 @@
+"""Choose SUBDIVIDE_SHARE (worker/music/beats.py): when a tempo read under SLOW_TEMPO_BPM is taken 2, 3 or 4 times
+faster. Only items read that slow are touched, so only they are listed: their label, the slow reading, and the
+share of the slow grid's beat activation each faster grid keeps; then tempo Acc1/Acc2 over them for each share.
+
+Fit on fit items only (bench/beat_fit.py `fit_items`: the test set's train split and the corpus's validation
+tenth); `--test` lists the test split instead, to report on (never to choose on).
+
+Usage: python bench/slow_fit.py [--test | --corpus] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.beat_fit import TESTSET, fit_items  # noqa: E402
+from bench.music_scores import tempo_scores  # noqa: E402
+from worker.audio_io import load_audio  # noqa: E402
+from worker.music import beatnet  # noqa: E402
+from worker.music import beats as beats_mod  # noqa: E402
+from worker.music.onsets import onset_features  # noqa: E402
+from worker.music.rhythm import MAX_BPM, estimate_tempo  # noqa: E402
+
+SR = 22050
+SHARES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.01)  # 1.01: never subdivide (the rule off)
+
+
+def slow_rows(items) -> list[dict]:
+    rows = []
+    for path, item in items:
+        if item.get("tempo_bpm") is None:
+            continue
+        y, _ = load_audio(path, sr=SR, mono=True)
+        beat = beatnet.activations(onset_features(y / (np.abs(y).max() + 1e-9)).logmel)[0].astype(np.float64)
+        tempo, _, _ = estimate_tempo(beat, prior_bpm=beats_mod.NET_PRIOR_BPM, prior_octaves=beats_mod.NET_PRIOR_OCTAVES,
+                                     half_weight=beats_mod.NET_HALF_WEIGHT)
+        if tempo is None:
+            continue
+        tempo = beats_mod.tempo_of_a_changing_piece(beat, tempo)
+        if tempo >= beats_mod.SLOW_TEMPO_BPM:
+            continue
+        slow = beats_mod.grid_strength(beat, tempo)
+        kept = {k: beats_mod.grid_strength(beat, tempo * k) / max(slow, 1e-9) for k in (2, 3, 4)
+                if tempo * k <= MAX_BPM}
+        rows.append({"name": item.get("name") or path.stem, "label": float(item["tempo_bpm"]), "tempo": tempo,
+                     "kept": kept})
+    return rows
+
+
+def subdivided(row: dict, share: float) -> float:
+    best, chosen = share, 1
+    for k, kept in row["kept"].items():
+        if kept >= best:
+            best, chosen = kept, k
+    return row["tempo"] * chosen
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--test", action="store_true", help="the test split (to report on, never to choose on)")
+    ap.add_argument("--corpus", action="store_true",
+                    help="every item of the training corpus (the network trained on nine in ten of them)")
+    ap.add_argument("--limit", type=int, default=None)
+    args = ap.parse_args()
+    if args.test:
+        items = [(TESTSET / m["audio"], m) for m in json.loads((TESTSET / "manifest.json").read_text())
+                 if m["split"] == "test"][: args.limit]
+    elif args.corpus:
+        corpus = TESTSET.parent / "music_train"
+        items = [(corpus / m["audio"], m) for m in json.loads((corpus / "manifest.json").read_text())][: args.limit]
+    else:
+        items = fit_items(args.limit)
+    rows = slow_rows(items)
+    print(f"{len(items)} items, {len(rows)} read under {beats_mod.SLOW_TEMPO_BPM:g} BPM")
+    for r in rows:
+        kept = ", ".join(f"x{k} {v:.2f}" for k, v in r["kept"].items())
+        print(f"  {r['name']:28s} label {r['label']:6.1f}  read {r['tempo']:5.1f}  kept {kept}")
+    for share in SHARES:
+        acc = np.array([tempo_scores(r["label"], subdivided(r, share)) for r in rows]).reshape(-1, 2)
+        print(f"share {share:4.2f}: Acc1 {acc[:, 0].sum():.0f}/{len(rows)}  Acc2 {acc[:, 1].sum():.0f}/{len(rows)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,24 +13,20 @@
   by a request thread): a delivery is claimed atomically with a lease, so exactly one worker sends it; a
   non-2xx answer or a network error is retried with exponential backoff (WEBHOOK_MAX_ATTEMPTS), and each
   attempt is recorded for GET /jobs/<id>/webhooks. Progress events are at most one per
-  WEBHOOK_PROGRESS_SECONDS per job; start and completed are always sent.
+  WEBHOOK_PROGRESS_SECONDS per job; start and completed are always sent. One job's deliveries go out in
+  order: each waits until the job's earlier ones were delivered or given up (a progress event the job's
+  end overtook is dropped, never sent late).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
-import os
-import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +39,7 @@ from . import keys, metrics
 from .keys import text
 from .record import TERMINAL_STATES
 from .webhook_hosts import check_host, deliver, pin_address
+from .webhook_signing import SECRET_FILE, secret_key, secret_text, sign, verify  # noqa: F401 (callers import them here)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +49,7 @@ LEASE_SECONDS = 60  # a claimed delivery is retried by another worker if its sen
 BACKOFF_BASE_SECONDS = 1.0  # attempt n waits base x 2^(n-1), at most BACKOFF_MAX_SECONDS
 BACKOFF_MAX_SECONDS = 600.0
 HISTORY_TTL_SECONDS = 7 * 24 * 3600
+ORDER_GAP_SECONDS = 0.5  # a delivery waiting behind its job's earlier one is due this long after it
 MAX_URL_CHARS = 2048
 
 # KEYS[1] = due zset; ARGV[1] = now, ARGV[2] = lease end. Takes the earliest due delivery and pushes its
@@ -95,47 +93,6 @@ def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> Webho
                                   code="invalid_webhook", details={"valid": list(EVENTS)})
     check_host(parts.hostname, settings, resolve=False)
     return WebhookRequest(url=url, events=tuple(e for e in EVENTS if e in chosen))
-
-
-SECRET_FILE = "webhook-secret"  # in DATA_DIR, when WEBHOOK_SECRET is not set
-
-
-def secret_text(settings: Mapping[str, Any]) -> str:
-    """WEBHOOK_SECRET, else the one made once in DATA_DIR/webhook-secret (0600) and shared by every process
-    on this data directory: a receiver needs one stable key to verify with."""
-    secret = str(settings.get("WEBHOOK_SECRET") or "")
-    if secret:
-        return secret
-    path = Path(settings["DATA_DIR"]) / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-    return path.read_text().strip()
-
-
-def secret_key(settings: Mapping[str, Any]) -> bytes:
-    """The HMAC key bytes (`whsec_<base64>` as Standard Webhooks libraries write it, or the text's bytes)."""
-    secret = secret_text(settings)
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_"):])
-    return secret.encode()
-
-
-def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def verify(key: bytes, headers: Mapping[str, str], body: bytes, *, tolerance_seconds: int = 300) -> bool:
-    """What a receiver does (tests use it): the signature matches and the timestamp is recent."""
-    message_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance_seconds:
-        return False
-    expected = sign(key, message_id, int(stamp), body)
-    return any(hmac.compare_digest(expected, s) for s in headers.get("webhook-signature", "").split())
 
 
 class WebhookQueue:
@@ -211,8 +168,9 @@ class WebhookQueue:
         self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
 
     def send(self, delivery_id: str) -> str:
-        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed, or
-        superseded (a progress event whose job has ended: not sent)."""
+        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed,
+        superseded (a progress event whose job has ended: not sent) or waiting (behind an earlier delivery of
+        its job that has not ended: no attempt counted)."""
         raw = self.r.hgetall(keys.webhook(delivery_id))
         if not raw:
             self.r.zrem(keys.WEBHOOKS_DUE, delivery_id)
@@ -226,7 +184,16 @@ class WebhookQueue:
             pipe.hset(keys.webhook(delivery_id), mapping={"state": "superseded"})
             pipe.execute()
             metrics.WEBHOOK_DELIVERIES.labels("superseded").inc()
+            self._release_next(rec["job_id"], delivery_id)
             return "superseded"
+        earlier = self._earlier_open(rec["job_id"], delivery_id)
+        if earlier is not None:
+            # one job's events reach the receiver in the order they happened: a start whose first attempt
+            # failed had been retried after job.completed, and a stranger's receiver showed the finished job
+            # as running. Due again when the earlier one is (it makes this one due at once when it ends).
+            due = float(self.r.zscore(keys.WEBHOOKS_DUE, earlier) or 0)
+            self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: max(due, time.time()) + ORDER_GAP_SECONDS})
+            return "waiting"
         attempt = int(rec["attempts"]) + 1
         code, error = self._post(rec)
         codes = json.loads(rec.get("codes") or "[]") + [code]
@@ -245,11 +212,43 @@ class WebhookQueue:
         pipe.hset(keys.webhook(delivery_id), mapping=fields)  # type: ignore[arg-type]  # redis-py's key typing
         pipe.execute()
         metrics.WEBHOOK_DELIVERIES.labels(state).inc()
+        if state != "pending":
+            self._release_next(rec["job_id"], delivery_id)
         if state != "delivered":  # an operator's log had nothing of a receiver failing (a stranger's finding)
             log.warning("webhook %s of job %s (%s) to %s: attempt %d %s; %s", delivery_id, rec["job_id"], rec["event"],
                         urlsplit(rec["url"]).hostname, attempt, error or "failed",
                         "giving up" if state == "failed" else "will retry")
         return state
+
+    def _around(self, job_id: str, delivery_id: str) -> tuple[list[str], list[str]]:
+        """The job's deliveries queued before `delivery_id` and after it (both empty if it is not listed)."""
+        ids = [text(i) for i in self.r.lrange(keys.job_webhooks(job_id), 0, -1)]
+        if delivery_id not in ids:
+            return [], []
+        at = ids.index(delivery_id)
+        return ids[:at], ids[at + 1:]
+
+    def _earlier_open(self, job_id: str, delivery_id: str) -> str | None:
+        """The first delivery of the same job queued before `delivery_id` and not yet ended, or None."""
+        earlier, _ = self._around(job_id, delivery_id)
+        pipe = self.r.pipeline()
+        for i in earlier:
+            pipe.hget(keys.webhook(i), "state")
+            pipe.zscore(keys.WEBHOOKS_DUE, i)
+        found = pipe.execute() if earlier else []
+        # pending and still scheduled (one not scheduled would never end, and this one would wait for ever)
+        return next((i for i, st, due in zip(earlier, found[::2], found[1::2], strict=True)
+                     if st is not None and text(st) == "pending" and due is not None), None)
+
+    def _release_next(self, job_id: str, delivery_id: str) -> None:
+        """`delivery_id` has ended: the job's next delivery, waiting behind it, is due now."""
+        _, later = self._around(job_id, delivery_id)
+        if later:
+            pipe = self.r.pipeline()
+            pipe.zadd(keys.WEBHOOKS_DUE, {later[0]: time.time()}, xx=True, lt=True)  # only sooner, never re-added
+            pipe.lpush(keys.WEBHOOKS_WAKE, 1)
+            pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
+            pipe.execute()
 
     def _job_ended(self, job_id: str) -> bool:
         state = self.r.hget(keys.job(job_id), "state")

@@ -1,0 +1,77 @@
+"""One job's webhook deliveries reach the receiver in the order they happened. A stranger's receiver had
+answered a job's start with an error once: the start's retry came after job.completed and the receiver showed
+the finished job as running. The queue on a database of its own (the session's workers send from database 0),
+a real HTTP receiver, real Redis; each attempt is made by calling the queue as a sender thread would."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from jobs import keys as job_keys
+from jobs.webhooks import WebhookQueue
+from tests.test_api_contract import Receiver
+
+
+@pytest.fixture()
+def own_db(redis_url):
+    own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/11")
+    yield own
+    own.flushdb()
+
+
+def a_job(own: redis.Redis, url: str) -> dict:
+    job = {"job_id": f"order-{uuid.uuid4().hex}", "owner": "dave", "webhook": url,
+           "webhook_events": ["start", "completed"]}
+    own.hset(job_keys.job(job["job_id"]), mapping={"state": "succeeded"})
+    return job
+
+
+def test_a_completion_waits_for_its_jobs_retried_start(own_db, settings):
+    queue, receiver = WebhookQueue(own_db, settings), Receiver(fail_first=1, fail_type="job.start")
+    try:
+        job = a_job(own_db, receiver.url)
+        start = queue.enqueue(job, "start", {"state": "running"})
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        assert queue.claim() == start and queue.send(start) == "pending"  # 500: retried after its backoff
+        assert queue.claim() == completed and queue.send(completed) == "waiting"  # not sent before the start
+        assert queue.claim() is None  # the completion is due only after the start's retry
+        assert queue.send(start) == "delivered"  # the retry (its backoff over)
+        assert queue.claim() == completed, "the start's end did not make the completion due"
+        assert queue.send(completed) == "delivered"
+        assert [(d["answered"], d["body"].count(b"job.start")) for d in receiver.deliveries] == [
+            (500, 1), (200, 1), (200, 0)]
+        assert [(h["event"], h["state"], h["attempts"]) for h in queue.history(job["job_id"])] == [
+            ("start", "delivered", 2), ("completed", "delivered", 1)]  # waiting counted no attempt
+    finally:
+        receiver.close()
+
+
+def test_a_start_given_up_on_lets_the_completion_go(own_db, settings):
+    queue = WebhookQueue(own_db, {**settings, "WEBHOOK_MAX_ATTEMPTS": 1})
+    receiver = Receiver(fail_first=1, fail_type="job.start")
+    try:
+        job = a_job(own_db, receiver.url)
+        start = queue.enqueue(job, "start", {"state": "running"})
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        assert queue.claim() == start and queue.send(start) == "failed"
+        assert queue.claim() == completed and queue.send(completed) == "delivered"
+    finally:
+        receiver.close()
+    assert receiver.events() == ["job.completed"]
+
+
+def test_an_earlier_delivery_gone_from_the_schedule_holds_nothing_up(own_db, settings):
+    """A delivery record left pending but no longer scheduled (its session erased mid-way) would never end."""
+    queue, receiver = WebhookQueue(own_db, settings), Receiver()
+    try:
+        job = a_job(own_db, receiver.url)
+        start = queue.enqueue(job, "start", {"state": "running"})
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        own_db.zrem(job_keys.WEBHOOKS_DUE, start)
+        assert queue.claim() == completed and queue.send(completed) == "delivered"
+    finally:
+        receiver.close()
+    assert receiver.events() == ["job.completed"]

@@ -20,9 +20,12 @@ from flask import Blueprint, current_app, jsonify, request
 from api import access
 from api.context import known_params, page_limit
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
+from api.errors import error_response
+from api.library_removals import catch_up
 from api.models import require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
+from jobs.services import services
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
@@ -58,6 +61,7 @@ def library(*, ping: bool = False) -> Library:
         found = library_for(current_app.config)
         if ping:
             found.db.query("SELECT 1")
+        catch_up(services().redis, current_app.config, found)  # what was deleted while the database was down
         return found
     except MusicAnalyzerError:
         raise
@@ -66,6 +70,30 @@ def library(*, ping: bool = False) -> Library:
         if disk_full(e):  # a stranger's full disk had read "not reachable; retry shortly"
             raise InsufficientStorageError(f"the library database cannot be written: {DISK_FULL_MESSAGE}") from e
         raise LibraryUnavailableError("the library database is not reachable; retry shortly") from e
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg  # a requirement, but only ever used with DATABASE_URL
+    except ImportError:
+        return (sqlite3.OperationalError,)
+    return (sqlite3.OperationalError, psycopg.OperationalError)
+
+
+def database_went_away(e: Exception):
+    """The database stopped answering after the library was opened (a server stopped, a database made to refuse
+    connections): 503 like one that never answered; a stranger's listing had answered 500 `internal_error`."""
+    log.warning("library database unavailable: %s", e)
+    if disk_full(e):
+        failure: MusicAnalyzerError = InsufficientStorageError(f"the library database cannot be written: "
+                                                               f"{DISK_FULL_MESSAGE}")
+    else:
+        failure = LibraryUnavailableError("the library database is not reachable; retry shortly")
+    return error_response(failure.http_status, failure.code, failure.message)
+
+
+for _error in _database_errors():
+    bp.register_error_handler(_error, database_went_away)
 
 
 def disk_full(e: BaseException) -> bool:

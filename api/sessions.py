@@ -10,7 +10,7 @@ import uuid
 from flask import Blueprint, current_app, jsonify, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from api import access
+from api import access, library_removals
 from api.context import known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, usage
@@ -235,15 +235,19 @@ def delete_session(session_id: str):
 
 
 def forget_track(*, owner: str, session_id: str, filename: str) -> None:
-    """A deleted upload's track leaves the library (a database that is down: the next reindex removes it)."""
+    """A deleted upload's track leaves the library (a database that is down: when it answers again)."""
+    from library.extract import track_id
+
+    tid = track_id(owner=owner, session_id=session_id, filename=filename)
     try:
-        from library.extract import track_id
         from library.service import library_for
 
-        tid = track_id(owner=owner, session_id=session_id, filename=filename)
         library_for(current_app.config).store.remove(owner=owner, track_ids=[tid])
     except Exception:
-        log.error("library: could not remove the track of %s in session %s", filename, session_id, exc_info=True)
+        log.error("library: could not remove the track of %s in session %s; removed when the database answers",
+                  filename, session_id, exc_info=True)
+        library_removals.remember(services().redis, current_app.config, owner=owner, session_id=session_id,
+                                  track_id=tid)
 
 
 def reread_track(store: SessionStore, *, session_id: str, result: str) -> None:
@@ -267,11 +271,13 @@ def reread_track(store: SessionStore, *, session_id: str, result: str) -> None:
 
 
 def forget_tracks(*, owner: str, session_id: str) -> None:
-    """The session's tracks leave the library. A database that is down does not stop the deletion: the next
-    POST /library/reindex removes tracks whose session is gone."""
+    """The session's tracks leave the library. A database that is down does not stop the deletion: the
+    removal is remembered and made before the library is next read (api/library_removals.py)."""
     try:
         from library.service import library_for
 
         library_for(current_app.config).remove_session(owner=owner, session_id=session_id)
     except Exception:
-        log.error("library: could not remove the tracks of session %s", session_id, exc_info=True)
+        log.error("library: could not remove the tracks of session %s; removed when the database answers",
+                  session_id, exc_info=True)
+        library_removals.remember(services().redis, current_app.config, owner=owner, session_id=session_id)

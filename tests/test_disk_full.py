@@ -289,6 +289,10 @@ def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tm
                               headers={"Content-Type": "application/octet-stream"})
             assert_disk_full_answer(r, data=disk)
             assert files_under(layout.nginx) == []
+            chunked = requests.post(f"{base}/sessions/s/files", data=iter([body[i:i + 65536] for i in range(
+                0, len(body), 65536)]), timeout=30)  # no Content-Length: it had answered 500 front_error
+            assert_disk_full_answer(chunked, data=disk)
+            assert files_under(layout.nginx) == []
             small = requests.post(f"{base}/sessions/s/files", data=b"\0" * 1000, timeout=30)
             assert small.status_code == 502  # a small body stays in memory: it reaches (here: misses) the API
             filler.unlink()

@@ -196,3 +196,23 @@ def test_an_address_naming_no_session_id_keeps_the_open_session(browser, server,
         assert f"session={session_id}" in page.evaluate("location.hash")  # the address names what is open again
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_long_file_name_wraps_and_never_widens_the_page(browser, server, client, session_id, audio_dir):
+    """A stranger's upload named with 120 characters (the limit) made the track's heading run on one line: the
+    page grew to 1578 px at a 1280 px window (1237 at 700) and scrolled sideways."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    name = "a" * 116 + ".wav"
+    assert upload(client, session_id, write(audio_dir / name, sine(440, 1.0))).status_code == 201
+    context, page, _ = logged_in(browser)
+    try:
+        for width in (1280, 700):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{server}/#session={session_id}&file={name}")
+            page.locator("#track-h", has_text=name).wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()

@@ -95,3 +95,24 @@ def test_an_upload_is_described_in_minutes_and_seconds():
     assert said(59.94) == "0:59.9, 44.1 kHz stereo" and said(59.96) == "1:00.0, 44.1 kHz stereo"
     assert said(32.0) == "0:32.0, 44.1 kHz stereo" and said(3725.25).startswith("62:05.2")
     assert describe_audio({"duration_seconds": 1.5, "channels": 1, "sample_rate": 22050}) == "0:01.5, 22.05 kHz mono"
+
+
+def test_download_keeps_an_upload_named_like_a_result_apart(env, tmp_path, client, session_id, audio_dir):
+    """A stranger's album art uploaded as features_s.png beside s.wav: `download --uploads` wrote the features
+    picture, then kept it as "it differs from the server's features_s.png", and the image was never saved."""
+    import json
+
+    assert upload(client, session_id, write(audio_dir / "s.wav", sine(440, 2.0))).status_code == 201
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "s.wav"}).json()["job_id"])
+    assert job["state"] == "succeeded" and "features_s.png" in job["files"]
+    art = audio_dir / "features_s.png"
+    art.write_bytes(client.get(f"/sessions/{session_id}/files/features_s.png", params={"area": "results"}).content)
+    art.write_bytes(art.read_bytes() + b"\0")  # not the picture itself (a PNG may carry bytes after its end)
+    assert upload(client, session_id, art).status_code == 201
+    out = tmp_path / "dl"
+    done = ma(env, "--json", "download", session_id, "--uploads", "--out", str(out))
+    assert done.returncode == 0 and "differs" not in done.stderr, done.stderr
+    files = json.loads(done.stdout)["files"]
+    assert not any(f["skipped"] for f in files)
+    assert (out / "uploads" / "features_s.png").read_bytes() == art.read_bytes()
+    assert (out / "features_s.png").read_bytes() != art.read_bytes() and (out / "s.wav").is_file()

@@ -1,7 +1,8 @@
 """A session or an upload deleted while the library database is down leaves the library when the database
 answers again, with no reindex: a deleted session's tracks had stayed listed, searched and cited until someone
-ran POST /library/reindex; and a library route asked while the database was down answered 500. A real API over HTTP, a real PostgreSQL database of the test's own made unreachable
-and reachable again (ALLOW_CONNECTIONS, its connections terminated), real Redis."""
+ran POST /library/reindex; and a library route asked while the database was down answered 500. A real API over
+HTTP, a real PostgreSQL database of the test's own made unreachable and reachable again (ALLOW_CONNECTIONS, its
+connections terminated), real Redis."""
 
 from __future__ import annotations
 

@@ -102,16 +102,22 @@ def cancel(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
 
 def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     """A session's results (and with --uploads its uploads) into a folder. A file already there is kept (a
-    stranger's edited .txt was replaced because its size had changed); --overwrite replaces one that differs."""
+    stranger's edited .txt was replaced because its size had changed); --overwrite replaces one that differs.
+    An upload named like a result goes into the folder's `uploads/` (a stranger's album art features_s.png was
+    never saved, and the result written a moment before was reported as "already there")."""
     session = client.session(args.session)
     folder = Path(args.out or args.session)
     folder.mkdir(parents=True, exist_ok=True)
     wanted = [("results", f) for f in session.get("results", [])]
+    result_names = {f["name"] for f in session.get("results", [])}
     if args.uploads:
         wanted += [("uploads", f) for f in session.get("files", [])]
     done = []
     for area, f in wanted:
         dest = folder / f["name"]
+        if area == "uploads" and f["name"] in result_names:
+            (folder / "uploads").mkdir(exist_ok=True)
+            dest = folder / "uploads" / f["name"]
         same_size = dest.is_file() and dest.stat().st_size == f.get("bytes")
         skipped = dest.exists() and not args.overwrite  # sizes cannot tell an edit that kept the size
         if not skipped:

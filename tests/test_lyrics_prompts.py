@@ -57,6 +57,15 @@ def test_what_an_answer_is_warned_of():
     analysis, warnings = read_answer("lazy " * 60, heard_words=True)  # a stranger's SmolLM2 answer: two warnings
     assert "none of the sections" in warnings[0] and "'lazy' is 100% of its words" in warnings[1]
     assert read_answer("", heard_words=False) == ({k: "" for k in analysis}, [])  # nothing heard, nothing said
+    # a stranger's SmolLM2 notable_lines: its own instruction first, then an answer to something else
+    began = ("Themes: a test.\nNotable lines: two or three lines quoted with their [m:ss] times, and why they "
+             "stand out.\n\nThe song is about a test of the voice.")
+    analysis, warnings = read_answer(began, heard_words=True)
+    assert analysis["notable_lines"] == "The song is about a test of the voice." and analysis["themes"] == "a test."
+    assert warnings == ["the model began notable_lines by repeating the prompt's instructions (removed); what "
+                        "follows may not answer what was asked"]
+    kept = "Notable lines: what the song is about is leaving home, said at [0:03]."  # an ask's words in an answer
+    assert read_answer(kept, heard_words=True)[0]["notable_lines"] == kept.split(": ", 1)[1]
 
 
 def test_an_analysis_of_a_transcript_whisper_doubted_passes_the_doubt_on(tmp_path):

@@ -63,29 +63,40 @@ def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, m
     return "\n\n".join(parts), len(lines) > len(shown)
 
 
-def echoed_sections(sections: Mapping[str, str]) -> list[str]:
-    """The sections (split_sections' keys) whose text only repeats what the prompt asked of them: a small model
-    given the format sometimes copies it back ("Themes: what the song is about.") instead of answering."""
+def is_echo(text: str) -> bool:
+    """Whether `text` only repeats what the prompt asked of some section: a small model given the format sometimes
+    copies it back ("Themes: what the song is about.") instead of answering."""
     from difflib import SequenceMatcher
 
     # what an echo copies: any section's ask, with or without its name (a stranger's notable_lines held another
     # section's instructions), word for word or nearly ("with their times" for "with their [m:ss] times")
     copies = [answer_words(ask) for ask in SECTION_ASKS.values()]
     copies += [answer_words(f"{name} {ask}") for name, ask in SECTION_ASKS.items()]
-    out = []
-    for name in SECTION_ASKS:
-        key = name.lower().replace(" ", "_")
-        said = answer_words(sections.get(key, ""))
-        if len(said) < 3:
-            continue
-        copied: set[int] = set()  # positions in `said` inside a run of some copy's words
-        for c in copies:
-            for block in SequenceMatcher(None, said, c, autojunk=False).get_matching_blocks():
-                if block.size >= 2:  # a run of words, not one common word
-                    copied.update(range(block.a, block.a + block.size))
-        if len(copied) >= ECHO_SHARE * len(said):
-            out.append(key)
-    return out
+    said = answer_words(text)
+    if len(said) < 3:
+        return False
+    copied: set[int] = set()  # positions in `said` inside a run of some copy's words
+    for c in copies:
+        for block in SequenceMatcher(None, said, c, autojunk=False).get_matching_blocks():
+            if block.size >= 2:  # a run of words, not one common word
+                copied.update(range(block.a, block.a + block.size))
+    return len(copied) >= ECHO_SHARE * len(said)
+
+
+def echoed_sections(sections: Mapping[str, str]) -> list[str]:
+    """The sections (split_sections' keys) whose text only repeats what the prompt asked of them."""
+    return [key for key in (name.lower().replace(" ", "_") for name in SECTION_ASKS) if is_echo(sections.get(key, ""))]
+
+
+def without_leading_echo(text: str) -> tuple[str, bool]:
+    """`text` without the lines at its start that repeat the prompt's instructions, and whether there were any: a
+    stranger's notable_lines began with its own ask, then went on to answer something else."""
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and (not lines[start].strip() or is_echo(lines[start])):
+        start += 1
+    dropped = any(line.strip() for line in lines[:start])
+    return ("\n".join(lines[start:]).strip(), True) if dropped else (text, False)
 
 
 def split_sections(answer: str) -> dict[str, str]:
@@ -105,12 +116,23 @@ def read_answer(answer: str, *, heard_words: bool) -> tuple[dict[str, str], list
     copied back (those sections left empty), no section at all, a loop."""
     analysis = split_sections(answer)
     warnings = []
+    began = []
+    for key, text in analysis.items():
+        analysis[key], dropped = without_leading_echo(text)
+        if dropped and analysis[key]:
+            began.append(key)
+        elif dropped:  # nothing but the instructions: an echo like any other
+            analysis[key] = text
     echoed = echoed_sections(analysis)
     for key in echoed:  # not an answer: left empty, the model's whole text stays in analysis_text
         analysis[key] = ""
+    began = [key for key in began if key not in echoed]
     if echoed:
         warnings.append(f"the model repeated the prompt's instructions instead of answering ({', '.join(echoed)}); "
                         "a larger model may answer")
+    if began:
+        warnings.append(f"the model began {', '.join(began)} by repeating the prompt's instructions (removed); "
+                        "what follows may not answer what was asked")
     elif heard_words and answer.strip() and not any(analysis.values()):  # every section empty: say so
         warnings.append("the answer has none of the sections asked for (themes, mood, narrative, notable lines); "
                         "its whole text is in analysis_text")

@@ -8,7 +8,6 @@ convention.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from worker import mp3_header
+from worker.audio_complete import check_iff_complete, check_ogg_complete
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -141,9 +141,9 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     except RuntimeError as e:  # libsndfile decode errors mid-stream
         raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
     if fmt in ("wav", "aiff"):
-        _check_iff_complete(path)
+        check_iff_complete(path)
     if fmt == "ogg":
-        _check_ogg_complete(path)
+        check_ogg_complete(path)
     if declared and frames < declared * 0.99:
         raise AudioError(f"the file is truncated: {frames} of {declared} frames decode",
                          code="truncated_audio")
@@ -178,62 +178,6 @@ def _sf_knows_header(path: Path) -> bool:
         return False
 
 
-# (chunk header of the whole file, its form types, byte order, the chunk holding the samples, the format's name)
-_IFF_FORMS = {b"RIFF": ((b"WAVE",), "<", b"data", "WAV"), b"FORM": ((b"AIFF", b"AIFC"), ">", b"SSND", "AIFF")}
-
-
-def _check_iff_complete(path: Path) -> None:
-    """A WAV data chunk (or an AIFF sound-data chunk) that claims more bytes than the file has means truncation.
-
-    libsndfile silently shortens such a file, so the frame count alone does not tell.
-    """
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-        form = _IFF_FORMS.get(head[:4]) if len(head) == 12 else None
-        if form is None or head[8:12] not in form[0]:
-            return
-        _, order, samples_chunk, name = form
-        pos = 12
-        while pos + 8 <= size:
-            fh.seek(pos)
-            cid, clen = struct.unpack(f"{order}4sI", fh.read(8))
-            if cid == samples_chunk:
-                if clen != 0xFFFFFFFF and pos + 8 + clen > size:
-                    raise AudioError(
-                        f"the file is truncated: the {name} {cid.decode()} chunk declares {clen} bytes, "
-                        f"{size - pos - 8} are present", code="truncated_audio")
-                return
-            pos += 8 + clen + (clen & 1)
-
-
-# the last Ogg page starts within this many bytes of the end: a page holds at most 255 segments of 255 bytes
-OGG_TAIL_BYTES = 27 + 255 + 255 * 255
-
-
-def _check_ogg_complete(path: Path) -> None:
-    """An Ogg file whose last page declares more bytes than the file holds was cut off (a stranger's first 100 KB
-    of a 40 s OGG decoded as a valid 8 s file: libsndfile stops at the last whole packet without a word).
-
-    A file cut exactly between pages passes; a stream without its end-of-stream page (an Icecast dump) too.
-    """
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - OGG_TAIL_BYTES))
-        tail = fh.read()
-    start = tail.rfind(b"OggS\x00")
-    while start >= 0 and start + 5 < len(tail) and tail[start + 5] > 7:  # not a page's flags: a chance match
-        start = tail.rfind(b"OggS\x00", 0, start)
-    if start < 0:
-        return  # no page header in the tail: nothing to check here (the decoder has read the stream)
-    present = len(tail) - start
-    segments = tail[start + 26] if present > 26 else 0
-    claimed = 27 + segments + sum(tail[start + 27:start + 27 + segments])
-    if present < 27 or present < 27 + segments or claimed > present:
-        raise AudioError(f"the file is truncated: its last Ogg page is cut off ({present} of its bytes are "
-                         "present)", code="truncated_audio")
-
-
 def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
     import av
 
@@ -265,7 +209,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                              code="truncated_audio") from e
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
-        _check_ogg_complete(path)
+        check_ogg_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 
 

@@ -92,6 +92,8 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
         info = _probe_soundfile(path, limits)
     except _NotForSoundfile:
         info = _probe_av(path, limits)
+    if info.format == "mp3":  # either decoder stops quietly where a cut MP3's bytes do
+        mp3_header.check_complete(path)
     if info.frames == 0 or info.duration_seconds <= 0:
         raise AudioError("the file holds no audio samples", code="no_audio")
     if allowed is not None and info.format not in allowed:

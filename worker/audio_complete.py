@@ -1,7 +1,8 @@
 """Whether a file holds all the audio its headers say it does: decoders shorten a cut file without a word.
 
 WAV and AIFF: the chunk holding the samples must fit in the file; Ogg: its last page must be whole. Each raises
-AudioError `truncated_audio`.
+AudioError `truncated_audio`. (MP3s: worker/mp3_header.py `check_complete`.) And a WAV whose header was never
+given its lengths (`wav_length_unset`) is not empty but of unknown length, read to the end of the file.
 """
 
 from __future__ import annotations
@@ -38,6 +39,29 @@ def check_iff_complete(path: Path) -> None:
                         f"{size - pos - 8} are present", code="truncated_audio")
                 return
             pos += 8 + clen + (clen & 1)
+
+
+def wav_length_unset(path: Path) -> bool:
+    """A WAV whose data chunk says 0 bytes, with bytes after it, and whose RIFF size was never written either (0,
+    0xFFFFFFFF, or just the header's): what a streaming writer leaves when it cannot seek back to patch the header
+    (`ffmpeg -f wav pipe:` in some versions, a recorder that crashed). Players and FFmpeg read such data to the end
+    of the file; libsndfile reads none, and a stranger's 2.96 s was refused as holding no audio. A data chunk of 0
+    bytes inside a RIFF size that takes in what follows it (other chunks) is empty indeed."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        riff = struct.unpack("<I", head[4:8])[0]
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, clen = struct.unpack("<4sI", fh.read(8))
+            if cid == b"data":
+                payload = pos + 8
+                return clen == 0 and payload < size and (riff in (0, 0xFFFFFFFF) or 8 + riff <= payload)
+            pos += 8 + clen + (clen & 1)
+    return False
 
 
 # the last Ogg page starts within this many bytes of the end: a page holds at most 255 segments of 255 bytes

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from worker import mp3_header
-from worker.audio_complete import check_iff_complete, check_ogg_complete
+from worker.audio_complete import check_iff_complete, check_ogg_complete, wav_length_unset
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -56,11 +56,15 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     every caller answers by decoding with PyAV. A FLAC whose header leaves the length unset is one
     libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it. An MP3
     without a length header is another: libsndfile stops at a length guessed from the first frame
-    (worker/mp3_header.py)."""
+    (worker/mp3_header.py). A WAV whose header a streaming writer never patched (data size 0) a third: libsndfile
+    reads no samples from it (worker/audio_complete.py `wav_length_unset`)."""
     f = sf.SoundFile(str(path))
-    if f.frames >= UNKNOWN_FRAMES:  # (a count of 0 is read as such: a header-only WAV holds no audio)
+    if f.frames >= UNKNOWN_FRAMES:
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
+    if f.frames == 0 and f.format in ("WAV", "WAVEX") and wav_length_unset(Path(path)):  # else: no audio indeed
+        f.close()
+        raise _LengthNotDeclared(0, prefix="WAV whose lengths were never written; decoded with FFmpeg instead: ")
     if f.format in ("MP3", "MPEG") and not mp3_header.declares_length(path):  # libsndfile stops at a guess
         f.close()
         raise _LengthNotDeclared(0, prefix="MP3 without a Xing/Info/VBRI header; decoded with FFmpeg instead: ")

@@ -2,7 +2,7 @@
 
 Public API (no Flask, no Celery):
     WhisperOptions.from_request(body, settings=)   (options.py; light)
-    load_whisper(name, models_dir=, device=) -> (faster_whisper.WhisperModel, approx_bytes)   (weights.py)
+    load_whisper(name, models_dir=, device=) -> (GuardedWhisperModel, approx_bytes)   (weights.py, alignment.py)
     transcribe(model, audio, options, progress=None) -> transcript dict (segments, words, language)
     run_transcription(audio_path=, results_dir=, options=, model=, progress=, vocals_path=) -> result dict
     vocals_stem_path(results_dir, audio_path) -> Path | None   (for source="vocals")
@@ -25,6 +25,7 @@ from worker.errors import AudioError, InvalidRequestError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
 
+from .alignment import words_missing_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 
@@ -92,6 +93,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     elif silent:
         warnings.append(f"{silent} of {windows} windows of {window_seconds:.0f} s were silent and not transcribed")
     warnings += doubt_warnings(out)
+    if options.word_timestamps:
+        warnings += words_missing_warning(out)
     return {"language": first.language if first else options.language,
             "language_probability": _r(first.language_probability, 4) if first else None,
             "duration_seconds": round(duration, 3), "task": options.task,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from faster_whisper import WhisperModel
 from faster_whisper.utils import _MODELS, download_model
 
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 
+from .alignment import GuardedWhisperModel
 from .options import WHISPER_SUBDIR, available_models, is_ct2_folder
 
 
@@ -61,7 +61,7 @@ def load_whisper(name: str, *, models_dir: Path | None, device: str = "cpu", cpu
     dev = device.split(":")[0]
     index = int(device.split(":")[1]) if ":" in device else 0
     compute_type = "float16" if dev == "cuda" else "int8"
-    model = WhisperModel(str(path), device=dev, device_index=index, compute_type=compute_type,
+    model = GuardedWhisperModel(str(path), device=dev, device_index=index, compute_type=compute_type,
                          cpu_threads=cpu_threads)
     approx = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
     return model, approx

@@ -30,6 +30,10 @@ from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
+# s: shorter audio is refused (`audio_too_short`), as music analysis refuses it (worker/music/pipeline.py): a
+# syllable lasts longer, so Whisper can hear no word in it, only make one up (a stranger's 10 ms sine had made the
+# job fail `internal_error`; 1 sample had been called `no_audio`)
+MIN_SECONDS = 0.1
 
 
 # s of audio given to Whisper at once: faster-whisper holds ~1 MB per second of its input (an hour's peak
@@ -55,7 +59,8 @@ DOUBT_SPEECH_SHARE = 0.1
 
 
 def transcribe(model, audio: np.ndarray, options: WhisperOptions, progress: Progress | None = None) -> dict:
-    """audio: float32 mono `(samples,)` at 16 kHz. Progress is the audio time consumed, per segment."""
+    """audio: float32 mono `(samples,)` at 16 kHz (at least MIN_SECONDS). Progress is the audio time consumed,
+    per segment."""
     return transcribe_blocks(model, [audio], options, progress=progress, total_seconds=len(audio) / SAMPLE_RATE)
 
 
@@ -75,6 +80,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     windows = silent = 0
     for window in whisper_windows(blocks, window_seconds=window_seconds):
         windows += 1
+        if windows == 1 and len(window) < MIN_SECONDS * SAMPLE_RATE:  # a first window ends at a cut in the last
+            raise _too_short(len(window))  # half of a full one, or with the audio: this is all of it
         if is_silent(window):  # nothing to hear: no words (and no hallucinated ones)
             silent += 1
         else:
@@ -84,8 +91,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
                 first = info
                 options_now = dataclasses.replace(options, language=options.language or info.language)
         offset += len(window) / SAMPLE_RATE
-    if not windows:
-        raise AudioError("the file holds no audio samples", code="no_audio")
+    if not windows:  # the resampler makes nothing of a sample or two (an empty file is refused at upload)
+        raise _too_short(0)
     duration = offset or 1e-9
     warnings = []
     if first is None:
@@ -99,6 +106,11 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
             "language_probability": _r(first.language_probability, 4) if first else None,
             "duration_seconds": round(duration, 3), "task": options.task,
             "text": " ".join(s["text"] for s in out if s["text"]), "segments": out, "warnings": warnings}
+
+
+def _too_short(samples: int) -> AudioError:
+    return AudioError(f"the audio lasts {samples / SAMPLE_RATE:.2f} s; at least {MIN_SECONDS} s is needed for "
+                      "transcription", code="audio_too_short")
 
 
 def voiced_spans(audio: np.ndarray) -> list[tuple[float, float]]:

@@ -241,11 +241,18 @@ class WebhookQueue:
                      if st is not None and text(st) == "pending" and due is not None), None)
 
     def _release_next(self, job_id: str, delivery_id: str) -> None:
-        """`delivery_id` has ended: the job's next delivery, waiting behind it, is due now."""
+        """`delivery_id` has ended: the job's next delivery still scheduled, waiting behind it, is due now (the
+        very next may have ended already: a progress event dropped while the start was being retried, and the
+        completion behind it had waited out the start's 60 s lease)."""
         _, later = self._around(job_id, delivery_id)
-        if later:
+        pipe = self.r.pipeline()
+        for i in later:
+            pipe.zscore(keys.WEBHOOKS_DUE, i)
+        due = pipe.execute() if later else []
+        following = next((i for i, d in zip(later, due, strict=True) if d is not None), None)
+        if following is not None:
             pipe = self.r.pipeline()
-            pipe.zadd(keys.WEBHOOKS_DUE, {later[0]: time.time()}, xx=True, lt=True)  # only sooner, never re-added
+            pipe.zadd(keys.WEBHOOKS_DUE, {following: time.time()}, xx=True, lt=True)  # only sooner, never re-added
             pipe.lpush(keys.WEBHOOKS_WAKE, 1)
             pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
             pipe.execute()

@@ -75,3 +75,23 @@ def test_an_earlier_delivery_gone_from_the_schedule_holds_nothing_up(own_db, set
     finally:
         receiver.close()
     assert receiver.events() == ["job.completed"]
+
+
+def test_the_completion_is_released_past_a_progress_event_dropped_meanwhile(own_db, settings):
+    """In CI: the start's first attempt was in flight (leased for 60 s) when the job ended; its progress event was
+    dropped and the completion, behind the start, waited for the lease's end after the start's retry was
+    delivered, past the test's 60 s. The start's end makes the next delivery still scheduled due."""
+    queue, receiver = WebhookQueue(own_db, settings), Receiver(fail_first=1, fail_type="job.start")
+    try:
+        job = {**a_job(own_db, receiver.url), "webhook_events": ["start", "progress", "completed"]}
+        start = queue.enqueue(job, "start", {"state": "running"})
+        progress = queue.enqueue(job, "progress", {"state": "running", "progress": 0.5})
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        assert queue.claim() == start  # in flight: due again only at its lease's end
+        assert queue.claim() == progress and queue.send(progress) == "superseded"  # the job has ended
+        assert queue.claim() == completed and queue.send(completed) == "waiting"
+        assert queue.send(start) == "pending" and queue.send(start) == "delivered"  # 500, then its retry
+        assert queue.claim() == completed and queue.send(completed) == "delivered"
+    finally:
+        receiver.close()
+    assert receiver.events() == ["job.start", "job.completed"]

@@ -55,13 +55,16 @@ class LibraryUnavailableError(MusicAnalyzerError):
     http_status = 503
 
 
-def library(*, ping: bool = False) -> Library:
-    """This process' library; `ping`: the database answers now (a route that queues work asks first)."""
+def library(*, ping: bool = False, apply_removals: bool = True) -> Library:
+    """This process' library; `ping`: the database answers now (a route that queues work asks first);
+    `apply_removals`: first make the removals that waited for the database (a route about to read; not /health,
+    which reports on the database alone)."""
     try:
         found = library_for(current_app.config)
         if ping:
             found.db.query("SELECT 1")
-        catch_up(services().redis, current_app.config, found)  # what was deleted while the database was down
+        if apply_removals:  # what was deleted while the database was down
+            catch_up(services().redis, current_app.config, found)
         return found
     except MusicAnalyzerError:
         raise

@@ -129,5 +129,14 @@ class ModelStatusBoard:
         self.r.set(keys.MODEL_STATUS, json.dumps({**status, "published_by": worker}, default=str))
 
     def read(self) -> dict | None:
+        """The last status published, or None when nothing was or its worker's heartbeat has expired: the models
+        a worker held went with it (a stranger's restarted GPU worker left "smollm2-135m loaded, 811 MB" in the
+        status, the metrics and the page, and an unload then found nothing to unload)."""
         raw = self.r.get(keys.MODEL_STATUS)
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        status = json.loads(raw)
+        worker = status.get("published_by")
+        if worker and not self.r.exists(keys.worker(worker)):
+            return None
+        return status

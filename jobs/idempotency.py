@@ -45,7 +45,14 @@ class Claim:
     job_id: str | None  # the job the key already names; None = this request is the first
 
 
+# body keys about the answer, not the job: a retry asking for a shorter `wait` is the same request (a stranger's
+# `"wait": 0` then `"wait": 1` with one key got 422 idempotency_key_reused, where Prefer: wait got the job back)
+ANSWER_KEYS = frozenset({"wait"})
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in ANSWER_KEYS}
     canonical = json.dumps([method.upper(), path, body], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

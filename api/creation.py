@@ -77,9 +77,9 @@ def wait_argument() -> float:
     return 0.0 if raw is None else wait_seconds(raw)
 
 
-def asked_wait() -> float | None:
+def asked_wait(*, limit: float | None = None) -> float | None:
     """A JSON body's `wait` (or `?wait=`) on a /process route: as `Prefer: wait=N` (a stranger's -5 and 1e309,
-    in the body and in the query, were ignored)."""
+    in the body and in the query, were ignored). `limit`: see wait_seconds."""
     body = request.get_json(silent=True) if request.is_json else None
     raw = body.get("wait") if isinstance(body, dict) else None
     if raw is None:
@@ -88,15 +88,21 @@ def asked_wait() -> float | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait")
-    return wait_seconds(raw)
+    return wait_seconds(raw, limit=limit)
 
 
-def wait_seconds(raw: float | str) -> float:
-    """Seconds to wait, 0-3600 (nan and infinity refused), cut to JOB_WAIT_MAX_SECONDS."""
+def wait_seconds(raw: float | str, *, limit: float | None = None) -> float:
+    """Seconds to wait, 0-3600 (nan and infinity refused), cut to JOB_WAIT_MAX_SECONDS; with `limit` (the model
+    and ask routes, which wait for their job themselves), 0-limit and not cut (a stranger's -1 there was told
+    "0 to 3600, cut to 60 s" and 700 "0 to 600" under another code)."""
     try:
         wait = float(raw)
     except ValueError as e:
         raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait") from e
+    if limit is not None:
+        if not 0 <= wait <= limit:
+            raise InvalidRequestError(f"wait must be between 0 and {limit:g} seconds", code="invalid_wait")
+        return wait
     if not 0 <= wait <= 3600:
         raise InvalidRequestError("wait must be between 0 and 3600 seconds (a wait is cut to JOB_WAIT_MAX_SECONDS, "
                                   f"{float(current_app.config['JOB_WAIT_MAX_SECONDS']):g} s here; "

@@ -22,7 +22,7 @@ from api.context import known_params, page_limit
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.errors import error_response
 from api.library_removals import catch_up
-from api.models import require_weights, run_and_wait
+from api.models import MODEL_WAIT_MAX_SECONDS, require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
@@ -180,7 +180,7 @@ def search():
 @bp.post("/ask")
 def ask():
     body = json_body()
-    options = options_of(AskOptions, body, route_keys=FILELESS_ROUTE_KEYS)
+    options = options_of(AskOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
     if options.model_type == AUTO:
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:

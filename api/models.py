@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from api import access
 from api.creation import FILELESS_ROUTE_KEYS, create_job
+from api.creation import wait_seconds as creation_wait_seconds
 from api.process import json_body, options_of
 from api.waits import waits
 from config import MODEL_REGISTRY
@@ -29,6 +30,8 @@ bp = Blueprint("models", __name__, url_prefix="/api/v2/models")
 
 # where a model's weights live on the server: an admin's business (they put them there), nobody else's
 SERVER_PATH_FIELDS = ("source", "gguf_source")
+# how long a model or ask route may wait for its job (`wait`); the front's read timeout for them is above it
+MODEL_WAIT_MAX_SECONDS = 600.0
 
 
 def current_status() -> dict:
@@ -66,14 +69,11 @@ def require_weights(model_type: str) -> None:
 
 
 def wait_seconds(body: dict) -> float:
+    """The `wait` of a model or ask route (body or query; default SYNC_WAIT_SECONDS), 0-MODEL_WAIT_MAX_SECONDS."""
     raw = request.args.get("wait", body.get("wait", current_app.config["SYNC_WAIT_SECONDS"]))
-    try:
-        wait = float(raw)
-    except (TypeError, ValueError) as e:
-        raise InvalidRequestError("wait must be a number of seconds") from e
-    if not 0 <= wait <= 600:
-        raise InvalidRequestError("wait must be between 0 and 600 seconds")
-    return wait
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise InvalidRequestError("wait must be a number of seconds", code="invalid_wait")
+    return creation_wait_seconds(raw, limit=MODEL_WAIT_MAX_SECONDS)
 
 
 def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None):
@@ -97,7 +97,7 @@ def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str |
 @bp.post("/load")
 def load():
     body = json_body()
-    options = options_of(ModelLoadOptions, body, route_keys=FILELESS_ROUTE_KEYS)
+    options = options_of(ModelLoadOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
     require_weights(str(options.model_type))
     return run_and_wait("model_load", options, body)
 
@@ -105,13 +105,15 @@ def load():
 @bp.post("/unload")
 def unload():
     body = json_body()
-    return run_and_wait("model_unload", options_of(NoOptions, body, route_keys=FILELESS_ROUTE_KEYS), body)
+    options = options_of(NoOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
+    return run_and_wait("model_unload", options, body)
 
 
 @bp.post("/generate")
 def generate():
     body = json_body()
-    options = options_of(GenerateOptions, body, route_keys=FILELESS_ROUTE_KEYS)  # 400 before anything is queued
+    # 400 before anything is queued
+    options = options_of(GenerateOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
     conversation = options.conversation()
     media = {kind: count_parts(conversation, kind) for kind in ("audio", "image")}
     if any(media.values()):

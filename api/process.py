@@ -53,9 +53,11 @@ def json_body() -> dict:
     return body
 
 
-def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] = ROUTE_KEYS) -> OptionsT:
+def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] = ROUTE_KEYS,
+               wait_limit: float | None = None) -> OptionsT:
     """Validated options of class `cls` from the body without the route's keys (400 before queueing).
-    `route_keys`: the body keys the route itself reads (the model and library routes read no files)."""
+    `route_keys`: the body keys the route itself reads (the model and library routes read no files);
+    `wait_limit`: the route waits for its job itself, up to this many seconds (creation.wait_seconds)."""
     raw = {k: v for k, v in body.items() if k not in route_keys}
     try:
         options = cls.from_request(raw, settings=current_app.config)
@@ -66,7 +68,7 @@ def options_of(cls: type[OptionsT], body: dict, *, route_keys: tuple[str, ...] =
     # the route's own keys too, before any 404 or 409: a stranger's `"wait": "abc"` or `"webhook": 123` got 409
     # model_not_downloaded where the weights were missing, and the 400 only once they were there
     webhooks.parse_request(body, current_app.config)
-    asked_wait()
+    asked_wait(limit=wait_limit)
     return options
 
 

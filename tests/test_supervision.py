@@ -165,3 +165,36 @@ def test_embedded_valkey_refuses_writes_on_a_full_disk_and_resumes_when_space_re
             server.terminate()
             server.wait(timeout=10)
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_the_front_waits_longer_than_a_model_route_may_wait(tmp_path):
+    """A stranger's `"wait": 400` on /api/v2/models/generate got nginx's 504 after 310 s, with no job id, while
+    the job ran on: the routes that wait for their job (up to MODEL_WAIT_MAX_SECONDS) have a longer read timeout
+    in the front nginx runs, and nginx accepts the config."""
+    import re
+
+    from api.models import MODEL_WAIT_MAX_SECONDS
+
+    layout = RunLayout.for_data_dir(tmp_path)
+    layout.create()
+    front.write_configs(layout, front.FrontSettings(listen="127.0.0.1:1", upstream=f"unix:{layout.api_socket}",
+                                                    max_body_bytes=12345, access_log="/dev/null"))
+    site = layout.nginx_site_conf.read_text()
+    blocks = re.findall(r"location ~ (\S+) \{([^}]*)\}", site)
+
+    def read_timeout(path: str) -> float:
+        for pattern, block in blocks:
+            if re.search(pattern, path):
+                found = re.search(r"proxy_read_timeout (\d+)s;", block)
+                if found:
+                    return float(found.group(1))
+        return float(re.search(r"\n    proxy_read_timeout (\d+)s;", site).group(1))  # the server's own
+
+    for path in ("/api/v2/models/load", "/api/v2/models/unload", "/api/v2/models/generate", "/library/ask"):
+        assert read_timeout(path) > MODEL_WAIT_MAX_SECONDS, path
+    assert read_timeout("/sessions") < MODEL_WAIT_MAX_SECONDS  # elsewhere gunicorn's 300 s bounds a request
+    binary = front.find_nginx()
+    if binary is not None:
+        check = subprocess.run([binary, "-t", "-e", "stderr", "-p", str(layout.nginx), "-c", str(layout.nginx_conf)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr

@@ -20,15 +20,22 @@ SR = 44100
 SECONDS = 30.0
 
 
+def tone_then_noise(folder: Path, *, tone_seconds: float, hz: float, noise: float, seed: int,
+                    right: float = 1.0) -> Path:
+    """A quiet tone (few bits per frame) for `tone_seconds`, then noise (many) to SECONDS; the right channel the
+    left times `right`; as folder/source.wav."""
+    t = np.arange(int(SR * tone_seconds)) / SR
+    rest = noise * np.random.default_rng(seed).standard_normal(int(SR * (SECONDS - tone_seconds)))
+    y = np.concatenate([0.3 * np.sin(2 * np.pi * hz * t), rest]).astype(np.float32)
+    path = folder / "source.wav"
+    sf.write(path, np.stack([y, right * y], axis=1), SR)
+    return path
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
-    """5 s of a quiet tone (few bits per frame) then 25 s of noise (many): a first-frame guess is far off."""
-    t = np.arange(int(SR * 5)) / SR
-    noise = 0.3 * np.random.default_rng(0).standard_normal(int(SR * (SECONDS - 5)))
-    y = np.concatenate([0.3 * np.sin(2 * np.pi * 220 * t), noise]).astype(np.float32)
-    path = tmp_path_factory.mktemp("mp3") / "source.wav"
-    sf.write(path, np.stack([y, y], axis=1), SR)
-    return path
+    """5 s of a quiet tone then 25 s of noise: a first-frame guess is far off."""
+    return tone_then_noise(tmp_path_factory.mktemp("mp3"), tone_seconds=5, hz=220, noise=0.3, seed=0)
 
 
 def encode(source: Path, name: str, *args: str) -> Path:

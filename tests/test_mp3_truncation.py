@@ -16,7 +16,7 @@ import soundfile as sf
 
 from tests.conftest import USER
 from tests.test_api_sessions import upload, user_session_dir
-from tests.test_mp3_length import encode, with_id3v2
+from tests.test_mp3_length import encode, tone_then_noise, with_id3v2
 from worker.mp3_header import declares_length
 
 SR = 44100
@@ -26,12 +26,7 @@ SECONDS = 30.0  # long enough that a third of it is well past the 64 KB a length
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
     """A tone, then noise (VBR frames of many sizes), stereo."""
-    t = np.arange(int(SR * 10)) / SR
-    noise = 0.2 * np.random.default_rng(3).standard_normal(int(SR * (SECONDS - 10)))
-    y = np.concatenate([0.3 * np.sin(2 * np.pi * 330 * t), noise]).astype(np.float32)
-    path = tmp_path_factory.mktemp("mp3cut") / "source.wav"
-    sf.write(path, np.stack([y, 0.8 * y], axis=1), SR)
-    return path
+    return tone_then_noise(tmp_path_factory.mktemp("mp3cut"), tone_seconds=10, hz=330, noise=0.2, seed=3, right=0.8)
 
 
 def frames(path: Path) -> list[tuple[int, int]]:

@@ -29,7 +29,7 @@ from worker.errors import (
     MusicAnalyzerError,
     as_storage_error,
 )
-from worker.files import recording_writes, remove_files, remove_stale_siblings
+from worker.files import recording_writes, remove_files, remove_stale_siblings, writes_so_far
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
@@ -269,7 +269,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     """`run_one(audio_path=, results_dir=, options=, progress=, **extra)` for the job's file or files.
 
     A single-file job returns that file's result. A batch returns `{"batch": true, "results": [...],
-    "errors": [...]}` and fails only if every file failed.
+    "errors": [...]}` and fails only if every file failed; a file that failed (on an unexpected error too) is
+    listed in `errors` and leaves no result file. A cancel, a full disk or the time limit stops the batch.
     """
     results_dir = ctx.results_dir()
 
@@ -294,6 +295,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     errors: list[dict] = []
     for i, name in enumerate(names):
         part = scaled(progress, i / len(names), (i + 1) / len(names))
+        mark = len(writes_so_far())
         try:
             results.append(one(name, part))
         except JobCanceled as e:  # the files done so far stay: each one's set is whole (a stranger lost 24)
@@ -307,13 +309,21 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
                 e.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
             raise
         except MusicAnalyzerError as e:
+            _take_back_since(mark, keep=results)  # no half set of the failed file beside the others' whole ones
             errors.append({"filename": name, **e.to_dict()})
         except Exception as e:
             # a writer's raw ENOSPC (or libsndfile's errno-less write error) is the same full disk: it had lost
             # the finished files 1-5 of a stranger's 6
             full = as_storage_error(e)
             if full is None:
-                raise
+                # a bug or an unexpected library error on one file: the others are still analysed (it had failed
+                # the whole batch, dropping the sets of the files before it); the details to the log only
+                log.error("job %s (file %s) crashed:\n%s", ctx.job_id, name, traceback.format_exc())
+                _take_back_since(mark, keep=results)
+                errors.append({"filename": name, "code": "internal_error",
+                               "message": "an internal error stopped the analysis of this file; the worker's log "
+                                          f"has the details (job {ctx.job_id})"})
+                continue
             if results:
                 full.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
             raise full from e
@@ -321,3 +331,9 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
                                  details={"errors": errors})
     return {"batch": True, "results": results, "errors": errors}
+
+
+def _take_back_since(mark: int, *, keep: list[dict]) -> None:
+    """Remove what the batch wrote since `mark` (the failed file's set, whole or half) but the files of `keep`."""
+    kept = set(_files_of({"results": keep}))
+    remove_files([path for path in writes_so_far()[mark:] if path.name not in kept])

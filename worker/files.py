@@ -133,6 +133,13 @@ def recording_writes(on_write: OnWrite | None = None) -> Iterator[list[Path]]:
         _written.reset(token)
 
 
+def writes_so_far() -> list[Path]:
+    """The files recording_writes has listed so far in this context (a copy; [] when nothing records): a batch
+    marks where each file's writes begin, to take back the set of a file that failed."""
+    recording = _written.get()
+    return list(recording[0]) if recording is not None else []
+
+
 def remove_files(paths: list[Path]) -> None:
     for path in paths:
         _unlink_quietly(path)

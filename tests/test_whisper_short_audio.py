@@ -9,6 +9,7 @@ MIN_SECONDS is refused `audio_too_short` as music analysis refuses it, per file 
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import numpy as np
@@ -123,3 +124,23 @@ def test_lyrics_job_on_the_10_ms_file_fails_audio_too_short(client, session_id, 
     job = _job(client, f"/process/lyrics/{session_id}", {"file": "short10ms.wav"})
     assert job["state"] == "failed" and job["error"] == {
         "code": "audio_too_short", "message": f"the audio lasts 0.01 s; {TOO_SHORT}"}, job
+
+
+def test_segment_times_stay_within_the_audio(model, tmp_path):
+    """Whisper's timestamp tokens can name a time past the audio: a stranger's transcript of half a second of
+    noise ran 0.0-2.0 s, and its subtitles with it. Every time is now kept within the window it was heard in."""
+    noise = (0.1 * np.random.default_rng(0).standard_normal(SAMPLE_RATE // 2)).astype(np.float32)
+    segments, _ = model.transcribe(noise, language="en", condition_on_previous_text=False)
+    assert max(s.end for s in segments) > 0.5, "Whisper kept within the audio: the case no longer shows the fault"
+    for words in (False, True):
+        out = transcribe(model, noise, WhisperOptions(word_timestamps=words))
+        times = [t for s in out["segments"] for t in (s["start"], s["end"], *(v for w in s["words"]
+                                                                                for v in (w["start"], w["end"])))]
+        assert out["segments"] and all(0.0 <= t <= 0.5 for t in times), out["segments"]
+    path = tmp_path / "noise.wav"  # and through the job's own path, subtitles included
+    sf.write(path, noise, SAMPLE_RATE)
+    result = run_transcription(audio_path=path, results_dir=tmp_path, options=WhisperOptions(), model=model)
+    written = json.loads((tmp_path / "transcript_noise.json").read_text())["segments"]
+    assert result["segments"] and all(s["end"] <= 0.5 for s in written)
+    srt = next(tmp_path.glob("*.srt")).read_text()
+    assert "00:00:00,000 --> 00:00:00," in srt and "00:00:02,000" not in srt

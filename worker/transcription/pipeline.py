@@ -162,10 +162,17 @@ def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, off
         condition_on_previous_text=False)
     total = total_seconds or (offset + float(info.duration)) or 1e-9
     voiced = voiced_spans(audio)
+    # Whisper's timestamp tokens step by 20 ms up to 30 s and can name a time past the audio (a 0.5 s noise
+    # got a segment 0.0-2.0 s without word times): every time is kept within the window it was heard in
+    length = len(audio) / SAMPLE_RATE
+
+    def at(seconds: float) -> float:
+        return _r(min(max(float(seconds), 0.0), length) + offset, 3)
+
     for seg in segments:  # the work happens while this generator is consumed
-        words = [{"start": _r(w.start + offset, 3), "end": _r(w.end + offset, 3), "word": w.word,
+        words = [{"start": at(w.start), "end": at(w.end), "word": w.word,
                   "probability": _r(w.probability, 4)} for w in (seg.words or [])]
-        out.append({"id": len(out) + 1, "start": _r(seg.start + offset, 3), "end": _r(seg.end + offset, 3),
+        out.append({"id": len(out) + 1, "start": at(seg.start), "end": at(seg.end),
                     "text": seg.text.strip(), "avg_logprob": _r(seg.avg_logprob, 4),
                     "no_speech_prob": _r(seg.no_speech_prob, 4),
                     "speech_share": _r(voiced_share(voiced, seg.start, seg.end), 3), "words": words})

@@ -75,16 +75,17 @@ def test_an_unpatched_wav_uploads_and_is_analysed_in_full(client, session_id, au
 
 @pytest.mark.parametrize("subtype, channels, fmt", [("PCM_16", 1, "WAV"), ("PCM_24", 2, "WAV"), ("FLOAT", 2, "WAV"),
                                                     ("PCM_U8", 1, "WAV"), ("PCM_16", 6, "WAVEX")])
-@pytest.mark.parametrize("riff", ["0", "0xFFFFFFFF", "header"])
+@pytest.mark.parametrize("riff", ["0", "0xFFFFFFFF", "header", "whole"])
 def test_every_decoder_reads_an_unpatched_wav_to_its_end(tmp_path, subtype, channels, fmt, riff):
     """The probe, `load_audio`, the streaming blocks and the declared length agree with libsndfile's reading of
-    the whole file, sample for sample (a RIFF size of 0, 0xFFFFFFFF, or of the header alone: none patched)."""
+    the whole file, sample for sample (a RIFF size of 0, 0xFFFFFFFF, or of the header alone: none patched; or of
+    the whole file: a writer that patched it and not the data size)."""
     whole = tmp_path / "whole.wav"
     sf.write(whole, signal(channels), SR, subtype=subtype, format=fmt)
     expected, _ = sf.read(whole, dtype="float32", always_2d=True)
     header = whole.read_bytes().index(b"data")  # the RIFF size that ends with the data chunk's own header
-    unpatched = with_sizes(whole, tmp_path / "unpatched.wav", riff=header if riff == "header" else int(riff, 16),
-                           data=0)
+    sizes = {"header": header, "whole": whole.stat().st_size - 8}
+    unpatched = with_sizes(whole, tmp_path / "unpatched.wav", riff=sizes.get(riff) or int(riff, 16), data=0)
     info = probe(unpatched)
     assert (info.format, info.frames, info.channels, info.sample_rate) == ("wav", FRAMES, channels, SR)
     y, sr = load_audio(unpatched)

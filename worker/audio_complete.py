@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 from worker.errors import AudioError
 
@@ -45,8 +46,9 @@ def wav_length_unset(path: Path) -> bool:
     """A WAV whose data chunk says 0 bytes, with bytes after it, and whose RIFF size was never written either (0,
     0xFFFFFFFF, or just the header's): what a streaming writer leaves when it cannot seek back to patch the header
     (`ffmpeg -f wav pipe:` in some versions, a recorder that crashed). Players and FFmpeg read such data to the end
-    of the file; libsndfile reads none, and a stranger's 2.96 s was refused as holding no audio. A data chunk of 0
-    bytes inside a RIFF size that takes in what follows it (other chunks) is empty indeed."""
+    of the file; libsndfile reads none, and a stranger's 2.96 s was refused as holding no audio. A writer that
+    patched the RIFF size but not the data size leaves the same: a RIFF size that takes in samples, not chunks. A
+    data chunk of 0 bytes followed by whole chunks (a LIST chunk) up to the RIFF size's end is empty indeed."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(12)
@@ -59,9 +61,23 @@ def wav_length_unset(path: Path) -> bool:
             cid, clen = struct.unpack("<4sI", fh.read(8))
             if cid == b"data":
                 payload = pos + 8
-                return clen == 0 and payload < size and (riff in (0, 0xFFFFFFFF) or 8 + riff <= payload)
+                return clen == 0 and payload < size and (riff in (0, 0xFFFFFFFF) or 8 + riff <= payload
+                                                         or not _whole_chunks(fh, payload, min(8 + riff, size)))
             pos += 8 + clen + (clen & 1)
     return False
+
+
+def _whole_chunks(fh: BinaryIO, start: int, end: int) -> bool:
+    """The bytes from `start` to `end` are RIFF chunks: each a printable four-letter id and a size that ends within
+    them (the last one's pad byte may be missing), as a file's chunks after its data are, and samples are not."""
+    pos = start
+    while pos + 8 <= end:
+        fh.seek(pos)
+        cid, clen = struct.unpack("<4sI", fh.read(8))
+        if not all(32 <= b < 127 for b in cid):
+            return False
+        pos += 8 + clen + (clen & 1)
+    return pos in (end, end + 1)
 
 
 # the last Ogg page starts within this many bytes of the end: a page holds at most 255 segments of 255 bytes

@@ -78,6 +78,8 @@ DEFAULTS: dict[str, Any] = {
     "JOB_MAX_ATTEMPTS": 2,  # a job whose worker died is delivered at most this often
     # jobs one user may have queued or running on one queue at once; past it 429 too_many_jobs (jobs/fairness.py)
     "MAX_ACTIVE_JOBS_PER_USER": 1000,
+    # sessions one ordinary user may hold; past it POST /sessions gets 409 too_many_sessions; 0 = no limit
+    "MAX_SESSIONS_PER_USER": 10000,
     "HEARTBEAT_SECONDS": 2.0,
     "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes

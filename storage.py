@@ -104,6 +104,9 @@ class SessionStore:
             return []
         return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name))
 
+    def session_count(self) -> int:
+        return len(self.session_ids())
+
     def used_bytes(self) -> int:
         """What the owner's sessions take on disk, as `du` counts it: the blocks of every file, hidden ones
         (decoded info, digests) too, and of the folders themselves (so empty sessions are not free: a million of

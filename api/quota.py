@@ -14,7 +14,7 @@ from flask import current_app
 from disk_space import MB
 from jobs.services import services
 from storage import SessionStore
-from worker.errors import StorageQuotaError
+from worker.errors import ConflictError, StorageQuotaError
 
 
 def quota_bytes(owner: str) -> int | None:
@@ -30,9 +30,28 @@ def usage(store: SessionStore) -> dict:
     return {"used_bytes": store.used_bytes(), "quota_bytes": quota_bytes(store.owner)}
 
 
-def require_quota(store: SessionStore, *, incoming_bytes: int = 0) -> None:
+def require_session_room(store: SessionStore) -> None:
+    """Before POST /sessions makes a folder: room for one more session (require_session_count), and none is made
+    once the owner's quota is reached (507)."""
+    require_session_count(store)
+    require_quota(store, refused="no new session can be made")
+
+
+def require_session_count(store: SessionStore) -> None:
+    """Before a session is made (POST /sessions, or an upload to a new id): an ordinary user's sessions are at
+    most MAX_SESSIONS_PER_USER (409 `too_many_sessions`). Empty sessions are not free: each is three folders on
+    disk and a line of GET /sessions, and a loop of POSTs had no end but the disk's inodes."""
+    limit = int(current_app.config["MAX_SESSIONS_PER_USER"])
+    if limit <= 0 or services().users.caller(store.owner).admin:
+        return
+    if store.session_count() >= limit:
+        raise ConflictError(f"{store.owner} has {limit} sessions, the most one user may hold (MAX_SESSIONS_PER_USER)"
+                            "; delete some to make room", code="too_many_sessions")
+
+
+def require_quota(store: SessionStore, *, incoming_bytes: int = 0, refused: str = "no new job can start") -> None:
     """Refuse (507) what would take the owner past the quota: an upload of `incoming_bytes`, or, with 0, any
-    new job once the quota is reached."""
+    new job (or session: `refused` says which) once the quota is reached."""
     quota = quota_bytes(store.owner)
     if quota is None:
         return
@@ -40,7 +59,7 @@ def require_quota(store: SessionStore, *, incoming_bytes: int = 0) -> None:
     if used + max(incoming_bytes, 0) <= quota and (incoming_bytes > 0 or used < quota):
         return
     held = f"the sessions of {store.owner} hold {_size(used)} of their {_size(quota)} storage quota"
-    what = f"an upload of {_size(incoming_bytes)} does not fit" if incoming_bytes > 0 else "no new job can start"
+    what = f"an upload of {_size(incoming_bytes)} does not fit" if incoming_bytes > 0 else refused
     raise StorageQuotaError(f"{held}: {what}; delete sessions or files to make room")
 
 

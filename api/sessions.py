@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from api import access, library_removals
 from api.context import known_params, page_limit
 from api.front_files import front_download, handed_to_front
-from api.quota import require_quota, usage
+from api.quota import require_quota, require_session_count, require_session_room, usage
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -82,6 +82,7 @@ def create_session():
     store = access.new_sessions()
     if store.exists(session_id):  # only the caller's own ids: another user's never conflict
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")
+    require_session_room(store)
     store.create(session_id)
     return jsonify({"session_id": session_id}), 201
 
@@ -121,6 +122,8 @@ def upload_files(session_id: str):
                  incoming_bytes=request.content_length or 0)
     try:
         store = access.session_for_upload(session_id)
+        if not store.exists(session_id):  # an upload to a new id makes the session
+            require_session_count(store)
         # the owner's quota, also before the body is read (without a Content-Length: only a quota already full)
         require_quota(store, incoming_bytes=request.content_length or 0)
         saved = save_uploads(store, session_id, request.files.getlist("file"),

@@ -54,6 +54,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     # 409: the state of things forbids it now
     "conflict": (409, "The request conflicts with the current state."),
     "session_exists": (409, "The caller already has a session with this id."),
+    "too_many_sessions": (409, "The caller holds MAX_SESSIONS_PER_USER sessions already."),
     "session_busy": (409, "The session has queued or running jobs (`details.jobs`); cancel them first."),
     "file_in_use": (409, "A queued or running job reads the upload (`details.jobs`); cancel them first."),
     "session_being_deleted": (409, "A DELETE of the session runs now; retry to find out whether it is gone."),

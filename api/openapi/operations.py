@@ -164,8 +164,10 @@ OPERATIONS: dict[str, Op] = {
                        {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
     "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},
                          {400: "Not a JSON object, an invalid `session_id`, or another key (`unknown_option`).",
-                          409: "The caller has it already.",
-                          413: "The body is over 64 KiB.", 415: "A body that is not JSON."},
+                          409: "The caller has it already (`session_exists`), or holds MAX_SESSIONS_PER_USER sessions "
+                               "(`too_many_sessions`).",
+                          413: "The body is over 64 KiB.", 415: "A body that is not JSON.",
+                          507: "The owner's sessions hold USER_STORAGE_MB already (`storage_quota_exceeded`)."},
                          body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."}),
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",
@@ -176,7 +178,8 @@ OPERATIONS: dict[str, Op] = {
     "POST /sessions/<session_id>/files": Op(
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
-         409: "Too many uploads of one name; ambiguous session.",
+         409: "Too many uploads of one name; ambiguous session; a new session id past MAX_SESSIONS_PER_USER "
+              "(`too_many_sessions`).",
          413: "Over MAX_UPLOAD_BYTES, or the files together over MAX_REQUEST_SAMPLES.",
          415: "Not audio of an accepted format, or a body that is not multipart/form-data.",
          422: "Audio that cannot be used (corrupt, empty, too long).",

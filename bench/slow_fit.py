@@ -1,11 +1,14 @@
 """Choose SUBDIVIDE_SHARE (worker/music/beats.py): when a tempo read under SLOW_TEMPO_BPM is taken 2, 3 or 4 times
 faster. Only items read that slow are touched, so only they are listed: their label, the slow reading, and the
 share of the slow grid's beat activation each faster grid keeps; then tempo Acc1/Acc2 over them for each share.
+And SLOW_THIRDS: each grid's thirds evidence (beats.thirds_evidence: the note onsets on a beat's thirds over its
+half; x1 the slow grid's), then Acc1/Acc2 for each threshold at the module's share.
 
 Fit on fit items only (bench/beat_fit.py `fit_items`: the test set's train split and the corpus's validation
-tenth); `--test` lists the test split instead, to report on (never to choose on).
+tenth; `--corpus` the whole training corpus, `--folk` the fit corpus's drum-less folk tunes); `--test` lists the
+test split instead, to report on (never to choose on).
 
-Usage: python bench/slow_fit.py [--test | --corpus] [--limit N]
+Usage: python bench/slow_fit.py [--test | --corpus | --folk] [--limit N]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from worker.music.onsets import onset_features  # noqa: E402
 from worker.music.rhythm import MAX_BPM, estimate_tempo  # noqa: E402
 
 SR = 22050
+THIRDS = (-0.2, 0.0, 0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5)  # SLOW_THIRDS candidates
 SHARES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 1.01)  # 1.01: never subdivide (the rule off)
 
 
@@ -38,7 +42,10 @@ def slow_rows(items) -> list[dict]:
         if item.get("tempo_bpm") is None:
             continue
         y, _ = load_audio(path, sr=SR, mono=True)
-        beat = beatnet.activations(onset_features(y / (np.abs(y).max() + 1e-9)).logmel)[0].astype(np.float64)
+        feats = onset_features(y / (np.abs(y).max() + 1e-9))
+        act = beatnet.activations(feats.logmel)
+        beat = act[0].astype(np.float64)
+        envelopes = [feats.full, feats.low, feats.pitch]
         tempo, _, _ = estimate_tempo(beat, prior_bpm=beats_mod.NET_PRIOR_BPM, prior_octaves=beats_mod.NET_PRIOR_OCTAVES,
                                      half_weight=beats_mod.NET_HALF_WEIGHT)
         if tempo is None:
@@ -49,15 +56,24 @@ def slow_rows(items) -> list[dict]:
         slow = beats_mod.grid_strength(beat, tempo)
         kept = {k: beats_mod.grid_strength(beat, tempo * k) / max(slow, 1e-9) for k in (2, 3, 4)
                 if tempo * k <= MAX_BPM}
+
+        evidence = {k: beats_mod.thirds_evidence(envelopes, beats_mod.track_beats(beat, tempo * k))
+                    for k in (1, *kept)}
+        compound = beats_mod.compound_activation(act)
         rows.append({"name": item.get("name") or path.stem, "label": float(item["tempo_bpm"]), "tempo": tempo,
-                     "kept": kept})
+                     "kept": kept, "metre": item.get("time_signature", ""),
+                     "evidence": evidence, "compound": compound})
     return rows
 
 
-def subdivided(row: dict, share: float) -> float:
+def subdivided(row: dict, share: float, thirds: float | None = None) -> float:
+    """The tempo subdivided_tempo gives `row` with this share and SLOW_THIRDS (None: the rule off)."""
     best, chosen = share, 1
+    levels = set(row["kept"])
+    if thirds is not None and row["evidence"][1] > thirds:
+        levels = {3} if row["evidence"].get(3, 0.0) > thirds else set()
     for k, kept in row["kept"].items():
-        if kept >= best:
+        if k in levels and kept >= best:
             best, chosen = kept, k
     return row["tempo"] * chosen
 
@@ -67,6 +83,8 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="the test split (to report on, never to choose on)")
     ap.add_argument("--corpus", action="store_true",
                     help="every item of the training corpus (the network trained on nine in ten of them)")
+    ap.add_argument("--folk", action="store_true",
+                    help="every drum-less folk tune of the fit corpus (bench/folk_family.py; rendered if missing)")
     ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args()
     if args.test:
@@ -75,16 +93,30 @@ def main() -> None:
     elif args.corpus:
         corpus = TESTSET.parent / "music_train"
         items = [(corpus / m["audio"], m) for m in json.loads((corpus / "manifest.json").read_text())][: args.limit]
+    elif args.folk:
+        from bench.folk_family import build_folk_corpus
+        from bench.testset_families import FOLK_FOLDER
+
+        folder = TESTSET.parent / FOLK_FOLDER
+        items = [(folder / m["audio"], m) for m in build_folk_corpus(folder)][: args.limit]
     else:
         items = fit_items(args.limit)
     rows = slow_rows(items)
     print(f"{len(items)} items, {len(rows)} read under {beats_mod.SLOW_TEMPO_BPM:g} BPM")
     for r in rows:
         kept = ", ".join(f"x{k} {v:.2f}" for k, v in r["kept"].items())
-        print(f"  {r['name']:28s} label {r['label']:6.1f}  read {r['tempo']:5.1f}  kept {kept}")
+        print(f"  {r['name']:28s} {r['metre']:5s} label {r['label']:6.1f}  read {r['tempo']:5.1f}  kept {kept}")
+        thirds = ", ".join(f"x{k} {v:+.2f}" for k, v in r["evidence"].items())
+        print(f"  {'':28s} compound activation {r['compound'] or 0:.2f}  thirds {thirds}  (x1 {r['evidence'][1]:+.4f})")
     for share in SHARES:
         acc = np.array([tempo_scores(r["label"], subdivided(r, share)) for r in rows]).reshape(-1, 2)
         print(f"share {share:4.2f}: Acc1 {acc[:, 0].sum():.0f}/{len(rows)}  Acc2 {acc[:, 1].sum():.0f}/{len(rows)}")
+    print(f"SLOW_THIRDS at SUBDIVIDE_SHARE {beats_mod.SUBDIVIDE_SHARE:g} (off: the beats' thirds not read)")
+    for thirds in (None, *THIRDS):
+        acc = np.array([tempo_scores(r["label"], subdivided(r, beats_mod.SUBDIVIDE_SHARE, thirds))
+                        for r in rows]).reshape(-1, 2)
+        print(f"thirds {'off' if thirds is None else f'{thirds:+.3f}':>6s}: Acc1 {acc[:, 0].sum():.0f}/{len(rows)}  "
+              f"Acc2 {acc[:, 1].sum():.0f}/{len(rows)}")
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ def subdivided(row: dict, share: float, thirds: float | None = None) -> float:
     """The tempo subdivided_tempo gives `row` with this share and SLOW_THIRDS (None: the rule off)."""
     best, chosen = share, 1
     levels = set(row["kept"])
-    if thirds is not None and row["evidence"][1] > thirds:
-        levels = {3} if row["evidence"].get(3, 0.0) > thirds else set()
+    slow = row["evidence"][1]
+    if thirds is not None and slow > thirds:
+        levels = {k for k in levels if row["evidence"][k] > slow}
     for k, kept in row["kept"].items():
         if k in levels and kept >= best:
             best, chosen = kept, k

@@ -72,12 +72,12 @@ SLOW_TEMPO_BPM = 58.0
 # chorale read at half, 0.80) are all right at 0.65-0.75, the middle taken. A reading that stays gets the warning.
 SUBDIVIDE_SHARE = 0.7
 # A slow reading whose beats divide in three (their note onsets' subdivision evidence, thirds over half, above
-# this) is a compound beat or a bar of three: a dotted quarter has no level twice or four times as fast, and three
-# times as fast is a beat only where those beats divide in three again (a 9/8 bar's dotted quarters), not where
-# they are a 6/8 tune's eighths, which the network hears as strongly (fit folk tunes: a 56 BPM 6/8 tune read right
-# had been taken to its eighths). bench/slow_fit.py --folk: of the fit folk tunes' 10 slow readings 4 -> 6 right
-# (Acc2 7 -> 8) for any threshold from 0.11 to 0.20 (0.15 taken); the other fit items' 11 slow readings, all
-# compound beats read right (thirds 0.56-1.69, their triples' 0.00 or less), stay right at any threshold.
+# this) is a compound beat, or a bar or half bar of compound beats: it is taken k times faster only where the
+# faster grid's beats divide in three more clearly still (a 9/8 bar's dotted quarters, a 12/8 half bar's), not
+# where they are a 6/8 tune's eighths or fall between them, which the network hears nearly as strongly (a fit
+# 56 BPM 6/8 tune read right had been taken to its eighths). bench/slow_fit.py --folk: of the fit folk tunes' 10
+# slow readings 4 -> 6 right (Acc2 7 -> 8) for any threshold from 0.11 to 0.20 (0.15 taken); the other fit items'
+# 11 slow readings, compound beats read right (thirds 0.56-1.69), stay right at any threshold.
 SLOW_THIRDS = 0.15
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across
@@ -284,8 +284,8 @@ def subdivided_tempo(beat: np.ndarray, tempo: float, *, share: float | None = No
                      envelopes: list[np.ndarray] | None = None) -> float:
     """`tempo`, or k = 2, 3 or 4 times it where a slow reading (under SLOW_TEMPO_BPM) was a bar or half bar:
     the k whose grid keeps the largest share (at least `share`) of the slow grid's beat activation. With the
-    onset `envelopes`, a slow reading whose beats divide in three is taken only 3 times faster, and only where
-    those beats divide in three too (SLOW_THIRDS)."""
+    onset `envelopes`, a slow reading whose beats divide in three is taken only to a grid whose beats divide in
+    three more clearly (SLOW_THIRDS)."""
     from .rhythm import MAX_BPM
 
     if tempo >= SLOW_TEMPO_BPM:
@@ -293,8 +293,9 @@ def subdivided_tempo(beat: np.ndarray, tempo: float, *, share: float | None = No
     slow = grid_strength(beat, tempo)
     best, chosen = SUBDIVIDE_SHARE if share is None else share, 1  # the module's, read now (bench --set changes it)
     levels: tuple[int, ...] = (2, 3, 4)
-    if envelopes is not None and thirds_evidence(envelopes, track_beats(beat, tempo)) > SLOW_THIRDS:
-        levels = (3,) if thirds_evidence(envelopes, track_beats(beat, 3 * tempo)) > SLOW_THIRDS else ()
+    if envelopes is not None and (thirds := thirds_evidence(envelopes, track_beats(beat, tempo))) > SLOW_THIRDS:
+        levels = tuple(k for k in levels if tempo * k <= MAX_BPM
+                       and thirds_evidence(envelopes, track_beats(beat, k * tempo)) > thirds)
     for k in levels:
         if tempo * k <= MAX_BPM and slow > 0:
             kept = grid_strength(beat, tempo * k) / slow

@@ -75,10 +75,11 @@ SUBDIVIDE_SHARE = 0.7
 # this) is a compound beat, or a bar or half bar of compound beats: it is taken k times faster only where the
 # faster grid's beats divide in three more clearly still (a 9/8 bar's dotted quarters, a 12/8 half bar's), not
 # where they are a 6/8 tune's eighths or fall between them, which the network hears nearly as strongly (a fit
-# 56 BPM 6/8 tune read right had been taken to its eighths). bench/slow_fit.py --folk: of the fit folk tunes' 10
-# slow readings 4 -> 6 right (Acc2 7 -> 8) for any threshold from 0.11 to 0.20 (0.15 taken); the other fit items'
-# 11 slow readings, compound beats read right (thirds 0.56-1.69), stay right at any threshold.
-SLOW_THIRDS = 0.15
+# 56 BPM 6/8 tune read right had been taken to its eighths). The threshold is the evidence's own neutral point
+# (SUBDIVISION_OFFSET: thirds no more than half). bench/slow_fit.py --folk: of the fit folk tunes' 10 slow readings
+# 4 -> 6 right (Acc2 7 -> 8) for any threshold from -0.2 to 0.2; the other fit items' 11 slow readings, compound
+# beats read right (thirds 0.56-1.69), stay right at any threshold.
+SLOW_THIRDS = 0.0
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across
 # it; the similarity of beat i to beat i + lag (each sample standardised over the beats, so the texture every beat

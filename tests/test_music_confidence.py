@@ -280,34 +280,3 @@ def test_a_slow_reading_of_a_faster_pulse_is_subdivided_and_a_slow_pulse_is_kept
     # a pulse at 52 BPM with nothing between: kept (a faster grid's extra beats sit on nothing)
     assert subdivided_tempo(_pulses(52.0), 52.0) == pytest.approx(52.0)
     assert subdivided_tempo(_pulses(120.0), 120.0) == 120.0  # not slow: never touched
-
-
-def _notes(bpm: float, *, seconds: float = 40.0, weak_every: int = 0) -> list[np.ndarray]:
-    """Onset envelopes (full, low, pitch) at FPS with a note on every beat at `bpm`, a few frames wide; with
-    `weak_every`, every such note from the first at 0.6 of the others' height."""
-    env = np.zeros(int(seconds * FPS))
-    for n, t in enumerate(np.arange(0.5, seconds - 0.5, 60.0 / bpm)):
-        at = int(round(t * FPS))
-        height = 0.6 if weak_every and n % weak_every == 0 else 1.0
-        env[at - 1 : at + 2] = (0.5 * height, height, 0.5 * height)
-    return [env, env, env]
-
-
-def test_a_slow_compound_beat_is_not_taken_to_its_eighths():
-    """A 6/8 tune at 52 dotted quarters a minute whose melody runs in eighths (156 a minute): the network hears the
-    eighths as beats nearly as strongly, and the faster grid had taken the tune to 156. Its beats divide in three
-    and the eighths do not: the dotted quarter stays. A bar or half bar of compound beats read as the beat (the
-    beats divide in three more clearly than it does) is still taken to them."""
-    from worker.music.beats import subdivided_tempo
-
-    eighths = _pulses(156.0, accent_every=3)
-    assert subdivided_tempo(eighths, 52.0) == pytest.approx(156.0)  # without the note onsets: the eighths
-    assert subdivided_tempo(eighths, 52.0, envelopes=_notes(156.0)) == pytest.approx(52.0)
-    # 9/8 at 156 dotted quarters, read as the 52 BPM bar: the dotted quarters' eighths (468 a minute) are notes
-    assert subdivided_tempo(eighths, 52.0, envelopes=_notes(468.0)) == pytest.approx(156.0)
-    # 12/8 at 100 dotted quarters, read as the 50 BPM half bar, the melody's notes on the beats weaker than those
-    # between (tied or repeated): the half bar's thirds (the 2nd and 4th of its six eighths) outweigh its half
-    assert subdivided_tempo(_pulses(100.0, accent_every=2), 50.0, envelopes=_notes(300.0, weak_every=3)
-                            ) == pytest.approx(100.0)
-    # a 4/4 half bar read as the beat (beats that divide in two) is subdivided as before
-    assert subdivided_tempo(_pulses(104.0, accent_every=2), 52.0, envelopes=_notes(208.0)) == pytest.approx(104.0)

@@ -71,15 +71,6 @@ SLOW_TEMPO_BPM = 58.0
 # items' 2 slow readings (both right) keep at most 0.63; the whole training corpus's 10 (9 right, at most 0.63; a
 # chorale read at half, 0.80) are all right at 0.65-0.75, the middle taken. A reading that stays gets the warning.
 SUBDIVIDE_SHARE = 0.7
-# A slow reading whose beats divide in three (their note onsets' subdivision evidence, thirds over half, above
-# this) is a compound beat, or a bar or half bar of compound beats: it is taken k times faster only where the
-# faster grid's beats divide in three more clearly still (a 9/8 bar's dotted quarters, a 12/8 half bar's), not
-# where they are a 6/8 tune's eighths or fall between them, which the network hears nearly as strongly (a fit
-# 56 BPM 6/8 tune read right had been taken to its eighths). The threshold is the evidence's own neutral point
-# (SUBDIVISION_OFFSET: thirds no more than half). bench/slow_fit.py --folk: of the fit folk tunes' 10 slow readings
-# 4 -> 6 right (Acc2 7 -> 8) for any threshold from -0.2 to 0.2; the other fit items' 11 slow readings, compound
-# beats read right (thirds 0.56-1.69), stay right at any threshold.
-SLOW_THIRDS = 0.0
 # Bars repeat: a melody's rhythm, an accompaniment figure, the bass's step pattern come back a bar later more
 # often than a beat or two later. Each beat's texture is the onset envelopes sampled at PATTERN_STEPS points across
 # it; the similarity of beat i to beat i + lag (each sample standardised over the beats, so the texture every beat
@@ -192,11 +183,6 @@ def subdivision_evidence(patterns: np.ndarray) -> float:
     return float(x[[third, 2 * third]].mean() - x[half].mean())
 
 
-def thirds_evidence(envelopes: list[np.ndarray], beat_times: np.ndarray) -> float:
-    """subdivision_evidence of the beats at `beat_times` (0, saying neither, for fewer than three beats)."""
-    return subdivision_evidence(beat_patterns(envelopes, beat_times)) if len(beat_times) > 2 else 0.0
-
-
 def compound_activation(act: np.ndarray) -> float | None:
     """The network's mean compound output over the sounding frames of (3, T) activations; None in silence."""
     sounding = act[0] > ACTIVE_LEVEL
@@ -281,23 +267,16 @@ def grid_strength(beat: np.ndarray, tempo: float) -> float:
     return float(np.mean(np.max(np.stack([padded[frames + k] for k in range(2 * DOWNBEAT_WINDOW + 1)]), axis=0)))
 
 
-def subdivided_tempo(beat: np.ndarray, tempo: float, *, share: float | None = None,
-                     envelopes: list[np.ndarray] | None = None) -> float:
+def subdivided_tempo(beat: np.ndarray, tempo: float, *, share: float | None = None) -> float:
     """`tempo`, or k = 2, 3 or 4 times it where a slow reading (under SLOW_TEMPO_BPM) was a bar or half bar:
-    the k whose grid keeps the largest share (at least `share`) of the slow grid's beat activation. With the
-    onset `envelopes`, a slow reading whose beats divide in three is taken only to a grid whose beats divide in
-    three more clearly (SLOW_THIRDS)."""
+    the k whose grid keeps the largest share (at least `share`) of the slow grid's beat activation."""
     from .rhythm import MAX_BPM
 
     if tempo >= SLOW_TEMPO_BPM:
         return tempo
     slow = grid_strength(beat, tempo)
     best, chosen = SUBDIVIDE_SHARE if share is None else share, 1  # the module's, read now (bench --set changes it)
-    levels: tuple[int, ...] = (2, 3, 4)
-    if envelopes is not None and (thirds := thirds_evidence(envelopes, track_beats(beat, tempo))) > SLOW_THIRDS:
-        levels = tuple(k for k in levels if tempo * k <= MAX_BPM
-                       and thirds_evidence(envelopes, track_beats(beat, k * tempo)) > thirds)
-    for k in levels:
+    for k in (2, 3, 4):
         if tempo * k <= MAX_BPM and slow > 0:
             kept = grid_strength(beat, tempo * k) / slow
             if kept >= best:
@@ -340,7 +319,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
                                         half_weight=NET_HALF_WEIGHT)
     if tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0)):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
-    tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo), envelopes=envelopes)
+    tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
     patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
     activation = compound_activation(act)

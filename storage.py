@@ -21,6 +21,7 @@ would resolve outside the session folder.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ MAX_STEM_SUFFIX = 1000  # x, x-1 ... x-999: uploads of one name in one session
 LEGACY_OWNER = ""  # the owner of sessions and jobs made by versions without owners
 _PLAIN_OWNER_RE = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,99}$")  # used as a folder name as is
 _ENCODED_PREFIX = "~"  # never in a plain name: encoded and plain folder names cannot meet
+SESSIONS_LOCK = ".sessions.lock"  # beside an owner's sessions folder: held while a new session is counted and made
 
 
 def check_session_id(session_id: str) -> str:
@@ -62,6 +64,17 @@ def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundErr
     return NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
 
 
+def too_many_sessions(owner: str, limit: int) -> ConflictError:
+    return ConflictError(f"{owner} has {limit} sessions, the most one user may hold (MAX_SESSIONS_PER_USER); delete "
+                         "some to make room", code="too_many_sessions")
+
+
+def _make_session(folder: Path) -> Path:
+    (folder / "uploads").mkdir(parents=True, exist_ok=True)
+    (folder / "results").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def owner_folder(owner: str) -> str:
     if not owner:
         raise ValueError("the owner-less namespace has no folder under users/")
@@ -87,11 +100,20 @@ class SessionStore:
     def exists(self, session_id: str) -> bool:
         return self.session_dir(session_id).is_dir()
 
-    def create(self, session_id: str) -> Path:
+    def create(self, session_id: str, *, max_sessions: int | None = None) -> Path:
+        """The session's folders (a session that exists is left as it is). With `max_sessions`, a new one is made
+        only while the owner holds fewer, counted and made under a lock on the owner's folder: requests arriving
+        together cannot pass the limit together (a stranger's 8 simultaneous uploads to new ids, one session
+        left to them, had made 5)."""
         folder = self.session_dir(session_id)
-        (folder / "uploads").mkdir(parents=True, exist_ok=True)
-        (folder / "results").mkdir(parents=True, exist_ok=True)
-        return folder
+        if max_sessions is None or folder.is_dir():
+            return _make_session(folder)
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.sessions_dir.parent / SESSIONS_LOCK, "ab") as lock:  # every API process on this disk
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released with the file
+            if not folder.is_dir() and self.session_count() >= max_sessions:
+                raise too_many_sessions(self.owner, max_sessions)
+            return _make_session(folder)
 
     def require(self, session_id: str) -> Path:
         folder = self.session_dir(session_id)

@@ -13,8 +13,8 @@ from flask import current_app
 
 from disk_space import MB
 from jobs.services import services
-from storage import SessionStore
-from worker.errors import ConflictError, StorageQuotaError
+from storage import SessionStore, too_many_sessions
+from worker.errors import StorageQuotaError
 
 
 def quota_bytes(owner: str) -> int | None:
@@ -37,16 +37,20 @@ def require_session_room(store: SessionStore) -> None:
     require_quota(store, refused="no new session can be made")
 
 
-def require_session_count(store: SessionStore) -> None:
-    """Before a session is made (POST /sessions, or an upload to a new id): an ordinary user's sessions are at
-    most MAX_SESSIONS_PER_USER (409 `too_many_sessions`). Empty sessions are not free: each is three folders on
-    disk and a line of GET /sessions, and a loop of POSTs had no end but the disk's inodes."""
+def session_limit(store: SessionStore) -> int | None:
+    """MAX_SESSIONS_PER_USER for an ordinary user's store; None where there is none (0, or an admin's data).
+    Empty sessions are not free: each is three folders on disk and a line of GET /sessions, and a loop of POSTs
+    had no end but the disk's inodes."""
     limit = int(current_app.config["MAX_SESSIONS_PER_USER"])
-    if limit <= 0 or services().users.caller(store.owner).admin:
-        return
-    if store.session_count() >= limit:
-        raise ConflictError(f"{store.owner} has {limit} sessions, the most one user may hold (MAX_SESSIONS_PER_USER)"
-                            "; delete some to make room", code="too_many_sessions")
+    return None if limit <= 0 or services().users.caller(store.owner).admin else limit
+
+
+def require_session_count(store: SessionStore) -> None:
+    """Early, before an upload's body is read: 409 `too_many_sessions` when the owner holds the limit already.
+    What decides is the count under a lock as the session is made (SessionStore.create with `max_sessions`)."""
+    limit = session_limit(store)
+    if limit is not None and store.session_count() >= limit:
+        raise too_many_sessions(store.owner, limit)
 
 
 def require_quota(store: SessionStore, *, incoming_bytes: int = 0, refused: str = "no new job can start") -> None:

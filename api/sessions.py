@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from api import access, library_removals
 from api.context import known_params, page_limit
 from api.front_files import front_download, handed_to_front
-from api.quota import require_quota, require_session_count, require_session_room, usage
+from api.quota import require_quota, require_session_count, require_session_room, session_limit, usage
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -83,7 +83,7 @@ def create_session():
     if store.exists(session_id):  # only the caller's own ids: another user's never conflict
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")
     require_session_room(store)
-    store.create(session_id)
+    store.create(session_id, max_sessions=session_limit(store))
     return jsonify({"session_id": session_id}), 201
 
 
@@ -130,7 +130,8 @@ def upload_files(session_id: str):
                              allowed=set(AUDIO_FILE_TYPES),
                              limits=upload_limits(current_app.config),
                              max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]),
-                             max_samples=float(current_app.config["MAX_REQUEST_SAMPLES"]))
+                             max_samples=float(current_app.config["MAX_REQUEST_SAMPLES"]),
+                             max_sessions=session_limit(store))
     finally:
         discard_spool()
     metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))

@@ -73,13 +73,15 @@ def discard_spool() -> None:
 
 
 def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: set[str],
-                 limits: AudioLimits, max_image_pixels: int, max_samples: float) -> list[dict]:
+                 limits: AudioLimits, max_image_pixels: int, max_samples: float,
+                 max_sessions: int | None = None) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request.
 
     `max_samples` (MAX_REQUEST_SAMPLES): the audio the request's files hold together, frames x channels. Every
     file is decoded to check it, so a request past it is refused without decoding its next file: a request of
     many small files that each declare an hour of 8-channel 192 kHz silence cost an API thread ~4 s per file
     (a security trial; 1,000 of them would have been an hour). Its cost is at most that, plus one file.
+    `max_sessions`: the owner's session limit, where the request makes the session (None: no limit).
     """
     if not files:
         # a part whose filename is not UTF-8 never reaches here (the multipart parser drops it): say so too
@@ -111,7 +113,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                     "(MAX_REQUEST_SAMPLES: frames x channels, every file is decoded to check it); send them in "
                     "several requests", code="request_audio_too_long")
     created = not store.exists(session_id)
-    store.create(session_id)
+    store.create(session_id, max_sessions=max_sessions)  # a new session counts against the owner's limit
     out = []
     claimed: list[Path] = []
     try:

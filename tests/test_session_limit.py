@@ -5,6 +5,7 @@ the owner's USER_STORAGE_MB is used (507): empty sessions are folders on disk to
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -61,6 +62,36 @@ def test_sessions_stop_at_the_limit_and_resume_after_a_delete(app, restore_sessi
     assert other_client.post("/sessions", json={"session_id": second}).status_code == 201
     for sid in (first, second, third):
         assert other_client.delete(f"/sessions/{sid}").status_code == 200
+
+
+def test_uploads_arriving_together_cannot_pass_the_limit_together(app, restore_session_limit, other_client,
+                                                                  audio_dir):
+    """A stranger's 8 simultaneous uploads to new ids, one session left to them, had made 5: each had passed the
+    early count before any had made its session (the upload is decoded in between). The count that decides is
+    taken with the session made, under a lock."""
+    long = write(audio_dir / "session-limit-long.wav", sine(392.0, 30.0))
+    app.config["MAX_SESSIONS_PER_USER"] = held(other_client) + 1
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"race-{tag}-{i}" for i in range(6)]
+    start = threading.Barrier(len(ids))
+    answers: dict[str, int] = {}
+
+    def send(sid: str) -> None:
+        start.wait()
+        answers[sid] = upload(other_client, sid, long).status_code
+
+    threads = [threading.Thread(target=send, args=(sid,)) for sid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    made = [sid for sid in ids if other_client.get(f"/sessions/{sid}").status_code == 200]
+    try:
+        assert sorted(answers.values()) == [201] + [409] * (len(ids) - 1), answers
+        assert set(made) == {sid for sid, status in answers.items() if status == 201}
+    finally:
+        for sid in made:
+            other_client.delete(f"/sessions/{sid}")
 
 
 def test_no_session_is_made_once_the_quota_is_used(app, quota, other_client):  # noqa: F811

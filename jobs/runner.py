@@ -268,15 +268,19 @@ RunOne = Callable[..., dict]  # run_<x>(*, audio_path, results_dir, options, pro
 def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra: Any) -> dict:
     """`run_one(audio_path=, results_dir=, options=, progress=, **extra)` for the job's file or files.
 
-    A single-file job returns that file's result. A batch returns `{"batch": true, "results": [...],
-    "errors": [...]}` and fails only if every file failed; a file that failed (on an unexpected error too) is
-    listed in `errors` and leaves no result file. A cancel, a full disk or the time limit stops the batch.
+    A single-file job returns that file's result, with its `filename`. A batch returns `{"batch": true,
+    "results": [...], "errors": [...]}` and fails only if every file failed; a file that failed (on an unexpected
+    error too) is listed in `errors` and leaves no result file. A cancel, a full disk or the time limit stops the
+    batch.
     """
     results_dir = ctx.results_dir()
 
     def one(name: str, part: Progress) -> dict:
         path = ctx.upload_path(name)
         result = run_one(audio_path=path, results_dir=results_dir, options=ctx.options, progress=part, **extra)
+        # every type's result names its file (a whisper or separation batch's results had only their files' names
+        # to be matched by; features, pitch and the LLM analyses said it themselves)
+        result = {"filename": name, **result}
         # a run replaces its set: an earlier run's file it did not write again (a re-run without the melody
         # leaves no MIDI) would sit beside results it does not belong to
         remove_stale_siblings(results_dir, set(result.get("files") or []))

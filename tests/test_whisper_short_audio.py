@@ -109,6 +109,8 @@ def test_a_batch_keeps_the_good_transcript_and_lists_the_short_file(client, sess
     result = job["result"]
     assert_shape("BatchResult", result)
     assert [r["files"][0] for r in result["results"]] == ["transcript_speech-and-short.json"]
+    # each result names its file, as a features or pitch batch's do (a stranger had only the files' names)
+    assert [r["filename"] for r in result["results"]] == ["speech-and-short.wav"]
     assert "fox" in result["results"][0]["text"].lower()
     assert result["errors"] == [{"filename": "short10ms.wav", "code": "audio_too_short",
                                  "message": f"the audio lasts 0.01 s; {TOO_SHORT}"}]

@@ -171,6 +171,8 @@ def test_exit_codes_and_one_line_errors(env, tmp_path, unused_port):
     assert ma(env, "--json", "sessions").stdout.count(session_id) == 0
     worded = ma(env, "analyze", str(tmp_path / "zero.mp3"), "--features", "--wait")
     assert "deleted" in worded.stderr and "music-analyzer download" not in worded.stderr  # no hint to a 404
+    # the file's refusal with its code and request id, as every error (a stranger's had the message alone)
+    assert re.search(r"zero\.mp3.*\(empty_file, HTTP 4\d\d, request \w+\)", worded.stderr), worded.stderr
 
 
 def test_a_failed_job_exits_1_with_the_workers_message(env, tmp_path, settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ def test_batch_reports_the_bad_file_finishes_the_rest_and_resumes(env, tmp_path,
             (["a.wav"], ["b.flac"], ["broken.mp3"])}
     assert "done" in rows["a.wav"] and "LUFS" in rows["a.wav"] and "done" in rows["b.flac"]
     assert "failed" in rows["broken.mp3"] and "decodable" in rows["broken.mp3"], done.stdout
+    assert re.search(r"broken\.mp3.*\(\w+, HTTP 4\d\d, request \w+\)", done.stderr), done.stderr  # code, request id
     assert "notes.txt" not in done.stdout
     assert "2 done, 1 failed" in done.stdout
 

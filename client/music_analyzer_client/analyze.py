@@ -214,7 +214,7 @@ def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) 
         if e.unreachable or e.auth_failed:
             raise
         item.error = e
-        out.err.print(about(item.given, e.message), style="red")
+        out.err.print(about(item.given, str(e)), style="red")  # with its code and request id, as every error
         return
     item.name = item.upload["name"]
     out.note(f"uploaded {item.given} as {item.name} ({describe_audio(item.upload)})")
@@ -233,7 +233,7 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             # the session (a stranger's run at 429 too_many_jobs, and at --lyrics' 409 with no htdemucs weights,
             # ended on the error alone, naming neither and leaving the features and pitch jobs running unsaid)
             item.error = e
-            out.err.print(about(item.given, e.message), style="red")
+            out.err.print(about(item.given, str(e)), style="red")
             if analysis.name == "lyrics" and e.code == "model_not_downloaded":  # the server's hint names its API
                 out.err.print("  in this command: " + lyrics_hint(analyses))
             return

@@ -208,7 +208,7 @@ def process(batch: Batch, path: Path) -> None:
             if fatal(e):
                 raise
             state.update(rel, error=e.to_dict())
-            batch.out.err.print(about(rel, e.message), style="red")
+            batch.out.err.print(about(rel, str(e)), style="red")  # with its code and request id
             return
         state.update(rel, name=name, error=None)
     for analysis in batch.analyses:
@@ -257,7 +257,7 @@ def start(batch: Batch, rel: str, name: str, analysis: Analysis, known: dict[str
         if fatal(e):
             raise
         state.update_job(rel, analysis.name, state="failed", error=e.to_dict(), brief=f"failed: {e.message}")
-        batch.out.err.print(f"{rel} {analysis.name}: {e.message}", style="red")
+        batch.out.err.print(f"{rel} {analysis.name}: {e}", style="red")
         return None
     job_id = str(created["job_id"])
     # an end (a cached answer is one) is recorded once followed, with its summary: recorded here, a run stopped

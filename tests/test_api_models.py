@@ -163,6 +163,10 @@ def test_a_generation_canceled_while_it_reads_a_long_prompt_stops_there(client, 
                 event.event == "progress" and event.json()["stage"].startswith("reading the prompt")):
             continue
     assert event is not None
-    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    canceled = client.delete(f"/jobs/{job_id}")
+    # one CI run, on a loaded machine, had its DELETE answered 409 job_finished within the second of the POST:
+    # the job's record says how it had ended
+    assert canceled.status_code == 202 and canceled.json()["state"] == "cancel_requested", (
+        canceled.text, client.get(f"/jobs/{job_id}").text)
     final = client.wait_job(job_id, timeout=300)
     assert final["state"] == "canceled" and "result" not in final  # no token was written

@@ -3,6 +3,7 @@
     retry: 2000                                  (how long EventSource waits before reconnecting)
     id: 1718000000000-0  event: state     data: {"state": "queued", "progress": 0.0, "stage": "queued"}
     id: 1718000000123-0  event: progress  data: {"state": "running", "progress": 0.25, "stage": "..."}
+    id: 1718000000456-0  event: progress  data: {..., "finished_file": {"filename": "a.wav", ...}}  (a batch)
     : keep-alive                                 (every EVENTS_HEARTBEAT_SECONDS while nothing happens)
     id: 1718000004567-0  event: done      data: {the record exactly as GET /jobs/<id> returns it}
 

@@ -11,7 +11,7 @@ from .keys import text
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
-JSON_FIELDS = ("params", "result", "error", "files", "webhook_events")
+JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial")
 
 
 def iso(ts: float | str | None) -> str | None:
@@ -67,6 +67,10 @@ def public_view(job: dict) -> dict:
         # the uploads it reads (a batch: all of them when it was queued); none for model and library jobs
         "input_files": list((job.get("params") or {}).get("files") or []),
     }
+    partial = job.get("partial")
+    if job["state"] == "running" and isinstance(partial, dict) and partial.get("attempt") == job.get("attempts"):
+        # a running batch's files finished so far (a retried job's first attempt's are not this one's)
+        out["partial_result"] = {k: partial[k] for k in ("batch", "results", "errors")}
     if job["state"] == "succeeded" or (job["state"] in ("canceled", "failed") and job.get("result")):
         out["result"] = job.get("result")  # a batch canceled or stopped midway: the files it had finished
         if job["type"] == "probe" and isinstance(out["result"], dict):  # its worker's host and pid: POST /jobs/probe

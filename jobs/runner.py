@@ -59,6 +59,7 @@ class JobContext:
     options: JobOptions
     settings: Mapping[str, Any]
     services: Services
+    attempt: int = 0  # which run of the job this is (its record's `attempts` once started)
 
     @property
     def store(self) -> SessionStore:
@@ -237,7 +238,7 @@ def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict
     context = JobContext(job_id=job_id, job_type=job_type, owner=job["owner"], session_id=job["session_id"] or None,
                          files=params["files"], batch=params["batch"],
                          options=kind.options.from_request(params["options"], settings=settings),
-                         settings=settings, services=svc)
+                         settings=settings, services=svc, attempt=int(job.get("attempts") or 0))
     return kind.work()(context, svc.jobs.reporter(job_id, started_at=started_at,
                                                   limit_seconds=float(settings["LONGEST_JOB_SECONDS"])))
 
@@ -302,6 +303,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         mark = len(writes_so_far())
         try:
             results.append(one(name, part))
+            _file_finished(ctx, (i + 1) / len(names), results[-1], results, errors)
         except JobCanceled as e:  # the files done so far stay: each one's set is whole (a stranger lost 24)
             if results:
                 e.finished = {"batch": True, "results": results, "errors": errors, "canceled_at": name}
@@ -315,6 +317,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         except MusicAnalyzerError as e:
             _take_back_since(mark, keep=results)  # no half set of the failed file beside the others' whole ones
             errors.append({"filename": name, **e.to_dict()})
+            _file_finished(ctx, (i + 1) / len(names), errors[-1], results, errors)
         except Exception as e:
             # a writer's raw ENOSPC (or libsndfile's errno-less write error) is the same full disk: it had lost
             # the finished files 1-5 of a stranger's 6
@@ -327,6 +330,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
                 errors.append({"filename": name, "code": "internal_error",
                                "message": "an internal error stopped the analysis of this file; the worker's log "
                                           f"has the details (job {ctx.job_id})"})
+                _file_finished(ctx, (i + 1) / len(names), errors[-1], results, errors)
                 continue
             if results:
                 full.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
@@ -335,6 +339,18 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
                                  details={"errors": errors})
     return {"batch": True, "results": results, "errors": errors}
+
+
+def _file_finished(ctx: JobContext, fraction: float, entry: dict, results: list[dict], errors: list[dict]) -> None:
+    """Show the batch so far on the running job (a client had seen no finished file until the whole batch
+    ended). Redis away for a moment: only this is not shown, the batch goes on (as with progress)."""
+    try:
+        ctx.services.jobs.file_finished(ctx.job_id, fraction, attempt=ctx.attempt, entry=entry, results=results,
+                                        errors=errors)
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        if isinstance(e, QueueStorageFull):  # its disk is full: the job fails insufficient_storage
+            raise
+        log.warning("job %s: the files finished so far not recorded while Redis is not reachable", ctx.job_id)
 
 
 def _take_back_since(mark: int, *, keep: list[dict]) -> None:

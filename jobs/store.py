@@ -215,6 +215,19 @@ class JobStore:
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
                                    args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl]))
 
+    def file_finished(self, job_id: str, fraction: float, *, attempt: int, entry: dict, results: list[dict],
+                      errors: list[dict]) -> bool:
+        """A running batch has finished a file (`entry`: its result or its error): the record's `partial` holds
+        the batch so far (GET /jobs/<id> shows it as `partial_result`) and the progress event names the file
+        (`finished_file`; a progress event still, so a client that knows only those reads it as one). False,
+        nothing written, when the job is not running."""
+        fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
+        stage = f"finished {entry.get('filename')}"
+        event = json.dumps({"state": "running", "progress": fraction, "stage": stage, "finished_file": entry})
+        partial = json.dumps({"attempt": attempt, "batch": True, "results": results, "errors": errors})
+        return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
+                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial]))
+
     def wait_until(self, job_id: str, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
         """Block until `predicate(record)` holds, re-reading the record on each of the job's events (no
         polling); returns the record, or the record as it is after `timeout` seconds."""

@@ -39,11 +39,13 @@ return cur
 """.replace("FINAL_STATES", "{" + ", ".join(f"{s} = true" for s in sorted(TERMINAL_STATES)) + "}").replace(
     "MAX_ENTRIES", str(EVENT_LOG_MAX_ENTRIES))
 
-# KEYS: job, its events channel, its event log; ARGV: progress, stage, event JSON, log length, log TTL seconds.
+# KEYS: job, its events channel, its event log; ARGV: progress, stage, event JSON, log length, log TTL seconds
+# and, for a batch that has finished a file, what it has finished so far (JSON; the record's `partial`).
 # Only a running job's record is written: a progress report never makes a record (see JobStore.progress).
 PROGRESS_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'stage', ARGV[2])
+if ARGV[6] then redis.call('HSET', KEYS[1], 'partial', ARGV[6]) end
 redis.call('PUBLISH', KEYS[2], ARGV[3])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'progress', 'data', ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5])

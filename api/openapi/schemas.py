@@ -208,7 +208,11 @@ def job_schema() -> Schema:
                  input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
-                 files=arr(STR), error=ref("JobError"))
+                 files=arr(STR), error=ref("JobError"),
+                 partial_result={**ref("BatchResult"), "description": (
+                     "A running batch's files finished so far, results and errors as the finished batch will list "
+                     "them; absent once it has ended (then `result`) and before its first file is done. Each "
+                     "finished file is also a `progress` event with `finished_file` on GET /jobs/<id>/events.")})
     schema["allOf"] = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
                         "then": {"properties": {"result": (
                             {"anyOf": [ref(RESULTS[name]), ref("BatchResult")]} if name in BATCHABLE

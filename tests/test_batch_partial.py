@@ -1,0 +1,104 @@
+"""A running batch shows the files it has finished: GET /jobs/<id> `partial_result`, and a progress event per file.
+
+A stranger's batch had listed no finished file until the whole batch ended. The batch runs in this process on a
+real job record in Redis (started as a worker starts it), with real features analyses; while it is on its third
+file, the job is read over real HTTP: its record and its event stream, replayed from the start.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from jobs.runner import JobContext, for_each_file
+from tests.audio_synth import sine, write
+from tests.conftest import USER
+from tests.sse import SseStream
+from worker.errors import MusicAnalyzerError
+from worker.features.options import FeaturesOptions
+from worker.features.pipeline import run_features
+
+
+def alive_worker(svc) -> str:
+    """A worker name with a heartbeat: the test runs the batch in this process as that worker."""
+    name = f"batch-partial-{uuid.uuid4().hex[:8]}"
+    svc.workers.beat(name)
+    return name
+
+
+def test_a_running_batch_lists_its_finished_files_and_errors(app, client, other_client):
+    svc = app.extensions["music_analyzer"]
+    sid = client.post("/sessions").json()["session_id"]
+    store = svc.sessions.of(USER)
+    names = ["a.wav", "b.wav", "c.wav"]
+    for i, name in enumerate(names):
+        write(store.uploads_dir(sid) / name, sine(311.0 + 7 * i, 0.6))
+    job = svc.jobs.create(owner=USER, job_type="features", session_id=sid, queue="cpu", task="t",
+                          params={"files": names, "batch": True, "options": {}})
+    job_id = job["job_id"]
+    worker = alive_worker(svc)
+    assert svc.jobs.start(job_id, worker=worker, max_attempts=3) == "run"
+    seen: dict = {}
+
+    def run_one(*, audio_path, results_dir, options, progress):
+        svc.workers.beat(worker)  # alive, so that the real worker's recovery leaves its job alone
+        if audio_path.name == "b.wav":
+            raise MusicAnalyzerError("this file could not be read", code="unreadable_audio")
+        if audio_path.name == "c.wav":  # a and b are done: what does a client see now?
+            seen["record"] = client.get(f"/jobs/{job_id}").json()
+            seen["other"] = other_client.get(f"/jobs/{job_id}").status_code
+            headers = {"Last-Event-ID": "0-0", "Accept": "text/event-stream"}
+            with SseStream(client.get(f"/jobs/{job_id}/events", headers=headers, stream=True, timeout=30)) as s:
+                events = []
+                while len([e for e in events if "finished_file" in e]) < 2:
+                    event = s.next()
+                    assert event is not None, "the stream ended while the job runs"
+                    if event.event == "progress":
+                        events.append(event.json())
+            seen["events"] = events
+        return run_features(audio_path=audio_path, results_dir=results_dir, options=options, progress=progress)
+
+    ctx = JobContext(job_id=job_id, job_type="features", owner=USER, session_id=sid, files=names, batch=True,
+                     options=FeaturesOptions(), settings=app.config, services=svc,
+                     attempt=svc.jobs.get(job_id)["attempts"])
+    with app.app_context():
+        out = for_each_file(ctx, svc.jobs.reporter(job_id), run_one)
+
+    record = seen["record"]
+    assert record["state"] == "running" and "result" not in record
+    partial = record["partial_result"]
+    assert partial["batch"] is True
+    assert [r["filename"] for r in partial["results"]] == ["a.wav"]
+    assert partial["results"][0] == out["results"][0]  # the same entry the finished batch lists
+    assert [(e["filename"], e["code"]) for e in partial["errors"]] == [("b.wav", "unreadable_audio")]
+    assert record["progress"] >= 2 / 3 - 1e-3
+    assert seen["other"] == 404  # another user sees nothing of it, partial or not
+    finished = [e["finished_file"] for e in seen["events"] if "finished_file" in e]
+    assert [f["filename"] for f in finished] == ["a.wav", "b.wav"]
+    assert finished[0]["files"] == out["results"][0]["files"] and finished[1]["code"] == "unreadable_audio"
+    assert all(e["state"] == "running" and 0 <= e["progress"] <= 1 for e in seen["events"])
+
+    svc.jobs.succeed(job_id, out)
+    svc.workers.remove(worker)
+    done = client.get(f"/jobs/{job_id}").json()
+    assert done["state"] == "succeeded" and "partial_result" not in done  # the result says it all now
+    assert [r["filename"] for r in done["result"]["results"]] == ["a.wav", "c.wav"]
+
+
+def test_a_retried_batch_does_not_show_its_earlier_attempts_files(app, client):
+    svc = app.extensions["music_analyzer"]
+    sid = client.post("/sessions").json()["session_id"]
+    job = svc.jobs.create(owner=USER, job_type="features", session_id=sid, queue="cpu", task="t",
+                          params={"files": ["a.wav"], "batch": True, "options": {}})
+    job_id = job["job_id"]
+    worker = alive_worker(svc)
+    assert svc.jobs.start(job_id, worker=worker, max_attempts=3) == "run"
+    entry = {"filename": "a.wav", "files": ["features_a.json"]}
+    assert svc.jobs.file_finished(job_id, 0.5, attempt=1, entry=entry, results=[entry], errors=[])
+    assert client.get(f"/jobs/{job_id}").json()["partial_result"]["results"] == [entry]
+    # its process was killed; the job is delivered again (attempt 2), which has finished nothing yet
+    svc.workers.beat(worker)
+    assert svc.jobs.start(job_id, worker=worker, max_attempts=3) == "run"
+    assert "partial_result" not in client.get(f"/jobs/{job_id}").json()
+    svc.jobs.fail(job_id, {"code": "x", "message": "y"})
+    assert not svc.jobs.file_finished(job_id, 1.0, attempt=2, entry=entry, results=[entry], errors=[])
+    svc.workers.remove(worker)

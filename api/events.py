@@ -107,6 +107,8 @@ def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
     gap = view.trimmed and view.first_id is not None and last is not None and last < event_id_key(view.first_id)
     if last is None or last > newest or gap:  # new, unknown (another job's id?), or events lost to the cap
         current = {"state": job["state"], "progress": job["progress"], "stage": job["stage"]}
+        if "partial_result" in (view_now := public_view(job)):  # a batch joined midway: its files so far
+            current["partial_result"] = view_now["partial_result"]
         return Opening([sse("state", current, view.last_id)], view.last_id, finished=False)
     return Opening([], f"{last[0]}-{last[1]}", finished=False)  # replay what came after it
 

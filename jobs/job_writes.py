@@ -67,13 +67,14 @@ class JobWrites:
         """The runner recorded the job's end: its files are its result (or were taken back by the runner)."""
         self.r.delete(keys.job_writes(job_id, attempt))
 
-    def take_back(self, job_id: str, attempt: int) -> int:
-        """Remove every file the attempt noted (those still there); returns how many were removed."""
+    def take_back(self, job_id: str, attempt: int, *, keep: frozenset[str] = frozenset()) -> int:
+        """Remove every file the attempt noted (those still there) but those named in `keep` (the whole sets of
+        a batch's finished files); returns how many were removed."""
         removed = 0
         for raw in self.r.smembers(keys.job_writes(job_id, attempt)):
             name, _, inode = keys.text(raw).partition(INODE_MARK)
             path = (self.root / name).resolve()
-            if not path.is_relative_to(self.root) or path == self.root:
+            if not path.is_relative_to(self.root) or path == self.root or path.name in keep:
                 continue
             try:
                 if inode and os.stat(path).st_ino != int(inode):
@@ -89,3 +90,4 @@ class JobWrites:
         if removed:
             log.info("removed %d file(s) job %s had written before it ended without its runner", removed, job_id)
         return removed
+

@@ -134,11 +134,13 @@ def _summaries(client: redis.Redis, entries: list[tuple[str, float]]
     for job_id, _ in entries:
         pipe.hmget(keys.job(job_id), "owner", "type", "state")
         pipe.hstrlen(keys.job(job_id), "result")
+        pipe.hstrlen(keys.job(job_id), "partial")  # a running batch's files so far (shown as partial_result)
     replies = pipe.execute()
     out = []
     for i, (job_id, score) in enumerate(entries):
-        job_owner, job_type, state = (None if v is None else text(v) for v in replies[2 * i])
-        out.append((job_id, score, (job_owner or "", job_type, state or "", int(replies[2 * i + 1]))))
+        job_owner, job_type, state = (None if v is None else text(v) for v in replies[3 * i])
+        size = int(replies[3 * i + 1]) + int(replies[3 * i + 2])
+        out.append((job_id, score, (job_owner or "", job_type, state or "", size)))
     return out
 
 

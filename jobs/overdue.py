@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from worker.errors import JobTimeLimitError
 
 from .services import Services
+from .store import kept_files
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,15 @@ def _is_own_child(pid: int) -> bool:
         return False
 
 
-def _record_stop(svc: Services, job: Overdue, limit_seconds: float) -> bool:
-    """Record the job's end; False if it had ended meanwhile (then nothing is killed)."""
+def _record_stop(svc: Services, job: Overdue, limit_seconds: float, finished: dict | None = None) -> bool:
+    """Record the job's end, with the files a batch had finished (`finished`, kept when its writes were taken
+    back); False if it had ended meanwhile (then nothing is killed)."""
+    files = kept_files(finished)
     if job.reason == "cancel":
-        return svc.jobs.mark_canceled(job.job_id, from_states=("running",))
+        return svc.jobs.mark_canceled(job.job_id, from_states=("running",), finished=finished, files=files)
     error = JobTimeLimitError.past(limit_seconds, stuck=True)
-    return svc.jobs.fail(job.job_id, error.to_dict(), status=error.http_status, from_states=("running",))
+    return svc.jobs.fail(job.job_id, error.to_dict(), status=error.http_status, from_states=("running",),
+                         finished=finished, files=files)
 
 
 def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,
@@ -91,8 +95,8 @@ def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seco
                else f"ran {job.seconds:.0f} s, past LONGEST_JOB_SECONDS={limit_seconds:g},")
         ended_as = "canceled" if job.reason == "cancel" else "failed"
         if job.pid == os.getpid():
-            svc.jobs.take_back_writes(job.job_id, job.attempt)
-            if not _record_stop(svc, job, limit_seconds):
+            finished = svc.jobs.take_back_writes(job.job_id, job.attempt)
+            if not _record_stop(svc, job, limit_seconds, finished):
                 continue
             log.error("job %s %s and reports nothing: it is recorded %s and this worker exits (status %d) so that "
                       "its supervisor starts it again", job.job_id, why, ended_as, EXIT_STUCK_JOB)
@@ -105,15 +109,16 @@ def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seco
             current = svc.jobs.get(job.job_id)
             if current is None or current["state"] != "running" or current.get("attempts") != job.attempt:
                 continue
-            svc.jobs.take_back_writes(job.job_id, job.attempt)
-            if not _record_stop(svc, job, limit_seconds):
+            finished = svc.jobs.take_back_writes(job.job_id, job.attempt)
+            if not _record_stop(svc, job, limit_seconds, finished):
                 continue
         else:
-            if not _record_stop(svc, job, limit_seconds):
+            finished = svc.jobs.finished_in(job.job_id, job.attempt)  # read before the end clears it
+            if not _record_stop(svc, job, limit_seconds, finished):
                 continue
             log.error("job %s %s and reports nothing; its process (%s) is not this worker's to stop; it is "
                       "recorded %s", job.job_id, why, job.pid, ended_as)
-            svc.jobs.take_back_writes(job.job_id, job.attempt)
+            svc.jobs.take_back_writes(job.job_id, job.attempt, finished=finished)
         stopped.append(job.job_id)
         svc.workers.clear_current(worker, job.job_id)
     return stopped

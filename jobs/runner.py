@@ -37,6 +37,7 @@ from . import metrics
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
 from .services import Services, services
+from .store import kept_files
 from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)
@@ -176,10 +177,10 @@ def _end_left_over(svc: Services, job_id: str, *, worker: str, next_job: str) ->
     job = svc.jobs.get(job_id)
     if job is None or job["state"] != "running" or job.get("worker") != worker:
         return
-    svc.jobs.take_back_writes(job_id, job["attempts"])
+    finished = svc.jobs.take_back_writes(job_id, job["attempts"])
     if svc.jobs.fail(job_id, {"code": "internal_error", "message": "the process running this job went on to "
                               "another without recording its end; the worker's log has the details"},
-                     from_states=("running",)):
+                     from_states=("running",), finished=finished, files=kept_files(finished)):
         log.error("job %s: its process %d took job %s without recording its end; recorded failed",
                   job_id, os.getpid(), next_job)
 

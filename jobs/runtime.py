@@ -41,6 +41,7 @@ from models import ModelManager
 from . import metrics
 from .overdue import stop_overdue
 from .services import Services, services
+from .store import kept_files
 from .submit import publish
 from .webhooks import WebhookSender
 
@@ -143,14 +144,16 @@ class WorkerRuntime:
                 continue
             if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
                 continue  # another worker is recovering it
-            svc.jobs.take_back_writes(job_id, job["attempts"])  # first: a waiter woken by the end finds none
+            # first: a waiter woken by the end finds none (but a batch's finished files, kept and listed)
+            finished = svc.jobs.take_back_writes(job_id, job["attempts"])
             if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
                 # the worker's name (host, pid) goes to the log, not to the user (a stranger read it in the error)
                 log.warning("job %s failed: its worker %s stopped, attempt %s", job_id, job.get("worker"),
                             job["attempts"])
                 svc.jobs.fail(job_id, {"code": "worker_lost",
                                        "message": f"the worker running this job stopped {job['attempts']} "
-                                                  f"time{'s' if job['attempts'] != 1 else ''}; not retrying again"})
+                                                  f"time{'s' if job['attempts'] != 1 else ''}; not retrying again"},
+                              finished=finished, files=kept_files(finished))
             elif svc.jobs.requeue(job_id):
                 with self.app.app_context():  # first in line (priority 0): it had had its turn
                     publish(job["task"], job_id, job["queue"])

@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from types import EllipsisType
 from typing import Any
 
 import redis
@@ -45,6 +46,16 @@ log = logging.getLogger(__name__)
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
+
+
+def finished_entry(result: dict) -> dict:
+    """A finished file of a running batch: its name and its result files (the whole result is in its JSON)."""
+    return {"filename": result.get("filename"), "files": list(result.get("files") or [])}
+
+
+def kept_files(finished: dict | None) -> list[str]:
+    """The result files of a batch so far (`finished_in`)."""
+    return [f for r in (finished or {}).get("results") or [] for f in r.get("files") or []]
 
 
 class JobStore:
@@ -160,10 +171,11 @@ class JobStore:
         # a job started before and not finished: its earlier attempts ended without their runner (a killed pool
         # child's job comes back here, not through recovery, its worker living on); what they wrote goes first,
         # before a waiter can be woken by an end
+        finished = None  # a batch's files finished by the last attempt that finished any: kept, and listed below
         for earlier in range(1, int(job.get("attempts") or 0) + 1):
-            self.take_back_writes(job_id, earlier)
+            finished = self.take_back_writes(job_id, earlier) or finished
         if self.r.exists(keys.cancel(job_id)):
-            self._end(job_id, ("queued", "running"), "canceled", stage="canceled")
+            self.mark_canceled(job_id, finished=finished, files=kept_files(finished))
             return "canceled"
         attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)  # atomic: two deliveries never share one
         if attempts > max_attempts:
@@ -172,7 +184,7 @@ class JobStore:
             self.r.hincrby(keys.job(job_id), "attempts", -1)
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {attempts - 1} times; "
-                                          "not retrying again"})
+                                          "not retrying again"}, finished=finished, files=kept_files(finished))
             return "exhausted"
         # progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
         prev = self._move(job_id, ("queued", "running"), "running", stage="starting", progress=0.0,
@@ -219,12 +231,16 @@ class JobStore:
                       errors: list[dict]) -> bool:
         """A running batch has finished a file (`entry`: its result or its error): the record's `partial` holds
         the batch so far (GET /jobs/<id> shows it as `partial_result`) and the progress event names the file
-        (`finished_file`; a progress event still, so a client that knows only those reads it as one). False,
-        nothing written, when the job is not running."""
+        (`finished_file`; a progress event still, so a client that knows only those reads it as one). Results
+        are kept as each file's `filename` and `files` only: the whole batch is rewritten after each file, and
+        whole results (a pitch analysis' ~0.5 MB) made that grow with the square of the batch (a stranger's 30
+        files: 14 MB per write). False, nothing written, when the job is not running."""
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
         stage = f"finished {entry.get('filename')}"
-        event = json.dumps({"state": "running", "progress": fraction, "stage": stage, "finished_file": entry})
-        partial = json.dumps({"attempt": attempt, "batch": True, "results": results, "errors": errors})
+        short = [finished_entry(r) for r in results]
+        event = json.dumps({"state": "running", "progress": fraction, "stage": stage,
+                            "finished_file": finished_entry(entry) if "code" not in entry else entry})
+        partial = json.dumps({"attempt": attempt, "batch": True, "results": short, "errors": errors})
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
                                    args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial]))
 
@@ -306,15 +322,37 @@ class JobStore:
         if job and job["state"] == "running":
             if is_alive(job.get("worker") or ""):
                 return "running"
-            self.take_back_writes(job_id, int(job.get("attempts") or 0))  # its worker is gone: it writes no more
-            return "orphaned" if self._end(job_id, ("running",), "canceled", stage="canceled") else None
+            # its worker is gone: it writes no more
+            finished = self.take_back_writes(job_id, int(job.get("attempts") or 0))
+            return "orphaned" if self.mark_canceled(job_id, finished=finished, files=kept_files(finished),
+                                                    from_states=("running",)) else None
         self.r.delete(keys.cancel(job_id))
         return None
 
-    def take_back_writes(self, job_id: str, attempt: int) -> None:
-        """Remove the files attempt `attempt` of a job wrote, ended without its runner (jobs/job_writes.py)."""
+    def take_back_writes(self, job_id: str, attempt: int, *, finished: dict | None | EllipsisType = ...
+                         ) -> dict | None:
+        """Remove the files attempt `attempt` of a job wrote, ended without its runner (jobs/job_writes.py), but
+        the whole sets of the files a batch had finished in it (its `partial`): a stranger's batch killed twice
+        had lost the sets `partial_result` had offered. Returns that batch so far, for the job's end to keep as
+        its `result` (None: no file finished). `finished`: that, read before the job's end was recorded (which
+        clears it)."""
+        # the sets any attempt finished stay, a later attempt's too: a dead attempt taken back while the next one
+        # runs had noted the same names, which now hold the next one's files
+        keep = kept_files(self.finished_in(job_id) if finished is ... else finished)
         if self.writes is not None:
-            self.writes.take_back(job_id, attempt)
+            self.writes.take_back(job_id, attempt, keep=frozenset(keep))
+        return self.finished_in(job_id, attempt) if finished is ... else finished
+
+    def finished_in(self, job_id: str, attempt: int | None = None) -> dict | None:
+        """What a batch had finished by attempt `attempt` (None: by any) as {"batch", "results", "errors"}, None
+        if no file: the last attempt that finished a file says (a later one that finished none had been rewriting
+        those sets with the same analysis of the same files, kept as they are: no set is lost or left half)."""
+        job = self.get(job_id)
+        partial = (job or {}).get("partial")
+        if not isinstance(partial, dict) or not partial.get("results") or (
+                attempt is not None and int(partial.get("attempt") or 0) > attempt):
+            return None
+        return {k: partial[k] for k in ("batch", "results", "errors")}
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.cancel(job_id)))

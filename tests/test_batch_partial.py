@@ -16,6 +16,7 @@ from tests.sse import SseStream
 from worker.errors import MusicAnalyzerError
 from worker.features.options import FeaturesOptions
 from worker.features.pipeline import run_features
+from worker.files import recording_writes, write_text_atomic
 
 
 def alive_worker(svc) -> str:
@@ -68,7 +69,8 @@ def test_a_running_batch_lists_its_finished_files_and_errors(app, client, other_
     partial = record["partial_result"]
     assert partial["batch"] is True
     assert [r["filename"] for r in partial["results"]] == ["a.wav"]
-    assert partial["results"][0] == out["results"][0]  # the same entry the finished batch lists
+    # each finished file's name and result files (its whole result is in its JSON, and in the batch's at the end)
+    assert partial["results"][0] == {"filename": "a.wav", "files": out["results"][0]["files"]}
     assert [(e["filename"], e["code"]) for e in partial["errors"]] == [("b.wav", "unreadable_audio")]
     assert record["progress"] >= 2 / 3 - 1e-3
     assert seen["other"] == 404  # another user sees nothing of it, partial or not
@@ -102,3 +104,37 @@ def test_a_retried_batch_does_not_show_its_earlier_attempts_files(app, client):
     svc.jobs.fail(job_id, {"code": "x", "message": "y"})
     assert not svc.jobs.file_finished(job_id, 1.0, attempt=2, entry=entry, results=[entry], errors=[])
     svc.workers.remove(worker)
+
+
+def test_a_batch_whose_worker_died_keeps_the_sets_it_finished_and_no_half_set(app, client):
+    """Taken back after its worker died (here: its attempts used up, as a third delivery finds it): the whole set
+    of the file it had finished stays and is listed; of the file it was on, what it wrote is taken back (a
+    stranger's batch killed twice had lost the finished sets)."""
+    svc = app.extensions["music_analyzer"]
+    sid = client.post("/sessions").json()["session_id"]
+    results = svc.sessions.of(USER).results_dir(sid)
+    write_text_atomic(results / "pitch_b.json", "an earlier run's")
+    write_text_atomic(results / "pitch_b.mid", "an earlier run's")
+    write_text_atomic(results / "pitch_c.json", "another file's, untouched")
+    job = svc.jobs.create(owner=USER, job_type="pitch", session_id=sid, queue="cpu", task="t",
+                          params={"files": ["a.wav", "b.wav"], "batch": True, "options": {}})
+    job_id, worker = job["job_id"], alive_worker(svc)
+    assert svc.jobs.start(job_id, worker=worker, max_attempts=1) == "run"
+    noted = lambda path, becomes: svc.jobs.writes.note(job_id, 1, path, becomes)  # noqa: E731  (as the runner)
+    with recording_writes(on_write=noted):
+        write_text_atomic(results / "pitch_a.json", "{}")
+        write_text_atomic(results / "pitch_a.mid", "a's")
+        entry = {"filename": "a.wav", "files": ["pitch_a.json", "pitch_a.mid"], "tempo_bpm": 120.0}
+        assert svc.jobs.file_finished(job_id, 0.5, attempt=1, entry=entry, results=[entry], errors=[])
+        write_text_atomic(results / "pitch_b.json", "half of b's new set")  # then the process is killed
+    svc.workers.remove(worker)
+    assert svc.jobs.start(job_id, worker=alive_worker(svc), max_attempts=1) == "exhausted"
+    done = client.get(f"/jobs/{job_id}").json()
+    assert done["state"] == "failed" and done["error"]["code"] == "worker_lost"
+    assert done["result"] == {"batch": True, "results": [{"filename": "a.wav",
+                                                          "files": ["pitch_a.json", "pitch_a.mid"]}], "errors": []}
+    assert sorted(done["files"]) == ["pitch_a.json", "pitch_a.mid"]
+    # b's JSON it had replaced is gone with the attempt, as before (the earlier run's MIDI stays, never touched)
+    assert sorted(p.name for p in results.iterdir()) == ["pitch_a.json", "pitch_a.mid", "pitch_b.mid",
+                                                         "pitch_c.json"]
+    assert "partial" not in svc.jobs.get(job_id)  # the end's result says it all

@@ -244,10 +244,11 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
         for attempt, name in enumerate(("w1@test", "w2@test"), start=1):
             w = start_worker_process(env, settings["CPU_QUEUE"], name)
             workers.append(w)
-            # past its first file (1/6): that file's results are in place
-            job = svc.jobs.wait_until(job_id, lambda j, n=name: j["state"] == "running"
-                                      and node_of(j.get("worker")) == n and j["progress"] > 0.2, timeout=90)
-            assert node_of(job["worker"]) == name and job["progress"] > 0.2, job
+            # past its first file (1/6): that file's results are in place, and listed as finished
+            job = svc.jobs.wait_until(job_id, lambda j, n=name, a=attempt: j["state"] == "running"
+                                      and node_of(j.get("worker")) == n
+                                      and (j.get("partial") or {}).get("attempt") == a, timeout=90)
+            assert node_of(job["worker"]) == name and job["partial"]["results"], job
             assert job["attempts"] == attempt
             assert any(results.glob("*.json"))
             w.send_signal(signal.SIGKILL)
@@ -260,8 +261,12 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
         assert job["error"]["code"] == "worker_lost"
         assert job["attempts"] == 2
         assert "@" not in job["error"]["message"], job["error"]  # no worker name, host or pid for the user
-        # nothing of either attempt is left: no result of a job that failed, no hidden half-written file
-        assert sorted(p.name for p in results.iterdir()) == []
+        # the files the last attempt had finished are kept whole and listed (a stranger's batch killed twice had
+        # lost them, with them the sets `partial_result` had offered); no hidden half-written file, no half set
+        finished = job["result"]["results"]
+        assert finished and [r["filename"] for r in finished] == [f"t{i}.wav" for i in range(len(finished))]
+        assert sorted(job["files"]) == sorted(f for r in finished for f in r["files"])
+        assert sorted(p.name for p in results.iterdir()) == sorted(job["files"])
         assert not redis_lib.Redis.from_url(url).keys(keys.job_writes(job_id, 1)[:-1] + "*")
     finally:
         for w in workers:
@@ -323,8 +328,9 @@ def test_each_queue_only_receives_its_own_jobs(settings, private_redis, tmp_path
 def test_a_killed_pool_child_is_retried_once_then_failed_and_leaves_no_current_job(settings, private_redis, tmp_path):
     """A prefork worker (the CPU worker of run.sh) whose pool child is killed mid-job lives on: the job comes back
     to a new child once, and when that child is killed too the job fails worker_lost with the attempts that ran
-    (2, as its message says), and the worker's current jobs (GET /health) no longer list it. The first attempt's
-    files are taken back though no recovery ran (a stranger found them listed after the job had failed)."""
+    (2, as its message says), and the worker's current jobs (GET /health) no longer list it. What the attempts
+    wrote is taken back though no recovery ran (a stranger found them listed after the job had failed), but the
+    whole sets of the files the first had finished, which the job's result lists."""
     import psutil
 
     url = f"redis://127.0.0.1:{private_redis.port}/0"
@@ -344,7 +350,10 @@ def test_a_killed_pool_child_is_retried_once_then_failed_and_leaves_no_current_j
         job = svc.jobs.wait_for_state(job_id, ("failed",), timeout=120)
         assert job["error"]["code"] == "worker_lost" and job["attempts"] == 2, job
         assert "2 times" in job["error"]["message"]
-        assert sorted(p.name for p in results.iterdir()) == []  # neither attempt's files, hidden ones included
+        # the first attempt's finished files are kept and listed (the second had finished none), nothing else,
+        # hidden ones included
+        assert [r["filename"] for r in job["result"]["results"]][:1] == ["t0.wav"], job
+        assert sorted(p.name for p in results.iterdir()) == sorted(job["files"])
         assert worker.poll() is None  # the worker itself lives on
         assert job_id not in svc.workers.current(job["worker"])
         assert all(job_id not in w["current_jobs"] for w in svc.workers.all())

@@ -210,9 +210,10 @@ def job_schema() -> Schema:
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
                  files=arr(STR), error=ref("JobError"),
                  partial_result={**ref("BatchResult"), "description": (
-                     "A running batch's files finished so far, results and errors as the finished batch will list "
-                     "them; absent once it has ended (then `result`) and before its first file is done. Each "
-                     "finished file is also a `progress` event with `finished_file` on GET /jobs/<id>/events.")})
+                     "A running batch's files finished so far: each result as its `filename` and `files` (the "
+                     "whole result is in its JSON file and, at the end, in `result`), errors as the batch lists "
+                     "them; absent once it has ended and before its first file is done. Each finished file is also "
+                     "a `progress` event with `finished_file` on GET /jobs/<id>/events.")})
     schema["allOf"] = [{"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
                         "then": {"properties": {"result": (
                             {"anyOf": [ref(RESULTS[name]), ref("BatchResult")]} if name in BATCHABLE

@@ -31,6 +31,8 @@ from users import Caller
 from worker.errors import ConflictError, InvalidRequestError, NotFoundError
 from worker.files import is_image_name, safe_name
 
+# always fullmatch: `$` also matches before a final newline (a stranger made a session named "x\n", whose page said
+# it was no session id)
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_STEM_SUFFIX = 1000  # x, x-1 ... x-999: uploads of one name in one session
 LEGACY_OWNER = ""  # the owner of sessions and jobs made by versions without owners
@@ -40,7 +42,7 @@ SESSIONS_LOCK = ".sessions.lock"  # beside an owner's sessions folder: held whil
 
 
 def check_session_id(session_id: str) -> str:
-    if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+    if not isinstance(session_id, str) or not SESSION_ID_RE.fullmatch(session_id):
         raise InvalidRequestError(
             "session id must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
             code="invalid_session_id",
@@ -78,7 +80,7 @@ def _make_session(folder: Path) -> Path:
 def owner_folder(owner: str) -> str:
     if not owner:
         raise ValueError("the owner-less namespace has no folder under users/")
-    return owner if _PLAIN_OWNER_RE.match(owner) else _ENCODED_PREFIX + owner.encode().hex()
+    return owner if _PLAIN_OWNER_RE.fullmatch(owner) else _ENCODED_PREFIX + owner.encode().hex()
 
 
 def owner_of_folder(folder: str) -> str:
@@ -124,7 +126,7 @@ class SessionStore:
     def session_ids(self) -> list[str]:
         if not self.sessions_dir.is_dir():
             return []
-        return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.match(p.name))
+        return sorted(p.name for p in self.sessions_dir.iterdir() if p.is_dir() and SESSION_ID_RE.fullmatch(p.name))
 
     def session_count(self) -> int:
         return len(self.session_ids())

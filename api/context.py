@@ -90,7 +90,7 @@ def init_request_context(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.request_id = given if _REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
     def response_headers(response: Response) -> Response:

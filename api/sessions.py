@@ -94,7 +94,7 @@ def list_sessions():
     store = access.new_sessions()
     limit = page_limit(100, 1000)
     after = request.args.get("cursor") or ""
-    if after and not SESSION_ID_RE.match(after):  # the cursor is the page's last session id (keyset paging)
+    if after and not SESSION_ID_RE.fullmatch(after):  # the cursor is the page's last session id (keyset paging)
         raise InvalidRequestError("cursor must be a next_cursor this listing gave", code="invalid_cursor")
     ids = [i for i in store.session_ids() if i > after]
     page = ids[:limit]

@@ -244,7 +244,7 @@ class Transaction:
 def migration_files(dialect: str) -> list[Path]:
     files = []
     for path in MIGRATIONS_DIR.iterdir():
-        found = _MIGRATION_RE.match(path.name)
+        found = _MIGRATION_RE.fullmatch(path.name)
         if found and found.group(2) in (None, dialect):
             files.append(path)
     return sorted(files, key=lambda p: (p.name[:4], p.name))

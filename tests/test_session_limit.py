@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.audio_synth import sine, write
+from tests.conftest import USER
 from tests.contract import assert_answer
 from tests.test_api_sessions import upload
 from tests.test_storage_quota import assert_quota_answer, quota, storage  # noqa: F401 (quota: a fixture)
@@ -107,3 +108,17 @@ def test_no_session_is_made_once_the_quota_is_used(app, quota, other_client):  #
     assert "no new session can be made" in r.json()["error"]["message"]
     assert_answer(spec_for(app), "POST", "/sessions", 507, r.json())
     assert other_client.get(f"/sessions/{sid}").status_code == 404
+
+
+@pytest.mark.parametrize("given", ["x\n", "y\r\n", "\nz", "a b"])
+def test_a_session_id_with_a_line_break_is_refused_and_makes_no_folder(client, app, given):
+    """`$` in the id pattern had matched before a final newline: a stranger's POST made a session "x\\n" (a folder of
+    that name) which the page then called no session id; a cursor "demo\\n" was taken too."""
+    before = held(client)
+    r = client.post("/sessions", json={"session_id": given})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_session_id", r.text
+    assert held(client) == before
+    r = client.get("/sessions", params={"cursor": "demo\n"})
+    assert r.status_code == 400, r.text
+    folder = app.extensions["music_analyzer"].sessions.of(USER).sessions_dir
+    assert not any("\n" in p.name or "\r" in p.name for p in folder.iterdir()) if folder.exists() else True

@@ -33,10 +33,10 @@ def camelot_code(*, tonic: str, mode: str) -> str | None:
 
 def parse_key(text: str) -> str | None:
     """A Camelot code from '8A', 'A minor', 'Am', 'C#', 'Db major' (a bare tonic is major); None if unreadable."""
-    found = _CODE_RE.match(text)
+    found = _CODE_RE.fullmatch(text)
     if found:
         return f"{int(found.group(1))}{found.group(2).upper()}"
-    found = _KEY_RE.match(text)
+    found = _KEY_RE.fullmatch(text)
     if not found:
         return None
     tonic = found.group(1).upper() + {"♯": "#", "♭": "b"}.get(found.group(2), found.group(2))

@@ -13,7 +13,14 @@ import soundfile as sf
 from tests.contract import assert_shape
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.transcription.options import WhisperOptions
-from worker.transcription.pipeline import quiet_cut, run_transcription, transcribe, transcribe_blocks, whisper_windows
+from worker.transcription.pipeline import (
+    quiet_cut,
+    run_transcription,
+    silence_split,
+    transcribe,
+    transcribe_blocks,
+    whisper_windows,
+)
 from worker.transcription.weights import load_whisper
 
 pytestmark = pytest.mark.needs_espeak
@@ -220,7 +227,7 @@ def test_digital_silence_is_not_given_to_whisper(model, speech, tmp_path):
     audio = _to_16k(y, sr)
     silence = np.zeros(12 * 16000, dtype=np.float32)
     t = transcribe_blocks(model, iter([silence, audio]), WhisperOptions(), window_seconds=10.0)
-    assert t["text"].strip() and t["warnings"] and "were silent" in t["warnings"][0], t["warnings"]
+    assert t["text"].strip() and t["warnings"] and "digital silence" in t["warnings"][0], t["warnings"]
     assert min(s["start"] for s in t["segments"]) >= 10.0  # nothing heard in the silence, offsets kept
     path = tmp_path / "quiet.wav"
     sf.write(path, np.zeros(30 * 44100, dtype=np.float32), 44100)
@@ -228,6 +235,25 @@ def test_digital_silence_is_not_given_to_whisper(model, speech, tmp_path):
     assert result["segments"] == 0 and result["text"] == "" and result["warnings"] == [
         "the audio is silent: nothing to transcribe"]
     assert json.loads((tmp_path / "transcript_quiet.json").read_text())["segments"] == []
+
+
+def test_digital_silence_inside_a_window_is_not_given_to_whisper(model, speech):
+    """A stranger's speech, 250 s of zeros, speech: cut into windows, the silence beside the speech of each got
+    "You" four times. Stretches of digital silence of 2 s or more are cut out of the windows, 0.5 s left to the
+    speech on each side; the pieces keep their times."""
+    y, sr, _ = speech
+    audio = _to_16k(y, sr)
+    gap = np.zeros(250 * 16000, dtype=np.float32)  # windows of 120 s cut it after ~90 and ~180 s
+    pieces = silence_split(np.concatenate([audio, gap, audio]))
+    np.testing.assert_array_equal(np.concatenate(pieces), np.concatenate([audio, gap, audio]))
+    # the gap (with the speech's own silent ends) less 0.5 s each side
+    assert len(pieces) == 3 and len(pieces[1]) >= len(gap) - 16000 and not np.any(pieces[1])
+    t = transcribe_blocks(model, iter([audio, gap, audio]), WhisperOptions(), window_seconds=120.0)
+    later = len(audio) / 16000 + 250.0
+    assert not [s for s in t["segments"] if len(audio) / 16000 + 0.5 < s["start"] < later - 0.5], t["segments"]
+    assert wer(" ".join(SENTENCES * 2), t["text"]) <= MAX_WER_CLEAN + 0.1, t["text"]
+    assert [s for s in t["segments"] if s["start"] >= later - 0.5]  # the second speech at its own time
+    assert len(t["warnings"]) == 1 and "s of digital silence (" in t["warnings"][0], t["warnings"]
 
 
 def test_words_whisper_hears_in_a_tone_or_noise_come_with_a_warning(model, speech):

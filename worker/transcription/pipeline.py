@@ -44,6 +44,11 @@ CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen 
 # Peak amplitude (full scale 1.0; -80 dBFS) at or below which a window is silence and not given to Whisper: on
 # digital silence Whisper hallucinates ("You" twenty times over a stranger's ten silent minutes)
 SILENT_PEAK = 1e-4
+# s: a stretch of digital silence this long inside a window is not given to Whisper either (a stranger's 250 s of
+# silence between two sentences, cut into windows, gave four "You" segments in it: 70-88 s of zeros beside the
+# speech of their windows); SILENCE_MARGIN of it stays with the speech on each side, so no word ending is cut.
+SILENT_STRETCH_SECONDS = 2.0
+SILENCE_MARGIN_SECONDS = 0.5
 # Whisper writes words for tones, music and noise ("It's like a really good time." for a 440 Hz sine). Its own
 # numbers say when: a segment it doubts has a no-speech probability of at least DOUBT_NO_SPEECH or an average
 # token log-probability of at most DOUBT_LOGPROB (Whisper's own fallback threshold). Clean espeak speech here:
@@ -77,20 +82,22 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     first = None
     offset = 0.0
     options_now = options
-    windows = silent = 0
+    windows = 0
+    silent: list[float] = []  # seconds of each stretch of digital silence not transcribed
     for window in whisper_windows(blocks, window_seconds=window_seconds):
         windows += 1
         if windows == 1 and len(window) < MIN_SECONDS * SAMPLE_RATE:  # a first window ends at a cut in the last
             raise _too_short(len(window))  # half of a full one, or with the audio: this is all of it
-        if is_silent(window):  # nothing to hear: no words (and no hallucinated ones)
-            silent += 1
-        else:
-            info = _transcribe_window(model, window, options_now, offset=offset, out=out, progress=progress,
-                                      total_seconds=total_seconds)
-            if first is None:
-                first = info
-                options_now = dataclasses.replace(options, language=options.language or info.language)
-        offset += len(window) / SAMPLE_RATE
+        for piece in silence_split(window):
+            if is_silent(piece):  # nothing to hear: no words (and no hallucinated ones)
+                silent.append(len(piece) / SAMPLE_RATE)
+            elif len(piece) >= MIN_SECONDS * SAMPLE_RATE:  # (a blip between two silences: no word in it)
+                info = _transcribe_window(model, piece, options_now, offset=offset, out=out, progress=progress,
+                                          total_seconds=total_seconds)
+                if first is None:
+                    first = info
+                    options_now = dataclasses.replace(options, language=options.language or info.language)
+            offset += len(piece) / SAMPLE_RATE
     if not windows:  # the resampler makes nothing of a sample or two (an empty file is refused at upload)
         raise _too_short(0)
     duration = offset or 1e-9
@@ -98,7 +105,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     if first is None:
         warnings.append("the audio is silent: nothing to transcribe")
     elif silent:
-        warnings.append(f"{silent} of {windows} windows of {window_seconds:.0f} s were silent and not transcribed")
+        warnings.append(f"{sum(silent):.1f} s of digital silence ({len(silent)} stretch"
+                        f"{'es' if len(silent) != 1 else ''}) not transcribed")
     warnings += doubt_warnings(out)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
@@ -197,6 +205,22 @@ def whisper_windows(blocks: Iterable[np.ndarray], *, window_seconds: float) -> I
             held, count = [buffer[cut:]], len(buffer) - cut
     if count:
         yield np.concatenate(held)
+
+
+def silence_split(window: np.ndarray) -> list[np.ndarray]:
+    """`window` in consecutive pieces (they concatenate to it): the inside of each stretch of digital silence at
+    least SILENT_STRETCH_SECONDS long (SILENCE_MARGIN_SECONDS of it left to each side) is a piece of its own."""
+    quiet = np.abs(window) <= SILENT_PEAK
+    if not quiet.any():
+        return [window]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))  # run starts, ends
+    margin, shortest = int(SILENCE_MARGIN_SECONDS * SAMPLE_RATE), int(SILENT_STRETCH_SECONDS * SAMPLE_RATE)
+    cuts: list[int] = []
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - start >= shortest:
+            cuts += [start + margin if start > 0 else 0, end - margin if end < len(window) else len(window)]
+    bounds = sorted({0, len(window), *cuts})
+    return [window[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def quiet_cut(window: np.ndarray) -> int:

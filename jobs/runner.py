@@ -314,6 +314,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             # (a stranger's batch that met a full disk on file 3 of 8 had dropped the whole sets of files 1-2)
             if results:
                 e.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
+                e.message = _stopped_message(e.message, name)
             raise
         except MusicAnalyzerError as e:
             _take_back_since(mark, keep=results)  # no half set of the failed file beside the others' whole ones
@@ -335,11 +336,19 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
                 continue
             if results:
                 full.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
+                full.message = _stopped_message(full.message, name)
             raise full from e
     if not results and errors:
         raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
                                  details={"errors": errors})
     return {"batch": True, "results": results, "errors": errors}
+
+
+def _stopped_message(message: str, name: str) -> str:
+    """A full disk's or a quota's message for a batch that keeps the files it had finished: not "nothing was stored"
+    (a stranger's batch said so beside two finished files in its `result`)."""
+    kept = f"the batch stopped at {name}; the files finished before it are kept (`result`)"
+    return message.replace("nothing was stored", kept) if "nothing was stored" in message else f"{message}; {kept}"
 
 
 def _file_finished(ctx: JobContext, fraction: float, entry: dict, results: list[dict], errors: list[dict]) -> None:

@@ -148,6 +148,7 @@ def test_a_batch_stopped_by_its_time_limit_keeps_the_files_it_had_finished(setti
         assert run_job(job_id, "features", worker=WORKER) == "failed"
     job = svc.jobs.get(job_id)
     assert job["error"]["code"] == "time_limit_exceeded", job
+    assert "the batch stopped at long.wav; the files finished before it are kept" in job["error"]["message"]
     kept = job["result"]
     assert [r["filename"] for r in kept["results"]] == ["a.wav", "b.wav"] and kept["stopped_at"] == "long.wav"
     results = svc.sessions.of(USER).results_dir("batch")
@@ -184,8 +185,35 @@ def test_a_batch_that_fills_the_disk_keeps_the_files_it_had_finished(settings, p
             assert run_job(job_id, "features", worker=WORKER) == "failed"
         job = svc.jobs.get(job_id)
         assert job["error"]["code"] == "insufficient_storage", job
+        assert "nothing was stored" not in job["error"]["message"] and "are kept" in job["error"]["message"]
         kept = [r["filename"] for r in job["result"]["results"]]
         assert 1 <= len(kept) < len(names) and kept == names[:len(kept)], job["result"]
         assert job["result"]["stopped_at"] == names[len(kept)]
         assert sorted(p.name for p in results.iterdir()) == sorted(job["files"])  # whole sets, no .part
+        filler.unlink()
+
+
+def test_a_library_rebuild_on_a_full_disk_fails_insufficient_storage(settings, private_redis, tmp_path):
+    """A stranger's POST /library/reindex with 0 bytes free failed `internal_error` (its log line, on the same
+    full disk, appeared only once space was freed): SQLite says a full disk as "database or disk is full", not
+    ENOSPC. The library (SQLite, real) on a tmpfs that a features job's track is indexed into, then filled."""
+    from jobs.submit import submit
+    from library.options import ReindexOptions
+    from tests.small_disk import fill, small_disk
+    from tests.test_resilience import make_app
+
+    with small_disk(tmp_path / "disk", size_mb=8) as disk:
+        app = make_app(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path,
+                       DATA_DIR=str(disk / "data"), MIN_FREE_DISK_MB=0)
+        svc = app.extensions["music_analyzer"]
+        svc.sessions.of(USER).create("batch")
+        names = write_uploads(app, files=3, seconds=1.0)
+        with app.app_context(), app.test_request_context():
+            assert run_job(submit_features(app, files=names, batch=True), "features", worker=WORKER) == "succeeded"
+            filler = fill(disk)
+            job_id = submit("library_reindex", owner=USER, session_id=None, options=ReindexOptions())["job_id"]
+            assert run_job(job_id, "library_reindex", worker=WORKER) == "failed"
+        job = svc.jobs.get(job_id)
+        assert job["error"]["code"] == "insufficient_storage", job
+        assert str(disk) not in job["error"]["message"] and "sqlite" not in job["error"]["message"].lower()
         filler.unlink()

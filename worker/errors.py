@@ -115,6 +115,8 @@ class StorageQuotaError(InsufficientStorageError):
 # ENOSPC: the filesystem is full; EDQUOT: the account's quota is. Both pass once space is freed.
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 DISK_FULL_MESSAGE = "the server's disk is full: nothing was stored; retry once space has been freed"
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
 
 
 def out_of_space(exc: BaseException | None) -> bool:
@@ -126,6 +128,10 @@ def out_of_space(exc: BaseException | None) -> bool:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+            return True
+        # the library's databases say it their own way (a stranger's reindex on a full disk had failed
+        # internal_error with sqlite3's "database or disk is full"): SQLite's SQLITE_FULL, PostgreSQL's 53100
+        if getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or getattr(exc, "sqlstate", None) == PG_DISK_FULL:
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -26,9 +26,9 @@ UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not len
 # libsndfile's major format names -> our file type names
 _SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
                "MP3": "mp3", "MPEG": "mp3", "AIFF": "aiff"}
-# extensions a file of each type may carry
+# extensions a file of each type may carry ("mp3" is MPEG audio: a layer II file named .mp2 had been refused)
 _EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "opus"},
-               "mp3": {"mp3"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"}}
+               "mp3": {"mp3", "mp2", "mpa"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"}}
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,10 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     except _LengthNotDeclared as e:
         raise _NotForSoundfile(str(e)) from e
     except sf.LibsndfileError as e:
-        if _is_ogg_opus(path):  # libsndfile calls a valid Opus stream that starts at a negative time malformed
-            raise _NotForSoundfile(str(e)) from e  # (4 of 16 of a stranger's FFmpeg encodes): FFmpeg judges it
+        # libsndfile calls a valid Opus stream that starts at a negative time malformed (4 of 16 of a stranger's
+        # FFmpeg encodes), and fails on every Ogg FLAC ("unknown error in flac decoder"): FFmpeg judges them
+        if _is_ogg_for_ffmpeg(path):
+            raise _NotForSoundfile(str(e)) from e
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e
@@ -170,10 +172,11 @@ def _looks_like_riff(path: Path) -> bool:
         return fh.read(4) in (b"RIFF", b"RF64", b"fLaC", b"OggS")
 
 
-def _is_ogg_opus(path: Path) -> bool:
+def _is_ogg_for_ffmpeg(path: Path) -> bool:
+    """An Ogg stream of Opus or FLAC (its first page names the codec)."""
     with open(path, "rb") as fh:
         head = fh.read(64)
-    return head.startswith(b"OggS") and b"OpusHead" in head
+    return head.startswith(b"OggS") and (b"OpusHead" in head or b"\x7fFLAC" in head)
 
 
 def _sf_knows_header(path: Path) -> bool:

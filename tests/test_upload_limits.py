@@ -56,6 +56,28 @@ def test_channels_over_the_limit_are_refused(app, client, settings, session_id, 
     assert_refused(client, settings, session_id, path, status=422, code="too_many_channels")
 
 
+def wav_declaring(path, *, channels: int, rate: int):
+    """A PCM WAV whose fmt chunk says `channels` and `rate` (1000 silent bytes of data)."""
+    import struct
+
+    data = bytes(1000)
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * 2 & 0xFFFFFFFF, channels * 2 & 0xFFFF, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+@pytest.mark.parametrize("channels, rate, code", [(65535, 44100, "too_many_channels"),
+                                                  (2, 4_000_000_000, "sample_rate_too_high"),
+                                                  (2, 0, "invalid_audio")])
+def test_a_wav_header_libsndfile_will_not_open_is_refused_for_what_it_declares(client, settings, session_id,
+                                                                              audio_dir, channels, rate, code):
+    """libsndfile refuses these headers outright ("Too many channels specified", "SF_INFO struct incomplete"),
+    and a stranger's got `corrupt_audio` where the limits name what is wrong."""
+    path = wav_declaring(audio_dir / f"declares_{channels}_{rate}.wav", channels=channels, rate=rate)
+    assert_refused(client, settings, session_id, path, status=422, code=code)
+
+
 def test_a_length_over_the_limit_is_refused_from_the_header(client, settings, session_id, audio_dir):
     # The header claims 10 hours, the file holds 1 s: only a header check says audio_too_long here
     # (decoding it would find a truncated file), which is what refuses a real 10-hour file in milliseconds.

@@ -67,6 +67,29 @@ def wav_length_unset(path: Path) -> bool:
     return False
 
 
+def wav_format(path: Path) -> tuple[int, int] | None:
+    """(channels, sample rate) of a WAV's fmt chunk, None where there is none: what its header declares, for a WAV
+    libsndfile will not open ("Too many channels specified", "SF_INFO struct incomplete" for a rate of 0 or 4 GHz),
+    so that the limits say what is wrong with it (a stranger's 65535-channel WAV had been `corrupt_audio`)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, clen = struct.unpack("<4sI", fh.read(8))
+            if cid == b"fmt ":
+                fields = fh.read(8)
+                if len(fields) < 8:
+                    return None
+                _, channels, rate = struct.unpack("<HHI", fields)
+                return channels, rate
+            pos += 8 + clen + (clen & 1)
+    return None
+
+
 def _whole_chunks(fh: BinaryIO, start: int, end: int) -> bool:
     """The bytes from `start` to `end` are RIFF chunks: each a printable four-letter id and a size that ends within
     them (the last one's pad byte may be missing), as a file's chunks after its data are, and samples are not."""

@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from worker import mp3_header
-from worker.audio_complete import check_iff_complete, check_ogg_complete, wav_length_unset
+from worker.audio_complete import check_iff_complete, check_ogg_complete, wav_format, wav_length_unset
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -143,6 +143,9 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         # FFmpeg encodes), and fails on every Ogg FLAC ("unknown error in flac decoder"): FFmpeg judges them
         if _is_ogg_for_ffmpeg(path):
             raise _NotForSoundfile(str(e)) from e
+        declared = wav_format(path)  # a header libsndfile refuses: the limits say what is wrong with it, if any
+        if declared is not None:
+            limits.check_header(sample_rate=declared[1], channels=declared[0], duration=None)
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e

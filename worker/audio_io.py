@@ -143,9 +143,9 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         # FFmpeg encodes), and fails on every Ogg FLAC ("unknown error in flac decoder"): FFmpeg judges them
         if _is_ogg_for_ffmpeg(path):
             raise _NotForSoundfile(str(e)) from e
-        declared = wav_format(path)  # a header libsndfile refuses: the limits say what is wrong with it, if any
-        if declared is not None:
-            limits.check_header(sample_rate=declared[1], channels=declared[0], duration=None)
+        header = wav_format(path)  # a header libsndfile refuses: the limits say what is wrong with it, if any
+        if header is not None:
+            limits.check_header(sample_rate=header[1], channels=header[0], duration=None)
         if _looks_like_riff(path) or _sf_knows_header(path):
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e

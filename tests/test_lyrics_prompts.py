@@ -64,6 +64,12 @@ def test_what_an_answer_is_warned_of():
     assert analysis["notable_lines"] == "The song is about a test of the voice." and analysis["themes"] == "a test."
     assert warnings == ["the model began notable_lines by repeating the prompt's instructions (removed); what "
                         "follows may not answer what was asked"]
+    # every section the instructions copied back: that warning alone, not also "none of the sections" (a stranger
+    # read both beside an answer with all four headings)
+    echo = ("Themes: what the song is about.\nMood: the feeling of the words.\n"
+            "Narrative: who speaks to whom, and what happens, if anything.\nNotable lines: two or three lines quoted")
+    analysis, warnings = read_answer(echo, heard_words=True)
+    assert not any(analysis.values()) and len(warnings) == 1 and "repeated the prompt's instructions" in warnings[0]
     kept = "Notable lines: what the song is about is leaving home, said at [0:03]."  # an ask's words in an answer
     assert read_answer(kept, heard_words=True)[0]["notable_lines"] == kept.split(": ", 1)[1]
 

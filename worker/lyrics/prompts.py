@@ -133,7 +133,8 @@ def read_answer(answer: str, *, heard_words: bool) -> tuple[dict[str, str], list
     if began:
         warnings.append(f"the model began {', '.join(began)} by repeating the prompt's instructions (removed); "
                         "what follows may not answer what was asked")
-    elif heard_words and answer.strip() and not any(analysis.values()):  # every section empty: say so
+    # every section empty and none of them an echo (said above: a stranger got both, beside all four headings)
+    elif heard_words and answer.strip() and not echoed and not any(analysis.values()):
         warnings.append("the answer has none of the sections asked for (themes, mood, narrative, notable lines); "
                         "its whole text is in analysis_text")
     return analysis, warnings + loop_warning(answer)

@@ -15,6 +15,7 @@ from tests.music_signals import SR, cadence, click_track, distorted_riff, drum_l
 from worker.errors import AudioError, JobCanceled
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music, run_pitch
+from worker.music.summary import format_summary
 
 REQUIRED = {"key", "tuning_cents", "chords", "tempo_bpm", "beat_times", "downbeat_times", "time_signature",
             "melody", "duration_seconds"}
@@ -40,6 +41,7 @@ def test_a_test_tone_has_no_key_and_no_chords_but_its_note(freq):
     assert res["key"]["tonic"] is None and [c["label"] for c in res["chords"]] == ["N"]
     assert "no clear key: one pitch class (A) sounds alone: no harmony to read a key from" in res["warnings"]
     assert {n["name"] for n in res["melody"]["notes"]} == {"A4" if freq == 440.0 else "A3"}
+    assert abs(res["tuning_cents"]) < 3 and "tuning_note" not in res  # a tone has a tuning: it is one
 
 
 def test_an_open_fifth_still_gets_a_key_reading():
@@ -79,6 +81,9 @@ def test_white_noise_has_no_key_tempo_or_chords(seed, seconds):
     assert res["tempo_bpm"] is None
     assert {c["label"] for c in res["chords"]} == {"N"}
     assert len(res["melody"]["notes"]) < 5
+    # no tuning either (a stranger's noise had "+39 cents from A440" beside "no clear key")
+    assert res["tuning_cents"] == 0.0 and "nothing pitched sounds" in res["tuning_note"]
+    assert "Tuning: none (nothing pitched sounds" in format_summary(res)
 
 
 def test_drum_loop_has_a_tempo_but_no_key():
@@ -88,6 +93,7 @@ def test_drum_loop_has_a_tempo_but_no_key():
     assert "no clear tonal centre" in res["key"]["note"]
     assert res["tempo_bpm"] == pytest.approx(100.0, rel=0.04) or res["tempo_bpm"] == pytest.approx(200.0, rel=0.04)
     assert {c["label"] for c in res["chords"]} == {"N"}  # drums are not harmony
+    assert res["tuning_cents"] == 0.0 and "tuning_note" in res
 
 
 def test_chords_that_name_no_key_are_still_read():

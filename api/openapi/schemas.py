@@ -95,7 +95,10 @@ def pitch_result() -> Schema:
                                                                                "examples": ["G4"]})
     f0 = obj(["hop_seconds", "hz", "voiced"], hop_seconds=NUM, start_seconds=NUM, hz=arr(NUM), voiced=arr(BOOL))
     return file_result(("filename",), "Key, tuning, chords, tempo, beats and melody (only those in `include`).",
-                       key=key, tuning_cents=NUM, chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
+                       key=key, tuning_cents=NUM,
+                       tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0): "
+                                    "silence, or nothing pitched sounds (percussion, noise)."},
+                       chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
                        beat_times=arr(NUM), downbeat_times=arr(NUM), time_signature=null(STR),
                        beats_per_bar=null(INT),
                        melody=obj(["notes", "f0"], notes=arr(note), f0=f0))

@@ -35,6 +35,8 @@ NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 # and drum loops measure 0.18-0.25, a tracker march that names no key 0.50, sustained chords ~0.9
 CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 HARMONY_WITHOUT_KEY_NOTE = "the harmony names no one key (it may move between keys, or by equal steps)"
+NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
+NOISE_NOTE_START = "every pitch class sounds alike"  # key.harmony_missing's reason for noise
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a
 # warning says so (a stranger's 0.44 s "Let's go!" voice clip was "C major, confidence 0.59"). Every test-set
@@ -167,7 +169,13 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}
         result["warnings"] += key_warnings(key, silent=silent)
     if options.wants("tuning"):
-        result["tuning_cents"] = round(feats.tuning_cents, 1) if not silent else 0.0
+        # noise and drums give the tuning scan peaks too (a stranger's white noise: "+39 cents" beside "no clear
+        # key"): where nothing pitched sounds, the tuning is 0 and said to be none, as for silence
+        unpitched = silent or (key["index"] is None and (key.get("note") == NO_KEY_NOTE
+                                                        or str(key.get("note", "")).startswith(NOISE_NOTE_START)))
+        result["tuning_cents"] = round(feats.tuning_cents, 1) if not unpitched else 0.0
+        if unpitched:
+            result["tuning_note"] = "silence" if silent else NO_TUNING_NOTE
     return key
 
 

@@ -37,7 +37,9 @@ def format_summary(result: dict) -> str:
             lines.append(f"  starts in {changes[0]['label']}")
         for ch in changes[1:]:
             lines.append(f"  modulates to {ch['label']} at {ch['time']:.1f} s")
-    if "tuning_cents" in result:
+    if "tuning_cents" in result and result.get("tuning_note"):
+        lines.append(f"Tuning: none ({result['tuning_note']})")
+    elif "tuning_cents" in result:
         lines.append(f"Tuning: {result['tuning_cents']:+.1f} cents from A440 "
                      f"(A = {440 * 2 ** (result['tuning_cents'] / 1200):.1f} Hz)")
     if "tempo_bpm" in result:

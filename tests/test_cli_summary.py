@@ -117,3 +117,13 @@ def test_download_keeps_an_upload_named_like_a_result_apart(env, tmp_path, clien
     assert not any(f["skipped"] for f in files)
     assert (out / "uploads" / "features_s.png").read_bytes() == art.read_bytes()
     assert (out / "features_s.png").read_bytes() != art.read_bytes() and (out / "s.wav").is_file()
+
+
+@pytest.mark.parametrize("command", [("download", "../../etc"), ("download", "a/b"), ("download", "x y")])
+def test_a_session_argument_that_is_no_session_id_is_refused_before_any_request(env, tmp_path, command):
+    """`download ../../etc` had reached the server's front as a path it normalised: "the request could not be
+    parsed (bad_request)". The client says what is wrong, exit code 2 (usage), no request sent."""
+    done = ma(env, *command, cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"{command[-1]!r} is not a session id" in done.stderr and "bad_request" not in done.stderr
+    assert not (tmp_path / "etc").exists()

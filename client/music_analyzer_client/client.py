@@ -25,7 +25,7 @@ from urllib.parse import quote
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError
+from .errors import MusicAnalyzerError, UsageError
 from .following import follow
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
 
@@ -156,16 +156,16 @@ class MusicAnalyzer:
         return found if isinstance(found, dict) else None
 
     def session(self, session_id: str) -> Session:
-        return cast(Session, self._json("GET", f"/sessions/{_segment(session_id)}", retry=True))
+        return cast(Session, self._json("GET", f"/sessions/{_session_segment(session_id)}", retry=True))
 
     def delete_session(self, session_id: str) -> None:
-        self.request("DELETE", f"/sessions/{_segment(session_id)}")
+        self.request("DELETE", f"/sessions/{_session_segment(session_id)}")
 
     def delete_file(self, session_id: str, name: str, *, area: str | None = None) -> dict[str, Any]:
         """DELETE one upload or result (`area` "uploads" or "results"; default: the upload, else the result);
         an upload a queued or running job reads raises (409 file_in_use)."""
         params = {"area": area} if area else None
-        path = f"/sessions/{_segment(session_id)}/files/{_segment(name)}"
+        path = f"/sessions/{_session_segment(session_id)}/files/{_segment(name)}"
         return cast(dict[str, Any], self._json("DELETE", path, params=params))
 
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
@@ -175,7 +175,7 @@ class MusicAnalyzer:
         """
         path = Path(path)
         with path.open("rb") as fh:
-            body = self._json("POST", f"/sessions/{_segment(session_id)}/files",
+            body = self._json("POST", f"/sessions/{_session_segment(session_id)}/files",
                               files={"file": (name or path.name, fh)}, timeout=max(self.timeout, 600.0))
         return cast(Upload, body["files"][0])
 
@@ -185,7 +185,7 @@ class MusicAnalyzer:
         dest = Path(dest)
         params = {"area": area} if area else None
         part = dest.with_name(f".{dest.name}.part")
-        with self.request("GET", f"/sessions/{_segment(session_id)}/files/{_segment(name)}", params=params,
+        with self.request("GET", f"/sessions/{_session_segment(session_id)}/files/{_segment(name)}", params=params,
                           stream=True, retry=True) as response:
             with part.open("wb") as fh:
                 try:
@@ -217,7 +217,7 @@ class MusicAnalyzer:
         if webhook is not None:
             body["webhook"] = webhook
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
-        return cast(Job, self._json("POST", f"/process/{_segment(job_type)}/{_segment(session_id)}", json=body,
+        return cast(Job, self._json("POST", f"/process/{_segment(job_type)}/{_session_segment(session_id)}", json=body,
                                     headers=headers, retry=True))
 
     def job(self, job_id: str, *, wait: float | None = None, retry: bool = True) -> Job:
@@ -316,6 +316,18 @@ class MusicAnalyzer:
             if event["event"] == "done":
                 return cast(Job, event["data"])
         return self.job(job_id)  # (the stream always ends with `done`)
+
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the server's session ids (storage.SESSION_ID_RE)
+
+
+def _session_segment(session_id: str) -> str:
+    """A session id as its path segment, refused here when it cannot be one: `download ../../etc` had reached the
+    server's front as a path it normalised and answered "the request could not be parsed (bad_request)"."""
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise UsageError(f"{session_id!r} is not a session id (1-64 characters of A-Z, a-z, 0-9, '_' or '-')",
+                         code="invalid_session_id")
+    return session_id
 
 
 def _segment(value: str) -> str:

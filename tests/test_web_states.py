@@ -216,3 +216,35 @@ def test_a_long_file_name_wraps_and_never_widens_the_page(browser, server, clien
             assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_session_of_many_files_lists_them_in_natural_order_a_page_at_a_time(browser, server, client, session_id,
+                                                                             audio_dir):
+    """A stranger's 999-file session made the page 69,235 px tall (every row a form), in the order t0, t1, t10,
+    t100. The page lists 100 files in natural order, then "Show more"; the open file is always listed."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    tone = write(audio_dir / "tone.wav", sine(440, 0.2))
+    names = [f"t{i}.wav" for i in range(130)]
+    for name in names:
+        (audio_dir / name).write_bytes(tone.read_bytes())
+    r = upload(client, session_id, *(audio_dir / n for n in names))
+    assert r.status_code == 201 and len(r.json()["files"]) == 130, r.text[:300]
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=t125.wav")
+        page.locator("#file-list button.show-more").wait_for()
+        rows = page.locator("#file-list li.file[data-file]")
+        assert rows.count() == 101  # the first 100, and the open file
+        shown = [rows.nth(i).get_attribute("data-file") for i in range(rows.count())]
+        assert shown == names[:100] + ["t125.wav"]
+        assert page.locator("#file-list button.show-more").inner_text() == "Show 29 more (29 not shown)"
+        page.locator("#file-list button.show-more").click()
+        page.locator("#file-list li.file[data-file='t129.wav']").wait_for()
+        assert rows.count() == 130 and page.locator("#file-list button.show-more").count() == 0
+        assert [rows.nth(i).get_attribute("data-file") for i in range(130)] == names
+        assert not problems, problems
+    finally:
+        context.close()

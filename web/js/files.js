@@ -4,15 +4,34 @@ import { fileUrl, post } from './api.js';
 import { ANALYSES } from './analyses.js';
 import { $, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
-export function renderFiles(session, { selected, onSelect, onJobs }) {
+// Files listed at first, and added by each "Show more": a stranger's 999-file session had made the page 69,000 px
+// tall, every row a form. They are in natural order (t2 before t10; it had been t0, t1, t10, t100).
+export const FILES_PAGE = 100;
+const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+let listed = { session: null, count: FILES_PAGE };
+
+export function renderFiles(session, options) {
+  const { selected } = options;
   const list = $('#file-list');
   const chosen = choices(list);
   list.replaceChildren();
   $('#files-empty').hidden = Boolean(session && session.files.length);
   if (!session) return;
+  if (listed.session !== session.session_id) listed = { session: session.session_id, count: FILES_PAGE };
   const images = session.files.filter(isImage);
-  session.files.filter((f) => !isImage(f)).forEach((file, i) => list.append(
-    restore(fileRow(session.session_id, file, i, { selected, onSelect, onJobs, images }), chosen.get(file.name))));
+  const audio = session.files.filter((f) => !isImage(f)).sort((a, b) => naturalOrder.compare(a.name, b.name));
+  const shown = audio.slice(0, listed.count);
+  const open = audio.findIndex((f) => f.name === selected);
+  if (open >= listed.count) shown.push(audio[open]);  // the open file is always in the list
+  shown.forEach((file) => list.append(restore(fileRow(session.session_id, file, audio.indexOf(file),
+    { ...options, images }), chosen.get(file.name))));
+  const left = audio.length - shown.length;
+  if (left > 0) {
+    list.append(el('li', { class: 'file more' }, el('button', {
+      type: 'button', class: 'show-more',
+      onclick: () => { listed.count += FILES_PAGE; renderFiles(session, options); },
+    }, `Show ${Math.min(FILES_PAGE, left)} more (${left} not shown)`)));
+  }
   if (images.length) list.append(artRow(session.session_id, images));
 }
 

@@ -56,6 +56,9 @@ def test_a_running_batch_lists_its_finished_files_and_errors(app, client, other_
                     if event.event == "progress":
                         events.append(event.json())
             seen["events"] = events
+            with SseStream(client.get(f"/jobs/{job_id}/events", headers={"Accept": "text/event-stream"},
+                                      stream=True, timeout=30)) as s:  # joined midway: the batch so far first
+                seen["opening"] = s.next()
         return run_features(audio_path=audio_path, results_dir=results_dir, options=options, progress=progress)
 
     ctx = JobContext(job_id=job_id, job_type="features", owner=USER, session_id=sid, files=names, batch=True,
@@ -78,6 +81,8 @@ def test_a_running_batch_lists_its_finished_files_and_errors(app, client, other_
     assert [f["filename"] for f in finished] == ["a.wav", "b.wav"]
     assert finished[0]["files"] == out["results"][0]["files"] and finished[1]["code"] == "unreadable_audio"
     assert all(e["state"] == "running" and 0 <= e["progress"] <= 1 for e in seen["events"])
+    opening = seen["opening"]
+    assert opening.event == "state" and opening.json()["partial_result"] == partial, opening
 
     svc.jobs.succeed(job_id, out)
     svc.workers.remove(worker)

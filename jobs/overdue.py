@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from worker.errors import JobTimeLimitError
 
+from .batch_so_far import kept_files
 from .services import Services
-from .store import kept_files
 
 log = logging.getLogger(__name__)
 

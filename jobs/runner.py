@@ -34,10 +34,10 @@ from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
 from . import metrics
+from .batch_so_far import kept_files
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
 from .services import Services, services
-from .store import kept_files
 from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)

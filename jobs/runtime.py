@@ -39,9 +39,9 @@ from flask import Flask, current_app
 from models import ModelManager
 
 from . import metrics
+from .batch_so_far import kept_files
 from .overdue import stop_overdue
 from .services import Services, services
-from .store import kept_files
 from .submit import publish
 from .webhooks import WebhookSender
 

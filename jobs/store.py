@@ -32,6 +32,7 @@ from users import Caller
 from worker.errors import JobCanceled, JobTimeLimitError
 
 from . import keys, metrics
+from .batch_so_far import finished_entry, finished_in, kept_files, partial_json
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
@@ -46,16 +47,6 @@ log = logging.getLogger(__name__)
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
-
-
-def finished_entry(result: dict) -> dict:
-    """A finished file of a running batch: its name and its result files (the whole result is in its JSON)."""
-    return {"filename": result.get("filename"), "files": list(result.get("files") or [])}
-
-
-def kept_files(finished: dict | None) -> list[str]:
-    """The result files of a batch so far (`finished_in`)."""
-    return [f for r in (finished or {}).get("results") or [] for f in r.get("files") or []]
 
 
 class JobStore:
@@ -230,17 +221,14 @@ class JobStore:
     def file_finished(self, job_id: str, fraction: float, *, attempt: int, entry: dict, results: list[dict],
                       errors: list[dict]) -> bool:
         """A running batch has finished a file (`entry`: its result or its error): the record's `partial` holds
-        the batch so far (GET /jobs/<id> shows it as `partial_result`) and the progress event names the file
-        (`finished_file`; a progress event still, so a client that knows only those reads it as one). Results
-        are kept as each file's `filename` and `files` only: the whole batch is rewritten after each file, and
-        whole results (a pitch analysis' ~0.5 MB) made that grow with the square of the batch (a stranger's 30
-        files: 14 MB per write). False, nothing written, when the job is not running."""
+        the batch so far (jobs/batch_so_far.py) and the progress event names the file (`finished_file`; a
+        progress event still, so a client that knows only those reads it as one). False, nothing written, when
+        the job is not running."""
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
         stage = f"finished {entry.get('filename')}"
-        short = [finished_entry(r) for r in results]
         event = json.dumps({"state": "running", "progress": fraction, "stage": stage,
                             "finished_file": finished_entry(entry) if "code" not in entry else entry})
-        partial = json.dumps({"attempt": attempt, "batch": True, "results": short, "errors": errors})
+        partial = partial_json(attempt, results, errors)
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
                                    args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial]))
 
@@ -338,21 +326,15 @@ class JobStore:
         clears it)."""
         # the sets any attempt finished stay, a later attempt's too: a dead attempt taken back while the next one
         # runs had noted the same names, which now hold the next one's files
-        keep = kept_files(self.finished_in(job_id) if finished is ... else finished)
+        job = self.get(job_id) if finished is ... else None
+        keep = kept_files(finished_in(job) if finished is ... else finished)
         if self.writes is not None:
             self.writes.take_back(job_id, attempt, keep=frozenset(keep))
-        return self.finished_in(job_id, attempt) if finished is ... else finished
+        return finished_in(job, attempt) if finished is ... else finished
 
     def finished_in(self, job_id: str, attempt: int | None = None) -> dict | None:
-        """What a batch had finished by attempt `attempt` (None: by any) as {"batch", "results", "errors"}, None
-        if no file: the last attempt that finished a file says (a later one that finished none had been rewriting
-        those sets with the same analysis of the same files, kept as they are: no set is lost or left half)."""
-        job = self.get(job_id)
-        partial = (job or {}).get("partial")
-        if not isinstance(partial, dict) or not partial.get("results") or (
-                attempt is not None and int(partial.get("attempt") or 0) > attempt):
-            return None
-        return {k: partial[k] for k in ("batch", "results", "errors")}
+        """jobs/batch_so_far.py `finished_in` of the job's record."""
+        return finished_in(self.get(job_id), attempt)
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.cancel(job_id)))

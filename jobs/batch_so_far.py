@@ -1,0 +1,38 @@
+"""What a running batch has finished so far: the job record's `partial` (GET /jobs/<id> `partial_result`).
+
+After each file the runner rewrites it whole (jobs/store.py `file_finished`), so its entries are short: a file's
+`filename` and result `files` (a stranger's 30-file pitch batch with whole results: 14 MB rewritten per file). It
+is tagged with the attempt that wrote it, and it is what survives a killed attempt: the whole sets it lists are
+kept when the attempt's writes are taken back, and the job's end lists them (`finished_in`).
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def finished_entry(result: dict) -> dict:
+    """A finished file of a running batch: its name and its result files (the whole result is in its JSON)."""
+    return {"filename": result.get("filename"), "files": list(result.get("files") or [])}
+
+
+def kept_files(finished: dict | None) -> list[str]:
+    """The result files of a batch so far (`finished_in`)."""
+    return [f for r in (finished or {}).get("results") or [] for f in r.get("files") or []]
+
+
+def partial_json(attempt: int, results: list[dict], errors: list[dict]) -> str:
+    """The record's `partial` for attempt `attempt` that has finished `results` (whole) and `errors`."""
+    return json.dumps({"attempt": attempt, "batch": True, "results": [finished_entry(r) for r in results],
+                       "errors": errors})
+
+
+def finished_in(job: dict | None, attempt: int | None = None) -> dict | None:
+    """What a batch had finished by attempt `attempt` (None: by any) as {"batch", "results", "errors"}, None if no
+    file: the last attempt that finished a file says (a later one that finished none had been rewriting those sets
+    with the same analysis of the same files, kept as they are: no set is lost or left half)."""
+    partial = (job or {}).get("partial")
+    if not isinstance(partial, dict) or not partial.get("results") or (
+            attempt is not None and int(partial.get("attempt") or 0) > attempt):
+        return None
+    return {k: partial[k] for k in ("batch", "results", "errors")}

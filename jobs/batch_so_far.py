@@ -9,6 +9,9 @@ kept when the attempt's writes are taken back, and the job's end lists them (`fi
 from __future__ import annotations
 
 import json
+from typing import Any
+
+VIEW = ("batch", "results", "errors")  # what clients see of it: a batch result's own keys
 
 
 def finished_entry(result: dict) -> dict:
@@ -16,9 +19,15 @@ def finished_entry(result: dict) -> dict:
     return {"filename": result.get("filename"), "files": list(result.get("files") or [])}
 
 
-def kept_files(finished: dict | None) -> list[str]:
-    """The result files of a batch so far (`finished_in`)."""
-    return [f for r in (finished or {}).get("results") or [] for f in r.get("files") or []]
+def result_files(result: Any) -> list[str]:
+    """The files a job's result names: its own `files`, and each of a batch's results' (a batch so far too)."""
+    if not isinstance(result, dict):
+        return []
+    files = list(result.get("files", []))
+    for item in result.get("results", []) or []:
+        if isinstance(item, dict):
+            files += item.get("files", [])
+    return files
 
 
 def partial_json(attempt: int, results: list[dict], errors: list[dict]) -> str:
@@ -35,4 +44,4 @@ def finished_in(job: dict | None, attempt: int | None = None) -> dict | None:
     if not isinstance(partial, dict) or not partial.get("results") or (
             attempt is not None and int(partial.get("attempt") or 0) > attempt):
         return None
-    return {k: partial[k] for k in ("batch", "results", "errors")}
+    return {k: partial[k] for k in VIEW}

@@ -90,4 +90,3 @@ class JobWrites:
         if removed:
             log.info("removed %d file(s) job %s had written before it ended without its runner", removed, job_id)
         return removed
-

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from worker.errors import JobTimeLimitError
 
-from .batch_so_far import kept_files
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -74,12 +73,11 @@ def _is_own_child(pid: int) -> bool:
 def _record_stop(svc: Services, job: Overdue, limit_seconds: float, finished: dict | None = None) -> bool:
     """Record the job's end, with the files a batch had finished (`finished`, kept when its writes were taken
     back); False if it had ended meanwhile (then nothing is killed)."""
-    files = kept_files(finished)
     if job.reason == "cancel":
-        return svc.jobs.mark_canceled(job.job_id, from_states=("running",), finished=finished, files=files)
+        return svc.jobs.mark_canceled(job.job_id, from_states=("running",), finished=finished)
     error = JobTimeLimitError.past(limit_seconds, stuck=True)
     return svc.jobs.fail(job.job_id, error.to_dict(), status=error.http_status, from_states=("running",),
-                         finished=finished, files=files)
+                         finished=finished)
 
 
 def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seconds: float,

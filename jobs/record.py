@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .batch_so_far import VIEW
 from .keys import text
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
@@ -70,7 +71,7 @@ def public_view(job: dict) -> dict:
     partial = job.get("partial")
     if job["state"] == "running" and isinstance(partial, dict) and partial.get("attempt") == job.get("attempts"):
         # a running batch's files finished so far (a retried job's first attempt's are not this one's)
-        out["partial_result"] = {k: partial[k] for k in ("batch", "results", "errors")}
+        out["partial_result"] = {k: partial[k] for k in VIEW}
     if job["state"] == "succeeded" or (job["state"] in ("canceled", "failed") and job.get("result")):
         out["result"] = job.get("result")  # a batch canceled or stopped midway: the files it had finished
         if job["type"] == "probe" and isinstance(out["result"], dict):  # its worker's host and pid: POST /jobs/probe

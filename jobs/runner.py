@@ -34,7 +34,7 @@ from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
 from . import metrics
-from .batch_so_far import kept_files
+from .batch_so_far import result_files
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
 from .services import Services, services
@@ -131,7 +131,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
             # batch keeps the sets of the files it had finished, listed with the job
             finished = e.finished
-            kept = set(_files_of(finished))
+            kept = set(result_files(finished))
             remove_files([path for path in written if path.name not in kept])
             _record_outcome(lambda: svc.jobs.mark_canceled(job_id, finished=finished, files=sorted(kept)))
             if finished:
@@ -141,7 +141,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             # nor does a failed one: what it wrote may be half of a set; a batch stopped by a full disk or its
             # time limit keeps the whole sets of the files it had finished, as a canceled one does
             finished = e.finished if isinstance(e, MusicAnalyzerError) else None
-            kept = set(_files_of(finished))
+            kept = set(result_files(finished))
             remove_files([path for path in written if path.name not in kept])
             known = _known_failure(e)
             if known is None:  # a bug or an unexpected library error: the details to the log, keep serving
@@ -166,7 +166,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
                 log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
             metrics.job_ran(record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
-    _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=_files_of(result)))
+    _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
     return "succeeded"
 
 
@@ -180,7 +180,7 @@ def _end_left_over(svc: Services, job_id: str, *, worker: str, next_job: str) ->
     finished = svc.jobs.take_back_writes(job_id, job["attempts"])
     if svc.jobs.fail(job_id, {"code": "internal_error", "message": "the process running this job went on to "
                               "another without recording its end; the worker's log has the details"},
-                     from_states=("running",), finished=finished, files=kept_files(finished)):
+                     from_states=("running",), finished=finished):
         log.error("job %s: its process %d took job %s without recording its end; recorded failed",
                   job_id, os.getpid(), next_job)
 
@@ -252,16 +252,6 @@ def _request_of(svc: Services, job_id: str) -> str | None:
     except redis.RedisError:
         return None
     return job.get("request_id") if job else None
-
-
-def _files_of(result: Any) -> list[str]:
-    if not isinstance(result, dict):
-        return []
-    files = list(result.get("files", []))
-    for item in result.get("results", []) or []:
-        if isinstance(item, dict):
-            files += item.get("files", [])
-    return files
 
 
 RunOne = Callable[..., dict]  # run_<x>(*, audio_path, results_dir, options, progress, **extra) -> result
@@ -365,5 +355,5 @@ def _file_finished(ctx: JobContext, fraction: float, entry: dict, results: list[
 
 def _take_back_since(mark: int, *, keep: list[dict]) -> None:
     """Remove what the batch wrote since `mark` (the failed file's set, whole or half) but the files of `keep`."""
-    kept = set(_files_of({"results": keep}))
+    kept = set(result_files({"results": keep}))
     remove_files([path for path in writes_so_far()[mark:] if path.name not in kept])

@@ -39,7 +39,6 @@ from flask import Flask, current_app
 from models import ModelManager
 
 from . import metrics
-from .batch_so_far import kept_files
 from .overdue import stop_overdue
 from .services import Services, services
 from .submit import publish
@@ -153,7 +152,7 @@ class WorkerRuntime:
                 svc.jobs.fail(job_id, {"code": "worker_lost",
                                        "message": f"the worker running this job stopped {job['attempts']} "
                                                   f"time{'s' if job['attempts'] != 1 else ''}; not retrying again"},
-                              finished=finished, files=kept_files(finished))
+                              finished=finished)
             elif svc.jobs.requeue(job_id):
                 with self.app.app_context():  # first in line (priority 0): it had had its turn
                     publish(job["task"], job_id, job["queue"])

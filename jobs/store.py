@@ -32,7 +32,7 @@ from users import Caller
 from worker.errors import JobCanceled, JobTimeLimitError
 
 from . import keys, metrics
-from .batch_so_far import finished_entry, finished_in, kept_files, partial_json
+from .batch_so_far import finished_entry, finished_in, partial_json, result_files
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
@@ -166,7 +166,7 @@ class JobStore:
         for earlier in range(1, int(job.get("attempts") or 0) + 1):
             finished = self.take_back_writes(job_id, earlier) or finished
         if self.r.exists(keys.cancel(job_id)):
-            self.mark_canceled(job_id, finished=finished, files=kept_files(finished))
+            self.mark_canceled(job_id, finished=finished)
             return "canceled"
         attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)  # atomic: two deliveries never share one
         if attempts > max_attempts:
@@ -175,7 +175,7 @@ class JobStore:
             self.r.hincrby(keys.job(job_id), "attempts", -1)
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {attempts - 1} times; "
-                                          "not retrying again"}, finished=finished, files=kept_files(finished))
+                                          "not retrying again"}, finished=finished)
             return "exhausted"
         # progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
         prev = self._move(job_id, ("queued", "running"), "running", stage="starting", progress=0.0,
@@ -282,17 +282,17 @@ class JobStore:
              finished: Any = None, files: list[str] | None = None) -> bool:
         """Failed with `error` ({code, message[, details]}); `status` is the HTTP status its kind carries,
         kept for the routes that answer with the job's outcome (never shown in the public view). A batch stopped
-        midway keeps what it finished as its `result` (and `files`). False if the job was not in `from_states`
-        (a watchdog's stop of a running job that had ended meanwhile)."""
-        extra = {"result": finished, "files": files or []} if finished else {}
+        midway keeps what it finished as its `result` (and `files`, by default the ones it names). False if the job
+        was not in `from_states` (a watchdog's stop of a running job that had ended meanwhile)."""
+        extra = {"result": finished, "files": result_files(finished) if files is None else files} if finished else {}
         return self._end(job_id, from_states, "failed", stage="failed", error=error, error_status=int(status),
                          **extra)
 
     def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None,
                       from_states: Iterable[str] = ("queued", "running")) -> bool:
-        """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`). False if the
-        job was not in `from_states`."""
-        extra = {"result": finished, "files": files or []} if finished else {}
+        """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`, by default the
+        ones it names). False if the job was not in `from_states`."""
+        extra = {"result": finished, "files": result_files(finished) if files is None else files} if finished else {}
         return self._end(job_id, from_states, "canceled", stage="canceled", **extra)
 
     def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
@@ -312,8 +312,7 @@ class JobStore:
                 return "running"
             # its worker is gone: it writes no more
             finished = self.take_back_writes(job_id, int(job.get("attempts") or 0))
-            return "orphaned" if self.mark_canceled(job_id, finished=finished, files=kept_files(finished),
-                                                    from_states=("running",)) else None
+            return "orphaned" if self.mark_canceled(job_id, finished=finished, from_states=("running",)) else None
         self.r.delete(keys.cancel(job_id))
         return None
 
@@ -326,11 +325,14 @@ class JobStore:
         clears it)."""
         # the sets any attempt finished stay, a later attempt's too: a dead attempt taken back while the next one
         # runs had noted the same names, which now hold the next one's files
-        job = self.get(job_id) if finished is ... else None
-        keep = kept_files(finished_in(job) if finished is ... else finished)
+        if finished is ...:
+            job = self.get(job_id)
+            keep, finished = result_files(finished_in(job)), finished_in(job, attempt)
+        else:
+            keep = result_files(finished)
         if self.writes is not None:
             self.writes.take_back(job_id, attempt, keep=frozenset(keep))
-        return finished_in(job, attempt) if finished is ... else finished
+        return finished
 
     def finished_in(self, job_id: str, attempt: int | None = None) -> dict | None:
         """jobs/batch_so_far.py `finished_in` of the job's record."""

@@ -29,17 +29,12 @@ def check_iff_complete(path: Path) -> None:
         if form is None or head[8:12] not in form[0]:
             return
         _, order, samples_chunk, name = form
-        pos = 12
-        while pos + 8 <= size:
-            fh.seek(pos)
-            cid, clen = struct.unpack(f"{order}4sI", fh.read(8))
-            if cid == samples_chunk:
-                if clen != 0xFFFFFFFF and pos + 8 + clen > size:
-                    raise AudioError(
-                        f"the file is truncated: the {name} {cid.decode()} chunk declares {clen} bytes, "
-                        f"{size - pos - 8} are present", code="truncated_audio")
-                return
-            pos += 8 + clen + (clen & 1)
+        found = _find_chunk(fh, samples_chunk, size=size, order=order)
+        if found is not None:
+            pos, clen = found
+            if clen != 0xFFFFFFFF and pos + 8 + clen > size:
+                raise AudioError(f"the file is truncated: the {name} {samples_chunk.decode()} chunk declares {clen} "
+                                 f"bytes, {size - pos - 8} are present", code="truncated_audio")
 
 
 def wav_length_unset(path: Path) -> bool:
@@ -55,16 +50,12 @@ def wav_length_unset(path: Path) -> bool:
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return False
         riff = struct.unpack("<I", head[4:8])[0]
-        pos = 12
-        while pos + 8 <= size:
-            fh.seek(pos)
-            cid, clen = struct.unpack("<4sI", fh.read(8))
-            if cid == b"data":
-                payload = pos + 8
-                return clen == 0 and payload < size and (riff in (0, 0xFFFFFFFF) or 8 + riff <= payload
-                                                         or not _whole_chunks(fh, payload, min(8 + riff, size)))
-            pos += 8 + clen + (clen & 1)
-    return False
+        found = _find_chunk(fh, b"data", size=size)
+        if found is None:
+            return False
+        payload, clen = found[0] + 8, found[1]
+        return clen == 0 and payload < size and (riff in (0, 0xFFFFFFFF) or 8 + riff <= payload
+                                                 or not _whole_chunks(fh, payload, min(8 + riff, size)))
 
 
 def wav_format(path: Path) -> tuple[int, int] | None:
@@ -76,17 +67,25 @@ def wav_format(path: Path) -> tuple[int, int] | None:
         head = fh.read(12)
         if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
             return None
-        pos = 12
-        while pos + 8 <= size:
-            fh.seek(pos)
-            cid, clen = struct.unpack("<4sI", fh.read(8))
-            if cid == b"fmt ":
-                fields = fh.read(8)
-                if len(fields) < 8:
-                    return None
-                _, channels, rate = struct.unpack("<HHI", fields)
-                return channels, rate
-            pos += 8 + clen + (clen & 1)
+        if _find_chunk(fh, b"fmt ", size=size) is None:
+            return None
+        fields = fh.read(8)  # the file is at the chunk's body
+        if len(fields) < 8:
+            return None
+        _, channels, rate = struct.unpack("<HHI", fields)
+        return channels, rate
+
+
+def _find_chunk(fh: BinaryIO, chunk: bytes, *, size: int, order: str = "<") -> tuple[int, int] | None:
+    """(offset, declared size) of the first `chunk` among the top-level chunks after a RIFF/FORM header of 12 bytes,
+    the file left at its body; None where there is none. `order`: the sizes' byte order ("<" RIFF, ">" AIFF)."""
+    pos = 12
+    while pos + 8 <= size:
+        fh.seek(pos)
+        cid, clen = struct.unpack(f"{order}4sI", fh.read(8))
+        if cid == chunk:
+            return pos, clen
+        pos += 8 + clen + (clen & 1)
     return None
 
 

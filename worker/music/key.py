@@ -193,7 +193,7 @@ def harmony_missing(mean: np.ndarray) -> str | None:
     if int(np.sum(share >= SOUNDING_SHARE)) < 2:
         return f"one pitch class ({PITCH_NAMES[int(np.argmax(mean))]}) sounds alone: no harmony to read a key from"
     if float(share.min()) >= FLAT_CHROMA_SHARE:
-        return "every pitch class sounds alike (noise): no harmony to read a key from"
+        return NOISE_NOTE
     return None
 
 
@@ -240,6 +240,7 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
 
 
 NO_KEY_NOTE = "no clear tonal centre (percussion, noise or silence)"
+NOISE_NOTE = "every pitch class sounds alike (noise): no harmony to read a key from"  # harmony_missing's
 
 
 def _no_key(candidates: list, confidence: float, *, note: str = NO_KEY_NOTE) -> dict:

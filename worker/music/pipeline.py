@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords_learned
-from .key import NO_KEY_NOTE, estimate_key, key_warnings
+from .key import NO_KEY_NOTE, NOISE_NOTE, estimate_key, key_warnings
 from .key_timeline import key_timeline, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
@@ -36,7 +36,6 @@ NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 HARMONY_WITHOUT_KEY_NOTE = "the harmony names no one key (it may move between keys, or by equal steps)"
 NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
-NOISE_NOTE_START = "every pitch class sounds alike"  # key.harmony_missing's reason for noise
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a
 # warning says so (a stranger's 0.44 s "Let's go!" voice clip was "C major, confidence 0.59"). Every test-set
@@ -171,8 +170,7 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     if options.wants("tuning"):
         # noise and drums give the tuning scan peaks too (a stranger's white noise: "+39 cents" beside "no clear
         # key"): where nothing pitched sounds, the tuning is 0 and said to be none, as for silence
-        unpitched = silent or (key["index"] is None and (key.get("note") == NO_KEY_NOTE
-                                                        or str(key.get("note", "")).startswith(NOISE_NOTE_START)))
+        unpitched = silent or (key["index"] is None and key.get("note") in (NO_KEY_NOTE, NOISE_NOTE))
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not unpitched else 0.0
         if unpitched:
             result["tuning_note"] = "silence" if silent else NO_TUNING_NOTE

@@ -69,17 +69,8 @@ class JobStore:
         job_id = job_id or new_job_id()
         now = time.time()
         record: dict[str, str | int | float] = {
-            "job_id": job_id,
-            "owner": owner,
-            "session_id": session_id or "",
-            "type": job_type,
-            "queue": queue,
-            "task": task,
-            "state": "queued",
-            "progress": 0.0,
-            "stage": "queued",
-            "created_at": now,
-            "attempts": 0,
+            "job_id": job_id, "owner": owner, "session_id": session_id or "", "type": job_type, "queue": queue,
+            "task": task, "state": "queued", "progress": 0.0, "stage": "queued", "created_at": now, "attempts": 0,
             "params": json.dumps(params or {}),
             "request_id": request_id or "",  # the API request that made it: log lines carry the same id
         }
@@ -300,18 +291,24 @@ class JobStore:
         worker is gone (`is_alive(worker)` false: nobody would reach that checkpoint).
 
         Returns the state the job was in ("queued", "running" = cancel requested, "orphaned" = canceled now),
-        or None if it was already finished.
+        or None if it was already finished (before this request: see below).
         """
+        job = self.get(job_id)
+        if job is None or job["state"] in TERMINAL_STATES:
+            return None
         # when it was asked (the first time): a job stuck where it never checks is stopped a grace after it
         self.r.set(keys.cancel(job_id), repr(time.time()), ex=self.ttl, nx=True)
         if self._end(job_id, ("queued",), "canceled", stage="canceled"):
             return "queued"
         job = self.get(job_id)
+        if job and job["state"] == "canceled":
+            # it was running when asked and its next checkpoint came before this read: this request stopped it (CI
+            # twice answered such a cancel 409 "already finished", and the CLI then said nothing was canceled)
+            return "running"
         if job and job["state"] == "running":
             if is_alive(job.get("worker") or ""):
                 return "running"
-            # its worker is gone: it writes no more
-            finished = self.take_back_writes(job_id, int(job.get("attempts") or 0))
+            finished = self.take_back_writes(job_id, int(job.get("attempts") or 0))  # its worker writes no more
             return "orphaned" if self.mark_canceled(job_id, finished=finished, from_states=("running",)) else None
         self.r.delete(keys.cancel(job_id))
         return None

@@ -10,6 +10,7 @@ import pytest
 
 from jobs import keys
 from jobs.erasure import Gone, deleting, withdraw_if_gone
+from jobs.store import JobStore
 from tests.audio_synth import sine, write
 from tests.conftest import USER, node_of, queued_record
 from tests.small_disk import files_under
@@ -151,6 +152,26 @@ def test_cancel_running_job_stops_at_checkpoint(app, client):
     final = client.wait_job(job_id)
     assert final["state"] == "canceled" and "result" not in final
     assert client.delete(f"/jobs/{job_id}").status_code == 409
+
+
+def test_a_cancel_its_job_obeys_before_the_request_reads_it_back_is_no_409(app, settings, session_id):
+    """CI, twice: DELETE /jobs/<id> set the cancel flag, the running job's next checkpoint saw it and ended the job
+    canceled, and the request, reading the job back after that, answered 409 "already finished" (the CLI then said
+    nothing was canceled). The store below lets the runner's checkpoint come at exactly that moment."""
+    svc = app.extensions["music_analyzer"]
+    job_id = queued_record(app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+                           task="music_analyzer.features", params={"files": ["a.wav"], "batch": False})["job_id"]
+    assert svc.jobs.start(job_id, worker="w@test#1.abc", max_attempts=2) == "run"
+
+    class CheckpointBeforeReadBack(JobStore):
+        def get(self, job_id: str) -> dict | None:
+            if self.cancel_requested(job_id):  # the runner's checkpoint sees the flag and ends its job
+                self.mark_canceled(job_id)
+            return super().get(job_id)
+
+    assert CheckpointBeforeReadBack(svc.jobs.r).request_cancel(job_id) == "running"  # the route: cancel_requested
+    assert svc.jobs.get(job_id)["state"] == "canceled" and not svc.jobs.cancel_requested(job_id)
+    assert svc.jobs.request_cancel(job_id) is None  # asked again, it had finished: 409
 
 
 def test_a_job_canceled_while_drawing_its_picture_leaves_no_result_files(app, client, session_id, audio_dir,

@@ -164,8 +164,8 @@ def test_a_generation_canceled_while_it_reads_a_long_prompt_stops_there(client, 
             continue
     assert event is not None
     canceled = client.delete(f"/jobs/{job_id}")
-    # one CI run, on a loaded machine, had its DELETE answered 409 job_finished within the second of the POST:
-    # the job's record says how it had ended
+    # one CI run had its DELETE answered 409 job_finished: the job had stopped at a checkpoint on this very cancel
+    # before the request read it back (jobs/store.py request_cancel; test_api_jobs); the record says how it ended
     assert canceled.status_code == 202 and canceled.json()["state"] == "cancel_requested", (
         canceled.text, client.get(f"/jobs/{job_id}").text)
     final = client.wait_job(job_id, timeout=300)

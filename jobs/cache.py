@@ -27,7 +27,15 @@ from typing import Any
 
 import redis
 
-from worker.files import atomic_path, remove_files, remove_stale_siblings, write_json_atomic, write_text_atomic
+from worker.files import (
+    atomic_path,
+    drop_earlier,
+    recording_writes,
+    remove_stale_siblings,
+    take_back,
+    write_json_atomic,
+    write_text_atomic,
+)
 from worker.options import JobOptions
 
 from . import keys
@@ -179,29 +187,28 @@ def adopt(hit: Hit, *, audio_path: Path, results_dir: Path) -> dict[str, Any]:
     result = _retarget(hit.result, names, filename=Path(audio_path).name)
     result["cached"] = True
     results_dir.mkdir(parents=True, exist_ok=True)
-    made: list[Path] = []  # files this call added beside the hit's own (never the hit's, should they coincide)
-    try:
-        for old, new in renamed.items():
-            source, target = hit.results_dir / old, results_dir / new
-            if source.resolve() == target.resolve():
-                continue
-            if new.endswith(".txt"):  # a report names its upload: the new one's (a stranger's named the first)
-                write_text_atomic(target, _cached_text(source, names))
-                made.append(target)
-            elif not new.endswith(".json"):
-                with atomic_path(target) as tmp:  # never a half copy, should the disk fill up
-                    shutil.copyfile(source, tmp)
-                made.append(target)
-        for old, new in renamed.items():
-            if new.endswith(".json"):  # written last, as the pipelines do: its presence means the set is whole
-                target = results_dir / new
-                write_json_atomic(target, _cached_json(hit.results_dir / old, names, filename=Path(audio_path).name))
-                if (hit.results_dir / old).resolve() != target.resolve():
-                    made.append(target)
-    except OSError:  # a full disk midway: no picture without its JSON is left behind
-        remove_files(made)
-        raise
-    remove_stale_siblings(results_dir, set(renamed.values()))  # as the run it copies would
+    # a full disk midway leaves no picture without its JSON, and the files of an earlier run it replaced are put
+    # back (worker/files.py `take_back`)
+    with recording_writes() as written:
+        try:
+            for old, new in renamed.items():
+                source, target = hit.results_dir / old, results_dir / new
+                if source.resolve() == target.resolve():
+                    continue
+                if new.endswith(".txt"):  # a report names its upload: the new one's (a stranger's named the first)
+                    write_text_atomic(target, _cached_text(source, names))
+                elif not new.endswith(".json"):
+                    with atomic_path(target) as tmp:  # never a half copy, should the disk fill up
+                        shutil.copyfile(source, tmp)
+            for old, new in renamed.items():
+                if new.endswith(".json"):  # written last, as the pipelines do: its presence means the set is whole
+                    write_json_atomic(results_dir / new,
+                                      _cached_json(hit.results_dir / old, names, filename=Path(audio_path).name))
+        except OSError:
+            take_back(written)
+            raise
+        remove_stale_siblings(results_dir, set(renamed.values()))  # as the run it copies would
+        drop_earlier(written)
     return result
 
 

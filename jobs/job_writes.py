@@ -11,6 +11,10 @@ recovered); whoever ends an attempt instead of its runner (worker lost, stuck an
 worker gone, re-queued for another attempt) removes them before recording the end, so that a client woken by
 the end finds none of them. The runner drops the set when it records the end itself.
 
+A file the job replaced or removed, an earlier run's result, was kept as a hidden hard link first (worker/files.py
+`_keep_earlier`), noted as "<copy>\v<file>": taking the attempt back puts it back, unless its set is one of the
+finished sets kept, so a re-run killed midway leaves the earlier run's set whole (it had left it halved).
+
 Paths are kept relative to DATA_DIR, so a worker on another machine that mounts the same data elsewhere
 removes the right files, and nothing outside DATA_DIR is ever removed.
 """
@@ -23,10 +27,13 @@ from pathlib import Path
 
 import redis
 
+from worker.files import result_set
+
 from . import keys
 
 log = logging.getLogger(__name__)
 INODE_MARK = "\t"  # "<final name>\t<inode>": the name a temporary file will get, and that file's inode
+EARLIER_MARK = "\v"  # "<hidden copy>\v<file>": an earlier run's file the job replaced or removed, and where it was
 
 
 class JobWrites:
@@ -35,12 +42,17 @@ class JobWrites:
         self.root = Path(data_dir).resolve()
         self.ttl = int(ttl_seconds)
 
-    def note(self, job_id: str, attempt: int, path: Path, becomes: Path | None = None) -> None:
+    def note(self, job_id: str, attempt: int, path: Path, becomes: Path | None = None, *,
+             restores: Path | None = None) -> None:
         """`path` is being written (or was put in place) by the job; `becomes`: the final name the temporary file
         `path` will be renamed to, noted with the temporary file's inode (the rename keeps it): a kill right after
         the rename leaves a file that is known, and an earlier run's file of that name, never replaced, is left
-        alone. Outside DATA_DIR: not the job's result."""
-        entries = [self._relative(path)]
+        alone. `restores`: `path` is a hidden copy of that earlier file. Outside DATA_DIR: not the job's result."""
+        if restores is not None:
+            copy, earlier = self._relative(path), self._relative(restores)
+            entries = [f"{copy}{EARLIER_MARK}{earlier}" if copy and earlier else None]
+        else:
+            entries = [self._relative(path)]
         if becomes is not None:
             try:
                 entries.append(f"{self._relative(becomes)}{INODE_MARK}{os.stat(path).st_ino}")
@@ -69,10 +81,14 @@ class JobWrites:
 
     def take_back(self, job_id: str, attempt: int, *, keep: frozenset[str] = frozenset()) -> int:
         """Remove every file the attempt noted (those still there) but those named in `keep` (the whole sets of
-        a batch's finished files); returns how many were removed."""
+        a batch's finished files), then put back the earlier files it replaced or removed but those of a kept set;
+        returns how many were removed."""
         removed = 0
-        for raw in self.r.smembers(keys.job_writes(job_id, attempt)):
-            name, _, inode = keys.text(raw).partition(INODE_MARK)
+        noted = [keys.text(raw) for raw in self.r.smembers(keys.job_writes(job_id, attempt))]
+        for entry in noted:
+            if EARLIER_MARK in entry:
+                continue
+            name, _, inode = entry.partition(INODE_MARK)
             path = (self.root / name).resolve()
             if not path.is_relative_to(self.root) or path == self.root or path.name in keep:
                 continue
@@ -85,6 +101,22 @@ class JobWrites:
                 pass
             except OSError:
                 log.warning("could not remove %s, written by job %s before it was stopped", path, job_id,
+                            exc_info=True)
+        kept_sets = {result_set(name) for name in keep}
+        for entry in noted:
+            copy, mark, name = entry.partition(EARLIER_MARK)
+            copy_path, path = (self.root / copy).resolve(), (self.root / name).resolve()
+            if not mark or not all(p.is_relative_to(self.root) and p != self.root for p in (copy_path, path)):
+                continue
+            try:
+                if result_set(path.name) in kept_sets:
+                    os.unlink(copy_path)
+                else:
+                    os.replace(copy_path, path)
+            except FileNotFoundError:
+                pass  # the job ended the copy's life itself, or it was never made
+            except OSError:
+                log.warning("could not put back %s, replaced by job %s before it was stopped", path, job_id,
                             exc_info=True)
         self.r.delete(keys.job_writes(job_id, attempt))
         if removed:

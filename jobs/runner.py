@@ -29,7 +29,14 @@ from worker.errors import (
     MusicAnalyzerError,
     as_storage_error,
 )
-from worker.files import recording_writes, remove_files, remove_stale_siblings, writes_so_far
+from worker.files import (
+    drop_earlier,
+    recording_writes,
+    remove_stale_siblings,
+    take_back,
+    take_back_since,
+    writes_so_far,
+)
 from worker.options import JobOptions
 from worker.progress import Progress, scaled
 
@@ -120,7 +127,8 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
     record = _while_redis_away(lambda: svc.jobs.get(job_id))
     # each file noted in Redis as it is written: a kill of this process leaves none of them behind
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
-    on_write = (lambda path, becomes: writes.note(job_id, attempt, path, becomes)) if writes else None
+    on_write = (lambda path, becomes, restores: writes.note(job_id, attempt, path, becomes, restores=restores)
+                ) if writes else None
     with recording_writes(on_write=on_write) as written:
         try:
             if record is None:  # expired or deleted between start() and here
@@ -132,7 +140,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             # batch keeps the sets of the files it had finished, listed with the job
             finished = e.finished
             kept = set(result_files(finished))
-            remove_files([path for path in written if path.name not in kept])
+            take_back(written, keep=kept)
             _record_outcome(lambda: svc.jobs.mark_canceled(job_id, finished=finished, files=sorted(kept)))
             if finished:
                 index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
@@ -142,7 +150,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             # time limit keeps the whole sets of the files it had finished, as a canceled one does
             finished = e.finished if isinstance(e, MusicAnalyzerError) else None
             kept = set(result_files(finished))
-            remove_files([path for path in written if path.name not in kept])
+            take_back(written, keep=kept)
             known = _known_failure(e)
             if known is None:  # a bug or an unexpected library error: the details to the log, keep serving
                 log.error("job %s (request %s) crashed:\n%s", job_id, _request_of(svc, job_id),
@@ -164,6 +172,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
                     writes.forget(job_id, attempt)
             except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
                 log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
+            drop_earlier(written)  # after `forget`: a kill between the two still finds every earlier file to restore
             metrics.job_ran(record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
@@ -355,5 +364,4 @@ def _file_finished(ctx: JobContext, fraction: float, entry: dict, results: list[
 
 def _take_back_since(mark: int, *, keep: list[dict]) -> None:
     """Remove what the batch wrote since `mark` (the failed file's set, whole or half) but the files of `keep`."""
-    kept = set(result_files({"results": keep}))
-    remove_files([path for path in writes_so_far()[mark:] if path.name not in kept])
+    take_back_since(mark, keep=result_files({"results": keep}))

@@ -19,7 +19,14 @@ from tests.conftest import USER
 from worker.errors import MusicAnalyzerError
 from worker.features.options import FeaturesOptions
 from worker.features.pipeline import run_features
-from worker.files import recording_writes, write_json_atomic
+from worker.files import (
+    drop_earlier,
+    recording_writes,
+    remove_stale_siblings,
+    take_back,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 class Broke(RuntimeError):
@@ -83,3 +90,40 @@ def test_a_batch_whose_every_file_crashes_fails_internal_error_without_details(a
         for_each_file(ctx, lambda *_: None, breaking_after_a_write("b.wav", Broke("boom /srv/x")))
     assert raised.value.code == "internal_error" and "boom" not in raised.value.message
     assert list(store.results_dir(sid).iterdir()) == []
+
+
+def test_a_re_run_whose_file_fails_puts_the_earlier_runs_set_back(app):
+    """A re-run replaces a file's set as it writes it: failing midway, it took back its own files and the earlier
+    run's set was left halved (the replaced ones gone, a removed sibling too). The earlier set is put back whole;
+    the finished file's new set stays; once the job has ended no hidden copy is left."""
+    svc = app.extensions["music_analyzer"]
+    sid = uuid.uuid4().hex
+    store = svc.sessions.of(USER)
+    store.create(sid)
+    uploads, results_dir = store.uploads_dir(sid), store.results_dir(sid)
+    for i, name in enumerate(["a.wav", "b.wav"]):
+        write(uploads / name, sine(311.0 + 7 * i, 0.6))
+    earlier = ["features_a.json", "features_a.png", "features_a.txt", "features_b.json", "features_b.png",
+               "features_b.txt"]
+    stale = results_dir / "features_a.mid"  # a sibling no features run writes: a's finished run removes it
+    write_text_atomic(stale, "an earlier run's")
+    for name in earlier:
+        write_text_atomic(results_dir / name, f"an earlier run's {name}")
+    ctx = JobContext(job_id=f"rerun-{sid[:8]}", job_type="features", owner=USER, session_id=sid,
+                     files=["a.wav", "b.wav"], batch=True, options=FeaturesOptions(), settings=app.config, services=svc)
+    with app.app_context(), recording_writes() as written:
+        out = for_each_file(ctx, lambda *_: None, breaking_after_a_write("b.wav", Broke("boom")))
+    assert [r["filename"] for r in out["results"]] == ["a.wav"] and out["errors"][0]["filename"] == "b.wav"
+    drop_earlier(written)  # as the runner does once the job has ended
+    assert sorted(p.name for p in results_dir.iterdir()) == sorted(earlier)  # no hidden copy among them
+    for name in earlier:
+        content = (results_dir / name).read_bytes()
+        assert (content == f"an earlier run's {name}".encode()) == name.startswith("features_b"), name
+    # a set taken back whole, after its run had removed a stale sibling: the sibling is back with it
+    with recording_writes() as written:
+        write_text_atomic(results_dir / "features_a.json", "a run killed before its end")
+        remove_stale_siblings(results_dir, {"features_a.json"})
+        assert not (results_dir / "features_a.png").exists()
+        take_back(written)
+    assert sorted(p.name for p in results_dir.iterdir()) == sorted(earlier)
+    assert b"earlier" not in (results_dir / "features_a.json").read_bytes()  # a's finished set, as it was

@@ -125,13 +125,16 @@ def test_a_batch_whose_worker_died_keeps_the_sets_it_finished_and_no_half_set(ap
                           params={"files": ["a.wav", "b.wav"], "batch": True, "options": {}})
     job_id, worker = job["job_id"], alive_worker(svc)
     assert svc.jobs.start(job_id, worker=worker, max_attempts=1) == "run"
-    noted = lambda path, becomes: svc.jobs.writes.note(job_id, 1, path, becomes)  # noqa: E731  (as the runner)
+    def noted(path, becomes, restores):  # as the runner
+        svc.jobs.writes.note(job_id, 1, path, becomes, restores=restores)
+
     with recording_writes(on_write=noted):
         write_text_atomic(results / "pitch_a.json", "{}")
         write_text_atomic(results / "pitch_a.mid", "a's")
         entry = {"filename": "a.wav", "files": ["pitch_a.json", "pitch_a.mid"], "tempo_bpm": 120.0}
         assert svc.jobs.file_finished(job_id, 0.5, attempt=1, entry=entry, results=[entry], errors=[])
         write_text_atomic(results / "pitch_b.json", "half of b's new set")  # then the process is killed
+        assert len(list(results.glob(".pitch_b.json.*.earlier"))) == 1  # the earlier JSON, kept aside
     svc.workers.remove(worker)
     assert svc.jobs.start(job_id, worker=alive_worker(svc), max_attempts=1) == "exhausted"
     done = client.get(f"/jobs/{job_id}").json()
@@ -139,7 +142,9 @@ def test_a_batch_whose_worker_died_keeps_the_sets_it_finished_and_no_half_set(ap
     assert done["result"] == {"batch": True, "results": [{"filename": "a.wav",
                                                           "files": ["pitch_a.json", "pitch_a.mid"]}], "errors": []}
     assert sorted(done["files"]) == ["pitch_a.json", "pitch_a.mid"]
-    # b's JSON it had replaced is gone with the attempt, as before (the earlier run's MIDI stays, never touched)
-    assert sorted(p.name for p in results.iterdir()) == ["pitch_a.json", "pitch_a.mid", "pitch_b.mid",
-                                                         "pitch_c.json"]
+    # the earlier run's JSON of b, which the attempt had replaced, is back beside its MIDI: its set whole (it had
+    # been lost with the attempt, the earlier set left halved); no hidden copy is left
+    assert sorted(p.name for p in results.iterdir()) == ["pitch_a.json", "pitch_a.mid", "pitch_b.json",
+                                                         "pitch_b.mid", "pitch_c.json"]
+    assert (results / "pitch_b.json").read_text() == "an earlier run's"
     assert "partial" not in svc.jobs.get(job_id)  # the end's result says it all

@@ -128,7 +128,8 @@ def test_an_upload_that_fills_the_disk_midway_leaves_no_file(settings, tmp_path)
 
 def test_a_cached_result_copied_onto_a_full_disk_leaves_no_half_set(tmp_path):
     """The result cache copies an earlier job's files for a new upload (picture first, JSON last): with room
-    for the picture only, the copy fails as a full disk and takes the picture back."""
+    for the picture only, the copy fails as a full disk and takes the picture back; the earlier run's picture of
+    that upload, which the copy had replaced, is put back (it had been lost, its set left halved)."""
     from jobs.cache import Hit, adopt
     from worker.errors import as_storage_error
 
@@ -138,13 +139,16 @@ def test_a_cached_result_copied_onto_a_full_disk_leaves_no_half_set(tmp_path):
         page = os.statvfs(disk).f_frsize
         (results / "features_a.png").write_bytes(b"\x89PNG" + b"\0" * (page - 4))
         (results / "features_a.json").write_text("{}")
+        for name in ("features_b.json", "features_b.png"):
+            (results / name).write_text("an earlier run's")
         hit = Hit({"filename": "a.wav", "files": ["features_a.json", "features_a.png"]}, results, "a")
         filler = fill(disk)
         os.truncate(filler, (-(-filler.stat().st_size // page) - 1) * page)  # one page: the picture's copy
         with pytest.raises(OSError) as e:
             adopt(hit, audio_path=disk / "b.wav", results_dir=results)
         assert as_storage_error(e.value) is not None
-        assert files_under(results) == ["features_a.json", "features_a.png"]
+        assert files_under(results) == ["features_a.json", "features_a.png", "features_b.json", "features_b.png"]
+        assert (results / "features_b.png").read_text() == "an earlier run's"
 
 
 def test_result_writers_on_a_full_disk_leave_no_file_and_say_so(tmp_path):

@@ -8,17 +8,24 @@ Within `recording_writes()` every file these writers put in place is listed, so 
 runner can take back what a job wrote when it ends canceled or failed (no PNG without its JSON);
 its `on_write` callback also hears each temporary name before it is written (jobs/job_writes.py:
 the files of a job whose process is killed, taken back by whoever ends it).
+
+A file such a job replaces (an earlier run's result of the same name) or removes (`remove_stale_siblings`) is
+first kept as a hidden hard link beside it (`.<name>.<token>.earlier`), so taking the job's writes back puts the
+earlier run's set back whole: a re-run that failed or was killed midway had left the earlier set halved (its
+JSON replaced and then taken back, its picture still there). Once the job has ended, what was not put back goes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
+import secrets
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -27,10 +34,24 @@ from typing import Any
 from config import IMAGE_FILE_TYPES
 from worker.errors import InvalidRequestError
 
+log = logging.getLogger(__name__)
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME_LENGTH = 120  # characters, extension included
-OnWrite = Callable[[Path, "Path | None"], None]  # (path, the final name a temporary file will be renamed to)
-_written: ContextVar[tuple[list[Path], OnWrite | None] | None] = ContextVar("written_files", default=None)
+EARLIER_SUFFIX = ".earlier"  # a replaced or removed file's hidden copy, until its job has ended
+# (path, the final name a temporary file will be renamed to, the file a hidden copy `path` would restore)
+OnWrite = Callable[[Path, "Path | None", "Path | None"], None]
+
+
+class Written(list[Path]):
+    """The files a job put in place, in order; `earlier`: (how many files were written before it, the file it
+    replaced or removed, that file's hidden copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.earlier: list[tuple[int, Path, Path]] = []
+
+
+_written: ContextVar[tuple[Written, OnWrite | None] | None] = ContextVar("written_files", default=None)
 
 
 def safe_name(filename: str) -> str:
@@ -67,7 +88,8 @@ def remove_stale_siblings(results_dir: Path, names: set[str]) -> None:
     for path in results_dir.iterdir():
         rest = next((path.name[len(p):] for p in prefixes if path.name.startswith(p)), None)
         if rest and "." not in rest and path.name not in names and path.is_file():
-            path.unlink(missing_ok=True)
+            if not _keep_earlier(path, move=True):
+                path.unlink(missing_ok=True)
 
 
 def is_image_name(name: str) -> bool:
@@ -85,6 +107,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _keep_earlier(path)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
@@ -113,6 +136,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         _tell(Path(tmp), becomes=path)
         yield Path(tmp)
+        _keep_earlier(path)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
@@ -121,11 +145,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def recording_writes(on_write: OnWrite | None = None) -> Iterator[list[Path]]:
+def recording_writes(on_write: OnWrite | None = None) -> Iterator[Written]:
     """Lists the files the atomic writers put in place within (in this thread or task context); `on_write`
-    hears each temporary name before it is written, with the final name it will get, and each final name once
-    the file is in place (with None)."""
-    written: list[Path] = []
+    hears each temporary name before it is written, with the final name it will get, each final name once
+    the file is in place, and each hidden copy of a file replaced or removed, with that file, before it is made."""
+    written = Written()
     token = _written.set((written, on_write))
     try:
         yield written
@@ -145,6 +169,60 @@ def remove_files(paths: list[Path]) -> None:
         _unlink_quietly(path)
 
 
+def result_set(name: str) -> str:
+    """The set a result file belongs to, as `remove_stale_siblings` reads it: its name up to its one extension."""
+    return name.rsplit(".", 1)[0]
+
+
+def take_back(written: Written, *, since: int = 0, keep: Collection[str] = ()) -> None:
+    """Remove the files written since the `since`-th, but those named in `keep` (the whole sets of a batch's
+    finished files), and put back the earlier run's files they replaced or removed, but those of a kept set."""
+    remove_files([path for path in written[since:] if path.name not in keep])
+    kept_sets = {result_set(name) for name in keep}
+    for entry in [e for e in written.earlier if e[0] >= since]:
+        _, path, copy = entry
+        if result_set(path.name) not in kept_sets:
+            try:
+                os.replace(copy, path)
+            except OSError:  # (a full disk cannot refuse a rename; a vanished copy has nothing to put back)
+                log.warning("could not put back %s, replaced by a run that was taken back", path, exc_info=True)
+            written.earlier.remove(entry)
+
+
+def take_back_since(mark: int, *, keep: Collection[str] = ()) -> None:
+    """`take_back` in the current recording: a batch's failed file, whose writes began at `mark`."""
+    recording = _written.get()
+    if recording is not None:
+        take_back(recording[0], since=mark, keep=keep)
+
+
+def drop_earlier(written: Written) -> None:
+    """The job has ended: the hidden copies of the files it replaced or removed, and did not put back, go."""
+    for _, _, copy in written.earlier:
+        _unlink_quietly(copy)
+    written.earlier.clear()
+
+
+def _keep_earlier(path: Path, *, move: bool = False) -> bool:
+    """Before a recorded job replaces (or, `move`, removes) `path`, an earlier run's file, it is kept as a hidden
+    hard link (moved there: renamed) that taking the job back restores. A file this job wrote itself, a second
+    replacement, a filesystem without hard links: nothing kept. True if the file was moved."""
+    recording = _written.get()
+    if recording is None or path in recording[0] or any(p == path for _, p, _ in recording[0].earlier):
+        return False
+    copy = path.with_name(f".{path.name}.{secrets.token_hex(4)}{EARLIER_SUFFIX}")
+    try:
+        if not path.is_file():
+            return False
+        _tell(copy, restores=path)  # told first: a kill right after leaves a copy its job knows of
+        os.replace(path, copy) if move else os.link(path, copy)
+    except OSError:
+        log.info("the earlier %s not kept while a job replaces it", path.name, exc_info=True)
+        return False
+    recording[0].earlier.append((len(recording[0]), path, copy))
+    return move
+
+
 def _record(path: Path) -> None:
     recording = _written.get()
     if recording is not None:
@@ -152,12 +230,13 @@ def _record(path: Path) -> None:
         _tell(path)
 
 
-def _tell(path: Path, *, becomes: Path | None = None) -> None:
+def _tell(path: Path, *, becomes: Path | None = None, restores: Path | None = None) -> None:
     """A temporary name before it is written (`becomes`: the name it will be renamed to), a final one once in
-    place: a process killed between the rename and this second call leaves a file its job was told of."""
+    place: a process killed between the rename and this second call leaves a file its job was told of; a hidden
+    copy before it is made (`restores`: the file it keeps)."""
     recording = _written.get()
     if recording is not None and recording[1] is not None:
-        recording[1](Path(path), becomes)
+        recording[1](Path(path), becomes, restores)
 
 
 def _unlink_quietly(path: str | Path) -> None:

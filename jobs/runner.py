@@ -299,7 +299,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     results: list[dict] = []
     errors: list[dict] = []
     for i, name in enumerate(names):
-        part = scaled(progress, i / len(names), (i + 1) / len(names))
+        part = _one_of_many(scaled(progress, i / len(names), (i + 1) / len(names)), name)
         mark = len(writes_so_far())
         try:
             results.append(one(name, part))
@@ -341,6 +341,12 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         raise MusicAnalyzerError(f"every file failed; first: {errors[0]['message']}", code=errors[0]["code"],
                                  details={"errors": errors})
     return {"batch": True, "results": results, "errors": errors}
+
+
+def _one_of_many(progress: Progress, name: str) -> Progress:
+    """A batch file's progress: its pipeline's last stage, "done", reads "finished <name>" as the batch's record
+    of it then does (a whisper batch had said "done" after each of its files, the batch not done)."""
+    return lambda fraction, stage: progress(fraction, f"finished {name}" if stage == "done" else stage)
 
 
 def _stopped_message(message: str, name: str) -> str:

@@ -33,10 +33,12 @@ def load_weights(path: Path = WEIGHTS) -> dict[str, np.ndarray] | None:
         return {k: f[k].astype(np.float32) for k in f.files}
 
 
-def network_input(logmel: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
-    """(2 * bands, T) float32: log-mel and its rectified frame difference, standardised."""
+def network_input(logmel: np.ndarray, weights: dict[str, np.ndarray], *, at_start: bool = False) -> np.ndarray:
+    """(2 * bands, T) float32: log-mel and its rectified frame difference, standardised. `at_start`: the frames
+    begin the signal, before which was silence (compressed log-mel 0): a note sounding at 0 s is an onset there
+    (differenced with itself, it had been none, and the first beat of music starting at 0 s was never found)."""
     x = logmel.astype(np.float32)
-    d = np.diff(x, axis=1, prepend=x[:, :1])
+    d = np.diff(x, axis=1, prepend=np.zeros_like(x[:, :1]) if at_start else x[:, :1])
     np.maximum(d, 0.0, out=d)
     z = np.concatenate([x, d], axis=0)
     z -= weights["in_mean"][:, None]
@@ -91,6 +93,6 @@ def activations(logmel: np.ndarray, weights: dict[str, np.ndarray] | None = None
         b = min(t, a + CHUNK_FRAMES)
         lo, hi = max(0, a - ctx), min(t, b + ctx)
         # one frame more on the left so the frame difference at `lo` is the one-pass value
-        z = network_input(logmel[:, max(0, lo - 1) : hi], weights)[:, 1 if lo > 0 else 0 :]
+        z = network_input(logmel[:, max(0, lo - 1) : hi], weights, at_start=lo == 0)[:, 1 if lo > 0 else 0 :]
         out[:, a:b] = _forward(z, weights)[:, a - lo : b - lo]
     return out

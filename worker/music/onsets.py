@@ -104,7 +104,7 @@ def _compressed_flux(logx: np.ndarray, *, keep: bool) -> tuple[np.ndarray | None
         comp = np.log1p(COMPRESSION * np.exp(logx[:, a : a + FLUX_CHUNK_FRAMES].astype(np.float32) - top))
         if kept is not None:
             kept[:, a : a + FLUX_CHUNK_FRAMES] = comp
-        d = np.diff(comp, axis=1, prepend=comp[:, :1] if prev is None else prev)
+        d = np.diff(comp, axis=1, prepend=np.zeros_like(comp[:, :1]) if prev is None else prev)  # silence before
         np.maximum(d, 0.0, out=d)
         flux[0, a : a + comp.shape[1]] = d.mean(axis=0)
         flux[1, a : a + comp.shape[1]] = d[:LOW_MEL_BANDS].mean(axis=0)

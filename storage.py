@@ -140,7 +140,8 @@ class SessionStore:
         Only uploads, new jobs and GET /sessions ask for it (thousands of files take milliseconds).
         """
         total = 0
-        pending = [self.sessions_dir]
+        linked: set[tuple[int, int]] = set()  # a file with several names counts once, as du counts it (a re-run's
+        pending = [self.sessions_dir]          # hidden copy of the results it replaces is a second name, not bytes)
         while pending:
             try:
                 entries = list(os.scandir(pending.pop()))
@@ -150,7 +151,12 @@ class SessionStore:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(Path(entry.path))
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512  # POSIX: 512-byte units
+                    st = entry.stat(follow_symlinks=False)
+                    if st.st_nlink > 1 and not entry.is_dir(follow_symlinks=False):
+                        if (st.st_dev, st.st_ino) in linked:
+                            continue
+                        linked.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512  # POSIX: 512-byte units
                 except FileNotFoundError:
                     continue
         return total

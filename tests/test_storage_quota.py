@@ -125,3 +125,24 @@ def test_the_page_shows_a_quota_nearly_used(app, quota, browser, server, other_c
     finally:
         context.close()
         other_client.delete(f"/sessions/{sid}")
+
+
+def test_a_file_with_two_names_counts_once(tmp_path):
+    """As du counts it: a re-run keeps the results it replaces as hidden hard links until it ends (worker/files.py);
+    counted twice, a re-run of a large separation read as twice its stems against the quota."""
+    import os
+
+    from storage import SessionRoot
+
+    store = SessionRoot(tmp_path).of("someone")
+    store.create("0123456789abcdef")
+    results = store.results_dir("0123456789abcdef")
+    results.mkdir(parents=True, exist_ok=True)
+    before = store.used_bytes()
+    (results / "stems.wav").write_bytes(b"\1" * 4 * MB)
+    one = store.used_bytes()
+    assert one - before >= 4 * MB
+    os.link(results / "stems.wav", results / ".stems.wav.abcd.earlier")
+    assert store.used_bytes() == one
+    (results / "other.wav").write_bytes(b"\1" * 4 * MB)
+    assert store.used_bytes() - one >= 4 * MB

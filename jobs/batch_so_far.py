@@ -3,7 +3,9 @@
 After each file the runner rewrites it whole (jobs/store.py `file_finished`), so its entries are short: a file's
 `filename` and result `files` (a stranger's 30-file pitch batch with whole results: 14 MB rewritten per file). It
 is tagged with the attempt that wrote it, and it is what survives a killed attempt: the whole sets it lists are
-kept when the attempt's writes are taken back, and the job's end lists them (`finished_in`).
+kept when the attempt's writes are taken back, and the job's end lists them (`finished_in`). The sets of an
+earlier attempt that the next one did not redo before it too was stopped stay as well: the record's `kept`, merged
+into the end's result (`with_earlier`; a stranger's batch killed twice had left them on disk, listed by no job).
 """
 
 from __future__ import annotations
@@ -45,3 +47,15 @@ def finished_in(job: dict | None, attempt: int | None = None) -> dict | None:
             attempt is not None and int(partial.get("attempt") or 0) > attempt):
         return None
     return {k: partial[k] for k in VIEW}
+
+
+def with_earlier(finished: dict | None, earlier: dict | None) -> dict | None:
+    """A batch's end `finished`, with the files earlier attempts had finished (`earlier`, the record's `kept`) that
+    it does not name: their sets are still there, whole. None if neither holds a file."""
+    if not earlier or not earlier.get("results"):
+        return finished
+    if not finished:
+        return {k: earlier[k] for k in VIEW}
+    named = {e.get("filename") for e in [*finished.get("results", []), *finished.get("errors", [])]}
+    return {**finished, **{k: [*finished.get(k, []), *(e for e in earlier.get(k, []) if e.get("filename") not in named)]
+                           for k in ("results", "errors")}}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from worker.errors import JobTimeLimitError
 
+from .batch_so_far import finished_in
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def stop_overdue(svc: Services, worker: str, *, limit_seconds: float, grace_seco
             if not _record_stop(svc, job, limit_seconds, finished):
                 continue
         else:
-            finished = svc.jobs.finished_in(job.job_id, job.attempt)  # read before the end clears it
+            finished = finished_in(svc.jobs.get(job.job_id), job.attempt)  # read before the end clears it
             if not _record_stop(svc, job, limit_seconds, finished):
                 continue
             log.error("job %s %s and reports nothing; its process (%s) is not this worker's to stop; it is "

@@ -12,7 +12,7 @@ from .keys import text
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
-JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial")
+JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept")
 
 
 def iso(ts: float | str | None) -> str | None:

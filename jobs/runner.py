@@ -299,7 +299,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     results: list[dict] = []
     errors: list[dict] = []
     for i, name in enumerate(names):
-        part = _one_of_many(scaled(progress, i / len(names), (i + 1) / len(names)), name)
+        part = _one_of_many(scaled(progress, i / len(names), (i + 1) / len(names)))
         mark = len(writes_so_far())
         try:
             results.append(one(name, part))
@@ -343,10 +343,13 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
     return {"batch": True, "results": results, "errors": errors}
 
 
-def _one_of_many(progress: Progress, name: str) -> Progress:
-    """A batch file's progress: its pipeline's last stage, "done", reads "finished <name>" as the batch's record
-    of it then does (a whisper batch had said "done" after each of its files, the batch not done)."""
-    return lambda fraction, stage: progress(fraction, f"finished {name}" if stage == "done" else stage)
+def _one_of_many(progress: Progress) -> Progress:
+    """A batch file's progress, but its pipeline's last stage, "done": the batch's own "finished <name>" follows
+    (a whisper batch had said "done" after each of its files, the batch not done; then that stage twice)."""
+    def report(fraction: float, stage: str) -> None:
+        if stage != "done":
+            progress(fraction, stage)
+    return report
 
 
 def _stopped_message(message: str, name: str) -> str:

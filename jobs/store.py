@@ -32,7 +32,7 @@ from users import Caller
 from worker.errors import JobCanceled, JobTimeLimitError
 
 from . import keys, metrics
-from .batch_so_far import finished_entry, finished_in, partial_json, result_files
+from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
@@ -156,6 +156,8 @@ class JobStore:
         finished = None  # a batch's files finished by the last attempt that finished any: kept, and listed below
         for earlier in range(1, int(job.get("attempts") or 0) + 1):
             finished = self.take_back_writes(job_id, earlier) or finished
+        if finished:  # its sets stay whole: the job's end lists them, unless a later attempt finishes them again
+            self.r.hset(keys.job(job_id), "kept", json.dumps(with_earlier(finished, job.get("kept"))))
         if self.r.exists(keys.cancel(job_id)):
             self.mark_canceled(job_id, finished=finished)
             return "canceled"
@@ -275,16 +277,21 @@ class JobStore:
         kept for the routes that answer with the job's outcome (never shown in the public view). A batch stopped
         midway keeps what it finished as its `result` (and `files`, by default the ones it names). False if the job
         was not in `from_states` (a watchdog's stop of a running job that had ended meanwhile)."""
-        extra = {"result": finished, "files": result_files(finished) if files is None else files} if finished else {}
         return self._end(job_id, from_states, "failed", stage="failed", error=error, error_status=int(status),
-                         **extra)
+                         **self._kept_sets(job_id, finished, files))
 
     def mark_canceled(self, job_id: str, *, finished: Any = None, files: list[str] | None = None,
                       from_states: Iterable[str] = ("queued", "running")) -> bool:
         """Canceled; a batch canceled midway keeps what it finished as its `result` (and `files`, by default the
         ones it names). False if the job was not in `from_states`."""
-        extra = {"result": finished, "files": result_files(finished) if files is None else files} if finished else {}
-        return self._end(job_id, from_states, "canceled", stage="canceled", **extra)
+        return self._end(job_id, from_states, "canceled", stage="canceled", **self._kept_sets(job_id, finished, files))
+
+    def _kept_sets(self, job_id: str, finished: Any, files: list[str] | None) -> dict:
+        """A stopped batch's `result` and `files`: what it finished and earlier attempts' sets it did not redo."""
+        raw = self.r.hget(keys.job(job_id), "kept")
+        kept = with_earlier(finished, json.loads(raw) if raw else None)
+        return {"result": kept, "files": result_files(kept) if files is None or kept is not finished else files
+                } if kept else {}
 
     def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
@@ -301,10 +308,8 @@ class JobStore:
         if self._end(job_id, ("queued",), "canceled", stage="canceled"):
             return "queued"
         job = self.get(job_id)
-        if job and job["state"] == "canceled":
-            # it was running when asked and its next checkpoint came before this read: this request stopped it (CI
-            # twice answered such a cancel 409 "already finished", and the CLI then said nothing was canceled)
-            return "running"
+        if job and job["state"] == "canceled":  # running when asked, it met a checkpoint before this read: this
+            return "running"                    # request stopped it (CI twice had a 409 "already finished" here)
         if job and job["state"] == "running":
             if is_alive(job.get("worker") or ""):
                 return "running"
@@ -330,10 +335,6 @@ class JobStore:
         if self.writes is not None:
             self.writes.take_back(job_id, attempt, keep=frozenset(keep))
         return finished
-
-    def finished_in(self, job_id: str, attempt: int | None = None) -> dict | None:
-        """jobs/batch_so_far.py `finished_in` of the job's record."""
-        return finished_in(self.get(job_id), attempt)
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.r.exists(keys.cancel(job_id)))

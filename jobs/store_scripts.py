@@ -31,7 +31,7 @@ local event = cjson.encode({state = ARGV[2], progress = tonumber(now[1]) or 0, s
 redis.call('PUBLISH', KEYS[2], event)
 local final_states = FINAL_STATES
 local final = final_states[ARGV[2]] == true
-if final then redis.call('HDEL', KEYS[1], 'partial') end  -- a batch so far: its end's result says it all
+if final then redis.call('HDEL', KEYS[1], 'partial', 'kept') end  -- a batch so far: its end's result says it all
 redis.call('XADD', KEYS[4], 'MAXLEN', final and '=' or '~', final and '1' or 'MAX_ENTRIES', '*',
            'kind', 'state', 'data', event)
 local ttl = redis.call('PTTL', KEYS[1])

@@ -104,9 +104,9 @@ def test_a_running_batch_lists_its_finished_files_and_errors(app, client, other_
     assert [f["filename"] for f in finished] == ["a.wav", "b.wav"]
     assert finished[0]["files"] == out["results"][0]["files"] and finished[1]["code"] == "unreadable_audio"
     assert all(e["state"] == "running" and 0 <= e["progress"] <= 1 for e in seen["events"])
-    # a file's "done" is the batch's "finished a.wav", never "done" (a whisper batch had said so after each file)
-    stages = {e["stage"] for e in seen["events"]}
-    assert "done" not in stages and "finished a.wav" in stages, stages
+    # a file's "done" is not the batch's (a whisper batch had said so after each file), its "finished a.wav" is
+    stages = [e["stage"] for e in seen["events"]]
+    assert "done" not in stages and stages.count("finished a.wav") == 1, stages  # once, with its `finished_file`
     opening = seen["opening"]
     assert opening.event == "state" and opening.json()["partial_result"] == partial, opening
 
@@ -151,6 +151,7 @@ def test_a_batch_whose_worker_died_keeps_the_sets_it_finished_and_no_half_set(ap
                           params={"files": ["a.wav", "b.wav"], "batch": True, "options": {}})
     job_id, worker = job["job_id"], alive_worker(svc)
     assert svc.jobs.start(job_id, worker=worker, max_attempts=1) == "run"
+
     def noted(path, becomes, restores):  # as the runner
         svc.jobs.writes.note(job_id, 1, path, becomes, restores=restores)
 
@@ -174,3 +175,42 @@ def test_a_batch_whose_worker_died_keeps_the_sets_it_finished_and_no_half_set(ap
                                                          "pitch_b.mid", "pitch_c.json"]
     assert (results / "pitch_b.json").read_text() == "an earlier run's"
     assert "partial" not in svc.jobs.get(job_id)  # the end's result says it all
+
+
+def test_a_batch_killed_twice_lists_what_its_first_attempt_finished_and_the_second_did_not_redo(app, client):
+    """A stranger's batch killed after two files, run again and killed after one: the failed job listed that one,
+    and the second file's set, finished by the first attempt and whole on disk, was listed by no job. It is listed,
+    and the half set the second attempt was writing over it is taken back, the first attempt's put back."""
+    svc = app.extensions["music_analyzer"]
+    sid = client.post("/sessions").json()["session_id"]
+    results = svc.sessions.of(USER).results_dir(sid)
+    job_id = svc.jobs.create(owner=USER, job_type="pitch", session_id=sid, queue="cpu", task="t",
+                             params={"files": ["a.wav", "b.wav", "c.wav"], "batch": True, "options": {}})["job_id"]
+
+    def killed_attempt(n: int, finished: list[str], on: str) -> None:
+        worker = alive_worker(svc)
+        assert svc.jobs.start(job_id, worker=worker, max_attempts=2) == "run"
+
+        def noted(path, becomes, restores):  # as the runner
+            svc.jobs.writes.note(job_id, n, path, becomes, restores=restores)
+
+        done: list[dict] = []
+        with recording_writes(on_write=noted):
+            for name in finished:
+                write_text_atomic(results / f"pitch_{name}.json", f"attempt {n}")
+                done.append({"filename": f"{name}.wav", "files": [f"pitch_{name}.json"]})
+                assert svc.jobs.file_finished(job_id, 0.3, attempt=n, entry=done[-1], results=done, errors=[])
+            write_text_atomic(results / f"pitch_{on}.json", f"half of attempt {n}")  # then the process is killed
+        svc.workers.remove(worker)
+
+    killed_attempt(1, ["a", "b"], on="c")
+    killed_attempt(2, ["a"], on="b")
+    assert svc.jobs.start(job_id, worker=alive_worker(svc), max_attempts=2) == "exhausted"
+    done = client.get(f"/jobs/{job_id}").json()
+    assert done["state"] == "failed" and done["error"]["code"] == "worker_lost"
+    assert done["result"]["results"] == [{"filename": "a.wav", "files": ["pitch_a.json"]},
+                                         {"filename": "b.wav", "files": ["pitch_b.json"]}]
+    assert sorted(done["files"]) == ["pitch_a.json", "pitch_b.json"]
+    assert {p.name: p.read_text() for p in results.iterdir()} == {"pitch_a.json": "attempt 2",
+                                                                  "pitch_b.json": "attempt 1"}
+    assert "kept" not in svc.jobs.get(job_id)  # the end's result says it all

@@ -16,17 +16,11 @@ import pytest
 from jobs.runner import JobContext, for_each_file
 from tests.audio_synth import sine, write
 from tests.conftest import USER
+from worker import files
 from worker.errors import MusicAnalyzerError
 from worker.features.options import FeaturesOptions
 from worker.features.pipeline import run_features
-from worker.files import (
-    drop_earlier,
-    recording_writes,
-    remove_stale_siblings,
-    take_back,
-    write_json_atomic,
-    write_text_atomic,
-)
+from worker.files import recording_writes, write_json_atomic, write_text_atomic
 
 
 class Broke(RuntimeError):
@@ -114,7 +108,7 @@ def test_a_re_run_whose_file_fails_puts_the_earlier_runs_set_back(app):
     with app.app_context(), recording_writes() as written:
         out = for_each_file(ctx, lambda *_: None, breaking_after_a_write("b.wav", Broke("boom")))
     assert [r["filename"] for r in out["results"]] == ["a.wav"] and out["errors"][0]["filename"] == "b.wav"
-    drop_earlier(written)  # as the runner does once the job has ended
+    files.drop_earlier(written)  # as the runner does once the job has ended
     assert sorted(p.name for p in results_dir.iterdir()) == sorted(earlier)  # no hidden copy among them
     for name in earlier:
         content = (results_dir / name).read_bytes()
@@ -122,8 +116,8 @@ def test_a_re_run_whose_file_fails_puts_the_earlier_runs_set_back(app):
     # a set taken back whole, after its run had removed a stale sibling: the sibling is back with it
     with recording_writes() as written:
         write_text_atomic(results_dir / "features_a.json", "a run killed before its end")
-        remove_stale_siblings(results_dir, {"features_a.json"})
+        files.remove_stale_siblings(results_dir, {"features_a.json"})
         assert not (results_dir / "features_a.png").exists()
-        take_back(written)
+        files.take_back(written)
     assert sorted(p.name for p in results_dir.iterdir()) == sorted(earlier)
     assert b"earlier" not in (results_dir / "features_a.json").read_bytes()  # a's finished set, as it was

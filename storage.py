@@ -149,10 +149,11 @@ class SessionStore:
                 continue
             for entry in entries:
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if is_dir:
                         pending.append(Path(entry.path))
                     st = entry.stat(follow_symlinks=False)
-                    if st.st_nlink > 1 and not entry.is_dir(follow_symlinks=False):
+                    if st.st_nlink > 1 and not is_dir:
                         if (st.st_dev, st.st_ino) in linked:
                             continue
                         linked.add((st.st_dev, st.st_ino))

@@ -84,7 +84,7 @@ def remove_stale_siblings(results_dir: Path, names: set[str]) -> None:
     """Files of an earlier run of the same analysis of the same upload that the set `names` does not hold
     (`pitch_song.mid` beside a key-only `pitch_song.json`): a run, or a cached copy of one, replaces its set.
     A sibling shares a name's stem up to its one extension (`pitch_song.` + `mid`, never `pitch_song.b.json`)."""
-    prefixes = {name.rsplit(".", 1)[0] + "." for name in names if "." in name}
+    prefixes = {result_set(name) + "." for name in names if "." in name}
     for path in results_dir.iterdir():
         rest = next((path.name[len(p):] for p in prefixes if path.name.startswith(p)), None)
         if rest and "." not in rest and path.name not in names and path.is_file():

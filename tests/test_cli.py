@@ -8,14 +8,11 @@ import fcntl
 import json
 import os
 import pty
-import queue
 import re
-import signal
 import struct
 import subprocess
 import sys
 import termios
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -252,42 +249,6 @@ def test_jobs_started_without_wait_are_followed_by_jobs_watch(env, tmp_path):
     assert nothing.returncode == 0 and "no queued or running jobs" in nothing.stderr
 
 
-def test_ctrl_c_while_waiting_asks_and_cancels(env, tmp_path, client):
-    for tonic, name in enumerate(("x.wav", "y.wav", "z.wav"), start=3):
-        # audio no other test analyses: a cached result (same owner, same content) would finish at once
-        song(tmp_path / name, tonic=tonic, bars=9)
-    # A suite started in the background of a non-interactive shell runs with SIGINT ignored, and an ignored
-    # signal stays ignored across exec: the CLI would never see the Ctrl-C. A handled one is reset to the
-    # default, under which Python raises KeyboardInterrupt, so the parent handles it while the child starts.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        proc = subprocess.Popen([*CLI, "analyze", "x.wav", "y.wav", "z.wav", "--session", "cli-interrupt",
-                                 "--features", "--pitch", "--wait"], env=env, cwd=tmp_path, text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
-    reader.start()
-    seen = [lines.get(timeout=120)]
-    while "job(s) started" not in seen[-1]:  # all six requested: now interrupt the wait
-        seen.append(lines.get(timeout=120))
-    proc.send_signal(signal.SIGINT)
-    proc.stdin.write("y\n")  # the answer to the question it asks
-    proc.stdin.close()
-    stdout = proc.stdout.read()
-    assert proc.wait(timeout=120) == 130, "".join(seen) + stdout
-    reader.join(timeout=30)
-    text = "".join(seen + list(lines.queue))
-    assert "cancel the" in text and "unfinished job(s) on the server? [y/N]" in text and "Traceback" not in text
-    jobs = client.get("/jobs", params={"session_id": "cli-interrupt"}).json()["jobs"]
-    assert len(jobs) == 6
-    finals = [client.wait_job(j["job_id"])["state"] for j in jobs]
-    # one worker runs them one after another: the later ones were still queued when the answer came
-    assert "canceled" in finals and set(finals) <= {"canceled", "succeeded"}, finals
-
-
 def test_a_closed_output_pipe_ends_the_program(env, tmp_path):
     """`music-analyzer analyze ... | head -1`: a stranger's CLI hung for ever once head had gone (rich ends a
     write to a closed pipe with SystemExit, which killed the thread that follows a job before it said so)."""
@@ -304,40 +265,6 @@ def test_a_closed_output_pipe_ends_the_program(env, tmp_path):
         assert proc.wait(timeout=120) == 1, "".join(seen)
     finally:
         proc.kill()
-
-
-def test_a_batch_canceled_at_ctrl_c_is_finished_by_one_resume(env, tmp_path, client):
-    """A stranger's Ctrl-C, "cancel them: y", then --resume reported the canceled jobs as failed and ran them only
-    at a second --resume. Real SIGINT, real cancel, the real progress file."""
-    folder = tmp_path / "set"
-    folder.mkdir()
-    for tonic, name in enumerate(("r.wav", "s.wav", "t.wav"), start=7):
-        song(folder / name, tonic=tonic, bars=9)  # audio of this test only: nothing cached
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # see test_ctrl_c_while_waiting...
-    try:
-        proc = subprocess.Popen([*CLI, "batch", str(folder), "--pitch", "--jobs", "1", "--session", "cli-resume"],
-                                env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    seen = [proc.stderr.readline()]
-    while "pitch: running" not in seen[-1]:  # the first job runs: interrupt it
-        assert seen[-1], "".join(seen)
-        seen.append(proc.stderr.readline())
-    proc.send_signal(signal.SIGINT)
-    proc.stdin.write("y\n")
-    proc.stdin.close()
-    proc.stdout.read()
-    assert proc.wait(timeout=120) == 130, "".join(seen) + proc.stderr.read()
-    canceled = [j for j in client.get("/jobs", params={"session_id": "cli-resume"}).json()["jobs"]
-                if client.wait_job(j["job_id"])["state"] == "canceled"]
-    assert canceled  # the running one at least
-    resumed = ma(env, "batch", str(folder), "--resume")
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "failed" not in resumed.stdout and "canceled" not in resumed.stdout, resumed.stdout
-    states = [j["state"] for j in client.get("/jobs", params={"session_id": "cli-resume"}).json()["jobs"]]
-    assert states.count("succeeded") == 3, states
 
 
 def test_models_commands(env, smollm2_folder):

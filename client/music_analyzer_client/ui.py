@@ -157,7 +157,9 @@ class LineTracker:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
-        return None
+        """Silent from here on, as the bars stop: the threads still following jobs after a Ctrl-C had printed
+        their state lines over the "cancel them? [y/N]" question."""
+        self.quiet = True
 
     def add(self, job_id: str, label: str) -> None:
         with self.lock:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .client import MusicAnalyzer
 from .errors import MusicAnalyzerError
-from .records import Job
+from .records import TERMINAL_STATES, Job
 from .ui import Output, Tracker
 
 
@@ -108,7 +108,9 @@ def wait_all(items: list[Followed]) -> None:
 
 def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> list[str]:
     """After Ctrl-C: ask on the terminal (or read the answer from stdin) whether to cancel the unfinished jobs;
-    returns those whose cancel the server took."""
+    returns those whose cancel the server took. The jobs run on while the question waits: those that have ended
+    by the answer are said to have ended (with how), not canceled and not listed as left running (a stranger's
+    "N" listed a job that had just succeeded as "left running", and "y" tried to cancel finished ones)."""
     if not job_ids:
         out.warn("interrupted")
         return []
@@ -117,6 +119,9 @@ def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> list[s
         answer = sys.stdin.readline().strip().lower()
     except (KeyboardInterrupt, EOFError, OSError):  # a second Ctrl-C: leave them running
         answer = ""
+    job_ids = _still_unfinished(client, job_ids, out)
+    if not job_ids:
+        return []
     if answer not in ("y", "yes"):
         out.warn(f"left running: {' '.join(job_ids)} (cancel later with `music-analyzer cancel JOB`)")
         return []
@@ -129,3 +134,22 @@ def ask_cancel(client: MusicAnalyzer, job_ids: list[str], out: Output) -> list[s
         except MusicAnalyzerError as e:
             out.warn(f"{job_id}: {e.message}")
     return canceled
+
+
+def _still_unfinished(client: MusicAnalyzer, job_ids: list[str], out: Output) -> list[str]:
+    """The jobs the server has not yet ended, asked once the answer has come; those that ended while the question
+    waited are said so. A job whose state cannot be read (the server away) counts as unfinished: the cancel, or
+    the "left running" line, is then the user's to act on."""
+    unfinished, ended = [], []
+    for job_id in job_ids:
+        try:
+            state = str(client.job(job_id, retry=False).get("state"))
+        except MusicAnalyzerError:
+            state = "unknown"
+        if state in TERMINAL_STATES:
+            ended.append(f"{job_id} ({state})")
+        else:
+            unfinished.append(job_id)
+    if ended:
+        out.warn(f"ended while asking: {' '.join(ended)}")
+    return unfinished

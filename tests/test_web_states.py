@@ -248,3 +248,30 @@ def test_a_session_of_many_files_lists_them_in_natural_order_a_page_at_a_time(br
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_an_analysis_answered_from_the_cache_shows_its_results(browser, server, client, session_id, audio_dir):
+    """A stranger ran an analysis from the page on a file analysed before in another session: the job came back
+    already succeeded (the result cache), and the page said "Run … on the file" beside it until reloaded."""
+    from tests.test_api_sessions import upload
+    from tests.test_cli import song
+
+    tune = song(audio_dir / "again.wav", tonic=1, bars=4)  # audio of this test only
+    assert upload(client, session_id, tune).status_code == 201
+    first = client.wait_job(client.post(f"/process/pitch/{session_id}", json={"file": "again.wav"}).json()["job_id"])
+    assert first["state"] == "succeeded" and not first["result"].get("cached")
+    other = client.post("/sessions").json()["session_id"]
+    assert upload(client, other, tune).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={other}&file=again.wav")
+        page.locator("#file-list li.file", has_text="again.wav").wait_for()
+        run_from_the_page(page, "again.wav", tick=["Key, tempo, chords, melody"], untick=["Features picture"])
+        page.locator("#job-list li.job.succeeded").wait_for()
+        page.locator("#fact-key .value", has_text="major").wait_for(timeout=20000)
+        jobs = client.get("/jobs", params={"session_id": other}).json()["jobs"]
+        assert len(jobs) == 1 and jobs[0]["result"].get("cached"), jobs  # the cache answered it
+        assert not problems, problems
+    finally:
+        context.close()

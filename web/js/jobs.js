@@ -19,7 +19,10 @@ export class JobList {
     for (const job of newest.reverse()) this.add(job);
   }
 
-  add(job) {
+  // `started`: a job this page has just started. One answered from the result cache comes back already
+  // finished, with no stream to follow: its results are loaded now (a stranger's cached analysis showed
+  // "succeeded" beside "Run … on the file" until the page was reloaded).
+  add(job, { started = false } = {}) {
     if (this.rows.has(job.job_id)) return;
     const row = { record: job, node: el('li', { class: 'job', dataset: { job: job.job_id } }), stop: null };
     this.rows.set(job.job_id, row);
@@ -36,6 +39,8 @@ export class JobList {
           this.onFinished(row.record);
         }
       });
+    } else if (started) {
+      this.onFinished(row.record);
     }
   }
 

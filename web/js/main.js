@@ -118,7 +118,8 @@ function drawFiles() {
       track.show(state.session, name);
     },
     onJobs: (started) => {
-      started.forEach((j) => jobs.add({ ...j, state: j.state ?? 'queued', progress: j.progress ?? 0, stage: j.stage ?? 'queued' }));
+      started.forEach((j) => jobs.add({ ...j, state: j.state ?? 'queued', progress: j.progress ?? 0, stage: j.stage ?? 'queued' },
+        { started: true }));
       $('#jobs-empty').hidden = true;
     },
   });

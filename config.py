@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff"})  # aiff: a studio export (AIFF, AIFF-C)
+# aiff: a studio export (AIFF, AIFF-C); webm: what a browser records (WebM or Matroska audio, Opus or Vorbis)
+AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff", "webm"})
 IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 
 # Every setting, with its default. Environment variables of the same name win.

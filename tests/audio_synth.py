@@ -77,3 +77,34 @@ def opus_starting_early(src: Path, dst: Path, *, samples: int) -> Path:
         pos, page = pos + size, page + 1
     Path(dst).write_bytes(bytes(data))
     return Path(dst)
+
+
+MATROSKA_CLUSTER_ID = b"\x1f\x43\xb6\x75"
+
+
+def webm_clusters_unsized(src: Path, dst: Path) -> Path:
+    """A copy of the WebM `src`, written to a pipe (its segment's size already "unknown"), whose clusters' sizes
+    are "unknown" too, as Chromium's MediaRecorder writes them: every value bit of each size set, its length kept.
+    FFmpeg reads such a file; only its blocks still say where they end."""
+    data = bytearray(Path(src).read_bytes())
+
+    def element(at: int) -> tuple[bytes, int, int, int]:  # id, where its size starts, the size's length, the size
+        size_at = at + 9 - data[at].bit_length()
+        size_len = 9 - data[size_at].bit_length()
+        value = int.from_bytes(data[size_at:size_at + size_len], "big") & ((1 << 7 * size_len) - 1)
+        return bytes(data[at:size_at]), size_at, size_len, value
+
+    _, size_at, size_len, value = element(0)  # the EBML header, then the segment
+    _, size_at, size_len, value = element(size_at + size_len + value)
+    assert value == (1 << 7 * size_len) - 1, "the segment's size is known: not written to a pipe"
+    pos, clusters = size_at + size_len, 0
+    while pos < len(data):
+        eid, size_at, size_len, value = element(pos)
+        if eid == MATROSKA_CLUSTER_ID:
+            data[size_at] |= (1 << (8 - size_len)) - 1
+            data[size_at + 1:size_at + size_len] = b"\xff" * (size_len - 1)
+            clusters += 1
+        pos = size_at + size_len + value
+    assert clusters > 0
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)

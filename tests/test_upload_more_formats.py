@@ -3,6 +3,11 @@
 An Ogg FLAC (`ffmpeg -c:a flac -f ogg`) had been 422 `corrupt_audio` (libsndfile fails on every one; FFmpeg
 reads it), and an MPEG layer II file named .mp2 had been 415 "named .mp2 but holds MP3 audio" though the same
 bytes named .mp3 were taken. Both are analysed by a real worker; a cut Ogg FLAC is still `truncated_audio`.
+
+WebM/Opus, what a browser's MediaRecorder writes, had been 415 "unsupported container/codec matroska,webm/opus";
+WebM and Matroska (.mka) audio with Opus or Vorbis is taken now. A recording piped out of FFmpeg (`-f webm -`)
+stands in for MediaRecorder's: no duration in its header and "unknown" sizes, as a writer that cannot seek back
+leaves them; with its clusters' sizes made "unknown" too, it is as Chromium's MediaRecorder writes one.
 """
 
 from __future__ import annotations
@@ -12,15 +17,29 @@ import subprocess
 
 import pytest
 
+from tests.audio_synth import webm_clusters_unsized
 from tests.test_api_sessions import upload
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 
-def encode(path, *args: str):
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=3", *args, str(path)],
-                   check=True)
+def encode(path, *args: str, seconds: float = 3):
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"sine=f=440:d={seconds}", *args,
+                    str(path)], check=True)
     return path
+
+
+def recorded(path, *args: str, seconds: float = 3):
+    """A WebM written to a pipe, as a recorder writes one: no duration, the segment's and clusters' sizes unknown."""
+    with open(path, "wb") as out:
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", f"sine=f=440:d={seconds}", *args,
+                        "-f", "webm", "-"], stdout=out, check=True)
+    return path
+
+
+def browser_recorded(path, *args: str):
+    """As Chromium's MediaRecorder writes a WebM: `recorded`, the clusters' sizes "unknown" as well."""
+    return webm_clusters_unsized(recorded(path.with_suffix(".piped"), *args), path)
 
 
 @pytest.mark.parametrize("name, args, fmt", [("oggflac.ogg", ("-ac", "2", "-c:a", "flac", "-f", "ogg"), "ogg"),
@@ -41,3 +60,72 @@ def test_a_cut_ogg_flac_is_truncated_audio(client, session_id, tmp_path):
     cut.write_bytes(whole[: len(whole) // 2])
     r = upload(client, session_id, cut)
     assert r.status_code == 422 and r.json()["error"]["code"] == "truncated_audio", r.text
+
+
+@pytest.mark.parametrize("name, args", [("clip.webm", ("-c:a", "libopus")), ("vorbis.webm", ("-c:a", "libvorbis")),
+                                        ("clip.mka", ("-ac", "2", "-c:a", "libopus"))])
+def test_webm_and_matroska_audio_is_taken_and_analysed(client, session_id, tmp_path, name, args):
+    r = upload(client, session_id, encode(tmp_path / name, *args))
+    assert r.status_code == 201, r.text
+    [info] = r.json()["files"]
+    assert info["format"] == "webm" and abs(info["duration_seconds"] - 3.0) < 0.1, info
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": name}).json()["job_id"])
+    assert job["state"] == "succeeded", job
+    assert abs(job["result"]["duration_seconds"] - 3.0) < 0.1, job["result"]
+
+
+def test_a_browser_recording_is_taken_and_its_pitch_analysed(client, session_id, tmp_path):
+    r = upload(client, session_id, browser_recorded(tmp_path / "recording.webm", "-c:a", "libopus"))
+    assert r.status_code == 201, r.text
+    assert abs(r.json()["files"][0]["duration_seconds"] - 3.0) < 0.1, r.text
+    job = client.wait_job(client.post(f"/process/pitch/{session_id}", json={"file": "recording.webm"}).json()["job_id"],
+                          timeout=120)
+    assert job["state"] == "succeeded", job
+
+
+def test_webm_that_is_not_audio_alone_or_not_webm_is_refused(client, session_id, tmp_path):
+    """A video is refused with a way out, not analysed for its sound track; a WebM without audio and FLAC in
+    Matroska (FLAC has a file type of its own) are refused as before; a name that does not say what the bytes are
+    is `format_mismatch` either way round."""
+    video = encode(tmp_path / "camera.webm", "-f", "lavfi", "-i", "testsrc=d=3:s=64x64", "-c:v", "libvpx",
+                   "-c:a", "libopus", "-shortest")
+    silent = tmp_path / "screen.webm"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-c:v",
+                    "libvpx", str(silent)], check=True)
+    ogg_named_webm = encode(tmp_path / "opus.webm", "-c:a", "libopus", "-f", "ogg")
+    webm_named_ogg = encode(tmp_path / "opus.ogg", "-c:a", "libopus", "-f", "webm")
+    for path, status, code, said in ((video, 415, "unsupported_format", "video"),
+                                     (silent, 415, "not_audio", "no audio"),
+                                     (encode(tmp_path / "flac.mka", "-c:a", "flac"), 415, "unsupported_format",
+                                      "matroska,webm/flac"),
+                                     (ogg_named_webm, 415, "format_mismatch", "holds OGG"),
+                                     (webm_named_ogg, 415, "format_mismatch", "holds WEBM")):
+        r = upload(client, session_id, path)
+        assert r.status_code == status and r.json()["error"]["code"] == code, (path.name, r.text)
+        assert said in r.json()["error"]["message"], r.text
+
+
+@pytest.mark.parametrize("make", [encode, recorded, browser_recorded])
+def test_a_cut_webm_is_truncated_audio(client, session_id, tmp_path, make):
+    """FFmpeg decodes a cut WebM to where its bytes stop: half of one had been a valid file half as long."""
+    whole = make(tmp_path / "whole.webm", "-c:a", "libopus").read_bytes()
+    cut = tmp_path / "cut.webm"
+    cut.write_bytes(whole[: len(whole) // 2])
+    r = upload(client, session_id, cut)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "truncated_audio", r.text
+
+
+def test_a_webm_over_the_length_limit_is_refused_from_its_header_or_its_decode(client, settings, session_id,
+                                                                             tmp_path):
+    """The header's duration refuses a long file before decoding ("125.0 s"); a recording, which has none, is
+    stopped by the decode once past the limit ("more than")."""
+    from tests.test_upload_limits import assert_refused
+
+    seconds = settings["MAX_DURATION_SECONDS"] + 5
+    args = ("-c:a", "libopus", "-b:a", "16k")
+    err = assert_refused(client, settings, session_id, encode(tmp_path / "long.webm", *args, seconds=seconds),
+                         status=422, code="audio_too_long")
+    assert f"{seconds:.1f} s" in err["message"] and "more than" not in err["message"], err
+    err = assert_refused(client, settings, session_id, recorded(tmp_path / "long-rec.webm", *args, seconds=seconds),
+                         status=422, code="audio_too_long")
+    assert "more than" in err["message"], err

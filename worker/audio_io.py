@@ -1,7 +1,8 @@
 """Decode, validate and resample audio.
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3; PyAV (FFmpeg)
-reads M4A (AAC/ALAC) and is the fallback for anything libsndfile refuses.
+reads M4A (AAC/ALAC) and WebM/Matroska (Opus, Vorbis: worker/matroska.py) and is
+the fallback for anything libsndfile refuses.
 Arrays are float32 shaped (channels, samples), as in librosa's multichannel
 convention.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker import mp3_header
+from worker import matroska, mp3_header
 from worker.audio_complete import check_iff_complete, check_ogg_complete, wav_format, wav_length_unset
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
@@ -28,12 +29,13 @@ _SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG
                "MP3": "mp3", "MPEG": "mp3", "AIFF": "aiff"}
 # extensions a file of each type may carry ("mp3" is MPEG audio: a layer II file named .mp2 had been refused)
 _EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "opus"},
-               "mp3": {"mp3", "mp2", "mpa"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"}}
+               "mp3": {"mp3", "mp2", "mpa"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"},
+               "webm": set(matroska.EXTENSIONS)}
 
 
 @dataclass(frozen=True)
 class AudioInfo:
-    format: str  # one of wav, flac, ogg, mp3, m4a, aiff
+    format: str  # one of wav, flac, ogg, mp3, m4a, aiff, webm
     duration_seconds: float
     sample_rate: int  # Hz
     channels: int
@@ -204,6 +206,10 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                 raise UnsupportedMediaError(
                     f"unsupported container/codec {container.format.name}/{stream.codec_context.name}",
                     code="unsupported_format")
+            if fmt == "webm" and matroska.is_video(container):
+                raise UnsupportedMediaError(
+                    "the file is a video (it has a picture track); upload its audio alone, e.g. "
+                    "`ffmpeg -i video.webm -vn -c:a copy audio.webm`", code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
             limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream)
@@ -222,6 +228,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
         check_ogg_complete(path)
+    if fmt == "webm":  # FFmpeg decodes a cut one to where its bytes stop
+        matroska.check_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 
 
@@ -238,6 +246,8 @@ def _av_format(container: str, codec: str) -> str | None:
     names = set(container.split(","))
     if names & {"mov", "mp4", "m4a"} and codec in {"aac", "alac", "mp3", "mp3float"}:
         return "m4a"
+    if "matroska" in names:  # FFmpeg's one demuxer for both ("matroska,webm"): the codec says whether it is WebM
+        return "webm" if codec in matroska.CODECS else None
     if "mp3" in names:
         return "mp3"
     if "ogg" in names:

@@ -357,6 +357,6 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
 }
 
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
-                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff)."))
+                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm)."))
 
 OPERATIONS.update(LIBRARY_OPERATIONS)

@@ -9,6 +9,7 @@ Screenshots of the main views go to $MA_TEST_ARTIFACTS (default: the test's own 
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 from pathlib import Path
 
@@ -238,6 +239,14 @@ def test_the_page_files_and_their_headers(client, server):
         r = client.get(missing)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", missing
     assert requests.get(server + "/web/app.css", timeout=30).status_code == 401  # behind the login too
+
+
+def test_the_file_picker_offers_browser_recordings(client):
+    """A system's types name .webm video/webm (Debian's mime.types), which `audio/*` does not match: the picker
+    greyed out the WebM a browser had recorded, though the server takes it."""
+    accept = re.search(r'id="file-input"[^>]*accept="([^"]*)"', client.get("/").text)
+    assert accept is not None
+    assert {".webm", ".mka"} <= set(accept.group(1).split(",")), accept.group(1)
 
 
 @pytest.mark.needs_chromium

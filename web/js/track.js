@@ -129,9 +129,10 @@ export class Track {
         this.onGone();
         return;
       }
-      // a format the server reads but this browser does not (AIFF, ALAC in Chromium): said as such, not as the
-      // decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
-      const format = file?.format === 'aiff' ? 'AIFF' : file?.format === 'm4a' ? 'this M4A (ALAC?)' : null;
+      // a format the server reads but this browser does not (AIFF, ALAC in Chromium, WebM in older Safari): said as
+      // such, not as the decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
+      const names = { aiff: 'AIFF', m4a: 'this M4A (ALAC?)', webm: 'WebM' };
+      const format = names[file?.format] ?? null;
       this.decodeNote = e instanceof DOMException && format
         ? `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.`
         : `The waveform could not be drawn: ${errorText(e)}`;

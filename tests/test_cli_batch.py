@@ -162,6 +162,21 @@ def test_a_refused_or_concurrent_run_leaves_the_progress_file_to_resume(env, tmp
     assert len(admin_client.get("/jobs", params={"session_id": session_id}).json()["jobs"]) == 3
 
 
+def test_a_batch_takes_a_folders_browser_recordings(env, tmp_path):
+    """WebM (what a browser records) and Matroska audio are read by the server now: a folder of them was passed
+    over ("no audio files")."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    source = song(tmp_path / "take.wav", bars=2)
+    for name in ("take 1.webm", "take 2.mka"):
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-c:a", "libopus",
+                        str(folder / name)], check=True)
+    done = ma(env, "--json", "batch", str(folder), "--features", "--state", str(tmp_path / "rec-state.json"))
+    assert done.returncode == 0, done.stderr
+    assert {f["file"]: f["status"] for f in json.loads(done.stdout)["files"]} == {"take 1.webm": "done",
+                                                                                  "take 2.mka": "done"}
+
+
 def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, client):
     folder = tmp_path / "broken"
     folder.mkdir()

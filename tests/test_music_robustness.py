@@ -44,6 +44,21 @@ def test_a_test_tone_has_no_key_and_no_chords_but_its_note(freq):
     assert abs(res["tuning_cents"]) < 3 and "tuning_note" not in res  # a tone has a tuning: it is one
 
 
+@pytest.mark.parametrize("seconds", [2.0, 3.0, 12.0])
+def test_a_steady_tone_has_no_beat_but_a_pulsing_one_has(seconds):
+    """A stranger's 3 s sine got 40 BPM (confidence 0.33, three beats): its start and its end were the only
+    events. The same tone swelling every 0.5 s is a pulse."""
+    t = np.arange(int(SR * seconds)) / SR
+    tone = 0.5 * np.sin(2 * np.pi * 440.0 * t)
+    res = analyze_music(tone.astype(np.float32), SR)
+    assert res["tempo_bpm"] is None and res["beat_times"] == [] and "no steady beat found" in res["warnings"]
+    if seconds < 3.0:  # no pitched harmony: so short a pulse is not believed (NONTONAL_MIN_TEMPO_CONFIDENCE)
+        return
+    swell = np.where(np.mod(t, 0.5) < 0.45, 1.0, 0.2)
+    pulsing = analyze_music((tone * swell).astype(np.float32), SR)
+    assert pulsing["tempo_bpm"] is not None and len(pulsing["beat_times"]) >= 4, pulsing["warnings"]
+
+
 def test_an_open_fifth_still_gets_a_key_reading():
     """Two pitch classes (a power chord's root and fifth) are harmony enough to be read, honestly uncertain."""
     t = np.arange(SR * 12) / SR

@@ -31,5 +31,9 @@ class Supervisor:
     def stop(self, name: str) -> None:
         self._rpc.supervisor.stopProcess(name, True)
 
+    def send_stop(self, name: str) -> None:
+        """Send the program its stop signal and return: supervisord goes on to SIGKILL it after its stopwaitsecs."""
+        self._rpc.supervisor.stopProcess(name, False)
+
     def start(self, name: str) -> None:
         self._rpc.supervisor.startProcess(name, True)

@@ -45,6 +45,9 @@ class Program:
     startsecs: int  # up this long = started; a quicker exit counts as a failed start (backoff)
     stopsignal: str = "TERM"
     stopwaitsecs: int = 10  # then SIGKILL to its whole process group
+    # gets its stop signal as soon as a stop begins, not when its turn in the priority order comes:
+    # supervisord stops one group at a time, so a busy worker would hold back the others' signal
+    stops_at_once: bool = False
 
 
 def valkey(layout: RunLayout, port: int) -> Program:
@@ -61,14 +64,15 @@ def _celery_worker(redis_url: str, args: list[str]) -> list[str]:
 
 def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:
     # A worker finishes its running job on TERM (warm shutdown) for up to a minute; after that the
-    # job is lost to this worker and redelivered by the job layer's recovery.
+    # job is lost to this worker and redelivered by the job layer's recovery. Both get TERM as the stop
+    # begins (stops_at_once), so neither takes a new job while the other finishes its own.
     progs = [Program("cpu-worker", _celery_worker(redis_url, [
         "-Q", settings["CPU_QUEUE"], "--pool", "prefork", "--concurrency", str(opts.cpu_concurrency),
-        "-n", "cpu@%h"]), priority=20, startsecs=3, stopwaitsecs=60)]
+        "-n", "cpu@%h"]), priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True)]
     if opts.gpu_worker:
         progs.append(Program("gpu-worker", _celery_worker(redis_url, [
             "-Q", settings["GPU_QUEUE"], "--pool", "solo", "--concurrency", "1", "-n", "gpu@%h"]),
-            priority=20, startsecs=3, stopwaitsecs=60))
+            priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True))
     return progs
 
 

@@ -2,25 +2,31 @@
 
 Order: take the data directory's lock, check the public port, decide Redis (REDIS_URL or an
 embedded valkey) and the front (nginx or gunicorn alone), write supervisord's and nginx's configs
-into DATA_DIR/run, then run supervisord as a child until Ctrl-C / SIGTERM, and stop it cleanly.
+into DATA_DIR/run, then run supervisord as a child until Ctrl-C / SIGTERM, and stop it cleanly (the workers
+all at once, the other programs in priority order).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from supervisor.xmlrpc import Faults
 
 from redis_server import embedded_plan, masked_url
 from service import front, programs, supervisor_conf
+from service.control import Supervisor
 from service.layout import RunLayout
 from service.lock import AlreadyRunning, DataDirLock
 from service.programs import Options, Program
@@ -29,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXIT_ALREADY_RUNNING = 3
 EXIT_PORT_IN_USE = 4
 EXIT_NO_FRONT = 5  # also: REDIS_URL names no Redis where one cannot be started either
+# A stop's first signal waits at most this long for supervisord to send the programs that stop at once
+# their signal, then sends supervisord its own SIGTERM anyway: one that does not answer must not hold
+# up (or prevent) the stop; those programs then stop in their priority turn, as before.
+STOP_AT_ONCE_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -184,12 +194,39 @@ def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
             f"{base}/process/features/SESSION\n")
 
 
-def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock) -> int:
-    """Run supervisord until it exits; Ctrl-C / SIGTERM stop it. 0 after a requested stop."""
-    # Its own session: a terminal's Ctrl-C reaches run.py only, which asks supervisord to stop the
-    # programs in order; and everything supervisord starts shares that session, so what is left
-    # after it exits can be found and stopped. It inherits the lock, so a run.py killed by -9 does
-    # not free the data directory while supervisord still stops the programs.
+def send_stops(layout: RunLayout, names: list[str]) -> None:
+    """Have supervisord send each of `names` its stop signal now, without waiting for it to stop.
+
+    supervisord stops one group at a time, in priority order, and each group fully before the next:
+    two workers stopped that way get their TERM one after the other, the second only once the first
+    has finished its job (up to its stopwaitsecs), and the second goes on taking new jobs meanwhile.
+    Stopped this way each finishes just its running job, on its own stopwaitsecs timer; supervisord's
+    own stop then finds them STOPPING and leaves them to it.
+    """
+    sup = Supervisor(layout)
+    for name in names:
+        try:
+            sup.send_stop(name)
+        except xmlrpc.client.Fault as e:
+            if e.faultCode != Faults.NOT_RUNNING:  # not running: nothing to stop
+                print(f"run.py: could not stop {name} at once ({e.faultString}); it stops in its turn",
+                      file=sys.stderr, flush=True)
+        except (OSError, http.client.HTTPException, xmlrpc.client.Error) as e:  # supervisord not up (yet), or gone
+            print(f"run.py: could not reach supervisord to stop {name} at once ({e}); it stops in its turn",
+                  file=sys.stderr, flush=True)
+            return
+
+
+def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once: list[str]) -> int:
+    """Run supervisord until it exits; Ctrl-C / SIGTERM stop it. 0 after a requested stop.
+
+    `at_once`: programs sent their stop signal as the stop begins, all together (the workers).
+    """
+    # Its own session: a terminal's Ctrl-C reaches run.py only, which has the workers stopped at once
+    # and asks supervisord to stop the other programs in order; and everything supervisord starts
+    # shares that session, so what is left after it exits can be found and stopped. It inherits the
+    # lock, so a run.py killed by -9 does not free the data directory while supervisord still stops
+    # the programs.
     _become_subreaper()
     sup = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
                            cwd=ROOT, env=env, start_new_session=True, pass_fds=lock.fds(),
@@ -197,7 +234,15 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock) -> int:
     requested: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
+        first = not requested
         requested.append(signum)
+        if first and at_once:
+            # over supervisord's socket, off the handler's own code path: a supervisord that does not
+            # answer leaves the thread waiting (a daemon: it does not hold up run.py's exit), not the stop.
+            # A second Ctrl-C during the wait runs this handler again, which signals supervisord at once.
+            asking = threading.Thread(target=send_stops, args=(layout, at_once), name="send-stops", daemon=True)
+            asking.start()
+            asking.join(STOP_AT_ONCE_WAIT_SECONDS)
         try:
             sup.send_signal(signal.SIGTERM)
         except ProcessLookupError:
@@ -250,7 +295,7 @@ def run(opts: Options, settings: dict) -> int:
         # and hand downloads to it: nginx sends them from DATA_DIR, no API thread or temp file per reader
         env["FILES_VIA_FRONT"] = "1" if plan_.behind_proxy else "0"
         print(intro(opts, plan_, layout), flush=True)
-        return supervise(layout, env, lock)
+        return supervise(layout, env, lock, [p.name for p in plan_.programs if p.stops_at_once])
     finally:
         layout.remove_metrics_dir()  # ours alone: the lock is held
         lock.release()

@@ -21,6 +21,7 @@ from api.openapi.operations import OPERATIONS
 from tests.audio_synth import sine, write
 from tests.contract import assert_shape
 from tests.test_api_sessions import upload
+from worker.errors import InvalidRequestError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +74,25 @@ def test_request_bodies_are_the_options_declarations(app):
     overlap = demucs["properties"]["overlap"]
     assert (overlap["minimum"], overlap["maximum"], overlap["default"]) == (0.0, 0.9, 0.25)
     assert {"hpss", "repet", "htdemucs"} <= set(demucs["properties"]["model"]["enum"])
+
+
+def test_the_pitch_include_schema_takes_what_the_route_takes(app):
+    """A stranger read `include: type array, minItems 1` and found that "key" alone was accepted (202): the
+    schema now says one name or a list, and refuses what the route refuses."""
+    from jsonschema.exceptions import ValidationError
+
+    from worker.music.options import PitchOptions
+
+    paths = spec_for(app)["paths"]
+    body = paths["/process/pitch/{session_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    for good in ({"include": "key"}, {"include": ["key", "tempo"]}):
+        Draft202012Validator(body).validate(good)
+        PitchOptions.from_request(good)
+    for bad in ({"include": "nope"}, {"include": []}, {"include": ["key", "key"]}, {"include": 3}):
+        with pytest.raises(ValidationError):
+            Draft202012Validator(body).validate(bad)
+        with pytest.raises(InvalidRequestError):
+            PitchOptions.from_request(bad)
 
 
 def raised_codes() -> set[str]:

@@ -47,6 +47,7 @@ class Spec:
     non_empty: bool = False  # a string with some non-space character, a list with an item
     unique: bool = False  # a list whose items differ
     items_schema: Mapping[str, Any] | None = None  # the JSON schema of a list's items, where no type says it
+    one_or_list: bool = False  # a list field that also takes one item alone (its `normalize` makes it a list)
     example: Any = None
 
 
@@ -294,10 +295,14 @@ def field_schema(hint: Any, spec: Spec, default: Any, settings: Settings | None)
         if spec.non_empty and choices is None:
             schema["minLength"] = 1
     elif _origin(base) is tuple:
-        schema.update(_array_schema(base, spec, settings))
+        array = _array_schema(base, spec, settings)
+        # one item alone, or a list of them (a stranger read `type: array` and was surprised that "key" passed)
+        schema.update({"anyOf": [array["items"], array]} if spec.one_or_list else array)
     else:  # a free-form JSON value (e.g. chat messages)
         schema["type"] = "object"
-    if nullable:
+    if nullable and "anyOf" in schema:
+        schema["anyOf"] = [*schema["anyOf"], {"type": "null"}]
+    elif nullable:
         if "enum" in schema:
             schema["enum"] = [*schema["enum"], None]
         schema["type"] = [schema["type"], "null"]

@@ -21,7 +21,8 @@ class PitchOptions(JobOptions):
     WHAT: ClassVar[str] = "pitch"
 
     include: tuple[str, ...] = option(STAGES, "The analyses to report (one name or a list); all by default.",
-                                      choices=STAGES, non_empty=True, unique=True, example=["key", "tempo"])
+                                      choices=STAGES, non_empty=True, unique=True, one_or_list=True,
+                                      example=["key", "tempo"])
 
     @classmethod
     def normalize(cls, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -320,13 +320,11 @@ def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
 
 
 def beat_events(beat: np.ndarray) -> int:
-    """How many peaks (local maxima) of the beat activation reach EVENT_LEVEL."""
-    if len(beat) < 3:
-        return int(np.count_nonzero(beat >= EVENT_LEVEL))
-    inner = beat[1:-1]
-    peaks = (inner >= beat[:-2]) & (inner > beat[2:]) & (inner >= EVENT_LEVEL)
-    return int(np.count_nonzero(peaks)) + int(beat[0] >= EVENT_LEVEL and beat[0] > beat[1]) \
-        + int(beat[-1] >= EVENT_LEVEL and beat[-1] > beat[-2])
+    """How many peaks (local maxima; a plateau counts once) of the beat activation reach EVENT_LEVEL. The ends
+    are compared with nothing beyond them: music starting on its first beat peaks in the first frame."""
+    padded = np.concatenate(([-np.inf], beat, [-np.inf]))
+    inner = padded[1:-1]
+    return int(np.count_nonzero((inner >= padded[:-2]) & (inner > padded[2:]) & (inner >= EVENT_LEVEL)))
 
 
 def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np.ndarray] | None = None

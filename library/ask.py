@@ -1,5 +1,8 @@
 """POST /library/ask: retrieve candidates (hybrid search), let the LLM decide which answer the question.
 
+A question naming a measured key, tempo or metre takes its candidates from the tracks measured so
+(question_facts.py); every candidate is shown with its measurements.
+
 The model sees the candidates as numbered excerpts (track, time, the matching line or passage) and is asked
 to cite them as [n]. Citations are the excerpts it cited; a small model that cites none gets those of the tracks
 its answer names by file cited for it, else the top-ranked candidate, and the result says so (`cited_by:
@@ -17,10 +20,12 @@ from worker.llm.repetition import loop_warning
 from worker.progress import Progress
 
 from .options import AskOptions
+from .question_facts import QuestionFacts, question_facts
 from .service import Library
 
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 EXCERPT_CHARS = 300
+MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 SYSTEM = ("You answer questions about the user's music library using only the numbered excerpts given. "
           "Cite the excerpts you use by their number in square brackets, like [1].")
 
@@ -28,14 +33,20 @@ SYSTEM = ("You answer questions about the user's music library using only the nu
 def answer_question(library: Library, *, owner: str, options: AskOptions, manager: Any,
                     progress: Progress) -> dict[str, Any]:
     progress(0.05, "retrieving")
-    hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
+    facts = question_facts(options.question)
+    if facts:
+        hits = measured_hits(library, owner=owner, question=options.question, facts=facts, limit=options.candidates)
+    else:
+        hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
+    measured_filter = facts.as_dict() if facts else None
     if not candidates:
-        return {"question": options.question, "answer": "Nothing in your library matches the question.",
-                "model": None, "citations": [], "candidates": [], "cited_by": None, "warnings": []}
+        answer = (f"No track in your library was measured {facts.described()}." if facts
+                  else "Nothing in your library matches the question.")
+        return {"question": options.question, "answer": answer, "model": None, "citations": [], "candidates": [],
+                "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
-    listing = "\n".join(f"[{c['n']}] \"{c['filename']}\" (session {c['session_id']}), at {_clock(c['start_seconds'])}: "
-                        f"\"{c['text']}\"" for c in candidates)
+    listing = "\n".join(_listed(c) for c in candidates)
     prompt = (f"Excerpts:\n{listing}\n\nQuestion: {options.question}\n"
               "Answer in one or two sentences and cite the excerpts you used.")
     generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
@@ -51,7 +62,24 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
             "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
             "citations": citations, "cited_by": cited_by, "candidates": candidates,
             "warnings": answer_warnings(response, prompt=prompt, candidates=candidates, numbers=numbers),
+            "measured_filter": measured_filter,
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def measured_hits(library: Library, *, owner: str, question: str, facts: QuestionFacts,
+                  limit: int) -> list[dict[str, Any]]:
+    """The tracks measured as the question says, as hits: a track the search also finds comes with its best
+    excerpt and ranks first (search order), the others follow in listing order (`limit` in all)."""
+    tracks = library.list_tracks(owner=owner, where=facts.track_filter(), after=None, limit=MAX_MEASURED_TRACKS)
+    if not tracks:
+        return []
+    by_id = {t["track_id"]: t for t in tracks}
+    out: list[dict[str, Any]] = []
+    for hit in library.search(owner=owner, query=question, mode="hybrid", limit=MAX_MEASURED_TRACKS):
+        if hit["track_id"] in by_id and len(out) < limit:
+            out.append({**hit, "track": by_id.pop(hit["track_id"])})
+    out += [{"track_id": t["track_id"], "track": t} for t in list(by_id.values())[:limit - len(out)]]
+    return out
 
 
 def named_candidates(response: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -82,7 +110,8 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
 
 
 def excerpt(n: int, hit: dict[str, Any]) -> dict[str, Any]:
-    """A candidate as the model sees it and a citation names it: track, the line (or passage), its time."""
+    """A candidate as the model sees it and a citation names it: track, the line (or passage), its time, and
+    what the analysis measured (so "what key is the river song in?" has its answer in front of the model)."""
     track, line, passage = hit["track"], hit.get("line"), hit.get("passage")
     if line:
         text, start, kind = line["text"], line.get("start_seconds"), "line"
@@ -92,7 +121,25 @@ def excerpt(n: int, hit: dict[str, Any]) -> dict[str, Any]:
         text, start, kind = "", None, "track"
     return {"n": n, "track_id": track["track_id"], "session_id": track["session_id"], "filename": track["filename"],
             "kind": kind, "text": text[:EXCERPT_CHARS], "start_seconds": start,
-            "line_no": line.get("line_no") if line else None}
+            "line_no": line.get("line_no") if line else None, "measured": measured(track)}
+
+
+def measured(track: dict[str, Any]) -> dict[str, Any]:
+    key = track.get("key") or {}
+    return {"key": key.get("label"), "tempo_bpm": track.get("tempo_bpm"), "metre": track.get("metre")}
+
+
+def _listed(c: dict[str, Any]) -> str:
+    """One numbered excerpt of the prompt; the measurements as claims.py reads them back ("D major", "N BPM")."""
+    line = f"[{c['n']}] \"{c['filename']}\" (session {c['session_id']})"
+    if c["text"]:
+        line += f", at {_clock(c['start_seconds'])}: \"{c['text']}\""
+    m = c["measured"]
+    facts = [f"key {m['key']}" if m["key"] else "", f"{m['tempo_bpm']:.1f} BPM" if m["tempo_bpm"] else "",
+             f"metre {m['metre']}" if m["metre"] else ""]
+    if any(facts):
+        line += "; measured: " + ", ".join(f for f in facts if f)
+    return line
 
 
 def _clock(seconds: float | None) -> str:

@@ -55,6 +55,14 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
                                                   "tempo_min": seed["tempo_bpm"] - 2,
                                                   "tempo_max": seed["tempo_bpm"] + 2}).json()["tracks"]
     assert "lib-a.wav" in {t["filename"] for t in found} and found[0]["tempo_match"] in ("exact", "double", "half")
+    # a question naming measured facts no track has is told so at once, no model asked (a stranger's "which
+    # tracks are in D major?" had got "Nothing in your library matches" beside a listing that held them)
+    label = seed["key"]["label"]
+    r = client.post("/library/ask", json={"question": f"Which tracks are in {label}, in 5/4?", "wait": 60})
+    assert r.status_code == 200, r.text
+    told = r.json()
+    assert told["answer"] == f"No track in your library was measured in {label}, in 5/4." and told["model"] is None
+    assert told["candidates"] == [] and told["measured_filter"]["camelot"] == seed["key"]["camelot"]
     # another user: 404, and an empty library
     assert other_client.get(f"/library/tracks/{seed['track_id']}").status_code == 404
     assert other_client.get(f"/library/tracks/{seed['track_id']}/similar").status_code == 404
@@ -134,6 +142,18 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     cited = answer["citations"][0]
     assert cited["filename"] == "lib-song.wav" or any(c["filename"] == "lib-song.wav" for c in answer["citations"])
     assert "river" in cited["text"].lower() and cited["start_seconds"] is not None
+    # a question naming a measured key: the tracks measured in it are the candidates (the song with its matching
+    # line first), each shown to the model with its measurements
+    run(client, f"/process/pitch/{session_id}", {"file": "lib-song.wav", "include": ["key", "tempo"]})
+    song = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"][0]
+    r = client.post("/library/ask", json={"question": f"Which song in {song['key']['label']} mentions a river?",
+                                          "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 32})
+    assert r.status_code == 200, r.text
+    keyed = r.json()
+    assert keyed["measured_filter"]["camelot"] == song["key"]["camelot"]
+    assert keyed["candidates"][0]["track_id"] == song["track_id"] and "river" in keyed["candidates"][0]["text"].lower()
+    assert {c["measured"]["key"] for c in keyed["candidates"]} == {song["key"]["label"]}
+    assert keyed["candidates"][0]["measured"]["tempo_bpm"] == song["tempo_bpm"]
     # the same song in another session is answered from the cache in the request, where no embedding model may
     # load (a stranger's gevent server crashed doing so): its passages take the stored vectors, searchable at once
     again = client.post("/sessions").json()["session_id"]

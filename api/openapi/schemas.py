@@ -360,8 +360,13 @@ def library_schemas() -> dict[str, Schema]:
     passage = obj(["kind", "text"], kind=STR, source=STR, text=STR, start_seconds=null(NUM), end_seconds=null(NUM))
     hit = obj(["track_id", "score", "track"], track_id=STR, score=NUM, track=ref("Track"), line=null(line),
               lines=arr(line), passage=null(passage))
+    measured = obj([], "What the analysis measured of the track (null: not measured).", key=null(STR),
+                   tempo_bpm=null(NUM), metre=null(STR))
     citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
-                   kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT))
+                   kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT), measured=measured)
+    measured_filter = null(obj([], "The key, tempo range and metre the question names (its candidates are the "
+                                   "tracks measured so), or null.", key=null(STR), camelot=null(STR),
+                               tempo_min=null(NUM), tempo_max=null(NUM), metre=null(STR)))
     neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
                     compared_share={"type": "number", "minimum": 0, "maximum": 1},
                     key_relation={"enum": ["same", "relative", "fifth"]},
@@ -375,11 +380,12 @@ def library_schemas() -> dict[str, Schema]:
         "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
                              "`cited_by`: model (it cited excerpts) or retrieval (it cited none: the top one). "
                              "`warnings`: citations of excerpts not given, keys, tempi and files the excerpts do not "
-                             "support, an answer stuck in a loop.",
+                             "support, an answer stuck in a loop. `measured_filter`: the measured facts the "
+                             "question names.",
                              question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
                              generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
                              cited_by=null({"enum": ["model", "retrieval"]}), model_choice=ref("ModelChoice"),
-                             warnings=arr(STR)),
+                             warnings=arr(STR), measured_filter=measured_filter),
         "ReindexResult": obj(["tracks_indexed", "tracks_removed"], owner=STR, tracks_indexed=INT,
                              tracks_removed=INT, errors=arr({"type": "object"})),
     }

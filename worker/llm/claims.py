@@ -39,7 +39,7 @@ def _key(letter: str, accidental: str | None, mode: str) -> tuple[int, str]:
     return (PITCH_CLASSES[letter] + ACCIDENTALS[accidental or ""]) % 12, mode
 
 
-def _keys_named(text: str) -> list[tuple[tuple[int, str], str]]:
+def keys_named(text: str) -> list[tuple[tuple[int, str], str]]:
     """(pitch class, mode) and the words as written, for each key the text names."""
     out = []
     for m in KEY_RE.finditer(text):
@@ -54,7 +54,7 @@ def _keys_named(text: str) -> list[tuple[tuple[int, str], str]]:
 
 def supported_keys(prompt: str) -> set[tuple[int, str]]:
     """The keys a prompt supports: those it names, its chords' keys, and the relatives of the keys it names."""
-    named = {k for k, _ in _keys_named(prompt)}
+    named = {k for k, _ in keys_named(prompt)}
     relatives = {((pc + 9) % 12, "minor") if mode == "major" else ((pc + 3) % 12, "major") for pc, mode in named}
     chords = {_key(letter, accidental, "minor" if quality == "min" else "major")
               for letter, accidental, quality in CHORD_RE.findall(prompt)}
@@ -95,7 +95,7 @@ def unsupported_claims(answer: str, *, prompt: str, tracks: Sequence[str]) -> li
     out = []
     keys = supported_keys(prompt)
     bad_keys: list[str] = []
-    for key, written in _keys_named(answer):
+    for key, written in keys_named(answer):
         if key not in keys and written not in bad_keys:
             bad_keys.append(written)
     if bad_keys:

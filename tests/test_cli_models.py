@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 
-from music_analyzer_client.commands import model_job_text
+from music_analyzer_client.watching import job_text
 
 from tests.sse import open_stream
 from tests.test_cli import CLI, cli_env, on_a_terminal
@@ -85,6 +85,6 @@ def test_the_spinner_says_what_a_model_job_does(server, celery_worker, client, s
                                           "--temperature", "0"], cli_env(server, tmp_path))
     assert code == 0 and stdout.strip(), screen
     assert "generate: running · " in screen and "Traceback" not in screen, screen
-    assert model_job_text({"state": "queued", "progress": 0.0}) == "waiting for the GPU worker…"
-    assert model_job_text({"state": "running", "stage": "generating", "progress": 0.4}) == "running · generating 40%"
-    assert model_job_text({"state": "running", "stage": "loading model", "progress": 0.0}) == "running · loading model"
+    assert job_text({"state": "queued", "progress": 0.0}) == "waiting for the GPU worker…"
+    assert job_text({"state": "running", "stage": "generating", "progress": 0.4}) == "running · generating 40%"
+    assert job_text({"state": "running", "stage": "loading model", "progress": 0.0}) == "running · loading model"

@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from . import analyze, batch, commands, login
+from . import analyze, batch, commands, library_cli, login
 from ._version import __version__
 from .analyses import add_analysis_flags
 from .client import MusicAnalyzer
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("sessions", "list your sessions", commands.sessions)
     add("health", "is the server up, are workers serving the queues", commands.health)
     _models_parser(add("models", "LLM status, load, unload, generate", commands.models), common)
+    library_cli.add_parser(add("library", "your analysed tracks: list, search, similar, ask, reindex",
+                               library_cli.run), common)
 
     p = add("login", "check and remember the server and user (the password goes to the OS keyring)", None)
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (scripts)")

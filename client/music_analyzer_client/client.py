@@ -1,4 +1,5 @@
-"""MusicAnalyzer: a typed client of the Music Analyzer HTTP API (sessions, uploads, jobs, downloads, models).
+"""MusicAnalyzer: a typed client of the Music Analyzer HTTP API (sessions, uploads, jobs, downloads, models;
+the library as `ma.library`, library.py).
 
     from music_analyzer_client import MusicAnalyzer
     ma = MusicAnalyzer("http://127.0.0.1:8000", "alice", "secret")
@@ -27,6 +28,7 @@ import requests
 from ._version import __version__
 from .errors import MusicAnalyzerError, UsageError
 from .following import follow
+from .library import LibraryAPI
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
 
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
@@ -52,6 +54,11 @@ class MusicAnalyzer:
         self._auth = (user, password or "") if user is not None else None
         self._local = threading.local()
         self._answered = False  # the server has answered once: from then on, no answer is a blip worth a retry
+
+    @property
+    def library(self) -> LibraryAPI:
+        """The user's library: tracks and their measurements, search, similar tracks, questions (library.py)."""
+        return LibraryAPI(self)
 
     @property
     def http(self) -> requests.Session:
@@ -275,30 +282,30 @@ class MusicAnalyzer:
 
     def load_model(self, model_type: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
                    on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        return self._model_command("load", {"model_type": model_type}, wait, on_queued, on_event)
+        return self.command("/api/v2/models/load", {"model_type": model_type}, wait, on_queued, on_event)
 
     def unload_model(self, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
                      on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        return self._model_command("unload", {}, wait, on_queued, on_event)
+        return self.command("/api/v2/models/unload", {}, wait, on_queued, on_event)
 
     def generate(self, prompt: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
                  on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> dict[str, Any]:
         """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}. A generation
         canceled midway raises with the text it had written in `details["result"]`."""
-        return self._model_command("generate", {"prompt": prompt, **options}, wait, on_queued, on_event)
+        return self.command("/api/v2/models/generate", {"prompt": prompt, **options}, wait, on_queued, on_event)
 
-    def _model_command(self, command: str, body: dict[str, Any], wait: float,
-                       on_queued: Callable[[str], None] | None = None,
-                       on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        """The model routes answer 200 with the result within `wait` seconds, else 202 with the job: then the
-        job is followed to its end. A failed job raises with the worker's error. With `on_queued`, the server
-        answers at once and `on_queued(job_id)` hears the job before it is followed (`wait` is not used): a
-        caller that is interrupted knows which job to cancel. With `on_event`, the job is followed by its
+    def command(self, path: str, body: dict[str, Any], wait: float, on_queued: Callable[[str], None] | None = None,
+                on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
+        """POST a command that is a job and return its result. The model routes and /library/ask answer 200 with
+        the result within `wait` seconds, else 202 with the job: then the job is followed to its end. A failed
+        job raises with the worker's error. With `on_queued`, the server answers at once and `on_queued(job_id)`
+        hears the job before it is followed (`wait` is not used): a caller that is interrupted knows which job to
+        cancel. With `on_event`, the job is followed by its
         event stream and `on_event` hears each event (its state, stage and progress) as it comes."""
         hold = 0.0 if on_queued is not None else wait
         headers = {"Idempotency-Key": new_idempotency_key()}
-        response = self.request("POST", f"/api/v2/models/{command}", json={**body, "wait": hold}, headers=headers,
-                                retry=True, timeout=hold + self.timeout)
+        response = self.request("POST", path, json={**body, "wait": hold}, headers=headers, retry=True,
+                                timeout=hold + self.timeout)
         answer = cast(dict[str, Any], response.json())
         if response.status_code != 202:
             return answer

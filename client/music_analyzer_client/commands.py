@@ -10,9 +10,9 @@ from typing import Any
 
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError
-from .records import Job, JobEvent
-from .ui import STATE_STYLE, Output, status_text
-from .watching import Follower, ask_cancel, wait_all
+from .records import Job
+from .ui import STATE_STYLE, Output
+from .watching import CommandFollow, Follower, ask_cancel, wait_all
 
 ACTIVE = ["queued", "running"]
 
@@ -178,30 +178,21 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         else:
             _print_models(status, out)
         return EXIT_OK
-    queued: list[str] = []
-
-    def started(job_id: str) -> None:  # followed from here: Ctrl-C asks whether to cancel it (a stranger's ran on)
-        queued.append(job_id)
-        out.note(f"{args.models_command}: job {job_id} queued; Ctrl-C asks whether to cancel it")
-
+    follow = CommandFollow(out, args.models_command)
     code = EXIT_OK
     try:
-        with out.busy(f"{args.models_command}: waiting for the GPU worker…") as spinner:
-            def heard(event: JobEvent) -> None:  # the spinner says what the job does (it said "waiting" throughout)
-                if spinner is not None and event["event"] != "done":
-                    spinner.update(f"{args.models_command}: {model_job_text(event['data'])}")
-
-            if args.models_command == "load":
-                result = client.load_model(args.name, on_queued=started, on_event=heard)
-            elif args.models_command == "unload":
-                result = client.unload_model(on_queued=started, on_event=heard)
-            else:
-                options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
-                                             ("temperature", args.temperature), ("system", args.system),
-                                             ("seed", args.seed)) if v is not None}
-                result = client.generate(args.prompt, on_queued=started, on_event=heard, **options)
+        if args.models_command == "load":
+            result = follow.run(lambda queued, heard: client.load_model(args.name, on_queued=queued, on_event=heard))
+        elif args.models_command == "unload":
+            result = follow.run(lambda queued, heard: client.unload_model(on_queued=queued, on_event=heard))
+        else:
+            options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
+                                         ("temperature", args.temperature), ("system", args.system),
+                                         ("seed", args.seed)) if v is not None}
+            result = follow.run(lambda queued, heard: client.generate(args.prompt, on_queued=queued, on_event=heard,
+                                                                      **options))
     except KeyboardInterrupt:
-        canceled = ask_cancel(client, queued, out)
+        canceled = ask_cancel(client, follow.queued, out)
         if args.models_command == "generate" and canceled:  # it stops at its next token: what it wrote is shown
             kept = client.wait(canceled[0], timeout=CANCELED_TEXT_WAIT_SECONDS).get("result") or {}
             if kept.get("response"):
@@ -222,16 +213,6 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     else:
         out.out.print(", ".join(f"{k}: {v}" for k, v in result.items() if not isinstance(v, dict | list)))
     return code
-
-
-def model_job_text(data: dict[str, Any]) -> str:
-    """A model job's state for the spinner: "waiting for the GPU worker…" while queued, then its stage and
-    share done ("running · generating 40%")."""
-    if data.get("state") == "queued":
-        return "waiting for the GPU worker…"
-    share = data.get("progress")
-    done = f" {share:.0%}" if isinstance(share, int | float) and 0 < share < 1 else ""
-    return f"{status_text(data)}{done}"
 
 
 def _mib(value: Any) -> str:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .client import MusicAnalyzer
 from .errors import MusicAnalyzerError
-from .records import TERMINAL_STATES, Job
-from .ui import Output, Tracker
+from .records import TERMINAL_STATES, Job, JobEvent
+from .ui import Output, Tracker, status_text
+
+# a command that is one job (models load|unload|generate, library ask|reindex): started with the two callbacks
+# MusicAnalyzer.command takes, returning the job's result
+Start = Callable[[Callable[[str], None], Callable[[JobEvent], None]], dict[str, Any]]
 
 
 @dataclass
@@ -153,3 +158,34 @@ def _still_unfinished(client: MusicAnalyzer, job_ids: list[str], out: Output) ->
     if ended:
         out.warn(f"ended while asking: {' '.join(ended)}")
     return unfinished
+
+
+class CommandFollow:
+    """One job a command starts and follows with a spinner that says what the job does; `queued` names it once
+    the server has queued it, so a Ctrl-C can ask whether to cancel it (a stranger's generation ran on)."""
+
+    def __init__(self, out: Output, label: str) -> None:
+        self.out, self.label = out, label
+        self.queued: list[str] = []
+
+    def run(self, start: Start) -> dict[str, Any]:
+        def started(job_id: str) -> None:
+            self.queued.append(job_id)
+            self.out.note(f"{self.label}: job {job_id} queued; Ctrl-C asks whether to cancel it")
+
+        with self.out.busy(f"{self.label}: waiting for the GPU worker…") as spinner:
+            def heard(event: JobEvent) -> None:  # the spinner said "waiting" throughout
+                if spinner is not None and event["event"] != "done":
+                    spinner.update(f"{self.label}: {job_text(event['data'])}")
+
+            return start(started, heard)
+
+
+def job_text(data: dict[str, Any]) -> str:
+    """A followed job's state for the spinner: "waiting for the GPU worker…" while queued, then its stage and
+    share done ("running · generating 40%")."""
+    if data.get("state") == "queued":
+        return "waiting for the GPU worker…"
+    share = data.get("progress")
+    done = f" {share:.0%}" if isinstance(share, int | float) and 0 < share < 1 else ""
+    return f"{status_text(data)}{done}"

@@ -1,0 +1,171 @@
+"""`music-analyzer library tracks|search|similar|ask|reindex`: the user's library from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from typing import Any
+
+from .client import MusicAnalyzer
+from .errors import EXIT_INTERRUPTED, EXIT_OK
+from .library import SEARCH_MODES
+from .ui import Output
+from .watching import CommandFollow, ask_cancel
+
+TEXT_CHARS = 60  # of a line or passage in a table
+
+
+def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
+    tracks = sub.add_parser("tracks", parents=[common], help="analysed tracks and what was measured, filtered")
+    tracks.add_argument("--session", metavar="NAME")
+    tracks.add_argument("--key", metavar="KEY", help="'A minor', 'F#m', 'Eb major' or a Camelot code like 8A")
+    tracks.add_argument("--key-relation", choices=["exact", "relative", "compatible"],
+                        help="with --key: also its relative key, or every key a DJ mixes into (default exact)")
+    tracks.add_argument("--tempo-min", type=float, metavar="BPM")
+    tracks.add_argument("--tempo-max", type=float, metavar="BPM")
+    tracks.add_argument("--exact-tempo", action="store_true", help="no half- or double-time matches")
+    tracks.add_argument("--metre", metavar="N/D", help="4/4, 3/4, 6/8, ...")
+    vocals = tracks.add_mutually_exclusive_group()
+    vocals.add_argument("--vocals", dest="has_vocals", action="store_const", const=True)
+    vocals.add_argument("--instrumental", dest="has_vocals", action="store_const", const=False)
+    tracks.add_argument("--limit", type=int, default=50, metavar="N", help="how many (default 50)")
+    tracks.add_argument("--all", action="store_true", help="every matching track, page after page")
+
+    search = sub.add_parser("search", parents=[common], help="find lines of lyrics and passages by words or meaning")
+    search.add_argument("query", metavar="TEXT")
+    search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
+                        help="lyrics: words; semantic: meaning; hybrid: both (default)")
+    search.add_argument("--limit", type=int, default=10, metavar="N", help="how many (default 10, at most 50)")
+
+    similar = sub.add_parser("similar", parents=[common], help="the tracks nearest to one (by its measurements)")
+    similar.add_argument("track_id", metavar="TRACK")
+    similar.add_argument("--mix", action="store_true", help="only tracks a DJ could mix into it (key and tempo)")
+    similar.add_argument("--limit", type=int, default=10, metavar="N")
+
+    ask = sub.add_parser("ask", parents=[common], help="a question answered from your library, with citations")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--model", metavar="MODEL", help="the LLM (default: the loaded one, or the server's default)")
+    ask.add_argument("--candidates", type=int, metavar="N", help="excerpts shown to the model (1-10, default 5)")
+    ask.add_argument("--max-new-tokens", type=int, metavar="N", help="length of the answer at most")
+
+    sub.add_parser("reindex", parents=[common], help="rebuild your library from the session files")
+
+
+def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    command = args.library_command
+    if command in ("ask", "reindex"):
+        return _job(client, args, out)
+    if command == "tracks":
+        filters = {"session_id": args.session, "key": args.key, "key_relation": args.key_relation,
+                   "tempo_min": args.tempo_min, "tempo_max": args.tempo_max, "metre": args.metre,
+                   "has_vocals": args.has_vocals, "tempo_multiples": False if args.exact_tempo else None}
+        found = list(client.library.tracks(**filters) if args.all
+                     else itertools.islice(client.library.tracks(page_size=min(args.limit, 200), **filters),
+                                           args.limit))
+        _show(out, found, "no tracks match", ["track", "session", "file", "key", "BPM", "metre", "length", "vocals"],
+              _track_row)
+    elif command == "search":
+        hits = client.library.search(args.query, mode=args.mode, limit=args.limit)
+        _show(out, hits, "nothing found", ["score", "file", "session", "at", "text"], _hit_row)
+    else:
+        near = client.library.similar(args.track_id, limit=args.limit, mix=args.mix)
+        if not out.json:
+            seed = near.get("track") or {}
+            out.note(f"nearest to {seed.get('filename')} ({_key(seed)}, {_bpm(seed.get('tempo_bpm'))} BPM):")
+        _show(out, near.get("similar", []), "no similar tracks", ["track", "file", "session", "distance", "key",
+                                                                  "tempo"], _neighbour_row, whole=near)
+    return EXIT_OK
+
+
+def _job(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    follow = CommandFollow(out, args.library_command)
+    try:
+        if args.library_command == "reindex":
+            result = follow.run(lambda queued, heard: client.library.reindex(on_queued=queued, on_event=heard))
+        else:
+            options = {k: v for k, v in (("model_type", args.model), ("candidates", args.candidates),
+                                         ("max_new_tokens", args.max_new_tokens)) if v is not None}
+            result = follow.run(lambda queued, heard: client.library.ask(args.question, on_queued=queued,
+                                                                         on_event=heard, **options))
+    except KeyboardInterrupt:
+        ask_cancel(client, follow.queued, out)
+        return EXIT_INTERRUPTED
+    if out.json:
+        out.emit(result)
+    elif args.library_command == "reindex":
+        out.out.print(f"{result.get('tracks_indexed', 0)} track(s) indexed, {result.get('tracks_removed', 0)} "
+                      "removed")
+        for e in result.get("errors") or []:
+            out.warn(f"not indexed: {e.get('session_id')}/{e.get('filename')} ({e.get('error')})")
+    else:
+        _print_answer(result, out)
+    return EXIT_OK
+
+
+def _print_answer(result: dict[str, Any], out: Output) -> None:
+    out.out.print(str(result.get("answer", "")))
+    for c in result.get("citations") or []:
+        where = f" at {_clock(c.get('start_seconds'))}" if c.get("start_seconds") is not None else ""
+        text = f': "{_cut(c["text"])}"' if c.get("text") else ""
+        out.out.print(f"  [{c.get('n')}] {c.get('filename')} (session {c.get('session_id')}){where}{text}")
+    if result.get("cited_by") == "retrieval":
+        out.note("the model cited no excerpt: the citations are retrieval's")
+    for w in result.get("warnings") or []:
+        out.warn(w)
+    if result.get("model"):
+        out.note(f"{result['model']}: {result.get('generation_seconds')} s")
+
+
+def _show(out: Output, rows: list[dict[str, Any]], empty: str, columns: list[str], row: Any,
+          whole: Any = None) -> None:
+    if out.json:
+        out.emit(rows if whole is None else whole)
+    elif not rows:
+        out.note(empty)
+    else:
+        out.table(columns, [row(r) for r in rows])
+
+
+def _track_row(t: dict[str, Any]) -> list[str]:
+    vocals = t.get("has_vocals")
+    return [str(t.get("track_id")), str(t.get("session_id")), str(t.get("filename")), _key(t),
+            _bpm(t.get("tempo_bpm")) + (f" ({t['tempo_match']})" if t.get("tempo_match") not in (None, "exact")
+                                        else ""),
+            str(t.get("metre") or ""), _clock(t.get("duration_seconds")), "" if vocals is None else
+            ("yes" if vocals else "no")]
+
+
+def _hit_row(h: dict[str, Any]) -> list[str]:
+    track, piece = h.get("track") or {}, h.get("line") or h.get("passage") or {}
+    start = piece.get("start_seconds")
+    return [f"{h.get('score', 0):.3f}", str(track.get("filename")), str(track.get("session_id")),
+            _clock(start) if start is not None else "", _cut(str(piece.get("text") or ""))]
+
+
+def _neighbour_row(n: dict[str, Any]) -> list[str]:
+    track = n.get("track") or {}
+    return [str(track.get("track_id")), str(track.get("filename")), str(track.get("session_id")),
+            f"{n.get('distance', 0):.3f}", f"{_key(track)} {n.get('key_relation') or ''}".strip(),
+            f"{_bpm(track.get('tempo_bpm'))} {n.get('tempo_match') or ''}".strip()]
+
+
+def _key(track: dict[str, Any]) -> str:
+    key = track.get("key") or {}
+    return f"{key['label']} ({key['camelot']})" if key.get("label") else ""
+
+
+def _bpm(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else ""
+
+
+def _clock(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"

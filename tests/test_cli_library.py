@@ -1,0 +1,65 @@
+"""`music-analyzer library ...` as a real subprocess against the live test service, and `MusicAnalyzer.library`
+in a script: tracks filtered by what was measured, similar tracks, a question, the rebuild."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from music_analyzer_client import MusicAnalyzer
+
+from tests.conftest import PASSWORD, USER
+from tests.test_api_sessions import upload
+from tests.test_cli import cli_env, ma, song
+
+
+@pytest.fixture()
+def two_songs(client, session_id, tmp_path) -> str:
+    """C major and A major, I-IV-V7-I with a click at 120 BPM, measured by a real pitch job."""
+    song(tmp_path / "in-c.wav", tonic=0, bars=4)
+    song(tmp_path / "in-a.wav", tonic=9, bars=4)
+    assert upload(client, session_id, tmp_path / "in-c.wav", tmp_path / "in-a.wav").status_code == 201
+    job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
+    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    return session_id
+
+
+def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, tmp_path):
+    env = cli_env(server, tmp_path)
+    sid = two_songs
+    listed = ma(env, "--json", "library", "tracks", "--session", sid, "--key", "C major")
+    assert listed.returncode == 0, listed.stderr
+    (track,) = json.loads(listed.stdout)
+    assert track["filename"] == "in-c.wav" and track["key"]["camelot"] == "8B"
+    # the table a person reads: the file, its key with the Camelot code, its tempo
+    table = ma(env, "library", "tracks", "--session", sid, "--tempo-min", "118", "--tempo-max", "122",
+               "--exact-tempo")
+    assert table.returncode == 0 and "in-a.wav" in table.stdout and "in-c.wav" in table.stdout
+    assert "C major (8B)" in table.stdout and "A major (11B)" in table.stdout and "120" in table.stdout
+    assert "no tracks match" in ma(env, "library", "tracks", "--session", sid, "--key", "8A").stderr
+    near = ma(env, "--json", "library", "similar", track["track_id"], "--limit", "50")
+    assert near.returncode == 0 and near.stdout.count('"track_id"') >= 2
+    assert any(n["track"]["filename"] == "in-a.wav" for n in json.loads(near.stdout)["similar"])
+    # a question that names a measured fact no track has: answered at once, the job followed to its end
+    asked = ma(env, "library", "ask", "Which tracks are in C major, in 5/4?")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.strip() == "No track in your library was measured in C major, in 5/4."
+    assert "ask: job " in asked.stderr and "queued; Ctrl-C asks whether to cancel it" in asked.stderr
+    # the server's refusals are one line with its code, exit 2; argparse's own, exit 2
+    bad = ma(env, "library", "tracks", "--key", "H minor")
+    assert bad.returncode == 2 and "invalid_filter" in bad.stderr
+    assert ma(env, "library", "search", "x", "--mode", "psychic").returncode == 2
+
+
+def test_the_library_in_a_script(server, celery_worker, two_songs):
+    ma_ = MusicAnalyzer(server, USER, PASSWORD)
+    pages = list(ma_.library.tracks(session_id=two_songs, page_size=1))  # one track a page: the cursor is followed
+    assert sorted(t["filename"] for t in pages) == ["in-a.wav", "in-c.wav"]
+    a_major = list(ma_.library.tracks(session_id=two_songs, key="F#m", key_relation="relative"))
+    assert [t["filename"] for t in a_major] == ["in-a.wav"]  # F# minor is A major's relative
+    assert ma_.library.track(a_major[0]["track_id"])["key"]["label"] == "A major"
+    with pytest.raises(TypeError, match="bpm_min"):
+        list(ma_.library.tracks(bpm_min=100))
+    rebuilt = ma_.library.reindex()
+    assert rebuilt["tracks_indexed"] >= 2 and rebuilt["errors"] == []
+    assert {t["filename"] for t in ma_.library.tracks(session_id=two_songs)} == {"in-a.wav", "in-c.wav"}

@@ -83,13 +83,14 @@ class JobOptions:
                                       details={"unknown": named, "unknown_count": len(unknown),
                                                "valid": sorted({*fields, *cls.ALIASES})})
         for alias, name in cls.ALIASES.items():  # one value under two names: which one was meant is unclear
-            if alias in body and name in body and body[alias] != body[name]:
+            given = [body[k] for k in (alias, name) if body.get(k) is not None]  # a null is no value (the default)
+            if len(given) == 2 and given[0] != given[1]:
                 raise InvalidRequestError(f"{alias} and {name} are the same option: give one of them",
                                           code="invalid_option")
         kwargs: dict[str, Any] = {}
         for key, value in body.items():
             name = cls.ALIASES.get(key, key)
-            if name in kwargs and key != name:  # the same value under both names
+            if name in kwargs and (key != name or value is None):  # the same value under both names, or a null
                 continue
             # a null means "the default"; it is kept only where the default is None (e.g. language: detect)
             if value is not None or fields[name].default is None:
@@ -133,7 +134,11 @@ class JobOptions:
         for f in dataclasses.fields(cls):
             spec = f.metadata.get("spec")
             if spec is not None:
-                properties[f.name] = field_schema(hints[f.name], spec, f.default, settings)
+                # a null is the default (from_request): the schema accepts it where the option is not required,
+                # and refuses it where it is (a 400 naming it), whatever the field's type allows
+                base, _ = _unwrap_optional(hints[f.name])
+                hint = base if f.metadata.get("required") else base | None
+                properties[f.name] = field_schema(hint, spec, f.default, settings)
         for alias, name in cls.ALIASES.items():
             if name in properties:
                 properties[alias] = {**properties[name], "description": f"Another name of `{name}`."}

@@ -129,3 +129,15 @@ def test_a_webm_over_the_length_limit_is_refused_from_its_header_or_its_decode(c
     err = assert_refused(client, settings, session_id, recorded(tmp_path / "long-rec.webm", *args, seconds=seconds),
                          status=422, code="audio_too_long")
     assert "more than" in err["message"], err
+
+
+def test_stems_know_the_length_of_a_recording_that_declares_none(tmp_path):
+    """The stems' progress is their share of the file's frames: a browser's recording declares no length, and
+    the estimate had been 0 (a bar that never moved); it is read from the packets' times without decoding."""
+    from worker.separation.streams import file_blocks
+
+    path = browser_recorded(tmp_path / "rec.webm", "-c:a", "libopus")
+    sr, channels, frames, blocks = file_blocks(path)
+    decoded = sum(b.shape[1] for b in blocks())
+    assert sr == 48000 and decoded == pytest.approx(3 * sr, rel=0.01)
+    assert frames == pytest.approx(decoded, rel=0.01)

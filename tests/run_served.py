@@ -18,19 +18,13 @@ from pathlib import Path
 import psutil
 import requests
 
-from redis_server import redis_answers
+from redis_server import free_port, redis_answers
 from service.control import Supervisor
 from service.layout import RunLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "runner", "run-command test password"
 AUTH = (USER, PASSWORD)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -261,10 +261,10 @@ def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succee
 def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tmp_path):
     """nginx buffers a body over 1 MB to DATA_DIR/nginx: on a full disk that write fails, and the answer is
     the API's 507 `insufficient_storage` in the JSON envelope, not a bare 500."""
+    from redis_server import free_port
     from service import front
     from service.layout import RunLayout
     from tests.conftest import wait_for
-    from tests.run_served import free_port
 
     binary = front.find_nginx()
     if binary is None:

@@ -35,9 +35,8 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
     """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
     Celery worker whose BRPOP is refused reconnects instead of exiting, and once space returns the same
     worker process runs jobs again: no restart by hand, nor by the supervisor."""
-    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
-    from tests.run_served import free_port
 
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-misconf-{token}", "GPU_QUEUE": f"gpu-misconf-{token}"}
@@ -108,9 +107,8 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
     from matplotlib.figure import Figure
 
     from jobs.runner import run_job
-    from redis_server import redis_answers, valkey_binary, write_embedded_config
+    from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
-    from tests.run_served import free_port
 
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]

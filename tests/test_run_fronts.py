@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from redis_server import free_port
 from service.layout import RunLayout
-from tests.run_served import ROOT, free_port, raw_request
+from tests.run_served import ROOT, raw_request
 
 
 def test_without_nginx_the_front_falls_back_to_gunicorn_or_refuses_when_required(tmp_path):

@@ -15,13 +15,13 @@ import pytest
 import redis
 import yaml
 
-from redis_server import redis_answers, valkey_binary, write_embedded_config
+from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
 from service import front, supervisor_conf
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
 from tests.conftest import wait_for
-from tests.run_served import free_port, group_alive
+from tests.run_served import group_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 

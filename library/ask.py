@@ -17,7 +17,7 @@ from typing import Any
 from worker.llm.claims import unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
-from worker.progress import Progress
+from worker.progress import Progress, scaled
 
 from .options import AskOptions
 from .question_facts import QuestionFacts, question_facts
@@ -51,7 +51,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
               "Answer in one or two sentences and cite the excerpts you used.")
     generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
                                                  temperature=0.0, model_type=options.model_type),
-                                 progress=None)
+                                 progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it midway
     response = str(generated.get("response") or "").strip()
     numbers = {int(n) for n in CITATION_RE.findall(response)}
     cited = sorted(n for n in numbers if 1 <= n <= len(candidates))

@@ -14,6 +14,7 @@ import soundfile as sf
 
 from tests.conftest import USER
 from tests.music_signals import cadence, drum_loop
+from tests.sse import open_stream
 from tests.test_api_sessions import upload
 
 SR = 22050
@@ -154,6 +155,18 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     assert keyed["candidates"][0]["track_id"] == song["track_id"] and "river" in keyed["candidates"][0]["text"].lower()
     assert {c["measured"]["key"] for c in keyed["candidates"]} == {song["key"]["label"]}
     assert keyed["candidates"][0]["measured"]["tempo_bpm"] == song["tempo_bpm"]
+    # a question is stopped while the model reads or writes (it had been seen only once the answer was done)
+    r = client.post("/library/ask", json={"question": "Tell me all about the river road song.", "wait": 0,
+                                          "model_type": "smollm2-135m", "max_new_tokens": 256})
+    job_id = r.json()["job_id"]
+    with open_stream(client.base, job_id, client.s.auth, None) as events:
+        while (event := events.next()) is not None and not (
+                event.event == "progress" and event.json()["stage"].startswith("reading the prompt")):
+            continue
+    assert event is not None, "the ask job never reported the generation's own stages"
+    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    stopped = client.wait_job(job_id, timeout=120)
+    assert stopped["state"] == "canceled" and stopped["stage"] != "done", stopped
     # the same song in another session is answered from the cache in the request, where no embedding model may
     # load (a stranger's gevent server crashed doing so): its passages take the stored vectors, searchable at once
     again = client.post("/sessions").json()["session_id"]

@@ -117,3 +117,25 @@ export function followJob(jobId, onUpdate) {
   if (streamsOpen < MAX_STREAMS) start(); else waitingStreams.push(start);
   return () => { stopped = true; release(); };
 }
+
+// A route that runs a job and can wait for it (the model routes, /library/ask), sent with wait=0 so the page
+// never blocks: 200 (done at once) or 202 with the job, followed through its event stream; resolves to the
+// result. `onUpdate` sees the job while it runs ({job_id, state, progress, stage}). A job canceled with a result
+// (a generation stopped midway keeps the text it had written) resolves to it; one canceled without rejects with
+// an error whose `canceled` is true.
+export async function postAndFollow(path, body, onUpdate = () => {}) {
+  const answer = await post(path, { ...body, wait: 0 });
+  if (!answer.job_id || answer.state === undefined) return answer;
+  onUpdate({ job_id: answer.job_id, state: answer.state });
+  return new Promise((resolve, reject) => {
+    followJob(answer.job_id, (job) => {
+      if (job.state === 'succeeded') resolve(job.result);
+      else if (job.state === 'failed') reject(new Error(job.error?.message ?? 'the job failed'));
+      else if (job.state === 'canceled' && job.result) resolve(job.result);
+      else if (job.state === 'canceled') reject(Object.assign(new Error('the job was canceled'), { canceled: true }));
+      else onUpdate({ job_id: answer.job_id, ...job });
+    });
+  });
+}
+
+export const cancelJob = (jobId) => del(`/jobs/${encodeURIComponent(jobId)}`);

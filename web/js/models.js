@@ -1,6 +1,6 @@
 // The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
 // sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
-import { del, followJob, get, post } from './api.js';
+import { cancelJob, get, postAndFollow } from './api.js';
 import { $, el, errorText, formatBytes, notify } from './ui.js';
 
 export class ModelsPanel {
@@ -35,22 +35,9 @@ export class ModelsPanel {
     select.value = [...select.options].some((o) => o.value === chosen) ? chosen : 'auto';
   }
 
-  // POST with wait=0: 200 (done at once) or 202 with the job to follow; resolves to the result. `onUpdate`
-  // sees the job while it runs ({job_id, state, progress, stage})
-  async call(route, body, onUpdate = () => {}) {
-    const answer = await post(`/api/v2/models/${route}`, { ...body, wait: 0 });
-    if (!answer.job_id || answer.state === undefined) return answer;
-    onUpdate({ job_id: answer.job_id, state: answer.state });
-    return new Promise((resolve, reject) => {
-      followJob(answer.job_id, (job) => {
-        if (job.state === 'succeeded') resolve(job.result);
-        else if (job.state === 'failed') reject(new Error(job.error?.message ?? 'the job failed'));
-        // a generation canceled midway keeps the text it had written
-        else if (job.state === 'canceled' && job.result?.response !== undefined) resolve(job.result);
-        else if (job.state === 'canceled') reject(new Error('the job was canceled'));
-        else onUpdate({ job_id: answer.job_id, ...job });
-      });
-    });
+  // the job of /api/v2/models/<route>, followed to its result
+  call(route, body, onUpdate) {
+    return postAndFollow(`/api/v2/models/${route}`, body, onUpdate);
   }
 
   async run(route, body, doing) {
@@ -77,7 +64,7 @@ export class ModelsPanel {
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
-          del(`/jobs/${encodeURIComponent(job.job_id)}`).catch((e) => notify(errorText(e)));
+          cancelJob(job.job_id).catch((e) => notify(errorText(e)));
         };
         if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
       });

@@ -3,6 +3,7 @@
 import { ApiError, get, post } from './api.js';
 import { isImage, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
+import { LibraryPanel } from './library.js';
 import { Mixer } from './mixer.js';
 import { ModelsPanel } from './models.js';
 import { SessionList } from './sessions.js';
@@ -21,6 +22,8 @@ const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transc
 const jobs = new JobList({ onFinished: () => { refreshSession(); sessions.load(); } });
 const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
+// a session named in the library (a track's row, a search hit, a citation) opens here, at that file
+new LibraryPanel({ onOpen: (id, file) => openSession(id, { file }), openSession: () => state.sessionId });
 
 let lastNow = '';
 let lastZoom = '';

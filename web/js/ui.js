@@ -45,6 +45,13 @@ export function formatTime(seconds) {
   return `${m}:${((tenths - m * 600) / 10).toFixed(1).padStart(4, '0')}`;
 }
 
+// whole seconds, as m:ss (a line's or a track's place where tenths would be noise); '–' when unknown
+export function formatClock(seconds) {
+  if (!Number.isFinite(seconds)) return '–';
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
 export function formatBytes(n) {
   if (!n) return '–';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];

@@ -1,0 +1,212 @@
+// The library panel: the caller's analysed tracks across every session. A list filtered by what was measured
+// (GET /library/tracks: key, key relation, tempo range), lines and passages found by words or meaning
+// (GET /library/search), and a question answered from them with its citations (POST /library/ask, a job
+// followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
+import { cancelJob, get, postAndFollow } from './api.js';
+import { $, clear, el, errorText, formatClock, notify } from './ui.js';
+
+const TRACKS_PAGE = 50;
+const SEARCH_PAGE = 10;
+const PASSAGE_KINDS = { transcript: 'transcript', lyrics_analysis: 'lyrics analysis', analysis: 'audio LLM analysis' };
+const TEMPO_MATCH = {
+  double: 'twice this tempo is in the range (a half-time feel)',
+  half: 'half this tempo is in the range (a double-time feel)',
+};
+
+export class LibraryPanel {
+  // `onOpen(sessionId, file)` opens a session in the page at that file; `openSession()` is the open one's id
+  constructor({ onOpen, openSession }) {
+    this.onOpen = onOpen;
+    this.openSession = openSession;
+    // what the shown list and results were asked with (More asks for their next page, not the edited form's);
+    // `asked` counts requests, so an answer overtaken by a newer request is dropped
+    this.tracks = { query: null, cursor: null, asked: 0 };
+    this.hits = { query: null, cursor: null, asked: 0 };
+    $('#library-tracks-form').addEventListener('submit', (e) => { e.preventDefault(); this.list(); });
+    $('#library-more').addEventListener('click', () => this.list({ more: true }));
+    $('#library-search-form').addEventListener('submit', (e) => { e.preventDefault(); this.search(); });
+    $('#library-more-results').addEventListener('click', () => this.search({ more: true }));
+    $('#library-ask-form').addEventListener('submit', (e) => { e.preventDefault(); this.ask(); });
+  }
+
+  // The form's filters as the route's query; null (said why) when they cannot be asked
+  filters() {
+    const q = new URLSearchParams({ limit: String(TRACKS_PAGE) });
+    const key = $('#library-key').value.trim();
+    if (key) {
+      q.set('key', key);
+      q.set('key_relation', $('#library-relation').value);
+    }
+    const low = $('#library-tempo-min').value.trim();
+    const high = $('#library-tempo-max').value.trim();
+    if (low) q.set('tempo_min', low);
+    if (high) q.set('tempo_max', high);
+    if ($('#library-this-session').checked) {
+      const open = this.openSession();
+      if (!open) {
+        notify('No session is open: open one, or untick “Only the open session” to list the whole library.');
+        return null;
+      }
+      q.set('session_id', open);
+    }
+    return q;
+  }
+
+  async list({ more = false } = {}) {
+    const query = more ? new URLSearchParams(this.tracks.query) : this.filters();
+    if (!query) return;
+    if (more) query.set('cursor', this.tracks.cursor);
+    const asked = ++this.tracks.asked;
+    const status = $('#library-tracks-status');
+    status.textContent = 'Listing…';
+    let page;
+    try {
+      page = await get(`/library/tracks?${query}`);
+    } catch (e) {
+      if (asked !== this.tracks.asked) return;
+      status.textContent = '';
+      notify(errorText(e)); // the server's message: a key it cannot read, a range upside down
+      return;
+    }
+    if (asked !== this.tracks.asked) return;
+    const rows = $('#library-rows');
+    if (!more) {
+      this.tracks.query = query.toString();
+      rows.replaceChildren();
+    }
+    rows.append(...page.tracks.map((t) => this.row(t)));
+    this.tracks.cursor = page.next_cursor;
+    $('#library-more').hidden = !page.next_cursor;
+    $('#library-tracks').hidden = rows.children.length === 0;
+    const n = rows.children.length;
+    status.textContent = n === 0 ? 'No track in your library matches.'
+      : `${n} track${n === 1 ? '' : 's'}${page.next_cursor ? ' so far (More lists the next ones)' : ''}.`;
+  }
+
+  row(t) {
+    const key = t.key?.label ? `${t.key.label}${t.key.camelot ? ` (${t.key.camelot})` : ''}` : '–';
+    const sure = Number.isFinite(t.key?.confidence) ? `${Math.round(100 * t.key.confidence)} % sure` : undefined;
+    const odd = TEMPO_MATCH[t.tempo_match];
+    const tempo = Number.isFinite(t.tempo_bpm) ? `${t.tempo_bpm.toFixed(1)} BPM${odd ? ` (${t.tempo_match})` : ''}` : '–';
+    return el('tr', { dataset: { track: t.track_id, session: t.session_id, file: t.filename } },
+      el('th', { scope: 'row', class: 'name' }, t.filename),
+      el('td', {}, this.sessionButton(t.session_id, t.filename)),
+      el('td', { title: sure }, key),
+      el('td', { title: odd, dataset: { tempoMatch: t.tempo_match ?? '' } }, tempo),
+      el('td', {}, t.metre ?? '–'),
+      el('td', {}, formatClock(t.duration_seconds)));
+  }
+
+  // the session, as a button that opens it at the file
+  sessionButton(sessionId, file) {
+    if (!sessionId) return '–';
+    return el('button', {
+      type: 'button', class: 'link mono session-link', dataset: { session: sessionId },
+      'aria-label': `Open session ${sessionId} at ${file}`, title: `Open session ${sessionId} at ${file}`,
+      onclick: () => this.onOpen(sessionId, file),
+    }, sessionId);
+  }
+
+  async search({ more = false } = {}) {
+    const query = more ? new URLSearchParams(this.hits.query)
+      : new URLSearchParams({ q: $('#library-q').value, mode: $('#library-mode').value, limit: String(SEARCH_PAGE) });
+    if (more) query.set('cursor', this.hits.cursor);
+    const asked = ++this.hits.asked;
+    const status = $('#library-search-status');
+    status.textContent = 'Searching…';
+    let page;
+    try {
+      page = await get(`/library/search?${query}`);
+    } catch (e) {
+      if (asked !== this.hits.asked) return;
+      status.textContent = '';
+      notify(errorText(e));
+      return;
+    }
+    if (asked !== this.hits.asked) return;
+    const list = $('#library-results');
+    if (!more) {
+      this.hits.query = query.toString();
+      list.replaceChildren();
+    }
+    list.append(...page.results.map((h) => this.hit(h)));
+    this.hits.cursor = page.next_cursor;
+    $('#library-more-results').hidden = !page.next_cursor;
+    const n = list.children.length;
+    status.textContent = n === 0 ? `Nothing in your library matches “${page.query}”.`
+      : `${n} track${n === 1 ? '' : 's'} found${page.next_cursor ? ' so far (More lists the next ones)' : ''}.`;
+  }
+
+  // "file (session) at m:ss: text": the line the words matched, else the passage the meaning did
+  hit(h) {
+    const track = h.track ?? {};
+    const piece = h.line ?? h.passage;
+    return el('li', { class: 'hit', dataset: { track: h.track_id, file: track.filename } },
+      this.placed(track.filename, track.session_id, piece?.start_seconds, piece?.text),
+      h.passage && !h.line ? el('span', { class: 'muted small' }, ` (${PASSAGE_KINDS[h.passage.kind] ?? h.passage.kind})`)
+        : null);
+  }
+
+  placed(file, sessionId, start, text) {
+    return [el('span', { class: 'name' }, file ?? '?'), ' (', this.sessionButton(sessionId, file), ')',
+      Number.isFinite(start) ? ` at ${formatClock(start)}` : '', text ? `: ${text}` : ''];
+  }
+
+  async ask() {
+    const out = $('#library-answer');
+    const button = $('#library-ask-form button[type=submit]');
+    const stop = $('#library-ask-stop');
+    const progress = (text, share) => out.replaceChildren(el('p', { class: 'muted' }, text),
+      el('progress', { max: '1', value: String(share ?? 0), 'aria-label': 'Question progress' }));
+    progress('Asking…', 0);
+    button.disabled = true;
+    try {
+      const result = await postAndFollow('/library/ask', { question: $('#library-question').value }, (job) => {
+        stop.hidden = false;
+        stop.onclick = () => {
+          stop.disabled = true;
+          cancelJob(job.job_id).catch((e) => notify(errorText(e)));
+        };
+        const doing = job.stage && job.stage !== job.state ? `${job.state} · ${job.stage}` : job.state;
+        progress(`Asking… ${doing ?? ''} ${job.progress ? `${Math.round(100 * job.progress)} %` : ''}`.trim(),
+          job.progress);
+      });
+      this.showAnswer(result);
+    } catch (e) {
+      if (e.canceled) out.replaceChildren(el('p', { class: 'muted' }, 'Stopped before it had an answer.'));
+      else {
+        out.replaceChildren();
+        notify(errorText(e));
+      }
+    } finally {
+      button.disabled = false;
+      stop.hidden = true;
+      stop.disabled = false;
+    }
+  }
+
+  showAnswer(result) {
+    const citations = result.citations ?? [];
+    const warnings = result.warnings ?? [];
+    const about = [result.model, Number.isFinite(result.generation_seconds) ? `${result.generation_seconds.toFixed(1)} s` : null]
+      .filter(Boolean).join(' · ');
+    clear($('#library-answer'),
+      el('p', { class: 'answer' }, result.answer || 'The model wrote no answer.'),
+      citations.length ? el('h3', {}, 'Citations') : null,
+      citations.length ? el('ol', { class: 'plain citations', 'aria-label': 'Citations' }, citations.map((c) => el('li', {
+        dataset: { track: c.track_id, file: c.filename }, title: measured(c.measured),
+      }, `[${c.n}] `, this.placed(c.filename, c.session_id, c.start_seconds, c.text)))) : null,
+      result.cited_by === 'retrieval' && citations.length
+        ? el('p', { class: 'muted small' }, 'The model cited no excerpt: these are the ones the search ranked first.') : null,
+      warnings.length ? el('ul', { class: 'warnings', 'aria-label': 'Warnings about the answer' },
+        warnings.map((w) => el('li', {}, w))) : null,
+      about ? el('p', { class: 'muted small' }, about) : null);
+  }
+}
+
+// what the analysis measured of a cited track, for its title ("C major · 120.0 BPM · 4/4")
+function measured(m) {
+  if (!m) return undefined;
+  const parts = [m.key, Number.isFinite(m.tempo_bpm) ? `${m.tempo_bpm.toFixed(1)} BPM` : null, m.metre].filter(Boolean);
+  return parts.length ? `Measured: ${parts.join(' · ')}` : undefined;
+}

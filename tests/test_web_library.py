@@ -1,0 +1,187 @@
+"""The page's Library panel in a real browser (Debian's headless Chromium, Playwright) against the live test service:
+tracks listed by their measured key and tempo, a filter the server refuses, a question answered from the
+measurements, a session opened from a row; lyrics found by their words, and a question answered by SmolLM2 with
+its citations (slow). The tracks are measured by real jobs first, as tests/test_cli_library.py's."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.browser_page import logged_in
+from tests.test_api_sessions import upload
+from tests.test_cli import song
+
+LYRICS = "Walking down the river road tonight. The rain keeps falling on my town."
+
+
+@pytest.fixture(scope="module")
+def two_songs(client, tmp_path_factory) -> str:
+    """A session holding C major and A major (I-IV-V7-I with a click at 120 BPM), measured by a real pitch job,
+    which indexes them into the library."""
+    folder = tmp_path_factory.mktemp("library-songs")
+    session_id = client.post("/sessions").json()["session_id"]
+    song(folder / "in-c.wav", tonic=0, bars=4)
+    song(folder / "in-a.wav", tonic=9, bars=4)
+    assert upload(client, session_id, folder / "in-c.wav", folder / "in-a.wav").status_code == 201
+    job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
+    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    return session_id
+
+
+@pytest.fixture(scope="module")
+def sung(client, tmp_path_factory) -> str:
+    """A session holding a spoken verse, transcribed by Whisper (tiny.en): its lines are in the library."""
+    wav = tmp_path_factory.mktemp("library-sung") / "river.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), LYRICS], check=True)
+    session_id = client.post("/sessions").json()["session_id"]
+    assert upload(client, session_id, wav).status_code == 201
+    job = client.post(f"/process/whisper/{session_id}", json={"file": "river.wav", "model": "tiny.en"}).json()
+    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    return session_id
+
+
+def open_library(page, server: str, address: str = "/"):
+    page.goto(server + address)
+    page.locator("#library-panel summary").click()
+    page.get_by_label("Key", exact=True).wait_for()
+
+
+def list_tracks(page, *, key: str = "", tempo: tuple[str, str] = ("", "")) -> None:
+    """Fill the filters and press List; returns once the list (or its refusal) has come back."""
+    page.get_by_label("Key", exact=True).fill(key)
+    page.get_by_label("Tempo from").fill(tempo[0])
+    page.get_by_label("Tempo to").fill(tempo[1])
+    page.get_by_role("button", name="List", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#library-tracks-status').textContent !== 'Listing…'")
+
+
+def rows_of(page, session_id: str) -> list[list[str]]:
+    """The listed rows of one session, as their cells' text (the library is the tester's, over every test)."""
+    return page.locator(f"#library-rows tr[data-session='{session_id}']").evaluate_all(
+        "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+
+
+@pytest.mark.needs_chromium
+def test_tracks_are_listed_by_their_measured_key_and_tempo_and_a_row_opens_its_session(browser, server, client,
+                                                                                      two_songs, artifacts):
+    sid = two_songs
+    measured = {t["filename"]: t for t in client.get("/library/tracks", params={"session_id": sid}).json()["tracks"]}
+    c_major = measured["in-c.wav"]
+    assert round(c_major["tempo_bpm"]) == 120 and c_major["key"]["label"] == "C major"
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        list_tracks(page, key="C major")
+        (row,) = rows_of(page, sid)  # exactly the C-major file: file, session, key with its Camelot code, ...
+        assert row[:3] == ["in-c.wav", sid, "C major (8B)"], row
+        assert row[3:] == [f"{c_major['tempo_bpm']:.1f} BPM", c_major["metre"] or "–", "0:08"], row
+        # a tempo range half theirs: both, marked as matching at half their tempo
+        list_tracks(page, tempo=("55", "65"))
+        tempi = {r[0]: r[3] for r in rows_of(page, sid)}
+        assert tempi == {name: f"{t['tempo_bpm']:.1f} BPM (half)" for name, t in measured.items()}, tempi
+        assert "A major (11B)" in page.locator(f"#library-rows tr[data-file='in-a.wav'][data-session='{sid}']")\
+            .inner_text()
+        # the row's session opens in the page, at its file
+        page.get_by_role("button", name=f"Open session {sid} at in-a.wav").click()
+        page.locator("#session-title", has_text=sid).wait_for()
+        page.locator("#track-h", has_text="in-a.wav").wait_for()
+        page.locator("#fact-key", has_text="A major").wait_for()
+        assert sorted(page.locator("#file-list .file-open .name").all_inner_texts()) == ["in-a.wav", "in-c.wav"]
+        # and the list can keep to it
+        page.get_by_label("Only the open session").check()
+        list_tracks(page, key="8B")
+        assert page.locator("#library-rows tr").evaluate_all("(rows) => rows.map((r) => r.dataset.file)") \
+            == ["in-c.wav"]
+        assert page.locator("#library-tracks-status").inner_text() == "1 track."
+        page.locator("#library-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "library-tracks.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_filter_the_server_refuses_shows_its_message(browser, server, two_songs):
+    context, page, _ = logged_in(browser)
+    try:
+        open_library(page, server)
+        list_tracks(page, key="C major")
+        page.locator(f"#library-rows tr[data-session='{two_songs}']").first.wait_for()
+        list_tracks(page, key="H minor")
+        notice = page.locator("#notice")
+        notice.wait_for(state="visible")
+        assert notice.inner_text() == ("key must be a key like 'A minor', 'F#m', 'Eb major' or a Camelot code "
+                                       "like '8A'")
+        assert "error" in (notice.get_attribute("class") or "")
+        assert page.locator("#library-tracks-status").inner_text() == ""  # no "0 tracks" under the refusal
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_question_naming_measured_facts_is_answered_without_a_model(browser, server, two_songs):
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        page.get_by_label("Ask about your library").fill("Which tracks are in C major, in 5/4?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        answer = page.locator("#library-answer .answer")
+        answer.wait_for(timeout=60000)
+        # the answer alone: no citations, warnings or model to name (the box had read "null" under it)
+        assert page.locator("#library-answer").inner_text().strip() \
+            == "No track in your library was measured in C major, in 5/4."
+        assert page.get_by_role("button", name="Ask", exact=True).is_enabled()
+        assert page.locator("#library-ask-stop").is_hidden()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_lyrics_are_found_by_their_words_with_the_line_and_its_time(browser, server, sung):
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        page.get_by_label("Search", exact=True).fill("river road")
+        page.get_by_label("Search by").select_option("lyrics")
+        page.get_by_role("button", name="Search", exact=True).click()
+        hit = page.locator("#library-results li.hit", has=page.locator(f"button[data-session='{sung}']"))
+        hit.wait_for()
+        text = hit.inner_text()
+        assert text.startswith(f"river.wav ({sung}) at 0:0") and "river road" in text.lower(), text
+        hit.get_by_role("button", name=f"Open session {sung} at river.wav").click()
+        page.locator("#track-h", has_text="river.wav").wait_for()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_a_question_is_answered_by_the_model_with_its_citations(browser, server, client, sung, smollm2_folder,
+                                                                artifacts):
+    """SmolLM2 (DEFAULT_MODEL) answers; the citations name the file, its session, the time and the line."""
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        page.get_by_label("Ask about your library").fill("Which song mentions a river road?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        # the job is followed: its state shows, with the Stop button, until the answer replaces them
+        page.get_by_role("button", name="Stop the question").wait_for()
+        assert page.locator("#library-answer progress").is_visible()
+        page.locator("#library-answer .answer").wait_for(timeout=240000)
+        cited = page.locator("#library-answer .citations li", has=page.locator(f"button[data-session='{sung}']"))
+        assert cited.count() >= 1
+        assert cited.first.inner_text().startswith("[") and f"river.wav ({sung}) at 0:0" in cited.first.inner_text()
+        assert "river" in cited.first.inner_text().lower()
+        shown = page.locator("#library-answer").inner_text()
+        assert "null" not in shown and "undefined" not in shown, shown
+        assert "smollm2-135m" in shown  # the model that answered
+        page.locator("#library-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "library-answer.png"), full_page=True)
+        assert not problems, problems
+    finally:
+        context.close()

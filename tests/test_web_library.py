@@ -169,7 +169,8 @@ def test_lyrics_are_found_by_their_words_with_the_line_and_its_time(browser, ser
 @pytest.mark.needs_espeak
 def test_a_question_is_answered_by_the_model_with_its_citations(browser, server, client, sung, smollm2_folder,
                                                                 artifacts):
-    """SmolLM2 (DEFAULT_MODEL) answers; the citations name the file, its session, the time and the line."""
+    """SmolLM2 (DEFAULT_MODEL) answers; the citations name the file, its session, the time and the line. A
+    second question is stopped from the page."""
     context, page, problems = logged_in(browser)
     try:
         open_library(page, server)
@@ -193,6 +194,14 @@ def test_a_question_is_answered_by_the_model_with_its_citations(browser, server,
             assert warning in box
         page.locator("#library-panel").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "library-answer.png"), full_page=True)
+        # stopped: the job is canceled (at its next step: the model's answer under way is finished first)
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.get_by_role("button", name="Stop the question").click()
+        page.locator("#library-answer", has_text="Stopped before it had an answer.").wait_for(timeout=120000)
+        (stopped,) = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+        assert stopped["state"] == "canceled" and stopped["job_id"] != job["job_id"]
+        assert page.get_by_role("button", name="Ask", exact=True).is_enabled()
+        assert page.locator("#library-ask-stop").is_hidden() and page.locator("#notice").is_hidden()
         assert not problems, problems
     finally:
         context.close()

@@ -54,3 +54,18 @@ def forget_libraries() -> None:
     for lib in list(service._libraries.values()):
         lib.db.close()
     service._libraries.clear()
+
+
+def measured_songs(client, folder: Path) -> str:
+    """A new session holding in-c.wav and in-a.wav (C and A major, I-IV-V7-I with a click at 120 BPM), measured by
+    a real pitch job, which indexes them into the library; its id."""
+    from tests.test_api_sessions import upload
+    from tests.test_cli import song
+
+    session_id = client.post("/sessions").json()["session_id"]
+    song(folder / "in-c.wav", tonic=0, bars=4)
+    song(folder / "in-a.wav", tonic=9, bars=4)
+    assert upload(client, session_id, folder / "in-c.wav", folder / "in-a.wav").status_code == 201
+    job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
+    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    return session_id

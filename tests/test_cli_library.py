@@ -9,19 +9,13 @@ import pytest
 from music_analyzer_client import MusicAnalyzer
 
 from tests.conftest import PASSWORD, USER
-from tests.test_api_sessions import upload
-from tests.test_cli import cli_env, ma, song
+from tests.library_results import measured_songs
+from tests.test_cli import cli_env, ma
 
 
 @pytest.fixture()
-def two_songs(client, session_id, tmp_path) -> str:
-    """C major and A major, I-IV-V7-I with a click at 120 BPM, measured by a real pitch job."""
-    song(tmp_path / "in-c.wav", tonic=0, bars=4)
-    song(tmp_path / "in-a.wav", tonic=9, bars=4)
-    assert upload(client, session_id, tmp_path / "in-c.wav", tmp_path / "in-a.wav").status_code == 201
-    job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
-    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
-    return session_id
+def two_songs(client, tmp_path) -> str:
+    return measured_songs(client, tmp_path)
 
 
 def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, tmp_path):

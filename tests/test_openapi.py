@@ -53,14 +53,20 @@ def test_a_route_without_a_declaration_fails_the_build():
         build_spec(bare)
 
 
+def option_bodies(app):
+    """(operation key, operation, its request body's schema) for each route that takes options."""
+    paths = spec_for(app)["paths"]
+    for key, op in OPERATIONS.items():
+        if op.options is not None:
+            method, rule = key.split(" ", 1)
+            yield key, op, paths[openapi_path(rule)][method.lower()]["requestBody"]["content"]["application/json"][
+                "schema"]
+
+
 def test_request_bodies_are_the_options_declarations(app):
     paths = spec_for(app)["paths"]
     checked = 0
-    for key, op in OPERATIONS.items():
-        if op.options is None:
-            continue
-        method, rule = key.split(" ", 1)
-        body = paths[openapi_path(rule)][method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+    for key, op, body in option_bodies(app):
         own = op.options.json_schema(settings=app.config)["properties"]
         assert set(body["properties"]) == set(own) | set(op.body_keys), key
         assert all(body["properties"][name] == schema for name, schema in own.items()), key
@@ -100,13 +106,8 @@ def test_a_null_option_is_its_default_in_the_schema_as_on_the_route(app):
     default is not None (a client validating its body against the spec could not send what the route takes)."""
     from jsonschema.exceptions import ValidationError
 
-    paths = spec_for(app)["paths"]
     checked = 0
-    for key, op in OPERATIONS.items():
-        if op.options is None:
-            continue
-        method, rule = key.split(" ", 1)
-        body = paths[openapi_path(rule)][method.lower()]["requestBody"]["content"]["application/json"]["schema"]
+    for key, op, body in option_bodies(app):
         (example,) = body["examples"]
         required = set(body.get("required", ()))
         for name in op.options.json_schema(settings=app.config)["properties"]:

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from tests.browser_page import logged_in
+from tests.library_results import measured_songs
 from tests.test_api_sessions import upload
-from tests.test_cli import song
 
 # words no other test sings (tests/test_web_llm.py and test_api_library.py sing of a river road): the hits and
 # citations are this verse's whichever tests ran before
@@ -20,16 +20,7 @@ LYRICS = "The lantern keeper rides the silver mountain train. Snow is falling on
 
 @pytest.fixture(scope="module")
 def two_songs(client, tmp_path_factory) -> str:
-    """A session holding C major and A major (I-IV-V7-I with a click at 120 BPM), measured by a real pitch job,
-    which indexes them into the library."""
-    folder = tmp_path_factory.mktemp("library-songs")
-    session_id = client.post("/sessions").json()["session_id"]
-    song(folder / "in-c.wav", tonic=0, bars=4)
-    song(folder / "in-a.wav", tonic=9, bars=4)
-    assert upload(client, session_id, folder / "in-c.wav", folder / "in-a.wav").status_code == 201
-    job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
-    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
-    return session_id
+    return measured_songs(client, tmp_path_factory.mktemp("library-songs"))
 
 
 @pytest.fixture(scope="module")

@@ -55,32 +55,40 @@ export class LibraryPanel {
   async list({ more = false } = {}) {
     const query = more ? new URLSearchParams(this.tracks.query) : this.filters();
     if (!query) return;
-    if (more) query.set('cursor', this.tracks.cursor);
-    const asked = ++this.tracks.asked;
     const status = $('#library-tracks-status');
-    status.textContent = 'Listing…';
-    let page;
-    try {
-      page = await get(`/library/tracks?${query}`);
-    } catch (e) {
-      if (asked !== this.tracks.asked) return;
-      status.textContent = '';
-      notify(errorText(e)); // the server's message: a key it cannot read, a range upside down
-      return;
-    }
-    if (asked !== this.tracks.asked) return;
+    const page = await this.nextPage(this.tracks, '/library/tracks', query, { more, status, busy: 'Listing…' });
+    if (!page) return;
     const rows = $('#library-rows');
-    if (!more) {
-      this.tracks.query = query.toString();
-      rows.replaceChildren();
-    }
+    if (!more) rows.replaceChildren();
     rows.append(...page.tracks.map((t) => this.row(t)));
-    this.tracks.cursor = page.next_cursor;
     $('#library-more').hidden = !page.next_cursor;
     $('#library-tracks').hidden = rows.children.length === 0;
     const n = rows.children.length;
     status.textContent = n === 0 ? 'No track in your library matches.'
       : `${n} track${n === 1 ? '' : 's'}${page.next_cursor ? ' so far (More lists the next ones)' : ''}.`;
+  }
+
+  // The page `query` asks of `path` for a listing's `state` (its query, cursor and count of requests), the query
+  // and cursor kept for More; null when the server refused (its message in the notice: a key it cannot read, a
+  // range upside down) or a newer request overtook this one
+  async nextPage(state, path, query, { more, status, busy }) {
+    if (more) query.set('cursor', state.cursor);
+    const asked = ++state.asked;
+    status.textContent = busy;
+    let page;
+    try {
+      page = await get(`${path}?${query}`);
+    } catch (e) {
+      if (asked === state.asked) {
+        status.textContent = '';
+        notify(errorText(e));
+      }
+      return null;
+    }
+    if (asked !== state.asked) return null;
+    if (!more) state.query = query.toString();
+    state.cursor = page.next_cursor;
+    return page;
   }
 
   row(t) {
@@ -110,27 +118,12 @@ export class LibraryPanel {
   async search({ more = false } = {}) {
     const query = more ? new URLSearchParams(this.hits.query)
       : new URLSearchParams({ q: $('#library-q').value, mode: $('#library-mode').value, limit: String(SEARCH_PAGE) });
-    if (more) query.set('cursor', this.hits.cursor);
-    const asked = ++this.hits.asked;
     const status = $('#library-search-status');
-    status.textContent = 'Searching…';
-    let page;
-    try {
-      page = await get(`/library/search?${query}`);
-    } catch (e) {
-      if (asked !== this.hits.asked) return;
-      status.textContent = '';
-      notify(errorText(e));
-      return;
-    }
-    if (asked !== this.hits.asked) return;
+    const page = await this.nextPage(this.hits, '/library/search', query, { more, status, busy: 'Searching…' });
+    if (!page) return;
     const list = $('#library-results');
-    if (!more) {
-      this.hits.query = query.toString();
-      list.replaceChildren();
-    }
+    if (!more) list.replaceChildren();
     list.append(...page.results.map((h) => this.hit(h)));
-    this.hits.cursor = page.next_cursor;
     $('#library-more-results').hidden = !page.next_cursor;
     const n = list.children.length;
     status.textContent = n === 0 ? `Nothing in your library matches “${page.query}”.`

@@ -20,7 +20,7 @@ from jobs import webhooks
 from jobs.idempotency import fingerprint
 from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
-from jobs.submit import submit, submit_cached
+from jobs.submit import submit, submit_answered, submit_cached
 from worker.errors import InvalidRequestError
 from worker.options import JobOptions
 
@@ -31,8 +31,10 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.I)
 
 
 def create_job(job_type: str, *, owner: str, session_id: str | None, options: JobOptions, body: dict[str, Any],
-               files: list[str] | None = None, batch: bool = False, queue: str | None = None) -> dict:
-    """The job this request makes: a new one, or the one its Idempotency-Key already names."""
+               files: list[str] | None = None, batch: bool = False, queue: str | None = None,
+               answer: tuple[dict[str, Any], str] | None = None) -> dict:
+    """The job this request makes: a new one, or the one its Idempotency-Key already names. `answer` (the result,
+    how it was found): the request has answered it, and the job is recorded finished (jobs/submit.py)."""
     svc = services()
     hook = webhooks.parse_request(body, current_app.config)
     asked_wait()  # a bad `wait` is a 400 before anything is queued
@@ -50,10 +52,14 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
     try:
         if session_id is not None:  # a session's job writes results: not once the owner's quota is full
             require_quota(svc.sessions.of(owner))
-        job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
-                             batch=batch, webhook=hook) if session_id else None) or \
-            submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
-                   queue=queue, webhook=hook)
+        if answer is not None:
+            job = submit_answered(job_type, owner=owner, options=options, result=answer[0], stage=answer[1],
+                                  webhook=hook)
+        else:
+            job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
+                                 batch=batch, webhook=hook) if session_id else None) or \
+                submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
+                       queue=queue, webhook=hook)
     except BaseException:
         if claim is not None:
             svc.idempotency.release(claim)

@@ -26,6 +26,7 @@ from api.models import MODEL_WAIT_MAX_SECONDS, require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
+from library.ask import ANSWERED_STAGE, measured_answer
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
@@ -185,7 +186,11 @@ def ask():
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:
         require_weights(options.model_type)
-    return run_and_wait("library_ask", options, body, owner=access.acting_owner())
+    owner = access.acting_owner()
+    # a question the measurements answer alone is answered here, its job recorded finished: no worker is waited for
+    found = measured_answer(library(), owner=owner, question=options.question)
+    return run_and_wait("library_ask", options, body, owner=owner,
+                        answer=(found, ANSWERED_STAGE) if found is not None else None)
 
 
 @bp.post("/reindex")

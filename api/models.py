@@ -76,11 +76,14 @@ def wait_seconds(body: dict) -> float:
     return creation_wait_seconds(raw, limit=MODEL_WAIT_MAX_SECONDS)
 
 
-def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None):
+def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None,
+                 answer: tuple[dict, str] | None = None):
     """The model routes' answer: 200 with the result if the job ends within `wait` (body or query, default
-    SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow."""
+    SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow. `answer`: the request
+    has answered it (create_job): 200 with it, whatever the wait."""
     wait = wait_seconds(body)
-    job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body)
+    job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body,
+                     answer=answer)
     svc = services()
     with waits().share(access.caller().name) as may_wait:
         # past the caller's share of this process the 202 comes at once, as when the job outlasts the wait

@@ -247,8 +247,13 @@ class JobStore:
 
     def succeed_from_cache(self, job_id: str, result: Any, files: list[str]) -> bool:
         """A queued job answered from cached results (jobs/cache.py): finished without running."""
-        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage="done (cached)",
-                         started_at=time.time(), result=result, files=files)
+        return self.succeed_at_once(job_id, result, files=files, stage="done (cached)")
+
+    def succeed_at_once(self, job_id: str, result: Any, *, files: list[str], stage: str) -> bool:
+        """A queued job its request has answered (cached results, the library's measurements): finished without
+        running; `stage` says how."""
+        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage=stage, started_at=time.time(),
+                         result=result, files=files)
 
     def _end(self, job_id: str, from_states: Iterable[str], state: str, **fields: Any) -> bool:
         """Move the job to a final `state`; on success wake its waiters and count it. False if it was not

@@ -87,6 +87,22 @@ def publish(task_name: str, job_id: str, queue: str, *, priority: int = 0) -> No
                                                priority=priority)
 
 
+def submit_answered(job_type: str, *, owner: str, options: JobOptions, result: dict[str, Any], stage: str,
+                    webhook: WebhookRequest | None = None) -> dict:
+    """A job its request has answered already (a library question the measurements answer): its record is made
+    and finished at once, as a cached job's is, so it is listed, followed and webhooked like any; nothing is
+    queued (a stranger's "which tracks are in E minor?" had waited 78 s behind a transcription for a worker)."""
+    svc = services()
+    kind = JOB_TYPES[job_type]
+    params: dict[str, Any] = {"files": [], "batch": False, "options": options.to_dict()}
+    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=None,
+                          queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
+                          request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
+    svc.jobs.succeed_at_once(job["job_id"], result, files=[], stage=stage)
+    svc.jobs.published(job["job_id"])
+    return svc.jobs.get(job["job_id"]) or job
+
+
 def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOptions, files: list[str],
                   batch: bool, webhook: WebhookRequest | None = None) -> dict | None:
     """A job answered from cached results when every file hits (jobs/cache.py): its record is made and finished

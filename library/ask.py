@@ -26,6 +26,8 @@ from .service import Library
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 EXCERPT_CHARS = 300
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
+ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
+MAX_LISTED_TRACKS = 20  # named in an answer the measurements give (and its citations); the count says the rest
 SYSTEM = ("You answer questions about the user's music library using only the numbered excerpts given. "
           "Cite the excerpts you use by their number in square brackets, like [1].")
 
@@ -33,6 +35,9 @@ SYSTEM = ("You answer questions about the user's music library using only the nu
 def answer_question(library: Library, *, owner: str, options: AskOptions, manager: Any,
                     progress: Progress) -> dict[str, Any]:
     progress(0.05, "retrieving")
+    answered = measured_answer(library, owner=owner, question=options.question)
+    if answered is not None:  # (the route answers these itself: this is a job queued before it did, or replayed)
+        return answered
     facts = question_facts(options.question)
     if facts:
         hits = measured_hits(library, owner=owner, question=options.question, facts=facts, limit=options.candidates)
@@ -64,6 +69,29 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
             "warnings": answer_warnings(response, prompt=prompt, candidates=candidates, numbers=numbers),
             "measured_filter": measured_filter,
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def measured_answer(library: Library, *, owner: str, question: str) -> dict[str, Any] | None:
+    """The answer to a question the measurements alone answer, no model asked: that no track was measured as it
+    says, or, when it asks for nothing but those tracks, their list (question_facts.py). None: it needs the model
+    (a stranger's "which tracks are in D major?" had been given SmolLM2's invented titles and artists)."""
+    facts = question_facts(question)
+    if not facts:
+        return None
+    tracks = library.list_tracks(owner=owner, where=facts.track_filter(), after=None, limit=MAX_MEASURED_TRACKS + 1)
+    if tracks and not facts.listing:
+        return None
+    shown = [excerpt(i, {"track": t}) for i, t in enumerate(tracks[:MAX_LISTED_TRACKS], start=1)]
+    if not tracks:
+        answer = f"No track in your library was measured {facts.described()}."
+    else:
+        count = f"More than {MAX_MEASURED_TRACKS}" if len(tracks) > MAX_MEASURED_TRACKS else str(len(tracks))
+        names = ", ".join(f"{c['filename']} (session {c['session_id']})" for c in shown)
+        rest = len(tracks) - len(shown)
+        answer = (f"{count} track{'' if len(tracks) == 1 else 's'} {'was' if len(tracks) == 1 else 'were'} measured "
+                  f"{facts.described()}: {names}{f', and {rest} more' if rest > 0 else ''}.")
+    return {"question": question, "answer": answer, "model": None, "citations": shown, "candidates": shown,
+            "cited_by": "measurements" if shown else None, "warnings": [], "measured_filter": facts.as_dict()}
 
 
 def measured_hits(library: Library, *, owner: str, question: str, facts: QuestionFacts,

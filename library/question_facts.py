@@ -1,22 +1,27 @@
-"""Measured facts a library question names: a key, a tempo, a metre ("which tracks are in D major?").
+"""Measured facts a library question names: keys, a tempo, a metre ("which tracks are in D major?").
 
 Retrieval for /library/ask searches transcripts and analyses, where a key or a tempo is rarely written; what the
 analysis measured lives in the track rows (GET /library/tracks filters on it). A question that names such a fact
-is answered from the tracks measured so: they are the candidates, and a question no track matches is told so
-without asking a model (a stranger's "which tracks are in D major?" had got "Nothing in your library matches"
-beside a listing that held two).
+is answered from the tracks measured so: a question no track matches is told so, and one that asks for nothing
+but the list (`QuestionFacts.listing`: "which tracks are in D major?") is answered with it, both without a model
+(a stranger's "which tracks are in D major?" had got "Nothing in your library matches" beside a listing that
+held two, and then, with the model, titles and files that exist nowhere). Other questions that name a fact
+("which song in D major is about rain?") go to the model with those tracks as the candidates.
 
-Read conservatively: a key needs its mode word ("D major", "F# minor", "B flat minor"), a short form after "in"
-("in Am", "in F#m") or a Camelot code ("8A"); a tempo needs "BPM"; a metre is written like 3/4.
+Read in any case ("d major", "F MAJOR", "c# minor"): a key with its mode ("D major", "B flat minor", "Fmaj"), a
+short form ("Am", "F#m") or a bare tonic ("D") after "in" or "key of", a Camelot code ("8A"); every key the
+question names (E major or E minor). "A minor" / "a major" needs a word that introduces a key before it ("in",
+"of", "key", ...): otherwise it is mostly the article ("a minor change"). A tempo needs "BPM"; a metre is
+written like 3/4.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from worker.camelot import PITCH_NAMES, camelot_code, parse_key
-from worker.llm.claims import keys_named
+from worker.camelot import PITCH_NAMES, camelot_code
+from worker.llm.claims import ACCIDENTALS, KEY_INTRODUCERS, PITCH_CLASSES
 
 from .store import TrackFilter
 
@@ -27,31 +32,44 @@ _RANGE_RE = re.compile(r"(?:between\s+)?(\d{2,3}(?:\.\d+)?)\s*(?:bpm\s*)?(?:-|�
 _MIN_RE = re.compile(r"(?:over|above|faster than|more than|at least)\s+" + _BPM, re.I)
 _MAX_RE = re.compile(r"(?:under|below|slower than|less than|at most)\s+" + _BPM, re.I)
 _TEMPO_RE = re.compile(r"(?<![\d.])" + _BPM, re.I)
-_SHORT_KEY_RE = re.compile(r"\b(?:in|key of)\s+([A-G](?:#|♯|b|♭)?m)(?![\w#])")
-_CAMELOT_RE = re.compile(r"(?<![\w/])(1[0-2]|[1-9])([AB])(?![\w/])")
+_ACCIDENTAL = r"(#|♯|b|♭|\s?-?sharp|\s?-?flat)?"
+_KEY_RE = re.compile(r"(?<![\w#♯♭])([a-g])" + _ACCIDENTAL + r"\s?-?\s?(major|minor|maj|min)(?![\w#])", re.I)
+_SHORT_KEY_RE = re.compile(r"\b(in|key of|or|and)\s+([a-g])(#|♯|b|♭)?(m)?(?![\w#♯♭])", re.I)
+_ENDS_HERE_RE = re.compile(r"\s*(?:[?.!,;]|$|(?:or|and)\b)", re.I)  # after a bare tonic: "in D?", "in D or E"
+_CAMELOT_RE = re.compile(r"(?<![\w/])(1[0-2]|[1-9])([AB])(?![\w/])", re.I)
 _METRE_RE = re.compile(r"(?<![\w/])(\d{1,2})/(2|4|8|16)(?![\w/])")
+_WORD_RE = re.compile(r"[a-z']+")
+# the words of a question that asks for the list and nothing else, once its keys, tempo and metre are taken out
+LIST_WORDS = frozenset("""
+    which what whats what's where are is were was there any anything all every everything list show me my mine i
+    the a an tracks track songs song pieces piece music files file recordings recording tunes tune stuff something
+    in at of on key keys with do does have has got find give tell name names please some for that those these here
+    tempo time signature metre meter around about roughly near nearly exactly approximately and or measured written
+    library analysed analyzed uploaded s
+    """.split())
 
 
 @dataclass(frozen=True)
 class QuestionFacts:
-    key: str | None = None  # as the result shows it: "D major"
-    camelot: str | None = None
+    key: str | None = None  # as the question wrote them: "E major or E minor"
+    camelot: tuple[str, ...] = ()
     tempo_min: float | None = None
     tempo_max: float | None = None
     metre: str | None = None
+    listing: bool = False  # the question asks for the matching tracks and nothing more
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.camelot, self.tempo_min, self.tempo_max, self.metre))
+        return bool(self.camelot) or any(v is not None for v in (self.tempo_min, self.tempo_max, self.metre))
 
     def track_filter(self) -> TrackFilter:
-        return TrackFilter(camelot=(self.camelot,) if self.camelot else (), tempo_min=self.tempo_min,
-                           tempo_max=self.tempo_max, tempo_multiples=False, metre=self.metre)
+        return TrackFilter(camelot=self.camelot, tempo_min=self.tempo_min, tempo_max=self.tempo_max,
+                           tempo_multiples=False, metre=self.metre)
 
     def described(self) -> str:
-        """'in D major, at 118-122 BPM, in 3/4': what no track matched, for the answer."""
+        """'in D major, at 118-122 BPM, in 3/4': what the tracks were measured as (or no track was)."""
         parts = []
         if self.key or self.camelot:
-            parts.append(f"in {self.key or self.camelot}")
+            parts.append(f"in {self.key or ' or '.join(self.camelot)}")
         if self.tempo_min is not None and self.tempo_max is not None:
             parts.append(f"at {self.tempo_min:g}-{self.tempo_max:g} BPM")
         elif self.tempo_min is not None:
@@ -63,49 +81,88 @@ class QuestionFacts:
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
-        return {"key": self.key, "camelot": self.camelot, "tempo_min": self.tempo_min, "tempo_max": self.tempo_max,
-                "metre": self.metre}
+        return {"key": self.key, "camelot": list(self.camelot), "tempo_min": self.tempo_min,
+                "tempo_max": self.tempo_max, "metre": self.metre}
 
 
 def question_facts(question: str) -> QuestionFacts:
-    """The key, tempo range and metre `question` names (the first of each); empty when it names none."""
-    key, camelot = _key(question)
-    tempo_min, tempo_max = _tempo(question)
+    """The keys, tempo range and metre `question` names; empty when it names none."""
+    spans: list[tuple[int, int]] = []
+    names, codes = _keys(question, spans)
+    tempo_min, tempo_max = _tempo(question, spans)
     metre = _METRE_RE.search(question)
-    return QuestionFacts(key=key, camelot=camelot, tempo_min=tempo_min, tempo_max=tempo_max,
-                         metre=metre.group(0) if metre else None)
+    if metre:
+        spans.append(metre.span())
+    facts = QuestionFacts(key=" or ".join(names) or None, camelot=tuple(codes), tempo_min=tempo_min,
+                          tempo_max=tempo_max, metre=metre.group(0) if metre else None)
+    rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
+    listing = bool(facts) and all(w.strip("'") in LIST_WORDS for w in _WORD_RE.findall(rest.lower()))
+    return replace(facts, listing=listing)
 
 
-def _key(question: str) -> tuple[str | None, str | None]:
-    named = keys_named(question)
-    if named:
-        (pc, mode), written = named[0]
-        return written, camelot_code(tonic=PITCH_NAMES[pc], mode=mode)
-    short = _SHORT_KEY_RE.search(question)
-    if short:
-        code = parse_key(short.group(1))
-        tonic = short.group(1)[:-1].replace("♯", "#").replace("♭", "b")
-        return (f"{tonic} minor", code) if code else (None, None)
-    found = _CAMELOT_RE.search(question)
-    if found:
-        return None, f"{found.group(1)}{found.group(2)}"
-    return None, None
+def _keys(question: str, spans: list[tuple[int, int]]) -> tuple[list[str], list[str]]:
+    """The keys named (as written) and their Camelot codes, in the question's order, each once."""
+    found: list[tuple[int, str, str]] = []
+    for m in _KEY_RE.finditer(question):
+        letter, accidental, mode = m.groups()
+        if letter.lower() == "a" and not accidental and not _introduced(question, m.start()):
+            continue  # "a minor change": the article
+        found.append((m.start(), m.group(0), _code(letter, accidental, "minor" if mode.lower().startswith("min")
+                                                  else "major")))
+        spans.append(m.span())
+    for m in _SHORT_KEY_RE.finditer(question):
+        if _short_key(question, m) and not any(a <= m.start(2) < b for a, b in spans):
+            letter, accidental, minor = m.group(2, 3, 4)
+            found.append((m.start(2), question[m.start(2):m.end()], _code(letter, accidental,
+                                                                            "minor" if minor else "major")))
+            spans.append((m.start(2), m.end()))
+    for m in _CAMELOT_RE.finditer(question):
+        found.append((m.start(), m.group(0).upper(), m.group(0).upper()))
+        spans.append(m.span())
+    names, codes = [], []
+    for _, name, code in sorted(found):
+        if code not in codes:
+            names.append(name)
+            codes.append(code)
+    return names, codes
 
 
-def _tempo(question: str) -> tuple[float | None, float | None]:
-    found = _RANGE_RE.search(question)
-    if found:
-        lo, hi = sorted((float(found.group(1)), float(found.group(2))))
-        return lo, hi
-    found = _MIN_RE.search(question)
-    if found:
-        return float(found.group(1)), None
-    found = _MAX_RE.search(question)
-    if found:
-        return None, float(found.group(1))
-    found = _TEMPO_RE.search(question)
-    if found:
+def _short_key(question: str, m: re.Match[str]) -> bool:
+    """Whether "in Am", "in f#m", "in Bb", "in D?", "Em or Am" names a key: lower case only as "in am" (after "or" or
+    "and", "am" is the verb); a tonic alone in capitals, not A, and only where the phrase ends ("in A moment")."""
+    introducer, letter, accidental, minor = m.groups()
+    if letter.islower() and (not minor or introducer.lower() in ("or", "and")):
+        return False
+    if minor or accidental:
+        return True
+    return letter != "A" and _ENDS_HERE_RE.match(question, m.end()) is not None
+
+
+def _introduced(text: str, start: int) -> bool:
+    before = re.findall(r"[A-Za-z]+", text[max(0, start - 20):start])
+    return bool(before) and before[-1].lower() in KEY_INTRODUCERS
+
+
+def _code(letter: str, accidental: str | None, mode: str) -> str:
+    sign = (accidental or "").strip().lstrip("-").lower()
+    pc = (PITCH_CLASSES[letter.upper()] + ACCIDENTALS.get(sign, ACCIDENTALS.get(f" {sign}", 0))) % 12
+    return str(camelot_code(tonic=PITCH_NAMES[pc], mode=mode))
+
+
+def _tempo(question: str, spans: list[tuple[int, int]]) -> tuple[float | None, float | None]:
+    for pattern in (_RANGE_RE, _MIN_RE, _MAX_RE, _TEMPO_RE):
+        found = pattern.search(question)
+        if found is None:
+            continue
+        spans.append(found.span())
+        if pattern is _RANGE_RE:
+            lo, hi = sorted((float(found.group(1)), float(found.group(2))))
+            return lo, hi
         bpm = float(found.group(1))
+        if pattern is _MIN_RE:
+            return bpm, None
+        if pattern is _MAX_RE:
+            return None, bpm
         margin = max(TEMPO_TOLERANCE_BPM, TEMPO_TOLERANCE_SHARE * bpm)
         return round(bpm - margin, 1), round(bpm + margin, 1)
     return None, None

@@ -58,12 +58,25 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
     assert "lib-a.wav" in {t["filename"] for t in found} and found[0]["tempo_match"] in ("exact", "double", "half")
     # a question naming measured facts no track has is told so at once, no model asked (a stranger's "which
     # tracks are in D major?" had got "Nothing in your library matches" beside a listing that held them)
+    # (answered in the request, 200 even at wait 0: no worker is waited for; a stranger's waited 78 s behind a
+    # transcription)
     label = seed["key"]["label"]
-    r = client.post("/library/ask", json={"question": f"Which tracks are in {label}, in 5/4?", "wait": 60})
+    r = client.post("/library/ask", json={"question": f"Which tracks are in {label}, in 5/4?", "wait": 0})
     assert r.status_code == 200, r.text
     told = r.json()
     assert told["answer"] == f"No track in your library was measured in {label}, in 5/4." and told["model"] is None
-    assert told["candidates"] == [] and told["measured_filter"]["camelot"] == seed["key"]["camelot"]
+    assert told["candidates"] == [] and told["measured_filter"]["camelot"] == [seed["key"]["camelot"]]
+    # a question that asks for the list alone gets the list, in any case, no model asked (SmolLM2 had invented
+    # titles and artists for it)
+    r = client.post("/library/ask", json={"question": f"which tracks are in {label.lower()}?", "wait": 0})
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert listed["cited_by"] == "measurements" and listed["model"] is None
+    assert "lib-a.wav" in listed["answer"] and listed["answer"].startswith(f"{len(listed['citations'])} track")
+    assert {c["measured"]["key"] for c in listed["citations"]} == {label}
+    assert "lib-b.wav" not in {c["filename"] for c in listed["citations"]}
+    jobs = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+    assert jobs[0]["state"] == "succeeded" and jobs[0]["stage"] == "done (answered from the measurements)"
     # another user: 404, and an empty library
     assert other_client.get(f"/library/tracks/{seed['track_id']}").status_code == 404
     assert other_client.get(f"/library/tracks/{seed['track_id']}/similar").status_code == 404
@@ -151,7 +164,7 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
                                           "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 32})
     assert r.status_code == 200, r.text
     keyed = r.json()
-    assert keyed["measured_filter"]["camelot"] == song["key"]["camelot"]
+    assert keyed["measured_filter"]["camelot"] == [song["key"]["camelot"]] and keyed["cited_by"] != "measurements"
     assert keyed["candidates"][0]["track_id"] == song["track_id"] and "river" in keyed["candidates"][0]["text"].lower()
     assert {c["measured"]["key"] for c in keyed["candidates"]} == {song["key"]["label"]}
     assert keyed["candidates"][0]["measured"]["tempo_bpm"] == song["tempo_bpm"]

@@ -4,6 +4,7 @@ in a script: tracks filtered by what was measured, similar tracks, a question, t
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from music_analyzer_client import MusicAnalyzer
@@ -34,15 +35,27 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, 
     near = ma(env, "--json", "library", "similar", track["track_id"], "--limit", "50")
     assert near.returncode == 0 and near.stdout.count('"track_id"') >= 2
     assert any(n["track"]["filename"] == "in-a.wav" for n in json.loads(near.stdout)["similar"])
-    # a question that names a measured fact no track has: answered at once, the job followed to its end
+    # a question that names a measured fact no track has, or asks for the tracks that have it: answered by the
+    # server at once (no job to follow), the list with a citation per track
     asked = ma(env, "library", "ask", "Which tracks are in C major, in 5/4?")
     assert asked.returncode == 0, asked.stderr
     assert asked.stdout.strip() == "No track in your library was measured in C major, in 5/4."
-    assert "ask: job " in asked.stderr and "queued; Ctrl-C asks whether to cancel it" in asked.stderr
+    assert "queued" not in asked.stderr
+    listed = ma(env, "library", "ask", "which tracks are in c major?")
+    assert listed.returncode == 0 and " measured in c major: " in listed.stdout.splitlines()[0], listed.stdout
+    assert f"in-c.wav (session {sid})" in listed.stdout and "in-a.wav" not in listed.stdout
+    # a citation line, with what was measured
+    assert re.search(rf"\[\d+\] in-c\.wav \(session {sid}\): C major, 1(19|20)\.\d BPM", listed.stdout), listed.stdout
     # the server's refusals are one line with its code, exit 2; argparse's own, exit 2
     bad = ma(env, "library", "tracks", "--key", "H minor")
     assert bad.returncode == 2 and "invalid_filter" in bad.stderr
     assert ma(env, "library", "search", "x", "--mode", "psychic").returncode == 2
+    # a stranger's --limit -1 had ended in "unexpected ValueError", an 18 kB search in the front's 414
+    for args in (("tracks", "--limit", "-1"), ("tracks", "--limit", "0"), ("search", "x", "--limit", "zero")):
+        refused = ma(env, "library", *args)
+        assert refused.returncode == 2 and "is not a whole number of 1 or more" in refused.stderr, args
+    long = ma(env, "library", "search", "river " * 3000)
+    assert long.returncode == 2 and "at most 500 are searched" in long.stderr and "414" not in long.stderr
 
 
 def test_the_library_in_a_script(server, celery_worker, two_songs):
@@ -52,8 +65,8 @@ def test_the_library_in_a_script(server, celery_worker, two_songs):
     a_major = list(ma_.library.tracks(session_id=two_songs, key="F#m", key_relation="relative"))
     assert [t["filename"] for t in a_major] == ["in-a.wav"]  # F# minor is A major's relative
     assert ma_.library.track(a_major[0]["track_id"])["key"]["label"] == "A major"
-    with pytest.raises(TypeError, match="bpm_min"):
-        list(ma_.library.tracks(bpm_min=100))
+    with pytest.raises(TypeError, match="bpm_min"):  # at the call, not once iterated
+        ma_.library.tracks(bpm_min=100)
     rebuilt = ma_.library.reindex()
     assert rebuilt["tracks_indexed"] >= 2 and rebuilt["errors"] == []
     assert {t["filename"] for t in ma_.library.tracks(session_id=two_songs)} == {"in-a.wav", "in-c.wav"}

@@ -1,5 +1,5 @@
-"""Known answers of library/question_facts.py: the key, tempo and metre a library question names, and the
-questions that name none (the ask route then retrieves by text as before)."""
+"""Known answers of library/question_facts.py: the keys, tempo and metre a library question names, whether it asks
+for the list alone, and the questions that name none (the ask route then retrieves by text as before)."""
 
 from __future__ import annotations
 
@@ -9,38 +9,68 @@ from library.question_facts import question_facts
 
 
 @pytest.mark.parametrize("question, expected", [
-    ("Which tracks are in D major?", {"key": "D major", "camelot": "10B"}),
-    ("anything in F# minor?", {"key": "F# minor", "camelot": "11A"}),
-    ("a waltz in B flat minor", {"key": "B flat minor", "camelot": "3A"}),
-    ("songs in Am", {"key": "A minor", "camelot": "8A"}),
-    ("what mixes with 8A?", {"camelot": "8A"}),
-    ("Which song is in A minor and mentions rain?", {"key": "A minor", "camelot": "8A"}),
+    ("Which tracks are in D major?", {"key": "D major", "camelot": ["10B"]}),
+    # any case (a stranger's "d major", "D Major", "F MAJOR", "c# minor", "f#m", "Fmaj" and "in D?" had been
+    # answered "Nothing in your library matches")
+    ("which tracks are in d major", {"key": "d major", "camelot": ["10B"]}),
+    ("which tracks are in D Major?", {"key": "D Major", "camelot": ["10B"]}),
+    ("WHICH TRACKS ARE IN F MAJOR?", {"key": "F MAJOR", "camelot": ["7B"]}),
+    ("anything in c# minor?", {"key": "c# minor", "camelot": ["12A"]}),
+    ("songs in f#m", {"key": "f#m", "camelot": ["11A"]}),
+    ("which tracks are in Fmaj?", {"key": "Fmaj", "camelot": ["7B"]}),
+    ("which tracks are in D?", {"key": "D", "camelot": ["10B"]}),
+    ("a waltz in B flat minor", {"key": "B flat minor", "camelot": ["3A"]}),
+    ("songs in Am", {"key": "Am", "camelot": ["8A"]}),
+    ("in Bbm please", {"key": "Bbm", "camelot": ["3A"]}),
+    ("what mixes with 8A?", {"key": "8A", "camelot": ["8A"]}),
+    ("anything in 12a", {"key": "12A", "camelot": ["12A"]}),
+    # every key named (the stranger's second key had been dropped without a word)
+    ("what is in E major or E minor?", {"key": "E major or E minor", "camelot": ["12B", "9A"]}),
+    ("songs in Em or Am?", {"key": "Em or Am", "camelot": ["9A", "8A"]}),
+    ("Which song is in A minor and mentions rain?", {"key": "A minor", "camelot": ["8A"]}),
     ("tracks at 120 BPM", {"tempo_min": 116.4, "tempo_max": 123.6}),
     ("tracks at 60 bpm", {"tempo_min": 58.0, "tempo_max": 62.0}),
     ("between 90 and 110 bpm", {"tempo_min": 90.0, "tempo_max": 110.0}),
     ("something 110-90 BPM", {"tempo_min": 90.0, "tempo_max": 110.0}),
     ("faster than 140 bpm in 3/4", {"tempo_min": 140.0, "metre": "3/4"}),
     ("slower than 80 beats per minute", {"tempo_max": 80.0}),
-    ("anything in 6/8 in E minor at 100 BPM", {"key": "E minor", "camelot": "9A", "tempo_min": 97.0,
+    ("anything in 6/8 in E minor at 100 BPM", {"key": "E minor", "camelot": ["9A"], "tempo_min": 97.0,
                                                "tempo_max": 103.0, "metre": "6/8"}),
 ])
 def test_facts_named(question, expected):
     facts = question_facts(question)
     assert facts
-    got = {k: v for k, v in facts.as_dict().items() if v is not None}
+    got = {k: v for k, v in facts.as_dict().items() if v not in (None, [])}
     assert got == expected
 
 
 @pytest.mark.parametrize("question", [
     "Which song mentions a river road?",
     "A minor change: which song is sad?",  # "A minor" opening a sentence is the article
+    "is there a minor key song?",
+    "I am happy and am sad",  # "am" is the verb unless after "in"
+    "see you in a moment",
+    "in D please",  # a tonic alone only where the phrase ends ("in D?")
     "What is the fastest song?",
     "songs from 2019/2020",
     "the song with 120 words",
 ])
 def test_no_facts(question):
     facts = question_facts(question)
-    assert not facts and facts.as_dict() == dict.fromkeys(["key", "camelot", "tempo_min", "tempo_max", "metre"])
+    assert not facts and facts.as_dict() == {"key": None, "camelot": [], "tempo_min": None, "tempo_max": None,
+                                             "metre": None}
+
+
+@pytest.mark.parametrize("question, listing", [
+    ("Which tracks are in D major?", True),
+    ("list my songs at 120 bpm", True),
+    ("Are there any tracks in 3/4 time?", True),
+    ("What's in E major or E minor?", True),
+    ("which song in D major mentions rain?", False),  # the model reads the candidates' excerpts
+    ("which of my D major songs is the saddest?", False),
+])
+def test_a_question_that_asks_for_the_list_alone(question, listing):
+    assert question_facts(question).listing is listing
 
 
 def test_the_filter_selects_what_the_question_names():
@@ -50,3 +80,4 @@ def test_the_filter_selects_what_the_question_names():
     assert where.metre == "3/4" and where.tempo_multiples is False  # the question names the tempo it means
     assert facts.described() == "in D major, at 90-110 BPM, in 3/4"
     assert question_facts("over 150 BPM").described() == "above 150 BPM"
+    assert question_facts("anything in 8A or 9A?").track_filter().camelot == ("8A", "9A")

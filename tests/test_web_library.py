@@ -113,6 +113,8 @@ def test_a_filter_the_server_refuses_shows_its_message(browser, server, two_song
                                        "like '8A'")
         assert "error" in (notice.get_attribute("class") or "")
         assert page.locator("#library-tracks-status").inner_text() == ""  # no "0 tracks" under the refusal
+        # nor the list of the filters before, as if it answered these (a stranger's showed the old table on)
+        assert page.locator("#library-tracks").is_hidden() and page.locator("#library-rows tr").count() == 0
     finally:
         context.close()
 
@@ -131,6 +133,15 @@ def test_a_question_naming_measured_facts_is_answered_without_a_model(browser, s
             == "No track in your library was measured in C major, in 5/4."
         assert page.get_by_role("button", name="Ask", exact=True).is_enabled()
         assert page.locator("#library-ask-stop").is_hidden()
+        # asked for the list alone: the tracks measured so, each cited with what was measured, no model
+        page.get_by_label("Ask about your library").fill("which tracks are in c major?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        cited = page.locator("#library-answer .citations li[data-file='in-c.wav']", has_text=two_songs)
+        cited.wait_for(timeout=60000)
+        assert "C major · 1" in cited.inner_text() and " BPM" in cited.inner_text()
+        assert " measured in c major: " in page.locator("#library-answer .answer").inner_text()
+        assert page.locator("#library-answer .citations li[data-file='in-a.wav']").count() == 0
+        assert "no model was asked" in page.locator("#library-answer").inner_text()
         assert not problems, problems
     finally:
         context.close()

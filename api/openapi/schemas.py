@@ -364,9 +364,10 @@ def library_schemas() -> dict[str, Schema]:
                    tempo_bpm=null(NUM), metre=null(STR))
     citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
                    kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT), measured=measured)
-    measured_filter = null(obj([], "The key, tempo range and metre the question names (its candidates are the "
-                                   "tracks measured so), or null.", key=null(STR), camelot=null(STR),
-                               tempo_min=null(NUM), tempo_max=null(NUM), metre=null(STR)))
+    measured_filter = null(obj([], "The keys (as written, and their Camelot codes), tempo range and metre the "
+                                   "question names (its candidates are the tracks measured so), or null.",
+                               key=null(STR), camelot=arr(STR), tempo_min=null(NUM), tempo_max=null(NUM),
+                               metre=null(STR)))
     neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
                     compared_share={"type": "number", "minimum": 0, "maximum": 1},
                     key_relation={"enum": ["same", "relative", "fifth"]},
@@ -378,14 +379,15 @@ def library_schemas() -> dict[str, Schema]:
                              next_cursor=null(STR)),
         "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
         "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
-                             "`cited_by`: model (it cited excerpts) or retrieval (it cited none: the top one). "
+                             "`cited_by`: model (it cited excerpts), retrieval (it cited none: the top one) or "
+                             "measurements (the measured tracks the question asked for, listed without a model). "
                              "`warnings`: citations of excerpts not given, keys, tempi and files the excerpts do not "
                              "support, an answer stuck in a loop. `measured_filter`: the measured facts the "
                              "question names.",
                              question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
                              generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
-                             cited_by=null({"enum": ["model", "retrieval"]}), model_choice=ref("ModelChoice"),
-                             warnings=arr(STR), measured_filter=measured_filter),
+                             cited_by=null({"enum": ["model", "retrieval", "measurements"]}),
+                             model_choice=ref("ModelChoice"), warnings=arr(STR), measured_filter=measured_filter),
         "ReindexResult": obj(["tracks_indexed", "tracks_removed"], owner=STR, tracks_indexed=INT,
                              tracks_removed=INT, errors=arr({"type": "object"})),
     }

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
+from .errors import UsageError
 from .records import JobEvent
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 TRACK_FILTERS = ("session_id", "key", "key_relation", "tempo_min", "tempo_max", "tempo_multiples", "metre",
                  "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals")
 SEARCH_MODES = ("hybrid", "lyrics", "semantic")
+MAX_QUERY_CHARS = 500  # of a search (the server's MAX_QUERY_CHARS)
 
 
 class LibraryAPI:
@@ -31,9 +33,7 @@ class LibraryAPI:
                     **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
         """One page of GET /library/tracks (ordered by session and file) and the next page's cursor (None on the
         last). Filters: TRACK_FILTERS (a key like "A minor", "F#m" or "8A"; booleans as true/false)."""
-        unknown = sorted(set(filters) - set(TRACK_FILTERS))
-        if unknown:
-            raise TypeError(f"unknown track filter(s): {', '.join(unknown)} (known: {', '.join(TRACK_FILTERS)})")
+        _check_filters(filters)
         params: dict[str, Any] = {"limit": limit}
         for name, value in filters.items():
             if value is not None:
@@ -44,13 +44,18 @@ class LibraryAPI:
         return page["tracks"], page.get("next_cursor")
 
     def tracks(self, *, page_size: int = 50, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every track matching the filters, page after page."""
-        cursor: str | None = None
-        while True:
-            tracks, cursor = self.tracks_page(limit=page_size, cursor=cursor, **filters)
-            yield from tracks
-            if not cursor:
-                return
+        """Every track matching the filters, page after page (an unknown filter raises here, not once iterated)."""
+        _check_filters(filters)
+
+        def pages() -> Iterator[dict[str, Any]]:
+            cursor: str | None = None
+            while True:
+                tracks, cursor = self.tracks_page(limit=page_size, cursor=cursor, **filters)
+                yield from tracks
+                if not cursor:
+                    return
+
+        return pages()
 
     def track(self, track_id: str) -> dict[str, Any]:
         return cast(dict[str, Any], self.client._json("GET", f"/library/tracks/{_segment(track_id)}", retry=True))
@@ -63,6 +68,9 @@ class LibraryAPI:
 
     def search(self, query: str, *, mode: str = "hybrid", limit: int = 10) -> list[dict[str, Any]]:
         """The best `limit` hits (at most 50), each with its track and the matching line or passage."""
+        if len(query) > MAX_QUERY_CHARS:  # the server's limit: a long one had met the front's 414 (URI too long)
+            raise UsageError(f"the search text is {len(query)} characters; at most {MAX_QUERY_CHARS} are searched",
+                             code="invalid_query")
         page = self.client._json("GET", "/library/search", params={"q": query, "mode": mode, "limit": limit},
                                  retry=True)
         return cast(list[dict[str, Any]], page["results"])
@@ -79,6 +87,12 @@ class LibraryAPI:
         """Rebuild the library from the session files: {"tracks_indexed", "tracks_removed", "errors"}."""
         # wait 0: the route's 200 within a wait is the job's record, not its result; the job is followed instead
         return self.client.command("/library/reindex", {}, 0.0, on_queued, on_event)
+
+
+def _check_filters(filters: dict[str, Any]) -> None:
+    unknown = sorted(set(filters) - set(TRACK_FILTERS))
+    if unknown:
+        raise TypeError(f"unknown track filter(s): {', '.join(unknown)} (known: {', '.join(TRACK_FILTERS)})")
 
 
 def _segment(value: str) -> str:

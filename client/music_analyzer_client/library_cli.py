@@ -27,21 +27,23 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     tracks.add_argument("--exact-tempo", action="store_true", help="no half- or double-time matches")
     tracks.add_argument("--metre", metavar="N/D", help="4/4, 3/4, 6/8, ...")
     vocals = tracks.add_mutually_exclusive_group()
-    vocals.add_argument("--vocals", dest="has_vocals", action="store_const", const=True)
-    vocals.add_argument("--instrumental", dest="has_vocals", action="store_const", const=False)
-    tracks.add_argument("--limit", type=int, default=50, metavar="N", help="how many (default 50)")
+    vocals.add_argument("--vocals", dest="has_vocals", action="store_const", const=True,
+                        help="only tracks whose transcript (Whisper, lyrics) holds words")
+    vocals.add_argument("--instrumental", dest="has_vocals", action="store_const", const=False,
+                        help="only tracks transcribed and found without words (a track never transcribed is neither)")
+    tracks.add_argument("--limit", type=positive, default=50, metavar="N", help="how many (default 50)")
     tracks.add_argument("--all", action="store_true", help="every matching track, page after page")
 
     search = sub.add_parser("search", parents=[common], help="find lines of lyrics and passages by words or meaning")
     search.add_argument("query", metavar="TEXT")
     search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
                         help="lyrics: words; semantic: meaning; hybrid: both (default)")
-    search.add_argument("--limit", type=int, default=10, metavar="N", help="how many (default 10, at most 50)")
+    search.add_argument("--limit", type=positive, default=10, metavar="N", help="how many (default 10, at most 50)")
 
     similar = sub.add_parser("similar", parents=[common], help="the tracks nearest to one (by its measurements)")
     similar.add_argument("track_id", metavar="TRACK")
     similar.add_argument("--mix", action="store_true", help="only tracks a DJ could mix into it (key and tempo)")
-    similar.add_argument("--limit", type=int, default=10, metavar="N")
+    similar.add_argument("--limit", type=positive, default=10, metavar="N")
 
     ask = sub.add_parser("ask", parents=[common], help="a question answered from your library, with citations")
     ask.add_argument("question", metavar="QUESTION")
@@ -50,6 +52,17 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     ask.add_argument("--max-new-tokens", type=int, metavar="N", help="length of the answer at most")
 
     sub.add_parser("reindex", parents=[common], help="rebuild your library from the session files")
+
+
+def positive(text: str) -> int:
+    """A count of at least 1 (--limit -1 had failed with a ValueError from islice, --limit 0 listed nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
@@ -72,7 +85,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         near = client.library.similar(args.track_id, limit=args.limit, mix=args.mix)
         if not out.json:
             seed = near.get("track") or {}
-            out.note(f"nearest to {seed.get('filename')} ({_key(seed)}, {_bpm(seed.get('tempo_bpm'))} BPM):")
+            facts = [_key(seed), f"{_bpm(seed.get('tempo_bpm'))} BPM" if seed.get("tempo_bpm") else ""]
+            measured = ", ".join(f for f in facts if f)
+            out.note(f"nearest to {seed.get('filename')}{f' ({measured})' if measured else ''}:")
         _show(out, near.get("similar", []), "no similar tracks", ["track", "file", "session", "distance", "key",
                                                                   "tempo"], _neighbour_row, whole=near)
     return EXIT_OK
@@ -107,7 +122,7 @@ def _print_answer(result: dict[str, Any], out: Output) -> None:
     out.out.print(str(result.get("answer", "")))
     for c in result.get("citations") or []:
         where = f" at {_clock(c.get('start_seconds'))}" if c.get("start_seconds") is not None else ""
-        text = f': "{_cut(c["text"])}"' if c.get("text") else ""
+        text = f': "{_cut(c["text"])}"' if c.get("text") else _measured(c.get("measured") or {})
         out.out.print(f"  [{c.get('n')}] {c.get('filename')} (session {c.get('session_id')}){where}{text}")
     if result.get("cited_by") == "retrieval":
         out.note("the model cited no excerpt: the citations are retrieval's")
@@ -148,6 +163,13 @@ def _neighbour_row(n: dict[str, Any]) -> list[str]:
     return [str(track.get("track_id")), str(track.get("filename")), str(track.get("session_id")),
             f"{n.get('distance', 0):.3f}", f"{_key(track)} {n.get('key_relation') or ''}".strip(),
             f"{_bpm(track.get('tempo_bpm'))} {n.get('tempo_match') or ''}".strip()]
+
+
+def _measured(m: dict[str, Any]) -> str:
+    """": C major, 120.0 BPM, 4/4": a citation of the measurements (one without a line of text)."""
+    facts = [str(m.get("key") or ""), f"{_bpm(m.get('tempo_bpm'))} BPM" if m.get("tempo_bpm") else "",
+             str(m.get("metre") or "")]
+    return ": " + ", ".join(f for f in facts if f) if any(facts) else ""
 
 
 def _key(track: dict[str, Any]) -> str:

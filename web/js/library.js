@@ -56,8 +56,13 @@ export class LibraryPanel {
     const query = more ? new URLSearchParams(this.tracks.query) : this.filters();
     if (!query) return;
     const status = $('#library-tracks-status');
-    const page = await this.nextPage(this.tracks, '/library/tracks', query, { more, status, busy: 'Listing…' });
-    if (!page) return;
+    const page = await this.nextPage(this.tracks, '/library/tracks', query, {
+      more, status, busy: 'Listing…', list: $('#library-rows'), moreButton: $('#library-more'),
+    });
+    if (!page) {
+      $('#library-tracks').hidden = $('#library-rows').children.length === 0;
+      return;
+    }
     const rows = $('#library-rows');
     if (!more) rows.replaceChildren();
     rows.append(...page.tracks.map((t) => this.row(t)));
@@ -70,8 +75,8 @@ export class LibraryPanel {
 
   // The page `query` asks of `path` for a listing's `state` (its query, cursor and count of requests), the query
   // and cursor kept for More; null when the server refused (its message in the notice: a key it cannot read, a
-  // range upside down) or a newer request overtook this one
-  async nextPage(state, path, query, { more, status, busy }) {
+  // range upside down: what `list` showed goes, as it answered other filters) or a newer request overtook this one
+  async nextPage(state, path, query, { more, status, busy, list, moreButton }) {
     if (more) query.set('cursor', state.cursor);
     const asked = ++state.asked;
     status.textContent = busy;
@@ -82,6 +87,10 @@ export class LibraryPanel {
       if (asked === state.asked) {
         status.textContent = '';
         notify(errorText(e));
+        if (!more) {
+          list.replaceChildren();
+          moreButton.hidden = true;
+        }
       }
       return null;
     }
@@ -119,7 +128,9 @@ export class LibraryPanel {
     const query = more ? new URLSearchParams(this.hits.query)
       : new URLSearchParams({ q: $('#library-q').value, mode: $('#library-mode').value, limit: String(SEARCH_PAGE) });
     const status = $('#library-search-status');
-    const page = await this.nextPage(this.hits, '/library/search', query, { more, status, busy: 'Searching…' });
+    const page = await this.nextPage(this.hits, '/library/search', query, {
+      more, status, busy: 'Searching…', list: $('#library-results'), moreButton: $('#library-more-results'),
+    });
     if (!page) return;
     const list = $('#library-results');
     if (!more) list.replaceChildren();
@@ -188,7 +199,9 @@ export class LibraryPanel {
       citations.length ? el('h3', {}, 'Citations') : null,
       citations.length ? el('ol', { class: 'plain citations', 'aria-label': 'Citations' }, citations.map((c) => el('li', {
         dataset: { track: c.track_id, file: c.filename }, title: measured(c.measured),
-      }, `[${c.n}] `, this.placed(c.filename, c.session_id, c.start_seconds, c.text)))) : null,
+      }, `[${c.n}] `, this.placed(c.filename, c.session_id, c.start_seconds, c.text || measuredParts(c.measured).join(' · '))))) : null,
+      result.cited_by === 'measurements'
+        ? el('p', { class: 'muted small' }, 'Listed from what the analyses measured; no model was asked.') : null,
       result.cited_by === 'retrieval' && citations.length
         ? el('p', { class: 'muted small' }, 'The model cited no excerpt: these are the ones the search ranked first.') : null,
       warnings.length ? el('ul', { class: 'warnings', 'aria-label': 'Warnings about the answer' },
@@ -199,7 +212,11 @@ export class LibraryPanel {
 
 // what the analysis measured of a cited track, for its title ("C major · 120.0 BPM · 4/4")
 function measured(m) {
-  if (!m) return undefined;
-  const parts = [m.key, Number.isFinite(m.tempo_bpm) ? `${m.tempo_bpm.toFixed(1)} BPM` : null, m.metre].filter(Boolean);
+  const parts = measuredParts(m);
   return parts.length ? `Measured: ${parts.join(' · ')}` : undefined;
+}
+
+function measuredParts(m) {
+  if (!m) return [];
+  return [m.key, Number.isFinite(m.tempo_bpm) ? `${m.tempo_bpm.toFixed(1)} BPM` : null, m.metre].filter(Boolean);
 }

@@ -20,13 +20,21 @@ from worker.llm.repetition import loop_warning
 from worker.progress import Progress, scaled
 
 from .options import AskOptions
-from .question_facts import QuestionFacts, question_facts
+from .question_facts import SUPERLATIVES, QuestionFacts, question_facts
 from .service import Library
 
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 EXCERPT_CHARS = 300
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
+# the search reads words; what was measured is read from the question only as question_facts.py can (a stranger's
+# "what is the slowest track?" had got the first sentence alone, as if the library were empty)
+NOTHING_FOUND = ("Nothing in your library matches the question. Questions are answered from the transcripts, "
+                 "lyrics and analyses, and from what was measured when they name it: a key (\"which tracks are in "
+                 "D major?\"), a tempo (\"songs at 120 BPM\"), a metre (\"in 3/4\") or the fastest, slowest, "
+                 "longest, shortest, loudest or quietest track.")
+RANKED_SHOWN = 5  # tracks an answer to "the slowest track" names: the first, then the next ones
+RANKED_WHAT = {"tempo_bpm": "tempo", "duration_seconds": "length", "loudness_lufs": "loudness"}
 MAX_LISTED_TRACKS = 20  # named in an answer the measurements give (and its citations); the count says the rest
 SYSTEM = ("You answer questions about the user's music library using only the numbered excerpts given. "
           "Cite the excerpts you use by their number in square brackets, like [1].")
@@ -46,8 +54,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     measured_filter = facts.as_dict() if facts else None
     if not candidates:
-        answer = (f"No track in your library was measured {facts.described()}." if facts
-                  else "Nothing in your library matches the question.")
+        answer = _listed_answer(facts, []) if facts else NOTHING_FOUND
         return {"question": options.question, "answer": answer, "model": None, "citations": [], "candidates": [],
                 "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
@@ -73,25 +80,64 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
 
 def measured_answer(library: Library, *, owner: str, question: str) -> dict[str, Any] | None:
     """The answer to a question the measurements alone answer, no model asked: that no track was measured as it
-    says, or, when it asks for nothing but those tracks, their list (question_facts.py). None: it needs the model
-    (a stranger's "which tracks are in D major?" had been given SmolLM2's invented titles and artists)."""
+    says, or, when it asks for nothing but those tracks, their list, or their ranking for a superlative ("the
+    slowest track"), or every track (question_facts.py). None: it needs the model (a stranger's "which tracks are in
+    D major?" had been given SmolLM2's invented titles and artists)."""
     facts = question_facts(question)
     if not facts:
         return None
+    if facts.ranked is not None:
+        if not facts.listing:
+            return None
+        by, descending = SUPERLATIVES[facts.ranked]
+        tracks = library.ranked_tracks(owner=owner, where=facts.track_filter(), by=by, descending=descending,
+                                       limit=RANKED_SHOWN)
+        return _measured_result(question, facts, tracks, _ranked_answer(facts, tracks, by))
     tracks = library.list_tracks(owner=owner, where=facts.track_filter(), after=None, limit=MAX_MEASURED_TRACKS + 1)
     if tracks and not facts.listing:
         return None
-    shown = [excerpt(i, {"track": t}) for i, t in enumerate(tracks[:MAX_LISTED_TRACKS], start=1)]
+    return _measured_result(question, facts, tracks, _listed_answer(facts, tracks))
+
+
+def _listed_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
+    where = f" {facts.described()}" if facts.described() else ""
     if not tracks:
-        answer = f"No track in your library was measured {facts.described()}."
-    else:
-        count = f"More than {MAX_MEASURED_TRACKS}" if len(tracks) > MAX_MEASURED_TRACKS else str(len(tracks))
-        names = ", ".join(f"{c['filename']} (session {c['session_id']})" for c in shown)
-        rest = len(tracks) - len(shown)
-        answer = (f"{count} track{'' if len(tracks) == 1 else 's'} {'was' if len(tracks) == 1 else 'were'} measured "
-                  f"{facts.described()}: {names}{f', and {rest} more' if rest > 0 else ''}.")
+        return (f"No track in your library was measured{where}." if where else "Your library holds no tracks yet.")
+    count = f"More than {MAX_MEASURED_TRACKS}" if len(tracks) > MAX_MEASURED_TRACKS else str(len(tracks))
+    names = ", ".join(f"{t['filename']} (session {t['session_id']})" for t in tracks[:MAX_LISTED_TRACKS])
+    rest = len(tracks) - min(len(tracks), MAX_LISTED_TRACKS)
+    plural = len(tracks) != 1
+    head = (f"{count} track{'s' if plural else ''} {'were' if plural else 'was'} measured{where}" if where
+            else f"Your library holds {count} track{'s' if plural else ''}")
+    return f"{head}: {names}{f', and {rest} more' if rest > 0 else ''}."
+
+
+def _ranked_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], by: str) -> str:
+    where = f" {facts.described()}" if facts.described() else ""
+    what = RANKED_WHAT[by]
+    if not tracks:
+        return f"No track in your library{where} has a measured {what}."
+    first, *then = tracks
+    answer = (f"The {facts.ranked} track{where} is {first['filename']} (session {first['session_id']}): "
+              f"{_measure(first, by)}.")
+    if then:
+        answer += " Then " + ", ".join(f"{t['filename']} ({_measure(t, by)})" for t in then) + "."
+    return answer
+
+
+def _measured_result(question: str, facts: QuestionFacts, tracks: list[dict[str, Any]], answer: str) -> dict[str, Any]:
+    shown = [excerpt(i, {"track": t}) for i, t in enumerate(tracks[:MAX_LISTED_TRACKS], start=1)]
     return {"question": question, "answer": answer, "model": None, "citations": shown, "candidates": shown,
             "cited_by": "measurements" if shown else None, "warnings": [], "measured_filter": facts.as_dict()}
+
+
+def _measure(track: dict[str, Any], by: str) -> str:
+    value = float(track[by])
+    if by == "tempo_bpm":
+        return f"{value:.1f} BPM"
+    if by == "duration_seconds":
+        return _clock(value)
+    return f"{value:.1f} LUFS"
 
 
 def measured_hits(library: Library, *, owner: str, question: str, facts: QuestionFacts,

@@ -39,13 +39,21 @@ _ENDS_HERE_RE = re.compile(r"\s*(?:[?.!,;]|$|(?:or|and)\b)", re.I)  # after a ba
 _CAMELOT_RE = re.compile(r"(?<![\w/])(1[0-2]|[1-9])([AB])(?![\w/])", re.I)
 _METRE_RE = re.compile(r"(?<![\w/])(\d{1,2})/(2|4|8|16)(?![\w/])")
 _WORD_RE = re.compile(r"[a-z']+")
+# a superlative asks for the tracks ranked by a measurement: (the column, largest first)
+SUPERLATIVES = {"fastest": ("tempo_bpm", True), "quickest": ("tempo_bpm", True), "slowest": ("tempo_bpm", False),
+                "longest": ("duration_seconds", True), "shortest": ("duration_seconds", False),
+                "loudest": ("loudness_lufs", True), "quietest": ("loudness_lufs", False),
+                "softest": ("loudness_lufs", False)}
+_SUPERLATIVE_RE = re.compile(r"\b(" + "|".join(SUPERLATIVES) + r")\b", re.I)
+TRACK_NOUNS = frozenset({"tracks", "track", "songs", "song", "pieces", "piece", "files", "recordings", "tunes",
+                         "music"})
 # the words of a question that asks for the list and nothing else, once its keys, tempo and metre are taken out
 LIST_WORDS = frozenset("""
     which what whats what's where are is were was there any anything all every everything list show me my mine i
     the a an tracks track songs song pieces piece music files file recordings recording tunes tune stuff something
     in at of on key keys with do does have has got find give tell name names please some for that those these here
     tempo time signature metre meter around about roughly near nearly exactly approximately and or measured written
-    library analysed analyzed uploaded s
+    library analysed analyzed uploaded s one ones top most
     """.split())
 
 
@@ -56,10 +64,13 @@ class QuestionFacts:
     tempo_min: float | None = None
     tempo_max: float | None = None
     metre: str | None = None
+    ranked: str | None = None  # a superlative: "slowest" (SUPERLATIVES says by what)
+    every: bool = False  # "list my tracks": every track, no filter
     listing: bool = False  # the question asks for the matching tracks and nothing more
 
     def __bool__(self) -> bool:
-        return bool(self.camelot) or any(v is not None for v in (self.tempo_min, self.tempo_max, self.metre))
+        return bool(self.camelot) or self.ranked is not None or self.every or any(
+            v is not None for v in (self.tempo_min, self.tempo_max, self.metre))
 
     def track_filter(self) -> TrackFilter:
         return TrackFilter(camelot=self.camelot, tempo_min=self.tempo_min, tempo_max=self.tempo_max,
@@ -82,7 +93,7 @@ class QuestionFacts:
 
     def as_dict(self) -> dict[str, object]:
         return {"key": self.key, "camelot": list(self.camelot), "tempo_min": self.tempo_min,
-                "tempo_max": self.tempo_max, "metre": self.metre}
+                "tempo_max": self.tempo_max, "metre": self.metre, "ranked": self.ranked}
 
 
 def question_facts(question: str) -> QuestionFacts:
@@ -93,11 +104,18 @@ def question_facts(question: str) -> QuestionFacts:
     metre = _METRE_RE.search(question)
     if metre:
         spans.append(metre.span())
+    ranked = _SUPERLATIVE_RE.search(question)
+    if ranked:
+        spans.append(ranked.span())
     facts = QuestionFacts(key=" or ".join(names) or None, camelot=tuple(codes), tempo_min=tempo_min,
-                          tempo_max=tempo_max, metre=metre.group(0) if metre else None)
+                          tempo_max=tempo_max, metre=metre.group(0) if metre else None,
+                          ranked=ranked.group(1).lower() if ranked else None)
     rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
-    listing = bool(facts) and all(w.strip("'") in LIST_WORDS for w in _WORD_RE.findall(rest.lower()))
-    return replace(facts, listing=listing)
+    words = [w.strip("'") for w in _WORD_RE.findall(rest.lower())]
+    only_list_words = all(w in LIST_WORDS for w in words)
+    if not facts and only_list_words and TRACK_NOUNS & set(words):  # "list my tracks", "what songs do I have?"
+        return QuestionFacts(every=True, listing=True)
+    return replace(facts, listing=bool(facts) and only_list_words)
 
 
 def _keys(question: str, spans: list[tuple[int, int]]) -> tuple[list[str], list[str]]:

@@ -81,6 +81,10 @@ class Library:
                     limit: int) -> list[dict[str, Any]]:
         return self.store.list_tracks(owner=owner, where=where, after=after, limit=limit)
 
+    def ranked_tracks(self, *, owner: str, where: TrackFilter, by: str, descending: bool,
+                      limit: int) -> list[dict[str, Any]]:
+        return self.store.ranked_tracks(owner=owner, where=where, by=by, descending=descending, limit=limit)
+
     def search(self, *, owner: str, query: str, mode: str, limit: int) -> list[dict[str, Any]]:
         """Hits best first, each with its track, and the matching line and/or passage."""
         lyrics = semantic = []

@@ -28,6 +28,7 @@ TRACK_COLUMNS = ("track_id", "owner", "session_id", "filename", "duration_second
                  "camelot", "key_confidence", "tempo_bpm", "metre", "loudness_lufs", "has_vocals",
                  "chords_summary", "descriptors", "sources", "indexed_at")
 _SELECT = "SELECT " + ", ".join(TRACK_COLUMNS) + " FROM tracks"
+RANKABLE = ("tempo_bpm", "duration_seconds", "loudness_lufs")  # what ranked_tracks orders by
 
 
 @dataclass(frozen=True)
@@ -146,46 +147,25 @@ class LibraryStore:
     def list_tracks(self, *, owner: str, where: TrackFilter, after: tuple[str, str] | None,
                     limit: int) -> list[dict[str, Any]]:
         """A page ordered by (session_id, filename), after the cursor's position."""
-        clauses: list[str] = ["owner = ?"]
-        params: list[Any] = [owner]
+        clauses, params = _filtered(owner, where)
         if after is not None:
             clauses.append("(session_id > ? OR (session_id = ? AND filename > ?))")
             params += [after[0], after[0], after[1]]
-        if where.session_id:
-            clauses.append("session_id = ?")
-            params.append(where.session_id)
-        if where.camelot:
-            clauses.append("camelot IN (" + ", ".join("?" * len(where.camelot)) + ")")
-            params += list(where.camelot)
-        if where.tempo_min is not None or where.tempo_max is not None:
-            lo = where.tempo_min if where.tempo_min is not None else 0.0
-            hi = where.tempo_max if where.tempo_max is not None else 1e6
-            factors = (1.0, 2.0, 0.5) if where.tempo_multiples else (1.0,)
-            clauses.append("(" + " OR ".join("tempo_bpm * ? BETWEEN ? AND ?" for _ in factors) + ")")
-            for factor in factors:
-                params += [factor, lo, hi]
-        for column, value in (("metre", where.metre),):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        for column, lo_v, hi_v in (("duration_seconds", where.duration_min, where.duration_max),
-                                   ("loudness_lufs", where.loudness_min, where.loudness_max)):
-            if lo_v is not None:
-                clauses.append(f"{column} >= ?")
-                params.append(lo_v)
-            if hi_v is not None:
-                clauses.append(f"{column} <= ?")
-                params.append(hi_v)
-        if where.has_vocals is not None:
-            clauses.append("has_vocals = ?")
-            params.append(where.has_vocals)
         rows = self.db.query(_SELECT + " WHERE " + " AND ".join(clauses) + " ORDER BY session_id, filename LIMIT ?",
                              (*params, limit))
-        out = [track_view(r) for r in rows]
-        if where.tempo_min is not None or where.tempo_max is not None:
-            for t in out:
-                t["tempo_match"] = tempo_match(t["tempo_bpm"], where.tempo_min, where.tempo_max)
-        return out
+        return _with_tempo_match([track_view(r) for r in rows], where)
+
+    def ranked_tracks(self, *, owner: str, where: TrackFilter, by: str, descending: bool,
+                      limit: int) -> list[dict[str, Any]]:
+        """The `limit` first tracks by the measurement `by` (RANKABLE), those without it left out."""
+        if by not in RANKABLE:
+            raise ValueError(f"tracks are ranked by {', '.join(RANKABLE)}, not {by!r}")
+        clauses, params = _filtered(owner, where)
+        clauses.append(f"{by} IS NOT NULL")
+        order = f"{by} {'DESC' if descending else 'ASC'}, session_id, filename"
+        rows = self.db.query(_SELECT + " WHERE " + " AND ".join(clauses) + f" ORDER BY {order} LIMIT ?",
+                             (*params, limit))
+        return _with_tempo_match([track_view(r) for r in rows], where)
 
     def tracks_by_id(self, *, owner: str, track_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not track_ids:
@@ -213,6 +193,48 @@ class LibraryStore:
                 out[(track, number)] = {"kind": kind, "source": source, "text": text, "start_seconds": start,
                                         "end_seconds": end}
         return out
+
+
+def _filtered(owner: str, where: TrackFilter) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses (and their parameters) of `owner`'s tracks that `where` selects."""
+    clauses: list[str] = ["owner = ?"]
+    params: list[Any] = [owner]
+    if where.session_id:
+        clauses.append("session_id = ?")
+        params.append(where.session_id)
+    if where.camelot:
+        clauses.append("camelot IN (" + ", ".join("?" * len(where.camelot)) + ")")
+        params += list(where.camelot)
+    if where.tempo_min is not None or where.tempo_max is not None:
+        lo = where.tempo_min if where.tempo_min is not None else 0.0
+        hi = where.tempo_max if where.tempo_max is not None else 1e6
+        factors = (1.0, 2.0, 0.5) if where.tempo_multiples else (1.0,)
+        clauses.append("(" + " OR ".join("tempo_bpm * ? BETWEEN ? AND ?" for _ in factors) + ")")
+        for factor in factors:
+            params += [factor, lo, hi]
+    for column, value in (("metre", where.metre),):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    for column, lo_v, hi_v in (("duration_seconds", where.duration_min, where.duration_max),
+                               ("loudness_lufs", where.loudness_min, where.loudness_max)):
+        if lo_v is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(lo_v)
+        if hi_v is not None:
+            clauses.append(f"{column} <= ?")
+            params.append(hi_v)
+    if where.has_vocals is not None:
+        clauses.append("has_vocals = ?")
+        params.append(where.has_vocals)
+    return clauses, params
+
+
+def _with_tempo_match(tracks: list[dict[str, Any]], where: TrackFilter) -> list[dict[str, Any]]:
+    if where.tempo_min is not None or where.tempo_max is not None:
+        for t in tracks:
+            t["tempo_match"] = tempo_match(t["tempo_bpm"], where.tempo_min, where.tempo_max)
+    return tracks
 
 
 def track_view(row: Sequence[Any]) -> dict[str, Any]:

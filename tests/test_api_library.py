@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -75,6 +76,16 @@ def test_similar_filters_and_delete(client, other_client, admin_client, session_
     assert "lib-a.wav" in listed["answer"] and listed["answer"].startswith(f"{len(listed['citations'])} track")
     assert {c["measured"]["key"] for c in listed["citations"]} == {label}
     assert "lib-b.wav" not in {c["filename"] for c in listed["citations"]}
+    # a superlative ranks the tracks by what was measured (within the key it names), "list my tracks" lists them
+    keyed = client.get("/library/tracks", params={"key": label, "limit": 200}).json()["tracks"]
+    slowest = client.post("/library/ask", json={"question": f"What is the slowest track in {label}?"}).json()
+    assert slowest["answer"].startswith(f"The slowest track in {label} is ") and slowest["model"] is None
+    expected = sorted((t for t in keyed if t["tempo_bpm"]), key=lambda t: (t["tempo_bpm"], t["session_id"],
+                                                                         t["filename"]))
+    assert [c["track_id"] for c in slowest["citations"]] == [t["track_id"] for t in expected[:5]]
+    everything = client.post("/library/ask", json={"question": "list my tracks"}).json()
+    held = re.match(r"Your library holds (\d+) tracks: ", everything["answer"])
+    assert held and int(held.group(1)) >= 3 and len(everything["citations"]) == min(int(held.group(1)), 20)
     jobs = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
     assert jobs[0]["state"] == "succeeded" and jobs[0]["stage"] == "done (answered from the measurements)"
     # another user: 404, and an empty library

@@ -51,14 +51,13 @@ def test_facts_named(question, expected):
     "I am happy and am sad",  # "am" is the verb unless after "in"
     "see you in a moment",
     "in D please",  # a tonic alone only where the phrase ends ("in D?")
-    "What is the fastest song?",
     "songs from 2019/2020",
     "the song with 120 words",
 ])
 def test_no_facts(question):
     facts = question_facts(question)
     assert not facts and facts.as_dict() == {"key": None, "camelot": [], "tempo_min": None, "tempo_max": None,
-                                             "metre": None}
+                                             "metre": None, "ranked": None}
 
 
 @pytest.mark.parametrize("question, listing", [
@@ -71,6 +70,21 @@ def test_no_facts(question):
 ])
 def test_a_question_that_asks_for_the_list_alone(question, listing):
     assert question_facts(question).listing is listing
+
+
+@pytest.mark.parametrize("question, ranked, listing, every", [
+    ("What is the fastest song?", "fastest", True, False),
+    ("which track is the longest?", "longest", True, False),
+    ("the quietest one in D major", "quietest", True, False),
+    ("which slowest song mentions rain?", "slowest", False, False),  # the model reads the excerpts
+    ("list my tracks", None, True, True),
+    ("what songs do I have?", None, True, True),
+])
+def test_superlatives_and_every_track(question, ranked, listing, every):
+    """A stranger's "what is the slowest track?", "which track is the longest?" and "list my tracks" had been
+    answered "Nothing in your library matches the question"."""
+    facts = question_facts(question)
+    assert facts and (facts.ranked, facts.listing, facts.every) == (ranked, listing, every)
 
 
 def test_the_filter_selects_what_the_question_names():

@@ -54,6 +54,8 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, 
     for args in (("tracks", "--limit", "-1"), ("tracks", "--limit", "0"), ("search", "x", "--limit", "zero")):
         refused = ma(env, "library", *args)
         assert refused.returncode == 2 and "is not a whole number of 1 or more" in refused.stderr, args
+    empty = ma(env, "library", "similar", "")
+    assert empty.returncode == 2 and "a track id is needed" in empty.stderr
     long = ma(env, "library", "search", "river " * 3000)
     assert long.returncode == 2 and "at most 500 are searched" in long.stderr and "414" not in long.stderr
 

@@ -96,5 +96,8 @@ def _check_filters(filters: dict[str, Any]) -> None:
 
 
 def _segment(value: str) -> str:
-    """An id as one path segment (as client.py's: its module imports this one)."""
+    """A track id as one path segment (as client.py's: its module imports this one); an empty one is refused here:
+    it had reached the server as /library/tracks//similar, "no track 'similar' in your library"."""
+    if not str(value).strip():
+        raise UsageError("a track id is needed (`music-analyzer library tracks` lists them)", code="invalid_track_id")
     return quote(str(value), safe="")

@@ -60,7 +60,7 @@ def fill(url: str, jobs: int, minutes: float) -> int:
     for _ in range(jobs):
         job = store.create(owner="u", job_type="pitch", session_id="s", queue="cpu", task="music_analyzer.pitch")
         store.published(job["job_id"])
-        store.succeed_from_cache(job["job_id"], result, files=[])
+        store.succeed_at_once(job["job_id"], result, files=[])
     return len(json.dumps(result))
 
 

@@ -43,6 +43,7 @@ from .store_scripts import EVENT_LOG_MAX_ENTRIES, PROGRESS_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
+CACHED_STAGE = "done (cached)"  # the stage of a job answered from cached results (jobs/cache.py)
 
 
 def new_job_id() -> str:
@@ -245,13 +246,8 @@ class JobStore:
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
         self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result, files=files or [])
 
-    def succeed_from_cache(self, job_id: str, result: Any, files: list[str]) -> bool:
-        """A queued job answered from cached results (jobs/cache.py): finished without running."""
-        return self.succeed_at_once(job_id, result, files=files, stage="done (cached)")
-
-    def succeed_at_once(self, job_id: str, result: Any, *, files: list[str], stage: str) -> bool:
-        """A queued job its request has answered (cached results, the library's measurements): finished without
-        running; `stage` says how."""
+    def succeed_at_once(self, job_id: str, result: Any, *, files: list[str], stage: str = CACHED_STAGE) -> bool:
+        """A queued job its request answered (cached results, the library's measurements); `stage` says how."""
         return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage=stage, started_at=time.time(),
                          result=result, files=files)
 

@@ -134,6 +134,6 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     if not index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions, embed_new=False):
         current_app.extensions["celery"].send_task(LIBRARY_INDEX_TASK, args=[job["job_id"]],
                                                    queue=current_app.config["CPU_QUEUE"])
-    svc.jobs.succeed_from_cache(job["job_id"], result, files=written)
+    svc.jobs.succeed_at_once(job["job_id"], result, files=written)
     svc.jobs.published(job["job_id"])
     return svc.jobs.get(job["job_id"]) or job

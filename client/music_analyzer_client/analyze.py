@@ -159,12 +159,12 @@ def session_files(client: MusicAnalyzer, session_id: str) -> dict[str, str | Non
         if e.status == 404:
             return {}
         raise
-    owner = session.get("owner")
-    if owner and client.user and owner != client.user:
+    owner, meant = session.get("owner"), client.owner or client.user
+    if owner and meant and owner != meant:
         # an admin reaches every user's sessions: a stranger's `analyze --session al1` as alice started a job in
         # bob's al1, owned by bob, where "made if new" had promised her own
-        raise UsageError(f"session {session_id} is {owner}'s: analyze works in your own sessions; choose another "
-                         f"--session name")
+        raise UsageError(f"session {session_id} is {owner}'s: analyze works in your own sessions (an admin: "
+                         f"--owner {owner} for theirs); choose another --session name")
     return {f["name"]: f.get("sha256") for f in session.get("files", [])}
 
 

@@ -36,6 +36,8 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=argparse.SUPPRESS, help="server, e.g. http://127.0.0.1:8000 (MA_URL)")
     common.add_argument("--user", default=argparse.SUPPRESS, help="user name (MA_USER)")
+    common.add_argument("--owner", default=argparse.SUPPRESS, metavar="USER",
+                        help="an admin: work on USER's sessions, jobs and library (the API's ?owner=)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable output on stdout (progress and notes stay on stderr)")
     return common
@@ -160,7 +162,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return login.logout(out)
     # GET /health needs no credentials: without a password `health` shows the public view (a stranger's exit 3)
     credentials = resolve(url, user, anonymous=args.command == "health")
-    client = MusicAnalyzer(credentials.url, credentials.user, credentials.password)
+    client = MusicAnalyzer(credentials.url, credentials.user, credentials.password,
+                           owner=getattr(args, "owner", None))
     run: Command = args.run
     return run(client, args, out)
 

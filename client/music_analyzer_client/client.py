@@ -46,9 +46,12 @@ class MusicAnalyzer:
     (connection pool), since requests does not promise that one Session may be used by several at once."""
 
     def __init__(self, base_url: str, user: str | None = None, password: str | None = None, *,
-                 timeout: float = 60.0, retries: int = 5) -> None:
+                 timeout: float = 60.0, retries: int = 5, owner: str | None = None) -> None:
+        """`owner`: act on that user's data, as `?owner=` on every request (an admin's pick of a user; anyone
+        else naming another user gets 404 owner_not_found). None: the caller's own."""
         self.base_url = base_url.rstrip("/")
         self.user = user
+        self.owner = owner or None
         self.timeout = timeout
         self.retries = retries
         self._auth = (user, password or "") if user is not None else None
@@ -99,6 +102,8 @@ class MusicAnalyzer:
     def _send(self, method: str, path: str, *, timeout: float | None, stream: bool, accept: tuple[int, ...] = (),
               **kwargs: Any) -> requests.Response:
         url = self.base_url + path
+        if self.owner is not None:  # every route that reads data by owner takes it; the others ignore it
+            kwargs["params"] = {**(kwargs.get("params") or {}), "owner": self.owner}
         try:
             response = self.http.request(method, url, timeout=(CONNECT_TIMEOUT, timeout or self.timeout),
                                          stream=stream, **kwargs)

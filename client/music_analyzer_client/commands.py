@@ -148,16 +148,17 @@ def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     if not out.json:
         storage = client.storage()
         if storage is not None:
-            out.note(_storage_line(storage))
+            out.note(_storage_line(storage, whose=f"{client.owner}'s" if client.owner else "your"))
     return EXIT_OK
 
 
-def _storage_line(storage: dict[str, Any]) -> str:
+def _storage_line(storage: dict[str, Any], *, whose: str = "your") -> str:
     used, quota = int(storage.get("used_bytes") or 0), storage.get("quota_bytes")
     if quota is None:
-        return f"your sessions hold {_bytes(used)} (no storage quota)"
+        return f"{whose} sessions hold {_bytes(used)} (no storage quota)"
     share = used / max(int(quota), 1)
-    return f"your sessions hold {_bytes(used)} of your {_bytes(int(quota))} storage quota ({share:.0%})"
+    return (f"{whose} sessions hold {_bytes(used)} of {whose} {_bytes(int(quota))} storage quota "
+            f"({share:.0%})")
 
 
 def _bytes(n: int) -> str:

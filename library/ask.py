@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.llm.claims import unsupported_claims
+from worker.llm.claims import listed_items, unknown_names, unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
 from worker.progress import Progress, scaled
@@ -171,7 +171,8 @@ def named_candidates(response: str, candidates: list[dict[str, Any]]) -> list[di
 
 def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, Any]], numbers: set[int]) -> list[str]:
     """What in the answer the excerpts do not support: citations of excerpts that were not given, and keys,
-    tempi and files the excerpts do not name (worker/llm/claims.py); a looping answer is said to loop."""
+    tempi, files, titles and names the excerpts do not hold (worker/llm/claims.py); a looping answer is said to
+    loop."""
     loop = loop_warning(response)
     if loop:
         return loop
@@ -180,7 +181,12 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
     if invented:
         out.append(f"the answer cites {', '.join(f'[{n}]' for n in invented)}, but only {len(candidates)} excerpt"
                    f"{'s were' if len(candidates) != 1 else ' was'} given: those citations were left out")
-    return out + unsupported_claims(response, prompt=prompt, tracks=[c["filename"] for c in candidates])
+    out += unsupported_claims(response, prompt=prompt, tracks=[c["filename"] for c in candidates])
+    names = unknown_names(response, prompt=prompt)
+    if names:  # SmolLM2 had answered "which tracks are in D major?" with titles and artists of its own
+        out.append(f"the answer names {listed_items(names)}, which none of the excerpts holds: a title or name "
+                   "the excerpts do not give may be invented")
+    return out
 
 
 def excerpt(n: int, hit: dict[str, Any]) -> dict[str, Any]:

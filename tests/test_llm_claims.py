@@ -61,3 +61,23 @@ def test_an_answer_without_citations_cites_the_tracks_it_names():
                   {"n": 3, "track_id": "m", "filename": "song_mix.wav"}]
     assert named_candidates('The song "Song_Mix.wav" mentions a river.', candidates) == [candidates[1]]
     assert named_candidates("A song mentions a river.", candidates) == [candidates[0]]  # none named: the top one
+
+
+def test_titles_and_names_no_excerpt_holds_are_named():
+    """A stranger's "which tracks are in D major?" had been answered by SmolLM2 with songs and artists of its own
+    ("'Ocean Waves' by John Doe") and no warning: the check read keys, tempi and files only."""
+    from library.ask import answer_warnings
+    from worker.llm.claims import unknown_names
+
+    prompt = ('Question: what does the song called Rain say?\n[1] "rain song.wav" (session s1), at 0:12: '
+              '"the river runs to the sea"; measured: key D major')
+    invented = ("I found \"Ocean Waves\" by John Doe and 'Summer Nights' by The Midnight Band in D major, "
+                "and “Blue” titled as such, written by Sons of the Desert.")
+    assert unknown_names(invented, prompt=prompt) == ["Ocean Waves", "Summer Nights", "Blue", "John Doe",
+                                                     "The Midnight Band", "Sons of the Desert"]
+    held = ("The track \"rain song.wav\", called Rain in the question, sings 'the river  runs to the sea' [1]. "
+            "It's in D major; don't worry, it was measured by the analysis. “D major”")
+    assert unknown_names(held, prompt=prompt) == []
+    warned = answer_warnings(invented, prompt=prompt, candidates=[{"filename": "rain song.wav"}], numbers=set())
+    assert warned == ["the answer names Ocean Waves, Summer Nights, Blue and 3 more, which none of the excerpts "
+                      "holds: a title or name the excerpts do not give may be invented"]

@@ -11,7 +11,10 @@ What counts as supported, and why:
   enharmonic spellings are one key (C# major = Db major); the parallel key is not (same tonic, the mode named
   wrong);
 - a tempo within TEMPO_TOLERANCE of a prompt tempo, of its double or half, or of the difference of two;
-- a file name (audio extension) that is one of the given tracks.
+- a file name (audio extension) that is one of the given tracks;
+- (library answers only: `unknown_names`) a quoted title, or a name after "titled", "called" or "by", that the
+  prompt holds (its excerpts and the question). A model that hears the audio may quote lyrics no prompt holds,
+  so the audio analyses do not run this check.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ TEMPO_TOLERANCE_SHARE = 0.02  # ... or within 2 % of it
 # "A minor" opening a sentence is mostly the article ("A minor change"): counted only after a word that
 # introduces a key
 KEY_INTRODUCERS = frozenset({"in", "of", "to", "from", "key", "the", "and", "or", "than", "into", "between"})
+# A title in double or curly quotes, or in single quotes that no letter touches ("don't" is no quote)
+QUOTED_RE = re.compile(r"[\"“”«»]([^\"“”«»\n]{2,120})[\"“”«»]|(?<![\w'‘’])['‘]([^'‘’\n]{2,80})['’](?![\w'‘’])")
+# A proper name after the words that introduce a title or an artist: up to four capitalised words ("of", "the",
+# "and" between them)
+NAMED_RE = re.compile(r"\b(?:titled|called|named|by)\s+([A-Z][\w'’.&-]*(?:(?:\s+(?:of|the|and))*\s+[A-Z][\w'’.&-]*){0,3})")
 MAX_NAME_CHARS = 255  # of a file name read back from an answer (a file system's usual limit)
 MAX_LISTED = 3  # unsupported items named in one warning
 
@@ -99,19 +107,36 @@ def unsupported_claims(answer: str, *, prompt: str, tracks: Sequence[str]) -> li
         if key not in keys and written not in bad_keys:
             bad_keys.append(written)
     if bad_keys:
-        out.append(f"the answer names {_listed(bad_keys)}, which the measurements do not: check it against the "
+        out.append(f"the answer names {listed_items(bad_keys)}, which the measurements do not: check it against the "
                    "measured keys")
     tempi = supported_tempi(prompt)
     bad_tempi = [f"{t} BPM" for t in dict.fromkeys(TEMPO_RE.findall(answer)) if not _tempo_supported(float(t), tempi)]
     if bad_tempi:
-        out.append(f"the answer gives {_listed(bad_tempi)}, which the measurements do not (nor their double, half "
+        out.append(f"the answer gives {listed_items(bad_tempi)}, which the measurements do not (nor their double, half "
                    "or difference): check it against the measured tempi")
     files = unknown_files(answer, tracks)
     if files:
-        out.append(f"the answer names {_listed(files)}, which is none of the tracks it was given")
+        out.append(f"the answer names {listed_items(files)}, which is none of the tracks it was given")
     return out
 
 
-def _listed(items: Sequence[str]) -> str:
+def unknown_names(answer: str, *, prompt: str) -> list[str]:
+    """Titles and names the answer gives that the prompt does not hold: quoted text, and capitalised words after
+    "titled", "called", "named" or "by" ("'Ocean Waves' by John Doe", a small model's invention for a library of
+    untitled recordings), compared without case, spacing or the punctuation around them. File names are
+    `unknown_files`' to judge."""
+    held = " ".join(prompt.lower().split())
+    out: list[str] = []
+    found = [m.group(1) or m.group(2) for m in QUOTED_RE.finditer(answer)]
+    found += [m.group(1) for m in NAMED_RE.finditer(answer)]
+    for name in found:
+        plain = " ".join(name.split()).strip(" .,;:!?-")
+        if len(plain) < 2 or FILE_END_RE.search(plain) or plain.lower() in held or plain in out:
+            continue
+        out.append(plain)
+    return out
+
+
+def listed_items(items: Sequence[str]) -> str:
     shown = ", ".join(items[:MAX_LISTED])
     return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")

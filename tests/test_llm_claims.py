@@ -64,8 +64,8 @@ def test_an_answer_without_citations_cites_the_tracks_it_names():
 
 
 def test_titles_and_names_no_excerpt_holds_are_named():
-    """A stranger's "which tracks are in D major?" had been answered by SmolLM2 with songs and artists of its own
-    ("'Ocean Waves' by John Doe") and no warning: the check read keys, tempi and files only."""
+    """A stranger's "which tracks are in D major?" had been answered by SmolLM2 with titles and artists of its own
+    and no warning: the check read keys, tempi and files only."""
     from library.ask import answer_warnings
     from worker.llm.claims import unknown_names
 

@@ -38,7 +38,8 @@ KEY_INTRODUCERS = frozenset({"in", "of", "to", "from", "key", "the", "and", "or"
 QUOTED_RE = re.compile(r"[\"“”«»]([^\"“”«»\n]{2,120})[\"“”«»]|(?<![\w'‘’])['‘]([^'‘’\n]{2,80})['’](?![\w'‘’])")
 # A proper name after the words that introduce a title or an artist: up to four capitalised words ("of", "the",
 # "and" between them)
-NAMED_RE = re.compile(r"\b(?:titled|called|named|by)\s+([A-Z][\w'’.&-]*(?:(?:\s+(?:of|the|and))*\s+[A-Z][\w'’.&-]*){0,3})")
+NAME_WORD = r"[A-Z][\w'’.&-]*"
+NAMED_RE = re.compile(rf"\b(?:titled|called|named|by)\s+({NAME_WORD}(?:(?:\s+(?:of|the|and))*\s+{NAME_WORD}){{0,3}})")
 MAX_NAME_CHARS = 255  # of a file name read back from an answer (a file system's usual limit)
 MAX_LISTED = 3  # unsupported items named in one warning
 
@@ -122,8 +123,8 @@ def unsupported_claims(answer: str, *, prompt: str, tracks: Sequence[str]) -> li
 
 def unknown_names(answer: str, *, prompt: str) -> list[str]:
     """Titles and names the answer gives that the prompt does not hold: quoted text, and capitalised words after
-    "titled", "called", "named" or "by" ("'Ocean Waves' by John Doe", a small model's invention for a library of
-    untitled recordings), compared without case, spacing or the punctuation around them. File names are
+    "titled", "called", "named" or "by" (a small model's inventions, such as "'Ocean Waves' by John Doe", for a
+    library of untitled recordings), compared without case, spacing or the punctuation around them. File names are
     `unknown_files`' to judge."""
     held = " ".join(prompt.lower().split())
     out: list[str] = []

@@ -43,12 +43,14 @@ SYSTEM = ("You answer questions about the user's music library using only the nu
 def answer_question(library: Library, *, owner: str, options: AskOptions, manager: Any,
                     progress: Progress) -> dict[str, Any]:
     progress(0.05, "retrieving")
-    answered = measured_answer(library, owner=owner, question=options.question)
+    facts = question_facts(options.question)
+    answered = measured_answer(library, owner=owner, question=options.question, facts=facts)
     if answered is not None:  # (the route answers these itself: this is a job queued before it did, or replayed)
         return answered
-    facts = question_facts(options.question)
     if facts:
         hits = measured_hits(library, owner=owner, question=options.question, facts=facts, limit=options.candidates)
+        if facts.ranked is not None:  # "which slowest song mentions rain?": the model is told the order
+            hits = ranked_hits(hits, facts.ranked)
     else:
         hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
@@ -58,9 +60,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
         return {"question": options.question, "answer": answer, "model": None, "citations": [], "candidates": [],
                 "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
-    listing = "\n".join(_listed(c) for c in candidates)
-    prompt = (f"Excerpts:\n{listing}\n\nQuestion: {options.question}\n"
-              "Answer in one or two sentences and cite the excerpts you used.")
+    prompt = ask_prompt(options.question, facts, candidates=candidates, hits=hits)
     generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
                                                  temperature=0.0, model_type=options.model_type),
                                  progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it midway
@@ -78,12 +78,26 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
 
 
-def measured_answer(library: Library, *, owner: str, question: str) -> dict[str, Any] | None:
+def ask_prompt(question: str, facts: QuestionFacts | None, *, candidates: list[dict[str, Any]],
+               hits: list[dict[str, Any]]) -> str:
+    """The model's prompt: the numbered excerpts (`candidates`, made from `hits`) with what was measured, in the
+    superlative's order where the question names one (said so, with the measurement ranked by), and the question."""
+    ranked = SUPERLATIVES[facts.ranked][0] if facts and facts.ranked is not None else None
+    listing = "\n".join(_listed(c, ranked_by=ranked, track=h.get("track"))
+                        for c, h in zip(candidates, hits, strict=True))
+    if ranked is not None and facts is not None:
+        listing += f"\n(The excerpts are ordered {facts.ranked} first, by the {RANKED_WHAT[ranked]} measured.)"
+    return (f"Excerpts:\n{listing}\n\nQuestion: {question}\n"
+            "Answer in one or two sentences and cite the excerpts you used.")
+
+
+def measured_answer(library: Library, *, owner: str, question: str,
+                    facts: QuestionFacts | None = None) -> dict[str, Any] | None:
     """The answer to a question the measurements alone answer, no model asked: that no track was measured as it
     says, or, when it asks for nothing but those tracks, their list, or their ranking for a superlative ("the
     slowest track"), or every track (question_facts.py). None: it needs the model (a stranger's "which tracks are in
-    D major?" had been given SmolLM2's invented titles and artists)."""
-    facts = question_facts(question)
+    D major?" had been given SmolLM2's invented titles and artists). `facts`: the question's, when read already."""
+    facts = question_facts(question) if facts is None else facts
     if not facts:
         return None
     if facts.ranked is not None:
@@ -156,6 +170,16 @@ def measured_hits(library: Library, *, owner: str, question: str, facts: Questio
     return out
 
 
+def ranked_hits(hits: list[dict[str, Any]], ranked: str) -> list[dict[str, Any]]:
+    """The hits in the superlative's order ("slowest": by tempo, slowest first), tracks without that measurement
+    last; the model is given them so, for a question that asks more than the ranking ("which slowest song mentions
+    rain?"), where they had come in search order."""
+    by, descending = SUPERLATIVES[ranked]
+    known = sorted((h for h in hits if h["track"].get(by) is not None), key=lambda h: float(h["track"][by]),
+                   reverse=descending)  # stable: equal measurements keep the search's order
+    return known + [h for h in hits if h["track"].get(by) is None]
+
+
 def named_candidates(response: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For an answer that cites no excerpt: the first excerpt of each track whose file the answer names, else the
     top-ranked one (a stranger's answer named song_mix.wav and was given speech.wav, the top candidate, as its
@@ -209,14 +233,17 @@ def measured(track: dict[str, Any]) -> dict[str, Any]:
     return {"key": key.get("label"), "tempo_bpm": track.get("tempo_bpm"), "metre": track.get("metre")}
 
 
-def _listed(c: dict[str, Any]) -> str:
-    """One numbered excerpt of the prompt; the measurements as claims.py reads them back ("D major", "N BPM")."""
+def _listed(c: dict[str, Any], *, ranked_by: str | None = None, track: dict[str, Any] | None = None) -> str:
+    """One numbered excerpt of the prompt; the measurements as claims.py reads them back ("D major", "N BPM"), and
+    the one the excerpts are ranked by (`ranked_by`, read from `track`) where it is not among them."""
     line = f"[{c['n']}] \"{c['filename']}\" (session {c['session_id']})"
     if c["text"]:
         line += f", at {_clock(c['start_seconds'])}: \"{c['text']}\""
     m = c["measured"]
     facts = [f"key {m['key']}" if m["key"] else "", f"{m['tempo_bpm']:.1f} BPM" if m["tempo_bpm"] else "",
              f"metre {m['metre']}" if m["metre"] else ""]
+    if ranked_by in ("duration_seconds", "loudness_lufs") and track and track.get(ranked_by) is not None:
+        facts.append(f"{RANKED_WHAT[ranked_by]} {_measure(track, ranked_by)}")
     if any(facts):
         line += "; measured: " + ", ".join(f for f in facts if f)
     return line

@@ -196,7 +196,19 @@ def test_a_question_is_answered_by_the_model_with_its_citations(browser, server,
             assert warning in box
         page.locator("#library-panel").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "library-answer.png"), full_page=True)
+        # the model chosen on the page is the one asked: `auto` picks one and says why (the page had no choice)
+        page.locator("#library-ask-model option[value='auto']").wait_for(state="attached")
+        choices = page.locator("#library-ask-model option").evaluate_all("(os) => os.map((o) => o.value)")
+        assert choices[:2] == ["", "auto"] and "smollm2-135m" in choices, choices
+        page.locator("#library-ask-model").select_option("auto")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.get_by_role("button", name="Stop the question").wait_for()
+        page.locator("#library-answer .answer").wait_for(timeout=240000)
+        (chosen,) = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+        assert chosen["job_id"] != job["job_id"] and chosen["result"]["model_choice"]["reason"], chosen
+        assert chosen["result"]["model_choice"]["reason"] in page.locator("#library-answer").inner_text()
         # stopped: the job is canceled (at its next step: the model's answer under way is finished first)
+        page.locator("#library-ask-model").select_option("")
         page.get_by_role("button", name="Ask", exact=True).click()
         page.get_by_role("button", name="Stop the question").click()
         page.locator("#library-answer", has_text="Stopped before it had an answer.").wait_for(timeout=120000)

@@ -3,6 +3,7 @@
 // (GET /library/search), and a question answered from them with its citations (POST /library/ask, a job
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
 import { cancelJob, get, postAndFollow } from './api.js';
+import { fillModelSelect, modelList } from './models.js';
 import { $, clear, el, errorText, formatClock, notify } from './ui.js';
 
 const TRACKS_PAGE = 50;
@@ -27,6 +28,14 @@ export class LibraryPanel {
     $('#library-search-form').addEventListener('submit', (e) => { e.preventDefault(); this.search(); });
     $('#library-more-results').addEventListener('click', () => this.search({ more: true }));
     $('#library-ask-form').addEventListener('submit', (e) => { e.preventDefault(); this.ask(); });
+    $('#library-panel').addEventListener('toggle', () => { if ($('#library-panel').open) this.offerModels(); });
+  }
+
+  // The Ask form's model choice: the server's (the resident LLM, else its default), auto, or an LLM on disk
+  async offerModels() {
+    let status;
+    try { status = await get('/api/v2/models/status'); } catch { return; } // the choice stays the server's
+    fillModelSelect($('#library-ask-model'), modelList(status), [['', 'resident or default'], ['auto', 'auto']]);
   }
 
   // The form's filters as the route's query; null (said why) when they cannot be asked
@@ -165,7 +174,10 @@ export class LibraryPanel {
     progress('Asking…', 0);
     button.disabled = true;
     try {
-      const result = await postAndFollow('/library/ask', { question: $('#library-question').value }, (job) => {
+      const body = { question: $('#library-question').value };
+      const model = $('#library-ask-model').value;
+      if (model) body.model_type = model;
+      const result = await postAndFollow('/library/ask', body, (job) => {
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
@@ -192,7 +204,8 @@ export class LibraryPanel {
   showAnswer(result) {
     const citations = result.citations ?? [];
     const warnings = result.warnings ?? [];
-    const about = [result.model, Number.isFinite(result.generation_seconds) ? `${result.generation_seconds.toFixed(1)} s` : null]
+    const about = [result.model, result.model_choice?.reason,
+      Number.isFinite(result.generation_seconds) ? `${result.generation_seconds.toFixed(1)} s` : null]
       .filter(Boolean).join(' · ');
     clear($('#library-answer'),
       el('p', { class: 'answer' }, result.answer || 'The model wrote no answer.'),

@@ -14,7 +14,7 @@ export class ModelsPanel {
   async refresh() {
     let status;
     try { status = await get('/api/v2/models/status'); } catch (e) { notify(errorText(e)); return; }
-    const models = Array.isArray(status.models) ? status.models : Object.values(status.models || {});
+    const models = modelList(status);
     $('#models-current').textContent = `Resident: ${status.current_model ?? 'none'} · device ${status.device ?? 'unknown'}`
       + ` · ${status.queue_depth ?? 0} queued`;
     $('#models-rows').replaceChildren(...models.map((m) => el('tr', { dataset: { model: m.model_type } },
@@ -27,12 +27,7 @@ export class ModelsPanel {
         ? el('button', { type: 'button', onclick: () => this.run('unload', {}, 'Unloading'), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
         : el('button', { type: 'button', disabled: !m.downloaded, onclick: () => this.run('load', { model_type: m.model_type }, `Loading ${m.model_type}`),
           'aria-label': `Load ${m.model_type}` }, 'Load')))));
-    const select = $('#generate-model');
-    const chosen = select.value;
-    select.replaceChildren(el('option', { value: 'auto' }, 'auto'),
-      ...models.filter((m) => m.downloaded && (m.kind ?? 'llm') === 'llm')
-        .map((m) => el('option', { value: m.model_type }, m.model_type)));
-    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : 'auto';
+    fillModelSelect($('#generate-model'), models, [['auto', 'auto']]);
   }
 
   // the job of /api/v2/models/<route>, followed to its result
@@ -78,4 +73,19 @@ export class ModelsPanel {
       stop.disabled = false;
     }
   }
+}
+
+// The models of GET /api/v2/models/status (a list, or an object by name from older servers)
+export function modelList(status) {
+  return Array.isArray(status.models) ? status.models : Object.values(status.models || {});
+}
+
+// A select of LLMs: the `fixed` choices first ([value, label] pairs), then each LLM whose weights are on disk;
+// the choice made stays where it is still offered
+export function fillModelSelect(select, models, fixed) {
+  const chosen = select.value;
+  select.replaceChildren(...fixed.map(([value, label]) => el('option', { value }, label)),
+    ...models.filter((m) => m.downloaded && (m.kind ?? 'llm') === 'llm')
+      .map((m) => el('option', { value: m.model_type }, m.model_type)));
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : fixed[0][0];
 }

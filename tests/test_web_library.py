@@ -100,6 +100,27 @@ def test_tracks_are_listed_by_their_measured_key_and_tempo_and_a_row_opens_its_s
 
 
 @pytest.mark.needs_chromium
+def test_a_session_deleted_elsewhere_leaves_the_list_when_found_gone(browser, server, client, two_songs, tmp_path):
+    """A stranger's list kept the rows of a session deleted from another client until List was pressed again, each
+    opening to "no session"; the first found gone takes its session's rows with it, the others' stay."""
+    doomed = measured_songs(client, tmp_path)
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        list_tracks(page, key="C major")
+        assert len(rows_of(page, doomed)) == 1 and len(rows_of(page, two_songs)) == 1
+        assert client.delete(f"/sessions/{doomed}").status_code == 200
+        page.get_by_role("button", name=f"Open session {doomed} at in-c.wav").click()
+        page.locator("#library-tracks-status", has_text=f"Session {doomed} is gone").wait_for()
+        assert rows_of(page, doomed) == [] and len(rows_of(page, two_songs)) == 1
+        assert page.locator("#notice").inner_text() == f"session {doomed!r} does not exist"
+        assert page.locator("#session-title").inner_text() == "No session open"
+        assert not [p for p in problems if "404" not in p], problems  # the 404 of the open is the browser's note
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_filter_the_server_refuses_shows_its_message(browser, server, two_songs):
     context, page, _ = logged_in(browser)
     try:

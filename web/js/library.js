@@ -129,8 +129,21 @@ export class LibraryPanel {
     return el('button', {
       type: 'button', class: 'link mono session-link', dataset: { session: sessionId },
       'aria-label': `Open session ${sessionId} at ${file}`, title: `Open session ${sessionId} at ${file}`,
-      onclick: () => this.onOpen(sessionId, file),
+      onclick: async () => {
+        if (await this.onOpen(sessionId, file) === false) this.forgetSession(sessionId);
+      },
     }, sessionId);
+  }
+
+  // A session found gone (deleted elsewhere) leaves the list, the results and the answer: its rows had stayed
+  // until List was pressed again, each opening to "no session"
+  forgetSession(sessionId) {
+    const named = (node) => node.querySelector(`.session-link[data-session="${CSS.escape(sessionId)}"]`);
+    const rows = [...document.querySelectorAll('#library-rows tr, #library-results li, #library-answer li')].filter(named);
+    rows.forEach((row) => row.remove());
+    if (rows.length) {
+      $('#library-tracks-status').textContent = `Session ${sessionId} is gone: its tracks left the list.`;
+    }
   }
 
   async search({ more = false } = {}) {

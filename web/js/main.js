@@ -60,33 +60,36 @@ function writeHash() {
 // put its id in the header over the open session's files, with the server's bare "could not be parsed")
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+// Open a session (at `file`); false when there is none of that id (gone, or never there)
 async function openSession(id, { file } = {}) {
   if (!SESSION_ID.test(id)) {
     notify(`The address names no session: "${id.slice(0, 64)}" is not a session id (letters, digits, _ and -, `
       + 'at most 64 characters).');
     writeHash(); // back to what is open
-    return;
+    return false;
   }
   state.sessionId = id;
   state.file = file ?? null;
   state.session = null;
   sessions.mark(id);
   $('#session-title').textContent = `Session ${id}`;
-  await refreshSession({ resetJobs: true });
+  return refreshSession({ resetJobs: true });
 }
 
+// The open session read again; false when it is gone (closed then), else true
 async function refreshSession({ resetJobs = false } = {}) {
   const id = state.sessionId;
-  if (!id) return;
+  if (!id) return true;
   let session;
   try {
     session = await get(`/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
     notify(errorText(e));
-    if (e instanceof ApiError && e.status === 404) closeSession(); // gone, or another user's: nothing of it stays
-    return;
+    const gone = e instanceof ApiError && e.status === 404;
+    if (gone) closeSession(); // gone, or another user's: nothing of it stays
+    return !gone;
   }
-  if (id !== state.sessionId) return;
+  if (id !== state.sessionId) return true;
   state.session = session;
   const audio = session.files.filter((f) => !isImage(f));
   if (!audio.some((f) => f.name === state.file)) state.file = audio[0]?.name ?? null;

@@ -1,4 +1,5 @@
-"""GET /health: API up, Redis reachable, workers alive, queue depths, free space in the data directory.
+"""GET /health: API up, Redis reachable (and taking writes), workers alive, queue depths, free space in the data
+directory.
 
 Without credentials: a public view for load balancers and monitors (up/down, Redis latency, queue depths,
 how many workers are alive) that names no worker, host, pid or job. With valid credentials (checked and
@@ -18,6 +19,7 @@ from flask import Blueprint, current_app, jsonify
 from api.access import current_caller
 from config import data_dir
 from disk_space import disk_space
+from jobs.queue_storage import QueueStorageFull
 from jobs.services import services
 from jobs.workers import queue_depth
 
@@ -30,9 +32,14 @@ QUEUE_KINDS = {"GPU_QUEUE": "gpu", "CPU_QUEUE": "cpu"}  # the public view names 
 def health():
     svc = services()
     cfg = current_app.config
+    writable = True
     try:
         t0 = time.perf_counter()
-        svc.redis.ping()
+        try:
+            svc.redis.ping()
+        except QueueStorageFull:  # valkey refuses PING with writes (MISCONF) on a full disk: up, and read from
+            writable = False
+            svc.redis.echo("health")
         latency_ms = (time.perf_counter() - t0) * 1000
         workers = svc.workers.all()
         queues = {kind: queue_depth(svc.redis, cfg[k]) for k, kind in QUEUE_KINDS.items()}
@@ -50,9 +57,12 @@ def health():
         log.warning("health: cannot read the free space of the data directory: %s", e)
         disk = {"ok": False}
     public = {
-        "status": "ok" if not missing and disk["ok"] else "degraded",
+        "status": "ok" if not missing and disk["ok"] and writable else "degraded",
         "api": "ok",
-        "redis": {"ok": True, "latency_ms": round(latency_ms, 2)},
+        # a full disk under valkey had read "Redis is not reachable", 503, while every read was served
+        "redis": {"ok": True, "latency_ms": round(latency_ms, 2)} if writable else {
+            "ok": True, "latency_ms": round(latency_ms, 2), "writable": False,
+            "error": "the job queue's disk is full: no job can be queued until space is freed"},
         "workers_alive": len(alive),
         "queue_depth": queues,
         "disk": disk,  # figures only: no path, not even in the full view

@@ -15,6 +15,7 @@ import re
 import sqlite3
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
@@ -67,8 +68,8 @@ def library(*, ping: bool = False, apply_removals: bool = True) -> Library:
         if apply_removals:  # what was deleted while the database was down
             catch_up(services().redis, current_app.config, found)
         return found
-    except MusicAnalyzerError:
-        raise
+    except (MusicAnalyzerError, redis.RedisError):  # Redis's own errors are Redis's: 503 redis_unavailable
+        raise                                        # (Redis down had read "the library database is not reachable")
     except Exception as e:  # the database is down or unreachable: the details to the log only
         log.warning("library database unavailable: %s", e)
         if disk_full(e):  # a stranger's full disk had read "not reachable; retry shortly"

@@ -19,6 +19,7 @@ from typing import Any
 from redis import Redis
 
 from jobs.keys import PREFIX, text
+from jobs.queue_storage import QueueStorageFull
 from library.service import Library
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,10 @@ def catch_up(client: Redis, settings: Mapping[str, Any], library: Library) -> in
         entry = json.loads(text(raw))
         track_ids = [entry["track_id"]] if entry.get("track_id") else []
         removed = library.store.remove(owner=entry["owner"], session_id=entry["session_id"], track_ids=track_ids)
-        client.srem(key, raw)
+        try:
+            client.srem(key, raw)
+        except QueueStorageFull:  # a full disk under valkey: applied again next time (a removal is idempotent),
+            return applied       # and the read goes on (it had answered 503 "the library database ...")
         applied += 1
         log.info("library: removed %d track(s) of session %s deleted while the database was down", removed,
                  entry["session_id"])

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import redis
 from flask import current_app, g, has_request_context
 
 from storage import missing_file, session_not_found
-from worker.errors import ConflictError, NotFoundError
+from worker.errors import ConflictError, MusicAnalyzerError, NotFoundError
 from worker.options import JobOptions
 
 from .cache import adopt, cacheable, hits_for_all
 from .erasure import withdraw_if_gone
 from .library_index import index_job_tracks
+from .queue_storage import QueueStorageFull
 from .services import services
 from .types import JOB_TYPES
 from .webhooks import WebhookRequest
@@ -41,22 +45,66 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     svc = services()
     if capped:  # (a probe is not: it asks whether the queue is served, and its answer is its wait)
         svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))
-    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue, task=kind.task,
-                          params=params, request_id=g.get("request_id") if has_request_context() else None,
-                          webhook=webhook)
-    _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files or []))
-    try:  # its turn among the queue's users (jobs/fairness.py)
+    job = _record(job_type, owner=owner, session_id=session_id, queue=queue, params=params, webhook=webhook)
+    with ended_on_error(job["job_id"], "could not enqueue the job: the job queue did not take it"):
+        _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files or []))
+        # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
-    except Exception:
-        log.error("could not enqueue job %s", job["job_id"], exc_info=True)  # the broker's error may name its URL
-        svc.jobs.fail(job["job_id"], {"code": "queue_unavailable", "message": "could not enqueue the job: the job "
-                                                                             "queue did not take it"})
-        raise
     # a process that dies before this line (a killed API, a lost connection) leaves the job in the store's
     # unpublished set, and a worker's recovery publishes it (jobs/runtime.py): never queued for good
-    svc.jobs.published(job["job_id"])
+    _published(job["job_id"])
     return job
+
+
+def _record(job_type: str, *, owner: str, session_id: str | None, queue: str, params: dict[str, Any],
+            webhook: WebhookRequest | None) -> dict:
+    return services().jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue,
+                                  task=JOB_TYPES[job_type].task, params=params,
+                                  request_id=g.get("request_id") if has_request_context() else None,
+                                  webhook=webhook)
+
+
+@contextmanager
+def ended_on_error(job_id: str, why: str) -> Iterator[None]:
+    """A recorded job whose queueing (or answer) fails is ended `failed` (`why`) and the error goes on; where Redis
+    takes no write to end it (its disk filled meanwhile: valkey takes writes until an append to its file fails),
+    the job stays queued and unpublished, and recovery queues it once Redis takes writes: the error says so, with
+    its id (a 507 saying "nothing was queued" had hidden such a job, which ran once space returned and took the
+    space the stranger's retry needed)."""
+    try:
+        yield
+    except MusicAnalyzerError:  # the request's own refusal (a session deleted meanwhile: the job is erased)
+        raise
+    except Exception as e:
+        log.error("job %s: %s", job_id, why, exc_info=True)  # the broker's error may name its URL: the log only
+        try:
+            services().jobs.fail(job_id, {"code": "queue_unavailable", "message": why})
+        except redis.RedisError as unwritable:
+            raise QueuedLaterError(job_id, disk_full=isinstance(unwritable, QueueStorageFull)) from e
+        raise
+
+
+def _published(job_id: str) -> None:
+    """The job's message is sent: out of the unpublished set. Refused (a full disk under valkey): the job is queued
+    all the same, and recovery, finding it sent or run, takes it out then (a second message finds it started)."""
+    try:
+        services().jobs.published(job_id)
+    except redis.RedisError as e:
+        log.warning("job %s was queued; its unpublished mark stays until recovery sees it: %s", job_id, e)
+
+
+class QueuedLaterError(MusicAnalyzerError):
+    """The job was recorded, then Redis stopped taking writes (its disk full: 507; gone: 503): neither queued nor
+    ended, it is queued by a worker's recovery once Redis takes writes again."""
+
+    def __init__(self, job_id: str, *, disk_full: bool):
+        what = "the job queue's disk filled" if disk_full else "the job queue (Redis) stopped answering"
+        super().__init__(f"{what} while job {job_id} was being queued: it is recorded and runs once "
+                         f"{'space has been freed' if disk_full else 'Redis is back'}, unless canceled "
+                         f"(DELETE /jobs/{job_id})", code="insufficient_storage" if disk_full else "redis_unavailable",
+                         details={"job_id": job_id})
+        self.http_status = 507 if disk_full else 503
 
 
 def _withdraw_if_gone(job: dict, *, owner: str, session_id: str | None, files: list[str]) -> None:
@@ -95,11 +143,11 @@ def submit_answered(job_type: str, *, owner: str, options: JobOptions, result: d
     svc = services()
     kind = JOB_TYPES[job_type]
     params: dict[str, Any] = {"files": [], "batch": False, "options": options.to_dict()}
-    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=None,
-                          queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
-                          request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
-    svc.jobs.succeed_at_once(job["job_id"], result, files=[], stage=stage)
-    svc.jobs.published(job["job_id"])
+    job = _record(job_type, owner=owner, session_id=None, queue=current_app.config[kind.queue_setting],
+                  params=params, webhook=webhook)
+    with ended_on_error(job["job_id"], "could not record the answer"):
+        svc.jobs.succeed_at_once(job["job_id"], result, files=[], stage=stage)
+    _published(job["job_id"])
     return svc.jobs.get(job["job_id"]) or job
 
 
@@ -120,9 +168,8 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
         return None
     kind = JOB_TYPES[job_type]
     params: dict[str, Any] = {"files": list(files), "batch": batch, "options": options.to_dict()}
-    job = svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id,
-                          queue=current_app.config[kind.queue_setting], task=kind.task, params=params,
-                          request_id=g.get("request_id") if has_request_context() else None, webhook=webhook)
+    job = _record(job_type, owner=owner, session_id=session_id, queue=current_app.config[kind.queue_setting],
+                  params=params, webhook=webhook)
     _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files))
     results_dir = store.results_dir(session_id)
     results = [adopt(hit, audio_path=path, results_dir=results_dir) for hit, path in zip(hits, paths, strict=True)]
@@ -134,6 +181,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     if not index_job_tracks(job, job_type, settings=current_app.config, sessions=svc.sessions, embed_new=False):
         current_app.extensions["celery"].send_task(LIBRARY_INDEX_TASK, args=[job["job_id"]],
                                                    queue=current_app.config["CPU_QUEUE"])
-    svc.jobs.succeed_at_once(job["job_id"], result, files=written)
-    svc.jobs.published(job["job_id"])
+    with ended_on_error(job["job_id"], "could not record the cached result"):
+        svc.jobs.succeed_at_once(job["job_id"], result, files=written)
+    _published(job["job_id"])
     return svc.jobs.get(job["job_id"]) or job

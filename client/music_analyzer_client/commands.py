@@ -244,9 +244,18 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     if not redis.get("ok"):
         out.out.print(f"  redis     down: {redis.get('error') or 'not reachable'}", style="bold red")
         return code
-    out.out.print(f"  redis     ok ({redis.get('latency_ms')} ms)")
+    if redis.get("writable") is False:  # up and read from, but no job can be queued (a full disk under valkey)
+        out.out.print(f"  redis     refuses writes: {redis.get('error') or 'its disk is full'}", style="yellow")
+    else:
+        out.out.print(f"  redis     ok ({redis.get('latency_ms')} ms)")
     out.out.print(f"  workers   {h.get('workers_alive')} alive; queue depth {h.get('queue_depth')}")
     missing = h.get("queues_without_worker") or []
     if missing:
         out.out.print(f"  no worker serves: {', '.join(missing)}", style="yellow")
+    disk = h.get("disk") or {}
+    if disk.get("ok") is False:  # the reason a server is degraded was not printed (uploads then get 507)
+        free, kept = disk.get("free_bytes"), disk.get("min_free_bytes")
+        why = (f"{_bytes(int(free))} free, below the {_bytes(int(kept))} the server keeps free; uploads and jobs "
+               "are refused" if free is not None and kept is not None else "the data directory cannot be read")
+        out.out.print(f"  disk      low: {why}", style="yellow")
     return EXIT_OK

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import redis
@@ -23,6 +24,7 @@ from worker.errors import InvalidRequestError
 
 from . import keys
 from .keys import text
+from .queue_storage import tidy
 from .record import STATES, read_record
 from .store import JobStore
 
@@ -109,7 +111,7 @@ def page_jobs(store: JobStore, *, owner: str | None, session_id: str | None, lim
         summaries = _summaries(store.r, entries)
         gone = [job_id for job_id, _, (_, job_type, _, _) in summaries if job_type is None]
         if gone:  # expired records: their ids leave the index too
-            store.r.zrem(index, *gone)
+            tidy(partial(store.r.zrem, index, *gone), f"{len(gone)} expired job ids of {index}")
         for job_id, score, (job_owner, job_type, state, size) in summaries:
             accepted = (job_type is not None and (owner is None or job_owner == owner)
                         and where.accepts({"type": job_type, "state": state}))

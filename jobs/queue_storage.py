@@ -11,8 +11,10 @@ it with 507 `insufficient_storage` (api/errors.py), not 503.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +31,13 @@ def install() -> None:
         log.warning("redis-py's error table moved: a full disk under Redis will stop the Celery workers")
         return
     BaseParser.EXCEPTION_CLASSES.setdefault("MISCONF", QueueStorageFull)
+
+
+def tidy(step: Callable[[], object], what: str) -> None:
+    """A read's housekeeping write (forgetting an expired worker, an ended job, an expired record's id): skipped
+    when Redis takes no write now, the next read does it. On a full disk under valkey such writes had failed the
+    reads around them with 507 "nothing was queued" (a stranger's job listings and job status, every other try)."""
+    try:
+        step()
+    except RedisError as e:
+        log.info("not now (%s): %s", e, what)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any
 
 import redis
 
 from . import keys
 from .keys import text
+from .queue_storage import tidy
 from .record import TERMINAL_STATES
 
 HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
@@ -82,13 +84,24 @@ class WorkerRegistry:
         ended = [i for i, state in zip(ids, pipe.execute(), strict=True)
                  if state is None or text(state) in TERMINAL_STATES]
         if ended:
-            self.r.srem(keys.worker_jobs(name), *ended)
-            self.r.hdel(keys.worker_job_pids(name), *ended)
+            def forget_ended() -> None:
+                pipe = self.r.pipeline()
+                pipe.srem(keys.worker_jobs(name), *ended)
+                pipe.hdel(keys.worker_job_pids(name), *ended)
+                pipe.execute()
+
+            tidy(forget_ended, f"ended jobs of {name} listed as current")
         return [i for i in ids if i not in ended]
 
     def remove(self, name: str) -> None:
         self.r.delete(keys.worker(name), keys.worker_job_pids(name))
         self.r.srem(keys.WORKERS, name)
+
+    def _forget(self, name: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.srem(keys.WORKERS, name)
+        pipe.delete(keys.worker_jobs(name), keys.worker_job_pids(name))
+        pipe.execute()
 
     def all(self) -> list[dict]:
         names = sorted(text(n) for n in self.r.smembers(keys.WORKERS))
@@ -98,8 +111,7 @@ class WorkerRegistry:
         out, now = [], time.time()
         for n, raw in zip(names, pipe.execute(), strict=True):
             if not raw:  # its heartbeat expired: a stopped or dead worker
-                self.r.srem(keys.WORKERS, n)
-                self.r.delete(keys.worker_jobs(n), keys.worker_job_pids(n))
+                tidy(partial(self._forget, n), f"the expired worker {n}")
                 continue
             rec = {text(k): text(v) for k, v in raw.items()}
             beat = float(rec.pop("heartbeat"))

@@ -7,12 +7,15 @@ filled to the last byte (root only), as tests/test_disk_full_queue.py."""
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 
 import pytest
+import redis
 import requests
 from kombu.exceptions import OperationalError
 
+from jobs import keys
 from jobs.submit import QueuedLaterError, ended_on_error
 from tests.audio_synth import sine, write
 from tests.conftest import PASSWORD, USER, serving
@@ -45,6 +48,13 @@ def test_a_full_queue_disk_refuses_jobs_whole_and_serves_reads(settings, tmp_pat
                 assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("t.wav", wav)}).status_code == 201
                 before = s.post(f"{base}/process/features/{sid}", json={"file": "t.wav"}).json()["job_id"]
 
+                # what reads tidy as they go: a worker whose heartbeat expired (as a worker's does when its beats
+                # are refused on a full disk), a dead worker's ended job listed as current, an expired record's id
+                with redis.Redis.from_url(url) as r:
+                    r.sadd(keys.WORKERS, f"gone-{token}", f"live-{token}")
+                    r.hset(keys.worker(f"live-{token}"), mapping={"heartbeat": time.time(), "queues": "[]"})
+                    r.sadd(keys.worker_jobs(f"live-{token}"), f"ended{token}")
+                    r.zadd(keys.owner_jobs(USER), {f"expired{token}": time.time() + 100})
                 fill(disk)
                 # valkey takes writes until an append to its file fails (a page's slack): a job refused whole says
                 # "nothing was queued" and none is listed; one recorded before the disk refused its message says
@@ -77,15 +87,17 @@ def test_a_full_queue_disk_refuses_jobs_whole_and_serves_reads(settings, tmp_pat
                 assert raised.value.http_status == 507 and raised.value.details == {"job_id": before}
                 assert s.get(f"{base}/jobs/{before}").json()["state"] == "queued"
 
-                # reads are served throughout
+                # reads are served throughout, their tidying left for later (it had failed them with 507)
                 for path in ("/jobs", f"/sessions/{sid}", f"/jobs/{before}", "/api/v2/models/status",
-                             "/library/tracks", "/sessions"):
+                             "/library/tracks", "/sessions", "/metrics"):
                     assert [s.get(base + path).status_code for _ in range(4)] == [200] * 4, path
                 health = requests.get(f"{base}/health", timeout=30)
                 assert health.status_code == 200, health.text
                 h = health.json()
                 assert h["status"] == "degraded" and h["redis"]["ok"] is True and h["redis"]["writable"] is False
                 assert "disk is full" in h["redis"]["error"]
+                full = s.get(f"{base}/health").json()  # the admin's view lists the workers (tidied later)
+                assert [w["name"] for w in full["workers"]] == [f"live-{token}"], full["workers"]
                 said = ma(cli_env(base, tmp_path), "health")
                 assert said.returncode == 0 and "redis     refuses writes: the job queue's disk is full" in said.stdout
 

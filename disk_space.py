@@ -1,7 +1,7 @@
 """Free space in the data directory: what /health reports, and the up-front refusal of an upload.
 
 Below MIN_FREE_DISK_MB the service is `degraded`: uploads that would take the free space under the
-threshold are refused with 507 before a byte is written, so the space left goes to jobs' results, the
+threshold, and new sessions, are refused with 507 before a byte is written, so the space left goes to jobs' results, the
 upload spool and the embedded valkey's append-only file. Reads go on as usual. A write that still finds
 the disk full fails with the same 507 `insufficient_storage` (worker/errors.py maps the OSError).
 """
@@ -44,5 +44,5 @@ def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: in
     space = disk_space(data_dir, min_free_mb=min_free_mb)
     if space.free_bytes - max(incoming_bytes, 0) < space.min_free_bytes:
         raise InsufficientStorageError(DISK_FULL_MESSAGE if space.free_bytes <= incoming_bytes else
-                                       "the server is low on disk space and takes no uploads until space "
-                                       "has been freed; retry later")
+                                       "the server is low on disk space and takes no new sessions or uploads "
+                                       "until space has been freed; retry later")

@@ -83,6 +83,8 @@ def create_session():
     if store.exists(session_id):  # only the caller's own ids: another user's never conflict
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")
     require_session_room(store)
+    # below MIN_FREE_DISK_MB as an upload is: a stranger's POSTs had made empty sessions with 24 KB left
+    require_room(data_dir(current_app.config), min_free_mb=float(current_app.config["MIN_FREE_DISK_MB"]))
     store.create(session_id, max_sessions=session_limit(store))
     return jsonify({"session_id": session_id}), 201
 

@@ -194,6 +194,23 @@ def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
             f"{base}/process/features/SESSION\n")
 
 
+def low_disk_note(settings: dict) -> str | None:
+    """A warning at start when DATA_DIR is already below MIN_FREE_DISK_MB: every upload and new session would be
+    refused with 507 (a stranger's 40 MB volume, under the 256 MB default, refused everything and run.py said
+    nothing)."""
+    from disk_space import MB, disk_space
+
+    try:
+        space = disk_space(settings["DATA_DIR"], min_free_mb=float(settings["MIN_FREE_DISK_MB"]))
+    except OSError:
+        return None
+    if not space.low:
+        return None
+    return (f"run.py: warning: {space.free_bytes / MB:.0f} MB free in DATA_DIR ({settings['DATA_DIR']}), below "
+            f"MIN_FREE_DISK_MB ({space.min_free_bytes / MB:.0f} MB): uploads and new sessions are refused (507) "
+            "until space is freed; on a small volume set MIN_FREE_DISK_MB lower")
+
+
 def send_stops(layout: RunLayout, names: list[str]) -> None:
     """Have supervisord send each of `names` its stop signal now, without waiting for it to stop.
 
@@ -295,6 +312,8 @@ def run(opts: Options, settings: dict) -> int:
         # and hand downloads to it: nginx sends them from DATA_DIR, no API thread or temp file per reader
         env["FILES_VIA_FRONT"] = "1" if plan_.behind_proxy else "0"
         print(intro(opts, plan_, layout), flush=True)
+        if (note := low_disk_note(settings)) is not None:
+            print(note, file=sys.stderr, flush=True)
         return supervise(layout, env, lock, [p.name for p in plan_.programs if p.stops_at_once])
     finally:
         layout.remove_metrics_dir()  # ours alone: the lock is held

@@ -185,6 +185,10 @@ def test_a_failed_job_exits_1_with_the_workers_message(env, tmp_path, settings):
     assert done.returncode == 1, done.stderr
     assert "already in the session" in done.stderr and "take.wav features: failed" in done.stderr
     assert "  error    " in done.stdout
+    # the jobs table gives the failure's code and message where its stage said "failed" again
+    (failed,) = [line for line in ma(env, "jobs", "--session", "cli-fail", "--state", "failed").stdout.splitlines()
+                 if "features" in line]
+    assert "failed" in failed and re.search(r"\b[a-z_]+: \w", failed), failed
 
 
 def test_login_keeps_the_password_out_of_the_config(env, tmp_path):

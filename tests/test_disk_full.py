@@ -84,6 +84,10 @@ def test_uploads_on_a_full_disk_are_507_and_resume_once_space_returns(settings, 
             r = upload(tone)
             assert_disk_full_answer(r, data=data)
             assert_answer(spec, "POST", "/sessions/{session_id}/files", r.status_code, r.json())
+            # and no new session (a stranger's POST /sessions had made empty ones with 24 KB left)
+            made = requests.post(f"{base}/sessions", auth=AUTH, timeout=30)
+            assert_disk_full_answer(made, data=data)
+            assert_answer(spec, "POST", "/sessions", made.status_code, made.json())
             # no threshold and no Content-Length: the spool's own write meets the full disk
             app.config["MIN_FREE_DISK_MB"] = 0
             assert_disk_full_answer(chunked_upload(base, sid, "late.wav", tone.read_bytes()), data=data)
@@ -305,3 +309,15 @@ def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tm
         finally:
             nginx.terminate()
             nginx.wait(timeout=30)
+
+
+def test_run_warns_at_start_when_the_data_disk_is_already_below_its_reserve(tmp_path):
+    """A stranger's 40 MB volume, under the 256 MB default reserve: every upload was refused with 507 and run.py
+    said nothing at start."""
+    from service.runner import low_disk_note
+
+    with small_disk(tmp_path / "disk", size_mb=8) as disk:
+        note = low_disk_note({"DATA_DIR": str(disk), "MIN_FREE_DISK_MB": 256})
+        assert note is not None and "8 MB free in DATA_DIR" in note and "below MIN_FREE_DISK_MB (256 MB)" in note
+        assert "uploads and new sessions are refused" in note
+        assert low_disk_note({"DATA_DIR": str(disk), "MIN_FREE_DISK_MB": 1}) is None

@@ -167,7 +167,8 @@ OPERATIONS: dict[str, Op] = {
                           409: "The caller has it already (`session_exists`), or holds MAX_SESSIONS_PER_USER sessions "
                                "(`too_many_sessions`).",
                           413: "The body is over 64 KiB.", 415: "A body that is not JSON.",
-                          507: "The owner's sessions hold USER_STORAGE_MB already (`storage_quota_exceeded`)."},
+                          507: "The owner's sessions hold USER_STORAGE_MB already (`storage_quota_exceeded`), or "
+                               "the data disk is below MIN_FREE_DISK_MB (`insufficient_storage`)."},
                          body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."}),
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",

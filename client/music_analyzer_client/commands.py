@@ -21,11 +21,25 @@ def _short_time(iso: str | None) -> str:
     return (iso or "")[:19].replace("T", " ")
 
 
+ERROR_SHOWN_CHARS = 80  # of a failed job's error message, in the stage column
+
+
 def _job_row(job: Job | dict[str, Any]) -> list[str]:
     progress = job.get("progress")
     return [str(job.get("job_id")), str(job.get("type")), str(job.get("session_id") or "-"), str(job.get("state")),
-            f"{100 * float(progress):.0f}%" if progress is not None else "", str(job.get("stage") or ""),
+            f"{100 * float(progress):.0f}%" if progress is not None else "", _stage(job),
             _short_time(job.get("created_at"))]
+
+
+def _stage(job: Job | dict[str, Any]) -> str:
+    """The stage; for a failed job its error's code and message (a stranger's table read "failed / failed", the
+    reason in no command's output but --json)."""
+    error = job.get("error") or {}
+    if job.get("state") != "failed" or not error:
+        return str(job.get("stage") or "")
+    message = str(error.get("message") or "")
+    cut = message if len(message) <= ERROR_SHOWN_CHARS else message[:ERROR_SHOWN_CHARS - 1] + "…"
+    return f"{error.get('code') or 'failed'}: {cut}" if cut else str(error.get("code") or "failed")
 
 
 JOB_COLUMNS = ["job", "type", "session", "state", "progress", "stage", "created"]

@@ -42,6 +42,9 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
         raise UsageError("--model chooses the separation model of --stems: add --stems")
     if args.llm_model and not args.llm:
         raise UsageError("--llm-model chooses the model of --llm TASK: add --llm")
+    if args.lyrics and args.stems and args.model == "hpss":  # found out after the separation had run (15 s)
+        raise UsageError("--lyrics transcribes the vocal stem, and hpss makes none (its stems are harmonic and "
+                         "percussive): use --model repet (no weights needed) or htdemucs")
     out: list[Analysis] = []
     if args.features:
         out.append(Analysis("features", "features"))

@@ -98,6 +98,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
                     first = info
                     options_now = dataclasses.replace(options, language=options.language or info.language)
             offset += len(piece) / SAMPLE_RATE
+            if progress is not None and total_seconds:  # a piece with no segment (silence, an instrumental
+                progress(min(offset / total_seconds, 1.0), "transcribing")  # stretch) had held the bar still
     if not windows:  # the resampler makes nothing of a sample or two (an empty file is refused at upload)
         raise _too_short(0)
     duration = offset or 1e-9

@@ -15,10 +15,12 @@ import redis
 import requests
 from kombu.exceptions import OperationalError
 
+from api.openapi.build import spec_for
 from jobs import keys
 from jobs.submit import QueuedLaterError, ended_on_error
 from tests.audio_synth import sine, write
 from tests.conftest import PASSWORD, USER, serving
+from tests.contract import assert_answer
 from tests.small_disk import fill, small_disk
 from tests.test_cli import cli_env, ma
 from tests.test_disk_full import assert_disk_full_answer, start_app
@@ -96,6 +98,7 @@ def test_a_full_queue_disk_refuses_jobs_whole_and_serves_reads(settings, tmp_pat
                 h = health.json()
                 assert h["status"] == "degraded" and h["redis"]["ok"] is True and h["redis"]["writable"] is False
                 assert "disk is full" in h["redis"]["error"]
+                assert_answer(spec_for(app), "GET", "/health", health.status_code, h)  # as the description says
                 full = s.get(f"{base}/health").json()  # the admin's view lists the workers (tidied later)
                 assert [w["name"] for w in full["workers"]] == [f"live-{token}"], full["workers"]
                 said = ma(cli_env(base, tmp_path), "health")

@@ -294,7 +294,9 @@ def status_schemas() -> dict[str, Schema]:
                 downloaded=BOOL, loaded=BOOL, modalities=arr(STR), memory=memory, load_seconds=null(NUM),
                 last_used=null(STR), attention=null(STR), dtype=null(STR), context_length=null(INT))
     health_public = dict(status={"enum": ["ok", "degraded", "unavailable"]}, api={"const": "ok"},
-                         redis=obj(["ok"], ok=BOOL, latency_ms=NUM, error=STR), workers_alive=INT,
+                         redis=obj(["ok"], "`writable: false` (status `degraded`): reachable, but refusing writes, "
+                                   "its disk full; no job can be queued until space is freed.",
+                                   ok=BOOL, latency_ms=NUM, writable=BOOL, error=STR), workers_alive=INT,
                          queue_depth={"type": "object", "additionalProperties": INT},
                          queues_without_worker=arr(STR),
                          disk=obj(["ok"], "Space in the data directory (`ok: false`: under MIN_FREE_DISK_MB, "

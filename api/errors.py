@@ -51,6 +51,19 @@ def too_large_message() -> str:
     return f"the request body is larger than the limit of {limit} bytes"
 
 
+def unknown_job_type() -> str | None:
+    """For a POST to /process/<type>/... of no such type: what the types are (a stranger's client typo "pitchh"
+    had got Flask's "The requested URL was not found on the server. If you entered the URL manually...")."""
+    if not has_request_context() or request.method != "POST":
+        return None
+    parts = request.path.split("/")
+    if len(parts) != 4 or parts[1] != "process":
+        return None
+    known = sorted({r.rule.split("/")[2] for r in current_app.url_map.iter_rules()
+                    if r.rule.startswith("/process/") and "POST" in (r.methods or ())})
+    return f"no job type {parts[2][:64]!r}: POST /process/<type>/<session_id> takes {', '.join(known)}"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(MusicAnalyzerError)
     def domain_error(e: MusicAnalyzerError):
@@ -65,6 +78,8 @@ def register_error_handlers(app: Flask) -> None:
         message = e.description or e.name
         if e.code == 413:
             message = too_large_message()
+        elif e.code == 404 and (unknown := unknown_job_type()) is not None:
+            message = unknown
         body, status = error_response(e.code or 500, code, message)
         # the exception's own headers say what the status means: Allow of a 405, Content-Range of a 416
         for name, value in e.get_headers():

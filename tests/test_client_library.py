@@ -191,3 +191,23 @@ def test_a_jobs_time_is_how_long_it_ran_on_the_server():
     record = {"started_at": "2026-12-02T08:00:00.000+00:00", "finished_at": "2026-12-02T08:01:02.500+00:00"}
     assert ran_seconds(record) == 62.5
     assert ran_seconds({"started_at": None, "finished_at": None}) is None and ran_seconds({}) is None
+
+
+def test_a_programmers_slips_get_errors_that_say_what_was_meant(ma, tmp_path):
+    """A stranger's script: `jobs(states="failed")` was sent letter by letter ("unknown state(s) a, d, e, f, i,
+    l"), `start_job("pitchh", ...)` got Flask's "The requested URL was not found on the server. If you entered the
+    URL manually..." and `job("../../x")` "the request could not be parsed"."""
+    sid = ma.create_session()
+    ma.upload(sid, write(tmp_path / "t.wav", sine(330, 0.5)))
+    done = ma.wait(ma.start_job("features", sid, file="t.wav")["job_id"])
+    assert done["state"] == "succeeded"
+    listed = [j["job_id"] for j in ma.jobs(session_id=sid, states="succeeded", types="features")]
+    assert listed == [done["job_id"]]
+    assert [j["job_id"] for j in ma.jobs(session_id=sid, states="failed,canceled")] == []
+    with pytest.raises(MusicAnalyzerError) as typo:
+        ma.start_job("pitchh", sid, file="t.wav")
+    assert typo.value.status == 404 and typo.value.message.startswith("no job type 'pitchh': POST /process/")
+    assert "features, gemma_3n" in typo.value.message and "pitch" in typo.value.message
+    with pytest.raises(MusicAnalyzerError) as dotted:
+        ma.job("../../x")
+    assert dotted.value.code == "invalid_job_id" and "is not a job id" in dotted.value.message

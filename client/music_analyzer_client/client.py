@@ -235,7 +235,7 @@ class MusicAnalyzer:
     def job(self, job_id: str, *, wait: float | None = None, retry: bool = True) -> Job:
         """GET /jobs/<id>; with `wait` a long poll: the answer comes when the job ends or after `wait` s."""
         params = {"wait": wait} if wait else None
-        return cast(Job, self._json("GET", f"/jobs/{_segment(job_id)}", params=params, retry=retry,
+        return cast(Job, self._json("GET", f"/jobs/{_job_segment(job_id)}", params=params, retry=retry,
                                     timeout=(wait or 0) + self.timeout))
 
     def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
@@ -257,15 +257,16 @@ class MusicAnalyzer:
     def cancel(self, job_id: str) -> dict[str, Any]:
         """DELETE /jobs/<id>: {"state": "canceled"} for a queued job, "cancel_requested" for a running one;
         a finished job raises (409 job_finished)."""
-        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{_segment(job_id)}"))
+        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{_job_segment(job_id)}"))
 
-    def jobs_page(self, *, session_id: str | None = None, types: list[str] | None = None,
-                  states: list[str] | None = None, since: str | float | None = None, limit: int = 100,
+    def jobs_page(self, *, session_id: str | None = None, types: Sequence[str] | str | None = None,
+                  states: Sequence[str] | str | None = None, since: str | float | None = None, limit: int = 100,
                   cursor: str | None = None) -> tuple[list[Job], str | None]:
-        """One page of GET /jobs (newest first) and the cursor of the next page (None on the last)."""
+        """One page of GET /jobs (newest first) and the cursor of the next page (None on the last). `types` and
+        `states`: a list, or one name (or a comma list) as a string."""
         params: dict[str, Any] = {"limit": limit}
-        for key, value in (("session_id", session_id), ("type", ",".join(types or [])),
-                           ("state", ",".join(states or [])), ("since", since), ("cursor", cursor)):
+        for key, value in (("session_id", session_id), ("type", _comma_list(types)),
+                           ("state", _comma_list(states)), ("since", since), ("cursor", cursor)):
             if value:
                 params[key] = value
         page = self._json("GET", "/jobs", params=params, retry=True)
@@ -340,6 +341,22 @@ def _session_segment(session_id: str) -> str:
         raise UsageError(f"{session_id!r} is not a session id (1-64 characters of A-Z, a-z, 0-9, '_' or '-')",
                          code="invalid_session_id")
     return session_id
+
+
+JOB_ID = re.compile(r"[A-Za-z0-9]{1,64}")  # the server's job ids (api/access.py `job`)
+
+
+def _job_segment(job_id: str) -> str:
+    """A job id as its path segment, refused here when it cannot be one (`job("../../x")` had reached the front as
+    a path it normalised and answered "the request could not be parsed")."""
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise UsageError(f"{job_id!r} is not a job id (1-64 letters and digits)", code="invalid_job_id")
+    return job_id
+
+
+def _comma_list(names: Sequence[str] | str | None) -> str:
+    """A filter's names as the server reads them: `states="failed"` had been joined letter by letter ("f,a,i,...")."""
+    return names if isinstance(names, str) else ",".join(names or [])
 
 
 def _segment(value: str) -> str:

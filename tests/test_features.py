@@ -60,10 +60,20 @@ def test_values_agree_with_plain_librosa():
 
 
 def test_silence_and_tiny_clip_give_valid_results():
+    from worker.features.descriptors import features_summary
+
     f = compute_features(np.zeros(SR, dtype=np.float32), SR)
     assert f["loudness_lufs"] is None and f["peak_dbfs"] is None and f["silence_fraction"] == 1.0
+    # said so, and the text names no pitch class (a stranger's silent file read "C 8%, C# 8%, D 8%", "-inf dBFS")
+    assert f["dominant_pitch_class"] is None and [w for w in f["warnings"] if w.startswith("silent: ")], f
+    text = features_summary({"audio_features": f, "filename": "s.wav", "duration_seconds": 1.0, "sample_rate": SR,
+                             "channels": 1})
+    assert "  pitch classes   none (no pitched sound)" in text
+    assert "  peak            none: every sample is zero" in text
+    assert "8%" not in text and "inf" not in text and "  warning         silent: " in text
     f = compute_features(tone(440, 0.05), SR)
     assert f["loudness_lufs"] is None and f["spectral_centroid_hz"] > 0
+    assert not [w for w in f["warnings"] if w.startswith("silent")]
 
 
 def mixed_signal(seconds: float = 12.0, sr: int = SR) -> np.ndarray:

@@ -45,6 +45,7 @@ _EPS = 1e-10
 CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped: int16's largest is 0.99997
 CLIP_SHARE = 0.001  # ... and the recording is called clipped when this share of its samples is
 OVER_FULL_SCALE_DB = 1.0  # a decoded peak this far above 0 dBFS (lossy codecs overshoot by a fraction of a dB) is said
+SILENT_PEAK_DB = -80.0  # a peak at or below this (dBFS) is digital silence: no sound to describe (as Whisper's)
 DC_LEVEL = 0.01  # |mean| of the waveform (of full scale, -40 dBFS) above which it has a DC offset
 
 
@@ -210,6 +211,9 @@ class FeatureAccumulator:
 
     def _warnings(self) -> list[str]:
         out = []
+        if self.peak <= 10 ** (SILENT_PEAK_DB / 20):  # a stranger's silent file had no word of it here
+            out.append(f"silent: the peak is at or below {SILENT_PEAK_DB:.0f} dBFS; there is no sound to describe "
+                       "(no loudness, pitch classes or spectrum)")
         share = self.clipped / (self.samples * self.channels)
         if share >= CLIP_SHARE:
             out.append(f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)")
@@ -255,11 +259,14 @@ def features_summary(result: dict) -> str:
         f"  duration        {result['duration_seconds']:.2f} s, {result['sample_rate']} Hz, "
         f"{result['channels']} channel(s)",
         f"  loudness        {lufs:.1f} LUFS" if lufs is not None else "  loudness        n/a (too short or silent)",
-        f"  peak            {_fmt_db(f['peak_dbfs'])} dBFS, RMS {f['rms_energy']:.4f} ({_fmt_db(f['rms_dbfs'])} dBFS)",
+        f"  peak            {_fmt_db(f['peak_dbfs'])} dBFS, RMS {f['rms_energy']:.4f} ({_fmt_db(f['rms_dbfs'])} dBFS)"
+        if f["peak_dbfs"] is not None else "  peak            none: every sample is zero",
         f"  brightness      centroid {f['spectral_centroid_hz']:.0f} Hz, bandwidth "
         f"{f['spectral_bandwidth_hz']:.0f} Hz, roll-off {f['spectral_rolloff_hz']:.0f} Hz",
         f"  noisiness       zero-crossing rate {f['zero_crossing_rate']:.4f}",
-        "  pitch classes   " + ", ".join(f"{k} {v:.0%}" for k, v in top),
+        # a silent file's chroma is uniform: "C 8%, C# 8%, D 8%" had been printed as if measured
+        "  pitch classes   " + (", ".join(f"{k} {v:.0%}" for k, v in top) if f.get("dominant_pitch_class")
+                                else "none (no pitched sound)"),
         "  MFCC means      " + " ".join(f"{v:.1f}" for v in f["mfcc"]["mean"]),
         *(f"  warning         {w}" for w in f.get("warnings", [])),
     ]

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uploads", action="store_true", help="the uploaded audio too")
     p.add_argument("--overwrite", action="store_true", help="download every file again, replacing local ones")
 
+    p = add("delete", "delete a session, or files of it (uploads; results with --results)", commands.delete)
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("files", nargs="*", metavar="FILE", help="uploads (or results) to delete; none: the whole session")
+    p.add_argument("--results", action="store_true", help="FILE names results, not uploads")
+    p.add_argument("--yes", action="store_true", help="delete a whole session without asking")
+
     add("sessions", "list your sessions", commands.sessions)
     add("health", "is the server up, are workers serving the queues", commands.health)
     _models_parser(add("models", "LLM status, load, unload, generate", commands.models), common)

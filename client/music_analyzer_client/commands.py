@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .client import MusicAnalyzer
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .records import Job
 from .ui import STATE_STYLE, Output
 from .watching import CommandFollow, Follower, ask_cancel, wait_all
@@ -273,3 +274,42 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                "are refused" if free is not None and kept is not None else "the data directory cannot be read")
         out.out.print(f"  disk      low: {why}", style="yellow")
     return EXIT_OK
+
+
+def delete(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    """Delete a session, or files of it (uploads; results with --results). A whole session is asked about on a
+    terminal, and needs --yes otherwise (the page and the CLI had no way to delete anything, while the quota note
+    told users to delete sessions)."""
+    area = "results" if args.results else None
+    if not args.files:
+        session = client.session(args.session)  # 404 before any question: a session that is not there
+        if not args.yes:
+            held = f"{len(session.get('files', []))} uploads, {len(session.get('results', []))} results"
+            if not sys.stdin.isatty():
+                raise UsageError(f"deleting session {args.session} ({held}) needs --yes when no terminal can ask")
+            out.err.print(f"delete session {args.session} ({held})? [y/N] ", end="")
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                out.note("nothing deleted")
+                return EXIT_OK
+        client.delete_session(args.session)
+        if out.json:
+            out.emit({"session_id": args.session, "deleted": True})
+        else:
+            out.note(f"session {args.session} deleted")
+        return EXIT_OK
+    done: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for name in args.files:
+        try:
+            answer = client.delete_file(args.session, name, area=area)
+            done.append(answer)
+            out.note(f"{args.session}/{answer.get('area', 'uploads')}/{name}: deleted")
+        except MusicAnalyzerError as e:
+            if e.unreachable or e.auth_failed:
+                raise
+            done.append({"name": name, "error": e.to_dict()})
+            out.err.print(f"{name}: {e.message}", style="red")
+            code = EXIT_FAILED
+    if out.json:
+        out.emit(done)
+    return code

@@ -1,0 +1,43 @@
+"""`music-analyzer delete`: a session, or files of it, from the command line (neither the CLI nor the page could
+delete anything, while the storage-quota note told users to delete sessions)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tests.audio_synth import sine, write
+from tests.test_api_sessions import upload
+from tests.test_cli import cli_env, ma
+
+
+def test_delete_files_results_and_a_whole_session(server, celery_worker, client, other_client, tmp_path):
+    env = cli_env(server, tmp_path)
+    sid = f"del-{uuid.uuid4().hex[:8]}"
+    for name in ("a.wav", "b.wav"):
+        upload(client, sid, write(tmp_path / name, sine(330, 0.5)))
+    job = client.post(f"/process/features/{sid}", json={"file": "b.wav", "picture": False}).json()
+    assert client.wait_job(job["job_id"])["state"] == "succeeded"
+
+    gone = ma(env, "delete", sid, "a.wav")
+    assert gone.returncode == 0 and f"{sid}/uploads/a.wav: deleted" in gone.stderr, gone.stderr
+    result = ma(env, "--json", "delete", sid, "features_b.json", "--results")
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["area"] == "results", result.stdout
+    session = client.get(f"/sessions/{sid}").json()
+    assert [f["name"] for f in session["files"]] == ["b.wav"]
+    assert "features_b.json" not in [r["name"] for r in session["results"]]
+    missing = ma(env, "delete", sid, "nope.wav")
+    assert missing.returncode == 1 and "nope.wav: " in missing.stderr
+
+    # a whole session: asked about on a terminal; with no terminal, --yes or nothing happens
+    unasked = ma(env, "delete", sid)
+    assert unasked.returncode == 2 and "needs --yes" in unasked.stderr and "1 uploads" in unasked.stderr
+    assert client.get(f"/sessions/{sid}").status_code == 200
+    # another user's session is not theirs to delete: the server's 404, nothing deleted
+    theirs = f"theirs-{uuid.uuid4().hex[:8]}"
+    upload(other_client, theirs, tmp_path / "a.wav")
+    assert ma(env, "delete", theirs, "--yes").returncode == 1
+    assert other_client.get(f"/sessions/{theirs}").status_code == 200
+    done = ma(env, "delete", sid, "--yes")
+    assert done.returncode == 0 and f"session {sid} deleted" in done.stderr, done.stderr
+    assert client.get(f"/sessions/{sid}").status_code == 404

@@ -208,8 +208,8 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
     out += unsupported_claims(response, prompt=prompt, tracks=[c["filename"] for c in candidates])
     names = unknown_names(response, prompt=prompt)
     if names:  # SmolLM2 had answered "which tracks are in D major?" with titles and artists of its own
-        out.append(f"the answer names {listed_items(names)}, which none of the excerpts holds: a title or name "
-                   "the excerpts do not give may be invented")
+        out.append(f"the answer gives {listed_items(names)}, which none of the excerpts holds: a title, name or "
+                   "quote the excerpts do not give may be invented")
     return out
 
 

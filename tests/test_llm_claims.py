@@ -79,5 +79,8 @@ def test_titles_and_names_no_excerpt_holds_are_named():
             "It's in D major; don't worry, it was measured by the analysis. “D major”")
     assert unknown_names(held, prompt=prompt) == []
     warned = answer_warnings(invented, prompt=prompt, candidates=[{"filename": "rain song.wav"}], numbers=set())
-    assert warned == ["the answer names Ocean Waves, Summer Nights, Blue and 3 more, which none of the excerpts "
-                      "holds: a title or name the excerpts do not give may be invented"]
+    assert warned == ["the answer gives Ocean Waves, Summer Nights, Blue and 3 more, which none of the excerpts "
+                      "holds: a title, name or quote the excerpts do not give may be invented"]
+    # a line quoted with a slip is the excerpt's (a stranger's was called invented); one of other words is not
+    slipped = 'It sings "the river run to the sea" [1], not "a train across the mountains".'
+    assert unknown_names(slipped, prompt=prompt) == ["a train across the mountains"]

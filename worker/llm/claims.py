@@ -13,8 +13,9 @@ What counts as supported, and why:
 - a tempo within TEMPO_TOLERANCE of a prompt tempo, of its double or half, or of the difference of two;
 - a file name (audio extension) that is one of the given tracks;
 - (library answers only: `unknown_names`) a quoted title, or a name after "titled", "called" or "by", that the
-  prompt holds (its excerpts and the question). A model that hears the audio may quote lyrics no prompt holds,
-  so the audio analyses do not run this check.
+  prompt holds (its excerpts and the question; a quote of 3 words or more with small slips, as the lyrics
+  analysis's check allows: a stranger's SmolLM2 answer misquoting an excerpt by a word had been called invented).
+  A model that hears the audio may quote lyrics no prompt holds, so the audio analyses do not run this check.
 """
 
 from __future__ import annotations
@@ -126,7 +127,10 @@ def unknown_names(answer: str, *, prompt: str) -> list[str]:
     "titled", "called", "named" or "by" (a small model's inventions, such as "'Ocean Waves' by John Doe", for a
     library of untitled recordings), compared without case, spacing or the punctuation around them. File names are
     `unknown_files`' to judge."""
+    from worker.lyrics.quotes import HEARD_SHARE, MIN_QUOTED_WORDS, heard_share, words_of
+
     held = " ".join(prompt.lower().split())
+    held_words: list[str] | None = None
     out: list[str] = []
     found = [m.group(1) or m.group(2) for m in QUOTED_RE.finditer(answer)]
     found += [m.group(1) for m in NAMED_RE.finditer(answer)]
@@ -134,6 +138,11 @@ def unknown_names(answer: str, *, prompt: str) -> list[str]:
         plain = " ".join(name.split()).strip(" .,;:!?-")
         if len(plain) < 2 or FILE_END_RE.search(plain) or plain.lower() in held or plain in out:
             continue
+        words = words_of(plain)
+        if len(words) >= MIN_QUOTED_WORDS:  # a line quoted with a slip is a quote of it, as the lyrics check says
+            held_words = words_of(prompt) if held_words is None else held_words
+            if heard_share(words, held_words) >= HEARD_SHARE:
+                continue
         out.append(plain)
     return out
 

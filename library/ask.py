@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from worker.errors import JobCanceled
 from worker.llm.claims import listed_items, unknown_names, unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
@@ -61,15 +62,28 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
                 "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
     prompt = ask_prompt(options.question, facts, candidates=candidates, hits=hits)
-    generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
-                                                 temperature=0.0, model_type=options.model_type),
-                                 progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it midway
+    try:
+        generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
+                                                     temperature=0.0, model_type=options.model_type),
+                                     progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it
+    except JobCanceled as e:  # the answer written so far is the canceled job's result, as a generation's is
+        if e.generated:       # (a stranger's Stop at 26 % had shown nothing of it)
+            e.finished = _answered(options, e.generated, prompt=prompt, candidates=candidates,
+                                   measured_filter=measured_filter)
+        raise
+    progress(1.0, "done")
+    return _answered(options, generated, prompt=prompt, candidates=candidates, measured_filter=measured_filter)
+
+
+def _answered(options: AskOptions, generated: dict[str, Any], *, prompt: str, candidates: list[dict[str, Any]],
+              measured_filter: dict[str, Any] | None) -> dict[str, Any]:
+    """The result of the model's answer (whole, or as far as it was written when canceled): its citations and what
+    in it the excerpts do not support."""
     response = str(generated.get("response") or "").strip()
     numbers = {int(n) for n in CITATION_RE.findall(response)}
     cited = sorted(n for n in numbers if 1 <= n <= len(candidates))
     cited_by = "model" if cited else "retrieval"
     citations = [candidates[n - 1] for n in cited] if cited else named_candidates(response, candidates)
-    progress(1.0, "done")
     return {"question": options.question, "answer": response, "model": generated.get("model"),
             "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
             "citations": citations, "cited_by": cited_by, "candidates": candidates,

@@ -191,6 +191,20 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
     stopped = client.wait_job(job_id, timeout=120)
     assert stopped["state"] == "canceled" and stopped["stage"] != "done", stopped
+    # stopped while it writes: what it wrote is the canceled job's result, cited and checked (it had been lost)
+    r = client.post("/library/ask", json={"question": "Tell me everything about the river road song.", "wait": 0,
+                                          "model_type": "smollm2-135m", "max_new_tokens": 256})
+    job_id = r.json()["job_id"]
+    with open_stream(client.base, job_id, client.s.auth, None) as events:
+        while (event := events.next()) is not None and not (
+                event.event == "progress" and event.json()["stage"].startswith("generating")
+                and event.json()["progress"] > 0.3):
+            continue
+    assert event is not None, "the ask job never reported writing its answer"
+    client.delete(f"/jobs/{job_id}")
+    partial = client.wait_job(job_id, timeout=120)
+    assert partial["state"] == "canceled" and partial["result"]["finish_reason"] == "canceled", partial
+    assert partial["result"]["answer"] and partial["result"]["candidates"], partial["result"]
     # the same song in another session is answered from the cache in the request, where no embedding model may
     # load (a stranger's gevent server crashed doing so): its passages take the stored vectors, searchable at once
     again = client.post("/sessions").json()["session_id"]

@@ -221,7 +221,8 @@ export class LibraryPanel {
       Number.isFinite(result.generation_seconds) ? `${result.generation_seconds.toFixed(1)} s` : null]
       .filter(Boolean).join(' · ');
     clear($('#library-answer'),
-      el('p', { class: 'answer' }, result.answer || 'The model wrote no answer.'),
+      el('p', { class: 'answer' }, (result.answer || 'The model wrote no answer.')
+        + (result.finish_reason === 'canceled' ? ' … (stopped)' : '')),
       citations.length ? el('h3', {}, 'Citations') : null,
       citations.length ? el('ol', { class: 'plain citations', 'aria-label': 'Citations' }, citations.map((c) => el('li', {
         dataset: { track: c.track_id, file: c.filename }, title: measured(c.measured),

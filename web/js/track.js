@@ -9,6 +9,7 @@ import { peaksOf } from './timeline.js';
 // (15 min of stereo at 44.1 kHz: 320 MB)
 const MAX_DECODE_SECONDS = 15 * 60;
 const MAX_DECODE_BYTES = 200 * 1024 * 1024;
+const NOT_MEASURED = 'not measured (not asked for)';
 const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
   'no_harmonic', 'no_percussive', 'accompaniment', 'no_accompaniment'];
 
@@ -152,22 +153,27 @@ export class Track {
     const key = pitch.key || {};
     const fact = (name, value, confidence, id) => [
       el('dt', {}, name),
-      el('dd', { id }, el('span', { class: 'value' }, value ?? '–'),
+      el('dd', { id }, el('span', { class: value === NOT_MEASURED ? 'value muted' : 'value' }, value ?? '–'),
         confidence !== undefined && confidence !== null
           ? el('span', { class: 'confidence', title: 'confidence' }, ` ${percent(confidence)} sure`) : null),
     ];
+    // a job runs only the analyses asked for (`include`): what its result does not hold was not measured, not
+    // measured as nothing (a key-only job had read "no steady beat" and "0 beats, 0 bars", a stranger's)
+    const has = (field) => field in pitch;
     const tuning = pitch.tuning_cents;
+    const beats = has('beat_times')
+      ? `${pitch.beat_times.length} beats, ${(pitch.downbeat_times || []).length} bars` : NOT_MEASURED;
     clear(dl,
       // no key or no beat: no "0 % sure" beside it (the warnings say why)
-      ...fact('Key', key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'),
+      ...fact('Key', !has('key') ? NOT_MEASURED : key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'),
         key.tonic ? key.confidence : undefined, 'fact-key'),
-      ...fact('Tempo', pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM` : 'no steady beat',
-        pitch.tempo_bpm ? pitch.tempo_confidence : undefined, 'fact-tempo'),
-      ...fact('Metre', pitch.time_signature ?? '–', undefined, 'fact-metre'),
-      ...fact('Tuning', tuning !== undefined && tuning !== null
+      ...fact('Tempo', !has('tempo_bpm') ? NOT_MEASURED : pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM`
+        : 'no steady beat', pitch.tempo_bpm ? pitch.tempo_confidence : undefined, 'fact-tempo'),
+      ...fact('Metre', has('time_signature') ? pitch.time_signature ?? 'no steady beat' : NOT_MEASURED, undefined,
+        'fact-metre'),
+      ...fact('Tuning', !has('tuning_cents') ? NOT_MEASURED : tuning !== null
         ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–', undefined, 'fact-tuning'),
-      ...fact('Beats, bars', `${(pitch.beat_times || []).length} beats, ${(pitch.downbeat_times || []).length} bars`,
-        undefined, 'fact-beats'));
+      ...fact('Beats, bars', beats, undefined, 'fact-beats'));
     clear(warnings, ...(pitch.warnings || []).map((w) => el('li', {}, w)));
     const files = result?.files || [];
     const link = (suffix, text) => {

@@ -1,0 +1,38 @@
+"""What a stranger's trial of the web page found, in a real browser (Debian's headless Chromium driven by Playwright,
+against the live test service, real jobs): facts that were never asked for read as measured, a session deleted
+elsewhere that a refused Run left open, the audio LLM refused on every install without its default model, and a
+Jobs panel hiding its rows beyond the fifth."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_page import logged_in
+
+NOT_MEASURED = "not measured"
+
+
+@pytest.mark.needs_chromium
+def test_facts_not_asked_for_read_as_not_measured(browser, server, client, session_id, audio_dir):
+    """A key-only pitch job had shown "Tempo no steady beat", "0 beats, 0 bars" and "–" for metre and tuning; with
+    key and tempo, "0 beats, 0 bars"."""
+    from tests.test_api_sessions import upload
+    from tests.test_cli import song
+
+    assert upload(client, session_id, song(audio_dir / "asked.wav", tonic=4, bars=4)).status_code == 201
+    facts = ("key", "tempo", "metre", "tuning", "beats")
+    context, page, problems = logged_in(browser)
+    try:
+        for include, measured in ((["key"], {"key"}), (["key", "tempo"], {"key", "tempo"})):
+            r = client.post(f"/process/pitch/{session_id}", json={"file": "asked.wav", "include": include})
+            job = client.wait_job(r.json()["job_id"], timeout=120)
+            assert job["state"] == "succeeded" and "beat_times" not in job["result"], job
+            page.goto(f"{server}/#session={session_id}&file=asked.wav")
+            page.reload()  # the newest job's result, read afresh
+            page.locator("#fact-key .value", has_text="major").wait_for()
+            shown = {f: page.locator(f"#fact-{f} .value").inner_text() for f in facts}
+            assert {f for f, text in shown.items() if NOT_MEASURED in text} == set(facts) - measured, shown
+        assert "BPM" in shown["tempo"], shown  # measured: 120 BPM, not "not measured"
+        assert not problems, problems
+    finally:
+        context.close()

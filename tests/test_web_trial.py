@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_page import logged_in
+from tests.test_web_page import run_from_the_page
 
 NOT_MEASURED = "not measured"
 
@@ -34,5 +35,31 @@ def test_facts_not_asked_for_read_as_not_measured(browser, server, client, sessi
             assert {f for f, text in shown.items() if NOT_MEASURED in text} == set(facts) - measured, shown
         assert "BPM" in shown["tempo"], shown  # measured: 120 BPM, not "not measured"
         assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_run_refused_for_a_session_deleted_elsewhere_closes_it(browser, server, client, session_id, audio_dir):
+    """A stranger deleted the open session through the API and pressed Run: "session '…' does not exist" for each
+    analysis, under the session's title, files, jobs and track, and its row in Sessions."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "orphan.wav", sine(440, 0.5))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=orphan.wav")
+        page.locator("#file-list li.file", has_text="orphan.wav").wait_for()
+        page.locator(f"#session-list button.session[data-session='{session_id}']").wait_for()
+        assert client.delete(f"/sessions/{session_id}").status_code == 200
+        run_from_the_page(page, "orphan.wav", tick=["Key, tempo, chords, melody"])
+        page.locator("#notice", has_text="does not exist").wait_for()
+        page.locator("#session-title", has_text="No session open").wait_for()
+        page.locator("#file-list li.file").first.wait_for(state="detached")
+        page.locator(f"#session-list button.session[data-session='{session_id}']").wait_for(state="detached")
+        assert page.locator("#track-h").inner_text() == "No file selected"
+        assert session_id not in page.evaluate("location.hash")
+        assert not [p for p in problems if "404" not in p], problems
     finally:
         context.close()

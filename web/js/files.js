@@ -1,6 +1,6 @@
 // The open session's uploads: the audio, each with the analyses to run on it, and the album art (images),
 // which the analyses by models that see images can be given.
-import { fileUrl, post } from './api.js';
+import { ApiError, fileUrl, post } from './api.js';
 import { ANALYSES } from './analyses.js';
 import { $, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
@@ -75,7 +75,7 @@ function artRow(sessionId, images) {
       el('span', { class: 'muted small' }, ` ${img.name} · ${img.width}×${img.height}`)))));
 }
 
-function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images }) {
+function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, images }) {
   const id = `f${index}`;
   const boxes = ANALYSES.map((a) => {
     const box = el('input', { type: 'checkbox', id: `${id}-${a.type}`, name: a.type, checked: a.checked });
@@ -111,6 +111,13 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, images })
       try {
         started.push(await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body));
       } catch (err) {
+        // the session was deleted elsewhere: the page closes it, as a refresh's 404 does (it had kept the title,
+        // files, jobs and track, and the Sessions row, under one "does not exist" per analysis)
+        if (err instanceof ApiError && err.code === 'session_not_found') {
+          notify(`Session ${sessionId} no longer exists (it was deleted): ${errorText(err)}`);
+          onGone();
+          return;
+        }
         refused.push(`${a.label}: ${errorText(err)}`);
       }
     }

@@ -110,6 +110,7 @@ function closeSession() {
   writeHash();
   jobs.reset([]);
   $('#jobs-empty').hidden = false;
+  drawFiles(); // its files too: they had stayed listed, each with a Run the server refuses
   sessions.load();
   track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
 }
@@ -128,6 +129,7 @@ function drawFiles() {
         { started: true }));
       $('#jobs-empty').hidden = true;
     },
+    onGone: () => closeSession(), // a Run refused for a session deleted elsewhere
   });
 }
 

@@ -63,3 +63,27 @@ def test_a_run_refused_for_a_session_deleted_elsewhere_closes_it(browser, server
         assert not [p for p in problems if "404" not in p], problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_audio_llm_runs_on_a_model_the_server_has(browser, server, client, session_id, audio_dir, smollm2_folder):
+    """The page sent no model: the route's default, gemma-3n-E4B, is on few servers, and every Run was refused
+    "the weights of gemma-3n-E4B are not on this server". It asks for `auto` (SmolLM2 here)."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "llm-tone.wav", sine(440, 1.0))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=llm-tone.wav")
+        with page.expect_response(lambda r: "/process/gemma_3n/" in r.url) as answer:
+            run_from_the_page(page, "llm-tone.wav", tick=["Audio LLM analysis"],
+                              untick=["Key, tempo, chords, melody", "Features picture"])
+        assert answer.value.status == 202, answer.value.text()
+        job = client.wait_job(answer.value.json()["job_id"], timeout=300)
+        assert job["state"] == "succeeded", job
+        assert job["result"]["model_choice"]["model"] == job["result"]["model"] == "smollm2-135m", job["result"]
+        page.locator("#analysis article h3", has_text="Audio LLM (smollm2-135m)").wait_for(timeout=30000)
+        assert not problems, problems
+    finally:
+        context.close()

@@ -1,5 +1,6 @@
 // The analyses a file can get, each a POST /process/<type>/<session> with {"file": name, ...options};
-// `image`: the analysis takes album art (an image upload of the session) for models that see images.
+// `body`: fixed fields of its request; `image`: the analysis takes album art (an image upload of the session) for
+// models that see images.
 export const ANALYSES = [
   { type: 'pitch', label: 'Key, tempo, chords, melody', checked: true },
   { type: 'features', label: 'Features picture', checked: true },
@@ -8,7 +9,8 @@ export const ANALYSES = [
     ['repet', 'Vocals / accompaniment (fast, no model)']], option: 'model' },
   { type: 'whisper', label: 'Transcript (Whisper)' },
   { type: 'lyrics', label: 'Lyrics analysis (LLM)', image: true },
-  { type: 'gemma_3n', label: 'Audio LLM analysis', image: true },
+  // `auto`: a model this server has (the route's default, gemma-3n-E4B, had refused it wherever that was missing)
+  { type: 'gemma_3n', label: 'Audio LLM analysis', image: true, body: { model_variant: 'auto' } },
 ];
 
 export const LABELS = Object.fromEntries(ANALYSES.map((a) => [a.type, a.label]));

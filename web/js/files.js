@@ -104,7 +104,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     const started = [];
     const refused = [];  // every refusal is shown: one notice each would leave only the last on screen
     for (const a of chosen) {
-      const body = { file: file.name };
+      const body = { ...a.body, file: file.name };
       if (a.option) body[a.option] = form.elements[`${a.type}-${a.option}`].value;
       const art = form.elements[`${a.type}-image`];
       if (art && art.value) body.image = art.value;

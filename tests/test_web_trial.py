@@ -87,3 +87,28 @@ def test_the_audio_llm_runs_on_a_model_the_server_has(browser, server, client, s
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_jobs_panel_says_how_many_jobs_it_holds(browser, server, client, session_id, audio_dir):
+    """A stranger's sixth job and later were hidden below the Jobs panel's fold, with no scrollbar drawn."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    names = [f"count{i}.wav" for i in range(6)]
+    for i, name in enumerate(names):
+        assert upload(client, session_id, write(audio_dir / name, sine(300 + 10 * i, 0.3))).status_code == 201
+    for name in names:
+        r = client.post(f"/process/pitch/{session_id}", json={"file": name, "include": ["key"]})
+        assert client.wait_job(r.json()["job_id"], timeout=120)["state"] == "succeeded"
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#job-list li.job").nth(5).wait_for(state="attached")
+        assert page.evaluate("(l) => l.scrollHeight > l.clientHeight", page.locator("#job-list").element_handle())
+        count = page.locator("#jobs-count")
+        count.wait_for()
+        assert count.inner_text() == "6 jobs, newest first; scroll for the rest", count.inner_text()
+        assert not problems, problems
+    finally:
+        context.close()

@@ -17,6 +17,17 @@ export class JobList {
     $('#job-list').replaceChildren();
     const newest = [...jobs].sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
     for (const job of newest.reverse()) this.add(job);
+    this.count();
+  }
+
+  // how many, beside the heading, and whether some are scrolled out of sight: the list shows about five rows, and
+  // a stranger's sixth and later had been hidden with no cue (headless Chromium draws no scrollbar)
+  count() {
+    const list = $('#job-list');
+    const n = this.rows.size;
+    const hidden = list.scrollHeight > list.clientHeight + 1;
+    const more = hidden ? '; scroll for the rest' : '';
+    $('#jobs-count').textContent = n ? `${n} job${n === 1 ? '' : 's'}, newest first${more}` : '';
   }
 
   // `started`: a job this page has just started. One answered from the result cache comes back already
@@ -29,6 +40,7 @@ export class JobList {
     $('#job-list').prepend(row.node);
     $('#jobs-empty').hidden = true;
     this.draw(row);
+    this.count();
     if (!FINAL.has(job.state)) {
       row.stop = followJob(job.job_id, (update) => {
         const wasFinal = FINAL.has(row.record.state);

@@ -52,3 +52,24 @@ def fill(disk: Path) -> Path:
 def files_under(folder: Path) -> list[str]:
     """Every file below `folder`, hidden ones (temporary .part files, markers) included."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@contextmanager
+def valkey_on_a_small_disk(tmp_path: Path, *, size_mb: int = 16) -> Iterator[tuple[Path, str, subprocess.Popen]]:
+    """(disk, url, process): a valkey-server as run.py embeds it, its files on a `size_mb` tmpfs to fill; stopped
+    (if still running) and the disk unmounted afterwards."""
+    from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
+    from tests.conftest import wait_for
+
+    with small_disk(tmp_path / "disk", size_mb=size_mb) as disk:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
+                                  stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
+            yield disk, url, valkey
+        finally:
+            if valkey.poll() is None:
+                valkey.terminate()
+                valkey.wait(timeout=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,17 +98,26 @@ def _watch(client: MusicAnalyzer, filters: dict[str, Any], out: Output) -> int:
 
 
 def cancel(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
-    results, code = [], EXIT_OK
-    for job_id in args.job_ids:
+    return _each(args.job_ids, client.cancel, lambda job_id, answer: (
+        f"{job_id}: {answer['state'].replace('_', ' ')}"), key="job_id", out=out, style="yellow")
+
+
+def _each(items: Sequence[str], act: Callable[[str], dict[str, Any]], said: Callable[[str, dict[str, Any]], str], *,
+          key: str, out: Output, style: str | None = None) -> int:
+    """One request per item, in turn: a line per answer; a refusal is that item's error and the rest go on (exit 1);
+    no server or no login ends the command. --json: the answers and errors as a list."""
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for item in items:
         try:
-            answer = client.cancel(job_id)
+            answer = act(item)
             results.append(answer)
-            out.note(f"{job_id}: {answer['state'].replace('_', ' ')}", style="yellow")
+            out.note(said(item, answer), style=style)
         except MusicAnalyzerError as e:
             if e.unreachable or e.auth_failed:
                 raise
-            results.append({"job_id": job_id, "error": e.to_dict()})
-            out.err.print(f"{job_id}: {e.message}", style="red")
+            results.append({key: item, "error": e.to_dict()})
+            out.err.print(f"{item}: {e.message}", style="red")
             code = EXIT_FAILED
     if out.json:
         out.emit(results)
@@ -297,19 +306,5 @@ def delete(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         else:
             out.note(f"session {args.session} deleted")
         return EXIT_OK
-    done: list[dict[str, Any]] = []
-    code = EXIT_OK
-    for name in args.files:
-        try:
-            answer = client.delete_file(args.session, name, area=area)
-            done.append(answer)
-            out.note(f"{args.session}/{answer.get('area', 'uploads')}/{name}: deleted")
-        except MusicAnalyzerError as e:
-            if e.unreachable or e.auth_failed:
-                raise
-            done.append({"name": name, "error": e.to_dict()})
-            out.err.print(f"{name}: {e.message}", style="red")
-            code = EXIT_FAILED
-    if out.json:
-        out.emit(done)
-    return code
+    return _each(args.files, lambda name: client.delete_file(args.session, name, area=area), lambda name, answer: (
+        f"{args.session}/{answer.get('area', 'uploads')}/{name}: deleted"), key="name", out=out)

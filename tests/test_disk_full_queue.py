@@ -16,7 +16,7 @@ import requests
 
 from tests.audio_synth import sine, write
 from tests.conftest import ADMIN, ADMIN_PASSWORD, USER, serving
-from tests.small_disk import files_under, fill, small_disk
+from tests.small_disk import files_under, fill, valkey_on_a_small_disk
 from tests.test_disk_full import ROOT, assert_disk_full_answer, start_app
 
 
@@ -35,19 +35,13 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
     """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
     Celery worker whose BRPOP is refused reconnects instead of exiting, and once space returns the same
     worker process runs jobs again: no restart by hand, nor by the supervisor."""
-    from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
 
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-misconf-{token}", "GPU_QUEUE": f"gpu-misconf-{token}"}
-    with small_disk(tmp_path / "disk", size_mb=16) as disk:
-        port = free_port()
-        url = f"redis://127.0.0.1:{port}/0"
-        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
-                                  stdout=subprocess.DEVNULL)
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
         worker = None
         try:
-            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
             data = tmp_path / "data"
             app = start_app(settings, data, REDIS_URL=url, **queues)
             env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
@@ -89,10 +83,9 @@ def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_p
                       f"{time.monotonic() - freed:.2f} s (same worker)")
                 assert after["ok"] is True and after["pid"] == before["pid"] == worker.pid, after
         finally:
-            for proc in (worker, valkey):
-                if proc is not None:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -107,50 +100,40 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
     from matplotlib.figure import Figure
 
     from jobs.runner import run_job
-    from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
     from tests.conftest import wait_for
 
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]
-    with small_disk(tmp_path / "disk", size_mb=16) as disk:
-        port = free_port()
-        url = f"redis://127.0.0.1:{port}/0"
-        valkey = subprocess.Popen([str(valkey_binary()), str(write_embedded_config(disk / "data", port))],
-                                  stdout=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: redis_answers(url), timeout=20, message="valkey to answer")
-            app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
-                            GPU_QUEUE=f"gpu-{token}")
-            svc = app.extensions["music_analyzer"]
-            store = svc.sessions.of(USER)
-            store.create("fills")
-            write(store.uploads_dir("fills") / "tone.wav", sine(440, 1.0))
-            job_id = svc.jobs.create(owner=USER, job_type="features", session_id="fills", queue=f"cpu-{token}",
-                                     task="music_analyzer.features",
-                                     params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
-            outcome: list[str] = []
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
+        app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                        GPU_QUEUE=f"gpu-{token}")
+        svc = app.extensions["music_analyzer"]
+        store = svc.sessions.of(USER)
+        store.create("fills")
+        write(store.uploads_dir("fills") / "tone.wav", sine(440, 1.0))
+        job_id = svc.jobs.create(owner=USER, job_type="features", session_id="fills", queue=f"cpu-{token}",
+                                 task="music_analyzer.features",
+                                 params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
+        outcome: list[str] = []
 
-            def work() -> None:
-                with app.app_context():
-                    outcome.append(run_job(job_id, "features", worker=f"inproc-{token}@localhost"))
+        def work() -> None:
+            with app.app_context():
+                outcome.append(run_job(job_id, "features", worker=f"inproc-{token}@localhost"))
 
-            runner = threading.Thread(target=work, daemon=True)
+        runner = threading.Thread(target=work, daemon=True)
 
-            with Figure._render_lock:
-                runner.start()
-                assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
-                filler = fill(disk)
-                wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
-                         message="valkey to refuse writes on the full disk")
-            wait_for(lambda: "recording the job's outcome again" in caplog.text, timeout=30,
-                     message="the runner to wait for the full job queue")
-            assert svc.jobs.get(job_id)["state"] == "running"
-            filler.unlink()
-            runner.join(timeout=60)
-            assert outcome == ["failed"]
-            job = svc.jobs.get(job_id)
-            assert job["state"] == "failed" and job["error"]["code"] == "insufficient_storage", job
-            assert files_under(store.session_dir("fills") / "results") == []
-        finally:
-            valkey.terminate()
-            valkey.wait(timeout=30)
+        with Figure._render_lock:
+            runner.start()
+            assert svc.jobs.wait_until(job_id, lambda j: j["stage"] == "picture", timeout=60)["stage"] == "picture"
+            filler = fill(disk)
+            wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                     message="valkey to refuse writes on the full disk")
+        wait_for(lambda: "recording the job's outcome again" in caplog.text, timeout=30,
+                 message="the runner to wait for the full job queue")
+        assert svc.jobs.get(job_id)["state"] == "running"
+        filler.unlink()
+        runner.join(timeout=60)
+        assert outcome == ["failed"]
+        job = svc.jobs.get(job_id)
+        assert job["state"] == "failed" and job["error"]["code"] == "insufficient_storage", job
+        assert files_under(store.session_dir("fills") / "results") == []

@@ -21,14 +21,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
 
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError, UsageError
+from .errors import MusicAnalyzerError
 from .following import follow
 from .library import LibraryAPI
+from .paths import comma_list, job_segment, segment, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
 
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
@@ -168,16 +168,16 @@ class MusicAnalyzer:
         return found if isinstance(found, dict) else None
 
     def session(self, session_id: str) -> Session:
-        return cast(Session, self._json("GET", f"/sessions/{_session_segment(session_id)}", retry=True))
+        return cast(Session, self._json("GET", f"/sessions/{session_segment(session_id)}", retry=True))
 
     def delete_session(self, session_id: str) -> None:
-        self.request("DELETE", f"/sessions/{_session_segment(session_id)}")
+        self.request("DELETE", f"/sessions/{session_segment(session_id)}")
 
     def delete_file(self, session_id: str, name: str, *, area: str | None = None) -> dict[str, Any]:
         """DELETE one upload or result (`area` "uploads" or "results"; default: the upload, else the result);
         an upload a queued or running job reads raises (409 file_in_use)."""
         params = {"area": area} if area else None
-        path = f"/sessions/{_session_segment(session_id)}/files/{_segment(name)}"
+        path = f"/sessions/{session_segment(session_id)}/files/{segment(name)}"
         return cast(dict[str, Any], self._json("DELETE", path, params=params))
 
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
@@ -187,7 +187,7 @@ class MusicAnalyzer:
         """
         path = Path(path)
         with path.open("rb") as fh:
-            body = self._json("POST", f"/sessions/{_session_segment(session_id)}/files",
+            body = self._json("POST", f"/sessions/{session_segment(session_id)}/files",
                               files={"file": (name or path.name, fh)}, timeout=max(self.timeout, 600.0))
         return cast(Upload, body["files"][0])
 
@@ -197,7 +197,7 @@ class MusicAnalyzer:
         dest = Path(dest)
         params = {"area": area} if area else None
         part = dest.with_name(f".{dest.name}.part")
-        with self.request("GET", f"/sessions/{_session_segment(session_id)}/files/{_segment(name)}", params=params,
+        with self.request("GET", f"/sessions/{session_segment(session_id)}/files/{segment(name)}", params=params,
                           stream=True, retry=True) as response:
             with part.open("wb") as fh:
                 try:
@@ -229,13 +229,13 @@ class MusicAnalyzer:
         if webhook is not None:
             body["webhook"] = webhook
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
-        return cast(Job, self._json("POST", f"/process/{_segment(job_type)}/{_session_segment(session_id)}", json=body,
+        return cast(Job, self._json("POST", f"/process/{segment(job_type)}/{session_segment(session_id)}", json=body,
                                     headers=headers, retry=True))
 
     def job(self, job_id: str, *, wait: float | None = None, retry: bool = True) -> Job:
         """GET /jobs/<id>; with `wait` a long poll: the answer comes when the job ends or after `wait` s."""
         params = {"wait": wait} if wait else None
-        return cast(Job, self._json("GET", f"/jobs/{_job_segment(job_id)}", params=params, retry=retry,
+        return cast(Job, self._json("GET", f"/jobs/{job_segment(job_id)}", params=params, retry=retry,
                                     timeout=(wait or 0) + self.timeout))
 
     def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
@@ -257,7 +257,7 @@ class MusicAnalyzer:
     def cancel(self, job_id: str) -> dict[str, Any]:
         """DELETE /jobs/<id>: {"state": "canceled"} for a queued job, "cancel_requested" for a running one;
         a finished job raises (409 job_finished)."""
-        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{_job_segment(job_id)}"))
+        return cast(dict[str, Any], self._json("DELETE", f"/jobs/{job_segment(job_id)}"))
 
     def jobs_page(self, *, session_id: str | None = None, types: Sequence[str] | str | None = None,
                   states: Sequence[str] | str | None = None, since: str | float | None = None, limit: int = 100,
@@ -265,8 +265,8 @@ class MusicAnalyzer:
         """One page of GET /jobs (newest first) and the cursor of the next page (None on the last). `types` and
         `states`: a list, or one name (or a comma list) as a string."""
         params: dict[str, Any] = {"limit": limit}
-        for key, value in (("session_id", session_id), ("type", _comma_list(types)),
-                           ("state", _comma_list(states)), ("since", since), ("cursor", cursor)):
+        for key, value in (("session_id", session_id), ("type", comma_list(types)),
+                           ("state", comma_list(states)), ("since", since), ("cursor", cursor)):
             if value:
                 params[key] = value
         page = self._json("GET", "/jobs", params=params, retry=True)
@@ -329,39 +329,6 @@ class MusicAnalyzer:
             if event["event"] == "done":
                 return cast(Job, event["data"])
         return self.job(job_id)  # (the stream always ends with `done`)
-
-
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the server's session ids (storage.SESSION_ID_RE)
-
-
-def _session_segment(session_id: str) -> str:
-    """A session id as its path segment, refused here when it cannot be one: `download ../../etc` had reached the
-    server's front as a path it normalised and answered "the request could not be parsed (bad_request)"."""
-    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
-        raise UsageError(f"{session_id!r} is not a session id (1-64 characters of A-Z, a-z, 0-9, '_' or '-')",
-                         code="invalid_session_id")
-    return session_id
-
-
-JOB_ID = re.compile(r"[A-Za-z0-9]{1,64}")  # the server's job ids (api/access.py `job`)
-
-
-def _job_segment(job_id: str) -> str:
-    """A job id as its path segment, refused here when it cannot be one (`job("../../x")` had reached the front as
-    a path it normalised and answered "the request could not be parsed")."""
-    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
-        raise UsageError(f"{job_id!r} is not a job id (1-64 letters and digits)", code="invalid_job_id")
-    return job_id
-
-
-def _comma_list(names: Sequence[str] | str | None) -> str:
-    """A filter's names as the server reads them: `states="failed"` had been joined letter by letter ("f,a,i,...")."""
-    return names if isinstance(names, str) else ",".join(names or [])
-
-
-def _segment(value: str) -> str:
-    """An id as one path segment: `cancel x/../<id>` had been normalised to /jobs/<id> and reached that job."""
-    return quote(str(value), safe="")
 
 
 def error_from(response: requests.Response) -> MusicAnalyzerError:

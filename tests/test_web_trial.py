@@ -40,12 +40,16 @@ def test_facts_not_asked_for_read_as_not_measured(browser, server, client, sessi
 
 
 @pytest.mark.needs_chromium
-def test_a_run_refused_for_a_session_deleted_elsewhere_closes_it(browser, server, client, session_id, audio_dir):
+def test_a_run_refused_for_a_session_deleted_elsewhere_closes_it(browser, server, client, audio_dir):
     """A stranger deleted the open session through the API and pressed Run: "session '…' does not exist" for each
     analysis, under the session's title, files, jobs and track, and its row in Sessions."""
+    import uuid
+
     from tests.audio_synth import sine, write
     from tests.test_api_sessions import upload
 
+    # an id that sorts first: the Sessions list shows the first page by id, and other tests make many sessions
+    session_id = f"0-gone-{uuid.uuid4().hex[:8]}"
     assert upload(client, session_id, write(audio_dir / "orphan.wav", sine(440, 0.5))).status_code == 201
     context, page, problems = logged_in(browser)
     try:

@@ -60,9 +60,8 @@ def health():
         "status": "ok" if not missing and disk["ok"] and writable else "degraded",
         "api": "ok",
         # a full disk under valkey had read "Redis is not reachable", 503, while every read was served
-        "redis": {"ok": True, "latency_ms": round(latency_ms, 2)} if writable else {
-            "ok": True, "latency_ms": round(latency_ms, 2), "writable": False,
-            "error": "the job queue's disk is full: no job can be queued until space is freed"},
+        "redis": {"ok": True, "latency_ms": round(latency_ms, 2), **({} if writable else {
+            "writable": False, "error": "the job queue's disk is full: no job can be queued until space is freed"})},
         "workers_alive": len(alive),
         "queue_depth": queues,
         "disk": disk,  # figures only: no path, not even in the full view

@@ -53,6 +53,7 @@ class AudioLimits:
 # A float file's full scale is 1.0, but some tools store integer sample values as floats (up to 2**31 for 32-bit
 # PCM), and the analyses normalise them. Far beyond that no level means anything, and the squares the analyses
 # take overflow float32 (a stranger's 1e30 WAV failed features with internal_error): such files are refused.
+DIGITAL_SILENCE_PEAK = 1e-4  # of full scale (-80 dBFS): a peak at or below it is digital silence, no sound
 MAX_SAMPLE_MAGNITUDE = float(2**31)
 
 

@@ -22,7 +22,7 @@ import scipy.fft
 import scipy.signal
 
 from worker.audio_io import to_mono
-from worker.audio_limits import check_finite
+from worker.audio_limits import DIGITAL_SILENCE_PEAK, check_finite
 from worker.errors import AudioError
 from worker.features.framing import CenteredFramer
 from worker.features.loudness import LoudnessMeter
@@ -45,7 +45,6 @@ _EPS = 1e-10
 CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped: int16's largest is 0.99997
 CLIP_SHARE = 0.001  # ... and the recording is called clipped when this share of its samples is
 OVER_FULL_SCALE_DB = 1.0  # a decoded peak this far above 0 dBFS (lossy codecs overshoot by a fraction of a dB) is said
-SILENT_PEAK_DB = -80.0  # a peak at or below this (dBFS) is digital silence: no sound to describe (as Whisper's)
 DC_LEVEL = 0.01  # |mean| of the waveform (of full scale, -40 dBFS) above which it has a DC offset
 
 
@@ -211,9 +210,9 @@ class FeatureAccumulator:
 
     def _warnings(self) -> list[str]:
         out = []
-        if self.peak <= 10 ** (SILENT_PEAK_DB / 20):  # a stranger's silent file had no word of it here
-            out.append(f"silent: the peak is at or below {SILENT_PEAK_DB:.0f} dBFS; there is no sound to describe "
-                       "(no loudness, pitch classes or spectrum)")
+        if self.peak <= DIGITAL_SILENCE_PEAK:  # a stranger's silent file had no word of it here
+            out.append(f"silent: the peak is at or below {20 * np.log10(DIGITAL_SILENCE_PEAK):.0f} dBFS; there is no "
+                       "sound to describe (no loudness, pitch classes or spectrum)")
         share = self.clipped / (self.samples * self.channels)
         if share >= CLIP_SHARE:
             out.append(f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from worker.audio_blocks import mono_blocks, stream_info
+from worker.audio_limits import DIGITAL_SILENCE_PEAK
 from worker.errors import AudioError, InvalidRequestError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
@@ -43,7 +44,7 @@ CUT_SEARCH_SECONDS = 30.0  # s: a window ends at the quietest moment of its last
 CUT_FRAME_SECONDS = 0.1  # s: the loudness frames the quietest moment is chosen among
 # Peak amplitude (full scale 1.0; -80 dBFS) at or below which a window is silence and not given to Whisper: on
 # digital silence Whisper hallucinates ("You" twenty times over a stranger's ten silent minutes)
-SILENT_PEAK = 1e-4
+SILENT_PEAK = DIGITAL_SILENCE_PEAK
 # s: a stretch of digital silence this long inside a window is not given to Whisper either (a stranger's 250 s of
 # silence between two sentences, cut into windows, gave four "You" segments in it: 70-88 s of zeros beside the
 # speech of their windows); SILENCE_MARGIN of it stays with the speech on each side, so no word ending is cut.

@@ -116,3 +116,44 @@ def test_the_jobs_panel_says_how_many_jobs_it_holds(browser, server, client, ses
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_notice_goes_when_its_cause_is_gone_and_not_before(browser, server, client, session_id, audio_dir):
+    """A stranger's refused key filter stayed up over the list its corrected key answered (for 12 s, whatever
+    happened), and the notice of a Run with nothing ticked replaced it while it still applied."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "notice.wav", sine(440, 0.3))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=notice.wav")
+        page.locator("#file-list li.file", has_text="notice.wav").wait_for()
+        page.locator("#library-panel summary").click()
+        page.get_by_label("Key", exact=True).fill("H minor")
+        page.get_by_role("button", name="List", exact=True).click()
+        notice = page.locator("#notice")
+        page.locator("#notice", has_text="key must be a key").wait_for()
+        run_from_the_page(page, "notice.wav", tick=[], untick=["Key, tempo, chords, melody", "Features picture"])
+        page.locator("#notice", has_text="Tick at least one analysis.").wait_for()
+        assert "key must be a key" in notice.inner_text()  # both apply: the second had replaced the first
+        # the key corrected and answered: its refusal goes at once, the Run's stays (it still applies)
+        page.get_by_label("Key", exact=True).fill("A minor")
+        page.get_by_role("button", name="List", exact=True).click()
+        page.wait_for_function("() => !['', 'Listing…'].includes("
+                               "document.querySelector('#library-tracks-status').textContent)")
+        assert notice.inner_text() == "Tick at least one analysis."
+        # a Run that starts what is ticked: the Run's notice goes with its cause
+        run_from_the_page(page, "notice.wav", tick=["Features picture"])
+        page.locator("#job-list li.job", has_text="notice.wav").first.wait_for()
+        notice.wait_for(state="hidden")
+        # one the user has read goes when dismissed
+        page.get_by_label("Key", exact=True).fill("H minor")
+        page.get_by_role("button", name="List", exact=True).click()
+        page.get_by_role("button", name="Dismiss: key must be", exact=False).click()
+        notice.wait_for(state="hidden")
+        assert not [p for p in problems if "400" not in p], problems  # the refused filter's 400 is the browser's
+    finally:
+        context.close()
+

@@ -2,7 +2,7 @@
 // which the analyses by models that see images can be given.
 import { ApiError, fileUrl, post } from './api.js';
 import { ANALYSES } from './analyses.js';
-import { $, el, errorText, formatBytes, formatTime, notify } from './ui.js';
+import { $, clearNotice, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
 // Files listed at first, and added by each "Show more": a stranger's 999-file session had made the page 69,000 px
 // tall, every row a form. They are in natural order (t2 before t10; it had been t0, t1, t10, t100).
@@ -100,7 +100,9 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const chosen = ANALYSES.filter((a) => form.elements[a.type].checked);
-    if (!chosen.length) { notify('Tick at least one analysis.'); return; }
+    // this file's Run: its refusals stay up until a Run of it starts everything ticked
+    const cause = `run:${sessionId}/${file.name}`;
+    if (!chosen.length) { notify('Tick at least one analysis.', { cause }); return; }
     const started = [];
     const refused = [];  // every refusal is shown: one notice each would leave only the last on screen
     for (const a of chosen) {
@@ -114,14 +116,15 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
         // the session was deleted elsewhere: the page closes it, as a refresh's 404 does (it had kept the title,
         // files, jobs and track, and the Sessions row, under one "does not exist" per analysis)
         if (err instanceof ApiError && err.code === 'session_not_found') {
-          notify(`Session ${sessionId} no longer exists (it was deleted): ${errorText(err)}`);
+          notify(`Session ${sessionId} no longer exists (it was deleted): ${errorText(err)}`, { cause: 'session' });
           onGone();
           return;
         }
         refused.push(`${a.label}: ${errorText(err)}`);
       }
     }
-    if (refused.length) notify(refused.join('\n'));
+    if (refused.length) notify(refused.join('\n'), { cause });
+    else clearNotice(cause);
     if (started.length) onJobs(started);
   });
   const isSelected = file.name === selected;

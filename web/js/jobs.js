@@ -1,7 +1,7 @@
 // The open session's jobs: live progress from each running job's event stream, and a cancel button.
 import { del, followJob } from './api.js';
 import { LABELS } from './analyses.js';
-import { $, el, errorText, notify } from './ui.js';
+import { $, clearNotice, el, errorText, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 
@@ -48,6 +48,7 @@ export class JobList {
         this.draw(row);
         if (FINAL.has(row.record.state) && !wasFinal) {
           row.stop = null;
+          clearNotice(`cancel:${job.job_id}`); // a refused Cancel no longer matters once the job has ended
           this.onFinished(row.record);
         }
       });
@@ -69,7 +70,9 @@ export class JobList {
     const cancel = final ? null : el('button', {
       type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}${file ? ` of ${file}` : ''}`,
       onclick: async () => {
-        try { await del(`/jobs/${encodeURIComponent(job.job_id)}`); } catch (e) { notify(errorText(e)); }
+        try { await del(`/jobs/${encodeURIComponent(job.job_id)}`); } catch (e) {
+          notify(errorText(e), { cause: `cancel:${job.job_id}` });
+        }
       },
     }, 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too

@@ -4,7 +4,7 @@
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
 import { cancelJob, get, postAndFollow } from './api.js';
 import { fillModelSelect, modelList } from './models.js';
-import { $, clear, el, errorText, formatClock, notify } from './ui.js';
+import { $, clear, clearNotice, el, errorText, formatClock, notify } from './ui.js';
 
 const TRACKS_PAGE = 50;
 const SEARCH_PAGE = 10;
@@ -53,7 +53,8 @@ export class LibraryPanel {
     if ($('#library-this-session').checked) {
       const open = this.openSession();
       if (!open) {
-        notify('No session is open: open one, or untick “Only the open session” to list the whole library.');
+        notify('No session is open: open one, or untick “Only the open session” to list the whole library.',
+          { cause: 'library-tracks' });
         return null;
       }
       q.set('session_id', open);
@@ -66,7 +67,7 @@ export class LibraryPanel {
     if (!query) return;
     const status = $('#library-tracks-status');
     const page = await this.nextPage(this.tracks, '/library/tracks', query, {
-      more, status, busy: 'Listing…', list: $('#library-rows'), moreButton: $('#library-more'),
+      more, status, busy: 'Listing…', list: $('#library-rows'), moreButton: $('#library-more'), cause: 'library-tracks',
     });
     if (!page) {
       $('#library-tracks').hidden = $('#library-rows').children.length === 0;
@@ -85,7 +86,8 @@ export class LibraryPanel {
   // The page `query` asks of `path` for a listing's `state` (its query, cursor and count of requests), the query
   // and cursor kept for More; null when the server refused (its message in the notice: a key it cannot read, a
   // range upside down: what `list` showed goes, as it answered other filters) or a newer request overtook this one
-  async nextPage(state, path, query, { more, status, busy, list, moreButton }) {
+  // (`cause`: the notice of its refusal, which goes once a request of it is answered)
+  async nextPage(state, path, query, { more, status, busy, list, moreButton, cause }) {
     if (more) query.set('cursor', state.cursor);
     const asked = ++state.asked;
     status.textContent = busy;
@@ -95,7 +97,7 @@ export class LibraryPanel {
     } catch (e) {
       if (asked === state.asked) {
         status.textContent = '';
-        notify(errorText(e));
+        notify(errorText(e), { cause });
         if (!more) {
           list.replaceChildren();
           moreButton.hidden = true;
@@ -104,6 +106,7 @@ export class LibraryPanel {
       return null;
     }
     if (asked !== state.asked) return null;
+    clearNotice(cause);
     if (!more) state.query = query.toString();
     state.cursor = page.next_cursor;
     return page;
@@ -152,6 +155,7 @@ export class LibraryPanel {
     const status = $('#library-search-status');
     const page = await this.nextPage(this.hits, '/library/search', query, {
       more, status, busy: 'Searching…', list: $('#library-results'), moreButton: $('#library-more-results'),
+      cause: 'library-search',
     });
     if (!page) return;
     const list = $('#library-results');
@@ -194,18 +198,19 @@ export class LibraryPanel {
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
-          cancelJob(job.job_id).catch((e) => notify(errorText(e)));
+          cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'library-ask' }));
         };
         const doing = job.stage && job.stage !== job.state ? `${job.state} · ${job.stage}` : job.state;
         progress(`Asking… ${doing ?? ''} ${job.progress ? `${Math.round(100 * job.progress)} %` : ''}`.trim(),
           job.progress);
       });
       this.showAnswer(result);
+      clearNotice('library-ask');
     } catch (e) {
       if (e.canceled) out.replaceChildren(el('p', { class: 'muted' }, 'Stopped before it had an answer.'));
       else {
         out.replaceChildren();
-        notify(errorText(e));
+        notify(errorText(e), { cause: 'library-ask' });
       }
     } finally {
       button.disabled = false;

@@ -10,7 +10,7 @@ import { SessionList } from './sessions.js';
 import { Timeline } from './timeline.js';
 import { Track } from './track.js';
 import { Transcript } from './transcript.js';
-import { $, errorText, formatTime, notify } from './ui.js';
+import { $, clearNotice, errorText, formatTime, notify } from './ui.js';
 import { initUploads } from './uploads.js';
 
 const audio = $('#player');
@@ -64,10 +64,13 @@ const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 async function openSession(id, { file } = {}) {
   if (!SESSION_ID.test(id)) {
     notify(`The address names no session: "${id.slice(0, 64)}" is not a session id (letters, digits, _ and -, `
-      + 'at most 64 characters).');
+      + 'at most 64 characters).', { cause: 'address' });
     writeHash(); // back to what is open
     return false;
   }
+  // a session opened: what was said of the address or of a session gone is past, and so are another one's Runs
+  clearNotice('address', 'session', 'session-gone');
+  if (id !== state.sessionId) clearNotice('run:*');
   state.sessionId = id;
   state.file = file ?? null;
   state.session = null;
@@ -84,12 +87,13 @@ async function refreshSession({ resetJobs = false } = {}) {
   try {
     session = await get(`/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
-    notify(errorText(e));
+    notify(errorText(e), { cause: 'session' });
     const gone = e instanceof ApiError && e.status === 404;
     if (gone) closeSession(); // gone, or another user's: nothing of it stays
     return !gone;
   }
   if (id !== state.sessionId) return true;
+  clearNotice('session'); // read: a refusal of an earlier read no longer applies
   state.session = session;
   const audio = session.files.filter((f) => !isImage(f));
   if (!audio.some((f) => f.name === state.file)) state.file = audio[0]?.name ?? null;
@@ -139,10 +143,12 @@ initUploads({
       // deleted elsewhere (another tab, the API), the upload would make it again, empty, under the old jobs
       try {
         await get(`/sessions/${encodeURIComponent(state.sessionId)}`);
+        clearNotice('upload-session');
         return state.sessionId;
       } catch (e) {
-        if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e)); throw e; }
-        notify(`Session ${state.sessionId} no longer exists (it was deleted); the files go into a new session.`);
+        if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
+        notify(`Session ${state.sessionId} no longer exists (it was deleted); the files go into a new session.`,
+          { cause: 'session-gone' });
         closeSession();
       }
     }
@@ -152,8 +158,9 @@ initUploads({
       sessions.load();
       sessions.mark(created.session_id);
       $('#session-title').textContent = `Session ${created.session_id}`;
+      clearNotice('upload-session');
       return created.session_id;
-    } catch (e) { notify(errorText(e)); throw e; }
+    } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
   },
   onUploaded: (sessionId, names) => {
     if (sessionId !== state.sessionId) return;

@@ -1,7 +1,7 @@
 // The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
 // sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
 import { cancelJob, get, postAndFollow } from './api.js';
-import { $, el, errorText, formatBytes, notify } from './ui.js';
+import { $, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
 
 export class ModelsPanel {
   constructor() {
@@ -13,7 +13,11 @@ export class ModelsPanel {
 
   async refresh() {
     let status;
-    try { status = await get('/api/v2/models/status'); } catch (e) { notify(errorText(e)); return; }
+    try { status = await get('/api/v2/models/status'); } catch (e) {
+      notify(errorText(e), { cause: 'models-status' });
+      return;
+    }
+    clearNotice('models-status');
     const models = modelList(status);
     $('#models-current').textContent = `Resident: ${status.current_model ?? 'none'} · device ${status.device ?? 'unknown'}`
       + ` · ${status.queue_depth ?? 0} queued`;
@@ -39,8 +43,8 @@ export class ModelsPanel {
     $('#models-current').textContent = `${doing}…`;
     try {
       await this.call(route, body);
-      notify(`${doing}: done`, { error: false });
-    } catch (e) { notify(errorText(e)); }
+      notify(`${doing}: done`, { error: false, cause: 'models' });
+    } catch (e) { notify(errorText(e), { cause: 'models' }); }
     this.refresh();
   }
 
@@ -59,14 +63,15 @@ export class ModelsPanel {
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
-          cancelJob(job.job_id).catch((e) => notify(errorText(e)));
+          cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'generate' }));
         };
         if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
       });
       out.textContent = result.finish_reason === 'canceled' ? `${result.response} … (stopped)` : result.response;
+      clearNotice('generate');
     } catch (e) {
       out.textContent = '';
-      notify(errorText(e));
+      notify(errorText(e), { cause: 'generate' });
     } finally {
       button.disabled = false;
       stop.hidden = true;

@@ -1,6 +1,6 @@
 // The caller's sessions (GET /sessions, a page at a time) and creating one.
 import { get, post } from './api.js';
-import { $, el, formatBytes, formatTime, notify, errorText } from './ui.js';
+import { $, clearNotice, el, formatBytes, formatTime, notify, errorText } from './ui.js';
 
 const PAGE = 20;
 
@@ -14,8 +14,9 @@ export class SessionList {
       try {
         const created = await post('/sessions');
         await this.load();
+        clearNotice('new-session');
         this.onOpen(created.session_id);
-      } catch (e) { notify(errorText(e)); }
+      } catch (e) { notify(errorText(e), { cause: 'new-session' }); }
     });
   }
 
@@ -24,7 +25,8 @@ export class SessionList {
     const q = new URLSearchParams({ limit: String(PAGE) });
     if (more && this.cursor) q.set('cursor', this.cursor);
     let page;
-    try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e)); return; }
+    try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e), { cause: 'sessions' }); return; }
+    clearNotice('sessions');
     if (!more) list.replaceChildren();
     for (const s of page.sessions) list.append(this.row(s));
     if (!list.children.length) list.append(el('li', { class: 'muted small' }, 'None yet: add audio to start one.'));

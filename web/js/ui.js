@@ -22,15 +22,43 @@ export function clear(node, ...children) {
   node.replaceChildren(...children.filter((c) => c !== undefined && c !== null && c !== false));
 }
 
-let noticeTimer = 0;
-// An error or a confirmation in the page's alert region (read out by screen readers).
-export function notify(message, { error = true } = {}) {
+// The page's notices, each about one cause (`cause`: 'library-tracks', 'run:<session>/<file>', ...). An error stays
+// until its cause is gone (the code that sees it gone calls clearNotice: a later List that is answered, a Run that
+// starts everything ticked) or the user dismisses it; a newer notice of the same cause replaces it, one of another
+// cause sits beside it. One box had held the last notice only for 12 s: a refusal stayed up over the success that
+// fixed it, a second refusal replaced a first that still applied, and a still-true one went unread. A
+// confirmation goes by itself after 4 s.
+const notices = new Map(); // cause -> {node, timer}
+
+export function notify(message, { error = true, cause = 'page' } = {}) {
+  clearNotice(cause);
+  const node = el('p', { class: error ? 'notice error' : 'notice', dataset: { cause } },
+    el('span', { class: 'notice-text' }, message),
+    // its × is drawn by the style sheet, so the notice's text is its message alone
+    el('button', { type: 'button', class: 'dismiss', title: 'Dismiss', 'aria-label': `Dismiss: ${message}`,
+      onclick: () => clearNotice(cause) }));
+  notices.set(cause, { node, timer: error ? 0 : setTimeout(() => clearNotice(cause), 4000) });
+  $('#notice').append(node);
+  showNotices();
+}
+
+// The notices of these causes go (their cause is gone); a cause ending in '*' is every cause it begins
+export function clearNotice(...causes) {
+  let gone = false;
+  for (const [cause, notice] of notices) {
+    if (!causes.some((c) => (c.endsWith('*') ? cause.startsWith(c.slice(0, -1)) : cause === c))) continue;
+    clearTimeout(notice.timer);
+    notice.node.remove();
+    notices.delete(cause);
+    gone = true;
+  }
+  if (gone) showNotices();
+}
+
+function showNotices() {
   const box = $('#notice');
-  box.textContent = message;
-  box.classList.toggle('error', error);
-  box.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { box.hidden = true; }, error ? 12000 : 4000);
+  box.hidden = notices.size === 0;
+  box.classList.toggle('error', [...notices.values()].some((n) => n.node.classList.contains('error')));
 }
 
 export function errorText(e) {

@@ -190,6 +190,41 @@ def test_lyrics_are_found_by_their_words_with_the_line_and_its_time(browser, ser
 
 @pytest.mark.needs_chromium
 @pytest.mark.needs_espeak
+def test_a_new_search_never_shows_the_last_ones_results_as_its_own(browser, server, sung):
+    """A stranger's second search listed the first one's results under "Searching…" until its answer came, read
+    as answers to the new words. What the list held while each search ran is recorded as it changed."""
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server)
+        page.evaluate("""() => { window.whileSearching = [];
+            const status = document.querySelector('#library-search-status');
+            new MutationObserver(() => { if (status.textContent === 'Searching…') window.whileSearching.push(
+              document.querySelectorAll('#library-results li').length); })
+              .observe(status, { childList: true, characterData: true, subtree: true }); }""")
+        page.get_by_label("Search by").select_option("lyrics")
+        hit = page.locator("#library-results li.hit", has=page.locator(f"button[data-session='{sung}']"))
+        for words in ("silver mountain", "snow station"):
+            page.get_by_label("Search", exact=True).fill(words)
+            page.get_by_role("button", name="Search", exact=True).click()
+            hit.wait_for()
+            page.wait_for_function("() => document.querySelector('#library-search-status').textContent"
+                                   ".includes('found')")
+        assert page.evaluate("window.whileSearching") == [0, 0]  # the second had shown the first's hits
+        # a search the server refuses (nothing but spaces) leaves no results behind, said why in the notice
+        page.get_by_label("Search", exact=True).fill("   ")
+        page.get_by_role("button", name="Search", exact=True).click()
+        page.locator("#notice", has_text="not only whitespace").wait_for()
+        assert page.locator("#library-results li").count() == 0
+        assert page.locator("#library-search-status").inner_text() == ""
+        assert page.locator("#library-more-results").is_hidden()
+        assert page.evaluate("window.whileSearching") == [0, 0, 0]
+        assert not [p for p in problems if "400" not in p], problems  # the refusal's 400 is the browser's
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
 def test_a_question_is_answered_by_the_model_with_its_citations(browser, server, client, sung, smollm2_folder,
                                                                 artifacts):
     """SmolLM2 (DEFAULT_MODEL) answers; the citations name the file, its session, the time and the line. A

@@ -66,6 +66,7 @@ export class LibraryPanel {
     const query = more ? new URLSearchParams(this.tracks.query) : this.filters();
     if (!query) return;
     const status = $('#library-tracks-status');
+    if (!more) $('#library-tracks').hidden = true; // its rows go while the new filters are asked (nextPage)
     const page = await this.nextPage(this.tracks, '/library/tracks', query, {
       more, status, busy: 'Listing…', list: $('#library-rows'), moreButton: $('#library-more'), cause: 'library-tracks',
     });
@@ -91,6 +92,12 @@ export class LibraryPanel {
     if (more) query.set('cursor', state.cursor);
     const asked = ++state.asked;
     status.textContent = busy;
+    if (!more) {
+      // what answered the last question goes while the new one is asked: a stranger's new search had listed the
+      // old results under "Searching…", read as answers to the new words (and they stayed if it was refused)
+      list.replaceChildren();
+      moreButton.hidden = true;
+    }
     let page;
     try {
       page = await get(`${path}?${query}`);
@@ -98,10 +105,6 @@ export class LibraryPanel {
       if (asked === state.asked) {
         status.textContent = '';
         notify(errorText(e), { cause });
-        if (!more) {
-          list.replaceChildren();
-          moreButton.hidden = true;
-        }
       }
       return null;
     }

@@ -157,3 +157,30 @@ def test_a_notice_goes_when_its_cause_is_gone_and_not_before(browser, server, cl
     finally:
         context.close()
 
+
+@pytest.mark.needs_chromium
+def test_an_upload_the_server_renamed_is_named_as_stored(browser, server, session_id, audio_dir):
+    """A stranger's "my song.wav" read so in the upload list and my_song.wav in Files (the server's safe name), and
+    a second upload of it, stored as my_song-1.wav, read "my song.wav" too."""
+    from tests.audio_synth import sine, write
+
+    sent = write(audio_dir / "my song.wav", sine(440, 0.3))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#session-title", has_text=session_id).wait_for()
+        for n, stored in enumerate(("my_song.wav", "my_song-1.wav")):
+            page.locator("#file-input").set_input_files(str(sent))
+            item = page.locator("#upload-list li.upload.ok").nth(n)
+            item.wait_for()
+            assert item.locator(".name").inner_text() == stored
+            assert "renamed from “my song.wav”" in item.inner_text(), item.inner_text()
+            row = page.locator(f"#file-list li.file[data-file='{stored}']")
+            row.locator(".renamed", has_text="renamed from “my song.wav”").wait_for()
+            assert row.locator(".file-open .name").inner_text() == stored
+        # stays until read: dismissed, it goes
+        page.locator("#upload-list li.upload.ok").first.get_by_role("button", name="Dismiss").click()
+        assert page.locator("#upload-list li.upload.ok").count() == 1
+        assert not problems, problems
+    finally:
+        context.close()

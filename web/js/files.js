@@ -67,6 +67,14 @@ function restore(row, saved) {
 
 export const isImage = (file) => file.kind === 'image';
 
+// Uploads the server stored under another name than the one sent ("my song.wav" -> my_song.wav, a second
+// "a.wav" -> a-1.wav), known to this page since it sent them: session id -> stored name -> the name sent
+const renamed = new Map();
+
+export function noteRenamed(sessionId, names) {
+  renamed.set(sessionId, { ...renamed.get(sessionId), ...names });
+}
+
 function artRow(sessionId, images) {
   return el('li', { class: 'file art' }, el('p', { class: 'small' }, 'Album art'),
     el('ul', { class: 'plain art-list' }, images.map((img) => el('li', {},
@@ -128,11 +136,13 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     if (started.length) onJobs(started);
   });
   const isSelected = file.name === selected;
+  const sentAs = renamed.get(sessionId)?.[file.name];
   const open = el('button', {
     type: 'button', class: 'file-open', 'aria-current': isSelected ? 'true' : null,
     onclick: () => onSelect(file.name),
   }, el('span', { class: 'name' }, file.name),
-  el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`));
+  el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`),
+  sentAs ? el('span', { class: 'muted small renamed' }, ` · renamed from “${sentAs}”`) : null);
   const details = el('details', { open: isSelected }, el('summary', {}, 'Analyse…'), form);
   return el('li', { class: isSelected ? 'file current' : 'file', dataset: { file: file.name } }, open, details);
 }

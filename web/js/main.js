@@ -1,7 +1,7 @@
 // The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
 // (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
 import { ApiError, get, post } from './api.js';
-import { isImage, renderFiles } from './files.js';
+import { isImage, noteRenamed, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
 import { LibraryPanel } from './library.js';
 import { Mixer } from './mixer.js';
@@ -162,7 +162,8 @@ initUploads({
       return created.session_id;
     } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
   },
-  onUploaded: (sessionId, names) => {
+  onUploaded: (sessionId, names, renamed) => {
+    noteRenamed(sessionId, renamed);
     if (sessionId !== state.sessionId) return;
     if (!state.file && names.length) state.file = names[0];
     refreshSession();

@@ -25,7 +25,8 @@ export function initUploads({ sessionForUpload, onUploaded }) {
 async function sendOne(sessionId, file, onUploaded) {
   const bar = el('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
   const status = el('span', { class: 'small' }, 'uploading');
-  const item = el('li', { class: 'upload' }, el('span', { class: 'name' }, file.name), bar, status);
+  const name = el('span', { class: 'name' }, file.name);
+  const item = el('li', { class: 'upload' }, name, bar, status);
   $('#upload-list').append(item);
   try {
     const answer = await upload(sessionId, file, (fraction) => {
@@ -33,10 +34,21 @@ async function sendOne(sessionId, file, onUploaded) {
       status.textContent = fraction < 1 ? `${Math.round(fraction * 100)} %` : 'checking…';
     });
     bar.value = 1;
-    status.textContent = 'done';
+    // the name the server stored it under (made safe, or numbered beside a file of that name): the list had gone
+    // on naming "my song.wav" where Files listed my_song.wav; a renamed upload says so and stays until dismissed
+    const stored = answer.files[0]?.name ?? file.name;
+    const renamed = stored !== file.name;
+    name.textContent = stored;
     item.classList.add('ok');
-    setTimeout(() => item.remove(), 4000);
-    onUploaded(sessionId, answer.files.map((f) => f.name));
+    if (renamed) {
+      item.classList.add('renamed');
+      status.textContent = `done: renamed from “${file.name}”`;
+      item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
+    } else {
+      status.textContent = 'done';
+      setTimeout(() => item.remove(), 4000);
+    }
+    onUploaded(sessionId, answer.files.map((f) => f.name), renamed ? { [stored]: file.name } : {});
   } catch (e) {
     item.classList.add('failed');
     bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success

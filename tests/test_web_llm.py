@@ -42,7 +42,8 @@ def test_the_models_panel_loads_generates_and_unloads(browser, server, client, s
         page.get_by_label("Generate text").fill("Name a musical key.")
         page.get_by_role("button", name="Generate").click()
         page.wait_for_function("() => { const t = document.querySelector('#generate-output').textContent;"
-                               " return t && t !== 'Generating…'; }", timeout=120000)
+                               " return t && !t.startsWith('Generating…') && !t.startsWith('Queued'); }",
+                               timeout=120000)
         page.locator("#models-panel").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "models-generated.png"), full_page=True)
         row.get_by_role("button", name="Unload smollm2-135m").click()
@@ -133,6 +134,58 @@ def test_album_art_is_shown_and_offered_to_the_llm_analyses(browser, server, cli
         assert art.locator("option").all_inner_texts() == ["no album art", "with sleeve.png"]
         assert page.get_by_label("Lyrics analysis (LLM): album art").count() == 1
         assert page.get_by_label("Key, tempo, chords, melody: album art").count() == 0
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+# each model job's row in the panel: its label and every state it was drawn in, recorded as they changed
+RECORD_STATES = """() => new MutationObserver((records) => records.forEach((r) => {
+    if (r.attributeName === 'data-state') (r.target.states ??= []).push(r.oldValue); }))
+  .observe(document.querySelector('#models-jobs'), { subtree: true, attributeFilter: ['data-state'],
+    attributeOldValue: true })"""
+STATES_SHOWN = """() => [...document.querySelectorAll('#models-jobs li.job')].map((li) =>
+  [li.querySelector('.job-type').textContent, [...(li.states ?? []), li.dataset.state]])"""
+
+
+@pytest.mark.needs_chromium
+def test_a_model_job_queued_behind_another_says_so(browser, server, client, smollm2_folder):
+    """A stranger pressed Load, then Generate, while a transcription held the GPU worker: the panel read
+    "Loading smollm2-135m…" and the box "Generating…" for as long as they waited, as if nothing were happening.
+    Here a long generation sent through the API holds the worker until the test cancels it."""
+    from tests.conftest import wait_for
+
+    assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(server + "/")
+        page.evaluate(RECORD_STATES)
+        page.locator("#models-panel summary").click()
+        load = page.get_by_role("button", name="Load smollm2-135m")
+        load.wait_for()
+        blocker = client.post("/api/v2/models/generate", json={
+            "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600,
+            "model_type": "smollm2-135m", "wait": 0}).json()["job_id"]
+        wait_for(lambda: client.get(f"/jobs/{blocker}").json()["state"] == "running", timeout=120,
+                 message="the blocking generation running")
+        load.click()
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("4")
+        page.get_by_label("Generate text").fill("Name a musical key.")
+        page.get_by_role("button", name="Generate").click()
+        queued = page.locator("#models-jobs li.job[data-state='queued']", has_text="waiting for the GPU worker")
+        queued.nth(1).wait_for()
+        page.locator("#models-jobs li.job", has_text="Load smollm2-135m").filter(
+            has_text="in its queue").wait_for()  # how many wait on the GPU worker (GET /api/v2/models/status)
+        assert page.locator("#generate-output").inner_text() == "Queued: waiting for the GPU worker…"
+        assert client.delete(f"/jobs/{blocker}").status_code in (200, 202)
+        page.locator("#models-jobs li.job[data-state='succeeded']").nth(1).wait_for(timeout=120000)
+        shown = {label: [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+                 for label, states in page.evaluate(STATES_SHOWN)}
+        assert shown == {"Load smollm2-135m": ["sending", "queued", "running", "succeeded"],
+                         "Generate (smollm2-135m)": ["sending", "queued", "running", "succeeded"]}, shown
+        assert page.locator("#models-jobs li.job .state").all_inner_texts() == ["done", "done"]
+        page.get_by_role("button", name="Unload smollm2-135m").wait_for()  # the table read again at the end
         assert not problems, problems
     finally:
         context.close()

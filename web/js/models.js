@@ -3,6 +3,8 @@
 import { cancelJob, get, postAndFollow } from './api.js';
 import { $, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
 
+const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+
 export class ModelsPanel {
   constructor() {
     this.loaded = false;
@@ -28,24 +30,73 @@ export class ModelsPanel {
         : 'weights not downloaded (download_models.py)' }, m.loaded ? 'loaded' : m.downloaded ? 'on disk' : 'missing'),
       el('td', {}, formatBytes(m.memory?.weights_bytes || m.expected_memory_bytes)),
       el('td', {}, m.loaded
-        ? el('button', { type: 'button', onclick: () => this.run('unload', {}, 'Unloading'), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
-        : el('button', { type: 'button', disabled: !m.downloaded, onclick: () => this.run('load', { model_type: m.model_type }, `Loading ${m.model_type}`),
+        ? el('button', { type: 'button', onclick: () => this.run('unload', {}, `Unload ${m.model_type}`), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
+        : el('button', { type: 'button', disabled: !m.downloaded, onclick: () => this.run('load', { model_type: m.model_type }, `Load ${m.model_type}`),
           'aria-label': `Load ${m.model_type}` }, 'Load')))));
     fillModelSelect($('#generate-model'), models, [['auto', 'auto']]);
   }
 
-  // the job of /api/v2/models/<route>, followed to its result
-  call(route, body, onUpdate) {
-    return postAndFollow(`/api/v2/models/${route}`, body, onUpdate);
+  // The job of /api/v2/models/<route>, followed to its result, its states shown in a row of #models-jobs as the
+  // Jobs list shows the analyses': queued (with how many wait in the GPU queue), running with its stage and share,
+  // then done, failed or canceled. A load or generate queued behind another GPU job had shown "Loading…" or
+  // "Generating…" alone for as long as it waited, as if nothing were happening.
+  async call(route, body, label, onUpdate = () => {}) {
+    const row = this.jobRow(label);
+    try {
+      const result = await postAndFollow(`/api/v2/models/${route}`, body, (job) => {
+        if (job.state === 'queued' && row.dataset.state !== 'queued') this.queueDepth(row);
+        this.drawJob(row, label, job);
+        onUpdate(job);
+      });
+      this.drawJob(row, label, { state: result?.finish_reason === 'canceled' ? 'canceled' : 'succeeded' });
+      return result;
+    } catch (e) {
+      this.drawJob(row, label, { state: e.canceled ? 'canceled' : 'failed', stage: errorText(e) });
+      throw e;
+    } finally {
+      this.refresh();
+    }
+  }
+
+  // a new row for a model job; the rows of jobs that have ended go (what is queued or running stays)
+  jobRow(label) {
+    const list = $('#models-jobs');
+    list.querySelectorAll('li.job').forEach((li) => { if (FINAL.has(li.dataset.state)) li.remove(); });
+    const row = el('li', { class: 'job', dataset: { state: 'sending' } });
+    list.append(row);
+    this.drawJob(row, label, { state: 'sending' });
+    return row;
+  }
+
+  drawJob(row, label, job) {
+    const state = job.state ?? row.dataset.state;
+    const share = `${Math.round(100 * (job.progress ?? 0))} %`;
+    row.dataset.state = state;
+    if (job.job_id) row.dataset.job = job.job_id;
+    row.className = `job ${state}`;
+    const said = { sending: 'sending', running: `running ${share}`, succeeded: 'done' }[state] ?? state;
+    const detail = state === 'queued' ? `waiting for the GPU worker${row.dataset.waiting ?? ''}`
+      : state === 'running' ? (job.stage ?? '') : state === 'failed' ? (job.stage ?? '') : '';
+    row.replaceChildren(el('span', { class: 'job-type' }, label),
+      el('span', { class: 'state', dataset: { state } }, said),
+      el('span', { class: 'stage small muted' }, detail));
+  }
+
+  // what the API says of the queue: how many jobs wait on the GPU worker (this one among them)
+  async queueDepth(row) {
+    let status;
+    try { status = await get('/api/v2/models/status'); } catch { return; }
+    const n = status.queue_depth ?? 0;
+    if (!n || row.dataset.state !== 'queued') return;
+    row.dataset.waiting = ` · ${n} job${n === 1 ? '' : 's'} in its queue`;
+    row.querySelector('.stage').textContent = `waiting for the GPU worker${row.dataset.waiting}`;
   }
 
   async run(route, body, doing) {
-    $('#models-current').textContent = `${doing}…`;
     try {
-      await this.call(route, body);
+      await this.call(route, body, doing);
       notify(`${doing}: done`, { error: false, cause: 'models' });
     } catch (e) { notify(errorText(e), { cause: 'models' }); }
-    this.refresh();
   }
 
   async generate() {
@@ -58,14 +109,16 @@ export class ModelsPanel {
     out.textContent = 'Generating…';
     button.disabled = true;
     try {
-      const result = await this.call('generate', body, (job) => {
+      const result = await this.call('generate', body, `Generate (${model})`, (job) => {
         // Stop cancels the job: what was written so far comes back as its result
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
           cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'generate' }));
         };
-        if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
+        if (job.state === 'queued') out.textContent = 'Queued: waiting for the GPU worker…';
+        else if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
+        else out.textContent = 'Generating…';
       });
       out.textContent = result.finish_reason === 'canceled' ? `${result.response} … (stopped)` : result.response;
       clearNotice('generate');

@@ -118,23 +118,33 @@ def write_embedded_config(data_dir: Path, port: int) -> Path:
 def embedded_plan(url: str) -> tuple[str, int | None]:
     """(url to use, port of an embedded server to run or None): `url` itself when it answers.
 
-    A local URL keeps its port, so the configured REDIS_URL reaches the embedded server too; a remote
-    one that does not answer gets an embedded server on a free loopback port.
+    A local URL that does not answer gets an embedded server on its port, so the configured REDIS_URL reaches
+    it too. A URL naming another host is used as it is, answering or not (the API answers 503 and the workers
+    wait until it does): it is the Redis that workers on other machines share, and a private embedded server in
+    its place had split the queue in two without a word (the server's jobs on it, the other machines' workers
+    idle on the named one, for good once that one answered).
     """
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss", "unix"):
         raise SystemExit(f"REDIS_URL {url!r} is not a redis:// (or rediss://, unix://) URL")
     if redis_answers(url):
         return url, None
-    local = parsed.hostname in (None, "127.0.0.1", "localhost", "::1")
-    port = (parsed.port or 6379) if local else _free_port()
-    if local and parsed.scheme != "unix" and _listening(port):
+    if not is_local(url):
+        return url, None
+    port = parsed.port or 6379
+    if parsed.scheme != "unix" and _listening(port):
         # an embedded server could not bind there, and would be restarted every few seconds for ever
         raise SystemExit(f"REDIS_URL {masked_url(url)}: something listens on port {port} but does not "
                          "answer as Redis there (a wrong password, a database number the server does not have, "
                          "or another service on that port); fix REDIS_URL or free the port")
     db = (parsed.path or "/0").lstrip("/") or "0"
     return f"redis://127.0.0.1:{port}/{db}", port
+
+
+def is_local(url: str) -> bool:
+    """A URL an embedded server on this machine's loopback can stand for (a unix socket is local too)."""
+    parsed = urlparse(url)
+    return parsed.scheme == "unix" or parsed.hostname in (None, "127.0.0.1", "localhost", "::1")
 
 
 def _listening(port: int) -> bool:
@@ -150,9 +160,3 @@ def masked_url(url: str) -> str:
         return url
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.hostname or ''}{port}"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 from supervisor.xmlrpc import Faults
 
-from redis_server import embedded_plan, masked_url
+from redis_server import embedded_plan, masked_url, redis_answers
 from service import front, programs, supervisor_conf
 from service.control import Supervisor
 from service.layout import RunLayout
@@ -182,8 +182,11 @@ def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
     shown = f"[{opts.host}]" if ":" in opts.host else opts.host
     base = f"http://{shown}:{opts.port}"
     names = ", ".join(p.name for p in plan_.programs)
+    # a shared Redis on another host that is away at start is waited for, not replaced: say so
+    away = "" if plan_.embedded or redis_answers(plan_.redis_url) else (
+        ", not answering yet: the API answers 503 and the workers wait until it does")
     return (f"\nMusic Analyzer API: {base}  (Redis: {masked_url(plan_.redis_url)}"
-            f"{', embedded' if plan_.embedded else ''})\n"
+            f"{', embedded' if plan_.embedded else ''}{away})\n"
             f"  {plan_.front_note}\n"
             f"  supervised: {names}; a program that dies is restarted\n"
             f"  logs: {layout.logs}/<program>.log   control: supervisorctl -c {layout.supervisor_conf} status\n"

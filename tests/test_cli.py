@@ -320,3 +320,13 @@ def test_a_refused_option_leaves_nothing_running_and_ids_stay_one_path_segment(e
     anonymous = ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "health")
     assert anonymous.returncode == 0 and "redis     ok" in anonymous.stdout, anonymous.stdout + anonymous.stderr
     assert ma({k: v for k, v in env.items() if k != "MA_PASSWORD"}, "jobs").returncode == 3  # the rest still asks
+
+
+def test_jobs_limit_is_a_whole_number_of_1_or_more(tmp_path, unused_port):
+    """A stranger's `jobs --limit -1` ended in "unexpected ValueError" (islice) and `--limit 0` printed "no jobs"
+    to a user who had jobs, as `library tracks --limit` had before. Refused before any request: no server here."""
+    env = cli_env(f"http://127.0.0.1:{unused_port}", tmp_path)
+    for limit in ("-1", "0", "many"):
+        refused = ma(env, "jobs", "--limit", limit)
+        assert refused.returncode == 2 and "is not a whole number of 1 or more" in refused.stderr, refused.stderr
+        assert "cannot reach the server" not in refused.stderr

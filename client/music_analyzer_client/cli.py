@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", metavar="NAME")
     p.add_argument("--state", action="append", metavar="STATE", help="queued, running, succeeded, failed, canceled")
     p.add_argument("--type", action="append", metavar="TYPE", help="features, pitch, demucs, whisper, gemma_3n...")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("--limit", type=library_cli.positive, default=20, metavar="N", help="how many (default 20)")
     p.add_argument("--all", action="store_true", help="every job, page after page")
 
     p = add("cancel", "cancel jobs (a running one stops at its next checkpoint)", commands.cancel)

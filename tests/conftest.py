@@ -10,7 +10,16 @@ from __future__ import annotations
 import base64
 import importlib.util
 import os
+import sys
 import tempfile
+from pathlib import Path
+
+# The client under test is this checkout's client/, in this process and in every subprocess it starts (the CLI as a
+# user runs it): an editable install of another clone had been imported instead, so a change to client/ was tested
+# as the other clone's code (scripts/test.sh installs `-e ./client` only when the package does not import at all)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "client"))
+os.environ["PYTHONPATH"] = os.pathsep.join([sys.path[0], *filter(None, os.environ.get("PYTHONPATH", "").split(
+    os.pathsep))])
 
 # prometheus-client reads this when it is first imported: every process of the session (this one, the
 # subprocess workers it starts) counts into one private folder that GET /metrics sums
@@ -21,7 +30,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests

@@ -133,6 +133,19 @@ def test_pip_installs_only_the_client_package(tmp_path):
     assert "ma = music_analyzer_client.cli:main" in entry_points
 
 
+def test_the_client_tested_is_this_checkouts():
+    """On a machine where another clone had installed client/ editable (a shared development machine, CI's
+    kept machine), the suite imported that clone's client, in process and in the CLI's subprocesses: a change to
+    client/ here was tested as the other code."""
+    import music_analyzer_client
+
+    mine = (REPO / "client" / "music_analyzer_client").resolve()
+    assert Path(music_analyzer_client.__file__).resolve().parent == mine
+    where = subprocess.run([sys.executable, "-c", "import music_analyzer_client as m; print(m.__file__)"],
+                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    assert Path(where).resolve().parent == mine
+
+
 def test_a_batch_stops_on_the_errors_its_exit_code_calls_unavailable():
     """The batch stops where no later file could fare better, by the exit code's own rule: it had its own copy,
     which recorded a front's 502/504 (outlasting the client's retries) against each file and went on."""

@@ -4,6 +4,7 @@ directory), the signature of a delivery, and the check a receiver makes."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import os
@@ -23,13 +24,37 @@ def secret_text(settings: Mapping[str, Any]) -> str:
     if secret:
         return secret
     path = Path(settings["DATA_DIR"]) / SECRET_FILE
+    return _read(path) or _make(path)
+
+
+def _read(path: Path) -> str:
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-    return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _make(path: Path) -> str:
+    """Make the key once, whole: written beside and renamed into place, under a lock every process on this data
+    directory takes, so none reads a file half made. It had been created empty and then written: another
+    process reading in between, or a write that met a full disk or a kill, signed with an empty key, and an
+    empty file left behind signed every later delivery so, without a word. Such a file is replaced here."""
+    with open(path.with_name(f".{SECRET_FILE}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if existing := _read(path):  # made by another process while this one waited
+            return existing
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secret + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return secret
 
 
 def secret_key(settings: Mapping[str, Any]) -> bytes:

@@ -32,10 +32,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import redis as redis_lib
 import requests
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
+from jobs import keys
 from redis_server import start_embedded
 
 USER, PASSWORD = "tester", "correct horse battery staple"
@@ -309,3 +311,15 @@ def browser():
                                       args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture()
+def own_queues(settings, tmp_path, redis_url):
+    """Settings with queues nobody else consumes; their messages and indexes are removed afterwards."""
+    token = uuid.uuid4().hex[:8]
+    own = {**settings, "DATA_DIR": str(tmp_path / "data"),
+           "GPU_QUEUE": f"gpu-fair-{token}", "CPU_QUEUE": f"cpu-fair-{token}"}
+    yield own
+    client = redis_lib.Redis.from_url(redis_url)
+    for queue in (own["GPU_QUEUE"], own["CPU_QUEUE"]):
+        client.delete(*keys.queue_lists(queue), *(keys.owner_active(u, queue) for u in (USER, OTHER)))

@@ -28,18 +28,6 @@ def basic(user: str, password: str) -> dict:
 A, B = basic(USER, PASSWORD), basic(OTHER, OTHER_PASSWORD)
 
 
-@pytest.fixture()
-def own_queues(settings, tmp_path, redis_url):
-    """Settings with queues nobody else consumes; their messages and indexes are removed afterwards."""
-    token = uuid.uuid4().hex[:8]
-    own = {**settings, "DATA_DIR": str(tmp_path / "data"),
-           "GPU_QUEUE": f"gpu-fair-{token}", "CPU_QUEUE": f"cpu-fair-{token}"}
-    yield own
-    client = redis_lib.Redis.from_url(redis_url)
-    for queue in (own["GPU_QUEUE"], own["CPU_QUEUE"]):
-        client.delete(*keys.queue_lists(queue), *(keys.owner_active(u, queue) for u in (USER, OTHER)))
-
-
 def session_with_tone(c, auth: dict, tmp_path, name: str) -> str:
     sid = c.post("/sessions", headers=auth).get_json()["session_id"]
     path = write(tmp_path / name, sine(330, 0.5))

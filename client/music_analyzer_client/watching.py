@@ -6,6 +6,7 @@ user has chosen to stop.
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -43,13 +44,15 @@ RETRY_FOLLOW_SECONDS = 2.0
 
 
 class Follower:
-    """Starts following a job and hands back a Followed whose `done` is set when the job has ended."""
+    """Starts following a job and hands back a Followed whose `done` is set when the job has ended; `ended` receives
+    each Followed as it ends, in the order they end."""
 
     def __init__(self, client: MusicAnalyzer, tracker: Tracker, *, poll_seconds: float = 1.0) -> None:
         self.client = client
         self.tracker = tracker
         self.poll_seconds = poll_seconds
         self.followed: list[Followed] = []
+        self.ended: queue.Queue[Followed] = queue.Queue()
         self.lock = threading.Lock()
 
     def follow(self, job_id: str, label: str) -> Followed:
@@ -72,6 +75,7 @@ class Follower:
             item.error = MusicAnalyzerError("the output was closed", code="client_error")
         finally:  # whatever happened, the main thread waiting for this job must wake
             item.done.set()
+            self.ended.put(item)
 
     def _follow(self, item: Followed) -> None:
         """Follow the job's events to its end. The server away for a while (its Redis restarting: 503; the front

@@ -105,9 +105,9 @@ def _start_after_stems(client: MusicAnalyzer, session_id: str, runs: list[FileRu
                           style="red")
     while waiting:
         ended = follower.ended.get()  # every started job is followed, so each stems job ends here once
-        item = waiting.pop(ended.job_id, None)
-        if item is None:
+        if ended.job_id not in waiting:
             continue
+        item = waiting.pop(ended.job_id)
         if ended.state == "succeeded":
             _start(client, session_id, item, analyses, follower, out)
             continue

@@ -105,6 +105,23 @@ def test_webm_that_is_not_audio_alone_or_not_webm_is_refused(client, session_id,
         assert said in r.json()["error"]["message"], r.text
 
 
+def test_an_mp4_video_is_refused_as_a_webm_one_is_and_cover_art_is_not_a_video(client, session_id, tmp_path):
+    """An MP4 with a picture track had been taken as m4a (its sound analysed, its picture uploaded for nothing)
+    where the same video as WebM was refused; an M4A with cover art (an attached picture) is audio."""
+    video = encode(tmp_path / "camera.mp4", "-f", "lavfi", "-i", "testsrc=d=3:s=64x64", "-c:v", "mpeg4",
+                   "-c:a", "aac", "-shortest")
+    r = upload(client, session_id, video)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_format", r.text
+    assert "video" in r.json()["error"]["message"] and "audio.m4a" in r.json()["error"]["message"], r.text
+    cover = tmp_path / "cover.png"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-frames:v",
+                    "1", str(cover)], check=True)
+    art = encode(tmp_path / "with-art.m4a", "-i", str(cover), "-map", "0:a", "-map", "1:v", "-c:a", "aac", "-c:v",
+                 "png", "-disposition:v", "attached_pic")
+    r = upload(client, session_id, art)
+    assert r.status_code == 201 and r.json()["files"][0]["format"] == "m4a", r.text
+
+
 @pytest.mark.parametrize("make", [encode, recorded, browser_recorded])
 def test_a_cut_webm_is_truncated_audio(client, session_id, tmp_path, make):
     """FFmpeg decodes a cut WebM to where its bytes stop: half of one had been a valid file half as long."""

@@ -32,6 +32,10 @@ _EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "
                "mp3": {"mp3", "mp2", "mpa"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"},
                "webm": set(matroska.EXTENSIONS)}
 
+# the containers that also hold video, and how to take the audio out of one (cover art is not a video)
+VIDEO_CONTAINERS = {"webm": "ffmpeg -i video.webm -vn -c:a copy audio.webm",
+                    "m4a": "ffmpeg -i video.mp4 -vn -c:a copy audio.m4a"}
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -206,10 +210,12 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                 raise UnsupportedMediaError(
                     f"unsupported container/codec {container.format.name}/{stream.codec_context.name}",
                     code="unsupported_format")
-            if fmt == "webm" and matroska.is_video(container):
+            if fmt in VIDEO_CONTAINERS and matroska.is_video(container):
+                # refused in both: an MP4 video had been taken as m4a while a WebM one was refused, and its
+                # picture track costs the upload's bytes and quota for nothing analysed here
                 raise UnsupportedMediaError(
                     "the file is a video (it has a picture track); upload its audio alone, e.g. "
-                    "`ffmpeg -i video.webm -vn -c:a copy audio.webm`", code="unsupported_format")
+                    f"`{VIDEO_CONTAINERS[fmt]}`", code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
             limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream)

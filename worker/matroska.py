@@ -29,7 +29,8 @@ MAX_VINT_BYTES = 8  # EBML's variable-length integers (ids and sizes) take 1 to 
 
 
 def is_video(container) -> bool:
-    """A PyAV container holding a moving-picture stream (cover art, an attached picture, is not one)."""
+    """A PyAV container (Matroska or MP4) holding a moving-picture stream (cover art, an attached picture, is not
+    one)."""
     import av
 
     return any(not s.disposition & av.stream.Disposition.attached_pic for s in container.streams.video)

@@ -29,15 +29,13 @@ from typing import Any
 import redis
 
 from users import Caller
-from worker.errors import JobCanceled, JobTimeLimitError
 
-from . import keys, metrics
+from . import keys, metrics, reporting
 from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
 from .keys import text
-from .queue_storage import QueueStorageFull
 from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view, read_record
 from .store_scripts import EVENT_LOG_MAX_ENTRIES, PROGRESS_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
@@ -355,45 +353,8 @@ class JobStore:
         JobTimeLimitError once the job has run `limit_seconds` (LONGEST_JOB_SECONDS) since `started_at`
         (time.time() when this attempt started).
 
-        Writes are throttled to one per `min_interval` seconds unless the stage
-        changes; the cancel flag is checked on every call (one EXISTS).
+        A report is written only when its stage or its share (by a visible step) changes, a moved share at most
+        once per `min_interval` seconds (jobs/reporting.py); the cancel flag is checked on every call (one EXISTS).
         """
-        last_time, last_stage = 0.0, ""
-        try:  # (Redis away now: no progress webhooks for this attempt; the job goes on, see below)
-            hooked = self.get(job_id) if self.webhooks is not None else None
-        except (redis.ConnectionError, redis.TimeoutError):
-            hooked = None
-        if hooked is not None and not hooked.get("webhook"):
-            hooked = None
-
-        away = False  # Redis was unreachable at the last report: said once, not at every report
-        limit = float(limit_seconds or 0)
-        deadline = started_at + limit if started_at is not None and limit > 0 else None
-
-        def report(fraction: float, stage: str) -> None:
-            nonlocal last_time, last_stage, away
-            if deadline is not None and time.time() > deadline:
-                raise JobTimeLimitError.past(limit)
-            now = time.monotonic()
-            try:
-                if stage != last_stage or now - last_time >= min_interval or fraction >= 1.0:
-                    self.progress(job_id, fraction, stage)
-                    last_time, last_stage = now, stage
-                    if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
-                        self._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
-                                                               "progress": round(min(max(fraction, 0.0), 1.0), 4)})
-                canceled = self.cancel_requested(job_id)
-            except (redis.ConnectionError, redis.TimeoutError) as e:
-                if isinstance(e, QueueStorageFull):  # its disk is full: the job fails insufficient_storage
-                    raise
-                # Redis away for a moment: the work goes on (its outcome waits for Redis, runner._record_outcome);
-                # only this progress is not shown, and a cancel is seen once Redis is back
-                if not away:
-                    log.warning("progress of job %s not recorded while Redis is not reachable", job_id)
-                away = True
-                return
-            away = False
-            if canceled:
-                raise JobCanceled("the job was canceled")
-
-        return report
+        return reporting.reporter(self, job_id, min_interval=min_interval, started_at=started_at,
+                                  limit_seconds=limit_seconds)

@@ -43,6 +43,7 @@ def decode_record(raw: Mapping) -> dict:
     rec["owner"] = rec.get("owner") or ""  # records of older versions have none
     rec["progress"] = float(rec.get("progress") or 0.0)
     rec["attempts"] = int(rec.get("attempts") or 0)
+    rec["handed_back"] = int(rec.get("handed_back") or 0)  # attempts a graceful stop ended: not lost (runtime.py)
     rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
     for k in ("created_at", "started_at", "finished_at"):
         rec[k] = float(rec[k]) if rec.get(k) else None

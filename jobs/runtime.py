@@ -14,6 +14,13 @@ lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
 
+Graceful stops: an operator's stop or restart of a worker (SIGTERM, SIGINT, SIGQUIT; run.py's stop, systemd,
+docker) lets it finish its running jobs, for as long as its supervisor waits before it kills it. A job that outlasts
+that wait comes back through recovery as above, but its attempt is not counted as lost: at the stop signal the worker
+notes each of its running jobs as handed back (JobStore.hand_back), so two restarts during one long job no longer
+fail it `worker_lost` (JOB_MAX_ATTEMPTS 2). A crash (SIGKILL, the OOM killer, a segfault) sends no such signal and
+still counts.
+
 Stuck jobs: every beat also stops this worker's jobs that report nothing past LONGEST_JOB_SECONDS, or long after a
 cancel was asked (jobs/overdue.py).
 
@@ -41,6 +48,7 @@ from models import ModelManager
 from . import metrics
 from .overdue import stop_overdue
 from .services import Services, services
+from .store import HANDED_BACK_STAGE, REQUEUED_STAGE
 from .submit import publish
 from .webhooks import WebhookSender
 
@@ -145,15 +153,17 @@ class WorkerRuntime:
                 continue  # another worker is recovering it
             # first: a waiter woken by the end finds none (but a batch's finished files, kept and listed)
             finished = svc.jobs.take_back_writes(job_id, job["attempts"])
-            if job["attempts"] >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
+            lost = job["attempts"] - job["handed_back"]  # a graceful stop's attempt is not lost (see the note)
+            handed_back = job.get("handed_back_attempt") == str(job["attempts"])
+            if lost >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
                 # the worker's name (host, pid) goes to the log, not to the user (a stranger read it in the error)
                 log.warning("job %s failed: its worker %s stopped, attempt %s", job_id, job.get("worker"),
                             job["attempts"])
                 svc.jobs.fail(job_id, {"code": "worker_lost",
-                                       "message": f"the worker running this job stopped {job['attempts']} "
-                                                  f"time{'s' if job['attempts'] != 1 else ''}; not retrying again"},
+                                       "message": f"the worker running this job stopped {lost} "
+                                                  f"time{'s' if lost != 1 else ''}; not retrying again"},
                               finished=finished)
-            elif svc.jobs.requeue(job_id):
+            elif svc.jobs.requeue(job_id, stage=HANDED_BACK_STAGE if handed_back else REQUEUED_STAGE):
                 with self.app.app_context():  # first in line (priority 0): it had had its turn
                     publish(job["task"], job_id, job["queue"])
                 svc.jobs.published(job_id)
@@ -182,6 +192,17 @@ class WorkerRuntime:
         return published
 
 
+    def hand_back_running(self) -> list[str]:
+        """Note this worker's running jobs as handed back by a graceful stop (see the module's note)."""
+        svc = self._services()
+        noted = [job_id for job_id in svc.workers.current(self.hostname)
+                 if svc.jobs.hand_back(job_id, worker=self.hostname)]
+        for job_id in noted:
+            log.warning("job %s: this worker is stopping; should it be stopped before the job ends, the job runs "
+                        "again and this attempt is not counted as lost", job_id)
+        return noted
+
+
 def model_manager() -> ModelManager:
     """The worker process' ModelManager, made on first use (never at import) and kept in the app."""
     ext = current_app.extensions
@@ -193,6 +214,9 @@ def model_manager() -> ModelManager:
         ext["model_manager"] = manager
         board.publish(manager.status(), worker=worker)
     return ext["model_manager"]
+
+
+_RUNTIMES: dict[str, WorkerRuntime] = {}  # this process' worker runtimes by node name
 
 
 def _runtime_key(hostname: str) -> str:
@@ -208,6 +232,7 @@ def _on_worker_init(sender=None, **kwargs):
     identity = new_identity(sender.hostname)
     runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=sorted(consume))
     flask_app.extensions[_runtime_key(sender.hostname)] = runtime
+    _RUNTIMES[sender.hostname] = runtime  # the shutdown signal names the node only
     # Tasks record this name on their jobs (prefork pool children inherit it); liveness is judged by
     # its heartbeat. (task.request.hostname is not always the node name, e.g. in embedded workers.)
     flask_app.extensions["worker_identity"] = identity
@@ -217,6 +242,8 @@ def _on_worker_init(sender=None, **kwargs):
 def stop_runtime(flask_app: Flask, node: str) -> None:
     """Stop the heartbeat of the worker with node name `node` and remove its record (idempotent)."""
     runtime = flask_app.extensions.pop(_runtime_key(node), None)
+    if _RUNTIMES.get(node) is runtime:
+        _RUNTIMES.pop(node, None)
     if runtime:
         runtime.stop()
 
@@ -226,3 +253,21 @@ def _on_worker_shutdown(sender=None, **kwargs):
     flask_app = getattr(sender.app, "flask_app", None)
     if flask_app is not None:
         stop_runtime(flask_app, sender.hostname)
+
+
+@signals.worker_shutting_down.connect
+def _on_worker_shutting_down(sender=None, **kwargs):
+    """A graceful stop began (the main process got SIGTERM, SIGINT or SIGQUIT): hand the running jobs back."""
+    runtime = _RUNTIMES.get(str(sender))
+    if runtime is None:
+        return
+    # This runs in a signal handler, in the thread that runs the job in a solo pool, maybe inside one of the job's
+    # own Redis calls (holding its connection): the notes are written by a thread of their own, not waited for
+    # (the worker goes on finishing its jobs meanwhile).
+    def hand_back() -> None:
+        try:
+            runtime.hand_back_running()
+        except Exception:  # Redis away: the attempt counts as lost should the stop end it, as before
+            log.warning("could not note the running jobs as handed back", exc_info=True)
+
+    threading.Thread(target=hand_back, name="ma-hand-back", daemon=True).start()

@@ -37,12 +37,13 @@ from .fairness import ActiveJobs
 from .job_writes import JobWrites
 from .keys import text
 from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view, read_record
-from .store_scripts import EVENT_LOG_MAX_ENTRIES, PROGRESS_LUA, TRANSITION_LUA
+from .store_scripts import EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
 CACHED_STAGE = "done (cached)"  # the stage of a job answered from cached results (jobs/cache.py)
 REQUEUED_STAGE = "requeued after its worker stopped"  # a queued job that has run before (its `attempts` say so)
+HANDED_BACK_STAGE = "requeued after its worker was shut down"  # ... and whose last attempt is not counted as lost
 
 
 def new_job_id() -> str:
@@ -58,6 +59,7 @@ class JobStore:
         self.writes = writes  # the files of running jobs, taken back when one ends without its runner
         self._transition = self.r.register_script(TRANSITION_LUA)
         self._progress = self.r.register_script(PROGRESS_LUA)
+        self._hand_back = self.r.register_script(HAND_BACK_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
     # -- create / read --------------------------------------------------------
@@ -162,12 +164,13 @@ class JobStore:
             self.mark_canceled(job_id, finished=finished)
             return "canceled"
         attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)  # atomic: two deliveries never share one
-        if attempts > max_attempts:
+        lost = attempts - 1 - job["handed_back"]  # earlier attempts that ended with their worker's death
+        if lost >= max_attempts:
             # the record counts the attempts that ran, as its message does (a killed pool child's redelivery
             # read "attempts: 3" beside "stopped 2 times" with JOB_MAX_ATTEMPTS 2)
             self.r.hincrby(keys.job(job_id), "attempts", -1)
             self.fail(job_id, {"code": "worker_lost",
-                               "message": f"the worker running this job stopped {attempts - 1} times; "
+                               "message": f"the worker running this job stopped {lost} times; "
                                           "not retrying again"}, finished=finished)
             return "exhausted"
         # progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
@@ -185,6 +188,11 @@ class JobStore:
             return True
         self.published(job_id)
         return False
+
+    def hand_back(self, job_id: str, *, worker: str) -> bool:
+        """Note that `worker`, running the job, is being stopped gracefully (jobs/runtime.py): if the stop ends this
+        attempt, it is not counted as lost. False when the job is not running there, or was noted already."""
+        return bool(self._hand_back(keys=[keys.job(job_id)], args=[worker]))
 
     def published(self, job_id: str) -> None:
         """The job's Celery message was sent (or it needs none): recovery need not publish it."""

@@ -52,3 +52,14 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'progress', 'da
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 return 1
 """
+
+# KEYS: job; ARGV: the worker (identity) that is being stopped. Notes the running attempt as handed back by a
+# graceful stop of its worker (SIGTERM: an operator's restart), once per attempt: should the stop end the job's
+# run (killed after the stop's grace), the attempt is not counted against JOB_MAX_ATTEMPTS. 1 when noted.
+HAND_BACK_LUA = """
+local now = redis.call('HMGET', KEYS[1], 'state', 'worker', 'attempts', 'handed_back_attempt')
+if now[1] ~= 'running' or now[2] ~= ARGV[1] or now[3] == now[4] then return 0 end
+redis.call('HSET', KEYS[1], 'handed_back_attempt', now[3])
+redis.call('HINCRBY', KEYS[1], 'handed_back', 1)
+return 1
+"""

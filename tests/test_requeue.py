@@ -4,12 +4,14 @@ which stops count against JOB_MAX_ATTEMPTS (a crash does; an operator's graceful
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
 from jobs import keys
-from jobs.record import public_view
-from jobs.store import REQUEUED_STAGE
+from jobs.record import TERMINAL_STATES, public_view
+from jobs.store import HANDED_BACK_STAGE, REQUEUED_STAGE
+from tests.conftest import node_of
 from tests.test_resilience import batch_job, start_worker_process, stop_all
 
 
@@ -41,5 +43,38 @@ def test_a_requeued_job_reads_as_queued_afresh_with_its_attempts(settings, priva
         assert view["attempts"] == 1  # it has run once: a client tells a retry from a new job by it
         assert "partial_result" not in view
         assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": REQUEUED_STAGE}
+    finally:
+        stop_all(workers)
+
+
+@pytest.mark.slow
+def test_graceful_stops_do_not_use_up_the_attempts_crashes_do(settings, private_redis, tmp_path):
+    """A stranger stopped the worker twice during one long job (SIGTERM, then killed when the supervisor's wait ran
+    out, as run.py and systemd do): the job failed `worker_lost` with JOB_MAX_ATTEMPTS 2 though no worker had died.
+    Two graceful stops, then two crashes (SIGKILL alone): the job runs four times and fails on the second crash."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)  # JOB_MAX_ATTEMPTS 2
+    workers = []
+    stops = [("stop1@test", "graceful"), ("stop2@test", "graceful"), ("crash1@test", "crash"), ("crash2@test", "crash")]
+    try:
+        for attempt, (name, how) in enumerate(stops, start=1):
+            workers.append(worker := start_worker_process(env, settings["CPU_QUEUE"], name))
+            job = svc.jobs.wait_until(job_id, lambda j, n=name: j["state"] in TERMINAL_STATES or (
+                j["state"] == "running" and node_of(j.get("worker")) == n and j["progress"] > 0.02), timeout=120)
+            assert job["state"] == "running" and job["attempts"] == attempt, (attempt, job)
+            if attempt > 1:  # it came back as queued afresh, saying whether its last attempt counted
+                stage = HANDED_BACK_STAGE if stops[attempt - 2][1] == "graceful" else REQUEUED_STAGE
+                assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": stage}
+            if how == "graceful":
+                worker.send_signal(signal.SIGTERM)  # warm shutdown: it goes on with the job, noted handed back
+                job = svc.jobs.wait_until(job_id, lambda j, a=attempt: j.get("handed_back_attempt") == str(a),
+                                          timeout=30)
+                assert job.get("handed_back") == attempt and job["state"] == "running", job
+            worker.kill()  # the supervisor's wait ran out (graceful), or the process died (crash)
+            worker.wait(timeout=30)
+        workers.append(start_worker_process(env, settings["CPU_QUEUE"], "last@test"))  # recovers it: exhausted
+        job = svc.jobs.wait_for_state(job_id, TERMINAL_STATES, timeout=90)
+        assert job["state"] == "failed" and job["error"]["code"] == "worker_lost", job
+        assert job["attempts"] == 4 and "stopped 2 times" in job["error"]["message"], job
     finally:
         stop_all(workers)

@@ -19,6 +19,7 @@ from werkzeug.security import generate_password_hash
 
 from users import MAX_USERNAME_CHARS
 
+MIN_PASSWORD_CHARS = 8  # what add-user and hash-password accept (the README's examples use such a password)
 # the API, its event server and the workers read the users when they start
 RESTART_NOTE = ("a running service takes it on restart: stop and start run.py (or `supervisorctl -c "
                 "DATA_DIR/run/supervisord.conf restart all`; `docker compose up -d` recreates the containers)")
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         print(RESTART_NOTE)
         return 0
     password = _ask()
-    if len(password) < 8:
-        raise SystemExit("use a password of at least 8 characters")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise SystemExit(f"use a password of at least {MIN_PASSWORD_CHARS} characters")
     if args.cmd == "hash-password":
         print(generate_password_hash(password))
     else:

@@ -3,6 +3,7 @@ ExecStart, with systemd's substitutions made, is started for real and serves a j
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -46,3 +47,30 @@ def test_the_extra_worker_unit_starts_a_worker_that_serves_the_cpu_queue(setting
         assert job["worker"].startswith("cpu-t1@unit-test")
     finally:
         stop_all([worker])
+
+
+def test_the_readme_names_the_extra_worker_as_its_unit_does():
+    """A stranger's README command named the extra worker `cpu2@%h`, the unit `cpu-%i@%H`: one machine's workers
+    under two naming schemes. Celery expands %h, systemd %H (its %h is a home directory): both the host name."""
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"`(celery -A make_celery worker -Q cpu [^`]*)`", readme)
+    instance = re.search(r"systemctl enable --now music-analyzer-worker@(\w+)", readme)
+    assert command and instance
+    readme_name = shlex.split(command.group(1))[shlex.split(command.group(1)).index("-n") + 1]
+    exec_start = shlex.split(unit_settings(UNIT.read_text())["ExecStart"])
+    unit_name = exec_start[exec_start.index("-n") + 1]
+    assert readme_name.replace("%h", "host") == unit_name.replace("%i", instance.group(1)).replace("%H", "host")
+
+
+def test_the_documented_passwords_are_ones_add_user_accepts():
+    """The README's examples logged in as alice:secret, a password `manage.py add-user` refuses (under 8 characters):
+    a stranger who followed them could not make that user."""
+    from manage import MIN_PASSWORD_CHARS
+
+    docs = {path: (ROOT / path).read_text() for path in
+            ("README.md", "client/README.md", "deploy/README.md", "client/music_analyzer_client/client.py")}
+    patterns = (r"(?:-u |A=)alice:([^\s'\";]+)", r"MusicAnalyzer\([^)]*\"alice\", \"([^\"]*)\"")  # curl, Python
+    shown = [(path, m.group(1)) for path, text in docs.items() for p in patterns for m in re.finditer(p, text)]
+    assert len(shown) >= 5, shown
+    assert all(len(password) >= MIN_PASSWORD_CHARS for _, password in shown), shown
+    assert len({password for _, password in shown}) == 1, shown  # one example password throughout

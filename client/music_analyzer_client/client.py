@@ -2,7 +2,7 @@
 the library as `ma.library`, library.py).
 
     from music_analyzer_client import MusicAnalyzer
-    ma = MusicAnalyzer("http://127.0.0.1:8000", "alice", "secret")
+    ma = MusicAnalyzer("http://127.0.0.1:8000", "alice", "correct-horse-42")
     sid = ma.create_session()
     name = ma.upload(sid, "song.mp3")["name"]
     job = ma.wait(ma.start_job("pitch", sid, file=name)["job_id"])

@@ -21,8 +21,34 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from worker.errors import InvalidRequestError
+
+
+def url_host(url: str) -> str:
+    """The host `url` names, once both readings of it agree: urlsplit's (the allow-list's check) and requests'
+    (the connection); else 400 `invalid_webhook`. They read a backslash differently: in
+    `http://10.0.0.5:6379\\@hooks.example.net/` urlsplit saw the allowed hooks.example.net and requests connected
+    to 10.0.0.5:6379 (a security trial: a host the allow-list never named got the signed delivery). So a URL
+    is printable ASCII without backslashes (a host in its punycode form), and both parsers must find the same host
+    and port in it."""
+    bad = InvalidRequestError("webhook must be an http(s) URL of printable ASCII without backslashes (a host name "
+                              "in its xn-- form)", code="invalid_webhook")
+    if not url.isascii() or not url.isprintable() or any(c in url for c in " \\"):
+        raise bad
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of 1-65535 or not a number raises here, not at every delivery
+        sent = parse_url(requests.Request("POST", url).prepare().url or "")
+    except (ValueError, LocationParseError, requests.RequestException) as e:  # "http://[::1/", an unclosed literal
+        raise bad from e
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise bad
+    if ((sent.host or "").lower().strip("[]"), sent.port) != (parts.hostname.lower().strip("[]"), port):
+        raise bad
+    return parts.hostname
 
 
 def allowed_networks(settings: Mapping[str, Any]) -> tuple[set[str], list[ipaddress._BaseNetwork]]:

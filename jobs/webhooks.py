@@ -38,7 +38,7 @@ from worker.errors import InvalidRequestError
 from . import keys, metrics
 from .keys import text
 from .record import TERMINAL_STATES
-from .webhook_hosts import check_host, deliver, pin_address
+from .webhook_hosts import check_host, deliver, pin_address, url_host
 from .webhook_signing import SECRET_FILE, secret_key, secret_text, sign, verify  # noqa: F401 (callers import them here)
 
 log = logging.getLogger(__name__)
@@ -80,18 +80,12 @@ def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> Webho
         return None
     if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
         raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # a port out of 1-65535 or not a number raises here, not at every delivery
-    except ValueError as e:  # "http://[::1/": an unclosed IPv6 literal
-        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook") from e
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
-        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
+    host = url_host(url)  # the host the delivery will connect to, as the check reads it
     chosen = EVENTS if events is None else events
     if not isinstance(chosen, list | tuple) or not chosen or any(e not in EVENTS for e in chosen):
         raise InvalidRequestError(f"webhook_events_filter must list some of {', '.join(EVENTS)}",
                                   code="invalid_webhook", details={"valid": list(EVENTS)})
-    check_host(parts.hostname, settings, resolve=False)
+    check_host(host, settings, resolve=False)
     return WebhookRequest(url=url, events=tuple(e for e in EVENTS if e in chosen))
 
 
@@ -263,8 +257,8 @@ class WebhookQueue:
 
     def _post(self, rec: Mapping[str, str]) -> tuple[int | None, str | None]:
         url = rec["url"]
-        host = urlsplit(url).hostname or ""
-        try:
+        try:  # a delivery queued before url_host existed is read as the connection would read it, or not sent
+            host = url_host(url)
             addresses = check_host(host, self.settings, resolve=True)
         except InvalidRequestError as e:
             return None, e.message

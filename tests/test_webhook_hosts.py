@@ -147,3 +147,47 @@ def test_a_delivery_is_bounded_in_time_and_never_reads_the_answers_body(redis_ur
         assert receiver.sent < 64 << 20  # the sender hung up long before 2 GB
     finally:
         receiver.close()
+
+
+def backslash_url(port: int) -> str:
+    """Read by urlsplit (the allow-list's check) as a URL of the allowed 127.0.0.1; by requests (the connection) as
+    one of 127.0.0.2, which the allow-list never named."""
+    return f"http://127.0.0.2:{port}\\@127.0.0.1/hook"
+
+
+def test_a_url_that_the_check_and_the_connection_read_differently_is_refused(client, session_id):
+    """A stranger's `http://10.0.0.5:6379\\@hooks.example.net/`: the request's check saw the allowed host after the
+    backslash, and requests connected to the one before it. The request is 400, before any 404 of its file."""
+    r = client.post(f"/process/features/{session_id}", json={"file": "none.wav", "webhook": backslash_url(18655)})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_webhook", r.text
+    for url in ("http://bücher.example/hook", "http://127.0.0.1/a b", "http://127.0.0.1:80\\@127.0.0.1/"):
+        r = client.post(f"/process/features/{session_id}", json={"file": "none.wav", "webhook": url})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_webhook", (url, r.text)
+
+
+def test_a_queued_delivery_to_such_a_url_is_not_sent(redis_url):
+    """A delivery queued before the check (an older version's) reaches no host the allow-list did not name."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            got.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.2", 0), Handler)  # loopback, but not the allowed 127.0.0.1
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    try:
+        queue = WebhookQueue(redis_lib.Redis.from_url(redis_url), {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+                                                                    "WEBHOOK_SECRET": "test-secret"})
+        code, error = queue._post({"url": backslash_url(elsewhere.server_port), "body": "{}", "id": "delivery-2"})
+        assert code is None and error is not None and "backslash" in error, (code, error)
+        assert got == []
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()

@@ -24,7 +24,7 @@ from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
 from worker.errors import InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
-from worker.files import is_image_name, safe_name, write_json_atomic
+from worker.files import MAX_NAME_LENGTH, is_image_name, safe_name, write_json_atomic
 from worker.image_io import ImageInfo, probe_image
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     samples = 0
     for part in files:
         declared = part.filename or ""
-        name = safe_name(declared)
+        name = safe_name(declared, max_length=MAX_NAME_LENGTH)
         spool = getattr(part.stream, "name", None)
         part.stream.close()
         if not spool:

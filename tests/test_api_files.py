@@ -58,3 +58,28 @@ def test_delete_one_upload_or_result(app, client, other_client, session_id, audi
     assert tracks() == []  # its one source gone: nothing left to list it by
     app.extensions["music_analyzer"].jobs.request_cancel(reader["job_id"])
     assert client.delete(f"/sessions/{session_id}/files/b.wav").status_code == 200
+
+
+def test_long_upload_names_that_differ_late_keep_their_results_apart(client, session_id, audio_dir):
+    """A stranger's two uploads whose 115-character names differed only in their last characters: each one's
+    stems were named `harmonic_<the first 100 characters>.wav`, so the second's separation replaced the first's.
+    A result's name holds its upload's whole stem (at most 180 characters), and downloads by it."""
+    common = "L" * 108
+    names = [f"{common}_one.wav", f"{common}_two.wav"]
+    pitch = 300 + uuid.uuid4().int % 500  # audio no other test sends: a cached result would not run the job
+    files = [write(audio_dir / n, sine(pitch + 7 * i, 1.0)) for i, n in enumerate(names)]
+    r = upload(client, session_id, *files)
+    assert r.status_code == 201 and [f["name"] for f in r.json()["files"]] == names, r.text
+    made = []
+    for name in names:
+        done = client.post(f"/process/demucs/{session_id}", json={"file": name, "model": "hpss"},
+                           headers={"Prefer": "wait=60"})
+        assert done.json()["state"] == "succeeded", done.text
+        made.append(done.json()["result"]["files"])
+    assert not set(made[0]) & set(made[1]), made  # no file of the first run was written again by the second
+    assert all(any(n.startswith(f"harmonic_{common}_{which}") for n in run) for which, run in zip(("one", "two"), made,
+                                                                                             strict=True))
+    listed = {f["name"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert set(made[0]) | set(made[1]) <= listed
+    got = client.get(f"/sessions/{session_id}/files/{made[0][0]}", params={"area": "results"})
+    assert got.status_code == 200 and got.content[:4] == b"RIFF", got.text[:200]

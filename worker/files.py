@@ -36,7 +36,13 @@ from worker.errors import InvalidRequestError
 
 log = logging.getLogger(__name__)
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-MAX_NAME_LENGTH = 120  # characters, extension included
+MAX_NAME_LENGTH = 120  # characters, extension included: an upload's name
+# A result's name is its upload's stem with a prefix and an extension
+# (`analysis_phi-4-multimodal_transcribe_<stem>.json`, 37 + 5 more): cut at 120 as uploads were, two uploads whose
+# long names differed only past the cut wrote the same result files, the second's stems replacing the first's (a
+# security trial). 180 holds every such name of a 120-character upload whole; the hidden copies and temporary
+# files beside it (up to 18 more characters) stay under 255.
+MAX_RESULT_NAME_LENGTH = 180
 EARLIER_SUFFIX = ".earlier"  # a replaced or removed file's hidden copy, until its job has ended
 # (path, the final name a temporary file will be renamed to, the file a hidden copy `path` would restore)
 OnWrite = Callable[[Path, "Path | None", "Path | None"], None]
@@ -54,8 +60,9 @@ class Written(list[Path]):
 _written: ContextVar[tuple[Written, OnWrite | None] | None] = ContextVar("written_files", default=None)
 
 
-def safe_name(filename: str) -> str:
-    """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories.
+def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str:
+    """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories, at most `max_length` characters
+    (an upload's: MAX_NAME_LENGTH; a result's, made from an upload's stem: MAX_RESULT_NAME_LENGTH).
 
     >>> safe_name("../../etc/My Song (live).MP3")
     'My_Song_live_.MP3'
@@ -72,9 +79,10 @@ def safe_name(filename: str) -> str:
     stem, dot, ext = ascii_name.rpartition(".")
     if dot and not stem.strip("._") and ext.strip("._"):
         name = f"file-{hashlib.sha256(base.encode()).hexdigest()[:8]}.{ext.strip('._')}"
-    if len(name) > MAX_NAME_LENGTH:
+    if len(name) > max_length:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME_LENGTH - len(ext) - 1] + dot + ext) if dot else name[:MAX_NAME_LENGTH]
+        name = (stem[: max_length - len(ext) - 1] + dot + ext) if dot and len(ext) < max_length // 2 \
+            else name[:max_length]
     if not name:
         raise InvalidRequestError("file name is empty after sanitising", code="invalid_file_name")
     return name

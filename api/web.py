@@ -35,6 +35,7 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
             "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
             "frame-ancestors 'none'")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @bp.get("/")
@@ -59,10 +60,21 @@ def is_cross_site() -> bool:
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         return site not in ("same-origin", "none")  # none: typed in the address bar, a bookmark
-    # no Sec-Fetch-Site (browsers send it only to https and localhost): compare Origin's host name. Only the
-    # name: another port of the same host is the same site to a browser anyway
+    # no Sec-Fetch-Site (browsers send it only to https and localhost, so not to http://studio:8000): compare
+    # Origin's host name and port with the Host the request names. Another port of the host is another origin, whose
+    # pages the browser gives no credentials of this one but whose forged forms it sends them with (a security
+    # trial: a page on :3000 of the same box created sessions here); with Sec-Fetch-Site it is `same-site`, refused
+    # above. A Host without a port (a proxy that passes the name on alone) leaves the port unknown: the name decides.
     origin = request.headers.get("Origin")
-    return origin is not None and (urlsplit(origin).hostname or "") != (urlsplit(request.host_url).hostname or "")
+    if origin is None:
+        return False
+    try:
+        came, here = urlsplit(origin), urlsplit("//" + request.host)
+        if (came.hostname or "") != (here.hostname or ""):
+            return True
+        return here.port is not None and (came.port or DEFAULT_PORTS.get(came.scheme)) != here.port
+    except ValueError:  # a port that is no number: no page of this host sent it
+        return True
 
 
 def init_cross_site_guard(app: Flask) -> None:

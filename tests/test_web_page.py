@@ -80,9 +80,16 @@ def test_a_forged_cross_site_post_is_refused(client, server):
     assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"
     r = client.post("/sessions", headers={"Origin": "https://evil.example"})  # an older browser: Origin only
     assert r.status_code == 403
-    for own in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": server}, {"Origin": "http://127.0.0.1:9"}):
-        r = client.post("/sessions", headers=own)  # the page itself (the last: another port of the host, behind
-        assert r.status_code == 201, own  # a proxy that passes the host name on without its port)
+    for own in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": server},
+                {"Origin": "http://127.0.0.1:9", "Host": "127.0.0.1"}):
+        r = client.post("/sessions", headers=own)  # the page itself (the last: behind a proxy that passes the host
+        assert r.status_code == 201, own  # name on without its port, which port the page came from is unknown)
+    # another port of this host is another origin, over plain http (no Sec-Fetch-Site) too: a page on :3000 of the
+    # same box (a notebook, a dashboard) had created sessions here with the browser's remembered credentials
+    for other in ({"Origin": "http://127.0.0.1:9"}, {"Origin": "http://127.0.0.1"}, {"Origin": "http://127.0.0.1:x"},
+                  {"Sec-Fetch-Site": "same-site"}):
+        r = client.post("/sessions", headers=other)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request", other
 
 
 def drop_files(page, selector: str, files: list[Path]) -> None:

@@ -27,6 +27,7 @@ from worker.errors import ConflictError, InvalidRequestError, UnsupportedMediaEr
 
 bp = Blueprint("sessions", __name__)
 ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: bytes=-0, the last 0 bytes
+SUFFIX = re.compile(r"\s*bytes\s*=\s*-\s*([0-9]+)\s*$", re.IGNORECASE)  # Range: bytes=-N, the last N bytes
 log = logging.getLogger(__name__)
 
 SESSION_JOBS = 100  # jobs GET /sessions/<id> lists, newest first (a page of GET /jobs: fewer when results are big)
@@ -168,6 +169,11 @@ def download_file(session_id: str, name: str):
     # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both.
     # MIDI by its registered type (Debian's mime.types says audio/sp-midi, which players do not know)
     mimetype = "audio/midi" if path.suffix.lower() in (".mid", ".midi") else None
+    suffix = SUFFIX.match(request.environ.get("HTTP_RANGE", ""))
+    if suffix and int(suffix.group(1)) > (size := path.stat().st_size) > 0:
+        # the last N bytes of a shorter file are all of it (RFC 9110 14.1.1): a 206 of the whole file, where werkzeug
+        # answered 416 (a player asking for the last 64 KB of a 30 KB result got an error)
+        request.environ["HTTP_RANGE"] = f"bytes=-{size}"
     wanted = request.range
     ignored = "HTTP_RANGE" in request.environ and (wanted is None or wanted.units != "bytes" or len(wanted.ranges) != 1)
     if ignored:

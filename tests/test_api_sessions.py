@@ -105,6 +105,9 @@ def test_downloads_serve_one_byte_range_and_ignore_what_they_cannot(client, sess
     assert nothing.status_code == 416 and nothing.headers["Content-Range"] == f"bytes */{len(data)}"
     last = client.get(url, headers={"Range": "bytes=-5"})
     assert (last.status_code, last.content) == (206, data[-5:])
+    longer = client.get(url, headers={"Range": f"bytes=-{len(data) + 1000}"})  # more than the file: all of it
+    assert (longer.status_code, longer.content) == (206, data), longer.text[:200]
+    assert longer.headers["Content-Range"] == f"bytes 0-{len(data) - 1}/{len(data)}"
     for ignored in ("bytes=0-1,5-6", "bytes=abc", "pages=1-2"):
         whole = client.get(url, headers={"Range": ignored})
         assert (whole.status_code, whole.content) == (200, data), ignored

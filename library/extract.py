@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.audio_llm.options import TASKS
 from worker.camelot import camelot_code
 from worker.files import safe_name
 
@@ -115,8 +117,12 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
             if isinstance(body, str) and body.strip():
                 doc.passages.append(Passage("lyrics_analysis", name, f"{section}: {body.strip()}"[:MAX_PASSAGE_CHARS]))
                 analyses.append(f"{section}: {body.strip()}")
+    # analysis_<model>_<task>_<stem>.json, a model_type having no underscore: the glob alone had also matched the
+    # analyses of another upload whose stem ends in this one's (`live_song` for `song`), so a track's library entry
+    # carried the other's analysis
+    own = re.compile(rf"analysis_[^_]+_(?:{'|'.join(TASKS)})_{re.escape(stem)}\.json")
     for path in sorted(results_dir.glob(f"analysis_*_{stem}.json")) if results_dir.is_dir() else []:
-        if not path.name.endswith(f"_{stem}.json"):
+        if not own.fullmatch(path.name):
             continue
         data = _read(doc, results_dir, path.name)
         text = str((data or {}).get("analysis_summary") or "").strip()

@@ -42,3 +42,14 @@ def test_a_transcript_without_confidences_counts_its_words(tmp_path):
     assert confident_words(plain) == 3
     assert _track(tmp_path, plain).fields["has_vocals"] is True
     assert _track(tmp_path, {"segments": []}).fields["has_vocals"] is False
+
+
+def test_a_tracks_analyses_are_its_own_not_those_of_an_upload_whose_stem_ends_in_its_stem(tmp_path):
+    """`song.wav` and `live_song.wav` in one session: the glob `analysis_*_song.json` also matched
+    `analysis_gemma-3n-E4B_analyze_live_song.json`, and `song`'s library entry carried `live_song`'s analysis."""
+    for stem, summary in (("song", "A calm piano piece."), ("live_song", "A loud crowd and drums.")):
+        (tmp_path / f"analysis_gemma-3n-E4B_analyze_{stem}.json").write_text(json.dumps({"analysis_summary": summary}))
+    song = read_track(owner="u", session_id="s", filename="song.wav", results_dir=tmp_path)
+    live = read_track(owner="u", session_id="s", filename="live_song.wav", results_dir=tmp_path)
+    assert song.fields["analysis_text"] == "A calm piano piece."
+    assert live.fields["analysis_text"] == "A loud crowd and drums."

@@ -75,6 +75,11 @@ class JobWrites:
         except ValueError:
             return None
 
+    def copies(self, job_id: str, attempt: int) -> set[Path]:
+        """The hidden copies of earlier files the attempt noted (what taking it back would put back)."""
+        noted = (keys.text(raw) for raw in self.r.smembers(keys.job_writes(job_id, attempt)))
+        return {(self.root / entry.partition(EARLIER_MARK)[0]).resolve() for entry in noted if EARLIER_MARK in entry}
+
     def forget(self, job_id: str, attempt: int) -> None:
         """The runner recorded the job's end: its files are its result (or were taken back by the runner)."""
         self.r.delete(keys.job_writes(job_id, attempt))

@@ -46,6 +46,7 @@ from flask import Flask, current_app
 from models import ModelManager
 
 from . import metrics
+from .left_copies import remove_left_copies
 from .overdue import stop_overdue
 from .services import Services, services
 from .store import HANDED_BACK_STAGE, REQUEUED_STAGE
@@ -85,12 +86,22 @@ class WorkerRuntime:
                                          threads=int(self.app.config.get("WEBHOOK_SENDERS") or 4),
                                          per_owner=int(self.app.config.get("WEBHOOK_SENDS_PER_OWNER") or 1))
             self._sender.start()
+        # its own thread: the walk of DATA_DIR must not hold up the heartbeat or the first job
+        threading.Thread(target=self._remove_left_copies, name="ma-left-copies", daemon=True).start()
         keep_alive = float(self.app.config.get("MODEL_KEEP_ALIVE") or 0)
         if keep_alive > 0:
             # Its own thread: expiring waits for the model lock while a generation runs,
             # and the heartbeat must never wait behind work.
             threading.Thread(target=self._expire_loop, args=(min(30.0, keep_alive / 4),),
                              name="ma-keep-alive", daemon=True).start()
+
+    def _remove_left_copies(self) -> None:
+        try:
+            remove_left_copies(self.app.config["DATA_DIR"], self._services().jobs,
+                               older_than_seconds=float(self.app.config["LONGEST_JOB_SECONDS"])
+                               + float(self.app.config["JOB_STOP_GRACE_SECONDS"]))
+        except Exception:  # Redis away at start: the next start sweeps
+            log.warning("could not look for hidden copies that stopped jobs left", exc_info=True)
 
     def _expire_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):

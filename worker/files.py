@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import tempfile
+import time
 import unicodedata
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -204,6 +205,15 @@ def take_back_since(mark: int, *, keep: Collection[str] = ()) -> None:
         take_back(recording[0], since=mark, keep=keep)
 
 
+def earlier_made_at(path: Path) -> float | None:
+    """When a hidden copy (`.<name>.<unix seconds>-<token>.earlier`) was made; None for another file, and 0 for a
+    copy named before the time was part of the name."""
+    if not (path.name.startswith(".") and path.name.endswith(EARLIER_SUFFIX)):
+        return None
+    made, _, token = path.name[: -len(EARLIER_SUFFIX)].rpartition(".")[2].partition("-")
+    return float(made) if token and made.isdigit() else 0.0
+
+
 def drop_earlier(written: Written) -> None:
     """The job has ended: the hidden copies of the files it replaced or removed, and did not put back, go."""
     for _, _, copy in written.earlier:
@@ -218,7 +228,9 @@ def _keep_earlier(path: Path, *, move: bool = False) -> bool:
     recording = _written.get()
     if recording is None or path in recording[0] or any(p == path for _, p, _ in recording[0].earlier):
         return False
-    copy = path.with_name(f".{path.name}.{secrets.token_hex(4)}{EARLIER_SUFFIX}")
+    # the time it was made is in its name (a hard link keeps the earlier file's mtime; a ctime cannot be set): what
+    # jobs/left_copies.py reads to tell a copy a kill left behind from one a running job may still put back
+    copy = path.with_name(f".{path.name}.{int(time.time())}-{secrets.token_hex(4)}{EARLIER_SUFFIX}")
     try:
         if not path.is_file():
             return False

@@ -132,23 +132,32 @@ def queue_depth(client: redis.Redis, queue: str) -> int:
 
 
 class ModelStatusBoard:
-    """The GPU worker publishes its ModelManager status here; the API reads it without asking the worker."""
+    """Each worker with a ModelManager (the GPU workers) publishes its status here, under its own name; the API
+    reads it without asking a worker. One status for all had been the last publisher's: a second GPU worker
+    starting (or one that had only transcribed) replaced the status of the worker holding the loaded LLM, and
+    the status, the page and the metrics said no model was resident."""
 
     def __init__(self, client: redis.Redis):
         self.r = client
 
     def publish(self, status: dict, *, worker: str | None) -> None:
-        self.r.set(keys.MODEL_STATUS, json.dumps({**status, "published_by": worker}, default=str))
+        entry = json.dumps({**status, "published_by": worker, "published_at": time.time()}, default=str)
+        self.r.hset(keys.MODEL_STATUS, worker or "", entry)
 
     def read(self) -> dict | None:
-        """The last status published, or None when nothing was or its worker's heartbeat has expired: the models
-        a worker held went with it (a stranger's restarted GPU worker left "smollm2-135m loaded, 811 MB" in the
-        status, the metrics and the page, and an unload then found nothing to unload)."""
-        raw = self.r.get(keys.MODEL_STATUS)
-        if not raw:
+        """The status of the live worker holding a model (the latest published where several do), else the latest
+        a live worker published; None when none did. A worker whose heartbeat has expired is left out: the models
+        it held went with it (a stranger's restarted GPU worker left "smollm2-135m loaded, 811 MB" in the status,
+        the metrics and the page, and an unload then found nothing to unload)."""
+        live = []
+        for worker, raw in self.r.hgetall(keys.MODEL_STATUS).items():
+            name = text(worker)
+            if name and self.r.exists(keys.worker(name)):
+                live.append(json.loads(raw))
+            else:  # gone: its entry waits for a read that can write (a full queue disk refuses the removal)
+                tidy(partial(self.r.hdel, keys.MODEL_STATUS, name), f"the model status of the gone worker {name}")
+        if not live:
             return None
-        status = json.loads(raw)
-        worker = status.get("published_by")
-        if worker and not self.r.exists(keys.worker(worker)):
-            return None
+        status = max(live, key=lambda s: (bool(s.get("current_model")), float(s.get("published_at") or 0)))
+        status.pop("published_at", None)
         return status

@@ -196,6 +196,7 @@ def test_a_lock_held_after_its_run_died_says_the_run_is_still_stopping(tmp_path)
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(AlreadyRunning, match=f"previous run \\(pid {gone}, gone\\) is still stopping"):
             DataDirLock(path).acquire()
+        os.ftruncate(held, 0)  # (a shorter pid over a longer one had read "328\n5")
         os.pwrite(held, f"{os.getpid()}\n".encode(), 0)  # a live holder: serving
         with pytest.raises(AlreadyRunning, match=f"another run \\(pid {os.getpid()}\\) is already serving"):
             DataDirLock(path).acquire()

@@ -100,10 +100,12 @@ def test_transcribe_reads_the_whisper_transcript_of_the_session(manager, session
     summary = result["analysis_summary"]
     assert summary.startswith(f"Transcript (Whisper):\n{lyric}\n\nDescription of the sound:\n")
     assert len(summary.split("Description of the sound:\n")[1].strip()) > 10
-    assert sorted(p.name for p in session["results"].iterdir()) == [
-        "analysis_smollm2-135m_analyze_chords.json", "analysis_smollm2-135m_analyze_chords.txt",
-        "analysis_smollm2-135m_transcribe_chords.json", "analysis_smollm2-135m_transcribe_chords.txt",
-        "transcript_chords.json"]
+    # what this run wrote, and nothing else (the module's analyze test may have left its pair in the same session, or
+    # run in the other test process: a full run failed on an exact listing that expected it)
+    written = {p.name for p in session["results"].iterdir()} - {"analysis_smollm2-135m_analyze_chords.json",
+                                                                   "analysis_smollm2-135m_analyze_chords.txt"}
+    assert written == {"analysis_smollm2-135m_transcribe_chords.json", "analysis_smollm2-135m_transcribe_chords.txt",
+                       "transcript_chords.json"}
 
 
 def test_every_prompt_quotes_what_the_session_measured(manager, session, tmp_path):

@@ -44,7 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_LIMIT": 10,  # failed logins per client address, and per username, per window; 0 = no limit
     "LOGIN_FAILURE_WINDOW_SECONDS": 300,  # the window starts at the first failure; then 429 until it ends
     # Webhooks (jobs/webhooks.py)
-    "WEBHOOK_ALLOWED_HOSTS": "",  # host names, addresses or CIDR networks; empty = no webhooks at all
+    # host names, addresses or CIDR networks, each with an optional :port (then that port only; [v6]:port);
+    # empty = no webhooks at all
+    "WEBHOOK_ALLOWED_HOSTS": "",
     "WEBHOOK_SECRET": "",  # HMAC key (whsec_<base64> or text); empty = one made once in DATA_DIR/webhook-secret
     "WEBHOOK_MAX_ATTEMPTS": 5,  # deliveries of one event, with exponential backoff between them
     "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
@@ -164,6 +166,13 @@ def _checked_text(key: str, raw: str) -> str:
     if key in ("DEFAULT_MODEL", "GEMMA_3N_DEFAULT_MODEL") and raw not in MODEL_REGISTRY:
         # it had been accepted, and a generate without model_type then failed blaming the user's request
         raise SettingsError(f"{key}={raw!r} is not a model of the registry ({', '.join(sorted(MODEL_REGISTRY))})")
+    if key == "WEBHOOK_ALLOWED_HOSTS":  # a port typo is named at start, not a 400 at every webhook request
+        from jobs.webhook_hosts import parse_allow_list
+
+        try:
+            parse_allow_list(raw)
+        except ValueError as e:
+            raise SettingsError(f"WEBHOOK_ALLOWED_HOSTS: {e}") from None
     if key == "WEBHOOK_SECRET" and raw.startswith("whsec_"):
         try:
             base64.b64decode(raw[len("whsec_"):], validate=True)

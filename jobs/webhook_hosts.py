@@ -51,27 +51,78 @@ def url_host(url: str) -> str:
     return parts.hostname
 
 
-def allowed_networks(settings: Mapping[str, Any]) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
-    names: set[str] = set()
-    networks: list[ipaddress._BaseNetwork] = []
-    for item in str(settings.get("WEBHOOK_ALLOWED_HOSTS") or "").split(","):
-        item = item.strip().lower()
+AllowEntry = tuple[str | ipaddress._BaseNetwork, int | None]  # (a name or a network, its one port or None: any)
+
+
+def parse_allow_list(text: str) -> list[AllowEntry]:
+    """WEBHOOK_ALLOWED_HOSTS' entries: `host`, `host:port`, `address`, `address:port`, `[v6]`, `[v6]:port`,
+    `network` (CIDR), `[network]:port`. An entry with a port allows that port only: a stranger's `127.0.0.1`,
+    allowed for one local receiver, let a webhook reach every loopback port (a password-less valkey among them).
+    A bare entry still allows every port. Raises ValueError naming an entry whose port is not 1-65535."""
+    entries: list[AllowEntry] = []
+    for raw in text.split(","):
+        item = raw.strip().lower()
         if not item:
             continue
+        host, port = _split_port(item)
         try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            names.add(item)
+            entries.append((ipaddress.ip_network(host, strict=False), port))
+        except ValueError:  # a name (one that names nothing never matches, as before)
+            entries.append((host, port))
+    return entries
+
+
+def _split_port(item: str) -> tuple[str, int | None]:
+    """(host part, port or None). A bare IPv6 address or network has colons of its own: only `[v6]:port` and
+    `name:port` / `v4:port` (one colon) name a port."""
+    if item.startswith("["):
+        inside, _, rest = item[1:].partition("]")
+        if not rest:
+            return inside, None
+        if not rest.startswith(":"):
+            raise ValueError(f"{item!r}: after ']' only ':port' may follow")
+        return inside, _port(item, rest[1:])
+    if item.count(":") == 1:
+        host, _, port = item.partition(":")
+        return host, _port(item, port)
+    return item, None
+
+
+def _port(item: str, text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"{item!r}: the port must be a number from 1 to 65535")
+    return int(text)
+
+
+def allowed_networks(settings: Mapping[str, Any], port: int) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
+    """The names and networks of WEBHOOK_ALLOWED_HOSTS that allow `port`: entries naming another port are left out,
+    so a host is then checked as if the list had only the others."""
+    names: set[str] = set()
+    networks: list[ipaddress._BaseNetwork] = []
+    for host, only in parse_allow_list(str(settings.get("WEBHOOK_ALLOWED_HOSTS") or "")):
+        if only is not None and only != port:
+            continue
+        if isinstance(host, str):
+            names.add(host)
+        else:
+            networks.append(host)
     return names, networks
 
 
-def check_host(host: str, settings: Mapping[str, Any], *, resolve: bool) -> list[str]:
-    """The addresses to connect to for `host`, if the allow-list allows it; else 400 `webhook_not_allowed`.
+def url_port(url: str) -> int:
+    """The port a delivery to `url` connects to: the one it names, else its scheme's (80 / 443)."""
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
-    A host is allowed by its name, or when every address it resolves to lies in an allowed network.
+
+def check_host(host: str, port: int, settings: Mapping[str, Any], *, resolve: bool) -> list[str]:
+    """The addresses to connect to for `host` on `port`, if the allow-list allows it; else 400 `webhook_not_allowed`.
+
+    A host is allowed by its name, or when every address it resolves to lies in an allowed network, by an entry
+    that names this port or none.
     With `resolve`, the returned addresses are the ones checked (the sender connects to one of them).
     """
-    names, networks = allowed_networks(settings)
+    names, networks = allowed_networks(settings, port)
     host = host.lower().strip("[]")
     literal = _literal(host)
     if not resolve and (host in names or (literal is not None and any(literal in n for n in networks))):
@@ -82,8 +133,8 @@ def check_host(host: str, settings: Mapping[str, Any], *, resolve: bool) -> list
         return addresses
     if by_name and not resolve:
         return [host]
-    raise InvalidRequestError(f"webhook host {host!r} is not in WEBHOOK_ALLOWED_HOSTS", code="webhook_not_allowed",
-                              details={"host": host})
+    raise InvalidRequestError(f"webhook host {host!r} port {port} is not allowed by WEBHOOK_ALLOWED_HOSTS",
+                              code="webhook_not_allowed", details={"host": host, "port": port})
 
 
 def _resolve(host: str) -> list[str]:
@@ -101,10 +152,10 @@ def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def pin_address(host: str, addresses: list[str], settings: Mapping[str, Any]) -> str | None:
-    """The checked address a delivery to `host` must connect to: one of `addresses` for a name allowed through a
-    network; None for an address literal or a name allowed by name (its lookups are trusted)."""
-    if _literal(host) is not None or host.lower() in allowed_networks(settings)[0] or not addresses:
+def pin_address(host: str, port: int, addresses: list[str], settings: Mapping[str, Any]) -> str | None:
+    """The checked address a delivery to `host` on `port` must connect to: one of `addresses` for a name allowed
+    through a network; None for an address literal or a name allowed by name there (its lookups are trusted)."""
+    if _literal(host) is not None or host.lower() in allowed_networks(settings, port)[0] or not addresses:
         return None
     return addresses[0]
 

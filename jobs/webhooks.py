@@ -2,7 +2,8 @@
 
 - A job-creating request may carry `"webhook": "<url>"` and `"webhook_events_filter": ["start", "progress",
   "completed"]` (default: all). The target host must be allowed by WEBHOOK_ALLOWED_HOSTS (comma list of host
-  names, IP addresses or CIDR networks; empty = no webhooks at all, loopback only when listed), checked
+  names, IP addresses or CIDR networks, each with an optional `:port` limiting it to that port; empty = no
+  webhooks at all, loopback only when listed), checked
   when the job is created and again, on the resolved addresses, at every delivery (a name may be pointed
   elsewhere in between), which then connects to an address it checked (jobs/webhook_hosts.py).
 - Deliveries follow the Standard Webhooks convention: headers `webhook-id`, `webhook-timestamp` (Unix
@@ -38,7 +39,7 @@ from worker.errors import InvalidRequestError
 from . import keys, metrics
 from .keys import text
 from .record import TERMINAL_STATES
-from .webhook_hosts import check_host, deliver, pin_address, url_host
+from .webhook_hosts import check_host, deliver, pin_address, url_host, url_port
 from .webhook_signing import SECRET_FILE, secret_key, secret_text, sign, verify  # noqa: F401 (callers import them here)
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def parse_request(body: Mapping[str, Any], settings: Mapping[str, Any]) -> Webho
     if not isinstance(chosen, list | tuple) or not chosen or any(e not in EVENTS for e in chosen):
         raise InvalidRequestError(f"webhook_events_filter must list some of {', '.join(EVENTS)}",
                                   code="invalid_webhook", details={"valid": list(EVENTS)})
-    check_host(host, settings, resolve=False)
+    check_host(host, url_port(url), settings, resolve=False)
     return WebhookRequest(url=url, events=tuple(e for e in EVENTS if e in chosen))
 
 
@@ -259,10 +260,10 @@ class WebhookQueue:
         url = rec["url"]
         try:  # a delivery queued before url_host existed is read as the connection would read it, or not sent
             host = url_host(url)
-            addresses = check_host(host, self.settings, resolve=True)
+            addresses = check_host(host, url_port(url), self.settings, resolve=True)
         except InvalidRequestError as e:
             return None, e.message
-        pin = pin_address(host, addresses, self.settings)  # a checked address, never a second lookup
+        pin = pin_address(host, url_port(url), addresses, self.settings)  # a checked address, never a second lookup
         body = rec["body"].encode()
         stamp = int(time.time())
         headers = {"content-type": "application/json", "user-agent": "music-analyzer-webhooks",

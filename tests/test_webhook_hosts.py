@@ -48,8 +48,9 @@ def test_a_delivery_goes_to_the_checked_address_and_names_the_host(redis_url, ch
         assert got["headers"]["host"] == f"{NAME}:{port}" and got["headers"]["webhook-id"] == "delivery-1"
         assert checked_lookups == [NAME]  # one lookup: the check's
         # a name the allow-list names itself is trusted to resolve: no pinning, the system resolver is asked
-        assert webhook_hosts.pin_address(NAME, ["127.0.0.1"], {"WEBHOOK_ALLOWED_HOSTS": NAME}) is None
-        assert webhook_hosts.pin_address("127.0.0.1", ["127.0.0.1"], {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8"}) is None
+        assert webhook_hosts.pin_address(NAME, port, ["127.0.0.1"], {"WEBHOOK_ALLOWED_HOSTS": NAME}) is None
+        networks = {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.0/8"}
+        assert webhook_hosts.pin_address("127.0.0.1", port, ["127.0.0.1"], networks) is None
     finally:
         receiver.close()
 
@@ -191,3 +192,44 @@ def test_a_queued_delivery_to_such_a_url_is_not_sent(redis_url):
     finally:
         elsewhere.shutdown()
         elsewhere.server_close()
+
+
+def test_an_allowed_host_with_a_port_allows_that_port_only(redis_url):
+    """A stranger allowed `127.0.0.1` for one local receiver, and webhooks could then reach every loopback port (a
+    password-less valkey among them). `127.0.0.1:<port>` now allows that port alone; a bare host, every port."""
+    from config import SettingsError, load_settings
+    from jobs.webhooks import parse_request
+    from worker.errors import InvalidRequestError
+
+    allowed, other = Receiver(), Receiver()  # two ports of one loopback address
+    try:
+        a, b = allowed.server.server_port, other.server.server_port
+        settings = {"WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{a}", "WEBHOOK_SECRET": "test-secret"}
+        queue = WebhookQueue(redis_lib.Redis.from_url(redis_url), settings)
+        assert queue._post({"url": f"http://127.0.0.1:{a}/hook", "body": "{}", "id": "d-a"}) == (200, None)
+        code, error = queue._post({"url": f"http://127.0.0.1:{b}/hook", "body": "{}", "id": "d-b"})
+        assert code is None and f"port {b} is not allowed" in (error or ""), error
+        assert len(allowed.deliveries) == 1 and other.deliveries == []  # nothing reached the other port
+        assert parse_request({"webhook": f"http://127.0.0.1:{a}/x"}, settings) is not None  # the request's check
+        with pytest.raises(InvalidRequestError) as refused:
+            parse_request({"webhook": f"http://127.0.0.1:{b}/x"}, settings)
+        assert refused.value.code == "webhook_not_allowed" and refused.value.details == {"host": "127.0.0.1",
+                                                                                         "port": b}
+        # a bare host keeps allowing every port, as before
+        bare = WebhookQueue(redis_lib.Redis.from_url(redis_url), {**settings, "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"})
+        assert bare._post({"url": f"http://127.0.0.1:{b}/hook", "body": "{}", "id": "d-c"}) == (200, None)
+        assert len(other.deliveries) == 1
+    finally:
+        allowed.close()
+        other.close()
+    check = webhook_hosts.check_host
+    six = {"WEBHOOK_ALLOWED_HOSTS": "[::1]:9000, hooks.example.net:443, 10.0.0.0/8"}
+    assert check("::1", 9000, six, resolve=False) == ["::1"]
+    assert check("hooks.example.net", webhook_hosts.url_port("https://hooks.example.net/h"), six, resolve=False)
+    assert check("10.1.2.3", 6379, six, resolve=False) == ["10.1.2.3"]  # a bare network: any port
+    for host, port in (("::1", 9001), ("hooks.example.net", 80)):
+        with pytest.raises(InvalidRequestError):
+            check(host, port, six, resolve=False)
+    with pytest.raises(SettingsError, match="WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:99999'"):  # named at start
+        load_settings({"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1:99999"}, dotenv=False)
+    assert load_settings({"WEBHOOK_ALLOWED_HOSTS": "::1,fe80::/10"}, dotenv=False)  # bare IPv6: no port read

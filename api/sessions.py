@@ -190,8 +190,13 @@ def download_file(session_id: str, name: str):
             # answered here, as without the front: nginx's 416 kept the file's Content-Disposition, and
             # `curl -OJ` saved the error as the file
             raise RequestedRangeNotSatisfiable(length=size)
-        return front_download(path, download_name=name, as_attachment=attachment, mimetype=mimetype, whole=ignored)
-    return send_file(path, download_name=name, as_attachment=attachment, mimetype=mimetype)
+        response = front_download(path, download_name=name, as_attachment=attachment, mimetype=mimetype,
+                                  whole=ignored)
+    else:
+        response = send_file(path, download_name=name, as_attachment=attachment, mimetype=mimetype)
+    # which area served it: without ?area= an upload of a name wins over a result made later with that name
+    response.headers["X-File-Area"] = path.parent.name
+    return response
 
 
 @bp.delete("/sessions/<session_id>/files/<name>")

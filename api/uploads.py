@@ -23,7 +23,7 @@ from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
-from worker.errors import InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
+from worker.errors import ConflictError, InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
 from worker.files import MAX_NAME_LENGTH, is_image_name, safe_name, write_json_atomic
 from worker.image_io import ImageInfo, probe_image
 
@@ -120,6 +120,12 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         for name, spool, info, size in checked:
             dest = store.claim_upload_path(session_id, name)
             claimed.append(dest)
+            if (store.results_dir(session_id) / dest.name).exists():
+                # GET/DELETE .../files/<name> without ?area= look in the uploads first: album art named
+                # features_x.png would have hidden the result of that name (a security trial)
+                raise ConflictError(f"{dest.name!r} is the name of a result of this session: rename the file "
+                                    "and upload it again", code="name_is_a_result",
+                                    details={"name": dest.name})
             os.replace(spool, dest)
             write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
             # its content digest now (the file is in the page cache), remembered beside it: clients find what

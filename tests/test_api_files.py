@@ -83,3 +83,38 @@ def test_long_upload_names_that_differ_late_keep_their_results_apart(client, ses
     assert set(made[0]) | set(made[1]) <= listed
     got = client.get(f"/sessions/{session_id}/files/{made[0][0]}", params={"area": "results"})
     assert got.status_code == 200 and got.content[:4] == b"RIFF", got.text[:200]
+
+
+def test_an_upload_never_hides_a_result_of_its_name(client, session_id, audio_dir):
+    """A stranger's album art named `features_x.png` was served by GET (and removed by DELETE) .../files/features_x.png
+    without `?area=`, in place of the result of that name: uploads are looked up first. Such an upload is now 409
+    `name_is_a_result`; a result made after an upload of its name is still behind it (the contract: the upload
+    first), and `X-File-Area` says which area a download came from."""
+    from tests.test_album_art import cover
+
+    pitch = 300 + uuid.uuid4().int % 500  # audio no other test sends: a cached result would not run the job
+    assert upload(client, session_id, write(audio_dir / "x.wav", sine(pitch, 1.0))).status_code == 201
+    done = client.post(f"/process/features/{session_id}", json={"file": "x.wav"}, headers={"Prefer": "wait=60"})
+    assert done.json()["state"] == "succeeded" and "features_x.png" in done.json()["files"], done.text
+    result = client.get(f"/sessions/{session_id}/files/features_x.png", params={"area": "results"})
+    assert result.status_code == 200 and result.headers["X-File-Area"] == "results"
+
+    art = cover(audio_dir / "features_x.png")
+    refused = upload(client, session_id, write(audio_dir / "y.wav", sine(pitch + 9, 1.0)), art)
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "name_is_a_result" and error["details"] == {"name": "features_x.png"}
+    assert str(audio_dir) not in error["message"] and "/" not in error["message"]  # no internal path
+    assert [f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"]] == ["x.wav"]  # none kept
+    served = client.get(f"/sessions/{session_id}/files/features_x.png")
+    assert served.content == result.content and served.headers["X-File-Area"] == "results"
+
+    # the other order: the art first, then the result of its name; ?area= picks, the header tells
+    assert upload(client, session_id, cover(audio_dir / "features_z.png")).status_code == 201
+    assert upload(client, session_id, write(audio_dir / "z.wav", sine(pitch + 17, 1.0))).status_code == 201
+    done = client.post(f"/process/features/{session_id}", json={"file": "z.wav"}, headers={"Prefer": "wait=60"})
+    assert done.json()["state"] == "succeeded", done.text
+    plain = client.get(f"/sessions/{session_id}/files/features_z.png")
+    assert plain.headers["X-File-Area"] == "uploads" and plain.content == (audio_dir / "features_z.png").read_bytes()
+    made = client.get(f"/sessions/{session_id}/files/features_z.png", params={"area": "results"})
+    assert made.headers["X-File-Area"] == "results" and made.content != plain.content

@@ -53,6 +53,7 @@ def test_a_download_is_sent_by_nginx_with_the_apis_headers_and_range_rules(serve
     assert whole.headers["Content-Security-Policy"] == DOWNLOAD_CSP
     assert whole.headers["X-Content-Type-Options"] == "nosniff" and whole.headers["Referrer-Policy"] == "no-referrer"
     assert whole.headers["X-Request-ID"] == "front-files-1"
+    assert whole.headers["X-File-Area"] == "uploads"  # set again after the internal redirect, as the others
     inline = requests.get(url + "?inline=1", auth=AUTH, timeout=30)
     assert inline.headers["Content-Disposition"] == "inline; filename=tone.wav"
 
@@ -62,6 +63,7 @@ def test_a_download_is_sent_by_nginx_with_the_apis_headers_and_range_rules(serve
     for ignored in ("bytes=0-1,5-6", "bytes=abc", "bytes=9-2", "pages=1-2"):  # the API's rule: the whole file
         r = requests.get(url, auth=AUTH, headers={"Range": ignored}, timeout=30)
         assert (r.status_code, r.content) == (200, data), ignored
+        assert r.headers["X-File-Area"] == "uploads"
     longer = requests.get(url, auth=AUTH, headers={"Range": f"bytes=-{len(data) + 1000}"}, timeout=30)
     assert (longer.status_code, longer.content) == (206, data), longer.text[:200]  # a suffix past the start: all
     for past in ("bytes=99999999-", "bytes=-0"):  # the API's 416: not the file's headers (curl -OJ saved it)

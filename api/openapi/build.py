@@ -184,6 +184,9 @@ def components() -> dict[str, Any]:
                                    "schema": {"type": "string", "examples": ["wait=10"]}},
             "ETag": {"description": "The file's version, for `If-None-Match`.", "required": True,
                      "schema": {"type": "string"}},
+            "X-File-Area": {"description": "`uploads` or `results`: where the file was found (without `?area=` an "
+                                           "upload wins over a result of the same name).", "required": True,
+                            "schema": {"type": "string", "enum": ["uploads", "results"]}},
             "Content-Range": {"description": "`bytes a-b/size`: the range sent and the file's length.",
                               "required": True, "schema": {"type": "string", "examples": ["bytes 0-1023/4096"]}},
         },

@@ -61,6 +61,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "file_being_deleted": (409, "A DELETE of an upload the request names runs now; retry to find out if it is gone."),
     "ambiguous_session": (409, "Several users hold this session id; an admin names one with `?owner=`."),
     "too_many_same_name": (409, "The session holds too many uploads of this name."),
+    "name_is_a_result": (409, "An upload would take the name of a result of the session (`details.name`); rename it."),
     "job_finished": (409, "The job has already finished; there is nothing to cancel."),
     "idempotency_key_in_use": (409, "A request with this Idempotency-Key is still being handled; retry shortly."),
     "model_not_downloaded": (409, "The model's weights are not present locally; the message says how to get them."),

@@ -180,7 +180,7 @@ OPERATIONS: dict[str, Op] = {
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",
          409: "Too many uploads of one name; ambiguous session; a new session id past MAX_SESSIONS_PER_USER "
-              "(`too_many_sessions`).",
+              "(`too_many_sessions`); a file named as a result of the session (`name_is_a_result`).",
          413: "Over MAX_UPLOAD_BYTES, or the files together over MAX_REQUEST_SAMPLES.",
          415: "Not audio of an accepted format, or a body that is not multipart/form-data.",
          422: "Audio that cannot be used (corrupt, empty, too long).",
@@ -197,14 +197,15 @@ OPERATIONS: dict[str, Op] = {
                                                     "histories, and the results cached from it."),
     "GET /sessions/<session_id>/files/<name>": Op(
         "Download an upload or a result", "sessions",
-        {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None, media="*/*", headers=("ETag",)),
+        {200: Ok("The file (audio, JSON, text, PNG, MIDI...).", None, media="*/*", headers=("ETag", "X-File-Area")),
          206: Ok("The one byte range asked for (`Content-Range: bytes a-b/size`).", None, media="*/*",
-                 headers=("Content-Range",)),
+                 headers=("Content-Range", "X-File-Area")),
          304: Ok("The copy named by `If-None-Match` is current (no body).", None, media="")},
         {**SESSION_ERRORS, 400: "The session id is not valid, or an `area` other than `uploads` or `results`.",
          404: "No such session or file.",
          416: "The byte range starts past the end (`Content-Range: bytes */size` gives the length)."},
-        query=(Param("area", {"enum": ["uploads", "results"]}, "Where to look (default: both)."),
+        query=(Param("area", {"enum": ["uploads", "results"]},
+                     "Where to look (default: the uploads, then the results; `X-File-Area` says which)."),
                Param("inline", {"enum": ["1"]}, "`1`: shown inline rather than as an attachment."), OWNER),
         headers=("Range", "If-None-Match"),
         description="One byte range (`Range: bytes=a-b`) is served as 206; a Range of several ranges, of another "

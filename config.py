@@ -182,19 +182,34 @@ def _checked_text(key: str, raw: str) -> str:
     return raw
 
 
+# The settings file, where it is not `.env` in the current directory: run.py sets it for the programs it starts
+# (they run in the repository folder) to the `.env` it read itself, in the directory it was started in. Started
+# elsewhere, run.py had read that one and printed its banner while the API and workers, reading the repository's,
+# crash-looped with "no API users are configured".
+ENV_FILE_VAR = "MUSIC_ANALYZER_ENV_FILE"
+
+
+def env_file() -> Path:
+    """The `.env` these settings come from: MUSIC_ANALYZER_ENV_FILE, else `.env` in the current directory. Left
+    relative: opened by its absolute path, a file in a folder whose parents the service user may not pass was
+    silently missing (python-dotenv skips what it cannot stat), not the named error below."""
+    return Path(os.environ.get(ENV_FILE_VAR) or ".env")
+
+
 def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
-    """Defaults overridden by `.env` (if present) and then the real environment."""
+    """Defaults overridden by `.env` (if present; see env_file) and then the real environment."""
     env: dict[str, str] = {}
     if dotenv and environ is None:
+        path = env_file()
         try:
             from dotenv import dotenv_values
 
-            env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+            env.update({k: v for k, v in dotenv_values(path).items() if v is not None})
         except ImportError:  # pragma: no cover - python-dotenv is a requirement
             pass
         except PermissionError:  # a root-made .env under a service user: a traceback and a restart loop
-            raise SettingsError(f".env in {os.getcwd()} is not readable by this user: give it to the user the "
-                                "service runs as (chown), keeping it 0600") from None
+            raise SettingsError(f"{path.name} in {path.absolute().parent} is not readable by this user: give it to "
+                                "the user the service runs as (chown), keeping it 0600") from None
     env.update(os.environ if environ is None else environ)
     settings = dict(DEFAULTS)
     for key, default in DEFAULTS.items():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from config import env_file
 from users import MAX_USERNAME_CHARS
 
 MIN_PASSWORD_CHARS = 8  # what add-user and hash-password accept (the README's examples use such a password)
@@ -110,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("hash-password")
     add = sub.add_parser("add-user")
     add.add_argument("name")
-    add.add_argument("--env-file", default=".env")
+    add.add_argument("--env-file", default=str(env_file()))  # run.py's
     add.add_argument("--admin", action="store_true", help="also add NAME to ADMIN_USERS")
     remove = sub.add_parser("remove-user", help="take NAME out of AUTH_USERS and ADMIN_USERS (their data stays)")
     remove.add_argument("name")
-    remove.add_argument("--env-file", default=".env")
+    remove.add_argument("--env-file", default=str(env_file()))  # run.py's
     args = parser.parse_args(argv)
     if args.cmd == "remove-user":
         if not remove_user(args.name, Path(args.env_file)):

@@ -9,6 +9,8 @@ nginx is installed, nginx on the public port in front of the API (it buffers req
 clients cannot hold the API's threads) and a gevent server of the same app for the job event
 streams. supervisord (a child of this process) restarts any of them that dies; Ctrl-C or SIGTERM
 stops everything. Logs: DATA_DIR/logs. One run per DATA_DIR.
+Settings: the environment, and the `.env` of the directory it is started in (or MUSIC_ANALYZER_ENV_FILE's), which
+it hands to every program it starts; its banner comes once they are all up.
 The work is in the `service` package; this file is its command line.
 """
 
@@ -18,7 +20,7 @@ import argparse
 import os
 import sys
 
-from config import SettingsError, load_settings
+from config import SettingsError, env_file, load_settings
 from service.programs import Options
 from service.runner import run
 
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     opts = parse(argv, settings)
     if not settings["AUTH_USERS"] and not settings["AUTH_DISABLED"]:
-        print("No API users configured. Create one:\n"
+        print(f"No API users configured (read: the environment and {env_file().absolute()}). Create one here:\n"
               "  python manage.py add-user NAME   (writes AUTH_USERS to .env)\n"
               "or set AUTH_DISABLED=1 for local use only.", file=sys.stderr)
         return 2

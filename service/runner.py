@@ -18,14 +18,16 @@ import subprocess
 import sys
 import threading
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from supervisor.xmlrpc import Faults
 
+from config import ENV_FILE_VAR, env_file
 from redis_server import embedded_plan, masked_url, redis_answers
-from service import front, programs, supervisor_conf
+from service import front, programs, startup, supervisor_conf
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.lock import AlreadyRunning, DataDirLock
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXIT_ALREADY_RUNNING = 3
 EXIT_PORT_IN_USE = 4
 EXIT_NO_FRONT = 5  # also: REDIS_URL names no Redis where one cannot be started either
+EXIT_START_FAILED = 6  # a program exited at each of its tries at start (service/startup.py)
 # A stop's first signal waits at most this long for supervisord to send the programs that stop at once
 # their signal, then sends supervisord its own SIGTERM anyway: one that does not answer must not hold
 # up (or prevent) the stop; those programs then stop in their priority turn, as before.
@@ -197,6 +200,16 @@ def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
             f"{base}/process/features/SESSION\n")
 
 
+def shared_settings(settings: dict) -> dict[str, str]:
+    """What makes the programs (run in the repository folder) read the settings run.py read: its `.env` (the one
+    in the directory it was started in, or MUSIC_ANALYZER_ENV_FILE's), and the folders named relative to that
+    directory, resolved there as DATA_DIR is."""
+    shared = {ENV_FILE_VAR: str(env_file().absolute())}
+    for var, value in {"MODELS_DIR": settings["MODELS_DIR"], **settings.get("MODEL_PATHS", {})}.items():
+        shared[var] = str(Path(value).expanduser().absolute())
+    return shared
+
+
 def low_disk_note(settings: dict) -> str | None:
     """A warning at start when DATA_DIR is already below MIN_FREE_DISK_MB: every upload and new session would be
     refused with 507 (a stranger's 40 MB volume, under the 256 MB default, refused everything and run.py said
@@ -237,10 +250,13 @@ def send_stops(layout: RunLayout, names: list[str]) -> None:
             return
 
 
-def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once: list[str]) -> int:
+def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once: list[str], banner: str,
+              ready: Callable[[], bool]) -> int:
     """Run supervisord until it exits; Ctrl-C / SIGTERM stop it. 0 after a requested stop.
 
     `at_once`: programs sent their stop signal as the stop begins, all together (the workers).
+    `banner`: printed once every program is up and `ready()`; a program that cannot start stops the run instead
+    (EXIT_START_FAILED).
     """
     # Its own session: a terminal's Ctrl-C reaches run.py only, which has the workers stopped at once
     # and asks supervisord to stop the other programs in order; and everything supervisord starts
@@ -270,10 +286,27 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    failed: list[str] = []
+
+    def watch_start() -> None:  # a thread: the main one waits in wait_for, reaping, and takes the signals
+        outcome = startup.wait_until_up(layout, sup, lambda: bool(requested), ready)
+        if outcome.up:
+            print(banner, flush=True)
+        elif outcome.failed is not None:
+            failed.append(outcome.failed)
+            print(startup.failure_note(layout, outcome.failed), file=sys.stderr, flush=True)
+            try:
+                sup.send_signal(signal.SIGTERM)  # supervisord stops the others in their order
+            except ProcessLookupError:
+                pass
+
+    threading.Thread(target=watch_start, name="watch-start", daemon=True).start()
     code = wait_for(sup)
     left = sweep_session(sup.pid)
     if left:
         print(f"run.py: stopped {left} process(es) left after supervisord exited", file=sys.stderr, flush=True)
+    if failed:
+        return EXIT_START_FAILED
     if requested and code == 0:
         return 0
     how = f"by signal {-code}" if code < 0 else f"with code {code}"
@@ -314,10 +347,15 @@ def run(opts: Options, settings: dict) -> int:
         env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"
         # and hand downloads to it: nginx sends them from DATA_DIR, no API thread or temp file per reader
         env["FILES_VIA_FRONT"] = "1" if plan_.behind_proxy else "0"
-        print(intro(opts, plan_, layout), flush=True)
+        env.update(shared_settings(settings))
         if (note := low_disk_note(settings)) is not None:
             print(note, file=sys.stderr, flush=True)
-        return supervise(layout, env, lock, [p.name for p in plan_.programs if p.stops_at_once])
+        # asked on the public port, as a client would; 0.0.0.0 / :: (every address) answer on the loopback
+        local = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
+        base = f"http://{f'[{local}]' if ':' in local else local}:{opts.port}"
+        queues = {p.name.removesuffix("-worker") for p in plan_.programs if p.name.endswith("-worker")}
+        return supervise(layout, env, lock, [p.name for p in plan_.programs if p.stops_at_once],
+                         intro(opts, plan_, layout), lambda: startup.service_answers(base, queues))
     finally:
         layout.remove_metrics_dir()  # ours alone: the lock is held
         lock.release()

@@ -74,6 +74,8 @@ def run_behind_nginx(tmp: Path, extra_env: dict[str, str]) -> Iterator[Served]:
     run = start_run(tmp, extra_env)
     try:
         wait_for(lambda: health(run.base), timeout=180, interval=0.2, message="run.py to serve /health")
+        # the banner follows /health's answer (service/startup.py): from run.py's own poll of it
+        wait_for(lambda: "Music Analyzer API:" in run.output(), timeout=30, message="run.py's banner")
         assert "front: nginx on" in run.output(), run.output()
         yield run
     finally:

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXIT_ALREADY_RUNNING = 3
 EXIT_PORT_IN_USE = 4
 EXIT_NO_FRONT = 5  # also: REDIS_URL names no Redis where one cannot be started either
-EXIT_START_FAILED = 6  # a program exited at each of its tries at start (service/startup.py)
+EXIT_START_FAILED = 6  # a program could not start: FATAL, or restarted before the service answered (service/startup.py)
 # A stop's first signal waits at most this long for supervisord to send the programs that stop at once
 # their signal, then sends supervisord its own SIGTERM anyway: one that does not answer must not hold
 # up (or prevent) the stop; those programs then stop in their priority turn, as before.

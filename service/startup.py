@@ -90,5 +90,5 @@ def failure_note(layout: RunLayout, name: str) -> str:
     except OSError:
         lines = []
     tail = "".join(f"\n  | {line}" for line in lines) or "\n  | (its log is empty)"
-    return (f"run.py: {name} could not start (it exited at each of its tries); stopping everything. "
+    return (f"run.py: {name} could not start (it kept exiting during its start); stopping everything. "
             f"The end of {log}:{tail}")

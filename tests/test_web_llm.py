@@ -153,8 +153,6 @@ def test_a_model_job_queued_behind_another_says_so(browser, server, client, smol
     """A stranger pressed Load, then Generate, while a transcription held the GPU worker: the panel read
     "Loading smollm2-135m…" and the box "Generating…" for as long as they waited, as if nothing were happening.
     Here a long generation sent through the API holds the worker until the test cancels it."""
-    from tests.conftest import wait_for
-
     assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
     context, page, problems = logged_in(browser)
     try:
@@ -163,11 +161,7 @@ def test_a_model_job_queued_behind_another_says_so(browser, server, client, smol
         page.locator("#models-panel summary").click()
         load = page.get_by_role("button", name="Load smollm2-135m")
         load.wait_for()
-        blocker = client.post("/api/v2/models/generate", json={
-            "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600,
-            "model_type": "smollm2-135m", "wait": 0}).json()["job_id"]
-        wait_for(lambda: client.get(f"/jobs/{blocker}").json()["state"] == "running", timeout=120,
-                 message="the blocking generation running")
+        blocker = hold_the_gpu_worker(client)
         load.click()
         page.get_by_label("Model", exact=True).select_option("smollm2-135m")
         page.get_by_label("Tokens").fill("4")
@@ -188,4 +182,50 @@ def test_a_model_job_queued_behind_another_says_so(browser, server, client, smol
         page.get_by_role("button", name="Unload smollm2-135m").wait_for()  # the table read again at the end
         assert not problems, problems
     finally:
+        context.close()
+
+
+def hold_the_gpu_worker(client) -> str:
+    """A long SmolLM2 generation sent through the API, running once this returns: the GPU worker's next jobs wait
+    behind it until it is canceled (tens of seconds otherwise). Its id."""
+    from tests.conftest import wait_for
+
+    blocker = client.post("/api/v2/models/generate", json={
+        "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600,
+        "model_type": "smollm2-135m", "wait": 0}).json()["job_id"]
+    wait_for(lambda: client.get(f"/jobs/{blocker}").json()["state"] == "running", timeout=120,
+             message="the blocking generation running")
+    return blocker
+
+
+@pytest.mark.needs_chromium
+def test_load_and_unload_wait_while_a_load_from_the_page_is_on_its_way(browser, server, client, smollm2_folder):
+    """A stranger's Load, queued behind another GPU job, stayed clickable: a second click queued a second load.
+    Every Load and Unload now waits for it, saying on what, and is enabled again once it has ended."""
+    assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
+    context, page, problems = logged_in(browser)
+    blocker = None
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        load = page.get_by_role("button", name="Load smollm2-135m")
+        load.wait_for()
+        blocker = hold_the_gpu_worker(client)
+        load.click()
+        page.locator("#models-jobs li.job[data-state='queued']", has_text="Load smollm2-135m").wait_for()
+        assert load.is_disabled() and load.get_attribute("title") == "Wait: Load smollm2-135m is queued"
+        assert page.locator("#models-rows button").evaluate_all("(bs) => bs.filter((b) => !b.disabled).length") == 0
+        assert client.delete(f"/jobs/{blocker}").status_code in (200, 202)
+        page.locator("#models-jobs li.job[data-state='succeeded']", has_text="Load smollm2-135m").wait_for(
+            timeout=120000)
+        unload = page.get_by_role("button", name="Unload smollm2-135m")
+        unload.wait_for()  # the table read again at the end: enabled, nothing to wait for
+        assert unload.is_enabled() and unload.get_attribute("title") is None
+        (load_job,) = page.locator("#models-jobs li.job", has_text="Load smollm2-135m").evaluate_all(
+            "(rows) => rows.map((r) => r.dataset.job)")
+        assert client.get(f"/jobs/{load_job}").json()["state"] == "succeeded"
+        assert not problems, problems
+    finally:
+        if blocker:
+            client.delete(f"/jobs/{blocker}")
         context.close()

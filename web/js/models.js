@@ -4,10 +4,17 @@ import { cancelJob, get, postAndFollow } from './api.js';
 import { $, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+const STATE_WORDS = { sending: 'being sent', queued: 'queued', running: 'running' };
 
 export class ModelsPanel {
   constructor() {
-    this.loaded = false;
+    this.models = []; // the table's models, as GET /api/v2/models/status last gave them
+    // this page's load and unload jobs not yet ended (their #models-jobs row -> label): while one is sending, queued
+    // or running, Load and Unload are disabled, saying which job they wait on. A stranger's second click on Load
+    // had queued a second load behind the first, and an Unload pressed twice two unloads. Generate stays offered:
+    // queued behind a load it runs on the model loaded (Load, then Generate, is how the panel is used), and this
+    // page's own generation already disables it.
+    this.changing = new Map();
     $('#models-panel').addEventListener('toggle', () => { if ($('#models-panel').open) this.refresh(); });
     $('#models-refresh').addEventListener('click', () => this.refresh());
     $('#generate-form').addEventListener('submit', (e) => { e.preventDefault(); this.generate(); });
@@ -17,23 +24,33 @@ export class ModelsPanel {
     let status;
     try { status = await get('/api/v2/models/status'); } catch (e) {
       notify(errorText(e), { cause: 'models-status' });
+      this.drawRows(); // the last status's rows, with the buttons of jobs that have ended enabled
       return;
     }
     clearNotice('models-status');
-    const models = modelList(status);
+    this.models = modelList(status);
     $('#models-current').textContent = `Resident: ${status.current_model ?? 'none'} · device ${status.device ?? 'unknown'}`
       + ` · ${status.queue_depth ?? 0} queued`;
-    $('#models-rows').replaceChildren(...models.map((m) => el('tr', { dataset: { model: m.model_type } },
+    this.drawRows();
+    fillModelSelect($('#generate-model'), this.models, [['auto', 'auto']]);
+  }
+
+  drawRows() {
+    // the first of this page's load or unload jobs still on its way, as the reason the buttons wait
+    const [pending] = this.changing.entries();
+    const wait = pending ? `Wait: ${pending[1]} is ${STATE_WORDS[pending[0].dataset.state] ?? 'not finished'}` : undefined;
+    $('#models-rows').replaceChildren(...this.models.map((m) => el('tr', { dataset: { model: m.model_type } },
       el('th', { scope: 'row' }, m.model_type),
       // one column for both (Disk and Loaded side by side ran together in the 21rem sidebar)
       el('td', { title: m.loaded ? 'resident in memory' : m.downloaded ? 'weights on disk, not loaded'
         : 'weights not downloaded (download_models.py)' }, m.loaded ? 'loaded' : m.downloaded ? 'on disk' : 'missing'),
       el('td', {}, formatBytes(m.memory?.weights_bytes || m.expected_memory_bytes)),
       el('td', {}, m.loaded
-        ? el('button', { type: 'button', onclick: () => this.run('unload', {}, `Unload ${m.model_type}`), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
-        : el('button', { type: 'button', disabled: !m.downloaded, onclick: () => this.run('load', { model_type: m.model_type }, `Load ${m.model_type}`),
+        ? el('button', { type: 'button', disabled: Boolean(pending), title: wait,
+          onclick: () => this.run('unload', {}, `Unload ${m.model_type}`), 'aria-label': `Unload ${m.model_type}` }, 'Unload')
+        : el('button', { type: 'button', disabled: !m.downloaded || Boolean(pending), title: m.downloaded ? wait : undefined,
+          onclick: () => this.run('load', { model_type: m.model_type }, `Load ${m.model_type}`),
           'aria-label': `Load ${m.model_type}` }, 'Load')))));
-    fillModelSelect($('#generate-model'), models, [['auto', 'auto']]);
   }
 
   // The job of /api/v2/models/<route>, followed to its result, its states shown in a row of #models-jobs as the
@@ -42,10 +59,17 @@ export class ModelsPanel {
   // "Generating…" alone for as long as it waited, as if nothing were happening.
   async call(route, body, label, onUpdate = () => {}) {
     const row = this.jobRow(label);
+    const changes = route === 'load' || route === 'unload';
+    if (changes) {
+      this.changing.set(row, label);
+      this.drawRows();
+    }
     try {
       const result = await postAndFollow(`/api/v2/models/${route}`, body, (job) => {
-        if (job.state === 'queued' && row.dataset.state !== 'queued') this.queueDepth(row);
+        const moved = job.state && job.state !== row.dataset.state;
+        if (job.state === 'queued' && moved) this.queueDepth(row);
         this.drawJob(row, label, job);
+        if (changes && moved) this.drawRows(); // the buttons' reason names the state it waits on
         onUpdate(job);
       });
       this.drawJob(row, label, { state: result?.finish_reason === 'canceled' ? 'canceled' : 'succeeded' });
@@ -54,6 +78,9 @@ export class ModelsPanel {
       this.drawJob(row, label, { state: e.canceled ? 'canceled' : 'failed', stage: errorText(e) });
       throw e;
     } finally {
+      // enabled again as the status read now draws them: drawn from the last status they had offered a Load of the
+      // model just loaded for a moment
+      this.changing.delete(row);
       this.refresh();
     }
   }

@@ -229,3 +229,33 @@ def test_load_and_unload_wait_while_a_load_from_the_page_is_on_its_way(browser, 
         if blocker:
             client.delete(f"/jobs/{blocker}")
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_generation_stopped_while_queued_reads_stopped_not_failed(browser, server, client, smollm2_folder):
+    """A stranger's Stop of a generation still waiting for the GPU worker was answered "the job was canceled" as an
+    error notice, with an empty box: the cancel they asked for read as a failure."""
+    context, page, problems = logged_in(browser)
+    blocker = None
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
+        blocker = hold_the_gpu_worker(client)
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("4")
+        page.get_by_label("Generate text").fill("Name a musical key.")
+        page.get_by_role("button", name="Generate").click()
+        page.locator("#generate-output", has_text="Queued: waiting for the GPU worker…").wait_for(timeout=60000)
+        page.get_by_role("button", name="Stop").click()
+        page.locator("#generate-output", has_text="Stopped before it had written anything.").wait_for(timeout=60000)
+        row = page.locator("#models-jobs li.job", has_text="Generate (smollm2-135m)")
+        assert row.get_attribute("data-state") == "canceled" and row.locator(".state").inner_text() == "stopped"
+        assert page.locator("#notice").is_hidden(), page.locator("#notice").inner_text()
+        assert page.get_by_role("button", name="Generate").is_enabled()
+        assert page.get_by_role("button", name="Stop").is_hidden()
+        assert not problems, problems
+    finally:
+        if blocker:
+            client.delete(f"/jobs/{blocker}")
+        context.close()

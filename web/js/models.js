@@ -101,7 +101,9 @@ export class ModelsPanel {
     row.dataset.state = state;
     if (job.job_id) row.dataset.job = job.job_id;
     row.className = `job ${state}`;
-    const said = { sending: 'sending', running: `running ${share}`, succeeded: 'done' }[state] ?? state;
+    // canceled by this page's Stop: "stopped", as the user asked (a cancel from elsewhere still says "canceled")
+    const said = { sending: 'sending', running: `running ${share}`, succeeded: 'done',
+      canceled: row.dataset.stopped ? 'stopped' : 'canceled' }[state] ?? state;
     const detail = state === 'queued' ? `waiting for the GPU worker${row.dataset.waiting ?? ''}`
       : state === 'running' ? (job.stage ?? '') : state === 'failed' ? (job.stage ?? '') : '';
     row.replaceChildren(el('span', { class: 'job-type' }, label),
@@ -135,12 +137,16 @@ export class ModelsPanel {
     if (model !== 'auto') body.model_type = model;
     out.textContent = 'Generating…';
     button.disabled = true;
+    let stopped = false; // this page's Stop was pressed: the job's cancel is the user's
     try {
       const result = await this.call('generate', body, `Generate (${model})`, (job) => {
         // Stop cancels the job: what was written so far comes back as its result
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
+          stopped = true;
+          const row = document.querySelector(`#models-jobs li.job[data-job="${CSS.escape(job.job_id)}"]`);
+          if (row) row.dataset.stopped = 'asked';
           cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'generate' }));
         };
         if (job.state === 'queued') out.textContent = 'Queued: waiting for the GPU worker…';
@@ -150,8 +156,15 @@ export class ModelsPanel {
       out.textContent = result.finish_reason === 'canceled' ? `${result.response} … (stopped)` : result.response;
       clearNotice('generate');
     } catch (e) {
-      out.textContent = '';
-      notify(errorText(e), { cause: 'generate' });
+      // stopped before it wrote a word (queued, or reading the prompt): what the user asked for, not an error (a
+      // stranger's Stop of a queued generation had been told "the job was canceled" as a failure)
+      if (e.canceled && stopped) {
+        out.textContent = 'Stopped before it had written anything.';
+        clearNotice('generate');
+      } else {
+        out.textContent = '';
+        notify(errorText(e), { cause: 'generate' });
+      }
     } finally {
       button.disabled = false;
       stop.hidden = true;

@@ -275,3 +275,47 @@ def test_a_question_is_answered_by_the_model_with_its_citations(browser, server,
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_a_question_stopped_while_the_model_writes_keeps_what_it_had_written(browser, server, client, sung,
+                                                                             smollm2_folder):
+    """Stopped after the first tokens, the answer written so far stays, marked "(stopped)" (a stranger's Stop at
+    26 % had shown nothing of it). The page shows no text while the model writes: its stage, "generating", is
+    reported from the first token on. The question is sent with 512 tokens (the form has no such field, the
+    route does) and asks for a long answer, so the Stop lands long before the model's own end."""
+    import json
+
+    sent = []
+
+    def more_tokens(route):
+        sent.append({**json.loads(route.request.post_data or "{}"), "max_new_tokens": 512})
+        route.continue_(post_data=json.dumps(sent[-1]))
+
+    context, page, problems = logged_in(browser)
+    try:
+        page.route("**/library/ask", more_tokens)
+        open_library(page, server)
+        page.locator("#library-ask-model option[value='smollm2-135m']").wait_for(state="attached")
+        page.locator("#library-ask-model").select_option("smollm2-135m")
+        page.get_by_label("Ask about your library").fill(
+            "Which song mentions a silver mountain train? Then write the numbers from 1 to 300, separated by commas.")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.wait_for_function("() => / · generating \\d+ %$/.test("
+                               "document.querySelector('#library-answer p.muted')?.textContent ?? '')",
+                               timeout=240000)
+        page.get_by_role("button", name="Stop the question").click()
+        answer = page.locator("#library-answer .answer")
+        answer.wait_for(timeout=120000)
+        (stopped,) = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+        assert stopped["state"] == "canceled", stopped
+        assert [b["model_type"] for b in sent] == ["smollm2-135m"], sent
+        written = stopped["result"]["answer"]
+        assert written and stopped["result"]["finish_reason"] == "canceled", stopped["result"]
+        assert answer.inner_text() == f"{written.strip()} … (stopped)"
+        assert page.get_by_role("button", name="Ask", exact=True).is_enabled()
+        assert page.locator("#library-ask-stop").is_hidden() and page.locator("#notice").is_hidden()
+        assert not problems, problems
+    finally:
+        context.close()

@@ -18,14 +18,16 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any, cast
 
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError
+from .errors import MusicAnalyzerError, job_error
 from .following import follow
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
@@ -56,6 +58,9 @@ class MusicAnalyzer:
         self.retries = retries
         self._auth = (user, password or "") if user is not None else None
         self._local = threading.local()
+        # every thread's requests.Session, for close(); weak: a thread that ends takes its Session with it
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        self._sessions_lock = threading.Lock()
         self._answered = False  # the server has answered once: from then on, no answer is a blip worth a retry
 
     @property
@@ -71,7 +76,25 @@ class MusicAnalyzer:
             session = self._local.session = requests.Session()
             session.auth = self._auth
             session.headers["User-Agent"] = f"music-analyzer-client/{__version__}"
+            with self._sessions_lock:
+                self._sessions.add(session)
         return cast(requests.Session, session)
+
+    def close(self) -> None:
+        """Close the connections every thread opened (the pools of their requests.Sessions). The client stays
+        usable: a later request opens a new connection. `with MusicAnalyzer(...) as ma:` calls it at the end (it
+        had no close and no `with`: a thread pool's connections stayed open until its threads ended)."""
+        with self._sessions_lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> MusicAnalyzer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     # ---- transport -------------------------------------------------------------------------------------------
 
@@ -353,18 +376,6 @@ def _seconds(header: str | None) -> float | None:
         return max(0.0, float(header)) if header else None
     except ValueError:
         return None
-
-
-def job_error(job: Job) -> MusicAnalyzerError:
-    """A failed or canceled job as an exception carrying the worker's error code and message; a canceled job
-    that kept something (a batch's finished files, a generation's text so far) has it in details["result"]."""
-    err = job.get("error") or {}
-    message = err.get("message") or f"job {job.get('job_id')} ended {job.get('state')}"
-    details: dict[str, Any] = {"job_id": job.get("job_id")}
-    if job.get("result"):
-        details["result"] = job["result"]
-    return MusicAnalyzerError(message, code=err.get("code") or str(job.get("state")),
-                              request_id=job.get("request_id"), details=details)
 
 
 def _reason(e: Exception) -> str:

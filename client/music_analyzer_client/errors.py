@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .records import Job
+
 # Exit codes of the command line (documented in client/README.md): scripts branch on them.
 EXIT_OK = 0
 EXIT_FAILED = 1  # a job (or a file of a batch) failed, or the server refused the request
@@ -77,3 +79,15 @@ class UsageError(MusicAnalyzerError):
 
     def exit_code(self) -> int:
         return EXIT_USAGE
+
+
+def job_error(job: Job) -> MusicAnalyzerError:
+    """A failed or canceled job as an exception carrying the worker's error code and message; a canceled job
+    that kept something (a batch's finished files, a generation's text so far) has it in details["result"]."""
+    err = job.get("error") or {}
+    message = err.get("message") or f"job {job.get('job_id')} ended {job.get('state')}"
+    details: dict[str, Any] = {"job_id": job.get("job_id")}
+    if job.get("result"):
+        details["result"] = job["result"]
+    return MusicAnalyzerError(message, code=err.get("code") or str(job.get("state")),
+                              request_id=job.get("request_id"), details=details)

@@ -9,10 +9,12 @@ from urllib.parse import urlsplit
 
 import psutil
 import pytest
-from music_analyzer_client import MusicAnalyzer
+from music_analyzer_client import JobEvent, JobFailed, MusicAnalyzer, MusicAnalyzerError, WaitTimeout
 
-from tests.conftest import PASSWORD, USER
+from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER, queued_record
 from tests.keepalive_server import keepalive_serving
+from tests.test_api_sessions import user_session_dir
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +48,48 @@ def test_with_closes_the_connections_of_every_thread(keepalive_server):
         assert ma.storage() is not None  # still usable after close(): a new connection
     ma.close()
     assert not (client_sockets(server) - before)
+
+
+@pytest.fixture()
+def ma(server, celery_worker) -> MusicAnalyzer:
+    with MusicAnalyzer(server, USER, PASSWORD) as client:
+        yield client
+
+
+def test_wait_check_raises_a_failed_job_as_job_failed(ma, audio_dir, settings):
+    sid = ma.create_session()
+    name = ma.upload(sid, write(audio_dir / "soon broken.wav", sine(440, 1.0)))["name"]
+    (user_session_dir(settings, USER, sid) / "uploads" / name).write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    job_id = ma.start_job("features", sid, file=name)["job_id"]
+    assert ma.wait(job_id)["state"] == "failed"  # without check: the record, as before
+    with pytest.raises(JobFailed) as caught:  # the README's `record["result"]` had been a KeyError
+        ma.wait(job_id, check=True)
+    e = caught.value
+    assert isinstance(e, MusicAnalyzerError) and e.status is None and e.code == e.job["error"]["code"] != "failed"
+    assert e.job["state"] == "failed" and e.details["job_id"] == job_id and e.message
+
+
+def test_wait_check_raises_on_timeout_and_on_a_canceled_job(ma, app, settings):
+    sid = ma.create_session()
+    job = queued_record(app, owner=USER, job_type="features", session_id=sid, queue=settings["CPU_QUEUE"],
+                        task="music_analyzer.features", params={"files": ["x.wav"], "batch": False, "options": {}})
+    with pytest.raises(WaitTimeout) as caught:  # stays queued: no message was sent for it
+        ma.wait(job["job_id"], timeout=0.3, check=True)
+    assert caught.value.code == "wait_timeout" and caught.value.job["state"] == "queued"
+    assert ma.wait(job["job_id"], timeout=0.1)["state"] == "queued"  # without check: returned as it is
+    assert ma.cancel(job["job_id"])["state"] == "canceled"
+    with pytest.raises(JobFailed) as failed:
+        ma.wait(job["job_id"], check=True)
+    assert failed.value.code == "canceled" and failed.value.job["state"] == "canceled"
+
+
+def test_wait_tells_on_event_the_progress_then_done(ma, audio_dir):
+    sid = ma.create_session()
+    name = ma.upload(sid, write(audio_dir / "heard.wav", sine(330, 2.0)))["name"]
+    job_id = ma.start_job("features", sid, file=name)["job_id"]
+    heard: list[JobEvent] = []
+    record = ma.wait(job_id, check=True, on_event=heard.append)
+    assert record["state"] == "succeeded" and heard[-1] == {"event": "done", "id": None, "data": dict(record)}
+    assert all(e["event"] == "progress" and e["data"]["state"] in ("queued", "running") for e in heard[:-1])
+    steps = [(e["data"]["state"], e["data"]["progress"], e["data"]["stage"]) for e in heard[:-1]]
+    assert len(steps) == len(set(steps))  # only changes are told

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ._version import __version__
 from .client import MusicAnalyzer
-from .errors import MusicAnalyzerError
+from .errors import JobFailed, MusicAnalyzerError, WaitTimeout
 from .records import Job, JobEvent, Session, SessionSummary, Upload
 
-__all__ = ["Job", "JobEvent", "MusicAnalyzer", "MusicAnalyzerError", "Session", "SessionSummary", "Upload",
-           "__version__"]
+__all__ = ["Job", "JobEvent", "JobFailed", "MusicAnalyzer", "MusicAnalyzerError", "Session", "SessionSummary", "Upload",
+           "WaitTimeout", "__version__"]

@@ -27,8 +27,8 @@ from typing import Any, cast
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError, job_error
-from .following import follow
+from .errors import MusicAnalyzerError, WaitTimeout, error_from, job_error
+from .following import done, follow
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
@@ -36,6 +36,7 @@ from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
 LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
+PROGRESS_POLL_SECONDS = 1.0  # wait(on_event=): how often the job's progress is asked
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
@@ -261,14 +262,31 @@ class MusicAnalyzer:
         return cast(Job, self._json("GET", f"/jobs/{job_segment(job_id)}", params=params, retry=retry,
                                     timeout=(wait or 0) + self.timeout))
 
-    def wait(self, job_id: str, *, timeout: float | None = None) -> Job:
-        """The job once it has ended (or as it is after `timeout` seconds), by long polls."""
+    def wait(self, job_id: str, *, timeout: float | None = None, check: bool = False,
+             on_event: Callable[[JobEvent], None] | None = None) -> Job:
+        """The job once it has ended (or as it is after `timeout` seconds), by long polls. `check`: a job that
+        failed or was canceled raises JobFailed, and one still running at `timeout` raises WaitTimeout (else both
+        are returned as they are: check record["state"]). `on_event` hears a "progress" event whenever its state,
+        stage or progress changed (asked every PROGRESS_POLL_SECONDS), then "done" with the record."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        poll = LONG_POLL_SECONDS if on_event is None else PROGRESS_POLL_SECONDS
+        seen: tuple[Any, ...] | None = None
         while True:
-            left = LONG_POLL_SECONDS if deadline is None else min(LONG_POLL_SECONDS, deadline - time.monotonic())
+            left = poll if deadline is None else min(poll, deadline - time.monotonic())
             job = self.job(job_id, wait=max(left, 0.0) or None)
-            if is_terminal(job) or left <= 0:
-                return job
+            ended = is_terminal(job)
+            now = (job.get("state"), job.get("progress"), job.get("stage"))
+            if on_event is not None and (ended or now != seen):
+                seen = now
+                on_event(done(job) if ended else {"event": "progress", "id": None,
+                                                  "data": {"state": now[0], "progress": now[1], "stage": now[2]}})
+            if ended or left <= 0:
+                break
+        if check and not ended:
+            raise WaitTimeout(f"job {job_id} is still {job.get('state')} after {timeout} s", job=job)
+        if check and job.get("state") != "succeeded":
+            raise job_error(job)
+        return job
 
     def events(self, job_id: str, *, last_event_id: str | None = None,
                poll_seconds: float = 2.0) -> Iterator[JobEvent]:
@@ -352,30 +370,6 @@ class MusicAnalyzer:
             if event["event"] == "done":
                 return cast(Job, event["data"])
         return self.job(job_id)  # (the stream always ends with `done`)
-
-
-def error_from(response: requests.Response) -> MusicAnalyzerError:
-    """The server's error envelope {"error": {"code", "message"}} as an exception (any other body: its status)."""
-    rid = response.headers.get("X-Request-ID")
-    retry_after = _seconds(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-        err = body["error"]
-        return MusicAnalyzerError(str(err["message"]), code=str(err.get("code", "error")),
-                                  status=response.status_code, request_id=rid, details=err.get("details"),
-                                  retry_after=retry_after)
-    except (ValueError, KeyError, TypeError):
-        reason = response.reason or "error"
-        return MusicAnalyzerError(f"the server answered {response.status_code} {reason}", code="http_error",
-                                  status=response.status_code, request_id=rid, retry_after=retry_after)
-
-
-def _seconds(header: str | None) -> float | None:
-    """Retry-After in seconds (its HTTP-date form is not used by this server: read as absent)."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
-        return None
 
 
 def _reason(e: Exception) -> str:

@@ -1,8 +1,10 @@
-"""The one exception the client raises, and how the command line maps it to an exit code."""
+"""The client's exceptions (MusicAnalyzerError and its kinds), and how the command line maps them to an exit code."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import requests
 
 from .records import Job
 
@@ -81,7 +83,49 @@ class UsageError(MusicAnalyzerError):
         return EXIT_USAGE
 
 
-def job_error(job: Job) -> MusicAnalyzerError:
+def error_from(response: requests.Response) -> MusicAnalyzerError:
+    """The server's error envelope {"error": {"code", "message"}} as an exception (any other body: its status)."""
+    rid = response.headers.get("X-Request-ID")
+    retry_after = _seconds(response.headers.get("Retry-After"))
+    try:
+        body = response.json()
+        err = body["error"]
+        return MusicAnalyzerError(str(err["message"]), code=str(err.get("code", "error")),
+                                  status=response.status_code, request_id=rid, details=err.get("details"),
+                                  retry_after=retry_after)
+    except (ValueError, KeyError, TypeError):
+        reason = response.reason or "error"
+        return MusicAnalyzerError(f"the server answered {response.status_code} {reason}", code="http_error",
+                                  status=response.status_code, request_id=rid, retry_after=retry_after)
+
+
+def _seconds(header: str | None) -> float | None:
+    """Retry-After in seconds (its HTTP-date form is not used by this server: read as absent)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
+class JobFailed(MusicAnalyzerError):
+    """A job that ended failed or canceled: `code` is the worker's error code ("not_audio", ...) or "canceled",
+    `status` None (the requests succeeded), `job` the job's final record."""
+
+    def __init__(self, message: str, *, code: str, job: Job, request_id: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, request_id=request_id, details=details)
+        self.job = job
+
+
+class WaitTimeout(MusicAnalyzerError):
+    """wait(..., check=True) ran out of time before the job ended (it runs on): `job` is its record as it was."""
+
+    def __init__(self, message: str, *, job: Job) -> None:
+        super().__init__(message, code="wait_timeout", details={"job_id": job.get("job_id")})
+        self.job = job
+
+
+def job_error(job: Job) -> JobFailed:
     """A failed or canceled job as an exception carrying the worker's error code and message; a canceled job
     that kept something (a batch's finished files, a generation's text so far) has it in details["result"]."""
     err = job.get("error") or {}
@@ -89,5 +133,5 @@ def job_error(job: Job) -> MusicAnalyzerError:
     details: dict[str, Any] = {"job_id": job.get("job_id")}
     if job.get("result"):
         details["result"] = job["result"]
-    return MusicAnalyzerError(message, code=err.get("code") or str(job.get("state")),
-                              request_id=job.get("request_id"), details=details)
+    return JobFailed(message, code=err.get("code") or str(job.get("state")), job=job,
+                     request_id=job.get("request_id"), details=details)

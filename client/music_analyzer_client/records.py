@@ -38,25 +38,33 @@ class Job(TypedDict, total=False):
     result: dict[str, Any]
     files: list[str]
     error: ErrorBody
+    partial_result: dict[str, Any]  # a running batch's files finished so far
 
 
 class Upload(TypedDict, total=False):
-    """One file of POST /sessions/<id>/files; `name` is the name the server gave it (sanitised, unique)."""
+    """One file of POST /sessions/<id>/files, and an upload of GET /sessions/<id>'s `files`; `name` is the name the
+    server gave it (sanitised, unique). `kind` "image" (album art) has width and height instead of the audio's."""
 
     name: str
     bytes: int
+    modified: float
+    kind: Literal["audio", "image"]
     format: str
     duration_seconds: float
     sample_rate: int
     channels: int
+    frames: int
+    width: int
+    height: int
     sha256: str  # of the file's bytes (servers before it was added do not send it)
 
 
 class SessionFile(TypedDict, total=False):
+    """A result of GET /sessions/<id> (its uploads are Upload)."""
+
     name: str
     bytes: int
     modified: float
-    sha256: str  # uploads only
 
 
 class SessionSummary(TypedDict, total=False):
@@ -74,9 +82,10 @@ class Session(TypedDict, total=False):
 
     session_id: str
     owner: str | None
-    files: list[SessionFile]
+    files: list[Upload]  # had been SessionFile: a typed script could not read an upload's duration or format
     results: list[SessionFile]
     jobs: list[Job]
+    jobs_next_cursor: str | None  # more jobs: jobs(session_id=...) follows them
 
 
 class JobEvent(TypedDict):

@@ -1,0 +1,27 @@
+"""The client's typed dictionaries declare every field the server's OpenAPI description gives its answers: a
+typed script (mypy --strict) could not read a field the client left out, such as an upload's duration in
+GET /sessions/<id> or a session's jobs_next_cursor."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+import requests
+from music_analyzer_client import records
+
+PAIRS = [(records.Job, "Job"), (records.Session, "Session"), (records.SessionSummary, "SessionSummary"),
+         (records.Upload, "UploadedFile"), (records.SessionFile, "StoredFile"), (records.ErrorBody, "JobError")]
+
+
+@pytest.mark.parametrize(("typed", "schema"), PAIRS, ids=[name for _, name in PAIRS])
+def test_each_typed_answer_declares_every_field_the_server_describes(server, typed, schema):
+    described = requests.get(f"{server}/openapi.json", timeout=30).json()["components"]["schemas"][schema]
+    declared = typing.get_type_hints(typed)
+    assert sorted(set(described["properties"]) - set(declared)) == []
+    assert sorted(set(declared) - set(described["properties"])) == []  # nothing the server does not send
+
+
+def test_a_sessions_uploads_are_typed_as_uploads_and_its_results_as_stored_files():
+    session = typing.get_type_hints(records.Session)
+    assert session["files"] == list[records.Upload] and session["results"] == list[records.SessionFile]

@@ -378,7 +378,7 @@ def _reason(e: Exception) -> str:
         return "no answer in time"
     found = _ERRNO.findall(str(e))
     if found:
-        return found[-1].strip()
+        return str(found[-1]).strip()
     if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
         return "the connection was closed without an answer"
     return type(e).__name__

@@ -93,3 +93,16 @@ def test_wait_tells_on_event_the_progress_then_done(ma, audio_dir):
     assert all(e["event"] == "progress" and e["data"]["state"] in ("queued", "running") for e in heard[:-1])
     steps = [(e["data"]["state"], e["data"]["progress"], e["data"]["stage"]) for e in heard[:-1]]
     assert len(steps) == len(set(steps))  # only changes are told
+
+
+def test_an_upload_of_a_file_that_cannot_be_read_raises_the_clients_error(ma, session_id, tmp_path):
+    """Every failure raises MusicAnalyzerError, says the client: a missing file had been a bare FileNotFoundError."""
+    from music_analyzer_client import MusicAnalyzerError
+
+    with pytest.raises(MusicAnalyzerError) as missing:
+        ma.upload(session_id, tmp_path / "nowhere.wav")
+    assert missing.value.code == "file_unreadable" and "nowhere.wav" in str(missing.value)
+    assert "No such file" in str(missing.value)
+    with pytest.raises(MusicAnalyzerError) as folder:
+        ma.upload(session_id, tmp_path)
+    assert folder.value.code == "file_unreadable"

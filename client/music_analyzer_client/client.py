@@ -27,7 +27,7 @@ from typing import Any, cast
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError, WaitTimeout, error_from, job_error
+from .errors import MusicAnalyzerError, UsageError, WaitTimeout, error_from, job_error
 from .following import done, follow
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
@@ -210,7 +210,11 @@ class MusicAnalyzer:
         Never retried: a repeated upload would be stored a second time under another name.
         """
         path = Path(path)
-        with path.open("rb") as fh:
+        try:
+            fh = path.open("rb")
+        except OSError as e:  # as every failure is (a missing file had been a bare FileNotFoundError)
+            raise UsageError(f"{path}: {e.strerror or e}", code="file_unreadable") from e
+        with fh:
             body = self._json("POST", f"/sessions/{session_segment(session_id)}/files",
                               files={"file": (name or path.name, fh)}, timeout=max(self.timeout, 600.0))
         return cast(Upload, body["files"][0])

@@ -279,3 +279,26 @@ def test_an_analysis_answered_from_the_cache_shows_its_results(browser, server, 
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_session_deleted_elsewhere_found_by_a_read_is_said_to_be_gone(browser, server, client, session_id,
+                                                                        audio_dir):
+    """A file of the open session, opened after the session was deleted through the API: the page's read of the
+    session said the server's bare "not found" (a full run's media request found it so before the test's upload
+    could, and the upload then went into a new session unsaid)."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    for name, hz in (("one.wav", 350), ("two.wav", 450)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 1.0))).status_code == 201
+    context, page, _ = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=one.wav")
+        page.locator("#file-list li.file", has_text="two.wav").wait_for()
+        assert client.delete(f"/sessions/{session_id}").status_code == 200
+        page.locator("#file-list li.file", has_text="two.wav").locator(".file-open").click()
+        page.locator("#notice", has_text=f"Session {session_id} no longer exists (it was deleted)").wait_for()
+        assert page.locator("#session-title").text_content() == "No session open"
+    finally:
+        context.close()

@@ -87,8 +87,11 @@ async function refreshSession({ resetJobs = false } = {}) {
   try {
     session = await get(`/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
-    notify(errorText(e), { cause: 'session' });
     const gone = e instanceof ApiError && e.status === 404;
+    // the open session deleted elsewhere (another tab, the API), found by a later read (a job's end, a file or
+    // picture the track asks for): said as an upload or a Run finding it says it, not the server's bare "not found"
+    if (gone && state.session) notify(`Session ${id} no longer exists (it was deleted).`, { cause: 'session-gone' });
+    else notify(errorText(e), { cause: 'session' });
     if (gone) closeSession(); // gone, or another user's: nothing of it stays
     return !gone;
   }

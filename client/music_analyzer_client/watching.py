@@ -73,6 +73,9 @@ class Follower:
             item.error = MusicAnalyzerError(f"following job {item.job_id} failed: {e}", code="client_error")
         except SystemExit:  # rich's answer to a closed output pipe (`| head`): the main thread exits the same way
             item.error = MusicAnalyzerError("the output was closed", code="client_error")
+            # unknown, whatever its end: the line that failed may be the one saying it succeeded, after the record was
+            # kept, and rich then sends the output to /dev/null, so the run had ended 0 or 1 by a race (a full run)
+            item.record = None
         finally:  # whatever happened, the main thread waiting for this job must wake
             item.done.set()
             self.ended.put(item)

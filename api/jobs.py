@@ -19,6 +19,7 @@ from jobs.listing import JobFilter, check_states, check_types, page_jobs
 from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
 from jobs.submit import submit
+from jobs.webhooks import user_secret_text
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError
 from worker.options import JobOptions, NoOptions, option
@@ -56,6 +57,17 @@ def job_webhooks(job_id: str):
     access.job(job_id)
     queue = services().jobs.webhooks
     return jsonify({"job_id": job_id, "deliveries": queue.history(job_id) if queue is not None else []})
+
+
+@bp.get("/webhooks/secret")
+def webhook_secret():
+    """The caller's own webhook key (an admin's `?owner=` names another user's): every delivery of their jobs is
+    signed with it too, so a receiver verifying with it takes no delivery another user could have signed."""
+    known_params(frozenset({"owner"}))
+    owner = access.acting_owner()
+    response = jsonify({"user": owner, "secret": user_secret_text(current_app.config, owner)})
+    response.headers["Cache-Control"] = "no-store"  # a key: not for a shared cache, nor for the browser's
+    return response
 
 
 JOB_LIST_PARAMS = frozenset({"session_id", "type", "state", "since", "limit", "cursor", "owner"})

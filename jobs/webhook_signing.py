@@ -1,5 +1,5 @@
 """Webhook signatures in the Standard Webhooks form: the key (WEBHOOK_SECRET, or one made once per data
-directory), the signature of a delivery, and the check a receiver makes."""
+directory), each user's own key derived from it, the signatures of a delivery, and the check a receiver makes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 SECRET_FILE = "webhook-secret"  # in DATA_DIR, when WEBHOOK_SECRET is not set
+# What a user's key is derived for: HMAC-SHA256(shared key, USER_KEY_CONTEXT + user name). A separate context so the
+# derived key is never a signature the shared key makes of some delivery.
+USER_KEY_CONTEXT = b"music-analyzer webhook key of user\x00"
 
 
 def secret_text(settings: Mapping[str, Any]) -> str:
@@ -59,10 +62,31 @@ def _make(path: Path) -> str:
 
 def secret_key(settings: Mapping[str, Any]) -> bytes:
     """The HMAC key bytes (`whsec_<base64>` as Standard Webhooks libraries write it, or the text's bytes)."""
-    secret = secret_text(settings)
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_"):])
-    return secret.encode()
+    return key_bytes(secret_text(settings))
+
+
+def user_secret_text(settings: Mapping[str, Any], user: str) -> str:
+    """The key `user`'s receivers verify with (`whsec_<base64>`, GET /webhooks/secret). With one shared key every
+    user who was given it could sign a delivery another user's receiver would take for the service's; a user's own
+    key is theirs alone. Derived, not stored: nothing to lose, back up or keep in step between workers, and
+    rotating WEBHOOK_SECRET rotates every user's key with it."""
+    digest = hmac.new(secret_key(settings), USER_KEY_CONTEXT + user.encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest).decode()
+
+
+def key_bytes(secret: str) -> bytes:
+    """A key as Standard Webhooks libraries read it: `whsec_<base64>`, or the text's bytes."""
+    return base64.b64decode(secret[len("whsec_"):]) if secret.startswith("whsec_") else secret.encode()
+
+
+def signatures(settings: Mapping[str, Any], owner: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header: the shared key's signature (receivers set up before users had keys verify
+    with it) and, for a delivery with an owner, a second one under the owner's own key, space separated as the
+    Standard Webhooks form allows; a receiver accepts a delivery when any of them is its key's."""
+    header = sign(secret_key(settings), message_id, timestamp, body)
+    if owner:
+        header += " " + sign(key_bytes(user_secret_text(settings, owner)), message_id, timestamp, body)
+    return header
 
 
 def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:

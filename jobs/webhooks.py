@@ -8,7 +8,8 @@
   elsewhere in between), which then connects to an address it checked (jobs/webhook_hosts.py).
 - Deliveries follow the Standard Webhooks convention: headers `webhook-id`, `webhook-timestamp` (Unix
   seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` under the key of
-  WEBHOOK_SECRET (`whsec_<base64>` or any string); the body is `{"type": "job.<event>", "timestamp", "data":
+  WEBHOOK_SECRET (`whsec_<base64>` or any string), then a second one under the job owner's own key (derived
+  from it, GET /webhooks/secret); the body is `{"type": "job.<event>", "timestamp", "data":
   <the job's public record>}`.
 - They are queued in Redis (a sorted set by due time) and sent by a thread in every worker process (never
   by a request thread): a delivery is claimed atomically with a lease, so exactly one worker sends it; a
@@ -40,7 +41,15 @@ from . import keys, metrics
 from .keys import text
 from .record import TERMINAL_STATES
 from .webhook_hosts import check_host, deliver, pin_address, url_host, url_port
-from .webhook_signing import SECRET_FILE, secret_key, secret_text, sign, verify  # noqa: F401 (callers import them here)
+from .webhook_signing import (  # noqa: F401 (callers import them here)
+    SECRET_FILE,
+    secret_key,
+    secret_text,
+    sign,
+    signatures,
+    user_secret_text,
+    verify,
+)
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +277,7 @@ class WebhookQueue:
         stamp = int(time.time())
         headers = {"content-type": "application/json", "user-agent": "music-analyzer-webhooks",
                    "webhook-id": rec["id"], "webhook-timestamp": str(stamp),
-                   "webhook-signature": sign(secret_key(self.settings), rec["id"], stamp, body)}
+                   "webhook-signature": signatures(self.settings, rec.get("owner", ""), rec["id"], stamp, body)}
         try:
             # no redirects: a redirect could lead to a host the allow-list never saw
             code = deliver(url, pin, data=body, headers=headers, seconds=DELIVERY_TIMEOUT_SECONDS)

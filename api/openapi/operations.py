@@ -238,6 +238,12 @@ OPERATIONS: dict[str, Op] = {
     "GET /jobs/<job_id>/webhooks": Op("A job's webhook deliveries", "jobs",
                                       {200: Ok("Each delivery with its attempts.", ref("WebhookList"))},
                                       {404: "No such job."}),
+    "GET /webhooks/secret": Op("Your webhook key", "jobs",
+                               {200: Ok("The key every delivery of the user's jobs is also signed with (a second "
+                                        "`v1,` signature in `webhook-signature`): verify with it, and no other "
+                                        "user can have signed what you accept.", ref("WebhookSecret"))},
+                               {400: "A query parameter other than `owner`.", 404: "`owner` not visible."},
+                               query=(OWNER,)),
     "GET /jobs/<job_id>/events": Op(
         "A job's progress as Server-Sent Events", "jobs",
         {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record. In a "

@@ -276,6 +276,10 @@ def job_listing_schemas() -> dict[str, Schema]:
     return {
         "JobList": obj(["jobs", "next_cursor"], jobs=arr(ref("Job")), next_cursor=null(STR)),
         "WebhookList": obj(["job_id", "deliveries"], job_id=STR, deliveries=arr(delivery)),
+        "WebhookSecret": obj(["user", "secret"], user=STR,
+                             secret={"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
+                                     "description": "The user's key, `whsec_<base64>` as Standard Webhooks "
+                                                    "libraries read it."}),
         "CancelAnswer": obj(["job_id", "state"], job_id=STR, state={"enum": ["canceled", "cancel_requested"]}),
         "ProbeAnswer": obj(["queue", "ok", "job_id"], "ok: a worker ran the no-op job within `wait`. `worker` "
                            "and `pid` (the worker that answered) are given to admins only, null for other users.",

@@ -6,6 +6,7 @@ from ._version import __version__
 from .client import MusicAnalyzer
 from .errors import JobFailed, MusicAnalyzerError, WaitTimeout
 from .records import Job, JobEvent, Session, SessionSummary, Upload
+from .webhooks import verify_webhook
 
 __all__ = ["Job", "JobEvent", "JobFailed", "MusicAnalyzer", "MusicAnalyzerError", "Session", "SessionSummary", "Upload",
-           "WaitTimeout", "__version__"]
+           "WaitTimeout", "__version__", "verify_webhook"]

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("sessions", "list your sessions", commands.sessions)
     add("health", "is the server up, are workers serving the queues", commands.health)
+    add("webhook-secret", "print your key for checking webhook deliveries (verify_webhook in Python)",
+        commands.webhook_secret)
     _models_parser(add("models", "LLM status, load, unload, generate", commands.models), common)
     library_cli.add_parser(add("library", "your analysed tracks: list, search, similar, ask, reindex",
                                library_cli.run), common)

@@ -285,6 +285,16 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def webhook_secret(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
+    """The key to verify your webhook deliveries with, alone on stdout (for a receiver's configuration)."""
+    secret = client.webhook_secret()
+    if out.json:
+        out.emit({"secret": secret})
+    else:
+        sys.stdout.write(secret + "\n")  # exactly the key: no console wrapping or markup
+    return EXIT_OK
+
+
 def delete(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     """Delete a session, or files of it (uploads; results with --results). A whole session is asked about on a
     terminal, and needs --yes otherwise (the page and the CLI had no way to delete anything, while the quota note

@@ -331,7 +331,7 @@ class MusicAnalyzer:
     def webhook_secret(self) -> str:
         """Your own webhook key (`whsec_...`, an admin's `owner`'s): deliveries of your jobs are signed with it;
         check them with `verify_webhook(secret, headers, body)`."""
-        return str(self._json("GET", "/webhooks/secret")["secret"])
+        return str(self._json("GET", "/webhooks/secret", retry=True)["secret"])
 
     def model_status(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))

@@ -98,7 +98,10 @@ def health(base: str, timeout: float = 2.0) -> dict | None:
     return r.json() if r.status_code == 200 and r.json().get("status") == "ok" else None
 
 
-def probe(served: Served, queue: str, wait: float = 5) -> bool:
+def probe(served: Served, queue: str, wait: float = 30) -> bool:
+    """A worker ran a no-op job of `queue` within `wait` s (the answer comes as soon as one does: a long wait costs
+    only a failing run). 5 s had failed a CI run on a loaded machine, the workers just come up on a Redis that
+    had been away: the job queued, their first task not yet taken."""
     try:
         r = requests.post(served.base + "/jobs/probe", json={"queue": queue, "wait": wait}, auth=AUTH,
                           timeout=wait + 5)

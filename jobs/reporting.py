@@ -68,8 +68,8 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
                 store.progress(job_id, fraction, stage)
                 last_time, last_stage, last_fraction = now, stage, fraction
                 if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
-                    store._webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
-                                                            "progress": fraction})
+                    store.queue_webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
+                                                                 "progress": fraction})
             canceled = store.cancel_requested(job_id)
         except (redis.ConnectionError, redis.TimeoutError) as e:
             if isinstance(e, QueueStorageFull):  # its disk is full: the job fails insufficient_storage

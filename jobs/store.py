@@ -127,10 +127,10 @@ class JobStore:
                                 args=args)
         if prev and self.webhooks is not None:
             for event in events_of(to_state):
-                self._webhook(job_id, event)
+                self.queue_webhook(job_id, event)
         return prev.decode() if prev else None
 
-    def _webhook(self, job_id: str, event: str, job: dict | None = None) -> None:
+    def queue_webhook(self, job_id: str, event: str, job: dict | None = None) -> None:
         """Queue `event` for the job's webhook, if it has one (a failure to queue never fails the job)."""
         try:
             job = job or self.get(job_id)

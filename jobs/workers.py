@@ -149,10 +149,14 @@ class ModelStatusBoard:
         a live worker published; None when none did. A worker whose heartbeat has expired is left out: the models
         it held went with it (a stranger's restarted GPU worker left "smollm2-135m loaded, 811 MB" in the status,
         the metrics and the page, and an unload then found nothing to unload)."""
+        published = [(text(worker), raw) for worker, raw in self.r.hgetall(keys.MODEL_STATUS).items()]
+        pipe = self.r.pipeline(transaction=False)  # one round trip for every worker's heartbeat, not one each
+        for name, _ in published:
+            pipe.exists(keys.worker(name))
+        alive = pipe.execute() if published else []
         live = []
-        for worker, raw in self.r.hgetall(keys.MODEL_STATUS).items():
-            name = text(worker)
-            if name and self.r.exists(keys.worker(name)):
+        for (name, raw), beating in zip(published, alive, strict=True):
+            if name and beating:
                 live.append(json.loads(raw))
             else:  # gone: its entry waits for a read that can write (a full queue disk refuses the removal)
                 tidy(partial(self.r.hdel, keys.MODEL_STATUS, name), f"the model status of the gone worker {name}")

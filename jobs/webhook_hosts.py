@@ -10,6 +10,7 @@ each read, and never reads the answer's body.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import threading
@@ -54,7 +55,8 @@ def url_host(url: str) -> str:
 AllowEntry = tuple[str | ipaddress._BaseNetwork, int | None]  # (a name or a network, its one port or None: any)
 
 
-def parse_allow_list(text: str) -> list[AllowEntry]:
+@functools.lru_cache(maxsize=8)  # read at each check of each delivery (twice per delivery): parsed once per value
+def parse_allow_list(text: str) -> tuple[AllowEntry, ...]:
     """WEBHOOK_ALLOWED_HOSTS' entries: `host`, `host:port`, `address`, `address:port`, `[v6]`, `[v6]:port`,
     `network` (CIDR), `[network]:port`. An entry with a port allows that port only: a stranger's `127.0.0.1`,
     allowed for one local receiver, let a webhook reach every loopback port (a password-less valkey among them).
@@ -69,7 +71,7 @@ def parse_allow_list(text: str) -> list[AllowEntry]:
             entries.append((ipaddress.ip_network(host, strict=False), port))
         except ValueError:  # a name (one that names nothing never matches, as before)
             entries.append((host, port))
-    return entries
+    return tuple(entries)
 
 
 def _split_port(item: str) -> tuple[str, int | None]:

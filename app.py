@@ -12,13 +12,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
-from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, web
+from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, tokens, web
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
 from api.errors import register_error_handlers
 from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
 from api.web import init_cross_site_guard
+from api_tokens import TokenStore
 from config import load_settings
 from jobs.celery_app import celery_init_app
 from jobs.migration import adopt_owner_less
@@ -43,11 +44,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     svc = Services.from_config(app.config)
     app.extensions["music_analyzer"] = svc
     init_cross_site_guard(app)  # before auth: a forged request is refused whoever's credentials it carries
+    app.extensions["api_tokens"] = TokenStore(app.config["DATA_DIR"])  # Bearer tokens (api_tokens.py)
     init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     # one per resource
-    for module in (health, sessions, jobs, events, process, audio_models, models, library, metrics, docs, web):
+    for module in (health, sessions, jobs, events, process, audio_models, models, library, metrics, docs, tokens,
+                   web):
         app.register_blueprint(module.bp)
     init_http_metrics(app)
     celery_init_app(app)

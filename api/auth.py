@@ -1,4 +1,5 @@
-"""HTTP Basic auth for every route but /health, /openapi.json and /docs; users and hashes from configuration.
+"""HTTP Basic auth, or an API token (`Authorization: Bearer ma_...`, api_tokens.py), for every route but /health,
+/openapi.json and /docs; users and hashes from configuration.
 
 /health answers without credentials (a short public view); with credentials they are checked like on
 any route and the full view is shown. Failed logins are counted per client address and per username
@@ -16,10 +17,11 @@ from collections.abc import Callable
 
 import redis
 from flask import Flask, request
-from flask_httpauth import HTTPBasicAuth
+from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from werkzeug.security import check_password_hash
 
 from api.errors import error_response
+from api_tokens import TOKEN_RE, TokenStore
 from jobs.services import services
 from users import UserDirectory
 from worker.errors import MusicAnalyzerError
@@ -83,14 +85,21 @@ def init_auth(app: Flask, users: UserDirectory) -> None:
         raise RuntimeError(
             "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
             "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
-    auth = HTTPBasicAuth()
-    verify = PasswordCheck(users)
-    auth.verify_password(verify)
+    basic = HTTPBasicAuth()
+    basic.verify_password(PasswordCheck(users))
+    bearer = HTTPTokenAuth(scheme="Bearer")
+    bearer.verify_token(TokenCheck(users, app.extensions["api_tokens"]))
 
-    @auth.error_handler
+    @basic.error_handler
     def unauthorized(status: int):
         return error_response(status, "unauthorized", "valid HTTP Basic credentials are required")
 
+    @bearer.error_handler
+    def token_refused(status: int):
+        return error_response(status, "unauthorized", "valid HTTP Basic credentials or a valid API token are "
+                                                      "required (this token is unknown or was revoked)")
+
+    auth = MultiAuth(basic, bearer)  # Basic unless the request names Bearer; no credentials: Basic's 401
     guarded = auth.login_required(lambda: None)
 
     public = PUBLIC_ENDPOINTS | ({"metrics.scrape"} if app.config.get("METRICS_PUBLIC") else set())
@@ -100,7 +109,7 @@ def init_auth(app: Flask, users: UserDirectory) -> None:
         if request.endpoint in public:
             # open without credentials; credentials sent are checked (and throttled) like anywhere else
             auth_header = request.authorization
-            return guarded() if auth_header is not None and auth_header.type == "basic" else None
+            return guarded() if auth_header is not None and auth_header.type in ("basic", "bearer") else None
         return guarded()
 
     app.extensions["auth"] = auth
@@ -137,6 +146,45 @@ class PasswordCheck:
             return username
         _or_zero(lambda: throttle.failed(address=address, username=username))
         log.warning("login failed for %r from %s", username[:64], address)
+        return None
+
+
+class TokenCheck:
+    """flask-httpauth's verify_token: an API token of a user who is still configured; failures counted and
+    throttled per client address like wrong passwords (a token is 256 random bits: the throttle is for the log
+    and for fail2ban, not for the odds)."""
+
+    def __init__(self, users: UserDirectory, store: TokenStore):
+        self.users = users
+        self.store = store
+        self.known: OrderedDict[tuple[str, str], None] = OrderedDict()  # (label, address) marked known here
+
+    def _known(self, label: str, address: str) -> None:
+        """A token that passed is a known login from this address, as a password that passed is: a flood of wrong
+        logins from a shared NAT address does not lock it out. Marked once per process, not at every request."""
+        if (label, address) in self.known:
+            return
+        _or_zero(lambda: services().logins.succeeded(address=address, username=label))
+        self.known[(label, address)] = None
+        while len(self.known) > VERIFIED_CACHE_SIZE:
+            self.known.popitem(last=False)
+
+    def __call__(self, token: str) -> str | None:
+        if not token:
+            return None
+        found = TOKEN_RE.match(token)
+        label = f"token {found.group(1)}" if found else "a malformed token"  # the id only: never the secret
+        throttle, address = services().logins, client_address()
+        wait = _or_zero(lambda: throttle.retry_after(address=address, username=label))
+        if wait:
+            log.warning("login refused for %s from %s: too many failed logins (retry in %d s)", label, address, wait)
+            raise TooManyAttemptsError(wait)
+        user = self.store.user_of(token)
+        if user is not None and user in self.users.hashes:  # a user removed from AUTH_USERS: their tokens end too
+            self._known(label, address)
+            return user
+        _or_zero(lambda: throttle.failed(address=address, username=label))
+        log.warning("login failed for %s from %s", label, address)
         return None
 
 

@@ -70,7 +70,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "info": {"title": "Music Analyzer API", "version": str(app.config.get("API_VERSION", "1.0.0")),
                  "description": DESCRIPTION},
         "servers": [{"url": "/"}],
-        "security": [{"basicAuth": []}],
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
         "tags": [{"name": n, "description": d} for n, d in TAGS.items()],
         "paths": paths,
         "components": components(),
@@ -86,7 +86,7 @@ def operation(op: Op, method: str, rule: str, endpoint: str, settings: Mapping[s
     if op.description:
         out["description"] = op.description
     if op.public:
-        out["security"] = [{}, {"basicAuth": []}]  # open; credentials sent are checked like anywhere else
+        out["security"] = [{}, {"basicAuth": []}, {"bearerAuth": []}]  # open; credentials sent are checked
     body = request_body(op, settings)
     if body is not None:
         out["requestBody"] = body
@@ -152,7 +152,9 @@ def components() -> dict[str, Any]:
     return {
         "schemas": component_schemas(),
         "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic",
-                                          "description": "Users of AUTH_USERS (`python manage.py add-user`)."}},
+                                          "description": "Users of AUTH_USERS (`python manage.py add-user`)."},
+                            "bearerAuth": {"type": "http", "scheme": "bearer",
+                                           "description": "An API token of POST /tokens (`ma_<id>_<secret>`)."}},
         "parameters": {
             REQUEST_ID_HEADER: {"name": REQUEST_ID_HEADER, "in": "header", "required": False,
                                 "description": "Your id for this request (8-64 of A-Za-z0-9._-); echoed, logged "
@@ -196,11 +198,12 @@ def components() -> dict[str, Any]:
 TAGS = {"service": "Health, metrics and this description.", "sessions": "Sessions and their files.",
         "process": "Jobs on a session's uploads.", "jobs": "Following, listing and canceling jobs.",
         "models": "The resident LLM (the user's /api/v2 clients).",
-        "library": "The caller's indexed tracks: filters, search, similar tracks, questions."}
+        "library": "The caller's indexed tracks: filters, search, similar tracks, questions.",
+        "tokens": "API tokens: a script's or an app's credentials in place of your password."}
 DESCRIPTION = """Upload audio into a session, start jobs on it, follow them, download the results.
 
-- **Auth**: HTTP Basic on every route but `/health`, `/openapi.json` and `/docs`. Too many failed logins: 429 with
-  `Retry-After`.
+- **Auth**: HTTP Basic, or `Authorization: Bearer <API token>` (POST /tokens), on every route but `/health`,
+  `/openapi.json` and `/docs`. Too many failed logins: 429 with `Retry-After`.
 - **Errors**: always `{"error": {"code", "message", "details"?}}` (see the `Error` schema for every code).
 - **Jobs**: `POST /process/<kind>/<session>` answers 202 with the job; follow it with `GET /jobs/<id>?wait=N`
   (long poll), `GET /jobs/<id>/events` (Server-Sent Events), a `webhook`, or `Prefer: wait=N` on the request.

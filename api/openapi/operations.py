@@ -69,6 +69,8 @@ PATH_PARAMS: dict[str, Param] = {
                    "A file of the docs page or of the web page.", "path"),
     "track_id": Param("track_id", {"type": "string", "examples": ["3f2a9c0d1e4b5a6978c0d1e2"]},
                       "A track id of the caller's library.", "path"),
+    "token_id": Param("token_id", {"type": "string", "pattern": "^[0-9a-f]{12}$", "examples": ["9c1e04d7a2b3"]},
+                      "An API token's id (`id` of GET /tokens; the token itself is `ma_<id>_<secret>`).", "path"),
 }
 OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
@@ -244,6 +246,29 @@ OPERATIONS: dict[str, Op] = {
                                         "user can have signed what you accept.", ref("WebhookSecret"))},
                                {400: "A query parameter other than `owner`.", 404: "`owner` not visible."},
                                query=(OWNER,)),
+    "POST /tokens": Op("Make an API token", "tokens",
+                       {201: Ok("The token, shown this once (`Cache-Control: no-store`): send it as `Authorization: "
+                                "Bearer <token>` in place of your password.", ref("TokenCreated"))},
+                       {400: "No `name`, one over 100 characters or not printable (`invalid_token_name`), or "
+                             "another key (`unknown_option`).",
+                        403: "Asked with a token, not your password (`password_required`): a leaked token cannot "
+                             "make more.",
+                        409: "You hold 50 tokens already (`too_many_tokens`).", 413: "The body is over 1 MiB.",
+                        415: "A body that is not JSON.",
+                        503: "The tokens file cannot be read (`tokens_unavailable`).",
+                        507: "The data disk is full (`insufficient_storage`)."},
+                       body=obj(["name"], name={"type": "string", "minLength": 1, "maxLength": 100,
+                                                "description": "What it is for: \"ci\", \"my app\"."}),
+                       example={"name": "ci"}),
+    "GET /tokens": Op("Your API tokens", "tokens", {200: Ok("Without their secrets.", ref("TokenList"))},
+                      {400: "A query parameter other than `owner`.", 404: "`owner` not visible."}, query=(OWNER,)),
+    "DELETE /tokens/<token_id>": Op("Revoke an API token", "tokens",
+                                    {200: Ok("Revoked: refused from the next request on, by every API process.",
+                                             ref("TokenRevoked"))},
+                                    {400: "A query parameter other than `owner`.",
+                                     404: "No such token of yours (`token_not_found`), or `owner` not visible.",
+                                     503: "The tokens file cannot be read (`tokens_unavailable`).",
+                                     507: "The data disk is full (`insufficient_storage`)."}, query=(OWNER,)),
     "GET /jobs/<job_id>/events": Op(
         "A job's progress as Server-Sent Events", "jobs",
         {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record. In a "

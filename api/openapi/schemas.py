@@ -280,6 +280,11 @@ def job_listing_schemas() -> dict[str, Schema]:
                              secret={"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
                                      "description": "The user's key, `whsec_<base64>` as Standard Webhooks "
                                                     "libraries read it."}),
+        "TokenInfo": obj(["id", "user", "name", "created_at"], id=STR, user=STR, name=STR, created_at=STR),
+        "TokenCreated": obj(["id", "user", "name", "created_at", "token"], id=STR, user=STR, name=STR,
+                            created_at=STR, token={"type": "string", "pattern": "^ma_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$"}),
+        "TokenList": obj(["tokens"], tokens=arr(ref("TokenInfo"))),
+        "TokenRevoked": obj(["id", "revoked"], id=STR, revoked={"const": True}),
         "CancelAnswer": obj(["job_id", "state"], job_id=STR, state={"enum": ["canceled", "cancel_requested"]}),
         "ProbeAnswer": obj(["queue", "ok", "job_id"], "ok: a worker ran the no-op job within `wait`. `worker` "
                            "and `pid` (the worker that answered) are given to admins only, null for other users.",

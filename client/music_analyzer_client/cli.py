@@ -11,7 +11,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from . import analyze, batch, commands, library_cli, login
+from . import analyze, batch, commands, library_cli, login, tokens
 from ._version import __version__
 from .analyses import add_analysis_flags
 from .client import MusicAnalyzer
@@ -26,7 +26,7 @@ HINTS: dict[object, str] = {
 Command = Callable[[MusicAnalyzer, argparse.Namespace, Output], int]
 
 EPILOG = """\
-server and user: --url/--user, else MA_URL/MA_USER/MA_PASSWORD, else the config `music-analyzer login` writes.
+server and user: --url/--user, else MA_URL/MA_TOKEN/MA_USER/MA_PASSWORD, else the config `music-analyzer login` writes.
 exit codes: 0 ok, 1 a job failed, 2 usage, 3 server unreachable or credentials refused, 130 interrupted.
 """
 
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("health", "is the server up, are workers serving the queues", commands.health)
     add("webhook-secret", "print your key for checking webhook deliveries (verify_webhook in Python)",
         commands.webhook_secret)
+    tokens.add_parser(add("token", "API tokens for scripts and apps: create, list, revoke", tokens.run), common)
     _models_parser(add("models", "LLM status, load, unload, generate", commands.models), common)
     library_cli.add_parser(add("library", "your analysed tracks: list, search, similar, ask, reindex",
                                library_cli.run), common)
@@ -170,7 +171,7 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
         return login.logout(out)
     # GET /health needs no credentials: without a password `health` shows the public view (a stranger's exit 3)
     credentials = resolve(url, user, anonymous=args.command == "health")
-    client = MusicAnalyzer(credentials.url, credentials.user, credentials.password,
+    client = MusicAnalyzer(credentials.url, credentials.user, credentials.password, token=credentials.token,
                            owner=getattr(args, "owner", None))
     run: Command = args.run
     return run(client, args, out)

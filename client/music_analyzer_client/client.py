@@ -32,6 +32,7 @@ from .following import done, follow
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
+from .tokens import TokensAPI
 
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
@@ -49,15 +50,17 @@ class MusicAnalyzer:
     (connection pool), since requests does not promise that one Session may be used by several at once."""
 
     def __init__(self, base_url: str, user: str | None = None, password: str | None = None, *,
-                 timeout: float = 60.0, retries: int = 5, owner: str | None = None) -> None:
+                 timeout: float = 60.0, retries: int = 5, owner: str | None = None, token: str | None = None) -> None:
         """`owner`: act on that user's data, as `?owner=` on every request (an admin's pick of a user; anyone
-        else naming another user gets 404 owner_not_found). None: the caller's own."""
+        else naming another user gets 404 owner_not_found). None: the caller's own. `token`: an API token
+        (`ma.tokens.create`), sent as `Authorization: Bearer` in place of a user and password."""
         self.base_url = base_url.rstrip("/")
         self.user = user
         self.owner = owner or None
         self.timeout = timeout
         self.retries = retries
-        self._auth = (user, password or "") if user is not None else None
+        self._auth = (user, password or "") if user is not None and not token else None
+        self._token = token or None
         self._local = threading.local()
         # every thread's requests.Session, for close(); weak: a thread that ends takes its Session with it
         self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
@@ -70,12 +73,18 @@ class MusicAnalyzer:
         return LibraryAPI(self)
 
     @property
+    def tokens(self) -> TokensAPI:  # your API tokens: create (with the password), list, revoke (tokens.py)
+        return TokensAPI(self)
+
+    @property
     def http(self) -> requests.Session:
         """This thread's requests.Session, with the credentials and the User-Agent set."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
             session.auth = self._auth
+            if self._token is not None:
+                session.headers["Authorization"] = f"Bearer {self._token}"
             session.headers["User-Agent"] = f"music-analyzer-client/{__version__}"
             with self._sessions_lock:
                 self._sessions.add(session)

@@ -150,15 +150,20 @@ class Credentials:
     url: str
     user: str | None
     password: str | None
+    token: str | None = None  # an API token (MA_TOKEN): sent in place of the user and password
 
 
 def resolve(url: str | None = None, user: str | None = None, *, ask: bool = True,
             anonymous: bool = False) -> Credentials:
-    """Flags first, then MA_URL / MA_USER / MA_PASSWORD, then the config file and the keyring; a password
+    """Flags first, then MA_URL / MA_TOKEN (an API token: no user or password then) / MA_USER / MA_PASSWORD,
+    then the config file and the keyring; a password
     that is still missing is asked for on the terminal (`ask`), else CredentialsError, or with `anonymous`
     (a route that needs no credentials) no user at all."""
     config = read_config()
     url = (url or os.environ.get("MA_URL") or config.get("url") or DEFAULT_URL).rstrip("/")
+    token = os.environ.get("MA_TOKEN") or None
+    if token is not None and not user:  # an API token stands for its user; --user asks for a password instead
+        return Credentials(url, None, None, token)
     user = user or os.environ.get("MA_USER") or config.get("user") or None
     if user is None:  # a server run with AUTH_DISABLED needs no user
         return Credentials(url, None, None)

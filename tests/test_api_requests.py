@@ -102,3 +102,13 @@ def test_an_unknown_key_or_parameter_is_named_not_ignored(client):
     assert listed.status_code == 400 and listed.json()["error"]["code"] == "invalid_filter", listed.text
     assert listed.json()["error"]["details"]["unknown"] == ["foo"]
     assert client.get("/sessions", params={"limit": "5", "cursor": ""}).status_code == 200
+
+
+def test_a_whole_number_written_as_a_float_is_the_integer_the_description_asks_for(client, tone_session):
+    """JSON has one number type and JSON Schema calls 1.0 an integer: the description's `type: integer` options take
+    it (a client that writes every number as a double had got 400 "shifts must be an integer"); 1.5 stays a 400."""
+    r = client.post(f"/process/demucs/{tone_session}", json={"file": "tone.wav", "model": "hpss", "shifts": 1.0})
+    assert r.status_code == 202, r.text
+    assert client.wait_job(r.json()["job_id"])["state"] == "succeeded"
+    r = client.post(f"/process/demucs/{tone_session}", json={"file": "tone.wav", "model": "hpss", "shifts": 1.5})
+    assert r.status_code == 400 and r.json()["error"]["details"]["option"] == "shifts", r.text

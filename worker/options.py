@@ -95,6 +95,12 @@ class JobOptions:
             # a null means "the default"; it is kept only where the default is None (e.g. language: detect)
             if value is not None or fields[name].default is None:
                 kwargs[name] = value
+        hints = _hints(cls)
+        for name, value in kwargs.items():
+            # JSON has one number type and JSON Schema calls 5.0 an integer, as the description's `integer` says: a
+            # whole float is its int (`"seed": 737.0` from a client that writes every number as a double had been 400)
+            if (_unwrap_optional(hints[name])[0] is int and isinstance(value, float) and value.is_integer()):
+                kwargs[name] = int(value)
         for name, f in fields.items():  # named, and not null: "unknown model_type ''" told no one what was missing
             if f.metadata.get("required") and kwargs.get(name) is None:
                 raise _missing(name, f.metadata["spec"], settings)

@@ -273,7 +273,7 @@ OPERATIONS: dict[str, Op] = {
         "A job's progress as Server-Sent Events", "jobs",
         {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record. In a "
                  "batch, the progress event after each file carries `finished_file` (its result or its error).",
-                 {"type": "string"}, media="text/event-stream"),
+                 ref("JobEvent"), media="text/event-stream"),
          204: Ok("A reconnect whose `Last-Event-ID` is the final event: nothing more (EventSource stops).",
                  None)},
         {400: "`Last-Event-ID` is not an event id of this stream (`bad_last_event_id`).", 404: "No such job."},

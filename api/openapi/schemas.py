@@ -329,11 +329,29 @@ def status_schemas() -> dict[str, Schema]:
     }
 
 
+def job_event() -> Schema:
+    """One event of GET /jobs/<id>/events. In OpenAPI 3.1 the schema of a text/event-stream answer describes each
+    event (what 3.2 names `itemSchema`): it had said `type: string`, and schemathesis found every stream's first event
+    (an object with `event`, `id`, `data`) not a string."""
+    change = obj(["state", "progress", "stage"], "A `state` or `progress` event's data (a batch's progress also "
+                 "`finished_file`, a stream joined midway also `partial_result`).",
+                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR)
+    return obj(["event", "data"], "One Server-Sent Event: `state` and `progress` carry the job's state, progress "
+               "and stage, the last, `done`, the job record exactly as GET /jobs/<id> returns it. `id` (`<ms>-<seq>`) "
+               "is what `Last-Event-ID` resumes after; `: keep-alive` comments are not events.",
+               event={"enum": ["state", "progress", "done"]},
+               id={"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+               data={"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"anyOf": [ref("Job"), change]}},
+               retry={"type": "integer", "minimum": 0})
+
+
 def component_schemas() -> dict[str, Schema]:
     return {
         "Error": error_schema(),
         "JobError": job_error(),
         "Job": job_schema(),
+        "JobEvent": job_event(),
         "JobAccepted": accepted_schema(),
         **job_listing_schemas(),
         **session_schemas(),

@@ -255,3 +255,31 @@ def test_a_job_event_stream_matches_the_description_as_schemathesis_reads_it(cli
     # the `state` event a stream of a queued or running job starts with (api/events.py), as schemathesis parses it
     event = {"event": "state", "id": "0-0", "data": '{"state": "queued", "progress": 0.0, "stage": "queued"}'}
     Draft202012Validator({"components": spec["components"], "$ref": "#/components/schemas/JobEvent"}).validate(event)
+
+
+def test_what_the_server_refuses_for_its_shape_the_description_refuses_too(client, session_id):
+    """schemathesis' positive_data_acceptance sent requests the description allowed and got 400s: events without a
+    webhook, another key of POST /sessions, no body where an option must be named, a search without `q`."""
+    spec = client.get("/openapi.json").json()
+
+    def body_schema(path: str) -> dict:
+        return spec["paths"][path]["post"]["requestBody"]
+
+    def allowed(path: str, body: dict) -> bool:
+        schema = body_schema(path)["content"]["application/json"]["schema"]
+        return Draft202012Validator({"components": spec["components"], **schema}).is_valid(body)
+
+    for path, url, body in (("/process/features/{session_id}", f"/process/features/{session_id}",
+                             {"webhook_events_filter": ["start"]}),
+                            ("/api/v2/models/unload", "/api/v2/models/unload", {"webhook_events_filter": ["start"]}),
+                            ("/sessions", "/sessions", {"session_id": "shape-1", "other": 1})):
+        r = client.post(url, json=body)
+        assert r.status_code == 400, (url, r.text)
+        assert not allowed(path, body), f"the description of POST {path} allows {body}, refused {r.json()}"
+    for path in ("/api/v2/models/load", "/library/ask", "/process/compare/{session_id}"):  # a required option
+        r = client.post(path.replace("{session_id}", session_id))
+        assert r.status_code == 400, (path, r.text)
+        assert body_schema(path)["required"] is True, f"POST {path} answers 400 without a body: it is required"
+    assert client.get("/library/search").status_code == 400
+    q = next(p for p in spec["paths"]["/library/search"]["get"]["parameters"] if p.get("name") == "q")
+    assert q["required"] is True

@@ -94,7 +94,7 @@ def operation(op: Op, method: str, rule: str, endpoint: str, settings: Mapping[s
 
 
 def _param(p: Param) -> dict[str, Any]:
-    return {"name": p.name, "in": p.where, "required": p.where == "path", "description": p.description,
+    return {"name": p.name, "in": p.where, "required": p.required or p.where == "path", "description": p.description,
             "schema": p.schema}
 
 
@@ -105,12 +105,16 @@ def request_body(op: Op, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     if op.options is not None:
         schema = op.options.json_schema(settings=settings)
         schema["properties"].update({k: op.key_schemas.get(k, ROUTE_KEY_SCHEMAS[k]) for k in op.body_keys})
+        if op.required_keys:
+            schema["required"] = [*schema.get("required", []), *op.required_keys]
+        if "webhook_events_filter" in op.body_keys:  # events without a webhook to send them to: 400 invalid_webhook
+            schema["dependentRequired"] = {"webhook_events_filter": ["webhook"]}
         if op.example is not None:
             schema["examples"] = [dict(op.example)]
     if schema is None:
         return None
-    # JSON bodies are optional everywhere: no body means every option at its default
-    return {"required": False, "content": {"application/json": {"schema": schema}}}
+    # no body means every option at its default: optional, unless an option must be named (a 400 without it)
+    return {"required": bool(schema.get("required")), "content": {"application/json": {"schema": schema}}}
 
 
 def responses(op: Op, method: str = "GET") -> dict[str, Any]:

@@ -28,6 +28,7 @@ class Param:
     schema: Schema
     description: str
     where: str = "query"
+    required: bool = False  # a path parameter always is
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Op:
     options: type[JobOptions] | None = None  # the body is these options (json_schema) + `body_keys`
     body_keys: tuple[str, ...] = ()
     key_schemas: Mapping[str, Schema] = field(default_factory=dict)  # a body key's own schema on this route
+    required_keys: tuple[str, ...] = ()  # body keys (not options) the route cannot do without (400 missing)
     example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
     body: Schema | None = None  # any other JSON body
     multipart: bool = False
@@ -171,7 +173,8 @@ OPERATIONS: dict[str, Op] = {
                           413: "The body is over 64 KiB.", 415: "A body that is not JSON.",
                           507: "The owner's sessions hold USER_STORAGE_MB already (`storage_quota_exceeded`), or "
                                "the data disk is below MIN_FREE_DISK_MB (`insufficient_storage`)."},
-                         body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."}),
+                         body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."})
+                         | {"additionalProperties": False},
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",
                         {200: Ok("A page, ordered by id.", ref("SessionList"))},
@@ -306,7 +309,7 @@ OPERATIONS: dict[str, Op] = {
         {**JOB_ERRORS, 400: "`files` is not two to five different uploads, or an option is out of range."},
         example={"files": ["take1.wav", "take2.wav"], "model_variant": "auto"},
         options=JOB_TYPES["compare"].options, body_keys=("files", "webhook", "webhook_events_filter"),
-        key_schemas={"files": COMPARED_FILES},
+        key_schemas={"files": COMPARED_FILES}, required_keys=("files",),
         query=(OWNER,), headers=("Idempotency-Key", "Prefer"),
         description="The body is `files` (two to five uploads) plus the job's options; the comparison quotes "
                     "what the session measured about each track."),
@@ -366,7 +369,7 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
         {400: "`q` empty or over 500 characters, unknown `mode`, bad `limit` or `cursor`.",
          404: "`owner` not visible.", 503: LIBRARY_ERRORS[503]},
         query=(Param("q", {"type": "string", "minLength": 1, "maxLength": 500, "examples": ["river road"]},
-                     "What to look for."),
+                     "What to look for.", required=True),
                Param("mode", {"enum": ["lyrics", "semantic", "hybrid"], "default": "hybrid"},
                      "lyrics: phrase, then fuzzy line matches; semantic: embeddings of transcripts and analyses; "
                      "hybrid: reciprocal-rank fusion of both."),
@@ -390,6 +393,7 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
 }
 
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
-                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm)."))
+                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm).")
+                  | {"minItems": 1})
 
 OPERATIONS.update(LIBRARY_OPERATIONS)

@@ -79,9 +79,8 @@ def list_jobs():
     `session_id`, `type`, `state` (comma lists) and `since` (ISO 8601 or Unix seconds)."""
     args = request.args
     known_params(JOB_LIST_PARAMS)  # a misspelt filter (`?typ=pitch`) had listed every job
-    session_id = args.get("session_id") or None
-    if session_id:
-        check_session_id(session_id)
+    # given, it is checked even empty: `?session_id=` (an unset variable in a client's URL) had listed every job
+    session_id = check_session_id(args["session_id"]) if "session_id" in args else None
     where = JobFilter(types=check_types(_list_arg("type")), states=check_states(_list_arg("state")),
                       since=_time_arg("since"))
     page = page_jobs(services().jobs, owner=access.listing_owner(session_id), session_id=session_id,

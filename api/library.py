@@ -254,7 +254,8 @@ def _metre() -> str | None:
 
 def _session_id() -> str | None:
     raw = request.args.get("session_id")
-    return check_session_id(raw) if raw else None  # a NUL in it reached PostgreSQL: a 500
+    # a NUL in it reached PostgreSQL: a 500; an empty one (`?session_id=`) had listed the whole library
+    return check_session_id(raw) if raw is not None else None
 
 
 def _encode(value: Any) -> str:

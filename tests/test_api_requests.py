@@ -112,3 +112,15 @@ def test_a_whole_number_written_as_a_float_is_the_integer_the_description_asks_f
     assert client.wait_job(r.json()["job_id"])["state"] == "succeeded"
     r = client.post(f"/process/demucs/{tone_session}", json={"file": "tone.wav", "model": "hpss", "shifts": 1.5})
     assert r.status_code == 400 and r.json()["error"]["details"]["option"] == "shifts", r.text
+
+
+def test_an_empty_session_filter_is_refused_not_read_as_no_filter(client, tone_session):
+    """`GET /jobs?session_id=` (a client's unset variable) had listed every job of the caller, and the library's
+    tracks listing the whole library: an empty id is no session id (the description's pattern says 1-64)."""
+    r = client.post(f"/process/features/{tone_session}", json={"file": "tone.wav"})
+    assert r.status_code == 202, r.text
+    for path in ("/jobs", "/library/tracks"):
+        empty = client.get(path, params={"session_id": ""})
+        assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_session_id", (path, empty.text)
+        assert client.get(path, params={"session_id": tone_session}).status_code == 200
+    client.wait_job(r.json()["job_id"])

@@ -15,7 +15,7 @@ import tasks  # noqa: F401  (registers the @shared_task functions with whichever
 from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, tokens, web
 from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context
-from api.errors import register_error_handlers
+from api.errors import init_refused_methods, register_error_handlers
 from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
 from api.web import init_cross_site_guard
@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     init_request_context(app)  # before auth, so a 401 carries a request id too
+    init_refused_methods(app)  # the front's TRACE/CONNECT: the URL's Allow, whoever asks
     svc = Services.from_config(app.config)
     app.extensions["music_analyzer"] = svc
     init_cross_site_guard(app)  # before auth: a forged request is refused whoever's credentials it carries

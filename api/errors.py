@@ -6,7 +6,7 @@ import logging
 
 import kombu.exceptions
 import redis
-from flask import Flask, current_app, has_request_context, jsonify, request
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.context import current_request_id
@@ -62,6 +62,25 @@ def unknown_job_type() -> str | None:
     known = sorted({r.rule.split("/")[2] for r in current_app.url_map.iter_rules()
                     if r.rule.startswith("/process/") and "POST" in (r.methods or ())})
     return f"no job type {parts[2][:64]!r}: POST /process/<type>/<session_id> takes {', '.join(known)}"
+
+
+REFUSED_METHOD_HEADER = "X-MA-Refused-Method"  # the nginx front asks which methods a URL takes (TRACE, CONNECT)
+
+
+def init_refused_methods(app: Flask) -> None:
+    """nginx refuses TRACE and CONNECT itself, knowing no route: its 405 had no `Allow` (RFC 9110 requires one).
+    Its error page asks the API with an OPTIONS carrying REFUSED_METHOD_HEADER, answered here with the API's own
+    405 and that URL's Allow, before credentials are asked for (nginx's 405 came to anyone: the methods of a URL
+    are in the public description)."""
+
+    @app.before_request
+    def refused_method() -> tuple[Response, int] | None:
+        if request.method != "OPTIONS" or REFUSED_METHOD_HEADER not in request.headers:
+            return None
+        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        body, status = error_response(405, "method_not_allowed", "this method is not served")
+        body.headers["Allow"] = ", ".join(sorted(allowed))  # empty for a URL no route matches: none is
+        return body, status
 
 
 def register_error_handlers(app: Flask) -> None:

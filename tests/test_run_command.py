@@ -178,6 +178,11 @@ def test_the_front_answers_its_own_errors_in_the_json_envelope(served):
         got, headers, body = raw_request(served.port, request)
         assert (got, json.loads(body)["error"]["code"]) == (status, code), body
         assert headers["content-type"] == "application/json" and len(headers["x-request-id"]) == 32
+    # nginx's 405 for TRACE (and CONNECT) says what the URL takes, as RFC 9110 requires (it had no Allow at all)
+    for path, allow in ((b"/health", "GET, HEAD, OPTIONS"), (b"/sessions?limit=1", "GET, HEAD, OPTIONS, POST")):
+        got, headers, body = raw_request(served.port, b"TRACE " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (got, headers.get("allow")) == (405, allow), (headers, body)
+        assert json.loads(body)["error"]["code"] == "method_not_allowed"
     _, _, body = raw_request(served.port, next(iter(cases)))
     assert "1073741824" in json.loads(body)["error"]["message"]  # the API's MAX_UPLOAD_BYTES
     # a redirect the API makes names the port the client used (nginx had passed the host on without it)

@@ -82,7 +82,8 @@ def create_body() -> dict:
 @bp.post("/sessions")
 def create_session():
     body = create_body()
-    session_id = check_session_id(body.get("session_id") or uuid.uuid4().hex[:16])
+    given = body.get("session_id")  # null: a new random id, as for an option; "" is no id (it had made a random one)
+    session_id = check_session_id(given) if given is not None else uuid.uuid4().hex[:16]
     store = access.new_sessions()
     if store.exists(session_id):  # only the caller's own ids: another user's never conflict
         raise ConflictError(f"session {session_id!r} already exists", code="session_exists")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.audio_synth import sine, write
 from tests.test_api_sessions import upload
@@ -124,3 +125,16 @@ def test_an_empty_session_filter_is_refused_not_read_as_no_filter(client, tone_s
         assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_session_id", (path, empty.text)
         assert client.get(path, params={"session_id": tone_session}).status_code == 200
     client.wait_job(r.json()["job_id"])
+
+
+def test_an_empty_session_id_is_refused_and_null_is_a_new_id(client):
+    """`POST /sessions {"session_id": ""}` had made a session of a random id, as if none had been asked for, while the
+    description's pattern says 1-64 characters; null stays "a new random id", as a null option is its default."""
+    r = client.post("/sessions", json={"session_id": ""})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_session_id", r.text
+    made = client.post("/sessions", json={"session_id": None})
+    assert made.status_code == 201 and len(made.json()["session_id"]) == 16, made.text
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(body)
+    assert not validator.is_valid({"session_id": ""}) and validator.is_valid({"session_id": None})

@@ -173,7 +173,8 @@ OPERATIONS: dict[str, Op] = {
                           413: "The body is over 64 KiB.", 415: "A body that is not JSON.",
                           507: "The owner's sessions hold USER_STORAGE_MB already (`storage_quota_exceeded`), or "
                                "the data disk is below MIN_FREE_DISK_MB (`insufficient_storage`)."},
-                         body=obj(session_id={**SESSION_ID, "description": "Default: a new random id."})
+                         body=obj(session_id={"anyOf": [SESSION_ID, {"type": "null"}],
+                                              "description": "Default (or null): a new random id."})
                          | {"additionalProperties": False},
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",

@@ -28,7 +28,7 @@ import shutil
 from pathlib import Path
 
 from users import Caller
-from worker.errors import ConflictError, InvalidRequestError, NotFoundError
+from worker.errors import ConflictError, InvalidRequestError, NotFoundError, echo
 from worker.files import is_image_name, safe_name
 
 # always fullmatch: `$` also matches before a final newline (a stranger made a session named "x\n", whose page said
@@ -52,7 +52,7 @@ def check_session_id(session_id: str) -> str:
 
 def session_not_found(session_id: str) -> NotFoundError:
     """The one answer for a session that does not exist and for one the caller may not see."""
-    return NotFoundError(f"session {session_id!r} does not exist", code="session_not_found")
+    return NotFoundError(f"session {echo(session_id)} does not exist", code="session_not_found")
 
 
 def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundError:
@@ -62,8 +62,9 @@ def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundErr
     if not folder.is_dir():
         return session_not_found(session_id)
     if name is None:
-        return NotFoundError(f"a file of the request left session {session_id!r} as it was read", code="file_not_found")
-    return NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+        return NotFoundError(f"a file of the request left session {echo(session_id)} as it was read",
+                             code="file_not_found")
+    return NotFoundError(f"no file {echo(name)} in session {echo(session_id)}", code="file_not_found")
 
 
 def too_many_sessions(owner: str, limit: int) -> ConflictError:
@@ -195,7 +196,7 @@ class SessionStore:
         """
         folder = self.require(session_id)
         if not name or name != _safe_or_none(name):
-            raise NotFoundError(f"no file {name!r} in session {session_id!r}", code="file_not_found")
+            raise NotFoundError(f"no file {echo(name)} in session {echo(session_id)}", code="file_not_found")
         areas = [area] if area else ["uploads", "results"]
         for a in areas:
             candidate = (folder / a / name).resolve()
@@ -291,7 +292,7 @@ class SessionRoot:
         if owner is None or owner == caller.name:
             return self.of(caller.name)
         if not owner or not caller.may_see(owner):
-            raise NotFoundError(f"no sessions of owner {owner!r} are visible to you", code="owner_not_found")
+            raise NotFoundError(f"no sessions of owner {echo(owner)} are visible to you", code="owner_not_found")
         return self.of(owner)
 
     def resolve(self, session_id: str, caller: Caller, *, owner: str | None = None) -> SessionStore:

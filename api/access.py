@@ -15,7 +15,7 @@ from flask import current_app, request
 from jobs.services import services
 from storage import SessionStore, check_session_id
 from users import Caller
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, echo
 
 
 def current_caller() -> Caller | None:
@@ -44,7 +44,7 @@ def named_owner(who: Caller) -> str | None:
     svc = services()
     if owner == who.name or (who.admin and (svc.users.known(owner) or svc.sessions.holds_data_of(owner))):
         return owner
-    raise NotFoundError(f"no data of owner {owner!r} is visible to you", code="owner_not_found")
+    raise NotFoundError(f"no data of owner {echo(owner)} is visible to you", code="owner_not_found")
 
 
 def acting_owner() -> str:
@@ -84,7 +84,7 @@ def job(job_id: str, *, read: Callable[[str], dict | None] | None = None) -> dic
         elif (record := read(job_id)) is not None and caller().may_see(record["owner"]):  # get_for's rule
             found = record
     if found is None:
-        raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+        raise NotFoundError(f"no job {echo(job_id)}", code="job_not_found")
     return found
 
 

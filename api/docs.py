@@ -16,7 +16,7 @@ import flask_swagger_ui
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory, url_for
 
 from api.openapi.build import spec_for
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, echo
 
 bp = Blueprint("docs", __name__)
 
@@ -52,7 +52,7 @@ def docs_page():
 @bp.get("/docs/<asset>")
 def asset(asset: str):
     if asset not in ASSETS:
-        raise NotFoundError(f"no docs file {asset!r}", code="not_found")
+        raise NotFoundError(f"no docs file {echo(asset)}", code="not_found")
     return send_from_directory(ASSETS_DIR, asset, max_age=ASSET_MAX_AGE)
 
 

@@ -40,6 +40,7 @@ from worker.errors import (
     InvalidRequestError,
     MusicAnalyzerError,
     NotFoundError,
+    echo,
 )
 from worker.llm.choice import AUTO, choose_model
 from worker.options import printable_chars
@@ -143,7 +144,7 @@ def list_tracks():
 def get_track(track_id: str):
     track = library().store.get(owner=access.acting_owner(), track_id=track_id)
     if track is None:
-        raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
+        raise NotFoundError(f"no track {echo(track_id)} in your library", code="track_not_found")
     return jsonify(track)
 
 

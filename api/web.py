@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, request, send_from_directory
 
 from api.errors import error_response
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, echo
 
 bp = Blueprint("web", __name__)
 
@@ -49,7 +49,7 @@ def page():
 @bp.get("/web/<path:asset>")
 def asset(asset: str):
     if asset not in ASSETS:
-        raise NotFoundError(f"no page file {asset!r}", code="not_found")
+        raise NotFoundError(f"no page file {echo(asset)}", code="not_found")
     response = send_from_directory(WEB_DIR, asset, max_age=ASSET_MAX_AGE)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

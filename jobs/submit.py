@@ -11,7 +11,7 @@ import redis
 from flask import current_app, g, has_request_context
 
 from storage import missing_file, session_not_found
-from worker.errors import ConflictError, MusicAnalyzerError, NotFoundError
+from worker.errors import ConflictError, MusicAnalyzerError, NotFoundError, echo
 from worker.options import JobOptions
 
 from .cache import adopt, cacheable, hits_for_all
@@ -125,7 +125,7 @@ def _withdraw_if_gone(job: dict, *, owner: str, session_id: str | None, files: l
                             code="session_being_deleted" if gone.what == "session" else "file_being_deleted")
     if gone.what == "session":
         raise session_not_found(session_id)
-    raise NotFoundError(f"no file {gone.what!r} in session {session_id!r}", code="file_not_found")
+    raise NotFoundError(f"no file {echo(gone.what)} in session {echo(session_id)}", code="file_not_found")
 
 
 def publish(task_name: str, job_id: str, queue: str, *, priority: int = 0) -> None:

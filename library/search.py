@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from worker.camelot import compatible, relative, tempo_match
-from worker.errors import AudioError, NotFoundError
+from worker.errors import AudioError, NotFoundError, echo
 
 from . import pgvector
 from .descriptors import COMPARED_IN_FULL, compared_shares, distances
@@ -91,7 +91,7 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
                    tempo_percent: float) -> dict[str, Any]:
     seed = store.get(owner=owner, track_id=track_id)
     if seed is None:
-        raise NotFoundError(f"no track {track_id!r} in your library", code="track_not_found")
+        raise NotFoundError(f"no track {echo(track_id)} in your library", code="track_not_found")
     ranked = (pgvector.descriptor_neighbours(store.db, owner=owner, track_id=track_id, chunk=SIMILAR_CHUNK,
                                              scales=cache.descriptor_scales(owner))
               if store.db.uses_pgvector else _numpy_neighbours(cache, owner=owner, track_id=track_id))

@@ -138,3 +138,17 @@ def test_an_empty_session_id_is_refused_and_null_is_a_new_id(client):
     body = spec["paths"]["/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     validator = Draft202012Validator(body)
     assert not validator.is_valid({"session_id": ""}) and validator.is_valid({"session_id": None})
+
+
+def test_an_error_quotes_back_at_most_a_short_cut_of_what_was_sent(client, tone_session):
+    """A 404 had echoed a 3,000-character job id whole (a fuzzer's find): a value quoted back is cut to 80."""
+    long = "x" * 3000
+    for path, code in ((f"/jobs/{long}", "job_not_found"), (f"/library/tracks/{long}", "track_not_found"),
+                       (f"/sessions/{tone_session}/files/{long}.wav", "file_not_found"),
+                       (f"/jobs?owner={long}", "owner_not_found")):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()["error"]["code"] == code, (path[:60], r.text[:300])
+        message = r.json()["error"]["message"]
+        assert "x" * 80 + "…" in message and len(message) < 200, message
+    short = client.get("/jobs/abc123").json()["error"]["message"]
+    assert short == "no job 'abc123'"  # a short one is quoted whole, as before

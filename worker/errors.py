@@ -9,6 +9,14 @@ from __future__ import annotations
 
 import errno
 
+ECHO_CHARS = 80  # of a value a request sent, quoted back in an error message
+
+
+def echo(value: object) -> str:
+    """`value` quoted for an error message, cut to ECHO_CHARS: a 404 had echoed a 3,000-character job id whole."""
+    text = str(value)
+    return repr(text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + "…")
+
 
 class MusicAnalyzerError(Exception):
     """Base class: a failure whose reason can be shown to the user."""

@@ -144,8 +144,11 @@ export class Track {
     const dl = $('#summary');
     const warnings = $('#warnings');
     const downloads = $('#pitch-downloads');
+    // the hint stands beside the list, not in it: a <dl> holds terms and values only (axe: definition-list)
+    $('#summary-empty').hidden = Boolean(pitch);
+    dl.hidden = !pitch;
     if (!pitch) {
-      clear(dl, el('p', { class: 'muted small' }, 'Run “Key, tempo, chords, melody” on the file.'));
+      clear(dl);
       clear(warnings);
       clear(downloads);
       return;

@@ -1,0 +1,74 @@
+"""The web page used without a mouse or without sight, in a real browser (Debian's headless Chromium driven by
+Playwright, against the live test service): axe-core (vendored in tests/vendor/axe-core, run offline) on each state
+of the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser_page import logged_in
+from tests.conftest import USER, queued_record
+from tests.web_results import pitch_of, put_results
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def violations(page) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each: rule, impact, where."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())  # evaluated by the driver: the page's CSP lets no inline script in
+    found = page.evaluate("""async () => (await axe.run(document, { resultTypes: ['violations'] })).violations
+        .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')}`))""")
+    return list(found)
+
+
+def features_job(app, settings, session_id: str, name: str) -> dict:
+    return queued_record(app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+                         task="music_analyzer.features", params={"files": [name], "batch": False, "options": {}})
+
+
+@pytest.mark.needs_chromium
+def test_axe_finds_nothing_in_each_state_of_the_page(app, browser, server, client, settings, session_id, audio_dir):
+    """A stranger's axe-core run: a <p> inside the facts' <dl> (the empty page, a session, an error), an empty
+    heading over the stems' Download column, and a Jobs list that scrolls past five rows and, once its jobs had
+    ended, held nothing a keyboard could reach it by."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "axe.wav", sine(440, 1.0))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/")
+        page.locator("#session-list li").first.wait_for()
+        assert violations(page) == [], "the empty page"
+
+        page.goto(f"{server}/#session={session_id}&file=axe.wav")
+        page.locator("#file-list li.file[data-file='axe.wav']").wait_for()
+        assert violations(page) == [], "a session with a file"
+
+        jobs = [features_job(app, settings, session_id, "axe.wav") for _ in range(7)]
+        page.reload()
+        page.locator("#job-list li.job").nth(6).wait_for()
+        assert violations(page) == [], "jobs queued"
+        for job in jobs:
+            assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+        page.wait_for_function("() => document.querySelectorAll('#job-list li.job.canceled').length === 7")
+        assert page.evaluate("(() => { const l = document.querySelector('#job-list');"
+                             " return l.scrollHeight > l.clientHeight; })()"), "the list scrolls"
+        assert violations(page) == [], "jobs ended"
+
+        put_results(settings, session_id, "axe.wav", pitch_of(1.0), stems=("harmonic", "percussive"))
+        page.reload()
+        page.locator("#mixer table").wait_for()
+        page.locator("#fact-key .value", has_text="C major").wait_for()
+        assert violations(page) == [], "results shown"
+
+        page.evaluate("() => { location.hash = 'session=0-not-a-session-of-yours'; }")
+        page.locator("#notice", has_text="does not exist").wait_for()
+        assert violations(page) == [], "an error shown"
+        assert not [p for p in problems if "404" not in p], problems
+    finally:
+        context.close()

@@ -1,6 +1,6 @@
 """The web page used without a mouse or without sight, in a real browser (Debian's headless Chromium driven by
 Playwright, against the live test service): axe-core (vendored in tests/vendor/axe-core, run offline) on each state
-of the page.
+of the page, and what a screen reader is told of uploads and jobs.
 """
 
 from __future__ import annotations
@@ -70,5 +70,34 @@ def test_axe_finds_nothing_in_each_state_of_the_page(app, browser, server, clien
         page.locator("#notice", has_text="does not exist").wait_for()
         assert violations(page) == [], "an error shown"
         assert not [p for p in problems if "404" not in p], problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_screen_reader_is_told_of_uploads_and_of_jobs_ending(app, browser, server, client, settings, session_id,
+                                                              audio_dir):
+    """The upload list and the job rows changed silently: a stranger's screen reader said nothing when an upload
+    was stored or refused, or when a job ended. A polite live region now says each."""
+    from tests.audio_synth import sine, write
+
+    tone = write(audio_dir / "told.wav", sine(440, 0.5))
+    fake = audio_dir / "fake.wav"
+    fake.write_text("not audio\n" * 50)
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#session-title", has_text=session_id).wait_for()
+        assert page.locator("#announcer").get_attribute("aria-live") == "polite"
+        page.locator("#file-input").set_input_files([str(tone), str(fake)])
+        announcer = page.locator("#announcer")
+        announcer.locator("p", has_text="told.wav uploaded").wait_for()
+        announcer.locator("p", has_text="fake.wav was not uploaded").wait_for()
+        job = features_job(app, settings, session_id, "told.wav")
+        page.reload()
+        page.locator("#job-list li.job .state", has_text="queued").wait_for()
+        assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+        announcer.locator("p", has_text="Features picture of told.wav: canceled").wait_for()
+        assert not [p for p in problems if "415" not in p and "422" not in p], problems
     finally:
         context.close()

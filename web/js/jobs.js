@@ -1,7 +1,7 @@
 // The open session's jobs: live progress from each running job's event stream, and a cancel button.
 import { del, followJob } from './api.js';
 import { LABELS } from './analyses.js';
-import { $, clearNotice, el, errorText, notify } from './ui.js';
+import { $, announce, clearNotice, el, errorText, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 
@@ -41,11 +41,18 @@ export class JobList {
     $('#jobs-empty').hidden = true;
     this.draw(row);
     this.count();
+    if (started) announce(`${spoken(job)}: ${job.state === 'queued' ? 'started, queued' : job.state}`);
     if (!FINAL.has(job.state)) {
       row.stop = followJob(job.job_id, (update) => {
-        const wasFinal = FINAL.has(row.record.state);
+        const was = row.record.state;
+        const wasFinal = FINAL.has(was);
         row.record = { ...row.record, ...update };
         this.draw(row);
+        // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
+        if (row.record.state !== was) {
+          const why = row.record.state === 'failed' ? `: ${row.record.error?.message ?? 'no reason given'}` : '';
+          announce(`${spoken(row.record)}: ${row.record.state}${why}`);
+        }
         if (FINAL.has(row.record.state) && !wasFinal) {
           row.stop = null;
           clearNotice(`cancel:${job.job_id}`); // a refused Cancel no longer matters once the job has ended
@@ -61,12 +68,10 @@ export class JobList {
     const job = row.record;
     const final = FINAL.has(job.state);
     // the upload it reads (a result file named a Whisper or stems job's row: transcript_x.json, vocals_x.wav)
-    const inputs = job.input_files ?? [];
-    const file = inputs.length === 1 ? inputs[0] : inputs.length > 1 ? `${inputs.length} files`
-      : job.result?.filename ?? job.files?.[0] ?? '';
+    const file = fileOf(job);
     const label = LABELS[job.type] ?? job.type;
     const bar = el('progress', { max: '1', value: String(final && job.state === 'succeeded' ? 1 : job.progress ?? 0),
-      'aria-label': `${label} progress` });
+      'aria-label': `${spoken(job)}: progress` });
     const cancel = final ? null : el('button', {
       type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}${file ? ` of ${file}` : ''}`,
       onclick: async () => {
@@ -88,4 +93,16 @@ export class JobList {
       cancel ?? el('span'),
     );
   }
+}
+
+function fileOf(job) {
+  const inputs = job.input_files ?? [];
+  return inputs.length === 1 ? inputs[0] : inputs.length > 1 ? `${inputs.length} files`
+    : job.result?.filename ?? job.files?.[0] ?? '';
+}
+
+// "Features picture of tone.wav": what a job is, as the live region says it
+function spoken(job) {
+  const file = fileOf(job);
+  return `${LABELS[job.type] ?? job.type}${file ? ` of ${file}` : ''}`;
 }

@@ -97,3 +97,14 @@ export function stemOf(name) {
   const dot = name.lastIndexOf('.');
   return dot > 0 ? name.slice(0, dot) : name;
 }
+
+// Said to screen readers (the polite live region #announcer): an upload stored or refused, a job that starts or
+// ends. The job rows and the upload list change silently (a bar's value, a word in a row): a stranger's screen reader
+// heard nothing of a job's end. Each message is a line of its own, so two said together are both read; the
+// region keeps the last few.
+export function announce(message) {
+  const box = $('#announcer');
+  if (!box) return;
+  box.append(el('p', {}, message));
+  while (box.childElementCount > 5) box.firstElementChild.remove();
+}

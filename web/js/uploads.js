@@ -1,6 +1,6 @@
 // Drag and drop (or choose) several files; each is its own upload with its own progress bar.
 import { upload } from './api.js';
-import { $, el, errorText } from './ui.js';
+import { $, announce, el, errorText } from './ui.js';
 
 export function initUploads({ sessionForUpload, onUploaded }) {
   const zone = $('#drop-zone');
@@ -48,11 +48,13 @@ async function sendOne(sessionId, file, onUploaded) {
       status.textContent = 'done';
       setTimeout(() => item.remove(), 4000);
     }
+    announce(renamed ? `${file.name} uploaded as ${stored}` : `${stored} uploaded`);
     onUploaded(sessionId, answer.files.map((f) => f.name), renamed ? { [stored]: file.name } : {});
   } catch (e) {
     item.classList.add('failed');
     bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success
     status.textContent = errorText(e);
+    announce(`${file.name} was not uploaded: ${errorText(e)}`);
     item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
   }
 }

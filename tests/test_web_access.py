@@ -1,6 +1,7 @@
 """The web page used without a mouse or without sight, in a real browser (Debian's headless Chromium driven by
 Playwright, against the live test service): axe-core (vendored in tests/vendor/axe-core, run offline) on each state
-of the page, and what a screen reader is told of uploads and jobs.
+of the page, the keyboard's place kept when the file list is drawn again, and what a screen reader is told of
+uploads and jobs.
 """
 
 from __future__ import annotations
@@ -70,6 +71,49 @@ def test_axe_finds_nothing_in_each_state_of_the_page(app, browser, server, clien
         page.locator("#notice", has_text="does not exist").wait_for()
         assert violations(page) == [], "an error shown"
         assert not [p for p in problems if "404" not in p], problems
+    finally:
+        context.close()
+
+
+def focused(page) -> str:
+    return page.evaluate("() => { const a = document.activeElement;"
+                         " return `${a.closest('li.file')?.dataset.file ?? ''} ${a.tagName} ${a.name || ''}`.trim(); }")
+
+
+@pytest.mark.needs_chromium
+def test_the_keyboards_place_survives_the_file_list_being_drawn_again(app, browser, server, client, settings,
+                                                                      session_id, audio_dir):
+    """Enter on a file's button opened it and dropped the focus to the page's start (the list is drawn anew), so the
+    next Tab went back to the first file; a job ending while a box was being ticked did the same."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    for name, hz in (("a.wav", 330), ("b.wav", 440)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 0.5))).status_code == 201
+    job = features_job(app, settings, session_id, "a.wav")
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=a.wav")
+        page.locator("#job-list li.job .state", has_text="queued").wait_for()
+        page.locator("#file-list li.file[data-file='b.wav'] .file-open").focus()
+        page.keyboard.press("Enter")
+        page.locator("#file-list li.file.current[data-file='b.wav']").wait_for()
+        assert focused(page) == "b.wav BUTTON"
+        page.keyboard.press("Tab")  # to its "Analyse…", open now that it is the selected file
+        assert focused(page) == "b.wav SUMMARY"
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        assert focused(page) == "b.wav INPUT features"
+        page.keyboard.press("Space")  # unticked
+        # a job's end reads the session again and draws the list anew, under the user's hand
+        row = page.locator("#file-list li.file[data-file='b.wav']").element_handle()
+        assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+        page.locator("#job-list li.job .state", has_text="canceled").wait_for()
+        page.wait_for_function("(row) => !row.isConnected", arg=row)  # drawn anew
+        assert focused(page) == "b.wav INPUT features"
+        assert not page.locator("#file-list li.file[data-file='b.wav']").get_by_label(
+            "Features picture", exact=True).is_checked()
+        assert not problems, problems
     finally:
         context.close()
 

@@ -14,6 +14,7 @@ export function renderFiles(session, options) {
   const { selected } = options;
   const list = $('#file-list');
   const chosen = choices(list);
+  const focused = focusIn(list);
   list.replaceChildren();
   $('#files-empty').hidden = Boolean(session && session.files.length);
   if (!session) return;
@@ -33,6 +34,26 @@ export function renderFiles(session, options) {
     }, `Show ${Math.min(FILES_PAGE, left)} more (${left} not shown)`)));
   }
   if (images.length) list.append(artRow(session.session_id, images));
+  refocus(list, focused);
+}
+
+// Where the keyboard was in the list before a redraw: the row's file and the control in it. The list is drawn anew
+// when a file is selected and at every job's end: the focus fell to the page's start, so Enter on a file, or a job
+// ending while a box was being ticked, sent a keyboard user's next Tab back to the top of the page.
+function focusIn(list) {
+  const at = document.activeElement;
+  if (!at || !list.contains(at)) return null;
+  const row = at.closest('li.file');
+  const control = at.name ? `[name="${CSS.escape(at.name)}"]`
+    : ['.file-open', '.show-more', 'summary', 'button[type=submit]'].find((s) => at.matches(s));
+  return control ? { file: row?.dataset.file ?? null, control } : null;
+}
+
+function refocus(list, focused) {
+  if (!focused) return;
+  const row = focused.file === null ? list : list.querySelector(`li.file[data-file="${CSS.escape(focused.file)}"]`);
+  const control = row?.querySelector(focused.control);
+  if (control && control.getClientRects().length) control.focus({ preventScroll: true });
 }
 
 // What the user has chosen in each file's form (ticks, methods, album art, whether it is open). The list is

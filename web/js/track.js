@@ -53,6 +53,8 @@ export class Track {
     this.key = '';
     this.decoded = null; // {peaks, duration}
     this.decodeNote = ''; // why there is no waveform, if there is none
+    this.decoding = null; // the key of the file whose waveform is loading
+    this.redraw = () => {}; // draws the shown file's timeline and status again
   }
 
   async show(session, name) {
@@ -62,6 +64,8 @@ export class Track {
     this.key = key;
     $('#track-h').textContent = name || 'No file selected';
     if (!name) {
+      this.decoding = null;
+      this.redraw = () => {};
       this.audio.removeAttribute('src');
       this.timeline.setData(null);
       $('#track-status').textContent = 'Add audio on the left (drop files, or Choose files…), then tick the analyses '
@@ -74,34 +78,52 @@ export class Track {
       return;
     }
     const url = (n, area = 'results', inline = true) => fileUrl(session.session_id, n, { area, inline });
+    const status = $('#track-status');
+    let decoding = null;
     if (fresh) {
       this.audio.src = url(name, 'uploads');
       this.decoded = null;
       this.decodeNote = '';
+      // the waveform is the whole file, downloaded and decoded: the results do not wait for it. They had: on a slow
+      // link (100 KB/s) a 6 MB track's key and tempo came after 105 s, the panel saying "Run “Key, tempo…”" and the
+      // status "Add audio on the left" (the empty page's) until then
+      status.textContent = 'Loading the waveform…';
+      this.decoding = key;
+      decoding = this.decode(session, name, url(name, 'uploads'));
     }
-    const status = $('#track-status');
     const [pitch, transcript] = await Promise.all([
       results.pitch ? this.loadPitch(results.pitch, url) : null,
       results.whisper ? fetchJson(url(results.whisper.files.find((f) => f.endsWith('.json')))).catch(() => null) : null,
-      fresh ? this.decode(session, name, url(name, 'uploads')) : null,
     ]);
     if (key !== this.key) return; // another file was opened meanwhile
     const file = session.files.find((f) => f.name === name);
-    this.timeline.setData({
-      duration: pitch?.duration_seconds || file?.duration_seconds || this.decoded?.duration || 0,
-      peaks: this.decoded?.peaks,
-      beats: pitch?.beat_times || [],
-      downbeats: pitch?.downbeat_times || [],
-      chords: pitch?.chords || [],
-      notes: pitch?.melody?.notes || [],
-    }, { keepView: !fresh });
-    status.textContent = [this.decodeNote,
-      pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
+    const draw = (keepView) => {
+      this.timeline.setData({
+        duration: pitch?.duration_seconds || file?.duration_seconds || this.decoded?.duration || 0,
+        peaks: this.decoded?.peaks,
+        beats: pitch?.beat_times || [],
+        downbeats: pitch?.downbeat_times || [],
+        chords: pitch?.chords || [],
+        notes: pitch?.melody?.notes || [],
+      }, { keepView });
+      const loading = this.decoding === key ? 'Loading the waveform…' : this.decodeNote;
+      status.textContent = [loading,
+        pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
+    };
+    this.redraw = draw; // the latest results of this file: a job ending while the waveform loads redraws them
+    draw(!fresh);
     this.showSummary(pitch, results.pitch, url);
     this.showStems(results.demucs, url, fresh);
     this.showTranscript(transcript, results.whisper, url);
     this.showAnalysis(results);
     this.showFeatures(results.features, url, name);
+    if (!decoding) return;
+    const { decoded, note } = await decoding;
+    if (key !== this.key) return; // another file's: its own decode draws it
+    this.decoded = decoded;
+    this.decodeNote = note;
+    this.decoding = null;
+    this.redraw(true); // the waveform joins what is drawn, the zoom and the scroll kept
   }
 
   async loadPitch(result, url) {
@@ -110,11 +132,11 @@ export class Track {
     return json ? fetchJson(url(json)).catch(() => null) : null;
   }
 
+  // {decoded: {peaks, duration} or null, note: why there is no waveform, or ''}
   async decode(session, name, src) {
     const file = session.files.find((f) => f.name === name);
     if (file && (file.bytes > MAX_DECODE_BYTES || file.duration_seconds > MAX_DECODE_SECONDS)) {
-      this.decodeNote = 'No waveform for a track this long (it would take too much memory).';
-      return;
+      return { decoded: null, note: 'No waveform for a track this long (it would take too much memory).' };
     }
     try {
       const response = await fetch(at(src));
@@ -122,21 +144,20 @@ export class Track {
       const bytes = await response.arrayBuffer();
       const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
       const buffer = await ctx.decodeAudioData(bytes);
-      this.decoded = { peaks: peaksOf(buffer), duration: buffer.duration };
+      return { decoded: { peaks: peaksOf(buffer), duration: buffer.duration }, note: '' };
     } catch (e) {
       // a 404 was decoded as audio ("Unable to decode audio data") and the deleted file stayed listed
       if (e instanceof ApiError && e.status === 404) {
-        this.decodeNote = `${name} is no longer in this session (it was deleted).`;
         this.onGone();
-        return;
+        return { decoded: null, note: `${name} is no longer in this session (it was deleted).` };
       }
       // a format the server reads but this browser does not (AIFF, ALAC in Chromium, WebM in older Safari): said as
       // such, not as the decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
       const names = { aiff: 'AIFF', m4a: 'this M4A (ALAC?)', webm: 'WebM' };
       const format = names[file?.format] ?? null;
-      this.decodeNote = e instanceof DOMException && format
+      return { decoded: null, note: e instanceof DOMException && format
         ? `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.`
-        : `The waveform could not be drawn: ${errorText(e)}`;
+        : `The waveform could not be drawn: ${errorText(e)}` };
     }
   }
 

@@ -1,6 +1,6 @@
 """The web page under adverse conditions, in a real browser (Debian's headless Chromium driven by Playwright, against
-the live test service). What a stranger's trial found: on a slow link, results held back until the whole track had
-downloaded.
+the live test service): a slow link, and a front answering 502 while the server restarts. What a stranger's trial
+found: results held back until the whole track had downloaded, and job rows frozen at "0 %" after a restart.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_page import logged_in
+from tests.conftest import USER, queued_record, serving
 from tests.web_results import pitch_of, put_results
 
 
@@ -42,3 +43,55 @@ def test_on_a_slow_link_the_results_come_before_the_waveform(browser, server, cl
         assert not problems, problems
     finally:
         context.close()
+
+
+class Front:
+    """What nginx does while the server restarts: 502 for the job routes (`/jobs/...`, the event streams with
+    `events_only`) until `down` is False; everything else reaches the app."""
+
+    def __init__(self, app):
+        self.app = app
+        self.down = True
+        self.events_only = False
+
+    def __call__(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        if self.down and path.startswith("/jobs/") and (path.endswith("/events") or not self.events_only):
+            start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+            return [b"<html><body><h1>502 Bad Gateway</h1></body></html>"]
+        return self.app(environ, start_response)
+
+
+@pytest.mark.needs_chromium
+def test_a_job_row_follows_its_job_again_once_the_server_is_back(app, browser, client, settings, session_id,
+                                                                audio_dir):
+    """A stranger restarted the server with two jobs running: the front answered 502 until the API was back, the
+    page read the job once, failed, and gave up; the rows read "0 % starting" with a Cancel button long after both
+    had succeeded. The page now says the server is away and opens the stream again until it answers."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "restart.wav", sine(440, 0.5))).status_code == 201
+    jobs = [queued_record(app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+                          task="music_analyzer.features", params={"files": ["restart.wav"], "batch": False,
+                                                                  "options": {}}) for _ in range(2)]
+    front = Front(app)
+    with serving(front) as base:
+        context, page, _ = logged_in(browser)
+        try:
+            page.goto(f"{base}/#session={session_id}")
+            page.locator("#notice", has_text="The server is not answering").wait_for()
+            rows = [page.locator(f"#job-list li.job[data-job='{job['job_id']}']") for job in jobs]
+            # the API back, the events server still starting: the record is read, and the stream opened again
+            front.events_only = True
+            for row in rows:
+                row.locator(".state", has_text="queued").wait_for()
+            page.locator("#notice").wait_for(state="hidden")
+            front.down = False
+            for job in jobs:
+                assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+            for row in rows:
+                row.locator(".state", has_text="canceled").wait_for(timeout=40000)
+            assert page.locator("#job-list button.cancel").count() == 0
+        finally:
+            context.close()

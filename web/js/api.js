@@ -1,5 +1,6 @@
 // The API as the page uses it. Every request is same-origin, so the browser adds the Basic credentials it
 // asked for when the page loaded; errors become ApiError with the server's own message.
+import { clearNotice, notify } from './ui.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -87,9 +88,15 @@ function nextStream() {
   if (next) next();
 }
 
+const FINAL_STATES = new Set(['succeeded', 'failed', 'canceled']);
+const RETRY_FIRST_MS = 2000;
+const RETRY_MOST_MS = 30000;
+
 export function followJob(jobId, onUpdate) {
   let stopped = false;
   let source = null;
+  let retryMs = RETRY_FIRST_MS;
+  let timer = 0;
   const release = () => {
     if (!source) return;
     source.close();
@@ -97,11 +104,24 @@ export function followJob(jobId, onUpdate) {
     streamsOpen -= 1;
     nextStream();
   };
+  const queue = () => { if (streamsOpen < MAX_STREAMS) start(); else waitingStreams.push(start); };
+  // the stream refused and the record unread, or read unfinished: the stream is opened again later, 2 s, 4 s ... 30 s
+  // on. It had been given up after one read: a server restarting (its front answering 502 until the API was back)
+  // left a stranger's two jobs at "0 % starting" with a Cancel button, long after both had succeeded.
+  const retry = () => {
+    if (stopped) return;
+    timer = setTimeout(() => { timer = 0; queue(); }, retryMs);
+    retryMs = Math.min(retryMs * 2, RETRY_MOST_MS);
+  };
   const start = () => {
     if (stopped) { nextStream(); return; }
     streamsOpen += 1;
     source = new EventSource(at(`/jobs/${encodeURIComponent(jobId)}/events`));
     const update = (e) => onUpdate(JSON.parse(e.data));
+    source.addEventListener('open', () => {
+      retryMs = RETRY_FIRST_MS;
+      clearNotice('server');
+    });
     source.addEventListener('state', update);
     source.addEventListener('progress', update);
     source.addEventListener('done', (e) => {
@@ -110,12 +130,22 @@ export function followJob(jobId, onUpdate) {
     });
     source.addEventListener('error', async () => {
       if (!source || source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
-      release(); // refused (the job is gone, the login expired): ask once for the record
-      try { onUpdate(await get(`/jobs/${encodeURIComponent(jobId)}`)); } catch (_) { /* gone */ }
+      release(); // refused (the server restarting, the job gone, the login expired): the record says which
+      let job;
+      try { job = await get(`/jobs/${encodeURIComponent(jobId)}`); } catch (e) {
+        if (e instanceof ApiError && [401, 403, 404].includes(e.status)) return; // gone, or no longer ours
+        notify('The server is not answering: the jobs\' progress shows again once it is back.', { cause: 'server' });
+        retry();
+        return;
+      }
+      clearNotice('server');
+      if (stopped) return;
+      onUpdate(job);
+      if (!FINAL_STATES.has(job.state)) retry();
     });
   };
-  if (streamsOpen < MAX_STREAMS) start(); else waitingStreams.push(start);
-  return () => { stopped = true; release(); };
+  queue();
+  return () => { stopped = true; clearTimeout(timer); release(); };
 }
 
 // A route that runs a job and can wait for it (the model routes, /library/ask), sent with wait=0 so the page

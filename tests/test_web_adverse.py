@@ -1,6 +1,7 @@
 """The web page under adverse conditions, in a real browser (Debian's headless Chromium driven by Playwright, against
-the live test service): a slow link, and a front answering 502 while the server restarts. What a stranger's trial
-found: results held back until the whole track had downloaded, and job rows frozen at "0 %" after a restart.
+the live test service): a slow link, a front answering 502 while the server restarts, and a 375 px phone. What a
+stranger's trial found: results held back until the whole track had downloaded, job rows frozen at "0 %" after a
+restart, and a page wider than the phone.
 """
 
 from __future__ import annotations
@@ -95,3 +96,27 @@ def test_a_job_row_follows_its_job_again_once_the_server_is_back(app, browser, c
             assert page.locator("#job-list button.cancel").count() == 0
         finally:
             context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_phone_never_scrolls_sideways(browser, server, client, settings, session_id, audio_dir):
+    """At 375 px a stranger's page was 425 px wide: the stems mixer widened the results' column (1fr is at least
+    its content), and everything scrolled sideways."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "phone.wav", sine(440, 1.0))).status_code == 201
+    put_results(settings, session_id, "phone.wav", pitch_of(1.0), stems=("harmonic", "percussive"))
+    context, page, problems = logged_in(browser)
+    try:
+        page.set_viewport_size({"width": 375, "height": 800})
+        page.goto(f"{server}/#session={session_id}&file=phone.wav")
+        page.locator("#mixer table tr[data-stem='percussive']").wait_for()
+        page.locator("#fact-key .value", has_text="C major").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        # and the mixer fits: its Download links are on screen, not scrolled off inside its box
+        assert page.evaluate("(() => { const m = document.querySelector('#mixer');"
+                             " return m.scrollWidth <= m.clientWidth; })()")
+        assert not problems, problems
+    finally:
+        context.close()

@@ -1,7 +1,8 @@
 """The web page under adverse conditions, in a real browser (Debian's headless Chromium driven by Playwright, against
-the live test service): a slow link, a front answering 502 while the server restarts, and a 375 px phone. What a
-stranger's trial found: results held back until the whole track had downloaded, job rows frozen at "0 %" after a
-restart, and a page wider than the phone.
+the live test service): a slow link, a front answering 502 while the server restarts, a 375 px phone, and a
+25-minute track's timeline. What a stranger's trial found: results held back until the whole track had downloaded,
+job rows frozen at "0 %" after a restart, a page wider than the phone, a timeline that was one black block, and a
+playhead moved out of sight.
 """
 
 from __future__ import annotations
@@ -117,6 +118,55 @@ def test_a_phone_never_scrolls_sideways(browser, server, client, settings, sessi
         # and the mixer fits: its Download links are on screen, not scrolled off inside its box
         assert page.evaluate("(() => { const m = document.querySelector('#mixer');"
                              " return m.scrollWidth <= m.clientWidth; })()")
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_long_tracks_timeline_is_readable_and_follows_the_keys(browser, server, client, settings, session_id,
+                                                                audio_dir):
+    """A stranger's 25-minute track: its 689 bar lines drew the whole view as one black block, and End on the
+    zoomed, paused timeline moved the playhead to 25:00 while the view stayed on bars 1-60."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    # the upload is short (the suite's limit is 2 minutes); the timeline is as long as its analysis says
+    assert upload(client, session_id, write(audio_dir / "long.wav", sine(440, 2.0))).status_code == 201
+    put_results(settings, session_id, "long.wav", pitch_of(1500.0, chords=False))
+    # End needs the player's own length: 100 s, at 8 kHz to keep the upload small
+    reach = write(audio_dir / "reach.wav", sine(440, 100.0, sr=8000), sr=8000)
+    assert upload(client, session_id, reach).status_code == 201
+    put_results(settings, session_id, "reach.wav", pitch_of(100.0))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=long.wav")
+        page.locator("#fact-beats .value", has_text="688 bars").wait_for()
+        page.wait_for_function("() => !document.querySelector('#track-status').textContent.includes('Loading')")
+        # the share of the empty melody lane's pixels that are bar lines, across the canvas
+        covered = page.evaluate("""(() => {
+            const c = document.querySelector('#timeline');
+            const y = Math.round(220 * c.height / c.clientHeight);
+            const row = c.getContext('2d').getImageData(0, y, c.width, 1).data;
+            let dark = 0;
+            for (let i = 0; i < row.length; i += 4) if (row[i] + row[i + 1] + row[i + 2] < 3 * 128) dark += 1;
+            return dark / c.width;
+        })()""")
+        assert covered < 0.25, covered  # it was 0.65: a line every 1.5 px
+
+        page.locator("#file-list li.file[data-file='reach.wav'] .file-open").click()
+        page.locator("#fact-beats .value", has_text="46 bars").wait_for()
+        page.wait_for_function("() => document.querySelector('#player').duration > 99")
+        page.locator("#timeline").focus()
+        for _ in range(6):
+            page.keyboard.press("+")
+        page.keyboard.press("End")
+        page.locator("#now", has_text="1:40.0").wait_for()
+        # the readout names the part in view, and it holds the playhead
+        page.wait_for_function("() => document.querySelector('#zoom-readout').textContent.endsWith('–1:40')")
+        page.keyboard.press("Home")
+        page.wait_for_function("() => / visible, 0:00–0:0\\d$/"
+                               ".test(document.querySelector('#zoom-readout').textContent)")
         assert not problems, problems
     finally:
         context.close()

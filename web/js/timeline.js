@@ -1,6 +1,6 @@
 // The track's timeline on a canvas: bar numbers and the beat grid, the waveform, chord labels and the melody
 // as a piano roll, all on one time axis, zoomable; the beat, bar and chord under the playhead are highlighted.
-import { formatTime } from './ui.js';
+import { formatClock, formatTime } from './ui.js';
 
 const PEAKS_PER_SECOND = 200; // waveform resolution: enough for 200 px per second of zoom
 const MAX_PX_PER_SECOND = 400;
@@ -105,8 +105,11 @@ export class Timeline {
 
   fit() { this.pxPerSecond = 0; this.start = 0; this.draw(); }
 
+  // what the timeline shows: "whole track", or how much and where ("0:42.7 visible, 22:53–23:36")
   zoomText() {
-    return this.pxPerSecond ? `${formatTime(this.visibleSeconds())} visible` : 'whole track';
+    if (!this.pxPerSecond) return 'whole track';
+    const end = Math.min(this.duration, this.start + this.visibleSeconds());
+    return `${formatTime(this.visibleSeconds())} visible, ${formatClock(this.start)}–${formatClock(end)}`;
   }
 
   clampStart() {
@@ -115,7 +118,14 @@ export class Timeline {
 
   seekTo(t) {
     if (!Number.isFinite(t)) return;
-    this.audio.currentTime = Math.min(Math.max(0, t), this.duration);
+    const to = Math.min(Math.max(0, t), this.duration);
+    this.audio.currentTime = to;
+    // a zoomed view follows the playhead when it is moved out of sight: End on a paused, zoomed 25-minute track had
+    // moved it to 25:00 while the view stayed on bars 1-60 (playing, the view turns its pages by itself)
+    if (this.pxPerSecond && (to < this.start || to > this.start + this.visibleSeconds())) {
+      this.start = to - this.visibleSeconds() / 2;
+      this.clampStart();
+    }
     this.draw();
   }
 
@@ -244,9 +254,15 @@ export class Timeline {
       g.fillStyle = COLORS.grid;
       for (const b of beats) if (b >= t0 && b <= t1) g.fillRect(Math.round(this.xAt(b)), LANES.wave[0], 1, h);
     }
+    // bars closer than 6 px are thinned to every 2nd, 4th, 8th... (numbered 1, 5, 9...): a 25-minute track's 689
+    // bar lines had turned the whole view into one black block
+    const barPx = this.scale() * (downbeats.length > 1
+      ? (downbeats[downbeats.length - 1] - downbeats[0]) / (downbeats.length - 1) : Infinity);
+    let every = 1;
+    while (barPx > 0 && barPx * every < 6) every *= 2;
     let lastLabel = -Infinity;
     downbeats.forEach((d, i) => {
-      if (d < t0 - 1 || d > t1) return;
+      if (d < t0 - 1 || d > t1 || i % every) return;
       const x = Math.round(this.xAt(d));
       const labelled = x - lastLabel > 28;
       if (labelled) lastLabel = x;

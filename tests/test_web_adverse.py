@@ -1,8 +1,8 @@
 """The web page under adverse conditions, in a real browser (Debian's headless Chromium driven by Playwright, against
-the live test service): a slow link, a front answering 502 while the server restarts, a 375 px phone, and a
-25-minute track's timeline. What a stranger's trial found: results held back until the whole track had downloaded,
-job rows frozen at "0 %" after a restart, a page wider than the phone, a timeline that was one black block, and a
-playhead moved out of sight.
+the live test service): a slow link, a front answering 502 while the server restarts, a 375 px phone, a 25-minute
+track's timeline, and two tabs of one session. What a stranger's trial found: results held back until the whole
+track had downloaded, job rows frozen at "0 %" after a restart, a page wider than the phone, a timeline that was
+one black block, a playhead moved out of sight, and a second tab that never learnt of new files or jobs.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser_page import logged_in
 from tests.conftest import USER, queued_record, serving
+from tests.test_web_page import run_from_the_page
 from tests.web_results import pitch_of, put_results
 
 
@@ -167,6 +168,30 @@ def test_a_long_tracks_timeline_is_readable_and_follows_the_keys(browser, server
         page.keyboard.press("Home")
         page.wait_for_function("() => / visible, 0:00–0:0\\d$/"
                                ".test(document.querySelector('#zoom-readout').textContent)")
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_second_tab_of_the_session_learns_of_its_files_and_jobs(browser, server, client, session_id, audio_dir):
+    """A stranger had the session open in two tabs: a file uploaded and a job started in one never showed in the
+    other until it was reloaded."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "first.wav", sine(330, 0.5))).status_code == 201
+    second = write(audio_dir / "second.wav", sine(550, 0.5))
+    context, one, problems = logged_in(browser)
+    other = context.new_page()
+    try:
+        for page in (one, other):
+            page.goto(f"{server}/#session={session_id}&file=first.wav")
+            page.locator("#file-list li.file[data-file='first.wav']").wait_for()
+        one.locator("#file-input").set_input_files(str(second))
+        other.locator("#file-list li.file[data-file='second.wav']").wait_for(timeout=10000)
+        run_from_the_page(one, "second.wav", tick=["Features picture"], untick=["Key, tempo, chords, melody"])
+        other.locator("#job-list li.job", has_text="second.wav").wait_for(timeout=10000)
         assert not problems, problems
     finally:
         context.close()

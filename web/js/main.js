@@ -16,6 +16,12 @@ import { initUploads } from './uploads.js';
 const audio = $('#player');
 const state = { sessionId: null, session: null, file: null };
 
+// The other tabs of this page in this browser: each says when it changed a session (files uploaded, jobs started), and
+// the others showing that session read it again. A second tab of the same session had never learnt of them until
+// reloaded: no new file, no job, no result.
+const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('music-analyzer-sessions') : null;
+const tellTabs = (sessionId) => tabs?.postMessage({ session: sessionId });
+
 const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
 const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio),
   onGone: () => { refreshSession(); sessions.load(); } });
@@ -132,6 +138,7 @@ function drawFiles() {
       track.show(state.session, name);
     },
     onJobs: (started) => {
+      tellTabs(state.sessionId);
       started.forEach((j) => jobs.add({ ...j, state: j.state ?? 'queued', progress: j.progress ?? 0, stage: j.stage ?? 'queued' },
         { started: true }));
       $('#jobs-empty').hidden = true;
@@ -166,6 +173,7 @@ initUploads({
     } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
   },
   onUploaded: (sessionId, names, renamed) => {
+    tellTabs(sessionId);
     noteRenamed(sessionId, renamed);
     if (sessionId !== state.sessionId) return;
     if (!state.file && names.length) state.file = names[0];
@@ -187,6 +195,17 @@ window.addEventListener('hashchange', () => {
     drawFiles();
     track.show(state.session, file);
   }
+});
+
+if (tabs) {
+  tabs.addEventListener('message', (e) => {
+    sessions.load();
+    if (e.data?.session && e.data.session === state.sessionId) refreshSession();
+  });
+}
+// back to this tab: what changed meanwhile elsewhere (the API, the command line, another browser) is read
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.sessionId) refreshSession();
 });
 
 const start = new URLSearchParams(location.hash.slice(1));

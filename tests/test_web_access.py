@@ -1,7 +1,7 @@
 """The web page used without a mouse or without sight, in a real browser (Debian's headless Chromium driven by
 Playwright, against the live test service): axe-core (vendored in tests/vendor/axe-core, run offline) on each state
-of the page, the keyboard's place kept when the file list is drawn again, and what a screen reader is told of
-uploads and jobs.
+of the page, the keyboard's place kept when the file list is drawn again, what a screen reader is told of uploads
+and jobs, and the transcript's words reached and played by keyboard.
 """
 
 from __future__ import annotations
@@ -143,5 +143,40 @@ def test_a_screen_reader_is_told_of_uploads_and_of_jobs_ending(app, browser, ser
         assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
         announcer.locator("p", has_text="Features picture of told.wav: canceled").wait_for()
         assert not [p for p in problems if "415" not in p and "422" not in p], problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_transcripts_words_are_reached_and_played_by_keyboard(browser, server, client, settings, session_id,
+                                                                  audio_dir):
+    """"Click a word to jump there": a stranger without a mouse could not reach a word at all (every word was out of
+    the Tab order). The transcript is one Tab stop; the arrow keys move between its words, Enter plays from one."""
+    import json
+
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload, user_session_dir
+
+    assert upload(client, session_id, write(audio_dir / "said.wav", sine(330, 3.0))).status_code == 201
+    words = [{"start": 0.2 + 0.6 * i, "end": 0.6 + 0.6 * i, "word": w} for i, w in enumerate(["one", "two", "three"])]
+    (user_session_dir(settings, USER, session_id) / "results" / "transcript_said.json").write_text(json.dumps(
+        {"language": "en", "text": "one two three", "warnings": [],
+         "segments": [{"start": 0.2, "end": 1.8, "text": "one two three", "words": words}]}))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=said.wav")
+        page.locator("#transcript .word").nth(2).wait_for()
+        page.wait_for_function("() => document.querySelector('#player').readyState >= 1")
+        assert page.locator("#transcript [tabindex='0']").count() == 1  # one Tab stop, at the first word
+        page.locator("#timeline").focus()  # the last control before the transcript, with no other results
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "one"
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("document.activeElement.textContent") == "three"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => Math.abs(document.querySelector('#player').currentTime - 1.4) < 0.05")
+        page.locator("#transcript .word.current", has_text="three").wait_for()
+        assert not problems, problems
     finally:
         context.close()

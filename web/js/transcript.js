@@ -11,6 +11,9 @@ export class Transcript {
     this.starts = [];
     this.current = -1;
     this.frame = 0;
+    // the words by keyboard: one Tab stop (the word being said, else the first), the arrow keys, Home and End move
+    // between them, Enter or space plays from the focused one. A word had been reachable by a mouse's click only.
+    container.addEventListener('keydown', (e) => this.key(e));
     audio.addEventListener('timeupdate', () => this.update());
     audio.addEventListener('seeked', () => this.update());
     audio.addEventListener('play', () => {
@@ -35,7 +38,8 @@ export class Transcript {
       const words = seg.words && seg.words.length ? seg.words : [{ start: seg.start, end: seg.end, word: seg.text }];
       const p = el('p', { class: 'segment' });
       for (const w of words) {
-        const span = el('span', { class: 'word', tabindex: '-1', dataset: { start: w.start, end: w.end } }, w.word);
+        const span = el('span', { class: 'word', role: 'button', tabindex: '-1', dataset: { start: w.start, end: w.end } },
+          w.word);
         span.addEventListener('click', () => { this.audio.currentTime = w.start; });
         this.words.push({ ...w, span });
         p.append(span);
@@ -44,6 +48,7 @@ export class Transcript {
     }
     this.starts = this.words.map((w) => w.start);
     this.current = -1;
+    if (this.words.length) this.words[0].span.tabIndex = 0;
     if (!paragraphs.length) paragraphs.push(el('p', { class: 'muted small' }, 'Nothing was said.'));
     // Whisper's doubts come first: "the transcript may be made up ..." above words it heard in music (a stranger
     // read such words with no caveat here, the warning only in the JSON)
@@ -67,10 +72,33 @@ export class Transcript {
       const { span } = this.words[i];
       span.classList.add('current');
       span.setAttribute('aria-current', 'true');
+      if (!this.container.contains(document.activeElement)) this.rove(i); // Tab comes in at the word being said
       const box = this.container;
       if (span.offsetTop < box.scrollTop || span.offsetTop > box.scrollTop + box.clientHeight - 24) {
         box.scrollTop = span.offsetTop - box.clientHeight / 3;
       }
+    }
+  }
+
+  // word i is the transcript's one Tab stop
+  rove(i) {
+    for (const w of this.words) if (w.span.tabIndex === 0) w.span.tabIndex = -1;
+    this.words[i].span.tabIndex = 0;
+  }
+
+  key(e) {
+    const at = this.words.findIndex((w) => w.span === e.target);
+    if (at < 0) return;
+    const last = this.words.length - 1;
+    const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: last }[e.key];
+    if (to !== undefined) {
+      e.preventDefault();
+      const i = Math.min(Math.max(0, to), last);
+      this.rove(i);
+      this.words[i].span.focus();
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.audio.currentTime = this.words[at].start;
     }
   }
 }

@@ -152,3 +152,13 @@ def test_an_error_quotes_back_at_most_a_short_cut_of_what_was_sent(client, tone_
         assert "x" * 80 + "…" in message and len(message) < 200, message
     short = client.get("/jobs/abc123").json()["error"]["message"]
     assert short == "no job 'abc123'"  # a short one is quoted whole, as before
+
+
+def test_latin_letters_without_a_decomposition_are_spelt_not_dropped(client, session_id, audio_dir):
+    """A stranger's `Ünïcødé` upload was stored as `Unicde`: ø, æ, ß, ł and the like have no base letter in
+    Unicode's decomposition, and the ASCII step dropped them."""
+    src = write(audio_dir / "latin.wav", sine(440, 0.5))
+    with open(src, "rb") as fh:
+        r = client.post(f"/sessions/{session_id}/files", files=[("file", ("Ünïcødé Straße Łódź Æther.wav", fh))])
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["name"] == "Unicode_Strasse_Lodz_AEther.wav"

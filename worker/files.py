@@ -61,12 +61,21 @@ class Written(list[Path]):
 _written: ContextVar[tuple[Written, OnWrite | None] | None] = ContextVar("written_files", default=None)
 
 
+# Latin letters that Unicode does not decompose into a base letter and a mark, so that NFKD + ASCII would drop
+# them: a stranger's "Ünïcødé" had become "Unicde".
+_LATIN_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
+                                "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D",
+                                "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "ng", "Ŋ": "Ng"})
+
+
 def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str:
     """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories, at most `max_length` characters
     (an upload's: MAX_NAME_LENGTH; a result's, made from an upload's stem: MAX_RESULT_NAME_LENGTH).
 
     >>> safe_name("../../etc/My Song (live).MP3")
     'My_Song_live_.MP3'
+    >>> safe_name("Ünïcødé Straße.flac")
+    'Unicode_Strasse.flac'
 
     A name with nothing left of its stem (all of it non-Latin, or only an extension) keeps its extension and
     gets a stem from a digest of the original name, so two such names stay two files:
@@ -75,7 +84,8 @@ def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str
     'file-f1c16446.wav'
     """
     base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    ascii_name = _NAME_BAD_CHARS.sub("_", unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode())
+    ascii_name = _NAME_BAD_CHARS.sub("_", unicodedata.normalize("NFKD", base.translate(_LATIN_LETTERS))
+                                  .encode("ascii", "ignore").decode())
     name = ascii_name.strip("._")
     stem, dot, ext = ascii_name.rpartition(".")
     if dot and not stem.strip("._") and ext.strip("._"):

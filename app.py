@@ -46,7 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["music_analyzer"] = svc
     init_cross_site_guard(app)  # before auth: a forged request is refused whoever's credentials it carries
     app.extensions["api_tokens"] = TokenStore(app.config["DATA_DIR"])  # Bearer tokens (api_tokens.py)
-    init_auth(app, svc.users)  # refuses to start with no users unless AUTH_DISABLED
+    init_auth(app, svc.user_source)  # refuses to start with no users unless AUTH_DISABLED
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     # one per resource

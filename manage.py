@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +23,10 @@ from config import env_file
 from users import MAX_USERNAME_CHARS
 
 MIN_PASSWORD_CHARS = 8  # what add-user and hash-password accept (the README's examples use such a password)
-# the API, its event server and the workers read the users when they start
-RESTART_NOTE = ("a running service takes it on restart: stop and start run.py (or `supervisorctl -c "
-                "DATA_DIR/run/supervisord.conf restart all`; `docker compose up -d` recreates the containers)")
+# the API, its event server and the workers read the users again when the file they were read from changes
+RESTART_NOTE = ("a running service that reads this file takes it at its next request, open event streams included "
+                "(run.py, the systemd units); where AUTH_USERS is set apart from it, restart the service (`docker "
+                "compose up -d` recreates the containers)")
 
 
 def _ask() -> str:
@@ -62,10 +65,27 @@ def add_user(name: str, password: str, env_file: Path, *, admin: bool = False) -
     lines = _set_list(lines, "AUTH_USERS", replace)
     if admin:  # never removes a role: editing ADMIN_USERS by hand does that
         lines = _set_list(lines, "ADMIN_USERS", lambda items: items if name in items else items + [name])
-    env_file.touch(mode=0o600)
-    env_file.chmod(0o600)  # it holds the password hashes: the owner's alone (it had been 0644)
-    env_file.write_text("\n".join(lines) + "\n")
+    _write(env_file, lines)
     return known
+
+
+def _write(env_file: Path, lines: list[str]) -> None:
+    """Replace `env_file` whole, owner-only (it holds the password hashes; it had been 0644) and with its owner kept:
+    the running service reads it again when it changes, and must never read it half written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{env_file.name}.", dir=env_file.parent)  # 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        if env_file.exists():
+            st = env_file.stat()
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)  # root editing the service user's file leaves it theirs
+            except PermissionError:
+                pass
+        os.replace(tmp, env_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def remove_user(name: str, env_file: Path) -> bool:
@@ -86,7 +106,7 @@ def remove_user(name: str, env_file: Path) -> bool:
         if any(_assigns(line, key) for line in lines):
             lines = _set_list(lines, key, without)
     if found:
-        env_file.write_text("\n".join(lines) + "\n")
+        _write(env_file, lines)
     return found
 
 

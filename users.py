@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from werkzeug.security import generate_password_hash
@@ -102,3 +104,87 @@ class UserDirectory:
             return generate_password_hash(secrets.token_hex(16), method=method)
         except (ValueError, TypeError):  # a method this werkzeug cannot make: its default
             return generate_password_hash(secrets.token_hex(16))
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class UsersFile:
+    """The users as the settings file says now: `manage.py add-user` and `remove-user` count at the next request.
+
+    The processes had read AUTH_USERS and ADMIN_USERS once, at start: a removed user (a leaked password) kept
+    every access, open event streams included, until the whole run was restarted, which stopped every other
+    user's running jobs. Each look at the users now costs one stat of the file; a changed file is read again
+    (python-dotenv, as config.py reads it). A file that no longer parses keeps the users it had, with a warning.
+    """
+
+    def __init__(self, directory: UserDirectory, path: Path | None = None):
+        self._directory = directory
+        self._path = path
+        self._stamp = _stamp(path) if path is not None else None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], path: Path | None) -> UsersFile:
+        """Watch `path` when the configured users are the ones it holds (read from it, directly or by systemd's
+        EnvironmentFile); not when they came from elsewhere (an app's own settings, compose's environment)."""
+        directory = UserDirectory.from_config(config)
+        if path is None or directory.auth_disabled:
+            return cls(directory)
+        try:
+            held = _read(path)
+        except (OSError, RuntimeError):
+            return cls(directory)
+        same = (held is not None and held.hashes == directory.hashes and held.admins == directory.admins)
+        return cls(directory, path if same else None)
+
+    @property
+    def watched(self) -> Path | None:
+        return self._path
+
+    def current(self) -> UserDirectory:
+        if self._path is None:
+            return self._directory
+        stamp = _stamp(self._path)
+        if stamp == self._stamp:
+            return self._directory
+        with self._lock:
+            if stamp != self._stamp:
+                self._reload(stamp)
+        return self._directory
+
+    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
+        assert self._path is not None
+        try:
+            found = _read(self._path)
+        except (OSError, RuntimeError) as e:
+            log.warning("users: %s changed but cannot be read (%s); the users stay as they were", self._path, e)
+            found = self._directory
+        self._stamp = stamp
+        if found is None:  # the file is gone: keep the users (a stranger's editor renames it away and back)
+            return
+        old = self._directory
+        if found.hashes == old.hashes and found.admins == old.admins:
+            return
+        added = sorted(set(found.hashes) - set(old.hashes))
+        removed = sorted(set(old.hashes) - set(found.hashes))
+        changed = sorted(n for n in set(found.hashes) & set(old.hashes) if found.hashes[n] != old.hashes[n])
+        log.warning("users read again from %s: added %s, removed %s, password changed %s, admins %s", self._path,
+                    added or "none", removed or "none", changed or "none", ", ".join(found.admins) or "none")
+        self._directory = found
+
+
+def _read(path: Path) -> UserDirectory | None:
+    """The users `path` names (None when it does not exist)."""
+    if not path.exists():
+        return None
+    from dotenv import dotenv_values
+
+    values = {k: v or "" for k, v in dotenv_values(path).items()}
+    config = {key: values.get(key, "") for key in ("AUTH_USERS", "ADMIN_USERS")}
+    return UserDirectory.from_config(config)

@@ -23,7 +23,7 @@ from werkzeug.security import check_password_hash
 from api.errors import error_response
 from api_tokens import TOKEN_RE, TokenStore
 from jobs.services import services
-from users import UserDirectory
+from users import UserDirectory, UsersFile
 from worker.errors import MusicAnalyzerError
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class VerifiedCredentials:
     """Remembers credentials that passed the slow hash check (scrypt: tens of ms each).
 
     Keys are HMACs under a per-process random key, so the cache never holds a password
-    and a memory dump does not reveal one; a changed AUTH_USERS means a restart anyway.
+    and a memory dump does not reveal one. PasswordCheck empties it when the users change (users.UsersFile).
     """
 
     def __init__(self, size: int = VERIFIED_CACHE_SIZE):
@@ -77,7 +77,8 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def init_auth(app: Flask, users: UserDirectory) -> None:
+def init_auth(app: Flask, source: UsersFile) -> None:
+    users = source.current()
     if users.auth_disabled:
         app.logger.warning("AUTH_DISABLED is set: the API accepts requests without credentials")
         return
@@ -86,9 +87,9 @@ def init_auth(app: Flask, users: UserDirectory) -> None:
             "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
             "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
     basic = HTTPBasicAuth()
-    basic.verify_password(PasswordCheck(users))
+    basic.verify_password(PasswordCheck(source))
     bearer = HTTPTokenAuth(scheme="Bearer")
-    bearer.verify_token(TokenCheck(users, app.extensions["api_tokens"]))
+    bearer.verify_token(TokenCheck(source, app.extensions["api_tokens"]))
 
     @basic.error_handler
     def unauthorized(status: int):
@@ -123,15 +124,25 @@ class PasswordCheck:
     never be among them), so a logged-in client is neither slowed nor throttled.
     """
 
-    def __init__(self, users: UserDirectory):
-        self.users = users
-        self.dummy = users.dummy_hash()
-        self.verified = VerifiedCredentials()
+    def __init__(self, source: UsersFile):
+        self.source = source
+        users = source.current()
+        self._state = (users, users.dummy_hash(), VerifiedCredentials())
+
+    def _current(self) -> tuple[UserDirectory, str, VerifiedCredentials]:
+        """The users now, with their dummy hash and what was accepted under them: when the users changed, what this
+        process had accepted is checked again (a removed user's or an old password's credentials had passed)."""
+        users = self.source.current()
+        state = self._state
+        if users is not state[0]:  # one swap of the whole state: a check under the old users fills the old cache
+            state = self._state = (users, users.dummy_hash(), VerifiedCredentials())
+        return state
 
     def __call__(self, username: str, password: str) -> str | None:
         if not username or password is None:
             return None
-        if self.verified.get(username, password):
+        users, dummy, verified = self._current()
+        if verified.get(username, password):
             return username
         throttle, address = services().logins, client_address()
         wait = _or_zero(lambda: throttle.retry_after(address=address, username=username))
@@ -139,9 +150,9 @@ class PasswordCheck:
             log.warning("login refused for %r from %s: too many failed logins (retry in %d s)", username[:64],
                         address, wait)
             raise TooManyAttemptsError(wait)
-        hashed = self.users.hashes.get(username)
-        if check_password_hash(hashed or self.dummy, password) and hashed is not None:
-            self.verified.add(username, password)
+        hashed = users.hashes.get(username)
+        if check_password_hash(hashed or dummy, password) and hashed is not None:
+            verified.add(username, password)
             _or_zero(lambda: throttle.succeeded(address=address, username=username))
             return username
         _or_zero(lambda: throttle.failed(address=address, username=username))
@@ -154,8 +165,8 @@ class TokenCheck:
     throttled per client address like wrong passwords (a token is 256 random bits: the throttle is for the log
     and for fail2ban, not for the odds)."""
 
-    def __init__(self, users: UserDirectory, store: TokenStore):
-        self.users = users
+    def __init__(self, source: UsersFile, store: TokenStore):
+        self.source = source
         self.store = store
         self.known: OrderedDict[tuple[str, str], None] = OrderedDict()  # (label, address) marked known here
 
@@ -180,7 +191,7 @@ class TokenCheck:
             log.warning("login refused for %s from %s: too many failed logins (retry in %d s)", label, address, wait)
             raise TooManyAttemptsError(wait)
         user = self.store.user_of(token)
-        if user is not None and user in self.users.hashes:  # a user removed from AUTH_USERS: their tokens end too
+        if user is not None and user in self.source.current().hashes:  # a user removed: their tokens end too
             self._known(label, address)
             return user
         _or_zero(lambda: throttle.failed(address=address, username=label))

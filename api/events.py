@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import redis
@@ -30,6 +30,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from api import access, waits
 from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
 from jobs.record import TERMINAL_STATES, public_view
+from jobs.services import services
 from redis_server import redis_client
 from worker.errors import InvalidRequestError
 
@@ -113,7 +114,10 @@ def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
     return Opening([], f"{last[0]}-{last[1]}", finished=False)  # replay what came after it
 
 
-def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float) -> Iterator[str]:
+def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float,
+           allowed: Callable[[], bool] = lambda: True) -> Iterator[str]:
+    """The job's events until its end; `allowed` is asked at every wake-up (an event, or a heartbeat's wait): a
+    listener whose user was removed or whose password changed meanwhile is let go, and its reconnect gets 401."""
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     yield from start.events
     if start.finished:
@@ -122,6 +126,9 @@ def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float) -> I
     try:
         while True:
             batch = events.after(job_id, cursor, block_ms=int(heartbeat * 1000))
+            if not allowed():
+                log.info("event stream of job %s ended: its user was removed or their password changed", job_id)
+                return
             if not batch:
                 if not events.exists(job_id):  # expired or deleted meanwhile: a reconnect gets its 404
                     return
@@ -174,11 +181,18 @@ def job_events(job_id: str):
         assert now is not None  # without a Last-Event-ID there is always something to say
         return Response(busy_stream(now), mimetype="text/event-stream", headers=STREAM_HEADERS)
     # the generator needs no request context: everything it uses is resolved here
-    body = stream(events, job_id, start, heartbeat_seconds(current_app))
+    body = stream(events, job_id, start, heartbeat_seconds(current_app), still_signed_in(user))
     if start.finished:
         return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
     return Response(waits.HeldStream(body, lambda: slots.give_back(user)), mimetype="text/event-stream",
                     headers=STREAM_HEADERS)
+
+
+def still_signed_in(name: str) -> Callable[[], bool]:
+    """Whether `name` is still a user with the password hash it signed in under (manage.py may change it)."""
+    source = services().user_source
+    hashed = source.current().hashes.get(name)
+    return lambda: source.current().hashes.get(name) == hashed
 
 
 def busy_stream(now: Opening) -> Iterator[str]:

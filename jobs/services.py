@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
+from config import env_file
 from redis_server import redis_client
 from storage import SessionRoot
-from users import UserDirectory
+from users import UserDirectory, UsersFile
 
 from .cache import ResultCache
 from .idempotency import IdempotencyKeys
@@ -30,8 +31,12 @@ class Services:
     model_status: ModelStatusBoard
     idempotency: IdempotencyKeys
     cache: ResultCache
-    users: UserDirectory
+    user_source: UsersFile  # AUTH_USERS and ADMIN_USERS, read again when the settings file changes
     logins: LoginThrottle
+
+    @property
+    def users(self) -> UserDirectory:
+        return self.user_source.current()
 
     @classmethod
     def from_config(cls, config: dict) -> Services:
@@ -46,7 +51,7 @@ class Services:
             model_status=ModelStatusBoard(client),
             idempotency=IdempotencyKeys(client, ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"]),
             cache=ResultCache(client),
-            users=UserDirectory.from_config(config),
+            user_source=UsersFile.from_config(config, env_file()),
             logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
                                  window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
         )

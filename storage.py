@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -260,6 +261,9 @@ def _safe_or_none(name: str) -> str | None:
         return None
 
 
+DATA_DIR_ID_FILE = ".data-dir-id"
+
+
 class SessionRoot:
     """Every owner's session folders under one data directory; resolves a session id for a caller."""
 
@@ -270,6 +274,31 @@ class SessionRoot:
         self.tmp_dir = self.root / "tmp"
         for folder in (self.users_dir, self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True)
+
+    def identity(self) -> str | None:
+        """This data directory's own random name (`DATA_DIR/.data-dir-id`, made once by the first process to ask):
+        the same on every machine that mounts the shared directory, another on a worker whose `DATA_DIR` is a folder
+        of its own, which had taken jobs and failed them `session_not_found` (jobs/runner.py). None when it cannot be
+        read or made (a full disk): the check is then skipped."""
+        marker = self.root / DATA_DIR_ID_FILE
+        try:
+            return marker.read_text().strip() or None
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return None
+        tmp = self.root / f"{DATA_DIR_ID_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            tmp.write_text(secrets.token_hex(16) + "\n")
+            try:
+                os.link(tmp, marker)  # whole or not at all, and never over another process's name
+            except FileExistsError:
+                pass
+            return marker.read_text().strip() or None
+        except OSError:
+            return None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def of(self, owner: str) -> SessionStore:
         """`owner`'s sessions; LEGACY_OWNER ('') gives the owner-less folders of older versions, which only

@@ -65,7 +65,7 @@ class JobStore:
     # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
-               webhook: WebhookRequest | None = None) -> dict:
+               webhook: WebhookRequest | None = None, data_dir: str | None = None) -> dict:
         if not owner:
             raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
@@ -78,6 +78,8 @@ class JobStore:
         }
         if webhook is not None:
             record.update(webhook=webhook.url, webhook_events=json.dumps(list(webhook.events)))
+        if data_dir:  # the API's data directory, where the session is: a worker on another one hands the job on
+            record["data_dir"] = data_dir
         pipe = self.r.pipeline()
         pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
         pipe.expire(keys.job(job_id), self.ttl)

@@ -59,10 +59,11 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
 
 def _record(job_type: str, *, owner: str, session_id: str | None, queue: str, params: dict[str, Any],
             webhook: WebhookRequest | None) -> dict:
-    return services().jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue,
-                                  task=JOB_TYPES[job_type].task, params=params,
-                                  request_id=g.get("request_id") if has_request_context() else None,
-                                  webhook=webhook)
+    svc = services()
+    return svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue,
+                           task=JOB_TYPES[job_type].task, params=params,
+                           request_id=g.get("request_id") if has_request_context() else None,
+                           webhook=webhook, data_dir=svc.sessions.identity() if session_id else None)
 
 
 @contextmanager

@@ -1,0 +1,75 @@
+"""A worker whose DATA_DIR is not the service's hands its jobs on and stops, instead of failing them.
+
+A stranger's day two: a second CPU worker "on another machine" was started with the right REDIS_URL and a DATA_DIR
+of its own. It took its share of the jobs and failed each `session_not_found`, "session 'dd1' does not exist", of a
+session the user had just uploaded to. Real Redis (the test session's), a real API over HTTP and real Celery worker
+processes: the wrong one first, alone on the queue, then one on the shared data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage import DATA_DIR_ID_FILE
+from tests.audio_synth import sine, write
+from tests.conftest import Client, serving
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker(settings: dict, redis_url: str, data: Path, name: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
+           "HEARTBEAT_SECONDS": "0.5", "CPU_QUEUE": settings["CPU_QUEUE"], "GPU_QUEUE": settings["GPU_QUEUE"]}
+    with open(log, "wb") as out:  # a file, never an unread pipe that could fill and block the worker
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "1",
+             "-Q", settings["CPU_QUEUE"], "-n", name, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queues, redis_url, tmp_path):
+    from app import create_app
+
+    app = create_app(own_queues)
+    shared = Path(own_queues["DATA_DIR"])
+    with serving(app) as base:
+        client = Client(base)
+        tone = write(tmp_path / "tone.wav", sine(440, 1.0))
+        with open(tone, "rb") as fh:
+            assert client.post("/sessions/shared-dir/files", files={"file": fh}).status_code == 201
+        job_id = client.post("/process/features/shared-dir", json={"file": "tone.wav"}).json()["job_id"]
+
+        elsewhere = tmp_path / "its-own-data"
+        wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere", tmp_path / "wrong.log")
+        try:
+            assert wrong.wait(timeout=90) == 0, "the worker on another data directory went on taking jobs"
+        finally:
+            stop(wrong)
+        log = (tmp_path / "wrong.log").read_text()
+        assert "does not share the service's data directory" in log and job_id in log, log
+        job = client.get(f"/jobs/{job_id}").json()
+        assert (job["state"], job["attempts"], job.get("error")) == ("queued", 0, None), job
+        assert (shared / DATA_DIR_ID_FILE).read_text() != (elsewhere / DATA_DIR_ID_FILE).read_text()
+
+        right = worker(own_queues, redis_url, shared, "cpu-right@here", tmp_path / "right.log")
+        try:
+            done = client.wait_job(job_id, timeout=120)
+        finally:
+            stop(right)
+        assert done["state"] == "succeeded", (done, (tmp_path / "right.log").read_text())
+        assert done["attempts"] == 1

@@ -31,6 +31,25 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def keeps_nothing(url: str) -> bool:
+    """Whether the Redis at `url` answers and writes nothing to disk (appendonly no, save ""): its restart empties it.
+
+    Every job record, queued message and event log is in Redis: a stranger's Redis of that kind, restarted with jobs
+    queued, running and finished, came back empty; the queued jobs never ran, every job's GET answered 404 and the
+    sessions listed no job, without a word in any log. False when it cannot be told (CONFIG refused, Redis away)."""
+    try:
+        client = redis_client(url, socket_timeout=2.0)
+        conf = {**client.config_get("appendonly"), **client.config_get("save")}
+    except (redis.RedisError, OSError):
+        return False
+    return conf.get("appendonly") == "no" and not str(conf.get("save", "x")).strip()
+
+
+KEEPS_NOTHING_NOTE = ("Redis keeps nothing on disk (appendonly no, save \"\"): when it restarts, every queued job is "
+                      "lost and every job's record with it (GET /jobs/<id> 404); set `appendonly yes` in its "
+                      "configuration (the embedded valkey does)")
+
+
 # The embedded server's persistence, chosen so that a full disk is an error that passes, not an outage:
 # - AOF (fsync every second) is the only persistence: an RDB snapshot would need the dataset's size
 #   again in free space, and `save ""` means no automatic snapshots.

@@ -44,6 +44,7 @@ from celery import signals
 from flask import Flask, current_app
 
 from models import ModelManager
+from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
 
 from . import metrics
 from .left_copies import remove_left_copies
@@ -78,6 +79,8 @@ class WorkerRuntime:
 
     def start(self) -> None:
         self.beat()
+        if keeps_nothing(self.app.config["REDIS_URL"]):
+            log.warning("REDIS_URL's %s", KEEPS_NOTHING_NOTE)
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
         self._thread.start()
         svc = self._services()

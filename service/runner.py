@@ -26,7 +26,7 @@ import psutil
 from supervisor.xmlrpc import Faults
 
 from config import ENV_FILE_VAR, env_file
-from redis_server import embedded_plan, masked_url, redis_answers
+from redis_server import KEEPS_NOTHING_NOTE, embedded_plan, keeps_nothing, masked_url, redis_answers
 from service import front, programs, startup, supervisor_conf
 from service.control import Supervisor
 from service.layout import RunLayout
@@ -188,8 +188,10 @@ def intro(opts: Options, plan_: Plan, layout: RunLayout) -> str:
     # a shared Redis on another host that is away at start is waited for, not replaced: say so
     away = "" if plan_.embedded or redis_answers(plan_.redis_url) else (
         ", not answering yet: the API answers 503 and the workers wait until it does")
+    volatile = "" if plan_.embedded or not keeps_nothing(plan_.redis_url) else f"  warning: {KEEPS_NOTHING_NOTE}\n"
     return (f"\nMusic Analyzer API: {base}  (Redis: {masked_url(plan_.redis_url)}"
             f"{', embedded' if plan_.embedded else ''}{away})\n"
+            f"{volatile}"
             f"  {plan_.front_note}\n"
             f"  supervised: {names}; a program that dies is restarted\n"
             f"  logs: {layout.logs}/<program>.log   control: supervisorctl -c {layout.supervisor_conf} status\n"

@@ -52,3 +52,30 @@ def _status(base: str) -> int | None:
         return requests.get(base + "/health", timeout=2).status_code
     except requests.RequestException:
         return None
+
+
+def test_a_redis_that_keeps_nothing_on_disk_is_named_at_start_by_run_py_and_the_workers(tmp_path):
+    """A stranger's own Redis (save "", appendonly no) restarted with jobs queued, running and finished came back
+    empty: the queued jobs never ran and every job's GET answered 404, and nothing had said the queue was volatile.
+    run.py's banner and each worker's log now say so at start; the embedded valkey (append-only) is not named."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    valkey = subprocess.Popen([str(valkey_binary()), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: redis_answers(url), timeout=30, message="the volatile valkey")
+        run = start_run(tmp_path, {"REDIS_URL": url, "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}",
+                                   "AUTH_DISABLED": "0"})
+        try:
+            wait_for(lambda: "Music Analyzer API:" in run.output(), timeout=180, message="run.py's banner")
+            banner = run.output().split("Music Analyzer API:", 1)[1]
+            assert "warning: Redis keeps nothing on disk" in banner and "appendonly yes" in banner, banner
+            log = run.layout.logs / "cpu-worker.log"
+            wait_for(lambda: log.exists() and "Redis keeps nothing on disk" in log.read_text(), timeout=60,
+                     message="the worker's warning")
+        finally:
+            stop_run(run)
+            run.layout.remove_metrics_dir()
+    finally:
+        valkey.terminate()
+        valkey.wait(timeout=30)

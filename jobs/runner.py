@@ -45,6 +45,7 @@ from . import metrics
 from .batch_so_far import result_files
 from .data_dir_check import on_another_data_dir
 from .library_index import index_job_tracks
+from .lost_records import reinstate
 from .queue_storage import QueueStorageFull
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
@@ -145,7 +146,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             finished = e.finished
             kept = set(result_files(finished))
             take_back(written, keep=kept)
-            _record_outcome(lambda: svc.jobs.mark_canceled(job_id, finished=finished, files=sorted(kept)))
+            _record_end(svc, record, lambda: svc.jobs.mark_canceled(job_id, finished=finished, files=sorted(kept)))
             if finished:
                 index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
             return "canceled"
@@ -164,8 +165,8 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             else:
                 log.info("job %s failed: %s (%s)", job_id, known.message, e)
             failure = known
-            _record_outcome(lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status,
-                                                  finished=finished, files=sorted(kept)))
+            _record_end(svc, record, lambda: svc.jobs.fail(job_id, failure.to_dict(), status=failure.http_status,
+                                                           finished=finished, files=sorted(kept)))
             if finished:
                 index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
             return "failed"
@@ -179,7 +180,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             drop_earlier(written)  # after `forget`: a kill between the two still finds every earlier file to restore
             metrics.job_ran(record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
-    _record_outcome(lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
+    _record_end(svc, record, lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
     return "succeeded"
 
 
@@ -227,6 +228,15 @@ def _record_outcome(write: Callable[[], object]) -> None:
     `running` once the queue was back, its worker alive and its message acknowledged, so nothing would ever
     recover it (a stranger's jobs across a 20 s Redis restart, 2 of 5 times)."""
     _while_redis_away(write)
+
+
+def _record_end(svc: Services, record: dict | None, end: Callable[[], bool]) -> None:
+    """Record the job's end; when its record is gone (a Redis that keeps nothing on disk restarted while it ran), write
+    the record again from the runner's copy and record the end on it (jobs/lost_records.py)."""
+    if _while_redis_away(end) or record is None:
+        return
+    if _while_redis_away(lambda: reinstate(svc.jobs, record)):
+        _while_redis_away(end)
 
 
 def _while_redis_away(call: Callable[[], T]) -> T:

@@ -255,8 +255,9 @@ class JobStore:
         wanted = frozenset(states)
         return self.wait_until(job_id, lambda job: job["state"] in wanted, timeout)
 
-    def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> None:
-        self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result, files=files or [])
+    def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> bool:
+        return self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result,
+                         files=files or [])
 
     def succeed_at_once(self, job_id: str, result: Any, *, files: list[str], stage: str = CACHED_STAGE) -> bool:
         """A queued job its request answered (cached results, the library's measurements); `stage` says how."""

@@ -1,0 +1,65 @@
+"""A Redis that keeps nothing on disk, restarted under a running job: the job is listed again with its end.
+
+A stranger's day two: their own Redis (save "", appendonly no) restarted while jobs were queued, running and finished.
+It came back empty. The running jobs went on and wrote their result files, but their ends found no record to write:
+GET /jobs/<id> answered 404 for good, the session listed no job beside their files, and the CLI following them said
+`unknown`. Real processes: a private valkey stopped and started empty on its port, a Celery worker process, the API
+over HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis as redis_lib
+
+from jobs import keys
+from jobs.record import TERMINAL_STATES
+from redis_server import start_embedded
+from tests.conftest import Client, serving
+from tests.test_resilience import batch_job, make_app, start_worker_process, stop_all
+
+
+def wait_for_end(svc, job_id: str, timeout: float) -> dict | None:
+    """The job's record once it has ended, woken by its events; it may have no record at first (Redis emptied)."""
+    with svc.jobs.r.pubsub(ignore_subscribe_messages=True) as sub:
+        sub.subscribe(keys.events(job_id))  # first subscribe, then read: no change can slip between
+        deadline = time.monotonic() + timeout
+        job = svc.jobs.get(job_id)
+        while (job is None or job["state"] not in TERMINAL_STATES) and (left := deadline - time.monotonic()) > 0:
+            if sub.get_message(timeout=left) is not None:
+                job = svc.jobs.get(job_id)
+        return job
+
+
+@pytest.mark.slow
+def test_a_job_running_when_redis_came_back_empty_is_listed_again_with_its_end(settings, private_redis, tmp_path):
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=3, seconds=15.0)
+    port, worker = private_redis.port, start_worker_process(env, settings["CPU_QUEUE"], "emptied@test")
+    server2 = None
+    try:
+        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.05, timeout=90)
+        assert job is not None and job["state"] == "running", job
+        private_redis.stop()
+        server2 = start_embedded(tmp_path / "valkey-empty", port=port)  # back empty, as a Redis that kept nothing
+        assert svc.jobs.get(job_id) is None
+
+        job = wait_for_end(svc, job_id, timeout=120)
+        assert job is not None and job["state"] == "succeeded", job
+        assert len(job["result"]["results"]) == 3 and job["attempts"] == 1, job
+        app = make_app(settings, url, tmp_path)  # the API, on the emptied Redis
+        with serving(app) as base:
+            client = Client(base)
+            seen = client.get(f"/jobs/{job_id}").json()
+            assert (seen["state"], seen["session_id"], seen["type"]) == ("succeeded", "batch", "features"), seen
+            assert job_id in [j["job_id"] for j in client.get("/sessions/batch").json()["jobs"]]
+            assert job_id in [j["job_id"] for j in client.get("/jobs").json()["jobs"]]
+        log = next(tmp_path.glob("worker-emptied@test-*.log")).read_text()
+        assert "its record was gone when it ended" in log, log
+    finally:
+        stop_all([worker])
+        if server2 is not None:
+            redis_lib.Redis.from_url(url).flushdb()
+            server2.stop()

@@ -13,7 +13,7 @@ from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .records import Job
 from .ui import STATE_STYLE, Output
-from .watching import CommandFollow, Follower, ask_cancel, wait_all
+from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
 
 ACTIVE = ["queued", "running"]
 
@@ -36,7 +36,7 @@ def _stage(job: Job | dict[str, Any]) -> str:
     """The stage; for a failed job its error's code and message (a stranger's table read "failed / failed", the
     reason in no command's output but --json)."""
     error = job.get("error") or {}
-    if job.get("state") != "failed" or not error:
+    if job.get("state") not in ("failed", "unknown") or not error:  # unknown: why it could not be followed
         return str(job.get("stage") or "")
     message = str(error.get("message") or "")
     cut = message if len(message) <= ERROR_SHOWN_CHARS else message[:ERROR_SHOWN_CHARS - 1] + "…"
@@ -89,12 +89,23 @@ def _watch(client: MusicAnalyzer, filters: dict[str, Any], out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()], out)
         return EXIT_INTERRUPTED
-    records = [f.record or {"job_id": f.job_id, "state": f.state} for f in follower.followed]
+    listed = {j["job_id"]: j for j in active}
+    records = [f.record or _unfollowed(listed[f.job_id], f) for f in follower.followed]
     if out.json:
         out.emit(records)
     else:
         _job_table(out, records, caller=client.user)
     return EXIT_FAILED if any(r.get("state") != "succeeded" for r in records) else EXIT_OK
+
+
+def _unfollowed(listed: Job | dict[str, Any], followed: Followed) -> dict[str, Any]:
+    """A job whose end could not be read, as listed when the watch began, with why: its record gone from the server
+    (a Redis that came back empty) had read "None  -  unknown" in the table, the reason in no output."""
+    record: dict[str, Any] = {**listed, "state": followed.state, "progress": None, "stage": ""}
+    if followed.error is not None:
+        record["error"] = {"code": followed.error.code,
+                           "message": f"could not follow the job: {followed.error.message}"}
+    return record
 
 
 def cancel(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:

@@ -16,7 +16,8 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
         err = job.get("error") or {}
         return [("error", f"{err.get('message', 'failed')} ({err.get('code', 'error')})")]
     if state != "succeeded":
-        return [("state", str(state))]
+        err = job.get("error") or {}  # a job that could not be followed (its record gone): why, not only that
+        return [("state", str(state))] + ([("error", f"{err.get('message')} ({err.get('code')})")] if err else [])
     result = job.get("result") or {}
     lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
     # what the result itself doubts ("tempo may be double or half", "no clear key", "may be made up"): a

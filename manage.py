@@ -4,6 +4,7 @@
     python manage.py add-user NAME            # asks for a password, appends NAME:hash to .env
     python manage.py add-user NAME --admin    # the same, and NAME joins ADMIN_USERS (sees every user's data)
     python manage.py remove-user NAME         # NAME leaves AUTH_USERS and ADMIN_USERS; their data stays
+    python manage.py list-users               # the users and their roles, as the service reads them
 """
 
 from __future__ import annotations
@@ -110,6 +111,25 @@ def remove_user(name: str, env_file: Path) -> bool:
     return found
 
 
+def list_users(env_file: Path) -> int:
+    """Print each user of `env_file` with its role, and the ADMIN_USERS names that are no user; never a hash. An
+    operator had no way to see who may log in but reading the hashes in `.env`."""
+    from dotenv import dotenv_values
+
+    from users import UserDirectory
+
+    if not env_file.exists():
+        raise SystemExit(f"no {env_file}: add a user with `python manage.py add-user NAME`")
+    users = UserDirectory.from_config({k: v or "" for k, v in dotenv_values(env_file).items()})
+    for name in users.hashes:
+        print(f"{name}\t{'admin' if name in users.admins else 'user'}")
+    for name in users.unknown_admins:
+        print(f"{name}\tin ADMIN_USERS but not a user (no role until added)")
+    if not users.hashes:
+        print(f"no users in {env_file}", file=sys.stderr)
+    return 0
+
+
 def _assigns(line: str, key: str) -> bool:
     """Whether a `.env` line sets KEY, in any of dotenv's spellings (`export KEY=`, `KEY = `): a stranger's
     `export AUTH_USERS=` line was not seen, a second one was added, and dotenv kept only the new user."""
@@ -136,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     remove = sub.add_parser("remove-user", help="take NAME out of AUTH_USERS and ADMIN_USERS (their data stays)")
     remove.add_argument("name")
     remove.add_argument("--env-file", default=str(env_file()))  # run.py's
+    listing = sub.add_parser("list-users", help="the users of AUTH_USERS and their roles (no hashes)")
+    listing.add_argument("--env-file", default=str(env_file()))  # run.py's
     args = parser.parse_args(argv)
+    if args.cmd == "list-users":
+        return list_users(Path(args.env_file))
     if args.cmd == "remove-user":
         if not remove_user(args.name, Path(args.env_file)):
             raise SystemExit(f"no user {args.name!r} in {args.env_file}")

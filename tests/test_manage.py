@@ -83,3 +83,16 @@ def test_users_written_in_any_of_dotenvs_spellings_are_kept(tmp_path):
         users = UserDirectory.from_config(dotenv_values(env_file))
         assert sorted(users.hashes) == ["carol", "dave"] and users.admins == ("dave",), env_file.read_text()
         assert env_file.read_text().count("AUTH_USERS") == 1
+
+
+def test_list_users_names_each_user_and_role_and_never_a_hash(tmp_path):
+    """An operator on day two had no command to see who may log in: only the hashes in .env."""
+    env_file = tmp_path / ".env"
+    add_user(env_file, "alice", "alice's passphrase", "--admin")
+    add_user(env_file, "bob", "bob's passphrase")
+    env_file.write_text(env_file.read_text().replace("ADMIN_USERS='alice'", "ADMIN_USERS='alice,carol'"))
+    listed = subprocess.run([sys.executable, "manage.py", "list-users", "--env-file", str(env_file)], cwd=ROOT,
+                            text=True, check=True, capture_output=True).stdout
+    assert listed.splitlines() == ["alice\tadmin", "bob\tuser",
+                                   "carol\tin ADMIN_USERS but not a user (no role until added)"], listed
+    assert "scrypt" not in listed and "pbkdf2" not in listed

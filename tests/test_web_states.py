@@ -302,3 +302,32 @@ def test_a_session_deleted_elsewhere_found_by_a_read_is_said_to_be_gone(browser,
         assert page.locator("#session-title").text_content() == "No session open"
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_job_the_server_no_longer_has_reads_gone_not_queued_for_good(browser, server, client, session_id, app,
+                                                                        settings, audio_dir):
+    """A stranger's Redis (keeping nothing on disk) restarted under the page: the jobs' records were gone, and their
+    rows read "queued" and "running" with a Cancel button for good (the page's last look at the job, a 404, was
+    dropped without a word). The record goes here as an emptied Redis loses it."""
+    from jobs import keys
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
+    job = queued_record(
+        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
+        row.locator(".state", has_text="queued").wait_for()
+        app.extensions["music_analyzer"].redis.delete(keys.job(job["job_id"]), keys.event_log(job["job_id"]))
+        # the stream notices at its next heartbeat, the browser reconnects, and the job's 404 ends the follow
+        row.locator(".state", has_text="gone").wait_for(timeout=60_000)
+        assert "no longer has this job" in row.locator(".stage").inner_text()
+        assert row.get_by_role("button").count() == 0  # nothing to cancel
+        assert not [p for p in problems if "404" not in p], problems  # the refused stream and GET are expected
+    finally:
+        context.close()

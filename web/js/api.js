@@ -91,6 +91,7 @@ function nextStream() {
 const FINAL_STATES = new Set(['succeeded', 'failed', 'canceled']);
 const RETRY_FIRST_MS = 2000;
 const RETRY_MOST_MS = 30000;
+export const JOB_GONE = 'the server no longer has this job (its queue lost it, or it was deleted)';
 
 export function followJob(jobId, onUpdate) {
   let stopped = false;
@@ -133,7 +134,13 @@ export function followJob(jobId, onUpdate) {
       release(); // refused (the server restarting, the job gone, the login expired): the record says which
       let job;
       try { job = await get(`/jobs/${encodeURIComponent(jobId)}`); } catch (e) {
-        if (e instanceof ApiError && [401, 403, 404].includes(e.status)) return; // gone, or no longer ours
+        // no such job any more (a Redis that came back empty lost it): said, where its row had read "running" and
+        // offered Cancel for good, and a model route's wait never ended
+        if (e instanceof ApiError && e.status === 404) {
+          if (!stopped) onUpdate({ state: 'gone', progress: 0, stage: JOB_GONE });
+          return;
+        }
+        if (e instanceof ApiError && [401, 403].includes(e.status)) return; // no longer ours
         notify('The server is not answering: the jobs\' progress shows again once it is back.', { cause: 'server' });
         retry();
         return;
@@ -163,6 +170,7 @@ export async function postAndFollow(path, body, onUpdate = () => {}) {
       else if (job.state === 'failed') reject(new Error(job.error?.message ?? 'the job failed'));
       else if (job.state === 'canceled' && job.result) resolve(job.result);
       else if (job.state === 'canceled') reject(Object.assign(new Error('the job was canceled'), { canceled: true }));
+      else if (job.state === 'gone') reject(new Error(JOB_GONE));
       else onUpdate({ job_id: answer.job_id, ...job });
     });
   });

@@ -4,6 +4,7 @@ import { LABELS } from './analyses.js';
 import { $, announce, clearNotice, el, errorText, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+const ENDED = new Set([...FINAL, 'gone']); // gone: the server no longer has the job (api.js JOB_GONE)
 
 export class JobList {
   constructor({ onFinished }) {
@@ -53,6 +54,7 @@ export class JobList {
           const why = row.record.state === 'failed' ? `: ${row.record.error?.message ?? 'no reason given'}` : '';
           announce(`${spoken(row.record)}: ${row.record.state}${why}`);
         }
+        if (row.record.state === 'gone') row.stop = null;
         if (FINAL.has(row.record.state) && !wasFinal) {
           row.stop = null;
           clearNotice(`cancel:${job.job_id}`); // a refused Cancel no longer matters once the job has ended
@@ -66,7 +68,7 @@ export class JobList {
 
   draw(row) {
     const job = row.record;
-    const final = FINAL.has(job.state);
+    const final = ENDED.has(job.state);
     // the upload it reads (a result file named a Whisper or stems job's row: transcript_x.json, vocals_x.wav)
     const file = fileOf(job);
     const label = LABELS[job.type] ?? job.type;
@@ -81,7 +83,7 @@ export class JobList {
       },
     }, 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
-    const detail = job.state === 'failed' ? (job.error?.message ?? 'failed')
+    const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
       : final ? file : [file, job.stage].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
     row.node.replaceChildren(

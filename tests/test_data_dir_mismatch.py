@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,14 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
     shared = Path(own_queues["DATA_DIR"])
     with serving(app) as base:
         client = Client(base)
-        tone = write(tmp_path / "tone.wav", sine(440, 1.0))
+        # a tone no other test uploads: the same bytes analysed before (another test's 440 Hz second) are answered
+        # from the result cache at once, no worker involved, and the wrong worker then waited for a job in vain
+        tone = write(tmp_path / "tone.wav", sine(300.0 + uuid.uuid4().int % 400, 1.0))
         with open(tone, "rb") as fh:
             assert client.post("/sessions/shared-dir/files", files={"file": fh}).status_code == 201
-        job_id = client.post("/process/features/shared-dir", json={"file": "tone.wav"}).json()["job_id"]
+        made = client.post("/process/features/shared-dir", json={"file": "tone.wav"}).json()
+        job_id = made["job_id"]
+        assert made["state"] == "queued", made
 
         elsewhere = tmp_path / "its-own-data"
         wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere", tmp_path / "wrong.log")

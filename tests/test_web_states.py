@@ -6,11 +6,34 @@ is tests/test_web_page.py.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from tests.browser_page import logged_in
 from tests.conftest import USER, queued_record
 from tests.test_web_page import run_from_the_page
+
+
+@contextmanager
+def queued_job_on_the_page(app, browser, server, client, session_id, audio_dir, settings):
+    """A features job's record made without publishing it, so it is certainly still queued, and the page open on its
+    session with the job's row read as queued: (job, row, problems)."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
+    job = queued_record(
+        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
+        row.locator(".state", has_text="queued").wait_for()
+        yield job, row, problems
+    finally:
+        context.close()
 
 
 @pytest.mark.needs_chromium
@@ -93,18 +116,7 @@ def test_a_recordings_warnings_and_a_format_the_browser_cannot_play_are_said(bro
 def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
     """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
     (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""
-    from tests.audio_synth import sine, write
-    from tests.test_api_sessions import upload
-
-    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
-    job = queued_record(
-        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
-        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
-    context, page, problems = logged_in(browser)
-    try:
-        page.goto(f"{server}/#session={session_id}")
-        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
-        row.locator(".state", has_text="queued").wait_for()
+    with queued_job_on_the_page(app, browser, server, client, session_id, audio_dir, settings) as (job, row, problems):
         # the file from the start: a stranger's 14 queued rows read alike, and so did their Cancel buttons
         assert "tone.wav" in row.locator(".stage").inner_text()
         row.get_by_role("button", name="Cancel Features picture of tone.wav").click()
@@ -112,8 +124,6 @@ def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, se
         assert row.get_by_role("button").count() == 0  # nothing left to cancel
         assert client.get(f"/jobs/{job['job_id']}").json()["state"] == "canceled"
         assert not problems, problems
-    finally:
-        context.close()
 
 
 @pytest.mark.needs_chromium
@@ -311,23 +321,11 @@ def test_a_job_the_server_no_longer_has_reads_gone_not_queued_for_good(browser, 
     rows read "queued" and "running" with a Cancel button for good (the page's last look at the job, a 404, was
     dropped without a word). The record goes here as an emptied Redis loses it."""
     from jobs import keys
-    from tests.audio_synth import sine, write
-    from tests.test_api_sessions import upload
 
-    assert upload(client, session_id, write(audio_dir / "tone.wav", sine(440, 0.5))).status_code == 201
-    job = queued_record(
-        app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
-        task="music_analyzer.features", params={"files": ["tone.wav"], "batch": False, "options": {}})
-    context, page, problems = logged_in(browser)
-    try:
-        page.goto(f"{server}/#session={session_id}")
-        row = page.locator(f"#job-list li.job[data-job='{job['job_id']}']")
-        row.locator(".state", has_text="queued").wait_for()
+    with queued_job_on_the_page(app, browser, server, client, session_id, audio_dir, settings) as (job, row, problems):
         app.extensions["music_analyzer"].redis.delete(keys.job(job["job_id"]), keys.event_log(job["job_id"]))
         # the stream notices at its next heartbeat, the browser reconnects, and the job's 404 ends the follow
         row.locator(".state", has_text="gone").wait_for(timeout=60_000)
         assert "no longer has this job" in row.locator(".stage").inner_text()
         assert row.get_by_role("button").count() == 0  # nothing to cancel
         assert not [p for p in problems if "404" not in p], problems  # the refused stream and GET are expected
-    finally:
-        context.close()

@@ -18,7 +18,8 @@ from api.web import UNSAFE_METHODS
 
 from .catalog import ERROR_CODES
 from .operations import OPERATIONS, PATH_PARAMS, ROUTE_KEY_SCHEMAS, UPLOAD_BODY, Op, Param
-from .schemas import component_schemas, ref
+from .schemas import component_schemas
+from .shapes import ref
 
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask answers them for every GET / every route itself
 _RULE_PARAM = re.compile(r"<(?:[a-zA-Z_]+(?:\([^)]*\))?:)?([a-zA-Z_][a-zA-Z0-9_]*)>")

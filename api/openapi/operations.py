@@ -19,7 +19,7 @@ from jobs.types import JOB_TYPES
 from storage import SESSION_ID_RE
 from worker.options import JobOptions
 
-from .schemas import Schema, arr, obj, ref
+from .shapes import Schema, arr, obj, ref
 
 
 @dataclass(frozen=True)

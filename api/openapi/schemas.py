@@ -15,34 +15,9 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
+from .library_schemas import library_schemas
+from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
-Schema = dict[str, Any]
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(required: tuple[str, ...] | list[str] = (), description: str = "", **properties: Any) -> Schema:
-    schema: Schema = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(required)
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def arr(items: Schema, description: str = "") -> Schema:
-    return {"type": "array", "items": items, **({"description": description} if description else {})}
-
-
-def null(schema: Schema) -> Schema:
-    """`schema` or null (OpenAPI 3.1 has no `nullable`)."""
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
-TIME = {"type": "string", "format": "date-time"}
 FILES = arr(STR, "Names of the files the job wrote into the session's results.")
 
 
@@ -376,47 +351,3 @@ def component_schemas() -> dict[str, Schema]:
         "ModelChoice": obj(["model", "reason"], "Which model `auto` chose, and why.", model=STR, reason=STR),
     }
 
-
-def library_schemas() -> dict[str, Schema]:
-    key = obj(["label", "camelot"], label=STR, mode=null(STR), camelot=null(STR), confidence=null(NUM))
-    track = obj(["track_id", "session_id", "filename"], "A track as the library indexed it from its session's "
-                "results (null: not measured).", track_id=STR, owner=STR, session_id=STR, filename=STR,
-                duration_seconds=null(NUM), key=null(key), tempo_bpm=null(NUM), metre=null(STR),
-                loudness_lufs=null(NUM), has_vocals=null(BOOL), chords_summary=null(STR), sources=arr(STR),
-                indexed_at=STR, tempo_match=null({"enum": ["exact", "double", "half"]}))
-    line = obj(["text", "start_seconds"], line_no=INT, text=STR, start_seconds=null(NUM), end_seconds=null(NUM),
-               match={"enum": ["phrase", "fuzzy"]}, score=NUM)
-    passage = obj(["kind", "text"], kind=STR, source=STR, text=STR, start_seconds=null(NUM), end_seconds=null(NUM))
-    hit = obj(["track_id", "score", "track"], track_id=STR, score=NUM, track=ref("Track"), line=null(line),
-              lines=arr(line), passage=null(passage))
-    measured = obj([], "What the analysis measured of the track (null: not measured).", key=null(STR),
-                   tempo_bpm=null(NUM), metre=null(STR))
-    citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
-                   kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT), measured=measured)
-    measured_filter = null(obj([], "The keys (as written, and their Camelot codes), tempo range and metre the "
-                                   "question names (its candidates are the tracks measured so), or null.",
-                               key=null(STR), camelot=arr(STR), tempo_min=null(NUM), tempo_max=null(NUM),
-                               metre=null(STR)))
-    neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
-                    compared_share={"type": "number", "minimum": 0, "maximum": 1},
-                    key_relation={"enum": ["same", "relative", "fifth"]},
-                    tempo_match={"enum": ["exact", "double", "half"]}, tempo_change_percent=NUM)
-    return {
-        "Track": track,
-        "TrackList": obj(["tracks", "next_cursor"], tracks=arr(ref("Track")), next_cursor=null(STR)),
-        "SearchResults": obj(["query", "mode", "results", "next_cursor"], query=STR, mode=STR, results=arr(hit),
-                             next_cursor=null(STR)),
-        "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
-        "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
-                             "`cited_by`: model (it cited excerpts), retrieval (it cited none: the top one) or "
-                             "measurements (the measured tracks the question asked for, listed without a model). "
-                             "`warnings`: citations of excerpts not given, keys, tempi and files the excerpts do not "
-                             "support, an answer stuck in a loop. `measured_filter`: the measured facts the "
-                             "question names.",
-                             question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
-                             generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
-                             cited_by=null({"enum": ["model", "retrieval", "measurements"]}),
-                             model_choice=ref("ModelChoice"), warnings=arr(STR), measured_filter=measured_filter),
-        "ReindexResult": obj(["tracks_indexed", "tracks_removed"], owner=STR, tracks_indexed=INT,
-                             tracks_removed=INT, errors=arr({"type": "object"})),
-    }

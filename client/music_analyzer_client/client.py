@@ -14,7 +14,6 @@ Every failure raises MusicAnalyzerError with the server's code, message, status 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from typing import Any, cast
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError, UsageError, WaitTimeout, error_from, job_error
+from .errors import MusicAnalyzerError, UsageError, WaitTimeout, error_from, job_error, network_reason
 from .following import done, follow
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
@@ -38,7 +37,6 @@ RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minut
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
 LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
 PROGRESS_POLL_SECONDS = 1.0  # wait(on_event=): how often the job's progress is asked
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
 def new_idempotency_key() -> str:
@@ -145,7 +143,7 @@ class MusicAnalyzer:
             raise MusicAnalyzerError(f"{self.base_url!r} is not a server URL like http://host:8000 (it needs "
                                      "http:// or https://)", code="invalid_url") from e
         except requests.RequestException as e:
-            raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {_reason(e)}",
+            raise MusicAnalyzerError(f"cannot reach the server at {self.base_url}: {network_reason(e)}",
                                      code="unreachable") from e
         self._answered = True
         if response.status_code >= 400 and response.status_code not in accept:
@@ -242,7 +240,7 @@ class MusicAnalyzer:
                         fh.write(chunk)
                 except requests.RequestException as e:
                     part.unlink(missing_ok=True)
-                    raise MusicAnalyzerError(f"the download of {name} broke off: {_reason(e)}",
+                    raise MusicAnalyzerError(f"the download of {name} broke off: {network_reason(e)}",
                                              code="unreachable") from e
         part.replace(dest)
         return dest
@@ -335,12 +333,12 @@ class MusicAnalyzer:
             if not cursor:
                 return
 
-    # ---- models ----------------------------------------------------------------------------------------------
-
     def webhook_secret(self) -> str:
         """Your own webhook key (`whsec_...`, an admin's `owner`'s): deliveries of your jobs are signed with it;
         check them with `verify_webhook(secret, headers, body)`."""
         return str(self._json("GET", "/webhooks/secret", retry=True)["secret"])
+
+    # ---- models ----------------------------------------------------------------------------------------------
 
     def model_status(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))
@@ -389,14 +387,3 @@ class MusicAnalyzer:
                 return cast(Job, event["data"])
         return self.job(job_id)  # (the stream always ends with `done`)
 
-
-def _reason(e: Exception) -> str:
-    """A short reason for a network error ("Connection refused"), not urllib3's nested repr."""
-    if isinstance(e, requests.Timeout):
-        return "no answer in time"
-    found = _ERRNO.findall(str(e))
-    if found:
-        return str(found[-1]).strip()
-    if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
-        return "the connection was closed without an answer"
-    return type(e).__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
@@ -135,3 +136,18 @@ def job_error(job: Job) -> JobFailed:
         details["result"] = job["result"]
     return JobFailed(message, code=err.get("code") or str(job.get("state")), job=job,
                      request_id=job.get("request_id"), details=details)
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def network_reason(e: Exception) -> str:
+    """A short reason for a network error ("Connection refused"), not urllib3's nested repr."""
+    if isinstance(e, requests.Timeout):
+        return "no answer in time"
+    found = _ERRNO.findall(str(e))
+    if found:
+        return str(found[-1]).strip()
+    if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
+        return "the connection was closed without an answer"
+    return type(e).__name__

@@ -144,19 +144,14 @@ class PasswordCheck:
         users, dummy, verified = self._current()
         if verified.get(username, password):
             return username
-        throttle, address = services().logins, client_address()
-        wait = _or_zero(lambda: throttle.retry_after(address=address, username=username))
-        if wait:  # in the log for the operator (and fail2ban): a stranger found neither failures nor 429s there
-            log.warning("login refused for %r from %s: too many failed logins (retry in %d s)", username[:64],
-                        address, wait)
-            raise TooManyAttemptsError(wait)
+        address = client_address()
+        _refuse_if_throttled(username, address, shown=repr(username[:64]))
         hashed = users.hashes.get(username)
         if check_password_hash(hashed or dummy, password) and hashed is not None:
             verified.add(username, password)
-            _or_zero(lambda: throttle.succeeded(address=address, username=username))
+            _or_zero(lambda: services().logins.succeeded(address=address, username=username))
             return username
-        _or_zero(lambda: throttle.failed(address=address, username=username))
-        log.warning("login failed for %r from %s", username[:64], address)
+        _count_failure(username, address, shown=repr(username[:64]))
         return None
 
 
@@ -185,18 +180,28 @@ class TokenCheck:
             return None
         found = TOKEN_RE.match(token)
         label = f"token {found.group(1)}" if found else "a malformed token"  # the id only: never the secret
-        throttle, address = services().logins, client_address()
-        wait = _or_zero(lambda: throttle.retry_after(address=address, username=label))
-        if wait:
-            log.warning("login refused for %s from %s: too many failed logins (retry in %d s)", label, address, wait)
-            raise TooManyAttemptsError(wait)
+        address = client_address()
+        _refuse_if_throttled(label, address, shown=label)
         user = self.store.user_of(token)
         if user is not None and user in self.source.current().hashes:  # a user removed: their tokens end too
             self._known(label, address)
             return user
-        _or_zero(lambda: throttle.failed(address=address, username=label))
-        log.warning("login failed for %s from %s", label, address)
+        _count_failure(label, address, shown=label)
         return None
+
+
+def _refuse_if_throttled(username: str, address: str, *, shown: str) -> None:
+    """429 when `username` (a name, or a token's label) may not try again from `address` yet; said in the log for
+    the operator (and fail2ban): a stranger found neither failures nor 429s there."""
+    wait = _or_zero(lambda: services().logins.retry_after(address=address, username=username))
+    if wait:
+        log.warning("login refused for %s from %s: too many failed logins (retry in %d s)", shown, address, wait)
+        raise TooManyAttemptsError(wait)
+
+
+def _count_failure(username: str, address: str, *, shown: str) -> None:
+    _or_zero(lambda: services().logins.failed(address=address, username=username))
+    log.warning("login failed for %s from %s", shown, address)
 
 
 def _or_zero(step: Callable[[], int | None]) -> int:

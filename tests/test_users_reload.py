@@ -43,15 +43,21 @@ def status(base: str, auth: tuple[str, str], path: str = "/sessions") -> int:
     return requests.get(base + path, auth=auth, timeout=30).status_code
 
 
+def bobs_followed_job(app, base: str, session_id: str):
+    """A session of bob's with a queued job (never published) and bob's event stream of it, past its first event."""
+    assert requests.post(base + "/sessions", json={"session_id": session_id}, auth=BOB, timeout=30).status_code == 201
+    job = queued_record(app, owner=BOB[0], job_type="features", session_id=session_id, queue=app.config["CPU_QUEUE"],
+                        task=JOB_TYPES["features"].task, params={"files": [], "batch": True, "options": {}})
+    events = open_stream(base, job["job_id"], BOB)
+    assert events.next().json()["state"] == "queued"
+    return job, events
+
+
 def test_a_removed_user_is_refused_at_once_their_stream_ends_and_re_added_with_a_new_password(users_app):
     app, env = users_app
     with serving(app) as base:
-        assert requests.post(base + "/sessions", json={"session_id": "mine"}, auth=BOB, timeout=30).status_code == 201
-        job = queued_record(app, owner=BOB[0], job_type="features", session_id="mine", queue=app.config["CPU_QUEUE"],
-                            task=JOB_TYPES["features"].task, params={"files": [], "batch": True, "options": {}})
+        job, events = bobs_followed_job(app, base, "mine")
         assert status(base, BOB) == 200  # remembered by the process: the next check is not the slow hash
-        events = open_stream(base, job["job_id"], BOB)
-        assert events.next().json()["state"] == "queued"
         ended = threading.Event()
 
         def read_to_the_end() -> None:
@@ -80,11 +86,7 @@ def test_a_removed_user_is_refused_at_once_their_stream_ends_and_re_added_with_a
 def test_a_changed_password_ends_the_old_ones_access_and_a_stream_opened_with_it(users_app):
     app, env = users_app
     with serving(app) as base:
-        assert requests.post(base + "/sessions", json={"session_id": "pw"}, auth=BOB, timeout=30).status_code == 201
-        job = queued_record(app, owner=BOB[0], job_type="features", session_id="pw", queue=app.config["CPU_QUEUE"],
-                            task=JOB_TYPES["features"].task, params={"files": [], "batch": True, "options": {}})
-        events = open_stream(base, job["job_id"], BOB)
-        assert events.next().json()["state"] == "queued"
+        job, events = bobs_followed_job(app, base, "pw")
         assert manage.add_user(BOB[0], BOB_NEW[1], env) is True
         assert status(base, BOB) == 401 and status(base, BOB_NEW) == 200
         wait_for(lambda: events.next() is None, timeout=10, message="the old password's stream to end")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,27 +18,18 @@ import pytest
 from storage import DATA_DIR_ID_FILE
 from tests.audio_synth import sine, write
 from tests.conftest import Client, serving
+from tests.test_resilience import start_worker_process, stop_all
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def worker(settings: dict, redis_url: str, data: Path, name: str, log: Path) -> subprocess.Popen:
+def worker(settings: dict, redis_url: str, data: Path, name: str) -> subprocess.Popen:
+    """A prefork worker on the test's queue with `data` as its DATA_DIR; its log beside that folder."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
            "HEARTBEAT_SECONDS": "0.5", "CPU_QUEUE": settings["CPU_QUEUE"], "GPU_QUEUE": settings["GPU_QUEUE"]}
-    with open(log, "wb") as out:  # a file, never an unread pipe that could fill and block the worker
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "1",
-             "-Q", settings["CPU_QUEUE"], "-n", name, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+    return start_worker_process(env, settings["CPU_QUEUE"], name, pool="prefork")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def log_of(name: str, folder: Path) -> str:
+    return "".join(path.read_text() for path in folder.glob(f"worker-{name}-*.log"))
 
 
 @pytest.mark.slow
@@ -60,21 +50,21 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         assert made["state"] == "queued", made
 
         elsewhere = tmp_path / "its-own-data"
-        wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere", tmp_path / "wrong.log")
+        wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere")
         try:
             assert wrong.wait(timeout=90) == 0, "the worker on another data directory went on taking jobs"
         finally:
-            stop(wrong)
-        log = (tmp_path / "wrong.log").read_text()
+            stop_all([wrong])
+        log = log_of("cpu-wrong@elsewhere", tmp_path)
         assert "does not share the service's data directory" in log and job_id in log, log
         job = client.get(f"/jobs/{job_id}").json()
         assert (job["state"], job["attempts"], job.get("error")) == ("queued", 0, None), job
         assert (shared / DATA_DIR_ID_FILE).read_text() != (elsewhere / DATA_DIR_ID_FILE).read_text()
 
-        right = worker(own_queues, redis_url, shared, "cpu-right@here", tmp_path / "right.log")
+        right = worker(own_queues, redis_url, shared, "cpu-right@here")
         try:
             done = client.wait_job(job_id, timeout=120)
         finally:
-            stop(right)
-        assert done["state"] == "succeeded", (done, (tmp_path / "right.log").read_text())
+            stop_all([right])
+        assert done["state"] == "succeeded", (done, log_of("cpu-right@here", shared.parent))
         assert done["attempts"] == 1

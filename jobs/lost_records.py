@@ -39,11 +39,7 @@ def reinstate(store: JobStore, record: dict[str, Any]) -> bool:
     pipe = store.r.pipeline()
     pipe.hset(keys.job(job_id), mapping=fields)  # type: ignore[arg-type]  # redis-py: invariant key type
     pipe.expire(keys.job(job_id), store.ttl)
-    pipe.zadd(keys.JOBS, {job_id: created})
-    if owner:
-        pipe.zadd(keys.owner_jobs(owner), {job_id: created})
-        if session_id:
-            pipe.zadd(keys.session_jobs(owner, session_id), {job_id: created})
+    store.list_job(pipe, job_id, owner=owner, session_id=session_id, created=created)
     pipe.execute()
     log.warning("job %s: its record was gone when it ended (Redis lost its data while it ran, a restart of a Redis "
                 "that keeps nothing on disk); written again from what its worker read at its start", job_id)

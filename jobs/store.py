@@ -83,15 +83,22 @@ class JobStore:
         pipe = self.r.pipeline()
         pipe.hset(keys.job(job_id), mapping=record)  # type: ignore[arg-type]  # redis-py: invariant key type
         pipe.expire(keys.job(job_id), self.ttl)
-        pipe.zadd(keys.JOBS, {job_id: now})
-        pipe.zadd(keys.owner_jobs(owner), {job_id: now})
+        self.list_job(pipe, job_id, owner=owner, session_id=session_id, created=now)
         pipe.zadd(keys.UNPUBLISHED, {job_id: now})  # until `published`: a process may die before it publishes
         self.active.add(pipe, owner=owner, queue=queue, job_id=job_id, created=now)
-        if session_id:
-            pipe.zadd(keys.session_jobs(owner, session_id), {job_id: now})
         pipe.execute()
         metrics.JOBS_CREATED.labels(job_type).inc()
         return decode_record(record)
+
+    @staticmethod
+    def list_job(pipe: redis.client.Pipeline, job_id: str, *, owner: str, session_id: str | None,
+                 created: float) -> None:
+        """Add the job to the listings by creation time: every job's, its owner's and its session's."""
+        pipe.zadd(keys.JOBS, {job_id: created})
+        if owner:
+            pipe.zadd(keys.owner_jobs(owner), {job_id: created})
+            if session_id:
+                pipe.zadd(keys.session_jobs(owner, session_id), {job_id: created})
 
     def get(self, job_id: str) -> dict | None:
         """The record whoever owns it (workers, recovery); requests use `get_for`."""

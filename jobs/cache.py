@@ -9,6 +9,9 @@
   is finished at once: no queue, no worker. An entry whose files are gone (session deleted) or changed since
   (the same upload analysed again with other options writes the same file names) is a miss: each file's SHA-256
   is recorded with the entry and checked before a hit is copied, so a cache never hands out a mixed set.
+- An entry names its files by the data directory's own name (`DATA_DIR/.data-dir-id`) and their folder within
+  it: another data directory on the same Redis (a second instance, a test) misses instead of copying the first
+  one's files, and a machine that mounts the shared directory at another path still finds them.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
   upload's names and marked cached; never the job's summary written over it.
 """
@@ -23,7 +26,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -40,6 +43,9 @@ from worker.options import JobOptions
 
 from . import keys
 from .keys import text
+
+if TYPE_CHECKING:
+    from storage import SessionRoot
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +137,17 @@ class ResultCache:
         return keys.result_cache(owner, job_type, options_digest, digest)
 
     def remember(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path, results_dir: Path,
-                 result: Mapping[str, Any], session_id: str) -> None:
+                 result: Mapping[str, Any], session_id: str, root: SessionRoot) -> None:
         if not cacheable(job_type, options) or result.get("cached"):
             return
         files = result.get("files") or []
         digests = {name: file_digest(Path(results_dir) / name) for name in files}
+        try:
+            within = str(Path(results_dir).resolve().relative_to(root.root))
+        except ValueError:  # not under the data directory (never, but then only this path can find them)
+            within = None
         entry = {"session_id": session_id, "result": dict(result), "results_dir": str(results_dir),
+                 "data_dir": root.identity(), "within": within,
                  "stem": Path(audio_path).stem, "name": Path(audio_path).name, "digests": digests}
         key = self._key(owner, job_type, options, content_digest(Path(audio_path)))
         pipe = self.r.pipeline()
@@ -156,14 +167,20 @@ class ResultCache:
         self.r.delete(index)
         return deleted
 
-    def find(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path) -> Hit | None:
+    def find(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path,
+             root: SessionRoot) -> Hit | None:
         if not cacheable(job_type, options):
             return None
         raw = self.r.get(self._key(owner, job_type, options, content_digest(Path(audio_path))))
         if raw is None:
             return None
         entry = json.loads(text(raw))
-        hit = Hit(entry["result"], Path(entry["results_dir"]), entry["stem"], entry.get("name"))
+        recorded_in, here = entry.get("data_dir"), root.identity()
+        if recorded_in and here and recorded_in != here:  # another data directory's files: never copied
+            return None
+        within = entry.get("within")
+        results_dir = root.root / within if within else Path(entry["results_dir"])
+        hit = Hit(entry["result"], results_dir, entry["stem"], entry.get("name"))
         files = hit.result.get("files") or []
         digests = entry.get("digests") or {}  # none: an entry from before digests were kept, not trusted
         if not files or set(files) - set(digests):
@@ -248,11 +265,11 @@ def _retarget(value: Any, renamed: Mapping[str, str], *, filename: str) -> Any:
 
 
 def hits_for_all(cache: ResultCache, *, owner: str, job_type: str, options: JobOptions,
-                 audio_paths: Sequence[Path]) -> list[Hit] | None:
+                 audio_paths: Sequence[Path], root: SessionRoot) -> list[Hit] | None:
     """A hit for every file, or None (a partial hit runs the job: one code path for a batch's results)."""
     hits = []
     for path in audio_paths:
-        hit = cache.find(owner=owner, job_type=job_type, options=options, audio_path=path)
+        hit = cache.find(owner=owner, job_type=job_type, options=options, audio_path=path, root=root)
         if hit is None:
             return None
         hits.append(hit)

@@ -302,7 +302,7 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
         try:  # remembered for a later request with the same audio and options (jobs/cache.py)
             ctx.services.cache.remember(owner=ctx.owner, job_type=ctx.job_type, options=ctx.options,
                                         audio_path=path, results_dir=results_dir, result=result,
-                                        session_id=ctx.required_session_id())
+                                        session_id=ctx.required_session_id(), root=ctx.services.sessions)
         except (OSError, redis.RedisError):
             log.warning("could not cache the result of %s", name, exc_info=True)
         return result

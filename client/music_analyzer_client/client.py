@@ -164,8 +164,9 @@ class MusicAnalyzer:
     def health(self) -> dict[str, Any]:
         """GET /health: with credentials, the full view (workers); wrong credentials raise (401). A server whose
         job queue is down answers 503 with the same document (`status` "unavailable", `redis.error`): returned,
-        not raised (the CLI had printed "the server answered 503 SERVICE UNAVAILABLE" and no reason)."""
-        response = self.request("GET", "/health", accept=(503,))
+        not raised (the CLI had printed "the server answered 503 SERVICE UNAVAILABLE" and no reason). Retried as
+        every read is (a front's 502 while the API restarts; it alone had raised it at once)."""
+        response = self.request("GET", "/health", accept=(503,), retry=True)
         try:
             body = response.json()
         except ValueError:

@@ -26,17 +26,15 @@ from typing import Any, cast
 import requests
 
 from ._version import __version__
-from .errors import MusicAnalyzerError, UsageError, WaitTimeout, error_from, job_error, network_reason
-from .following import done, follow
+from .errors import MusicAnalyzerError, UsageError, error_from, job_error, network_reason
+from .following import follow, wait_job
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
-from .records import Job, JobEvent, Session, SessionSummary, Upload, is_terminal
+from .records import Job, JobEvent, Session, SessionSummary, Upload
 from .tokens import TokensAPI
 
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
-LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
-PROGRESS_POLL_SECONDS = 1.0  # wait(on_event=): how often the job's progress is asked
 
 
 def new_idempotency_key() -> str:
@@ -275,30 +273,19 @@ class MusicAnalyzer:
                                     timeout=(wait or 0) + self.timeout))
 
     def wait(self, job_id: str, *, timeout: float | None = None, check: bool = False,
-             on_event: Callable[[JobEvent], None] | None = None) -> Job:
+             on_event: Callable[[JobEvent], None] | None = None, stop: threading.Event | None = None) -> Job:
         """The job once it has ended (or as it is after `timeout` seconds), by long polls. `check`: a job that
         failed or was canceled raises JobFailed, and one still running at `timeout` raises WaitTimeout (else both
         are returned as they are: check record["state"]). `on_event` hears a "progress" event whenever its state,
-        stage or progress changed (asked every PROGRESS_POLL_SECONDS), then "done" with the record."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        poll = LONG_POLL_SECONDS if on_event is None else PROGRESS_POLL_SECONDS
-        seen: tuple[Any, ...] | None = None
-        while True:
-            left = poll if deadline is None else min(poll, deadline - time.monotonic())
-            job = self.job(job_id, wait=max(left, 0.0) or None)
-            ended = is_terminal(job)
-            now = (job.get("state"), job.get("progress"), job.get("stage"))
-            if on_event is not None and (ended or now != seen):
-                seen = now
-                on_event(done(job) if ended else {"event": "progress", "id": None,
-                                                  "data": {"state": now[0], "progress": now[1], "stage": now[2]}})
-            if ended or left <= 0:
-                break
-        if check and not ended:
-            raise WaitTimeout(f"job {job_id} is still {job.get('state')} after {timeout} s", job=job)
-        if check and job.get("state") != "succeeded":
-            raise job_error(job)
-        return job
+        stage or progress changed (asked every PROGRESS_POLL_SECONDS), then "done" with the record.
+
+        `stop`: an Event another thread sets to end the wait (an app shutting down): within STOP_POLL_SECONDS of
+        it, the record as it then is comes back, or WaitTimeout with code "wait_stopped" under `check`.
+        The server away for a while (502, 503, 504, or no answer from a server that has answered this client:
+        its API or Redis restarting) is waited out, asking again every AWAY_RETRY_SECONDS, until `timeout`, or
+        for AWAY_PATIENCE_SECONDS without one; then its error is raised. A wait had given up after the retries
+        of one request (about 16 s) on a restart the job ran through."""
+        return wait_job(self, job_id, timeout=timeout, check=check, on_event=on_event, stop=stop)
 
     def events(self, job_id: str, *, last_event_id: str | None = None,
                poll_seconds: float = 2.0) -> Iterator[JobEvent]:

@@ -119,10 +119,11 @@ class JobFailed(MusicAnalyzerError):
 
 
 class WaitTimeout(MusicAnalyzerError):
-    """wait(..., check=True) ran out of time before the job ended (it runs on): `job` is its record as it was."""
+    """wait(..., check=True) ran out of time before the job ended (it runs on): `job` is its record as it was.
+    `code` "wait_timeout", or "wait_stopped" when the wait's `stop` event was set."""
 
-    def __init__(self, message: str, *, job: Job) -> None:
-        super().__init__(message, code="wait_timeout", details={"job_id": job.get("job_id")})
+    def __init__(self, message: str, *, job: Job, code: str = "wait_timeout") -> None:
+        super().__init__(message, code=code, details={"job_id": job.get("job_id")})
         self.job = job
 
 

@@ -10,20 +10,26 @@ answers 204 to a reconnect after `done` (nothing more to say): the record is the
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 
-from .errors import MusicAnalyzerError
-from .records import JobEvent, is_terminal
+from .errors import MusicAnalyzerError, WaitTimeout, job_error
+from .records import Job, JobEvent, is_terminal
 from .sse import SSEParser
 
 if TYPE_CHECKING:
     from .client import MusicAnalyzer
 
+LONG_POLL_SECONDS = 60.0  # per GET /jobs/<id>?wait= (the server caps it at its JOB_WAIT_MAX_SECONDS)
+PROGRESS_POLL_SECONDS = 1.0  # wait(on_event=): how often the job's progress is asked
+STOP_POLL_SECONDS = 1.0  # wait(stop=): the longest long poll, so a stop set meanwhile is seen within it
+AWAY_RETRY_SECONDS = 2.0  # wait(): between tries while the server is away (502/503/504, no answer)
+AWAY_PATIENCE_SECONDS = 300.0  # wait() without a timeout: how long the server may be away (the CLI's patience)
 STREAM_READ_TIMEOUT = 75.0  # seconds without a byte: the server sends a keep-alive comment every 15 s
 MAX_RECONNECTS = 5  # consecutive broken connections before giving up
 MAX_RETRY_SECONDS = 10.0
@@ -123,3 +129,47 @@ def long_poll(client: MusicAnalyzer, job_id: str, *, poll_seconds: float = 2.0) 
 
 def done(job: Any) -> JobEvent:
     return {"event": "done", "id": None, "data": dict(job)}
+
+
+def wait_job(client: MusicAnalyzer, job_id: str, *, timeout: float | None, check: bool,
+             on_event: Callable[[JobEvent], None] | None, stop: threading.Event | None) -> Job:
+    """MusicAnalyzer.wait (see there): long polls until the job ends, `timeout` passes or `stop` is set, the server
+    away meanwhile waited out."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    poll = LONG_POLL_SECONDS if on_event is None else PROGRESS_POLL_SECONDS
+    if stop is not None:
+        poll = min(poll, STOP_POLL_SECONDS)
+    pause = stop if stop is not None else threading.Event()  # waited on between tries: a stop ends it
+    seen: tuple[Any, ...] | None = None
+    away_since: float | None = None
+    while True:
+        stopped = stop is not None and stop.is_set()
+        left = poll if deadline is None else min(poll, deadline - time.monotonic())
+        try:
+            job = client.job(job_id, wait=None if stopped else max(left, 0.0) or None, retry=False)
+        except MusicAnalyzerError as e:
+            if not (e.server_unavailable or (e.unreachable and client._answered)):
+                raise
+            away_since = time.monotonic() if away_since is None else away_since
+            until = deadline if deadline is not None else away_since + AWAY_PATIENCE_SECONDS
+            if stopped or time.monotonic() >= until:
+                raise
+            pause.wait(min(AWAY_RETRY_SECONDS, max(until - time.monotonic(), 0.0)))
+            continue
+        away_since = None
+        ended = is_terminal(job)
+        now = (job.get("state"), job.get("progress"), job.get("stage"))
+        if on_event is not None and (ended or now != seen):
+            seen = now
+            on_event(done(job) if ended else {"event": "progress", "id": None,
+                                              "data": {"state": now[0], "progress": now[1], "stage": now[2]}})
+        if ended or left <= 0 or stopped or (stop is not None and stop.is_set()):
+            break
+    if check and not ended:
+        if stop is not None and stop.is_set():
+            raise WaitTimeout(f"job {job_id} is still {job.get('state')}: the wait was stopped", job=job,
+                              code="wait_stopped")
+        raise WaitTimeout(f"job {job_id} is still {job.get('state')} after {timeout} s", job=job)
+    if check and job.get("state") != "succeeded":
+        raise job_error(job)
+    return job

@@ -134,12 +134,19 @@ def _probe(queue: str, queue_name: str, wait: float):
     if done is None or done["state"] != "succeeded":
         svc.jobs.request_cancel(job["job_id"])  # never let a stale probe run later
         return jsonify({"queue": queue, "ok": False, "job_id": job["job_id"],
-                        "message": f"no worker answered on the {queue} queue within {wait} s"}), 504
+                        "message": f"no worker answered on the {queue} queue within {seconds_text(wait)}"}), 504
     # which worker answered (its host and pid) is an operator's fact: admins only, null for others, as a model's
     # folder is (a stranger read a worker's host and pid in a job error)
     answered = done["result"] if access.caller().admin else {**done["result"], "worker": None, "pid": None}
     return jsonify({"queue": queue, "ok": True, "round_trip_ms": round(elapsed_ms, 2), "job_id": job["job_id"],
                     **answered})
+
+
+def seconds_text(seconds: float) -> str:
+    """A wait as a person reads it: to the millisecond (a stranger's tiny probe had been told "within 5e-324 s")."""
+    if seconds < 0.001:
+        return "less than a millisecond"
+    return f"{round(seconds, 3):g} s"
 
 
 @bp.delete("/jobs/<job_id>")

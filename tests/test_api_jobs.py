@@ -290,6 +290,17 @@ def test_probe_job_round_trip(client, admin_client, worker_name):
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
 
+def test_a_probe_that_gives_up_says_its_wait_readably(client):
+    """A stranger's probe with a tiny wait was told "no worker answered on the cpu queue within 5e-324 s"."""
+    from api.jobs import seconds_text
+
+    for wait in (5e-324, 0.0004):  # shorter than any round trip through the queue
+        r = client.post("/jobs/probe", json={"queue": "cpu", "wait": wait})
+        assert r.status_code == 504, r.text
+        assert r.json()["message"] == "no worker answered on the cpu queue within less than a millisecond", r.text
+    assert [seconds_text(s) for s in (0.0123456, 2.5, 5.0, 60)] == ["0.012 s", "2.5 s", "5 s", "60 s"]
+
+
 PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk"}
 
 

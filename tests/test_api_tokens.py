@@ -171,3 +171,20 @@ def test_the_client_and_the_command_line_use_a_token(server, celery_worker, tmp_
     assert revoked.returncode == 0 and "revoked" in revoked.stderr, revoked.stderr
     after = ma(with_token, "sessions")
     assert after.returncode == 3 and "401" not in after.stdout, (after.stdout, after.stderr)
+    # the hint names what was sent: it had said "log in with `music-analyzer login`, or set MA_USER and MA_PASSWORD"
+    # to a script whose MA_TOKEN had been revoked
+    assert "MA_TOKEN" in after.stderr and "token create" in after.stderr and "MA_PASSWORD" not in after.stderr
+
+
+def test_a_token_id_that_cannot_be_one_is_refused_before_any_request(server, celery_worker, tmp_path):
+    """`token revoke ../x` had reached the front as a path no route serves: Flask's "The requested URL was not found
+    on the server. If you entered the URL manually please check your spelling and try again" (exit 1)."""
+    env = cli_env(server, tmp_path)
+    for bad in ("../x", "a/b", "", "x" * 65):
+        refused = ma(env, "token", "revoke", bad)
+        assert refused.returncode == 2 and "is not a token id" in refused.stderr, (bad, refused.stderr)
+    with MusicAnalyzer(server, USER, PASSWORD) as client, pytest.raises(MusicAnalyzerError) as caught:
+        client.tokens.revoke("../x")
+    assert caught.value.code == "invalid_token_id" and caught.value.status is None
+    unknown = ma(env, "token", "revoke", "0123456789ab")  # the form of one: the server says it has none
+    assert unknown.returncode == 1 and "no token '0123456789ab' of yours" in unknown.stderr, unknown.stderr

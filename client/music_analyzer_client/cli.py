@@ -22,6 +22,9 @@ from .ui import Output
 HINTS: dict[object, str] = {
     "unreachable": "is the server running? Give its address with --url, MA_URL or `music-analyzer login`",
     401: "log in with `music-analyzer login`, or set MA_USER and MA_PASSWORD",
+    # a revoked or mistyped MA_TOKEN had been told to set MA_USER and MA_PASSWORD
+    "token": "the API token in MA_TOKEN was refused (revoked, or not this server's): make a new one with "
+             "`music-analyzer token create NAME` (with your password), or unset MA_TOKEN to use a password",
 }
 Command = Callable[[MusicAnalyzer, argparse.Namespace, Output], int]
 
@@ -145,7 +148,9 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _dispatch(args, out)
     except MusicAnalyzerError as e:
         out.error(e)
-        hint = HINTS.get("unreachable" if e.unreachable else e.status if e.auth_failed else None)
+        sent_token = e.status == 401 and _token_sent(args)
+        hint = HINTS.get("unreachable" if e.unreachable else "token" if sent_token else e.status if e.auth_failed
+                         else None)
         if hint:
             out.warn(hint)
         return e.exit_code()
@@ -161,6 +166,12 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         out.error(MusicAnalyzerError(f"unexpected {type(e).__name__}: {e} (MA_DEBUG=1 shows where)",
                                      code="client_error"))
         return EXIT_FAILED
+
+
+def _token_sent(args: argparse.Namespace) -> bool:
+    """Whether the command authenticated with MA_TOKEN (resolve's rule: a token unless --user is given)."""
+    return bool(os.environ.get("MA_TOKEN")) and not getattr(args, "user", None) \
+        and args.command not in ("login", "logout")
 
 
 def _dispatch(args: argparse.Namespace, out: Output) -> int:

@@ -32,6 +32,18 @@ def job_segment(job_id: str) -> str:
     return job_id
 
 
+TOKEN_ID = re.compile(r"[0-9a-f]{12}")  # the server's API token ids (api_tokens.TOKEN_ID_RE)
+
+
+def token_segment(token_id: str) -> str:
+    """A token id as its path segment, refused here when it cannot be one: `token revoke ../x` had reached the server
+    as a path no route serves and got Flask's "The requested URL was not found on the server..." (exit 1)."""
+    if not isinstance(token_id, str) or not TOKEN_ID.fullmatch(token_id):
+        raise UsageError(f"{token_id!r} is not a token id (12 hex digits, as `music-analyzer token list` shows them)",
+                         code="invalid_token_id")
+    return token_id
+
+
 def comma_list(names: Sequence[str] | str | None) -> str:
     """A filter's names as the server reads them: `states="failed"` had been joined letter by letter ("f,a,i,...")."""
     return names if isinstance(names, str) else ",".join(names or [])

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote
 
 from .errors import EXIT_OK
+from .paths import token_segment
 
 if TYPE_CHECKING:
     from .client import MusicAnalyzer
@@ -34,7 +34,7 @@ class TokensAPI:
 
     def revoke(self, token_id: str) -> dict[str, Any]:
         """Revoke the token of this id: refused by the server from its next request on."""
-        return cast(dict[str, Any], self.client._json("DELETE", f"/tokens/{quote(token_id, safe='')}"))
+        return cast(dict[str, Any], self.client._json("DELETE", f"/tokens/{token_segment(token_id)}"))
 
 
 def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:

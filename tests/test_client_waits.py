@@ -129,6 +129,18 @@ def test_a_wait_rides_through_the_server_going_away(ma, app, audio_dir):
     assert record["state"] == "succeeded" and record["job_id"] == job["job_id"]
 
 
+def test_a_jobs_events_ride_through_the_server_going_away(ma, app, audio_dir):
+    """`events()` gave up as `wait()` did: its reconnection raised once one request's retries were spent, where the
+    README says the stream is resumed after a dropped connection (with Last-Event-ID, nothing missed)."""
+    sid = ma.create_session()
+    name = ma.upload(sid, write(audio_dir / "streamed through.wav", sine(349, 1.0)))["name"]
+    job = ma.start_job("features", sid, file=name)
+    assert ma.wait(job["job_id"])["state"] == "succeeded"
+    with away_then_serving(app, [BAD_GATEWAY, None]) as base:
+        events = list(MusicAnalyzer(base, USER, PASSWORD, retries=0).events(job["job_id"]))
+    assert events[-1]["event"] == "done" and events[-1]["data"]["state"] == "succeeded", events
+
+
 def test_a_wait_on_a_server_that_never_answered_fails_at_once(ma):
     """Waiting out an absence is for a server that has answered this client: a wrong URL is said at once."""
     free = socket.socket()
@@ -138,3 +150,6 @@ def test_a_wait_on_a_server_that_never_answered_fails_at_once(ma):
     with pytest.raises(MusicAnalyzerError) as caught:
         MusicAnalyzer(f"http://127.0.0.1:{port}", USER, PASSWORD).wait("0123456789abcdef", timeout=60)
     assert caught.value.unreachable
+    with pytest.raises(MusicAnalyzerError) as streamed:
+        list(MusicAnalyzer(f"http://127.0.0.1:{port}", USER, PASSWORD).events("0123456789abcdef"))
+    assert streamed.value.unreachable

@@ -27,7 +27,7 @@ import requests
 
 from ._version import __version__
 from .errors import MusicAnalyzerError, UsageError, error_from, job_error, network_reason
-from .following import follow, wait_job
+from .following import AWAY_PATIENCE_SECONDS, follow, wait_job
 from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload
@@ -287,12 +287,14 @@ class MusicAnalyzer:
         of one request (about 16 s) on a restart the job ran through."""
         return wait_job(self, job_id, timeout=timeout, check=check, on_event=on_event, stop=stop)
 
-    def events(self, job_id: str, *, last_event_id: str | None = None,
-               poll_seconds: float = 2.0) -> Iterator[JobEvent]:
+    def events(self, job_id: str, *, last_event_id: str | None = None, poll_seconds: float = 2.0,
+               away_seconds: float = AWAY_PATIENCE_SECONDS) -> Iterator[JobEvent]:
         """The job's events until it ends, the last one ("done") carrying its full record: the server's event
-        stream (GET /jobs/<id>/events, resumed with Last-Event-ID when the connection drops), or, from a server
-        without that route, long polls every `poll_seconds`."""
-        return follow(self, job_id, last_event_id=last_event_id, poll_seconds=poll_seconds)
+        stream (GET /jobs/<id>/events, resumed with Last-Event-ID when the connection drops, and through a server
+        away for up to `away_seconds`, as wait() rides through it), or, from a server without that route, long
+        polls every `poll_seconds`."""
+        return follow(self, job_id, last_event_id=last_event_id, poll_seconds=poll_seconds,
+                      away_seconds=away_seconds)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """DELETE /jobs/<id>: {"state": "canceled"} for a queued job, "cancel_requested" for a running one;

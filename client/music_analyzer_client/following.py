@@ -40,21 +40,38 @@ class NoEventStream(Exception):
 
 
 def follow(client: MusicAnalyzer, job_id: str, *, last_event_id: str | None = None,
-           poll_seconds: float = 2.0) -> Iterator[JobEvent]:
-    """The job's events until its `done` event (see the module's docstring)."""
+           poll_seconds: float = 2.0, away_seconds: float = AWAY_PATIENCE_SECONDS) -> Iterator[JobEvent]:
+    """The job's events until its `done` event (see the module's docstring). The server away (see `away`) is waited
+    out for up to `away_seconds`, the stream then resumed after its last event."""
     try:
-        yield from _stream(client, job_id, last_event_id)
+        yield from _stream(client, job_id, last_event_id, away_seconds)
     except NoEventStream:
         yield from long_poll(client, job_id, poll_seconds=poll_seconds)
 
 
-def _stream(client: MusicAnalyzer, job_id: str, last_event_id: str | None) -> Iterator[JobEvent]:
+def away(client: MusicAnalyzer, e: MusicAnalyzerError) -> bool:
+    """Whether `e` says the server is away for a while (502, 503, 504, or no answer from a server that has answered
+    this client: its API or Redis restarting), not that the request is wrong or the URL is."""
+    return e.server_unavailable or (e.unreachable and client._answered)
+
+
+def _stream(client: MusicAnalyzer, job_id: str, last_event_id: str | None,
+            away_seconds: float) -> Iterator[JobEvent]:
     broken = 0
     parser = SSEParser()
     parser.last_event_id = last_event_id
+    away_since: float | None = None
     while True:
         parser.new_connection()
-        response = _open(client, job_id, parser.last_event_id)
+        try:
+            response = _open(client, job_id, parser.last_event_id)
+        except MusicAnalyzerError as e:  # a reconnection had raised once one request's retries were spent
+            away_since = time.monotonic() if away_since is None else away_since
+            if not away(client, e) or time.monotonic() - away_since >= away_seconds:
+                raise
+            time.sleep(AWAY_RETRY_SECONDS)  # a backoff between reconnections
+            continue
+        away_since = None
         if response is None:  # 204: the stream had already ended with `done` for this client
             yield done(client.job(job_id))
             return
@@ -148,7 +165,7 @@ def wait_job(client: MusicAnalyzer, job_id: str, *, timeout: float | None, check
         try:
             job = client.job(job_id, wait=None if stopped else max(left, 0.0) or None, retry=False)
         except MusicAnalyzerError as e:
-            if not (e.server_unavailable or (e.unreachable and client._answered)):
+            if not away(client, e):
                 raise
             away_since = time.monotonic() if away_since is None else away_since
             until = deadline if deadline is not None else away_since + AWAY_PATIENCE_SECONDS

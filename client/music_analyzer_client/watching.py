@@ -88,7 +88,8 @@ class Follower:
         gone_since: float | None = None
         while True:
             try:
-                for event in self.client.events(item.job_id, poll_seconds=self.poll_seconds):
+                # away_seconds=0: the server's absence is waited out here, once, with the bar kept (not twice over)
+                for event in self.client.events(item.job_id, poll_seconds=self.poll_seconds, away_seconds=0):
                     gone_since = None
                     if event["event"] == "done":
                         self._finish(item, event["data"])

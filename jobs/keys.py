@@ -115,8 +115,11 @@ def event_log(job_id: str) -> str:
     return f"{PREFIX}event-log:{job_id}"
 
 
-def recover_lock(job_id: str) -> str:
-    return f"{PREFIX}recover:{job_id}"
+def recover_lock(job_id: str, attempt: int, *, publish: bool = False) -> str:
+    """Held by the one worker recovering attempt `attempt` of a job whose worker died (or publishing it, left
+    unpublished at that attempt). Per attempt: a lock per job outlived its recovery, and the job's next attempt,
+    ended by another restart soon after, waited it out (~30 s) before anyone recovered it."""
+    return f"{PREFIX}recover:{job_id}:{'publish' if publish else 'run'}:{attempt}"
 
 
 def worker(name: str) -> str:

@@ -163,7 +163,8 @@ class WorkerRuntime:
                 continue
             if svc.workers.is_alive(job.get("worker") or ""):
                 continue
-            if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
+            if not svc.jobs.claim_recovery(job_id, self.hostname, attempt=job["attempts"],
+                                           seconds=RECOVERY_LOCK_SECONDS):
                 continue  # another worker is recovering it
             # first: a waiter woken by the end finds none (but a batch's finished files, kept and listed)
             finished = svc.jobs.take_back_writes(job_id, job["attempts"])
@@ -195,7 +196,8 @@ class WorkerRuntime:
             if job is None or job["state"] != "queued":
                 svc.jobs.published(job_id)  # ended, canceled or expired: nothing to send
                 continue
-            if not svc.jobs.claim_recovery(job_id, self.hostname, seconds=RECOVERY_LOCK_SECONDS):
+            if not svc.jobs.claim_recovery(job_id, self.hostname, attempt=job["attempts"],
+                                           seconds=RECOVERY_LOCK_SECONDS, publish=True):
                 continue  # another worker is publishing it
             with self.app.app_context():  # its turn as its publisher would have given it
                 publish(job["task"], job_id, job["queue"],

@@ -215,9 +215,11 @@ class JobStore:
         """Drop a finished or vanished job from the running set (recovery's housekeeping)."""
         self.r.srem(keys.RUNNING, job_id)
 
-    def claim_recovery(self, job_id: str, owner: str, *, seconds: float) -> bool:
-        """True for the one worker that may recover `job_id` in the next `seconds`."""
-        return bool(self.r.set(keys.recover_lock(job_id), owner, nx=True, ex=max(1, int(seconds))))
+    def claim_recovery(self, job_id: str, owner: str, *, attempt: int, seconds: float, publish: bool = False) -> bool:
+        """True for the one worker that may recover attempt `attempt` of `job_id` (or, `publish`, send its message)
+        in the next `seconds` (keys.recover_lock: the next attempt's recovery never waits for this one's lock)."""
+        return bool(self.r.set(keys.recover_lock(job_id, attempt, publish=publish), owner, nx=True,
+                               ex=max(1, int(seconds))))
 
     def running_ids(self) -> list[str]:
         return [text(i) for i in self.r.smembers(keys.RUNNING)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
@@ -76,5 +77,64 @@ def test_graceful_stops_do_not_use_up_the_attempts_crashes_do(settings, private_
         job = svc.jobs.wait_for_state(job_id, TERMINAL_STATES, timeout=90)
         assert job["state"] == "failed" and job["error"]["code"] == "worker_lost", job
         assert job["attempts"] == 4 and "stopped 2 times" in job["error"]["message"], job
+    finally:
+        stop_all(workers)
+
+
+def wait_worker_beating(client, node: str, timeout: float) -> bool:
+    """Block until a worker process of node name `node` writes its first heartbeat (a keyspace notification of the
+    write, no polling); True once one has."""
+    client.config_set("notify-keyspace-events", "Ehx")
+    prefix = keys.worker(f"{node}#")
+    with client.pubsub() as sub:
+        sub.subscribe("__keyevent@0__:hset")
+        deadline = time.monotonic() + timeout
+        while not any(k.decode().startswith(prefix) for k in client.scan_iter(match=prefix + "*")):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            sub.get_message(timeout=left)
+    return True
+
+
+def stop_gracefully_then_kill(svc, worker, job_id: str, attempt: int) -> None:
+    """What run.py and systemd do to a busy worker: SIGTERM (it notes its job handed back and goes on with it), then
+    SIGKILL once their wait has run out."""
+    worker.send_signal(signal.SIGTERM)
+    job = svc.jobs.wait_until(job_id, lambda j: j.get("handed_back_attempt") == str(attempt), timeout=30)
+    assert job.get("handed_back_attempt") == str(attempt) and job["state"] == "running", job
+    worker.kill()
+    worker.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_job_handed_back_again_soon_after_its_last_recovery_is_requeued_at_once(settings, private_redis, tmp_path):
+    """A stranger restarted a worker (gracefully, its job outlasting the wait) and then the worker that had taken the
+    job over: the job waited ~30 s to be picked up again, where its worker's heartbeat expires in 5 beats. The
+    recovery of its first handing back had locked the job's recovery for 30 s (RECOVERY_LOCK_SECONDS), and the lock
+    outlived that recovery: the second one waited it out."""
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
+    # a worker of the other queue: it recovers the job (every live worker does) but never runs it
+    workers = [start_worker_process(env, settings["GPU_QUEUE"], "recoverer@test")]
+    try:
+        workers.append(first := start_worker_process(env, settings["CPU_QUEUE"], "first@test"))
+        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.02, timeout=120)
+        assert node_of(job.get("worker")) == "first@test", job
+        workers.append(second := start_worker_process(env, settings["CPU_QUEUE"], "second@test"))
+        assert wait_worker_beating(svc.redis, "second@test", timeout=120)
+        stop_gracefully_then_kill(svc, first, job_id, 1)
+        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["attempts"] == 2
+                                  and j["progress"] > 0.02, timeout=60)
+        assert node_of(job.get("worker")) == "second@test" and job["attempts"] == 2, job
+        stop_gracefully_then_kill(svc, second, job_id, 2)
+        killed = time.monotonic()
+        job = svc.jobs.wait_for_state(job_id, ("queued",), timeout=25)
+        seconds = time.monotonic() - killed
+        print(f"\n  second graceful restart in a row: job requeued {seconds:.1f} s after its worker was killed")
+        assert job["state"] == "queued" and job["stage"] == HANDED_BACK_STAGE, (seconds, job)
+        # its worker's heartbeat (5 beats of 0.5 s, at least 3 s) and a recovery pass (3 beats), with room to spare
+        assert seconds < 10, seconds
+        assert job["attempts"] == 2 and job["handed_back"] == 2
     finally:
         stop_all(workers)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from flask import current_app, request
 
+from jobs.data_epoch import lost_message
 from jobs.services import services
 from storage import SessionStore, check_session_id
 from users import Caller
@@ -84,7 +85,9 @@ def job(job_id: str, *, read: Callable[[str], dict | None] | None = None) -> dic
         elif (record := read(job_id)) is not None and caller().may_see(record["owner"]):  # get_for's rule
             found = record
     if found is None:
-        raise NotFoundError(f"no job {echo(job_id)}", code="job_not_found")
+        # one made before Redis's current data began was lost with them (a Redis that keeps nothing, restarted)
+        lost = lost_message(job_id, services().jobs.r) if job_id.isalnum() else None
+        raise NotFoundError(lost or f"no job {echo(job_id)}", code="job_not_found")
     return found
 
 

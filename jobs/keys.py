@@ -42,6 +42,7 @@ PREFIX = "ma:"
 JOBS = f"{PREFIX}jobs"
 RUNNING = f"{PREFIX}running"
 UNPUBLISHED = f"{PREFIX}unpublished"
+DATA_SINCE = f"{PREFIX}data-since"  # when Redis's current data began (jobs/data_epoch.py)
 WORKERS = f"{PREFIX}workers"
 MODEL_STATUS = f"{PREFIX}models:status_by_worker"  # hash: worker identity -> its ModelManager status
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"

@@ -47,6 +47,7 @@ from models import ModelManager
 from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
 
 from . import metrics
+from .data_epoch import EmptiedWatch
 from .left_copies import remove_left_copies
 from .overdue import stop_overdue
 from .services import Services, services
@@ -76,6 +77,7 @@ class WorkerRuntime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sender: WebhookSender | None = None
+        self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
 
     def start(self) -> None:
         self.beat()
@@ -133,8 +135,10 @@ class WorkerRuntime:
         return self.app.extensions["music_analyzer"]
 
     def beat(self) -> None:
-        self._services().workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
-                                      started_at=self.started_at)
+        svc = self._services()
+        svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
+                         started_at=self.started_at)
+        self._emptied.check(svc.jobs.r)
 
     def _loop(self) -> None:
         interval = float(self.app.config["HEARTBEAT_SECONDS"])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from types import EllipsisType
 from typing import Any
@@ -32,6 +31,7 @@ from users import Caller
 
 from . import keys, metrics, reporting
 from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
+from .data_epoch import new_job_id, note_data
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 CACHED_STAGE = "done (cached)"  # the stage of a job answered from cached results (jobs/cache.py)
 REQUEUED_STAGE = "requeued after its worker stopped"  # a queued job that has run before (its `attempts` say so)
 HANDED_BACK_STAGE = "requeued after its worker was shut down"  # ... and whose last attempt is not counted as lost
-
-
-def new_job_id() -> str:
-    return uuid.uuid4().hex
 
 
 class JobStore:
@@ -85,6 +81,7 @@ class JobStore:
         pipe.expire(keys.job(job_id), self.ttl)
         self.list_job(pipe, job_id, owner=owner, session_id=session_id, created=now)
         pipe.zadd(keys.UNPUBLISHED, {job_id: now})  # until `published`: a process may die before it publishes
+        note_data(pipe, now)  # a job missing later and made before Redis's data began was lost with them
         self.active.add(pipe, owner=owner, queue=queue, job_id=job_id, created=now)
         pipe.execute()
         metrics.JOBS_CREATED.labels(job_type).inc()

@@ -63,3 +63,61 @@ def test_a_job_running_when_redis_came_back_empty_is_listed_again_with_its_end(s
         if server2 is not None:
             redis_lib.Redis.from_url(url).flushdb()
             server2.stop()
+
+
+def wait_for_writes(client: redis_lib.Redis, wanted: list[tuple[str, str]], timeout: float) -> bool:
+    """Block until Redis has made each (command, key prefix) write of `wanted`, in that order (keyspace
+    notifications of the writes, no polling); True once all were seen."""
+    client.config_set("notify-keyspace-events", "E$h")
+    left_to_see = list(wanted)
+    with client.pubsub() as sub:
+        sub.subscribe(*{f"__keyevent@0__:{command}" for command, _ in wanted})
+        deadline = time.monotonic() + timeout
+        while left_to_see and (left := deadline - time.monotonic()) > 0:
+            message = sub.get_message(timeout=left)
+            if not message or message["type"] != "message":
+                continue
+            command, prefix = left_to_see[0]
+            if message["channel"].decode().endswith(f":{command}") and message["data"].decode().startswith(prefix):
+                left_to_see.pop(0)
+    return not left_to_see
+
+
+@pytest.mark.slow
+def test_a_job_queued_when_redis_came_back_empty_reads_lost_with_why(settings, private_redis, tmp_path):
+    """A stranger's queued job answered `no job '<id>'` after their Redis (keeping nothing) restarted, and no log said
+    the queue had been lost. Nothing on disk holds a queued job (a session keeps its uploads and results, not the jobs
+    asked of it), so it cannot be queued again: its 404 now says what happened, and each worker's log says it once."""
+    from jobs.data_epoch import made_at
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=1, seconds=1.0)
+    assert made_at(job_id) is not None and abs(made_at(job_id) - svc.jobs.get(job_id)["created_at"]) < 1
+    port = private_redis.port
+    # a worker of the other queue: the job stays queued, the worker watches Redis
+    worker = start_worker_process(env, settings["GPU_QUEUE"], "watch@test")
+    server2 = None
+    try:
+        assert wait_for_writes(svc.redis, [("hset", keys.worker("watch@test#"))], timeout=120)  # it beats
+        private_redis.stop()
+        server2 = start_embedded(tmp_path / "valkey-empty", port=port)  # back empty, as a Redis that kept nothing
+        # its first beat on the empty Redis notes when the data began, the one after it has looked (and logged)
+        assert wait_for_writes(svc.redis, [("set", keys.DATA_SINCE), ("hset", keys.worker("watch@test#")),
+                                           ("hset", keys.worker("watch@test#"))], timeout=60)
+        app = make_app(settings, url, tmp_path)
+        with serving(app) as base:
+            client = Client(base)
+            gone = client.get(f"/jobs/{job_id}")
+            assert gone.status_code == 404 and gone.json()["error"]["code"] == "job_not_found", gone.text
+            message = gone.json()["error"]["message"]
+            assert "came back empty" in message and "never ran" in message and "submit it again" in message, message
+            unknown = client.get(f"/jobs/{'0' * 32}").json()["error"]["message"]  # not a lost one: no such story
+            assert unknown == f"no job '{'0' * 32}'", unknown
+            assert "came back empty" in client.get(f"/jobs/{job_id}/events").json()["error"]["message"]
+        log = next(tmp_path.glob("worker-watch@test-*.log")).read_text()
+        assert log.count("Redis lost its data") == 1 and "every job queued before" in log, log
+    finally:
+        stop_all([worker])
+        if server2 is not None:
+            redis_lib.Redis.from_url(url).flushdb()
+            server2.stop()

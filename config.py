@@ -120,6 +120,10 @@ class SettingsError(ValueError):
     """A setting whose value cannot work; the message names the setting (run.py prints it and exits 2)."""
 
 
+class NoUsersError(SettingsError, RuntimeError):
+    """No API users and no AUTH_DISABLED: nothing may start (a RuntimeError too, as it was before)."""
+
+
 # Numeric settings are finite and at least 0; these must be more (0 would refuse every upload, never expire a
 # record, or beat the heartbeat ~8,000 times a second, as a stranger's HEARTBEAT_SECONDS=0 did); 0 means
 # something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores)

@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash
 
 from api.errors import error_response
 from api_tokens import TOKEN_RE, TokenStore
+from config import NoUsersError
 from jobs.services import services
 from users import UserDirectory, UsersFile
 from worker.errors import MusicAnalyzerError
@@ -83,7 +84,7 @@ def init_auth(app: Flask, source: UsersFile) -> None:
         app.logger.warning("AUTH_DISABLED is set: the API accepts requests without credentials")
         return
     if not users.hashes:
-        raise RuntimeError(
+        raise NoUsersError(
             "no API users are configured: set AUTH_USERS=name:hash (make a hash with "
             "`python manage.py hash-password`), or AUTH_DISABLED=1 for local use only")
     basic = HTTPBasicAuth()

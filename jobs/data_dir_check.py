@@ -12,12 +12,28 @@ import signal
 import threading
 
 import billiard.process
+from celery.exceptions import Reject
 
 from storage import DATA_DIR_ID_FILE
 
 from .services import Services
 
 log = logging.getLogger(__name__)
+
+
+class HandedOn(Reject):
+    """The job's message goes back to the queue for a worker on the service's data directory (requeued)."""
+
+
+class _QuietHandingOn(logging.Filter):
+    """Celery logs a rejected message at WARNING with the Reject's traceback: after the CRITICAL that says why, a
+    stranger read that as a crash. The CRITICAL is the one line about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], HandedOn))
+
+
+logging.getLogger("celery.app.trace").addFilter(_QuietHandingOn())
 
 
 def on_another_data_dir(svc: Services, job_id: str) -> bool:

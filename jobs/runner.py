@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
-from celery.exceptions import Reject
 from flask import current_app
 
 from storage import SessionStore
@@ -43,7 +42,7 @@ from worker.progress import Progress, scaled
 
 from . import metrics
 from .batch_so_far import result_files
-from .data_dir_check import on_another_data_dir
+from .data_dir_check import HandedOn, on_another_data_dir
 from .library_index import index_job_tracks
 from .lost_records import reinstate
 from .queue_storage import QueueStorageFull
@@ -102,7 +101,7 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     svc = services()
     worker = current_app.extensions.get("worker_identity", worker)
     if on_another_data_dir(svc, job_id):
-        raise Reject("its session is in another data directory", requeue=True)
+        raise HandedOn("its session is in another data directory", requeue=True)
     decision = svc.jobs.start(job_id, worker=worker, max_attempts=int(current_app.config["JOB_MAX_ATTEMPTS"]),
                               is_alive=svc.workers.is_alive)
     if decision != "run":

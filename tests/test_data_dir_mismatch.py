@@ -57,6 +57,9 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
             stop_all([wrong])
         log = log_of("cpu-wrong@elsewhere", tmp_path)
         assert "does not share the service's data directory" in log and job_id in log, log
+        # said once, plainly: Celery had followed it with a WARNING and the traceback of the Reject that hands the
+        # job back, which read as a crash
+        assert log.count(job_id) == 1 and "Traceback" not in log and "Reject" not in log, log
         job = client.get(f"/jobs/{job_id}").json()
         assert (job["state"], job["attempts"], job.get("error")) == ("queued", 0, None), job
         assert (shared / DATA_DIR_ID_FILE).read_text() != (elsewhere / DATA_DIR_ID_FILE).read_text()

@@ -74,3 +74,16 @@ def test_the_documented_passwords_are_ones_add_user_accepts():
     assert len(shown) >= 5, shown
     assert all(len(password) >= MIN_PASSWORD_CHARS for _, password in shown), shown
     assert len({password for _, password in shown}) == 1, shown  # one example password throughout
+
+
+def test_compose_gives_a_stopping_worker_the_wait_run_py_gives():
+    """README: a graceful stop (`docker stop` among them) lets a worker finish its running jobs for as long as its
+    supervisor waits (run.py 60 s). Compose waited its default 10 s: `docker compose restart cpu-worker` killed every
+    job longer than that, each to run again from its start."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("gpu-worker", "cpu-worker"):
+        service = services[name]
+        assert service.get("stop_grace_period") == "60s", name
+        assert isinstance(service["command"], list) and service["command"][0] == "celery", name  # SIGTERM reaches it

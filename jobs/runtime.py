@@ -14,7 +14,7 @@ lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
 
-Graceful stops: an operator's stop or restart of a worker (SIGTERM, SIGINT, SIGQUIT; run.py's stop, systemd,
+Graceful stops: an operator's stop or restart of a worker (SIGTERM, SIGINT; run.py's stop, systemd,
 docker) lets it finish its running jobs, for as long as its supervisor waits before it kills it. A job that outlasts
 that wait comes back through recovery as above, but its attempt is not counted as lost: at the stop signal the worker
 notes each of its running jobs as handed back (JobStore.hand_back), so two restarts during one long job no longer
@@ -280,7 +280,8 @@ def _on_worker_shutdown(sender=None, **kwargs):
 
 @signals.worker_shutting_down.connect
 def _on_worker_shutting_down(sender=None, **kwargs):
-    """A graceful stop began (the main process got SIGTERM, SIGINT or SIGQUIT): hand the running jobs back."""
+    """A stop began (the main process got SIGTERM or SIGINT, or SIGQUIT: Celery's cold shutdown, which ends the running
+    jobs at once): hand the running jobs back."""
     runtime = _RUNTIMES.get(str(sender))
     if runtime is None:
         return

@@ -83,7 +83,15 @@ function restore(row, saved) {
     if (field.type === 'checkbox') field.checked = value;
     else if ([...field.options].some((o) => o.value === value)) field.value = value; // art may be gone
   }
+  row.querySelector('form.analyses').dispatchEvent(new Event('change')); // its Run names what is ticked again
   return row;
+}
+
+function nameRun(button, form, name) {
+  const chosen = ANALYSES.filter((a) => form.elements[a.type].checked).map((a) => a.label);
+  // "; " between them: a label holds commas ("Key, tempo, chords, melody")
+  button.setAttribute('aria-label', chosen.length ? `Run ${chosen.join('; ')} on ${name}`
+    : `Run on ${name}: tick an analysis first`);
 }
 
 export const isImage = (file) => file.kind === 'image';
@@ -123,9 +131,13 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     }
     return el('div', { class: 'check' }, parts);
   });
+  const run = el('button', { type: 'submit', class: 'run' }, 'Run');
   const form = el('form', { class: 'analyses', 'aria-label': `Analyses of ${file.name}` },
-    el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes),
-    el('button', { type: 'submit' }, 'Run'));
+    el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes), run);
+  // each Run says what it runs on which file ("Run Stems; Transcript (Whisper) on take2.wav"): a stranger's
+  // screen reader listed 30 buttons named "Run" alike
+  form.addEventListener('change', () => nameRun(run, form, file.name));
+  nameRun(run, form, file.name);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const chosen = ANALYSES.filter((a) => form.elements[a.type].checked);
@@ -164,6 +176,8 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
   }, el('span', { class: 'name' }, file.name),
   el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`),
   sentAs ? el('span', { class: 'muted small renamed' }, ` · renamed from “${sentAs}”`) : null);
-  const details = el('details', { open: isSelected }, el('summary', {}, 'Analyse…'), form);
+  // one file's analyses open at a time (`name`: opening one closes the other), its summary naming the file
+  const details = el('details', { name: 'analyses', open: isSelected },
+    el('summary', {}, 'Analyse…', el('span', { class: 'visually-hidden' }, ` ${file.name}`)), form);
   return el('li', { class: isSelected ? 'file current' : 'file', dataset: { file: file.name } }, open, details);
 }

@@ -47,3 +47,28 @@ def test_each_run_button_says_what_it_runs_on_which_file(browser, server, client
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_player_and_the_waveform_share_one_download(browser, server, client, session_id, audio_dir):
+    """The player fetched the track and the waveform fetched it again: every byte twice (on a slow link, twice the
+    wait). The waveform's download is what the player plays."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "once.wav", sine(440, 2.0))).status_code == 201
+    context, page, problems = logged_in(browser)
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if r.url.startswith(server) and "/files/once.wav" in r.url
+            else None)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=once.wav")
+        page.locator("#track-h", has_text="once.wav").wait_for()
+        page.wait_for_function("() => !document.querySelector('#track-status').textContent.includes('Loading')")
+        page.evaluate("() => document.querySelector('#player').play()")
+        page.wait_for_function("() => document.querySelector('#player').currentTime > 0.3")
+        assert len(fetched) == 1, fetched
+        assert page.evaluate("() => document.querySelector('#player').src").startswith("blob:")
+        assert not problems, problems
+    finally:
+        context.close()

@@ -42,6 +42,12 @@ export function resultsFor(session, name) {
   return out;
 }
 
+// whether the file `name` gets a waveform (downloaded whole and decoded): not past MAX_DECODE_*
+function waveformOf(session, name) {
+  const file = session.files.find((f) => f.name === name);
+  return !(file && (file.bytes > MAX_DECODE_BYTES || file.duration_seconds > MAX_DECODE_SECONDS));
+}
+
 export class Track {
   // onGone: the shown file is no longer in the session (deleted elsewhere): the page reads the session again
   constructor({ timeline, mixer, transcript, onGone = () => {} }) {
@@ -54,6 +60,7 @@ export class Track {
     this.decoded = null; // {peaks, duration}
     this.decodeNote = ''; // why there is no waveform, if there is none
     this.decoding = null; // the key of the file whose waveform is loading
+    this.blobUrl = ''; // the shown file's bytes, downloaded once for the waveform, that the player plays
     this.redraw = () => {}; // draws the shown file's timeline and status again
   }
 
@@ -66,7 +73,7 @@ export class Track {
     if (!name) {
       this.decoding = null;
       this.redraw = () => {};
-      this.audio.removeAttribute('src');
+      this.setSource('');
       this.timeline.setData(null);
       $('#track-status').textContent = 'Add audio on the left (drop files, or Choose files…), then tick the analyses '
         + 'to run and press Run. Results appear here as the jobs finish.';
@@ -81,7 +88,9 @@ export class Track {
     const status = $('#track-status');
     let decoding = null;
     if (fresh) {
-      this.audio.src = url(name, 'uploads');
+      // the player waits for the waveform's download, and then plays those bytes (a blob): it had downloaded the
+      // file too, each byte twice. Played before they are in, it streams from the server (and keeps doing so).
+      this.setSource(url(name, 'uploads'), { preload: waveformOf(session, name) ? 'none' : 'auto' });
       this.decoded = null;
       this.decodeNote = '';
       // the waveform is the whole file, downloaded and decoded: the results do not wait for it. They had: on a slow
@@ -132,16 +141,37 @@ export class Track {
     return json ? fetchJson(url(json)).catch(() => null) : null;
   }
 
+  // The player's source: `src` (a blob URL made of `blob` when given); the previous blob is let go
+  setSource(src, { preload = 'auto', blob = null } = {}) {
+    if (this.blobUrl) URL.revokeObjectURL(this.blobUrl);
+    this.blobUrl = blob ? URL.createObjectURL(blob) : '';
+    // the source first, then a preload above `none`: raised first, the old source began to download (a request
+    // for the bytes just fetched)
+    if (preload === 'none') this.audio.preload = preload;
+    if (this.blobUrl || src) this.audio.src = this.blobUrl || src;
+    else this.audio.removeAttribute('src');
+    this.audio.preload = preload;
+  }
+
+  // The downloaded bytes of the file `key` given to the player, where it stands, unless it is playing from the server
+  adopt(key, blob) {
+    if (key !== this.key || !this.audio.paused) return;
+    const at = this.audio.currentTime;
+    this.setSource('', { blob });
+    if (at) this.audio.addEventListener('loadedmetadata', () => { this.audio.currentTime = at; }, { once: true });
+  }
+
   // {decoded: {peaks, duration} or null, note: why there is no waveform, or ''}
   async decode(session, name, src) {
     const file = session.files.find((f) => f.name === name);
-    if (file && (file.bytes > MAX_DECODE_BYTES || file.duration_seconds > MAX_DECODE_SECONDS)) {
+    if (!waveformOf(session, name)) {
       return { decoded: null, note: 'No waveform for a track this long (it would take too much memory).' };
     }
     try {
       const response = await fetch(at(src));
       if (!response.ok) throw await errorOf(response);
       const bytes = await response.arrayBuffer();
+      this.adopt(`${session.session_id}/${name}`, new Blob([bytes], { type: response.headers.get('Content-Type') ?? '' }));
       const ctx = new (window.OfflineAudioContext || window.webkitOfflineAudioContext)(1, 1, 44100);
       const buffer = await ctx.decodeAudioData(bytes);
       return { decoded: { peaks: peaksOf(buffer), duration: buffer.duration }, note: '' };

@@ -13,6 +13,41 @@ from playwright.sync_api import expect
 
 from tests.browser_page import logged_in
 from tests.test_web_access import violations
+from tests.test_web_page import drop_files
+
+
+@pytest.mark.needs_chromium
+def test_of_several_files_dropped_the_first_dropped_is_opened(browser, server, audio_dir):
+    """A stranger dropped a long take and a short one: the short one, stored first, was opened. The first dropped is
+    opened once it is stored; the other is listed meanwhile, not opened."""
+    from tests.audio_synth import sine, write
+
+    # named so that the list's order (a-... first) would open the wrong one too
+    first, second = write(audio_dir / "b-first.wav", sine(330, 0.5)), write(audio_dir / "a-second.wav", sine(550, 0.5))
+    held = []
+
+    def hold_the_first(route):
+        if b'filename="b-first.wav"' in (route.request.post_data_buffer or b""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/")
+        page.locator("#session-list li").first.wait_for()
+        page.route("**/sessions/*/files", hold_the_first)
+        drop_files(page, "#drop-zone", [first, second])
+        page.locator("#file-list li.file[data-file='a-second.wav']").wait_for()
+        assert held, "the first upload is held"
+        expect(page.locator("#track-h")).to_have_text("No file selected")  # it had read a-second.wav
+        held[0].continue_()
+        expect(page.locator("#track-h")).to_have_text("b-first.wav")
+        expect(page.locator("#file-list li.file.current")).to_have_attribute("data-file", "b-first.wav")
+        assert "file=b-first.wav" in page.evaluate("location.hash")
+        assert not problems, problems
+    finally:
+        context.close()
 
 
 @pytest.mark.needs_chromium
@@ -69,6 +104,49 @@ def test_the_player_and_the_waveform_share_one_download(browser, server, client,
         page.wait_for_function("() => document.querySelector('#player').currentTime > 0.3")
         assert len(fetched) == 1, fetched
         assert page.evaluate("() => document.querySelector('#player').src").startswith("blob:")
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_another_tab_reads_the_session_once_for_a_burst_of_uploads(browser, server, client, session_id, audio_dir):
+    """Four files dropped in one tab: the other tab of the session read it whole four times at once (each read with
+    the results of the file it opens). News coming while it reads is one more read after it."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "burst0.wav", sine(330, 0.3))).status_code == 201
+    files = [write(audio_dir / f"burst{i}.wav", sine(330 + 30 * i, 0.3)) for i in range(1, 5)]
+    context, one, problems = logged_in(browser)
+    other = context.new_page()
+    try:
+        for page in (one, other):
+            page.goto(f"{server}/#session={session_id}&file=burst0.wav")
+            page.locator("#file-list li.file[data-file='burst0.wav']").wait_for()
+        reads: list[str] = []
+        held: list | None = []  # the reads waiting on the test, while it holds them
+
+        def hold(route):
+            reads.append(route.request.url)
+            if held is not None:
+                held.append(route)
+            else:
+                route.continue_()
+
+        other.route(f"**/sessions/{session_id}", hold)
+        # what the other tab hears, counted beside the page's own listener (created after it: told after it)
+        other.evaluate("() => { window.heard = 0; new BroadcastChannel('music-analyzer-sessions')"
+                       ".addEventListener('message', () => { window.heard += 1; }); }")
+        drop_files(one, "#drop-zone", files)
+        other.wait_for_function("() => window.heard >= 4")
+        assert len(reads) == 1, reads  # four reads at once, each waiting on the server, before
+        waiting, held = held, None
+        for route in waiting:
+            route.continue_()
+        for i in range(1, 5):
+            other.locator(f"#file-list li.file[data-file='burst{i}.wav']").wait_for()
+        assert len(reads) <= 2, reads  # and one more once it answered
         assert not problems, problems
     finally:
         context.close()

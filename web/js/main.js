@@ -10,7 +10,7 @@ import { SessionList } from './sessions.js';
 import { Timeline } from './timeline.js';
 import { Track } from './track.js';
 import { Transcript } from './transcript.js';
-import { $, clearNotice, errorText, formatTime, notify } from './ui.js';
+import { $, clearNotice, coalesced, errorText, formatTime, notify } from './ui.js';
 import { initUploads } from './uploads.js';
 
 const audio = $('#player');
@@ -22,10 +22,17 @@ const state = { sessionId: null, session: null, file: null };
 const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('music-analyzer-sessions') : null;
 const tellTabs = (sessionId) => tabs?.postMessage({ session: sessionId });
 
+// The open session and the list of sessions read again: each at most once at a time, the calls made meanwhile one
+// more read after it (uploads, other tabs' news and jobs' ends come in bursts)
+const refresh = coalesced(() => refreshSession());
+const reloadSessions = coalesced(() => sessions.load());
+// upload batches whose file to open is not known yet (uploads.js): a read of the session meanwhile opens none
+let opening = 0;
+
 const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
 const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio),
-  onGone: () => { refreshSession(); sessions.load(); } });
-const jobs = new JobList({ onFinished: () => { refreshSession(); sessions.load(); } });
+  onGone: () => { refresh(); reloadSessions(); } });
+const jobs = new JobList({ onFinished: () => { refresh(); reloadSessions(); } });
 const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
 // a session named in the library (a track's row, a search hit, a citation) opens here, at that file
@@ -105,7 +112,7 @@ async function refreshSession({ resetJobs = false } = {}) {
   clearNotice('session'); // read: a refusal of an earlier read no longer applies
   state.session = session;
   const audio = session.files.filter((f) => !isImage(f));
-  if (!audio.some((f) => f.name === state.file)) state.file = audio[0]?.name ?? null;
+  if (!audio.some((f) => f.name === state.file)) state.file = opening ? null : audio[0]?.name ?? null;
   writeHash();
   if (resetJobs) jobs.reset(session.jobs);
   else session.jobs.forEach((j) => jobs.add(j));
@@ -172,13 +179,23 @@ initUploads({
       return created.session_id;
     } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
   },
+  // Several files dropped at once: the first dropped is opened once stored (uploads.js), not the first to finish
+  // uploading. The file open before stays if it is playing, or if the user opened another meanwhile.
+  onBatch: (sessionId) => {
+    const before = state.file;
+    opening += 1;
+    return (name) => {
+      opening -= 1;
+      if (sessionId !== state.sessionId) return;
+      if (name && state.file === before && audio.paused) state.file = name;
+      refresh();
+    };
+  },
   onUploaded: (sessionId, names, renamed) => {
     tellTabs(sessionId);
     noteRenamed(sessionId, renamed);
-    if (sessionId !== state.sessionId) return;
-    if (!state.file && names.length) state.file = names[0];
-    refreshSession();
-    sessions.load();
+    reloadSessions();
+    if (sessionId === state.sessionId) refresh();
   },
 });
 
@@ -199,13 +216,13 @@ window.addEventListener('hashchange', () => {
 
 if (tabs) {
   tabs.addEventListener('message', (e) => {
-    sessions.load();
-    if (e.data?.session && e.data.session === state.sessionId) refreshSession();
+    reloadSessions();
+    if (e.data?.session && e.data.session === state.sessionId) refresh();
   });
 }
 // back to this tab: what changed meanwhile elsewhere (the API, the command line, another browser) is read
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && state.sessionId) refreshSession();
+  if (document.visibilityState === 'visible' && state.sessionId) refresh();
 });
 
 const start = new URLSearchParams(location.hash.slice(1));

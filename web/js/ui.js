@@ -108,3 +108,20 @@ export function announce(message) {
   box.append(el('p', {}, message));
   while (box.childElementCount > 5) box.firstElementChild.remove();
 }
+
+// `fn` (async) run at most once at a time: the calls made while it runs are one more run once it ends, not one each.
+// A second tab of the session had read it whole once per file uploaded in the first (five files: five reads at
+// once, each with its results), and so had the uploading tab.
+export function coalesced(fn) {
+  let running = null;
+  let next = null;
+  const call = () => {
+    if (!running) {
+      running = (async () => fn())().finally(() => { running = null; });
+      return running;
+    }
+    next ??= running.catch(() => {}).then(() => { next = null; return call(); });
+    return next;
+  };
+  return call;
+}

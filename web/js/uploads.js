@@ -2,14 +2,17 @@
 import { upload } from './api.js';
 import { $, announce, el, errorText } from './ui.js';
 
-export function initUploads({ sessionForUpload, onUploaded }) {
+// `onBatch(sessionId)`: files are on their way; it returns `open(name)`, called once with the batch's file to open
+// when it is known (null: every one was refused). `onUploaded(sessionId, names, renamed)`: one of them is stored.
+export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
   const zone = $('#drop-zone');
   const input = $('#file-input');
   const send = async (files) => {
     if (!files.length) return;
     let sessionId;
     try { sessionId = await sessionForUpload(); } catch (e) { return; }
-    await Promise.all([...files].map((f) => sendOne(sessionId, f, onUploaded)));
+    const opener = firstStored(files.length, onBatch(sessionId));
+    await Promise.all([...files].map((f, i) => sendOne(sessionId, f, onUploaded).then((stored) => opener(i, stored))));
   };
   input.addEventListener('change', () => { send([...input.files]); input.value = ''; });
   zone.addEventListener('dragenter', (e) => { e.preventDefault(); zone.classList.add('over'); });
@@ -22,6 +25,23 @@ export function initUploads({ sessionForUpload, onUploaded }) {
   });
 }
 
+// The batch's file to open is the first dropped (or chosen) that the server stores, once it is stored: a later one
+// stored sooner is listed, not opened. The one that finished uploading first had been opened (a small file dropped
+// second over the large first one). Returns `settled(index, storedName or null when refused)`.
+function firstStored(count, open) {
+  const outcome = new Array(count).fill(undefined); // undefined: on its way; null: refused; else its stored name
+  let done = false;
+  return (index, stored) => {
+    outcome[index] = stored;
+    if (done) return;
+    const first = outcome.findIndex((o) => o !== null);
+    if (first >= 0 && outcome[first] === undefined) return; // an earlier one is still on its way
+    done = true;
+    open(first >= 0 ? outcome[first] : null);
+  };
+}
+
+// The stored name, or null when refused
 async function sendOne(sessionId, file, onUploaded) {
   const bar = el('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
   const status = el('span', { class: 'small' }, 'uploading');
@@ -50,11 +70,13 @@ async function sendOne(sessionId, file, onUploaded) {
     }
     announce(renamed ? `${file.name} uploaded as ${stored}` : `${stored} uploaded`);
     onUploaded(sessionId, answer.files.map((f) => f.name), renamed ? { [stored]: file.name } : {});
+    return stored;
   } catch (e) {
     item.classList.add('failed');
     bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success
     status.textContent = errorText(e);
     announce(`${file.name} was not uploaded: ${errorText(e)}`);
     item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
+    return null;
   }
 }

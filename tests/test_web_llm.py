@@ -259,3 +259,76 @@ def test_a_generation_stopped_while_queued_reads_stopped_not_failed(browser, ser
         if blocker:
             client.delete(f"/jobs/{blocker}")
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_models_table_follows_a_model_loaded_elsewhere(browser, server, client, smollm2_folder):
+    """A stranger loaded SmolLM2 from the command line with the page's Models panel open: the table went on saying
+    "on disk" with a Load button until Refresh was pressed. It is read again while open; the keyboard stays on the
+    model's row."""
+    from playwright.sync_api import expect
+
+    assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        row = page.locator("#models-rows tr[data-model='smollm2-135m']")
+        expect(row.locator("td").first).to_have_text("on disk")
+        row.get_by_role("button", name="Load smollm2-135m").focus()
+        r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 120})
+        assert r.status_code == 200, r.text
+        expect(row.locator("td").first).to_have_text("loaded", timeout=30000)
+        expect(page.locator("#models-current")).to_contain_text("Resident: smollm2-135m")
+        expect(row.get_by_role("button", name="Unload smollm2-135m")).to_be_focused()
+        assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
+        expect(row.locator("td").first).to_have_text("on disk", timeout=30000)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_cancel_made_elsewhere_is_not_read_as_this_pages_stop(browser, server, client, smollm2_folder):
+    """A stranger's question, canceled from the command line while queued, read "Stopped before it had an answer."
+    as if the page's Stop had been pressed; a generation so canceled read as the error "the job was canceled"."""
+    from playwright.sync_api import expect
+
+    context, page, problems = logged_in(browser)
+    blocker = None
+    try:
+        page.goto(server + "/")
+        page.locator("#models-panel summary").click()
+        page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
+        blocker = hold_the_gpu_worker(client)
+        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+        page.get_by_label("Tokens").fill("4")
+        page.get_by_label("Generate text").fill("Name a musical key.")
+        page.get_by_role("button", name="Generate").click()
+        queued = page.locator("#models-jobs li.job[data-state='queued']", has_text="Generate (smollm2-135m)")
+        queued.wait_for(timeout=60000)
+        assert client.delete(f"/jobs/{queued.get_attribute('data-job')}").status_code == 202
+        expect(page.locator("#generate-output")).to_have_text(
+            "Canceled elsewhere before it had written anything: not by this page (another page, the API or the "
+            "command line).")
+        expect(page.locator("#models-jobs li.job .state")).to_have_text("canceled")
+        assert page.locator("#notice").is_hidden(), page.locator("#notice").inner_text()
+
+        page.locator("#library-panel summary").click()
+        page.locator("#library-ask-model option[value='smollm2-135m']").wait_for(state="attached")
+        page.locator("#library-ask-model").select_option("smollm2-135m")
+        page.get_by_label("Ask about your library").fill("Which song is about a lighthouse?")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        page.locator("#library-answer p.muted", has_text="queued").wait_for(timeout=60000)
+        (asked,) = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+        assert asked["state"] == "queued", asked
+        assert client.delete(f"/jobs/{asked['job_id']}").status_code == 202
+        expect(page.locator("#library-answer")).to_have_text(
+            "Canceled elsewhere before it had an answer: not by this page (another page, the API or the command "
+            "line).")
+        assert page.locator("#notice").is_hidden(), page.locator("#notice").inner_text()
+        assert not problems, problems
+    finally:
+        if blocker:
+            client.delete(f"/jobs/{blocker}")
+        context.close()

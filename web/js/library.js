@@ -4,7 +4,7 @@
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
 import { cancelJob, get, postAndFollow } from './api.js';
 import { fillModelSelect, modelList } from './models.js';
-import { $, clear, clearNotice, el, errorText, formatClock, notify } from './ui.js';
+import { $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify } from './ui.js';
 
 const TRACKS_PAGE = 50;
 const SEARCH_PAGE = 10;
@@ -29,12 +29,18 @@ export class LibraryPanel {
     $('#library-more-results').addEventListener('click', () => this.search({ more: true }));
     $('#library-ask-form').addEventListener('submit', (e) => { e.preventDefault(); this.ask(); });
     $('#library-panel').addEventListener('toggle', () => { if ($('#library-panel').open) this.offerModels(); });
+    // the models panel's reads of the status (models loaded or fetched meanwhile) renew the choice too
+    document.addEventListener('models-status', (e) => this.fillModels(e.detail));
   }
 
   // The Ask form's model choice: the server's (the resident LLM, else its default), auto, or an LLM on disk
   async offerModels() {
     let status;
     try { status = await get('/api/v2/models/status'); } catch { return; } // the choice stays the server's
+    this.fillModels(status);
+  }
+
+  fillModels(status) {
     fillModelSelect($('#library-ask-model'), modelList(status), [['', 'resident or default'], ['auto', 'auto']]);
   }
 
@@ -193,6 +199,7 @@ export class LibraryPanel {
       el('progress', { max: '1', value: String(share ?? 0), 'aria-label': 'Question progress' }));
     progress('Asking…', 0);
     button.disabled = true;
+    let stopped = false; // this page's Stop was pressed: the job's cancel is the user's, else it was made elsewhere
     try {
       const body = { question: $('#library-question').value };
       const model = $('#library-ask-model').value;
@@ -201,16 +208,22 @@ export class LibraryPanel {
         stop.hidden = false;
         stop.onclick = () => {
           stop.disabled = true;
+          stopped = true;
           cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'library-ask' }));
         };
         const doing = job.stage && job.stage !== job.state ? `${job.state} · ${job.stage}` : job.state;
         progress(`Asking… ${doing ?? ''} ${job.progress ? `${Math.round(100 * job.progress)} %` : ''}`.trim(),
           job.progress);
       });
-      this.showAnswer(result);
+      this.showAnswer(result, { stopped });
       clearNotice('library-ask');
     } catch (e) {
-      if (e.canceled) out.replaceChildren(el('p', { class: 'muted' }, 'Stopped before it had an answer.'));
+      // a cancel made elsewhere (another page, the API, the command line) says so, as the job's state does: it
+      // had read "Stopped", as if this page's Stop had been pressed
+      if (e.canceled) {
+        out.replaceChildren(el('p', { class: 'muted' }, stopped ? 'Stopped before it had an answer.'
+          : `Canceled elsewhere before it had an answer: ${CANCELED_ELSEWHERE}.`));
+      }
       else {
         out.replaceChildren();
         notify(errorText(e), { cause: 'library-ask' });
@@ -222,7 +235,7 @@ export class LibraryPanel {
     }
   }
 
-  showAnswer(result) {
+  showAnswer(result, { stopped = false } = {}) {
     const citations = result.citations ?? [];
     const warnings = result.warnings ?? [];
     const about = [result.model, result.model_choice?.reason,
@@ -230,7 +243,8 @@ export class LibraryPanel {
       .filter(Boolean).join(' · ');
     clear($('#library-answer'),
       el('p', { class: 'answer' }, (result.answer || 'The model wrote no answer.')
-        + (result.finish_reason === 'canceled' ? ' … (stopped)' : '')),
+        + (result.finish_reason === 'canceled' ? ` … (${stopped ? 'stopped' : `canceled elsewhere: ${CANCELED_ELSEWHERE}`})`
+          : '')),
       citations.length ? el('h3', {}, 'Citations') : null,
       citations.length ? el('ol', { class: 'plain citations', 'aria-label': 'Citations' }, citations.map((c) => el('li', {
         dataset: { track: c.track_id, file: c.filename }, title: measured(c.measured),

@@ -1,9 +1,14 @@
 // The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
 // sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
 import { cancelJob, get, postAndFollow } from './api.js';
-import { $, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
+import { $, CANCELED_ELSEWHERE, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+// While the panel is open and in view, the status is read again this often: a model loaded or unloaded elsewhere
+// (another user, the API, the command line) had left the table saying what it was when the panel was opened
+const STATUS_EVERY_MS = 5000;
+// the other tabs of this page: each says when its load, unload or generate ended, and the others read the status then
+const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('music-analyzer-models') : null;
 const STATE_WORDS = { sending: 'being sent', queued: 'queued', running: 'running' };
 
 export class ModelsPanel {
@@ -15,7 +20,18 @@ export class ModelsPanel {
     // queued behind a load it runs on the model loaded (Load, then Generate, is how the panel is used), and this
     // page's own generation already disables it.
     this.changing = new Map();
-    $('#models-panel').addEventListener('toggle', () => { if ($('#models-panel').open) this.refresh(); });
+    this.timer = 0;
+    const panel = $('#models-panel');
+    const watched = () => panel.open && document.visibilityState === 'visible';
+    const watch = () => { clearTimeout(this.timer); if (watched()) this.refresh(); };
+    panel.addEventListener('toggle', watch);
+    document.addEventListener('visibilitychange', watch);
+    tabs?.addEventListener('message', watch);
+    // the next read is planned once this one has answered, while the panel is open and in view
+    this.again = () => {
+      clearTimeout(this.timer);
+      if (watched()) this.timer = setTimeout(() => this.refresh(), STATUS_EVERY_MS);
+    };
     $('#models-refresh').addEventListener('click', () => this.refresh());
     $('#generate-form').addEventListener('submit', (e) => { e.preventDefault(); this.generate(); });
   }
@@ -25,9 +41,12 @@ export class ModelsPanel {
     try { status = await get('/api/v2/models/status'); } catch (e) {
       notify(errorText(e), { cause: 'models-status' });
       this.drawRows(); // the last status's rows, with the buttons of jobs that have ended enabled
+      this.again();
       return;
     }
+    this.again();
     clearNotice('models-status');
+    document.dispatchEvent(new CustomEvent('models-status', { detail: status })); // the Ask form's choice follows
     this.models = modelList(status);
     $('#models-current').textContent = `Resident: ${status.current_model ?? 'none'} · device ${status.device ?? 'unknown'}`
       + ` · ${status.queue_depth ?? 0} queued`;
@@ -39,6 +58,13 @@ export class ModelsPanel {
     // the first of this page's load or unload jobs still on its way, as the reason the buttons wait
     const [pending] = this.changing.entries();
     const wait = pending ? `Wait: ${pending[1]} is ${STATE_WORDS[pending[0].dataset.state] ?? 'not finished'}` : undefined;
+    // drawn again only when it changed, the keyboard kept on its row: the status is read every few seconds, and a
+    // focused Load had been replaced under the keyboard each time
+    const drawn = JSON.stringify([wait, this.models.map((m) => [m.model_type, m.loaded, m.downloaded,
+      m.memory?.weights_bytes || m.expected_memory_bytes])]);
+    if (drawn === this.drawn) return;
+    this.drawn = drawn;
+    const focused = document.activeElement?.closest('#models-rows tr')?.dataset.model;
     $('#models-rows').replaceChildren(...this.models.map((m) => el('tr', { dataset: { model: m.model_type } },
       el('th', { scope: 'row' }, m.model_type),
       // one column for both (Disk and Loaded side by side ran together in the 21rem sidebar)
@@ -51,6 +77,7 @@ export class ModelsPanel {
         : el('button', { type: 'button', disabled: !m.downloaded || Boolean(pending), title: m.downloaded ? wait : undefined,
           onclick: () => this.run('load', { model_type: m.model_type }, `Load ${m.model_type}`),
           'aria-label': `Load ${m.model_type}` }, 'Load')))));
+    if (focused) $('#models-rows').querySelector(`tr[data-model="${CSS.escape(focused)}"] button`)?.focus();
   }
 
   // The job of /api/v2/models/<route>, followed to its result, its states shown in a row of #models-jobs as the
@@ -82,6 +109,7 @@ export class ModelsPanel {
       // model just loaded for a moment
       this.changing.delete(row);
       this.refresh();
+      tabs?.postMessage({ models: route });
     }
   }
 
@@ -153,13 +181,19 @@ export class ModelsPanel {
         else if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
         else out.textContent = 'Generating…';
       });
-      out.textContent = result.finish_reason === 'canceled' ? `${result.response} … (stopped)` : result.response;
+      out.textContent = result.finish_reason !== 'canceled' ? result.response
+        : `${result.response} … (${stopped ? 'stopped' : `canceled elsewhere: ${CANCELED_ELSEWHERE}`})`;
       clearNotice('generate');
     } catch (e) {
       // stopped before it wrote a word (queued, or reading the prompt): what the user asked for, not an error (a
       // stranger's Stop of a queued generation had been told "the job was canceled" as a failure)
       if (e.canceled && stopped) {
         out.textContent = 'Stopped before it had written anything.';
+        clearNotice('generate');
+      } else if (e.canceled) {
+        // canceled elsewhere: said as such, as its job's row says "canceled" (it had been the error "the job was
+        // canceled" in a notice)
+        out.textContent = `Canceled elsewhere before it had written anything: ${CANCELED_ELSEWHERE}.`;
         clearNotice('generate');
       } else {
         out.textContent = '';

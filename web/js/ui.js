@@ -61,6 +61,9 @@ function showNotices() {
   box.classList.toggle('error', [...notices.values()].some((n) => n.node.classList.contains('error')));
 }
 
+// what a job canceled without this page's Stop was canceled by, as far as the page can know
+export const CANCELED_ELSEWHERE = 'not by this page (another page, the API or the command line)';
+
 export function errorText(e) {
   return e && e.message ? e.message : String(e);
 }

@@ -51,6 +51,34 @@ def test_of_several_files_dropped_the_first_dropped_is_opened(browser, server, a
 
 
 @pytest.mark.needs_chromium
+def test_a_session_opened_while_files_upload_into_another_opens_its_file(browser, server, client, session_id,
+                                                                         audio_dir):
+    """While a batch's file to open was unknown, every session read opened no file: one opened meanwhile from the
+    list read "No file selected" until the upload into the other had ended."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "here.wav", sine(440, 0.5))).status_code == 201
+    held = []
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/")
+        page.locator("#session-list li").first.wait_for()
+        page.route("**/sessions/*/files", lambda route: held.append(route))
+        drop_files(page, "#drop-zone", [write(audio_dir / "away.wav", sine(660, 0.5))])
+        page.locator("#upload-list li.upload", has_text="away.wav").wait_for()
+        page.evaluate(f"() => {{ location.hash = 'session={session_id}'; }}")
+        expect(page.locator("#track-h")).to_have_text("here.wav")
+        assert held, "the upload is held"
+        held[0].continue_()
+        page.locator("#upload-list li.upload.ok", has_text="away.wav").wait_for()
+        expect(page.locator("#track-h")).to_have_text("here.wav")  # the batch's file is another session's
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_each_run_button_says_what_it_runs_on_which_file(browser, server, client, session_id, audio_dir):
     """A stranger's screen reader listed the Files panel's buttons as "Run", "Run", "Run"... (one per file), each
     form's fields the same. A Run names what is ticked and the file; one file's analyses are open at a time."""
@@ -150,3 +178,4 @@ def test_another_tab_reads_the_session_once_for_a_burst_of_uploads(browser, serv
         assert not problems, problems
     finally:
         context.close()
+

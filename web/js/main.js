@@ -26,8 +26,9 @@ const tellTabs = (sessionId) => tabs?.postMessage({ session: sessionId });
 // more read after it (uploads, other tabs' news and jobs' ends come in bursts)
 const refresh = coalesced(() => refreshSession());
 const reloadSessions = coalesced(() => sessions.load());
-// upload batches whose file to open is not known yet (uploads.js): a read of the session meanwhile opens none
-let opening = 0;
+// the sessions of the upload batches whose file to open is not known yet (uploads.js), once per batch: a read of
+// such a session meanwhile opens none of its files
+const opening = [];
 
 const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
 const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio),
@@ -112,7 +113,7 @@ async function refreshSession({ resetJobs = false } = {}) {
   clearNotice('session'); // read: a refusal of an earlier read no longer applies
   state.session = session;
   const audio = session.files.filter((f) => !isImage(f));
-  if (!audio.some((f) => f.name === state.file)) state.file = opening ? null : audio[0]?.name ?? null;
+  if (!audio.some((f) => f.name === state.file)) state.file = opening.includes(id) ? null : audio[0]?.name ?? null;
   writeHash();
   if (resetJobs) jobs.reset(session.jobs);
   else session.jobs.forEach((j) => jobs.add(j));
@@ -183,11 +184,10 @@ initUploads({
   // uploading. The file open before stays if it is playing, or if the user opened another meanwhile.
   onBatch: (sessionId) => {
     const before = state.file;
-    opening += 1;
+    opening.push(sessionId);
     return (name) => {
-      opening -= 1;
-      if (sessionId !== state.sessionId) return;
-      if (name && state.file === before && audio.paused) state.file = name;
+      opening.splice(opening.indexOf(sessionId), 1);
+      if (name && sessionId === state.sessionId && state.file === before && audio.paused) state.file = name;
       refresh();
     };
   },

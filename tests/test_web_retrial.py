@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser_page import logged_in
+from tests.conftest import USER
 from tests.test_web_access import violations
 from tests.test_web_page import drop_files
 
@@ -179,3 +180,36 @@ def test_another_tab_reads_the_session_once_for_a_burst_of_uploads(browser, serv
     finally:
         context.close()
 
+
+@pytest.mark.needs_chromium
+def test_the_tracks_downloads_are_named_apart(browser, server, client, settings, session_id, audio_dir):
+    """A stranger's screen reader listed the track's links as "Download", "Download" (one per stem), "JSON", "Text"
+    and "Text" (the key and tempo's, the transcript's): each now names what it holds."""
+    import json
+
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload, user_session_dir
+    from tests.web_results import pitch_of, put_results
+
+    assert upload(client, session_id, write(audio_dir / "named.wav", sine(440, 1.0))).status_code == 201
+    put_results(settings, session_id, "named.wav", pitch_of(1.0), stems=("harmonic", "percussive"))
+    results = user_session_dir(settings, USER, session_id) / "results"
+    (results / "pitch_named.txt").write_text("Key: C major\n")
+    (results / "transcript_named.json").write_text(json.dumps({"segments": [
+        {"start": 0.1, "end": 0.8, "text": " la la", "words": [{"start": 0.1, "end": 0.4, "word": " la"},
+                                                              {"start": 0.4, "end": 0.8, "word": " la"}]}]}))
+    (results / "transcript_named.txt").write_text("la la\n")
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=named.wav")
+        page.locator("#mixer tr[data-stem='percussive']").wait_for()
+        page.locator("#subtitle-links a").first.wait_for()
+        page.locator("#pitch-downloads a").first.wait_for()
+        names = page.locator("#main a[href]").evaluate_all(
+            "(links) => links.map((a) => a.getAttribute('aria-label') || a.textContent.trim())")
+        assert {"Download harmonic", "Download percussive", "Transcript as text"} <= set(names), names
+        assert len(names) == len(set(names)), names
+        assert violations(page) == []
+        assert not problems, problems
+    finally:
+        context.close()

@@ -66,7 +66,9 @@ export class Mixer {
       el('td', {}, toggle('mute', 'Mute')),
       el('td', {}, toggle('solo', 'Solo')),
       el('td', {}, volume),
-      el('td', {}, c.download ? el('a', { href: c.download, download: '' }, 'Download') : ''));
+      // named by its stem: a screen reader's list of links had read "Download" once per stem
+      el('td', {}, c.download ? el('a', { href: c.download, download: '', 'aria-label': `Download ${c.name}` },
+        'Download') : ''));
   }
 
   // what is heard: the soloed channels if any, else every channel not muted

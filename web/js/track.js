@@ -230,11 +230,13 @@ export class Track {
       ...fact('Beats, bars', beats, undefined, 'fact-beats'));
     clear(warnings, ...(pitch.warnings || []).map((w) => el('li', {}, w)));
     const files = result?.files || [];
-    const link = (suffix, text) => {
+    // each named for what it holds: the transcript's "Text" link sat beside this one of the same name
+    const link = (suffix, text, label) => {
       const n = files.find((f) => f.endsWith(suffix));
-      return n ? el('a', { href: url(n, 'results', false), download: n }, text) : null;
+      return n ? el('a', { href: url(n, 'results', false), download: n, 'aria-label': label }, text) : null;
     };
-    const links = [link('.mid', 'Melody, chords and beats as MIDI'), link('.json', 'JSON'), link('.txt', 'Text')]
+    const links = [link('.mid', 'Melody, chords and beats as MIDI'), link('.json', 'JSON', 'Key, tempo and chords as JSON'),
+      link('.txt', 'Text', 'Key, tempo and chords as text')]
       .filter(Boolean);
     clear(downloads, ...links.flatMap((a, i) => (i ? [' · ', a] : [a])));
   }
@@ -258,12 +260,12 @@ export class Track {
       return;
     }
     this.transcript.load(transcript);
-    const subtitle = (ext, text) => {
+    const subtitle = (ext, text, label) => {
       const n = result.files.find((f) => f.endsWith(ext));
-      return n ? el('a', { href: url(n, 'results', false), download: n }, text) : null;
+      return n ? el('a', { href: url(n, 'results', false), download: n, 'aria-label': label }, text) : null;
     };
     const found = [subtitle('.srt', 'Subtitles (.srt)'), subtitle('.vtt', 'WebVTT (.vtt)'), subtitle('.lrc', 'Lyrics (.lrc)'),
-      subtitle('.txt', 'Text')].filter(Boolean);
+      subtitle('.txt', 'Text', 'Transcript as text')].filter(Boolean);
     clear(links, ...found.flatMap((a, i) => (i ? [' · ', a] : [a])));
   }
 

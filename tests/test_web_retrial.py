@@ -213,3 +213,33 @@ def test_the_tracks_downloads_are_named_apart(browser, server, client, settings,
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_analyses_open_stay_open_when_the_list_is_drawn_again(browser, server, client, session_id, audio_dir):
+    """The file list is drawn again at every job's end and read of the session: the analyses the user had opened
+    (another file's than the one playing) closed under their hand, the open file's opening instead."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    for name in ("o1.wav", "o2.wav"):
+        assert upload(client, session_id, write(audio_dir / name, sine(440, 0.3))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=o1.wav")
+        first, second = (page.locator(f"#file-list li.file[data-file='{n}'] details") for n in ("o1.wav", "o2.wav"))
+        expect(first).to_have_attribute("open", "")
+        second.locator("summary").click()
+        second.get_by_label("Stems", exact=True).check()
+        page.evaluate("() => { document.querySelector('#file-list li.file').dataset.drawn = 'before';"
+                      " document.dispatchEvent(new Event('visibilitychange')); }")  # the session read again
+        page.wait_for_function("() => !document.querySelector('#file-list li.file[data-drawn]')")  # and drawn
+        expect(second).to_have_attribute("open", "")
+        expect(first).not_to_have_attribute("open", "")
+        assert second.get_by_label("Stems", exact=True).is_checked()
+        page.locator("#file-list li.file[data-file='o2.wav'] .file-open").click()  # selecting it keeps it open
+        expect(page.locator("#file-list li.file.current")).to_have_attribute("data-file", "o2.wav")
+        expect(second).to_have_attribute("open", "")
+        assert not problems, problems
+    finally:
+        context.close()

@@ -22,10 +22,15 @@ export function renderFiles(session, options) {
   const images = session.files.filter(isImage);
   const audio = session.files.filter((f) => !isImage(f)).sort((a, b) => naturalOrder.compare(a.name, b.name));
   const shown = audio.slice(0, listed.count);
+  // the one file whose analyses are open: the file just selected (or at the first drawing), else the one the user
+  // had open. The rows' details are one group, where the first open one inserted closes the others: a redraw (a
+  // job's end) had opened the selected file's again and closed the one the user was ticking
+  const openFile = selected && !chosen.get(selected)?.current ? selected
+    : [...chosen].find(([, c]) => c.open)?.[0] ?? null;
   const open = audio.findIndex((f) => f.name === selected);
   if (open >= listed.count) shown.push(audio[open]);  // the open file is always in the list
   shown.forEach((file) => list.append(restore(fileRow(session.session_id, file, audio.indexOf(file),
-    { ...options, images }), chosen.get(file.name))));
+    { ...options, images, openFile }), chosen.get(file.name))));
   const left = audio.length - shown.length;
   if (left > 0) {
     list.append(el('li', { class: 'file more' }, el('button', {
@@ -65,6 +70,7 @@ function choices(list) {
     const form = row.querySelector('form.analyses');
     saved.set(row.dataset.file, {
       open: row.querySelector('details').open,
+      current: row.classList.contains('current'),
       values: [...form.elements].filter((e) => e.name)
         .map((e) => [e.name, e.type === 'checkbox' ? e.checked : e.value]),
     });
@@ -74,8 +80,6 @@ function choices(list) {
 
 function restore(row, saved) {
   if (!saved) return row;
-  const details = row.querySelector('details');
-  details.open = details.open || saved.open;
   const { elements } = row.querySelector('form.analyses');
   for (const [name, value] of saved.values) {
     const field = elements[name];
@@ -112,7 +116,7 @@ function artRow(sessionId, images) {
       el('span', { class: 'muted small' }, ` ${img.name} · ${img.width}×${img.height}`)))));
 }
 
-function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, images }) {
+function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, images, openFile }) {
   const id = `f${index}`;
   const boxes = ANALYSES.map((a) => {
     const box = el('input', { type: 'checkbox', id: `${id}-${a.type}`, name: a.type, checked: a.checked });
@@ -177,7 +181,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
   el('span', { class: 'muted small' }, ` ${formatTime(file.duration_seconds)} · ${formatBytes(file.bytes)}`),
   sentAs ? el('span', { class: 'muted small renamed' }, ` · renamed from “${sentAs}”`) : null);
   // one file's analyses open at a time (`name`: opening one closes the other), its summary naming the file
-  const details = el('details', { name: 'analyses', open: isSelected },
+  const details = el('details', { name: 'analyses', open: file.name === openFile },
     el('summary', {}, 'Analyse…', el('span', { class: 'visually-hidden' }, ` ${file.name}`)), form);
   return el('li', { class: isSelected ? 'file current' : 'file', dataset: { file: file.name } }, open, details);
 }

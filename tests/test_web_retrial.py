@@ -243,3 +243,38 @@ def test_the_analyses_open_stay_open_when_the_list_is_drawn_again(browser, serve
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_run_waits_while_its_analyses_are_being_started(browser, server, client, session_id, audio_dir):
+    """On a slow link a stranger pressed Run, saw nothing happen, and pressed it again: every analysis started
+    twice. The Run waits ("Starting…", the keyboard kept on it) until its analyses have answered, and each job is
+    listed as soon as it has started."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "twice.wav", sine(440, 0.3))).status_code == 201
+    held = []
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=twice.wav")
+        row = page.locator("#file-list li.file[data-file='twice.wav']")
+        run = row.locator("button.run")
+        expect(run).to_have_accessible_name("Run Key, tempo, chords, melody; Features picture on twice.wav")
+        page.route("**/process/features/*", lambda route: held.append(route))
+        run.focus()
+        page.keyboard.press("Enter")
+        page.locator("#job-list li.job", has_text="Key, tempo").wait_for()  # the first listed, the second held
+        expect(run).to_have_text("Starting…")
+        expect(run).to_be_disabled()
+        expect(run).to_be_focused()
+        page.keyboard.press("Enter")  # a second press starts nothing
+        assert len(held) == 1, held
+        held[0].continue_()
+        expect(run).to_have_text("Run")
+        expect(run).to_be_enabled()
+        expect(page.locator("#job-list li.job")).to_have_count(2)
+        assert len(client.get(f"/sessions/{session_id}").json()["jobs"]) == 2
+        assert not problems, problems
+    finally:
+        context.close()

@@ -9,6 +9,9 @@ import { $, clearNotice, el, errorText, formatBytes, formatTime, notify } from '
 export const FILES_PAGE = 100;
 const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 let listed = { session: null, count: FILES_PAGE };
+// the files ('<session>/<name>') whose Run is sending its analyses: their Run waits (on a slow link a stranger's
+// second press, nothing having shown yet, had started every analysis twice)
+const starting = new Set();
 
 export function renderFiles(session, options) {
   const { selected } = options;
@@ -91,7 +94,14 @@ function restore(row, saved) {
   return row;
 }
 
-function nameRun(button, form, name) {
+// the Run button of file `name` as the list holds it now
+const runOf = (name) => $('#file-list').querySelector(`li.file[data-file="${CSS.escape(name)}"] button.run`);
+
+// The Run's name (and, while it sends, its wait: aria-disabled keeps the keyboard on it, where disabled drops it)
+function nameRun(button, form, name, busy) {
+  button.textContent = busy ? 'Starting…' : 'Run';
+  if (busy) button.setAttribute('aria-disabled', 'true'); else button.removeAttribute('aria-disabled');
+  if (busy) { button.setAttribute('aria-label', `Starting the analyses on ${name}…`); return; }
   const chosen = ANALYSES.filter((a) => form.elements[a.type].checked).map((a) => a.label);
   // "; " between them: a label holds commas ("Key, tempo, chords, melody")
   button.setAttribute('aria-label', chosen.length ? `Run ${chosen.join('; ')} on ${name}`
@@ -140,23 +150,37 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes), run);
   // each Run says what it runs on which file ("Run Stems; Transcript (Whisper) on take2.wav"): a stranger's
   // screen reader listed 30 buttons named "Run" alike
-  form.addEventListener('change', () => nameRun(run, form, file.name));
-  nameRun(run, form, file.name);
+  const key = `${sessionId}/${file.name}`;
+  form.addEventListener('change', () => nameRun(run, form, file.name, starting.has(key)));
+  nameRun(run, form, file.name, starting.has(key));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (starting.has(key)) return;
     const chosen = ANALYSES.filter((a) => form.elements[a.type].checked);
     // this file's Run: its refusals stay up until a Run of it starts everything ticked
     const cause = `run:${sessionId}/${file.name}`;
     if (!chosen.length) { notify('Tick at least one analysis.', { cause }); return; }
-    const started = [];
     const refused = [];  // every refusal is shown: one notice each would leave only the last on screen
+    starting.add(key);
+    runOf(file.name)?.form.dispatchEvent(new Event('change'));
+    try {
+      await startEach(chosen, refused);
+    } finally {
+      starting.delete(key);
+      runOf(file.name)?.form.dispatchEvent(new Event('change')); // the row drawn now, maybe a new one
+    }
+    if (refused.length) notify(refused.join('\n'), { cause });
+    else clearNotice(cause);
+  });
+  // each analysis started in turn, its job listed as soon as it is (they had been listed once all had answered)
+  const startEach = async (chosen, refused) => {
     for (const a of chosen) {
       const body = { ...a.body, file: file.name };
       if (a.option) body[a.option] = form.elements[`${a.type}-${a.option}`].value;
       const art = form.elements[`${a.type}-image`];
       if (art && art.value) body.image = art.value;
       try {
-        started.push(await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body));
+        onJobs([await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body)]);
       } catch (err) {
         // the session was deleted elsewhere: the page closes it, as a refresh's 404 does (it had kept the title,
         // files, jobs and track, and the Sessions row, under one "does not exist" per analysis)
@@ -168,10 +192,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
         refused.push(`${a.label}: ${errorText(err)}`);
       }
     }
-    if (refused.length) notify(refused.join('\n'), { cause });
-    else clearNotice(cause);
-    if (started.length) onJobs(started);
-  });
+  };
   const isSelected = file.name === selected;
   const sentAs = renamed.get(sessionId)?.[file.name];
   const open = el('button', {

@@ -278,3 +278,25 @@ def test_a_run_waits_while_its_analyses_are_being_started(browser, server, clien
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_each_refused_uploads_dismiss_names_its_file(browser, server, session_id, audio_dir):
+    """Three files refused at once: three buttons read "Dismiss" alike, with nothing to tell which goes."""
+    fakes = []
+    for i in range(3):
+        fakes.append(audio_dir / f"fake{i}.mp3")
+        fakes[-1].write_text("not audio at all\n" * 50)
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#file-input").set_input_files([str(f) for f in fakes])
+        expect(page.locator("#upload-list li.upload.failed")).to_have_count(3)
+        for i in range(3):
+            page.get_by_role("button", name=f"Dismiss the refused upload of fake{i}.mp3", exact=True).wait_for()
+        page.get_by_role("button", name="Dismiss the refused upload of fake1.mp3").click()
+        expect(page.locator("#upload-list li.upload.failed")).to_have_count(2)
+        expect(page.locator("#upload-list li.upload", has_text="fake1.mp3")).to_have_count(0)
+        assert not [p for p in problems if "Failed to load resource" not in p], problems  # the refusals
+    finally:
+        context.close()

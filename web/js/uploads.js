@@ -63,7 +63,7 @@ async function sendOne(sessionId, file, onUploaded) {
     if (renamed) {
       item.classList.add('renamed');
       status.textContent = `done: renamed from “${file.name}”`;
-      item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
+      item.append(dismiss(item, `Dismiss the upload of ${file.name}`));
     } else {
       status.textContent = 'done';
       setTimeout(() => item.remove(), 4000);
@@ -76,7 +76,12 @@ async function sendOne(sessionId, file, onUploaded) {
     bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success
     status.textContent = errorText(e);
     announce(`${file.name} was not uploaded: ${errorText(e)}`);
-    item.append(el('button', { type: 'button', class: 'link', onclick: () => item.remove() }, 'Dismiss'));
+    item.append(dismiss(item, `Dismiss the refused upload of ${file.name}`));
     return null;
   }
+}
+
+// an upload's Dismiss, named for its file: three refused uploads had read "Dismiss" three times alike
+function dismiss(item, label) {
+  return el('button', { type: 'button', class: 'link', 'aria-label': label, onclick: () => item.remove() }, 'Dismiss');
 }

@@ -300,3 +300,50 @@ def test_each_refused_uploads_dismiss_names_its_file(browser, server, session_id
         assert not [p for p in problems if "Failed to load resource" not in p], problems  # the refusals
     finally:
         context.close()
+
+
+class Restarting:
+    """A front with no server behind it while `down`: 502 for everything but the page's own files."""
+
+    def __init__(self, app):
+        self.app, self.down = app, False
+
+    def __call__(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        if self.down and not (path == "/" or path.startswith("/web/")):
+            start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+            return [b"<html><body><h1>502 Bad Gateway</h1></body></html>"]
+        return self.app(environ, start_response)
+
+
+@pytest.mark.needs_chromium
+def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, client, session_id, audio_dir):
+    """A stranger restarted the server with the page open: three notices read the bare "the server answered 502"
+    (the session's read, the upload's, the models'), a file dropped meanwhile vanished from the upload list, and the
+    notices stayed once the server was back."""
+    from tests.audio_synth import sine, write
+    from tests.conftest import serving
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "away0.wav", sine(300, 0.5))).status_code == 201
+    dropped = write(audio_dir / "away1.wav", sine(500, 0.5))
+    front = Restarting(app)
+    with serving(front) as base:
+        context, page, _ = logged_in(browser)
+        try:
+            page.goto(f"{base}/#session={session_id}&file=away0.wav")
+            page.locator("#file-list li.file[data-file='away0.wav']").wait_for()
+            page.locator("#models-panel summary").click()
+            page.locator("#models-rows tr").first.wait_for()
+            front.down = True
+            page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the session read again
+            page.locator("#file-input").set_input_files(str(dropped))
+            failed = page.locator("#upload-list li.upload.failed", has_text="away1.wav")
+            expect(failed).to_contain_text("The server is not answering")
+            notices = page.locator("#notice p.notice")
+            expect(notices).to_have_count(1)
+            expect(notices).to_contain_text("The server is not answering (restarting?)")
+            front.down = False
+            expect(notices).to_have_count(0, timeout=15000)  # the models' next read answered
+        finally:
+            context.close()

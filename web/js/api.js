@@ -1,6 +1,6 @@
 // The API as the page uses it. Every request is same-origin, so the browser adds the Basic credentials it
 // asked for when the page loaded; errors become ApiError with the server's own message.
-import { clearNotice, notify } from './ui.js';
+import { SERVER_AWAY, clearNotice, notify } from './ui.js';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -20,7 +20,16 @@ export async function errorOf(response) {
     const body = await response.json();
     if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message);
   } catch (_) { /* not JSON: a proxy's page */ }
+  if ([502, 503, 504].includes(response.status)) return new ApiError(response.status, 'server_away', SERVER_AWAY);
   return new ApiError(response.status, 'http_error', `the server answered ${response.status}`);
+}
+
+// fetch, a network failure (no answer at all) an ApiError saying the server is away, and any answer the end of it
+async function reach(url, init) {
+  let response;
+  try { response = await fetch(url, init); } catch (e) { throw new ApiError(0, 'server_away', SERVER_AWAY); }
+  if (![502, 503, 504].includes(response.status)) clearNotice('server');
+  return response;
 }
 
 export async function request(method, path, body) {
@@ -29,7 +38,7 @@ export async function request(method, path, body) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(at(path), init);
+  const response = await reach(at(path), init);
   if (!response.ok) throw await errorOf(response);
   return response.status === 204 ? null : response.json();
 }
@@ -46,7 +55,7 @@ export function fileUrl(sessionId, name, { area, inline = true } = {}) {
 }
 
 export async function fetchJson(url) {
-  const response = await fetch(at(url));
+  const response = await reach(at(url));
   if (!response.ok) throw await errorOf(response);
   return response.json();
 }
@@ -63,6 +72,7 @@ export function upload(sessionId, file, onProgress) {
     xhr.addEventListener('load', () => {
       const body = xhr.response;
       if (xhr.status === 201) resolve(body);
+      else if (!body?.error && [502, 503, 504].includes(xhr.status)) reject(new ApiError(xhr.status, 'server_away', SERVER_AWAY));
       else reject(new ApiError(xhr.status, body?.error?.code ?? 'http_error',
         body?.error?.message ?? `the upload failed (${xhr.status})`));
     });
@@ -141,7 +151,7 @@ export function followJob(jobId, onUpdate) {
           return;
         }
         if (e instanceof ApiError && [401, 403].includes(e.status)) return; // no longer ours
-        notify('The server is not answering: the jobs\' progress shows again once it is back.', { cause: 'server' });
+        notify(SERVER_AWAY, { cause: 'server' }); // the job's row follows it again once it is back
         retry();
         return;
       }

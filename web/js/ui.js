@@ -30,7 +30,14 @@ export function clear(node, ...children) {
 // confirmation goes by itself after 4 s.
 const notices = new Map(); // cause -> {node, timer}
 
+// What a request answered by a front with no server behind it (502, 503, 504 without the API's JSON error), or not
+// answered at all, says. It is one notice, whatever asked (cause 'server'), gone with the next answered request: a
+// restart had left three notices reading the bare "the server answered 502" (the session's read, an upload's, the
+// models'), and they stayed once it was back.
+export const SERVER_AWAY = 'The server is not answering (restarting?): what failed can be tried again once it is back.';
+
 export function notify(message, { error = true, cause = 'page' } = {}) {
+  if (message === SERVER_AWAY) cause = 'server';
   clearNotice(cause);
   const node = el('p', { class: error ? 'notice error' : 'notice', dataset: { cause } },
     el('span', { class: 'notice-text' }, message),

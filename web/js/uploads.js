@@ -10,7 +10,12 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
   const send = async (files) => {
     if (!files.length) return;
     let sessionId;
-    try { sessionId = await sessionForUpload(); } catch (e) { return; }
+    try { sessionId = await sessionForUpload(); } catch (e) {
+      // no session to put them in (the server away, a refusal): each file is listed as not uploaded, where they had
+      // vanished with a notice alone
+      for (const file of files) refused(listed(file), file, e);
+      return;
+    }
     const opener = firstStored(files.length, onBatch(sessionId));
     await Promise.all([...files].map((f, i) => sendOne(sessionId, f, onUploaded).then((stored) => opener(i, stored))));
   };
@@ -43,11 +48,10 @@ function firstStored(count, open) {
 
 // The stored name, or null when refused
 async function sendOne(sessionId, file, onUploaded) {
-  const bar = el('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` });
-  const status = el('span', { class: 'small' }, 'uploading');
-  const name = el('span', { class: 'name' }, file.name);
-  const item = el('li', { class: 'upload' }, name, bar, status);
-  $('#upload-list').append(item);
+  const item = listed(file);
+  const bar = item.querySelector('progress');
+  const status = item.querySelector('.status');
+  const name = item.querySelector('.name');
   try {
     const answer = await upload(sessionId, file, (fraction) => {
       bar.value = fraction;
@@ -72,13 +76,26 @@ async function sendOne(sessionId, file, onUploaded) {
     onUploaded(sessionId, answer.files.map((f) => f.name), renamed ? { [stored]: file.name } : {});
     return stored;
   } catch (e) {
-    item.classList.add('failed');
-    bar.remove(); // every byte was sent, but the file was refused: a full bar beside the error read as success
-    status.textContent = errorText(e);
-    announce(`${file.name} was not uploaded: ${errorText(e)}`);
-    item.append(dismiss(item, `Dismiss the refused upload of ${file.name}`));
+    refused(item, file, e);
     return null;
   }
+}
+
+// the upload list's item of `file`, uploading
+function listed(file) {
+  const item = el('li', { class: 'upload' }, el('span', { class: 'name' }, file.name),
+    el('progress', { max: '1', value: '0', 'aria-label': `Uploading ${file.name}` }),
+    el('span', { class: 'small status' }, 'uploading'));
+  $('#upload-list').append(item);
+  return item;
+}
+
+function refused(item, file, e) {
+  item.classList.add('failed');
+  item.querySelector('progress').remove(); // every byte was sent, but refused: a full bar beside the error read as success
+  item.querySelector('.status').textContent = errorText(e);
+  announce(`${file.name} was not uploaded: ${errorText(e)}`);
+  item.append(dismiss(item, `Dismiss the refused upload of ${file.name}`));
 }
 
 // an upload's Dismiss, named for its file: three refused uploads had read "Dismiss" three times alike

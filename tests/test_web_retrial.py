@@ -347,3 +347,25 @@ def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, cl
             expect(notices).to_have_count(0, timeout=15000)  # the models' next read answered
         finally:
             context.close()
+
+
+@pytest.mark.needs_chromium
+def test_the_model_choices_are_left_alone_when_the_status_is_read_again(browser, server):
+    """The models' status is read every few seconds while the panel is open: the model drop-downs (Generate's, and
+    Ask's) were drawn anew each time, closing under the user's hand."""
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/")
+        page.locator("#library-panel summary").click()
+        page.locator("#models-panel summary").click()
+        page.locator("#models-rows tr").first.wait_for()
+        page.evaluate("() => { for (const s of ['#generate-model', '#library-ask-model'])"
+                      " document.querySelector(s).options[0].dataset.kept = 'yes'; }")
+        for _ in range(2):  # two reads of the status after it
+            with page.expect_response("**/api/v2/models/status", timeout=15000):
+                pass
+        assert page.evaluate("() => ['#generate-model', '#library-ask-model']"
+                             ".map((s) => document.querySelector(s).options[0].dataset.kept)") == ["yes", "yes"]
+        assert not problems, problems
+    finally:
+        context.close()

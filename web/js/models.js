@@ -216,8 +216,11 @@ export function modelList(status) {
 // the choice made stays where it is still offered
 export function fillModelSelect(select, models, fixed) {
   const chosen = select.value;
-  select.replaceChildren(...fixed.map(([value, label]) => el('option', { value }, label)),
-    ...models.filter((m) => m.downloaded && (m.kind ?? 'llm') === 'llm')
-      .map((m) => el('option', { value: m.model_type }, m.model_type)));
+  const offered = [...fixed, ...models.filter((m) => m.downloaded && (m.kind ?? 'llm') === 'llm')
+    .map((m) => [m.model_type, m.model_type])];
+  // left alone when the same: the status is read every few seconds, and a list drawn anew closes under the user's
+  // hand (an open drop-down, a keyboard going through it)
+  if (JSON.stringify(offered) === JSON.stringify([...select.options].map((o) => [o.value, o.textContent]))) return;
+  select.replaceChildren(...offered.map(([value, label]) => el('option', { value }, label)));
   select.value = [...select.options].some((o) => o.value === chosen) ? chosen : fixed[0][0];
 }

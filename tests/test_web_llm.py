@@ -198,6 +198,18 @@ def hold_the_gpu_worker(client) -> str:
     return blocker
 
 
+def generation_queued_behind(page, client) -> str:
+    """A 4-token generation asked from the page's Models panel while the GPU worker is held; the holding job's id."""
+    page.locator("#models-panel summary").click()
+    page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
+    blocker = hold_the_gpu_worker(client)
+    page.get_by_label("Model", exact=True).select_option("smollm2-135m")
+    page.get_by_label("Tokens").fill("4")
+    page.get_by_label("Generate text").fill("Name a musical key.")
+    page.get_by_role("button", name="Generate").click()
+    return blocker
+
+
 @pytest.mark.needs_chromium
 def test_load_and_unload_wait_while_a_load_from_the_page_is_on_its_way(browser, server, client, smollm2_folder):
     """A stranger's Load, queued behind another GPU job, stayed clickable: a second click queued a second load.
@@ -239,13 +251,7 @@ def test_a_generation_stopped_while_queued_reads_stopped_not_failed(browser, ser
     blocker = None
     try:
         page.goto(server + "/")
-        page.locator("#models-panel summary").click()
-        page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
-        blocker = hold_the_gpu_worker(client)
-        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
-        page.get_by_label("Tokens").fill("4")
-        page.get_by_label("Generate text").fill("Name a musical key.")
-        page.get_by_role("button", name="Generate").click()
+        blocker = generation_queued_behind(page, client)
         page.locator("#generate-output", has_text="Queued: waiting for the GPU worker…").wait_for(timeout=60000)
         page.get_by_role("button", name="Stop").click()
         page.locator("#generate-output", has_text="Stopped before it had written anything.").wait_for(timeout=60000)
@@ -298,13 +304,7 @@ def test_a_cancel_made_elsewhere_is_not_read_as_this_pages_stop(browser, server,
     blocker = None
     try:
         page.goto(server + "/")
-        page.locator("#models-panel summary").click()
-        page.locator("#models-rows tr[data-model='smollm2-135m']").wait_for()
-        blocker = hold_the_gpu_worker(client)
-        page.get_by_label("Model", exact=True).select_option("smollm2-135m")
-        page.get_by_label("Tokens").fill("4")
-        page.get_by_label("Generate text").fill("Name a musical key.")
-        page.get_by_role("button", name="Generate").click()
+        blocker = generation_queued_behind(page, client)
         queued = page.locator("#models-jobs li.job[data-state='queued']", has_text="Generate (smollm2-135m)")
         queued.wait_for(timeout=60000)
         assert client.delete(f"/jobs/{queued.get_attribute('data-job')}").status_code == 202

@@ -55,7 +55,10 @@ def note_data(pipe: redis.client.Pipeline, now: float) -> None:
 
 
 def data_since(client: redis.Redis) -> float | None:
-    raw = client.get(keys.DATA_SINCE)
+    return _seconds(client.get(keys.DATA_SINCE))
+
+
+def _seconds(raw: bytes | str | None) -> float | None:
     try:
         return float(raw) if raw else None
     except ValueError:
@@ -86,8 +89,7 @@ class EmptiedWatch:
         pipe = client.pipeline()
         note_data(pipe, time.time())
         pipe.get(keys.DATA_SINCE)
-        raw = pipe.execute()[-1]
-        since = float(raw) if raw else None
+        since = _seconds(pipe.execute()[-1])  # read as data_since reads it: a stray value is no crash of the beat
         emptied = self.seen is not None and since is not None and since > self.seen
         if emptied and since is not None:
             log.error("Redis lost its data: %s (REDIS_URL's Redis keeps nothing on disk; set `appendonly yes`)",

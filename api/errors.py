@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import kombu.exceptions
 import redis
 from flask import Flask, Response, current_app, has_request_context, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from api.context import current_request_id
 from jobs.queue_storage import QueueStorageFull
 from worker.errors import DISK_FULL_MESSAGE, InsufficientStorageError, MusicAnalyzerError, out_of_space
+
+PATH_CHARS = 200  # of a path no route matches, quoted back in its 404 or 405
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,21 @@ def unknown_job_type() -> str | None:
     return f"no job type {parts[2][:64]!r}: POST /process/<type>/<session_id> takes {', '.join(known)}"
 
 
+def unrouted(e: HTTPException) -> tuple[str, dict[str, Any]] | None:
+    """The message (and details) of a 404 or 405 that routing raised, not a view: which method and path, cut to
+    PATH_CHARS, and for a 405 the methods the path takes (both had been Werkzeug's generic "The requested URL was
+    not found on the server. If you entered the URL manually...")."""
+    if e.code not in (404, 405) or not has_request_context() or request.routing_exception is not e:
+        return None
+    method, path = request.method[:16], request.path
+    if len(path) > PATH_CHARS:
+        path = path[:PATH_CHARS] + "…"
+    if isinstance(e, MethodNotAllowed):
+        allowed = sorted(e.valid_methods or ())
+        return f"{method} is not allowed on {path}; it takes {', '.join(allowed)}", {"details": {"allowed": allowed}}
+    return f"no such path: {method} {path}", {}
+
+
 REFUSED_METHOD_HEADER = "X-MA-Refused-Method"  # the nginx front asks which methods a URL takes (TRACE, CONNECT)
 
 
@@ -94,12 +112,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         code = _HTTP_CODES.get(e.code or 500, "http_error")
-        message = e.description or e.name
+        message: str = e.description or e.name
+        extra: dict[str, Any] = {}
         if e.code == 413:
             message = too_large_message()
         elif e.code == 404 and (unknown := unknown_job_type()) is not None:
             message = unknown
-        body, status = error_response(e.code or 500, code, message)
+        elif (routing := unrouted(e)) is not None:
+            message, extra = routing
+        body, status = error_response(e.code or 500, code, message, **extra)
         # the exception's own headers say what the status means: Allow of a 405, Content-Range of a 416
         for name, value in e.get_headers():
             if name.lower() not in ("content-type", "content-length"):

@@ -162,3 +162,21 @@ def test_latin_letters_without_a_decomposition_are_spelt_not_dropped(client, ses
         r = client.post(f"/sessions/{session_id}/files", files=[("file", ("Ünïcødé Straße Łódź Æther.wav", fh))])
     assert r.status_code == 201, r.text
     assert r.json()["files"][0]["name"] == "Unicode_Strasse_Lodz_AEther.wav"
+
+
+def test_a_path_no_route_matches_is_named_and_a_wrong_method_lists_the_allowed(client, tone_session):
+    """`GET /nosuch` and `POST /sessions/x/nosuch` had Werkzeug's "The requested URL was not found on the server. If
+    you entered the URL manually..." and a wrong method "The method is not allowed for the requested URL.": which
+    request was meant, cut to 200 characters, and for a 405 the methods the path takes (the Allow header stays)."""
+    for method, path in (("GET", "/nosuch"), ("POST", f"/sessions/{tone_session}/nosuch")):
+        r = getattr(client, method.lower())(path)
+        assert r.status_code == 404 and r.headers["Content-Type"] == "application/json", r.text
+        assert r.json()["error"] == {"code": "not_found", "message": f"no such path: {method} {path}"}
+    long = client.get("/" + "n" * 5000).json()["error"]["message"]
+    assert long == "no such path: GET /" + "n" * 199 + "…"
+    refused = client.delete("/health")
+    assert refused.status_code == 405 and sorted(refused.headers["Allow"].split(", ")) == ["GET", "HEAD", "OPTIONS"]
+    assert refused.json()["error"] == {"code": "method_not_allowed",
+                                       "message": "DELETE is not allowed on /health; it takes GET, HEAD, OPTIONS",
+                                       "details": {"allowed": ["GET", "HEAD", "OPTIONS"]}}
+    assert client.get("/jobs/abc123").json()["error"]["code"] == "job_not_found"  # a route's own 404 is kept

@@ -116,6 +116,9 @@ _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off"}
 
 
+EX_CONFIG = 78  # sysexits: "configuration error", a worker that cannot work as set up (its unit does not restart it)
+
+
 class SettingsError(ValueError):
     """A setting whose value cannot work; the message names the setting (run.py prints it and exits 2)."""
 

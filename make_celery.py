@@ -7,9 +7,7 @@ written a 77-line import traceback every few seconds, the cause on its last line
 
 import sys
 
-from config import SettingsError, env_file
-
-EX_CONFIG = 78
+from config import EX_CONFIG, SettingsError, env_file
 
 try:
     from app import create_app

@@ -1,4 +1,4 @@
-"""A worker whose DATA_DIR is not the service's: it puts the job it took back in the queue and stops.
+"""A worker whose DATA_DIR is not the service's: it puts the job it took back in the queue and stops, exit status 78.
 
 Each job of a session carries the name of the API's data directory (`DATA_DIR/.data-dir-id`, storage.py), the same
 on every machine that mounts the shared directory.
@@ -12,8 +12,10 @@ import signal
 import threading
 
 import billiard.process
+from celery import signals
 from celery.exceptions import Reject
 
+from config import EX_CONFIG
 from storage import DATA_DIR_ID_FILE
 
 from .services import Services
@@ -36,10 +38,37 @@ class _QuietHandingOn(logging.Filter):
 logging.getLogger("celery.app.trace").addFilter(_QuietHandingOn())
 
 
+# What a pool process sends the worker's main process to stop it for another data directory (Celery's own SIGTERM
+# is a stop like any other, exit status 0: a supervisor's restarts had looped, each handing back what it took)
+STOP_SIGNAL = signal.SIGUSR2
+_stopping_for_data_dir = False  # in the worker's main process
+
+
+def _stop_for_data_dir(signum: int, frame: object) -> None:
+    global _stopping_for_data_dir
+    _stopping_for_data_dir = True
+    os.kill(os.getpid(), signal.SIGTERM)  # Celery's graceful stop: the messages it holds go back to the queue
+
+
+@signals.worker_init.connect
+def _listen_for_stop(sender=None, **kwargs) -> None:
+    if threading.current_thread() is threading.main_thread():  # not a worker embedded in another program (tests)
+        signal.signal(STOP_SIGNAL, _stop_for_data_dir)
+
+
+@signals.worker_shutdown.connect
+def _exit_as_misconfigured(sender=None, **kwargs) -> None:
+    """`celery worker` exits with the worker's exitcode, set here after its stop set its own: 78 (EX_CONFIG), which the
+    systemd unit does not restart (RestartPreventExitStatus), as for the other settings that cannot work."""
+    if _stopping_for_data_dir and sender is not None:
+        sender.exitcode = EX_CONFIG
+
+
 def on_another_data_dir(svc: Services, job_id: str) -> bool:
     """Whether the job's session is in another data directory than this worker's: then the job's message goes back
     to the queue for another worker, the job still queued and its attempts untouched, and this worker stops, its log
-    saying why (its supervisor starts it again: each start hands back at most the jobs it had taken).
+    saying why, with exit status 78 (EX_CONFIG: its systemd unit does not start it again; another supervisor's
+    restart hands back at most the jobs it had taken).
 
     A worker started with a `DATA_DIR` that is not the shared one (a folder of its own on another machine) had taken
     its share of the jobs and failed each `session_not_found`, "session 'x' does not exist", of a session the user
@@ -57,10 +86,9 @@ def on_another_data_dir(svc: Services, job_id: str) -> bool:
         return False
     log.critical("job %s: its session is in another data directory than this worker's DATA_DIR %s (%s says %s, the "
                  "API's says %s): this worker does not share the service's data directory; the job goes back to the "
-                 "queue and this worker stops (mount the shared DATA_DIR, see README 'Run it')", job_id,
-                 svc.sessions.root, DATA_DIR_ID_FILE, mine, theirs)
-    # the worker's main process: this one in a solo pool, the parent of a prefork pool's child. Its SIGTERM is a
-    # graceful stop: the messages it holds go back to the queue, as this one does.
+                 "queue and this worker stops, exit status %d (mount the shared DATA_DIR, see README 'Run it')", job_id,
+                 svc.sessions.root, DATA_DIR_ID_FILE, mine, theirs, EX_CONFIG)
+    # the worker's main process: this one in a solo pool, the parent of a prefork pool's child
     main = os.getpid() if billiard.process.current_process().name == "MainProcess" else os.getppid()
-    os.kill(main, signal.SIGTERM)
+    os.kill(main, STOP_SIGNAL)
     return True

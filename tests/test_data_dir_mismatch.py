@@ -1,4 +1,5 @@
-"""A worker whose DATA_DIR is not the service's hands its jobs on and stops, instead of failing them.
+"""A worker whose DATA_DIR is not the service's hands its jobs on and stops, instead of failing them, with exit status
+78 (EX_CONFIG), which its systemd unit does not restart: it had exited 0, and a supervisor restarted it in a loop.
 
 A stranger's day two: a second CPU worker "on another machine" was started with the right REDIS_URL and a DATA_DIR
 of its own. It took its share of the jobs and failed each `session_not_found`, "session 'dd1' does not exist", of a
@@ -15,17 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from config import EX_CONFIG
 from storage import DATA_DIR_ID_FILE
 from tests.audio_synth import sine, write
 from tests.conftest import Client, serving
 from tests.test_resilience import start_worker_process, stop_all
 
 
-def worker(settings: dict, redis_url: str, data: Path, name: str) -> subprocess.Popen:
-    """A prefork worker on the test's queue with `data` as its DATA_DIR; its log beside that folder."""
+def worker(settings: dict, redis_url: str, data: Path, name: str, pool: str = "prefork") -> subprocess.Popen:
+    """A worker on the test's queue with `data` as its DATA_DIR; its log beside that folder."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
            "HEARTBEAT_SECONDS": "0.5", "CPU_QUEUE": settings["CPU_QUEUE"], "GPU_QUEUE": settings["GPU_QUEUE"]}
-    return start_worker_process(env, settings["CPU_QUEUE"], name, pool="prefork")
+    return start_worker_process(env, settings["CPU_QUEUE"], name, pool=pool)
 
 
 def log_of(name: str, folder: Path) -> str:
@@ -33,7 +35,8 @@ def log_of(name: str, folder: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queues, redis_url, tmp_path):
+@pytest.mark.parametrize("pool", ["prefork", "solo"])  # a CPU worker's pool child tells its parent; the GPU's is one
+def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queues, redis_url, tmp_path, pool):
     from app import create_app
 
     app = create_app(own_queues)
@@ -50,9 +53,10 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         assert made["state"] == "queued", made
 
         elsewhere = tmp_path / "its-own-data"
-        wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere")
+        wrong = worker(own_queues, redis_url, elsewhere, "cpu-wrong@elsewhere", pool)
         try:
-            assert wrong.wait(timeout=90) == 0, "the worker on another data directory went on taking jobs"
+            # (a wait that times out is a worker that went on taking jobs)
+            assert wrong.wait(timeout=90) == EX_CONFIG, log_of("cpu-wrong@elsewhere", tmp_path)
         finally:
             stop_all([wrong])
         log = log_of("cpu-wrong@elsewhere", tmp_path)
@@ -60,6 +64,7 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         # said once, plainly: Celery had followed it with a WARNING and the traceback of the Reject that hands the
         # job back, which read as a crash
         assert log.count(job_id) == 1 and "Traceback" not in log and "Reject" not in log, log
+        assert f"exit status {EX_CONFIG}" in log, log
         job = client.get(f"/jobs/{job_id}").json()
         assert (job["state"], job["attempts"], job.get("error")) == ("queued", 0, None), job
         assert (shared / DATA_DIR_ID_FILE).read_text() != (elsewhere / DATA_DIR_ID_FILE).read_text()

@@ -68,6 +68,9 @@ class IdempotencyKeys:
         if not key or len(key) > MAX_KEY_CHARS:
             raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters",
                                       code="invalid_idempotency_key")
+        if "," in key:  # two Idempotency-Key headers reach the app joined by a comma (WSGI): they had been one key
+            raise InvalidRequestError("send one Idempotency-Key header, without a comma (several headers arrive "
+                                      "joined by commas, as one value)", code="invalid_idempotency_key")
         name = keys.idempotency(owner, hashlib.sha256(key.encode()).hexdigest())
         if self.r.set(name, f"{PENDING}:{request_fingerprint}", nx=True, ex=min(self.ttl, PENDING_SECONDS)):
             return Claim(name, request_fingerprint, None)

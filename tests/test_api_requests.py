@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
+import json
 import logging
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER
 from tests.test_api_sessions import upload
 
 
@@ -180,3 +186,33 @@ def test_a_path_no_route_matches_is_named_and_a_wrong_method_lists_the_allowed(c
                                        "message": "DELETE is not allowed on /health; it takes GET, HEAD, OPTIONS",
                                        "details": {"allowed": ["GET", "HEAD", "OPTIONS"]}}
     assert client.get("/jobs/abc123").json()["error"]["code"] == "job_not_found"  # a route's own 404 is kept
+
+
+def post_with_headers(base: str, path: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[int, dict]:
+    """A POST whose headers may repeat a name (requests folds a dict), over a real socket."""
+    conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=60)
+    try:
+        conn.putrequest("POST", path)
+        credentials = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        for name, value in [("Authorization", f"Basic {credentials}"), ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))), *headers]:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        conn.close()
+
+
+def test_two_idempotency_keys_on_one_request_are_refused(client, server, tone_session):
+    """Two `Idempotency-Key` headers reach the app joined by a comma ("a,b"), and had been taken as that one key: the
+    request made a job, and a later one sending "a,b" got it back. Refused (before any job), as is a comma in one."""
+    first, second = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
+    path, body = f"/process/features/{tone_session}", b'{"file": "tone.wav", "picture": false}'
+    for keys in ([first, second], [f"{first},{second}"]):
+        status, answer = post_with_headers(server, path, body, [("Idempotency-Key", key) for key in keys])
+        assert status == 400 and answer["error"]["code"] == "invalid_idempotency_key", answer
+        assert "one Idempotency-Key" in answer["error"]["message"]
+    status, made = post_with_headers(server, path, body, [("Idempotency-Key", first)])  # one key: as before
+    assert status == 202, made
+    assert client.wait_job(made["job_id"])["state"] == "succeeded"

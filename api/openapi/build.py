@@ -167,8 +167,9 @@ def components() -> dict[str, Any]:
                                 "schema": {"type": "string", "examples": ["a1b2c3d4e5f6"]}},
             "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "required": False,
                                 "description": "The same key from the same user within 24 h returns the same job; "
-                                               "with another body: 422; while the first is handled: 409.",
-                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+                                               "with another body: 422; while the first is handled: 409. One "
+                                               "header, no comma (two headers arrive joined by one): else 400.",
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,]*$"}},
             "Prefer": {"name": "Prefer", "in": "header", "required": False,
                        "description": "`wait=N` (RFC 7240): answer 200 with the finished job if it ends within N "
                                       "seconds (capped by JOB_WAIT_MAX_SECONDS), else 202 as without it.",

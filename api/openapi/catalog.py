@@ -30,7 +30,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_area": (400, "`area` of a file download must be `uploads` or `results`."),
     "invalid_webhook": (400, "`webhook` must be an http(s) URL; `webhook_events_filter` a list of known events."),
     "webhook_not_allowed": (400, "The webhook's host is not in WEBHOOK_ALLOWED_HOSTS."),
-    "invalid_idempotency_key": (400, "An Idempotency-Key is 1-255 characters."),
+    "invalid_idempotency_key": (400, "An Idempotency-Key is one header of 1-255 characters, no comma."),
     "no_file": (400, "An upload request carried no multipart field `file`."),
     "bad_upload": (400, "An upload part was not received as a file."),
     "missing_stem": (400, "Whisper `source: vocals` found no vocal stem to transcribe."),

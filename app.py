@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import tasks  # noqa: F401  (registers the @shared_task functions with whichever Celery app is current)
 from api import audio_models, docs, events, health, jobs, library, metrics, models, process, sessions, tokens, web
 from api.auth import init_auth
-from api.context import SafeJSONProvider, init_request_context
+from api.context import SafeJSONProvider, init_request_context, init_single_params
 from api.errors import init_refused_methods, register_error_handlers
 from api.metrics import init_http_metrics
 from api.uploads import StreamingRequest
@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_cross_site_guard(app)  # before auth: a forged request is refused whoever's credentials it carries
     app.extensions["api_tokens"] = TokenStore(app.config["DATA_DIR"])  # Bearer tokens (api_tokens.py)
     init_auth(app, svc.user_source)  # refuses to start with no users unless AUTH_DISABLED
+    init_single_params(app)  # after auth: a query parameter given twice is a 400, on every route
     adopt_owner_less(svc)  # sessions and jobs of versions without owners become the admin's, once
     register_error_handlers(app)
     # one per resource

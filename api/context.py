@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from worker.errors import InvalidRequestError
+from worker.errors import ECHO_CHARS, InvalidRequestError, echo
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -102,6 +102,29 @@ def init_request_context(app: Flask) -> None:
         if response.direct_passthrough or response.headers.get("Content-Disposition"):  # a file download
             response.headers.setdefault("Content-Security-Policy", DOWNLOAD_CSP)
         return response
+
+
+# (endpoint, parameter) pairs a query may repeat: GET /jobs' comma lists, `?state=queued&state=running` as one list
+REPEATABLE_PARAMS = frozenset({("jobs.list_jobs", "type"), ("jobs.list_jobs", "state")})
+# a repeated parameter's error code: the parameter's own where it has one, as for a bad value of it
+_REPEATED_CODES = {"limit": "invalid_limit", "wait": "invalid_wait", "cursor": "invalid_cursor", "area": "invalid_area",
+                   "session_id": "invalid_session_id", "q": "invalid_query", "mode": "invalid_query"}
+
+
+def init_single_params(app: Flask) -> None:
+    """400 for a query parameter given twice (`?limit=1&limit=5`, `?wait=1&wait=2`): every route read the first and
+    ignored the rest without a word. Once for every route, after the credentials were checked; a path no route
+    matches stays a 404."""
+
+    @app.before_request
+    def single_params() -> None:
+        if request.routing_exception is not None:
+            return
+        for name, values in request.args.lists():
+            if len(values) > 1 and (request.endpoint, name) not in REPEATABLE_PARAMS:
+                raise InvalidRequestError(f"the query parameter {echo(name)} is given {len(values)} times; give it "
+                                          "once", code=_REPEATED_CODES.get(name, "invalid_request"),
+                                          details={"parameter": name[:ECHO_CHARS]})
 
 
 def known_params(valid: frozenset[str]) -> None:

@@ -216,3 +216,23 @@ def test_two_idempotency_keys_on_one_request_are_refused(client, server, tone_se
     status, made = post_with_headers(server, path, body, [("Idempotency-Key", first)])  # one key: as before
     assert status == 202, made
     assert client.wait_job(made["job_id"])["state"] == "succeeded"
+
+
+def test_a_query_parameter_given_twice_is_refused_naming_it(client, tone_session):
+    """`?limit=1&limit=5` had listed one session and `?wait=1&wait=2` waited 1 s: every route read the first value and
+    ignored the rest without a word. A 400 naming the parameter, under its own code where it has one; GET /jobs'
+    comma lists may still repeat (`?state=queued&state=succeeded`)."""
+    job = client.post(f"/process/features/{tone_session}", json={"file": "tone.wav", "picture": False}).json()
+    for path, name, code in (("/sessions?limit=1&limit=5", "limit", "invalid_limit"),
+                             (f"/jobs/{job['job_id']}?wait=1&wait=2", "wait", "invalid_wait"),
+                             (f"/sessions/{tone_session}/files/tone.wav?inline=1&inline=1", "inline",
+                              "invalid_request"),
+                             ("/library/tracks?tempo_min=60&tempo_min=200", "tempo_min", "invalid_request")):
+        r = client.get(path)
+        assert r.status_code == 400, (path, r.text)
+        error = r.json()["error"]
+        assert (error["code"], error["details"]) == (code, {"parameter": name}), (path, error)
+        assert f"'{name}' is given 2 times" in error["message"]
+    done = client.wait_job(job["job_id"])
+    listed = client.get("/jobs", params=[("session_id", tone_session), ("state", "queued"), ("state", "succeeded")])
+    assert listed.status_code == 200 and [j["job_id"] for j in listed.json()["jobs"]] == [done["job_id"]], listed.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from datetime import datetime
@@ -16,7 +17,7 @@ from api.creation import wait_argument
 from api.process import json_body
 from api.waits import TooManyWaitsError, waits
 from jobs.listing import JobFilter, check_states, check_types, page_jobs
-from jobs.record import TERMINAL_STATES, public_view
+from jobs.record import ADMIN_CANCELER, TERMINAL_STATES, public_view
 from jobs.services import services
 from jobs.submit import submit
 from jobs.webhooks import user_secret_text
@@ -25,6 +26,7 @@ from worker.errors import ConflictError, InvalidRequestError
 from worker.options import JobOptions, NoOptions, option
 
 bp = Blueprint("jobs", __name__)
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,9 +153,15 @@ def seconds_text(seconds: float) -> str:
 
 @bp.delete("/jobs/<job_id>")
 def cancel_job(job_id: str):
-    access.job(job_id)  # 404 for another user's job, before anything changes
+    job = access.job(job_id)  # 404 for another user's job, before anything changes
     svc = services()
-    prev = svc.jobs.request_cancel(job_id, is_alive=svc.workers.is_alive)
+    who = access.caller().name
+    # the record says "admin" when an admin cancels another user's job: its owner may read it, and a user's data
+    # never names another user (a job of another user is a 404 as if none existed); the log names the admin
+    by = who if who == job["owner"] else ADMIN_CANCELER
+    if by != who:
+        log.info("job %s of %s: cancel asked by the admin %s", job_id, job["owner"], who)
+    prev = svc.jobs.request_cancel(job_id, is_alive=svc.workers.is_alive, by=by)
     if prev is None:
         raise ConflictError(f"job {job_id!r} has already finished", code="job_finished")
     state = "cancel_requested" if prev == "running" else "canceled"  # queued, or its worker is gone

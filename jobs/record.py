@@ -12,6 +12,9 @@ from .keys import text
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
+# `canceled_by` of a canceled job, besides its owner's own name: the service itself (a probe nobody waits for any
+# more), or an admin who is not its owner (a user's record never names another user)
+SYSTEM_CANCELER, ADMIN_CANCELER = "system", "admin"
 JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept")
 
 
@@ -80,4 +83,6 @@ def public_view(job: dict) -> dict:
         out["files"] = job.get("files", [])
     if job["state"] == "failed":
         out["error"] = job.get("error")
+    if job["state"] == "canceled":  # who asked (api/jobs.py): null for a job canceled before the field existed
+        out["canceled_by"] = job.get("canceled_by") or None
     return out

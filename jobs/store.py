@@ -36,8 +36,8 @@ from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
 from .job_writes import JobWrites
 from .keys import text
-from .record import JSON_FIELDS, TERMINAL_STATES, decode_record, public_view, read_record
-from .store_scripts import EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, TRANSITION_LUA
+from .record import JSON_FIELDS, SYSTEM_CANCELER, TERMINAL_STATES, decode_record, public_view, read_record
+from .store_scripts import CANCELER_LUA, EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class JobStore:
         self._transition = self.r.register_script(TRANSITION_LUA)
         self._progress = self.r.register_script(PROGRESS_LUA)
         self._hand_back = self.r.register_script(HAND_BACK_LUA)
+        self._canceler = self.r.register_script(CANCELER_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
     # -- create / read --------------------------------------------------------
@@ -313,9 +314,11 @@ class JobStore:
         return {"result": kept, "files": result_files(kept) if files is None or kept is not finished else files
                 } if kept else {}
 
-    def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True) -> str | None:
+    def request_cancel(self, job_id: str, *, is_alive: Callable[[str], bool] = lambda name: True,
+                       by: str = SYSTEM_CANCELER) -> str | None:
         """Cancel: a queued job is canceled now; a running one at its next checkpoint, or now when its
-        worker is gone (`is_alive(worker)` false: nobody would reach that checkpoint).
+        worker is gone (`is_alive(worker)` false: nobody would reach that checkpoint). `by`: who asked, the
+        record's `canceled_by` once it is canceled (the first to ask; SYSTEM_CANCELER: the service itself).
 
         Returns the state the job was in ("queued", "running" = cancel requested, "orphaned" = canceled now),
         or None if it was already finished (before this request: see below).
@@ -325,6 +328,7 @@ class JobStore:
             return None
         # when it was asked (the first time): a job stuck where it never checks is stopped a grace after it
         self.r.set(keys.cancel(job_id), repr(time.time()), ex=self.ttl, nx=True)
+        self._canceler(keys=[keys.job(job_id)], args=[by])  # before the end: its events carry the record with it
         if self._end(job_id, ("queued",), "canceled", stage="canceled"):
             return "queued"
         job = self.get(job_id)

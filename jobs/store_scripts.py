@@ -63,3 +63,11 @@ redis.call('HSET', KEYS[1], 'handed_back_attempt', now[3])
 redis.call('HINCRBY', KEYS[1], 'handed_back', 1)
 return 1
 """
+
+# KEYS: job; ARGV: who asked for a cancel. Noted on a queued or running job only (no record made of a gone one),
+# and only the first asker, as the cancel flag's time is the first ask's. 1 when noted.
+CANCELER_LUA = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'queued' and state ~= 'running' then return 0 end
+return redis.call('HSETNX', KEYS[1], 'canceled_by', ARGV[1])
+"""

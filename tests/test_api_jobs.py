@@ -151,6 +151,7 @@ def test_cancel_running_job_stops_at_checkpoint(app, client):
         assert r.status_code == 202 and r.json()["state"] == "cancel_requested"
     final = client.wait_job(job_id)
     assert final["state"] == "canceled" and "result" not in final
+    assert final["canceled_by"] == USER  # asked of the API, ended by the worker: who asked is kept
     assert client.delete(f"/jobs/{job_id}").status_code == 409
 
 

@@ -187,6 +187,11 @@ def job_schema() -> Schema:
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
                  files=arr(STR), error=ref("JobError"),
+                 canceled_by={**null(STR), "description": (
+                     "Present once the job is canceled: who asked. The owner's name (the owner canceled it), "
+                     "`admin` (an admin who is not its owner), or `system` (the service: a probe nobody waited "
+                     "for any more); null for a job canceled before this field existed."),
+                     "examples": ["alice", "admin", "system"]},
                  partial_result={**ref("BatchResult"), "description": (
                      "A running batch's files finished so far: each result as its `filename` and `files` (the "
                      "whole result is in its JSON file and, at the end, in `result`), errors as the batch lists "

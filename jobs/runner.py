@@ -102,8 +102,11 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     worker = current_app.extensions.get("worker_identity", worker)
     if on_another_data_dir(svc, job_id):
         raise HandedOn("its session is in another data directory", requeue=True)
-    decision = svc.jobs.start(job_id, worker=worker, max_attempts=int(current_app.config["JOB_MAX_ATTEMPTS"]),
-                              is_alive=svc.workers.is_alive)
+    # a job queue that refuses writes (a full disk) or is away as the job arrives: waited for, as for its outcome.
+    # The error had left the task, whose message was then acknowledged: the job stayed `queued` for ever, never run
+    attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
+    decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
+                                                        is_alive=svc.workers.is_alive), "starting the job")
     if decision != "run":
         log.info("job %s not run: %s", job_id, decision)
         return decision
@@ -238,7 +241,7 @@ def _record_end(svc: Services, record: dict | None, end: Callable[[], bool]) -> 
         _while_redis_away(end)
 
 
-def _while_redis_away(call: Callable[[], T]) -> T:
+def _while_redis_away(call: Callable[[], T], what: str = "recording the job's outcome") -> T:
     """`call()`, called again while the job queue is away or full (see _record_outcome)."""
     delay, deadline = 0.5, time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
@@ -248,7 +251,7 @@ def _while_redis_away(call: Callable[[], T]) -> T:
             if time.monotonic() + delay > deadline:
                 raise
             why = "disk is full" if isinstance(e, QueueStorageFull) else "Redis is not reachable"
-            log.warning("the job queue's %s; recording the job's outcome again in %.1f s", why, delay)
+            log.warning("the job queue's %s; %s again in %.1f s", why, what, delay)
             threading.Event().wait(delay)  # a backoff in production, not a test's synchronisation
             delay = min(delay * 2, 10.0)
 

@@ -137,3 +137,50 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
         job = svc.jobs.get(job_id)
         assert job["state"] == "failed" and job["error"]["code"] == "insufficient_storage", job
         assert files_under(store.session_dir("fills") / "results") == []
+
+
+@pytest.mark.slow
+def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(settings, tmp_path, caplog):
+    """A job queued just before the queue's disk filled reaches its worker while valkey refuses writes: marking it
+    running is refused. The runner waits for valkey, as for an outcome, and runs the job once space returns. The
+    error had left the task (Celery then acknowledged its message): the job stayed `queued` for ever, never run."""
+    import logging
+    import threading
+
+    from jobs.runner import run_job
+    from tests.conftest import wait_for
+
+    caplog.set_level(logging.WARNING, logger="jobs.runner")
+    token = uuid.uuid4().hex[:8]
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
+        app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                        GPU_QUEUE=f"gpu-{token}")
+        svc = app.extensions["music_analyzer"]
+        store = svc.sessions.of(USER)
+        store.create("arrives")
+        write(store.uploads_dir("arrives") / "tone.wav", sine(440, 1.0))
+        job_id = svc.jobs.create(owner=USER, job_type="pitch", session_id="arrives", queue=f"cpu-{token}",
+                                 task="music_analyzer.pitch",
+                                 params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
+        filler = fill(disk)
+        wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                 message="valkey to refuse writes on the full disk")
+        outcome: list[object] = []
+
+        def work() -> None:
+            with app.app_context():
+                try:
+                    outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
+                except Exception as e:  # the old runner's QueueStorageFull, which left the job queued
+                    outcome.append(e)
+
+        runner = threading.Thread(target=work, daemon=True)
+        runner.start()
+        wait_for(lambda: "starting the job again" in caplog.text or outcome, timeout=30,
+                 message="the runner to wait for the full job queue")
+        assert outcome == [] and svc.jobs.get(job_id)["state"] == "queued", outcome
+        filler.unlink()
+        runner.join(timeout=120)
+        assert outcome == ["succeeded"], outcome
+        job = svc.jobs.get(job_id)
+        assert job["state"] == "succeeded" and job["attempts"] == 1, job

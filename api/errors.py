@@ -139,8 +139,10 @@ def register_error_handlers(app: Flask) -> None:
     def queue_down(e: Exception):
         if queue_disk_full(e):
             log.warning("the job queue's disk is full: %s", e)
-            return error_response(507, "insufficient_storage", "the job queue's disk is full: nothing was "
-                                  "queued; retry once space has been freed")
+            # only a POST queues a job: a cancel refused here had said "nothing was queued"
+            done = "queued" if not has_request_context() or request.method == "POST" else "changed"
+            return error_response(507, "insufficient_storage", f"the job queue's disk is full: nothing was "
+                                  f"{done}; retry once space has been freed")
         log.warning("redis unavailable: %s", e)
         return error_response(503, "redis_unavailable",
                               "the job queue (Redis) is not reachable; retry shortly")

@@ -18,7 +18,7 @@ from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
-from jobs.erasure import deleting
+from jobs.erasure import deleting, once_writable
 from jobs.listing import JobFilter, page_jobs
 from jobs.record import iso, public_view
 from jobs.services import services
@@ -254,8 +254,11 @@ def delete_session(session_id: str):
                 code="session_busy", details={"jobs": [j["job_id"] for j in active]})
         store.delete(session_id)
         # its jobs' records and cached results hold what the files held (transcripts, analyses): gone with them
-        jobs.forget_session(owner=store.owner, session_id=session_id)
-    services().cache.forget_session(owner=store.owner, session_id=session_id)
+        # (on a full queue disk once the space the files held lets valkey write again)
+        once_writable(lambda: jobs.forget_session(owner=store.owner, session_id=session_id),
+                      f"erasing the job records of the deleted session {session_id!r} of {store.owner}")
+    once_writable(lambda: services().cache.forget_session(owner=store.owner, session_id=session_id),
+                  f"forgetting the cached results of the deleted session {session_id!r} of {store.owner}")
     forget_tracks(owner=store.owner, session_id=session_id)
     return jsonify({"session_id": session_id, "deleted": True})
 
@@ -272,8 +275,10 @@ def forget_track(*, owner: str, session_id: str, filename: str) -> None:
     except Exception:
         log.error("library: could not remove the track of %s in session %s; removed when the database answers",
                   filename, session_id, exc_info=True)
-        library_removals.remember(services().redis, current_app.config, owner=owner, session_id=session_id,
-                                  track_id=tid)
+        settings = current_app.config
+        once_writable(lambda: library_removals.remember(services().redis, settings, owner=owner,
+                                                        session_id=session_id, track_id=tid),
+                      f"remembering the library's removal of {filename!r} in session {session_id!r}")
 
 
 def reread_track(store: SessionStore, *, session_id: str, result: str) -> None:
@@ -306,4 +311,7 @@ def forget_tracks(*, owner: str, session_id: str) -> None:
     except Exception:
         log.error("library: could not remove the tracks of session %s; removed when the database answers",
                   session_id, exc_info=True)
-        library_removals.remember(services().redis, current_app.config, owner=owner, session_id=session_id)
+        settings = current_app.config
+        once_writable(lambda: library_removals.remember(services().redis, settings, owner=owner,
+                                                        session_id=session_id),
+                      f"remembering the library's removal of session {session_id!r}")

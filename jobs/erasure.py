@@ -16,18 +16,26 @@ racing a DELETE answered 202 and its job then vanished with the session (1 of 8 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import redis
 
 from . import keys
 from .keys import text
+from .queue_storage import QueueStorageFull
 from .record import TERMINAL_STATES
 
 CHUNK = 500  # job ids per round trip: a session of many thousand jobs is erased in bounded pipelines
 DELETING_SECONDS = 300  # how long the mark outlives an API process killed in the middle of a deletion
+FREED_WAIT_SECONDS = 5.0  # how long a deletion on a full queue disk waits for valkey to take its own writes again
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @contextmanager
@@ -38,12 +46,35 @@ def deleting(r: redis.Redis, *, owner: str, session_id: str, name: str | None = 
     pipe = r.pipeline()
     pipe.incr(key)
     pipe.expire(key, DELETING_SECONDS)
-    pipe.execute()
+    try:
+        pipe.execute()
+    except QueueStorageFull:
+        # the job queue refuses writes (its disk is full): no job can be requested meanwhile either, and deleting is
+        # how a user frees space. Unmarked, it goes on (it had been refused, 507 "nothing was queued")
+        log.warning("the job queue refuses writes: deleting %s of session %s unmarked", name or "all", session_id)
+        yield
+        return
     try:
         yield
     finally:
         if int(r.decr(key)) <= 0:
             r.delete(key)
+
+
+def once_writable(write: Callable[[], T], what: str, *, seconds: float = FREED_WAIT_SECONDS) -> T | None:
+    """`write()` after a deletion, waited for while the job queue refuses writes (up to `seconds`): the space the
+    deletion freed lets valkey take writes again within its next retry (about a second). None if it still refuses:
+    the files are gone, which is what the caller asked; `what` goes to the log."""
+    delay, deadline = 0.1, time.monotonic() + seconds
+    while True:
+        try:
+            return write()
+        except QueueStorageFull:
+            if time.monotonic() + delay > deadline:
+                log.error("the job queue still refuses writes: not done: %s", what)
+                return None
+            threading.Event().wait(delay)  # a backoff for valkey's retry, not a test's synchronisation
+            delay = min(delay * 2, 1.0)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,37 @@ def install() -> None:
         log.warning("redis-py's error table moved: a full disk under Redis will stop the Celery workers")
         return
     BaseParser.EXCEPTION_CLASSES.setdefault("MISCONF", QueueStorageFull)
+    _release_refused_acks()
+
+
+def _release_refused_acks() -> None:
+    """An acknowledgement valkey refuses (MISCONF) still frees the consumer's prefetch slot.
+
+    kombu's Redis QoS removes the message from its `unacked` hash, then frees the slot: a refused removal raised
+    before the second step, and the worker (prefetch 1) took no message again, for good, its heartbeat alive (a
+    stranger's job delivered as the disk filled: every later job stayed `queued`). The message stays in `unacked`,
+    restored after the visibility timeout; its job has ended by then and the redelivery is dropped (JobStore.start).
+    """
+    from kombu.transport import redis as kombu_redis
+    from kombu.transport import virtual
+
+    qos = kombu_redis.QoS
+    if getattr(qos, "_ma_releases_refused", False):
+        return
+
+    def released(step: Callable[..., None], what: str) -> Callable[..., None]:
+        def call(self: virtual.QoS, delivery_tag: str, *args: object, **kwargs: object) -> None:
+            try:
+                step(self, delivery_tag, *args, **kwargs)
+            except QueueStorageFull as e:
+                log.warning("the job queue refused the %s of message %s (%s): its slot is freed, the message "
+                            "comes back after the visibility timeout", what, delivery_tag, e)
+                virtual.QoS.ack(self, delivery_tag)
+        return call
+
+    qos.ack = released(qos.ack, "acknowledgement")  # type: ignore[method-assign]
+    qos.reject = released(qos.reject, "rejection")  # type: ignore[method-assign]
+    qos._ma_releases_refused = True  # type: ignore[attr-defined]
 
 
 def tidy(step: Callable[[], object], what: str) -> None:

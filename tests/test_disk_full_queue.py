@@ -184,3 +184,38 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
         assert outcome == ["succeeded"], outcome
         job = svc.jobs.get(job_id)
         assert job["state"] == "succeeded" and job["attempts"] == 1, job
+
+
+def test_an_acknowledgement_refused_on_a_full_disk_frees_the_consumers_slot(tmp_path):
+    """A message delivered before the queue's disk filled is acknowledged after: valkey refuses the write. The
+    consumer's slot (prefetch 1, as the workers run) is freed all the same, so the worker takes the next message
+    once space returns; it had stayed taken, and the worker, its heartbeat alive, took no job again."""
+    from kombu import Connection, Consumer, Producer, Queue
+
+    import jobs.celery_app  # noqa: F401  (installs the queue's full-disk handling, as every worker does)
+    from tests.conftest import wait_for
+
+    token = uuid.uuid4().hex[:8]
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _), Connection(url) as conn:
+        queue = Queue(f"acks-{token}")
+        with Producer(conn) as producer:
+            for n in (1, 2):
+                producer.publish({"n": n}, routing_key=queue.name, declare=[queue])
+        channel = conn.channel()
+        channel.basic_qos(0, 1, False)
+        got: list = []
+        with Consumer(channel, [queue], callbacks=[lambda body, message: got.append(message)], accept=["json"]):
+            conn.drain_events(timeout=10)
+            assert [m.payload for m in got] == [{"n": 1}] and not channel.qos.can_consume()
+            filler = fill(disk)
+            wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                     message="valkey to refuse writes on the full disk")
+            try:
+                got[0].ack()
+            except redis.ConnectionError as e:  # the old transport's QueueStorageFull
+                print(f"\n  acknowledgement raised {e!r}")
+            assert channel.qos.can_consume(), "the refused acknowledgement kept the consumer's slot"
+            filler.unlink()
+            wait_for(lambda: not valkey_refuses_writes(url, token), timeout=20, message="valkey to take writes")
+            conn.drain_events(timeout=10)
+            assert [m.payload for m in got] == [{"n": 1}, {"n": 2}]

@@ -100,10 +100,11 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     """Run the job; returns the final state (or why it did not run)."""
     svc = services()
     worker = current_app.extensions.get("worker_identity", worker)
-    if on_another_data_dir(svc, job_id):
-        raise HandedOn("its session is in another data directory", requeue=True)
     # a job queue that refuses writes (a full disk) or is away as the job arrives: waited for, as for its outcome.
-    # The error had left the task, whose message was then acknowledged: the job stayed `queued` for ever, never run
+    # The error had left the task, whose message was then acknowledged: the job stayed `queued` for ever, never run.
+    # Reads too: valkey refuses a new connection's handshake while it refuses writes (a fresh pool process's first)
+    if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job"):
+        raise HandedOn("its session is in another data directory", requeue=True)
     attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
     decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
                                                         is_alive=svc.workers.is_alive), "starting the job")

@@ -165,10 +165,14 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
         filler = fill(disk)
         wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
                  message="valkey to refuse writes on the full disk")
+        # a fresh worker process: its client's first command checks the connection with a PING, which valkey refuses
+        # with writes (so does a connection idle for 30 s)
+        fresh = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                          GPU_QUEUE=f"gpu-{token}")
         outcome: list[object] = []
 
         def work() -> None:
-            with app.app_context():
+            with fresh.app_context():
                 try:
                     outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
                 except Exception as e:  # the old runner's QueueStorageFull, which left the job queued

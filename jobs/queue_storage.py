@@ -32,6 +32,40 @@ def install() -> None:
         return
     BaseParser.EXCEPTION_CLASSES.setdefault("MISCONF", QueueStorageFull)
     _release_refused_acks()
+    _answered_pings_pass()
+
+
+def _answered_pings_pass() -> None:
+    """A connection's health check (redis-py's PING before a command on a connection idle for
+    `health_check_interval`, and on a new one) passes when valkey answers MISCONF: it refuses PING with the writes,
+    yet the connection works and reads are served. The check had failed every read made on a new or idle connection
+    while the disk was full (507 for job status, listings and session pages alike, once the API idled 30 s), and a
+    fresh pool process's first read of its job."""
+    from redis.connection import AbstractConnection
+    from redis.utils import str_if_bytes
+
+    if getattr(AbstractConnection, "_ma_answered_pings_pass", False):
+        return
+
+    def send_ping(self: AbstractConnection) -> None:  # redis-py's own, but for MISCONF
+        self.send_command("PING", check_health=False)
+        try:
+            answer = self.read_response(disconnect_on_error=False)  # the connection stays open
+        except QueueStorageFull:
+            # the server answered: this connection is healthy. redis-py's Python parsers rewind a read that raised (to
+            # read it again after an interruption): this answer was read whole, and is dropped, or the next command
+            # would read it as its own
+            buffer = getattr(self._parser, "_buffer", None)
+            if buffer is None or not hasattr(buffer, "readline"):
+                raise  # a parser that keeps no such buffer: as before
+            buffer.readline()  # the "-MISCONF ..." line, read again
+            buffer.purge()
+            return
+        if str_if_bytes(answer) != "PONG":
+            raise RedisConnectionError("Bad response from PING health check")
+
+    AbstractConnection._send_ping = send_ping  # type: ignore[method-assign]
+    AbstractConnection._ma_answered_pings_pass = True  # type: ignore[attr-defined]
 
 
 def _release_refused_acks() -> None:

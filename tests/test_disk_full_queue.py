@@ -223,3 +223,32 @@ def test_an_acknowledgement_refused_on_a_full_disk_frees_the_consumers_slot(tmp_
             wait_for(lambda: not valkey_refuses_writes(url, token), timeout=20, message="valkey to take writes")
             conn.drain_events(timeout=10)
             assert [m.payload for m in got] == [{"n": 1}, {"n": 2}]
+
+
+def test_reads_on_new_connections_are_served_while_valkey_refuses_writes(settings, tmp_path):
+    """An API whose connections to valkey are new (or idle for the health check's 30 s) while the queue's disk is full:
+    their health check's PING is refused with the writes (MISCONF). Reads are served all the same; every one of them
+    had answered 507 "the job queue's disk is full" until space returned."""
+    from tests.conftest import PASSWORD, wait_for
+
+    token = uuid.uuid4().hex[:8]
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
+        queues = {"CPU_QUEUE": f"cpu-{token}", "GPU_QUEUE": f"gpu-{token}"}
+        before = start_app(settings, tmp_path / "data", REDIS_URL=url, **queues)
+        store = before.extensions["music_analyzer"].sessions.of(USER)
+        store.create("reads")
+        job_id = before.extensions["music_analyzer"].jobs.create(
+            owner=USER, job_type="pitch", session_id="reads", queue=queues["CPU_QUEUE"], task="music_analyzer.pitch",
+            params={"files": [], "batch": True, "options": {}})["job_id"]
+        fill(disk)
+        wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                 message="valkey to refuse writes on the full disk")
+        app = start_app(settings, tmp_path / "data", REDIS_URL=url, **queues)  # its connections are all new
+        with serving(app) as base:
+            s = requests.Session()
+            s.auth = (USER, PASSWORD)
+            for path in (f"/jobs/{job_id}", "/jobs", "/sessions/reads", "/sessions"):
+                r = s.get(base + path)
+                assert r.status_code == 200, (path, r.text)
+            assert s.get(f"{base}/jobs/{job_id}").json()["state"] == "queued"
+            assert requests.get(f"{base}/health", timeout=30).json()["redis"]["writable"] is False

@@ -63,7 +63,12 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     libsndfile cannot: it fails at the end of the stream ("psf_fseek() failed"); FFmpeg reads it. An MP3
     without a length header is another: libsndfile stops at a length guessed from the first frame
     (worker/mp3_header.py). A WAV whose header a streaming writer never patched (data size 0) a third: libsndfile
-    reads no samples from it (worker/audio_complete.py `wav_length_unset`)."""
+    reads no samples from it (worker/audio_complete.py `wav_length_unset`). Ogg Opus and Ogg FLAC a fourth: an Opus
+    transcoded from Vorbis by FFmpeg, whose pages' granules are a little short of their packets, stops partway
+    ("malformed": 5 of 6 of a stranger's Wesnoth tracks, accepted at upload and then failed `corrupt_audio` by
+    every job), and every Ogg FLAC fails."""
+    if _is_ogg_for_ffmpeg(Path(path)):
+        raise _LengthNotDeclared(0, prefix="Ogg Opus or FLAC; decoded with FFmpeg instead: ")
     f = sf.SoundFile(str(path))
     if f.frames >= UNKNOWN_FRAMES:
         f.close()

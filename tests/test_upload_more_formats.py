@@ -158,3 +158,22 @@ def test_stems_know_the_length_of_a_recording_that_declares_none(tmp_path):
     decoded = sum(b.shape[1] for b in blocks())
     assert sr == 48000 and decoded == pytest.approx(3 * sr, rel=0.01)
     assert frames == pytest.approx(decoded, rel=0.01)
+
+
+@pytest.mark.parametrize("keep", [0.5, -1])
+def test_a_cut_flac_is_truncated_audio_and_a_damaged_one_corrupt(client, session_id, tmp_path, keep):
+    """A FLAC cut short (a copy or download that stopped; here to half, or short of its last byte) had been 422
+    `corrupt_audio`, "the decoder stopped inside it" (libsndfile loses sync in the cut frame), where a cut WAV,
+    MP3, Ogg or M4A is `truncated_audio`. Bytes overwritten inside a whole file are still `corrupt_audio`."""
+    whole = encode(tmp_path / "whole.flac", "-ac", "2", seconds=4).read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole[: int(len(whole) * keep)] if keep > 0 else whole[:keep])
+    r = upload(client, session_id, cut)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "truncated_audio", r.text
+    assert "truncated" in r.json()["error"]["message"], r.text
+    damaged = bytearray(whole)
+    middle = len(whole) // 2
+    damaged[middle:middle + 64] = bytes(64)
+    (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
+    r = upload(client, session_id, tmp_path / "damaged.flac")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "corrupt_audio", r.text

@@ -1,6 +1,7 @@
 """Whether a file holds all the audio its headers say it does: decoders shorten a cut file without a word.
 
-WAV and AIFF: the chunk holding the samples must fit in the file; Ogg: its last page must be whole. Each raises
+WAV and AIFF: the chunk holding the samples must fit in the file; Ogg: its last page must be whole; FLAC: its
+frames must reach the total its STREAMINFO declares. Each raises
 AudioError `truncated_audio`. (MP3s: worker/mp3_header.py `check_complete`.) And a WAV whose header was never
 given its lengths (`wav_length_unset`) is not empty but of unknown length, read to the end of the file.
 """
@@ -127,3 +128,48 @@ def check_ogg_complete(path: Path) -> None:
     if present < 27 or present < 27 + segments or claimed > present:
         raise AudioError(f"the file is truncated: its last Ogg page is cut off ({present} of its bytes are "
                          "present)", code="truncated_audio")
+
+
+def check_flac_complete(path: Path) -> None:
+    """A native FLAC whose frames end before the total its STREAMINFO declares was cut off. libsndfile loses
+    sync in the cut frame and the upload had been refused as `corrupt_audio`, "the decoder stopped inside it",
+    where a cut WAV, MP3, Ogg or M4A is `truncated_audio`. The frames are counted by FFmpeg's demuxer (their
+    headers, no decoding); a file damaged inside whose frames run to the declared end is not truncated.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    if len(head) < 26 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:  # STREAMINFO is the first metadata block
+        return
+    packed = int.from_bytes(head[18:26], "big")  # sample rate (20 bits), channels-1 (3), bits-1 (5), total (36)
+    total, rate = packed & ((1 << 36) - 1), packed >> 44
+    if not total or not rate:
+        return  # a streamed encoder's unset total: nothing to compare with
+    import av
+
+    end, last = 0.0, b""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.time_base is not None and packet.size:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                    last = bytes(packet)
+    except (av.error.FFmpegError, IndexError):
+        return
+    present = round(end * rate)
+    if present < total:
+        raise AudioError(f"the file is truncated: its STREAMINFO declares {total} frames, {present} are present",
+                         code="truncated_audio")
+    if len(last) > 2 and _crc16(last[:-2]) != int.from_bytes(last[-2:], "big"):  # its last frame is cut
+        raise AudioError("the file is truncated: its last FLAC frame is cut off", code="truncated_audio")
+
+
+def _crc16(data: bytes) -> int:
+    """A FLAC frame's CRC-16 (polynomial 0x8005, unreflected, initial 0), which closes every frame."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) if crc & 0x8000 else crc << 1
+        crc &= 0xFFFF
+    return crc

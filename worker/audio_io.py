@@ -16,7 +16,13 @@ import numpy as np
 import soundfile as sf
 
 from worker import matroska, mp3_header
-from worker.audio_complete import check_iff_complete, check_ogg_complete, wav_format, wav_length_unset
+from worker.audio_complete import (
+    check_flac_complete,
+    check_iff_complete,
+    check_ogg_complete,
+    wav_format,
+    wav_length_unset,
+)
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -158,9 +164,11 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         if header is not None:
             limits.check_header(sample_rate=header[1], channels=header[0], duration=None)
         if _looks_like_riff(path) or _sf_knows_header(path):
+            check_flac_complete(path)  # a cut FLAC loses the decoder's sync: truncated, not corrupt
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise _NotForSoundfile(str(e)) from e
     except RuntimeError as e:  # libsndfile decode errors mid-stream
+        check_flac_complete(path)
         raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
     if fmt in ("wav", "aiff"):
         check_iff_complete(path)

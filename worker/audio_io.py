@@ -76,6 +76,9 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     if _is_ogg_for_ffmpeg(Path(path)):
         raise _LengthNotDeclared(0, prefix="Ogg Opus or FLAC; decoded with FFmpeg instead: ")
     f = sf.SoundFile(str(path))
+    if f.format == "OGG" and f.channels > 2:  # libsndfile keeps Vorbis' order (L C R Ls Rs LFE), FFmpeg WAV's
+        f.close()
+        raise _LengthNotDeclared(0, prefix="surround Ogg Vorbis; decoded with FFmpeg in WAV channel order: ")
     if f.frames >= UNKNOWN_FRAMES:
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")

@@ -19,6 +19,17 @@ ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 # Channel weights G_i for L, R, C (1.0) and the surrounds Ls, Rs (1.41); stereo and mono use 1.0.
 SURROUND_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)
+# 5.1 and 7.1 in the WAV / FLAC / FFmpeg channel order (FL FR FC LFE BL BR [SL SR]): the LFE is not measured and
+# every surround weighs 1.41, as BS.1770-4 and FFmpeg's ebur128 have it (all 1.0 had measured a 5.1 mix 0.7 LU
+# quieter than ebur128, its LFE counted as a main channel and its surrounds at 1.0)
+LAYOUT_WEIGHTS = {6: (1.0, 1.0, 1.0, 0.0, 1.41, 1.41), 8: (1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41)}
+
+
+def channel_weights(channels: int) -> np.ndarray:
+    """G_i of each channel: by layout for 5.1 and 7.1, L R C Ls Rs up to five, 1.0 for other counts."""
+    if channels in LAYOUT_WEIGHTS:
+        return np.array(LAYOUT_WEIGHTS[channels])
+    return np.array(SURROUND_WEIGHTS[:channels] if channels <= 5 else [1.0] * channels)
 
 
 def k_weighting_sos(sr: int) -> np.ndarray:
@@ -46,7 +57,7 @@ class LoudnessMeter:
         # an older upload may hold one) gives a meaningless loudness rather than a division by zero
         self.block = max(1, int(round(BLOCK_SECONDS * sample_rate)))
         self.step = max(1, int(round(self.block * (1 - OVERLAP))))
-        self.weights = np.array(SURROUND_WEIGHTS[:channels] if channels <= 5 else [1.0] * channels)
+        self.weights = channel_weights(channels)
         self._power = np.zeros((channels, 0))  # filtered squares from the next gating block's first sample on
         self._blocks: list[np.ndarray] = []  # channel-weighted mean squares of the gating blocks
 

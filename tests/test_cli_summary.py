@@ -130,3 +130,16 @@ def test_a_session_argument_that_is_no_session_id_is_refused_before_any_request(
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert f"{command[-1]!r} is not a session id" in done.stderr and "bad_request" not in done.stderr
     assert not (tmp_path / "etc").exists()
+
+
+def test_an_image_given_to_analyze_is_described_as_an_image(env, tmp_path):
+    """A stranger's `analyze cover.png` printed "uploaded cover.png as cover.png (0:00.0, 0 kHz None ch)": the
+    upload's audio fields, which an image has none of, where the server had said it is a 64x48 PNG."""
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x48", "-frames:v", "1",
+                    str(tmp_path / "cover.png")], check=True)
+    done = ma(env, "analyze", "cover.png", "--pitch", "--wait", cwd=tmp_path)
+    said = done.stdout + done.stderr
+    assert "uploaded cover.png as cover.png (image, 64x48 png)" in said, said
+    assert "kHz" not in said and "None" not in said, said

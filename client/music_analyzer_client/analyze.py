@@ -282,6 +282,8 @@ def about(name: str, message: str) -> str:
 
 
 def describe_audio(upload: dict[str, Any]) -> str:
+    if upload.get("kind") == "image":  # album art: no length, rate or channels ("0:00.0, 0 kHz None ch")
+        return f"image, {upload.get('width')}x{upload.get('height')} {upload.get('format') or ''}".rstrip()
     seconds = float(upload.get("duration_seconds") or 0.0)
     channels = {1: "mono", 2: "stereo"}.get(int(upload.get("channels") or 0), f"{upload.get('channels')} ch")
     rate = float(upload.get("sample_rate") or 0) / 1000

@@ -177,3 +177,18 @@ def test_a_cut_flac_is_truncated_audio_and_a_damaged_one_corrupt(client, session
     (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
     r = upload(client, session_id, tmp_path / "damaged.flac")
     assert r.status_code == 422 and r.json()["error"]["code"] == "corrupt_audio", r.text
+
+
+def test_a_raw_aac_file_is_taken_and_analysed(client, session_id, tmp_path):
+    """`.aac` is one of the names an AAC upload may carry, and the CLI's batch takes `.aac` files, but a raw AAC file
+    (ADTS: what `ffmpeg -c:a aac x.aac`, radio and podcast tools write) had been 415 "unsupported container/codec
+    aac/aac". It is AAC audio (`m4a`), its length counted by decoding, as an MP3's is (its header has none)."""
+    r = upload(client, session_id, encode(tmp_path / "radio.aac", "-ac", "2", "-c:a", "aac", "-f", "adts",
+                                          seconds=4))
+    assert r.status_code == 201, r.text
+    [info] = r.json()["files"]
+    assert info["format"] == "m4a" and abs(info["duration_seconds"] - 4.0) < 0.1, info
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": "radio.aac"}).json()["job_id"])
+    assert job["state"] == "succeeded" and abs(job["result"]["duration_seconds"] - 4.0) < 0.1, job
+    r = upload(client, session_id, encode(tmp_path / "adts.mp3", "-c:a", "aac", "-f", "adts"))
+    assert r.status_code == 415 and r.json()["error"]["code"] == "format_mismatch", r.text

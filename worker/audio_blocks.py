@@ -48,7 +48,8 @@ def _av_info(path: Path) -> StreamInfo:
             stream = container.streams.audio[0]
             ctx = stream.codec_context
             frames = None  # an MP3's duration here is a guess from its first frame's bitrate: not declared
-            if stream.duration is not None and stream.time_base is not None and "mp3" not in container.format.name:
+            guessed = {"mp3", "aac"} & set(container.format.name.split(","))  # raw AAC's too (ADTS)
+            if stream.duration is not None and stream.time_base is not None and not guessed:
                 frames = int(stream.duration * stream.time_base * ctx.sample_rate)
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:

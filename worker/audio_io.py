@@ -235,7 +235,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
             limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream)
-                                if fmt != "mp3" else None)  # an MP3's is a guess from its first frame's bitrate
+                                if fmt != "mp3" and "aac" not in container.format.name.split(",")
+                                else None)  # an MP3's or raw AAC's is a guess from its first frame's bitrate
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in decoded_frames(container, stream):
@@ -267,6 +268,8 @@ def _av_declared_seconds(container, stream) -> float | None:
 def _av_format(container: str, codec: str) -> str | None:
     names = set(container.split(","))
     if names & {"mov", "mp4", "m4a"} and codec in {"aac", "alac", "mp3", "mp3float"}:
+        return "m4a"
+    if "aac" in names and codec == "aac":  # raw AAC (ADTS), a `.aac` file: AAC audio, as in an M4A
         return "m4a"
     if "matroska" in names:  # FFmpeg's one demuxer for both ("matroska,webm"): the codec says whether it is WebM
         return "webm" if codec in matroska.CODECS else None

@@ -12,12 +12,16 @@
 - An entry names its files by the data directory's own name (`DATA_DIR/.data-dir-id`) and their folder within
   it: another data directory on the same Redis (a second instance, a test) misses instead of copying the first
   one's files, and a machine that mounts the shared directory at another path still finds them.
+- An entry names the analysis code that made it (`code_version`: a digest of worker/'s Python files): a result of
+  other code, an upgrade's fix or a model's improvement, is a miss. Entries had been served for their 30 days
+  whatever had changed since: a 5.1 file's loudness as it was measured before its LFE was left out.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
   upload's names and marked cached; never the job's summary written over it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -53,6 +57,27 @@ CACHEABLE = frozenset({"features", "pitch", "whisper", "gemma_3n", "lyrics"})
 SAMPLED = frozenset({"gemma_3n", "lyrics"})  # cached only when greedy or seeded
 TTL_SECONDS = 30 * 24 * 3600
 CHUNK_BYTES = 1024 * 1024
+
+
+WORKER_CODE = Path(__file__).resolve().parent.parent / "worker"
+
+
+def code_version(folder: Path | None = None) -> str:
+    """A digest of the analysis code: every Python file under `folder` (worker/: once per process), by path and
+    content."""
+    return _worker_code_version() if folder is None else _code_digest(folder)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_code_version() -> str:
+    return _code_digest(WORKER_CODE)
+
+
+def _code_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def cacheable(job_type: str, options: JobOptions) -> bool:
@@ -148,7 +173,8 @@ class ResultCache:
             within = None
         entry = {"session_id": session_id, "result": dict(result), "results_dir": str(results_dir),
                  "data_dir": root.identity(), "within": within,
-                 "stem": Path(audio_path).stem, "name": Path(audio_path).name, "digests": digests}
+                 "stem": Path(audio_path).stem, "name": Path(audio_path).name, "digests": digests,
+                 "code": code_version()}
         key = self._key(owner, job_type, options, content_digest(Path(audio_path)))
         pipe = self.r.pipeline()
         pipe.set(key, json.dumps(entry, default=str), ex=TTL_SECONDS)
@@ -175,6 +201,8 @@ class ResultCache:
         if raw is None:
             return None
         entry = json.loads(text(raw))
+        if entry.get("code") != code_version():  # made by other analysis code (none named: before versions)
+            return None
         recorded_in, here = entry.get("data_dir"), root.identity()
         if recorded_in and here and recorded_in != here:  # another data directory's files: never copied
             return None

@@ -4,6 +4,7 @@ owner, is answered at once from the earlier result, marked cached; another owner
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from tests.audio_synth import sine, write
 from tests.test_api_sessions import upload
@@ -96,3 +97,39 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
     assert client.get(f"/jobs/{r.json()['job_id']}").json()["result"]["cached"] is True
     listed = {f["name"] for f in client.get(f"/sessions/{third}").json()["results"]}
     assert listed == {"pitch_again.json", "pitch_again.png", "pitch_again.txt"}, listed
+
+
+def test_a_result_of_other_analysis_code_is_not_served(client, settings, audio_dir, tmp_path):
+    """After an upgrade the cache had served the results of the code before it for their 30 days: a stranger's 5.1
+    file measured -17.2 LUFS again from the cache after the loudness fix that reads it -16.5. An entry names the
+    analysis code that made it (a digest of worker/'s files); one of other code (or of a version that named
+    none) is a miss, and the job runs."""
+    import json
+    import shutil
+
+    import redis
+
+    wav = write(audio_dir / "versioned.wav", sine(330, 2.0))
+    first_session = client.post("/sessions").json()["session_id"]
+    upload(client, first_session, wav)
+    first = client.post(f"/process/features/{first_session}", json={"file": "versioned.wav"},
+                        headers={"Prefer": "wait=60"}).json()
+    assert first["state"] == "succeeded", first
+    r = redis.Redis.from_url(settings["REDIS_URL"])
+    [key] = [k for k in r.smembers(f"ma:user:{first['owner']}:session-cache:{first_session}")]
+    entry = json.loads(r.get(key))
+    for older in ({**entry, "code": "0" * 16}, {k: v for k, v in entry.items() if k != "code"}):
+        r.set(key, json.dumps(older))  # as a server of other code had recorded it
+        session = client.post("/sessions").json()["session_id"]
+        upload(client, session, wav)
+        job = client.post(f"/process/features/{session}", json={"file": "versioned.wav"}).json()
+        assert job["state"] == "queued", job  # it runs: the old code's figures are not handed out
+        assert client.wait_job(job["job_id"])["result"].get("cached") is None
+
+    from jobs.cache import code_version
+
+    copy = tmp_path / "worker"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "worker", copy)
+    assert code_version(copy) == code_version()
+    (copy / "features" / "loudness.py").write_text((copy / "features" / "loudness.py").read_text() + "\n# fix\n")
+    assert code_version(copy) != code_version()

@@ -65,7 +65,22 @@ def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundErr
     if name is None:
         return NotFoundError(f"a file of the request left session {echo(session_id)} as it was read",
                              code="file_not_found")
+    stored = _stored_as(folder / "uploads", name)
+    if stored is not None:  # the upload of that name took another, its stem being a result name already
+        return NotFoundError(f"no file {echo(name)} in session {echo(session_id)}: it was uploaded as {echo(stored)} "
+                             "(another upload holds its stem); use that name", code="file_not_found",
+                             details={"uploaded_as": stored})
     return NotFoundError(f"no file {echo(name)} in session {echo(session_id)}", code="file_not_found")
+
+
+def _stored_as(uploads: Path, name: str) -> str | None:
+    """The one upload named `<stem>-<n>.<ext>` for `name` `<stem>.<ext>` (claim_upload_path's renaming), if any."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        return None
+    renamed = re.compile(rf"{re.escape(stem)}-[0-9]+\.{re.escape(ext)}")
+    found = [p.name for p in uploads.iterdir() if renamed.fullmatch(p.name)] if uploads.is_dir() else []
+    return found[0] if len(found) == 1 else None
 
 
 def too_many_sessions(owner: str, limit: int) -> ConflictError:

@@ -12,7 +12,8 @@
 - An entry names its files by the data directory's own name (`DATA_DIR/.data-dir-id`) and their folder within
   it: another data directory on the same Redis (a second instance, a test) misses instead of copying the first
   one's files, and a machine that mounts the shared directory at another path still finds them.
-- An entry names the analysis code that made it (`code_version`: a digest of worker/'s Python files): a result of
+- An entry names the analysis code that made it (`code_version`: a digest of worker/'s Python files and model
+  weights): a result of
   other code, an upgrade's fix or a model's improvement, is a miss. Entries had been served for their 30 days
   whatever had changed since: a 5.1 file's loudness as it was measured before its LFE was left out.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
@@ -60,11 +61,12 @@ CHUNK_BYTES = 1024 * 1024
 
 
 WORKER_CODE = Path(__file__).resolve().parent.parent / "worker"
+CODE_SUFFIXES = frozenset({".py", ".npz"})  # what the results depend on: code and the weights it ships
 
 
 def code_version(folder: Path | None = None) -> str:
-    """A digest of the analysis code: every Python file under `folder` (worker/: once per process), by path and
-    content."""
+    """A digest of the analysis code: every Python file and shipped model weight file (`.npz`: the key, chord and
+    beat networks) under `folder` (worker/: once per process), by path and content."""
     return _worker_code_version() if folder is None else _code_digest(folder)
 
 
@@ -75,7 +77,7 @@ def _worker_code_version() -> str:
 
 def _code_digest(folder: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*.py")):
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in CODE_SUFFIXES and p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

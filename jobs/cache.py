@@ -13,9 +13,8 @@
   it: another data directory on the same Redis (a second instance, a test) misses instead of copying the first
   one's files, and a machine that mounts the shared directory at another path still finds them.
 - An entry names the analysis code that made it (`code_version`: a digest of worker/'s Python files and model
-  weights): a result of
-  other code, an upgrade's fix or a model's improvement, is a miss. Entries had been served for their 30 days
-  whatever had changed since: a 5.1 file's loudness as it was measured before its LFE was left out.
+  weights): a result of other code, an upgrade's fix or a model's improvement, is a miss. Entries had been served
+  for their 30 days whatever had changed since: a 5.1 file's loudness as it was measured before its LFE was left out.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
   upload's names and marked cached; never the job's summary written over it.
 """

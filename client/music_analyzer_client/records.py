@@ -39,6 +39,7 @@ class Job(TypedDict, total=False):
     files: list[str]
     error: ErrorBody
     partial_result: dict[str, Any]  # a running batch's files finished so far
+    canceled_by: str | None  # once canceled: its owner's name, "admin" or "system" (null in older records)
 
 
 class Upload(TypedDict, total=False):

@@ -127,12 +127,29 @@ def test_chords_that_name_no_key_are_still_read():
         bars.append(bar)
     y = np.concatenate(bars)
     res = analyze_music((0.5 * y / np.abs(y).max()).astype(np.float32), SR)
-    assert res["key"]["tonic"] is None and "no clear key: the harmony names no one key (it may move between keys, " \
-        "or by equal steps)" in res["warnings"]
+    assert res["key"]["tonic"] is None and "no clear key: the sound is pitched but names no one key (speech, or " \
+        "harmony that moves between keys or by equal steps)" in res["warnings"]
     names = {0: "C:maj", 4: "E:maj", 8: "G#:maj"}
     for i, root in enumerate([0, 4, 8] * 3):  # the chord sounding in the middle of each bar
         middle = 2.0 * i + 1.0
         assert next(c["label"] for c in res["chords"] if c["start"] <= middle < c["end"]) == names[root], res["chords"]
+
+
+@pytest.mark.needs_espeak
+def test_speech_is_told_it_names_no_key_not_that_its_harmony_moves(tmp_path: Path):
+    """An audiobook-like clip (espeak-ng reading prose): no key, and the reason names speech (a stranger's spoken
+    prompts had been told "the harmony names no one key (it may move between keys, ...)")."""
+    import subprocess
+
+    from worker.audio_io import load_audio
+
+    path = tmp_path / "chapter.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), "Chapter one. It was a bright cold day in April, "
+                    "and the clocks were striking thirteen. He slipped quickly through the glass doors."], check=True)
+    y, sr = load_audio(str(path), sr=SR, mono=True)
+    res = analyze_music(y, sr)
+    assert res["key"]["tonic"] is None
+    assert any(w.startswith("no clear key:") and "speech" in w for w in res["warnings"]), res["warnings"]
 
 
 def test_distorted_guitar_riff_gets_its_key_and_chords():

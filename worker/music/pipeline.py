@@ -34,7 +34,10 @@ NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
 # Audio with no key still gets chords where HPSS calls at least this share of its energy harmonic: white noise
 # and drum loops measure 0.18-0.25, a tracker march that names no key 0.50, sustained chords ~0.9
 CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
-HARMONY_WITHOUT_KEY_NOTE = "the harmony names no one key (it may move between keys, or by equal steps)"
+# pitched sound that names no key: music whose harmony moves (a cycle of major thirds), or speech, whose voiced
+# syllables are as harmonic as chords (a stranger's audiobook clip had been told its "harmony" moves between keys)
+HARMONY_WITHOUT_KEY_NOTE = ("the sound is pitched but names no one key (speech, or harmony that moves between keys "
+                            "or by equal steps)")
 NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a

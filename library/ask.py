@@ -23,6 +23,7 @@ from worker.progress import Progress, scaled
 from .options import AskOptions
 from .question_facts import SUPERLATIVES, QuestionFacts, question_facts
 from .service import Library
+from .store import TrackFilter
 
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 EXCERPT_CHARS = 300
@@ -121,10 +122,37 @@ def measured_answer(library: Library, *, owner: str, question: str,
         tracks = library.ranked_tracks(owner=owner, where=facts.track_filter(), by=by, descending=descending,
                                        limit=RANKED_SHOWN)
         return _measured_result(question, facts, tracks, _ranked_answer(facts, tracks, by))
+    if facts.files and facts.listing:  # "what key is song.wav in?", "is song.wav in D minor?": what it measured
+        tracks = library.list_tracks(owner=owner, where=TrackFilter(filenames=facts.files), after=None,
+                                     limit=MAX_LISTED_TRACKS)
+        return _measured_result(question, facts, tracks, _named_answer(facts, tracks))
     tracks = library.list_tracks(owner=owner, where=facts.track_filter(), after=None, limit=MAX_MEASURED_TRACKS + 1)
     if tracks and not facts.listing:
         return None
     return _measured_result(question, facts, tracks, _listed_answer(facts, tracks))
+
+
+def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
+    """What was measured of each track the question names by file ("groove_000.wav (session s1) was measured in A
+    major (11B), at 72.4 BPM, in 4/4; it is 0:27 long."), and the names no track has."""
+    lines = []
+    for t in tracks:
+        key = t.get("key") or {}
+        code = f" ({key['camelot']})" if key.get("camelot") else ""
+        parts = [f"in {key['label']}{code}" if key.get("label") else "",
+                 f"at {float(t['tempo_bpm']):.1f} BPM" if t.get("tempo_bpm") else "",
+                 f"in {t['metre']}" if t.get("metre") else ""]
+        said = ", ".join(p for p in parts if p)
+        line = f"{t['filename']} (session {t['session_id']}) " + (f"was measured {said}" if said else
+                                                                  "has no measured key, tempo or metre")
+        if t.get("duration_seconds"):
+            line += f"; it is {_clock(t['duration_seconds'])} long"
+        lines.append(line + ".")
+    held = {t["filename"].lower() for t in tracks}
+    missing = [name for name in facts.files if name.lower() not in held]
+    if missing:
+        lines.append(f"No track in your library is named {' or '.join(missing)}.")
+    return " ".join(lines)
 
 
 def _listed_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:

@@ -12,7 +12,10 @@ Read in any case ("d major", "F MAJOR", "c# minor"): a key with its mode ("D maj
 short form ("Am", "F#m") or a bare tonic ("D") after "in" or "key of", a Camelot code ("8A"); every key the
 question names (E major or E minor). "A minor" / "a major" needs a word that introduces a key before it ("in",
 "of", "key", ...): otherwise it is mostly the article ("a minor change"). A tempo needs "BPM"; a metre is
-written like 3/4.
+written like 3/4. A file of the library named with its extension ("what key is groove_000.wav in?") selects
+that track (any case): asked only what was measured of it, the answer is its measurements (a stranger's "what key
+is groove_000.wav in?" had been answered "Nothing in your library matches", the search finding no words in a track
+that has no transcript).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ _ENDS_HERE_RE = re.compile(r"\s*(?:[?.!,;]|$|(?:or|and)\b)", re.I)  # after a ba
 _CAMELOT_RE = re.compile(r"(?<![\w/])(1[0-2]|[1-9])([AB])(?![\w/])", re.I)
 _METRE_RE = re.compile(r"(?<![\w/])(\d{1,2})/(2|4|8|16)(?![\w/])")
 _WORD_RE = re.compile(r"[a-z']+")
+# a file named with an audio extension, as uploads are named ([A-Za-z0-9._-])
+_FILE_RE = re.compile(r"(?<![\w.-])([A-Za-z0-9_][A-Za-z0-9._-]{0,200}\.(?:wav|wave|mp3|mp2|flac|ogg|oga|opus|m4a|aac"
+                      r"|aif|aiff|aifc|wma|webm|mka|caf|w64))(?![\w-])", re.I)
 # a superlative asks for the tracks ranked by a measurement: (the column, largest first)
 SUPERLATIVES = {"fastest": ("tempo_bpm", True), "quickest": ("tempo_bpm", True), "slowest": ("tempo_bpm", False),
                 "longest": ("duration_seconds", True), "shortest": ("duration_seconds", False),
@@ -55,6 +61,10 @@ LIST_WORDS = frozenset("""
     tempo time signature metre meter around about roughly near nearly exactly approximately and or measured written
     library analysed analyzed uploaded s one ones top most
     """.split())
+# and, of a question that names a file, these: "how fast is song.wav?", "how long is it?"
+FILE_LIST_WORDS = LIST_WORDS | frozenset("""
+    how fast long loud speed bpm length duration loudness camelot code it its measurement measurements
+    """.split())
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,15 @@ class QuestionFacts:
     ranked: str | None = None  # a superlative: "slowest" (SUPERLATIVES says by what)
     every: bool = False  # "list my tracks": every track, no filter
     listing: bool = False  # the question asks for the matching tracks and nothing more
+    files: tuple[str, ...] = ()  # file names as the question wrote them: "groove_000.wav"
 
     def __bool__(self) -> bool:
-        return bool(self.camelot) or self.ranked is not None or self.every or any(
+        return bool(self.camelot or self.files) or self.ranked is not None or self.every or any(
             v is not None for v in (self.tempo_min, self.tempo_max, self.metre))
 
     def track_filter(self) -> TrackFilter:
         return TrackFilter(camelot=self.camelot, tempo_min=self.tempo_min, tempo_max=self.tempo_max,
-                           tempo_multiples=False, metre=self.metre)
+                           tempo_multiples=False, metre=self.metre, filenames=self.files)
 
     def described(self) -> str:
         """'in D major, at 118-122 BPM, in 3/4': what the tracks were measured as (or no track was)."""
@@ -89,33 +100,49 @@ class QuestionFacts:
             parts.append(f"below {self.tempo_max:g} BPM")
         if self.metre:
             parts.append(f"in {self.metre}")
+        if self.files:
+            parts.append(f"named {' or '.join(self.files)}")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
         return {"key": self.key, "camelot": list(self.camelot), "tempo_min": self.tempo_min,
-                "tempo_max": self.tempo_max, "metre": self.metre, "ranked": self.ranked}
+                "tempo_max": self.tempo_max, "metre": self.metre, "ranked": self.ranked,
+                "files": list(self.files)}
 
 
 def question_facts(question: str) -> QuestionFacts:
     """The keys, tempo range and metre `question` names; empty when it names none."""
     spans: list[tuple[int, int]] = []
-    names, codes = _keys(question, spans)
-    tempo_min, tempo_max = _tempo(question, spans)
-    metre = _METRE_RE.search(question)
+    files = _files(question, spans)
+    text = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
+    # (a file's name is no key, tempo or metre: "emin.wav", "8A.wav")
+    names, codes = _keys(text, spans)
+    tempo_min, tempo_max = _tempo(text, spans)
+    metre = _METRE_RE.search(text)
     if metre:
         spans.append(metre.span())
-    ranked = _SUPERLATIVE_RE.search(question)
+    ranked = _SUPERLATIVE_RE.search(text)
     if ranked:
         spans.append(ranked.span())
     facts = QuestionFacts(key=" or ".join(names) or None, camelot=tuple(codes), tempo_min=tempo_min,
                           tempo_max=tempo_max, metre=metre.group(0) if metre else None,
-                          ranked=ranked.group(1).lower() if ranked else None)
+                          ranked=ranked.group(1).lower() if ranked else None, files=files)
     rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
     words = [w.strip("'") for w in _WORD_RE.findall(rest.lower())]
-    only_list_words = all(w in LIST_WORDS for w in words)
+    only_list_words = all(w in (FILE_LIST_WORDS if files else LIST_WORDS) for w in words)
     if not facts and only_list_words and TRACK_NOUNS & set(words):  # "list my tracks", "what songs do I have?"
         return QuestionFacts(every=True, listing=True)
     return replace(facts, listing=bool(facts) and only_list_words)
+
+
+def _files(question: str, spans: list[tuple[int, int]]) -> tuple[str, ...]:
+    """The file names the question gives (each once, in its order); their spans are not read for keys or words."""
+    names: list[str] = []
+    for m in _FILE_RE.finditer(question):
+        spans.append(m.span())
+        if m.group(1).lower() not in {n.lower() for n in names}:
+            names.append(m.group(1))
+    return tuple(names)
 
 
 def _keys(question: str, spans: list[tuple[int, int]]) -> tuple[list[str], list[str]]:

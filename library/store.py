@@ -44,6 +44,7 @@ class TrackFilter:
     loudness_min: float | None = None
     loudness_max: float | None = None
     has_vocals: bool | None = None
+    filenames: tuple[str, ...] = ()  # any of these file names, in any case (a library question that names a file)
 
 
 class LibraryStore:
@@ -227,6 +228,9 @@ def _filtered(owner: str, where: TrackFilter) -> tuple[list[str], list[Any]]:
     if where.has_vocals is not None:
         clauses.append("has_vocals = ?")
         params.append(where.has_vocals)
+    if where.filenames:
+        clauses.append("lower(filename) IN (" + ", ".join("?" * len(where.filenames)) + ")")
+        params += [name.lower() for name in where.filenames]
     return clauses, params
 
 

@@ -57,7 +57,7 @@ def test_facts_named(question, expected):
 def test_no_facts(question):
     facts = question_facts(question)
     assert not facts and facts.as_dict() == {"key": None, "camelot": [], "tempo_min": None, "tempo_max": None,
-                                             "metre": None, "ranked": None}
+                                             "metre": None, "ranked": None, "files": []}
 
 
 @pytest.mark.parametrize("question, listing", [
@@ -95,3 +95,21 @@ def test_the_filter_selects_what_the_question_names():
     assert facts.described() == "in D major, at 90-110 BPM, in 3/4"
     assert question_facts("over 150 BPM").described() == "above 150 BPM"
     assert question_facts("anything in 8A or 9A?").track_filter().camelot == ("8A", "9A")
+
+
+@pytest.mark.parametrize("question, files, listing, expected", [
+    # a stranger's "what key is groove_000.wav in?" had named nothing, and been answered "Nothing in your library
+    # matches the question"
+    ("what key is groove_000.wav in?", ["groove_000.wav"], True, {}),
+    ("What is the tempo of MODAL_000.WAV?", ["MODAL_000.WAV"], True, {}),
+    ("how fast is song.flac?", ["song.flac"], True, {}),
+    ("is emin.wav in D minor?", ["emin.wav"], True, {"key": "D minor", "camelot": ["7A"]}),  # no E minor
+    ("what key is 8A.wav in?", ["8A.wav"], True, {}),  # a name, not a Camelot code
+    ("what does river.wav say about the moon?", ["river.wav"], False, {}),  # the model reads its excerpts
+    ("which is faster, a.wav or A.WAV or b.ogg?", ["a.wav", "b.ogg"], False, {}),
+])
+def test_a_file_named_selects_its_track(question, files, listing, expected):
+    facts = question_facts(question)
+    assert facts and list(facts.files) == files and facts.listing is listing
+    assert {k: v for k, v in facts.as_dict().items() if v not in (None, []) and k != "files"} == expected
+    assert facts.track_filter().filenames == tuple(files)

@@ -88,9 +88,18 @@ def _answered(options: AskOptions, generated: dict[str, Any], *, prompt: str, ca
     return {"question": options.question, "answer": response, "model": generated.get("model"),
             "finish_reason": generated.get("finish_reason"), "generation_seconds": generated.get("seconds"),
             "citations": citations, "cited_by": cited_by, "candidates": candidates,
-            "warnings": answer_warnings(response, prompt=prompt, candidates=candidates, numbers=numbers),
+            "warnings": _cut(generated) + answer_warnings(response, prompt=prompt, candidates=candidates,
+                                                          numbers=numbers),
             "measured_filter": measured_filter,
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
+
+
+def _cut(generated: dict[str, Any]) -> list[str]:
+    """An answer stopped by max_new_tokens is said to be cut, as a comparison's or an analysis' is (a stranger's
+    answer ended mid-quote with no warning, the CLI printing it as whole)."""
+    if generated.get("finish_reason") != "length":
+        return []
+    return ["the answer was cut at max_new_tokens (finish_reason: length); ask with more max_new_tokens"]
 
 
 def ask_prompt(question: str, facts: QuestionFacts | None, *, candidates: list[dict[str, Any]],

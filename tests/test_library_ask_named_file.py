@@ -40,3 +40,19 @@ def test_a_question_naming_a_file_is_answered_from_its_measurements(client, othe
                                               else "What key is named-groove.wav in?", "wait": 0}).json()
         assert told["answer"].startswith("No track in your library is named ") and told["citations"] == [], told
         assert told["model"] is None
+
+
+def test_an_answer_cut_at_max_new_tokens_says_so(client, session_id, audio_dir, smollm2_folder):
+    """A stranger's answer ended mid-quote (finish_reason "length") with no warning, and the CLI printed it as if
+    whole; a comparison or an analysis cut so says it."""
+    sf.write(audio_dir / "cut-groove.wav", groove(2, 100.0, 1), SR)
+    assert upload(client, session_id, audio_dir / "cut-groove.wav").status_code == 201
+    run(client, f"/process/pitch/{session_id}", {"file": "cut-groove.wav", "include": ["key", "tempo"]})
+    label = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"][0]["key"]["label"]
+    r = client.post("/library/ask", json={"question": f"Which song in {label} would suit a long summer evening?",
+                                          "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 8})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["model"] == "smollm2-135m" and got["finish_reason"] == "length", got
+    assert got["warnings"][0] == ("the answer was cut at max_new_tokens (finish_reason: length); ask with more "
+                                  "max_new_tokens"), got["warnings"]

@@ -151,7 +151,7 @@ def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
         parts = [f"in {key['label']}{code}" if key.get("label") else "",
                  f"at {float(t['tempo_bpm']):.1f} BPM" if t.get("tempo_bpm") else "",
                  f"in {t['metre']}" if t.get("metre") else ""]
-        said = ", ".join(p for p in parts if p)
+        said = ", ".join(p for p in parts if p) + ("" if key.get("label") or not any(parts) else " (no key measured)")
         line = f"{t['filename']} (session {t['session_id']}) " + (f"was measured {said}" if said else
                                                                   "has no measured key, tempo or metre")
         if t.get("duration_seconds"):

@@ -33,11 +33,12 @@ from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release
 from worker.llm.options import GenerateOptions
 from worker.llm.status import iso_time, process_memory, registry_status
 from worker.llm.weights import ensure_local_weights, registry_entry
-from worker.progress import Progress
+from worker.progress import Progress, scaled
 
 log = logging.getLogger(__name__)
 
 KINDS = ("llm", "audio")
+LOAD_SHARE = 0.3  # of a generation's progress, the loading of its model when it is not resident
 Loader = Callable[[], tuple[Any, int | None]]  # → (model object, its size in bytes or None = measure)
 
 
@@ -219,8 +220,13 @@ class ModelManager:
             registry_entry(options.model_type, self.registry)  # 400 listing the valid ones
         with self._op_lock:
             before = self.current_model
-            llm = self.get_llm(options.model_type, progress=progress)
-            result = generate_with(llm, options, audio=audio, images=images, progress=progress)
+            target = options.model_type or before or self.settings.get("DEFAULT_MODEL", "smollm2-135m")
+            loading, generating = progress, progress
+            if progress is not None and target != before:  # the load, then the generation, each its own share
+                # (each had run 0-100 % on the same bar: a job went back from 97 % "loaded" to "reading the prompt")
+                loading, generating = scaled(progress, 0.0, LOAD_SHARE), scaled(progress, LOAD_SHARE, 1.0)
+            llm = self.get_llm(options.model_type, progress=loading)
+            result = generate_with(llm, options, audio=audio, images=images, progress=generating)
             self._touch(self._llm)
             if self.current_model != before:  # the whole wait: preparing the weights, then loading them
                 prepared = self._resident_llm().info.get("weights_prepare_seconds", 0.0)

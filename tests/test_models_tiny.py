@@ -215,6 +215,9 @@ def test_generate_loads_default_model_and_reports_progress(manager):
                               progress=lambda f, s: stages.append((f, s)))
     assert result["model"] == "phi-4-reasoning" and result["model_load_seconds"] > 0
     assert stages[-1] == (1.0, "generated") and any(s == "generating" for _, s in stages)
+    # the load and the generation share one bar, forward only (each had run 0-100 %: back from "loaded" at 100 %)
+    assert [f for f, _ in stages] == sorted(f for f, _ in stages), stages
+    assert ("loaded" in [s for _, s in stages]) and all(f <= 0.3 for f, s in stages if s == "loaded")
     reading = [i for i, (_, s) in enumerate(stages) if s.startswith("reading the prompt (")]
     first_token = [s for _, s in stages].index("generating")
     assert reading and reading[0] < first_token  # said before the first token

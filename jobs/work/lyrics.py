@@ -34,7 +34,15 @@ def lyrics_file(*, audio_path: Path, results_dir: Path, options: LyricsOptions, 
             whisper_options.model, models_dir=Path(job.settings["MODELS_DIR"]), device=device,
             cpu_threads=int(job.settings.get("TORCH_NUM_THREADS") or 0)))
         transcribe_file(audio_path=audio_path, results_dir=results_dir, options=whisper_options,
-                        progress=scaled(progress, 0.0, 0.4), model=model, job=job)
+                        progress=scaled(_transcribed(progress), 0.0, 0.4), model=model, job=job)
         progress = scaled(progress, 0.4, 1.0)
     return run_lyrics(audio_path=audio_path, results_dir=results_dir, options=options, progress=progress,
                       manager=manager, image_path=image_path)
+
+
+def _transcribed(progress: Progress) -> Progress:
+    """The transcription's own last stage, "done", said as "transcribed": the job is not done (a stranger's lyrics
+    job showed "done" at 40 %, then went on analysing)."""
+    def report(fraction: float, stage: str) -> None:
+        progress(fraction, "transcribed" if stage == "done" else stage)
+    return report

@@ -19,7 +19,7 @@ from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.claims import unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
-from worker.progress import Progress, quiet
+from worker.progress import Progress, quiet, scaled
 
 from ..camelot import MIX_TEMPO_PERCENT
 from .options import CompareOptions
@@ -44,7 +44,8 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
     prompt = compare_prompt(tracks, pairs)
     generated = manager.generate(GenerateOptions(
         prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
-        temperature=options.temperature, seed=options.seed, model_type=options.model_variant), progress=report)
+        temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
+        progress=scaled(report, 0.05, 0.95))  # within the job's progress: it had gone back to 0, then 100 % early
     result = {"files_compared": [t["facts"]["file"] for t in tracks], "tracks": facts, "pairs": pairs,
               "model": generated["model"], "model_choice": choice.to_dict() if choice else None,
               "comparison": generated["response"], "finish_reason": generated["finish_reason"],

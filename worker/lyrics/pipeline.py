@@ -17,7 +17,7 @@ from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
-from worker.progress import Progress, quiet
+from worker.progress import Progress, quiet, scaled
 from worker.transcription.pipeline import MADE_UP
 
 from .explicit import explicit_words
@@ -61,7 +61,7 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
         generated = manager.generate(GenerateOptions(
             messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
             temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
-            images=images, progress=report)
+            images=images, progress=scaled(report, 0.05, 0.95))  # (it had run 0-1 again: backwards, then 100 %
     result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)

@@ -26,6 +26,7 @@ from .service import Library
 from .store import TrackFilter
 
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
+CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,3}:[0-5]\d)(?!\d|:\d)")  # a time in a track, as the prompt writes it: 1:05
 EXCERPT_CHARS = 300
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
@@ -257,6 +258,11 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
         out.append(f"the answer cites {', '.join(f'[{n}]' for n in invented)}, but only {len(candidates)} excerpt"
                    f"{'s were' if len(candidates) != 1 else ' was'} given: those citations were left out")
     out += unsupported_claims(response, prompt=prompt, tracks=[c["filename"] for c in candidates])
+    given = set(CLOCK_RE.findall(prompt))
+    times = [t for t in dict.fromkeys(CLOCK_RE.findall(response)) if t not in given]
+    if times:  # a stranger's answer put a 4-second track's line "at 0:30"
+        out.append(f"the answer gives the time{'s' if len(times) > 1 else ''} {listed_items(times)}, which none "
+                   "of the excerpts holds: the times of the lines are those of the citations")
     names = unknown_names(response, prompt=prompt)
     if names:  # SmolLM2 had answered "which tracks are in D major?" with titles and artists of its own
         out.append(f"the answer gives {listed_items(names)}, which none of the excerpts holds: a title, name or "

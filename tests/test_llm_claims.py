@@ -84,3 +84,19 @@ def test_titles_and_names_no_excerpt_holds_are_named():
     # a line quoted with a slip is the excerpt's (a stranger's was called invented); one of other words is not
     slipped = 'It sings "the river run to the sea" [1], not "a train across the mountains".'
     assert unknown_names(slipped, prompt=prompt) == ["a train across the mountains"]
+
+
+def test_times_no_excerpt_holds_are_named():
+    """A stranger's SmolLM2 answer put a line of a 4-second track "at 0:30" (its excerpt was at 0:00), and nothing
+    said so."""
+    from library.ask import answer_warnings
+
+    prompt = ('Excerpts:\n[1] "river.wav" (session s1), at 0:00: "I walked along the river road"\n[2] "fire.wav" '
+              '(session s2), at 1:05: "The fire burns"\n\nQuestion: what is sung at 2:10?')
+    candidates = [{"filename": "river.wav"}, {"filename": "fire.wav"}]
+    held = "river.wav sings it at 0:00 [1], fire.wav at 1:05 [2]; nothing is at 2:10, and it is in 4/4."
+    assert answer_warnings(held, prompt=prompt, candidates=candidates, numbers={1, 2}) == []
+    warned = answer_warnings('[2] "fire.wav", at 0:30: "The fire burns", and again at 3:15 and 0:30 [1].',
+                             prompt=prompt, candidates=candidates, numbers={1, 2})
+    assert warned == ["the answer gives the times 0:30, 3:15, which none of the excerpts holds: the times of the "
+                      "lines are those of the citations"]

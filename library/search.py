@@ -87,6 +87,17 @@ def fuse(*rankings: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return ranked[:limit]
 
 
+def _unmixable(seed: dict[str, Any]) -> str:
+    """Why a track cannot seed mix=1: pitch not run on it, or run and no clear key or steady beat found (a stranger
+    was told to run /process/pitch on a track it had run on, finding no clear key)."""
+    if not any(str(s).startswith("pitch_") for s in seed.get("sources") or ()):
+        return "mix=1 needs the track's key and tempo: run /process/pitch on it first"
+    missing = " or ".join(what for what, value in (("clear key", seed["key"]), ("steady tempo", seed["tempo_bpm"]))
+                          if not value)
+    return (f"mix=1 needs the track's key and tempo: /process/pitch found no {missing} in {seed['filename']}, so no "
+            "track can be said to mix with it (without mix=1 the similar tracks are listed)")
+
+
 def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track_id: str, limit: int, mix: bool,
                    tempo_percent: float) -> dict[str, Any]:
     seed = store.get(owner=owner, track_id=track_id)
@@ -101,8 +112,7 @@ def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track
     keep: Callable[[dict[str, Any]], dict[str, Any] | None] = _any_track
     if mix:
         if not seed["key"] or not seed["tempo_bpm"]:
-            raise AudioError("mix=1 needs the track's key and tempo: run /process/pitch on it first",
-                             code="track_not_analysed")
+            raise AudioError(_unmixable(seed), code="track_not_analysed")
         keep = _mixable(seed, tempo_percent)
     out: list[dict[str, Any]] = []
     while len(out) < limit:  # read track rows a chunk at a time until the page is full

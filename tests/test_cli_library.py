@@ -32,6 +32,13 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, 
     assert table.returncode == 0 and "in-a.wav" in table.stdout and "in-c.wav" in table.stdout
     assert "C major (8B)" in table.stdout and "A major (11B)" in table.stdout and "120" in table.stdout
     assert "no tracks match" in ma(env, "library", "tracks", "--session", sid, "--key", "8A").stderr
+    # a listing cut at --limit says so (the first 50 of a stranger's 60 tracks had read as the whole library)
+    cut = ma(env, "library", "tracks", "--session", sid, "--limit", "1")
+    assert cut.returncode == 0 and cut.stdout.count(".wav") == 1, cut.stdout
+    assert "the first 1 track: more match (--all lists every one" in cut.stderr, cut.stderr
+    whole = ma(env, "library", "tracks", "--session", sid, "--limit", "2")
+    assert whole.stdout.count(".wav") == 2 and "more match" not in whole.stderr
+    assert len(json.loads(ma(env, "--json", "library", "tracks", "--session", sid, "--limit", "1").stdout)) == 1
     near = ma(env, "--json", "library", "similar", track["track_id"], "--limit", "50")
     assert near.returncode == 0 and near.stdout.count('"track_id"') >= 2
     assert any(n["track"]["filename"] == "in-a.wav" for n in json.loads(near.stdout)["similar"])

@@ -74,10 +74,15 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                    "tempo_min": args.tempo_min, "tempo_max": args.tempo_max, "metre": args.metre,
                    "has_vocals": args.has_vocals, "tempo_multiples": False if args.exact_tempo else None}
         found = list(client.library.tracks(**filters) if args.all
-                     else itertools.islice(client.library.tracks(page_size=min(args.limit, 200), **filters),
-                                           args.limit))
+                     else itertools.islice(client.library.tracks(page_size=min(args.limit + 1, 200), **filters),
+                                           args.limit + 1))
+        more = not args.all and len(found) > args.limit  # one past the limit: said, not left to be guessed
+        found = found[:args.limit] if more else found
         _show(out, found, "no tracks match", ["track", "session", "file", "key", "BPM", "metre", "length", "vocals"],
               _track_row)
+        if more:  # (a stranger's 50 of 60 tracks had read as the whole library)
+            shown = f"the first {args.limit} track{'s' if args.limit != 1 else ''}"
+            out.note(f"{shown}: more match (--all lists every one, --limit N more of them)")
     elif command == "search":
         hits = client.library.search(args.query, mode=args.mode, limit=args.limit)
         _show(out, hits, "nothing found", ["score", "file", "session", "at", "text"], _hit_row)

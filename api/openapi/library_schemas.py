@@ -22,9 +22,11 @@ def library_schemas() -> dict[str, Schema]:
     citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
                    kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT), measured=measured)
     measured_filter = null(obj([], "The keys (as written, and their Camelot codes), tempo range and metre the "
-                                   "question names (its candidates are the tracks measured so), or null.",
+                                   "question names (its candidates are the tracks measured so), the superlative "
+                                   "it ranks by, and the files of the library it names with their extension "
+                                   "(those tracks; asked only what was measured of them, answered with it), or null.",
                                key=null(STR), camelot=arr(STR), tempo_min=null(NUM), tempo_max=null(NUM),
-                               metre=null(STR)))
+                               metre=null(STR), ranked=null(STR), files=arr(STR)))
     neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
                     compared_share={"type": "number", "minimum": 0, "maximum": 1},
                     key_relation={"enum": ["same", "relative", "fifth"]},
@@ -39,7 +41,8 @@ def library_schemas() -> dict[str, Schema]:
                              "`cited_by`: model (it cited excerpts), retrieval (it cited none: the top one) or "
                              "measurements (the measured tracks the question asked for, listed without a model). "
                              "`warnings`: citations of excerpts not given, keys, tempi and files the excerpts do not "
-                             "support, an answer stuck in a loop. `measured_filter`: the measured facts the "
+                             "support, times no excerpt holds, an answer stuck in a loop or cut at max_new_tokens. "
+                             "`measured_filter`: the measured facts the "
                              "question names.",
                              question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
                              generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),

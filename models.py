@@ -222,8 +222,7 @@ class ModelManager:
             before = self.current_model
             target = options.model_type or before or self.settings.get("DEFAULT_MODEL", "smollm2-135m")
             loading, generating = progress, progress
-            # the load, then the generation, each its own share (each had run 0-100 % on the same bar)
-            if progress is not None and target != before:
+            if progress is not None and target != before:  # load, then generation (both had run 0-100 %)
                 loading, generating = scaled(progress, 0.0, LOAD_SHARE), scaled(progress, LOAD_SHARE, 1.0)
             llm = self.get_llm(options.model_type, progress=loading)
             result = generate_with(llm, options, audio=audio, images=images, progress=generating)

@@ -30,6 +30,20 @@ def valkey_refuses_writes(url: str, token: str) -> bool:
     return False
 
 
+def job_on_the_queue(settings, tmp_path, url: str, token: str, *, session: str, job_type: str):
+    """(app, job id): an API app on the valkey at `url` (queues of `token`) and a queued `job_type` job on a 1 s tone
+    in a new `session`, which an in-process runner then takes."""
+    app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}", GPU_QUEUE=f"gpu-{token}")
+    svc = app.extensions["music_analyzer"]
+    store = svc.sessions.of(USER)
+    store.create(session)
+    write(store.uploads_dir(session) / "tone.wav", sine(440, 1.0))
+    job_id = svc.jobs.create(owner=USER, job_type=job_type, session_id=session, queue=f"cpu-{token}",
+                             task=f"music_analyzer.{job_type}",
+                             params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
+    return app, job_id
+
+
 @pytest.mark.slow
 def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_path):
     """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
@@ -105,15 +119,9 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]
     with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
-        app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
-                        GPU_QUEUE=f"gpu-{token}")
+        app, job_id = job_on_the_queue(settings, tmp_path, url, token, session="fills", job_type="features")
         svc = app.extensions["music_analyzer"]
         store = svc.sessions.of(USER)
-        store.create("fills")
-        write(store.uploads_dir("fills") / "tone.wav", sine(440, 1.0))
-        job_id = svc.jobs.create(owner=USER, job_type="features", session_id="fills", queue=f"cpu-{token}",
-                                 task="music_analyzer.features",
-                                 params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
         outcome: list[str] = []
 
         def work() -> None:
@@ -153,15 +161,8 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]
     with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
-        app = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
-                        GPU_QUEUE=f"gpu-{token}")
+        app, job_id = job_on_the_queue(settings, tmp_path, url, token, session="arrives", job_type="pitch")
         svc = app.extensions["music_analyzer"]
-        store = svc.sessions.of(USER)
-        store.create("arrives")
-        write(store.uploads_dir("arrives") / "tone.wav", sine(440, 1.0))
-        job_id = svc.jobs.create(owner=USER, job_type="pitch", session_id="arrives", queue=f"cpu-{token}",
-                                 task="music_analyzer.pitch",
-                                 params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
         filler = fill(disk)
         wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
                  message="valkey to refuse writes on the full disk")

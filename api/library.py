@@ -127,6 +127,7 @@ def list_tracks():
         metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
         loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
         has_vocals=_flag("has_vocals", None))
+    _needs_partner(args)
     for lo, hi in (("tempo_min", "tempo_max"), ("duration_min", "duration_max"), ("loudness_min", "loudness_max")):
         low, high = getattr(where, lo), getattr(where, hi)
         if low is not None and high is not None and low > high:  # an empty list would read as "no such tracks"
@@ -217,6 +218,16 @@ def _key_filter() -> tuple[str, ...]:
         raise InvalidRequestError("key must be a key like 'A minor', 'F#m', 'Eb major' or a Camelot code like '8A'",
                                   code="invalid_filter")
     return tuple(keys_for(code, relation))
+
+
+def _needs_partner(args) -> None:
+    """No silent filters: key_relation without key, tempo_multiples without a tempo range, had listed every
+    track (200) as if they had been read."""
+    for name, partners in (("key_relation", ("key",)), ("tempo_multiples", ("tempo_min", "tempo_max"))):
+        if args.get(name) and not any(args.get(p) for p in partners):
+            needs = " or ".join(partners)
+            raise InvalidRequestError(f"{name} needs {needs}: it only qualifies that filter", code="invalid_filter",
+                                      details={"parameter": name, "needs": needs})
 
 
 def _number(name: str, lo: float, hi: float) -> float | None:

@@ -237,3 +237,18 @@ def test_a_library_database_that_does_not_answer_is_a_503_everywhere(settings, r
             assert r.status_code == 503 and r.json()["error"]["code"] == "library_unavailable", (path, r.text)
         health = requests.get(base + "/health", auth=(USER, PASSWORD), timeout=30).json()
         assert health["library"]["ok"] is False, health
+
+
+def test_a_filter_that_needs_another_is_named_not_ignored(client):
+    """key_relation without key and tempo_multiples without a tempo range had been ignored: 200 and the whole
+    library, as a misspelt filter had been (a stranger's trial)."""
+    for params, needs in (({"key_relation": "compatible"}, "key"), ({"key_relation": "exact"}, "key"),
+                          ({"tempo_multiples": "0"}, "tempo_min or tempo_max"),
+                          ({"tempo_multiples": "1", "key": "8A"}, "tempo_min or tempo_max")):
+        r = client.get("/library/tracks", params=params)
+        assert r.status_code == 400, (params, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "invalid_filter" and error["details"]["needs"] == needs, (params, error)
+    for params in ({"key": "8A", "key_relation": "compatible"}, {"tempo_min": "100", "tempo_multiples": "0"},
+                   {"tempo_max": "100", "tempo_multiples": "1"}, {"tempo_multiples": ""}):
+        assert client.get("/library/tracks", params=params).status_code == 200, params

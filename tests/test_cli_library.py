@@ -79,3 +79,14 @@ def test_the_library_in_a_script(server, celery_worker, two_songs):
     rebuilt = ma_.library.reindex()
     assert rebuilt["tracks_indexed"] >= 2 and rebuilt["errors"] == []
     assert {t["filename"] for t in ma_.library.tracks(session_id=two_songs)} == {"in-a.wav", "in-c.wav"}
+
+
+def test_a_qualifier_without_its_filter_is_refused_before_sending(server, tmp_path):
+    """--key-relation without --key, --exact-tempo without a tempo range: the server's 400 said here, exit 2."""
+    env = cli_env(server, tmp_path)
+    for args, needs in ((("--key-relation", "compatible"), "needs key (--key)"),
+                        (("--exact-tempo",), "needs tempo_min (--tempo-min) or tempo_max (--tempo-max)")):
+        refused = ma(env, "library", "tracks", *args)
+        assert refused.returncode == 2 and needs in refused.stderr, refused.stderr
+    with pytest.raises(Exception, match="key_relation .* needs key"):
+        MusicAnalyzer(server, USER, PASSWORD).library.tracks(key_relation="relative")

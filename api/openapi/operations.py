@@ -332,11 +332,11 @@ TRACK_FILTERS = (
     Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),
     Param("key_relation", {"enum": ["exact", "relative", "compatible"], "default": "exact"},
           "exact; relative (also the relative major/minor); compatible (Camelot neighbours: same number, "
-          "one step round the wheel)."),
+          "one step round the wheel). Without `key`: 400 `invalid_filter`."),
     Param("tempo_min", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at least."),
     Param("tempo_max", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at most."),
     Param("tempo_multiples", {"enum": ["1", "0", "true", "false"], "default": "1"},
-          "Also tracks whose double or half tempo is in range (`tempo_match`: double | half)."),
+          "Also tracks whose double or half tempo is in range (`tempo_match`: double | half); alone: 400."),
     Param("metre", {"type": "string", "examples": ["4/4"]}, "Time signature."),
     Param("duration_min", {**NUMBER, "minimum": 0}, "Seconds at least."),
     Param("duration_max", {**NUMBER, "minimum": 0}, "Seconds at most."),

@@ -93,6 +93,13 @@ def _check_filters(filters: dict[str, Any]) -> None:
     unknown = sorted(set(filters) - set(TRACK_FILTERS))
     if unknown:
         raise TypeError(f"unknown track filter(s): {', '.join(unknown)} (known: {', '.join(TRACK_FILTERS)})")
+    # the server refuses these alone (400 invalid_filter): said here, no request sent
+    for name, partners in (("key_relation", ("key",)), ("tempo_multiples", ("tempo_min", "tempo_max"))):
+        if filters.get(name) is not None and all(filters.get(p) is None for p in partners):
+            flags = {"key_relation": "key_relation (--key-relation)", "tempo_multiples": "tempo_multiples "
+                     "(--exact-tempo)", "key": "key (--key)", "tempo_min": "tempo_min (--tempo-min)",
+                     "tempo_max": "tempo_max (--tempo-max)"}
+            raise UsageError(f"{flags[name]} needs {' or '.join(flags[p] for p in partners)}", code="invalid_filter")
 
 
 def _segment(value: str) -> str:

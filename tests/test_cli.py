@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import PASSWORD, USER
+from tests.conftest import PASSWORD, USER, queued_record
 from tests.music_signals import SR, cadence, click_track
 from tests.test_api_sessions import user_session_dir
 
@@ -330,3 +330,19 @@ def test_jobs_limit_is_a_whole_number_of_1_or_more(tmp_path, unused_port):
         refused = ma(env, "jobs", "--limit", limit)
         assert refused.returncode == 2 and "is not a whole number of 1 or more" in refused.stderr, refused.stderr
         assert "cannot reach the server" not in refused.stderr
+
+
+def test_a_jobs_listing_cut_at_limit_says_more_match(env, app, session_id, settings):
+    """`jobs --limit N` had cut the list at N without a word, where `library tracks` says more tracks match."""
+    made = [queued_record(app, owner=USER, job_type="features", session_id=session_id, queue=settings["CPU_QUEUE"],
+                          task="music_analyzer.features", params={"files": ["x.wav"], "batch": False, "options": {}})
+            for _ in range(2)]
+    cut = ma(env, "jobs", "--session", session_id, "--limit", "1")
+    assert cut.returncode == 0 and cut.stdout.count("features") == 1, cut.stdout
+    assert "the first 1 job: more match (--all lists every one, --limit N more of them)" in cut.stderr, cut.stderr
+    whole = ma(env, "jobs", "--session", session_id, "--limit", "2")
+    assert whole.stdout.count("features") == 2 and "more match" not in whole.stderr, whole.stderr
+    listed = ma(env, "--json", "jobs", "--session", session_id, "--limit", "1")  # scripts: the list alone
+    assert len(json.loads(listed.stdout)) == 1 and listed.stderr == "", listed.stderr
+    for job in made:
+        assert ma(env, "cancel", job["job_id"]).returncode == 0

@@ -60,14 +60,20 @@ def jobs(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     if args.watch:
         return _watch(client, {**filters, "states": args.state or ACTIVE}, out)
     # --limit counts jobs, not pages: a page ends early once its results are big (the server's 8 MB)
+    # one past the limit: a listing cut at --limit says so, as `library tracks` does (it had ended without a word)
     found = list(client.jobs(**filters) if args.all
-                 else itertools.islice(client.jobs(page_size=args.limit, **filters), args.limit))
+                 else itertools.islice(client.jobs(page_size=min(args.limit + 1, 1000), **filters), args.limit + 1))
+    more = not args.all and len(found) > args.limit
+    found = found[:args.limit] if more else found
     if out.json:
         out.emit(found)
     elif not found:
         out.note("no jobs")
     else:
         _job_table(out, found, caller=client.user)
+    if more:
+        out.note(f"the first {args.limit} job{'s' if args.limit != 1 else ''}: more match (--all lists every one, "
+                 "--limit N more of them)")
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from worker.errors import JobCanceled
-from worker.llm.claims import listed_items, unknown_names, unsupported_claims
+from worker.llm.claims import listed_items, misattributed_quotes, unknown_names, unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
 from worker.progress import Progress, scaled
@@ -267,6 +267,12 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
     if names:  # SmolLM2 had answered "which tracks are in D major?" with titles and artists of its own
         out.append(f"the answer gives {listed_items(names)}, which none of the excerpts holds: a title, name or "
                    "quote the excerpts do not give may be invented")
+    excerpts: dict[str, list[str]] = {}
+    for c in candidates:
+        excerpts.setdefault(c["filename"], []).append(c.get("text") or "")
+    for quote, credited, holders in misattributed_quotes(response, excerpts)[:3]:
+        out.append(f'the answer credits "{quote[:80]}" to {credited}, but {listed_items(holders)}\'s excerpts '
+                   f"hold it, not {credited}'s: check which track says it")
     return out
 
 

@@ -100,3 +100,27 @@ def test_times_no_excerpt_holds_are_named():
                              prompt=prompt, candidates=candidates, numbers={1, 2})
     assert warned == ["the answer gives the times 0:30, 3:15, which none of the excerpts holds: the times of the "
                       "lines are those of the citations"]
+
+
+def test_a_quote_credited_to_the_wrong_track_is_named():
+    """SmolLM2 had credited river.wav's line to fire.wav; the check had only asked whether some excerpt held it."""
+    from library.ask import answer_warnings
+    from worker.llm.claims import misattributed_quotes
+
+    prompt = ('Excerpts:\n[1] "river.wav" (session s1), at 0:00: "I walked along the river road"\n[2] "fire.wav" '
+              '(session s2), at 1:05: "The fire burns all night long"\n\nQuestion: which song is about a river?')
+    candidates = [{"filename": "river.wav", "text": "I walked along the river road"},
+                  {"filename": "fire.wav", "text": "The fire burns all night long"}]
+    excerpts = {c["filename"]: [c["text"]] for c in candidates}
+    wrong = 'The song about a river is fire.wav, which sings "I walked along the river road" [2].'
+    assert misattributed_quotes(wrong, excerpts) == [("I walked along the river road", "fire.wav", ["river.wav"])]
+    assert answer_warnings(wrong, prompt=prompt, candidates=candidates, numbers={2}) == [
+        'the answer credits "I walked along the river road" to fire.wav, but river.wav\'s excerpts hold it, '
+        "not fire.wav's: check which track says it"]
+    # credited right, the nearest name in its sentence (a slip allowed), or near no track name: nothing to say
+    for right in ('river.wav sings "I walk along the river road" [1], while fire.wav sings "The fire burns all '
+                  'night long" [2].', 'In "The fire burns all night long" (Fire.WAV) and river.wav, fire and water.',
+                  'fire.wav is hot. "I walked along the river road" is a river song.',
+                  'The line "The fire burns all night long" is in "fire.wav" [2].'):
+        assert misattributed_quotes(right, excerpts) == [], right
+        assert answer_warnings(right, prompt=prompt, candidates=candidates, numbers={1, 2}) == [], right

@@ -16,12 +16,14 @@ What counts as supported, and why:
   prompt holds (its excerpts and the question; a quote of 3 words or more with small slips, as the lyrics
   analysis's check allows: a stranger's SmolLM2 answer misquoting an excerpt by a word had been called invented).
   A model that hears the audio may quote lyrics no prompt holds, so the audio analyses do not run this check.
+- (library answers only: `misattributed_quotes`) a quote put next to a file name is that track's: one its
+  excerpts do not hold while another track's do is named with the track that holds it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 ACCIDENTALS = {"": 0, "#": 1, "♯": 1, " sharp": 1, "b": -1, "♭": -1, " flat": -1}
@@ -144,6 +146,44 @@ def unknown_names(answer: str, *, prompt: str) -> list[str]:
             if heard_share(words, held_words) >= HEARD_SHARE:
                 continue
         out.append(plain)
+    return out
+
+
+def misattributed_quotes(answer: str, excerpts: Mapping[str, Sequence[str]]) -> list[tuple[str, str, list[str]]]:
+    """Quotes the answer credits to a track that its excerpts do not hold while another track's do: (quote, the
+    track credited, the tracks whose excerpts hold it). A quote is credited to the file name of `excerpts` (file
+    -> its excerpt texts) nearest to it in its sentence; quotes of fewer than MIN_QUOTED_WORDS words, and quotes
+    near no file name, are not judged (SmolLM2 had credited river.wav's line to fire.wav, and the check had only
+    asked whether some excerpt held it)."""
+    from worker.lyrics.quotes import HEARD_SHARE, MIN_QUOTED_WORDS, heard_share, words_of
+
+    lowered = answer.lower()
+    quotes = [(m.start(), m.end(), m.group(1) or m.group(2)) for m in QUOTED_RE.finditer(answer)]
+    inside = [(start, end) for start, end, _ in quotes]
+    ends = [m.start() for m in re.finditer(r"[.!?](?=\s)|\n", answer)
+            if not any(start < m.start() < end for start, end in inside)]
+    names = [(m.start(), m.end(), name) for name in excerpts
+             for m in re.finditer(r"(?<![\w.-])" + re.escape(name.lower()) + r"(?!\w)", lowered)]
+    held = {name: words_of(" ".join(texts)) for name, texts in excerpts.items()}
+    out: list[tuple[str, str, list[str]]] = []
+
+    def holds(heard: list[str]) -> bool:  # (heard_share indexes an empty `heard`)
+        return bool(heard) and heard_share(words, heard) >= HEARD_SHARE
+
+    for start, end, quote in quotes:
+        words = words_of(quote)
+        if len(words) < MIN_QUOTED_WORDS or FILE_END_RE.search(quote):
+            continue
+        lo = max((e for e in ends if e < start), default=-1)
+        hi = min((e for e in ends if e >= end), default=len(answer))
+        near = sorted((s - end if s >= end else start - e, name) for s, e, name in names
+                      if lo < s and e <= hi + 1 and not start <= s < end)
+        if not near or holds(held[near[0][1]]):
+            continue
+        credited = near[0][1]
+        holders = [n for n in excerpts if n != credited and holds(held[n])]
+        if holders and (quote, credited, holders) not in out:
+            out.append((quote, credited, holders))
     return out
 
 

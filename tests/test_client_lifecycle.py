@@ -95,6 +95,21 @@ def test_wait_tells_on_event_the_progress_then_done(ma, audio_dir):
     assert len(steps) == len(set(steps))  # only changes are told
 
 
+def test_a_command_that_ends_within_its_wait_still_tells_on_event_done(ma):
+    """generate's (and every model command's) `on_event` had heard nothing when the job ended within the
+    request's wait: the server's 200 came with the result, and no event was told."""
+    heard: list[JobEvent] = []
+    result = ma.unload_model(wait=60, on_event=heard.append)  # nothing loaded: done at once, within the wait
+    assert heard and heard[-1]["event"] == "done", heard
+    record = heard[-1]["data"]
+    assert record["state"] == "succeeded" and record["type"] == "model_unload" and record["result"] == result
+    # a question the measurements answer is answered in the request (200 whatever the wait): done all the same
+    told: list[JobEvent] = []
+    answer = ma.library.ask("list my tracks", on_event=told.append)
+    assert [e["event"] for e in told] == ["done"] and told[0]["data"]["result"] == answer
+    assert told[0]["data"]["state"] == "succeeded"
+
+
 def test_an_upload_of_a_file_that_cannot_be_read_raises_the_clients_error(ma, session_id, tmp_path):
     """Every failure raises MusicAnalyzerError, says the client: a missing file had been a bare FileNotFoundError."""
     from music_analyzer_client import MusicAnalyzerError

@@ -353,14 +353,18 @@ class MusicAnalyzer:
         the result within `wait` seconds, else 202 with the job: then the job is followed to its end. A failed
         job raises with the worker's error. With `on_queued`, the server answers at once and `on_queued(job_id)`
         hears the job before it is followed (`wait` is not used): a caller that is interrupted knows which job to
-        cancel. With `on_event`, the job is followed by its
-        event stream and `on_event` hears each event (its state, stage and progress) as it comes."""
-        hold = 0.0 if on_queued is not None else wait
+        cancel. With `on_event`, the job is followed by its event stream from the start (`wait` is not used either)
+        and `on_event` hears each event (its state, stage and progress) as it comes, ending with "done" as `wait()`
+        tells it (a job that ended within the wait had told nothing); a question the request answers itself (200
+        at once) is told as one "done" event whose record holds its state and result."""
+        hold = 0.0 if on_queued is not None or on_event is not None else wait
         headers = {"Idempotency-Key": new_idempotency_key()}
         response = self.request("POST", path, json={**body, "wait": hold}, headers=headers, retry=True,
                                 timeout=hold + self.timeout)
         answer = cast(dict[str, Any], response.json())
         if response.status_code != 202:
+            if on_event is not None and response.status_code == 200:
+                on_event({"event": "done", "id": None, "data": {"state": "succeeded", "result": answer}})
             return answer
         if on_queued is not None:
             on_queued(answer["job_id"])

@@ -88,5 +88,8 @@ def test_a_qualifier_without_its_filter_is_refused_before_sending(server, tmp_pa
                         (("--exact-tempo",), "needs tempo_min (--tempo-min) or tempo_max (--tempo-max)")):
         refused = ma(env, "library", "tracks", *args)
         assert refused.returncode == 2 and needs in refused.stderr, refused.stderr
-    with pytest.raises(Exception, match="key_relation .* needs key"):
+    from music_analyzer_client.errors import UsageError
+
+    with pytest.raises(UsageError, match="key_relation .* needs key") as refused_here:
         MusicAnalyzer(server, USER, PASSWORD).library.tracks(key_relation="relative")
+    assert refused_here.value.code == "invalid_filter"

@@ -97,7 +97,7 @@ def test_webm_that_is_not_audio_alone_or_not_webm_is_refused(client, session_id,
     for path, status, code, said in ((video, 415, "unsupported_format", "video"),
                                      (silent, 415, "not_audio", "no audio"),
                                      (encode(tmp_path / "flac.mka", "-c:a", "flac"), 415, "unsupported_format",
-                                      "matroska,webm/flac"),
+                                      "Matroska/WebM with FLAC audio"),
                                      (ogg_named_webm, 415, "format_mismatch", "holds OGG"),
                                      (webm_named_ogg, 415, "format_mismatch", "holds WEBM")):
         r = upload(client, session_id, path)

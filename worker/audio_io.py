@@ -26,6 +26,7 @@ from worker.audio_complete import (
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
+from worker.refused_formats import tracker_message, unsupported_message
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
 UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
@@ -219,13 +220,12 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         with av.open(str(path), metadata_errors="ignore") as container:
             streams = container.streams.audio
             if not streams:
-                raise UnsupportedMediaError("the file has no audio stream", code="not_audio")
+                raise UnsupportedMediaError(tracker_message(path) or "the file has no audio stream", code="not_audio")
             stream = streams[0]
             fmt = _av_format(container.format.name, stream.codec_context.name)
             if fmt is None:
-                raise UnsupportedMediaError(
-                    f"unsupported container/codec {container.format.name}/{stream.codec_context.name}",
-                    code="unsupported_format")
+                raise UnsupportedMediaError(unsupported_message(container.format.name, stream.codec_context.name,
+                                                                container.format.long_name), code="unsupported_format")
             if fmt in VIDEO_CONTAINERS and matroska.is_video(container):
                 # refused in both: an MP4 video had been taken as m4a while a WebM one was refused, and its
                 # picture track costs the upload's bytes and quota for nothing analysed here
@@ -248,7 +248,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         if _looks_like_mp4(path):  # the container is one we read: its index (moov) or its data is missing
             raise AudioError("the MP4/M4A file is truncated or corrupt (its index or data is missing)",
                              code="truncated_audio") from e
-        raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
+        raise UnsupportedMediaError(tracker_message(path) or "not a decodable audio file (no decoder here reads it)",
+                                    code="not_audio") from e
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
         check_ogg_complete(path)
     if fmt == "webm":  # FFmpeg decodes a cut one to where its bytes stop

@@ -1,0 +1,58 @@
+"""Formats not read here are refused in words a producer knows, with what to do, over real HTTP.
+
+A stranger's tracker modules (pingus-data's .it and .s3m) had been 415 `not_audio` "not a decodable audio file (no
+decoder here reads it)", and his CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16be", "wv/wavpack":
+FFmpeg's names. The codes stay; the messages name the format, what is accepted and the command that converts it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.test_api_sessions import upload
+
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+
+
+def tracker_header(ext: str) -> bytes:
+    """The first bytes of a module of each tracker, as its editor writes them (the magic where players look)."""
+    if ext == "it":
+        return b"IMPM" + b"tune".ljust(26, b"\0") + bytes(162)
+    if ext == "xm":
+        return b"Extended Module: " + b"tune".ljust(20, b"\0") + b"\x1aFastTracker v2.00   \x04\x01" + bytes(300)
+    if ext == "s3m":
+        return b"tune".ljust(28, b"\0") + b"\x1a\x10" + bytes(14) + b"SCRM" + bytes(100)
+    return b"tune".ljust(20, b"\0") + bytes(30 * 31) + b"\x01\x7f" + bytes(128) + b"M.K." + bytes(1024)
+
+
+@pytest.mark.parametrize("ext, name", [("it", "Impulse Tracker module"), ("xm", "FastTracker 2 module"),
+                                       ("s3m", "Scream Tracker 3 module"), ("mod", "ProTracker module")])
+def test_a_tracker_module_is_refused_with_the_command_that_renders_it(client, session_id, tmp_path, ext, name):
+    path = tmp_path / f"tune.{ext}"
+    path.write_bytes(tracker_header(ext))
+    r = upload(client, session_id, path)
+    assert r.status_code == 415, r.text
+    error = r.json()["error"]
+    assert error["code"] == "not_audio", error
+    assert f"{name} (.{ext})" in error["message"], error
+    assert f"ffmpeg -i tune.{ext} tune.flac" in error["message"] and "WAV, FLAC" in error["message"], error
+    assert str(tmp_path) not in error["message"], error
+
+
+@pytest.mark.parametrize("name, args, words", [
+    ("take.caf", (), "Core Audio Format (.caf)"), ("loop.caf", ("-c:a", "alac"), "Core Audio Format (.caf)"),
+    ("mix.wv", (), "WavPack (.wv)")])
+def test_caf_and_wavpack_are_refused_in_words(client, session_id, tmp_path, name, args, words):
+    path = tmp_path / name
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=2", *args, str(path)],
+                   check=True)
+    r = upload(client, session_id, path)
+    assert r.status_code == 415, r.text
+    error = r.json()["error"]
+    assert error["code"] == "unsupported_format", error
+    message = error["message"]
+    assert words in message and "accepted: WAV, FLAC" in message and "ffmpeg -i in." in message, error
+    assert "pcm_" not in message and "container/codec" not in message and "wavpack" not in message, error

@@ -1,0 +1,70 @@
+"""What to tell a producer whose file is in a format not read here: its name in words and what to do.
+
+A stranger's tracker modules (.it, .s3m, .xm, .mod) had been 415 `not_audio` "no decoder here reads it", and his
+CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16le": FFmpeg's names, and no way forward.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ACCEPTED = ("WAV, FLAC, Ogg (Vorbis, Opus, FLAC), MP3, M4A or .aac (AAC, ALAC), AIFF, "
+            "WebM or .mka (Opus, Vorbis)")
+
+# FFmpeg's container names -> the format's name as a producer knows it, and the extension its files carry
+_CONTAINERS = {"caf": ("Core Audio Format", "caf"), "wv": ("WavPack", "wv"), "w64": ("Sony Wave64", "w64"),
+               "au": ("Sun/NeXT audio", "au"), "ape": ("Monkey's Audio", "ape"), "mpc": ("Musepack", "mpc"),
+               "mpc8": ("Musepack", "mpc"), "tta": ("True Audio", "tta"), "asf": ("Windows Media Audio", "wma"),
+               "ac3": ("Dolby Digital (AC-3)", "ac3"), "eac3": ("Dolby Digital Plus (E-AC-3)", "eac3"),
+               "dts": ("DTS", "dts"), "amr": ("AMR", "amr"), "voc": ("Creative Voice", "voc"),
+               "dsf": ("DSD Stream File", "dsf"), "iff": ("DSDIFF", "dff"), "shn": ("Shorten", "shn")}
+
+# tracker modules: (where the magic is, the magic, the format's name, its extension)
+_TRACKERS = ((0, b"IMPM", "Impulse Tracker module", "it"), (0, b"Extended Module: ", "FastTracker 2 module", "xm"),
+             (44, b"SCRM", "Scream Tracker 3 module", "s3m"))
+_MOD_TAGS = re.compile(rb"M\.K\.|M!K!|M&K!|FLT[48]|EXO[48]|OKTA|OCTA|CD[68]1|[1-9]CHN|[1-9][0-9]CH|TDZ[1-9]")
+
+
+def tracker_module(path: Path) -> tuple[str, str] | None:
+    """(name, extension) of a tracker module (a score and its samples, rendered by the player: FFmpeg reads one only
+    when built with libopenmpt, and the PyAV here is not); None for anything else."""
+    with open(path, "rb") as fh:
+        head = fh.read(1084)
+    for at, magic, name, ext in _TRACKERS:
+        if head[at:at + len(magic)] == magic:
+            return name, ext
+    if len(head) == 1084 and _MOD_TAGS.fullmatch(head[1080:1084]):
+        return "ProTracker module", "mod"
+    return None
+
+
+def tracker_message(path: Path) -> str | None:
+    """The 415 message for a tracker module: render it to audio first (a module's length is known only by playing
+    it, and it may loop forever, so it is not rendered here); None when the file is not one."""
+    found = tracker_module(path)
+    if found is None:
+        return None
+    name, ext = found
+    article = "an" if name[0] in "AEIOU" else "a"
+    return (f"the file is {article} {name} (.{ext}), a score rather than a recording: render it to WAV or FLAC "
+            "first, e.g. "
+            f"`ffmpeg -i tune.{ext} tune.flac` (an FFmpeg built with libopenmpt) or `openmpt123 --render tune.{ext}`"
+            f" (accepted: {ACCEPTED})")
+
+
+def unsupported_message(container: str, codec: str, long_name: str | None = None) -> str:
+    """The 415 message for a container (or a codec in one) read here but not taken: its name in words, what is
+    accepted, and how to convert it."""
+    names = container.split(",")
+    known = next((_CONTAINERS[n] for n in names if n in _CONTAINERS), None)
+    if known is not None:
+        what, ext = f"{known[0]} (.{known[1]})", known[1]
+    elif "matroska" in names:
+        what, ext = f"Matroska/WebM with {codec.upper()} audio", "mka"
+    elif "mov" in names or "mp4" in names:
+        what, ext = f"MP4 with {codec.upper()} audio", "m4a"
+    else:
+        what, ext = (long_name or "this audio format"), ""
+    source = f"in.{ext}" if ext else "<your file>"
+    return f"{what} is not read here (accepted: {ACCEPTED}); convert it first, e.g. `ffmpeg -i {source} out.flac`"

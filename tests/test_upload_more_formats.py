@@ -192,3 +192,21 @@ def test_a_raw_aac_file_is_taken_and_analysed(client, session_id, tmp_path):
     assert job["state"] == "succeeded" and abs(job["result"]["duration_seconds"] - 4.0) < 0.1, job
     r = upload(client, session_id, encode(tmp_path / "adts.mp3", "-c:a", "aac", "-f", "adts"))
     assert r.status_code == 415 and r.json()["error"]["code"] == "format_mismatch", r.text
+
+
+@pytest.mark.parametrize("tagged", [False, True])
+def test_a_cut_raw_aac_file_is_truncated_audio(client, session_id, tmp_path, tagged):
+    """FFmpeg decodes a raw AAC (ADTS) file to where its bytes stop: a stranger's first half of a 10 s `.aac` had been
+    taken as 5 s. Each ADTS header states its frame's length: a last frame that runs past the end is a cut file, 422
+    `truncated_audio` as a cut MP3 is (with an ID3v2 tag before the frames too); the whole file is still taken."""
+    tag = ("-write_id3v2", "1", "-metadata", "title=radio") if tagged else ()
+    whole_path = encode(tmp_path / "whole.aac", "-ac", "2", "-c:a", "aac", "-f", "adts", *tag, seconds=10)
+    assert (whole_path.read_bytes()[:3] == b"ID3") == tagged
+    r = upload(client, session_id, whole_path)
+    assert r.status_code == 201 and abs(r.json()["files"][0]["duration_seconds"] - 10.0) < 0.1, r.text
+    whole = whole_path.read_bytes()
+    for i, share in enumerate((0.1, 0.5, 0.93)):
+        cut = tmp_path / f"cut{i}.aac"
+        cut.write_bytes(whole[: int(len(whole) * share) + 3])
+        r = upload(client, session_id, cut)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "truncated_audio", (share, r.text)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker import matroska, mp3_header
+from worker import adts, matroska, mp3_header
 from worker.audio_complete import (
     check_flac_complete,
     check_iff_complete,
@@ -254,6 +254,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         check_ogg_complete(path)
     if fmt == "webm":  # FFmpeg decodes a cut one to where its bytes stop
         matroska.check_complete(path)
+    if fmt == "m4a":  # a raw AAC (ADTS) file too; an M4A is not ADTS, and passes
+        adts.check_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
 
 

@@ -134,7 +134,7 @@ class BarTracker:
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
         done = record.get("state") == "succeeded"
         task = self.tasks[job_id]
-        self.progress.update(task, status=status_text(record),
+        self.progress.update(task, status=status_text(record) + queued_note(record, alone=True),
                              completed=100 if done else 100 * float(record.get("progress") or 0.0))
         self.progress.stop_task(task)
         if not self.keep_finished:
@@ -189,7 +189,35 @@ class LineTracker:
         if seconds is None:  # (a server that gives no times: how long this client followed it)
             seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
         state = str(record.get("state"))
-        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s)")
+        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s{queued_note(record)})")
+
+
+# a wait in the queue shorter than this is not mentioned (a free worker takes a job in well under a second)
+QUEUED_NOTICEABLE_SECONDS = 2.0
+
+
+def queued_note(record: dict[str, Any], *, alone: bool = False) -> str:
+    """", after 9 min 2 s queued" (alone: " (after 9 min 2 s queued)") when the job waited in the queue at least
+    QUEUED_NOTICEABLE_SECONDS (created_at to started_at), else "": a lyrics job that ran 3.7 s after 9 minutes behind
+    an LLM job on the GPU queue had printed "succeeded (3.7 s)", and the wait was nowhere."""
+    try:
+        created, started = (datetime.fromisoformat(str(record[k])) for k in ("created_at", "started_at"))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    waited = (started - created).total_seconds()
+    if waited < QUEUED_NOTICEABLE_SECONDS:
+        return ""
+    return f" (after {span_text(waited)} queued)" if alone else f", after {span_text(waited)} queued"
+
+
+def span_text(seconds: float) -> str:
+    """"3.7 s", "9 min 2 s", "1 h 5 min": a span as a person reads it."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def ran_seconds(record: dict[str, Any]) -> float | None:

@@ -13,7 +13,7 @@ import mmap
 from pathlib import Path
 
 from worker.errors import AudioError
-from worker.mp3_header import ID3V2_HEADER_BYTES, _after_id3v2
+from worker.mp3_header import ID3V2_HEADER_BYTES, after_id3v2
 
 HEADER_BYTES = 7  # without the optional CRC
 
@@ -35,7 +35,7 @@ def check_complete(path: str | Path) -> None:
     if size < HEADER_BYTES:
         return
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        pos = _after_id3v2(data[:ID3V2_HEADER_BYTES])
+        pos = after_id3v2(data[:ID3V2_HEADER_BYTES])
         if pos + HEADER_BYTES > size or not _is_header(data, pos):
             return  # not a raw AAC file (an M4A), or no frame where one should start: nothing to judge here
         frames = 0

@@ -97,7 +97,7 @@ def _read_first_frame(path: Path) -> _FirstFrame | None:
     """The first MPEG audio frame after any ID3v2 tag, and the Xing/Info/VBRI header it may carry."""
     with open(path, "rb") as fh:
         head = fh.read(ID3V2_HEADER_BYTES)
-        start = _after_id3v2(head)
+        start = after_id3v2(head)
         fh.seek(start)
         data = fh.read(SCAN_BYTES)
     at = _first_frame(data)
@@ -133,7 +133,7 @@ def _cut_last_frame(data: mmap.mmap, first: _FirstFrame) -> tuple[int, int] | No
         elif size - pos < 4 and _header_start(data[pos:size], first.header):
             return size - pos, 4  # cut inside the next frame's 4-byte header
         elif data[pos:pos + 3] == b"ID3" and pos + ID3V2_HEADER_BYTES <= size:
-            pos += _after_id3v2(data[pos:pos + ID3V2_HEADER_BYTES])
+            pos += after_id3v2(data[pos:pos + ID3V2_HEADER_BYTES])
         else:
             found = _resync(data, pos + 1, first.header)
             if found is None:
@@ -208,7 +208,7 @@ def _borne_out(header: bytes, *, frames: int | None, declared_bytes: int | None,
     return frames * low <= audio_bytes <= frames * (high + 1) + TRAILING_SLACK_BYTES
 
 
-def _after_id3v2(head: bytes) -> int:
+def after_id3v2(head: bytes) -> int:
     """Where the audio starts after an ID3v2 tag (0 without one): its size is four 7-bit bytes, plus a footer."""
     if len(head) < ID3V2_HEADER_BYTES or head[:3] != b"ID3":
         return 0

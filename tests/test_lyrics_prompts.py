@@ -129,6 +129,9 @@ def test_quotes_the_transcript_does_not_hold_are_named():
     assert words_of("Can't ’Cause WON'T") == ["can", "not", "because", "will", "not"]
     assert heard_share(words_of("walk down the river"), words_of(lines[0])) == 1.0  # one word missed inside
     assert heard_share(words_of("walk up to a lake"), words_of(lines[0])) < 0.75
+    # an instrumental's empty transcript holds no quote (it had raised IndexError)
+    assert heard_share(words_of("walk down the river"), []) == 0.0
+    assert unheard_quotes('It sings "walk down the river road".', []) == ["walk down the river road"]
     warning = unheard_warning(unheard_quotes(answer, lines))
     assert warning is not None and '"I will always love you"; "Dancing in the moonlight' in warning
     assert unheard_warning([]) is None and unheard_quotes("no quotes here", lines) == []

@@ -51,6 +51,8 @@ def heard_share(quote: Sequence[str], heard: Sequence[str]) -> float:
     (plus a word either side for slips)."""
     if not quote:
         return 1.0
+    if not heard:  # nothing was heard (an instrumental's empty transcript): no word of the quote is in it
+        return 0.0
     first = set(quote)
     span = len(quote) + 2
     best = 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from worker.audio_io import as_float32, declared_frames, open_soundfile, to_mono
+from worker.audio_io import as_float32, declared_frames, length_guessed, open_soundfile, to_mono
 from worker.audio_limits import check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -47,9 +47,9 @@ def _av_info(path: Path) -> StreamInfo:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
             ctx = stream.codec_context
-            frames = None  # an MP3's duration here is a guess from its first frame's bitrate: not declared
-            guessed = {"mp3", "aac"} & set(container.format.name.split(","))  # raw AAC's too (ADTS)
-            if stream.duration is not None and stream.time_base is not None and not guessed:
+            frames = None  # an MP3's or raw AAC's duration is a guess from its first frame's bitrate
+            if stream.duration is not None and stream.time_base is not None \
+                    and not length_guessed(container.format.name):
                 frames = int(stream.duration * stream.time_base * ctx.sample_rate)
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:

@@ -234,9 +234,9 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                     f"`{VIDEO_CONTAINERS[fmt]}`", code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
-            limits.check_header(sample_rate=sr, channels=channels, duration=_av_declared_seconds(container, stream)
-                                if fmt != "mp3" and "aac" not in container.format.name.split(",")
-                                else None)  # an MP3's or raw AAC's is a guess from its first frame's bitrate
+            guessed = length_guessed(container.format.name)
+            limits.check_header(sample_rate=sr, channels=channels,
+                                duration=None if guessed else _av_declared_seconds(container, stream))
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in decoded_frames(container, stream):
@@ -257,6 +257,12 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
     if fmt == "m4a":  # a raw AAC (ADTS) file too; an M4A is not ADTS, and passes
         adts.check_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
+
+
+def length_guessed(container: str) -> bool:
+    """Whether FFmpeg's duration for a file of `container` (its demuxer names, "mp3" or "aac,...") is a guess from
+    the first frame's bitrate (an MP3's, a raw AAC's), not a length the file declares."""
+    return bool({"mp3", "aac"} & set(container.split(",")))
 
 
 def _av_declared_seconds(container, stream) -> float | None:

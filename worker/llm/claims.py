@@ -167,8 +167,8 @@ def misattributed_quotes(answer: str, excerpts: Mapping[str, Sequence[str]]) -> 
     held = {name: words_of(" ".join(texts)) for name, texts in excerpts.items()}
     out: list[tuple[str, str, list[str]]] = []
 
-    def holds(heard: list[str]) -> bool:  # (heard_share indexes an empty `heard`)
-        return bool(heard) and heard_share(words, heard) >= HEARD_SHARE
+    def holds(heard: list[str]) -> bool:
+        return heard_share(words, heard) >= HEARD_SHARE
 
     for start, end, quote in quotes:
         words = words_of(quote)

@@ -10,7 +10,7 @@ import pytest
 
 from library.search import _mixable
 from worker.camelot import MIX_TEMPO_PERCENT, camelot_code, tempo_match
-from worker.compare.relations import pair_relations
+from worker.compare.relations import mixable, pair_relations
 
 KEYS = [("C", "major"), ("G", "major"), ("A", "minor"), ("E", "minor"), ("F#", "major"), ("D#", "minor")]
 
@@ -52,3 +52,17 @@ def test_compare_and_the_library_call_the_same_pairs_mixable(percent):
     pair = pair_relations(facts("a", KEYS[0], 100.0), facts("b", KEYS[1], 105.0))
     assert pair["tempo"] == {"relation": "same tempo", "percent_apart": 4.8, "change_percent": -4.76}
     assert pair["mixable"]
+
+
+def test_a_pair_whose_key_or_tempo_is_unmeasured_is_not_called_unmixable():
+    """A stranger's compare of two tracks pitch had not run on said `mixable: false`, as if measured."""
+    known, keyless, tempoless = facts("a", KEYS[0], 100.0), facts("b", KEYS[0], 100.0), facts("c", KEYS[0], 100.0)
+    keyless.update(key=None, camelot=None)
+    tempoless["tempo_bpm"] = None
+    assert pair_relations(known, keyless)["mixable"] is None
+    assert pair_relations(known, tempoless)["mixable"] is None
+    assert pair_relations(keyless, tempoless)["mixable"] is None
+    far_tempo = facts("d", KEYS[0], 150.0)  # 150 against 100: no tempo match, whatever the keys
+    assert pair_relations(far_tempo, keyless)["mixable"] is False
+    assert mixable(key="distant keys", tempo="unknown") is False
+    assert mixable(key="same key", tempo="same tempo") is True

@@ -150,7 +150,9 @@ def compare_result() -> Schema:
     pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
                tempo=obj(["relation"], relation=STR, percent_apart=NUM, change_percent=NUM),
                loudness_difference_lu=NUM,
-               brightness_ratio=NUM, mixable=BOOL)
+               brightness_ratio=NUM,
+               mixable={**null(BOOL), "description": "null where a key or tempo is unmeasured and nothing "
+                                                     "measured rules the pair out"})
     return obj(["files_compared", "tracks", "pairs", "comparison", "files"],
                "Two to five tracks: measured facts, computed relations, and a grounded LLM comparison.",
                files_compared=arr(STR), tracks=arr(facts), pairs=arr(pair), model=STR,

@@ -105,10 +105,14 @@ def compare_prompt(tracks: Sequence[Mapping[str, Any]], pairs: Sequence[Mapping[
     parts.append("Computed relations between the tracks:\n" + "\n".join(
         f"- {p['a']} / {p['b']}: {p['key']}; {p['tempo']['relation']}"
         + (f" ({p['tempo']['percent_apart']}% apart)" if "percent_apart" in p["tempo"] else "")
-        + ("; a DJ could mix them" if p["mixable"] else "") for p in pairs))
+        + _MIX_WORDS[p["mixable"]] for p in pairs))
     parts.append("Write the comparison: what they share, how they differ (key, tempo, energy, mood, structure, "
                  "lyrics), and which would follow or mix into which.")
     return "\n\n".join(parts)
+
+
+# a pair's `mixable` in the prompt: None (a key or tempo unmeasured) is said, not left for the model to guess
+_MIX_WORDS = {True: "; a DJ could mix them", False: "", None: "; whether a DJ could mix them is unknown"}
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -138,7 +142,8 @@ def _text(result: Mapping[str, Any]) -> str:
                      f"{_num(f['tempo_bpm'], '{:.0f} BPM')}, {f['metre'] or ''}")
     lines.append("")
     for p in result["pairs"]:
-        lines.append(f"{p['a']} / {p['b']}: {p['key']}; {p['tempo']['relation']}{'; mixable' if p['mixable'] else ''}")
+        mix = {True: "; mixable", False: "", None: "; mixable unknown"}[p["mixable"]]
+        lines.append(f"{p['a']} / {p['b']}: {p['key']}; {p['tempo']['relation']}{mix}")
     lines += ["", result["comparison"] or "(the model produced no text)"]
     lines += [f"Warning: {w}" for w in result["warnings"]]
     return "\n".join(lines) + "\n"

@@ -59,6 +59,20 @@ def pair_relations(a: Mapping[str, Any], b: Mapping[str, Any], *,
         out["loudness_difference_lu"] = round(float(a["loudness_lufs"]) - float(b["loudness_lufs"]), 1)
     if a["brightness_hz"] and b["brightness_hz"]:
         out["brightness_ratio"] = round(float(a["brightness_hz"]) / float(b["brightness_hz"]), 2)
-    out["mixable"] = out["key"] in ("same key", "relative keys", "neighbours on the Camelot wheel (mixable)") and \
-        out["tempo"]["relation"] in ("same tempo", "double/half time")
+    out["mixable"] = mixable(key=out["key"], tempo=out["tempo"]["relation"])
     return out
+
+
+MIXING_KEYS = ("same key", "relative keys", "neighbours on the Camelot wheel (mixable)")
+MIXING_TEMPI = ("same tempo", "double/half time")
+
+
+def mixable(*, key: str, tempo: str) -> bool | None:
+    """True where the keys and the tempi both mix; False where either is known not to; None where neither
+    rules the pair out but one is unknown (a track without a key or a tempo: compare had said `false`, which
+    reads as "measured and not mixable")."""
+    if (key != "unknown" and key not in MIXING_KEYS) or (tempo != "unknown" and tempo not in MIXING_TEMPI):
+        return False
+    if key == "unknown" or tempo == "unknown":
+        return None
+    return True

@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-# aiff: a studio export (AIFF, AIFF-C); webm: what a browser records (WebM or Matroska audio, Opus or Vorbis)
-AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff", "webm"})
+# aiff: a studio export (AIFF, AIFF-C); webm: what a browser records (WebM or Matroska audio, Opus or Vorbis);
+# caf: Logic's and GarageBand's export, Apple Loops (Core Audio Format, PCM or ALAC); wv: WavPack, an archive's
+AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff", "webm", "caf", "wv"})
 IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 
 # Every setting, with its default. Environment variables of the same name win.

@@ -29,6 +29,9 @@ bp = Blueprint("sessions", __name__)
 ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: bytes=-0, the last 0 bytes
 SUFFIX = re.compile(r"\s*bytes\s*=\s*-\s*([0-9]+)\s*$", re.IGNORECASE)  # Range: bytes=-N, the last N bytes
 DIGITS = re.compile(r"[0-9]+")
+# downloads whose type Debian's mime.types gives wrong or not at all: MIDI (audio/sp-midi, which players do not
+# know), CAF (none: application/octet-stream) and WavPack (.wv is a WAP type there, application/vnd.wv.csp+wbxml)
+DOWNLOAD_TYPES = {".mid": "audio/midi", ".midi": "audio/midi", ".caf": "audio/x-caf", ".wv": "audio/x-wavpack"}
 # the largest byte position nginx reads (its off_t): a Range naming more, which no file reaches, is ignored
 MAX_RANGE_POSITION = 2**63 - 1
 log = logging.getLogger(__name__)
@@ -171,8 +174,7 @@ def download_file(session_id: str, name: str):
         raise InvalidRequestError(f"area must be 'uploads' or 'results', not {area!r}", code="invalid_area")
     path = access.session(session_id).file_path(session_id, name, area=area)
     # a download unless the client asks to show it inline (a player, an image tag); the CSP is set for both.
-    # MIDI by its registered type (Debian's mime.types says audio/sp-midi, which players do not know)
-    mimetype = "audio/midi" if path.suffix.lower() in (".mid", ".midi") else None
+    mimetype = DOWNLOAD_TYPES.get(path.suffix.lower())
     if any(int(n) > MAX_RANGE_POSITION for n in DIGITS.findall(request.environ.get("HTTP_RANGE", ""))):
         # ignored as a malformed one is (the whole file, 200), behind the front or not: nginx reads the client's own
         # header after the hand-over and answered `bytes=0-<20 digits>` 416 with the file's Content-Disposition

@@ -44,7 +44,7 @@ _METRE_RE = re.compile(r"(?<![\w/])(\d{1,2})/(2|4|8|16)(?![\w/])")
 _WORD_RE = re.compile(r"[a-z']+")
 # a file named with an audio extension, as uploads are named ([A-Za-z0-9._-])
 _FILE_RE = re.compile(r"(?<![\w.-])([A-Za-z0-9_][A-Za-z0-9._-]{0,200}\.(?:wav|wave|mp3|mp2|flac|ogg|oga|opus|m4a|aac"
-                      r"|aif|aiff|aifc|wma|webm|mka|caf|w64))(?![\w-])", re.I)
+                      r"|aif|aiff|aifc|wma|webm|mka|caf|wv|w64))(?![\w-])", re.I)
 # a superlative asks for the tracks ranked by a measurement: (the column, largest first)
 SUPERLATIVES = {"fastest": ("tempo_bpm", True), "quickest": ("tempo_bpm", True), "slowest": ("tempo_bpm", False),
                 "longest": ("duration_seconds", True), "shortest": ("duration_seconds", False),

@@ -21,7 +21,7 @@ def sine(freq: float = 440.0, seconds: float = 2.0, *, sr: int = SR, amp: float 
 
 
 def write(path: Path, y: np.ndarray, *, sr: int = SR) -> Path:
-    """Write by extension: wav/flac/ogg/mp3/aiff through libsndfile, m4a (AAC) through ffmpeg."""
+    """Write by extension: wav/flac/ogg/mp3/aiff/caf through libsndfile, m4a (AAC) through ffmpeg."""
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
     if ext == "m4a":
@@ -31,7 +31,7 @@ def write(path: Path, y: np.ndarray, *, sr: int = SR) -> Path:
                         str(path)], check=True)
         wav.unlink()
         return path
-    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}[ext]
+    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF", "caf": "CAF"}[ext]
     sf.write(path, y, sr, format=fmt)
     return path
 

@@ -25,7 +25,7 @@ def upload(client, session_id, *paths, field="file"):
             fh.close()
 
 
-@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a", "aiff"])
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a", "aiff", "caf"])
 def test_upload_each_format_is_decoded(client, session_id, audio_dir, ext):
     """Every accepted format (AIFF, a studio export, had been refused as 'unsupported container/codec')."""
     path = write(audio_dir / f"tone {ext}.{ext}", sine(440, 1.5, channels=2))

@@ -3,6 +3,7 @@
 A stranger's tracker modules (pingus-data's .it and .s3m) had been 415 `not_audio` "not a decodable audio file (no
 decoder here reads it)", and his CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16be", "wv/wavpack":
 FFmpeg's names. The codes stay; the messages name the format, what is accepted and the command that converts it.
+(CAF and WavPack are read now: tests/test_upload_caf_wavpack.py.)
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def test_a_tracker_module_is_refused_with_the_command_that_renders_it(client, se
 
 
 @pytest.mark.parametrize("name, args, words", [
-    ("take.caf", (), "Core Audio Format (.caf)"), ("loop.caf", ("-c:a", "alac"), "Core Audio Format (.caf)"),
-    ("mix.wv", (), "WavPack (.wv)")])
-def test_caf_and_wavpack_are_refused_in_words(client, session_id, tmp_path, name, args, words):
+    ("take.w64", (), "Sony Wave64 (.w64)"), ("voice.au", (), "Sun/NeXT audio (.au)"),
+    ("mix.tta", (), "True Audio (.tta)")])
+def test_formats_not_read_here_are_refused_in_words(client, session_id, tmp_path, name, args, words):
+    """CAF and WavPack, refused here before, are taken now (tests/test_upload_caf_wavpack.py); the other containers
+    FFmpeg reads and the upload does not take are still refused in words."""
     path = tmp_path / name
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=2", *args, str(path)],
                    check=True)
@@ -55,4 +58,5 @@ def test_caf_and_wavpack_are_refused_in_words(client, session_id, tmp_path, name
     assert error["code"] == "unsupported_format", error
     message = error["message"]
     assert words in message and "accepted: WAV, FLAC" in message and "ffmpeg -i in." in message, error
-    assert "pcm_" not in message and "container/codec" not in message and "wavpack" not in message, error
+    assert "CAF (PCM, ALAC), WavPack" in message, error
+    assert "pcm_" not in message and "container/codec" not in message, error

@@ -1,8 +1,10 @@
 """Decode, validate and resample audio.
 
-soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus and MP3; PyAV (FFmpeg)
-reads M4A (AAC/ALAC) and WebM/Matroska (Opus, Vorbis: worker/matroska.py) and is
-the fallback for anything libsndfile refuses.
+soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF and CAF (PCM,
+ALAC); PyAV (FFmpeg) reads M4A (AAC/ALAC), WebM/Matroska (Opus, Vorbis:
+worker/matroska.py) and WavPack, and is the fallback for anything libsndfile
+refuses (an ALAC CAF written by FFmpeg, whose packet table follows its data).
+The types and their names: worker/audio_formats.py.
 Arrays are float32 shaped (channels, samples), as in librosa's multichannel
 convention.
 """
@@ -23,6 +25,7 @@ from worker.audio_complete import (
     wav_format,
     wav_length_unset,
 )
+from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.errors import AudioError, UnsupportedMediaError
@@ -31,14 +34,6 @@ from worker.refused_formats import tracker_message, unsupported_message
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
 UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
 
-# libsndfile's major format names -> our file type names
-_SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
-               "MP3": "mp3", "MPEG": "mp3", "AIFF": "aiff"}
-# extensions a file of each type may carry ("mp3" is MPEG audio: a layer II file named .mp2 had been refused)
-_EXTENSIONS = {"wav": {"wav", "wave"}, "flac": {"flac"}, "ogg": {"ogg", "oga", "opus"},
-               "mp3": {"mp3", "mp2", "mpa"}, "m4a": {"m4a", "mp4", "aac"}, "aiff": {"aiff", "aif", "aifc"},
-               "webm": set(matroska.EXTENSIONS)}
-
 # the containers that also hold video, and how to take the audio out of one (cover art is not a video)
 VIDEO_CONTAINERS = {"webm": "ffmpeg -i video.webm -vn -c:a copy audio.webm",
                     "m4a": "ffmpeg -i video.mp4 -vn -c:a copy audio.m4a"}
@@ -46,7 +41,7 @@ VIDEO_CONTAINERS = {"webm": "ffmpeg -i video.webm -vn -c:a copy audio.webm",
 
 @dataclass(frozen=True)
 class AudioInfo:
-    format: str  # one of wav, flac, ogg, mp3, m4a, aiff, webm
+    format: str  # one of wav, flac, ogg, mp3, m4a, aiff, webm, caf, wv (worker/audio_formats.py)
     duration_seconds: float
     sample_rate: int  # Hz
     channels: int
@@ -113,6 +108,7 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
     size = path.stat().st_size
     if size == 0:
         raise AudioError("the file is empty", code="empty_file")
+    check_structure(path)  # a cut CAF or WavPack: PyAV would take it as a shorter file, or call it not audio
     try:
         info = _probe_soundfile(path, limits)
     except _NotForSoundfile:
@@ -127,9 +123,9 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
             code="unsupported_format")
     if declared_name:
         ext = extension_of(declared_name)
-        if ext and ext not in _EXTENSIONS.get(info.format, set()):
+        if ext and ext not in EXTENSIONS.get(info.format, set()):
             raise UnsupportedMediaError(
-                f"{declared_name!r} is named .{ext} but holds {info.format.upper()} audio",
+                f"{declared_name!r} is named .{ext} but holds {spoken(info.format)} audio",
                 code="format_mismatch")
     limits.check_duration(info.duration_seconds)
     return info
@@ -142,7 +138,7 @@ class _NotForSoundfile(Exception):
 def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
     try:
         with open_soundfile(path) as f:
-            fmt = _SF_FORMATS.get(f.format)
+            fmt = SF_FORMATS.get(f.format)
             if fmt is None:
                 raise _NotForSoundfile(f.format)
             sr, channels, declared = f.samplerate, f.channels, declared_frames(f.frames)
@@ -222,7 +218,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             if not streams:
                 raise UnsupportedMediaError(tracker_message(path) or "the file has no audio stream", code="not_audio")
             stream = streams[0]
-            fmt = _av_format(container.format.name, stream.codec_context.name)
+            fmt = av_format(container.format.name, stream.codec_context.name)
             if fmt is None:
                 raise UnsupportedMediaError(unsupported_message(container.format.name, stream.codec_context.name,
                                                                 container.format.long_name), code="unsupported_format")
@@ -248,6 +244,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         if _looks_like_mp4(path):  # the container is one we read: its index (moov) or its data is missing
             raise AudioError("the MP4/M4A file is truncated or corrupt (its index or data is missing)",
                              code="truncated_audio") from e
+        if walked(path):  # whole (check_structure): damaged inside, not a file of another kind
+            raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise UnsupportedMediaError(tracker_message(path) or "not a decodable audio file (no decoder here reads it)",
                                     code="not_audio") from e
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
@@ -271,27 +269,6 @@ def _av_declared_seconds(container, stream) -> float | None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / 1_000_000  # AV_TIME_BASE units
-    return None
-
-
-def _av_format(container: str, codec: str) -> str | None:
-    names = set(container.split(","))
-    if names & {"mov", "mp4", "m4a"} and codec in {"aac", "alac", "mp3", "mp3float"}:
-        return "m4a"
-    if "aac" in names and codec == "aac":  # raw AAC (ADTS), a `.aac` file: AAC audio, as in an M4A
-        return "m4a"
-    if "matroska" in names:  # FFmpeg's one demuxer for both ("matroska,webm"): the codec says whether it is WebM
-        return "webm" if codec in matroska.CODECS else None
-    if "mp3" in names:
-        return "mp3"
-    if "ogg" in names:
-        return "ogg"
-    if "flac" in names:
-        return "flac"
-    if "wav" in names:
-        return "wav"
-    if "aiff" in names:
-        return "aiff"
     return None
 
 

@@ -1,7 +1,8 @@
 """What to tell a producer whose file is in a format not read here: its name in words and what to do.
 
 A stranger's tracker modules (.it, .s3m, .xm, .mod) had been 415 `not_audio` "no decoder here reads it", and his
-CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16le": FFmpeg's names, and no way forward.
+CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16le": FFmpeg's names, and no way forward. (CAF with
+PCM or ALAC and WavPack are read now; a CAF holding another codec, AAC, is refused in words.)
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import re
 from pathlib import Path
 
 ACCEPTED = ("WAV, FLAC, Ogg (Vorbis, Opus, FLAC), MP3, M4A or .aac (AAC, ALAC), AIFF, "
-            "WebM or .mka (Opus, Vorbis)")
+            "WebM or .mka (Opus, Vorbis), CAF (PCM, ALAC), WavPack")
 
 # FFmpeg's container names -> the format's name as a producer knows it, and the extension its files carry
-_CONTAINERS = {"caf": ("Core Audio Format", "caf"), "wv": ("WavPack", "wv"), "w64": ("Sony Wave64", "w64"),
+_CONTAINERS = {"w64": ("Sony Wave64", "w64"),
                "au": ("Sun/NeXT audio", "au"), "ape": ("Monkey's Audio", "ape"), "mpc": ("Musepack", "mpc"),
                "mpc8": ("Musepack", "mpc"), "tta": ("True Audio", "tta"), "asf": ("Windows Media Audio", "wma"),
                "ac3": ("Dolby Digital (AC-3)", "ac3"), "eac3": ("Dolby Digital Plus (E-AC-3)", "eac3"),
@@ -62,6 +63,8 @@ def unsupported_message(container: str, codec: str, long_name: str | None = None
         what, ext = f"{known[0]} (.{known[1]})", known[1]
     elif "matroska" in names:
         what, ext = f"Matroska/WebM with {codec.upper()} audio", "mka"
+    elif "caf" in names:
+        what, ext = f"Core Audio Format with {codec.upper()} audio", "caf"
     elif "mov" in names or "mp4" in names:
         what, ext = f"MP4 with {codec.upper()} audio", "m4a"
     else:

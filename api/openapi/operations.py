@@ -394,7 +394,7 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
 }
 
 UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
-                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm).")
+                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm, caf, wv).")
                   | {"minItems": 1})
 
 OPERATIONS.update(LIBRARY_OPERATIONS)

@@ -11,7 +11,7 @@ from .errors import UsageError
 # the names the server's accepted formats may carry (worker/audio_io.py's _EXTENSIONS; .opus and .aiff had been
 # skipped without a word); `batch --pattern` reaches anything else
 AUDIO_SUFFIXES = (".mp3", ".wav", ".wave", ".flac", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".aiff", ".aif",
-                  ".aifc", ".webm", ".mka")
+                  ".aifc", ".webm", ".mka", ".caf", ".wv")
 LLM_TASKS = ("transcribe", "analyze")
 
 

@@ -181,9 +181,9 @@ export class Track {
         this.onGone();
         return { decoded: null, note: `${name} is no longer in this session (it was deleted).` };
       }
-      // a format the server reads but this browser does not (AIFF, ALAC in Chromium, WebM in older Safari): said as
-      // such, not as the decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
-      const names = { aiff: 'AIFF', m4a: 'this M4A (ALAC?)', webm: 'WebM' };
+      // a format the server reads but this browser does not (AIFF, ALAC, CAF and WavPack in Chromium, WebM in older
+      // Safari): said as such, not as the decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
+      const names = { aiff: 'AIFF', m4a: 'this M4A (ALAC?)', webm: 'WebM', caf: 'CAF', wv: 'WavPack' };
       const format = names[file?.format] ?? null;
       return { decoded: null, note: e instanceof DOMException && format
         ? `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.`

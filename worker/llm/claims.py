@@ -30,7 +30,8 @@ ACCIDENTALS = {"": 0, "#": 1, "♯": 1, " sharp": 1, "b": -1, "♭": -1, " flat"
 KEY_RE = re.compile(r"(?<![\w#])([A-G])(#|♯|b|♭| sharp| flat)?[ -](major|minor)\b")
 CHORD_RE = re.compile(r"(?<![\w#])([A-G])(#|b)?:(maj|min|7)\b")
 TEMPO_RE = re.compile(r"(?<![\d.])(\d{2,3}(?:\.\d+)?)\s*(?:BPM|bpm|beats per minute)")
-AUDIO_EXTENSIONS = ("wav", "mp3", "ogg", "oga", "opus", "flac", "m4a", "aac", "aif", "aiff", "wma", "webm")
+AUDIO_EXTENSIONS = ("wav", "mp3", "ogg", "oga", "opus", "flac", "m4a", "aac", "aif", "aiff", "wma", "webm", "caf",
+                    "wv")
 FILE_END_RE = re.compile(r"\.(?:" + "|".join(AUDIO_EXTENSIONS) + r")\b", re.IGNORECASE)
 TEMPO_TOLERANCE_BPM = 1.5  # a tempo rounded in prose ("about 120 BPM" for 119.4) ...
 TEMPO_TOLERANCE_SHARE = 0.02  # ... or within 2 % of it

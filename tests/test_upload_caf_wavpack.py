@@ -11,6 +11,7 @@ packet table after the data) and FFmpeg's WavPack encoder.
 from __future__ import annotations
 
 import re
+import struct
 
 import av
 import numpy as np
@@ -102,6 +103,34 @@ def test_an_ffmpeg_alac_caf_cut_before_its_packet_table_is_truncated(client, set
     at = data.rindex(b"pakt")
     message = refused_as_truncated(client, settings, session_id, cut(path, at, "no-pakt.caf"))
     assert "packet table" in message, message
+
+
+def data_to_end(path, name: str):
+    """A copy of a libsndfile CAF whose data chunk's size is -1, "to the end of the file", as a writer that cannot
+    seek back leaves it (libsndfile pads its ALAC files with a byte after the data: dropped, as such a writer has
+    none)."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data")
+    declared = struct.unpack(">q", data[at + 4:at + 12])[0]
+    data[at + 4:at + 12] = struct.pack(">q", -1)
+    out = path.with_name(name)
+    out.write_bytes(bytes(data[:at + 12 + declared]))
+    return out
+
+
+def test_a_caf_whose_data_runs_to_the_end_is_judged_by_its_frames_and_packet_table(client, settings, session_id,
+                                                                                tmp_path):
+    """With no data size to compare with, a PCM CAF cut inside a frame, and an ALAC CAF whose packet table claims
+    more bytes than are left, are truncated; the whole PCM one is taken (FFmpeg reads it, libsndfile does not)."""
+    pcm = data_to_end(libsndfile_caf(tmp_path / "pcm.caf", "PCM_16"), "open.caf")
+    r = upload(client, session_id, pcm)
+    assert r.status_code == 201 and r.json()["files"][0]["duration_seconds"] == SECONDS, r.text
+    message = refused_as_truncated(client, settings, session_id, cut(pcm, pcm.stat().st_size // 2 + 1, "odd.caf"))
+    assert "inside a frame" in message, message
+    whole = libsndfile_caf(tmp_path / "alac.caf", "ALAC_16")  # the packets lie where they lie in the copy
+    alac = data_to_end(whole, "open-alac.caf")  # (which neither decoder reads whole: its packet table comes first)
+    message = refused_as_truncated(client, settings, session_id, cut(alac, packet_starts(whole)[20], "short.caf"))
+    assert "packet table declares" in message, message
 
 
 def test_a_wavpack_cut_inside_a_multichannel_frame_is_truncated(client, settings, session_id, tmp_path):

@@ -32,18 +32,18 @@ def tone(channels: int = 2, seconds: float = SECONDS) -> np.ndarray:
     return np.stack([(y * (1 - 0.1 * c) * 32767).astype(np.int16) for c in range(channels)])
 
 
-def libsndfile_caf(path, subtype: str):
-    sf.write(path, tone().T, SR, format="CAF", subtype=subtype)
+def libsndfile_caf(path, subtype: str, seconds: float = SECONDS):
+    sf.write(path, tone(seconds=seconds).T, SR, format="CAF", subtype=subtype)
     return path
 
 
-def ffmpeg_encode(path, codec: str, channels: int = 2):
+def ffmpeg_encode(path, codec: str, channels: int = 2, seconds: float = SECONDS):
     """`codec` (alac, wavpack) from 16-bit samples, muxed by the container FFmpeg picks for the name."""
     layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=SR, layout=layout)
         stream.codec_context.format = "s16p"
-        frame = av.AudioFrame.from_ndarray(tone(channels), format="s16p", layout=layout)
+        frame = av.AudioFrame.from_ndarray(tone(channels, seconds), format="s16p", layout=layout)
         frame.sample_rate = SR
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
@@ -144,6 +144,18 @@ def test_a_wavpack_cut_inside_a_multichannel_frame_is_truncated(client, settings
     second_block = data.index(b"wvpk", last_frame + 4)
     message = refused_as_truncated(client, settings, session_id, cut(path, second_block, "surround-cut.wv"))
     assert "final block" in message, message
+
+
+def test_a_caf_or_wavpack_over_the_length_limit_is_refused_from_its_header(client, settings, session_id,
+                                                                          tmp_path):
+    """The length the header declares refuses it before any decoding ("125.0 s", not the decode's "more than")."""
+    from tests.test_upload_limits import assert_refused
+
+    seconds = settings["MAX_DURATION_SECONDS"] + 5
+    for path in (libsndfile_caf(tmp_path / "long.caf", "ALAC_16", seconds),
+                 ffmpeg_encode(tmp_path / "long.wv", "wavpack", seconds=seconds)):
+        err = assert_refused(client, settings, session_id, path, status=422, code="audio_too_long")
+        assert f"{seconds:.1f} s" in err["message"] and "more than" not in err["message"], err
 
 
 def test_a_name_that_does_not_say_caf_or_wavpack_is_a_format_mismatch(client, session_id, tmp_path):

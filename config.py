@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # aiff: a studio export (AIFF, AIFF-C); webm: what a browser records (WebM or Matroska audio, Opus or Vorbis);
-# caf: Logic's and GarageBand's export, Apple Loops (Core Audio Format, PCM or ALAC); wv: WavPack, an archive's
+# caf: Logic's and GarageBand's export, Apple Loops (Core Audio Format: PCM, ALAC, AAC, IMA4); wv: WavPack
 AUDIO_FILE_TYPES = frozenset({"mp3", "wav", "flac", "m4a", "ogg", "aiff", "webm", "caf", "wv"})
 IMAGE_FILE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})  # album art, for the models that see images
 

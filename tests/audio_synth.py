@@ -108,3 +108,48 @@ def webm_clusters_unsized(src: Path, dst: Path) -> Path:
     assert clusters > 0
     Path(dst).write_bytes(bytes(data))
     return Path(dst)
+
+
+def _descriptor(tag: int, body: bytes) -> bytes:
+    """An MPEG-4 descriptor (ISO 14496-1) of under 128 bytes: its tag, its length in one byte, its body."""
+    assert len(body) < 128
+    return bytes([tag, len(body)]) + body
+
+
+def _caf_varint(value: int) -> bytes:
+    """A CAF packet table's integer: 7 bits a byte, most significant first, the high bit on all but the last."""
+    groups = [value & 0x7F]
+    while value := value >> 7:
+        groups.append(value & 0x7F)
+    return bytes([g | 0x80 for g in reversed(groups[1:])] + [groups[0]])
+
+
+def aac_caf(path: Path, y: np.ndarray, *, sr: int = SR) -> Path:
+    """AAC in a CAF, as Apple Loops hold it: FFmpeg's AAC encoder (through PyAV) for the packets, the CAF chunks
+    written here (FFmpeg's CAF muxer refuses AAC): `desc`, `kuki` (the esds atom's body, as Apple writes it), `pakt`
+    (each packet's size; the encoder's 1024 frames of delay as the priming) and `data`. y: (channels, n) float32."""
+    import av
+
+    channels, frames = y.shape
+    encoder = av.CodecContext.create("aac", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = sr, {1: "mono", 2: "stereo"}[channels], "fltp"
+    encoder.bit_rate = 128_000
+    encoder.open()
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y, dtype=np.float32), format="fltp",
+                                       layout=encoder.layout.name)
+    frame.sample_rate, frame.pts = sr, 0
+    packets = [bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)]]
+    config = _descriptor(0x04, bytes([0x40, 0x15]) + bytes(3) + struct.pack(">II", 128_000, 128_000)
+                         + _descriptor(0x05, bytes(encoder.extradata)))
+    cookie = bytes(4) + _descriptor(0x03, bytes(3) + config + _descriptor(0x06, b"\x02"))  # version+flags first
+    priming = 1024
+    table = b"".join(_caf_varint(len(p)) for p in packets)
+    pakt = struct.pack(">qqii", len(packets), frames, priming, len(packets) * 1024 - frames - priming) + table
+    desc = struct.pack(">d4sIIIII", sr, b"aac ", 2, 0, 1024, channels, 0)  # flags 2: AAC LC; packets vary in size
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return kind + struct.pack(">q", len(body)) + body
+
+    Path(path).write_bytes(b"caff\x00\x01\x00\x00" + chunk(b"desc", desc) + chunk(b"kuki", cookie)
+                           + chunk(b"pakt", pakt) + chunk(b"data", bytes(4) + b"".join(packets)))
+    return Path(path)

@@ -1,11 +1,12 @@
-"""CAF (Logic's and GarageBand's export, Apple Loops) and WavPack (a producer's archive) are taken, over real HTTP.
+"""CAF (Logic's and GarageBand's exports, Apple Loops) and WavPack (a producer's archive) are taken, over real HTTP.
 
 Both had been refused 415 "Core Audio Format (.caf) is not read here", "WavPack (.wv) ...". Now they are read with
 the guarantees of the other formats: the right length and `format` ("caf", "wv"), a cut file 422 `truncated_audio`
 (PyAV decoded 60 % of a PCM CAF as a valid file 60 % as long, and refused 60 % of an ALAC CAF or a WavPack as not
 audio), a name that does not say what the bytes are 415 `format_mismatch`, and the jobs decode them. Files are real
 encodes: libsndfile's CAF (PCM, ALAC; its packet table before the data), FFmpeg's (through PyAV: ALAC with the
-packet table after the data) and FFmpeg's WavPack encoder.
+packet table after the data; IMA4), AAC in CAF as Apple Loops hold it (FFmpeg's encoder, the chunks written by
+tests/audio_synth.py: FFmpeg's muxer refuses AAC) and FFmpeg's WavPack encoder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.audio_synth import aac_caf
 from tests.test_api_sessions import upload
 from tests.test_mp3_truncation import refused_as_truncated
 
@@ -63,7 +65,8 @@ def cut(path, size: int, name: str):
 
 
 MAKERS = {"pcm.caf": lambda p: libsndfile_caf(p, "PCM_16"), "alac.caf": lambda p: libsndfile_caf(p, "ALAC_16"),
-          "ffmpeg-alac.caf": lambda p: ffmpeg_encode(p, "alac"), "mix.wv": lambda p: ffmpeg_encode(p, "wavpack")}
+          "ffmpeg-alac.caf": lambda p: ffmpeg_encode(p, "alac"), "aac.caf": lambda p: aac_caf(p, tone() / 32768.0),
+          "ima4.caf": lambda p: ffmpeg_encode(p, "adpcm_ima_qt"), "mix.wv": lambda p: ffmpeg_encode(p, "wavpack")}
 
 
 @pytest.mark.parametrize("name", list(MAKERS))
@@ -73,7 +76,8 @@ def test_caf_and_wavpack_are_taken_at_their_length(client, session_id, tmp_path,
     assert r.status_code == 201, r.text
     [info] = r.json()["files"]
     assert info["format"] == name.rsplit(".", 1)[1] and info["kind"] == "audio", info
-    assert info["duration_seconds"] == SECONDS and info["sample_rate"] == SR and info["channels"] == 2, info
+    assert info["sample_rate"] == SR and info["channels"] == 2, info
+    assert info["duration_seconds"] == pytest.approx(SECONDS, abs=0.002), info  # IMA4: whole packets of 64 frames
     download = client.get(f"/sessions/{session_id}/files/{info['name']}")
     assert download.content == path.read_bytes()
     # not Debian's "application/vnd.wv.csp+wbxml" for .wv, nor octet-stream for .caf
@@ -169,9 +173,9 @@ def test_a_name_that_does_not_say_caf_or_wavpack_is_a_format_mismatch(client, se
         assert said in r.json()["error"]["message"], r.text
 
 
-@pytest.mark.parametrize("name", ["alac.caf", "mix.wv"])
+@pytest.mark.parametrize("name", ["alac.caf", "aac.caf", "mix.wv"])
 def test_a_features_job_on_a_caf_and_a_wavpack_upload_runs(client, session_id, tmp_path, name):
-    """libsndfile decodes the ALAC CAF in the job, PyAV the WavPack (libsndfile does not read it)."""
+    """libsndfile decodes the ALAC CAF in the job, PyAV the AAC CAF and the WavPack (libsndfile reads neither)."""
     upload(client, session_id, MAKERS[name](tmp_path / name))
     job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": name}).json()["job_id"])
     assert job["state"] == "succeeded", job
@@ -196,15 +200,6 @@ def test_stems_of_a_wavpack_and_a_caf_are_wav(client, session_id, tmp_path):
         assert (info.samplerate, info.channels, info.frames) == (SR, 2, int(SECONDS * SR)), info
 
 
-def test_aac_in_caf_is_refused_in_words():
-    """FFmpeg reads AAC in a CAF, but no encoder here writes one to test it with: refused, naming what it holds."""
-    from worker.refused_formats import unsupported_message
-
-    message = unsupported_message("caf", "aac", "Apple CAF (Core Audio Format)")
-    assert message.startswith("Core Audio Format with AAC audio is not read here"), message
-    assert "CAF (PCM, ALAC), WavPack" in message and "ffmpeg -i in.caf out.flac" in message, message
-
-
 def test_every_list_of_accepted_formats_names_caf_and_wavpack(client):
     """The upload's types, the page's file picker, the CLI's batch (it picks files by suffix), the LLM answers'
     file names, the OpenAPI description and the refusal's "accepted" list each spell the formats out."""
@@ -217,7 +212,7 @@ def test_every_list_of_accepted_formats_names_caf_and_wavpack(client):
     assert {"caf", "wv"} <= AUDIO_FILE_TYPES and {".caf", ".wv"} <= set(AUDIO_SUFFIXES)
     assert {"caf", "wv"} <= set(AUDIO_EXTENSIONS) and _FILE_RE.search("is loop.caf or take.wv in A minor?")
     assert len(_FILE_RE.findall("is loop.caf or take.wv in A minor?")) == 2
-    assert "CAF (PCM, ALAC), WavPack" in ACCEPTED
+    assert "CAF (PCM, ALAC, AAC, IMA4), WavPack" in ACCEPTED
     accept = re.search(r'id="file-input"[^>]*accept="([^"]*)"', client.get("/").text)
     assert accept is not None and {".caf", ".wv"} <= set(accept.group(1).split(",")), accept
     spec = client.get("/openapi.json").text

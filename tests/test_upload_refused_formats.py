@@ -45,10 +45,11 @@ def test_a_tracker_module_is_refused_with_the_command_that_renders_it(client, se
 
 @pytest.mark.parametrize("name, args, words", [
     ("take.w64", (), "Sony Wave64 (.w64)"), ("voice.au", (), "Sun/NeXT audio (.au)"),
-    ("mix.tta", (), "True Audio (.tta)")])
+    ("mix.tta", (), "True Audio (.tta)"), ("voice.caf", ("-c:a", "libopus"), "Core Audio Format with OPUS audio")])
 def test_formats_not_read_here_are_refused_in_words(client, session_id, tmp_path, name, args, words):
     """CAF and WavPack, refused here before, are taken now (tests/test_upload_caf_wavpack.py); the other containers
-    FFmpeg reads and the upload does not take are still refused in words."""
+    FFmpeg reads and the upload does not take, and a CAF holding a codec not taken in one (Opus), are still refused
+    in words."""
     path = tmp_path / name
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:d=2", *args, str(path)],
                    check=True)
@@ -58,5 +59,5 @@ def test_formats_not_read_here_are_refused_in_words(client, session_id, tmp_path
     assert error["code"] == "unsupported_format", error
     message = error["message"]
     assert words in message and "accepted: WAV, FLAC" in message and "ffmpeg -i in." in message, error
-    assert "CAF (PCM, ALAC), WavPack" in message, error
+    assert "CAF (PCM, ALAC, AAC, IMA4), WavPack" in message, error
     assert "pcm_" not in message and "container/codec" not in message, error

@@ -1,7 +1,7 @@
 """The audio file types taken at upload: their names, the decoders' names for them and the extensions they carry.
 
 A type's name is the `format` of an upload's description (and of AUDIO_FILE_TYPES in config.py): wav, flac, ogg,
-mp3, m4a, aiff, webm, caf (Apple's Core Audio Format: PCM or ALAC) and wv (WavPack). libsndfile names the major
+mp3, m4a, aiff, webm, caf (Apple's Core Audio Format: PCM, ALAC, AAC, IMA4) and wv (WavPack). libsndfile names the major
 formats it reads (`SF_FORMATS`); FFmpeg's demuxer and decoder names are mapped by `av_format`.
 """
 
@@ -36,7 +36,7 @@ def av_format(container: str, codec: str) -> str | None:
         return "m4a"
     if "matroska" in names:  # FFmpeg's one demuxer for both ("matroska,webm"): the codec says whether it is WebM
         return "webm" if codec in matroska.CODECS else None
-    if "caf" in names:  # AAC in CAF stays refused (worker/caf.py)
+    if "caf" in names:  # PCM, ALAC, AAC, IMA4 (worker/caf.py)
         return "caf" if caf.takes_codec(codec) else None
     if "wv" in names:
         return "wv" if codec in wavpack.CODECS else None

@@ -2,8 +2,9 @@
 
 soundfile (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF and CAF (PCM,
 ALAC); PyAV (FFmpeg) reads M4A (AAC/ALAC), WebM/Matroska (Opus, Vorbis:
-worker/matroska.py) and WavPack, and is the fallback for anything libsndfile
-refuses (an ALAC CAF written by FFmpeg, whose packet table follows its data).
+worker/matroska.py), WavPack and CAF with AAC or IMA4, and is the fallback for
+anything libsndfile refuses (an ALAC CAF written by FFmpeg, whose packet table
+follows its data).
 The types and their names: worker/audio_formats.py.
 Arrays are float32 shaped (channels, samples), as in librosa's multichannel
 convention.

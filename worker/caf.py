@@ -35,10 +35,11 @@ PAKT_HEADER_BYTES = 24  # packets (int64), valid frames (int64), priming frames 
 TO_END_OF_FILE = -1  # a data chunk's size written before its length was known
 MAX_VARINT_BYTES = 9  # a packet table's integers are at most 64 bits, 7 to a byte
 
-# the codecs taken in a CAF: what Logic and GarageBand export and libsndfile writes (PCM, ALAC). FFmpeg also reads
-# AAC in CAF, but no encoder here writes one to test it with, so it stays refused in words (refused_formats.py)
+# the codecs taken in a CAF, FFmpeg's decoder names: what Logic and GarageBand export and Apple Loops hold (PCM,
+# ALAC, AAC, IMA4: adpcm_ima_qt). libsndfile reads PCM and ALAC; FFmpeg the rest. Others FFmpeg reads in a CAF
+# (Opus, MP3, GSM) are refused in words (refused_formats.py), as codecs outside WebM's are in Matroska.
 PCM_PREFIX = "pcm_"
-CODECS = frozenset({"alac"})
+CODECS = frozenset({"alac", "aac", "adpcm_ima_qt"})
 EXTENSIONS = frozenset({"caf"})
 
 
@@ -48,7 +49,7 @@ def is_caf(head: bytes) -> bool:
 
 
 def takes_codec(codec: str) -> bool:
-    """Whether FFmpeg's decoder `codec` is one taken in a CAF (any PCM: integer, float, A-law, mu-law; ALAC)."""
+    """Whether FFmpeg's decoder `codec` is one taken in a CAF (any PCM: integer, float, A-law, mu-law; CODECS)."""
     return codec.startswith(PCM_PREFIX) or codec in CODECS
 
 

@@ -2,7 +2,7 @@
 
 A stranger's tracker modules (.it, .s3m, .xm, .mod) had been 415 `not_audio` "no decoder here reads it", and his
 CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16le": FFmpeg's names, and no way forward. (CAF with
-PCM or ALAC and WavPack are read now; a CAF holding another codec, AAC, is refused in words.)
+PCM, ALAC, AAC or IMA4 and WavPack are read now; a CAF holding another codec, Opus, is refused in words.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 ACCEPTED = ("WAV, FLAC, Ogg (Vorbis, Opus, FLAC), MP3, M4A or .aac (AAC, ALAC), AIFF, "
-            "WebM or .mka (Opus, Vorbis), CAF (PCM, ALAC), WavPack")
+            "WebM or .mka (Opus, Vorbis), CAF (PCM, ALAC, AAC, IMA4), WavPack")
 
 # FFmpeg's container names -> the format's name as a producer knows it, and the extension its files carry
 _CONTAINERS = {"w64": ("Sony Wave64", "w64"),

@@ -135,6 +135,10 @@ def test_a_caf_whose_data_runs_to_the_end_is_judged_by_its_frames_and_packet_tab
     alac = data_to_end(whole, "open-alac.caf")  # (which neither decoder reads whole: its packet table comes first)
     message = refused_as_truncated(client, settings, session_id, cut(alac, packet_starts(whole)[20], "short.caf"))
     assert "packet table declares" in message, message
+    # whole, it is a CAF no decoder here reads (libsndfile: "malformed"; FFmpeg: invalid data): corrupt, not "not
+    # audio", which says the file is of no kind read here
+    r = upload(client, session_id, alac)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "corrupt_audio", r.text
 
 
 def test_a_wavpack_cut_inside_a_multichannel_frame_is_truncated(client, settings, session_id, tmp_path):

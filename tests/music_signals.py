@@ -98,3 +98,28 @@ def distorted_riff(tonic: int = 8, *, bars: int = 16, bpm: float = 160.0, sr: in
     drums = drum_loop(2 * bpm, len(y) / sr, sr=sr)
     y = 0.6 * y + 0.8 * drums[: len(y)] + 0.05 * np.random.default_rng(0).standard_normal(len(y))
     return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+def sung_line(midis: list[int], *, note_seconds: float = 0.5, vibrato_cents: float = 40.0, vibrato_hz: float = 5.5,
+              gap: float = 0.05, breath_every: int = 8, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A sung-like voice: vowel-shaped harmonics (formants near 700 and 1200 Hz) with vibrato, a consonant
+    noise burst before each note, a short gap after it and a breath every `breath_every` notes: (n,)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, m in enumerate(midis):
+        t = np.arange(int(note_seconds * sr)) / sr
+        cents = vibrato_cents * np.sin(2 * np.pi * vibrato_hz * t + rng.uniform(0, 6)) * np.minimum(1.0, t / 0.15)
+        phase = 2 * np.pi * np.cumsum(midi_hz(m) * 2 ** (cents / 1200)) / sr
+        y = np.zeros(len(t))
+        for h in range(1, 16):
+            f = h * midi_hz(m)
+            if f > 5000:
+                break
+            formants = np.exp(-((f - 700) / 300) ** 2) + 0.6 * np.exp(-((f - 1200) / 400) ** 2)
+            y += (formants + 0.3 / h) * np.sin(h * phase)
+        env = np.minimum(1.0, t / 0.04) * np.minimum(1.0, (note_seconds - t) / 0.06).clip(0, 1)
+        out += [rng.standard_normal(int(0.03 * sr)) * 0.05, y * env, np.zeros(int(gap * sr))]
+        if (i + 1) % breath_every == 0:
+            out.append(np.zeros(int(0.4 * sr)))
+    y = np.concatenate(out)
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)

@@ -23,6 +23,7 @@ from .midi import write_analysis_midi
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
+from .speech import Speech, blank_chords
 from .summary import format_summary
 
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
@@ -44,6 +45,10 @@ KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # warning says so (a stranger's 0.44 s "Let's go!" voice clip was "C major, confidence 0.59"). Every test-set
 # item is 30 s or more: no figure moves.
 SHORT_FOR_A_KEY_SECONDS = 4.0
+# Speech over at least this share of the track makes it a speech track: no chords anywhere, no tempo, beats or
+# metre (a prose clip had been given chords and a tempo; the finder misses a second or two at a stretch's edges
+# and around long flat syllables); with less, only the speech's own stretches lose their chords
+SPEECH_WHOLE_SHARE = 0.6
 TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
 # progress fractions: pass 1 (scan) up to FEATURES_START, pass 2 up to FEATURES_END, then the stages
 FEATURES_START, FEATURES_END = 0.1, 0.5
@@ -128,19 +133,29 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     harmonic = feats.harmonic
     if silent:
         harmonic.harmonic_ratio = 0.0
+    speech = None if silent or feats.speech is None else feats.speech
+    if speech is not None:
+        result["speech_segments"] = [[a, min(b, round(duration, 3))] for a, b in speech.segments]
+        result["speech_share"] = round(min(1.0, speech.share(duration)), 3)
+    all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
     key = _key_stage(harmonic, options, duration, result, silent=silent)
     lap("key")
 
     progress(0.55, "rhythm")
-    rhythm = _rhythm_stage(feats, key, options, result, duration=duration, silent=silent)
+    rhythm = _rhythm_stage(feats, key, options, result, duration=duration, silent=silent, all_speech=all_speech)
     lap("rhythm")
 
     progress(0.6, "chords")
     if options.wants("chords"):
         beats = np.zeros(0) if rhythm is None else rhythm.beat_times
         result["chords"] = _chords(harmonic, key, beats, duration, silent=silent)
+        if speech is not None:
+            spans = [(0.0, duration)] if all_speech else speech.segments
+            result["chords"] = blank_chords(result["chords"], spans)
+    if speech is not None and speech.segments:
+        result["warnings"].insert(0, speech_warning(speech, options, duration=duration, all_speech=all_speech))
     lap("chords")
 
     progress(0.7, "melody")
@@ -180,11 +195,22 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     return key
 
 
+def speech_warning(speech: Speech, options: PitchOptions, *, duration: float, all_speech: bool) -> str:
+    """The warning that names the speech found and what it is not given."""
+    beats = all_speech and (options.wants("tempo") or options.wants("beats"))
+    withheld = " or ".join((["chords"] if options.wants("chords") else []) + (["beats"] if beats else [])) or "music"
+    if all_speech:
+        return (f"speech, not music: no {withheld} are given for {duration:.1f} s of speech "
+                f"({speech.share(duration):.0%} of the track sounds like speech: all of it is taken as speech)")
+    where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in speech.segments)
+    return f"speech, not music: no {withheld} are given for {speech.seconds:.1f} s of speech ({where})"
+
+
 def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, result: dict, *,
-                  duration: float, silent: bool) -> Rhythm | None:
-    """Tempo, beats, bars (None for silence and for noise that is neither pitched nor periodic)."""
+                  duration: float, silent: bool, all_speech: bool = False) -> Rhythm | None:
+    """Tempo, beats, bars (None for silence, for noise that is neither pitched nor periodic and for speech)."""
     rhythm = None
-    if feats.onsets is not None and not silent:
+    if feats.onsets is not None and not silent and not all_speech:
         h = feats.harmonic
         rhythm = analyze_rhythm(feats.onsets, duration=duration, chroma=h.chroma, bass=h.bass, chroma_times=h.times)
         if key["index"] is None and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
@@ -201,7 +227,7 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
         result["beats_per_bar"] = metre
     if rhythm is not None and (options.wants("tempo") or options.wants("beats")):
         result["warnings"] += rhythm.warnings
-    elif not silent and (options.wants("tempo") or options.wants("beats")):
+    elif not silent and not all_speech and (options.wants("tempo") or options.wants("beats")):
         result["warnings"].append("no steady beat found")
     return rhythm
 

@@ -1,9 +1,9 @@
 """The two passes over the audio that feed every music stage, block by block.
 
 Pass 1 (`scan`): peak, RMS and tuning (spectral peaks of every 8th chroma frame).
-Pass 2 (`extract`): the audio normalised to its peak feeds three frame streams at once:
-the tuned semitone spectrogram (chroma, key, chords), the onset features (rhythm) and,
-at 11.025 kHz, the melody tracker. Only per-frame compact features are kept, so memory
+Pass 2 (`extract`): the audio normalised to its peak feeds the frame streams at once:
+the tuned semitone spectrogram (chroma, key, chords), the onset features (rhythm), the
+speech finder (speech.py) and, at 11.025 kHz, the melody tracker. Only per-frame compact features are kept, so memory
 grows with the frame count (~35 MB per hour) rather than with the samples.
 """
 
@@ -18,6 +18,7 @@ from . import chroma as chroma_mod
 from . import melody as melody_mod
 from .frames import FrameStream
 from .onsets import OnsetFeatures, OnsetScan
+from .speech import Speech, SpeechScan
 
 SCAN_STRIDE = 8  # every 8th chroma frame (0.37 s) is scanned for the tuning: the peaks of held notes barely change
 
@@ -43,6 +44,7 @@ class Features:
     harmonic: chroma_mod.HarmonicFeatures
     onsets: OnsetFeatures | None
     melody: melody_mod.Melody | None
+    speech: Speech | None = None  # the stretches of speech without music (with the onsets: chords, beats)
 
 
 def scan(blocks: Iterable[np.ndarray]) -> Scan:
@@ -85,6 +87,7 @@ def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: b
     at = 0
     onset_scan = OnsetScan(tuning_cents=info.tuning_cents, n_samples=info.n_samples) if onsets else None
     melody_scan = melody_mod.MelodyScan(tuning_cents=info.tuning_cents) if melody else None
+    speech_scan = SpeechScan() if onsets else None  # chords and beats are what speech must not be given
     seen = 0
     for block, block11 in _melody_blocks(blocks):
         block, block11 = block * np.float32(gain), block11 * np.float32(gain)
@@ -94,6 +97,9 @@ def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: b
         if onset_scan is not None:
             onset_scan.push(block)
             laps("onsets")
+        if speech_scan is not None:
+            speech_scan.push(block)
+            laps("speech")
         if melody_scan is not None:
             melody_scan.push(block11)
             laps("melody")
@@ -106,4 +112,6 @@ def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: b
     laps("onsets")
     mel = melody_scan.finish() if melody_scan is not None else None
     laps("melody")
-    return Features(harmonic, onset_feats, mel)
+    speech = speech_scan.finish() if speech_scan is not None else None
+    laps("speech")
+    return Features(harmonic, onset_feats, mel, speech)

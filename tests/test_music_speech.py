@@ -1,0 +1,112 @@
+"""Speech is not music: the pitch analysis finds stretches of speech and gives them no chords or beats,
+and music (a sung line over chords, a cappella, drums) is never called speech."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.music_signals import SR, cadence, drum_loop, sung_line
+from worker.audio_io import load_audio
+from worker.music.options import PitchOptions
+from worker.music.pipeline import analyze_music, run_pitch
+from worker.music.speech import blank_chords
+
+PROSE = ("The committee met on Tuesday to discuss the budget for next year. After a long debate, the members "
+         "agreed to postpone the decision until the auditors had reviewed the accounts of the previous quarter.")
+TUNE = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 65, 64]
+RHYTHM_AND_CHORDS = PitchOptions(include=("chords", "tempo", "beats"))
+
+
+def _espeak(path: Path, text: str = PROSE) -> np.ndarray:
+    # the en-gb voice: en-us holds the pitch of some syllables level for 200 ms and more, like a sung note, and the
+    # finder leaves those stretches to music (bench/speech_check.py: about half of espeak-ng prose is found)
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-w", str(path), text], check=True)
+    y, _ = load_audio(str(path), sr=SR, mono=True)
+    return y
+
+
+def _sung_over_chords(seconds: float) -> np.ndarray:
+    chords, _ = cadence(0, bars=int(seconds / 2) + 1)
+    voice = sung_line(TUNE * 4, note_seconds=0.5)
+    n = int(seconds * SR)
+    return (0.5 * chords[:n] + 0.6 * voice[:n]).astype(np.float32)
+
+
+@pytest.mark.needs_espeak
+def test_prose_is_speech_with_no_chords_tempo_or_beats(tmp_path: Path):
+    """espeak-ng reading prose (had been given "D#:7, A#:maj, A:maj ..." and beats): one speech stretch over most
+    of it, every chord N, no tempo, beats or metre, and a warning that says why, in the JSON and the .txt."""
+    wav = tmp_path / "prose.wav"
+    _espeak(wav)
+    res = run_pitch(audio_path=wav, results_dir=tmp_path, options=RHYTHM_AND_CHORDS)
+    covered = sum(b - a for a, b in res["speech_segments"])
+    assert covered >= 0.7 * res["duration_seconds"], res["speech_segments"]
+    assert res["speech_share"] >= 0.7
+    assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
+    assert res["tempo_bpm"] is None and res["tempo_confidence"] == 0.0
+    assert res["beat_times"] == [] and res["downbeat_times"] == [] and res["time_signature"] is None
+    warning = res["warnings"][0]
+    assert warning.startswith("speech, not music: no chords or beats are given for "), res["warnings"]
+    assert "no steady beat found" not in res["warnings"]
+    saved = json.loads((tmp_path / "pitch_prose.json").read_text())
+    assert saved["speech_segments"] == res["speech_segments"]
+    assert f"Warning: {warning}" in (tmp_path / "pitch_prose.txt").read_text()
+
+
+@pytest.mark.needs_espeak
+def test_speech_then_music_ends_the_speech_near_the_boundary(tmp_path: Path):
+    """Prose, then a sung line over chords: the speech stretch stops within 1.5 s of where the music starts,
+    the music keeps its chords, and only the chords are withheld (most of the track is not speech)."""
+    speech = _espeak(tmp_path / "prose.wav")
+    music = _sung_over_chords(16.0)
+    boundary = len(speech) / SR
+    res = analyze_music(np.concatenate([speech, music]), SR, options=RHYTHM_AND_CHORDS)
+    assert len(res["speech_segments"]) == 1, res["speech_segments"]
+    start, end = res["speech_segments"][0]
+    assert start <= 2.0 and abs(end - boundary) <= 1.5, (res["speech_segments"], boundary)
+    assert all(c["label"] == "N" for c in res["chords"] if c["end"] <= end), res["chords"]
+    after = [c["label"] for c in res["chords"] if c["start"] >= boundary + 1.5]
+    assert after and after.count("N") <= 1, after
+    assert res["warnings"][0].startswith("speech, not music: no chords are given for "), res["warnings"]
+    assert f"({start:.1f}-{end:.1f} s)" in res["warnings"][0]
+
+
+@pytest.mark.parametrize("name", ["sung over chords", "a cappella", "a cappella, wide vibrato", "drums"])
+def test_music_is_not_speech(tmp_path: Path, name: str):
+    """Sung lines (vibrato within +-40-50 cents, consonants, breaths), with and without chords, and a drum
+    loop, decoded from a file: no speech, and no speech warning."""
+    y = {"sung over chords": lambda: _sung_over_chords(12.0),
+         "a cappella": lambda: sung_line(TUNE, note_seconds=0.6, seed=1),
+         "a cappella, wide vibrato": lambda: sung_line([m - 12 for m in TUNE] * 2, note_seconds=0.45,
+                                                       vibrato_cents=50.0, seed=3),
+         "drums": lambda: drum_loop(100, 10.0)}[name]()
+    path = tmp_path / "music.flac"
+    sf.write(path, y, SR)
+    audio, _ = load_audio(str(path), sr=SR, mono=True)
+    res = analyze_music(audio, SR, options=RHYTHM_AND_CHORDS)
+    assert res["speech_segments"] == [] and res["speech_share"] == 0.0
+    assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+
+
+def test_speech_is_looked_for_only_with_chords_or_beats():
+    """The key and melody alone give speech no chords or beats to lose: no speech fields then."""
+    y = _sung_over_chords(6.0)
+    assert "speech_segments" not in analyze_music(y, SR, options=PitchOptions(include=("key", "tuning")))
+    assert "speech_share" in analyze_music(y, SR, options=PitchOptions(include=("tempo",)))
+
+
+def test_blank_chords_cuts_chords_at_the_speech_edges():
+    chords = [{"start": 0.0, "end": 2.0, "label": "C:maj"}, {"start": 2.0, "end": 5.0, "label": "G:maj"},
+              {"start": 5.0, "end": 6.0, "label": "N"}, {"start": 6.0, "end": 9.0, "label": "A:min"}]
+    assert blank_chords(chords, [(1.0, 3.0), (4.5, 7.0)]) == [
+        {"start": 0.0, "end": 1.0, "label": "C:maj"}, {"start": 1.0, "end": 3.0, "label": "N"},
+        {"start": 3.0, "end": 4.5, "label": "G:maj"}, {"start": 4.5, "end": 7.0, "label": "N"},
+        {"start": 7.0, "end": 9.0, "label": "A:min"}]
+    assert blank_chords(chords, [(0.0, 9.0)]) == [{"start": 0.0, "end": 9.0, "label": "N"}]
+    assert blank_chords(chords, []) == chords

@@ -1,0 +1,196 @@
+"""Speech without music: where the audio is someone talking, so chords and beats are not read into it.
+
+Voiced syllables are as harmonic as chords and their durations overlap chord durations, so neither the
+harmonic share nor a duration rule tells speech from music. What does, combined over 2 s windows:
+- pitch that is not held: a sung or played note keeps its pitch within a few tens of cents for 200 ms and
+  more, a speaking voice glides (a short-lag autocorrelation gives the pitch of each 46 ms frame);
+- gaps: between words and phrases the level drops well below the voice's, where a music bed would fill them;
+- little loud unpitched sound: drums and noise between the syllables mean a beat or a bed, not speech.
+A window is speech when all hold; the decisions are smoothed and only stretches of MIN_SPEECH_SECONDS or
+more are kept, as a false "speech" on music (chords removed) costs more than speech left unnamed.
+
+The thresholds were chosen on espeak-ng prose, recorded prompts (asterisk-core-sounds-en, Allison) and
+spoken words (ktuberling-data), against game soundtracks (wesnoth, colobot) and the synthetic music of the
+tests (sung vibrato over chords, a cappella lines, drums, riffs), so that none of that music was called
+speech for as long as MIN_SPEECH_SECONDS; bench/speech_check.py prints the figures.
+
+Memory: three float32 values per 23 ms frame (~30 kB per minute of audio); cost: see bench/speech_check.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage as ndi
+
+from .chroma import SR
+
+WIN = 1024  # samples (46 ms at 22.05 kHz): a few pitch periods, short enough that a glide stays one pitch
+HOP = 512  # samples (23 ms) between frames
+FPS = SR / HOP
+DECIMATE = 2  # everything is read at 11.025 kHz (push() averages pairs of samples): a quarter of the FFT work
+PITCH_SR = SR / DECIMATE
+FMIN, FMAX = 60.0, 1000.0  # Hz, the pitch range searched (voices and most melodic instruments)
+LAG_LO, LAG_HI = int(PITCH_SR / FMAX), int(PITCH_SR / FMIN)  # samples at PITCH_SR
+ACTIVE_DB = 40.0  # frames within this of the track's loud level (its 95th percentile) count as sounding
+VOICED_CORRELATION = 0.5  # normalised autocorrelation at the pitch lag above which a frame is pitched
+HELD_FRAMES = 9  # frames (209 ms) a note must keep its pitch to count as held
+HELD_CENTS = 60.0  # cents: the pitch range allowed over HELD_FRAMES (octave jumps of the estimate do not count)
+WINDOW_SECONDS = 2.0  # s, the stretch each decision looks at
+STEP_SECONDS = 0.5  # s between decisions
+DIP_DB = 15.0  # dB below the window's loud level (90th percentile) that counts as a gap between words
+# A window is speech when: pitched for at least MIN_VOICED of its time, at most MAX_HELD of that pitched time in
+# held notes, gaps between MIN_DIPS and MAX_DIPS of its time (music with gaps that long is sparse, staccato
+# electronics), and at most MAX_UNPITCHED of its energy in loud unpitched sound (drums, noise)
+MIN_VOICED = 0.3
+MAX_HELD = 0.1
+MIN_DIPS, MAX_DIPS = 0.2, 0.65
+MAX_UNPITCHED = 0.1
+SMOOTH_WINDOWS = 5  # decisions (2.5 s) in the median that smooths them
+MIN_SPEECH_SECONDS = 4.0  # s, shorter speech-like stretches are left as music
+
+
+@dataclass(frozen=True)
+class Speech:
+    segments: list[tuple[float, float]]  # [(start, end)] s
+    seconds: float  # total length of the segments
+
+    def share(self, duration: float) -> float:
+        return self.seconds / duration if duration > 0 else 0.0
+
+
+class SpeechScan:
+    """Push mono 22.05 kHz blocks (in any sizes), then `finish()` for the speech stretches."""
+
+    def __init__(self) -> None:
+        self._buf = np.zeros(0, dtype=np.float32)  # at PITCH_SR
+        self._odd = np.zeros(0, dtype=np.float32)  # a sample left over from halving the rate
+        self._frames: list[np.ndarray] = []  # (3, k) float32: power, pitch correlation, pitch in cents
+        n = WIN // DECIMATE
+        window = np.hanning(n).astype(np.float32)
+        self._window = window
+        # the window's own autocorrelation: dividing by it keeps long lags from being favoured less
+        self._window_acf = np.correlate(window, window, "full")[n - 1 : n + LAG_HI + 1].astype(np.float32)
+
+    def push(self, block: np.ndarray) -> None:
+        raw = np.concatenate([self._odd, np.asarray(block, dtype=np.float32)])
+        even = len(raw) - len(raw) % DECIMATE
+        self._odd = raw[even:]
+        # pairs of samples averaged: a crude low-pass, enough for the pitch, at a quarter of the FFT work
+        low = 0.5 * (raw[0:even:2] + raw[1:even:2])
+        self._buf = np.concatenate([self._buf, low])
+        win, hop = WIN // DECIMATE, HOP // DECIMATE
+        k = (len(self._buf) - win) // hop + 1 if len(self._buf) >= win else 0
+        if k <= 0:
+            return
+        frames = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop][:k]
+        self._frames.append(_frame_stats(frames, self._window, self._window_acf))
+        self._buf = self._buf[k * hop :]
+
+    def finish(self) -> Speech:
+        stats = np.concatenate(self._frames, axis=1) if self._frames else np.zeros((3, 0), np.float32)
+        self._frames = []
+        return find_speech(stats[0], stats[1], stats[2])
+
+
+def _frame_stats(frames: np.ndarray, window: np.ndarray, window_acf: np.ndarray) -> np.ndarray:
+    import scipy.fft
+
+    power = np.einsum("ij,ij->i", frames, frames) / frames.shape[1]
+    # zero padded past the longest lag: a linear, not circular, autocorrelation
+    spec = scipy.fft.rfft(frames * window, n=scipy.fft.next_fast_len(frames.shape[1] + LAG_HI + 2, real=True),
+                          axis=1)
+    acf = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, axis=1)[:, : LAG_HI + 2] / window_acf
+    r = acf / (acf[:, :1] + 1e-12)
+    rows = np.arange(len(r))
+    lag = np.argmax(r[:, LAG_LO:LAG_HI], axis=1) + LAG_LO
+    a, b, c = r[rows, lag - 1], r[rows, lag], r[rows, lag + 1]
+    d = a - 2 * b + c  # parabolic interpolation of the peak: the lag in fractions of a sample
+    offset = np.where(d < 0, 0.5 * (a - c) / np.where(d < 0, d, -1.0), 0.0)
+    cents = 1200.0 * np.log2(PITCH_SR / (lag + np.clip(offset, -1.0, 1.0)) / 440.0)
+    return np.stack([power, b, cents]).astype(np.float32)
+
+
+def _held(cents: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Voiced frames inside a run of HELD_FRAMES voiced frames whose pitch stays within HELD_CENTS (the pitch
+    compared modulo an octave: the estimate's octave slips on a held note are not movement)."""
+    out = np.zeros(len(cents), dtype=bool)
+    if len(cents) < HELD_FRAMES:
+        return out
+    runs = np.lib.stride_tricks.sliding_window_view(cents, HELD_FRAMES)
+    rel = (runs - runs[:, :1] + 600.0) % 1200.0 - 600.0
+    ok = np.lib.stride_tricks.sliding_window_view(voiced, HELD_FRAMES).all(axis=1)
+    ok &= rel.max(axis=1) - rel.min(axis=1) <= HELD_CENTS
+    for j in range(HELD_FRAMES):
+        out[j : j + len(ok)] |= ok
+    return out & voiced
+
+
+def find_speech(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) -> Speech:
+    """Speech stretches from per-frame power, pitch correlation and pitch (frames every HOP samples)."""
+    n = len(power)
+    width, step = int(WINDOW_SECONDS * FPS), int(STEP_SECONDS * FPS)
+    if n < width or not np.any(power > 0):
+        return Speech([], 0.0)
+    db = 10.0 * np.log10(power.astype(np.float64) + 1e-12)
+    active = db > np.percentile(db, 95) - ACTIVE_DB
+    voiced = active & (correlation > VOICED_CORRELATION)
+    held = _held(cents, voiced)
+    starts = np.arange(0, n - width + 1, step)
+    # per-window sums through cumulative sums: no Python loop over the windows' frames
+    def window_sum(x: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+        return c[starts + width] - c[starts]
+
+    n_voiced = window_sum(voiced)
+    held_share = window_sum(held) / np.maximum(n_voiced, 1)
+    windows = np.lib.stride_tricks.sliding_window_view(db, width)[starts]
+    loud = np.percentile(windows, 90, axis=1)
+    dips = np.mean(windows < (loud - DIP_DB)[:, None], axis=1)
+    unpitched = window_sum(power * (active & ~voiced)) / (window_sum(power * active) + 1e-12)
+    speech = ((n_voiced / width >= MIN_VOICED) & (held_share <= MAX_HELD) & (dips >= MIN_DIPS)
+              & (dips <= MAX_DIPS) & (unpitched <= MAX_UNPITCHED))
+    if len(speech) >= SMOOTH_WINDOWS:
+        speech = ndi.median_filter(speech.astype(np.uint8), SMOOTH_WINDOWS, mode="nearest").astype(bool)
+    return Speech(*_segments(speech, starts, width, n))
+
+
+def _segments(speech: np.ndarray, starts: np.ndarray, width: int, n: int) -> tuple[list[tuple[float, float]], float]:
+    """Runs of speech windows as (start, end) s, each window standing for its middle STEP_SECONDS (the first
+    and last reach the ends of the audio); runs shorter than MIN_SPEECH_SECONDS are dropped."""
+    half = (width - int(STEP_SECONDS * FPS)) // 2
+    out: list[tuple[float, float]] = []
+    edges = np.diff(np.concatenate([[0], speech.astype(np.int8), [0]]))
+    for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True):
+        lo = 0 if a == 0 else starts[a] + half
+        hi = n + WIN / HOP if b == len(speech) else starts[b - 1] + width - half
+        t0, t1 = lo / FPS, hi / FPS
+        if t1 - t0 >= MIN_SPEECH_SECONDS:
+            out.append((round(float(t0), 2), round(float(t1), 2)))
+    return out, round(sum(b - a for a, b in out), 2)
+
+
+def blank_chords(chords: list[dict], segments: list[tuple[float, float]]) -> list[dict]:
+    """`chords` (start-sorted {start, end, label}) with every stretch in `segments` labelled "N": chords that
+    straddle a segment's edge are cut there, neighbouring "N"s are merged."""
+    out: list[dict] = []
+
+    def put(start: float, end: float, label: str) -> None:
+        if end - start <= 0:
+            return
+        if out and out[-1]["label"] == label == "N" and abs(out[-1]["end"] - start) < 1e-6:
+            out[-1]["end"] = end
+        else:
+            out.append({"start": start, "end": end, "label": label})
+
+    for ch in chords:
+        start, end = ch["start"], ch["end"]
+        for a, b in segments:
+            if b <= start or a >= end:
+                continue
+            put(start, max(start, a), ch["label"])
+            put(max(start, a), min(end, b), "N")
+            start = min(end, b)
+        put(start, end, ch["label"])
+    return [{**c, "start": round(c["start"], 3), "end": round(c["end"], 3)} for c in out]

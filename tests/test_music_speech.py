@@ -56,7 +56,9 @@ def test_prose_is_speech_with_no_chords_tempo_or_beats(tmp_path: Path):
     assert "no steady beat found" not in res["warnings"]
     saved = json.loads((tmp_path / "pitch_prose.json").read_text())
     assert saved["speech_segments"] == res["speech_segments"]
-    assert f"Warning: {warning}" in (tmp_path / "pitch_prose.txt").read_text()
+    text = (tmp_path / "pitch_prose.txt").read_text()
+    assert f"Warning: {warning}" in text
+    assert f"Speech: {100 * res['speech_share']:.0f}% of the audio, at {res['speech_segments'][0][0]:.1f}-" in text
 
 
 @pytest.mark.needs_espeak

@@ -200,8 +200,9 @@ def speech_warning(speech: Speech, options: PitchOptions, *, duration: float, al
     beats = all_speech and (options.wants("tempo") or options.wants("beats"))
     withheld = " or ".join((["chords"] if options.wants("chords") else []) + (["beats"] if beats else [])) or "music"
     if all_speech:
-        return (f"speech, not music: no {withheld} are given for {duration:.1f} s of speech "
-                f"({speech.share(duration):.0%} of the track sounds like speech: all of it is taken as speech)")
+        share = speech.share(duration)
+        most = "" if share >= 0.995 else f" ({share:.0%} of the track sounds like speech: all of it is taken as speech)"
+        return f"speech, not music: no {withheld} are given for {duration:.1f} s of speech{most}"
     where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in speech.segments)
     return f"speech, not music: no {withheld} are given for {speech.seconds:.1f} s of speech ({where})"
 

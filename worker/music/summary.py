@@ -6,6 +6,7 @@ from .keymodel import OPENING_SECONDS
 
 MAX_CHORD_LINES = 400
 MAX_NOTE_LINES = 400
+MAX_SPEECH_SPANS = 20  # speech stretches listed on the one line (all are in the JSON)
 
 
 def format_summary(result: dict) -> str:
@@ -49,6 +50,10 @@ def format_summary(result: dict) -> str:
     if "beat_times" in result:
         lines.append(f"Time signature: {result.get('time_signature') or 'unknown'}; "
                      f"{len(result['beat_times'])} beats, {len(result['downbeat_times'])} bars")
+    if result.get("speech_segments"):
+        lines.append(f"Speech: {100 * result['speech_share']:.0f}% of the audio, at "
+                     + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in result["speech_segments"][:MAX_SPEECH_SPANS])
+                     + (" ..." if len(result["speech_segments"]) > MAX_SPEECH_SPANS else ""))
     if "chords" in result:
         lines += ["", "Chords (start-end s: chord):"]
         for ch in result["chords"][:MAX_CHORD_LINES]:

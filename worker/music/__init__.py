@@ -13,6 +13,8 @@ Result (the stages in `include`, plus "filename", "duration_seconds", "files" fr
     tempo_bpm (float | None), tempo_confidence 0..1, beat_times, downbeat_times (s),
     time_signature ("4/4" | "3/4" | "6/8" | "9/8" | "12/8" | None; in compound metres the beat is the
     dotted quarter), beats_per_bar
+    speech_segments: [[start, end]] s, speech_share 0..1 (with chords/tempo/beats: speech without music,
+        worker/music/speech.py; its chords are "N", and a track of 60 % speech or more gets no tempo or beats)
     warnings: [str] ("tempo may be double or half (190 BPM also fits)", "no clear key", ...)
     melody: {notes: [{onset, offset, midi, name}], f0: {hop_seconds, start_seconds, hz: [...], voiced: [...]}}
         (frame i is at start_seconds + i * hop_seconds; hz is the tracked pitch on unvoiced frames too)

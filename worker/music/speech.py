@@ -34,6 +34,7 @@ PITCH_SR = SR / DECIMATE
 FMIN, FMAX = 60.0, 1000.0  # Hz, the pitch range searched (voices and most melodic instruments)
 LAG_LO, LAG_HI = int(PITCH_SR / FMAX), int(PITCH_SR / FMIN)  # samples at PITCH_SR
 ACTIVE_DB = 40.0  # frames within this of the track's loud level (its 95th percentile) count as sounding
+PEAK_SHARE = 0.9  # of the highest autocorrelation peak: a shorter lag's peak this high is the period
 VOICED_CORRELATION = 0.5  # normalised autocorrelation at the pitch lag above which a frame is pitched
 HELD_FRAMES = 9  # frames (209 ms) a note must keep its pitch to count as held
 HELD_CENTS = 60.0  # cents: the pitch range allowed over HELD_FRAMES (octave jumps of the estimate do not count)
@@ -104,7 +105,12 @@ def _frame_stats(frames: np.ndarray, window: np.ndarray, window_acf: np.ndarray)
     acf = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, axis=1)[:, : LAG_HI + 2] / window_acf
     r = acf / (acf[:, :1] + 1e-12)
     rows = np.arange(len(r))
-    lag = np.argmax(r[:, LAG_LO:LAG_HI], axis=1) + LAG_LO
+    # the shortest lag that is a peak nearly as high as the highest: a steady tone correlates as well at two or
+    # three periods as at one, and taking the highest of those made a violin's held note jump by fifths and octaves
+    seg = r[:, LAG_LO - 1 : LAG_HI + 1]
+    mid = seg[:, 1:-1]
+    peaks = (mid >= seg[:, :-2]) & (mid >= seg[:, 2:]) & (mid >= PEAK_SHARE * mid.max(axis=1, keepdims=True))
+    lag = np.where(peaks.any(axis=1), np.argmax(peaks, axis=1), np.argmax(mid, axis=1)) + LAG_LO
     a, b, c = r[rows, lag - 1], r[rows, lag], r[rows, lag + 1]
     d = a - 2 * b + c  # parabolic interpolation of the peak: the lag in fractions of a sample
     offset = np.where(d < 0, 0.5 * (a - c) / np.where(d < 0, d, -1.0), 0.0)

@@ -102,6 +102,8 @@ def test_speech_is_looked_for_only_with_chords_or_beats():
     y = _sung_over_chords(6.0)
     assert "speech_segments" not in analyze_music(y, SR, options=PitchOptions(include=("key", "tuning")))
     assert "speech_share" in analyze_music(y, SR, options=PitchOptions(include=("tempo",)))
+    silence = analyze_music(np.zeros(SR * 3, dtype=np.float32), SR, options=RHYTHM_AND_CHORDS)
+    assert silence["speech_segments"] == [] and silence["speech_share"] == 0.0
 
 
 def test_blank_chords_cuts_chords_at_the_speech_edges():

@@ -134,9 +134,10 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     if silent:
         harmonic.harmonic_ratio = 0.0
     speech = None if silent or feats.speech is None else feats.speech
-    if speech is not None:
-        result["speech_segments"] = [[a, min(b, round(duration, 3))] for a, b in speech.segments]
-        result["speech_share"] = round(min(1.0, speech.share(duration)), 3)
+    if wants_rhythm:  # silence too: the fields are there whenever chords, tempo or beats are
+        result["speech_segments"] = [] if speech is None else [[a, min(b, round(duration, 3))]
+                                                               for a, b in speech.segments]
+        result["speech_share"] = 0.0 if speech is None else round(min(1.0, speech.share(duration)), 3)
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart

@@ -42,6 +42,8 @@ def health():
             svc.redis.echo("health")
         latency_ms = (time.perf_counter() - t0) * 1000
         workers = svc.workers.all()
+        stopped = [s for s in svc.workers.stopped() if not any(w["alive"] and w.get("node") == s["name"]
+                                                               for w in workers)]
         queues = {kind: queue_depth(svc.redis, cfg[k]) for k, kind in QUEUE_KINDS.items()}
     except (redis.RedisError, OSError) as e:
         log.warning("health: Redis is not reachable: %s", e)  # where and why, for the operator's log only
@@ -50,6 +52,7 @@ def health():
     alive = [w for w in workers if w["alive"]]
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
+    kinds = {cfg[k]: kind for k, kind in QUEUE_KINDS.items()}
     try:
         space = disk_space(data_dir(cfg), min_free_mb=float(cfg["MIN_FREE_DISK_MB"]))
         disk = space.to_dict()
@@ -57,7 +60,7 @@ def health():
         log.warning("health: cannot read the free space of the data directory: %s", e)
         disk = {"ok": False}
     public = {
-        "status": "ok" if not missing and disk["ok"] and writable else "degraded",
+        "status": "ok" if not missing and not stopped and disk["ok"] and writable else "degraded",
         "api": "ok",
         # a full disk under valkey had read "Redis is not reachable", 503, while every read was served
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2), **({} if writable else {
@@ -65,6 +68,10 @@ def health():
         "workers_alive": len(alive),
         "queue_depth": queues,
         "disk": disk,  # figures only: no path, not even in the full view
+        # workers that stopped for good (exit status 78), and why: run.py's supervisor and systemd leave them down,
+        # and /health had only shown their queue without a worker. Queue kinds here, names in the full view
+        "stopped_workers": [{"queues": [kinds.get(q, "other") for q in s["queues"]], "reason": s["reason"],
+                             "exit_status": s["exit_status"], "since": s["since"]} for s in stopped],
     }
     who = current_caller()
     if who is None:
@@ -72,6 +79,8 @@ def health():
     if not who.admin:  # another user's job id is theirs to know (it answers 404 to everyone else)
         for worker in workers:
             worker["current_jobs"] = [j for j in worker.get("current_jobs", []) if svc.jobs.get_for(j, who)]
+    public["stopped_workers"] = [{**entry, "name": s["name"], "queues": s["queues"]}
+                                 for entry, s in zip(public["stopped_workers"], stopped, strict=True)]
     return jsonify({**public, "workers": workers, "queues_without_worker": [cfg[k] for k in missing],
                     "library": library_status()})
 

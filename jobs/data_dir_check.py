@@ -14,6 +14,7 @@ import threading
 import billiard.process
 from celery import signals
 from celery.exceptions import Reject
+from flask import current_app
 
 from config import EX_CONFIG
 from storage import DATA_DIR_ID_FILE
@@ -37,6 +38,8 @@ class _QuietHandingOn(logging.Filter):
 
 logging.getLogger("celery.app.trace").addFilter(_QuietHandingOn())
 
+
+STOPPED_REASON = "data_dir_mismatch"  # /health's stopped_workers[].reason
 
 # What a pool process sends the worker's main process to stop it for another data directory (Celery's own SIGTERM
 # is a stop like any other, exit status 0: a supervisor's restarts had looped, each handing back what it took)
@@ -88,6 +91,12 @@ def on_another_data_dir(svc: Services, job_id: str) -> bool:
                  "API's says %s): this worker does not share the service's data directory; the job goes back to the "
                  "queue and this worker stops, exit status %d (mount the shared DATA_DIR, see README 'Run it')", job_id,
                  svc.sessions.root, DATA_DIR_ID_FILE, mine, theirs, EX_CONFIG)
+    try:  # for GET /health's stopped_workers: run.py's supervisor and systemd leave this worker down
+        node = str(current_app.extensions.get("worker_identity", "")).split("#", 1)[0] or "unknown"
+        svc.workers.note_stopped(node, queues=[job["queue"]] if job.get("queue") else [], reason=STOPPED_REASON,
+                                 exit_status=EX_CONFIG)
+    except Exception:  # noqa: BLE001 - Redis away: the log line above says it all the same
+        log.warning("could not note the stop for /health", exc_info=True)
     # the worker's main process: this one in a solo pool, the parent of a prefork pool's child
     main = os.getpid() if billiard.process.current_process().name == "MainProcess" else os.getppid()
     os.kill(main, STOP_SIGNAL)

@@ -44,6 +44,7 @@ RUNNING = f"{PREFIX}running"
 UNPUBLISHED = f"{PREFIX}unpublished"
 DATA_SINCE = f"{PREFIX}data-since"  # when Redis's current data began (jobs/data_epoch.py)
 WORKERS = f"{PREFIX}workers"
+STOPPED_WORKERS = f"{PREFIX}stopped-workers"  # hash: node name -> why it stopped for good (jobs/workers.py)
 MODEL_STATUS = f"{PREFIX}models:status_by_worker"  # hash: worker identity -> its ModelManager status
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"
 WEBHOOKS_WAKE = f"{PREFIX}webhooks:wake"

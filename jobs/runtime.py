@@ -81,6 +81,7 @@ class WorkerRuntime:
 
     def start(self) -> None:
         self.beat()
+        self._services().workers.clear_stopped(self.node)  # a stop for good (78) of this node is over
         if keeps_nothing(self.app.config["REDIS_URL"]):
             log.warning("REDIS_URL's %s", KEEPS_NOTHING_NOTE)
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)

@@ -15,6 +15,9 @@ from .queue_storage import tidy
 from .record import TERMINAL_STATES
 
 HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
+# a stopped worker's note is dropped when a worker of its node name starts, or after this long (one that was
+# removed for good must not keep /health degraded for ever)
+STOPPED_NOTE_SECONDS = 7 * 24 * 3600
 
 
 class WorkerRegistry:
@@ -102,6 +105,27 @@ class WorkerRegistry:
         pipe.srem(keys.WORKERS, name)
         pipe.delete(keys.worker_jobs(name), keys.worker_job_pids(name))
         pipe.execute()
+
+    def note_stopped(self, node: str, *, queues: list[str], reason: str, exit_status: int) -> None:
+        """A worker that stopped for good (exit status 78: its supervisor does not restart it) says why, for
+        /health: the operator had seen only its queue without a worker."""
+        self.r.hset(keys.STOPPED_WORKERS, node, json.dumps(
+            {"queues": queues, "reason": reason, "exit_status": exit_status, "since": time.time()}))
+
+    def clear_stopped(self, node: str) -> None:
+        """A worker of that node name is up again: its stop is over."""
+        self.r.hdel(keys.STOPPED_WORKERS, node)
+
+    def stopped(self) -> list[dict]:
+        """The workers that stopped for good and have not started since (the last STOPPED_NOTE_SECONDS)."""
+        out: list[dict] = []
+        old: list[dict] = []
+        for node, raw in sorted(self.r.hgetall(keys.STOPPED_WORKERS).items()):
+            note = {"name": text(node), **json.loads(text(raw))}
+            (old if time.time() - float(note["since"]) > STOPPED_NOTE_SECONDS else out).append(note)
+        if old:
+            tidy(partial(self.r.hdel, keys.STOPPED_WORKERS, *[n["name"] for n in old]), "old stopped-worker notes")
+        return out
 
     def all(self) -> list[dict]:
         names = sorted(text(n) for n in self.r.smembers(keys.WORKERS))

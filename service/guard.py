@@ -9,6 +9,10 @@ Two gaps of supervisord that matter here:
 - A program that fails to start START_RETRIES times in a row is left FATAL for good. The guard
   starts it again every FATAL_RETRY_SECONDS, so e.g. a valkey that could not start on a full disk
   comes back once space returns.
+And one run.py needs: a worker that exits 78 (EX_CONFIG: its settings cannot work here, e.g. a DATA_DIR that is not
+the service's) is left down (supervisord's exitcodes, service/supervisor_conf.py) and the guard says why on run.py's
+output, with the line of its log that tells. One that exits so within its startsecs is a failed start to
+supervisord, restarted whatever its status: the guard stops it when its log's last lines say "exit status 78".
 Runs as `python -m service.guard` under supervisord ([eventlistener:guard] in supervisord.conf).
 """
 
@@ -22,7 +26,67 @@ import time
 import psutil
 from supervisor import childutils
 
+from config import EX_CONFIG
+
 FATAL_RETRY_SECONDS = float(os.environ.get("GUARD_FATAL_RETRY_SECONDS", "30"))  # checked every 5 s (TICK_5)
+# what a worker that stops for good writes last (jobs/data_dir_check.py, make_celery.py)
+FINAL_MARK = f"exit status {EX_CONFIG}"
+LAST_LINES = 5  # of a program's log, read for FINAL_MARK after a failed start (Celery's own stop lines follow it)
+TAIL_BYTES = 64 * 1024
+REASON_CHARS = 800  # of the log line quoted as the reason
+
+
+def _rpc():  # an XML-RPC proxy to our supervisord (its replies are untyped)
+    return childutils.getRPCInterface(os.environ).supervisor
+
+
+def log_tail(info: dict) -> list[str]:
+    """The non-empty lines at the end of the program's log."""
+    try:
+        with open(info["stdout_logfile"], "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - TAIL_BYTES))
+            text = fh.read().decode(errors="replace")
+    except (OSError, KeyError):
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def reason_in(lines: list[str]) -> str:
+    """The line of a worker's log that says why it stopped: its last CRITICAL or "exit status 78" line."""
+    telling = [line for line in lines if "CRITICAL" in line or FINAL_MARK in line]
+    line = (telling or lines or ["(its log says nothing)"])[-1]
+    return line if len(line) <= REASON_CHARS else line[:REASON_CHARS] + "..."
+
+
+def stopped_for_good(name: str, lines: list[str]) -> None:
+    note(f"{name} stopped with exit status {EX_CONFIG} (EX_CONFIG: its settings cannot work here) and is NOT "
+         f"restarted: {reason_in(lines)} -- fix that, then start it again (supervisorctl ... start {name}, or "
+         "restart run.py); one on another data directory is also in GET /health's stopped_workers")
+
+
+def check_final_exit(name: str, event: str, expected: str | None, fatal: dict[str, float]) -> None:
+    """A worker that exited 78 is left down: say so (EXITED: supervisord's exitcodes kept it down), or stop it.
+
+    An exit within startsecs is a failed start to supervisord (BACKOFF, then FATAL), whatever its status, and the
+    status is not kept: its log's last lines say it (supervisord may write them after the event, so the next TICK
+    looks again)."""
+    rpc = _rpc()
+    info = rpc.getProcessInfo(name)
+    if event == "PROCESS_STATE_EXITED":
+        if expected == "1" and info["exitstatus"] == EX_CONFIG and info["statename"] == "EXITED":
+            stopped_for_good(name, log_tail(info))
+        return
+    lines = log_tail(info)
+    if info["statename"] not in ("BACKOFF", "FATAL") or not any(FINAL_MARK in line for line in lines[-LAST_LINES:]):
+        return
+    fatal.pop(name, None)  # no retry either
+    if info["statename"] == "BACKOFF":
+        try:
+            rpc.stopProcess(name, False)
+        except Exception as e:  # noqa: BLE001 - it left BACKOFF meanwhile
+            note(f"could not stop {name}: {e}")
+            return
+    stopped_for_good(name, lines)
 
 
 def note(message: str) -> None:
@@ -81,7 +145,12 @@ def handle(event: str, payload: str, fatal: dict[str, float], session: int, own_
     elif event == "PROCESS_STATE_FATAL":
         fatal[name] = time.monotonic()
         note(f"{name} gave up after repeated failed starts; retrying in {FATAL_RETRY_SECONDS:.0f} s")
+    if event in ("PROCESS_STATE_EXITED", "PROCESS_STATE_BACKOFF", "PROCESS_STATE_FATAL"):
+        check_final_exit(name, event, info.get("expected"), fatal)
     elif event.startswith("TICK"):
+        for other in _rpc().getAllProcessInfo():
+            if other["statename"] in ("BACKOFF", "FATAL"):
+                check_final_exit(other["name"], event, None, fatal)
         sweep(session, own_group)
         retry_fatal(fatal)
 

@@ -10,6 +10,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
+from config import EX_CONFIG
 from redis_server import valkey_binary, write_embedded_config
 from service import front
 from service.api_worker import HEADER_FIELD_BYTES, REQUEST_LINE_BYTES
@@ -48,6 +49,10 @@ class Program:
     # gets its stop signal as soon as a stop begins, not when its turn in the priority order comes:
     # supervisord stops one group at a time, so a busy worker would hold back the others' signal
     stops_at_once: bool = False
+    # exit statuses that end it for good (supervisord's `exitcodes` with autorestart=unexpected): a worker whose
+    # settings cannot work here exits EX_CONFIG, and restarting it only repeats that (each start handing back the job
+    # it took); any other exit, 0 included, is restarted as before
+    final_exit_codes: tuple[int, ...] = ()
 
 
 def valkey(layout: RunLayout, port: int) -> Program:
@@ -68,11 +73,11 @@ def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:
     # begins (stops_at_once), so neither takes a new job while the other finishes its own.
     progs = [Program("cpu-worker", _celery_worker(redis_url, [
         "-Q", settings["CPU_QUEUE"], "--pool", "prefork", "--concurrency", str(opts.cpu_concurrency),
-        "-n", "cpu@%h"]), priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True)]
+        "-n", "cpu@%h"]), priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True, final_exit_codes=(EX_CONFIG,))]
     if opts.gpu_worker:
         progs.append(Program("gpu-worker", _celery_worker(redis_url, [
             "-Q", settings["GPU_QUEUE"], "--pool", "solo", "--concurrency", "1", "-n", "gpu@%h"]),
-            priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True))
+            priority=20, startsecs=3, stopwaitsecs=60, stops_at_once=True, final_exit_codes=(EX_CONFIG,)))
     return progs
 
 

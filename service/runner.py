@@ -296,7 +296,7 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once
             print(banner, flush=True)
         elif outcome.failed is not None:
             failed.append(outcome.failed)
-            print(startup.failure_note(layout, outcome.failed), file=sys.stderr, flush=True)
+            print(startup.failure_note(layout, outcome.failed, for_good=outcome.for_good), file=sys.stderr, flush=True)
             try:
                 sup.send_signal(signal.SIGTERM)  # supervisord stops the others in their order
             except ProcessLookupError:

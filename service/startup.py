@@ -35,6 +35,7 @@ SLOW_START_SECONDS = 60.0  # then run.py says once what it still waits for (a wo
 class Outcome:
     up: bool  # every program RUNNING and the service answering
     failed: str | None = None  # the program that could not start, if one did first
+    for_good: bool = False  # it exited with a status that ends it (78), where the others kept exiting
 
 
 def wait_until_up(layout: RunLayout, supervisord: subprocess.Popen, stopping: Callable[[], bool],
@@ -53,10 +54,12 @@ def wait_until_up(layout: RunLayout, supervisord: subprocess.Popen, stopping: Ca
         for name, info in infos.items():
             if info["pid"]:
                 pids.setdefault(name, set()).add(int(info["pid"]))
+        # EXITED / STOPPED, not asked for: a worker left down for good (exit status 78, service/guard.py)
         failed = sorted(name for name, info in infos.items()
-                        if info["statename"] == "FATAL" or len(pids.get(name, ())) >= START_TRIES)
+                        if info["statename"] == "FATAL" or len(pids.get(name, ())) >= START_TRIES
+                        or (info["statename"] in ("EXITED", "STOPPED") and info["start"]))  # not before its 1st
         if failed:
-            return Outcome(up=False, failed=failed[0])
+            return Outcome(up=False, failed=failed[0], for_good=infos[failed[0]]["statename"] != "FATAL")
         if infos and all(info["statename"] == "RUNNING" for info in infos.values()) and ready():
             return Outcome(up=True)
         if time.monotonic() > noted_at:
@@ -82,7 +85,7 @@ def service_answers(base: str, queues: set[str]) -> bool:
     return r.status_code == 503 or (r.status_code == 200 and not queues & set(body.get("queues_without_worker", [])))
 
 
-def failure_note(layout: RunLayout, name: str) -> str:
+def failure_note(layout: RunLayout, name: str, *, for_good: bool = False) -> str:
     """What run.py says when `name` could not start: the end of its log, and where the whole of it is."""
     log = layout.logs / f"{name}.log"
     try:
@@ -90,5 +93,7 @@ def failure_note(layout: RunLayout, name: str) -> str:
     except OSError:
         lines = []
     tail = "".join(f"\n  | {line}" for line in lines) or "\n  | (its log is empty)"
-    return (f"run.py: {name} could not start (it kept exiting during its start); stopping everything. "
+    how = ("it stopped with exit status 78, EX_CONFIG: its settings cannot work here" if for_good
+           else "it kept exiting during its start")
+    return (f"run.py: {name} could not start ({how}); stopping everything. "
             f"The end of {log}:{tail}")

@@ -1,7 +1,9 @@
 """supervisord.conf for one run: the programs, the guard listener, a control socket, logs in DATA_DIR/logs.
 
 Restart policy, for every program: restarted whenever it exits unless supervisord is stopping
-(autorestart=true). An exit within `startsecs` of its start is a failed start: supervisord waits
+(autorestart=true), but for a worker's exit status 78 (EX_CONFIG: its settings cannot work here, e.g. a DATA_DIR
+that is not the service's), which leaves it down, the guard saying why on run.py's output.
+An exit within `startsecs` of its start is a failed start: supervisord waits
 1 s, 2 s, ... (its backoff) up to SUPERVISE_START_RETRIES (5) tries, then marks it FATAL; the guard
 then starts it again every GUARD_FATAL_RETRY_SECONDS (30 s), so a program that cannot start
 (valkey on a full disk, a port taken) comes back by itself once the cause is gone. A stop sends
@@ -39,7 +41,7 @@ def _program(p: Program, layout: RunLayout, directory: str) -> str:
         f"directory={_value(directory)}",
         f"priority={p.priority}",
         "autostart=true",
-        "autorestart=true",
+        *_restart_policy(p),
         f"startsecs={p.startsecs}",
         f"startretries={start_retries()}",
         f"stopsignal={p.stopsignal}",
@@ -52,6 +54,15 @@ def _program(p: Program, layout: RunLayout, directory: str) -> str:
         f"stdout_logfile_backups={LOG_BACKUPS}",
         "",
     ])
+
+
+def _restart_policy(p: Program) -> list[str]:
+    """Restarted whenever it exits, but for its final exit statuses (exitcodes: "expected", not restarted). An exit
+    within startsecs is a failed start whatever its status (BACKOFF): the guard stops such a program itself when its
+    log says it exited for good (service/guard.py)."""
+    if not p.final_exit_codes:
+        return ["autorestart=true"]
+    return ["autorestart=unexpected", f"exitcodes={','.join(str(c) for c in p.final_exit_codes)}"]
 
 
 def _guard() -> str:

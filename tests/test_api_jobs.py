@@ -313,7 +313,8 @@ def test_a_probe_that_gives_up_says_its_wait_readably(settings, redis_url, tmp_p
     assert [seconds_text(s) for s in (0.0123456, 2.5, 5.0, 60)] == ["0.012 s", "2.5 s", "5 s", "60 s"]
 
 
-PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk"}
+PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk",
+                        "stopped_workers"}
 
 
 def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, other_client, admin_client,

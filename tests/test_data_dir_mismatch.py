@@ -15,8 +15,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
+import requests
 
 from config import EX_CONFIG
+from jobs import keys
 from storage import DATA_DIR_ID_FILE
 from tests.audio_synth import sine, write
 from tests.conftest import Client, serving
@@ -34,7 +37,15 @@ def log_of(name: str, folder: Path) -> str:
     return "".join(path.read_text() for path in folder.glob(f"worker-{name}-*.log"))
 
 
+@pytest.fixture
+def forget_stopped(redis_url):
+    """The session's Redis is shared by every test: no stopped-worker note is left to make /health degraded."""
+    yield
+    redis.Redis.from_url(redis_url).delete(keys.STOPPED_WORKERS)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("forget_stopped")
 @pytest.mark.parametrize("pool", ["prefork", "solo"])  # a CPU worker's pool child tells its parent; the GPU's is one
 def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queues, redis_url, tmp_path, pool):
     from app import create_app
@@ -68,11 +79,23 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         job = client.get(f"/jobs/{job_id}").json()
         assert (job["state"], job["attempts"], job.get("error")) == ("queued", 0, None), job
         assert (shared / DATA_DIR_ID_FILE).read_text() != (elsewhere / DATA_DIR_ID_FILE).read_text()
+        # /health says which worker is down and why (a supervisor leaves it down): it had shown only its queue
+        # without a worker. The public view names no worker
+        public = requests.get(f"{base}/health", timeout=10).json()
+        assert public["status"] == "degraded", public
+        assert [(s["queues"], s["reason"], s["exit_status"]) for s in public["stopped_workers"]] == [
+            (["cpu"], "data_dir_mismatch", EX_CONFIG)], public
+        assert "name" not in public["stopped_workers"][0], public
+        full = client.get("/health").json()
+        assert [(s["name"], s["queues"]) for s in full["stopped_workers"]] == [
+            ("cpu-wrong@elsewhere", [own_queues["CPU_QUEUE"]])], full
 
-        right = worker(own_queues, redis_url, shared, "cpu-right@here")
+        # its operator mounts the shared directory and starts it again, under the same name
+        right = worker(own_queues, redis_url, shared, "cpu-wrong@elsewhere")
         try:
             done = client.wait_job(job_id, timeout=120)
         finally:
             stop_all([right])
-        assert done["state"] == "succeeded", (done, log_of("cpu-right@here", shared.parent))
+        assert done["state"] == "succeeded", (done, log_of("cpu-wrong@elsewhere", shared.parent))
         assert done["attempts"] == 1
+        assert requests.get(f"{base}/health", timeout=10).json()["stopped_workers"] == []  # its stop is over

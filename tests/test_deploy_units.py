@@ -86,4 +86,6 @@ def test_compose_gives_a_stopping_worker_the_wait_run_py_gives():
     for name in ("gpu-worker", "cpu-worker"):
         service = services[name]
         assert service.get("stop_grace_period") == "60s", name
-        assert isinstance(service["command"], list) and service["command"][0] == "celery", name  # SIGTERM reaches it
+        # SIGTERM reaches it: celery under service.final_exit, which passes it on (tests/test_compose_final_exit.py)
+        assert isinstance(service["command"], list) and service["command"][:5] == [
+            "python", "-m", "service.final_exit", "--", "celery"], name

@@ -294,6 +294,11 @@ def status_schemas() -> dict[str, Schema]:
                                    ok=BOOL, latency_ms=NUM, writable=BOOL, error=STR), workers_alive=INT,
                          queue_depth={"type": "object", "additionalProperties": INT},
                          queues_without_worker=arr(STR),
+                         stopped_workers=arr(obj(["queues", "reason", "exit_status", "since"],
+                                                 "A worker that stopped for good (exit status 78, status `degraded`) "
+                                                 "and has not started since: `reason` `data_dir_mismatch`; queue "
+                                                 "kinds, and its `name` with credentials only.", queues=arr(STR),
+                                                 reason=STR, exit_status=INT, since=NUM, name=STR)),
                          disk=obj(["ok"], "Space in the data directory (`ok: false`: under MIN_FREE_DISK_MB, "
                                   "uploads refused; only `ok` when it cannot be read).",
                                   ok=BOOL, free_bytes=INT, total_bytes=INT, min_free_bytes=INT),

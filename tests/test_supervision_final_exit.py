@@ -1,0 +1,85 @@
+"""run.py's supervisord leaves a worker that exits 78 (EX_CONFIG: its settings cannot work here, e.g. a DATA_DIR that
+is not the service's) down, and its guard says why on run.py's output; any other exit is restarted as before.
+
+It had been restarted in a loop (autorestart=true), each start taking a job of the other data directory and handing
+it back, and run.py said nothing. Real supervisord, from supervisor_conf.render, with the real guard; the programs are
+small shell commands that end as a worker does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from config import EX_CONFIG
+from service import startup, supervisor_conf
+from service.control import Supervisor
+from service.layout import RunLayout
+from service.programs import Program
+
+ROOT = Path(__file__).resolve().parent.parent
+WHY = "CRITICAL job j1: this worker does not share the service's data directory; it stops, exit status 78"
+RUN_SECONDS = 2  # each program's life: past its startsecs (1 s), so its end is an exit, not a failed start
+TIMEOUT_SECONDS = 90
+
+
+def worker_like(name: str, script: str, *, startsecs: int = 1) -> Program:
+    return Program(name, ["sh", "-c", script], priority=10, startsecs=startsecs, final_exit_codes=(EX_CONFIG,))
+
+
+@pytest.mark.slow
+def test_a_worker_that_exits_78_stays_down_and_the_guard_says_why(tmp_path):
+    programs = [
+        worker_like("late78", f"sleep {RUN_SECONDS}; echo \"{WHY}\"; exit {EX_CONFIG}"),
+        # within its startsecs: supervisord's failed start (BACKOFF, restarted whatever the status); the guard stops it
+        worker_like("early78", f"echo \"worker not started: X='abc' is not a number (exit status {EX_CONFIG})\"; "
+                               f"exit {EX_CONFIG}", startsecs=5),
+        worker_like("crash1", f"sleep {RUN_SECONDS}; exit 1"),  # Celery's "Unrecoverable error" after a Redis outage
+        worker_like("clean0", f"sleep {RUN_SECONDS}; exit 0"),  # a stop nobody asked for
+    ]
+    layout = RunLayout.for_data_dir(tmp_path / "data")
+    layout.create()
+    conf = supervisor_conf.render(layout, programs, str(ROOT))
+    assert "autorestart=unexpected\nexitcodes=78\n" in conf
+    layout.supervisor_conf.write_text(conf)
+    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    timer = threading.Timer(TIMEOUT_SECONDS, proc.kill)  # a test that hangs ends; the asserts then say what lacked
+    timer.start()
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # what run.py prints: supervisord's lines and the guard's notes
+            lines.append(line)
+            output = "".join(lines)
+            # crash1 restarted twice: time enough for a restart of late78 (at once after its exit) to show
+            if ("late78 stopped with exit status 78" in output and "early78 stopped with exit status 78" in output
+                    and output.count("spawned: 'crash1'") >= 3 and output.count("spawned: 'clean0'") >= 2):
+                break
+        output = "".join(lines)
+        notes = [line for line in lines if "stopped with exit status 78" in line]
+        assert len(notes) == 2 and all("NOT restarted" in note for note in notes), output
+        assert WHY in next(note for note in notes if "late78" in note), output  # the line of its log that tells
+        assert "X='abc' is not a number" in next(note for note in notes if "early78" in note), output
+        assert output.count("spawned: 'late78'") == 1, output
+        # stopped in its first retries (the guard may hear of the first only once it is up itself), never given up
+        # on and retried every 30 s as a program that could not start
+        assert "gave up: early78" not in output, output
+        states = {name: info["statename"] for name, info in Supervisor(layout).programs().items()}
+        assert (states["late78"], states["early78"]) == ("EXITED", "STOPPED"), (states, output)
+        # before run.py's banner, such a worker ends the run with the end of its log (not "still starting")
+        outcome = startup.wait_until_up(layout, proc, lambda: False, lambda: True)
+        assert (outcome.up, outcome.failed, outcome.for_good) == (False, "early78", True)
+        assert "exit status 78, EX_CONFIG" in startup.failure_note(layout, "early78", for_good=True)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # its own session: supervisord, the guard and the programs
+            proc.communicate(timeout=30)

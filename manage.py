@@ -21,8 +21,9 @@ from pathlib import Path
 from werkzeug.security import generate_password_hash
 
 from config import env_file
-from users import MAX_USERNAME_CHARS
+from users import MAX_USERNAME_CHARS, RESERVED_NAMES, reserved
 
+RESERVED_MARK = " (a reserved name: rename this user, see README)"
 MIN_PASSWORD_CHARS = 8  # what add-user and hash-password accept (the README's examples use such a password)
 # the API, its event server and the workers read the users again when the file they were read from changes
 RESTART_NOTE = ("a running service that reads this file takes it at its next request, open event streams included "
@@ -64,6 +65,11 @@ def add_user(name: str, password: str, env_file: Path, *, admin: bool = False) -
         return kept + [entry]
 
     lines = _set_list(lines, "AUTH_USERS", replace)
+    if reserved(name) and not known:
+        raise SystemExit(f"{name!r} is a reserved name: a canceled job's canceled_by says 'admin' when an admin "
+                         "canceled another user's job and 'system' when the service did, so a user of that name "
+                         f"would read the same; names {' and '.join(map(repr, RESERVED_NAMES))} are refused in any "
+                         "case. Pick another (an admin is any user added with --admin)")
     if admin:  # never removes a role: editing ADMIN_USERS by hand does that
         lines = _set_list(lines, "ADMIN_USERS", lambda items: items if name in items else items + [name])
     _write(env_file, lines)
@@ -122,7 +128,7 @@ def list_users(env_file: Path) -> int:
         raise SystemExit(f"no {env_file}: add a user with `python manage.py add-user NAME`")
     users = UserDirectory.from_config({k: v or "" for k, v in dotenv_values(env_file).items()})
     for name in users.hashes:
-        print(f"{name}\t{'admin' if name in users.admins else 'user'}")
+        print(f"{name}\t{'admin' if name in users.admins else 'user'}{RESERVED_MARK if reserved(name) else ''}")
     for name in users.unknown_admins:
         print(f"{name}\tin ADMIN_USERS but not a user (no role until added)")
     if not users.hashes:
@@ -178,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         role = " as an admin (ADMIN_USERS)" if args.admin else ""
         done = f"password of {args.name!r} replaced in" if replaced else f"user {args.name!r} added to"
         print(f"{done} {args.env_file}{role}")
+        if reserved(args.name):  # an existing user of that name keeps working
+            print(f"warning: {args.name!r} is a reserved name (a canceled job's canceled_by); rename this user: "
+                  f"add-user NEW, then remove-user {args.name}", file=sys.stderr)
         print(RESTART_NOTE)
     return 0
 

@@ -59,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
               "  python manage.py add-user NAME   (writes AUTH_USERS to .env)\n"
               "or set AUTH_DISABLED=1 for local use only.", file=sys.stderr)
         return 2
+    from users import parse_users, reserved, reserved_name_note
+
+    try:
+        note = reserved_name_note([n for n in parse_users(settings["AUTH_USERS"]) if reserved(n)])
+    except RuntimeError:  # a malformed AUTH_USERS: the API says which entry as it fails to start
+        note = None
+    if note is not None:
+        print(f"run.py: warning: {note}", file=sys.stderr, flush=True)
     return run(opts, settings)
 
 

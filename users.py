@@ -22,6 +22,25 @@ from werkzeug.security import generate_password_hash
 log = logging.getLogger(__name__)
 
 LOCAL_USER = "local"  # the caller when AUTH_DISABLED
+# What a canceled job's `canceled_by` says besides its owner's own name: the service itself, or an admin who is not
+# its owner (jobs/record.py). A user of either name made that ambiguous: no new one is made (manage.py add-user), in
+# any case; one already in AUTH_USERS keeps working, with a warning at start.
+SYSTEM_CANCELER, ADMIN_CANCELER = "system", "admin"
+RESERVED_NAMES = (ADMIN_CANCELER, SYSTEM_CANCELER)
+
+
+def reserved(name: str) -> bool:
+    return name.casefold() in RESERVED_NAMES
+
+
+def reserved_name_note(names: list[str]) -> str | None:
+    """The warning for users of AUTH_USERS with a reserved name (None when there is none)."""
+    if not names:
+        return None
+    listed = ", ".join(repr(n) for n in names)
+    return (f"AUTH_USERS has user(s) named {listed}, a name reserved for a canceled job's canceled_by ('admin': an "
+            "admin canceled another user's job; 'system': the service did): they keep working, but a job of theirs "
+            "that they cancel reads the same; rename them (manage.py add-user NEW, then remove-user OLD)")
 MAX_USERNAME_CHARS = 100  # names become folder names (hex-encoded when unusual): stay far below 255 bytes
 
 
@@ -72,6 +91,8 @@ class UserDirectory:
         directory = cls(hashes=hashes, admins=tuple(n for n in named if n in hashes),
                         auth_disabled=bool(config.get("AUTH_DISABLED")),
                         unknown_admins=tuple(n for n in named if n not in hashes))
+        if (note := reserved_name_note([n for n in hashes if reserved(n)])) is not None:
+            log.warning("%s", note)
         if directory.unknown_admins and not directory.auth_disabled:
             log.warning("ADMIN_USERS names %s, which AUTH_USERS does not define: no admin role for them",
                         ", ".join(repr(n) for n in directory.unknown_admins))

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from users import ADMIN_CANCELER as ADMIN_CANCELER
+from users import SYSTEM_CANCELER as SYSTEM_CANCELER
+
 from .batch_so_far import VIEW
 from .keys import text
 
@@ -14,7 +17,7 @@ TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 # `canceled_by` of a canceled job, besides its owner's own name: the service itself (a probe nobody waits for any
 # more), or an admin who is not its owner (a user's record never names another user)
-SYSTEM_CANCELER, ADMIN_CANCELER = "system", "admin"
+# (users.py holds them: no user may be named so)
 JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept")
 
 

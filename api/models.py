@@ -78,9 +78,9 @@ def wait_seconds(body: dict) -> float:
 
 def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None,
                  answer: tuple[dict, str] | None = None):
-    """The model routes' answer: 200 with the result if the job ends within `wait` (body or query, default
-    SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow. `answer`: the request
-    has answered it (create_job): 200 with it, whatever the wait."""
+    """The model routes' answer: 200 with the result (and `job_id`) if the job ends within `wait` (body or query,
+    default SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow. `answer`: the
+    request has answered it (create_job): 200 with it, whatever the wait."""
     wait = wait_seconds(body)
     job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body,
                      answer=answer)
@@ -89,7 +89,9 @@ def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str |
         # past the caller's share of this process the 202 comes at once, as when the job outlasts the wait
         done = svc.jobs.wait(job["job_id"], wait) if may_wait else svc.jobs.get(job["job_id"])
     if done and done["state"] == "succeeded":
-        return jsonify(done["result"]), 200
+        # with its job's id, as the 202 and the failure have it: a client found the job in GET /jobs by guessing
+        result = done["result"]
+        return jsonify({**result, "job_id": job["job_id"]} if isinstance(result, dict) else result), 200
     if done and done["state"] == "failed":
         # the status the error's class carries, recorded with the job by the worker
         return jsonify({"error": done["error"], "job_id": job["job_id"]}), done.get("error_status") or 500

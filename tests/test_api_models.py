@@ -45,6 +45,10 @@ def test_generate_loads_the_default_and_answers(client, admin_client, smollm2_fo
     assert "Paris" in body["response"]
     assert body["model"] == "smollm2-135m"
     assert 0 < body["tokens_generated"] <= 12 and body["seconds"] > 0 and body["tokens_per_second"] > 0
+    # the job made for it, found in GET /jobs by its id (the answer had held none: a client could not tell which job)
+    listed = client.get("/jobs", params={"type": "generate", "state": "succeeded"}).json()["jobs"]
+    job = next(j for j in listed if j["job_id"] == body["job_id"])
+    assert job["result"]["response"] == body["response"] and "job_id" not in job["result"]
     s = client.get("/api/v2/models/status").json()
     assert s["current_model"] == "smollm2-135m"
     row = next(m for m in s["models"] if m["model_type"] == "smollm2-135m")
@@ -58,6 +62,7 @@ def test_unload_then_status(client, smollm2_folder):
     r = client.post("/api/v2/models/unload", json={"wait": 300})
     assert r.status_code == 200, r.text
     assert_shape("ModelUnloadResult", r.json())
+    assert client.get(f"/jobs/{r.json()['job_id']}").json()["type"] == "model_unload"
     s = client.get("/api/v2/models/status").json()
     assert s["current_model"] is None
     assert not any(m["loaded"] for m in s["models"])

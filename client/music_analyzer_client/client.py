@@ -349,8 +349,9 @@ class MusicAnalyzer:
 
     def command(self, path: str, body: dict[str, Any], wait: float, on_queued: Callable[[str], None] | None = None,
                 on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        """POST a command that is a job and return its result. The model routes and /library/ask answer 200 with
-        the result within `wait` seconds, else 202 with the job: then the job is followed to its end. A failed
+        """POST a command that is a job and return its result, with its `job_id`. The model routes and /library/ask
+        answer 200 with the result and `job_id` within `wait` seconds, else 202 with the job: then the job is followed
+        to its end. A failed
         job raises with the worker's error. With `on_queued`, the server answers at once and `on_queued(job_id)`
         hears the job before it is followed (`wait` is not used): a caller that is interrupted knows which job to
         cancel. With `on_event`, the job is followed by its event stream from the start (`wait` is not used either)
@@ -364,14 +365,20 @@ class MusicAnalyzer:
         answer = cast(dict[str, Any], response.json())
         if response.status_code != 202:
             if on_event is not None and response.status_code == 200:
-                on_event({"event": "done", "id": None, "data": {"state": "succeeded", "result": answer}})
+                # as a record: its `job_id` beside the result (older servers sent none)
+                result = {k: v for k, v in answer.items() if k != "job_id"}
+                done: dict[str, Any] = {"state": "succeeded", "result": result}
+                if "job_id" in answer:
+                    done["job_id"] = answer["job_id"]
+                on_event({"event": "done", "id": None, "data": done})
             return answer
         if on_queued is not None:
             on_queued(answer["job_id"])
         job = self.wait(answer["job_id"]) if on_event is None else self._heard(answer["job_id"], on_event)
         if job["state"] != "succeeded":
             raise job_error(job)
-        return job.get("result") or {}
+        # with `job_id`, as the server's 200 has it: the same answer however long the job took
+        return {**(job.get("result") or {}), "job_id": answer["job_id"]}
 
     def _heard(self, job_id: str, on_event: Callable[[JobEvent], None]) -> Job:
         """The job's record once it has ended, each of its events told to `on_event` on the way."""

@@ -41,3 +41,27 @@ def test_delete_files_results_and_a_whole_session(server, celery_worker, client,
     done = ma(env, "delete", sid, "--yes")
     assert done.returncode == 0 and f"session {sid} deleted" in done.stderr, done.stderr
     assert client.get(f"/sessions/{sid}").status_code == 404
+
+
+def test_json_of_the_per_item_commands_is_a_list_each_refusal_the_error_object_of_every_command(
+        server, celery_worker, client, tmp_path):
+    """`cancel` and `delete SESSION FILE...` act on each item in turn: with --json one list, an item's answer or, for
+    a refused item, its key beside the `error` object any command prints (README "Command line"); an error that ends
+    the command (no server) is that object alone."""
+    env = cli_env(server, tmp_path)
+    sid = f"json-{uuid.uuid4().hex[:8]}"
+    upload(client, sid, write(tmp_path / "a.wav", sine(330, 0.5)))
+    job_id = client.post(f"/process/features/{sid}", json={"file": "a.wav", "picture": False}).json()["job_id"]
+    assert client.wait_job(job_id)["state"] == "succeeded"
+    error_keys = {"code", "message", "status", "request_id"}
+
+    canceled = ma(env, "--json", "cancel", job_id, "0123456789abcdef")
+    assert canceled.returncode == 1, canceled.stderr
+    listed = json.loads(canceled.stdout)
+    assert [(e["job_id"], e["error"]["status"]) for e in listed] == [(job_id, 409), ("0123456789abcdef", 404)]
+    assert all(set(e["error"]) >= error_keys for e in listed), listed
+    deleted = json.loads(ma(env, "--json", "delete", sid, "a.wav", "nope.wav").stdout)
+    assert [(e["name"], "error" in e) for e in deleted] == [("a.wav", False), ("nope.wav", True)], deleted
+    assert set(deleted[1]["error"]) >= error_keys
+    gone = ma({**env, "MA_URL": "http://127.0.0.1:9"}, "--json", "cancel", job_id)
+    assert gone.returncode == 3 and set(json.loads(gone.stdout)) == {"error"}, gone.stdout

@@ -51,6 +51,8 @@ from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)
 OUTCOME_WAIT_SECONDS = 15 * 60  # how long a finished job waits for a full job queue to take its outcome
+MAX_RETRY_DELAY_SECONDS = 10.0  # between two tries of a write the job queue refused
+QUIET_AFTER_TRIES, LOG_EVERY_TRIES = 6, 30  # each of the first tries is logged (30 s), then 1 in 30 (5 min)
 QUEUE_FULL_MESSAGE = "the job queue's disk is full: the job could not go on; retry once space has been freed"
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
 T = TypeVar("T")
@@ -100,14 +102,16 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     """Run the job; returns the final state (or why it did not run)."""
     svc = services()
     worker = current_app.extensions.get("worker_identity", worker)
-    # a job queue that refuses writes (a full disk) or is away as the job arrives: waited for, as for its outcome.
-    # The error had left the task, whose message was then acknowledged: the job stayed `queued` for ever, never run.
-    # Reads too: valkey refuses a new connection's handshake while it refuses writes (a fresh pool process's first)
-    if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job"):
+    # a job queue that refuses writes (a full disk) or is away as the job arrives (reads too: a new connection's
+    # handshake is refused with the writes): waited for as long as it takes, as nothing can start a job meanwhile. The
+    # error (at once; later, after the outcome's 15 min wait) had left the task, whose message was then acknowledged:
+    # the job stayed `queued` for ever (or, that acknowledgement refused too, until the visibility timeout, 4 h 10 min)
+    if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job", forever=True):
         raise HandedOn("its session is in another data directory", requeue=True)
     attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
     decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
-                                                        is_alive=svc.workers.is_alive), "starting the job")
+                                                        is_alive=svc.workers.is_alive), "starting the job",
+                                 forever=True)
     if decision != "run":
         log.info("job %s not run: %s", job_id, decision)
         return decision
@@ -242,19 +246,22 @@ def _record_end(svc: Services, record: dict | None, end: Callable[[], bool]) -> 
         _while_redis_away(end)
 
 
-def _while_redis_away(call: Callable[[], T], what: str = "recording the job's outcome") -> T:
-    """`call()`, called again while the job queue is away or full (see _record_outcome)."""
-    delay, deadline = 0.5, time.monotonic() + OUTCOME_WAIT_SECONDS
+def _while_redis_away(call: Callable[[], T], what: str = "recording the job's outcome", *, forever: bool = False) -> T:
+    """`call()`, again while the job queue is away or full: up to OUTCOME_WAIT_SECONDS, or `forever`."""
+    delay, tries = 0.5, 0
+    deadline = None if forever else time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
         try:
             return call()
         except (QueueStorageFull, redis.ConnectionError, redis.TimeoutError) as e:
-            if time.monotonic() + delay > deadline:
+            if deadline is not None and time.monotonic() + delay > deadline:
                 raise
-            why = "disk is full" if isinstance(e, QueueStorageFull) else "Redis is not reachable"
-            log.warning("the job queue's %s; %s again in %.1f s", why, what, delay)
+            tries += 1
+            if tries <= QUIET_AFTER_TRIES or tries % LOG_EVERY_TRIES == 0:  # an hour's wait is not 360 lines
+                why = "disk is full" if isinstance(e, QueueStorageFull) else "Redis is not reachable"
+                log.warning("the job queue's %s; %s again in %.1f s (try %d)", why, what, delay, tries)
             threading.Event().wait(delay)  # a backoff in production, not a test's synchronisation
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
 
 
 def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict:

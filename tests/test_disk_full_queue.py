@@ -191,6 +191,52 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
         assert job["state"] == "succeeded" and job["attempts"] == 1, job
 
 
+@pytest.mark.slow
+def test_a_job_start_that_outwaits_the_outcome_wait_still_runs_once_space_returns(settings, tmp_path, caplog,
+                                                                                  monkeypatch):
+    """A start refused for longer than the outcome's wait (15 min, cut to 1 s here): the runner had given up, raising
+    out of the task, whose message Celery then acknowledged (or, refused, left for the visibility timeout, 4 h 10 min):
+    the job stayed `queued`, never run, or only hours later. Nothing can queue or start a job while the disk is full, so
+    a start waits for as long as it takes, and the job runs once space returns."""
+    import logging
+    import threading
+
+    import jobs.runner
+    from jobs.runner import run_job
+    from tests.conftest import wait_for
+
+    monkeypatch.setattr(jobs.runner, "OUTCOME_WAIT_SECONDS", 1.0)
+    caplog.set_level(logging.WARNING, logger="jobs.runner")
+    token = uuid.uuid4().hex[:8]
+    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
+        app, job_id = job_on_the_queue(settings, tmp_path, url, token, session="outwaits", job_type="pitch")
+        svc = app.extensions["music_analyzer"]
+        filler = fill(disk)
+        wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
+                 message="valkey to refuse writes on the full disk")
+        fresh = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
+                          GPU_QUEUE=f"gpu-{token}")
+        outcome: list[object] = []
+
+        def work() -> None:
+            with fresh.app_context():
+                try:
+                    outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
+                except Exception as e:  # the old runner's QueueStorageFull once the wait ran out
+                    outcome.append(e)
+
+        runner = threading.Thread(target=work, daemon=True)
+        runner.start()
+        # the third try comes 1.5 s after the first: past the (cut) outcome wait
+        wait_for(lambda: caplog.text.count("starting the job again") >= 3 or outcome, timeout=30,
+                 message="the runner to wait past the outcome's wait")
+        assert outcome == [] and svc.jobs.get(job_id)["state"] == "queued", outcome
+        filler.unlink()
+        runner.join(timeout=120)
+        assert outcome == ["succeeded"], outcome
+        assert svc.jobs.get(job_id)["state"] == "succeeded"
+
+
 def test_an_acknowledgement_refused_on_a_full_disk_frees_the_consumers_slot(tmp_path):
     """A message delivered before the queue's disk filled is acknowledged after: valkey refuses the write. The
     consumer's slot (prefetch 1, as the workers run) is freed all the same, so the worker takes the next message

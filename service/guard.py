@@ -76,8 +76,10 @@ def check_final_exit(name: str, event: str, expected: str | None, fatal: dict[st
         if expected == "1" and info["exitstatus"] == EX_CONFIG and info["statename"] == "EXITED":
             stopped_for_good(name, log_tail(info))
         return
+    if info["statename"] != "BACKOFF" and not (info["statename"] == "FATAL" and name in fatal):
+        return  # (a FATAL one left for good is no longer among those to retry: said once)
     lines = log_tail(info)
-    if info["statename"] not in ("BACKOFF", "FATAL") or not any(FINAL_MARK in line for line in lines[-LAST_LINES:]):
+    if not any(FINAL_MARK in line for line in lines[-LAST_LINES:]):
         return
     fatal.pop(name, None)  # no retry either
     if info["statename"] == "BACKOFF":

@@ -83,3 +83,40 @@ def test_a_worker_that_exits_78_stays_down_and_the_guard_says_why(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # its own session: supervisord, the guard and the programs
             proc.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_worker_given_up_on_for_exiting_78_is_not_retried_every_30_s(tmp_path, monkeypatch):
+    """No retries at all (SUPERVISE_START_RETRIES=0): supervisord gives up on it at its first failed start (FATAL);
+    the guard, which starts a FATAL program again after GUARD_FATAL_RETRY_SECONDS (1 s here), leaves this one and
+    says why once."""
+    monkeypatch.setenv("SUPERVISE_START_RETRIES", "0")
+    programs = [worker_like("fatal78", f"echo \"not started (exit status {EX_CONFIG})\"; exit {EX_CONFIG}",
+                            startsecs=5),
+                worker_like("crash1", f"sleep {RUN_SECONDS}; exit 1")]  # a clock: a restart every 2 s
+    layout = RunLayout.for_data_dir(tmp_path / "data")
+    layout.create()
+    layout.supervisor_conf.write_text(supervisor_conf.render(layout, programs, str(ROOT)))
+    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
+                            cwd=ROOT, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    timer = threading.Timer(TIMEOUT_SECONDS, proc.kill)
+    timer.start()
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            output = "".join(lines)
+            noted = output.find("fatal78 stopped with exit status 78")
+            # 4 restarts of crash1 after the note: 8 s, past a TICK_5 and the 1 s retry delay
+            if noted >= 0 and output[noted:].count("spawned: 'crash1'") >= 4:
+                break
+        output = "".join(lines)
+        assert "gave up: fatal78" in output and output.count("fatal78 stopped with exit status 78") == 1, output
+        assert "starting it again" not in output and output.count("spawned: 'fatal78'") == 1, output
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.communicate(timeout=30)

@@ -23,6 +23,7 @@ from jobs import keys
 from storage import DATA_DIR_ID_FILE
 from tests.audio_synth import sine, write
 from tests.conftest import Client, serving
+from tests.test_cli import cli_env, ma
 from tests.test_resilience import start_worker_process, stop_all
 
 
@@ -89,6 +90,8 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         full = client.get("/health").json()
         assert [(s["name"], s["queues"]) for s in full["stopped_workers"]] == [
             ("cpu-wrong@elsewhere", [own_queues["CPU_QUEUE"]])], full
+        told = ma(cli_env(base, tmp_path), "health")
+        assert "stopped   cpu-wrong@elsewhere: data_dir_mismatch (exit status 78" in told.stdout, told.stdout
 
         # its operator mounts the shared directory and starts it again, under the same name
         right = worker(own_queues, redis_url, shared, "cpu-wrong@elsewhere")

@@ -293,6 +293,10 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     missing = h.get("queues_without_worker") or []
     if missing:
         out.out.print(f"  no worker serves: {', '.join(missing)}", style="yellow")
+    for stopped in h.get("stopped_workers") or []:  # a worker its supervisor leaves down (exit status 78), and why
+        who = stopped.get("name") or f"a {'/'.join(stopped.get('queues') or [])} worker"
+        out.out.print(f"  stopped   {who}: {stopped.get('reason')} (exit status {stopped.get('exit_status')}, not "
+                      "restarted; its log says more)", style="yellow")
     disk = h.get("disk") or {}
     if disk.get("ok") is False:  # the reason a server is degraded was not printed (uploads then get 507)
         free, kept = disk.get("free_bytes"), disk.get("min_free_bytes")

@@ -19,7 +19,7 @@ from jobs.types import JOB_TYPES
 from storage import SESSION_ID_RE
 from worker.options import JobOptions
 
-from .shapes import STR, Schema, arr, obj, ref
+from .shapes import Schema, arr, obj, ref, with_job_id
 
 
 @dataclass(frozen=True)
@@ -135,14 +135,8 @@ MODEL_ERRORS = {400: "Unknown model or option; `wait` out of range.", 409: "The 
                 507: "The model ran out of memory."}
 
 
-def with_job_id(result: str) -> Schema:
-    """A model route's 200: the job's result and the job's id (GET /jobs/<job_id>)."""
-    return {"allOf": [ref(result), obj(["job_id"], job_id=STR)]}
-
-
 def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) -> Op:
-    return Op(summary, "models", {200: Ok("The job's result, and its `job_id`.", with_job_id(result)),
-                                  **MODEL_ANSWERS},
+    return Op(summary, "models", {200: Ok("The job's result and `job_id`.", with_job_id(result)), **MODEL_ANSWERS},
               {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."}, example=example,
               options=JOB_TYPES[job_type].options, body_keys=("wait", "webhook", "webhook_events_filter"),
               query=(MODEL_WAIT,),
@@ -384,8 +378,7 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
                CURSOR, OWNER)),
     "POST /library/ask": Op(
         "Ask a question about your library (retrieval, then the LLM)", "library",
-        {200: Ok("The answer with citations (track, line, time), and its `job_id`.", with_job_id("LibraryAnswer")),
-         **MODEL_ANSWERS},
+        {200: Ok("The answer, citations (track, line, time).", with_job_id("LibraryAnswer")), **MODEL_ANSWERS},
         {**MODEL_ERRORS, 404: "`owner` not visible.", 500: "The model failed (`model_error`), or an internal error."},
         example={"question": "Which song is about walking by the river?", "wait": 60},
         options=JOB_TYPES["library_ask"].options, body_keys=("wait", "webhook", "webhook_events_filter"),

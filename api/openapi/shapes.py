@@ -20,6 +20,11 @@ def obj(required: tuple[str, ...] | list[str] = (), description: str = "", **pro
     return schema
 
 
+def with_job_id(result: str) -> Schema:
+    """A model route's 200: the job's result and the job's id (GET /jobs/<job_id>)."""
+    return {"allOf": [ref(result), obj(["job_id"], job_id={"type": "string"})]}
+
+
 def arr(items: Schema, description: str = "") -> Schema:
     return {"type": "array", "items": items, **({"description": description} if description else {})}
 

@@ -352,6 +352,10 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
     tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
+    # a beat on the last activation frame is a peak that lies past the end (the activation still rising: a game's
+    # loop cut where its next bar begins, a stranger's race1-jt.ogg); it had been a beat, a downbeat and a bar
+    # at the very last sample, with a chord of no length after it
+    beats = beats[np.round(beats * FPS) < len(beat) - 1]
     patterns = beat_patterns(envelopes, beats) if envelopes and len(beats) > 1 else None
     activation = compound_activation(act)
     compound = activation is not None and is_compound(activation, patterns)

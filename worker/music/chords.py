@@ -127,6 +127,9 @@ def _segments(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_ti
         bounds = np.arange(0.0, duration + 0.5, 0.5)
         bounds[-1] = duration
     bounds = np.unique(np.clip(bounds, 0.0, duration))
+    # a segment must hold a chroma frame to be heard: one starting after the last frame (a beat in the final
+    # few ms) had no evidence and read "N" for those ms at the very end; its tail belongs to the chord before
+    bounds = np.concatenate([bounds[:-1][bounds[:-1] <= frame_times[-1]], bounds[-1:]])
     if len(bounds) < 2:
         return None
     c = beat_sync(chroma, frame_times, bounds)

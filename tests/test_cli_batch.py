@@ -177,6 +177,27 @@ def test_a_batch_takes_a_folders_browser_recordings(env, tmp_path):
                                                                                   "take 2.mka": "done"}
 
 
+def test_a_batch_says_what_its_folders_subfolders_hold(env, tmp_path):
+    """An album ripped as CD1/ and CD2/: a stranger's batch of its folder answered "no audio files in DIR", and one
+    with a file at the top took that one, both without a word of the others."""
+    folder = tmp_path / "album"
+    for name in ("CD1/01.flac", "CD2/01.flac", "CD2/bonus/02.flac"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        song(folder / name, bars=2)
+    (folder / ".hidden").mkdir()
+    song(folder / ".hidden" / "x.wav", bars=2)
+    none = ma(env, "batch", str(folder), "--features", "--state", str(tmp_path / "s1.json"))
+    assert none.returncode == 2, none.stderr
+    assert f"no audio files in {folder}; 3 in its subfolders: --pattern '**/*.flac' takes them" in none.stderr
+
+    song(folder / "intro.wav", bars=2)
+    done = ma(env, "batch", str(folder), "--features", "--state", str(tmp_path / "s2.json"))
+    assert done.returncode == 0, done.stderr
+    assert "intro.wav" in done.stdout and "01.flac" not in done.stdout and "1 done" in done.stdout, done.stdout
+    assert (f"3 audio file(s) in subfolders of {folder} are not taken (--pattern '**/*' takes them with these)"
+            in done.stderr), done.stderr
+
+
 def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, client):
     folder = tmp_path / "broken"
     folder.mkdir()

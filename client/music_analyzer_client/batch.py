@@ -49,6 +49,16 @@ def find_files(folder: Path, pattern: str | None) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+def in_subfolders(folder: Path, top: list[Path]) -> tuple[int, str]:
+    """How many audio files (by name) the folder's subfolders hold, at any depth, and the --pattern that takes them
+    with the `top` ones: an album ripped as CD1/ and CD2/ had been "no audio files in DIR", without a word of them."""
+    found = [p for p in folder.glob("*/**/*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    suffixes = {p.suffix for p in found + top}
+    # one kind of file: exactly those; several: every file, the server refusing (and the run reporting) the rest
+    return len(found), f"**/*{suffixes.pop()}" if len(suffixes) == 1 else "**/*"
+
+
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
@@ -57,7 +67,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         raise UsageError("--jobs must be at least 1")
     files = find_files(folder, args.pattern)
     if not files:
-        raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else ""))
+        deeper, pattern = (0, "") if args.pattern else in_subfolders(folder, [])
+        raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else "")
+                         + (f"; {deeper} in its subfolders: --pattern '{pattern}' takes them" if deeper else ""))
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
     path = Path(args.state).expanduser() if args.state else default_state_path(folder)
     with held(path):
@@ -75,6 +87,10 @@ def _run(client: MusicAnalyzer, args: argparse.Namespace, folder: Path, files: l
     if skipped > 0:  # said, not silent: a stranger's .aiff and .opus files were passed over without a word
         out.note(f"{skipped} other file(s) in {folder} are not taken (not audio by their names; --pattern takes "
                  f"them)")
+    deeper, pattern = (0, "") if args.pattern else in_subfolders(folder, files)
+    if deeper:
+        out.note(f"{deeper} audio file(s) in subfolders of {folder} are not taken (--pattern '{pattern}' takes them "
+                 f"with these)")
     out.note(f"{len(files)} file(s) into session {state.session_id}, {args.jobs} job(s) at a time; "
              f"progress in {state.path}")
     try:

@@ -113,6 +113,34 @@ def test_a_recordings_warnings_and_a_format_the_browser_cannot_play_are_said(bro
 
 
 @pytest.mark.needs_chromium
+def test_a_file_a_batch_could_not_analyse_says_why_where_its_results_would_be(browser, server, client, session_id,
+                                                                             audio_dir):
+    """A stranger's 0.09 s clip in a pitch batch over a session: the batch succeeded, the clip was one of its
+    `errors` (audio_too_short), and the page said "Run “Key, tempo, chords, melody”" for it, which failed again."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    for name, seconds in (("blip.wav", 0.05), ("tone.wav", 2.0)):
+        assert upload(client, session_id, write(audio_dir / name, sine(440, seconds))).status_code == 201
+    job = client.wait_job(client.post(f"/process/pitch/{session_id}",
+                                      json={"files": ["blip.wav", "tone.wav"]}).json()["job_id"])
+    assert job["state"] == "succeeded" and job["result"]["errors"][0]["code"] == "audio_too_short", job
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=blip.wav")
+        said = "Key, tempo, chords, melody failed on this file: the audio lasts 0.05 s"
+        page.locator("#track-status", has_text=said).wait_for()
+        assert said in page.locator("#summary-empty").inner_text()
+        assert "Run “Features picture”" in page.locator("#features").inner_text()  # not asked for: nothing failed
+        page.goto(f"{server}/#session={session_id}&file=tone.wav")
+        page.locator("#fact-tempo").wait_for()
+        assert "failed" not in page.locator("#track-status").inner_text()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_queued_job_is_canceled_from_the_page(app, browser, server, client, session_id, audio_dir, settings):
     """The job's record is made without publishing it, so it is certainly still queued when Cancel is pressed
     (as tests/test_api_jobs.py does); the page learns the outcome from the job's event stream."""

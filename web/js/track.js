@@ -4,6 +4,7 @@
 import { ApiError, at, errorOf, fetchJson, fileUrl } from './api.js';
 import { $, el, clear, errorText, percent, stemOf } from './ui.js';
 import { peaksOf } from './timeline.js';
+import { LABELS } from './analyses.js';
 
 // longer or larger uploads play and get their beat grid, but no waveform: decoding holds every sample in memory
 // (15 min of stereo at 44.1 kHz: 320 MB)
@@ -28,6 +29,7 @@ export function resultsFor(session, name) {
       }
     }
   }
+  out.failed = failuresFor(session, name, out);
   const stored = new Set(session.results.map((f) => f.name));
   const has = (n) => stored.has(n);
   if (!out.pitch && has(`pitch_${stem}.json`)) out.pitch = { files: [...stored].filter((f) => f.startsWith(`pitch_${stem}.`)) };
@@ -41,6 +43,25 @@ export function resultsFor(session, name) {
   }
   return out;
 }
+
+// {job type: why it failed on upload `name`} for the types with no result: the file's entry in a batch's `errors`
+// (the batch itself succeeded) or a failed job that read it. A stranger's 0.09 s clip, refused in a pitch batch
+// (`audio_too_short`), read "Run “Key, tempo, chords, melody”", and running it again failed the same way.
+function failuresFor(session, name, found) {
+  const failed = {};
+  const jobs = session.jobs.filter((j) => j.state === 'succeeded' || j.state === 'failed')
+    .sort((a, b) => (a.finished_at || '').localeCompare(b.finished_at || ''));
+  for (const job of jobs) {
+    const mine = job.state === 'failed' ? ((job.input_files || []).includes(name) ? job.error : null)
+      : (job.result?.errors || []).find((e) => e.filename === name);
+    if (mine && !found[job.type]) failed[job.type] = mine.message || mine.code;
+    else if (job.state === 'succeeded' && (job.input_files || []).includes(name) && !mine) delete failed[job.type];
+  }
+  return failed;
+}
+
+// what a panel says in place of "Run …" where its analysis failed on the file
+const failedText = (type, failed) => `${LABELS[type]} failed on this file: ${failed[type]}`;
 
 // whether the file `name` gets a waveform (downloaded whole and decoded): not past MAX_DECODE_*
 function waveformOf(session, name) {
@@ -116,16 +137,16 @@ export class Track {
         notes: pitch?.melody?.notes || [],
       }, { keepView });
       const loading = this.decoding === key ? 'Loading the waveform…' : this.decodeNote;
-      status.textContent = [loading,
-        pitch ? '' : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
+      status.textContent = [loading, pitch ? '' : results.failed.pitch ? failedText('pitch', results.failed)
+        : 'Run “Key, tempo, chords, melody” to see beats, bars, chords and the melody here.'].filter(Boolean).join(' ');
     };
     this.redraw = draw; // the latest results of this file: a job ending while the waveform loads redraws them
     draw(!fresh);
-    this.showSummary(pitch, results.pitch, url);
-    this.showStems(results.demucs, url, fresh);
-    this.showTranscript(transcript, results.whisper, url);
+    this.showSummary(pitch, results.pitch, url, results.failed);
+    this.showStems(results.demucs, url, fresh, results.failed);
+    this.showTranscript(transcript, results.whisper, url, results.failed);
     this.showAnalysis(results);
-    this.showFeatures(results.features, url, name);
+    this.showFeatures(results.features, url, name, results.failed);
     if (!decoding) return;
     const { decoded, note } = await decoding;
     if (key !== this.key) return; // another file's: its own decode draws it
@@ -191,12 +212,14 @@ export class Track {
     }
   }
 
-  showSummary(pitch, result, url) {
+  showSummary(pitch, result, url, failed = {}) {
     const dl = $('#summary');
     const warnings = $('#warnings');
     const downloads = $('#pitch-downloads');
     // the hint stands beside the list, not in it: a <dl> holds terms and values only (axe: definition-list)
     $('#summary-empty').hidden = Boolean(pitch);
+    $('#summary-empty').textContent = failed.pitch ? failedText('pitch', failed)
+      : 'Run “Key, tempo, chords, melody” on the file.';
     dl.hidden = !pitch;
     if (!pitch) {
       clear(dl);
@@ -241,8 +264,11 @@ export class Track {
     clear(downloads, ...links.flatMap((a, i) => (i ? [' · ', a] : [a])));
   }
 
-  showStems(result, url, fresh) {
-    if (!result) { this.mixer.clear('Run “Stems” on the file to get a mixer here.'); return; }
+  showStems(result, url, fresh, failed = {}) {
+    if (!result) {
+      this.mixer.clear(failed.demucs ? failedText('demucs', failed) : 'Run “Stems” on the file to get a mixer here.');
+      return;
+    }
     const stemName = (f) => (result.stems || []).filter((s) => f.startsWith(`${s}_`))
       .sort((a, b) => b.length - a.length)[0] ?? f.split('_')[0]; // no_vocals_x.wav is no_vocals, not vocals
     const stems = result.files.filter((f) => /\.(wav|flac|mp3)$/.test(f)).map((f) => ({
@@ -252,10 +278,10 @@ export class Track {
     if (!same) this.mixer.load(stems);
   }
 
-  showTranscript(transcript, result, url) {
+  showTranscript(transcript, result, url, failed = {}) {
     const links = $('#subtitle-links');
     if (!transcript) {
-      this.transcript.show('Run “Transcript” on the file.');
+      this.transcript.show(failed.whisper ? failedText('whisper', failed) : 'Run “Transcript” on the file.');
       clear(links);
       return;
     }
@@ -288,10 +314,14 @@ export class Track {
         : [el('p', { class: 'muted small' }, 'No text was generated.')]))));
   }
 
-  showFeatures(result, url, name) {
+  showFeatures(result, url, name, failed = {}) {
     const box = $('#features');
     const png = result?.files?.find((f) => f.endsWith('.png'));
-    if (!png) { clear(box, el('p', { class: 'muted small' }, 'Run “Features picture” on the file.')); return; }
+    if (!png) {
+      clear(box, el('p', { class: 'muted small' },
+        failed.features ? failedText('features', failed) : 'Run “Features picture” on the file.'));
+      return;
+    }
     // the recording's own warnings (clipped, DC offset, peaks over full scale) had reached the JSON and the .txt only
     const notes = result?.audio_features?.warnings || [];
     clear(box, notes.length > 0 && el('ul', { class: 'warnings', id: 'features-warnings' },

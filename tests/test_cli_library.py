@@ -39,6 +39,8 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, 
     whole = ma(env, "library", "tracks", "--session", sid, "--limit", "2")
     assert whole.stdout.count(".wav") == 2 and "more match" not in whole.stderr
     assert len(json.loads(ma(env, "--json", "library", "tracks", "--session", sid, "--limit", "1").stdout)) == 1
+    # `library list`, as the command's help names it (it was "invalid choice: 'list'")
+    assert json.loads(ma(env, "--json", "library", "list", "--session", sid, "--key", "C major").stdout) == [track]
     near = ma(env, "--json", "library", "similar", track["track_id"], "--limit", "50")
     assert near.returncode == 0 and near.stdout.count('"track_id"') >= 2
     assert any(n["track"]["filename"] == "in-a.wav" for n in json.loads(near.stdout)["similar"])

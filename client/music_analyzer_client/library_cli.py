@@ -17,7 +17,10 @@ TEXT_CHARS = 60  # of a line or passage in a table
 
 def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
-    tracks = sub.add_parser("tracks", parents=[common], help="analysed tracks and what was measured, filtered")
+    # `list` too: the command's own help says "your analysed tracks: list, search, ...", and `token list` is one
+    # (a stranger's `library list` was "invalid choice")
+    tracks = sub.add_parser("tracks", aliases=["list"], parents=[common],
+                            help="analysed tracks and what was measured, filtered")
     tracks.add_argument("--session", metavar="NAME")
     tracks.add_argument("--key", metavar="KEY", help="'A minor', 'F#m', 'Eb major' or a Camelot code like 8A")
     tracks.add_argument("--key-relation", choices=["exact", "relative", "compatible"],
@@ -66,7 +69,7 @@ def positive(text: str) -> int:
 
 
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
-    command = args.library_command
+    command = "tracks" if args.library_command == "list" else args.library_command
     if command in ("ask", "reindex"):
         return _job(client, args, out)
     if command == "tracks":

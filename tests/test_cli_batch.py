@@ -198,6 +198,26 @@ def test_a_batch_says_what_its_folders_subfolders_hold(env, tmp_path):
             in done.stderr), done.stderr
 
 
+def test_a_batch_table_marks_a_key_the_server_doubts(env, tmp_path):
+    """A stranger's folder of game sounds: a 0.3 s typewriter click read "G# minor" in the table beside the tracks'
+    keys; its JSON said "key uncertain (confidence 0.02)"."""
+    import numpy as np
+    import soundfile as sf
+
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    song(folder / "tune.wav", bars=4)
+    t = np.arange(int(0.3 * 22050)) / 22050
+    sf.write(folder / "click.wav", (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0)))
+             .astype(np.float32), 22050)
+    done = ma(env, "batch", str(folder), "--pitch", "--state", str(tmp_path / "s.json"))
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.split()[:1] in (["tune.wav"],
+                                                                                               ["click.wav"])}
+    assert "C major (uncertain)" in rows["click.wav"], done.stdout
+    assert "C major" in rows["tune.wav"] and "uncertain" not in rows["tune.wav"], done.stdout
+
+
 def test_a_batch_whose_every_upload_is_refused_leaves_no_session(env, tmp_path, client):
     folder = tmp_path / "broken"
     folder.mkdir()

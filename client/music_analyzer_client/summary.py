@@ -32,6 +32,9 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     return lines
 
 
+UNCERTAIN_KEY_WARNING = "key uncertain"  # how the server's pitch warnings begin for a key under its confidence bar
+
+
 def brief(job: dict[str, Any]) -> str:
     """One short phrase for a table cell: "C major · 120.0 BPM", "-14.2 LUFS", or the state / error."""
     if job.get("state") == "failed":
@@ -40,8 +43,12 @@ def brief(job: dict[str, Any]) -> str:
         return str(job.get("state"))
     result = job.get("result") or {}
     if job.get("type") == "pitch":
-        found = [t for t in (key_text(result, confidence=False),
-                             tempo_text(result, metre=False, confidence=False)) if t]
+        key = key_text(result, confidence=False)
+        # the table has no room for the confidence, so a key the server doubts says so: a 0.3 s typewriter click read
+        # "G# minor" (confidence 0.02) beside tracks' keys, its warning "key uncertain" in the JSON only
+        if key and any(str(w).startswith(UNCERTAIN_KEY_WARNING) for w in result.get("warnings") or []):
+            key += " (uncertain)"
+        found = [t for t in (key, tempo_text(result, metre=False, confidence=False)) if t]
         return " · ".join(found) or "no key or tempo"
     if job.get("type") == "features":  # the two numbers a producer compares across a folder
         return ", ".join(_features(result)[0][1].split(", ")[:2]) if _features(result) else "done"

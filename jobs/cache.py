@@ -15,6 +15,9 @@
 - An entry names the analysis code that made it (`code_version`: a digest of worker/'s Python files and model
   weights): a result of other code, an upgrade's fix or a model's improvement, is a miss. Entries had been served
   for their 30 days whatever had changed since: a 5.1 file's loudness as it was measured before its LFE was left out.
+  The code judged current is the workers' (each publishes its digest at its start, `publish_code_version`), not
+  the API's: an API process left running through an upgrade whose workers were restarted had kept serving the old
+  code's entries (its digest computed once, at its start) and missing every new one.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
   upload's names and marked cached; never the job's summary written over it.
 """
@@ -183,6 +186,17 @@ class ResultCache:
         pipe.expire(keys.session_cache(owner, session_id), TTL_SECONDS)
         pipe.execute()
 
+    def publish_code_version(self) -> None:
+        """Say which analysis code runs the jobs from now on (a worker at its start, its digest taken then: the code it
+        loaded, not what may be on disk later). The last worker to start names it; an entry of any other code is a
+        miss, which only costs a run."""
+        self.r.set(keys.CODE_VERSION, code_version())
+
+    def current_code_version(self) -> str:
+        """The code the workers run (as the last to start published it); this process' own where none has said."""
+        published = self.r.get(keys.CODE_VERSION)
+        return text(published) if published else code_version()
+
     def forget_session(self, *, owner: str, session_id: str) -> int:
         """Delete the entries recorded for the session (its results, in Redis, after the session is gone);
         the number deleted. Entries of versions before the session's index are left to their TTL (misses:
@@ -202,7 +216,7 @@ class ResultCache:
         if raw is None:
             return None
         entry = json.loads(text(raw))
-        if entry.get("code") != code_version():  # made by other analysis code (none named: before versions)
+        if entry.get("code") != self.current_code_version():  # other analysis code made it (none named: older)
             return None
         recorded_in, here = entry.get("data_dir"), root.identity()
         if recorded_in and here and recorded_in != here:  # another data directory's files: never copied

@@ -45,6 +45,7 @@ UNPUBLISHED = f"{PREFIX}unpublished"
 DATA_SINCE = f"{PREFIX}data-since"  # when Redis's current data began (jobs/data_epoch.py)
 WORKERS = f"{PREFIX}workers"
 STOPPED_WORKERS = f"{PREFIX}stopped-workers"  # hash: node name -> why it stopped for good (jobs/workers.py)
+CODE_VERSION = f"{PREFIX}code-version"  # the analysis code the last worker to start runs (jobs/cache.py)
 MODEL_STATUS = f"{PREFIX}models:status_by_worker"  # hash: worker identity -> its ModelManager status
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"
 WEBHOOKS_WAKE = f"{PREFIX}webhooks:wake"

@@ -82,6 +82,7 @@ class WorkerRuntime:
     def start(self) -> None:
         self.beat()
         self._services().workers.clear_stopped(self.node)  # a stop for good (78) of this node is over
+        self._services().cache.publish_code_version()  # the result cache serves what this code would compute
         if keeps_nothing(self.app.config["REDIS_URL"]):
             log.warning("REDIS_URL's %s", KEEPS_NOTHING_NOTE)
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)

@@ -140,3 +140,29 @@ def test_a_result_of_other_analysis_code_is_not_served(client, settings, audio_d
     weights = copy / "music" / "key_model.npz"  # a retrained model changes the results as a code change does
     weights.write_bytes(weights.read_bytes() + b"\0")
     assert code_version(copy) != fixed
+
+
+def test_the_cache_serves_what_the_workers_code_computes(client, settings, audio_dir):
+    """A stranger upgraded the code and restarted the workers alone: the API, its code digest taken at its own
+    start, went on serving the old code's results and missing every new one. The workers publish their code's
+    digest at their start, and an entry of other code is a miss whatever the API process runs."""
+    import redis
+
+    from jobs.cache import code_version
+
+    r = redis.Redis.from_url(settings["REDIS_URL"])
+    assert r.get("ma:code-version").decode() == code_version()  # the test's worker said so at its start
+    wav = write(audio_dir / "upgraded.wav", sine(700.0 + uuid.uuid4().int % 1000 / 10, 2.0))
+    session = client.post("/sessions").json()["session_id"]
+    upload(client, session, wav)
+    assert client.post(f"/process/features/{session}", json={"file": "upgraded.wav"},
+                       headers={"Prefer": "wait=60"}).json()["state"] == "succeeded"
+    try:
+        r.set("ma:code-version", "f" * 16)  # as workers of an upgrade, started since, publish their code
+        again = client.post("/sessions").json()["session_id"]
+        upload(client, again, wav)
+        job = client.post(f"/process/features/{again}", json={"file": "upgraded.wav"}).json()
+        assert job["state"] == "queued", job  # the API's own code made that entry; the workers' did not
+    finally:
+        r.set("ma:code-version", code_version())
+    assert client.wait_job(job["job_id"])["result"].get("cached") is None

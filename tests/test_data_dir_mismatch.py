@@ -60,7 +60,8 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         tone = write(tmp_path / "tone.wav", sine(300.0 + uuid.uuid4().int % 400, 1.0))
         with open(tone, "rb") as fh:
             assert client.post("/sessions/shared-dir/files", files={"file": fh}).status_code == 201
-        made = client.post("/process/features/shared-dir", json={"file": "tone.wav"}).json()
+        # no picture: the right worker would import matplotlib and draw it (~1-2 s), which this test proves nothing with
+        made = client.post("/process/features/shared-dir", json={"file": "tone.wav", "picture": False}).json()
         job_id = made["job_id"]
         assert made["state"] == "queued", made
 
@@ -93,8 +94,10 @@ def test_a_worker_on_another_data_directory_hands_the_job_on_and_stops(own_queue
         told = ma(cli_env(base, tmp_path), "health")
         assert "stopped   cpu-wrong@elsewhere: data_dir_mismatch (exit status 78" in told.stdout, told.stdout
 
-        # its operator mounts the shared directory and starts it again, under the same name
-        right = worker(own_queues, redis_url, shared, "cpu-wrong@elsewhere")
+        # its operator mounts the shared directory and starts it again, under the same name; solo: any worker on the
+        # shared directory proves the job was handed on, and a prefork one adds its pool child's start and, stopped,
+        # waits for that child
+        right = worker(own_queues, redis_url, shared, "cpu-wrong@elsewhere", "solo")
         try:
             done = client.wait_job(job_id, timeout=120)
         finally:

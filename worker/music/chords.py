@@ -91,7 +91,7 @@ def decode_chords_learned(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarr
     w = weights if weights is not None else chordmodel.load_weights()
     if w is None:
         return decode_chords(chroma, bass, energy, frame_times, beat_times, duration=duration, key_index=key_index)
-    seg = _segments(chroma, bass, energy, frame_times, beat_times, duration=duration)
+    seg = _segments(chroma, bass, energy, frame_times, beat_times, duration=duration, every_one_heard=True)
     if seg is None:
         return []
     bounds, c, b, e = seg
@@ -117,8 +117,12 @@ def _decode(log_emit: np.ndarray, bounds: np.ndarray, *, stay: float) -> list[di
 
 
 def _segments(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray,
-              beat_times: np.ndarray, *, duration: float) -> tuple[np.ndarray, ...] | None:
-    """Segment bounds (beats, or 0.5 s without them) and beat-synchronous treble, bass and energy."""
+              beat_times: np.ndarray, *, duration: float, every_one_heard: bool = False
+              ) -> tuple[np.ndarray, ...] | None:
+    """Segment bounds (beats, or 0.5 s without them) and beat-synchronous treble, bass and energy; with
+    `every_one_heard`, no segment starts after the last chroma frame (the chords a user reads). The key model's
+    chords keep the segments it was fitted on: without them a 20 s A major triad and a C major I-IV-V7 had read
+    D major and C minor."""
     if duration <= 0 or chroma.shape[1] == 0:
         return None
     if len(beat_times) >= 2:
@@ -129,7 +133,8 @@ def _segments(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_ti
     bounds = np.unique(np.clip(bounds, 0.0, duration))
     # a segment must hold a chroma frame to be heard: one starting after the last frame (a beat in the final
     # few ms) had no evidence and read "N" for those ms at the very end; its tail belongs to the chord before
-    bounds = np.concatenate([bounds[:-1][bounds[:-1] <= frame_times[-1]], bounds[-1:]])
+    if every_one_heard:
+        bounds = np.concatenate([bounds[:-1][bounds[:-1] <= frame_times[-1]], bounds[-1:]])
     if len(bounds) < 2:
         return None
     c = beat_sync(chroma, frame_times, bounds)

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 from config import EX_CONFIG
+from service.launch import command_after
 
 DEFAULT_MARK = "/tmp/music-analyzer-worker-stopped"  # the container's own /tmp
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -46,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mark", default=DEFAULT_MARK, help="a file written when the worker exits 78 (healthcheck)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command to run after --")
+    command = command_after(parser, args.command)
     mark = Path(args.mark)
     mark.unlink(missing_ok=True)  # a container restarted by hand starts healthy
     children: list[subprocess.Popen] = []

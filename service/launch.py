@@ -29,14 +29,20 @@ def wait_for_redis(url: str, interval: float = 0.2) -> None:
         threading.Event().wait(interval)
 
 
+def command_after(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
+    """The command a wrapper runs: argparse's REMAINDER after `--`, which it keeps; a usage error when empty."""
+    command = words[1:] if words[:1] == ["--"] else words
+    if not command:
+        parser.error("no command to run after --")
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--wait-redis", required=True, metavar="URL")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command to run after --")
+    command = command_after(parser, args.command)
     wait_for_redis(args.wait_redis)
     os.execvp(command[0], command)
 

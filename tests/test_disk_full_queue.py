@@ -44,6 +44,27 @@ def job_on_the_queue(settings, tmp_path, url: str, token: str, *, session: str, 
     return app, job_id
 
 
+def pitch_job_in_a_thread(app, job_id: str, token: str):
+    """(thread, outcome): an in-process runner started on the queued pitch job under `app`; `outcome` gets its end
+    state, or the exception it raised (the old runner's QueueStorageFull, which left the job queued)."""
+    import threading
+
+    from jobs.runner import run_job
+
+    outcome: list[object] = []
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
+            except Exception as e:
+                outcome.append(e)
+
+    runner = threading.Thread(target=work, daemon=True)
+    runner.start()
+    return runner, outcome
+
+
 @pytest.mark.slow
 def test_a_worker_outlives_valkey_refusing_writes_on_a_full_disk(settings, tmp_path):
     """valkey's files on a full tmpfs: it answers MISCONF to writes. The API says 507 (not 503, not 500), the
@@ -148,16 +169,23 @@ def test_a_job_running_when_valkey_fills_up_fails_insufficient_storage_once_spac
 
 
 @pytest.mark.slow
-def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(settings, tmp_path, caplog):
+@pytest.mark.parametrize("outcome_wait, tries", [(None, 1), (1.0, 3)], ids=["refused", "refused-past-the-wait"])
+def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(settings, tmp_path, caplog, monkeypatch,
+                                                                            outcome_wait, tries):
     """A job queued just before the queue's disk filled reaches its worker while valkey refuses writes: marking it
     running is refused. The runner waits for valkey, as for an outcome, and runs the job once space returns. The
-    error had left the task (Celery then acknowledged its message): the job stayed `queued` for ever, never run."""
+    error had left the task (Celery then acknowledged its message): the job stayed `queued` for ever, never run.
+    Refused for longer than the outcome's wait (15 min, cut to 1 s here: the third try comes 1.5 s after the first),
+    the runner had given up, raising out of the task, whose message Celery then acknowledged (or, refused, left for
+    the visibility timeout, 4 h 10 min): nothing can queue or start a job while the disk is full, so a start waits
+    for as long as it takes."""
     import logging
-    import threading
 
-    from jobs.runner import run_job
+    import jobs.runner
     from tests.conftest import wait_for
 
+    if outcome_wait is not None:
+        monkeypatch.setattr(jobs.runner, "OUTCOME_WAIT_SECONDS", outcome_wait)
     caplog.set_level(logging.WARNING, logger="jobs.runner")
     token = uuid.uuid4().hex[:8]
     with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
@@ -170,18 +198,8 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
         # with writes (so does a connection idle for 30 s)
         fresh = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
                           GPU_QUEUE=f"gpu-{token}")
-        outcome: list[object] = []
-
-        def work() -> None:
-            with fresh.app_context():
-                try:
-                    outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
-                except Exception as e:  # the old runner's QueueStorageFull, which left the job queued
-                    outcome.append(e)
-
-        runner = threading.Thread(target=work, daemon=True)
-        runner.start()
-        wait_for(lambda: "starting the job again" in caplog.text or outcome, timeout=30,
+        runner, outcome = pitch_job_in_a_thread(fresh, job_id, token)
+        wait_for(lambda: caplog.text.count("starting the job again") >= tries or outcome, timeout=30,
                  message="the runner to wait for the full job queue")
         assert outcome == [] and svc.jobs.get(job_id)["state"] == "queued", outcome
         filler.unlink()
@@ -189,52 +207,6 @@ def test_a_job_delivered_while_valkey_refuses_writes_runs_once_space_returns(set
         assert outcome == ["succeeded"], outcome
         job = svc.jobs.get(job_id)
         assert job["state"] == "succeeded" and job["attempts"] == 1, job
-
-
-@pytest.mark.slow
-def test_a_job_start_that_outwaits_the_outcome_wait_still_runs_once_space_returns(settings, tmp_path, caplog,
-                                                                                  monkeypatch):
-    """A start refused for longer than the outcome's wait (15 min, cut to 1 s here): the runner had given up, raising
-    out of the task, whose message Celery then acknowledged (or, refused, left for the visibility timeout, 4 h 10 min):
-    the job stayed `queued`, never run, or only hours later. Nothing can queue or start a job while the disk is full, so
-    a start waits for as long as it takes, and the job runs once space returns."""
-    import logging
-    import threading
-
-    import jobs.runner
-    from jobs.runner import run_job
-    from tests.conftest import wait_for
-
-    monkeypatch.setattr(jobs.runner, "OUTCOME_WAIT_SECONDS", 1.0)
-    caplog.set_level(logging.WARNING, logger="jobs.runner")
-    token = uuid.uuid4().hex[:8]
-    with valkey_on_a_small_disk(tmp_path) as (disk, url, _):
-        app, job_id = job_on_the_queue(settings, tmp_path, url, token, session="outwaits", job_type="pitch")
-        svc = app.extensions["music_analyzer"]
-        filler = fill(disk)
-        wait_for(lambda: valkey_refuses_writes(url, token), timeout=20,
-                 message="valkey to refuse writes on the full disk")
-        fresh = start_app(settings, tmp_path / "data", REDIS_URL=url, CPU_QUEUE=f"cpu-{token}",
-                          GPU_QUEUE=f"gpu-{token}")
-        outcome: list[object] = []
-
-        def work() -> None:
-            with fresh.app_context():
-                try:
-                    outcome.append(run_job(job_id, "pitch", worker=f"inproc-{token}@localhost"))
-                except Exception as e:  # the old runner's QueueStorageFull once the wait ran out
-                    outcome.append(e)
-
-        runner = threading.Thread(target=work, daemon=True)
-        runner.start()
-        # the third try comes 1.5 s after the first: past the (cut) outcome wait
-        wait_for(lambda: caplog.text.count("starting the job again") >= 3 or outcome, timeout=30,
-                 message="the runner to wait past the outcome's wait")
-        assert outcome == [] and svc.jobs.get(job_id)["state"] == "queued", outcome
-        filler.unlink()
-        runner.join(timeout=120)
-        assert outcome == ["succeeded"], outcome
-        assert svc.jobs.get(job_id)["state"] == "succeeded"
 
 
 def test_an_acknowledgement_refused_on_a_full_disk_frees_the_consumers_slot(tmp_path):

@@ -135,6 +135,7 @@ def answer(job: dict):
     job_id = job["job_id"]
     # the files it reads, as the job's record names them: a page listing the answer (a cached job is already
     # succeeded, never followed) had a row without its file
-    return jsonify({"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id),
-                    "state": job["state"], "type": job["type"],
-                    "input_files": list((job.get("params") or {}).get("files") or [])}), 202
+    accepted = {"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id), "state": job["state"],
+                "type": job["type"], "input_files": list((job.get("params") or {}).get("files") or []),
+                "queue": job.get("queue")}
+    return jsonify(services().queue_positions.add_to([accepted])[0]), 202

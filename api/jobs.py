@@ -50,7 +50,7 @@ def get_job(job_id: str):
         with waits().share(access.caller().name) as may_wait:
             if may_wait:  # past the caller's share of this process the record comes at once (api/waits.py)
                 job = services().jobs.wait(job_id, wait) or job
-    return jsonify(public_view(job))
+    return jsonify(services().queue_positions.add_to([public_view(job)])[0])
 
 
 @bp.get("/jobs/<job_id>/webhooks")
@@ -87,7 +87,8 @@ def list_jobs():
                       since=_time_arg("since"))
     page = page_jobs(services().jobs, owner=access.listing_owner(session_id), session_id=session_id,
                      limit=page_limit(100, 1000), cursor=args.get("cursor") or None, where=where)
-    return jsonify({"jobs": [public_view(j) for j in page.jobs], "next_cursor": page.next_cursor})
+    views = services().queue_positions.add_to([public_view(j) for j in page.jobs])
+    return jsonify({"jobs": views, "next_cursor": page.next_cursor})
 
 
 def _list_arg(name: str) -> list[str]:

@@ -162,7 +162,7 @@ def get_session(session_id: str):
         "results": store.list_files(session_id, "results"),
         # its newest jobs, at most 100 and as many as a page of GET /jobs carries (jobs/listing.py): the rest
         # from GET /jobs?session_id=<id>&cursor=<jobs_next_cursor>
-        "jobs": [public_view(j) for j in page.jobs],
+        "jobs": services().queue_positions.add_to([public_view(j) for j in page.jobs]),
         "jobs_next_cursor": page.next_cursor,
     })
 

@@ -15,6 +15,7 @@ from users import UserDirectory, UsersFile
 from .cache import ResultCache
 from .idempotency import IdempotencyKeys
 from .job_writes import JobWrites
+from .queue_position import QueuePositions
 from .store import JobStore
 from .throttle import LoginThrottle
 from .webhooks import WebhookQueue
@@ -33,6 +34,7 @@ class Services:
     cache: ResultCache
     user_source: UsersFile  # AUTH_USERS and ADMIN_USERS, read again when the settings file changes
     logins: LoginThrottle
+    queue_positions: QueuePositions  # a queued job's `jobs_ahead`
 
     @property
     def users(self) -> UserDirectory:
@@ -54,6 +56,7 @@ class Services:
             user_source=UsersFile.from_config(config, env_file()),
             logins=LoginThrottle(client, limit=config["LOGIN_FAILURE_LIMIT"],
                                  window_seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+            queue_positions=QueuePositions(client),
         )
 
 

@@ -180,6 +180,13 @@ RESULTS = {"features": "FeaturesResult", "pitch": "PitchResult", "gemma_3n": "Ge
 BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 
 
+JOBS_AHEAD = {**null(INT), "minimum": 0, "description": (
+    "Present while the job is queued: how many waiting jobs its queue's workers take before it (0: it is next), "
+    "counted in the broker's own lists when the record was read. Jobs queued later may still go ahead of it (each "
+    "user's next job takes its turn, see Turns on a shared queue). Null when its message is not among the queue's "
+    "first 5,000 waiting messages: a worker has just taken it, or more wait before it.")}
+
+
 def job_schema() -> Schema:
     """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
     schema = obj(["job_id", "type", "state", "progress", "stage", "created_at"],
@@ -188,7 +195,7 @@ def job_schema() -> Schema:
                  job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)},
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=null(TIME), finished_at=null(TIME),
-                 queue=null(STR), attempts=INT, request_id=null(STR),
+                 queue=null(STR), attempts=INT, request_id=null(STR), jobs_ahead=JOBS_AHEAD,
                  input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
@@ -219,7 +226,8 @@ def accepted_schema() -> Schema:
     return obj(["job_id", "status_url", "state"], "The job was queued; follow it at `status_url`.",
                job_id=STR, status_url={"type": "string", "examples": ["/jobs/4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
                state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)},
-               input_files=arr(STR, "The uploads the job reads (none for model and library jobs)."))
+               input_files=arr(STR, "The uploads the job reads (none for model and library jobs)."),
+               queue=null(STR), jobs_ahead=JOBS_AHEAD)
 
 
 def session_schemas() -> dict[str, Schema]:

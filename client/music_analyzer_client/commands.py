@@ -36,6 +36,9 @@ def _stage(job: Job | dict[str, Any]) -> str:
     """The stage; for a failed job its error's code and message (a stranger's table read "failed / failed", the
     reason in no command's output but --json)."""
     error = job.get("error") or {}
+    ahead = job.get("jobs_ahead")
+    if job.get("state") == "queued" and isinstance(ahead, int):  # its place in the queue (servers before it: none)
+        return f"{job.get('stage') or 'queued'} ({'next' if ahead == 0 else f'{ahead} ahead'})"
     if job.get("state") not in ("failed", "unknown") or not error:  # unknown: why it could not be followed
         return str(job.get("stage") or "")
     message = str(error.get("message") or "")

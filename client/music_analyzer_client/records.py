@@ -40,6 +40,7 @@ class Job(TypedDict, total=False):
     error: ErrorBody
     partial_result: dict[str, Any]  # a running batch's files finished so far
     canceled_by: str | None  # once canceled: its owner's name, "admin" or "system" (null in older records)
+    jobs_ahead: int | None  # while queued: waiting jobs its queue's workers take first (null: unknown)
 
 
 class Upload(TypedDict, total=False):

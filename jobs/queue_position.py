@@ -1,0 +1,90 @@
+"""How many waiting jobs a worker takes before a queued one: GET /jobs/<id> `jobs_ahead`.
+
+A queued job had said "queued" and nothing more: behind the one GPU worker a user could not tell a wait of one job
+from a wait of forty (`/health`'s `queue_depth` counts a queue's messages, not those ahead of one of them).
+
+kombu's Redis transport keeps a list per priority level (jobs/fairness.py gives each job its turn as a level): it
+pushes on the left and a worker pops on the right of the first list, in level order, that holds a message. The
+messages ahead of a job are those of the earlier lists and those to its right in its own. One Lua script walks
+them inside Redis, so the count is one consistent snapshot and no message crosses the network; it stops after
+`SCAN_LIMIT` messages, so its cost is bounded whatever the backlog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import redis
+
+from . import keys
+
+SCAN_LIMIT = 5000  # waiting messages looked at, at most, per call (a few ms of the Redis server's time)
+CHUNK = 200  # messages read per LRANGE inside the script
+
+# KEYS = the queue's lists in the order a worker takes from them; ARGV[1] = the scan limit, ARGV[2] = the job records'
+# key prefix, ARGV[3..] = job ids. Returns a flat list of (job id, jobs ahead) for each id found among the waiting
+# messages. A message is kombu's JSON envelope: its headers' "id" is the Celery task id, which is the job id
+# (jobs/submit.py publish); `"id"` cannot match inside `"root_id"` or `"correlation_id"` (the quote before it), and
+# the body is base64. Counted ahead: a message whose job is still queued, once (a canceled job's message waits
+# until a worker takes it and drops it at once; a job published again by recovery may have two).
+_AHEAD_LUA = """
+local wanted, left = {}, #ARGV - 2
+for i = 3, #ARGV do wanted[ARGV[i]] = true end
+local limit, prefix, seen, ahead, counted, out = tonumber(ARGV[1]), ARGV[2], 0, 0, {}, {}
+for _, key in ipairs(KEYS) do
+  local stop = -1
+  while true do
+    local chunk = redis.call('LRANGE', key, stop - CHUNK + 1, stop)
+    for j = #chunk, 1, -1 do
+      local id = string.match(chunk[j], '"id": ?"([^"]+)"')
+      if id and wanted[id] then
+        out[#out + 1] = id
+        out[#out + 1] = ahead
+        wanted[id] = nil
+        left = left - 1
+        if left == 0 then return out end
+      end
+      if id and not counted[id] and redis.call('HGET', prefix .. id, 'state') == 'queued' then
+        counted[id] = true
+        ahead = ahead + 1
+      end
+      seen = seen + 1
+      if seen >= limit then return out end
+    end
+    if #chunk < CHUNK then break end
+    stop = stop - CHUNK
+  end
+end
+return out
+""".replace("CHUNK", str(CHUNK))
+
+
+class QueuePositions:
+    """`jobs_ahead` of queued jobs, read from the broker's own lists."""
+
+    def __init__(self, client: redis.Redis):
+        self._ahead = client.register_script(_AHEAD_LUA)
+
+    def ahead(self, queue: str, job_ids: Iterable[str], *, limit: int = SCAN_LIMIT) -> dict[str, int]:
+        """Messages a worker takes before each job's on `queue`. A job absent from the answer is not among the first
+        `limit` waiting messages: a worker has taken it (it is about to start), its message is not sent yet, or
+        more than `limit` wait before it."""
+        ids = sorted(set(job_ids))
+        if not ids:
+            return {}
+        found = self._ahead(keys=keys.queue_lists(queue), args=[limit, keys.job(""), *ids])
+        return {keys.text(found[i]): int(found[i + 1]) for i in range(0, len(found), 2)}
+
+    def add_to(self, views: list[dict]) -> list[dict]:
+        """Each queued view of `views` gets `jobs_ahead` (null when unknown), one script call per queue."""
+        by_queue: dict[str, list[str]] = {}
+        for view in views:
+            if view["state"] == "queued" and view.get("queue"):
+                by_queue.setdefault(view["queue"], []).append(view["job_id"])
+        ahead: dict[str, int] = {}
+        for queue, ids in by_queue.items():
+            ahead.update(self.ahead(queue, ids))
+        for view in views:
+            if view["state"] == "queued":
+                view["jobs_ahead"] = ahead.get(view["job_id"])
+        return views

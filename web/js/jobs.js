@@ -1,10 +1,13 @@
 // The open session's jobs: live progress from each running job's event stream, and a cancel button.
-import { del, followJob } from './api.js';
+import { del, followJob, get } from './api.js';
 import { LABELS } from './analyses.js';
 import { $, announce, clearNotice, el, errorText, notify } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const ENDED = new Set([...FINAL, 'gone']); // gone: the server no longer has the job (api.js JOB_GONE)
+// A queued row asks for its place this often: the event stream says when the job starts, not when the jobs ahead
+// of it do (one GET per queued row; the server counts in one bounded walk of the queue, jobs/queue_position.py)
+const PLACE_REFRESH_MS = 5000;
 
 export class JobList {
   constructor({ onFinished }) {
@@ -13,7 +16,10 @@ export class JobList {
   }
 
   reset(jobs) {
-    for (const row of this.rows.values()) if (row.stop) row.stop();
+    for (const row of this.rows.values()) {
+      if (row.stop) row.stop();
+      clearInterval(row.place);
+    }
     this.rows.clear();
     $('#job-list').replaceChildren();
     const newest = [...jobs].sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
@@ -36,18 +42,21 @@ export class JobList {
   // "succeeded" beside "Run … on the file" until the page was reloaded).
   add(job, { started = false } = {}) {
     if (this.rows.has(job.job_id)) return;
-    const row = { record: job, node: el('li', { class: 'job', dataset: { job: job.job_id } }), stop: null };
+    const row = { record: job, node: el('li', { class: 'job', dataset: { job: job.job_id } }), stop: null,
+      place: null };
     this.rows.set(job.job_id, row);
     $('#job-list').prepend(row.node);
     $('#jobs-empty').hidden = true;
     this.draw(row);
     this.count();
     if (started) announce(`${spoken(job)}: ${job.state === 'queued' ? 'started, queued' : job.state}`);
+    if (job.state === 'queued') row.place = setInterval(() => this.refreshPlace(row), PLACE_REFRESH_MS);
     if (!FINAL.has(job.state)) {
       row.stop = followJob(job.job_id, (update) => {
         const was = row.record.state;
         const wasFinal = FINAL.has(was);
         row.record = { ...row.record, ...update };
+        if (row.record.state !== 'queued') clearInterval(row.place);
         this.draw(row);
         // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
         if (row.record.state !== was) {
@@ -64,6 +73,17 @@ export class JobList {
     } else if (started) {
       this.onFinished(row.record);
     }
+  }
+
+  // the queued job's place (`jobs_ahead`), read again; a refused read leaves the last one shown
+  async refreshPlace(row) {
+    if (row.record.state !== 'queued') return clearInterval(row.place);
+    try {
+      const now = await get(`/jobs/${encodeURIComponent(row.record.job_id)}`);
+      if (row.record.state !== 'queued' || now.state !== 'queued') return;
+      row.record = { ...row.record, jobs_ahead: now.jobs_ahead };
+      this.draw(row);
+    } catch { /* the event stream says what became of the job */ }
   }
 
   draw(row) {
@@ -84,7 +104,7 @@ export class JobList {
     }, 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
     const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
-      : final ? file : [file, job.stage].filter(Boolean).join(' · ');
+      : final ? file : [file, job.stage, place(job)].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
     row.node.replaceChildren(
       el('span', { class: 'job-type' }, label),
@@ -95,6 +115,12 @@ export class JobList {
       cancel ?? el('span'),
     );
   }
+}
+
+// a queued job's place in its queue: "next", "3 ahead"; nothing when the server does not know it (or says none)
+function place(job) {
+  if (job.state !== 'queued' || typeof job.jobs_ahead !== 'number') return '';
+  return job.jobs_ahead === 0 ? 'next' : `${job.jobs_ahead} ahead`;
 }
 
 function fileOf(job) {

@@ -269,6 +269,29 @@ CLOSE_SCORE = 0.02  # runner-up correlation this close to the best: the two keys
 CLOSE_RATIO = 0.5  # ... or, with the key model, a runner-up at least this share of the best's probability
 
 
+# A tuning read within this many cents of +-50 may lie on the other side of the half semitone, where every key name
+# moves a semitone (a stranger's lincity.ogg: F minor at +48.6 cents, librosa's F# minor at -48). On 13 Debian game
+# tracks our tuning and librosa's differ by a median 3.5 cents and at most 8.8 (a track whose tuning drifts 18
+# cents between its halves): 8 cents is the disagreement two readings of one recording leave. Test items are
+# detuned by at most 40 cents, outside the band.
+SEMITONE_EDGE_CENTS = 8.0
+
+
+def tuning_edge(key: dict, tuning_cents: float) -> list[str]:
+    """Where the tuning is within SEMITONE_EDGE_CENTS of +-50, a warning naming the key a semitone up (sharp) or
+    down (flat), and the confidence scaled from 1 at the band's inner edge to 0.5 at 50 cents, where the two
+    names are equally right. [] and no change elsewhere or without a key."""
+    margin = 50.0 - abs(tuning_cents)
+    if key.get("index") is None or margin >= SEMITONE_EDGE_CENTS:
+        return []
+    step = 1 if tuning_cents > 0 else -1
+    other = key_label((key["index"] + step) % 12 + (12 if key["index"] >= 12 else 0))
+    key["confidence"] = round(key["confidence"] * (0.5 + 0.5 * max(margin, 0.0) / SEMITONE_EDGE_CENTS), 3)
+    side, way = ("sharp", "up") if step > 0 else ("flat", "down")
+    return [f"tuning is {abs(tuning_cents):.0f} cents {side}, near half a semitone: the key may be {other} "
+            f"(every key and chord name a semitone {way})"]
+
+
 def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
     """What a reader of the key should know: no key, a low confidence, a near tie."""
     if silent:

@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import chroma as chroma_mod
 from . import stream
 from .chords import decode_chords_learned
-from .key import NO_KEY_NOTE, NOISE_NOTE, estimate_key, key_warnings
+from .key import NO_KEY_NOTE, NOISE_NOTE, estimate_key, key_warnings, tuning_edge
 from .key_timeline import key_timeline, reconcile_with_changes
 from .midi import write_analysis_midi
 from .options import PitchOptions
@@ -183,6 +183,8 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         key["changes"], start, end = key_timeline(feats.chroma, feats.times, key["index"], duration=duration,
                                                   min_seconds=KEY_CHANGES_MIN_SECONDS)
         result["warnings"] += reconcile_with_changes(key, end, start=start)
+    if options.wants("key") and not silent:  # after the timeline, which may rename the key and set its confidence
+        result["warnings"] += tuning_edge(key, feats.tuning_cents)
     if options.wants("key"):
         result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}
         result["warnings"] += key_warnings(key, silent=silent)

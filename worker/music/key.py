@@ -306,8 +306,12 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
     if opening and opening["label"] != key["label"]:
         sure = f"confidence {opening['confidence']:.2f}" if "confidence" in opening else \
             f"probability {opening['score']:.2f}"
+        from .key_timeline import opening_disagreement
+
+        clause = opening_disagreement(key)
         out.append(f"the opening reads as {opening['label']} ({sure}), the whole track as "
-                   f"{key['label']}: the music may begin away from its key, or modulate")
+                   f"{key['label']}: the music may begin away from its key, or modulate"
+                   + (f"; {clause}" if clause else ""))
     best = key.get("score")
     # after the timeline overruled the whole-track reading, the runner-up is that reading, named by
     # reconcile_with_changes' warning: its score against the new key's would only repeat it, inverted

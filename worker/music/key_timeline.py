@@ -123,6 +123,19 @@ def key_coverage(changes: list[dict], duration: float, *, start: float = 0.0) ->
     return cover
 
 
+def opening_disagreement(key: dict) -> str | None:
+    """Where the key model's reading of the opening (`key["opening"]`, the first 12 s alone) and the key timeline's
+    first segment name different keys, the clause that says so, else None. Both are printed (freezingpoint.ogg's
+    .txt read "the first 12 s alone read A minor" and three lines later "starts in A major", as if they agreed):
+    they are two estimators, the key model and the profile fit over WINDOW_SECONDS windows."""
+    opening, changes = key.get("opening"), key.get("changes") or []
+    if not opening or len(changes) < 2 or changes[0]["label"] == opening["label"]:
+        return None
+    other = "the other mode" if changes[0]["tonic"] == opening["tonic"] else "another key"
+    return (f"the key timeline ({WINDOW_SECONDS:.0f} s windows, profile fit) reads 0.0-{changes[1]['time']:.1f} s "
+            f"as {changes[0]['label']}, {other}: the two readings of the opening disagree")
+
+
 def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) -> list[str]:
     """Make the global key agree with its own timeline: when one segment key covers most of the
     track and is not the global key, it becomes the global key (the previous one moves to the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .key_timeline import opening_disagreement
 from .keymodel import OPENING_SECONDS
 
 MAX_CHORD_LINES = 400
@@ -31,8 +32,11 @@ def format_summary(result: dict) -> str:
         if scored:
             lines.append("  " + "; ".join(scored))
         if key.get("opening"):
+            clause = opening_disagreement(key)
             lines.append(f"  the first {OPENING_SECONDS:.0f} s alone read {key['opening']['label']} "
-                         f"({key['opening'].get('confidence', key['opening']['score']):.2f})")
+                         f"({key['opening'].get('confidence', key['opening']['score']):.2f}, the key model)"
+                         + (f"; {clause} (the warning quotes the key model, the lines below are the timeline)"
+                            if clause else ""))
         changes = key.get("changes", [])
         if changes:
             lines.append(f"  starts in {changes[0]['label']}")

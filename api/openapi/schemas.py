@@ -74,6 +74,10 @@ def pitch_result() -> Schema:
                        tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0): "
                                     "silence, or nothing pitched sounds (percussion, noise)."},
                        chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
+                       tempo_changes=arr(obj(["start", "end", "bpm"], start=NUM, end=NUM, bpm=NUM), description=(
+                           "Where the beats run more than 8 % away from tempo_bpm for 4 beats or more: the stretches "
+                           "from the first beat to the last, at tempo_bpm and away from it, each with its median "
+                           "BPM; [] where the beats keep tempo_bpm.")),
                        beat_times=arr(NUM), downbeat_times=arr(NUM), time_signature=null(STR),
                        beats_per_bar=null(INT),
                        speech_segments={"type": "array", "items": arr(NUM), "description": "[start, end] s of each "

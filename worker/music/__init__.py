@@ -11,6 +11,7 @@ Result (the stages in `include`, plus "filename", "duration_seconds", "files" fr
     tuning_cents: float (reference pitch vs A440)
     chords: [{start, end, label}] with labels "C:maj", "A:min", "G:7", "N"; changes on beats
     tempo_bpm (float | None), tempo_confidence 0..1, beat_times, downbeat_times (s),
+    tempo_changes: [{start, end, bpm}] (where the beats leave tempo_bpm: tempo_changes.py, else [])
     time_signature ("4/4" | "3/4" | "6/8" | "9/8" | "12/8" | None; in compound metres the beat is the
     dotted quarter), beats_per_bar
     speech_segments: [[start, end]] s, speech_share 0..1 (with chords/tempo/beats: speech without music,

@@ -25,6 +25,7 @@ from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
 from .speech import Speech, blank_chords
 from .summary import format_summary
+from .tempo_changes import tempo_change_warning, tempo_stretches
 
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
 MAX_SECONDS = 2 * 3600.0  # s; longer input is refused (the JSON's f0 contour alone would be ~40 MB)
@@ -229,8 +230,13 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
         compound = rhythm is not None and rhythm.compound
         result["time_signature"] = None if metre is None else time_signature(metre, compound=compound)
         result["beats_per_bar"] = metre
+    stretches = [] if rhythm is None else tempo_stretches(rhythm.beat_times, rhythm.tempo_bpm)
+    if options.wants("tempo"):
+        result["tempo_changes"] = stretches
     if rhythm is not None and (options.wants("tempo") or options.wants("beats")):
         result["warnings"] += rhythm.warnings
+        if rhythm.tempo_bpm:
+            result["warnings"] += tempo_change_warning(stretches, rhythm.tempo_bpm)
     elif not silent and not all_speech and (options.wants("tempo") or options.wants("beats")):
         result["warnings"].append("no steady beat found")
     return rhythm

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .key_timeline import opening_disagreement
 from .keymodel import OPENING_SECONDS
+from .tempo_changes import TEMPO_CHANGE_SHARE
 
 MAX_CHORD_LINES = 400
 MAX_NOTE_LINES = 400
@@ -50,7 +51,8 @@ def format_summary(result: dict) -> str:
     if "tempo_bpm" in result:
         tempo = result["tempo_bpm"]
         conf = result.get("tempo_confidence", 0.0)
-        lines.append(f"Tempo: {tempo:.1f} BPM (confidence {conf:.2f})" if tempo else "Tempo: none detected")
+        lines.append(f"Tempo: {tempo:.1f} BPM (confidence {conf:.2f}){_kept(result, tempo)}" if tempo
+                     else "Tempo: none detected")
     if "beat_times" in result:
         lines.append(f"Time signature: {result.get('time_signature') or 'unknown'}; "
                      f"{len(result['beat_times'])} beats, {len(result['downbeat_times'])} bars")
@@ -72,3 +74,13 @@ def format_summary(result: dict) -> str:
         if len(mel["notes"]) > MAX_NOTE_LINES:
             lines.append(f"  ... {len(mel['notes']) - MAX_NOTE_LINES} more in the JSON")
     return "\n".join(lines) + "\n"
+
+
+def _kept(result: dict, tempo: float) -> str:
+    """Where the beats leave the tempo given, how much of their span keeps it (the warning names the rest)."""
+    stretches = result.get("tempo_changes") or []
+    if not stretches:
+        return ""
+    span = stretches[-1]["end"] - stretches[0]["start"]
+    kept = sum(s["end"] - s["start"] for s in stretches if abs(s["bpm"] / tempo - 1.0) <= TEMPO_CHANGE_SHARE)
+    return f"; the beats keep it over {kept / max(span, 1e-9):.0%} of their span (see \"tempo changes\")"

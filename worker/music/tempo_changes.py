@@ -1,0 +1,103 @@
+"""Where the tracked beats run away from the tempo given: the stretches (`tempo_changes` in the result) and the
+"tempo changes" warning that names them beside the tempo given.
+
+The tempo given (`tempo_bpm`) is the comb over the whole track's beat activation (or its first half's where the
+tempo steps, beats.tempo_of_a_changing_piece); the beats follow the local period in 6-beat windows
+(beat_tracking.local_periods). The warning had compared the median beat of the first and last thirds alone: a
+stranger's credits1-cp.ogg (extremetuxracer-data) read "93.4 BPM" beside "tempo changes: about 92 BPM at the start,
+71 BPM at the end", where its beats go back and forth between 93 and 70 BPM (3/4 of it), at 70 in six stretches and over
+most of the track, while every 20 s of its activation reads 93.4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage as ndi
+
+TEMPO_CHANGE_SHARE = 0.08  # beats more than this share faster or slower than the tempo given run at another tempo
+MIN_STRETCH_BEATS = 4  # ... for at least this many beats in a row (a fill or one misplaced beat is no change)
+SMOOTH_BEATS = 5  # beat intervals in the median filter before they are compared
+MAX_LISTED = 8  # stretches named in the warning (all are in the JSON)
+# tempi of one pulse grouped otherwise (3 beats of 4, 2 of 3, ...): the ratios the warning names where the beats
+# go back and forth between two tempi, which a piece that changes tempo once does not
+PULSE_RATIOS = {0.5: "1/2", 2 / 3: "2/3", 0.75: "3/4", 4 / 3: "4/3", 1.5: "3/2", 2.0: "2"}
+RATIO_TOLERANCE = 0.03
+
+
+def tempo_stretches(beats: np.ndarray, tempo: float | None) -> list[dict]:
+    """[{start, end, bpm}] from the first to the last beat: the stretches at the tempo given and those whose beats
+    run more than TEMPO_CHANGE_SHARE away from it for MIN_STRETCH_BEATS or more, each with its median BPM; []
+    where the beats keep the tempo given throughout."""
+    if tempo is None or len(beats) < 2 * MIN_STRETCH_BEATS + 1:
+        return []
+    ibi = np.diff(np.asarray(beats, dtype=np.float64))
+    smooth = ndi.median_filter(ibi, size=SMOOTH_BEATS, mode="nearest")
+    off = np.abs(60.0 / np.maximum(smooth, 1e-9) / tempo - 1.0) > TEMPO_CHANGE_SHARE
+    runs = _runs(off)
+    for i, (is_off, a, b) in enumerate(runs):  # short excursions keep the tempo given
+        if is_off and b - a < MIN_STRETCH_BEATS:
+            runs[i] = (False, a, b)
+    merged: list[list] = []
+    for is_off, a, b in runs:
+        if merged and merged[-1][0] == is_off:
+            merged[-1][2] = b
+        else:
+            merged.append([is_off, a, b])
+    if not any(is_off for is_off, _, _ in merged):
+        return []
+    return [{"start": round(float(beats[a]), 2), "end": round(float(beats[b]), 2),
+             "bpm": round(float(60.0 / np.median(ibi[a:b])), 1)} for _, a, b in merged]
+
+
+def _runs(flags: np.ndarray) -> list[tuple[bool, int, int]]:
+    out, start = [], 0
+    for i in range(1, len(flags) + 1):
+        if i == len(flags) or flags[i] != flags[start]:
+            out.append((bool(flags[start]), start, i))
+            start = i
+    return out
+
+
+def tempo_change_warning(stretches: list[dict], tempo: float) -> list[str]:
+    """The warning that names the stretches away from the tempo given, and how it relates to them."""
+    away = [s for s in stretches if _is_away(s, tempo)]
+    if not away:
+        return []
+    span = stretches[-1]["end"] - stretches[0]["start"]
+    share = sum(s["end"] - s["start"] for s in away) / max(span, 1e-9)
+    if len(away) == 1 and away[0] is stretches[-1] and len(stretches) == 2:  # one step or ramp, to the end
+        return [f"tempo changes: {tempo:.0f} BPM (the tempo given) until {away[0]['start']:.1f} s, then about "
+                f"{away[0]['bpm']:.0f} BPM to the end"]
+    groups: dict[float, list[dict]] = {}
+    for s in away:  # stretches at one tempo (within TEMPO_CHANGE_SHARE) are listed together
+        near = next((g for g in groups if abs(s["bpm"] / g - 1.0) <= TEMPO_CHANGE_SHARE), s["bpm"])
+        groups.setdefault(near, []).append(s)
+    parts = []
+    for group in groups.values():
+        spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f}" for s in group[:MAX_LISTED])
+        more = f" and {len(group) - MAX_LISTED} more" if len(group) > MAX_LISTED else ""
+        parts.append(f"about {np.median([s['bpm'] for s in group]):.0f} BPM at {spans} s{more}")
+    text = (f"tempo changes: the beats run at {'; '.join(parts)} ({share:.0%} of their span) and at the tempo given, "
+            f"{tempo:.0f} BPM, elsewhere")
+    if share > 0.5:
+        text += " (the tempo given is the comb's over the whole track, not the one the beats keep longest)"
+    ratio = _pulse_ratio(groups, tempo)
+    if ratio:
+        bpm = np.median([s["bpm"] for s in away])
+        text += (f"; {bpm:.0f} is {ratio} of {tempo:.0f} and the two alternate: perhaps one pulse grouped in "
+                 f"other numbers of beats, not a change of tempo")
+    return [text]
+
+
+def _is_away(stretch: dict, tempo: float) -> bool:
+    return abs(stretch["bpm"] / tempo - 1.0) > TEMPO_CHANGE_SHARE
+
+
+def _pulse_ratio(groups: dict[float, list[dict]], tempo: float) -> str | None:
+    """The simple ratio of the one tempo the beats leave the tempo given for, more than once, or None."""
+    if len(groups) != 1:
+        return None
+    (bpm, group), = groups.items()
+    if len(group) < 2:
+        return None
+    return next((name for r, name in PULSE_RATIOS.items() if abs(bpm / tempo / r - 1.0) <= RATIO_TOLERANCE), None)

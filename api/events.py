@@ -5,6 +5,8 @@
     id: 1718000000123-0  event: progress  data: {"state": "running", "progress": 0.25, "stage": "..."}
     id: 1718000000456-0  event: progress  data: {..., "finished_file": {"filename": "a.wav", ...}}  (a batch)
     : keep-alive                                 (every EVENTS_HEARTBEAT_SECONDS while nothing happens)
+    event: state  data: {"state": "queued", ..., "jobs_ahead": 2}   (no id: a queued job's new place, looked at
+                                                 every PLACE_SECONDS; the first state of a queued job has it too)
     id: 1718000004567-0  event: done      data: {the record exactly as GET /jobs/<id> returns it}
 
 The stream ends after `done`. Events come from the job's event log (jobs/event_log.py): the listener
@@ -29,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from api import access, waits
 from jobs.event_log import NO_EVENT_ID, Event, EventLog, LogView, event_id_key, parse_event_id
+from jobs.queue_position import PLACE_SECONDS, UNTOLD, PlaceWatch, QueuePositions
 from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
 from redis_server import redis_client
@@ -75,6 +78,14 @@ def event_log(app: Flask) -> EventLog:
     return found
 
 
+def queue_positions(app: Flask) -> QueuePositions:
+    """Queued jobs' places, read on the event-log client: its pool holds a connection per listener."""
+    found = app.extensions.get("event_queue_positions")
+    if found is None:
+        found = app.extensions["event_queue_positions"] = QueuePositions(event_log(app).r)
+    return found
+
+
 def last_event_id() -> tuple[int, int] | None:
     """The client's `Last-Event-ID` (EventSource sends it when it reconnects); 400 when it is not ours."""
     given = request.headers.get("Last-Event-ID")
@@ -95,8 +106,9 @@ def done_event(job: dict, event_id: str) -> str:
     return sse("done", public_view(job), event_id)
 
 
-def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
-    """The first events for a connection with `last` (a Last-Event-ID) or none; None: nothing more to say."""
+def opening(view: LogView, last: tuple[int, int] | None, place: PlaceWatch | None = None) -> Opening | None:
+    """The first events for a connection with `last` (a Last-Event-ID) or none; None: nothing more to say. A queued
+    job's first state has its place (`jobs_ahead`), told to `place`."""
     job = view.job
     assert job is not None
     if job["state"] in TERMINAL_STATES:
@@ -108,6 +120,8 @@ def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
     gap = view.trimmed and view.first_id is not None and last is not None and last < event_id_key(view.first_id)
     if last is None or last > newest or gap:  # new, unknown (another job's id?), or events lost to the cap
         current = {"state": job["state"], "progress": job["progress"], "stage": job["stage"]}
+        if place is not None and job["state"] == "queued":
+            current["jobs_ahead"] = place.read()
         if "partial_result" in (view_now := public_view(job)):  # a batch joined midway: its files so far
             current["partial_result"] = view_now["partial_result"]
         return Opening([sse("state", current, view.last_id)], view.last_id, finished=False)
@@ -115,17 +129,22 @@ def opening(view: LogView, last: tuple[int, int] | None) -> Opening | None:
 
 
 def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float,
-           allowed: Callable[[], bool] = lambda: True) -> Iterator[str]:
+           allowed: Callable[[], bool] = lambda: True, place: PlaceWatch | None = None) -> Iterator[str]:
     """The job's events until its end; `allowed` is asked at every wake-up (an event, or a heartbeat's wait): a
-    listener whose user was removed or whose password changed meanwhile is let go, and its reconnect gets 401."""
+    listener whose user was removed or whose password changed meanwhile is let go, and its reconnect gets 401.
+    With `place` (a queued job), its place is looked at every PLACE_SECONDS while it waits and told when it moves."""
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     yield from start.events
     if start.finished:
         return
     cursor = start.cursor
     try:
+        if place is not None and place.told == UNTOLD:  # a reconnect's replay has no opening state to carry it
+            yield from _place_event(place)
         while True:
-            batch = events.after(job_id, cursor, block_ms=int(heartbeat * 1000))
+            waiting = place is not None and place.waiting
+            batch = events.after(job_id, cursor, block_ms=int(min(heartbeat, PLACE_SECONDS) * 1000 if waiting
+                                                              else heartbeat * 1000))
             if not allowed():
                 log.info("event stream of job %s ended: its user was removed or their password changed", job_id)
                 return
@@ -134,15 +153,28 @@ def stream(events: EventLog, job_id: str, start: Opening, heartbeat: float,
                     return
                 # a comment: keeps proxies from timing the stream out, and a write to a gone client fails
                 yield ": keep-alive\n\n"
+                if place is not None:
+                    yield from _place_event(place)
                 continue
             for event in batch:
                 cursor = event.id
+                if place is not None:
+                    place.heard(event.data.get("state"))
                 if event.final:
                     yield from _final(events, job_id, event)
                     return
                 yield sse(event.kind, event.data, event.id)
     except redis.RedisError as e:  # Redis restarting: end the stream; EventSource reconnects after `retry`
         log.warning("event stream of job %s ended: Redis failed (%s)", job_id, e)
+
+
+def _place_event(place: PlaceWatch) -> Iterator[str]:
+    """A queued job's new place as a `state` event without an id (it is not in the job's log: a reconnect resumes
+    after the last logged event and is told its place afresh); nothing when it has not moved."""
+    ahead = place.news()
+    if ahead != UNTOLD:
+        now = {"state": "queued", "progress": 0.0, "stage": "queued", "jobs_ahead": ahead}
+        yield f"event: state\ndata: {json.dumps(now)}\n\n"
 
 
 def _final(events: EventLog, job_id: str, event: Event) -> Iterator[str]:
@@ -170,18 +202,21 @@ def job_events(job_id: str):
     # under gevent a burst of listeners reads at once: every read of this route goes through the event-log
     # client, whose pool holds one connection per listener (the app's shared client stops at 100)
     view = visible_view(events, job_id)
-    start = opening(view, last)
+    job = view.job
+    place = None if job is None or job["state"] != "queued" or not job.get("queue") else PlaceWatch(
+        queue_positions(current_app), queue=job["queue"], job_id=job_id)
+    start = opening(view, last, place)
     if start is None:
         return Response(status=204, headers={"Cache-Control": "no-cache"})
     slots, user = waits.streams(), access.caller().name
     if not start.finished and not slots.take(user):
         # past the caller's share of this process (api/waits.py): the current state, then the end of the stream,
         # and the client reconnects after BUSY_RETRY_MILLISECONDS (a slow poll instead of a held connection)
-        now = opening(view, None)
+        now = opening(view, None, place)
         assert now is not None  # without a Last-Event-ID there is always something to say
         return Response(busy_stream(now), mimetype="text/event-stream", headers=STREAM_HEADERS)
     # the generator needs no request context: everything it uses is resolved here
-    body = stream(events, job_id, start, heartbeat_seconds(current_app), still_signed_in(user))
+    body = stream(events, job_id, start, heartbeat_seconds(current_app), still_signed_in(user), place)
     if start.finished:
         return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
     return Response(waits.HeldStream(body, lambda: slots.give_back(user)), mimetype="text/event-stream",

@@ -88,3 +88,33 @@ class QueuePositions:
             if view["state"] == "queued":
                 view["jobs_ahead"] = ahead.get(view["job_id"])
         return views
+
+
+PLACE_SECONDS = 5.0  # a queued job's event stream looks at its place this often (api/events.py)
+UNTOLD = -1  # a place not yet told on the stream (a reconnect replaying the log: no opening state)
+
+
+class PlaceWatch:
+    """A queued job's place, for its event stream: `news()` is its new `jobs_ahead` after a change, else UNTOLD. The
+    stream says when the job starts, not when the jobs ahead of it do; this tells the rest."""
+
+    def __init__(self, positions: QueuePositions, *, queue: str, job_id: str, told: int | None = UNTOLD):
+        self.positions, self.queue, self.job_id = positions, queue, job_id
+        self.told = told
+        self.waiting = True  # until an event says the job has left the queue
+
+    def heard(self, state: str | None) -> None:
+        if state != "queued":
+            self.waiting = False
+
+    def read(self) -> int | None:
+        """Its place now, as told."""
+        self.told = self.positions.ahead(self.queue, [self.job_id]).get(self.job_id)
+        return self.told
+
+    def news(self) -> int | None:
+        if not self.waiting:
+            return UNTOLD
+        before = self.told
+        now = self.read()
+        return UNTOLD if now == before else now

@@ -255,6 +255,8 @@ def test_a_job_event_stream_matches_the_description_as_schemathesis_reads_it(cli
     # the `state` event a stream of a queued or running job starts with (api/events.py), as schemathesis parses it
     event = {"event": "state", "id": "0-0", "data": '{"state": "queued", "progress": 0.0, "stage": "queued"}'}
     Draft202012Validator({"components": spec["components"], "$ref": "#/components/schemas/JobEvent"}).validate(event)
+    placed = {"event": "state", "data": '{"state": "queued", "progress": 0.0, "stage": "queued", "jobs_ahead": 3}'}
+    Draft202012Validator({"components": spec["components"], "$ref": "#/components/schemas/JobEvent"}).validate(placed)
 
 
 def test_what_the_server_refuses_for_its_shape_the_description_refuses_too(client, session_id):

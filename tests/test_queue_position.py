@@ -13,7 +13,7 @@ import redis as redis_lib
 
 from api.openapi.build import spec_for
 from jobs.queue_position import QueuePositions
-from tests.conftest import OTHER, OTHER_PASSWORD, USER, Client, queued_record, serving
+from tests.conftest import OTHER, OTHER_PASSWORD, PASSWORD, USER, Client, queued_record, serving
 from tests.contract import assert_answer
 from tests.test_cli import CLI, cli_env
 from tests.test_fair_queue import A, B, session_with_tone
@@ -82,3 +82,33 @@ def test_each_queued_job_says_how_many_wait_before_it_and_a_canceled_one_no_long
     # (the canceled a1's message is looked at first: a limit of 3 reaches b1 and a2, not a3)
     assert positions.ahead(queue, ids, limit=3) == {b1["job_id"]: 0, a2["job_id"]: 1}
     assert positions.ahead(queue, []) == {}
+
+
+def test_a_queued_jobs_event_stream_tells_its_place_as_it_moves(own_queues, tmp_path):
+    """The stream said when the job started, not when the jobs ahead of it did: its first state now has its place,
+    and a `state` event (with no id: it is not in the job's log) says each new place, looked at every PLACE_SECONDS
+    while it waits. Followed with the Python client, as the CLI's bars and spinners are."""
+    from music_analyzer_client import MusicAnalyzer
+    from music_analyzer_client.ui import status_text
+    from music_analyzer_client.watching import job_text
+
+    from app import create_app
+
+    app = create_app(own_queues)
+    with app.test_client() as wc:
+        sid = session_with_tone(wc, A, tmp_path, "a.wav")
+    with serving(app) as base:
+        alice = Client(base)
+        first, second = (queue_features(alice, sid, "a.wav") for _ in range(2))
+        events = MusicAnalyzer(base, USER, PASSWORD).events(second["job_id"])
+        opened = next(events)
+        assert opened["event"] == "state" and opened["data"]["jobs_ahead"] == 1, opened
+        assert status_text(opened["data"]) == "queued (1 ahead)"
+        assert job_text(opened["data"]) == "waiting for the GPU worker (1 ahead)…"
+        assert alice.delete(f"/jobs/{first['job_id']}").status_code == 202  # the job ahead goes
+        moved = next(events)  # within PLACE_SECONDS: the stream's next event is its new place
+        assert moved["event"] == "state" and moved["data"]["state"] == "queued", moved
+        assert moved["data"]["jobs_ahead"] == 0 and status_text(moved["data"]) == "queued (next)"
+        assert alice.delete(f"/jobs/{second['job_id']}").status_code == 202
+        ended = list(events)  # its end: the stream's last event is the canceled record
+        assert ended[-1]["event"] == "done" and ended[-1]["data"]["state"] == "canceled", ended

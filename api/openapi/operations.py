@@ -276,7 +276,8 @@ OPERATIONS: dict[str, Op] = {
     "GET /jobs/<job_id>/events": Op(
         "A job's progress as Server-Sent Events", "jobs",
         {200: Ok("`text/event-stream`: state, progress and stage changes, then the final job record. In a "
-                 "batch, the progress event after each file carries `finished_file` (its result or its error).",
+                 "batch, the progress event after each file carries `finished_file` (its result or its error); "
+                 "a queued job's `state` events carry its place in its queue (`jobs_ahead`), told again when it moves.",
                  ref("JobEvent"), media="text/event-stream"),
          204: Ok("A reconnect whose `Last-Event-ID` is the final event: nothing more (EventSource stops).",
                  None)},

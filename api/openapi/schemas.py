@@ -337,11 +337,14 @@ def job_event() -> Schema:
     event (what 3.2 names `itemSchema`): it had said `type: string`, and schemathesis found every stream's first event
     (an object with `event`, `id`, `data`) not a string."""
     change = obj(["state", "progress", "stage"], "A `state` or `progress` event's data (a batch's progress also "
-                 "`finished_file`, a stream joined midway also `partial_result`).",
-                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR)
+                 "`finished_file`, a stream joined midway also `partial_result`; a queued job's `state` events "
+                 "`jobs_ahead`).",
+                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD)
     return obj(["event", "data"], "One Server-Sent Event: `state` and `progress` carry the job's state, progress "
                "and stage, the last, `done`, the job record exactly as GET /jobs/<id> returns it. `id` (`<ms>-<seq>`) "
-               "is what `Last-Event-ID` resumes after; `: keep-alive` comments are not events.",
+               "is what `Last-Event-ID` resumes after; `: keep-alive` comments are not events. While the job is "
+               "queued, a `state` event without an `id` tells its new place (`jobs_ahead`) when it moves (looked "
+               "at every 5 s): it is not in the job's log, and a reconnect is told its place afresh.",
                event={"enum": ["state", "progress", "done"]},
                id={"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
                data={"type": "string", "contentMediaType": "application/json",

@@ -12,7 +12,7 @@ from typing import Any
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .records import Job
-from .ui import STATE_STYLE, Output
+from .ui import STATE_STYLE, Output, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
 
 ACTIVE = ["queued", "running"]
@@ -36,9 +36,8 @@ def _stage(job: Job | dict[str, Any]) -> str:
     """The stage; for a failed job its error's code and message (a stranger's table read "failed / failed", the
     reason in no command's output but --json)."""
     error = job.get("error") or {}
-    ahead = job.get("jobs_ahead")
-    if job.get("state") == "queued" and isinstance(ahead, int):  # its place in the queue (servers before it: none)
-        return f"{job.get('stage') or 'queued'} ({'next' if ahead == 0 else f'{ahead} ahead'})"
+    if job.get("state") == "queued":  # its place in the queue (a server before jobs_ahead: none)
+        return f"{job.get('stage') or 'queued'}{place_text(dict(job))}"
     if job.get("state") not in ("failed", "unknown") or not error:  # unknown: why it could not be followed
         return str(job.get("stage") or "")
     message = str(error.get("message") or "")

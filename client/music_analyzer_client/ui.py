@@ -86,9 +86,19 @@ class Tracker(Protocol):
                  tb: TracebackType | None) -> None: ...
 
 
+def place_text(data: dict[str, Any]) -> str:
+    """A queued job's place in its queue, " (next)" or " (3 ahead)", from the server's `jobs_ahead`; "" unknown."""
+    ahead = data.get("jobs_ahead")
+    if data.get("state") != "queued" or not isinstance(ahead, int) or isinstance(ahead, bool):
+        return ""
+    return " (next)" if ahead == 0 else f" ({ahead} ahead)"
+
+
 def status_text(data: dict[str, Any]) -> str:
     state = str(data.get("state") or "")
     stage = str(data.get("stage") or "")
+    if state == "queued":
+        return f"queued{place_text(data)}"
     if state == "failed":
         return f"failed: {(data.get('error') or {}).get('message', '')}"
     return f"{state} · {stage}" if stage and stage != state and state == "running" else state

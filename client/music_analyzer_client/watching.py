@@ -17,7 +17,7 @@ from typing import Any
 from .client import MusicAnalyzer
 from .errors import MusicAnalyzerError
 from .records import TERMINAL_STATES, Job, JobEvent
-from .ui import Output, Tracker, status_text
+from .ui import Output, Tracker, place_text, status_text
 
 # a command that is one job (models load|unload|generate, library ask|reindex): started with the two callbacks
 # MusicAnalyzer.command takes, returning the job's result
@@ -193,7 +193,7 @@ def job_text(data: dict[str, Any]) -> str:
     """A followed job's state for the spinner: "waiting for the GPU worker…" while queued, then its stage and
     share done ("running · generating 40%")."""
     if data.get("state") == "queued":
-        return "waiting for the GPU worker…"
+        return f"waiting for the GPU worker{place_text(data)}…"
     share = data.get("progress")
     done = f" {share:.0%}" if isinstance(share, int | float) and 0 < share < 1 else ""
     return f"{status_text(data)}{done}"

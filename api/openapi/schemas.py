@@ -49,6 +49,8 @@ def audio_features() -> Schema:
                                     "maxItems": 12},
                dominant_pitch_class={**null(STR), "description": "null for digital silence"},
                silence_fraction=NUM,
+               analysis_sample_rate={**INT, "description": "Hz: the rate the spectral features are measured at, "
+                                     "whatever the file's (the result's `sample_rate`)."},
                warnings=arr(STR, "About the recording itself: clipped, DC offset."))
 
 

@@ -9,6 +9,14 @@ values agree with `librosa.feature.*` on the same frames (checked in tests).
 The audio arrives in blocks (`FeatureAccumulator.push`) and each block's frames
 are reduced at once to sums, a few numbers per frame and picture columns, so
 the memory of an hour-long file is that of a 10-second block.
+
+The spectral features (centroid, bandwidth, roll-off, zero crossings, MFCC, the
+picture's spectrogram, chroma) are measured on a copy of the mono mix at one rate,
+ANALYSIS_SR, made block by block by a streaming resampler: a 2048-sample frame, the
+zero crossings per sample and the mel bands (0 to half the rate) had all followed
+the file's rate, so the same music read a zero-crossing rate of 0.0086 at 192 kHz
+against 0.0371 at 44.1 kHz. The levels, loudness, warnings and the waveform are
+measured on the file's own samples (what a clipped sample is depends on them).
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from worker.features.loudness import LoudnessMeter
 from worker.features.mfcc import MfccAccumulator
 from worker.features.pooling import ColumnMaxPool
 
-N_FFT = 2048  # samples per analysis frame
+ANALYSIS_SR = 44100  # Hz: the spectral features' rate, whatever the file's (see the module doc)
+N_FFT = 2048  # samples per analysis frame (46 ms at ANALYSIS_SR)
 HOP_LENGTH = 512  # samples between frames
 ROLLOFF_PERCENT = 0.85
 # Chroma wants frequency resolution, not bandwidth: at 44.1 kHz a 2048-point frame has
@@ -41,6 +50,11 @@ PICTURE_COLUMNS = 1600  # spectrogram and chromagram columns kept for the pictur
 ENVELOPE_COLUMNS = 4000  # waveform envelope columns kept for the picture
 ARRAY_BLOCK_SECONDS = 10.0  # `analyze_features` of an array goes through the same blocks
 _EPS = 1e-10
+# A sample at or below this (-120 dBFS) counts as zero: a frame of such samples is silent, and crossing zero among
+# them is no crossing. A 16-bit file's smallest step is 3e-5, so its features are those of librosa's definitions; a
+# resampler's ringing after a cut to digital silence (-100 dB and below) had made "sound" of its own: frames of it
+# with an 11 kHz centroid, and a zero crossing every few samples (librosa's zero_crossings has such a threshold).
+SILENCE_LEVEL = 1e-6
 # Warnings a client wants about the recording itself (the `warnings` list of the features):
 CLIP_LEVEL = 0.999  # |sample| at or above this (of full scale) counts as clipped: int16's largest is 0.99997
 CLIP_SHARE = 0.001  # ... and the recording is called clipped when this share of its samples is
@@ -53,12 +67,14 @@ class FeatureAnalysis:
     """Features plus the pooled frame-level arrays that pictures are drawn from."""
 
     features: dict
-    magnitude: np.ndarray  # (1 + N_FFT // 2, <= PICTURE_COLUMNS) max-pooled STFT magnitude of the mono mix
+    magnitude: np.ndarray  # (1 + N_FFT // 2, <= PICTURE_COLUMNS) max-pooled STFT magnitude of the mono mix (at
+    # analysis_rate)
     chroma: np.ndarray  # (12, <= PICTURE_COLUMNS) max-pooled per-frame chroma, max-normalised
     envelope: tuple[np.ndarray, np.ndarray]  # (low, high) waveform envelope, <= ENVELOPE_COLUMNS each
-    sample_rate: int  # Hz
+    sample_rate: int  # Hz: the file's
     duration_seconds: float
-    hop_length: int  # samples
+    hop_length: int  # samples at analysis_rate
+    analysis_rate: int = ANALYSIS_SR  # Hz: the rate of the spectral features and `magnitude`
 
 
 def stft_magnitude(frames: np.ndarray) -> np.ndarray:
@@ -78,14 +94,14 @@ class _Sums:
     def add_frames(self, *, mag: np.ndarray, frames: np.ndarray, freqs: np.ndarray) -> None:
         """Spectral shape (librosa definitions, magnitude-weighted) and zero crossings of one block."""
         mag_sum = mag.sum(axis=0)
-        voiced = mag_sum > _EPS  # silent frames carry no spectral shape
+        voiced = np.abs(frames).max(axis=1) > SILENCE_LEVEL  # silent frames carry no spectral shape
         weights = mag / np.maximum(mag_sum, _EPS)
         centroid = freqs @ weights
         spread = ((freqs[:, None] - centroid[None, :]) ** 2 * weights).sum(axis=0)
         bandwidth = np.sqrt(np.maximum(spread, 0))
         cumulative = np.cumsum(mag, axis=0)
         rolloff = freqs[np.argmax(cumulative >= ROLLOFF_PERCENT * cumulative[-1:, :], axis=0)]
-        signs = np.signbit(frames)
+        signs = frames < -SILENCE_LEVEL  # a sample near zero is on the positive side (librosa's zero_pos)
         self.zcr += float(np.mean(signs[:, 1:] != signs[:, :-1], axis=1).sum())
         self.frames += len(frames)
         self.voiced += int(voiced.sum())
@@ -127,21 +143,28 @@ class _Chroma:
 
 
 class FeatureAccumulator:
-    """The feature set of a stream of (channels, n) float32 blocks at `sample_rate` Hz."""
+    """The feature set of a stream of (channels, n) float32 blocks at `sample_rate` Hz (the spectral features of its
+    mono mix resampled to ANALYSIS_SR as it streams)."""
 
     def __init__(self, *, sample_rate: int, channels: int, expected_frames: int | None = None,
                  spill_dir: Path | None = None):
+        import soxr
+
         self.sr, self.channels = sample_rate, channels
+        # the resampler keeps a filter's worth of state between blocks: memory independent of the length
+        self.resampler = (soxr.ResampleStream(sample_rate, ANALYSIS_SR, 1, dtype="float32", quality="HQ")
+                          if sample_rate != ANALYSIS_SR else None)
+        analysis_frames = None if expected_frames is None else expected_frames * ANALYSIS_SR // sample_rate
         self.samples, self.sum_squares, self.peak = 0, 0.0, 0.0
         self.sum, self.clipped = 0.0, 0  # for the DC offset; samples (of every channel) at full scale
         self.over = 0  # samples (of every channel) above full scale: a float or lossy file can hold them
         self.framer = CenteredFramer(frame_length=N_FFT, hop_length=HOP_LENGTH, min_length=N_FFT)
-        self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT).astype(np.float32)
+        self.freqs = librosa.fft_frequencies(sr=ANALYSIS_SR, n_fft=N_FFT).astype(np.float32)
         self.sums = _Sums()
-        self.mfcc = MfccAccumulator(sample_rate=sample_rate, n_fft=N_FFT, spill_dir=spill_dir)
-        self.chroma = _Chroma(sample_rate=sample_rate, expected_frames=expected_frames)
+        self.mfcc = MfccAccumulator(sample_rate=ANALYSIS_SR, n_fft=N_FFT, spill_dir=spill_dir)
+        self.chroma = _Chroma(sample_rate=ANALYSIS_SR, expected_frames=analysis_frames)
         self.loudness = LoudnessMeter(sample_rate=sample_rate, channels=channels)
-        stft_hint = None if expected_frames is None else 1 + expected_frames // HOP_LENGTH
+        stft_hint = None if analysis_frames is None else 1 + analysis_frames // HOP_LENGTH
         self.spectrogram = ColumnMaxPool(width=PICTURE_COLUMNS, expected=stft_hint)
         self.envelope_hi = ColumnMaxPool(width=ENVELOPE_COLUMNS, expected=expected_frames)
         self.envelope_lo = ColumnMaxPool(width=ENVELOPE_COLUMNS, expected=expected_frames)
@@ -162,6 +185,8 @@ class FeatureAccumulator:
         self.loudness.push(y)
         self.envelope_hi.push(mono[None, :])
         self.envelope_lo.push(-mono[None, :])
+        if self.resampler is not None:
+            mono = self.resampler.resample_chunk(np.ascontiguousarray(mono, dtype=np.float32))
         self._spectral(self.framer.push(mono))
         self.chroma.push(mono)
 
@@ -176,11 +201,16 @@ class FeatureAccumulator:
     def finish(self) -> FeatureAnalysis:
         if self.samples == 0:
             raise AudioError("no samples to analyse", code="no_audio")
+        tail = np.zeros(0, dtype=np.float32)
+        if self.resampler is not None:  # the resampler's last samples
+            tail = self.resampler.resample_chunk(tail, last=True)
+            self._spectral(self.framer.push(tail))
         self._spectral(self.framer.finish())
-        self.chroma.push(np.zeros(0, dtype=np.float32), last=True)
+        self.chroma.push(tail, last=True)
         lo = -self.envelope_lo.result()[0]
         return FeatureAnalysis(self._features(), self.spectrogram.result(), self.chroma.picture.result(),
-                               (lo, self.envelope_hi.result()[0]), self.sr, self.samples / self.sr, HOP_LENGTH)
+                               (lo, self.envelope_hi.result()[0]), self.sr, self.samples / self.sr, HOP_LENGTH,
+                               ANALYSIS_SR)
 
     def _features(self) -> dict:
         rms = float(np.sqrt(self.sum_squares / self.samples))
@@ -205,6 +235,7 @@ class FeatureAccumulator:
             "silence_fraction": float(1.0 - s.voiced / s.frames),
             "channels": self.channels,
             "frame": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "frames": s.frames},
+            "analysis_sample_rate": ANALYSIS_SR,  # the spectral features' (the result's sample_rate is the file's)
             "warnings": self._warnings(),
         }
 

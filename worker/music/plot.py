@@ -23,13 +23,14 @@ TITLE_LINE_INCHES = 0.2  # room per title line (the title may carry a warnings l
 TITLE_CHAR_INCHES = 0.1  # a character's width at the title's 12 pt (DejaVu Sans: prose 0.087, 'W' 0.17, 'i' 0.05)
 TITLE_MARGIN_INCHES = 0.7  # figure width the title's lines leave free
 MAX_TITLE_LINES = 4
+PNG_COMPRESS_LEVEL = 1  # zlib level (PIL's default 6): the features picture's (worker/features/plot.py)
 
 
 def write_chromagram_png(path: Path, **drawn: Any) -> None:
     """The picture of `chromagram_figure(**drawn)`, written atomically to `path`."""
     fig = chromagram_figure(**drawn)
     with atomic_path(path) as tmp:
-        fig.savefig(str(tmp), format="png")
+        fig.savefig(str(tmp), format="png", pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
 
 
 def wrap_title(title: str, width_inches: float) -> str:

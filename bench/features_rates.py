@@ -9,7 +9,10 @@ this one on the same files.
 
 Usage: python bench/features_rates.py SEED.ogg --library DIR [--code DIR] [--seconds 120]
   e.g. Debian's wesnoth-1.16-music (`apt-get download` + `dpkg -x`): SEED one of its .ogg, DIR its music folder.
-  --code DIR: another checkout (e.g. main) measured beside this one.
+  --code DIR: another checkout (e.g. main) measured beside this one. With it, two more figures: the largest change
+  of each library track's descriptors between the two (what an upgrade does to results already in a library), and
+  the copy's rank when its result is the other checkout's while every other track's is this one's (a library
+  indexed before the upgrade whose copy was not analysed again), as this checkout's library code ranks it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 out = {{}}
 for name in {paths!r}:
     a = analyze_file(Path(name))
-    out[name] = {{"filename": Path(name).name, "sample_rate": a.features.get("analysis_sample_rate"),
+    out[name] = {{"filename": Path(name).name, "sample_rate": a.sample_rate,
                  "audio_features": a.features, "duration_seconds": a.duration_seconds}}
 print(json.dumps(out))
 """
@@ -48,27 +51,31 @@ def features_of(code: Path, paths: list[str]) -> dict[str, dict]:
     return json.loads(done.stdout)
 
 
-def rank_of(copy: str, seed: str, results: dict[str, dict]) -> int:
-    """1-based rank of `copy` among the seed's neighbours, ordered as library/search.py's _numpy_neighbours."""
+def descriptors_module(code: Path):
+    """`code`'s library/descriptors.py (numpy alone), loaded under a name of its own."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"descriptors_{abs(hash(str(code)))}",
+                                                  code / "library" / "descriptors.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rank_of(copy: str, seed: str, results: dict[str, dict], code: Path = ROOT) -> tuple[int, float]:
+    """1-based rank of `copy` among the seed's neighbours, ordered as library/search.py's _numpy_neighbours with
+    `code`'s descriptors, and its compared_share."""
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
-    from library.descriptors import (
-        COMPARED_IN_FULL,
-        compared_shares,
-        descriptor_values,
-        distances,
-        to_vector,
-        weighted_matrix,
-    )
-
+    d = descriptors_module(code)
     names = list(results)
-    raw = np.stack([to_vector(descriptor_values(features=results[n], pitch=None)) for n in names])
-    weighted, gap = weighted_matrix(raw)
+    raw = np.stack([d.to_vector(d.descriptor_values(features=results[n], pitch=None)) for n in names])
+    weighted, gap = d.weighted_matrix(raw)
     i = names.index(seed)
-    dist, share = distances(weighted, raw, gap, i), compared_shares(raw, i)
-    order = [int(j) for j in np.lexsort((dist, share < COMPARED_IN_FULL)) if int(j) != i]
-    return 1 + order.index(names.index(copy))
+    dist, share = d.distances(weighted, raw, gap, i), d.compared_shares(raw, i)
+    order = [int(j) for j in np.lexsort((dist, share < d.COMPARED_IN_FULL)) if int(j) != i]
+    return 1 + order.index(names.index(copy)), float(share[names.index(copy)])
 
 
 def main() -> None:
@@ -90,16 +97,41 @@ def main() -> None:
     library = [str(f) for f in sorted(args.library.glob("*.ogg"))
                if sf.info(str(f)).duration >= MIN_SECONDS and f.resolve() != args.seed.resolve()]
     seed = copies[44100]  # the track as it came (44.1 kHz), cut to the copies' length
+    runs = {}
     for code in [ROOT, *args.code]:
-        results = features_of(code, [*copies.values(), *library])
+        results = runs[code] = features_of(code, [*copies.values(), *library])
         print(f"\n== {code} ({len(library)} library tracks + the seed + one copy)")
         print(f"{'rate':>7} {'ZCR':>8} {'MFCC 1':>8} {'MFCC 2':>8} {'centroid':>9} {'roll-off':>9} {'rank':>5}")
         for rate, path in copies.items():
             f = results[path]["audio_features"]
             pool = {n: results[n] for n in (seed, *library)} | {path: results[path]}
-            rank = "-" if rate == 44100 else rank_of(path, seed, pool)
+            rank = "-" if rate == 44100 else rank_of(path, seed, pool, code)[0]
             print(f"{rate:>7} {f['zero_crossing_rate']:8.4f} {f['mfcc']['mean'][0]:8.1f} {f['mfcc']['mean'][1]:8.1f} "
                   f"{f['spectral_centroid_hz']:9.0f} {f['spectral_rolloff_hz']:9.0f} {rank:>5}")
+    for code in args.code:
+        older, now = runs[code], runs[ROOT]
+        print(f"\n== {code}'s results beside this checkout's")
+        print(f"library tracks (at {sorted({sf.info(n).samplerate for n in library})} Hz): the largest change of")
+        for key in CHANGED:
+            worst = max((_change(older[n], now[n], key), Path(n).name) for n in library)
+            print(f"  {key:22} {worst[0]:.3g} ({worst[1]})")
+        for rate, path in copies.items():
+            if rate == 44100:
+                continue
+            pool = {n: now[n] for n in (seed, *library)} | {path: older[path]}
+            rank, share = rank_of(path, seed, pool)
+            print(f"{rate:>7}: the copy's older result among this checkout's: rank {rank} (compared_share "
+                  f"{share:.2f})")
+
+
+CHANGED = ("zero_crossing_rate", "spectral_centroid_hz", "spectral_rolloff_hz", "silence_fraction", "mfcc0")
+
+
+def _change(a: dict, b: dict, key: str) -> float:
+    """Relative change (absolute for the silence fraction, a share)."""
+    fa, fb = a["audio_features"], b["audio_features"]
+    x, y = (fa["mfcc"]["mean"][0], fb["mfcc"]["mean"][0]) if key == "mfcc0" else (fa[key], fb[key])
+    return abs(x - y) if key == "silence_fraction" else abs(x - y) / max(abs(x), 1e-12)
 
 
 if __name__ == "__main__":

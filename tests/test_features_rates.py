@@ -94,3 +94,4 @@ def test_the_job_names_the_file_rate_and_the_analysis_rate(tmp_path):
                           options=FeaturesOptions(picture=False))
     assert result["sample_rate"] == 48000 and result["audio_features"]["analysis_sample_rate"] == 44100
     assert result["duration_seconds"] == pytest.approx(SECONDS, abs=1e-3)
+

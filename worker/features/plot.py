@@ -3,7 +3,8 @@
 Drawn in one pass at fixed margins (in inches): matplotlib's constrained layout drew the whole figure twice per
 save, once to measure every tick label, and the images were resampled through an antialiasing filter. The
 spectrogram and chromagram are max-pooled to the axes' own pixels (peaks stay visible) and drawn pixel for pixel;
-the PNG is written at zlib level 1. A 1 s tone's picture took ~0.45 s of CPU, now ~0.15 s (bench/picture_cost.py).
+the PNG is written at zlib level 1. A 1 s tone's picture took ~0.42-0.47 s of CPU, now ~0.21-0.26 s
+(bench/picture_cost.py, a loaded 2-core machine).
 """
 
 from __future__ import annotations

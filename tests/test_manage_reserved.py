@@ -13,13 +13,14 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
-from tests.conftest import PASSWORD, USER, Client, auth_users, serving
+from tests.conftest import ADMIN, PASSWORD, USER, Client, auth_users, serving
 from tests.test_manage import add_user
 from tests.test_resilience import make_app
-from users import UserDirectory
+from users import UserDirectory, reserved
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMS_PASSWORD = "the system user's passphrase"
+ADMINS_PASSWORD = "the admin user's passphrase"
 
 
 def test_add_user_refuses_the_names_canceled_by_uses_in_any_case(tmp_path):
@@ -42,12 +43,16 @@ def test_an_existing_user_of_a_reserved_name_keeps_working_and_is_warned_of(sett
     again = add_user(env_file, "system", SYSTEMS_PASSWORD)
     assert "password of 'system' replaced" in again.stdout and "reserved name" in again.stderr, again
 
-    with caplog.at_level(logging.WARNING, logger="users"):
-        app = make_app(settings, redis_url, tmp_path, AUTH_USERS=auth_users((USER, PASSWORD),
-                                                                            ("system", SYSTEMS_PASSWORD)))
-    assert any("'system'" in r.getMessage() and "reserved" in r.getMessage() for r in caplog.records), caplog.text
+    with caplog.at_level(logging.WARNING, logger="users"):  # and an admin named admin (the suite's, until renamed)
+        app = make_app(settings, redis_url, tmp_path, ADMIN_USERS="admin",
+                       AUTH_USERS=auth_users((USER, PASSWORD), ("system", SYSTEMS_PASSWORD),
+                                             ("admin", ADMINS_PASSWORD)))
+    warned = [r.getMessage() for r in caplog.records if "reserved" in r.getMessage()]
+    assert len(warned) == 1 and "'system', 'admin'" in warned[0], caplog.text
     with serving(app) as base:
         assert Client(base, ("system", SYSTEMS_PASSWORD)).get("/sessions").status_code == 200
+        admin = Client(base, ("admin", ADMINS_PASSWORD))
+        assert admin.get(f"/jobs?owner={USER}").status_code == 200  # still an admin (a user: 404 owner_not_found)
 
     # run.py says so on its output at start (here it stops at once: its port is taken)
     with socket.socket() as taken:
@@ -60,3 +65,11 @@ def test_an_existing_user_of_a_reserved_name_keeps_working_and_is_warned_of(sett
     assert run.returncode == 4, run.stderr
     assert "run.py: warning: AUTH_USERS has user(s) named 'system', a name reserved" in run.stderr, run.stderr
     assert UserDirectory.from_config({"AUTH_USERS": env_file.read_text().split("=", 1)[1].strip()}).known("system")
+
+
+def test_the_suites_own_users_have_no_reserved_name(settings, caplog):
+    """The suite's shared admin was named "admin": every test run logged the reserved-name warning."""
+    with caplog.at_level(logging.WARNING, logger="users"):
+        users = UserDirectory.from_config(settings)
+    assert users.admins == (ADMIN,) and not reserved(ADMIN), users.admins
+    assert "reserved" not in caplog.text, caplog.text

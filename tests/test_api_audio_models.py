@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from tests.audio_synth import sine, write
+from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 from tests.tiny_audio_models import TINY_DEMUCS_NAME, build_tiny_htdemucs, build_tiny_musicgen
 
@@ -44,10 +45,14 @@ def test_demucs_tiny_model_stems(client, session_id, audio_dir, tiny_audio_model
 
 def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, tmp_path, settings):
     upload(client, session_id, write(audio_dir / "mix2.wav", sine(220, 3.0, channels=2)))
-    r = client.post(f"/process/demucs/{session_id}", json={"file": "mix2.wav", "model": "hpss"})
+    r = client.post(f"/process/demucs/{session_id}", json={"file": "mix2.wav", "model": "hpss", "shifts": 3})
     job = client.wait_job(r.json()["job_id"], timeout=120)
     assert job["state"] == "succeeded" and job["queue"] == settings["CPU_QUEUE"]
     assert job["result"]["method"] == "dsp"
+    # only what applies to HPSS: its own 30 s windows and their overlap; Demucs' random shifts are null (had read 0)
+    assert job["result"]["shifts"] is None and job["result"]["segment_seconds"] == 30.0, job["result"]
+    assert job["result"]["overlap"] == 0.25
+    assert_shape("Job", job)
     total = None
     for name in job["files"]:
         path = tmp_path / name

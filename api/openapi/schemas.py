@@ -103,7 +103,11 @@ def gemma_result() -> Schema:
 def demucs_result() -> Schema:
     return file_result(("model", "method", "stems", "format"), "Stems written as `<stem>_<file-stem>.<format>`.",
                        model=STR, method={"enum": ["demucs", "dsp"]}, stems=arr(STR),
-                       format={"enum": ["wav", "flac", "mp3"]}, segment_seconds=NUM, overlap=NUM, shifts=INT)
+                       format={"enum": ["wav", "flac", "mp3"]},
+                       segment_seconds={**NUM, "description": "Seconds per window the method ran on (both methods)."},
+                       overlap={**NUM, "description": "Fraction of a window shared with the next (both methods)."},
+                       shifts={**null(INT), "description": "Random time shifts averaged: Demucs only, null for the "
+                                                           "DSP methods (hpss, repet)."})
 
 
 def whisper_result() -> Schema:

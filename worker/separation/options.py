@@ -39,7 +39,7 @@ class SeparationOptions(JobOptions):
                                    minimum=SEGMENT_RANGE[0], maximum=SEGMENT_RANGE[1])
     overlap: float = option(DEFAULT_OVERLAP, "Fraction of a window shared with the next.", minimum=0.0,
                             maximum=MAX_OVERLAP)
-    shifts: int = option(DEFAULT_SHIFTS, "Random time shifts averaged (0: deterministic).", minimum=0,
+    shifts: int = option(DEFAULT_SHIFTS, "Random time shifts averaged (0: deterministic; Demucs only).", minimum=0,
                          maximum=MAX_SHIFTS)
 
     @property

@@ -210,6 +210,6 @@ def run_separation(*, audio_path: Path, results_dir: Path, options: SeparationOp
         "duration_seconds": round(info["frames"] / info["sample_rate"], 3),
         "segment_seconds": round(info["segment_seconds"], 3),
         "overlap": options.overlap,
-        "shifts": 0 if sep.is_dsp else options.shifts,
+        "shifts": None if sep.is_dsp else options.shifts,  # Demucs' random shifts: a DSP method has none
         "retried_after_oom": info["retried_after_oom"],
     }

@@ -89,7 +89,8 @@ def _release_refused_acks() -> None:
                 step(self, delivery_tag, *args, **kwargs)
             except QueueStorageFull as e:
                 log.warning("the job queue refused the %s of message %s (%s): its slot is freed, the message "
-                            "comes back after the visibility timeout", what, delivery_tag, e)
+                            "comes back after the visibility timeout (a job not started: once a worker's recovery "
+                            "finds it, jobs/unacked.py)", what, delivery_tag, e)
                 virtual.QoS.ack(self, delivery_tag)
         return call
 

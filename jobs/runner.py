@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import redis
 from flask import current_app
@@ -88,17 +88,23 @@ class JobContext:
 def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     """Run the job; returns the final state (or why it did not run)."""
     svc = services()
-    worker = current_app.extensions.get("worker_identity", worker)
+    node, worker = worker, current_app.extensions.get("worker_identity", worker)
     # a job queue that refuses writes (a full disk) or is away as the job arrives (reads too: a new connection's
     # handshake is refused with the writes): waited for as long as it takes, as nothing can start a job meanwhile. The
     # error (at once; later, after the outcome's 15 min wait) had left the task, whose message was then acknowledged:
-    # the job stayed `queued` for ever (or, that acknowledgement refused too, until the visibility timeout, 4 h 10 min)
-    if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job", forever=True):
-        raise HandedOn("its session is in another data directory", requeue=True)
-    attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
-    decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
-                                                        is_alive=svc.workers.is_alive), "starting the job",
-                                 forever=True)
+    # the job stayed `queued` for ever (or, that acknowledgement refused too, until the visibility timeout, 4 h 10 min).
+    # A stop of the worker (SIGTERM) ends the wait: the message goes back to the queue, the job not begun (the wait had
+    # held the stop until the supervisor killed the worker, and its message waited out the visibility timeout)
+    stop = _stopping(node)
+    try:
+        if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job", forever=True, stop=stop):
+            raise HandedOn("its session is in another data directory", requeue=True)
+        attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
+        decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
+                                                            is_alive=svc.workers.is_alive), "starting the job",
+                                     forever=True, stop=stop)
+    except WorkerStopping:
+        _hand_back_unstarted(svc, job_id)
     if decision != "run":
         log.info("job %s not run: %s", job_id, decision)
         return decision
@@ -233,8 +239,39 @@ def _record_end(svc: Services, record: dict | None, end: Callable[[], bool]) -> 
         _while_redis_away(end)
 
 
-def _while_redis_away(call: Callable[[], T], what: str = "recording the job's outcome", *, forever: bool = False) -> T:
-    """`call()`, again while the job queue is away or full: up to OUTCOME_WAIT_SECONDS, or `forever`."""
+class WorkerStopping(Exception):
+    """The worker began to stop (SIGTERM) while a job's start waited for the job queue."""
+
+
+def _stopping(node: str) -> threading.Event | None:
+    """Set once this worker (node name `node`) begins to stop: its main process' runtime's; None elsewhere (a prefork
+    pool child's copy is never set, nor is an in-process runner's)."""
+    from .runtime import stopping_event
+
+    return stopping_event(current_app, node)
+
+
+def _hand_back_unstarted(svc: Services, job_id: str) -> NoReturn:
+    """The worker is stopping before the job could start: its message goes back to the queue, the job still queued.
+    While the job queue refuses writes (or is away) that hand-back is refused too, and Celery's own retries of it held
+    the stop for ever (kombu's reject of a message on a new connection): the process then ends at once, leaving the
+    message where a live worker's recovery puts it back on the queue once writes are taken (jobs/unacked.py)."""
+    try:
+        svc.redis.ping()  # valkey refuses PING with the writes (MISCONF)
+    except (QueueStorageFull, redis.ConnectionError, redis.TimeoutError):
+        log.warning("job %s: this worker is stopping while the job queue refuses the job's start; it stops now, and a "
+                    "worker's recovery puts the job's message back on the queue once the queue takes writes", job_id)
+        logging.shutdown()
+        os._exit(0)  # a stop's own status: Celery's shutdown would try to hand the message back, and wait for ever
+    log.warning("job %s: this worker is stopping before the job could start: its message goes back to the queue, the "
+                "job still queued", job_id)
+    raise HandedOn("the worker stopped before the job could start", requeue=True)
+
+
+def _while_redis_away(call: Callable[[], T], what: str = "recording the job's outcome", *, forever: bool = False,
+                      stop: threading.Event | None = None) -> T:
+    """`call()`, again while the job queue is away or full: up to OUTCOME_WAIT_SECONDS, or `forever`; WorkerStopping
+    once `stop` is set."""
     delay, tries = 0.5, 0
     deadline = None if forever else time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
@@ -247,7 +284,8 @@ def _while_redis_away(call: Callable[[], T], what: str = "recording the job's ou
             if tries <= QUIET_AFTER_TRIES or tries % LOG_EVERY_TRIES == 0:  # an hour's wait is not 360 lines
                 why = "disk is full" if isinstance(e, QueueStorageFull) else "Redis is not reachable"
                 log.warning("the job queue's %s; %s again in %.1f s (try %d)", why, what, delay, tries)
-            threading.Event().wait(delay)  # a backoff in production, not a test's synchronisation
+            if (stop or threading.Event()).wait(delay):  # a backoff in production, not a test's synchronisation
+                raise WorkerStopping from e
             delay = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
 
 

@@ -39,6 +39,7 @@ import os
 import secrets
 import threading
 import time
+from typing import Any
 
 from celery import signals
 from flask import Flask, current_app
@@ -53,6 +54,7 @@ from .overdue import stop_overdue
 from .services import Services, services
 from .store import HANDED_BACK_STAGE, REQUEUED_STAGE
 from .submit import publish
+from .unacked import restore_unstarted
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,10 @@ class WorkerRuntime:
         self.queues = queues
         self.started_at = time.time()
         self._stop = threading.Event()
+        self.stopping = threading.Event()  # a stop began: a job start waiting for the job queue gives up (runner.py)
         self._thread: threading.Thread | None = None
         self._sender: WebhookSender | None = None
+        self._broker: Any = None  # the heartbeat thread's broker connection (restore_unstarted)
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
 
     def start(self) -> None:
@@ -128,6 +132,8 @@ class WorkerRuntime:
             self._thread.join(timeout=5)
         if self._sender:
             self._sender.stop()
+        if self._broker is not None and not (self._thread and self._thread.is_alive()):
+            self._broker.release()
         try:
             self._services().workers.remove(self.hostname)
         except Exception:  # Redis may be gone at shutdown; the record expires anyway
@@ -155,6 +161,7 @@ class WorkerRuntime:
                 if n % RECOVERY_EVERY_BEATS == 0:
                     self.recover_orphans()
                     self.publish_stranded()
+                    self.restore_unstarted(older_than=interval * UNPUBLISHED_GRACE_BEATS)
             except Exception:  # Redis down: keep trying, the worker itself reconnects
                 log.warning("heartbeat failed", exc_info=True)
 
@@ -191,6 +198,17 @@ class WorkerRuntime:
                 log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
             recovered.append(job_id)
         return recovered
+
+    def restore_unstarted(self, *, older_than: float) -> list[str]:
+        """Put back on their queues the messages of queued jobs a worker took and never started (jobs/unacked.py)."""
+        if self._broker is None:  # this thread's own connection, kept
+            self._broker = self.app.extensions["celery"].connection_for_write()
+        try:
+            return restore_unstarted(self._broker.default_channel, self._services().jobs, older_than=older_than)
+        except Exception:
+            self._broker.release()  # made again at the next pass
+            self._broker = None
+            raise
 
     def publish_stranded(self) -> list[str]:
         """Publish queued jobs whose publisher stopped before sending their message (see the module's note)."""
@@ -264,6 +282,12 @@ def _on_worker_init(sender=None, **kwargs):
     runtime.start()
 
 
+def stopping_event(flask_app: Flask, node: str) -> threading.Event | None:
+    """The event set once the worker of node name `node` begins to stop (None: no worker runtime in this process)."""
+    runtime = flask_app.extensions.get(_runtime_key(node))
+    return runtime.stopping if isinstance(runtime, WorkerRuntime) else None
+
+
 def stop_runtime(flask_app: Flask, node: str) -> None:
     """Stop the heartbeat of the worker with node name `node` and remove its record (idempotent)."""
     runtime = flask_app.extensions.pop(_runtime_key(node), None)
@@ -291,6 +315,7 @@ def _on_worker_shutting_down(sender=None, **kwargs):
     # own Redis calls (holding its connection): the notes are written by a thread of their own, not waited for
     # (the worker goes on finishing its jobs meanwhile).
     def hand_back() -> None:
+        runtime.stopping.set()  # here, not in the handler: it may have interrupted a wait on this very event
         try:
             runtime.hand_back_running()
         except Exception:  # Redis away: the attempt counts as lost should the stop end it, as before

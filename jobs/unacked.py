@@ -1,0 +1,48 @@
+"""Messages that workers took and never started, put back on their queue by a live worker's recovery pass.
+
+A worker takes a job's message (kombu keeps it in its `unacked` hash until the job has ended: acks_late), then starts
+the job. While the job queue refuses writes (a full disk) or is away, that start waits; a worker stopped or killed
+meanwhile cannot put the message back (the write is refused too), and kombu restores it only after the visibility
+timeout (LONGEST_JOB_SECONDS + 600 s: 4 h 10 min), the job `queued` all that time. Each recovery pass
+(jobs/runtime.py) puts back the message of a job still `queued` that a worker took more than a grace ago: a live
+worker starts a job within milliseconds of taking it. Should the worker holding it still be waiting to start it, the
+job runs once all the same: a worker starts only a queued job, and the other delivery finds it running or ended.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+def restore_unstarted(channel: Any, jobs: JobStore, *, older_than: float) -> list[str]:
+    """Put back on their queues (first in line) the taken messages of jobs still queued, taken over `older_than`
+    seconds ago; returns those jobs' ids. `channel`: a kombu Redis channel of the workers' broker. One read when
+    no message is that old."""
+    restored: list[str] = []
+    client = channel.client
+    for tag in client.zrangebyscore(channel.unacked_index_key, "-inf", time.time() - older_than):
+        job_id = _job_of(client.hget(channel.unacked_key, tag))
+        job = jobs.get(job_id) if job_id else None
+        if job is None or job["state"] != "queued":
+            continue  # running or ended (its end acknowledges it), or no job's: the visibility timeout's
+        channel.qos.restore_by_tag(tag.decode() if isinstance(tag, bytes) else tag, client=client, leftmost=True)
+        log.warning("job %s: its message, taken by a worker that did not start it, is back on its queue", job_id)
+        restored.append(str(job_id))
+    return restored
+
+
+def _job_of(payload: bytes | None) -> str | None:
+    """The job of a taken message: its task id, which is the job's id (jobs/submit.py's publish)."""
+    if not payload:
+        return None
+    try:
+        return str(json.loads(payload)[0]["headers"]["id"])
+    except (ValueError, LookupError, TypeError):
+        return None

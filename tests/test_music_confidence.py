@@ -132,7 +132,9 @@ def test_key_warnings_say_no_key_low_confidence_and_near_ties():
            "candidates": [{"label": "A minor", "score": 0.4}]}
     assert key_warnings(key) == ["key uncertain (confidence 0.20)",
                                  "key may also be A minor (probability 0.40 against 0.50 for C major)"]
-    key.update(confidence=0.8, candidates=[{"label": "A minor", "score": 0.1}])
+    key.update(confidence=0.347, candidates=[{"label": "A minor", "score": 0.1}])  # not "0.35", the threshold
+    assert key_warnings(key) == ["key uncertain (confidence 0.347)"]
+    key.update(confidence=0.8)
     assert key_warnings(key) == []
     key.update(label="C major", opening={"label": "G major", "score": 0.81})
     assert key_warnings(key) == ["the opening reads as G major (probability 0.81), the whole track as C major: the "

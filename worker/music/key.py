@@ -302,7 +302,11 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         return ["no clear key" + (f": {note}" if note and note != NO_KEY_NOTE else "")]
     out = []
     if key["confidence"] < UNCERTAIN_KEY_CONFIDENCE:
-        out.append(f"key uncertain (confidence {key['confidence']:.2f})")
+        # three decimals where two would read as the threshold itself (lincity.ogg's 0.347 had read "key uncertain
+        # (confidence 0.35)" beside a threshold of 0.35)
+        shown = f"{key['confidence']:.2f}" if round(key["confidence"], 2) < UNCERTAIN_KEY_CONFIDENCE else \
+            f"{key['confidence']:.3f}"
+        out.append(f"key uncertain (confidence {shown})")
     opening = key.get("opening")
     if opening and opening["label"] != key["label"]:
         sure = f"confidence {opening['confidence']:.2f}" if "confidence" in opening else \

@@ -112,3 +112,20 @@ def test_a_queued_jobs_event_stream_tells_its_place_as_it_moves(own_queues, tmp_
         assert alice.delete(f"/jobs/{second['job_id']}").status_code == 202
         ended = list(events)  # its end: the stream's last event is the canceled record
         assert ended[-1]["event"] == "done" and ended[-1]["data"]["state"] == "canceled", ended
+
+
+def test_a_log_line_gives_a_queued_jobs_place_once_not_per_move():
+    """Piped or logged (no terminal), the CLI writes a line per state change: the queued one now with its place, and
+    the place's moves (a state event each, same state) add no line."""
+    import io
+
+    from music_analyzer_client.ui import LineTracker
+    from rich.console import Console
+
+    out = io.StringIO()
+    tracker = LineTracker(Console(file=out, width=200, no_color=True))
+    tracker.add("j1", "pitch j1")
+    for ahead in (3, 2, 0):
+        tracker.update("j1", {"state": "queued", "progress": 0.0, "stage": "queued", "jobs_ahead": ahead})
+    tracker.update("j1", {"state": "running", "progress": 0.1, "stage": "decoding"})
+    assert out.getvalue().splitlines() == ["pitch j1: queued (3 ahead)", "pitch j1: running"]

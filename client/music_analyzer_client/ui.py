@@ -191,8 +191,10 @@ class LineTracker:
             self.console.print(f"{self.labels.get(job_id, job_id)}: {text}", style=STATE_STYLE.get(state))
 
     def update(self, job_id: str, data: dict[str, Any]) -> None:
+        """A line when the state changes; a queued job's first line with its place ("queued (3 ahead)"), not a line
+        per move (a log of a long queue would hold one per job started ahead of it)."""
         state = str(data.get("state") or "")
-        self._say(job_id, state, state)
+        self._say(job_id, state, f"{state}{place_text(data)}")
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
         seconds = ran_seconds(record)

@@ -17,7 +17,8 @@ from api.context import REQUEST_ID_HEADER
 from api.web import UNSAFE_METHODS
 
 from .catalog import ERROR_CODES
-from .operations import OPERATIONS, PATH_PARAMS, ROUTE_KEY_SCHEMAS, UPLOAD_BODY, Op, Param
+from .declarations import PATH_PARAMS, ROUTE_KEY_SCHEMAS, UPLOAD_BODY, Op, Param
+from .operations import OPERATIONS
 from .schemas import component_schemas
 from .shapes import ref
 

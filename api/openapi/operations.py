@@ -9,142 +9,26 @@ route's own keys, so what the spec says is what `from_request` accepts. Statuses
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from api.creation import ROUTE_KEYS
 from api.jobs import ProbeRequest
 from jobs.types import JOB_TYPES
-from storage import SESSION_ID_RE
-from worker.options import JobOptions
 
-from .shapes import Schema, arr, obj, ref, with_job_id
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    schema: Schema
-    description: str
-    where: str = "query"
-    required: bool = False  # a path parameter always is
-
-
-@dataclass(frozen=True)
-class Ok:
-    """A success answer: status, what it means, its schema (None: no JSON body) and media type."""
-
-    description: str
-    schema: Schema | None
-    media: str = "application/json"
-    headers: tuple[str, ...] = ()  # names of components.headers
-
-
-@dataclass(frozen=True)
-class Op:
-    summary: str
-    tag: str
-    ok: Mapping[int, Ok]
-    errors: Mapping[int, str]  # error status -> when it is answered (the body is always `Error`)
-    description: str = ""
-    options: type[JobOptions] | None = None  # the body is these options (json_schema) + `body_keys`
-    body_keys: tuple[str, ...] = ()
-    key_schemas: Mapping[str, Schema] = field(default_factory=dict)  # a body key's own schema on this route
-    required_keys: tuple[str, ...] = ()  # body keys (not options) the route cannot do without (400 missing)
-    example: Mapping[str, Any] | None = None  # a request body (tests/test_openapi.py: the options accept it)
-    body: Schema | None = None  # any other JSON body
-    multipart: bool = False
-    query: tuple[Param, ...] = ()
-    headers: tuple[str, ...] = ()  # names of components.parameters (request headers)
-    public: bool = False  # no credentials needed
-    redis: bool = True  # answers 503 when Redis is down
-
-
-SESSION_ID = {"type": "string", "pattern": SESSION_ID_RE.pattern, "examples": ["demo"]}
-PATH_PARAMS: dict[str, Param] = {
-    "session_id": Param("session_id", SESSION_ID, "A session id of the caller (an admin: of anyone).", "path"),
-    "job_id": Param("job_id", {"type": "string", "examples": ["4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
-                    "A job id.", "path"),
-    "name": Param("name", {"type": "string", "examples": ["song.wav"]}, "A file name in the session.", "path"),
-    "asset": Param("asset", {"type": "string", "examples": ["swagger-ui.css"]},
-                   "A file of the docs page or of the web page.", "path"),
-    "track_id": Param("track_id", {"type": "string", "examples": ["3f2a9c0d1e4b5a6978c0d1e2"]},
-                      "A track id of the caller's library.", "path"),
-    "token_id": Param("token_id", {"type": "string", "pattern": "^[0-9a-f]{12}$", "examples": ["9c1e04d7a2b3"]},
-                      "An API token's id (`id` of GET /tokens; the token itself is `ma_<id>_<secret>`).", "path"),
-}
-OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone else: only their own name).")
-LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-              "Page size: 1-1000 (more is taken as 1000; less than 1, or not a number, is 400 `invalid_limit`).")
-CURSOR = Param("cursor", {"type": "string"}, "`next_cursor` of the previous page.")
-MODEL_WAIT = Param("wait", {"type": "number", "minimum": 0, "maximum": 600},
-                   "Seconds to wait for the result (also a body key; default SYNC_WAIT_SECONDS).")
-
-ROUTE_KEY_SCHEMAS: dict[str, Schema] = {
-    "file": {"type": "string", "description": "An upload of the session; without it every upload (a batch).",
-             "examples": ["song.wav"]},
-    "wait": MODEL_WAIT.schema | {"description": MODEL_WAIT.description},
-    "webhook": {"type": "string", "format": "uri", "maxLength": 2048,
-                "description": "An http(s) URL (host in WEBHOOK_ALLOWED_HOSTS) that gets the job's events."},
-    "webhook_events_filter": {"type": "array", "minItems": 1, "items": {"enum": ["start", "progress", "completed"]},
-                              "description": "The events to send (default: all)."},
-    "files": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string"},
-              "description": "Uploads of the session: one batch job over these (instead of `file`, or of every "
-                             "upload).", "examples": [["take1.wav", "take2.wav"]]},
-}
-COMPARED_FILES: Schema = {"type": "array", "minItems": 2, "maxItems": 5, "uniqueItems": True,
-                          "items": {"type": "string"}, "examples": [["take1.wav", "take2.wav"]],
-                          "description": "Two to five uploads of the session, compared together."}
-assert set(ROUTE_KEY_SCHEMAS) == set(ROUTE_KEYS), "every key a route takes besides the options is described"
-
-JOB_ERRORS = {400: "An option is unknown or out of range, `files` is not a list of different names, or `webhook` is "
-                   "not acceptable.",
-              404: "No such session (or not the caller's), or no such upload `file` (or one of `files`).",
-              409: "Idempotency-Key still in use; weights missing (`model_not_downloaded`); ambiguous session.",
-              413: "The options body is over 1 MiB.",
-              415: "A body that is not JSON.",
-              422: "No uploads to process; the Idempotency-Key came with another request.",
-              507: "The session's owner has used their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`)."}
-CREATED = {202: Ok("The job is queued (or, with Idempotency-Key, the job that key made).", ref("JobAccepted")),
-           200: Ok("With `Prefer: wait=N`: the job finished within N seconds.", ref("Job"),
-                   headers=("Preference-Applied",))}
-SESSION_ERRORS = {400: "The session id is not valid.", 404: "No such session (or not the caller's).",
-                  409: "Several users hold the id (admins: name one with `?owner=`)."}
-
-
-def process(job_type: str, summary: str, example: Mapping[str, Any], *, reads_uploads: bool = True) -> Op:
-    if not reads_uploads:
-        return Op(summary, "process", CREATED, JOB_ERRORS, example=example, options=JOB_TYPES[job_type].options,
-                  body_keys=("webhook", "webhook_events_filter"), query=(OWNER,), headers=("Idempotency-Key", "Prefer"),
-                  description="The body is the job's options plus `webhook` and `webhook_events_filter`; every field "
-                              "is optional. Options are checked (400) before anything is queued.")
-    return Op(summary, "process", CREATED, JOB_ERRORS, example={"file": "song.wav", **example},
-              options=JOB_TYPES[job_type].options, body_keys=("file", "files", "webhook", "webhook_events_filter"),
-              query=(OWNER,),
-              headers=("Idempotency-Key", "Prefer"),
-              description="The body is the job's options plus `file` (one upload) or `files` (a batch of several; "
-                          "neither: every upload), `webhook` and `webhook_events_filter`; every field is optional. "
-                          "Options are checked (400) before anything is queued.")
-
-
-MODEL_ANSWERS = {202: Ok("Still running after `wait`: follow the job.", ref("ModelJobPending"))}
-MODEL_ERRORS = {400: "Unknown model or option; `wait` out of range.", 409: "The model's weights are missing.",
-                413: "The body is over 1 MiB.", 415: "A body that is not JSON.",
-                422: "The prompt does not fit the model's context; Idempotency-Key reused.",
-                507: "The model ran out of memory."}
-
-
-def model(job_type: str, summary: str, result: str, example: Mapping[str, Any]) -> Op:
-    return Op(summary, "models", {200: Ok("The job's result and `job_id`.", with_job_id(result)), **MODEL_ANSWERS},
-              {**MODEL_ERRORS, 500: "The model failed (`model_error`), or an internal error."}, example=example,
-              options=JOB_TYPES[job_type].options, body_keys=("wait", "webhook", "webhook_events_filter"),
-              query=(MODEL_WAIT,),
-              headers=("Idempotency-Key",),
-              description="Runs on the GPU worker's queue; the request waits up to `wait` seconds (body or "
-                          "query) and answers 200 with the result, the job's own error status if it failed, "
-                          "or 202 with the job to follow.")
-
+from .declarations import (
+    COMPARED_FILES,
+    CREATED,
+    CURSOR,
+    JOB_ERRORS,
+    LIMIT,
+    OWNER,
+    SESSION_ERRORS,
+    SESSION_ID,
+    Ok,
+    Op,
+    Param,
+    model,
+    process,
+)
+from .library_operations import LIBRARY_OPERATIONS
+from .shapes import obj, ref
 
 OPERATIONS: dict[str, Op] = {
     "GET /health": Op("Liveness, Redis and workers", "service",
@@ -324,78 +208,5 @@ OPERATIONS: dict[str, Op] = {
                                           {"prompt": "Describe a minor key in one sentence.", "max_length": 40,
                                            "temperature": 0}),
 }
-
-LIBRARY_ERRORS = {400: "A filter, `limit` or `cursor` is not acceptable.",
-                  503: "The library database is not reachable (`library_unavailable`).",
-                  507: "The library database cannot be made or written: the disk is full (`insufficient_storage`)."}
-NUMBER = {"type": "number"}
-TRACK_FILTERS = (
-    Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),
-    Param("key_relation", {"enum": ["exact", "relative", "compatible"], "default": "exact"},
-          "exact; relative (also the relative major/minor); compatible (Camelot neighbours: same number, "
-          "one step round the wheel). Without `key`: 400 `invalid_filter`."),
-    Param("tempo_min", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at least."),
-    Param("tempo_max", {**NUMBER, "minimum": 1, "maximum": 1000}, "BPM at most."),
-    Param("tempo_multiples", {"enum": ["1", "0", "true", "false"], "default": "1"},
-          "Also tracks whose double or half tempo is in range (`tempo_match`: double | half); alone: 400."),
-    Param("metre", {"type": "string", "examples": ["4/4"]}, "Time signature."),
-    Param("duration_min", {**NUMBER, "minimum": 0}, "Seconds at least."),
-    Param("duration_max", {**NUMBER, "minimum": 0}, "Seconds at most."),
-    Param("loudness_min", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at least."),
-    Param("loudness_max", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at most."),
-    Param("has_vocals", {"enum": ["1", "0", "true", "false"]}, "Tracks with (or without) sung words."),
-    Param("session_id", SESSION_ID, "Only this session's tracks."),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (clamped)."),
-    CURSOR)
-LIBRARY_OPERATIONS: dict[str, Op] = {
-    "GET /library/tracks": Op("The caller's indexed tracks, filtered, a page at a time", "library",
-                              {200: Ok("A page ordered by session and file.", ref("TrackList"))},
-                              {404: "`owner` not visible.", **LIBRARY_ERRORS}, query=(*TRACK_FILTERS, OWNER)),
-    "GET /library/tracks/<track_id>": Op("One indexed track", "library", {200: Ok("The track.", ref("Track"))},
-                                         {404: "No such track (or not the caller's), or `owner` not visible.",
-                                          **LIBRARY_ERRORS}, query=(OWNER,)),
-    "GET /library/tracks/<track_id>/similar": Op(
-        "Tracks that sound alike, or that a DJ could mix into", "library",
-        {200: Ok("Nearest first.", ref("SimilarTracks"))},
-        {404: "No such track (or not the caller's), or `owner` not visible.",
-         422: "The track has no descriptors (run features), or `mix=1` without its key and tempo (run pitch).",
-         **LIBRARY_ERRORS},
-        query=(Param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "How many."),
-               Param("mix", {"enum": ["1", "0", "true", "false"], "default": "0"},
-                     "Only tracks in a compatible key whose tempo (or its double or half) is within "
-                     "LIBRARY_MIX_TEMPO_PERCENT."), OWNER),
-        description="Distance: Euclidean over standardised descriptors weighted by group (timbre 0.45, "
-                    "harmony 0.30, rhythm 0.15, energy 0.10; library/descriptors.py)."),
-    "GET /library/search": Op(
-        "Search lyrics, meaning, or both", "library", {200: Ok("Hits best first.", ref("SearchResults"))},
-        {400: "`q` empty or over 500 characters, unknown `mode`, bad `limit` or `cursor`.",
-         404: "`owner` not visible.", 503: LIBRARY_ERRORS[503]},
-        query=(Param("q", {"type": "string", "minLength": 1, "maxLength": 500, "examples": ["river road"]},
-                     "What to look for.", required=True),
-               Param("mode", {"enum": ["lyrics", "semantic", "hybrid"], "default": "hybrid"},
-                     "lyrics: phrase, then fuzzy line matches; semantic: embeddings of transcripts and analyses; "
-                     "hybrid: reciprocal-rank fusion of both."),
-               Param("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "Page size."),
-               CURSOR, OWNER)),
-    "POST /library/ask": Op(
-        "Ask a question about your library (retrieval, then the LLM)", "library",
-        {200: Ok("The answer, citations (track, line, time).", with_job_id("LibraryAnswer")), **MODEL_ANSWERS},
-        {**MODEL_ERRORS, 404: "`owner` not visible.", 500: "The model failed (`model_error`), or an internal error."},
-        example={"question": "Which song is about walking by the river?", "wait": 60},
-        options=JOB_TYPES["library_ask"].options, body_keys=("wait", "webhook", "webhook_events_filter"),
-        query=(MODEL_WAIT, OWNER), headers=("Idempotency-Key",),
-        description="Runs on the GPU queue like /api/v2/models/generate: waits up to `wait` seconds."),
-    "POST /library/reindex": Op(
-        "Rebuild the caller's library from the session files", "library", CREATED,
-        {400: "A body that is not an empty JSON object, or a bad `webhook`.", 413: "The body is over 1 MiB.",
-         404: "`owner` not visible.", 409: "Idempotency-Key still in use.", 415: "A body that is not JSON.",
-         422: "The Idempotency-Key came with another request."},
-        body_keys=("webhook", "webhook_events_filter"), options=JOB_TYPES["library_reindex"].options,
-        headers=("Idempotency-Key", "Prefer"), query=(OWNER,), example={}),
-}
-
-UPLOAD_BODY = obj(["file"], file=arr({"type": "string", "format": "binary"},
-                                     "One or more audio files (wav, flac, ogg, mp3, m4a, aiff, webm, caf, wv).")
-                  | {"minItems": 1})
 
 OPERATIONS.update(LIBRARY_OPERATIONS)

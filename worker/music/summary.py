@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .key_timeline import opening_disagreement
 from .keymodel import OPENING_SECONDS
-from .tempo_changes import TEMPO_CHANGE_SHARE
+from .tempo_changes import away_share
 
 MAX_CHORD_LINES = 400
 MAX_NOTE_LINES = 400
@@ -81,6 +81,4 @@ def _kept(result: dict, tempo: float) -> str:
     stretches = result.get("tempo_changes") or []
     if not stretches:
         return ""
-    span = stretches[-1]["end"] - stretches[0]["start"]
-    kept = sum(s["end"] - s["start"] for s in stretches if abs(s["bpm"] / tempo - 1.0) <= TEMPO_CHANGE_SHARE)
-    return f"; the beats keep it over {kept / max(span, 1e-9):.0%} of their span (see \"tempo changes\")"
+    return f"; the beats keep it over {1.0 - away_share(stretches, tempo):.0%} of their span (see \"tempo changes\")"

@@ -63,8 +63,7 @@ def tempo_change_warning(stretches: list[dict], tempo: float) -> list[str]:
     away = [s for s in stretches if _is_away(s, tempo)]
     if not away:
         return []
-    span = stretches[-1]["end"] - stretches[0]["start"]
-    share = sum(s["end"] - s["start"] for s in away) / max(span, 1e-9)
+    share = away_share(stretches, tempo)
     if len(away) == 1 and away[0] is stretches[-1] and len(stretches) == 2:  # one step or ramp, to the end
         return [f"tempo changes: {tempo:.0f} BPM (the tempo given) until {away[0]['start']:.1f} s, then about "
                 f"{away[0]['bpm']:.0f} BPM to the end"]
@@ -87,6 +86,14 @@ def tempo_change_warning(stretches: list[dict], tempo: float) -> list[str]:
         text += (f"; {bpm:.0f} is {ratio} of {tempo:.0f} and the two alternate: perhaps one pulse grouped in "
                  f"other numbers of beats, not a change of tempo")
     return [text]
+
+
+def away_share(stretches: list[dict], tempo: float) -> float:
+    """The share of the beats' span (first to last beat, which the stretches cover end to end) away from `tempo`."""
+    if not stretches:
+        return 0.0
+    span = stretches[-1]["end"] - stretches[0]["start"]
+    return sum(s["end"] - s["start"] for s in stretches if _is_away(s, tempo)) / max(span, 1e-9)
 
 
 def _is_away(stretch: dict, tempo: float) -> bool:

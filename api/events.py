@@ -173,7 +173,7 @@ def _place_event(place: PlaceWatch) -> Iterator[str]:
     after the last logged event and is told its place afresh); nothing when it has not moved."""
     ahead = place.news()
     if ahead != UNTOLD:
-        now = {"state": "queued", "progress": 0.0, "stage": "queued", "jobs_ahead": ahead}
+        now = {"state": "queued", "progress": 0.0, "stage": place.stage, "jobs_ahead": ahead}
         yield f"event: state\ndata: {json.dumps(now)}\n\n"
 
 
@@ -204,7 +204,7 @@ def job_events(job_id: str):
     view = visible_view(events, job_id)
     job = view.job
     place = None if job is None or job["state"] != "queued" or not job.get("queue") else PlaceWatch(
-        queue_positions(current_app), queue=job["queue"], job_id=job_id)
+        queue_positions(current_app), queue=job["queue"], job_id=job_id, stage=job["stage"] or "queued")
     start = opening(view, last, place)
     if start is None:
         return Response(status=204, headers={"Cache-Control": "no-cache"})

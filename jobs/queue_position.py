@@ -98,8 +98,10 @@ class PlaceWatch:
     """A queued job's place, for its event stream: `news()` is its new `jobs_ahead` after a change, else UNTOLD. The
     stream says when the job starts, not when the jobs ahead of it do; this tells the rest."""
 
-    def __init__(self, positions: QueuePositions, *, queue: str, job_id: str, told: int | None = UNTOLD):
+    def __init__(self, positions: QueuePositions, *, queue: str, job_id: str, stage: str = "queued",
+                 told: int | None = UNTOLD):
         self.positions, self.queue, self.job_id = positions, queue, job_id
+        self.stage = stage  # the queued job's own (a job queued again after its worker died says so)
         self.told = told
         self.waiting = True  # until an event says the job has left the queue
 

@@ -160,7 +160,8 @@ def test_an_admins_upload_never_lands_in_another_users_session(client, other_cli
     downloaded the admin's file, and the admin's job on it was the tester's). It makes the admin's own now; an
     upload into another user's session names them with `?owner=`."""
     sid = new_session(client, audio_dir, "theirs", name="t.wav")
-    with open(audio_dir / "tone3s.wav", "rb") as f:
+    # the tone this test wrote itself: tone3s.wav is another test's, which this process may not have run (one CI run)
+    with open(audio_dir / "t.wav", "rb") as f:
         r = admin_client.post(f"/sessions/{sid}/files", files={"file": ("private.wav", f, "audio/wav")})
     assert r.status_code == 201, r.text
     assert [f["name"] for f in client.get(f"/sessions/{sid}").json()["files"]] == ["t.wav"]
@@ -171,7 +172,7 @@ def test_an_admins_upload_never_lands_in_another_users_session(client, other_cli
     assert admin_client.wait_job(job)["state"] == "succeeded"
     assert admin_client.get(f"/jobs/{job}").json()["owner"] == ADMIN
     assert client.get(f"/jobs/{job}").status_code == 404
-    with open(audio_dir / "tone3s.wav", "rb") as f:  # named: into the tester's session
+    with open(audio_dir / "t.wav", "rb") as f:  # named: into the tester's session
         r = admin_client.post(f"/sessions/{sid}/files?owner={USER}", files={"file": ("given.wav", f, "audio/wav")})
     assert r.status_code == 201, r.text
     assert sorted(f["name"] for f in client.get(f"/sessions/{sid}").json()["files"]) == ["given.wav", "t.wav"]

@@ -169,8 +169,12 @@ def test_a_model_job_queued_behind_another_says_so(browser, server, client, smol
         page.get_by_role("button", name="Generate").click()
         queued = page.locator("#models-jobs li.job[data-state='queued']", has_text="waiting for the GPU worker")
         queued.nth(1).wait_for()
+        # each row's place in the GPU queue (`jobs_ahead`): the Load first behind the running generation, the
+        # Generate behind it (the panel had said "2 jobs in its queue" on both rows alike)
         page.locator("#models-jobs li.job", has_text="Load smollm2-135m").filter(
-            has_text="in its queue").wait_for()  # how many wait on the GPU worker (GET /api/v2/models/status)
+            has_text="waiting for the GPU worker (next)").wait_for()
+        page.locator("#models-jobs li.job", has_text="Generate (smollm2-135m)").filter(
+            has_text="waiting for the GPU worker (1 ahead)").wait_for()
         assert page.locator("#generate-output").inner_text() == "Queued: waiting for the GPU worker…"
         assert client.delete(f"/jobs/{blocker}").status_code in (200, 202)
         page.locator("#models-jobs li.job[data-state='succeeded']").nth(1).wait_for(timeout=120000)

@@ -173,7 +173,7 @@ export function followJob(jobId, onUpdate) {
 export async function postAndFollow(path, body, onUpdate = () => {}) {
   const answer = await post(path, { ...body, wait: 0 });
   if (!answer.job_id || answer.state === undefined) return answer;
-  onUpdate({ job_id: answer.job_id, state: answer.state });
+  onUpdate({ job_id: answer.job_id, state: answer.state, jobs_ahead: answer.jobs_ahead });
   return new Promise((resolve, reject) => {
     followJob(answer.job_id, (job) => {
       if (job.state === 'succeeded') resolve(job.result);

@@ -94,7 +94,6 @@ export class ModelsPanel {
     try {
       const result = await postAndFollow(`/api/v2/models/${route}`, body, (job) => {
         const moved = job.state && job.state !== row.dataset.state;
-        if (job.state === 'queued' && moved) this.queueDepth(row);
         this.drawJob(row, label, job);
         if (changes && moved) this.drawRows(); // the buttons' reason names the state it waits on
         onUpdate(job);
@@ -132,21 +131,17 @@ export class ModelsPanel {
     // canceled by this page's Stop: "stopped", as the user asked (a cancel from elsewhere still says "canceled")
     const said = { sending: 'sending', running: `running ${share}`, succeeded: 'done',
       canceled: row.dataset.stopped ? 'stopped' : 'canceled' }[state] ?? state;
+    // its place, as the 202 answer and the stream's state events tell it (a state without `jobs_ahead`, or null
+    // where the server cannot tell, leaves the last one shown); the panel had shown the queue's whole length,
+    // "3 jobs in its queue", the same for the first job waiting and the last
+    if (state === 'queued' && typeof job.jobs_ahead === 'number') {
+      row.dataset.waiting = ` (${job.jobs_ahead === 0 ? 'next' : `${job.jobs_ahead} ahead`})`;
+    }
     const detail = state === 'queued' ? `waiting for the GPU worker${row.dataset.waiting ?? ''}`
       : state === 'running' ? (job.stage ?? '') : state === 'failed' ? (job.stage ?? '') : '';
     row.replaceChildren(el('span', { class: 'job-type' }, label),
       el('span', { class: 'state', dataset: { state } }, said),
       el('span', { class: 'stage small muted' }, detail));
-  }
-
-  // what the API says of the queue: how many jobs wait on the GPU worker (this one among them)
-  async queueDepth(row) {
-    let status;
-    try { status = await get('/api/v2/models/status'); } catch { return; }
-    const n = status.queue_depth ?? 0;
-    if (!n || row.dataset.state !== 'queued') return;
-    row.dataset.waiting = ` · ${n} job${n === 1 ? '' : 's'} in its queue`;
-    row.querySelector('.stage').textContent = `waiting for the GPU worker${row.dataset.waiting}`;
   }
 
   async run(route, body, doing) {

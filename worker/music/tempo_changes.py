@@ -18,6 +18,10 @@ TEMPO_CHANGE_SHARE = 0.08  # beats more than this share faster or slower than th
 MIN_STRETCH_BEATS = 4  # ... for at least this many beats in a row (a fill or one misplaced beat is no change)
 SMOOTH_BEATS = 5  # beat intervals in the median filter before they are compared
 MAX_LISTED = 8  # stretches named in the warning (all are in the JSON)
+# beats away from the tempo given over less of their span than this keep it throughout (no stretches, no warning):
+# a stranger's oriental.ogg (hedgewars-data), 160 BPM for 207 s, was warned of "about 178 BPM at 107.2-108.9 s
+# (1% of their span)"
+MIN_AWAY_SHARE = 0.03
 # tempi of one pulse grouped otherwise (3 beats of 4, 2 of 3, ...): the ratios the warning names where the beats
 # go back and forth between two tempi, which a piece that changes tempo once does not
 PULSE_RATIOS = {0.5: "1/2", 2 / 3: "2/3", 0.75: "3/4", 4 / 3: "4/3", 1.5: "3/2", 2.0: "2"}
@@ -37,16 +41,37 @@ def tempo_stretches(beats: np.ndarray, tempo: float | None) -> list[dict]:
     for i, (is_off, a, b) in enumerate(runs):  # short excursions keep the tempo given
         if is_off and b - a < MIN_STRETCH_BEATS:
             runs[i] = (False, a, b)
-    merged: list[list] = []
-    for is_off, a, b in runs:
-        if merged and merged[-1][0] == is_off:
-            merged[-1][2] = b
-        else:
-            merged.append([is_off, a, b])
+    merged = _absorb_short_returns(_merged(runs), ibi)
     if not any(is_off for is_off, _, _ in merged):
         return []
-    return [{"start": round(float(beats[a]), 2), "end": round(float(beats[b]), 2),
-             "bpm": round(float(60.0 / np.median(ibi[a:b])), 1)} for _, a, b in merged]
+    stretches = [{"start": round(float(beats[a]), 2), "end": round(float(beats[b]), 2),
+                  "bpm": round(float(60.0 / np.median(ibi[a:b])), 1)} for _, a, b in merged]
+    return stretches if away_share(stretches, tempo) >= MIN_AWAY_SHARE else []
+
+
+def _merged(runs: list[tuple[bool, int, int]]) -> list[tuple[bool, int, int]]:
+    """Neighbouring runs of one kind as one."""
+    out: list[tuple[bool, int, int]] = []
+    for is_off, a, b in runs:
+        if out and out[-1][0] == is_off:
+            out[-1] = (is_off, out[-1][1], b)
+        else:
+            out.append((is_off, a, b))
+    return out
+
+
+def _absorb_short_returns(runs: list[tuple[bool, int, int]], ibi: np.ndarray) -> list[tuple[bool, int, int]]:
+    """A return to the tempo given for fewer than MIN_STRETCH_BEATS between two stretches at one other tempo is a
+    wobble within that stretch: a stranger's Freeway.ogg (hedgewars-data) was warned of "about 157 BPM at
+    70.3-118.5, 119.0-121.0, 121.5-133.5, 134.1-136.0 s", one stretch split three times by a single beat."""
+    bpm = [60.0 / float(np.median(ibi[a:b])) for _, a, b in runs]
+    out = list(runs)
+    for i in range(1, len(runs) - 1):
+        is_off, a, b = runs[i]
+        if (not is_off and b - a < MIN_STRETCH_BEATS and runs[i - 1][0] and runs[i + 1][0]
+                and abs(bpm[i - 1] / bpm[i + 1] - 1.0) <= TEMPO_CHANGE_SHARE):
+            out[i] = (True, a, b)
+    return _merged(out)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[bool, int, int]]:

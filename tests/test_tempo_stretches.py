@@ -1,0 +1,49 @@
+"""Known answers for the stretches where tracked beats leave the tempo given (worker/music/tempo_changes.py), from
+beat times laid out by hand: what a stranger's trial on hedgewars-data's soundtrack found in the warning."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worker.music.tempo_changes import tempo_change_warning, tempo_stretches
+
+
+def beats_at(*parts: tuple[float, int]) -> np.ndarray:
+    """Beat times from 0 s: `count` beats at `bpm` for each (bpm, count) in turn."""
+    return from_steps([60.0 / bpm for bpm, count in parts for _ in range(count)])
+
+
+def from_steps(steps: list[float]) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def test_a_stretch_split_by_single_beats_back_at_the_tempo_given_is_one_stretch():
+    """Freeway.ogg (107 BPM given) was warned of "about 157 BPM at 70.3-118.5, 119.0-121.0, 121.5-133.5,
+    134.1-136.0 s": its beats run at 157 BPM there but for a hiccup every 20 beats or so (0.743, 0.546 s, where the
+    rest are 0.37-0.38 s), which reads as a beat or two back at the tempo given. Here the same shape, four times."""
+    hiccup = [0.74, 0.55, 0.55]
+    steps = [0.56] * 60 + ([0.38] * 20 + hiccup) * 4 + [0.38] * 20 + [0.56] * 60
+    beats = from_steps(steps)
+    stretches = tempo_stretches(beats, 107.0)
+    assert [round(s["bpm"] / 10) * 10 for s in stretches] == [110, 160, 110], stretches
+    fast = stretches[1]
+    assert abs(fast["start"] - beats[60]) < 0.5 and abs(fast["end"] - beats[60 + 4 * 23 + 20]) < 1.0, stretches
+    assert abs(fast["bpm"] - 158.0) < 2.0
+    warning, = tempo_change_warning(stretches, 107.0)
+    assert f"the beats run at about 158 BPM at {fast['start']:.1f}-{fast['end']:.1f} s (" in warning
+
+
+def test_a_return_between_two_other_tempi_stays_a_return():
+    """Beats at 157, back at the tempo given for two beats, then at 80: two stretches of their own, not one."""
+    beats = beats_at((107.0, 40), (157.0, 30), (107.0, 2), (80.0, 20), (107.0, 40))
+    bpms = [round(s["bpm"]) for s in tempo_stretches(beats, 107.0)]
+    assert len(bpms) == 5 and abs(bpms[1] - 157) <= 2 and abs(bpms[3] - 80) <= 2, bpms
+
+
+def test_a_wobble_over_one_percent_of_the_beats_keeps_the_tempo_given():
+    """oriental.ogg (160 BPM over 207 s) was warned of "about 178 BPM at 107.2-108.9 s (1% of their span)"."""
+    beats = beats_at((160.0, 280), (178.0, 6), (160.0, 270))
+    assert tempo_stretches(beats, 160.0) == []
+    assert tempo_change_warning(tempo_stretches(beats, 160.0), 160.0) == []
+    longer = beats_at((160.0, 280), (178.0, 30), (160.0, 270))  # 10 s of 207: said
+    assert [round(s["bpm"]) for s in tempo_stretches(longer, 160.0)] == [160, 178, 160]

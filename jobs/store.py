@@ -37,7 +37,7 @@ from .fairness import ActiveJobs
 from .job_writes import JobWrites
 from .keys import text
 from .record import JSON_FIELDS, SYSTEM_CANCELER, TERMINAL_STATES, decode_record, public_view, read_record
-from .store_scripts import CANCELER_LUA, EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, TRANSITION_LUA
+from .store_scripts import CANCELER_LUA, EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, START_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class JobStore:
         self.webhooks = webhooks  # where a job's start, progress and completion are queued for its webhook
         self.writes = writes  # the files of running jobs, taken back when one ends without its runner
         self._transition = self.r.register_script(TRANSITION_LUA)
+        self._start = self.r.register_script(START_LUA)
         self._progress = self.r.register_script(PROGRESS_LUA)
         self._hand_back = self.r.register_script(HAND_BACK_LUA)
         self._canceler = self.r.register_script(CANCELER_LUA)
@@ -126,12 +127,14 @@ class JobStore:
         return erase_session_jobs(self.r, owner=owner, session_id=session_id)
 
     # -- transitions ----------------------------------------------------------
-    def _move(self, job_id: str, from_states: Iterable[str], to_state: str, **fields: Any) -> str | None:
+    def _move(self, job_id: str, from_states: Iterable[str], to_state: str, *, seen: list | None = None,
+              **fields: Any) -> str | None:
+        """The transition (TRANSITION_LUA); with `seen` (state, worker, attempts) only if the record still has them."""
         args = [",".join(from_states), to_state]
         for k, v in fields.items():
             args += [k, json.dumps(v) if k in JSON_FIELDS else ("" if v is None else v)]
-        prev = self._transition(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING, keys.event_log(job_id)],
-                                args=args)
+        script, args = (self._transition, args) if seen is None else (self._start, [*seen, *args])
+        prev = script(keys=[keys.job(job_id), keys.events(job_id), keys.RUNNING, keys.event_log(job_id)], args=args)
         if prev and self.webhooks is not None:
             for event in events_of(to_state):
                 self.queue_webhook(job_id, event)
@@ -150,7 +153,8 @@ class JobStore:
               is_alive: Callable[[str], bool] = lambda name: False) -> str:
         """Mark running. Returns 'run', or why not: 'gone', 'done', 'canceled', 'exhausted', 'elsewhere'.
 
-        'elsewhere': a duplicate delivery of a job that a live worker is running now.
+        'elsewhere': a duplicate delivery of a job that a live worker is running now, or that another delivery
+        started between this one's read and its move (START_LUA: the move is made only on the record read).
         """
         job = self.get(job_id)
         if job is None:
@@ -165,25 +169,33 @@ class JobStore:
         finished = None  # a batch's files finished by the last attempt that finished any: kept, and listed below
         for earlier in range(1, int(job.get("attempts") or 0) + 1):
             finished = self.take_back_writes(job_id, earlier) or finished
-        if finished:  # its sets stay whole: the job's end lists them, unless a later attempt finishes them again
-            self.r.hset(keys.job(job_id), "kept", json.dumps(with_earlier(finished, job.get("kept"))))
+        # its sets stay whole: the job's end lists them (a cancel's or a failure's below, with `finished`, or the
+        # started attempt's from `kept`), unless a later attempt finishes them again
+        kept = {"kept": with_earlier(finished, job.get("kept"))} if finished else {}
         if self.r.exists(keys.cancel(job_id)):
             self.mark_canceled(job_id, finished=finished)
             return "canceled"
-        attempts = self.r.hincrby(keys.job(job_id), "attempts", 1)  # atomic: two deliveries never share one
-        lost = attempts - 1 - job["handed_back"]  # earlier attempts that ended with their worker's death
+        lost = job["attempts"] - job["handed_back"]  # earlier attempts that ended with their worker's death
         if lost >= max_attempts:
             # the record counts the attempts that ran, as its message does (a killed pool child's redelivery
             # read "attempts: 3" beside "stopped 2 times" with JOB_MAX_ATTEMPTS 2)
-            self.r.hincrby(keys.job(job_id), "attempts", -1)
             self.fail(job_id, {"code": "worker_lost",
                                "message": f"the worker running this job stopped {lost} times; "
                                           "not retrying again"}, finished=finished)
             return "exhausted"
-        # progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
-        prev = self._move(job_id, ("queued", "running"), "running", stage="starting", progress=0.0,
-                          started_at=time.time(), worker=worker)
-        return "run" if prev else "done"
+        # one step, on the record as read: two deliveries taken at once had both passed the checks above and both
+        # run the job. Progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
+        if self._move(job_id, (job["state"],), "running", seen=[job["state"], job.get("worker") or "", job["attempts"]],
+                      attempts=job["attempts"] + 1, stage="starting", progress=0.0, started_at=time.time(),
+                      worker=worker, **kept):
+            return "run"
+        now = self.get(job_id)
+        if now is None or now["state"] in TERMINAL_STATES:
+            return "gone" if now is None else "done"
+        if now["attempts"] != job["attempts"]:
+            return "elsewhere"  # another delivery started it first
+        # moved, not started (requeued by recovery: only a start counts an attempt): read again
+        return self.start(job_id, worker=worker, max_attempts=max_attempts, is_alive=is_alive)
 
     def requeue(self, job_id: str, *, stage: str = REQUEUED_STAGE) -> bool:
         """running -> queued, for a job whose worker died (the caller re-publishes it, then calls `published`).

@@ -6,14 +6,20 @@ worker processes, as in tests/test_disk_full_queue.py."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
 from jobs.record import TERMINAL_STATES
 from jobs.submit import publish
@@ -38,8 +44,25 @@ def held_at_the_data_dir_check(marker: Path) -> tuple[threading.Thread, list]:
     return holder, opened
 
 
-@pytest.mark.slow
-def test_a_worker_stopped_while_a_job_waits_to_start_on_a_full_queue_disk_hands_the_job_back(settings, tmp_path):
+@dataclass
+class Waiting:
+    """A job whose start a real worker (`first`, logging to `log`) waits out on the full queue disk (`filler`)."""
+    svc: Any
+    url: str
+    token: str
+    queue: str
+    env: dict
+    job_id: str
+    first: subprocess.Popen
+    log: Path
+    filler: Path
+    workers: list[subprocess.Popen]
+
+
+@contextmanager
+def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, tries: int = 1) -> Iterator[Waiting]:
+    """A worker that took a job and waits to start it on the filled queue disk: it has tried `tries` times (the
+    logged "(try N)"; the 6th waits 10 s before the next, MAX_RETRY_DELAY_SECONDS). The workers stopped after."""
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-stop-{token}", "GPU_QUEUE": f"gpu-stop-{token}"}
     data = tmp_path / "data"
@@ -73,29 +96,63 @@ def test_a_worker_stopped_while_a_job_waits_to_start_on_a_full_queue_disk_hands_
             marker.unlink()
             marker.write_text(identity + "\n")
             log = max(data.parent.glob(f"worker-first-{token}@localhost-*.log"))
-            wait_for(lambda: b"starting the job again" in log.read_bytes(), timeout=60,
-                     message="the worker to wait for the full job queue to start the job")
-
-            first.send_signal(signal.SIGTERM)
-            try:
-                first.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pytest.fail("the stopped worker went on waiting to start the job (its supervisor would kill it, the "
-                            "job's message left to the visibility timeout)")
-            assert b"puts the job's message back on the queue" in log.read_bytes(), log.read_text()[-3000:]
-            job = svc.jobs.get(job_id)
-            assert job["state"] == "queued" and job["attempts"] == 0, job
-
-            filler.unlink()
-            wait_for(lambda: not valkey_refuses_writes(url, token), timeout=30, message="valkey to take writes")
-            started = time.monotonic()
-            workers.append(start_worker_process(env, queues["CPU_QUEUE"], f"second-{token}@localhost"))
-            job = svc.jobs.wait_for_state(job_id, TERMINAL_STATES, timeout=120)
-            print(f"\n  job handed back by a worker stopped on a full queue disk: ran on another worker "
-                  f"{time.monotonic() - started:.1f} s after that worker was started")
-            assert job["state"] == "succeeded" and node_of(job["worker"]) == f"second-{token}@localhost", job
-            assert job["attempts"] == 1, job
+            tried = re.compile(rb"starting the job again in [0-9.]+ s \(try %d\)" % tries)
+            wait_for(lambda: tried.search(log.read_bytes()) is not None, timeout=60,
+                     message=f"the worker to wait for the full job queue to start the job (try {tries})")
+            yield Waiting(svc, url, token, queues["CPU_QUEUE"], env, job_id, first, log, filler, workers)
         finally:
             if holder.is_alive():  # the worker never opened the pipe: open it here, ending the thread
                 os.close(os.open(marker, os.O_RDONLY | os.O_NONBLOCK))
             stop_all(workers)
+
+
+def stopped(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the stopped worker went on waiting to start the job (its supervisor would kill it, the job's "
+                    "message left to the visibility timeout)")
+
+
+def runs_on_a_second_worker(w: Waiting) -> None:
+    started = time.monotonic()
+    w.workers.append(start_worker_process(w.env, w.queue, f"second-{w.token}@localhost"))
+    job = w.svc.jobs.wait_for_state(w.job_id, TERMINAL_STATES, timeout=120)
+    print(f"\n  job handed back by a worker stopped on a full queue disk: ran on another worker "
+          f"{time.monotonic() - started:.1f} s after that worker was started")
+    assert job["state"] == "succeeded" and node_of(job["worker"]) == f"second-{w.token}@localhost", job
+    assert job["attempts"] == 1, job
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_while_a_job_waits_to_start_on_a_full_queue_disk_hands_the_job_back(settings, tmp_path):
+    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path) as w:
+        stopped(w.first)
+        assert b"puts the job's message back on the queue" in w.log.read_bytes(), w.log.read_text()[-3000:]
+        job = w.svc.jobs.get(w.job_id)
+        assert job["state"] == "queued" and job["attempts"] == 0, job
+
+        w.filler.unlink()
+        wait_for(lambda: not valkey_refuses_writes(w.url, w.token), timeout=30, message="valkey to take writes")
+        runs_on_a_second_worker(w)
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_once_the_queue_takes_writes_again_puts_the_message_back_at_once(settings, tmp_path):
+    """The disk has space again, but the worker still waits out its pause before its next try (10 s by then) when it
+    is stopped: it puts the message back on its queue itself (not left taken, for a recovery pass), the job queued."""
+    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path, tries=6) as w:
+        w.filler.unlink()  # within the 10 s pause after the 6th try
+        wait_for(lambda: not valkey_refuses_writes(w.url, w.token), timeout=5, message="valkey to take writes")
+        stopped(w.first)
+        log = w.log.read_text()
+        assert "its message goes back to the queue, the job still queued" in log, log[-3000:]
+        assert "puts the job's message back on the queue" not in log, log[-3000:]
+        job = w.svc.jobs.get(w.job_id)
+        assert job["state"] == "queued" and job["attempts"] == 0 and "worker" not in job, job
+        # on its queue now, before any other worker runs: not among the taken (kombu's `unacked`) ones
+        with redis.Redis.from_url(w.url) as client:
+            waiting = sum(client.llen(k) for k in client.scan_iter(match=f"{w.queue}*") if client.type(k) == b"list")
+            assert waiting == 1 and client.hlen("unacked") == 0, (waiting, client.hgetall("unacked"))
+        runs_on_a_second_worker(w)

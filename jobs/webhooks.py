@@ -300,6 +300,8 @@ class WebhookSender:
     One owner's deliveries take at most `per_owner` of the threads at a time (a claimed delivery over that is
     deferred by OWNER_BUSY_SECONDS, no attempt counted): a stranger's three receivers that each took the
     10-second timeout held the one sender thread there was, and another user's webhook waited 7-11 s behind them.
+    `stop` wakes the threads through a list of this sender's own, which each also waits on: they had sat out the
+    rest of their BLPOP (up to IDLE_SECONDS), and every worker's stop (Ctrl-C, systemctl stop) took 5 s more.
     """
 
     IDLE_SECONDS = 5.0
@@ -315,6 +317,7 @@ class WebhookSender:
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, name=f"ma-webhooks-{i}", daemon=True)
                          for i in range(max(1, threads))]
+        self._stop_key = f"{keys.WEBHOOKS_WAKE}:stop:{uuid.uuid4().hex}"  # this sender's own: `stop` pushes here
 
     def start(self) -> None:
         for t in self._threads:
@@ -322,9 +325,18 @@ class WebhookSender:
 
     def stop(self) -> None:
         self._stop.set()
+        try:  # one wake-up per thread: a thread waiting in BLPOP returns now, one sending finds the event set
+            self.blocking.rpush(self._stop_key, *[1] * len(self._threads))
+            self.blocking.expire(self._stop_key, 60)
+        except redis.RedisError:  # Redis away: the threads end once their wait runs out, as before
+            log.debug("could not wake the webhook senders", exc_info=True)
         deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS + 5
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            self.blocking.delete(self._stop_key)
+        except redis.RedisError:
+            log.debug("could not remove the webhook senders' stop list", exc_info=True)
 
     def _take(self, owner: str) -> bool:
         with self._lock:
@@ -348,7 +360,7 @@ class WebhookSender:
                     continue
                 wait = self.queue.seconds_to_next(at_most=self.IDLE_SECONDS)
                 if wait > 0:
-                    self.blocking.blpop([keys.WEBHOOKS_WAKE], timeout=max(wait, 0.01))
+                    self.blocking.blpop([keys.WEBHOOKS_WAKE, self._stop_key], timeout=max(wait, 0.01))
             except Exception:  # Redis away: keep trying; a claimed delivery's lease makes it due again
                 log.warning("webhook sender", exc_info=True)
                 self._stop.wait(self.IDLE_SECONDS)

@@ -10,6 +10,8 @@ import pytest
 
 from tests.browser_page import logged_in
 
+STATUS_EVERY_MS = 5000  # how often the open models panel reads the status again (web/js/models.js)
+
 
 @pytest.mark.needs_chromium
 def test_the_models_panel_loads_generates_and_unloads(browser, server, client, smollm2_folder, artifacts):
@@ -281,17 +283,22 @@ def test_the_models_table_follows_a_model_loaded_elsewhere(browser, server, clie
     assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
     context, page, problems = logged_in(browser)
     try:
+        # the page's own timers, on a clock the test moves on: the panel's next read comes when the test has made the
+        # change, not up to STATUS_EVERY_MS (5 s, web/js/models.js) later, twice a run; time runs on as usual besides
+        page.clock.install()
         page.goto(server + "/")
         page.locator("#models-panel summary").click()
         row = page.locator("#models-rows tr[data-model='smollm2-135m']")
-        expect(row.locator("td").first).to_have_text("on disk")
+        expect(row.locator("td").first).to_have_text("on disk")  # read: the next read is planned
         row.get_by_role("button", name="Load smollm2-135m").focus()
         r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 120})
         assert r.status_code == 200, r.text
+        page.clock.fast_forward(STATUS_EVERY_MS)
         expect(row.locator("td").first).to_have_text("loaded", timeout=30000)
         expect(page.locator("#models-current")).to_contain_text("Resident: smollm2-135m")
         expect(row.get_by_role("button", name="Unload smollm2-135m")).to_be_focused()
         assert client.post("/api/v2/models/unload", json={"wait": 60}).status_code == 200
+        page.clock.fast_forward(STATUS_EVERY_MS)
         expect(row.locator("td").first).to_have_text("on disk", timeout=30000)
         assert not problems, problems
     finally:

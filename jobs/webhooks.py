@@ -326,15 +326,18 @@ class WebhookSender:
     def stop(self) -> None:
         self._stop.set()
         try:  # one wake-up per thread: a thread waiting in BLPOP returns now, one sending finds the event set
-            self.blocking.rpush(self._stop_key, *[1] * len(self._threads))
-            self.blocking.expire(self._stop_key, 60)
+            # (through the queue's client, which has a read timeout: a hung Redis must not hold the stop for ever)
+            wake = self.queue.r.pipeline()
+            wake.rpush(self._stop_key, *[1] * len(self._threads))
+            wake.expire(self._stop_key, 60)
+            wake.execute()
         except redis.RedisError:  # Redis away: the threads end once their wait runs out, as before
             log.debug("could not wake the webhook senders", exc_info=True)
         deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS + 5
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         try:
-            self.blocking.delete(self._stop_key)
+            self.queue.r.delete(self._stop_key)
         except redis.RedisError:
             log.debug("could not remove the webhook senders' stop list", exc_info=True)
 

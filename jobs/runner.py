@@ -12,7 +12,6 @@ import os
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +32,7 @@ from .batch_so_far import result_files
 from .data_dir_check import HandedOn, on_another_data_dir
 from .library_index import index_job_tracks
 from .lost_records import reinstate
+from .processes import own_handle, process_token
 from .queue_storage import QueueStorageFull, tidy
 from .services import Services, services
 from .types import JOB_TYPES, stored_params
@@ -110,12 +110,13 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
             _record_outcome(partial(_end_left_over, svc, earlier, worker=worker, next_job=job_id))
         attempts = int(current_app.config["JOB_MAX_ATTEMPTS"])
         decision = _while_redis_away(lambda: svc.jobs.start(job_id, worker=worker, max_attempts=attempts,
-                                                            is_alive=svc.workers.is_alive), "starting the job",
-                                     forever=True, stop=stop)
+                                                            is_alive=svc.workers.is_alive, process=own_handle()),
+                                     "starting the job", forever=True, stop=stop)
     except WorkerStopping:
         _hand_back_unstarted(svc, job_id, worker=worker)
-    if decision != "run":
-        tidy(lambda: svc.workers.clear_current(worker, job_id), f"taking job {job_id} off this worker's list")
+    if decision != "run":  # the listing above may have replaced a sibling pool child's, which runs the job: put back
+        tidy(lambda: svc.workers.release(worker, job_id, handle=own_handle()),
+             f"taking job {job_id} off this worker's list")
         log.info("job %s not run: %s", job_id, decision)
         return decision
     try:
@@ -205,19 +206,6 @@ def _end_left_over(svc: Services, job_id: str, *, worker: str, next_job: str) ->
                   job_id, os.getpid(), next_job)
 
 
-_PROCESS: tuple[int, str] | None = None
-
-
-def process_token() -> str:
-    """This thread of this process among all that ever had its pid: a token made on first use in each process
-    (a forked pool child inherits its parent's module state, so the pid is checked), and the thread, which runs
-    one job at a time (a `--pool threads` worker runs several in one process)."""
-    global _PROCESS
-    if _PROCESS is None or _PROCESS[0] != os.getpid():
-        _PROCESS = (os.getpid(), uuid.uuid4().hex[:12])
-    return f"{_PROCESS[1]}.{threading.get_ident()}"
-
-
 def _known_failure(e: Exception) -> MusicAnalyzerError | None:
     """The one mapping of the job layer: the service's own errors as they are, a full disk (the data
     directory's, or the job queue's while it refuses writes) as `insufficient_storage`; None for a bug."""
@@ -271,7 +259,8 @@ def _hand_back_unstarted(svc: Services, job_id: str, *, worker: str) -> NoReturn
         os._exit(0)  # a stop's own status: Celery's shutdown would try to hand the message back, and wait for ever
     log.warning("job %s: this worker is stopping before the job could start: its message goes back to the queue, the "
                 "job still queued", job_id)
-    tidy(lambda: svc.workers.clear_current(worker, job_id), f"taking job {job_id} off this worker's list")
+    tidy(lambda: svc.workers.release(worker, job_id, handle=own_handle()),
+         f"taking job {job_id} off this worker's list")
     raise HandedOn("the worker stopped before the job could start", requeue=True)
 
 

@@ -34,8 +34,10 @@ from .batch_so_far import finished_entry, finished_in, partial_json, result_file
 from .data_epoch import new_job_id, note_data
 from .erasure import erase_session_jobs
 from .fairness import ActiveJobs
+from .job_waits import JobWaits
 from .job_writes import JobWrites
 from .keys import text
+from .processes import runs_elsewhere
 from .record import JSON_FIELDS, SYSTEM_CANCELER, TERMINAL_STATES, decode_record, public_view, read_record
 from .store_scripts import CANCELER_LUA, EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, START_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
@@ -46,7 +48,7 @@ REQUEUED_STAGE = "requeued after its worker stopped"  # a queued job that has ru
 HANDED_BACK_STAGE = "requeued after its worker was shut down"  # ... and whose last attempt is not counted as lost
 
 
-class JobStore:
+class JobStore(JobWaits):
     def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600,
                  webhooks: WebhookQueue | None = None, writes: JobWrites | None = None):
         self.r = client
@@ -150,18 +152,22 @@ class JobStore:
             log.warning("could not queue the %s webhook of job %s", event, job_id, exc_info=True)
 
     def start(self, job_id: str, *, worker: str, max_attempts: int,
-              is_alive: Callable[[str], bool] = lambda name: False) -> str:
-        """Mark running. Returns 'run', or why not: 'gone', 'done', 'canceled', 'exhausted', 'elsewhere'.
+              is_alive: Callable[[str], bool] = lambda name: False, process: str | None = None) -> str:
+        """Mark running, noting `process` (the starting thread's handle, jobs/processes.py) on the record. Returns
+        'run', or why not: 'gone', 'done', 'canceled', 'exhausted', 'elsewhere'.
 
-        'elsewhere': a duplicate delivery of a job that a live worker is running now, or that another delivery
-        started between this one's read and its move (START_LUA: the move is made only on the record read).
+        'elsewhere': a duplicate delivery of a job that a live worker is running now (another one, or another live
+        process of this one: a sibling pool child), or that another delivery started between this one's read and its
+        move (START_LUA: the move is made only on the record read).
         """
         job = self.get(job_id)
         if job is None:
             return "gone"
         if job["state"] in TERMINAL_STATES:
             return "done"
-        if job["state"] == "running" and job.get("worker") not in (None, "", worker) and is_alive(job["worker"]):
+        if job["state"] == "running" and job.get("worker") and (
+                is_alive(job["worker"]) if job["worker"] != worker
+                else runs_elsewhere(job.get("process"), started_at=job.get("started_at"))):
             return "elsewhere"
         # a job started before and not finished: its earlier attempts ended without their runner (a killed pool
         # child's job comes back here, not through recovery, its worker living on); what they wrote goes first,
@@ -187,7 +193,7 @@ class JobStore:
         # run the job. Progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
         if self._move(job_id, (job["state"],), "running", seen=[job["state"], job.get("worker") or "", job["attempts"]],
                       attempts=job["attempts"] + 1, stage="starting", progress=0.0, started_at=time.time(),
-                      worker=worker, **kept):
+                      worker=worker, process=process or "", **kept):
             return "run"
         now = self.get(job_id)
         if now is None or now["state"] in TERMINAL_STATES:
@@ -195,7 +201,7 @@ class JobStore:
         if now["attempts"] != job["attempts"]:
             return "elsewhere"  # another delivery started it first
         # moved, not started (requeued by recovery: only a start counts an attempt): read again
-        return self.start(job_id, worker=worker, max_attempts=max_attempts, is_alive=is_alive)
+        return self.start(job_id, worker=worker, max_attempts=max_attempts, is_alive=is_alive, process=process)
 
     def requeue(self, job_id: str, *, stage: str = REQUEUED_STAGE) -> bool:
         """running -> queued, for a job whose worker died (the caller re-publishes it, then calls `published`).
@@ -257,23 +263,6 @@ class JobStore:
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
                                    args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial]))
 
-    def wait_until(self, job_id: str, predicate: Callable[[dict], bool], timeout: float) -> dict | None:
-        """Block until `predicate(record)` holds, re-reading the record on each of the job's events (no
-        polling); returns the record, or the record as it is after `timeout` seconds."""
-        with self.r.pubsub(ignore_subscribe_messages=True) as sub:
-            sub.subscribe(keys.events(job_id))  # first subscribe, then read: no change can slip between
-            deadline = time.monotonic() + timeout
-            job = self.get(job_id)
-            while job is not None and not predicate(job) and (left := deadline - time.monotonic()) > 0:
-                if sub.get_message(timeout=left) is not None:
-                    job = self.get(job_id)
-            return job
-
-    def wait_for_state(self, job_id: str, states: Iterable[str], timeout: float) -> dict | None:
-        """`wait_until` the job is in one of `states`."""
-        wanted = frozenset(states)
-        return self.wait_until(job_id, lambda job: job["state"] in wanted, timeout)
-
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> bool:
         return self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result,
                          files=files or [])
@@ -296,13 +285,6 @@ class JobStore:
             self.active.remove(owner=text(owner), queue=text(queue), job_id=job_id)
         metrics.JOBS_FINISHED.labels(text(job_type or b"unknown"), state).inc()
         return True
-
-    def wait(self, job_id: str, timeout: float) -> dict | None:
-        """Block until the job finishes or `timeout` seconds pass (woken by its events: any number of
-        waiters, no polling); returns the record."""
-        if timeout <= 0:
-            return self.get(job_id)
-        return self.wait_for_state(job_id, TERMINAL_STATES, timeout)
 
     def fail(self, job_id: str, error: dict, *, status: int = 500, from_states: Iterable[str] = ("queued", "running"),
              finished: Any = None, files: list[str] | None = None) -> bool:

@@ -19,6 +19,22 @@ HEARTBEAT_MISSES = 5  # beats a worker may miss before it counts as dead
 # removed for good must not keep /health degraded for ever)
 STOPPED_NOTE_SECONDS = 7 * 24 * 3600
 
+# KEYS: the worker's jobs (a set), its job->process hash, the job's record; ARGV: the job, the releasing process's
+# handle, the worker. See WorkerRegistry.release. 1 when the record's process was listed.
+RELEASE_LUA = """
+local rec = redis.call('HMGET', KEYS[3], 'state', 'worker', 'process')
+if rec[1] == 'running' and rec[2] == ARGV[3] and rec[3] and rec[3] ~= '' then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[2], ARGV[1], rec[3])
+  return 1
+end
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('SREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 0
+"""
+
 
 class WorkerRegistry:
     def __init__(self, client: redis.Redis, *, heartbeat_seconds: float = 2.0):
@@ -26,6 +42,7 @@ class WorkerRegistry:
         self.heartbeat_seconds = heartbeat_seconds
         # a worker that missed this many beats is dead (its record expires); at least 3 s for slow clocks
         self.ttl_seconds = max(3, int(heartbeat_seconds * HEARTBEAT_MISSES))
+        self._release = self.r.register_script(RELEASE_LUA)
 
     def beat(self, name: str, **fields: Any) -> None:
         mapping: dict[str, str | float] = {"heartbeat": time.time(), **{k: json.dumps(v) for k, v in fields.items()}}
@@ -69,6 +86,14 @@ class WorkerRegistry:
         pipe.srem(keys.worker_jobs(name), job_id)
         pipe.hdel(keys.worker_job_pids(name), job_id)
         pipe.execute()
+
+    def release(self, name: str, job_id: str, *, handle: str) -> None:
+        """A delivery of the job that did not start it, listed by `handle` ("<pid>:<token>", set_current's), lets go:
+        the job running on this worker lists the process its record says started it (a sibling pool child; this
+        delivery's listing had replaced it, and clear_current had then taken the job off, the watchdog's handle
+        gone with it), else this delivery's own entry is taken off, nobody else's. One script: atomic."""
+        self._release(keys=[keys.worker_jobs(name), keys.worker_job_pids(name), keys.job(job_id)],
+                      args=[job_id, handle, name])
 
     def job_pid(self, name: str, job_id: str) -> int | None:
         """The process that runs `job_id` for worker `name`, as it recorded when the job started."""

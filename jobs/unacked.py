@@ -6,7 +6,10 @@ meanwhile cannot put the message back (the write is refused too), and kombu rest
 timeout (LONGEST_JOB_SECONDS + 600 s: 4 h 10 min), the job `queued` all that time. Each recovery pass
 (jobs/runtime.py) puts back the message of a job still `queued` that a worker took more than a grace ago: a live
 worker starts a job within milliseconds of taking it. Should the worker holding it still be waiting to start it, the
-job runs once all the same: a worker starts only a queued job, and the other delivery finds it running or ended.
+job runs once all the same: only one delivery's start moves it to running (JobStore.start: one step on the record as
+read), and the other finds it ended, or running on a live worker, or on a live sibling pool child of its own worker
+(the record's `process` names the one that started it: jobs/processes.py), and leaves it, and its worker's listing
+of it, to that one. Only a job whose starting process has died is run again (a killed pool child's).
 """
 
 from __future__ import annotations

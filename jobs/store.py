@@ -13,7 +13,7 @@ jobs/migration.py gives them to the admin.
 State machine (every transition is one atomic Lua call):
     queued -> running -> succeeded | failed | canceled
     queued -> canceled                       (cancel before a worker took it)
-    running -> running                       (redelivery after a worker died)
+    running -> running                       (redelivery after a worker, or its pool child, died)
 """
 
 from __future__ import annotations

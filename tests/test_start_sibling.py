@@ -168,3 +168,38 @@ def test_a_losing_delivery_leaves_the_winners_listing(settings, private_redis, t
         assert svc.workers.current(WORKER) == [job_id]
         assert svc.redis.hget(keys.worker_job_pids(WORKER), job_id).decode() == winner
         assert svc.workers.job_pid(WORKER, job_id) == sibling.pid
+
+
+@pytest.mark.slow
+def test_a_prefork_workers_second_delivery_of_a_running_job_leaves_it_to_the_child_running_it(settings, private_redis,
+                                                                                                 tmp_path):
+    """A real prefork worker of two pool children: the job's message delivered again while one child runs it (as
+    jobs/unacked.py's restore does) reaches the other, which leaves it: the job runs once, one attempt (the old start
+    ran it again in the second child: two attempts, both children on it)."""
+    import psutil
+
+    from jobs.submit import publish
+    from tests.test_resilience import ROOT, stop_all
+
+    env, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    svc = app.extensions["music_analyzer"]
+    job_id = submit_features(app, files=write_uploads(app, files=6, seconds=15.0), batch=True)
+    log_file = tmp_path / "worker.log"
+    with open(log_file, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "2",
+             "-Q", settings["CPU_QUEUE"], "-n", "prefork2@test", "--loglevel", "INFO", "--without-mingle",
+             "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+    try:
+        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.1, timeout=120)
+        assert job["state"] == "running", job
+        runner = int(job["process"].split(":", 1)[0])
+        assert runner in [c.pid for c in psutil.Process(worker.pid).children()]
+        with app.app_context():
+            publish("music_analyzer.features", job_id, settings["CPU_QUEUE"])  # the second delivery
+        job = svc.jobs.wait(job_id, timeout=240)
+        assert (job["state"], job["attempts"]) == ("succeeded", 1), job
+        assert int(job["process"].split(":", 1)[0]) == runner
+        assert f"job {job_id} not run: elsewhere" in log_file.read_text(), log_file.read_text()[-3000:]
+    finally:
+        stop_all([worker])

@@ -31,7 +31,7 @@ RATIO_TOLERANCE = 0.03
 def tempo_stretches(beats: np.ndarray, tempo: float | None) -> list[dict]:
     """[{start, end, bpm}] from the first to the last beat: the stretches at the tempo given and those whose beats
     run more than TEMPO_CHANGE_SHARE away from it for MIN_STRETCH_BEATS or more, each with its median BPM; []
-    where the beats keep the tempo given throughout."""
+    where the beats keep the tempo given throughout, or leave it over less than MIN_AWAY_SHARE of their span."""
     if tempo is None or len(beats) < 2 * MIN_STRETCH_BEATS + 1:
         return []
     ibi = np.diff(np.asarray(beats, dtype=np.float64))

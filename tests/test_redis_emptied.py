@@ -9,8 +9,10 @@ over HTTP.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
@@ -88,6 +90,17 @@ def wait_for_writes(client: redis_lib.Redis, wanted: list[tuple[str, str]], time
     return not left_to_see
 
 
+def stacks_of(worker, tmp_path: Path) -> str:
+    """The worker's log with every thread's stack, for a worker whose beats stopped (two CI runs of this stop saw
+    its heartbeat thread write nothing for 60 s after the restart, with no error in its log; never reproduced alone):
+    Celery's SIGUSR1 handler logs the stacks, then the worker is stopped so the log is whole."""
+    worker.send_signal(signal.SIGUSR1)
+    stop_all([worker])
+    worker.wait(timeout=60)
+    log = next(tmp_path.glob("worker-watch@test-*.log")).read_text()
+    return "no beats on the emptied Redis; the worker's log:\n" + log[-20000:]
+
+
 @pytest.mark.slow
 def test_a_job_queued_when_redis_came_back_empty_reads_lost_with_why(settings, private_redis, tmp_path):
     """A stranger's queued job answered `no job '<id>'` after their Redis (keeping nothing) restarted, and no log said
@@ -109,9 +122,10 @@ def test_a_job_queued_when_redis_came_back_empty_reads_lost_with_why(settings, p
         # its first beat on the empty Redis notes when the data began, the one after it has looked (and logged). The
         # worker beats every 0.5 s: on a loaded machine its first beat can come before this test has subscribed (one
         # CI run then waited 60 s for a notification already sent), so a start already noted counts as seen
-        assert wait_for_writes(svc.redis, [("set", keys.DATA_SINCE), ("hset", keys.worker("watch@test#")),
-                                           ("hset", keys.worker("watch@test#"))], timeout=60,
-                               made=lambda write: write[1] == keys.DATA_SINCE and bool(svc.redis.exists(write[1])))
+        beats = wait_for_writes(svc.redis, [("set", keys.DATA_SINCE), ("hset", keys.worker("watch@test#")),
+                                            ("hset", keys.worker("watch@test#"))], timeout=60,
+                                made=lambda write: write[1] == keys.DATA_SINCE and bool(svc.redis.exists(write[1])))
+        assert beats, stacks_of(worker, tmp_path)
         app = make_app(settings, url, tmp_path)
         with serving(app) as base:
             client = Client(base)

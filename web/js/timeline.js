@@ -11,6 +11,24 @@ const COLORS = {
   playhead: '#d32f2f', lane: '#eef0f6',
 };
 
+const CHORD_FONT = '12px system-ui, sans-serif';
+const CHORD_PAD_PX = 5; // space left and right of a chord's name in its box
+const SHORT_QUALITY = { maj: '', min: 'm', min7: 'm7' }; // "A:min" -> "Am", "C:maj" -> "C"
+
+// A chord's names, longest first: its label ("A:min"), the lead-sheet name ("Am") and the root ("A").
+export function chordNames(label) {
+  const [root, quality] = String(label).split(':');
+  if (quality === undefined) return [root];
+  const short = root + (quality in SHORT_QUALITY ? SHORT_QUALITY[quality] : quality);
+  return [...new Set([label, short, root])];
+}
+
+// The longest of the chord's names that fits `room` css px in the context's font, or '' (a box too narrow for its
+// label had clipped it mid-word: "A:min" read "A:n"); the readout under the playhead always names it in full.
+export function chordText(g, label, room) {
+  return chordNames(label).find((name) => g.measureText(name).width <= room) || '';
+}
+
 // min/max pairs per 1/PEAKS_PER_SECOND s of the mono mix: drawing then costs the pixels, not the samples
 export function peaksOf(buffer) {
   const step = Math.max(1, Math.floor(buffer.sampleRate / PEAKS_PER_SECOND));
@@ -309,16 +327,12 @@ export class Timeline {
     if (b < 0 || a > this.width || c.label === 'N') return;
     g.fillStyle = color;
     g.fillRect(a + 1, top + 2, Math.max(1, b - a - 2), height - 4);
-    if (b - a > 24) {
-      g.font = '12px system-ui, sans-serif';
+    g.font = CHORD_FONT;
+    const text = chordText(g, c.label, b - a - 2 * CHORD_PAD_PX);
+    if (text) {
       g.textBaseline = 'middle';
       g.fillStyle = COLORS.text;
-      g.save();
-      g.beginPath();
-      g.rect(a, top, b - a - 2, height);
-      g.clip();
-      g.fillText(c.label, a + 5, top + height / 2);
-      g.restore();
+      g.fillText(text, a + CHORD_PAD_PX, top + height / 2);
     }
   }
 

@@ -82,13 +82,16 @@ class WorkerRuntime:
         self._sender: WebhookSender | None = None
         self._broker: Any = None  # the heartbeat thread's broker connection (restore_unstarted)
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
+        self._started = False  # the start's steps in Redis are done (`_first_steps`)
 
     def start(self) -> None:
-        self.beat()
-        self._services().workers.clear_stopped(self.node)  # a stop for good (78) of this node is over
-        self._services().cache.publish_code_version()  # the result cache serves what this code would compute
-        if keeps_nothing(self.app.config["REDIS_URL"]):
-            log.warning("REDIS_URL's %s", KEEPS_NOTHING_NOTE)
+        # The threads start whatever Redis answers: the first steps had come first, and a Redis gone between the first
+        # beat and the last step raised out of worker_init, so a worker ran its jobs with no heartbeat for good
+        # (others then took its running jobs for orphans). Steps not done here are the heartbeat thread's first work.
+        try:
+            self._first_steps()
+        except Exception:
+            log.warning("Redis did not answer at the worker's start; its heartbeat retries", exc_info=True)
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
         self._thread.start()
         svc = self._services()
@@ -105,6 +108,15 @@ class WorkerRuntime:
             # and the heartbeat must never wait behind work.
             threading.Thread(target=self._expire_loop, args=(min(30.0, keep_alive / 4),),
                              name="ma-keep-alive", daemon=True).start()
+
+    def _first_steps(self) -> None:
+        """What a start says in Redis (once: `_started` is set when all of it was said)."""
+        self.beat()
+        self._services().workers.clear_stopped(self.node)  # a stop for good (78) of this node is over
+        self._services().cache.publish_code_version()  # the result cache serves what this code would compute
+        if keeps_nothing(self.app.config["REDIS_URL"]):
+            log.warning("REDIS_URL's %s", KEEPS_NOTHING_NOTE)
+        self._started = True
 
     def _remove_left_copies(self) -> None:
         try:
@@ -154,7 +166,10 @@ class WorkerRuntime:
         while not self._stop.wait(interval):
             n += 1
             try:
-                self.beat()
+                if self._started:
+                    self.beat()
+                else:
+                    self._first_steps()
                 stop_overdue(self._services(), self.hostname,
                              limit_seconds=float(self.app.config["LONGEST_JOB_SECONDS"]),
                              grace_seconds=float(self.app.config["JOB_STOP_GRACE_SECONDS"]))

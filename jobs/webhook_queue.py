@@ -1,0 +1,207 @@
+"""The webhook deliveries in Redis: queued (any process), claimed and sent one attempt at a time (the sender
+threads, jobs/webhook_sender.py), retried with backoff, one job's in order, and listed per job. The rest of
+webhooks: jobs/webhooks.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from . import keys, metrics
+from .keys import text
+from .record import TERMINAL_STATES
+from .webhook_post import post
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60  # a claimed delivery is retried by another worker if its sender died mid-attempt
+BACKOFF_BASE_SECONDS = 1.0  # attempt n waits base x 2^(n-1), at most BACKOFF_MAX_SECONDS
+BACKOFF_MAX_SECONDS = 600.0
+HISTORY_TTL_SECONDS = 7 * 24 * 3600
+ORDER_GAP_SECONDS = 0.5  # a delivery waiting behind its job's earlier one is due this long after it
+
+# KEYS[1] = due zset; ARGV[1] = now, ARGV[2] = lease end. Takes the earliest due delivery and pushes its
+# due time to the lease end, so no other worker takes it until then. Returns its id, or false.
+_CLAIM_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #due == 0 then return false end
+redis.call('ZADD', KEYS[1], ARGV[2], due[1])
+return due[1]
+"""
+
+
+class WebhookQueue:
+    """Deliveries in Redis: enqueue (any process), claim and send (worker threads), history per job."""
+
+    def __init__(self, client: redis.Redis, settings: Mapping[str, Any]):
+        self.r = client
+        self.settings = settings
+        self._claim = self.r.register_script(_CLAIM_LUA)
+
+    def enqueue(self, job: Mapping[str, Any], event: str, payload: Mapping[str, Any]) -> str | None:
+        """Queue `event` for `job` if it asked for webhooks of that kind; returns the delivery id."""
+        hook = job.get("webhook")
+        if not hook or event not in (job.get("webhook_events") or ()):
+            return None
+        if event == "progress" and not self._progress_due(job["job_id"]):
+            return None
+        delivery_id = f"msg_{uuid.uuid4().hex}"
+        body = {"type": f"job.{event}", "timestamp": time.time(), "data": dict(payload)}
+        record = {"id": delivery_id, "job_id": job["job_id"], "owner": job.get("owner") or "", "event": event,
+                  "url": hook,
+                  "body": json.dumps(body, default=str), "attempts": 0, "state": "pending", "created_at": time.time()}
+        pipe = self.r.pipeline()
+        pipe.hset(keys.webhook(delivery_id), mapping=record)  # type: ignore[arg-type]  # redis-py's key typing
+        pipe.expire(keys.webhook(delivery_id), HISTORY_TTL_SECONDS)
+        pipe.rpush(keys.job_webhooks(job["job_id"]), delivery_id)
+        pipe.expire(keys.job_webhooks(job["job_id"]), HISTORY_TTL_SECONDS)
+        pipe.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time()})
+        pipe.lpush(keys.WEBHOOKS_WAKE, 1)  # a waiting sender wakes now instead of at its next due time
+        pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
+        pipe.execute()
+        return delivery_id
+
+    def _progress_due(self, job_id: str) -> bool:
+        every = float(self.settings.get("WEBHOOK_PROGRESS_SECONDS") or 0)
+        return every <= 0 or bool(self.r.set(keys.webhook_progress(job_id), "1", nx=True, px=int(every * 1000)))
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        ids = [text(i) for i in self.r.lrange(keys.job_webhooks(job_id), 0, -1)]
+        pipe = self.r.pipeline()
+        for i in ids:
+            pipe.hgetall(keys.webhook(i))
+        out = []
+        for raw in pipe.execute():
+            if raw:
+                rec = {text(k): text(v) for k, v in raw.items()}
+                out.append({"id": rec["id"], "event": rec["event"], "url": rec["url"], "state": rec["state"],
+                            "attempts": int(rec["attempts"]), "status_codes": json.loads(rec.get("codes") or "[]"),
+                            "last_error": rec.get("last_error") or None,
+                            "created_at": float(rec["created_at"]),
+                            "delivered_at": float(rec["delivered_at"]) if rec.get("delivered_at") else None})
+        return out
+
+    def seconds_to_next(self, *, at_most: float) -> float:
+        """Seconds until the earliest delivery is due (0 if one is), at most `at_most`."""
+        first = self.r.zrange(keys.WEBHOOKS_DUE, 0, 0, withscores=True)
+        if not first:
+            return at_most
+        return min(max(0.0, float(first[0][1]) - time.time()), at_most)
+
+    def claim(self) -> str | None:
+        now = time.time()
+        claimed = self._claim(keys=[keys.WEBHOOKS_DUE], args=[now, now + LEASE_SECONDS])
+        return text(claimed) if claimed else None
+
+    def owner_of(self, delivery_id: str) -> str | None:
+        """Whose job a delivery is of ("" for records without one), or None for a delivery that is gone."""
+        found, owner = self.r.hmget(keys.webhook(delivery_id), ["id", "owner"])
+        return None if found is None else text(owner or b"")
+
+    def defer(self, delivery_id: str, seconds: float) -> None:
+        """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy)."""
+        self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
+
+    def send(self, delivery_id: str) -> str:
+        """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed,
+        superseded (a progress event whose job has ended: not sent) or waiting (behind an earlier delivery of
+        its job that has not ended: no attempt counted)."""
+        raw = self.r.hgetall(keys.webhook(delivery_id))
+        if not raw:
+            self.r.zrem(keys.WEBHOOKS_DUE, delivery_id)
+            return "gone"
+        rec = {text(k): text(v) for k, v in raw.items()}
+        if rec["event"] == "progress" and self._job_ended(rec["job_id"]):
+            # deferred behind its owner's other sends (or retried) until after the job's end: sent now, it reached
+            # a stranger's receiver after job.completed and left the job shown running; dropped, never sent
+            pipe = self.r.pipeline()
+            pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
+            pipe.hset(keys.webhook(delivery_id), mapping={"state": "superseded"})
+            pipe.execute()
+            metrics.WEBHOOK_DELIVERIES.labels("superseded").inc()
+            self._release_next(rec["job_id"], delivery_id)
+            return "superseded"
+        earlier = self._earlier_open(rec["job_id"], delivery_id)
+        if earlier is not None:
+            # one job's events reach the receiver in the order they happened: a start whose first attempt
+            # failed had been retried after job.completed, and a stranger's receiver showed the finished job
+            # as running. Due again when the earlier one is (it makes this one due at once when it ends).
+            due = float(self.r.zscore(keys.WEBHOOKS_DUE, earlier) or 0)
+            self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: max(due, time.time()) + ORDER_GAP_SECONDS})
+            return "waiting"
+        attempt = int(rec["attempts"]) + 1
+        code, error = self._post(rec)
+        codes = json.loads(rec.get("codes") or "[]") + [code]
+        max_attempts = int(self.settings.get("WEBHOOK_MAX_ATTEMPTS") or 5)
+        state = "delivered" if code and 200 <= code < 300 else ("failed" if attempt >= max_attempts else "pending")
+        fields: dict[str, Any] = {"attempts": attempt, "codes": json.dumps(codes), "state": state,
+                                  "last_error": error or ""}
+        pipe = self.r.pipeline()
+        if state == "delivered":
+            fields["delivered_at"] = time.time()
+        if state == "pending":
+            wait = min(BACKOFF_BASE_SECONDS * 2 ** (attempt - 1), BACKOFF_MAX_SECONDS)
+            pipe.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + wait})
+        else:
+            pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
+        pipe.hset(keys.webhook(delivery_id), mapping=fields)  # type: ignore[arg-type]  # redis-py's key typing
+        pipe.execute()
+        metrics.WEBHOOK_DELIVERIES.labels(state).inc()
+        if state != "pending":
+            self._release_next(rec["job_id"], delivery_id)
+        if state != "delivered":  # an operator's log had nothing of a receiver failing (a stranger's finding)
+            log.warning("webhook %s of job %s (%s) to %s: attempt %d %s; %s", delivery_id, rec["job_id"], rec["event"],
+                        urlsplit(rec["url"]).hostname, attempt, error or "failed",
+                        "giving up" if state == "failed" else "will retry")
+        return state
+
+    def _around(self, job_id: str, delivery_id: str) -> tuple[list[str], list[str]]:
+        """The job's deliveries queued before `delivery_id` and after it (both empty if it is not listed)."""
+        ids = [text(i) for i in self.r.lrange(keys.job_webhooks(job_id), 0, -1)]
+        if delivery_id not in ids:
+            return [], []
+        at = ids.index(delivery_id)
+        return ids[:at], ids[at + 1:]
+
+    def _earlier_open(self, job_id: str, delivery_id: str) -> str | None:
+        """The first delivery of the same job queued before `delivery_id` and not yet ended, or None."""
+        earlier, _ = self._around(job_id, delivery_id)
+        pipe = self.r.pipeline()
+        for i in earlier:
+            pipe.hget(keys.webhook(i), "state")
+            pipe.zscore(keys.WEBHOOKS_DUE, i)
+        found = pipe.execute() if earlier else []
+        # pending and still scheduled (one not scheduled would never end, and this one would wait for ever)
+        return next((i for i, st, due in zip(earlier, found[::2], found[1::2], strict=True)
+                     if st is not None and text(st) == "pending" and due is not None), None)
+
+    def _release_next(self, job_id: str, delivery_id: str) -> None:
+        """`delivery_id` has ended: the job's next delivery still scheduled, waiting behind it, is due now (the
+        very next may have ended already: a progress event dropped while the start was being retried, and the
+        completion behind it had waited out the start's 60 s lease)."""
+        _, later = self._around(job_id, delivery_id)
+        pipe = self.r.pipeline()
+        for i in later:
+            pipe.zscore(keys.WEBHOOKS_DUE, i)
+        due = pipe.execute() if later else []
+        following = next((i for i, d in zip(later, due, strict=True) if d is not None), None)
+        if following is not None:
+            pipe = self.r.pipeline()
+            pipe.zadd(keys.WEBHOOKS_DUE, {following: time.time()}, xx=True, lt=True)  # only sooner, never re-added
+            pipe.lpush(keys.WEBHOOKS_WAKE, 1)
+            pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
+            pipe.execute()
+
+    def _job_ended(self, job_id: str) -> bool:
+        state = self.r.hget(keys.job(job_id), "state")
+        return state is not None and text(state) in TERMINAL_STATES
+
+    def _post(self, rec: Mapping[str, str]) -> tuple[int | None, str | None]:
+        return post(rec, self.settings)

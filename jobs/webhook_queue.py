@@ -36,6 +36,18 @@ redis.call('ZADD', KEYS[1], ARGV[2], due[1])
 return due[1]
 """
 
+# KEYS[1] = due zset, KEYS[2] = wake list; ARGV[1] = a delivery put off for its owner's turn, ARGV[2] = the due time
+# that set, ARGV[3] = now. Makes it due now and wakes a sender, if it is still as it was put off (not claimed since,
+# whose lease a wake would cut short, nor ended). Returns 1 if woken, else 0.
+_WAKE_LUA = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('LPUSH', KEYS[2], 1)
+redis.call('LTRIM', KEYS[2], 0, 63)
+return 1
+"""
+
 
 class WebhookQueue:
     """Deliveries in Redis: enqueue (any process), claim and send (worker threads), history per job."""
@@ -44,6 +56,7 @@ class WebhookQueue:
         self.r = client
         self.settings = settings
         self._claim = self.r.register_script(_CLAIM_LUA)
+        self._wake = self.r.register_script(_WAKE_LUA)
 
     def enqueue(self, job: Mapping[str, Any], event: str, payload: Mapping[str, Any]) -> str | None:
         """Queue `event` for `job` if it asked for webhooks of that kind; returns the delivery id."""
@@ -105,9 +118,18 @@ class WebhookQueue:
         found, owner = self.r.hmget(keys.webhook(delivery_id), ["id", "owner"])
         return None if found is None else text(owner or b"")
 
-    def defer(self, delivery_id: str, seconds: float) -> None:
-        """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy)."""
-        self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: time.time() + seconds})
+    def defer(self, delivery_id: str, seconds: float) -> float:
+        """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy); returns
+        that due time, by which `wake` knows it still waits as put off."""
+        due = time.time() + seconds
+        self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: due})
+        return due
+
+    def wake(self, delivery_id: str, put_off_until: float) -> bool:
+        """A delivery `defer` put off until `put_off_until` is due now, and a sender is woken for it (its owner's
+        turn has come); False if it was claimed or ended since (a wake would cut a sending worker's lease short)."""
+        return bool(self._wake(keys=[keys.WEBHOOKS_DUE, keys.WEBHOOKS_WAKE],
+                               args=[delivery_id, put_off_until, time.time()]))
 
     def send(self, delivery_id: str) -> str:
         """One attempt at a claimed delivery. Returns its state: delivered, pending (retry later), failed,

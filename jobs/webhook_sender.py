@@ -25,6 +25,8 @@ class WebhookSender:
     One owner's deliveries take at most `per_owner` of the threads at a time (a claimed delivery over that is
     deferred by OWNER_BUSY_SECONDS, no attempt counted): a stranger's three receivers that each took the
     10-second timeout held the one sender thread there was, and another user's webhook waited 7-11 s behind them.
+    The end of a delivery wakes the first of its owner's deliveries this process put off, so the next one follows
+    at once; its timer is left for a process that stopped before waking it.
     `stop` wakes the threads through a list of this sender's own, which each also waits on: they had sat out the
     rest of their BLPOP (up to IDLE_SECONDS), and every worker's stop (Ctrl-C, systemctl stop) took 5 s more.
     """
@@ -83,10 +85,9 @@ class WebhookSender:
         if owner is None:
             self.queue.send(delivery)  # gone: send() drops it from the schedule
             return
-        if not self.limit.take(owner):
-            self.queue.defer(delivery, self.OWNER_BUSY_SECONDS)
-            return
+        if not self.limit.take(owner, delivery, lambda: self.queue.defer(delivery, self.OWNER_BUSY_SECONDS)):
+            return  # put off: the end of the turn that holds its owner's deliveries wakes it
         try:
             self.queue.send(delivery)
         finally:
-            self.limit.release(owner)
+            self.limit.release(owner, self.queue.wake)

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sps
 
+from ..median import median_along
+
 SR = 22050  # Hz, analysis rate of the harmonic and rhythm stages
 N_FFT = 8192  # samples (372 ms): 2.7 Hz bins resolve semitones down to ~C2
 HOP = 1024  # samples (46 ms)
@@ -125,8 +127,8 @@ def semitone_filterbank(tuning_cents: float, *, sr: int = SR, n_fft: int = N_FFT
 
 def hpss_masks(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Soft (Wiener, power 2) harmonic and percussive masks of a (bins, T) magnitude."""
-    h = ndi.median_filter(spec, size=(1, HARM_KERNEL), mode="nearest")
-    p = ndi.median_filter(spec, size=(PERC_KERNEL, 1), mode="nearest")
+    h = median_along(spec, size=HARM_KERNEL, axis=1, mode="nearest")
+    p = median_along(spec, size=PERC_KERNEL, axis=0, mode="nearest")
     h2, p2 = h * h, p * p
     tot = h2 + p2 + EPS
     return h2 / tot, p2 / tot

@@ -56,13 +56,14 @@ class HPSS:
 
     def __call__(self, x: np.ndarray, sr: int) -> np.ndarray:
         import librosa
-        import scipy.ndimage
+
+        from ..median import median_along
 
         spec = _stft(x)
         mag = np.abs(spec).mean(axis=1)  # (B, F, T)
         # what is steady across time is harmonic, what is steady across frequency is percussive
-        harm = scipy.ndimage.median_filter(mag, size=(1, 1, self.kernel_size), mode="reflect")
-        perc = scipy.ndimage.median_filter(mag, size=(1, self.kernel_size, 1), mode="reflect")
+        harm = median_along(mag, size=self.kernel_size, axis=2, mode="reflect")
+        perc = median_along(mag, size=self.kernel_size, axis=1, mode="reflect")
         mask_h = librosa.util.softmask(harm, perc, power=MASK_POWER, split_zeros=True)
         return _apply_masks(x, spec, [mask_h, 1.0 - mask_h])
 

@@ -51,9 +51,27 @@ def runs_elsewhere(handle: str | None, *, started_at: float | None) -> bool:
         if process != process_token().partition(".")[0] or thread == str(threading.get_ident()):
             return False  # an earlier process with this pid, or this thread itself
         return any(str(t.ident) == thread for t in threading.enumerate())
+    return _live_child(pid, parent=os.getppid(), started_at=started_at)
+
+
+def child_is_gone(handle: str | None, *, started_at: float | None) -> bool:
+    """Asked by a worker's main process of a job recorded on its own name: whether `handle` (the record's `process`)
+    names a pool child of this process that is no longer the one that started the attempt: gone, a zombie, or its pid
+    reused (not this process's child, or created after the attempt started). False for this process itself (a solo or
+    threads pool: the main process runs the job, alive as it asks) and for a record without a handle (older version):
+    neither is a pool child's job that could be lost while its worker lives on (jobs/recovery.py)."""
+    pid_text, _, token = (handle or "").partition(":")
+    if not pid_text.isdigit() or not token or int(pid_text) == os.getpid():
+        return False
+    return not _live_child(int(pid_text), parent=os.getpid(), started_at=started_at)
+
+
+def _live_child(pid: int, *, parent: int, started_at: float | None) -> bool:
+    """Whether `pid` is a live (not zombie) child of `parent` created before the attempt started at `started_at` (a
+    later one only reused the pid of the process that started it)."""
     try:
         other = psutil.Process(pid)
-        return (other.ppid() == os.getppid() and other.status() != psutil.STATUS_ZOMBIE
+        return (other.ppid() == parent and other.status() != psutil.STATUS_ZOMBIE
                 and (started_at is None or other.create_time() <= started_at + CLOCK_SLACK_SECONDS))
     except psutil.Error:
         return False

@@ -13,6 +13,8 @@ Recovery: a job left "running" by a worker whose heartbeat has expired (killed, 
 lost) is re-published by any live worker, at most JOB_MAX_ATTEMPTS deliveries in all, then marked failed:
 within HEARTBEAT_SECONDS x (HEARTBEAT_MISSES + RECOVERY_EVERY_BEATS) of the death (16 s by default). This
 does not wait for the broker's visibility timeout, which must stay longer than the longest job.
+A job of this worker's own whose pool child died with its message gone (a dropped duplicate delivery acknowledged
+it) is re-queued by this worker's main process after a grace of one pass (jobs/recovery.py).
 
 Graceful stops: an operator's stop or restart of a worker (SIGTERM, SIGINT; run.py's stop, systemd,
 docker) lets it finish its running jobs, for as long as its supervisor waits before it kills it. A job that outlasts
@@ -39,7 +41,8 @@ import os
 import secrets
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from celery import signals
 from flask import Flask, current_app
@@ -51,16 +54,16 @@ from . import metrics
 from .data_epoch import EmptiedWatch
 from .left_copies import remove_left_copies
 from .overdue import stop_overdue
+from .recovery import RECOVERY_LOCK_SECONDS, recover_running
 from .services import Services, services
-from .store import HANDED_BACK_STAGE, REQUEUED_STAGE
 from .submit import publish
-from .unacked import restore_unstarted
+from .unacked import holds_message, restore_unstarted
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
 RECOVERY_EVERY_BEATS = 3
-RECOVERY_LOCK_SECONDS = 30
+T = TypeVar("T")
 UNPUBLISHED_GRACE_BEATS = 10  # heartbeats a queued job's publisher has to send its message (it takes milliseconds)
 
 
@@ -83,6 +86,7 @@ class WorkerRuntime:
         self._broker: Any = None  # the heartbeat thread's broker connection (restore_unstarted)
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
         self._started = False  # the start's steps in Redis are done (`_first_steps`)
+        self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
 
     def start(self) -> None:
         # The threads start whatever Redis answers: the first steps had come first, and a Redis gone between the first
@@ -181,49 +185,32 @@ class WorkerRuntime:
                 log.warning("heartbeat failed", exc_info=True)
 
     def recover_orphans(self) -> list[str]:
-        """Re-publish (or fail) running jobs whose worker is no longer alive."""
-        svc = self._services()
-        recovered = []
-        for job_id in svc.jobs.running_ids():
-            job = svc.jobs.get(job_id)
-            if job is None or job["state"] != "running":
-                svc.jobs.forget_running(job_id)
-                continue
-            if svc.workers.is_alive(job.get("worker") or ""):
-                continue
-            if not svc.jobs.claim_recovery(job_id, self.hostname, attempt=job["attempts"],
-                                           seconds=RECOVERY_LOCK_SECONDS):
-                continue  # another worker is recovering it
-            # first: a waiter woken by the end finds none (but a batch's finished files, kept and listed)
-            finished = svc.jobs.take_back_writes(job_id, job["attempts"])
-            lost = job["attempts"] - job["handed_back"]  # a graceful stop's attempt is not lost (see the note)
-            handed_back = job.get("handed_back_attempt") == str(job["attempts"])
-            if lost >= int(self.app.config["JOB_MAX_ATTEMPTS"]):
-                # the worker's name (host, pid) goes to the log, not to the user (a stranger read it in the error)
-                log.warning("job %s failed: its worker %s stopped, attempt %s", job_id, job.get("worker"),
-                            job["attempts"])
-                svc.jobs.fail(job_id, {"code": "worker_lost",
-                                       "message": f"the worker running this job stopped {lost} "
-                                                  f"time{'s' if lost != 1 else ''}; not retrying again"},
-                              finished=finished)
-            elif svc.jobs.requeue(job_id, stage=HANDED_BACK_STAGE if handed_back else REQUEUED_STAGE):
-                with self.app.app_context():  # first in line (priority 0): it had had its turn
-                    publish(job["task"], job_id, job["queue"])
-                svc.jobs.published(job_id)
-                log.warning("job %s re-queued: its worker %s stopped", job_id, job.get("worker"))
-            recovered.append(job_id)
-        return recovered
+        """Re-publish (or fail) running jobs whose worker is no longer alive, or whose pool child of this worker died
+        with its message gone (jobs/recovery.py)."""
+        return recover_running(self._services(), self.hostname, max_attempts=int(self.app.config["JOB_MAX_ATTEMPTS"]),
+                               publish=self._republish, suspects=self._suspects, holds_message=self._holds_message)
+
+    def _republish(self, job: dict) -> None:
+        with self.app.app_context():  # first in line (priority 0): it had had its turn
+            publish(job["task"], job["job_id"], job["queue"])
+
+    def _holds_message(self, job: dict) -> bool:
+        return self._on_broker(lambda channel: holds_message(channel, job["job_id"], job["queue"]))
+
+    def _on_broker(self, call: Callable[[Any], T]) -> T:
+        """`call(channel)` on this thread's own broker connection, kept; made again at the next pass after an error."""
+        if self._broker is None:
+            self._broker = self.app.extensions["celery"].connection_for_write()
+        try:
+            return call(self._broker.default_channel)
+        except Exception:
+            self._broker.release()
+            self._broker = None
+            raise
 
     def restore_unstarted(self, *, older_than: float) -> list[str]:
         """Put back on their queues the messages of queued jobs a worker took and never started (jobs/unacked.py)."""
-        if self._broker is None:  # this thread's own connection, kept
-            self._broker = self.app.extensions["celery"].connection_for_write()
-        try:
-            return restore_unstarted(self._broker.default_channel, self._services().jobs, older_than=older_than)
-        except Exception:
-            self._broker.release()  # made again at the next pass
-            self._broker = None
-            raise
+        return self._on_broker(lambda channel: restore_unstarted(channel, self._services().jobs, older_than=older_than))
 
     def publish_stranded(self) -> list[str]:
         """Publish queued jobs whose publisher stopped before sending their message (see the module's note)."""

@@ -203,13 +203,16 @@ class JobStore(JobWaits):
         # moved, not started (requeued by recovery: only a start counts an attempt): read again
         return self.start(job_id, worker=worker, max_attempts=max_attempts, is_alive=is_alive, process=process)
 
-    def requeue(self, job_id: str, *, stage: str = REQUEUED_STAGE) -> bool:
-        """running -> queued, for a job whose worker died (the caller re-publishes it, then calls `published`).
+    def requeue(self, job_id: str, *, stage: str = REQUEUED_STAGE, job: dict | None = None) -> bool:
+        """running -> queued, for a job whose worker (or pool child) died (the caller re-publishes it, then calls
+        `published`); given the `job` as read, only if its record still has that attempt (START_LUA): a redelivery
+        that started it since (its killed child's message, back through Celery) keeps it, not queued again beside it.
 
         It reads as queued afresh: no share, no start time (a stranger's requeued job read `queued` at 15.6 %, the
         dead attempt's share, until it ran again); `attempts` (kept) says it has run before."""
         self.r.zadd(keys.UNPUBLISHED, {job_id: time.time()})  # first: the recovering worker may die before it publishes
-        if self._move(job_id, ("running",), "queued", stage=stage, progress=0.0, started_at=None):
+        seen = None if job is None else ["running", job.get("worker") or "", job["attempts"]]
+        if self._move(job_id, ("running",), "queued", seen=seen, stage=stage, progress=0.0, started_at=None):
             return True
         self.published(job_id)
         return False

@@ -64,3 +64,30 @@ def _job_of(payload: bytes | None) -> str | None:
         return str(json.loads(payload)[0]["headers"]["id"])
     except (ValueError, LookupError, TypeError):
         return None
+
+
+# KEYS[1] = kombu's unacked hash, KEYS[2..] = the lists of the job's queue; ARGV[1] = the job's id (32 hex digits, in
+# its message's headers). 1 when a message of the job is taken or waiting. Read in Redis, 500 entries at a time: a long
+# queue is never copied out (run only for a job whose pool child died, jobs/recovery.py).
+HOLDS_LUA = """
+for _, m in ipairs(redis.call('HVALS', KEYS[1])) do
+  if string.find(m, ARGV[1], 1, true) then return 1 end
+end
+for i = 2, #KEYS do
+  local n = redis.call('LLEN', KEYS[i])
+  for from = 0, n - 1, 500 do
+    for _, m in ipairs(redis.call('LRANGE', KEYS[i], from, from + 499)) do
+      if string.find(m, ARGV[1], 1, true) then return 1 end
+    end
+  end
+end
+return 0
+"""
+
+
+def holds_message(channel: Any, job_id: str, queue: str) -> bool:
+    """Whether the broker has a message of the job: taken by a worker (kombu's unacked hash) or waiting on its queue
+    (Celery's redelivery of a killed pool child's job, task_reject_on_worker_lost, is back there)."""
+    client = channel.client
+    return bool(client.eval(HOLDS_LUA, 1 + len(keys.queue_lists(queue)), channel.unacked_key,
+                            *keys.queue_lists(queue), job_id))

@@ -13,29 +13,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psutil
 import pytest
 
 from jobs.processes import child_is_gone, own_handle
 from jobs.recovery import recover_running
-from tests.test_resilience import ROOT, stop_all, submit_features, worker_setup, write_uploads
-
-
-@contextmanager
-def a_child() -> Iterator[subprocess.Popen]:
-    """A child of this process that lives until its stdin closes: a pool child of a worker's main process."""
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    try:
-        yield child
-    finally:
-        child.kill()
-        child.wait()
+from tests.prefork_job import a_child, job_in_a_pool_child
+from tests.test_resilience import submit_features, worker_setup, write_uploads
 
 
 def test_a_child_is_gone_once_dead_a_zombie_or_its_pid_reused():
@@ -127,21 +113,10 @@ def test_a_killed_childs_job_whose_message_a_dropped_duplicate_acknowledged_runs
     restore does) and child B, taking it, finds the job running on A and drops it, acknowledging the one unacked entry
     both shared. A is then killed: the job runs again, attempts 2, within a few recovery passes (before: `running`
     until the time limit, 4 h)."""
-    env, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
-    svc = app.extensions["music_analyzer"]
-    job_id = submit_features(app, files=write_uploads(app, files=4, seconds=12.0), batch=True)
-    log_file = tmp_path / "worker.log"
-    with open(log_file, "wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "2",
-             "-Q", settings["CPU_QUEUE"], "-n", "lostchild@test", "--loglevel", "INFO", "--without-mingle",
-             "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
-    try:
-        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.05, timeout=120)
-        assert job["state"] == "running", job
-        child = int(job["process"].split(":", 1)[0])
-        assert child in [c.pid for c in psutil.Process(worker.pid).children()]
-        with app.extensions["celery"].connection_for_write() as conn:
+    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="lostchild@test", files=4, seconds=12.0,
+                             progress=0.05) as run:
+        job_id, log_file = run.job_id, run.log
+        with run.app.extensions["celery"].connection_for_write() as conn:
             channel = conn.default_channel
             client, unacked = channel.client, channel.unacked_key
             client.config_set("notify-keyspace-events", "Kh")
@@ -153,18 +128,16 @@ def test_a_killed_childs_job_whose_message_a_dropped_duplicate_acknowledged_runs
         assert events[-2:] == ["hset", "hdel"], (events, log_file.read_text()[-3000:])
         assert f"job {job_id} not run: elsewhere" in log_file.read_text()
         assert not [m for m in client.hvals(unacked) if job_id.encode() in m]  # the job's message is gone
-        os.kill(child, signal.SIGKILL)
+        os.kill(run.child, signal.SIGKILL)
         killed = time.monotonic()
         # a recovery pass every 3 beats of 0.5 s, and a grace of one pass: well within 20 beats
-        job = svc.jobs.wait_until(job_id, lambda j: j["attempts"] == 2, timeout=10.0)
+        job = run.svc.jobs.wait_until(job_id, lambda j: j["attempts"] == 2, timeout=10.0)
         seconds = time.monotonic() - killed
         assert job["attempts"] == 2, (job, log_file.read_text()[-3000:])
         print(f"\n  killed pool child whose message a dropped duplicate acknowledged: re-queued after {seconds:.1f} s")
-        job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=240)
+        job = run.svc.jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=240)
         assert (job["state"], job["attempts"]) == ("succeeded", 2), job
-        assert f"job {job_id} re-queued: its pool child {child}:" in log_file.read_text()
-    finally:
-        stop_all([worker])
+        assert f"job {job_id} re-queued: its pool child {run.child}:" in log_file.read_text()
 
 
 def until_taken_then_acknowledged(sub, *, timeout: float) -> list[str]:

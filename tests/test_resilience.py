@@ -64,12 +64,16 @@ def test_redis_down_gives_503_and_work_resumes(settings, private_redis, tmp_path
         server2.stop()
 
 
-def start_worker_process(env: dict, queues: str, name: str, *, pool: str = "solo") -> subprocess.Popen:
-    log = Path(env["DATA_DIR"]).parent / f"worker-{name}-{len(os.listdir(Path(env['DATA_DIR']).parent))}.log"
+def start_worker_process(env: dict, queues: str, name: str, *, pool: str = "solo", concurrency: int = 1,
+                         loglevel: str = "WARNING", log: Path | None = None) -> subprocess.Popen:
+    """A `celery worker` process; its log in `log`, else worker-<name>-<n>.log beside DATA_DIR."""
+    if log is None:
+        log = Path(env["DATA_DIR"]).parent / f"worker-{name}-{len(os.listdir(Path(env['DATA_DIR']).parent))}.log"
     with open(log, "wb") as out:  # a file, never an unread pipe that could fill and block the worker
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", pool, "--concurrency", "1",
-             "-Q", queues, "-n", name, "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", pool, "--concurrency",
+             str(concurrency), "-Q", queues, "-n", name, "--loglevel", loglevel, "--without-mingle",
+             "--without-gossip"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
-import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 
@@ -29,6 +27,7 @@ from jobs import keys
 from jobs.processes import own_handle
 from jobs.store import JobStore
 from redis_server import redis_client
+from tests.prefork_job import a_child
 from tests.test_resilience import submit_features, worker_setup, write_uploads
 
 WORKER = "cpu@sibling-test#1.abc"
@@ -37,17 +36,6 @@ WORKER = "cpu@sibling-test#1.abc"
 @pytest.fixture
 def store(private_redis) -> JobStore:
     return JobStore(redis_client(f"redis://127.0.0.1:{private_redis.port}/0"))
-
-
-@contextmanager
-def a_live_sibling() -> Iterator[subprocess.Popen]:
-    """A child of this process that lives until its stdin closes: the pool child that started the job."""
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    try:
-        yield child
-    finally:
-        child.kill()
-        child.wait()
 
 
 def in_a_forked_child(call: Callable[[], str]) -> str:
@@ -84,7 +72,7 @@ def another_delivery(store: JobStore, job_id: str) -> Callable[[], str]:
 
 
 def test_a_delivery_to_a_sibling_of_the_live_child_running_the_job_leaves_it_alone(store):
-    with a_live_sibling() as sibling:
+    with a_child() as sibling:
         job_id = started_by(store, sibling)
         before = store.get(job_id)
         assert in_a_forked_child(another_delivery(store, job_id)) == "elsewhere"
@@ -95,7 +83,7 @@ def test_a_delivery_to_a_sibling_of_the_live_child_running_the_job_leaves_it_alo
 def test_a_killed_childs_job_runs_again_in_a_sibling(store, reaped):
     """The killed pool child's case, as before: its job runs again (a killed child not yet reaped by its worker is a
     zombie, dead all the same)."""
-    with a_live_sibling() as sibling:
+    with a_child() as sibling:
         job_id = started_by(store, sibling)
         sibling.kill()
         if reaped:
@@ -111,7 +99,7 @@ def test_a_killed_childs_job_runs_again_in_a_sibling(store, reaped):
 def test_a_live_sibling_newer_than_the_attempt_has_only_reused_its_pid(store):
     """The pid the record names belongs to a live sibling created after the attempt started: the child that started
     it died and its pid went to another (pids wrap around): the job runs again."""
-    with a_live_sibling() as sibling:
+    with a_child() as sibling:
         job_id = started_by(store, sibling)
         store.r.hset(keys.job(job_id), "started_at", time.time() - 60)  # the attempt began a minute ago
         assert in_a_forked_child(another_delivery(store, job_id)) == "run"
@@ -151,7 +139,7 @@ def test_a_losing_delivery_leaves_the_winners_listing(settings, private_redis, t
     _, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
     svc = app.extensions["music_analyzer"]
     job_id = submit_features(app, files=write_uploads(app, files=1, seconds=0.5), batch=False)
-    with a_live_sibling() as sibling:
+    with a_child() as sibling:
         winner = f"{sibling.pid}:tok.1"
         svc.workers.set_current(WORKER, job_id, pid=sibling.pid, process="tok.1")  # as its runner did, then started
         assert svc.jobs.start(job_id, worker=WORKER, max_attempts=2, process=winner) == "run"
@@ -176,30 +164,14 @@ def test_a_prefork_workers_second_delivery_of_a_running_job_leaves_it_to_the_chi
     """A real prefork worker of two pool children: the job's message delivered again while one child runs it (as
     jobs/unacked.py's restore does) reaches the other, which leaves it: the job runs once, one attempt (the old start
     ran it again in the second child: two attempts, both children on it)."""
-    import psutil
-
     from jobs.submit import publish
-    from tests.test_resilience import ROOT, stop_all
+    from tests.prefork_job import job_in_a_pool_child
 
-    env, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
-    svc = app.extensions["music_analyzer"]
-    job_id = submit_features(app, files=write_uploads(app, files=6, seconds=15.0), batch=True)
-    log_file = tmp_path / "worker.log"
-    with open(log_file, "wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "2",
-             "-Q", settings["CPU_QUEUE"], "-n", "prefork2@test", "--loglevel", "INFO", "--without-mingle",
-             "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
-    try:
-        job = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.1, timeout=120)
-        assert job["state"] == "running", job
-        runner = int(job["process"].split(":", 1)[0])
-        assert runner in [c.pid for c in psutil.Process(worker.pid).children()]
-        with app.app_context():
-            publish("music_analyzer.features", job_id, settings["CPU_QUEUE"])  # the second delivery
-        job = svc.jobs.wait(job_id, timeout=240)
+    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="prefork2@test", files=6, seconds=15.0,
+                             progress=0.1) as run:
+        with run.app.app_context():
+            publish("music_analyzer.features", run.job_id, settings["CPU_QUEUE"])  # the second delivery
+        job = run.svc.jobs.wait(run.job_id, timeout=240)
         assert (job["state"], job["attempts"]) == ("succeeded", 1), job
-        assert int(job["process"].split(":", 1)[0]) == runner
-        assert f"job {job_id} not run: elsewhere" in log_file.read_text(), log_file.read_text()[-3000:]
-    finally:
-        stop_all([worker])
+        assert int(job["process"].split(":", 1)[0]) == run.child
+        assert f"job {run.job_id} not run: elsewhere" in run.log.read_text(), run.log.read_text()[-3000:]

@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     # sessions one ordinary user may hold; past it POST /sessions gets 409 too_many_sessions; 0 = no limit
     "MAX_SESSIONS_PER_USER": 10000,
     "HEARTBEAT_SECONDS": 2.0,
+    # a worker of the CPU queue compiles the analysis jobs' numba code into the on-disk cache at start, in a process
+    # of its own at nice 19 (jobs/warmup.py): a fresh install's first features job had spent ~18 s compiling
+    "NUMBA_WARMUP": True,
     "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
     "EVENTS_HEARTBEAT_SECONDS": 15.0,  # a `: keep-alive` comment this often on an idle GET /jobs/<id>/events

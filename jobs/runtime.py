@@ -58,6 +58,7 @@ from .recovery import RECOVERY_LOCK_SECONDS, recover_running
 from .services import Services, services
 from .submit import publish
 from .unacked import holds_message, restore_unstarted
+from .warmup import NumbaWarmup
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,13 @@ class WorkerRuntime:
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
         self._started = False  # the start's steps in Redis are done (`_first_steps`)
         self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
+        # the CPU queue's jobs (features, pitch) run numba code: compiled into the cache before the first job comes
+        self._warmup = (NumbaWarmup(flask_app.config["DATA_DIR"])
+                        if flask_app.config.get("NUMBA_WARMUP") and flask_app.config["CPU_QUEUE"] in queues else None)
 
     def start(self) -> None:
+        if self._warmup is not None:  # first: its cache directory goes into the environment the pool children get
+            self._warmup.start()
         # The threads start whatever Redis answers: the first steps had come first, and a Redis gone between the first
         # beat and the last step raised out of worker_init, so a worker ran its jobs with no heartbeat for good
         # (others then took its running jobs for orphans). Steps not done here are the heartbeat thread's first work.
@@ -148,6 +154,8 @@ class WorkerRuntime:
             self._thread.join(timeout=5)
         if self._sender:
             self._sender.stop()
+        if self._warmup is not None:
+            self._warmup.stop()
         if self._broker is not None and not (self._thread and self._thread.is_alive()):
             self._broker.release()
         try:
@@ -160,8 +168,10 @@ class WorkerRuntime:
 
     def beat(self) -> None:
         svc = self._services()
+        warmup = {} if self._warmup is None else {  # for /health: whether the first jobs still compile
+            "numba_warmup": {"state": self._warmup.state, "seconds": self._warmup.seconds}}
         svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
-                         started_at=self.started_at)
+                         started_at=self.started_at, **warmup)
         self._emptied.check(svc.jobs.r)
 
     def _loop(self) -> None:

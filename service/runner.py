@@ -341,7 +341,8 @@ def run(opts: Options, settings: dict) -> int:
         with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
             fh.write(supervisor_conf.render(layout, plan_.programs, str(ROOT)))
         env = {**os.environ, "REDIS_URL": plan_.redis_url, "DATA_DIR": str(layout.data), "PYTHONUNBUFFERED": "1"}
-        # numba-compiled DSP caches its machine code here, so a new worker skips 3-4 s of compiling
+        # numba-compiled DSP caches its machine code here (the CPU worker fills it at start: jobs/warmup.py), so a
+        # new worker or pool child loads it instead of compiling
         env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))
         # every program counts into one place, summed by GET /metrics (jobs/metrics.py)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.fresh_metrics_dir())

@@ -29,6 +29,9 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ma-te
 # name the allow-list's check looks up) sat out 9 such waits, 45 s a run. 1 s per try here (glibc reads it in each
 # new thread's first lookup; every test host is offline, so no answer is lost by it); a setting given is kept.
 os.environ.setdefault("RES_OPTIONS", "timeout:1")
+# Off in every worker and run.py the tests start (tests/test_numba_warmup.py turns it on): each would compile the
+# analysis code for ~15 s of CPU beside the suite on a 2-core machine
+os.environ["NUMBA_WARMUP"] = "0"
 import shutil
 import threading
 import time

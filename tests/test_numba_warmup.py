@@ -1,0 +1,88 @@
+"""A worker of the CPU queue compiles the analysis jobs' numba code into DATA_DIR's cache at start (jobs/warmup.py),
+beside its heartbeat: a fresh install's first features job had spent ~18 s (105 s under load) compiling it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis as redis_lib
+
+from config import load_settings
+from jobs import keys
+from tests.test_resilience import stop_all
+
+ROOT = Path(__file__).resolve().parent.parent
+# what the features and pitch jobs compile, as numba names their cache index files (module.function-line);
+# measured by running both on real recordings with an empty NUMBA_CACHE_DIR (worker/warmup.py's note)
+WARMED = ("beat_tracking._beat_dp-", "melody._banded_viterbi-", "utils._localmax-", "utils._localmin-",
+          "utils.__peak_pick-", "utils._cabs2-", "utils._phasor_angles-")
+WAIT_SECONDS = 120.0  # the warm-up takes ~13 s on an idle 2-core machine; a bound, not a sleep
+
+
+def watch_warmup(sub, client: redis_lib.Redis, timeout: float) -> tuple[list[float], dict | None]:
+    """Follow the worker's heartbeat record through Redis' keyspace events (each beat writes the hash): the beats
+    written while its warm-up ran, and the warm-up's last published state (None: no beat came in time)."""
+    running: list[float] = []
+    state: dict | None = None
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        message = sub.get_message(timeout=left)
+        if not message or message["type"] != "pmessage" or message["data"] != b"hset":
+            continue
+        record = client.hgetall(message["channel"].decode().split(":", 1)[1])
+        if not record:
+            continue
+        assert b"numba_warmup" in record, f"the worker's heartbeat says nothing of a warm-up: {record}"
+        state = json.loads(record[b"numba_warmup"])
+        if state["state"] != "running":
+            return running, state
+        running.append(float(record[b"heartbeat"]))
+    return running, state
+
+
+def test_a_fresh_worker_caches_the_analysis_numba_code_before_any_job_and_beats_meanwhile(
+        settings, private_redis, tmp_path):
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    client = redis_lib.Redis.from_url(url)
+    client.config_set("notify-keyspace-events", "Kh")  # our own server: an event for every hash write (each beat)
+    data = tmp_path / "data"
+    env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
+           "HEARTBEAT_SECONDS": "0.5", "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"],
+           "NUMBA_WARMUP": "1"}
+    env.pop("NUMBA_CACHE_DIR", None)  # a worker started without run.py: the cache goes into DATA_DIR all the same
+    node = f"warm-{os.getpid()}@localhost"
+    log_path = tmp_path / "worker.log"
+    pattern = f"__keyspace@0__:{keys.worker(node)}#*"
+    with client.pubsub() as sub, open(log_path, "wb") as log:
+        sub.psubscribe(pattern)
+        sub.get_message(timeout=5)  # the subscription's confirmation: beats from here on are seen
+        worker = subprocess.Popen(  # prefork, as run.py's CPU worker: the pool child forks beside the warm-up
+            [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "prefork", "--concurrency", "1",
+             "-Q", settings["CPU_QUEUE"], "-n", node, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            beats, state = watch_warmup(sub, client, WAIT_SECONDS)
+        finally:
+            stop_all([worker])
+    text = log_path.read_text(errors="replace")
+    assert state is not None and state["state"] == "done", (state, text[-3000:])
+    # it beat all along: every 0.5 s, never near the 3 s after which a worker counts as dead
+    assert len(beats) >= 3, (beats, text[-3000:])
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    assert max(gaps) < 2.5, gaps
+    # no job was ever sent: the cache holds every function the features and pitch jobs compile
+    cached = [p.name for p in (data / "numba-cache").rglob("*.nbi")]
+    assert all(any(name.startswith(w) for name in cached) for w in WARMED), sorted(cached)
+    assert all(any(p.name.startswith(w) for p in (data / "numba-cache").rglob("*.nbc")) for w in WARMED)
+    done = [line for line in text.splitlines() if "numba warm-up done in" in line]
+    assert len(done) == 1 and f"{data / 'numba-cache'}" in done[0], text[-3000:]
+
+
+def test_the_warm_up_is_on_by_default_and_a_setting_turns_it_off():
+    assert load_settings({}, dotenv=False)["NUMBA_WARMUP"] is True
+    assert load_settings({"NUMBA_WARMUP": "off"}, dotenv=False)["NUMBA_WARMUP"] is False

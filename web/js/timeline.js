@@ -15,16 +15,17 @@ const CHORD_FONT = '12px system-ui, sans-serif';
 const CHORD_PAD_PX = 5; // space left and right of a chord's name in its box
 const SHORT_QUALITY = { maj: '', min: 'm', min7: 'm7' }; // "A:min" -> "Am", "C:maj" -> "C"
 
-// A chord's names, longest first: its label ("A:min"), the lead-sheet name ("Am") and the root ("A").
+// A chord's names on the timeline, longest first: the lead-sheet name ("Am" for "A:min", "C" for "C:maj") and the
+// root ("A"). One style for every box: the full label where it fitted beside "Am" where it did not read as two names.
 export function chordNames(label) {
   const [root, quality] = String(label).split(':');
   if (quality === undefined) return [root];
   const short = root + (quality in SHORT_QUALITY ? SHORT_QUALITY[quality] : quality);
-  return [...new Set([label, short, root])];
+  return [...new Set([short, root])];
 }
 
 // The longest of the chord's names that fits `room` css px in the context's font, or '' (a box too narrow for its
-// label had clipped it mid-word: "A:min" read "A:n"); the readout under the playhead always names it in full.
+// label had clipped it mid-word: "A:min" read "A:n"); the readout under the playhead names it in full ("A:min").
 export function chordText(g, label, room) {
   return chordNames(label).find((name) => g.measureText(name).width <= room) || '';
 }

@@ -36,9 +36,9 @@ redis.call('ZADD', KEYS[1], ARGV[2], due[1])
 return due[1]
 """
 
-# KEYS[1] = due zset, KEYS[2] = wake list; ARGV[1] = a delivery put off for its owner's turn, ARGV[2] = the due time
-# that set, ARGV[3] = now. Makes it due now and wakes a sender, if it is still as it was put off (not claimed since,
-# whose lease a wake would cut short, nor ended). Returns 1 if woken, else 0.
+# KEYS[1] = due zset, KEYS[2] = wake list; ARGV[1] = a delivery put off (for its owner's turn, or behind its job's
+# earlier delivery), ARGV[2] = the due time that set, ARGV[3] = now. Makes it due now and wakes a sender, if it is still
+# as it was put off (not claimed since, whose lease a wake would cut short, nor ended). Returns 1 if woken, else 0.
 _WAKE_LUA = """
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not due or tonumber(due) ~= tonumber(ARGV[2]) then return 0 end
@@ -46,6 +46,21 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('LPUSH', KEYS[2], 1)
 redis.call('LTRIM', KEYS[2], 0, 63)
 return 1
+"""
+
+# KEYS[1] = due zset, KEYS[2] = the earlier delivery's record, KEYS[3] = the claimed delivery's; ARGV[1] = the claimed
+# delivery, ARGV[2] = its due time behind the earlier one, ARGV[3] = now. Puts it off to ARGV[2], recording that time
+# for the earlier one's end to wake it by (`_release_next`), if the earlier one is still pending; else (it ended since
+# it was looked at, and its end may have looked for this one to wake before this was recorded) makes it due now.
+# Returns 1 if put off.
+_WAIT_LUA = """
+if redis.call('HGET', KEYS[2], 'state') == 'pending' then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'waiting_until', ARGV[2]) end
+  return 1
+end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+return 0
 """
 
 
@@ -57,6 +72,7 @@ class WebhookQueue:
         self.settings = settings
         self._claim = self.r.register_script(_CLAIM_LUA)
         self._wake = self.r.register_script(_WAKE_LUA)
+        self._wait = self.r.register_script(_WAIT_LUA)
 
     def enqueue(self, job: Mapping[str, Any], event: str, payload: Mapping[str, Any]) -> str | None:
         """Queue `event` for `job` if it asked for webhooks of that kind; returns the delivery id."""
@@ -126,8 +142,9 @@ class WebhookQueue:
         return due
 
     def wake(self, delivery_id: str, put_off_until: float) -> bool:
-        """A delivery `defer` put off until `put_off_until` is due now, and a sender is woken for it (its owner's
-        turn has come); False if it was claimed or ended since (a wake would cut a sending worker's lease short)."""
+        """A delivery put off until `put_off_until` is due now, and a sender is woken for it (its owner's turn has
+        come, or the job's earlier delivery has ended); False if it was claimed or ended since (a wake would cut a
+        sending worker's lease short)."""
         return bool(self._wake(keys=[keys.WEBHOOKS_DUE, keys.WEBHOOKS_WAKE],
                                args=[delivery_id, put_off_until, time.time()]))
 
@@ -156,7 +173,9 @@ class WebhookQueue:
             # failed had been retried after job.completed, and a stranger's receiver showed the finished job
             # as running. Due again when the earlier one is (it makes this one due at once when it ends).
             due = float(self.r.zscore(keys.WEBHOOKS_DUE, earlier) or 0)
-            self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: max(due, time.time()) + ORDER_GAP_SECONDS})
+            now = time.time()
+            self._wait(keys=[keys.WEBHOOKS_DUE, keys.webhook(earlier), keys.webhook(delivery_id)],
+                       args=[delivery_id, max(due, now) + ORDER_GAP_SECONDS, now])
             return "waiting"
         attempt = int(rec["attempts"]) + 1
         code, error = self._post(rec)
@@ -205,21 +224,21 @@ class WebhookQueue:
                      if st is not None and text(st) == "pending" and due is not None), None)
 
     def _release_next(self, job_id: str, delivery_id: str) -> None:
-        """`delivery_id` has ended: the job's next delivery still scheduled, waiting behind it, is due now (the
+        """`delivery_id` has ended: the job's next delivery still scheduled, if it waits behind it, is due now (the
         very next may have ended already: a progress event dropped while the start was being retried, and the
-        completion behind it had waited out the start's 60 s lease)."""
+        completion behind it had waited out the start's 60 s lease). Only if it is still as its waiting set it: one
+        claimed since has its lease end as its due time, and making it due now (a ZADD LT had) let a second sender
+        claim it while the first was sending it."""
         _, later = self._around(job_id, delivery_id)
         pipe = self.r.pipeline()
         for i in later:
             pipe.zscore(keys.WEBHOOKS_DUE, i)
-        due = pipe.execute() if later else []
-        following = next((i for i, d in zip(later, due, strict=True) if d is not None), None)
-        if following is not None:
-            pipe = self.r.pipeline()
-            pipe.zadd(keys.WEBHOOKS_DUE, {following: time.time()}, xx=True, lt=True)  # only sooner, never re-added
-            pipe.lpush(keys.WEBHOOKS_WAKE, 1)
-            pipe.ltrim(keys.WEBHOOKS_WAKE, 0, 63)
-            pipe.execute()
+            pipe.hget(keys.webhook(i), "waiting_until")
+        found = pipe.execute() if later else []
+        following = next(((i, until) for i, due, until in zip(later, found[::2], found[1::2], strict=True)
+                          if due is not None), None)
+        if following is not None and following[1] is not None:  # never put off behind an earlier one: due already
+            self.wake(following[0], float(following[1]))
 
     def _job_ended(self, job_id: str) -> bool:
         state = self.r.hget(keys.job(job_id), "state")

@@ -95,3 +95,24 @@ def test_the_completion_is_released_past_a_progress_event_dropped_meanwhile(own_
     finally:
         receiver.close()
     assert receiver.events() == ["job.start", "job.completed"]
+
+
+def test_the_end_of_an_earlier_delivery_keeps_a_claimed_next_ones_lease(own_db, settings):
+    """Two senders claimed a job's start and its completion at once (both due); the start's end made the completion
+    due now (a ZADD LT on its due time, which a claim had set to its lease end): a third claim got it while its
+    first sender was still at it, and it could be sent twice at once. Only a delivery still waiting as its waiting
+    set it is woken."""
+    queue, receiver = WebhookQueue(own_db, settings), Receiver()
+    try:
+        job = a_job(own_db, receiver.url)
+        start = queue.enqueue(job, "start", {"state": "running"})
+        completed = queue.enqueue(job, "completed", {"state": "succeeded"})
+        assert queue.claim() == start and queue.claim() == completed  # two senders, each at one of them
+        leased = own_db.zscore(job_keys.WEBHOOKS_DUE, completed)
+        assert queue.send(start) == "delivered"
+        assert own_db.zscore(job_keys.WEBHOOKS_DUE, completed) == leased, "the start's end cut the lease short"
+        assert queue.claim() is None  # no second sender for the completion while its first has it
+        assert queue.send(completed) == "delivered"  # its first sender goes on: the start has ended
+    finally:
+        receiver.close()
+    assert receiver.events() == ["job.start", "job.completed"]

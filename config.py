@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_ATTEMPTS": 5,  # deliveries of one event, with exponential backoff between them
     "WEBHOOK_PROGRESS_SECONDS": 1.0,  # at most one progress event per job this often
     "WEBHOOK_SENDERS": 4,  # threads per worker process sending deliveries
-    "WEBHOOK_SENDS_PER_OWNER": 1,  # of those, how many one user's deliveries may take at once (per process)
+    "WEBHOOK_SENDS_PER_OWNER": 1,  # one user's deliveries sent at once, over all worker processes on the Redis
     "JOB_WAIT_MAX_SECONDS": 60.0,  # longest GET /jobs/<id>?wait= and Prefer: wait=
     "IDEMPOTENCY_TTL_SECONDS": 24 * 3600,  # how long an Idempotency-Key names its job
     "METRICS_PUBLIC": False,  # GET /metrics without credentials (a scraper on a private network)

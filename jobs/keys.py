@@ -33,6 +33,9 @@
     ma:webhooks:due           zset: delivery ids by the time they are due (a claim pushes it to a lease end)
     ma:webhooks:wake          list: a token per new delivery, for senders blocked in BLPOP
     ma:webhook-progress:<id>  string: a progress event was queued recently (rate limit per job)
+    ma:webhook-owner:<owner>:turns     zset: tokens of the owner's deliveries being sent, by lease end (Redis's
+                              clock, ms; at most WEBHOOK_SENDS_PER_OWNER over every process: webhook_owner_limit.py)
+    ma:webhook-owner:<owner>:put-off   zset: the owner's deliveries put off for a turn, by the due time that set
     <queue>, <queue>\x06\x16<p>   kombu's message lists of a Celery queue (and its priority sub-lists)
 """
 
@@ -153,6 +156,14 @@ def job_webhooks(job_id: str) -> str:
 
 def webhook_progress(job_id: str) -> str:
     return f"{PREFIX}webhook-progress:{job_id}"
+
+
+def webhook_owner_turns(owner: str) -> str:
+    return f"{PREFIX}webhook-owner:{owner}:turns"
+
+
+def webhook_owner_put_off(owner: str) -> str:
+    return f"{PREFIX}webhook-owner:{owner}:put-off"
 
 
 def text(value: bytes | str) -> str:

@@ -36,9 +36,10 @@ redis.call('ZADD', KEYS[1], ARGV[2], due[1])
 return due[1]
 """
 
-# KEYS[1] = due zset, KEYS[2] = wake list; ARGV[1] = a delivery put off (for its owner's turn, or behind its job's
-# earlier delivery), ARGV[2] = the due time that set, ARGV[3] = now. Makes it due now and wakes a sender, if it is still
-# as it was put off (not claimed since, whose lease a wake would cut short, nor ended). Returns 1 if woken, else 0.
+# KEYS[1] = due zset, KEYS[2] = wake list; ARGV[1] = a delivery put off behind its job's earlier delivery, ARGV[2] =
+# the due time that set, ARGV[3] = now. Makes it due now and wakes a sender, if it is still as it was put off (not
+# claimed since, whose lease a wake would cut short, nor ended). Returns 1 if woken, else 0. (The owner's turns wake
+# theirs the same way: jobs/webhook_owner_limit.py.)
 _WAKE_LUA = """
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not due or tonumber(due) ~= tonumber(ARGV[2]) then return 0 end
@@ -134,17 +135,10 @@ class WebhookQueue:
         found, owner = self.r.hmget(keys.webhook(delivery_id), ["id", "owner"])
         return None if found is None else text(owner or b"")
 
-    def defer(self, delivery_id: str, seconds: float) -> float:
-        """Make a claimed delivery due again in `seconds`, no attempt counted (its owner's sends are busy); returns
-        that due time, by which `wake` knows it still waits as put off."""
-        due = time.time() + seconds
-        self.r.zadd(keys.WEBHOOKS_DUE, {delivery_id: due})
-        return due
-
     def wake(self, delivery_id: str, put_off_until: float) -> bool:
-        """A delivery put off until `put_off_until` is due now, and a sender is woken for it (its owner's turn has
-        come, or the job's earlier delivery has ended); False if it was claimed or ended since (a wake would cut a
-        sending worker's lease short)."""
+        """A delivery put off until `put_off_until` is due now, and a sender is woken for it (the job's earlier
+        delivery has ended); False if it was claimed or ended since (a wake would cut a sending worker's lease
+        short)."""
         return bool(self._wake(keys=[keys.WEBHOOKS_DUE, keys.WEBHOOKS_WAKE],
                                args=[delivery_id, put_off_until, time.time()]))
 

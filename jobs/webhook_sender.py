@@ -11,7 +11,7 @@ import uuid
 import redis
 
 from . import keys, webhook_post
-from .webhook_owner_limit import OwnerLimit
+from .webhook_owner_limit import TURN_LEASE_SECONDS, OwnerLimit
 from .webhook_queue import WebhookQueue
 
 log = logging.getLogger(__name__)
@@ -22,23 +22,25 @@ class WebhookSender:
 
     Between deliveries each blocks on the wake list (BLPOP) until the next delivery is due, at most
     IDLE_SECONDS: a new delivery wakes a sender at once, a retry's backoff is waited out, nothing polls.
-    One owner's deliveries take at most `per_owner` of the threads at a time (a claimed delivery over that is
-    deferred by OWNER_BUSY_SECONDS, no attempt counted): a stranger's three receivers that each took the
-    10-second timeout held the one sender thread there was, and another user's webhook waited 7-11 s behind them.
-    The end of a delivery wakes the first of its owner's deliveries this process put off, so the next one follows
-    at once; its timer is left for a process that stopped before waking it.
+    One owner's deliveries take at most `per_owner` turns at a time over every process on the Redis (a claimed delivery
+    over that is deferred by OWNER_BUSY_SECONDS, no attempt counted; jobs/webhook_owner_limit.py): a stranger's three
+    receivers that each took the 10-second timeout held the one sender thread there was, and another user's webhook
+    waited 7-11 s behind them. The end of a delivery wakes the first of its owner's deliveries put off by any process,
+    so the next one follows at once; its timer is left for a process that stopped before waking it, and a turn's lease
+    (TURN_LEASE_SECONDS) for one killed while sending.
     `stop` wakes the threads through a list of this sender's own, which each also waits on: they had sat out the
     rest of their BLPOP (up to IDLE_SECONDS), and every worker's stop (Ctrl-C, systemctl stop) took 5 s more.
     """
 
     IDLE_SECONDS = 5.0
     OWNER_BUSY_SECONDS = 1.0
+    TURN_LEASE_SECONDS = TURN_LEASE_SECONDS  # a turn of an owner's held at most this long (30 s; why: there)
 
     def __init__(self, queue: WebhookQueue, *, blocking_client: redis.Redis, threads: int = 4,
                  per_owner: int = 1):
         self.queue = queue
         self.blocking = blocking_client
-        self.limit = OwnerLimit(per_owner)
+        self.limit = OwnerLimit(queue.r, per_owner, lease_seconds=self.TURN_LEASE_SECONDS)
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, name=f"ma-webhooks-{i}", daemon=True)
                          for i in range(max(1, threads))]
@@ -85,9 +87,16 @@ class WebhookSender:
         if owner is None:
             self.queue.send(delivery)  # gone: send() drops it from the schedule
             return
-        if not self.limit.take(owner, delivery, lambda: self.queue.defer(delivery, self.OWNER_BUSY_SECONDS)):
-            return  # put off: the end of the turn that holds its owner's deliveries wakes it
+        turn = self.limit.take(owner, delivery, put_off_seconds=self.OWNER_BUSY_SECONDS)
+        if turn is None:
+            self._put_off(delivery)
+            return
         try:
             self.queue.send(delivery)
         finally:
-            self.limit.release(owner, self.queue.wake)
+            self.limit.release(owner, turn)
+
+    def _put_off(self, delivery: str) -> None:
+        """`delivery` waits for its owner's turn: the end of a turn that holds their deliveries wakes it, in whichever
+        process (tests watch this)."""
+        log.debug("webhook %s put off for its owner's turn", delivery)

@@ -21,13 +21,13 @@
 
 The parts: what a request asks (jobs/webhook_requests.py), the queue in Redis (jobs/webhook_queue.py), one
 attempt's POST (jobs/webhook_post.py), its signatures (jobs/webhook_signing.py), where it may go
-(jobs/webhook_hosts.py), the sender threads (jobs/webhook_sender.py) and their per-owner limit
-(jobs/webhook_owner_limit.py). The names callers use are all importable from here.
+(jobs/webhook_hosts.py), the sender threads (jobs/webhook_sender.py) and their per-owner limit, held over every
+worker process in Redis (jobs/webhook_owner_limit.py). The names callers use are all importable from here.
 """
 
 from __future__ import annotations
 
-from .webhook_owner_limit import OwnerLimit
+from .webhook_owner_limit import TURN_LEASE_SECONDS, OwnerLimit
 from .webhook_post import DELIVERY_TIMEOUT_SECONDS
 from .webhook_queue import (
     BACKOFF_BASE_SECONDS,
@@ -43,7 +43,7 @@ from .webhook_signing import SECRET_FILE, secret_key, secret_text, sign, signatu
 
 __all__ = [
     "BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "DELIVERY_TIMEOUT_SECONDS", "EVENTS", "HISTORY_TTL_SECONDS",
-    "LEASE_SECONDS", "MAX_URL_CHARS", "ORDER_GAP_SECONDS", "SECRET_FILE", "OwnerLimit", "WebhookQueue",
-    "WebhookRequest", "WebhookSender", "events_of", "parse_request", "secret_key", "secret_text", "sign",
-    "signatures", "user_secret_text", "validate_filter", "verify",
+    "LEASE_SECONDS", "MAX_URL_CHARS", "ORDER_GAP_SECONDS", "SECRET_FILE", "OwnerLimit", "TURN_LEASE_SECONDS",
+    "WebhookQueue", "WebhookRequest", "WebhookSender", "events_of", "parse_request", "secret_key", "secret_text",
+    "sign", "signatures", "user_secret_text", "validate_filter", "verify",
 ]

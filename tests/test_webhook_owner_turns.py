@@ -1,8 +1,9 @@
 """One owner's webhook deliveries go one at a time (WEBHOOK_SENDS_PER_OWNER, 1), and the next follows the one before
 at once. Two of a user's jobs that ended together: a second sender thread claimed the second job's delivery while the
 first was being sent, put it off for the owner's turn (OWNER_BUSY_SECONDS, 1 s) and nothing woke it when the first
-ended, so it arrived ~1 s late. A real sender (threads, BLPOP) on a database of its own, real Redis, a real HTTP
-receiver on 127.0.0.1."""
+ended, so it arrived ~1 s late. Over worker processes too: each had counted the owner's turns of its own, so two
+workers sent one owner's deliveries two at a time. Real senders (threads, BLPOP; two of them with clients of their own
+standing in for two worker processes) on a database of its own, real Redis, a real HTTP receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 import redis
 
 from jobs import keys as job_keys
-from jobs.webhooks import WebhookQueue, WebhookSender
+from jobs.webhooks import OwnerLimit, WebhookQueue, WebhookSender
 
 DB = 14  # the webhook tests' own databases: 11, 12 (test_api_contract.py), 13 (test_webhook_sender.py), this one
 PROMPT_SECONDS = 0.5  # the next delivery's arrival after the one before it was answered (it had been ~1 s)
@@ -34,8 +35,10 @@ class Arrival:
 @dataclass
 class TimedReceiver:
     """Records when each delivery arrives and is answered and how many were in at once; holds the first one until
-    `release` is set (its owner's turn stays taken while the test sees the other put off)."""
+    `release` is set (its owner's turn stays taken while the test sees the other put off). Each later arrival is
+    also counted on `others` (when given): one sent while the first is held has not waited its turn."""
 
+    others: threading.Semaphore | None = None
     arrivals: list[Arrival] = field(default_factory=list)
     most_at_once: int = 0
     first_held: threading.Event = field(default_factory=threading.Event)
@@ -54,6 +57,8 @@ class TimedReceiver:
                     in_now = sum(not a.answered for a in receiver.arrivals)
                     receiver.most_at_once = max(receiver.most_at_once, in_now)
                     first = len(receiver.arrivals) == 1
+                if not first and receiver.others is not None:
+                    receiver.others.release()
                 if first:
                     receiver.first_held.set()
                     receiver.release.wait(timeout=60)
@@ -82,26 +87,29 @@ class TimedReceiver:
         self.server.server_close()
 
 
-def one_owners_jobs_ending_together(redis_url: str, settings: dict, *, jobs: int = 2,
-                                    threads: int = 3) -> tuple[list[float], int]:
+def one_owners_jobs_ending_together(redis_url: str, settings: dict, *, jobs: int = 2, threads: int = 3,
+                                    senders: int = 1) -> tuple[list[float], int]:
     """`jobs` jobs of one owner end together; the first delivery is held at the receiver until each of the others
-    was put off for the owner's turn by another sender thread. Returns the seconds from each delivery's answer to
-    the next one's arrival, and the most deliveries the receiver had in at once."""
+    was put off for the owner's turn by another sender thread (or sent meanwhile, which the caller sees). `senders`
+    senders of `threads` threads, each with Redis clients of its own, as worker processes have. Returns the seconds
+    from each delivery's answer to the next one's arrival, and the most deliveries the receiver had in at once."""
     url = redis_url.rsplit("/", 1)[0] + f"/{DB}"
     own = redis.Redis.from_url(url)
-    put_off = threading.Semaphore(0)
+    seen = threading.Semaphore(0)  # a delivery put off for its owner's turn, or one arriving after the first
 
-    class Watched(WebhookQueue):
-        """The real queue; tells the test when a delivery was put off for its owner's turn (no sleep to guess)."""
+    class Watched(WebhookSender):
+        """A real sender; tells the test when a delivery was put off for its owner's turn (no sleep to guess)."""
 
-        def defer(self, delivery_id: str, seconds: float) -> float:
-            due = super().defer(delivery_id, seconds)
-            put_off.release()
-            return due
+        def _put_off(self, delivery: str) -> None:
+            super()._put_off(delivery)
+            seen.release()
 
-    queue, receiver = Watched(own, settings), TimedReceiver()
-    sender = WebhookSender(queue, blocking_client=redis.Redis.from_url(url), threads=threads, per_owner=1)
-    sender.start()
+    receiver = TimedReceiver(others=seen)
+    queue = WebhookQueue(own, settings)
+    started = [Watched(WebhookQueue(redis.Redis.from_url(url), settings), blocking_client=redis.Redis.from_url(url),
+                       threads=threads, per_owner=1) for _ in range(senders)]
+    for sender in started:
+        sender.start()
     try:
         ids = []
         for n in range(jobs):  # they all end now
@@ -110,13 +118,14 @@ def one_owners_jobs_ending_together(redis_url: str, settings: dict, *, jobs: int
                                       "webhook_events": ["completed"]}, "completed", {"job_id": job_id}))
         assert receiver.first_held.wait(timeout=30), "no delivery reached the receiver"
         for _ in range(jobs - 1):
-            assert put_off.acquire(timeout=30), "a delivery was never claimed while the first was being sent"
+            assert seen.acquire(timeout=30), "a delivery was never claimed while the first was being sent"
         receiver.release.set()
         arrivals = receiver.wait_answered(jobs)
         assert sorted(a.webhook_id for a in arrivals) == sorted(ids)  # each once
         return [b.arrived - a.answered for a, b in itertools.pairwise(arrivals)], receiver.most_at_once
     finally:
-        sender.stop()
+        for sender in started:
+            sender.stop()
         receiver.close()
         own.flushdb()
 
@@ -129,23 +138,35 @@ def test_the_next_delivery_of_an_owner_follows_the_one_before_at_once(redis_url,
     assert max(gaps) < PROMPT_SECONDS, f"a delivery came {max(gaps):.2f} s after the one before it was answered"
 
 
+def test_two_worker_processes_send_one_owners_deliveries_one_at_a_time(redis_url, settings):
+    """Two senders of one thread each: the second claims the owner's other delivery while the first one's is held
+    at the receiver. It had sent it at once (each process counted the owner's turns of its own); it is put off, and
+    the first one's end, in the other process, wakes it."""
+    gaps, most_at_once = one_owners_jobs_ending_together(redis_url, settings, jobs=2, threads=1, senders=2)
+    assert most_at_once == 1 and min(gaps) > 0, "two worker processes sent one owner's deliveries at once"
+    assert max(gaps) < PROMPT_SECONDS, f"a delivery came {max(gaps):.2f} s after the one before it was answered"
+
+
 def test_a_put_off_delivery_claimed_since_is_not_woken(redis_url, settings):
     """Woken after another worker claimed it, a delivery would be due again within its lease: sent twice at once."""
     own = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + f"/{DB}")
-    queue = WebhookQueue(own, settings)
+    queue, limit = WebhookQueue(own, settings), OwnerLimit(own, 1)
     try:
         job = {"job_id": f"frank-{uuid.uuid4().hex}", "owner": "frank", "webhook": "http://127.0.0.1:9/hook",
                "webhook_events": ["completed"]}
         delivery = queue.enqueue(job, "completed", {})
-        assert delivery and queue.claim() == delivery
-        until = queue.defer(delivery, 1.0)
-        assert queue.claim() is None  # put off
-        assert queue.wake(delivery, until) and queue.claim() == delivery  # its owner's turn: due now
+        first = limit.take("frank", "another", put_off_seconds=1.0)  # another of frank's is being sent
+        assert first and delivery and queue.claim() == delivery
+        assert limit.take("frank", delivery, put_off_seconds=1.0) is None and queue.claim() is None  # put off
+        assert limit.release("frank", first) and queue.claim() == delivery  # its owner's turn: due now
         leased = own.zscore(job_keys.WEBHOOKS_DUE, delivery)
-        assert not queue.wake(delivery, until)  # claimed since: its lease stands
+        second = limit.take("frank", delivery, put_off_seconds=1.0)
+        assert second and not limit.release("frank", second)  # nothing else put off: nothing woken
+        assert own.zscore(job_keys.WEBHOOKS_DUE, delivery) == leased and queue.claim() is None  # its lease stands
+        third = limit.take("frank", "another", put_off_seconds=1.0)
+        assert third and limit.take("frank", delivery, put_off_seconds=1.0) is None  # put off again (claimed)
+        own.zadd(job_keys.WEBHOOKS_DUE, {delivery: leased})  # and claimed since by another worker
+        assert not limit.release("frank", third)  # claimed since: its lease stands
         assert own.zscore(job_keys.WEBHOOKS_DUE, delivery) == leased and queue.claim() is None
-        own.zrem(job_keys.WEBHOOKS_DUE, delivery)
-        assert not queue.wake(delivery, until)  # ended: not scheduled again
-        assert own.zscore(job_keys.WEBHOOKS_DUE, delivery) is None
     finally:
         own.flushdb()

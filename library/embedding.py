@@ -10,6 +10,11 @@ the cosine. Loaded once per process (the worker indexes, the API embeds a query)
 copy of the weights from the resident LLM's, since the API process, which embeds queries, holds no model.
 Vectors are stored with the model's name and never compared across models: changing the setting needs
 `POST /library/reindex`.
+
+Queries of a BERT model (MiniLM, or a local BERT folder library/bert_numpy.py can reproduce) are embedded in plain
+numpy instead: the API process then never imports torch and transformers (~4 s, 3-12 s loaded, on its first search,
+and torch's memory ever after). Its vectors match the transformers path to ~1e-6, so passages indexed by the
+worker through transformers (faster in big multi-threaded batches) are searched with numpy queries as before.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,8 +33,16 @@ from worker.llm.weights import ensure_local_weights, how_to_get, is_downloaded, 
 MAX_TOKENS = 256  # MiniLM was trained on 256-token inputs; longer passages are cut
 REGISTRY_PREFIX = "model:"  # LIBRARY_EMBEDDING_MODEL=model:smollm2-135m: a registered LLM's own embeddings
 BATCH = 32
+QUERIES = "queries"  # a few texts at a time (a search's query): numpy for BERT models, no torch import
+INDEXING = "indexing"  # passages in batches (the worker): transformers, whose threaded batches are faster
 _lock = threading.Lock()
-_loaded: dict[str, Embedder] = {}
+_loaded: dict[tuple[str, str], TextEmbedder] = {}
+
+
+class TextEmbedder(Protocol):
+    dim: int
+
+    def __call__(self, texts: list[str]) -> np.ndarray: ...
 
 
 class EmbeddingUnavailableError(MusicAnalyzerError):
@@ -104,10 +117,21 @@ class Embedder:
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
 
-def embedder(settings: Mapping[str, Any]) -> Embedder:
-    """This process' embedder for the configured model (loaded on first use)."""
+def embedder(settings: Mapping[str, Any], *, purpose: str = QUERIES) -> TextEmbedder:
+    """This process' embedder for the configured model (loaded on first use). `purpose` QUERIES: numpy when the
+    model is a BERT it reproduces (bert_numpy.supported); INDEXING, or any other model: transformers."""
+    from . import bert_numpy
+
     key = str(settings.get("LIBRARY_EMBEDDING_MODEL") or "")  # the folder is found (weights checked) once
+    threads = int(settings.get("TORCH_NUM_THREADS") or 0)
     with _lock:
-        if key not in _loaded:
-            _loaded[key] = Embedder(model_dir(settings), threads=int(settings.get("TORCH_NUM_THREADS") or 0))
-        return _loaded[key]
+        if (key, purpose) not in _loaded:
+            folder = model_dir(settings)
+            chosen: TextEmbedder | None = None
+            if purpose == QUERIES and bert_numpy.supported(folder=folder):
+                try:
+                    chosen = bert_numpy.BertEncoder(folder=folder, max_tokens=MAX_TOKENS)
+                except (bert_numpy.UnsupportedModelError, KeyError):  # tensors or config keys not a BertModel's
+                    chosen = None
+            _loaded[key, purpose] = chosen or Embedder(folder, threads=threads)
+        return _loaded[key, purpose]

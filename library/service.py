@@ -15,7 +15,7 @@ from worker.camelot import MIX_TEMPO_PERCENT
 
 from . import search
 from .db import Database
-from .embedding import embedder, model_name
+from .embedding import INDEXING, embedder, model_name
 from .extract import read_track
 from .store import LibraryStore, TrackFilter
 from .vectors import VectorCache
@@ -50,7 +50,7 @@ class Library:
             removed = self.store.remove(owner=owner, track_ids=[doc.track_id])
             return {"track_id": doc.track_id, "indexed": False, "removed": removed}
         # loaded only when a passage needs a vector the library does not hold already
-        embed = (lambda texts: embedder(self.settings)(texts)) if doc.passages and embed_new else None
+        embed = (lambda texts: embedder(self.settings, purpose=INDEXING)(texts)) if doc.passages and embed_new else None
         counts = self.store.upsert(doc, embed=embed, model=self.model)
         return {"track_id": doc.track_id, "indexed": True, **counts}
 

@@ -165,19 +165,20 @@ def run(args: argparse.Namespace, *, url: str) -> None:
         print(f"pgvector vs exact: same top semantic hit for {same_top}/{len(recall_queries)} queries near a stored "
               f"passage; same 10 similar tracks in the same order for {same_similar}/{len(recall_queries)} seeds")
 
-    from library.embedding import embedder
+    from library.embedding import INDEXING, embedder
 
-    embed = embedder(settings)
+    embed = embedder(settings, purpose=INDEXING)  # the worker's: transformers
     texts = [" ".join(rng.choice(WORDS, 20)) for _ in range(256)]
     embed(texts[:8])  # warm
     t0 = time.perf_counter()
     embed(texts)
     s = time.perf_counter() - t0
     print(f"embedding (all-MiniLM-L6-v2, CPU): {len(texts) / s:.0f} passages/s (20 words each)")
+    query_embed = embedder(settings)  # the API's: numpy for MiniLM
     times = []
     for k in range(30):
         t = time.perf_counter()
-        embed([texts[k]])
+        query_embed([texts[k]])
         times.append(time.perf_counter() - t)
     print(f"{'query embedding':24s} {percentiles(times)}")
     t = time.perf_counter()

@@ -117,7 +117,9 @@ def _normalised(y: np.ndarray) -> np.ndarray:
 
 def write_audio(y: np.ndarray, path_no_ext: Path, fmt: str) -> Path:
     """Write (n,) audio at RENDER_SR as wav/flac (16 bit) or mp3/ogg (ffmpeg) and return the path."""
-    path = path_no_ext.with_suffix("." + fmt)
+    # appended, not with_suffix: a name holding a dot (the fit corpus's chorale_bwv48.3_0) lost its tail, and every
+    # render of bwv48.* was written to one chorale_bwv48.flac
+    path = path_no_ext.with_name(f"{path_no_ext.name}.{fmt}")
     if fmt in ("wav", "flac"):
         sf.write(str(path), y, RENDER_SR, subtype="PCM_16")
         return path

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,9 @@ def cached_functions(cache_dir: str | None) -> int:
     return sum(1 for _ in Path(cache_dir).rglob("*.nbi")) if cache_dir else 0
 
 
-def tail(path: Path) -> str:
-    with open(path, "rb") as fh:
-        fh.seek(max(0, fh.seek(0, os.SEEK_END) - ERROR_TAIL_CHARS))
-        return fh.read().decode(errors="replace")
+def tail(fh: IO[bytes]) -> str:
+    fh.seek(max(0, fh.seek(0, os.SEEK_END) - ERROR_TAIL_CHARS))
+    return fh.read().decode(errors="replace")
 
 
 class NumbaWarmup:
@@ -109,19 +109,19 @@ class NumbaWarmup:
             env.pop("NUMBA_CACHE_DIR", None)
         else:
             env["NUMBA_CACHE_DIR"] = self.cache_dir
-        # its results and recording (~0.5 MB) go to the system's temporary directory, not DATA_DIR: nothing there
-        # to count in a quota or to be swept as a stopped job's copy
-        with tempfile.TemporaryDirectory(prefix="music-analyzer-warmup-") as scratch:
-            out_path, err_path = Path(scratch) / "warmup.out", Path(scratch) / "warmup.err"
-            # output to files, never to a pipe: read in bounded tails, and nothing can fill and block it
-            with open(out_path, "wb") as out, open(err_path, "wb") as err, self._lock:
+        # its output goes to unlinked files, never to a pipe (read in bounded tails, nothing can fill and block it)
+        # nor to a folder of ours: a worker killed outright (kill -9, the OOM killer) had left its scratch folder
+        # (~0.5 MB in /tmp) behind each time. The warm-up makes and removes its own scratch folder, also when this
+        # process dies under it (worker/warmup.py)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            with self._lock:
                 if self._stopped:
                     return {}, None, ""
-                self._proc = subprocess.Popen([sys.executable, "-m", "worker.warmup", scratch], cwd=ROOT, env=env,
+                self._proc = subprocess.Popen([sys.executable, "-m", "worker.warmup"], cwd=ROOT, env=env,
                                               stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             code = self._proc.wait()
-            lines = tail(out_path).strip().splitlines()
-            errors = tail(err_path)
+            lines = tail(out).strip().splitlines()
+            errors = tail(err)
         if self._stopped:
             return {}, None, errors
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -86,3 +87,65 @@ def test_a_fresh_worker_caches_the_analysis_numba_code_before_any_job_and_beats_
 def test_the_warm_up_is_on_by_default_and_a_setting_turns_it_off():
     assert load_settings({}, dotenv=False)["NUMBA_WARMUP"] is True
     assert load_settings({"NUMBA_WARMUP": "off"}, dotenv=False)["NUMBA_WARMUP"] is False
+
+
+# the test's two processes run this (PYTHONPATH): it reports the making of the warm-up's scratch folder on a FIFO,
+# through Python's audit hooks, so the test kills the worker exactly when that folder exists (the os.mkdir event
+# comes before the folder is made: the report waits for the process' next event, after it)
+ANNOUNCE_MKDIR = '''
+import os, sys
+made = []
+def hook(event, args):
+    if made == [True]:
+        made.append(True)
+        fd = os.open(os.environ["MA_TEST_MKDIR_FIFO"], os.O_WRONLY)
+        os.write(fd, b"made\\n")
+        os.close(fd)
+    elif event == "os.mkdir" and "music-analyzer-warmup-" in str(args[0]):
+        made.append(True)
+sys.addaudithook(hook)
+'''
+# a worker as far as the warm-up sees it: NumbaWarmup started and waited for, printing its warm-up's pid
+WORKER = '''
+import subprocess, sys
+class Announced(subprocess.Popen):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        print(self.pid, flush=True)
+subprocess.Popen = Announced
+from jobs.warmup import NumbaWarmup
+warmup = NumbaWarmup(sys.argv[1])
+warmup.start()
+warmup.join()
+'''
+
+
+def test_a_worker_killed_outright_during_its_warm_up_leaves_no_scratch_folder(tmp_path):
+    """kill -9 of a worker mid warm-up had left its scratch folder (~0.5 MB: a recording and results) in /tmp
+    each time; the warm-up now makes its own and removes it on the SIGTERM its parent's death sends it."""
+    hooks, scratch_root = tmp_path / "hooks", tmp_path / "tmp"
+    hooks.mkdir()
+    scratch_root.mkdir()
+    (hooks / "sitecustomize.py").write_text(ANNOUNCE_MKDIR)
+    fifo = tmp_path / "made"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open first, so the hook's open for writing never blocks
+    env = {**os.environ, "TMPDIR": str(scratch_root), "MA_TEST_MKDIR_FIFO": str(fifo),
+           "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT)]), "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "data")], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE)
+    try:
+        warm_pid = int(worker.stdout.readline())
+        pidfd = os.pidfd_open(warm_pid)
+        assert select.select([reader], [], [], WAIT_SECONDS)[0], "no scratch folder was made"
+        assert list(scratch_root.iterdir()), "the scratch folder is not in TMPDIR"
+    finally:
+        worker.kill()  # SIGKILL: no handler of the worker runs
+        worker.wait()
+        worker.stdout.close()
+        os.close(reader)
+    try:  # the warm-up ends with its parent (PR_SET_PDEATHSIG); its exit makes the pidfd readable
+        assert select.select([pidfd], [], [], WAIT_SECONDS)[0], "the warm-up outlived its worker"
+    finally:
+        os.close(pidfd)
+    assert list(scratch_root.iterdir()) == []

@@ -1,7 +1,8 @@
 """Compile the numba code of the analysis jobs once, into numba's on-disk cache, before a job needs it.
 
-`python -m worker.warmup SCRATCH_DIR` runs the real features and pitch pipelines on a short synthetic recording
-written into SCRATCH_DIR, at the lowest CPU priority, and prints one JSON line of seconds per stage. Every
+`python -m worker.warmup` runs the real features and pitch pipelines on a short synthetic recording written into a
+temporary folder of its own (removed when it ends, also on SIGTERM: see main), at the lowest CPU priority, and
+prints one JSON line of seconds per stage. Every
 `@jit(cache=True)` function those jobs reach (librosa's peak picking, local maxima and phase helpers, and our
 beat-tracking and melody decoders) is then compiled into NUMBA_CACHE_DIR, so each later process (a prefork pool
 child, a restarted worker) loads its machine code instead of compiling it: ~18 s of a fresh install's first
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,7 +74,6 @@ def end_with_parent() -> None:
     parent = os.getppid()
     try:
         import ctypes
-        import signal
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
@@ -81,13 +83,22 @@ def end_with_parent() -> None:
         raise SystemExit(1)
 
 
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the scratch folder's `with` removes it
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m worker.warmup SCRATCH_DIR", file=sys.stderr)
+    if len(argv) != 1:
+        print("usage: python -m worker.warmup", file=sys.stderr)
         return 2
+    # before anything is made: the SIGTERM of the worker's stop, or of its death (end_with_parent), removes the
+    # scratch folder on the way out; a worker killed outright had left it in /tmp each time (~0.5 MB)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     os.nice(19)  # the lowest priority: a job running beside it keeps the CPU
     end_with_parent()
-    print(json.dumps(warm(Path(argv[1]))), flush=True)
+    with tempfile.TemporaryDirectory(prefix="music-analyzer-warmup-") as scratch:
+        stages = warm(Path(scratch))
+    print(json.dumps(stages), flush=True)
     return 0
 
 

@@ -29,6 +29,7 @@ from typing import IO
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: `python -m worker.warmup` is run from it
+PARENT_ENV = "MA_WARMUP_PARENT"  # worker/warmup.py reads it
 ERROR_TAIL_CHARS = 2000  # of the warm-up's error output, quoted in the log when it fails
 
 
@@ -109,6 +110,9 @@ class NumbaWarmup:
             env.pop("NUMBA_CACHE_DIR", None)
         else:
             env["NUMBA_CACHE_DIR"] = self.cache_dir
+        # the warm-up checks it is still this process' child: one whose worker died while it started (Python and
+        # numpy take a second or so) read its orphaned parent as its own and compiled on to its end, minutes under load
+        env[PARENT_ENV] = str(os.getpid())
         # its output goes to unlinked files, never to a pipe (read in bounded tails, nothing can fill and block it)
         # nor to a folder of ours: a worker killed outright (kill -9, the OOM killer) had left its scratch folder
         # (~0.5 MB in /tmp) behind each time. The warm-up makes and removes its own scratch folder, also when this

@@ -149,3 +149,27 @@ def test_a_worker_killed_outright_during_its_warm_up_leaves_no_scratch_folder(tm
     finally:
         os.close(pidfd)
     assert list(scratch_root.iterdir()) == []
+
+
+def test_a_warm_up_whose_worker_died_while_it_started_does_not_compile_on_as_an_orphan(tmp_path):
+    """A worker killed in the second its warm-up takes to start (Python, numpy): the warm-up read its adoptive parent
+    as its own, so the parent-death signal never came and it compiled on to its end (minutes at nice 19 under load,
+    seen when a test killed its worker at once). It now knows its worker's pid and ends."""
+    cache, scratch_root = tmp_path / "cache", tmp_path / "tmp"
+    scratch_root.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch_root), "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path / "data")], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE)
+    try:
+        warm_pid = int(worker.stdout.readline())  # the warm-up was just started: it is still importing numpy
+        pidfd = os.pidfd_open(warm_pid)
+    finally:
+        worker.kill()
+        worker.wait()
+        worker.stdout.close()
+    try:
+        assert select.select([pidfd], [], [], WAIT_SECONDS)[0], "the warm-up outlived its worker"
+    finally:
+        os.close(pidfd)
+    assert not list(cache.rglob("*.nbi")), "the orphaned warm-up compiled"
+    assert list(scratch_root.iterdir()) == []

@@ -70,8 +70,13 @@ def warm(scratch: Path) -> dict[str, float]:
 
 def end_with_parent() -> None:
     """A worker killed outright (SIGKILL, the OOM killer) takes this with it: its restart starts a warm-up of its
-    own, and two compiling at nice 19 would only take twice the idle CPU (Linux; elsewhere it runs to its end)."""
-    parent = os.getppid()
+    own, and two compiling at nice 19 would only take twice the idle CPU (Linux; elsewhere it runs to its end).
+    The parent is the worker that named itself in MA_WARMUP_PARENT, not whoever adopted this process: a worker
+    killed before this ran had left its warm-up compiling on as an orphan."""
+    try:
+        parent = int(os.environ.get("MA_WARMUP_PARENT", ""))
+    except ValueError:  # run by hand: the process that started it
+        parent = os.getppid()
     try:
         import ctypes
 
@@ -79,7 +84,7 @@ def end_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died before the request took hold
+    if os.getppid() != parent:  # the parent died before the request took hold (or before this started)
         raise SystemExit(1)
 
 

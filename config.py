@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # a worker of the CPU queue compiles the analysis jobs' numba code into the on-disk cache at start, in a process
     # of its own at nice 19 (jobs/warmup.py): a fresh install's first features job had spent ~18 s compiling
     "NUMBA_WARMUP": True,
+    # how far down the warm-up's CPU priority goes (os.nice increment): 19, the lowest, leaves a job beside it the CPU;
+    # on a machine kept busy at the same priority it then waits (0: the worker's own priority)
+    "NUMBA_WARMUP_NICE": 19,
     "JOB_TTL_SECONDS": 30 * 24 * 3600,  # how long job records are kept in Redis
     "SYNC_WAIT_SECONDS": 60.0,  # default `wait` of the synchronous model routes
     "EVENTS_HEARTBEAT_SECONDS": 15.0,  # a `: keep-alive` comment this often on an idle GET /jobs/<id>/events

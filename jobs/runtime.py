@@ -89,7 +89,7 @@ class WorkerRuntime:
         self._started = False  # the start's steps in Redis are done (`_first_steps`)
         self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
         # the CPU queue's jobs (features, pitch) run numba code: compiled into the cache before the first job comes
-        self._warmup = (NumbaWarmup(flask_app.config["DATA_DIR"])
+        self._warmup = (NumbaWarmup(flask_app.config["DATA_DIR"], nice=int(flask_app.config["NUMBA_WARMUP_NICE"]))
                         if flask_app.config.get("NUMBA_WARMUP") and flask_app.config["CPU_QUEUE"] in queues else None)
 
     def start(self) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: `python -m worker.warmup` is run from it
 PARENT_ENV = "MA_WARMUP_PARENT"  # worker/warmup.py reads it
+NICE_ENV = "MA_WARMUP_NICE"  # and this
 ERROR_TAIL_CHARS = 2000  # of the warm-up's error output, quoted in the log when it fails
 
 
@@ -54,8 +55,9 @@ def tail(fh: IO[bytes]) -> str:
 class NumbaWarmup:
     """Runs `python -m worker.warmup` once, from a daemon thread; `stop()` ends it with the worker."""
 
-    def __init__(self, data_dir: str | Path):
+    def __init__(self, data_dir: str | Path, *, nice: int = 19):
         self.data_dir = data_dir
+        self.nice = nice  # the warm-up's os.nice increment (NUMBA_WARMUP_NICE)
         self.cache_dir: str | None = None
         self.state = "off"  # running, then done, failed or stopped
         self.seconds: float | None = None
@@ -113,6 +115,7 @@ class NumbaWarmup:
         # the warm-up checks it is still this process' child: one whose worker died while it started (Python and
         # numpy take a second or so) read its orphaned parent as its own and compiled on to its end, minutes under load
         env[PARENT_ENV] = str(os.getpid())
+        env[NICE_ENV] = str(self.nice)
         # its output goes to unlinked files, never to a pipe (read in bounded tails, nothing can fill and block it)
         # nor to a folder of ours: a worker killed outright (kill -9, the OOM killer) had left its scratch folder
         # (~0.5 MB in /tmp) behind each time. The warm-up makes and removes its own scratch folder, also when this

@@ -54,7 +54,7 @@ def test_a_fresh_worker_caches_the_analysis_numba_code_before_any_job_and_beats_
     data = tmp_path / "data"
     env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
            "HEARTBEAT_SECONDS": "0.5", "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"],
-           "NUMBA_WARMUP": "1"}
+           "NUMBA_WARMUP": "1", "NUMBA_WARMUP_NICE": "0"}  # the suite keeps both cores busy: at 19 it had waited 2 min
     env.pop("NUMBA_CACHE_DIR", None)  # a worker started without run.py: the cache goes into DATA_DIR all the same
     node = f"warm-{os.getpid()}@localhost"
     log_path = tmp_path / "worker.log"
@@ -87,6 +87,8 @@ def test_a_fresh_worker_caches_the_analysis_numba_code_before_any_job_and_beats_
 def test_the_warm_up_is_on_by_default_and_a_setting_turns_it_off():
     assert load_settings({}, dotenv=False)["NUMBA_WARMUP"] is True
     assert load_settings({"NUMBA_WARMUP": "off"}, dotenv=False)["NUMBA_WARMUP"] is False
+    assert load_settings({}, dotenv=False)["NUMBA_WARMUP_NICE"] == 19
+    assert load_settings({"NUMBA_WARMUP_NICE": "0"}, dotenv=False)["NUMBA_WARMUP_NICE"] == 0
 
 
 # the test's two processes run this (PYTHONPATH): it reports the making of the warm-up's scratch folder on a FIFO,
@@ -114,7 +116,7 @@ class Announced(subprocess.Popen):
         print(self.pid, flush=True)
 subprocess.Popen = Announced
 from jobs.warmup import NumbaWarmup
-warmup = NumbaWarmup(sys.argv[1])
+warmup = NumbaWarmup(sys.argv[1], nice=0)  # the suite keeps both cores busy
 warmup.start()
 warmup.join()
 '''

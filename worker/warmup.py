@@ -68,6 +68,10 @@ def warm(scratch: Path) -> dict[str, float]:
     return {k: round(v, 2) for k, v in seconds.items()}
 
 
+NICE_ENV = "MA_WARMUP_NICE"  # jobs/warmup.py sets it from NUMBA_WARMUP_NICE
+DEFAULT_NICE = 19
+
+
 def end_with_parent() -> None:
     """A worker killed outright (SIGKILL, the OOM killer) takes this with it: its restart starts a warm-up of its
     own, and two compiling at nice 19 would only take twice the idle CPU (Linux; elsewhere it runs to its end).
@@ -99,7 +103,7 @@ def main(argv: list[str]) -> int:
     # before anything is made: the SIGTERM of the worker's stop, or of its death (end_with_parent), removes the
     # scratch folder on the way out; a worker killed outright had left it in /tmp each time (~0.5 MB)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    os.nice(19)  # the lowest priority: a job running beside it keeps the CPU
+    os.nice(int(os.environ.get(NICE_ENV) or DEFAULT_NICE))  # 19, the lowest priority: a job beside it keeps the CPU
     end_with_parent()
     with tempfile.TemporaryDirectory(prefix="music-analyzer-warmup-") as scratch:
         stages = warm(Path(scratch))

@@ -58,7 +58,7 @@ from .recovery import RECOVERY_LOCK_SECONDS, recover_running
 from .services import Services, services
 from .submit import publish
 from .unacked import holds_message, restore_unstarted
-from .warmup import NumbaWarmup
+from .warmup import NumbaWarmup, preload_job_modules
 from .webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class WorkerRuntime:
         self._broker: Any = None  # the heartbeat thread's broker connection (restore_unstarted)
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
         self._started = False  # the start's steps in Redis are done (`_first_steps`)
+        self.preload_seconds: float | None = None  # the jobs' modules imported before the pool forked (warmup.py)
         self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
         # the CPU queue's jobs (features, pitch) run numba code: compiled into the cache before the first job comes
         self._warmup = (NumbaWarmup(flask_app.config["DATA_DIR"], nice=int(flask_app.config["NUMBA_WARMUP_NICE"]))
@@ -292,6 +293,17 @@ def _on_worker_init(sender=None, **kwargs):
     # its heartbeat. (task.request.hostname is not always the node name, e.g. in embedded workers.)
     flask_app.extensions["worker_identity"] = identity
     runtime.start()
+    if flask_app.config["CPU_QUEUE"] in runtime.queues:  # after the warm-up set numba's cache directory (start)
+        runtime.preload_seconds = preload_job_modules()
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(sender=None, **kwargs):
+    """Said once the worker is ready: Celery's logging is not set up yet at worker_init, which dropped the line."""
+    runtime = _RUNTIMES.get(str(getattr(sender, "hostname", "")))
+    if runtime is not None and runtime.preload_seconds is not None:
+        log.info("analysis modules imported in %.1f s, before the pool started: its processes began with them",
+                 runtime.preload_seconds)
 
 
 def stopping_event(flask_app: Flask, node: str) -> threading.Event | None:

@@ -8,13 +8,15 @@ before the first job comes, at nice 19. A job that comes first simply compiles w
 here holds a lock a job takes); what the warm-up has cached by then, the job loads.
 
 The cache directory: NUMBA_CACHE_DIR as set (run.py sets DATA_DIR/numba-cache), else DATA_DIR/numba-cache, put in
-this process' environment before the pool children fork (numba reads it at its import, which the worker's main
-process never does), so the warm-up writes where the jobs read. A process that imported numba already (a worker
-embedded in another program) keeps the directory numba read, and the warm-up is given the same.
+this process' environment before the pool children fork and before the main process imports the jobs' modules
+(`preload_job_modules`: numba reads it at its import), so the warm-up writes where the jobs read. A process that
+imported numba already (a worker embedded in another program) keeps the directory numba read, and the warm-up is
+given the same.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -27,6 +29,26 @@ from pathlib import Path
 from typing import IO
 
 log = logging.getLogger(__name__)
+
+# What a features or pitch job imports on its first run in a process: the work module (~3 s: numpy, scipy, librosa,
+# numba) and what that run then imports lazily (librosa's submodules, soxr, matplotlib's Agg canvas, PIL, pretty_midi;
+# listed from sys.modules after a run). Imported by a CPU worker's main process before its pool forks, every pool
+# child starts with them: a stranger's extra worker had spent ~5 s of a 1.6 s clip's first job in each new child.
+PRELOADED_MODULES = ("jobs.work.analysis", "librosa.core", "librosa.filters", "librosa.util", "librosa._cache", "soxr",
+                     "matplotlib.figure", "matplotlib.backends.backend_agg", "PIL.Image", "pretty_midi")
+
+
+def preload_job_modules(names: tuple[str, ...] = PRELOADED_MODULES) -> float:
+    """Import `names` in this process (a worker's main process, before its pool forks); the seconds it took. A module
+    that fails to import is left to the job, which reports it as before."""
+    start = time.monotonic()
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional part missing: the job that needs it says so, as without the preload
+            log.warning("could not import %s before the pool started; the jobs import it themselves", name,
+                        exc_info=True)
+    return time.monotonic() - start
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: `python -m worker.warmup` is run from it
 PARENT_ENV = "MA_WARMUP_PARENT"  # worker/warmup.py reads it

@@ -25,11 +25,12 @@ from tests.test_resilience import ROOT, stop_all, worker_setup
 CONSUMER_AWAY = "consumer: Cannot connect to"  # Celery's consumer, which starts after worker_init, finds no Redis
 
 
-def worker_told(env: dict, log: Path, line: str) -> tuple[subprocess.Popen, threading.Event]:
-    """A solo worker of the CPU queue; its stderr copied to `log` by a thread that sets the event at `line`."""
+def worker_told(env: dict, log: Path, line: str, *, pool: str = "solo", name: str = "late@test",
+                loglevel: str = "WARNING", queue: str | None = None) -> tuple[subprocess.Popen, threading.Event]:
+    """A worker of `queue` (the CPU queue); its stderr copied to `log` by a thread that sets the event at `line`."""
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "-Q", env["CPU_QUEUE"],
-         "-n", "late@test", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", pool, "--concurrency", "1",
+         "-Q", queue or env["CPU_QUEUE"], "-n", name, "--loglevel", loglevel, "--without-mingle", "--without-gossip"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = threading.Event()
 

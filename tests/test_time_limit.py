@@ -31,7 +31,9 @@ def limited(env: dict, *, limit: int, grace: int = 1) -> dict:
 @pytest.mark.slow
 def test_a_job_past_its_limit_stops_at_its_next_progress_report(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
-    env, svc, job_id = batch_job(settings, url, tmp_path, files=6, seconds=15.0)
+    # ~6 s of work on an idle machine (0.5 s a file once warm), twice the limit: 6 files of 15 s had taken 2.6 s
+    # once the worker imported the analysis modules before its first job, and the job ended before its limit
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=12, seconds=30.0)
     worker = start_worker_process(limited(env, limit=3, grace=600), settings["CPU_QUEUE"], "limit@test")
     try:
         job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed", "canceled"), timeout=120)

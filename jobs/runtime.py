@@ -90,8 +90,9 @@ class WorkerRuntime:
         self.preload_seconds: float | None = None  # the jobs' modules imported before the pool forked (warmup.py)
         self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
         # the CPU queue's jobs (features, pitch) run numba code: compiled into the cache before the first job comes
+        self.runs_analysis = flask_app.config["CPU_QUEUE"] in queues  # features and pitch jobs: numba, librosa
         self._warmup = (NumbaWarmup(flask_app.config["DATA_DIR"], nice=int(flask_app.config["NUMBA_WARMUP_NICE"]))
-                        if flask_app.config.get("NUMBA_WARMUP") and flask_app.config["CPU_QUEUE"] in queues else None)
+                        if flask_app.config.get("NUMBA_WARMUP") and self.runs_analysis else None)
 
     def start(self) -> None:
         if self._warmup is not None:  # first: its cache directory goes into the environment the pool children get
@@ -293,7 +294,7 @@ def _on_worker_init(sender=None, **kwargs):
     # its heartbeat. (task.request.hostname is not always the node name, e.g. in embedded workers.)
     flask_app.extensions["worker_identity"] = identity
     runtime.start()
-    if flask_app.config["CPU_QUEUE"] in runtime.queues:  # after the warm-up set numba's cache directory (start)
+    if runtime.runs_analysis:  # after the warm-up set numba's cache directory (start)
         runtime.preload_seconds = preload_job_modules()
 
 

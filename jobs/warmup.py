@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from worker.warmup import DEFAULT_NICE, NICE_ENV, PARENT_ENV  # stdlib imports only: the warm-up's own are in warm()
+
 log = logging.getLogger(__name__)
 
 # What a features or pitch job imports on its first run in a process: the work module (~3 s: numpy, scipy, librosa,
@@ -51,8 +53,6 @@ def preload_job_modules(names: tuple[str, ...] = PRELOADED_MODULES) -> float:
     return time.monotonic() - start
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: `python -m worker.warmup` is run from it
-PARENT_ENV = "MA_WARMUP_PARENT"  # worker/warmup.py reads it
-NICE_ENV = "MA_WARMUP_NICE"  # and this
 ERROR_TAIL_CHARS = 2000  # of the warm-up's error output, quoted in the log when it fails
 
 
@@ -77,7 +77,7 @@ def tail(fh: IO[bytes]) -> str:
 class NumbaWarmup:
     """Runs `python -m worker.warmup` once, from a daemon thread; `stop()` ends it with the worker."""
 
-    def __init__(self, data_dir: str | Path, *, nice: int = 19):
+    def __init__(self, data_dir: str | Path, *, nice: int = DEFAULT_NICE):
         self.data_dir = data_dir
         self.nice = nice  # the warm-up's os.nice increment (NUMBA_WARMUP_NICE)
         self.cache_dir: str | None = None

@@ -68,7 +68,8 @@ def warm(scratch: Path) -> dict[str, float]:
     return {k: round(v, 2) for k, v in seconds.items()}
 
 
-NICE_ENV = "MA_WARMUP_NICE"  # jobs/warmup.py sets it from NUMBA_WARMUP_NICE
+PARENT_ENV = "MA_WARMUP_PARENT"  # jobs/warmup.py sets both: the worker's pid
+NICE_ENV = "MA_WARMUP_NICE"  # and NUMBA_WARMUP_NICE
 DEFAULT_NICE = 19
 
 
@@ -78,7 +79,7 @@ def end_with_parent() -> None:
     The parent is the worker that named itself in MA_WARMUP_PARENT, not whoever adopted this process: a worker
     killed before this ran had left its warm-up compiling on as an orphan."""
     try:
-        parent = int(os.environ.get("MA_WARMUP_PARENT", ""))
+        parent = int(os.environ.get(PARENT_ENV, ""))
     except ValueError:  # run by hand: the process that started it
         parent = os.getppid()
     try:

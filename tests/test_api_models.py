@@ -7,6 +7,7 @@ import time
 from music_analyzer_client.client import job_error
 
 from config import MODEL_REGISTRY
+from jobs.event_log import NO_EVENT_ID
 from tests.contract import assert_shape
 from tests.sse import open_stream
 
@@ -163,11 +164,13 @@ def test_a_generation_canceled_while_it_reads_a_long_prompt_stops_there(client, 
                                                      "max_length": 50, "temperature": 0, "wait": 0})
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
-    with open_stream(client.base, job_id, client.s.auth, None) as events:
+    # the whole log from its start (NO_EVENT_ID): a new listener gets only the current state, and one CI run opened
+    # the stream after the worker had logged "reading the prompt" (its state event, not a progress one, said it)
+    with open_stream(client.base, job_id, client.s.auth, NO_EVENT_ID) as events:
         while (event := events.next()) is not None and not (
                 event.event == "progress" and event.json()["stage"].startswith("reading the prompt")):
             continue
-    assert event is not None
+    assert event is not None, client.get(f"/jobs/{job_id}").text  # the stream ended: how the job did
     canceled = client.delete(f"/jobs/{job_id}")
     # one CI run had its DELETE answered 409 job_finished: the job had stopped at a checkpoint on this very cancel
     # before the request read it back (jobs/store.py request_cancel; test_api_jobs); the record says how it ended

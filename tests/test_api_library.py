@@ -13,6 +13,7 @@ import pytest
 import requests
 import soundfile as sf
 
+from jobs.event_log import NO_EVENT_ID
 from tests.conftest import USER
 from tests.music_signals import cadence, drum_loop
 from tests.sse import open_stream
@@ -193,7 +194,8 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     r = client.post("/library/ask", json={"question": "Tell me all about the river road song.", "wait": 0,
                                           "model_type": "smollm2-135m", "max_new_tokens": 256})
     job_id = r.json()["job_id"]
-    with open_stream(client.base, job_id, client.s.auth, None) as events:
+    # the log from its start: a listener opened after the stage was logged gets it as the current state only
+    with open_stream(client.base, job_id, client.s.auth, NO_EVENT_ID) as events:
         while (event := events.next()) is not None and not (
                 event.event == "progress" and event.json()["stage"].startswith("reading the prompt")):
             continue

@@ -15,6 +15,7 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, 
 from .summary import summary_lines
 from .ui import LineTracker, Output, Tracker
 from .watching import Followed, Follower, ask_cancel, wait_all
+from .webhooks import webhook_args
 
 ABANDON_WAIT_SECONDS = 30.0  # how long a refused run waits for its canceled jobs to stop before deleting the session
 
@@ -33,6 +34,7 @@ class FileRun:
 
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     analyses = plan(args)
+    hook = webhook_args(args)  # every job of the run asks for the same webhook (--webhook-events alone: exit 2)
     if args.out and not args.wait:
         raise UsageError("--out downloads the results once the jobs end: add --wait")
     if args.out and Path(args.out).expanduser().exists() and not Path(args.out).expanduser().is_dir():
@@ -51,13 +53,13 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             for item in runs:
                 _upload(client, session_id, item, out)
                 if item.error is None:
-                    _start(client, session_id, item, now, follower if args.wait else None, out)
+                    _start(client, session_id, item, now, follower if args.wait else None, out, hook=hook)
             if follower.followed:
                 later = f" ({', '.join(a.name for a in after_stems)} once the stems are done)" if after_stems else ""
                 out.note(f"{len(follower.followed)} job(s) started{later}; Ctrl-C stops waiting (and asks whether "
                          f"to cancel them)")
             if after_stems:
-                _start_after_stems(client, session_id, runs, after_stems, follower, out)
+                _start_after_stems(client, session_id, runs, after_stems, follower, out, hook=hook)
             wait_all(follower.followed)
     except KeyboardInterrupt:
         ask_cancel(client, [f.job_id for f in follower.unfinished()] or _not_waited(runs, args.wait), out)
@@ -91,7 +93,7 @@ def _after_stems(analyses: list[Analysis], *, waited: bool) -> tuple[list[Analys
 
 
 def _start_after_stems(client: MusicAnalyzer, session_id: str, runs: list[FileRun], analyses: list[Analysis],
-                       follower: Follower, out: Output) -> None:
+                       follower: Follower, out: Output, *, hook: dict[str, Any]) -> None:
     """Start each file's `analyses` once its own --stems job has succeeded, in the order the stems jobs end: taken
     in file order, a file whose stems were done first waited for every file before it (a stranger's three files
     with two workers: 3 minutes)."""
@@ -109,7 +111,7 @@ def _start_after_stems(client: MusicAnalyzer, session_id: str, runs: list[FileRu
             continue
         item = waiting.pop(ended.job_id)
         if ended.state == "succeeded":
-            _start(client, session_id, item, analyses, follower, out)
+            _start(client, session_id, item, analyses, follower, out, hook=hook)
             continue
         names = ", ".join(a.name for a in analyses)
         item.error = item.error or MusicAnalyzerError(f"{names} not started: the stems job {ended.state}",
@@ -229,11 +231,13 @@ def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) 
 
 
 def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list[Analysis],
-           follower: Follower | None, out: Output) -> None:
+           follower: Follower | None, out: Output, *, hook: dict[str, Any]) -> None:
+    """Start the analyses on the file; `hook`: the webhook keywords of start_job (a refused URL is a 400: the run
+    ends, as on any option refused as wrong)."""
     assert item.name is not None
     for analysis in analyses:
         try:
-            job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options)
+            job = client.start_job(analysis.job_type, session_id, file=item.name, options=analysis.options, **hook)
         except MusicAnalyzerError as e:
             if not refused_for_this_file(e):
                 raise

@@ -19,6 +19,7 @@ from .records import TERMINAL_STATES
 from .summary import brief
 from .ui import Output, Tracker
 from .watching import Follower, ask_cancel
+from .webhooks import webhook_args
 
 ANALYSIS_FLAGS = ("features", "pitch", "stems", "lyrics", "llm")
 
@@ -37,6 +38,7 @@ class Batch:
     skipped: set[str] = field(default_factory=set)  # done by an earlier run: nothing sent this time
     reached: set[str] = field(default_factory=set)
     in_session: dict[str, str | None] = field(default_factory=dict)  # its uploads as the run began: name -> sha256
+    hook: dict[str, Any] = field(default_factory=dict)  # --webhook: start_job's webhook keywords, for every job
 
 
 def find_files(folder: Path, pattern: str | None) -> list[Path]:
@@ -70,6 +72,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         deeper, pattern = (0, "") if args.pattern else in_subfolders(folder, [])
         raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else "")
                          + (f"; {deeper} in its subfolders: --pattern '{pattern}' takes them" if deeper else ""))
+    webhook_args(args)  # --webhook-events without --webhook: exit 2 before anything is sent
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
     path = Path(args.state).expanduser() if args.state else default_state_path(folder)
     with held(path):
@@ -81,7 +84,7 @@ def _run(client: MusicAnalyzer, args: argparse.Namespace, folder: Path, files: l
     state, analyses, made = open_state(client, args, folder, path, out)
     tracker = out.tracker(keep_finished=False)
     batch = Batch(client, folder, state, analyses, Follower(client, tracker), tracker, out,
-                  in_session=session_files(client, state.session_id))
+                  in_session=session_files(client, state.session_id), hook=webhook_args(args))
     skipped = sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) - len(files) \
         if not args.pattern else 0
     if skipped > 0:  # said, not silent: a stranger's .aiff and .opus files were passed over without a word
@@ -268,7 +271,7 @@ def start(batch: Batch, rel: str, name: str, analysis: Analysis, known: dict[str
     state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None)
     try:
         created = batch.client.start_job(analysis.job_type, state.session_id, file=name,
-                                         options=analysis.options, idempotency_key=key)
+                                         options=analysis.options, idempotency_key=key, **batch.hook)
     except MusicAnalyzerError as e:
         if fatal(e):
             raise

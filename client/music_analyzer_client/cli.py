@@ -18,6 +18,7 @@ from .client import MusicAnalyzer
 from .config import resolve
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MusicAnalyzerError
 from .ui import Output
+from .webhooks import add_webhook_flags
 
 HINTS: dict[object, str] = {
     "unreachable": "is the server running? Give its address with --url, MA_URL or `music-analyzer login`",
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_flags(p)
     p.add_argument("--wait", action="store_true", help="follow the jobs with progress bars and print a summary")
     p.add_argument("--out", metavar="DIR", help="with --wait: download the result files into DIR")
+    add_webhook_flags(p)
 
     p = add("batch", "analyse every audio file of a folder, N jobs at a time, resumable", batch.run)
     p.add_argument("folder", metavar="DIR")
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", metavar="NAME", help="upload into this session (default: a new one)")
     p.add_argument("--state", metavar="FILE", help="the progress file (default: in the user's state folder)")
     add_analysis_flags(p)
+    add_webhook_flags(p)
 
     p = add("jobs", "list your jobs, newest first", commands.jobs)
     p.add_argument("--watch", action="store_true", help="follow the queued and running ones until they end")
@@ -127,6 +130,7 @@ def _models_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) 
     gen.add_argument("--system", metavar="TEXT", help="a system prompt")
     gen.add_argument("--seed", type=int)
     for q in (load, gen, sub.choices["unload"]):
+        add_webhook_flags(q)
         # the command follows its job to the end (Ctrl-C asks whether to cancel it); scripts may still pass it
         q.add_argument("--wait", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
 

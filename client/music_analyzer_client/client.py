@@ -32,6 +32,7 @@ from .library import LibraryAPI
 from .paths import comma_list, job_segment, segment, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload
 from .tokens import TokensAPI
+from .webhooks import webhook_keys
 
 RETRY_AFTER_MAX_SECONDS = 10.0  # a longer Retry-After (a login throttle's minutes) is not waited out here
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a server that does not answer in this is unreachable
@@ -248,9 +249,11 @@ class MusicAnalyzer:
 
     def start_job(self, job_type: str, session_id: str, *, file: str | None = None,
                   options: dict[str, Any] | None = None, idempotency_key: str | None = None,
-                  webhook: str | None = None, files: Sequence[str] | None = None) -> Job:
+                  webhook: str | None = None, files: Sequence[str] | None = None,
+                  webhook_events: Sequence[str] | None = None) -> Job:
         """POST /process/<job_type>/<session_id>: a job on `file`, one batch job on the uploads `files` lists (for
-        compare: the tracks compared), or, with neither, one batch job on every upload.
+        compare: the tracks compared), or, with neither, one batch job on every upload. `webhook`: a URL the job's
+        start, progress and end are POSTed to; `webhook_events`: only these of webhooks.EVENTS (default all).
 
         The request carries an Idempotency-Key (a new one unless given) and is retried on a network error or
         a 503 with the same key, so one call never starts two jobs. Returns at least job_id, state, type.
@@ -260,8 +263,7 @@ class MusicAnalyzer:
             body["file"] = file
         if files is not None:
             body["files"] = list(files)
-        if webhook is not None:
-            body["webhook"] = webhook
+        body.update(webhook_keys(webhook, webhook_events))
         headers = {"Idempotency-Key": idempotency_key or new_idempotency_key()}
         return cast(Job, self._json("POST", f"/process/{segment(job_type)}/{session_segment(session_id)}", json=body,
                                     headers=headers, retry=True))
@@ -333,19 +335,26 @@ class MusicAnalyzer:
     def model_status(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._json("GET", "/api/v2/models/status", retry=True))
 
+    # `webhook`, `webhook_events` on each job-creating call: as start_job's
     def load_model(self, model_type: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
-                   on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        return self.command("/api/v2/models/load", {"model_type": model_type}, wait, on_queued, on_event)
+                   on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
+                   webhook_events: Sequence[str] | None = None) -> dict[str, Any]:
+        return self.command("/api/v2/models/load", {"model_type": model_type, **webhook_keys(webhook, webhook_events)},
+                            wait, on_queued, on_event)
 
     def unload_model(self, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
-                     on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
-        return self.command("/api/v2/models/unload", {}, wait, on_queued, on_event)
+                     on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
+                     webhook_events: Sequence[str] | None = None) -> dict[str, Any]:
+        return self.command("/api/v2/models/unload", webhook_keys(webhook, webhook_events), wait, on_queued, on_event)
 
     def generate(self, prompt: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
-                 on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> dict[str, Any]:
+                 on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
+                 webhook_events: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
         """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}. A generation
         canceled midway raises with the text it had written in `details["result"]`."""
-        return self.command("/api/v2/models/generate", {"prompt": prompt, **options}, wait, on_queued, on_event)
+        return self.command("/api/v2/models/generate", {"prompt": prompt, **options,
+                                                        **webhook_keys(webhook, webhook_events)},
+                            wait, on_queued, on_event)
 
     def command(self, path: str, body: dict[str, Any], wait: float, on_queued: Callable[[str], None] | None = None,
                 on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, Mu
 from .records import Job
 from .ui import STATE_STYLE, Output, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
+from .webhooks import webhook_args
 
 ACTIVE = ["queued", "running"]
 
@@ -224,17 +225,19 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         return EXIT_OK
     follow = CommandFollow(out, args.models_command)
     code = EXIT_OK
+    hook = webhook_args(args)
     try:
         if args.models_command == "load":
-            result = follow.run(lambda queued, heard: client.load_model(args.name, on_queued=queued, on_event=heard))
+            result = follow.run(lambda queued, heard: client.load_model(args.name, on_queued=queued, on_event=heard,
+                                                                        **hook))
         elif args.models_command == "unload":
-            result = follow.run(lambda queued, heard: client.unload_model(on_queued=queued, on_event=heard))
+            result = follow.run(lambda queued, heard: client.unload_model(on_queued=queued, on_event=heard, **hook))
         else:
             options = {k: v for k, v in (("model_type", args.model), ("max_length", args.max_length),
                                          ("temperature", args.temperature), ("system", args.system),
                                          ("seed", args.seed)) if v is not None}
             result = follow.run(lambda queued, heard: client.generate(args.prompt, on_queued=queued, on_event=heard,
-                                                                      **options))
+                                                                      **hook, **options))
     except KeyboardInterrupt:
         canceled = ask_cancel(client, follow.queued, out)
         if args.models_command == "generate" and canceled:  # it stops at its next token: what it wrote is shown

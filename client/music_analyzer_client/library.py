@@ -9,12 +9,13 @@ lyrics and semantic search, similar tracks, questions answered by the LLM with c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from .errors import UsageError
 from .records import JobEvent
+from .webhooks import webhook_keys
 
 if TYPE_CHECKING:
     from .client import MusicAnalyzer
@@ -76,17 +77,22 @@ class LibraryAPI:
         return cast(list[dict[str, Any]], page["results"])
 
     def ask(self, question: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
-            on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> dict[str, Any]:
+            on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
+            webhook_events: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
         """The LLM's answer from the library: {"answer", "citations", "candidates", "cited_by", "warnings",
         "measured_filter", ...}. Options: candidates, max_new_tokens, model_type. A GPU job, followed as
-        MusicAnalyzer.generate follows its job."""
-        return self.client.command("/library/ask", {"question": question, **options}, wait, on_queued, on_event)
+        MusicAnalyzer.generate follows its job. `webhook`, `webhook_events`: as MusicAnalyzer.start_job's."""
+        return self.client.command("/library/ask", {"question": question, **options,
+                                                    **webhook_keys(webhook, webhook_events)},
+                                   wait, on_queued, on_event)
 
     def reindex(self, *, on_queued: Callable[[str], None] | None = None,
-                on_event: Callable[[JobEvent], None] | None = None) -> dict[str, Any]:
+                on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
+                webhook_events: Sequence[str] | None = None) -> dict[str, Any]:
         """Rebuild the library from the session files: {"tracks_indexed", "tracks_removed", "errors"}."""
         # wait 0: the route's 200 within a wait is the job's record, not its result; the job is followed instead
-        return self.client.command("/library/reindex", {}, 0.0, on_queued, on_event)
+        return self.client.command("/library/reindex", webhook_keys(webhook, webhook_events), 0.0, on_queued,
+                                   on_event)
 
 
 def _check_filters(filters: dict[str, Any]) -> None:

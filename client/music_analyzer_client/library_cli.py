@@ -11,6 +11,7 @@ from .errors import EXIT_INTERRUPTED, EXIT_OK
 from .library import SEARCH_MODES
 from .ui import Output
 from .watching import CommandFollow, ask_cancel
+from .webhooks import add_webhook_flags, webhook_args
 
 TEXT_CHARS = 60  # of a line or passage in a table
 
@@ -53,8 +54,9 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     ask.add_argument("--model", metavar="MODEL", help="the LLM (default: the loaded one, or the server's default)")
     ask.add_argument("--candidates", type=int, metavar="N", help="excerpts shown to the model (1-10, default 5)")
     ask.add_argument("--max-new-tokens", type=int, metavar="N", help="length of the answer at most")
+    add_webhook_flags(ask)
 
-    sub.add_parser("reindex", parents=[common], help="rebuild your library from the session files")
+    add_webhook_flags(sub.add_parser("reindex", parents=[common], help="rebuild your library from the session files"))
 
 
 def positive(text: str) -> int:
@@ -103,14 +105,16 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
 
 def _job(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     follow = CommandFollow(out, args.library_command)
+    hook = webhook_args(args)
     try:
         if args.library_command == "reindex":
-            result = follow.run(lambda queued, heard: client.library.reindex(on_queued=queued, on_event=heard))
+            result = follow.run(lambda queued, heard: client.library.reindex(on_queued=queued, on_event=heard,
+                                                                             **hook))
         else:
             options = {k: v for k, v in (("model_type", args.model), ("candidates", args.candidates),
                                          ("max_new_tokens", args.max_new_tokens)) if v is not None}
             result = follow.run(lambda queued, heard: client.library.ask(args.question, on_queued=queued,
-                                                                         on_event=heard, **options))
+                                                                         on_event=heard, **hook, **options))
     except KeyboardInterrupt:
         ask_cancel(client, follow.queued, out)
         return EXIT_INTERRUPTED

@@ -1,4 +1,6 @@
-"""What a webhook receiver needs: the check that a delivery came from the server (Standard Webhooks form).
+"""Webhooks from the client's side: asking for them on a job-creating request (`webhook=`, `webhook_events=`;
+`--webhook URL [--webhook-events start,completed]` on the commands that start jobs), and what a receiver needs:
+the check that a delivery came from the server (Standard Webhooks form).
 
     secret = MusicAnalyzer(url, user, password).webhook_secret()   # once; keep it with the receiver
     if not verify_webhook(secret, request.headers, request.get_data()):
@@ -7,12 +9,17 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from .errors import UsageError
+
+EVENTS = ("start", "progress", "completed")  # the server's webhook events (its `webhook_events_filter` values)
 TOLERANCE_SECONDS = 300  # a delivery older or newer than this is refused: a replayed one is stale
 
 
@@ -31,3 +38,41 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *,
     digest = hmac.new(key, f"{message_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
     expected = "v1," + base64.b64encode(digest).decode()
     return any(hmac.compare_digest(expected, s) for s in lower.get("webhook-signature", "").split())
+
+
+def webhook_keys(webhook: str | None, events: Sequence[str] | None) -> dict[str, Any]:
+    """The body keys of a job-creating request asking for a webhook (`webhook`, `webhook_events_filter`); none for
+    no webhook. Events without a URL are refused here, as the server would refuse them (400 invalid_webhook)."""
+    if webhook is None:
+        if events is not None:
+            raise UsageError("webhook events need a webhook URL (--webhook URL)", code="invalid_webhook")
+        return {}
+    return {"webhook": webhook, **({"webhook_events_filter": list(events)} if events is not None else {})}
+
+
+def events_argument(text: str) -> list[str]:
+    """`--webhook-events start,completed`: a comma list of EVENTS (argparse's type: a wrong name is exit 2 before
+    any request, where the server would refuse it only after the files were uploaded)."""
+    chosen = [e.strip() for e in text.split(",") if e.strip()]
+    unknown = [e for e in chosen if e not in EVENTS]
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)}: not webhook events; give a comma "
+                                         f"list of {', '.join(EVENTS)}")
+    return chosen
+
+
+def add_webhook_flags(parser: argparse.ArgumentParser) -> None:
+    """`--webhook URL` and `--webhook-events LIST` on a command that starts jobs (every job it starts)."""
+    parser.add_argument("--webhook", metavar="URL",
+                        help="POST each job's start, progress and end to URL, signed (the server's "
+                             "WEBHOOK_ALLOWED_HOSTS must allow its host; `webhook-secret` prints your key)")
+    parser.add_argument("--webhook-events", type=events_argument, metavar="LIST",
+                        help=f"with --webhook: only these events, a comma list of {', '.join(EVENTS)} "
+                             "(default all)")
+
+
+def webhook_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The `webhook=`, `webhook_events=` keywords of the client's methods from a command's flags (checked)."""
+    url, events = getattr(args, "webhook", None), getattr(args, "webhook_events", None)
+    webhook_keys(url, events)  # --webhook-events alone: exit 2 before any request
+    return {"webhook": url, "webhook_events": events}

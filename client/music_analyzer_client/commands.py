@@ -1,4 +1,4 @@
-"""The small commands: jobs, cancel, download, sessions, models, health."""
+"""The small commands: jobs, cancel, download, sessions, models, health (its worker table: health_table.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
+from .health_table import show_workers
 from .records import Job
 from .ui import STATE_STYLE, Output, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
@@ -308,6 +309,7 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         why = (f"{_bytes(int(free))} free, below the {_bytes(int(kept))} the server keeps free; uploads and jobs "
                "are refused" if free is not None and kept is not None else "the data directory cannot be read")
         out.out.print(f"  disk      low: {why}", style="yellow")
+    show_workers(out, h)  # after the lines above, unchanged: scripts read them
     return EXIT_OK
 
 

@@ -129,3 +129,15 @@ def test_a_workers_row_says_its_warm_up_jobs_and_silence():
     # a clock behind the worker's reads 0 s up, never a negative time
     assert worker_row(silent, now=1990.0) == ["gpu@host#1.x", "silent 7 s", "gpu, cpu", "1", "0 s", "running",
                                               "idle"]
+
+
+def test_a_batch_stops_at_a_refused_webhook(env, tmp_path):
+    """`batch --webhook URL` the server refuses: every file would be uploaded and its job refused the same way; the
+    batch stops at the first refusal (exit 2, said once), as it does when the server is lost."""
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for name in ("a.wav", "b.wav", "c.wav"):
+        unique_wav(folder / name)
+    done = ma(env, "batch", str(folder), "--features", "--jobs", "1", "--webhook", "http://10.0.0.5/hook")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("webhook_not_allowed") == 1, done.stderr

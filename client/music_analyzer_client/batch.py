@@ -199,10 +199,14 @@ def local_error(batch: Batch, path: Path, e: OSError) -> None:
     batch.out.err.print(f"{rel}: {message}", style="red")
 
 
+WEBHOOK_REFUSED = ("invalid_webhook", "webhook_not_allowed")  # --webhook refused: the same for every job
+
+
 def fatal(e: MusicAnalyzerError) -> bool:
     """An error that stops the whole batch (no later file could fare better): the rule the exit code follows,
-    so a front's 502/504 that outlasts the client's retries stops it as the API's own 503 does."""
-    return e.exit_code() == EXIT_UNAVAILABLE
+    so a front's 502/504 that outlasts the client's retries stops it as the API's own 503 does; and a --webhook
+    the server refuses, which every file's job would meet after its upload."""
+    return e.exit_code() == EXIT_UNAVAILABLE or e.code in WEBHOOK_REFUSED
 
 
 def process(batch: Batch, path: Path) -> None:

@@ -1,9 +1,10 @@
 """GET /metrics (Prometheus text format) and the HTTP request counters behind it.
 
-Counters and histograms come from every process through prometheus-client's multiprocess files
-(jobs/metrics.py); levels come from Redis at scrape time (queue depths, workers alive, jobs running,
-resident model memory), so they hold for workers on other machines too. The route needs credentials
-unless METRICS_PUBLIC is set (a scraper on a private network).
+The work's counters and histograms (jobs, models, webhook deliveries) and the levels (queue depths, workers
+alive, jobs running, resident model memory) are read from Redis at scrape time, so they hold for workers on
+other machines too; the API's own counters (HTTP, uploads) come from this host's processes through
+prometheus-client's multiprocess files (jobs/metrics.py). The route needs credentials unless METRICS_PUBLIC is
+set (a scraper on a private network).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from jobs import metrics
+from jobs.cluster_metrics import ClusterCollector
 from jobs.services import Services
 from jobs.workers import queue_depth
 
@@ -58,24 +60,31 @@ class RedisLevels(Collector):
 
 
 def scrape_registry(app: Flask) -> CollectorRegistry:
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        # None: registered nowhere; only the filter below reads it
+        local: Collector | CollectorRegistry = multiprocess.MultiProcessCollector(None)
     else:  # one process: its own counters
-        registry = CollectorRegistry()
-        registry.register(_Forward(REGISTRY))
+        local = REGISTRY
+    in_redis = frozenset(family.name for family in metrics.CLUSTER)
+    registry.register(_Local(local, without=in_redis))
+    svc = app.extensions["music_analyzer"]
+    registry.register(ClusterCollector(svc.redis, metrics.CLUSTER))
     cfg = app.config
-    registry.register(RedisLevels(app.extensions["music_analyzer"],
-                                  {"gpu": cfg["GPU_QUEUE"], "cpu": cfg["CPU_QUEUE"]}))
+    registry.register(RedisLevels(svc, {"gpu": cfg["GPU_QUEUE"], "cpu": cfg["CPU_QUEUE"]}))
     return registry
 
 
-class _Forward(Collector):
-    def __init__(self, registry: CollectorRegistry):
-        self.registry = registry
+class _Local(Collector):
+    """This host's counters, less the metrics kept in Redis: a process of an earlier version still writing them
+    to the shared folder (a rolling upgrade) would otherwise add a second family of the same name."""
+
+    def __init__(self, source: Collector | CollectorRegistry, *, without: frozenset[str]):
+        self.source = source
+        self.without = without
 
     def collect(self) -> Iterator:
-        yield from self.registry.collect()
+        return (family for family in self.source.collect() if family.name not in self.without)
 
 
 @bp.get("/metrics")

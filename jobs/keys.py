@@ -36,6 +36,8 @@
     ma:webhook-owner:<owner>:turns     zset: tokens of the owner's deliveries being sent, by lease end (Redis's
                               clock, ms; at most WEBHOOK_SENDS_PER_OWNER over every process: webhook_owner_limit.py)
     ma:webhook-owner:<owner>:put-off   zset: the owner's deliveries put off for a turn, by the due time that set
+    ma:metrics:<name>         hash: one counter's or histogram's counts from every process on every machine, a
+                              field per label values and part (jobs/cluster_metrics.py); never per job
     <queue>, <queue>\x06\x16<p>   kombu's message lists of a Celery queue (and its priority sub-lists)
 """
 
@@ -60,6 +62,10 @@ KOMBU_PRIORITIES = range(1, 10)
 
 def job(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}"
+
+
+def metric(name: str) -> str:
+    return f"{PREFIX}metrics:{name}"
 
 
 def owner_jobs(owner: str) -> str:

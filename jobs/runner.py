@@ -145,7 +145,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
         try:
             if record is None:  # expired or deleted between start() and here
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")
-            metrics.job_started(record, started)
+            metrics.job_started(svc.redis, record, started)
             result = _work(svc, record, job_type, started_at=started)
         except JobCanceled as e:
             # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
@@ -185,7 +185,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
                 log.warning("could not clear job %s from worker %s's current jobs", job_id, worker, exc_info=True)
             drop_earlier(written)  # after `forget`: a kill between the two still finds every earlier file to restore
-            metrics.job_ran(record or {"type": job_type}, time.time() - started)
+            metrics.job_ran(svc.redis, record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     _record_end(svc, record, lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
     return "succeeded"

@@ -267,7 +267,7 @@ def model_manager() -> ModelManager:
         board = services().model_status
         worker = ext.get("worker_identity")
         manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker),
-                               observe=metrics.model_event)
+                               observe=metrics.model_observer(services().redis))
         ext["model_manager"] = manager
         board.publish(manager.status(), worker=worker)
     return ext["model_manager"]

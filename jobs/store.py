@@ -88,7 +88,7 @@ class JobStore(JobWaits):
         note_data(pipe, now)  # a job missing later and made before Redis's data began was lost with them
         self.active.add(pipe, owner=owner, queue=queue, job_id=job_id, created=now)
         pipe.execute()
-        metrics.JOBS_CREATED.labels(job_type).inc()
+        metrics.JOBS_CREATED.inc(self.r, job_type)
         return decode_record(record)
 
     @staticmethod
@@ -286,7 +286,7 @@ class JobStore(JobWaits):
         job_type, owner, queue = pipe.execute()[-1]
         if owner and queue:  # (a process dying here leaves it in the index: ActiveJobs prunes it when it matters)
             self.active.remove(owner=text(owner), queue=text(queue), job_id=job_id)
-        metrics.JOBS_FINISHED.labels(text(job_type or b"unknown"), state).inc()
+        metrics.job_finished(self.r, job_type=text(job_type or b"unknown"), state=state)
         return True
 
     def fail(self, job_id: str, error: dict, *, status: int = 500, from_states: Iterable[str] = ("queued", "running"),

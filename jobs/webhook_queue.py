@@ -158,7 +158,7 @@ class WebhookQueue:
             pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
             pipe.hset(keys.webhook(delivery_id), mapping={"state": "superseded"})
             pipe.execute()
-            metrics.WEBHOOK_DELIVERIES.labels("superseded").inc()
+            metrics.WEBHOOK_DELIVERIES.inc(self.r, "superseded")
             self._release_next(rec["job_id"], delivery_id)
             return "superseded"
         earlier = self._earlier_open(rec["job_id"], delivery_id)
@@ -188,7 +188,7 @@ class WebhookQueue:
             pipe.zrem(keys.WEBHOOKS_DUE, delivery_id)
         pipe.hset(keys.webhook(delivery_id), mapping=fields)  # type: ignore[arg-type]  # redis-py's key typing
         pipe.execute()
-        metrics.WEBHOOK_DELIVERIES.labels(state).inc()
+        metrics.WEBHOOK_DELIVERIES.inc(self.r, state)
         if state != "pending":
             self._release_next(rec["job_id"], delivery_id)
         if state != "delivered":  # an operator's log had nothing of a receiver failing (a stranger's finding)

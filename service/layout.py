@@ -40,7 +40,8 @@ class RunLayout:
 
     @property
     def metrics(self) -> Path:
-        """prometheus-client's multiprocess files (PROMETHEUS_MULTIPROC_DIR of every program): in memory
+        """prometheus-client's multiprocess files (PROMETHEUS_MULTIPROC_DIR of every program; the API's HTTP and
+        upload counters: those of the work are in Redis, jobs/cluster_metrics.py): in memory
         (/dev/shm) where the system has it, named after the data dir. Every process maps these files; on a
         full DATA_DIR disk a write to a mapped page is a SIGBUS, and a stranger's API workers died ~4,000 times
         in 10 minutes there (each restart adding files) though the API should keep answering reads."""

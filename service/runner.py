@@ -344,7 +344,8 @@ def run(opts: Options, settings: dict) -> int:
         # numba-compiled DSP caches its machine code here (the CPU worker fills it at start: jobs/warmup.py), so a
         # new worker or pool child loads it instead of compiling
         env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))
-        # every program counts into one place, summed by GET /metrics (jobs/metrics.py)
+        # the API's processes count HTTP requests and uploads into one place, summed by GET /metrics (the work's
+        # counters are in Redis, every machine's: jobs/metrics.py)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.fresh_metrics_dir())
         # behind nginx the API may trust one hop of X-Forwarded-For / -Proto (the front's)
         env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"

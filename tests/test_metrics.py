@@ -148,6 +148,8 @@ def exported_series(client) -> set[str]:
             names.add(f"{metric._name}_total")
         elif isinstance(metric, Histogram):
             names.update(f"{metric._name}_{part}" for part in ("bucket", "sum", "count"))
+    for family in metrics.CLUSTER:  # kept in Redis, counted by every machine's workers
+        names |= family.series_names()
     return names
 
 

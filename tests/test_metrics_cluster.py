@@ -117,3 +117,22 @@ def test_a_count_while_redis_is_away_is_lost_at_once_and_logged_once(private_red
     assert any("takes counts again" in r.getMessage() for r in caplog.records)
     assert counts[b'["features"]|count'] == b"2" and float(counts[b'["features"]|sum']) == 5.0
     assert counts[b'["features"]|2.5'] == b"1" and counts[b'["features"]|5.0'] == b"1"
+
+
+def test_counts_an_earlier_version_left_in_the_hosts_files_are_not_added(client, app):
+    """A rolling upgrade under docker-compose: a worker of the earlier version still writes its job counters to
+    the folder the containers share. GET /metrics shows each metric once, the one kept in Redis: the files' copy
+    would be a second family of the same name and count this host's jobs twice."""
+    from prometheus_client import Counter
+
+    from jobs import keys
+
+    earlier = Counter("ma_jobs_finished", "as the earlier version counted", ["type", "state"], registry=None)
+    earlier.labels("features", "succeeded").inc(1000)  # into this process's multiprocess file, as that worker did
+    text = client.get("/metrics").text
+    assert text.count("# TYPE ma_jobs_finished_total counter") == 1
+    redis = app.extensions["music_analyzer"].redis
+    counted = float(redis.hget(keys.metric("ma_jobs_finished"), '["features","succeeded"]') or 0)
+    shown = [family for family in text_string_to_metric_families(text) if family.name == "ma_jobs_finished"]
+    values = {tuple(sorted(s.labels.items())): s.value for s in shown[0].samples if s.name.endswith("_total")}
+    assert values.get((("state", "succeeded"), ("type", "features")), 0.0) == counted

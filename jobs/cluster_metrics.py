@@ -63,7 +63,9 @@ class Family:
     def _series_of(self, raw: Mapping[bytes, bytes]) -> Iterator[tuple[list[str], str, float]]:
         """(label values, part, value) of each field of the metric's hash; fields of another label set skipped."""
         for name, number in raw.items():
-            series, _, part = keys.text(name).partition("|")
+            field_name = keys.text(name)
+            end = field_name.rfind("]") + 1  # a label value may hold "|": the JSON list ends at the last "]"
+            series, part = field_name[:end], field_name[end + 1:]
             try:
                 values = json.loads(series)
             except ValueError:

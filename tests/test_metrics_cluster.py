@@ -77,7 +77,10 @@ def test_a_worker_on_another_machine_counts_in_the_apis_metrics(settings, privat
 def test_counts_of_made_up_label_values_are_one_series(private_redis):
     """Job types and states are closed sets: a value outside one (a record of an older version) is `other`,
     so a metric's hash cannot grow without bound."""
+    from prometheus_client import CollectorRegistry
+
     from jobs import keys, metrics
+    from jobs.cluster_metrics import ClusterCollector
 
     client = redis_client(f"redis://127.0.0.1:{private_redis.port}/0")
     for n in range(5):
@@ -85,6 +88,15 @@ def test_counts_of_made_up_label_values_are_one_series(private_redis):
     metrics.job_finished(client, job_type="features", state="failed")
     assert client.hgetall(keys.metric("ma_jobs_finished")) == {b'["other","other"]': b"5",
                                                               b'["features","failed"]': b"1"}
+    # a value of an open label is kept whole, whatever it holds, and read back as it was
+    metrics.model_observer(client)("load", 'odd|"name"]', 0.7)
+    registry = CollectorRegistry()
+    registry.register(ClusterCollector(client, metrics.CLUSTER))
+    assert registry.get_sample_value("ma_model_loads_total", {"model": 'odd|"name"]'}) == 1
+    assert registry.get_sample_value("ma_model_load_seconds_bucket", {"model": 'odd|"name"]', "le": "1.0"}) == 1
+    assert registry.get_sample_value("ma_model_load_seconds_bucket", {"model": 'odd|"name"]', "le": "0.5"}) == 0
+    assert registry.get_sample_value("ma_model_load_seconds_sum", {"model": 'odd|"name"]'}) == 0.7
+    assert registry.get_sample_value("ma_jobs_finished_total", {"type": "other", "state": "other"}) == 5
 
 
 def test_a_count_while_redis_is_away_is_lost_at_once_and_logged_once(private_redis, tmp_path, caplog, monkeypatch):

@@ -20,6 +20,7 @@ from jobs.listing import JobFilter, check_states, check_types, page_jobs
 from jobs.record import ADMIN_CANCELER, TERMINAL_STATES, public_view
 from jobs.services import services
 from jobs.submit import submit
+from jobs.webhook_requests import parse_request
 from jobs.webhooks import user_secret_text
 from storage import check_session_id
 from worker.errors import ConflictError, InvalidRequestError
@@ -70,6 +71,27 @@ def webhook_secret():
     response = jsonify({"user": owner, "secret": user_secret_text(current_app.config, owner)})
     response.headers["Cache-Control"] = "no-store"  # a key: not for a shared cache, nor for the browser's
     return response
+
+
+WEBHOOK_CHECK_KEYS = frozenset({"webhook", "webhook_events_filter"})
+
+
+@bp.post("/webhooks/check")
+def check_webhook():
+    """Whether a job-creating request would take this `webhook` (and `webhook_events_filter`): the same checks, 400
+    as that request would answer, before anything is uploaded (a CLI run had uploaded its files, then had every
+    job refused for its webhook). Nothing is sent to the URL."""
+    known_params(frozenset())
+    body = json_body()
+    unknown = sorted(set(body) - WEBHOOK_CHECK_KEYS)
+    if unknown:
+        raise InvalidRequestError(f"unknown key(s) of POST /webhooks/check: {', '.join(k[:64] for k in unknown[:20])}",
+                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
+                                                                  "valid": sorted(WEBHOOK_CHECK_KEYS)})
+    hook = parse_request(body, current_app.config)
+    if hook is None:  # no `webhook` (or null): nothing to check
+        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
+    return jsonify({"webhook": hook.url, "events": list(hook.events)})
 
 
 JOB_LIST_PARAMS = frozenset({"session_id", "type", "state", "since", "limit", "cursor", "owner"})

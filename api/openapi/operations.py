@@ -19,6 +19,7 @@ from .declarations import (
     JOB_ERRORS,
     LIMIT,
     OWNER,
+    ROUTE_KEY_SCHEMAS,
     SESSION_ERRORS,
     SESSION_ID,
     Ok,
@@ -134,6 +135,17 @@ OPERATIONS: dict[str, Op] = {
                                         "user can have signed what you accept.", ref("WebhookSecret"))},
                                {400: "A query parameter other than `owner`.", 404: "`owner` not visible."},
                                query=(OWNER,)),
+    "POST /webhooks/check": Op("Check a webhook before using it", "jobs",
+                               {200: Ok("A job-creating request would take it: the URL and the events it would "
+                                        "get. Nothing is sent to it.", ref("WebhookCheck"))},
+                               {400: "Not an http(s) URL or events not known (`invalid_webhook`), a host or port "
+                                     "not in WEBHOOK_ALLOWED_HOSTS (`webhook_not_allowed`), or another key "
+                                     "(`unknown_option`).", 413: "The body is over 1 MiB.",
+                                415: "A body that is not JSON."},
+                               body=obj(["webhook"], webhook=ROUTE_KEY_SCHEMAS["webhook"],
+                                        webhook_events_filter=ROUTE_KEY_SCHEMAS["webhook_events_filter"]),
+                               example={"webhook": "https://hooks.example.net/music", "webhook_events_filter":
+                                        ["completed"]}),
     "POST /tokens": Op("Make an API token", "tokens",
                        {201: Ok("The token, shown this once (`Cache-Control: no-store`): send it as `Authorization: "
                                 "Bearer <token>` in place of your password.", ref("TokenCreated"))},

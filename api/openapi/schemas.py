@@ -284,6 +284,8 @@ def job_listing_schemas() -> dict[str, Schema]:
                              secret={"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
                                      "description": "The user's key, `whsec_<base64>` as Standard Webhooks "
                                                     "libraries read it."}),
+        "WebhookCheck": obj(["webhook", "events"], webhook=STR,
+                            events=arr({"enum": ["start", "progress", "completed"]}, "The events it would get.")),
         "TokenInfo": obj(["id", "user", "name", "created_at"], id=STR, user=STR, name=STR, created_at=STR),
         "TokenCreated": obj(["id", "user", "name", "created_at", "token"], id=STR, user=STR, name=STR,
                             created_at=STR, token={"type": "string", "pattern": "^ma_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$"}),

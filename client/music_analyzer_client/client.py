@@ -161,10 +161,9 @@ class MusicAnalyzer:
     # ---- health and sessions ---------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """GET /health: with credentials, the full view (workers); wrong credentials raise (401). A server whose
-        job queue is down answers 503 with the same document (`status` "unavailable", `redis.error`): returned,
-        not raised (the CLI had printed "the server answered 503 SERVICE UNAVAILABLE" and no reason). Retried as
-        every read is (a front's 502 while the API restarts; it alone had raised it at once)."""
+        """GET /health: with credentials, the full view (workers); wrong credentials raise (401). A job queue
+        down is a 503 with the same document (`status` "unavailable", `redis.error`): returned, not raised.
+        Retried as every read is (a front's 502 while the API restarts)."""
         response = self.request("GET", "/health", accept=(503,), retry=True)
         try:
             body = response.json()
@@ -193,8 +192,7 @@ class MusicAnalyzer:
                 return
 
     def storage(self) -> dict[str, Any] | None:
-        """What the caller's sessions hold: {used_bytes, quota_bytes (None: no quota)}; None from a server too
-        old to say."""
+        """What the caller's sessions hold: {used_bytes, quota_bytes (None: no quota)}; None: a server too old."""
         found = self._json("GET", "/sessions", params={"limit": 1}, retry=True).get("storage")
         return found if isinstance(found, dict) else None
 
@@ -326,9 +324,12 @@ class MusicAnalyzer:
                 return
 
     def webhook_secret(self) -> str:
-        """Your own webhook key (`whsec_...`, an admin's `owner`'s): deliveries of your jobs are signed with it;
-        check them with `verify_webhook(secret, headers, body)`."""
+        """Your webhook key (`whsec_...`): your jobs' deliveries are signed with it (`verify_webhook`)."""
         return str(self._json("GET", "/webhooks/secret", retry=True)["secret"])
+
+    def check_webhook(self, webhook: str, webhook_events: Sequence[str] | None = None) -> dict[str, Any]:
+        """{webhook, events} a job-creating request would take (else its 400, raised); nothing is sent to it."""
+        return cast(dict[str, Any], self._json("POST", "/webhooks/check", json=webhook_keys(webhook, webhook_events)))
 
     # ---- models ----------------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import UsageError
+from .errors import MusicAnalyzerError, UsageError
 
 EVENTS = ("start", "progress", "completed")  # the server's webhook events (its `webhook_events_filter` values)
 TOLERANCE_SECONDS = 300  # a delivery older or newer than this is refused: a replayed one is stale
@@ -76,3 +76,17 @@ def webhook_args(args: argparse.Namespace) -> dict[str, Any]:
     url, events = getattr(args, "webhook", None), getattr(args, "webhook_events", None)
     webhook_keys(url, events)  # --webhook-events alone: exit 2 before any request
     return {"webhook": url, "webhook_events": events}
+
+
+def checked_webhook_args(client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """webhook_args, and a --webhook URL asked of the server (POST /webhooks/check) before anything is uploaded:
+    a URL it refuses raises its 400 here, where a run had uploaded its files and then had every job refused. A
+    server too old to have the route (404, 405) is not asked: its jobs' requests check the URL as before."""
+    hook = webhook_args(args)
+    if hook["webhook"] is not None:
+        try:
+            client.check_webhook(hook["webhook"], hook["webhook_events"])
+        except MusicAnalyzerError as e:
+            if e.status not in (404, 405):
+                raise
+    return hook

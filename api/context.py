@@ -137,6 +137,17 @@ def known_params(valid: frozenset[str]) -> None:
                                                                   "valid": sorted(valid)})
 
 
+def known_keys(body: dict, valid: frozenset[str], route: str) -> None:
+    """400 `unknown_option` for a key of a JSON body that `route` does not read: a misspelt `sessionid` had made a
+    session of a random id, as if the body had been empty."""
+    unknown = sorted(set(body) - valid)
+    if unknown:
+        raise InvalidRequestError(f"unknown key(s) of {route}: {', '.join(k[:64] for k in unknown[:20])}",
+                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
+                                                                  "unknown_count": len(unknown),
+                                                                  "valid": sorted(valid)})
+
+
 def page_limit(default: int, most: int) -> int:
     """`?limit=` of a listing: an integer of at least 1 (0 or less was read as 1, a page nobody asked for, while
     the description says the minimum is 1); over `most` it is cut to `most`."""

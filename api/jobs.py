@@ -12,7 +12,7 @@ from typing import ClassVar
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
-from api.context import known_params, page_limit
+from api.context import known_keys, known_params, page_limit
 from api.creation import wait_argument
 from api.process import json_body
 from api.waits import TooManyWaitsError, waits
@@ -83,11 +83,7 @@ def check_webhook():
     job refused for its webhook). Nothing is sent to the URL."""
     known_params(frozenset())
     body = json_body()
-    unknown = sorted(set(body) - WEBHOOK_CHECK_KEYS)
-    if unknown:
-        raise InvalidRequestError(f"unknown key(s) of POST /webhooks/check: {', '.join(k[:64] for k in unknown[:20])}",
-                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
-                                                                  "valid": sorted(WEBHOOK_CHECK_KEYS)})
+    known_keys(body, WEBHOOK_CHECK_KEYS, "POST /webhooks/check")
     hook = parse_request(body, current_app.config)
     if hook is None:  # no `webhook` (or null): nothing to check
         raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")

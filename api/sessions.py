@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from api import access, library_removals
-from api.context import known_params, page_limit
+from api.context import known_keys, known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, require_session_count, require_session_room, session_limit, usage
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
@@ -73,12 +73,7 @@ def create_body() -> dict:
     if not isinstance(body, dict):
         raise InvalidRequestError('the request body must be a JSON object, e.g. {"session_id": "my-id"}',
                                   code="invalid_json")
-    unknown = sorted(set(body) - CREATE_KEYS)
-    if unknown:  # a misspelt `sessionid` had made a session of a random id, as if the body had been empty
-        raise InvalidRequestError(f"unknown key(s) of POST /sessions: {', '.join(k[:64] for k in unknown[:20])}",
-                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
-                                                                  "unknown_count": len(unknown),
-                                                                  "valid": sorted(CREATE_KEYS)})
+    known_keys(body, CREATE_KEYS, "POST /sessions")
     return body
 
 

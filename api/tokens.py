@@ -7,11 +7,11 @@ from dataclasses import asdict
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
-from api.context import known_params
+from api.context import known_keys, known_params
 from api.process import json_body
 from api_tokens import TOKEN_ID_RE, TokenStore
 from jobs.services import services
-from worker.errors import InvalidRequestError, MusicAnalyzerError, NotFoundError
+from worker.errors import MusicAnalyzerError, NotFoundError
 
 bp = Blueprint("tokens", __name__)
 
@@ -35,11 +35,7 @@ def create_token():
     """A new token for the caller (201, the token in the answer once: it is kept nowhere)."""
     known_params(frozenset())
     body = json_body()
-    unknown = sorted(set(body) - CREATE_KEYS)
-    if unknown:
-        raise InvalidRequestError(f"unknown key(s) of POST /tokens: {', '.join(k[:64] for k in unknown[:20])}",
-                                  code="unknown_option", details={"unknown": [k[:64] for k in unknown[:20]],
-                                                                  "valid": sorted(CREATE_KEYS)})
+    known_keys(body, CREATE_KEYS, "POST /tokens")
     header = request.authorization
     if not services().users.auth_disabled and (header is None or header.type != "basic"):
         raise PasswordRequiredError("a token is made with your password (HTTP Basic), not with another token")

@@ -100,8 +100,9 @@ def prepare() -> None:
             for suffix, source in (("ogg", song), ("mid", song.parent / "notes.mid"),
                                    ("guitar.ogg", song.parent / "guitar.ogg")):
                 link = CHARTED / f"{name}.{suffix}"
-                if not link.exists():
-                    link.symlink_to(source)
+                if link.is_symlink():  # a link of an earlier run, perhaps to a folder unpacked elsewhere
+                    link.unlink()
+                link.symlink_to(source)
             manifest.append({"audio": f"{name}.ogg", "chart": f"{name}.mid", "guitar": f"{name}.guitar.ogg",
                              "family": song.parent.parent.name, "split": "all"})
     (CHARTED / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -13,6 +13,9 @@ from .errors import UsageError
 AUDIO_SUFFIXES = (".mp3", ".wav", ".wave", ".flac", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".aiff", ".aif",
                   ".aifc", ".webm", ".mka", ".caf", ".wv")
 LLM_TASKS = ("transcribe", "analyze")
+# what --llm asks for without --llm-model, as the web page does: the route's own default (gemma-3n-E4B) had been a
+# 409 "weights not on this server" on a server holding only SmolLM2, where the page's analysis of the file ran
+LLM_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,13 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
                        help="separation model for --stems: htdemucs (default), htdemucs_ft, htdemucs_6s, "
                             "hpss or repet (no weights needed)")
     group.add_argument("--lyrics", action="store_true", help="Whisper transcript of the vocal stem")
+    group.add_argument("--transcribe", action="store_true",
+                       help="Whisper transcript of the file as it is, no separation (speech: audiobooks, podcasts, "
+                            "interviews)")
     group.add_argument("--llm", metavar="TASK", choices=LLM_TASKS,
                        help="gemma_3n listening to the audio: transcribe or analyze")
-    group.add_argument("--llm-model", metavar="NAME", help="the LLM for --llm (the server's default otherwise)")
+    group.add_argument("--llm-model", metavar="NAME",
+                       help=f"the LLM for --llm (default {LLM_AUTO}: the best model the server has for the task)")
 
 
 def plan(args: argparse.Namespace) -> list[Analysis]:
@@ -45,6 +52,9 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
     if args.lyrics and args.stems and args.model == "hpss":  # found out after the separation had run (15 s)
         raise UsageError("--lyrics transcribes the vocal stem, and hpss makes none (its stems are harmonic and "
                          "percussive): use --model repet (no weights needed) or htdemucs")
+    if args.lyrics and args.transcribe:  # both write transcript_<name>.*: the second would replace the first
+        raise UsageError("--lyrics (the vocal stem) and --transcribe (the file as it is) write the same transcript "
+                         "files: choose one")
     out: list[Analysis] = []
     if args.features:
         out.append(Analysis("features", "features"))
@@ -54,9 +64,9 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
         out.append(Analysis("stems", "demucs", {"model": args.model} if args.model else {}))
     if args.lyrics:
         out.append(Analysis("lyrics", "whisper", {"source": "vocals"}))
+    if args.transcribe:  # speech needs no separation: --lyrics had been the CLI's only transcript, of a vocal stem
+        out.append(Analysis("transcript", "whisper", {"source": "mix"}))
     if args.llm:
-        options: dict[str, Any] = {"task": args.llm}
-        if args.llm_model:
-            options["model_variant"] = args.llm_model
+        options: dict[str, Any] = {"task": args.llm, "model_variant": args.llm_model or LLM_AUTO}
         out.append(Analysis(f"llm-{args.llm}", "gemma_3n", options))
     return out or [Analysis("features", "features"), Analysis("pitch", "pitch")]

@@ -263,7 +263,8 @@ def lyrics_hint(analyses: list[Analysis]) -> str:
     stems = next((a for a in analyses if a.name == "stems"), None)
     if stems is not None and stems.options.get("model") == "repet":
         return "add --wait: the transcript then waits for the stems"
-    return "add --stems --model repet --wait (repet needs no weights), and the transcript waits for the stems"
+    return ("add --stems --model repet --wait (repet needs no weights), and the transcript waits for the stems; "
+            "for speech with no music (an audiobook, a podcast), --transcribe instead needs no stems")
 
 
 def refused_for_this_file(e: MusicAnalyzerError) -> bool:

@@ -21,7 +21,7 @@ from .ui import Output, Tracker
 from .watching import Follower, ask_cancel
 from .webhooks import checked_webhook_args, webhook_args
 
-ANALYSIS_FLAGS = ("features", "pitch", "stems", "lyrics", "llm")
+ANALYSIS_FLAGS = ("features", "pitch", "stems", "lyrics", "transcribe", "llm")
 
 
 @dataclass

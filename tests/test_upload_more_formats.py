@@ -122,6 +122,20 @@ def test_an_mp4_video_is_refused_as_a_webm_one_is_and_cover_art_is_not_a_video(c
     assert r.status_code == 201 and r.json()["files"][0]["format"] == "m4a", r.text
 
 
+def test_a_matroska_video_with_sound_not_read_here_is_called_a_video(client, session_id, tmp_path):
+    """A stranger's MKV video with MP3 sound had read "Matroska/WebM with MP3FLOAT audio is not read here ...
+    `ffmpeg -i in.mka out.flac`": FFmpeg's decoder name, and no word of the picture track. The same sound in an
+    audio-only .mka is named MP3."""
+    video = encode(tmp_path / "clip.mkv", "-f", "lavfi", "-i", "testsrc=d=3:s=64x64", "-c:v", "mpeg4",
+                   "-c:a", "libmp3lame", "-shortest")
+    r = upload(client, session_id, video)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_format", r.text
+    message = r.json()["error"]["message"]
+    assert "video" in message and "`ffmpeg -i video.mkv -vn audio.flac`" in message, message
+    r = upload(client, session_id, encode(tmp_path / "sound.mka", "-c:a", "libmp3lame"))
+    assert r.status_code == 415 and "Matroska/WebM with MP3 audio is not read here" in r.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("make", [encode, recorded, browser_recorded])
 def test_a_cut_webm_is_truncated_audio(client, session_id, tmp_path, make):
     """FFmpeg decodes a cut WebM to where its bytes stop: half of one had been a valid file half as long."""

@@ -220,15 +220,19 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                 raise UnsupportedMediaError(tracker_message(path) or "the file has no audio stream", code="not_audio")
             stream = streams[0]
             fmt = av_format(container.format.name, stream.codec_context.name)
+            if matroska.is_video(container):
+                # refused in both: an MP4 video had been taken as m4a while a WebM one was refused, and its
+                # picture track costs the upload's bytes and quota for nothing analysed here. Asked before the
+                # codec: a stranger's MKV video with MP3 sound had read "Matroska/WebM with MP3FLOAT audio is not
+                # read here ... `ffmpeg -i in.mka out.flac`", FFmpeg's decoder name and no word of the video
+                source = "video.mkv" if "matroska" in container.format.name else "<your video>"  # path: a temp name
+                way_out = VIDEO_CONTAINERS.get(fmt or "", f"ffmpeg -i {source} -vn audio.flac")
+                raise UnsupportedMediaError(
+                    f"the file is a video (it has a picture track); upload its audio alone, e.g. `{way_out}`",
+                    code="unsupported_format")
             if fmt is None:
                 raise UnsupportedMediaError(unsupported_message(container.format.name, stream.codec_context.name,
                                                                 container.format.long_name), code="unsupported_format")
-            if fmt in VIDEO_CONTAINERS and matroska.is_video(container):
-                # refused in both: an MP4 video had been taken as m4a while a WebM one was refused, and its
-                # picture track costs the upload's bytes and quota for nothing analysed here
-                raise UnsupportedMediaError(
-                    "the file is a video (it has a picture track); upload its audio alone, e.g. "
-                    f"`{VIDEO_CONTAINERS[fmt]}`", code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
             guessed = length_guessed(container.format.name)

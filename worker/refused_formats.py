@@ -58,6 +58,7 @@ def unsupported_message(container: str, codec: str, long_name: str | None = None
     """The 415 message for a container (or a codec in one) read here but not taken: its name in words, what is
     accepted, and how to convert it."""
     names = container.split(",")
+    codec = codec.removesuffix("float")  # FFmpeg's decoder names: mp3float, mp2float are MP3 and MP2
     known = next((_CONTAINERS[n] for n in names if n in _CONTAINERS), None)
     if known is not None:
         what, ext = f"{known[0]} (.{known[1]})", known[1]

@@ -61,3 +61,8 @@ def test_llm_without_a_model_runs_on_the_model_the_server_has(env, tmp_path, smo
     job = jobs_of(done)["llm-analyze"]
     assert job["state"] == "succeeded", job
     assert job["result"]["model_choice"]["model"] == "smollm2-135m", job["result"]
+    # the summary says the model read numbers and words, not the sound
+    shown = ma(env, "analyze", str(clip), "--llm", "analyze", "--wait")
+    assert shown.returncode == 0, shown.stderr
+    assert "  model    smollm2-135m (text-only: read the measured features and transcript, did not hear the audio)" \
+        in shown.stdout, shown.stdout

@@ -125,7 +125,14 @@ def _demucs(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _gemma(result: dict[str, Any]) -> list[tuple[str, str]]:
     text = str(result.get("analysis_summary") or "").strip()
-    return [(str(result.get("task") or "llm"), head(text) if text else "(no text)")]
+    out = [(str(result.get("task") or "llm"), head(text) if text else "(no text)")]
+    if result.get("model"):
+        # `--llm` asks for `auto`, which may pick a text-only model: its words on the sound come from the measured
+        # features, not from listening (a stranger's SmolLM2 described the "instrumentation" of a spoken chapter)
+        heard = "heard the audio" if result.get("audio_input") else \
+            "text-only: read the measured features and transcript, did not hear the audio"
+        out.append(("model", f"{result['model']} ({heard})"))
+    return out
 
 
 def _musicgen(result: dict[str, Any]) -> list[tuple[str, str]]:

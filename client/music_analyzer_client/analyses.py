@@ -38,7 +38,8 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
                        help="Whisper transcript of the file as it is, no separation (speech: audiobooks, podcasts, "
                             "interviews)")
     group.add_argument("--llm", metavar="TASK", choices=LLM_TASKS,
-                       help="gemma_3n listening to the audio: transcribe or analyze")
+                       help="an LLM on the audio: transcribe or analyze (models that hear it listen; text-only "
+                            "ones read its measured features and transcript)")
     group.add_argument("--llm-model", metavar="NAME",
                        help=f"the LLM for --llm (default {LLM_AUTO}: the best model the server has for the task)")
 

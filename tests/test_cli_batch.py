@@ -246,3 +246,12 @@ def test_a_second_ctrl_c_while_the_program_exits_prints_no_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "cannot reach the server" in done.stderr, done.stderr
     assert "exit handler done" in done.stdout and "KeyboardInterrupt" not in done.stderr, done.stderr
+
+
+def test_a_batch_of_a_missing_folder_says_there_is_none(env, tmp_path):
+    """A mistyped folder had read "not a folder", as if it named a file."""
+    (tmp_path / "song.wav").write_bytes(b"")
+    missing = ma(env, "batch", str(tmp_path / "albm"))
+    assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'albm'}: no such folder"
+    a_file = ma(env, "batch", str(tmp_path / "song.wav"))
+    assert a_file.returncode == 2 and a_file.stderr.strip() == f"error: {tmp_path / 'song.wav'}: not a folder"

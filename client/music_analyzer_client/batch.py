@@ -63,8 +63,8 @@ def in_subfolders(folder: Path, top: list[Path]) -> tuple[int, str]:
 
 def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     folder = Path(args.folder).expanduser()
-    if not folder.is_dir():
-        raise UsageError(f"{args.folder}: not a folder")
+    if not folder.is_dir():  # a mistyped folder had read "not a folder", as if it were a file
+        raise UsageError(f"{args.folder}: " + ("not a folder" if folder.exists() else "no such folder"))
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     files = find_files(folder, args.pattern)

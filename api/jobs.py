@@ -85,8 +85,9 @@ def check_webhook():
     body = json_body()
     known_keys(body, WEBHOOK_CHECK_KEYS, "POST /webhooks/check")
     hook = parse_request(body, current_app.config)
-    if hook is None:  # no `webhook` (or null): nothing to check
-        raise InvalidRequestError("webhook must be an http(s) URL", code="invalid_webhook")
+    if hook is None:  # no `webhook` (or null): nothing to check; it had said "webhook must be an http(s) URL"
+        raise InvalidRequestError('the body names no webhook to check: {"webhook": "https://host/path"}',
+                                  code="invalid_webhook")
     return jsonify({"webhook": hook.url, "events": list(hook.events)})
 
 

@@ -135,6 +135,12 @@ def check_host(host: str, port: int, settings: Mapping[str, Any], *, resolve: bo
         return addresses
     if by_name and not resolve:
         return [host]
+    if not str(settings.get("WEBHOOK_ALLOWED_HOSTS") or "").strip():
+        # the default: no host is allowed, which "host 'x' is not allowed" did not say (a stranger's trial took it
+        # for a mistyped URL)
+        raise InvalidRequestError("webhooks are off on this server: its WEBHOOK_ALLOWED_HOSTS setting lists no "
+                                  "host deliveries may go to (the operator sets it)", code="webhook_not_allowed",
+                                  details={"host": host, "port": port})
     raise InvalidRequestError(f"webhook host {host!r} port {port} is not allowed by WEBHOOK_ALLOWED_HOSTS",
                               code="webhook_not_allowed", details={"host": host, "port": port})
 

@@ -62,3 +62,19 @@ def test_analyze_asks_before_it_makes_a_session_or_uploads(env, tmp_path, client
     assert "uploaded" not in refused.stderr and not re.search(r"session [0-9a-f]{16}", refused.stderr)
     after = {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]}
     assert after == before
+
+
+def test_an_empty_body_and_a_server_with_webhooks_off_say_so(client):
+    """`{}` had read "webhook must be an http(s) URL", and a server with no WEBHOOK_ALLOWED_HOSTS (the default)
+    "webhook host 'hooks.example.net' port 443 is not allowed by WEBHOOK_ALLOWED_HOSTS": a stranger's trial took
+    both for a mistyped URL."""
+    from jobs.webhook_hosts import check_host
+    from worker.errors import InvalidRequestError
+
+    r = client.post("/webhooks/check", json={})
+    assert r.status_code == 400 and "names no webhook" in r.json()["error"]["message"], r.text
+    with pytest.raises(InvalidRequestError, match="webhooks are off on this server") as off:
+        check_host("hooks.example.net", 443, {"WEBHOOK_ALLOWED_HOSTS": ""}, resolve=False)
+    assert off.value.code == "webhook_not_allowed"
+    with pytest.raises(InvalidRequestError, match="host 'hooks.example.net' port 443 is not allowed"):
+        check_host("hooks.example.net", 443, {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}, resolve=False)

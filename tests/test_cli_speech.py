@@ -66,3 +66,18 @@ def test_llm_without_a_model_runs_on_the_model_the_server_has(env, tmp_path, smo
     assert shown.returncode == 0, shown.stderr
     assert "  model    smollm2-135m (text-only: read the measured features and transcript, did not hear the audio)" \
         in shown.stdout, shown.stdout
+
+
+@pytest.mark.needs_espeak
+def test_llm_max_tokens_sets_the_answers_length(env, tmp_path, smollm2_folder):
+    """The answer cut at the server's 512 tokens was warned of with "ask for more tokens", which the CLI had no
+    way to do."""
+    clip = speech(tmp_path / "short.wav", "Good morning.")
+    done = ma(env, "--json", "analyze", str(clip), "--llm", "analyze", "--llm-max-tokens", "3", "--wait")
+    job = jobs_of(done)["llm-analyze"]
+    assert job["state"] == "succeeded", job
+    assert any("cut at max_new_tokens" in w for w in job["result"]["warnings"]), job["result"]["warnings"]
+    for args, said in ((["--llm-max-tokens", "0", "--llm", "analyze"], "must be 1 or more"),
+                       (["--llm-max-tokens", "9"], "add --llm")):
+        refused = ma(env, "analyze", str(clip), *args)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr

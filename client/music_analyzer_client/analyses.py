@@ -40,6 +40,9 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--llm", metavar="TASK", choices=LLM_TASKS,
                        help="an LLM on the audio: transcribe or analyze (models that hear it listen; text-only "
                             "ones read its measured features and transcript)")
+    group.add_argument("--llm-max-tokens", metavar="N", type=int,
+                       help="the length of --llm's answer in tokens (the server's default 512): an answer cut at it "
+                            "is warned of with \"ask for more tokens\", which the CLI had no way to do")
     group.add_argument("--llm-model", metavar="NAME",
                        help=f"the LLM for --llm (default {LLM_AUTO}: the best model the server has for the task)")
 
@@ -50,6 +53,10 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
         raise UsageError("--model chooses the separation model of --stems: add --stems")
     if args.llm_model and not args.llm:
         raise UsageError("--llm-model chooses the model of --llm TASK: add --llm")
+    if args.llm_max_tokens is not None and not args.llm:
+        raise UsageError("--llm-max-tokens sets the answer's length of --llm TASK: add --llm")
+    if args.llm_max_tokens is not None and args.llm_max_tokens < 1:
+        raise UsageError("--llm-max-tokens must be 1 or more")
     if args.lyrics and args.stems and args.model == "hpss":  # found out after the separation had run (15 s)
         raise UsageError("--lyrics transcribes the vocal stem, and hpss makes none (its stems are harmonic and "
                          "percussive): use --model repet (no weights needed) or htdemucs")
@@ -69,5 +76,7 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
         out.append(Analysis("transcript", "whisper", {"source": "mix"}))
     if args.llm:
         options: dict[str, Any] = {"task": args.llm, "model_variant": args.llm_model or LLM_AUTO}
+        if args.llm_max_tokens is not None:  # the server refuses one past its maximum (400, naming it)
+            options["max_new_tokens"] = args.llm_max_tokens
         out.append(Analysis(f"llm-{args.llm}", "gemma_3n", options))
     return out or [Analysis("features", "features"), Analysis("pitch", "pitch")]

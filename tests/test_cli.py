@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import termios
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -304,6 +305,11 @@ def test_a_refused_option_leaves_nothing_running_and_ids_stay_one_path_segment(e
     run's jobs are canceled and its session deleted. `cancel x/../<id>` had been normalised to /jobs/<id> and
     reached that job; `health` needs no password (a stranger's exit 3)."""
     song(tmp_path / "t.wav", bars=2)
+    # bytes of this run's own: a features result cached from another test's identical song (test_cli_batch's, run
+    # first in a different order) answered the job at once, before the refusal could cancel it
+    y, sr = sf.read(tmp_path / "t.wav", dtype="float32")
+    y[0] += np.float32(uuid.uuid4().int % 1000 + 1) * 1e-6
+    sf.write(tmp_path / "t.wav", y, sr)
     refused = ma(env, "analyze", "t.wav", "--features", "--stems", "--model", "foo", "--wait", cwd=tmp_path)
     assert refused.returncode == 2 and "unknown_model" in refused.stderr, refused.stderr
     session_id = re.search(r"session ([0-9a-f]{16})", refused.stderr).group(1)

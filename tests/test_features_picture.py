@@ -61,3 +61,15 @@ def test_the_fixed_layout_keeps_the_title_labels_and_colorbar_inside_the_picture
     assert bar_box.x0 > spec_box.x1 and abs(bar_box.y0 - boxes[1].y0) < 1 and abs(bar_box.y1 - boxes[1].y1) < 1
     # the title above the waveform's axes, not on them
     assert wave.title.get_window_extent(renderer).y0 >= boxes[0].y1
+
+
+def test_the_spectrogram_stops_at_the_files_own_nyquist_frequency():
+    """An 8 kHz file is analysed at 44.1 kHz: its spectrogram had been drawn to 22 kHz, black above 4 kHz."""
+    from worker.features.plot import overview_figure
+
+    t = np.arange(3 * 8000) / 8000
+    analysis = analyze_features((0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), 8000)
+    _, spec, _, _ = overview_figure(analysis=analysis, title="phone.wav").axes
+    image = spec.get_images()[0]
+    assert image.get_extent()[3] == 4.0 and spec.get_ylim()[1] == 4.0  # kHz
+    assert overview_figure(analysis=analyze_features(tone(1.0), SR), title="t").axes[1].get_ylim()[1] == 22.05

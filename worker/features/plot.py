@@ -63,7 +63,12 @@ def overview_figure(*, analysis: FeatureAnalysis, title: str) -> Figure:
     env_lo, env_hi = analysis.envelope
     t_env = np.linspace(0, duration, len(env_hi))
 
-    spec_db = 20 * np.log10(np.maximum(pool_columns(analysis.magnitude, MAX_COLUMNS), 1e-6))
+    # up to the file's own Nyquist frequency: an 8 kHz file, resampled to the analysis rate, had its spectrogram
+    # drawn to 22 kHz, black above 4 kHz (a stranger's trial)
+    top_hz = min(analysis.sample_rate, sr) / 2
+    bins = analysis.magnitude.shape[0]
+    kept = min(bins, int(np.ceil(top_hz / (sr / 2) * (bins - 1))) + 1)
+    spec_db = 20 * np.log10(np.maximum(pool_columns(analysis.magnitude[:kept], MAX_COLUMNS), 1e-6))
     spec_db = np.maximum(spec_db, spec_db.max() - 80)
     chroma = pool_columns(analysis.chroma, MAX_COLUMNS)
 
@@ -81,7 +86,7 @@ def overview_figure(*, analysis: FeatureAnalysis, title: str) -> Figure:
     ax_wave.set_ylim(-1.05, 1.05)
     ax_wave.set_title(title)
     im = ax_spec.imshow(_pixels(spec_db, ax_spec), origin="lower", aspect="auto", interpolation="nearest",
-                        extent=(0, duration, 0, sr / 2 / 1000), cmap="magma")
+                        extent=(0, duration, 0, top_hz / 1000), cmap="magma")
     ax_spec.set_ylabel("frequency (kHz)")
     spec = ax_spec.get_position()
     cax = fig.add_axes((spec.x1 + COLORBAR_GAP / width, spec.y0, COLORBAR_WIDTH / width, spec.height))

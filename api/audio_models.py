@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, jsonify
 
 from api import access
+from api.context import known_params
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.process import check_image_option, json_body, options_of, submit_for_files
 from config import MODEL_REGISTRY
@@ -18,8 +19,8 @@ from worker.files import is_image_name
 from worker.llm.choice import AUTO, choose_model
 from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
-from worker.separation.catalog import weights_present
-from worker.separation.options import SeparationOptions
+from worker.separation.catalog import DSP_METHODS, available_models, weights_present
+from worker.separation.options import DEFAULT_MODEL, SeparationOptions
 from worker.transcription.options import WhisperOptions
 from worker.transcription.pipeline import vocals_stem_path
 from worker.transcription.weights import find_whisper_model
@@ -36,6 +37,18 @@ def _demucs_weights(options: SeparationOptions) -> None:
         raise ModelNotAvailableError(
             f"the weights of demucs model {options.model!r} are not present locally; put them under "
             f"MODELS_DIR/demucs or the Hugging Face cache (see README), or use \"hpss\"/\"repet\" (no weights)")
+
+
+@bp.get("/separation/models")
+def separation_models():
+    """The `model` names POST /process/demucs takes and whether each can run here now (its weights on this
+    machine; the DSP methods need none): the page had offered htdemucs first where its weights were missing, and
+    the run was a 409."""
+    known_params(frozenset())
+    models_dir = _models_dir()
+    return jsonify({"default": DEFAULT_MODEL, "models": [
+        {"name": name, "needs_weights": name not in DSP_METHODS, "present": weights_present(name, models_dir)}
+        for name in available_models(models_dir)]})
 
 
 @bp.post("/process/demucs/<session_id>")

@@ -281,6 +281,36 @@ def test_the_analyses_ticked_survive_a_redraw_of_the_file_list(browser, server, 
         context.close()
 
 
+def test_the_separation_models_say_which_can_run_here(client):
+    """GET /separation/models: the test server has no Demucs weights, the DSP methods need none."""
+    answer = client.get("/separation/models").json()
+    models = {m["name"]: m for m in answer["models"]}
+    assert answer["default"] == "htdemucs" and models["htdemucs"] == {"name": "htdemucs", "needs_weights": True,
+                                                                      "present": False}
+    assert models["hpss"]["present"] and not models["hpss"]["needs_weights"] and models["repet"]["present"]
+    assert client.get("/separation/models", params={"x": 1}).status_code == 400
+
+
+@pytest.mark.needs_chromium
+def test_the_stems_choice_opens_on_a_model_that_can_run_here(browser, server, client, session_id, audio_dir):
+    """The page offered htdemucs first where its weights were missing, and the run was a 409 (a stranger's trial)."""
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "stems.wav", sine(330, 0.5))).status_code == 201
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=stems.wav")
+        method = page.locator("#file-list li.file", has_text="stems.wav").get_by_label("Stems: method")
+        page.wait_for_function("() => [...document.querySelectorAll('#file-list option')].some("
+                               "(o) => o.textContent.includes('weights not on this server'))")
+        assert method.input_value() == "hpss"
+        assert method.locator("option[value=htdemucs]").text_content().endswith("weights not on this server")
+        assert not problems, problems
+    finally:
+        context.close()
+
+
 @pytest.mark.needs_chromium
 def test_a_chord_box_shows_the_longest_name_that_fits(browser, server):
     """A chord box too narrow for its label had clipped it mid-word (a stranger's page read "A:n" for "A:min"): the

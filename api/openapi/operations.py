@@ -135,6 +135,11 @@ OPERATIONS: dict[str, Op] = {
                                         "user can have signed what you accept.", ref("WebhookSecret"))},
                                {400: "A query parameter other than `owner`.", 404: "`owner` not visible."},
                                query=(OWNER,)),
+    "GET /separation/models": Op("The separation models and whether each can run here", "process",
+                                 {200: Ok("Every `model` name POST /process/demucs takes, with whether its weights "
+                                          "are on this machine (`present`; the DSP methods hpss and repet need "
+                                          "none).", ref("SeparationModels"))},
+                                 {400: "A query parameter (`invalid_filter`)."}),
     "POST /webhooks/check": Op("Check a webhook before using it", "jobs",
                                {200: Ok("A job-creating request would take it: the URL and the events it would "
                                         "get. Nothing is sent to it.", ref("WebhookCheck"))},

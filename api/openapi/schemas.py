@@ -284,6 +284,8 @@ def job_listing_schemas() -> dict[str, Schema]:
                              secret={"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
                                      "description": "The user's key, `whsec_<base64>` as Standard Webhooks "
                                                     "libraries read it."}),
+        "SeparationModels": obj(["default", "models"], default=STR, models=arr(obj(
+            ["name", "needs_weights", "present"], name=STR, needs_weights=BOOL, present=BOOL))),
         "WebhookCheck": obj(["webhook", "events"], webhook=STR,
                             events=arr({"enum": ["start", "progress", "completed"]}, "The events it would get.")),
         "TokenInfo": obj(["id", "user", "name", "created_at"], id=STR, user=STR, name=STR, created_at=STR),

@@ -14,3 +14,13 @@ export const ANALYSES = [
 ];
 
 export const LABELS = Object.fromEntries(ANALYSES.map((a) => [a.type, a.label]));
+
+// Which separation models can run on this server (GET /separation/models, read once at start): the Stems select
+// then opens on the default only where its weights are here, else on the first choice that needs none, and names
+// the models whose weights are missing (the page had offered htdemucs first everywhere; without its weights the
+// run was a 409).
+export const separation = { present: null };
+
+export function stemsChoice(value) {
+  return separation.present === null || separation.present.has(value);
+}

@@ -1,7 +1,7 @@
 // The open session's uploads: the audio, each with the analyses to run on it, and the album art (images),
 // which the analyses by models that see images can be given.
 import { ApiError, fileUrl, post } from './api.js';
-import { ANALYSES } from './analyses.js';
+import { ANALYSES, stemsChoice } from './analyses.js';
 import { $, clearNotice, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
 // Files listed at first, and added by each "Show more": a stranger's 999-file session had made the page 69,000 px
@@ -134,7 +134,10 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     if (a.choices) {
       const select = el('select', { id: `${id}-${a.type}-${a.option}`, name: `${a.type}-${a.option}`,
         'aria-label': `${a.label}: method` },
-      a.choices.map(([value, text]) => el('option', { value }, text)));
+      a.choices.map(([value, text]) => el('option', { value },
+        stemsChoice(value) ? text : `${text}: weights not on this server`)));
+      const runnable = a.choices.find(([value]) => stemsChoice(value));
+      if (runnable) select.value = runnable[0];
       parts.push(select);
     }
     if (a.image && images.length) {  // album art for the models that see images

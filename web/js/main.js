@@ -1,6 +1,7 @@
 // The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
 // (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
 import { ApiError, get, post } from './api.js';
+import { separation } from './analyses.js';
 import { isImage, noteRenamed, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
 import { LibraryPanel } from './library.js';
@@ -227,5 +228,11 @@ document.addEventListener('visibilitychange', () => {
 
 const start = new URLSearchParams(location.hash.slice(1));
 sessions.load();
-if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });
-else track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
+// which separation models can run here, known before the files are drawn: the Stems select opens on one that can
+// (a redraw keeps what a select shows, so a first drawing without it would have kept htdemucs)
+get('/separation/models').then((answer) => {
+  separation.present = new Set(answer.models.filter((m) => m.present).map((m) => m.name));
+}).catch(() => {}).finally(() => {  // an older server: every choice offered, as before
+  if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });
+  else if (!state.sessionId) track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
+});

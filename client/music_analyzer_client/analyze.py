@@ -15,7 +15,7 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, 
 from .summary import summary_lines
 from .ui import LineTracker, Output, Tracker
 from .watching import Followed, Follower, ask_cancel, wait_all
-from .webhooks import checked_webhook_args, webhook_args
+from .webhooks import check_with_server, webhook_args
 
 ABANDON_WAIT_SECONDS = 30.0  # how long a refused run waits for its canceled jobs to stop before deleting the session
 
@@ -43,7 +43,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     require_job_queue(client)
-    checked_webhook_args(client, args)  # a URL the server refuses: before a session is made or a file sent
+    check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
     session_id = args.session or client.create_session()
     out.note(f"session {session_id}")
     tracker: Tracker = out.tracker() if args.wait else LineTracker(out.err, quiet=True)

@@ -19,7 +19,7 @@ from .records import TERMINAL_STATES
 from .summary import brief
 from .ui import Output, Tracker
 from .watching import Follower, ask_cancel
-from .webhooks import checked_webhook_args, webhook_args
+from .webhooks import check_with_server, webhook_args
 
 ANALYSIS_FLAGS = ("features", "pitch", "stems", "lyrics", "transcribe", "llm")
 
@@ -72,9 +72,9 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         deeper, pattern = (0, "") if args.pattern else in_subfolders(folder, [])
         raise UsageError(f"no audio files in {folder}" + (f" matching {args.pattern!r}" if args.pattern else "")
                          + (f"; {deeper} in its subfolders: --pattern '{pattern}' takes them" if deeper else ""))
-    webhook_args(args)  # --webhook-events without --webhook: exit 2 before anything is sent
+    hook = webhook_args(args)  # --webhook-events without --webhook: exit 2 before anything is sent
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
-    checked_webhook_args(client, args)  # a URL the server refuses: before a session is made or a file sent
+    check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
     path = Path(args.state).expanduser() if args.state else default_state_path(folder)
     with held(path):
         return _run(client, args, folder, files, path, out)

@@ -78,15 +78,14 @@ def webhook_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"webhook": url, "webhook_events": events}
 
 
-def checked_webhook_args(client: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """webhook_args, and a --webhook URL asked of the server (POST /webhooks/check) before anything is uploaded:
-    a URL it refuses raises its 400 here, where a run had uploaded its files and then had every job refused. A
-    server too old to have the route (404, 405) is not asked: its jobs' requests check the URL as before."""
-    hook = webhook_args(args)
-    if hook["webhook"] is not None:
-        try:
-            client.check_webhook(hook["webhook"], hook["webhook_events"])
-        except MusicAnalyzerError as e:
-            if e.status not in (404, 405):
-                raise
-    return hook
+def check_with_server(client: Any, hook: dict[str, Any]) -> None:
+    """A --webhook URL (`hook`: webhook_args') asked of the server (POST /webhooks/check) before anything is
+    uploaded: a URL it refuses raises its 400 here, where a run had uploaded its files and then had every job
+    refused. A server too old to have the route (404, 405) is not asked: its jobs' requests check the URL as before."""
+    if hook["webhook"] is None:
+        return
+    try:
+        client.check_webhook(hook["webhook"], hook["webhook_events"])
+    except MusicAnalyzerError as e:
+        if e.status not in (404, 405):
+            raise

@@ -77,6 +77,24 @@ def wav_format(path: Path) -> tuple[int, int] | None:
         return channels, rate
 
 
+# WAV format tags (the fmt chunk's first field) libsndfile decodes: PCM, MS ADPCM, IEEE float, A-law, u-law, IMA ADPCM,
+# GSM 6.10, G.721, MPEG layer 3 and WAVE_FORMAT_EXTENSIBLE. FFmpeg decodes more (FLAC 0xF1AC, G.726 0x0045, ...).
+SNDFILE_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0040, 0x0055, 0xFFFE})
+
+
+def wav_codec_tag(path: Path) -> int | None:
+    """The format tag of a WAV's fmt chunk (1 for PCM, 0xF1AC for FLAC, ...), None where there is none."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return None
+        if _find_chunk(fh, b"fmt ", size=size) is None:
+            return None
+        field = fh.read(2)
+        return struct.unpack("<H", field)[0] if len(field) == 2 else None
+
+
 def _find_chunk(fh: BinaryIO, chunk: bytes, *, size: int, order: str = "<") -> tuple[int, int] | None:
     """(offset, declared size) of the first `chunk` among the top-level chunks after a RIFF/FORM header of 12 bytes,
     the file left at its body; None where there is none. `order`: the sizes' byte order ("<" RIFF, ">" AIFF)."""

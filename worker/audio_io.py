@@ -20,9 +20,11 @@ import soundfile as sf
 
 from worker import adts, matroska, mp3_header
 from worker.audio_complete import (
+    SNDFILE_WAV_TAGS,
     check_flac_complete,
     check_iff_complete,
     check_ogg_complete,
+    wav_codec_tag,
     wav_format,
     wav_length_unset,
 )
@@ -161,6 +163,11 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
         # FFmpeg encodes), and fails on every Ogg FLAC ("unknown error in flac decoder"): FFmpeg judges them
         if _is_ogg_for_ffmpeg(path):
             raise _NotForSoundfile(str(e)) from e
+        tag = wav_codec_tag(path)
+        if tag is not None and tag not in SNDFILE_WAV_TAGS:
+            # a WAV of a codec libsndfile has no decoder for (FLAC, G.726): a stranger's FLAC-in-WAV had been called
+            # corrupt; FFmpeg judges it (and calls it not audio where it has no decoder either)
+            raise _NotForSoundfile(str(e)) from e
         header = wav_format(path)  # a header libsndfile refuses: the limits say what is wrong with it, if any
         if header is not None:
             limits.check_header(sample_rate=header[1], channels=header[0], duration=None)
@@ -219,6 +226,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             if not streams:
                 raise UnsupportedMediaError(tracker_message(path) or "the file has no audio stream", code="not_audio")
             stream = streams[0]
+            if stream.codec_context is None:  # a codec FFmpeg has no decoder for (a WAV's unknown format tag)
+                raise UnsupportedMediaError(_no_decoder_message(path), code="unsupported_format")
             fmt = av_format(container.format.name, stream.codec_context.name)
             if matroska.is_video(container):
                 # refused in both: an MP4 video had been taken as m4a while a WebM one was refused, and its
@@ -253,6 +262,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise UnsupportedMediaError(tracker_message(path) or "not a decodable audio file (no decoder here reads it)",
                                     code="not_audio") from e
+    if fmt == "wav":  # FFmpeg reads a cut WAV of another codec (FLAC) to where its bytes stop
+        check_iff_complete(path)
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it
         check_ogg_complete(path)
     if fmt == "webm":  # FFmpeg decodes a cut one to where its bytes stop
@@ -260,6 +271,12 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
     if fmt == "m4a":  # a raw AAC (ADTS) file too; an M4A is not ADTS, and passes
         adts.check_complete(path)
     return AudioInfo(fmt, frames / sr if sr else 0.0, int(sr or 0), int(channels or 0), frames)
+
+
+def _no_decoder_message(path: Path) -> str:
+    tag = wav_codec_tag(path)
+    what = f"a WAV whose codec (format tag 0x{tag:04X})" if tag is not None else "the file's audio codec"
+    return f"{what} is not read here (no decoder for it): export it as PCM WAV, FLAC or MP3 from its program"
 
 
 def length_guessed(container: str) -> bool:

@@ -51,7 +51,17 @@ def get_job(job_id: str):
         with waits().share(access.caller().name) as may_wait:
             if may_wait:  # past the caller's share of this process the record comes at once (api/waits.py)
                 job = services().jobs.wait(job_id, wait) or job
-    return jsonify(services().queue_positions.add_to([public_view(job)])[0])
+    return jsonify(services().queue_positions.add_to([operator_view(job)])[0])
+
+
+def operator_view(job: dict) -> dict:
+    """The public record, plus for an admin the worker that runs or ran the job (`cpu@host`): which machine
+    to look at when a job of a server with workers on several machines failed or hangs. Others do not learn the
+    service's hosts (as a probe's `worker`)."""
+    view = public_view(job)
+    if access.caller().admin:
+        view["worker"] = str(job.get("worker") or "").split("#", 1)[0] or None
+    return view
 
 
 @bp.get("/jobs/<job_id>/webhooks")
@@ -106,7 +116,7 @@ def list_jobs():
                       since=_time_arg("since"))
     page = page_jobs(services().jobs, owner=access.listing_owner(session_id), session_id=session_id,
                      limit=page_limit(100, 1000), cursor=args.get("cursor") or None, where=where)
-    views = services().queue_positions.add_to([public_view(j) for j in page.jobs])
+    views = services().queue_positions.add_to([operator_view(j) for j in page.jobs])
     return jsonify({"jobs": views, "next_cursor": page.next_cursor})
 
 

@@ -288,6 +288,13 @@ def test_probe_job_round_trip(client, admin_client, worker_name):
     assert mine["ok"] and mine["worker"] is None and mine["pid"] is None, mine
     record = client.get(f"/jobs/{mine['job_id']}").json()
     assert record["state"] == "succeeded" and record["result"] == {"worker": None, "pid": None}
+    assert "worker" not in record  # nor from the job's `worker`, which admins read
+    # an admin reads which worker ran a job (a server with workers on several machines: where to look)
+    for seen in (admin_client.get(f"/jobs/{mine['job_id']}").json(),
+                 next(j for j in admin_client.get("/jobs", params={"owner": USER}).json()["jobs"]
+                      if j["job_id"] == mine["job_id"])):
+        assert seen["worker"] == worker_name, seen
+    assert all("worker" not in j for j in client.get("/jobs").json()["jobs"])
     assert client.post("/jobs/probe", json={"queue": "elsewhere"}).status_code == 400
 
 

@@ -210,6 +210,10 @@ def job_schema() -> Schema:
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
                  files=arr(STR), error=ref("JobError"),
+                 worker={**null(STR), "description": (
+                     "Admins only, in GET /jobs and GET /jobs/{job_id}: the worker (Celery node name, `cpu@host`) "
+                     "that runs or last ran the job; null before a worker took it. Absent for other callers."),
+                     "examples": ["gpu@box1"]},
                  canceled_by={**null(STR), "description": (
                      "Present once the job is canceled: who asked. The owner's name (the owner canceled it), "
                      "`admin` (an admin who is not its owner), or `system` (the service: a probe nobody waited "

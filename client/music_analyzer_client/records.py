@@ -41,6 +41,7 @@ class Job(TypedDict, total=False):
     partial_result: dict[str, Any]  # a running batch's files finished so far
     canceled_by: str | None  # once canceled: its owner's name, "admin" or "system" (null in older records)
     jobs_ahead: int | None  # while queued: waiting jobs its queue's workers take first (null: unknown)
+    worker: str | None  # admins only (GET /jobs, /jobs/<id>): the worker that runs or ran it, `cpu@host`
 
 
 class Upload(TypedDict, total=False):

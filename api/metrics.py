@@ -5,17 +5,24 @@ alive, jobs running, resident model memory) are read from Redis at scrape time, 
 other machines too; the API's own counters (HTTP, uploads) come from this host's processes through
 prometheus-client's multiprocess files (jobs/metrics.py). The route needs credentials unless METRICS_PUBLIC is
 set (a scraper on a private network).
+
+Redis away at scrape time: the scrape still answers 200 with this host's counters and `ma_redis_up 0`, without the
+families read from Redis (it had answered 503 as a whole, so a Prometheus lost the API's own HTTP counts exactly when
+they told what was wrong); `ma_redis_up 1` when Redis answered.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 
+import redis
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
 from jobs import metrics
@@ -23,6 +30,7 @@ from jobs.cluster_metrics import ClusterCollector
 from jobs.services import Services
 from jobs.workers import queue_depth
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 
@@ -69,10 +77,46 @@ def scrape_registry(app: Flask) -> CollectorRegistry:
     in_redis = frozenset(family.name for family in metrics.CLUSTER)
     registry.register(_Local(local, without=in_redis))
     svc = app.extensions["music_analyzer"]
-    registry.register(ClusterCollector(svc.redis, metrics.CLUSTER))
     cfg = app.config
-    registry.register(RedisLevels(svc, {"gpu": cfg["GPU_QUEUE"], "cpu": cfg["CPU_QUEUE"]}))
+    registry.register(RedisBacked((ClusterCollector(svc.redis, metrics.CLUSTER),
+                                   RedisLevels(svc, {"gpu": cfg["GPU_QUEUE"], "cpu": cfg["CPU_QUEUE"]}))))
     return registry
+
+
+class RedisBacked(Collector):
+    """The families read from Redis, all or none, and `ma_redis_up` saying which.
+
+    Collected into a list first: a Redis lost half-way through a scrape gives none of them rather than some (a
+    counter missing from one scrape is a gap to Prometheus; one whose sibling histogram is missing is a lie)."""
+
+    def __init__(self, parts: tuple[Collector, ...]):
+        self.parts = parts
+        self._away = False  # said once per outage in the log, not at every scrape
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[Metric]:
+        families: list[Metric] = []
+        try:
+            families = [family for part in self.parts for family in part.collect()]
+        except (redis.RedisError, OSError) as e:
+            families = []
+            self._note(away=True, error=e)
+        else:
+            self._note(away=False)
+        up = not self._away
+        yield GaugeMetricFamily("ma_redis_up", "1 when Redis answered this scrape; 0 when it did not, and the job, "
+                                "queue, worker, model and webhook families (kept in Redis) are missing from it.",
+                                value=1.0 if up else 0.0)
+        yield from families
+
+    def _note(self, *, away: bool, error: Exception | None = None) -> None:
+        with self._lock:
+            changed, self._away = self._away != away, away
+        if changed and away:
+            log.warning("GET /metrics: Redis did not answer (%s); scrapes give this host's counters and "
+                        "ma_redis_up 0 until it does", error)
+        elif changed:
+            log.info("GET /metrics: Redis answers again")
 
 
 class _Local(Collector):
@@ -89,7 +133,9 @@ class _Local(Collector):
 
 @bp.get("/metrics")
 def scrape():
-    registry = current_app.extensions.setdefault("metrics_registry", scrape_registry(current_app))
+    registry = current_app.extensions.get("metrics_registry")
+    if registry is None:  # made once per process (setdefault's argument had been built at every scrape)
+        registry = current_app.extensions.setdefault("metrics_registry", scrape_registry(current_app))
     # as given: `mimetype` would add a second charset to the one it holds (Prometheus 3 refuses the pair)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 

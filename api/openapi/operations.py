@@ -50,7 +50,10 @@ OPERATIONS: dict[str, Op] = {
     "GET /web/<path:asset>": Op("A script or style sheet of the web page", "service",
                                 {200: Ok("The file.", None, media="*/*")}, {404: "No such file."}, redis=False),
     "GET /metrics": Op("Prometheus metrics", "service",
-                       {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}),
+                       {200: Ok("The Prometheus text format.", None, media="text/plain")}, {}, redis=False,
+                       description="Answers 200 with Redis away too: this host's HTTP and upload counters and "
+                                   "`ma_redis_up 0`, without the families kept in Redis (jobs, queues, workers, "
+                                   "models, webhooks); `ma_redis_up 1` when Redis answered the scrape."),
     "POST /sessions": Op("Create a session", "sessions", {201: Ok("Created.", ref("SessionCreated"))},
                          {400: "Not a JSON object, an invalid `session_id`, or another key (`unknown_option`).",
                           409: "The caller has it already (`session_exists`), or holds MAX_SESSIONS_PER_USER sessions "

@@ -229,6 +229,9 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
     for key, default in DEFAULTS.items():
         if key in env and env[key] != "":
             settings[key] = _coerce(key, default, env[key])
+    # whether REDIS_URL was set (environment or .env) or is the default: run.py does not share the default URL's
+    # database with another data directory, it runs an embedded server instead (service/redis_choice.py)
+    settings["REDIS_URL_GIVEN"] = bool(env.get("REDIS_URL"))
     # Per-model local folders (GEMMA_MODEL_PATH, ...) are read by the registry.
     settings["MODEL_PATHS"] = {
         var: env[var] for var in MODEL_PATH_VARS if env.get(var)

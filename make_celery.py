@@ -2,9 +2,11 @@
 
 Settings that cannot work (a malformed value, no API users) stop the worker with one line saying which, and exit
 status 78 (EX_CONFIG), which deploy/systemd's unit does not restart: under `Restart=always` a stranger's worker had
-written a 77-line import traceback every few seconds, the cause on its last line.
+written a 77-line import traceback every few seconds, the cause on its last line. So does a Redis database claimed for
+another data directory (jobs/redis_claim.py): the worker would take that service's jobs.
 """
 
+import os
 import sys
 
 from config import EX_CONFIG, SettingsError, env_file
@@ -18,4 +20,18 @@ except SettingsError as e:
           f"fix it and start it again (exit status {EX_CONFIG}: its systemd unit does not restart it)",
           file=sys.stderr, flush=True)
     raise SystemExit(EX_CONFIG) from None
+
+
+def _refusal() -> str | None:
+    from jobs.redis_claim import CLAIM_ENV, worker_refusal
+
+    svc = flask_app.extensions["music_analyzer"]
+    return worker_refusal(client=svc.redis, url=flask_app.config["REDIS_URL"], data_dir_id=svc.sessions.identity(),
+                          data_dir=svc.sessions.root, claim_if_free=os.environ.get(CLAIM_ENV) == "1")
+
+
+if (refused := _refusal()) is not None:
+    print(f"music-analyzer worker not started: {refused}; exit status {EX_CONFIG}: its systemd unit does not restart "
+          "it", file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
 celery_app = flask_app.extensions["celery"]

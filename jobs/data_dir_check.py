@@ -19,6 +19,7 @@ from flask import current_app
 from config import EX_CONFIG
 from storage import DATA_DIR_ID_FILE
 
+from . import redis_claim
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ logging.getLogger("celery.app.trace").addFilter(_QuietHandingOn())
 
 
 STOPPED_REASON = "data_dir_mismatch"  # /health's stopped_workers[].reason
+LEFT_CODE, LEFT_STATUS = "data_dir_left", 500  # a job of the data directory that held the database before
+LEFT_MESSAGE = ("this job's data directory no longer uses this Redis database (another data directory took it over): "
+                "not run")
 
 # What a pool process sends the worker's main process to stop it for another data directory (Celery's own SIGTERM
 # is a stop like any other, exit status 0: a supervisor's restarts had looped, each handing back what it took)
@@ -83,6 +87,14 @@ def on_another_data_dir(svc: Services, job_id: str) -> bool:
     mine = svc.sessions.identity()
     if mine == theirs:
         return False
+    if mine is not None and _left_before(svc, mine, job):
+        # the database was taken over for this data directory (jobs/redis_claim.py) after the job was made: the job is
+        # the stray one, left by the data directory that held it before; stopping this worker for it would stop every
+        # worker in turn. (One made since, by a service that ignores the claim, stops the worker as below.)
+        log.warning("job %s: its data directory (%s) no longer uses this Redis database, which serves this worker's "
+                    "DATA_DIR %s now: failed data_dir_left, not run", job_id, theirs, svc.sessions.root)
+        svc.jobs.fail(job_id, {"code": LEFT_CODE, "message": LEFT_MESSAGE}, status=LEFT_STATUS, from_states=("queued",))
+        return False
     if threading.current_thread() is not threading.main_thread():  # a worker embedded in another program (tests)
         log.warning("job %s: its session is in another data directory than this worker's DATA_DIR %s", job_id,
                     svc.sessions.root)
@@ -101,3 +113,9 @@ def on_another_data_dir(svc: Services, job_id: str) -> bool:
     main = os.getpid() if billiard.process.current_process().name == "MainProcess" else os.getppid()
     os.kill(main, STOP_SIGNAL)
     return True
+
+
+def _left_before(svc: Services, data_dir_id: str, job: dict) -> bool:
+    """Redis's database was claimed for this data directory (jobs/redis_claim.py) after `job` was made."""
+    held = redis_claim.read(svc.redis)
+    return held is not None and held.data_dir_id == data_dir_id and (job.get("created_at") or 0.0) < held.since

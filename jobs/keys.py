@@ -36,6 +36,8 @@
     ma:webhook-owner:<owner>:turns     zset: tokens of the owner's deliveries being sent, by lease end (Redis's
                               clock, ms; at most WEBHOOK_SENDS_PER_OWNER over every process: webhook_owner_limit.py)
     ma:webhook-owner:<owner>:put-off   zset: the owner's deliveries put off for a turn, by the due time that set
+    ma:data-dir               hash: the data directory this database serves (id, path, host, since): run.py's claim
+                              at start, which workers of another data directory refuse (jobs/redis_claim.py)
     ma:metrics:<name>         hash: one counter's or histogram's counts from every process on every machine, a
                               field per label values and part (jobs/cluster_metrics.py); never per job
     <queue>, <queue>\x06\x16<p>   kombu's message lists of a Celery queue (and its priority sub-lists)
@@ -49,6 +51,7 @@ RUNNING = f"{PREFIX}running"
 UNPUBLISHED = f"{PREFIX}unpublished"
 DATA_SINCE = f"{PREFIX}data-since"  # when Redis's current data began (jobs/data_epoch.py)
 WORKERS = f"{PREFIX}workers"
+DATA_DIR_CLAIM = f"{PREFIX}data-dir"  # hash: the data directory this database serves (jobs/redis_claim.py)
 STOPPED_WORKERS = f"{PREFIX}stopped-workers"  # hash: node name -> why it stopped for good (jobs/workers.py)
 CODE_VERSION = f"{PREFIX}code-version"  # the analysis code the last worker to start runs (jobs/cache.py)
 MODEL_STATUS = f"{PREFIX}models:status_by_worker"  # hash: worker identity -> its ModelManager status

@@ -36,6 +36,7 @@ class Options:
     gpu_worker: bool
     front: str  # "auto" (nginx when installed), "nginx" (required) or "none" (gunicorn serves the port)
     events: str = "auto"  # GET /jobs/<id>/events: "auto" (gevent server when installed), "gevent" (required), "api"
+    take_over_redis: bool = False  # claim REDIS_URL's database though another data directory holds it
 
 
 @dataclass(frozen=True)

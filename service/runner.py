@@ -1,9 +1,9 @@
 """run.py's body: one run of the whole service under supervisord, in the foreground.
 
 Order: take the data directory's lock, check the public port, decide Redis (REDIS_URL or an
-embedded valkey) and the front (nginx or gunicorn alone), write supervisord's and nginx's configs
-into DATA_DIR/run, then run supervisord as a child until Ctrl-C / SIGTERM, and stop it cleanly (the workers
-all at once, the other programs in priority order).
+embedded valkey; the database claimed for this data directory: service/redis_choice.py) and the front (nginx or
+gunicorn alone), write supervisord's and nginx's configs into DATA_DIR/run, then run supervisord as a child
+until Ctrl-C / SIGTERM, and stop it cleanly (the workers all at once, the other programs in priority order).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import psutil
 from supervisor.xmlrpc import Faults
 
 from config import ENV_FILE_VAR, env_file
-from redis_server import KEEPS_NOTHING_NOTE, embedded_plan, keeps_nothing, masked_url, redis_answers
-from service import front, programs, startup, supervisor_conf
+from jobs.redis_claim import CLAIM_ENV
+from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing, masked_url, redis_answers
+from service import front, programs, redis_choice, startup, supervisor_conf
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.lock import AlreadyRunning, DataDirLock
@@ -38,6 +39,7 @@ EXIT_ALREADY_RUNNING = 3
 EXIT_PORT_IN_USE = 4
 EXIT_NO_FRONT = 5  # also: REDIS_URL names no Redis where one cannot be started either
 EXIT_START_FAILED = 6  # a program could not start: FATAL, or restarted before the service answered (service/startup.py)
+EXIT_REDIS_CLAIMED = 7  # REDIS_URL's database serves another data directory (service/redis_choice.py)
 # A stop's first signal waits at most this long for supervisord to send the programs that stop at once
 # their signal, then sends supervisord its own SIGTERM anyway: one that does not answer must not hold
 # up (or prevent) the stop; those programs then stop in their priority turn, as before.
@@ -51,6 +53,7 @@ class Plan:
     embedded: bool
     front_note: str  # how the public port is served, for the log
     behind_proxy: bool
+    redis_note: str | None = None  # how the Redis was chosen, when it is not plainly REDIS_URL's
 
 
 def setting(settings: dict, name: str, default: int) -> int:
@@ -112,7 +115,8 @@ def choose_front(opts: Options, settings: dict, layout: RunLayout) -> tuple[str 
 
 
 def plan(opts: Options, settings: dict, layout: RunLayout) -> Plan:
-    redis_url, embedded_port = embedded_plan(settings["REDIS_URL"])
+    choice = redis_choice.choose(settings, layout.data, take_over=opts.take_over_redis)
+    redis_url, embedded_port = choice.url, choice.embedded_port
     progs = [programs.valkey(layout, embedded_port)] if embedded_port else []
     progs += programs.workers(opts, settings, redis_url)
     nginx, note = choose_front(opts, settings, layout)
@@ -127,7 +131,7 @@ def plan(opts: Options, settings: dict, layout: RunLayout) -> Plan:
         host = f"[{opts.host}]" if ":" in opts.host else opts.host
         progs.append(programs.api(opts, f"{host}:{opts.port}"))
     return Plan(progs, redis_url, embedded_port is not None, f"{note}\n  {events_note}",
-                behind_proxy=nginx is not None)
+                behind_proxy=nginx is not None, redis_note=choice.note)
 
 
 def _die_with_parent() -> None:
@@ -335,12 +339,18 @@ def run(opts: Options, settings: dict) -> int:
         except SystemExit as e:
             print(f"run.py: {e}", file=sys.stderr)
             return EXIT_NO_FRONT
+        except redis_choice.RedisClaimed as e:
+            print(f"run.py: {e}", file=sys.stderr)
+            return EXIT_REDIS_CLAIMED
+        if plan_.redis_note is not None:
+            print(f"run.py: {plan_.redis_note}", file=sys.stderr, flush=True)
         # owner-only from its first byte: its commands name REDIS_URL, password included (a stranger found it 0644)
         conf = layout.supervisor_conf
         conf.unlink(missing_ok=True)
         with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
             fh.write(supervisor_conf.render(layout, plan_.programs, str(ROOT)))
         env = {**os.environ, "REDIS_URL": plan_.redis_url, "DATA_DIR": str(layout.data), "PYTHONUNBUFFERED": "1"}
+        env[CLAIM_ENV] = "1"  # its workers claim the database if run.py could not yet (embedded, or not answering)
         # numba-compiled DSP caches its machine code here (the CPU worker fills it at start: jobs/warmup.py), so a
         # new worker or pool child loads it instead of compiling
         env.setdefault("NUMBA_CACHE_DIR", str(layout.data / "numba-cache"))

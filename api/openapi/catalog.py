@@ -110,6 +110,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "worker_lost": (500, "The job's worker died more often than JOB_MAX_ATTEMPTS allows (job records only)."),
     "time_limit_exceeded": (500, "The job ran longer than LONGEST_JOB_SECONDS and was stopped (job records only)."),
     "job_gone": (500, "The job's record expired while it ran (job records only)."),
+    "data_dir_left": (500, "The job's data directory no longer uses this Redis database, which another one took "
+                           "over (run.py --take-over-redis, or its folder gone): not run (job records only)."),
     "http_error": (500, "Another HTTP error."),
     "queue_unavailable": (503, "The job could not be queued (job records only; the request answers 503)."),
     "redis_unavailable": (503, "The job queue (Redis) is not reachable; retry shortly."),

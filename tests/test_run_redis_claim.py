@@ -9,23 +9,29 @@ processes, a real valkey of the test's own on a free port (a database number of 
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
+from config import ENV_FILE_VAR
 from jobs import keys, redis_claim
-from redis_server import redis_client, start_embedded
+from redis_server import free_port, redis_client, start_embedded
+from service.redis_choice import OWN_SERVER_FILE
 from service.runner import EXIT_REDIS_CLAIMED
 from storage import SessionRoot
 from tests.conftest import wait_for
-from tests.run_served import AUTH, PASSWORD, ROOT, USER, features_session, health, probe, start_run, stop_run
+from tests.run_served import AUTH, PASSWORD, ROOT, USER, Served, features_session, health, probe, start_run, stop_run
 
 pytestmark = pytest.mark.slow
 MAX_DATABASE = 15  # valkey's default `databases` is 16
+DEFAULT_REDIS_PORT = 6379  # REDIS_URL's default: the host's Redis
 
 
 def test_a_second_service_on_another_data_directory_is_refused_and_the_first_one_serves_on(tmp_path):
@@ -80,3 +86,33 @@ def test_a_second_service_on_another_data_directory_is_refused_and_the_first_one
         stop_run(first)
         first.layout.remove_metrics_dir()
         valkey.stop()
+
+
+def test_with_redis_url_unset_a_data_directory_that_chose_its_own_server_keeps_to_it(tmp_path):
+    """REDIS_URL unset on a host whose default Redis served another data directory: run.py ran an embedded server for
+    this one and kept the choice (DATA_DIR/redis/own-server). A later start keeps to it, where this data directory's
+    jobs are, and never asks the default URL (the host's Redis, not the test's to touch)."""
+    data = tmp_path / "data"
+    (data / "redis").mkdir(parents=True)
+    (data / "redis" / OWN_SERVER_FILE).write_text("chosen at an earlier start\n")
+    api_port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", ENV_FILE_VAR)}
+    env.update({"DATA_DIR": str(data), "MODELS_DIR": str(tmp_path / "models"), "HEARTBEAT_SECONDS": "0.5",
+                "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0"})
+    assert not (ROOT / ".env").exists()  # nothing else names a REDIS_URL
+    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(api_port), "--api-workers", "1",
+                             "--cpu-concurrency", "1", "--no-gpu-worker", "--front", "none"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = Served(proc, api_port, data, "", env)
+    threading.Thread(target=lambda: run.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        wait_for(lambda: "Music Analyzer API:" in run.output(), timeout=240, message="run.py's banner")
+        banner = run.output().split("Music Analyzer API:", 1)[1]
+        shown = re.search(r"\(Redis: redis://127\.0\.0\.1:(\d+)/0, embedded\)", banner)
+        assert shown and int(shown.group(1)) != DEFAULT_REDIS_PORT, banner
+        assert probe(run, "cpu")  # served (no GPU worker here: /health says degraded)
+        held = redis_claim.read(redis_client(f"redis://127.0.0.1:{shown.group(1)}/0"))  # its workers claimed it
+        assert held is not None and held.data_dir_id == SessionRoot(data).identity()
+    finally:
+        stop_run(run)
+        run.layout.remove_metrics_dir()

@@ -95,15 +95,14 @@ class RedisBacked(Collector):
         self._lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
-        families: list[Metric] = []
         try:
-            families = [family for part in self.parts for family in part.collect()]
+            families: list[Metric] = [family for part in self.parts for family in part.collect()]
+            up = True
         except (redis.RedisError, OSError) as e:
-            families = []
+            families, up = [], False
             self._note(away=True, error=e)
         else:
             self._note(away=False)
-        up = not self._away
         yield GaugeMetricFamily("ma_redis_up", "1 when Redis answered this scrape; 0 when it did not, and the job, "
                                 "queue, worker, model and webhook families (kept in Redis) are missing from it.",
                                 value=1.0 if up else 0.0)

@@ -3,7 +3,8 @@
 Material: game soundtracks shipped in Debian (orchestral/folk: wesnoth-1.16-music; electronic and
 rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3m modules: pingus-data),
 fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
-    cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data
+    cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data \\
+        frozen-bubble-data extremetuxracer-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
 `--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
 FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
@@ -37,10 +38,14 @@ from bench.music_scores import beats_on_onsets, key_score, tempo_scores  # noqa:
 
 DEBS = ROOT / "bench" / "out" / "real_debs"
 REAL = ROOT / "bench" / "out" / "real"
-SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sorted)
-    "x_wesnoth-1.16-music": ("usr/share/games/wesnoth/1.16/data/core/music", 3),
-    "x_colobot-common-sounds": ("usr/share/games/colobot/music", 2),
-    "x_asc-music": ("usr/share/games/asc/music", 1),
+SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sorted, of those matching a pattern)
+    "x_wesnoth-1.16-music": ("usr/share/games/wesnoth/1.16/data/core/music", 3, "*"),
+    "x_colobot-common-sounds": ("usr/share/games/colobot/music", 2, "*"),
+    "x_asc-music": ("usr/share/games/asc/music", 1, "*"),
+    # added 2026-12-05, after every rule above was chosen: chiptune-like electronic (frozen-bubble) and
+    # jingles, orchestral and rock loops of a racing game (extremetuxracer)
+    "x_frozen-bubble-data": ("usr/share/games/frozen-bubble/snd", 1, "*zik*"),  # the rest are sound effects
+    "x_extremetuxracer-data": ("usr/share/games/etr/music", 1, "*"),
 }
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
@@ -49,9 +54,9 @@ MODULE_SECONDS = 180  # cap of each rendering
 def prepare() -> None:
     REAL.mkdir(parents=True, exist_ok=True)
     manifest = []
-    for pkg, (sub, every) in SOURCES.items():
+    for pkg, (sub, every, pattern) in SOURCES.items():
         folder = DEBS / pkg / sub
-        files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
+        files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
         for p in files[::every]:
             link = REAL / f"{pkg[2:].split('-')[0]}_{p.name}"
             if not link.exists():

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.music_signals import SR, cadence, drum_loop, sung_line
+from tests.music_signals import SR, cadence, drum_loop, sung_line, synth_drum_line
 from worker.audio_io import load_audio
+from worker.music.onsets import FPS as ONSET_FPS
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music, run_pitch
-from worker.music.speech import blank_chords
+from worker.music.speech import SpeechScan, blank_chords
 
 PROSE = ("Chapter one. It was a bright cold day in April, and the clocks were striking thirteen. He slipped quickly "
          "through the glass doors of the old building and climbed the stairs.")
@@ -95,6 +96,33 @@ def test_music_is_not_speech(tmp_path: Path, name: str):
     res = analyze_music(audio, SR, options=RHYTHM_AND_CHORDS)
     assert res["speech_segments"] == [] and res["speech_share"] == 0.0
     assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+
+
+def test_electronic_music_with_gliding_synth_drums_is_music_by_its_steady_beat(tmp_path: Path):
+    """808-style kicks and sliding staccato synth notes, nothing unpitched (a stranger's frozen-bubble track had
+    14 s of such music called speech, its chords blanked): every window test of the finder says speech, the
+    steady beat says music, so the whole track keeps its tempo, beats and chords."""
+    y = synth_drum_line(120.0, 20.0)
+    scan = SpeechScan()
+    scan.push(y)
+    assert scan.finish().seconds > 15.0  # the window tests alone: speech
+    res = analyze_music(y, SR, options=RHYTHM_AND_CHORDS)
+    assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
+    assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+    assert res["tempo_bpm"] is not None and len(res["beat_times"]) >= 20, res["tempo_bpm"]
+
+
+def test_beat_periodicity_is_high_for_a_pulse_train_and_low_for_noise():
+    from worker.music.speech import beat_periodicity
+
+    n = int(20 * ONSET_FPS)
+    pulses = np.zeros(n)
+    pulses[:: int(0.5 * ONSET_FPS)] = 1.0
+    noise = np.random.default_rng(0).random(n)
+    assert beat_periodicity(pulses, fps=ONSET_FPS) > 0.9
+    assert beat_periodicity(noise, fps=ONSET_FPS) < 0.1
+    assert beat_periodicity(np.ones(n), fps=ONSET_FPS) == 0.0  # flat: nothing repeats
+    assert beat_periodicity(pulses[:10], fps=ONSET_FPS) == 0.0  # shorter than the shortest beat period twice
 
 
 def test_speech_is_looked_for_only_with_chords_or_beats():

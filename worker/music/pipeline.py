@@ -14,16 +14,17 @@ from worker.errors import AudioError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.progress import Progress, quiet
 
+from . import beatnet, stream
 from . import chroma as chroma_mod
-from . import stream
 from .chords import decode_chords_learned
 from .key import NO_KEY_NOTE, NOISE_NOTE, estimate_key, key_warnings, tuning_edge
 from .key_timeline import key_timeline, reconcile_with_changes
 from .midi import write_analysis_midi
+from .onsets import FPS as ONSET_FPS
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
-from .speech import Speech, blank_chords
+from .speech import Speech, blank_chords, without_steady_beats
 from .summary import format_summary
 from .tempo_changes import tempo_change_warning, tempo_stretches
 
@@ -135,6 +136,11 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     if silent:
         harmonic.harmonic_ratio = 0.0
     speech = None if silent or feats.speech is None else feats.speech
+    beat_activation = None  # the beat network's output, computed here where speech needs it (rhythm reuses it)
+    if speech is not None and speech.segments and feats.onsets is not None and feats.onsets.logmel is not None:
+        beat_activation = beatnet.activations(feats.onsets.logmel)
+        if beat_activation is not None:
+            speech = without_steady_beats(speech, beat_activation[0], fps=ONSET_FPS)
     if wants_rhythm:  # silence too: the fields are there whenever chords, tempo or beats are
         result["speech_segments"] = [] if speech is None else [[a, min(b, round(duration, 3))]
                                                                for a, b in speech.segments]
@@ -146,7 +152,8 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     lap("key")
 
     progress(0.55, "rhythm")
-    rhythm = _rhythm_stage(feats, key, options, result, duration=duration, silent=silent, all_speech=all_speech)
+    rhythm = _rhythm_stage(feats, key, options, result, duration=duration, silent=silent, all_speech=all_speech,
+                           activations=beat_activation)
     lap("rhythm")
 
     progress(0.6, "chords")
@@ -212,12 +219,14 @@ def speech_warning(speech: Speech, options: PitchOptions, *, duration: float, al
 
 
 def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, result: dict, *,
-                  duration: float, silent: bool, all_speech: bool = False) -> Rhythm | None:
+                  duration: float, silent: bool, all_speech: bool = False,
+                  activations: np.ndarray | None = None) -> Rhythm | None:
     """Tempo, beats, bars (None for silence, for noise that is neither pitched nor periodic and for speech)."""
     rhythm = None
     if feats.onsets is not None and not silent and not all_speech:
         h = feats.harmonic
-        rhythm = analyze_rhythm(feats.onsets, duration=duration, chroma=h.chroma, bass=h.bass, chroma_times=h.times)
+        rhythm = analyze_rhythm(feats.onsets, duration=duration, chroma=h.chroma, bass=h.bass, chroma_times=h.times,
+                                activations=activations)
         if key["index"] is None and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
             rhythm = None
     if options.wants("tempo"):

@@ -186,17 +186,21 @@ def _bar_homogeneity(seg: np.ndarray, meter: int, phase: int) -> float:
 
 
 def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray | None = None,
-                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None) -> Rhythm:
+                   bass: np.ndarray | None = None, chroma_times: np.ndarray | None = None,
+                   activations: np.ndarray | None = None) -> Rhythm:
     """Tempo, beats, downbeats and metre from the onset features of a `duration`-second signal.
 
     chroma, bass, chroma_times: the (12, T) harmonic and bass chroma, used to find bar starts
-    from chord and bass changes.
+    from chord and bass changes. activations: the beat network's output on `onsets.logmel`, where the caller
+    has it already (the speech check), so that it is not computed twice.
     """
     full, low, pitch, attack = onsets.full, onsets.low, onsets.pitch, onsets.attack
     sr = SR
     base = full + LOW_BAND_WEIGHT * low
     env = base + PITCH_WEIGHT_TEMPO * pitch
-    act = beatnet.activations(onsets.logmel) if onsets.logmel is not None else None
+    act = activations
+    if act is None and onsets.logmel is not None:
+        act = beatnet.activations(onsets.logmel)
     if act is not None:
         def harmony(beats: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             if chroma is None or chroma_times is None or len(beats) < 2:

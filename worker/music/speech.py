@@ -7,7 +7,11 @@ harmonic share nor a duration rule tells speech from music. What does, combined 
 - gaps: between words and phrases the level drops well below the voice's, where a music bed would fill them;
 - little loud unpitched sound: drums and noise between the syllables mean a beat or a bed, not speech.
 A window is speech when all hold; the decisions are smoothed and only stretches of MIN_SPEECH_SECONDS or
-more are kept, as a false "speech" on music (chords removed) costs more than speech left unnamed.
+more are kept, as a false "speech" on music (chords removed) costs more than speech left unnamed. Last, a
+stretch with a steady beat is music (`without_steady_beats`): synth drums are pitched and glide (an 808-style
+kick is a falling sine), and staccato arpeggios leave gaps, so a stranger's game track (frozen-bubble's
+introzik.ogg) passed every test above for 14 s; speech has no beat period, which the beat network's activation
+over the stretch shows (bench/speech_check.py prints the figures).
 
 The thresholds were chosen on espeak-ng prose, recorded prompts (asterisk-core-sounds-en, Allison) and
 spoken words (ktuberling-data), against game soundtracks (wesnoth, colobot), the rendered music test set
@@ -51,6 +55,17 @@ MIN_DIPS, MAX_DIPS = 0.2, 0.65
 MAX_UNPITCHED = 0.1
 SMOOTH_WINDOWS = 5  # decisions (2.5 s) in the median that smooths them
 MIN_SPEECH_SECONDS = 4.0  # s, shorter speech-like stretches are left as music
+
+
+# A stretch whose beat activation repeats at a beat period this strongly is music: the normalised autocorrelation's
+# highest peak at lags of BEAT_LAGS_SECONDS must reach max(STEADY_BEAT_FLOOR, STEADY_BEAT_AT_ONE_SECOND / sqrt(its
+# length in s)): a short stretch's chance peaks are higher. Chosen on speech (Asterisk prompts en/es/ru, KTuberling
+# words, espeak-ng prose cut into 4, 6 and 10 s pieces: highest 0.44, 0.36 and 0.29) and the one music stretch
+# called speech (introzik.ogg 25.6-39.8 s: 0.48 over it, 0.40-0.57 over each 4 s of it); a floor of 0.35 took a
+# 6.8 s stretch of Asterisk's Spanish prompts for music
+BEAT_LAGS_SECONDS = (0.25, 1.5)  # beat periods of 240 to 40 BPM
+STEADY_BEAT_FLOOR = 0.40
+STEADY_BEAT_AT_ONE_SECOND = 0.9
 
 
 @dataclass(frozen=True)
@@ -176,6 +191,31 @@ def _segments(speech: np.ndarray, starts: np.ndarray, width: int, n: int) -> tup
         if t1 - t0 >= MIN_SPEECH_SECONDS:
             out.append((round(float(t0), 2), round(float(t1), 2)))
     return out, round(sum(b - a for a, b in out), 2)
+
+
+def beat_periodicity(beat_activation: np.ndarray, *, fps: float) -> float:
+    """How strongly `beat_activation` (frames at `fps`) repeats at a beat period: the highest peak of its normalised
+    autocorrelation over BEAT_LAGS_SECONDS (0 for a flat or too short stretch)."""
+    a = np.asarray(beat_activation, dtype=np.float64)
+    a = a - a.mean()
+    lo, hi = int(BEAT_LAGS_SECONDS[0] * fps), min(int(BEAT_LAGS_SECONDS[1] * fps), len(a) // 2)
+    energy = float(a @ a)
+    if hi <= lo or energy <= 0.0:
+        return 0.0
+    return max(float(a[:-lag] @ a[lag:]) / energy for lag in range(lo, hi + 1))
+
+
+def without_steady_beats(speech: Speech, beat_activation: np.ndarray, *, fps: float) -> Speech:
+    """`speech` without its stretches that have a steady beat (music whose drums and notes passed for speech)."""
+    kept = []
+    for a, b in speech.segments:
+        part = beat_activation[int(a * fps):int(b * fps)]
+        bar = max(STEADY_BEAT_FLOOR, STEADY_BEAT_AT_ONE_SECOND / np.sqrt(max(b - a, 1e-9)))
+        if beat_periodicity(part, fps=fps) < bar:
+            kept.append((a, b))
+    if len(kept) == len(speech.segments):
+        return speech
+    return Speech(kept, round(sum(b - a for a, b in kept), 2))
 
 
 def blank_chords(chords: list[dict], segments: list[tuple[float, float]]) -> list[dict]:

@@ -160,23 +160,23 @@ def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
     return out
 
 
-def training_items(*, folk: bool = False) -> list[tuple[Path, dict]]:
+def training_items(*, folk: bool = False, corpus: Path = CORPUS) -> list[tuple[Path, dict]]:
     """(audio path, truth) of every training clip, in the order the validation tenth is counted in."""
     items = []
-    for folder in (CORPUS, *((FOLK,) if folk else ()), TESTSET):
+    for folder in (corpus, *((FOLK,) if folk else ()), TESTSET):
         manifest = json.loads((folder / "manifest.json").read_text())
         items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
     return items
 
 
-def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False
+def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False, corpus: Path = CORPUS
                   ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """[(logmel (48, T) float16, targets (3, T), is_validation)], cached in one npz."""
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return list(f["data"])
     data = []
-    items = training_items(folk=folk)
+    items = training_items(folk=folk, corpus=corpus)
     t = time.perf_counter()
     for k, (path, item) in enumerate(items):
         y, _ = load_audio(path, sr=SR, mono=True)
@@ -335,9 +335,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features-cache", type=Path, default=None,
                     help="default bench/out/beat_train_features.npz (_folk.npz with --folk)")
     ap.add_argument("--folk", action="store_true", help="also train on the folk tunes (bench/folk_family.py)")
+    ap.add_argument("--corpus", type=Path, default=CORPUS, help="the training corpus's folder")
     args = ap.parse_args(argv)
     cache = args.features_cache or ROOT / "bench" / "out" / f"beat_train_features{'_folk' if args.folk else ''}.npz"
-    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk)
+    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, corpus=args.corpus)
     print(f"{len(data)} sequences, {sum(d[0].shape[1] for d in data) / FPS / 3600:.1f} h of frames", flush=True)
     train(data, epochs=args.epochs, steps=args.steps, out=args.out, init=args.init, lr=args.lr)
 

@@ -26,7 +26,8 @@ Splits: pattern songs and chorales whose index % 3 == 0 are "train", the rest "t
 new families, an item with a held-out soundfont (MuseScore General), kit (AVL Red Zeppelin) or
 groove style (bossa, drum'n'bass, punk, jazz waltz) is always "test"; of the others one in three is
 "train". Fitting (profiles, decoder constants, key model, the beat network) reads only "train"
-items and the separate training corpus (--train-corpus N, other seeds, nothing held out).
+items and the separate training corpus (--train-corpus N, other seeds, nothing held out; it also holds N
+grooves with pushed sections, bench/pushed_family.py, labelled on the true beats).
 
 Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
 to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is

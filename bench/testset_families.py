@@ -5,7 +5,7 @@ Each item picks a soundfont (FluidR3, TimGM6mb, FluidR3Mono, MuseScore General) 
 soundfont, kit or groove style is held out (music_render.HELD_OUT_*, music_styles.HELD_OUT_STYLES)
 is always "test"; of the others one in three is "train" (what profiles and thresholds may be fit
 on). The network's training corpus (`build_train_corpus`) uses other seeds and never a held-out
-soundfont, kit or style.
+soundfont, kit or style, and adds a family of its own: grooves with pushed sections (bench/pushed_family.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .music_render import (
     write_audio,
 )
 from .music_styles import HELD_OUT_STYLES, STYLES
+from .pushed_family import pushed_song
 from .sonata_family import build_sonata_corpus
 
 FAMILY_COUNTS = {"groove": 96, "poploop": 72, "modal": 40, "tempo": 36}
@@ -33,6 +34,9 @@ FAMILY_SEEDS = {"groove": 20000, "poploop": 30000, "modal": 40000, "tempo": 5000
 FOLK_FOLDER = "music_train_folk"  # beside the training corpus: drum-less folk tunes (bench/folk_family.py)
 SONATA_FOLDER = "music_train_sonata"  # beside it: classical-style openings for the key fit (bench/sonata_family.py)
 TRAIN_SEED = 900000  # seeds of the training corpus, far from every test-set seed
+# the training corpus's families: the test set's, plus grooves with pushed sections (bench/pushed_family.py),
+# last so that the other families keep their seeds
+TRAIN_FAMILIES = {**FAMILIES, "pushed": pushed_song}
 FORMATS = ("wav", "mp3", "flac", "ogg", "wav", "wav")
 
 
@@ -54,7 +58,7 @@ def render_item(family: str, index: int, seed: int, out: Path, *, allow_held_out
     """Generate, render and write one item; returns its truth (also written as <name>.json)."""
     rng = np.random.default_rng(seed)
     styles = styles or sorted(STYLES)
-    pm, truth = FAMILIES[family](index, rng, styles)
+    pm, truth = TRAIN_FAMILIES[family](index, rng, styles)
     font, kit = _pick_sound(rng, allow_held_out=allow_held_out)
     drum_gain = float(rng.uniform(0.5, 1.2))
     y = render_mix(pm, soundfont=font, kit=kit if truth["drums"] else None, drum_gain=drum_gain, engine="lib")
@@ -92,7 +96,7 @@ def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict
     out.mkdir(parents=True, exist_ok=True)
     seen = sorted(s for s in STYLES if s not in HELD_OUT_STYLES)
     manifest = []
-    for f, family in enumerate(FAMILIES):
+    for f, family in enumerate(TRAIN_FAMILIES):
         for i in range(n_per_family):
             meta = out / f"{family}_{i:03d}.json"
             if meta.exists():

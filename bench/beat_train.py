@@ -13,6 +13,7 @@ and "compound" (the clip's beat divides in three). Loss: binary cross-entropy, p
 One clip in ten is kept out for choosing the epoch (still never the test split).
 
 Usage: python bench/beat_train.py [--epochs 30] [--out worker/music/beat_tcn.npz] [--features-cache F] [--folk]
+       [--pushed] [--corpus DIR]
        [--init weights.npz --lr 1e-3]   # continue from exported weights with a fresh cosine schedule
 The shipped weights: 6 epochs at lr 2e-3 (of a 30-epoch schedule, stopped for time), then
 `--init` from them with `--epochs 10 --lr 1e-3`, without the folk tunes.
@@ -24,6 +25,10 @@ test split it lost what the targets need (downbeat F 0.869 -> 0.846, tempo Acc2 
 0.522 -> 0.587) for bars (downbeat F 0.479 -> 0.445, metre 0.674 -> 0.609). `--lr 1e-3` read drum-less 3/4
 pattern songs in 4; from scratch (`--epochs 30`) the network overfits after ~6 epochs (train loss 0.10,
 validation 0.21 -> 0.25) and lost chorale and tempo-change beats on the fit items.
+Tried and not kept (2026-12-05, issue 12): `--pushed` (grooves with pushed sections, bench/pushed_family.py) in a
+fine-tune from the shipped weights (lr 3e-4 and 1e-4, 300-360 batches): real rock lost tempo (two charted songs
+read at 4:5 and 2:3) and the test split lost beat, downbeat and metre (docs/music_accuracy.md); without them the
+same fine-tune kept the charted tempi.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.testset_families import FOLK_FOLDER  # noqa: E402
+from bench.testset_families import FOLK_FOLDER, PUSHED_FOLDER  # noqa: E402
 from worker.audio_io import load_audio  # noqa: E402
 from worker.music.onsets import FPS, OnsetScan  # noqa: E402
 
@@ -50,6 +55,7 @@ SR = 22050  # Hz, the worker's rhythm rate
 TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
 FOLK = CORPUS.parent / FOLK_FOLDER
+PUSHED = CORPUS.parent / PUSHED_FOLDER
 AUG_VERSIONS = 2  # augmented copies per clip, beside the clean render
 CHANNELS = 32
 N_BLOCKS = 8
@@ -160,23 +166,23 @@ def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
     return out
 
 
-def training_items(*, folk: bool = False, corpus: Path = CORPUS) -> list[tuple[Path, dict]]:
+def training_items(*, folk: bool = False, pushed: bool = False, corpus: Path = CORPUS) -> list[tuple[Path, dict]]:
     """(audio path, truth) of every training clip, in the order the validation tenth is counted in."""
     items = []
-    for folder in (corpus, *((FOLK,) if folk else ()), TESTSET):
+    for folder in (corpus, *((FOLK,) if folk else ()), *((PUSHED,) if pushed else ()), TESTSET):
         manifest = json.loads((folder / "manifest.json").read_text())
         items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
     return items
 
 
-def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False, corpus: Path = CORPUS
-                  ) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False, pushed: bool = False,
+                  corpus: Path = CORPUS) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """[(logmel (48, T) float16, targets (3, T), is_validation)], cached in one npz."""
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return list(f["data"])
     data = []
-    items = training_items(folk=folk, corpus=corpus)
+    items = training_items(folk=folk, pushed=pushed, corpus=corpus)
     t = time.perf_counter()
     for k, (path, item) in enumerate(items):
         y, _ = load_audio(path, sr=SR, mono=True)
@@ -335,10 +341,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features-cache", type=Path, default=None,
                     help="default bench/out/beat_train_features.npz (_folk.npz with --folk)")
     ap.add_argument("--folk", action="store_true", help="also train on the folk tunes (bench/folk_family.py)")
+    ap.add_argument("--pushed", action="store_true",
+                    help="also train on the grooves with pushed sections (bench/pushed_family.py)")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="the training corpus's folder")
     args = ap.parse_args(argv)
-    cache = args.features_cache or ROOT / "bench" / "out" / f"beat_train_features{'_folk' if args.folk else ''}.npz"
-    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, corpus=args.corpus)
+    suffix = ("_folk" if args.folk else "") + ("_pushed" if args.pushed else "")
+    cache = args.features_cache or ROOT / "bench" / "out" / f"beat_train_features{suffix}.npz"
+    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, pushed=args.pushed, corpus=args.corpus)
     print(f"{len(data)} sequences, {sum(d[0].shape[1] for d in data) / FPS / 3600:.1f} h of frames", flush=True)
     train(data, epochs=args.epochs, steps=args.steps, out=args.out, init=args.init, lr=args.lr)
 

@@ -26,8 +26,8 @@ Splits: pattern songs and chorales whose index % 3 == 0 are "train", the rest "t
 new families, an item with a held-out soundfont (MuseScore General), kit (AVL Red Zeppelin) or
 groove style (bossa, drum'n'bass, punk, jazz waltz) is always "test"; of the others one in three is
 "train". Fitting (profiles, decoder constants, key model, the beat network) reads only "train"
-items and the separate training corpus (--train-corpus N, other seeds, nothing held out; it also holds N
-grooves with pushed sections, bench/pushed_family.py, labelled on the true beats).
+items and the separate training corpus (--train-corpus N, other seeds, nothing held out; --train-pushed N
+renders N grooves with pushed sections beside it, bench/pushed_family.py, labelled on the true beats).
 
 Some files are encoded mp3/ogg/flac, and a quarter of the pattern songs are resampled
 to detune them by 10-40 cents (tempo and times scale with it), so tuning correction is
@@ -327,7 +327,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train-corpus", type=int, default=0, metavar="N",
                     help="also render N items per family for network training into --train-out")
     ap.add_argument("--train-out", type=Path, default=DEFAULT_OUT.parent / "music_train")
+    ap.add_argument("--train-pushed", type=int, default=0, metavar="N",
+                    help="render N grooves with pushed sections beside --train-out (beat_train.py --pushed)")
     args = ap.parse_args(argv)
+    if args.train_pushed:
+        from bench.testset_families import PUSHED_FOLDER, build_pushed_corpus
+
+        pushed = build_pushed_corpus(args.train_out.parent / PUSHED_FOLDER, args.train_pushed)
+        print(f"{len(pushed)} pushed grooves in {args.train_out.parent / PUSHED_FOLDER}")
+        return
     manifest = build(args.out, args.patterns, args.chorales)
     if not args.no_families:
         manifest += build_families(args.out, FAMILY_COUNTS)

@@ -5,7 +5,8 @@ Each item picks a soundfont (FluidR3, TimGM6mb, FluidR3Mono, MuseScore General) 
 soundfont, kit or groove style is held out (music_render.HELD_OUT_*, music_styles.HELD_OUT_STYLES)
 is always "test"; of the others one in three is "train" (what profiles and thresholds may be fit
 on). The network's training corpus (`build_train_corpus`) uses other seeds and never a held-out
-soundfont, kit or style, and adds a family of its own: grooves with pushed sections (bench/pushed_family.py).
+soundfont, kit or style; grooves with pushed sections (bench/pushed_family.py) are rendered beside it on
+request (`build_pushed_corpus`, `pitch_testset.py --train-pushed N`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ FAMILY_SEEDS = {"groove": 20000, "poploop": 30000, "modal": 40000, "tempo": 5000
 FOLK_FOLDER = "music_train_folk"  # beside the training corpus: drum-less folk tunes (bench/folk_family.py)
 SONATA_FOLDER = "music_train_sonata"  # beside it: classical-style openings for the key fit (bench/sonata_family.py)
 TRAIN_SEED = 900000  # seeds of the training corpus, far from every test-set seed
-# the training corpus's families: the test set's, plus grooves with pushed sections (bench/pushed_family.py),
-# last so that the other families keep their seeds
-TRAIN_FAMILIES = {**FAMILIES, "pushed": pushed_song}
+PUSHED_FOLDER = "music_train_pushed"  # beside it: grooves with pushed sections (bench/pushed_family.py), opt-in
+PUSHED_SEED = TRAIN_SEED + 10000 * len(FAMILIES)  # the seeds the next family of the corpus would have
+TRAIN_FAMILIES = {**FAMILIES, "pushed": pushed_song}  # every family render_item can make
 FORMATS = ("wav", "mp3", "flac", "ogg", "wav", "wav")
 
 
@@ -96,7 +97,7 @@ def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict
     out.mkdir(parents=True, exist_ok=True)
     seen = sorted(s for s in STYLES if s not in HELD_OUT_STYLES)
     manifest = []
-    for f, family in enumerate(TRAIN_FAMILIES):
+    for f, family in enumerate(FAMILIES):
         for i in range(n_per_family):
             meta = out / f"{family}_{i:03d}.json"
             if meta.exists():
@@ -112,6 +113,27 @@ def build_train_corpus(out: Path, n_per_family: int, testset: Path) -> list[dict
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     build_folk_corpus(out.parent / FOLK_FOLDER)
     build_sonata_corpus(out.parent / SONATA_FOLDER)
+    return manifest
+
+
+def build_pushed_corpus(out: Path, n: int) -> list[dict]:
+    """Grooves with pushed sections for the beat network (`beat_train.py --pushed`), in a folder of their own: with
+    them the 2026-12-05 fine-tunes lost tempo on real rock (docs/music_accuracy.md), so they are not in the corpus
+    by default."""
+    out.mkdir(parents=True, exist_ok=True)
+    seen = sorted(s for s in STYLES if s not in HELD_OUT_STYLES)
+    manifest = []
+    for i in range(n):
+        meta = out / f"pushed_{i:03d}.json"
+        if meta.exists():
+            manifest.append(json.loads(meta.read_text()))
+            continue
+        truth = render_item("pushed", i, PUSHED_SEED + i, out, allow_held_out=False, fmt="flac", styles=seen)
+        truth["split"] = "train"
+        meta.write_text(json.dumps(truth, indent=1))
+        manifest.append(truth)
+        print(f"train {truth['name']}: {truth['style']} {truth['start_bpm']:.0f} BPM", flush=True)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
 

@@ -12,7 +12,8 @@ through them from the bars around them (its context is about +-3 s):
   and where every part moves the run is 1-2 bars (MOVED_BARS); 2-6 ordinary bars lie between runs;
 - the riff itself is sometimes syncopated in the ordinary bars too (on the "and"s, 3+3+2, a gallop).
 
-Never in the test set (testset_families.FAMILY_COUNTS): rendered by `pitch_testset.py --train-corpus N` only.
+Never in the test set (testset_families.FAMILY_COUNTS) nor in the default training corpus: rendered on request
+(`pitch_testset.py --train-pushed N`, into bench/out/music_train_pushed) for `beat_train.py --pushed`.
 Deterministic in its numpy Generator.
 """
 

@@ -63,18 +63,11 @@ def wav_format(path: Path) -> tuple[int, int] | None:
     """(channels, sample rate) of a WAV's fmt chunk, None where there is none: what its header declares, for a WAV
     libsndfile will not open ("Too many channels specified", "SF_INFO struct incomplete" for a rate of 0 or 4 GHz),
     so that the limits say what is wrong with it (a stranger's 65535-channel WAV had been `corrupt_audio`)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
-            return None
-        if _find_chunk(fh, b"fmt ", size=size) is None:
-            return None
-        fields = fh.read(8)  # the file is at the chunk's body
-        if len(fields) < 8:
-            return None
-        _, channels, rate = struct.unpack("<HHI", fields)
-        return channels, rate
+    fields = _wav_fmt_fields(path)
+    if fields is None:
+        return None
+    _, channels, rate = fields
+    return channels, rate
 
 
 # WAV format tags (the fmt chunk's first field) libsndfile decodes: PCM, MS ADPCM, IEEE float, A-law, u-law, IMA ADPCM,
@@ -84,6 +77,12 @@ SNDFILE_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x
 
 def wav_codec_tag(path: Path) -> int | None:
     """The format tag of a WAV's fmt chunk (1 for PCM, 0xF1AC for FLAC, ...), None where there is none."""
+    fields = _wav_fmt_fields(path)
+    return None if fields is None else fields[0]
+
+
+def _wav_fmt_fields(path: Path) -> tuple[int, int, int] | None:
+    """(format tag, channels, sample rate) of a RIFF/RF64 WAVE file's fmt chunk; None where there is none."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(12)
@@ -91,8 +90,8 @@ def wav_codec_tag(path: Path) -> int | None:
             return None
         if _find_chunk(fh, b"fmt ", size=size) is None:
             return None
-        field = fh.read(2)
-        return struct.unpack("<H", field)[0] if len(field) == 2 else None
+        fields = fh.read(8)  # the file is at the chunk's body
+        return struct.unpack("<HHI", fields) if len(fields) == 8 else None
 
 
 def _find_chunk(fh: BinaryIO, chunk: bytes, *, size: int, order: str = "<") -> tuple[int, int] | None:

@@ -26,7 +26,7 @@ def _refusal() -> str | None:
     from jobs.redis_claim import CLAIM_ENV, worker_refusal
 
     svc = flask_app.extensions["music_analyzer"]
-    return worker_refusal(client=svc.redis, url=flask_app.config["REDIS_URL"], data_dir_id=svc.sessions.identity(),
+    return worker_refusal(client=svc.redis, url=flask_app.config["REDIS_URL"], data_dir_id=svc.sessions.identity,
                           data_dir=svc.sessions.root, claim_if_free=os.environ.get(CLAIM_ENV) == "1")
 
 

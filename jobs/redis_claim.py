@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,22 +135,26 @@ def describe(client: redis.Redis, other: Claim) -> str:
     return f"{other.where()} (claimed {since}; {serving})"
 
 
-def worker_refusal(*, client: redis.Redis, url: str, data_dir_id: str | None, data_dir: Path,
+def worker_refusal(*, client: redis.Redis, url: str, data_dir_id: Callable[[], str | None], data_dir: Path,
                    claim_if_free: bool) -> str | None:
     """Why a worker must not start on this database (it is claimed for another data directory), or None. With
     `claim_if_free` (run.py's workers: MUSIC_ANALYZER_CLAIM_REDIS) an unclaimed database is claimed for this one.
     None too when it cannot be told (Redis away, the data directory's name unreadable): the check of each job's data
-    directory (jobs/data_dir_check.py) stands behind it."""
-    if data_dir_id is None:
-        return None
+    directory (jobs/data_dir_check.py) stands behind it. `data_dir_id` is asked only where a claim is to be made
+    or compared: a worker on an unclaimed database does not read DATA_DIR at start (it may be a mount not there yet,
+    and each job reads the name anyway)."""
     try:
+        other = None if claim_if_free else read(client)
+        if not claim_if_free and other is None:
+            return None
+        mine = data_dir_id()
+        if mine is None:
+            return None
         if claim_if_free:
-            if claim(client, data_dir_id=data_dir_id, path=data_dir) is None:
+            if claim(client, data_dir_id=mine, path=data_dir) is None:
                 return None
             other = read(client)
-        else:
-            other = read(client)
-        if other is None or other.data_dir_id == data_dir_id:
+        if other is None or other.data_dir_id == mine:
             return None
         where = describe(client, other)
     except (redis.RedisError, OSError):

@@ -115,12 +115,13 @@ def choose_front(opts: Options, settings: dict, layout: RunLayout) -> tuple[str 
 
 
 def plan(opts: Options, settings: dict, layout: RunLayout) -> Plan:
+    nginx, note = choose_front(opts, settings, layout)
+    events, events_note = choose_events(opts, front_runs=nginx is not None, have_gevent=programs.gevent_available())
+    # the Redis last: choosing it claims the database, which a start refused for its front or events must not leave
     choice = redis_choice.choose(settings, layout.data, take_over=opts.take_over_redis)
     redis_url, embedded_port = choice.url, choice.embedded_port
     progs = [programs.valkey(layout, embedded_port)] if embedded_port else []
     progs += programs.workers(opts, settings, redis_url)
-    nginx, note = choose_front(opts, settings, layout)
-    events, events_note = choose_events(opts, front_runs=nginx is not None, have_gevent=programs.gevent_available())
     if nginx:
         progs.append(programs.api(opts, f"unix:{layout.api_socket}"))
         if events:

@@ -100,6 +100,15 @@ def test_event_streams_fall_back_to_the_api_without_gevent_or_a_front_or_refuse_
                                "--events", "gevent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert required.returncode == 5 and "--events gevent: there is no front" in required.stderr, required.stderr
     assert "spawned" not in required.stdout  # nothing was started
+    # nor was the default Redis's database claimed for this data directory (jobs/redis_claim.py): a refused start had
+    # left this test's temporary folder as the owner of the host's database
+    from jobs import keys
+    from redis_server import redis_answers, redis_client
+
+    default = "redis://127.0.0.1:6379/0"
+    if redis_answers(default):
+        claimed = redis_client(default).hget(keys.DATA_DIR_CLAIM, "path")
+        assert claimed is None or claimed.decode() != str(tmp_path / "data"), claimed
 
 
 def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):

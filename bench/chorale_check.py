@@ -9,7 +9,8 @@ carry to new material of this family; `--set` compares a decoder constant on the
 Needs the rendered test set and training corpus (bench/pitch_testset.py --train-corpus 100): the chorales they
 hold are left out.
 
-Usage: python bench/chorale_check.py [--n 120] [--seconds 36] [--set beats.NAME=VALUE ...] [-v]
+Usage: python bench/chorale_check.py [--n 120] [--seconds 36] [--set beats.NAME=VALUE ...] [-v] [--out DIR]
+       (--out bench/out/chorale_check: render only, for bench/music_cache.py --testset DIR --cache DIR)
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ def score_item(pm, truth: dict) -> dict[str, float]:
     }
 
 
+def render_item(pm, truth: dict, out: Path, name: str, source: str) -> dict:
+    """Write one check item (its render, as score_item hears it, and its truth) for the feature cache."""
+    from bench.music_render import write_audio
+
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / f"{name}.json").exists():
+        audio = write_audio(render_mix(pm), out / name, "flac")
+        truth = {**truth, "name": name, "audio": audio.name, "source": source, "split": "test", "family": "corpus"}
+        (out / f"{name}.json").write_text(json.dumps(truth, indent=1))
+    return truth
+
+
 def check_arguments(doc: str, argv: list[str] | None, *, n: int) -> argparse.Namespace:
     """The arguments every check script takes (--n items, --set MODULE.NAME=VALUE ..., -v), with the settings
     already applied."""
@@ -96,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=MAX_SECONDS, help="seconds of each chorale")
     ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="only render the items into this folder (flac + .json, family corpus, split test) for "
+                         "bench/music_cache.py --testset, and score nothing")
     args = ap.parse_args(argv)
     apply_settings(args.set)
     rows, agreed, t0 = [], [], time.perf_counter()
@@ -106,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
         if made is None:  # no key from signature + final bass, or not in 3/4 or 4/4
             continue
         pm, truth = made
+        if args.out is not None:
+            rows.append(render_item(pm, truth, args.out, f"check_{len(rows):03d}", path.stem))
+            continue
         row = score_item(pm, truth)
         rows.append(row)
         if truth["key_agrees"]:
@@ -113,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.verbose:
             print(f"{path.stem:14s} {truth['key']:9s} {truth['tempo_bpm']:5.1f} BPM {truth['time_signature']}/4 "
                   + " ".join(f"{m} {row[m]:.2f}" for m in METRICS), flush=True)
+    if args.out is not None:
+        print(f"{len(rows)} unseen chorales rendered into {args.out}")
+        return
     print(f"{len(rows)} unseen chorales of {args.seconds:.0f} s ({time.perf_counter() - t0:.0f} s) "
           + (f"with {' '.join(args.set)}" if args.set else "as shipped"))
     print("  " + "  ".join(f"{m} {np.mean([r[m] for r in rows]):.3f}" for m in METRICS)

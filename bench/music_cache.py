@@ -33,12 +33,16 @@ def record(path: Path) -> dict[str, np.ndarray]:
     seen: dict[str, np.ndarray] = {}
     real_rhythm, real_key = pipeline.analyze_rhythm, pipeline.estimate_key
 
-    def rhythm_spy(onsets, *, duration, chroma=None, bass=None, chroma_times=None):
-        seen["act"] = beatnet.activations(onsets.logmel).astype(np.float32)
+    def rhythm_spy(onsets, *, duration, chroma=None, bass=None, chroma_times=None, activations=None):
+        if activations is None:  # the pipeline hands them over where its speech check ran the network
+            activations = beatnet.activations(onsets.logmel)
+        seen["act"] = activations.astype(np.float32)
         seen["duration"] = np.array(duration)
+        seen["logmel"] = onsets.logmel.astype(np.float16)  # what sounds at each beat (docs/tried/weak_beat_sounds_*)
         for name in ("full", "low", "pitch"):  # the onset envelopes, for decoders that read the beat's texture
             seen[f"onset_{name}"] = getattr(onsets, name).astype(np.float16)
-        return real_rhythm(onsets, duration=duration, chroma=chroma, bass=bass, chroma_times=chroma_times)
+        return real_rhythm(onsets, duration=duration, chroma=chroma, bass=bass, chroma_times=chroma_times,
+                           activations=activations)
 
     def key_spy(chroma, **kw):
         seen.update(chroma=chroma.astype(np.float32), bass=kw["bass"].astype(np.float32),

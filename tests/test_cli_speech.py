@@ -57,12 +57,13 @@ def test_transcribe_and_lyrics_together_are_refused_before_any_upload(env, tmp_p
 @pytest.mark.needs_espeak
 def test_llm_without_a_model_runs_on_the_model_the_server_has(env, tmp_path, smollm2_folder):
     clip = speech(tmp_path / "note.wav", "Hello there.")
-    done = ma(env, "--json", "analyze", str(clip), "--llm", "analyze", "--wait")
+    # a short answer: which model ran is the point, and 512 tokens of SmolLM2 on a CPU took 30-40 s a run
+    done = ma(env, "--json", "analyze", str(clip), "--llm", "analyze", "--llm-max-tokens", "16", "--wait")
     job = jobs_of(done)["llm-analyze"]
     assert job["state"] == "succeeded", job
     assert job["result"]["model_choice"]["model"] == "smollm2-135m", job["result"]
     # the summary says the model read numbers and words, not the sound
-    shown = ma(env, "analyze", str(clip), "--llm", "analyze", "--wait")
+    shown = ma(env, "analyze", str(clip), "--llm", "analyze", "--llm-max-tokens", "16", "--wait")
     assert shown.returncode == 0, shown.stderr
     assert "  model    smollm2-135m (text-only: read the measured features and transcript, did not hear the audio)" \
         in shown.stdout, shown.stdout

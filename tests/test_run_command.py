@@ -47,6 +47,9 @@ from tests.run_served import (
 from tests.slow_clients import drip, open_slow_sockets, percentile, server_closed, summary, timed_get
 from tests.sse import follow_until_done, open_raw_streams, open_stream, tree_rss, wait_all_received
 
+# p99 of the requests made while 200 slow clients or streams are open: a request behind a held thread gets no
+# answer within its 2 s (inf); answered ones took 2-15 ms, and a CI run beside other work reached 0.14 s
+ANSWERED_SOON = 1.0  # s
 BODY_TIMEOUT = 10  # FRONT_BODY_TIMEOUT of the shared run (the default is 30 s; the header timeout stays 10 s)
 
 
@@ -261,7 +264,7 @@ def test_two_hundred_slow_clients_do_not_delay_health_or_authenticated_requests(
             print(f"\n  200 slow sockets open, nginx front: /health {summary(health_s)}"
                   f"\n  200 slow sockets open, nginx front: GET {job_path[:12]}… (auth) {summary(job_s)}")
         assert hanging == 200, f"only {hanging} slow sockets still hung after {time.monotonic() - opened:.1f} s"
-        assert percentile(health_s, 99) < 0.1 and percentile(job_s, 99) < 0.1
+        assert percentile(health_s, 99) < ANSWERED_SOON and percentile(job_s, 99) < ANSWERED_SOON
         # nginx ends them itself: the partial headers after 10 s, the idle bodies after BODY_TIMEOUT
         wait_for(lambda: all(server_closed(s) for s in socks), timeout=max(10, BODY_TIMEOUT) + 15, interval=0.2,
                  message="nginx to close the slow sockets")
@@ -333,7 +336,7 @@ def test_two_hundred_idle_event_streams_hold_no_api_thread(served, capsys):
               f"{grown[1] / 200 / 1024:.1f} KiB in Redis (its connection)"
               f"\n  the job's end reached all 200 streams within {(max(finals.values()) - canceled_at) * 1000:.0f} ms")
     assert len(finals) == 200
-    assert percentile(health_s, 99) < 0.1 and percentile(job_s, 99) < 0.1
+    assert percentile(health_s, 99) < ANSWERED_SOON and percentile(job_s, 99) < ANSWERED_SOON
 
 
 @pytest.mark.slow

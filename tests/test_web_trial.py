@@ -5,6 +5,8 @@ Jobs panel hiding its rows beyond the fifth."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.browser_page import logged_in
@@ -79,11 +81,19 @@ def test_the_audio_llm_runs_on_a_model_the_server_has(browser, server, client, s
     assert upload(client, session_id, write(audio_dir / "llm-tone.wav", sine(440, 1.0))).status_code == 201
     context, page, problems = logged_in(browser)
     try:
+        sent = []
+
+        def shorter(route):  # the page's own request, with a short answer: SmolLM2's 512 tokens took ~50 s a run
+            sent.append(route.request.post_data_json)
+            route.continue_(post_data=json.dumps({**sent[-1], "max_new_tokens": 16}))
+
+        page.route("**/process/gemma_3n/**", shorter)
         page.goto(f"{server}/#session={session_id}&file=llm-tone.wav")
         with page.expect_response(lambda r: "/process/gemma_3n/" in r.url) as answer:
             run_from_the_page(page, "llm-tone.wav", tick=["Audio LLM analysis"],
                               untick=["Key, tempo, chords, melody", "Features picture"])
         assert answer.value.status == 202, answer.value.text()
+        assert sent[0]["model_variant"] == "auto", sent
         job = client.wait_job(answer.value.json()["job_id"], timeout=300)
         assert job["state"] == "succeeded", job
         assert job["result"]["model_choice"]["model"] == job["result"]["model"] == "smollm2-135m", job["result"]

@@ -58,3 +58,22 @@ def test_a_run_whose_every_job_is_refused_leaves_no_session(env, tmp_path, clien
     assert client.get(f"/sessions/{report['session_id']}").status_code == 404
     named = ma(env, "--json", "analyze", "t.wav", "--stems", "--session", f"keep-{tmp_path.name[-8:]}", cwd=tmp_path)
     assert named.returncode == 1 and json.loads(named.stdout)["session_deleted"] is False  # a session named: kept
+
+
+def test_stems_format_asks_the_server_for_flac_or_mp3_stems(env, tmp_path, client):
+    """A stranger's 10-minute Opus track came back as two 225 MB float WAV stems: the route takes `format` (wav, flac,
+    mp3), the CLI had no way to ask for it."""
+    song(tmp_path / "t.wav", bars=2)
+    done = ma(env, "--json", "analyze", "t.wav", "--stems", "--model", "repet", "--stems-format", "flac", "--wait",
+              cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    session = json.loads(done.stdout)["session_id"]
+    results = {r["name"] for r in client.get(f"/sessions/{session}").json()["results"]}
+    assert results == {"vocals_t.flac", "accompaniment_t.flac"}, results
+    stem = client.get(f"/sessions/{session}/files/vocals_t.flac")
+    assert stem.status_code == 200 and stem.content[:4] == b"fLaC"
+    # refused before anything is sent: no stems asked for, or a format the server does not write
+    alone = ma(env, "analyze", "t.wav", "--pitch", "--stems-format", "flac", cwd=tmp_path)
+    assert alone.returncode == 2 and "add --stems" in alone.stderr and "uploaded" not in alone.stderr, alone.stderr
+    ogg = ma(env, "analyze", "t.wav", "--stems", "--stems-format", "ogg", cwd=tmp_path)
+    assert ogg.returncode == 2 and "invalid choice: 'ogg'" in ogg.stderr, ogg.stderr

@@ -13,6 +13,9 @@ from .errors import UsageError
 AUDIO_SUFFIXES = (".mp3", ".wav", ".wave", ".flac", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".aiff", ".aif",
                   ".aifc", ".webm", ".mka", ".caf", ".wv")
 LLM_TASKS = ("transcribe", "analyze")
+# the separation route's `format` choices (worker/audio_writers.py AUDIO_FORMATS): without a way to ask, a stranger's
+# 10-minute track came back as two 225 MB float WAV stems
+STEM_FORMATS = ("wav", "flac", "mp3")
 # what --llm asks for without --llm-model, as the web page does: the route's own default (gemma-3n-E4B) had been a
 # 409 "weights not on this server" on a server holding only SmolLM2, where the page's analysis of the file ran
 LLM_AUTO = "auto"
@@ -33,6 +36,9 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", metavar="NAME",
                        help="separation model for --stems: htdemucs (default), htdemucs_ft, htdemucs_6s, "
                             "hpss or repet (no weights needed)")
+    group.add_argument("--stems-format", metavar="FORMAT", choices=STEM_FORMATS,
+                       help="the stems' audio: wav (default; 32-bit float, ~23 MB per stem and minute at 48 kHz "
+                            "stereo), flac (24-bit, lossless, about half) or mp3 (320 kbit/s, ~2.4 MB per minute)")
     group.add_argument("--lyrics", action="store_true", help="Whisper transcript of the vocal stem")
     group.add_argument("--transcribe", action="store_true",
                        help="Whisper transcript of the file as it is, no separation (speech: audiobooks, podcasts, "
@@ -51,6 +57,8 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
     """The analyses the flags ask for, in the order they are started (the quick CPU ones first)."""
     if args.model and not args.stems:
         raise UsageError("--model chooses the separation model of --stems: add --stems")
+    if args.stems_format and not args.stems:
+        raise UsageError("--stems-format chooses the audio format of --stems: add --stems")
     if args.llm_model and not args.llm:
         raise UsageError("--llm-model chooses the model of --llm TASK: add --llm")
     if args.llm_max_tokens is not None and not args.llm:
@@ -69,7 +77,10 @@ def plan(args: argparse.Namespace) -> list[Analysis]:
     if args.pitch:
         out.append(Analysis("pitch", "pitch"))
     if args.stems:
-        out.append(Analysis("stems", "demucs", {"model": args.model} if args.model else {}))
+        stems: dict[str, Any] = {"model": args.model} if args.model else {}
+        if args.stems_format:
+            stems["format"] = args.stems_format
+        out.append(Analysis("stems", "demucs", stems))
     if args.lyrics:
         out.append(Analysis("lyrics", "whisper", {"source": "vocals"}))
     if args.transcribe:  # speech needs no separation: --lyrics had been the CLI's only transcript, of a vocal stem

@@ -106,6 +106,10 @@ class Library:
                         "line": h.get("line"), "track": tracks[h["track_id"]]})
         return out
 
+    def text_counts(self, *, owner: str) -> tuple[int, int]:
+        """(the owner's tracks, those with words to search): what an empty search result says it searched."""
+        return self.store.text_counts(owner=owner)
+
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector; recent ones are remembered (each page of a search embeds its query again)."""
         with self._query_lock:

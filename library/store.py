@@ -168,6 +168,12 @@ class LibraryStore:
                              (*params, limit))
         return _with_tempo_match([track_view(r) for r in rows], where)
 
+    def text_counts(self, *, owner: str) -> tuple[int, int]:
+        """(the owner's tracks, those of them with words a search reads: a transcript, lyrics or an LLM analysis)."""
+        [(tracks,)] = self.db.query("SELECT COUNT(*) FROM tracks WHERE owner = ?", (owner,))
+        [(worded,)] = self.db.query("SELECT COUNT(DISTINCT track_id) FROM passages WHERE owner = ?", (owner,))
+        return int(tracks), int(worded)
+
     def tracks_by_id(self, *, owner: str, track_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not track_ids:
             return {}

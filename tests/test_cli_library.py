@@ -95,3 +95,17 @@ def test_a_qualifier_without_its_filter_is_refused_before_sending(server, tmp_pa
     with pytest.raises(UsageError, match="key_relation .* needs key") as refused_here:
         MusicAnalyzer(server, USER, PASSWORD).library.tracks(key_relation="relative")
     assert refused_here.value.code == "invalid_filter"
+
+
+def test_an_empty_search_says_what_it_searched(server, client, two_songs, tmp_path):
+    """A stranger's library of instrumental game tracks answered `library search "C minor"` with "nothing found":
+    search reads words (transcripts, lyrics, LLM analyses), which none of those tracks had, and key and tempo are
+    `library list`'s filters; the answer now says so, with the server's counts."""
+    page = client.get("/library/search", params={"q": "zzqxv", "mode": "lyrics"}).json()
+    assert page["results"] == [] and page["tracks"] >= 2 and 0 <= page["tracks_with_text"] <= page["tracks"], page
+    said = ma(cli_env(server, tmp_path), "library", "search", "zzqxv", "--mode", "lyrics")
+    assert said.returncode == 0, said.stderr
+    worded = "none has any" if page["tracks_with_text"] == 0 else f"{page['tracks_with_text']} ha"
+    assert f"search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your " \
+           f"{page['tracks']} tracks {worded}" in " ".join(said.stderr.split()), said.stderr
+    assert "library list --key" in " ".join(said.stderr.split())

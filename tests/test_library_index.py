@@ -144,6 +144,13 @@ def test_filters(library, indexed):
     assert listed(filenames=("River.WAV", "far.wav")) == {ids["river"], ids["far"]}
 
 
+def test_text_counts_say_how_many_tracks_have_words_to_search(library, indexed):
+    owner, other, _ = indexed  # river and party have a transcript and an analysis; river-copy and far none
+    assert library.text_counts(owner=owner) == (4, 2)
+    assert library.text_counts(owner=other) == (1, 1)
+    assert library.text_counts(owner=f"n{uuid.uuid4().hex[:6]}") == (0, 0)
+
+
 def test_similar_and_mix(library, indexed):
     owner, _, ids = indexed
     result = library.similar(owner=owner, track_id=ids["river"], limit=3, mix=False)

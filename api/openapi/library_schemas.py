@@ -34,8 +34,12 @@ def library_schemas() -> dict[str, Schema]:
     return {
         "Track": track,
         "TrackList": obj(["tracks", "next_cursor"], tracks=arr(ref("Track")), next_cursor=null(STR)),
-        "SearchResults": obj(["query", "mode", "results", "next_cursor"], query=STR, mode=STR, results=arr(hit),
-                             next_cursor=null(STR)),
+        "SearchResults": obj(["query", "mode", "results", "next_cursor", "tracks", "tracks_with_text"], query=STR,
+                             mode=STR, results=arr(hit), next_cursor=null(STR),
+                             tracks={**INT, "description": "The library's tracks of the owner searched."},
+                             tracks_with_text={**INT, "description": "Those with words a search reads (a "
+                                               "transcript, lyrics or an LLM analysis); key, tempo and metre "
+                                               "are GET /library/tracks' filters."}),
         "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
         "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
                              "`cited_by`: model (it cited excerpts), retrieval (it cited none: the top one) or "

@@ -89,8 +89,8 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             shown = f"the first {args.limit} track{'s' if args.limit != 1 else ''}"
             out.note(f"{shown}: more match (--all lists every one, --limit N more of them)")
     elif command == "search":
-        hits = client.library.search(args.query, mode=args.mode, limit=args.limit)
-        _show(out, hits, "nothing found", ["score", "file", "session", "at", "text"], _hit_row)
+        page = client.library.search_page(args.query, mode=args.mode, limit=args.limit)
+        _show(out, page["results"], _nothing_found(page), ["score", "file", "session", "at", "text"], _hit_row)
     else:
         near = client.library.similar(args.track_id, limit=args.limit, mix=args.mix)
         if not out.json:
@@ -152,6 +152,17 @@ def _show(out: Output, rows: list[dict[str, Any]], empty: str, columns: list[str
         out.note(empty)
     else:
         out.table(columns, [row(r) for r in rows])
+
+
+def _nothing_found(page: dict[str, Any]) -> str:
+    """What an empty search searched: a library of instrumental tracks has no words to find anything in."""
+    tracks, worded = page.get("tracks"), page.get("tracks_with_text")
+    if tracks is None or worded is None:  # an older server
+        return "nothing found"
+    where = "none has any" if worded == 0 else f"{worded} {'has' if worded == 1 else 'have'} any"
+    return (f"nothing found: search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your "
+            f"{tracks} track{'' if tracks == 1 else 's'} {where}; for key, tempo and metre use `library list --key "
+            "'A minor' --tempo-min 100 --tempo-max 120 --metre 4/4`")
 
 
 def _track_row(t: dict[str, Any]) -> list[str]:

@@ -14,6 +14,17 @@ const TEMPO_MATCH = {
   half: 'half this tempo is in the range (a double-time feel)',
 };
 
+// An empty search says what it searched: a stranger's library of instrumental game tracks answered "C minor" with
+// nothing, and no word that search reads transcripts, lyrics and analyses only (key and tempo are the Tracks filters)
+function nothingFound(page) {
+  const none = `Nothing in your library matches “${page.query}”`;
+  if (!Number.isInteger(page.tracks) || !Number.isInteger(page.tracks_with_text)) return `${none}.`;
+  const worded = page.tracks_with_text === 0 ? 'none has any'
+    : `${page.tracks_with_text} ${page.tracks_with_text === 1 ? 'has' : 'have'} any`;
+  return `${none}: search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your `
+    + `${page.tracks} track${page.tracks === 1 ? '' : 's'} ${worded}. Key, tempo and metre: the Tracks filters above.`;
+}
+
 export class LibraryPanel {
   // `onOpen(sessionId, file)` opens a session in the page at that file; `openSession()` is the open one's id
   constructor({ onOpen, openSession }) {
@@ -172,7 +183,7 @@ export class LibraryPanel {
     list.append(...page.results.map((h) => this.hit(h)));
     $('#library-more-results').hidden = !page.next_cursor;
     const n = list.children.length;
-    status.textContent = n === 0 ? `Nothing in your library matches “${page.query}”.`
+    status.textContent = n === 0 ? nothingFound(page)
       : `${n} track${n === 1 ? '' : 's'} found${page.next_cursor ? ' so far (More lists the next ones)' : ''}.`;
   }
 

@@ -4,7 +4,7 @@ Material: game soundtracks shipped in Debian (orchestral/folk: wesnoth-1.16-musi
 rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3m modules: pingus-data),
 fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
     cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data \\
-        frozen-bubble-data extremetuxracer-data
+        frozen-bubble-data extremetuxracer-data warzone2100-music lincity-ng-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
 `--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
 FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
@@ -46,6 +46,11 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     # jingles, orchestral and rock loops of a racing game (extremetuxracer)
     "x_frozen-bubble-data": ("usr/share/games/frozen-bubble/snd", 1, "*zik*"),  # the rest are sound effects
     "x_extremetuxracer-data": ("usr/share/games/etr/music", 1, "*"),
+    # added 2026-12-05 (later), after every rule above was chosen: a strategy game's orchestral, ambient and
+    # electronic albums in Ogg Opus (warzone2100-music, every third track of its three albums), and a city
+    # builder's electronic, blues and piano tunes (lincity-ng-data)
+    "x_warzone2100-music": ("usr/share/games/warzone2100/music/albums", 3, "*/*"),
+    "x_lincity-ng-data": ("usr/share/games/lincity-ng/music/default", 1, "*"),
 }
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
@@ -56,10 +61,15 @@ def prepare() -> None:
     manifest = []
     for pkg, (sub, every, pattern) in SOURCES.items():
         folder = DEBS / pkg / sub
-        files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
+        files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".ogg", ".opus", ".mp3", ".flac", ".wav"))
         for p in files[::every]:
             link = REAL / f"{pkg[2:].split('-')[0]}_{p.name}"
-            if not link.exists():
+            if p.suffix.lower() == ".opus":  # Essentia's MonoLoader crashed (SIGSEGV) on Ogg Opus: every tool gets WAV
+                link = link.with_suffix(".wav")
+                if not link.exists():
+                    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(p), "-ar", "44100", "-ac", "2",
+                                    str(link)], check=True)
+            elif not link.exists():
                 link.symlink_to(p)
             manifest.append({"audio": link.name, "source": pkg[2:], "split": "all"})
     for pkg, sub in MODULES.items():

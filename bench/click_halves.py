@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.chorale_rhythm_fit import cached, decode  # noqa: E402
 from bench.music_cache import CACHE, TESTSET  # noqa: E402
-from bench.music_scores import beat_f, metre_class, tempo_scores  # noqa: E402
+from bench.music_scores import beat_f, metre_class, print_main_vs_candidate, tempo_scores  # noqa: E402
 from worker.music import beats as beats_mod  # noqa: E402
 from worker.music.onsets import FPS  # noqa: E402
 from worker.music.rhythm import estimate_tempo  # noqa: E402
@@ -138,16 +138,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{r0.tempo_bpm or 0:6.1f} -> {rc.tempo_bpm or 0:6.1f} {verdict:5s} mid_common {m:.2f} "
                   + (why(t, d, r0) if args.why and t.get("tempo_bpm") else ""), flush=True)
     print(f"candidate: double at mid_common >= {args.share} where twice the tempo is <= {args.cap} BPM")
-    print(f"{'family':10s} {'n':>4s}  " + "  ".join(f"{h:>14s}" for h in ("acc1", "acc2", "beat F", "down F", "metre")))
-    means = {f: (np.nanmean(np.array(v["main"]), axis=0), np.nanmean(np.array(v["cand"]), axis=0))
-             for f, v in sorted(per.items())}
-    for f, (a, c) in means.items():
-        print(f"{f:10s} {len(per[f]['main']):4d}  " + "  ".join(f"{a[k]:.3f} -> {c[k]:.3f}" for k in range(5)))
-    if len(means) > 1:  # as bench/pitch_accuracy.py's "overall": the mean of the families
-        a, c = (np.nanmean([m[i] for m in means.values()], axis=0) for i in (0, 1))
-        print(f"{'overall':10s} {sum(len(v['main']) for v in per.values()):4d}  "
-              + "  ".join(f"{a[k]:.3f} -> {c[k]:.3f}" for k in range(5)))
-
+    print_main_vs_candidate(per, ("acc1", "acc2", "beat F", "down F", "metre"))
 
 if __name__ == "__main__":
     main()

@@ -54,6 +54,7 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
 }
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
+AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
 
 
 def prepare() -> None:
@@ -61,7 +62,7 @@ def prepare() -> None:
     manifest = []
     for pkg, (sub, every, pattern) in SOURCES.items():
         folder = DEBS / pkg / sub
-        files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".ogg", ".opus", ".mp3", ".flac", ".wav"))
+        files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in AUDIO_SUFFIXES)
         for p in files[::every]:
             link = REAL / f"{pkg[2:].split('-')[0]}_{p.name}"
             if p.suffix.lower() == ".opus":  # Essentia's MonoLoader crashed (SIGSEGV) on Ogg Opus: every tool gets WAV

@@ -107,3 +107,19 @@ def beats_on_onsets(beats, onsets) -> float:
     idx = np.clip(np.searchsorted(onsets, beats), 1, len(onsets) - 1)
     near = np.minimum(np.abs(onsets[idx] - beats), np.abs(onsets[idx - 1] - beats))
     return float(np.mean(near <= BEAT_ONSET_WINDOW))
+
+
+def print_main_vs_candidate(per: dict[str, dict[str, list]], columns: tuple[str, ...]) -> None:
+    """Per family and overall, each column's mean as `main -> candidate`; per[family] = {"main": [...], "cand":
+    [...]}, rows of scores in `columns`' order (NaN: not scored). Overall is the mean of the families, as
+    bench/pitch_accuracy.py's."""
+    print(f"{'family':10s} {'n':>4s}  " + "  ".join(f"{h:>14s}" for h in columns))
+    means = {f: (np.nanmean(np.array(v["main"]), axis=0), np.nanmean(np.array(v["cand"]), axis=0))
+             for f, v in sorted(per.items())}
+    k = range(len(columns))
+    for f, (a, c) in means.items():
+        print(f"{f:10s} {len(per[f]['main']):4d}  " + "  ".join(f"{a[i]:.3f} -> {c[i]:.3f}" for i in k))
+    if len(means) > 1:
+        a, c = (np.nanmean([m[j] for m in means.values()], axis=0) for j in (0, 1))
+        print(f"{'overall':10s} {sum(len(v['main']) for v in per.values()):4d}  "
+              + "  ".join(f"{a[i]:.3f} -> {c[i]:.3f}" for i in k))

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.chorale_rhythm_fit import cached, decode, envelopes  # noqa: E402
 from bench.music_cache import CACHE, TESTSET  # noqa: E402
-from bench.music_scores import beat_f, metre_class, tempo_scores  # noqa: E402
+from bench.music_scores import beat_f, metre_class, print_main_vs_candidate, tempo_scores  # noqa: E402
 from worker.music import beats as beats_mod  # noqa: E402
 
 OFF = 1e9
@@ -110,16 +110,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{verdict if halved else '':5s} {kept if halved else '':6s} "
               + " ".join(f"{k} {v:5.2f}" for k, v in x.items()), flush=True)
     print(f"candidate: {' '.join(args.set) or 'the module as it is'}")
-    print(f"{'family':10s} {'n':>4s}  {'acc1':>13s}  {'beat F':>13s}  {'downbeat F':>13s}  {'metre':>13s}")
-    means = {fam: (np.nanmean(np.array(v["main"]), axis=0), np.nanmean(np.array(v["cand"]), axis=0))
-             for fam, v in sorted(per.items())}
-    for fam, (a, c) in means.items():
-        print(f"{fam:10s} {len(per[fam]['main']):4d}  " + "  ".join(f"{a[k]:.3f} -> {c[k]:.3f}" for k in range(4)))
-    if len(means) > 1:  # as bench/pitch_accuracy.py's "overall": the mean of the families
-        a, c = (np.nanmean([m[i] for m in means.values()], axis=0) for i in (0, 1))
-        print(f"{'overall':10s} {sum(len(v['main']) for v in per.values()):4d}  "
-              + "  ".join(f"{a[k]:.3f} -> {c[k]:.3f}" for k in range(4)))
-
+    print_main_vs_candidate(per, ("acc1", "beat F", "downbeat F", "metre"))
 
 if __name__ == "__main__":
     main()

@@ -108,7 +108,8 @@ def drop_files(page, selector: str, files: list[Path]) -> None:
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def run_from_the_page(page, name: str, *, tick: list[str], untick: list[str] = (), stems: str | None = None):
+def run_from_the_page(page, name: str, *, tick: list[str], untick: list[str] = (), stems: str | None = None,
+                      stems_format: str | None = None):
     row = page.locator("#file-list li.file", has_text=name)
     details = row.locator("details")
     if details.get_attribute("open") is None:
@@ -119,6 +120,8 @@ def run_from_the_page(page, name: str, *, tick: list[str], untick: list[str] = (
         row.get_by_label(label, exact=True).check()
     if stems:
         row.get_by_label("Stems: method").select_option(stems)
+    if stems_format:
+        row.get_by_label("Stems: audio format").select_option(stems_format)
     row.get_by_role("button", name="Run").click()
 
 
@@ -155,8 +158,9 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         session_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('session')")
         assert session_id and len(client.get(f"/sessions/{session_id}").json()["files"]) == 2
 
+        # FLAC stems (a stranger's 10-minute track had come back as two 225 MB float WAVs): the mixer plays them
         run_from_the_page(page, "groove.wav", tick=["Key, tempo, chords, melody", "Features picture", "Stems"],
-                          stems="hpss")
+                          stems="hpss", stems_format="flac")
         run_from_the_page(page, "speech.wav", tick=["Transcript (Whisper)"],
                           untick=["Key, tempo, chords, melody", "Features picture"])
         jobs = page.locator("#job-list li.job")
@@ -170,6 +174,8 @@ def test_the_page_end_to_end(browser, server, client, audio_dir, artifacts):
         listed = client.get(f"/jobs?session_id={session_id}").json()["jobs"]
         ran = {j["job_id"] for j in listed if not j["result"].get("cached")}  # a cached one is finished at once
         assert len(listed) == 4 and ran and ran <= streams, "every job that ran was followed through its stream"
+        results = {r["name"] for r in client.get(f"/sessions/{session_id}").json()["results"]}
+        assert {"harmonic_groove.flac", "percussive_groove.flac"} <= results, results
 
         # key and tempo of the groove
         page.locator("#file-list .file-open", has_text="groove.wav").click()
@@ -271,11 +277,13 @@ def test_the_analyses_ticked_survive_a_redraw_of_the_file_list(browser, server, 
         row.get_by_label("Key, tempo, chords, melody", exact=True).uncheck()
         row.get_by_label("Transcript (Whisper)", exact=True).check()
         row.get_by_label("Stems: method").select_option("repet")
+        row.get_by_label("Stems: audio format").select_option("mp3")
         row.locator(".file-open").click()  # selecting the file redraws the list, as a job's end does
         page.wait_for_function("() => document.querySelector('#file-list li.file .file-open[aria-current]')")
         assert not row.get_by_label("Key, tempo, chords, melody", exact=True).is_checked()
         assert row.get_by_label("Transcript (Whisper)", exact=True).is_checked()
         assert row.get_by_label("Stems: method").input_value() == "repet"
+        assert row.get_by_label("Stems: audio format").input_value() == "mp3"
         assert not problems, problems
     finally:
         context.close()

@@ -6,7 +6,10 @@ export const ANALYSES = [
   { type: 'features', label: 'Features picture', checked: true },
   { type: 'demucs', label: 'Stems', choices: [
     ['htdemucs', 'Demucs (htdemucs)'], ['hpss', 'Harmonic / percussive (fast, no model)'],
-    ['repet', 'Vocals / accompaniment (fast, no model)']], option: 'model' },
+    ['repet', 'Vocals / accompaniment (fast, no model)']], option: 'model',
+    // the stems' audio (the route's `format`): a stranger's 10-minute track came back as two 225 MB float WAVs
+    formats: [['wav', 'WAV (32-bit float, largest)'], ['flac', 'FLAC (lossless, about half)'],
+      ['mp3', 'MP3 (320 kbit/s, smallest)']] },
   { type: 'whisper', label: 'Transcript (Whisper)' },
   { type: 'lyrics', label: 'Lyrics analysis (LLM)', image: true },
   // `auto`: a model this server has (the route's default, gemma-3n-E4B, had refused it wherever that was missing)

@@ -140,6 +140,11 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
       if (runnable) select.value = runnable[0];
       parts.push(select);
     }
+    if (a.formats) {
+      parts.push(el('select', { id: `${id}-${a.type}-format`, name: `${a.type}-format`,
+        'aria-label': `${a.label}: audio format` },
+      a.formats.map(([value, text]) => el('option', { value }, text))));
+    }
     if (a.image && images.length) {  // album art for the models that see images
       parts.push(el('select', { id: `${id}-${a.type}-image`, name: `${a.type}-image`,
         'aria-label': `${a.label}: album art` },
@@ -180,6 +185,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     for (const a of chosen) {
       const body = { ...a.body, file: file.name };
       if (a.option) body[a.option] = form.elements[`${a.type}-${a.option}`].value;
+      if (a.formats) body.format = form.elements[`${a.type}-format`].value;
       const art = form.elements[`${a.type}-image`];
       if (art && art.value) body.image = art.value;
       try {

@@ -41,6 +41,7 @@ from bench.music_render import (  # noqa: E402
     available_kits,
     available_soundfonts,
     render_mix,
+    render_once,
     write_audio,
 )
 
@@ -155,12 +156,7 @@ def build(out: Path, n: int, *, split: str, fast: bool = False) -> list[dict]:
     seed = (CHECK_SEED if held else FIT_SEED) + (FAST_SEED_OFFSET if fast else 0)
     made = [json.loads(p.read_text()) for p in sorted(out.glob("click_*.json"))
             if p.stem.startswith("click_fast_" if not fast else f"click_{split}_")]  # the other batch's, kept
-    for i in range(n):
-        name = f"click_{'fast_' if fast else ''}{split}_{i:03d}"
-        meta = out / f"{name}.json"
-        if meta.exists():
-            made.append(json.loads(meta.read_text()))
-            continue
+    def make(name: str, i: int) -> dict:
         rng = np.random.default_rng(seed + i)
         pm, truth, pulse, click_times = make_item(rng, min_bpm=FAST_MIN_BPM if fast else MIN_BPM)
         font = fonts[int(rng.integers(len(fonts)))]
@@ -172,9 +168,12 @@ def build(out: Path, n: int, *, split: str, fast: bool = False) -> list[dict]:
             y = (0.8 * y / max(float(np.abs(y).max()), 1e-9)).astype(np.float32)
         audio = write_audio(y, out / name, "flac")
         truth.update(name=name, audio=audio.name, soundfont=font, kit=kit, split=split)
-        meta.write_text(json.dumps(truth, indent=1))
-        made.append(truth)
         print(f"{name}: {pulse:11s} {truth['tempo_bpm']:5.1f} BPM {truth['time_signature']}/4 {font} {kit}", flush=True)
+        return truth
+
+    for i in range(n):
+        name = f"click_{'fast_' if fast else ''}{split}_{i:03d}"
+        made.append(render_once(out, name, lambda name=name, i=i: make(name, i)))
     (out / "manifest.json").write_text(json.dumps(made, indent=1))
     return made
 

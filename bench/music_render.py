@@ -7,8 +7,10 @@ melodic channel). Which soundfonts and kits exist decides which the generators m
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,18 @@ def render_mix(pm, *, soundfont: str = "fluidr3", kit: str | None = None, drum_g
 def _normalised(y: np.ndarray) -> np.ndarray:
     peak = float(np.max(np.abs(y))) or 1.0
     return (y / peak * 0.8).astype(np.float32)
+
+
+def render_once(out: Path, name: str, make: Callable[[], dict]) -> dict:
+    """The truth of item `name` of a rendered family in `out`: read from its <name>.json where an earlier run
+    rendered it (a family is rendered once and reused), else make()'s (it writes the audio and returns the truth),
+    written there."""
+    meta = out / f"{name}.json"
+    if meta.exists():
+        return json.loads(meta.read_text())
+    truth = make()
+    meta.write_text(json.dumps(truth, indent=1))
+    return truth
 
 
 def write_audio(y: np.ndarray, path_no_ext: Path, fmt: str) -> Path:

@@ -41,7 +41,7 @@ import numpy as np
 
 from .chorale_family import START_SECONDS
 from .folk_family import TRIAD, add_accompaniment
-from .music_render import HELD_OUT_SOUNDFONTS, available_soundfonts, render_mix, write_audio
+from .music_render import HELD_OUT_SOUNDFONTS, available_soundfonts, render_mix, render_once, write_audio
 
 SONATA_SEED = 990000  # item i renders with default_rng(SONATA_SEED + i) (folk: 980000+, the corpus: 900000+)
 SONATA_ITEMS = 144  # six per key
@@ -237,22 +237,19 @@ def build_sonata_corpus(out: Path, n: int = SONATA_ITEMS) -> list[dict]:
     hold out); returns their truths."""
     out.mkdir(parents=True, exist_ok=True)
     fonts = sorted(f for f in available_soundfonts() if f not in HELD_OUT_SOUNDFONTS)
-    made = []
-    for index in range(n):
-        name = f"sonata_{index:03d}"
-        meta = out / f"{name}.json"
-        if meta.exists():
-            made.append(json.loads(meta.read_text()))
-            continue
+
+    def make(name: str, index: int) -> dict:
         rng = np.random.default_rng(SONATA_SEED + index)
         pm, truth = make_sonata(index, rng)
         font = fonts[int(rng.integers(len(fonts)))]
         audio = write_audio(render_mix(pm, soundfont=font, engine="lib"), out / name, "flac")
         truth.update(name=name, audio=audio.name, source=name, soundfont=font, kit=None, drums=False, split="train",
                      tuning_cents=0.0)
-        meta.write_text(json.dumps(truth, indent=1))
-        made.append(truth)
         print(f"train {name}: {truth['key']:9s} -> {truth['second_key']} {truth['time_signature']} "
               f"{truth['beat_bpm']:.0f} BPM {truth['texture']}", flush=True)
+        return truth
+
+    made = [render_once(out, f"sonata_{index:03d}", lambda index=index: make(f"sonata_{index:03d}", index))
+            for index in range(n)]
     (out / "manifest.json").write_text(json.dumps(made, indent=1))
     return made

@@ -47,9 +47,7 @@ from tests.run_served import (
 from tests.slow_clients import drip, open_slow_sockets, percentile, server_closed, summary, timed_get
 from tests.sse import follow_until_done, open_raw_streams, open_stream, tree_rss, wait_all_received
 
-# p99 of the requests made while 200 slow clients or streams are open: a request behind a held thread gets no
-# answer within its 2 s (inf); answered ones took 2-15 ms, and a CI run beside other work reached 0.14 s
-ANSWERED_SOON = 1.0  # s
+ANSWERED_SOON = 1.0  # s, p99 with 200 slow clients/streams open: a held thread is no answer in 2 s (CI: 0.14 s)
 BODY_TIMEOUT = 10  # FRONT_BODY_TIMEOUT of the shared run (the default is 30 s; the header timeout stays 10 s)
 
 

@@ -7,6 +7,8 @@ What is read, for an upload `<stem>.<ext>` (each file optional; unreadable ones 
     lyrics_<stem>.json       the LLM's lyrics analysis
     analysis_*_<stem>.json   audio-LLM analyses (gemma_3n ...)
     vocals_<stem>.<fmt>      a separated vocal stem (demucs): its presence is recorded
+and, where none of these gives the track's length, the upload's own description (`../uploads/.<name>.json`,
+written when it was checked at upload time).
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
     if pitch:
         _pitch_fields(f, pitch)
     f.setdefault("duration_seconds", _num((pitch or transcript or {}).get("duration_seconds")))
+    if f["duration_seconds"] is None:  # a track with only stems (their result carries no length) had none
+        f["duration_seconds"] = _num((_upload_description(results_dir, filename) or {}).get("duration_seconds"))
     doc.descriptors = descriptor_values(features=features, pitch=pitch)
     if transcript:
         doc.lines = _lines(transcript)
@@ -213,6 +217,16 @@ def _chunks(text: str) -> list[str]:
     for p in parts:
         out += [p[i:i + MAX_PASSAGE_CHARS] for i in range(0, len(p), MAX_PASSAGE_CHARS)]
     return out
+
+
+def _upload_description(results_dir: Path, filename: str) -> dict[str, Any] | None:
+    """What the upload route measured of the file (format, duration, rate; api/uploads.py), None if unread."""
+    path = results_dir.parent / "uploads" / f".{safe_name(filename)}.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _read(doc: TrackDoc, results_dir: Path, name: str) -> dict[str, Any] | None:

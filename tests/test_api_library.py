@@ -264,3 +264,15 @@ def test_a_filter_that_needs_another_is_named_not_ignored(client):
     for params in ({"key": "8A", "key_relation": "compatible"}, {"tempo_min": "100", "tempo_multiples": "0"},
                    {"tempo_max": "100", "tempo_multiples": "1"}, {"tempo_multiples": ""}):
         assert client.get("/library/tracks", params=params).status_code == 200, params
+
+
+def test_a_track_with_only_stems_has_its_length(client, session_id, audio_dir):
+    """A stranger's track that had only been separated was listed with no length: the stems' result carries
+    none. The upload's own description does (the 7.5 s the upload route measured)."""
+    sf.write(audio_dir / "stems-only.wav", groove(4, 100.0, 5)[: int(7.5 * SR)], SR)
+    assert upload(client, session_id, audio_dir / "stems-only.wav").status_code == 201
+    run(client, f"/process/demucs/{session_id}", {"file": "stems-only.wav", "model": "repet"})
+    tracks = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    assert [(t["filename"], t["duration_seconds"]) for t in tracks] == [("stems-only.wav", 7.5)]
+    assert client.get("/library/tracks", params={"session_id": session_id, "duration_min": 7,
+                                               "duration_max": 8}).json()["tracks"][0]["filename"] == "stems-only.wav"

@@ -18,7 +18,8 @@ weighted score, Essentia as the reference); and a listening-free beat check: the
 70 ms of an onset that librosa's onset detector (a different method) finds, for our beats, madmom's,
 Essentia's, and for our beat grid shifted by half a period (what an off-beat grid scores on the same music).
 
-Usage: python bench/music_real.py [--prepare] [--limit N] [-v] [--set beats.PATTERN_WEIGHT=0.0 ...]
+Usage: python bench/music_real.py [--prepare] [--limit N] [--source PACKAGE ...] [-v]
+       [--set beats.PATTERN_WEIGHT=0.0 ...]
 """
 
 from __future__ import annotations
@@ -94,14 +95,15 @@ def octave_agree(ref: float | None, est: float | None) -> tuple[float | None, fl
     return a1, float(any(tempo_scores(ref, est * f)[0] for f in (1, 2, 0.5, 1.5, 2 / 3)))
 
 
-def evaluate(limit: int | None, verbose: bool) -> None:
+def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None) -> None:
     import librosa
 
     from worker.audio_io import load_audio
     from worker.music.options import PitchOptions
     from worker.music.pipeline import analyze_music
 
-    manifest = json.loads((REAL / "manifest.json").read_text())[:limit]
+    manifest = [m for m in json.loads((REAL / "manifest.json").read_text())
+                if not sources or m["source"] in sources][:limit]
     rows = []
     for m in manifest:
         y, sr = load_audio(REAL / m["audio"], mono=True)
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--prepare", action="store_true")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--source", nargs="*", default=None, metavar="PACKAGE",
+                    help="only the tracks of these Debian packages (e.g. warzone2100-music)")
     ap.add_argument("--set", nargs="*", default=[], metavar="MODULE.NAME=VALUE",
                     help="a worker.music constant changed for this run (as bench/chorale_check.py)")
     args = ap.parse_args(argv)
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.prepare:
         prepare()
         return
-    evaluate(args.limit, args.verbose)
+    evaluate(args.limit, args.verbose, args.source)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.music.tempo_changes import tempo_change_warning, tempo_stretches
+from worker.music.tempo_changes import kept_tempo, tempo_change_warning, tempo_stretches
 
 
 def beats_at(*parts: tuple[float, int]) -> np.ndarray:
@@ -47,3 +47,23 @@ def test_a_wobble_over_one_percent_of_the_beats_keeps_the_tempo_given():
     assert tempo_change_warning(tempo_stretches(beats, 160.0), 160.0) == []
     longer = beats_at((160.0, 280), (178.0, 30), (160.0, 270))  # 10 s of 207: said
     assert [round(s["bpm"]) for s in tempo_stretches(longer, 160.0)] == [160, 178, 160]
+
+
+def test_the_tempo_the_beats_keep_over_most_of_their_span_is_found():
+    """warzone2100-music's track15 was given the comb's 106.7 BPM where its beats keep ~162 over 84 % of the
+    track (madmom and Essentia: ~160), 3/2 of the comb's: that tempo and its share are read off the stretches."""
+    beats = beats_at((106.7, 30), (162.0, 240), (106.7, 12))
+    kept = kept_tempo(beats, tempo_stretches(beats, 106.7), 106.7)
+    assert kept is not None and abs(kept[0] - 162.0) < 1.0 and 0.78 < kept[1] < 0.9, kept
+
+
+def test_a_tempo_the_beats_keep_for_less_than_most_of_their_span_is_not_the_tempo():
+    """A piece that moves to another tempo for its second half, or a few stretches at another tempo, keeps the
+    tempo given: only a tempo kept over KEPT_TEMPO_SHARE of the beats' span replaces it."""
+    for beats in (beats_at((120.0, 100), (150.0, 110)), beats_at((120.0, 60), (80.0, 20), (120.0, 60))):
+        assert kept_tempo(beats, tempo_stretches(beats, 120.0), 120.0) is None
+    # beats that drift to a tempo in no simple ratio to the comb's are the tracker's: a test split's drum'n'bass loop
+    # (116 BPM) read at 58.1 by the comb had beats at 68.5 over most of it
+    drifting = beats_at((58.1, 20), (68.5, 150))
+    assert kept_tempo(drifting, tempo_stretches(drifting, 58.1), 58.1) is None
+    assert kept_tempo(beats_at((120.0, 200)), [], 120.0) is None

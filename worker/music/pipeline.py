@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +26,20 @@ from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
 from .speech import Speech, blank_chords, without_steady_beats
 from .summary import format_summary
-from .tempo_changes import tempo_change_warning, tempo_stretches
+from .tempo_changes import kept_tempo, tempo_change_warning, tempo_stretches
 
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
 MAX_SECONDS = 2 * 3600.0  # s; longer input is refused (the JSON's f0 contour alone would be ~40 MB)
 HOLD_SECONDS = 600.0  # s; files up to this long are decoded once and held at 22.05 kHz (<= 53 MB)
 SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
-# Without a key, a tempo needs clear periodicity: drum loops score 0.7-1.0, white noise < 0.1.
-NONTONAL_MIN_TEMPO_CONFIDENCE = 0.2
+# Without a key, a tempo needs a clearer pulse than the beat decoder asks of music, the more so the shorter the
+# audio: a confidence of NONTONAL_MIN_TEMPO_CONFIDENCE + NONTONAL_NOISE_CONFIDENCE / sqrt(seconds), 0.2 at 4 s,
+# 0.11 at 1 min, 0.09 at 10 min (the decoder's noise rule, beats.decode, in the same form). A flat 0.2, set for the
+# old onset path (drum loops 0.7-1.0, white noise < 0.1), had taken the beat of a 10-minute key-less track that
+# madmom and Essentia read at 120 BPM (warzone2100-music track25: 0.18 over 594 s); 4 s ambiences of a city game
+# (lincity-ng-data's traffic, water, fire; 180 key-less effects of five games) reach 0.13-0.3 and are held as before.
+NONTONAL_MIN_TEMPO_CONFIDENCE = 0.08
+NONTONAL_NOISE_CONFIDENCE = 0.24
 # Audio with no key still gets chords where HPSS calls at least this share of its energy harmonic: white noise
 # and drum loops measure 0.18-0.25, a tracker march that names no key 0.50, sustained chords ~0.9
 CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
@@ -227,8 +233,17 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
         h = feats.harmonic
         rhythm = analyze_rhythm(feats.onsets, duration=duration, chroma=h.chroma, bass=h.bass, chroma_times=h.times,
                                 activations=activations)
-        if key["index"] is None and rhythm.tempo_confidence < NONTONAL_MIN_TEMPO_CONFIDENCE:
+        if key["index"] is None and rhythm.tempo_confidence < nontonal_min_confidence(duration):
             rhythm = None
+    stretches = [] if rhythm is None else tempo_stretches(rhythm.beat_times, rhythm.tempo_bpm)
+    kept = None if rhythm is None or rhythm.tempo_bpm is None else kept_tempo(rhythm.beat_times, stretches,
+                                                                            rhythm.tempo_bpm)
+    if rhythm is not None and rhythm.tempo_bpm is not None and kept is not None:
+        rhythm = replace(rhythm, tempo_bpm=kept[0], warnings=[
+            w for w in rhythm.warnings if not w.startswith(("tempo may be", "slow tempo"))] + [
+            f"tempo: the beats keep {kept[0]:.0f} BPM over {kept[1]:.0%} of their span; the comb over the whole "
+            f"track reads {rhythm.tempo_bpm:.0f} BPM"])
+        stretches = tempo_stretches(rhythm.beat_times, rhythm.tempo_bpm)
     if options.wants("tempo"):
         result["tempo_bpm"] = None if rhythm is None or rhythm.tempo_bpm is None else round(rhythm.tempo_bpm, 2)
         result["tempo_confidence"] = 0.0 if rhythm is None else round(rhythm.tempo_confidence, 3)
@@ -239,7 +254,6 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
         compound = rhythm is not None and rhythm.compound
         result["time_signature"] = None if metre is None else time_signature(metre, compound=compound)
         result["beats_per_bar"] = metre
-    stretches = [] if rhythm is None else tempo_stretches(rhythm.beat_times, rhythm.tempo_bpm)
     if options.wants("tempo"):
         result["tempo_changes"] = stretches
     if rhythm is not None and (options.wants("tempo") or options.wants("beats")):
@@ -249,6 +263,11 @@ def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, resu
     elif not silent and not all_speech and (options.wants("tempo") or options.wants("beats")):
         result["warnings"].append("no steady beat found")
     return rhythm
+
+
+def nontonal_min_confidence(seconds: float) -> float:
+    """The tempo confidence audio with no key needs for its beat to be given."""
+    return NONTONAL_MIN_TEMPO_CONFIDENCE + NONTONAL_NOISE_CONFIDENCE / float(np.sqrt(max(seconds, 1.0)))
 
 
 def time_signature(beats_per_bar: int, *, compound: bool) -> str:

@@ -86,8 +86,12 @@ def test_analyze_on_a_terminal_shows_a_live_bar_per_job(env, tmp_path):
     Three bars, I-IV-V7 (audio no other test analyses: a cached result would finish before the bars are drawn);
     two alone, C then F, are as much V-I in F major, which the key model says with a warning naming C major."""
     song(tmp_path / "t.wav", bars=3)
-    code, text, stdout = on_a_terminal(["analyze", "t.wav", "--features", "--pitch", "--wait"], env, cwd=tmp_path)
+    code, text, stdout = on_a_terminal(["analyze", "t.wav", "--features", "--pitch", "--wait", "--out", "got"], env,
+                                       cwd=tmp_path)
     assert code == 0, text
+    # the files written are listed once (a stranger's --out had listed them twice: a note, then each file)
+    assert stdout.count("wrote ") + text.count("wrote ") == 1 and stdout.count("  pitch_t.json\n") == 1, stdout
+    assert "wrote 7 file(s) to got:" in stdout and (tmp_path / "got" / "pitch_t.json").is_file()
     for label in ("t.wav features", "t.wav pitch"):
         final = [line for line in text.splitlines() if line.startswith(label)][-1]
         assert "━" in final and "100%" in final and "succeeded" in final, final

@@ -217,3 +217,28 @@ def test_clipping_and_a_dc_offset_are_warned_of():
                       "headroom"], warned
     over[::4000] = 10 ** (0.3 / 20)
     assert compute_features(over, SR)["warnings"] == []
+
+
+def test_float_audio_far_over_full_scale_was_not_cut_off_at_it():
+    """A stranger's float WAV of noise at x3 read "clipped: 73.9% of the samples are at full scale (the peaks were
+    cut off)" beside "peaks above full scale ... +22.9 dBFS": nothing had cut them off. The second stands alone."""
+    loud = (1.5 * np.random.default_rng(3).standard_normal(SR * 3)).astype(np.float32)
+    warned = compute_features(loud, SR)["warnings"]
+    assert len(warned) == 1 and warned[0].startswith("peaks above full scale: the loudest sample is +"), warned
+
+
+def test_audio_too_quiet_for_the_loudness_gate_says_so():
+    """A stranger's file at -60 dBFS peak, -75 dBFS RMS had `loudness_lufs: null` and no word of why: every block
+    is under BS.1770's -70 LUFS absolute gate. Silence keeps its own warning; -60 dBFS is still measured."""
+    from worker.features.descriptors import features_summary
+
+    f = compute_features(tone(440.0, amp=10 ** (-72 / 20)), SR)
+    assert f["loudness_lufs"] is None
+    assert f["warnings"] == ["too quiet to measure loudness: every 400 ms block is below BS.1770's absolute gate of "
+                             "-70 LUFS (the peak is -72.0 dBFS), so `loudness_lufs` is null"]
+    text = features_summary({"filename": "x.wav", "duration_seconds": 3.0, "sample_rate": SR, "channels": 1,
+                             "audio_features": f})
+    assert "quieter than BS.1770's -70 LUFS gate" in text
+    assert compute_features(tone(440.0, amp=10 ** (-60 / 20)), SR)["loudness_lufs"] is not None
+    silent = compute_features(np.zeros(SR * 3, dtype=np.float32), SR)["warnings"]
+    assert len(silent) == 1 and silent[0].startswith("silent: ")

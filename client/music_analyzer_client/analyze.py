@@ -308,8 +308,7 @@ def _download(client: MusicAnalyzer, session_id: str, records: dict[str, Followe
             continue
         for name in record.get("files") or []:
             written.append(str(client.download(session_id, name, folder / name, area="results")))
-    out.note(f"wrote {len(written)} file(s) to {folder}")
-    return written
+    return written  # listed by `report` (a note here had listed them twice)
 
 
 def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str, Followed], written: list[str],
@@ -338,7 +337,8 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
         if files:
             out.out.print(f"  {'files':<8} {' '.join(files)}")
     if written:
-        out.out.print("\n" + "\n".join(f"  wrote {w}" for w in written))
+        out.out.print(f"\nwrote {len(written)} file(s) to {Path(written[0]).parent}:\n"
+                      + "\n".join(f"  {Path(w).name}" for w in written))
     elif deleted:  # every upload was refused and the session made for them is gone: nothing to download
         return
     elif not any(item.jobs for item in runs):  # every job was refused: nothing to download or follow

@@ -33,7 +33,8 @@ from worker.audio_io import to_mono
 from worker.audio_limits import DIGITAL_SILENCE_PEAK, check_finite
 from worker.errors import AudioError
 from worker.features.framing import CenteredFramer
-from worker.features.loudness import LoudnessMeter
+from worker.features.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter
+from worker.features.loudness import BLOCK_SECONDS as LOUDNESS_BLOCK_SECONDS
 from worker.features.mfcc import MfccAccumulator
 from worker.features.pooling import ColumnMaxPool
 
@@ -218,12 +219,13 @@ class FeatureAccumulator:
         distribution = (self.chroma.energy / total) if total > 0 else np.full(12, 1 / 12)
         mfcc_mean, mfcc_std = self.mfcc.result()
         s = self.sums
+        lufs = self.loudness.result()
         return {
             "rms_energy": rms,
             "rms_dbfs": _db(rms),
             "peak_dbfs": _db(self.peak),
             "crest_factor_db": _crest_db(self.peak, rms),
-            "loudness_lufs": self.loudness.result(),
+            "loudness_lufs": lufs,
             "spectral_centroid_hz": s.mean(s.centroid),
             "spectral_bandwidth_hz": s.mean(s.bandwidth),
             "spectral_rolloff_hz": s.mean(s.rolloff),
@@ -236,16 +238,23 @@ class FeatureAccumulator:
             "channels": self.channels,
             "frame": {"n_fft": N_FFT, "hop_length": HOP_LENGTH, "frames": s.frames},
             "analysis_sample_rate": ANALYSIS_SR,  # the spectral features' (the result's sample_rate is the file's)
-            "warnings": self._warnings(),
+            "warnings": self._warnings(lufs),
         }
 
-    def _warnings(self) -> list[str]:
+    def _warnings(self, lufs: float | None) -> list[str]:
         out = []
         if self.peak <= DIGITAL_SILENCE_PEAK:  # a stranger's silent file had no word of it here
             out.append(f"silent: the peak is at or below {20 * np.log10(DIGITAL_SILENCE_PEAK):.0f} dBFS; there is no "
                        "sound to describe (no loudness, pitch classes or spectrum)")
+        elif lufs is None and self.samples >= LOUDNESS_BLOCK_SECONDS * self.sr:
+            # a stranger's file at -60 dBFS peak had `loudness_lufs: null` and no word of why
+            out.append(f"too quiet to measure loudness: every {LOUDNESS_BLOCK_SECONDS * 1000:.0f} ms block is below "
+                       f"BS.1770's absolute gate of {ABSOLUTE_GATE_LUFS:.0f} LUFS (the peak is "
+                       f"{20 * np.log10(self.peak):.1f} dBFS), so `loudness_lufs` is null")
         share = self.clipped / (self.samples * self.channels)
-        if share >= CLIP_SHARE:
+        # samples well over full scale (a float file) were not cut off at it: those files get the warning below alone
+        # (a stranger's float WAV of noise at x3 had read "clipped: 73.9% ... (the peaks were cut off)" beside it)
+        if share >= CLIP_SHARE and self.peak <= 10 ** (OVER_FULL_SCALE_DB / 20):
             out.append(f"clipped: {share:.1%} of the samples are at full scale (the peaks were cut off)")
         if self.peak > 10 ** (OVER_FULL_SCALE_DB / 20):
             # a stranger's battle.ogg peaked at +3.5 dBFS (1,778 samples over) with no word: too few to be called
@@ -288,7 +297,8 @@ def features_summary(result: dict) -> str:
         f"Audio features of {result['filename']}",
         f"  duration        {result['duration_seconds']:.2f} s, {result['sample_rate']} Hz, "
         f"{result['channels']} channel(s)",
-        f"  loudness        {lufs:.1f} LUFS" if lufs is not None else "  loudness        n/a (too short or silent)",
+        f"  loudness        {lufs:.1f} LUFS" if lufs is not None
+        else "  loudness        n/a (shorter than 400 ms, silent, or quieter than BS.1770's -70 LUFS gate)",
         f"  peak            {_fmt_db(f['peak_dbfs'])} dBFS, RMS {f['rms_energy']:.4f} ({_fmt_db(f['rms_dbfs'])} dBFS)"
         if f["peak_dbfs"] is not None else "  peak            none: every sample is zero",
         f"  brightness      centroid {f['spectral_centroid_hz']:.0f} Hz, bandwidth "

@@ -135,4 +135,4 @@ def test_silence_is_described_as_silence():
     features = compute_features(np.zeros(22050, dtype=np.float32), 22050)
     text = describe_features(features, duration_seconds=1.0, sample_rate=22050)
     assert "the recording is silent" in text and "pitch classes (share of chroma energy): none measurable" in text
-    assert "loudness n/a (undefined: silent or under 0.4 s)" in text
+    assert "loudness n/a (undefined: silent, under 0.4 s, or quieter than -70 LUFS throughout)" in text

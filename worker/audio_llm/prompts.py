@@ -102,15 +102,20 @@ def plan_sections(n_samples: int, sample_rate: int) -> list[Span]:
     return plan_chunks(n_samples, sample_rate, max(TEXT_SECTION_SECONDS, duration / MAX_SECTIONS))
 
 
+# BS.1770's loudness is also undefined where every block is under its -70 LUFS gate (features' warning says so)
+LOUDNESS_UNDEFINED = "undefined: silent, under 0.4 s, or quieter than -70 LUFS throughout"
+
+
 def clock(seconds: float) -> str:
     """75.4 → '1:15'."""
     total = int(round(seconds))
     return f"{total // 60}:{total % 60:02d}"
 
 
-def _label(value: float | None, table: Sequence[tuple[float, str]]) -> str:
+def _label(value: float | None, table: Sequence[tuple[float, str]], *,
+           undefined: str = "undefined: silent or under 0.4 s") -> str:
     if value is None:
-        return "undefined: silent or under 0.4 s"
+        return undefined
     return next(name for bound, name in table if value < bound)
 
 
@@ -146,7 +151,7 @@ def describe_features(features: Mapping, *, duration_seconds: float, sample_rate
         pitch = "none measurable"
     lines = [
         f"- duration {duration_seconds:.1f} s, {features.get('channels', 1)} channel(s), {sample_rate} Hz",
-        f"- loudness {_num(lufs, '.1f', ' LUFS')} ({_label(lufs, LOUDNESS_LABELS)}), RMS "
+        f"- loudness {_num(lufs, '.1f', ' LUFS')} ({_label(lufs, LOUDNESS_LABELS, undefined=LOUDNESS_UNDEFINED)}), RMS "
         f"{features.get('rms_energy', 0.0):.4f} ({_num(rms_db, '.1f', ' dBFS')}), peak {_num(peak_db, '.1f', ' dBFS')}",
         f"- dynamics: crest factor {_num(crest, '.1f', ' dB')} ({_label(crest, CREST_LABELS)}), "
         f"silent frames {features.get('silence_fraction', 0.0):.0%}",
@@ -168,7 +173,8 @@ def describe_timeline(sections: Sequence[tuple[Span, Mapping]]) -> str:
     lines = []
     for span, feats in sections:
         lufs, centroid = feats.get("loudness_lufs"), feats.get("spectral_centroid_hz")
-        lines.append(f"- {span.label}: {_num(lufs, '.1f', ' LUFS')} ({_label(lufs, LOUDNESS_LABELS)}), "
+        loudness = _label(lufs, LOUDNESS_LABELS, undefined=LOUDNESS_UNDEFINED)
+        lines.append(f"- {span.label}: {_num(lufs, '.1f', ' LUFS')} ({loudness}), "
                      f"centroid {_num(centroid, '.0f', ' Hz')}, zcr {_num(feats.get('zero_crossing_rate'), '.3f')}, "
                      f"dominant {feats.get('dominant_pitch_class') or 'n/a'}")
     return "\n".join(lines)

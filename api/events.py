@@ -119,7 +119,8 @@ def opening(view: LogView, last: tuple[int, int] | None, place: PlaceWatch | Non
     newest = event_id_key(view.last_id)
     gap = view.trimmed and view.first_id is not None and last is not None and last < event_id_key(view.first_id)
     if last is None or last > newest or gap:  # new, unknown (another job's id?), or events lost to the cap
-        current = {"state": job["state"], "progress": job["progress"], "stage": job["stage"]}
+        current = {"state": job["state"], "progress": job["progress"], "stage": job["stage"],
+                   "attempts": job["attempts"]}
         if place is not None and job["state"] == "queued":
             current["jobs_ahead"] = place.read()
         if "partial_result" in (view_now := public_view(job)):  # a batch joined midway: its files so far

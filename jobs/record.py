@@ -18,7 +18,8 @@ STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 # `canceled_by` of a canceled job, besides its owner's own name: the service itself (a probe nobody waits for any
 # more), or an admin who is not its owner (a user's record never names another user)
 # (users.py holds them: no user may be named so)
-JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept")
+JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept", "lost_attempts")
+WORKER_LOST, WORKER_SHUT_DOWN = "worker_lost", "worker_shut_down"  # why an attempt ended without its runner
 
 
 def iso(ts: float | str | None) -> str | None:
@@ -51,7 +52,7 @@ def decode_record(raw: Mapping) -> dict:
     rec["attempts"] = int(rec.get("attempts") or 0)
     rec["handed_back"] = int(rec.get("handed_back") or 0)  # attempts a graceful stop ended: not lost (runtime.py)
     rec["error_status"] = int(rec["error_status"]) if rec.get("error_status") else None
-    for k in ("created_at", "started_at", "finished_at"):
+    for k in ("created_at", "first_started_at", "started_at", "finished_at"):
         rec[k] = float(rec[k]) if rec.get(k) else None
     return rec
 
@@ -68,9 +69,13 @@ def public_view(job: dict) -> dict:
         "stage": job["stage"],
         "created_at": iso(job.get("created_at")),
         "started_at": iso(job.get("started_at")),
+        # the first attempt's start: `started_at` is the current (last) attempt's; null in records of older versions
+        "first_started_at": iso(job.get("first_started_at")),
         "finished_at": iso(job.get("finished_at")),
         "queue": job.get("queue"),
         "attempts": job.get("attempts", 0),
+        "lost_attempts": [{**lost, "started_at": iso(lost.get("started_at")), "lost_at": iso(lost.get("lost_at"))}
+                          for lost in job.get("lost_attempts") or []],
         "request_id": job.get("request_id") or None,
         # the uploads it reads (a batch: all of them when it was queued); none for model and library jobs
         "input_files": list((job.get("params") or {}).get("files") or []),
@@ -89,3 +94,13 @@ def public_view(job: dict) -> dict:
     if job["state"] == "canceled":  # who asked (api/jobs.py): null for a job canceled before the field existed
         out["canceled_by"] = job.get("canceled_by") or None
     return out
+
+
+def lost_attempts_after(job: dict, now: float) -> list[dict]:
+    """The record's `lost_attempts` with its current attempt added, read running and found without its runner at `now`
+    (a dead worker's or pool child's: a graceful stop's handed-back attempt says so): {attempt, started_at, lost_at
+    (when the loss was found, not when the process died), reason}."""
+    handed_back = job.get("handed_back_attempt") == str(job.get("attempts"))
+    lost = {"attempt": int(job.get("attempts") or 0), "started_at": job.get("started_at"), "lost_at": now,
+            "reason": WORKER_SHUT_DOWN if handed_back else WORKER_LOST}
+    return [*(job.get("lost_attempts") or []), lost]

@@ -30,6 +30,7 @@ import redis
 from users import Caller
 
 from . import keys, metrics, reporting
+from . import record as job_record
 from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
 from .data_epoch import new_job_id, note_data
 from .erasure import erase_session_jobs
@@ -191,9 +192,16 @@ class JobStore(JobWaits):
             return "exhausted"
         # one step, on the record as read: two deliveries taken at once had both passed the checks above and both
         # run the job. Progress starts again at 0: a redelivered job's record would otherwise show its last attempt's
+        # the first attempt's start is kept beside the current one's (a retried job's wait in the queue is up to it);
+        # an attempt found still running ended without its runner (a killed pool child's, a dead worker's not yet
+        # re-queued): noted as lost, as a re-queue notes it
+        at = time.time()
+        times: dict[str, Any] = {"first_started_at": at} if job["attempts"] == 0 else {}
+        if job["state"] == "running":
+            times["lost_attempts"] = job_record.lost_attempts_after(job, at)
         if self._move(job_id, (job["state"],), "running", seen=[job["state"], job.get("worker") or "", job["attempts"]],
-                      attempts=job["attempts"] + 1, stage="starting", progress=0.0, started_at=time.time(),
-                      worker=worker, process=process or "", **kept):
+                      attempts=job["attempts"] + 1, stage="starting", progress=0.0, started_at=at,
+                      worker=worker, process=process or "", **kept, **times):
             return "run"
         now = self.get(job_id)
         if now is None or now["state"] in TERMINAL_STATES:
@@ -212,7 +220,8 @@ class JobStore(JobWaits):
         dead attempt's share, until it ran again); `attempts` (kept) says it has run before."""
         self.r.zadd(keys.UNPUBLISHED, {job_id: time.time()})  # first: the recovering worker may die before it publishes
         seen = None if job is None else ["running", job.get("worker") or "", job["attempts"]]
-        if self._move(job_id, ("running",), "queued", seen=seen, stage=stage, progress=0.0, started_at=None):
+        lost = {} if job is None else {"lost_attempts": job_record.lost_attempts_after(job, time.time())}
+        if self._move(job_id, ("running",), "queued", seen=seen, stage=stage, progress=0.0, started_at=None, **lost):
             return True
         self.published(job_id)
         return False
@@ -272,8 +281,9 @@ class JobStore(JobWaits):
 
     def succeed_at_once(self, job_id: str, result: Any, *, files: list[str], stage: str = CACHED_STAGE) -> bool:
         """A queued job its request answered (cached results, the library's measurements); `stage` says how."""
-        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage=stage, started_at=time.time(),
-                         result=result, files=files)
+        now = time.time()
+        return self._end(job_id, ("queued",), "succeeded", progress=1.0, stage=stage, started_at=now,
+                         first_started_at=now, result=result, files=files)
 
     def _end(self, job_id: str, from_states: Iterable[str], state: str, **fields: Any) -> bool:
         """Move the job to a final `state`; on success wake its waiters and count it. False if it was not

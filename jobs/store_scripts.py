@@ -26,8 +26,9 @@ redis.call('HSET', KEYS[1], 'state', A[2])
 for i = 3, #A, 2 do redis.call('HSET', KEYS[1], A[i], A[i + 1]) end
 local id = redis.call('HGET', KEYS[1], 'job_id')
 if A[2] == 'running' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
-local now = redis.call('HMGET', KEYS[1], 'progress', 'stage')
-local event = cjson.encode({state = A[2], progress = tonumber(now[1]) or 0, stage = now[2]})
+local now = redis.call('HMGET', KEYS[1], 'progress', 'stage', 'attempts')
+local event = cjson.encode({state = A[2], progress = tonumber(now[1]) or 0, stage = now[2],
+                            attempts = tonumber(now[3]) or 0})
 redis.call('PUBLISH', KEYS[2], event)
 local final_states = FINAL_STATES
 local final = final_states[A[2]] == true

@@ -69,7 +69,8 @@ def test_a_features_jobs_stream_shows_queued_running_progress_then_the_final_rec
         first = events.next()
         assert events.retry == 2000  # sent before the first event
         assert (first.event, first.id, first.json()) == (
-            "state", NO_EVENT_ID, {"state": "queued", "progress": 0.0, "stage": "queued", "jobs_ahead": None})
+            "state", NO_EVENT_ID,
+            {"state": "queued", "progress": 0.0, "stage": "queued", "attempts": 0, "jobs_ahead": None})
         with app.app_context():
             publish(JOB_TYPES["features"].task, job_id, settings["CPU_QUEUE"])
         # until the server ends the stream; a queued job's new place (its message now sent) may come first
@@ -110,7 +111,8 @@ def test_reconnecting_with_last_event_id_replays_only_what_came_after(app, clien
     jobs.progress(job_id, 0.5, "second")
     with stream(client, job_id) as fresh:  # a new listener: the current state, with the newest id
         now = fresh.next()
-    assert (now.event, now.json()) == ("state", {"state": "running", "progress": 0.5, "stage": "second"})
+    assert (now.event, now.json()) == ("state", {"state": "running", "progress": 0.5, "stage": "second",
+                                                 "attempts": 1})
 
     with stream(client, job_id, last_event_id=NO_EVENT_ID) as everything:
         start, first, second = everything.next(), everything.next(), everything.next()

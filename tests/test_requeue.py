@@ -43,7 +43,8 @@ def test_a_requeued_job_reads_as_queued_afresh_with_its_attempts(settings, priva
             "queued", 0.0, REQUEUED_STAGE, None), view
         assert view["attempts"] == 1  # it has run once: a client tells a retry from a new job by it
         assert "partial_result" not in view
-        assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": REQUEUED_STAGE}
+        assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": REQUEUED_STAGE,
+                                                  "attempts": 1}
     finally:
         stop_all(workers)
 
@@ -65,7 +66,8 @@ def test_graceful_stops_do_not_use_up_the_attempts_crashes_do(settings, private_
             assert job["state"] == "running" and job["attempts"] == attempt, (attempt, job)
             if attempt > 1:  # it came back as queued afresh, saying whether its last attempt counted
                 stage = HANDED_BACK_STAGE if stops[attempt - 2][1] == "graceful" else REQUEUED_STAGE
-                assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": stage}
+                assert last_queued_event(svc, job_id) == {"state": "queued", "progress": 0.0, "stage": stage,
+                                                          "attempts": attempt - 1}
             if how == "graceful":
                 worker.send_signal(signal.SIGTERM)  # warm shutdown: it goes on with the job, noted handed back
                 job = svc.jobs.wait_until(job_id, lambda j, a=attempt: j.get("handed_back_attempt") == str(a),
@@ -77,6 +79,12 @@ def test_graceful_stops_do_not_use_up_the_attempts_crashes_do(settings, private_
         job = svc.jobs.wait_for_state(job_id, TERMINAL_STATES, timeout=90)
         assert job["state"] == "failed" and job["error"]["code"] == "worker_lost", job
         assert job["attempts"] == 4 and "stopped 2 times" in job["error"]["message"], job
+        # each retried attempt noted with why (the last one ended the job: its failure says why)
+        lost = public_view(job)["lost_attempts"]
+        assert [(e["attempt"], e["reason"]) for e in lost] == [
+            (1, "worker_shut_down"), (2, "worker_shut_down"), (3, "worker_lost")], lost
+        assert all(e["started_at"] < e["lost_at"] for e in lost), lost
+        assert public_view(job)["first_started_at"] == lost[0]["started_at"] < public_view(job)["started_at"], job
     finally:
         stop_all(workers)
 

@@ -15,6 +15,7 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
+from .job_fields import FIRST_STARTED_AT, JOBS_AHEAD, LOST_ATTEMPTS, STARTED_AT
 from .library_schemas import library_schemas
 from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
@@ -190,13 +191,6 @@ RESULTS = {"features": "FeaturesResult", "pitch": "PitchResult", "gemma_3n": "Ge
 BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 
 
-JOBS_AHEAD = {**null(INT), "minimum": 0, "description": (
-    "Present while the job is queued: how many waiting jobs its queue's workers take before it (0: it is next), "
-    "counted in the broker's own lists when the record was read. Jobs queued later may still go ahead of it (each "
-    "user's next job takes its turn, see Turns on a shared queue). Null when its message is not among the queue's "
-    "first 5,000 waiting messages: a worker has just taken it, or more wait before it.")}
-
-
 def job_schema() -> Schema:
     """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
     schema = obj(["job_id", "type", "state", "progress", "stage", "created_at"],
@@ -204,8 +198,9 @@ def job_schema() -> Schema:
                  "`result` lists the files it had finished, a canceled generation's holds the text written so far.",
                  job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)},
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
-                 stage=null(STR), created_at=null(TIME), started_at=null(TIME), finished_at=null(TIME),
-                 queue=null(STR), attempts=INT, request_id=null(STR), jobs_ahead=JOBS_AHEAD,
+                 stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
+                 finished_at=null(TIME), queue=null(STR), attempts=INT, request_id=null(STR),
+                 jobs_ahead=JOBS_AHEAD, lost_attempts=LOST_ATTEMPTS,
                  input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
@@ -231,7 +226,8 @@ def job_schema() -> Schema:
     schema["examples"] = [{"job_id": "4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d", "owner": "alice", "session_id": "demo",
                            "type": "features", "state": "queued", "progress": 0.0, "stage": "queued",
                            "created_at": "2026-01-01T12:00:00.000+00:00", "started_at": None,
-                           "finished_at": None, "queue": "cpu", "attempts": 0, "request_id": "a1b2c3d4e5f6",
+                           "first_started_at": None, "finished_at": None, "queue": "cpu", "attempts": 0,
+                           "lost_attempts": [], "request_id": "a1b2c3d4e5f6",
                            "input_files": ["song.wav"]}]
     return schema
 
@@ -352,8 +348,10 @@ def job_event() -> Schema:
     (an object with `event`, `id`, `data`) not a string."""
     change = obj(["state", "progress", "stage"], "A `state` or `progress` event's data (a batch's progress also "
                  "`finished_file`, a stream joined midway also `partial_result`; a queued job's `state` events "
-                 "`jobs_ahead`).",
-                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD)
+                 "`jobs_ahead`; a logged `state` event the record's `attempts`: `queued` with 1 or more, or "
+                 "`running` with more than 1, is the retry of a lost attempt).",
+                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD,
+                 attempts={"type": "integer", "minimum": 0})
     return obj(["event", "data"], "One Server-Sent Event: `state` and `progress` carry the job's state, progress "
                "and stage, the last, `done`, the job record exactly as GET /jobs/<id> returns it. `id` (`<ms>-<seq>`) "
                "is what `Last-Event-ID` resumes after; `: keep-alive` comments are not events. While the job is "

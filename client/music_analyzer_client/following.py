@@ -137,11 +137,15 @@ def long_poll(client: MusicAnalyzer, job_id: str, *, poll_seconds: float = 2.0) 
         if is_terminal(job):
             yield done(job)
             return
-        now = (job.get("state"), job.get("progress"), job.get("stage"))
+        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"))
         if now != seen:
             seen = now
-            yield {"event": "progress", "id": None,
-                   "data": {"state": now[0], "progress": now[1], "stage": now[2]}}
+            yield {"event": "progress", "id": None, "data": change(now)}
+
+
+def change(now: tuple[Any, ...]) -> dict[str, Any]:
+    """A polled record's (state, progress, stage, attempts) as a stream's event data (`attempts`: a retry shows)."""
+    return {"state": now[0], "progress": now[1], "stage": now[2], "attempts": now[3]}
 
 
 def done(job: Any) -> JobEvent:
@@ -175,11 +179,10 @@ def wait_job(client: MusicAnalyzer, job_id: str, *, timeout: float | None, check
             continue
         away_since = None
         ended = is_terminal(job)
-        now = (job.get("state"), job.get("progress"), job.get("stage"))
+        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"))
         if on_event is not None and (ended or now != seen):
             seen = now
-            on_event(done(job) if ended else {"event": "progress", "id": None,
-                                              "data": {"state": now[0], "progress": now[1], "stage": now[2]}})
+            on_event(done(job) if ended else {"event": "progress", "id": None, "data": change(now)})
         if ended or left <= 0 or stopped or (stop is not None and stop.is_set()):
             break
     if check and not ended:

@@ -29,10 +29,12 @@ class Job(TypedDict, total=False):
     progress: float
     stage: str
     created_at: str | None
-    started_at: str | None
+    started_at: str | None  # the current (last) attempt's start
+    first_started_at: str | None  # the first attempt's (servers before it was added do not send it)
     finished_at: str | None
     queue: str | None
     attempts: int
+    lost_attempts: list[dict[str, Any]]  # {attempt, started_at, lost_at, reason}: attempts a dead worker ended
     request_id: str | None
     input_files: list[str]  # the uploads it reads (servers before it was added do not send it)
     result: dict[str, Any]

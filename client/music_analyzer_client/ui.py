@@ -18,6 +18,8 @@ from rich.status import Status
 from rich.table import Table
 
 from .errors import MusicAnalyzerError
+from .retries import RetryWatch, lost_note
+from .spans import span_text
 
 STATE_STYLE = {"succeeded": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "queued": "dim"}
 
@@ -115,6 +117,8 @@ class BarTracker:
         self.total: TaskID | None = None
         self.count = (0, 0)  # files handled, files in all
         self.lock = threading.Lock()
+        self.retries = RetryWatch()
+        self.labels: dict[str, str] = {}
 
     def overall(self, label: str, total: int) -> None:
         self.total, self.count = self.progress.add_task(label, total=total, status=f"0/{total}"), (0, total)
@@ -136,15 +140,18 @@ class BarTracker:
     def add(self, job_id: str, label: str) -> None:
         with self.lock:
             self.tasks[job_id] = self.progress.add_task(label, total=100, status="queued")
+            self.labels[job_id] = label
 
     def update(self, job_id: str, data: dict[str, Any]) -> None:
         progress = float(data.get("progress") or 0.0)
+        if (retry := self.retries.news(job_id, data)) is not None:  # above the bars, as a line that stays
+            self.progress.console.print(f"{self.labels.get(job_id, job_id)}: {retry}", style="yellow")
         self.progress.update(self.tasks[job_id], completed=100 * progress, status=status_text(data))
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
         done = record.get("state") == "succeeded"
         task = self.tasks[job_id]
-        self.progress.update(task, status=status_text(record) + queued_note(record, alone=True),
+        self.progress.update(task, status=status_text(record) + end_note(record),
                              completed=100 if done else 100 * float(record.get("progress") or 0.0))
         self.progress.stop_task(task)
         if not self.keep_finished:
@@ -161,6 +168,7 @@ class LineTracker:
         self.states: dict[str, str] = {}
         self.started: dict[str, float] = {}
         self.lock = threading.Lock()
+        self.retries = RetryWatch()
 
     def __enter__(self) -> LineTracker:
         return self
@@ -194,6 +202,11 @@ class LineTracker:
         """A line when the state changes; a queued job's first line with its place ("queued (3 ahead)"), not a line
         per move (a log of a long queue would hold one per job started ahead of it)."""
         state = str(data.get("state") or "")
+        if (retry := self.retries.news(job_id, data)) is not None:
+            with self.lock:
+                self.states.pop(job_id, None)  # the retry's own state line follows (a new child's: `running` again)
+            if not self.quiet:
+                self.console.print(f"{self.labels.get(job_id, job_id)}: {retry}", style="yellow")
         self._say(job_id, state, f"{state}{place_text(data)}")
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
@@ -201,35 +214,36 @@ class LineTracker:
         if seconds is None:  # (a server that gives no times: how long this client followed it)
             seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
         state = str(record.get("state"))
-        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s{queued_note(record)})")
+        lost = f"; {note}" if (note := lost_note(record)) else ""
+        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s{queued_note(record)}{lost})")
 
 
 # a wait in the queue shorter than this is not mentioned (a free worker takes a job in well under a second)
 QUEUED_NOTICEABLE_SECONDS = 2.0
 
 
+def end_note(record: dict[str, Any]) -> str:
+    """A bar's end: " (after 9 min 2 s queued; attempt 2: a worker was lost 15.0 s into attempt 1)", either part
+    alone, or ""."""
+    parts = [part for part in (queued_note(record, alone=True).strip()[1:-1], lost_note(record)) if part]
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def queued_note(record: dict[str, Any], *, alone: bool = False) -> str:
     """", after 9 min 2 s queued" (alone: " (after 9 min 2 s queued)") when the job waited in the queue at least
-    QUEUED_NOTICEABLE_SECONDS (created_at to started_at), else "": a lyrics job that ran 3.7 s after 9 minutes behind
-    an LLM job on the GPU queue had printed "succeeded (3.7 s)", and the wait was nowhere."""
+    QUEUED_NOTICEABLE_SECONDS (created_at to its first start), else "": a lyrics job that ran 3.7 s after 9 minutes
+    behind an LLM job on the GPU queue had printed "succeeded (3.7 s)", and the wait was nowhere. A retried job's
+    `started_at` is its last attempt's: up to it, the lost attempts' run had read as queue time (`first_started_at`;
+    a server without it: `started_at`)."""
+    first = "first_started_at" if record.get("first_started_at") else "started_at"
     try:
-        created, started = (datetime.fromisoformat(str(record[k])) for k in ("created_at", "started_at"))
+        created, started = (datetime.fromisoformat(str(record[k])) for k in ("created_at", first))
     except (KeyError, TypeError, ValueError):
         return ""
     waited = (started - created).total_seconds()
     if waited < QUEUED_NOTICEABLE_SECONDS:
         return ""
     return f" (after {span_text(waited)} queued)" if alone else f", after {span_text(waited)} queued"
-
-
-def span_text(seconds: float) -> str:
-    """"3.7 s", "9 min 2 s", "1 h 5 min": a span as a person reads it."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def ran_seconds(record: dict[str, Any]) -> float | None:

@@ -1,0 +1,29 @@
+"""The job record's fields about its attempts (jobs/record.py public_view): when the first and the current one
+started, and the attempts lost to a dead or stopped worker."""
+
+from __future__ import annotations
+
+from .shapes import INT, TIME, arr, null, obj
+
+STARTED_AT = {**null(TIME), "description": (
+    "When the current (last) attempt started; null while queued, a re-queued job included.")}
+FIRST_STARTED_AT = {**null(TIME), "description": (
+    "When the job's first attempt started, kept when a lost attempt is retried (`started_at` is then the retry's): "
+    "the job's wait in the queue is `created_at` to it. Null before the job started, and in records of older "
+    "versions.")}
+LOST_ATTEMPT = obj(["attempt", "started_at", "lost_at", "reason"], "An attempt that ended without its runner.",
+                   attempt={"type": "integer", "minimum": 1}, started_at=null(TIME),
+                   lost_at={**TIME, "description": "When the loss was found (a re-queue by a live worker's recovery "
+                            "or the redelivery's start), not when the process died."},
+                   reason={"enum": ["worker_lost", "worker_shut_down"], "description": (
+                       "`worker_lost`: its worker or pool process died (counts against JOB_MAX_ATTEMPTS); "
+                       "`worker_shut_down`: a graceful stop of its worker outlasted the supervisor's wait (not "
+                       "counted).")})
+LOST_ATTEMPTS = arr(LOST_ATTEMPT, "The attempts that ended without their runner (a worker or pool process killed, a "
+                    "worker shut down under the job), oldest first, each noted when the job was retried; empty "
+                    "for a job none of whose attempts was lost.")
+JOBS_AHEAD = {**null(INT), "minimum": 0, "description": (
+    "Present while the job is queued: how many waiting jobs its queue's workers take before it (0: it is next), "
+    "counted in the broker's own lists when the record was read. Jobs queued later may still go ahead of it (each "
+    "user's next job takes its turn, see Turns on a shared queue). Null when its message is not among the queue's "
+    "first 5,000 waiting messages: a worker has just taken it, or more wait before it.")}

@@ -74,7 +74,7 @@ def public_view(job: dict) -> dict:
         "finished_at": iso(job.get("finished_at")),
         "queue": job.get("queue"),
         "attempts": job.get("attempts", 0),
-        "lost_attempts": [{**lost, "started_at": iso(lost.get("started_at")), "lost_at": iso(lost.get("lost_at"))}
+        "lost_attempts": [{**lost, **{k: iso(lost.get(k)) for k in ("started_at", "last_heard_at", "lost_at")}}
                           for lost in job.get("lost_attempts") or []],
         "request_id": job.get("request_id") or None,
         # the uploads it reads (a batch: all of them when it was queued); none for model and library jobs
@@ -96,11 +96,14 @@ def public_view(job: dict) -> dict:
     return out
 
 
-def lost_attempts_after(job: dict, now: float) -> list[dict]:
+def lost_attempts_after(job: dict, now: float, *, heard: float | None) -> list[dict]:
     """The record's `lost_attempts` with its current attempt added, read running and found without its runner at `now`
-    (a dead worker's or pool child's: a graceful stop's handed-back attempt says so): {attempt, started_at, lost_at
-    (when the loss was found, not when the process died), reason}."""
+    (a dead worker's or pool child's: a graceful stop's handed-back attempt says so): {attempt, started_at,
+    last_heard_at (its last event: the process died after it), lost_at (when the loss was found: up to a few
+    heartbeats later), reason}. `heard`: the time of the job's last event (its event log's newest id)."""
+    started = job.get("started_at")
     handed_back = job.get("handed_back_attempt") == str(job.get("attempts"))
-    lost = {"attempt": int(job.get("attempts") or 0), "started_at": job.get("started_at"), "lost_at": now,
+    last = None if heard is None else min(max(heard, started or heard), now)  # within the attempt (clocks apart)
+    lost = {"attempt": int(job.get("attempts") or 0), "started_at": started, "last_heard_at": last, "lost_at": now,
             "reason": WORKER_SHUT_DOWN if handed_back else WORKER_LOST}
     return [*(job.get("lost_attempts") or []), lost]

@@ -198,7 +198,7 @@ class JobStore(JobWaits):
         at = time.time()
         times: dict[str, Any] = {"first_started_at": at} if job["attempts"] == 0 else {}
         if job["state"] == "running":
-            times["lost_attempts"] = job_record.lost_attempts_after(job, at)
+            times["lost_attempts"] = job_record.lost_attempts_after(job, at, heard=self.last_heard(job_id))
         if self._move(job_id, (job["state"],), "running", seen=[job["state"], job.get("worker") or "", job["attempts"]],
                       attempts=job["attempts"] + 1, stage="starting", progress=0.0, started_at=at,
                       worker=worker, process=process or "", **kept, **times):
@@ -220,11 +220,17 @@ class JobStore(JobWaits):
         dead attempt's share, until it ran again); `attempts` (kept) says it has run before."""
         self.r.zadd(keys.UNPUBLISHED, {job_id: time.time()})  # first: the recovering worker may die before it publishes
         seen = None if job is None else ["running", job.get("worker") or "", job["attempts"]]
-        lost = {} if job is None else {"lost_attempts": job_record.lost_attempts_after(job, time.time())}
+        lost = {} if job is None else {"lost_attempts": job_record.lost_attempts_after(
+            job, time.time(), heard=self.last_heard(job_id))}
         if self._move(job_id, ("running",), "queued", seen=seen, stage=stage, progress=0.0, started_at=None, **lost):
             return True
         self.published(job_id)
         return False
+
+    def last_heard(self, job_id: str) -> float | None:
+        """When the job's newest event was logged (its id's milliseconds): a lost attempt's last sign of life."""
+        newest = self.r.xrevrange(keys.event_log(job_id), count=1)
+        return int(str(text(newest[0][0] or b"0")).split("-", 1)[0]) / 1000 if newest else None
 
     def hand_back(self, job_id: str, *, worker: str) -> bool:
         """Note that `worker`, running the job, is being stopped gracefully (jobs/runtime.py): if the stop ends this

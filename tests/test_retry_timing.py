@@ -63,11 +63,11 @@ def test_a_retried_jobs_end_line_counts_its_queue_time_to_the_first_start(settin
     assert view["attempts"] == 2 and view["first_started_at"] < view["started_at"], view
     [lost] = view["lost_attempts"]
     assert (lost["attempt"], lost["reason"], lost["started_at"]) == (1, "worker_lost", view["first_started_at"])
-    assert lost["started_at"] <= lost["lost_at"] <= view["started_at"], view
+    assert lost["started_at"] <= lost["last_heard_at"] <= lost["lost_at"] <= view["started_at"], view
     waited = seconds_between(view["created_at"], view["first_started_at"])
     assert 30 <= waited < 40, view
     assert queued_note(view) == f", after {span_text(waited)} queued"  # not up to the retry's start
-    into = span_text(seconds_between(lost["started_at"], lost["lost_at"]))
+    into = span_text(seconds_between(lost["started_at"], lost["last_heard_at"]))  # its last sign of life
     assert lost_note(view) == f"attempt 2: a worker was lost {into} into attempt 1"
     assert end_note(view) == f" (after {span_text(waited)} queued; attempt 2: a worker was lost {into} into attempt 1)"
     # on a terminal: the retry a line above the bars, the bar's end naming it
@@ -119,7 +119,8 @@ def test_a_killed_workers_job_names_its_retry_in_the_cli_and_keeps_its_first_sta
     assert view["first_started_at"] < view["started_at"], view
     [lost] = view["lost_attempts"]
     assert (lost["attempt"], lost["reason"], lost["started_at"]) == (1, "worker_lost", view["first_started_at"])
-    into = seconds_between(lost["started_at"], lost["lost_at"])
+    assert lost["started_at"] < lost["last_heard_at"] < lost["lost_at"], lost  # it reported progress, then died
+    into = seconds_between(lost["started_at"], lost["last_heard_at"])
     assert f"{label}: worker lost, retrying (attempt 2)" in lines, lines
     end = next(line for line in lines if line.startswith(f"{label}: succeeded ("))
     assert end.endswith(f"; attempt 2: a worker was lost {span_text(into)} into attempt 1)"), end

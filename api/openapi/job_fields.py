@@ -13,6 +13,8 @@ FIRST_STARTED_AT = {**null(TIME), "description": (
     "versions.")}
 LOST_ATTEMPT = obj(["attempt", "started_at", "lost_at", "reason"], "An attempt that ended without its runner.",
                    attempt={"type": "integer", "minimum": 1}, started_at=null(TIME),
+                   last_heard_at={**null(TIME), "description": "Its last event (a progress report, or its start): "
+                                  "its runner died after it; null when the job's event log held none."},
                    lost_at={**TIME, "description": "When the loss was found (a re-queue by a live worker's recovery "
                             "or the redelivery's start), not when the process died."},
                    reason={"enum": ["worker_lost", "worker_shut_down"], "description": (

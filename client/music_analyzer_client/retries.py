@@ -52,8 +52,9 @@ class RetryWatch:
 
 
 def lost_note(record: dict[str, Any]) -> str:
-    """"attempt 2: a worker was lost 15.0 s into attempt 1" for a job that ran more than once, from its record's
-    `lost_attempts` (the time is to when the loss was found); "" for one that ran once. A server without the field:
+    """"attempt 2: a worker was lost 12.1 s into attempt 1" for a job that ran more than once, from its record's
+    `lost_attempts` (the time is to the attempt's last event, its last sign of life: the loss is found a few heartbeats
+    later; a record without it, to `lost_at`); "" for one that ran once. A server without the field:
     "attempt 2: an earlier attempt was lost"."""
     attempts = record.get("attempts")
     if not isinstance(attempts, int) or attempts < 2:
@@ -66,8 +67,9 @@ def lost_note(record: dict[str, Any]) -> str:
 
 def _lost_text(entry: dict[str, Any]) -> str:
     how = REASONS.get(str(entry.get("reason")), "lost")
+    heard = entry.get("last_heard_at") or entry.get("lost_at")  # its last sign of life, else when it was found lost
     try:
-        ran = (datetime.fromisoformat(str(entry["lost_at"])) - datetime.fromisoformat(str(entry["started_at"])))
+        ran = (datetime.fromisoformat(str(heard)) - datetime.fromisoformat(str(entry["started_at"])))
         into = f" {span_text(max(0.0, ran.total_seconds()))} into"
     except (KeyError, TypeError, ValueError):
         into = " during"

@@ -223,7 +223,7 @@ QUEUED_NOTICEABLE_SECONDS = 2.0
 
 
 def end_note(record: dict[str, Any]) -> str:
-    """A bar's end: " (after 9 min 2 s queued; attempt 2: a worker was lost 15.0 s into attempt 1)", either part
+    """A bar's end: " (after 9 min 2 s queued; attempt 2: a worker was lost 12.1 s into attempt 1)", either part
     alone, or ""."""
     parts = [part for part in (queued_note(record, alone=True).strip()[1:-1], lost_note(record)) if part]
     return f" ({'; '.join(parts)})" if parts else ""

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 # listed from sys.modules after a run). Imported by a CPU worker's main process before its pool forks, every pool
 # child starts with them: a stranger's extra worker had spent ~5 s of a 1.6 s clip's first job in each new child.
 PRELOADED_MODULES = ("jobs.work.analysis", "librosa.core", "librosa.filters", "librosa.util", "librosa._cache", "soxr",
-                     "matplotlib.figure", "matplotlib.backends.backend_agg", "PIL.Image", "pretty_midi")
+                     "matplotlib.figure", "matplotlib.backends.backend_agg", "PIL.Image", "pretty_midi",
+                     "librosa.decompose", "librosa.segment")  # the last two: `repet` stems (~0.9 s per child)
 
 
 def preload_job_modules(names: tuple[str, ...] = PRELOADED_MODULES) -> float:

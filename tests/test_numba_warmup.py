@@ -18,10 +18,12 @@ from jobs import keys
 from tests.test_resilience import stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
-# what the features and pitch jobs compile, as numba names their cache index files (module.function-line);
+# what the features, pitch and weight-free stems jobs compile, as numba names their cache index files
+# (module.function-line);
 # measured by running both on real recordings with an empty NUMBA_CACHE_DIR (worker/warmup.py's note)
 WARMED = ("beat_tracking._beat_dp-", "melody._banded_viterbi-", "utils._localmax-", "utils._localmin-",
-          "utils.__peak_pick-", "utils._cabs2-", "utils._phasor_angles-")
+          "utils.__peak_pick-", "utils._cabs2-", "utils._phasor_angles-",
+          "spectrum.__overlap_add-", "filters.__window_ss_fill-")  # the last two: librosa.istft (stems)
 WAIT_SECONDS = 120.0  # the warm-up takes ~13 s on an idle 2-core machine; a bound, not a sleep
 
 
@@ -76,7 +78,7 @@ def test_a_fresh_worker_caches_the_analysis_numba_code_before_any_job_and_beats_
     assert len(beats) >= 3, (beats, text[-3000:])
     gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
     assert max(gaps) < 2.5, gaps
-    # no job was ever sent: the cache holds every function the features and pitch jobs compile
+    # no job was ever sent: the cache holds every function the features, pitch and stems jobs compile
     cached = [p.name for p in (data / "numba-cache").rglob("*.nbi")]
     assert all(any(name.startswith(w) for name in cached) for w in WARMED), sorted(cached)
     assert all(any(p.name.startswith(w) for p in (data / "numba-cache").rglob("*.nbc")) for w in WARMED)

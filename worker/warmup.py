@@ -1,12 +1,13 @@
 """Compile the numba code of the analysis jobs once, into numba's on-disk cache, before a job needs it.
 
-`python -m worker.warmup` runs the real features and pitch pipelines on a short synthetic recording written into a
-temporary folder of its own (removed when it ends, also on SIGTERM: see main), at the lowest CPU priority, and
-prints one JSON line of seconds per stage. Every
-`@jit(cache=True)` function those jobs reach (librosa's peak picking, local maxima and phase helpers, and our
-beat-tracking and melody decoders) is then compiled into NUMBA_CACHE_DIR, so each later process (a prefork pool
-child, a restarted worker) loads its machine code instead of compiling it: ~18 s of a fresh install's first
-features job (and of each pool child's first job) on a 2-core machine.
+`python -m worker.warmup` runs the real features, pitch and `hpss` stems pipelines on a short synthetic recording
+written into a temporary folder of its own (removed when it ends, also on SIGTERM: see main), at the lowest CPU
+priority, and prints one JSON line of seconds per stage. Every `@jit(cache=True)` function those jobs reach
+(librosa's peak picking, local maxima and phase helpers, and our beat-tracking and melody decoders; librosa's
+inverse STFT's overlap-add and window sum, which the weight-free stems reach: ~6 s of a first `repet` or `hpss`
+job, at 0 %) is then compiled into NUMBA_CACHE_DIR, so each later process (a prefork pool child, a restarted
+worker) loads its machine code instead of compiling it: ~18 s of a fresh install's first features job (and of
+each pool child's first job) on a 2-core machine.
 
 The synthetic recording is what a real one is to those pipelines: 44.1 kHz stereo (dtypes, shapes and so the
 compiled signatures are the same as an upload's after decoding) with a tone (pitch, key, chords, melody) and a
@@ -56,6 +57,8 @@ def warm(scratch: Path) -> dict[str, float]:
     from worker.features.pipeline import run_features
     from worker.music.options import PitchOptions
     from worker.music.pipeline import run_pitch
+    from worker.separation.options import SeparationOptions
+    from worker.separation.pipeline import run_separation
 
     audio = synthetic_recording(scratch / "warmup.wav")
     seconds["import"] = time.monotonic() - start
@@ -65,6 +68,9 @@ def warm(scratch: Path) -> dict[str, float]:
     lap = time.monotonic()
     run_pitch(audio_path=audio, results_dir=scratch, options=PitchOptions())  # every stage: all its code paths
     seconds["pitch"] = time.monotonic() - lap
+    lap = time.monotonic()
+    run_separation(audio_path=audio, results_dir=scratch, options=SeparationOptions(model="hpss"))  # STFT both ways
+    seconds["stems"] = time.monotonic() - lap
     return {k: round(v, 2) for k, v in seconds.items()}
 
 

@@ -39,7 +39,7 @@ class Track:
     `apply` maps `(B, C, input_length)` to `(B, S, C, input_length)`. Windows start at `k * stride - delay`.
     """
 
-    apply: Callable[[np.ndarray], np.ndarray]
+    apply: Callable[..., np.ndarray]  # (x) or, with reports_progress, (x, report)
     length: int  # samples of audio each window contributes (the segment)
     input_length: int  # samples the model is fed (>= length: some models want a padded "valid length")
     stride: int
@@ -48,6 +48,11 @@ class Track:
     k: int = 0
     done: bool = False
     taper: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # empty: triangle
+    # False (a DSP method): a window shorter than `length` (a short file, the last window) is fed as it is,
+    # not centred in zeros: a 1 s file had cost a whole 30 s window
+    pad_short: bool = True
+    # True: `apply(x, report)` calls report(fraction of the window done) as it goes
+    reports_progress: bool = False
     # (B, S, C, capacity) from the emitted position on, and the summed taper (capacity,); empty until the first add
     acc: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32), repr=False)
     wsum: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
@@ -135,6 +140,8 @@ def overlap_add(tracks: list[Track], blocks: Iterable[np.ndarray], *, batch: int
     weight_total = np.sum([t.source_weight for t in tracks], axis=0).astype(np.float32)
     expected = sum(t.windows_for(max(total_hint, 1)) for t in tracks)
     done_windows, emitted = 0, 0
+    if progress is not None:
+        progress(0.0, "separating")  # the stage leaves "starting" before the first window's work
     while True:
         active = [t for t in tracks if not t.done]
         if active:
@@ -145,8 +152,13 @@ def overlap_add(tracks: list[Track], blocks: Iterable[np.ndarray], *, batch: int
                 t.done = True
                 continue
             n = t.length if buf.total is None or c + t.length <= buf.total else buf.total - c
-            pad = t.input_length - n
-            y = t.apply(buf.window(c - pad // 2, t.input_length))[..., pad // 2: pad // 2 + n]
+            pad = t.input_length - n if t.pad_short else 0
+            x = buf.window(c - pad // 2, n + pad)
+            if t.reports_progress and progress is not None:
+                y = t.apply(x, _window_report(progress, done_windows, expected))
+            else:
+                y = t.apply(x)
+            y = y[..., pad // 2: pad // 2 + n]
             lo = max(c, 0)  # a shifted grid starts before 0: those samples are padding
             w = t.taper[lo - c:n]
             t.add(y[..., lo - c:] * w, w, lo - emitted)
@@ -166,6 +178,13 @@ def overlap_add(tracks: list[Track], blocks: Iterable[np.ndarray], *, batch: int
             buf.discard_before(min(pending) - max(t.input_length for t in tracks))
         else:
             return
+
+
+def _window_report(progress: Progress, done: int, expected: int) -> Callable[[float], None]:
+    def report(fraction: float) -> None:
+        progress(min((done + min(max(fraction, 0.0), 1.0)) / expected, 1.0), "separating")
+
+    return report
 
 
 def demucs_tracks(model, *, segment: float | None, overlap: float, shifts: int, device,
@@ -212,9 +231,14 @@ def _torch_apply(model, device, max_batch, torch):
 
 
 def dsp_tracks(method, *, sample_rate: int, segment: float | None, overlap: float) -> list[Track]:
-    """One window grid for a DSP method (`method(x, sr) -> (B, S, C, n)`)."""
+    """One window grid for a DSP method (`method(x, sr, report=None) -> (B, S, C, n)`): a short window is fed
+    at its own length, and the method reports its steps within each window."""
     seg = method.segment if segment is None else segment
     length = max(1, int(sample_rate * seg))
     stride = max(1, int((1 - overlap) * length))
-    return [Track(lambda x: method(x, sample_rate), length, length, stride, 0,
-                  np.ones(len(method.sources), np.float32))]
+
+    def apply(x: np.ndarray, report: Callable[[float], None] | None = None) -> np.ndarray:
+        return method(x, sample_rate, report=report)
+
+    return [Track(apply, length, length, stride, 0, np.ones(len(method.sources), np.float32), pad_short=False,
+                  reports_progress=True)]

@@ -70,3 +70,26 @@ def test_96k_stems_keep_rate_and_length_and_progress_moves_inside_the_window(mix
     inside = sorted({f for f, stage in seen if stage == "separating" and 0 < f < 1})
     assert len(inside) >= 3, seen
     assert seen[-1] == (1.0, "done")
+
+
+def test_repet_recurrence_is_librosas_matrix(mix):
+    """The similarity graph built straight from sklearn's neighbours is librosa's, entry for entry."""
+    import librosa
+
+    from worker.separation.dsp import _stft, recurrence
+
+    y, sr = mix
+    mag = np.abs(_stft(y[None, None], sr)).mean(axis=1)[0]
+    width = int(librosa.time_to_frames(2.0, sr=sr, hop_length=512))
+    ref = librosa.segment.recurrence_matrix(mag, width=width, metric="cosine", sparse=True)
+    ours = recurrence(mag, width)
+    assert ours.shape == ref.shape and (ours != ref).nnz == 0 and ref.nnz > 0
+
+
+def test_repet_at_the_first_length_with_room_for_repetitions(mix):
+    """2 * width + 2 frames (width: 2 s): librosa's bound is width < (frames - 1) // 2; a window of this length had
+    raised once windows were no longer padded to 30 s."""
+    y, sr = mix
+    x = soxr.resample(y, sr, 44100).astype(np.float32)[: 345 * 512]  # 346 frames, width 172 at 44.1 kHz
+    stems = Separator("repet").separate_array(x[None], 44100)
+    np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], x[None], atol=1e-4)

@@ -80,6 +80,33 @@ def _report(report: Report, fraction: float) -> None:
         report(fraction)
 
 
+def recurrence(m: np.ndarray, width: int) -> object:
+    """`librosa.segment.recurrence_matrix(m, width=width, metric="cosine", sparse=True)`, the same matrix (the same
+    k nearest frames, the same pruning of each row, kept in column order as librosa's argsort of equal scores does)
+    built from sklearn's k-nearest-neighbour graph directly: librosa clears the band of `width` diagonals item by
+    item in a LIL matrix, 2.3 s of a 30 s window's 7 s at 44.1 kHz (21 s of 33 at 96 kHz with a fixed STFT)."""
+    import scipy.sparse
+    import sklearn.neighbors
+
+    x = m.T  # (frames, bins)
+    t = x.shape[0]
+    k = int(2 * np.ceil(np.sqrt(t - 2 * width + 1)))
+    knn = sklearn.neighbors.NearestNeighbors(n_neighbors=min(t - 1, k + 2 * width), metric="cosine")
+    graph = knn.fit(x).kneighbors_graph(mode="connectivity").tocsr()
+    graph.sum_duplicates()
+    graph.sort_indices()
+    rows, cols = [], []
+    for i in range(t):
+        lo, hi = graph.indptr[i], graph.indptr[i + 1]
+        c = graph.indices[lo:hi]
+        c = c[(np.abs(c - i) >= width) & (graph.data[lo:hi] != 0)]
+        keep = c[np.argsort(np.ones((1, c.size)))][0][:k] if c.size else c  # librosa's tie order, exactly
+        rows.append(np.full(keep.size, i))
+        cols.append(keep)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return scipy.sparse.csr_matrix((np.ones(r.size, bool), (r, c)), shape=(t, t)).T
+
+
 class HPSS:
     """Harmonic / percussive split (`hpss`)."""
 
@@ -121,8 +148,8 @@ class RepetSim:
         width = int(librosa.time_to_frames(REPET_MIN_SECONDS, sr=sr, hop_length=stft_sizes(sr)[1]))
         masks = []
         for i, m in enumerate(mag):
-            if m.shape[-1] > 2 * width + 1:
-                rep = librosa.decompose.nn_filter(m, aggregate=np.median, metric="cosine", width=width)
+            if 1 <= width < (m.shape[-1] - 1) // 2:  # librosa's bound: at 2 * width + 2 frames it had raised
+                rep = librosa.decompose.nn_filter(m, rec=recurrence(m, width), aggregate=np.median)
             else:  # too short to find repetitions: everything is accompaniment
                 rep = m
             rep = np.minimum(m, rep)

@@ -23,6 +23,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.old_tree import unpack_revision  # noqa: E402
+
 OLD_REV = "b23f0c3"
 
 CHILD = r"""
@@ -82,11 +86,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="dsp-quality-") as scratch:
         folder = Path(scratch)
-        old = folder / "old"
-        old.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old_rev], capture_output=True,
-                                 check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        old = unpack_revision(args.old_rev, folder / "old")
         print(f"{'model':>6} {'rate':>6} {'stem':>14} {'SDR old':>8} {'SDR new':>8} {'leak old':>9} {'leak new':>9}")
         for model in ("repet", "hpss"):
             for rate in (int(r) for r in args.rates.split(",")):

@@ -23,6 +23,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.old_tree import unpack_revision  # noqa: E402
+
 OLD_REV = "b23f0c3"  # fixed 2048/512 STFT, short files padded to a 30 s window
 
 CHILD = r"""
@@ -81,11 +85,7 @@ def main() -> None:
     lengths = [float(s) for s in args.lengths.split(",")]
     with tempfile.TemporaryDirectory(prefix="dsp-rates-") as scratch:
         folder = Path(scratch)
-        old = folder / "old"
-        old.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old_rev], capture_output=True,
-                                 check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        old = unpack_revision(args.old_rev, folder / "old")
         clips = _clips(args.audio, rates, lengths, folder)
         trees = {"old": old, "new": ROOT}
         for tree in trees.values():  # numba's cache and the imports' bytecode, before any timing

@@ -83,6 +83,11 @@ def _stored_as(uploads: Path, name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def upload_description(upload: Path) -> Path:
+    """Where what decoding an upload found (format, length, rate: api/uploads.py writes it) sits beside it."""
+    return upload.with_name(f".{upload.name}.json")
+
+
 def too_many_sessions(owner: str, limit: int) -> ConflictError:
     return ConflictError(f"{owner} has {limit} sessions, the most one user may hold (MAX_SESSIONS_PER_USER); delete "
                          "some to make room", code="too_many_sessions")
@@ -253,7 +258,7 @@ class SessionStore:
         the results named after it stay too, and a later upload of the name becomes `x-1.wav`, not a second
         owner of those results."""
         path = self.file_path(session_id, name, area="uploads")
-        for leftover in (path, path.with_name(f".{path.name}.json"), path.with_name(f".{path.name}.sha256")):
+        for leftover in (path, upload_description(path), path.with_name(f".{path.name}.sha256")):
             leftover.unlink(missing_ok=True)
 
     @staticmethod
@@ -261,7 +266,7 @@ class SessionStore:
         """Take back an upload claimed by `claim_upload_path` whose request failed (a full disk midway): the
         file, its stem's claim and what sits beside it (the decoded info, a content digest)."""
         stem = path.name.rpartition(".")[0] or path.name
-        for leftover in (path, path.with_name(f".{path.name}.json"), path.with_name(f".{path.name}.sha256"),
+        for leftover in (path, upload_description(path), path.with_name(f".{path.name}.sha256"),
                          path.with_name(f".{stem}.stem")):
             try:
                 leftover.unlink()

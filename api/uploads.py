@@ -20,7 +20,7 @@ from pathlib import Path
 from flask import Request, current_app, g
 
 from jobs.cache import content_digest, remembered_digest
-from storage import SessionStore
+from storage import SessionStore, upload_description
 from worker.audio_io import AudioInfo, probe
 from worker.audio_limits import AudioLimits
 from worker.errors import ConflictError, InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
@@ -127,7 +127,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                                     "and upload it again", code="name_is_a_result",
                                     details={"name": dest.name})
             os.replace(spool, dest)
-            write_json_atomic(dest.parent / f".{dest.name}.json", info.to_dict())
+            write_json_atomic(upload_description(dest), info.to_dict())
             # its content digest now (the file is in the page cache), remembered beside it: clients find what
             # they already uploaded, and the result cache need not read the file again
             out.append({"name": dest.name, "bytes": size, **info.to_dict(), "sha256": content_digest(dest)})
@@ -151,7 +151,7 @@ def upload_limits(config: dict) -> AudioLimits:
 def upload_info(store: SessionStore, session_id: str, name: str) -> dict:
     """What decoding the upload found, and its SHA-256 where the one taken at upload still matches the file (a
     file changed on the server's disk since has none: it is not hashed on a listing)."""
-    meta = store.uploads_dir(session_id) / f".{name}.json"
+    meta = upload_description(store.uploads_dir(session_id) / name)
     try:
         info = json.loads(meta.read_text())
     except (FileNotFoundError, json.JSONDecodeError):

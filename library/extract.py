@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storage import upload_description
 from worker.audio_llm.options import TASKS
 from worker.camelot import camelot_code
 from worker.files import safe_name
@@ -221,7 +222,7 @@ def _chunks(text: str) -> list[str]:
 
 def _upload_description(results_dir: Path, filename: str) -> dict[str, Any] | None:
     """What the upload route measured of the file (format, duration, rate; api/uploads.py), None if unread."""
-    path = results_dir.parent / "uploads" / f".{safe_name(filename)}.json"
+    path = upload_description(results_dir.parent / "uploads" / safe_name(filename))
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -98,10 +98,7 @@ def tempo_change_warning(stretches: list[dict], tempo: float) -> list[str]:
     if len(away) == 1 and away[0] is stretches[-1] and len(stretches) == 2:  # one step or ramp, to the end
         return [f"tempo changes: {tempo:.0f} BPM (the tempo given) until {away[0]['start']:.1f} s, then about "
                 f"{away[0]['bpm']:.0f} BPM to the end"]
-    groups: dict[float, list[dict]] = {}
-    for s in away:  # stretches at one tempo (within TEMPO_CHANGE_SHARE) are listed together
-        near = next((g for g in groups if abs(s["bpm"] / g - 1.0) <= TEMPO_CHANGE_SHARE), s["bpm"])
-        groups.setdefault(near, []).append(s)
+    groups = _by_tempo(away)  # stretches at one tempo are listed together
     parts = []
     for group in groups.values():
         spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f}" for s in group[:MAX_LISTED])
@@ -127,12 +124,8 @@ def kept_tempo(beats: np.ndarray, stretches: list[dict], tempo: float) -> tuple[
     if not away:
         return None
     span = stretches[-1]["end"] - stretches[0]["start"]
-    groups: dict[float, list[dict]] = {}
-    for s in away:
-        near = next((g for g in groups if abs(s["bpm"] / g - 1.0) <= TEMPO_CHANGE_SHARE), s["bpm"])
-        groups.setdefault(near, []).append(s)
     b = np.asarray(beats, dtype=np.float64)
-    for group in groups.values():
+    for group in _by_tempo(away).values():
         share = sum(s["end"] - s["start"] for s in group) / max(span, 1e-9)
         if share < KEPT_TEMPO_SHARE:
             continue
@@ -141,6 +134,15 @@ def kept_tempo(beats: np.ndarray, stretches: list[dict], tempo: float) -> tuple[
         if any(abs(bpm / tempo / r - 1.0) <= RATIO_TOLERANCE for r in PULSE_RATIOS):
             return bpm, share
     return None
+
+
+def _by_tempo(stretches: list[dict]) -> dict[float, list[dict]]:
+    """The stretches grouped by tempo: each joins the first group whose tempo is within TEMPO_CHANGE_SHARE of its."""
+    groups: dict[float, list[dict]] = {}
+    for s in stretches:
+        near = next((g for g in groups if abs(s["bpm"] / g - 1.0) <= TEMPO_CHANGE_SHARE), s["bpm"])
+        groups.setdefault(near, []).append(s)
+    return groups
 
 
 def away_share(stretches: list[dict], tempo: float) -> float:

@@ -18,6 +18,7 @@ from api.quota import require_quota
 from api.waits import waits
 from jobs import webhooks
 from jobs.idempotency import fingerprint
+from jobs.method import job_method
 from jobs.record import TERMINAL_STATES, public_view
 from jobs.services import services
 from jobs.submit import submit, submit_answered, submit_cached
@@ -136,6 +137,6 @@ def answer(job: dict):
     # the files it reads, as the job's record names them: a page listing the answer (a cached job is already
     # succeeded, never followed) had a row without its file
     accepted = {"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id), "state": job["state"],
-                "type": job["type"], "input_files": list((job.get("params") or {}).get("files") or []),
-                "queue": job.get("queue")}
+                "type": job["type"], "method": job_method(job),
+                "input_files": list((job.get("params") or {}).get("files") or []), "queue": job.get("queue")}
     return jsonify(services().queue_positions.add_to([accepted])[0]), 202

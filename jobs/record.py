@@ -12,6 +12,7 @@ from users import SYSTEM_CANCELER as SYSTEM_CANCELER
 
 from .batch_so_far import VIEW
 from .keys import text
+from .method import job_method
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
@@ -64,6 +65,7 @@ def public_view(job: dict) -> dict:
         "owner": job.get("owner") or None,
         "session_id": job["session_id"] or None,
         "type": job["type"],
+        "method": job_method(job),  # what it ran: `type` is its route's name (a REPET separation is `demucs`)
         "state": job["state"],
         "progress": job["progress"],
         "stage": job["stage"],

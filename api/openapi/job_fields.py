@@ -1,9 +1,19 @@
 """The job record's fields about its attempts (jobs/record.py public_view): when the first and the current one
-started, and the attempts lost to a dead or stopped worker."""
+started, and the attempts lost to a dead or stopped worker; and what the job ran (`method`, jobs/method.py)."""
 
 from __future__ import annotations
 
-from .shapes import INT, TIME, arr, null, obj
+from .shapes import INT, STR, TIME, arr, null, obj
+
+METHOD = {**null(STR), "description": (
+    "What the job ran, in a few words, from its stored options (`type` is its route's name: a REPET separation is a "
+    "`demucs` job, an analysis by SmolLM2 a `gemma_3n` one). The model or algorithm as the request names it: "
+    "`htdemucs`, `repet`, `hpss` (demucs), `whisper tiny.en` (whisper), `musicgen-small`, and the LLM's "
+    "`model_type` for gemma_3n, lyrics, compare, generate, model_load and library_ask (`smollm2-135m`). A model "
+    "asked as `auto` is the one the worker chose once the result names it, `auto` until then; generate and "
+    "library_ask without a model (the resident one) are null until then. Null for the types with one method: "
+    "features, pitch, probe, model_unload, library_reindex."),
+    "examples": ["repet", "whisper tiny.en", "smollm2-135m"]}
 
 STARTED_AT = {**null(TIME), "description": (
     "When the current (last) attempt started; null while queued, a re-queued job included.")}

@@ -15,7 +15,7 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
-from .job_fields import FIRST_STARTED_AT, JOBS_AHEAD, LOST_ATTEMPTS, STARTED_AT
+from .job_fields import FIRST_STARTED_AT, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
 from .library_schemas import library_schemas
 from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
@@ -193,10 +193,10 @@ BATCHABLE = frozenset(name for name, t in JOB_TYPES.items() if t.uses_files)
 
 def job_schema() -> Schema:
     """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
-    schema = obj(["job_id", "type", "state", "progress", "stage", "created_at"],
+    schema = obj(["job_id", "type", "method", "state", "progress", "stage", "created_at"],
                  "A job. `result` and `files` when it succeeded, `error` when it failed; a canceled batch's "
                  "`result` lists the files it had finished, a canceled generation's holds the text written so far.",
-                 job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)},
+                 job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)}, method=METHOD,
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
                  finished_at=null(TIME), queue=null(STR), attempts=INT, request_id=null(STR),
@@ -224,7 +224,7 @@ def job_schema() -> Schema:
                             {"anyOf": [ref(RESULTS[name]), ref("BatchResult")]} if name in BATCHABLE
                             else ref(RESULTS[name]))}}} for name in sorted(RESULTS)]
     schema["examples"] = [{"job_id": "4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d", "owner": "alice", "session_id": "demo",
-                           "type": "features", "state": "queued", "progress": 0.0, "stage": "queued",
+                           "type": "features", "method": None, "state": "queued", "progress": 0.0, "stage": "queued",
                            "created_at": "2026-01-01T12:00:00.000+00:00", "started_at": None,
                            "first_started_at": None, "finished_at": None, "queue": "cpu", "attempts": 0,
                            "lost_attempts": [], "request_id": "a1b2c3d4e5f6",
@@ -235,7 +235,7 @@ def job_schema() -> Schema:
 def accepted_schema() -> Schema:
     return obj(["job_id", "status_url", "state"], "The job was queued; follow it at `status_url`.",
                job_id=STR, status_url={"type": "string", "examples": ["/jobs/4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
-               state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)},
+               state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)}, method=METHOD,
                input_files=arr(STR, "The uploads the job reads (none for model and library jobs)."),
                queue=null(STR), jobs_ahead=JOBS_AHEAD)
 

@@ -13,6 +13,7 @@ from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .health_table import show_workers
 from .records import Job
+from .retries import attempt_text
 from .ui import STATE_STYLE, Output, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
 from .webhooks import webhook_args
@@ -29,7 +30,10 @@ ERROR_SHOWN_CHARS = 80  # of a failed job's error message, in the stage column
 
 def _job_row(job: Job | dict[str, Any]) -> list[str]:
     progress = job.get("progress")
-    return [str(job.get("job_id")), str(job.get("type")), str(job.get("session_id") or "-"), str(job.get("state")),
+    # what it ran (`type` is its route's name: a REPET separation is `demucs`), and a retried job's attempt
+    attempt = attempt_text(dict(job))
+    return [str(job.get("job_id")), str(job.get("type")), str(job.get("method") or "-"),
+            str(job.get("session_id") or "-"), f"{job.get('state')} ({attempt})" if attempt else str(job.get("state")),
             f"{100 * float(progress):.0f}%" if progress is not None else "", _stage(job),
             _short_time(job.get("created_at"))]
 
@@ -47,7 +51,7 @@ def _stage(job: Job | dict[str, Any]) -> str:
     return f"{error.get('code') or 'failed'}: {cut}" if cut else str(error.get("code") or "failed")
 
 
-JOB_COLUMNS = ["job", "type", "session", "state", "progress", "stage", "created"]
+JOB_COLUMNS = ["job", "type", "method", "session", "state", "progress", "stage", "created"]
 
 
 def _job_table(out: Output, jobs: Sequence[Job | dict[str, Any]], *, caller: str | None) -> None:

@@ -33,6 +33,17 @@ def retry_attempt(data: dict[str, Any]) -> int | None:
     return None
 
 
+def attempt_text(record: dict[str, Any]) -> str:
+    """"attempt 2" for a job past its first attempt (a queued one its worker was lost under: the attempt it waits to
+    start), "" for one on its first (or a server that sends no `attempts`): `ma jobs` had shown a retried job as any
+    other, the retry in --json alone."""
+    attempts = record.get("attempts")
+    if not isinstance(attempts, int) or isinstance(attempts, bool):
+        return ""
+    attempt = attempts + 1 if record.get("state") == "queued" else attempts
+    return f"attempt {attempt}" if attempt >= 2 else ""
+
+
 class RetryWatch:
     """Per followed job, the last attempt said to be a retry: each retry is said once, however many events show it."""
 

@@ -17,6 +17,7 @@ from typing import Any
 from .client import MusicAnalyzer
 from .errors import MusicAnalyzerError
 from .records import TERMINAL_STATES, Job, JobEvent
+from .retries import RetryWatch
 from .ui import Output, Tracker, place_text, status_text
 
 # a command that is one job (models load|unload|generate, library ask|reindex): started with the two callbacks
@@ -181,9 +182,16 @@ class CommandFollow:
             self.queued.append(job_id)
             self.out.note(f"{self.label}: job {job_id} queued; Ctrl-C asks whether to cancel it")
 
+        retries = RetryWatch()
         with self.out.busy(f"{self.label}: waiting for the GPU worker…") as spinner:
             def heard(event: JobEvent) -> None:  # the spinner said "waiting" throughout
-                if spinner is not None and event["event"] != "done":
+                if event["event"] == "done":
+                    return
+                # a retry said as analyze's bars and lines say it (a line that stays), where the spinner went back
+                # to "waiting" without a word
+                if (retry := retries.news(self.label, event["data"])) is not None:
+                    self.out.note(f"{self.label}: {retry}", style="yellow")
+                if spinner is not None:
                     spinner.update(f"{self.label}: {job_text(event['data'])}")
 
             return start(started, heard)

@@ -106,8 +106,15 @@ export class JobList {
     const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
       : final ? file : [file, job.stage, place(job)].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
+    // what it ran (`method`: a REPET separation is a "Stems" row, an analysis by SmolLM2 an "Audio LLM" one) and,
+    // for a job whose worker was lost, the attempt it is on: a stranger's retried job read as any other
+    const attempt = attemptOf(job);
+    const about = job.method || attempt > 1 ? el('span', { class: 'job-about small' },
+      job.method ? el('span', { class: 'job-method muted' }, job.method) : null,
+      attempt > 1 ? el('span', { class: 'job-retry', title: retryTitle(job, attempt) }, `attempt ${attempt}`) : null)
+      : null;
     row.node.replaceChildren(
-      el('span', { class: 'job-type' }, label),
+      el('span', { class: 'job-type' }, label, about),
       bar,
       el('span', { class: 'state', dataset: { state: job.state } }, job.state === 'running'
         ? `${Math.round((job.progress ?? 0) * 100)} %` : job.state),
@@ -121,6 +128,20 @@ export class JobList {
 function place(job) {
   if (job.state !== 'queued' || typeof job.jobs_ahead !== 'number') return '';
   return job.jobs_ahead === 0 ? 'next' : `${job.jobs_ahead} ahead`;
+}
+
+// the attempt a job is on (a queued one its worker was lost under: the one it waits to start); 0 without `attempts`
+function attemptOf(job) {
+  if (typeof job.attempts !== 'number') return 0;
+  return job.state === 'queued' ? job.attempts + 1 : job.attempts;
+}
+
+// "attempt 2: a worker was lost during attempt 1", from the record's `lost_attempts` (a stream's state event has
+// `attempts` only: the row's record keeps the last list it had)
+function retryTitle(job, attempt) {
+  const lost = (job.lost_attempts ?? []).map((l) =>
+    `a worker was ${l.reason === 'worker_shut_down' ? 'shut down' : 'lost'} during attempt ${l.attempt}`);
+  return `attempt ${attempt}: ${lost.length ? lost.join(', ') : 'an earlier attempt was lost'}`;
 }
 
 function fileOf(job) {

@@ -24,7 +24,8 @@ class Job(TypedDict, total=False):
     job_id: str
     owner: str | None
     session_id: str | None
-    type: str
+    type: str  # the route's name: a REPET separation is "demucs"
+    method: str | None  # what it ran ("repet", "whisper tiny.en", "smollm2-135m"); servers before it do not send it
     state: JobState
     progress: float
     stage: str

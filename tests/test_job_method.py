@@ -139,7 +139,8 @@ def test_a_retried_generation_says_so_while_waiting_and_in_ma_jobs(own_queues, t
             said = proc.stderr.readline()  # the line analyze's bars and lines say (the spinner had said nothing)
             assert said.strip() == "generate: worker lost, retrying (attempt 2)", said
             assert jobs.succeed(job_id, {"response": "Hi.", "model": "smollm2-135m", "tokens_generated": 2,
-                                         "seconds": 0.1, "finish_reason": "stop"})
+                                         "seconds": 0.1, "tokens_per_second": 20.0,
+                                         "finish_reason": "stop"})  # a whole result: tests list every job
             stdout, rest = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:

@@ -125,6 +125,8 @@ def opening(view: LogView, last: tuple[int, int] | None, place: PlaceWatch | Non
             current["jobs_ahead"] = place.read()
         if "partial_result" in (view_now := public_view(job)):  # a batch joined midway: its files so far
             current["partial_result"] = view_now["partial_result"]
+        if "generation" in view_now:  # a generation joined midway: its tokens so far
+            current["generation"] = view_now["generation"]
         return Opening([sse("state", current, view.last_id)], view.last_id, finished=False)
     return Opening([], f"{last[0]}-{last[1]}", finished=False)  # replay what came after it
 

@@ -19,7 +19,8 @@ STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 # `canceled_by` of a canceled job, besides its owner's own name: the service itself (a probe nobody waits for any
 # more), or an admin who is not its owner (a user's record never names another user)
 # (users.py holds them: no user may be named so)
-JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept", "lost_attempts")
+JSON_FIELDS = ("params", "result", "error", "files", "webhook_events", "partial", "kept", "lost_attempts",
+               "generation")
 WORKER_LOST, WORKER_SHUT_DOWN = "worker_lost", "worker_shut_down"  # why an attempt ended without its runner
 
 
@@ -86,6 +87,9 @@ def public_view(job: dict) -> dict:
     if job["state"] == "running" and isinstance(partial, dict) and partial.get("attempt") == job.get("attempts"):
         # a running batch's files finished so far (a retried job's first attempt's are not this one's)
         out["partial_result"] = {k: partial[k] for k in VIEW}
+    if job["state"] == "running" and isinstance(job.get("generation"), dict):
+        # a text generation under way: its tokens of the budget, rate and time left (worker/llm/meter.py)
+        out["generation"] = job["generation"]
     if job["state"] == "succeeded" or (job["state"] in ("canceled", "failed") and job.get("result")):
         out["result"] = job.get("result")  # a batch canceled or stopped midway: the files it had finished
         if job["type"] == "probe" and isinstance(out["result"], dict):  # its worker's host and pid: POST /jobs/probe

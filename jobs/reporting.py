@@ -7,6 +7,11 @@ same share and stage every time. Each such call used to write a progress event w
 last, so a stranger's job stream and event log got 20-30 identical "reading the prompt (N tokens)" events per
 generation. An event is written only when what a reader sees changes: the stage text, or the share as it is shown
 (a whole percent: the page, the CLI and the client round to it); the cancel flag is still read at every call.
+
+A report made inside a text generation carries its detail (worker/progress.py current_detail: the tokens written of
+the budget, the rate, the time left), written with it as the record's `generation`; a report without one clears it.
+The detail alone moving (a token more, the same percent) writes at most every DETAIL_SECONDS, so a budget of
+thousands of tokens still tells its rate and time left, and a long prompt's layers read, once a second.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from worker.errors import JobCanceled, JobTimeLimitError
+from worker.progress import current_detail
 
 from .queue_storage import QueueStorageFull
 
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VISIBLE_STEP = 0.01  # the share as readers see it: whole percents (the page, the CLI and the client round to them)
+DETAIL_SECONDS = 1.0  # a generation's detail alone moving is written at most this often
 
 
 def shown_change(fraction: float, stage: str, last_fraction: float | None, last_stage: str) -> bool:
@@ -44,6 +51,7 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
              limit_seconds: float | None = None) -> Callable[[float, str], None]:
     """See JobStore.reporter."""
     last_time, last_stage, last_fraction = 0.0, "", None
+    last_detail: tuple | None = None  # what the last written detail showed moving (tokens, layers read)
     try:  # (Redis away now: no progress webhooks for this attempt; the job goes on, see below)
         hooked = store.get(job_id) if store.webhooks is not None else None
     except (redis.ConnectionError, redis.TimeoutError):
@@ -56,20 +64,24 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
     deadline = started_at + limit if started_at is not None and limit > 0 else None
 
     def report(fraction: float, stage: str) -> None:
-        nonlocal last_time, last_stage, last_fraction, away
+        nonlocal last_time, last_stage, last_fraction, last_detail, away
         if deadline is not None and time.time() > deadline:
             raise JobTimeLimitError.past(limit)
         now = time.monotonic()
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)  # as the record keeps it
         try:
             # a new stage at once; a moved share at most every `min_interval` (20 events a second at most)
-            if shown_change(fraction, stage, last_fraction, last_stage) and (
-                    stage != last_stage or fraction >= 1.0 or now - last_time >= min_interval):
-                store.progress(job_id, fraction, stage)
-                last_time, last_stage, last_fraction = now, stage, fraction
+            shown = shown_change(fraction, stage, last_fraction, last_stage) and (
+                stage != last_stage or fraction >= 1.0 or now - last_time >= min_interval)
+            detail = current_detail() if shown or now - last_time >= DETAIL_SECONDS else None
+            moved = _moved(detail)
+            if shown or (detail is not None and moved != last_detail):
+                store.progress(job_id, fraction, stage, generation=detail)
+                last_time, last_stage, last_fraction, last_detail = now, stage, fraction, moved
                 if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
-                    store.queue_webhook(job_id, "progress", job={**hooked, "state": "running", "stage": stage,
-                                                                 "progress": fraction})
+                    store.queue_webhook(job_id, "progress", job={
+                        **hooked, "state": "running", "stage": stage, "progress": fraction,
+                        **({"generation": detail} if detail is not None else {})})
             canceled = store.cancel_requested(job_id)
         except (redis.ConnectionError, redis.TimeoutError) as e:
             if isinstance(e, QueueStorageFull):  # its disk is full: the job fails insufficient_storage
@@ -85,3 +97,9 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
             raise JobCanceled("the job was canceled")
 
     return report
+
+
+def _moved(detail: dict | None) -> tuple | None:
+    """What of a generation's detail is news to a reader: its tokens written and the prompt's layers read (its
+    seconds change at every call)."""
+    return None if detail is None else (detail.get("tokens_generated"), detail.get("layers_read"))

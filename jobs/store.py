@@ -258,14 +258,16 @@ class JobStore(JobWaits):
     def running_ids(self) -> list[str]:
         return [text(i) for i in self.r.smembers(keys.RUNNING)]
 
-    def progress(self, job_id: str, fraction: float, stage: str) -> bool:
-        """Record a running job's progress (one script: a reader sees the record and the event log agree);
-        False, nothing written, when the job is not running (ended, or its record lost with a Redis that came
-        back empty: an unconditional write had made a record of two fields, answered 500 for good)."""
+    def progress(self, job_id: str, fraction: float, stage: str, *, generation: dict | None = None) -> bool:
+        """Record a running job's progress (one script: a reader sees the record and the event log agree) and a
+        generation's tokens, rate and time left (worker/llm/meter.py; none clears it). False, nothing written, when the
+        job is not running (ended, or its record lost to a Redis that came back empty: a write made a stub record)."""
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
-        event = json.dumps({"state": "running", "progress": fraction, "stage": stage})
+        told = {"generation": generation} if generation is not None else {}
+        event = json.dumps({"state": "running", "progress": fraction, "stage": stage, **told})
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
-                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl]))
+                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, "",
+                                         json.dumps(generation) if told else ""]))
 
     def file_finished(self, job_id: str, fraction: float, *, attempt: int, entry: dict, results: list[dict],
                       errors: list[dict]) -> bool:
@@ -279,7 +281,7 @@ class JobStore(JobWaits):
                             "finished_file": finished_entry(entry) if "code" not in entry else entry})
         partial = partial_json(attempt, results, errors)
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
-                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial]))
+                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial, ""]))
 
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> bool:
         return self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result,

@@ -56,12 +56,15 @@ local A = {unpack(ARGV, 4)}
 """ + _MOVE
 
 # KEYS: job, its events channel, its event log; ARGV: progress, stage, event JSON, log length, log TTL seconds
-# and, for a batch that has finished a file, what it has finished so far (JSON; the record's `partial`).
+# and, for a batch that has finished a file, what it has finished so far (JSON; the record's `partial`, '' for
+# none), then a text generation's detail (JSON; the record's `generation`, '' clears it).
 # Only a running job's record is written: a progress report never makes a record (see JobStore.progress).
 PROGRESS_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'stage', ARGV[2])
-if ARGV[6] then redis.call('HSET', KEYS[1], 'partial', ARGV[6]) end
+if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'partial', ARGV[6]) end
+if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'generation', ARGV[7])
+else redis.call('HDEL', KEYS[1], 'generation') end
 redis.call('PUBLISH', KEYS[2], ARGV[3])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'progress', 'data', ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5])

@@ -7,7 +7,10 @@ canceled, so a checkpoint is also where cancellation takes effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 Progress = Callable[[float, str], None]
 
@@ -22,3 +25,27 @@ def scaled(progress: Progress, start: float, end: float) -> Progress:
     def report(fraction: float, stage: str) -> None:
         progress(start + (end - start) * min(max(fraction, 0.0), 1.0), stage)
     return report
+
+
+# What a report says beyond its share and stage, for the job's record and events: a text generation's tokens, rate
+# and time left (worker/llm/meter.py). Set by the code that knows it around the calls it makes; every callback in
+# between (scaled(), a batch's, a multi-pass analysis's) passes (fraction, stage) on unchanged, and the job's
+# reporter (jobs/reporting.py) reads it in the same thread when it writes. A snapshot is made only when a report
+# is written, so a report that writes nothing costs nothing more.
+_detail: ContextVar[Callable[[], dict[str, Any]] | None] = ContextVar("progress_detail", default=None)
+
+
+@contextmanager
+def detail_from(snapshot: Callable[[], dict[str, Any]]) -> Iterator[None]:
+    """Reports made inside the block carry `snapshot()` as their detail (see current_detail)."""
+    token = _detail.set(snapshot)
+    try:
+        yield
+    finally:
+        _detail.reset(token)
+
+
+def current_detail() -> dict[str, Any] | None:
+    """The detail of a report made now (a generation's tokens and rate), None outside any detail_from block."""
+    snapshot = _detail.get()
+    return snapshot() if snapshot is not None else None

@@ -3,7 +3,7 @@ started, and the attempts lost to a dead or stopped worker; and what the job ran
 
 from __future__ import annotations
 
-from .shapes import INT, STR, TIME, arr, null, obj
+from .shapes import INT, NUM, STR, TIME, arr, null, obj
 
 METHOD = {**null(STR), "description": (
     "What the job ran, in a few words, from its stored options (`type` is its route's name: a REPET separation is a "
@@ -39,3 +39,28 @@ JOBS_AHEAD = {**null(INT), "minimum": 0, "description": (
     "counted in the broker's own lists when the record was read. Jobs queued later may still go ahead of it (each "
     "user's next job takes its turn, see Turns on a shared queue). Null when its message is not among the queue's "
     "first 5,000 waiting messages: a worker has just taken it, or more wait before it.")}
+GENERATION = obj(
+    ["phase", "prompt_tokens", "tokens_generated", "max_new_tokens", "tokens_per_second", "seconds_left", "seconds"],
+    "Present while the job is running a text generation (generate, library_ask, and the LLM part of gemma_3n, "
+    "lyrics and compare; each pass of a multi-pass analysis in turn): where it is. `phase` `prompt` while the "
+    "prompt is read (one forward pass before the first token: the stage is \"reading the prompt (N tokens)\"), "
+    "then `generating` (the stage \"generating\"). Updated with the job's progress, at least once a second while "
+    "it moves. Absent before and after the generation, and in records of older versions.",
+    phase={"enum": ["prompt", "generating"]},
+    prompt_tokens={**INT, "description": "The prompt's length in tokens."},
+    tokens_generated={**INT, "description": "Tokens written so far."},
+    max_new_tokens={**INT, "description": "The budget: the generation ends at this many tokens at the latest "
+                    "(the request's max_new_tokens or max_length, lowered to what the context leaves)."},
+    tokens_per_second={**null(NUM), "description": "The rate measured since the first token (the first token's "
+                       "own time is the prompt's); null before the second token."},
+    seconds_left={**null(NUM), "description": (
+        "The time the rest of the budget (max_new_tokens - tokens_generated) takes at the measured rate: an upper "
+        "estimate, as the model may end its answer sooner (`finish_reason` stop), so say it \"up to\". Null while "
+        "the prompt is read and before the second token.")},
+    seconds={**NUM, "description": "Seconds since the generation started (the prompt's reading included)."},
+    layers_read={**INT, "description": "While the prompt is read: the model's layers it has gone through."},
+    layers={**INT, "description": "While the prompt is read: the layers it goes through (decoder and any audio "
+            "or vision encoder)."},
+    prompt_seconds_left={**null(NUM), "description": (
+        "While the prompt is read: the time its remaining layers take at the pace of those read so far (an "
+        "estimate); null before the first layer is done.")})

@@ -15,7 +15,7 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
-from .job_fields import FIRST_STARTED_AT, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
+from .job_fields import FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
 from .library_schemas import library_schemas
 from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
@@ -200,7 +200,7 @@ def job_schema() -> Schema:
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
                  finished_at=null(TIME), queue=null(STR), attempts=INT, request_id=null(STR),
-                 jobs_ahead=JOBS_AHEAD, lost_attempts=LOST_ATTEMPTS,
+                 jobs_ahead=JOBS_AHEAD, lost_attempts=LOST_ATTEMPTS, generation=GENERATION,
                  input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
@@ -349,8 +349,9 @@ def job_event() -> Schema:
     change = obj(["state", "progress", "stage"], "A `state` or `progress` event's data (a batch's progress also "
                  "`finished_file`, a stream joined midway also `partial_result`; a queued job's `state` events "
                  "`jobs_ahead`; a logged `state` event the record's `attempts`: `queued` with 1 or more, or "
-                 "`running` with more than 1, is the retry of a lost attempt).",
-                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD,
+                 "`running` with more than 1, is the retry of a lost attempt; a text generation's progress "
+                 "`generation`, as in the record).",
+                 state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD, generation=GENERATION,
                  attempts={"type": "integer", "minimum": 0})
     return obj(["event", "data"], "One Server-Sent Event: `state` and `progress` carry the job's state, progress "
                "and stage, the last, `done`, the job record exactly as GET /jobs/<id> returns it. `id` (`<ms>-<seq>`) "

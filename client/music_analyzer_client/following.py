@@ -137,15 +137,19 @@ def long_poll(client: MusicAnalyzer, job_id: str, *, poll_seconds: float = 2.0) 
         if is_terminal(job):
             yield done(job)
             return
-        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"))
+        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"), job.get("generation"))
         if now != seen:
             seen = now
             yield {"event": "progress", "id": None, "data": change(now)}
 
 
 def change(now: tuple[Any, ...]) -> dict[str, Any]:
-    """A polled record's (state, progress, stage, attempts) as a stream's event data (`attempts`: a retry shows)."""
-    return {"state": now[0], "progress": now[1], "stage": now[2], "attempts": now[3]}
+    """A polled record's (state, progress, stage, attempts, generation) as a stream's event data (`attempts`: a
+    retry shows; `generation`: a text generation's tokens, rate and time left, when the record has it)."""
+    data = {"state": now[0], "progress": now[1], "stage": now[2], "attempts": now[3]}
+    if now[4] is not None:
+        data["generation"] = now[4]
+    return data
 
 
 def done(job: Any) -> JobEvent:
@@ -179,7 +183,7 @@ def wait_job(client: MusicAnalyzer, job_id: str, *, timeout: float | None, check
             continue
         away_since = None
         ended = is_terminal(job)
-        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"))
+        now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"), job.get("generation"))
         if on_event is not None and (ended or now != seen):
             seen = now
             on_event(done(job) if ended else {"event": "progress", "id": None, "data": change(now)})

@@ -42,6 +42,10 @@ class Job(TypedDict, total=False):
     files: list[str]
     error: ErrorBody
     partial_result: dict[str, Any]  # a running batch's files finished so far
+    # while a text generation runs: {phase, prompt_tokens, tokens_generated, max_new_tokens, tokens_per_second,
+    # seconds_left (up to: the rest of the budget at that rate), seconds; the prompt's layers_read, layers and
+    # prompt_seconds_left while it is read} (servers before it do not send it)
+    generation: dict[str, Any]
     canceled_by: str | None  # once canceled: its owner's name, "admin" or "system" (null in older records)
     jobs_ahead: int | None  # while queued: waiting jobs its queue's workers take first (null: unknown)
     worker: str | None  # admins only (GET /jobs, /jobs/<id>): the worker that runs or ran it, `cpu@host`

@@ -1,7 +1,7 @@
 // The open session's jobs: live progress from each running job's event stream, and a cancel button.
 import { del, followJob, get } from './api.js';
 import { LABELS } from './analyses.js';
-import { $, announce, clearNotice, el, errorText, notify } from './ui.js';
+import { $, announce, clearNotice, el, errorText, notify, stageText } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const ENDED = new Set([...FINAL, 'gone']); // gone: the server no longer has the job (api.js JOB_GONE)
@@ -55,7 +55,8 @@ export class JobList {
       row.stop = followJob(job.job_id, (update) => {
         const was = row.record.state;
         const wasFinal = FINAL.has(was);
-        row.record = { ...row.record, ...update };
+        // a generation's `generation` is in the events that have one: an event without it ends it
+        row.record = { ...row.record, generation: undefined, ...update };
         if (row.record.state !== 'queued') clearInterval(row.place);
         this.draw(row);
         // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
@@ -104,7 +105,7 @@ export class JobList {
     }, 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
     const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
-      : final ? file : [file, job.stage, place(job)].filter(Boolean).join(' · ');
+      : final ? file : [file, stageText(job), place(job)].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
     // what it ran (`method`: a REPET separation is a "Stems" row, an analysis by SmolLM2 an "Audio LLM" one) and,
     // for a job whose worker was lost, the attempt it is on: a stranger's retried job read as any other

@@ -4,7 +4,7 @@
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
 import { cancelJob, get, postAndFollow } from './api.js';
 import { fillModelSelect, modelList } from './models.js';
-import { $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify } from './ui.js';
+import { $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify, stageText } from './ui.js';
 
 const TRACKS_PAGE = 50;
 const SEARCH_PAGE = 10;
@@ -222,7 +222,8 @@ export class LibraryPanel {
           stopped = true;
           cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'library-ask' }));
         };
-        const doing = job.stage && job.stage !== job.state ? `${job.state} · ${job.stage}` : job.state;
+        const stage = stageText(job); // a generation's tokens, rate and time left
+        const doing = stage && stage !== job.state ? `${job.state} · ${stage}` : job.state;
         progress(`Asking… ${doing ?? ''} ${job.progress ? `${Math.round(100 * job.progress)} %` : ''}`.trim(),
           job.progress);
       });

@@ -1,7 +1,7 @@
 // The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
 // sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
 import { cancelJob, get, postAndFollow } from './api.js';
-import { $, CANCELED_ELSEWHERE, clearNotice, el, errorText, formatBytes, notify } from './ui.js';
+import { $, CANCELED_ELSEWHERE, clearNotice, el, errorText, formatBytes, notify, stageText } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 // While the panel is open and in view, the status is read again this often: a model loaded or unloaded elsewhere
@@ -138,7 +138,7 @@ export class ModelsPanel {
       row.dataset.waiting = ` (${job.jobs_ahead === 0 ? 'next' : `${job.jobs_ahead} ahead`})`;
     }
     const detail = state === 'queued' ? `waiting for the GPU worker${row.dataset.waiting ?? ''}`
-      : state === 'running' ? (job.stage ?? '') : state === 'failed' ? (job.stage ?? '') : '';
+      : state === 'running' ? stageText(job) : state === 'failed' ? (job.stage ?? '') : '';
     row.replaceChildren(el('span', { class: 'job-type' }, label),
       el('span', { class: 'state', dataset: { state } }, said),
       el('span', { class: 'stage small muted' }, detail));
@@ -173,7 +173,11 @@ export class ModelsPanel {
           cancelJob(job.job_id).catch((e) => notify(errorText(e), { cause: 'generate' }));
         };
         if (job.state === 'queued') out.textContent = 'Queued: waiting for the GPU worker…';
-        else if (job.stage === 'generating') out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %`;
+        // its tokens of the budget, rate and time left once it says them: "Generating… 23 % (120/512 tokens, ...)"
+        else if (job.stage === 'generating') {
+          const where = job.generation ? ` (${stageText(job).replace(/^generating /, '')})` : '';
+          out.textContent = `Generating… ${Math.round(100 * (job.progress ?? 0))} %${where}`;
+        }
         else out.textContent = 'Generating…';
       });
       out.textContent = result.finish_reason !== 'canceled' ? result.response

@@ -135,3 +135,32 @@ export function coalesced(fn) {
   };
   return call;
 }
+
+// A time left as a person reads it: "28 s", "4 min 10 s" (whole seconds: it is an estimate)
+function leftText(seconds) {
+  const whole = Math.max(Math.round(seconds), 1);
+  if (whole < 60) return `${whole} s`;
+  return whole < 3600 ? `${Math.floor(whole / 60)} min ${whole % 60} s`
+    : `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+}
+
+// A running job's stage as a person reads it. A text generation says where it is from the job's `generation`:
+// "generating 120/512 tokens, 14 tok/s, up to 28 s left" (up to: the model may end its answer before its
+// max_new_tokens), or while a long prompt is read "reading the prompt (6300 tokens), 12/30 layers, about 40 s left".
+// A stranger's 4.5-minute analysis had shown "generating" and a share alone. Any other job: its stage.
+export function stageText(job) {
+  const g = job.generation;
+  if (job.state !== 'running' || !g || typeof g !== 'object') return job.stage ?? '';
+  const parts = [];
+  if (g.phase === 'prompt') {
+    parts.push(job.stage || 'reading the prompt');
+    if (g.layers) parts.push(`${g.layers_read ?? 0}/${g.layers} layers`);
+    if (typeof g.prompt_seconds_left === 'number') parts.push(`about ${leftText(g.prompt_seconds_left)} left`);
+  } else {
+    parts.push(`generating ${g.tokens_generated ?? 0}/${g.max_new_tokens ?? '?'} tokens`);
+    const rate = g.tokens_per_second;
+    if (typeof rate === 'number' && rate > 0) parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} tok/s`);
+    if (typeof g.seconds_left === 'number') parts.push(`up to ${leftText(g.seconds_left)} left`);
+  }
+  return parts.join(', ');
+}

@@ -18,12 +18,14 @@ import numpy as np
 
 from worker.errors import ContextLengthError, InvalidRequestError, JobCanceled
 from worker.llm.loading import LoadedLLM
+from worker.llm.meter import GenerationMeter
 from worker.llm.options import GenerateOptions, count_parts, text_of
-from worker.progress import Progress
+from worker.progress import Progress, detail_from
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_TOKENS = 8  # how often generation reports progress (and so how soon a cancel is seen)
+PROGRESS_EVERY_SECONDS = 1.0  # and at least this often: a slow model's 8 tokens can take 5-10 s on a CPU
 LAYER_STACK_NAMES = frozenset({"layers", "layer", "h", "blocks"})  # transformers' names of a model's layer lists
 
 
@@ -102,16 +104,18 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     inputs = {k: _to_device(v, model) for k, v in inputs.items()}
     config = _generation_config(llm, options, max_new)
     reading = f"reading the prompt ({prompt_tokens} tokens)"
-    prefill = PrefillCheckpoints(model, progress, reading) if progress is not None else None
-    stopping = [_progress_criteria(progress, max_new, prompt_tokens, prefill)] if progress is not None else []
+    meter = GenerationMeter(prompt_tokens=prompt_tokens, max_new_tokens=max_new)
+    prefill = PrefillCheckpoints(model, progress, reading, meter) if progress is not None else None
+    stopping = [_progress_criteria(progress, max_new, prompt_tokens, prefill, meter)] if progress is not None else []
     loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
-    if progress is not None:  # a long prompt takes a while before the first token (8 k tokens: ~100 s on a CPU)
-        progress(0.0, reading)
     started = time.perf_counter()
     try:
-        with torch.inference_mode():
+        # the reports made meanwhile carry the meter's tokens, rate and time left (the job's `generation`)
+        with detail_from(meter.snapshot), torch.inference_mode():
+            if progress is not None:  # a long prompt takes a while before the first token (8 k tokens: ~100 s)
+                progress(0.0, reading)
             output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
                                     logits_processor=[loop_guard] if loop_guard is not None else None)
     except JobCanceled as e:  # the text so far is the caller's: a long answer stopped early is still read
@@ -225,21 +229,26 @@ def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
     return ids if llm.processor is not llm.tokenizer else set()
 
 
-def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, prefill: PrefillCheckpoints | None):
-    """A stopping criterion that never stops: it reports progress, which may raise JobCanceled (carrying the
-    ids generated so far), after the first token and every PROGRESS_EVERY_TOKENS; the first ends `prefill`'s
-    checkpoints."""
+def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, prefill: PrefillCheckpoints | None,
+                       meter: GenerationMeter):
+    """A stopping criterion that never stops: it counts the token on `meter` and reports progress, which may raise
+    JobCanceled (carrying the ids generated so far), after the first token, every PROGRESS_EVERY_TOKENS and at
+    least every PROGRESS_EVERY_SECONDS; the first ends `prefill`'s checkpoints."""
     import torch
     from transformers import StoppingCriteria
 
     class ProgressCriteria(StoppingCriteria):
         calls = 0
+        reported = 0.0
 
         def __call__(self, input_ids, scores, **kwargs):
             self.calls += 1
+            meter.token(self.calls)
             if self.calls == 1 and prefill is not None:
                 prefill.remove()
-            if self.calls == 1 or self.calls % PROGRESS_EVERY_TOKENS == 0:
+            if (self.calls == 1 or self.calls % PROGRESS_EVERY_TOKENS == 0
+                    or meter.token_at - self.reported >= PROGRESS_EVERY_SECONDS):
+                self.reported = meter.token_at
                 try:
                     progress(min(self.calls / max_new, 0.99), "generating")
                 except JobCanceled as e:
@@ -259,15 +268,19 @@ class PrefillCheckpoints:
     each layer runs; they are removed at the first token, so decoding pays nothing for them.
     """
 
-    def __init__(self, model: Any, progress: Progress, stage: str):
+    def __init__(self, model: Any, progress: Progress, stage: str, meter: GenerationMeter | None = None):
         import torch
 
         def report(module, args):
+            if meter is not None:
+                meter.layer()
             progress(0.0, stage)
 
         stacks = [m for name, m in model.named_modules()
                   if isinstance(m, torch.nn.ModuleList) and name.rsplit(".", 1)[-1] in LAYER_STACK_NAMES]
         self.handles = [layer.register_forward_pre_hook(report) for stack in stacks for layer in stack]
+        if meter is not None:
+            meter.layers = len(self.handles)  # the prompt's time left is told by the layers read so far
 
     def remove(self) -> None:
         for handle in self.handles:

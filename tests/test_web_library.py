@@ -311,7 +311,7 @@ def test_a_question_stopped_while_the_model_writes_keeps_what_it_had_written(bro
         page.get_by_label("Ask about your library").fill(
             "Which song mentions a silver mountain train? Then write the numbers from 1 to 300, separated by commas.")
         page.get_by_role("button", name="Ask", exact=True).click()
-        page.wait_for_function("() => / · generating \\d+ %$/.test("
+        page.wait_for_function("() => / · generating \\d+\\/\\d+ tokens.* \\d+ %$/.test("
                                "document.querySelector('#library-answer p.muted')?.textContent ?? '')",
                                timeout=240000)
         page.get_by_role("button", name="Stop the question").click()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 import torch
@@ -124,3 +125,15 @@ def test_the_cli_spinner_says_the_tokens_rate_and_time_left(server, celery_worke
     said = re.findall(r"generating (\d+)/40 tokens, ([\d.]+) tok/s, up to (\d+) s left", screen)
     assert said and all(0 < int(n) <= 40 and float(rate) > 0 for n, rate, _ in said), screen
     assert stdout.startswith("1")
+
+
+@pytest.mark.needs_espeak
+def test_analyze_llm_bars_say_the_tokens_rate_and_time_left(server, celery_worker, smollm2_folder, tmp_path):
+    """The stranger's case: `analyze --llm analyze` of a spoken clip with SmolLM2, its bar on a terminal."""
+    clip = tmp_path / "spoken-progress.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(clip), "The lighthouse keeper counts the ships at night."],
+                   check=True)
+    code, screen, _ = on_a_terminal(["analyze", str(clip), "--llm", "analyze", "--llm-max-tokens", "24", "--wait"],
+                                    cli_env(server, tmp_path))
+    assert code == 0, screen
+    assert re.search(r"running · generating \d+/24 tokens, [\d.]+ tok/s, up to \d+ s left", screen), screen

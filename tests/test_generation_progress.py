@@ -20,7 +20,7 @@ from models import ModelManager
 from redis_server import redis_client
 from tests.contract import assert_shape
 from tests.sse import open_stream
-from tests.test_cli import cli_env, on_a_terminal
+from tests.test_cli import cli_env, ma, on_a_terminal
 from tests.tiny_llms import build_tiny_phi3
 from worker.llm.options import GenerateOptions
 
@@ -97,7 +97,7 @@ def generation_events(client, job_id: str) -> list[dict]:
     raise AssertionError(f"job {job_id} ended without a generation rate: {seen}")
 
 
-def test_a_generate_job_shows_its_tokens_rate_and_time_left(client, smollm2_folder):
+def test_a_generate_job_shows_its_tokens_rate_and_time_left(client, server, smollm2_folder, tmp_path):
     r = client.post("/api/v2/models/generate", json={"prompt": COUNTING, "max_length": 600, "temperature": 0,
                                                      "model_type": "smollm2-135m", "wait": 0})
     assert r.status_code == 202, r.text
@@ -105,6 +105,7 @@ def test_a_generate_job_shows_its_tokens_rate_and_time_left(client, smollm2_fold
     try:
         seen = generation_events(client, job_id)
         running = client.get(f"/jobs/{job_id}").json()  # 600 tokens take SmolLM2 ~30-50 s: still running
+        listed = ma(cli_env(server, tmp_path), "jobs", "--type", "generate", "--limit", "1")
     finally:
         client.delete(f"/jobs/{job_id}")
     reading = [e for e in seen if e["stage"].startswith("reading the prompt (")]
@@ -114,6 +115,9 @@ def test_a_generate_job_shows_its_tokens_rate_and_time_left(client, smollm2_fold
     assert detail["seconds_left"] > 0 and detail["prompt_tokens"] == reading[0]["generation"]["prompt_tokens"]
     assert running["state"] == "running" and running["generation"]["tokens_generated"] >= detail["tokens_generated"]
     assert_shape("Job", running)
+    # `ma jobs` says it in its stage column
+    assert re.search(rf"{job_id}.* running .*generating \d+/600 tokens, [\d.]+ tok/s, up to .* left", listed.stdout), \
+        listed.stdout
     final = client.wait_job(job_id, timeout=300)
     assert final["state"] == "canceled" and "generation" not in final  # over: nothing left to tell
 

@@ -182,3 +182,21 @@ def test_album_art_reaches_the_final_pass(manager, model, tmp_path):
     # the same pass with the picture's soft tokens (and the line saying what it is) in front of its prompt
     assert [p["kind"] for p in seen["passes"]] == [p["kind"] for p in plain["passes"]] == ["single"]
     assert seen["passes"][0]["prompt_tokens"] > plain["passes"][0]["prompt_tokens"]
+
+
+def test_each_passes_generation_says_which_pass_it_is(manager):
+    """A long recording's analysis generates once per chunk, then merges: each generation's progress detail (the
+    job's `generation`) says its pass of all, since its tokens and time left are that pass's alone."""
+    from worker.progress import current_detail
+
+    told: list[tuple[int, int]] = []
+
+    def progress(fraction: float, stage: str) -> None:
+        if (detail := current_detail()) is not None:
+            told.append((detail["pass"], detail["passes"]))
+
+    clip = np.concatenate([tone(25.0, 220.0), noise(25.0), tone(25.0, 880.0)])
+    result = Gemma3NProcessor(manager).process_array(clip, SR, options=options("gemma-3n-E2B", "analyze"),
+                                                     filename="long.wav", progress=progress)
+    assert result["generate_calls"] == 4
+    assert sorted(set(told)) == [(1, 4), (2, 4), (3, 4), (4, 4)] and told == sorted(told), told

@@ -141,3 +141,14 @@ def test_analyze_llm_bars_say_the_tokens_rate_and_time_left(server, celery_worke
                                     cli_env(server, tmp_path))
     assert code == 0, screen
     assert re.search(r"running · generating \d+/24 tokens, [\d.]+ tok/s, up to \d+ s left", screen), screen
+
+
+def test_a_pass_of_several_is_said_before_its_tokens():
+    """A long recording's analysis (a generation per chunk, then the merge): the bars say which pass the tokens and
+    time left are of (tests/test_gemma3n_audio.py has the worker say it)."""
+    from music_analyzer_client.ui import status_text
+
+    detail = {"phase": "generating", "prompt_tokens": 900, "tokens_generated": 120, "max_new_tokens": 512,
+              "tokens_per_second": 14.2, "seconds_left": 27.6, "seconds": 9.0, "pass": 2, "passes": 4}
+    assert status_text({"state": "running", "stage": "generating", "generation": detail}) == (
+        "running · pass 2/4: generating 120/512 tokens, 14 tok/s, up to 28 s left")

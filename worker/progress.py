@@ -45,6 +45,25 @@ def detail_from(snapshot: Callable[[], dict[str, Any]]) -> Iterator[None]:
         _detail.reset(token)
 
 
+_pass: ContextVar[dict[str, int] | None] = ContextVar("progress_pass", default=None)
+
+
+@contextmanager
+def pass_of(index: int, passes: int) -> Iterator[None]:
+    """A generation inside the block is pass `index` of `passes` of its job (a long recording's analysis: a pass per
+    chunk, then the merge): its detail says so, since its time left is this pass's alone. One pass says nothing."""
+    token = _pass.set({"pass": index, "passes": passes} if passes > 1 else None)
+    try:
+        yield
+    finally:
+        _pass.reset(token)
+
+
+def current_pass() -> dict[str, int]:
+    """{"pass", "passes"} inside a pass_of block of several passes, else {}."""
+    return _pass.get() or {}
+
+
 def current_detail() -> dict[str, Any] | None:
     """The detail of a report made now (a generation's tokens and rate), None outside any detail_from block."""
     snapshot = _detail.get()

@@ -63,4 +63,7 @@ GENERATION = obj(
             "or vision encoder)."},
     prompt_seconds_left={**null(NUM), "description": (
         "While the prompt is read: the time its remaining layers take at the pace of those read so far (an "
-        "estimate); null before the first layer is done.")})
+        "estimate); null before the first layer is done.")},
+    **{"pass": {**INT, "description": "In an analysis of several passes (a long recording's: one per chunk, then "
+                "the merge): which pass this generation is; its time left is this pass's. Absent for one pass."},
+       "passes": {**INT, "description": "With `pass`: how many passes the analysis makes."}})

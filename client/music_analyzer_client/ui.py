@@ -104,24 +104,27 @@ def left_text(seconds: float) -> str:
 def generation_text(data: dict[str, Any]) -> str | None:
     """A running text generation's stage from the job's `generation` (servers before it: None): "generating
     120/512 tokens, 14 tok/s, up to 28 s left" (up to: the model may end its answer before its max_new_tokens), or
-    while a long prompt is read "reading the prompt (6300 tokens), 12/30 layers, about 40 s left"."""
+    while a long prompt is read "reading the prompt (6300 tokens), 12/30 layers, about 40 s left"; "pass 2/4: "
+    before either in an analysis of several passes."""
     detail = data.get("generation")
     if data.get("state") != "running" or not isinstance(detail, dict):
         return None
     rate, left = detail.get("tokens_per_second"), detail.get("seconds_left")
+    # one pass of several (a long recording's analysis): the time left is this pass's
+    of = f"pass {detail['pass']}/{detail['passes']}: " if detail.get("pass") and detail.get("passes") else ""
     if detail.get("phase") == "prompt":
         parts = [str(data.get("stage") or "reading the prompt")]
         if detail.get("layers"):
             parts.append(f"{detail.get('layers_read', 0)}/{detail['layers']} layers")
         if isinstance(prompt_left := detail.get("prompt_seconds_left"), int | float):
             parts.append(f"about {left_text(prompt_left)} left")
-        return ", ".join(parts)
+        return of + ", ".join(parts)
     parts = [f"generating {detail.get('tokens_generated', 0)}/{detail.get('max_new_tokens', '?')} tokens"]
     if isinstance(rate, int | float) and rate > 0:
         parts.append(f"{rate:.0f} tok/s" if rate >= 10 else f"{rate:.1f} tok/s")
     if isinstance(left, int | float):
         parts.append(f"up to {left_text(left)} left")
-    return ", ".join(parts)
+    return of + ", ".join(parts)
 
 
 def status_text(data: dict[str, Any]) -> str:

@@ -162,5 +162,6 @@ export function stageText(job) {
     if (typeof rate === 'number' && rate > 0) parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} tok/s`);
     if (typeof g.seconds_left === 'number') parts.push(`up to ${leftText(g.seconds_left)} left`);
   }
-  return parts.join(', ');
+  // one pass of several (a long recording's analysis): the time left is this pass's
+  return `${g.pass && g.passes ? `pass ${g.pass}/${g.passes}: ` : ''}${parts.join(', ')}`;
 }

@@ -34,7 +34,7 @@ from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
-from worker.progress import Progress, quiet, scaled
+from worker.progress import Progress, pass_of, quiet, scaled
 
 from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
@@ -220,7 +220,8 @@ class Gemma3NProcessor:
         notes: list[tuple[str, str]] = []
         for i, call in enumerate(calls):
             span_of(i / total, f"chunk {i + 1}/{len(calls)}" if call.kind == "chunk" else "generating")
-            result = self._run(call, out, progress=scaled(span_of, i / total, (i + 1) / total))
+            with pass_of(i + 1, total):  # its generation's time left is this pass's: said as "pass 2/4"
+                result = self._run(call, out, progress=scaled(span_of, i / total, (i + 1) / total))
             if call.kind == "chunk" and call.span is not None:
                 span = call.span
                 notes.append((span.label, result["response"]))
@@ -244,7 +245,8 @@ class Gemma3NProcessor:
             call = looking_at(LLMCall("merge", self._generate_options(prepared.options, user=text,
                                                                       max_length=prepared.options.max_new_tokens)),
                               prepared.image)
-            result = self._run(call, out, progress=merge_progress)
+            with pass_of(total, total):
+                result = self._run(call, out, progress=merge_progress)
             out.summary, out.finish_reason, out.final_prompt = result["response"], result["finish_reason"], text
             out.merge_passes += 1
         return out

@@ -9,13 +9,17 @@ tokens, 14 tok/s, up to 28 s left".
 
 The time left is for the whole budget at the rate measured since the first token: the model may end its answer
 sooner (its end-of-text token), which is why it is said "up to". The prompt is read in one forward pass before the
-first token (an 8 k-token prompt: ~100 s on a CPU); its time left is estimated from the layers read so far.
+first token (an 8 k-token prompt: ~100 s on a CPU); its time left is estimated from the layers read so far. An
+analysis of several passes (a chunk each, then the merge) says which pass this is (`pass`, `passes`): the time left
+is this pass's.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+from worker.progress import current_pass
 
 PHASE_PROMPT, PHASE_GENERATING = "prompt", "generating"
 
@@ -50,7 +54,7 @@ class GenerationMeter:
         out: dict[str, Any] = {
             "phase": PHASE_GENERATING if self.tokens else PHASE_PROMPT, "prompt_tokens": self.prompt_tokens,
             "tokens_generated": self.tokens, "max_new_tokens": self.max_new_tokens,
-            "seconds": round(now - self.started, 1)}
+            "seconds": round(now - self.started, 1), **current_pass()}
         if not self.tokens:
             done = max(self.layer_calls - 1, 0)  # layers finished: the checkpoint of the one running came first
             out["layers_read"], out["layers"] = min(done, self.layers), self.layers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,13 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_MODEL": "smollm2-135m",
     "MODEL_KEEP_ALIVE": 0.0,  # seconds; 0 = never unload an idle model
     "AUDIO_MODEL_BUDGET_BYTES": 4 * 1024**3,  # resident audio models beside the LLM
-    "TORCH_NUM_THREADS": 0,  # 0 = torch's own default
+    # CPU threads of torch's inference (LLM, Whisper, embeddings): a count (0 = torch's own default, every core), or
+    # auto: on a CUDA device torch's default (unchanged), else the cores this process may use minus this host's CPU
+    # pool processes (CPU_CONCURRENCY), at least 1 (torch_threads below). Taking every core beside a busy pool, a
+    # stranger's SmolLM2 ran at 0.69 tokens/s (15.1 with 1 thread): torch's threads spin waiting for each other
+    "TORCH_NUM_THREADS": "auto",
+    # the CPU worker's pool processes on this host (run.py's --cpu-concurrency); 0 = the cores this process may use
+    "CPU_CONCURRENCY": 0,
     "DEVICE": "auto",  # auto | cpu | cuda | cuda:N
     "GEMMA_3N_DEFAULT_MODEL": "gemma-3n-E4B",  # model_variant of /process/gemma_3n when none is named
     "VOCALS_SEPARATION_MODEL": "htdemucs",  # run first when Whisper is asked for a missing vocal stem
@@ -136,7 +143,8 @@ class NoUsersError(SettingsError, RuntimeError):
 
 # Numeric settings are finite and at least 0; these must be more (0 would refuse every upload, never expire a
 # record, or beat the heartbeat ~8,000 times a second, as a stranger's HEARTBEAT_SECONDS=0 did); 0 means
-# something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores)
+# something for the others (LOGIN_FAILURE_LIMIT: no limit; MODEL_KEEP_ALIVE: off; TORCH_NUM_THREADS: all cores;
+# CPU_CONCURRENCY: the cores)
 POSITIVE = frozenset({
     "MAX_UPLOAD_BYTES", "MAX_DURATION_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "MAX_CHANNELS",
     "MAX_REQUEST_SAMPLES", "PORT", "API_WORKERS", "API_THREADS", "FRONT_HEADER_TIMEOUT", "FRONT_BODY_TIMEOUT",
@@ -156,6 +164,10 @@ def _coerce(key: str, default: Any, raw: str) -> Any:
             raise SettingsError(f"{key}={raw!r} is not true or false (1/0, true/false, yes/no, on/off; default "
                                 f"{'true' if default else 'false'})")
         return raw.strip().lower() in _BOOL_TRUE
+    if key == "TORCH_NUM_THREADS" and raw.strip().lower() == "auto":
+        return "auto"
+    if key == "TORCH_NUM_THREADS":  # otherwise a count, as the numbers below
+        default = 0
     if not isinstance(default, int | float):
         return _checked_text(key, raw)
     try:
@@ -237,6 +249,38 @@ def load_settings(environ: dict[str, str] | None = None, *, dotenv: bool = True)
         var: env[var] for var in MODEL_PATH_VARS if env.get(var)
     }
     return settings
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which taskset or a container's cpuset narrows)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_concurrency(settings: Mapping[str, Any]) -> int:
+    """The CPU worker's pool processes on this host: CPU_CONCURRENCY, else the usable cores (run.py's default)."""
+    return int(settings.get("CPU_CONCURRENCY") or 0) or usable_cores()
+
+
+def torch_threads(settings: Mapping[str, Any], *, device: str | None = None) -> int:
+    """torch's CPU threads for inference in this process (0: torch's own default). An explicit TORCH_NUM_THREADS
+    wins; `auto` (the default) leaves a CUDA device's runs as they were (torch's default) and on the CPU takes the
+    cores the CPU pool leaves free, at least 1: on a 2-core host with its 2 pool processes, 1 thread. `device` is
+    the models' device when known (ModelManager.device), else DEVICE (auto: CUDA when torch sees one)."""
+    value = settings.get("TORCH_NUM_THREADS", "auto")
+    if str(value).strip().lower() != "auto":
+        return int(value or 0)
+    if device is None:
+        device = str(settings.get("DEVICE") or "auto").strip().lower()
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        return 0
+    return max(1, usable_cores() - cpu_concurrency(settings))
 
 
 def data_dir(config: dict[str, Any]) -> Path:

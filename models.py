@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from config import MODEL_REGISTRY
+from config import MODEL_REGISTRY, torch_threads
 from worker.errors import InvalidRequestError, ModelError, MusicAnalyzerError, OutOfMemoryError
 from worker.llm.choice import AUTO, choose_model, device_memory_bytes
 from worker.llm.generate import generate as generate_with
@@ -182,7 +182,7 @@ class ModelManager:
             if progress is not None:
                 progress(0.1, "loading-model")
             unloaded = self._unload_resident(self._llm) if self._llm is not None else None
-            device, threads = self.device, int(self.settings.get("TORCH_NUM_THREADS", 0) or 0)
+            device, threads = self.device, torch_threads(self.settings, device=self.device)
 
             def loader() -> tuple[LoadedLLM, int]:
                 llm = load_llm(entry, folder, device=device, num_threads=threads)
@@ -318,7 +318,7 @@ class ModelManager:
         info = {}
         if isinstance(obj, LoadedLLM):
             info = {"attention": obj.attention, "dtype": obj.dtype, "context_length": obj.context_length,
-                    "model_device": obj.device, "folder": str(obj.folder)}
+                    "model_device": obj.device, "folder": str(obj.folder), "cpu_threads": obj.cpu_threads}
             seconds = obj.load_seconds
         resident = _Resident(
             key=key, kind=kind, obj=obj, weights_bytes=int(size or 0), load_seconds=round(seconds, 3),

@@ -17,10 +17,9 @@ The work is in the `service` package; this file is its command line.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from config import SettingsError, env_file, load_settings
+from config import SettingsError, cpu_concurrency, env_file, load_settings
 from service.programs import Options
 from service.runner import run
 
@@ -34,7 +33,9 @@ def parse(argv: list[str] | None, settings: dict) -> Options:
     parser.add_argument("--api-workers", type=int, default=settings["API_WORKERS"])
     parser.add_argument("--api-threads", type=int, default=settings["API_THREADS"],
                         help="threads per API process: the model routes may block up to `wait` seconds")
-    parser.add_argument("--cpu-concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cpu-concurrency", type=int, default=cpu_concurrency(settings),
+                        help="the CPU worker's pool processes (default CPU_CONCURRENCY, else the usable cores); the "
+                             "GPU worker's torch on the CPU takes the cores left (TORCH_NUM_THREADS=auto)")
     parser.add_argument("--no-gpu-worker", action="store_true", help="run only the API and the CPU worker")
     parser.add_argument("--front", choices=("auto", "nginx", "none"), default=settings["FRONT"],
                         help="auto: nginx in front of the API when installed (default); nginx: required; "

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from config import MODEL_REGISTRY
+from config import MODEL_REGISTRY, torch_threads
 from worker.errors import ModelNotAvailableError, MusicAnalyzerError
 from worker.llm.weights import ensure_local_weights, how_to_get, is_downloaded, registry_entry
 
@@ -123,7 +123,7 @@ def embedder(settings: Mapping[str, Any], *, purpose: str = QUERIES) -> TextEmbe
     from . import bert_numpy
 
     key = str(settings.get("LIBRARY_EMBEDDING_MODEL") or "")  # the folder is found (weights checked) once
-    threads = int(settings.get("TORCH_NUM_THREADS") or 0)
+    threads = torch_threads(settings, device="cpu")  # the embedder runs on the CPU
     with _lock:
         if (key, purpose) not in _loaded:
             folder = model_dir(settings)

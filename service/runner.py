@@ -362,6 +362,8 @@ def run(opts: Options, settings: dict) -> int:
         env["TRUSTED_PROXY_HOPS"] = "1" if plan_.behind_proxy else "0"
         # and hand downloads to it: nginx sends them from DATA_DIR, no API thread or temp file per reader
         env["FILES_VIA_FRONT"] = "1" if plan_.behind_proxy else "0"
+        # the GPU worker leaves the CPU pool's cores to it (config.torch_threads: TORCH_NUM_THREADS' auto default)
+        env["CPU_CONCURRENCY"] = str(opts.cpu_concurrency)
         env.update(shared_settings(settings))
         if (note := low_disk_note(settings)) is not None:
             print(note, file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from config import torch_threads
 from worker.lyrics.options import LyricsOptions
 from worker.lyrics.pipeline import run_lyrics, transcript_path
 from worker.progress import Progress, scaled
@@ -32,7 +33,7 @@ def lyrics_file(*, audio_path: Path, results_dir: Path, options: LyricsOptions, 
         device = "cuda" if manager.device.startswith("cuda") else "cpu"
         model = manager.acquire(f"whisper:{whisper_options.model}", kind="audio", loader=lambda: load_whisper(
             whisper_options.model, models_dir=Path(job.settings["MODELS_DIR"]), device=device,
-            cpu_threads=int(job.settings.get("TORCH_NUM_THREADS") or 0)))
+            cpu_threads=torch_threads(job.settings, device=device)))
         transcribe_file(audio_path=audio_path, results_dir=results_dir, options=whisper_options,
                         progress=scaled(_transcribed(progress), 0.0, 0.4), model=model, job=job)
         progress = scaled(progress, 0.4, 1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from config import torch_threads
 from worker.progress import Progress, scaled
 from worker.separation.options import SeparationOptions
 from worker.separation.pipeline import run_separation
@@ -21,7 +22,7 @@ def whisper(ctx: JobContext, progress: Progress) -> dict:
     options = ctx.options_as(WhisperOptions)
     manager = model_manager()
     device = "cuda" if manager.device.startswith("cuda") else "cpu"
-    threads = int(ctx.settings.get("TORCH_NUM_THREADS") or 0)
+    threads = torch_threads(ctx.settings, device=device)
     models_dir = Path(ctx.settings["MODELS_DIR"])
     model = manager.acquire(f"whisper:{options.model}", kind="audio", loader=lambda: load_whisper(
         options.model, models_dir=models_dir, device=device, cpu_threads=threads))

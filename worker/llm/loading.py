@@ -1,7 +1,8 @@
 """Load a registered LLM from its local folder: model class, processor/tokenizer, device, dtype, attention.
 
 Policy
-- CPU: float32 (bf16 matmuls are slow on most CPUs), `torch.set_num_threads(TORCH_NUM_THREADS)` when set.
+- CPU: float32 (bf16 matmuls are slow on most CPUs), `torch.set_num_threads(n)` for n > 0 (config.torch_threads:
+  TORCH_NUM_THREADS, whose `auto` default leaves the CPU pool's cores to it); CUDA: torch's threads untouched.
 - CUDA: bfloat16 when the device supports it (else float16) for entries whose dtype is bfloat16, accelerate
   `device_map` ("auto" for DEVICE=auto|cuda, the named device for cuda:N), and the attention kernel tried
   in order flash_attention_2 → sdpa → eager. A kernel that fails to import / is refused at load, or fails
@@ -47,6 +48,7 @@ class LoadedLLM:
     load_seconds: float
     modalities: tuple[str, ...] = ("text",)
     extra: dict[str, Any] = field(default_factory=dict)
+    cpu_threads: int | None = None  # torch's CPU threads it generates with (config.torch_threads); None on CUDA
 
 
 def pick_device(setting: str | None) -> str:
@@ -191,6 +193,7 @@ def load_llm(entry: Mapping[str, Any], folder: Path, *, device: str, num_threads
             load_seconds=round(time.perf_counter() - started, 3),
             modalities=tuple(entry.get("modalities", ("text",))),
             extra={"generation": dict(entry.get("generation") or {})},
+            cpu_threads=None if str(model.device).startswith("cuda") else torch.get_num_threads(),
         )
         return loaded
     except Exception as e:

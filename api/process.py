@@ -9,6 +9,7 @@ Every route takes the same shape of body: the job's options plus the route's own
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, request
@@ -19,7 +20,8 @@ from config import MODEL_REGISTRY
 from jobs import webhooks
 from jobs.types import JOB_TYPES
 from storage import SessionStore
-from worker.audio_llm.options import Gemma3NOptions, check_weights
+from worker.audio_llm.files import find_transcript
+from worker.audio_llm.options import Gemma3NOptions, check_can_transcribe, check_weights
 from worker.errors import AudioError, ContentTypeError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError
 from worker.files import is_image_name
 from worker.llm.choice import AUTO
@@ -150,7 +152,11 @@ def process_gemma_3n(session_id: str):
 
     def check(options: Gemma3NOptions) -> None:
         check_weights(options, current_app.config)
-        check_image_option(access.session(session_id), session_id, options.image,
-                           model_variant=options.model_variant)
+        store = access.session(session_id)
+        check_image_option(store, session_id, options.image, model_variant=options.model_variant)
+        results = store.require(session_id) / "results"  # read only: not made here
+        for name in session_files(store, session_id, body)[0]:  # a text-only model transcribes from Whisper's
+            # transcript only: 422 without one
+            check_can_transcribe(options, name, find_transcript(results, Path(name).stem) is not None)
 
     return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body), check=check)

@@ -39,7 +39,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "image_not_supported": (400, "The chosen model does not take images: leave out `image` or choose one that sees."),
     "bad_last_event_id": (400, "`Last-Event-ID` is not an event id this stream gave out."),
     "invalid_query": (400, "`q` of a library search is empty or too long, or `mode` is unknown."),
-    "missing_transcript": (422, "The lyrics job found no transcript of the file (a job: run Whisper first)."),
+    "missing_transcript": (422, "No Whisper transcript of the file: the lyrics job, or a text-only model asked to "
+                                "transcribe (it cannot hear audio); run Whisper first."),
     # 401, 403, 404, 405
     "unauthorized": (401, "Valid HTTP Basic credentials are required."),
     "password_required": (403, "An API token asked to make a token: that takes the user's password (HTTP Basic)."),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from config import GEMMA_3N, MODEL_REGISTRY
-from worker.errors import ModelNotAvailableError
+from worker.errors import AudioError, ModelNotAvailableError
 from worker.llm.choice import AUTO, choose_model
 from worker.llm.weights import how_to_get, is_downloaded, registry_entry
 from worker.options import JobOptions, Settings, option
@@ -86,6 +86,20 @@ def check_weights(options: Gemma3NOptions, settings: Mapping[str, Any], registry
 
 def hears_audio(model_type: str, registry: Mapping[str, Any] = MODEL_REGISTRY) -> bool:
     return "audio" in registry_entry(model_type, registry).get("modalities", ())
+
+
+def check_can_transcribe(options: Gemma3NOptions, file_name: str, has_transcript: bool,
+                         registry: Mapping[str, Any] = MODEL_REGISTRY) -> None:
+    """A text-only model asked to transcribe a file without a Whisper transcript: 422 missing_transcript. It cannot
+    hear the audio, and a stranger's SmolLM2 had "transcribed" such a file with invented text and no warning. The
+    route asks before queueing, the job again before its passes (the transcript may be gone by then)."""
+    if options.task != "transcribe" or options.model_variant == AUTO or has_transcript \
+            or hears_audio(options.model_variant, registry):
+        return
+    raise AudioError(f"{options.model_variant} is a text-only model and cannot hear {file_name!r}: it transcribes "
+                     "only from a Whisper transcript of the file, and the session has none. Run /process/whisper "
+                     "on it first, or choose a model that hears audio (gemma-3n-*, phi-4-multimodal, or auto)",
+                     code="missing_transcript", details={"file": file_name, "model_variant": options.model_variant})
 
 
 def clip_seconds(model_type: str, registry: Mapping[str, Any] = MODEL_REGISTRY) -> float:

@@ -39,7 +39,7 @@ from worker.progress import Progress, pass_of, quiet, scaled
 from .files import result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, measure_blocks
-from .options import Gemma3NOptions, clip_seconds, hears_audio
+from .options import Gemma3NOptions, check_can_transcribe, clip_seconds, hears_audio
 from .passes import Generated, LLMCall, ModelHost, Prepared, answer_warnings, looking_at
 from .prompts import (
     CHUNK_NOTE_TOKENS,
@@ -368,6 +368,7 @@ class Gemma3NProcessor:
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
         grounding = find_grounding(results_dir, audio_path.stem)
+        check_can_transcribe(options, audio_path.name, bool(grounding.transcript), self.registry)
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)
         prepared = self.preprocess_file(audio_path, options=options, transcript=transcript, grounding=grounding,

@@ -62,11 +62,13 @@ def test_llm_without_a_model_runs_on_the_model_the_server_has(env, tmp_path, smo
     job = jobs_of(done)["llm-analyze"]
     assert job["state"] == "succeeded", job
     assert job["result"]["model_choice"]["model"] == "smollm2-135m", job["result"]
-    # the summary says the model read numbers and words, not the sound
+    # the summary says what the model read, from the result: numbers, no transcript here, not the sound (it had said
+    # "features and transcript" whatever the result's transcript_source, null here, and its .txt "features only")
+    assert job["result"]["transcript_source"] is None, job["result"]
     shown = ma(env, "analyze", str(clip), "--llm", "analyze", "--llm-max-tokens", "16", "--wait")
     assert shown.returncode == 0, shown.stderr
-    assert "  model    smollm2-135m (text-only: read the measured features and transcript, did not hear the audio)" \
-        in shown.stdout, shown.stdout
+    assert "  model    smollm2-135m (text-only: read the measured features only (no transcript), did not hear the " \
+        "audio)" in shown.stdout, shown.stdout
 
 
 @pytest.mark.needs_espeak

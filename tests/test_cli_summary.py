@@ -143,3 +143,18 @@ def test_an_image_given_to_analyze_is_described_as_an_image(env, tmp_path):
     said = done.stdout + done.stderr
     assert "uploaded cover.png as cover.png (image, 64x48 png)" in said, said
     assert "kHz" not in said and "None" not in said, said
+
+
+def test_a_text_only_models_line_says_what_it_read():
+    """From the result: its grounding files and Whisper's transcript when it had them (tests/test_cli_speech.py runs
+    the CLI on a job without a transcript)."""
+    from music_analyzer_client.summary import summary_lines
+
+    result = {"task": "analyze", "analysis_summary": "Calm.", "model": "smollm2-135m", "audio_input": False,
+              "transcript_source": "transcript_a.json", "grounded_on": ["pitch_a.json", "transcript_a.json"]}
+    job = {"state": "succeeded", "type": "gemma_3n", "result": result}
+    lines = dict(summary_lines(job))
+    assert lines["model"] == ("smollm2-135m (text-only: read the measured features, the analysis pitch_a.json and the "
+                              "transcript transcript_a.json, did not hear the audio)")
+    heard = dict(summary_lines({**job, "result": {**result, "audio_input": True}}))
+    assert heard["model"] == "smollm2-135m (heard the audio)"

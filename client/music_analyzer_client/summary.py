@@ -129,10 +129,23 @@ def _gemma(result: dict[str, Any]) -> list[tuple[str, str]]:
     if result.get("model"):
         # `--llm` asks for `auto`, which may pick a text-only model: its words on the sound come from the measured
         # features, not from listening (a stranger's SmolLM2 described the "instrumentation" of a spoken chapter)
-        heard = "heard the audio" if result.get("audio_input") else \
-            "text-only: read the measured features and transcript, did not hear the audio"
+        heard = "heard the audio" if result.get("audio_input") else f"text-only: {_what_it_read(result)}, did not " \
+            "hear the audio"
         out.append(("model", f"{result['model']} ({heard})"))
     return out
+
+
+def _what_it_read(result: dict[str, Any]) -> str:
+    """What a text-only model's prompt held, from the result: the measured features always, the session's analyses
+    it was grounded on, Whisper's transcript when there was one (this had said "features and transcript" whatever
+    it read: a stranger's had no transcript)."""
+    transcript = result.get("transcript_source")
+    grounded = [str(g) for g in result.get("grounded_on") or [] if g and g != transcript]
+    read = ["the measured features"] + ([f"the analysis {', '.join(grounded)}"] if grounded else []) + \
+        ([f"the transcript {transcript}"] if transcript else [])
+    if len(read) == 1:
+        return "read the measured features only (no transcript)"
+    return "read " + ", ".join(read[:-1]) + " and " + read[-1]
 
 
 def _musicgen(result: dict[str, Any]) -> list[tuple[str, str]]:

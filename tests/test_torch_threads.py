@@ -20,6 +20,15 @@ from tests.test_worker_start_redis_away import worker_told
 READY = " ready."  # Celery's "<node> ready." (INFO)
 
 
+def cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+on_the_cpu = pytest.mark.skipif(cuda(), reason="auto leaves a CUDA host's torch threads as they were")
+
+
 def loaded_threads(settings, private_redis, tmp_path, smollm2_folder, **env: str) -> int:
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     base_env, app = worker_setup(settings, url, tmp_path)
@@ -44,6 +53,7 @@ def loaded_threads(settings, private_redis, tmp_path, smollm2_folder, **env: str
 
 
 @pytest.mark.slow
+@on_the_cpu
 def test_the_default_leaves_the_cpu_pools_cores(settings, private_redis, tmp_path, smollm2_folder):
     # run.py's CPU pool takes every usable core by default: torch gets 1 (it had taken them all: 2 here)
     expected = max(1, usable_cores() - usable_cores())
@@ -52,6 +62,7 @@ def test_the_default_leaves_the_cpu_pools_cores(settings, private_redis, tmp_pat
 
 
 @pytest.mark.slow
+@on_the_cpu
 def test_an_explicit_setting_wins(settings, private_redis, tmp_path, smollm2_folder):
     threads = 2 if usable_cores() == 1 else usable_cores()  # not what auto would give
     assert loaded_threads(settings, private_redis, tmp_path, smollm2_folder, TORCH_NUM_THREADS=str(threads)) == threads

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app, jsonify, request, url_for
 
 from api import access
-from api.quota import require_quota
+from api.quota import job_output_estimate, quota_lock, require_quota
 from api.waits import waits
 from jobs import webhooks
 from jobs.idempotency import fingerprint
@@ -51,16 +51,21 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
             svc.idempotency.release(claim)
             claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
     try:
-        if session_id is not None:  # a session's job writes results: not once the owner's quota is full
-            require_quota(svc.sessions.of(owner))
         if answer is not None:
             job = submit_answered(job_type, owner=owner, options=options, result=answer[0], stage=answer[1],
                                   webhook=hook)
-        else:
-            job = (submit_cached(job_type, owner=owner, session_id=session_id, options=options, files=files or [],
-                                 batch=batch, webhook=hook) if session_id else None) or \
-                submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
-                       queue=queue, webhook=hook)
+        elif session_id is None:
+            job = submit(job_type, owner=owner, session_id=None, options=options, files=files, batch=batch,
+                         queue=queue, webhook=hook)
+        else:  # a session's job writes results: what it will write must fit in the owner's quota (api/quota.py)
+            store = svc.sessions.of(owner)
+            estimate = job_output_estimate(store, session_id, job_type, options, files or [])
+            with quota_lock(owner):
+                require_quota(store, job_bytes=estimate)
+                job = submit_cached(job_type, owner=owner, session_id=session_id, options=options,
+                                    files=files or [], batch=batch, webhook=hook) or \
+                    submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
+                           queue=queue, webhook=hook, output_estimate=estimate)
     except BaseException:
         if claim is not None:
             svc.idempotency.release(claim)

@@ -14,6 +14,8 @@ process that died between a job's end and its removal, a record that expired) ar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import redis
 
 from worker.errors import MusicAnalyzerError
@@ -59,6 +61,24 @@ class ActiveJobs:
         self._prune(key, first=limit)
         if self.r.zcard(key) >= limit:
             raise TooManyJobsError(limit)
+
+    def reserved_bytes(self, *, owner: str, queues: Iterable[str]) -> tuple[int, int]:
+        """(jobs, bytes): the owner's queued or running jobs on `queues` and the sum of their `output_estimate`s,
+        what they will write into the owner's sessions (api/quota.py). A job leaves the index as it ends (succeeded,
+        failed, canceled); one whose record ended or vanished without leaving it (lost, expired, erased with its
+        session) is skipped here. Records of older versions carry no estimate and count 0."""
+        ids = [text(i) for queue in dict.fromkeys(queues)  # type: ignore[arg-type]
+               for i in self.r.zrange(keys.owner_active(owner, queue), 0, -1)]
+        pipe = self.r.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hmget(keys.job(job_id), "state", "output_estimate")
+        jobs, total = 0, 0
+        for state, estimate in pipe.execute() if ids else []:
+            if state is None or text(state) in TERMINAL_STATES:
+                continue
+            jobs += 1
+            total += int(text(estimate)) if estimate else 0
+        return jobs, total
 
     def priority(self, *, owner: str, queue: str, job_id: str) -> int:
         """The job's Celery priority: how many of its owner's jobs on `queue` came before it and have not

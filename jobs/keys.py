@@ -79,6 +79,11 @@ def owner_active(owner: str, queue: str) -> str:
     return f"{PREFIX}user:{owner}:active:{queue}"
 
 
+def owner_quota_lock(owner: str) -> str:
+    """Held while a job of the owner is checked against USER_STORAGE_MB and recorded (api/quota.py)."""
+    return f"{PREFIX}user:{owner}:quota-lock"
+
+
 def session_jobs(owner: str, session_id: str) -> str:
     """Index of one owner's session; owner '' (owner-less, older versions) keeps the old key."""
     if not owner:

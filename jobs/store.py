@@ -66,7 +66,8 @@ class JobStore(JobWaits):
     # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
-               webhook: WebhookRequest | None = None, data_dir: str | None = None) -> dict:
+               webhook: WebhookRequest | None = None, data_dir: str | None = None,
+               output_estimate: int | None = None) -> dict:  # bytes it will write: held against USER_STORAGE_MB
         if not owner:
             raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
@@ -76,6 +77,7 @@ class JobStore(JobWaits):
             "task": task, "state": "queued", "progress": 0.0, "stage": "queued", "created_at": now, "attempts": 0,
             "params": json.dumps(params or {}),
             "request_id": request_id or "",  # the API request that made it: log lines carry the same id
+            "output_estimate": int(output_estimate or 0),  # counted while it is active (ActiveJobs.reserved_bytes)
         }
         if webhook is not None:
             record.update(webhook=webhook.url, webhook_events=json.dumps(list(webhook.events)))

@@ -122,8 +122,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "out_of_memory": (507, "The model ran out of memory."),
     "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload: nothing was "
                                   "stored; retry once space has been freed (a job: failed with this code)."),
-    "storage_quota_exceeded": (507, "The owner's sessions hold USER_STORAGE_MB already, or an upload would take "
-                                    "them past it: nothing was stored or queued; delete sessions or files first."),
+    "storage_quota_exceeded": (507, "The owner's sessions, with what their queued and running jobs will write, "
+                                    "hold USER_STORAGE_MB already, or an upload or the job's estimated results "
+                                    "would take them past it: nothing was stored or queued; delete sessions or "
+                                    "files, or wait for jobs to end."),
 }
 
 

@@ -99,7 +99,8 @@ JOB_ERRORS = {400: "An option is unknown or out of range, `files` is not a list 
               413: "The options body is over 1 MiB.",
               415: "A body that is not JSON.",
               422: "No uploads to process; the Idempotency-Key came with another request.",
-              507: "The session's owner has used their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`)."}
+              507: "What the job is estimated to write, with the owner's sessions and their queued and running jobs' "
+                   "estimates, exceeds their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`)."}
 CREATED = {202: Ok("The job is queued (or, with Idempotency-Key, the job that key made).", ref("JobAccepted")),
            200: Ok("With `Prefer: wait=N`: the job finished within N seconds.", ref("Job"),
                    headers=("Preference-Applied",))}

@@ -261,7 +261,9 @@ def session_schemas() -> dict[str, Schema]:
         "SessionList": obj(["sessions", "next_cursor"], sessions=arr(ref("SessionSummary")),
                            next_cursor=null({"type": "string", "description": "Pass as `cursor` for the next page."}),
                            storage=obj(["used_bytes", "quota_bytes"], used_bytes=INT, quota_bytes=null(
-                               {**INT, "description": "USER_STORAGE_MB of an ordinary user; null: no quota."}))),
+                               {**INT, "description": "USER_STORAGE_MB of an ordinary user; null: no quota."}),
+                               reserved_bytes={**INT, "description": "What the caller's queued and running jobs "
+                                               "are expected to write; counted against the quota with used_bytes."})),
         "Uploaded": obj(["session_id", "files"], session_id=STR, files=arr(ref("UploadedFile"))),
         "SessionDeleted": obj(["session_id", "deleted"], session_id=STR, deleted={"const": True}),
         "FileDeleted": obj(["session_id", "name", "area", "deleted"], session_id=STR, name=STR,

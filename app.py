@@ -35,6 +35,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"])
     app.json.sort_keys = False
+    # a path is routed as it is sent: Werkzeug's defaults answered `/sessions//x` with an HTML 308 to the path with
+    # its slashes merged, echoing it (`/sessions/..%2f/files/x` -> `Location: /sessions/../files/x`; `//health` ->
+    # `Location: http://health/`, another host); such a path is now a JSON 404 as any unknown one
+    app.url_map.merge_slashes = False  # (strict_slashes' redirect needs a rule ending in `/`: only `/` does)
 
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
     if hops > 0:  # behind nginx (run.py, docker-compose): the client's address is in X-Forwarded-For

@@ -10,7 +10,7 @@ separation writes (stems) x (frames x channels x bytes per sample): WAV stems to
 (JSON, text, a picture, a MIDI file) are small and bounded by a fixed part per file and a part per second of audio
 (the pitch JSON carries its f0 curve, ~3 KB a second; the features picture is 0.25-0.6 MB whatever the length).
 Measured on real recordings (bench/output_estimate.py, ratios in the README's quota section): the estimate is at
-or a little above what is written; FLAC stems, whose compression depends on the music, count 70 % of 24-bit PCM.
+or a little above what is written; FLAC stems, whose compression depends on the music, count 75 % of 24-bit PCM.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 WAV_SAMPLE_BYTES = 4  # the stems' WAV is 32-bit float: it never clips a stem that exceeds full scale
-FLAC_SAMPLE_BYTES = 3 * 0.7  # 24-bit FLAC; separated stems measured at 45-65 % of 24-bit PCM
+FLAC_SAMPLE_BYTES = 3 * 0.75  # 24-bit FLAC: separated stems measured at 33-70 % of 24-bit PCM
 MP3_BYTES_PER_SECOND = 320_000 // 8  # constant bit rate, whatever the channels
 AUDIO_FILE_OVERHEAD = 4096  # a header (WAV's PEAK chunk, FLAC's seek table, ...)
 MUSICGEN_RATE = 32_000  # every MusicGen checkpoint offered writes 32 kHz mono

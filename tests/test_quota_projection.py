@@ -25,6 +25,7 @@ from tests.audio_synth import sine, write
 from tests.conftest import OTHER, OTHER_PASSWORD, Client, serving
 from tests.contract import assert_answer
 from tests.test_api_sessions import upload
+from tests.test_cli import cli_env, ma
 from tests.test_storage_quota import quota, storage  # noqa: F401 (quota: a fixture)
 
 RATE, SECONDS = 96_000, 3.0
@@ -83,6 +84,8 @@ def test_queued_jobs_hold_what_they_will_write_and_a_canceled_one_gives_it_back(
     held = storage(bob)
     assert held["used_bytes"] == used and held["reserved_bytes"] == 2 * estimate, held
     assert_answer(spec, "GET", "/sessions", 200, bob.get("/sessions").json())
+    listed = ma({**cli_env(bob.base, tmp_path), "MA_USER": OTHER, "MA_PASSWORD": OTHER_PASSWORD}, "sessions")
+    assert "queued and running jobs will write about 8.8 MB more" in listed.stdout + listed.stderr, listed.stderr
     message = assert_projected_refusal(repet(bob, sid, "q1.flac"), spec)
     assert "2 queued or running job(s)" in message and "% of the quota)" in message, message
     assert len(bob.get("/jobs", params={"session_id": sid}).json()["jobs"]) == 2  # nothing more was queued

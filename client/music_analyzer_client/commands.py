@@ -207,8 +207,10 @@ def _storage_line(storage: dict[str, Any], *, whose: str = "your") -> str:
     if quota is None:
         return f"{whose} sessions hold {_bytes(used)} (no storage quota)"
     share = used / max(int(quota), 1)
+    reserved = int(storage.get("reserved_bytes") or 0)  # what queued and running jobs will write: counted too
+    pending = f"; queued and running jobs will write about {_bytes(reserved)} more" if reserved else ""
     return (f"{whose} sessions hold {_bytes(used)} of {whose} {_bytes(int(quota))} storage quota "
-            f"({share:.0%})")
+            f"({share:.0%}){pending}")
 
 
 def _bytes(n: int) -> str:

@@ -89,6 +89,11 @@ def test_queued_jobs_hold_what_they_will_write_and_a_canceled_one_gives_it_back(
     message = assert_projected_refusal(repet(bob, sid, "q1.flac"), spec)
     assert "2 queued or running job(s)" in message and "% of the quota)" in message, message
     assert len(bob.get("/jobs", params={"session_id": sid}).json()["jobs"]) == 2  # nothing more was queued
+    # an upload is counted with the jobs' estimates too: 2.7 MB would fit on the disk, not beside the two jobs
+    wav = write(tmp_path / "more.wav", sine(330, 7.0, sr=RATE, channels=2), sr=RATE)
+    assert used + wav.stat().st_size < app.config["USER_STORAGE_MB"] * MB < used + 2 * estimate + wav.stat().st_size
+    refused = upload(bob, sid, wav)
+    assert refused.status_code == 507 and "does not fit" in refused.json()["error"]["message"], refused.text
 
     # a canceled job's estimate no longer counts: there is room for one more
     assert bob.delete(f"/jobs/{first.json()['job_id']}").status_code in (200, 202)

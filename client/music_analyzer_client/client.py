@@ -192,8 +192,7 @@ class MusicAnalyzer:
                 return
 
     def storage(self) -> dict[str, Any] | None:
-        """What the caller's sessions hold: {used_bytes, quota_bytes (None: no quota), reserved_bytes (what queued
-        and running jobs will write; absent from older servers)}; None: a server too old."""
+        """What the caller's sessions hold: {used_bytes, quota_bytes (None: no quota)[, reserved_bytes]}; None: old."""
         found = self._json("GET", "/sessions", params={"limit": 1}, retry=True).get("storage")
         return found if isinstance(found, dict) else None
 

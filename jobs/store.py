@@ -1,9 +1,8 @@
 """Job records, progress, cancel flags and worker state, all in Redis.
 
-Used by the API (create, read, cancel) and by the workers (start, progress,
-finish). Records live in Redis rather than in Celery's result backend so that
-`GET /jobs/<id>` is one HGETALL, survives API restarts, and carries the fields
-clients read (state, progress, stage, result, error).
+Used by the API (create, read, cancel) and by the workers (start, progress, finish). Records live in Redis rather
+than in Celery's result backend so that `GET /jobs/<id>` is one HGETALL, survives API restarts, and carries the
+fields clients read (state, progress, stage, result, error).
 
 Every job has an owner (the user it belongs to: the caller, or for a job on a session that session's
 owner). Reads for a request go through `get_for` and listings by owner (jobs/listing.py): another user's job
@@ -66,8 +65,7 @@ class JobStore(JobWaits):
     # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
-               webhook: WebhookRequest | None = None, data_dir: str | None = None,
-               output_estimate: int | None = None) -> dict:  # bytes it will write: held against USER_STORAGE_MB
+               webhook: WebhookRequest | None = None, data_dir: str | None = None, output_estimate: int = 0) -> dict:
         if not owner:
             raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
@@ -77,7 +75,7 @@ class JobStore(JobWaits):
             "task": task, "state": "queued", "progress": 0.0, "stage": "queued", "created_at": now, "attempts": 0,
             "params": json.dumps(params or {}),
             "request_id": request_id or "",  # the API request that made it: log lines carry the same id
-            "output_estimate": int(output_estimate or 0),  # counted while it is active (ActiveJobs.reserved_bytes)
+            "output_estimate": int(output_estimate),  # bytes it will write: held while active (reserved_bytes)
         }
         if webhook is not None:
             record.update(webhook=webhook.url, webhook_events=json.dumps(list(webhook.events)))

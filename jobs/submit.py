@@ -66,7 +66,7 @@ def _record(job_type: str, *, owner: str, session_id: str | None, queue: str, pa
                            task=JOB_TYPES[job_type].task, params=params,
                            request_id=g.get("request_id") if has_request_context() else None,
                            webhook=webhook, data_dir=svc.sessions.identity() if session_id else None,
-                           output_estimate=output_estimate)
+                           output_estimate=output_estimate or 0)
 
 
 @contextmanager

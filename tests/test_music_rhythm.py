@@ -307,3 +307,33 @@ def test_midi_of_music_whose_first_beat_is_at_0_s_and_not_a_downbeat(tmp_path, s
         assert np.min(np.abs(bars - t)) < 2e-3, t
     for t in beats:
         assert np.min(np.abs(grid - t)) < 2e-3, t
+
+
+def test_beats_hold_their_phase_through_a_pushed_section():
+    """120 BPM for 60 s; from 20 to 32 s the accents sit half a beat early (a pushed riff) and the beat is
+    silent. The DP follows the push onto the off-beats; held, the beats come back onto the song's grid there."""
+    from bench.music_scores import beat_f
+    from worker.music.beat_tracking import hold_phase, track_beats
+    from worker.music.onsets import FPS
+
+    truth = 1.0 + 0.5 * np.arange(118)
+    pushed = (truth >= 20.0) & (truth < 32.0)
+    act = _pulses(np.concatenate([truth[~pushed], truth[pushed] - 0.25]), int(61 * FPS))
+    loose = track_beats(act, 120.0)
+    assert beat_f(truth[pushed], loose) < 0.2  # the push is followed
+    held = track_beats(act, 120.0, hold=True)
+    assert beat_f(truth, held) >= 0.98
+    on_grid = np.round(truth * FPS).astype(int)
+    np.testing.assert_array_equal(hold_phase(on_grid, 0.5 * FPS), on_grid)
+
+
+def test_a_phase_that_moves_for_good_is_not_held_back():
+    """A song that moves half a beat at 30 s and stays there: neither phase holds 60 % of it, nothing changes; nor
+    does a steady song whose few beats sit a little off the grid (as played) with no stretch on the other phase."""
+    from worker.music.beat_tracking import hold_phase
+
+    frames = np.concatenate([np.arange(0, 2600, 43), np.arange(2600 + 21, 5200, 43)])
+    np.testing.assert_array_equal(hold_phase(frames, 43.0), frames)
+    played = np.arange(0, 5200, 43)
+    played[[10, 40, 41, 90]] += (6, -7, 7, -6)
+    np.testing.assert_array_equal(hold_phase(played, 43.0), played)

@@ -28,6 +28,12 @@ LOCAL_MIN_CHANGE = 0.06  # relative change below which the tempo counts as stead
 # tempo-change items gain less than with 12, and 0.05 kept more of them (0.02-0.05 equal on the corpus)
 FOLLOW_MIN_GAIN = 0.05
 ANCHOR_AGREEMENT = 0.15  # the DP's first beat must lie this close (in periods) to the first attack
+# Holding the phase through a song (hold_phase): the DP may move half a beat over a few intervals where a riff is
+# pushed onto the off-beats, and come back later (charted rock: 20-40 s at a time)
+PHASE_TOLERANCE = 0.1  # a beat this close (in periods) to the grid or the grid half a beat on sits on a phase
+PHASE_STEADY_SHARE = 0.9  # at least this share of the beats must, or the tempo wanders and nothing is held
+PHASE_SMOOTH_BEATS = 5  # median filter over the beats' phases: a beat inside a slip belongs to neither
+HOLD_MAJORITY = 0.6  # the held phase covers at least this share of the beats' span
 
 
 def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarray:
@@ -53,7 +59,8 @@ def anchor_to_first_attack(beats: np.ndarray, attack: Attack | None) -> np.ndarr
     return grid[(grid >= attack.start - 1e-6) & (grid <= beats[-1] + period / 2)]
 
 
-def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR, follow_tempo: bool = False) -> np.ndarray:
+def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR, follow_tempo: bool = False,
+                hold: bool = False) -> np.ndarray:
     """Beat times (s) by dynamic programming (Ellis 2007).
 
     Each frame's cumulative score is its onset strength plus the best predecessor score
@@ -61,7 +68,8 @@ def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR, follow_tempo
     The period is the global tempo's, or with `follow_tempo` the local one (`local_periods`)
     where the tempo steps, ramps or slows down: at the fixed period the DP's tightness cannot
     follow a 20-30 % change and the beats drift off the music. The followed beats replace the
-    fixed-period ones only when they sit on FOLLOW_MIN_GAIN more onset strength.
+    fixed-period ones only when they sit on FOLLOW_MIN_GAIN more onset strength. With `hold`, the fixed-period
+    beats keep one phase through the song (hold_phase).
     """
     fps = sr / ONSET_HOP
     period = 60.0 * fps / tempo_bpm
@@ -82,8 +90,57 @@ def track_beats(env: np.ndarray, tempo_bpm: float, *, sr: int = SR, follow_tempo
             followed = _decode(local, periods, period)
             gain = _beat_strength(followed, local) / max(_beat_strength(frames, local), 1e-9) - 1.0
             if gain >= FOLLOW_MIN_GAIN:
-                frames = followed
+                return followed * ONSET_HOP / sr
+    if hold:
+        frames = hold_phase(frames, float(period))
     return frames * ONSET_HOP / sr
+
+
+def hold_phase(frames: np.ndarray, period: float, *, majority: float | None = None) -> np.ndarray:
+    """Beat frames with the minority phase's stretches put back on the majority phase's grid, or `frames`.
+
+    Each beat's phase is read against a grid of `period` (frames; refined by a line fit) and its half-beat
+    shift: a steady song's beats sit on one of the two. Where at least PHASE_STEADY_SHARE of them sit within
+    PHASE_TOLERANCE of either and one phase covers at least `majority` (HOLD_MAJORITY) of the span, the other
+    phase's stretches are re-gridded from the majority's beats around them (evenly between two of them, at the
+    grid's period before the first and after the last)."""
+    share = HOLD_MAJORITY if majority is None else majority
+    if len(frames) < 2 * PHASE_SMOOTH_BEATS or period <= 0:
+        return frames
+    t = frames.astype(np.float64)
+    for _ in range(3):  # the comb's period drifts over a long song: refit it on the beats' grid positions
+        pos = (t - t[0]) / period
+        axis = np.angle(np.mean(np.exp(4j * np.pi * pos))) / (4 * np.pi)  # the two phases' common axis
+        half = np.round(2 * (pos - axis)).astype(np.int64)  # grid positions in half beats
+        slope, _ = np.polyfit(half, t, 1)
+        period = 2 * float(slope)
+    off = 2 * (pos - axis) - half  # in half beats
+    if np.mean(np.abs(off) <= 2 * PHASE_TOLERANCE) < PHASE_STEADY_SHARE:
+        return frames
+    label = ndi.median_filter((half % 2).astype(np.int8), size=PHASE_SMOOTH_BEATS, mode="nearest")
+    label[((half % 2) != label) | (np.abs(off) > 2 * PHASE_TOLERANCE)] = -1  # in a slip: neither phase
+    span = np.diff(t)
+    ends = label[1:]
+    held = int(np.sum(span[ends == 1]) > np.sum(span[ends == 0]))
+    if float(np.sum(span[ends == held])) < share * float(np.sum(span)) or not np.any(label == 1 - held):
+        return frames
+    # stretches off the held phase are re-gridded where they hold a beat of the other phase; a lone beat a little
+    # off the grid (a played note's timing) stays where the DP put it
+    moved = label != held
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], moved.astype(np.int8), [0]))))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if not np.any(label[start:stop] == 1 - held):
+            moved[start:stop] = False
+    keep = t[~moved]
+    before = np.arange(keep[0] - period, t[0] - period / 2, -period)[::-1]
+    after = np.arange(keep[-1] + period, t[-1] + period / 2, period)
+    parts = [before]
+    for a, b in zip(keep[:-1], keep[1:], strict=True):
+        n = max(1, int(round((b - a) / period)))
+        parts.append(np.linspace(a, b, n + 1)[:-1])
+    parts += [keep[-1:], after]
+    out = np.round(np.concatenate(parts)).astype(frames.dtype)
+    return out[out >= 0]
 
 
 def _beat_strength(frames: np.ndarray, local: np.ndarray) -> float:

@@ -54,6 +54,7 @@ PARITY_WEIGHT = 0.2  # fit items: chorales down F 0.851 -> 0.901 anywhere in 0.1
 CHANGE_AGREEMENT = 0.1
 CHANGE_MIN_SECONDS = 10.0
 FOLLOW_TEMPO = True  # beats follow a stepping or ramping tempo (beat_tracking.local_periods)
+HOLD_PHASE = True  # steady beats keep one phase through the song (beat_tracking.hold_phase)
 COMPOUND_THRESHOLD = 0.5  # mean compound activation above which the metre is compound
 DOWNBEAT_WINDOW = 2  # frames either side of a beat searched for the downbeat activation's peak
 ACTIVE_LEVEL = 0.05  # beat activation (smoothed) above which a frame counts as sounding music
@@ -351,7 +352,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
             or beat_events(beat) < MIN_BEAT_EVENTS):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
     tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
-    beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO)
+    beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO, hold=bool(HOLD_PHASE))
     # a beat on the last activation frame is a peak that lies past the end (the activation still rising: a game's
     # loop cut where its next bar begins, a stranger's race1-jt.ogg); it had been a beat, a downbeat and a bar
     # at the very last sample, with a chord of no length after it

@@ -131,16 +131,18 @@ def hold_phase(frames: np.ndarray, period: float, *, majority: float | None = No
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
         if not np.any(label[start:stop] == 1 - held):
             moved[start:stop] = False
-    keep = t[~moved]
-    before = np.arange(keep[0] - period, t[0] - period / 2, -period)[::-1]
-    after = np.arange(keep[-1] + period, t[-1] + period / 2, period)
-    parts = [before]
-    for a, b in zip(keep[:-1], keep[1:], strict=True):
-        n = max(1, int(round((b - a) / period)))
-        parts.append(np.linspace(a, b, n + 1)[:-1])
-    parts += [keep[-1:], after]
-    out = np.round(np.concatenate(parts)).astype(frames.dtype)
-    return out[out >= 0]
+    parts = [frames[~moved]]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], moved.astype(np.int8), [0]))))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if start > 0 and stop < len(t):  # evenly between the held beats either side
+            fill = np.linspace(t[start - 1], t[stop], max(1, int(round((t[stop] - t[start - 1]) / period))) + 1)[1:-1]
+        elif start == 0:  # at the grid's period before the first held beat
+            fill = np.arange(t[stop] - period, t[0] - period / 2, -period)[::-1]
+        else:
+            fill = np.arange(t[start - 1] + period, t[-1] + period / 2, period)
+        fill = np.round(fill).astype(frames.dtype)
+        parts.append(fill[fill >= 0])
+    return np.sort(np.concatenate(parts))
 
 
 def _beat_strength(frames: np.ndarray, local: np.ndarray) -> float:

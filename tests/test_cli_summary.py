@@ -158,3 +158,11 @@ def test_a_text_only_models_line_says_what_it_read():
                               "transcript transcript_a.json, did not hear the audio)")
     heard = dict(summary_lines({**job, "result": {**result, "audio_input": True}}))
     assert heard["model"] == "smollm2-135m (heard the audio)"
+
+
+def test_the_chord_line_shows_a_chord_once_across_a_silence():
+    """A stranger's summary read "C:maj C:maj D:maj": the "N" between two C majors was dropped and the two kept."""
+    from music_analyzer_client.summary import chords_text
+
+    result = {"chords": [{"label": lab} for lab in ("N", "C:maj", "N", "C:maj", "D:maj", "N", "C:maj")]}
+    assert chords_text(result) == "C:maj D:maj C:maj"

@@ -74,3 +74,25 @@ def test_the_last_chord_runs_to_the_end_of_a_loop_cut_just_into_its_next_bar():
     assert all(b["start"] == a["end"] for a, b in zip(chords[:-1], chords[1:], strict=True))
     assert min(c["end"] - c["start"] for c in chords) >= HOP / SR, chords[-3:]
     assert chords[-1]["label"] == "E:maj", chords[-3:]
+
+
+
+def test_no_chord_of_a_few_ms_at_either_end():
+    """A track that opens on a 46 ms C major stab, then is nearly silent to 4 s, then holds G major, its beats from
+    22 ms on (a stranger's opened on a 22 ms "C:maj", then "N", which the page's readout showed at 0:00.0): the
+    22 ms before the first beat join the first beat's segment, and so do the 30 ms after the last beat."""
+    from worker.music.chords import MIN_EDGE_SEGMENT_SECONDS, decode_chords_learned
+
+    duration = 20.0
+    times = np.arange(int(duration * SR / HOP)) * HOP / SR
+    energy = np.where(times < 4.0, 0.01, 1.0)
+    energy[0] = 1.0
+    chroma = np.zeros((12, len(times)))
+    chroma[[0, 4, 7], 0] = 1.0  # C E G
+    chroma[[7, 11, 2], 1:] = 1.0  # G B D
+    chroma *= energy
+    beat_times = np.append(0.022 + 0.5 * np.arange(40), duration - 0.03)
+    chords = decode_chords_learned(chroma, chroma.copy(), energy, times, beat_times, duration=duration)
+    assert chords[0]["start"] == 0.0 and chords[-1]["end"] == duration
+    assert min(c["end"] - c["start"] for c in chords) >= MIN_EDGE_SEGMENT_SECONDS, chords
+    assert [c["label"] for c in chords] == ["N", "G:maj"], chords

@@ -76,7 +76,9 @@ def tempo_text(result: dict[str, Any], *, metre: bool = True, confidence: bool =
 
 
 def chords_text(result: dict[str, Any]) -> str | None:
-    chords = [c.get("label") for c in result.get("chords") or [] if c.get("label") not in (None, "N")]
+    heard = [c.get("label") for c in result.get("chords") or [] if c.get("label") not in (None, "N")]
+    # a chord either side of a silence ("N") is one chord to a reader: "C:maj C:maj D:maj" had been shown
+    chords = [label for i, label in enumerate(heard) if i == 0 or label != heard[i - 1]]
     if not chords:
         return None
     head = " ".join(chords[:CHORDS_SHOWN])

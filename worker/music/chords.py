@@ -29,6 +29,9 @@ SEVENTH_PENALTY = 0.04  # a 7th must explain the chroma clearly better than the 
 CHORD_STAY = 0.85  # per-beat probability of keeping the chord
 DIATONIC_BONUS = 0.06  # similarity bonus for chords of the detected key
 NO_CHORD_LEVEL = 0.08  # beats whose harmonic energy is below this share of the median are N
+# a first or last segment shorter than this (before the first beat, after the last) joins its neighbour: a
+# stranger's track had opened on a 22 ms "C:maj" (0.000-0.022 s), which the page's readout showed at 0:00.0
+MIN_EDGE_SEGMENT_SECONDS = 0.1
 MAJOR_DIATONIC = {(0, "maj"), (2, "min"), (4, "min"), (5, "maj"), (7, "maj"), (7, "7"), (9, "min")}
 MINOR_DIATONIC = {(0, "min"), (3, "maj"), (5, "min"), (7, "maj"), (7, "7"), (8, "maj"), (10, "maj"), (7, "min")}
 
@@ -135,6 +138,10 @@ def _segments(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_ti
     # few ms) had no evidence and read "N" for those ms at the very end; its tail belongs to the chord before
     if every_one_heard:
         bounds = np.concatenate([bounds[:-1][bounds[:-1] <= frame_times[-1]], bounds[-1:]])
+        if len(bounds) > 2 and bounds[1] - bounds[0] < MIN_EDGE_SEGMENT_SECONDS:
+            bounds = np.delete(bounds, 1)
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_EDGE_SEGMENT_SECONDS:
+            bounds = np.delete(bounds, -2)
     if len(bounds) < 2:
         return None
     c = beat_sync(chroma, frame_times, bounds)

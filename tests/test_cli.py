@@ -58,11 +58,12 @@ def ma(env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str = ""
     return done
 
 
-def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = None) -> tuple[int, str, str]:
+def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
+                  columns: int = 120) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal (30 rows, 120 columns), as a person sees it: its exit code,
     everything drawn on stderr (escape codes removed) and stdout."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
     proc = subprocess.Popen([*CLI, *args], cwd=cwd, env={**env, "TERM": "xterm-256color"},
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, text=True)
     os.close(follower)

@@ -64,7 +64,9 @@ def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = No
     everything drawn on stderr (escape codes removed) and stdout."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
-    proc = subprocess.Popen([*CLI, *args], cwd=cwd, env={**env, "TERM": "xterm-256color"},
+    # COLUMNS too: the tests' own environment has COLUMNS=80 under xdist, which rich reads before the terminal
+    proc = subprocess.Popen([*CLI, *args], cwd=cwd, env={**env, "TERM": "xterm-256color", "COLUMNS": str(columns),
+                                                         "LINES": "30"},
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, text=True)
     os.close(follower)
     screen = b""

@@ -55,7 +55,7 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
     served = start_run(tmp_path, {"AUTH_DISABLED": "1"})
     base = served.base
     try:
-        health_ = wait_for(lambda: health(base), timeout=180, interval=0.2,
+        health_ = wait_for(lambda: health(base), timeout=300, interval=0.2,  # 180 ran out once on a fresh clone
                            message="run.py to serve /health with both workers")
         assert {q for w in health_["workers"] for q in w["queues"]} == {"gpu", "cpu"}
         assert redis_answers(served.redis_url) and (tmp_path / "data" / "redis").is_dir()  # embedded, on its port

@@ -203,14 +203,15 @@ def test_lyrics_semantic_reindex_and_ask(app, client, admin_client, session_id, 
     assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
     stopped = client.wait_job(job_id, timeout=120)
     assert stopped["state"] == "canceled" and stopped["stage"] != "done", stopped
-    # stopped while it writes: what it wrote is the canceled job's result, cited and checked (it had been lost)
+    # stopped while it writes: what it wrote is the canceled job's result, cited and checked (it had been lost);
+    # canceled at its first token (the cancel is seen within 8 tokens): at 30 % of 256 the model's ~90-token
+    # answer had ended once, at 15 tok/s, before the cancel landed
     r = client.post("/library/ask", json={"question": "Tell me everything about the river road song.", "wait": 0,
                                           "model_type": "smollm2-135m", "max_new_tokens": 256})
     job_id = r.json()["job_id"]
     with open_stream(client.base, job_id, client.s.auth, None) as events:
         while (event := events.next()) is not None and not (
-                event.event == "progress" and event.json()["stage"].startswith("generating")
-                and event.json()["progress"] > 0.3):
+                event.event == "progress" and event.json()["stage"].startswith("generating")):
             continue
     assert event is not None, "the ask job never reported writing its answer"
     client.delete(f"/jobs/{job_id}")

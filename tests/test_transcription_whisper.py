@@ -14,6 +14,7 @@ from tests.contract import assert_shape
 from worker.errors import InvalidRequestError, JobCanceled, ModelNotAvailableError
 from worker.transcription.options import WhisperOptions
 from worker.transcription.pipeline import (
+    NO_WORDS,
     quiet_cut,
     run_transcription,
     silence_split,
@@ -277,3 +278,20 @@ def test_words_whisper_hears_in_a_tone_or_noise_come_with_a_warning(model, speec
     y, sr, _ = speech
     spoken = transcribe(model, _to_16k(y, sr), WhisperOptions())
     assert not any("made up" in w for w in spoken["warnings"]), spoken["warnings"]
+
+
+def test_an_empty_transcript_of_sound_says_no_words_were_heard(model, speech):
+    """A stranger's 25 s game rap read `"text": ""` with no warning: sound that is not silence, in which Whisper
+    writes no word (noise, a kick drum, a held chord), says so; speech and digital silence do not get it."""
+    t = np.arange(16000 * 12) / 16000
+    kick = sum(np.exp(-30 * (t - k / 2).clip(0)) * np.sin(2 * np.pi * 60 * (t - k / 2).clip(0)) * (t >= k / 2)
+               for k in range(24))
+    sounds = [0.001 * np.random.default_rng(1).standard_normal(t.size), 0.8 * kick,
+              0.2 * sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0))]
+    results = [transcribe(model, y.astype(np.float32), WhisperOptions()) for y in sounds]
+    empty = [r for r in results if not r["text"]]
+    assert empty, "Whisper wrote words for each: the case no longer shows what it checks"
+    for r in empty:
+        assert r["segments"] == [] and NO_WORDS in r["warnings"], r
+    y, sr, _ = speech
+    assert NO_WORDS not in transcribe(model, _to_16k(y, sr), WhisperOptions())["warnings"]

@@ -107,9 +107,12 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     warnings = []
     if first is None:
         warnings.append("the audio is silent: nothing to transcribe")
-    elif silent:
-        warnings.append(f"{sum(silent):.1f} s of digital silence ({len(silent)} stretch"
-                        f"{'es' if len(silent) != 1 else ''}) not transcribed")
+    else:
+        if silent:
+            warnings.append(f"{sum(silent):.1f} s of digital silence ({len(silent)} stretch"
+                            f"{'es' if len(silent) != 1 else ''}) not transcribed")
+        if not any(s["text"] for s in out):
+            warnings.append(NO_WORDS)
     warnings += doubt_warnings(out)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
@@ -144,6 +147,10 @@ def doubted(segment: dict) -> bool:
             or segment.get("speech_share", 1.0) < DOUBT_SPEECH_SHARE)
 
 
+# An empty transcript of audio that is not silent (a stranger's 25 s game rap read `"text": ""` with no warning):
+# music without a voice, noise, or a voice this Whisper model cannot make out; a larger model may hear more
+NO_WORDS = ("no words were heard: the transcript is empty (music without a voice, noise, or a voice this Whisper "
+            "model cannot make out; a larger model may hear more)")
 MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
 
 

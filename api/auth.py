@@ -12,10 +12,11 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import redis
 from flask import Flask, request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from werkzeug.security import check_password_hash
@@ -45,6 +46,8 @@ class VerifiedCredentials:
         self._key = os.urandom(32)
         self._seen: OrderedDict[bytes, str] = OrderedDict()
         self._size = size
+        self._guard = threading.Lock()
+        self._checking: dict[bytes, tuple[threading.Lock, int]] = {}  # credentials being checked -> (lock, waiters)
 
     def _digest(self, username: str, password: str) -> bytes:
         return hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
@@ -60,6 +63,25 @@ class VerifiedCredentials:
         self._seen[self._digest(username, password)] = username
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
+
+    @contextmanager
+    def one_check(self, username: str, password: str) -> Iterator[None]:
+        """One check at a time of the same credentials in this process: the page's burst of requests after a restart
+        (each counted as an attempt while its hash is checked) is one attempt, the rest finding it remembered."""
+        d = self._digest(username, password)
+        with self._guard:
+            lock, users = self._checking.get(d, (threading.Lock(), 0))
+            self._checking[d] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._checking[d]
+                if users == 1:
+                    del self._checking[d]
+                else:
+                    self._checking[d] = (lock, users - 1)
 
 
 class TooManyAttemptsError(MusicAnalyzerError):
@@ -145,15 +167,21 @@ class PasswordCheck:
         users, dummy, verified = self._current()
         if verified.get(username, password):
             return username
-        address = client_address()
-        _refuse_if_throttled(username, address, shown=repr(username[:64]))
-        hashed = users.hashes.get(username)
-        if check_password_hash(hashed or dummy, password) and hashed is not None:
-            verified.add(username, password)
-            _or_zero(lambda: services().logins.succeeded(address=address, username=username))
-            return username
-        _count_failure(username, address, shown=repr(username[:64]))
-        return None
+        with verified.one_check(username, password):
+            if verified.get(username, password):  # the same credentials, checked meanwhile by another thread
+                return username
+            address = client_address()
+            shown = repr(username[:64])
+            # the attempt is counted before its hash is checked, in one step with the check of the counts, so
+            # guesses sent together to any API processes cannot all pass the check (jobs/throttle.py)
+            _refuse(services().logins.claim(address=address, username=username), shown, address)
+            hashed = users.hashes.get(username)
+            if check_password_hash(hashed or dummy, password) and hashed is not None:
+                verified.add(username, password)
+                services().logins.passed(address=address, username=username)
+                return username
+            log.warning("login failed for %s from %s", shown, address)
+            return None
 
 
 class TokenCheck:
@@ -171,7 +199,7 @@ class TokenCheck:
         logins from a shared NAT address does not lock it out. Marked once per process, not at every request."""
         if (label, address) in self.known:
             return
-        _or_zero(lambda: services().logins.succeeded(address=address, username=label))
+        services().logins.succeeded(address=address, username=label)
         self.known[(label, address)] = None
         while len(self.known) > VERIFIED_CACHE_SIZE:
             self.known.popitem(last=False)
@@ -182,33 +210,19 @@ class TokenCheck:
         found = TOKEN_RE.match(token)
         label = f"token {found.group(1)}" if found else "a malformed token"  # the id only: never the secret
         address = client_address()
-        _refuse_if_throttled(label, address, shown=label)
+        _refuse(services().logins.retry_after(address=address, username=label), label, address)
         user = self.store.user_of(token)
         if user is not None and user in self.source.current().hashes:  # a user removed: their tokens end too
             self._known(label, address)
             return user
-        _count_failure(label, address, shown=label)
+        services().logins.failed(address=address, username=label)
+        log.warning("login failed for %s from %s", label, address)
         return None
 
 
-def _refuse_if_throttled(username: str, address: str, *, shown: str) -> None:
-    """429 when `username` (a name, or a token's label) may not try again from `address` yet; said in the log for
-    the operator (and fail2ban): a stranger found neither failures nor 429s there."""
-    wait = _or_zero(lambda: services().logins.retry_after(address=address, username=username))
+def _refuse(wait: int, shown: str, address: str) -> None:
+    """429 when the throttle says to wait (a name, or a token's label, from `address`); said in the log for the
+    operator (and fail2ban): a stranger found neither failures nor 429s there."""
     if wait:
         log.warning("login refused for %s from %s: too many failed logins (retry in %d s)", shown, address, wait)
         raise TooManyAttemptsError(wait)
-
-
-def _count_failure(username: str, address: str, *, shown: str) -> None:
-    _or_zero(lambda: services().logins.failed(address=address, username=username))
-    log.warning("login failed for %s from %s", shown, address)
-
-
-def _or_zero(step: Callable[[], int | None]) -> int:
-    """Run a throttle step; with Redis unreachable, log in without throttling rather than not at all."""
-    try:
-        return step() or 0
-    except (redis.RedisError, OSError) as e:
-        log.warning("login throttle unavailable (%s): not counting this attempt", e)
-        return 0

@@ -10,6 +10,9 @@
     ma:owner-migration        string: one process is giving owner-less data to the admin (short lock)
     ma:login-failures:addr:<address>     counter of failed logins from one client address in the window
     ma:login-failures:user:<sha256>      counter of failed logins to one username (hashed) in the window
+    ma:login-failures:pair:<sha256>:<address>   counter of one username's failed logins from one address
+                              (each counter expires with its window; a password attempt is counted while its hash
+                              is checked and given back if right: jobs/throttle.py)
     ma:login-known:<sha256>:<address>    string: that username (hashed) logged in from that address (30 days)
     ma:running                set: ids of running jobs (what recovery scans)
     ma:unpublished            zset: ids of queued jobs whose Celery message may not have been sent yet, by the

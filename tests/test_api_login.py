@@ -6,13 +6,16 @@ from) the rest of the suite."""
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 import uuid
+from collections import Counter
 
 import pytest
 import requests
 
 from redis_server import redis_client, start_embedded
+from tests.api_process import api_processes
 from tests.conftest import PASSWORD, USER, auth_users, serving, wait_for
 from tests.contract import assert_answer
 
@@ -40,6 +43,23 @@ def login_app(settings, private_redis_url, tmp_path):
         return create_app({**settings, "REDIS_URL": private_redis_url, "DATA_DIR": str(tmp_path / "data"),
                            **overrides})
     return make
+
+
+def together(calls: list) -> list[int]:
+    """The calls' answers, each call sent from a thread of its own, all released at once."""
+    start = threading.Barrier(len(calls))
+    answers: list[int] = [0] * len(calls)
+
+    def send(i: int) -> None:
+        start.wait()
+        answers[i] = calls[i]()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
 
 
 def timed_get(base: str, auth: tuple[str, str], headers: dict | None = None) -> tuple[int, float]:
@@ -142,3 +162,50 @@ def test_successful_logins_are_not_slowed(login_app):
         first_failure = timed_get(base, (USER, "wrong"), {"X-Forwarded-For": "203.0.113.99"})[1]
         good = [timed_get(base, (USER, PASSWORD))[1] for _ in range(TIMED_REQUESTS)]
         assert statistics.median(good) < first_failure / 2, (good, first_failure)
+
+
+def test_guesses_sent_together_to_two_api_processes_meet_one_limit(settings, private_redis_url, tmp_path):
+    """A stranger's trial: 20 wrong passwords sent at once to two API processes (run.py's, gunicorn's workers) were
+    all checked, 401 each, with a limit of 3: every process checked the counts before any guess was counted. Each
+    attempt is now counted as it is checked, in one step on the shared Redis, whichever process takes it."""
+    redis_client(private_redis_url).flushdb()
+    victim, password = f"victim{uuid.uuid4().hex[:6]}", "the victim's passphrase"
+    config = {**settings, "REDIS_URL": private_redis_url, "DATA_DIR": str(tmp_path / "data"),
+              "AUTH_USERS": auth_users((victim, password), (USER, PASSWORD)), "ADMIN_USERS": "",
+              "TRUSTED_PROXY_HOPS": 1, "LOGIN_FAILURE_LIMIT": LIMIT, "LOGIN_FAILURE_WINDOW_SECONDS": 60}
+    attacker, elsewhere = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "192.0.2.44"}
+    with api_processes(config, 2) as bases:
+        # a user's burst to both fresh processes (a page's first requests): one attempt per process is checked at a
+        # time, the rest find it remembered; none is refused
+        burst = together([lambda i=i: timed_get(bases[i % 2], (USER, PASSWORD))[0] for i in range(12)])
+        assert burst == [200] * 12
+        guesses = together([lambda i=i: timed_get(bases[i % 2], (victim, f"guess-{i}"), attacker)[0]
+                            for i in range(20)])
+        assert Counter(guesses) == {401: LIMIT, 429: 20 - LIMIT}, guesses
+        # the name's count is the service's: its right password from another address is refused by either process
+        assert [timed_get(base, (victim, password), elsewhere)[0] for base in bases] == [429, 429]
+        r = requests.get(f"{bases[1]}/jobs", auth=(victim, "one more"), headers=attacker, timeout=30)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+        assert 1 <= int(r.headers["Retry-After"]) <= 60
+        keys = redis_client(private_redis_url).keys("ma:login-failures:*")
+        assert keys and all(0 < redis_client(private_redis_url).pttl(k) <= 60_000 for k in keys)  # they expire
+
+
+def test_while_redis_is_away_each_process_still_counts(login_app, tmp_path):
+    """Redis not answering: logins are still checked (no one is locked out by the outage), and failures are counted
+    in the process, with the same limit and window (before, they were not counted at all: unlimited guesses)."""
+    server = start_embedded(tmp_path / "valkey")
+    victim, password = f"victim{uuid.uuid4().hex[:6]}", "the victim's passphrase"
+    app = login_app(REDIS_URL=f"redis://127.0.0.1:{server.port}/0",
+                    AUTH_USERS=auth_users((victim, password), (USER, PASSWORD)),
+                    ADMIN_USERS="", TRUSTED_PROXY_HOPS=1, LOGIN_FAILURE_LIMIT=LIMIT, LOGIN_FAILURE_WINDOW_SECONDS=60)
+    server.stop()
+    attacker, elsewhere = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
+    with serving(app) as base:
+        assert timed_get(base, (USER, PASSWORD), elsewhere)[0] == 503  # checked, and then the route needs Redis
+        for i in range(LIMIT):
+            assert timed_get(base, (victim, f"guess-{i}"), attacker)[0] == 401
+        r = requests.get(f"{base}/jobs", auth=(victim, "guess-again"), headers=attacker, timeout=30)
+        assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60
+        assert timed_get(base, (victim, password), elsewhere)[0] == 429  # the name's count, as with Redis
+        assert timed_get(base, ("someone-else", "x"), elsewhere)[0] == 401

@@ -1,12 +1,13 @@
 // The API as the page uses it. Every request is same-origin, so the browser adds the Basic credentials it
 // asked for when the page loaded; errors become ApiError with the server's own message.
-import { SERVER_AWAY, clearNotice, notify } from './ui.js';
+import { SERVER_AWAY, clearNotice, notify, notifyCountdown } from './ui.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = 0) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter; // whole seconds, from a 429's or 409's Retry-After (0: none said)
   }
 }
 
@@ -16,9 +17,11 @@ export class ApiError extends Error {
 export const at = (path) => new URL(path, location.origin).href;
 
 export async function errorOf(response) {
+  const after = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+  const retryAfter = Number.isFinite(after) && after > 0 ? after : 0;
   try {
     const body = await response.json();
-    if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message);
+    if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message, retryAfter);
   } catch (_) { /* not JSON: a proxy's page */ }
   if ([502, 503, 504].includes(response.status)) return new ApiError(response.status, 'server_away', SERVER_AWAY);
   return new ApiError(response.status, 'http_error', `the server answered ${response.status}`);
@@ -98,6 +101,29 @@ function nextStream() {
   if (next) next();
 }
 
+// A login the server refuses for a while (429 too_many_attempts: too many failed logins from this address or for
+// this name, in this API process or another): the job's stream is opened again once the wait is over, and the
+// notice counts it down. The page had said "The server is not answering" (or nothing, where another API process
+// still took its credentials) and retried blindly every 2 to 30 s.
+const THROTTLED = 'throttled';
+const throttledText = (left) => (left > 0
+  ? `Too many failed logins from this address or for this user name: the server refuses them for now. Try again in ${left} s; live progress resumes by itself then.`
+  : 'Too many failed logins from this address or for this user name: trying again…');
+
+// What the job's event stream itself answers, when that is 429: an EventSource that fails says no status, and
+// the job's record may be read where its stream is refused (another API process that already took the credentials)
+async function streamThrottled(url) {
+  const stop = new AbortController();
+  try {
+    const response = await fetch(url, { signal: stop.signal, headers: { Accept: 'text/event-stream' } });
+    return response.status === 429 ? await errorOf(response) : null;
+  } catch (_) {
+    return null; // no answer: the record's read below says the server is away
+  } finally {
+    stop.abort(); // a stream that opened is not kept: the EventSource opens its own
+  }
+}
+
 const FINAL_STATES = new Set(['succeeded', 'failed', 'canceled']);
 const RETRY_FIRST_MS = 2000;
 const RETRY_MOST_MS = 30000;
@@ -124,6 +150,13 @@ export function followJob(jobId, onUpdate) {
     timer = setTimeout(() => { timer = 0; queue(); }, retryMs);
     retryMs = Math.min(retryMs * 2, RETRY_MOST_MS);
   };
+  // refused for `seconds` (429): said with its countdown, and the stream opened again once they have passed
+  const throttled = (seconds) => {
+    if (stopped) return;
+    const wait = Math.max(1, seconds || RETRY_FIRST_MS / 1000);
+    notifyCountdown(throttledText, wait, { cause: THROTTLED });
+    timer = setTimeout(() => { timer = 0; queue(); }, wait * 1000 + 250);
+  };
   const start = () => {
     if (stopped) { nextStream(); return; }
     streamsOpen += 1;
@@ -131,7 +164,7 @@ export function followJob(jobId, onUpdate) {
     const update = (e) => onUpdate(JSON.parse(e.data));
     source.addEventListener('open', () => {
       retryMs = RETRY_FIRST_MS;
-      clearNotice('server');
+      clearNotice('server', THROTTLED);
     });
     source.addEventListener('state', update);
     source.addEventListener('progress', update);
@@ -141,7 +174,10 @@ export function followJob(jobId, onUpdate) {
     });
     source.addEventListener('error', async () => {
       if (!source || source.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      const url = source.url;
       release(); // refused (the server restarting, the job gone, the login expired): the record says which
+      const refused = await streamThrottled(url);
+      if (refused) { throttled(refused.retryAfter); return; }
       let job;
       try { job = await get(`/jobs/${encodeURIComponent(jobId)}`); } catch (e) {
         // no such job any more (a Redis that came back empty lost it): said, where its row had read "running" and
@@ -151,6 +187,7 @@ export function followJob(jobId, onUpdate) {
           return;
         }
         if (e instanceof ApiError && [401, 403].includes(e.status)) return; // no longer ours
+        if (e instanceof ApiError && e.status === 429) { throttled(e.retryAfter); return; }
         notify(SERVER_AWAY, { cause: 'server' }); // the job's row follows it again once it is back
         retry();
         return;

@@ -49,12 +49,26 @@ export function notify(message, { error = true, cause = 'page' } = {}) {
   showNotices();
 }
 
+// An error notice whose message counts down whole seconds: `text(left)` now and each second until `seconds` have
+// passed (then `text(0)`); it stays until its cause is cleared, as any error's
+export function notifyCountdown(text, seconds, { cause }) {
+  const end = Date.now() + seconds * 1000;
+  notify(text(Math.ceil(seconds)), { cause });
+  const notice = notices.get(cause);
+  const span = notice.node.querySelector('.notice-text');
+  notice.timer = setInterval(() => {
+    const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+    span.textContent = text(left);
+    if (left === 0) clearInterval(notice.timer);
+  }, 1000);
+}
+
 // The notices of these causes go (their cause is gone); a cause ending in '*' is every cause it begins
 export function clearNotice(...causes) {
   let gone = false;
   for (const [cause, notice] of notices) {
     if (!causes.some((c) => (c.endsWith('*') ? cause.startsWith(c.slice(0, -1)) : cause === c))) continue;
-    clearTimeout(notice.timer);
+    clearTimeout(notice.timer); // a countdown's interval too (one list of timers)
     notice.node.remove();
     notices.delete(cause);
     gone = true;

@@ -18,6 +18,7 @@ import soundfile as sf
 from worker.audio_io import as_float32, declared_frames, length_guessed, open_soundfile, to_mono
 from worker.audio_limits import check_finite
 from worker.av_frames import decoded_frames
+from worker.declared_length import av_reaches
 from worker.errors import AudioError, UnsupportedMediaError
 
 BLOCK_SECONDS = 10.0  # s of audio per block at the file's rate (~3.5 MB of 44.1 kHz stereo float32)
@@ -51,6 +52,8 @@ def _av_info(path: Path) -> StreamInfo:
             if stream.duration is not None and stream.time_base is not None \
                     and not length_guessed(container.format.name):
                 frames = int(stream.duration * stream.time_base * ctx.sample_rate)
+            if frames and not av_reaches(path, frames / ctx.sample_rate):  # a header's lie, not a length
+                frames = None
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e

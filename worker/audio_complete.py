@@ -147,20 +147,43 @@ def check_ogg_complete(path: Path) -> None:
                          "present)", code="truncated_audio")
 
 
-def check_flac_complete(path: Path) -> None:
+def check_flac_complete(path: Path, *, believe_total: bool = True) -> None:
     """A native FLAC whose frames end before the total its STREAMINFO declares was cut off. libsndfile loses
     sync in the cut frame and the upload had been refused as `corrupt_audio`, "the decoder stopped inside it",
     where a cut WAV, MP3, Ogg or M4A is `truncated_audio`. The frames are counted by FFmpeg's demuxer (their
     headers, no decoding); a file damaged inside whose frames run to the declared end is not truncated.
+    `believe_total` False: that total, past the duration limit, is not borne out by the frames and is taken for a
+    lie (worker/declared_length.py); only the last frame is checked.
     """
+    walked = _flac_frames(path)
+    if walked is None:
+        return
+    total, present, last = walked
+    if believe_total and present < total:
+        raise AudioError(f"the file is truncated: its STREAMINFO declares {total} frames, {present} are present",
+                         code="truncated_audio")
+    if len(last) > 2 and _crc16(last[:-2]) != int.from_bytes(last[-2:], "big"):  # its last frame is cut
+        raise AudioError("the file is truncated: its last FLAC frame is cut off", code="truncated_audio")
+
+
+def flac_frames_short(path: Path) -> bool:
+    """Whether a native FLAC's frames, by the sample numbers their headers carry, end before the total its
+    STREAMINFO declares: a file cut off, or a total that lies. A file damaged inside is not short."""
+    walked = _flac_frames(path)
+    return walked is not None and walked[1] < walked[0]
+
+
+def _flac_frames(path: Path) -> tuple[int, int, bytes] | None:
+    """(STREAMINFO's total, frames present by the frames' headers, the last frame's bytes) of a native FLAC that
+    declares its total; None for another file, an unset total or a file FFmpeg's demuxer cannot walk."""
     with open(path, "rb") as fh:
         head = fh.read(26)
     if len(head) < 26 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:  # STREAMINFO is the first metadata block
-        return
+        return None
     packed = int.from_bytes(head[18:26], "big")  # sample rate (20 bits), channels-1 (3), bits-1 (5), total (36)
     total, rate = packed & ((1 << 36) - 1), packed >> 44
     if not total or not rate:
-        return  # a streamed encoder's unset total: nothing to compare with
+        return None  # a streamed encoder's unset total: nothing to compare with
     import av
 
     end, last = 0.0, b""
@@ -172,13 +195,8 @@ def check_flac_complete(path: Path) -> None:
                     end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                     last = bytes(packet)
     except (av.error.FFmpegError, IndexError):
-        return
-    present = round(end * rate)
-    if present < total:
-        raise AudioError(f"the file is truncated: its STREAMINFO declares {total} frames, {present} are present",
-                         code="truncated_audio")
-    if len(last) > 2 and _crc16(last[:-2]) != int.from_bytes(last[-2:], "big"):  # its last frame is cut
-        raise AudioError("the file is truncated: its last FLAC frame is cut off", code="truncated_audio")
+        return None
+    return total, round(end * rate), last
 
 
 def _crc16(data: bytes) -> int:

@@ -24,6 +24,7 @@ from worker.audio_complete import (
     check_flac_complete,
     check_iff_complete,
     check_ogg_complete,
+    flac_frames_short,
     wav_codec_tag,
     wav_format,
     wav_length_unset,
@@ -31,6 +32,7 @@ from worker.audio_complete import (
 from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
+from worker.declared_length import av_declared_seconds, av_reaches, length_guessed, soundfile_reaches
 from worker.errors import AudioError, UnsupportedMediaError
 from worker.refused_formats import tracker_message, unsupported_message
 
@@ -71,7 +73,8 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     reads no samples from it (worker/audio_complete.py `wav_length_unset`). Ogg Opus and Ogg FLAC a fourth: an Opus
     transcoded from Vorbis by FFmpeg, whose pages' granules are a little short of their packets, stops partway
     ("malformed": 5 of 6 of a stranger's Wesnoth tracks, accepted at upload and then failed `corrupt_audio` by
-    every job), and every Ogg FLAC fails."""
+    every job), and every Ogg FLAC fails. A FLAC whose frames end before its STREAMINFO total a fifth: cut off, or
+    a total that lies (worker/declared_length.py); libsndfile fails at the end of its frames."""
     if _is_ogg_for_ffmpeg(Path(path)):
         raise _LengthNotDeclared(0, prefix="Ogg Opus or FLAC; decoded with FFmpeg instead: ")
     f = sf.SoundFile(str(path))
@@ -81,6 +84,9 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     if f.frames >= UNKNOWN_FRAMES:
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
+    if f.format == "FLAC" and not soundfile_reaches(f) and flac_frames_short(Path(path)):  # cut, or its total lies
+        f.close()
+        raise _LengthNotDeclared(0, prefix="FLAC shorter than its STREAMINFO length; decoded with FFmpeg instead: ")
     if f.frames == 0 and f.format in ("WAV", "WAVEX") and wav_length_unset(Path(path)):  # else: no audio indeed
         f.close()
         raise _LengthNotDeclared(0, prefix="WAV whose lengths were never written; decoded with FFmpeg instead: ")
@@ -145,7 +151,9 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
             if fmt is None:
                 raise _NotForSoundfile(f.format)
             sr, channels, declared = f.samplerate, f.channels, declared_frames(f.frames)
-            limits.check_header(sample_rate=sr, channels=channels, duration=declared / sr if declared else None)
+            limits.check_header(sample_rate=sr, channels=channels, duration=None)
+            if declared and limits.believed(declared / sr, lambda: soundfile_reaches(f)) is None:
+                declared = None  # the header's length is not borne out: the decode measures it
             stop_after = limits.max_frames(sr)
             frames = 0
             while True:
@@ -244,9 +252,11 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                                                                 container.format.long_name), code="unsupported_format")
             sr = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
-            guessed = length_guessed(container.format.name)
-            limits.check_header(sample_rate=sr, channels=channels,
-                                duration=None if guessed else _av_declared_seconds(container, stream))
+            claim = None if length_guessed(container.format.name) else av_declared_seconds(container, stream)
+            limits.check_header(sample_rate=sr, channels=channels, duration=None)
+            claim = limits.believed(claim, lambda: av_reaches(path, claim or 0.0))
+            if fmt == "flac":  # one libsndfile found shorter than its STREAMINFO: cut, or (past the limit) a lie
+                check_flac_complete(path, believe_total=claim is not None)
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in decoded_frames(container, stream):
@@ -277,21 +287,6 @@ def _no_decoder_message(path: Path) -> str:
     tag = wav_codec_tag(path)
     what = f"a WAV whose codec (format tag 0x{tag:04X})" if tag is not None else "the file's audio codec"
     return f"{what} is not read here (no decoder for it): export it as PCM WAV, FLAC or MP3 from its program"
-
-
-def length_guessed(container: str) -> bool:
-    """Whether FFmpeg's duration for a file of `container` (its demuxer names, "mp3" or "aac,...") is a guess from
-    the first frame's bitrate (an MP3's, a raw AAC's), not a length the file declares."""
-    return bool({"mp3", "aac"} & set(container.split(",")))
-
-
-def _av_declared_seconds(container, stream) -> float | None:
-    """The stream's (else the container's) declared duration; None when neither says."""
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / 1_000_000  # AV_TIME_BASE units
-    return None
 
 
 def as_float32(a: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """What an accepted audio stream may be: duration, sample rate, channels, finite samples of a sane size.
 
-The header (or the container's stream info) is checked first, so a 10-hour file or a
-384 kHz x 32-channel one is refused before a single block is decoded; the streaming
+The header (or the container's stream info) is checked first, so a 10-hour file (one that holds a frame at
+the tenth hour) or a 384 kHz x 32-channel one is refused before a single block is decoded; the streaming
 decode that follows re-checks the length it actually finds (a header may omit or
 understate it) and stops as soon as the limit is passed, so no file costs more
 decoding than the limit allows.
@@ -9,6 +9,7 @@ decoding than the limit allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,17 @@ class AudioLimits:
                              code="too_many_channels")
         if duration is not None:
             self.check_duration(duration)
+
+    def believed(self, duration: float | None, borne_out: Callable[[], bool]) -> float | None:
+        """A header's length `duration` (None: not declared), as far as it may decide. Past the limit it refuses
+        the file only where `borne_out()` (the file holds a frame at its end: worker/declared_length.py); where
+        not, it is not believed (None): the decode measures the file, stopping past the limit, and a 48 s FLAC
+        whose STREAMINFO said 715827.9 s is taken as the 48 s it holds."""
+        if duration is None or self.max_duration is None or duration <= self.max_duration:
+            return duration
+        if borne_out():
+            self.check_duration(duration)
+        return None
 
     def check_duration(self, duration: float, *, at_least: bool = False) -> None:
         """`at_least`: the decode stopped at the limit, so the real length is only known to be longer."""

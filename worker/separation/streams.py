@@ -16,6 +16,7 @@ import numpy as np
 
 from worker.audio_io import BLOCK_FRAMES, as_float32, open_soundfile
 from worker.audio_writers import AudioFileWriter
+from worker.declared_length import av_reaches
 from worker.errors import AudioError
 from worker.separation.runner import Track, overlap_add
 
@@ -99,7 +100,8 @@ def _av_blocks(path: Path):
             s = c.streams.audio[0]
             sr, channels = int(s.codec_context.sample_rate), int(s.codec_context.channels)
             seconds = float(s.duration) * float(s.time_base or 0) if s.duration else (c.duration or 0) / av.time_base
-            if not seconds:  # a recording that declares no length (a browser's WebM): the progress bar had none
+            if not seconds or not av_reaches(path, seconds):  # none declared (a browser's WebM: the progress bar had
+                # none), or a header's lie (a FLAC whose STREAMINFO total is not borne out by its frames)
                 seconds = _demuxed_seconds(c, s)
     except (av.error.FFmpegError, IndexError) as e:
         raise AudioError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from worker.audio_complete import check_iff_header_complete
 from worker.audio_io import as_float32, declared_frames, length_guessed, open_soundfile, to_mono
 from worker.audio_limits import check_finite
 from worker.av_frames import decoded_frames
@@ -56,6 +57,7 @@ def _av_info(path: Path) -> StreamInfo:
                 frames = None
             return StreamInfo(int(ctx.sample_rate), int(ctx.channels), frames)
     except (av.error.FFmpegError, IndexError) as e:
+        check_iff_header_complete(path)  # a WAV cut inside its header (placed beside the upload check): truncated
         raise UnsupportedMediaError("not a decodable audio file (no decoder here reads it)", code="not_audio") from e
 
 

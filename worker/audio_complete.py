@@ -38,6 +38,40 @@ def check_iff_complete(path: Path) -> None:
                                  f"bytes, {size - pos - 8} are present", code="truncated_audio")
 
 
+def check_iff_header_complete(path: Path) -> None:
+    """A WAV (or AIFF) that ends inside its header chunks, before the chunk holding its samples begins, was cut off:
+    one of 30 bytes, or one cut inside its fmt chunk or its data chunk's header, had been `corrupt_audio` ("the
+    decoder stopped inside it"; libsndfile and FFmpeg refuse it outright). Where its chunks end exactly at the end
+    of the file without a samples chunk, the RIFF (FORM) size says whether bytes are missing: a whole file without
+    one is left to the decoders."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        form = _IFF_FORMS.get(head[:4]) or (_IFF_FORMS[b"RIFF"] if head[:4] == b"RF64" else None)
+        if form is None or not any(kind.startswith(head[8:12]) for kind in form[0]):
+            return
+        forms, order, samples_chunk, name = form
+        cut = AudioError(f"the file is truncated: it ends inside its {name} header, before its audio data",
+                         code="truncated_audio")
+        if len(head) < 12:
+            raise cut
+        pos = 12
+        while pos < size:
+            fh.seek(pos)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                raise cut  # inside a chunk's id or size
+            cid, clen = struct.unpack(f"{order}4sI", chunk)
+            if cid == samples_chunk:
+                return  # whether its samples are all there: check_iff_complete
+            if pos + 8 + clen > size:
+                raise cut  # inside a chunk before the samples (fmt, LIST, ...)
+            pos += 8 + clen + (clen & 1)
+        declared = struct.unpack(f"{order}I", head[4:8])[0]
+        if declared in (0, 0xFFFFFFFF) or 8 + declared > size:  # unset (a streaming writer), or bytes missing
+            raise cut
+
+
 def wav_length_unset(path: Path) -> bool:
     """A WAV whose data chunk says 0 bytes, with bytes after it, and whose RIFF size was never written either (0,
     0xFFFFFFFF, or just the header's): what a streaming writer leaves when it cannot seek back to patch the header

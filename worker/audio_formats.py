@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from worker import caf, matroska, wavpack
+from worker.audio_complete import check_iff_header_complete
 
 # libsndfile's major format names -> our file type names (libsndfile reads CAF with PCM or ALAC; not WavPack)
 SF_FORMATS = {"WAV": "wav", "WAVEX": "wav", "RF64": "wav", "FLAC": "flac", "OGG": "ogg",
@@ -55,6 +56,8 @@ def walked(path: Path) -> bool:
 
 def check_structure(path: Path) -> None:
     """Before any decoding: raise AudioError `truncated_audio` for a CAF or WavPack file cut off (their decoders
-    shorten one without a word, or fail it as not audio); return for every other file."""
+    shorten one without a word, or fail it as not audio), and for a WAV or AIFF cut inside its header chunks (both
+    decoders refuse it outright, and it had been `corrupt_audio`); return for every other file."""
     caf.check_complete(path)
     wavpack.check_complete(path)
+    check_iff_header_complete(path)

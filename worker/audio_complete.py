@@ -200,13 +200,6 @@ def check_flac_complete(path: Path, *, believe_total: bool = True) -> None:
         raise AudioError("the file is truncated: its last FLAC frame is cut off", code="truncated_audio")
 
 
-def flac_frames_short(path: Path) -> bool:
-    """Whether a native FLAC's frames, by the sample numbers their headers carry, end before the total its
-    STREAMINFO declares: a file cut off, or a total that lies. A file damaged inside is not short."""
-    walked = _flac_frames(path)
-    return walked is not None and walked[1] < walked[0]
-
-
 def _flac_frames(path: Path) -> tuple[int, int, bytes] | None:
     """(STREAMINFO's total, frames present by the frames' headers, the last frame's bytes) of a native FLAC that
     declares its total; None for another file, an unset total or a file FFmpeg's demuxer cannot walk."""

@@ -24,7 +24,6 @@ from worker.audio_complete import (
     check_flac_complete,
     check_iff_complete,
     check_ogg_complete,
-    flac_frames_short,
     wav_codec_tag,
     wav_format,
     wav_length_unset,
@@ -32,7 +31,7 @@ from worker.audio_complete import (
 from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
-from worker.declared_length import av_declared_seconds, av_reaches, length_guessed, soundfile_reaches
+from worker.declared_length import av_declared_seconds, av_falls_short, av_reaches, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
 from worker.refused_formats import tracker_message, unsupported_message
 
@@ -84,7 +83,7 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     if f.frames >= UNKNOWN_FRAMES:
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
-    if f.format == "FLAC" and not soundfile_reaches(f) and flac_frames_short(Path(path)):  # cut, or its total lies
+    if f.format == "FLAC" and f.frames and av_falls_short(path, f.frames / f.samplerate):  # cut, or its total lies
         f.close()
         raise _LengthNotDeclared(0, prefix="FLAC shorter than its STREAMINFO length; decoded with FFmpeg instead: ")
     if f.frames == 0 and f.format in ("WAV", "WAVEX") and wav_length_unset(Path(path)):  # else: no audio indeed
@@ -152,7 +151,7 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
                 raise _NotForSoundfile(f.format)
             sr, channels, declared = f.samplerate, f.channels, declared_frames(f.frames)
             limits.check_header(sample_rate=sr, channels=channels, duration=None)
-            if declared and limits.believed(declared / sr, lambda: soundfile_reaches(f)) is None:
+            if declared and limits.believed(declared / sr, lambda: av_reaches(path, declared / sr)) is None:
                 declared = None  # the header's length is not borne out: the decode measures it
             stop_after = limits.max_frames(sr)
             frames = 0
@@ -255,8 +254,6 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             claim = None if length_guessed(container.format.name) else av_declared_seconds(container, stream)
             limits.check_header(sample_rate=sr, channels=channels, duration=None)
             claim = limits.believed(claim, lambda: av_reaches(path, claim or 0.0))
-            if fmt == "flac":  # one libsndfile found shorter than its STREAMINFO: cut, or (past the limit) a lie
-                check_flac_complete(path, believe_total=claim is not None)
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in decoded_frames(container, stream):
@@ -272,6 +269,8 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
         raise UnsupportedMediaError(tracker_message(path) or "not a decodable audio file (no decoder here reads it)",
                                     code="not_audio") from e
+    if fmt == "flac":  # one shorter than its STREAMINFO total (open_soundfile): cut, or (past the limit) a lie
+        check_flac_complete(path, believe_total=claim is not None)
     if fmt == "wav":  # FFmpeg reads a cut WAV of another codec (FLAC) to where its bytes stop
         check_iff_complete(path)
     if fmt == "ogg":  # the Opus libsndfile refused: cut off is cut off whichever decoder reads it

@@ -1,9 +1,9 @@
 """A header's length is a claim: believed where the file bears it out, measured where it does not.
 
 A stranger's 48 s FLAC whose STREAMINFO total had been overwritten was refused as `audio_too_long`, "715827.9 s",
-from the header alone. A file bears its length out when it holds a frame at the end of it: the decoder is asked to
-seek there and read (libsndfile for what it reads, FFmpeg's demuxer for the rest), which is a binary search over
-the frames' headers or a look-up in the file's index, milliseconds for an hour. Where the file does not, the length
+from the header alone. A file bears its length out when it holds a frame at the end of it: FFmpeg's demuxer seeks there
+and reads a packet, a binary search over the frames' headers or a look-up in the file's index (a few ms for 10
+hours; libsndfile's seek to the end of an FFmpeg-written 10-hour FLAC took 5.4 s). Where the file does not, the length
 is not known from the header: the upload decodes it, counting frames and stopping past MAX_DURATION_SECONDS, and the
 jobs count it as they do a length the header does not declare.
 """
@@ -12,30 +12,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import soundfile as sf
-
 END_SLACK_SECONDS = 0.5  # a packet ending this close to the declared end bears it out (its last frame is shorter)
 MAX_PACKETS_AFTER_SEEK = 1024  # packets read after the seek looking for the end: past them the length is not known
 
 
-def soundfile_reaches(f: sf.SoundFile) -> bool:
-    """Whether libsndfile reads a frame at the end of the length `f` declares; `f` is left at its start. A FLAC
-    whose frames end sooner fails here ("psf_fseek() failed"), as it fails at their end when read through."""
-    if f.frames <= 0:
-        return True  # nothing declared to bear out
-    try:
-        f.seek(f.frames - 1)
-        reached = len(f.read(1, dtype="float32")) == 1
-        f.seek(0)
-    except (sf.LibsndfileError, RuntimeError):
-        return False
-    return reached
-
-
 def av_reaches(path: str | Path, seconds: float) -> bool:
-    """Whether FFmpeg finds a packet of the first audio stream ending at `seconds` (within END_SLACK_SECONDS):
-    its demuxer seeks just before that time and reads on. A seek FFmpeg refuses, or one that lands too early to
-    find the end within MAX_PACKETS_AFTER_SEEK packets, is not borne out (the caller measures instead)."""
+    """Whether FFmpeg finds the first audio stream's packets reaching `seconds` (within END_SLACK_SECONDS)."""
+    end = av_end(path, seconds)
+    return end is not None and end >= seconds - END_SLACK_SECONDS
+
+
+def av_falls_short(path: str | Path, seconds: float) -> bool:
+    """Whether FFmpeg finds the first audio stream's packets ending before `seconds` (a cut file, or a lie)."""
+    end = av_end(path, seconds)
+    return end is not None and end < seconds - END_SLACK_SECONDS
+
+
+def av_end(path: str | Path, seconds: float) -> float | None:
+    """Where the first audio stream's packets end, as far as FFmpeg's demuxer finds them after seeking to just
+    before `seconds` and reading on (a seek past the last packet lands on it): `seconds` or more once a packet
+    reaches that far; None where FFmpeg refuses the seek, or where MAX_PACKETS_AFTER_SEEK packets neither reach
+    it nor the end of the file (it landed too early to tell)."""
     import av
 
     try:
@@ -43,18 +40,20 @@ def av_reaches(path: str | Path, seconds: float) -> bool:
             stream = container.streams.audio[0]
             base = stream.time_base
             if base is None or seconds <= 0:
-                return False
+                return None
             target = max(0.0, seconds - END_SLACK_SECONDS - 1.0)
             container.seek(int(target / base), stream=stream, backward=True)
+            end = None
             for n, packet in enumerate(container.demux(stream)):
                 if packet.pts is not None and packet.size:
-                    if float((packet.pts + (packet.duration or 0)) * base) >= seconds - END_SLACK_SECONDS:
-                        return True
+                    end = max(end or 0.0, float((packet.pts + (packet.duration or 0)) * base))
+                    if end >= seconds - END_SLACK_SECONDS:
+                        return end
                 if n >= MAX_PACKETS_AFTER_SEEK:
-                    return False
+                    return None
+            return end  # the end of the file, short of `seconds`
     except (av.error.FFmpegError, IndexError, OverflowError):
-        return False
-    return False
+        return None
 
 
 def length_guessed(container: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app, jsonify, request, url_for
 
 from api import access
-from api.quota import job_output_estimate, quota_lock, require_quota
+from api.quota import job_audio_seconds, job_output_estimate, quota_lock, require_quota
 from api.waits import waits
 from jobs import webhooks
 from jobs.idempotency import fingerprint
@@ -60,12 +60,13 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
         else:  # a session's job writes results: what it will write must fit in the owner's quota (api/quota.py)
             store = svc.sessions.of(owner)
             estimate = job_output_estimate(store, session_id, job_type, options, files or [])
+            audio = job_audio_seconds(store, session_id, files or [])
             with quota_lock(owner):
                 require_quota(store, job_bytes=estimate)
                 job = submit_cached(job_type, owner=owner, session_id=session_id, options=options,
                                     files=files or [], batch=batch, webhook=hook) or \
                     submit(job_type, owner=owner, session_id=session_id, options=options, files=files, batch=batch,
-                           queue=queue, webhook=hook, output_estimate=estimate)
+                           queue=queue, webhook=hook, output_estimate=estimate, audio_seconds=audio)
     except BaseException:
         if claim is not None:
             svc.idempotency.release(claim)
@@ -144,4 +145,6 @@ def answer(job: dict):
     accepted = {"job_id": job_id, "status_url": url_for("jobs.get_job", job_id=job_id), "state": job["state"],
                 "type": job["type"], "method": job_method(job),
                 "input_files": list((job.get("params") or {}).get("files") or []), "queue": job.get("queue")}
+    if "eta" in (view := public_view(job)):  # when it may start and end (jobs/estimates.py), as GET /jobs/<id>
+        accepted["eta"] = view["eta"]
     return jsonify(services().queue_positions.add_to([accepted])[0]), 202

@@ -5,8 +5,9 @@
     id: 1718000000123-0  event: progress  data: {"state": "running", "progress": 0.25, "stage": "..."}
     id: 1718000000456-0  event: progress  data: {..., "finished_file": {"filename": "a.wav", ...}}  (a batch)
     : keep-alive                                 (every EVENTS_HEARTBEAT_SECONDS while nothing happens)
-    event: state  data: {"state": "queued", ..., "jobs_ahead": 2}   (no id: a queued job's new place, looked at
-                                                 every PLACE_SECONDS; the first state of a queued job has it too)
+    event: state  data: {"state": "queued", ..., "jobs_ahead": 2, "eta": {...}}   (no id: a queued job's new place
+                                                 and when it may start, looked at every PLACE_SECONDS; the first
+                                                 state of a queued job has them too)
     id: 1718000004567-0  event: done      data: {the record exactly as GET /jobs/<id> returns it}
 
 The stream ends after `done`. Events come from the job's event log (jobs/event_log.py): the listener
@@ -123,10 +124,13 @@ def opening(view: LogView, last: tuple[int, int] | None, place: PlaceWatch | Non
                    "attempts": job["attempts"]}
         if place is not None and job["state"] == "queued":
             current["jobs_ahead"] = place.read()
+            current["eta"] = place.eta  # when it may start (jobs/estimates.py)
         if "partial_result" in (view_now := public_view(job)):  # a batch joined midway: its files so far
             current["partial_result"] = view_now["partial_result"]
         if "generation" in view_now:  # a generation joined midway: its tokens so far
             current["generation"] = view_now["generation"]
+        if job["state"] == "running":  # its time left at its own rate (the progress events carry it from here)
+            current["eta"] = view_now["eta"]
         return Opening([sse("state", current, view.last_id)], view.last_id, finished=False)
     return Opening([], f"{last[0]}-{last[1]}", finished=False)  # replay what came after it
 
@@ -176,7 +180,7 @@ def _place_event(place: PlaceWatch) -> Iterator[str]:
     after the last logged event and is told its place afresh); nothing when it has not moved."""
     ahead = place.news()
     if ahead != UNTOLD:
-        now = {"state": "queued", "progress": 0.0, "stage": place.stage, "jobs_ahead": ahead}
+        now = {"state": "queued", "progress": 0.0, "stage": place.stage, "jobs_ahead": ahead, "eta": place.eta}
         yield f"event: state\ndata: {json.dumps(now)}\n\n"
 
 

@@ -60,6 +60,16 @@ def job_output_estimate(store: SessionStore, session_id: str, job_type: str, opt
     return estimate_output_bytes(job_type, options.to_dict(), [_upload_facts(store, session_id, f) for f in files])
 
 
+def job_audio_seconds(store: SessionStore, session_id: str, files: Sequence[str]) -> float:
+    """The seconds of audio a job on the session reads, as the upload route measured them (jobs/estimates.py);
+    uploads without a description count none."""
+    total = 0.0
+    for name in files:
+        seconds = _upload_facts(store, session_id, name).get("duration_seconds")
+        total += float(seconds) if isinstance(seconds, int | float) and seconds > 0 else 0.0
+    return round(total, 3)
+
+
 def _upload_facts(store: SessionStore, session_id: str, name: str) -> dict:
     """What the upload route measured of the file (frames, sample_rate, channels, duration_seconds) and its
     size; only the size where there is no description (an upload of an older version)."""

@@ -145,6 +145,11 @@ def recover_lock(job_id: str, attempt: int, *, publish: bool = False) -> str:
     return f"{PREFIX}recover:{job_id}:{'publish' if publish else 'run'}:{attempt}"
 
 
+def durations(kind: str) -> str:
+    """A list: the last finished jobs of a kind, `[audio seconds, seconds]` each (jobs/estimates.py)."""
+    return f"{PREFIX}durations:{kind}"
+
+
 def worker(name: str) -> str:
     return f"{PREFIX}worker:{name}"
 

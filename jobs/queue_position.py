@@ -12,25 +12,30 @@ them inside Redis, so the count is one consistent snapshot and no message crosse
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 import redis
 
 from . import keys
+from .estimates import add_estimates, queued_eta
 
 SCAN_LIMIT = 5000  # waiting messages looked at, at most, per call (a few ms of the Redis server's time)
 CHUNK = 200  # messages read per LRANGE inside the script
 
 # KEYS = the queue's lists in the order a worker takes from them; ARGV[1] = the scan limit, ARGV[2] = the job records'
-# key prefix, ARGV[3..] = job ids. Returns a flat list of (job id, jobs ahead) for each id found among the waiting
-# messages. A message is kombu's JSON envelope: its headers' "id" is the Celery task id, which is the job id
+# key prefix, ARGV[3..] = job ids. Returns a flat list of (job id, jobs ahead, the work ahead) for each id found among
+# the waiting messages; the work ahead is JSON, {eta_kind: [jobs, their seconds of audio]} of the jobs counted ahead
+# (jobs/estimates.py: their expected runs).
+# A message is kombu's JSON envelope: its headers' "id" is the Celery task id, which is the job id
 # (jobs/submit.py publish); `"id"` cannot match inside `"root_id"` or `"correlation_id"` (the quote before it), and
 # the body is base64. Counted ahead: a message whose job is still queued, once (a canceled job's message waits
 # until a worker takes it and drops it at once; a job published again by recovery may have two).
 _AHEAD_LUA = """
 local wanted, left = {}, #ARGV - 2
 for i = 3, #ARGV do wanted[ARGV[i]] = true end
-local limit, prefix, seen, ahead, counted, out = tonumber(ARGV[1]), ARGV[2], 0, 0, {}, {}
+local limit, prefix, seen, ahead, counted, out, work = tonumber(ARGV[1]), ARGV[2], 0, 0, {}, {}, {}
 for _, key in ipairs(KEYS) do
   local stop = -1
   while true do
@@ -40,13 +45,20 @@ for _, key in ipairs(KEYS) do
       if id and wanted[id] then
         out[#out + 1] = id
         out[#out + 1] = ahead
+        out[#out + 1] = cjson.encode(work)
         wanted[id] = nil
         left = left - 1
         if left == 0 then return out end
       end
-      if id and not counted[id] and redis.call('HGET', prefix .. id, 'state') == 'queued' then
-        counted[id] = true
-        ahead = ahead + 1
+      if id and not counted[id] then
+        local rec = redis.call('HMGET', prefix .. id, 'state', 'eta_kind', 'audio_seconds')
+        if rec[1] == 'queued' then
+          counted[id] = true
+          ahead = ahead + 1
+          local kind = rec[2] or ''
+          local sums = work[kind] or {0, 0}
+          work[kind] = {sums[1] + 1, sums[2] + (tonumber(rec[3]) or 0)}
+        end
       end
       seen = seen + 1
       if seen >= limit then return out end
@@ -63,17 +75,23 @@ class QueuePositions:
     """`jobs_ahead` of queued jobs, read from the broker's own lists."""
 
     def __init__(self, client: redis.Redis):
+        self.r = client
         self._ahead = client.register_script(_AHEAD_LUA)
 
     def ahead(self, queue: str, job_ids: Iterable[str], *, limit: int = SCAN_LIMIT) -> dict[str, int]:
         """Messages a worker takes before each job's on `queue`. A job absent from the answer is not among the first
         `limit` waiting messages: a worker has taken it (it is about to start), its message is not sent yet, or
         more than `limit` wait before it."""
+        return {job_id: n for job_id, (n, _) in self.ahead_work(queue, job_ids, limit=limit).items()}
+
+    def ahead_work(self, queue: str, job_ids: Iterable[str], *, limit: int = SCAN_LIMIT
+                   ) -> dict[str, tuple[int, dict[str, list[float]]]]:
+        """As `ahead`, each with the work ahead of it: {eta_kind: [jobs, seconds of audio]}."""
         ids = sorted(set(job_ids))
         if not ids:
             return {}
         found = self._ahead(keys=keys.queue_lists(queue), args=[limit, keys.job(""), *ids])
-        return {keys.text(found[i]): int(found[i + 1]) for i in range(0, len(found), 2)}
+        return {keys.text(found[i]): (int(found[i + 1]), _work(found[i + 2])) for i in range(0, len(found), 3)}
 
     def add_to(self, views: list[dict]) -> list[dict]:
         """Each queued view of `views` gets `jobs_ahead` (null when unknown), one script call per queue."""
@@ -81,13 +99,19 @@ class QueuePositions:
         for view in views:
             if view["state"] == "queued" and view.get("queue"):
                 by_queue.setdefault(view["queue"], []).append(view["job_id"])
-        ahead: dict[str, int] = {}
+        ahead: dict[str, tuple[int, dict[str, list[float]]]] = {}
         for queue, ids in by_queue.items():
-            ahead.update(self.ahead(queue, ids))
+            ahead.update(self.ahead_work(queue, ids))
         for view in views:
             if view["state"] == "queued":
-                view["jobs_ahead"] = ahead.get(view["job_id"])
+                view["jobs_ahead"] = ahead[view["job_id"]][0] if view["job_id"] in ahead else None
+        add_estimates(self.r, views, {job_id: work for job_id, (_, work) in ahead.items()})
         return views
+
+
+def _work(raw: bytes | str) -> dict[str, list[float]]:
+    found = json.loads(keys.text(raw))
+    return found if isinstance(found, dict) else {}  # (cjson writes an empty table as {})
 
 
 PLACE_SECONDS = 5.0  # a queued job's event stream looks at its place this often (api/events.py)
@@ -103,6 +127,7 @@ class PlaceWatch:
         self.positions, self.queue, self.job_id = positions, queue, job_id
         self.stage = stage  # the queued job's own (a job queued again after its worker died says so)
         self.told = told
+        self.eta: dict | None = None  # when it may start, as last read with its place (jobs/estimates.py)
         self.waiting = True  # until an event says the job has left the queue
 
     def heard(self, state: str | None) -> None:
@@ -110,8 +135,10 @@ class PlaceWatch:
             self.waiting = False
 
     def read(self) -> int | None:
-        """Its place now, as told."""
-        self.told = self.positions.ahead(self.queue, [self.job_id]).get(self.job_id)
+        """Its place now, as told, and when it may start (`eta`)."""
+        view: dict[str, Any] = {"job_id": self.job_id, "state": "queued", "queue": self.queue, "eta": queued_eta()}
+        self.positions.add_to([view])
+        self.told, self.eta = view["jobs_ahead"], view["eta"]
         return self.told
 
     def news(self) -> int | None:

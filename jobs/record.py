@@ -11,6 +11,7 @@ from users import ADMIN_CANCELER as ADMIN_CANCELER
 from users import SYSTEM_CANCELER as SYSTEM_CANCELER
 
 from .batch_so_far import VIEW
+from .estimates import queued_eta, running_eta
 from .keys import text
 from .method import job_method
 
@@ -87,6 +88,10 @@ def public_view(job: dict) -> dict:
     if job["state"] == "running" and isinstance(partial, dict) and partial.get("attempt") == job.get("attempts"):
         # a running batch's files finished so far (a retried job's first attempt's are not this one's)
         out["partial_result"] = {k: partial[k] for k in VIEW}
+    if job["state"] == "running":  # how long it has left (jobs/estimates.py: history is added at read time)
+        out["eta"] = running_eta(job)
+    elif job["state"] == "queued":  # when it may start: jobs/estimates.py add_estimates, where the place is known
+        out["eta"] = queued_eta()
     if job["state"] == "running" and isinstance(job.get("generation"), dict):
         # a text generation under way: its tokens of the budget, rate and time left (worker/llm/meter.py)
         out["generation"] = job["generation"]

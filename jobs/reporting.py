@@ -12,6 +12,10 @@ A report made inside a text generation carries its detail (worker/progress.py cu
 the budget, the rate, the time left), written with it as the record's `generation`; a report without one clears it.
 The detail alone moving (a token more, the same percent) writes at most every DETAIL_SECONDS, so a budget of
 thousands of tokens still tells its rate and time left, and a long prompt's layers read, once a second.
+
+Each progress event carries the job's `eta` as it is at the report (jobs/estimates.py: its rate since the attempt
+started, else the expected run of its kind, read once here, less what it has run), so a stream's reader needs no
+other read for it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import redis
 from worker.errors import JobCanceled, JobTimeLimitError
 from worker.progress import current_detail
 
+from .estimates import event_eta, expected_run
 from .queue_storage import QueueStorageFull
 
 if TYPE_CHECKING:
@@ -52,12 +57,13 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
     """See JobStore.reporter."""
     last_time, last_stage, last_fraction = 0.0, "", None
     last_detail: tuple | None = None  # what the last written detail showed moving (tokens, layers read)
-    try:  # (Redis away now: no progress webhooks for this attempt; the job goes on, see below)
-        hooked = store.get(job_id) if store.webhooks is not None else None
+    try:  # (Redis away now: no progress webhooks nor history for this attempt; the job goes on, see below)
+        job = store.get(job_id)
+        expect = expected_run(store.r, job) if job is not None else None  # its kind's run (jobs/estimates.py)
     except (redis.ConnectionError, redis.TimeoutError):
-        hooked = None
-    if hooked is not None and not hooked.get("webhook"):
-        hooked = None
+        job, expect = None, None
+    hooked = job if store.webhooks is not None and job is not None and job.get("webhook") else None
+    begun = started_at if started_at is not None else (job or {}).get("started_at")
 
     away = False  # Redis was unreachable at the last report: said once, not at every report
     limit = float(limit_seconds or 0)
@@ -76,7 +82,7 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
             detail = current_detail() if shown or now - last_time >= DETAIL_SECONDS else None
             moved = _moved(detail)
             if shown or (detail is not None and moved != last_detail):
-                store.progress(job_id, fraction, stage, generation=detail)
+                store.progress(job_id, fraction, stage, generation=detail, eta=event_eta(fraction, begun, expect))
                 last_time, last_stage, last_fraction, last_detail = now, stage, fraction, moved
                 if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
                     store.queue_webhook(job_id, "progress", job={

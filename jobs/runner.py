@@ -30,6 +30,7 @@ from . import metrics
 from .batch_run import RunOne, for_each_file  # noqa: F401  (the work functions import them from here)
 from .batch_so_far import result_files
 from .data_dir_check import HandedOn, on_another_data_dir
+from .estimates import Durations
 from .library_index import index_job_tracks
 from .lost_records import reinstate
 from .processes import own_handle, process_token
@@ -188,7 +189,17 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             metrics.job_ran(svc.redis, record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
     _record_end(svc, record, lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
+    _note_duration(svc, record, time.time() - started)
     return "succeeded"
+
+
+def _note_duration(svc: Services, record: dict | None, seconds: float) -> None:
+    """A succeeded run's duration, for the estimates of the jobs of its kind after it (jobs/estimates.py)."""
+    try:
+        if record is not None:
+            Durations(svc.redis).note(record, seconds)
+    except redis.RedisError:  # only an estimate's history: the job's outcome is recorded
+        log.warning("could not note the duration of job %s", record.get("job_id") if record else None)
 
 
 def _end_left_over(svc: Services, job_id: str, *, worker: str, next_job: str) -> None:

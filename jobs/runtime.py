@@ -74,11 +74,12 @@ def new_identity(node: str) -> str:
 
 
 class WorkerRuntime:
-    def __init__(self, flask_app: Flask, *, identity: str, node: str, queues: list[str]):
+    def __init__(self, flask_app: Flask, *, identity: str, node: str, queues: list[str], concurrency: int = 1):
         self.app = flask_app
         self.hostname = identity  # what job records and the registry name this worker by
         self.node = node
         self.queues = queues
+        self.concurrency = max(int(concurrency or 1), 1)  # its pool's processes: jobs it runs at once (estimates.py)
         self.started_at = time.time()
         self._stop = threading.Event()
         self.stopping = threading.Event()  # a stop began: a job start waiting for the job queue gives up (runner.py)
@@ -173,7 +174,7 @@ class WorkerRuntime:
         warmup = {} if self._warmup is None else {  # for /health: whether the first jobs still compile
             "numba_warmup": {"state": self._warmup.state, "seconds": self._warmup.seconds}}
         svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
-                         started_at=self.started_at, **warmup)
+                         concurrency=self.concurrency, started_at=self.started_at, **warmup)
         self._emptied.check(svc.jobs.r)
 
     def _loop(self) -> None:
@@ -287,7 +288,8 @@ def _on_worker_init(sender=None, **kwargs):
         return
     consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
     identity = new_identity(sender.hostname)
-    runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=sorted(consume))
+    runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=sorted(consume),
+                            concurrency=int(getattr(sender, "concurrency", 1) or 1))
     flask_app.extensions[_runtime_key(sender.hostname)] = runtime
     _RUNTIMES[sender.hostname] = runtime  # the shutdown signal names the node only
     # Tasks record this name on their jobs (prefork pool children inherit it); liveness is judged by

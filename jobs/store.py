@@ -33,6 +33,7 @@ from . import record as job_record
 from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
 from .data_epoch import new_job_id, note_data
 from .erasure import erase_session_jobs
+from .estimates import kind_of
 from .fairness import ActiveJobs
 from .job_waits import JobWaits
 from .job_writes import JobWrites
@@ -62,10 +63,10 @@ class JobStore(JobWaits):
         self._canceler = self.r.register_script(CANCELER_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
 
-    # -- create / read --------------------------------------------------------
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
-               webhook: WebhookRequest | None = None, data_dir: str | None = None, output_estimate: int = 0) -> dict:
+               webhook: WebhookRequest | None = None, data_dir: str | None = None, output_estimate: int = 0,
+               audio_seconds: float | None = None) -> dict:
         if not owner:
             raise ValueError("a new job needs an owner")
         job_id = job_id or new_job_id()
@@ -76,7 +77,8 @@ class JobStore(JobWaits):
             "params": json.dumps(params or {}),
             "request_id": request_id or "",  # the API request that made it: log lines carry the same id
             "output_estimate": int(output_estimate),  # bytes it will write: held while active (reserved_bytes)
-        }
+            # what its run may be expected to take is measured on (jobs/estimates.py)
+            "eta_kind": kind_of({"type": job_type, "params": params or {}}), "audio_seconds": audio_seconds or 0.0}
         if webhook is not None:
             record.update(webhook=webhook.url, webhook_events=json.dumps(list(webhook.events)))
         if data_dir:  # the API's data directory, where the session is: a worker on another one hands the job on
@@ -129,7 +131,6 @@ class JobStore(JobWaits):
         """Erase the session's finished jobs, their results and histories (jobs/erasure.py); the number erased."""
         return erase_session_jobs(self.r, owner=owner, session_id=session_id)
 
-    # -- transitions ----------------------------------------------------------
     def _move(self, job_id: str, from_states: Iterable[str], to_state: str, *, seen: list | None = None,
               **fields: Any) -> str | None:
         """The transition (TRANSITION_LUA); with `seen` (state, worker, attempts) only if the record still has them."""
@@ -258,16 +259,16 @@ class JobStore(JobWaits):
     def running_ids(self) -> list[str]:
         return [text(i) for i in self.r.smembers(keys.RUNNING)]
 
-    def progress(self, job_id: str, fraction: float, stage: str, *, generation: dict | None = None) -> bool:
-        """Record a running job's progress (one script: a reader sees the record and the event log agree) and a
-        generation's tokens, rate and time left (worker/llm/meter.py; none clears it). False, nothing written, when the
-        job is not running (ended, or its record lost to a Redis that came back empty: a write made a stub record)."""
+    def progress(self, job_id: str, fraction: float, stage: str, *, generation: dict | None = None,
+                 eta: dict | None = None) -> bool:
+        """Record a running job's progress, a generation's detail (worker/llm/meter.py; none clears it) and, in the
+        event, its `eta` (jobs/estimates.py), in one script. False, nothing written, when the job is not running."""
         fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
-        told = {"generation": generation} if generation is not None else {}
-        event = json.dumps({"state": "running", "progress": fraction, "stage": stage, **told})
+        told, eta = ({"generation": generation} if generation is not None else {}), ({"eta": eta} if eta else {})
+        event = json.dumps({"state": "running", "progress": fraction, "stage": stage, **told, **eta})
         return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
                                    args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, "",
-                                         json.dumps(generation) if told else ""]))
+                                         json.dumps(generation) if told else "", time.time()]))
 
     def file_finished(self, job_id: str, fraction: float, *, attempt: int, entry: dict, results: list[dict],
                       errors: list[dict]) -> bool:
@@ -275,13 +276,12 @@ class JobStore(JobWaits):
         the batch so far (jobs/batch_so_far.py) and the progress event names the file (`finished_file`; a
         progress event still, so a client that knows only those reads it as one). False, nothing written, when
         the job is not running."""
-        fraction = round(min(max(float(fraction), 0.0), 1.0), 4)
-        stage = f"finished {entry.get('filename')}"
+        fraction, stage = round(min(max(float(fraction), 0.0), 1.0), 4), f"finished {entry.get('filename')}"
         event = json.dumps({"state": "running", "progress": fraction, "stage": stage,
                             "finished_file": finished_entry(entry) if "code" not in entry else entry})
         partial = partial_json(attempt, results, errors)
-        return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)],
-                                   args=[fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial, ""]))
+        return bool(self._progress(keys=[keys.job(job_id), keys.events(job_id), keys.event_log(job_id)], args=[
+            fraction, stage, event, EVENT_LOG_MAX_ENTRIES, self.ttl, partial, "", time.time()]))
 
     def succeed(self, job_id: str, result: Any, files: list[str] | None = None) -> bool:
         return self._end(job_id, ("running",), "succeeded", progress=1.0, stage="done", result=result,

@@ -57,11 +57,13 @@ local A = {unpack(ARGV, 4)}
 
 # KEYS: job, its events channel, its event log; ARGV: progress, stage, event JSON, log length, log TTL seconds
 # and, for a batch that has finished a file, what it has finished so far (JSON; the record's `partial`, '' for
-# none), then a text generation's detail (JSON; the record's `generation`, '' clears it).
+# none), then a text generation's detail (JSON; the record's `generation`, '' clears it), then the time of the report
+# (the record's `progress_at`: a job that reports nothing for long is stuck, jobs/estimates.py).
 # Only a running job's record is written: a progress report never makes a record (see JobStore.progress).
 PROGRESS_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[1], 'stage', ARGV[2])
+if ARGV[8] then redis.call('HSET', KEYS[1], 'progress_at', ARGV[8]) end
 if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'partial', ARGV[6]) end
 if ARGV[7] and ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'generation', ARGV[7])
 else redis.call('HDEL', KEYS[1], 'generation') end

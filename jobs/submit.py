@@ -29,9 +29,11 @@ LIBRARY_INDEX_TASK = "music_analyzer.library_index"  # tasks.library_index_task
 
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
            files: list[str] | None = None, batch: bool = False, queue: str | None = None,
-           webhook: WebhookRequest | None = None, capped: bool = True, output_estimate: int | None = None) -> dict:
+           webhook: WebhookRequest | None = None, capped: bool = True, output_estimate: int | None = None,
+           audio_seconds: float | None = None) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
-    `output_estimate`: the bytes it will write into the session, held against the owner's quota until it ends.
+    `output_estimate`: the bytes it will write into the session, held against the owner's quota until it ends;
+    `audio_seconds`: the length of the audio it reads (what its expected run is measured on, jobs/estimates.py).
 
     The owner of a job on a session is that session's owner: the worker finds the files in their folder.
 
@@ -47,7 +49,7 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     if capped:  # (a probe is not: it asks whether the queue is served, and its answer is its wait)
         svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))
     job = _record(job_type, owner=owner, session_id=session_id, queue=queue, params=params, webhook=webhook,
-                  output_estimate=output_estimate)
+                  output_estimate=output_estimate, audio_seconds=audio_seconds)
     with ended_on_error(job["job_id"], "could not enqueue the job: the job queue did not take it"):
         _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files or []))
         # its turn among the queue's users (jobs/fairness.py)
@@ -60,13 +62,14 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
 
 
 def _record(job_type: str, *, owner: str, session_id: str | None, queue: str, params: dict[str, Any],
-            webhook: WebhookRequest | None, output_estimate: int | None = None) -> dict:
+            webhook: WebhookRequest | None, output_estimate: int | None = None, audio_seconds: float | None = None
+            ) -> dict:
     svc = services()
     return svc.jobs.create(owner=owner, job_type=job_type, session_id=session_id, queue=queue,
                            task=JOB_TYPES[job_type].task, params=params,
                            request_id=g.get("request_id") if has_request_context() else None,
                            webhook=webhook, data_dir=svc.sessions.identity() if session_id else None,
-                           output_estimate=output_estimate or 0)
+                           output_estimate=output_estimate or 0, audio_seconds=audio_seconds)
 
 
 @contextmanager

@@ -67,3 +67,27 @@ GENERATION = obj(
     **{"pass": {**INT, "description": "In an analysis of several passes (a long recording's: one per chunk, then "
                 "the merge): which pass this generation is; its time left is this pass's. Absent for one pass."},
        "passes": {**INT, "description": "With `pass`: how many passes the analysis makes."}})
+ETA = obj(
+    ["seconds_left", "basis"],
+    "Present while the job is queued or running: about how long it has left and, queued, about when it starts "
+    "(jobs/estimates.py). Measured, never invented: a running job's own rate since its attempt started (`progress`: "
+    "elapsed x (1 - progress) / progress, once progress is 5 % and 2 s have passed), else the durations of the last "
+    "finished jobs of its type and method nearest its length of audio, less what it has run (`history`). A queued "
+    "job's start is its queue's running jobs' time left and its jobs ahead's expected runs shared among the queue's "
+    "workers. Estimates, to be said \"about\"; null where there is no basis yet. Absent once the job has ended, and "
+    "in records of older versions. Its progress events carry it as it was at each report.",
+    seconds_left={**null(NUM), "minimum": 0, "description": (
+        "About how many seconds until the job ends (queued: its wait and its own expected run). Null with no basis: "
+        "a running job before 5 % and 2 s with no finished job of its kind, or past what its kind takes, or stuck "
+        "(no report for over a minute and for longer than its run before it); a queued one with `starts_in` null, "
+        "or no finished job of its kind.")},
+    starts_in={**null(NUM), "minimum": 0, "description": (
+        "Queued only: about how many seconds until a worker starts it. Null where its place is not known "
+        "(`jobs_ahead` null), no live worker serves its queue, or a job ahead or running on its queue has no "
+        "basis.")},
+    basis={**null({"enum": ["progress", "history"]}), "description": (
+        "What `seconds_left` is measured from (`progress`: the job's own rate; `history`: finished jobs of its "
+        "type and method); null when it is null.")})
+ETA["examples"] = [{"seconds_left": 42.5, "basis": "progress"},
+                   {"seconds_left": 95.0, "starts_in": 60.2, "basis": "history"},
+                   {"seconds_left": None, "starts_in": None, "basis": None}]

@@ -15,7 +15,7 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
-from .job_fields import FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
+from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
 from .library_schemas import library_schemas
 from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
@@ -200,7 +200,7 @@ def job_schema() -> Schema:
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
                  finished_at=null(TIME), queue=null(STR), attempts=INT, request_id=null(STR),
-                 jobs_ahead=JOBS_AHEAD, lost_attempts=LOST_ATTEMPTS, generation=GENERATION,
+                 jobs_ahead=JOBS_AHEAD, lost_attempts=LOST_ATTEMPTS, generation=GENERATION, eta=ETA,
                  input_files=arr(STR, "The session's uploads the job reads (a batch: every one when it was "
                                  "queued); empty for model and library jobs."),
                  result={"type": "object", "description": "The result of the job's `type` (see the *Result schemas)."},
@@ -237,7 +237,7 @@ def accepted_schema() -> Schema:
                job_id=STR, status_url={"type": "string", "examples": ["/jobs/4f1c0b5e9d2a4c7f8e6b3a2d1c0f9e8d"]},
                state={"enum": sorted(STATES)}, type={"enum": sorted(JOB_TYPES)}, method=METHOD,
                input_files=arr(STR, "The uploads the job reads (none for model and library jobs)."),
-               queue=null(STR), jobs_ahead=JOBS_AHEAD)
+               queue=null(STR), jobs_ahead=JOBS_AHEAD, eta=ETA)
 
 
 def session_schemas() -> dict[str, Schema]:
@@ -353,9 +353,9 @@ def job_event() -> Schema:
                  "`finished_file`, a stream joined midway also `partial_result`; a queued job's `state` events "
                  "`jobs_ahead`; a logged `state` event the record's `attempts`: `queued` with 1 or more, or "
                  "`running` with more than 1, is the retry of a lost attempt; a text generation's progress "
-                 "`generation`, as in the record).",
+                 "`generation`, as in the record; a progress event the job's `eta` as it was at that report).",
                  state={"enum": sorted(STATES)}, progress=NUM, stage=STR, jobs_ahead=JOBS_AHEAD, generation=GENERATION,
-                 attempts={"type": "integer", "minimum": 0})
+                 attempts={"type": "integer", "minimum": 0}, eta=ETA)
     return obj(["event", "data"], "One Server-Sent Event: `state` and `progress` carry the job's state, progress "
                "and stage, the last, `done`, the job record exactly as GET /jobs/<id> returns it. `id` (`<ms>-<seq>`) "
                "is what `Last-Event-ID` resumes after; `: keep-alive` comments are not events. While the job is "

@@ -14,7 +14,7 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, Mu
 from .health_table import show_workers
 from .records import Job
 from .retries import attempt_text
-from .ui import STATE_STYLE, Output, generation_text, place_text
+from .ui import STATE_STYLE, Output, eta_text, generation_text, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
 from .webhooks import webhook_args
 
@@ -42,11 +42,12 @@ def _stage(job: Job | dict[str, Any]) -> str:
     """The stage; for a failed job its error's code and message (a stranger's table read "failed / failed", the
     reason in no command's output but --json)."""
     error = job.get("error") or {}
-    if job.get("state") == "queued":  # its place in the queue (a server before jobs_ahead: none)
-        return f"{job.get('stage') or 'queued'}{place_text(dict(job))}"
+    if job.get("state") == "queued":  # its place in the queue and when it may start (a server before them: none)
+        return f"{job.get('stage') or 'queued'}{place_text(dict(job), start=True)}"
     if job.get("state") not in ("failed", "unknown") or not error:  # unknown: why it could not be followed
-        # a text generation under way: its tokens of the budget, rate and time left
-        return generation_text(dict(job)) or str(job.get("stage") or "")
+        # a text generation under way: its tokens of the budget, rate and time left; else the job's time left
+        left = f" · {left}" if (left := eta_text(dict(job))) else ""
+        return generation_text(dict(job)) or f"{job.get('stage') or ''}{left}"
     message = str(error.get("message") or "")
     cut = message if len(message) <= ERROR_SHOWN_CHARS else message[:ERROR_SHOWN_CHARS - 1] + "…"
     return f"{error.get('code') or 'failed'}: {cut}" if cut else str(error.get("code") or "failed")

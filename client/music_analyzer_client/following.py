@@ -140,15 +140,18 @@ def long_poll(client: MusicAnalyzer, job_id: str, *, poll_seconds: float = 2.0) 
         now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"), job.get("generation"))
         if now != seen:
             seen = now
-            yield {"event": "progress", "id": None, "data": change(now)}
+            yield {"event": "progress", "id": None, "data": change(now, job.get("eta"))}
 
 
-def change(now: tuple[Any, ...]) -> dict[str, Any]:
+def change(now: tuple[Any, ...], eta: Any = None) -> dict[str, Any]:
     """A polled record's (state, progress, stage, attempts, generation) as a stream's event data (`attempts`: a
-    retry shows; `generation`: a text generation's tokens, rate and time left, when the record has it)."""
+    retry shows; `generation`: a text generation's tokens, rate and time left, when the record has it), with its
+    `eta` (the job's time left; not a change by itself: it moves at every read)."""
     data = {"state": now[0], "progress": now[1], "stage": now[2], "attempts": now[3]}
     if now[4] is not None:
         data["generation"] = now[4]
+    if isinstance(eta, dict):
+        data["eta"] = eta
     return data
 
 
@@ -186,7 +189,7 @@ def wait_job(client: MusicAnalyzer, job_id: str, *, timeout: float | None, check
         now = (job.get("state"), job.get("progress"), job.get("stage"), job.get("attempts"), job.get("generation"))
         if on_event is not None and (ended or now != seen):
             seen = now
-            on_event(done(job) if ended else {"event": "progress", "id": None, "data": change(now)})
+            on_event(done(job) if ended else {"event": "progress", "id": None, "data": change(now, job.get("eta"))})
         if ended or left <= 0 or stopped or (stop is not None and stop.is_set()):
             break
     if check and not ended:

@@ -13,9 +13,19 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.status import Status
 from rich.table import Table
+from rich.text import Text
 
 from .errors import MusicAnalyzerError
 from .retries import RetryWatch, lost_note
@@ -88,12 +98,39 @@ class Tracker(Protocol):
                  tb: TracebackType | None) -> None: ...
 
 
-def place_text(data: dict[str, Any]) -> str:
-    """A queued job's place in its queue, " (next)" or " (3 ahead)", from the server's `jobs_ahead`; "" unknown."""
+def place_text(data: dict[str, Any], *, start: bool = False) -> str:
+    """A queued job's place in its queue, " (next)" or " (3 ahead)", from the server's `jobs_ahead`; "" unknown.
+    `start`: with when it may start, " (3 ahead, starts in about 2 min)" (the server's `eta.starts_in`)."""
     ahead = data.get("jobs_ahead")
-    if data.get("state") != "queued" or not isinstance(ahead, int) or isinstance(ahead, bool):
+    if data.get("state") != "queued":
         return ""
-    return " (next)" if ahead == 0 else f" ({ahead} ahead)"
+    known = isinstance(ahead, int) and not isinstance(ahead, bool)
+    parts = ["next" if ahead == 0 else f"{ahead} ahead"] if known else []
+    if start and (starts := start_text(data)):
+        parts.append(starts)
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
+
+
+def start_text(data: dict[str, Any], seconds: float | None = None) -> str:
+    """When a queued job may start, "starts in about 2 min", from the server's `eta.starts_in` (or `seconds` of it
+    left); "" without one, or under a second (its place says it is next)."""
+    eta = data.get("eta")
+    starts = seconds if seconds is not None else _seconds(eta.get("starts_in")) if isinstance(eta, dict) else None
+    return f"starts in about {left_text(starts)}" if starts is not None and starts >= 1 else ""
+
+
+def eta_text(data: dict[str, Any], seconds: float | None = None) -> str:
+    """A running job's time left, "about 40 s left", from the server's `eta.seconds_left` (or `seconds` of it left);
+    "" without one, and while a text generation shows its own ("up to 28 s left": generation_text)."""
+    eta = data.get("eta")
+    if data.get("state") != "running" or isinstance(data.get("generation"), dict):
+        return ""
+    left = seconds if seconds is not None else _seconds(eta.get("seconds_left")) if isinstance(eta, dict) else None
+    return f"about {left_text(left)} left" if left is not None and left >= 1 else ""
 
 
 def left_text(seconds: float) -> str:
@@ -137,12 +174,36 @@ def status_text(data: dict[str, Any]) -> str:
     return f"{state} · {stage}" if stage and stage != state and state == "running" else state
 
 
+class EtaColumn(ProgressColumn):
+    """A job's estimate, counted down between its events (a job reports when its shown percent changes: a long one
+    every few seconds): "about 40 s left" running, "starts in about 2 min" queued; nothing once it has run out (the
+    job is late on it: its next event says more) or where the server gave none."""
+
+    def render(self, task: Task) -> Text:
+        until, what = task.fields.get("until"), task.fields.get("until_what")
+        if until is None or task.finished or task.stop_time is not None:
+            return Text("")
+        left = until - time.monotonic()
+        return Text(eta_text({"state": "running"}, left) if what == "left" else start_text({}, left))
+
+
+def eta_until(data: dict[str, Any]) -> tuple[float | None, str | None]:
+    """(the monotonic time the job's estimate runs out, "left" or "starts") from an event's `eta`."""
+    eta, state = data.get("eta"), data.get("state")
+    if not isinstance(eta, dict) or (state == "running" and isinstance(data.get("generation"), dict)):
+        return None, None
+    what = "left" if state == "running" else "starts" if state == "queued" else None
+    seconds = _seconds(eta.get("seconds_left" if what == "left" else "starts_in")) if what else None
+    return (time.monotonic() + seconds, what) if seconds is not None else (None, None)
+
+
 class BarTracker:
     """One rich progress bar per job, on stderr."""
 
     def __init__(self, console: Console, *, keep_finished: bool = True) -> None:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
-                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+                                 TextColumn("{task.fields[status]}"), EtaColumn(), TimeElapsedColumn(),
+                                 console=console)
         self.keep_finished = keep_finished
         self.tasks: dict[str, TaskID] = {}
         self.total: TaskID | None = None
@@ -150,6 +211,7 @@ class BarTracker:
         self.lock = threading.Lock()
         self.retries = RetryWatch()
         self.labels: dict[str, str] = {}
+        self.states: dict[str, str] = {}
 
     def overall(self, label: str, total: int) -> None:
         self.total, self.count = self.progress.add_task(label, total=total, status=f"0/{total}"), (0, total)
@@ -170,19 +232,24 @@ class BarTracker:
 
     def add(self, job_id: str, label: str) -> None:
         with self.lock:
-            self.tasks[job_id] = self.progress.add_task(label, total=100, status="queued")
+            self.tasks[job_id] = self.progress.add_task(label, total=100, status="queued", until=None, until_what=None)
+            self.states[job_id] = "queued"
             self.labels[job_id] = label
 
     def update(self, job_id: str, data: dict[str, Any]) -> None:
         progress = float(data.get("progress") or 0.0)
         if (retry := self.retries.news(job_id, data)) is not None:  # above the bars, as a line that stays
             self.progress.console.print(f"{self.labels.get(job_id, job_id)}: {retry}", style="yellow")
-        self.progress.update(self.tasks[job_id], completed=100 * progress, status=status_text(data))
+        # an event without an `eta` in the same state (a batch's finished file, an older server's) keeps the one told
+        kept = "eta" not in data and self.states.get(job_id) == data.get("state")
+        self.states[job_id] = str(data.get("state"))
+        until: dict[str, Any] = {} if kept else dict(zip(("until", "until_what"), eta_until(data), strict=True))
+        self.progress.update(self.tasks[job_id], completed=100 * progress, status=status_text(data), **until)
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
         done = record.get("state") == "succeeded"
         task = self.tasks[job_id]
-        self.progress.update(task, status=status_text(record) + end_note(record),
+        self.progress.update(task, status=status_text(record) + end_note(record), until=None,
                              completed=100 if done else 100 * float(record.get("progress") or 0.0))
         self.progress.stop_task(task)
         if not self.keep_finished:
@@ -238,7 +305,7 @@ class LineTracker:
                 self.states.pop(job_id, None)  # the retry's own state line follows (a new child's: `running` again)
             if not self.quiet:
                 self.console.print(f"{self.labels.get(job_id, job_id)}: {retry}", style="yellow")
-        self._say(job_id, state, f"{state}{place_text(data)}")
+        self._say(job_id, state, f"{state}{place_text(data, start=True)}")
 
     def finish(self, job_id: str, record: dict[str, Any]) -> None:
         seconds = ran_seconds(record)

@@ -18,7 +18,7 @@ from .client import MusicAnalyzer
 from .errors import MusicAnalyzerError
 from .records import TERMINAL_STATES, Job, JobEvent
 from .retries import RetryWatch
-from .ui import Output, Tracker, generation_text, place_text, status_text
+from .ui import Output, Tracker, eta_text, generation_text, place_text, status_text
 
 # a command that is one job (models load|unload|generate, library ask|reindex): started with the two callbacks
 # MusicAnalyzer.command takes, returning the job's result
@@ -201,7 +201,8 @@ def job_text(data: dict[str, Any]) -> str:
     """A followed job's state for the spinner: "waiting for the GPU worker…" while queued, then its stage and
     share done ("running · generating 40%")."""
     if data.get("state") == "queued":
-        return f"waiting for the GPU worker{place_text(data)}…"
+        return f"waiting for the GPU worker{place_text(data, start=True)}…"
     share = data.get("progress")  # (a generation's tokens of its budget say it already)
     done = f" {share:.0%}" if isinstance(share, int | float) and 0 < share < 1 and not generation_text(data) else ""
-    return f"{status_text(data)}{done}"
+    left = f", {left}" if (left := eta_text(data)) else ""  # the job's time left (a generation says its own)
+    return f"{status_text(data)}{done}{left}"

@@ -1,18 +1,31 @@
 // The open session's jobs: live progress from each running job's event stream, and a cancel button.
 import { del, followJob, get } from './api.js';
 import { LABELS } from './analyses.js';
-import { $, announce, clearNotice, el, errorText, notify, stageText } from './ui.js';
+import { $, announce, clearNotice, el, errorText, leftText, notify, stageText } from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const ENDED = new Set([...FINAL, 'gone']); // gone: the server no longer has the job (api.js JOB_GONE)
 // A queued row asks for its place this often: the event stream says when the job starts, not when the jobs ahead
 // of it do (one GET per queued row; the server counts in one bounded walk of the queue, jobs/queue_position.py)
 const PLACE_REFRESH_MS = 5000;
+// A row's estimate (`eta`: time left, or when a queued job starts) is counted down this often between the events
+// that tell it anew: a long job reports when its shown percent moves, every few seconds. Nothing is asked of the
+// server for it.
+const ETA_TICK_MS = 1000;
 
 export class JobList {
   constructor({ onFinished }) {
     this.onFinished = onFinished;
-    this.rows = new Map(); // job id -> {record, node, stop}
+    this.rows = new Map(); // job id -> {record, node, stop, etaAt}
+    this.tick = null;
+  }
+
+  // each row's estimate counted down in place (its text alone: a redrawn row would lose the keyboard's focus)
+  countDown() {
+    for (const row of this.rows.values()) {
+      const span = row.node.querySelector('.job-eta');
+      if (span) span.textContent = etaPart(row, span.dataset.after === '1');
+    }
   }
 
   reset(jobs) {
@@ -21,6 +34,7 @@ export class JobList {
       clearInterval(row.place);
     }
     this.rows.clear();
+    this.tick ??= setInterval(() => this.countDown(), ETA_TICK_MS);
     $('#job-list').replaceChildren();
     const newest = [...jobs].sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
     for (const job of newest.reverse()) this.add(job);
@@ -43,7 +57,8 @@ export class JobList {
   add(job, { started = false } = {}) {
     if (this.rows.has(job.job_id)) return;
     const row = { record: job, node: el('li', { class: 'job', dataset: { job: job.job_id } }), stop: null,
-      place: null };
+      place: null, etaAt: performance.now() };
+    this.tick ??= setInterval(() => this.countDown(), ETA_TICK_MS);
     this.rows.set(job.job_id, row);
     $('#job-list').prepend(row.node);
     $('#jobs-empty').hidden = true;
@@ -55,8 +70,11 @@ export class JobList {
       row.stop = followJob(job.job_id, (update) => {
         const was = row.record.state;
         const wasFinal = FINAL.has(was);
-        // a generation's `generation` is in the events that have one: an event without it ends it
-        row.record = { ...row.record, generation: undefined, ...update };
+        // a generation's `generation` is in the events that have one: an event without it ends it; an estimate
+        // (`eta`) is kept by an event without one in the same state (a batch's finished file), ended by a new state
+        const eta = update.eta ?? (update.state === undefined || update.state === was ? row.record.eta : undefined);
+        if (update.eta) row.etaAt = performance.now();
+        row.record = { ...row.record, generation: undefined, ...update, eta };
         if (row.record.state !== 'queued') clearInterval(row.place);
         this.draw(row);
         // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
@@ -82,7 +100,8 @@ export class JobList {
     try {
       const now = await get(`/jobs/${encodeURIComponent(row.record.job_id)}`);
       if (row.record.state !== 'queued' || now.state !== 'queued') return;
-      row.record = { ...row.record, jobs_ahead: now.jobs_ahead };
+      row.record = { ...row.record, jobs_ahead: now.jobs_ahead, eta: now.eta };
+      row.etaAt = performance.now();
       this.draw(row);
     } catch { /* the event stream says what became of the job */ }
   }
@@ -119,10 +138,26 @@ export class JobList {
       bar,
       el('span', { class: 'state', dataset: { state: job.state } }, job.state === 'running'
         ? `${Math.round((job.progress ?? 0) * 100)} %` : job.state),
-      el('span', { class: 'stage small muted' }, detail),
+      el('span', { class: 'stage small muted' }, detail, final ? null
+        : el('span', { class: 'job-eta', dataset: { after: detail ? '1' : '' } }, etaPart(row, Boolean(detail)))),
       cancel ?? el('span'),
     );
   }
+}
+
+// The job's estimate as its row says it, counted down from when it was told: "about 40 s left" (running), "starts
+// in about 2 min" (queued), after " · " where the row says more before it; nothing without one, once it has run out
+// (the job is late on it: its next event says more), or while a text generation says its own ("up to 28 s left").
+function etaPart(row, before = true) {
+  const job = row.record;
+  const eta = job.eta;
+  if (!eta || typeof eta !== 'object' || (job.state === 'running' && job.generation)) return '';
+  const told = job.state === 'running' ? eta.seconds_left : job.state === 'queued' ? eta.starts_in : null;
+  if (typeof told !== 'number') return '';
+  const left = told - (performance.now() - row.etaAt) / 1000;
+  if (left < 1) return '';
+  const text = job.state === 'running' ? `about ${leftText(left)} left` : `starts in about ${leftText(left)}`;
+  return before ? ` · ${text}` : text;
 }
 
 // a queued job's place in its queue: "next", "3 ahead"; nothing when the server does not know it (or says none)

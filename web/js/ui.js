@@ -151,7 +151,7 @@ export function coalesced(fn) {
 }
 
 // A time left as a person reads it: "28 s", "4 min 10 s" (whole seconds: it is an estimate)
-function leftText(seconds) {
+export function leftText(seconds) {
   const whole = Math.max(Math.round(seconds), 1);
   if (whole < 60) return `${whole} s`;
   return whole < 3600 ? `${Math.floor(whole / 60)} min ${whole % 60} s`

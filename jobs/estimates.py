@@ -42,7 +42,7 @@ MAX_SECONDS = 7 * 24 * 3600.0  # a figure past a week is no estimate: none
 HISTORY_SIZE = 50  # finished jobs kept per kind
 HISTORY_TTL_SECONDS = 30 * 24 * 3600  # a kind nothing ran of for this long forgets its history
 NEAREST = 5  # finished jobs nearest in length that a job's expected run is the median of
-BASIS_PROGRESS, BASIS_HISTORY = "progress", "history"
+BASIS_PROGRESS, BASIS_HISTORY, BASIS_QUEUE = "progress", "history", "queue"
 
 
 def kind_of(job: Mapping[str, Any]) -> str:
@@ -243,8 +243,7 @@ def add_estimates(client: redis.Redis, views: list[dict], work_ahead: Mapping[st
         starts = _start_of(view, work_ahead, workers, [left_of(j) for j in running.get(str(view.get("queue")), [])],
                            run_of)
         total = _clamped(starts + own) if starts is not None and own is not None else None
-        view["eta"] = {"seconds_left": total, "starts_in": starts,
-                       "basis": BASIS_HISTORY if starts is not None else None}
+        view["eta"] = {"seconds_left": total, "starts_in": starts, "basis": BASIS_QUEUE if starts is not None else None}
 
 
 def _start_of(view: dict, work_ahead: Mapping[str, dict[str, list[float]]], workers: Mapping[str, int],

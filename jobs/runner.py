@@ -188,8 +188,8 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             drop_earlier(written)  # after `forget`: a kill between the two still finds every earlier file to restore
             metrics.job_ran(svc.redis, record or {"type": job_type}, time.time() - started)
     index_job_tracks(record or {}, job_type, settings=current_app.config, sessions=svc.sessions)
+    _note_duration(svc, record, time.time() - started)  # before the end: a reader woken by it finds it kept
     _record_end(svc, record, lambda: svc.jobs.succeed(job_id, result, files=result_files(result)))
-    _note_duration(svc, record, time.time() - started)
     return "succeeded"
 
 

@@ -112,8 +112,9 @@ def test_reconnecting_with_last_event_id_replays_only_what_came_after(app, clien
     jobs.progress(job_id, 0.5, "second")
     with stream(client, job_id) as fresh:  # a new listener: the current state, with the newest id
         now = fresh.next()
+    # (its `eta`: none yet, the progress written within the attempt's first 2 s)
     assert (now.event, now.json()) == ("state", {"state": "running", "progress": 0.5, "stage": "second",
-                                                 "attempts": 1})
+                                                 "attempts": 1, "eta": {"seconds_left": None, "basis": None}})
 
     with stream(client, job_id, last_event_id=NO_EVENT_ID) as everything:
         start, first, second = everything.next(), everything.next(), everything.next()

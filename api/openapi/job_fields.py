@@ -85,9 +85,10 @@ ETA = obj(
         "Queued only: about how many seconds until a worker starts it. Null where its place is not known "
         "(`jobs_ahead` null), no live worker serves its queue, or a job ahead or running on its queue has no "
         "basis.")},
-    basis={**null({"enum": ["progress", "history"]}), "description": (
-        "What `seconds_left` is measured from (`progress`: the job's own rate; `history`: finished jobs of its "
-        "type and method); null when it is null.")})
+    basis={**null({"enum": ["progress", "history", "queue"]}), "description": (
+        "What the figures are measured from: `progress`, the job's own rate; `history`, finished jobs of its type "
+        "and method; `queue` (a queued job), its queue's running jobs and the jobs ahead of it. Null when there "
+        "is none.")})
 ETA["examples"] = [{"seconds_left": 42.5, "basis": "progress"},
-                   {"seconds_left": 95.0, "starts_in": 60.2, "basis": "history"},
+                   {"seconds_left": 95.0, "starts_in": 60.2, "basis": "queue"},
                    {"seconds_left": None, "starts_in": None, "basis": None}]

@@ -88,8 +88,9 @@ def public_view(job: dict) -> dict:
     if job["state"] == "running" and isinstance(partial, dict) and partial.get("attempt") == job.get("attempts"):
         # a running batch's files finished so far (a retried job's first attempt's are not this one's)
         out["partial_result"] = {k: partial[k] for k in VIEW}
-    if job["state"] == "running":  # how long it has left (jobs/estimates.py: history is added at read time)
-        out["eta"] = running_eta(job)
+    if job["state"] == "running":  # how long it has left (jobs/estimates.py: history is added at read time; a
+        # progress webhook's job carries the one its report told)
+        out["eta"] = job["eta"] if isinstance(job.get("eta"), dict) else running_eta(job)
     elif job["state"] == "queued":  # when it may start: jobs/estimates.py add_estimates, where the place is known
         out["eta"] = queued_eta()
     if job["state"] == "running" and isinstance(job.get("generation"), dict):

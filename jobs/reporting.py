@@ -82,11 +82,12 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
             detail = current_detail() if shown or now - last_time >= DETAIL_SECONDS else None
             moved = _moved(detail)
             if shown or (detail is not None and moved != last_detail):
-                store.progress(job_id, fraction, stage, generation=detail, eta=event_eta(fraction, begun, expect))
+                eta = event_eta(fraction, begun, expect)
+                store.progress(job_id, fraction, stage, generation=detail, eta=eta)
                 last_time, last_stage, last_fraction, last_detail = now, stage, fraction, moved
                 if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)
-                    store.queue_webhook(job_id, "progress", job={
-                        **hooked, "state": "running", "stage": stage, "progress": fraction,
+                    store.queue_webhook(job_id, "progress", job={  # (its `eta` the event's: record.public_view)
+                        **hooked, "state": "running", "stage": stage, "progress": fraction, "eta": eta,
                         **({"generation": detail} if detail is not None else {})})
             canceled = store.cancel_requested(job_id)
         except (redis.ConnectionError, redis.TimeoutError) as e:

@@ -30,7 +30,9 @@ from tests.browser_page import logged_in
 from tests.conftest import Client, serving
 from tests.contract import assert_answer
 from tests.sse import open_stream
+from tests.test_api_contract import Receiver
 from tests.test_cli import CLI, cli_env, on_a_terminal
+from tests.test_cli_webhook import delivered
 from tests.test_resilience import start_worker_process, stop_all
 
 LONG_SECONDS = 1200  # a features analysis of it runs ~10 s here: long enough for its rate to mean something
@@ -49,8 +51,8 @@ def seconds_of(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def queue_features(c: Client, sid: str) -> dict:
-    answer = c.post(f"/process/features/{sid}", json={"file": "long.flac", "picture": False})
+def queue_features(c: Client, sid: str, **more: str) -> dict:
+    answer = c.post(f"/process/features/{sid}", json={"file": "long.flac", "picture": False, **more})
     assert answer.status_code == 202, answer.text
     return answer.json()
 
@@ -68,7 +70,9 @@ def long_analyses(own_queues: dict, tmp_path: Path
     r.delete(keys.durations("features:"))  # no finished features job yet: no history to go by
     env = {**os.environ, "REDIS_URL": settings["REDIS_URL"], "DATA_DIR": settings["DATA_DIR"],
            "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "GPU_QUEUE": settings["GPU_QUEUE"],
-           "CPU_QUEUE": settings["CPU_QUEUE"], "MAX_DURATION_SECONDS": "3600", "MAX_UPLOAD_BYTES": str(64 << 20)}
+           "CPU_QUEUE": settings["CPU_QUEUE"], "MAX_DURATION_SECONDS": "3600", "MAX_UPLOAD_BYTES": str(64 << 20),
+           "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "WEBHOOK_SECRET": settings["WEBHOOK_SECRET"],
+           "WEBHOOK_PROGRESS_SECONDS": "0"}
     workers: list = []
     with serving(app) as base:
         c = Client(base)
@@ -86,9 +90,10 @@ def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_s
     from app import create_app
 
     spec = spec_for(create_app(own_queues))
+    receiver = Receiver()
     with long_analyses(own_queues, tmp_path) as (base, c, sid, r, start_worker):
         # queued with no worker on its queue and no finished job of its kind: no basis, said as null
-        first = queue_features(c, sid)
+        first = queue_features(c, sid, webhook=receiver.url)
         assert first["eta"] == {"seconds_left": None, "starts_in": None, "basis": None}, first
         assert_answer(spec, "POST", "/process/features/{session_id}", 202, first)
         a = first["job_id"]
@@ -158,6 +163,15 @@ def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_s
         assert re.search(r"about (\d+ s|\d+ min \d+ s) left", screen), screen
         ended = c.get(f"/jobs/{b['job_id']}").json()
         assert ended["state"] == "succeeded" and "eta" not in ended
+
+    # its webhook's deliveries carry the job's view: its start with no basis yet, its progress as each report told it
+    bodies = [json.loads(d["body"]) for d in delivered(receiver, a, "job.completed")]
+    receiver.close()
+    hooked = [(body["type"], body["data"].get("eta")) for body in bodies if body["data"]["job_id"] == a]
+    assert hooked[0] == ("job.start", {"seconds_left": None, "basis": None}), hooked
+    told = [eta for kind, eta in hooked if kind == "job.progress" and eta["basis"] == "progress"]
+    assert told and all(0 <= eta["seconds_left"] < 3 * ran for eta in told), hooked
+    assert hooked[-1] == ("job.completed", None)
 
 
 PLACE_REFRESH_MS = 5000  # how often the page reads a queued row's place (and when it may start) again: web/js/jobs.js

@@ -35,7 +35,7 @@ CHUNK = 200  # messages read per LRANGE inside the script
 _AHEAD_LUA = """
 local wanted, left = {}, #ARGV - 2
 for i = 3, #ARGV do wanted[ARGV[i]] = true end
-local limit, prefix, seen, ahead, counted, out, work = tonumber(ARGV[1]), ARGV[2], 0, 0, {}, {}, {}
+local limit, prefix, seen, ahead, counted, out, jobs, audio = tonumber(ARGV[1]), ARGV[2], 0, 0, {}, {}, {}, {}
 for _, key in ipairs(KEYS) do
   local stop = -1
   while true do
@@ -45,6 +45,8 @@ for _, key in ipairs(KEYS) do
       if id and wanted[id] then
         out[#out + 1] = id
         out[#out + 1] = ahead
+        local work = {}
+        for kind, n in pairs(jobs) do work[kind] = {n, audio[kind]} end
         out[#out + 1] = cjson.encode(work)
         wanted[id] = nil
         left = left - 1
@@ -56,8 +58,8 @@ for _, key in ipairs(KEYS) do
           counted[id] = true
           ahead = ahead + 1
           local kind = rec[2] or ''
-          local sums = work[kind] or {0, 0}
-          work[kind] = {sums[1] + 1, sums[2] + (tonumber(rec[3]) or 0)}
+          jobs[kind] = (jobs[kind] or 0) + 1
+          audio[kind] = (audio[kind] or 0) + (tonumber(rec[3]) or 0)
         end
       end
       seen = seen + 1

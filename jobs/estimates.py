@@ -6,8 +6,9 @@ nothing said how long: only a text generation had a time left (worker/llm/meter.
 Two measured bases, nothing invented:
 - `progress`: the job's own rate since its attempt started, elapsed x (1 - p) / p, once p is at least
   MIN_PROGRESS and the attempt has run MIN_SECONDS (earlier the rate means nothing). The elapsed time is taken when
-  the view is read, so a job that slows down sees its estimate grow; a job that has reported nothing for longer than
-  STUCK_SECONDS and than all its run up to its last report is stuck, and has none.
+  the view is read, so a job that slows down sees its estimate grow; a job that has reported nothing (its record's
+  `progress_at`, written with each report) for longer than STUCK_SECONDS and than all its run up to its last report
+  is stuck, and has none. A progress event carries the figure as it was at its report (event_eta).
 - `history`: the durations of finished jobs of the same type and method (`eta_kind`), kept in Redis per kind (the
   last HISTORY_SIZE, expiring HISTORY_TTL_SECONDS after the last one) with the seconds of audio each read. A job's
   expected run is the median of its NEAREST nearest finished jobs by length (on a log scale), each scaled to its own
@@ -16,6 +17,7 @@ Two measured bases, nothing invented:
   counted in the broker's lists by the walk that counts `jobs_ahead`), shared among the queue's workers (their pool
   processes: `concurrency` in their heartbeats) as evenly as they can take it.
 
+`basis` says which: `progress`, `history`, or `queue` for a queued job's figures.
 Every figure is an estimate, said "about"; null where there is no basis (no history of a kind ahead, a running job
 past what its kind takes, no live worker on the queue), never negative, and none over MAX_SECONDS.
 """

@@ -156,7 +156,7 @@ def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_s
                            and d["state"] == "running" and d.get("stage") == "decoding")
         # its first report, before its own rate means anything: the kind's run less what it has run
         assert first_b["eta"]["basis"] == "history", first_b
-        assert 0 < first_b["eta"]["seconds_left"] <= kept[0][1], (first_b, kept)
+        assert 0 < first_b["eta"]["seconds_left"] <= kept[0][1] + 0.05, (first_b, kept)  # (said to 0.1 s)
         # followed on a terminal with bars: the time left, counted down between its events
         code, screen, _ = on_a_terminal(["jobs", "--watch", "--session", sid], cli_env(base, tmp_path))
         assert code == 0, screen

@@ -1,7 +1,7 @@
 """A job says how long it has left, and a queued one roughly when it starts (`eta`, jobs/estimates.py).
 
 A stranger's trial: "no whole-job estimates". Real parts throughout: an app on queues of its own over real HTTP, a
-real `celery worker` process running real features analyses of a 20-minute recording, the session's valkey, the job's
+real `celery worker` process running real features analyses of a 30-minute recording, the session's valkey, the job's
 event stream, and the real command line on a pseudo-terminal. Nothing waits by sleeping: each step follows the job's
 own events.
 """
@@ -35,12 +35,13 @@ from tests.test_cli import CLI, cli_env, on_a_terminal
 from tests.test_cli_webhook import delivered
 from tests.test_resilience import start_worker_process, stop_all
 
-LONG_SECONDS = 1200  # a features analysis of it runs ~10 s here: long enough for its rate to mean something
+LONG_SECONDS = 1800  # a features analysis of it runs 10-15 s here: long enough for its rate to mean something, and
+# for the command line to start and read while it runs
 RATE = 22050
 
 
 def long_recording(path: Path) -> Path:
-    """20 minutes of a slowly gliding tone (FLAC: a few MB to upload)."""
+    """30 minutes of a slowly gliding tone (FLAC: a few MB to upload)."""
     t = np.arange(LONG_SECONDS * RATE, dtype=np.float64) / RATE
     y = 0.3 * np.sin(2 * np.pi * (220 + 0.05 * t) * t)
     sf.write(path, y.astype(np.float32), RATE, format="FLAC", subtype="PCM_16")
@@ -60,7 +61,7 @@ def queue_features(c: Client, sid: str, **more: str) -> dict:
 @contextmanager
 def long_analyses(own_queues: dict, tmp_path: Path
                   ) -> Iterator[tuple[str, Client, str, redis_lib.Redis, Callable[[], None]]]:
-    """An app on queues of its own that takes a 20-minute upload, served over HTTP, and a session holding one:
+    """An app on queues of its own that takes a 30-minute upload, served over HTTP, and a session holding one:
     yields (base URL, client, session id, Redis, what starts its worker); the worker is stopped at the end."""
     from app import create_app
 

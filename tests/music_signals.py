@@ -141,3 +141,32 @@ def synth_drum_line(bpm: float = 120.0, seconds: float = 20.0, *, sr: int = SR, 
         a = int(start * sr)
         y[a:a + len(tt)] += (0.8 * np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-tt / 0.05)).astype(np.float32)
     return y / np.abs(y).max()
+
+
+def halftime_groove(bpm: float = 96.0, seconds: float = 30.0, *, sr: int = 44100, hat_hz: float = 2000.0,
+                    seed: int = 0) -> np.ndarray:
+    """A half-time drum groove: kick on beat 1, snare on beat 3, closed hi-hats (noise high-passed at `hat_hz`, the
+    off-beat ones softer) on every eighth, (n,) float32. The hi-hats alone mark beats 2 and 4: without them the
+    kick and snare alternate at half the tempo. From 2 kHz up the hi-hats are still heard at an 8 kHz rate."""
+    import scipy.signal as ss
+
+    rng = np.random.default_rng(seed)
+    n = int(0.3 * sr)
+    t = np.arange(n) / sr
+    kick = np.sin(2 * np.pi * np.cumsum(50 + 100 * np.exp(-t / 0.03)) / sr) * np.exp(-t / 0.12)
+    noise = ss.sosfilt(ss.butter(2, [1500, min(9000, 0.45 * sr)], "bandpass", fs=sr, output="sos"),
+                       rng.standard_normal(n))
+    snare = 2.5 * noise * np.exp(-t / 0.07) + 0.5 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05)
+    hat = 0.5 * ss.sosfilt(ss.butter(4, hat_hz, "highpass", fs=sr, output="sos"),
+                           rng.standard_normal(n)) * np.exp(-t / 0.03)
+    y = np.zeros(int(seconds * sr) + n)
+    eighth = 60.0 / bpm / 2
+    for i in range(int(seconds / eighth)):
+        a = int(i * eighth * sr)
+        if i % 8 == 0:
+            y[a : a + n] += kick
+        if i % 8 == 4:
+            y[a : a + n] += snare
+        y[a : a + n] += hat * (1.0 if i % 2 == 0 else 0.6)
+    y = y[: int(seconds * sr)]
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)

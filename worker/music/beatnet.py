@@ -22,6 +22,14 @@ import numpy as np
 
 WEIGHTS = Path(__file__).with_name("beat_tcn.npz")
 CHUNK_FRAMES = 16384  # frames (3 min) per inference pass
+# Sources below 16 kHz (8 and 11.025 kHz: telephone, old games) hold nothing above half their rate. The network,
+# trained on full-band renders, knows a hi-hat by its bands above 4 kHz: with them empty it missed hi-hats that
+# still sound from 1.5 kHz up, and a half-time groove (kick on 1, snare on 3) read at half its tempo. Bands over
+# PASSBAND of the source's highest frequency (soxr's band edge) are given the standard score of the band an octave
+# below (`fill_missing_bands`), as spectral band replication rebuilds a codec's top octave. From 16 kHz up every
+# band is held and the input is what it was.
+BAND_FILL = True
+PASSBAND = 0.9
 
 
 @lru_cache(maxsize=1)
@@ -33,11 +41,54 @@ def load_weights(path: Path = WEIGHTS) -> dict[str, np.ndarray] | None:
         return {k: f[k].astype(np.float32) for k in f.files}
 
 
-def network_input(logmel: np.ndarray, weights: dict[str, np.ndarray], *, at_start: bool = False) -> np.ndarray:
+@lru_cache(maxsize=8)
+def octave_sources(top_hz: float, n_bands: int) -> np.ndarray:
+    """(n_bands,) index of the band each band's input is read from: itself where the source holds the band (its
+    upper edge under PASSBAND * top_hz), else the held band whose centre is nearest half its centre. A source
+    reaching MEL_FMAX (16 kHz and up) holds them all, its top bands' edge roll-off included: as trained."""
+    import librosa
+
+    from .onsets import MEL_FMAX
+
+    if top_hz >= MEL_FMAX:
+        return np.arange(n_bands)
+    edges = librosa.mel_frequencies(n_mels=n_bands + 2, fmax=MEL_FMAX)
+    centres, held = edges[1:-1], edges[2:] <= PASSBAND * top_hz
+    src = np.arange(n_bands)
+    n_held = int(held.sum())
+    if n_held == 0 or n_held == n_bands:
+        return src
+    for b in range(n_held, n_bands):
+        src[b] = int(np.argmin(np.abs(centres[:n_held] - centres[b] / 2.0)))
+    src.setflags(write=False)  # shared by the cache
+    return src
+
+
+def fill_missing_bands(x: np.ndarray, top_hz: float | None, weights: dict[str, np.ndarray]) -> np.ndarray:
+    """(bands, T) log-mel with the bands a source of highest frequency `top_hz` lacks replaced by the held band an
+    octave below, at the same standard score (the training set's means and deviations); unchanged for full-band
+    input. Their frame difference is then taken from the filled bands, as from heard ones."""
+    if top_hz is None or not BAND_FILL:
+        return x
+    n = x.shape[0]
+    src = octave_sources(float(top_hz), n)
+    missing = np.flatnonzero(src != np.arange(n))
+    if len(missing) == 0:
+        return x
+    mean, std = weights["in_mean"][:n], weights["in_std"][:n]
+    out = x.copy()
+    z = (x[src[missing]] - mean[src[missing], None]) / std[src[missing], None]
+    out[missing] = np.maximum(mean[missing, None] + std[missing, None] * z, 0.0)  # compressed log-mel is >= 0
+    return out
+
+
+def network_input(logmel: np.ndarray, weights: dict[str, np.ndarray], *, at_start: bool = False,
+                  top_hz: float | None = None) -> np.ndarray:
     """(2 * bands, T) float32: log-mel and its rectified frame difference, standardised. `at_start`: the frames
     begin the signal, before which was silence (compressed log-mel 0): a note sounding at 0 s is an onset there
-    (differenced with itself, it had been none, and the first beat of music starting at 0 s was never found)."""
-    x = logmel.astype(np.float32)
+    (differenced with itself, it had been none, and the first beat of music starting at 0 s was never found).
+    `top_hz`: the source's highest frequency where it is under the top band's (`fill_missing_bands`)."""
+    x = fill_missing_bands(logmel.astype(np.float32), top_hz, weights)
     d = np.diff(x, axis=1, prepend=np.zeros_like(x[:, :1]) if at_start else x[:, :1])
     np.maximum(d, 0.0, out=d)
     z = np.concatenate([x, d], axis=0)
@@ -80,9 +131,10 @@ def _forward(z: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def activations(logmel: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
+def activations(logmel: np.ndarray, weights: dict[str, np.ndarray] | None = None, *,
+                top_hz: float | None = None) -> np.ndarray | None:
     """(3, T) beat, downbeat and compound activations in 0..1 for (bands, T) log-mel frames,
-    or None without weights."""
+    or None without weights. `top_hz`: half the source's rate where it is under 16 kHz (OnsetFeatures.top_hz)."""
     weights = weights if weights is not None else load_weights()
     if weights is None:
         return None
@@ -93,6 +145,7 @@ def activations(logmel: np.ndarray, weights: dict[str, np.ndarray] | None = None
         b = min(t, a + CHUNK_FRAMES)
         lo, hi = max(0, a - ctx), min(t, b + ctx)
         # one frame more on the left so the frame difference at `lo` is the one-pass value
-        z = network_input(logmel[:, max(0, lo - 1) : hi], weights, at_start=lo == 0)[:, 1 if lo > 0 else 0 :]
+        z = network_input(logmel[:, max(0, lo - 1) : hi], weights, at_start=lo == 0,
+                          top_hz=top_hz)[:, 1 if lo > 0 else 0 :]
         out[:, a:b] = _forward(z, weights)[:, a - lo : b - lo]
     return out

@@ -49,13 +49,17 @@ class OnsetFeatures:
     low: np.ndarray  # (T,) the same for the low bands
     pitch: np.ndarray  # (T,) the same for the semitone spectrogram
     attack: Attack | None
+    top_hz: float | None = None  # the highest frequency the source holds (half its rate) where under MEL_FMAX
 
 
 class OnsetScan:
     """Push 22.05 kHz blocks, then `finish()` for the OnsetFeatures of the whole signal."""
 
-    def __init__(self, *, tuning_cents: float, n_samples: int):
+    def __init__(self, *, tuning_cents: float, n_samples: int, source_sr: float | None = None):
         import librosa
+
+        # a source below 2 * MEL_FMAX (8 and 11.025 kHz files) leaves the top mel bands empty: the beat network is told
+        self.top_hz = source_sr / 2.0 if source_sr is not None and source_sr / 2.0 < MEL_FMAX else None
 
         self.frames = FrameStream(ONSET_N_FFT, ONSET_HOP)
         self.mel_fb = librosa.filters.mel(sr=SR, n_fft=ONSET_N_FFT, n_mels=N_MELS, fmax=MEL_FMAX).astype(np.float32)
@@ -88,7 +92,8 @@ class OnsetScan:
         attack = first_attack_from_power(self._power[:n])
         self._mel = self._semi = self._power = None  # type: ignore[assignment]  # freed: finish() is the last call
         full, low, pitch = _detrend(mel_flux[0]), _detrend(mel_flux[1]), _detrend(semi_flux[0])
-        return OnsetFeatures(cast(np.ndarray, logmel), full, low, pitch, attack)  # keep=True: an array
+        return OnsetFeatures(cast(np.ndarray, logmel), full, low, pitch, attack,  # keep=True: an array
+                             self.top_hz)
 
 
 def _compressed_flux(logx: np.ndarray, *, keep: bool) -> tuple[np.ndarray | None, np.ndarray]:
@@ -135,8 +140,8 @@ def first_attack(mag: np.ndarray) -> Attack | None:
     return first_attack_from_power(np.einsum("ft,ft->t", mag, mag).astype(np.float64))
 
 
-def onset_features(y: np.ndarray, *, tuning_cents: float = 0.0) -> OnsetFeatures:
-    """OnsetFeatures of a whole mono 22.05 kHz signal (one block)."""
-    scan = OnsetScan(tuning_cents=tuning_cents, n_samples=len(y))
+def onset_features(y: np.ndarray, *, tuning_cents: float = 0.0, source_sr: float | None = None) -> OnsetFeatures:
+    """OnsetFeatures of a whole mono 22.05 kHz signal (one block), resampled from `source_sr` Hz if given."""
+    scan = OnsetScan(tuning_cents=tuning_cents, n_samples=len(y), source_sr=source_sr)
     scan.push(y)
     return scan.finish()

@@ -88,7 +88,8 @@ def analyze_music(y: np.ndarray, sr: int, *, options: PitchOptions | None = None
     lap = _Laps({} if timings is None else timings)
     y22 = resample(y, orig_sr=sr, target_sr=chroma_mod.SR)
     lap("resample")
-    return _analyze(lambda: array_blocks(y22, sr=chroma_mod.SR), options=options, progress=progress, lap=lap)[0]
+    return _analyze(lambda: array_blocks(y22, sr=chroma_mod.SR), options=options, progress=progress, lap=lap,
+                    source_sr=sr)[0]
 
 
 def _checked_input(y: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
@@ -120,8 +121,9 @@ def _finite(blocks):
 
 
 def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: Progress | None,
-             lap: _Laps) -> tuple[dict, chroma_mod.HarmonicFeatures]:
-    """Both passes over `blocks()` (22.05 kHz mono), then every stage on the frame features."""
+             lap: _Laps, source_sr: float | None = None) -> tuple[dict, chroma_mod.HarmonicFeatures]:
+    """Both passes over `blocks()` (22.05 kHz mono, resampled from `source_sr` Hz), then every stage on the frame
+    features."""
     options = (options or PitchOptions()).validate()
     progress = progress or quiet
     progress(0.0, "scan")
@@ -136,7 +138,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     wants_rhythm = options.wants("tempo") or options.wants("beats") or options.wants("chords")
     progress(FEATURES_START, "chroma")
     feats = stream.extract(_finite(blocks()), info, onsets=wants_rhythm and not silent,
-                           melody=options.wants("melody"), silent=silent, laps=lap,
+                           melody=options.wants("melody"), silent=silent, laps=lap, source_sr=source_sr,
                            tick=lambda f: progress(FEATURES_START + (FEATURES_END - FEATURES_START) * f, "chroma"))
     harmonic = feats.harmonic
     if silent:
@@ -144,7 +146,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     speech = None if silent or feats.speech is None else feats.speech
     beat_activation = None  # the beat network's output, computed here where speech needs it (rhythm reuses it)
     if speech is not None and speech.segments and feats.onsets is not None and feats.onsets.logmel is not None:
-        beat_activation = beatnet.activations(feats.onsets.logmel)
+        beat_activation = beatnet.activations(feats.onsets.logmel, top_hz=feats.onsets.top_hz)
         if beat_activation is not None:
             speech = without_steady_beats(speech, beat_activation[0], fps=ONSET_FPS)
     if wants_rhythm:  # silence too: the fields are there whenever chords, tempo or beats are
@@ -310,7 +312,8 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     progress = progress or quiet
     audio_path, results_dir = Path(audio_path), Path(results_dir)
     progress(0.0, "load")
-    result, feats = _analyze(_file_blocks(audio_path), options=options, progress=progress, lap=_Laps())
+    result, feats = _analyze(_file_blocks(audio_path), options=options, progress=progress, lap=_Laps(),
+                             source_sr=stream_info(audio_path).sample_rate)
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
     names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}

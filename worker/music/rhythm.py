@@ -200,7 +200,7 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
     env = base + PITCH_WEIGHT_TEMPO * pitch
     act = activations
     if act is None and onsets.logmel is not None:
-        act = beatnet.activations(onsets.logmel)
+        act = beatnet.activations(onsets.logmel, top_hz=onsets.top_hz)
     if act is not None:
         def harmony(beats: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             if chroma is None or chroma_times is None or len(beats) < 2:

@@ -78,14 +78,16 @@ def _put(out: np.ndarray, at: int, frames) -> int:
 
 
 def extract(blocks: Iterable[np.ndarray], info: Scan, *, onsets: bool, melody: bool, silent: bool,
-            laps: Laps, tick: Tick) -> Features:
-    """Pass 2: harmonic features always, onset features and the melody when asked."""
+            laps: Laps, tick: Tick, source_sr: float | None = None) -> Features:
+    """Pass 2: harmonic features always, onset features and the melody when asked. `source_sr`: the rate the
+    blocks were resampled from (a source under 16 kHz lacks the onset features' top bands: onsets.OnsetScan)."""
     gain = 1.0 / info.peak if not silent and info.peak > 0 else 1.0
     chroma_frames = FrameStream(chroma_mod.N_FFT, chroma_mod.HOP)
     fb = chroma_mod.semitone_filterbank(info.tuning_cents)
     semi = np.zeros((fb.shape[0], info.n_samples // chroma_mod.HOP + 1), dtype=np.float32)  # filled in place
     at = 0
-    onset_scan = OnsetScan(tuning_cents=info.tuning_cents, n_samples=info.n_samples) if onsets else None
+    onset_scan = (OnsetScan(tuning_cents=info.tuning_cents, n_samples=info.n_samples, source_sr=source_sr)
+                  if onsets else None)
     melody_scan = melody_mod.MelodyScan(tuning_cents=info.tuning_cents) if melody else None
     speech_scan = SpeechScan() if onsets else None  # chords and beats are what speech must not be given
     seen = 0

@@ -69,8 +69,11 @@ def main() -> None:
             yr = resample(y44, orig_sr=REF_RATE, target_sr=r)
             for fill in ((False, True) if r < 16000 else (False,)):
                 tempo, beats = (ref_tempo, ref_beats) if r == REF_RATE else analyse(yr, r, fill=fill)
-                f = float(mir_eval.beat.f_measure(ref_beats, beats)) if len(ref_beats) and len(beats) else 0.0
-                same = float(tempo is not None and ref_tempo is not None and abs(tempo / ref_tempo - 1) < 0.04)
+                # no beats at either rate (no steady beat found) is agreement
+                f = (float(mir_eval.beat.f_measure(ref_beats, beats)) if len(ref_beats) and len(beats)
+                     else float(len(ref_beats) == len(beats)))
+                same = float(tempo == ref_tempo if tempo is None or ref_tempo is None
+                             else abs(tempo / ref_tempo - 1) < 0.04)
                 for on in ((fill,) if r < 16000 else (False, True)):
                     total.setdefault((r, on), []).append((f, same))
                 cells.append(f"{r}{'+fill' if fill else ''} {tempo or 0:.1f} F {f:.3f}")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.music_signals import halftime_groove
+from tests.music_signals import drum_loop, halftime_groove
 from worker.audio_io import resample
 from worker.music import beatnet
 from worker.music.options import PitchOptions
@@ -77,3 +77,14 @@ def test_an_8_khz_source_reads_its_missing_top_bands_from_an_octave_below():
     filled = beatnet.fill_missing_bands(logmel, 4000.0, weights)
     np.testing.assert_array_equal(filled[:held], logmel[:held])
     np.testing.assert_allclose((filled[held:] - mean[held:]) / std[held:], z[src[held:]], rtol=1e-5)
+
+
+def test_a_band_limited_reading_that_is_not_slow_is_the_plain_networks(monkeypatch):
+    """The filled bands are heard only where the plain input's tempo is slow: a 100 BPM loop at 8 kHz (read right
+    without them) gets the same tempo and beats with the fill switched off."""
+    loop = resample(drum_loop(100.0, 20.0, sr=44100), orig_sr=44100, target_sr=8000)
+    filled = analyze_music(loop, 8000, options=RHYTHM)
+    monkeypatch.setattr(beatnet, "BAND_FILL", False)
+    plain = analyze_music(loop, 8000, options=RHYTHM)
+    assert filled["tempo_bpm"] == pytest.approx(100.0, rel=0.02)
+    assert filled == plain

@@ -24,10 +24,11 @@ WEIGHTS = Path(__file__).with_name("beat_tcn.npz")
 CHUNK_FRAMES = 16384  # frames (3 min) per inference pass
 # Sources below 16 kHz (8 and 11.025 kHz: telephone, old games) hold nothing above half their rate. The network,
 # trained on full-band renders, knows a hi-hat by its bands above 4 kHz: with them empty it missed hi-hats that
-# still sound from 1.5 kHz up, and a half-time groove (kick on 1, snare on 3) read at half its tempo. Bands over
-# PASSBAND of the source's highest frequency (soxr's band edge) are given the standard score of the band an octave
-# below (`fill_missing_bands`), as spectral band replication rebuilds a codec's top octave. From 16 kHz up every
-# band is held and the input is what it was.
+# still sound from 1.5 kHz up, and a half-time groove (kick on 1, snare on 3) read at half its tempo. Given
+# `top_hz`, bands over PASSBAND of it (soxr's band edge) take the standard score of the band an octave below
+# (`fill_missing_bands`), as spectral band replication rebuilds a codec's top octave. rhythm.py asks for that only
+# where the plain input's tempo is slow: on 31 real tracks at 8 kHz the fill everywhere lost more than it won
+# (docs/music_accuracy.md). From 16 kHz up every band is held and the input is what it was.
 BAND_FILL = True
 PASSBAND = 0.9
 

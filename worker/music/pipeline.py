@@ -146,7 +146,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     speech = None if silent or feats.speech is None else feats.speech
     beat_activation = None  # the beat network's output, computed here where speech needs it (rhythm reuses it)
     if speech is not None and speech.segments and feats.onsets is not None and feats.onsets.logmel is not None:
-        beat_activation = beatnet.activations(feats.onsets.logmel, top_hz=feats.onsets.top_hz)
+        beat_activation = beatnet.activations(feats.onsets.logmel)
         if beat_activation is not None:
             speech = without_steady_beats(speech, beat_activation[0], fps=ONSET_FPS)
     if wants_rhythm:  # silence too: the fields are there whenever chords, tempo or beats are

@@ -32,6 +32,7 @@ from worker.llm.generate import generate as generate_with
 from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
 from worker.llm.options import GenerateOptions
 from worker.llm.status import iso_time, process_memory, registry_status
+from worker.llm.threads import follow_pool
 from worker.llm.weights import ensure_local_weights, registry_entry
 from worker.progress import Progress, scaled
 
@@ -60,13 +61,12 @@ class ModelManager:
 
     def __init__(self, settings: Mapping[str, Any], *, publish: Callable[[dict], None] | None = None,
                  registry: Mapping[str, dict] | None = None, clock: Callable[[], float] = time.monotonic,
-                 observe: Callable[[str, str, float | None], None] | None = None):
-        """`observe(event, key, seconds)` hears "load" (with its seconds) and "unload" (metrics)."""
-        self.settings = settings
-        self._observe = observe
+                 observe: Callable[[str, str, float | None], None] | None = None,
+                 pool_jobs: Callable[[], int] | None = None):
+        """`observe(event, key, seconds)`: "load", "unload" (metrics); `pool_jobs()`: this host's running pool jobs."""
+        self.settings, self._pool_jobs = settings, pool_jobs
+        self._observe, self._publish, self._clock = observe, publish, clock
         self.registry = MODEL_REGISTRY if registry is None else registry
-        self._publish = publish
-        self._clock = clock
         self._op_lock = threading.RLock()  # serialises loads/unloads/generation
         self._state_lock = threading.Lock()  # guards the tables below for status() snapshots (never held long)
         self._llm: _Resident | None = None
@@ -86,13 +86,11 @@ class ModelManager:
 
     @property
     def current_model(self) -> str | None:
-        resident = self._llm
-        return resident.key if resident else None
+        return resident.key if (resident := self._llm) else None
 
     def current_llm(self) -> LoadedLLM | None:
         """The resident LLM (do not keep the reference beyond the call that uses it)."""
-        resident = self._llm
-        return resident.obj if resident else None
+        return resident.obj if (resident := self._llm) else None
 
     # -- generic acquire / unload ---------------------------------------------------
     def acquire(self, key: str, *, kind: str, loader: Loader, expected_bytes: int | None = None) -> Any:
@@ -186,6 +184,7 @@ class ModelManager:
 
             def loader() -> tuple[LoadedLLM, int]:
                 llm = load_llm(entry, folder, device=device, num_threads=threads)
+                follow_pool(llm, self.settings, device, self._pool_jobs, self._changed)
                 return llm, llm.weights_bytes
 
             self.acquire(model_type, kind="llm", loader=loader)
@@ -383,7 +382,8 @@ class ModelManager:
     def _resident_fields(r: _Resident) -> dict:
         return {"memory": {"gpu_allocated_bytes": r.gpu_bytes, "cpu_rss_bytes": r.rss_bytes,
                            "weights_bytes": r.weights_bytes},
-                "load_seconds": r.load_seconds, **{k: v for k, v in r.info.items() if k != "folder"}}
+                "load_seconds": r.load_seconds, **{k: v for k, v in r.info.items() if k != "folder"},
+                **({"cpu_threads": r.obj.cpu_threads} if isinstance(r.obj, LoadedLLM) else {})}  # in use now
 
     def _llm_report(self, r: _Resident, *, already_loaded: bool, unloaded: dict | None) -> dict:
         return {"model_type": r.key, "loaded": True, "already_loaded": already_loaded, "device": self.device,

@@ -28,6 +28,8 @@
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:host-cpu-jobs:<host>   zset: the CPU pool's running job ids on one host (its hostname) by the time their lease
+                              ends; what TORCH_NUM_THREADS=auto leaves to them (jobs/host_pool.py)
     ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
     ma:user:<owner>:session-cache:<sid>  set: the cache keys recorded for a session (deleted with it)
     ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
@@ -152,6 +154,10 @@ def durations(kind: str) -> str:
 
 def worker(name: str) -> str:
     return f"{PREFIX}worker:{name}"
+
+
+def host_cpu_jobs(host: str) -> str:
+    return f"{PREFIX}host-cpu-jobs:{host}"
 
 
 def worker_jobs(name: str) -> str:

@@ -31,6 +31,7 @@ from .batch_run import RunOne, for_each_file  # noqa: F401  (the work functions 
 from .batch_so_far import result_files
 from .data_dir_check import HandedOn, on_another_data_dir
 from .estimates import Durations
+from .host_pool import HostPool
 from .library_index import index_job_tracks
 from .lost_records import reinstate
 from .processes import own_handle, process_token
@@ -147,7 +148,10 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             if record is None:  # expired or deleted between start() and here
                 raise MusicAnalyzerError("the job record is gone", code="job_gone")
             metrics.job_started(svc.redis, record, started)
-            result = _work(svc, record, job_type, started_at=started)
+            # a CPU pool job counts on its host while it works: the GPU worker's torch takes the cores left
+            with HostPool(svc.redis, lease_seconds=svc.workers.ttl_seconds).counting(
+                    job_id, record.get("queue") == current_app.config["CPU_QUEUE"]):
+                result = _work(svc, record, job_type, started_at=started)
         except JobCanceled as e:
             # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
             # batch keeps the sets of the files it had finished, listed with the job

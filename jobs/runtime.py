@@ -52,6 +52,7 @@ from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
 
 from . import metrics
 from .data_epoch import EmptiedWatch
+from .host_pool import HostPool
 from .left_copies import remove_left_copies
 from .overdue import stop_overdue
 from .recovery import RECOVERY_LOCK_SECONDS, recover_running
@@ -175,6 +176,8 @@ class WorkerRuntime:
             "numba_warmup": {"state": self._warmup.state, "seconds": self._warmup.seconds}}
         svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
                          concurrency=self.concurrency, started_at=self.started_at, **warmup)
+        if self.runs_analysis:  # the leases of its running jobs on this host (TORCH_NUM_THREADS=auto: host_pool.py)
+            HostPool(svc.redis, lease_seconds=svc.workers.ttl_seconds).renew(svc.workers.current(self.hostname))
         self._emptied.check(svc.jobs.r)
 
     def _loop(self) -> None:
@@ -268,7 +271,8 @@ def model_manager() -> ModelManager:
         board = services().model_status
         worker = ext.get("worker_identity")
         manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker),
-                               observe=metrics.model_observer(services().redis))
+                               observe=metrics.model_observer(services().redis),
+                               pool_jobs=HostPool(services().redis).running)  # TORCH_NUM_THREADS=auto's count
         ext["model_manager"] = manager
         board.publish(manager.status(), worker=worker)
     return ext["model_manager"]

@@ -64,6 +64,10 @@ GENERATION = obj(
     prompt_seconds_left={**null(NUM), "description": (
         "While the prompt is read: the time its remaining layers take at the pace of those read so far (an "
         "estimate); null before the first layer is done.")},
+    cpu_threads={**INT, "description": (
+        "On a CPU with TORCH_NUM_THREADS auto: the torch threads the generation runs with now, the usable cores less "
+        "this host's running CPU pool jobs, at least 1 (checked at its start and at most once a second after). "
+        "Absent on CUDA and with a fixed TORCH_NUM_THREADS.")},
     **{"pass": {**INT, "description": "In an analysis of several passes (a long recording's: one per chunk, then "
                 "the merge): which pass this generation is; its time left is this pass's. Absent for one pass."},
        "passes": {**INT, "description": "With `pass`: how many passes the analysis makes."}})

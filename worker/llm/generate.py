@@ -106,10 +106,14 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     reading = f"reading the prompt ({prompt_tokens} tokens)"
     meter = GenerationMeter(prompt_tokens=prompt_tokens, max_new_tokens=max_new)
     prefill = PrefillCheckpoints(model, progress, reading, meter) if progress is not None else None
-    stopping = [_progress_criteria(progress, max_new, prompt_tokens, prefill, meter)] if progress is not None else []
+    threads = llm.threads  # TORCH_NUM_THREADS=auto on the CPU: the cores the CPU pool leaves now (threads.py)
+    stopping = ([_progress_criteria(progress, max_new, prompt_tokens, prefill, meter, threads)]
+                if progress is not None else [])
     loop_guard = answer_ngram_guard(llm, prompt_tokens)
     if options.seed is not None:
         torch.manual_seed(options.seed)
+    if threads is not None:
+        meter.cpu_threads = threads.begin()
     started = time.perf_counter()
     try:
         # the reports made meanwhile carry the meter's tokens, rate and time left (the job's `generation`)
@@ -128,6 +132,8 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     finally:
         if prefill is not None:
             prefill.remove()
+        if threads is not None:
+            threads.end()
     seconds = time.perf_counter() - started
 
     new_ids = output[0, prompt_tokens:].tolist()
@@ -230,10 +236,11 @@ def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
 
 
 def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, prefill: PrefillCheckpoints | None,
-                       meter: GenerationMeter):
+                       meter: GenerationMeter, threads: Any = None):
     """A stopping criterion that never stops: it counts the token on `meter` and reports progress, which may raise
     JobCanceled (carrying the ids generated so far), after the first token, every PROGRESS_EVERY_TOKENS and at
-    least every PROGRESS_EVERY_SECONDS; the first ends `prefill`'s checkpoints."""
+    least every PROGRESS_EVERY_SECONDS; the first ends `prefill`'s checkpoints. At those checkpoints `threads`
+    (threads.PoolThreads) sets torch's count for the CPU pool as it is then, reading it once a second at most."""
     import torch
     from transformers import StoppingCriteria
 
@@ -249,6 +256,8 @@ def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, pre
             if (self.calls == 1 or self.calls % PROGRESS_EVERY_TOKENS == 0
                     or meter.token_at - self.reported >= PROGRESS_EVERY_SECONDS):
                 self.reported = meter.token_at
+                if threads is not None:  # between two forward passes: the next token runs with the new count
+                    meter.cpu_threads = threads.checkpoint()
                 try:
                     progress(min(self.calls / max_new, 0.99), "generating")
                 except JobCanceled as e:

@@ -49,6 +49,7 @@ class LoadedLLM:
     modalities: tuple[str, ...] = ("text",)
     extra: dict[str, Any] = field(default_factory=dict)
     cpu_threads: int | None = None  # torch's CPU threads it generates with (config.torch_threads); None on CUDA
+    threads: Any = None  # TORCH_NUM_THREADS=auto on the CPU: a threads.PoolThreads, the count following the CPU pool
 
 
 def pick_device(setting: str | None) -> str:

@@ -32,6 +32,7 @@ class GenerationMeter:
         self.tokens = 0
         self.first_token_at: float | None = None
         self.token_at = self.started
+        self.cpu_threads: int | None = None  # torch's threads now, when they follow the CPU pool (threads.py)
 
     def layer(self) -> None:
         self.layer_calls += 1
@@ -55,6 +56,8 @@ class GenerationMeter:
             "phase": PHASE_GENERATING if self.tokens else PHASE_PROMPT, "prompt_tokens": self.prompt_tokens,
             "tokens_generated": self.tokens, "max_new_tokens": self.max_new_tokens,
             "seconds": round(now - self.started, 1), **current_pass()}
+        if self.cpu_threads is not None:
+            out["cpu_threads"] = self.cpu_threads
         if not self.tokens:
             done = max(self.layer_calls - 1, 0)  # layers finished: the checkpoint of the one running came first
             out["layers_read"], out["layers"] = min(done, self.layers), self.layers

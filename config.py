@@ -107,7 +107,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIO_MODEL_BUDGET_BYTES": 4 * 1024**3,  # resident audio models beside the LLM
     # CPU threads of torch's inference (LLM, Whisper, embeddings): a count (0 = torch's own default, every core), or
     # auto: on a CUDA device torch's default (unchanged), else the cores this process may use minus this host's CPU
-    # pool processes (CPU_CONCURRENCY), at least 1 (torch_threads below). Taking every core beside a busy pool, a
+    # pool processes (CPU_CONCURRENCY), at least 1 (torch_threads below), and for each text generation the cores
+    # minus the pool jobs running on this host then (worker/llm/threads.py). Taking every core beside a busy pool, a
     # stranger's SmolLM2 ran at 0.69 tokens/s (15.1 with 1 thread): torch's threads spin waiting for each other
     "TORCH_NUM_THREADS": "auto",
     # the CPU worker's pool processes on this host (run.py's --cpu-concurrency); 0 = the cores this process may use

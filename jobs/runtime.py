@@ -49,6 +49,7 @@ from flask import Flask, current_app
 
 from models import ModelManager
 from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
+from worker.llm.host_load import cores_taken
 
 from . import metrics
 from .data_epoch import EmptiedWatch
@@ -272,7 +273,8 @@ def model_manager() -> ModelManager:
         worker = ext.get("worker_identity")
         manager = ModelManager(current_app.config, publish=lambda status: board.publish(status, worker=worker),
                                observe=metrics.model_observer(services().redis),
-                               pool_jobs=HostPool(services().redis).running)  # TORCH_NUM_THREADS=auto's count
+                               # TORCH_NUM_THREADS=auto's count: the cores the pool's jobs, or other programs, take
+                               pool_jobs=cores_taken(HostPool(services().redis).running))
         ext["model_manager"] = manager
         board.publish(manager.status(), worker=worker)
     return ext["model_manager"]

@@ -5,7 +5,8 @@ The GPU worker's LLM on a CPU shares the host's cores with the CPU worker's pool
 core taken beside a busy pool made it crawl (SmolLM2 here: 8.23 tokens/s on 1 thread, 0.48 on 2 beside one busy job,
 bench/llm_threads_bench.py). So the count follows the pool: at the start of each generation, and again at its
 progress checkpoints at most once a second, torch's intra-op threads are set to the usable cores minus the CPU pool
-jobs running on this host at that moment (jobs/host_pool.py: one ZCOUNT in Redis), at least 1. Between two forward
+jobs running on this host at that moment (jobs/host_pool.py: one ZCOUNT in Redis) or, where more, the cores other
+programs keep busy (worker/llm/host_load.py, the GPU worker's `running`), at least 1. Between two forward
 passes torch.set_num_threads is safe; the inter-op threads are never touched. At the end the count before the
 generation is put back (Whisper or an embedder in the same process keep theirs). An explicit TORCH_NUM_THREADS and a
 CUDA device are left as they were. Should Redis not answer, the count stays as it is.

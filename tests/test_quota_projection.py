@@ -142,3 +142,25 @@ def test_separations_that_would_overrun_the_quota_are_refused_before_they_run(ap
     assert third.status_code == 202, third.text
     assert other_client.wait_job(third.json()["job_id"], timeout=120)["state"] == "succeeded"
     assert other_client.delete(f"/sessions/{sid}").status_code == 200
+
+
+@pytest.mark.needs_chromium
+def test_the_page_says_what_queued_jobs_will_write_against_the_quota(queued_only, browser, tmp_path):
+    """The page's storage line had said what the sessions hold alone, while a 507 counted the queued jobs' estimates
+    too: it says them as the command line does."""
+    app, bob = queued_only
+    sid = f"page-{uuid.uuid4().hex[:8]}"
+    estimate = uploaded(bob, sid, hi_res_flac(tmp_path, "p1.flac", 440))
+    app.config["USER_STORAGE_MB"] = (storage(bob)["used_bytes"] + 2.5 * estimate) / MB
+    assert repet(bob, sid, "p1.flac").status_code == 202
+    assert storage(bob)["reserved_bytes"] == estimate
+    context = browser.new_context(http_credentials={"username": OTHER, "password": OTHER_PASSWORD})
+    try:
+        page = context.new_page()
+        page.goto(bob.base + "/")
+        line = page.locator("#storage-use", has_text="storage quota")
+        line.wait_for()
+        text = line.inner_text()
+        assert f"queued and running jobs will write about {estimate / MB:.1f} MB more" in text, text
+    finally:
+        context.close()

@@ -47,8 +47,13 @@ export class SessionList {
       line.classList.remove('near-quota');
     } else {
       const share = storage.used_bytes / Math.max(storage.quota_bytes, 1);
+      // what queued and running jobs are estimated to write counts against the quota too (a 507 had come with
+      // the page saying the sessions held 80 %): said as the command line says it
+      const reserved = storage.reserved_bytes
+        ? `; queued and running jobs will write about ${formatBytes(storage.reserved_bytes)} more` : '';
       line.textContent = `Your sessions hold ${used} of your ${formatBytes(storage.quota_bytes)} storage quota `
-        + `(${Math.round(100 * share)}%)${share >= 1 ? ': delete sessions to upload or analyse more.' : '.'}`;
+        + `(${Math.round(100 * share)}%)${reserved}`
+        + `${share >= 1 ? ': delete sessions to upload or analyse more.' : '.'}`;
       line.classList.toggle('near-quota', share >= 0.9);
     }
   }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.audio_blocks import array_blocks, mono_blocks, stream_info
+from worker.audio_blocks import StreamInfo, array_blocks, mono_blocks, stream_info
 from worker.audio_io import resample
 from worker.errors import AudioError
 from worker.files import write_json_atomic, write_text_atomic
@@ -312,8 +312,9 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     progress = progress or quiet
     audio_path, results_dir = Path(audio_path), Path(results_dir)
     progress(0.0, "load")
-    result, feats = _analyze(_file_blocks(audio_path), options=options, progress=progress, lap=_Laps(),
-                             source_sr=stream_info(audio_path).sample_rate)
+    info = stream_info(audio_path)  # read once: the blocks' source and the rate the beat network is told of
+    result, feats = _analyze(_file_blocks(audio_path, info=info), options=options, progress=progress, lap=_Laps(),
+                             source_sr=info.sample_rate)
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
     names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
@@ -325,10 +326,12 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     return result
 
 
-def _file_blocks(audio_path: Path, *, hold_seconds: float = HOLD_SECONDS) -> stream.Blocks:
+def _file_blocks(audio_path: Path, *, hold_seconds: float = HOLD_SECONDS,
+                 info: StreamInfo | None = None) -> stream.Blocks:
     """A source of 22.05 kHz mono blocks of the file: decoded once and held when it is short (the
-    usual case: no second decode), decoded again for each pass when it is long (bounded memory)."""
-    info = stream_info(audio_path)
+    usual case: no second decode), decoded again for each pass when it is long (bounded memory).
+    `info`: the file's stream_info where the caller has read it."""
+    info = info if info is not None else stream_info(audio_path)
     if info.frames is not None and info.frames / info.sample_rate > hold_seconds:
         _check_duration(info.frames / info.sample_rate)
         return lambda: mono_blocks(audio_path, target_sr=chroma_mod.SR)

@@ -156,7 +156,8 @@ def session_files(settings, session_id):
 
 
 @pytest.mark.parametrize("case", ["empty", "text", "truncated", "truncated_ogg", "truncated_m4a", "truncated_aiff",
-                                  "mislabelled", "corrupt_flac", "tracker_module"])
+                                  "mislabelled", "corrupt_flac", "tracker_module", "headerless_g722",
+                                  "headerless_sln"])
 def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, audio_dir, case):
     path = audio_dir / f"{case}.wav"
     if case == "empty":
@@ -195,6 +196,12 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
         path = audio_dir / "sorcerer.it"
         path.write_bytes(b"IMPM" + bytes(range(256)) * 64)
         expect = (415, "not_audio")
+    elif case.startswith("headerless"):  # Asterisk's prompts: no header, known by the name alone (was "not_audio")
+        ext = case.removeprefix("headerless_")
+        path = audio_dir / f"prompt.{ext}"
+        path.write_bytes((sine(440, 1.0, sr=8000) * 20000).astype("<i2").tobytes() if ext == "sln"
+                         else np.random.default_rng(3).integers(0, 256, 8000, dtype=np.uint8).tobytes())
+        expect = (415, "unsupported_format")
     else:
         good = write(audio_dir / "good.flac", sine(440, 2.0)).read_bytes()
         path = audio_dir / "corrupt.flac"
@@ -211,6 +218,8 @@ def test_bad_files_are_refused_and_leave_nothing(client, settings, session_id, a
     assert "Errno" not in err["message"] and "Invalid data" not in err["message"]
     if expect[1]:
         assert r.status_code == expect[0] and err["code"] == expect[1]
+    if case.startswith("headerless"):  # the way out names the format the file does not
+        assert "no header" in err["message"] and f"-i in.{path.suffix[1:]} out.flac" in err["message"]
     assert session_files(settings, session_id) == before
     assert not os.listdir(os.path.join(settings["DATA_DIR"], "tmp")) or all(
         not n.startswith("upload-") for n in os.listdir(os.path.join(settings["DATA_DIR"], "tmp")))

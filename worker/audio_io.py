@@ -33,7 +33,7 @@ from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.declared_length import av_declared_seconds, av_falls_short, av_reaches, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
-from worker.refused_formats import tracker_message, unsupported_message
+from worker.refused_formats import headerless_message, tracker_message, unsupported_message
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
 UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
@@ -118,9 +118,15 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
         raise AudioError("the file is empty", code="empty_file")
     check_structure(path)  # a cut CAF or WavPack: PyAV would take it as a shorter file, or call it not audio
     try:
-        info = _probe_soundfile(path, limits)
-    except _NotForSoundfile:
-        info = _probe_av(path, limits)
+        try:
+            info = _probe_soundfile(path, limits)
+        except _NotForSoundfile:
+            info = _probe_av(path, limits)
+    except UnsupportedMediaError as e:
+        raw = headerless_message(declared_name) if e.code == "not_audio" else None
+        if raw is None:
+            raise
+        raise UnsupportedMediaError(raw, code="unsupported_format") from e
     if info.format == "mp3":  # either decoder stops quietly where a cut MP3's bytes do
         mp3_header.check_complete(path)
     if info.frames == 0 or info.duration_seconds <= 0:

@@ -21,6 +21,21 @@ _CONTAINERS = {"w64": ("Sony Wave64", "w64"),
                "dts": ("DTS", "dts"), "amr": ("AMR", "amr"), "voc": ("Creative Voice", "voc"),
                "dsf": ("DSD Stream File", "dsf"), "iff": ("DSDIFF", "dff"), "shn": ("Shorten", "shn")}
 
+# Headerless audio, known by its name alone (Asterisk's prompts ship as .g722, .sln, .ulaw and .alaw; a stranger's
+# .g722 had read "not a decodable audio file" beside its .gsm twin's "raw GSM is not read here"): FFmpeg reads such a
+# file only when told its format, rate and channels, and any bytes so named would decode to something, so it is
+# refused in words, with a conversion that names what the file does not say. extension -> (name, FFmpeg's input flags)
+_HEADERLESS = {"g722": ("headerless G.722 (16 kHz)", "-f g722"),
+               "sln": ("headerless 16-bit PCM (Asterisk .sln, 8 kHz)", "-f s16le -ar 8000 -ac 1"),
+               "sln16": ("headerless 16-bit PCM (Asterisk .sln16, 16 kHz)", "-f s16le -ar 16000 -ac 1"),
+               "ulaw": ("headerless mu-law (8 kHz)", "-f mulaw -ar 8000 -ac 1"),
+               "ul": ("headerless mu-law (8 kHz)", "-f mulaw -ar 8000 -ac 1"),
+               "alaw": ("headerless A-law (8 kHz)", "-f alaw -ar 8000 -ac 1"),
+               "al": ("headerless A-law (8 kHz)", "-f alaw -ar 8000 -ac 1"),
+               "g729": ("headerless G.729 (8 kHz)", "-f g729"),
+               "pcm": ("headerless PCM", "-f s16le -ar 44100 -ac 2"),
+               "raw": ("headerless PCM", "-f s16le -ar 44100 -ac 2")}
+
 # tracker modules: (where the magic is, the magic, the format's name, its extension)
 _TRACKERS = ((0, b"IMPM", "Impulse Tracker module", "it"), (0, b"Extended Module: ", "FastTracker 2 module", "xm"),
              (44, b"SCRM", "Scream Tracker 3 module", "s3m"))
@@ -72,3 +87,15 @@ def unsupported_message(container: str, codec: str, long_name: str | None = None
         what, ext = (long_name or "this audio format"), ""
     source = f"in.{ext}" if ext else "<your file>"
     return f"{what} is not read here (accepted: {ACCEPTED}); convert it first, e.g. `ffmpeg -i {source} out.flac`"
+
+
+def headerless_message(name: str | None) -> str | None:
+    """The 415 message for a file whose name says it is headerless audio (see _HEADERLESS); None for other names."""
+    ext = name.rsplit(".", 1)[-1].lower() if name and "." in name else ""
+    if ext not in _HEADERLESS:
+        return None
+    what, flags = _HEADERLESS[ext]
+    told = ("naming its real sample format, rate and channels" if ext in ("pcm", "raw")
+            else "the flags say what the file does not")
+    return (f"the file is {what} audio: it has no header saying how to read it, and it is not read here "
+            f"(accepted: {ACCEPTED}); convert it first, e.g. `ffmpeg {flags} -i in.{ext} out.flac` ({told})")

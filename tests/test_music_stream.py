@@ -92,3 +92,22 @@ def test_a_channel_in_inverted_polarity_does_not_cancel_the_music(tmp_path: Path
     for y in (np.stack([song, 0.5 * song[::-1]]), np.stack([song, np.zeros_like(song)]),
               rng.standard_normal((8, 5000)).astype(np.float32)):
         np.testing.assert_array_equal(to_mono(y), y.mean(axis=0, dtype=np.float32))
+
+
+def test_the_bar_moves_while_the_file_is_scanned_and_gives_each_pass_its_cost(tmp_path: Path):
+    """A 20-minute recording's pitch job spends ~24 % of its time in the first pass (the scan) and ~58 % in the
+    second: the bar had stood at 0 % through the scan (17 s) and given what follows the passes half of it, so the
+    job's time left from its rate said 2 min where 50 s were left (jobs/estimates.py)."""
+    path = tmp_path / "song.flac"
+    sf.write(path, _song(40.0), SR)
+    marks: list[tuple[float, str]] = []
+    music_pipeline.run_pitch(audio_path=path, results_dir=tmp_path, options=PitchOptions(),
+                             progress=lambda share, stage: marks.append((share, stage)))
+    shares = [share for share, _ in marks]
+    assert shares == sorted(shares), marks
+    scanning = {share for share, stage in marks if stage == "scan"}
+    assert len(scanning) >= 3 and max(scanning) == music_pipeline.FEATURES_START, marks  # it moves, then hands on
+    second = [share for share, stage in marks if stage == "chroma"]
+    assert second[0] == music_pipeline.FEATURES_START and second[-1] == music_pipeline.FEATURES_END, marks
+    assert music_pipeline.FEATURES_END - music_pipeline.FEATURES_START >= 0.5  # the pass that costs most
+    assert marks[-1] == (music_pipeline.JSON_AT, "write") and music_pipeline.JSON_AT >= 0.98, marks

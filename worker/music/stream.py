@@ -47,12 +47,16 @@ class Features:
     speech: Speech | None = None  # the stretches of speech without music (with the onsets: chords, beats)
 
 
-def scan(blocks: Iterable[np.ndarray]) -> Scan:
+def scan(blocks: Iterable[np.ndarray], *, expected_samples: int | None = None, tick: Tick | None = None) -> Scan:
+    """Pass 1: length, peak, level and tuning. `tick` is told the share of `expected_samples` (the header's length,
+    where it states one) read so far."""
     frames = FrameStream(chroma_mod.N_FFT, SCAN_STRIDE * chroma_mod.HOP)
     tuning = chroma_mod.TuningScan()
     n, peak, energy = 0, 0.0, 0.0
     for block in blocks:
         n += len(block)
+        if tick is not None and expected_samples:
+            tick(min(n / expected_samples, 1.0))
         if len(block):
             peak = max(peak, float(np.max(np.abs(block))))
             energy += float(np.dot(block.astype(np.float64), block.astype(np.float64)))

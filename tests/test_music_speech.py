@@ -63,6 +63,18 @@ def test_prose_is_speech_with_no_chords_tempo_or_beats(tmp_path: Path):
 
 
 @pytest.mark.needs_espeak
+def test_speech_has_no_tuning(tmp_path: Path):
+    """A speaking voice keeps to no scale: 8 minutes of voicemail prompts had read "tuning +24 cents from A440"
+    beside "speech, not music"; now 0 with a note, as silence and noise are told, in the JSON and the .txt."""
+    wav = tmp_path / "prose.wav"
+    _espeak(wav)
+    res = run_pitch(audio_path=wav, results_dir=tmp_path, options=PitchOptions())
+    assert res["speech_share"] >= 0.7 and res["key"]["label"] == "no key", res["key"]
+    assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res
+    assert f"Tuning: none ({res['tuning_note']})" in (tmp_path / "pitch_prose.txt").read_text()
+
+
+@pytest.mark.needs_espeak
 def test_speech_then_music_ends_the_speech_near_the_boundary(tmp_path: Path):
     """Prose, then a sung line over chords: the speech stretch stops within 2.5 s of where the music starts (the
     finder reads 2 s windows and smooths over 2.5 s; here a stretch of speech with few gaps ends it 2.1 s early),

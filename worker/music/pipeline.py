@@ -48,6 +48,9 @@ CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 HARMONY_WITHOUT_KEY_NOTE = ("the sound is pitched but names no one key (speech, or harmony that moves between keys "
                             "or by equal steps)")
 NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
+# a speaking voice glides between pitches and keeps to no scale: a stranger's 8-minute voicemail prompts read
+# "tuning +24 cents from A440" beside "speech, not music"
+SPEECH_TUNING_NOTE = "speech: a speaking voice keeps to no scale, so there is no tuning to read"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a
 # warning says so (a stranger's 0.44 s "Let's go!" voice clip was "C major, confidence 0.59"). Every test-set
@@ -164,7 +167,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(harmonic, options, duration, result, silent=silent)
+    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech)
     lap("key")
 
     progress(RHYTHM_AT, "rhythm")
@@ -191,7 +194,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
 
 def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
-               silent: bool) -> dict:
+               silent: bool, all_speech: bool = False) -> dict:
     key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio, bass=feats.bass, energy=feats.energy,
                        frame_times=feats.times)
     if key["index"] is None and key.get("note") == NO_KEY_NOTE \
@@ -216,9 +219,10 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         # noise and drums give the tuning scan peaks too (a stranger's white noise: "+39 cents" beside "no clear
         # key"): where nothing pitched sounds, the tuning is 0 and said to be none, as for silence
         unpitched = silent or (key["index"] is None and key.get("note") in (NO_KEY_NOTE, NOISE_NOTE))
-        result["tuning_cents"] = round(feats.tuning_cents, 1) if not unpitched else 0.0
-        if unpitched:
-            result["tuning_note"] = "silence" if silent else NO_TUNING_NOTE
+        spoken = all_speech and key["index"] is None  # speech that a key's music does not carry
+        result["tuning_cents"] = round(feats.tuning_cents, 1) if not (unpitched or spoken) else 0.0
+        if unpitched or spoken:
+            result["tuning_note"] = "silence" if silent else NO_TUNING_NOTE if unpitched else SPEECH_TUNING_NOTE
     return key
 
 

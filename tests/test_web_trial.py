@@ -194,3 +194,27 @@ def test_an_upload_the_server_renamed_is_named_as_stored(browser, server, sessio
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_no_tuning_reads_as_none_with_its_reason(browser, server, client, session_id, audio_dir):
+    """Where nothing has a tuning (silence, noise, speech) the result's `tuning_note` says why beside its 0: the page
+    had read "0 cents from A440", a measurement, where the .txt says "Tuning: none (silence)"."""
+    import numpy as np
+
+    from tests.audio_synth import write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "hush.wav", np.zeros((44100 * 3, 1), np.float32),
+                                            sr=44100)).status_code == 201
+    job = client.wait_job(client.post(f"/process/pitch/{session_id}", json={"file": "hush.wav"}).json()["job_id"],
+                          timeout=120)
+    assert job["state"] == "succeeded" and job["result"]["tuning_note"] == "silence", job
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=hush.wav")
+        page.locator("#fact-tuning .value", has_text="none (silence)").wait_for()
+        assert "cents" not in page.locator("#fact-tuning .value").inner_text()
+        assert not problems, problems
+    finally:
+        context.close()

@@ -248,8 +248,11 @@ export class Track {
         : 'no steady beat', pitch.tempo_bpm ? pitch.tempo_confidence : undefined, 'fact-tempo'),
       ...fact('Metre', has('time_signature') ? pitch.time_signature ?? 'no steady beat' : NOT_MEASURED, undefined,
         'fact-metre'),
-      ...fact('Tuning', !has('tuning_cents') ? NOT_MEASURED : tuning !== null
-        ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–', undefined, 'fact-tuning'),
+      // where nothing has a tuning (silence, noise, speech) the result says why beside its 0: "none (why)", as the
+      // .txt says; the page had read "0 cents from A440", a measurement
+      ...fact('Tuning', !has('tuning_cents') ? NOT_MEASURED : pitch.tuning_note ? `none (${pitch.tuning_note})`
+        : tuning !== null ? `${Math.round(tuning) > 0 ? '+' : ''}${Math.round(tuning) || 0} cents from A440` : '–',
+        undefined, 'fact-tuning'),
       ...fact('Beats, bars', beats, undefined, 'fact-beats'));
     clear(warnings, ...(pitch.warnings || []).map((w) => el('li', {}, w)));
     const files = result?.files || [];

@@ -44,6 +44,11 @@ VOCALS_MIN_WORDS = 3
 SEGMENT_MIN_LOGPROB = -1.0
 SEGMENT_MAX_NO_SPEECH = 0.6
 WORD_MIN_PROBABILITY = 0.5
+# and a segment the voice activity detector heard no voice in, as the transcript's own "may be made up" warning has
+# it (worker/transcription/pipeline.py DOUBT_SPEECH_SHARE): a stranger's Asterisk "tt-monkeys" (monkeys
+# screeching, 16 s) was listed with vocals for "We're at the top, we're at the top, ..." (avg_logprob -0.54,
+# no-speech 0.597, word probabilities up to 0.97) in a segment 0 % voiced
+SEGMENT_MIN_SPEECH_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -173,15 +178,18 @@ def _chords_summary(chords: list[Any]) -> str | None:
 
 def confident_words(transcript: Mapping[str, Any]) -> int:
     """Words of the transcript Whisper is sure of: in a segment it did not judge failed (avg_logprob at least
-    SEGMENT_MIN_LOGPROB) or silent (no_speech_prob at most SEGMENT_MAX_NO_SPEECH), each with a probability
+    SEGMENT_MIN_LOGPROB) or silent (no_speech_prob at most SEGMENT_MAX_NO_SPEECH) and that is voiced
+    (speech_share at least SEGMENT_MIN_SPEECH_SHARE), each with a probability
     of at least WORD_MIN_PROBABILITY. Figures a transcript does not carry (older files) count as sure."""
     count = 0
     for seg in transcript.get("segments") or []:
         if not isinstance(seg, Mapping):
             continue
         logprob, no_speech = _num(seg.get("avg_logprob")), _num(seg.get("no_speech_prob"))
+        voiced = _num(seg.get("speech_share"))
         if (logprob is not None and logprob < SEGMENT_MIN_LOGPROB) or (
-                no_speech is not None and no_speech > SEGMENT_MAX_NO_SPEECH):
+                no_speech is not None and no_speech > SEGMENT_MAX_NO_SPEECH) or (
+                voiced is not None and voiced < SEGMENT_MIN_SPEECH_SHARE):
             continue
         words = [w for w in seg.get("words") or [] if isinstance(w, Mapping)]
         if not words:

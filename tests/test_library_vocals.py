@@ -44,6 +44,22 @@ def test_a_transcript_without_confidences_counts_its_words(tmp_path):
     assert _track(tmp_path, {"segments": []}).fields["has_vocals"] is False
 
 
+
+def test_words_where_no_voice_was_heard_are_not_vocals(tmp_path):
+    """Asterisk's tt-monkeys.wav (monkeys screeching, 16 s) through tiny.en: its last segment, confident enough by
+    Whisper's own figures, was heard by the voice activity detector to hold no voice (speech_share 0.0); the track
+    was listed with vocals."""
+    words = "We're at the top, we're at the top, we're at the top".split()
+    monkeys = {"language": "en", "segments": [
+        {"id": 1, "start": 9.2, "end": 15.9, "text": " ".join(words), "avg_logprob": -0.5354, "no_speech_prob": 0.5971,
+         "speech_share": 0.0, "words": [{"start": 9.2 + i / 2, "end": 9.6 + i / 2, "word": f" {w}", "probability": p}
+                                        for i, (w, p) in enumerate(zip(words, (0.43, 0.06, 0.88, 0.70, 0.85, 0.96,
+                                                                               0.97, 0.96, 0.9, 0.9, 0.9, 0.9),
+                                                                       strict=False))]}]}
+    assert confident_words(monkeys) == 0 and _track(tmp_path, monkeys).fields["has_vocals"] is False
+    voiced = {**monkeys, "segments": [{**monkeys["segments"][0], "speech_share": 0.8}]}
+    assert confident_words(voiced) >= 3  # the same words heard as a voice are vocals
+
 def test_a_tracks_analyses_are_its_own_not_those_of_an_upload_whose_stem_ends_in_its_stem(tmp_path):
     """`song.wav` and `live_song.wav` in one session: the glob `analysis_*_song.json` also matched
     `analysis_gemma-3n-E4B_analyze_live_song.json`, and `song`'s library entry carried `live_song`'s analysis."""

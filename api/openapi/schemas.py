@@ -113,7 +113,11 @@ def demucs_result() -> Schema:
 
 def whisper_result() -> Schema:
     return obj(["language", "text", "segments", "files"], "A transcript (segments and words in the JSON file).",
-               language=null(STR), duration_seconds=NUM, segments={"type": "integer", "description": "How many."},
+               language=null(STR),
+               language_detected={**BOOL, "description": "Whisper heard the language (a multilingual model not told "
+                                                         "one); false: assumed (an English-only model, or the "
+                                                         "request's language)."},
+               duration_seconds=NUM, segments={"type": "integer", "description": "How many."},
                words=INT, text=STR, model=STR, source={"enum": ["mix", "vocals"]}, files=FILES)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.files import safe_name
-from worker.transcription.pipeline import MADE_UP
+from worker.transcription.pipeline import DOUBTS
 
 from .files import read_transcript
 from .prompts import truncate_transcript
@@ -37,7 +37,7 @@ class Grounding:
     pitch_source: str | None = None
     transcript: str | None = None
     transcript_source: str | None = None
-    transcript_doubts: tuple[str, ...] = ()  # Whisper's "may be made up" warnings of that transcript
+    transcript_doubts: tuple[str, ...] = ()  # Whisper's doubts of that transcript (made up, uncertain)
 
     @property
     def sources(self) -> list[str]:
@@ -59,7 +59,7 @@ def find_grounding(results_dir: Path, stem: str) -> Grounding:
     return Grounding(pitch=pitch, pitch_source=pitch_source,
                      transcript=transcript[1] if transcript else None,
                      transcript_source=transcript[0] if transcript else None,
-                     transcript_doubts=tuple(w for w in (transcript[2] if transcript else []) if w.startswith(MADE_UP)))
+                     transcript_doubts=tuple(w for w in (transcript[2] if transcript else []) if w.startswith(DOUBTS)))
 
 
 def describe_music(pitch: Mapping[str, Any]) -> str:

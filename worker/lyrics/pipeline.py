@@ -18,7 +18,7 @@ from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress, quiet, scaled
-from worker.transcription.pipeline import MADE_UP
+from worker.transcription.pipeline import DOUBTS
 
 from .explicit import explicit_words
 from .options import LyricsOptions
@@ -87,9 +87,10 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
     if not lines:
         warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
-    # Whisper's words for music without a voice ("Thank you for watching"): the analysis of them says so too
+    # Whisper's words for music without a voice ("Thank you for watching"), or its uncertain words for a language an
+    # English-only model does not know: the analysis of them says so too
     warnings += [f"the analysis read a doubtful transcript: {w}" for w in transcript.get("warnings") or []
-                 if w.startswith(MADE_UP)]
+                 if w.startswith(DOUBTS)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
     warnings += notes
     unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])

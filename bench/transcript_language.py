@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from worker.transcription.language import (  # noqa: E402
     MIN_MEAN_PROBABILITY,
     MIN_SPEECH_SECONDS,
+    RULE_SIGNAL,
     transcript_certainty,
 )
 
@@ -186,15 +187,18 @@ def main() -> None:
             print(f"{label:42} {t:9.3f} " + " ".join(f"{flags(groups, k, key, sign, t, min_speech):12.1%}"
                                                       for k in order))
         print()
-    print(f"== the job's rule: mean word probability (by duration) under {MIN_MEAN_PROBABILITY} with at least "
+    print(f"== the job's rule: {RULE_SIGNAL} under {MIN_MEAN_PROBABILITY} with at least "
           f"{MIN_SPEECH_SECONDS:g} s of words (shares of all files with words) ==")
-    rule = ("duration_mean_probability", -1, MIN_MEAN_PROBABILITY, MIN_SPEECH_SECONDS)
+    rule = (RULE_SIGNAL, -1, MIN_MEAN_PROBABILITY, MIN_SPEECH_SECONDS)
     print(" ".join(f"{k} {flags(groups, k, *rule):.1%}" for k in order))
+    enough = {k: len(values(groups, k, RULE_SIGNAL, MIN_SPEECH_SECONDS)) for k in order}
+    print("of the files with enough words: " + " ".join(
+        f"{k} {flags(groups, k, *rule) * len(groups[k]) / max(enough[k], 1):.1%} ({enough[k]})" for k in order))
     for r in rows:
         s = signals(r)
         if r["family"].startswith("en") and s and s["speech_seconds"] >= MIN_SPEECH_SECONDS \
-                and s["duration_mean_probability"] < MIN_MEAN_PROBABILITY:
-            print(f"  English flagged: {r['family']} {r['name']} {s['duration_mean_probability']:.2f} "
+                and s[RULE_SIGNAL] < MIN_MEAN_PROBABILITY:
+            print(f"  English flagged: {r['family']} {r['name']} {s[RULE_SIGNAL]:.2f} "
                   f"{r['transcript']['text'][:80]!r}")
 
 

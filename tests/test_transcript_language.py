@@ -54,21 +54,22 @@ def test_english_speech_does_not(model, tmp_path):
     assert doc["language_detected"] is False  # an English-only model never detects
 
 
-def _segment(words: list[tuple[float, float, float]]) -> dict:
-    return {"text": " ".join("word" for _ in words), "start": words[0][0], "end": words[-1][1], "avg_logprob": -0.5,
-            "no_speech_prob": 0.1, "words": [{"start": a, "end": b, "word": " word", "probability": p}
-                                             for a, b, p in words]}
+def _segment(words: list[tuple[float, float, float, str]]) -> dict:
+    return {"text": " ".join(w for *_, w in words), "start": words[0][0], "end": words[-1][1], "avg_logprob": -0.5,
+            "no_speech_prob": 0.1, "words": [{"start": a, "end": b, "word": f" {w}", "probability": p}
+                                             for a, b, p, w in words]}
 
 
 def test_the_rule_needs_a_second_of_words_and_an_english_only_model():
     """A one-word prompt ("password" at p 0.25) is too little to judge; a multilingual model detects languages."""
-    short = [_segment([(0.0, 0.6, 0.25)])]
+    short = [_segment([(0.0, 0.6, 0.25, "password")])]
     assert transcript_certainty(short)["speech_seconds"] == pytest.approx(0.6)
     assert uncertain_words_warning(short, english_only=True, model_name="tiny.en") == []
-    # by duration: a long sure word outweighs two short unsure ones
-    sure = [_segment([(0.0, 1.0, 0.9), (1.0, 1.1, 0.1), (1.1, 1.2, 0.1)])]
+    # weighted by letters: a long sure word outweighs two short unsure ones
+    sure = [_segment([(0.0, 0.6, 0.9, "conference"), (0.6, 0.9, 0.3, "a"), (0.9, 1.2, 0.3, "I")])]
     assert uncertain_words_warning(sure, english_only=True, model_name="tiny.en") == []
-    unsure = [_segment([(0.0, 0.5, 0.3), (0.5, 1.2, 0.4)])]
+    unsure = [_segment([(0.0, 0.5, 0.3, "thank"), (0.5, 1.2, 0.7, "you")])]
+    assert transcript_certainty(unsure)["text_mean_probability"] == pytest.approx((5 * 0.3 + 3 * 0.7) / 8)
     assert uncertain_words_warning(unsure, english_only=True, model_name="tiny.en")
     assert uncertain_words_warning(unsure, english_only=False, model_name="small") == []
 
@@ -77,7 +78,7 @@ def test_the_lyrics_analysis_passes_the_warning_on():
     from worker.lyrics.options import LyricsOptions
     from worker.lyrics.pipeline import _result
 
-    seg = _segment([(0.0, 0.5, 0.3), (0.5, 1.2, 0.4)])
+    seg = _segment([(0.0, 0.5, 0.3, "thank"), (0.5, 1.2, 0.4, "you")])
     warning = uncertain_words_warning([seg], english_only=True, model_name="tiny.en")[0]
     generated = {"response": "Themes: thanks", "model": "smollm2-135m", "finish_reason": "stop",
                  "tokens_generated": 3, "seconds": 1.0}

@@ -52,10 +52,12 @@ def _mean(values: Sequence[float], weights: Sequence[float]) -> float | None:
 
 
 UNCERTAIN = "the words are uncertain"  # how uncertain_words_warning's warning begins (the lyrics analysis passes it on)
-# The rule (bench/transcript_language.py; figures in docs/transcript_language.md): words of at least
-# MIN_SPEECH_SECONDS whose probability, weighted by each word's duration, averages under MIN_MEAN_PROBABILITY.
+# The rule (bench/transcript_language.py; figures in docs/transcript_language.md): words lasting at least
+# MIN_SPEECH_SECONDS whose probability, weighted by each word's letters, averages under MIN_MEAN_PROBABILITY. Chosen on
+# half of Asterisk's English and French prompts; a prompt of one short word ("password", p 0.25) is too little to go on.
 MIN_SPEECH_SECONDS = 1.0
-MIN_MEAN_PROBABILITY = 0.5
+MIN_MEAN_PROBABILITY = 0.6
+RULE_SIGNAL = "text_mean_probability"
 
 
 def is_english_only(model, name: str) -> bool:
@@ -70,7 +72,7 @@ def uncertain_words_warning(segments: list[dict], *, english_only: bool, model_n
     if not english_only:
         return []
     c = transcript_certainty(segments)
-    p = c["duration_mean_probability"]
+    p = c[RULE_SIGNAL]
     if p is None or c["speech_seconds"] < MIN_SPEECH_SECONDS or p >= MIN_MEAN_PROBABILITY:
         return []
     return [f"{UNCERTAIN} (mean word probability {p:.2f}): the speech may be in a language this English-only "

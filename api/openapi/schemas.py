@@ -113,12 +113,9 @@ def demucs_result() -> Schema:
 
 def whisper_result() -> Schema:
     return obj(["language", "text", "segments", "files"], "A transcript (segments and words in the JSON file).",
-               language=null(STR),
-               language_detected={**BOOL, "description": "Whisper heard the language (a multilingual model not told "
-                                                         "one); false: assumed (an English-only model, or the "
-                                                         "request's language)."},
-               duration_seconds=NUM, segments={"type": "integer", "description": "How many."},
-               words=INT, text=STR, model=STR, source={"enum": ["mix", "vocals"]}, files=FILES)
+               language=null(STR), language_detected={**BOOL, "description": "false: the language was assumed."},
+               duration_seconds=NUM, segments={"type": "integer", "description": "How many."}, words=INT, text=STR,
+               model=STR, source={"enum": ["mix", "vocals"]}, files=FILES)
 
 
 def musicgen_result() -> Schema:
@@ -168,8 +165,7 @@ def compare_result() -> Schema:
                 loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM))
     pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
                tempo=obj(["relation"], relation=STR, percent_apart=NUM, change_percent=NUM),
-               loudness_difference_lu=NUM,
-               brightness_ratio=NUM,
+               loudness_difference_lu=NUM, brightness_ratio=NUM,
                mixable={**null(BOOL), "description": "null where a key or tempo is unmeasured and nothing "
                                                      "measured rules the pair out"})
     return obj(["files_compared", "tracks", "pairs", "comparison", "files"],

@@ -30,10 +30,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worker.transcription.language import (  # noqa: E402
+    MAX_AVG_LOGPROB,
     MIN_MEAN_PROBABILITY,
     MIN_SPEECH_SECONDS,
     RULE_SIGNAL,
     transcript_certainty,
+    uncertain_words_warning,
 )
 
 # family: (source, folder, file pattern); "-tux": Tux Paint's spoken stamp descriptions (Debian
@@ -194,6 +196,18 @@ def main() -> None:
     enough = {k: len(values(groups, k, RULE_SIGNAL, MIN_SPEECH_SECONDS)) for k in order}
     print("of the files with enough words: " + " ".join(
         f"{k} {flags(groups, k, *rule) * len(groups[k]) / max(enough[k], 1):.1%} ({enough[k]})" for k in order))
+    # the stand-in without word times: the same transcripts with their words taken out (the words' times are then
+    # unknown, so the segments' length counts as speech)
+    fires: dict[str, list[bool]] = {}
+    for r in rows:
+        split = "fit" if r["family"] in FITTED and r["name"] in fit else "held-out"
+        if signals(r) is not None:
+            bare = [{**seg, "words": []} for seg in r["transcript"]["segments"]]
+            fires.setdefault(f"{r['family']} {split}", []).append(
+                bool(uncertain_words_warning(bare, english_only=True, model_name="tiny.en")))
+    print(f"without word times: average log-probability under {MAX_AVG_LOGPROB} with at least "
+          f"{MIN_SPEECH_SECONDS:g} s of segments: " + " ".join(f"{k} {sum(fires[k]) / len(fires[k]):.1%}"
+                                                               for k in order))
     for r in rows:
         s = signals(r)
         if r["family"].startswith("en") and s and s["speech_seconds"] >= MIN_SPEECH_SECONDS \

@@ -47,6 +47,16 @@ def test_french_speech_gets_the_uncertain_words_warning(model, tmp_path):
     assert_shape("WhisperResult", result)
 
 
+def test_without_word_times_the_average_log_probability_stands_in(model, tmp_path):
+    audio = tmp_path / "privacy-prompt-fr.flac"
+    shutil.copy(DATA / audio.name, audio)
+    result = run_transcription(audio_path=audio, results_dir=tmp_path, options=WhisperOptions(word_timestamps=False),
+                               model=model)
+    assert result["words"] == 0
+    assert [w for w in result["warnings"] if w.startswith(f"{UNCERTAIN} (average log-probability -")], \
+        result["warnings"]
+
+
 def test_english_speech_does_not(model, tmp_path):
     result, doc = _run(model, tmp_path, "privacy-prompt-en.flac")
     assert "phone number" in result["text"].lower()

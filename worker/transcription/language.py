@@ -58,6 +58,9 @@ UNCERTAIN = "the words are uncertain"  # how uncertain_words_warning's warning b
 MIN_SPEECH_SECONDS = 1.0
 MIN_MEAN_PROBABILITY = 0.6
 RULE_SIGNAL = "text_mean_probability"
+# Without word times (`word_timestamps: false`) there are no word probabilities: the segments' average
+# log-probability, weighted by their letters, under MAX_AVG_LOGPROB (chosen the same way: -0.737, rounded) stands in.
+MAX_AVG_LOGPROB = -0.74
 
 
 def is_english_only(model, name: str) -> bool:
@@ -72,9 +75,17 @@ def uncertain_words_warning(segments: list[dict], *, english_only: bool, model_n
     if not english_only:
         return []
     c = transcript_certainty(segments)
-    p = c[RULE_SIGNAL]
-    if p is None or c["speech_seconds"] < MIN_SPEECH_SECONDS or p >= MIN_MEAN_PROBABILITY:
+    p, logprob = c[RULE_SIGNAL], c["avg_logprob"]
+    if c["speech_seconds"] < MIN_SPEECH_SECONDS:
         return []
-    return [f"{UNCERTAIN} (mean word probability {p:.2f}): the speech may be in a language this English-only "
+    if p is not None:
+        if p >= MIN_MEAN_PROBABILITY:
+            return []
+        figure = f"mean word probability {p:.2f}"
+    elif logprob is None or logprob >= MAX_AVG_LOGPROB:
+        return []
+    else:
+        figure = f"average log-probability {logprob:.2f}"
+    return [f"{UNCERTAIN} ({figure}): the speech may be in a language this English-only "
             f"Whisper model ({model_name}) does not know, or unclear; a multilingual model reads other languages "
             '(the request\'s "model", e.g. "small", or the lyrics job\'s "whisper_model", where MODELS_DIR holds it)']

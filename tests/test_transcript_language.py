@@ -2,7 +2,7 @@
 
 tiny.en writes English for any speech: a stranger's French telephone prompt read "Thank you very much and thank you
 very much and thank you very much." with `language_probability` 1.0 and no warning. The prompts are Asterisk's
-(tests/data/README.md: CC BY-SA 3.0), the same prompt in French and in English.
+(tests/data/README.md: CC BY-SA 3.0).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _run(model, tmp_path: Path, name: str) -> tuple[dict, dict]:
 
 def test_french_speech_gets_the_uncertain_words_warning(model, tmp_path):
     assert is_english_only(model, "tiny.en")
-    result, doc = _run(model, tmp_path, "privacy-prompt-fr.flac")
+    result, doc = _run(model, tmp_path, "pbx-parkingfailed-fr.flac")
     uncertain = [w for w in result["warnings"] if w.startswith(UNCERTAIN)]
     assert len(uncertain) == 1, (result["text"], result["warnings"])
     assert "English-only Whisper model (tiny.en)" in uncertain[0] and '"model"' in uncertain[0]
@@ -48,7 +48,7 @@ def test_french_speech_gets_the_uncertain_words_warning(model, tmp_path):
 
 
 def test_without_word_times_the_average_log_probability_stands_in(model, tmp_path):
-    audio = tmp_path / "privacy-prompt-fr.flac"
+    audio = tmp_path / "pbx-parkingfailed-fr.flac"
     shutil.copy(DATA / audio.name, audio)
     result = run_transcription(audio_path=audio, results_dir=tmp_path, options=WhisperOptions(word_timestamps=False),
                                model=model)

@@ -48,8 +48,7 @@ CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 HARMONY_WITHOUT_KEY_NOTE = ("the sound is pitched but names no one key (speech, or harmony that moves between keys "
                             "or by equal steps)")
 NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
-# a speaking voice glides between pitches and keeps to no scale: a stranger's 8-minute voicemail prompts read
-# "tuning +24 cents from A440" beside "speech, not music"
+# a voice glides between pitches (a stranger's 8 minutes of voicemail prompts had read "tuning +24 cents from A440")
 SPEECH_TUNING_NOTE = "speech: a speaking voice keeps to no scale, so there is no tuning to read"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
 # A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a
@@ -61,13 +60,10 @@ SHORT_FOR_A_KEY_SECONDS = 4.0
 # and around long flat syllables); with less, only the speech's own stretches lose their chords
 SPEECH_WHOLE_SHARE = 0.6
 TITLE_WARNINGS = 2  # warnings shown in the PNG title (all are in the JSON and the .txt)
-# Progress fractions, after what the stages cost (a 20-minute recording: the scan 24 % of the job, the features'
-# pass 58 %, rhythm 13 %, chords and melody 1 %, the files 4 %; a 3-minute one 13, 49, 12, 1 and 17 % plus 8 % of
-# start-up): pass 1 (scan) moves the bar up to FEATURES_START, pass 2 up to FEATURES_END, then the stages. The bar
-# had given the scan nothing (0 % for 17 s of a 20-minute job) and everything after pass 2 half the bar, so the
-# job's time left from its rate (jobs/estimates.py) said 2 min where 50 s were left.
-FEATURES_START, FEATURES_END = 0.2, 0.8
-RHYTHM_AT, CHORDS_AT, MELODY_AT, WRITE_AT, JSON_AT = 0.8, 0.92, 0.93, 0.94, 0.99
+# Progress after the stages' cost (20 minutes: scan 24 %, pass 2 58 %, rhythm 13 %, files 4 %; 3 minutes 13, 49,
+# 12, 17 %); the bar had stood at 0 % through the scan and given the stages after pass 2 half of it, and the time left
+# from the job's rate (jobs/estimates.py) said 2 min where 50 s were left. Pass 1 ends at FEATURES_START, pass 2 at END
+FEATURES_START, FEATURES_END, RHYTHM_AT, CHORDS_AT, MELODY_AT, WRITE_AT, JSON_AT = 0.2, 0.8, 0.8, 0.92, 0.93, 0.94, 0.99
 
 
 @dataclass
@@ -315,10 +311,9 @@ def _melody(mel, *, silent: bool) -> dict:
 def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress | None = None) -> dict:
     """Analyse one audio file and write pitch_<stem>.json/.txt/.mid/.png into `results_dir`.
 
-    Returns the result dict (as in the JSON) with "filename", "duration_seconds" and
-    "files" (names written). The .mid is written when the melody is included. Files appear
-    only once the analysis has finished; the JSON is written last, and if anything fails
-    while writing (or `progress` raises JobCanceled) the files already written are removed.
+    Returns the result dict (as in the JSON) with "filename", "duration_seconds" and "files" (names written). The
+    .mid is written when the melody is included. Files appear only once the analysis has finished; the JSON is written
+    last, and if anything fails while writing (or `progress` raises JobCanceled) the files already written go.
     """
     options = options.validate()
     progress = progress or quiet
@@ -326,8 +321,7 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     progress(0.0, "load")
     info = stream_info(audio_path)  # read once: the blocks' source and the rate the beat network is told of
     result, feats = _analyze(_file_blocks(audio_path, info=info), options=options, progress=progress, lap=_Laps(),
-                             source_sr=info.sample_rate,
-                             expected_seconds=info.frames / info.sample_rate if info.frames else None)
+                             source_sr=info.sample_rate, expected_seconds=(info.frames or 0) / info.sample_rate)
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
     names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}

@@ -96,3 +96,18 @@ def test_the_lyrics_analysis_passes_the_warning_on():
                                                              "warnings": [warning]},
                      "transcript_fr.json", [{"text": seg["text"], "start": 0.0, "end": 1.2}], False, generated, [])
     assert f"the analysis read a doubtful transcript: {warning}" in result["warnings"]
+
+
+def test_where_no_voice_was_heard_the_made_up_warning_alone_says_so(model):
+    """A tone sliding 100-500 Hz three times a second (no voice): tiny.en writes words ("Thank you again."), the
+    voice detector hears none, and the transcript "may be made up"; it had also been told "the speech may be in a
+    language this English-only model does not know", naming speech that is not there."""
+    import numpy as np
+
+    from worker.transcription.pipeline import MADE_UP, transcribe
+
+    t = np.arange(16000 * 6) / 16000
+    chirps = (0.3 * np.sin(2 * np.pi * (300 + 200 * np.sin(2 * np.pi * 2 * t)) * t)).astype(np.float32)
+    result = transcribe(model, chirps, WhisperOptions())
+    assert result["text"] and any(w.startswith(MADE_UP) for w in result["warnings"]), result
+    assert not any(w.startswith(UNCERTAIN) for w in result["warnings"]), result["warnings"]

@@ -114,9 +114,10 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
                             f"{'es' if len(silent) != 1 else ''}) not transcribed")
         if not any(s["text"] for s in out):
             warnings.append(NO_WORDS)
-    warnings += doubt_warnings(out)
+    doubts = doubt_warnings(out)
     english_only = is_english_only(model, options.model)
-    warnings += uncertain_words_warning(out, english_only=english_only, model_name=options.model)
+    # where no voice was heard, "a language this model does not know" would name one: the made-up warning says it
+    warnings += doubts or uncertain_words_warning(out, english_only=english_only, model_name=options.model)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
     return {"language": first.language if first else options.language,

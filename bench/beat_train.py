@@ -13,7 +13,7 @@ and "compound" (the clip's beat divides in three). Loss: binary cross-entropy, p
 One clip in ten is kept out for choosing the epoch (still never the test split).
 
 Usage: python bench/beat_train.py [--epochs 30] [--out worker/music/beat_tcn.npz] [--features-cache F] [--folk]
-       [--pushed] [--corpus DIR]
+       [--pushed] [--corpus DIR] [--click] [--lowpass 0.3] [--jobs 3]
        [--init weights.npz --lr 1e-3]   # continue from exported weights with a fresh cosine schedule
 The shipped weights: 6 epochs at lr 2e-3 (of a 30-epoch schedule, stopped for time), then
 `--init` from them with `--epochs 10 --lr 1e-3`, without the folk tunes.
@@ -29,6 +29,12 @@ Tried and not kept (2026-12-05, issue 12): `--pushed` (grooves with pushed secti
 fine-tune from the shipped weights (lr 3e-4 and 1e-4, 300-360 batches): real rock lost tempo (two charted songs
 read at 4:5 and 2:3) and the test split lost beat, downbeat and metre (docs/music_accuracy.md); without them the
 same fine-tune kept the charted tempi.
+Tried and not kept (2026-12-06, issue 12): `--click` (the click family's 128 fit items, bench/click_family.py) and
+`--lowpass 0.3` (that share of the copies band-limited to 4, 5.5 or 8 kHz), from the shipped weights at lr 2e-4 (4
+epochs of 75 batches) and 1e-4 (3 of 75). Held-out clicks gained (Acc1 0.625 -> 0.898), but slow pattern songs and
+chorales were read at double (test split Acc1 0.933 -> 0.891, downbeat F 0.878 -> 0.848; lr 1e-4 doubled the same
+patterns) and real tracks' 8 kHz beats lost (docs/music_accuracy.md). Replay (cut for time): 50 corpus items per
+family, no corpus chorales, 66 of the test set's 103 train items (3 of its 40 chorales); features `--jobs 3`.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
 FOLK = CORPUS.parent / FOLK_FOLDER
 PUSHED = CORPUS.parent / PUSHED_FOLDER
+CLICK = CORPUS.parent / "click_fit"  # bench/click_family.py --split train (and --fast): its fit items only
+LOWPASS_RATES = (8000, 11025, 16000)  # `--lowpass P`: a share P of the augmented copies band-limited to half of one
 AUG_VERSIONS = 2  # augmented copies per clip, beside the clean render
 CHANNELS = 32
 N_BLOCKS = 8
@@ -122,8 +130,9 @@ def _mp3(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.pad(z, (0, max(0, len(y) - len(z))))[: len(y)]
 
 
-def augment(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """(augmented audio, speed factor): beat times of the result are the original's / factor."""
+def augment(y: np.ndarray, rng: np.random.Generator, lowpass: float = 0.0) -> tuple[np.ndarray, float]:
+    """(augmented audio, speed factor): beat times of the result are the original's / factor. With `lowpass` > 0
+    that share of the copies is resampled to 8, 11.025 or 16 kHz and back (a source stored at that rate)."""
     import soxr
 
     speed = 1.0
@@ -139,6 +148,9 @@ def augment(y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]
         y = np.tanh(float(rng.uniform(2, 8)) * y / (np.abs(y).max() + 1e-9))
     if rng.random() < 0.2:
         y = _mp3(y, rng)
+    if lowpass > 0 and rng.random() < lowpass:  # no draw without it: the default copies stay as they were
+        rate = int(rng.choice(LOWPASS_RATES))
+        y = soxr.resample(soxr.resample(y, SR, rate), rate, SR)[: len(y)]
     return y.astype(np.float32), speed
 
 
@@ -166,33 +178,51 @@ def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
     return out
 
 
-def training_items(*, folk: bool = False, pushed: bool = False, corpus: Path = CORPUS) -> list[tuple[Path, dict]]:
+def training_items(*, folk: bool = False, pushed: bool = False, corpus: Path = CORPUS,
+                   click: bool = False) -> list[tuple[Path, dict]]:
     """(audio path, truth) of every training clip, in the order the validation tenth is counted in."""
     items = []
-    for folder in (corpus, *((FOLK,) if folk else ()), *((PUSHED,) if pushed else ()), TESTSET):
+    for folder in (corpus, *((FOLK,) if folk else ()), *((PUSHED,) if pushed else ()), *((CLICK,) if click else ()),
+                   TESTSET):
         manifest = json.loads((folder / "manifest.json").read_text())
         items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
     return items
 
 
+def _clip_features(items: list[tuple[int, tuple[Path, dict]]], rng: np.random.Generator,
+                   lowpass: float) -> list[tuple[int, tuple[np.ndarray, np.ndarray, bool]]]:
+    """(item index, sequence) of the clips as rendered and AUG_VERSIONS augmented copies (none for validation)."""
+    out: list[tuple[int, tuple[np.ndarray, np.ndarray, bool]]] = []
+    t = time.perf_counter()
+    for n, (k, (path, item)) in enumerate(items):
+        y, _ = load_audio(path, sr=SR, mono=True)
+        val = k % 10 == 9
+        versions = [(y, 1.0)] + ([] if val else [augment(y, rng, lowpass) for _ in range(AUG_VERSIONS)])
+        for z, speed in versions:
+            x = features(z)
+            out.append((k, (x.astype(np.float16), targets(item, x.shape[1], speed), val)))
+        if n % 50 == 0:
+            print(f"features {n}/{len(items)} ({time.perf_counter() - t:.0f} s)", flush=True)
+    return out
+
+
 def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False, pushed: bool = False,
-                  corpus: Path = CORPUS) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+                  corpus: Path = CORPUS, click: bool = False,
+                  lowpass: float = 0.0, jobs: int = 1) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """[(logmel (48, T) float16, targets (3, T), is_validation)], cached in one npz."""
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return list(f["data"])
-    data = []
-    items = training_items(folk=folk, pushed=pushed, corpus=corpus)
-    t = time.perf_counter()
-    for k, (path, item) in enumerate(items):
-        y, _ = load_audio(path, sr=SR, mono=True)
-        val = k % 10 == 9
-        versions = [(y, 1.0)] + ([] if val else [augment(y, rng) for _ in range(AUG_VERSIONS)])
-        for z, speed in versions:
-            x = features(z)
-            data.append((x.astype(np.float16), targets(item, x.shape[1], speed), val))
-        if k % 50 == 0:
-            print(f"features {k}/{len(items)} ({time.perf_counter() - t:.0f} s)", flush=True)
+    items = list(enumerate(training_items(folk=folk, pushed=pushed, corpus=corpus, click=click)))
+    if jobs > 1:  # shard s takes items s, s + jobs, ... with its own generator default_rng([SEED, s])
+        from multiprocessing import Pool
+
+        with Pool(jobs) as pool:
+            shards = pool.starmap(_clip_features, [(items[s::jobs], np.random.default_rng([SEED, s]), lowpass)
+                                                   for s in range(jobs)])
+        data = [d for _, d in sorted((kd for shard in shards for kd in shard), key=lambda kd: kd[0])]
+    else:
+        data = [d for _, d in _clip_features(items, rng, lowpass)]
     arr = np.empty(len(data), dtype=object)
     arr[:] = data
     np.savez(cache, data=arr)
@@ -344,10 +374,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pushed", action="store_true",
                     help="also train on the grooves with pushed sections (bench/pushed_family.py)")
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="the training corpus's folder")
+    ap.add_argument("--click", action="store_true", help="also train on the click family's fit items (bench/out/"
+                    "click_fit: bench/click_family.py --split train, with and without --fast)")
+    ap.add_argument("--lowpass", type=float, default=0.0, metavar="P",
+                    help="band-limit this share of the augmented copies (8, 11.025 or 16 kHz and back)")
+    ap.add_argument("--jobs", type=int, default=1, help="processes computing the features (another draw of copies)")
     args = ap.parse_args(argv)
-    suffix = ("_folk" if args.folk else "") + ("_pushed" if args.pushed else "")
+    suffix = ("_folk" if args.folk else "") + ("_pushed" if args.pushed else "") + ("_click" if args.click else "") \
+        + (f"_lp{args.lowpass:g}" if args.lowpass else "")
     cache = args.features_cache or ROOT / "bench" / "out" / f"beat_train_features{suffix}.npz"
-    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, pushed=args.pushed, corpus=args.corpus)
+    data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, pushed=args.pushed, corpus=args.corpus,
+                         click=args.click, lowpass=args.lowpass, jobs=args.jobs)
     print(f"{len(data)} sequences, {sum(d[0].shape[1] for d in data) / FPS / 3600:.1f} h of frames", flush=True)
     train(data, epochs=args.epochs, steps=args.steps, out=args.out, init=args.init, lr=args.lr)
 

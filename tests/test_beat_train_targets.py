@@ -52,3 +52,19 @@ def test_unknown_downbeat_frames_leave_the_loss_alone():
     assert float(_loss(logits, target)) == pytest.approx(before, rel=1e-6)
     logits[0, 1] += 1.0  # a known frame still counts
     assert float(_loss(logits, target)) != pytest.approx(before, rel=1e-6)
+
+
+def test_lowpass_copies_hold_nothing_over_the_band_limit_and_default_copies_are_unchanged():
+    """`--lowpass 1.0`: every copy is band-limited to half of 8, 11.025 or 16 kHz (a source stored at that rate);
+    without it augment draws nothing more, so the shipped recipe's copies stay what they were."""
+    from bench.beat_train import SR, augment
+
+    y = np.random.default_rng(0).standard_normal(SR * 2).astype(np.float32) * 0.1
+    for seed in range(4):
+        z, _ = augment(y, np.random.default_rng(seed), lowpass=1.0)
+        power = np.abs(np.fft.rfft(z)) ** 2
+        freqs = np.fft.rfftfreq(len(z), 1 / SR)
+        assert power[freqs > 8500].sum() < 1e-3 * power.sum()
+    a, _ = augment(y, np.random.default_rng(5))
+    b, _ = augment(y, np.random.default_rng(5), lowpass=0.0)
+    assert np.array_equal(a, b)

@@ -123,7 +123,7 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
         except _NotForSoundfile:
             info = _probe_av(path, limits)
     except UnsupportedMediaError as e:
-        raw = headerless_message(declared_name) if e.code == "not_audio" else None
+        raw = headerless_message(extension_of(declared_name)) if e.code == "not_audio" and declared_name else None
         if raw is None:
             raise
         raise UnsupportedMediaError(raw, code="unsupported_format") from e

@@ -89,9 +89,9 @@ def unsupported_message(container: str, codec: str, long_name: str | None = None
     return f"{what} is not read here (accepted: {ACCEPTED}); convert it first, e.g. `ffmpeg -i {source} out.flac`"
 
 
-def headerless_message(name: str | None) -> str | None:
-    """The 415 message for a file whose name says it is headerless audio (see _HEADERLESS); None for other names."""
-    ext = name.rsplit(".", 1)[-1].lower() if name and "." in name else ""
+def headerless_message(ext: str) -> str | None:
+    """The 415 message for a file whose extension (lower case, no dot) says it is headerless audio (see
+    _HEADERLESS); None for other extensions."""
     if ext not in _HEADERLESS:
         return None
     what, flags = _HEADERLESS[ext]

@@ -4,7 +4,8 @@ Material: game soundtracks shipped in Debian (orchestral/folk: wesnoth-1.16-musi
 rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3m modules: pingus-data),
 fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
     cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data \\
-        frozen-bubble-data extremetuxracer-data warzone2100-music lincity-ng-data
+        frozen-bubble-data extremetuxracer-data warzone2100-music lincity-ng-data supertuxkart-data megaglest-data \\
+        lugaru-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
 `--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
 FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
@@ -52,10 +53,93 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     # builder's electronic, blues and piano tunes (lincity-ng-data)
     "x_warzone2100-music": ("usr/share/games/warzone2100/music/albums", 3, "*/*"),
     "x_lincity-ng-data": ("usr/share/games/lincity-ng/music/default", 1, "*"),
+    # added 2026-12-06, after every rule above was chosen: a kart racer's electronic, rock, folk and orchestral
+    # tracks, seven of them also as the game's own faster version (supertuxkart-data; see PAIRS), a strategy
+    # game's orchestral and world-music faction themes (megaglest-data) and a fighting game's score (lugaru-data)
+    "x_supertuxkart-data": ("usr/share/games/supertuxkart/data/music", 1, "*"),
+    "x_megaglest-data": ("usr/share/games/megaglest", 1, "**/music/*"),
+    "x_lugaru-data": ("usr/share/games/lugaru/Sounds", 1, "Music*"),
 }
+# Packages whose tracks come in a normal and a faster version, named by the game's own <music> files (`file`,
+# `fast-filename`): a reference-free check, as the faster one's tempo over the normal one's must be how much faster
+# it plays (speed_ratio, measured from the audio), and its key the same or, where the speed-up is a resampling,
+# moved by the semitones the ratio makes (supertuxkart's jumping_to_the_stars: 1.06, a semitone)
+PAIRS = {"x_supertuxkart-data"}
+PAIR_TOLERANCE = 0.04  # of the length ratio, as tempo Acc1 allows of a tempo
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
 AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
+
+
+def fast_versions(folder: Path) -> list[tuple[str, str]]:
+    """(normal, fast) file names that the game's `<music>` descriptions in `folder` pair."""
+    import xml.etree.ElementTree as ET
+
+    out = []
+    for desc in sorted(folder.glob("*.music")):
+        music = ET.parse(desc).getroot()
+        normal, fast = music.get("file"), music.get("fast-filename")
+        if normal and fast and (folder / normal).exists() and (folder / fast).exists():
+            out.append((normal, fast))
+    return out
+
+
+def speed_ratio(normal: np.ndarray, fast: np.ndarray, sr: int) -> float:
+    """How much faster `fast` plays `normal`, measured from the audio alone: the time scale (1.00-1.40, steps of
+    0.002) at which the normal version's onset envelope, squeezed by it, best matches the fast one's over its first
+    60 s (normalised cross-correlation, lags up to 2 s). The files' lengths cannot say it where the faster version
+    is also cut (supertuxkart's jumping_to_the_stars_fast: 1.234 shorter, 1.06 faster)."""
+    import librosa
+
+    hop = 512
+    env = [librosa.onset.onset_strength(y=y[: int((60 * 1.4 + 4) * sr)], sr=sr, hop_length=hop) for y in (normal, fast)]
+    a, b = ((e - e.mean()) / (e.std() + 1e-9) for e in env)
+    fps, n = sr / hop, min(len(b), int(60 * sr / hop))
+    b = b[:n]
+    best, best_r = -np.inf, 1.0
+    for r in np.arange(1.0, 1.4001, 0.002):
+        squeezed = np.interp(np.arange(n + int(2 * fps)) * r, np.arange(len(a)), a, right=0.0)
+        for lag in range(0, int(2 * fps)):
+            c = float(squeezed[lag : lag + n] @ b)
+            if c > best:
+                best, best_r = c, float(r)
+    return best_r
+
+
+def pair_scores(rows: dict[str, dict], ratios: dict[str, float], manifest: list[dict]) -> None:
+    """Print, per tool, the share of (normal, fast) pairs whose tempo ratio is the measured speed ratio within
+    PAIR_TOLERANCE and whose keys agree (the same, or moved by the semitones of a resampling's ratio)."""
+    tools: dict[str, list[tuple[float, float | None]]] = {"ours": [], "madmom": [], "essentia": []}
+    for m in manifest:
+        normal, fast = m.get("fast_of"), m["audio"]
+        if normal not in rows or fast not in ratios:
+            continue
+        ratio = ratios[fast]
+        semitones = 12 * np.log2(ratio)
+        shift = round(semitones) if abs(semitones - round(semitones)) < 0.15 else 0
+        for tool, pair in tools.items():
+            t0, t1 = rows[normal]["tempo"].get(tool), rows[fast]["tempo"].get(tool)
+            k0, k1 = rows[normal]["key"].get(tool), rows[fast]["key"].get(tool)
+            if t0 and t1:
+                tempo_ok = float(abs(t1 / t0 / ratio - 1) <= PAIR_TOLERANCE)
+                key_ok = float(k1 == k0 or k1 == transpose(k0, shift)) if k0 and k1 else None
+                pair.append((tempo_ok, key_ok))
+            if tool == "ours":
+                print(f"  pair {normal[:30]:30s} x{ratio:.3f}: tempo {t0 or 0:6.1f} -> {t1 or 0:6.1f} "
+                      f"(x{(t1 or 0) / (t0 or 1):.3f}), key {k0} -> {k1}")
+    for tool, pair in tools.items():
+        keys = [p[1] for p in pair if p[1] is not None]
+        if pair:
+            print(f"  {tool:8s} pairs {len(pair)}: tempo ratio = speed ratio {np.mean([p[0] for p in pair]):.3f}"
+                  + (f", keys agree {np.mean(keys):.3f}" if keys else ""))
+
+
+def transpose(label: str, semitones: int) -> str:
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
+    tonic, mode = label.split()
+    tonic = flats.get(tonic, tonic)
+    return f"{names[(names.index(tonic) + semitones) % 12]} {mode}" if tonic in names else label
 
 
 def prepare() -> None:
@@ -74,6 +158,12 @@ def prepare() -> None:
             elif not link.exists():
                 link.symlink_to(p)
             manifest.append({"audio": link.name, "source": pkg[2:], "split": "all"})
+        if pkg in PAIRS:
+            prefix = f"{pkg[2:].split('-')[0]}_"
+            pairs = {prefix + fast: prefix + normal for normal, fast in fast_versions(folder)}
+            for m in manifest:
+                if m["audio"] in pairs:
+                    m["fast_of"] = pairs[m["audio"]]
     for pkg, sub in MODULES.items():
         for p in sorted(p for p in (DEBS / pkg / sub).glob("*") if p.suffix.lower() in (".it", ".s3m")):
             wav = REAL / f"{pkg[2:].split('-')[0]}_{p.stem}.wav"
@@ -105,6 +195,10 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
     manifest = [m for m in json.loads((REAL / "manifest.json").read_text())
                 if not sources or m["source"] in sources][:limit]
     rows = []
+    by_audio: dict[str, dict] = {}
+    ratios: dict[str, float] = {}  # a fast version's speed over its normal version's (speed_ratio)
+    normals = {m["fast_of"] for m in manifest if m.get("fast_of")}
+    kept: dict[str, np.ndarray] = {}
     for m in manifest:
         y, sr = load_audio(REAL / m["audio"], mono=True)
         res = analyze_music(y, sr, options=PitchOptions(include=("key", "tempo", "beats", "chords")))
@@ -123,6 +217,15 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
         row["key_vs_essentia"] = key_score(ess["key"], res["key"]["label"]) if ess.get("key") else None
         n_chords = len({c["label"] for c in res["chords"]} - {"N"})
         rows.append((m["source"], row))
+        if m["audio"] in normals:
+            kept[m["audio"]] = y22
+        if m.get("fast_of") in kept:
+            ratios[m["audio"]] = speed_ratio(kept[m["fast_of"]], y22, 22050)
+        by_audio[m["audio"]] = {
+            "tempo": {"ours": res["tempo_bpm"], "madmom": mad.get("tempo"), "essentia": ess.get("tempo")},
+            "key": {tool: transpose(k, 0) if k else None for tool, k in
+                    (("ours", res["key"]["label"] if res["key"]["label"] != "N" else None),
+                     ("essentia", ess.get("key")), ("madmom", None))}}
         if verbose:
             print(f"{m['audio'][:34]:34s} {len(y) / sr:6.0f} s  tempo {res['tempo_bpm'] or 0:6.1f} "
                   f"(madmom {mad.get('tempo') or 0:6.1f}, essentia {ess.get('tempo') or 0:6.1f})  "
@@ -135,6 +238,9 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
         family = [r for s, r in rows if s == source]
         print(f"\n{source}: {len(family)} tracks")
         summarize(family)
+    if any(m.get("fast_of") for m in manifest):
+        print("\nnormal and fast versions of one track (tempo ratio against the measured speed ratio, keys):")
+        pair_scores(by_audio, ratios, manifest)
 
 
 def summarize(rows: list[dict]) -> None:

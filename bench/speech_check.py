@@ -22,6 +22,8 @@ Get the packages (no install: downloaded and unpacked into one folder):
         wesnoth-1.16-music colobot-common-sounds asc-music frozen-bubble-data extremetuxracer-data && \\
         for f in *.deb; do p=${f%%_*}; mkdir -p x/$p && dpkg -x $f x/$p; done
 Usage: python3 bench/speech_check.py --root /tmp/speech_debs/x [--testset bench/out/pitch_testset]
+       python3 bench/speech_check.py --root ... --single [--only NAME] [--show]: single short files as they are
+       (bench/speech_single.py: lone prompts and voice lines against short pieces of music; its own split).
 Sources whose files are missing are skipped. A clip counts as "found" when speech covers half of it.
 """
 
@@ -220,7 +222,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=Path("/tmp/speech_debs/x"), help="where the .debs were unpacked")
     ap.add_argument("--testset", type=Path, default=None, help="a rendered music test set (bench/pitch_testset.py)")
+    ap.add_argument("--single", action="store_true",
+                    help="score single short files as they are instead (bench/speech_single.py says which)")
+    ap.add_argument("--only", default=None, help="with --single: only the sources whose name contains this")
+    ap.add_argument("--show", action="store_true", help="with --single: name each clip on the wrong side")
     args = ap.parse_args()
+    if args.single:
+        from bench.speech_single import main_single
+        main_single(args.root, only=args.only, show=args.show)
+        return
     print(f"{'source':22s} {'kind':6s} {'role':8s} {'clips':>5s} {'audio s':>8s} {'speech s':>9s} {'share':>6s} "
           f"{'clips with speech':>17s} {'found (>=50%)':>13s}")
     total_audio = total_time = 0.0

@@ -224,7 +224,8 @@ def main() -> None:
     ap.add_argument("--testset", type=Path, default=None, help="a rendered music test set (bench/pitch_testset.py)")
     ap.add_argument("--single", action="store_true",
                     help="score single short files as they are instead (bench/speech_single.py says which)")
-    ap.add_argument("--only", default=None, help="with --single: only the sources whose name contains this")
+    ap.add_argument("--only", default=None,
+                    help="with --single: only the sources whose name contains one of these (comma-separated)")
     ap.add_argument("--show", action="store_true", help="with --single: name each clip on the wrong side")
     args = ap.parse_args()
     if args.single:

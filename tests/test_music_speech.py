@@ -22,6 +22,7 @@ PROSE = ("Chapter one. It was a bright cold day in April, and the clocks were st
          "through the glass doors of the old building and climbed the stairs.")
 TUNE = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72, 71, 67, 65, 64]
 RHYTHM_AND_CHORDS = PitchOptions(include=("chords", "tempo", "beats"))
+DATA = Path(__file__).parent / "data"
 
 
 def _espeak(path: Path, text: str = PROSE) -> np.ndarray:
@@ -122,6 +123,34 @@ def test_electronic_music_with_gliding_synth_drums_is_music_by_its_steady_beat(t
     assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
     assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
     assert res["tempo_bpm"] is not None and len(res["beat_times"]) >= 20, res["tempo_bpm"]
+
+
+@pytest.mark.parametrize("name", ["privacy-prompt-fr.flac", "privacy-prompt-en.flac"])
+def test_a_lone_short_prompt_is_speech_with_no_chords_or_tuning(tmp_path: Path, name: str):
+    """Asterisk's French privacy-prompt (4.6 s, 8 kHz: a stranger's trial had "D#:min C#:maj F#:maj F:maj" and
+    tuning -6 cents) and the English one (3.5 s: under MIN_SPEECH_SECONDS, never speech before): a single prompt
+    read without pauses is judged as a whole, speech from end to end, so no chords and no tuning."""
+    res = run_pitch(audio_path=DATA / name, results_dir=tmp_path, options=PitchOptions())
+    duration = res["duration_seconds"]
+    assert res["speech_segments"] == [[0.0, duration]] and res["speech_share"] == 1.0, res["speech_segments"]
+    assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
+    assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res["tuning_cents"]
+    assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
+
+
+def test_short_pieces_of_music_are_not_speech(tmp_path: Path):
+    """3 s of supertuxkart's music, each near the short-clip rule: Boom_boom_boom passes every window test of a
+    short clip (the finder alone calls it speech) and is kept music by its steady beat; race_summary's sparse melody
+    (no notes held, gaps) is 70 % voiced, under SHORT_MIN_VOICED. No speech, chords kept."""
+    y, _ = load_audio(str(DATA / "boom-boom-boom-3s.flac"), sr=SR, mono=True)
+    scan = SpeechScan()
+    scan.push(y)
+    assert scan.finish().whole_clip
+    for name in ["boom-boom-boom-3s.flac", "race-summary-3s.flac"]:
+        res = run_pitch(audio_path=DATA / name, results_dir=tmp_path, options=RHYTHM_AND_CHORDS)
+        assert res["speech_segments"] == [] and res["speech_share"] == 0.0, (name, res["speech_segments"])
+        assert not any(w.startswith("speech") for w in res["warnings"]), (name, res["warnings"])
+        assert any(c["label"] != "N" for c in res["chords"]), (name, res["chords"])
 
 
 def test_beat_periodicity_is_high_for_a_pulse_train_and_low_for_noise():

@@ -11,11 +11,11 @@ Two measured bases, nothing invented:
   is stuck, and has none. A progress event carries the figure as it was at its report (event_eta).
 - `history`: the durations of finished jobs of the same type and method (`eta_kind`), kept in Redis per kind (the
   last HISTORY_SIZE, expiring HISTORY_TTL_SECONDS after the last one) with the seconds of audio each read. A job's
-  expected run is the median of its NEAREST nearest finished jobs by length (on a log scale), each scaled to its own
-  length (a job without audio: the median of those without). A queued job's start is when its queue's workers are
-  through with what runs now (each running job's time left) and with the jobs ahead of it (their expected runs,
-  counted in the broker's lists by the walk that counts `jobs_ahead`), shared among the queue's workers (their pool
-  processes: `concurrency` in their heartbeats) as evenly as they can take it.
+  expected run is the median of its NEAREST nearest finished jobs by length (on a log scale) within HISTORY_SCALE
+  of it, each scaled to its own length (a job without audio: the median of those without). A queued job's start is
+  when its queue's workers are through with what runs now (each running job's time left) and with the jobs ahead of
+  it (their expected runs, counted in the broker's lists by the walk that counts `jobs_ahead`), shared among the
+  queue's workers (their pool processes: `concurrency` in their heartbeats) as evenly as they can take it.
 
 `basis` says which: `progress`, `history`, or `queue` for a queued job's figures.
 Every figure is an estimate, said "about"; null where there is no basis (no history of a kind ahead, a running job
@@ -44,6 +44,10 @@ MAX_SECONDS = 7 * 24 * 3600.0  # a figure past a week is no estimate: none
 HISTORY_SIZE = 50  # finished jobs kept per kind
 HISTORY_TTL_SECONDS = 30 * 24 * 3600  # a kind nothing ran of for this long forgets its history
 NEAREST = 5  # finished jobs nearest in length that a job's expected run is the median of
+# ... those within this factor of its length: a run scaled further says little, as each kind has a fixed cost (a pitch
+# analysis ~0.25 s of a 1 s voice line, ~4 s of a 3-minute track) that scaling by length multiplies; after 54 voice
+# lines a stranger's first 3-minute track would have been told ~40 s and each of a batch of them queued behind
+HISTORY_SCALE = 4.0
 BASIS_PROGRESS, BASIS_HISTORY, BASIS_QUEUE = "progress", "history", "queue"
 
 
@@ -119,6 +123,7 @@ def expected(samples: list[tuple[float, float]], audio: float) -> float | None:
     """The run a job of `audio` seconds (0: none) may expect from its kind's finished jobs; None without any."""
     if audio > 0:
         near = sorted((abs(math.log(audio / a)), s * audio / a) for a, s in samples if a > 0)[:NEAREST]
+        near = [(d, s) for d, s in near if d <= math.log(HISTORY_SCALE)]
     else:
         near = [(0.0, s) for a, s in samples if a <= 0][:NEAREST]
     return _clamped(statistics.median(s for _, s in near)) if near else None

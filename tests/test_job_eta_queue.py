@@ -88,7 +88,12 @@ def test_a_job_that_reports_nothing_for_long_has_no_time_left(private_redis):
 def test_the_arithmetic_of_an_expected_run_and_a_start():
     # the nearest finished runs by length, scaled to this one; none of the kind: none
     history = [(60.0, 6.0), (600.0, 30.0), (1200.0, 50.0)]
-    assert expected(history, 600.0) == 30.0  # the median of the three, each scaled to 600 s: 60, 30, 25
+    assert expected(history, 600.0) == 27.5  # the median of the two within 4x, each scaled to 600 s: 30, 25
+    assert expected(history, 100.0) == 10.0  # 60 s and 600 s are within 4x of it: 10 and 5, the median
+    # a history of voice lines (1-3 s, a quarter second each: mostly the job's fixed cost) says nothing of a
+    # 3-minute track, where scaling them had said ~15-25 s for a run of ~4 s
+    voice_lines = [(1.0 + 0.1 * i, 0.25) for i in range(20)]
+    assert expected(voice_lines, 180.0) is None and expected(voice_lines, 2.0) == 0.2
     assert expected([], 60.0) is None and expected([(0.0, 3.0), (0.0, 5.0)], 0.0) == 4.0
     # workers busy 10 s and 0 s: 4 s of work ahead goes to the free one; 20 s fills both to 15 s
     assert start_in([10.0, 0.0], 4.0) == 4.0 and start_in([10.0, 0.0], 20.0) == 15.0

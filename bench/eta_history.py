@@ -1,4 +1,4 @@
-"""How well a kind's history predicts its jobs' runs (jobs/estimates.py `expected`): a replay of a server's finished jobs.
+"""How well a kind's history predicts its jobs' runs (jobs/estimates.py `expected`): a server's finished jobs replayed.
 
 Each succeeded job of the type, in the order they finished, is predicted from the runs before it (the last
 HISTORY_SIZE, as the worker keeps them) and compared with its real run (started_at to finished_at); printed: how
@@ -76,8 +76,9 @@ def queued_at_once(runs: list[tuple[float, float, float]]) -> str:
     history = [(audio, run) for _, audio, run in reversed(short)][: estimates.HISTORY_SIZE]
     guesses = [estimates.expected(history, audio) for _, audio, _ in long]
     told = [g for g in guesses if g is not None]
+    real = sum(run for (_, _, run), g in zip(long, guesses, strict=True) if g is not None)
     return (f"{len(long)} longer jobs queued after {len(short)} shorter: {len(told)} estimated, their sum "
-            f"{sum(told):.1f} s against {sum(run for (_, _, run), g in zip(long, guesses) if g is not None):.1f} s "
+            f"{sum(told):.1f} s against {real:.1f} s "
             f"(all {len(long)}: {sum(run for _, _, run in long):.1f} s)")
 
 

@@ -123,3 +123,17 @@ def test_a_steady_beat_has_no_tempo_changes():
     res = analyze_music(click_track(120.0, 30.0), SR, options=RHYTHM)
     assert res["tempo_changes"] == [] and not any(w.startswith("tempo changes") for w in res["warnings"])
     assert "keep it over" not in format_summary(res)
+
+
+def test_an_opening_whose_timeline_key_is_the_whole_tracks_says_so():
+    """introzik.ogg: the warning read "the whole track as A major ... the key timeline ... reads 0.0-111.5 s as A
+    major, another key", as if the timeline contradicted the global key it agrees with (it is another key than the
+    opening's reading)."""
+    key = {**FREEZINGPOINT_KEY, "tonic": "A", "mode": "major", "label": "A major",
+           "changes": [{"time": 0.0, "tonic": "A", "mode": "major", "label": "A major"},
+                       {"time": 111.5, "tonic": "E", "mode": "major", "label": "E major"}],
+           "opening": {"tonic": "F#", "mode": "minor", "label": "F# minor", "score": 0.7, "confidence": 0.5}}
+    opening = [w for w in key_warnings(key) if w.startswith("the opening reads as F# minor")]
+    assert len(opening) == 1 and opening[0].endswith(
+        "; the key timeline (12 s windows, profile fit) reads 0.0-111.5 s as A major, the whole track's key: the two "
+        "readings of the opening disagree")

@@ -131,7 +131,10 @@ def opening_disagreement(key: dict) -> str | None:
     opening, changes = key.get("opening"), key.get("changes") or []
     if not opening or len(changes) < 2 or changes[0]["label"] == opening["label"]:
         return None
-    other = "the other mode" if changes[0]["tonic"] == opening["tonic"] else "another key"
+    # "another key" beside a timeline key that is the whole track's read as if it contradicted the global key
+    # (frozen-bubble's introzik.ogg: "the whole track as A major; ... reads 0.0-111.5 s as A major, another key")
+    other = "the whole track's key" if changes[0]["label"] == key.get("label") else \
+        "the other mode" if changes[0]["tonic"] == opening["tonic"] else "another key"
     return (f"the key timeline ({WINDOW_SECONDS:.0f} s windows, profile fit) reads 0.0-{changes[1]['time']:.1f} s "
             f"as {changes[0]['label']}, {other}: the two readings of the opening disagree")
 

@@ -13,7 +13,7 @@ and "compound" (the clip's beat divides in three). Loss: binary cross-entropy, p
 One clip in ten is kept out for choosing the epoch (still never the test split).
 
 Usage: python bench/beat_train.py [--epochs 30] [--out worker/music/beat_tcn.npz] [--features-cache F] [--folk]
-       [--pushed] [--corpus DIR] [--click] [--lowpass 0.3] [--jobs 3]
+       [--pushed] [--corpus DIR] [--click] [--lowpass 0.3] [--jobs 3] [--chorales DIR]
        [--init weights.npz --lr 1e-3]   # continue from exported weights with a fresh cosine schedule
 The shipped weights: 6 epochs at lr 2e-3 (of a 30-epoch schedule, stopped for time), then
 `--init` from them with `--epochs 10 --lr 1e-3`, without the folk tunes.
@@ -179,11 +179,12 @@ def targets(item: dict, n_frames: int, speed: float) -> np.ndarray:
 
 
 def training_items(*, folk: bool = False, pushed: bool = False, corpus: Path = CORPUS,
-                   click: bool = False) -> list[tuple[Path, dict]]:
-    """(audio path, truth) of every training clip, in the order the validation tenth is counted in."""
+                   click: bool = False, chorales: Path | None = None) -> list[tuple[Path, dict]]:
+    """(audio path, truth) of every training clip, in the order the validation tenth is counted in; `chorales`:
+    a folder of bench/chorale_fit_corpus.py's renders, read before the test set's train split."""
     items = []
     for folder in (corpus, *((FOLK,) if folk else ()), *((PUSHED,) if pushed else ()), *((CLICK,) if click else ()),
-                   TESTSET):
+                   *((chorales,) if chorales is not None else ()), TESTSET):
         manifest = json.loads((folder / "manifest.json").read_text())
         items += [(folder / m["audio"], m) for m in manifest if m["split"] == "train"]
     return items
@@ -207,13 +208,14 @@ def _clip_features(items: list[tuple[int, tuple[Path, dict]]], rng: np.random.Ge
 
 
 def build_dataset(cache: Path, rng: np.random.Generator, *, folk: bool = False, pushed: bool = False,
-                  corpus: Path = CORPUS, click: bool = False,
+                  corpus: Path = CORPUS, click: bool = False, chorales: Path | None = None,
                   lowpass: float = 0.0, jobs: int = 1) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """[(logmel (48, T) float16, targets (3, T), is_validation)], cached in one npz."""
     if cache.exists():
         with np.load(cache, allow_pickle=True) as f:
             return list(f["data"])
-    items = list(enumerate(training_items(folk=folk, pushed=pushed, corpus=corpus, click=click)))
+    items = list(enumerate(training_items(folk=folk, pushed=pushed, corpus=corpus, click=click,
+                                                chorales=chorales)))
     if jobs > 1:  # shard s takes items s, s + jobs, ... with its own generator default_rng([SEED, s])
         from multiprocessing import Pool
 
@@ -376,15 +378,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="the training corpus's folder")
     ap.add_argument("--click", action="store_true", help="also train on the click family's fit items (bench/out/"
                     "click_fit: bench/click_family.py --split train, with and without --fast)")
+    ap.add_argument("--chorales", type=Path, default=None, metavar="DIR",
+                    help="also train on these chorale renders (bench/chorale_fit_corpus.py's folder)")
     ap.add_argument("--lowpass", type=float, default=0.0, metavar="P",
                     help="band-limit this share of the augmented copies (8, 11.025 or 16 kHz and back)")
     ap.add_argument("--jobs", type=int, default=1, help="processes computing the features (another draw of copies)")
     args = ap.parse_args(argv)
     suffix = ("_folk" if args.folk else "") + ("_pushed" if args.pushed else "") + ("_click" if args.click else "") \
-        + (f"_lp{args.lowpass:g}" if args.lowpass else "")
+        + (f"_lp{args.lowpass:g}" if args.lowpass else "") + ("_chorales" if args.chorales else "")
     cache = args.features_cache or ROOT / "bench" / "out" / f"beat_train_features{suffix}.npz"
     data = build_dataset(cache, np.random.default_rng(SEED), folk=args.folk, pushed=args.pushed, corpus=args.corpus,
-                         click=args.click, lowpass=args.lowpass, jobs=args.jobs)
+                         click=args.click, chorales=args.chorales, lowpass=args.lowpass, jobs=args.jobs)
     print(f"{len(data)} sequences, {sum(d[0].shape[1] for d in data) / FPS / 3600:.1f} h of frames", flush=True)
     train(data, epochs=args.epochs, steps=args.steps, out=args.out, init=args.init, lr=args.lr)
 

@@ -4,6 +4,8 @@ downbeat label must not move the loss."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -68,3 +70,26 @@ def test_lowpass_copies_hold_nothing_over_the_band_limit_and_default_copies_are_
     a, _ = augment(y, np.random.default_rng(5))
     b, _ = augment(y, np.random.default_rng(5), lowpass=0.0)
     assert np.array_equal(a, b)
+
+
+def test_chorale_fit_renders_join_the_training_items_only_when_asked(tmp_path, monkeypatch):
+    """`--chorales DIR`: the chorale fit corpus's renders are read before the test set's train split (its test
+    items never); without it the items, and so the validation tenth, are the ones the shipped weights saw."""
+    import json
+
+    from bench import beat_train
+
+    def folder(name: str, splits: list[str]) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "manifest.json").write_text(json.dumps([{"audio": f"{name}{i}.flac", "split": s}
+                                                     for i, s in enumerate(splits)]))
+        return d
+
+    corpus, chorales = folder("corpus", ["train"] * 3), folder("chorales", ["train", "train"])
+    monkeypatch.setattr(beat_train, "TESTSET", folder("testset", ["train", "test"]))
+    names = [p.name for p, _ in beat_train.training_items(corpus=corpus)]
+    assert names == ["corpus0.flac", "corpus1.flac", "corpus2.flac", "testset0.flac"]
+    names = [p.name for p, _ in beat_train.training_items(corpus=corpus, chorales=chorales)]
+    assert names == ["corpus0.flac", "corpus1.flac", "corpus2.flac", "chorales0.flac", "chorales1.flac",
+                     "testset0.flac"]

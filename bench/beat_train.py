@@ -35,6 +35,9 @@ epochs of 75 batches) and 1e-4 (3 of 75). Held-out clicks gained (Acc1 0.625 -> 
 chorales were read at double (test split Acc1 0.933 -> 0.891, downbeat F 0.878 -> 0.848; lr 1e-4 doubled the same
 patterns) and real tracks' 8 kHz beats lost (docs/music_accuracy.md). Replay (cut for time): 50 corpus items per
 family, no corpus chorales, 66 of the test set's 103 train items (3 of its 40 chorales); features `--jobs 3`.
+Tried and not kept (2026-12-06, issue 12): `--chorales` (bench/chorale_fit_corpus.py's 202 renders) with the full
+replay, from the shipped weights at lr 1e-4 and 2e-4 (4 epochs of 75): test chorales' downbeat F 0.765 -> 0.766 /
+0.768 (tempo gained, bars not; metre 0.900 -> 0.863 at 2e-4), modal and pattern cells fell (docs/music_accuracy.md).
 """
 
 from __future__ import annotations

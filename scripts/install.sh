@@ -3,6 +3,14 @@
 # torch first, so that nothing else can pull a different (multi-GB) build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One install at a time into one Python: two pips writing the same site-packages at once break each other (a
+# stranger's run.sh, started while the machine's first install.sh still ran, failed inside pip's resolver on a
+# package it found half-written). Keyed by the user and the interpreter's prefix, in TMPDIR.
+if command -v flock >/dev/null 2>&1; then
+  prefix_key="$(python3 -c 'import hashlib, sys; print(hashlib.sha1(sys.prefix.encode()).hexdigest()[:12])')"
+  exec 9>"${TMPDIR:-/tmp}/music-analyzer-install-$(id -u)-${prefix_key}.lock"
+  flock 9
+fi
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""
   pkgs="ffmpeg fluidsynth fluid-soundfont-gm espeak-ng wrk nginx gettext-base"

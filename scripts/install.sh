@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # One install at a time into one Python: two pips writing the same site-packages at once break each other (a
 # stranger's run.sh, started while the machine's first install.sh still ran, failed inside pip's resolver on a
-# package it found half-written). Keyed by the user and the interpreter's prefix, in TMPDIR.
+# package it found half-written). Keyed by the user and the interpreter's prefix, in TMPDIR; where no lock file can
+# be made there (a TMPDIR that does not exist), the install goes on without one, as before.
 if command -v flock >/dev/null 2>&1; then
   prefix_key="$(python3 -c 'import hashlib, sys; print(hashlib.sha1(sys.prefix.encode()).hexdigest()[:12])')"
-  exec 9>"${TMPDIR:-/tmp}/music-analyzer-install-$(id -u)-${prefix_key}.lock"
-  flock 9
+  if { exec 9>"${TMPDIR:-/tmp}/music-analyzer-install-$(id -u)-${prefix_key}.lock"; } 2>/dev/null; then
+    flock 9
+  fi
 fi
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   need=""

@@ -31,3 +31,11 @@ def test_two_installs_started_together_take_turns(tmp_path):
     order = [run for _, run, _ in sorted(events, key=lambda e: float(e[2]))]
     # every call of the run that got the lock first ends before any call of the other starts
     assert order == [order[0]] * 6 + [order[-1]] * 6 and order[0] != order[-1], events
+
+
+@pytest.mark.slow
+def test_an_install_whose_tmpdir_cannot_hold_the_lock_goes_on_without_it(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path / "no-such-folder")}
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "install.sh")], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.music_scores import beats_on_onsets, key_score, tempo_scores  # noqa: E402
+from worker.camelot import parse_key  # noqa: E402
 
 DEBS = ROOT / "bench" / "out" / "real_debs"
 REAL = ROOT / "bench" / "out" / "real"
@@ -65,7 +66,7 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
 # it plays (speed_ratio, measured from the audio), and its key the same or, where the speed-up is a resampling,
 # moved by the semitones the ratio makes (supertuxkart's jumping_to_the_stars: 1.06, a semitone)
 PAIRS = {"x_supertuxkart-data"}
-PAIR_TOLERANCE = 0.04  # of the length ratio, as tempo Acc1 allows of a tempo
+PAIR_TOLERANCE = 0.04  # of the measured speed ratio, as tempo Acc1 allows of a tempo
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
 AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
@@ -96,13 +97,13 @@ def speed_ratio(normal: np.ndarray, fast: np.ndarray, sr: int) -> float:
     a, b = ((e - e.mean()) / (e.std() + 1e-9) for e in env)
     fps, n = sr / hop, min(len(b), int(60 * sr / hop))
     b = b[:n]
+    lags = int(2 * fps)
     best, best_r = -np.inf, 1.0
     for r in np.arange(1.0, 1.4001, 0.002):
-        squeezed = np.interp(np.arange(n + int(2 * fps)) * r, np.arange(len(a)), a, right=0.0)
-        for lag in range(0, int(2 * fps)):
-            c = float(squeezed[lag : lag + n] @ b)
-            if c > best:
-                best, best_r = c, float(r)
+        squeezed = np.interp(np.arange(n + lags - 1) * r, np.arange(len(a)), a, right=0.0)
+        c = float(np.correlate(squeezed, b, "valid").max())  # every lag 0 .. lags - 1 at once
+        if c > best:
+            best, best_r = c, float(r)
     return best_r
 
 
@@ -122,7 +123,8 @@ def pair_scores(rows: dict[str, dict], ratios: dict[str, float], manifest: list[
             k0, k1 = rows[normal]["key"].get(tool), rows[fast]["key"].get(tool)
             if t0 and t1:
                 tempo_ok = float(abs(t1 / t0 / ratio - 1) <= PAIR_TOLERANCE)
-                key_ok = float(k1 == k0 or k1 == transpose(k0, shift)) if k0 and k1 else None
+                key_ok = float(moved(k1, 0) in (moved(k0, 0), moved(k0, shift))) if moved(k0, 0) and moved(k1, 0) \
+                    else None
                 pair.append((tempo_ok, key_ok))
             if tool == "ours":
                 print(f"  pair {normal[:30]:30s} x{ratio:.3f}: tempo {t0 or 0:6.1f} -> {t1 or 0:6.1f} "
@@ -134,12 +136,11 @@ def pair_scores(rows: dict[str, dict], ratios: dict[str, float], manifest: list[
                   + (f", keys agree {np.mean(keys):.3f}" if keys else ""))
 
 
-def transpose(label: str, semitones: int) -> str:
-    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-    flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
-    tonic, mode = label.split()
-    tonic = flats.get(tonic, tonic)
-    return f"{names[(names.index(tonic) + semitones) % 12]} {mode}" if tonic in names else label
+def moved(label: str | None, semitones: int) -> str | None:
+    """The Camelot code of a key label in any spelling (worker/camelot.py), moved by `semitones` (a semitone is 7 steps
+    round the wheel); None for no key."""
+    code = parse_key(label) if label else None
+    return None if code is None else f"{(int(code[:-1]) - 1 + 7 * semitones) % 12 + 1}{code[-1]}"
 
 
 def prepare() -> None:
@@ -223,9 +224,7 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
             ratios[m["audio"]] = speed_ratio(kept[m["fast_of"]], y22, 22050)
         by_audio[m["audio"]] = {
             "tempo": {"ours": res["tempo_bpm"], "madmom": mad.get("tempo"), "essentia": ess.get("tempo")},
-            "key": {tool: transpose(k, 0) if k else None for tool, k in
-                    (("ours", res["key"]["label"] if res["key"]["label"] != "N" else None),
-                     ("essentia", ess.get("key")), ("madmom", None))}}
+            "key": {"ours": res["key"]["label"], "essentia": ess.get("key"), "madmom": None}}
         if verbose:
             print(f"{m['audio'][:34]:34s} {len(y) / sr:6.0f} s  tempo {res['tempo_bpm'] or 0:6.1f} "
                   f"(madmom {mad.get('tempo') or 0:6.1f}, essentia {ess.get('tempo') or 0:6.1f})  "

@@ -153,6 +153,45 @@ def test_short_pieces_of_music_are_not_speech(tmp_path: Path):
         assert any(c["label"] != "N" for c in res["chords"]), (name, res["chords"])
 
 
+def test_a_one_word_prompt_shorter_than_a_window_is_speech(tmp_path: Path):
+    """Asterisk's "tomorrow" (0.93 s, 8 kHz): under one 2 s window no clip could be speech, so a one-word prompt
+    or a game's voice line got chords, a key ("A# major", confidence 0.08) and a tuning (+12 cents); it is now one
+    window spanning the clip, judged as a whole, and a clip that is speech from end to end gets none of them."""
+    res = run_pitch(audio_path=DATA / "tomorrow-en.flac", results_dir=tmp_path, options=PitchOptions())
+    duration = res["duration_seconds"]
+    assert duration < 1.0
+    assert res["speech_segments"] == [[0.0, duration]] and res["speech_share"] == 1.0, res["speech_segments"]
+    assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
+    assert res["key"]["label"] == "no key" and res["key"]["note"].startswith("speech: "), res["key"]
+    assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res["tuning_cents"]
+    assert "Key: none detected (confidence 0.00) - speech: " in (tmp_path / "pitch_tomorrow-en.txt").read_text()
+    assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
+
+
+def test_a_piece_of_music_shorter_than_a_window_is_not_speech(tmp_path: Path):
+    """1.5 s of supertuxkart's Boom_boom_boom, near the rule for a clip under one window: no speech, chords kept."""
+    res = run_pitch(audio_path=DATA / "boom-boom-boom-1.5s.flac", results_dir=tmp_path, options=RHYTHM_AND_CHORDS)
+    assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
+    assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+    assert any(c["label"] != "N" for c in res["chords"]), res["chords"]
+
+
+def test_short_music_is_kept_out_by_its_few_gaps(monkeypatch: pytest.MonkeyPatch):
+    """That piece passes every test of a 2-8 s clip (11 % of it in gaps, over SHORT_MIN_DIPS): with the gap share
+    of those, the finder alone would call it speech; SUB_WINDOW_MIN_DIPS, chosen so that no 0.5-2 s piece of the
+    fit music is speech, keeps it music."""
+    from worker.music import speech
+
+    y, _ = load_audio(str(DATA / "boom-boom-boom-1.5s.flac"), sr=SR, mono=True)
+    scan = SpeechScan()
+    scan.push(y)
+    assert scan.finish().seconds == 0.0
+    monkeypatch.setattr(speech, "SUB_WINDOW_MIN_DIPS", speech.SHORT_MIN_DIPS)
+    scan = SpeechScan()
+    scan.push(y)
+    assert scan.finish().whole_clip
+
+
 def test_beat_periodicity_is_high_for_a_pulse_train_and_low_for_noise():
     from worker.music.speech import beat_periodicity
 
@@ -184,3 +223,6 @@ def test_blank_chords_cuts_chords_at_the_speech_edges():
         {"start": 7.0, "end": 9.0, "label": "A:min"}]
     assert blank_chords(chords, [(0.0, 9.0)]) == [{"start": 0.0, "end": 9.0, "label": "N"}]
     assert blank_chords(chords, []) == chords
+    # speech to the unrounded end of the audio (0.92775 s) that the last chord's rounded end (0.928) passes
+    assert blank_chords([{"start": 0.0, "end": 0.5, "label": "G#:maj"}, {"start": 0.5, "end": 0.928, "label": "C:maj"}],
+                        [(0.0, 0.92775)]) == [{"start": 0.0, "end": 0.928, "label": "N"}]

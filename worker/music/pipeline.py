@@ -24,7 +24,7 @@ from .onsets import FPS as ONSET_FPS
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
-from .speech import Speech, blank_chords, without_steady_beats
+from .speech import Speech, blank_chords, spoken_key, without_steady_beats
 from .summary import format_summary
 from .tempo_changes import kept_tempo, tempo_change_warning, tempo_stretches
 
@@ -120,8 +120,7 @@ def _check_duration(duration: float) -> None:
 
 
 def _finite(blocks):
-    for b in blocks:
-        yield b if np.all(np.isfinite(b)) else np.nan_to_num(b, nan=0.0, posinf=0.0, neginf=0.0)
+    return (b if np.all(np.isfinite(b)) else np.nan_to_num(b, nan=0.0, posinf=0.0, neginf=0.0) for b in blocks)
 
 
 def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: Progress | None,
@@ -163,7 +162,8 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech)
+    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech,
+                     spoken_clip=all_speech and speech is not None and speech.whole_clip)
     lap("key")
 
     progress(RHYTHM_AT, "rhythm")
@@ -190,9 +190,9 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
 
 def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
-               silent: bool, all_speech: bool = False) -> dict:
-    key = estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio, bass=feats.bass, energy=feats.energy,
-                       frame_times=feats.times)
+               silent: bool, all_speech: bool = False, spoken_clip: bool = False) -> dict:
+    key = spoken_key() if spoken_clip else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
+                                                        bass=feats.bass, energy=feats.energy, frame_times=feats.times)
     if key["index"] is None and key.get("note") == NO_KEY_NOTE \
             and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO:
         key["note"] = HARMONY_WITHOUT_KEY_NOTE  # "percussion, noise or silence" would misname plain chords

@@ -1,10 +1,12 @@
 """Single short files as they are, for the speech finder (bench/speech_check.py --single): is a lone spoken prompt
 of a few seconds told "speech, not music", and is a short piece of music left alone?
 
-Speech: every Asterisk prompt of 1.5-8 s (asterisk-core-sounds-{en,es,fr,ru}-wav, one speaker each, 8 kHz) and
-the unit voice lines of MegaGlest (megaglest-data, factions/*/units/*/sounds/*select*.wav and *ack*.wav: 0.3-4.6 s,
-shouts and grunts among them). Music, each clip one file as a user would upload it: game tracks cut into pieces of
-2, 3, 4, 5, 6 and 8 s at four offsets (0, 1/4, 1/2, 3/4 of the track), plus the short jingles whole: frozen-bubble
+Speech: every Asterisk prompt of 0.5-8 s (asterisk-core-sounds-{en,es,fr,ru}-wav, one speaker each, 8 kHz; 1.5-8 s
+before the rule for clips under one window) and the unit voice lines of MegaGlest (megaglest-data,
+factions/*/units/*/sounds/*select*.wav and *ack*.wav: 0.3-4.6 s; counted as three rows, select, ack and attack, as
+"*ack*" takes the 241 *attack* sounds too: war cries, grunts, animals, machines). Music, each clip one file as a user
+would upload it: game tracks cut into pieces of 0.5, 1, 1.5, 2, 3, 4, 5, 6 and 8 s (0.5-1.5 s added with that rule)
+at four offsets (0, 1/4, 1/2, 3/4 of the track), plus the short jingles whole: frozen-bubble
 (snd/*zik*.ogg cut, lose.ogg and newroot_solo.ogg whole), supertuxkart-data (music/*.ogg, split into two halves by
 track name, a track's _fast version on its track's side), extremetuxracer-data (music/*.ogg cut; the 6.3 s
 lostrace-ks and raceintro-ks whole too), the tests' synthetic music (bench/speech_check.py) and solo melodic lines
@@ -18,12 +20,19 @@ oboe, bassoon, voice oohs, soprano sax, trombone, pan flute.
 
 Per source: clips, the share of clips told speech as the pipeline tells it (speech over SPEECH_WHOLE_SHARE of the
 clip: "speech, not music", no chords, key or tuning), and the share with any speech found (music: chords removed
-from that stretch), for all clips and for clips of at least one finder window (2 s; shorter ones cannot be found).
+from that stretch), for all clips and per length: under 0.5 s, 0.5-2 s and 2 s or more (speech: shares; music:
+counts). bench/speech_single_dump.py writes each clip's window tests, to choose thresholds on the fit part.
 
 Figures (told speech; main, then with the short-clip rule of speech.py, SHORT_CLIP_SECONDS): fit: asterisk en
 0.102 -> 0.543, es 0.056 -> 0.288; synthetic music 0 -> 0 (any speech 1 of 288, both: 8 s of speech over drums),
 frozen-bubble, supertuxkart A, solo lines A 0 -> 0; held out, run once: asterisk fr 0.114 -> 0.543, ru 0.050 ->
 0.184, megaglest 0 -> 0.002 (1 of 650; 625 are under 2 s), supertuxkart B, extremetuxracer, solo lines B 0 -> 0.
+With the rule for a clip of 0.75 s up to one window (SUB_WINDOW_MIN_SECONDS, chosen on en/es prompts of 0.5-2 s
+against 0.5-2 s pieces of the fit music), told speech among clips of 0.5-2 s, before -> after: fit: asterisk en 0 ->
+0.330 (of 349), es 0 -> 0.161 (279); held out, run once: fr 0 -> 0.282 (312), ru 0 -> 0.055 (327), megaglest select
+0 -> 0.138 (174), ack 0 -> 0.184 (174), attack 0 -> 0.053 (187); music 0 -> 0 pieces of every source (synthetic 144,
+frozen-bubble 61, solo lines A 192 and B 192, supertuxkart A 240 and B 216, extremetuxracer 120); clips of 2 s and
+more as before (a 2.0 s clip is a frame short of one window: judged by the new rule, 0 pieces of music).
 
 Get the packages as bench/speech_check.py says, with megaglest-data and supertuxkart-data added to the list.
 """
@@ -41,9 +50,9 @@ from bench.speech_check import ASTERISK, SR, _load, speech_share, synthetic_clip
 from worker.music.pipeline import SPEECH_WHOLE_SHARE
 from worker.music.speech import WINDOW_SECONDS
 
-PIECE_SECONDS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+PIECE_SECONDS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 PIECE_AT = (0.0, 0.25, 0.5, 0.75)  # piece starts, as shares of (track length - piece length)
-PROMPT_SECONDS = (1.5, 8.0)
+PROMPT_SECONDS = (0.5, 8.0)
 MEGAGLEST = "megaglest-data/usr/share/games/megaglest/techs/megapack/factions/*/units/*/sounds/"
 STK = "supertuxkart-data/usr/share/games/supertuxkart/data/music/*.ogg"
 # solo melodic lines rendered with FluidR3 (GM programs): the sampled vibrato of strings, winds and voices keeps no
@@ -133,9 +142,15 @@ def single_sources(root: Path) -> list[tuple[str, str, bool, Iterator[Clip]]]:
         files = prompts(root, lang)
         if files:
             out.append((f"asterisk {lang} prompts", "speech", lang in ("en", "es"), single_files(files)))
+    # "*ack*" holds the *attack* sounds too (241 of the 650: war cries, grunts, an animal's or a machine's sound):
+    # counted apart, as not every one of them is a voice
     glest = sorted(root.glob(MEGAGLEST + "*select*.wav")) + sorted(root.glob(MEGAGLEST + "*ack*.wav"))
-    if glest:
-        out.append(("megaglest voice lines", "speech", False, single_files(glest)))
+    for part, keep in [("select", lambda f: "select" in f.name), ("ack", lambda f: "select" not in f.name and
+                                                                   "attack" not in f.name),
+                       ("attack", lambda f: "select" not in f.name and "attack" in f.name)]:
+        files = [f for f in glest if keep(f)]
+        if files:
+            out.append((f"megaglest {part}", "speech", False, single_files(files)))
     out.append(("synthetic music", "music", True, (c for name, y in synthetic_clips() for c in pieces(name, y))))
     fb = root / "frozen-bubble-data/usr/share/games/frozen-bubble/snd"
     if fb.is_dir():
@@ -153,21 +168,30 @@ def single_sources(root: Path) -> list[tuple[str, str, bool, Iterator[Clip]]]:
     return out
 
 
+BANDS = ((0.0, 0.5, "<0.5s"), (0.5, WINDOW_SECONDS, "0.5-2s"),
+         (WINDOW_SECONDS, np.inf, ">=2s"))  # clip lengths, s: each band's counts apart
+
+
 def main_single(root: Path, *, only: str | None = None, show: bool = False) -> None:
-    print(f"{'source':24s} {'kind':6s} {'role':8s} {'clips':>5s} {'told speech':>11s} {'any speech':>10s} "
-          f"{'clips>=2s':>9s} {'told':>6s} {'any':>6s}")
+    print(f"{'source':24s} {'kind':6s} {'role':8s} {'clips':>5s} {'told':>6s} {'any':>6s}"
+          + "".join(f" {label + ' n':>9s} {'told':>5s} {'any':>5s}" for _, _, label in BANDS))
     for name, kind, fit, clips in single_sources(root):
         if only is not None and not any(part in name for part in only.split(",")):
             continue
-        told, anyf, long_ = [], [], []
+        told, anyf, seconds = [], [], []
         for clip, y in clips:
             share, _ = speech_share(y)
             told.append(share >= SPEECH_WHOLE_SHARE)
             anyf.append(share > 0)
-            long_.append(len(y) / SR >= WINDOW_SECONDS)
+            seconds.append(len(y) / SR)
             if show and ((kind == "music" and share > 0) or (kind == "speech" and share < SPEECH_WHOLE_SHARE)):
                 print(f"    {clip} {len(y) / SR:.1f} s share {share:.2f}")
-        t, a, lg = np.array(told), np.array(anyf), np.array(long_)
-        print(f"{name:24s} {kind:6s} {'fit' if fit else 'held out':8s} {len(t):5d} {t.mean():11.3f} {a.mean():10.3f} "
-              f"{int(lg.sum()):9d} {t[lg].mean() if lg.any() else 0:6.3f} {a[lg].mean() if lg.any() else 0:6.3f}",
-              flush=True)
+        t, a, d = np.array(told), np.array(anyf), np.array(seconds)
+        line = f"{name:24s} {kind:6s} {'fit' if fit else 'held out':8s} {len(t):5d} {t.mean():6.3f} {a.mean():6.3f}"
+        for lo, hi, _ in BANDS:
+            band = (d >= lo) & (d < hi)
+            # music: counts (false speech is rare), speech: shares
+            told_b, any_b = (f"{int(t[band].sum()):5d}", f"{int(a[band].sum()):5d}") if kind == "music" else (
+                f"{t[band].mean() if band.any() else 0:5.3f}", f"{a[band].mean() if band.any() else 0:5.3f}")
+            line += f" {int(band.sum()):9d} {told_b} {any_b}"
+        print(line, flush=True)

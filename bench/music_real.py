@@ -5,7 +5,7 @@ rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3
 fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
     cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data \\
         frozen-bubble-data extremetuxracer-data warzone2100-music lincity-ng-data supertuxkart-data megaglest-data \\
-        lugaru-data
+        lugaru-data hedgewars-data freedroidrpg-data neverball-common xmoto-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
 `--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
 FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
@@ -60,6 +60,14 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     "x_supertuxkart-data": ("usr/share/games/supertuxkart/data/music", 1, "*"),
     "x_megaglest-data": ("usr/share/games/megaglest", 1, "**/music/*"),
     "x_lugaru-data": ("usr/share/games/lugaru/Sounds", 1, "Music*"),
+    # added 2026-12-06 (later), after every rule above was chosen: an artillery game's themed tunes (hedgewars-data,
+    # every second of 26, for time; NOT wholly unseen: a stranger's trial on its Freeway and oriental had shaped the
+    # tempo-change stretches, worker/music/tempo_changes.py), an RPG's score (freedroidrpg-data, every second of
+    # 16), a tilting game's short loops (neverball-common, all 8) and a motocross game's tunes (xmoto-data, all 7)
+    "x_hedgewars-data": ("usr/share/games/hedgewars/Data/Music", 2, "*"),
+    "x_freedroidrpg-data": ("usr/share/freedroidrpg/data/sound/music", 2, "*"),
+    "x_neverball-common": ("usr/share/games/neverball/bgm", 1, "*"),
+    "x_xmoto-data": ("usr/share/games/xmoto/Textures/Musics", 1, "*"),
 }
 # Packages whose tracks come in a normal and a faster version, named by the game's own <music> files (`file`,
 # `fast-filename`): a reference-free check, as the faster one's tempo over the normal one's must be how much faster

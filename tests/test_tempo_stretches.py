@@ -40,6 +40,23 @@ def test_a_return_between_two_other_tempi_stays_a_return():
     assert len(bpms) == 5 and abs(bpms[1] - 157) <= 2 and abs(bpms[3] - 80) <= 2, bpms
 
 
+def test_a_short_return_whose_own_beats_run_away_is_no_return():
+    """hedgewars' Desert.ogg (160 BPM given): its first 33 beat intervals as tracked, 139.7 BPM for 16 beats, one
+    beat whose median-filtered interval (0.407 s, 147.4 BPM) sat just inside TEMPO_CHANGE_SHARE though the beat
+    itself ran at 139.5, then 129 BPM. That beat was kept as a stretch "at the tempo given" reading 139.7 BPM, two
+    neighbouring stretches at one tempo in the JSON, and the warning named 0.0-6.9, 6.9-7.3, 7.3-14.3 s. A short
+    return slower than the tempo given between two slower stretches is part of them: one stretch, one span."""
+    desert = [0.418, 0.406, 0.441, 0.453, 0.453, 0.441, 0.429, 0.442, 0.429, 0.43, 0.429, 0.407, 0.418, 0.418, 0.406,
+              0.429, 0.43, 0.406, 0.407, 0.418, 0.511, 0.51, 0.523, 0.522, 0.476, 0.465, 0.464, 0.465, 0.452, 0.453,
+              0.453, 0.441]
+    beats = from_steps([60.0 / 160.0] * 100 + desert + [60.0 / 160.0] * 300)
+    stretches = tempo_stretches(beats, 160.0)
+    away = [abs(s["bpm"] / 160.0 - 1.0) > 0.08 for s in stretches]
+    assert away == [False, True, False], stretches
+    warning, = tempo_change_warning(stretches, 160.0)
+    assert f"at {stretches[1]['start']:.1f}-{stretches[1]['end']:.1f} s (" in warning, warning
+
+
 def test_a_wobble_over_one_percent_of_the_beats_keeps_the_tempo_given():
     """oriental.ogg (160 BPM over 207 s) was warned of "about 178 BPM at 107.2-108.9 s (1% of their span)"."""
     beats = beats_at((160.0, 280), (178.0, 6), (160.0, 270))

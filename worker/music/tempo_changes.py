@@ -47,7 +47,7 @@ def tempo_stretches(beats: np.ndarray, tempo: float | None) -> list[dict]:
     for i, (is_off, a, b) in enumerate(runs):  # short excursions keep the tempo given
         if is_off and b - a < MIN_STRETCH_BEATS:
             runs[i] = (False, a, b)
-    merged = _absorb_short_returns(_merged(runs), ibi)
+    merged = _absorb_short_returns(_merged(runs), ibi, tempo=tempo)
     if not any(is_off for is_off, _, _ in merged):
         return []
     stretches = [{"start": round(float(beats[a]), 2), "end": round(float(beats[b]), 2),
@@ -66,17 +66,27 @@ def _merged(runs: list[tuple[bool, int, int]]) -> list[tuple[bool, int, int]]:
     return out
 
 
-def _absorb_short_returns(runs: list[tuple[bool, int, int]], ibi: np.ndarray) -> list[tuple[bool, int, int]]:
+def _absorb_short_returns(runs: list[tuple[bool, int, int]], ibi: np.ndarray, *,
+                          tempo: float) -> list[tuple[bool, int, int]]:
     """A return to the tempo given for fewer than MIN_STRETCH_BEATS between two stretches at one other tempo is a
     wobble within that stretch: a stranger's Freeway.ogg (hedgewars-data) was warned of "about 157 BPM at
-    70.3-118.5, 119.0-121.0, 121.5-133.5, 134.1-136.0 s", one stretch split three times by a single beat."""
+    70.3-118.5, 119.0-121.0, 121.5-133.5, 134.1-136.0 s", one stretch split three times by a single beat. So is a
+    short return whose own beats run away from the tempo given (the median filter put it just inside
+    TEMPO_CHANGE_SHARE): hedgewars' Desert.ogg (160 BPM given) got "tempo_changes" 0.02-6.87 s at 139.7 BPM then
+    6.87-7.3 s at 139.7 BPM, a stretch "at the tempo given" reading 139.7, and the warning "about 132 BPM at
+    0.0-6.9, 6.9-7.3, 7.3-14.3 s". A return between a slower and a faster stretch stays: one stretch of both would
+    read a tempo near the tempo given."""
     bpm = [60.0 / float(np.median(ibi[a:b])) for _, a, b in runs]
     out = list(runs)
     for i in range(1, len(runs) - 1):
         is_off, a, b = runs[i]
-        if (not is_off and b - a < MIN_STRETCH_BEATS and runs[i - 1][0] and runs[i + 1][0]
-                and abs(bpm[i - 1] / bpm[i + 1] - 1.0) <= TEMPO_CHANGE_SHARE):
-            out[i] = (True, a, b)
+        if not is_off and b - a < MIN_STRETCH_BEATS and runs[i - 1][0] and runs[i + 1][0]:
+            # the return's own beats away on the side both neighbours are (all slower or all faster): the stretch
+            # they make together reads a tempo on that side too, not one near the tempo given
+            one_side = abs(bpm[i] / tempo - 1.0) > TEMPO_CHANGE_SHARE and len({
+                bool(x > tempo) for x in (bpm[i - 1], bpm[i], bpm[i + 1])}) == 1
+            if abs(bpm[i - 1] / bpm[i + 1] - 1.0) <= TEMPO_CHANGE_SHARE or one_side:
+                out[i] = (True, a, b)
     return _merged(out)
 
 

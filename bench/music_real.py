@@ -62,10 +62,10 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     "x_lugaru-data": ("usr/share/games/lugaru/Sounds", 1, "Music*"),
     # added 2026-12-06 (later), after every rule above was chosen: an artillery game's themed tunes (hedgewars-data,
     # every second of 26, for time; NOT wholly unseen: a stranger's trial on its Freeway and oriental had shaped the
-    # tempo-change stretches, worker/music/tempo_changes.py), an RPG's score (freedroidrpg-data, every second of
-    # 16), a tilting game's short loops (neverball-common, all 8) and a motocross game's tunes (xmoto-data, all 7)
+    # tempo-change stretches, worker/music/tempo_changes.py), an RPG's score (freedroidrpg-data, all 16), a
+    # tilting game's short loops (neverball-common, all 8) and a motocross game's tunes (xmoto-data, all 7)
     "x_hedgewars-data": ("usr/share/games/hedgewars/Data/Music", 2, "*"),
-    "x_freedroidrpg-data": ("usr/share/freedroidrpg/data/sound/music", 2, "*"),
+    "x_freedroidrpg-data": ("usr/share/freedroidrpg/data/sound/music", 1, "*"),
     "x_neverball-common": ("usr/share/games/neverball/bgm", 1, "*"),
     "x_xmoto-data": ("usr/share/games/xmoto/Textures/Musics", 1, "*"),
 }

@@ -170,3 +170,32 @@ def halftime_groove(bpm: float = 96.0, seconds: float = 30.0, *, sr: int = 44100
         y[a : a + n] += hat * (1.0 if i % 2 == 0 else 0.6)
     y = y[: int(seconds * sr)]
     return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+def tresillo_groove(bpm: float = 120.0, *, bars: int = 24, snare: bool = True, sr: int = SR,
+                    seed: int = 0) -> np.ndarray:
+    """A 4/4 groove whose kick and bass fall 3 + 3 + 2 eighths apart (the tresillo), hi-hat eighths, a snare on
+    the fourth and seventh eighth, and a chord a bar over I-IV-V-bIII of C: (n,)."""
+    rng = np.random.default_rng(seed)
+    eighth = 60.0 / bpm / 2
+    n = int(0.25 * sr)
+    t = np.arange(n) / sr
+    kick = np.sin(2 * np.pi * (50 + 100 * np.exp(-t / 0.03)) * t) * np.exp(-t / 0.08)
+    hit = (rng.standard_normal(n) * 0.6 + np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.06)
+    hat = np.diff(rng.standard_normal(n), prepend=0.0) * np.exp(-t / 0.015) * 0.3
+    y = np.zeros(int((bars * 8 * eighth + 1) * sr), dtype=np.float32)
+    for b in range(bars):
+        root = (0, 5, 7, 3)[b % 4]
+        for k in range(8):
+            a = int((b * 8 + k) * eighth * sr)
+            y[a : a + n] += hat
+            if k in (0, 3, 6):
+                y[a : a + n] += kick
+                bass = tone(midi_hz(36 + root), eighth * (3 if k < 6 else 2) * 0.9, sr=sr) * 0.5
+                y[a : a + len(bass)] += bass
+            if snare and k in (2, 6):
+                y[a : a + n] += hit * 0.7
+        chord = sum(tone(midi_hz(60 + (root + iv) % 12), 8 * eighth * 0.95, sr=sr) for iv in (0, 4, 7)) * 0.15
+        a = int(b * 8 * eighth * sr)
+        y[a : a + len(chord)] += chord
+    return (0.8 * y / np.abs(y).max()).astype(np.float32)

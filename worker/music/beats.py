@@ -27,6 +27,7 @@ import numpy as np
 
 from .beat_tracking import track_beats
 from .onsets import FPS
+from .three_two import FASTER, THREE_TWO_MARGIN, faster_bar_evidence
 
 NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (bench/beat_fit.py, fit items)
 NET_PRIOR_OCTAVES = 2.0  # its width in octaves: wide, the network decides (fit Acc1 0.911 at 1.0, 0.956 at 2.0)
@@ -323,6 +324,17 @@ def tempo_of_a_changing_piece(beat: np.ndarray, tempo: float) -> float:
     return float(halves[0])
 
 
+def bar_checked_tempo(down: np.ndarray, tempo: float) -> float:
+    """`tempo`, or FASTER times it where the downbeat output's bars repeat at the faster reading's bar lags by
+    THREE_TWO_MARGIN more than at this one's (three_two.py: a 4/4 groove read at two thirds of its beat)."""
+    from .rhythm import MAX_BPM
+
+    if tempo * FASTER > MAX_BPM:
+        return tempo
+    evidence = faster_bar_evidence(down.astype(np.float64), tempo, FPS)
+    return tempo * FASTER if evidence is not None and evidence > THREE_TWO_MARGIN else tempo
+
+
 def beat_events(beat: np.ndarray) -> int:
     """How many peaks (local maxima; a plateau counts once) of the beat activation reach EVENT_LEVEL, each at
     least EVENT_GAP_SECONDS from a higher one (the ripple before a tone's end is one event, not five). The ends
@@ -352,6 +364,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
             or beat_events(beat) < MIN_BEAT_EVENTS):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
     tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
+    tempo = bar_checked_tempo(act[1], tempo)
     beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO, hold=bool(HOLD_PHASE))
     # a beat on the last activation frame is a peak that lies past the end (the activation still rising: a game's
     # loop cut where its next bar begins, a stranger's race1-jt.ogg); it had been a beat, a downbeat and a bar

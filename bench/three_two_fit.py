@@ -32,7 +32,7 @@ from worker.music.three_two import FASTER, faster_bar_evidence  # noqa: E402
 SR = 22050
 TOLERANCE = 0.04  # Acc1's: a reading within 4 % of the label is right
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, np.inf)  # inf: the rule off
-AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".m4a"}
+AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 
 
 def reading(path: Path) -> tuple[float | None, float | None]:

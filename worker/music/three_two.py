@@ -16,7 +16,7 @@ to -0.35 for the four read right (and +0.10 for titlemusic, 118 BPM, where madmo
 fit items' right readings are all -0.18 or under (bench/three_two_fit.py); on 200 held-out real tracks the rule
 moves 11 and 6 of them come to agree with madmom, none the other way (docs/music_accuracy.md).
 
-Cost: one FFT autocorrelation of the downbeat output (~0.1 ms per minute of audio).
+Cost: one FFT autocorrelation of the downbeat output (~1 ms per minute of audio, 60 minutes included).
 """
 
 from __future__ import annotations

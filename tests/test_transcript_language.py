@@ -111,3 +111,21 @@ def test_where_no_voice_was_heard_the_made_up_warning_alone_says_so(model):
     result = transcribe(model, chirps, WhisperOptions())
     assert result["text"] and any(w.startswith(MADE_UP) for w in result["warnings"]), result
     assert not any(w.startswith(UNCERTAIN) for w in result["warnings"]), result["warnings"]
+
+
+def test_a_voiced_segment_doubted_for_its_log_probability_alone_gets_the_language_warning():
+    """Asterisk's French prompt read by tiny.en: a voice from end to end (no-speech 0.13, all of it voiced), words
+    at p 0.3-0.4, average log-probability -1.02 on one machine (-0.98 on another): at -1.0 or under it had been told
+    "the transcript may be made up: no voice was heard" instead of the English-only model's uncertain words."""
+    from worker.transcription.pipeline import MADE_UP, doubt_or_language_warnings
+
+    seg = {**_segment([(0.0, 0.8, 0.3, "Let's"), (0.8, 1.9, 0.4, "introduce"), (1.9, 3.1, 0.3, "plasmo")]),
+           "no_speech_prob": 0.13, "avg_logprob": -1.02, "speech_share": 1.0}
+    warnings = doubt_or_language_warnings([seg], english_only=True, model_name="tiny.en")
+    assert len(warnings) == 1 and warnings[0].startswith(UNCERTAIN), warnings
+    # a multilingual model knows the language: the low log-probability is its doubt of the words
+    assert doubt_or_language_warnings([seg], english_only=False, model_name="small")[0].startswith(MADE_UP)
+    # no voice heard (the voice detector's share under 10 %, or Whisper's no-speech probability): made up, alone
+    for unheard in ({"speech_share": 0.0}, {"no_speech_prob": 0.9}):
+        warnings = doubt_or_language_warnings([{**seg, **unheard}], english_only=True, model_name="tiny.en")
+        assert len(warnings) == 1 and warnings[0].startswith(MADE_UP), warnings

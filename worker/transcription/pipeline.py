@@ -114,10 +114,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
                             f"{'es' if len(silent) != 1 else ''}) not transcribed")
         if not any(s["text"] for s in out):
             warnings.append(NO_WORDS)
-    doubts = doubt_warnings(out)
     english_only = is_english_only(model, options.model)
-    # where no voice was heard, "a language this model does not know" would name one: the made-up warning says it
-    warnings += doubts or uncertain_words_warning(out, english_only=english_only, model_name=options.model)
+    warnings += doubt_or_language_warnings(out, english_only=english_only, model_name=options.model)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
     return {"language": first.language if first else options.language,
@@ -147,11 +145,16 @@ def voiced_share(voiced: list[tuple[float, float]], start: float, end: float) ->
     return covered / max(end - start, 1e-3)
 
 
+def no_voice(segment: dict) -> bool:
+    """Whisper's no-speech probability (DOUBT_NO_SPEECH) or the voice activity detector (DOUBT_SPEECH_SHARE) says
+    the segment holds no voice."""
+    return segment["no_speech_prob"] >= DOUBT_NO_SPEECH or segment.get("speech_share", 1.0) < DOUBT_SPEECH_SHARE
+
+
 def doubted(segment: dict) -> bool:
-    """The segment is probably not speech: Whisper itself doubts it (see DOUBT_NO_SPEECH), or the voice activity
-    detector heard no voice in it (DOUBT_SPEECH_SHARE)."""
-    return (segment["no_speech_prob"] >= DOUBT_NO_SPEECH or segment["avg_logprob"] <= DOUBT_LOGPROB
-            or segment.get("speech_share", 1.0) < DOUBT_SPEECH_SHARE)
+    """The segment is probably not speech: Whisper itself doubts it (see DOUBT_NO_SPEECH, DOUBT_LOGPROB), or the
+    voice activity detector heard no voice in it (DOUBT_SPEECH_SHARE)."""
+    return no_voice(segment) or segment["avg_logprob"] <= DOUBT_LOGPROB
 
 
 # An empty transcript of audio that is not silent (a stranger's 25 s game rap read `"text": ""` with no warning):
@@ -173,6 +176,18 @@ def doubt_warnings(segments: list[dict]) -> list[str]:
             f"(Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, its average log-probability "
             f"{DOUBT_LOGPROB} or less, or under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced); tones, music and "
             "noise are often heard as words"]
+
+
+def doubt_or_language_warnings(segments: list[dict], *, english_only: bool, model_name: str) -> list[str]:
+    """The made-up warning (doubt_warnings) or an English-only model's uncertain-words warning, not both: where no
+    voice was heard, "a language this model does not know" would name one. Where every spoken segment has a voice
+    and only the log-probability doubts the words, the model's not knowing the language is the likelier cause:
+    Asterisk's French prompt read by tiny.en at -1.02 on one machine (-0.98 on another) had been told "no voice was
+    heard" instead of "the speech may be in a language this English-only Whisper model ... does not know"."""
+    doubts = doubt_warnings(segments)
+    uncertain = uncertain_words_warning(segments, english_only=english_only, model_name=model_name)
+    voiced = not any(no_voice(s) for s in segments if s["text"])
+    return uncertain if uncertain and voiced else (doubts or uncertain)
 
 
 def is_silent(window: np.ndarray) -> bool:

@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         y, sr = load_audio(out / m["audio"], mono=True)
         runs = analyse_both(y, sr)
         anchors_path = out / "anchor_cache" / f"{m['name']}.json"
-        rows = score(m, runs, json.loads(anchors_path.read_text()) if anchors_path.exists() else {})
+        anchors = json.loads(anchors_path.read_text()) if anchors_path.exists() else {}
+        rows = score(m, runs, anchors)
         for system, row in rows.items():
             for group in (m["style"], "all"):
                 for metric, v in row.items():
@@ -188,8 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         if abs(on - off) > 1e-6:
             moved.append(f"{m['name']} {m['style']} {m['tempo_bpm']:.1f}: {off:.1f} -> {on:.1f}")
         if args.verbose:
-            anchor_tempi = " ".join(f"{k} {json.loads(anchors_path.read_text())[k].get('tempo') or 0:.1f}"
-                                    for k in ("essentia", "madmom")) if anchors_path.exists() else ""
+            anchor_tempi = " ".join(f"{k} {anchors[k].get('tempo') or 0:.1f}" for k in ("essentia", "madmom")
+                                    if k in anchors)
             print(f"{m['name']} {m['style']:8s} {m['tempo_bpm']:5.1f} {m['soundfont']}/{m['kit']} -> off "
                   f"{off:5.1f} {runs['off'].get('time_signature')} on {on:5.1f} {runs['on'].get('time_signature')} "
                   f"{anchor_tempi}", flush=True)

@@ -5,7 +5,8 @@ rock: colobot-common-sounds, asc-music; tracker tunes, Impulse Tracker .it / .s3
 fetched with `apt-get download` and unpacked with `dpkg -x` into bench/out/real_debs (never installed):
     cd bench/out/real_debs && apt-get download wesnoth-1.16-music colobot-common-sounds asc-music pingus-data \\
         frozen-bubble-data extremetuxracer-data warzone2100-music lincity-ng-data supertuxkart-data megaglest-data \\
-        lugaru-data hedgewars-data freedroidrpg-data neverball-common xmoto-data
+        lugaru-data hedgewars-data freedroidrpg-data neverball-common xmoto-data \\
+        supertux-data freeorion-data flare-game powermanga-data funnyboat teeworlds-data pinball-data
     for f in *.deb; do dpkg -x $f x_${f%%_*}; done
 `--prepare` links the tracks into bench/out/real (the modules, which our decoders do not read, rendered by
 FFmpeg's libopenmpt demuxer to stereo 44.1 kHz WAV, at most MODULE_SECONDS) with a manifest that
@@ -68,7 +69,26 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     "x_freedroidrpg-data": ("usr/share/freedroidrpg/data/sound/music", 1, "*"),
     "x_neverball-common": ("usr/share/games/neverball/bgm", 1, "*"),
     "x_xmoto-data": ("usr/share/games/xmoto/Textures/Musics", 1, "*"),
+    # added 2026-12-06 (held out: no rule chosen or constant fitted on them), music folders only, sound effects
+    # (< MIN_SECONDS) and byte-identical copies dropped before every n-th is taken (see EFFECTS_MIXED): a platformer's
+    # chiptune, rock and orchestral tunes (supertux-data, every third of 47), an action RPG's orchestral score
+    # (flare-game, all 12), a space strategy game's one long ambient-electronic piece (freeorion-data), a side
+    # scroller's tune (funnyboat), a shoot-'em-up's three tunes as its handheld build's Ogg renderings
+    # (powermanga-data; the desktop build plays the same as FastTracker modules), a platform shooter's menu loop
+    # (teeworlds-data, WavPack) and a pinball table's tunes (pinball-data). kobodeluxe-data (music synthesised by the
+    # game from its own .agw scripts and MIDI) and openarena-data (no music in its .pk3 archives) ship none we read.
+    "x_supertux-data": ("usr/share/games/supertux2/music", 3, "*/*"),
+    "x_flare-game": ("usr/share/games/flare/mods/fantasycore/music", 1, "*"),
+    "x_freeorion-data": ("usr/share/games/freeorion/default/data/sound", 1, "*"),
+    "x_funnyboat": ("usr/share/games/funnyboat/data", 1, "*"),
+    "x_powermanga-data": ("usr/share/games/powermanga/sound/handheld_console", 1, "music_*"),
+    "x_teeworlds-data": ("usr/share/games/teeworlds/data/audio", 1, "music_*"),
+    "x_pinball-data": ("usr/share/games/pinball", 1, "*/*"),
 }
+# Packages whose folders mix music with sound effects or hold one file twice (pinball's tux/intro.ogg is
+# professor/introp.ogg): files shorter than MIN_SECONDS and repeated contents are dropped before every n-th is taken
+EFFECTS_MIXED = {"x_supertux-data", "x_freeorion-data", "x_funnyboat", "x_pinball-data"}
+MIN_SECONDS = 20.0
 # Packages whose tracks come in a normal and a faster version, named by the game's own <music> files (`file`,
 # `fast-filename`): a reference-free check, as the faster one's tempo over the normal one's must be how much faster
 # it plays (speed_ratio, measured from the audio), and its key the same or, where the speed-up is a resampling,
@@ -77,7 +97,8 @@ PAIRS = {"x_supertuxkart-data"}
 PAIR_TOLERANCE = 0.04  # of the measured speed ratio, as tempo Acc1 allows of a tempo
 MODULES = {"x_pingus-data": "usr/share/games/pingus/data/music"}  # tracker modules, all rendered to WAV
 MODULE_SECONDS = 180  # cap of each rendering
-AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav")
+AUDIO_SUFFIXES = (".ogg", ".opus", ".mp3", ".flac", ".wav", ".wv")
+CONVERTED = (".opus", ".wv")  # given to every tool as WAV (Essentia crashed on Opus; libsndfile reads no WavPack)
 
 
 def fast_versions(folder: Path) -> list[tuple[str, str]]:
@@ -151,15 +172,32 @@ def moved(label: str | None, semitones: int) -> str | None:
     return None if code is None else f"{(int(code[:-1]) - 1 + 7 * semitones) % 12 + 1}{code[-1]}"
 
 
+def music_only(files: list[Path]) -> list[Path]:
+    """`files` less those shorter than MIN_SECONDS (FFprobe's duration) and those whose bytes an earlier one has."""
+    import hashlib
+
+    out, seen = [], set()
+    for p in files:
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(p)],
+                               capture_output=True, text=True, check=True)
+        if digest not in seen and float(probe.stdout.strip() or 0) >= MIN_SECONDS:
+            out.append(p)
+        seen.add(digest)
+    return out
+
+
 def prepare() -> None:
     REAL.mkdir(parents=True, exist_ok=True)
     manifest = []
     for pkg, (sub, every, pattern) in SOURCES.items():
         folder = DEBS / pkg / sub
         files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in AUDIO_SUFFIXES)
+        if pkg in EFFECTS_MIXED:
+            files = music_only(files)
         for p in files[::every]:
             link = REAL / f"{pkg[2:].split('-')[0]}_{p.name}"
-            if p.suffix.lower() == ".opus":  # Essentia's MonoLoader crashed (SIGSEGV) on Ogg Opus: every tool gets WAV
+            if p.suffix.lower() in CONVERTED:
                 link = link.with_suffix(".wav")
                 if not link.exists():
                     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(p), "-ar", "44100", "-ac", "2",
@@ -194,6 +232,16 @@ def octave_agree(ref: float | None, est: float | None) -> tuple[float | None, fl
     return a1, float(any(tempo_scores(ref, est * f)[0] for f in (1, 2, 0.5, 1.5, 2 / 3)))
 
 
+RATIO_CLASSES = {"2:1": 2.0, "1:2": 0.5, "3:2": 1.5, "2:3": 2 / 3, "4:3": 4 / 3, "3:4": 0.75}
+
+
+def ratio_class(ref: float, est: float | None) -> str:
+    """Which simple ratio (within 4 %) our tempo `est` is of an anchor's `ref`: "2:1" for twice it, ...; "other"."""
+    if not est:
+        return "none"
+    return next((name for name, f in RATIO_CLASSES.items() if abs(est / (ref * f) - 1) <= 0.04), "other")
+
+
 def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None) -> None:
     import librosa
 
@@ -204,6 +252,7 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
     manifest = [m for m in json.loads((REAL / "manifest.json").read_text())
                 if not sources or m["source"] in sources][:limit]
     rows = []
+    unlike_both = []  # tracks whose tempo is within 4 % of neither anchor's
     by_audio: dict[str, dict] = {}
     ratios: dict[str, float] = {}  # a fast version's speed over its normal version's (speed_ratio)
     normals = {m["fast_of"] for m in manifest if m.get("fast_of")}
@@ -226,6 +275,13 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
         row["key_vs_essentia"] = key_score(ess["key"], res["key"]["label"]) if ess.get("key") else None
         n_chords = len({c["label"] for c in res["chords"]} - {"N"})
         rows.append((m["source"], row))
+        if mad.get("tempo") and ess.get("tempo") and not any(octave_agree(t, res["tempo_bpm"])[0]
+                                                            for t in (mad["tempo"], ess["tempo"])):
+            unlike_both.append(f"  {m['audio'][:40]:40s} ours {res['tempo_bpm'] or 0:6.1f} (confidence "
+                               f"{res.get('tempo_confidence', 0.0):.2f}, {res.get('time_signature')}), madmom "
+                               f"{mad['tempo']:6.1f} ({ratio_class(mad['tempo'], res['tempo_bpm'])}), essentia "
+                               f"{ess['tempo']:6.1f} ({ratio_class(ess['tempo'], res['tempo_bpm'])})  "
+                               f"{'; '.join(res['warnings'])}")
         if m["audio"] in normals:
             kept[m["audio"]] = y22
         if m.get("fast_of") in kept:
@@ -235,6 +291,7 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
             "key": {"ours": res["key"]["label"], "essentia": ess.get("key"), "madmom": None}}
         if verbose:
             print(f"{m['audio'][:34]:34s} {len(y) / sr:6.0f} s  tempo {res['tempo_bpm'] or 0:6.1f} "
+                  f"[{res.get('tempo_confidence', 0.0):.2f}] "
                   f"(madmom {mad.get('tempo') or 0:6.1f}, essentia {ess.get('tempo') or 0:6.1f})  "
                   f"key {res['key']['label']:9s} {res['key']['confidence']:.2f} (edma {ess.get('key', '-'):9s})  "
                   f"{res.get('time_signature')} chords {n_chords}  beats on onsets {row['ours_on_onsets']:.2f} "
@@ -245,6 +302,8 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
         family = [r for s, r in rows if s == source]
         print(f"\n{source}: {len(family)} tracks")
         summarize(family)
+    print(f"\ntempo within 4 % of neither anchor: {len(unlike_both)} of {len(rows)} (ours over each anchor's)")
+    print("\n".join(unlike_both))
     if any(m.get("fast_of") for m in manifest):
         print("\nnormal and fast versions of one track (tempo ratio against the measured speed ratio, keys):")
         pair_scores(by_audio, ratios, manifest)

@@ -129,3 +129,31 @@ def test_a_voiced_segment_doubted_for_its_log_probability_alone_gets_the_languag
     for unheard in ({"speech_share": 0.0}, {"no_speech_prob": 0.9}):
         warnings = doubt_or_language_warnings([{**seg, **unheard}], english_only=True, model_name="tiny.en")
         assert len(warnings) == 1 and warnings[0].startswith(MADE_UP), warnings
+
+
+def test_a_voiced_word_whisper_doubts_is_not_called_unheard(model, tmp_path):
+    """A stranger's one-word clips (KLettres' German, French, Italian and Russian syllables) were voiced from end to
+    end (`speech_share` 1.0, no-speech 0.1-0.4) and under a second of words, too little for the uncertain-words rule;
+    their average log-probability of -1.0 or less alone doubted them, and 13 of 40 had been told "the transcript may
+    be made up: no voice was heard". The first 0.8 s of the French prompt is such a clip ("Thank you for watching!",
+    -1.13 here)."""
+    import soundfile as sf
+
+    from worker.transcription.pipeline import MADE_UP, doubt_warnings
+
+    audio, rate = sf.read(DATA / "privacy-prompt-fr.flac", dtype="float32")
+    sf.write(tmp_path / "oui.flac", audio[: int(0.8 * rate)], rate)
+    result = run_transcription(audio_path=tmp_path / "oui.flac", results_dir=tmp_path, options=WhisperOptions(),
+                               model=model)
+    doc = json.loads((tmp_path / "transcript_oui.json").read_text())
+    assert all(s["speech_share"] >= 0.5 and s["no_speech_prob"] < 0.8 for s in doc["segments"]), doc["segments"]
+    made_up = [w for w in result["warnings"] if w.startswith(MADE_UP)]
+    assert len(made_up) == 1 and "though a voice was heard" in made_up[0], result["warnings"]
+    assert "no voice was heard" not in made_up[0] and "English-only model (tiny.en)" in made_up[0]
+    assert made_up == [w for w in doc["warnings"] if w.startswith(MADE_UP)]
+    # a multilingual model is not said to write English; a segment with no voice beside it is counted apart
+    seg = {**_segment([(0.0, 0.3, 0.1, "Thank"), (0.3, 0.5, 0.9, "you")]), "avg_logprob": -1.1, "speech_share": 1.0}
+    (doubt,) = doubt_warnings([seg])
+    assert "though a voice was heard" in doubt and "English" not in doubt
+    (mixed,) = doubt_warnings([seg, {**seg, "speech_share": 0.0}])
+    assert "doubts its words in 1 of 2 segments" in mixed and "no voice was heard in 1 (" in mixed

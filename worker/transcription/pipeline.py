@@ -166,16 +166,29 @@ MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins 
 DOUBTS = (MADE_UP, UNCERTAIN)
 
 
-def doubt_warnings(segments: list[dict]) -> list[str]:
-    """A warning when the segments Whisper doubts hold at least half of the transcript's text."""
+def doubt_warnings(segments: list[dict], *, english_only_model: str | None = None) -> list[str]:
+    """A warning when the segments Whisper doubts hold at least half of the transcript's text. It says "no voice was
+    heard" only of segments in which none was (no_voice); a voiced segment doubted for its log-probability alone is
+    speech whose words Whisper doubts: a stranger's one-word clips in German, French, Italian and Russian, voiced from
+    end to end, had been told "no voice was heard" (`english_only_model`: the model's name, said to write English)."""
     spoken = [s for s in segments if s["text"]]
     doubtful = [s for s in spoken if doubted(s)]
     if not doubtful or 2 * sum(len(s["text"]) for s in doubtful) < sum(len(s["text"]) for s in spoken):
         return []
-    return [f"{MADE_UP}: no voice was heard in {len(doubtful)} of {len(spoken)} segments "
-            f"(Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, its average log-probability "
-            f"{DOUBT_LOGPROB} or less, or under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced); tones, music and "
-            "noise are often heard as words"]
+    unheard = sum(no_voice(s) for s in doubtful)
+    if unheard == len(doubtful):
+        return [f"{MADE_UP}: no voice was heard in {len(doubtful)} of {len(spoken)} segments "
+                f"(Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, its average log-probability "
+                f"{DOUBT_LOGPROB} or less, or under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced); tones, music and "
+                "noise are often heard as words"]
+    heard = len(doubtful) - unheard
+    none = (f", and no voice was heard in {unheard} (Whisper's no-speech probability {DOUBT_NO_SPEECH} or more, or "
+            f"under {DOUBT_SPEECH_SHARE:.0%} of the segment voiced)") if unheard else ""
+    english = (f"; an English-only model ({english_only_model}) writes English words for speech in any language"
+               if english_only_model else "")
+    return [f"{MADE_UP}: Whisper doubts its words in {heard} of {len(spoken)} segments, though a voice was heard in "
+            f"them (average log-probability {DOUBT_LOGPROB} or less){none}; short or unclear speech is often heard as "
+            f"other words{english}"]
 
 
 def doubt_or_language_warnings(segments: list[dict], *, english_only: bool, model_name: str) -> list[str]:
@@ -184,7 +197,7 @@ def doubt_or_language_warnings(segments: list[dict], *, english_only: bool, mode
     and only the log-probability doubts the words, the model's not knowing the language is the likelier cause:
     Asterisk's French prompt read by tiny.en at -1.02 on one machine (-0.98 on another) had been told "no voice was
     heard" instead of "the speech may be in a language this English-only Whisper model ... does not know"."""
-    doubts = doubt_warnings(segments)
+    doubts = doubt_warnings(segments, english_only_model=model_name if english_only else None)
     uncertain = uncertain_words_warning(segments, english_only=english_only, model_name=model_name)
     voiced = not any(no_voice(s) for s in segments if s["text"])
     return uncertain if uncertain and voiced else (doubts or uncertain)

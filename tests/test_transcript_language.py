@@ -157,3 +157,25 @@ def test_a_voiced_word_whisper_doubts_is_not_called_unheard(model, tmp_path):
     assert "though a voice was heard" in doubt and "English" not in doubt
     (mixed,) = doubt_warnings([seg, {**seg, "speech_share": 0.0}])
     assert "doubts its words in 1 of 2 segments" in mixed and "no voice was heard in 1 (" in mixed
+
+
+def test_under_a_second_of_uncertain_words_is_said_too(model, tmp_path):
+    """0.6 s of the French prompt ("Okay, fine.": words at p 0.2-0.45, average log-probability -0.79, so not made up)
+    had no warning: under a second of words is too little for the rule, and a stranger's French, German, Italian and
+    Russian one-word clips read as English words ("Hello" at 0.08) said nothing of it. A sure short word stays quiet."""
+    import soundfile as sf
+
+    audio, rate = sf.read(DATA / "privacy-prompt-fr.flac", dtype="float32")
+    sf.write(tmp_path / "bien.flac", audio[int(1.75 * rate): int(2.35 * rate)], rate)
+    result = run_transcription(audio_path=tmp_path / "bien.flac", results_dir=tmp_path, options=WhisperOptions(),
+                               model=model)
+    uncertain = [w for w in result["warnings"] if w.startswith(UNCERTAIN)]
+    assert len(uncertain) == 1 and "too little to tell the language" in uncertain[0], result["warnings"]
+    assert "English-only Whisper model (tiny.en)" in uncertain[0] and len(result["warnings"]) == 1
+    from worker.transcription.language import few_words_warning
+
+    sure = [_segment([(0.0, 0.6, 0.9, "tomorrow")])]
+    assert few_words_warning(sure, english_only=True, model_name="tiny.en") == []
+    unsure = [_segment([(0.0, 0.6, 0.25, "password")])]
+    assert few_words_warning(unsure, english_only=True, model_name="tiny.en")
+    assert few_words_warning(unsure, english_only=False, model_name="small") == []

@@ -89,3 +89,19 @@ def uncertain_words_warning(segments: list[dict], *, english_only: bool, model_n
     return [f"{UNCERTAIN} ({figure}): the speech may be in a language this English-only "
             f"Whisper model ({model_name}) does not know, or unclear; a multilingual model reads other languages "
             '(the request\'s "model", e.g. "small", or the lyrics job\'s "whisper_model", where MODELS_DIR holds it)']
+
+
+def few_words_warning(segments: list[dict], *, english_only: bool, model_name: str) -> list[str]:
+    """Where the rule has too little to go on (words lasting under MIN_SPEECH_SECONDS) and those words are uncertain
+    (under MIN_MEAN_PROBABILITY), an English-only model's transcript says so, and that it cannot tell the language:
+    a stranger's one-word clips in German, French, Italian and Russian read as English words ("Hello" at 0.08, "No" at
+    0.06) with no warning, while English clips of 2 s, a word each, were flagged by the rule."""
+    if not english_only:
+        return []
+    c = transcript_certainty(segments)
+    p = c[RULE_SIGNAL]
+    if not c["words"] or c["speech_seconds"] >= MIN_SPEECH_SECONDS or p is None or p >= MIN_MEAN_PROBABILITY:
+        return []
+    return [f"{UNCERTAIN} (mean word probability {p:.2f}), and {c['speech_seconds']:.1f} s of words is too little to "
+            f"tell the language: an English-only Whisper model ({model_name}) writes English words for speech in any "
+            "language (a multilingual model, the request's \"model\", e.g. \"small\", detects it)"]

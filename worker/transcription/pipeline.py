@@ -27,7 +27,7 @@ from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
 
 from .alignment import words_missing_warning
-from .language import UNCERTAIN, is_english_only, uncertain_words_warning
+from .language import UNCERTAIN, few_words_warning, is_english_only, uncertain_words_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 
@@ -200,7 +200,10 @@ def doubt_or_language_warnings(segments: list[dict], *, english_only: bool, mode
     doubts = doubt_warnings(segments, english_only_model=model_name if english_only else None)
     uncertain = uncertain_words_warning(segments, english_only=english_only, model_name=model_name)
     voiced = not any(no_voice(s) for s in segments if s["text"])
-    return uncertain if uncertain and voiced else (doubts or uncertain)
+    if uncertain and voiced:
+        return uncertain
+    # under a second of uncertain words: too little for the rule, but said, as neither warning says it
+    return doubts or uncertain or few_words_warning(segments, english_only=english_only, model_name=model_name)
 
 
 def is_silent(window: np.ndarray) -> bool:

@@ -104,4 +104,5 @@ def few_words_warning(segments: list[dict], *, english_only: bool, model_name: s
         return []
     return [f"{UNCERTAIN} (mean word probability {p:.2f}), and {c['speech_seconds']:.1f} s of words is too little to "
             f"tell the language: an English-only Whisper model ({model_name}) writes English words for speech in any "
-            "language (a multilingual model, the request's \"model\", e.g. \"small\", detects it)"]
+            "language (a multilingual model detects it: the request's \"model\", e.g. \"small\", where MODELS_DIR "
+            "holds it)"]

@@ -168,6 +168,25 @@ def test_a_one_word_prompt_shorter_than_a_window_is_speech(tmp_path: Path):
     assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
 
 
+def test_a_spoken_word_the_finder_misses_is_not_called_unpitched(tmp_path: Path):
+    """A word the speech finder leaves to music (a second of the French prompt: "issue", from 2.0 s) shows no tonal
+    centre, and had been told "no clear tonal centre (percussion, noise or silence)" and "Tuning: none (nothing
+    pitched sounds (percussion or noise))", as 22 of a stranger's 40 one-word clips were: a voice is pitched. Under
+    4 s the note says the clip is too short to tell, and the tuning stays none; longer noise keeps its notes."""
+    y, rate = sf.read(DATA / "pbx-parkingfailed-fr.flac", dtype="float32")
+    sf.write(tmp_path / "mot.flac", y[2 * rate: 3 * rate], rate)
+    res = run_pitch(audio_path=tmp_path / "mot.flac", results_dir=tmp_path, options=PitchOptions())
+    assert res["speech_share"] == 0.0 and res["key"]["label"] == "no key", (res["speech_share"], res["key"])
+    assert res["key"]["note"] == "1.0 s is too short to tell percussion or noise from a spoken word", res["key"]
+    assert "no clear key: 1.0 s is too short to tell percussion or noise from a spoken word" in res["warnings"]
+    assert res["tuning_cents"] == 0.0 and res["tuning_note"] == f"{res['key']['note']}: no tuning to read"
+    text = (tmp_path / "pitch_mot.txt").read_text()
+    assert "nothing pitched" not in text and "percussion, noise or silence" not in text, text
+    # a silent clip as short is silence, not a clip too short to tell
+    quiet = analyze_music(np.zeros(SR, dtype=np.float32), SR)
+    assert "too short" not in json.dumps(quiet), quiet
+
+
 def test_a_piece_of_music_shorter_than_a_window_is_not_speech(tmp_path: Path):
     """1.5 s of supertuxkart's Boom_boom_boom, near the rule for a clip under one window: no speech, chords kept."""
     res = run_pitch(audio_path=DATA / "boom-boom-boom-1.5s.flac", results_dir=tmp_path, options=RHYTHM_AND_CHORDS)

@@ -75,7 +75,7 @@ def pitch_result() -> Schema:
     return file_result(("filename",), "Key, tuning, chords, tempo, beats and melody (only those in `include`).",
                        key=key, tuning_cents=NUM,
                        tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0): "
-                                    "silence, nothing pitched sounds (percussion, noise), or speech."},
+                                    "silence, percussion or noise, a clip too short to tell, or speech."},
                        chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
                        tempo_changes=arr(obj(["start", "end", "bpm"], start=NUM, end=NUM, bpm=NUM), description=(
                            "Where the beats run more than 8 % away from tempo_bpm for 4 beats or more: the stretches "

@@ -241,6 +241,27 @@ def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_can
 
 NO_KEY_NOTE = "no clear tonal centre (percussion, noise or silence)"
 NOISE_NOTE = "every pitch class sounds alike (noise): no harmony to read a key from"  # harmony_missing's
+# a clip too short for a key whose sound fits none may be a spoken word, whose voice is pitched: "percussion, noise or
+# silence" and "nothing pitched sounds" had been said of 22 of a stranger's 40 one-word clips (KLettres' syllables)
+TOO_SHORT_TO_TELL = "too short to tell percussion or noise from a spoken word"
+
+
+def too_short_note(seconds: float) -> str:
+    """The note of a clip under SHORT_FOR_A_KEY_SECONDS (pipeline) that shows no tonal centre."""
+    return f"{seconds:.1f} s is {TOO_SHORT_TO_TELL}"
+
+
+NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
+
+
+def unpitched_tuning_note(key: dict) -> str | None:
+    """Why a key-less sound gets no tuning where its key says it may hold nothing pitched (noise and drums give the
+    tuning scan peaks too: a stranger's white noise read "+39 cents" beside "no clear key"), else None."""
+    if key["index"] is not None:
+        return None
+    note = str(key.get("note"))
+    return f"{note}: no tuning to read" if TOO_SHORT_TO_TELL in note else \
+        NO_TUNING_NOTE if note in (NO_KEY_NOTE, NOISE_NOTE) else None
 
 
 def _no_key(candidates: list, confidence: float, *, note: str = NO_KEY_NOTE) -> dict:

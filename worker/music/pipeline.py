@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import beatnet, stream
 from . import chroma as chroma_mod
 from .chords import decode_chords_learned
-from .key import NO_KEY_NOTE, NOISE_NOTE, estimate_key, key_warnings, tuning_edge
+from .key import NO_KEY_NOTE, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
 from .key_timeline import key_timeline, reconcile_with_changes
 from .midi import write_analysis_midi
 from .onsets import FPS as ONSET_FPS
@@ -47,7 +47,6 @@ CHORDS_WITHOUT_KEY_HARMONIC_RATIO = 0.35
 # syllables are as harmonic as chords (a stranger's audiobook clip had been told its "harmony" moves between keys)
 HARMONY_WITHOUT_KEY_NOTE = ("the sound is pitched but names no one key (speech, or harmony that moves between keys "
                             "or by equal steps)")
-NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
 # a voice glides between pitches (a stranger's 8 minutes of voicemail prompts had read "tuning +24 cents from A440")
 SPEECH_TUNING_NOTE = "speech: a speaking voice keeps to no scale, so there is no tuning to read"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
@@ -193,9 +192,10 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
                silent: bool, all_speech: bool = False, spoken_clip: bool = False) -> dict:
     key = spoken_key() if spoken_clip else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
                                                         bass=feats.bass, energy=feats.energy, frame_times=feats.times)
-    if key["index"] is None and key.get("note") == NO_KEY_NOTE \
-            and feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO:
-        key["note"] = HARMONY_WITHOUT_KEY_NOTE  # "percussion, noise or silence" would misname plain chords
+    if key["index"] is None and key.get("note") == NO_KEY_NOTE:  # "percussion, noise or silence" would misname
+        # plain chords, and a spoken word under SHORT_FOR_A_KEY_SECONDS, whose voice is pitched
+        key["note"] = HARMONY_WITHOUT_KEY_NOTE if feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO else \
+            too_short_note(duration) if duration < SHORT_FOR_A_KEY_SECONDS and not silent else NO_KEY_NOTE
     short = key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS
     if short:
         key["confidence"] = round(key["confidence"] * duration / SHORT_FOR_A_KEY_SECONDS, 3)
@@ -214,11 +214,11 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     if options.wants("tuning"):
         # noise and drums give the tuning scan peaks too (a stranger's white noise: "+39 cents" beside "no clear
         # key"): where nothing pitched sounds, the tuning is 0 and said to be none, as for silence
-        unpitched = silent or (key["index"] is None and key.get("note") in (NO_KEY_NOTE, NOISE_NOTE))
+        unpitched = None if silent else unpitched_tuning_note(key)  # NO_TUNING_NOTE, a too-short clip's, or None
         spoken = all_speech and key["index"] is None  # speech that a key's music does not carry
-        result["tuning_cents"] = round(feats.tuning_cents, 1) if not (unpitched or spoken) else 0.0
-        if unpitched or spoken:
-            result["tuning_note"] = "silence" if silent else NO_TUNING_NOTE if unpitched else SPEECH_TUNING_NOTE
+        result["tuning_cents"] = round(feats.tuning_cents, 1) if not (silent or unpitched or spoken) else 0.0
+        if silent or unpitched or spoken:
+            result["tuning_note"] = "silence" if silent else unpitched or SPEECH_TUNING_NOTE
     return key
 
 

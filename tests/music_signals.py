@@ -143,6 +143,42 @@ def synth_drum_line(bpm: float = 120.0, seconds: float = 20.0, *, sr: int = SR, 
     return y / np.abs(y).max()
 
 
+def staccato_run(seconds: float = 14.0, *, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """Short notes of a C major scale (80-170 ms, decaying) at random times with gaps of 30-250 ms between them: no
+    note held for 200 ms, gaps as between words, no steady beat, as fast runs of a game's solo line (freedroidrpg's
+    Bleostrada.ogg). Only the pitches' sitting on a scale tells it is not speech."""
+    rng = np.random.default_rng(seed)
+    steps = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16]
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    t = 0.0
+    while t < seconds - 0.3:
+        dur = float(rng.uniform(0.08, 0.17))
+        note = tone(midi_hz(60 + steps[int(rng.integers(len(steps)))]), dur, sr=sr, harmonics=4)
+        note *= np.exp(-np.arange(len(note)) / sr / (0.8 * dur)).astype(np.float32)
+        a = int(t * sr)
+        y[a:a + len(note)] += note[: len(y) - a]
+        t += dur + float(rng.uniform(0.03, 0.25))
+    return 0.3 * y / np.abs(y).max()
+
+
+def dying_booms(seconds: float = 14.0, *, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A bass drum booming at 66-74 Hz and falling 4 semitones as it dies over 0.45 s, struck at uneven times
+    0.45-0.9 s apart: pitched, gliding, with gaps and no steady beat (an orchestral bass drum under
+    freedroidrpg's ImperialArmy.ogg). Only its pitch, under a speaking voice's, tells it is not speech."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    tt = np.arange(int(0.45 * sr)) / sr
+    t = 0.0
+    while t < seconds - 0.6:
+        f = float(rng.uniform(66.0, 74.0)) * 2 ** (-4.0 * tt / 0.45 / 12)
+        phase = 2 * np.pi * np.cumsum(f) / sr
+        boom = (np.sin(phase) + 0.15 * np.sin(2 * phase)) * np.minimum(1.0, tt / 0.01) * np.exp(-tt / 0.36)
+        a = int(t * sr)
+        y[a:a + len(boom)] += boom[: len(y) - a].astype(np.float32)
+        t += float(rng.uniform(0.45, 0.9))
+    return 0.3 * y / np.abs(y).max()
+
+
 def halftime_groove(bpm: float = 96.0, seconds: float = 30.0, *, sr: int = 44100, hat_hz: float = 2000.0,
                     seed: int = 0) -> np.ndarray:
     """A half-time drum groove: kick on beat 1, snare on beat 3, closed hi-hats (noise high-passed at `hat_hz`, the

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.music_signals import SR, cadence, drum_loop, sung_line, synth_drum_line
+from tests.music_signals import SR, cadence, drum_loop, dying_booms, staccato_run, sung_line, synth_drum_line
 from worker.audio_io import load_audio
 from worker.music.onsets import FPS as ONSET_FPS
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music, run_pitch
-from worker.music.speech import SpeechScan, blank_chords
+from worker.music.speech import SpeechScan, blank_chords, sounds_like_notes
 
 PROSE = ("Chapter one. It was a bright cold day in April, and the clocks were striking thirteen. He slipped quickly "
          "through the glass doors of the old building and climbed the stairs.")
@@ -123,6 +123,31 @@ def test_electronic_music_with_gliding_synth_drums_is_music_by_its_steady_beat(t
     assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
     assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
     assert res["tempo_bpm"] is not None and len(res["beat_times"]) >= 20, res["tempo_bpm"]
+
+
+@pytest.mark.parametrize("name", ["staccato run", "dying booms"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_music_without_a_steady_beat_is_not_speech_by_its_pitches(name: str, seed: int):
+    """Fast staccato notes on a scale, and a bass drum gliding at 60-70 Hz, both at uneven times: every window test
+    says speech and no steady beat says music (a stranger's game tracks had 4-5 s of such music called speech,
+    their chords blanked); notes on a scale, and pitch under a voice's, do."""
+    y = (staccato_run if name == "staccato run" else dying_booms)(seed=seed)
+    res = analyze_music(y, SR, options=RHYTHM_AND_CHORDS)
+    assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
+    assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+
+
+def test_notes_on_a_scale_or_under_a_voice_are_music():
+    """Known answers of the pitch tests: pitches at whole semitones from one tuning (+17 cents), with +-15 cents of
+    scatter, are a scale; a speaking voice's glides, spread evenly over the semitone, are not; nor is a voice
+    that dips under 75 Hz now and then; a bass that sits there is music."""
+    rng = np.random.default_rng(0)
+    on_scale = 100.0 * rng.integers(-24, 12, 200) + 17.0 + rng.normal(0, 15, 200)
+    glides = rng.uniform(-1700, -500, 200)  # 165-330 Hz, anywhere between the semitones
+    deep = 1200 * np.log2(np.concatenate([rng.uniform(85, 140, 180), rng.uniform(60, 74, 20)]) / 440)
+    bass = 1200 * np.log2(np.concatenate([rng.uniform(58, 74, 120), rng.uniform(85, 140, 80)]) / 440)
+    assert sounds_like_notes(on_scale) and sounds_like_notes(bass)
+    assert not sounds_like_notes(glides) and not sounds_like_notes(deep) and not sounds_like_notes(np.zeros(0))
 
 
 @pytest.mark.parametrize("name", ["privacy-prompt-fr.flac", "privacy-prompt-en.flac"])

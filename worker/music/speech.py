@@ -16,7 +16,9 @@ voice lines, held out, where none could be before; no 0.5-2 s piece of music (0 
 stretch with a steady beat is music (`without_steady_beats`): synth drums are pitched and glide (an 808-style
 kick is a falling sine), and staccato arpeggios leave gaps, so a stranger's game track (frozen-bubble's
 introzik.ogg) passed every test above for 14 s; speech has no beat period, which the beat network's activation
-over the stretch shows (bench/speech_check.py prints the figures).
+over the stretch shows (bench/speech_check.py prints the figures). Nor is a stretch whose pitches sit on a scale or
+under a voice's range (`sounds_like_notes`): fast staccato runs at uneven times and a gliding bass drum passed every
+test above in a stranger's freedroidrpg tracks.
 
 The thresholds were chosen on espeak-ng prose, recorded prompts (asterisk-core-sounds-en, Allison) and
 spoken words (ktuberling-data), against game soundtracks (wesnoth, colobot), the rendered music test set
@@ -94,6 +96,19 @@ SUB_WINDOW_MIN_DIPS = 0.2
 BEAT_LAGS_SECONDS = (0.25, 1.5)  # beat periods of 240 to 40 BPM
 STEADY_BEAT_FLOOR = 0.40
 STEADY_BEAT_AT_ONE_SECOND = 0.9
+
+# A stretch whose pitch sits on a scale or below a voice is music, however it glides and pauses. Notes of a tune,
+# however short, sit at whole semitones from one tuning, a speaking voice anywhere between: the Rayleigh statistic
+# n * R^2 of the voiced frames' pitch taken modulo a semitone (R the length of their mean phase vector) reads 0.8-4.0
+# on every speech stretch of bench/speech_check.py's sources and 30-41 on the music stretches that passed every
+# test above (frozen-bubble's introzik.ogg, freedroidrpg's Bleostrada.ogg: fast staccato runs with no steady
+# beat); the threshold sits between, in log terms. And a voice speaks above LOW_VOICE_HZ nearly always (at most 12 %
+# of the voiced frames of those speech stretches, a child's and a deep voice's included), where an orchestral bass
+# drum that booms at 60-70 Hz and glides as it dies (freedroidrpg's ImperialArmy.ogg, 60 % of the frames) passes the
+# glide and gap tests. Stretches only: a single word's pitch (a whole clip) may hold within one semitone
+SCALE_RAYLEIGH_MIN = 11.0
+LOW_VOICE_HZ = 75.0
+LOW_VOICE_SHARE = 0.35
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,22 @@ def _held(cents: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return out & voiced
 
 
+def _voiced(db: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """Frames that sound (within ACTIVE_DB of the loud level) and are pitched."""
+    return (db > np.percentile(db, 95) - ACTIVE_DB) & (correlation > VOICED_CORRELATION)
+
+
+def sounds_like_notes(cents: np.ndarray) -> bool:
+    """Whether pitches (cents from A440, one per voiced frame) sit on a scale (SCALE_RAYLEIGH_MIN) or mostly under
+    a voice's range (LOW_VOICE_SHARE): music, not speech."""
+    if len(cents) == 0:
+        return False
+    phase = np.exp(2j * np.pi * np.asarray(cents, dtype=np.float64) / 100.0)
+    rayleigh = len(cents) * abs(phase.mean()) ** 2
+    low = np.mean(cents < 1200.0 * np.log2(LOW_VOICE_HZ / 440.0))
+    return bool(rayleigh >= SCALE_RAYLEIGH_MIN or low >= LOW_VOICE_SHARE)
+
+
 @dataclass(frozen=True)
 class Windows:
     """The window tests of find_speech, one value per window (a clip shorter than a window: one window, the clip)."""
@@ -203,7 +234,7 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) 
         return None
     db = 10.0 * np.log10(power.astype(np.float64) + 1e-12)
     active = db > np.percentile(db, 95) - ACTIVE_DB
-    voiced = active & (correlation > VOICED_CORRELATION)
+    voiced = _voiced(db, correlation)
     held = _held(cents, voiced)
     starts = np.arange(0, n - width + 1, step)
 
@@ -238,7 +269,14 @@ def find_speech(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) -
     speech = talking & (w.voiced >= MIN_VOICED) & (w.dips >= MIN_DIPS)
     if len(speech) >= SMOOTH_WINDOWS:
         speech = ndi.median_filter(speech.astype(np.uint8), SMOOTH_WINDOWS, mode="nearest").astype(bool)
-    return Speech(*_segments(speech, w.starts, w.width, n))
+    segments, _ = _segments(speech, w.starts, w.width, n)
+    voiced = _voiced(10.0 * np.log10(power.astype(np.float64) + 1e-12), correlation)
+    kept = []
+    for a, b in segments:
+        lo, hi = int(a * FPS), int(b * FPS)
+        if not sounds_like_notes(cents[lo:hi][voiced[lo:hi]]):
+            kept.append((a, b))
+    return Speech(kept, round(sum(b - a for a, b in kept), 2))
 
 
 def _segments(speech: np.ndarray, starts: np.ndarray, width: int, n: int) -> tuple[list[tuple[float, float]], float]:

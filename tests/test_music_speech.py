@@ -163,6 +163,24 @@ def test_a_lone_short_prompt_is_speech_with_no_chords_or_tuning(tmp_path: Path, 
     assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
 
 
+@pytest.mark.parametrize("name", ["privacy-prompt-fr.flac", "privacy-prompt-en.flac"])
+def test_a_prompt_recorded_with_room_tone_at_its_ends_is_judged_on_its_sounding_part(tmp_path: Path, name: str):
+    """The same prompts with 0.6 s of room tone (noise 55 dB under the voice's peak) before and after, as a recorded
+    line comes: its first and last windows held too little voice for SHORT_MIN_VOICED, so the French one was music
+    (chords, a key) and the English one speech by stretch but not a spoken clip (a key read from it); 11 % of a game's
+    Dutch dialogue lines under 8 s had been told speech. Judged on the sounding part: a spoken clip, no key."""
+    y, _ = load_audio(str(DATA / name), sr=SR, mono=True)
+    y = y / np.abs(y).max()
+    tone = (10 ** (-55 / 20) * np.random.default_rng(0).standard_normal(int(0.6 * SR))).astype(np.float32)
+    path = tmp_path / "line.flac"
+    sf.write(path, np.concatenate([tone, y, tone]), SR)
+    res = run_pitch(audio_path=path, results_dir=tmp_path, options=PitchOptions())
+    duration = res["duration_seconds"]
+    assert res["speech_segments"] == [[0.0, duration]] and res["speech_share"] == 1.0, res["speech_segments"]
+    assert res["key"]["label"] == "no key" and res["key"]["note"].startswith("speech: "), res["key"]
+    assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
+
+
 def test_short_pieces_of_music_are_not_speech(tmp_path: Path):
     """3 s of supertuxkart's music, each near the short-clip rule: Boom_boom_boom passes every window test of a
     short clip (the finder alone calls it speech) and is kept music by its steady beat; race_summary's sparse melody

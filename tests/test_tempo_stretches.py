@@ -57,6 +57,20 @@ def test_a_short_return_whose_own_beats_run_away_is_no_return():
     assert f"at {stretches[1]['start']:.1f}-{stretches[1]['end']:.1f} s (" in warning, warning
 
 
+def test_a_short_return_at_one_neighbours_tempo_is_part_of_that_stretch():
+    """hedgewars' Desert.ogg (160 BPM given) at 262-269 s, its beat intervals as tracked: 136 BPM, then two beats
+    whose median-filtered intervals sat within TEMPO_CHANGE_SHARE of 160 though they ran at 178, then 185 BPM. That
+    return stayed a stretch "at the tempo given" of its own between a slower and a faster one, and the warning named
+    "about 181 BPM at 15.2-15.9, 15.9-18.2 s". It starts the faster stretch: one span; the slower one stays apart."""
+    desert = [0.383, 0.429, 0.43, 0.418, 0.453, 0.476, 0.441, 0.441, 0.476, 0.36, 0.313, 0.349, 0.336, 0.337, 0.314,
+              0.313, 0.314, 0.325]
+    beats = from_steps([0.375] * 30 + desert + [0.375] * 30)
+    stretches = tempo_stretches(beats, 160.0)
+    assert [round(s["bpm"]) for s in stretches] == [160, 136, 185, 160], stretches
+    assert stretches[1]["end"] == stretches[2]["start"] == 15.2, stretches
+    assert "about 185 BPM at 15.2-18.2 s (" in tempo_change_warning(stretches, 160.0)[0]
+
+
 def test_a_wobble_over_one_percent_of_the_beats_keeps_the_tempo_given():
     """oriental.ogg (160 BPM over 207 s) was warned of "about 178 BPM at 107.2-108.9 s (1% of their span)"."""
     beats = beats_at((160.0, 280), (178.0, 6), (160.0, 270))

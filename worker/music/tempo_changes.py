@@ -74,20 +74,46 @@ def _absorb_short_returns(runs: list[tuple[bool, int, int]], ibi: np.ndarray, *,
     short return whose own beats run away from the tempo given (the median filter put it just inside
     TEMPO_CHANGE_SHARE): hedgewars' Desert.ogg (160 BPM given) got "tempo_changes" 0.02-6.87 s at 139.7 BPM then
     6.87-7.3 s at 139.7 BPM, a stretch "at the tempo given" reading 139.7, and the warning "about 132 BPM at
-    0.0-6.9, 6.9-7.3, 7.3-14.3 s". A return between a slower and a faster stretch stays: one stretch of both would
-    read a tempo near the tempo given."""
+    0.0-6.9, 6.9-7.3, 7.3-14.3 s". A return between a slower and a faster stretch stays, as one stretch of both
+    would read a tempo near the tempo given, unless its own beats run at one neighbour's tempo: then it is the start
+    or end of that stretch (Desert again, "about 185 BPM at ... 265.9-266.6, 266.6-268.9 s" after 132 BPM)."""
     bpm = [60.0 / float(np.median(ibi[a:b])) for _, a, b in runs]
     out = list(runs)
+    joins = [False] * max(len(runs) - 1, 0)  # joins[i]: runs i and i + 1 are one stretch
     for i in range(1, len(runs) - 1):
         is_off, a, b = runs[i]
         if not is_off and b - a < MIN_STRETCH_BEATS and runs[i - 1][0] and runs[i + 1][0]:
+            away = abs(bpm[i] / tempo - 1.0) > TEMPO_CHANGE_SHARE
             # the return's own beats away on the side both neighbours are (all slower or all faster): the stretch
             # they make together reads a tempo on that side too, not one near the tempo given
-            one_side = abs(bpm[i] / tempo - 1.0) > TEMPO_CHANGE_SHARE and len({
-                bool(x > tempo) for x in (bpm[i - 1], bpm[i], bpm[i + 1])}) == 1
+            one_side = away and len({bool(x > tempo) for x in (bpm[i - 1], bpm[i], bpm[i + 1])}) == 1
             if abs(bpm[i - 1] / bpm[i + 1] - 1.0) <= TEMPO_CHANGE_SHARE or one_side:
                 out[i] = (True, a, b)
-    return _merged(out)
+                joins[i - 1] = joins[i] = True
+            elif away:  # at one neighbour's tempo (they differ, so it can be near one only)
+                near = [j for j in (i - 1, i + 1) if abs(bpm[i] / bpm[j] - 1.0) <= TEMPO_CHANGE_SHARE]
+                if near:
+                    out[i] = (True, a, b)
+                    joins[min(i, near[0])] = True
+    joined: list[tuple[bool, int, int]] = []
+    for i, run in enumerate(out):
+        if i > 0 and joins[i - 1]:
+            joined[-1] = (True, joined[-1][1], run[2])
+        else:
+            joined.append(run)
+    return _merged_kept_apart(joined)
+
+
+def _merged_kept_apart(runs: list[tuple[bool, int, int]]) -> list[tuple[bool, int, int]]:
+    """Neighbouring runs at the tempo given as one; neighbouring stretches away from it stay apart (a slower
+    and a faster one meet where a return between them joined one of them)."""
+    out: list[tuple[bool, int, int]] = []
+    for is_off, a, b in runs:
+        if out and not is_off and not out[-1][0]:
+            out[-1] = (False, out[-1][1], b)
+        else:
+            out.append((is_off, a, b))
+    return out
 
 
 def _runs(flags: np.ndarray) -> list[tuple[bool, int, int]]:

@@ -62,7 +62,8 @@ class Waiting:
 @contextmanager
 def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, tries: int = 1) -> Iterator[Waiting]:
     """A worker that took a job and waits to start it on the filled queue disk: it has tried `tries` times (the
-    logged "(try N)"; the 6th waits 10 s before the next, MAX_RETRY_DELAY_SECONDS). The workers stopped after."""
+    logged "(try N)"; 0.5 s before the 2nd, doubling up to MAX_RETRY_DELAY_SECONDS' 10 s: the 5th waits 8 s before
+    the next). The workers stopped after."""
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-stop-{token}", "GPU_QUEUE": f"gpu-stop-{token}"}
     data = tmp_path / "data"
@@ -140,10 +141,12 @@ def test_a_worker_stopped_while_a_job_waits_to_start_on_a_full_queue_disk_hands_
 
 @pytest.mark.slow
 def test_a_worker_stopped_once_the_queue_takes_writes_again_puts_the_message_back_at_once(settings, tmp_path):
-    """The disk has space again, but the worker still waits out its pause before its next try (10 s by then) when it
-    is stopped: it puts the message back on its queue itself (not left taken, for a recovery pass), the job queued."""
-    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path, tries=6) as w:
-        w.filler.unlink()  # within the 10 s pause after the 6th try
+    """The disk has space again, but the worker still waits out its pause before its next try (8 s after the 5th) when
+    it is stopped: it puts the message back on its queue itself (not left taken, for a recovery pass), the job queued.
+    (The 6th try's 10 s pause came 8 s later, 15.5 s after the 1st: waited out for no more room. Valkey takes writes
+    again within ~1 s of the space freed, retrying its append-only file each second.)"""
+    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path, tries=5) as w:
+        w.filler.unlink()  # within the 8 s pause after the 5th try
         wait_for(lambda: not valkey_refuses_writes(w.url, w.token), timeout=5, message="valkey to take writes")
         stopped(w.first)
         log = w.log.read_text()

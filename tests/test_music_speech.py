@@ -16,7 +16,8 @@ from worker.audio_io import load_audio
 from worker.music.onsets import FPS as ONSET_FPS
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music, run_pitch
-from worker.music.speech import SpeechScan, blank_chords, sounds_like_notes
+from worker.music.speech import SpeechScan, sounds_like_notes
+from worker.music.speech_results import blank_chords
 
 PROSE = ("Chapter one. It was a bright cold day in April, and the clocks were striking thirteen. He slipped quickly "
          "through the glass doors of the old building and climbed the stairs.")
@@ -160,7 +161,10 @@ def test_a_lone_short_prompt_is_speech_with_no_chords_or_tuning(tmp_path: Path, 
     assert res["speech_segments"] == [[0.0, duration]] and res["speech_share"] == 1.0, res["speech_segments"]
     assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
     assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res["tuning_cents"]
-    assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
+    assert res["warnings"][0] == \
+        f"speech, not music: no chords, beats or melody notes are given for {duration:.1f} s of speech"
+    # a voice's pitch glides: no notes are read from it, but its contour is kept
+    assert res["melody"]["notes"] == [] and any(res["melody"]["f0"]["voiced"]), res["melody"]["notes"]
 
 
 @pytest.mark.parametrize("name", ["privacy-prompt-fr.flac", "privacy-prompt-en.flac"])
@@ -208,7 +212,10 @@ def test_a_one_word_prompt_shorter_than_a_window_is_speech(tmp_path: Path):
     assert res["key"]["label"] == "no key" and res["key"]["note"].startswith("speech: "), res["key"]
     assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res["tuning_cents"]
     assert "Key: none detected (confidence 0.00) - speech: " in (tmp_path / "pitch_tomorrow-en.txt").read_text()
-    assert res["warnings"][0] == f"speech, not music: no chords or beats are given for {duration:.1f} s of speech"
+    assert res["warnings"][0] == \
+        f"speech, not music: no chords, beats or melody notes are given for {duration:.1f} s of speech"
+    # a voice's pitch glides: no notes are read from it, but its contour is kept
+    assert res["melody"]["notes"] == [] and any(res["melody"]["f0"]["voiced"]), res["melody"]["notes"]
 
 
 def test_a_spoken_word_the_finder_misses_is_not_called_unpitched(tmp_path: Path):

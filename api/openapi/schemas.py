@@ -84,8 +84,8 @@ def pitch_result() -> Schema:
                        beat_times=arr(NUM), downbeat_times=arr(NUM), time_signature=null(STR),
                        beats_per_bar=null(INT),
                        speech_segments={"type": "array", "items": arr(NUM), "description": "[start, end] s of each "
-                                        "stretch of speech without music (with chords, tempo or beats): their "
-                                        "chords are N; a track that is mostly speech gets no tempo or beats."},
+                                        "stretch of speech without music (with chords, tempo or beats): chords N, "
+                                        "no melody notes; a track that is mostly speech gets no tempo or beats."},
                        speech_share={"type": "number", "description": "The share of the duration that is speech."},
                        melody=obj(["notes", "f0"], notes=arr(note), f0=f0))
 

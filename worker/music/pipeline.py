@@ -24,7 +24,8 @@ from .onsets import FPS as ONSET_FPS
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
-from .speech import Speech, blank_chords, spoken_key, without_steady_beats
+from .speech import without_steady_beats
+from .speech_results import blank_chords, notes_outside, speech_warning, spoken_key
 from .summary import format_summary
 from .tempo_changes import kept_tempo, tempo_change_warning, tempo_stretches
 
@@ -171,11 +172,11 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     lap("rhythm")
 
     progress(CHORDS_AT, "chords")
+    spans = [] if speech is None else [(0.0, duration)] if all_speech else speech.segments
     if options.wants("chords"):
         beats = np.zeros(0) if rhythm is None else rhythm.beat_times
         result["chords"] = _chords(harmonic, key, beats, duration, silent=silent)
         if speech is not None:
-            spans = [(0.0, duration)] if all_speech else speech.segments
             result["chords"] = blank_chords(result["chords"], spans)
     if speech is not None and speech.segments:
         result["warnings"].insert(0, speech_warning(speech, options, duration=duration, all_speech=all_speech))
@@ -183,7 +184,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
     progress(MELODY_AT, "melody")
     if options.wants("melody"):
-        result["melody"] = _melody(feats.melody, silent=silent)
+        result["melody"] = _melody(feats.melody, silent=silent, speech=spans)
     lap("melody")
     return result, harmonic
 
@@ -220,18 +221,6 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         if silent or unpitched or spoken:
             result["tuning_note"] = "silence" if silent else unpitched or SPEECH_TUNING_NOTE
     return key
-
-
-def speech_warning(speech: Speech, options: PitchOptions, *, duration: float, all_speech: bool) -> str:
-    """The warning that names the speech found and what it is not given."""
-    beats = all_speech and (options.wants("tempo") or options.wants("beats"))
-    withheld = " or ".join((["chords"] if options.wants("chords") else []) + (["beats"] if beats else [])) or "music"
-    if all_speech:
-        share = speech.share(duration)
-        most = "" if share >= 0.995 else f" ({share:.0%} of the track sounds like speech: all of it is taken as speech)"
-        return f"speech, not music: no {withheld} are given for {duration:.1f} s of speech{most}"
-    where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in speech.segments)
-    return f"speech, not music: no {withheld} are given for {speech.seconds:.1f} s of speech ({where})"
 
 
 def _rhythm_stage(feats: stream.Features, key: dict, options: PitchOptions, result: dict, *,
@@ -296,12 +285,12 @@ def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, du
                                  duration=duration, key_index=key["index"])
 
 
-def _melody(mel, *, silent: bool) -> dict:
+def _melody(mel, *, silent: bool, speech: list[tuple[float, float]]) -> dict:
     if silent:
         mel.voiced[:] = False
         mel.notes = []
     return {
-        "notes": mel.notes,
+        "notes": notes_outside(mel.notes, speech),  # a speaking voice's "notes" are guesses; its f0 contour stays
         "f0": {"hop_seconds": round(mel.hop_seconds, 6), "start_seconds": 0.0,
                "hz": [round(float(f), 2) for f in mel.f0_hz],
                "voiced": [bool(v) for v in mel.voiced]},

@@ -79,6 +79,28 @@ def test_a_total_that_lies_within_the_limit_is_still_a_truncated_file(client, se
     assert "STREAMINFO declares 441000" in refused(client, settings, session_id, path, code="truncated_audio")
 
 
+def test_a_flac_whose_total_understates_it_is_taken_and_analysed_whole(client, session_id, audio_dir):
+    """A 30 s FLAC whose STREAMINFO says 3 s: libsndfile stops at the total, so it had been taken, and analysed, as
+    its first 3 s with nothing said (a 70-minute file declaring 10 s, inside every limit, read as 10 s). FFmpeg's
+    packets go on past the declared end: the length is measured by decoding, the jobs read all of it."""
+    source = write(audio_dir / "thirty.flac", sine(440, 30.0, sr=8000), sr=8000)
+    path = flac_declaring(audio_dir / "says-three.flac", source=source, total_samples=3 * 8000)
+    r = upload(client, session_id, path)
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["duration_seconds"] == pytest.approx(30.0, abs=0.01), r.json()
+    job = client.wait_job(client.post(f"/process/features/{session_id}", json={"file": path.name}).json()["job_id"])
+    assert job["state"] == "succeeded", job
+    assert job["result"]["duration_seconds"] == pytest.approx(30.0, abs=0.05), job["result"]
+
+
+def test_an_understated_total_on_a_file_over_the_limit_is_refused_with_the_length_measured(client, settings,
+                                                                                         session_id, audio_dir):
+    """The same over MAX_DURATION_SECONDS (130 s declaring 10 s): refused, decoding stopped past the limit."""
+    long = write(audio_dir / "long.flac", sine(220, settings["MAX_DURATION_SECONDS"] + 10, sr=8000), sr=8000)
+    path = flac_declaring(audio_dir / "long-says-ten.flac", source=long, total_samples=10 * 8000)
+    assert "more than 120." in refused(client, settings, session_id, path, code="audio_too_long")
+
+
 def test_a_webm_whose_duration_lies_is_taken_for_what_it_holds(client, session_id, audio_dir):
     data = bytearray(ffmpeg(audio_dir / "clip.webm", "-c:a", "libopus", seconds=4, rate=48000).read_bytes())
     at = data.find(b"\x44\x89")  # the Segment's Duration element (a float, in milliseconds)

@@ -31,7 +31,7 @@ from worker.audio_complete import (
 from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
-from worker.declared_length import av_declared_seconds, av_falls_short, av_reaches, length_guessed
+from worker.declared_length import av_declared_seconds, av_falls_short, av_reaches, av_runs_past, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
 from worker.refused_formats import headerless_message, tracker_message, unsupported_message
 
@@ -86,6 +86,9 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     if f.format == "FLAC" and f.frames and av_falls_short(path, f.frames / f.samplerate):  # cut, or its total lies
         f.close()
         raise _LengthNotDeclared(0, prefix="FLAC shorter than its STREAMINFO length; decoded with FFmpeg instead: ")
+    if f.format == "FLAC" and f.frames and av_runs_past(path, f.frames / f.samplerate):  # its total understates
+        f.close()
+        raise _LengthNotDeclared(0, prefix="FLAC longer than its STREAMINFO length; decoded with FFmpeg instead: ")
     if f.frames == 0 and f.format in ("WAV", "WAVEX") and wav_length_unset(Path(path)):  # else: no audio indeed
         f.close()
         raise _LengthNotDeclared(0, prefix="WAV whose lengths were never written; decoded with FFmpeg instead: ")

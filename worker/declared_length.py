@@ -28,6 +28,17 @@ def av_falls_short(path: str | Path, seconds: float) -> bool:
     return end is not None and end < seconds - END_SLACK_SECONDS
 
 
+RUN_PAST_SECONDS = 1.0  # packets going on this far past a declared end: the file is longer than its header says
+
+
+def av_runs_past(path: str | Path, seconds: float) -> bool:
+    """Whether FFmpeg finds the first audio stream's packets going on RUN_PAST_SECONDS past `seconds`: a total that
+    understates the file (a 70-minute FLAC whose STREAMINFO says 10 s had been taken, and analysed, as its first 10 s,
+    libsndfile stopping at the total and saying nothing)."""
+    end = av_end(path, seconds + RUN_PAST_SECONDS + END_SLACK_SECONDS)
+    return end is not None and end >= seconds + RUN_PAST_SECONDS
+
+
 def av_end(path: str | Path, seconds: float) -> float | None:
     """Where the first audio stream's packets end, as far as FFmpeg's demuxer finds them after seeking to just
     before `seconds` and reading on (a seek past the last packet lands on it): `seconds` or more once a packet

@@ -31,7 +31,7 @@ from worker.audio_complete import (
 from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
-from worker.declared_length import av_declared_seconds, av_falls_short, av_reaches, av_runs_past, length_guessed
+from worker.declared_length import av_declared_seconds, av_length_differs, av_reaches, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
 from worker.refused_formats import headerless_message, tracker_message, unsupported_message
 
@@ -73,7 +73,8 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     transcoded from Vorbis by FFmpeg, whose pages' granules are a little short of their packets, stops partway
     ("malformed": 5 of 6 of a stranger's Wesnoth tracks, accepted at upload and then failed `corrupt_audio` by
     every job), and every Ogg FLAC fails. A FLAC whose frames end before its STREAMINFO total a fifth: cut off, or
-    a total that lies (worker/declared_length.py); libsndfile fails at the end of its frames."""
+    a total that lies (worker/declared_length.py); libsndfile fails at the end of its frames; or after it: libsndfile
+    stops at the total."""
     if _is_ogg_for_ffmpeg(Path(path)):
         raise _LengthNotDeclared(0, prefix="Ogg Opus or FLAC; decoded with FFmpeg instead: ")
     f = sf.SoundFile(str(path))
@@ -83,12 +84,10 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
     if f.frames >= UNKNOWN_FRAMES:
         f.close()
         raise _LengthNotDeclared(0, prefix="length not declared; decoded with FFmpeg instead: ")
-    if f.format == "FLAC" and f.frames and av_falls_short(path, f.frames / f.samplerate):  # cut, or its total lies
+    if f.format == "FLAC" and f.frames and av_length_differs(path, f.frames / f.samplerate):  # cut, or a lying total
         f.close()
-        raise _LengthNotDeclared(0, prefix="FLAC shorter than its STREAMINFO length; decoded with FFmpeg instead: ")
-    if f.format == "FLAC" and f.frames and av_runs_past(path, f.frames / f.samplerate):  # its total understates
-        f.close()
-        raise _LengthNotDeclared(0, prefix="FLAC longer than its STREAMINFO length; decoded with FFmpeg instead: ")
+        raise _LengthNotDeclared(0, prefix="FLAC whose frames end elsewhere than its STREAMINFO length says; "
+                                           "decoded with FFmpeg instead: ")
     if f.frames == 0 and f.format in ("WAV", "WAVEX") and wav_length_unset(Path(path)):  # else: no audio indeed
         f.close()
         raise _LengthNotDeclared(0, prefix="WAV whose lengths were never written; decoded with FFmpeg instead: ")

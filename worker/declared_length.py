@@ -22,21 +22,16 @@ def av_reaches(path: str | Path, seconds: float) -> bool:
     return end is not None and end >= seconds - END_SLACK_SECONDS
 
 
-def av_falls_short(path: str | Path, seconds: float) -> bool:
-    """Whether FFmpeg finds the first audio stream's packets ending before `seconds` (a cut file, or a lie)."""
-    end = av_end(path, seconds)
-    return end is not None and end < seconds - END_SLACK_SECONDS
-
-
 RUN_PAST_SECONDS = 1.0  # packets going on this far past a declared end: the file is longer than its header says
 
 
-def av_runs_past(path: str | Path, seconds: float) -> bool:
-    """Whether FFmpeg finds the first audio stream's packets going on RUN_PAST_SECONDS past `seconds`: a total that
-    understates the file (a 70-minute FLAC whose STREAMINFO says 10 s had been taken, and analysed, as its first 10 s,
-    libsndfile stopping at the total and saying nothing)."""
+def av_length_differs(path: str | Path, seconds: float) -> bool:
+    """Whether FFmpeg finds the first audio stream's packets ending before `seconds` (a cut file, or a total that
+    overstates) or going on RUN_PAST_SECONDS past it (a total that understates: a 70-minute FLAC whose STREAMINFO
+    says 10 s had been taken, and analysed, as its first 10 s, libsndfile stopping at the total and saying nothing).
+    One seek just past the declared end tells both: past the last packet it lands on that packet."""
     end = av_end(path, seconds + RUN_PAST_SECONDS + END_SLACK_SECONDS)
-    return end is not None and end >= seconds + RUN_PAST_SECONDS
+    return end is not None and (end < seconds - END_SLACK_SECONDS or end >= seconds + RUN_PAST_SECONDS)
 
 
 def av_end(path: str | Path, seconds: float) -> float | None:

@@ -193,9 +193,19 @@ def _held(cents: np.ndarray, voiced: np.ndarray) -> np.ndarray:
     return out & voiced
 
 
+def _levels(power: np.ndarray) -> np.ndarray:
+    """Frame levels in dB."""
+    return 10.0 * np.log10(power.astype(np.float64) + 1e-12)
+
+
+def _sounding(db: np.ndarray) -> np.ndarray:
+    """Frames that sound: within ACTIVE_DB of the loud level (the 95th percentile)."""
+    return db > np.percentile(db, 95) - ACTIVE_DB
+
+
 def _voiced(db: np.ndarray, correlation: np.ndarray) -> np.ndarray:
-    """Frames that sound (within ACTIVE_DB of the loud level) and are pitched."""
-    return (db > np.percentile(db, 95) - ACTIVE_DB) & (correlation > VOICED_CORRELATION)
+    """Frames that sound and are pitched."""
+    return _sounding(db) & (correlation > VOICED_CORRELATION)
 
 
 def sounds_like_notes(cents: np.ndarray) -> bool:
@@ -232,9 +242,9 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) 
         width = n
     if (n + WIN / HOP) / FPS < SUB_WINDOW_MIN_SECONDS or not np.any(power > 0):
         return None
-    db = 10.0 * np.log10(power.astype(np.float64) + 1e-12)
-    active = db > np.percentile(db, 95) - ACTIVE_DB
-    voiced = _voiced(db, correlation)
+    db = _levels(power)
+    active = _sounding(db)
+    voiced = active & (correlation > VOICED_CORRELATION)
     held = _held(cents, voiced)
     starts = np.arange(0, n - width + 1, step)
 
@@ -270,7 +280,7 @@ def find_speech(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) -
     if len(speech) >= SMOOTH_WINDOWS:
         speech = ndi.median_filter(speech.astype(np.uint8), SMOOTH_WINDOWS, mode="nearest").astype(bool)
     segments, _ = _segments(speech, w.starts, w.width, n)
-    voiced = _voiced(10.0 * np.log10(power.astype(np.float64) + 1e-12), correlation)
+    voiced = _voiced(_levels(power), correlation)
     kept = []
     for a, b in segments:
         lo, hi = int(a * FPS), int(b * FPS)
@@ -295,8 +305,7 @@ def _sounding_part(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray
     a game's spoken lines failed SHORT_MIN_VOICED in their first or last window (fillets-ng's Dutch dialogue: 11 %
     of the lines under 8 s told speech as they are, 41 % judged on their sounding part; the threshold is the window
     tests' own measure of a sounding frame, not chosen on them)."""
-    db = 10.0 * np.log10(power.astype(np.float64) + 1e-12)
-    sounding = np.nonzero(db > np.percentile(db, 95) - ACTIVE_DB)[0]
+    sounding = np.nonzero(_sounding(_levels(power)))[0]
     if len(sounding) == 0 or (sounding[0] == 0 and sounding[-1] == len(power) - 1):
         return None  # nothing to trim: judged as it is already
     lo, hi = int(sounding[0]), int(sounding[-1]) + 1

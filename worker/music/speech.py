@@ -18,7 +18,8 @@ kick is a falling sine), and staccato arpeggios leave gaps, so a stranger's game
 introzik.ogg) passed every test above for 14 s; speech has no beat period, which the beat network's activation
 over the stretch shows (bench/speech_check.py prints the figures). Nor is a stretch whose pitches sit on a scale or
 under a voice's range (`sounds_like_notes`): fast staccato runs at uneven times and a gliding bass drum passed every
-test above in a stranger's freedroidrpg tracks.
+test above in a stranger's freedroidrpg tracks. Speech with long pauses between its words (a spoken alphabet: every
+window over MAX_DIPS in gaps) is judged again with its pauses cut short (speech_pauses.py, find_speech).
 
 The thresholds were chosen on espeak-ng prose, recorded prompts (asterisk-core-sounds-en, Allison) and
 spoken words (ktuberling-data), against game soundtracks (wesnoth, colobot), the rendered music test set
@@ -37,6 +38,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from .chroma import SR
+from .speech_pauses import gliding_words, in_original_time, joined_frames, merged
 
 WIN = 1024  # samples (46 ms at 22.05 kHz): a few pitch periods, short enough that a glide stays one pitch
 HOP = 512  # samples (23 ms) between frames
@@ -233,9 +235,11 @@ class Windows:
         return (self.held <= MAX_HELD) & (self.dips <= MAX_DIPS) & (self.unpitched <= MAX_UNPITCHED)
 
 
-def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) -> Windows | None:
+def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray, *,
+                 spoken: np.ndarray | None = None) -> Windows | None:
     """The tests of each WINDOW_SECONDS window every STEP_SECONDS; a clip of SUB_WINDOW_MIN_SECONDS up to a window
-    is one window spanning it; None for shorter or silent audio."""
+    is one window spanning it; None for shorter or silent audio. `spoken`: frames whose held pitch is no note (the
+    held vowel of a word that glides, speech_pauses.gliding_words)."""
     n = len(power)
     width, step = int(WINDOW_SECONDS * FPS), int(STEP_SECONDS * FPS)
     if n < width:
@@ -245,7 +249,7 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) 
     db = _levels(power)
     active = _sounding(db)
     voiced = active & (correlation > VOICED_CORRELATION)
-    held = _held(cents, voiced)
+    held = _held(cents, voiced) & (True if spoken is None else ~spoken)
     starts = np.arange(0, n - width + 1, step)
 
     # per-window sums through cumulative sums: no Python loop over the windows' frames
@@ -259,19 +263,45 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) 
     return Windows(starts=starts, width=width, voiced=n_voiced / width,
                    held=window_sum(held) / np.maximum(n_voiced, 1),
                    dips=np.mean(windows < (loud - DIP_DB)[:, None], axis=1),
-                   unpitched=window_sum(power * (active & ~voiced)) / (window_sum(power * active) + 1e-12))
+                   unpitched=window_sum(power * (active & ~voiced & (True if spoken is None else ~spoken))) / (
+                       window_sum(power * active) + 1e-12))
 
 
 def find_speech(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray) -> Speech:
-    """Speech stretches from per-frame power, pitch correlation and pitch (frames every HOP samples)."""
+    """Speech stretches from per-frame power, pitch correlation and pitch (frames every HOP samples): as the frames
+    are, and with the pauses between words cut short (speech_pauses.py: speech with long pauses, such as a spoken
+    alphabet, has too much gap in each window)."""
+    found = _find_speech(power, correlation, cents)
+    joined = None if found.whole_clip else joined_frames(_levels(power), fps=FPS, dip_db=DIP_DB, quiet_db=ACTIVE_DB)
+    if joined is None:
+        return found
+    # a pitch heard in a pause is not the voice's (mains hum: a French alphabet's 100 and 200 Hz read as 9 s of one
+    # held pitch, a scale to sounds_like_notes): pause frames count as unpitched, their sound (drums, a bed) stays
+    frames, pause = joined
+    end = (len(power) + WIN / HOP) / FPS
+    power, correlation, cents = power[frames], np.where(pause, 0.0, correlation[frames]), cents[frames]
+    # a letter's name may hold its vowel as a note is held, but the word around it glides (a note wavers within a
+    # semitone, vibrato included): its held frames are not counted as notes
+    spoken = gliding_words(pause, cents, _voiced(_levels(power), correlation), fps=FPS)
+    sparse = _find_speech(power, correlation, cents, whole=False, spoken=spoken)
+    if not sparse.segments:
+        return found
+    segments = merged(found.segments, in_original_time(sparse.segments, frames, fps=FPS, end=end))
+    return Speech(segments, round(sum(b - a for a, b in segments), 2))
+
+
+def _find_speech(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray, *, whole: bool = True,
+                 spoken: np.ndarray | None = None) -> Speech:
+    """find_speech on the frames as they are; `whole`: a short clip may be judged as a whole (SHORT_CLIP_SECONDS);
+    `spoken` as for window_tests."""
     n = len(power)
-    w = window_tests(power, correlation, cents)
+    w = window_tests(power, correlation, cents, spoken=spoken)
     if w is None:
         return Speech([], 0.0)
     talking = w.talking()
     end = (n + WIN / HOP) / FPS  # s, the audio's end as _segments reckons it
     sub_window = n < int(WINDOW_SECONDS * FPS)
-    if end < SHORT_CLIP_SECONDS and (_spoken_whole(w, sub_window=sub_window)
+    if whole and end < SHORT_CLIP_SECONDS and (_spoken_whole(w, sub_window=sub_window)
                                      or _spoken_whole(_sounding_part(power, correlation, cents))):
         return Speech([(0.0, round(end, 2))], round(end, 2), whole_clip=True)
     if sub_window:  # shorter than MIN_SPEECH_SECONDS: no stretch of it can be kept

@@ -1,0 +1,141 @@
+"""Speech with long pauses between its words (a spoken alphabet) is speech, and music with rests between its notes
+is not (worker/music/speech_pauses.py: the sounding parts joined, each word's own glide)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.music_signals import SR, midi_hz, sung_line, tone
+from worker.audio_io import load_audio
+from worker.music.options import PitchOptions
+from worker.music.pipeline import analyze_music
+from worker.music.speech import DIP_DB, FPS, SpeechScan
+from worker.music.speech_pauses import gliding_words, joined_frames
+
+RHYTHM_AND_CHORDS = PitchOptions(include=("chords", "tempo", "beats"))
+LETTERS = "a b c d e f g h i j k l m n o p q r s t"
+SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16]
+
+
+def _spoken_letters(tmp_path: Path, voice: str, pause: float, hum_db: float | None = None) -> np.ndarray:
+    """Each letter's name rendered alone by espeak-ng, `pause` s of silence after each (as KLettres' alphabets:
+    one letter every second or so); with `hum_db`, a 100 Hz mains hum that many dB under the voice's peak
+    throughout (the French alphabet's recording has one)."""
+    parts = []
+    for i, letter in enumerate(LETTERS.split()):
+        wav = tmp_path / f"{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), letter], check=True)
+        y, _ = load_audio(str(wav), sr=SR, mono=True)
+        parts += [y / np.abs(y).max(), np.zeros(int(pause * SR), dtype=np.float32)]
+    y = np.concatenate(parts)
+    if hum_db is not None:
+        t = np.arange(len(y)) / SR
+        y = y + 10 ** (hum_db / 20) * (np.sin(2 * np.pi * 100 * t) + 0.5 * np.sin(2 * np.pi * 200 * t))
+    return (0.7 * y / np.abs(y).max()).astype(np.float32)
+
+
+@pytest.mark.needs_espeak
+@pytest.mark.parametrize("voice,pause", [("en-us", 0.8), ("fr", 0.8), ("de", 1.2)])
+def test_letters_named_with_long_pauses_are_speech(tmp_path: Path, voice: str, pause: float):
+    """20 letter names with 0.8-1.2 s of silence after each: every window held more gap than MAX_DIPS allows, so
+    none was speech and a stranger's spoken alphabets got chords (KLettres' French one "G major" and 30 chords).
+    Judged with the pauses cut short: speech over most of the track, no chords, tempo or beats."""
+    y = _spoken_letters(tmp_path, voice, pause)
+    res = analyze_music(y, SR, options=RHYTHM_AND_CHORDS)
+    assert res["speech_share"] >= 0.6, res["speech_segments"]
+    assert {c["label"] for c in res["chords"]} == {"N"}, res["chords"]
+    assert res["tempo_bpm"] is None and res["beat_times"] == [], res["tempo_bpm"]
+    assert res["warnings"][0].startswith("speech, not music: no chords or beats are given for "), res["warnings"]
+
+
+@pytest.mark.needs_espeak
+def test_hum_in_the_pauses_is_not_a_scale(tmp_path: Path):
+    """The same letters over a 100 Hz hum 45 dB under the voice: the hum alone sounds in the pauses, one held pitch
+    that had read as notes on a scale (the French alphabet's Rayleigh statistic 43 against a bar of 11); a pitch in
+    a pause is not the voice's, so the letters are still speech."""
+    y = _spoken_letters(tmp_path, "en-us", 0.8, hum_db=-45.0)
+    scan = SpeechScan()
+    scan.push(y)
+    assert scan.finish().share(len(y) / SR) >= 0.6
+
+
+def _with_rests(sound: Callable[[np.random.Generator], np.ndarray], seed: int, rest: tuple[float, float] = (0.6, 1.2),
+                seconds: float = 20.0) -> np.ndarray:
+    """`sound` over and over with rests of `rest` s (uniform) between: music as sparse as a spoken alphabet."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * SR), dtype=np.float32)
+    t = 0.2
+    while t < seconds - 1.0:
+        s = sound(rng)
+        a = int(t * SR)
+        y[a:a + len(s)] += s[: len(y) - a]
+        t += len(s) / SR + rng.uniform(*rest)
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+def _note(rng: np.random.Generator, seconds: tuple[float, float] = (0.2, 0.5)) -> np.ndarray:
+    d = rng.uniform(*seconds)
+    y = tone(midi_hz(60 + SCALE[int(rng.integers(len(SCALE)))]), d, harmonics=5)
+    return y * np.exp(-np.arange(len(y)) / SR / (0.8 * d)).astype(np.float32)
+
+
+def _motif(rng: np.random.Generator) -> np.ndarray:
+    """2-4 held notes of a scale in a row: a "word" whose pitch spans several semitones, in steps."""
+    return np.concatenate([tone(midi_hz(60 + SCALE[int(rng.integers(len(SCALE)))]), rng.uniform(0.2, 0.35),
+                                harmonics=5) for _ in range(int(rng.integers(2, 5)))])
+
+
+def _kick(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.3 * SR)) / SR  # a sine falling 160 -> 58 Hz: pitched, and gliding as a word does
+    return (np.sin(2 * np.pi * np.cumsum(58 + 105 * np.exp(-t / 0.04)) / SR) * np.exp(-t / 0.08)).astype(np.float32)
+
+
+MUSIC_WITH_RESTS = {
+    "notes": lambda seed: _with_rests(_note, seed),
+    "staccato notes": lambda seed: _with_rests(lambda r: _note(r, (0.08, 0.17)), seed, rest=(0.5, 1.2)),
+    "sung notes": lambda seed: _with_rests(lambda r: sung_line([60 + SCALE[int(r.integers(len(SCALE)))]],
+                                                               note_seconds=r.uniform(0.3, 0.6),
+                                                               seed=int(r.integers(1000)), breath_every=99), seed),
+    "motifs": lambda seed: _with_rests(_motif, seed),
+    "a kick every second": lambda seed: _with_rests(_kick, seed, rest=(0.7, 0.7)),
+    "kicks at uneven times": lambda seed: _with_rests(_kick, seed, rest=(0.4, 1.4)),
+}
+
+
+@pytest.mark.parametrize("name", list(MUSIC_WITH_RESTS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_music_with_rests_is_not_speech(name: str, seed: int):
+    """Notes, staccato notes, sung notes and motifs of a scale, and a gliding kick drum, each with 0.4-1.4 s of
+    rest between: their rests are pauses the finder cuts short (so they are judged as sparse speech would be), and
+    they stay music: held notes, notes on a scale, pitch under a voice's. No speech, chords or beats kept."""
+    y = MUSIC_WITH_RESTS[name](seed)
+    scan = SpeechScan()
+    scan.push(y)
+    power = np.concatenate([f[0] for f in scan._frames])
+    assert joined_frames(10 * np.log10(power + 1e-12), fps=FPS, dip_db=DIP_DB, quiet_db=40.0) is not None
+    res = analyze_music(y, SR, options=RHYTHM_AND_CHORDS)
+    assert res["speech_segments"] == [] and res["speech_share"] == 0.0, res["speech_segments"]
+    assert not any(w.startswith("speech") for w in res["warnings"]), res["warnings"]
+
+
+def test_a_word_glides_where_a_note_wavers():
+    """Known answers of gliding_words: a 0.4 s word falling 4 semitones glides; a note with +-50 cents of vibrato,
+    a run of 1.5 s (a phrase, not a word) and a word with under WORD_MIN_VOICED pitched frames do not."""
+    n = int(0.4 * FPS)
+    fall = np.linspace(0.0, -400.0, n)
+    vibrato = 50.0 * np.sin(2 * np.pi * 5.5 * np.arange(n) / FPS)
+    long_fall = np.linspace(0.0, -400.0, int(1.5 * FPS))
+    pause = np.ones(5, dtype=bool)
+    for cents, glides in [(fall, True), (vibrato, False), (long_fall, False)]:
+        frames = np.concatenate([np.zeros(5), cents, np.zeros(5)])
+        gaps = np.concatenate([pause, np.zeros(len(cents), dtype=bool), pause])
+        out = gliding_words(gaps, frames, ~gaps, fps=FPS)
+        assert out.any() == glides and not out[gaps].any()
+    few = np.zeros(n, dtype=bool)
+    few[:3] = True
+    assert not gliding_words(np.zeros(n, dtype=bool), fall, few, fps=FPS).any()

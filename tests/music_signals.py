@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 SR = 22050  # Hz
@@ -235,3 +237,53 @@ def tresillo_groove(bpm: float = 120.0, *, bars: int = 24, snare: bool = True, s
         a = int(b * 8 * eighth * sr)
         y[a : a + len(chord)] += chord
     return (0.8 * y / np.abs(y).max()).astype(np.float32)
+
+
+SCALE_STEPS = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16]  # a C major scale from middle C, as staccato_run's
+
+
+def with_rests(sound: Callable[[np.random.Generator], np.ndarray], seed: int = 0, *,
+               rest: tuple[float, float] = (0.6, 1.2), seconds: float = 20.0, sr: int = SR) -> np.ndarray:
+    """`sound(rng)` (a short (n,) signal) over and over with rests of `rest` s (uniform) between: music as sparse as
+    a spoken alphabet (one letter every second or so), for the speech finder's pause rule (speech_pauses.py)."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    t = 0.2
+    while t < seconds - 1.0:
+        s = sound(rng)
+        a = int(t * sr)
+        y[a:a + len(s)] += s[: len(y) - a]
+        t += len(s) / sr + rng.uniform(*rest)
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+def scale_note(rng: np.random.Generator, seconds: tuple[float, float] = (0.2, 0.5), *, sr: int = SR) -> np.ndarray:
+    """One decaying note of SCALE_STEPS, `seconds` (uniform) long."""
+    d = rng.uniform(*seconds)
+    y = tone(midi_hz(60 + SCALE_STEPS[int(rng.integers(len(SCALE_STEPS)))]), d, sr=sr, harmonics=5)
+    return y * np.exp(-np.arange(len(y)) / sr / (0.8 * d)).astype(np.float32)
+
+
+def motif(rng: np.random.Generator, *, sr: int = SR) -> np.ndarray:
+    """2-4 held notes of SCALE_STEPS in a row: a sounding run whose pitch spans several semitones, in steps."""
+    return np.concatenate([tone(midi_hz(60 + SCALE_STEPS[int(rng.integers(len(SCALE_STEPS)))]), rng.uniform(0.2, 0.35),
+                                sr=sr, harmonics=5) for _ in range(int(rng.integers(2, 5)))])
+
+
+def gliding_kick(rng: np.random.Generator, *, sr: int = SR) -> np.ndarray:
+    """A 0.3 s kick drum, a sine falling 160 -> 58 Hz: pitched, and gliding as a spoken word does."""
+    t = np.arange(int(0.3 * sr)) / sr
+    return (np.sin(2 * np.pi * np.cumsum(58 + 105 * np.exp(-t / 0.04)) / sr) * np.exp(-t / 0.08)).astype(np.float32)
+
+
+def music_with_rests(seed: int = 0) -> dict[str, np.ndarray]:
+    """Notes, staccato notes, sung notes and motifs of a scale and a gliding kick, each with rests between."""
+    def sung(r: np.random.Generator) -> np.ndarray:
+        return sung_line([60 + SCALE_STEPS[int(r.integers(len(SCALE_STEPS)))]], note_seconds=r.uniform(0.3, 0.6),
+                         seed=int(r.integers(1000)), breath_every=99)
+    return {"notes": with_rests(scale_note, seed),
+            "staccato notes": with_rests(lambda r: scale_note(r, (0.08, 0.17)), seed, rest=(0.5, 1.2)),
+            "sung notes": with_rests(sung, seed),
+            "motifs": with_rests(motif, seed),
+            "a kick every second": with_rests(gliding_kick, seed, rest=(0.7, 0.7)),
+            "kicks at uneven times": with_rests(gliding_kick, seed, rest=(0.4, 1.4))}

@@ -4,13 +4,12 @@ is not (worker/music/speech_pauses.py: the sounding parts joined, each word's ow
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.music_signals import SR, midi_hz, sung_line, tone
+from tests.music_signals import SR, music_with_rests
 from worker.audio_io import load_audio
 from worker.music.options import PitchOptions
 from worker.music.pipeline import analyze_music
@@ -19,7 +18,6 @@ from worker.music.speech_pauses import gliding_words, joined_frames
 
 RHYTHM_AND_CHORDS = PitchOptions(include=("chords", "tempo", "beats"))
 LETTERS = "a b c d e f g h i j k l m n o p q r s t"
-SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16]
 
 
 def _spoken_letters(tmp_path: Path, voice: str, pause: float, hum_db: float | None = None) -> np.ndarray:
@@ -64,56 +62,16 @@ def test_hum_in_the_pauses_is_not_a_scale(tmp_path: Path):
     assert scan.finish().share(len(y) / SR) >= 0.6
 
 
-def _with_rests(sound: Callable[[np.random.Generator], np.ndarray], seed: int, rest: tuple[float, float] = (0.6, 1.2),
-                seconds: float = 20.0) -> np.ndarray:
-    """`sound` over and over with rests of `rest` s (uniform) between: music as sparse as a spoken alphabet."""
-    rng = np.random.default_rng(seed)
-    y = np.zeros(int(seconds * SR), dtype=np.float32)
-    t = 0.2
-    while t < seconds - 1.0:
-        s = sound(rng)
-        a = int(t * SR)
-        y[a:a + len(s)] += s[: len(y) - a]
-        t += len(s) / SR + rng.uniform(*rest)
-    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+MUSIC_WITH_RESTS = ["notes", "staccato notes", "sung notes", "motifs", "a kick every second", "kicks at uneven times"]
 
 
-def _note(rng: np.random.Generator, seconds: tuple[float, float] = (0.2, 0.5)) -> np.ndarray:
-    d = rng.uniform(*seconds)
-    y = tone(midi_hz(60 + SCALE[int(rng.integers(len(SCALE)))]), d, harmonics=5)
-    return y * np.exp(-np.arange(len(y)) / SR / (0.8 * d)).astype(np.float32)
-
-
-def _motif(rng: np.random.Generator) -> np.ndarray:
-    """2-4 held notes of a scale in a row: a "word" whose pitch spans several semitones, in steps."""
-    return np.concatenate([tone(midi_hz(60 + SCALE[int(rng.integers(len(SCALE)))]), rng.uniform(0.2, 0.35),
-                                harmonics=5) for _ in range(int(rng.integers(2, 5)))])
-
-
-def _kick(rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(int(0.3 * SR)) / SR  # a sine falling 160 -> 58 Hz: pitched, and gliding as a word does
-    return (np.sin(2 * np.pi * np.cumsum(58 + 105 * np.exp(-t / 0.04)) / SR) * np.exp(-t / 0.08)).astype(np.float32)
-
-
-MUSIC_WITH_RESTS = {
-    "notes": lambda seed: _with_rests(_note, seed),
-    "staccato notes": lambda seed: _with_rests(lambda r: _note(r, (0.08, 0.17)), seed, rest=(0.5, 1.2)),
-    "sung notes": lambda seed: _with_rests(lambda r: sung_line([60 + SCALE[int(r.integers(len(SCALE)))]],
-                                                               note_seconds=r.uniform(0.3, 0.6),
-                                                               seed=int(r.integers(1000)), breath_every=99), seed),
-    "motifs": lambda seed: _with_rests(_motif, seed),
-    "a kick every second": lambda seed: _with_rests(_kick, seed, rest=(0.7, 0.7)),
-    "kicks at uneven times": lambda seed: _with_rests(_kick, seed, rest=(0.4, 1.4)),
-}
-
-
-@pytest.mark.parametrize("name", list(MUSIC_WITH_RESTS))
+@pytest.mark.parametrize("name", MUSIC_WITH_RESTS)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_music_with_rests_is_not_speech(name: str, seed: int):
     """Notes, staccato notes, sung notes and motifs of a scale, and a gliding kick drum, each with 0.4-1.4 s of
     rest between: their rests are pauses the finder cuts short (so they are judged as sparse speech would be), and
     they stay music: held notes, notes on a scale, pitch under a voice's. No speech, chords or beats kept."""
-    y = MUSIC_WITH_RESTS[name](seed)
+    y = music_with_rests(seed)[name]
     scan = SpeechScan()
     scan.push(y)
     power = np.concatenate([f[0] for f in scan._frames])

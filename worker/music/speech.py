@@ -27,7 +27,8 @@ spoken words (ktuberling-data), against game soundtracks (wesnoth, colobot), the
 vibrato over chords, a cappella lines, drums, riffs, speech over drums or chords), so that none of that music
 was called speech for as long as MIN_SPEECH_SECONDS; bench/speech_check.py prints the figures.
 
-Memory: three float32 values per 23 ms frame (~30 kB per minute of audio); CPU ~0.03 s per minute of audio.
+Memory: three float32 values per 23 ms frame (~30 kB per minute of audio); CPU ~0.04 s per minute of audio (0.01 of it
+the pause rule's, speech_pauses.py; bench/speech_check.py on the rendered test set, 0.034 -> 0.044).
 """
 
 from __future__ import annotations

@@ -97,3 +97,16 @@ def test_a_word_glides_where_a_note_wavers():
     few = np.zeros(n, dtype=bool)
     few[:3] = True
     assert not gliding_words(np.zeros(n, dtype=bool), fall, few, fps=FPS).any()
+
+
+@pytest.mark.needs_espeak
+@pytest.mark.parametrize("voice", ["en-us", "fr"])
+def test_a_speech_track_has_no_key_or_tuning(tmp_path: Path, voice: str):
+    """A track that is speech over most of it reads no key from the voice, as a spoken clip does: the English
+    letters had read "G minor" and a tuning of +50 cents beside "speech, not music", the French ones "nothing
+    pitched sounds (percussion or noise)" (KLettres' French alphabet, 73 % speech: "G major")."""
+    y = _spoken_letters(tmp_path, voice, 0.8)
+    res = analyze_music(y, SR, options=PitchOptions())
+    assert res["speech_share"] >= 0.6, res["speech_segments"]
+    assert res["key"]["label"] == "no key" and res["key"]["note"].startswith("speech: "), res["key"]
+    assert res["tuning_cents"] == 0.0 and res["tuning_note"].startswith("speech: "), res.get("tuning_note")

@@ -162,8 +162,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
 
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech,
-                     spoken_clip=all_speech and speech is not None and speech.whole_clip)
+    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech)
     lap("key")
 
     progress(RHYTHM_AT, "rhythm")
@@ -190,8 +189,8 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
 
 def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
-               silent: bool, all_speech: bool = False, spoken_clip: bool = False) -> dict:
-    key = spoken_key() if spoken_clip else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
+               silent: bool, all_speech: bool = False) -> dict:
+    key = spoken_key() if all_speech else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
                                                         bass=feats.bass, energy=feats.energy, frame_times=feats.times)
     if key["index"] is None and key.get("note") == NO_KEY_NOTE:  # "percussion, noise or silence" would misname
         # plain chords, and a spoken word under SHORT_FOR_A_KEY_SECONDS, whose voice is pitched

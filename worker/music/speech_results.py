@@ -1,18 +1,20 @@
 """What speech found in a track takes out of its pitch result (worker/music/speech.py finds it): its chords are
-"N", its notes unlisted, a clip that is speech from end to end gets no key, and the warning that says so."""
+"N", its notes unlisted, a speech track gets no key or tuning, and the warning that says so."""
 
 from __future__ import annotations
 
 from .options import PitchOptions
 from .speech import Speech
 
-# a clip judged speech as a whole (Speech.whole_clip) gets no key: a key read from a spoken word is a guess at the
-# pitches it glides through (Asterisk's 0.9 s "tomorrow" read "A# major", confidence 0.08, and a tuning of +12 cents)
+# a speech track (speech over pipeline.SPEECH_WHOLE_SHARE of it, or a clip judged speech as a whole) gets no key: a
+# key read from a spoken word is a guess at the pitches it glides through (Asterisk's 0.9 s "tomorrow" read "A# major",
+# confidence 0.08, and a tuning of +12 cents; espeak-ng's English letters with pauses, all of it speech, "G minor" and
+# +50 cents; the French and German ones "nothing pitched sounds (percussion or noise)")
 SPEECH_KEY_NOTE = "speech: a speaking voice keeps to no scale, so there is no key to read"
 
 
 def spoken_key() -> dict:
-    """The key of a clip that is speech from end to end: none, with SPEECH_KEY_NOTE (key.estimate_key's shape)."""
+    """The key of a speech track: none, with SPEECH_KEY_NOTE (key.estimate_key's shape)."""
     return {"tonic": None, "mode": None, "label": "no key", "index": None, "confidence": 0.0, "candidates": [],
             "changes": [], "note": SPEECH_KEY_NOTE}
 

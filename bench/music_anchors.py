@@ -9,6 +9,8 @@ into <testset>/anchor_cache/ that bench/pitch_accuracy.py reads:
     essentia: RhythmExtractor2013(method="multifeature") tempo + beats, KeyExtractor(profileType="edma")
     madmom:   RNNDownBeatProcessor + DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)
               (weights CC BY-NC-SA 4.0: a benchmark anchor only, never shipped or a default)
+    madmom_key: CNNKeyRecognitionProcessor (Korzeniowski & Widmer 2018, the issue's "pretrained key CNN"; the
+              same licence), its most probable of 24 keys and that probability
 Seconds per minute of audio of each tool are recorded too.
 
 Usage: python bench/music_anchors.py [--venv /work/anchors-venv] [--split test] [--tools essentia madmom]
@@ -26,7 +28,7 @@ from pathlib import Path
 
 DEFAULT_VENV = Path("/work/anchors-venv")
 TESTSET = Path(__file__).resolve().parent / "out" / "pitch_testset"
-TOOLS = ("essentia", "madmom")
+TOOLS = ("essentia", "madmom", "madmom_key")
 
 
 def _essentia(path: Path) -> dict:
@@ -57,9 +59,18 @@ def _madmom(path: Path) -> dict:
             "beats_per_bar": int(pos.max()) if len(pos) else None, "seconds": time.perf_counter() - t}
 
 
+def _madmom_key(path: Path) -> dict:
+    from madmom.features.key import CNNKeyRecognitionProcessor, key_prediction_to_label
+
+    t = time.perf_counter()
+    prediction = CNNKeyRecognitionProcessor()(str(path))
+    return {"key": key_prediction_to_label(prediction), "probability": float(prediction.max()),
+            "seconds": time.perf_counter() - t}
+
+
 def child(paths: list[str], tools: list[str], cache: Path) -> None:
     """Runs inside the anchors venv."""
-    funcs = {"essentia": _essentia, "madmom": _madmom}
+    funcs = {"essentia": _essentia, "madmom": _madmom, "madmom_key": _madmom_key}
     for p in paths:
         path = Path(p)
         out = cache / f"{path.stem}.json"
@@ -71,7 +82,7 @@ def child(paths: list[str], tools: list[str], cache: Path) -> None:
                 except Exception as e:  # an anchor failing on one file is reported, not fatal
                     res[tool] = {"error": repr(e)}
         out.write_text(json.dumps(res))
-        print(path.stem, {t: res[t].get("tempo") for t in tools}, flush=True)
+        print(path.stem, {t: res[t].get("tempo", res[t].get("key")) for t in tools}, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

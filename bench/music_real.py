@@ -15,8 +15,9 @@ Two pingus tunes (rough_journey, success_2) carry a surround voice, right channe
 mono average cancels it.
 
 Reported per track, and per family (package) and overall: our tempo, key and warnings; agreement with
-madmom (tempo within 4 %, or within 4 % of 2x / 0.5x / 1.5x / 0.67x) and with Essentia's edma key (MIREX
-weighted score, Essentia as the reference); and a listening-free beat check: the share of beats within
+madmom (tempo within 4 %, or within 4 % of 2x / 0.5x / 1.5x / 0.67x), with Essentia's edma key and madmom's key
+CNN (MIREX weighted score, the anchor as the reference), and with the key where those two agree (the nearest to a
+label these tracks have); and a listening-free beat check: the share of beats within
 70 ms of an onset that librosa's onset detector (a different method) finds, for our beats, madmom's,
 Essentia's, and for our beat grid shifted by half a period (what an off-beat grid scores on the same music).
 
@@ -273,6 +274,11 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
         row["tempo_vs_madmom"], row["tempo_vs_madmom_octave"] = octave_agree(mad.get("tempo"), res["tempo_bpm"])
         row["essentia_vs_madmom"], row["essentia_vs_madmom_octave"] = octave_agree(mad.get("tempo"), ess.get("tempo"))
         row["key_vs_essentia"] = key_score(ess["key"], res["key"]["label"]) if ess.get("key") else None
+        cnn = anchors.get("madmom_key", {}).get("key")  # madmom's key CNN: a second reading, not an annotation
+        row["key_vs_madmom_cnn"] = key_score(cnn, res["key"]["label"]) if cnn else None
+        row["essentia_vs_madmom_cnn"] = key_score(cnn, ess["key"]) if cnn and ess.get("key") else None
+        both = cnn if cnn and ess.get("key") and parse_key(cnn) == parse_key(ess["key"]) else None
+        row["key_where_anchors_agree"] = key_score(both, res["key"]["label"]) if both else None
         n_chords = len({c["label"] for c in res["chords"]} - {"N"})
         rows.append((m["source"], row))
         if mad.get("tempo") and ess.get("tempo") and not any(octave_agree(t, res["tempo_bpm"])[0]
@@ -288,12 +294,13 @@ def evaluate(limit: int | None, verbose: bool, sources: list[str] | None = None)
             ratios[m["audio"]] = speed_ratio(kept[m["fast_of"]], y22, 22050)
         by_audio[m["audio"]] = {
             "tempo": {"ours": res["tempo_bpm"], "madmom": mad.get("tempo"), "essentia": ess.get("tempo")},
-            "key": {"ours": res["key"]["label"], "essentia": ess.get("key"), "madmom": None}}
+            "key": {"ours": res["key"]["label"], "essentia": ess.get("key"), "madmom": cnn}}
         if verbose:
             print(f"{m['audio'][:34]:34s} {len(y) / sr:6.0f} s  tempo {res['tempo_bpm'] or 0:6.1f} "
                   f"[{res.get('tempo_confidence', 0.0):.2f}] "
                   f"(madmom {mad.get('tempo') or 0:6.1f}, essentia {ess.get('tempo') or 0:6.1f})  "
-                  f"key {res['key']['label']:9s} {res['key']['confidence']:.2f} (edma {ess.get('key', '-'):9s})  "
+                  f"key {res['key']['label']:9s} {res['key']['confidence']:.2f} (edma {ess.get('key', '-'):9s}, "
+                  f"cnn {cnn or '-':9s})  "
                   f"{res.get('time_signature')} chords {n_chords}  beats on onsets {row['ours_on_onsets']:.2f} "
                   f"(off-beat grid {row['offbeat_grid']:.2f})  {'; '.join(res['warnings'])}", flush=True)
     print(f"\n{len(rows)} real tracks")

@@ -142,6 +142,9 @@ def score_anchors(item: dict, y: np.ndarray, sr: int, dur: float) -> dict[str, d
     if "beats" in mad:
         out["madmom"] = rhythm_rows(item, tempo=mad["tempo"], beats=mad["beats"], downbeats=mad["downbeats"],
                                     metre=mad["beats_per_bar"])
+    mad_key = anchors.get("madmom_key", {})
+    if "key" in mad_key:  # madmom's key CNN: its key column (a separate tool in the cache)
+        out.setdefault("madmom", {})["key"] = key_score(item["key"], mad_key["key"])
     return out
 
 

@@ -39,10 +39,15 @@ TOP_CHORDS = 6
 STEM_FORMATS = ("wav", "flac", "mp3")
 # Whisper writes words into music without a voice (tiny.en on an instrumental Debian game track: "Let's go.",
 # avg_logprob -1.93, word probabilities 0.43 and 0.31), so only words it is sure of say a track has vocals.
-# Its own decoder's thresholds: a segment under -1.0 mean log-probability failed, over 0.6 no-speech is silence.
+# A segment under -1.0 mean log-probability failed (Whisper's own threshold); one whose no-speech probability is
+# 0.8 or more is doubted, as the transcript's "may be made up" warning doubts it (worker/transcription/pipeline.py
+# DOUBT_NO_SPEECH). It had been 0.6, Whisper's silence threshold taken alone, where Whisper calls a segment silent
+# only when its log-probability is under -1.0 too: a stranger's 72 s of clearly spoken English words (ktuberling's,
+# tiny.en wrote every one, word probabilities up to 0.99, 100 % voiced, no warning) read no-speech 0.64-0.81 in
+# every segment and was listed without vocals.
 VOCALS_MIN_WORDS = 3
 SEGMENT_MIN_LOGPROB = -1.0
-SEGMENT_MAX_NO_SPEECH = 0.6
+SEGMENT_DOUBT_NO_SPEECH = 0.8
 WORD_MIN_PROBABILITY = 0.5
 # and a segment the voice activity detector heard no voice in, as the transcript's own "may be made up" warning has
 # it (worker/transcription/pipeline.py DOUBT_SPEECH_SHARE): a stranger's Asterisk "tt-monkeys" (monkeys
@@ -178,7 +183,7 @@ def _chords_summary(chords: list[Any]) -> str | None:
 
 def confident_words(transcript: Mapping[str, Any]) -> int:
     """Words of the transcript Whisper is sure of: in a segment it did not judge failed (avg_logprob at least
-    SEGMENT_MIN_LOGPROB) or silent (no_speech_prob at most SEGMENT_MAX_NO_SPEECH) and that is voiced
+    SEGMENT_MIN_LOGPROB) or doubted (no_speech_prob under SEGMENT_DOUBT_NO_SPEECH) and that is voiced
     (speech_share at least SEGMENT_MIN_SPEECH_SHARE), each with a probability
     of at least WORD_MIN_PROBABILITY. Figures a transcript does not carry (older files) count as sure."""
     count = 0
@@ -188,7 +193,7 @@ def confident_words(transcript: Mapping[str, Any]) -> int:
         logprob, no_speech = _num(seg.get("avg_logprob")), _num(seg.get("no_speech_prob"))
         voiced = _num(seg.get("speech_share"))
         if (logprob is not None and logprob < SEGMENT_MIN_LOGPROB) or (
-                no_speech is not None and no_speech > SEGMENT_MAX_NO_SPEECH) or (
+                no_speech is not None and no_speech >= SEGMENT_DOUBT_NO_SPEECH) or (
                 voiced is not None and voiced < SEGMENT_MIN_SPEECH_SHARE):
             continue
         words = [w for w in seg.get("words") or [] if isinstance(w, Mapping)]

@@ -60,6 +60,30 @@ def test_words_where_no_voice_was_heard_are_not_vocals(tmp_path):
     voiced = {**monkeys, "segments": [{**monkeys["segments"][0], "speech_share": 0.8}]}
     assert confident_words(voiced) >= 3  # the same words heard as a voice are vocals
 
+def test_clearly_spoken_words_are_vocals_though_whisper_reads_some_no_speech(tmp_path):
+    """72 s of English words spoken one at a time (Debian's ktuberling-data, en/*.ogg, 1 s apart, 8 kHz mono)
+    through tiny.en: every word right, 100 % voiced, no warning on the transcript, but no-speech 0.64-0.81 in each
+    segment (a word then a second of silence, over and over). The library had dropped every segment over 0.6 and
+    listed the track without vocals; Whisper calls a segment silent only when its log-probability is low too."""
+    said = [("bull", 0.05), ("bow", 0.68), ("coat", 0.94), ("ear", 0.8), ("earring", 0.89), ("arch", 0.98),
+            ("birds", 0.9), ("boy", 0.89), ("bridge", 0.94), ("camel", 0.92), ("cart", 0.88), ("column", 0.88),
+            ("donkey", 0.91), ("girl", 0.94), ("grass", 0.83), ("man", 0.55), ("oasis", 0.86)]
+    spoken = {"language": "en", "warnings": [], "segments": [
+        {"id": 1, "start": 0.0, "end": 29.0, "text": " ".join(w for w, _ in said), "avg_logprob": -0.4794,
+         "no_speech_prob": 0.6384, "speech_share": 1.0,
+         "words": [{"start": 1.7 * i, "end": 1.7 * i + 1.5, "word": f" {w}", "probability": p}
+                   for i, (w, p) in enumerate(said)]},
+        {"id": 4, "start": 67.42, "end": 70.9, "text": "satellite sign", "avg_logprob": -0.5625,
+         "no_speech_prob": 0.6909, "speech_share": 1.0,
+         "words": [{"start": 67.42, "end": 69.16, "word": " satellite", "probability": 0.93},
+                   {"start": 69.16, "end": 70.9, "word": " sign", "probability": 0.78}]}]}
+    assert confident_words(spoken) == 18  # all but "bull" (0.05)
+    assert _track(tmp_path, spoken).fields["has_vocals"] is True
+    # what the transcript's own warning doubts (no-speech 0.8 or more) stays out
+    doubted = {**spoken, "segments": [{**seg, "no_speech_prob": 0.85} for seg in spoken["segments"]]}
+    assert confident_words(doubted) == 0 and _track(tmp_path, doubted).fields["has_vocals"] is False
+
+
 def test_a_tracks_analyses_are_its_own_not_those_of_an_upload_whose_stem_ends_in_its_stem(tmp_path):
     """`song.wav` and `live_song.wav` in one session: the glob `analysis_*_song.json` also matched
     `analysis_gemma-3n-E4B_analyze_live_song.json`, and `song`'s library entry carried `live_song`'s analysis."""

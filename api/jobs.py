@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import time
 from datetime import datetime
 from typing import ClassVar
@@ -134,12 +135,27 @@ def _time_arg(name: str) -> float | None:
         pass
     else:  # nan or inf would reach Redis as a score it refuses (and read as an outage)
         if not math.isfinite(seconds):
-            raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds", code="invalid_filter")
+            raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds, a finite number",
+                                      code="invalid_filter")
         return seconds
+    text = raw.replace("Z", "+00:00")
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError as e:
-        raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds", code="invalid_filter") from e
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        pass
+    # a `+` left unescaped in a query is a space: `since=2026-12-06T11:50:00+01:00` pasted into a URL arrives as
+    # "...11:50:00 01:00", which had been 400 "must be ISO 8601" for the ISO 8601 time the user wrote
+    offset = _SPACED_OFFSET.match(text)
+    if offset:
+        try:
+            return datetime.fromisoformat(f"{offset[1]}+{offset[2]}").timestamp()
+        except ValueError:
+            pass
+    raise InvalidRequestError(f"{name} must be ISO 8601 or Unix seconds (2026-12-06T11:50:00Z, a '+' of an offset "
+                              f"written %2B in a URL, or 1796557800)", code="invalid_filter")
+
+
+_SPACED_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ][\d:.,]+) (\d{2}(?::?\d{2})?)$")
 
 
 @bp.post("/jobs/probe")

@@ -166,3 +166,17 @@ def test_the_chord_line_shows_a_chord_once_across_a_silence():
 
     result = {"chords": [{"label": lab} for lab in ("N", "C:maj", "N", "C:maj", "D:maj", "N", "C:maj")]}
     assert chords_text(result) == "C:maj D:maj C:maj"
+
+
+def test_download_into_a_file_says_it_is_not_a_folder(env, tmp_path):
+    """A stranger's `download trial2 --out song.mp3` (a file) read "error: song.mp3: File exists (local_error)" and
+    exit 1, where `analyze --out song.mp3` says "not a folder", exit 2; so with no --out and a file named like the
+    session in the current folder. Neither asks the server, nor touches the file."""
+    (tmp_path / "song.mp3").write_bytes(b"mine")
+    done = ma(env, "download", "some-session", "--out", str(tmp_path / "song.mp3"), cwd=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"--out {tmp_path / 'song.mp3'}: not a folder" in done.stderr and "File exists" not in done.stderr
+    (tmp_path / "s1").write_bytes(b"mine too")
+    done = ma(env, "download", "s1", cwd=tmp_path)
+    assert done.returncode == 2 and "s1 is a file here: give the folder to download into with --out DIR" in done.stderr
+    assert (tmp_path / "song.mp3").read_bytes() == b"mine" and (tmp_path / "s1").read_bytes() == b"mine too"

@@ -156,8 +156,12 @@ def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     stranger's edited .txt was replaced because its size had changed); --overwrite replaces one that differs.
     An upload named like a result goes into the folder's `uploads/` (a stranger's album art features_s.png was
     never saved, and the result written a moment before was reported as "already there")."""
+    folder = Path(args.out or args.session).expanduser()
+    if folder.exists() and not folder.is_dir():  # before any request, as `analyze --out` checks it
+        # it had read "error: x.mp3: File exists (local_error)" and exit 1, after asking the server
+        raise UsageError(f"--out {folder}: not a folder" if args.out else
+                         f"{folder} is a file here: give the folder to download into with --out DIR")
     session = client.session(args.session)
-    folder = Path(args.out or args.session)
     folder.mkdir(parents=True, exist_ok=True)
     wanted = [("results", f) for f in session.get("results", [])]
     result_names = {f["name"] for f in session.get("results", [])}

@@ -22,6 +22,7 @@ from jobs.erasure import deleting, once_writable
 from jobs.listing import JobFilter, page_jobs
 from jobs.record import iso, public_view
 from jobs.services import services
+from jobs.store import JobStore
 from storage import SESSION_ID_RE, SessionStore, check_session_id
 from worker.errors import ConflictError, InvalidRequestError, UnsupportedMediaError
 
@@ -223,14 +224,25 @@ def delete_file(session_id: str, name: str):
             readers = [j["job_id"] for j in jobs.active_jobs(owner=store.owner, session_id=session_id)
                        if name in _input_files(jobs.get(j["job_id"]), store, session_id)]
             if readers:
-                raise ConflictError(f"{name!r} is read by {len(readers)} queued or running job(s); cancel them "
-                                    "first", code="file_in_use", details={"jobs": readers})
+                raise ConflictError(f"{name!r} is read by {_busy_text(jobs, readers)}", code="file_in_use",
+                                    details={"jobs": readers})
             store.delete_upload(session_id, name)
         forget_track(owner=store.owner, session_id=session_id, filename=name)
     else:
         path.unlink(missing_ok=True)
         reread_track(store, session_id=session_id, result=name)
     return jsonify({"session_id": session_id, "name": name, "area": where, "deleted": True})
+
+
+def _busy_text(jobs: JobStore, ids: list[str]) -> str:
+    """What holds a session or an upload, and what to do: "cancel them first" only of jobs nobody canceled yet (a
+    stranger's delete right after `ma cancel` was told to cancel the job he had just canceled)."""
+    stopping = sum(1 for job_id in ids if jobs.cancel_requested(job_id))
+    if stopping == len(ids):
+        return (f"{len(ids)} running job(s) canceled but not yet stopped (a job stops at its next progress "
+                "checkpoint, mostly within seconds): try again in a moment")
+    told = f", {stopping} of them canceled and stopping" if stopping else ""
+    return f"{len(ids)} queued or running job(s){told}; cancel them first"
 
 
 def _input_files(job: dict | None, store: SessionStore, session_id: str) -> list[str]:
@@ -246,9 +258,9 @@ def delete_session(session_id: str):
     with deleting(jobs.r, owner=store.owner, session_id=session_id):
         active = jobs.active_jobs(owner=store.owner, session_id=session_id)
         if active:
-            raise ConflictError(
-                f"session {session_id!r} has {len(active)} queued or running job(s); cancel them first",
-                code="session_busy", details={"jobs": [j["job_id"] for j in active]})
+            ids = [j["job_id"] for j in active]
+            raise ConflictError(f"session {session_id!r} has {_busy_text(jobs, ids)}", code="session_busy",
+                                details={"jobs": ids})
         store.delete(session_id)
         # its jobs' records and cached results hold what the files held (transcripts, analyses): gone with them
         # (on a full queue disk once the space the files held lets valkey write again)

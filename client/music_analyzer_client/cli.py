@@ -161,6 +161,10 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         out.warn("interrupted")
         return EXIT_INTERRUPTED
+    except EOFError:  # Ctrl-D at a prompt (login's server, user or password; a password asked for): an answer refused
+        # it had read "error: unexpected EOFError:  (MA_DEBUG=1 shows where) (client_error)", exit 1, as if a bug
+        out.warn("no answer (end of input at the prompt): nothing done")
+        return EXIT_INTERRUPTED
     except OSError as e:  # a local file: unreadable, disk full
         out.error(MusicAnalyzerError(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), code="local_error"))
         return EXIT_USAGE if isinstance(e, FileNotFoundError | IsADirectoryError) else EXIT_FAILED

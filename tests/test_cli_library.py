@@ -109,3 +109,29 @@ def test_an_empty_search_says_what_it_searched(server, client, two_songs, tmp_pa
     assert f"search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your " \
            f"{page['tracks']} tracks {worded}" in " ".join(said.stderr.split()), said.stderr
     assert "library list --key" in " ".join(said.stderr.split())
+
+
+def test_similar_says_what_each_track_was_compared_on(server, client, tmp_path):
+    """A stranger's `library similar` listed distances 0.719, 1.655, ..., 1.934, then 1.646, 1.647: the tracks that
+    lacked a features result came after, as the server ranks them (their `compared_share` 0.15), and the table
+    neither showed that share nor said why it was out of order."""
+    from tests.test_api_sessions import upload
+    from tests.test_cli import song
+
+    sid = client.post("/sessions").json()["session_id"]
+    song(tmp_path / "seed.wav", tonic=2, bars=4)
+    song(tmp_path / "pitch-only.wav", tonic=7, bars=4)
+    assert upload(client, sid, tmp_path / "seed.wav", tmp_path / "pitch-only.wav").status_code == 201
+    for kind, body in (("features", {"file": "seed.wav"}), ("pitch", {})):
+        job = client.post(f"/process/{kind}/{sid}", json=body).json()
+        assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    tracks = client.get("/library/tracks", params={"session_id": sid}).json()["tracks"]
+    seed = next(t["track_id"] for t in tracks if t["filename"] == "seed.wav")
+    env = {**cli_env(server, tmp_path), "COLUMNS": "200"}
+    near = ma(env, "library", "similar", seed, "--limit", "50")
+    assert near.returncode == 0, near.stderr
+    header = next(line for line in near.stdout.splitlines() if "distance" in line)
+    assert "compared" in header, near.stdout
+    row = next(line for line in near.stdout.splitlines() if "pitch-only.wav" in line and sid in line)
+    assert re.search(r"\b15%", row), row
+    assert "is listed after every track compared on all of it, whatever its distance" in near.stderr, near.stderr

@@ -98,8 +98,12 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             facts = [_key(seed), f"{_bpm(seed.get('tempo_bpm'))} BPM" if seed.get("tempo_bpm") else ""]
             measured = ", ".join(f for f in facts if f)
             out.note(f"nearest to {seed.get('filename')}{f' ({measured})' if measured else ''}:")
-        _show(out, near.get("similar", []), "no similar tracks", ["track", "file", "session", "distance", "key",
-                                                                  "tempo"], _neighbour_row, whole=near)
+        found = near.get("similar", [])
+        _show(out, found, "no similar tracks", ["track", "file", "session", "distance", "compared", "key", "tempo"],
+              _neighbour_row, whole=near)
+        if not out.json and any(_share(n) < 1 for n in found):  # the distances had read as out of order, unsaid
+            out.note("a track compared on less than all the seed measured (compared under 100%: no features result, "
+                     "or no key and tempo) is listed after every track compared on all of it, whatever its distance")
     return EXIT_OK
 
 
@@ -184,8 +188,15 @@ def _hit_row(h: dict[str, Any]) -> list[str]:
 def _neighbour_row(n: dict[str, Any]) -> list[str]:
     track = n.get("track") or {}
     return [str(track.get("track_id")), str(track.get("filename")), str(track.get("session_id")),
-            f"{n.get('distance', 0):.3f}", f"{_key(track)} {n.get('key_relation') or ''}".strip(),
+            f"{n.get('distance', 0):.3f}", f"{_share(n):.0%}" if "compared_share" in n else "",
+            f"{_key(track)} {n.get('key_relation') or ''}".strip(),
             f"{_bpm(track.get('tempo_bpm'))} {n.get('tempo_match') or ''}".strip()]
+
+
+def _share(n: dict[str, Any]) -> float:
+    """The share of the seed's descriptor weight a neighbour was compared on (1 from a server without it)."""
+    share = n.get("compared_share")
+    return float(share) if isinstance(share, int | float) else 1.0
 
 
 def _measured(m: dict[str, Any]) -> str:

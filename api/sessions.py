@@ -31,8 +31,10 @@ ZERO_SUFFIX = re.compile(r"\s*bytes\s*=\s*-0+\s*$", re.IGNORECASE)  # Range: byt
 SUFFIX = re.compile(r"\s*bytes\s*=\s*-\s*([0-9]+)\s*$", re.IGNORECASE)  # Range: bytes=-N, the last N bytes
 DIGITS = re.compile(r"[0-9]+")
 # downloads whose type Debian's mime.types gives wrong or not at all: MIDI (audio/sp-midi, which players do not
-# know), CAF (none: application/octet-stream) and WavPack (.wv is a WAP type there, application/vnd.wv.csp+wbxml)
-DOWNLOAD_TYPES = {".mid": "audio/midi", ".midi": "audio/midi", ".caf": "audio/x-caf", ".wv": "audio/x-wavpack"}
+# know), CAF (none: application/octet-stream), WavPack (.wv is a WAP type there, application/vnd.wv.csp+wbxml) and a
+# transcript's LRC (none: `?inline=1` of it had been a download of application/octet-stream, where .srt and .vtt show)
+DOWNLOAD_TYPES = {".mid": "audio/midi", ".midi": "audio/midi", ".caf": "audio/x-caf", ".wv": "audio/x-wavpack",
+                  ".lrc": "text/plain"}
 # the largest byte position nginx reads (its off_t): a Range naming more, which no file reaches, is ignored
 MAX_RANGE_POSITION = 2**63 - 1
 log = logging.getLogger(__name__)

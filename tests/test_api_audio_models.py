@@ -95,6 +95,10 @@ def test_whisper_transcribes_speech(client, session_id, audio_dir):
     text = client.get(f"/sessions/{session_id}/files/transcript_speech.txt").text.lower()
     assert "fox" in text and "lazy dog" in text
     assert {"transcript_speech.srt", "transcript_speech.vtt", "transcript_speech.lrc"} <= set(job["files"])
+    # the LRC is text, shown inline as the .srt and .vtt are (it had been application/octet-stream: a download)
+    lrc = client.get(f"/sessions/{session_id}/files/transcript_speech.lrc", params={"inline": "1"})
+    assert lrc.headers["Content-Type"] == "text/plain; charset=utf-8", lrc.headers
+    assert lrc.headers["Content-Disposition"].startswith("inline") and "fox" in lrc.text.lower()
     # the same bytes in another session: answered from the cache, each file a copy of its own source (the
     # transcript JSON keeps its segments and words, not the job's summary written over it)
     again = client.post("/sessions").json()["session_id"]

@@ -167,7 +167,9 @@ class ResultCache:
 
     def remember(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path, results_dir: Path,
                  result: Mapping[str, Any], session_id: str, root: SessionRoot) -> None:
-        if not cacheable(job_type, options) or result.get("cached"):
+        # a result whose files hold more than it computed (a pitch run with `include` merged into the upload's
+        # earlier result: worker/music/merged.py) is not what another session's request for it should get
+        if not cacheable(job_type, options) or result.get("cached") or result.get("merged_with"):
             return
         files = result.get("files") or []
         digests = {name: file_digest(Path(results_dir) / name) for name in files}

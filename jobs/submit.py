@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -12,9 +13,10 @@ from flask import current_app, g, has_request_context
 
 from storage import missing_file, session_not_found
 from worker.errors import ConflictError, MusicAnalyzerError, NotFoundError, echo
+from worker.music.merged import RunSource, earlier_result, kept_stages
 from worker.options import JobOptions
 
-from .cache import adopt, cacheable, hits_for_all
+from .cache import adopt, cacheable, content_digest, hits_for_all
 from .erasure import withdraw_if_gone
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
@@ -158,6 +160,17 @@ def submit_answered(job_type: str, *, owner: str, options: JobOptions, result: d
     return svc.jobs.get(job["job_id"]) or job
 
 
+def _merges(job_type: str, options: JobOptions, paths: list[Path], results_dir: Path) -> bool:
+    """A pitch run with `include` whose upload has an earlier result with other stages: it runs, to be merged into
+    it (worker/music/merged.py); a cached copy of the stages asked for would be written over the earlier ones."""
+    if job_type != "pitch":
+        return False
+    include = tuple(getattr(options, "include", ()))
+    return any(kept_stages(earlier_result(results_dir / f"pitch_{path.stem}.json", path,
+                                          RunSource(upload_sha256=content_digest(path))), include)
+               for path in paths)
+
+
 def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOptions, files: list[str],
                   batch: bool, webhook: WebhookRequest | None = None) -> dict | None:
     """A job answered from cached results when every file hits (jobs/cache.py): its record is made and finished
@@ -172,7 +185,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
                             root=svc.sessions)
     except FileNotFoundError:  # deleted since it was found (a stranger's race with DELETE: a 500)
         raise missing_file(store.session_dir(session_id), session_id, None) from None
-    if hits is None:
+    if hits is None or _merges(job_type, options, paths, store.results_dir(session_id)):
         return None
     kind = JOB_TYPES[job_type]
     params: dict[str, Any] = {"files": list(files), "batch": batch, "options": options.to_dict()}

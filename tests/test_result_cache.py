@@ -50,9 +50,9 @@ def test_the_same_audio_with_the_same_options_is_answered_from_cache(client, oth
 
 
 def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_cache(client, audio_dir):
-    """The same upload analysed again with other options writes the same file names: the first run's cache entry
-    no longer describes those files, so a new session's request runs instead of copying a mixed set (the key-only
-    JSON beside the first run's MIDI). A cached copy of a result's JSON is that file's own content."""
+    """The same upload analysed again with other options writes the same file names (a run with `include` merges
+    into them): the first run's cache entry no longer describes those files, so a new session's request runs
+    instead of copying a changed set. A cached copy of a result's JSON is that file's own content."""
     wav = write(audio_dir / "rerun.wav", sine(523.25, 3.0))
     session = client.post("/sessions").json()["session_id"]
     upload(client, session, wav)
@@ -82,7 +82,8 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
                            headers={"Prefer": "wait=60"}).json()
     assert key_only["state"] == "succeeded" and "tempo_bpm" not in key_only["result"], key_only
     listed = {f["name"] for f in client.get(f"/sessions/{session}").json()["results"]}
-    assert "pitch_rerun.mid" not in listed and "pitch_rerun.json" in listed  # no MIDI of the earlier run beside it
+    # merged into the full run's result (worker/music/merged.py): its MIDI is written again from the merged set
+    assert {"pitch_rerun.mid", "pitch_rerun.json"} <= listed and key_only["result"]["merged_with"]["stages"]
     third = client.post("/sessions").json()["session_id"]
     upload(client, third, again)
     r = client.post(f"/process/pitch/{third}", json={"file": "again.wav"})
@@ -91,13 +92,15 @@ def test_a_result_overwritten_by_a_run_with_other_options_is_never_served_from_c
     assert job["state"] == "succeeded" and "tempo_bpm" in job["result"] and not job["result"].get("cached")
     assert "tempo_bpm" in client.get(f"/sessions/{third}/files/pitch_again.json").json()
 
-    # that full run's session now asks for the key only: answered from the key-only run's cache entry, and the
-    # session holds that result's files alone (not the full run's MIDI beside the key-only JSON)
+    # that full run's session now asks for the key only: it runs and merges into the full result (a cached key-only
+    # set copied over it had dropped its tempo, beats, chords and melody), whose files all stay
     r = client.post(f"/process/pitch/{third}", json={"file": "again.wav", "include": "key"})
-    assert r.json()["state"] == "succeeded", r.text
-    assert client.get(f"/jobs/{r.json()['job_id']}").json()["result"]["cached"] is True
+    assert r.json()["state"] == "queued", r.text
+    job = client.wait_job(r.json()["job_id"])
+    assert job["state"] == "succeeded" and not job["result"].get("cached"), job
     listed = {f["name"] for f in client.get(f"/sessions/{third}").json()["results"]}
-    assert listed == {"pitch_again.json", "pitch_again.png", "pitch_again.txt"}, listed
+    assert listed == {"pitch_again.json", "pitch_again.png", "pitch_again.txt", "pitch_again.mid"}, listed
+    assert "tempo_bpm" in client.get(f"/sessions/{third}/files/pitch_again.json").json()
 
 
 def test_a_result_of_other_analysis_code_is_not_served(client, settings, audio_dir, tmp_path):

@@ -21,6 +21,8 @@ Result (the stages in `include`, plus "filename", "duration_seconds", "files" fr
         (frame i is at start_seconds + i * hop_seconds; hz is the tracked pitch on unvoiced frames too)
 Files: pitch_<stem>.json, .txt (summary), .png (chromagram + chords + beat/bar grid; confidences and
 warnings in the title), .mid (melody, chord and beat/bar tracks).
+A run with `include` writes the files merged with the earlier result of the same upload (merged.py): the stages it
+did not report are kept, `stage_sources` names each stage's job; its returned result is what it computed.
 run_pitch streams the file in blocks (worker/audio_blocks.py): memory does not grow with the samples.
 Accuracy and speed: bench/pitch_accuracy.py, bench/pitch_speed.py (test set: bench/pitch_testset.py).
 """

@@ -19,6 +19,7 @@ from . import chroma as chroma_mod
 from .chords import decode_chords_learned
 from .key import NO_KEY_NOTE, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
 from .key_timeline import key_timeline, reconcile_with_changes
+from .merged import RunSource, earlier_result, merge, merged_with
 from .midi import write_analysis_midi
 from .onsets import FPS as ONSET_FPS
 from .options import PitchOptions
@@ -296,12 +297,15 @@ def _melody(mel, *, silent: bool, speech: list[tuple[float, float]]) -> dict:
     }
 
 
-def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress | None = None) -> dict:
+def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, progress: Progress | None = None,
+              source: RunSource | None = None) -> dict:
     """Analyse one audio file and write pitch_<stem>.json/.txt/.mid/.png into `results_dir`.
 
-    Returns the result dict (as in the JSON) with "filename", "duration_seconds" and "files" (names written). The
-    .mid is written when the melody is included. Files appear only once the analysis has finished; the JSON is written
-    last, and if anything fails while writing (or `progress` raises JobCanceled) the files already written go.
+    Returns what this run computed, with "filename", "duration_seconds" and "files" (names written). The files hold
+    that merged with the earlier result of the same upload (`source`: the job and the upload's digest; merged.py):
+    the stages this run did not report are kept, and the result's `merged_with` names them. The .mid is written
+    when the files hold the melody. Files appear only once the analysis has finished; the JSON is written last,
+    and if anything fails while writing (or `progress` raises JobCanceled) the files already written go.
     """
     options = options.validate()
     progress = progress or quiet
@@ -312,12 +316,16 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
                              source_sr=info.sample_rate, expected_seconds=(info.frames or 0) / info.sample_rate)
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
+    source = source or RunSource()
+    held, kept = merge(result, earlier_result(results_dir / f"{stem}.json", audio_path, source), source)
     names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
-    if "melody" in result:
+    if "melody" in held:
         names["mid"] = f"{stem}.mid"
     result["files"] = sorted(names.values())
+    if kept:
+        result["merged_with"] = merged_with(held, kept)
     progress(WRITE_AT, "write")
-    _write_pitch_files(results_dir, names, result, feats, progress)
+    _write_pitch_files(results_dir, names, {**held, "files": result["files"]}, feats, progress)
     return result
 
 

@@ -12,7 +12,8 @@ MAX_SPEECH_SPANS = 20  # speech stretches listed on the one line (all are in the
 
 
 def format_summary(result: dict) -> str:
-    lines = [f"Music analysis of {result.get('filename', '?')} ({result['duration_seconds']:.1f} s)", ""]
+    lines = [f"Music analysis of {result.get('filename', '?')} ({result['duration_seconds']:.1f} s)", *_runs(result),
+             ""]
     for w in result.get("warnings", []):
         lines.append(f"Warning: {w}")
     if result.get("warnings"):
@@ -74,6 +75,19 @@ def format_summary(result: dict) -> str:
         if len(mel["notes"]) > MAX_NOTE_LINES:
             lines.append(f"  ... {len(mel['notes']) - MAX_NOTE_LINES} more in the JSON")
     return "\n".join(lines) + "\n"
+
+
+def _runs(result: dict) -> list[str]:
+    """Which run computed which stages, where the result merges several (worker/music/merged.py)."""
+    runs: dict[tuple, list[str]] = {}
+    for stage, source in (result.get("stage_sources") or {}).items():
+        source = source if isinstance(source, dict) else {}
+        runs.setdefault((source.get("job_id"), source.get("analysed_at")), []).append(stage)
+    if len(runs) < 2:
+        return []
+    return ["Merged from runs of this upload: " + "; ".join(
+        f"{', '.join(stages)} from job {job or '(an earlier version)'}" + (f" ({at})" if at else "")
+        for (job, at), stages in runs.items())]
 
 
 def _kept(result: dict, tempo: float) -> str:

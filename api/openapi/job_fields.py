@@ -96,3 +96,9 @@ ETA = obj(
 ETA["examples"] = [{"seconds_left": 42.5, "basis": "progress"},
                    {"seconds_left": 95.0, "starts_in": 60.2, "basis": "queue"},
                    {"seconds_left": None, "starts_in": None, "basis": None}]
+
+# a pitch job's result, when its run had `include` (worker/music/merged.py)
+MERGED_WITH = obj(["stages", "jobs"], "Present when the run had `include` and the upload had an earlier result of the "
+                  "same bytes with other stages: its files (not this result) keep those stages, named here with the "
+                  "jobs that computed them; the JSON file's `stage_sources` names each stage's job.",
+                  stages=arr(STR), jobs=arr(STR))

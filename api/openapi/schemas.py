@@ -15,7 +15,7 @@ from jobs.types import JOB_TYPES
 from jobs.webhooks import EVENTS
 
 from .catalog import ERROR_CODES
-from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, METHOD, STARTED_AT
+from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, MERGED_WITH, METHOD, STARTED_AT
 from .library_schemas import library_schemas
 from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
 
@@ -87,12 +87,7 @@ def pitch_result() -> Schema:
                                         "stretch of speech without music (with chords, tempo or beats): chords N, "
                                         "no melody notes; a track that is mostly speech gets no tempo or beats."},
                        speech_share={"type": "number", "description": "The share of the duration that is speech."},
-                       melody=obj(["notes", "f0"], notes=arr(note), f0=f0),
-                       merged_with=obj(["stages", "jobs"], "Present when the run had `include` and the upload had an "
-                                       "earlier result of the same bytes with other stages: its files (not this "
-                                       "result) keep those stages, named here with the jobs that computed them; "
-                                       "the JSON file's `stage_sources` names each stage's job.",
-                                       stages=arr(STR), jobs=arr(STR)))
+                       melody=obj(["notes", "f0"], notes=arr(note), f0=f0), merged_with=MERGED_WITH)
 
 
 def gemma_result() -> Schema:

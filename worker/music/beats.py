@@ -27,6 +27,7 @@ import numpy as np
 
 from .beat_tracking import track_beats
 from .onsets import FPS
+from .silence_gaps import cut_out, outside, silent_runs
 from .three_two import FASTER, THREE_TWO_MARGIN, faster_bar_evidence
 
 NET_PRIOR_BPM = 110.0  # centre of the log-normal tempo prior on the activation (bench/beat_fit.py, fit items)
@@ -350,22 +351,27 @@ def beat_events(beat: np.ndarray) -> int:
     return len(kept)
 
 
-def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np.ndarray] | None = None
-           ) -> NetRhythm:
+def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np.ndarray] | None = None,
+           silent: np.ndarray | None = None) -> NetRhythm:
     """NetRhythm from (3, T) activations (beat, downbeat, compound); envelopes: onset envelopes at FPS
     (onsets.OnsetFeatures' full, low, pitch) whose beat textures add the bar-repetition and the
-    subdivision evidence."""
+    subdivision evidence; silent: (T,) silent frames (OnsetFeatures.silent), whose long runs hold no beats."""
     from .rhythm import NOISE_CONFIDENCE, estimate_tempo
 
     beat = act[0].astype(np.float64)
-    tempo, conf, total = estimate_tempo(beat, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,
+    # the tempo is read on the music, the beats are tracked over it all and none kept in a silence (silence_gaps.py)
+    gaps = silent_runs(silent, len(beat))
+    music = cut_out(act, gaps)
+    heard = music[0].astype(np.float64) if gaps else beat
+    seconds = len(heard) / FPS if gaps else duration
+    tempo, conf, total = estimate_tempo(heard, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,
                                         half_weight=NET_HALF_WEIGHT)
-    if (tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(duration, 1.0))
-            or beat_events(beat) < MIN_BEAT_EVENTS):
+    if (tempo is None or conf < MIN_NET_CONFIDENCE + NOISE_CONFIDENCE / np.sqrt(max(seconds, 1.0))
+            or beat_events(heard) < MIN_BEAT_EVENTS):
         return NetRhythm(None, float(conf), np.zeros(0), np.zeros(0), None, False, ["no steady beat found"])
-    tempo = subdivided_tempo(beat, tempo_of_a_changing_piece(beat, tempo))
-    tempo = bar_checked_tempo(act[1], tempo)
-    beats = track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO, hold=bool(HOLD_PHASE))
+    tempo = subdivided_tempo(heard, tempo_of_a_changing_piece(heard, tempo))
+    tempo = bar_checked_tempo(music[1], tempo)
+    beats = outside(track_beats(beat, tempo, follow_tempo=FOLLOW_TEMPO, hold=bool(HOLD_PHASE)), gaps)
     # a beat on the last activation frame is a peak that lies past the end (the activation still rising: a game's
     # loop cut where its next bar begins, a stranger's race1-jt.ogg); it had been a beat, a downbeat and a bar
     # at the very last sample, with a chord of no length after it

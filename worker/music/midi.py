@@ -29,6 +29,7 @@ BEAT_VELOCITY, DOWNBEAT_VELOCITY = 70, 100
 CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
 MIN_LEAD_SHARE = 0.5  # beats added before the first one take at least half a beat interval each (<= 2x the tempo)
+GAP_INTERVALS = 4.0  # see _follow_beats
 COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
 PITCH_CLASSES = {"C": 0, "C#": 1, "D": 2, "D#": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "A#": 10, "B": 11}
@@ -105,7 +106,13 @@ def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_ba
             pickup, first_bar = (first_down + lead) % beats_per_bar, float(beats[first_down])
         else:
             lead += extra
-    ticks = [int(round((i + lead) * ticks_per_beat)) for i in range(len(beats))]
+    # a beat interval over GAP_INTERVALS median ones is a silence whose beats were dropped (silence_gaps.py; the
+    # tracker's own intervals stay within 2 periods): it counts as whole grid beats, or its one tempo had been
+    # 120 s per beat, beyond what a MIDI tempo can hold (16.7 s a quarter)
+    steps = np.diff(beats) / interval
+    counts = np.where(steps > GAP_INTERVALS, np.round(steps), 1.0)
+    position = lead + np.concatenate(([0.0], np.cumsum(counts)))
+    ticks = [int(round(p * ticks_per_beat)) for p in position]
     scales = [(0, float(beats[0]) / ticks[0])] if ticks[0] > 0 else []
     scales += [(ticks[i], float(beats[i + 1] - beats[i]) / (ticks[i + 1] - ticks[i])) for i in range(len(beats) - 1)]
     pm._tick_scales = scales  # pretty_midi's tempo map: (tick, seconds per tick) from each tick on

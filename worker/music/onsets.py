@@ -32,6 +32,7 @@ DETREND_SECONDS = 0.5  # moving-average window subtracted from each flux (keeps 
 FIRST_ONSET_DB = -40.0  # dB below the loudest frame at which the first note counts as started
 FLUX_CHUNK_FRAMES = 16384  # onset frames (3 min) compressed per step
 RISE_WINDOW_SECONDS = 0.6  # how long after the start the first note's peak is looked for
+SILENCE_RMS = 1e-4  # below this RMS the input (pipeline.py), or a frame of it (OnsetFeatures.silent), is silence
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class OnsetFeatures:
     pitch: np.ndarray  # (T,) the same for the semitone spectrogram
     attack: Attack | None
     top_hz: float | None = None  # the highest frequency the source holds (half its rate) where under MEL_FMAX
+    silent: np.ndarray | None = None  # (T,) bool: the frame's RMS (under the window) is below SILENCE_RMS
 
 
 class OnsetScan:
@@ -90,10 +92,13 @@ class OnsetScan:
         logmel, mel_flux = _compressed_flux(self._mel[:, :n], keep=True)
         _, semi_flux = _compressed_flux(self._semi[:, :n], keep=False)
         attack = first_attack_from_power(self._power[:n])
+        # Parseval: the one-sided power sum is about n_fft / 2 times the windowed frame's energy
+        window_energy = float(np.sum(self.frames.window.astype(np.float64) ** 2))
+        silent = 2.0 * self._power[:n] / (ONSET_N_FFT * window_energy) < SILENCE_RMS**2
         self._mel = self._semi = self._power = None  # type: ignore[assignment]  # freed: finish() is the last call
         full, low, pitch = _detrend(mel_flux[0]), _detrend(mel_flux[1]), _detrend(semi_flux[0])
         return OnsetFeatures(cast(np.ndarray, logmel), full, low, pitch, attack,  # keep=True: an array
-                             self.top_hz)
+                             self.top_hz, silent)
 
 
 def _compressed_flux(logx: np.ndarray, *, keep: bool) -> tuple[np.ndarray | None, np.ndarray]:

@@ -22,6 +22,7 @@ from .key_timeline import key_timeline, reconcile_with_changes
 from .merged import RunSource, earlier_result, merge, merged_with
 from .midi import write_analysis_midi
 from .onsets import FPS as ONSET_FPS
+from .onsets import SILENCE_RMS
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
@@ -33,7 +34,6 @@ from .tempo_changes import kept_tempo, tempo_change_warning, tempo_stretches
 MIN_SECONDS = 0.1  # shorter input cannot hold one analysis frame worth reporting
 MAX_SECONDS = 2 * 3600.0  # s; longer input is refused (the JSON's f0 contour alone would be ~40 MB)
 HOLD_SECONDS = 600.0  # s; files up to this long are decoded once and held at 22.05 kHz (<= 53 MB)
-SILENCE_RMS = 1e-4  # below this RMS the input is treated as silence
 # Without a key, a tempo needs a clearer pulse than the beat decoder asks of music, the more so the shorter the
 # audio: a confidence of NONTONAL_MIN_TEMPO_CONFIDENCE + NONTONAL_NOISE_CONFIDENCE / sqrt(seconds), 0.2 at 4 s,
 # 0.11 at 1 min, 0.09 at 10 min (the decoder's noise rule, beats.decode, in the same form). A flat 0.2, set for the

@@ -208,14 +208,16 @@ def analyze_rhythm(onsets: OnsetFeatures, *, duration: float, chroma: np.ndarray
             return (beat_chroma(beats, chroma, chroma_times),
                     None if bass is None else beat_chroma(beats, bass, chroma_times))
 
-        net = beats_mod.decode(act, duration=duration, harmony=harmony, envelopes=[full, low, pitch])
+        net = beats_mod.decode(act, duration=duration, harmony=harmony, envelopes=[full, low, pitch],
+                               silent=onsets.silent)
         if (onsets.top_hz is not None and onsets.logmel is not None and net.tempo_bpm is not None
                 and net.tempo_bpm < beats_mod.SLOW_TEMPO_BPM):
             # a slow reading of a source under 16 kHz: the hi-hats the network knows by its empty top bands may have
             # been the beats between the ones it heard; it is heard again with those bands filled (beatnet.py)
             filled = beatnet.activations(onsets.logmel, top_hz=onsets.top_hz)
             if filled is not None:
-                again = beats_mod.decode(filled, duration=duration, harmony=harmony, envelopes=[full, low, pitch])
+                again = beats_mod.decode(filled, duration=duration, harmony=harmony, envelopes=[full, low, pitch],
+                                         silent=onsets.silent)
                 if again.tempo_bpm is not None and again.tempo_bpm >= beats_mod.SLOW_TEMPO_BPM:
                     act, net = filled, again
         return Rhythm(net.tempo_bpm, net.beat_times, net.downbeat_times, net.beats_per_bar, act[0],

@@ -85,7 +85,8 @@ def merge(result: dict[str, Any], earlier: dict[str, Any] | None, source: RunSou
             w for w in earlier.get("warnings") or [] if isinstance(w, str) and _kind(w) not in kinds]
     if source.upload_sha256 is not None:
         out["upload_sha256"] = source.upload_sha256
-    out["stage_sources"] = {s: sources[s] for s in STAGES if s in sources}
+    if source.job_id is not None or kept:  # a direct call (no job: a script, the warm-up) has no job to name
+        out["stage_sources"] = {s: sources[s] for s in STAGES if s in sources}
     return out, kept
 
 

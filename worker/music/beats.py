@@ -362,7 +362,7 @@ def decode(act: np.ndarray, *, duration: float, harmony=None, envelopes: list[np
     # the tempo is read on the music, the beats are tracked over it all and none kept in a silence (silence_gaps.py)
     gaps = silent_runs(silent, len(beat))
     music = cut_out(act, gaps)
-    heard = music[0].astype(np.float64) if gaps else beat
+    heard = music[0].astype(np.float64)  # the activation itself where there is no silence (cut_out)
     seconds = len(heard) / FPS if gaps else duration
     tempo, conf, total = estimate_tempo(heard, prior_bpm=NET_PRIOR_BPM, prior_octaves=NET_PRIOR_OCTAVES,
                                         half_weight=NET_HALF_WEIGHT)

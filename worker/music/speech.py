@@ -250,7 +250,8 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray, 
     db = _levels(power)
     active = _sounding(db)
     voiced = active & (correlation > VOICED_CORRELATION)
-    held = _held(cents, voiced) & (True if spoken is None else ~spoken)
+    unspoken = np.ones(n, dtype=bool) if spoken is None else ~spoken  # frames outside a word that glides
+    held = _held(cents, voiced) & unspoken
     starts = np.arange(0, n - width + 1, step)
 
     # per-window sums through cumulative sums: no Python loop over the windows' frames
@@ -264,7 +265,7 @@ def window_tests(power: np.ndarray, correlation: np.ndarray, cents: np.ndarray, 
     return Windows(starts=starts, width=width, voiced=n_voiced / width,
                    held=window_sum(held) / np.maximum(n_voiced, 1),
                    dips=np.mean(windows < (loud - DIP_DB)[:, None], axis=1),
-                   unpitched=window_sum(power * (active & ~voiced & (True if spoken is None else ~spoken))) / (
+                   unpitched=window_sum(power * (active & ~voiced & unspoken)) / (
                        window_sum(power * active) + 1e-12))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +131,39 @@ def test_an_upload_replaced_by_other_bytes_gets_nothing_of_the_old_result(client
     assert held["upload_sha256"] == hashlib.sha256(uploaded.read_bytes()).hexdigest()
     assert sorted(tempo["files"]) == ["pitch_merge-b.json", "pitch_merge-b.png", "pitch_merge-b.txt"]
     assert track(client, session_id, "merge-b.wav")["key"] is None
+
+
+def test_two_partial_runs_finishing_together_both_keep_their_stages(tmp_path):
+    """Two runs of one upload (two workers, a melody-only and a tempo-only request) that finish together had both
+    merged into the same earlier result: the second to write put the full run's melody back over the first's.
+    Each run here reaches its write step only once the other has finished analysing too (a barrier in the progress
+    callback), so both would read the earlier result before either writes; the lock makes them take turns."""
+    from worker.music.merged import RunSource
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import WRITE_AT, run_pitch
+
+    audio = tmp_path / "merge-d.wav"
+    sf.write(audio, groove(4, 112.0, 3), SR)
+    digest = hashlib.sha256(audio.read_bytes()).hexdigest()
+    results = tmp_path / "results"
+    results.mkdir()
+    run_pitch(audio_path=audio, results_dir=results, options=PitchOptions(),
+              source=RunSource(job_id="full", upload_sha256=digest))
+    both_analysed = threading.Barrier(2, timeout=300)  # a bound on the other's analysis, not a wait of its own
+
+    def partial(job_id: str, stage: str) -> dict:
+        def progress(fraction: float, phase: str) -> None:
+            if phase == "write" and fraction == WRITE_AT:  # the write step's start (the JSON's is reported too)
+                both_analysed.wait()
+        return run_pitch(audio_path=audio, results_dir=results, options=PitchOptions(include=(stage,)),
+                         progress=progress, source=RunSource(job_id=job_id, upload_sha256=digest))
+
+    with ThreadPoolExecutor(2) as pool:
+        melody, tempo = pool.submit(partial, "melody-job", "melody"), pool.submit(partial, "tempo-job", "tempo")
+        melody.result(), tempo.result()
+    held = json.loads((results / "pitch_merge-d.json").read_text())
+    assert {s: v["job_id"] for s, v in held["stage_sources"].items()} == {
+        "key": "full", "chords": "full", "tempo": "tempo-job", "beats": "full", "melody": "melody-job",
+        "tuning": "full"}
+    assert sorted(p.name for p in results.iterdir() if not p.name.startswith(".")) == [
+        "pitch_merge-d.json", "pitch_merge-d.mid", "pitch_merge-d.png", "pitch_merge-d.txt"]

@@ -12,17 +12,27 @@ the upload was put in place). A file replaced by other bytes under the same name
 (`duration_seconds`, `speech_segments`, `speech_share`) are the newest run's where it has them; the earlier
 run's warnings stay unless this run gave one of the same kind (its text up to the first ":"). The job's own
 result (its record) stays what it computed, with `merged_with` naming the stages its files kept and their jobs.
+
+Reading the earlier result and writing the merged one happen under a lock on the result's name (`merging`): two
+runs of one upload finishing together (two workers, two include lists) had each merged into the same earlier
+result, and the second to write dropped the first's stages.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .options import STAGES
+
+log = logging.getLogger(__name__)
 
 # the fields each stage reports (worker/music/__init__.py); the first is there whenever the stage is
 STAGE_FIELDS = {"key": ("key",), "tuning": ("tuning_cents", "tuning_note"), "chords": ("chords",),
@@ -58,6 +68,25 @@ def earlier_result(json_path: Path, audio_path: Path, source: RunSource) -> dict
     recorded = earlier.get("upload_sha256")
     same = recorded == source.upload_sha256 if recorded is not None else written_ns >= upload_ns
     return earlier if same else None
+
+
+@contextmanager
+def merging(json_path: Path, source: RunSource) -> Iterator[None]:
+    """Held from reading `json_path`'s earlier result to writing the merged files: an flock on a hidden file beside
+    it (`.<name>.lock`, empty), so other runs of the same result, in any process on this disk, wait their turn.
+    Without a digest nothing is merged and nothing is locked (a direct call writes no hidden file)."""
+    if source.upload_sha256 is None:
+        yield
+        return
+    try:
+        lock = open(json_path.with_name(f".{json_path.name}.lock"), "ab")
+    except OSError as e:  # no inode left, a read-only folder: the write that follows says so; merge unlocked
+        log.warning("no merge lock for %s: %s", json_path.name, e.strerror)
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def kept_stages(earlier: dict[str, Any] | None, include: tuple[str, ...]) -> list[str]:

@@ -19,7 +19,7 @@ from . import chroma as chroma_mod
 from .chords import decode_chords_learned
 from .key import NO_KEY_NOTE, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
 from .key_timeline import key_timeline, reconcile_with_changes
-from .merged import RunSource, earlier_result, merge, merged_with
+from .merged import RunSource, earlier_result, merge, merged_with, merging
 from .midi import write_analysis_midi
 from .onsets import FPS as ONSET_FPS
 from .onsets import SILENCE_RMS
@@ -317,15 +317,16 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     result = {"filename": audio_path.name, **result}
     stem = f"pitch_{audio_path.stem}"
     source = source or RunSource()
-    held, kept = merge(result, earlier_result(results_dir / f"{stem}.json", audio_path, source), source)
-    names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
-    if "melody" in held:
-        names["mid"] = f"{stem}.mid"
-    result["files"] = sorted(names.values())
-    if kept:
-        result["merged_with"] = merged_with(held, kept)
     progress(WRITE_AT, "write")
-    _write_pitch_files(results_dir, names, {**held, "files": result["files"]}, feats, progress)
+    with merging(results_dir / f"{stem}.json", source):  # read the earlier result and write, one run at a time
+        held, kept = merge(result, earlier_result(results_dir / f"{stem}.json", audio_path, source), source)
+        names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
+        if "melody" in held:
+            names["mid"] = f"{stem}.mid"
+        result["files"] = sorted(names.values())
+        if kept:
+            result["merged_with"] = merged_with(held, kept)
+        _write_pitch_files(results_dir, names, {**held, "files": result["files"]}, feats, progress)
     return result
 
 

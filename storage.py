@@ -56,10 +56,13 @@ def session_not_found(session_id: str) -> NotFoundError:
     return NotFoundError(f"session {echo(session_id)} does not exist", code="session_not_found")
 
 
-def missing_file(folder: Path, session_id: str, name: str | None) -> NotFoundError:
+def missing_file(folder: Path, session_id: str, name: str | None, area: str | None = None) -> NotFoundError:
     """The error for a file (`name`, or None: one of a request's) not found in a session folder that existed a
     moment before: a session DELETE renames the whole folder away at once, so a folder gone now means the session
-    went (a stranger's request racing a session delete was told file_not_found)."""
+    went (a stranger's request racing a session delete was told file_not_found). One in the other `area` is said."""
+    if area and name and (folder / (other := "results" if area == "uploads" else "uploads") / name).is_file():
+        return NotFoundError(f"no file {echo(name)} in the {area} of session {echo(session_id)}: it is one of its "
+                             f"{other}", code="file_not_found", details={"area": other})
     if not folder.is_dir():
         return session_not_found(session_id)
     if name is None:
@@ -223,7 +226,7 @@ class SessionStore:
             candidate = (folder / a / name).resolve()
             if candidate.parent == (folder / a).resolve() and candidate.is_file():
                 return candidate
-        raise missing_file(folder, session_id, name)
+        raise missing_file(folder, session_id, name, area)
 
     def upload_names(self, session_id: str) -> list[str]:
         """The session's audio uploads (what a batch job analyses); images are album art for the models."""

@@ -29,3 +29,18 @@ def test_a_request_for_an_upload_stored_under_another_name_is_told_that_name(cli
         assert error["details"] == {"uploaded_as": "take-1.mp3"}, error
     r = client.post(f"/process/features/{session_id}", json={"file": "other.mp3"})  # no such upload at all
     assert r.status_code == 404 and "uploaded as" not in r.json()["error"]["message"], r.text
+
+
+def test_a_file_asked_for_in_the_other_area_is_told_where_it_is(client, session_id, tmp_path):
+    """`?area=results` for an upload (or `uploads` for a result) had been a bare 404, as for a name never there."""
+    wav = write(tmp_path / "where.wav", sine(330, 1.0))
+    upload(client, session_id, wav)
+    for r in (client.get(f"/sessions/{session_id}/files/where.wav", params={"area": "results"}),
+              client.delete(f"/sessions/{session_id}/files/where.wav", params={"area": "results"})):
+        assert r.status_code == 404, r.text
+        error = r.json()["error"]
+        assert error["code"] == "file_not_found" and "it is one of its uploads" in error["message"], error
+        assert error["details"] == {"area": "uploads"}, error
+    assert client.get(f"/sessions/{session_id}/files/where.wav", params={"area": "uploads"}).status_code == 200
+    r = client.get(f"/sessions/{session_id}/files/nowhere.wav", params={"area": "results"})
+    assert r.status_code == 404 and "details" not in r.json()["error"], r.text

@@ -48,7 +48,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such route or resource."),
     "session_not_found": (404, "No such session (or one the caller may not see)."),
     "job_not_found": (404, "No such job (or one the caller may not see)."),
-    "file_not_found": (404, "No such upload or result in the session."),
+    "file_not_found": (404, "No such upload or result in the session (`details.uploaded_as`: the name the upload "
+                               "was stored under; `details.area`: the other area, which holds the name)."),
     "token_not_found": (404, "No API token of that id is the caller's (or `?owner=`'s)."),
     "owner_not_found": (404, "`?owner=` names a user whose data the caller may not see."),
     "track_not_found": (404, "No such track in the caller's library."),

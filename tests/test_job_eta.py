@@ -84,6 +84,10 @@ def long_analyses(own_queues: dict, tmp_path: Path
             yield base, c, sid, r, lambda: workers.append(
                 start_worker_process(env, settings["CPU_QUEUE"], f"eta-{uuid.uuid4().hex[:6]}@test"))
         finally:
+            # what the test left queued or running is canceled first: a worker's stop (a warm shutdown) waits for its
+            # running job, and the page's test ends while the first 30-minute analysis still runs (~10 s more)
+            for job in c.get("/jobs", params={"state": "queued,running", "limit": 1000}).json()["jobs"]:
+                c.delete(f"/jobs/{job['job_id']}")
             stop_all(workers)
 
 

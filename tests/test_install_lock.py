@@ -13,6 +13,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def small_requirements(tmp_path: Path) -> str:
+    """install.sh's requirements file (its argument, as scripts/test.sh passes requirements-dev.txt): one package
+    that is installed already. pip resolving requirements.txt's 50 lines took ~5 s of each run's three calls; what
+    the runs install is not what these tests check, their pip calls (all three, the real pip) and the lock are."""
+    path = tmp_path / "requirements-small.txt"
+    path.write_text("requests\n")
+    return str(path)
+
+
 @pytest.mark.slow
 def test_two_installs_started_together_take_turns(tmp_path):
     log = tmp_path / "pip.log"
@@ -21,7 +30,8 @@ def test_two_installs_started_together_take_turns(tmp_path):
                    f'"{sys.executable}" -m pip "$@"\n'
                    'status=$?\necho "end $RUN $(date +%s.%N)" >> "$LOG"\nexit $status\n')
     env = {**os.environ, "PIP": f"bash {pip}", "LOG": str(log), "TMPDIR": str(tmp_path)}
-    runs = [subprocess.Popen(["bash", str(ROOT / "scripts" / "install.sh")], env={**env, "RUN": name},
+    runs = [subprocess.Popen(["bash", str(ROOT / "scripts" / "install.sh"), small_requirements(tmp_path)],
+                             env={**env, "RUN": name},
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
     for run in runs:
         _, err = run.communicate(timeout=600)
@@ -36,6 +46,6 @@ def test_two_installs_started_together_take_turns(tmp_path):
 @pytest.mark.slow
 def test_an_install_whose_tmpdir_cannot_hold_the_lock_goes_on_without_it(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path / "no-such-folder")}
-    run = subprocess.run(["bash", str(ROOT / "scripts" / "install.sh")], env=env, capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "install.sh"), small_requirements(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]

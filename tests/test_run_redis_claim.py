@@ -79,11 +79,12 @@ def test_a_second_service_on_another_data_directory_is_refused_and_the_first_one
         assert scale_out.poll() is None, scale_out.returncode
     finally:
         if scale_out is not None and scale_out.poll() is None:
-            scale_out.terminate()
-            scale_out.wait(timeout=60)
+            scale_out.terminate()  # its warm shutdown runs beside the services' stops, not before them
         if second is not None and second.proc.poll() is None:
             stop_run(second)
         stop_run(first)
+        if scale_out is not None:
+            scale_out.wait(timeout=60)
         first.layout.remove_metrics_dir()
         valkey.stop()
 

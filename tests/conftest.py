@@ -34,9 +34,10 @@ os.environ.setdefault("RES_OPTIONS", "timeout:1")
 os.environ["NUMBA_WARMUP"] = "0"
 # ...and one numba cache for all of them, kept per machine (tests/shared_cache.py, as SmolLM2's conversion): with a
 # fresh DATA_DIR/numba-cache each worker and run.py compiled the features, pitch and stems DSP again in its first job,
-# ~25 s of a 1 s clip's features job here, in every test that starts one. numba keys each entry by its source file's
-# path and stamp and its own version, and writes through a temporary file and a rename: clones and the two test
-# processes share it safely. Tests of the cache itself (test_numba_warmup.py, test_run_stop.py) set their own.
+# ~15 s of a 1 s clip's features job in a run.py's prefork worker here (test_run_redis_claim: 33 -> 17 s). numba
+# keys each entry by its source file's path and stamp and its own version, and writes through a temporary file and a
+# rename: clones and the two test processes share it safely. Tests of the cache itself (test_numba_warmup.py,
+# test_run_stop.py) set their own.
 from tests.shared_cache import machine_cache_dir  # noqa: E402  (stdlib only at import)
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(machine_cache_dir() / "numba-cache"))

@@ -55,7 +55,7 @@ def _types(*rows: tuple[str, str, type[JobOptions], str, bool]) -> dict[str, Job
 JOB_TYPES: dict[str, JobType] = _types(
     ("features", "CPU_QUEUE", FeaturesOptions, "jobs.work.analysis:features", True),
     ("pitch", "CPU_QUEUE", PitchOptions, "jobs.work.analysis:pitch", True),
-    ("probe", "CPU_QUEUE", NoOptions, "jobs.work.analysis:probe", False),
+    ("probe", "CPU_QUEUE", NoOptions, "jobs.work.probe:probe", False),
     ("model_load", "GPU_QUEUE", ModelLoadOptions, "jobs.work.llm:model_load", False),
     ("model_unload", "GPU_QUEUE", NoOptions, "jobs.work.llm:model_unload", False),
     ("generate", "GPU_QUEUE", GenerateOptions, "jobs.work.llm:generate", False),

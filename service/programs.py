@@ -64,8 +64,12 @@ def valkey(layout: RunLayout, port: int) -> Program:
 def _celery_worker(redis_url: str, args: list[str]) -> list[str]:
     # service.launch waits until Redis answers, then execs celery in its place (same pid): a worker
     # (re)started while Redis is down waits instead of failing into the supervisor's backoff.
+    # No mingle (as the systemd worker unit): its start-up exchange with the other workers waited 1 s at every start
+    # and restart for revoked task ids and clocks, and this service revokes no Celery task (a cancel is in the job's
+    # record). No gossip either: nothing here reads worker events.
     return [sys.executable, "-m", "service.launch", "--wait-redis", redis_url, "--",
-            sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--loglevel", "INFO", *args]
+            sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--loglevel", "INFO", "--without-mingle",
+            "--without-gossip", *args]
 
 
 def workers(opts: Options, settings: dict, redis_url: str) -> list[Program]:

@@ -1,12 +1,9 @@
-"""The model-free jobs of the CPU queue: audio features, music analysis, and the no-op probe."""
+"""The model-free jobs of the CPU queue: audio features and music analysis (the no-op probe: probe.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-
-from flask import current_app
 
 from worker.features.pipeline import run_features
 from worker.music.merged import RunSource
@@ -29,8 +26,3 @@ def pitch(ctx: JobContext, progress: Progress) -> dict:
         return run_pitch(audio_path=audio_path, source=source, **kwargs)
 
     return for_each_file(ctx, progress, run_one)
-
-
-def probe(ctx: JobContext, progress: Progress) -> dict:
-    """Proves the path API -> Redis -> a worker -> job record, naming the worker that ran it."""
-    return {"worker": current_app.extensions.get("worker_identity"), "pid": os.getpid()}

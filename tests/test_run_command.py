@@ -80,9 +80,10 @@ def test_run_py_starts_embedded_redis_api_and_workers_then_stops(tmp_path):
 # --- one shared run, nginx in front ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, smollm2_folder):  # its capacity tests' one user stands in for many: no per-user share
-    env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",  # of waits
+def served(tmp_path_factory, smollm2_folder, numba_cache):  # its capacity tests' one user stands in for many: no
+    env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",  # per-user share of waits
            "SMOLLM2_MODEL_PATH": str(smollm2_folder),  # converted: a generation's cancel is heard at its next token
+           "NUMBA_CACHE_DIR": str(numba_cache),  # compiled: its first features job had compiled for ~20 s
            "FRONT_BODY_TIMEOUT": str(BODY_TIMEOUT), "WAITS_PER_USER": "1000", "STREAMS_PER_USER": "1000"}
     with run_behind_nginx(tmp_path_factory.mktemp("served"), env) as run:  # the last test kills it with -9
         yield run

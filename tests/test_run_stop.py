@@ -12,7 +12,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from jobs.store import JobStore
 from redis_server import redis_client, start_embedded
-from tests.run_served import AUTH, PASSWORD, ROOT, USER, features_session, run_behind_nginx
+from tests.run_served import AUTH, PASSWORD, USER, features_session, run_behind_nginx
 
 READ_BYTES = 65536
 WARM_SHUTDOWN = "worker: Warm shutdown (MainProcess)"  # Celery's line on the TERM that ends a worker's consuming
@@ -62,30 +61,6 @@ class LogFollower:
     def close(self) -> None:
         self._tail.kill()
         self._tail.wait()
-
-
-@pytest.fixture(scope="session")
-def numba_cache(request, tmp_path_factory) -> Path:
-    """A numba cache the features DSP has compiled into once, kept in pytest's cache (as SmolLM2's conversion).
-
-    A run's workers compile it on their first job (NUMBA_CACHE_DIR in a fresh DATA_DIR): 3-4 s on an idle machine,
-    49 s on this loaded 2-core one, which would let the CPU worker's job outlast its 60 s stopwaitsecs.
-    """
-    import soundfile as sf
-
-    from tests.audio_synth import sine
-
-    cache = request.config.cache.mkdir("numba-features")
-    marker = cache / "compiled"
-    if not marker.exists():
-        tone = tmp_path_factory.mktemp("numba") / "tone.wav"
-        sf.write(tone, sine(220, 1.0, sr=16000), 16000)
-        compile_ = ("import sys; from pathlib import Path; from worker.features.pipeline import run_features; "
-                    "run_features(audio_path=Path(sys.argv[1]), results_dir=Path(sys.argv[1]).parent)")
-        subprocess.run([sys.executable, "-c", compile_, str(tone)], cwd=ROOT, check=True,
-                       env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
-        marker.touch()
-    return cache
 
 
 def submit_features(base: str, sid: str, body: dict) -> str:

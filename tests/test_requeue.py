@@ -29,14 +29,15 @@ def test_a_requeued_job_reads_as_queued_afresh_with_its_attempts(settings, priva
     """A stranger's job read `state: queued` at 15.6 %, its dead attempt's share, until it ran again."""
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)
-    workers = [start_worker_process(env, settings["CPU_QUEUE"], "cpu@requeue")]
+    # a worker of the other queue recovers the job (every live worker does) but does not run it: it stays queued.
+    # Started with the CPU worker, not after the kill: its start-up (~4 s) had come on top of the test's
+    workers = [start_worker_process(env, settings["CPU_QUEUE"], "cpu@requeue"),
+               start_worker_process(env, settings["GPU_QUEUE"], "gpu@requeue")]
     try:
         running = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.1, timeout=90)
         assert running["progress"] > 0.1 and running["started_at"], running
         workers[0].kill()
         workers[0].wait(timeout=30)
-        # a worker of the other queue recovers the job (every live worker does) but does not run it: it stays queued
-        workers.append(start_worker_process(env, settings["GPU_QUEUE"], "gpu@requeue"))
         job = svc.jobs.wait_for_state(job_id, ("queued",), timeout=60)
         view = public_view(job)
         assert (view["state"], view["progress"], view["stage"], view["started_at"]) == (

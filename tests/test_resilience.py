@@ -19,6 +19,9 @@ from tests.conftest import PASSWORD, USER, node_of
 from tests.contract import assert_answer
 
 ROOT = Path(__file__).resolve().parent.parent
+# the worker processes' beat: a recovery pass every 3 beats, a stranded job published after 10 (a dead worker's record
+# still expires after 3 s at the least). At 0.5 s those waits had been 1.5 and 5 s of each test
+WORKER_BEAT = "0.25"
 
 
 def make_app(settings, redis_url, tmp_path, **overrides):
@@ -104,7 +107,7 @@ def stop_all(workers: list) -> None:
 def test_a_worker_restarted_under_its_name_recovers_its_predecessors_job(settings, private_redis, tmp_path):
     """A supervisor restarts a killed worker with the same node name: the job must not stay `running`."""
     url = f"redis://127.0.0.1:{private_redis.port}/0"
-    env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=4.0)  # runs to its end again: short files
     workers = [start_worker_process(env, settings["CPU_QUEUE"], "cpu@same")]
     try:
         first = svc.jobs.wait_until(job_id, lambda j: j["state"] == "running" and j["progress"] > 0.1, timeout=90)
@@ -161,7 +164,7 @@ def write_uploads(app, *, files: int, seconds: float) -> list[str]:
 def worker_setup(settings, redis_url: str, tmp_path):
     """(worker environment, app) around a session "batch" of the test user's, still empty."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "data"),
-           "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": "0.5", "JOB_MAX_ATTEMPTS": "2",
+           "AUTH_USERS": settings["AUTH_USERS"], "HEARTBEAT_SECONDS": WORKER_BEAT, "JOB_MAX_ATTEMPTS": "2",
            "GPU_QUEUE": settings["GPU_QUEUE"], "CPU_QUEUE": settings["CPU_QUEUE"]}
     app = make_app(settings, redis_url, tmp_path)
     app.extensions["music_analyzer"].sessions.of(USER).create("batch")
@@ -286,7 +289,7 @@ def test_killed_worker_job_is_redelivered_once_then_failed(settings, private_red
 @pytest.mark.slow
 def test_worker_death_then_success_on_redelivery(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
-    env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=12.0)
+    env, svc, job_id = batch_job(settings, url, tmp_path, files=4, seconds=4.0)  # runs to its end again: short files
     w1 = start_worker_process(env, settings["CPU_QUEUE"], "a@test")
     w2 = None
     try:

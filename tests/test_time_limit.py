@@ -15,6 +15,7 @@ import pytest
 from jobs.overdue import EXIT_STUCK_JOB, stop_overdue
 from tests.conftest import USER
 from tests.test_resilience import (
+    WORKER_BEAT,
     batch_job,
     start_worker_process,
     stop_all,
@@ -80,7 +81,7 @@ def test_a_stuck_pool_process_is_killed_and_its_job_ended_while_the_worker_serve
         job = svc.jobs.wait_for_state(job_id, ("succeeded", "failed", "canceled"), timeout=60)
         print(f"\n  a pool process stuck {job['finished_at'] - running['started_at']:.1f} s into its job "
               f"({job['finished_at'] - stopped_at:.1f} s after it froze) was stopped: {stop} (limit {limit} s), "
-              "grace 1 s, beat 0.5 s")
+              f"grace 1 s, beat {WORKER_BEAT} s")
         if stop == "cancel":
             assert job["state"] == "canceled", job
         else:

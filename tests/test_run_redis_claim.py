@@ -34,11 +34,12 @@ MAX_DATABASE = 15  # valkey's default `databases` is 16
 DEFAULT_REDIS_PORT = 6379  # REDIS_URL's default: the host's Redis
 
 
-def test_a_second_service_on_another_data_directory_is_refused_and_the_first_one_serves_on(tmp_path):
+def test_a_second_service_on_another_data_directory_is_refused_and_the_first_one_serves_on(tmp_path, numba_cache):
     valkey = start_embedded(tmp_path / "valkey")
     db = random.randint(1, MAX_DATABASE)
     url = f"redis://127.0.0.1:{valkey.port}/{db}"
-    env = {"REDIS_URL": url, "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0"}
+    env = {"REDIS_URL": url, "AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
+           "NUMBA_CACHE_DIR": str(numba_cache)}  # compiled: its features job had compiled it in the run's DATA_DIR
     first = start_run(tmp_path / "first", env)
     second = None
     scale_out = None

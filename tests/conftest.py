@@ -38,9 +38,9 @@ os.environ["NUMBA_WARMUP"] = "0"
 # keys each entry by its source file's path and stamp and its own version, and writes through a temporary file and a
 # rename: clones and the two test processes share it safely. Tests of the cache itself (test_numba_warmup.py,
 # test_run_stop.py) set their own.
-from tests.shared_cache import machine_cache_dir  # noqa: E402  (stdlib only at import)
+from tests.shared_cache import numba_cache_dir  # noqa: E402  (stdlib only at import)
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(machine_cache_dir() / "numba-cache"))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache_dir()))  # compiled by the `numba_cache` fixture below
 import shutil
 import threading
 import time

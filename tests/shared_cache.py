@@ -1,4 +1,5 @@
-"""What the suite builds once per machine, not once per clone: SmolLM2's GGUF converted to safetensors.
+"""What the suite builds once per machine, not once per clone: SmolLM2's GGUF converted to safetensors, and the
+analysis code's numba cache (numba_cache_dir, compiled_numba_cache).
 
 pytest's cache lives in the clone (.pytest_cache), so every fresh clone (CI's included) converted again: ~50 s of
 one core on this loaded 2-core machine, the first SmolLM2 test's setup. The folder lives beside scripts/test.sh's
@@ -50,6 +51,16 @@ def smollm2_cache_dir() -> Path:
     return machine_cache_dir() / f"smollm2-{smollm2_key(gguf, code)}"
 
 
+def numba_cache_dir() -> Path:
+    """The machine's numba cache for the tests (every worker and run.py they start: tests/conftest.py), named by the
+    libraries the compiled code comes from."""
+    import sys
+
+    key = hashlib.sha256(repr([sys.version, *((name, _version(name)) for name in ("numba", "librosa", "numpy"))])
+                         .encode()).hexdigest()[:16]
+    return machine_cache_dir() / f"numba-{key}"
+
+
 def compiled_numba_cache() -> Path:
     """A NUMBA_CACHE_DIR the analysis jobs' numba code is compiled into once per machine (`python -m worker.warmup`,
     ~20-40 s of one core), for the tests that start run.py: run.py puts the cache in the run's fresh DATA_DIR, so each
@@ -60,9 +71,7 @@ def compiled_numba_cache() -> Path:
     import subprocess
     import sys
 
-    key = hashlib.sha256(repr([sys.version, *((name, _version(name)) for name in ("numba", "librosa", "numpy"))])
-                         .encode()).hexdigest()[:16]
-    cache = machine_cache_dir() / f"numba-{key}"
+    cache = numba_cache_dir()
     marker = cache / ".compiled"
     if marker.is_file():
         return cache

@@ -9,10 +9,12 @@ small shell commands that end as a worker does.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,22 @@ ROOT = Path(__file__).resolve().parent.parent
 WHY = "CRITICAL job j1: this worker does not share the service's data directory; it stops, exit status 78"
 RUN_SECONDS = 2  # each program's life: past its startsecs (1 s), so its end is an exit, not a failed start
 TIMEOUT_SECONDS = 90
+
+
+SUPERVISORD_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")  # its own lines, not the guard's
+TICK_LATE_SECONDS = 2  # supervisord ticks after its poll (up to 1 s) and the guard's start-again note follows
+
+
+def stamp_of(line: str) -> float | None:
+    """The time of one of supervisord's log lines (local time: a whole number of minutes off UTC, which leaves
+    multiples of 5 s where they are)."""
+    found = SUPERVISORD_STAMP.match(line)
+    return None if found is None else datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def next_tick_5(after: float) -> float:
+    """When supervisord sends its first TICK_5 after `after`: its wall clock crosses the next multiple of 5 s."""
+    return (int(after) // 5 + 1) * 5
 
 
 def worker_like(name: str, script: str, *, startsecs: int = 1) -> Program:
@@ -88,17 +106,19 @@ def test_a_worker_that_exits_78_stays_down_and_the_guard_says_why(tmp_path):
 @pytest.mark.slow
 def test_a_worker_given_up_on_for_exiting_78_is_not_retried_every_30_s(tmp_path, monkeypatch):
     """No retries at all (SUPERVISE_START_RETRIES=0): supervisord gives up on it at its first failed start (FATAL);
-    the guard, which starts a FATAL program again after GUARD_FATAL_RETRY_SECONDS (1 s here), leaves this one and
-    says why once."""
+    the guard, which starts a FATAL program again at the first TICK_5 GUARD_FATAL_RETRY_SECONDS after (0 here: the
+    first TICK_5 after), leaves this one and says why once. supervisord's TICK_5 comes when its wall clock passes a
+    multiple of 5 s (timeslice), up to its 1 s poll late: the test reads on until supervisord's own line stamps are
+    2 s past the first such boundary after the FATAL (it had counted 4 restarts of crash1 after the note, ~10 s)."""
     monkeypatch.setenv("SUPERVISE_START_RETRIES", "0")
     programs = [worker_like("fatal78", f"echo \"not started (exit status {EX_CONFIG})\"; exit {EX_CONFIG}",
                             startsecs=5),
-                worker_like("crash1", f"sleep {RUN_SECONDS}; exit 1")]  # a clock: a restart every 2 s
+                worker_like("crash1", f"sleep {RUN_SECONDS}; exit 1")]  # a clock: supervisord's lines each ~1 s
     layout = RunLayout.for_data_dir(tmp_path / "data")
     layout.create()
     layout.supervisor_conf.write_text(supervisor_conf.render(layout, programs, str(ROOT)))
     proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                            cwd=ROOT, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "1"}, stdout=subprocess.PIPE,
+                            cwd=ROOT, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "0"}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     timer = threading.Timer(TIMEOUT_SECONDS, proc.kill)
     timer.start()
@@ -108,9 +128,11 @@ def test_a_worker_given_up_on_for_exiting_78_is_not_retried_every_30_s(tmp_path,
         for line in proc.stdout:
             lines.append(line)
             output = "".join(lines)
-            noted = output.find("fatal78 stopped with exit status 78")
-            # 4 restarts of crash1 after the note: 8 s, past a TICK_5 and the 1 s retry delay
-            if noted >= 0 and output[noted:].count("spawned: 'crash1'") >= 4:
+            fatal = next((stamp_of(seen) for seen in lines if "gave up: fatal78" in seen), None)
+            stamp = stamp_of(line)
+            # a TICK_5 after the FATAL (when the guard would have started it again) and its handling are past
+            if ("fatal78 stopped with exit status 78" in output and fatal is not None and stamp is not None
+                    and stamp >= next_tick_5(fatal) + TICK_LATE_SECONDS):
                 break
         output = "".join(lines)
         assert "gave up: fatal78" in output and output.count("fatal78 stopped with exit status 78") == 1, output

@@ -60,10 +60,10 @@ class Waiting:
 
 
 @contextmanager
-def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, tries: int = 1) -> Iterator[Waiting]:
-    """A worker that took a job and waits to start it on the filled queue disk: it has tried `tries` times (the
-    logged "(try N)"; 0.5 s before the 2nd, doubling up to MAX_RETRY_DELAY_SECONDS' 10 s: the 5th waits 8 s before
-    the next). The workers stopped after."""
+def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, first_pause: float = 0.5) -> Iterator[Waiting]:
+    """A worker that took a job and waits to start it on the filled queue disk: it has tried once (the logged
+    "(try 1)") and pauses `first_pause` s (QUEUE_FULL_FIRST_RETRY_SECONDS; 0.5 s by default, doubling up to
+    MAX_RETRY_DELAY_SECONDS' 10 s) before the next. The workers stopped after."""
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-stop-{token}", "GPU_QUEUE": f"gpu-stop-{token}"}
     data = tmp_path / "data"
@@ -78,7 +78,8 @@ def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, tries: int = 1) 
                                  task="music_analyzer.pitch", data_dir=identity,
                                  params={"files": ["tone.wav"], "batch": False, "options": {}})["job_id"]
         env = {**os.environ, "REDIS_URL": url, "DATA_DIR": str(data), "AUTH_USERS": settings["AUTH_USERS"],
-               "ADMIN_USERS": settings["ADMIN_USERS"], "HEARTBEAT_SECONDS": "0.5", **queues}
+               "ADMIN_USERS": settings["ADMIN_USERS"], "HEARTBEAT_SECONDS": "0.5",
+               "QUEUE_FULL_FIRST_RETRY_SECONDS": str(first_pause), **queues}
         marker = data / DATA_DIR_ID_FILE
         holder, pipe = held_at_the_data_dir_check(marker)
         try:
@@ -97,9 +98,9 @@ def a_start_waiting_on_a_full_queue_disk(settings, tmp_path, *, tries: int = 1) 
             marker.unlink()
             marker.write_text(identity + "\n")
             log = max(data.parent.glob(f"worker-first-{token}@localhost-*.log"))
-            tried = re.compile(rb"starting the job again in [0-9.]+ s \(try %d\)" % tries)
+            tried = re.compile(rb"starting the job again in %.1f s \(try 1\)" % first_pause)
             wait_for(lambda: tried.search(log.read_bytes()) is not None, timeout=60,
-                     message=f"the worker to wait for the full job queue to start the job (try {tries})")
+                     message="the worker to wait for the full job queue to start the job (try 1)")
             yield Waiting(svc, url, token, queues["CPU_QUEUE"], env, job_id, first, log, filler, workers)
         finally:
             if holder.is_alive():  # the worker never opened the pipe: open it here, ending the thread
@@ -141,12 +142,14 @@ def test_a_worker_stopped_while_a_job_waits_to_start_on_a_full_queue_disk_hands_
 
 @pytest.mark.slow
 def test_a_worker_stopped_once_the_queue_takes_writes_again_puts_the_message_back_at_once(settings, tmp_path):
-    """The disk has space again, but the worker still waits out its pause before its next try (8 s after the 5th) when
-    it is stopped: it puts the message back on its queue itself (not left taken, for a recovery pass), the job queued.
-    (The 6th try's 10 s pause came 8 s later, 15.5 s after the 1st: waited out for no more room. Valkey takes writes
-    again within ~1 s of the space freed, retrying its append-only file each second.)"""
-    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path, tries=5) as w:
-        w.filler.unlink()  # within the 8 s pause after the 5th try
+    """The disk has space again, but the worker still waits out its pause before its next try (8 s, as after the 5th
+    try by default) when it is stopped: it puts the message back on its queue itself (not left taken, for a recovery
+    pass), the job queued. (The 6th try's 10 s pause came 8 s later, 15.5 s after the 1st: waited out for no more
+    room. Valkey takes writes again within ~1 s of the space freed, retrying its append-only file each second.) The
+    8 s pause comes at the 1st try here (QUEUE_FULL_FIRST_RETRY_SECONDS): the 4 tries before the 5th had taken 7.5 s
+    of the test."""
+    with a_start_waiting_on_a_full_queue_disk(settings, tmp_path, first_pause=8.0) as w:
+        w.filler.unlink()  # within the 8 s pause after the 1st try
         wait_for(lambda: not valkey_refuses_writes(w.url, w.token), timeout=5, message="valkey to take writes")
         stopped(w.first)
         log = w.log.read_text()

@@ -108,7 +108,9 @@ def test_a_generation_takes_the_cores_a_running_pool_job_leaves(settings, privat
     manager = ModelManager(model_settings, pool_jobs=pool.running, publish=published.append)
     manager.load_llm("smollm2-135m")  # first: the job below runs for a generation, not for a load as well
     loaded = torch.get_num_threads()  # the load's count (the fixed share, 1): other models of the process keep it
-    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="poolthreads@test", files=30, seconds=30.0,
+    # 6 files of 30 s (~7 s of work here) outlast a 12-token generation many times over; it is canceled after it
+    # (30 of them had cost 1.4 s of writing 150 MB, never run)
+    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="poolthreads@test", files=6, seconds=30.0,
                              progress=0.0) as run:
         assert pool.running() == 1  # the runner counted it on this host as it started
         result, threads, details = generate(manager)

@@ -90,7 +90,8 @@ def test_a_killed_workers_job_names_its_retry_in_the_cli_and_keeps_its_first_sta
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, app = worker_setup(settings, url, tmp_path)
     svc = app.extensions["music_analyzer"]
-    job_id = submit_features(app, files=write_uploads(app, files=4, seconds=12.0), batch=True)
+    # 4 s files: the job runs to its end after the kill (12 s ones had only cost time); killed 40 % into the first
+    job_id = submit_features(app, files=write_uploads(app, files=4, seconds=4.0), batch=True)
     label = f"features {job_id[:8]}"
     workers: list[subprocess.Popen] = []
     with serving(app) as base:
@@ -134,7 +135,7 @@ def test_a_killed_pool_childs_retry_is_an_event_with_its_attempt(settings, priva
     """A pool child killed mid-job: Celery hands the job to a new child, never queued again (running -> running).
     The start's state event says `attempts: 2`, which is how a follower tells the retry; the record keeps both
     starts."""
-    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="retrychild@test", files=4, seconds=12.0,
+    with job_in_a_pool_child(settings, private_redis.port, tmp_path, name="retrychild@test", files=4, seconds=4.0,
                              progress=0.05) as run:
         os.kill(run.child, signal.SIGKILL)
         job = run.svc.jobs.wait_until(run.job_id, lambda j: j["attempts"] == 2 and j["state"] == "running",

@@ -10,9 +10,12 @@ folder (~0.5 GB each; delete old ones freely).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.metadata
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +57,6 @@ def smollm2_cache_dir() -> Path:
 def numba_cache_dir() -> Path:
     """The machine's numba cache for the tests (every worker and run.py they start: tests/conftest.py), named by the
     libraries the compiled code comes from."""
-    import sys
-
     key = hashlib.sha256(repr([sys.version, *((name, _version(name)) for name in ("numba", "librosa", "numpy"))])
                          .encode()).hexdigest()[:16]
     return machine_cache_dir() / f"numba-{key}"
@@ -67,10 +68,6 @@ def compiled_numba_cache() -> Path:
     such run's first features job compiled it again (~20 s here), a cost no test measures. Named by the libraries
     the compiled code comes from; numba itself recompiles an entry whose source changed (its index keeps the source
     file's stamp). One compile at a time: the suite's two test processes may both ask at their start."""
-    import fcntl
-    import subprocess
-    import sys
-
     cache = numba_cache_dir()
     marker = cache / ".compiled"
     if marker.is_file():

@@ -318,8 +318,9 @@ def run_pitch(*, audio_path: Path, results_dir: Path, options: PitchOptions, pro
     stem = f"pitch_{audio_path.stem}"
     source = source or RunSource()
     progress(WRITE_AT, "write")
-    with merging(results_dir / f"{stem}.json", source):  # read the earlier result and write, one run at a time
-        held, kept = merge(result, earlier_result(results_dir / f"{stem}.json", audio_path, source), source)
+    json_path = results_dir / f"{stem}.json"
+    with merging(json_path, source):  # read the earlier result and write, one run at a time
+        held, kept = merge(result, earlier_result(json_path, audio_path, source), source)
         names = {"png": f"{stem}.png", "txt": f"{stem}.txt", "json": f"{stem}.json"}
         if "melody" in held:
             names["mid"] = f"{stem}.mid"

@@ -13,7 +13,9 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,23 @@ def ma(env: dict[str, str], *args: str, cwd: Path | None = None, stdin: str = ""
     return done
 
 
+def read_terminal(leader: int, answer: Callable[[bytes], bytes] | None = None, *, seconds: float = 600.0) -> bytes:
+    """Everything a program writes to the pseudo-terminal `leader` until it exits and closes it (or `seconds`
+    pass). answer(screen so far) -> bytes to type now (b"" for nothing), called after each chunk."""
+    screen, deadline = b"", time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the program has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+        if answer is not None and (typed := answer(screen)):
+            os.write(leader, typed)
+    return screen
+
+
 def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
                   columns: int = 120) -> tuple[int, str, str]:
     """Run the CLI with stderr on a pseudo-terminal (30 rows, 120 columns), as a person sees it: its exit code,
@@ -69,15 +88,7 @@ def on_a_terminal(args: list[str], env: dict[str, str], *, cwd: Path | None = No
                                                          "LINES": "30"},
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, text=True)
     os.close(follower)
-    screen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the program has exited and closed the terminal
-            break
-        if not chunk:
-            break
-        screen += chunk
+    screen = read_terminal(leader)
     os.close(leader)
     stdout = proc.stdout.read() if proc.stdout else ""
     code = proc.wait(timeout=60)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import pty
 import subprocess
-import time
 
-from tests.test_cli import CLI
+from tests.test_cli import CLI, read_terminal
 
 
 def test_ctrl_d_at_the_login_prompt_ends_it_without_a_crash(tmp_path):
@@ -19,18 +18,16 @@ def test_ctrl_d_at_the_login_prompt_ends_it_without_a_crash(tmp_path):
     leader, follower = pty.openpty()
     proc = subprocess.Popen([*CLI, "login"], env=env, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
-    screen, sent, deadline = b"", False, time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # EIO: the program has exited and closed the terminal
-            break
-        if not chunk:
-            break
-        screen += chunk
-        if not sent and b"server [" in screen:
-            os.write(leader, b"\x04")  # Ctrl-D on an empty line: end of input
-            sent = True
+    sent = False
+
+    def ctrl_d(screen: bytes) -> bytes:
+        nonlocal sent
+        if sent or b"server [" not in screen:
+            return b""
+        sent = True
+        return b"\x04"  # Ctrl-D on an empty line: end of input
+
+    screen = read_terminal(leader, ctrl_d, seconds=60)
     os.close(leader)
     code = proc.wait(timeout=60)
     text = screen.decode(errors="replace")

@@ -215,11 +215,13 @@ def test_a_model_job_queued_behind_another_says_so(browser, server, client, smol
 
 def hold_the_gpu_worker(client) -> str:
     """A long SmolLM2 generation sent through the API, running once this returns: the GPU worker's next jobs wait
-    behind it until it is canceled (tens of seconds otherwise). Its id."""
+    behind it until it is canceled (tens of seconds otherwise). Its id. Greedy, as tests/test_run_stop.py's: sampled
+    (the route's temperature 0.7), SmolLM2 ended some of its answers to this prompt within 5 to 25 tokens, a second
+    or two, and the jobs meant to queue behind it did not."""
     from tests.conftest import wait_for
 
     blocker = client.post("/api/v2/models/generate", json={
-        "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600,
+        "prompt": "Write the numbers from 1 to 300, separated by commas.", "max_length": 600, "temperature": 0,
         "model_type": "smollm2-135m", "wait": 0}).json()["job_id"]
     wait_for(lambda: client.get(f"/jobs/{blocker}").json()["state"] == "running", timeout=120,
              message="the blocking generation running")

@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "JOB_STOP_GRACE_SECONDS": 300,
     "UNACKED_RESTORE_SECONDS": 10,  # how often a worker restores orphaned messages
     "JOB_MAX_ATTEMPTS": 2,  # a job whose worker died is delivered at most this often
+    # the first pause between two tries of a write a full (or absent) job queue refused, doubling up to 10 s
+    # (jobs/runner.py); tests/test_disk_full_stop.py sets 8 s: a stop within a long pause at the 1st try
+    "QUEUE_FULL_FIRST_RETRY_SECONDS": 0.5,
     # jobs one user may have queued or running on one queue at once; past it 429 too_many_jobs (jobs/fairness.py)
     "MAX_ACTIVE_JOBS_PER_USER": 1000,
     # sessions one ordinary user may hold; past it POST /sessions gets 409 too_many_sessions; 0 = no limit
@@ -151,7 +154,8 @@ POSITIVE = frozenset({
     "MAX_REQUEST_SAMPLES", "PORT", "API_WORKERS", "API_THREADS", "FRONT_HEADER_TIMEOUT", "FRONT_BODY_TIMEOUT",
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
-    "UNACKED_RESTORE_SECONDS", "JOB_MAX_ATTEMPTS", "MAX_ACTIVE_JOBS_PER_USER", "JOB_TTL_SECONDS",
+    "UNACKED_RESTORE_SECONDS", "QUEUE_FULL_FIRST_RETRY_SECONDS", "JOB_MAX_ATTEMPTS", "MAX_ACTIVE_JOBS_PER_USER",
+    "JOB_TTL_SECONDS",
     "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
 MAXIMUM = {"PORT": 65535, "MAX_UPLOAD_BYTES": 2**62}  # a TCP port; nginx's client_max_body_size (1e30 failed it)

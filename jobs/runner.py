@@ -41,10 +41,8 @@ from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)
 OUTCOME_WAIT_SECONDS = 15 * 60  # how long a finished job waits for a full job queue to take its outcome
-MAX_RETRY_DELAY_SECONDS = 10.0  # between two tries of a write the job queue refused
-# the first of those pauses, doubling from there (tests/test_disk_full_stop.py sets 8 s: a stop within a long pause at
-# the 1st try, not after 7.5 s of shorter ones)
-FIRST_RETRY_DELAY_SECONDS = float(os.environ.get("QUEUE_FULL_FIRST_RETRY_SECONDS", "0.5"))
+MAX_RETRY_DELAY_SECONDS = 10.0  # between two tries of a write the job queue refused (the first: the setting
+# QUEUE_FULL_FIRST_RETRY_SECONDS, doubling from there)
 QUIET_AFTER_TRIES, LOG_EVERY_TRIES = 6, 30  # each of the first tries is logged (30 s), then 1 in 30 (5 min)
 QUEUE_FULL_MESSAGE = "the job queue's disk is full: the job could not go on; retry once space has been freed"
 OptionsT = TypeVar("OptionsT", bound=JobOptions)
@@ -286,7 +284,7 @@ def _while_redis_away(call: Callable[[], T], what: str = "recording the job's ou
                       stop: threading.Event | None = None) -> T:
     """`call()`, again while the job queue is away or full: up to OUTCOME_WAIT_SECONDS, or `forever`; WorkerStopping
     once `stop` is set."""
-    delay, tries = min(FIRST_RETRY_DELAY_SECONDS, MAX_RETRY_DELAY_SECONDS), 0
+    delay, tries = min(float(current_app.config["QUEUE_FULL_FIRST_RETRY_SECONDS"]), MAX_RETRY_DELAY_SECONDS), 0
     deadline = None if forever else time.monotonic() + OUTCOME_WAIT_SECONDS
     while True:
         try:

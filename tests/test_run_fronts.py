@@ -130,7 +130,10 @@ def test_a_setting_that_cannot_work_is_named_before_anything_starts(tmp_path):
                              ("MAX_UPLOAD_BYTES", "1e30", "at most"), ("FRONT", "bogus", "must be one of auto"),
                              ("EVENTS_SERVER", "gevnt", "must be one of"), ("LIBRARY_VECTOR_SEARCH", "bogus", "one of"),
                              ("DEFAULT_MODEL", "nope-model", "not a model of the registry"),
-                             ("WEBHOOK_SECRET", "whsec_abc", "not base64")):
+                             ("WEBHOOK_SECRET", "whsec_abc", "not base64"),
+                             # a worker's: read at its import, =abc had been a traceback there, =0 a loop of tries
+                             ("QUEUE_FULL_FIRST_RETRY_SECONDS", "abc", "is not a number"),
+                             ("QUEUE_FULL_FIRST_RETRY_SECONDS", "0", "more than 0")):
         with pytest.raises(SettingsError, match=f"^{key}=") as e:
             load_settings({key: value}, dotenv=False)
         assert says in str(e.value), (key, value, str(e.value))

@@ -3,19 +3,22 @@
 A stranger's tracker modules (pingus-data's .it and .s3m) had been 415 `not_audio` "not a decodable audio file (no
 decoder here reads it)", and his CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16be", "wv/wavpack":
 FFmpeg's names. The codes stay; the messages name the format, what is accepted and the command that converts it.
-(CAF and WavPack are read now: tests/test_upload_caf_wavpack.py.)
+(CAF and WavPack are read now: tests/test_upload_caf_wavpack.py.) A MIDI file (kobodeluxe-data's trance1.mid) had
+still read "no decoder here reads it".
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.test_api_sessions import upload
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+GM_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # scripts/install.sh's fluid-soundfont-gm
 
 
 def tracker_header(ext: str) -> bytes:
@@ -41,6 +44,41 @@ def test_a_tracker_module_is_refused_with_the_command_that_renders_it(client, se
     assert f"{name} (.{ext})" in error["message"], error
     assert f"ffmpeg -i tune.{ext} tune.flac" in error["message"] and "WAV, FLAC" in error["message"], error
     assert str(tmp_path) not in error["message"], error
+
+
+def write_midi(path) -> None:
+    """Four bars of C major chords, as a sequencer writes them (pretty_midi)."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    for bar in range(4):
+        for pitch in (60, 64, 67):
+            piano.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=2.0 * bar, end=2.0 * bar + 1.9))
+    pm.instruments.append(piano)
+    pm.write(str(path))
+
+
+def test_a_midi_file_is_refused_with_the_command_that_renders_it(client, session_id, tmp_path):
+    path = tmp_path / "song.mid"
+    write_midi(path)
+    r = upload(client, session_id, path)
+    assert r.status_code == 415, r.text
+    error = r.json()["error"]
+    assert error["code"] == "not_audio", error
+    message = error["message"]
+    assert "Standard MIDI File (.mid), a score rather than a recording" in message, error
+    assert "no decoder" not in message and "accepted: WAV, FLAC" in message, error
+    assert str(tmp_path) not in message, error
+    command = message.split("`")[1]
+    assert command == f"fluidsynth -ni -F song.wav -r 44100 {GM_SOUNDFONT} song.mid", message
+    if shutil.which("fluidsynth") is None or not Path(GM_SOUNDFONT).exists():
+        return
+    # the command the message gives renders the file into audio the upload takes
+    subprocess.run(command.split(), cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    r = upload(client, session_id, tmp_path / "song.wav")
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["duration_seconds"] >= 7.5, r.text
 
 
 @pytest.mark.parametrize("name, args, words", [

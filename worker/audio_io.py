@@ -33,7 +33,7 @@ from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.declared_length import av_declared_seconds, av_length_differs, av_reaches, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
-from worker.refused_formats import headerless_message, tracker_message, unsupported_message
+from worker.refused_formats import headerless_message, score_message, unsupported_message
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
 UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not lengths
@@ -239,7 +239,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
         with av.open(str(path), metadata_errors="ignore") as container:
             streams = container.streams.audio
             if not streams:
-                raise UnsupportedMediaError(tracker_message(path) or "the file has no audio stream", code="not_audio")
+                raise UnsupportedMediaError(score_message(path) or "the file has no audio stream", code="not_audio")
             stream = streams[0]
             if stream.codec_context is None:  # a codec FFmpeg has no decoder for (a WAV's unknown format tag)
                 raise UnsupportedMediaError(_no_decoder_message(path), code="unsupported_format")
@@ -275,7 +275,7 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
                              code="truncated_audio") from e
         if walked(path):  # whole (check_structure): damaged inside, not a file of another kind
             raise AudioError("the audio stream is corrupt (the decoder stopped inside it)", code="corrupt_audio") from e
-        raise UnsupportedMediaError(tracker_message(path) or "not a decodable audio file (no decoder here reads it)",
+        raise UnsupportedMediaError(score_message(path) or "not a decodable audio file (no decoder here reads it)",
                                     code="not_audio") from e
     if fmt == "flac":  # one shorter than its STREAMINFO total (open_soundfile): cut, or (past the limit) a lie
         check_flac_complete(path, believe_total=claim is not None)

@@ -2,7 +2,9 @@
 
 A stranger's tracker modules (.it, .s3m, .xm, .mod) had been 415 `not_audio` "no decoder here reads it", and his
 CAF and WavPack files 415 "unsupported container/codec caf/pcm_s16le": FFmpeg's names, and no way forward. (CAF with
-PCM, ALAC, AAC or IMA4 and WavPack are read now; a CAF holding another codec, Opus, is refused in words.)
+PCM, ALAC, AAC or IMA4 and WavPack are read now; a CAF holding another codec, Opus, is refused in words.) A Standard
+MIDI File, a score as trackers are, had still read "not a decodable audio file (no decoder here reads it)" (a
+stranger's kobodeluxe-data trance1.mid); it is named and given the fluidsynth command that renders it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,28 @@ def tracker_module(path: Path) -> tuple[str, str] | None:
     if len(head) == 1084 and _MOD_TAGS.fullmatch(head[1080:1084]):
         return "ProTracker module", "mod"
     return None
+
+
+# a Standard MIDI File's header chunk: events for a synthesizer, no sound of its own
+_MIDI_MAGIC = b"MThd"
+# the General MIDI soundfont scripts/install.sh installs (Debian's fluid-soundfont-gm)
+GM_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
+def midi_file(path: Path) -> bool:
+    """Whether the file is a Standard MIDI File (.mid, .midi, .smf: its first chunk is MThd)."""
+    with open(path, "rb") as fh:
+        return fh.read(len(_MIDI_MAGIC)) == _MIDI_MAGIC
+
+
+def score_message(path: Path) -> str | None:
+    """The 415 message for a score rather than a recording (a tracker module or a MIDI file), else None."""
+    if midi_file(path):
+        return ("the file is a Standard MIDI File (.mid), a score rather than a recording: it holds notes for a "
+                "synthesizer and no sound; render it to WAV or FLAC first, e.g. "
+                f"`fluidsynth -ni -F song.wav -r 44100 {GM_SOUNDFONT} song.mid` (fluidsynth and Debian's "
+                f"fluid-soundfont-gm; any synthesizer or DAW will do) (accepted: {ACCEPTED})")
+    return tracker_message(path)
 
 
 def tracker_message(path: Path) -> str | None:

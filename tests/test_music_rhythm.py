@@ -309,6 +309,35 @@ def test_midi_of_music_whose_first_beat_is_at_0_s_and_not_a_downbeat(tmp_path, s
         assert np.min(np.abs(grid - t)) < 2e-3, t
 
 
+def test_midi_of_music_that_starts_on_its_beat_opens_on_a_bar_at_its_tempo(tmp_path):
+    """Music that starts on its beat has its first beat 10-22 ms in (the analysis' latency and frame), never at 0 s:
+    the MIDI had opened on a 1/4 bar of those 22 ms at 2727 BPM (12 of a stranger's 47 Debian game tracks, 6000 BPM
+    for 10 ms), so a DAW counted the music from bar 2 and clamped the tempo, moving what follows. A drum loop from
+    0 s through the whole pipeline: its MIDI is 4/4 from 0 s, its tempi near the music's, its bars on the downbeats."""
+    import mido
+    import pretty_midi
+    import soundfile as sf
+
+    from tests.test_music_end_of_audio import _drum_loop
+    from worker.music.chroma import SR
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+
+    sf.write(tmp_path / "loop.wav", _drum_loop(8, tail_seconds=0.5), SR)
+    result = run_pitch(audio_path=tmp_path / "loop.wav", results_dir=tmp_path, options=PitchOptions())
+    beats, downbeats = result["beat_times"], result["downbeat_times"]
+    assert 0.0 < beats[0] < 0.03 and downbeats[0] == beats[0], (beats[:2], downbeats[:2])
+    assert result["time_signature"] == "4/4" and result["tempo_bpm"] == pytest.approx(120.0, rel=0.02)
+    tempi = [mido.tempo2bpm(m.tempo) for m in mido.MidiFile(tmp_path / "pitch_loop.mid").tracks[0]
+             if m.type == "set_tempo"]
+    assert max(tempi) < 1.5 * result["tempo_bpm"], tempi[:3]
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "pitch_loop.mid"))
+    assert [(ts.numerator, ts.denominator, ts.time) for ts in pm.time_signature_changes] == [(4, 4, 0.0)]
+    bars = pm.get_downbeats()
+    assert bars[0] == 0.0 and len(bars) == len(downbeats), (bars[:3], downbeats[:3])  # the first: 22 ms early
+    np.testing.assert_allclose(bars[1:], downbeats[1:], atol=2e-3)
+
+
 def test_beats_hold_their_phase_through_a_pushed_section():
     """120 BPM for 60 s; from 20 to 32 s the accents sit half a beat early (a pushed riff) and the beat is
     silent. The DP follows the push onto the off-beats; held, the beats come back onto the song's grid there."""

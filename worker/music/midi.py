@@ -20,6 +20,9 @@ import numpy as np
 
 from worker.files import atomic_path
 
+from .beats import BEAT_LATENCY_SECONDS
+from .onsets import FPS
+
 MELODY_PROGRAM = 73  # GM flute: a clear, neutral lead for listening back
 CHORD_PROGRAM = 48  # GM string ensemble: sustained, under the melody
 MELODY_VELOCITY = 100
@@ -29,6 +32,12 @@ BEAT_VELOCITY, DOWNBEAT_VELOCITY = 70, 100
 CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
 MIN_LEAD_SHARE = 0.5  # beats added before the first one take at least half a beat interval each (<= 2x the tempo)
+# A first beat this near 0 s is the music starting on it: the analysis puts a beat BEAT_LATENCY_SECONDS after its
+# activation frame, so music that starts on its beat has its first at 10-22 ms, never at 0 s. A whole beat before
+# it had been written there: a first bar of 1/4 lasting 10-22 ms at 2727-6000 BPM (12 of a stranger's 47 Debian
+# game tracks), so a DAW numbered the music's first bar 2 and met a tempo beyond its range (999 BPM or less),
+# which it clamps, moving every later event. Such a first beat is the grid's beat 0, at 0 s.
+AT_START_SECONDS = BEAT_LATENCY_SECONDS + 1.5 / FPS
 GAP_INTERVALS = 4.0  # see _follow_beats
 COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
@@ -90,13 +99,16 @@ def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_ba
     """Give `pm` a tempo map on which beat i of `beats` (s) is grid beat i + lead and the first downbeat starts a bar.
 
     lead: whole beats for the music before the first beat (about as many as fit at the opening's tempo, at least one
-    when it does not start at 0 s), plus what makes the first downbeat a bar line where the time before the first
-    beat holds those beats at up to twice the music's tempo. Where it does not (the first beat at 0 s, the first
-    downbeat a later beat: a span of no time had made pretty_midi divide by zero), the first bar is short instead:
-    returns (its beats, the first downbeat's time), else (0, 0.0). The span before the first beat, each beat
-    interval, and everything after the last beat (at the last interval's tempo) get a tempo each."""
+    when it does not start at 0 s; one within AT_START_SECONDS of 0 s is taken as there), plus what makes the first
+    downbeat a bar line where the time before the first beat holds those beats at up to twice the music's tempo.
+    Where it does not (the first beat at 0 s, the first downbeat a later beat: a span of no time had made pretty_midi
+    divide by zero), the first bar is short instead: returns (its beats, the first downbeat's time), else (0, 0.0).
+    The span before the first beat, each beat interval, and everything after the last beat (at the last interval's
+    tempo) get a tempo each."""
     ticks_per_beat = quarters_per_beat * pm.resolution
     interval = float(np.median(np.diff(beats)))
+    if beats[0] <= AT_START_SECONDS:  # the music starts on its first beat (AT_START_SECONDS)
+        beats = np.concatenate(([0.0], beats[1:]))
     lead = max(1 if beats[0] > 1e-3 else 0, int(round(beats[0] / interval)))
     pickup, first_bar = 0, 0.0
     if beats_per_bar > 0 and downbeats:

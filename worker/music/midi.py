@@ -33,11 +33,12 @@ CLICK_SECONDS = 0.05
 MIN_NOTE_SECONDS = 0.02
 MIN_LEAD_SHARE = 0.5  # beats added before the first one take at least half a beat interval each (<= 2x the tempo)
 # A first beat this near 0 s is the music starting on it: the analysis puts a beat BEAT_LATENCY_SECONDS after its
-# activation frame, so music that starts on its beat has its first at 10-22 ms, never at 0 s. A whole beat before
-# it had been written there: a first bar of 1/4 lasting 10-22 ms at 2727-6000 BPM (12 of a stranger's 47 Debian
-# game tracks), so a DAW numbered the music's first bar 2 and met a tempo beyond its range (999 BPM or less),
-# which it clamps, moving every later event. Such a first beat is the grid's beat 0, at 0 s.
-AT_START_SECONDS = BEAT_LATENCY_SECONDS + 1.5 / FPS
+# activation frame (11.6 ms each), so music that starts on its beat has its first at 10, 22 or 33 ms (the network's
+# peak on one of its first three frames), never at 0 s. A whole beat before it had been written there: a first bar
+# of 1/4 lasting those ms at 1818-6000 BPM (14 of a stranger's 50 Debian game tracks and renders), so a DAW
+# numbered the music's first bar 2 and met a tempo beyond its range (999 BPM or less), which it clamps, moving every
+# later event. Such a first beat is the grid's beat 0, at 0 s: at most 33 ms early, half a beat F's tolerance.
+AT_START_SECONDS = BEAT_LATENCY_SECONDS + 2.5 / FPS
 GAP_INTERVALS = 4.0  # see _follow_beats
 COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above

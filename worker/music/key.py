@@ -252,6 +252,16 @@ def too_short_note(seconds: float) -> str:
 
 
 NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to read"
+# no tonal centre where HPSS calls most of the sound percussive, yet the melody tracker found notes: drums over a thin
+# melody or held notes (nexuiz-music's infight and subcities, 578 and 1921 notes, chromagrams holding C# and E, had read
+# "percussion, noise or silence" and "nothing pitched sounds"); the key and tuning decisions are those of NO_KEY_NOTE
+DRUMS_OVER_NOTES = "pitched notes sound, but drums or noise carry most of the sound"
+DRUMS_TUNING_NOTE = "drums or noise carry most of the sound and sway a tuning reading: no tuning to read"
+
+
+def drums_note(harmonic_ratio: float) -> str:
+    """The key note of a no-key sound holding melody notes under drums or noise (DRUMS_OVER_NOTES)."""
+    return f"{DRUMS_OVER_NOTES} ({harmonic_ratio:.0%} of it harmonic): too little harmony to name a key"
 
 
 def unpitched_tuning_note(key: dict) -> str | None:
@@ -261,7 +271,7 @@ def unpitched_tuning_note(key: dict) -> str | None:
         return None
     note = str(key.get("note"))
     return f"{note}: no tuning to read" if TOO_SHORT_TO_TELL in note else \
-        NO_TUNING_NOTE if note in (NO_KEY_NOTE, NOISE_NOTE) else None
+        NO_TUNING_NOTE if note in (NO_KEY_NOTE, NOISE_NOTE) else DRUMS_TUNING_NOTE if DRUMS_OVER_NOTES in note else None
 
 
 def _no_key(candidates: list, confidence: float, *, note: str = NO_KEY_NOTE) -> dict:

@@ -17,7 +17,7 @@ from worker.progress import Progress, quiet
 from . import beatnet, stream
 from . import chroma as chroma_mod
 from .chords import decode_chords_learned
-from .key import NO_KEY_NOTE, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
+from .key import NO_KEY_NOTE, drums_note, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
 from .key_timeline import key_timeline, reconcile_with_changes
 from .merged import RunSource, earlier_result, merge, merged_with, merging
 from .midi import write_analysis_midi
@@ -161,9 +161,10 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
                                                                for a, b in speech.segments]
         result["speech_share"] = 0.0 if speech is None else round(min(1.0, speech.share(duration)), 3)
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
-
+    spans = [] if speech is None else [(0.0, duration)] if all_speech else speech.segments
+    notes = 0 if silent or feats.melody is None else len(notes_outside(feats.melody.notes, spans))  # as listed
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech)
+    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech, notes=notes)
     lap("key")
 
     progress(RHYTHM_AT, "rhythm")
@@ -172,7 +173,6 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     lap("rhythm")
 
     progress(CHORDS_AT, "chords")
-    spans = [] if speech is None else [(0.0, duration)] if all_speech else speech.segments
     if options.wants("chords"):
         beats = np.zeros(0) if rhythm is None else rhythm.beat_times
         result["chords"] = _chords(harmonic, key, beats, duration, silent=silent)
@@ -190,13 +190,14 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
 
 def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, duration: float, result: dict, *,
-               silent: bool, all_speech: bool = False) -> dict:
+               silent: bool, all_speech: bool = False, notes: int = 0) -> dict:
     key = spoken_key() if all_speech else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
                                                         bass=feats.bass, energy=feats.energy, frame_times=feats.times)
     if key["index"] is None and key.get("note") == NO_KEY_NOTE:  # "percussion, noise or silence" would misname
         # plain chords, and a spoken word under SHORT_FOR_A_KEY_SECONDS, whose voice is pitched
         key["note"] = HARMONY_WITHOUT_KEY_NOTE if feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO else \
-            too_short_note(duration) if duration < SHORT_FOR_A_KEY_SECONDS and not silent else NO_KEY_NOTE
+            too_short_note(duration) if duration < SHORT_FOR_A_KEY_SECONDS and not silent else \
+            drums_note(feats.harmonic_ratio) if notes else NO_KEY_NOTE
     short = key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS
     if short:
         key["confidence"] = round(key["confidence"] * duration / SHORT_FOR_A_KEY_SECONDS, 3)
@@ -214,8 +215,8 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         result["warnings"] += key_warnings(key, silent=silent)
     if options.wants("tuning"):
         # noise and drums give the tuning scan peaks too (a stranger's white noise: "+39 cents" beside "no clear
-        # key"): where nothing pitched sounds, the tuning is 0 and said to be none, as for silence
-        unpitched = None if silent else unpitched_tuning_note(key)  # NO_TUNING_NOTE, a too-short clip's, or None
+        # key"): where nothing pitched sounds, or drums drown the few notes, the tuning is 0 and said to be none
+        unpitched = None if silent else unpitched_tuning_note(key)  # NO_TUNING_NOTE, DRUMS_TUNING_NOTE, ... or None
         spoken = all_speech and key["index"] is None  # speech that a key's music does not carry
         result["tuning_cents"] = round(feats.tuning_cents, 1) if not (silent or unpitched or spoken) else 0.0
         if silent or unpitched or spoken:

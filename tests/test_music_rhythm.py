@@ -358,6 +358,43 @@ def test_a_first_beat_on_the_analysis_first_frames_is_the_midi_grid_at_0_s(tmp_p
     np.testing.assert_allclose(pm.get_downbeats()[1:4], beats[4:16:4], atol=2e-3)
 
 
+@pytest.mark.parametrize("first, signature, down", [(0.070, "4/4", 0), (0.100, "4/4", 1), (0.160, "4/4", 0),
+                                                    (0.045, "4/4", 2), (0.120, "6/8", 1), (0.200, "3/4", 0)])
+def test_a_first_beat_under_half_a_beat_in_opens_on_a_short_lead_in_bar(tmp_path, first, signature, down):
+    """A first beat 70-160 ms in got a whole lead beat in that span: the MIDI opened at 5-10 times the music's tempo
+    (882, 789, 583 BPM), past what DAWs take (999 BPM or less, clamped: everything after moves). The lead-in is a bar
+    of one short note at about the music's tempo: no tempo over twice the music's, every beat on the grid and every
+    downbeat on a bar line after it, the notes where they sound."""
+    import mido
+    import pretty_midi
+
+    from worker.music.midi import write_analysis_midi
+
+    compound = signature.endswith("/8")
+    beats_per_bar = int(signature.split("/")[0]) // (3 if compound else 1)
+    beats = first + 0.5 * np.arange(4 * beats_per_bar + down)  # 120 beats per minute
+    downbeats = beats[down::beats_per_bar]
+    notes = [{"onset": 0.06, "offset": 0.3, "midi": 60}, {"onset": 1.234, "offset": 1.5, "midi": 64}]
+    path = tmp_path / "e.mid"
+    write_analysis_midi(path, notes=notes, beat_times=list(beats), downbeat_times=list(downbeats), tempo_bpm=120.0,
+                        time_signature=signature)
+    quarter_bpm = 120.0 * (1.5 if compound else 1.0)
+    tempi = [mido.tempo2bpm(m.tempo) for m in mido.MidiFile(path).tracks[0] if m.type == "set_tempo"]
+    assert max(tempi) <= 2.0 * quarter_bpm, tempi[:3]
+    pm = pretty_midi.PrettyMIDI(str(path))
+    signatures = [(ts.numerator, ts.denominator) for ts in pm.time_signature_changes]
+    assert signatures[0][0] == 1 and signatures[0][1] in (8, 16, 32, 64), signatures  # the lead-in bar
+    assert signatures[-1] == tuple(int(x) for x in signature.split("/")), signatures
+    bars, grid = pm.get_downbeats(), pm.get_beats()
+    assert np.min(np.abs(bars - downbeats[0])) < 2e-3, (bars[:4], downbeats[0])
+    for t in downbeats:
+        assert np.min(np.abs(bars - t)) < 2e-3, t
+    for t in beats:
+        assert np.min(np.abs(grid - t)) < 2e-3, t
+    starts = sorted(n.start for n in pm.instruments[0].notes)
+    np.testing.assert_allclose(starts, [0.06, 1.234], atol=2e-3)
+
+
 def test_beats_hold_their_phase_through_a_pushed_section():
     """120 BPM for 60 s; from 20 to 32 s the accents sit half a beat early (a pushed riff) and the beat is
     silent. The DP follows the push onto the off-beats; held, the beats come back onto the song's grid there."""

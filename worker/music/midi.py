@@ -39,6 +39,9 @@ MIN_LEAD_SHARE = 0.5  # beats added before the first one take at least half a be
 # numbered the music's first bar 2 and met a tempo beyond its range (999 BPM or less), which it clamps, moving every
 # later event. Such a first beat is the grid's beat 0, at 0 s: at most 33 ms early, half a beat F's tolerance.
 AT_START_SECONDS = BEAT_LATENCY_SECONDS + 2.5 / FPS
+# bars of one 1/d note a lead-in may be: at 120 BPM 1/8 is 250 ms, 1/64 31 ms (a first beat after AT_START_SECONDS)
+LEAD_IN_DENOMINATORS = (8, 16, 32, 64)
+RESOLUTION = 480  # ticks per quarter note: a 1/64 is 30 of them (pretty_midi's 220 would make a 1/32 27.5)
 GAP_INTERVALS = 4.0  # see _follow_beats
 COMPOUND_QUARTERS_PER_BEAT = 1.5  # a dotted quarter: the beat of 6/8, 9/8 and 12/8
 CHORD_LOW = 55  # MIDI G3: chord tones are voiced in the octave above
@@ -68,18 +71,18 @@ def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[di
 
     numerator, denominator = (int(x) for x in time_signature.split("/")) if time_signature else (0, 4)
     quarters_per_beat = COMPOUND_QUARTERS_PER_BEAT if denominator == 8 else 1.0
-    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) * quarters_per_beat if tempo_bpm else 120.0)
-    pickup, first_bar = 0, 0.0
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm) * quarters_per_beat if tempo_bpm else 120.0,
+                                resolution=RESOLUTION)
+    intro: list[tuple[int, int, float]] = []
+    first_bar = 0.0
     if beat_times is not None and len(beat_times) > 1:
         beats_per_bar = numerator // 3 if denominator == 8 else numerator
-        pickup, first_bar = _follow_beats(pm, np.asarray(beat_times, dtype=float), downbeat_times or [],
-                                          beats_per_bar=beats_per_bar, quarters_per_beat=quarters_per_beat)
-    if numerator and pickup:  # a short first bar of `pickup` beats (an x/8 beat is three eighths), then the metre
-        pm.time_signature_changes.append(
-            pretty_midi.TimeSignature(pickup * (3 if denominator == 8 else 1), denominator, 0.0))
+        intro, first_bar = _follow_beats(pm, np.asarray(beat_times, dtype=float), downbeat_times or [],
+                                         beats_per_bar=beats_per_bar, quarters_per_beat=quarters_per_beat,
+                                         denominator=denominator)
+    if numerator:  # short bars before the metre (a lead-in, a pickup: an x/8 beat is three eighths), then the metre
+        pm.time_signature_changes += [pretty_midi.TimeSignature(n, d, t) for n, d, t in intro]
         pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, first_bar))
-    elif numerator:
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
     if notes:
         melody = pretty_midi.Instrument(program=MELODY_PROGRAM, name="melody")
         for n in notes:
@@ -95,28 +98,38 @@ def write_analysis_midi(path: Path, *, notes: list[dict] | None, chords: list[di
         pm.write(str(tmp))
 
 
-def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_bar: int,
-                  quarters_per_beat: float) -> tuple[int, float]:
+def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_bar: int, quarters_per_beat: float,
+                  denominator: int = 4) -> tuple[list[tuple[int, int, float]], float]:
     """Give `pm` a tempo map on which beat i of `beats` (s) is grid beat i + lead and the first downbeat starts a bar.
 
     lead: whole beats for the music before the first beat (about as many as fit at the opening's tempo, at least one
     when it does not start at 0 s; one within AT_START_SECONDS of 0 s is taken as there), plus what makes the first
     downbeat a bar line where the time before the first beat holds those beats at up to twice the music's tempo.
     Where it does not (the first beat at 0 s, the first downbeat a later beat: a span of no time had made pretty_midi
-    divide by zero), the first bar is short instead: returns (its beats, the first downbeat's time), else (0, 0.0).
-    The span before the first beat, each beat interval, and everything after the last beat (at the last interval's
-    tempo) get a tempo each."""
+    divide by zero), the first bar is short instead (a pickup). A first beat under MIN_LEAD_SHARE of a beat in is
+    preceded by a lead-in bar of 1/8 to 1/64 instead of whole beats (LEAD_IN_DENOMINATORS). Returns the bars before
+    the metre [(numerator, denominator, start s)] and the time the metre starts. The span before the first beat,
+    each beat interval, and everything after the last beat (at the last interval's tempo) get a tempo each."""
     ticks_per_beat = quarters_per_beat * pm.resolution
     interval = float(np.median(np.diff(beats)))
     if beats[0] <= AT_START_SECONDS:  # the music starts on its first beat (AT_START_SECONDS)
         beats = np.concatenate(([0.0], beats[1:]))
-    lead = max(1 if beats[0] > 1e-3 else 0, int(round(beats[0] / interval)))
-    pickup, first_bar = 0, 0.0
+    intro: list[tuple[int, int, float]] = []
+    lead_in = 0.0  # beats of a lead-in bar
+    if 0.0 < beats[0] < MIN_LEAD_SHARE * interval:
+        # a whole beat there had been 5-10 times the tempo (a first beat 70-160 ms in: 583-882 BPM, past what a DAW
+        # takes): a bar of one 1/d note instead, d the one whose length at the music's tempo is nearest the gap
+        d = min(LEAD_IN_DENOMINATORS, key=lambda n: abs(np.log(4.0 / n / quarters_per_beat * interval / beats[0])))
+        intro, lead_in = [(1, d, 0.0)], 4.0 / d / quarters_per_beat
+    lead = 0 if lead_in or beats[0] <= 1e-3 else max(1, int(round(beats[0] / interval)))
+    first_bar = float(beats[0]) if lead_in else 0.0
     if beats_per_bar > 0 and downbeats:
         first_down = int(np.argmin(np.abs(beats - float(downbeats[0]))))
         extra = -(first_down + lead) % beats_per_bar
         if extra and beats[0] < (lead + extra) * interval * MIN_LEAD_SHARE:
-            pickup, first_bar = (first_down + lead) % beats_per_bar, float(beats[first_down])
+            pickup = (first_down + lead) % beats_per_bar
+            intro.append((int(round(pickup * quarters_per_beat * denominator / 4)), denominator, first_bar))
+            first_bar = float(beats[first_down])
         else:
             lead += extra
     # a beat interval over GAP_INTERVALS median ones is a silence whose beats were dropped (silence_gaps.py; the
@@ -124,13 +137,13 @@ def _follow_beats(pm, beats: np.ndarray, downbeats: list[float], *, beats_per_ba
     # 120 s per beat, beyond what a MIDI tempo can hold (16.7 s a quarter)
     steps = np.diff(beats) / interval
     counts = np.where(steps > GAP_INTERVALS, np.round(steps), 1.0)
-    position = lead + np.concatenate(([0.0], np.cumsum(counts)))
+    position = lead_in + lead + np.concatenate(([0.0], np.cumsum(counts)))
     ticks = [int(round(p * ticks_per_beat)) for p in position]
     scales = [(0, float(beats[0]) / ticks[0])] if ticks[0] > 0 else []
     scales += [(ticks[i], float(beats[i + 1] - beats[i]) / (ticks[i + 1] - ticks[i])) for i in range(len(beats) - 1)]
     pm._tick_scales = scales  # pretty_midi's tempo map: (tick, seconds per tick) from each tick on
     pm._update_tick_to_time(ticks[-1])
-    return pickup, first_bar
+    return intro, first_bar
 
 
 def _add_chords(pm, chords: list[dict]) -> None:

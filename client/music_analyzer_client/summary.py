@@ -25,6 +25,8 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     # a features job's are about the recording and sit beside its measures (clipped, DC offset): a stranger's
     # summary of a clipped file showed its loudness and no word of the clipping the JSON and .txt named
     warned = [*(result.get("warnings") or []), *((result.get("audio_features") or {}).get("warnings") or [])]
+    if job.get("type") == "pitch" and any(label == "key" and text.startswith(NO_KEY) for label, text in lines):
+        warned = [w for w in warned if not str(w).startswith(NO_KEY)]  # the key line says it, with the reason
     lines += [("warning", str(w)) for w in warned]
     written = job.get("files") or result.get("files") or []
     if files and written:
@@ -32,6 +34,7 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     return lines
 
 
+NO_KEY = "no clear key"  # the key line of a result without a key, and how the server's warning of it begins
 UNCERTAIN_KEY_WARNING = "key uncertain"  # how the server's pitch warnings begin for a key under its confidence bar
 
 
@@ -91,7 +94,10 @@ def head(text: str, limit: int = TEXT_SHOWN) -> str:
 
 
 def _pitch(result: dict[str, Any]) -> list[tuple[str, str]]:
-    key = key_text(result) or ("no clear key" if "key" in result else None)
+    # without a key, why (the key's note): the line had read "no clear key" and a warning "no clear key" after it,
+    # the reason in neither where it was the server's plainest ("no clear tonal centre (percussion, noise ...)")
+    note = (result.get("key") or {}).get("note")
+    key = key_text(result) or ((f"{NO_KEY}: {note}" if note else NO_KEY) if "key" in result else None)
     lines = [("key", key), ("tempo", tempo_text(result)), ("chords", chords_text(result))]
     tuning = result.get("tuning_cents")
     if isinstance(tuning, int | float) and abs(tuning) >= 5:

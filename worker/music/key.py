@@ -255,7 +255,9 @@ NO_TUNING_NOTE = "nothing pitched sounds (percussion or noise): no tuning to rea
 # no tonal centre where HPSS calls most of the sound percussive, yet the melody tracker found notes: drums over a thin
 # melody or held notes (nexuiz-music's infight and subcities, 578 and 1921 notes, chromagrams holding C# and E, had read
 # "percussion, noise or silence" and "nothing pitched sounds"); the key and tuning decisions are those of NO_KEY_NOTE
-DRUMS_OVER_NOTES = "pitched notes sound, but drums or noise carry most of the sound"
+# (not "pitched notes sound": a drum loop's kick sweeps and toms are notes to the melody tracker too, and the words
+# must hold for drums alone as for drums over a tune)
+DRUMS_OVER_NOTES = "drums or noise carry most of the sound"
 DRUMS_TUNING_NOTE = "drums or noise carry most of the sound and sway a tuning reading: no tuning to read"
 
 

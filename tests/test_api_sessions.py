@@ -275,6 +275,19 @@ def test_upload_name_with_traversal_is_sanitised(client, session_id, audio_dir, 
     assert not os.path.exists(os.path.join(settings["DATA_DIR"], "evil.wav"))
 
 
+@pytest.mark.parametrize("declared, stored", [("../../etc/passwd", "passwd"), ("my.takes/take 1", "take_1"),
+                                              ("..\\x.y\\song", "song")])
+def test_a_path_like_name_is_judged_by_its_last_part(client, session_id, audio_dir, declared, stored):
+    """A stranger's `../../etc/passwd` (a WAV) was refused 415 "is named ./etc/passwd but holds WAV audio", and a
+    folder's `my.takes/take 1` "is named .takes/take 1": the extension was read from the whole name, directories
+    included, while the file is stored under its last part, which has none (`noext` alone was accepted)."""
+    src = write(audio_dir / "p.wav", sine(440, 0.5))
+    with open(src, "rb") as fh:
+        r = client.post(f"/sessions/{session_id}/files", files=[("file", (declared, fh))])
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["name"] == stored
+
+
 def test_names_with_nothing_latin_keep_their_extension_and_stay_apart(client, session_id, audio_dir):
     """A stranger's `日本語の曲.wav` became `wav-2` (no extension, so no audio type): such names keep their
     extension and get a stem from a digest of the name, so two of them are two files, the same one the same."""

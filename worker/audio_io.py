@@ -33,6 +33,7 @@ from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
 from worker.declared_length import av_declared_seconds, av_length_differs, av_reaches, length_guessed
 from worker.errors import AudioError, UnsupportedMediaError
+from worker.files import extension_of
 from worker.refused_formats import headerless_message, score_message, unsupported_message
 
 BLOCK_FRAMES = 65536  # frames decoded at a time while validating (constant memory)
@@ -99,10 +100,6 @@ def open_soundfile(path: str | Path) -> sf.SoundFile:
 
 class _LengthNotDeclared(sf.LibsndfileError):
     pass
-
-
-def extension_of(name: str) -> str:
-    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,

@@ -68,6 +68,19 @@ _LATIN_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "�
                                 "ı": "i", "ħ": "h", "Ħ": "H", "ŋ": "ng", "Ŋ": "Ng"})
 
 
+def last_part(filename: str | None) -> str:
+    """A declared file name without its directories (either slash), as it is stored: `../../etc/passwd` is
+    `passwd`."""
+    return (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def extension_of(name: str) -> str:
+    """The lower-cased extension of a declared name's last part ('' for none): a folder's `my.takes/take 1` has
+    none, as the `take_1` it is stored as (it had read `takes/take 1`, and the upload was refused 415)."""
+    base = last_part(name)
+    return base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+
 def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str:
     """A file name reduced to [A-Za-z0-9._-], no leading dots, no directories, at most `max_length` characters
     (an upload's: MAX_NAME_LENGTH; a result's, made from an upload's stem: MAX_RESULT_NAME_LENGTH).
@@ -83,7 +96,7 @@ def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str
     >>> safe_name("日本語の曲.wav")
     'file-f1c16446.wav'
     """
-    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = last_part(filename)
     ascii_name = _NAME_BAD_CHARS.sub("_", unicodedata.normalize("NFKD", base.translate(_LATIN_LETTERS))
                                   .encode("ascii", "ignore").decode())
     name = ascii_name.strip("._")
@@ -113,7 +126,7 @@ def remove_stale_siblings(results_dir: Path, names: set[str]) -> None:
 
 def is_image_name(name: str) -> bool:
     """An upload named as an image (uploads are checked to hold what their extension says)."""
-    return "." in name and name.rsplit(".", 1)[-1].lower() in IMAGE_FILE_TYPES
+    return extension_of(name) in IMAGE_FILE_TYPES
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from config import DEFAULTS
 from worker.errors import AudioError, MusicAnalyzerError, UnsupportedMediaError
+from worker.files import extension_of
 
 # PIL format name -> the file name extensions that may carry it
 IMAGE_FORMATS = {"PNG": frozenset({"png"}), "JPEG": frozenset({"jpg", "jpeg"}), "WEBP": frozenset({"webp"})}
@@ -51,7 +52,7 @@ def probe_image(path: str | Path, *, declared_name: str | None = None,
             if fmt not in IMAGE_FORMATS:
                 raise UnsupportedMediaError(
                     f"{shown!r} is not an accepted image (accepted: PNG, JPEG, WebP)", code="unsupported_format")
-            ext = shown.rsplit(".", 1)[-1].lower() if "." in shown else ""
+            ext = extension_of(shown)
             if ext and ext not in IMAGE_FORMATS[fmt]:
                 raise UnsupportedMediaError(f"{shown!r} is named .{ext} but holds a {fmt} image",
                                             code="format_mismatch")

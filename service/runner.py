@@ -271,6 +271,7 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once
     # lock, so a run.py killed by -9 does not free the data directory while supervisord still stops
     # the programs.
     _become_subreaper()
+    supervisor_conf.append_to_output_files()
     sup = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
                            cwd=ROOT, env=env, start_new_session=True, pass_fds=lock.fds(),
                            preexec_fn=_die_with_parent)

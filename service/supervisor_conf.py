@@ -13,9 +13,11 @@ process group.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shlex
+import stat
 import sys
 
 from service.layout import RunLayout
@@ -63,6 +65,19 @@ def _restart_policy(p: Program) -> list[str]:
     if not p.final_exit_codes:
         return ["autorestart=true"]
     return ["autorestart=unexpected", f"exitcodes={','.join(str(c) for c in p.final_exit_codes)}"]
+
+
+def append_to_output_files() -> None:
+    """run.py's stdout and stderr, where they are regular files, append from now on (O_APPEND on the open file
+    they are, shared with supervisord): the guard's notes reach that file through `/dev/stdout` opened anew,
+    appending, and supervisord's next line, written at the offset it shares with run.py, overwrote each note in a
+    stranger's `bash run.sh > run.log 2>&1` ("lled 2 process(es) ... left behind"; of an earlier one, nothing)."""
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+        except OSError:  # closed, or a file that refuses the flag: written as before
+            pass
 
 
 def _guard() -> str:

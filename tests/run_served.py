@@ -51,15 +51,22 @@ class Served:
         return "".join(self.lines)
 
 
-def start_run(tmp: Path, extra_env: dict[str, str], args: list[str] | None = None) -> Served:
+def start_run(tmp: Path, extra_env: dict[str, str], args: list[str] | None = None,
+              output: Path | None = None) -> Served:
+    """`output`: run.py's output goes to that file, opened as a shell's `>` opens it (truncated, not appending),
+    instead of a pipe read into `lines`."""
     api_port, redis_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     assert not redis_answers(redis_url)
     env = {**os.environ, "DATA_DIR": str(tmp / "data"), "REDIS_URL": redis_url, "MODELS_DIR": str(tmp / "models"),
            "HEARTBEAT_SECONDS": "0.5", **extra_env}
-    proc = subprocess.Popen([sys.executable, "run.py", "--port", str(api_port), "--api-workers", "1",
-                             "--cpu-concurrency", "1", *(args or [])], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "run.py", "--port", str(api_port), "--api-workers", "1", "--cpu-concurrency", "1",
+               *(args or [])]
+    if output is not None:
+        with open(output, "w") as out:
+            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return Served(proc, api_port, tmp / "data", redis_url, env)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     served = Served(proc, api_port, tmp / "data", redis_url, env)
     # drain run.py's output as it comes: supervisord logs there, and a full pipe would stall it
     threading.Thread(target=lambda: served.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()

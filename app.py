@@ -17,7 +17,7 @@ from api.auth import init_auth
 from api.context import SafeJSONProvider, init_request_context, init_single_params
 from api.errors import init_refused_methods, register_error_handlers
 from api.metrics import init_http_metrics
-from api.uploads import StreamingRequest
+from api.uploads import StreamingRequest, init_unread_body_drain
 from api.web import init_cross_site_guard
 from api_tokens import TokenStore
 from config import load_settings
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     init_request_context(app)  # before auth, so a 401 carries a request id too
+    init_unread_body_drain(app)  # a refusal sent before the body is read reaches the client through nginx
     init_refused_methods(app)  # the front's TRACE/CONNECT: the URL's Allow, whoever asks
     svc = Services.from_config(app.config)
     app.extensions["music_analyzer"] = svc

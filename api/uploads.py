@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import Request, current_app, g
+from flask import Flask, Request, Response, current_app, g, request
 
 from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore, upload_description
@@ -34,6 +34,32 @@ log = logging.getLogger(__name__)
 # OOM killer): its `discard_spool` never ran (a stranger's 42 MB part outlived restarts). A live upload writes
 # as its bytes arrive; one stalled this long has long been cut off by the front's and the server's timeouts.
 SPOOL_STALE_SECONDS = 3600.0
+
+
+# what is read at a time of a body the app left unread (init_unread_body_drain)
+DRAIN_CHUNK_BYTES = 1 << 20
+
+
+def init_unread_body_drain(app: Flask) -> None:
+    """Behind the front (TRUSTED_PROXY_HOPS > 0: run.py's nginx, Compose's), a request body the app left unread is
+    read to its end, and dropped, before the answer goes. An upload refused before its body is read (507 a disk under
+    MIN_FREE_DISK_MB, 401) had been answered 502 "the API is not answering (restarting?)" in 3 of 10 of a stranger's
+    tries: gunicorn drains at most 64 KB of such a body and closes the connection, and nginx, still sending the body
+    it had buffered, got a broken pipe instead of the answer. nginx has the whole body already, on this machine, so
+    reading it costs little. Without a front gunicorn's own bounded drain stands: a slow direct client must not hold
+    an API thread (tests/test_front_early_refusal.py)."""
+    if int(app.config["TRUSTED_PROXY_HOPS"]) <= 0:
+        return
+
+    @app.after_request
+    def drain_unread_body(response: Response) -> Response:
+        body = request.environ.get("wsgi.input") if request.content_length else None
+        try:
+            while body is not None and body.read(DRAIN_CHUNK_BYTES):
+                pass
+        except (OSError, ValueError) as e:  # the front went away meanwhile: gunicorn closes the connection
+            log.info("the rest of a request's body could not be read: %s", e)
+        return response
 
 
 class StreamingRequest(Request):

@@ -330,8 +330,8 @@ class SessionRoot:
         return SessionStore(sessions_dir=sessions, tmp_dir=self.tmp_dir, owner=owner)
 
     def holds_data_of(self, owner: str) -> bool:
-        """`owner` has a folder here (sessions made while they were a user, who may since have been removed)."""
-        return bool(owner) and (self.users_dir / owner_folder(owner)).is_dir()
+        """`owner` has a folder here, a removed user's too (os.path: a name too long for one has none, not a 500)."""
+        return bool(owner) and os.path.isdir(self.users_dir / owner_folder(owner))
 
     def owners_holding(self, session_id: str) -> list[str]:
         """The owners that have a session `session_id` (owner-less folders not included)."""

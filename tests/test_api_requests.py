@@ -160,6 +160,18 @@ def test_an_error_quotes_back_at_most_a_short_cut_of_what_was_sent(client, tone_
     assert short == "no job 'abc123'"  # a short one is quoted whole, as before
 
 
+def test_an_admins_owner_too_long_for_a_folder_name_is_not_found(admin_client, tone_session):
+    """An admin's `?owner=` of 5,000 characters was a 500 on every route that takes it (`GET /sessions/x`,
+    `POST /process/...`, `/tokens`, `/library/reindex`: a stranger's fuzzing): the API looked for that user's folder,
+    and the name was too long for one (ENAMETOOLONG). No user can have such a folder: 404 as any unknown owner."""
+    for owner in ("x" * 5000, "é" * 200):
+        for method, path in (("get", f"/sessions/{tone_session}"), ("get", "/tokens"), ("post", "/library/reindex"),
+                             ("post", f"/process/features/{tone_session}")):
+            body = {"json": {}} if method == "post" else {}
+            r = getattr(admin_client, method)(path, params={"owner": owner}, **body)
+            assert r.status_code == 404 and r.json()["error"]["code"] == "owner_not_found", (path, r.text[:300])
+
+
 def test_latin_letters_without_a_decomposition_are_spelt_not_dropped(client, session_id, audio_dir):
     """A stranger's `Ünïcødé` upload was stored as `Unicde`: ø, æ, ß, ł and the like have no base letter in
     Unicode's decomposition, and the ASCII step dropped them."""

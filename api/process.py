@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import BadRequest
 
 from api import access
 from api.creation import ROUTE_KEYS, answer, asked_wait, create_job
@@ -49,7 +50,10 @@ def json_body() -> dict:
         return {}
     if not has_body:
         return {}
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json()
+    except BadRequest as e:  # malformed, or nested too deeply to read (api/context.py): it had read "must be an object"
+        raise InvalidRequestError("the request body is not valid JSON", code="invalid_json") from e
     if not isinstance(body, dict):
         raise InvalidRequestError("the request body must be a JSON object", code="invalid_json")
     return body

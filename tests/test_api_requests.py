@@ -55,9 +55,14 @@ def test_a_body_that_is_not_json_is_refused_not_ignored(client, tone_session):
 
 
 def test_json_nested_thousands_deep_is_a_400(client, tone_session):
+    """Nested too deeply to read, or malformed: said to be no valid JSON (both had read "must be a JSON object", as
+    a list or a string is told)."""
     deep = '{"file": "tone.wav", "x": ' + "[" * 5000 + "]" * 5000 + "}"
-    r = client.post(f"/process/pitch/{tone_session}", data=deep, headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    for body, says in ((deep, "not valid JSON"), ('{"file": "tone.wav",', "not valid JSON"),
+                       ('["tone.wav"]', "must be a JSON object")):
+        r = client.post(f"/process/pitch/{tone_session}", data=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json", r.text
+        assert says in r.json()["error"]["message"], r.text
 
 
 @pytest.mark.parametrize(("path", "body"), [

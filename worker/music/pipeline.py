@@ -162,9 +162,9 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
         result["speech_share"] = 0.0 if speech is None else round(min(1.0, speech.share(duration)), 3)
     all_speech = speech is not None and speech.share(duration) >= SPEECH_WHOLE_SHARE
     spans = [] if speech is None else [(0.0, duration)] if all_speech else speech.segments
-    notes = 0 if silent or feats.melody is None else len(notes_outside(feats.melody.notes, spans))  # as listed
+    listed = [] if silent or feats.melody is None else notes_outside(feats.melody.notes, spans)  # the melody's notes
     # always estimated (it is cheap): chords use it as a prior, rhythm uses it to tell noise apart
-    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech, notes=notes)
+    key = _key_stage(harmonic, options, duration, result, silent=silent, all_speech=all_speech, notes=len(listed))
     lap("key")
 
     progress(RHYTHM_AT, "rhythm")
@@ -184,7 +184,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
 
     progress(MELODY_AT, "melody")
     if options.wants("melody"):
-        result["melody"] = _melody(feats.melody, silent=silent, speech=spans)
+        result["melody"] = _melody(feats.melody, silent=silent, notes=listed)
     lap("melody")
     return result, harmonic
 
@@ -286,12 +286,13 @@ def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, du
                                  duration=duration, key_index=key["index"])
 
 
-def _melody(mel, *, silent: bool, speech: list[tuple[float, float]]) -> dict:
+def _melody(mel, *, silent: bool, notes: list[dict]) -> dict:
+    """notes: the tracker's outside speech (a speaking voice's "notes" are guesses; its f0 contour stays)."""
     if silent:
         mel.voiced[:] = False
         mel.notes = []
     return {
-        "notes": notes_outside(mel.notes, speech),  # a speaking voice's "notes" are guesses; its f0 contour stays
+        "notes": notes,
         "f0": {"hop_seconds": round(mel.hop_seconds, 6), "start_seconds": 0.0,
                "hz": [round(float(f), 2) for f in mel.f0_hz],
                "voiced": [bool(v) for v in mel.voiced]},

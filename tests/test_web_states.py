@@ -261,6 +261,29 @@ def test_a_long_file_name_wraps_and_never_widens_the_page(browser, server, clien
 
 
 @pytest.mark.needs_chromium
+def test_a_long_name_renamed_at_upload_never_widens_the_page(browser, server, session_id, audio_dir):
+    """A stranger's 244-character name without a space (the server keeps 120) was said in full, on one line, in the
+    upload list's "done: renamed from “…”" and the file list's "renamed from": a 1440 px window's page grew to
+    1973 px and scrolled sideways."""
+    from tests.audio_synth import sine, write
+
+    path = write(audio_dir / ("x" * 240 + ".wav"), sine(440, 0.5))
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#session-title", has_text=session_id).wait_for()
+        page.locator("#file-input").set_input_files(str(path))
+        page.locator("#upload-list li.renamed").wait_for()
+        page.locator("#file-list .renamed").wait_for()
+        for width in (1440, 700):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
 def test_a_session_of_many_files_lists_them_in_natural_order_a_page_at_a_time(browser, server, client, session_id,
                                                                              audio_dir):
     """A stranger's 999-file session made the page 69,235 px tall (every row a form), in the order t0, t1, t10,

@@ -74,6 +74,9 @@ def test_a_refused_upload_and_a_keyless_track_read_as_what_they_are(browser, ser
         refused = page.locator("#upload-list li.upload.failed")
         refused.wait_for()
         assert "not a decodable audio file" in refused.inner_text() and refused.locator("progress").count() == 0
+        # its message under its name, as wide: it had taken the 6rem column its progress bar left, 6 lines of 2 words
+        name, message = (refused.locator(sel).bounding_box() for sel in (".name", ".status"))
+        assert message["x"] == name["x"] and message["width"] >= name["width"], (name, message)
     finally:
         context.close()
 

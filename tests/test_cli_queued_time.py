@@ -67,3 +67,18 @@ def test_a_jobs_wait_in_the_queue_is_shown_beside_its_running_time(app, client, 
     assert WAITED_SECONDS <= waited.total_seconds() < WAITED_SECONDS + 120, record
     assert end.endswith(f"after {span_text(waited.total_seconds())} queued)") and " s, after " in end, end
 
+
+
+def test_a_job_answered_from_the_cache_says_so_where_its_running_time_was(env, tmp_path):
+    """A stranger's second analysis of the same recording (another session, or a copy under another name) ended
+    "pitch: succeeded (0.0 s)": answered from the cache (`result.cached`), it read as if nothing had run."""
+    tone = write(tmp_path / "cached-tone.wav", sine(300 + uuid.uuid4().int % 400, 1.3))
+    (tmp_path / "cached-copy.wav").write_bytes(tone.read_bytes())
+    ends = []
+    for name in ("cached-tone.wav", "cached-copy.wav"):
+        done = subprocess.run([*CLI, "analyze", name, "--features", "--wait"], env=env, cwd=tmp_path, text=True,
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        ends.append(next(line for line in done.stderr.splitlines() if " features: succeeded" in line))
+    assert "from the cache" not in ends[0] and ends[0].endswith(" s)"), ends
+    assert ends[1].endswith("succeeded (answered from the cache: the same audio and options ran before)"), ends

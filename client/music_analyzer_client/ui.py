@@ -313,7 +313,19 @@ class LineTracker:
             seconds = time.monotonic() - self.started.get(job_id, time.monotonic())
         state = str(record.get("state"))
         lost = f"; {note}" if (note := lost_note(record)) else ""
+        if from_cache(record):  # no run to time: "(0.0 s)" had read as if nothing was done
+            self._say(job_id, state, f"{status_text(record)} ({CACHED_NOTE})")
+            return
         self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s{queued_note(record)}{lost})")
+
+
+CACHED_NOTE = "answered from the cache: the same audio and options ran before"
+
+
+def from_cache(record: dict[str, Any]) -> bool:
+    """A job the server answered with an earlier result of the same audio and options (`result.cached`)."""
+    result = record.get("result")
+    return record.get("state") == "succeeded" and isinstance(result, dict) and result.get("cached") is True
 
 
 # a wait in the queue shorter than this is not mentioned (a free worker takes a job in well under a second)
@@ -322,8 +334,9 @@ QUEUED_NOTICEABLE_SECONDS = 2.0
 
 def end_note(record: dict[str, Any]) -> str:
     """A bar's end: " (after 9 min 2 s queued; attempt 2: a worker was lost 12.1 s into attempt 1)", either part
-    alone, or ""."""
-    parts = [part for part in (queued_note(record, alone=True).strip()[1:-1], lost_note(record)) if part]
+    alone, " (answered from the cache: ...)" for a cached answer, or ""."""
+    parts = [part for part in (CACHED_NOTE if from_cache(record) else "", queued_note(record, alone=True).strip()[1:-1],
+                               lost_note(record)) if part]
     return f" ({'; '.join(parts)})" if parts else ""
 
 

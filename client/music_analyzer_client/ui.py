@@ -24,12 +24,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.status import Status
-from rich.table import Table
 from rich.text import Text
 
 from .errors import MusicAnalyzerError
 from .retries import RetryWatch, lost_note
 from .spans import span_text
+from .tables import fitted_table
 
 STATE_STYLE = {"succeeded": "green", "failed": "red", "canceled": "yellow", "running": "cyan", "queued": "dim"}
 
@@ -64,11 +64,12 @@ class Output:
             self.emit({"error": e.to_dict()})
 
     def table(self, columns: list[str], rows: list[list[str]], *, title: str | None = None) -> None:
-        table = Table(title=title, show_edge=False, header_style="bold")
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
+        table, least = fitted_table(columns, rows, title=title)
+        if self.out.is_terminal and least > self.out.width:
+            # a terminal too narrow for its ids: the table as wide as they need, each row a line the terminal wraps
+            Console(file=self.out.file, width=least, highlight=False, markup=False, soft_wrap=True,
+                    force_terminal=True).print(table)
+            return
         self.out.print(table)
 
     def busy(self, text: str) -> AbstractContextManager[Status | None]:

@@ -282,3 +282,18 @@ def test_a_slow_reading_of_a_faster_pulse_is_subdivided_and_a_slow_pulse_is_kept
     # a pulse at 52 BPM with nothing between: kept (a faster grid's extra beats sit on nothing)
     assert subdivided_tempo(_pulses(52.0), 52.0) == pytest.approx(52.0)
     assert subdivided_tempo(_pulses(120.0), 120.0) == 120.0  # not slow: never touched
+
+
+def test_a_timeline_in_the_relative_key_is_named_so():
+    """funnyboat's JDruid track: the key model gives C minor 0.98, its timeline reads D# major for 68 %: the warning
+    "D# major covers 68% of the track, C minor 0%" beside "C minor, 92 % sure" read as the key being wrong, where
+    the two are one scale; it now says they are relative keys. A pair that is not one says nothing more."""
+    key = _key("C minor", 12, [(0.0, "D# major"), (43.1, "A# major"), (102.6, "D# major")])
+    key.update(_probabilities=True, score=0.98, confidence=0.92, _tonal=0.94,
+               _scores={"C minor": 0.98, "G minor": 0.01, "D# major": 0.004, "A# major": 0.001})
+    assert reconcile_with_changes(key, 184.9) == [
+        "the key moves: D# major covers 68% of the track, C minor 0%; the whole-track key model keeps C minor "
+        "(probability 0.98 against 0.00); D# major is C minor's relative major (the same notes)"]
+    key = _key("B minor", 23, [(0.0, "B minor"), (60.0, "A major")])
+    key.update(_probabilities=True, score=0.99, _scores={"B minor": 0.99, "A major": 0.0002})
+    assert not reconcile_with_changes(key, 160.0)[0].endswith("(the same notes)")

@@ -139,6 +139,19 @@ def opening_disagreement(key: dict) -> str | None:
             f"as {changes[0]['label']}, {other}: the two readings of the opening disagree")
 
 
+def relative_note(timeline: str, kept: str) -> str:
+    """"; D# major is C minor's relative major (the same notes)" where the two keys are a relative pair, else "": a
+    stranger's C minor at confidence 0.92 came with "D# major covers 68% of the track, C minor 0%", which read as
+    the key being wrong, where the two name one scale from two tonics."""
+    (tonic, mode), (kept_tonic, kept_mode) = timeline.split(), kept.split()
+    if mode == kept_mode:
+        return ""
+    major, minor = (tonic, kept_tonic) if mode == "major" else (kept_tonic, tonic)
+    if (PITCH_NAMES.index(major) + 9) % 12 != PITCH_NAMES.index(minor):
+        return ""
+    return f"; {timeline} is {kept}'s relative {mode} (the same notes)"
+
+
 def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) -> list[str]:
     """Make the global key agree with its own timeline: when one segment key covers most of the
     track and is not the global key, it becomes the global key (the previous one moves to the
@@ -156,12 +169,14 @@ def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) ->
         return []
     share = cover.get(key["label"], 0.0)
     if cover[top] <= MAJORITY_SHARE:
-        return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"]
+        return [f"the key moves: {key['label']} covers {share:.0%} of the track, {top} {cover[top]:.0%}"
+                f"{relative_note(top, key['label'])}"]
     scores = key["_scores"]  # every key's, kept by estimate_key: the segment key may be none of the runner-ups
     if key.get("_probabilities") and scores[top] < TIMELINE_OVERRULES_RATIO * scores[key["label"]]:
         kept = key["label"]
         return [f"the key moves: {top} covers {cover[top]:.0%} of the track, {kept} {share:.0%}; the whole-track "
-                f"key model keeps {kept} (probability {scores[kept]:.2f} against {scores[top]:.2f})"]
+                f"key model keeps {kept} (probability {scores[kept]:.2f} against {scores[top]:.2f})"
+                f"{relative_note(top, kept)}"]
     old = {k: key[k] for k in ("tonic", "mode", "label", "score")}
     i = int(next(j for j in range(24) if key_label(j) == top))
     key.update(tonic=PITCH_NAMES[i % 12], mode="major" if i < 12 else "minor", label=top, index=i,

@@ -1,0 +1,44 @@
+"""Leaving the web page while an upload is on its way, in a real browser (Debian's headless Chromium driven by
+Playwright, against the live test service).
+
+A stranger reloaded the page at 23 % of a 32 MB WAV: the upload was dropped without a word, and the page came back
+without the file and nothing said of it. While an upload is on its way, leaving or reloading now asks first (the
+browser's own "Leave site?" dialog); once it is stored, nothing is asked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_page import logged_in
+
+
+@pytest.mark.needs_chromium
+def test_leaving_the_page_mid_upload_asks_first_and_not_after(browser, server, session_id, audio_dir):
+    from tests.audio_synth import sine, write
+
+    path = write(audio_dir / "on-its-way.wav", sine(440, 0.5))
+    held = []
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#session-title", has_text=session_id).wait_for()
+        page.route("**/sessions/*/files", lambda route: held.append(route))  # the upload waits on the wire
+        with page.expect_file_chooser() as chooser:  # a person's click: the browser asks only after one
+            page.locator("#drop-zone label", has_text="Choose files…").click()
+        chooser.value.set_files(str(path))
+        page.locator("#upload-list li.upload", has_text="on-its-way.wav").wait_for()
+        with page.expect_event("dialog") as asked:
+            page.close(run_before_unload=True)
+        assert asked.value.type == "beforeunload"
+        asked.value.dismiss()  # stay
+        assert held, "the upload is held"
+        held[0].continue_()
+        page.locator("#upload-list li.upload.ok", has_text="on-its-way.wav").wait_for()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
+        with page.expect_event("close"):
+            page.close(run_before_unload=True)
+        assert dialogs == [] and not problems, (dialogs, problems)
+    finally:
+        context.close()

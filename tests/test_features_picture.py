@@ -92,3 +92,21 @@ def test_the_bar_gives_the_analysis_what_it_costs(tmp_path):
     assert [share for share, stage in marks if stage == "picture"] == [0.95], marks
     measured = [share for share, stage in marks if stage not in ("decoding", "picture", "writing")]
     assert len(measured) >= 3 and measured[-1] == 0.95, marks  # the audio's blocks move the bar up to the picture
+
+
+def test_a_clip_shorter_than_the_envelope_still_draws_its_waveform():
+    """mirrormagic's base.wav, 67 samples (3 ms): each envelope column held one sample, its low and high alike, and
+    the waveform panel was drawn empty above a full spectrogram."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from worker.features.plot import overview_figure
+
+    clip = (0.07 + 0.4 * np.sin(2 * np.pi * 1500 * np.arange(67) / 22050)).astype(np.float32)
+    fig = overview_figure(analysis=analyze_features(clip, 22050), title="base.wav — 0.0 s")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    box = fig.axes[0].get_window_extent()  # the waveform's axes, inside their frame
+    top, bottom = int(pixels.shape[0] - box.y1) + 3, int(pixels.shape[0] - box.y0) - 3  # rows count from the top
+    inside = pixels[top:bottom, int(box.x0) + 3:int(box.x1) - 3]
+    assert np.count_nonzero(inside[..., :3].min(axis=-1) < 200) > 500  # drawn, not white

@@ -82,6 +82,8 @@ def overview_figure(*, analysis: FeatureAnalysis, title: str) -> Figure:
                      "bottom": BOTTOM / height, "top": 1 - top / height,
                      "hspace": GAP / ((height - top - BOTTOM - 2 * GAP) / len(HEIGHT_RATIOS))})
     ax_wave.fill_between(t_env, env_lo, env_hi, color="#3b6ea8", linewidth=0)
+    if np.array_equal(env_lo, env_hi):  # a column per sample (a clip under ENVELOPE_COLUMNS samples): a fill of no
+        ax_wave.plot(t_env, env_hi, color="#3b6ea8", linewidth=0.8)  # height, and mirrormagic's 3 ms click drew none
     ax_wave.set_ylabel("amplitude")
     ax_wave.set_ylim(-1.05, 1.05)
     ax_wave.set_title(title)

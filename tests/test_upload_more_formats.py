@@ -98,8 +98,9 @@ def test_webm_that_is_not_audio_alone_or_not_webm_is_refused(client, session_id,
                                      (silent, 415, "not_audio", "no audio"),
                                      (encode(tmp_path / "flac.mka", "-c:a", "flac"), 415, "unsupported_format",
                                       "Matroska/WebM with FLAC audio"),
-                                     (ogg_named_webm, 415, "format_mismatch", "holds OGG"),
-                                     (webm_named_ogg, 415, "format_mismatch", "holds WEBM")):
+                                     (ogg_named_webm, 415, "format_mismatch", "holds OGG audio: rename it 'opus.ogg'"),
+                                     (webm_named_ogg, 415, "format_mismatch",
+                                      "holds WEBM audio: rename it 'opus.webm'")):
         r = upload(client, session_id, path)
         assert r.status_code == status and r.json()["error"]["code"] == code, (path.name, r.text)
         assert said in r.json()["error"]["message"], r.text

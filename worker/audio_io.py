@@ -137,8 +137,11 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
     if declared_name:
         ext = extension_of(declared_name)
         if ext and ext not in EXTENSIONS.get(info.format, set()):
+            # with the name that would be taken: a stranger's misnamed .wav had been refused with no way out said
+            names = EXTENSIONS[info.format]
+            renamed = f"{Path(declared_name).stem}.{info.format if info.format in names else min(names)}"
             raise UnsupportedMediaError(
-                f"{declared_name!r} is named .{ext} but holds {spoken(info.format)} audio",
+                f"{declared_name!r} is named .{ext} but holds {spoken(info.format)} audio: rename it {renamed!r}",
                 code="format_mismatch")
     limits.check_duration(info.duration_seconds)
     return info

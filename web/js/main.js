@@ -113,6 +113,7 @@ async function refreshSession({ resetJobs = false } = {}) {
   if (id !== state.sessionId) return true;
   clearNotice('session'); // read: a refusal of an earlier read no longer applies
   state.session = session;
+  sessions.opened(session);
   const audio = session.files.filter((f) => !isImage(f));
   if (!audio.some((f) => f.name === state.file)) state.file = opening.includes(id) ? null : audio[0]?.name ?? null;
   writeHash();

@@ -28,6 +28,7 @@ export class SessionList {
     try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e), { cause: 'sessions' }); return; }
     clearNotice('sessions');
     if (!more) list.replaceChildren();
+    list.querySelector('li.opened')?.remove(); // the open session's own row: this page may list it
     for (const s of page.sessions) list.append(this.row(s));
     if (!list.children.length) list.append(el('li', { class: 'muted small' }, 'None yet: add audio to start one.'));
     this.cursor = page.next_cursor;
@@ -64,11 +65,28 @@ export class SessionList {
       type: 'button', class: 'session', dataset: { session: s.session_id },
       onclick: () => this.onOpen(s.session_id),
     }, el('span', { class: 'mono' }, s.session_id),
-    el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'} · ${when}`)));
+    el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'}${when ? ` · ${when}` : ''}`)));
+  }
+
+  // The open session as read (`GET /sessions/<id>`): listed even where it is not among the pages read so far (by
+  // id, 20 at a time): a stranger's newest session, open with its file, was nowhere in the list past 20 others.
+  opened(session) {
+    this.shown = { session_id: session.session_id, files: session.files.length, results: session.results.length };
+    this.mark(this.current);
   }
 
   mark(sessionId) {
     this.current = sessionId;
+    const list = $('#session-list');
+    const stale = list.querySelector('li.opened');
+    if (stale && stale.querySelector('button').dataset.session !== sessionId) stale.remove(); // another one opened
+    const listed = [...list.querySelectorAll('button.session')].some((b) => b.dataset.session === sessionId);
+    if (!listed && sessionId && this.shown?.session_id === sessionId) {
+      list.querySelector('li.muted')?.remove(); // "None yet"
+      const row = this.row(this.shown);
+      row.classList.add('opened');
+      list.append(row);
+    }
     for (const b of document.querySelectorAll('#session-list button.session')) {
       const on = b.dataset.session === sessionId;
       b.classList.toggle('current', on);

@@ -95,3 +95,16 @@ def test_the_image_option_names_an_image_a_model_can_see(client, session_id, aud
     r = client.post(f"/process/lyrics/{session_id}", json={"file": "opt-song.wav", "model_variant": "smollm2-135m",
                                                            "image": "art.png"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "image_not_supported"
+
+
+def test_an_image_named_as_audio_is_said_to_be_an_image(client, session_id, audio_dir):
+    """A stranger's screenshot saved as art.mp3 was refused "the file has no audio stream": true, but neither what
+    the file was nor that images are taken, as album art, under their own names."""
+    Image.open(cover(audio_dir / "shot.png")).convert("RGB").save(audio_dir / "art.wav", format="JPEG")
+    (audio_dir / "art.mp3").write_bytes((audio_dir / "shot.png").read_bytes())
+    for name, said in (("art.mp3", "a PNG image"), ("art.wav", "a JPEG image")):
+        r = upload(client, session_id, audio_dir / name)
+        assert (r.status_code, r.json()["error"]["code"]) == (415, "not_audio"), r.text
+        ext = ".png" if "PNG" in said else ".jpg"
+        assert r.json()["error"]["message"] == (f"{name!r}: the file is {said}, not audio; an image is taken as album "
+                                                f"art for the LLM analyses under its own extension ({ext})"), r.text

@@ -69,8 +69,30 @@ def midi_file(path: Path) -> bool:
         return fh.read(len(_MIDI_MAGIC)) == _MIDI_MAGIC
 
 
+# an image's first bytes -> its format, for an image sent under an audio file's name
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG", "png"), (b"\xff\xd8\xff", "JPEG", "jpg"))
+
+
+def image_message(path: Path) -> str | None:
+    """The 415 message for an image named as audio (album art saved as .mp3), else None: it had read "the file has no
+    audio stream", true, but not what the file was nor that the page and the CLI take images as album art."""
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    found = next(((name, ext) for magic, name, ext in _IMAGE_MAGIC if head.startswith(magic)), None)
+    if found is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        found = ("WebP", "webp")
+    if found is None:
+        return None
+    name, ext = found
+    return (f"the file is a {name} image, not audio; an image is taken as album art for the LLM analyses under its "
+            f"own extension (.{ext})")
+
+
 def score_message(path: Path) -> str | None:
-    """The 415 message for a score rather than a recording (a tracker module or a MIDI file), else None."""
+    """The 415 message for a score rather than a recording (a tracker module or a MIDI file) or an image, else
+    None."""
+    if (image := image_message(path)) is not None:
+        return image
     if midi_file(path):
         return ("the file is a Standard MIDI File (.mid), a score rather than a recording: it holds notes for a "
                 "synthesizer and no sound; render it to WAV or FLAC first, e.g. "

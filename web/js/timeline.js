@@ -9,6 +9,7 @@ const COLORS = {
   bg: '#fbfbfd', grid: '#c9ccd6', bar: '#4b5063', wave: '#5b6fd6', played: 'rgba(20, 30, 110, 0.22)', chord: '#dfe3f3',
   chordNow: '#ffd866', text: '#1d2030', beatNow: 'rgba(255, 196, 0, 0.35)', note: '#d0548a', noteNow: '#8f1d52',
   playhead: '#d32f2f', lane: '#eef0f6',
+  barNow: '#8a5300', // the current bar's line, amber as the beat and chord now: red, it had read as a 2nd playhead
 };
 
 const CHORD_FONT = '12px system-ui, sans-serif';
@@ -259,7 +260,7 @@ export class Timeline {
       g.fillStyle = COLORS.beatNow;
       g.fillRect(a, LANES.bars[1], b - a, h);
     }
-    if (now.bar >= 0) this.drawBar(g, h, downbeats[now.bar], now.bar, COLORS.playhead, 2);
+    if (now.bar >= 0) this.drawBar(g, h, downbeats[now.bar], now.bar, COLORS.barNow, 2);
     if (now.chord && chords.length) this.drawChord(g, now.chord, COLORS.chordNow);
     for (const n of notes) if (n.onset <= now.t && now.t < n.offset) this.drawNote(g, n, COLORS.noteNow);
   }

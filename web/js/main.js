@@ -134,6 +134,7 @@ function closeSession() {
   jobs.reset([]);
   $('#jobs-empty').hidden = false;
   drawFiles(); // its files too: they had stayed listed, each with a Run the server refuses
+  sessions.mark(null);
   sessions.load();
   track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
 }

@@ -77,6 +77,7 @@ export class SessionList {
 
   mark(sessionId) {
     this.current = sessionId;
+    if (!sessionId) this.shown = null; // closed (deleted elsewhere): its row is not listed again
     const list = $('#session-list');
     const stale = list.querySelector('li.opened');
     if (stale && stale.querySelector('button').dataset.session !== sessionId) stale.remove(); // another one opened

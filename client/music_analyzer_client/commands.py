@@ -197,9 +197,12 @@ def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
     elif not found:
         out.note("no sessions: start one with `music-analyzer analyze FILE`")
     else:
+        # the last changed first, as `jobs` lists the newest first: the server's order is by id, and a stranger's
+        # session of a moment ago was somewhere in the middle of the list
+        newest = sorted(found, key=lambda s: str(s.get("modified_at") or ""), reverse=True)
         out.table(["session", "uploads", "results", "modified"],
                   [[s["session_id"], str(s.get("files")), str(s.get("results")), _short_time(s.get("modified_at"))]
-                   for s in found])
+                   for s in newest])
     if not out.json:
         storage = client.storage()
         if storage is not None:

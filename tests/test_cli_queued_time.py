@@ -82,3 +82,18 @@ def test_a_job_answered_from_the_cache_says_so_where_its_running_time_was(env, t
         ends.append(next(line for line in done.stderr.splitlines() if " features: succeeded" in line))
     assert "from the cache" not in ends[0] and ends[0].endswith(" s)"), ends
     assert ends[1].endswith("succeeded (answered from the cache: the same audio and options ran before)"), ends
+
+
+def test_a_failed_jobs_time_comes_before_its_error(env, tmp_path):
+    """A stranger's 3 ms clip ended "pitch: failed: the audio lasts 0.00 s; at least 0.1 s is needed for music
+    analysis (0.0 s)": the running time after the error's words read as part of them."""
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "click.wav", (0.4 * np.sin(np.arange(67) / 3)).astype(np.float32), 22050)
+    done = subprocess.run([*CLI, "analyze", "click.wav", "--pitch", "--wait"], env=env, cwd=tmp_path, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    end = next(line for line in done.stderr.splitlines() if " pitch: failed" in line)
+    assert end.startswith("click.wav pitch: failed (") and end.endswith(
+        " s): the audio lasts 0.00 s; at least 0.1 s is needed for music analysis"), end

@@ -317,7 +317,11 @@ class LineTracker:
         if from_cache(record):  # no run to time: "(0.0 s)" had read as if nothing was done
             self._say(job_id, state, f"{status_text(record)} ({CACHED_NOTE})")
             return
-        self._say(job_id, state, f"{status_text(record)} ({seconds:.1f} s{queued_note(record)}{lost})")
+        timing = f"{seconds:.1f} s{queued_note(record)}{lost}"
+        if state == "failed":  # the time before the error's words: after them, "lasts 0.00 s; ... (0.0 s)" read as one
+            self._say(job_id, state, f"failed ({timing}): {(record.get('error') or {}).get('message', '')}")
+            return
+        self._say(job_id, state, f"{status_text(record)} ({timing})")
 
 
 CACHED_NOTE = "answered from the cache: the same audio and options ran before"

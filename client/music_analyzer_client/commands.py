@@ -283,7 +283,9 @@ def _mib(value: Any) -> str:
 
 
 def _print_models(status: dict[str, Any], out: Output) -> None:
-    out.out.print(f"current model: {status.get('current_model') or 'none'} · device: {status.get('device') or '?'}"
+    # the GPU worker's device, once it has published its status (before that it had read "device: ?")
+    device = status.get("device") or "not reported yet (no GPU worker has published its status)"
+    out.out.print(f"current model: {status.get('current_model') or 'none'} · device: {device}"
                   f" · GPU queue: {status.get('queue_depth', 0)} waiting")
     rows = []
     for m in status.get("models", []):

@@ -14,6 +14,7 @@ from api import access, library_removals
 from api.context import known_keys, known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, require_session_count, require_session_room, session_limit, usage
+from api.session_order import modified_time, page_by_modified, read_order
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
@@ -49,7 +50,7 @@ class UnsupportedBodyError(InvalidRequestError):
 
 
 CREATE_KEYS = frozenset({"session_id"})  # what the body of POST /sessions may hold
-LIST_PARAMS = frozenset({"limit", "cursor", "owner"})  # what GET /sessions reads
+LIST_PARAMS = frozenset({"limit", "cursor", "owner", "order"})  # what GET /sessions reads
 
 
 class BodyTooLargeError(InvalidRequestError):
@@ -97,26 +98,30 @@ def create_session():
 
 @bp.get("/sessions")
 def list_sessions():
-    """The caller's sessions (an admin: `?owner=`'s) by id, a page at a time (`limit`, `cursor`)."""
+    """The caller's sessions (an admin: `?owner=`'s) by id, or the most recently modified first (`order=modified`,
+    api/session_order.py), a page at a time (`limit`, `cursor`)."""
     known_params(LIST_PARAMS)  # a misspelt parameter had been ignored, as on the other listings before
+    order = read_order(request.args.get("order"))
     store = access.new_sessions()
     limit = page_limit(100, 1000)
     after = request.args.get("cursor") or ""
-    if after and not SESSION_ID_RE.fullmatch(after):  # the cursor is the page's last session id (keyset paging)
-        raise InvalidRequestError("cursor must be a next_cursor this listing gave", code="invalid_cursor")
-    ids = [i for i in store.session_ids() if i > after]
-    page = ids[:limit]
-    return jsonify({"sessions": [session_summary(store, i) for i in page],
-                    "next_cursor": page[-1] if len(ids) > limit else None, "storage": usage(store)})
+    if order == "modified":
+        page, next_cursor = page_by_modified(store, limit=limit, cursor=after)
+    else:
+        if after and not SESSION_ID_RE.fullmatch(after):  # the cursor is the page's last session id (keyset paging)
+            raise InvalidRequestError("cursor must be a next_cursor this listing gave", code="invalid_cursor")
+        ids = [i for i in store.session_ids() if i > after]
+        page = ids[:limit]
+        next_cursor = page[-1] if len(ids) > limit else None
+    return jsonify({"sessions": [session_summary(store, i) for i in page], "next_cursor": next_cursor,
+                    "storage": usage(store)})
 
 
 def session_summary(store: SessionStore, session_id: str) -> dict:
-    folder = store.session_dir(session_id)
     return {"session_id": session_id, "owner": store.owner,
             "files": len(store.list_files(session_id, "uploads")),
             "results": len(store.list_files(session_id, "results")),
-            "modified_at": iso(max((p.stat().st_mtime for p in (folder, folder / "uploads", folder / "results")
-                                    if p.exists()), default=folder.stat().st_mtime))}
+            "modified_at": iso(modified_time(store, session_id))}
 
 
 @bp.post("/sessions/<session_id>/files")

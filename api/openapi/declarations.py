@@ -72,6 +72,10 @@ OWNER = Param("owner", {"type": "string"}, "Admins: whose data is meant (anyone 
 LIMIT = Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
               "Page size: 1-1000 (more is taken as 1000; less than 1, or not a number, is 400 `invalid_limit`).")
 CURSOR = Param("cursor", {"type": "string"}, "`next_cursor` of the previous page.")
+SESSION_ORDER = Param("order", {"type": "string", "enum": ["id", "modified"], "default": "id"},
+                      "`id` (the default): by session id; `modified`: the most recently modified first, ties by id. "
+                      "A page's `next_cursor` continues in the order it was given for (given to the other: 400 "
+                      "`invalid_cursor`); another value is 400 `invalid_filter`.")
 MODEL_WAIT = Param("wait", {"type": "number", "minimum": 0, "maximum": 600},
                    "Seconds to wait for the result (also a body key; default SYNC_WAIT_SECONDS).")
 

@@ -22,6 +22,7 @@ from .declarations import (
     ROUTE_KEY_SCHEMAS,
     SESSION_ERRORS,
     SESSION_ID,
+    SESSION_ORDER,
     Ok,
     Op,
     Param,
@@ -66,10 +67,12 @@ OPERATIONS: dict[str, Op] = {
                          | {"additionalProperties": False},
                          query=(OWNER,)),
     "GET /sessions": Op("The caller's sessions, a page at a time", "sessions",
-                        {200: Ok("A page, ordered by id.", ref("SessionList"))},
-                        {400: "`limit` is not an integer, a `cursor` no listing gave, or an unknown parameter "
-                              "(`invalid_filter`).", 404: "`owner` not visible."},
-                        query=(LIMIT, CURSOR, OWNER)),
+                        {200: Ok("A page, ordered by id or (`order=modified`) the most recently modified first.",
+                                 ref("SessionList"))},
+                        {400: "`limit` is not an integer, a `cursor` no listing of that order gave "
+                              "(`invalid_cursor`), or an unknown parameter or `order` (`invalid_filter`).",
+                         404: "`owner` not visible."},
+                        query=(LIMIT, CURSOR, SESSION_ORDER, OWNER)),
     "POST /sessions/<session_id>/files": Op(
         "Upload audio", "sessions", {201: Ok("Every file decoded and stored.", ref("Uploaded"))},
         {400: "No `file` part, or an invalid session id.", 404: "`owner` not visible.",

@@ -1,7 +1,8 @@
 """`ma sessions` lists the last changed session first (real CLI subprocess, real HTTP, real server).
 
-The server lists sessions by id (a page at a time), and so did the table: a stranger's session of a moment ago, a
-random hex id, was somewhere in the middle of the list, where `ma jobs` lists the newest first.
+The server listed sessions by id (a page at a time), and so did the table: a stranger's session of a moment ago, a
+random hex id, was somewhere in the middle of the list, where `ma jobs` lists the newest first. `ma sessions` now
+asks the server for `order=modified` (an older server's 400 `invalid_filter`: sorted here, as before).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import uuid
 
 from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER
 from tests.test_api_sessions import upload
 from tests.test_cli import cli_env, ma
 
@@ -26,8 +28,16 @@ def test_sessions_are_listed_last_changed_first(server, celery_worker, client, t
         assert done.returncode == 0, done.stderr
         rows = [line.split()[0] for line in done.stdout.splitlines() if tag in line]
         assert rows == [newer, older], done.stdout
+        # --json: the server's order, which is now the same (GET /sessions?order=modified), where it was by id
         listed = [s["session_id"] for s in json.loads(ma(env, "--json", "sessions").stdout)]
-        assert listed.index(older) < listed.index(newer)  # --json: the server's order, unchanged
+        assert listed.index(newer) < listed.index(older)
+        # the client's own iterator, a page of one at a time: the same order, each once
+        from music_analyzer_client import MusicAnalyzer
+
+        with MusicAnalyzer(server, USER, PASSWORD) as api:
+            paged = [s["session_id"] for s in api.sessions(order="modified", page_size=1)]
+            assert [s for s in paged if tag in s] == [newer, older] and len(paged) == len(set(paged)) == len(listed)
+            assert [s["session_id"] for s in api.sessions(page_size=1) if tag in s["session_id"]] == [older, newer]
     finally:
         for session in (older, newer):
             client.delete(f"/sessions/{session}")

@@ -181,11 +181,11 @@ class MusicAnalyzer:
         body = {"session_id": session_id} if session_id else None
         return str(self._json("POST", "/sessions", json=body)["session_id"])
 
-    def sessions(self, *, page_size: int = 100) -> Iterator[SessionSummary]:
-        """Every session of the caller, following the cursor page by page."""
+    def sessions(self, *, page_size: int = 100, order: str | None = None) -> Iterator[SessionSummary]:
+        """Every session, page by page: by id, or the last modified first (order="modified"; old servers: 400)."""
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+            params = {k: v for k, v in (("limit", page_size), ("order", order), ("cursor", cursor)) if v is not None}
             page = self._json("GET", "/sessions", params=params, retry=True)
             yield from page["sessions"]
             cursor = page.get("next_cursor")

@@ -191,15 +191,20 @@ def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
 
 
 def sessions(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
-    found = list(client.sessions())
+    # the last changed first, as `jobs` lists the newest first: by id, a stranger's session of a moment ago was
+    # somewhere in the middle of the list; the server's order (--json too) where it has it
+    try:
+        found, ordered = list(client.sessions(order="modified")), True
+    except MusicAnalyzerError as e:
+        if e.code != "invalid_filter":
+            raise
+        found, ordered = list(client.sessions()), False  # a server without ?order= (400): sorted here
     if out.json:
         out.emit(found)
     elif not found:
         out.note("no sessions: start one with `music-analyzer analyze FILE`")
     else:
-        # the last changed first, as `jobs` lists the newest first: the server's order is by id, and a stranger's
-        # session of a moment ago was somewhere in the middle of the list
-        newest = sorted(found, key=lambda s: str(s.get("modified_at") or ""), reverse=True)
+        newest = found if ordered else sorted(found, key=lambda s: str(s.get("modified_at") or ""), reverse=True)
         out.table(["session", "uploads", "results", "modified"],
                   [[s["session_id"], str(s.get("files")), str(s.get("results")), _short_time(s.get("modified_at"))]
                    for s in newest])

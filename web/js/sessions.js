@@ -22,14 +22,17 @@ export class SessionList {
 
   async load({ more = false } = {}) {
     const list = $('#session-list');
-    const q = new URLSearchParams({ limit: String(PAGE) });
+    // the last modified first (a session made a moment ago had been on a later page, among the ids), a page at a
+    // time: the cursor keeps the place while sessions change between pages
+    const q = new URLSearchParams({ limit: String(PAGE), order: 'modified' });
     if (more && this.cursor) q.set('cursor', this.cursor);
     let page;
     try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e), { cause: 'sessions' }); return; }
     clearNotice('sessions');
     if (!more) list.replaceChildren();
     list.querySelector('li.opened')?.remove(); // the open session's own row: this page may list it
-    for (const s of page.sessions) list.append(this.row(s));
+    const listed = new Set([...list.querySelectorAll('button.session')].map((b) => b.dataset.session));
+    for (const s of page.sessions) if (!listed.has(s.session_id)) list.append(this.row(s)); // each once
     if (!list.children.length) list.append(el('li', { class: 'muted small' }, 'None yet: add audio to start one.'));
     this.cursor = page.next_cursor;
     $('#more-sessions').hidden = !this.cursor;
@@ -68,8 +71,9 @@ export class SessionList {
     el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'}${when ? ` · ${when}` : ''}`)));
   }
 
-  // The open session as read (`GET /sessions/<id>`): listed even where it is not among the pages read so far (by
-  // id, 20 at a time): a stranger's newest session, open with its file, was nowhere in the list past 20 others.
+  // The open session as read (`GET /sessions/<id>`): listed even where it is not among the pages read so far (20 at
+  // a time): a stranger's newest session, open with its file, was nowhere in the list past 20 others (then by id;
+  // an older session opened by its link still is, until "More sessions" reaches it).
   opened(session) {
     this.shown = { session_id: session.session_id, files: session.files.length, results: session.results.length };
     this.mark(this.current);

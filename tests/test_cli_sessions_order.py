@@ -8,10 +8,19 @@ asks the server for `order=modified` (an older server's 400 `invalid_filter`: so
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
+
+import pytest
+import requests
 
 from tests.audio_synth import sine, write
-from tests.conftest import PASSWORD, USER
+from tests.conftest import PASSWORD, USER, auth_users
 from tests.test_api_sessions import upload
 from tests.test_cli import cli_env, ma
 
@@ -41,3 +50,55 @@ def test_sessions_are_listed_last_changed_first(server, celery_worker, client, t
     finally:
         for session in (older, newer):
             client.delete(f"/sessions/{session}")
+
+
+# the last version whose GET /sessions had no `order` (it answers 400 invalid_filter to it)
+SERVER_WITHOUT_ORDER = "9b87008707811dfd2211e1fec7e09d7e010c11ea"
+OLD_SERVER = """
+import sys
+sys.path.insert(0, {code!r})
+from werkzeug.serving import make_server
+from app import create_app
+app = create_app({{"REDIS_URL": {url!r}, "DATA_DIR": {data!r}, "AUTH_USERS": {users!r}, "TESTING": True}})
+srv = make_server("127.0.0.1", 0, app, threaded=True)
+print(srv.server_port, flush=True)
+srv.serve_forever()
+"""
+
+
+def test_with_a_server_without_order_the_list_is_sorted_here(tmp_path, private_redis):
+    """That version's own code, checked out of git, on a real socket: `ma sessions` gets its 400 `invalid_filter`
+    to `order=modified` and lists its one order by id the last changed first, as before."""
+    root = Path(__file__).resolve().parents[1]
+    old, data = tmp_path / "old", tmp_path / "data"
+    old.mkdir()
+    if shutil.which("git") is None or subprocess.run(["git", "cat-file", "-e", SERVER_WITHOUT_ORDER], cwd=root,
+                                                     capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout holding the older version")
+    archive = subprocess.run(["git", "archive", SERVER_WITHOUT_ORDER], cwd=root, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    child = OLD_SERVER.format(code=str(old), url=f"redis://127.0.0.1:{private_redis.port}/0", data=str(data),
+                              users=auth_users((USER, PASSWORD)))
+    proc = subprocess.Popen([sys.executable, "-c", child], cwd=old, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        older, newer = "aa-older", "zz-newer"
+        for session in (older, newer):
+            assert requests.post(f"{base}/sessions", json={"session_id": session}, auth=(USER, PASSWORD),
+                                 timeout=30).status_code == 201
+        hour_ago = time.time() - 3600
+        for path in ("uploads", "results", ""):
+            os.utime(data / "users" / USER / "sessions" / older / path, (hour_ago, hour_ago))
+        refused = requests.get(f"{base}/sessions", params={"order": "modified"}, auth=(USER, PASSWORD), timeout=30)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_filter"  # that version
+        env = cli_env(base, tmp_path)
+        done = ma(env, "sessions")
+        assert done.returncode == 0, done.stderr
+        rows = [line.split()[0] for line in done.stdout.splitlines() if line.split()[:1] in ([older], [newer])]
+        assert rows == [newer, older], done.stdout
+        listed = [s["session_id"] for s in json.loads(ma(env, "--json", "sessions").stdout)]
+        assert listed == [older, newer]  # --json: that server's order, by id
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

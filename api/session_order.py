@@ -21,7 +21,7 @@ import math
 import os
 
 from storage import SESSION_ID_RE, SessionStore, check_session_id
-from worker.errors import InvalidRequestError
+from worker.errors import InvalidRequestError, echo
 
 ORDERS = ("id", "modified")
 MODIFIED_CURSOR = "m."  # "." is in no session id (SESSION_ID_RE): the orders' cursors cannot be taken for each other
@@ -33,7 +33,7 @@ def read_order(value: str | None) -> str:
         return "id"
     if value == "modified":
         return value
-    raise InvalidRequestError(f"order must be 'id' or 'modified', not {str(value)[:64]!r}", code="invalid_filter",
+    raise InvalidRequestError(f"order must be 'id' or 'modified', not {echo(value)}", code="invalid_filter",
                               details={"parameter": "order", "valid": list(ORDERS)})
 
 

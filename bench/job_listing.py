@@ -20,17 +20,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.app_child import APP_CLIENT  # noqa: E402
+
 F0_FRAMES_PER_SECOND = 172  # run_pitch's melody contour: a 5.8 ms hop
 
-CHILD = """
-import base64, json, resource, sys, time
-sys.path.insert(0, {root!r})
-from app import create_app
-from werkzeug.security import generate_password_hash
-app = create_app({{"REDIS_URL": {url!r}, "DATA_DIR": {data!r}, "AUTH_USERS": "u:" + generate_password_hash("pw"),
-                  "TESTING": True}})
-c = app.test_client()
-auth = {{"Authorization": "Basic " + base64.b64encode(b"u:pw").decode()}}
+CHILD = APP_CLIENT + """
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter()
 r = c.get("/jobs?limit={limit}", headers=auth)
@@ -77,7 +73,6 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=1000)
     ap.add_argument("--code", type=Path, default=None, help="a baseline checkout")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     from redis_server import start_embedded
 
     with tempfile.TemporaryDirectory() as tmp:

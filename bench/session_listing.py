@@ -19,16 +19,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-CHILD = """
-import base64, json, statistics, sys, time
-sys.path.insert(0, {root!r})
-from app import create_app
-from werkzeug.security import generate_password_hash
-app = create_app({{"REDIS_URL": {url!r}, "DATA_DIR": {data!r}, "AUTH_USERS": "u:" + generate_password_hash("pw"),
-                  "TESTING": True}})
-c = app.test_client()
-auth = {{"Authorization": "Basic " + base64.b64encode(b"u:pw").decode()}}
+from bench.app_child import APP_CLIENT  # noqa: E402
+
+CHILD = APP_CLIENT + """
 times = {{"id": [], "modified": []}}
 for _ in range({repeat}):
     for order in times:
@@ -57,7 +52,6 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=15)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     from redis_server import start_embedded
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,20 +10,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import xmlrpc.client
-from pathlib import Path
 
 import pytest
 
-from service import guard, supervisor_conf
+from service import guard
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
 from tests.conftest import wait_for
+from tests.supervised import runs, start_supervisord
 
-ROOT = Path(__file__).resolve().parent.parent
 STOP_SECONDS = 20  # supervisord stays stopping this long (the program ignores its stop signal), or until killed
 
 
@@ -32,17 +30,8 @@ def test_a_tick_handled_while_supervisord_stops_prints_nothing(tmp_path, monkeyp
     slow = Program("slow-to-stop", ["sh", "-c", "trap '' TERM; exec sleep 600"], priority=10, startsecs=1,
                    stopwaitsecs=STOP_SECONDS)
     layout = RunLayout.for_data_dir(tmp_path / "data")
-    layout.create()
-    layout.supervisor_conf.write_text(supervisor_conf.render(layout, [slow], str(ROOT)))
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
+    proc = start_supervisord(layout, [slow], stdout=subprocess.DEVNULL)
     sup = Supervisor(layout)
-
-    def running() -> bool:
-        try:
-            return sup.pid("slow-to-stop") > 0
-        except OSError:
-            return False
 
     def stopping() -> bool:
         try:
@@ -52,7 +41,7 @@ def test_a_tick_handled_while_supervisord_stops_prints_nothing(tmp_path, monkeyp
         return False
 
     try:
-        wait_for(running, timeout=30, message="supervisord to run its program")
+        wait_for(lambda: runs(sup, "slow-to-stop"), timeout=30, message="supervisord to run its program")
         program = sup.pid("slow-to-stop")
         proc.send_signal(signal.SIGTERM)  # run.py's stop
         wait_for(stopping, timeout=10, message="supervisord to begin its stop")

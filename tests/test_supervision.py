@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,13 @@ import redis
 import yaml
 
 from redis_server import free_port, redis_answers, valkey_binary, write_embedded_config
-from service import front, supervisor_conf
+from service import front
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
 from tests.conftest import wait_for
 from tests.run_served import group_alive
+from tests.supervised import runs, start_supervisord
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,21 +80,12 @@ def supervisord(tmp_path, monkeypatch):
     ]
     monkeypatch.setenv("SUPERVISE_START_RETRIES", "1")
     layout = RunLayout.for_data_dir(tmp_path / "data")
-    layout.create()
-    layout.supervisor_conf.write_text(supervisor_conf.render(layout, programs, str(ROOT)))
-    env = {**os.environ, "GUARD_FATAL_RETRY_SECONDS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    proc = start_supervisord(layout, programs, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "1"},
+                             stdout=subprocess.DEVNULL)
     sup = Supervisor(layout)
 
-    def running() -> bool:
-        try:
-            return sup.pid("family") > 0
-        except OSError:
-            return False
-
     try:
-        wait_for(running, timeout=30, message="supervisord to run its programs")
+        wait_for(lambda: runs(sup, "family"), timeout=30, message="supervisord to run its programs")
         yield sup, flag, layout
     finally:
         proc.send_signal(signal.SIGTERM)

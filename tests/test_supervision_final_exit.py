@@ -12,20 +12,18 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from config import EX_CONFIG
-from service import startup, supervisor_conf
+from service import startup
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
+from tests.supervised import start_supervisord
 
-ROOT = Path(__file__).resolve().parent.parent
 WHY = "CRITICAL job j1: this worker does not share the service's data directory; it stops, exit status 78"
 RUN_SECONDS = 2  # each program's life: past its startsecs (1 s), so its end is an exit, not a failed start
 TIMEOUT_SECONDS = 90
@@ -62,13 +60,8 @@ def test_a_worker_that_exits_78_stays_down_and_the_guard_says_why(tmp_path):
         worker_like("clean0", f"sleep {RUN_SECONDS}; exit 0"),  # a stop nobody asked for
     ]
     layout = RunLayout.for_data_dir(tmp_path / "data")
-    layout.create()
-    conf = supervisor_conf.render(layout, programs, str(ROOT))
-    assert "autorestart=unexpected\nexitcodes=78\n" in conf
-    layout.supervisor_conf.write_text(conf)
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = start_supervisord(layout, programs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert "autorestart=unexpected\nexitcodes=78\n" in layout.supervisor_conf.read_text()
     timer = threading.Timer(TIMEOUT_SECONDS, proc.kill)  # a test that hangs ends; the asserts then say what lacked
     timer.start()
     lines: list[str] = []
@@ -115,11 +108,8 @@ def test_a_worker_given_up_on_for_exiting_78_is_not_retried_every_30_s(tmp_path,
                             startsecs=5),
                 worker_like("crash1", f"sleep {RUN_SECONDS}; exit 1")]  # a clock: supervisord's lines each ~1 s
     layout = RunLayout.for_data_dir(tmp_path / "data")
-    layout.create()
-    layout.supervisor_conf.write_text(supervisor_conf.render(layout, programs, str(ROOT)))
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
-                            cwd=ROOT, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "0"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = start_supervisord(layout, programs, env={**os.environ, "GUARD_FATAL_RETRY_SECONDS": "0"},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     timer = threading.Timer(TIMEOUT_SECONDS, proc.kill)
     timer.start()
     lines: list[str] = []

@@ -171,15 +171,16 @@ def test_a_notice_goes_when_its_cause_is_gone_and_not_before(browser, server, cl
 @pytest.mark.needs_chromium
 def test_an_upload_the_server_renamed_is_named_as_stored(browser, server, session_id, audio_dir):
     """A stranger's "my song.wav" read so in the upload list and my_song.wav in Files (the server's safe name), and
-    a second upload of it, stored as my_song-1.wav, read "my song.wav" too."""
+    a second upload of it, stored as my_song-1.wav, read "my song.wav" too. (The second holds other bytes: the
+    same bytes again are not sent, tests/test_web_same_upload.py.)"""
     from tests.audio_synth import sine, write
 
-    sent = write(audio_dir / "my song.wav", sine(440, 0.3))
     context, page, problems = logged_in(browser)
     try:
         page.goto(f"{server}/#session={session_id}")
         page.locator("#session-title", has_text=session_id).wait_for()
-        for n, stored in enumerate(("my_song.wav", "my_song-1.wav")):
+        for n, (stored, hz) in enumerate((("my_song.wav", 440), ("my_song-1.wav", 550))):
+            sent = write(audio_dir / "my song.wav", sine(hz, 0.3))
             page.locator("#file-input").set_input_files(str(sent))
             item = page.locator("#upload-list li.upload.ok").nth(n)
             item.wait_for()

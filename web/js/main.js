@@ -163,9 +163,10 @@ initUploads({
     if (state.sessionId) {
       // deleted elsewhere (another tab, the API), the upload would make it again, empty, under the old jobs
       try {
-        await get(`/sessions/${encodeURIComponent(state.sessionId)}`);
+        // its uploads too: a file whose bytes it holds already is not sent again (uploads.js)
+        const { files } = await get(`/sessions/${encodeURIComponent(state.sessionId)}`);
         clearNotice('upload-session');
-        return state.sessionId;
+        return { sessionId: state.sessionId, files };
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
         notify(`Session ${state.sessionId} no longer exists (it was deleted); the files go into a new session.`,
@@ -180,7 +181,7 @@ initUploads({
       sessions.mark(created.session_id);
       $('#session-title').textContent = `Session ${created.session_id}`;
       clearNotice('upload-session');
-      return created.session_id;
+      return { sessionId: created.session_id, files: [] };
     } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
   },
   // Several files dropped at once: the first dropped is opened once stored (uploads.js), not the first to finish

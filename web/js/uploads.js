@@ -2,6 +2,7 @@
 import { upload } from './api.js';
 import { $, announce, el, errorText } from './ui.js';
 
+// `sessionForUpload()`: `{ sessionId, files }`, the session to upload into and the uploads it holds (its listing).
 // `onBatch(sessionId)`: files are on their way; it returns `open(name)`, called once with the batch's file to open
 // when it is known (null: every one was refused). `onUploaded(sessionId, names, renamed)`: one of them is stored.
 export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
@@ -9,15 +10,17 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
   const input = $('#file-input');
   const send = async (files) => {
     if (!files.length) return;
-    let sessionId;
-    try { sessionId = await sessionForUpload(); } catch (e) {
+    let target;
+    try { target = await sessionForUpload(); } catch (e) {
       // no session to put them in (the server away, a refusal): each file is listed as not uploaded, where they had
       // vanished with a notice alone
       for (const file of files) refused(listed(file), file, e);
       return;
     }
+    const { sessionId, files: held } = target;
     const opener = firstStored(files.length, onBatch(sessionId));
-    await Promise.all([...files].map((f, i) => sendOne(sessionId, f, onUploaded).then((stored) => opener(i, stored))));
+    await Promise.all([...files].map((f, i) => sendOne(sessionId, f, held, onUploaded)
+      .then((stored) => opener(i, stored))));
   };
   input.addEventListener('change', () => { send([...input.files]); input.value = ''; });
   zone.addEventListener('dragenter', (e) => { e.preventDefault(); zone.classList.add('over'); });
@@ -53,14 +56,16 @@ window.addEventListener('beforeunload', (e) => {
   if (sending > 0) { e.preventDefault(); e.returnValue = ''; }
 });
 
-// The stored name, or null when refused
-async function sendOne(sessionId, file, onUploaded) {
+// The stored name (or the name under which the session holds its bytes already), or null when refused
+async function sendOne(sessionId, file, held, onUploaded) {
   const item = listed(file);
   const bar = item.querySelector('progress');
   const status = item.querySelector('.status');
   const name = item.querySelector('.name');
   sending += 1;
   try {
+    const known = await heldAs(file, held, () => { status.textContent = 'comparing…'; });
+    if (known) return alreadyHeld(item, file, known);
     const answer = await upload(sessionId, file, (fraction) => {
       bar.value = fraction;
       status.textContent = fraction < 1 ? `${Math.round(fraction * 100)} %` : 'checking…';
@@ -89,6 +94,50 @@ async function sendOne(sessionId, file, onUploaded) {
   } finally {
     sending -= 1;
   }
+}
+
+// Files up to this size are compared by their SHA-256 with the session's uploads before they are sent: the browser
+// reads the whole file into memory to hash it (crypto.subtle has no streaming digest), one file at a time. Larger
+// ones are sent as before (the server then stores a renamed copy, x-1.ogg, of bytes it holds).
+export const HASH_LIMIT = 256 * 1024 * 1024;
+
+// The name under which the session holds `file`'s bytes already (its own name first), or null: then it is sent.
+// The CLI does not send such a file again (`ma analyze FILE --session S`); the page had stored a second copy of the
+// same recording dropped twice, `x-1.ogg`. Only uploads of the same size are candidates (the listing's `bytes`),
+// so a file is hashed only where one is; the listing's `sha256` is the server's digest of each upload (missing on a
+// server before it, or for a file changed on its disk since). Not hashed: files over HASH_LIMIT, and pages without
+// crypto.subtle (it exists in secure contexts only: https, or http to localhost).
+async function heldAs(file, held, onHashing) {
+  const candidates = held.filter((f) => f.sha256 && f.bytes === file.size);
+  if (!candidates.length || file.size > HASH_LIMIT || !globalThis.crypto?.subtle) return null;
+  onHashing();
+  let digest;
+  try { digest = await sha256(file); } catch { return null; } // unreadable here: sent, and the server says why
+  const same = candidates.filter((f) => f.sha256 === digest).map((f) => f.name).sort();
+  return same.includes(file.name) ? file.name : same[0] ?? null;
+}
+
+// one file read and hashed at a time: several large files dropped at once would each be held whole in memory
+let hashing = Promise.resolve();
+function sha256(file) {
+  const digest = hashing.then(async () => {
+    const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  });
+  hashing = digest.catch(() => {});
+  return digest;
+}
+
+// `file`'s bytes are the session's upload `known` already: not sent; the row says so until dismissed, and the
+// batch opens `known` as it would a stored upload
+function alreadyHeld(item, file, known) {
+  item.classList.add('ok', 'known');
+  item.querySelector('progress').remove(); // nothing was sent: a bar would read as an upload
+  const words = `already in this session as ${known}: not sent again`;
+  item.querySelector('.status').textContent = words;
+  announce(`${file.name} is ${words}`);
+  item.append(dismiss(item, `Dismiss the upload of ${file.name}`));
+  return known;
 }
 
 // the upload list's item of `file`, uploading

@@ -43,12 +43,17 @@ def _demucs_weights(options: SeparationOptions) -> None:
 def separation_models():
     """The `model` names POST /process/demucs takes and whether each can run here now (its weights on this
     machine; the DSP methods need none): the page had offered htdemucs first where its weights were missing, and
-    the run was a 409."""
-    known_params(frozenset())
+    the run was a 409. The CLI asks it before uploading; `owner` (which its --owner adds to every request) is
+    taken and has no bearing: the models are the server's, not a user's. `vocals_separation`: the model a
+    whisper job of source "vocals" (the CLI's --lyrics) runs first on a file with no vocal stem, and whether it
+    can (else that job is a 409), so the CLI need not upload a file to be told."""
+    known_params(frozenset({"owner"}))
     models_dir = _models_dir()
+    vocals = current_app.config["VOCALS_SEPARATION_MODEL"]
     return jsonify({"default": DEFAULT_MODEL, "models": [
         {"name": name, "needs_weights": name not in DSP_METHODS, "present": weights_present(name, models_dir)}
-        for name in available_models(models_dir)]})
+        for name in available_models(models_dir)],
+        "vocals_separation": {"model": vocals, "present": weights_present(vocals, models_dir)}})
 
 
 @bp.post("/process/demucs/<session_id>")

@@ -296,6 +296,9 @@ def test_the_separation_models_say_which_can_run_here(client):
     assert answer["default"] == "htdemucs" and models["htdemucs"] == {"name": "htdemucs", "needs_weights": True,
                                                                       "present": False}
     assert models["hpss"]["present"] and not models["hpss"]["needs_weights"] and models["repet"]["present"]
+    # what a whisper job of source "vocals" (--lyrics) separates with first: the CLI asks before uploading
+    assert answer["vocals_separation"] == {"model": "htdemucs", "present": False}
+    assert client.get("/separation/models", params={"owner": "whoever"}).status_code == 200  # the CLI's --owner
     assert client.get("/separation/models", params={"x": 1}).status_code == 400
 
 

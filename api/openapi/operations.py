@@ -145,7 +145,9 @@ OPERATIONS: dict[str, Op] = {
                                  {200: Ok("Every `model` name POST /process/demucs takes, with whether its weights "
                                           "are on this machine (`present`; the DSP methods hpss and repet need "
                                           "none).", ref("SeparationModels"))},
-                                 {400: "A query parameter (`invalid_filter`)."}),
+                                 {400: "A query parameter other than `owner` (`invalid_filter`; `owner` is "
+                                       "taken, as the CLI's --owner sends it, and changes nothing)."},
+                                 query=(OWNER,)),
     "POST /webhooks/check": Op("Check a webhook before using it", "jobs",
                                {200: Ok("A job-creating request would take it: the URL and the events it would "
                                         "get. Nothing is sent to it.", ref("WebhookCheck"))},

@@ -286,8 +286,11 @@ def job_listing_schemas() -> dict[str, Schema]:
                              secret={"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
                                      "description": "The user's key, `whsec_<base64>` as Standard Webhooks "
                                                     "libraries read it."}),
-        "SeparationModels": obj(["default", "models"], default=STR, models=arr(obj(
-            ["name", "needs_weights", "present"], name=STR, needs_weights=BOOL, present=BOOL))),
+        "SeparationModels": obj(["default", "models", "vocals_separation"], default=STR, models=arr(obj(
+            ["name", "needs_weights", "present"], name=STR, needs_weights=BOOL, present=BOOL)),
+            vocals_separation=obj(["model", "present"], "The separation a whisper job of source `vocals` runs "
+                                  "first on a file with no vocal stem (`VOCALS_SEPARATION_MODEL`), and whether "
+                                  "its weights are here (false: such a job is a 409).", model=STR, present=BOOL)),
         "WebhookCheck": obj(["webhook", "events"], webhook=STR,
                             events=arr({"enum": ["start", "progress", "completed"]}, "The events it would get.")),
         "TokenInfo": obj(["id", "user", "name", "created_at"], id=STR, user=STR, name=STR, created_at=STR),

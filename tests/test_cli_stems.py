@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import ADMIN, ADMIN_PASSWORD, USER
 from tests.test_cli import cli_env, ma, song
 
 
@@ -31,33 +32,85 @@ def test_lyrics_wait_for_the_stems_of_the_same_run(env, tmp_path):
     assert {name: j["state"] for name, j in jobs.items()} == {"stems": "succeeded", "lyrics": "succeeded"}, jobs
     assert jobs["lyrics"]["result"]["source"] == "vocals"
 
-    # without --wait nothing waits: in a new session the lyrics job is refused (nothing can separate first), and
-    # that is the file's error, with the stems job it started reported
-    alone = ma(env, "--json", "analyze", "sung.wav", "--stems", "--model", "repet", "--lyrics", cwd=tmp_path)
+    # without --wait nothing waits: in a new session the lyrics job would be refused (nothing can separate first,
+    # the server's listing says): refused before anything is sent, with the way out in the CLI's own terms
+    alone = ma(env, "analyze", "sung.wav", "--stems", "--model", "repet", "--lyrics", cwd=tmp_path)
     assert alone.returncode == 1, alone.stderr
-    [file] = json.loads(alone.stdout)["files"]
+    assert "in this command: add --wait" in alone.stderr and "nothing was uploaded" in alone.stderr, alone.stderr
+    assert "model_not_downloaded" in alone.stderr and "session" not in alone.stderr, alone.stderr
+    # in a session that holds the file already, the server decides (it may have the vocal stem): its 409 is the
+    # file's error, with the stems job it started reported
+    named = f"lyr-{tmp_path.name[-8:]}"
+    assert ma(env, "analyze", "sung.wav", "--features", "--session", named, cwd=tmp_path).returncode == 0
+    held = ma(env, "--json", "analyze", "sung.wav", "--stems", "--model", "repet", "--lyrics", "--session", named,
+              cwd=tmp_path)
+    assert held.returncode == 1, held.stderr
+    [file] = json.loads(held.stdout)["files"]
     assert file["error"]["code"] == "model_not_downloaded" and file["error"]["status"] == 409, file
     assert [j["analysis"] for j in file["jobs"]] == ["stems"] and file["jobs"][0]["job_id"]
-    assert "in this command: add --wait" in alone.stderr, alone.stderr  # the way out, in the CLI's own terms
+    assert "in this command: add --wait" in held.stderr, held.stderr
     # hpss makes no vocal stem: refused before anything is sent (it had been found out once the stems were made)
     hpss = ma(env, "analyze", "sung.wav", "--stems", "--model", "hpss", "--lyrics", "--wait", cwd=tmp_path)
     assert hpss.returncode == 2 and "hpss makes none" in hpss.stderr and "--model repet" in hpss.stderr, hpss.stderr
     assert "session" not in hpss.stderr and "uploaded" not in hpss.stderr
 
 
-def test_a_run_whose_every_job_is_refused_leaves_no_session(env, tmp_path, client):
-    """`analyze --stems` where the server has no htdemucs weights: the upload went in, the job was refused (409),
-    and each try left a session holding the file and no job (a stranger's). The session the run made goes."""
+def test_stems_with_a_model_the_server_cannot_run_send_nothing(env, tmp_path, client):
+    """`analyze --stems` where the server has no htdemucs weights: the whole file was uploaded (minutes for a
+    stranger's 500 MB recording), then the separation job was refused (409, exit 1). The CLI asks the server's
+    GET /separation/models first: the same refusal and exit code, with the models it can run, and no session
+    made, no byte of audio sent; a file the named session holds already is refused before any job too."""
     song(tmp_path / "t.wav", bars=2)
-    done = ma(env, "--json", "analyze", "t.wav", "--stems", cwd=tmp_path)
+    sessions_before = {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]}
+    done = ma(env, "--json", "analyze", "t.wav", "--features", "--stems", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    report = json.loads(done.stdout)
-    [file] = report["files"]
-    assert file["error"]["code"] == "model_not_downloaded" and file["jobs"] == [], file
-    assert report["session_deleted"] is True
-    assert client.get(f"/sessions/{report['session_id']}").status_code == 404
-    named = ma(env, "--json", "analyze", "t.wav", "--stems", "--session", f"keep-{tmp_path.name[-8:]}", cwd=tmp_path)
-    assert named.returncode == 1 and json.loads(named.stdout)["session_deleted"] is False  # a session named: kept
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "model_not_downloaded", error
+    assert "'htdemucs' are not present" in error["message"] and "nothing was uploaded" in error["message"], error
+    assert "it can run hpss, repet: use --model hpss or --model repet" in error["message"], error
+    sessions_after = {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]}
+    assert sessions_after == sessions_before  # no session made: nothing was uploaded
+    # a named session that does not exist yet is not made either; words on stderr without --json
+    named = f"keep-{tmp_path.name[-8:]}"
+    words = ma(env, "analyze", "t.wav", "--stems", "--model", "htdemucs_ft", "--session", named, cwd=tmp_path)
+    assert words.returncode == 1 and "'htdemucs_ft' are not present" in words.stderr, words.stderr
+    assert "uploaded t.wav" not in words.stderr and client.get(f"/sessions/{named}").status_code == 404
+    # the file already in the session (not sent again) gets no job: the check comes first
+    assert ma(env, "analyze", "t.wav", "--features", "--session", named, cwd=tmp_path).returncode == 0
+    again = ma(env, "--json", "analyze", "t.wav", "--features", "--stems", "--session", named, cwd=tmp_path)
+    assert again.returncode == 1 and json.loads(again.stdout)["error"]["code"] == "model_not_downloaded"
+    jobs = client.get("/jobs", params={"session_id": named}).json()["jobs"]
+    assert [j["type"] for j in jobs] == ["features"], jobs  # the first run's only
+    # an admin's --owner adds `owner` to every request, the listing's too: it is taken there, and the check holds
+    admin = ma({**env, "MA_USER": ADMIN, "MA_PASSWORD": ADMIN_PASSWORD}, "analyze", "t.wav", "--stems", "--owner",
+               USER, "--session", named, cwd=tmp_path)
+    assert admin.returncode == 1 and "nothing was uploaded" in admin.stderr, admin.stderr
+    # --lyrics alone in a new session: its vocal stem needs htdemucs first (the server's VOCALS_SEPARATION_MODEL)
+    lyrics = ma(env, "--json", "analyze", "t.wav", "--features", "--lyrics", cwd=tmp_path)
+    assert lyrics.returncode == 1, lyrics.stderr
+    error = json.loads(lyrics.stdout)["error"]
+    assert error["code"] == "model_not_downloaded" and "'htdemucs' (its VOCALS_SEPARATION_MODEL)" in error["message"]
+    assert "in this command: add --stems --model repet --wait" in error["message"], error
+    assert {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]} \
+        == sessions_before | {named}
+    # a model it can run goes on as before
+    repet = ma(env, "--json", "analyze", "t.wav", "--stems", "--model", "repet", "--session", named, cwd=tmp_path)
+    assert repet.returncode == 0, repet.stderr
+
+
+def test_a_batch_with_a_model_the_server_cannot_run_sends_nothing(env, tmp_path, client):
+    """`batch DIR --stems` without htdemucs' weights had uploaded every file of the folder, each then refused."""
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for n in range(2):
+        song(folder / f"t{n}.wav", bars=1)
+    before = {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]}
+    done = ma(env, "batch", str(folder), "--stems", cwd=tmp_path)
+    assert done.returncode == 1 and "'htdemucs' are not present" in done.stderr, done.stderr
+    assert "nothing was uploaded" in done.stderr and "into session" not in done.stderr, done.stderr
+    lyrics = ma(env, "batch", str(folder), "--lyrics", cwd=tmp_path)
+    assert lyrics.returncode == 1 and "VOCALS_SEPARATION_MODEL" in lyrics.stderr, lyrics.stderr
+    assert {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]} == before
 
 
 def test_stems_format_asks_the_server_for_flac_or_mp3_stems(env, tmp_path, client):

@@ -12,6 +12,7 @@ from typing import Any
 from .analyses import Analysis, plan
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
+from .model_check import check_models, lyrics_hint
 from .summary import summary_lines
 from .ui import LineTracker, Output, Tracker
 from .watching import Followed, Follower, ask_cancel, wait_all
@@ -43,12 +44,15 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     require_job_queue(client)
+    now, after_stems = _after_stems(analyses, waited=args.wait)
+    # a --stems model the server cannot run, or --lyrics at once in a new session where it cannot separate the
+    # vocals: refused before a session is made or a byte sent
+    check_models(client, analyses, now, new_session=not args.session)
     check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
     session_id = args.session or client.create_session()
     out.note(f"session {session_id}")
     tracker: Tracker = out.tracker() if args.wait else LineTracker(out.err, quiet=True)
     follower = Follower(client, tracker)
-    now, after_stems = _after_stems(analyses, waited=args.wait)
     try:
         with tracker:
             for item in runs:
@@ -255,16 +259,6 @@ def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list
             follower.follow(job["job_id"], f"{item.name} {analysis.name}")
         else:
             out.note(f"started {analysis.name} on {item.name}: job {job['job_id']}")
-
-
-def lyrics_hint(analyses: list[Analysis]) -> str:
-    """What --lyrics lacks where nothing can separate the vocals first, in the CLI's terms. Only repet makes a
-    vocal stem without weights (hpss makes harmonic and percussive ones: a stranger was told "(or hpss)")."""
-    stems = next((a for a in analyses if a.name == "stems"), None)
-    if stems is not None and stems.options.get("model") == "repet":
-        return "add --wait: the transcript then waits for the stems"
-    return ("add --stems --model repet --wait (repet needs no weights), and the transcript waits for the stems; "
-            "for speech with no music (an audiobook, a podcast), --transcribe instead needs no stems")
 
 
 def refused_for_this_file(e: MusicAnalyzerError) -> bool:

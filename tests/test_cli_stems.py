@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 
 import pytest
+import requests
+from werkzeug.wrappers import Request, Response
 
-from tests.conftest import ADMIN, ADMIN_PASSWORD, USER
+from tests.conftest import ADMIN, ADMIN_PASSWORD, USER, serving
 from tests.test_cli import cli_env, ma, song
 
 
@@ -130,3 +133,36 @@ def test_stems_format_asks_the_server_for_flac_or_mp3_stems(env, tmp_path, clien
     assert alone.returncode == 2 and "add --stems" in alone.stderr and "uploaded" not in alone.stderr, alone.stderr
     ogg = ma(env, "analyze", "t.wav", "--stems", "--stems-format", "ogg", cwd=tmp_path)
     assert ogg.returncode == 2 and "invalid choice: 'ogg'" in ogg.stderr, ogg.stderr
+
+
+@pytest.fixture()
+def older_server(server) -> Iterator[str]:
+    """The test server behind a real HTTP forwarder that answers GET /separation/models 404, as a server from
+    before the route does (its error envelope); every other request goes through unchanged."""
+    def forward(environ, start_response):
+        request = Request(environ)
+        if request.path == "/separation/models":
+            body = json.dumps({"error": {"code": "not_found", "message": "no such route"}})
+            return Response(body, 404, content_type="application/json")(environ, start_response)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = requests.request(request.method, server + request.full_path.rstrip("?"), headers=headers,
+                                  data=request.get_data(), timeout=120)
+        kept = [(k, v) for k, v in answer.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")]
+        return Response(answer.content, answer.status_code, headers=kept)(environ, start_response)
+
+    with serving(forward) as base:
+        yield base
+
+
+def test_a_server_without_the_listing_decides_after_the_upload(older_server, celery_worker, tmp_path):
+    """A server from before GET /separation/models (404): the CLI goes on as it did, the upload then the
+    server's own 409 for the separation job, and the session it made deleted again."""
+    song(tmp_path / "t.wav", bars=1)
+    done = ma(cli_env(older_server, tmp_path), "--json", "analyze", "t.wav", "--stems", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    [file] = report["files"]
+    assert file["upload"]["name"] == "t.wav" and file["jobs"] == [], file  # uploaded, then refused
+    assert file["error"]["code"] == "model_not_downloaded" and file["error"]["status"] == 409, file
+    assert report["session_deleted"] is True

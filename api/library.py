@@ -27,7 +27,7 @@ from api.models import MODEL_WAIT_MAX_SECONDS, require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
-from library.ask import ANSWERED_STAGE, measured_answer
+from library.ask import ANSWERED_STAGE, NOTHING_STAGE, measured_answer, unmatched_answer
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
@@ -196,8 +196,11 @@ def ask():
     owner = access.acting_owner()
     # a question the measurements answer alone is answered here, its job recorded finished: no worker is waited for
     found = measured_answer(library(), owner=owner, question=options.question)
+    stage = ANSWERED_STAGE
+    if found is None:  # nor one nothing in the library matches: the search says so as it would in the worker
+        found, stage = unmatched_answer(library(), owner=owner, question=options.question), NOTHING_STAGE
     return run_and_wait("library_ask", options, body, owner=owner,
-                        answer=(found, ANSWERED_STAGE) if found is not None else None)
+                        answer=(found, stage) if found is not None else None)
 
 
 @bp.post("/reindex")

@@ -30,6 +30,7 @@ CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,3}:[0-5]\d)(?!\d|:\d)")  # a time in a 
 EXCERPT_CHARS = 300
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
+NOTHING_STAGE = "done (nothing in the library matches)"  # ... and when its request found nothing to ask about
 # the search reads words; what was measured is read from the question only as question_facts.py can (a stranger's
 # "what is the slowest track?" had got the first sentence alone, as if the library were empty)
 NOTHING_FOUND = ("Nothing in your library matches the question. Questions are answered from the transcripts, "
@@ -140,6 +141,16 @@ def measured_answer(library: Library, *, owner: str, question: str,
     if tracks and not facts.listing:
         return None
     return _measured_result(question, facts, tracks, _listed_answer(facts, tracks))
+
+
+def unmatched_answer(library: Library, *, owner: str, question: str) -> dict[str, Any] | None:
+    """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it, else None (the
+    model is asked). Told by the request: it had been a GPU job, a stranger's "which song has fast drums?" waiting
+    43 s behind a transcription to be told nothing matched."""
+    if question_facts(question) or library.search(owner=owner, query=question, mode="hybrid", limit=1):
+        return None
+    return {"question": question, "answer": NOTHING_FOUND, "model": None, "citations": [], "candidates": [],
+            "cited_by": None, "warnings": [], "measured_filter": None}
 
 
 def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:

@@ -73,7 +73,8 @@ def test_tracks_are_listed_by_their_measured_key_and_tempo_and_a_row_opens_its_s
         list_tracks(page, key="C major")
         (row,) = rows_of(page, sid)  # exactly the C-major file: file, session, key with its Camelot code, ...
         assert row[:3] == ["in-c.wav", sid, "C major (8B)"], row
-        assert row[3:] == [f"{c_major['tempo_bpm']:.1f} BPM", c_major["metre"] or "–", "0:08"], row
+        assert row[3:] == [f"{c_major['tempo_bpm']:.1f} BPM", c_major["metre"] or "–", "0:08", "–"], row  # no
+        # transcript: vocals untold
         # a tempo range half theirs: both, marked as matching at half their tempo
         list_tracks(page, tempo=("55", "65"))
         tempi = {r[0]: r[3] for r in rows_of(page, sid)}
@@ -163,6 +164,27 @@ def test_a_question_naming_measured_facts_is_answered_without_a_model(browser, s
         assert " measured in c major: " in page.locator("#library-answer .answer").inner_text()
         assert page.locator("#library-answer .citations li[data-file='in-a.wav']").count() == 0
         assert "no model was asked" in page.locator("#library-answer").inner_text()
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_a_transcribed_voice_is_listed_with_vocals_as_the_cli_lists_it(browser, server, client, sung):
+    # the page had no vocals column: the CLI's `library tracks` said "yes" for a stranger's spoken clip, the page
+    # nothing
+    (track,) = client.get("/library/tracks", params={"session_id": sung}).json()["tracks"]
+    assert track["has_vocals"] is True
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server, f"/#session={sung}")
+        page.locator("#session-title", has_text=sung).wait_for()
+        page.get_by_label("Only the open session").check()  # the tester's library holds every test's tracks
+        list_tracks(page)
+        (row,) = rows_of(page, sung)
+        assert row[0] == "train.wav" and row[-1] == "yes", row
+        assert page.locator("#library-tracks th", has_text="Vocals").count() == 1
         assert not problems, problems
     finally:
         context.close()

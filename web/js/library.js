@@ -143,7 +143,10 @@ export class LibraryPanel {
       el('td', { title: sure }, key),
       el('td', { title: odd, dataset: { tempoMatch: t.tempo_match ?? '' } }, tempo),
       el('td', {}, t.metre ?? '–'),
-      el('td', {}, formatClock(t.duration_seconds)));
+      el('td', {}, formatClock(t.duration_seconds)),
+      // as the CLI's vocals column and has_vocals (the page had no column: a stranger's spoken clip read as
+      // untold here and "yes" in `ma library tracks`)
+      el('td', {}, t.has_vocals === true ? 'yes' : t.has_vocals === false ? 'no' : '–'));
   }
 
   // the session, as a button that opens it at the file

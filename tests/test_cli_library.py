@@ -19,7 +19,7 @@ def two_songs(client, tmp_path) -> str:
     return measured_songs(client, tmp_path)
 
 
-def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, tmp_path):
+def test_tracks_similar_and_a_question_from_the_command_line(server, client, two_songs, tmp_path):
     env = cli_env(server, tmp_path)
     sid = two_songs
     listed = ma(env, "--json", "library", "tracks", "--session", sid, "--key", "C major")
@@ -44,6 +44,19 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, two_songs, 
     near = ma(env, "--json", "library", "similar", track["track_id"], "--limit", "50")
     assert near.returncode == 0 and near.stdout.count('"track_id"') >= 2
     assert any(n["track"]["filename"] == "in-a.wav" for n in json.loads(near.stdout)["similar"])
+    # TRACK by its file name, as `library tracks` shows it (a stranger's `library similar Motorway.ogg` had been
+    # told "no track 'Motorway.ogg' in your library"); several of that name: which, and --session
+    named = ma(env, "--json", "library", "similar", "IN-C.wav", "--session", sid, "--limit", "50")
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout)["track"]["track_id"] == track["track_id"]
+    (tmp_path / "again").mkdir()
+    measured_songs(client, tmp_path / "again")  # another session holding an in-c.wav
+    several = ma(env, "library", "similar", "in-c.wav")
+    assert several.returncode == 2 and "tracks are named 'in-c.wav'" in several.stderr, several.stderr
+    assert f"{track['track_id']} ({sid})" in several.stderr and "--session NAME" in several.stderr
+    missing = ma(env, "library", "similar", "nowhere.wav", "--session", sid)
+    assert missing.returncode == 2 and f"no track named 'nowhere.wav' in your library in session {sid}" \
+        in missing.stderr, missing.stderr
     # a question that names a measured fact no track has, or asks for the tracks that have it: answered by the
     # server at once (no job to follow), the list with a citation per track
     asked = ma(env, "library", "ask", "Which tracks are in C major, in 5/4?")

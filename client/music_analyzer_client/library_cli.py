@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from typing import Any
 
 from .client import MusicAnalyzer
-from .errors import EXIT_INTERRUPTED, EXIT_OK
+from .errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 from .library import SEARCH_MODES
 from .ui import Output
 from .watching import CommandFollow, ask_cancel
 from .webhooks import add_webhook_flags, webhook_args
 
 TEXT_CHARS = 60  # of a line or passage in a table
+TRACK_ID_RE = re.compile(r"[0-9a-f]{24}")  # the server's track ids
 
 
 def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -45,7 +47,8 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     search.add_argument("--limit", type=positive, default=10, metavar="N", help="how many (default 10, at most 50)")
 
     similar = sub.add_parser("similar", parents=[common], help="the tracks nearest to one (by its measurements)")
-    similar.add_argument("track_id", metavar="TRACK")
+    similar.add_argument("track_id", metavar="TRACK", help="a track's id (`library tracks`' first column) or file name")
+    similar.add_argument("--session", metavar="NAME", help="the session of a TRACK given by file name")
     similar.add_argument("--mix", action="store_true", help="only tracks a DJ could mix into it (key and tempo)")
     similar.add_argument("--limit", type=positive, default=10, metavar="N")
 
@@ -92,7 +95,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         page = client.library.search_page(args.query, mode=args.mode, limit=args.limit)
         _show(out, page["results"], _nothing_found(page), ["score", "file", "session", "at", "text"], _hit_row)
     else:
-        near = client.library.similar(args.track_id, limit=args.limit, mix=args.mix)
+        near = client.library.similar(_track_id(client, args.track_id, args.session), limit=args.limit, mix=args.mix)
         if not out.json:
             seed = near.get("track") or {}
             facts = [_key(seed), f"{_bpm(seed.get('tempo_bpm'))} BPM" if seed.get("tempo_bpm") else ""]
@@ -105,6 +108,25 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             out.note("a track compared on less than all the seed measured (compared under 100%: no features result, "
                      "or no key and tempo) is listed after every track compared on all of it, whatever its distance")
     return EXIT_OK
+
+
+def _track_id(client: MusicAnalyzer, track: str, session: str | None) -> str:
+    """TRACK as an id, or the one track of that file name (in `session`): a stranger's `library similar
+    Motorway.ogg` had been told "no track 'Motorway.ogg' in your library" beside a listing that held it."""
+    if (TRACK_ID_RE.fullmatch(track) or not track.strip()) and session is None:  # (none: the client refuses it)
+        return track
+    listed = list(client.library.tracks(page_size=200, session_id=session))
+    named = [t for t in listed if track in (t["filename"], t["track_id"])] \
+        or [t for t in listed if t["filename"].casefold() == track.casefold()]
+    where = f" in session {session}" if session else ""
+    if not named:
+        raise UsageError(f"no track named {track!r} in your library{where}: TRACK is a file name or a track id "
+                         "(the first column of `library tracks`)", code="track_not_found")
+    if len(named) > 1:
+        held = ", ".join(f"{t['track_id']} ({t['session_id']})" for t in named[:10])
+        raise UsageError(f"{len(named)} tracks are named {track!r}{where}: {held}; give its id, or --session NAME",
+                         code="ambiguous_track")
+    return str(named[0]["track_id"])
 
 
 def _job(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:

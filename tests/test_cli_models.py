@@ -90,14 +90,16 @@ def test_the_spinner_says_what_a_model_job_does(server, celery_worker, client, s
     assert job_text({"state": "running", "stage": "loading model", "progress": 0.0}) == "running · loading model"
 
 
-def test_models_status_before_any_gpu_worker_reported_says_so(own_queues, tmp_path):
+def test_models_status_before_any_gpu_worker_reported_says_so(own_queues, private_redis, tmp_path):
     """A server whose GPU worker has not published its status (none started yet): the status line had read
-    "device: ?"."""
+    "device: ?". A Redis of its own: the status a worker publishes is the deployment's, and the suite's workers
+    publish theirs in the shared one."""
     from app import create_app
     from tests.conftest import serving
     from tests.test_cli import ma
 
-    with serving(create_app(own_queues)) as base:
+    settings = {**own_queues, "REDIS_URL": f"redis://127.0.0.1:{private_redis.port}/0"}
+    with serving(create_app(settings)) as base:
         status = ma(cli_env(base, tmp_path), "models", "status")
     assert status.returncode == 0, status.stderr
     assert "current model: none · device: not reported yet (no GPU worker has published its status)" in \

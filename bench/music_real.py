@@ -85,10 +85,17 @@ SOURCES = {  # package folder -> (subfolder, tracks taken: every n-th file, sort
     "x_powermanga-data": ("usr/share/games/powermanga/sound/handheld_console", 1, "music_*"),
     "x_teeworlds-data": ("usr/share/games/teeworlds/data/audio", 1, "music_*"),
     "x_pinball-data": ("usr/share/games/pinball", 1, "*/*"),
+    # added 2026-12-06 (evening; held out: no rule chosen or constant fitted on them): a point-and-click adventure's
+    # score (drascula-music, ScummVM's CD audio tracks, every second of those of MIN_SECONDS or more), a platform
+    # game's ambient, orchestral and electronic pieces (openclonk-data, all 8) and a space shooter's metal and
+    # orchestral tracks (marsshooter-data, its music folder: all 10)
+    "x_drascula-music": ("usr/share/scummvm/drascula/audio", 2, "*"),
+    "x_openclonk-data": ("usr/share/games/openclonk/Music.ocg", 1, "*.ogg"),
+    "x_marsshooter-data": ("usr/share/games/marsshooter/audio/music", 1, "*"),
 }
 # Packages whose folders mix music with sound effects or hold one file twice (pinball's tux/intro.ogg is
 # professor/introp.ogg): files shorter than MIN_SECONDS and repeated contents are dropped before every n-th is taken
-EFFECTS_MIXED = {"x_supertux-data", "x_freeorion-data", "x_funnyboat", "x_pinball-data"}
+EFFECTS_MIXED = {"x_supertux-data", "x_freeorion-data", "x_funnyboat", "x_pinball-data", "x_drascula-music"}
 MIN_SECONDS = 20.0
 # Packages whose tracks come in a normal and a faster version, named by the game's own <music> files (`file`,
 # `fast-filename`): a reference-free check, as the faster one's tempo over the normal one's must be how much faster

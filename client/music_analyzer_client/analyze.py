@@ -44,7 +44,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     in_session = session_files(client, args.session) if args.session else {}
     runs = [_file_run(given, in_session, args.session) for given in args.files]
     require_job_queue(client)
-    now, after_stems = _after_stems(analyses, waited=args.wait)
+    now, after_stems = split_after_stems(analyses, waited=args.wait)
     # a --stems model the server cannot run, or --lyrics at once in a new session where it cannot separate the
     # vocals: refused before a session is made or a byte sent
     check_models(client, analyses, now, new_session=not args.session)
@@ -87,7 +87,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _after_stems(analyses: list[Analysis], *, waited: bool) -> tuple[list[Analysis], list[Analysis]]:
+def split_after_stems(analyses: list[Analysis], *, waited: bool) -> tuple[list[Analysis], list[Analysis]]:
     """(started at once, started once the file's --stems job has succeeded). --lyrics transcribes the vocal stem:
     started beside --stems (a stranger's `--stems --model repet --lyrics`) it was refused (409) where no
     htdemucs weights could separate it first, or separated a second time where they could. Without --wait

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyses import AUDIO_SUFFIXES, Analysis, plan
-from .analyze import about, require_job_queue, session_files, uploaded_as
+from .analyze import about, require_job_queue, session_files, split_after_stems, uploaded_as
 from .batch_state import BatchState, default_state_path, file_stamp, held
 from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
@@ -77,8 +77,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
     if not args.resume:  # a --stems model the server cannot run, or --lyrics that needs one: before a file is sent
         analyses = plan(args)  # each file's jobs run in turn: --lyrics after --stems has its vocal stem
-        now = [a for a in analyses if a.name != "lyrics"] if any(a.name == "stems" for a in analyses) else analyses
-        check_models(client, analyses, now, new_session=not args.session)
+        check_models(client, analyses, split_after_stems(analyses, waited=True)[0], new_session=not args.session)
     check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
     path = Path(args.state).expanduser() if args.state else default_state_path(folder)
     with held(path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from worker.camelot import parse_key, relative
+
 from .key import CLOSE_RATIO, DEFAULT_PROFILES, PITCH_NAMES, key_label, key_scores, viterbi
 
 WINDOW_SECONDS = 12.0  # key-change analysis window
@@ -143,13 +145,10 @@ def relative_note(timeline: str, kept: str) -> str:
     """"; D# major is C minor's relative major (the same notes)" where the two keys are a relative pair, else "": a
     stranger's C minor at confidence 0.92 came with "D# major covers 68% of the track, C minor 0%", which read as
     the key being wrong, where the two name one scale from two tonics."""
-    (tonic, mode), (kept_tonic, kept_mode) = timeline.split(), kept.split()
-    if mode == kept_mode:
+    code = parse_key(timeline)
+    if code is None or relative(code) != parse_key(kept):
         return ""
-    major, minor = (tonic, kept_tonic) if mode == "major" else (kept_tonic, tonic)
-    if (PITCH_NAMES.index(major) + 9) % 12 != PITCH_NAMES.index(minor):
-        return ""
-    return f"; {timeline} is {kept}'s relative {mode} (the same notes)"
+    return f"; {timeline} is {kept}'s relative {timeline.split()[1]} (the same notes)"
 
 
 def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) -> list[str]:

@@ -27,7 +27,7 @@ from api.models import MODEL_WAIT_MAX_SECONDS, require_weights, run_and_wait
 from api.process import json_body, options_of
 from config import MODEL_REGISTRY
 from jobs.services import services
-from library.ask import ANSWERED_STAGE, NOTHING_STAGE, measured_answer, unmatched_answer
+from library.ask import ANSWERED_STAGE, NOTHING_STAGE, measured_answer, unmatched_answer, whose_library
 from library.options import AskOptions, ReindexOptions
 from library.service import Library, library_for
 from library.store import TrackFilter
@@ -193,13 +193,14 @@ def ask():
         choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
     elif options.model_type is not None:
         require_weights(options.model_type)
-    owner = access.acting_owner()
+    owner, asker = access.acting_owner(), access.caller().name
+    whose = whose_library(owner=owner, asker=asker)  # an admin's ?owner=: the answer names whose library it is
     # a question the measurements answer alone is answered here, its job recorded finished: no worker is waited for
-    found = measured_answer(library(), owner=owner, question=options.question)
+    found = measured_answer(library(), owner=owner, question=options.question, whose=whose)
     stage = ANSWERED_STAGE
     if found is None:  # nor one nothing in the library matches: the search says so as it would in the worker
-        found, stage = unmatched_answer(library(), owner=owner, question=options.question), NOTHING_STAGE
-    return run_and_wait("library_ask", options, body, owner=owner,
+        found, stage = unmatched_answer(library(), owner=owner, question=options.question, whose=whose), NOTHING_STAGE
+    return run_and_wait("library_ask", options, body, owner=owner, asked_by=asker if asker != owner else None,
                         answer=(found, stage) if found is not None else None)
 
 

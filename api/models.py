@@ -77,13 +77,14 @@ def wait_seconds(body: dict) -> float:
 
 
 def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None,
-                 answer: tuple[dict, str] | None = None):
+                 answer: tuple[dict, str] | None = None, asked_by: str | None = None):
     """The model routes' answer: 200 with the result (and `job_id`) if the job ends within `wait` (body or query,
     default SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow. `answer`: the
-    request has answered it (create_job): 200 with it, whatever the wait."""
+    request has answered it (create_job): 200 with it, whatever the wait; `asked_by`: the caller, when acting for
+    `owner` (create_job)."""
     wait = wait_seconds(body)
     job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body,
-                     answer=answer)
+                     answer=answer, asked_by=asked_by)
     svc = services()
     with waits().share(access.caller().name) as may_wait:
         # past the caller's share of this process the 202 comes at once, as when the job outlasts the wait

@@ -63,6 +63,7 @@ class JobContext:
     settings: Mapping[str, Any]
     services: Services
     attempt: int = 0  # which run of the job this is (its record's `attempts` once started)
+    asked_by: str | None = None  # who made the job, when not its owner (an admin's ?owner=)
 
     @property
     def store(self) -> SessionStore:
@@ -309,7 +310,8 @@ def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict
     context = JobContext(job_id=job_id, job_type=job_type, owner=job["owner"], session_id=job["session_id"] or None,
                          files=params["files"], batch=params["batch"],
                          options=kind.options.from_request(params["options"], settings=settings),
-                         settings=settings, services=svc, attempt=int(job.get("attempts") or 0))
+                         settings=settings, services=svc, attempt=int(job.get("attempts") or 0),
+                         asked_by=params.get("asked_by"))
     return kind.work()(context, svc.jobs.reporter(job_id, started_at=started_at,
                                                   limit_seconds=float(settings["LONGEST_JOB_SECONDS"])))
 

@@ -32,7 +32,7 @@ LIBRARY_INDEX_TASK = "music_analyzer.library_index"  # tasks.library_index_task
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
            files: list[str] | None = None, batch: bool = False, queue: str | None = None,
            webhook: WebhookRequest | None = None, capped: bool = True, output_estimate: int | None = None,
-           audio_seconds: float | None = None) -> dict:
+           audio_seconds: float | None = None, asked_by: str | None = None) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
     `output_estimate`: the bytes it will write into the session, held against the owner's quota until it ends;
     `audio_seconds`: the length of the audio it reads (what its expected run is measured on, jobs/estimates.py).
@@ -40,13 +40,15 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     The owner of a job on a session is that session's owner: the worker finds the files in their folder.
 
     The record's params are `{"files", "batch", "options"}` for every type: the worker rebuilds the
-    options with the same `from_request` call the route made.
+    options with the same `from_request` call the route made; and `asked_by`, the caller, when it is not `owner` (an
+    admin's ?owner=: a library question's answer names whose library it is, JobContext.asked_by).
     """
     kind = JOB_TYPES[job_type]
     if not isinstance(options, kind.options):
         raise TypeError(f"{job_type} jobs take {kind.options.__name__}, not {type(options).__name__}")
     queue = queue or current_app.config[kind.queue_setting]
-    params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict()}
+    params: dict[str, Any] = {"files": list(files or []), "batch": batch, "options": options.to_dict(),
+                              **({"asked_by": asked_by} if asked_by and asked_by != owner else {})}
     svc = services()
     if capped:  # (a probe is not: it asks whether the queue is served, and its answer is its wait)
         svc.jobs.active.check_room(owner=owner, queue=queue, limit=int(current_app.config["MAX_ACTIVE_JOBS_PER_USER"]))

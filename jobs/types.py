@@ -72,17 +72,19 @@ JOB_TYPES: dict[str, JobType] = _types(
 
 
 def stored_params(job_type: str, params: dict[str, Any]) -> dict[str, Any]:
-    """`{"files", "batch", "options"}` from a job record, also from records queued by older versions.
+    """`{"files", "batch", "options", "asked_by"}` from a job record, also from records queued by older versions
+    (`asked_by`: the caller who acted for the owner, else None).
 
     Before this layout, params came in four shapes: pitch `{file, include}`; gemma_3n flattened options
     with `file`; demucs/whisper/musicgen `{file, options}`; generate/model_load the options themselves.
     """
-    if "options" in params and set(params) <= {"files", "batch", "options", "file"}:
+    if "options" in params and set(params) <= {"files", "batch", "options", "file", "asked_by"}:
         options = params["options"]
     else:
         options = {k: v for k, v in params.items() if k != "file"}
     if "files" in params:
-        return {"files": list(params["files"]), "batch": bool(params.get("batch")), "options": options}
+        return {"files": list(params["files"]), "batch": bool(params.get("batch")), "options": options,
+                "asked_by": params.get("asked_by")}
     name = params.get("file")
     # an old record without a file meant "every upload at run time"
     return {"files": [name] if name else [], "batch": not name, "options": options}

@@ -33,10 +33,12 @@ ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when i
 NOTHING_STAGE = "done (nothing in the library matches)"  # ... and when its request found nothing to ask about
 # the search reads words; what was measured is read from the question only as question_facts.py can (a stranger's
 # "what is the slowest track?" had got the first sentence alone, as if the library were empty)
-NOTHING_FOUND = ("Nothing in your library matches the question. Questions are answered from the transcripts, "
-                 "lyrics and analyses, and from what was measured when they name it: a key (\"which tracks are in "
-                 "D major?\"), a tempo (\"songs at 120 BPM\"), a metre (\"in 3/4\") or the fastest, slowest, "
-                 "longest, shortest, loudest or quietest track.")
+NOTHING_FOUND_AS = ("Nothing in {library} matches the question. Questions are answered from the transcripts, "
+                    "lyrics and analyses, and from what was measured when they name it: a key (\"which tracks are in "
+                    "D major?\"), a tempo (\"songs at 120 BPM\", \"slow songs\", \"something fast\"), a metre "
+                    "(\"in 3/4\") or the fastest, slowest, longest, shortest, loudest or quietest track.")
+YOURS = "your library"  # what the fixed sentences call the library asked about, when it is the asker's own
+NOTHING_FOUND = NOTHING_FOUND_AS.format(library=YOURS)
 RANKED_SHOWN = 5  # tracks an answer to "the slowest track" names: the first, then the next ones
 RANKED_WHAT = {"tempo_bpm": "tempo", "duration_seconds": "length", "loudness_lufs": "loudness"}
 MAX_LISTED_TRACKS = 20  # named in an answer the measurements give (and its citations); the count says the rest
@@ -44,11 +46,24 @@ SYSTEM = ("You answer questions about the user's music library using only the nu
           "Cite the excerpts you use by their number in square brackets, like [1].")
 
 
+def whose_library(*, owner: str, asker: str | None) -> str:
+    """How an answer names the library it is about: "your library" when it is the asker's own (or the asker is not
+    known: a job queued by an older version), else "the library of <owner>" (an admin asking about a user's library
+    with ?owner= had been answered "your library ...", as if about the admin's own)."""
+    return YOURS if asker is None or asker == owner else f"the library of {owner}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def answer_question(library: Library, *, owner: str, options: AskOptions, manager: Any,
-                    progress: Progress) -> dict[str, Any]:
+                    progress: Progress, asker: str | None = None) -> dict[str, Any]:
+    """`asker`: who asked, when not `owner` (whose library it is) the answer names the owner's library."""
     progress(0.05, "retrieving")
     facts = question_facts(options.question)
-    answered = measured_answer(library, owner=owner, question=options.question, facts=facts)
+    whose = whose_library(owner=owner, asker=asker)
+    answered = measured_answer(library, owner=owner, question=options.question, facts=facts, whose=whose)
     if answered is not None:  # (the route answers these itself: this is a job queued before it did, or replayed)
         return answered
     if facts:
@@ -60,13 +75,14 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     measured_filter = facts.as_dict() if facts else None
     if not candidates:
-        answer = _listed_answer(facts, []) if facts else NOTHING_FOUND
+        answer = _listed_answer(facts, [], whose) if facts else NOTHING_FOUND_AS.format(library=whose)
         return {"question": options.question, "answer": answer, "model": None, "citations": [], "candidates": [],
                 "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
     prompt = ask_prompt(options.question, facts, candidates=candidates, hits=hits)
     try:
-        generated = manager.generate(GenerateOptions(prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
+        system = SYSTEM if whose == YOURS else SYSTEM.replace("the user's music library", whose)
+        generated = manager.generate(GenerateOptions(prompt=prompt, system=system, max_length=options.max_new_tokens,
                                                      temperature=0.0, model_type=options.model_type),
                                      progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it
     except JobCanceled as e:  # the answer written so far is the canceled job's result, as a generation's is
@@ -117,12 +133,13 @@ def ask_prompt(question: str, facts: QuestionFacts | None, *, candidates: list[d
             "Answer in one or two sentences and cite the excerpts you used.")
 
 
-def measured_answer(library: Library, *, owner: str, question: str,
-                    facts: QuestionFacts | None = None) -> dict[str, Any] | None:
+def measured_answer(library: Library, *, owner: str, question: str, facts: QuestionFacts | None = None,
+                    whose: str = YOURS) -> dict[str, Any] | None:
     """The answer to a question the measurements alone answer, no model asked: that no track was measured as it
     says, or, when it asks for nothing but those tracks, their list, or their ranking for a superlative ("the
     slowest track"), or every track (question_facts.py). None: it needs the model (a stranger's "which tracks are in
-    D major?" had been given SmolLM2's invented titles and artists). `facts`: the question's, when read already."""
+    D major?" had been given SmolLM2's invented titles and artists). `facts`: the question's, when read already;
+    `whose`: how the answer names the library (whose_library)."""
     facts = question_facts(question) if facts is None else facts
     if not facts:
         return None
@@ -132,28 +149,28 @@ def measured_answer(library: Library, *, owner: str, question: str,
         by, descending = SUPERLATIVES[facts.ranked]
         tracks = library.ranked_tracks(owner=owner, where=facts.track_filter(), by=by, descending=descending,
                                        limit=RANKED_SHOWN)
-        return _measured_result(question, facts, tracks, _ranked_answer(facts, tracks, by))
+        return _measured_result(question, facts, tracks, _ranked_answer(facts, tracks, by, whose))
     if facts.files and facts.listing:  # "what key is song.wav in?", "is song.wav in D minor?": what it measured
         tracks = library.list_tracks(owner=owner, where=TrackFilter(filenames=facts.files), after=None,
                                      limit=MAX_LISTED_TRACKS)
-        return _measured_result(question, facts, tracks, _named_answer(facts, tracks))
+        return _measured_result(question, facts, tracks, _named_answer(facts, tracks, whose))
     tracks = library.list_tracks(owner=owner, where=facts.track_filter(), after=None, limit=MAX_MEASURED_TRACKS + 1)
     if tracks and not facts.listing:
         return None
-    return _measured_result(question, facts, tracks, _listed_answer(facts, tracks))
+    return _measured_result(question, facts, tracks, _listed_answer(facts, tracks, whose))
 
 
-def unmatched_answer(library: Library, *, owner: str, question: str) -> dict[str, Any] | None:
+def unmatched_answer(library: Library, *, owner: str, question: str, whose: str = YOURS) -> dict[str, Any] | None:
     """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it, else None (the
     model is asked). Told by the request: it had been a GPU job, a stranger's "which song has fast drums?" waiting
     43 s behind a transcription to be told nothing matched."""
     if question_facts(question) or library.search(owner=owner, query=question, mode="hybrid", limit=1):
         return None
-    return {"question": question, "answer": NOTHING_FOUND, "model": None, "citations": [], "candidates": [],
-            "cited_by": None, "warnings": [], "measured_filter": None}
+    return {"question": question, "answer": NOTHING_FOUND_AS.format(library=whose), "model": None, "citations": [],
+            "candidates": [], "cited_by": None, "warnings": [], "measured_filter": None}
 
 
-def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
+def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], whose: str) -> str:
     """What was measured of each track the question names by file ("groove_000.wav (session s1) was measured in A
     major (11B), at 72.4 BPM, in 4/4; it is 0:27 long."), and the names no track has."""
     lines = []
@@ -172,28 +189,28 @@ def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
     held = {t["filename"].lower() for t in tracks}
     missing = [name for name in facts.files if name.lower() not in held]
     if missing:
-        lines.append(f"No track in your library is named {' or '.join(missing)}.")
+        lines.append(f"No track in {whose} is named {' or '.join(missing)}.")
     return " ".join(lines)
 
 
-def _listed_answer(facts: QuestionFacts, tracks: list[dict[str, Any]]) -> str:
+def _listed_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], whose: str) -> str:
     where = f" {facts.described()}" if facts.described() else ""
     if not tracks:
-        return (f"No track in your library was measured{where}." if where else "Your library holds no tracks yet.")
+        return f"No track in {whose} was measured{where}." if where else f"{_sentence(whose)} holds no tracks yet."
     count = f"More than {MAX_MEASURED_TRACKS}" if len(tracks) > MAX_MEASURED_TRACKS else str(len(tracks))
     names = ", ".join(f"{t['filename']} (session {t['session_id']})" for t in tracks[:MAX_LISTED_TRACKS])
     rest = len(tracks) - min(len(tracks), MAX_LISTED_TRACKS)
     plural = len(tracks) != 1
     head = (f"{count} track{'s' if plural else ''} {'were' if plural else 'was'} measured{where}" if where
-            else f"Your library holds {count} track{'s' if plural else ''}")
+            else f"{_sentence(whose)} holds {count} track{'s' if plural else ''}")
     return f"{head}: {names}{f', and {rest} more' if rest > 0 else ''}."
 
 
-def _ranked_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], by: str) -> str:
+def _ranked_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], by: str, whose: str) -> str:
     where = f" {facts.described()}" if facts.described() else ""
     what = RANKED_WHAT[by]
     if not tracks:
-        return f"No track in your library{where} has a measured {what}."
+        return f"No track in {whose}{where} has a measured {what}."
     first, *then = tracks
     answer = (f"The {facts.ranked} track{where} is {first['filename']} (session {first['session_id']}): "
               f"{_measure(first, by)}.")

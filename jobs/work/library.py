@@ -19,4 +19,4 @@ def library_reindex(ctx: JobContext, progress: Progress) -> dict:
 
 def library_ask(ctx: JobContext, progress: Progress) -> dict:
     return answer_question(library_for(ctx.settings), owner=ctx.owner, options=ctx.options_as(AskOptions),
-                           manager=model_manager(), progress=progress)
+                           manager=model_manager(), progress=progress, asker=ctx.asked_by)

@@ -11,11 +11,12 @@ held two, and then, with the model, titles and files that exist nowhere). Other 
 Read in any case ("d major", "F MAJOR", "c# minor"): a key with its mode ("D major", "B flat minor", "Fmaj"), a
 short form ("Am", "F#m") or a bare tonic ("D") after "in" or "key of", a Camelot code ("8A"); every key the
 question names (E major or E minor). "A minor" / "a major" needs a word that introduces a key before it ("in",
-"of", "key", ...): otherwise it is mostly the article ("a minor change"). A tempo needs "BPM"; a metre is
-written like 3/4. A file of the library named with its extension ("what key is groove_000.wav in?") selects
-that track (any case): asked only what was measured of it, the answer is its measurements (a stranger's "what key
-is groove_000.wav in?" had been answered "Nothing in your library matches", the search finding no words in a track
-that has no transcript).
+"of", "key", ...): otherwise it is mostly the article ("a minor change"). A tempo needs "BPM", or is "slow" or "fast"
+(PACES: a stranger's "slow songs in A minor" and "something fast" had been searched as words while "the slowest" was
+read as a tempo); a metre is written like 3/4. A file of the library named with its extension ("what key is
+groove_000.wav in?") selects that track (any case): asked only what was measured of it, the answer is its
+measurements (a stranger's "what key is groove_000.wav in?" had been answered "Nothing in your library matches", the
+search finding no words in a track that has no transcript).
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ _RANGE_RE = re.compile(r"(?:between\s+)?(\d{2,3}(?:\.\d+)?)\s*(?:bpm\s*)?(?:-|�
 _MIN_RE = re.compile(r"(?:over|above|faster than|more than|at least)\s+" + _BPM, re.I)
 _MAX_RE = re.compile(r"(?:under|below|slower than|less than|at most)\s+" + _BPM, re.I)
 _TEMPO_RE = re.compile(r"(?<![\d.])" + _BPM, re.I)
+# "slow" and "fast" as tempo conditions on what was measured, (tempo_min, tempo_max): the tempo marks' Largo, Adagio
+# and lower Andante (about 40-90) and the ballads' 60-85 are slow; Allegro's upper half, Vivace and Presto (130 and
+# over), punk, drum and bass and hardcore are fast; the moderate 90-130 between holds most pop and dance (house at
+# 120-128). A tempo read at half or double time (worker/music/beats.py) is as measured: the answer says "measured".
+SLOW_MAX_BPM = 90.0
+FAST_MIN_BPM = 130.0
+PACES = {"slow": (None, SLOW_MAX_BPM), "fast": (FAST_MIN_BPM, None)}
+_PACE_WORDS = {"slow": "slow", "fast": "fast", "quick": "fast", "uptempo": "fast", "up-tempo": "fast"}
+# (not "how fast is song.wav?", which asks for the measurement)
+_PACE_RE = re.compile(r"(?<!\bhow )(?<!\bhow  )\b(slow|fast|quick|up-?tempo)\b", re.I)
 _ACCIDENTAL = r"(#|♯|b|♭|\s?-?sharp|\s?-?flat)?"
 _KEY_RE = re.compile(r"(?<![\w#♯♭])([a-g])" + _ACCIDENTAL + r"\s?-?\s?(major|minor|maj|min)(?![\w#])", re.I)
 _SHORT_KEY_RE = re.compile(r"\b(in|key of|or|and)\s+([a-g])(#|♯|b|♭)?(m)?(?![\w#♯♭])", re.I)
@@ -78,6 +89,7 @@ class QuestionFacts:
     every: bool = False  # "list my tracks": every track, no filter
     listing: bool = False  # the question asks for the matching tracks and nothing more
     files: tuple[str, ...] = ()  # file names as the question wrote them: "groove_000.wav"
+    pace: str | None = None  # "slow" or "fast" (PACES): the tempo range is that word's
 
     def __bool__(self) -> bool:
         return bool(self.camelot or self.files) or self.ranked is not None or self.every or any(
@@ -92,7 +104,9 @@ class QuestionFacts:
         parts = []
         if self.key or self.camelot:
             parts.append(f"in {self.key or ' or '.join(self.camelot)}")
-        if self.tempo_min is not None and self.tempo_max is not None:
+        if self.pace is not None:
+            parts.append(f"at a {self.pace} tempo ({_pace_range(self.pace)})")
+        elif self.tempo_min is not None and self.tempo_max is not None:
             parts.append(f"at {self.tempo_min:g}-{self.tempo_max:g} BPM")
         elif self.tempo_min is not None:
             parts.append(f"above {self.tempo_min:g} BPM")
@@ -118,6 +132,11 @@ def question_facts(question: str) -> QuestionFacts:
     # (a file's name is no key, tempo or metre: "emin.wav", "8A.wav")
     names, codes = _keys(text, spans)
     tempo_min, tempo_max = _tempo(text, spans)
+    pace = _pace(text, spans)  # (a tempo named in BPM is the one read: "slow songs under 100 BPM")
+    if pace is not None and tempo_min is None and tempo_max is None:
+        tempo_min, tempo_max = PACES[pace]
+    else:
+        pace = None
     metre = _METRE_RE.search(text)
     if metre:
         spans.append(metre.span())
@@ -126,7 +145,7 @@ def question_facts(question: str) -> QuestionFacts:
         spans.append(ranked.span())
     facts = QuestionFacts(key=" or ".join(names) or None, camelot=tuple(codes), tempo_min=tempo_min,
                           tempo_max=tempo_max, metre=metre.group(0) if metre else None,
-                          ranked=ranked.group(1).lower() if ranked else None, files=files)
+                          ranked=ranked.group(1).lower() if ranked else None, files=files, pace=pace)
     rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
     words = [w.strip("'") for w in _WORD_RE.findall(rest.lower())]
     only_list_words = all(w in (FILE_LIST_WORDS if files else LIST_WORDS) for w in words)
@@ -211,3 +230,17 @@ def _tempo(question: str, spans: list[tuple[int, int]]) -> tuple[float | None, f
         margin = max(TEMPO_TOLERANCE_BPM, TEMPO_TOLERANCE_SHARE * bpm)
         return round(bpm - margin, 1), round(bpm + margin, 1)
     return None, None
+
+
+def _pace(question: str, spans: list[tuple[int, int]]) -> str | None:
+    """"slow" or "fast" where the question asks for slow or fast tracks ("slow songs in A minor", "something fast")."""
+    found = _PACE_RE.search(question)
+    if found is None:
+        return None
+    spans.append(found.span())
+    return _PACE_WORDS[found.group(1).lower()]
+
+
+def _pace_range(pace: str) -> str:
+    low, high = PACES[pace]
+    return f"{high:g} BPM or less" if low is None else f"{low:g} BPM or more"

@@ -36,6 +36,13 @@ from library.question_facts import question_facts
     ("slower than 80 beats per minute", {"tempo_max": 80.0}),
     ("anything in 6/8 in E minor at 100 BPM", {"key": "E minor", "camelot": ["9A"], "tempo_min": 97.0,
                                                "tempo_max": 103.0, "metre": "6/8"}),
+    # "slow" and "fast" are tempo conditions (a stranger's "slow songs in A minor" and "something fast" had been
+    # searched as words, while "the slowest" was read as a tempo)
+    ("slow songs in A minor", {"key": "A minor", "camelot": ["8A"], "tempo_max": 90.0}),
+    ("something fast", {"tempo_min": 130.0}),
+    ("any Quick tunes in 3/4?", {"tempo_min": 130.0, "metre": "3/4"}),
+    ("anything up-tempo?", {"tempo_min": 130.0}),
+    ("slow songs under 100 bpm", {"tempo_max": 100.0}),  # the tempo named in BPM is the one read
 ])
 def test_facts_named(question, expected):
     facts = question_facts(question)
@@ -53,6 +60,8 @@ def test_facts_named(question, expected):
     "in D please",  # a tonic alone only where the phrase ends ("in D?")
     "songs from 2019/2020",
     "the song with 120 words",
+    "breakfast songs",  # "fast" is a word of its own
+    "which song says to slowly breathe?",
 ])
 def test_no_facts(question):
     facts = question_facts(question)
@@ -97,12 +106,24 @@ def test_the_filter_selects_what_the_question_names():
     assert question_facts("anything in 8A or 9A?").track_filter().camelot == ("8A", "9A")
 
 
+@pytest.mark.parametrize("question, listing, described", [
+    ("slow songs in A minor", True, "in A minor, at a slow tempo (90 BPM or less)"),
+    ("something fast", True, "at a fast tempo (130 BPM or more)"),
+    ("Slow ones?", True, "at a slow tempo (90 BPM or less)"),
+    ("which fast song mentions rain?", False, "at a fast tempo (130 BPM or more)"),  # the model reads the excerpts
+])
+def test_slow_and_fast_are_tempo_conditions_said_as_such(question, listing, described):
+    facts = question_facts(question)
+    assert facts and facts.listing is listing and facts.described() == described
+    assert facts.track_filter().tempo_multiples is False  # what was measured, as for a tempo in BPM
+
+
 @pytest.mark.parametrize("question, files, listing, expected", [
     # a stranger's "what key is groove_000.wav in?" had named nothing, and been answered "Nothing in your library
     # matches the question"
     ("what key is groove_000.wav in?", ["groove_000.wav"], True, {}),
     ("What is the tempo of MODAL_000.WAV?", ["MODAL_000.WAV"], True, {}),
-    ("how fast is song.flac?", ["song.flac"], True, {}),
+    ("how fast is song.flac?", ["song.flac"], True, {}),  # a measurement asked for, not "fast" tracks
     ("is emin.wav in D minor?", ["emin.wav"], True, {"key": "D minor", "camelot": ["7A"]}),  # no E minor
     ("what key is 8A.wav in?", ["8A.wav"], True, {}),  # a name, not a Camelot code
     ("what does river.wav say about the moon?", ["river.wav"], False, {}),  # the model reads its excerpts

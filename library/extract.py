@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,12 @@ WORD_MIN_PROBABILITY = 0.5
 # screeching, 16 s) was listed with vocals for "We're at the top, we're at the top, ..." (avg_logprob -0.54,
 # no-speech 0.597, word probabilities up to 0.97) in a segment 0 % voiced
 SEGMENT_MIN_SPEECH_SHARE = 0.1
+# Short but clear speech has vocals with fewer sure words: a clip too short for three (a stranger's 3-word "Well
+# done dude.", one word at 0.475, had read has_vocals false) when, in the segments above that are not failed,
+# doubted or unvoiced, most words are sure (CLEAR_WORD_SHARE) and their voiced time is a good part of the track's
+# length (CLEAR_VOICED_SHARE), which a few words written into a long instrumental are not (README: the figures).
+CLEAR_WORD_SHARE = 0.6
+CLEAR_VOICED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
         doc.sources.append(stem_file)
     # vocals: a transcript with words Whisper is sure of says yes, one without says no; a vocal stem alone
     # proves nothing
-    f["has_vocals"] = confident_words(transcript) >= VOCALS_MIN_WORDS if transcript is not None else None
+    f["has_vocals"] = has_vocals(transcript) if transcript is not None else None
     return doc
 
 
@@ -181,12 +187,36 @@ def _chords_summary(chords: list[Any]) -> str | None:
     return ", ".join(f"{label} {100 * s / total:.0f}%" for label, s in ranked)
 
 
+def has_vocals(transcript: Mapping[str, Any]) -> bool:
+    """Whether the transcript says the track has a voice: VOCALS_MIN_WORDS words Whisper is sure of
+    (confident_words), or short but clear speech (see CLEAR_WORD_SHARE)."""
+    sure = words = 0
+    voiced = 0.0
+    for seg, probabilities in _sure_segments(transcript):
+        sure += sum(1 for p in probabilities if p is None or p >= WORD_MIN_PROBABILITY)
+        words += len(probabilities)
+        start, end, share = _num(seg.get("start")), _num(seg.get("end")), _num(seg.get("speech_share"))
+        if start is not None and end is not None:
+            voiced += max(0.0, end - start) * (1.0 if share is None else share)
+    if sure >= VOCALS_MIN_WORDS:
+        return True
+    length = _num(transcript.get("duration_seconds"))
+    return (sure > 0 and sure >= CLEAR_WORD_SHARE * words and length is not None and length > 0
+            and voiced >= CLEAR_VOICED_SHARE * length)
+
+
 def confident_words(transcript: Mapping[str, Any]) -> int:
     """Words of the transcript Whisper is sure of: in a segment it did not judge failed (avg_logprob at least
     SEGMENT_MIN_LOGPROB) or doubted (no_speech_prob under SEGMENT_DOUBT_NO_SPEECH) and that is voiced
     (speech_share at least SEGMENT_MIN_SPEECH_SHARE), each with a probability
     of at least WORD_MIN_PROBABILITY. Figures a transcript does not carry (older files) count as sure."""
-    count = 0
+    return sum(sum(1 for p in probabilities if p is None or p >= WORD_MIN_PROBABILITY)
+               for _, probabilities in _sure_segments(transcript))
+
+
+def _sure_segments(transcript: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], list[float | None]]]:
+    """The segments Whisper did not judge failed or doubted and that are voiced (confident_words), each with its
+    words' probabilities (None: not given; a segment without words: one None per word of its text)."""
     for seg in transcript.get("segments") or []:
         if not isinstance(seg, Mapping):
             continue
@@ -198,11 +228,9 @@ def confident_words(transcript: Mapping[str, Any]) -> int:
             continue
         words = [w for w in seg.get("words") or [] if isinstance(w, Mapping)]
         if not words:
-            count += len(str(seg.get("text") or "").split())
+            yield seg, [None] * len(str(seg.get("text") or "").split())
             continue
-        probabilities = [_num(w.get("probability")) for w in words if str(w.get("word", "")).strip()]
-        count += sum(1 for p in probabilities if p is None or p >= WORD_MIN_PROBABILITY)
-    return count
+        yield seg, [_num(w.get("probability")) for w in words if str(w.get("word", "")).strip()]
 
 
 def _lines(transcript: Mapping[str, Any]) -> list[Line]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from library.extract import confident_words, read_track
+import pytest
+
+from library.extract import CLEAR_WORD_SHARE, confident_words, has_vocals, read_track
 
 # tiny.en on Debian's frozen-bubble-data "frozen-mainzik-2p.ogg" (an instrumental, 184 s), as the whisper
 # job wrote it: one hallucinated line.
@@ -93,3 +95,70 @@ def test_a_tracks_analyses_are_its_own_not_those_of_an_upload_whose_stem_ends_in
     live = read_track(owner="u", session_id="s", filename="live_song.wav", results_dir=tmp_path)
     assert song.fields["analysis_text"] == "A calm piano piece."
     assert live.fields["analysis_text"] == "A loud crowd and drums."
+
+
+def _segment(text, start, end, logprob, no_speech, voiced, words):
+    return {"start": start, "end": end, "text": text, "avg_logprob": logprob, "no_speech_prob": no_speech,
+            "speech_share": voiced, "words": [{"word": f" {w}", "start": s, "end": e, "probability": p}
+                                              for w, p, s, e in words]}
+
+
+# Short but clear speech, as tiny.en (the whisper job's defaults) transcribed it here: too short for three sure words
+SHORT_SPEECH = {
+    # the repository's own tests/data/tomorrow-en.flac, a real voice (Asterisk's "tomorrow", 0.93 s)
+    "tomorrow": {"duration_seconds": 0.928, "segments": [
+        _segment("tomorrow", 0.0, 0.48, -0.7903, 0.087, 1.0, [("tomorrow", 0.5652, 0.0, 0.48)])]},
+    # Debian pingus-data's sounds/letsgo.wav, a real voice (0.44 s)
+    "lets-go": {"duration_seconds": 0.441, "segments": [
+        _segment("Let's go.", 0.0, 0.34, -0.558, 0.1914, 1.0,
+                 [("Let's", 0.6273, 0.0, 0.3), ("go.", 0.5045, 0.3, 0.34)])]},
+    # the stranger's 3-word clip, one word at 0.475 (its other figures: tiny.en's for espeak-ng's reading of it)
+    "well-done": {"duration_seconds": 2.1, "segments": [
+        _segment("Well done, dude!", 0.0, 1.2, -0.5871, 0.2412, 0.999,
+                 [("Well", 0.475, 0.0, 0.3), ("done,", 0.997, 0.3, 0.7), ("dude!", 0.839, 0.7, 1.2)])]},
+}
+# Sound without a voice that tiny.en wrote words into, as transcribed here (Debian frozen-bubble-data's snd/)
+NO_VOICE = {
+    "noh.ogg": {"duration_seconds": 0.528, "segments": [
+        _segment("Now!", 0.0, 0.24, -0.7617, 0.2088, 0.0, [("Now!", 0.0614, 0.0, 0.24)])]},
+    "applause.ogg": {"duration_seconds": 2.062, "segments": [
+        _segment("Thank you for watching!", 0.0, 1.62, -1.1183, 0.5197, 0.0,
+                 [("Thank", 0.0014, 0.0, 0.88), ("you", 0.9789, 0.88, 0.88), ("for", 0.1672, 0.88, 0.96),
+                  ("watching!", 0.7036, 0.96, 1.62)])]},
+    "introzik.ogg": {"duration_seconds": 195.5, "segments": [  # an instrumental: digits, doubted and unvoiced
+        _segment("1.2.2.4.3.3.5.", 115.05, 131.79, -0.8835, 0.8169, 0.114,
+                 [(w, p, 115.05 + i, 116.0 + i) for i, (w, p) in enumerate(
+                     [("1", 0.005), (".2", 0.092), (".2", 0.321), (".4", 0.417), (".3", 0.469), (".3", 0.455),
+                      (".5.", 0.464)])]),
+        _segment("1.2.4.0.", 132.27, 133.39, -0.8835, 0.8169, 0.0,
+                 [("1", 0.002, 132.3, 132.5), (".2", 0.848, 132.5, 132.7), (".4", 0.57, 132.7, 133.0),
+                  (".0.", 0.5, 133.0, 133.39)])]},
+    # letsgo.wav's clear words in 184 s of instrumental (frozen-mainzik-2p's length): a few words are not a voice
+    # there, however sure
+    "long-instrumental": {"duration_seconds": 183.7, "segments": [
+        _segment("Let's go.", 141.45, 141.79, -0.558, 0.1914, 1.0,
+                 [("Let's", 0.6273, 141.45, 141.75), ("go.", 0.5045, 141.75, 141.79)])]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_SPEECH))
+def test_short_but_clear_speech_is_vocals(tmp_path, name):
+    """A stranger's 3-word clip ("Well done dude.", one word at 0.475) read has_vocals false: two sure words, where
+    three were needed whatever the clip's length. Most of its words are sure and its voice fills the clip."""
+    transcript = SHORT_SPEECH[name]
+    assert confident_words(transcript) < 3
+    assert has_vocals(transcript) and _track(tmp_path, transcript).fields["has_vocals"] is True
+
+
+@pytest.mark.parametrize("name", sorted(NO_VOICE))
+def test_words_written_into_sound_without_a_voice_are_still_not_vocals(tmp_path, name):
+    assert _track(tmp_path, NO_VOICE[name]).fields["has_vocals"] is False
+
+
+def test_mostly_unsure_words_are_not_short_clear_speech(tmp_path):
+    """Half the words sure is not "clear": the share needed is CLEAR_WORD_SHARE."""
+    unsure = {**SHORT_SPEECH["lets-go"], "segments": [
+        {**SHORT_SPEECH["lets-go"]["segments"][0], "words": [
+            {"word": " Let's", "start": 0.0, "end": 0.3, "probability": 0.6273},
+            {"word": " go.", "start": 0.3, "end": 0.34, "probability": 0.31}]}]}
+    assert CLEAR_WORD_SHARE > 0.5 and _track(tmp_path, unsure).fields["has_vocals"] is False

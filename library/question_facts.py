@@ -45,6 +45,9 @@ FAST_MIN_BPM = 130.0
 PACES = {"slow": (None, SLOW_MAX_BPM), "fast": (FAST_MIN_BPM, None)}
 _PACE_WORDS = {"slow": "slow", "fast": "fast", "quick": "fast", "uptempo": "fast", "up-tempo": "fast"}
 # (not "how fast is song.wav?", which asks for the measurement)
+_PACE_NOUN_RE = re.compile(r"\s+(?:" + "|".join(sorted(["tracks", "track", "songs", "song", "pieces", "piece", "music",
+                                                       "tunes", "tune", "recordings", "recording", "ones", "one",
+                                                       "stuff"], key=len, reverse=True)) + r")\b", re.I)
 _PACE_RE = re.compile(r"(?<!\bhow )(?<!\bhow  )\b(slow|fast|quick|up-?tempo)\b", re.I)
 _ACCIDENTAL = r"(#|♯|b|♭|\s?-?sharp|\s?-?flat)?"
 _KEY_RE = re.compile(r"(?<![\w#♯♭])([a-g])" + _ACCIDENTAL + r"\s?-?\s?(major|minor|maj|min)(?![\w#])", re.I)
@@ -132,7 +135,7 @@ def question_facts(question: str) -> QuestionFacts:
     # (a file's name is no key, tempo or metre: "emin.wav", "8A.wav")
     names, codes = _keys(text, spans)
     tempo_min, tempo_max = _tempo(text, spans)
-    pace = _pace(text, spans)  # (a tempo named in BPM is the one read: "slow songs under 100 BPM")
+    pace, beside_noun = _pace(text, spans)  # (a tempo named in BPM is the one read: "slow songs under 100 BPM")
     if pace is not None and tempo_min is None and tempo_max is None:
         tempo_min, tempo_max = PACES[pace]
     else:
@@ -149,6 +152,8 @@ def question_facts(question: str) -> QuestionFacts:
     rest = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(question))
     words = [w.strip("'") for w in _WORD_RE.findall(rest.lower())]
     only_list_words = all(w in (FILE_LIST_WORDS if files else LIST_WORDS) for w in words)
+    if pace is not None and not beside_noun and not only_list_words:  # "which song has fast drums?": a word
+        facts = replace(facts, pace=None, tempo_min=None, tempo_max=None)
     if not facts and only_list_words and TRACK_NOUNS & set(words):  # "list my tracks", "what songs do I have?"
         return QuestionFacts(every=True, listing=True)
     return replace(facts, listing=bool(facts) and only_list_words)
@@ -232,13 +237,17 @@ def _tempo(question: str, spans: list[tuple[int, int]]) -> tuple[float | None, f
     return None, None
 
 
-def _pace(question: str, spans: list[tuple[int, int]]) -> str | None:
-    """"slow" or "fast" where the question asks for slow or fast tracks ("slow songs in A minor", "something fast")."""
+def _pace(question: str, spans: list[tuple[int, int]]) -> tuple[str | None, bool]:
+    """("slow" or "fast", whether a track noun follows it) where the question names one ("slow songs in A minor",
+    "which fast song mentions rain?", "something fast"); the caller keeps it where the noun follows or where the
+    rest of the question only asks for the list ("which song has fast drums?", "a song about running fast" name
+    no tempo)."""
     found = _PACE_RE.search(question)
     if found is None:
-        return None
+        return None, False
     spans.append(found.span())
-    return _PACE_WORDS[found.group(1).lower()]
+    noun = _PACE_NOUN_RE.match(question, found.end())
+    return _PACE_WORDS[found.group(1).lower()], noun is not None
 
 
 def _pace_range(pace: str) -> str:

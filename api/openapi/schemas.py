@@ -292,6 +292,8 @@ def job_listing_schemas() -> dict[str, Schema]:
             vocals_separation=obj(["model", "present"], "The separation a whisper job of source `vocals` runs "
                                   "first on a file with no vocal stem (`VOCALS_SEPARATION_MODEL`), and whether "
                                   "its weights are here (false: such a job is a 409).", model=STR, present=BOOL)),
+        "WhisperModels": obj(["default", "models"], "`default`: the model a request without `model` runs.",
+                             default=STR, models=arr(obj(["name", "present"], name=STR, present=BOOL))),
         "WebhookCheck": obj(["webhook", "events"], webhook=STR,
                             events=arr({"enum": ["start", "progress", "completed"]}, "The events it would get.")),
         "TokenInfo": obj(["id", "user", "name", "created_at"], id=STR, user=STR, name=STR, created_at=STR),

@@ -37,7 +37,14 @@ def status_schemas() -> dict[str, Schema]:
                          workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),
-                            models=arr(model), audio_models=arr({"type": "object"}), queue_depth=INT),
+                            models=arr(model), audio_models=arr({"type": "object"}), queue_depth=INT,
+                            auto={"type": "object", "additionalProperties": obj(
+                                ["model", "reason"], "Per task (analyze, transcribe, lyrics, compare, ask, "
+                                "generate): the model `auto` picks here now, as the job routes check it before "
+                                "queueing (weights on this server, no image; the worker may pass over one too large "
+                                "for its device), or null where none qualifies (those routes then refuse `auto`, "
+                                "409); `reason` says why, naming the models passed over.",
+                                model=null(STR), reason=STR)}),
         "Health": obj(["status", "api", "redis"], "Without credentials: no worker names, hosts, pids or jobs.",
                       **health_public),
     }

@@ -6,6 +6,7 @@ state that must be shared between API processes (no test here: pytest collects o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,13 +16,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 120  # imports and the app's start on a busy 2-core machine
+HIDDEN_ENV = "MA_TEST_NOT_INSTALLED"  # api_process' `without`, to the child
 
 
 @contextmanager
-def api_process(settings: dict) -> Iterator[str]:
-    """One app process on `settings`; yields its base URL and ends it (closing its stdin) on the way out."""
+def api_process(settings: dict, *, without: tuple[str, ...] = (), env: dict[str, str] | None = None
+                ) -> Iterator[str]:
+    """One app process on `settings`; yields its base URL and ends it (closing its stdin) on the way out.
+    `without`: packages that process cannot import, as on a server installed without them (the PyPI copies of
+    tiny.en and SmolLM2 of requirements-models.txt); `env`: added to its environment."""
     proc = subprocess.Popen([sys.executable, "-m", "tests.api_process"], cwd=ROOT, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {}), HIDDEN_ENV: ",".join(without)})
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(json.dumps(settings) + "\n")
@@ -58,6 +64,8 @@ def main() -> None:
 
     from app import create_app
 
+    for name in filter(None, os.environ.get(HIDDEN_ENV, "").split(",")):
+        sys.modules[name] = None  # type: ignore[assignment]  # Python's own "cannot be imported" (ImportError)
     settings = json.loads(sys.stdin.readline())
     srv = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

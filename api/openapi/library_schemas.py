@@ -21,12 +21,13 @@ def library_schemas() -> dict[str, Schema]:
                    tempo_bpm=null(NUM), metre=null(STR))
     citation = obj(["n", "track_id", "filename", "text"], n=INT, track_id=STR, session_id=STR, filename=STR,
                    kind=STR, text=STR, start_seconds=null(NUM), line_no=null(INT), measured=measured)
+    facts = dict(key=null(STR), camelot=arr(STR), tempo_min=null(NUM), tempo_max=null(NUM), metre=null(STR),
+                 ranked=null(STR), files=arr(STR))
     measured_filter = null(obj([], "The keys (as written, and their Camelot codes), tempo range and metre the "
                                    "question names (its candidates are the tracks measured so), the superlative "
                                    "it ranks by, and the files of the library it names with their extension "
                                    "(those tracks; asked only what was measured of them, answered with it), or null.",
-                               key=null(STR), camelot=arr(STR), tempo_min=null(NUM), tempo_max=null(NUM),
-                               metre=null(STR), ranked=null(STR), files=arr(STR)))
+                               **facts))
     neighbour = obj(["track", "distance", "compared_share"], track=ref("Track"), distance=NUM,
                     compared_share={"type": "number", "minimum": 0, "maximum": 1},
                     key_relation={"enum": ["same", "relative", "fifth"]},
@@ -39,7 +40,11 @@ def library_schemas() -> dict[str, Schema]:
                              tracks={**INT, "description": "The library's tracks of the owner searched."},
                              tracks_with_text={**INT, "description": "Those with words a search reads (a "
                                                "transcript, lyrics or an LLM analysis); key, tempo and metre "
-                                               "are GET /library/tracks' filters."}),
+                                               "are GET /library/tracks' filters."},
+                             measured_filter=null(obj([], "The keys (as written, and their Camelot codes), tempo "
+                                                      "range and metre the search text names, read as /library/ask "
+                                                      "reads a question (GET /library/tracks filters on them; the "
+                                                      "search does not), or null.", **facts))),
         "SimilarTracks": obj(["track", "similar"], track=ref("Track"), similar=arr(neighbour)),
         "LibraryAnswer": obj(["question", "answer", "citations", "candidates"],
                              "`cited_by`: model (it cited excerpts), retrieval (it cited none: the top one) or "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import re
+import shlex
 from typing import Any
 
 from .client import MusicAnalyzer
@@ -93,7 +95,8 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             out.note(f"{shown}: more match (--all lists every one, --limit N more of them)")
     elif command == "search":
         page = client.library.search_page(args.query, mode=args.mode, limit=args.limit)
-        _show(out, page["results"], _nothing_found(page), ["score", "file", "session", "at", "text"], _hit_row)
+        empty = _nothing_found(client, page) if not page["results"] and not out.json else ""
+        _show(out, page["results"], empty, ["score", "file", "session", "at", "text"], _hit_row)
     else:
         near = client.library.similar(_track_id(client, args.track_id, args.session), limit=args.limit, mix=args.mix)
         if not out.json:
@@ -180,15 +183,53 @@ def _show(out: Output, rows: list[dict[str, Any]], empty: str, columns: list[str
         out.table(columns, [row(r) for r in rows])
 
 
-def _nothing_found(page: dict[str, Any]) -> str:
-    """What an empty search searched: a library of instrumental tracks has no words to find anything in."""
+def _nothing_found(client: MusicAnalyzer, page: dict[str, Any]) -> str:
+    """What an empty search searched: a library of instrumental tracks has no words to find anything in; and the
+    `library list` that filters on key, tempo and metre, with the ones the search text names, else with those of a
+    track the library holds (it had said `--key 'A minor' --tempo-min 100 --tempo-max 120 --metre 4/4` whatever
+    was asked: a stranger's "D major 96 bpm" was shown A minor at 100-120)."""
     tracks, worded = page.get("tracks"), page.get("tracks_with_text")
     if tracks is None or worded is None:  # an older server
         return "nothing found"
     where = "none has any" if worded == 0 else f"{worded} {'has' if worded == 1 else 'have'} any"
-    return (f"nothing found: search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your "
-            f"{tracks} track{'' if tracks == 1 else 's'} {where}; for key, tempo and metre use `library list --key "
-            "'A minor' --tempo-min 100 --tempo-max 120 --metre 4/4`")
+    said = (f"nothing found: search reads the words of your tracks (transcripts, lyrics, LLM analyses), and of your "
+            f"{tracks} track{'' if tracks == 1 else 's'} {where}")
+    example = _named_listing(page.get("measured_filter")) or (_held_listing(client) if tracks else None) \
+        or "`library list --key KEY --tempo-min BPM --tempo-max BPM --metre N/D`"
+    return f"{said}; for key, tempo and metre use {example}"
+
+
+def _named_listing(facts: Any) -> str | None:
+    """`library list ...` with the key, tempo range and metre the search text names (the server's reading of it,
+    `measured_filter`), or None where it names none. A key as its Camelot code, which `--key` always takes (the
+    text's "B flat minor" it does not), named after it; one of several keys the text names."""
+    if not isinstance(facts, dict):
+        return None
+    codes = [str(c) for c in facts.get("camelot") or []]
+    flags = [f"--key {codes[0]}"] if codes else []
+    flags += [f"--tempo-{end} {facts[f'tempo_{end}']:g}" for end in ("min", "max")
+              if isinstance(facts.get(f"tempo_{end}"), int | float)]
+    flags += [f"--metre {facts['metre']}"] if facts.get("metre") else []
+    if not flags:
+        return None
+    named = f" ({codes[0]}: {facts['key']})" if len(codes) == 1 and facts.get("key") else \
+        f" ({facts.get('key')}: {', '.join(codes)}, one --key at a time)" if len(codes) > 1 else ""
+    return f"`library list {' '.join(flags)}`{named}"
+
+
+def _held_listing(client: MusicAnalyzer) -> str | None:
+    """`library list ...` with the key, a tempo range and the metre of a track of the library (the first of its
+    first page measured with a key and a tempo), which that listing shows; None where none was measured so."""
+    tracks, _ = client.library.tracks_page(limit=50)
+    track = next((t for t in tracks if (t.get("key") or {}).get("label")
+                  and isinstance(t.get("tempo_bpm"), int | float)), None)
+    if track is None:
+        return None
+    bpm = float(track["tempo_bpm"])
+    low, high = 5 * math.floor((bpm - 2) / 5), 5 * math.ceil((bpm + 2) / 5)  # 120.3: 115-125
+    metre = f" --metre {track['metre']}" if track.get("metre") else ""
+    return (f"`library list --key {shlex.quote(track['key']['label'])} --tempo-min {low} --tempo-max {high}{metre}` "
+            f"({track.get('filename')} is one)")
 
 
 def _track_row(t: dict[str, Any]) -> list[str]:

@@ -55,10 +55,11 @@ def auto_choices() -> dict[str, dict[str, str | None]]:
     was passed over. A stranger's `ma analyze --llm analyze` on a server without an LLM had uploaded the file, then
     been refused; the CLI asks here first."""
     out: dict[str, dict[str, str | None]] = {}
+    downloaded: dict[str, bool] = {}  # each model's files looked at once, not once per task
     for task in PREFERENCES:
         try:
             choice = choose_model(task, settings=current_app.config, registry=MODEL_REGISTRY,
-                                  device_memory_bytes=None)
+                                  device_memory_bytes=None, downloaded=downloaded)
         except ModelNotAvailableError as e:
             out[task] = {"model": None, "reason": e.message}
             continue

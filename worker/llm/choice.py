@@ -46,15 +46,19 @@ class Choice:
 
 
 def choose_model(task: str, *, needs: Sequence[str] = (), settings: Mapping[str, Any],
-                 registry: Mapping[str, dict], device_memory_bytes: int | None) -> Choice:
+                 registry: Mapping[str, dict], device_memory_bytes: int | None,
+                 downloaded: dict[str, bool] | None = None) -> Choice:
     """The first model of the task's preferences that takes `needs` (e.g. ("image",)), has its weights here
-    and fits `device_memory_bytes` (None: unknown, not checked). ModelNotAvailableError when none does."""
+    and fits `device_memory_bytes` (None: unknown, not checked). ModelNotAvailableError when none does.
+    `downloaded`: whether each model's weights are here, as far as known; filled in as they are looked at (the
+    choices of several tasks at once look at each model's files once)."""
     order = [m for m in PREFERENCES.get(task, PREFERENCES["generate"]) if m in registry]
     order += sorted(m for m in registry if m not in order and registry[m].get("kind", "llm") == "llm")
     passed: list[str] = []
     for model_type in order:
         entry = registry_entry(model_type, registry)
-        why_not = _why_not(entry, needs=needs, settings=settings, device_memory_bytes=device_memory_bytes)
+        why_not = _why_not(entry, needs=needs, settings=settings, device_memory_bytes=device_memory_bytes,
+                           downloaded={} if downloaded is None else downloaded)
         if why_not is None:
             best = "the task's first choice" if not passed else f"better choices passed over: {'; '.join(passed)}"
             takes = f", takes {', '.join(needs)}" if needs else ""
@@ -65,11 +69,13 @@ def choose_model(task: str, *, needs: Sequence[str] = (), settings: Mapping[str,
 
 
 def _why_not(entry: Mapping[str, Any], *, needs: Sequence[str], settings: Mapping[str, Any],
-             device_memory_bytes: int | None) -> str | None:
+             device_memory_bytes: int | None, downloaded: dict[str, bool]) -> str | None:
     missing = [n for n in needs if n not in entry.get("modalities", ("text",))]
     if missing:
         return f"does not take {', '.join(missing)}"
-    if not is_downloaded(entry, settings):
+    if entry["model_type"] not in downloaded:
+        downloaded[entry["model_type"]] = is_downloaded(entry, settings)
+    if not downloaded[entry["model_type"]]:
         return "is not downloaded"
     expected = entry.get("expected_memory_bytes")
     if device_memory_bytes is not None and expected and expected * MEMORY_HEADROOM > device_memory_bytes:

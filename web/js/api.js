@@ -63,10 +63,17 @@ export async function fetchJson(url) {
   return response.json();
 }
 
-// One file per request, so each has its own progress (XHR: fetch has no upload progress).
-export function upload(sessionId, file, onProgress) {
+export const UPLOAD_CANCELED = 'canceled';
+
+// One file per request, so each has its own progress (XHR: fetch has no upload progress). `signal` (an
+// AbortSignal) stops it: the promise rejects with an ApiError whose code is UPLOAD_CANCELED.
+export function upload(sessionId, file, onProgress, signal) {
   return new Promise((resolve, reject) => {
+    const canceled = () => new ApiError(0, UPLOAD_CANCELED, 'canceled: not uploaded');
+    if (signal?.aborted) { reject(canceled()); return; }
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.addEventListener('abort', () => reject(canceled()));
     xhr.open('POST', at(`/sessions/${encodeURIComponent(sessionId)}/files`));
     xhr.responseType = 'json';
     xhr.upload.addEventListener('progress', (e) => {

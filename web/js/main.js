@@ -158,6 +158,20 @@ function drawFiles() {
   });
 }
 
+// a session made for files dropped with none open: its id (the page opens it), shared by the drops meanwhile
+let creating = null;
+async function newSession() {
+  try {
+    const created = await post('/sessions');
+    state.sessionId = created.session_id;
+    sessions.load();
+    sessions.mark(created.session_id);
+    $('#session-title').textContent = `Session ${created.session_id}`;
+    clearNotice('upload-session');
+    return created.session_id;
+  } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
+}
+
 initUploads({
   sessionForUpload: async () => {
     if (state.sessionId) {
@@ -174,15 +188,9 @@ initUploads({
         closeSession();
       }
     }
-    try {
-      const created = await post('/sessions');
-      state.sessionId = created.session_id;
-      sessions.load();
-      sessions.mark(created.session_id);
-      $('#session-title').textContent = `Session ${created.session_id}`;
-      clearNotice('upload-session');
-      return { sessionId: created.session_id, files: [] };
-    } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
+    // a second drop while the first one's session is being made goes into that one: it had made a second session
+    creating ??= newSession().finally(() => { creating = null; });
+    return { sessionId: await creating, files: [] };
   },
   // Several files dropped at once: the first dropped is opened once stored (uploads.js), not the first to finish
   // uploading. The file open before stays if it is playing, or if the user opened another meanwhile.

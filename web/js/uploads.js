@@ -1,5 +1,5 @@
 // Drag and drop (or choose) several files; each is its own upload with its own progress bar.
-import { upload } from './api.js';
+import { ApiError, UPLOAD_CANCELED, upload } from './api.js';
 import { $, announce, el, errorText } from './ui.js';
 
 // `sessionForUpload()`: `{ sessionId, files }`, the session to upload into and the uploads it holds (its listing).
@@ -10,17 +10,31 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
   const input = $('#file-input');
   const send = async (files) => {
     if (!files.length) return;
+    // what is on its way as these are dropped (compared below once their session is known)
+    const before = [...batches].map((b) => (b.ready ? Promise.resolve(b.entries.filter((e) => !e.settled)) : b.known));
+    // listed at once, each with its Cancel: on a slow link they had shown only once the session had answered
+    const entries = [...files].map(onItsWay);
+    const batch = { entries, ready: false };
+    batch.known = new Promise((resolve) => { batch.resolve = resolve; });
+    batches.add(batch);
     let target;
     try { target = await sessionForUpload(); } catch (e) {
       // no session to put them in (the server away, a refusal): each file is listed as not uploaded, where they had
       // vanished with a notice alone
-      for (const file of files) refused(listed(file), file, e);
+      for (const entry of entries) { refused(entry.item, entry.file, e); entry.settle(null); }
+      batch.resolve([]);
+      batches.delete(batch);
       return;
     }
     const { sessionId, files: held } = target;
+    for (const entry of entries) entry.sessionId = sessionId;
+    batch.ready = true;
+    batch.resolve(entries);
     const opener = firstStored(files.length, onBatch(sessionId));
-    await Promise.all([...files].map((f, i) => sendOne(sessionId, f, held, onUploaded)
+    const earlier = (await Promise.all(before)).flat().filter((e) => e.sessionId === sessionId);
+    await Promise.all(entries.map((entry, i) => sendOne(entry, held, [...earlier, ...entries.slice(0, i)], onUploaded)
       .then((stored) => opener(i, stored))));
+    batches.delete(batch);
   };
   input.addEventListener('change', () => { send([...input.files]); input.value = ''; });
   zone.addEventListener('dragenter', (e) => { e.preventDefault(); zone.classList.add('over'); });
@@ -31,6 +45,26 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
     zone.classList.remove('over');
     send([...e.dataTransfer.files]);
   });
+}
+
+// The page's uploads on their way, one batch per drop (or choice) of files: its `entries`, `ready` (and `known`
+// resolved with them) once the session they go into is known. A file dropped while one of the same bytes is on its
+// way into the same session (dropped again before its first upload ended, or twice in one drop under two names)
+// waits for that upload instead of being sent too: a stranger's session had ended with x.wav and x-1.wav. An entry's
+// `outcome` is the name the session holds its bytes under once settled, or null (refused, interrupted, canceled).
+const batches = new Set();
+
+function onItsWay(file) {
+  const entry = { sessionId: null, file, settled: false, digest: null, stop: new AbortController(), item: listed(file) };
+  entry.outcome = new Promise((resolve) => {
+    entry.settle = (name) => { entry.settled = true; resolve(name); };
+  });
+  // its Cancel, until it is settled: stops the upload, or the wait for the same bytes' upload
+  entry.item.append(el('button', {
+    type: 'button', class: 'link cancel', 'aria-label': `Cancel the upload of ${file.name}`,
+    onclick: () => entry.stop.abort(),
+  }, 'Cancel'));
+  return entry;
 }
 
 // The batch's file to open is the first dropped (or chosen) that the server stores, once it is stored: a later one
@@ -56,24 +90,39 @@ window.addEventListener('beforeunload', (e) => {
   if (sending > 0) { e.preventDefault(); e.returnValue = ''; }
 });
 
-// The stored name (or the name under which the session holds its bytes already), or null when refused
-async function sendOne(sessionId, file, held, onUploaded) {
-  const item = listed(file);
+const canceled = () => new ApiError(0, UPLOAD_CANCELED, 'canceled: not uploaded');
+// rejects once `signal` is aborted (the row's Cancel)
+const whenStopped = (signal) => new Promise((_, reject) => {
+  if (signal.aborted) reject(canceled());
+  else signal.addEventListener('abort', () => reject(canceled()), { once: true });
+});
+
+// The stored name (or the name under which the session holds its bytes already), or null when not stored
+// (refused, interrupted, canceled). `earlier`: the uploads into the same session on their way when it was dropped.
+async function sendOne(entry, held, earlier, onUploaded) {
+  const { sessionId, file, item, stop } = entry;
   const bar = item.querySelector('progress');
   const status = item.querySelector('.status');
   const name = item.querySelector('.name');
+  const stopped = whenStopped(stop.signal);
+  stopped.catch(() => {});
+  const unlessStopped = (promise) => Promise.race([promise, stopped]);
+  let stored = null;
   sending += 1;
   try {
-    const known = await heldAs(file, held, () => { status.textContent = 'comparing…'; });
-    if (known) return alreadyHeld(item, file, known);
+    const known = await unlessStopped(heldAs(entry, held, () => { status.textContent = 'comparing…'; }));
+    if (known) return (stored = alreadyHeld(item, file, known));
+    const twin = await unlessStopped(sentBy(entry, earlier, unlessStopped, status));
+    if (twin) return (stored = alreadyHeld(item, file, twin));
     const answer = await upload(sessionId, file, (fraction) => {
       bar.value = fraction;
       status.textContent = fraction < 1 ? `${Math.round(fraction * 100)} %` : 'checking…';
-    });
+    }, stop.signal);
     bar.value = 1;
+    item.querySelector('.cancel')?.remove();
     // the name the server stored it under (made safe, or numbered beside a file of that name): the list had gone
     // on naming "my song.wav" where Files listed my_song.wav; a renamed upload says so and stays until dismissed
-    const stored = answer.files[0]?.name ?? file.name;
+    stored = answer.files[0]?.name ?? file.name;
     const renamed = stored !== file.name;
     name.textContent = stored;
     item.classList.add('ok');
@@ -93,7 +142,31 @@ async function sendOne(sessionId, file, held, onUploaded) {
     return null;
   } finally {
     sending -= 1;
+    entry.settle(stored);
   }
+}
+
+// The name under which the session holds `entry`'s bytes once an earlier upload of the same bytes on its way ends
+// (it is waited for, the row saying so), or null: none is on its way, or each such upload ended unstored (refused,
+// interrupted, canceled): then this file is sent itself, not lost with the other. Compared as `heldAs` compares:
+// the same size, then the same SHA-256.
+async function sentBy(entry, earlier, unlessStopped, status) {
+  const { file, item } = entry;
+  for (const other of earlier.filter((e) => e.file.size === file.size)) {
+    if (!hashable(file) || !hashable(other.file)) continue;
+    status.textContent = 'comparing…';
+    const [mine, theirs] = await unlessStopped(Promise.all([digestOf(entry), digestOf(other)]));
+    if (!mine || mine !== theirs) continue;
+    item.classList.add('waiting');
+    status.textContent = `already being uploaded as ${other.file.name}: not sent twice`;
+    announce(`${file.name} is already being uploaded as ${other.file.name}: not sent twice`);
+    const stored = await unlessStopped(other.outcome);
+    item.classList.remove('waiting');
+    if (stored) return stored;
+    status.textContent = `the upload of ${other.file.name} did not end: sending this one`;
+    announce(`the upload of ${other.file.name} did not end: ${file.name} is sent`);
+  }
+  return null;
 }
 
 // Files up to this size are compared by their SHA-256 with the session's uploads before they are sent: the browser
@@ -108,14 +181,23 @@ export const HASH_LIMIT = 256 * 1024 * 1024;
 // so a file is hashed only where one is; the listing's `sha256` is the server's digest of each upload (missing on a
 // server before it, or for a file changed on its disk since). Not hashed: files over HASH_LIMIT, and pages without
 // crypto.subtle (it exists in secure contexts only: https, or http to localhost).
-async function heldAs(file, held, onHashing) {
+async function heldAs(entry, held, onHashing) {
+  const { file } = entry;
   const candidates = held.filter((f) => f.sha256 && f.bytes === file.size);
-  if (!candidates.length || file.size > HASH_LIMIT || !globalThis.crypto?.subtle) return null;
+  if (!candidates.length || !hashable(file)) return null;
   onHashing();
-  let digest;
-  try { digest = await sha256(file); } catch { return null; } // unreadable here: sent, and the server says why
+  const digest = await digestOf(entry);
+  if (!digest) return null; // unreadable here: sent, and the server says why
   const same = candidates.filter((f) => f.sha256 === digest).map((f) => f.name).sort();
   return same.includes(file.name) ? file.name : same[0] ?? null;
+}
+
+const hashable = (file) => file.size <= HASH_LIMIT && Boolean(globalThis.crypto?.subtle);
+
+// an upload's SHA-256 (null: unreadable), hashed once however many files are compared with it
+function digestOf(entry) {
+  entry.digest ??= sha256(entry.file).catch(() => null);
+  return entry.digest;
 }
 
 // one file read and hashed at a time: several large files dropped at once would each be held whole in memory
@@ -133,7 +215,8 @@ function sha256(file) {
 // batch opens `known` as it would a stored upload
 function alreadyHeld(item, file, known) {
   item.classList.add('ok', 'known');
-  item.querySelector('progress').remove(); // nothing was sent: a bar would read as an upload
+  item.querySelector('progress').remove();
+  item.querySelector('.cancel')?.remove(); // nothing was sent: a bar would read as an upload
   const words = `already in this session as ${known}: not sent again`;
   item.querySelector('.status').textContent = words;
   announce(`${file.name} is ${words}`);
@@ -151,8 +234,10 @@ function listed(file) {
 }
 
 function refused(item, file, e) {
-  item.classList.add('failed');
-  item.querySelector('progress').remove(); // every byte was sent, but refused: a full bar beside the error read as success
+  const stopped = e instanceof ApiError && e.code === UPLOAD_CANCELED;
+  item.classList.add(stopped ? 'canceled' : 'failed');
+  item.querySelector('progress')?.remove(); // every byte was sent, but refused: a full bar beside the error read as success
+  item.querySelector('.cancel')?.remove();
   item.querySelector('.status').textContent = errorText(e);
   announce(`${file.name} was not uploaded: ${errorText(e)}`);
   item.append(dismiss(item, `Dismiss the refused upload of ${file.name}`));

@@ -204,3 +204,41 @@ def test_two_drops_with_no_session_open_go_into_one_new_session(browser, server,
         context.close()
         for made_id in created:
             client.delete(f"/sessions/{made_id}")
+
+
+@pytest.mark.needs_chromium
+def test_an_upload_sent_whole_has_no_cancel_while_the_server_checks_it(browser, app, client, session_id, audio_dir):
+    """Every byte sent, the server may have stored the file already: a Cancel then would read "not uploaded" of a
+    file the session holds. The row's Cancel goes at "checking…". The answer is held by the server here (the app
+    served through a wrapper that waits before answering an upload): a route held in the browser sends no byte."""
+    import threading
+
+    from tests.audio_synth import sine, write
+    from tests.conftest import serving
+    from tests.test_web_page import drop_files
+
+    answer = threading.Event()
+
+    def answering_later(environ, start_response):
+        result = app(environ, start_response)  # the upload read and stored
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/files"):
+            answer.wait(120)
+        return result
+
+    take = write(audio_dir / "sent-whole.wav", sine(440, 0.5))
+    context, page, problems = logged_in(browser)
+    try:
+        with serving(answering_later) as base:
+            page.goto(f"{base}/#session={session_id}")
+            page.locator("#session-title", has_text=session_id).wait_for()
+            row = page.locator("#upload-list li.upload", has_text=take.name)
+            drop_files(page, "#drop-zone", [take])
+            row.locator(".status", has_text="checking…").wait_for()
+            assert row.get_by_role("button", name=f"Cancel the upload of {take.name}").count() == 0
+            answer.set()
+            row.filter(has_text="done").wait_for()
+        assert _names(client, session_id) == [take.name]
+        assert not problems, problems
+    finally:
+        answer.set()
+        context.close()

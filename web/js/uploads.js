@@ -117,6 +117,9 @@ async function sendOne(entry, held, earlier, onUploaded) {
     const answer = await upload(sessionId, file, (fraction) => {
       bar.value = fraction;
       status.textContent = fraction < 1 ? `${Math.round(fraction * 100)} %` : 'checking…';
+      // every byte sent: the server may have stored it already, so a Cancel now would say "not uploaded" of a file
+      // the session holds
+      if (fraction >= 1) item.querySelector('.cancel')?.remove();
     }, stop.signal);
     bar.value = 1;
     item.querySelector('.cancel')?.remove();

@@ -67,43 +67,77 @@ export class JobList {
     if (started) announce(`${spoken(job)}: ${job.state === 'queued' ? 'started, queued' : job.state}`);
     if (job.state === 'queued') row.place = setInterval(() => this.refreshPlace(row), PLACE_REFRESH_MS);
     if (!FINAL.has(job.state)) {
-      row.stop = followJob(job.job_id, (update) => {
-        const was = row.record.state;
-        const wasFinal = FINAL.has(was);
-        // a generation's `generation` is in the events that have one: an event without it ends it; an estimate
-        // (`eta`) is kept by an event without one in the same state (a batch's finished file), ended by a new state
-        const eta = update.eta ?? (update.state === undefined || update.state === was ? row.record.eta : undefined);
-        if (update.eta) row.etaAt = performance.now();
-        row.record = { ...row.record, generation: undefined, ...update, eta };
-        if (row.record.state !== 'queued') clearInterval(row.place);
-        this.draw(row);
-        // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
-        if (row.record.state !== was) {
-          const why = row.record.state === 'failed' ? `: ${row.record.error?.message ?? 'no reason given'}` : '';
-          announce(`${spoken(row.record)}: ${row.record.state}${why}`);
-        }
-        if (row.record.state === 'gone') row.stop = null;
-        if (FINAL.has(row.record.state) && !wasFinal) {
-          row.stop = null;
-          clearNotice(`cancel:${job.job_id}`); // a refused Cancel no longer matters once the job has ended
-          this.onFinished(row.record);
-        }
-      });
+      row.stop = followJob(job.job_id, (update) => this.apply(row, update));
     } else if (started) {
       this.onFinished(row.record);
     }
   }
 
-  // the queued job's place (`jobs_ahead`), read again; a refused read leaves the last one shown
+  // What the row learns of its job: from its event stream, its Cancel's answer, or a queued row's read of its place
+  apply(row, update) {
+    const was = row.record.state;
+    const wasFinal = FINAL.has(was);
+    if (wasFinal) return; // ended: a later word (a stream's last event after a Cancel's answer) changes nothing
+    // a generation's `generation` is in the events that have one: an event without it ends it; an estimate
+    // (`eta`) is kept by an event without one in the same state (a batch's finished file), ended by a new state
+    const eta = update.eta ?? (update.state === undefined || update.state === was ? row.record.eta : undefined);
+    if (update.eta) row.etaAt = performance.now();
+    row.record = { ...row.record, generation: undefined, ...update, eta };
+    if (row.record.state !== 'queued') clearInterval(row.place);
+    this.draw(row);
+    // a change of state is said (running, succeeded, failed and why); its progress is the bar's to tell
+    if (row.record.state !== was) {
+      const why = row.record.state === 'failed' ? `: ${row.record.error?.message ?? 'no reason given'}` : '';
+      announce(`${spoken(row.record)}: ${row.record.state}${why}`);
+    }
+    if (row.record.state === 'gone') row.stop = null;
+    if (FINAL.has(row.record.state)) {
+      row.stop?.(); // its stream, open or waiting for a free connection, is not needed any more
+      row.stop = null;
+      clearNotice(`cancel:${row.record.job_id}`); // a refused Cancel no longer matters once the job has ended
+      this.onFinished(row.record);
+    }
+  }
+
+  // The queued job's place (`jobs_ahead`), read again; a refused read leaves the last one shown. A job that has
+  // ended meanwhile (canceled, by this page or elsewhere) is ended here too: its stream may be waiting for a free
+  // connection (at most MAX_STREAMS are open), and the row had read "queued" with its Cancel for minutes.
   async refreshPlace(row) {
     if (row.record.state !== 'queued') return clearInterval(row.place);
     try {
       const now = await get(`/jobs/${encodeURIComponent(row.record.job_id)}`);
-      if (row.record.state !== 'queued' || now.state !== 'queued') return;
+      if (row.record.state !== 'queued') return;
+      if (FINAL.has(now.state)) { this.apply(row, now); return; }
+      if (now.state !== 'queued') return; // running: its stream tells the progress
       row.record = { ...row.record, jobs_ahead: now.jobs_ahead, eta: now.eta };
       row.etaAt = performance.now();
       this.draw(row);
     } catch { /* the event stream says what became of the job */ }
+  }
+
+  // Cancel pressed: a queued job is canceled by the answer itself (202 `canceled`), and the row says so at once; a
+  // running one stops at its next checkpoint (`cancel_requested`), and its row reads "stopping…" until it has.
+  // The row had waited for the job's stream, which may not be open (a stranger's fourth job: its Cancel answered,
+  // the row read "queued" with its Cancel on).
+  async cancel(row) {
+    const id = row.record.job_id;
+    row.canceling = true;
+    this.draw(row);
+    let answer;
+    try { answer = await del(`/jobs/${encodeURIComponent(id)}`); } catch (e) {
+      row.canceling = false;
+      this.draw(row);
+      notify(errorText(e), { cause: `cancel:${id}` });
+      // a job that had finished before the Cancel (409): its record says how
+      get(`/jobs/${encodeURIComponent(id)}`).then((job) => { if (FINAL.has(job.state)) this.apply(row, job); })
+        .catch(() => {});
+      return;
+    }
+    if (answer?.state === 'canceled') {
+      let job = { state: 'canceled' };
+      try { job = await get(`/jobs/${encodeURIComponent(id)}`); } catch { /* the state is known */ }
+      this.apply(row, FINAL.has(job.state) ? job : { state: 'canceled' });
+    }
   }
 
   draw(row) {
@@ -116,12 +150,9 @@ export class JobList {
       'aria-label': `${spoken(job)}: progress` });
     const cancel = final ? null : el('button', {
       type: 'button', class: 'cancel', 'aria-label': `Cancel ${label}${file ? ` of ${file}` : ''}`,
-      onclick: async () => {
-        try { await del(`/jobs/${encodeURIComponent(job.job_id)}`); } catch (e) {
-          notify(errorText(e), { cause: `cancel:${job.job_id}` });
-        }
-      },
-    }, 'Cancel');
+      'aria-disabled': row.canceling ? 'true' : null, title: row.canceling ? 'Cancel asked: the job is stopping' : null,
+      onclick: () => { if (!row.canceling) this.cancel(row); },
+    }, row.canceling ? 'Stopping…' : 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
     const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
       : final ? file : [file, stageText(job), place(job)].filter(Boolean).join(' · ');

@@ -1,6 +1,6 @@
 // The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
 // (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
-import { ApiError, get, post } from './api.js';
+import { ApiError, del, get, post } from './api.js';
 import { separation } from './analyses.js';
 import { isImage, noteRenamed, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
@@ -69,7 +69,29 @@ function writeHash() {
   if (state.sessionId) q.set('session', state.sessionId);
   if (state.file) q.set('file', state.file);
   history.replaceState(null, '', `#${q}`);
+  const remove = $('#delete-session');
+  remove.hidden = !state.sessionId;
+  if (state.sessionId) remove.setAttribute('aria-label', `Delete session ${state.sessionId}`);
 }
+
+// The open session deleted, with its files, results and jobs' records, once confirmed: the page had no way to
+// delete one, while a full storage quota told the user to "delete sessions to upload or analyse more". The server
+// refuses while one of its jobs is queued or running (409, its message said).
+$('#delete-session').addEventListener('click', async () => {
+  const id = state.sessionId;
+  if (!id) return;
+  const n = state.session?.files.length ?? 0;
+  const what = n ? `its ${n} file${n === 1 ? '' : 's'} and every result` : 'everything in it';
+  if (!window.confirm(`Delete session ${id}, ${what}? This cannot be undone.`)) return;
+  try {
+    await del(`/sessions/${encodeURIComponent(id)}`);
+  } catch (e) {  // gone already (another tab): as good as deleted
+    if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause: 'delete-session' }); return; }
+  }
+  tellTabs(id);
+  if (state.sessionId === id) closeSession(); else reloadSessions();
+  notify(`Session ${id} deleted.`, { error: false, cause: 'delete-session' });
+});
 
 // storage.SESSION_ID_RE: an address naming anything else opens nothing (a stranger's `#session=../../etc` had
 // put its id in the header over the open session's files, with the server's bare "could not be parsed")
@@ -84,7 +106,7 @@ async function openSession(id, { file } = {}) {
     return false;
   }
   // a session opened: what was said of the address or of a session gone is past, and so are another one's Runs
-  clearNotice('address', 'session', 'session-gone');
+  clearNotice('address', 'session', 'session-gone', 'delete-session');
   if (id !== state.sessionId) clearNotice('run:*');
   state.sessionId = id;
   state.file = file ?? null;

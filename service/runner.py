@@ -28,7 +28,7 @@ from supervisor.xmlrpc import Faults
 from config import ENV_FILE_VAR, env_file
 from jobs.redis_claim import CLAIM_ENV
 from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing, masked_url, redis_answers
-from service import front, programs, redis_choice, startup, supervisor_conf
+from service import front, programs, redis_choice, startup, supervisor_conf, supervisord_main
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.lock import AlreadyRunning, DataDirLock
@@ -272,7 +272,7 @@ def supervise(layout: RunLayout, env: dict[str, str], lock: DataDirLock, at_once
     # the programs.
     _become_subreaper()
     supervisor_conf.append_to_output_files()
-    sup = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
+    sup = subprocess.Popen(supervisord_main.command(str(layout.supervisor_conf)),
                            cwd=ROOT, env=env, start_new_session=True, pass_fds=lock.fds(),
                            preexec_fn=_die_with_parent)
     requested: list[int] = []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from service import supervisor_conf
+from service import supervisor_conf, supervisord_main
 from service.control import Supervisor
 from service.layout import RunLayout
 from service.programs import Program
@@ -20,7 +19,7 @@ def start_supervisord(layout: RunLayout, programs: list[Program], **popen: Any) 
     session of its own (os.killpg(proc.pid, ...) ends it and everything under it); `popen`: stdout, env, text..."""
     layout.create()
     layout.supervisor_conf.write_text(supervisor_conf.render(layout, programs, str(ROOT)))
-    return subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.supervisor_conf)],
+    return subprocess.Popen(supervisord_main.command(str(layout.supervisor_conf)),
                             cwd=ROOT, start_new_session=True, **popen)
 
 

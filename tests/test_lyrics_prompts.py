@@ -98,6 +98,13 @@ def test_an_analysis_of_a_transcript_whisper_doubted_passes_the_doubt_on(tmp_pat
     clean = _result(Path("sad.ogg"), LyricsOptions(), None, {**transcript, "warnings": []}, "t.json", lines, False,
                     generated, [])
     assert not any("doubtful" in w for w in clean["warnings"])
+    # no word heard (frozen-bubble's 5-minute instrumental: one segment of no word, Whisper doubting it): no analysis
+    # was generated, so none is said to have read the transcript; the doubt is said of the transcript itself
+    silent = {"response": "", "model": "smollm2-135m", "finish_reason": "stop", "tokens_generated": 0, "seconds": 0.0}
+    none = _result(Path("fb.ogg"), LyricsOptions(), None, transcript, "transcript_fb.json", [], False, silent, [])
+    assert none["warnings"][0].startswith("the transcript holds no words") and none["analysis_text"] == ""
+    assert f"the transcript is doubtful: {doubt[0]}" in none["warnings"]
+    assert not any(w.startswith("the analysis") for w in none["warnings"]), none["warnings"]
 
 
 def test_a_line_without_a_word_is_no_lyrics():

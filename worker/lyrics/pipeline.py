@@ -88,9 +88,10 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     if not lines:
         warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
     # Whisper's words for music without a voice ("Thank you for watching"), or its uncertain words for a language an
-    # English-only model does not know: the analysis of them says so too
-    warnings += [f"the analysis read a doubtful transcript: {w}" for w in transcript.get("warnings") or []
-                 if w.startswith(DOUBTS)]
+    # English-only model does not know: the analysis of them says so too; with no word there is no analysis to
+    # have read them (a stranger's instrumental was told both "no analysis was generated" and "the analysis read")
+    doubted = "the analysis read a doubtful transcript" if lines else "the transcript is doubtful"
+    warnings += [f"{doubted}: {w}" for w in transcript.get("warnings") or [] if w.startswith(DOUBTS)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
     warnings += notes
     unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])

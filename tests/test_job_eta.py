@@ -41,10 +41,15 @@ RATE = 22050
 
 
 def long_recording(path: Path) -> Path:
-    """30 minutes of a slowly gliding tone (FLAC: a few MB to upload)."""
-    t = np.arange(LONG_SECONDS * RATE, dtype=np.float64) / RATE
-    y = 0.3 * np.sin(2 * np.pi * (220 + 0.05 * t) * t)
-    sf.write(path, y.astype(np.float32), RATE, format="FLAC", subtype="PCM_16")
+    """30 minutes of a slowly gliding tone (FLAC: a few MB to upload). Computed a million samples at a time into
+    one float32 array: the same samples (each is its own time's value) as the whole 40-million-sample float64
+    arrays at once, which took 6-8 s of the test here against ~2 s (memory traffic, not arithmetic)."""
+    y = np.empty(LONG_SECONDS * RATE, dtype=np.float32)
+    step = 1 << 20
+    for start in range(0, len(y), step):
+        t = np.arange(start, min(start + step, len(y)), dtype=np.float64) / RATE
+        y[start:start + len(t)] = 0.3 * np.sin(2 * np.pi * (220 + 0.05 * t) * t)
+    sf.write(path, y, RATE, format="FLAC", subtype="PCM_16")
     return path
 
 

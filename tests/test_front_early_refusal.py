@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
@@ -20,6 +21,7 @@ BODY_BYTES = 12 * 1024 * 1024  # far past the 64 KB gunicorn drains, and past th
 TRIES = 100  # the old code lost 1-10 of 40, 9-10 of 100 here
 
 
+@pytest.mark.slow  # a run.py of its own: ~25 s here
 def test_refusals_before_the_body_is_read_reach_the_client_as_themselves(tmp_path):
     env = {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0",
            "MIN_FREE_DISK_MB": "1000000000"}  # no disk has that much free: every upload is 507 before it is read

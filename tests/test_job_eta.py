@@ -96,6 +96,7 @@ def long_analyses(own_queues: dict, tmp_path: Path
             stop_all(workers)
 
 
+@pytest.mark.slow  # two 30-minute analyses, a worker process: 28-110 s here (idle to loaded)
 def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_starts(own_queues, tmp_path):
     from app import create_app
 
@@ -187,6 +188,7 @@ def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_s
 PLACE_REFRESH_MS = 5000  # how often the page reads a queued row's place (and when it may start) again: web/js/jobs.js
 
 
+@pytest.mark.slow  # a 30-minute analysis, a worker process: 13-40 s here (idle to loaded)
 @pytest.mark.needs_chromium
 def test_the_pages_job_rows_say_the_time_left_and_when_a_queued_job_starts(browser, own_queues, tmp_path):
     with long_analyses(own_queues, tmp_path) as (base, c, sid, _, start_worker):

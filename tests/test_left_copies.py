@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from jobs.left_copies import remove_left_copies
 from tests.conftest import USER, wait_for
 from tests.test_resilience import start_worker_process, stop_all, worker_setup
@@ -49,6 +51,7 @@ def test_only_copies_no_running_job_owns_and_older_than_a_job_runs_are_removed(s
     assert fresh.exists() and owned.exists() and result.exists() and other_hidden.exists()
 
 
+@pytest.mark.slow  # a worker process: ~8 s here
 def test_a_starting_worker_removes_the_copies_a_killed_one_left(settings, private_redis, tmp_path):
     url = f"redis://127.0.0.1:{private_redis.port}/0"
     env, app = worker_setup(settings, url, tmp_path)

@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -47,6 +48,7 @@ def assert_one_observation(samples: dict, name: str, seconds: float, **labels: s
     assert total <= cumulative[first][0] and (first == 0 or total > cumulative[first - 1][0]), (total, cumulative)
 
 
+@pytest.mark.slow  # a worker process and its first features job: ~24 s here
 def test_a_worker_on_another_machine_counts_in_the_apis_metrics(settings, private_redis, tmp_path):
     """A stranger added a worker on a second machine: its jobs ran, and GET /metrics had no count of them (its
     counters went to that machine's /dev/shm)."""

@@ -12,12 +12,14 @@ import os
 import re
 import signal
 
+import pytest
 from werkzeug.security import generate_password_hash
 
 from tests.conftest import wait_for
 from tests.run_served import PASSWORD, USER, start_run, stop_run
 
 
+@pytest.mark.slow  # a run.py of its own: ~15 s here
 def test_the_guards_notes_survive_in_a_file_that_run_py_writes_with_a_shells_redirect(tmp_path):
     log = tmp_path / "run.log"
     run = start_run(tmp_path, {"AUTH_USERS": f"{USER}:{generate_password_hash(PASSWORD)}", "AUTH_DISABLED": "0"},

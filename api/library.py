@@ -144,17 +144,19 @@ def list_tracks():
 
 @bp.get("/tracks/<track_id>")
 def get_track(track_id: str):
-    track = library().store.get(owner=access.acting_owner(), track_id=track_id)
+    owner = access.acting_owner()
+    track = library().store.get(owner=owner, track_id=track_id)
     if track is None:
-        raise NotFoundError(f"no track {echo(track_id)} in your library", code="track_not_found")
+        raise NotFoundError(f"no track {echo(track_id)} in {_whose(owner)}", code="track_not_found")
     return jsonify(track)
 
 
 @bp.get("/tracks/<track_id>/similar")
 def similar(track_id: str):
     """Nearest tracks by weighted audio descriptors; `mix=1`: only those a DJ could mix into."""
-    result = library().similar(owner=access.acting_owner(), track_id=track_id, limit=page_limit(10, 100),
-                               mix=bool(_flag("mix", False)))
+    owner = access.acting_owner()
+    result = library().similar(owner=owner, track_id=track_id, limit=page_limit(10, 100),
+                               mix=bool(_flag("mix", False)), whose=_whose(owner))
     return jsonify(result)
 
 
@@ -199,7 +201,7 @@ def ask():
     elif options.model_type is not None:
         require_weights(options.model_type)
     owner, asker = access.acting_owner(), access.caller().name
-    whose = whose_library(owner=owner, asker=asker)  # an admin's ?owner=: the answer names whose library it is
+    whose = _whose(owner)
     # a question the measurements answer alone is answered here, its job recorded finished: no worker is waited for
     found = measured_answer(library(), owner=owner, question=options.question, whose=whose)
     stage = ANSWERED_STAGE
@@ -219,6 +221,12 @@ def reindex():
 
 
 # -- arguments -----------------------------------------------------------------
+def _whose(owner: str) -> str:
+    """How an answer or a track_not_found names the library: an admin's ?owner= is named ("the library of alice"),
+    where a missing track had been said to be missing "in your library", as if from the admin's own."""
+    return whose_library(owner=owner, asker=access.caller().name)
+
+
 def _key_filter() -> tuple[str, ...]:
     raw = request.args.get("key")
     relation = request.args.get("key_relation", "exact")

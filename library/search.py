@@ -101,10 +101,11 @@ def _unmixable(seed: dict[str, Any]) -> str:
 
 
 def similar_tracks(store: LibraryStore, cache: VectorCache, *, owner: str, track_id: str, limit: int, mix: bool,
-                   tempo_percent: float) -> dict[str, Any]:
+                   tempo_percent: float, whose: str = "your library") -> dict[str, Any]:
+    """`whose`: how a missing track's error names the library (library.ask.whose_library)."""
     seed = store.get(owner=owner, track_id=track_id)
     if seed is None:
-        raise NotFoundError(f"no track {echo(track_id)} in your library", code="track_not_found")
+        raise NotFoundError(f"no track {echo(track_id)} in {whose}", code="track_not_found")
     ranked = (pgvector.descriptor_neighbours(store.db, owner=owner, track_id=track_id, chunk=SIMILAR_CHUNK,
                                              scales=cache.descriptor_scales(owner))
               if store.db.uses_pgvector else _numpy_neighbours(cache, owner=owner, track_id=track_id))

@@ -126,10 +126,11 @@ class Library:
             self._query_vectors[query] = vector
         return vector
 
-    def similar(self, *, owner: str, track_id: str, limit: int, mix: bool) -> dict[str, Any]:
+    def similar(self, *, owner: str, track_id: str, limit: int, mix: bool,
+                whose: str = "your library") -> dict[str, Any]:
         percent = float(self.settings.get("LIBRARY_MIX_TEMPO_PERCENT", MIX_TEMPO_PERCENT))
         return search.similar_tracks(self.store, self.cache, owner=owner, track_id=track_id, limit=limit, mix=mix,
-                                     tempo_percent=percent)
+                                     tempo_percent=percent, whose=whose)
 
     def describe(self) -> dict[str, Any]:
         return {**self.db.features, "embedding_model": self.model}

@@ -41,3 +41,16 @@ def test_the_worker_names_whose_library_too(client, admin_client):
     own = client.post("/library/ask", json={"question": question, "wait": 0}).json()
     assert client.wait_job(own["job_id"], timeout=300)["result"]["answer"] == \
         "No track in your library was measured in 13/16."
+
+
+def test_a_missing_track_names_whose_library_it_is_missing_from(client, admin_client):
+    """`GET /library/tracks/<id>` and `.../similar` by an admin with ?owner= had answered track_not_found "no track
+    ... in your library", as if the admin's own library had been looked in."""
+    for path in ("/library/tracks/nosuchtrack", "/library/tracks/nosuchtrack/similar"):
+        theirs = admin_client.get(path, params={"owner": USER})
+        assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "track_not_found", theirs.text
+        assert theirs.json()["error"]["message"] == f"no track 'nosuchtrack' in the library of {USER}", theirs.text
+        for who, params in ((client, {}), (admin_client, {"owner": ADMIN})):  # one's own: "your library" as before
+            own = who.get(path, params=params)
+            assert own.status_code == 404 and own.json()["error"]["message"] == \
+                "no track 'nosuchtrack' in your library", own.text

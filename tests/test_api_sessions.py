@@ -305,6 +305,25 @@ def test_names_with_nothing_latin_keep_their_extension_and_stay_apart(client, se
     assert client.get(f"/sessions/{session_id}/files/{names[0]}").content[:4] == b"RIFF"
 
 
+def test_a_name_with_nothing_latin_and_no_extension_gets_the_digest_stem_too(client, session_id, audio_dir):
+    """A stranger's `日本` had been refused 400 "file name is empty after sanitising" while `日本.wav` was stored
+    as `file-<digest>.wav`: without an extension (the format is read from the content, as for `take`) it is
+    `file-<digest>`, and two such names two files."""
+    from worker.files import safe_name
+
+    src = write(audio_dir / "n.wav", sine(440, 0.5))
+    names = []
+    for original in ("日本", "ピアノ"):
+        with open(src, "rb") as fh:
+            r = client.post(f"/sessions/{session_id}/files", files=[("file", (original, fh))])
+        assert r.status_code == 201, r.text
+        assert r.json()["files"][0]["format"] == "wav", r.text
+        names.append(r.json()["files"][0]["name"])
+    assert names[0] == safe_name("日本") and names[1] != names[0], names
+    assert all(n.startswith("file-") and "." not in n for n in names), names
+    assert client.get(f"/sessions/{session_id}/files/{names[0]}").content[:4] == b"RIFF"
+
+
 def test_a_file_whose_name_is_not_utf8_is_refused_saying_so(client, session_id, audio_dir):
     """The multipart parser drops a part whose filename does not decode: a stranger read "no file in the request"
     for a file they had sent, with no hint why."""

@@ -91,18 +91,25 @@ def safe_name(filename: str, *, max_length: int = MAX_RESULT_NAME_LENGTH) -> str
     'Unicode_Strasse.flac'
 
     A name with nothing left of its stem (all of it non-Latin, or only an extension) keeps its extension and
-    gets a stem from a digest of the original name, so two such names stay two files:
+    gets a stem from a digest of the original name, so two such names stay two files; a name without an
+    extension (the upload's format is then read from its content) gets the same digest stem, where it had been
+    refused "empty after sanitising" while the same name with `.wav` was taken:
 
     >>> safe_name("日本語の曲.wav")
     'file-f1c16446.wav'
+    >>> safe_name("日本")
+    'file-cf2abf0c'
     """
     base = last_part(filename)
     ascii_name = _NAME_BAD_CHARS.sub("_", unicodedata.normalize("NFKD", base.translate(_LATIN_LETTERS))
                                   .encode("ascii", "ignore").decode())
     name = ascii_name.strip("._")
     stem, dot, ext = ascii_name.rpartition(".")
+    digest = f"file-{hashlib.sha256(base.encode()).hexdigest()[:8]}"
     if dot and not stem.strip("._") and ext.strip("._"):
-        name = f"file-{hashlib.sha256(base.encode()).hexdigest()[:8]}.{ext.strip('._')}"
+        name = f"{digest}.{ext.strip('._')}"
+    elif not name and base.strip(" ."):  # something was named, and none of it is Latin: no extension to keep
+        name = digest
     if len(name) > max_length:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: max_length - len(ext) - 1] + dot + ext) if dot and len(ext) < max_length // 2 \

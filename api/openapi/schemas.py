@@ -74,8 +74,9 @@ def pitch_result() -> Schema:
                                                                                "examples": ["G4"]})
     f0 = obj(["hop_seconds", "hz", "voiced"], hop_seconds=NUM, start_seconds=NUM, hz=arr(NUM), voiced=arr(BOOL))
     return file_result(("filename",), "Key, tuning, chords, tempo, beats and melody (only those in `include`).",
-                       key=key, tuning_cents=NUM,
-                       tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0): "
+                       key=key, tuning_cents=null(NUM),
+                       tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0, "
+                                    "or null where the clip is too short to read a tuning from, under 0.5 s): "
                                     "silence, percussion or noise, a clip too short to tell, or speech."},
                        chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
                        tempo_changes=arr(obj(["start", "end", "bpm"], start=NUM, end=NUM, bpm=NUM), description=(

@@ -70,7 +70,7 @@ def describe_music(pitch: Mapping[str, Any]) -> str:
         conf = f" (confidence {pitch['tempo_confidence']:.2f})" if pitch.get("tempo_confidence") is not None else ""
         metre = f", metre {pitch['time_signature']}" if pitch.get("time_signature") else ""
         lines.append(f"- tempo: {float(pitch['tempo_bpm']):.0f} BPM{conf}{metre}")
-    if pitch.get("tuning_cents") is not None:
+    if pitch.get("tuning_cents") is not None and not pitch.get("tuning_note"):  # a 0 beside its note: none read
         lines.append(f"- tuning: {float(pitch['tuning_cents']):+.0f} cents from A440")
     lines += _chord_lines(pitch.get("chords") or [])
     for warning in pitch.get("warnings") or []:

@@ -26,6 +26,7 @@ from .onsets import SILENCE_RMS
 from .options import PitchOptions
 from .plot import write_chromagram_png
 from .rhythm import Rhythm, analyze_rhythm
+from .short_clip import SHORT_FOR_A_KEY_SECONDS, SHORT_FOR_TUNING_SECONDS, short_harmony_note, short_tuning_note
 from .speech import without_steady_beats
 from .speech_results import blank_chords, notes_outside, speech_warning, spoken_key
 from .summary import format_summary
@@ -52,10 +53,6 @@ HARMONY_WITHOUT_KEY_NOTE = ("the sound is pitched but names no one key (speech, 
 # a voice glides between pitches (a stranger's 8 minutes of voicemail prompts had read "tuning +24 cents from A440")
 SPEECH_TUNING_NOTE = "speech: a speaking voice keeps to no scale, so there is no tuning to read"
 KEY_CHANGES_MIN_SECONDS = 60.0  # shorter pieces are reported with one key
-# A key is told by a few chords; from less audio than this its confidence is scaled down in proportion and a
-# warning says so (a stranger's 0.44 s "Let's go!" voice clip was "C major, confidence 0.59"). Every test-set
-# item is 30 s or more: no figure moves.
-SHORT_FOR_A_KEY_SECONDS = 4.0
 # Speech over at least this share of the track makes it a speech track: no chords anywhere, no tempo, beats or
 # metre (a prose clip had been given chords and a tempo; the finder misses a second or two at a stretch's edges
 # and around long flat syllables); with less, only the speech's own stretches lose their chords
@@ -194,10 +191,10 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     key = spoken_key() if all_speech else estimate_key(feats.chroma, harmonic_ratio=feats.harmonic_ratio,
                                                         bass=feats.bass, energy=feats.energy, frame_times=feats.times)
     if key["index"] is None and key.get("note") == NO_KEY_NOTE:  # "percussion, noise or silence" would misname
-        # plain chords, and a spoken word under SHORT_FOR_A_KEY_SECONDS, whose voice is pitched
-        key["note"] = HARMONY_WITHOUT_KEY_NOTE if feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO else \
-            too_short_note(duration) if duration < SHORT_FOR_A_KEY_SECONDS and not silent else \
-            drums_note(feats.harmonic_ratio) if notes else NO_KEY_NOTE
+        key["_harmony"] = harmony = feats.harmonic_ratio >= CHORDS_WITHOUT_KEY_HARMONIC_RATIO  # chords: read
+        key["note"] = (short_harmony_note if harmony else too_short_note)(duration) \
+            if duration < SHORT_FOR_A_KEY_SECONDS and not silent else \
+            HARMONY_WITHOUT_KEY_NOTE if harmony else drums_note(feats.harmonic_ratio) if notes else NO_KEY_NOTE
     short = key["index"] is not None and duration < SHORT_FOR_A_KEY_SECONDS
     if short:
         key["confidence"] = round(key["confidence"] * duration / SHORT_FOR_A_KEY_SECONDS, 3)
@@ -208,7 +205,8 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         key["changes"], start, end = key_timeline(feats.chroma, feats.times, key["index"], duration=duration,
                                                   min_seconds=KEY_CHANGES_MIN_SECONDS)
         result["warnings"] += reconcile_with_changes(key, end, start=start)
-    if options.wants("key") and not silent:  # after the timeline, which may rename the key and set its confidence
+    short_tuning = duration < SHORT_FOR_TUNING_SECONDS and not silent  # too few frames to read a tuning from
+    if options.wants("key") and not (silent or short_tuning):  # after the timeline, which may rename the key
         result["warnings"] += tuning_edge(key, feats.tuning_cents)
     if options.wants("key"):
         result["key"] = {k: v for k, v in key.items() if k != "index" and not k.startswith("_")}
@@ -218,9 +216,11 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         # key"): where nothing pitched sounds, or drums drown the few notes, the tuning is 0 and said to be none
         unpitched = None if silent else unpitched_tuning_note(key)  # NO_TUNING_NOTE, DRUMS_TUNING_NOTE, ... or None
         spoken = all_speech and key["index"] is None  # speech that a key's music does not carry
-        result["tuning_cents"] = round(feats.tuning_cents, 1) if not (silent or unpitched or spoken) else 0.0
-        if silent or unpitched or spoken:
-            result["tuning_note"] = "silence" if silent else unpitched or SPEECH_TUNING_NOTE
+        none = silent or unpitched or spoken or short_tuning  # a clip too short: null, not a 0 never measured
+        result["tuning_cents"] = None if short_tuning else 0.0 if none else round(feats.tuning_cents, 1)
+        if none:
+            result["tuning_note"] = "silence" if silent else unpitched or (
+                short_tuning_note(duration) if short_tuning else SPEECH_TUNING_NOTE)
     return key
 
 
@@ -278,7 +278,7 @@ def time_signature(beats_per_bar: int, *, compound: bool) -> str:
 
 def _chords(feats: chroma_mod.HarmonicFeatures, key: dict, beats: np.ndarray, duration: float, *,
             silent: bool) -> list[dict]:
-    if silent or (key["index"] is None and key.get("note") != HARMONY_WITHOUT_KEY_NOTE):
+    if silent or (key["index"] is None and not key.get("_harmony")):
         # no tonal centre in drums or noise, no harmony in one pitch class: chord labels would be noise too
         return [{"start": 0.0, "end": round(duration, 3), "label": "N"}]
     # no key but plainly harmonic (a cycle of major thirds, a tune that wanders): chords without a key's prior

@@ -74,10 +74,10 @@ def pitch_result() -> Schema:
                                                                                "examples": ["G4"]})
     f0 = obj(["hop_seconds", "hz", "voiced"], hop_seconds=NUM, start_seconds=NUM, hz=arr(NUM), voiced=arr(BOOL))
     return file_result(("filename",), "Key, tuning, chords, tempo, beats and melody (only those in `include`).",
-                       key=key, tuning_cents=null(NUM),
-                       tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0, "
-                                    "or null where the clip is too short to read a tuning from, under 0.5 s): "
-                                    "silence, percussion or noise, a clip too short to tell, or speech."},
+                       key=key, tuning_cents=NUM,
+                       tuning_note={"type": "string", "description": "Why there is no tuning (tuning_cents is then 0): "
+                                    "silence, percussion or noise, a clip too short to tell (a key under 4 s, a "
+                                    "tuning under 0.5 s), or speech."},
                        chords=arr(chord), tempo_bpm=null(NUM), tempo_confidence=NUM,
                        tempo_changes=arr(obj(["start", "end", "bpm"], start=NUM, end=NUM, bpm=NUM), description=(
                            "Where the beats run more than 8 % away from tempo_bpm for 4 beats or more: the stretches "

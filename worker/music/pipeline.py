@@ -216,8 +216,8 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
         # key"): where nothing pitched sounds, or drums drown the few notes, the tuning is 0 and said to be none
         unpitched = None if silent else unpitched_tuning_note(key)  # NO_TUNING_NOTE, DRUMS_TUNING_NOTE, ... or None
         spoken = all_speech and key["index"] is None  # speech that a key's music does not carry
-        none = silent or unpitched or spoken or short_tuning  # a clip too short: null, not a 0 never measured
-        result["tuning_cents"] = None if short_tuning else 0.0 if none else round(feats.tuning_cents, 1)
+        none = silent or unpitched or spoken or short_tuning  # 0 with the note saying why, as for silence
+        result["tuning_cents"] = 0.0 if none else round(feats.tuning_cents, 1)
         if none:
             result["tuning_note"] = "silence" if silent else unpitched or (
                 short_tuning_note(duration) if short_tuning else SPEECH_TUNING_NOTE)

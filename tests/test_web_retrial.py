@@ -156,18 +156,24 @@ def test_another_tab_reads_the_session_once_for_a_burst_of_uploads(browser, serv
         reads: list[str] = []
         held: list | None = []  # the reads waiting on the test, while it holds them
 
+        def is_read(request) -> bool:
+            return request.method == "GET" and request.url.endswith(f"/sessions/{session_id}")
+
         def hold(route):
-            reads.append(route.request.url)
             if held is not None:
                 held.append(route)
             else:
                 route.continue_()
 
+        # the reads are counted at their request event, told to the test as it comes (a route handler runs later,
+        # in a task of its own: counted there, the first read could still be untold after the wait below)
+        other.on("request", lambda request: reads.append(request.url) if is_read(request) else None)
         other.route(f"**/sessions/{session_id}", hold)
         # what the other tab hears, counted beside the page's own listener (created after it: told after it)
         other.evaluate("() => { window.heard = 0; new BroadcastChannel('music-analyzer-sessions')"
                        ".addEventListener('message', () => { window.heard += 1; }); }")
-        drop_files(one, "#drop-zone", files)
+        with other.expect_request(is_read):  # the first read has reached the browser's network (and is held)
+            drop_files(one, "#drop-zone", files)
         other.wait_for_function("() => window.heard >= 4")
         assert len(reads) == 1, reads  # four reads at once, each waiting on the server, before
         waiting, held = held, None

@@ -50,13 +50,14 @@ def test_axe_finds_nothing_in_each_state_of_the_page(app, browser, server, clien
         page.locator("#file-list li.file[data-file='axe.wav']").wait_for()
         assert violations(page) == [], "a session with a file"
 
-        jobs = [features_job(app, settings, session_id, "axe.wav") for _ in range(7)]
+        # 10 rows of one line: the box holds the whole rows that fit in 16rem, 8 such rows
+        jobs = [features_job(app, settings, session_id, "axe.wav") for _ in range(10)]
         page.reload()
-        page.locator("#job-list li.job").nth(6).wait_for()
+        page.locator("#job-list li.job").nth(9).wait_for()
         assert violations(page) == [], "jobs queued"
         for job in jobs:
             assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
-        page.wait_for_function("() => document.querySelectorAll('#job-list li.job.canceled').length === 7")
+        page.wait_for_function("() => document.querySelectorAll('#job-list li.job.canceled').length === 10")
         assert page.evaluate("(() => { const l = document.querySelector('#job-list');"
                              " return l.scrollHeight > l.clientHeight; })()"), "the list scrolls"
         assert violations(page) == [], "jobs ended"

@@ -18,6 +18,11 @@ export class JobList {
     this.onFinished = onFinished;
     this.rows = new Map(); // job id -> {record, node, stop, etaAt}
     this.tick = null;
+    // a narrower or wider list wraps its rows anew: it is fitted to whole rows again
+    let width = 0;
+    new ResizeObserver(([entry]) => {
+      if (entry.contentRect.width !== width) { width = entry.contentRect.width; this.count(); }
+    }).observe($('#job-list'));
   }
 
   // each row's estimate counted down in place (its text alone: a redrawn row would lose the keyboard's focus)
@@ -26,6 +31,7 @@ export class JobList {
       const span = row.node.querySelector('.job-eta');
       if (span) span.textContent = etaPart(row, span.dataset.after === '1');
     }
+    if (this.rows.size) this.count(); // a longer time left may wrap its row onto another line (a phone's)
   }
 
   reset(jobs) {
@@ -45,6 +51,7 @@ export class JobList {
   // a stranger's sixth and later had been hidden with no cue (headless Chromium draws no scrollbar)
   count() {
     const list = $('#job-list');
+    fitRows(list);
     const n = this.rows.size;
     const hidden = list.scrollHeight > list.clientHeight + 1;
     const more = hidden ? '; scroll for the rest' : '';
@@ -173,7 +180,26 @@ export class JobList {
         : el('span', { class: 'job-eta', dataset: { after: detail ? '1' : '' } }, etaPart(row, Boolean(detail)))),
       cancel ?? el('span'),
     );
+    this.count(); // the row may have grown or shrunk (a method line, a stage that wraps)
   }
+}
+
+// The list as tall as the whole rows that fit in its style sheet's max-height: rows of two lines (the method's)
+// had made 11rem hold three and a half, the fourth cut in half under a "scroll for the rest" for a few pixels.
+// Rows are as tall as what they say (a phone's wrap), so the height is measured, from the top row down.
+function fitRows(list) {
+  list.style.maxHeight = '';
+  const budget = parseFloat(getComputedStyle(list).maxHeight);
+  if (!Number.isFinite(budget) || list.scrollHeight <= list.clientHeight) return; // all shown: nothing to fit
+  const top = list.getBoundingClientRect().top + list.clientTop - list.scrollTop;
+  const frame = list.offsetHeight - list.clientHeight; // its borders (none today)
+  let whole = 0;
+  for (const row of list.children) {
+    const bottom = row.getBoundingClientRect().bottom - top;
+    if (bottom + frame > budget + 0.5) break;
+    whole = bottom;
+  }
+  if (whole > 0) list.style.maxHeight = `${whole + frame}px`; // else one row taller than the box: it scrolls
 }
 
 // The job's estimate as its row says it, counted down from when it was told: "about 40 s left" (running), "starts

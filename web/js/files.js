@@ -53,7 +53,7 @@ function focusIn(list) {
   if (!at || !list.contains(at)) return null;
   const row = at.closest('li.file');
   const control = at.name ? `[name="${CSS.escape(at.name)}"]`
-    : ['.file-open', '.show-more', 'summary', 'button[type=submit]'].find((s) => at.matches(s));
+    : ['.file-open', '.show-more', 'summary', 'button[type=submit]', '.delete-file'].find((s) => at.matches(s));
   return control ? { file: row?.dataset.file ?? null, control } : null;
 }
 
@@ -126,7 +126,7 @@ function artRow(sessionId, images) {
       el('span', { class: 'muted small' }, ` ${img.name} · ${img.width}×${img.height}`)))));
 }
 
-function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, images, openFile }) {
+function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, onDelete, images, openFile }) {
   const id = `f${index}`;
   const boxes = ANALYSES.map((a) => {
     const box = el('input', { type: 'checkbox', id: `${id}-${a.type}`, name: a.type, checked: a.checked });
@@ -154,8 +154,15 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, i
     return el('div', { class: 'check' }, parts);
   });
   const run = el('button', { type: 'submit', class: 'run' }, 'Run');
+  // the upload deleted, once confirmed (main.js): the page had no way to delete one file of a session. On Run's
+  // line, at its other end.
+  const remove = el('button', {
+    type: 'button', class: 'danger delete-file', 'aria-label': `Delete file ${file.name}`,
+    onclick: () => onDelete(file.name),
+  }, 'Delete file');
   const form = el('form', { class: 'analyses', 'aria-label': `Analyses of ${file.name}` },
-    el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes), run);
+    el('fieldset', {}, el('legend', { class: 'small' }, 'Analyses to run'), boxes),
+    el('div', { class: 'row between' }, run, remove));
   // each Run says what it runs on which file ("Run Stems; Transcript (Whisper) on take2.wav"): a stranger's
   // screen reader listed 30 buttons named "Run" alike
   const key = `${sessionId}/${file.name}`;

@@ -153,7 +153,8 @@ export class LibraryPanel {
   sessionButton(sessionId, file) {
     if (!sessionId) return '–';
     return el('button', {
-      type: 'button', class: 'link mono session-link', dataset: { session: sessionId },
+      type: 'button', class: 'link mono session-link',
+      dataset: file ? { session: sessionId, file } : { session: sessionId },
       'aria-label': `Open session ${sessionId} at ${file}`, title: `Open session ${sessionId} at ${file}`,
       onclick: async () => {
         if (await this.onOpen(sessionId, file) === false) this.forgetSession(sessionId);
@@ -162,13 +163,17 @@ export class LibraryPanel {
   }
 
   // A session found gone (deleted elsewhere) leaves the list, the results and the answer: its rows had stayed
-  // until List was pressed again, each opening to "no session"
-  forgetSession(sessionId) {
-    const named = (node) => node.querySelector(`.session-link[data-session="${CSS.escape(sessionId)}"]`);
+  // until List was pressed again, each opening to "no session". With `file`: that upload deleted (its track leaves
+  // the library on the server), its rows alone.
+  forgetSession(sessionId, file = null) {
+    const link = `.session-link[data-session="${CSS.escape(sessionId)}"]`
+      + (file === null ? '' : `[data-file="${CSS.escape(file)}"]`);
+    const named = (node) => node.querySelector(link);
     const rows = [...document.querySelectorAll('#library-rows tr, #library-results li, #library-answer li')].filter(named);
     rows.forEach((row) => row.remove());
     if (rows.length) {
-      $('#library-tracks-status').textContent = `Session ${sessionId} is gone: its tracks left the list.`;
+      $('#library-tracks-status').textContent = file === null ? `Session ${sessionId} is gone: its tracks left the list.`
+        : `${file} was deleted: its track left the list.`;
     }
   }
 

@@ -38,7 +38,7 @@ const jobs = new JobList({ onFinished: () => { refresh(); reloadSessions(); } })
 const sessions = new SessionList({ onOpen: (id) => openSession(id) });
 new ModelsPanel();
 // a session named in the library (a track's row, a search hit, a citation) opens here, at that file
-new LibraryPanel({ onOpen: (id, file) => openSession(id, { file }), openSession: () => state.sessionId });
+const library = new LibraryPanel({ onOpen: (id, file) => openSession(id, { file }), openSession: () => state.sessionId });
 
 let lastNow = '';
 let lastZoom = '';
@@ -177,7 +177,40 @@ function drawFiles() {
       $('#jobs-empty').hidden = true;
     },
     onGone: () => closeSession(), // a Run refused for a session deleted elsewhere
+    onDelete: deleteFile,
   });
+}
+
+// One upload of the open session deleted, once confirmed (the page could delete whole sessions only). The server
+// removes the upload, and its track from the library; the results made from it stay (the API names them), and
+// it refuses while a queued or running job reads the file (409, its message said). The files, the track shown
+// (another file, if it was this one), the Sessions row and the library's rows of it are read or drawn again.
+async function deleteFile(name) {
+  const id = state.sessionId;
+  if (!id) return;
+  const cause = `delete-file:${id}/${name}`;
+  if (!window.confirm(`Delete ${name} from session ${id}? The results made from it stay in the session. `
+    + 'This cannot be undone.')) return;
+  try {
+    await del(`/sessions/${encodeURIComponent(id)}/files/${encodeURIComponent(name)}?area=uploads`);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'session_not_found') {
+      notify(`Session ${id} no longer exists (it was deleted).`, { cause: 'session-gone' });
+      if (state.sessionId === id) closeSession();
+      return;
+    }
+    // gone already (another tab): as good as deleted; anything else (a job reads it) is said in the server's words
+    if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause }); return; }
+  }
+  clearNotice(cause, `run:${id}/${name}`);
+  tellTabs(id);
+  library.forgetSession(id, name);
+  reloadSessions();
+  if (state.sessionId === id) await refresh();
+  notify(`${name} deleted.`, { error: false, cause });
+  // the keyboard's place: its row is gone, so the file now open (the focus had fallen to the page's start)
+  const next = $('#file-list li.file.current .file-open') ?? $('#file-list .file-open') ?? $('#file-input');
+  if (!document.activeElement || document.activeElement === document.body) next.focus();
 }
 
 // a session made for files dropped with none open: its id (the page opens it), shared by the drops meanwhile

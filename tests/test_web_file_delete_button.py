@@ -1,0 +1,94 @@
+"""Deleting one file of the open session from the web page, in a real browser (Debian's headless Chromium driven by
+Playwright, against the live test service): the API had `DELETE /sessions/<id>/files/<name>`, the page only a
+"Delete session". Each file's "Delete file" asks first (the browser's confirm), deletes the upload and draws the
+session again (its files, the track shown, the Sessions row); a file a queued job reads is refused by the server,
+whose words the page shows, and stays.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_page import logged_in
+from tests.test_web_access import features_job
+from tests.web_results import pitch_of, put_results
+
+
+@pytest.mark.needs_chromium
+def test_a_file_is_deleted_by_keyboard_once_confirmed_and_the_page_shows_the_rest(
+        browser, server, client, settings, session_id, audio_dir, artifacts):
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    for name, hz in (("gone.wav", 440), ("kept.wav", 330)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 1.0))).status_code == 201
+    put_results(settings, session_id, "gone.wav", pitch_of(1.0))
+    context, page, problems = logged_in(browser)
+    asked: list[str] = []
+    try:
+        for width, height in ((360, 740), (1440, 900)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(f"{server}/#session={session_id}&file=gone.wav")
+            page.locator("#fact-key .value", has_text="C major").wait_for()  # its results shown
+            page.locator("#file-list li.file.current[data-file='gone.wav']").screenshot(
+                path=artifacts / f"file-delete-{width}.png")
+        button = page.get_by_role("button", name="Delete file gone.wav", exact=True)
+        button.focus()
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))  # not confirmed: nothing happens
+        page.keyboard.press("Enter")
+        assert page.locator("#file-list li.file[data-file='gone.wav']").count() == 1
+        assert client.get(f"/sessions/{session_id}/files/gone.wav").status_code == 200
+
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        page.keyboard.press("Enter")
+        page.locator("#notice", has_text="gone.wav deleted.").wait_for()
+        page.locator("#file-list li.file[data-file='gone.wav']").wait_for(state="detached")
+        # the other file is open now, its track and results (none), and the keyboard is on it
+        page.locator("#track-h", has_text="kept.wav").wait_for()
+        page.locator("#summary-empty").wait_for()
+        assert page.locator("#file-list li.file.current[data-file='kept.wav']").count() == 1
+        assert page.evaluate("document.activeElement.closest('li.file')?.dataset.file") == "kept.wav"
+        assert "file=kept.wav" in page.url
+        page.locator(f"#session-list button.session[data-session='{session_id}']", has_text="1 file,").wait_for()
+        session = client.get(f"/sessions/{session_id}").json()
+        assert [f["name"] for f in session["files"]] == ["kept.wav"]
+        assert "pitch_gone.json" in [f["name"] for f in session["results"]]  # the server keeps its results
+        assert asked == [f"Delete gone.wav from session {session_id}? The results made from it stay in the session. "
+                         "This cannot be undone."] * 2
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_file_a_queued_job_reads_is_not_deleted_and_the_page_says_why(
+        app, browser, server, client, settings, session_id, audio_dir):
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
+
+    assert upload(client, session_id, write(audio_dir / "busy.wav", sine(440, 0.5))).status_code == 201
+    job = features_job(app, settings, session_id, "busy.wav")  # queued with no message: it stays queued
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}&file=busy.wav")
+        page.locator(f"#job-list li.job[data-job='{job['job_id']}']").wait_for()
+        page.once("dialog", lambda d: d.accept())
+        button = page.get_by_role("button", name="Delete file busy.wav", exact=True)
+        button.click()
+        refusal = "'busy.wav' is read by 1 queued or running job(s); cancel them first"  # the server's words
+        page.locator("#notice", has_text=refusal).wait_for()
+        assert page.locator("#file-list li.file[data-file='busy.wav']").count() == 1
+        assert client.get(f"/sessions/{session_id}/files/busy.wav").status_code == 200
+        # canceled, the file can go: the refusal no longer stands
+        assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+        page.locator("#job-list li.job.canceled").wait_for()
+        page.once("dialog", lambda d: d.accept())
+        button.click()
+        page.locator("#notice", has_text="busy.wav deleted.").wait_for()
+        assert page.locator("#notice", has_text="cancel them first").count() == 0
+        page.locator("#files-empty").wait_for()
+        page.locator("#track-h", has_text="No file selected").wait_for()
+        # the server's refusal is a console line of the browser's own (a 409 answer)
+        assert [p for p in problems if "409" not in p] == [], problems
+    finally:
+        context.close()

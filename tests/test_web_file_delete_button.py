@@ -92,3 +92,25 @@ def test_a_file_a_queued_job_reads_is_not_deleted_and_the_page_says_why(
         assert [p for p in problems if "409" not in p] == [], problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_deleted_files_track_leaves_the_librarys_list_and_the_others_stay(browser, server, client, tmp_path):
+    from tests.library_results import measured_songs
+    from tests.test_web_library import list_tracks, open_library, rows_of
+
+    sid = measured_songs(client, tmp_path)  # in-a.wav and in-c.wav, measured by real jobs
+    context, page, problems = logged_in(browser)
+    try:
+        open_library(page, server, f"/#session={sid}&file=in-c.wav")
+        list_tracks(page, tempo=("55", "65"))  # both, at half their tempo
+        assert sorted(r[0] for r in rows_of(page, sid)) == ["in-a.wav", "in-c.wav"]
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete file in-c.wav", exact=True).click()
+        page.locator("#library-tracks-status", has_text="in-c.wav was deleted: its track left the list.").wait_for()
+        assert [r[0] for r in rows_of(page, sid)] == ["in-a.wav"]
+        tracks = client.get("/library/tracks", params={"session_id": sid}).json()["tracks"]
+        assert [t["filename"] for t in tracks] == ["in-a.wav"]  # as the server's library holds it
+        assert not problems, problems
+    finally:
+        context.close()

@@ -186,20 +186,24 @@ export class JobList {
 
 // The list as tall as the whole rows that fit in its style sheet's max-height: rows of two lines (the method's)
 // had made 11rem hold three and a half, the fourth cut in half under a "scroll for the rest" for a few pixels.
-// Rows are as tall as what they say (a phone's wrap), so the height is measured, from the top row down.
+// Rows are as tall as what they say (a phone's wrap), so the height is measured, from the top row down. It is set
+// as the list's height, under the max-height it is read from: a max-height cleared to be measured again would
+// pull a list scrolled to its end back at each row's redraw.
 function fitRows(list) {
-  list.style.maxHeight = '';
   const budget = parseFloat(getComputedStyle(list).maxHeight);
-  if (!Number.isFinite(budget) || list.scrollHeight <= list.clientHeight) return; // all shown: nothing to fit
-  const top = list.getBoundingClientRect().top + list.clientTop - list.scrollTop;
   const frame = list.offsetHeight - list.clientHeight; // its borders (none today)
+  if (!Number.isFinite(budget) || list.scrollHeight + frame <= budget + 0.5) { // every row fits: its own height
+    list.style.height = '';
+    return;
+  }
+  const top = list.getBoundingClientRect().top + list.clientTop - list.scrollTop;
   let whole = 0;
   for (const row of list.children) {
     const bottom = row.getBoundingClientRect().bottom - top;
     if (bottom + frame > budget + 0.5) break;
     whole = bottom;
   }
-  if (whole > 0) list.style.maxHeight = `${whole + frame}px`; // else one row taller than the box: it scrolls
+  list.style.height = whole > 0 ? `${whole + frame}px` : ''; // none: one row taller than the box, that scrolls
 }
 
 // The job's estimate as its row says it, counted down from when it was told: "about 40 s left" (running), "starts

@@ -204,8 +204,9 @@ def evaluate(items: list[dict], *, anchors: bool, verbose: bool, ours: bool = Tr
                   f"tempo {item.get('tempo_bpm') or 0:6.1f}->{res['tempo_bpm'] or 0:6.1f} "
                   f"metre {item['time_signature']}->{res.get('time_signature')} "
                   + " ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-    families = [f for f in ("pattern", "corpus", "groove", "poploop", "modal", "tempo")
-                if any(f in scores[s] for s in SYSTEMS)]
+    known = ("pattern", "corpus", "groove", "poploop", "modal", "tempo")
+    present = {f for s in SYSTEMS for f in scores[s]}
+    families = [f for f in known if f in present] + sorted(present - set(known))  # e.g. bench/mma_family.py's
     print(f"\n{len(items)} items, {audio_s / 60:.1f} min of audio; ours {ours_s / audio_s * 60:.2f} s per minute")
     print_table(scores, families)
     if agreed:
@@ -216,6 +217,7 @@ def evaluate(items: list[dict], *, anchors: bool, verbose: bool, ours: bool = Tr
 
 
 def main(argv: list[str] | None = None) -> None:
+    global TESTSET
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="test", choices=["train", "test", "all"])
     ap.add_argument("--family", nargs="+", default=None)
@@ -225,8 +227,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only-anchored", action="store_true",
                     help="only items that bench/music_anchors.py has results for (a like-for-like table)")
     ap.add_argument("--code", type=Path, default=ROOT, help="checkout whose worker.music is scored")
+    ap.add_argument("--items", type=Path, default=TESTSET,
+                    help="another rendered family's folder with a manifest.json (e.g. bench/out/mma_family)")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
+    TESTSET = args.items
     sys.path.insert(0, str(args.code.resolve()))
     if str(args.code.resolve()) != str(ROOT):
         sys.path.insert(1, str(ROOT))  # bench.music_scores from this checkout

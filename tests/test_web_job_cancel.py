@@ -16,8 +16,8 @@ import pytest
 from tests.browser_page import logged_in
 from tests.conftest import Client, serving
 from tests.test_fair_queue import A, session_with_tone
+from tests.test_web_queue_place import PLACE_REFRESH_MS
 
-PLACE_REFRESH_MS = 5000  # how often the page reads a queued row's place again (web/js/jobs.js)
 MAX_STREAMS = 3  # job streams the page keeps open at once (web/js/api.js)
 
 

@@ -48,6 +48,22 @@ def _names(client, session_id) -> list[str]:
     return sorted(f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"])
 
 
+def _dropped_twice(page, server: str, session_id: str, take):
+    """The session open, `take` dropped and its upload held on the wire, then dropped again: the second row waits
+    for the first (read from the page). Returns (held routes, hold, posts seen, the second row)."""
+    from tests.test_web_page import drop_files
+
+    page.goto(f"{server}/#session={session_id}")
+    page.locator("#session-title", has_text=session_id).wait_for()
+    held, hold, posts = _hold_uploads(page)
+    with page.expect_request(_is_upload):
+        drop_files(page, "#drop-zone", [take])
+    drop_files(page, "#drop-zone", [take])
+    second = page.locator("#upload-list li.upload").nth(1)
+    second.filter(has_text=WAITING.format(take.name)).wait_for()
+    return held, hold, posts, second
+
+
 @pytest.mark.needs_chromium
 def test_a_file_dropped_again_while_its_upload_is_on_its_way_is_not_sent_twice(
         browser, server, client, session_id, audio_dir):
@@ -95,20 +111,12 @@ def test_a_file_dropped_again_while_its_upload_is_on_its_way_is_not_sent_twice(
 def test_a_file_waiting_for_an_upload_that_does_not_end_is_sent_itself(
         browser, server, client, session_id, audio_dir, ending):
     from tests.audio_synth import sine, write
-    from tests.test_web_page import drop_files
 
     take = write(audio_dir / f"lost-{ending}.wav", sine(330, 0.5))
     context, page, problems = logged_in(browser)
     rows = page.locator("#upload-list li.upload")
     try:
-        page.goto(f"{server}/#session={session_id}")
-        page.locator("#session-title", has_text=session_id).wait_for()
-        held, hold, posts = _hold_uploads(page)
-        with page.expect_request(_is_upload):
-            drop_files(page, "#drop-zone", [take])
-        drop_files(page, "#drop-zone", [take])
-        second = rows.nth(1)
-        second.filter(has_text=WAITING.format(take.name)).wait_for()
+        held, hold, posts, second = _dropped_twice(page, server, session_id, take)
         hold["on"] = False  # the waiting file's own upload, once it is sent, goes through
         first = rows.nth(0)
         if ending == "interrupted":
@@ -134,20 +142,12 @@ def test_a_file_waiting_for_an_upload_that_does_not_end_is_sent_itself(
 @pytest.mark.needs_chromium
 def test_a_waiting_file_can_be_canceled_and_the_first_upload_goes_on(browser, server, client, session_id, audio_dir):
     from tests.audio_synth import sine, write
-    from tests.test_web_page import drop_files
 
     take = write(audio_dir / "waits-then-canceled.wav", sine(550, 0.5))
     context, page, problems = logged_in(browser)
     rows = page.locator("#upload-list li.upload")
     try:
-        page.goto(f"{server}/#session={session_id}")
-        page.locator("#session-title", has_text=session_id).wait_for()
-        held, hold, posts = _hold_uploads(page)
-        with page.expect_request(_is_upload):
-            drop_files(page, "#drop-zone", [take])
-        drop_files(page, "#drop-zone", [take])
-        second = rows.nth(1)
-        second.filter(has_text=WAITING.format(take.name)).wait_for()
+        held, hold, posts, second = _dropped_twice(page, server, session_id, take)
         second.get_by_role("button", name=f"Cancel the upload of {take.name}").click()
         second.filter(has_text="canceled: not uploaded").wait_for()
         assert len(held) == 1, "the first upload is held"

@@ -28,12 +28,6 @@ from .store import TrackFilter
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,3}:[0-5]\d)(?!\d|:\d)")  # a time in a track, as the prompt writes it: 1:05
 EXCERPT_CHARS = 300
-# The cosine a passage needs to be given to the model as an excerpt (/library/search lists down to SEMANTIC_MIN,
-# 0.2): passages at 0.2-0.3 had reached it, and SmolLM2 quoted an unrelated transcript. bench/semantic_floor.py, 12
-# subjects spoken by espeak-ng and transcribed by tiny.en, 24 questions about them and 4 about none, the shipped
-# MiniLM: of the question-passage pairs at 0.2-0.3, 38 were unrelated and 2 relevant; a floor of 0.3 keeps 20 of
-# the 24 relevant pairs (0.2: 22) and lets 13 of 312 unrelated through (0.2: 51). Nothing above it: "nothing matches".
-ASK_SEMANTIC_MIN = 0.3
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
 NOTHING_STAGE = "done (nothing in the library matches)"  # ... and when its request found nothing to ask about
@@ -77,8 +71,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
         if facts.ranked is not None:  # "which slowest song mentions rain?": the model is told the order
             hits = ranked_hits(hits, facts.ranked)
     else:
-        hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates,
-                              semantic_min=ASK_SEMANTIC_MIN)
+        hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     measured_filter = facts.as_dict() if facts else None
     if not candidates:
@@ -168,12 +161,10 @@ def measured_answer(library: Library, *, owner: str, question: str, facts: Quest
 
 
 def unmatched_answer(library: Library, *, owner: str, question: str, whose: str = YOURS) -> dict[str, Any] | None:
-    """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it (no passage at
-    ASK_SEMANTIC_MIN), else None (the
+    """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it, else None (the
     model is asked). Told by the request: it had been a GPU job, a stranger's "which song has fast drums?" waiting
     43 s behind a transcription to be told nothing matched."""
-    if question_facts(question) or library.search(owner=owner, query=question, mode="hybrid", limit=1,
-                                                  semantic_min=ASK_SEMANTIC_MIN):
+    if question_facts(question) or library.search(owner=owner, query=question, mode="hybrid", limit=1):
         return None
     return {"question": question, "answer": NOTHING_FOUND_AS.format(library=whose), "model": None, "citations": [],
             "candidates": [], "cited_by": None, "warnings": [], "measured_filter": None}
@@ -252,8 +243,7 @@ def measured_hits(library: Library, *, owner: str, question: str, facts: Questio
         return []
     by_id = {t["track_id"]: t for t in tracks}
     out: list[dict[str, Any]] = []
-    for hit in library.search(owner=owner, query=question, mode="hybrid", limit=MAX_MEASURED_TRACKS,
-                              semantic_min=ASK_SEMANTIC_MIN):
+    for hit in library.search(owner=owner, query=question, mode="hybrid", limit=MAX_MEASURED_TRACKS):
         if hit["track_id"] in by_id and len(out) < limit:
             out.append({**hit, "track": by_id.pop(hit["track_id"])})
     out += [{"track_id": t["track_id"], "track": t} for t in list(by_id.values())[:limit - len(out)]]

@@ -47,14 +47,12 @@ def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzz
     return list(by_track.values())[:limit]
 
 
-def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int,
-                  min_score: float = SEMANTIC_MIN) -> list[dict[str, Any]]:
-    """Tracks by their best passage (a cosine of at least `min_score`), best first; the database answers when it has
-    pgvector."""
+def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int) -> list[dict[str, Any]]:
+    """Tracks by their best passage, best first; the database answers when it has pgvector."""
     db = cache.store.db
     if db.uses_pgvector:
         return pgvector.semantic_hits(db, owner=owner, model=cache.model, query_vector=query_vector, limit=limit,
-                                      head=limit * PASSAGES_PER_TRACK_GUESS, min_score=min_score)
+                                      head=limit * PASSAGES_PER_TRACK_GUESS, min_score=SEMANTIC_MIN)
     data = cache.passages(owner)
     if not data.keys or data.matrix.shape[1] != query_vector.shape[0]:
         return []
@@ -67,7 +65,7 @@ def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, l
         order = np.argsort(-scores)
     out: dict[str, dict[str, Any]] = {}
     for i in order:
-        if scores[i] < min_score or len(out) >= limit:
+        if scores[i] < SEMANTIC_MIN or len(out) >= limit:
             break
         track, number = data.keys[int(i)]
         if track not in out:

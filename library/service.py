@@ -85,18 +85,15 @@ class Library:
                       limit: int) -> list[dict[str, Any]]:
         return self.store.ranked_tracks(owner=owner, where=where, by=by, descending=descending, limit=limit)
 
-    def search(self, *, owner: str, query: str, mode: str, limit: int,
-               semantic_min: float = search.SEMANTIC_MIN) -> list[dict[str, Any]]:
-        """Hits best first, each with its track, and the matching line and/or passage; a passage whose cosine to the
-        query is under `semantic_min` is no semantic match."""
+    def search(self, *, owner: str, query: str, mode: str, limit: int) -> list[dict[str, Any]]:
+        """Hits best first, each with its track, and the matching line and/or passage."""
         lyrics = semantic = []
         if mode in ("lyrics", "hybrid"):
             lyrics = search.lyrics_hits(self.store, owner=owner, query=query, limit=limit,
                                         fuzzy=self.db.features.get("fuzzy", "words"))
         if mode in ("semantic", "hybrid"):
             vector = self.embed_query(query)
-            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vector, limit=limit,
-                                            min_score=semantic_min)
+            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vector, limit=limit)
         hits = search.fuse(lyrics, semantic, limit=limit) if mode == "hybrid" else (lyrics or semantic)[:limit]
         passages = self.store.passages([h["passage_key"] for h in hits if "passage_key" in h])
         tracks = self.store.tracks_by_id(owner=owner, track_ids=[h["track_id"] for h in hits])

@@ -55,22 +55,29 @@ class Output:
 def test_a_full_log_disk_is_said_once_and_its_return_with_the_lines_lost(tmp_path):
     with small_disk(tmp_path / "disk") as disk:
         layout = RunLayout.for_data_dir(disk / "data")
-        chatty = Program("chatty", [sys.executable, "-u", "-c", "import itertools, time; "
-                                    "[(print('line', i), time.sleep(0.05)) for i in itertools.count()]"],
+        feed = tmp_path / "feed"  # off the small disk: each line the test writes here, the program prints
+        os.mkfifo(feed)
+        chatty = Program("chatty", [sys.executable, "-u", "-c",
+                                    f"[print('line', x.strip()) for x in open({str(feed)!r})]"],
                          priority=10, startsecs=1)
         proc = start_supervisord(layout, [chatty], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             out = Output(proc)
+            lines = open(feed, "w", buffering=1)  # opens once the program has opened its end
+            lines.write("before\n")  # logged within its first second, before supervisord calls it running
             out.until("success: chatty entered RUNNING state")
             log = layout.logs / "chatty.log"
             assert log.stat().st_size > 0
 
             filler = fill(disk)
+            # a line supervisord cannot log: longer than the room a full disk may leave in the log's last block
+            lines.write("x" * 65536 + "\n")
             note = out.until(f"cannot write {log}")
             assert note.startswith("supervisord: ") and "No space left on device" in note
             assert "its lines are lost until there is room again" in note
 
             os.remove(filler)
+            lines.write("after\n")  # logged again
             back = out.until(f"{log} is written again;")
             lost = int(back.split("; ")[1].split(" ")[0])
             assert lost >= 1, back
@@ -79,6 +86,7 @@ def test_a_full_log_disk_is_said_once_and_its_return_with_the_lines_lost(tmp_pat
             assert "Traceback" not in said and "Errno 28" not in said, said[-3000:]
             assert said.count(f"cannot write {log}") == 1
             assert proc.poll() is None
+            lines.close()
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)

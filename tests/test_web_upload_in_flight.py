@@ -78,12 +78,7 @@ def test_a_file_dropped_again_while_its_upload_is_on_its_way_is_not_sent_twice(
     context, page, problems = logged_in(browser)
     rows = page.locator("#upload-list li.upload")
     try:
-        page.goto(f"{server}/#session={session_id}")
-        page.locator("#session-title", has_text=session_id).wait_for()
-        held, hold, posts = _hold_uploads(page)
-        with page.expect_request(_is_upload):
-            drop_files(page, "#drop-zone", [take])
-        drop_files(page, "#drop-zone", [take])
+        held, hold, posts, _ = _dropped_twice(page, server, session_id, take)
         drop_files(page, "#drop-zone", [copy, other])  # one drop: the copy waits, the other is sent
         waiting = rows.filter(has_text=WAITING.format("flying-take.wav"))
         waiting.filter(has_text="copy-of-take.wav").wait_for()

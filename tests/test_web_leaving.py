@@ -26,8 +26,8 @@ def test_leaving_the_page_mid_upload_asks_first_and_not_after(browser, server, s
         page.route("**/sessions/*/files", lambda route: held.append(route))  # the upload waits on the wire
         with page.expect_file_chooser() as chooser:  # a person's click: the browser asks only after one
             page.locator("#drop-zone label", has_text="Choose files…").click()
-        chooser.value.set_files(str(path))
-        page.locator("#upload-list li.upload", has_text="on-its-way.wav").wait_for()
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/files")):
+            chooser.value.set_files(str(path))
         with page.expect_event("dialog") as asked:
             page.close(run_before_unload=True)
         assert asked.value.type == "beforeunload"
@@ -40,5 +40,36 @@ def test_leaving_the_page_mid_upload_asks_first_and_not_after(browser, server, s
         with page.expect_event("close"):
             page.close(run_before_unload=True)
         assert dialogs == [] and not problems, (dialogs, problems)
+    finally:
+        context.close()
+
+
+@pytest.mark.needs_chromium
+def test_leaving_before_the_session_answers_asks_first(browser, server, session_id, audio_dir):
+    """The rows are listed at the drop, before the open session is read again for what it holds: leaving then had
+    asked nothing (no byte was being sent yet) and the files were lost without a word. A whole run's order."""
+    from tests.audio_synth import sine, write
+
+    path = write(audio_dir / "not-yet-sent.wav", sine(440, 0.5))
+    held = []
+    context, page, problems = logged_in(browser)
+    try:
+        page.goto(f"{server}/#session={session_id}")
+        page.locator("#session-title", has_text=session_id).wait_for()
+        # the session's read for the upload waits (later reads go on)
+        page.route(f"**/sessions/{session_id}", lambda route: route.continue_() if held else held.append(route))
+        with page.expect_file_chooser() as chooser:
+            page.locator("#drop-zone label", has_text="Choose files…").click()
+        with page.expect_request(lambda r: r.method == "GET" and r.url.endswith(f"/sessions/{session_id}")):
+            chooser.value.set_files(str(path))
+        page.locator("#upload-list li.upload", has_text="not-yet-sent.wav").wait_for()
+        with page.expect_event("dialog") as asked:
+            page.close(run_before_unload=True)
+        assert asked.value.type == "beforeunload"
+        asked.value.dismiss()
+        assert held, "the session's read is held"
+        held[0].continue_()
+        page.locator("#upload-list li.upload.ok", has_text="not-yet-sent.wav").wait_for()
+        assert not problems, problems
     finally:
         context.close()

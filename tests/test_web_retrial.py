@@ -60,15 +60,30 @@ def test_a_session_opened_while_files_upload_into_another_opens_its_file(browser
     from tests.test_api_sessions import upload
 
     assert upload(client, session_id, write(audio_dir / "here.wav", sine(440, 0.5))).status_code == 201
-    held = []
+    held, making = [], []
+
+    def hold_the_new_session(route):
+        if route.request.method == "POST":
+            making.append(route)
+        else:
+            route.continue_()
+
     context, page, problems = logged_in(browser)
     try:
         page.goto(f"{server}/")
         page.locator("#session-list li").first.wait_for()
         page.route("**/sessions/*/files", lambda route: held.append(route))
+        page.route(re.compile(r"/sessions$"), hold_the_new_session)
         drop_files(page, "#drop-zone", [write(audio_dir / "away.wav", sine(660, 0.5))])
         page.locator("#upload-list li.upload", has_text="away.wav").wait_for()
         page.evaluate(f"() => {{ location.hash = 'session={session_id}'; }}")
+        expect(page.locator("#track-h")).to_have_text("here.wav")
+        # the session for the dropped file is made only now, after the other was opened: it had taken the page
+        # over (a whole run's order: its read of here's session then drew nothing, "No file selected")
+        assert making, "the new session is held"
+        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/files")):
+            making[0].continue_()
+        expect(page.locator("#session-title")).to_have_text(f"Session {session_id}")
         expect(page.locator("#track-h")).to_have_text("here.wav")
         assert held, "the upload is held"
         held[0].continue_()

@@ -215,14 +215,18 @@ async function deleteFile(name) {
 
 // a session made for files dropped with none open: its id (the page opens it), shared by the drops meanwhile
 let creating = null;
+// The session made for files dropped while none was open. It is opened only if none was opened meanwhile: one
+// opened from the list while it was being made had been replaced by it (its read then drew nothing: "No file
+// selected" until the upload ended, then the dropped file of the new session).
 async function newSession() {
   try {
     const created = await post('/sessions');
-    state.sessionId = created.session_id;
     sessions.load();
+    clearNotice('upload-session');
+    if (state.sessionId) return created.session_id;
+    state.sessionId = created.session_id;
     sessions.mark(created.session_id);
     $('#session-title').textContent = `Session ${created.session_id}`;
-    clearNotice('upload-session');
     return created.session_id;
   } catch (e) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
 }

@@ -17,24 +17,30 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
     const batch = { entries, ready: false };
     batch.known = new Promise((resolve) => { batch.resolve = resolve; });
     batches.add(batch);
-    let target;
-    try { target = await sessionForUpload(); } catch (e) {
-      // no session to put them in (the server away, a refusal): each file is listed as not uploaded, where they had
-      // vanished with a notice alone
-      for (const entry of entries) { refused(entry.item, entry.file, e); entry.settle(null); }
-      batch.resolve([]);
+    // on its way from the drop: leaving while the session they go into was read (or made) had asked nothing, the
+    // rows listed and nothing sent yet
+    sending += 1;
+    try {
+      let target;
+      try { target = await sessionForUpload(); } catch (e) {
+        // no session to put them in (the server away, a refusal): each file is listed as not uploaded, where they
+        // had vanished with a notice alone
+        for (const entry of entries) { refused(entry.item, entry.file, e); entry.settle(null); }
+        batch.resolve([]);
+        return;
+      }
+      const { sessionId, files: held } = target;
+      for (const entry of entries) entry.sessionId = sessionId;
+      batch.ready = true;
+      batch.resolve(entries);
+      const opener = firstStored(files.length, onBatch(sessionId));
+      const earlier = (await Promise.all(before)).flat().filter((e) => e.sessionId === sessionId);
+      await Promise.all(entries.map((entry, i) => sendOne(entry, held, [...earlier, ...entries.slice(0, i)],
+        onUploaded).then((stored) => opener(i, stored))));
+    } finally {
+      sending -= 1;
       batches.delete(batch);
-      return;
     }
-    const { sessionId, files: held } = target;
-    for (const entry of entries) entry.sessionId = sessionId;
-    batch.ready = true;
-    batch.resolve(entries);
-    const opener = firstStored(files.length, onBatch(sessionId));
-    const earlier = (await Promise.all(before)).flat().filter((e) => e.sessionId === sessionId);
-    await Promise.all(entries.map((entry, i) => sendOne(entry, held, [...earlier, ...entries.slice(0, i)], onUploaded)
-      .then((stored) => opener(i, stored))));
-    batches.delete(batch);
   };
   input.addEventListener('change', () => { send([...input.files]); input.value = ''; });
   zone.addEventListener('dragenter', (e) => { e.preventDefault(); zone.classList.add('over'); });
@@ -83,8 +89,9 @@ function firstStored(count, open) {
   };
 }
 
-// Uploads on their way: leaving or reloading the page then asks first (the browser's own "Leave site?"). A
-// stranger's reload at 23 % of a 32 MB WAV dropped it without a word: the page came back without it, nothing said.
+// Uploads on their way (each file being sent, and each drop from the drop until its files are settled): leaving or
+// reloading the page then asks first (the browser's own "Leave site?"). A stranger's reload at 23 % of a 32 MB WAV
+// dropped it without a word: the page came back without it, nothing said.
 let sending = 0;
 window.addEventListener('beforeunload', (e) => {
   if (sending > 0) { e.preventDefault(); e.returnValue = ''; }

@@ -28,6 +28,15 @@ from .store import TrackFilter
 CITATION_RE = re.compile(r"\[(\d{1,2})\]")
 CLOCK_RE = re.compile(r"(?<![\d:.])(\d{1,3}:[0-5]\d)(?!\d|:\d)")  # a time in a track, as the prompt writes it: 1:05
 EXCERPT_CHARS = 300
+# The cosine a passage needs to be given to the model (/library/search lists down to SEMANTIC_MIN, 0.2), scored by
+# the question's best clause (library/clauses.py): weak 0.2-0.3 matches had reached it and SmolLM2 quoted an
+# unrelated transcript, while a floor on the whole question's cosine (d566567, reverted) had dropped "Which song
+# mentions a silver mountain train? Then write the numbers from 1 to 300, ..." from its own lyric line.
+# bench/ask_floor.py (12 subjects spoken by espeak-ng through tiny.en, 24 questions about them and 4 about none,
+# plain and with an instruction after them; relevant pairs kept of 24 / unrelated let through of 312): plain 20/13
+# at 0.3 (0.25: 21/26, 0.2: 22/51); with an instruction, best clause 21/10 (0.25: 21/22), whole question 19/13.
+# Nothing at it: "nothing matches", told by the request.
+ASK_SEMANTIC_MIN = 0.3
 MAX_MEASURED_TRACKS = 200  # tracks a measured fact selects, searched for their excerpts
 ANSWERED_STAGE = "done (answered from the measurements)"  # a job's stage when its request answered it
 NOTHING_STAGE = "done (nothing in the library matches)"  # ... and when its request found nothing to ask about
@@ -71,7 +80,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
         if facts.ranked is not None:  # "which slowest song mentions rain?": the model is told the order
             hits = ranked_hits(hits, facts.ranked)
     else:
-        hits = library.search(owner=owner, query=options.question, mode="hybrid", limit=options.candidates)
+        hits = ask_search(library, owner=owner, question=options.question, limit=options.candidates)
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     measured_filter = facts.as_dict() if facts else None
     if not candidates:
@@ -160,11 +169,19 @@ def measured_answer(library: Library, *, owner: str, question: str, facts: Quest
     return _measured_result(question, facts, tracks, _listed_answer(facts, tracks, whose))
 
 
+def ask_search(library: Library, *, owner: str, question: str, limit: int) -> list[dict[str, Any]]:
+    """The search of a question's candidates: hybrid, a passage a semantic match only at ASK_SEMANTIC_MIN or more
+    to the question's best clause (a lyric line the text search finds is one whatever its cosine)."""
+    return library.search(owner=owner, query=question, mode="hybrid", limit=limit, semantic_min=ASK_SEMANTIC_MIN,
+                          by_clause=True)
+
+
 def unmatched_answer(library: Library, *, owner: str, question: str, whose: str = YOURS) -> dict[str, Any] | None:
-    """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it, else None (the
-    model is asked). Told by the request: it had been a GPU job, a stranger's "which song has fast drums?" waiting
-    43 s behind a transcription to be told nothing matched."""
-    if question_facts(question) or library.search(owner=owner, query=question, mode="hybrid", limit=1):
+    """NOTHING_FOUND when the question names no measured fact and the search finds nothing for it (no passage at
+    ASK_SEMANTIC_MIN to its best clause), else None (the model is asked). Told by the request: it had been a GPU
+    job, a stranger's "which song has fast drums?" waiting 43 s behind a transcription to be told nothing
+    matched."""
+    if question_facts(question) or ask_search(library, owner=owner, question=question, limit=1):
         return None
     return {"question": question, "answer": NOTHING_FOUND_AS.format(library=whose), "model": None, "citations": [],
             "candidates": [], "cited_by": None, "warnings": [], "measured_filter": None}
@@ -243,7 +260,7 @@ def measured_hits(library: Library, *, owner: str, question: str, facts: Questio
         return []
     by_id = {t["track_id"]: t for t in tracks}
     out: list[dict[str, Any]] = []
-    for hit in library.search(owner=owner, query=question, mode="hybrid", limit=MAX_MEASURED_TRACKS):
+    for hit in ask_search(library, owner=owner, question=question, limit=MAX_MEASURED_TRACKS):
         if hit["track_id"] in by_id and len(out) < limit:
             out.append({**hit, "track": by_id.pop(hit["track_id"])})
     out += [{"track_id": t["track_id"], "track": t} for t in list(by_id.values())[:limit - len(out)]]

@@ -47,16 +47,28 @@ def lyrics_hits(store: LibraryStore, *, owner: str, query: str, limit: int, fuzz
     return list(by_track.values())[:limit]
 
 
-def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int) -> list[dict[str, Any]]:
-    """Tracks by their best passage, best first; the database answers when it has pgvector."""
+def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, limit: int,
+                  min_score: float = SEMANTIC_MIN) -> list[dict[str, Any]]:
+    """Tracks by their best passage (a cosine of `min_score` or more), best first; the database answers when it has
+    pgvector. `query_vector` may be several, one per row (a question's clauses, library/clauses.py): a passage's
+    score is then its best cosine to any of them."""
+    vectors = np.atleast_2d(query_vector)
     db = cache.store.db
-    if db.uses_pgvector:
-        return pgvector.semantic_hits(db, owner=owner, model=cache.model, query_vector=query_vector, limit=limit,
-                                      head=limit * PASSAGES_PER_TRACK_GUESS, min_score=SEMANTIC_MIN)
+    if db.uses_pgvector:  # one index search per vector, each track at its best score
+        rankings = [pgvector.semantic_hits(db, owner=owner, model=cache.model, query_vector=vector, limit=limit,
+                                           head=limit * PASSAGES_PER_TRACK_GUESS, min_score=min_score)
+                    for vector in vectors]
+        if len(rankings) == 1:
+            return rankings[0]
+        best: dict[str, dict[str, Any]] = {}
+        for hit in itertools.chain.from_iterable(rankings):
+            if hit["track_id"] not in best or hit["score"] > best[hit["track_id"]]["score"]:
+                best[hit["track_id"]] = hit
+        return sorted(best.values(), key=lambda h: (-h["score"], h["track_id"]))[:limit]
     data = cache.passages(owner)
-    if not data.keys or data.matrix.shape[1] != query_vector.shape[0]:
+    if not data.keys or data.matrix.shape[1] != vectors.shape[1]:
         return []
-    scores = data.matrix @ query_vector.astype(np.float32)
+    scores = (data.matrix @ vectors.astype(np.float32).T).max(axis=1)
     # the best passages first: a partial sort of a few per wanted track, all of them only if that is too few
     head = min(len(scores), limit * PASSAGES_PER_TRACK_GUESS)
     top = np.argpartition(-scores, head - 1)[:head]
@@ -65,7 +77,7 @@ def semantic_hits(cache: VectorCache, *, owner: str, query_vector: np.ndarray, l
         order = np.argsort(-scores)
     out: dict[str, dict[str, Any]] = {}
     for i in order:
-        if scores[i] < SEMANTIC_MIN or len(out) >= limit:
+        if scores[i] < min_score or len(out) >= limit:
             break
         track, number = data.keys[int(i)]
         if track not in out:

@@ -14,6 +14,7 @@ from storage import SessionRoot
 from worker.camelot import MIX_TEMPO_PERCENT
 
 from . import search
+from .clauses import question_clauses
 from .db import Database
 from .embedding import INDEXING, embedder, model_name
 from .extract import read_track
@@ -85,15 +86,21 @@ class Library:
                       limit: int) -> list[dict[str, Any]]:
         return self.store.ranked_tracks(owner=owner, where=where, by=by, descending=descending, limit=limit)
 
-    def search(self, *, owner: str, query: str, mode: str, limit: int) -> list[dict[str, Any]]:
-        """Hits best first, each with its track, and the matching line and/or passage."""
+    def search(self, *, owner: str, query: str, mode: str, limit: int, semantic_min: float = search.SEMANTIC_MIN,
+               by_clause: bool = False) -> list[dict[str, Any]]:
+        """Hits best first, each with its track, and the matching line and/or passage. A passage whose cosine to the
+        query is under `semantic_min` is no semantic match; `by_clause`: its cosine is its best to any of the query's
+        clauses (library/clauses.py: /library/ask's question, its subject weighed apart from an instruction after
+        it; a query of one clause is itself)."""
         lyrics = semantic = []
         if mode in ("lyrics", "hybrid"):
             lyrics = search.lyrics_hits(self.store, owner=owner, query=query, limit=limit,
                                         fuzzy=self.db.features.get("fuzzy", "words"))
         if mode in ("semantic", "hybrid"):
-            vector = self.embed_query(query)
-            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vector, limit=limit)
+            texts = question_clauses(query) if by_clause else [query]
+            vectors = np.stack([self.embed_query(t) for t in texts])
+            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vectors, limit=limit,
+                                            min_score=semantic_min)
         hits = search.fuse(lyrics, semantic, limit=limit) if mode == "hybrid" else (lyrics or semantic)[:limit]
         passages = self.store.passages([h["passage_key"] for h in hits if "passage_key" in h])
         tracks = self.store.tracks_by_id(owner=owner, track_ids=[h["track_id"] for h in hits])

@@ -90,6 +90,15 @@ def test_pgvector_searches_in_the_database_and_agrees_with_exact_search(pgvector
                 assert overlap >= 0.8 * len(want), (who, topic, got, want)
                 if who == small:  # answered by the exact scan of the owner's passages: the same ranking
                     assert [h["track_id"] for h in got] == [h["track_id"] for h in want]
+        # several query vectors (/library/ask's question clauses, library/clauses.py): a track at its best cosine
+        # to any of them, as numpy's exact search scores it
+        every = (topics / np.linalg.norm(topics, axis=1, keepdims=True)).astype(np.float32)
+        for who in (owner, small):
+            got = semantic_hits(fast.cache, owner=who, query_vector=every, limit=10)
+            want = semantic_hits(exact.cache, owner=who, query_vector=every, limit=10)
+            assert want and got[0]["track_id"] == want[0]["track_id"], (who, got, want)
+            if who == small:  # exact scans: the same ranking
+                assert [h["score"] for h in got] == pytest.approx([h["score"] for h in want], abs=1e-3)
         ids = [t for t, _, _ in fast.store.session_tracks(owner=owner)]
         for seed in ids[:5]:
             for mix in (False, True):

@@ -39,7 +39,10 @@ def current_status() -> dict:
     status = svc.model_status.read() or {"current_model": None, "device": None, "published_by": None,
                                          "models": registry_status(current_app.config)}
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
-    status["auto"] = auto_choices()
+    downloaded: dict[str, bool] = {}  # each model's files looked at once, for `auto` and the rows' `present`
+    status["auto"] = auto_choices(downloaded)
+    for row in status["models"]:
+        row["present"] = weights_here(row.get("model_type"), downloaded)
     if not access.caller().admin:
         for row in status["models"]:
             row.update(dict.fromkeys(SERVER_PATH_FIELDS))
@@ -48,14 +51,26 @@ def current_status() -> dict:
     return status
 
 
-def auto_choices() -> dict[str, dict[str, str | None]]:
+def weights_here(model_type: object, downloaded: dict[str, bool]) -> bool | None:
+    """Whether this API finds `model_type`'s weights, as require_weights checks them before queueing a job that names
+    it (false: those routes refuse it, 409); None for a model it does not register. The rows' `downloaded` is the
+    publishing worker's view: a stranger's `ma analyze --llm-model NAME` on a server without NAME's weights uploaded
+    the file, then was refused; the CLI asks here first."""
+    if not isinstance(model_type, str) or model_type not in MODEL_REGISTRY:
+        return None
+    if model_type not in downloaded:
+        downloaded[model_type] = is_downloaded(registry_entry(model_type, MODEL_REGISTRY), current_app.config)
+    return downloaded[model_type]
+
+
+def auto_choices(downloaded: dict[str, bool] | None = None) -> dict[str, dict[str, str | None]]:
     """Per task, what `auto` picks here now as the routes' own check of it does before queueing (weights on this
     server; no image asked for; the worker, knowing its device's memory, may pass over one more): `{"model",
     "reason"}`, `model` null where no model qualifies, which those routes refuse (409), and `reason` then why each
     was passed over. A stranger's `ma analyze --llm analyze` on a server without an LLM had uploaded the file, then
     been refused; the CLI asks here first."""
     out: dict[str, dict[str, str | None]] = {}
-    downloaded: dict[str, bool] = {}  # each model's files looked at once, not once per task
+    downloaded = {} if downloaded is None else downloaded  # each model's files looked at once, not once per task
     for task in PREFERENCES:
         try:
             choice = choose_model(task, settings=current_app.config, registry=MODEL_REGISTRY,

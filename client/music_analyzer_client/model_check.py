@@ -109,9 +109,12 @@ def _check_llm(client: Any, analyses: list[Analysis]) -> None:
     """--llm TASK with `auto` (no --llm-model) where no LLM of the server qualifies (none has its weights there):
     refused as the server's 409 would refuse each file, before a byte is sent. The server says what `auto` picks
     per task in GET /api/v2/models/status's `auto`; one without it decides after the upload, as before. A model
-    named with --llm-model is left to the server."""
+    named with --llm-model is checked against the status rows' `present` (_check_named_llm)."""
     llm = next((a for a in analyses if a.job_type == "gemma_3n"), None)
-    if llm is None or llm.options.get("model_variant") != LLM_AUTO:
+    if llm is None:
+        return
+    if llm.options.get("model_variant") != LLM_AUTO:
+        _check_named_llm(client, llm)
         return
     status = _listing(client, "/api/v2/models/status", "auto") or {}
     auto = status.get("auto")
@@ -128,6 +131,26 @@ def _check_llm(client: Any, analyses: list[Analysis]) -> None:
         f"--llm {llm.options.get('task')} asks for the best LLM the server has, and it has none that can run it "
         f"({choice.get('reason')}), so it refuses the job; an admin gets one with {get}, or leave out --llm; "
         f"nothing was uploaded", code="model_not_downloaded", details={"task": llm.options.get("task")})
+
+
+def _check_named_llm(client: Any, llm: Analysis) -> None:
+    """--llm-model NAME whose weights the server has not got (its status row's `present`, the API's own check before
+    queueing): refused before a byte is sent, as its 409 would refuse each file (a stranger's run had uploaded the
+    file, then been refused). A server without `present` in its rows, or a NAME it does not list (its 400 names the
+    models), decides after the upload, as before."""
+    name = llm.options.get("model_variant")
+    status = _listing(client, "/api/v2/models/status", "models") or {}
+    rows = [r for r in status.get("models", []) if isinstance(r, dict)]
+    row = next((r for r in rows if r.get("model_type") == name), None)
+    if row is None or row.get("present") is not False:
+        return
+    present = [str(r.get("model_type")) for r in rows if r.get("present") and r.get("kind", "llm") == "llm"]
+    instead = f"it has {', '.join(present)}: use --llm-model with one of them, or leave out --llm-model for the best " \
+        "one it has" if present else "it has no LLM with its weights"
+    raise MusicAnalyzerError(
+        f"--llm-model {name} names a model whose weights are not on the server, so it refuses the job; {instead}; "
+        f"an admin gets them with `python download_models.py {name}`; nothing was uploaded",
+        code="model_not_downloaded", details={"model": name, "present": present})
 
 
 def lyrics_hint(analyses: list[Analysis]) -> str:

@@ -43,14 +43,15 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
     key = request.headers.get("Idempotency-Key")
     claim = None
     if key is not None:
+        by = access.caller().name
         print_ = fingerprint(request.method, request.path, body)
-        claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
+        claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by)
         known = svc.jobs.get(claim.job_id) if claim.job_id else None
         if known is not None:
             return known
         if claim.job_id:  # the key outlived its job's record: start afresh
             svc.idempotency.release(claim)
-            claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_)
+            claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by)
     try:
         if answer is not None:
             job = submit_answered(job_type, owner=owner, options=options, result=answer[0], stage=answer[1],

@@ -2,9 +2,9 @@
 
 A client that did not hear the answer to a job-creating request (a timeout, a dropped connection) sends it
 again with the same `Idempotency-Key` header and gets the job the first request made, not a second one.
-The key is remembered per owner with a fingerprint of the request (method, path, body): the same key with
-another request is refused (422), and a second request arriving while the first is still being handled is
-refused (409) rather than racing it.
+The key is remembered per caller (per owner an admin acts for) with a fingerprint of the request (method,
+path, body): the same key with another request is refused (422), and a second request arriving while the first
+is still being handled is refused (409) rather than racing it.
 """
 
 from __future__ import annotations
@@ -62,16 +62,18 @@ class IdempotencyKeys:
         self.r = client
         self.ttl = int(ttl_seconds)
 
-    def claim(self, *, owner: str, key: str, request_fingerprint: str) -> Claim:
+    def claim(self, *, owner: str, key: str, request_fingerprint: str, caller: str | None = None) -> Claim:
         """Claim `key` for a new request, or find the job it already names. 409 while the first request
-        with the key is still being handled, 422 when the key came with another request."""
+        with the key is still being handled, 422 when the key came with another request. `caller`: who sent it,
+        where not the owner (an admin's `?owner=`): keys are the caller's, as a client's retries are its own (an
+        admin's question to alice's library with alice's key had got alice's job, worded for her)."""
         if not key or len(key) > MAX_KEY_CHARS:
             raise InvalidRequestError(f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters",
                                       code="invalid_idempotency_key")
         if "," in key:  # two Idempotency-Key headers reach the app joined by a comma (WSGI): they had been one key
             raise InvalidRequestError("send one Idempotency-Key header, without a comma (several headers arrive "
                                       "joined by commas, as one value)", code="invalid_idempotency_key")
-        name = keys.idempotency(owner, hashlib.sha256(key.encode()).hexdigest())
+        name = keys.idempotency(owner, hashlib.sha256(key.encode()).hexdigest(), caller=caller)
         if self.r.set(name, f"{PENDING}:{request_fingerprint}", nx=True, ex=min(self.ttl, PENDING_SECONDS)):
             return Claim(name, request_fingerprint, None)
         pipe = self.r.pipeline()

@@ -199,8 +199,12 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def idempotency(owner: str, key_digest: str) -> str:
-    return f"{PREFIX}idem:{owner}:{key_digest}"
+def idempotency(owner: str, key_digest: str, *, caller: str | None = None) -> str:
+    """An Idempotency-Key of the caller's, for the owner's data: an admin acting for `owner` has keys of their own
+    (the owner's own keys keep the name they always had)."""
+    if caller is None or caller == owner:
+        return f"{PREFIX}idem:{owner}:{key_digest}"
+    return f"{PREFIX}idem:{owner}:by:{caller}:{key_digest}"
 
 
 def session_cache(owner: str, session_id: str) -> str:

@@ -239,6 +239,22 @@ def test_idempotency_key_names_one_job(client, tone):
     assert fresh.json()["job_id"] != first.json()["job_id"]
 
 
+def test_an_admins_idempotency_key_is_the_admins_own(client, admin_client, tone):
+    """An admin acting on a user's session with a key the user used too got the user's job back (keys were the
+    owner's): a client's retries are its own, as the key is the caller's."""
+    headers = {"Idempotency-Key": f"shared-{uuid.uuid4().hex}"}
+    mine = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers=headers)
+    theirs = admin_client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers=headers)
+    assert mine.status_code == theirs.status_code == 202, theirs.text
+    assert theirs.json()["job_id"] != mine.json()["job_id"]
+    again = admin_client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers=headers)
+    assert again.json()["job_id"] == theirs.json()["job_id"]  # the admin's own retry: the admin's job
+    assert client.post(f"/process/features/{tone}", json={"file": "t.wav"},
+                       headers=headers).json()["job_id"] == mine.json()["job_id"]
+    for job in (mine, theirs):
+        assert client.get(f"/jobs/{job.json()['job_id']}?wait=60").json()["state"] == "succeeded"
+
+
 def test_a_key_whose_request_died_is_not_held_for_the_day(app, client, tone):
     """A stranger killed the API between a request's claim of its key and the job: the key answered 409
     idempotency_key_in_use for 24 h, and the batch that owned it could not finish. The claim of a request

@@ -19,7 +19,8 @@ and counted.
 
 Usage (the items land in bench/out/mma_family, each family named by its metre: mma44, mma34, mma68, mma128):
   mkdir -p bench/out/mma_pkg && (cd bench/out/mma_pkg && apt-get download mma && dpkg -x mma_*.deb x)
-  python bench/mma_family.py [--n 120] [--mma bench/out/mma_pkg/x/usr/share/mma]
+  python bench/mma_family.py [--n 120] [--mma bench/out/mma_pkg/x/usr/share/mma] [--seed 991000] [--out DIR]
+  (the fit family, where rules may be chosen: --seed 993000 --out bench/out/mma_fit; the default seed is held out)
   python bench/music_anchors.py --items bench/out/mma_family --split all
   python bench/pitch_accuracy.py --items bench/out/mma_family --split all [-v]
 """
@@ -46,7 +47,8 @@ from bench.music_render import available_soundfonts, render_mix, write_audio  # 
 
 OUT = ROOT / "bench" / "out" / "mma_family"
 DEFAULT_MMA = ROOT / "bench" / "out" / "mma_pkg" / "x" / "usr" / "share" / "mma"
-SEED = 991000  # no other script's seed
+SEED = 991000  # the held-out family's; no other script's seed
+FIT_SEED = 993000  # a fit family (--seed 993000 --out bench/out/mma_fit): rules are chosen on it, never on SEED
 TARGET_SECONDS = 32.0  # each chart is as many bars as fill about this long
 MIN_BARS, MAX_BARS = 8, 40
 ONSET_WINDOW = 0.03  # s: a labelled beat "has an onset" within this of a MIDI note start
@@ -185,7 +187,7 @@ def onset_share(pm, beats: list[float]) -> float:
     return float(np.mean(near <= ONSET_WINDOW))
 
 
-def build(n: int, mma_home: Path, out: Path = OUT) -> tuple[list[dict], Counter]:
+def build(n: int, mma_home: Path, out: Path = OUT, seed: int = SEED) -> tuple[list[dict], Counter]:
     import pretty_midi
 
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +196,7 @@ def build(n: int, mma_home: Path, out: Path = OUT) -> tuple[list[dict], Counter]
     for s in styles(mma_home):
         by_metre.setdefault(s.metre, []).append(s)
     fonts = sorted(available_soundfonts())
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     metres = sorted(by_metre)
     dropped: Counter = Counter()
     items = []
@@ -238,12 +240,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--mma", type=Path, default=DEFAULT_MMA, help="MMA's share folder (holds MMA/ and lib/)")
+    ap.add_argument("--seed", type=int, default=SEED,
+                    help=f"charts' generator seed: {SEED} is the held-out family, {FIT_SEED} the fit family")
+    ap.add_argument("--out", type=Path, default=OUT, help="where the items land (a folder per seed)")
     args = ap.parse_args(argv)
     if not (args.mma / "MMA" / "main.py").exists():
         sys.exit(f"no MMA at {args.mma} (see this script's docstring)")
-    items, dropped = build(args.n, args.mma)
+    items, dropped = build(args.n, args.mma, args.out, args.seed)
     per = Counter(m["family"] for m in items)
-    print(f"{len(items)} charts in {OUT}: " + ", ".join(f"{f} {c}" for f, c in sorted(per.items()))
+    print(f"{len(items)} charts in {args.out}: " + ", ".join(f"{f} {c}" for f, c in sorted(per.items()))
           + (f"; dropped {dict(dropped)}" if dropped else ""))
 
 

@@ -253,9 +253,13 @@ def _busy_text(jobs: JobStore, ids: list[str]) -> str:
 
 
 def _input_files(job: dict | None, store: SessionStore, session_id: str) -> list[str]:
-    """The uploads a job reads: those it names (a batch names every upload it was queued with)."""
-    files = list(((job or {}).get("params") or {}).get("files") or [])
-    return files or store.upload_names(session_id)  # none named: a record of an older version, every upload
+    """The uploads a job reads: those it names (a batch names every upload it was queued with), and the album art
+    an LLM analysis was given (`image`: deleted under a queued job, the image had been missing when it ran)."""
+    params = (job or {}).get("params") or {}
+    # none named: a record of an older version, every upload
+    files = list(params.get("files") or []) or store.upload_names(session_id)
+    image = (params.get("options") or {}).get("image")
+    return [*files, image] if isinstance(image, str) else files
 
 
 @bp.delete("/sessions/<session_id>")

@@ -118,3 +118,23 @@ def test_an_upload_never_hides_a_result_of_its_name(client, session_id, audio_di
     assert plain.headers["X-File-Area"] == "uploads" and plain.content == (audio_dir / "features_z.png").read_bytes()
     made = client.get(f"/sessions/{session_id}/files/features_z.png", params={"area": "results"})
     assert made.headers["X-File-Area"] == "results" and made.content != plain.content
+
+
+def test_album_art_a_queued_analysis_reads_is_not_deleted(app, client, session_id, audio_dir, settings):
+    """An LLM analysis given album art (`image`) reads it when it runs: the image deleted under its queued job had
+    been missing then (the job failed `file_not_found`). It is refused as an audio upload a job reads is."""
+    from tests.test_album_art import cover
+
+    assert upload(client, session_id, write(audio_dir / "sung.wav", sine(440, 0.5)),
+                  cover(audio_dir / "sleeve.png")).status_code == 201
+    reader = queued_record(app, owner=USER, job_type="lyrics", session_id=session_id, queue=settings["GPU_QUEUE"],
+                           task="music_analyzer.lyrics",
+                           params={"files": ["sung.wav"], "batch": False, "options": {"image": "sleeve.png"}})
+    busy = client.delete(f"/sessions/{session_id}/files/sleeve.png", params={"area": "uploads"})
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "file_in_use", busy.text
+    assert busy.json()["error"]["message"] == "'sleeve.png' is read by 1 queued or running job(s); cancel them first"
+    assert busy.json()["error"]["details"]["jobs"] == [reader["job_id"]]
+    app.extensions["music_analyzer"].jobs.request_cancel(reader["job_id"])
+    gone = client.delete(f"/sessions/{session_id}/files/sleeve.png", params={"area": "uploads"})
+    assert gone.status_code == 200 and gone.json()["area"] == "uploads", gone.text
+    assert [f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"]] == ["sung.wav"]

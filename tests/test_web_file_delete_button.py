@@ -114,3 +114,60 @@ def test_a_deleted_files_track_leaves_the_librarys_list_and_the_others_stay(brow
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_album_art_is_deleted_once_confirmed_and_refused_while_an_analysis_reads_it(
+        app, browser, server, client, settings, session_id, audio_dir, artifacts):
+    """A stranger's album art had no "Delete file" in the page (audio had): each image has one now, asking first,
+    refused in the server's words while a queued analysis was given the image."""
+    from playwright.sync_api import expect
+
+    from tests.audio_synth import sine, write
+    from tests.conftest import USER, queued_record
+    from tests.test_album_art import cover
+    from tests.test_api_sessions import upload
+    from tests.test_web_access import violations
+
+    assert upload(client, session_id, write(audio_dir / "sung.wav", sine(440, 0.5)), cover(audio_dir / "sleeve.png"),
+                  cover(audio_dir / "back.png")).status_code == 201
+    reader = queued_record(app, owner=USER, job_type="lyrics", session_id=session_id, queue=settings["GPU_QUEUE"],
+                           task="music_analyzer.lyrics",
+                           params={"files": ["sung.wav"], "batch": False, "options": {"image": "sleeve.png"}})
+    context, page, problems = logged_in(browser)
+    asked: list[str] = []
+    try:
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.goto(f"{server}/#session={session_id}&file=sung.wav")
+        button = page.get_by_role("button", name="Delete file sleeve.png", exact=True)
+        button.wait_for()
+        page.locator("#file-list li.file.art").screenshot(path=artifacts / "art-delete-360.png")
+        assert violations(page) == []
+        page.set_viewport_size({"width": 1440, "height": 900})
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))  # not confirmed: nothing happens
+        button.click()
+        assert client.get(f"/sessions/{session_id}/files/sleeve.png").status_code == 200
+
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        button.click()
+        refusal = "'sleeve.png' is read by 1 queued or running job(s); cancel them first"  # the server's words
+        page.locator("#notice", has_text=refusal).wait_for()
+        assert page.get_by_role("img", name="Album art sleeve.png").count() == 1
+
+        assert client.delete(f"/jobs/{reader['job_id']}").status_code == 202
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+        button.focus()
+        page.keyboard.press("Enter")
+        page.locator("#notice", has_text="sleeve.png deleted.").wait_for()
+        page.get_by_role("img", name="Album art sleeve.png").wait_for(state="detached")
+        assert page.locator("#notice", has_text="cancel them first").count() == 0
+        # the other image stays, and is what the analyses are offered; the keyboard is on its Delete file
+        expect(page.get_by_label("Audio LLM analysis: album art").locator("option")).to_have_text(
+            ["no album art", "with back.png"])
+        expect(page.get_by_role("button", name="Delete file back.png", exact=True)).to_be_focused()
+        assert [f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"]] == ["back.png", "sung.wav"]
+        assert asked == [f"Delete sleeve.png from session {session_id}? The results made from it stay in the "
+                         "session. This cannot be undone."] * 3
+        assert [p for p in problems if "409" not in p] == [], problems
+    finally:
+        context.close()

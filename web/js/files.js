@@ -41,7 +41,7 @@ export function renderFiles(session, options) {
       onclick: () => { listed.count += FILES_PAGE; renderFiles(session, options); },
     }, `Show ${Math.min(FILES_PAGE, left)} more (${left} not shown)`)));
   }
-  if (images.length) list.append(artRow(session.session_id, images));
+  if (images.length) list.append(artRow(session.session_id, images, options));
   refocus(list, focused);
 }
 
@@ -51,6 +51,8 @@ export function renderFiles(session, options) {
 function focusIn(list) {
   const at = document.activeElement;
   if (!at || !list.contains(at)) return null;
+  // an image's Delete: the next image's, or none (its row gone), once it is deleted
+  if (at.matches('.delete-art')) return { file: null, control: `.delete-art[data-file="${CSS.escape(at.dataset.file)}"]` };
   const row = at.closest('li.file');
   const control = at.name ? `[name="${CSS.escape(at.name)}"]`
     : ['.file-open', '.show-more', 'summary', 'button[type=submit]', '.delete-file'].find((s) => at.matches(s));
@@ -118,12 +120,15 @@ export function noteRenamed(sessionId, names) {
   renamed.set(sessionId, { ...renamed.get(sessionId), ...names });
 }
 
-function artRow(sessionId, images) {
+// the album art, each image with its "Delete file" (main.js asks first, as for audio): the page had none for images
+function artRow(sessionId, images, { onDelete }) {
   return el('li', { class: 'file art' }, el('p', { class: 'small' }, 'Album art'),
     el('ul', { class: 'plain art-list' }, images.map((img) => el('li', {},
       el('img', { src: fileUrl(sessionId, img.name, { area: 'uploads' }), alt: `Album art ${img.name}`,
         width: 64, height: Math.round(64 * img.height / img.width) || 64, loading: 'lazy' }),
-      el('span', { class: 'muted small' }, ` ${img.name} · ${img.width}×${img.height}`)))));
+      el('span', { class: 'muted small art-name' }, ` ${img.name} · ${img.width}×${img.height}`),
+      el('button', { type: 'button', class: 'danger delete-art', 'aria-label': `Delete file ${img.name}`,
+        dataset: { file: img.name }, onclick: () => onDelete(img.name) }, 'Delete file')))));
 }
 
 function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, onDelete, images, openFile }) {

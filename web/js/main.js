@@ -189,6 +189,7 @@ async function deleteFile(name) {
   const id = state.sessionId;
   if (!id) return;
   const cause = `delete-file:${id}/${name}`;
+  const image = state.session?.files.some((f) => f.name === name && isImage(f));
   if (!window.confirm(`Delete ${name} from session ${id}? The results made from it stay in the session. `
     + 'This cannot be undone.')) return;
   try {
@@ -208,8 +209,10 @@ async function deleteFile(name) {
   reloadSessions();
   if (state.sessionId === id) await refresh();
   notify(`${name} deleted.`, { error: false, cause });
-  // the keyboard's place: its row is gone, so the file now open (the focus had fallen to the page's start)
-  const next = $('#file-list li.file.current .file-open') ?? $('#file-list .file-open') ?? $('#file-input');
+  // the keyboard's place: its row is gone, so the file now open (the focus had fallen to the page's start), or,
+  // for an image, the next image's "Delete file"
+  const next = (image && $('#file-list .delete-art')) || $('#file-list li.file.current .file-open')
+    || $('#file-list .file-open') || $('#file-input');
   if (!document.activeElement || document.activeElement === document.body) next.focus();
 }
 

@@ -7,6 +7,7 @@ import { JobList } from './jobs.js';
 import { LibraryPanel } from './library.js';
 import { Mixer } from './mixer.js';
 import { ModelsPanel } from './models.js';
+import { keepsResultsOf, renderOtherResults } from './other_results.js';
 import { SessionList } from './sessions.js';
 import { Timeline } from './timeline.js';
 import { Track } from './track.js';
@@ -179,6 +180,7 @@ function drawFiles() {
     onGone: () => closeSession(), // a Run refused for a session deleted elsewhere
     onDelete: deleteFile,
   });
+  renderOtherResults(state.session); // what no listed file shows: a deleted file's results among them
 }
 
 // One upload of the open session deleted, once confirmed (the page could delete whole sessions only). The server
@@ -208,7 +210,9 @@ async function deleteFile(name) {
   library.forgetSession(id, name);
   reloadSessions();
   if (state.sessionId === id) await refresh();
-  notify(`${name} deleted.`, { error: false, cause });
+  // where its results are now (the page had no way left to reach them)
+  const kept = state.sessionId === id && keepsResultsOf(state.session, name);
+  notify(`${name} deleted.${kept ? ' Its results stay under “Other results” in Files.' : ''}`, { error: false, cause });
   // the keyboard's place: its row is gone, so the file now open (the focus had fallen to the page's start), or,
   // for an image, the next image's "Delete file"
   const next = (image && $('#file-list .delete-art')) || $('#file-list li.file.current .file-open')

@@ -11,7 +11,7 @@ import { LABELS } from './analyses.js';
 const MAX_DECODE_SECONDS = 15 * 60;
 const MAX_DECODE_BYTES = 200 * 1024 * 1024;
 const NOT_MEASURED = 'not measured (not asked for)';
-const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
+export const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
   'no_harmonic', 'no_percussive', 'accompaniment', 'no_accompaniment'];
 
 // the newest succeeded result of each job type for upload `name`

@@ -1,0 +1,75 @@
+// The open session's results that no listed file shows: those of files deleted since (the server keeps a deleted
+// upload's results, and the page had no way left to reach them: the Files panel lists uploads only, and the track's
+// panels show a listed file's results), and of jobs that read no one file (comparisons, generated music). Each is
+// a download link.
+import { fileUrl } from './api.js';
+import { FILES_PAGE } from './files.js';
+import { KNOWN_STEMS } from './track.js';
+import { $, el, formatBytes, stemOf } from './ui.js';
+
+// what a result of upload `x.wav` is named before `_x`: pitch_x.json, harmonic_x.wav, transcript_x.srt,
+// analysis_<model>_<task>_x.json (worker/*/pipeline.py)
+const KINDS = new Set(['pitch', 'features', 'transcript', 'whisper', 'lyrics', ...KNOWN_STEMS]);
+const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+let drawn = { session: null, key: null, count: FILES_PAGE };
+
+// whether result `name` was made from the upload of stem `stem`
+function madeFrom(name, stem) {
+  const base = stemOf(name);
+  if (!base.endsWith(`_${stem}`)) return false;
+  const kind = base.slice(0, -stem.length - 1);
+  return KINDS.has(kind) || kind.startsWith('analysis_');
+}
+
+// the session's results made from none of its listed audio files, in natural order
+export function otherResults(session) {
+  if (!session) return [];
+  const stems = session.files.filter((f) => f.kind !== 'image').map((f) => stemOf(f.name));
+  return session.results.filter((r) => !stems.some((s) => madeFrom(r.name, s)))
+    .sort((a, b) => naturalOrder.compare(a.name, b.name));
+}
+
+// whether the session keeps results made from the upload `name` (deleted: they are among the other results)
+export const keepsResultsOf = (session, name) => otherResults(session).some((r) => madeFrom(r.name, stemOf(name)));
+
+// Drawn anew only when what it lists changed: it is asked at every read of the session (each job's end), and a
+// redraw under the user's hand had closed it and dropped the keyboard's place. Its <details> stays open across
+// redraws of one session.
+export function renderOtherResults(session) {
+  const box = $('#other-results');
+  const results = otherResults(session);
+  const id = session?.session_id ?? null;
+  if (id !== drawn.session) {
+    box.open = false;
+    drawn = { session: id, key: null, count: FILES_PAGE };
+  }
+  const key = results.map((r) => `${r.name}/${r.bytes}`).join('\n');
+  box.hidden = !results.length;
+  if (key === drawn.key) return;
+  drawn.key = key;
+  $('#other-results-count').textContent = `(${results.length})`;
+  const list = $('#other-results-list');
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.name ?? '' : null;
+  const shown = results.slice(0, drawn.count);
+  list.replaceChildren(...shown.map((r) => el('li', {},
+    el('a', { href: fileUrl(id, r.name, { area: 'results', inline: false }), download: '', dataset: { name: r.name } },
+      r.name),
+    el('span', { class: 'muted small' }, ` · ${formatBytes(r.bytes)}`))));
+  const left = results.length - shown.length;
+  if (left > 0) {
+    list.append(el('li', {}, el('button', {
+      type: 'button', class: 'link show-more', dataset: { name: '' },
+      onclick: () => {  // the keyboard on the first of those it adds
+        drawn.count += FILES_PAGE;
+        drawn.key = null;
+        renderOtherResults(session);
+        list.children[shown.length]?.querySelector('a')?.focus();
+      },
+    }, `Show ${Math.min(FILES_PAGE, left)} more (${left} not shown)`)));
+  }
+  if (focused !== null) {  // the keyboard's place: the same link (or Show more), else the list's first
+    const again = [...list.querySelectorAll('[data-name]')].find((n) => n.dataset.name === focused)
+      ?? list.querySelector('a, button');
+    again?.focus({ preventScroll: true });
+  }
+}

@@ -1,6 +1,7 @@
-"""The stems mixer on a 360 px phone, in a real browser (Debian's headless Chromium driven by Playwright, against the
-live test service): the mixer may scroll sideways, but a stranger's every Download link was cut off at its right
-edge, repet's "accompaniment" having widened the channels' column."""
+"""The stems mixer on a 360 px phone and a 1024 px screen, in a real browser (Debian's headless Chromium driven by
+Playwright, against the live test service): the mixer may scroll sideways, but a stranger's every Download link was
+cut off at its right edge, on the phone repet's "accompaniment" having widened the channels' column, on the
+1024 px screen the results' half column being too narrow for the mixer."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ STEMS = ("vocals", "accompaniment", "harmonic", "percussive", "no_vocals")
 
 
 @pytest.mark.needs_chromium
-def test_each_stems_download_is_in_sight_on_a_360_px_phone(browser, server, client, settings, session_id, audio_dir,
-                                                            artifacts):
+def test_each_stems_download_is_in_sight_on_a_phone_and_a_small_laptop(
+        browser, server, client, settings, session_id, audio_dir, artifacts):
     from tests.audio_synth import sine, write
     from tests.test_api_sessions import upload
 
@@ -24,24 +25,25 @@ def test_each_stems_download_is_in_sight_on_a_360_px_phone(browser, server, clie
     put_results(settings, session_id, "phone.wav", pitch_of(1.0), stems=STEMS)
     context, page, problems = logged_in(browser)
     try:
-        page.set_viewport_size({"width": 360, "height": 740})
         page.goto(f"{server}/#session={session_id}&file=phone.wav")
         for stem in STEMS:
             page.locator(f"#mixer table tr[data-stem='{stem}']").wait_for()
-        # the page at its start: the mixer's box is where it was drawn, not scrolled sideways by anything
-        page.locator("#mixer th[scope=row]", has_text="Original mix").scroll_into_view_if_needed()
-        page.locator("#mixer").screenshot(path=artifacts / "mixer-360.png")
-        shown = page.evaluate("""() => {
-            const box = document.querySelector('#mixer').getBoundingClientRect();
-            return [...document.querySelectorAll('#mixer a[download]')].map((a) => {
-                const r = a.getBoundingClientRect();
-                return [a.getAttribute('aria-label'), r.width > 0 && r.left >= box.left && r.right <= box.right];
-            });
-        }""")
-        assert sorted(shown) == sorted([f"Download {stem}", True] for stem in STEMS), shown
-        assert page.evaluate("document.querySelector('#mixer').scrollLeft") == 0
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # and the page does not scroll sideways
-        assert violations(page) == []
+        for width, height in ((360, 740), (1024, 768)):
+            page.set_viewport_size({"width": width, "height": height})
+            # the mixer's box where it was drawn, not scrolled sideways by anything
+            page.locator("#mixer th[scope=row]", has_text="Original mix").scroll_into_view_if_needed()
+            page.locator("#mixer").screenshot(path=artifacts / f"mixer-{width}.png")
+            shown = page.evaluate("""() => {
+                const box = document.querySelector('#mixer').getBoundingClientRect();
+                return [...document.querySelectorAll('#mixer a[download]')].map((a) => {
+                    const r = a.getBoundingClientRect();
+                    return [a.getAttribute('aria-label'), r.width > 0 && r.left >= box.left && r.right <= box.right];
+                });
+            }""")
+            assert sorted(shown) == sorted([f"Download {stem}", True] for stem in STEMS), (width, shown)
+            assert page.evaluate("document.querySelector('#mixer').scrollLeft") == 0
+            assert page.evaluate("document.documentElement.scrollWidth") <= width  # nor does the page scroll sideways
+            assert violations(page) == [], width
         assert not problems, problems
     finally:
         context.close()

@@ -55,7 +55,10 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
     job = _record(job_type, owner=owner, session_id=session_id, queue=queue, params=params, webhook=webhook,
                   output_estimate=output_estimate, audio_seconds=audio_seconds)
     with ended_on_error(job["job_id"], "could not enqueue the job: the job queue did not take it"):
-        _withdraw_if_gone(job, owner=owner, session_id=session_id, files=list(files or []))
+        # the album art it reads too (`image`): an image deleted meanwhile had been missing when the job ran
+        image = getattr(options, "image", None)
+        read = [*(files or []), *([image] if isinstance(image, str) else [])]
+        _withdraw_if_gone(job, owner=owner, session_id=session_id, files=read)
         # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))

@@ -363,3 +363,24 @@ def test_health_with_wrong_credentials_is_401(server):
 
     r = requests.get(server + "/health", auth=(USER, "not the password"), timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_an_analysis_given_album_art_being_deleted_is_withdrawn(app, client, tone_session, settings, audio_dir):
+    """An LLM analysis requested with `image` while DELETE of that image runs (its mark set) had been created and
+    queued: it would have found the image gone when it ran. Its request is refused as one on an audio upload being
+    deleted is (409 `file_being_deleted`) and leaves no job behind. The job is submitted as the lyrics route does,
+    past the route's model checks (no image model is here)."""
+    from jobs.submit import submit
+    from tests.test_album_art import cover
+    from worker.errors import ConflictError
+    from worker.lyrics.options import LyricsOptions
+
+    assert upload(client, tone_session, cover(audio_dir / "sleeve.png")).status_code == 201
+    svc = app.extensions["music_analyzer"]
+    before = {j["job_id"] for j in client.get(f"/jobs?session_id={tone_session}").json()["jobs"]}
+    with app.app_context(), deleting(svc.jobs.r, owner=USER, session_id=tone_session, name="sleeve.png"):
+        with pytest.raises(ConflictError) as refused:
+            submit("lyrics", owner=USER, session_id=tone_session, options=LyricsOptions(image="sleeve.png"),
+                   files=["a440.wav"], queue=f"{settings['GPU_QUEUE']}-nobody")  # a queue no worker reads
+    assert refused.value.code == "file_being_deleted" and "'sleeve.png'" in str(refused.value)
+    assert {j["job_id"] for j in client.get(f"/jobs?session_id={tone_session}").json()["jobs"]} == before

@@ -1,8 +1,10 @@
-"""Free space in the data directory: what /health reports, and the up-front refusal of an upload.
+"""Free space in the data directory: what /health reports, and the up-front refusal of an upload or a job.
 
 Below MIN_FREE_DISK_MB the service is `degraded`: uploads that would take the free space under the
 threshold, and new sessions, are refused with 507 before a byte is written, so the space left goes to jobs' results, the
-upload spool and the embedded valkey's append-only file. Reads go on as usual. A write that still finds
+upload spool and the embedded valkey's append-only file. A job whose estimated results would take the free space
+under it is refused the same way before it is queued (it had been accepted, then failed 507 once its results met
+the full disk). Reads go on as usual. A write that still finds
 the disk full fails with the same 507 `insufficient_storage` (worker/errors.py maps the OSError).
 """
 
@@ -46,3 +48,16 @@ def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: in
         raise InsufficientStorageError(DISK_FULL_MESSAGE if space.free_bytes <= incoming_bytes else
                                        "the server is low on disk space and takes no new sessions or uploads "
                                        "until space has been freed; retry later")
+
+
+def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_bytes: int) -> None:
+    """Raise 507 `insufficient_storage` when a job's estimated results (`output_bytes`, jobs/output_estimate.py)
+    would leave less than the threshold: refused before it is queued, nothing written. Other jobs queued meanwhile
+    are not counted (each is checked against the space as it is asked for; a write that still meets a full disk
+    fails the job with the same code)."""
+    space = disk_space(data_dir, min_free_mb=min_free_mb)
+    if space.free_bytes - max(output_bytes, 0) < space.min_free_bytes:
+        needed = max(1, round(output_bytes / MB))
+        raise InsufficientStorageError(
+            f"the server's disk has too little space for this job's results (about {needed} MB, keeping "
+            f"{round(space.min_free_bytes / MB)} MB free): nothing was queued; retry once space has been freed")

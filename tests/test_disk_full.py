@@ -210,7 +210,9 @@ def test_the_mfcc_spill_on_a_full_disk_is_a_full_disk_and_its_space_is_freed(tmp
 @pytest.mark.slow
 def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succeeds(settings, tmp_path):
     """A real worker process with its DATA_DIR on the full tmpfs (its own queues, so the session's worker, whose
-    data directory is elsewhere, never takes these jobs)."""
+    data directory is elsewhere, never takes these jobs). The job is accepted while its results fit (a job that
+    would not fit is refused before it is queued: tests/test_disk_room_for_jobs.py); the disk fills before the
+    worker, started after it, runs it."""
     token = uuid.uuid4().hex[:8]
     queues = {"CPU_QUEUE": f"cpu-disk-{token}", "GPU_QUEUE": f"gpu-disk-{token}"}
     with small_disk(tmp_path / "disk") as disk:
@@ -218,11 +220,7 @@ def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succee
         app = start_app(settings, data, MIN_FREE_DISK_MB=0, **queues)
         env = {**os.environ, "REDIS_URL": settings["REDIS_URL"], "DATA_DIR": str(data),
                "AUTH_USERS": settings["AUTH_USERS"], "ADMIN_USERS": settings["ADMIN_USERS"], **queues}
-        with open(tmp_path / "worker.log", "wb") as log:  # a file, never an unread pipe
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency",
-                 "1", "-Q", queues["CPU_QUEUE"], "-n", f"disk-{token}@localhost", "--loglevel", "WARNING",
-                 "--without-mingle", "--without-gossip"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        worker = None
         try:
             with serving(app) as base:
                 s = requests.Session()
@@ -234,15 +232,24 @@ def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succee
                     assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("tone.wav", fh)},
                                   timeout=60).status_code == 201
                 results = app.extensions["music_analyzer"].sessions.of(USER).results_dir(sid)
-                filler = fill(disk)
 
-                def run() -> dict:
+                def ask() -> str:
                     r = s.post(f"{base}/process/features/{sid}", json={"file": "tone.wav"}, timeout=60)
                     assert r.status_code == 202, r.text
-                    job_id = r.json()["job_id"]
+                    return r.json()["job_id"]
+
+                def outcome(job_id: str) -> dict:
                     return s.get(f"{base}/jobs/{job_id}", params={"wait": 120}, timeout=180).json()
 
-                job = run()
+                first = ask()
+                filler = fill(disk)
+                with open(tmp_path / "worker.log", "wb") as log:  # a file, never an unread pipe
+                    worker = subprocess.Popen(
+                        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo",
+                         "--concurrency", "1", "-Q", queues["CPU_QUEUE"], "-n", f"disk-{token}@localhost",
+                         "--loglevel", "WARNING", "--without-mingle", "--without-gossip"], cwd=ROOT, env=env,
+                        stdout=subprocess.DEVNULL, stderr=log)
+                job = outcome(first)
                 assert job["state"] == "failed", job
                 assert job["error"]["code"] == "insufficient_storage", job
                 assert "Errno" not in job["error"]["message"] and str(disk) not in job["error"]["message"]
@@ -250,16 +257,17 @@ def test_a_job_on_a_full_disk_fails_insufficient_storage_and_the_next_one_succee
                 assert worker.poll() is None  # the worker keeps serving
 
                 filler.unlink()
-                job = run()
+                job = outcome(ask())
                 assert job["state"] == "succeeded", job
                 assert sorted(files_under(results)) == sorted(job["files"])
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=30)
+            if worker is not None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(timeout=30)
 
 
 def test_the_front_answers_507_when_it_cannot_buffer_an_upload_on_a_full_disk(tmp_path):

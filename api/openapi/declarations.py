@@ -104,7 +104,8 @@ JOB_ERRORS = {400: "An option is unknown or out of range, `files` is not a list 
               415: "A body that is not JSON.",
               422: "No uploads to process; the Idempotency-Key came with another request.",
               507: "What the job is estimated to write, with the owner's sessions and their queued and running jobs' "
-                   "estimates, exceeds their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`)."}
+                   "estimates, exceeds their storage quota, USER_STORAGE_MB (`storage_quota_exceeded`); or it "
+                   "would leave the data disk under MIN_FREE_DISK_MB (`insufficient_storage`): nothing queued."}
 CREATED = {202: Ok("The job is queued (or, with Idempotency-Key, the job that key made).", ref("JobAccepted")),
            200: Ok("With `Prefer: wait=N`: the job finished within N seconds.", ref("Job"),
                    headers=("Preference-Applied",))}

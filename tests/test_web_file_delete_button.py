@@ -53,8 +53,8 @@ def test_a_file_is_deleted_by_keyboard_once_confirmed_and_the_page_shows_the_res
         session = client.get(f"/sessions/{session_id}").json()
         assert [f["name"] for f in session["files"]] == ["kept.wav"]
         assert "pitch_gone.json" in [f["name"] for f in session["results"]]  # the server keeps its results
-        assert asked == [f"Delete gone.wav from session {session_id}? The results made from it stay in the session. "
-                         "This cannot be undone."] * 2
+        assert asked == [f"Delete gone.wav from session {session_id}? The results made from it stay in the session, "
+                         "under “Other results” in Files. This cannot be undone."] * 2
         assert not problems, problems
     finally:
         context.close()
@@ -166,8 +166,7 @@ def test_album_art_is_deleted_once_confirmed_and_refused_while_an_analysis_reads
             ["no album art", "with back.png"])
         expect(page.get_by_role("button", name="Delete file back.png", exact=True)).to_be_focused()
         assert [f["name"] for f in client.get(f"/sessions/{session_id}").json()["files"]] == ["back.png", "sung.wav"]
-        assert asked == [f"Delete sleeve.png from session {session_id}? The results made from it stay in the "
-                         "session. This cannot be undone."] * 3
+        assert asked == [f"Delete sleeve.png from session {session_id}? This cannot be undone."] * 3  # no results
         assert [p for p in problems if "409" not in p] == [], problems
     finally:
         context.close()

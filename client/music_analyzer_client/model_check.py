@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .analyses import LLM_AUTO, Analysis
-from .errors import MusicAnalyzerError
+from .errors import MusicAnalyzerError, UsageError
 
 
 def separation_models(client: Any) -> dict[str, Any] | None:
@@ -136,15 +136,23 @@ def _check_llm(client: Any, analyses: list[Analysis]) -> None:
 def _check_named_llm(client: Any, llm: Analysis) -> None:
     """--llm-model NAME whose weights the server has not got (its status row's `present`, the API's own check before
     queueing): refused before a byte is sent, as its 409 would refuse each file (a stranger's run had uploaded the
-    file, then been refused). A server without `present` in its rows, or a NAME it does not list (its 400 names the
-    models), decides after the upload, as before."""
+    file, then been refused). A NAME the rows do not list at all is refused too, naming the ones they do, where the
+    rows say `present` (a server that lists every registered model): a stranger's `--llm-model nosuch-model` had
+    uploaded the file, then been refused 400 (unknown model_variant). A server without `present` in its rows
+    decides after the upload, as before."""
     name = llm.options.get("model_variant")
     status = _listing(client, "/api/v2/models/status", "models") or {}
     rows = [r for r in status.get("models", []) if isinstance(r, dict)]
-    row = next((r for r in rows if r.get("model_type") == name), None)
+    present = [str(r.get("model_type")) for r in rows if r.get("present") and r.get("kind", "llm") == "llm"]
+    row = next((r for r in rows if str(r.get("model_type")).casefold() == str(name).casefold()), None)
+    if row is None and rows and all("present" in r for r in rows):
+        names = [str(r.get("model_type")) for r in rows if r.get("kind", "llm") == "llm"]
+        raise UsageError(  # exit 2, as the server's 400 (invalid_option) had given after the upload
+            f"--llm-model {name} is no model of the server's; it knows {', '.join(names)} (with weights there: "
+            f"{', '.join(present) or 'none'}): use one of them, or leave out --llm-model for the best one it has; "
+            f"nothing was uploaded", code="invalid_option")
     if row is None or row.get("present") is not False:
         return
-    present = [str(r.get("model_type")) for r in rows if r.get("present") and r.get("kind", "llm") == "llm"]
     instead = f"it has {', '.join(present)}: use --llm-model with one of them, or leave out --llm-model for the best " \
         "one it has" if present else "it has no LLM with its weights"
     raise MusicAnalyzerError(

@@ -6,7 +6,8 @@ the floor that kept weak, unrelated passages from the model. Each clause is embe
 scored by its best one (library/service.py), so the subject is weighed without what is asked of the answer.
 
 Split at sentence ends (. ? ! and line breaks), at ";" and at an instruction's "then" ("..., then ...",
-"... and then ..."); a clause of fewer than MIN_WORDS words is no subject ("Thanks.").
+"... and then ..."); a clause of fewer than MIN_WORDS words is no subject ("Thanks."). Of more than MAX_CLAUSES,
+those that end in "?" are kept first, then the last, then the first ones (in the question's order).
 """
 
 from __future__ import annotations
@@ -26,5 +27,12 @@ def question_clauses(question: str) -> list[str]:
     for sentence in SENTENCE_RE.split(question):
         parts += JOIN_RE.split(sentence)
     clauses = [p.strip(" ,") for p in parts if p and len(WORD_RE.findall(p)) >= MIN_WORDS]
-    unique = list(dict.fromkeys(clauses))[:MAX_CLAUSES]
+    unique = list(dict.fromkeys(clauses))
+    if len(unique) > MAX_CLAUSES:
+        # the ones asked ("...?") first, then the last, then the first ones: a stranger's question after eight
+        # sentences of instructions ("Please answer briefly. ... Which song mentions a silver mountain train?")
+        # had kept only the instructions and been answered "Nothing in your library matches"
+        asked = [i for i, c in enumerate(unique) if c.endswith("?")]
+        order = dict.fromkeys([*asked, len(unique) - 1, *range(len(unique))])
+        unique = [unique[i] for i in sorted(list(order)[:MAX_CLAUSES])]
     return unique or [question.strip()]

@@ -75,6 +75,32 @@ def test_a_question_with_an_instruction_after_it_still_reaches_the_model(admin_c
     assert verse and "silver mountain" in verse[0]["text"].lower(), got["candidates"]
 
 
+# eight sentences of instructions before the question: the first MAX_CLAUSES (8) clauses had been embedded, all
+# instructions, and the question had been answered "Nothing in your library matches" by the request
+PREAMBLE = ("Please answer briefly. Use plain words. Do not invent titles. Cite the excerpt. Keep it short. "
+            "Write in English. Be polite. Avoid lists. ")
+
+
+@pytest.mark.needs_espeak
+def test_a_question_after_many_instructions_still_reaches_the_model(admin_client, heard):
+    for question in ("Which song mentions a silver mountain train?",
+                     "Tell me the song that mentions a silver mountain train."):
+        r = admin_client.post("/library/ask", params={"owner": heard},
+                              json={"question": PREAMBLE + question, "wait": 0, "model_type": "smollm2-135m"})
+        assert r.status_code == 202, r.text  # queued for the model, not answered "nothing matches" by the request
+        assert admin_client.delete(f"/jobs/{r.json()['job_id']}").status_code in (200, 202)
+
+
+def test_of_many_clauses_the_question_and_the_last_are_kept():
+    from library.clauses import MAX_CLAUSES, question_clauses
+
+    asked = question_clauses(PREAMBLE + "Which song mentions rain? Answer now. Thanks a lot.")
+    assert len(asked) == MAX_CLAUSES and "Which song mentions rain?" in asked, asked
+    assert asked[-1] == "Thanks a lot." and asked[0] == "Please answer briefly.", asked
+    told = question_clauses(PREAMBLE + "Tell me the song that mentions rain.")
+    assert told[-1] == "Tell me the song that mentions rain." and len(told) == MAX_CLAUSES, told
+
+
 def test_a_question_is_split_at_sentence_ends_and_instruction_joins():
     from library.clauses import question_clauses
 

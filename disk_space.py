@@ -42,11 +42,19 @@ def disk_space(data_dir: str | Path, *, min_free_mb: float) -> DiskSpace:
 
 
 def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: int = 0) -> None:
-    """Raise 507 `insufficient_storage` when storing `incoming_bytes` would leave less than the threshold."""
+    """Raise 507 `insufficient_storage` when storing `incoming_bytes` would leave less than the threshold. Where the
+    disk is above it and only this upload would take it under, the message says so (it had said the server takes
+    no uploads, while a batch's small file was taken beside its large ones)."""
     space = disk_space(data_dir, min_free_mb=min_free_mb)
     if space.free_bytes - max(incoming_bytes, 0) < space.min_free_bytes:
-        raise InsufficientStorageError(DISK_FULL_MESSAGE if space.free_bytes <= incoming_bytes else
-                                       "the server is low on disk space and takes no new sessions or uploads "
+        if space.free_bytes <= incoming_bytes:
+            raise InsufficientStorageError(DISK_FULL_MESSAGE)
+        if not space.low:  # this upload would not fit, a smaller one may: the server is not refusing them all
+            raise InsufficientStorageError(
+                f"the server's disk has too little space for this upload (about {max(1, round(incoming_bytes / MB))}"
+                f" MB, keeping {round(space.min_free_bytes / MB)} MB free): nothing was stored; a smaller file may "
+                f"fit, or retry once space has been freed")
+        raise InsufficientStorageError("the server is low on disk space and takes no new sessions or uploads "
                                        "until space has been freed; retry later")
 
 

@@ -49,3 +49,28 @@ def test_a_job_whose_results_would_not_fit_is_refused_before_it_is_queued(settin
             accepted = s.post(f"{base}/process/features/{sid}", json={"file": "long.flac"}, timeout=60)
             assert accepted.status_code == 202, accepted.text
             assert s.delete(f"{base}/jobs/{accepted.json()['job_id']}", timeout=30).status_code in (200, 202)
+
+
+def test_an_upload_that_alone_would_not_fit_is_told_so_and_a_small_one_is_taken(settings, tmp_path):
+    """A stranger's batch of two 2-minute WAVs and a short one: the large uploads were told "the server is low on
+    disk space and takes no new sessions or uploads", and the short one was then taken (the disk was above
+    MIN_FREE_DISK_MB; only those uploads would have taken it under)."""
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=8)
+        with serving(app) as base:
+            s = requests.Session()
+            s.auth = AUTH
+            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            large = write(tmp_path / "large.wav", sine(330.0, 60.0, channels=2))  # ~10 MB of 16-bit WAV
+            with open(large, "rb") as fh:
+                refused = s.post(f"{base}/sessions/{sid}/files", files={"file": ("large.wav", fh)}, timeout=60)
+            assert_disk_full_answer(refused, data=data)
+            message = refused.json()["error"]["message"]
+            assert "too little space for this upload (about 10 MB, keeping 8 MB free): nothing was stored" in \
+                message, message
+            assert "takes no new sessions or uploads" not in message, message
+            small = write(tmp_path / "small.wav", sine(330.0, 1.0))
+            with open(small, "rb") as fh:
+                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("small.wav", fh)},
+                              timeout=60).status_code == 201

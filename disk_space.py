@@ -64,6 +64,11 @@ def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_byt
     are not counted (each is checked against the space as it is asked for; a write that still meets a full disk
     fails the job with the same code)."""
     space = disk_space(data_dir, min_free_mb=min_free_mb)
+    if space.low:  # under the reserve already: any job is refused, whatever its size (a 1 MB one had been told
+        # its results were too large for the disk)
+        raise InsufficientStorageError(
+            f"the server is low on disk space (under the {round(space.min_free_bytes / MB)} MB it keeps free) and "
+            f"queues no jobs until space has been freed: nothing was queued; retry later")
     if space.free_bytes - max(output_bytes, 0) < space.min_free_bytes:
         needed = max(1, round(output_bytes / MB))
         raise InsufficientStorageError(

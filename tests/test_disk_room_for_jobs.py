@@ -74,3 +74,29 @@ def test_an_upload_that_alone_would_not_fit_is_told_so_and_a_small_one_is_taken(
             with open(small, "rb") as fh:
                 assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("small.wav", fh)},
                               timeout=60).status_code == 201
+
+
+def test_a_job_on_a_disk_already_under_the_reserve_is_not_told_its_results_are_too_large(settings, tmp_path):
+    """A stranger's features job (about 1 MB of results) on a disk already under MIN_FREE_DISK_MB had been told
+    "too little space for this job's results (about 1 MB, keeping 66395 MB free)", as if the job were too large."""
+    token = uuid.uuid4().hex[:8]
+    queues = {"CPU_QUEUE": f"cpu-low-{token}", "GPU_QUEUE": f"gpu-low-{token}"}
+    with small_disk(tmp_path / "disk", size_mb=16) as disk:
+        data = disk / "data"
+        app = start_app(settings, data, MIN_FREE_DISK_MB=8, **queues)
+        with serving(app) as base:
+            s = requests.Session()
+            s.auth = AUTH
+            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            small = write(tmp_path / "small.wav", sine(330.0, 1.0))
+            with open(small, "rb") as fh:
+                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("small.wav", fh)},
+                              timeout=60).status_code == 201
+            (disk / "filler").write_bytes(b"\0" * (9 << 20))  # the disk under its 8 MB reserve, not full
+            refused = s.post(f"{base}/process/features/{sid}", json={"file": "small.wav"}, timeout=60)
+            assert_disk_full_answer(refused, data=data)
+            message = refused.json()["error"]["message"]
+            assert message.startswith("the server is low on disk space (under the 8 MB it keeps free) and queues "
+                                      "no jobs until space has been freed: nothing was queued"), message
+            assert "this job's results" not in message, message
+            assert s.get(f"{base}/sessions/{sid}", timeout=30).json()["jobs"] == []

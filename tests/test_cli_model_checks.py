@@ -131,4 +131,7 @@ def test_llm_model_the_server_does_not_know_sends_nothing(bare_server, tmp_path)
     assert error["code"] == "invalid_option" and "nothing was uploaded" in error["message"], error
     assert "--llm-model nosuch-model is no model of the server's; it knows " in error["message"], error
     assert "smollm2-135m" in error["message"] and "(with weights there: none)" in error["message"], error
+    # the server reads the name exactly (its 400 refuses "SmolLM2-135M"), and so does the check
+    cased = ma(env, "analyze", "t.wav", "--llm", "analyze", "--llm-model", "SmolLM2-135M", cwd=tmp_path)
+    assert cased.returncode == 2 and "nothing was uploaded" in cased.stderr, cased.stderr
     assert sessions(bare_server) == []

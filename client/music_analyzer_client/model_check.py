@@ -144,7 +144,7 @@ def _check_named_llm(client: Any, llm: Analysis) -> None:
     status = _listing(client, "/api/v2/models/status", "models") or {}
     rows = [r for r in status.get("models", []) if isinstance(r, dict)]
     present = [str(r.get("model_type")) for r in rows if r.get("present") and r.get("kind", "llm") == "llm"]
-    row = next((r for r in rows if str(r.get("model_type")).casefold() == str(name).casefold()), None)
+    row = next((r for r in rows if r.get("model_type") == name), None)  # exact, as the server reads it
     if row is None and rows and all("present" in r for r in rows):
         names = [str(r.get("model_type")) for r in rows if r.get("kind", "llm") == "llm"]
         raise UsageError(  # exit 2, as the server's 400 (invalid_option) had given after the upload

@@ -19,6 +19,17 @@ from tests.test_disk_full import assert_disk_full_answer, start_app
 AUTH = (USER, PASSWORD)
 
 
+def new_session(base: str) -> tuple[requests.Session, str]:
+    s = requests.Session()
+    s.auth = AUTH
+    return s, s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+
+
+def send(s: requests.Session, base: str, sid: str, path, name: str) -> requests.Response:
+    with open(path, "rb") as fh:
+        return s.post(f"{base}/sessions/{sid}/files", files={"file": (name, fh)}, timeout=60)
+
+
 def test_a_job_whose_results_would_not_fit_is_refused_before_it_is_queued(settings, tmp_path):
     token = uuid.uuid4().hex[:8]
     # private queues: the suite's worker (another data directory) never takes the features job accepted here
@@ -27,14 +38,10 @@ def test_a_job_whose_results_would_not_fit_is_refused_before_it_is_queued(settin
         data = disk / "data"
         app = start_app(settings, data, MIN_FREE_DISK_MB=1, **queues)
         with serving(app) as base:
-            s = requests.Session()
-            s.auth = AUTH
-            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            s, sid = new_session(base)
             # 2 minutes of stereo sine: ~1 MB of FLAC, whose two 32-bit float WAV stems would be ~85 MB
             tone = write(tmp_path / "long.flac", sine(330.0 + int(token[:4], 16) / 100.0, 120.0, channels=2))
-            with open(tone, "rb") as fh:
-                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("long.flac", fh)},
-                              timeout=60).status_code == 201
+            assert send(s, base, sid, tone, "long.flac").status_code == 201
             results = app.extensions["music_analyzer"].sessions.of(USER).results_dir(sid)
             refused = s.post(f"{base}/process/demucs/{sid}", json={"file": "long.flac", "model": "hpss"}, timeout=60)
             assert_disk_full_answer(refused, data=data)
@@ -59,21 +66,16 @@ def test_an_upload_that_alone_would_not_fit_is_told_so_and_a_small_one_is_taken(
         data = disk / "data"
         app = start_app(settings, data, MIN_FREE_DISK_MB=8)
         with serving(app) as base:
-            s = requests.Session()
-            s.auth = AUTH
-            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            s, sid = new_session(base)
             large = write(tmp_path / "large.wav", sine(330.0, 60.0, channels=2))  # ~10 MB of 16-bit WAV
-            with open(large, "rb") as fh:
-                refused = s.post(f"{base}/sessions/{sid}/files", files={"file": ("large.wav", fh)}, timeout=60)
+            refused = send(s, base, sid, large, "large.wav")
             assert_disk_full_answer(refused, data=data)
             message = refused.json()["error"]["message"]
             assert "too little space for this upload (about 10 MB, keeping 8 MB free): nothing was stored" in \
                 message, message
             assert "takes no new sessions or uploads" not in message, message
             small = write(tmp_path / "small.wav", sine(330.0, 1.0))
-            with open(small, "rb") as fh:
-                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("small.wav", fh)},
-                              timeout=60).status_code == 201
+            assert send(s, base, sid, small, "small.wav").status_code == 201
 
 
 def test_a_job_on_a_disk_already_under_the_reserve_is_not_told_its_results_are_too_large(settings, tmp_path):
@@ -85,13 +87,9 @@ def test_a_job_on_a_disk_already_under_the_reserve_is_not_told_its_results_are_t
         data = disk / "data"
         app = start_app(settings, data, MIN_FREE_DISK_MB=8, **queues)
         with serving(app) as base:
-            s = requests.Session()
-            s.auth = AUTH
-            sid = s.post(f"{base}/sessions", timeout=30).json()["session_id"]
+            s, sid = new_session(base)
             small = write(tmp_path / "small.wav", sine(330.0, 1.0))
-            with open(small, "rb") as fh:
-                assert s.post(f"{base}/sessions/{sid}/files", files={"file": ("small.wav", fh)},
-                              timeout=60).status_code == 201
+            assert send(s, base, sid, small, "small.wav").status_code == 201
             (disk / "filler").write_bytes(b"\0" * (9 << 20))  # the disk under its 8 MB reserve, not full
             refused = s.post(f"{base}/process/features/{sid}", json={"file": "small.wav"}, timeout=60)
             assert_disk_full_answer(refused, data=data)

@@ -13,6 +13,23 @@ import pytest
 from tests.browser_page import logged_in
 
 
+def choose(page, path, *, until) -> None:
+    """`path` chosen with the page's "Choose files…" (a person's click: the browser asks before leaving only after
+    one), returning once the request `until` matches is made."""
+    with page.expect_file_chooser() as chooser:
+        page.locator("#drop-zone label", has_text="Choose files…").click()
+    with page.expect_request(until):
+        chooser.value.set_files(str(path))
+
+
+def leave_and_stay(page) -> None:
+    """Leaving asks first ("Leave site?"), and the answer is to stay."""
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()
+
+
 @pytest.mark.needs_chromium
 def test_leaving_the_page_mid_upload_asks_first_and_not_after(browser, server, session_id, audio_dir):
     from tests.audio_synth import sine, write
@@ -24,14 +41,8 @@ def test_leaving_the_page_mid_upload_asks_first_and_not_after(browser, server, s
         page.goto(f"{server}/#session={session_id}")
         page.locator("#session-title", has_text=session_id).wait_for()
         page.route("**/sessions/*/files", lambda route: held.append(route))  # the upload waits on the wire
-        with page.expect_file_chooser() as chooser:  # a person's click: the browser asks only after one
-            page.locator("#drop-zone label", has_text="Choose files…").click()
-        with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/files")):
-            chooser.value.set_files(str(path))
-        with page.expect_event("dialog") as asked:
-            page.close(run_before_unload=True)
-        assert asked.value.type == "beforeunload"
-        asked.value.dismiss()  # stay
+        choose(page, path, until=lambda r: r.method == "POST" and r.url.endswith("/files"))
+        leave_and_stay(page)
         assert held, "the upload is held"
         held[0].continue_()
         page.locator("#upload-list li.upload.ok", has_text="on-its-way.wav").wait_for()
@@ -58,15 +69,9 @@ def test_leaving_before_the_session_answers_asks_first(browser, server, session_
         page.locator("#session-title", has_text=session_id).wait_for()
         # the session's read for the upload waits (later reads go on)
         page.route(f"**/sessions/{session_id}", lambda route: route.continue_() if held else held.append(route))
-        with page.expect_file_chooser() as chooser:
-            page.locator("#drop-zone label", has_text="Choose files…").click()
-        with page.expect_request(lambda r: r.method == "GET" and r.url.endswith(f"/sessions/{session_id}")):
-            chooser.value.set_files(str(path))
+        choose(page, path, until=lambda r: r.method == "GET" and r.url.endswith(f"/sessions/{session_id}"))
         page.locator("#upload-list li.upload", has_text="not-yet-sent.wav").wait_for()
-        with page.expect_event("dialog") as asked:
-            page.close(run_before_unload=True)
-        assert asked.value.type == "beforeunload"
-        asked.value.dismiss()
+        leave_and_stay(page)
         assert held, "the session's read is held"
         held[0].continue_()
         page.locator("#upload-list li.upload.ok", has_text="not-yet-sent.wav").wait_for()

@@ -21,7 +21,7 @@ from disk_space import require_room
 from jobs import metrics
 from jobs.erasure import deleting, once_writable
 from jobs.listing import JobFilter, page_jobs
-from jobs.record import iso, public_view
+from jobs.record import files_read, iso, public_view
 from jobs.services import services
 from jobs.store import JobStore
 from storage import SESSION_ID_RE, SessionStore, check_session_id
@@ -253,13 +253,11 @@ def _busy_text(jobs: JobStore, ids: list[str]) -> str:
 
 
 def _input_files(job: dict | None, store: SessionStore, session_id: str) -> list[str]:
-    """The uploads a job reads: those it names (a batch names every upload it was queued with), and the album art
-    an LLM analysis was given (`image`: deleted under a queued job, the image had been missing when it ran)."""
+    """The uploads a job reads (jobs/record.py files_read); every upload for a record of an older version, which
+    names none."""
     params = (job or {}).get("params") or {}
-    # none named: a record of an older version, every upload
-    files = list(params.get("files") or []) or store.upload_names(session_id)
-    image = (params.get("options") or {}).get("image")
-    return [*files, image] if isinstance(image, str) else files
+    read = files_read(params)
+    return read if params.get("files") else [*store.upload_names(session_id), *read]
 
 
 @bp.delete("/sessions/<session_id>")

@@ -60,6 +60,15 @@ def decode_record(raw: Mapping) -> dict:
     return rec
 
 
+def files_read(params: Mapping[str, Any]) -> list[str]:
+    """The uploads a job with these params reads: those it names (a batch names every upload it was queued with),
+    and the album art an LLM analysis was given (`options.image`: an image deleted under its queued job had been
+    missing when it ran)."""
+    files = list(params.get("files") or [])
+    image = (params.get("options") or {}).get("image")
+    return [*files, image] if isinstance(image, str) else files
+
+
 def public_view(job: dict) -> dict:
     """The job as clients see it (GET /jobs/<id>)."""
     out = {

@@ -20,6 +20,7 @@ from .cache import adopt, cacheable, content_digest, hits_for_all
 from .erasure import withdraw_if_gone
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
+from .record import files_read
 from .services import services
 from .types import JOB_TYPES
 from .webhooks import WebhookRequest
@@ -56,9 +57,7 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
                   output_estimate=output_estimate, audio_seconds=audio_seconds)
     with ended_on_error(job["job_id"], "could not enqueue the job: the job queue did not take it"):
         # the album art it reads too (`image`): an image deleted meanwhile had been missing when the job ran
-        image = getattr(options, "image", None)
-        read = [*(files or []), *([image] if isinstance(image, str) else [])]
-        _withdraw_if_gone(job, owner=owner, session_id=session_id, files=read)
+        _withdraw_if_gone(job, owner=owner, session_id=session_id, files=files_read(params))
         # its turn among the queue's users (jobs/fairness.py)
         publish(kind.task, job["job_id"], queue,
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))

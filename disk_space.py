@@ -50,10 +50,8 @@ def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: in
         if space.free_bytes <= incoming_bytes:
             raise InsufficientStorageError(DISK_FULL_MESSAGE)
         if not space.low:  # this upload would not fit, a smaller one may: the server is not refusing them all
-            raise InsufficientStorageError(
-                f"the server's disk has too little space for this upload (about {max(1, round(incoming_bytes / MB))}"
-                f" MB, keeping {round(space.min_free_bytes / MB)} MB free): nothing was stored; a smaller file may "
-                f"fit, or retry once space has been freed")
+            raise too_little(space, "this upload", incoming_bytes,
+                             "nothing was stored; a smaller file may fit, or retry once space has been freed")
         raise InsufficientStorageError("the server is low on disk space and takes no new sessions or uploads "
                                        "until space has been freed; retry later")
 
@@ -70,7 +68,12 @@ def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_byt
             f"the server is low on disk space (under the {round(space.min_free_bytes / MB)} MB it keeps free) and "
             f"queues no jobs until space has been freed: nothing was queued; retry later")
     if space.free_bytes - max(output_bytes, 0) < space.min_free_bytes:
-        needed = max(1, round(output_bytes / MB))
-        raise InsufficientStorageError(
-            f"the server's disk has too little space for this job's results (about {needed} MB, keeping "
-            f"{round(space.min_free_bytes / MB)} MB free): nothing was queued; retry once space has been freed")
+        raise too_little(space, "this job's results", output_bytes,
+                         "nothing was queued; retry once space has been freed")
+
+
+def too_little(space: DiskSpace, what: str, size_bytes: int, outcome: str) -> InsufficientStorageError:
+    """The 507 of one upload or job too large for the space above the reserve (the server takes smaller ones)."""
+    return InsufficientStorageError(
+        f"the server's disk has too little space for {what} (about {max(1, round(size_bytes / MB))} MB, keeping "
+        f"{round(space.min_free_bytes / MB)} MB free): {outcome}")

@@ -3,7 +3,7 @@
 // panels show a listed file's results), and of jobs that read no one file (comparisons, generated music). Each is
 // a download link.
 import { fileUrl } from './api.js';
-import { FILES_PAGE } from './files.js';
+import { FILES_PAGE, isImage } from './files.js';
 import { KNOWN_STEMS } from './track.js';
 import { $, el, formatBytes, stemOf } from './ui.js';
 
@@ -24,7 +24,7 @@ function madeFrom(name, stem) {
 // the session's results made from none of its listed audio files, in natural order
 export function otherResults(session) {
   if (!session) return [];
-  const stems = session.files.filter((f) => f.kind !== 'image').map((f) => stemOf(f.name));
+  const stems = session.files.filter((f) => !isImage(f)).map((f) => stemOf(f.name));
   return session.results.filter((r) => !stems.some((s) => madeFrom(r.name, s)))
     .sort((a, b) => naturalOrder.compare(a.name, b.name));
 }

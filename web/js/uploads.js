@@ -89,8 +89,8 @@ function firstStored(count, open) {
   };
 }
 
-// Uploads on their way (each file being sent, and each drop from the drop until its files are settled): leaving or
-// reloading the page then asks first (the browser's own "Leave site?"). A stranger's reload at 23 % of a 32 MB WAV
+// Drops (or choices) of files on their way, from the drop until each of their files is settled (every file is sent
+// within its drop's count): leaving or reloading the page then asks first (the browser's own "Leave site?"). A stranger's reload at 23 % of a 32 MB WAV
 // dropped it without a word: the page came back without it, nothing said.
 let sending = 0;
 window.addEventListener('beforeunload', (e) => {
@@ -115,7 +115,6 @@ async function sendOne(entry, held, earlier, onUploaded) {
   stopped.catch(() => {});
   const unlessStopped = (promise) => Promise.race([promise, stopped]);
   let stored = null;
-  sending += 1;
   try {
     const known = await unlessStopped(heldAs(entry, held, () => { status.textContent = 'comparing…'; }));
     if (known) return (stored = alreadyHeld(item, file, known));
@@ -151,7 +150,6 @@ async function sendOne(entry, held, earlier, onUploaded) {
     refused(item, file, e);
     return null;
   } finally {
-    sending -= 1;
     entry.settle(stored);
   }
 }

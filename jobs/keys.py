@@ -33,6 +33,7 @@
     ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
     ma:user:<owner>:session-cache:<sid>  set: the cache keys recorded for a session (deleted with it)
     ma:idem:<owner>:<sha256>  string: what an Idempotency-Key of that owner names (pending, or its job)
+    ma:idem:<owner>:<sha256>:request   string: "METHOD /path" of the request that took that key (its 422 names it)
     ma:webhook:<delivery>     hash: one webhook delivery (job, event, url, body, attempts, status codes)
     ma:job-webhooks:<id>      list: a job's delivery ids, in order
     ma:webhooks:due           zset: delivery ids by the time they are due (a claim pushes it to a lease end)
@@ -205,6 +206,13 @@ def idempotency(owner: str, key_digest: str, *, caller: str | None = None) -> st
     if caller is None or caller == owner:
         return f"{PREFIX}idem:{owner}:{key_digest}"
     return f"{PREFIX}idem:{owner}:by:{caller}:{key_digest}"
+
+
+def idempotency_request(key_name: str) -> str:
+    """Beside an Idempotency-Key's key (`idempotency`), the method and path of the request that took it: a key of
+    its own, not in the key's value, whose format API processes of the version before (several API hosts, upgraded
+    one by one) still read."""
+    return f"{key_name}:request"
 
 
 def session_cache(owner: str, session_id: str) -> str:

@@ -18,6 +18,11 @@ def test_idempotency_key_names_one_job(client, tone):  # noqa: F811 (tone: the f
     other_body = client.post(f"/process/features/{tone}", json={"file": "t.wav", "picture": False},
                              headers=headers)
     assert other_body.status_code == 422 and other_body.json()["error"]["code"] == "idempotency_key_reused"
+    # which request the key came with, and its job: the 422 had said "another request" and no more
+    error, path = other_body.json()["error"], f"/process/features/{tone}"
+    assert error["message"] == (f"this Idempotency-Key was used with another request: POST {path} with another "
+                                f"body, which made job {first.json()['job_id']}; send a new key with a new request")
+    assert error["details"] == {"first_request": {"method": "POST", "path": path, "job_id": first.json()["job_id"]}}
     fresh = client.post(f"/process/features/{tone}", json={"file": "t.wav"}, headers={"Idempotency-Key": "k2"})
     assert fresh.json()["job_id"] != first.json()["job_id"]
 
@@ -56,3 +61,35 @@ def test_a_key_whose_request_died_is_not_held_for_the_day(app, client, tone):  #
     made = client.post(path, json=body, headers={"Idempotency-Key": dead})
     assert made.status_code == 202
     assert svc.redis.ttl(claim.redis_key) > PENDING_SECONDS  # the made job's key: kept for the day
+
+
+def test_a_reused_key_names_the_callers_own_first_request(app, client, admin_client, tone):  # noqa: F811 (tone)
+    """The 422 names the method and path of the request that took the key and the job it made, or that it is still
+    being handled; keys are the caller's, so an admin's 422 names the admin's own request, never the user's."""
+    from jobs.idempotency import fingerprint
+
+    key = f"named-{uuid.uuid4().hex}"
+    features, pitch = f"/process/features/{tone}", f"/process/pitch/{tone}"
+    mine = client.post(features, json={"file": "t.wav"}, headers={"Idempotency-Key": key})
+    theirs = admin_client.post(pitch, json={"file": "t.wav"}, headers={"Idempotency-Key": key})
+    assert mine.status_code == theirs.status_code == 202, theirs.text
+    told = client.post(pitch, json={"file": "t.wav"}, headers={"Idempotency-Key": key}).json()["error"]
+    assert told["code"] == "idempotency_key_reused" and f": POST {features}, which made job " in told["message"]
+    assert told["details"]["first_request"] == {"method": "POST", "path": features, "job_id": mine.json()["job_id"]}
+    admins = admin_client.post(features, json={"file": "t.wav"}, headers={"Idempotency-Key": key}).json()["error"]
+    assert admins["details"]["first_request"] == {"method": "POST", "path": pitch,
+                                                  "job_id": theirs.json()["job_id"]}, admins
+    assert mine.json()["job_id"] not in admins["message"]
+    # a key whose first request is still being handled: no job to name yet
+    svc, busy = app.extensions["music_analyzer"], f"busy-{uuid.uuid4().hex}"
+    claim = svc.idempotency.claim(owner=USER, key=busy, request_fingerprint=fingerprint("POST", pitch, {}),
+                                  method="POST", path=pitch)
+    try:
+        held = client.post(features, json={"file": "t.wav"}, headers={"Idempotency-Key": busy}).json()["error"]
+        assert held["message"].endswith(f": POST {pitch}, still being handled (no job yet); send a new key with a "
+                                        "new request"), held
+        assert held["details"] == {"first_request": {"method": "POST", "path": pitch, "job_id": None}}
+    finally:
+        svc.idempotency.release(claim)
+    for job in (mine, theirs):
+        assert client.get(f"/jobs/{job.json()['job_id']}?wait=120").json()["state"] == "succeeded"

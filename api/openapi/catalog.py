@@ -102,7 +102,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "audio_too_short": (422, "The audio is too short for the analysis."),
     "track_not_analysed": (422, "The track lacks the results the request needs (features for similar, pitch for mix)."),
     "context_length_exceeded": (422, "The prompt does not fit the model's context."),
-    "idempotency_key_reused": (422, "This Idempotency-Key came with a different request."),
+    "idempotency_key_reused": (422, "This Idempotency-Key came with a different request (`details.first_request`: "
+                                    "its `method`, `path` and `job_id`, null while it is being handled)."),
     # 429, 5xx
     "too_many_attempts": (429, "Too many failed logins from this client or for this name; see Retry-After."),
     "too_many_jobs": (429, "The job's owner already has MAX_ACTIVE_JOBS_PER_USER jobs queued or running on its queue."),

@@ -20,6 +20,7 @@ from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
 from worker.progress import Progress, scaled
 
+from .language import looks_english
 from .options import AskOptions
 from .question_facts import SUPERLATIVES, QuestionFacts, question_facts
 from .service import Library
@@ -46,6 +47,11 @@ NOTHING_FOUND_AS = ("Nothing in {library} matches the question. Questions are an
                     "lyrics and analyses, and from what was measured when they name it: a key (\"which tracks are in "
                     "D major?\"), a tempo (\"songs at 120 BPM\", \"slow songs\", \"something fast\"), a metre "
                     "(\"in 3/4\") or the fastest, slowest, longest, shortest, loudest or quietest track.")
+# after NOTHING_FOUND_AS where the question does not look like English (library/language.py): the embedder reads
+# English only, and a stranger's question in another language had been told nothing matched, not why. Worded to
+# hold for an English question the rule misjudges too.
+NOT_ENGLISH_NOTE = ("Questions are matched in English only (the library's search reads English), and this one does "
+                    "not look like English: if it is in another language, ask it in English.")
 YOURS = "your library"  # what the fixed sentences call the library asked about, when it is the asker's own
 NOTHING_FOUND = NOTHING_FOUND_AS.format(library=YOURS)
 RANKED_SHOWN = 5  # tracks an answer to "the slowest track" names: the first, then the next ones
@@ -84,7 +90,7 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
     candidates = [excerpt(i, h) for i, h in enumerate(hits, start=1)]
     measured_filter = facts.as_dict() if facts else None
     if not candidates:
-        answer = _listed_answer(facts, [], whose) if facts else NOTHING_FOUND_AS.format(library=whose)
+        answer = _listed_answer(facts, [], whose) if facts else nothing_found(options.question, whose)
         return {"question": options.question, "answer": answer, "model": None, "citations": [], "candidates": [],
                 "cited_by": None, "warnings": [], "measured_filter": measured_filter}
     progress(0.2, "asking the model")
@@ -183,8 +189,15 @@ def unmatched_answer(library: Library, *, owner: str, question: str, whose: str 
     matched."""
     if question_facts(question) or ask_search(library, owner=owner, question=question, limit=1):
         return None
-    return {"question": question, "answer": NOTHING_FOUND_AS.format(library=whose), "model": None, "citations": [],
+    return {"question": question, "answer": nothing_found(question, whose), "model": None, "citations": [],
             "candidates": [], "cited_by": None, "warnings": [], "measured_filter": None}
+
+
+def nothing_found(question: str, whose: str) -> str:
+    """The answer when nothing matches: NOTHING_FOUND_AS, and NOT_ENGLISH_NOTE after it for a question that does not
+    look like English (an English question keeps the sentence it always had)."""
+    told = NOTHING_FOUND_AS.format(library=whose)
+    return told if looks_english(question) else f"{told} {NOT_ENGLISH_NOTE}"
 
 
 def _named_answer(facts: QuestionFacts, tracks: list[dict[str, Any]], whose: str) -> str:

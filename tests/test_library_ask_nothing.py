@@ -6,7 +6,9 @@ that found nothing ran in the GPU worker. Real server, worker, library and embed
 
 from __future__ import annotations
 
-from library.ask import NOTHING_FOUND
+import uuid
+
+from library.ask import NOT_ENGLISH_NOTE, NOTHING_FOUND, NOTHING_FOUND_AS
 
 
 def test_a_question_nothing_matches_is_answered_by_the_request(other_client):
@@ -19,3 +21,18 @@ def test_a_question_nothing_matches_is_answered_by_the_request(other_client):
     assert told["citations"] == [] and told["measured_filter"] is None
     job = other_client.get(f"/jobs/{told['job_id']}").json()
     assert job["state"] == "succeeded" and job["stage"] == "done (nothing in the library matches)"
+
+
+def test_a_question_in_another_language_is_told_questions_are_matched_in_english(app, admin_client):
+    """A stranger's French question was told nothing matched, not that the search reads English only. A library of
+    the test's own (an admin's ?owner=), empty: nothing matches any question there."""
+    owner = f"lang-{uuid.uuid4().hex[:8]}"
+    app.extensions["music_analyzer"].sessions.of(owner).create("s")
+    whose = f"the library of {owner}"
+    for question, note in (("Quelle chanson parle de la pluie ?", True), ("Какая песня о любви?", True),
+                           ("Which song is about the rain?", False)):
+        r = admin_client.post("/library/ask", params={"owner": owner}, json={"question": question, "wait": 0})
+        assert r.status_code == 200, r.text
+        told = NOTHING_FOUND_AS.format(library=whose)
+        assert r.json()["answer"] == (f"{told} {NOT_ENGLISH_NOTE}" if note else told), r.json()
+        assert r.json()["model"] is None and r.json()["candidates"] == []

@@ -14,6 +14,7 @@ from api import access, library_removals
 from api.context import known_keys, known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, require_session_count, require_session_room, session_limit, usage
+from api.result_sources import with_sources
 from api.session_order import modified_time, page_by_modified, read_order
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
@@ -162,7 +163,7 @@ def get_session(session_id: str):
         "session_id": session_id,
         "owner": store.owner or None,
         "files": uploads,
-        "results": store.list_files(session_id, "results"),
+        "results": with_sources(store.list_files(session_id, "results")),
         # its newest jobs, at most 100 and as many as a page of GET /jobs carries (jobs/listing.py): the rest
         # from GET /jobs?session_id=<id>&cursor=<jobs_next_cursor>
         "jobs": services().queue_positions.add_to([public_view(j) for j in page.jobs]),

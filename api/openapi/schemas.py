@@ -249,7 +249,11 @@ def session_schemas() -> dict[str, Schema]:
                 format=STR, duration_seconds=NUM, sample_rate=INT, channels=INT, frames=INT, width=INT, height=INT,
                 sha256={"type": "string", "description": "SHA-256 of the file's bytes (absent for uploads of older "
                         "versions): a client can tell a file it holds is already there."})
-    stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM)
+    stored = obj(["name", "bytes"], name=STR, bytes=INT, modified=NUM, upload_stem=null(
+        {**STR, "description": "The stem (name without its extension) of the upload this result was made from, "
+         "listed or deleted since, as its name tells (`pitch_x.json`, `no_vocals_x.wav`, "
+         "`analysis_<model>_<task>_x.json`: `x`); null for a result of a job that read no one file (a comparison, "
+         "generated music) or of a kind the server does not write. Absent from servers before it was added."}))
     return {
         "UploadedFile": audio,
         "StoredFile": stored,

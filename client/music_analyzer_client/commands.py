@@ -12,7 +12,7 @@ from typing import Any
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .health_table import show_workers
-from .records import Job
+from .records import Job, SessionFile, Upload
 from .retries import attempt_text
 from .ui import STATE_STYLE, Output, eta_text, generation_text, place_text
 from .watching import CommandFollow, Followed, Follower, ask_cancel, wait_all
@@ -163,7 +163,7 @@ def download(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> in
                          f"{folder} is a file here: give the folder to download into with --out DIR")
     session = client.session(args.session)
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = [("results", f) for f in session.get("results", [])]
+    wanted: list[tuple[str, SessionFile | Upload]] = [("results", f) for f in session.get("results", [])]
     result_names = {f["name"] for f in session.get("results", [])}
     if args.uploads:
         wanted += [("uploads", f) for f in session.get("files", [])]

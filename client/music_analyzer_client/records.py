@@ -78,6 +78,7 @@ class SessionFile(TypedDict, total=False):
     name: str
     bytes: int
     modified: float
+    upload_stem: str | None  # the stem of the upload it was made from (listed or deleted); None: from no one upload
 
 
 class SessionSummary(TypedDict, total=False):

@@ -70,3 +70,44 @@ def test_a_deleted_files_results_are_listed_and_downloaded_from_the_page(
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_deleted_uploads_results_are_its_own_not_those_of_an_upload_its_name_ends_with(
+        browser, server, client, settings, session_id, audio_dir):
+    """x.wav and my_x.wav, each with its pitch, stems and an audio LLM's analysis: my_x.wav deleted, its results are
+    "Other results" and x.wav's are not. The page had taken `analysis_<model>_<task>_my_x.json` for x.wav's (it ends
+    in `_x.json`, its start an `analysis_…`) and hidden it: the server now says which upload each is of."""
+    from playwright.sync_api import expect
+
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload, user_session_dir
+
+    for name, hz in (("x.wav", 440), ("my_x.wav", 330)):
+        assert upload(client, session_id, write(audio_dir / name, sine(hz, 1.0))).status_code == 201
+        put_results(settings, session_id, name, pitch_of(1.0), stems=("vocals", "no_drums"))
+    results = user_session_dir(settings, USER, session_id) / "results"
+    for stem in ("x", "my_x"):  # what worker/audio_llm/files.py result_names names them
+        (results / f"analysis_gemma-3n-E2B_analyze_{stem}.json").write_text("{}")
+        (results / f"analysis_gemma-3n-E2B_analyze_{stem}.txt").write_text("")
+    context, page, problems = logged_in(browser)
+    other = page.locator("#other-results")
+    try:
+        page.goto(f"{server}/#session={session_id}&file=my_x.wav")
+        page.locator("#fact-key .value", has_text="C major").wait_for()
+        expect(other).to_be_hidden()  # every result is a listed file's
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete file my_x.wav", exact=True).click()
+        said = "my_x.wav deleted. Its results stay under “Other results” in Files."  # keepsResultsOf: they are
+        page.locator("#notice", has_text=said).wait_for()
+        other.locator("summary").click()
+        expect(page.locator("#other-results-list a")).to_have_text([
+            "analysis_gemma-3n-E2B_analyze_my_x.json", "analysis_gemma-3n-E2B_analyze_my_x.txt", "no_drums_my_x.wav",
+            "pitch_my_x.json", "vocals_my_x.wav"])
+        # x.wav's stay with it: its mixer has both its stems, two-stem run's no_drums among them
+        page.locator("#file-list li.file[data-file='x.wav'] .file-open").click()
+        for stem in ("vocals", "no_drums"):
+            page.locator(f"#mixer table tr[data-stem='{stem}']").wait_for()
+        assert not problems, problems
+    finally:
+        context.close()

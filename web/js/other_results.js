@@ -4,33 +4,24 @@
 // a download link.
 import { fileUrl } from './api.js';
 import { FILES_PAGE, isImage } from './files.js';
-import { KNOWN_STEMS } from './track.js';
 import { $, el, formatBytes, stemOf } from './ui.js';
 
-// what a result of upload `x.wav` is named before `_x`: pitch_x.json, harmonic_x.wav, transcript_x.srt,
-// analysis_<model>_<task>_x.json (worker/*/pipeline.py)
-const KINDS = new Set(['pitch', 'features', 'transcript', 'whisper', 'lyrics', ...KNOWN_STEMS]);
 const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 let drawn = { session: null, key: null, count: FILES_PAGE };
 
-// whether result `name` was made from the upload of stem `stem`
-function madeFrom(name, stem) {
-  const base = stemOf(name);
-  if (!base.endsWith(`_${stem}`)) return false;
-  const kind = base.slice(0, -stem.length - 1);
-  return KINDS.has(kind) || kind.startsWith('analysis_');
-}
-
-// the session's results made from none of its listed audio files, in natural order
+// The server says which upload each result was made from (`upload_stem`, api/result_sources.py: the writers' exact
+// name grammar, listed upload or deleted). The page had guessed it from the name's end: a result ending in `_x`
+// whose start was any `analysis_…` was x.wav's, so a deleted my_x.wav's `analysis_<model>_<task>_my_x.json` was
+// taken for a listed x.wav's and hidden here.
 export function otherResults(session) {
   if (!session) return [];
-  const stems = session.files.filter((f) => !isImage(f)).map((f) => stemOf(f.name));
-  return session.results.filter((r) => !stems.some((s) => madeFrom(r.name, s)))
+  const stems = new Set(session.files.filter((f) => !isImage(f)).map((f) => stemOf(f.name)));
+  return session.results.filter((r) => r.upload_stem == null || !stems.has(r.upload_stem))
     .sort((a, b) => naturalOrder.compare(a.name, b.name));
 }
 
 // whether the session keeps results made from the upload `name` (deleted: they are among the other results)
-export const keepsResultsOf = (session, name) => otherResults(session).some((r) => madeFrom(r.name, stemOf(name)));
+export const keepsResultsOf = (session, name) => otherResults(session).some((r) => r.upload_stem === stemOf(name));
 
 // Drawn anew only when what it lists changed: it is asked at every read of the session (each job's end), and a
 // redraw under the user's hand had closed it and dropped the keyboard's place. Its <details> stays open across

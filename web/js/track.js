@@ -11,8 +11,10 @@ import { LABELS } from './analyses.js';
 const MAX_DECODE_SECONDS = 15 * 60;
 const MAX_DECODE_BYTES = 200 * 1024 * 1024;
 const NOT_MEASURED = 'not measured (not asked for)';
-export const KNOWN_STEMS = ['vocals', 'no_vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive',
-  'no_harmonic', 'no_percussive', 'accompaniment', 'no_accompaniment'];
+// a separation's stems and a two-stem run's rest, no_<stem> of each (worker/separation/options.py KNOWN_STEMS): the
+// server counts no_drums_x.wav as x.wav's (api/result_sources.py), so it is not among "Other results" and shows here
+const SEPARATED = ['vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive', 'accompaniment'];
+export const KNOWN_STEMS = [...SEPARATED, ...SEPARATED.map((s) => `no_${s}`)];
 
 // the newest succeeded result of each job type for upload `name`
 export function resultsFor(session, name) {

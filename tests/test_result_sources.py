@@ -8,6 +8,7 @@ import pytest
 
 from api.result_sources import kinds, upload_stem
 from config import MODEL_REGISTRY
+from tests.contract import assert_shape
 from worker.audio_llm.files import result_names
 from worker.audio_llm.options import TASKS
 from worker.separation.options import KNOWN_STEMS
@@ -49,6 +50,7 @@ def test_the_session_read_names_each_results_upload(client, session_id, audio_di
     (results / "compare_0123456789ab.json").write_text("{}")
     r = client.get(f"/sessions/{session_id}")
     assert r.status_code == 200
+    assert_shape("Session", r.json())  # as the OpenAPI description says it
     assert {f["name"]: f["upload_stem"] for f in r.json()["results"]} == {
         "analysis_phi-4-multimodal_transcribe_my_x.json": "my_x", "compare_0123456789ab.json": None,
         "no_vocals_my_x.wav": "my_x", "no_vocals_x.wav": "x", "pitch_my_x.json": "my_x", "pitch_x.json": "x"}

@@ -14,7 +14,7 @@ from api import access, library_removals
 from api.context import known_keys, known_params, page_limit
 from api.front_files import front_download, handed_to_front
 from api.quota import require_quota, require_session_count, require_session_room, session_limit, usage
-from api.result_sources import with_sources
+from api.result_sources import upload_stem, with_sources
 from api.session_order import modified_time, page_by_modified, read_order
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
 from config import AUDIO_FILE_TYPES, data_dir
@@ -306,10 +306,10 @@ def reread_track(store: SessionStore, *, session_id: str, result: str) -> None:
     left already have their vectors."""
     if not result.endswith(".json"):
         return
+    source = upload_stem(result)  # read as the session's results are listed (a name ending in _x is not x's)
     for upload in store.upload_names(session_id):
         stem = upload.rsplit(".", 1)[0] if "." in upload else upload
-        sources = {f"{kind}_{stem}.json" for kind in ("features", "pitch", "transcript", "whisper", "lyrics")}
-        if result in sources or (result.startswith("analysis_") and result.endswith(f"_{stem}.json")):
+        if source is not None and stem == source:
             try:
                 from library.service import library_for
 

@@ -40,6 +40,7 @@ from .job_writes import JobWrites
 from .keys import text
 from .processes import runs_elsewhere
 from .record import JSON_FIELDS, SYSTEM_CANCELER, TERMINAL_STATES, decode_record, public_view, read_record
+from .recovery_marks import RecoveryMarks
 from .store_scripts import CANCELER_LUA, EVENT_LOG_MAX_ENTRIES, HAND_BACK_LUA, PROGRESS_LUA, START_LUA, TRANSITION_LUA
 from .webhooks import WebhookQueue, WebhookRequest, events_of
 
@@ -49,7 +50,7 @@ REQUEUED_STAGE = "requeued after its worker stopped"  # a queued job that has ru
 HANDED_BACK_STAGE = "requeued after its worker was shut down"  # ... and whose last attempt is not counted as lost
 
 
-class JobStore(JobWaits):
+class JobStore(JobWaits, RecoveryMarks):
     def __init__(self, client: redis.Redis, *, ttl_seconds: int = 30 * 24 * 3600,
                  webhooks: WebhookQueue | None = None, writes: JobWrites | None = None):
         self.r = client
@@ -237,27 +238,6 @@ class JobStore(JobWaits):
         """Note that `worker`, running the job, is being stopped gracefully (jobs/runtime.py): if the stop ends this
         attempt, it is not counted as lost. False when the job is not running there, or was noted already."""
         return bool(self._hand_back(keys=[keys.job(job_id)], args=[worker]))
-
-    def published(self, job_id: str) -> None:
-        """The job's Celery message was sent (or it needs none): recovery need not publish it."""
-        self.r.zrem(keys.UNPUBLISHED, job_id)
-
-    def unpublished_ids(self, *, older_than: float) -> list[str]:
-        """Jobs recorded queued more than `older_than` seconds ago whose publisher never said it published them."""
-        return [text(i) for i in self.r.zrangebyscore(keys.UNPUBLISHED, "-inf", time.time() - older_than)]  # type: ignore[arg-type]
-
-    def forget_running(self, job_id: str) -> None:
-        """Drop a finished or vanished job from the running set (recovery's housekeeping)."""
-        self.r.srem(keys.RUNNING, job_id)
-
-    def claim_recovery(self, job_id: str, owner: str, *, attempt: int, seconds: float, publish: bool = False) -> bool:
-        """True for the one worker that may recover attempt `attempt` of `job_id` (or, `publish`, send its message)
-        in the next `seconds` (keys.recover_lock: the next attempt's recovery never waits for this one's lock)."""
-        return bool(self.r.set(keys.recover_lock(job_id, attempt, publish=publish), owner, nx=True,
-                               ex=max(1, int(seconds))))
-
-    def running_ids(self) -> list[str]:
-        return [text(i) for i in self.r.smembers(keys.RUNNING)]
 
     def progress(self, job_id: str, fraction: float, stage: str, *, generation: dict | None = None,
                  eta: dict | None = None) -> bool:

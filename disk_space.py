@@ -3,9 +3,10 @@
 Below MIN_FREE_DISK_MB the service is `degraded`: uploads that would take the free space under the
 threshold, and new sessions, are refused with 507 before a byte is written, so the space left goes to jobs' results, the
 upload spool and the embedded valkey's append-only file. A job whose estimated results would take the free space
-under it is refused the same way before it is queued (it had been accepted, then failed 507 once its results met
-the full disk). Reads go on as usual. A write that still finds
-the disk full fails with the same 507 `insufficient_storage` (worker/errors.py maps the OSError).
+under it, beside what the jobs accepted and not yet finished will write (jobs/disk_reservations.py), is refused the
+same way before it is queued (it had been accepted, then failed 507 once its results met the full disk). Reads go on
+as usual. A write that still finds the disk full fails with the same 507 `insufficient_storage` (worker/errors.py
+maps the OSError).
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ def require_room(data_dir: str | Path, *, min_free_mb: float, incoming_bytes: in
                                        "until space has been freed; retry later")
 
 
-def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_bytes: int) -> None:
+def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_bytes: int, held_jobs: int = 0,
+                         held_bytes: int = 0) -> None:
     """Raise 507 `insufficient_storage` when a job's estimated results (`output_bytes`, jobs/output_estimate.py)
-    would leave less than the threshold: refused before it is queued, nothing written. Other jobs queued meanwhile
-    are not counted (each is checked against the space as it is asked for; a write that still meets a full disk
-    fails the job with the same code)."""
+    would leave less than the threshold: refused before it is queued, nothing written. `held_jobs`, `held_bytes`:
+    the jobs accepted on this disk and not yet finished, and what they will still write (jobs/disk_reservations.py):
+    counted as taken, since each of two stems jobs asked back to back had fitted the space alone, and the second
+    failed 507 in the worker once the first had filled it."""
     space = disk_space(data_dir, min_free_mb=min_free_mb)
     if space.low:  # under the reserve already: any job is refused, whatever its size (a 1 MB one had been told
         # its results were too large for the disk)
@@ -70,10 +73,18 @@ def require_room_for_job(data_dir: str | Path, *, min_free_mb: float, output_byt
     if space.free_bytes - max(output_bytes, 0) < space.min_free_bytes:
         raise too_little(space, "this job's results", output_bytes,
                          "nothing was queued; retry once space has been freed")
+    if space.free_bytes - max(held_bytes, 0) - max(output_bytes, 0) < space.min_free_bytes:
+        raise too_little(space, "this job's results", output_bytes,
+                         f"about {_mb(held_bytes)} MB of the free space is held for the results of {held_jobs} "
+                         "job(s) already queued or running; nothing was queued; retry once they have finished")
 
 
 def too_little(space: DiskSpace, what: str, size_bytes: int, outcome: str) -> InsufficientStorageError:
     """The 507 of one upload or job too large for the space above the reserve (the server takes smaller ones)."""
     return InsufficientStorageError(
-        f"the server's disk has too little space for {what} (about {max(1, round(size_bytes / MB))} MB, keeping "
+        f"the server's disk has too little space for {what} (about {_mb(size_bytes)} MB, keeping "
         f"{round(space.min_free_bytes / MB)} MB free): {outcome}")
+
+
+def _mb(size_bytes: int) -> int:
+    return max(1, round(size_bytes / MB))

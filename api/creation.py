@@ -14,10 +14,9 @@ from typing import Any
 from flask import current_app, jsonify, request, url_for
 
 from api import access
+from api.disk_room import room_for_job
 from api.quota import job_audio_seconds, job_output_estimate, quota_lock, require_quota
 from api.waits import waits
-from config import data_dir
-from disk_space import require_room_for_job
 from jobs import webhooks
 from jobs.idempotency import fingerprint
 from jobs.method import job_method
@@ -66,10 +65,9 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
         else:  # a session's job writes results: what it will write must fit in the owner's quota (api/quota.py)
             store = svc.sessions.of(owner)
             estimate = job_output_estimate(store, session_id, job_type, options, files or [])
-            require_room_for_job(data_dir(current_app.config), output_bytes=estimate,
-                                 min_free_mb=float(current_app.config["MIN_FREE_DISK_MB"]))
             audio = job_audio_seconds(store, session_id, files or [])
-            with quota_lock(owner):
+            # ... and on the data disk, beside what the jobs accepted before it will write (api/disk_room.py)
+            with room_for_job(estimate), quota_lock(owner):
                 require_quota(store, job_bytes=estimate)
                 job = submit_cached(job_type, owner=owner, session_id=session_id, options=options,
                                     files=files or [], batch=batch, webhook=hook) or \

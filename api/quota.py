@@ -92,9 +92,16 @@ def quota_lock(owner: str) -> Iterator[None]:
     if quota_bytes(owner) is None:
         yield
         return
-    lock = services().jobs.r.lock(keys.owner_quota_lock(owner), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
+    with taking_turns(keys.owner_quota_lock(owner), busy=f"other jobs of {owner} are being queued; try again"):
+        yield
+
+
+@contextmanager
+def taking_turns(key: str, *, busy: str) -> Iterator[None]:
+    """Hold the Redis lock `key` for the block (409 `conflict`, `busy`, when it is not had within LOCK_SECONDS)."""
+    lock = services().jobs.r.lock(key, timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
     if not lock.acquire():
-        raise ConflictError(f"other jobs of {owner} are being queued; try again", code="conflict")
+        raise ConflictError(busy, code="conflict")
     try:
         yield
     finally:

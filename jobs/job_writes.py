@@ -80,6 +80,24 @@ class JobWrites:
         noted = (keys.text(raw) for raw in self.r.smembers(keys.job_writes(job_id, attempt)))
         return {(self.root / entry.partition(EARLIER_MARK)[0]).resolve() for entry in noted if EARLIER_MARK in entry}
 
+    def written_bytes(self, job_id: str, attempt: int) -> int:
+        """The bytes on disk of the files the attempt noted (the temporary file it is writing, the results it put in
+        place; an earlier run's file of a final name, another inode, is not its own): what a running job's reservation
+        of the disk need not count again (jobs/disk_reservations.py)."""
+        sizes: dict[Path, int] = {}
+        for entry in (keys.text(raw) for raw in self.r.smembers(keys.job_writes(job_id, attempt))):
+            if EARLIER_MARK in entry:
+                continue
+            name, _, inode = entry.partition(INODE_MARK)
+            path = self.root / name
+            try:
+                st = os.stat(path)
+            except OSError:  # renamed since (its final name is noted too), or taken back
+                continue
+            if not inode or st.st_ino == int(inode):
+                sizes[path] = st.st_size  # a name noted twice (as written and as a rename's target) counts once
+        return sum(sizes.values())
+
     def forget(self, job_id: str, attempt: int) -> None:
         """The runner recorded the job's end: its files are its result (or were taken back by the runner)."""
         self.r.delete(keys.job_writes(job_id, attempt))

@@ -42,6 +42,10 @@
     ma:webhook-owner:<owner>:turns     zset: tokens of the owner's deliveries being sent, by lease end (Redis's
                               clock, ms; at most WEBHOOK_SENDS_PER_OWNER over every process: webhook_owner_limit.py)
     ma:webhook-owner:<owner>:put-off   zset: the owner's deliveries put off for a turn, by the due time that set
+    ma:disk-reserved:<data dir id>       zset: the jobs accepted on that data directory (DATA_DIR/.data-dir-id) and
+                              not yet finished whose results are counted against its free space, by the time each
+                              reservation was made (jobs/disk_reservations.py)
+    ma:disk-reserve-lock:<data dir id>   string: held while a job is checked against that disk and recorded (short)
     ma:data-dir               hash: the data directory this database serves (id, path, host, since): run.py's claim
                               at start, which workers of another data directory refuse (jobs/redis_claim.py)
     ma:metrics:<name>         hash: one counter's or histogram's counts from every process on every machine, a
@@ -88,6 +92,16 @@ def owner_active(owner: str, queue: str) -> str:
 def owner_quota_lock(owner: str) -> str:
     """Held while a job of the owner is checked against USER_STORAGE_MB and recorded (api/quota.py)."""
     return f"{PREFIX}user:{owner}:quota-lock"
+
+
+def disk_reserved(data_dir_id: str) -> str:
+    """Keyed by the data directory's id: one disk's reservations, whatever the machine (each test's folder its own)."""
+    return f"{PREFIX}disk-reserved:{data_dir_id}"
+
+
+def disk_reserve_lock(data_dir_id: str) -> str:
+    """Held while a job is checked against the data directory's free space and recorded (api/disk_room.py)."""
+    return f"{PREFIX}disk-reserve-lock:{data_dir_id}"
 
 
 def session_jobs(owner: str, session_id: str) -> str:

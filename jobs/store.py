@@ -32,6 +32,7 @@ from . import keys, metrics, reporting
 from . import record as job_record
 from .batch_so_far import finished_entry, finished_in, partial_json, result_files, with_earlier
 from .data_epoch import new_job_id, note_data
+from .disk_reservations import DiskReservations
 from .erasure import erase_session_jobs
 from .estimates import kind_of
 from .fairness import ActiveJobs
@@ -63,6 +64,7 @@ class JobStore(JobWaits, RecoveryMarks):
         self._hand_back = self.r.register_script(HAND_BACK_LUA)
         self._canceler = self.r.register_script(CANCELER_LUA)
         self.active = ActiveJobs(client)  # each owner's unfinished jobs per queue: their turn and their cap
+        self.disk = DiskReservations(client)  # each data directory's unfinished jobs: the results they will write
 
     def create(self, *, owner: str, job_type: str, session_id: str | None, queue: str, task: str,
                params: dict | None = None, job_id: str | None = None, request_id: str | None = None,
@@ -91,6 +93,8 @@ class JobStore(JobWaits, RecoveryMarks):
         pipe.zadd(keys.UNPUBLISHED, {job_id: now})  # until `published`: a process may die before it publishes
         note_data(pipe, now)  # a job missing later and made before Redis's data began was lost with them
         self.active.add(pipe, owner=owner, queue=queue, job_id=job_id, created=now)
+        if data_dir and output_estimate > 0:  # held against the disk's free space until it ends
+            self.disk.add(pipe, data_dir=data_dir, job_id=job_id, at=now)
         pipe.execute()
         metrics.JOBS_CREATED.inc(self.r, job_type)
         return decode_record(record)
@@ -280,10 +284,13 @@ class JobStore(JobWaits, RecoveryMarks):
             return False
         pipe = self.r.pipeline()
         pipe.delete(keys.cancel(job_id))
-        pipe.hmget(keys.job(job_id), "type", "owner", "queue")
-        job_type, owner, queue = pipe.execute()[-1]
-        if owner and queue:  # (a process dying here leaves it in the index: ActiveJobs prunes it when it matters)
+        pipe.hmget(keys.job(job_id), "type", "owner", "queue", "data_dir")
+        job_type, owner, queue, data_dir = pipe.execute()[-1]
+        # (a process dying here leaves it in the indexes: each prunes an ended job's entry when it reads it)
+        if owner and queue:
             self.active.remove(owner=text(owner), queue=text(queue), job_id=job_id)
+        if data_dir:  # its results are on the disk now, or never will be: the room it held is free
+            self.disk.release(data_dir=text(data_dir), job_id=job_id)
         metrics.job_finished(self.r, job_type=text(job_type or b"unknown"), state=state)
         return True
 

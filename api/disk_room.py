@@ -20,6 +20,11 @@ from disk_space import require_room_for_job
 from jobs import keys
 from jobs.services import services
 
+# Every job on a session takes this turn, so it is short: a check and a record take milliseconds (a cached answer's
+# copy of its files longer), and a lock left behind (a process killed holding it, or a release refused by a full
+# queue disk) holds the next job up to this long
+LOCK_SECONDS = 10
+
 
 @contextmanager
 def room_for_job(output_bytes: int) -> Iterator[None]:
@@ -33,7 +38,8 @@ def room_for_job(output_bytes: int) -> Iterator[None]:
         require_room_for_job(where, min_free_mb=reserve, output_bytes=output_bytes)
         yield
         return
-    with taking_turns(keys.disk_reserve_lock(identity), busy="other jobs are being queued; try again"):
+    with taking_turns(keys.disk_reserve_lock(identity), busy="other jobs are being queued; try again",
+                      seconds=LOCK_SECONDS):
         # a reservation outlives its job by no more than the job may run (its leak never blocks the disk for good)
         limit = float(config["LONGEST_JOB_SECONDS"]) + float(config["JOB_STOP_GRACE_SECONDS"])
         held = svc.jobs.disk.held(identity, limit_seconds=limit, writes=svc.jobs.writes)

@@ -16,6 +16,7 @@ and its record are made under a lock of the owner, so two requests at once canno
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -30,6 +31,7 @@ from storage import SessionStore, too_many_sessions, upload_description
 from worker.errors import ConflictError, StorageQuotaError
 from worker.options import JobOptions
 
+log = logging.getLogger(__name__)
 LOCK_SECONDS = 30  # a check and a record take milliseconds; a process that dies holding the lock frees it by then
 
 
@@ -97,9 +99,10 @@ def quota_lock(owner: str) -> Iterator[None]:
 
 
 @contextmanager
-def taking_turns(key: str, *, busy: str) -> Iterator[None]:
-    """Hold the Redis lock `key` for the block (409 `conflict`, `busy`, when it is not had within LOCK_SECONDS)."""
-    lock = services().jobs.r.lock(key, timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
+def taking_turns(key: str, *, busy: str, seconds: float = LOCK_SECONDS) -> Iterator[None]:
+    """Hold the Redis lock `key` for the block (409 `conflict`, `busy`, when it is not had within `seconds`; one
+    left by a process that died, or whose release Redis refused, expires after as long)."""
+    lock = services().jobs.r.lock(key, timeout=seconds, blocking_timeout=seconds)
     if not lock.acquire():
         raise ConflictError(busy, code="conflict")
     try:
@@ -109,6 +112,9 @@ def taking_turns(key: str, *, busy: str) -> Iterator[None]:
             lock.release()
         except redis.exceptions.LockError:  # held past its timeout: it has expired already
             pass
+        except redis.RedisError:  # refused (the queue's disk filled meanwhile): it expires by its timeout. The
+            # block's own outcome stands: a job recorded and not queued had been answered "nothing was queued"
+            log.warning("could not release %s; it expires within %g s", key, seconds)
 
 
 def require_session_room(store: SessionStore) -> None:

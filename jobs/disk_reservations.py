@@ -87,5 +87,8 @@ class DiskReservations:
                 left -= writes.written_bytes(job_id, int(text(attempts or b"0")))
             jobs, total = jobs + 1, total + max(left, 0)
         if stale:
-            self.r.zrem(key, *stale)
+            try:
+                self.r.zrem(key, *stale)
+            except redis.RedisError:  # a full queue disk refuses writes: the check stands, the tidying waits
+                pass
         return Held(jobs, total)

@@ -27,7 +27,8 @@ estimate beside it would count those bytes twice. So a running job's reservation
 the files its current attempt has noted so far (jobs/job_writes.py: the temporary file being written, the results in
 place), never below 0. The estimate is at or a little above what is written (the README's quota section), so a job
 near its end holds about nothing, and one that writes more than estimated makes no room for others. Files of an
-attempt that died are not subtracted: its successor writes them again, and whoever ends it takes them back.
+earlier attempt (one whose worker died) are not subtracted: they are taken back before the next attempt starts, and
+that attempt writes them again.
 """
 
 from __future__ import annotations

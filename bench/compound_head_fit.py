@@ -31,13 +31,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.downbeat_fit import envelopes  # noqa: E402
+from bench.downbeat_fit import add_decoded_scores  # noqa: E402
 from bench.mma_family import DEFAULT_MMA, styles  # noqa: E402
 from bench.music_cache import items as items_of  # noqa: E402
-from bench.music_scores import beat_f, metre_class, tempo_scores  # noqa: E402
 from worker.music import beatnet  # noqa: E402
 from worker.music import beats as beats_mod  # noqa: E402
-from worker.music.rhythm import beat_chroma  # noqa: E402
 
 COMPOUND_ROW = 2
 FRAME_STEP = 4  # every 4th sounding frame is a training sample (neighbours are nearly the same)
@@ -111,23 +109,7 @@ def score(rows: list[dict], weights: dict, coef: np.ndarray | None, bias: float,
           family_of=lambda t: t["family"]) -> dict[str, dict[str, float]]:
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        truth, d = row["truth"], row["d"]
-
-        def harmony(b, d=d):
-            return (None, None) if len(b) < 2 else (beat_chroma(b, d["chroma"], d["times"]),
-                                                    beat_chroma(b, d["bass"], d["times"]))
-
-        r = beats_mod.decode(with_row(row, weights, coef, bias), duration=float(d["duration"]), harmony=harmony,
-                             envelopes=envelopes(d))
-        fam = per[family_of(truth)]
-        if truth.get("tempo_bpm"):
-            a1, a2 = tempo_scores(truth["tempo_bpm"], r.tempo_bpm)
-            fam["acc1"].append(a1)
-            fam["acc2"].append(a2)
-        fam["beat_f"].append(beat_f(truth["beats"], r.beat_times))
-        fam["down_f"].append(beat_f(truth["downbeats"], r.downbeat_times))
-        ts = None if not r.beats_per_bar else (f"{3 * r.beats_per_bar}/8" if r.compound else f"{r.beats_per_bar}/4")
-        fam["metre"].append(float(metre_class(ts) == metre_class(truth["time_signature"])))
+        add_decoded_scores(per[family_of(row["truth"])], row["truth"], row["d"], with_row(row, weights, coef, bias))
     out = {f: {m: float(np.mean(v)) for m, v in ms.items()} for f, ms in sorted(per.items())}
     metrics = ("acc1", "acc2", "beat_f", "down_f", "metre")
     out["overall"] = {m: float(np.mean([out[f][m] for f in per if m in out[f]])) for m in metrics}

@@ -123,11 +123,31 @@ def show(label: str, s: dict) -> None:
     print(f"{label}: " + "  ".join(f"{f} {v['down_f']:.3f}/{v['metre']:.3f}" for f, v in s.items()), flush=True)
 
 
+def add_decoded_scores(fam: dict[str, list[float]], truth: dict, d: dict, act: np.ndarray | None = None) -> None:
+    """Decode one cached item in full (`act`: activations in place of the cached ones) and append its tempo
+    Acc1/Acc2, beat F, downbeat F and metre to `fam`'s lists."""
+    from bench.music_scores import tempo_scores
+
+    def harmony(b, d=d):
+        return (None, None) if len(b) < 2 else (beat_chroma(b, d["chroma"], d["times"]),
+                                                beat_chroma(b, d["bass"], d["times"]))
+
+    r = beats_mod.decode(d["act"] if act is None else act, duration=float(d["duration"]), harmony=harmony,
+                         envelopes=envelopes(d))
+    if truth.get("tempo_bpm"):
+        a1, a2 = tempo_scores(truth["tempo_bpm"], r.tempo_bpm)
+        fam["acc1"].append(a1)
+        fam["acc2"].append(a2)
+    fam["beat_f"].append(beat_f(truth["beats"], r.beat_times))
+    fam["down_f"].append(beat_f(truth["downbeats"], r.downbeat_times))
+    ts = None if not r.beats_per_bar else (f"{3 * r.beats_per_bar}/8" if r.compound else f"{r.beats_per_bar}/4")
+    fam["metre"].append(float(metre_class(ts) == metre_class(truth["time_signature"])))
+
+
 def compare(split: str, settings: dict[str, dict],
             folders: tuple[tuple[Path, Path], ...] = ((TESTSET, CACHE),)) -> None:
     """Tempo, beats, bars and metre per family on `split` of `folders` ((rendered items, their music_cache)
     pairs) under each named setting (full decode)."""
-    from bench.music_scores import tempo_scores
 
     items = []
     for testset, cache in folders:
@@ -142,19 +162,7 @@ def compare(split: str, settings: dict[str, dict],
             setattr(beats_mod, k, v)
         per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for truth, d in items:
-            def harmony(b, d=d):
-                return (None, None) if len(b) < 2 else (beat_chroma(b, d["chroma"], d["times"]),
-                                                        beat_chroma(b, d["bass"], d["times"]))
-            r = beats_mod.decode(d["act"], duration=float(d["duration"]), harmony=harmony, envelopes=envelopes(d))
-            fam = per[truth["family"]]
-            if truth.get("tempo_bpm"):
-                a1, a2 = tempo_scores(truth["tempo_bpm"], r.tempo_bpm)
-                fam["acc1"].append(a1)
-                fam["acc2"].append(a2)
-            fam["beat_f"].append(beat_f(truth["beats"], r.beat_times))
-            fam["down_f"].append(beat_f(truth["downbeats"], r.downbeat_times))
-            ts = None if not r.beats_per_bar else (f"{3 * r.beats_per_bar}/8" if r.compound else f"{r.beats_per_bar}/4")
-            fam["metre"].append(float(metre_class(ts) == metre_class(truth["time_signature"])))
+            add_decoded_scores(per[truth["family"]], truth, d)
         metrics = ("acc1", "acc2", "beat_f", "down_f", "metre")
         rows = {f: {m: float(np.mean(v)) for m, v in ms.items()} for f, ms in sorted(per.items())}
         rows["overall"] = {m: float(np.mean([rows[f][m] for f in per if m in rows[f]])) for m in metrics}

@@ -130,6 +130,19 @@ def test_a_batch_with_a_model_the_server_cannot_run_sends_nothing(env, tmp_path,
     assert {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]} == before
 
 
+def test_a_resumed_batch_with_no_earlier_run_checks_the_model_first(env, tmp_path, client):
+    """`batch DIR --stems --resume` where no earlier run of DIR was recorded starts a new batch: it had skipped the
+    model check that the same command without --resume makes, uploaded every file and had each refused 409."""
+    folder = tmp_path / "album"
+    folder.mkdir()
+    song(folder / "t0.wav", bars=1)
+    before = {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]}
+    done = ma(env, "batch", str(folder), "--stems", "--resume", cwd=tmp_path)
+    assert done.returncode == 1 and "'htdemucs' are not present" in done.stderr, done.stderr
+    assert "nothing was uploaded" in done.stderr and "into session" not in done.stderr, done.stderr
+    assert {s["session_id"] for s in client.get("/sessions", params={"limit": 1000}).json()["sessions"]} == before
+
+
 def test_stems_format_asks_the_server_for_flac_or_mp3_stems(env, tmp_path, client):
     """A stranger's 10-minute Opus track came back as two 225 MB float WAV stems: the route takes `format` (wav, flac,
     mp3), the CLI had no way to ask for it."""

@@ -75,12 +75,15 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                          + (f"; {deeper} in its subfolders: --pattern '{pattern}' takes them" if deeper else ""))
     hook = webhook_args(args)  # --webhook-events without --webhook: exit 2 before anything is sent
     require_job_queue(client)  # before a session is made or a file sent (see analyze.require_job_queue)
-    if not args.resume:  # a --stems model the server cannot run, or --lyrics that needs one: before a file is sent
-        analyses = plan(args)  # each file's jobs run in turn: --lyrics after --stems has its vocal stem
-        check_models(client, analyses, split_after_stems(analyses, waited=True)[0], new_session=not args.session)
-    check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
     path = Path(args.state).expanduser() if args.state else default_state_path(folder)
     with held(path):
+        # a new batch (--resume with no earlier run of this folder is one too: a stranger's `batch DIR --stems
+        # --resume` had uploaded every file, each then refused 409): a --stems model the server cannot run, or
+        # --lyrics that needs one, is refused before a session is made or a file sent
+        if not (args.resume and BatchState.load(path) is not None):
+            analyses = plan(args)  # each file's jobs run in turn: --lyrics after --stems has its vocal stem
+            check_models(client, analyses, split_after_stems(analyses, waited=True)[0], new_session=not args.session)
+        check_with_server(client, hook)  # a URL the server refuses: before a session is made or a file sent
         return _run(client, args, folder, files, path, out)
 
 

@@ -30,7 +30,7 @@ from .errors import MusicAnalyzerError, UsageError, error_from, job_error, netwo
 from .following import AWAY_PATIENCE_SECONDS, follow, wait_job
 from .library import LibraryAPI
 from .multipart import FilePart
-from .paths import comma_list, job_segment, segment, session_segment
+from .paths import comma_list, job_segment, segment, server_url, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload
 from .tokens import TokensAPI
 from .webhooks import webhook_keys
@@ -52,7 +52,7 @@ class MusicAnalyzer:
         """`owner`: act on that user's data, as `?owner=` on every request (an admin's pick of a user; anyone
         else naming another user gets 404 owner_not_found). None: the caller's own. `token`: an API token
         (`ma.tokens.create`), sent as `Authorization: Bearer` in place of a user and password."""
-        self.base_url = base_url.rstrip("/")
+        self.base_url = server_url(base_url)  # without a query or fragment (paths.server_url)
         self.user = user
         self.owner = owner or None
         self.timeout = timeout

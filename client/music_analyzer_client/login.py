@@ -9,7 +9,8 @@ import sys
 
 from .client import MusicAnalyzer
 from .config import DEFAULT_URL, config_path, forget_password, keyring_name, read_config, store_password, write_config
-from .errors import EXIT_OK, UsageError
+from .errors import EXIT_OK, MusicAnalyzerError, UsageError
+from .paths import path_of, server_url
 from .ui import Output
 
 
@@ -37,9 +38,12 @@ def login(url: str | None, user: str | None, *, password_stdin: bool, out: Outpu
     user = user or os.environ.get("MA_USER") or _ask("user", config.get("user"))
     if not url or not user:
         raise UsageError("login needs a server and a user: --url and --user, or MA_URL and MA_USER")
-    url = url.rstrip("/")
+    url = server_url(url)
     password = _password(user, url, password_stdin)
-    MusicAnalyzer(url, user, password).jobs_page(limit=1)  # a route that needs the login: refused -> exit 3
+    try:
+        MusicAnalyzer(url, user, password).jobs_page(limit=1)  # a route that needs the login: refused -> exit 3
+    except MusicAnalyzerError as e:
+        raise _at_a_route(e, url) from None
     stored = store_password(url, user, password)
     path = write_config(url, user)
     if out.json:
@@ -52,6 +56,17 @@ def login(url: str | None, user: str | None, *, password_stdin: bool, out: Outpu
         out.out.print("no OS keyring here (pip install 'music-analyzer-client[keyring]'): the password is not "
                       "stored; commands ask for it, or read MA_PASSWORD")
     return EXIT_OK
+
+
+def _at_a_route(error: MusicAnalyzerError, url: str) -> MusicAnalyzerError:
+    """A server address with a path that the check found no API at (a 404, or a page rather than JSON) names the
+    likely cause: the address of one of the server's pages, such as `http://studio:8000/docs` or `.../sessions`,
+    had read "no docs file 'jobs'" or "session 'jobs' does not exist"."""
+    if path_of(url) and (error.status == 404 or error.code == "not_json"):
+        root = url[: len(url) - len(path_of(url))].rstrip("/")
+        error.message = (f"{error.message}; {url} is not where the server's API starts (its path names one of the "
+                         f"server's pages or routes): give the server's address without it, such as {root}")
+    return error
 
 
 def logout(out: Output) -> int:

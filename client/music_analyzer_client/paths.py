@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import UsageError
 
@@ -52,3 +52,23 @@ def comma_list(names: Sequence[str] | str | None) -> str:
 def segment(value: str) -> str:
     """An id as one path segment: `cancel x/../<id>` had been normalised to /jobs/<id> and reached that job."""
     return quote(str(value), safe="")
+
+
+def server_url(url: str) -> str:
+    """A server's address without a query or a fragment, which only spoil the paths appended to it: the page's
+    address copied from the browser's bar, `http://studio:8000/#session=x&file=y.wav`, had sent every request to
+    `/` (the page: "not JSON; is it a Music Analyzer server?"). A path is kept: a front may serve the API under
+    one."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "http://[bad": left to the request's own "not a server URL"
+        return url.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
+
+
+def path_of(url: str) -> str:
+    """The path part of a server address ("" for `http://host:8000`)."""
+    try:
+        return urlsplit(url).path.strip("/")
+    except ValueError:
+        return ""

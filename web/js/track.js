@@ -208,9 +208,18 @@ export class Track {
       // Safari): said as such, not as the decoder's "Unable to decode audio data" with a greyed-out player (a stranger's)
       const names = { aiff: 'AIFF', m4a: 'this M4A (ALAC?)', webm: 'WebM', caf: 'CAF', wv: 'WavPack' };
       const format = names[file?.format] ?? null;
-      return { decoded: null, note: e instanceof DOMException && format
-        ? `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.`
-        : `The waveform could not be drawn: ${errorText(e)}` };
+      if (e instanceof DOMException && format) {
+        return { decoded: null,
+          note: `This browser cannot play ${format}: the analyses are unaffected; a WAV, FLAC or MP3 copy plays here.` };
+      }
+      // any other encoding its decoder refuses (a 64-bit float or ADPCM WAV, an Ogg Vorbis file libvorbis reads and
+      // Chromium's FFmpeg does not): the file named, where a stranger's had read the decoder's "Unable to decode
+      // audio data" under a greyed-out player
+      if (e instanceof DOMException && e.name === 'EncodingError') {
+        return { decoded: null, note: `This browser cannot play ${name} (its ${file?.format?.toUpperCase() ?? 'audio'}`
+          + ' encoding; the server reads it): the analyses are unaffected; a 16-bit WAV, FLAC or MP3 copy plays here.' };
+      }
+      return { decoded: null, note: `The waveform could not be drawn: ${errorText(e)}` };
     }
   }
 

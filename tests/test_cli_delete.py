@@ -65,3 +65,25 @@ def test_json_of_the_per_item_commands_is_a_list_each_refusal_the_error_object_o
     assert set(deleted[1]["error"]) >= error_keys
     gone = ma({**env, "MA_URL": "http://127.0.0.1:9"}, "--json", "cancel", job_id)
     assert gone.returncode == 3 and set(json.loads(gone.stdout)) == {"error"}, gone.stdout
+
+
+def test_a_delete_refused_for_running_jobs_names_the_command_that_cancels_them(app, settings, server, client,
+                                                                               tmp_path):
+    """"session 's' has 1 queued or running job(s); cancel them first" named none of them (the server lists them in
+    `details.jobs`): a stranger had to find them with `jobs --session`. Now the cancel command follows, with the
+    ids."""
+    from tests.conftest import USER, queued_record
+
+    env = cli_env(server, tmp_path)
+    sid = f"busy-{uuid.uuid4().hex[:8]}"
+    upload(client, sid, write(tmp_path / "a.wav", sine(330, 0.5)))
+    job = queued_record(app, owner=USER, job_type="features", session_id=sid, queue=settings["CPU_QUEUE"],
+                        task="music_analyzer.features", params={"files": ["a.wav"], "batch": False, "options": {}})
+    try:
+        for args in (("delete", sid, "--yes"), ("delete", sid, "a.wav")):
+            refused = ma(env, *args)
+            said = " ".join(refused.stderr.split())
+            assert refused.returncode == 1 and f"`music-analyzer cancel {job['job_id']}`" in said, said
+    finally:
+        assert client.delete(f"/jobs/{job['job_id']}").status_code == 202
+    assert ma(env, "delete", sid, "--yes").returncode == 0

@@ -16,7 +16,7 @@ from ._version import __version__
 from .analyses import add_analysis_flags
 from .client import MusicAnalyzer
 from .config import resolve
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MusicAnalyzerError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, MusicAnalyzerError, busy_hint
 from .ui import Output
 from .webhooks import add_webhook_flags
 
@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         out.error(e)
         sent_token = e.status == 401 and _token_sent(args)
         hint = HINTS.get("unreachable" if e.unreachable else "token" if sent_token else e.status if e.auth_failed
-                         else None)
+                         else None) or busy_hint(e)
         if hint:
             out.warn(hint)
         return e.exit_code()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import MusicAnalyzer
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError, busy_hint
 from .health_table import show_workers
 from .records import Job, SessionFile, Upload
 from .retries import attempt_text
@@ -145,6 +145,8 @@ def _each(items: Sequence[str], act: Callable[[str], dict[str, Any]], said: Call
                 raise
             results.append({key: item, "error": e.to_dict()})
             out.err.print(f"{item}: {e.message}", style="red")
+            if hint := busy_hint(e):
+                out.warn(hint)
             code = EXIT_FAILED
     if out.json:
         out.emit(results)

@@ -152,3 +152,13 @@ def network_reason(e: Exception) -> str:
     if "RemoteDisconnected" in str(e) or "Connection aborted" in str(e):
         return "the connection was closed without an answer"
     return type(e).__name__
+
+
+def busy_hint(error: MusicAnalyzerError) -> str | None:
+    """The way out of a delete refused for the jobs that still read the session or the file (409 `session_busy`,
+    `file_in_use`; the server lists them in `details.jobs`): "cancel them first" had named none of them."""
+    jobs = error.details.get("jobs") if error.code in ("session_busy", "file_in_use") else None
+    if not jobs or not isinstance(jobs, list):
+        return None
+    ids = " ".join(str(j) for j in jobs)
+    return f"cancel them with `music-analyzer cancel {ids}`, or let them end (`music-analyzer jobs --watch`)"

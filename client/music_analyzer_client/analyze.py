@@ -57,7 +57,7 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         with tracker:
             for item in runs:
                 _upload(client, session_id, item, out)
-                if item.error is None:
+                if item.error is None and not _album_art(item, out):
                     _start(client, session_id, item, now, follower if args.wait else None, out, hook=hook)
             if follower.followed:
                 later = f" ({', '.join(a.name for a in after_stems)} once the stems are done)" if after_stems else ""
@@ -235,6 +235,16 @@ def _upload(client: MusicAnalyzer, session_id: str, item: FileRun, out: Output) 
     out.note(f"uploaded {item.given} as {item.name} ({describe_audio(item.upload)})")
 
 
+def _album_art(item: FileRun, out: Output) -> bool:
+    """An image among the FILEs (`analyze *` in an album's folder takes its cover.jpg) is album art: kept in the
+    session, no job started on it. Each had been refused 415 "is an image", and the run exited 1 for the cover of
+    an album whose every track had succeeded."""
+    if (item.upload or {}).get("kind") != "image":
+        return False
+    out.note(f"{item.name}: an image (album art), kept in the session; the analyses run on the audio files")
+    return True
+
+
 def _start(client: MusicAnalyzer, session_id: str, item: FileRun, analyses: list[Analysis],
            follower: Follower | None, out: Output, *, hook: dict[str, Any]) -> None:
     """Start the analyses on the file; `hook`: the webhook keywords of start_job (a refused URL is a 400: the run
@@ -315,6 +325,8 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
         out.out.print(f"\n{item.name or item.given}", style="bold")
         if item.error is not None:
             out.out.print(f"  error    {item.error.message}", style="red")
+        elif (item.upload or {}).get("kind") == "image":
+            out.out.print("  image    album art, kept in the session (no analysis runs on an image)")
         files: list[str] = []
         for analysis, job_id in item.jobs:
             followed = records.get(job_id)

@@ -307,10 +307,9 @@ def answer_warnings(response: str, *, prompt: str, candidates: list[dict[str, An
     """What in the answer the excerpts do not support: citations of excerpts that were not given, and keys,
     tempi, files, titles and names the excerpts do not hold (worker/llm/claims.py); a looping answer is said to
     loop."""
-    loop = loop_warning(response)
-    if loop:
-        return loop
-    out = []
+    # a looping answer is said to loop, and what it claims is checked as any answer's (a loop had hidden a
+    # stranger's comparison's wrong tempo)
+    out = loop_warning(response)
     invented = sorted(n for n in numbers if not 1 <= n <= len(candidates))
     if invented:
         out.append(f"the answer cites {', '.join(f'[{n}]' for n in invented)}, but only {len(candidates)} excerpt"

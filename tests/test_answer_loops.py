@@ -50,3 +50,29 @@ def test_a_looping_answer_cut_at_the_limit_is_not_told_to_ask_for_more():
     assert warnings[1].startswith("the answer repeats itself") and len(warnings) == 2
     plain = answer_warnings(prepared, Generated(summary=PROSE, finish_reason="length"))
     assert plain == ["the answer was cut at max_new_tokens (finish_reason: length); ask for more tokens"]
+
+
+# a stranger's looping comparison: a wrong tempo before the loop (the prompt measured 93.0 BPM)
+WRONG_TEMPO_LOOP = "Track 1 has a tempo of 19.2 BPM. " + LOOP
+MEASURED = "Track 1: a.ogg, key D minor, tempo 93.0 BPM. Track 2: b.ogg, key B minor, tempo 120.0 BPM."
+
+
+def test_a_looping_answer_still_has_its_claims_checked():
+    """The loop warning had replaced the claim checks: the wrong tempo went without a word (compare, the LLM
+    analysis and /library/ask alike)."""
+    from library.ask import answer_warnings as ask_warnings
+    from worker.compare.pipeline import _warnings as compare_warnings
+
+    tracks = [{"music": True, "has_features": True, "facts": {"file": f}} for f in ("a.ogg", "b.ogg")]
+    compared = compare_warnings(tracks, {"finish_reason": "stop", "response": WRONG_TEMPO_LOOP}, prompt=MEASURED)
+    prepared = Prepared(filename="a.ogg", options=Gemma3NOptions(task="analyze", model_variant="smollm2-135m"),
+                        duration_seconds=30.0, sample_rate=44100, channels=2, features={}, features_text="",
+                        audio_input=False, spans=[], span_features=[], calls=[], music_text=MEASURED)
+    analysed = answer_warnings(prepared, Generated(summary=WRONG_TEMPO_LOOP, finish_reason="stop"))
+    asked = ask_warnings(WRONG_TEMPO_LOOP, prompt=MEASURED, numbers=set(),
+                         candidates=[{"filename": "a.ogg", "track_id": 1}])
+    for warnings in (compared, analysed, asked):
+        assert warnings[0].startswith("the answer repeats itself"), warnings
+        assert any(w.startswith("the answer gives 19.2 BPM, which the measurements do not") for w in warnings), warnings
+    # and the measured tempo is not flagged
+    assert not any("93.0" in w for w in compared + analysed + asked)

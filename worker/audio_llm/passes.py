@@ -126,8 +126,8 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
     if generated.finish_reason == "length":
         out.append("the answer was cut at max_new_tokens (finish_reason: length)" + ("" if loop else
                                                                                      "; ask for more tokens"))
-    # told the measured key and tempo, a model that names others contradicts them: said, not edited (a loop's
-    # claims are not worth listing)
-    out += loop or (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
-                    if prepared.music_text else [])
+    # told the measured key and tempo, a model that names others contradicts them: said, not edited; a looping
+    # answer's claims too (a loop had hidden a stranger's comparison's wrong tempo)
+    out += loop + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
+                   if prepared.music_text else [])
     return out + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts]

@@ -189,3 +189,29 @@ def reconcile_with_changes(key: dict, duration: float, *, start: float = 0.0) ->
     reading = "key model" if key.get("_probabilities") else "profile fit"
     return [f"global key set to {top}, the key of {cover[top]:.0%} of the track "
             f"(the whole-track {reading} preferred {old['label']})"]
+
+
+def read_timeline(key: dict, chroma: np.ndarray, frame_times: np.ndarray, *, duration: float,
+                  min_seconds: float) -> list[str]:
+    """Fill `key["changes"]` (the key timeline of the music, key_timeline) and return the warnings it brings. With a
+    key named, the global key is made to agree with its timeline (reconcile_with_changes). With none named though
+    harmony sounds (`key["_harmony"]`), the timeline says which keys the music moves between, started from the
+    nearest key: a stranger's 6-minute game track (freedroidrpg's Bleostrada.ogg) read "no key: ... harmony that
+    moves between keys" with no word of which, where its first minute alone reads D minor at 0.79."""
+    if key["index"] is not None:
+        key["changes"], start, end = key_timeline(chroma, frame_times, key["index"], duration=duration,
+                                                  min_seconds=min_seconds)
+        return reconcile_with_changes(key, end, start=start)
+    nearest = key.get("candidates") or []  # the key model's nearest keys, best first
+    if not key.get("_harmony") or not nearest:
+        return []
+    index = next(j for j in range(24) if key_label(j) == nearest[0]["label"])
+    key["changes"], start, end = key_timeline(chroma, frame_times, index, duration=duration, min_seconds=min_seconds)
+    if not key["changes"]:
+        return []
+    cover = sorted(key_coverage(key["changes"], end, start=start).items(), key=lambda kv: -kv[1])
+    shares = [f"{label} ({share:.0%} of it)" if i == 0 else f"{label} ({share:.0%})"
+              for i, (label, share) in enumerate(cover)]
+    listed = shares[0] if len(shares) == 1 else ", ".join(shares[:-1]) + f" and {shares[-1]}"
+    return [f"no one key: the music moves between {listed}; the key changes say when"]
+

@@ -18,7 +18,7 @@ from . import beatnet, stream
 from . import chroma as chroma_mod
 from .chords import decode_chords_learned
 from .key import NO_KEY_NOTE, drums_note, estimate_key, key_warnings, too_short_note, tuning_edge, unpitched_tuning_note
-from .key_timeline import key_timeline, reconcile_with_changes
+from .key_timeline import read_timeline
 from .merged import RunSource, earlier_result, merge, merged_with, merging
 from .midi import write_analysis_midi
 from .onsets import FPS as ONSET_FPS
@@ -201,10 +201,9 @@ def _key_stage(feats: chroma_mod.HarmonicFeatures, options: PitchOptions, durati
     if short and options.wants("key"):
         result["warnings"].append(f"the key is read from {duration:.1f} s of audio, too little to tell a key by "
                                   f"(a few chords are needed): take it as a guess")
-    if options.wants("key") and key["index"] is not None:  # over the music: silence around it does not count
-        key["changes"], start, end = key_timeline(feats.chroma, feats.times, key["index"], duration=duration,
-                                                  min_seconds=KEY_CHANGES_MIN_SECONDS)
-        result["warnings"] += reconcile_with_changes(key, end, start=start)
+    if options.wants("key"):  # over the music: silence around it does not count
+        result["warnings"] += read_timeline(key, feats.chroma, feats.times, duration=duration,
+                                            min_seconds=KEY_CHANGES_MIN_SECONDS)
     short_tuning = duration < SHORT_FOR_TUNING_SECONDS and not silent  # too few frames to read a tuning from
     if options.wants("key") and not (silent or short_tuning):  # after the timeline, which may rename the key
         result["warnings"] += tuning_edge(key, feats.tuning_cents)

@@ -287,3 +287,15 @@ def music_with_rests(seed: int = 0) -> dict[str, np.ndarray]:
             "motifs": with_rests(motif, seed),
             "a kick every second": with_rests(gliding_kick, seed, rest=(0.7, 0.7)),
             "kicks at uneven times": with_rests(gliding_kick, seed, rest=(0.4, 1.4))}
+
+
+def cadences_in(tonic: int, *, bars: int = 12, seconds: float = 2.0) -> list[np.ndarray]:
+    """I-IV-V-I in major from pitch class `tonic`, a bass note and a triad a bar."""
+    out = []
+    for b in range(bars):
+        root = (tonic + (0, 5, 7, 0)[b % 4]) % 12
+        bar = 0.5 * tone(midi_hz(36 + root), seconds)
+        for interval in (0, 4, 7):
+            bar = bar + 0.3 * tone(midi_hz(60 + (root + interval) % 12), seconds)
+        out.append(bar)
+    return out

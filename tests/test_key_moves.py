@@ -10,23 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.music_signals import SR, midi_hz, tone
+from tests.music_signals import SR, cadences_in
 from worker.music.pipeline import analyze_music
 from worker.music.summary import format_summary
 
 SECTION_SECONDS = 24.0
-
-
-def cadences_in(tonic: int, *, bars: int = 12, seconds: float = 2.0) -> list[np.ndarray]:
-    """I-IV-V-I in major from pitch class `tonic`, a bass note and a triad a bar."""
-    out = []
-    for b in range(bars):
-        root = (tonic + (0, 5, 7, 0)[b % 4]) % 12
-        bar = 0.5 * tone(midi_hz(36 + root), seconds)
-        for interval in (0, 4, 7):
-            bar = bar + 0.3 * tone(midi_hz(60 + (root + interval) % 12), seconds)
-        out.append(bar)
-    return out
 
 
 def test_music_in_no_one_key_lists_the_keys_it_moves_between():

@@ -2,7 +2,7 @@
 // stems, transcript, LLM text, features picture. Results come from the session's succeeded jobs, or (jobs
 // expire, files stay) from the result files named after the upload.
 import { ApiError, at, errorOf, fetchJson, fileUrl } from './api.js';
-import { $, el, clear, errorText, percent, stemOf } from './ui.js';
+import { $, el, clear, errorText, formatClock, percent, stemOf } from './ui.js';
 import { peaksOf } from './timeline.js';
 import { LABELS } from './analyses.js';
 
@@ -255,6 +255,10 @@ export class Track {
       // no key or no beat: no "0 % sure" beside it (the warnings say why)
       ...fact('Key', !has('key') ? NOT_MEASURED : key.label || (key.tonic ? `${key.tonic} ${key.mode}` : 'no clear key'),
         key.tonic ? key.confidence : undefined, 'fact-key'),
+      // where the music modulates, or names no one key and moves between several: the .txt's "modulates to" lines
+      ...((key.changes || []).length > 1 ? fact('Key changes', key.changes
+        .map((c, i) => (i ? `${c.label} at ${formatClock(c.time)}` : c.label)).join(' → '), undefined,
+      'fact-key-changes') : []),
       ...fact('Tempo', !has('tempo_bpm') ? NOT_MEASURED : pitch.tempo_bpm ? `${pitch.tempo_bpm.toFixed(1)} BPM`
         : 'no steady beat', pitch.tempo_bpm ? pitch.tempo_confidence : undefined, 'fact-tempo'),
       ...fact('Metre', has('time_signature') ? pitch.time_signature ?? 'no steady beat' : NOT_MEASURED, undefined,

@@ -182,3 +182,20 @@ def test_download_into_a_file_says_it_is_not_a_folder(env, tmp_path):
     done = ma(env, "download", "s1", cwd=tmp_path)
     assert done.returncode == 2 and "s1 is a file here: give the folder to download into with --out DIR" in done.stderr
     assert (tmp_path / "song.mp3").read_bytes() == b"mine" and (tmp_path / "s1").read_bytes() == b"mine too"
+
+
+def test_the_summary_lists_the_keys_music_moves_between():
+    """A modulating track, or one naming no one key (tests/test_key_moves.py), had its key line alone: the keys and
+    when each starts follow it, as on the page."""
+    from music_analyzer_client.summary import summary_lines
+
+    changes = [{"time": 0.0, "label": "C major"}, {"time": 25.31, "label": "E major"},
+               {"time": 109.1, "label": "G# major"}]
+    job = {"state": "succeeded", "type": "pitch",
+           "result": {"key": {"tonic": None, "label": "no key", "note": "harmony that moves", "changes": changes}}}
+    lines = summary_lines(job, files=False)
+    assert lines[:2] == [("key", "no clear key: harmony that moves"),
+                         ("keys", "C major -> E major at 0:25 -> G# major at 1:49")]
+    one = {"state": "succeeded", "type": "pitch", "result": {"key": {"tonic": "G", "mode": "major", "confidence": 0.9,
+                                                                     "changes": []}}}
+    assert [label for label, _ in summary_lines(one, files=False)] == ["key"]

@@ -68,6 +68,21 @@ def key_text(result: dict[str, Any], *, confidence: bool = True) -> str | None:
         f" (confidence {value:.2f})" if confidence and isinstance(value, int | float) else "")
 
 
+def key_changes_text(result: dict[str, Any]) -> str | None:
+    """Where the key changes (or the music names no one key and moves between several), each key with the time it
+    starts, as the page's "Key changes": "C major -> E major at 0:25 -> G# major at 0:49"; None for one key."""
+    changes = [c for c in (result.get("key") or {}).get("changes") or [] if isinstance(c, dict)]
+    if len(changes) < 2:
+        return None
+
+    def clock(seconds: Any) -> str:
+        s = max(0, int(seconds)) if isinstance(seconds, int | float) else 0
+        return f"{s // 60}:{s % 60:02d}"
+
+    return " -> ".join(str(c.get("label")) + (f" at {clock(c.get('time'))}" if i else "")
+                       for i, c in enumerate(changes))
+
+
 def tempo_text(result: dict[str, Any], *, metre: bool = True, confidence: bool = True) -> str | None:
     bpm = result.get("tempo_bpm")
     if bpm is None:
@@ -98,7 +113,8 @@ def _pitch(result: dict[str, Any]) -> list[tuple[str, str]]:
     # the reason in neither where it was the server's plainest ("no clear tonal centre (percussion, noise ...)")
     note = (result.get("key") or {}).get("note")
     key = key_text(result) or ((f"{NO_KEY}: {note}" if note else NO_KEY) if "key" in result else None)
-    lines = [("key", key), ("tempo", tempo_text(result)), ("chords", chords_text(result))]
+    lines = [("key", key), ("keys", key_changes_text(result)), ("tempo", tempo_text(result)),
+             ("chords", chords_text(result))]
     tuning = result.get("tuning_cents")
     if isinstance(tuning, int | float) and abs(tuning) >= 5:
         lines.append(("tuning", f"{tuning:+.0f} cents from A440"))

@@ -114,8 +114,10 @@ def list_sessions():
         ids = [i for i in store.session_ids() if i > after]
         page = ids[:limit]
         next_cursor = page[-1] if len(ids) > limit else None
+    # `owner`: whose sessions these are (the caller, or an admin's `?owner=`): the page tells by it the caller's
+    # own sessions from another user's an admin opened by its link
     return jsonify({"sessions": [session_summary(store, i) for i in page], "next_cursor": next_cursor,
-                    "storage": usage(store)})
+                    "owner": store.owner, "storage": usage(store)})
 
 
 def session_summary(store: SessionStore, session_id: str) -> dict:

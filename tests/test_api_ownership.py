@@ -190,3 +190,11 @@ def test_an_admin_reaches_the_data_of_a_user_removed_from_auth_users(app, client
     assert admin_client.delete(f"/sessions/kept?owner={gone}").status_code == 200
     assert admin_client.get(f"/sessions?owner=never-{uuid.uuid4().hex[:8]}").status_code == 404
     assert other_client.get(f"/sessions?owner={gone}").status_code == 404
+
+
+def test_the_session_listing_names_whose_sessions_it_lists(client, admin_client):
+    """`GET /sessions` says whose sessions it lists (`owner`): the web page tells by it an admin's own sessions from
+    another user's she opened by its link, and names that user in each request about it."""
+    assert client.get("/sessions?limit=1").json()["owner"] == USER
+    assert admin_client.get("/sessions?limit=1").json()["owner"] == ADMIN
+    assert admin_client.get(f"/sessions?limit=1&owner={USER}").json()["owner"] == USER

@@ -266,6 +266,8 @@ def session_schemas() -> dict[str, Schema]:
                               files=INT, results=INT, modified_at=null(TIME)),
         "SessionList": obj(["sessions", "next_cursor"], sessions=arr(ref("SessionSummary")),
                            next_cursor=null({"type": "string", "description": "Pass as `cursor` for the next page."}),
+                           owner={**STR, "description": "Whose sessions these are: the caller, or an admin's "
+                                  "`?owner=`."},
                            storage=obj(["used_bytes", "quota_bytes"], used_bytes=INT, quota_bytes=null(
                                {**INT, "description": "USER_STORAGE_MB of an ordinary user; null: no quota."}),
                                reserved_bytes={**INT, "description": "What the caller's queued and running jobs "

@@ -50,10 +50,26 @@ export const get = (path) => request('GET', path);
 export const post = (path, body) => request('POST', path, body);
 export const del = (path) => request('DELETE', path);
 
-export function fileUrl(sessionId, name, { area, inline = true } = {}) {
+// An admin acts on another user's session with ?owner=<name> (README, the admin section): the page keeps the owner
+// of the open session when it is another user's, and every request scoped to that session carries it. Without it an
+// admin's upload into bob's session, opened by its link, had made a session of that id of her own (ids are per
+// owner), the page then showed hers, and Runs and deletes reached hers or nothing.
+const scope = { sessionId: null, owner: null };
+export function scopeTo(sessionId, owner) {
+  scope.sessionId = sessionId;
+  scope.owner = owner || null;
+}
+// the owner to name for a request about `sessionId`: null for the caller's own (nothing added, as before)
+export const ownerOf = (sessionId) => (sessionId && sessionId === scope.sessionId ? scope.owner : null);
+export const withOwner = (path, owner) => (owner ? `${path}${path.includes('?') ? '&' : '?'}owner=${encodeURIComponent(owner)}` : path);
+// `/sessions/<id><rest>`, with the session's owner when it is another user's
+export const sessionPath = (sessionId, rest = '', owner = ownerOf(sessionId)) => withOwner(`/sessions/${encodeURIComponent(sessionId)}${rest}`, owner);
+
+export function fileUrl(sessionId, name, { area, inline = true, owner = ownerOf(sessionId) } = {}) {
   const q = new URLSearchParams();
   if (area) q.set('area', area);
   if (inline) q.set('inline', '1');
+  if (owner) q.set('owner', owner);
   return `/sessions/${encodeURIComponent(sessionId)}/files/${encodeURIComponent(name)}?${q}`;
 }
 
@@ -67,14 +83,15 @@ export const UPLOAD_CANCELED = 'canceled';
 
 // One file per request, so each has its own progress (XHR: fetch has no upload progress). `signal` (an
 // AbortSignal) stops it: the promise rejects with an ApiError whose code is UPLOAD_CANCELED.
-export function upload(sessionId, file, onProgress, signal) {
+// `owner`: the session's when it is another user's, as it was when the batch was dropped.
+export function upload(sessionId, file, onProgress, signal, owner = ownerOf(sessionId)) {
   return new Promise((resolve, reject) => {
     const canceled = () => new ApiError(0, UPLOAD_CANCELED, 'canceled: not uploaded');
     if (signal?.aborted) { reject(canceled()); return; }
     const xhr = new XMLHttpRequest();
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.addEventListener('abort', () => reject(canceled()));
-    xhr.open('POST', at(`/sessions/${encodeURIComponent(sessionId)}/files`));
+    xhr.open('POST', at(sessionPath(sessionId, '/files', owner)));
     xhr.responseType = 'json';
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);

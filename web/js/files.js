@@ -1,6 +1,6 @@
 // The open session's uploads: the audio, each with the analyses to run on it, and the album art (images),
 // which the analyses by models that see images can be given.
-import { ApiError, fileUrl, post } from './api.js';
+import { ApiError, fileUrl, ownerOf, post, withOwner } from './api.js';
 import { ANALYSES, stemsChoice } from './analyses.js';
 import { $, clearNotice, el, errorText, formatBytes, formatTime, notify } from './ui.js';
 
@@ -201,7 +201,7 @@ function fileRow(sessionId, file, index, { selected, onSelect, onJobs, onGone, o
       const art = form.elements[`${a.type}-image`];
       if (art && art.value) body.image = art.value;
       try {
-        onJobs([await post(`/process/${a.type}/${encodeURIComponent(sessionId)}`, body)]);
+        onJobs([await post(withOwner(`/process/${a.type}/${encodeURIComponent(sessionId)}`, ownerOf(sessionId)), body)]);
       } catch (err) {
         // the session was deleted elsewhere: the page closes it, as a refresh's 404 does (it had kept the title,
         // files, jobs and track, and the Sessions row, under one "does not exist" per analysis)

@@ -2,7 +2,7 @@
 // (GET /library/tracks: key, key relation, tempo range), lines and passages found by words or meaning
 // (GET /library/search), and a question answered from them with its citations (POST /library/ask, a job
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
-import { cancelJob, get, postAndFollow } from './api.js';
+import { cancelJob, get, ownerOf, postAndFollow } from './api.js';
 import { fillModelSelect, modelList } from './models.js';
 import { $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify, stageText } from './ui.js';
 
@@ -26,7 +26,7 @@ function nothingFound(page) {
 }
 
 export class LibraryPanel {
-  // `onOpen(sessionId, file)` opens a session in the page at that file; `openSession()` is the open one's id
+  // `onOpen(sessionId, file, owner)` opens a session (another user's: `owner`) in the page at that file; `openSession()` is the open one's id
   constructor({ onOpen, openSession }) {
     this.onOpen = onOpen;
     this.openSession = openSession;
@@ -75,6 +75,9 @@ export class LibraryPanel {
         return null;
       }
       q.set('session_id', open);
+      // another user's session, opened by an admin: its tracks are in that user's library (`?owner=`)
+      const owner = ownerOf(open);
+      if (owner) q.set('owner', owner);
     }
     return q;
   }
@@ -93,7 +96,7 @@ export class LibraryPanel {
     }
     const rows = $('#library-rows');
     if (!more) rows.replaceChildren();
-    rows.append(...page.tracks.map((t) => this.row(t)));
+    rows.append(...page.tracks.map((t) => this.row(t, query.get('owner'))));
     $('#library-more').hidden = !page.next_cursor;
     $('#library-tracks').hidden = rows.children.length === 0;
     const n = rows.children.length;
@@ -132,14 +135,15 @@ export class LibraryPanel {
     return page;
   }
 
-  row(t) {
+  // `owner`: whose library the list read (an admin's `?owner=`), null for the caller's
+  row(t, owner = null) {
     const key = t.key?.label ? `${t.key.label}${t.key.camelot ? ` (${t.key.camelot})` : ''}` : '–';
     const sure = Number.isFinite(t.key?.confidence) ? `${Math.round(100 * t.key.confidence)} % sure` : undefined;
     const odd = TEMPO_MATCH[t.tempo_match];
     const tempo = Number.isFinite(t.tempo_bpm) ? `${t.tempo_bpm.toFixed(1)} BPM${odd ? ` (${t.tempo_match})` : ''}` : '–';
     return el('tr', { dataset: { track: t.track_id, session: t.session_id, file: t.filename } },
       el('th', { scope: 'row', class: 'name' }, t.filename),
-      el('td', {}, this.sessionButton(t.session_id, t.filename)),
+      el('td', {}, this.sessionButton(t.session_id, t.filename, owner)),
       el('td', { title: sure }, key),
       el('td', { title: odd, dataset: { tempoMatch: t.tempo_match ?? '' } }, tempo),
       el('td', {}, t.metre ?? '–'),
@@ -150,14 +154,14 @@ export class LibraryPanel {
   }
 
   // the session, as a button that opens it at the file
-  sessionButton(sessionId, file) {
+  sessionButton(sessionId, file, owner = null) {
     if (!sessionId) return '–';
     return el('button', {
       type: 'button', class: 'link mono session-link',
       dataset: file ? { session: sessionId, file } : { session: sessionId },
       'aria-label': `Open session ${sessionId} at ${file}`, title: `Open session ${sessionId} at ${file}`,
       onclick: async () => {
-        if (await this.onOpen(sessionId, file) === false) this.forgetSession(sessionId);
+        if (await this.onOpen(sessionId, file, owner) === false) this.forgetSession(sessionId);
       },
     }, sessionId);
   }

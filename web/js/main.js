@@ -1,6 +1,7 @@
 // The page: the open session (its files, jobs and the selected file's results), kept in the address's hash
-// (#session=<id>&file=<name>) so a reload or a bookmark comes back to the same place.
-import { ApiError, del, get, post } from './api.js';
+// (#session=<id>&file=<name>, and &owner=<name> for another user's session an admin opened) so a reload or a
+// bookmark comes back to the same place.
+import { ApiError, del, get, post, scopeTo, sessionPath } from './api.js';
 import { separation } from './analyses.js';
 import { isImage, noteRenamed, renderFiles } from './files.js';
 import { JobList } from './jobs.js';
@@ -16,7 +17,8 @@ import { $, clearNotice, coalesced, errorText, formatTime, notify } from './ui.j
 import { initUploads } from './uploads.js';
 
 const audio = $('#player');
-const state = { sessionId: null, session: null, file: null };
+// `owner`: the open session's owner when it is another user's (an admin's view of it), else null
+const state = { sessionId: null, session: null, file: null, owner: null };
 
 // The other tabs of this page in this browser: each says when it changed a session (files uploaded, jobs started), and
 // the others showing that session read it again. A second tab of the same session had never learnt of them until
@@ -36,10 +38,11 @@ const timeline = new Timeline($('#timeline'), audio, { onNow: showNow });
 const track = new Track({ timeline, mixer: new Mixer($('#mixer'), audio), transcript: new Transcript($('#transcript'), audio),
   onGone: () => { refresh(); reloadSessions(); } });
 const jobs = new JobList({ onFinished: () => { refresh(); reloadSessions(); } });
-const sessions = new SessionList({ onOpen: (id) => openSession(id) });
+const sessions = new SessionList({ onOpen: (id, owner) => openSession(id, { owner }) });
 new ModelsPanel();
 // a session named in the library (a track's row, a search hit, a citation) opens here, at that file
-const library = new LibraryPanel({ onOpen: (id, file) => openSession(id, { file }), openSession: () => state.sessionId });
+const library = new LibraryPanel({ onOpen: (id, file, owner) => openSession(id, { file, owner }),
+  openSession: () => state.sessionId });
 
 let lastNow = '';
 let lastZoom = '';
@@ -68,6 +71,7 @@ $('#zoom-fit').addEventListener('click', () => timeline.fit());
 function writeHash() {
   const q = new URLSearchParams();
   if (state.sessionId) q.set('session', state.sessionId);
+  if (state.sessionId && state.owner) q.set('owner', state.owner);
   if (state.file) q.set('file', state.file);
   history.replaceState(null, '', `#${q}`);
   const remove = $('#delete-session');
@@ -85,7 +89,7 @@ $('#delete-session').addEventListener('click', async () => {
   const what = n ? `its ${n} file${n === 1 ? '' : 's'} and every result` : 'everything in it';
   if (!window.confirm(`Delete session ${id}, ${what}? This cannot be undone.`)) return;
   try {
-    await del(`/sessions/${encodeURIComponent(id)}`);
+    await del(sessionPath(id));
   } catch (e) {  // gone already (another tab): as good as deleted
     if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause: 'delete-session' }); return; }
   }
@@ -98,8 +102,8 @@ $('#delete-session').addEventListener('click', async () => {
 // put its id in the header over the open session's files, with the server's bare "could not be parsed")
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-// Open a session (at `file`); false when there is none of that id (gone, or never there)
-async function openSession(id, { file } = {}) {
+// Open a session (at `file`; another user's: `owner`); false when there is none of that id (gone, or never there)
+async function openSession(id, { file, owner } = {}) {
   if (!SESSION_ID.test(id)) {
     notify(`The address names no session: "${id.slice(0, 64)}" is not a session id (letters, digits, _ and -, `
       + 'at most 64 characters).', { cause: 'address' });
@@ -108,10 +112,11 @@ async function openSession(id, { file } = {}) {
   }
   // a session opened: what was said of the address or of a session gone is past, and so are another one's Runs
   clearNotice('address', 'session', 'session-gone', 'delete-session');
-  if (id !== state.sessionId) clearNotice('run:*');
+  if (id !== state.sessionId || (owner ?? null) !== state.owner) clearNotice('run:*');
   state.sessionId = id;
   state.file = file ?? null;
   state.session = null;
+  showOwner(owner ?? null);
   sessions.mark(id);
   $('#session-title').textContent = `Session ${id}`;
   return refreshSession({ resetJobs: true });
@@ -121,9 +126,11 @@ async function openSession(id, { file } = {}) {
 async function refreshSession({ resetJobs = false } = {}) {
   const id = state.sessionId;
   if (!id) return true;
+  const owner = state.owner;
   let session;
+  let me;
   try {
-    session = await get(`/sessions/${encodeURIComponent(id)}`);
+    [session, me] = await Promise.all([get(sessionPath(id, '', owner)), sessions.me()]);
   } catch (e) {
     const gone = e instanceof ApiError && e.status === 404;
     // the open session deleted elsewhere (another tab, the API), found by a later read (a job's end, a file or
@@ -133,10 +140,13 @@ async function refreshSession({ resetJobs = false } = {}) {
     if (gone) closeSession(); // gone, or another user's: nothing of it stays
     return !gone;
   }
-  if (id !== state.sessionId) return true;
+  if (id !== state.sessionId || owner !== state.owner) return true;
   clearNotice('session'); // read: a refusal of an earlier read no longer applies
+  // whose it is, as the read says: a link without an owner (older ones) that an admin's read resolved to another
+  // user's session names that user from now on, so an upload or a Run goes into that session
+  showOwner(me && session.owner && session.owner !== me ? session.owner : null);
   state.session = session;
-  sessions.opened(session);
+  sessions.opened(session, state.owner);
   const audio = session.files.filter((f) => !isImage(f));
   if (!audio.some((f) => f.name === state.file)) state.file = opening.includes(id) ? null : audio[0]?.name ?? null;
   writeHash();
@@ -147,11 +157,22 @@ async function refreshSession({ resetJobs = false } = {}) {
   await track.show(session, state.file);
 }
 
+// Whose the open session is: another user's (an admin's view) is said beside its title, and each request about
+// it names that user (api.js); the caller's own says nothing more, as before
+function showOwner(owner) {
+  state.owner = owner || null;
+  scopeTo(state.sessionId, state.owner);
+  const label = $('#session-owner');
+  label.hidden = !state.owner;
+  label.textContent = state.owner ? `${state.owner}'s session (another user's: uploads, Runs and deletes act on it)` : '';
+}
+
 // No session open: its title, jobs, files and track go (a session deleted elsewhere had kept its jobs listed here).
 function closeSession() {
   state.sessionId = null;
   state.session = null;
   state.file = null;
+  showOwner(null);
   $('#session-title').textContent = 'No session open';
   writeHash();
   jobs.reset([]);
@@ -196,7 +217,7 @@ async function deleteFile(name) {
   const stay = image ? '' : 'The results made from it stay in the session, under “Other results” in Files. ';
   if (!window.confirm(`Delete ${name} from session ${id}? ${stay}This cannot be undone.`)) return;
   try {
-    await del(`/sessions/${encodeURIComponent(id)}/files/${encodeURIComponent(name)}?area=uploads`);
+    await del(sessionPath(id, `/files/${encodeURIComponent(name)}?area=uploads`));
   } catch (e) {
     if (e instanceof ApiError && e.code === 'session_not_found') {
       notify(`Session ${id} no longer exists (it was deleted).`, { cause: 'session-gone' });
@@ -245,9 +266,10 @@ initUploads({
       // deleted elsewhere (another tab, the API), the upload would make it again, empty, under the old jobs
       try {
         // its uploads too: a file whose bytes it holds already is not sent again (uploads.js)
-        const { files } = await get(`/sessions/${encodeURIComponent(state.sessionId)}`);
+        const { sessionId, owner } = state;
+        const { files } = await get(sessionPath(sessionId, '', owner));
         clearNotice('upload-session');
-        return { sessionId: state.sessionId, files };
+        return { sessionId, files, owner };
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) { notify(errorText(e), { cause: 'upload-session' }); throw e; }
         notify(`Session ${state.sessionId} no longer exists (it was deleted); the files go into a new session.`,
@@ -284,7 +306,8 @@ window.addEventListener('hashchange', () => {
   const q = new URLSearchParams(location.hash.slice(1));
   const id = q.get('session');
   if (!id) return;
-  if (id !== state.sessionId) { openSession(id, { file: q.get('file') }); return; }
+  const owner = q.get('owner') || null;
+  if (id !== state.sessionId || owner !== state.owner) { openSession(id, { file: q.get('file'), owner }); return; }
   const file = q.get('file');
   if (file && file !== state.file && state.session) {
     state.file = file;
@@ -311,6 +334,6 @@ sessions.load();
 get('/separation/models').then((answer) => {
   separation.present = new Set(answer.models.filter((m) => m.present).map((m) => m.name));
 }).catch(() => {}).finally(() => {  // an older server: every choice offered, as before
-  if (start.get('session')) openSession(start.get('session'), { file: start.get('file') });
+  if (start.get('session')) openSession(start.get('session'), { file: start.get('file'), owner: start.get('owner') });
   else if (!state.sessionId) track.show({ session_id: null, files: [], results: [], jobs: [] }, null);
 });

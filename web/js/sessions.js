@@ -27,7 +27,10 @@ export class SessionList {
     const q = new URLSearchParams({ limit: String(PAGE), order: 'modified' });
     if (more && this.cursor) q.set('cursor', this.cursor);
     let page;
-    try { page = await get(`/sessions?${q}`); } catch (e) { notify(errorText(e), { cause: 'sessions' }); return; }
+    const asked = get(`/sessions?${q}`);
+    // the caller's name, as the first listing says it (`owner`: whose sessions these are)
+    this.named ??= asked.then((p) => p.owner ?? null, () => { this.named = null; return null; });
+    try { page = await asked; } catch (e) { notify(errorText(e), { cause: 'sessions' }); return; }
     clearNotice('sessions');
     if (!more) list.replaceChildren();
     list.querySelector('li.opened')?.remove(); // the open session's own row: this page may list it
@@ -38,6 +41,13 @@ export class SessionList {
     $('#more-sessions').hidden = !this.cursor;
     if (!more) this.showStorage(page.storage);
     this.mark(this.current);
+  }
+
+  // The caller's name (null: not known, an older server): a session read naming another owner is another user's,
+  // which an admin opened (the page then names that owner in each request about it: api.js)
+  me() {
+    this.named ??= get('/sessions?limit=1').then((p) => p.owner ?? null, () => { this.named = null; return null; });
+    return this.named;
   }
 
   // what the caller's sessions hold, against their storage quota (USER_STORAGE_MB) when they have one
@@ -66,16 +76,18 @@ export class SessionList {
     const when = s.modified_at ? new Date(s.modified_at).toLocaleString() : '';
     return el('li', {}, el('button', {
       type: 'button', class: 'session', dataset: { session: s.session_id },
-      onclick: () => this.onOpen(s.session_id),
+      onclick: () => this.onOpen(s.session_id, s.theirs ?? null),
     }, el('span', { class: 'mono' }, s.session_id),
-    el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'}${when ? ` · ${when}` : ''}`)));
+    el('span', { class: 'muted small' }, ` ${s.files} file${s.files === 1 ? '' : 's'}, ${s.results} result${s.results === 1 ? '' : 's'}${when ? ` · ${when}` : ''}${s.theirs ? ` · ${s.theirs}'s` : ''}`)));
   }
 
   // The open session as read (`GET /sessions/<id>`): listed even where it is not among the pages read so far (20 at
   // a time): a stranger's newest session, open with its file, was nowhere in the list past 20 others (then by id;
   // an older session opened by its link still is, until "More sessions" reaches it).
-  opened(session) {
-    this.shown = { session_id: session.session_id, files: session.files.length, results: session.results.length };
+  // `owner`: its owner when it is another user's (an admin's), whom its row names and opens it as.
+  opened(session, owner = null) {
+    this.shown = { session_id: session.session_id, files: session.files.length, results: session.results.length,
+      theirs: owner };
     this.mark(this.current);
   }
 

@@ -2,7 +2,8 @@
 import { ApiError, UPLOAD_CANCELED, upload } from './api.js';
 import { $, announce, el, errorText } from './ui.js';
 
-// `sessionForUpload()`: `{ sessionId, files }`, the session to upload into and the uploads it holds (its listing).
+// `sessionForUpload()`: `{ sessionId, files, owner }`, the session to upload into, the uploads it holds (its listing)
+// and its owner when it is another user's (an admin's: null for the caller's own).
 // `onBatch(sessionId)`: files are on their way; it returns `open(name)`, called once with the batch's file to open
 // when it is known (null: every one was refused). `onUploaded(sessionId, names, renamed)`: one of them is stored.
 export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
@@ -29,8 +30,8 @@ export function initUploads({ sessionForUpload, onBatch, onUploaded }) {
         batch.resolve([]);
         return;
       }
-      const { sessionId, files: held } = target;
-      for (const entry of entries) entry.sessionId = sessionId;
+      const { sessionId, files: held, owner = null } = target;
+      for (const entry of entries) Object.assign(entry, { sessionId, owner });
       batch.ready = true;
       batch.resolve(entries);
       const opener = firstStored(files.length, onBatch(sessionId));
@@ -107,7 +108,7 @@ const whenStopped = (signal) => new Promise((_, reject) => {
 // The stored name (or the name under which the session holds its bytes already), or null when not stored
 // (refused, interrupted, canceled). `earlier`: the uploads into the same session on their way when it was dropped.
 async function sendOne(entry, held, earlier, onUploaded) {
-  const { sessionId, file, item, stop } = entry;
+  const { sessionId, owner, file, item, stop } = entry;
   const bar = item.querySelector('progress');
   const status = item.querySelector('.status');
   const name = item.querySelector('.name');
@@ -126,7 +127,7 @@ async function sendOne(entry, held, earlier, onUploaded) {
       // every byte sent: the server may have stored it already, so a Cancel now would say "not uploaded" of a file
       // the session holds
       if (fraction >= 1) item.querySelector('.cancel')?.remove();
-    }, stop.signal);
+    }, stop.signal, owner);
     bar.value = 1;
     item.querySelector('.cancel')?.remove();
     // the name the server stored it under (made safe, or numbered beside a file of that name): the list had gone

@@ -85,3 +85,27 @@ def test_a_link_naming_the_owner_opens_theirs_where_the_admin_has_the_same_id(br
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+def test_a_link_to_an_id_several_users_hold_says_how_to_name_one(browser, server, client, other_client, audio_dir):
+    """The server's 409 `ambiguous_session` names the owners; the page says to name one in its address (its bare
+    "name the one meant with ?owner=<name>" spoke of the API), and that address opens theirs."""
+    from tests.audio_synth import sine, write
+    from tests.conftest import OTHER
+    from tests.test_api_sessions import upload
+
+    sid = f"shared-{uuid.uuid4().hex[:8]}"
+    assert upload(client, sid, write(audio_dir / "one.wav", sine(440, 0.5))).status_code == 201
+    assert upload(other_client, sid, write(audio_dir / "two.wav", sine(550, 0.5))).status_code == 201
+    context, page, problems = logged_in(browser, user=ADMIN, password=ADMIN_PASSWORD)
+    try:
+        page.goto(f"{server}/#session={sid}")
+        first = sorted([USER, OTHER])[0]
+        page.locator("#notice", has_text=f"Several users have a session {sid} ({', '.join(sorted([USER, OTHER]))}): "
+                     f"add &owner=<name> to the address (#session={sid}&owner={first}) to open one.").wait_for()
+        page.evaluate("(hash) => { location.hash = hash; }", f"session={sid}&owner={OTHER}")
+        page.locator("#file-list li.file[data-file='two.wav']").wait_for()
+        assert not [p for p in problems if "409" not in p], problems
+    finally:
+        context.close()

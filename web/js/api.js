@@ -21,7 +21,11 @@ export async function errorOf(response) {
   const retryAfter = Number.isFinite(after) && after > 0 ? after : 0;
   try {
     const body = await response.json();
-    if (body && body.error) return new ApiError(response.status, body.error.code, body.error.message, retryAfter);
+    if (body && body.error) {
+      // `details`: what the error names besides its message (an ambiguous session's owners, read by main.js)
+      return Object.assign(new ApiError(response.status, body.error.code, body.error.message, retryAfter),
+        { details: body.error.details ?? null });
+    }
   } catch (_) { /* not JSON: a proxy's page */ }
   if ([502, 503, 504].includes(response.status)) return new ApiError(response.status, 'server_away', SERVER_AWAY);
   return new ApiError(response.status, 'http_error', `the server answered ${response.status}`);

@@ -136,6 +136,7 @@ async function refreshSession({ resetJobs = false } = {}) {
     // the open session deleted elsewhere (another tab, the API), found by a later read (a job's end, a file or
     // picture the track asks for): said as an upload or a Run finding it says it, not the server's bare "not found"
     if (gone && state.session) notify(`Session ${id} no longer exists (it was deleted).`, { cause: 'session-gone' });
+    else if (e instanceof ApiError && e.code === 'ambiguous_session') notify(ambiguous(id, e.details?.owners), { cause: 'session' });
     else notify(errorText(e), { cause: 'session' });
     if (gone) closeSession(); // gone, or another user's: nothing of it stays
     return !gone;
@@ -156,6 +157,11 @@ async function refreshSession({ resetJobs = false } = {}) {
   drawFiles();
   await track.show(session, state.file);
 }
+
+// An admin's link without an owner to an id several users hold (none of them hers): the server's "name the one meant
+// with ?owner=<name>" said as the page takes it, in its address
+const ambiguous = (id, owners) => `Several users have a session ${id}${owners?.length ? ` (${owners.join(', ')})` : ''}: `
+  + `add &owner=<name> to the address (#session=${id}&owner=${owners?.[0] ?? '<name>'}) to open one.`;
 
 // Whose the open session is: another user's (an admin's view) is said beside its title, and each request about
 // it names that user (api.js); the caller's own says nothing more, as before

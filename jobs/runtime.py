@@ -57,6 +57,7 @@ from .host_pool import HostPool
 from .left_copies import remove_left_copies
 from .overdue import stop_overdue
 from .recovery import RECOVERY_LOCK_SECONDS, recover_running
+from .redis_away_log import RedisAwayLog, warn_once
 from .services import Services, services
 from .submit import publish
 from .unacked import holds_message, restore_unstarted
@@ -90,6 +91,7 @@ class WorkerRuntime:
         self._broker: Any = None  # the heartbeat thread's broker connection (restore_unstarted)
         self._emptied = EmptiedWatch()  # says once in the log that Redis came back empty (jobs/data_epoch.py)
         self._started = False  # the start's steps in Redis are done (`_first_steps`)
+        self._away = RedisAwayLog(log, "heartbeat failed")  # an outage in one line, not a traceback a beat
         self.preload_seconds: float | None = None  # the jobs' modules imported before the pool forked (warmup.py)
         self._suspects: dict[str, str] = {}  # this worker's jobs whose pool child was seen dead (jobs/recovery.py)
         # the CPU queue's jobs (features, pitch) run numba code: compiled into the cache before the first job comes
@@ -105,8 +107,8 @@ class WorkerRuntime:
         # (others then took its running jobs for orphans). Steps not done here are the heartbeat thread's first work.
         try:
             self._first_steps()
-        except Exception:
-            log.warning("Redis did not answer at the worker's start; its heartbeat retries", exc_info=True)
+        except Exception as e:  # Redis away: one line, its traceback says nothing more (jobs/redis_away_log.py)
+            warn_once(log, "Redis did not answer at the worker's start; its heartbeat retries", e)
         self._thread = threading.Thread(target=self._loop, name="ma-heartbeat", daemon=True)
         self._thread.start()
         svc = self._services()
@@ -138,8 +140,8 @@ class WorkerRuntime:
             remove_left_copies(self.app.config["DATA_DIR"], self._services().jobs,
                                older_than_seconds=float(self.app.config["LONGEST_JOB_SECONDS"])
                                + float(self.app.config["JOB_STOP_GRACE_SECONDS"]))
-        except Exception:  # Redis away at start: the next start sweeps
-            log.warning("could not look for hidden copies that stopped jobs left", exc_info=True)
+        except Exception as e:  # Redis away at start: the next start sweeps
+            warn_once(log, "could not look for hidden copies that stopped jobs left", e)
 
     def _expire_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -198,8 +200,9 @@ class WorkerRuntime:
                     self.recover_orphans()
                     self.publish_stranded()
                     self.restore_unstarted(older_than=interval * UNPUBLISHED_GRACE_BEATS)
-            except Exception:  # Redis down: keep trying, the worker itself reconnects
-                log.warning("heartbeat failed", exc_info=True)
+                self._away.answered()
+            except Exception as e:  # Redis down: keep trying, the worker itself reconnects
+                self._away.failed(e)
 
     def recover_orphans(self) -> list[str]:
         """Re-publish (or fail) running jobs whose worker is no longer alive, or whose pool child of this worker died

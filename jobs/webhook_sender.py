@@ -11,6 +11,7 @@ import uuid
 import redis
 
 from . import keys, webhook_post
+from .redis_away_log import RedisAwayLog
 from .webhook_owner_limit import TURN_LEASE_SECONDS, OwnerLimit
 from .webhook_queue import WebhookQueue
 
@@ -45,6 +46,7 @@ class WebhookSender:
         self._threads = [threading.Thread(target=self._run, name=f"ma-webhooks-{i}", daemon=True)
                          for i in range(max(1, threads))]
         self._stop_key = f"{keys.WEBHOOKS_WAKE}:stop:{uuid.uuid4().hex}"  # this sender's own: `stop` pushes here
+        self._away = RedisAwayLog(log, "webhook sender")  # one line per outage for all the threads
 
     def start(self) -> None:
         for t in self._threads:
@@ -72,14 +74,15 @@ class WebhookSender:
         while not self._stop.is_set():
             try:
                 delivery = self.queue.claim()
+                self._away.answered()
                 if delivery is not None:
                     self._send(delivery)
                     continue
                 wait = self.queue.seconds_to_next(at_most=self.IDLE_SECONDS)
                 if wait > 0:
                     self.blocking.blpop([keys.WEBHOOKS_WAKE, self._stop_key], timeout=max(wait, 0.01))
-            except Exception:  # Redis away: keep trying; a claimed delivery's lease makes it due again
-                log.warning("webhook sender", exc_info=True)
+            except Exception as e:  # Redis away: keep trying; a claimed delivery's lease makes it due again
+                self._away.failed(e)
                 self._stop.wait(self.IDLE_SECONDS)
 
     def _send(self, delivery: str) -> None:

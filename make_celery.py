@@ -34,4 +34,17 @@ if (refused := _refusal()) is not None:
     print(f"music-analyzer worker not started: {refused}; exit status {EX_CONFIG}: its systemd unit does not restart "
           "it", file=sys.stderr, flush=True)
     raise SystemExit(EX_CONFIG)
+
+
+def _unclaimed() -> str | None:
+    from jobs.redis_claim import CLAIM_ENV, unclaimed_note
+
+    if os.environ.get(CLAIM_ENV) == "1":  # run.py's workers: they claim the database themselves
+        return None
+    return unclaimed_note(client=flask_app.extensions["music_analyzer"].redis, url=flask_app.config["REDIS_URL"])
+
+
+if (note := _unclaimed()) is not None:  # a warning, not a refusal: compose claims nothing
+    print(f"music-analyzer worker: {note}", file=sys.stderr, flush=True)
+
 celery_app = flask_app.extensions["celery"]

@@ -165,3 +165,22 @@ def worker_refusal(*, client: redis.Redis, url: str, data_dir_id: Callable[[], s
             f"worker's DATA_DIR is {data_dir} (another {DATA_DIR_ID_FILE}): it would take that service's jobs. Set "
             "REDIS_URL to this service's database, or DATA_DIR to the shared folder that service uses "
             "(README 'Run it')")
+
+
+def unclaimed_note(*, client: redis.Redis, url: str) -> str | None:
+    """A warning for a worker started by hand on a database no service has claimed and no other worker serves: a
+    REDIS_URL that answers but is not the service's (another database number, the host's own Redis where run.py
+    runs an embedded one on another port) had left a stranger's extra worker idle for good without a word, ready and
+    taking nothing, while the jobs waited for the other workers. None when it cannot be told (Redis away)."""
+    try:
+        if read(client) is not None or alive_workers(client) > 0:
+            return None
+    except redis.RedisError:
+        return None
+    from redis_server import masked_url
+
+    return (f"REDIS_URL {masked_url(url)} is a database that no service has claimed and no other worker serves: "
+            "this worker waits there for jobs that may never come. A run.py service claims its database at start "
+            "(its banner names its Redis: 'Music Analyzer API: ... (Redis: ...)'); set REDIS_URL to that one "
+            "(README 'Run it'). Under docker compose, which claims nothing, or before the service's first start, "
+            "this is expected")

@@ -50,6 +50,10 @@ def health():
         return jsonify({"status": "unavailable", "api": "ok",
                         "redis": {"ok": False, "error": "the job queue (Redis) is not reachable"}}), 503
     alive = [w for w in workers if w["alive"]]
+    # A worker started from another checkout (an upgrade on one machine and not the next, an old copy on an extra
+    # machine) takes its share of the jobs like the others and writes another code's results, said nowhere: a
+    # stranger's day-old extra worker ran half the features jobs. A worker of a version before code_version: None.
+    mixed = len({w.get("code_version") for w in alive}) > 1
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
     kinds = {cfg[k]: kind for k, kind in QUEUE_KINDS.items()}
@@ -60,7 +64,7 @@ def health():
         log.warning("health: cannot read the free space of the data directory: %s", e)
         disk = {"ok": False}
     public = {
-        "status": "ok" if not missing and not stopped and disk["ok"] and writable else "degraded",
+        "status": "ok" if not missing and not stopped and not mixed and disk["ok"] and writable else "degraded",
         "api": "ok",
         # a full disk under valkey had read "Redis is not reachable", 503, while every read was served
         "redis": {"ok": True, "latency_ms": round(latency_ms, 2), **({} if writable else {
@@ -72,6 +76,7 @@ def health():
         # and /health had only shown their queue without a worker. Queue kinds here, names in the full view
         "stopped_workers": [{"queues": [kinds.get(q, "other") for q in s["queues"]], "reason": s["reason"],
                              "exit_status": s["exit_status"], "since": s["since"]} for s in stopped],
+        "mixed_code_versions": mixed,  # each worker's `code_version` in the full view
     }
     who = current_caller()
     if who is None:

@@ -52,6 +52,7 @@ from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
 from worker.llm.host_load import cores_taken
 
 from . import metrics
+from .cache import code_version
 from .data_epoch import EmptiedWatch
 from .host_pool import HostPool
 from .left_copies import remove_left_copies
@@ -177,8 +178,10 @@ class WorkerRuntime:
         svc = self._services()
         warmup = {} if self._warmup is None else {  # for /health: whether the first jobs still compile
             "numba_warmup": {"state": self._warmup.state, "seconds": self._warmup.seconds}}
+        # code_version: which analysis code it runs (/health says when the live workers differ: jobs/cache.py)
         svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
-                         concurrency=self.concurrency, started_at=self.started_at, **warmup)
+                         concurrency=self.concurrency, started_at=self.started_at, code_version=code_version(),
+                         **warmup)
         if self.runs_analysis:  # the leases of its running jobs on this host (TORCH_NUM_THREADS=auto: host_pool.py)
             HostPool(svc.redis, lease_seconds=svc.workers.ttl_seconds).renew(svc.workers.current(self.hostname))
         self._emptied.check(svc.jobs.r)

@@ -34,7 +34,11 @@ def status_schemas() -> dict[str, Schema]:
                                      vectors={"enum": ["pgvector (hnsw)", "exact (numpy)"]}, pgvector=STR,
                                      fuzzy=STR, embedding_model=STR, pgvector_available=BOOL, vector_columns=BOOL,
                                      error=STR),
-                         workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs."))
+                         mixed_code_versions={"type": "boolean", "description": "The live workers run different "
+                                              "analysis code (each worker's `code_version` with credentials; null "
+                                              "for a version before it): status `degraded`."},
+                         workers=arr({"type": "object"}, "With credentials only: pid, queues, heartbeat age, jobs, "
+                                     "`code_version`."))
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),
                             models=arr(model), audio_models=arr({"type": "object"}), queue_depth=INT,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Client, serving
+from tests.test_cli import cli_env, ma
 from tests.test_resilience import ROOT, stop_all, worker_setup
 from tests.test_worker_redis_away_log import Followed
 
@@ -49,6 +50,8 @@ def test_health_says_when_live_workers_run_different_code(settings, private_redi
             versions = {w["node"]: w["code_version"] for w in full["workers"] if w["alive"]}
             assert set(versions) == {"cpu@here", "cpu-2@there"}, full
             assert None not in versions.values() and versions["cpu@here"] != versions["cpu-2@there"], versions
+            said = ma(cli_env(base, tmp_path), "health")  # the CLI says why the server is degraded
+            assert "the workers run different versions of the analysis code" in said.stdout, said.stdout
             stop_all([there])  # a graceful stop takes its record with it
             assert Client(base).get("/health").json()["mixed_code_versions"] is False
     finally:

@@ -335,6 +335,9 @@ def health(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
         who = stopped.get("name") or f"a {'/'.join(stopped.get('queues') or [])} worker"
         out.out.print(f"  stopped   {who}: {stopped.get('reason')} (exit status {stopped.get('exit_status')}, not "
                       "restarted; its log says more)", style="yellow")
+    if h.get("mixed_code_versions"):  # a worker from another checkout: the reason a server is degraded, said
+        out.out.print("  code      the workers run different versions of the analysis code (each worker's "
+                      "code_version: --json); start every worker from the same commit", style="yellow")
     disk = h.get("disk") or {}
     if disk.get("ok") is False:  # the reason a server is degraded was not printed (uploads then get 507)
         free, kept = disk.get("free_bytes"), disk.get("min_free_bytes")

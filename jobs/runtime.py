@@ -357,7 +357,7 @@ def _on_worker_shutting_down(sender=None, **kwargs):
         runtime.stopping.set()  # here, not in the handler: it may have interrupted a wait on this very event
         try:
             runtime.hand_back_running()
-        except Exception:  # Redis away: the attempt counts as lost should the stop end it, as before
-            log.warning("could not note the running jobs as handed back", exc_info=True)
+        except Exception as e:  # Redis away: the attempt counts as lost should the stop end it, as before
+            warn_once(log, "could not note the running jobs as handed back", e)
 
     threading.Thread(target=hand_back, name="ma-hand-back", daemon=True).start()

@@ -82,3 +82,21 @@ def test_a_worker_whose_redis_does_not_answer_logs_the_outage_once_and_its_end(s
             server.stop()
     said = "".join(out.lines)
     assert "Traceback" not in said, said
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_while_its_redis_does_not_answer_says_so_in_one_line(settings, private_redis, tmp_path):
+    env, _app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
+         "-Q", env["CPU_QUEUE"], "-n", "away-stop@test", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "NUMBA_WARMUP": "0"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = Followed(worker, tmp_path / "worker.log")
+    try:
+        assert out.wait_count(CONSUMER_AWAY, 1, timeout=120), "".join(out.lines)
+    finally:
+        stop_all([worker])  # TERM: the stop notes its running jobs as handed back, in Redis, which is away
+    assert out.wait_count("could not note the running jobs as handed back (Redis does not answer", 1, timeout=30)
+    said = "".join(out.lines)
+    assert "Traceback" not in said, said

@@ -31,6 +31,9 @@ def test_compose_runs_each_worker_under_the_wrapper_and_checks_its_mark():
         assert service["command"][4] == "celery" and service["restart"] == "unless-stopped", name
         assert service["init"] is True, name  # pid 1 that passes SIGTERM on
         assert "/tmp/music-analyzer-worker-stopped" in " ".join(service["healthcheck"]["test"]), name
+        # as run.py's workers and the systemd unit: no mingle (1 s at each start), no gossip ("missed heartbeat from"
+        # the service's other workers, which send no such events)
+        assert {"--without-mingle", "--without-gossip"} <= set(service["command"]), name
 
 
 def test_a_worker_that_exits_78_is_held_up_unhealthy_until_stopped(tmp_path):

@@ -53,7 +53,8 @@ def health():
     # A worker started from another checkout (an upgrade on one machine and not the next, an old copy on an extra
     # machine) takes its share of the jobs like the others and writes another code's results, said nowhere: a
     # stranger's day-old extra worker ran half the features jobs. A worker of a version before code_version: None.
-    mixed = len({w.get("code_version") for w in alive}) > 1
+    ours = {cfg[k] for k in QUEUE_KINDS}  # the workers of this service's queues: a worker of other queues runs none
+    mixed = len({w.get("code_version") for w in alive if ours & set(w.get("queues") or [])}) > 1
     serving = {q for w in alive for q in w.get("queues", [])}
     missing = [k for k in QUEUE_KINDS if cfg[k] not in serving]
     kinds = {cfg[k]: kind for k, kind in QUEUE_KINDS.items()}

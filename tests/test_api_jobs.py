@@ -321,7 +321,7 @@ def test_a_probe_that_gives_up_says_its_wait_readably(settings, redis_url, tmp_p
 
 
 PUBLIC_HEALTH_FIELDS = {"status", "api", "redis", "queues_without_worker", "queue_depth", "workers_alive", "disk",
-                        "stopped_workers"}
+                        "stopped_workers", "mixed_code_versions"}  # a flag: it names no worker
 
 
 def test_health_without_credentials_shows_no_workers_pids_or_jobs(app, server, client, other_client, admin_client,

@@ -19,7 +19,7 @@ from worker.progress import Progress
 
 from .measure import AudioClip, ModelAudio
 from .options import Gemma3NOptions
-from .prompts import Span
+from .prompts import SILENT_FRACTION, Span
 
 
 class ModelHost(Protocol):
@@ -130,4 +130,16 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
     # answer's claims too (a loop had hidden a stranger's comparison's wrong tempo)
     out += loop + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
                    if prepared.music_text else [])
-    return out + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts]
+    return (silence_warning(prepared) + out
+            + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
+
+
+def silence_warning(prepared: Prepared) -> list[str]:
+    """A silent recording's analysis describes nothing heard: the prompt says it is silent, yet asked for its mood
+    and instruments a small model answers anyway (a stranger's 300 s of zeros read "a sense of melancholy and
+    introspection" with no warning); the features' own "silent" note had stayed inside `audio_features`."""
+    share = float(prepared.features.get("silence_fraction", 0.0))
+    if share < SILENT_FRACTION:
+        return []
+    return [f"the recording is silent ({share:.0%} of its frames): there is no sound to describe, so what the "
+            "answer says of its mood, instruments or production does not come from the audio"]

@@ -18,7 +18,7 @@ from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress, quiet, scaled
-from worker.transcription.pipeline import DOUBTS
+from worker.transcription.pipeline import DOUBTS, SILENT
 
 from .explicit import explicit_words
 from .options import LyricsOptions
@@ -85,7 +85,10 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
     if cut:
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
-    if not lines:
+    if not lines and SILENT in (transcript.get("warnings") or []):  # Whisper found no sound at all: "may be
+        # instrumental" contradicted the transcript's own "the audio is silent" (a stranger's 300 s of zeros)
+        warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")
+    elif not lines:
         warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
     # Whisper's words for music without a voice ("Thank you for watching"), or its uncertain words for a language an
     # English-only model does not know: the analysis of them says so too; with no word there is no analysis to

@@ -107,7 +107,7 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     duration = offset or 1e-9
     warnings = []
     if first is None:
-        warnings.append("the audio is silent: nothing to transcribe")
+        warnings.append(SILENT)
     else:
         if silent:
             warnings.append(f"{sum(silent):.1f} s of digital silence ({len(silent)} stretch"
@@ -161,6 +161,7 @@ def doubted(segment: dict) -> bool:
 # music without a voice, noise, or a voice this Whisper model cannot make out; a larger model may hear more
 NO_WORDS = ("no words were heard: the transcript is empty (music without a voice, noise, or a voice this Whisper "
             "model cannot make out; a larger model may hear more)")
+SILENT = "the audio is silent: nothing to transcribe"  # (the lyrics analysis reads it from the transcript)
 MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
 # how the warnings of a doubtful transcript begin: the lyrics and audio analyses that read it pass them on
 DOUBTS = (MADE_UP, UNCERTAIN)

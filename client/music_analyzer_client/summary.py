@@ -25,6 +25,8 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     # a features job's are about the recording and sit beside its measures (clipped, DC offset): a stranger's
     # summary of a clipped file showed its loudness and no word of the clipping the JSON and .txt named
     warned = [*(result.get("warnings") or []), *((result.get("audio_features") or {}).get("warnings") or [])]
+    if any(str(w).startswith(SILENT_ANSWER) for w in warned):  # an LLM analysis that says so of its answer: the
+        warned = [w for w in warned if not str(w).startswith("silent:")]  # features' note said it a second time
     if job.get("type") == "pitch" and any(label == "key" and text.startswith(NO_KEY) for label, text in lines):
         warned = [w for w in warned if not str(w).startswith(NO_KEY)]  # the key line says it, with the reason
     lines += [("warning", str(w)) for w in warned]
@@ -34,6 +36,7 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     return lines
 
 
+SILENT_ANSWER = "the recording is silent"  # how an LLM analysis' warning of a silent recording begins
 NO_KEY = "no clear key"  # the key line of a result without a key, and how the server's warning of it begins
 UNCERTAIN_KEY_WARNING = "key uncertain"  # how the server's pitch warnings begin for a key under its confidence bar
 

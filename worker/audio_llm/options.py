@@ -81,7 +81,14 @@ def check_weights(options: Gemma3NOptions, settings: Mapping[str, Any], registry
         return
     entry = registry_entry(options.model_variant, registry)
     if not is_downloaded(entry, settings):
-        raise ModelNotAvailableError(how_to_get(entry), details={"model_type": options.model_variant})
+        # the models it could run instead: a user who sent no model_variant (the default is Gemma 3n E4B) and cannot
+        # download weights had been told only an administrator's command, where SmolLM2 was there to ask for
+        present = [m for m in sorted(registry) if m != options.model_variant
+                   and is_downloaded(registry_entry(m, registry), settings)]
+        instead = (f"; this server has the weights of {', '.join(present)}: name one as model_variant, or "
+                   "\"auto\" for the best model it has") if present else ""
+        raise ModelNotAvailableError(how_to_get(entry) + instead,
+                                     details={"model_type": options.model_variant, "available": present})
 
 
 def hears_audio(model_type: str, registry: Mapping[str, Any] = MODEL_REGISTRY) -> bool:

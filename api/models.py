@@ -87,20 +87,25 @@ def status():
     return jsonify(current_status())
 
 
-def require_weights(model_type: str) -> None:
+def require_weights(model_type: str, *, auto: bool = True) -> None:
     """409 saying how to get the weights when `model_type` (a registered LLM) has none locally."""
     entry = registry_entry(model_type, MODEL_REGISTRY)
     if not is_downloaded(entry, current_app.config):
+        # and the models it has: a user who cannot download had been told only an administrator's command
+        present = [m for m in sorted(MODEL_REGISTRY) if m != model_type
+                   and is_downloaded(registry_entry(m, MODEL_REGISTRY), current_app.config)]
+        instead = (f"; this server has the weights of {', '.join(present)}: name one as model_type"
+                   + (", or \"auto\" for the best model it has" if auto else "")) if present else ""
         if not access.caller().admin:  # the server's folders are named to admins only
             raise ModelNotAvailableError(
                 f"the weights of {model_type} are not on this server; an administrator can get them with "
-                f"`python download_models.py {model_type}`")
+                f"`python download_models.py {model_type}`{instead}", details={"available": present})
         source = resolve_model_dir(entry, current_app.config)
         raise ModelNotAvailableError(
             f"the weights of {model_type} are not present in {source}; get them with "
             f"`python download_models.py {model_type}` (set HF_TOKEN for gated models) or point "
-            f"{MODEL_REGISTRY[model_type].get('path_env', 'MODELS_DIR')} at a local copy",
-            details={"source": str(source)})
+            f"{MODEL_REGISTRY[model_type].get('path_env', 'MODELS_DIR')} at a local copy{instead}",
+            details={"source": str(source), "available": present})
 
 
 def wait_seconds(body: dict) -> float:
@@ -139,7 +144,7 @@ def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str |
 def load():
     body = json_body()
     options = options_of(ModelLoadOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
-    require_weights(str(options.model_type))
+    require_weights(str(options.model_type), auto=False)  # a load names its model: "auto" is not one
     return run_and_wait("model_load", options, body)
 
 

@@ -33,3 +33,21 @@ def test_the_409_names_the_models_the_server_has(client, session_id, audio_dir, 
         "max_new_tokens": 8, "temperature": 0})
     assert r.status_code == 202, r.text
     assert client.wait_job(r.json()["job_id"], timeout=180)["state"] == "succeeded"
+
+
+def test_the_model_routes_name_them_too(client, admin_client, smollm2_folder):
+    """/api/v2/models/load (which takes no "auto"), generate and /library/ask, for a user and for an admin."""
+    r = client.post("/api/v2/models/load", json={"model_type": "gemma-3n-E4B"})
+    error = r.json()["error"]
+    assert r.status_code == 409 and error["message"].endswith(
+        "this server has the weights of smollm2-135m: name one as model_type"), error
+    assert error["details"] == {"available": ["smollm2-135m"]}  # no folder for a user
+    for who in (client, admin_client):
+        for route, body in (("/api/v2/models/generate", {"prompt": "hi", "model_type": "phi-4-multimodal"}),
+                            ("/library/ask", {"question": "which song mentions rain?", "model_type": "gemma-3-12b-it"})
+                            ):
+            r = who.post(route, json=body)
+            assert r.status_code == 409 and r.json()["error"]["message"].endswith(
+                "this server has the weights of smollm2-135m: name one as model_type, or \"auto\" for the best "
+                "model it has"), r.text
+            assert r.json()["error"]["details"]["available"] == ["smollm2-135m"]

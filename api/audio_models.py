@@ -9,13 +9,14 @@ from flask import Blueprint, current_app, jsonify
 from api import access
 from api.context import known_params
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
-from api.process import check_image_option, json_body, options_of, submit_for_files
+from api.process import check_image_option, json_body, options_of, session_files, submit_for_files
 from config import MODEL_REGISTRY
 from storage import SessionStore
+from worker.audio_llm.files import TRANSCRIPT_PATTERNS
 from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.compare.options import MAX_FILES, MIN_FILES, CompareOptions
 from worker.errors import InvalidRequestError, ModelNotAvailableError, UnsupportedMediaError
-from worker.files import is_image_name
+from worker.files import is_image_name, safe_name
 from worker.llm.choice import AUTO, choose_model
 from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
@@ -136,7 +137,14 @@ def process_lyrics(session_id: str):
                          registry=MODEL_REGISTRY, device_memory_bytes=None)
         else:
             check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
-        if find_whisper_model(options.whisper_model, _models_dir()) is None:
+        store = access.session(session_id)
+        results = store.require(session_id) / "results"  # read only: not made here
+        untranscribed = [name for name in session_files(store, session_id, body)[0]
+                         if not any((results / safe_name(p.format(stem=Path(name).stem))).is_file()
+                                    for p in TRANSCRIPT_PATTERNS)]  # as the job's transcript_path looks
+        # only a file without a transcript is transcribed (with whisper_model): one with a transcript had been
+        # refused for a Whisper model the job would never have used
+        if untranscribed and find_whisper_model(options.whisper_model, _models_dir()) is None:
             raise ModelNotAvailableError(f"the Whisper model {options.whisper_model!r} is not present locally, and "
                                          "files without a transcript need it")
 

@@ -88,7 +88,8 @@ def uncertain_words_warning(segments: list[dict], *, english_only: bool, model_n
         figure = f"average log-probability {logprob:.2f}"
     return [f"{UNCERTAIN} ({figure}): the speech may be in a language this English-only "
             f"Whisper model ({model_name}) does not know, or unclear; a multilingual model reads other languages "
-            '(the request\'s "model", e.g. "small", or the lyrics job\'s "whisper_model", where MODELS_DIR holds it)']
+            '(/process/whisper\'s "model", e.g. "small", where MODELS_DIR holds it, writes the transcript again; the '
+            'lyrics job\'s "whisper_model" transcribes only a file without one)']
 
 
 def few_words_warning(segments: list[dict], *, english_only: bool, model_name: str) -> list[str]:

@@ -161,6 +161,7 @@ def process_gemma_3n(session_id: str):
         results = store.require(session_id) / "results"  # read only: not made here
         for name in session_files(store, session_id, body)[0]:  # a text-only model transcribes from Whisper's
             # transcript only: 422 without one
-            check_can_transcribe(options, name, find_transcript(results, Path(name).stem) is not None)
+            check_can_transcribe(options, name, find_transcript(results, Path(name).stem) is not None,
+                                 results=results)
 
     return submit_for_files("gemma_3n", session_id, body, options=options_of(Gemma3NOptions, body), check=check)

@@ -56,3 +56,20 @@ def test_auto_choosing_a_text_only_model_fails_the_job_saying_why(client, sessio
     assert job["error"]["code"] == "missing_transcript" and "cannot hear 'take2.wav'" in job["error"]["message"], job
     assert not [f for f in client.get(f"/sessions/{session_id}").json()["results"]
                 if f["name"].startswith("analysis_")]
+
+
+def test_a_transcript_without_words_is_not_called_missing(client, session_id, audio_dir, smollm2_folder):
+    """A stranger ran Whisper on a silent file, then asked SmolLM2 to transcribe it, and was told "the session has
+    none. Run /process/whisper on it first": the transcript was there, with no word in it."""
+    import numpy as np
+
+    upload(client, session_id, write(audio_dir / "hush.wav", np.zeros(44100 * 3, dtype=np.float32)))
+    r = client.post(f"/process/whisper/{session_id}", json={"file": "hush.wav"})
+    assert client.wait_job(r.json()["job_id"], timeout=180)["state"] == "succeeded"
+    r = client.post(f"/process/gemma_3n/{session_id}", json={
+        "file": "hush.wav", "task": "transcribe", "model_variant": "smollm2-135m", "max_new_tokens": 8})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "missing_transcript" and "Run /process/whisper" not in error["message"], error
+    assert "the session's (transcript_hush.json) holds no words" in error["message"], error
+    assert jobs_of(client, session_id)[0]["type"] == "whisper"  # nothing else was queued

@@ -28,6 +28,12 @@ def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
     return (found[0], found[1]) if found else None
 
 
+def transcript_file(results_dir: Path, stem: str) -> str | None:
+    """The name of a Whisper result for `stem` in results_dir, words or none (find_transcript: one with words)."""
+    return next((name for name in (safe_name(p.format(stem=stem)) for p in TRANSCRIPT_PATTERNS)
+                 if (Path(results_dir) / name).is_file()), None)
+
+
 def read_transcript(results_dir: Path, stem: str) -> tuple[str, str, list[str]] | None:
     """find_transcript's (file name, text) and the result's own warnings (Whisper's doubts among them)."""
     for pattern in TRANSCRIPT_PATTERNS:

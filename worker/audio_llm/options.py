@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from config import GEMMA_3N, MODEL_REGISTRY
@@ -13,6 +14,8 @@ from worker.errors import AudioError, ModelNotAvailableError
 from worker.llm.choice import AUTO, choose_model
 from worker.llm.weights import how_to_get, is_downloaded, registry_entry
 from worker.options import JobOptions, Settings, option
+
+from .files import transcript_file
 
 TASKS = ("transcribe", "analyze")
 DEFAULT_TEMPERATURE = 0.2  # descriptions should stay close to the evidence; 0 = greedy
@@ -96,13 +99,20 @@ def hears_audio(model_type: str, registry: Mapping[str, Any] = MODEL_REGISTRY) -
 
 
 def check_can_transcribe(options: Gemma3NOptions, file_name: str, has_transcript: bool,
-                         registry: Mapping[str, Any] = MODEL_REGISTRY) -> None:
+                         registry: Mapping[str, Any] = MODEL_REGISTRY, *, results: Path | None = None) -> None:
     """A text-only model asked to transcribe a file without a Whisper transcript: 422 missing_transcript. It cannot
     hear the audio, and a stranger's SmolLM2 had "transcribed" such a file with invented text and no warning. The
     route asks before queueing, the job again before its passes (the transcript may be gone by then)."""
     if options.task != "transcribe" or options.model_variant == AUTO or has_transcript \
             or hears_audio(options.model_variant, registry):
         return
+    empty = transcript_file(results, Path(file_name).stem) if results is not None else None
+    if empty is not None:  # Whisper ran and wrote no word: "run /process/whisper first" had sent the user round again
+        raise AudioError(f"{options.model_variant} is a text-only model and cannot hear {file_name!r}: it transcribes "
+                         f"only from a Whisper transcript, and the session's ({empty}) holds no words (silence, or "
+                         "no voice Whisper could make out: see its warnings), so there is nothing to transcribe "
+                         "from; a model that hears audio (gemma-3n-*, phi-4-multimodal) listens to the file itself",
+                         code="missing_transcript", details={"file": file_name, "model_variant": options.model_variant})
     raise AudioError(f"{options.model_variant} is a text-only model and cannot hear {file_name!r}: it transcribes "
                      "only from a Whisper transcript of the file, and the session has none. Run /process/whisper "
                      "on it first, or choose a model that hears audio (gemma-3n-*, phi-4-multimodal, or auto)",

@@ -368,7 +368,7 @@ class Gemma3NProcessor:
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
         grounding = find_grounding(results_dir, audio_path.stem)
-        check_can_transcribe(options, audio_path.name, bool(grounding.transcript), self.registry)
+        check_can_transcribe(options, audio_path.name, bool(grounding.transcript), self.registry, results=results_dir)
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)
         prepared = self.preprocess_file(audio_path, options=options, transcript=transcript, grounding=grounding,

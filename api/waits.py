@@ -5,6 +5,13 @@ or a greenlet and a Redis connection of the events server (EVENTS_MAX_LISTENERS)
 all: in a security trial 1,100 event streams of one user stopped everyone's live updates for good, and 16 requests
 with a body `wait` held every API thread (another user's GET /sessions took 13 s).
 
+A process that gives each request a thread (the API's gthread workers) also holds at most half its threads
+(API_THREADS // 2) in event streams, whoever's they are: it serves them only while the events server is down (nginx's
+backup) or where there is none (`--events api`, `--front none`), and a user's STREAMS_PER_USER is sized for the
+events server's greenlets. A 2-second restart of the events server had sent every reconnecting listener to the API,
+where 16 streams of one user held all 2 x 8 threads, and another user's GET /sessions timed out for as long as the
+job ran (up to an hour).
+
 Past a user's share (WAITS_PER_USER long polls, STREAMS_PER_USER event streams, each per process) nothing is refused:
 a wait is a preference, so the answer comes at once, as it does when the job outlasts the wait (202 with the job,
 or its current record), and a stream sends the job's current state and ends, asking the client (EventSource, the
@@ -13,6 +20,7 @@ Python client) to reconnect after BUSY_RETRY_MILLISECONDS: such a user's extra s
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -112,3 +120,19 @@ def waits() -> Slots:
 def streams() -> Slots:
     """GET /jobs/<id>/events."""
     return _slots("stream_slots", "STREAMS_PER_USER")
+
+
+ALL_USERS = "*"  # the one key of thread_streams(): its share is the process's, not a user's
+
+
+def thread_streams() -> Slots | None:
+    """Event streams this process holds on its request threads, all users together (None in the gevent events
+    server, where a stream costs a greenlet, not a thread)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return None
+    found = current_app.extensions.get("thread_stream_slots")
+    if found is None:  # half the threads: the other half answer everyone's requests meanwhile
+        share = max(1, int(current_app.config["API_THREADS"]) // 2)
+        found = current_app.extensions.setdefault("thread_stream_slots", Slots(share))
+    return found

@@ -11,6 +11,7 @@ the envelope. gunicorn's own classification and logging stay; only the page it w
 from __future__ import annotations
 
 import json
+import os
 import socket
 from http import HTTPStatus
 
@@ -64,4 +65,7 @@ class ApiWorker(ThreadWorker):
 
     def init_process(self) -> None:
         use_json_errors()
+        # the app holds at most half its threads in event streams (api/waits.py thread_streams): it sizes that share
+        # by the threads it really has, `--threads` (run.py --api-threads), not by a setting that may say otherwise
+        os.environ["API_THREADS"] = str(self.cfg.threads)
         super().init_process()

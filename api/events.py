@@ -216,11 +216,10 @@ def job_events(job_id: str):
     if start is None:
         return Response(status=204, headers={"Cache-Control": "no-cache"})
     slots, user = waits.streams(), access.caller().name
-    threads = waits.thread_streams()
-    if not start.finished and not _take(slots, user, threads):
-        # past the caller's share of this process, or past the threads it may hold in streams (api/waits.py): the
-        # current state, then the end of the stream, and the client reconnects after BUSY_RETRY_MILLISECONDS (a slow
-        # poll instead of a held connection; behind nginx, to the events server once it is back)
+    if not start.finished and not slots.take(user):
+        # past the caller's share of this process, or of the threads it may hold waiting (api/waits.py): the current
+        # state, then the end of the stream, and the client reconnects after BUSY_RETRY_MILLISECONDS (a slow poll
+        # instead of a held connection; behind nginx, to the events server once it is back)
         now = opening(view, None, place)
         assert now is not None  # without a Last-Event-ID there is always something to say
         return Response(busy_stream(now), mimetype="text/event-stream", headers=STREAM_HEADERS)
@@ -228,24 +227,8 @@ def job_events(job_id: str):
     body = stream(events, job_id, start, heartbeat_seconds(current_app), still_signed_in(user), place)
     if start.finished:
         return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
-    return Response(waits.HeldStream(body, lambda: _give_back(slots, user, threads)), mimetype="text/event-stream",
+    return Response(waits.HeldStream(body, lambda: slots.give_back(user)), mimetype="text/event-stream",
                     headers=STREAM_HEADERS)
-
-
-def _take(slots: waits.Slots, user: str, threads: waits.Slots | None) -> bool:
-    """The user's slot and, on a threaded server, one of the process's stream threads: both or neither."""
-    if not slots.take(user):
-        return False
-    if threads is not None and not threads.take(waits.ALL_USERS):
-        slots.give_back(user)
-        return False
-    return True
-
-
-def _give_back(slots: waits.Slots, user: str, threads: waits.Slots | None) -> None:
-    slots.give_back(user)
-    if threads is not None:
-        threads.give_back(waits.ALL_USERS)
 
 
 def still_signed_in(name: str) -> Callable[[], bool]:

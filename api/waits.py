@@ -6,11 +6,12 @@ all: in a security trial 1,100 event streams of one user stopped everyone's live
 with a body `wait` held every API thread (another user's GET /sessions took 13 s).
 
 A process that gives each request a thread (the API's gthread workers) also holds at most half its threads
-(API_THREADS // 2) in event streams, whoever's they are: it serves them only while the events server is down (nginx's
-backup) or where there is none (`--events api`, `--front none`), and a user's STREAMS_PER_USER is sized for the
-events server's greenlets. A 2-second restart of the events server had sent every reconnecting listener to the API,
-where 16 streams of one user held all 2 x 8 threads, and another user's GET /sessions timed out for as long as the
-job ran (up to an hour).
+(API_THREADS // 2) in waits and streams together, whoever's they are: the shares are per user, so a few users' shares
+added up to every thread. Streams reach the API only while the events server is down (nginx's backup) or where there
+is none (`--events api`, `--front none`), and STREAMS_PER_USER is sized for the events server's greenlets: a 2-second
+restart of the events server had sent every reconnecting listener to the API, where 16 streams of one user held all
+2 x 8 threads, and another user's GET /sessions timed out for as long as the job ran (up to an hour). Three users'
+4 probes each per process (POST /jobs/probe, always on the API) had held every thread too.
 
 Past a user's share (WAITS_PER_USER long polls, STREAMS_PER_USER event streams, each per process) nothing is refused:
 a wait is a preference, so the answer comes at once, as it does when the job outlasts the wait (202 with the job,
@@ -112,27 +113,61 @@ def _slots(name: str, setting: str) -> Slots:
     return found
 
 
-def waits() -> Slots:
+def waits() -> ThreadBound:
     """Long polls: GET /jobs/<id>?wait=, Prefer: wait, a body's `wait`, the model routes' wait, /jobs/probe."""
-    return _slots("wait_slots", "WAITS_PER_USER")
+    return ThreadBound(_slots("wait_slots", "WAITS_PER_USER"), thread_slots())
 
 
-def streams() -> Slots:
+def streams() -> ThreadBound:
     """GET /jobs/<id>/events."""
-    return _slots("stream_slots", "STREAMS_PER_USER")
+    return ThreadBound(_slots("stream_slots", "STREAMS_PER_USER"), thread_slots())
 
 
-ALL_USERS = "*"  # the one key of thread_streams(): its share is the process's, not a user's
+ALL_USERS = "*"  # the key of the process's own share (thread_slots): all users together
 
 
-def thread_streams() -> Slots | None:
-    """Event streams this process holds on its request threads, all users together (None in the gevent events
-    server, where a stream costs a greenlet, not a thread)."""
+class ThreadBound:
+    """A user's share (Slots) and, in a process that serves each request on a thread of its own, one of the
+    process's threads for waiting (thread_slots): both or neither."""
+
+    def __init__(self, users: Slots, threads: Slots | None):
+        self.users = users
+        self.threads = threads
+
+    def take(self, user: str) -> bool:
+        if not self.users.take(user):
+            return False
+        if self.threads is not None and not self.threads.take(ALL_USERS):
+            self.users.give_back(user)
+            return False
+        return True
+
+    def give_back(self, user: str) -> None:
+        self.users.give_back(user)
+        if self.threads is not None:
+            self.threads.give_back(ALL_USERS)
+
+    def held(self, user: str) -> int:
+        return self.users.held(user)
+
+    @contextmanager
+    def share(self, user: str) -> Iterator[bool]:
+        took = self.take(user)
+        try:
+            yield took
+        finally:
+            if took:
+                self.give_back(user)
+
+
+def thread_slots() -> Slots | None:
+    """The threads this process may hold in waits and streams, all users together: half of API_THREADS (the other
+    half answer everyone's requests meanwhile). None in the gevent events server: a wait there costs a greenlet."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is not None and monkey.is_module_patched("threading"):
         return None
-    found = current_app.extensions.get("thread_stream_slots")
-    if found is None:  # half the threads: the other half answer everyone's requests meanwhile
+    found = current_app.extensions.get("thread_wait_slots")
+    if found is None:  # setdefault: two first requests at once end up with the same counters
         share = max(1, int(current_app.config["API_THREADS"]) // 2)
-        found = current_app.extensions.setdefault("thread_stream_slots", Slots(share))
+        found = current_app.extensions.setdefault("thread_wait_slots", Slots(share))
     return found

@@ -1,9 +1,11 @@
-"""The API's threads are not all given to event streams: a real gunicorn of the API's worker class (gthread) holds
-at most half its `--threads` in streams, whoever's they are; the rest end after the current state (api/waits.py).
+"""The API's threads are not all given to waiting requests: a real gunicorn of the API's worker class (gthread) holds
+at most half its `--threads` in event streams and long polls, whoever's they are; a stream past that ends after the
+current state, a long poll is answered at once (api/waits.py).
 
 A reliability trial: a 2-second restart of the events server (kill -9) sent 60 reconnecting listeners of one user to
 the API (nginx's backup upstream); they held all its threads, and another user's GET /sessions timed out for as long
 as the job ran (STREAMS_PER_USER, 100 per process, is sized for the events server's greenlets, not for 8 threads).
+Three users' 8 probes each (POST /jobs/probe, WAITS_PER_USER 4 per process) held every thread of the API too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,8 +48,8 @@ def gunicorn_api(settings: dict, tmp: Path) -> Iterator[str]:
         proc.wait(timeout=60)
 
 
-def queued(app, settings: dict) -> str:
-    return queued_record(app, owner=USER, job_type="features", session_id=None, queue=settings["CPU_QUEUE"],
+def queued(app, settings: dict, owner: str = USER) -> str:
+    return queued_record(app, owner=owner, job_type="features", session_id=None, queue=settings["CPU_QUEUE"],
                          task=JOB_TYPES["features"].task, params={"files": [], "batch": False, "options": {}})["job_id"]
 
 
@@ -88,3 +91,33 @@ def test_event_streams_hold_at_most_half_the_api_threads_and_others_are_answered
         finally:
             for stream in streams:
                 stream.response.close()
+
+
+def test_long_polls_of_several_users_hold_at_most_half_the_api_threads(settings, tmp_path):
+    from app import create_app
+
+    app = create_app(settings)
+    jobs = {USER: queued(app, settings, USER), OTHER: queued(app, settings, OTHER)}
+    answers: list[dict] = []
+
+    def poll(auth: tuple[str, str]) -> None:
+        r = requests.get(f"{base}/jobs/{jobs[auth[0]]}", params={"wait": 120}, auth=auth, timeout=180)
+        answers.append(r.json())
+
+    with gunicorn_api(settings, tmp_path) as base:
+        # two users, each within their own share (WAITS_PER_USER 4): together they had held all 4 threads
+        users = [(USER, PASSWORD), (OTHER, OTHER_PASSWORD)] * 2
+        polls = [threading.Thread(target=poll, args=(auth,)) for auth in users]
+        for t in polls:
+            t.start()
+        try:
+            wait_for(lambda: len(answers) == THREADS // 2, timeout=60, message="the polls past the threads' share")
+            assert [a.get("state") for a in answers] == ["queued"] * (THREADS // 2), answers  # at once, still queued
+            r = requests.get(f"{base}/sessions", auth=(OTHER, OTHER_PASSWORD), timeout=20)
+            assert r.status_code == 200, r.text
+        finally:
+            for job in jobs.values():
+                app.extensions["music_analyzer"].jobs.request_cancel(job)
+            for t in polls:
+                t.join(timeout=180)
+        assert sorted(a["state"] for a in answers) == ["canceled"] * (THREADS // 2) + ["queued"] * (THREADS // 2)

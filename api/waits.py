@@ -42,8 +42,9 @@ class TooManyWaitsError(MusicAnalyzerError):
     http_status = 429
 
     def __init__(self, per_user: int):
-        super().__init__(f"you already hold {per_user} waiting requests here (WAITS_PER_USER); "
-                         f"try again in {PROBE_RETRY_AFTER_SECONDS} s")
+        # either share may be the full one: the user's own, or the process's threads for waiting (thread_slots)
+        super().__init__(f"you already hold {per_user} waiting requests here (WAITS_PER_USER), or this server's "
+                         f"threads for waiting are all taken; try again in {PROBE_RETRY_AFTER_SECONDS} s")
         self.headers = {"Retry-After": str(PROBE_RETRY_AFTER_SECONDS)}
 
 

@@ -5,13 +5,13 @@ or a greenlet and a Redis connection of the events server (EVENTS_MAX_LISTENERS)
 all: in a security trial 1,100 event streams of one user stopped everyone's live updates for good, and 16 requests
 with a body `wait` held every API thread (another user's GET /sessions took 13 s).
 
-A process that gives each request a thread (the API's gthread workers) also holds at most half its threads
-(API_THREADS // 2) in waits and streams together, whoever's they are: the shares are per user, so a few users' shares
+A process that serves requests from a pool of threads (the API's gthread workers) also holds at most half of them
+(POOL_THREADS // 2) in waits and streams together, whoever's they are: the shares are per user, so a few users' shares
 added up to every thread. Streams reach the API only while the events server is down (nginx's backup) or where there
 is none (`--events api`, `--front none`), and STREAMS_PER_USER is sized for the events server's greenlets: a 2-second
-restart of the events server had sent every reconnecting listener to the API, where 16 streams of one user held all
-2 x 8 threads, and another user's GET /sessions timed out for as long as the job ran (up to an hour). Three users'
-4 probes each per process (POST /jobs/probe, always on the API) had held every thread too.
+restart of the events server had sent every reconnecting listener to the API, where 16 streams of one user held all 2
+x 8 threads, and another user's GET /sessions timed out for as long as the job ran (up to an hour). Three users' 4
+probes each per process (POST /jobs/probe, always on the API) had held every thread too.
 
 Past a user's share (WAITS_PER_USER long polls, STREAMS_PER_USER event streams, each per process) nothing is refused:
 a wait is a preference, so the answer comes at once, as it does when the job outlasts the wait (202 with the job,
@@ -21,7 +21,6 @@ Python client) to reconnect after BUSY_RETRY_MILLISECONDS: such a user's extra s
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -161,14 +160,18 @@ class ThreadBound:
                 self.give_back(user)
 
 
+# Threads of this process's request pool, set by the gunicorn gthread worker that serves the API
+# (service/api_worker.py: its `--threads`); None in a server with a thread per request and no pool (werkzeug's, as
+# `flask run` and the tests' server run it: nothing to run out of) and in the gevent events server (greenlets)
+POOL_THREADS: int | None = None
+
+
 def thread_slots() -> Slots | None:
-    """The threads this process may hold in waits and streams, all users together: half of API_THREADS (the other
-    half answer everyone's requests meanwhile). None in the gevent events server: a wait there costs a greenlet."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("threading"):
+    """The threads this process may hold in waits and streams, all users together: half of its pool's (the other
+    half answer everyone's requests meanwhile); None where it has no pool of threads (POOL_THREADS)."""
+    if POOL_THREADS is None:
         return None
     found = current_app.extensions.get("thread_wait_slots")
     if found is None:  # setdefault: two first requests at once end up with the same counters
-        share = max(1, int(current_app.config["API_THREADS"]) // 2)
-        found = current_app.extensions.setdefault("thread_wait_slots", Slots(share))
+        found = current_app.extensions.setdefault("thread_wait_slots", Slots(max(1, POOL_THREADS // 2)))
     return found

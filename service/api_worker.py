@@ -11,7 +11,6 @@ the envelope. gunicorn's own classification and logging stay; only the page it w
 from __future__ import annotations
 
 import json
-import os
 import socket
 from http import HTTPStatus
 
@@ -65,7 +64,9 @@ class ApiWorker(ThreadWorker):
 
     def init_process(self) -> None:
         use_json_errors()
-        # the app holds at most half its threads in event streams (api/waits.py thread_streams): it sizes that share
-        # by the threads it really has, `--threads` (run.py --api-threads), not by a setting that may say otherwise
-        os.environ["API_THREADS"] = str(self.cfg.threads)
+        # the app holds at most half its threads in event streams and long polls (api/waits.py thread_slots): it
+        # sizes that share by the threads it really has, `--threads` (run.py --api-threads), not by a setting
+        from api import waits
+
+        waits.POOL_THREADS = int(self.cfg.threads)
         super().init_process()

@@ -47,7 +47,27 @@ class TooManyWaitsError(MusicAnalyzerError):
         self.headers = {"Retry-After": str(PROBE_RETRY_AFTER_SECONDS)}
 
 
-class Slots:
+class Shares:
+    """What takes and gives back a user's share: `share`, a block that holds one if it may."""
+
+    def take(self, user: str) -> bool:
+        raise NotImplementedError
+
+    def give_back(self, user: str) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def share(self, user: str) -> Iterator[bool]:
+        """True when `user` may hold one more request here now (given back at the end of the block)."""
+        took = self.take(user)
+        try:
+            yield took
+        finally:
+            if took:
+                self.give_back(user)
+
+
+class Slots(Shares):
     """Per-user counters of held requests, thread-safe (gevent patches the lock into a cooperative one)."""
 
     def __init__(self, per_user: int):
@@ -72,15 +92,6 @@ class Slots:
         with self._lock:
             return self._held[user]
 
-    @contextmanager
-    def share(self, user: str) -> Iterator[bool]:
-        """True when `user` may hold one more request here now (given back at the end of the block)."""
-        took = self.take(user)
-        try:
-            yield took
-        finally:
-            if took:
-                self.give_back(user)
 
 
 class HeldStream:
@@ -126,7 +137,7 @@ def streams() -> ThreadBound:
 ALL_USERS = "*"  # the key of the process's own share (thread_slots): all users together
 
 
-class ThreadBound:
+class ThreadBound(Shares):
     """A user's share (Slots) and, in a process that serves each request on a thread of its own, one of the
     process's threads for waiting (thread_slots): both or neither."""
 
@@ -150,14 +161,6 @@ class ThreadBound:
     def held(self, user: str) -> int:
         return self.users.held(user)
 
-    @contextmanager
-    def share(self, user: str) -> Iterator[bool]:
-        took = self.take(user)
-        try:
-            yield took
-        finally:
-            if took:
-                self.give_back(user)
 
 
 # Threads of this process's request pool, set by the gunicorn gthread worker that serves the API

@@ -10,27 +10,16 @@ checkout and one from a copy of it whose worker/ holds one more file, on a priva
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import Client, serving
 from tests.test_cli import cli_env, ma
 from tests.test_resilience import ROOT, stop_all, worker_setup
-from tests.test_worker_redis_away_log import Followed
+from tests.test_worker_redis_away_log import followed_worker
 
 NOT_CODE = (".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "__pycache__", "models", "data", "tests", "bench",
             "docs", "node_modules", ".env")
-
-
-def started(env: dict, name: str, cwd: Path, log: Path) -> tuple[subprocess.Popen, Followed]:
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
-         "-Q", env["CPU_QUEUE"], "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-        cwd=cwd, env={**env, "NUMBA_WARMUP": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return worker, Followed(worker, log)
 
 
 @pytest.mark.slow
@@ -38,8 +27,8 @@ def test_health_says_when_live_workers_run_different_code(settings, private_redi
     env, app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
     other = shutil.copytree(ROOT, tmp_path / "other-checkout", ignore=shutil.ignore_patterns(*NOT_CODE))
     (other / "worker" / "newer_step.py").write_text('"""a module this checkout does not have: other code"""\n')
-    here, here_out = started(env, "cpu@here", ROOT, tmp_path / "here.log")
-    there, there_out = started(env, "cpu-2@there", other, tmp_path / "there.log")
+    here, here_out = followed_worker(env, "cpu@here", tmp_path / "here.log")
+    there, there_out = followed_worker(env, "cpu-2@there", tmp_path / "there.log", cwd=other)
     try:
         assert here_out.wait_count("cpu@here ready.", 1, timeout=120), "".join(here_out.lines)
         assert there_out.wait_count("cpu-2@there ready.", 1, timeout=120), "".join(there_out.lines)

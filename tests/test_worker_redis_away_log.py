@@ -52,16 +52,22 @@ class Followed:
                 self.count(text) >= n
 
 
+def followed_worker(env: dict, name: str, log: Path, *, cwd: Path = ROOT, **extra: str) -> tuple[subprocess.Popen,
+                                                                                                  Followed]:
+    """A solo Celery worker of `env`'s CPU queue named `name` (no numba warm-up, no mingle or gossip), its stderr
+    followed into `log`; `extra`: environment variables over `env`'s."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
+         "-Q", env["CPU_QUEUE"], "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+        cwd=cwd, env={**env, "NUMBA_WARMUP": "0", **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return worker, Followed(worker, log)
+
+
 @pytest.mark.slow
 def test_a_worker_whose_redis_does_not_answer_logs_the_outage_once_and_its_end(settings, private_redis, tmp_path):
     env, _app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)  # 0.5 s beats
     port = free_port()  # nothing listens there yet
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
-         "-Q", env["CPU_QUEUE"], "-n", "away@test", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env={**env, "REDIS_URL": f"redis://127.0.0.1:{port}/0", "NUMBA_WARMUP": "0"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    out = Followed(worker, tmp_path / "worker.log")
+    worker, out = followed_worker(env, "away@test", tmp_path / "worker.log", REDIS_URL=f"redis://127.0.0.1:{port}/0")
     server = None
     try:
         # Celery retries after 2 s, then 4 s: by its third failure the heartbeat has failed a dozen times and each
@@ -87,12 +93,8 @@ def test_a_worker_whose_redis_does_not_answer_logs_the_outage_once_and_its_end(s
 @pytest.mark.slow
 def test_a_worker_stopped_while_its_redis_does_not_answer_says_so_in_one_line(settings, private_redis, tmp_path):
     env, _app = worker_setup(settings, f"redis://127.0.0.1:{private_redis.port}/0", tmp_path)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
-         "-Q", env["CPU_QUEUE"], "-n", "away-stop@test", "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env={**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "NUMBA_WARMUP": "0"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    out = Followed(worker, tmp_path / "worker.log")
+    worker, out = followed_worker(env, "away-stop@test", tmp_path / "worker.log",
+                                  REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     try:
         assert out.wait_count(CONSUMER_AWAY, 1, timeout=120), "".join(out.lines)
     finally:

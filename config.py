@@ -32,7 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "MIN_SAMPLE_RATE": 4000,
     "MAX_CHANNELS": 8,  # more channels in an upload: 422 too_many_channels, from its header
     # samples (frames x channels, every file) one upload request may hold: each is decoded to check it (~4 s per
-    # 10^9 here), and a 0.9 MB FLAC of 10 silent minutes in 8 channels at 192 kHz is 0.92 x 10^9 of them
+    # 10^9 here), and a 0.9 MB FLAC of 10 silent minutes in 8 channels at 192 kHz is 0.92 x 10^9 of them; FLAC's
+    # samples: a type dearer to decode counts each sample as more (api/decode_cost.py: 8 kHz AAC as ~2.4)
     "MAX_REQUEST_SAMPLES": 2_000_000_000,
     "MAX_IMAGE_PIXELS": 25_000_000,  # largest image upload (album art), width x height: 5000 x 5000 (~100 MB decoded)
     # Below this much free space in DATA_DIR /health says `degraded` and uploads that would cross it get 507

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import Flask, Request, Response, current_app, g, request
 
+from api.decode_cost import weighted_samples
 from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore, upload_description
 from worker.audio_io import AudioInfo, probe
@@ -103,10 +104,12 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                  max_sessions: int | None = None) -> list[dict]:
     """Validate every part, then move them all in; one bad file rejects the whole request.
 
-    `max_samples` (MAX_REQUEST_SAMPLES): the audio the request's files hold together, frames x channels. Every
-    file is decoded to check it, so a request past it is refused without decoding its next file: a request of
-    many small files that each declare an hour of 8-channel 192 kHz silence cost an API thread ~4 s per file
-    (a security trial; 1,000 of them would have been an hour). Its cost is at most that, plus one file.
+    `max_samples` (MAX_REQUEST_SAMPLES): the audio the request's files hold together, frames x channels, each
+    file's weighted by its type's decode cost over FLAC's (api/decode_cost.py). Every file is decoded to check it,
+    so a request past it is refused without decoding its next file: a request of many small files that each
+    declare an hour of 8-channel 192 kHz silence cost an API thread ~4 s per file (a security trial; 1,000 of them
+    would have been an hour), and 2 x 10^9 raw samples of 8 kHz AAC ~34 s where FLAC's cost ~15 s (a reliability
+    trial). Its cost is at most that, plus one file.
     `max_sessions`: the owner's session limit, where the request makes the session (None: no limit).
     """
     if not files:
@@ -114,7 +117,7 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         raise InvalidRequestError("no file in the request: send multipart field 'file' with a filename "
                                   "(in UTF-8: a part whose filename is not is not read)", code="no_file")
     checked: list[tuple[str, str, AudioInfo | ImageInfo, int]] = []
-    samples = 0
+    samples = 0.0  # weighted: FLAC's samples
     for part in files:
         declared = part.filename or ""
         name = safe_name(declared, max_length=MAX_NAME_LENGTH)
@@ -132,12 +135,13 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
             raise
         checked.append((name, spool, info, os.path.getsize(spool)))
         if isinstance(info, AudioInfo):
-            samples += info.frames * info.channels
+            samples += weighted_samples(info)
             if samples > max_samples:  # no further file is decoded
                 raise PayloadTooLargeError(
                     f"the files of this request hold more than {max_samples:.3g} samples of audio "
-                    "(MAX_REQUEST_SAMPLES: frames x channels, every file is decoded to check it); send them in "
-                    "several requests", code="request_audio_too_long")
+                    "(MAX_REQUEST_SAMPLES: frames x channels, every file is decoded to check it, and a sample of "
+                    "a type dearer to decode than FLAC counts as more than one); send them in several requests",
+                    code="request_audio_too_long")
     created = not store.exists(session_id)
     store.create(session_id, max_sessions=max_sessions)  # a new session counts against the owner's limit
     out = []

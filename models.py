@@ -1,16 +1,15 @@
 """ModelManager: the one owner of every loaded model in a worker process.
 
-Kinds and residency
-- "llm": one resident at a time (the user's rule). Loading another first unloads the current one
-  (references dropped, gc.collect(), torch.cuda.empty_cache()) and reports the bytes freed.
-- "audio": small models (Whisper, Demucs, MusicGen) stay resident beside the LLM while their total size
-  fits settings["AUDIO_MODEL_BUDGET_BYTES"], evicted least-recently-used.
-- settings["MODEL_KEEP_ALIVE"] > 0: `expire_idle()` unloads whatever has not been used for that long.
+Kinds and residency: "llm", one resident at a time (the user's rule). Loading another first unloads the current one
+(references dropped, gc.collect(), torch.cuda.empty_cache()) and reports the bytes freed; a prompt that cannot fit is
+refused before (worker/llm/prompt_fit.py). "audio": small models (Whisper, Demucs, MusicGen) stay resident beside the
+LLM while their total size fits settings["AUDIO_MODEL_BUDGET_BYTES"], evicted least-recently-used.
+settings["MODEL_KEEP_ALIVE"] > 0: `expire_idle()` unloads whatever has not been used for that long.
 
-Any model plugs in through `acquire(key, kind=..., loader=...)`; registered LLMs through `load_llm`.
-After every change the manager calls `publish(status_dict)` (the worker stores it in Redis so the API
-answers GET /api/v2/models/status without waiting on the worker). Nothing is loaded at import or
-construction; the manager holds the only strong reference to each model.
+Any model plugs in through `acquire(key, kind=..., loader=...)`; registered LLMs through `load_llm`. After every
+change the manager calls `publish(status_dict)` (the worker stores it in Redis so the API answers
+GET /api/v2/models/status without waiting on the worker). Nothing is loaded at import or construction; the manager
+holds the only strong reference to each model.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from worker.llm.choice import AUTO, choose_model, device_memory_bytes
 from worker.llm.generate import generate as generate_with
 from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
 from worker.llm.options import GenerateOptions
+from worker.llm.prompt_fit import refuse_unfit
 from worker.llm.status import iso_time, process_memory, registry_status
 from worker.llm.threads import follow_pool
 from worker.llm.weights import ensure_local_weights, registry_entry
@@ -166,6 +166,7 @@ class ModelManager:
         with self._op_lock:
             if self._llm is not None and self._llm.key == model_type:
                 self._touch(self._llm)
+                self._changed()  # its last_used, in the status the API reads (it had kept the one before)
                 return self._llm_report(self._llm, already_loaded=True, unloaded=None)
             if progress is not None:
                 progress(0.0, "locating-weights")
@@ -221,11 +222,13 @@ class ModelManager:
             before = self.current_model
             target = options.model_type or before or self.settings.get("DEFAULT_MODEL", "smollm2-135m")
             loading, generating = progress, progress
-            if progress is not None and target != before:  # load, then generation (both had run 0-100 %)
-                loading, generating = scaled(progress, 0.0, LOAD_SHARE), scaled(progress, LOAD_SHARE, 1.0)
+            if target != before:  # a prompt too long is refused before the load, from the tokenizer (prompt_fit.py)
+                refuse_unfit(registry_entry(target, self.registry), self.settings, options, audio=audio, images=images)
+                if progress is not None:  # load, then generation (both had run 0-100 %)
+                    loading, generating = scaled(progress, 0.0, LOAD_SHARE), scaled(progress, LOAD_SHARE, 1.0)
             llm = self.get_llm(options.model_type, progress=loading)
             result = generate_with(llm, options, audio=audio, images=images, progress=generating)
-            self._touch(self._llm)
+            self._touch(self._resident_llm())
             if self.current_model != before:  # the whole wait: preparing the weights, then loading them
                 prepared = self._resident_llm().info.get("weights_prepare_seconds", 0.0)
                 result["model_load_seconds"] = round(llm.load_seconds + prepared, 3)
@@ -252,8 +255,7 @@ class ModelManager:
                 row.update(loaded=True, **self._resident_fields(llm))
         audio_budget = int(self.settings.get("AUDIO_MODEL_BUDGET_BYTES", 0) or 0)
         memory = process_memory()
-        memory.update(audio_budget_bytes=audio_budget,
-                      audio_resident_bytes=sum(r.weights_bytes for r in audio))
+        memory.update(audio_budget_bytes=audio_budget, audio_resident_bytes=sum(r.weights_bytes for r in audio))
         try:
             device = self.device
         except MusicAnalyzerError as e:  # DEVICE=cuda on a host without CUDA: show it, loads will fail
@@ -283,9 +285,7 @@ class ModelManager:
             return self._llm if self._llm is not None and self._llm.key == key else None
         return self._audio.get(key) if key is not None else None
 
-    def _touch(self, resident: _Resident | None) -> None:
-        if resident is None:
-            return
+    def _touch(self, resident: _Resident) -> None:
         with self._state_lock:
             resident.last_used = self._clock()
             self._history.setdefault(resident.key, {})["last_used_wall"] = time.time()

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from worker.errors import ContextLengthError, InvalidRequestError, JobCanceled
+from worker.errors import InvalidRequestError, JobCanceled
 from worker.llm.loading import LoadedLLM
 from worker.llm.meter import GenerationMeter
-from worker.llm.options import GenerateOptions, count_parts, text_of
+from worker.llm.options import GenerateOptions, count_parts
+from worker.llm.prompt_fit import render_text, room_left
 from worker.progress import Progress, detail_from
 
 log = logging.getLogger(__name__)
@@ -38,24 +39,8 @@ def audio_sample_rate(llm: LoadedLLM) -> int | None:
 
 
 def render_prompt(llm: LoadedLLM, conversation: list[dict[str, Any]]) -> str:
-    """The chat-template text of `conversation` with the assistant turn opened."""
-    tokenizer = llm.tokenizer
-    if getattr(tokenizer, "chat_template", None) is None:
-        # A base model without a template: a plain transcript the model can continue.
-        lines = [f"{m['role']}: {text_of(m['content'])}" for m in conversation]
-        return "\n".join(lines) + "\nassistant:"
-    # a turn of text parts alone is its text: a text model's template concatenates strings, and a stranger's
-    # [{"type": "text", ...}] turn (valid by the API's own rules) failed with Python's TypeError text
-    conversation = [m if isinstance(m["content"], str) or any(p.get("type") != "text" for p in m["content"])
-                    else {**m, "content": text_of(m["content"])} for m in conversation]
-    try:
-        return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-    except Exception as e:  # jinja raise_exception (roles must alternate, ...) is a TemplateError
-        # the template's own words say why (the cause goes to the log): Python's error text would be internals
-        reason = str(e) if type(e).__name__ == "TemplateError" else "it could not render them"
-        log.warning("%s: the chat template rejected the messages", llm.model_type, exc_info=True)
-        raise InvalidRequestError(f"the chat template of {llm.model_type} rejected the messages: {reason[:200]}"
-                                  ) from e
+    """The chat-template text of `conversation` with the assistant turn opened (prompt_fit.render_text)."""
+    return render_text(llm.tokenizer, llm.model_type, conversation)
 
 
 def prepare_inputs(llm: LoadedLLM, text: str, *, audio: Sequence[np.ndarray] | None = None,
@@ -93,11 +78,7 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
                                       f"(modalities: {', '.join(llm.modalities)})")
     inputs = prepare_inputs(llm, render_prompt(llm, conversation), audio=audio, images=images)
     prompt_tokens = int(inputs["input_ids"].shape[-1])
-    room = llm.context_length - prompt_tokens
-    if room < 1:
-        raise ContextLengthError(
-            f"the prompt is {prompt_tokens} tokens; {llm.model_type} attends over {llm.context_length}",
-            details={"prompt_tokens": prompt_tokens, "context_length": llm.context_length})
+    room = room_left(prompt_tokens, llm.context_length, llm.model_type)
     max_new = min(options.max_length, room)
 
     model = llm.model

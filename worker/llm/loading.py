@@ -119,7 +119,7 @@ def _model_class(entry: Mapping[str, Any]):
     return transformers.AutoModelForCausalLM
 
 
-def _load_preprocessor(folder: Path, entry: Mapping[str, Any]) -> tuple[Any, Any]:
+def load_preprocessor(folder: Path, entry: Mapping[str, Any]) -> tuple[Any, Any]:
     """(processor, tokenizer): the AutoProcessor for multimodal entries, else the tokenizer twice."""
     from transformers import AutoProcessor, AutoTokenizer
 
@@ -134,11 +134,12 @@ def _load_preprocessor(folder: Path, entry: Mapping[str, Any]) -> tuple[Any, Any
     return tokenizer, tokenizer
 
 
-def context_length_of(model: Any, tokenizer: Any, entry: Mapping[str, Any]) -> int:
-    """Tokens the model attends over: the entry's override, else the text config's positions."""
+def context_length_of(config: Any, tokenizer: Any, entry: Mapping[str, Any]) -> int:
+    """Tokens the model attends over: the entry's override, else the text config's positions. `config`: the model's
+    (its config.json alone is enough: a prompt is measured against it before the weights are loaded, prompt_fit.py)."""
     if entry.get("context_length"):
         return int(entry["context_length"])
-    text_config = model.config.get_text_config()
+    text_config = config.get_text_config()
     n = getattr(text_config, "max_position_embeddings", None) or DEFAULT_CONTEXT_LENGTH
     tok_max = getattr(tokenizer, "model_max_length", None)
     if isinstance(tok_max, int) and 0 < tok_max < 10**8:  # huge sentinels mean "unset"
@@ -175,7 +176,7 @@ def load_llm(entry: Mapping[str, Any], folder: Path, *, device: str, num_threads
     started = time.perf_counter()
     model = None
     try:
-        processor, tokenizer = _load_preprocessor(folder, entry)
+        processor, tokenizer = load_preprocessor(folder, entry)
         dtype = pick_dtype(entry, device)
         model, attention = _load_model_with_attention(entry, folder, device=device, dtype=dtype,
                                                       tokenizer=tokenizer)
@@ -189,7 +190,7 @@ def load_llm(entry: Mapping[str, Any], folder: Path, *, device: str, num_threads
             device=str(model.device),
             dtype=str(dtype).removeprefix("torch."),
             attention=attention,
-            context_length=context_length_of(model, tokenizer, entry),
+            context_length=context_length_of(model.config, tokenizer, entry),
             weights_bytes=weights_bytes_of(model),
             load_seconds=round(time.perf_counter() - started, 3),
             modalities=tuple(entry.get("modalities", ("text",))),

@@ -17,7 +17,11 @@ Two measured bases, nothing invented:
   it (their expected runs, counted in the broker's lists by the walk that counts `jobs_ahead`), shared among the
   queue's workers (their pool processes: `concurrency` in their heartbeats) as evenly as they can take it.
 
-`basis` says which: `progress`, `history`, or `queue` for a queued job's figures.
+- `generation`: while a text generation reads its prompt (its share does not move: ~60 s for 8 k tokens of SmolLM2 on
+  a CPU, the eta had been null), the time the reading has left, from the layers of the model read so far (its
+  `generation.prompt_seconds_left`), when the job has no progress basis; the answer's tokens come after it.
+
+`basis` says which: `progress`, `generation`, `history`, or `queue` for a queued job's figures.
 Every figure is an estimate, said "about"; null where there is no basis (no history of a kind ahead, a running job
 past what its kind takes, no live worker on the queue), never negative, and none over MAX_SECONDS.
 """
@@ -49,6 +53,7 @@ NEAREST = 5  # finished jobs nearest in length that a job's expected run is the 
 # lines a stranger's first 3-minute track would have been told ~40 s and each of a batch of them queued behind
 HISTORY_SCALE = 4.0
 BASIS_PROGRESS, BASIS_HISTORY, BASIS_QUEUE = "progress", "history", "queue"
+BASIS_GENERATION = "generation"  # a text generation reading its prompt: the time the reading has left (prompt_left)
 
 
 def kind_of(job: Mapping[str, Any]) -> str:
@@ -158,12 +163,30 @@ def history_left(expect: float | None, started_at: float | None, now: float) -> 
     return _clamped(rest) if rest > 0 else None
 
 
-def event_eta(progress: float, started_at: float | None, expect: float | None) -> dict[str, Any]:
-    """The `eta` a progress report carries (jobs/reporting.py): its progress's, else its kind's history's."""
+def prompt_left(generation: Mapping[str, Any] | None) -> float | None:
+    """The time a text generation's prompt has left to be read (worker/llm/meter.py `prompt_seconds_left`, from the
+    layers read so far), when nothing of the job comes after this generation but its answer; else None. An analysis'
+    pass of several (`pass` < `passes`) has more passes after it: its prompt's time is not the job's."""
+    if not isinstance(generation, Mapping) or generation.get("phase") != "prompt":
+        return None
+    if generation.get("pass", 1) != generation.get("passes", 1):
+        return None
+    left = generation.get("prompt_seconds_left")
+    return _clamped(float(left)) if isinstance(left, (int, float)) else None
+
+
+def event_eta(progress: float, started_at: float | None, expect: float | None,
+              generation: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `eta` a progress report carries (jobs/reporting.py): its progress's, else, while a text generation reads
+    its prompt (the job's share still for 60 s of an 8 k-token prompt), the prompt's time left (`generation`: the
+    report's detail), else its kind's history's."""
     now = time.time()
     left = progress_left(progress, started_at, now)
     if left is not None:
         return {"seconds_left": left, "basis": BASIS_PROGRESS}
+    left = prompt_left(generation)
+    if left is not None:
+        return {"seconds_left": left, "basis": BASIS_GENERATION}
     left = history_left(expect, started_at, now)
     return {"seconds_left": left, "basis": BASIS_HISTORY if left is not None else None}
 

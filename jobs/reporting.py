@@ -14,8 +14,8 @@ The detail alone moving (a token more, the same percent) writes at most every DE
 thousands of tokens still tells its rate and time left, and a long prompt's layers read, once a second.
 
 Each progress event carries the job's `eta` as it is at the report (jobs/estimates.py: its rate since the attempt
-started, else the expected run of its kind, read once here, less what it has run), so a stream's reader needs no
-other read for it.
+started, else, while a text generation reads its prompt, the reading's time left, else the expected run of its kind,
+read once here, less what it has run), so a stream's reader needs no other read for it.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
             detail = current_detail() if shown or now - last_time >= DETAIL_SECONDS else None
             moved = _moved(detail)
             if shown or (detail is not None and moved != last_detail):
-                eta = event_eta(fraction, begun, expect)
+                eta = event_eta(fraction, begun, expect, detail)
                 store.progress(job_id, fraction, stage, generation=detail, eta=eta)
                 last_time, last_stage, last_fraction, last_detail = now, stage, fraction, moved
                 if hooked is not None:  # rate-limited per job by the queue (WEBHOOK_PROGRESS_SECONDS)

@@ -89,8 +89,10 @@ ETA = obj(
         "Queued only: about how many seconds until a worker starts it. Null where its place is not known "
         "(`jobs_ahead` null), no live worker serves its queue, or a job ahead or running on its queue has no "
         "basis.")},
-    basis={**null({"enum": ["progress", "history", "queue"]}), "description": (
-        "What the figures are measured from: `progress`, the job's own rate; `history`, finished jobs of its type "
+    basis={**null({"enum": ["progress", "generation", "history", "queue"]}), "description": (
+        "What the figures are measured from: `progress`, the job's own rate; `generation`, a text generation reading "
+        "its prompt (its share still meanwhile), the time the reading has left from the model's layers read so far "
+        "(`generation.prompt_seconds_left`: the answer's tokens come after it); `history`, finished jobs of its type "
         "and method; `queue` (a queued job), its queue's running jobs and the jobs ahead of it. Null when there "
         "is none.")})
 ETA["examples"] = [{"seconds_left": 42.5, "basis": "progress"},

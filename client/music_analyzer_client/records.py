@@ -48,8 +48,8 @@ class Job(TypedDict, total=False):
     generation: dict[str, Any]
     canceled_by: str | None  # once canceled: its owner's name, "admin" or "system" (null in older records)
     jobs_ahead: int | None  # while queued: waiting jobs its queue's workers take first (null: unknown)
-    # while queued or running: {seconds_left, starts_in (queued), basis: "progress" | "history" | None}, estimates in
-    # seconds, null without a basis (servers before it do not send it)
+    # while queued or running: {seconds_left, starts_in (queued), basis: "progress" | "generation" | "history" |
+    # None}, estimates in seconds, null without a basis (servers before it do not send it)
     eta: dict[str, Any]
     worker: str | None  # admins only (GET /jobs, /jobs/<id>): the worker that runs or ran it, `cpu@host`
 

@@ -76,8 +76,10 @@ class WhisperOptions(JobOptions):
 
     def check(self, settings: Settings | None) -> None:
         if self.english_only and (self.task == "translate" or self.language not in (None, "en")):
+            # the option that asks for another language, as every option error names its option
             raise InvalidRequestError(f"{self.model} only transcribes English: use a multilingual model",
-                                      code="invalid_option")
+                                      code="invalid_option",
+                                      details={"option": "task" if self.task == "translate" else "language"})
 
     def validate(self, settings: Settings | None = None) -> WhisperOptions:
         valid = available_models(_models_dir(settings))

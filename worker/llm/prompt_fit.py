@@ -69,8 +69,12 @@ def refuse_unfit(entry: Mapping[str, Any], settings: Mapping[str, Any], options:
         return
     from transformers import AutoConfig
 
-    _, tokenizer = load_preprocessor(folder, entry)
+    try:
+        _, tokenizer = load_preprocessor(folder, entry)
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    except Exception:  # unreadable files: the load says so as it always has (ModelError, recorded in the status)
+        log.warning("%s: its tokenizer could not be read to measure the prompt", entry["model_type"], exc_info=True)
+        return
     text = render_text(tokenizer, entry["model_type"], conversation)
     prompt_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
     room_left(prompt_tokens, context_length_of(config, tokenizer, entry), entry["model_type"])

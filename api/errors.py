@@ -64,6 +64,8 @@ def unknown_job_type() -> str | None:
         return None
     known = sorted({r.rule.split("/")[2] for r in current_app.url_map.iter_rules()
                     if r.rule.startswith("/process/") and "POST" in (r.methods or ())})
+    if parts[2] in known and not parts[3]:  # "/process/pitch/": a client's empty session id had read "no job type"
+        return f"no session id: POST /process/{parts[2]}/<session_id> names the session whose files it analyses"
     return f"no job type {parts[2][:64]!r}: POST /process/<type>/<session_id> takes {', '.join(known)}"
 
 

@@ -224,3 +224,14 @@ def test_a_programmers_slips_get_errors_that_say_what_was_meant(ma, tmp_path):
     with pytest.raises(MusicAnalyzerError) as dotted:
         ma.job("../../x")
     assert dotted.value.code == "invalid_job_id" and "is not a job id" in dotted.value.message
+
+
+def test_a_known_job_type_without_a_session_id_is_told_the_session_id_is_missing(client):
+    """`POST /process/pitch/` (an empty session id in a script's URL) had read "no job type 'pitch'"."""
+    answer = client.post("/process/pitch/", json={"file": "t.wav"})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["message"] == ("no session id: POST /process/pitch/<session_id> names the session "
+                                                 "whose files it analyses")
+    typo = client.post("/process/pitchh/abc", json={}).json()["error"]["message"]
+    assert typo.startswith("no job type 'pitchh'")
+

@@ -8,7 +8,9 @@ A line counts as found when it equals a line of one of those files, allowing onl
 
     python3 scripts/doc_coverage.py [COMMIT]     # default b184cc8, the README before the cut
 
-Prints the counts and every line not found; exit status 1 when any is missing.
+Prints the counts and every line not found; exit status 1 when any is missing. It also checks that every
+relative link of README.md, docs/*.md, client/README.md and deploy/README.md names a file that exists and, with a
+`#fragment`, a heading of it (GitHub's anchors), and prints those that do not.
 """
 
 from __future__ import annotations
@@ -46,6 +48,35 @@ def current_lines() -> dict[str, set[str]]:
     return found
 
 
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces as `-`."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def headings(path: Path) -> set[str]:
+    found, fenced = set(), False
+    for line in path.read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and HEADING.match(line):
+            found.add(anchor(HEADING.sub("", line)))
+    return found
+
+
+def broken_links() -> list[str]:
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "client/README.md",
+             ROOT / "deploy/README.md"]
+    broken = []
+    for path in files:
+        for match in LINK.finditer(path.read_text()):
+            target, _, fragment = match.group(1).partition("#")
+            if re.match(r"[a-z]+:", target):
+                continue
+            linked = (path.parent / target).resolve() if target else path
+            if not linked.exists() or (fragment and linked.suffix == ".md" and fragment not in headings(linked)):
+                broken.append(f"{path.relative_to(ROOT)}: {match.group(1)}")
+    return broken
+
+
 def main(argv: list[str]) -> int:
     commit = argv[1] if len(argv) > 1 else "b184cc8"
     old = subprocess.run(["git", "show", f"{commit}:README.md"], cwd=ROOT, capture_output=True, text=True,
@@ -67,7 +98,11 @@ def main(argv: list[str]) -> int:
     print(f"missing: {len(missing)}")
     for number, line in missing:
         print(f"  line {number}: {line[:160]}")
-    return 1 if missing else 0
+    broken = broken_links()
+    print(f"broken relative links: {len(broken)}")
+    for link in broken:
+        print(f"  {link}")
+    return 1 if missing or broken else 0
 
 
 if __name__ == "__main__":

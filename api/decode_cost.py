@@ -12,6 +12,11 @@ Figures: `bench/decode_cost.py` (CPU ns per sample of `probe`, median of 3, on a
 encodes of 60 s of tone and noise, mono, at 4, 8, 44.1 and 48 kHz); each type's figure below is the worst rate's.
 A weight is worst over worst, so weighted samples x REFERENCE_NS_PER_SAMPLE bound the decoding in any layout: a
 stereo sample costs less than a mono one (FLAC 9-11 ns, WavPack 30, CAF IMA4 144-148: each under its mono worst).
+
+A file whose header declares its length is counted from it before a block is decoded (api/uploads.py
+`refuse_past_budget`): one CAF IMA4 file of an hour at 48 kHz stereo, 5 x 10^9 weighted samples, had been decoded to
+its end, ~46 s of an API thread, only to be refused after it. A file whose length is not declared is counted as its
+decode goes, and the request refused after it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,12 @@ DECODE_NS_PER_SAMPLE = {
 
 def decode_weight(info: AudioInfo) -> float:
     """How many reference (FLAC) samples one sample of this file counts as; an unknown type at the dearest."""
-    ns = DECODE_NS_PER_SAMPLE.get(info.format, max(DECODE_NS_PER_SAMPLE.values()))
+    return format_weight(info.format)
+
+
+def format_weight(fmt: str) -> float:
+    """decode_weight of a file of type `fmt` (worker/audio_formats.py's names), known before it is decoded."""
+    ns = DECODE_NS_PER_SAMPLE.get(fmt, max(DECODE_NS_PER_SAMPLE.values()))
     return max(1.0, ns / REFERENCE_NS_PER_SAMPLE)
 
 

@@ -15,14 +15,16 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Request, Response, current_app, g, request
 
-from api.decode_cost import weighted_samples
+from api.decode_cost import format_weight, weighted_samples
 from jobs.cache import content_digest, remembered_digest
 from storage import SessionStore, upload_description
-from worker.audio_io import AudioInfo, probe
+from worker.audio_formats import spoken
+from worker.audio_io import AudioInfo, BeforeDecode, probe
 from worker.audio_limits import AudioLimits
 from worker.errors import ConflictError, InvalidRequestError, MusicAnalyzerError, PayloadTooLargeError
 from worker.files import MAX_NAME_LENGTH, is_image_name, safe_name, write_json_atomic
@@ -109,7 +111,8 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
     so a request past it is refused without decoding its next file: a request of many small files that each
     declare an hour of 8-channel 192 kHz silence cost an API thread ~4 s per file (a security trial; 1,000 of them
     would have been an hour), and 2 x 10^9 raw samples of 8 kHz AAC ~34 s where FLAC's cost ~15 s (a reliability
-    trial). Its cost is at most that, plus one file.
+    trial). A file whose header declares its length is counted from it before it is decoded (`refuse_past_budget`),
+    so its cost is at most that, plus one file whose length is not declared.
     `max_sessions`: the owner's session limit, where the request makes the session (None: no limit).
     """
     if not files:
@@ -128,7 +131,8 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
         try:
             info: AudioInfo | ImageInfo = (
                 probe_image(spool, declared_name=declared, max_pixels=max_image_pixels) if is_image_name(declared)
-                else probe(spool, allowed=allowed, declared_name=declared, limits=limits))
+                else probe(spool, allowed=allowed, declared_name=declared, limits=limits,
+                           before_decode=refuse_past_budget(samples, max_samples)))
         except MusicAnalyzerError as e:
             if not e.message.startswith(repr(declared)):  # some messages name the file already
                 e.message = f"{declared!r}: {e.message}"
@@ -169,6 +173,27 @@ def save_uploads(store: SessionStore, session_id: str, files: list, *, allowed: 
                 store.discard_upload(dest)
         raise
     return out
+
+
+def refuse_past_budget(so_far: float, max_samples: float) -> BeforeDecode:
+    """The check `probe` makes of a file's declared length before decoding it: refused 413 if its samples, weighted
+    by its type's decode cost, take the request's (`so_far`, weighted) past `max_samples`, and the file bears that
+    length out (a header's length is a claim: one that is not borne out is left to the decode to count). One CAF
+    IMA4 file of an hour at 48 kHz stereo had held an API thread ~46 s decoding it, then been refused all the same."""
+    def check(fmt: str, frames: int, channels: int, borne_out: Callable[[], bool]) -> None:
+        raw = frames * channels
+        weighted = raw * format_weight(fmt)
+        if so_far + weighted <= max_samples or not borne_out():
+            return
+        before = f" with the request's files before it ({so_far:,.0f})" if so_far else ""
+        raise PayloadTooLargeError(
+            f"its header declares {raw:,} samples of {spoken(fmt)} audio (frames x channels), which count as "
+            f"{weighted:,.0f}{before}, more than the {max_samples:,.0f} samples of audio one request may hold "
+            "(MAX_REQUEST_SAMPLES: a sample of a type dearer to decode than FLAC counts as more than one); refused "
+            "before decoding it: send a shorter file, or the files in several requests",
+            code="request_audio_too_long", details={"declared_samples": raw, "counted_samples": round(weighted),
+                                                     "max_samples": round(max_samples)})
+    return check
 
 
 def upload_limits(config: dict) -> AudioLimits:

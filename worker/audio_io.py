@@ -7,11 +7,12 @@ anything libsndfile refuses (an ALAC CAF written by FFmpeg, whose packet table
 follows its data).
 The types and their names: worker/audio_formats.py.
 Arrays are float32 shaped (channels, samples), as in librosa's multichannel
-convention.
+convention; the conversions of decoded samples (as_float32, to_mono, resample) are worker/audio_convert.py's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from worker.audio_complete import (
     wav_format,
     wav_length_unset,
 )
+from worker.audio_convert import as_float32, resample, to_mono  # noqa: F401  (re-exported: the callers' names)
 from worker.audio_formats import EXTENSIONS, SF_FORMATS, av_format, check_structure, spoken, walked
 from worker.audio_limits import AudioLimits, check_finite
 from worker.av_frames import decoded_frames
@@ -42,6 +44,14 @@ UNKNOWN_FRAMES = 2**62  # frame counts this large are "unknown" markers, not len
 # the containers that also hold video, and how to take the audio out of one (cover art is not a video)
 VIDEO_CONTAINERS = {"webm": "ffmpeg -i video.webm -vn -c:a copy audio.webm",
                     "m4a": "ffmpeg -i video.mp4 -vn -c:a copy audio.m4a"}
+
+
+# called once a header's length is known and believed, before a block is decoded: (format, declared frames, channels,
+# borne_out) where borne_out() says whether the file holds a packet at that length (worker/declared_length.py, a few
+# ms); it raises to refuse the file (the upload's MAX_REQUEST_SAMPLES, api/uploads.py). Not called for a file whose
+# header does not declare its length (an MP3 without a Xing header, a raw AAC, an Ogg, a FLAC of unset total): the
+# decode counts those.
+BeforeDecode = Callable[[str, int, int, Callable[[], bool]], None]
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,10 @@ class _LengthNotDeclared(sf.LibsndfileError):
 
 
 def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
-          declared_name: str | None = None, limits: AudioLimits | None = None) -> AudioInfo:
-    """Check the header against `limits`, then decode the whole stream (in blocks) and describe it.
+          declared_name: str | None = None, limits: AudioLimits | None = None,
+          before_decode: BeforeDecode | None = None) -> AudioInfo:
+    """Check the header against `limits` (and `before_decode`), then decode the whole stream (in blocks) and
+    describe it.
 
     The header check refuses what is too long, too fast or too wide before any decoding. Decoding
     all of it, not just the header, is what catches truncated and corrupt files (and NaN samples) at
@@ -118,9 +130,9 @@ def probe(path: str | Path, *, allowed: set[str] | frozenset[str] | None = None,
     check_structure(path)  # a cut CAF or WavPack: PyAV would take it as a shorter file, or call it not audio
     try:
         try:
-            info = _probe_soundfile(path, limits)
+            info = _probe_soundfile(path, limits, before_decode)
         except _NotForSoundfile:
-            info = _probe_av(path, limits)
+            info = _probe_av(path, limits, before_decode)
     except UnsupportedMediaError as e:
         raw = headerless_message(extension_of(declared_name)) if e.code == "not_audio" and declared_name else None
         if raw is None:
@@ -151,7 +163,7 @@ class _NotForSoundfile(Exception):
     pass
 
 
-def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
+def _probe_soundfile(path: Path, limits: AudioLimits, before_decode: BeforeDecode | None) -> AudioInfo:
     try:
         with open_soundfile(path) as f:
             fmt = SF_FORMATS.get(f.format)
@@ -161,6 +173,9 @@ def _probe_soundfile(path: Path, limits: AudioLimits) -> AudioInfo:
             limits.check_header(sample_rate=sr, channels=channels, duration=None)
             if declared and limits.believed(declared / sr, lambda: av_reaches(path, declared / sr)) is None:
                 declared = None  # the header's length is not borne out: the decode measures it
+            if declared and before_decode is not None:
+                length = declared
+                before_decode(fmt, length, channels, lambda: av_reaches(path, length / sr))
             stop_after = limits.max_frames(sr)
             frames = 0
             while True:
@@ -232,7 +247,7 @@ def _sf_knows_header(path: Path) -> bool:
         return False
 
 
-def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
+def _probe_av(path: Path, limits: AudioLimits, before_decode: BeforeDecode | None) -> AudioInfo:
     import av
 
     try:
@@ -262,6 +277,9 @@ def _probe_av(path: Path, limits: AudioLimits) -> AudioInfo:
             claim = None if length_guessed(container.format.name) else av_declared_seconds(container, stream)
             limits.check_header(sample_rate=sr, channels=channels, duration=None)
             claim = limits.believed(claim, lambda: av_reaches(path, claim or 0.0))
+            if claim and sr and before_decode is not None:
+                seconds = claim
+                before_decode(fmt, round(seconds * sr), channels, lambda: av_reaches(path, seconds))
             stop_after = limits.max_frames(sr)
             frames = 0
             for frame in decoded_frames(container, stream):
@@ -294,18 +312,6 @@ def _no_decoder_message(path: Path) -> str:
     tag = wav_codec_tag(path)
     what = f"a WAV whose codec (format tag 0x{tag:04X})" if tag is not None else "the file's audio codec"
     return f"{what} is not read here (no decoder for it): export it as PCM WAV, FLAC or MP3 from its program"
-
-
-def as_float32(a: np.ndarray) -> np.ndarray:
-    """Decoded samples as float32 in [-1, 1): integer PCM is scaled as libsndfile scales it (16-bit by
-    1/32768), so a file decoded by FFmpeg gives the samples libsndfile would; unsigned PCM (8-bit) is
-    centred first."""
-    if np.issubdtype(a.dtype, np.unsignedinteger):
-        half = float(np.iinfo(a.dtype.type).max // 2 + 1)
-        return ((a.astype(np.float32) - half) / half).astype(np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        return a.astype(np.float32) / float(-np.iinfo(a.dtype.type).min)
-    return a.astype(np.float32, copy=False)
 
 
 def load_audio(path: str | Path, *, sr: int | None = None, mono: bool = False,
@@ -360,40 +366,3 @@ def _load_av(path: Path, *, offset: float, duration: float | None) -> tuple[np.n
     start = int(offset * sr)
     stop = None if duration is None else start + int(duration * sr)
     return y[:, start:stop], sr
-
-
-# A channel in inverted polarity cancels in a plain average: two of the pingus game's tracker tunes (Debian's
-# pingus-data; an Impulse Tracker "surround" voice is the left channel negated) kept 66 dB less power in their
-# average than in their channels, and every analysis reported "silence". The same befalls a recording with one
-# channel wired backwards. Where the average keeps less than this share of the channels' mean power, each channel
-# is turned to the polarity of the loudest first. Ordinary stereo keeps 0.5 (unrelated channels) to 1 (the same
-# in both); eight unrelated channels 0.125: none of them is touched.
-CANCELLED_POWER_SHARE = 0.05
-
-
-def to_mono(y: np.ndarray) -> np.ndarray:
-    """(channels, samples) -> (samples,) float32 by averaging, a channel in inverted polarity turned first where
-    the plain average cancels (CANCELLED_POWER_SHARE); 1-D input is returned as is. Applied to each block of a
-    stream, it decides per block."""
-    if y.ndim == 1:
-        return y
-    mono = y.mean(axis=0, dtype=np.float32)
-    if y.shape[0] < 2:
-        return mono
-    power = np.array([np.dot(c, c) for c in y], dtype=np.float64)  # per channel, no float64 copy of the block
-    if power.sum() == 0.0 or float(np.dot(mono, mono)) >= CANCELLED_POWER_SHARE * power.mean():
-        return mono
-    loudest = y[int(np.argmax(power))]
-    signs = np.array([1.0 if np.dot(c, loudest) >= 0.0 else -1.0 for c in y], dtype=np.float32)
-    return (signs @ y) / np.float32(y.shape[0])
-
-
-def resample(y: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling (soxr, 'HQ') along the last axis."""
-    if orig_sr == target_sr:
-        return y
-    import soxr
-
-    if y.ndim == 1:
-        return soxr.resample(y, orig_sr, target_sr, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(soxr.resample(y.T, orig_sr, target_sr, quality="HQ").T, dtype=np.float32)

@@ -76,7 +76,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "The body is over the limit (MAX_UPLOAD_BYTES, or 1 MiB for options)."),
     "request_audio_too_long": (413, "An upload request's files hold more audio than MAX_REQUEST_SAMPLES (frames x "
                                     "channels, a type dearer to decode than FLAC weighted up); send them in several "
-                                    "requests."),
+                                    "requests. A file whose header declares its length past it is refused before it "
+                                    "is decoded (`details`: declared_samples, counted_samples, max_samples)."),
     "unsupported_content_type": (415, "Options must be a JSON object sent with Content-Type: application/json."),
     "unsupported_media_type": (415, "Not a body or an audio file of a type this route takes."),
     "unsupported_format": (415, "The file's format is not one of the accepted audio or image formats."),

@@ -10,6 +10,7 @@ import re
 from functools import cache
 
 from config import MODEL_REGISTRY
+from worker.audio_llm.files import PARTIAL
 from worker.audio_llm.options import TASKS
 from worker.separation.options import KNOWN_STEMS
 
@@ -23,8 +24,9 @@ STEM_KINDS = tuple(dict.fromkeys((*KNOWN_STEMS, *(f"no_{s}" for s in KNOWN_STEMS
 
 def analysis_kinds() -> tuple[str, ...]:
     """The audio LLM's: analysis_<model>_<task>_x.json (worker/audio_llm/files.py result_names), every registered
-    model (one no longer offered may have written it) and task."""
-    return tuple(f"analysis_{model}_{task}" for model in MODEL_REGISTRY for task in TASKS)
+    model (one no longer offered may have written it) and task, and a canceled one's partial_analysis_<model>_..."""
+    own = tuple(f"analysis_{model}_{task}" for model in MODEL_REGISTRY for task in TASKS)
+    return (*own, *(PARTIAL + kind for kind in own))
 
 
 def kinds() -> tuple[str, ...]:
@@ -45,7 +47,13 @@ def upload_stem(result: str) -> str | None:
     return found.group(1) if found else None
 
 
+def is_partial(result: str) -> bool:
+    """Whether `result` is what a canceled job had written, not a finished result: a canceled LLM analysis's
+    partial_analysis_<model>_<task>_x.json|.txt (worker/audio_llm/result.py). Told by the name: no file is read."""
+    return result.startswith(PARTIAL) and upload_stem(result) is not None
+
+
 def with_sources(results: list[dict]) -> list[dict]:
     """GET /sessions/<id>'s `results`, each with its `upload_stem` (added: the page's "Other results" are those whose
-    stem no listed upload has, web/js/other_results.js)."""
-    return [{**r, "upload_stem": upload_stem(r["name"])} for r in results]
+    stem no listed upload has, web/js/other_results.js) and `partial` (a canceled job's partial result)."""
+    return [{**r, "upload_stem": upload_stem(r["name"]), "partial": is_partial(r["name"])} for r in results]

@@ -64,8 +64,10 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             results.append(one(name, part))
             _file_finished(ctx, (i + 1) / len(names), results[-1], results, errors)
         except JobCanceled as e:  # the files done so far stay: each one's set is whole (a stranger lost 24)
-            if results:
-                e.finished = {"batch": True, "results": results, "errors": errors, "canceled_at": name}
+            # and the canceled file's partial result, where its pipeline keeps one (an LLM analysis: `partial`)
+            kept = [*results, {"filename": name, **e.finished}] if e.finished else results
+            if kept:
+                e.finished = {"batch": True, "results": kept, "errors": errors, "canceled_at": name}
             raise
         except (InsufficientStorageError, JobTimeLimitError) as e:
             # a full disk fails the next file too, and the job's time is up: stop here, keeping what is done

@@ -125,7 +125,11 @@ def test_very_long_notes_are_merged_in_groups_first(manager):
     assert result["merge_passes"] == 2 and result["generate_calls"] == 5
 
 
-def test_cancel_between_chunks_leaves_no_files(manager, tmp_path):
+@pytest.mark.parametrize("where", ["between", "inside"])
+def test_a_cancel_keeps_the_chunks_finished_and_the_running_ones_text(manager, tmp_path, where):
+    """Canceled at chunk 2 of 3 (before its pass, or once its first token is out), the analysis keeps chunk 1's note
+    and the text chunk 2 had written, marked canceled, as partial_analysis_... files and the exception's `finished`
+    (the job's result). It had left no file and no result: a canceled generation kept its text, an analysis none."""
     path = tmp_path / "song.flac"
     sf.write(path, np.stack([tone(75.0, 440.0, 22050), tone(75.0, 660.0, 22050)], axis=1), 22050)
     results = tmp_path / "results"
@@ -134,14 +138,30 @@ def test_cancel_between_chunks_leaves_no_files(manager, tmp_path):
 
     def progress(fraction: float, stage: str) -> None:
         seen.append(stage)
-        if stage == "chunk 2/3":
+        if (where == "between" and stage == "chunk 2/3") or (
+                where == "inside" and "chunk 2/3" in seen and stage == "generating"):
             raise JobCanceled("canceled by the user")
 
-    with pytest.raises(JobCanceled):
+    with pytest.raises(JobCanceled) as caught:
         run_gemma3n(manager=manager, audio_path=path, results_dir=results, options=options("gemma-3n-E2B"),
                     progress=progress)
-    assert seen.count("chunk 1/3") == 1 and "merging" not in seen
-    assert list(results.iterdir()) == []
+    assert seen.count("chunk 1/3") == 1 and "merging" not in seen and "chunk 3/3" not in seen
+    kept = caught.value.finished
+    assert kept is not None and kept["finish_reason"] == "canceled" and kept["partial"] is True
+    finished = [p["finish_reason"] for p in kept["passes"]]
+    notes = kept["chunk_notes"]
+    if where == "between":
+        assert finished[0] != "canceled" and len(finished) == 1 and len(notes) == 1 and "canceled" not in notes[0]
+    else:  # the running pass had written its first token: its text so far is its note, marked canceled
+        assert finished[0] != "canceled" and finished[1:] == ["canceled"], finished
+        assert notes[1]["canceled"] is True and notes[1]["tokens_generated"] >= 1 and notes[1]["start_seconds"] == 25
+    assert notes[0]["start_seconds"] == 0 and notes[0]["tokens_generated"] >= 1
+    assert kept["analysis_summary"] == "" and kept["warnings"][0].startswith("the analysis was canceled: it holds "
+                                                                             "the 1 of its 4 generation pass(es)")
+    names = ["partial_analysis_gemma-3n-E2B_transcribe_song.json", "partial_analysis_gemma-3n-E2B_transcribe_song.txt"]
+    assert sorted(kept["files"]) == sorted(p.name for p in results.iterdir()) == names
+    assert json.loads((results / names[0]).read_text()) == kept
+    assert (results / names[1]).read_text().startswith("CANCELED: a partial analysis")
 
 
 def test_file_job_switches_model_and_writes_both_files(manager, tmp_path):

@@ -172,8 +172,10 @@ class JobTimeLimitError(MusicAnalyzerError):
 class JobCanceled(MusicAnalyzerError):
     """Raised at a progress checkpoint once the job's cancel flag is set. `finished` (as for every error that
     stops a batch): what it had done before. `generated`: what a text generation had written when it stopped
-    (worker/llm/generate.py), for the job that asked for the text."""
+    (worker/llm/generate.py), for the job that asked for the text. `partial`: what a pipeline of several generation
+    passes had done when it stopped (worker/audio_llm/processor.py: its passes so far)."""
 
     code = "canceled"
     http_status = 409
     generated: dict | None = None
+    partial: object = None

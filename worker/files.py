@@ -131,6 +131,13 @@ def remove_stale_siblings(results_dir: Path, names: set[str]) -> None:
                 path.unlink(missing_ok=True)
 
 
+def remove_result(path: Path) -> None:
+    """Remove an earlier run's result file `path` (if there) as `remove_stale_siblings` does: kept to be put back
+    when the job removing it is taken back."""
+    if not _keep_earlier(path, move=True):
+        path.unlink(missing_ok=True)
+
+
 def is_image_name(name: str) -> bool:
     """An upload named as an image (uploads are checked to hold what their extension says)."""
     return extension_of(name) in IMAGE_FILE_TYPES

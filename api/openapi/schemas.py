@@ -100,7 +100,10 @@ def gemma_result() -> Schema:
                        output_text_file=null(STR), output_json_file=null(STR), audio_input=BOOL,
                        model_sample_rate=null(INT), chunks=INT, chunk_seconds_max=null(NUM),
                        chunk_notes=arr({}), sections=arr({"type": "object"}), transcript_source=null(STR),
-                       generate_calls=INT)
+                       generate_calls=INT, finish_reason=null({"enum": ["stop", "length", "canceled"]}),
+                       partial={**BOOL, "description": "A canceled analysis's result (`finish_reason` canceled): the "
+                                "passes it had finished and the text of the running one, in "
+                                "`partial_analysis_<model>_<task>_<stem>.json|.txt`. Absent from finished ones."})
 
 
 def demucs_result() -> Schema:
@@ -253,7 +256,9 @@ def session_schemas() -> dict[str, Schema]:
         {**STR, "description": "The stem (name without its extension) of the upload this result was made from, "
          "listed or deleted since, as its name tells (`pitch_x.json`, `no_vocals_x.wav`, "
          "`analysis_<model>_<task>_x.json`: `x`); null for a result of a job that read no one file (a comparison, "
-         "generated music) or of a kind the server does not write. Absent from servers before it was added."}))
+         "generated music) or of a kind the server does not write. Absent from servers before it was added."}),
+        partial={**BOOL, "description": "What a canceled job had written, not a finished result (a canceled LLM "
+                 "analysis's `partial_analysis_<model>_<task>_x.json|.txt`); told by its name."})
     return {
         "UploadedFile": audio,
         "StoredFile": stored,

@@ -21,6 +21,17 @@ def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
     return safe_name(f"{base}.json"), safe_name(f"{base}.txt")
 
 
+PARTIAL = "partial_"  # the kind a canceled analysis's files start with (worker/audio_llm/result.py)
+
+
+def partial_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
+    """(json, txt) names of a canceled analysis's partial result, `partial_analysis_<model>_<task>_<stem>.json|.txt`:
+    beside a finished one of the same file, never over it, and no upload's stem makes a finished one's name this
+    (a mark after the stem would: `x.partial.wav`'s own analysis)."""
+    json_name, txt_name = result_names(model_type, task, stem)
+    return safe_name(PARTIAL + json_name), safe_name(PARTIAL + txt_name)
+
+
 def find_transcript(results_dir: Path, stem: str) -> tuple[str, str] | None:
     """(file name, text) of a Whisper result for `stem` in results_dir, or None. Reads "text", else the
     segments' texts; an unreadable file is skipped (logged), never fatal to the analysis."""

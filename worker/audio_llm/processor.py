@@ -8,8 +8,9 @@ forward (the resident LLM, switched through the ModelManager when another one is
     Audio models (Gemma 3n, Phi-4-multimodal) hear each chunk of at most the model's clip length together
     with that chunk's features; more than one chunk → a merge pass over the chunk notes (map-reduce).
     Text-only models get one pass over the features as text (and a Whisper transcript when one exists).
-postprocess: the result dict (the user's contract) and its two files, written atomically after every pass
-    succeeded, so a canceled or failed job leaves no partial result.
+postprocess: the result dict (the user's contract, result.py) and its two files, written atomically after every pass
+    succeeded, so a failed job leaves no partial result; a canceled one keeps what it had written, as its own
+    partial_analysis_... files (result.py keep_canceled).
 
 `progress(fraction, stage)` is called before every pass (and during generation); it may raise JobCanceled,
 which propagates.
@@ -27,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from worker.audio_blocks import BLOCK_SECONDS, channel_array_blocks, channel_blocks, count_frames, stream_info
-from worker.errors import AudioError, InvalidRequestError
-from worker.files import write_json_atomic, write_text_atomic
+from worker.errors import AudioError, InvalidRequestError, JobCanceled
+from worker.files import remove_result, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.generate import audio_sample_rate
@@ -36,11 +37,11 @@ from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
 from worker.progress import Progress, pass_of, quiet, scaled
 
-from .files import result_names
+from .files import partial_names, result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, check_can_transcribe, clip_seconds, hears_audio
-from .passes import Generated, LLMCall, ModelHost, Prepared, answer_warnings, looking_at
+from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
 from .prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,
@@ -60,6 +61,7 @@ from .prompts import (
     transcript_answer,
     truncate_transcript,
 )
+from .result import analysis_result, keep_canceled, took_running_pass
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +219,21 @@ class Gemma3NProcessor:
         total = len(calls) + (1 if len(calls) > 1 else 0)  # map passes + the final merge
         span_of = scaled(report, 0.05, 1.0)
         out = Generated(summary="", model_load_seconds=load_seconds)
+        try:
+            self._passes(prepared, out, span_of, total)
+        except JobCanceled as e:  # what it had written is the canceled job's (result.py keep_canceled)
+            e.partial = out
+            raise
+        return out
+
+    def _passes(self, prepared: Prepared, out: Generated, span_of: Progress, total: int) -> None:
+        calls = prepared.calls
         notes: list[tuple[str, str]] = []
         for i, call in enumerate(calls):
             span_of(i / total, f"chunk {i + 1}/{len(calls)}" if call.kind == "chunk" else "generating")
             with pass_of(i + 1, total):  # its generation's time left is this pass's: said as "pass 2/4"
-                result = self._run(call, out, progress=scaled(span_of, i / total, (i + 1) / total))
+                result = self._run(call, out, prepared, final=call.kind != "chunk",
+                                   progress=scaled(span_of, i / total, (i + 1) / total))
             if call.kind == "chunk" and call.span is not None:
                 span = call.span
                 notes.append((span.label, result["response"]))
@@ -246,10 +258,9 @@ class Gemma3NProcessor:
                                                                       max_length=prepared.options.max_new_tokens)),
                               prepared.image)
             with pass_of(total, total):
-                result = self._run(call, out, progress=merge_progress)
+                result = self._run(call, out, prepared, final=True, progress=merge_progress)
             out.summary, out.finish_reason, out.final_prompt = result["response"], result["finish_reason"], text
             out.merge_passes += 1
-        return out
 
     def _condense(self, prepared: Prepared, notes: list[tuple[str, str]], out: Generated, *,
                   progress: Progress) -> list[tuple[str, str]]:
@@ -270,15 +281,20 @@ class Gemma3NProcessor:
                 call = LLMCall("merge", self._generate_options(options, user=text,
                                                                max_length=min(options.max_new_tokens,
                                                                               2 * CHUNK_NOTE_TOKENS)))
-                condensed.append((label, self._run(call, out, progress=progress)["response"]))
+                condensed.append((label, self._run(call, out, prepared, final=False, progress=progress)["response"]))
                 out.merge_passes += 1
             notes = condensed
         return notes
 
-    def _run(self, call: LLMCall, out: Generated, *, progress: Progress) -> dict:
+    def _run(self, call: LLMCall, out: Generated, prepared: Prepared, *, final: bool, progress: Progress) -> dict:
+        """One pass; canceled, the text it had written goes into `out` as this pass's (`final`: the answer's)."""
         audio = [call.audio] if call.audio is not None else None
         images = [call.image] if call.image is not None else None
-        result = self.manager.generate(call.options, audio=audio, images=images, progress=progress)
+        try:
+            result = self.manager.generate(call.options, audio=audio, images=images, progress=progress)
+        except JobCanceled as e:
+            took_running_pass(out, call, e.generated, prepared, final=final)
+            raise
         out.passes.append({"kind": call.kind, "index": call.span.index if call.span else None,
                            "audio_input": result["audio_input"], "prompt_tokens": result["prompt_tokens"],
                            "tokens_generated": result["tokens_generated"], "seconds": result["seconds"],
@@ -287,48 +303,8 @@ class Gemma3NProcessor:
 
     # -- postprocess -------------------------------------------------------------------------------------
     def postprocess(self, prepared: Prepared, generated: Generated, *, started: float) -> dict:
-        """The result dict (JSON-serialisable; no files named yet)."""
-        options, passes = prepared.options, generated.passes
-        tokens = sum(p["tokens_generated"] for p in passes)
-        gen_seconds = sum(p["seconds"] for p in passes)
-        entry = self.registry[options.model_variant]
-        return {
-            "model": options.model_variant,
-            "model_name": entry.get("name", options.model_variant),
-            "task": options.task,
-            "filename": prepared.filename,
-            "duration_seconds": round(prepared.duration_seconds, 3),
-            "sample_rate": prepared.sample_rate,
-            "channels": prepared.channels,
-            "audio_features": prepared.features,
-            "analysis_summary": generated.summary,
-            "output_text_file": None,
-            "output_json_file": None,
-            "audio_input": prepared.audio_input,
-            "model_sample_rate": prepared.model_sample_rate,
-            "chunks": len(prepared.spans) if prepared.audio_input else 1,
-            "chunk_seconds_max": clip_seconds(options.model_variant, self.registry) if prepared.audio_input else None,
-            "chunk_notes": generated.notes,
-            "sections": [{"start_seconds": round(s.start_seconds, 3), "end_seconds": round(s.end_seconds, 3),
-                          "features": f} for s, f in zip(prepared.spans, prepared.span_features, strict=True)],
-            "transcript_source": prepared.transcript_source,
-            "generate_calls": len(passes),
-            "merge_passes": generated.merge_passes,
-            "passes": passes,
-            "tokens_generated": tokens,
-            "prompt_tokens": sum(p["prompt_tokens"] for p in passes),
-            "generation_seconds": round(gen_seconds, 3),
-            "tokens_per_second": round(tokens / gen_seconds, 2) if gen_seconds > 0 else None,
-            "feature_seconds": round(prepared.seconds, 3),
-            "model_load_seconds": generated.model_load_seconds,
-            "processing_seconds": round(time.perf_counter() - started, 3),
-            "finish_reason": generated.finish_reason,
-            "warnings": answer_warnings(prepared, generated),
-            "grounded_on": prepared.grounded_on,
-            "options": options.to_dict(),
-            "prompt_text": generated.final_prompt,
-            "files": [],
-        }
+        """The result dict (JSON-serialisable; no files named yet): worker/audio_llm/result.py."""
+        return analysis_result(self.registry, prepared, generated, started=started)
 
     # -- entry points --------------------------------------------------------------------------------------
     def process_array(self, y: np.ndarray, sr: int, *, options: Gemma3NOptions, filename: str = "audio",
@@ -374,24 +350,29 @@ class Gemma3NProcessor:
         prepared = self.preprocess_file(audio_path, options=options, transcript=transcript, grounding=grounding,
                                         spill_dir=results_dir if results_dir.is_dir() else None,
                                         progress=scaled(report, 0.0, PREPROCESS_END))
+        extra = {"image": image_path.name if image is not None and image_path is not None else None,
+                 **({"model_choice": choice.to_dict()} if choice is not None else {})}
         try:
             if image is not None:
                 prepared.image = image
                 prepared.calls = [looking_at(c, image) if c.kind in ("single", "text") else c for c in prepared.calls]
             generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
+        except JobCanceled as e:  # the passes finished and the text of the running one, kept marked partial
+            keep_canceled(e, prepared, self.registry, started=started, results_dir=results_dir, stem=audio_path.stem,
+                          extra=extra)
+            raise
         finally:
             if prepared.model_audio is not None:
                 prepared.model_audio.close()
-        result = self.postprocess(prepared, generated, started=started)
-        result["image"] = image_path.name if image is not None and image_path is not None else None
-        if choice is not None:
-            result["model_choice"] = choice.to_dict()
+        result = {**self.postprocess(prepared, generated, started=started), **extra}
         report(PASSES_END, "writing")
         json_name, txt_name = result_names(options.model_variant, options.task, audio_path.stem)
         result.update(output_json_file=json_name, output_text_file=txt_name, files=[json_name, txt_name])
         results_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(results_dir / txt_name, render_text(result))
         write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
+        for name in partial_names(options.model_variant, options.task, audio_path.stem):
+            remove_result(results_dir / name)  # a canceled run's partial analysis: this one is whole
         report(1.0, "done")
         return result
 

@@ -1,0 +1,70 @@
+"""A canceled audio-LLM analysis keeps what it had written, as a canceled generation does.
+
+A canceled `POST /api/v2/models/generate` kept its text (`finish_reason` canceled), a canceled `gemma_3n` analysis
+nothing: its passes' text was dropped with the job. Over real HTTP, the real GPU worker and SmolLM2: the job is
+canceled once its own progress events say the answer's first tokens are out, and its `result` and the session's
+`partial_analysis_...` files hold the text so far, marked canceled and partial in the listing.
+"""
+
+from __future__ import annotations
+
+from jobs.event_log import NO_EVENT_ID
+from tests.audio_synth import sine, write
+from tests.conftest import USER
+from tests.contract import assert_shape
+from tests.sse import open_stream
+from tests.test_api_sessions import upload, user_session_dir
+
+LONG = "After the analysis, write the numbers from 1 to 300, separated by commas."  # greedy: far past the cancel
+
+
+def _tokens_out(event) -> bool:
+    return event.event == "progress" and ((event.json().get("generation") or {}).get("tokens_generated") or 0) >= 1
+
+
+def test_an_analysis_canceled_midway_keeps_its_text_marked_partial(client, settings, session_id, audio_dir,
+                                                                   smollm2_folder):
+    upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 3.0, channels=2)))
+    options = {"task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav"}
+    r = client.post(f"/process/gemma_3n/{session_id}", json={**options, "max_new_tokens": 600, "prompt": LONG})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    # the whole log from its start: the first progress report with a token written (the worker looks for a cancel
+    # right after writing it, then every 8 tokens)
+    with open_stream(client.base, job_id, client.s.auth, NO_EVENT_ID) as events:
+        while (event := events.next()) is not None and not _tokens_out(event):
+            continue
+    assert event is not None, client.get(f"/jobs/{job_id}").text  # the stream ended: how the job did
+    canceled = client.delete(f"/jobs/{job_id}")
+    assert canceled.status_code == 202 and canceled.json()["state"] == "cancel_requested", canceled.text
+    final = client.wait_job(job_id, timeout=300)
+    assert final["state"] == "canceled", final
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["finish_reason"] == "canceled" and result["partial"] is True, result
+    assert result["analysis_summary"].strip() and 1 <= result["tokens_generated"] < 600, result
+    assert [p["finish_reason"] for p in result["passes"]] == ["canceled"], result["passes"]  # SmolLM2: one text pass
+    assert result["warnings"][0].startswith("the analysis was canceled"), result["warnings"]
+    json_name, txt_name = result["output_json_file"], result["output_text_file"]
+    assert (json_name, txt_name) == ("partial_analysis_smollm2-135m_analyze_hum.json",
+                                     "partial_analysis_smollm2-135m_analyze_hum.txt")
+    assert sorted(final["files"]) == sorted(result["files"]) == sorted([json_name, txt_name])
+    # in the session: whole files (written atomically: no temporary part left), listed as partial
+    listed = {f["name"]: f for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert {n: (listed[n]["partial"], listed[n]["upload_stem"]) for n in (json_name, txt_name)} == {
+        json_name: (True, "hum"), txt_name: (True, "hum")}, listed
+    stored = client.get(f"/sessions/{session_id}/files/{json_name}").json()
+    assert stored["analysis_summary"] == result["analysis_summary"] and stored["finish_reason"] == "canceled"
+    text = client.get(f"/sessions/{session_id}/files/{txt_name}").text
+    assert text.startswith("CANCELED: a partial analysis") and result["analysis_summary"].strip() in text
+    results = user_session_dir(settings, USER, session_id) / "results"
+    assert sorted(p.name for p in results.iterdir()) == sorted([json_name, txt_name])
+
+    # a finished analysis of the same file is written beside it under its own names, and removes the partial one
+    r = client.post(f"/process/gemma_3n/{session_id}", json={**options, "max_new_tokens": 8})
+    assert r.status_code == 202, r.text
+    done = client.wait_job(r.json()["job_id"], timeout=300)
+    assert done["state"] == "succeeded" and "partial" not in done["result"], done
+    listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert listed == {"analysis_smollm2-135m_analyze_hum.json": False,
+                      "analysis_smollm2-135m_analyze_hum.txt": False}, listed

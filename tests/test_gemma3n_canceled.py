@@ -68,3 +68,35 @@ def test_an_analysis_canceled_midway_keeps_its_text_marked_partial(client, setti
     listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
     assert listed == {"analysis_smollm2-135m_analyze_hum.json": False,
                       "analysis_smollm2-135m_analyze_hum.txt": False}, listed
+
+
+def test_a_batch_canceled_in_its_second_file_keeps_the_first_whole_and_the_second_partial(client, session_id,
+                                                                                           audio_dir, smollm2_folder):
+    """A batch canceled midway kept the files it had finished; the file it was on is kept too now, as its partial
+    analysis after them, where its text had been dropped."""
+    upload(client, session_id, write(audio_dir / "a.wav", sine(220, 2.0)), write(audio_dir / "b.wav", sine(330, 2.0)))
+    # 120 tokens: the first file's answer stops there (the numbers go on), the second is canceled well before it
+    r = client.post(f"/process/gemma_3n/{session_id}", json={
+        "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "files": ["a.wav", "b.wav"],
+        "max_new_tokens": 120, "prompt": LONG})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    with open_stream(client.base, job_id, client.s.auth, NO_EVENT_ID) as events:
+        first_done = False
+        while (event := events.next()) is not None and not (first_done and _tokens_out(event)):
+            first_done = first_done or (event.event == "progress" and "finished_file" in event.json())
+    assert event is not None, client.get(f"/jobs/{job_id}").text
+    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    final = client.wait_job(job_id, timeout=300)
+    assert final["state"] == "canceled", final
+    result = final["result"]
+    assert result["batch"] is True and result["canceled_at"] == "b.wav" and result["errors"] == [], result
+    first, second = result["results"]
+    assert first["filename"] == "a.wav" and first["finish_reason"] != "canceled" and "partial" not in first
+    assert second["filename"] == "b.wav" and second["finish_reason"] == "canceled" and second["partial"] is True
+    assert second["analysis_summary"].strip() and 1 <= second["tokens_generated"] < 120, second
+    files = ["analysis_smollm2-135m_analyze_a.json", "analysis_smollm2-135m_analyze_a.txt",
+             "partial_analysis_smollm2-135m_analyze_b.json", "partial_analysis_smollm2-135m_analyze_b.txt"]
+    assert sorted(final["files"]) == files, final["files"]
+    listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert listed == {name: name.startswith("partial_") for name in files}, listed

@@ -30,7 +30,7 @@ def analysis_kinds() -> tuple[str, ...]:
 
 
 def kinds() -> tuple[str, ...]:
-    return (*FILE_KINDS, *STEM_KINDS, *analysis_kinds())
+    return (*FILE_KINDS, *STEM_KINDS, *analysis_kinds(), PARTIAL + "lyrics")
 
 
 @cache
@@ -49,8 +49,10 @@ def upload_stem(result: str) -> str | None:
 
 def is_partial(result: str) -> bool:
     """Whether `result` is what a canceled job had written, not a finished result: a canceled LLM analysis's
-    partial_analysis_<model>_<task>_x.json|.txt (worker/audio_llm/result.py). Told by the name: no file is read."""
-    return result.startswith(PARTIAL) and upload_stem(result) is not None
+    partial_analysis_<model>_<task>_x.json|.txt (worker/audio_llm/result.py), lyrics analysis's partial_lyrics_x.*
+    or comparison's partial_compare_<id>.*. Told by the name: no file is read."""
+    return result.startswith(PARTIAL) and (upload_stem(result) is not None
+                                          or result.startswith(PARTIAL + "compare_"))
 
 
 def with_sources(results: list[dict]) -> list[dict]:

@@ -8,6 +8,10 @@ canceled once its own progress events say the answer's first tokens are out, and
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from jobs.event_log import NO_EVENT_ID
 from tests.audio_synth import sine, write
 from tests.conftest import USER
@@ -100,3 +104,58 @@ def test_a_batch_canceled_in_its_second_file_keeps_the_first_whole_and_the_secon
     assert sorted(final["files"]) == files, final["files"]
     listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
     assert listed == {name: name.startswith("partial_") for name in files}, listed
+
+
+def _cancel_once_written(client, job_id: str) -> dict:
+    """Cancel the job once its own progress events say its answer's first token is out; its final record."""
+    with open_stream(client.base, job_id, client.s.auth, NO_EVENT_ID) as events:
+        while (event := events.next()) is not None and not _tokens_out(event):
+            continue
+    assert event is not None, client.get(f"/jobs/{job_id}").text
+    assert client.delete(f"/jobs/{job_id}").json()["state"] == "cancel_requested"
+    return client.wait_job(job_id, timeout=300)
+
+
+def test_a_comparison_canceled_midway_keeps_its_text_marked_partial(client, session_id, audio_dir, smollm2_folder):
+    """Compare generates once, as the generate route does: canceled, it had kept nothing."""
+    upload(client, session_id, write(audio_dir / "a.wav", sine(220, 2.0)), write(audio_dir / "b.wav", sine(330, 2.0)))
+    r = client.post(f"/process/compare/{session_id}", json={"files": ["a.wav", "b.wav"], "temperature": 0,
+                                                            "max_new_tokens": 700, "model_variant": "smollm2-135m"})
+    assert r.status_code == 202, r.text
+    final = _cancel_once_written(client, r.json()["job_id"])
+    assert final["state"] == "canceled", final
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["finish_reason"] == "canceled" and result["partial"] is True and result["comparison"].strip()
+    assert 1 <= result["tokens_generated"] < 700 and result["files_compared"] == ["a.wav", "b.wav"], result
+    assert sorted(final["files"]) == sorted(result["files"]) and all(
+        n.startswith("partial_compare_") for n in result["files"]), result["files"]
+    listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert listed == {n: True for n in result["files"]}, listed
+    text = client.get(f"/sessions/{session_id}/files/{result['files'][1]}").text
+    assert text.startswith("CANCELED: a partial comparison") and result["comparison"].strip() in text
+
+
+@pytest.mark.needs_espeak
+def test_a_lyrics_analysis_canceled_midway_keeps_its_text_marked_partial(client, session_id, audio_dir,
+                                                                          smollm2_folder):
+    """Lyrics generate once over the transcript: canceled, they had kept nothing."""
+    wav = audio_dir / "song.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav),
+                    "Walking down the river road tonight. The rain keeps falling on my town."], check=True)
+    upload(client, session_id, wav)
+    r = client.post(f"/process/whisper/{session_id}", json={"file": "song.wav"}, headers={"Prefer": "wait=300"})
+    assert r.status_code == 200 and r.json()["state"] == "succeeded", r.text
+    r = client.post(f"/process/lyrics/{session_id}", json={"file": "song.wav", "model_variant": "smollm2-135m",
+                                                           "temperature": 0, "max_new_tokens": 600})
+    assert r.status_code == 202, r.text
+    final = _cancel_once_written(client, r.json()["job_id"])
+    assert final["state"] == "canceled", final
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["finish_reason"] == "canceled" and result["partial"] is True and result["analysis_text"].strip()
+    assert sorted(final["files"]) == sorted(result["files"]) == ["partial_lyrics_song.json", "partial_lyrics_song.txt"]
+    results = client.get(f"/sessions/{session_id}").json()["results"]
+    listed = {f["name"]: (f["partial"], f["upload_stem"]) for f in results if f["name"].endswith("lyrics_song.json")}
+    assert listed == {"partial_lyrics_song.json": (True, "song")}, listed
+    assert client.get(f"/sessions/{session_id}/files/partial_lyrics_song.txt").text.startswith("CANCELED: a partial")

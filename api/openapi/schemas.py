@@ -92,6 +92,10 @@ def pitch_result() -> Schema:
                        melody=obj(["notes", "f0"], notes=arr(note), f0=f0), merged_with=MERGED_WITH)
 
 
+PARTIAL = {**BOOL, "description": "A canceled job's result (`finish_reason` canceled): the text written before the "
+           "cancel, in its `partial_...` files. Absent from finished ones."}
+
+
 def gemma_result() -> Schema:
     return file_result(("filename", "model", "task", "analysis_summary", "audio_features"),
                        "The audio LLM's analysis or transcription of one file.",
@@ -158,7 +162,8 @@ def lyrics_result() -> Schema:
                explicit=obj(["flagged", "words"], flagged=BOOL, words=arr(flagged), method=STR),
                analysis=obj(["themes", "mood", "narrative", "notable_lines"], themes=STR, mood=STR, narrative=STR,
                             notable_lines=STR),
-               analysis_text=STR, finish_reason={"enum": ["stop", "length"]}, tokens_generated=INT,
+               analysis_text=STR, finish_reason={"enum": ["stop", "length", "canceled"]}, partial=PARTIAL,
+               tokens_generated=INT,
                generation_seconds=NUM, grounded_on=arr(STR), warnings=arr(STR), image=null(STR),
                unheard_quotes=arr({**STR, "description": "A passage the analysis quotes that the transcript does "
                                                            "not hold (made up, or misremembered)."}),
@@ -176,7 +181,8 @@ def compare_result() -> Schema:
     return obj(["files_compared", "tracks", "pairs", "comparison", "files"],
                "Two to five tracks: measured facts, computed relations, and a grounded LLM comparison.",
                files_compared=arr(STR), tracks=arr(facts), pairs=arr(pair), model=STR,
-               model_choice=null(ref("ModelChoice")), comparison=STR, finish_reason={"enum": ["stop", "length"]},
+               model_choice=null(ref("ModelChoice")), comparison=STR,
+               finish_reason={"enum": ["stop", "length", "canceled"]}, partial=PARTIAL,
                warnings=arr(STR), grounded_on=arr(STR), tokens_generated=INT, generation_seconds=NUM,
                processing_seconds=NUM, options={"type": "object"}, files=FILES)
 

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from worker.audio_llm.files import PARTIAL
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
+from worker.errors import JobCanceled
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.claims import unsupported_claims
@@ -28,6 +30,7 @@ from .relations import pair_relations, track_facts
 SYSTEM = ("You compare pieces of music for a producer. Ground every statement in the measurements and "
           "relations you are given; say plainly when they do not tell something.")
 MAX_LYRICS_CHARS = 600  # of each track's lyrics themes quoted
+CANCELED_NOTE = "CANCELED: a partial comparison (finish_reason canceled): the text written before the cancel\n\n"
 
 
 def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: CompareOptions, manager: ModelHost,
@@ -42,20 +45,38 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
     options, choice = _resolve(options, manager)
     report(0.05, "comparing")
     prompt = compare_prompt(tracks, pairs)
-    generated = manager.generate(GenerateOptions(
-        prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
-        temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
-        progress=scaled(report, 0.05, 0.95))  # within the job's progress: it had gone back to 0, then 100 % early
-    result = {"files_compared": [t["facts"]["file"] for t in tracks], "tracks": facts, "pairs": pairs,
-              "model": generated["model"], "model_choice": choice.to_dict() if choice else None,
-              "comparison": generated["response"], "finish_reason": generated["finish_reason"],
-              "warnings": _warnings(tracks, generated, prompt=prompt),
-              "grounded_on": sorted({s for t in tracks for s in t["sources"]}),
-              "tokens_generated": generated["tokens_generated"], "generation_seconds": generated["seconds"],
-              "processing_seconds": round(time.perf_counter() - started, 3), "options": options.to_dict()}
+    try:
+        generated = manager.generate(GenerateOptions(
+            prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
+            temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
+            progress=scaled(report, 0.05, 0.95))  # within the job's progress: it had gone back to 0, then 100 % early
+    except JobCanceled as e:  # the comparison written so far is the canceled job's, as a generation's is
+        if e.generated:
+            e.finished = _written(results_dir, PARTIAL + output_stem, {
+                **_result(tracks, facts, pairs, options, choice, e.generated, prompt, started), "partial": True})
+        raise
+    return _written(results_dir, output_stem, _result(tracks, facts, pairs, options, choice, generated, prompt,
+                                                      started), report)
+
+
+def _result(tracks: list[dict[str, Any]], facts: list[dict[str, Any]], pairs: list[dict[str, Any]],
+            options: CompareOptions, choice: Choice | None, generated: Mapping[str, Any], prompt: str,
+            started: float) -> dict[str, Any]:
+    return {"files_compared": [t["facts"]["file"] for t in tracks], "tracks": facts, "pairs": pairs,
+            "model": generated["model"], "model_choice": choice.to_dict() if choice else None,
+            "comparison": generated["response"], "finish_reason": generated["finish_reason"],
+            "warnings": _warnings(tracks, generated, prompt=prompt),
+            "grounded_on": sorted({s for t in tracks for s in t["sources"]}),
+            "tokens_generated": generated["tokens_generated"], "generation_seconds": generated["seconds"],
+            "processing_seconds": round(time.perf_counter() - started, 3), "options": options.to_dict()}
+
+
+def _written(results_dir: Path, output_stem: str, result: dict[str, Any], report: Progress = quiet) -> dict[str, Any]:
+    """`result` as <output_stem>.json|.txt (atomically, the JSON last); a canceled one's as partial_compare_..."""
     names = [safe_name(f"{output_stem}.json"), safe_name(f"{output_stem}.txt")]
     result["files"] = names
-    write_text_atomic(results_dir / names[1], _text(result))
+    text = _text(result)
+    write_text_atomic(results_dir / names[1], (CANCELED_NOTE + text) if result.get("partial") else text)
     write_json_atomic(results_dir / names[0], result)
     report(1.0, "done")
     return result

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker.audio_llm.files import TRANSCRIPT_PATTERNS
+from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
-from worker.errors import AudioError
-from worker.files import safe_name, write_json_atomic, write_text_atomic
+from worker.errors import AudioError, JobCanceled
+from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
 from worker.llm.options import GenerateOptions
@@ -24,6 +24,8 @@ from .explicit import explicit_words
 from .options import LyricsOptions
 from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
 from .quotes import unheard_quotes, unheard_warning
+
+CANCELED_NOTE = "CANCELED: a partial lyrics analysis (finish_reason canceled): the text written before the cancel\n\n"
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -58,10 +60,19 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
         generated = {"response": "", "model": options.model_variant, "finish_reason": "stop", "tokens_generated": 0,
                      "seconds": 0.0}
     else:
-        generated = manager.generate(GenerateOptions(
-            messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
-            temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
-            images=images, progress=scaled(report, 0.05, 0.95))  # (it had run 0-1 again: backwards, then 100 %
+        try:
+            generated = manager.generate(GenerateOptions(
+                messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
+                temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
+                images=images, progress=scaled(report, 0.05, 0.95))  # (it had run 0-1 again: backwards, then 100 %
+        except JobCanceled as e:  # the analysis written so far is the canceled job's, as a generation's is
+            if e.generated:
+                partial = _result(audio_path, options, choice, transcript, source.name, lines, cut, e.generated,
+                                  grounding.sources)
+                partial.update(image=image_path.name if sees_image and image_path is not None else None,
+                               processing_seconds=round(time.perf_counter() - started, 3), partial=True)
+                e.finished = _write(results_dir, audio_path.stem, partial, quiet)
+            raise
     result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)
@@ -115,11 +126,18 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
 
 
 def _write(results_dir: Path, stem: str, result: dict, report: Progress) -> dict:
-    json_name, txt_name = safe_name(f"lyrics_{stem}.json"), safe_name(f"lyrics_{stem}.txt")
+    """lyrics_<stem>.json|.txt; a canceled analysis's (`partial`) as partial_lyrics_<stem>.json|.txt, beside a
+    finished one, which removes it."""
+    mark = PARTIAL if result.get("partial") else ""
+    json_name, txt_name = safe_name(f"{mark}lyrics_{stem}.json"), safe_name(f"{mark}lyrics_{stem}.txt")
     result["files"] = [json_name, txt_name]
     report(0.95, "writing")
-    write_text_atomic(results_dir / txt_name, _text(result))
+    text = _text(result)
+    write_text_atomic(results_dir / txt_name, f"{CANCELED_NOTE}{text}" if mark else text)
     write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
+    if not mark:
+        for name in (json_name, txt_name):
+            remove_result(results_dir / safe_name(PARTIAL + name))  # a canceled run's partial one: this is whole
     report(1.0, "done")
     return result
 

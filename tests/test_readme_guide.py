@@ -119,6 +119,18 @@ def test_every_readme_route_line_names_what_its_description_has():
         assert f"POST /process/{job_type}/<session_id>" in OPERATIONS, job_type
 
 
+def test_the_query_parameters_of_readme_route_lines_are_the_routes_own():
+    wrong = []
+    for routes_cell, _ in table_rows("HTTP API"):
+        for item in ticked(routes_cell):
+            if "?" not in item:
+                continue
+            names = {pair.split("=", 1)[0] for pair in item.split("?", 1)[1].split("&")}
+            params = {p.name for k in readme_routes(f"`{item}`") for p in OPERATIONS[k].query}
+            wrong += [f"{item}: {n}" for n in sorted(names - params)]
+    assert not wrong, f"query parameters the README names that the routes do not take: {wrong}"
+
+
 def test_a_readme_route_line_naming_a_field_the_route_lacks_is_caught():
     schemas = components()["schemas"]
     vocabulary = route_vocabulary("POST /jobs/probe", schemas)

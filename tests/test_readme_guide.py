@@ -90,9 +90,13 @@ def words(node: Any, schemas: dict[str, Any], seen: set[str]) -> Iterator[str]:
             yield from words(item, schemas, seen)
 
 
-def route_vocabulary(key: str, schemas: dict[str, Any]) -> set[str]:
+def route_vocabulary(key: str, schemas: dict[str, Any], answers_only: bool = False) -> set[str]:
+    """The words of a route's description: its parameters, body and answers, or (answers_only) its success
+    answers' alone."""
     method, rule = key.split(" ", 1)
     described = operation(OPERATIONS[key], method, rule, "readme", DEFAULTS)
+    if answers_only:
+        described = {s: a for s, a in described["responses"].items() if s.startswith("2")}
     return set(words(described, schemas, set()))
 
 
@@ -112,6 +116,16 @@ def test_every_readme_route_line_names_what_its_description_has():
                 continue
             if word not in vocabulary:
                 wrong.append(f"{routes_cell}: `{word}` is in none of {keys}'s description")
+    assert not wrong, "\n".join(wrong)
+    # what a line names after "→" is its answer: a field there must be in a success answer's schema
+    for routes_cell, what in rows:
+        if "→" not in what:
+            continue
+        keys = readme_routes(routes_cell)
+        answers = set().union(*(route_vocabulary(k, schemas, answers_only=True) for k in keys))
+        for word in ticked(what.split("→", 1)[1]):
+            if IDENT.match(word) and word not in ERROR_CODES and word not in NOT_FIELDS and word not in answers:
+                wrong.append(f"{routes_cell}: `{word}`, after →, is in no success answer of {keys}")
     assert not wrong, "\n".join(wrong)
     # each job type the `POST /process/<type>/<id>` line lists is a job route
     process = next(what for cell, what in rows if "/process/" in cell)

@@ -196,3 +196,19 @@ def test_the_readme_route_table_covers_a_path_per_route_group():
     served = {norm_rule(k.split(" ", 1)[1]) for k in OPERATIONS}
     assets = {p for p in served if p.endswith("/<>") and p.rsplit("/", 2)[-2] in ("docs", "web")}
     assert not sorted(served - named - assets), [openapi_path(p) for p in sorted(served - named - assets)]
+
+
+def test_the_readme_job_types_table_lists_every_job_type_on_its_queue():
+    queue_of = {"CPU_QUEUE": "cpu", "GPU_QUEUE": "gpu"}
+    named = set()
+    for names_cell, queue_cell, _ in table_rows("Job types"):
+        names = ticked(names_cell)
+        named.update(names)
+        if " or " in queue_cell:
+            continue  # probe: either, as the request says
+        queues = [q.split(" (")[0].strip() for q in queue_cell.split(", ")]
+        queues = queues if len(queues) == len(names) else queues[:1] * len(names)
+        for name, queue in zip(names, queues, strict=True):
+            assert name in JOB_TYPES, f"the README's job type {name} is not in jobs/types.py"
+            assert queue == queue_of[JOB_TYPES[name].queue_setting], f"{name} runs on {JOB_TYPES[name].queue_setting}"
+    assert named == set(JOB_TYPES), f"job types the README's table lacks: {sorted(set(JOB_TYPES) - named)}"

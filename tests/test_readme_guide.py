@@ -25,17 +25,22 @@ NOT_FIELDS = {"cpu", "gpu"}  # queue names (the probe's `queue` is a free string
 CLIENT_SETTINGS = {"MA_PASSWORD", "MA_TOKEN", "MA_URL", "MA_USER"}
 
 
-def section(title: str) -> list[str]:
-    """The lines of the README's `## title` section."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+CONFIGURATION = README.parent / "docs" / "configuration.md"
+# docs/configuration.md's defaults that say what the empty default does rather than show it
+DESCRIBED_DEFAULTS = {"WEBHOOK_SECRET"}
+
+
+def section(title: str, page: Path = README) -> list[str]:
+    """The lines of a page's `## title` section (the README's by default)."""
+    lines = page.read_text(encoding="utf-8").splitlines()
     start = lines.index(f"## {title}") + 1
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
     return lines[start:end]
 
 
-def table_rows(title: str) -> list[list[str]]:
+def table_rows(title: str, page: Path = README) -> list[list[str]]:
     """The cells of each body row of the first table of a section (a `\\|` inside a cell is no divider)."""
-    rows = [line for line in section(title) if line.startswith("|")][2:]
+    rows = [line for line in section(title, page) if line.startswith("|")][2:]
     return [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
 
 
@@ -170,16 +175,23 @@ def config_default(value: Any) -> str:
     return str(value)
 
 
-@pytest.mark.parametrize("row", table_rows("Settings"), ids=lambda row: row[0])
-def test_the_readme_settings_table_has_config_py_defaults(row):
+SETTINGS_ROWS = [("README", row) for row in table_rows("Settings")] + [
+    ("docs/configuration.md", row) for row in table_rows("Configuration", CONFIGURATION)
+    # the model registry's paths are not config.DEFAULTS; a described default is not comparable
+    if not ticked(row[0])[0].endswith("_MODEL_PATH") and ticked(row[0])[0] not in DESCRIBED_DEFAULTS]
+
+
+@pytest.mark.parametrize(("page", "row"), SETTINGS_ROWS, ids=lambda x: x if isinstance(x, str) else x[0])
+def test_the_settings_tables_have_config_py_defaults(page, row):
+    """The README's settings table and docs/configuration.md's: each name is a setting, its default config.py's."""
     names_cell, default_cell, _ = row
     names = ticked(names_cell)
     defaults = [d.strip() for d in default_cell.split(",")] if len(names) > 1 else [default_cell]
     assert len(defaults) == len(names), f"{names}: one default per name"
     for name, default in zip(names, defaults, strict=True):
-        assert name in DEFAULTS, f"README setting {name} is not in config.DEFAULTS"
+        assert name in DEFAULTS, f"{page}'s setting {name} is not in config.DEFAULTS"
         assert readme_default(default) == config_default(DEFAULTS[name]), \
-            f"README says {name} defaults to {default!r}; config.py has {DEFAULTS[name]!r}"
+            f"{page} says {name} defaults to {default!r}; config.py has {DEFAULTS[name]!r}"
 
 
 def test_every_setting_the_readme_names_is_a_setting():

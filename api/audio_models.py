@@ -38,8 +38,8 @@ def _models_dir() -> Path:
 def _demucs_weights(options: SeparationOptions) -> None:
     if not weights_present(options.model, _models_dir()):
         raise ModelNotAvailableError(
-            f"the weights of demucs model {options.model!r} are not present locally; put them under "
-            f"MODELS_DIR/demucs or the Hugging Face cache (see README), or use \"hpss\"/\"repet\" (no weights)")
+            f"the weights of demucs model {options.model!r} are not present locally; put them under MODELS_DIR/demucs "
+            f"or the Hugging Face cache (docs/jobs.md, demucs), or use \"hpss\"/\"repet\" (no weights)")
 
 
 @bp.get("/separation/models")

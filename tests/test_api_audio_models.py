@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -61,6 +62,17 @@ def test_demucs_dsp_method_runs_on_the_cpu_queue(client, session_id, audio_dir, 
         total = y if total is None else total + y
     mix, _ = sf.read(audio_dir / "mix2.wav")
     assert np.abs(total - mix).max() < 1e-2
+
+
+def test_the_missing_weights_409_names_the_page_that_says_where_they_go(client, session_id, audio_dir):
+    """The README is a guide now: the 409's pointer is the page that holds the demucs weights' places (it had said
+    "see README", whose short guide links on)."""
+    upload(client, session_id, write(audio_dir / "w.wav", sine(220, 1.0)))
+    r = client.post(f"/process/demucs/{session_id}", json={"model": "htdemucs_6s", "file": "w.wav"})
+    assert r.status_code == 409, r.text
+    page = re.search(r"docs/\w+\.md", r.json()["error"]["message"])
+    assert page, r.json()["error"]["message"]
+    assert "MODELS_DIR/demucs" in (Path(__file__).resolve().parents[1] / page.group()).read_text(encoding="utf-8")
 
 
 def test_demucs_errors(client, session_id, audio_dir, tiny_audio_models):

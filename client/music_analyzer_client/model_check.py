@@ -66,7 +66,7 @@ def _check_separation(client: Any, analyses: list[Analysis], now: list[Analysis]
         raise MusicAnalyzerError(
             f"the weights of demucs model {name!r} are not present on the server, so it refuses --stems with it; "
             f"it can run {', '.join(runnable) or 'none'}: use {instead} (no weights needed), or an admin puts the "
-            f"weights under MODELS_DIR/demucs or the Hugging Face cache (see the server's README, demucs); nothing "
+            f"weights under MODELS_DIR/demucs or the Hugging Face cache (the server's docs/jobs.md, demucs); nothing "
             f"was uploaded", code="model_not_downloaded", details={"model": name, "runnable": runnable})
     vocals = listing.get("vocals_separation")
     if lyrics and isinstance(vocals, dict) and vocals.get("present") is False:
@@ -100,7 +100,7 @@ def _check_whisper(client: Any, analyses: list[Analysis]) -> None:
             f"a CTranslate2 copy under MODELS_DIR/whisper/{name}"
         raise MusicAnalyzerError(
             f"{flag} runs the server's Whisper model {name!r}, which is not on the server, so it refuses the "
-            f"transcript; {has}: an admin installs {name} with {how} (see the server's README, whisper), or leave "
+            f"transcript; {has}: an admin installs {name} with {how} (the server's docs/jobs.md, whisper), or leave "
             f"out {flag}; nothing was uploaded",
             code="model_not_downloaded", details={"model": name, "present": present})
 

@@ -84,6 +84,7 @@ class Prepared:
     music_text: str = ""  # the session's music analysis of the track, as prompt lines ("" when it has none)
     grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
     transcript_doubts: list[str] = field(default_factory=list)  # Whisper's doubts of the transcript quoted
+    transcript_words: tuple[int, int] | None = None  # (words the text prompt quotes, words in the transcript): cut
     image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
 
 
@@ -130,8 +131,20 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
     # answer's claims too (a loop had hidden a stranger's comparison's wrong tempo)
     out += loop + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
                    if prepared.music_text else [])
-    return (silence_warning(prepared) + out
+    return (silence_warning(prepared) + out + transcript_cut_warning(prepared)
             + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
+
+
+def transcript_cut_warning(prepared: Prepared) -> list[str]:
+    """An analysis by a model that cannot hear read only the start of a long transcript (MAX_TRANSCRIPT_CHARS): a
+    stranger's 30-minute audiobook was analysed from its first 4 minutes of words with no word of it. Not said of a
+    transcribe answer, whose words are the whole transcript quoted (its description of the sound comes from the
+    measurements of the whole recording)."""
+    if prepared.transcript_words is None or prepared.options.task == "transcribe":
+        return []
+    read, total = prepared.transcript_words
+    return [f"the transcript is too long to quote whole ({total} words): the model read its first {read} "
+            f"({read / max(total, 1):.0%}), so the analysis speaks of the start of the recording's words only"]
 
 
 def silence_warning(prepared: Prepared) -> list[str]:

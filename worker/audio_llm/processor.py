@@ -187,6 +187,8 @@ class Gemma3NProcessor:
     def _text_call(self, prepared: Prepared, transcript: tuple[str, str] | None) -> LLMCall:
         options = prepared.options
         text, cut = truncate_transcript(transcript[1]) if transcript else (None, False)
+        if transcript and text and cut:
+            prepared.transcript_words = (len(text.split()) - 1, len(transcript[1].split()))  # less the "[…]"
         user = text_only_prompt(options.task, features_text=prepared.features_text,
                                 timeline_text=describe_timeline(list(zip(prepared.spans, prepared.span_features,
                                                                          strict=True))),

@@ -19,7 +19,8 @@ from worker.progress import Progress
 
 from .measure import AudioClip, ModelAudio
 from .options import Gemma3NOptions
-from .prompts import SILENT_FRACTION, Span
+from .prompts import SILENT_FRACTION, SYSTEM_PROMPTS, Span, describe_timeline, text_only_prompt, truncate_transcript
+from .speech import SPEECH_SYSTEM, music_talk_warning, speech_instruction
 
 
 class ModelHost(Protocol):
@@ -85,6 +86,7 @@ class Prepared:
     grounded_on: list[str] = field(default_factory=list)  # the session's result files the prompts quote
     transcript_doubts: list[str] = field(default_factory=list)  # Whisper's doubts of the transcript quoted
     transcript_words: tuple[int, int] | None = None  # (words the text prompt quotes, words in the transcript): cut
+    speech_share: float | None = None  # of the recording the session's music analysis found speech (speech.py)
     image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
 
 
@@ -131,6 +133,8 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
     # answer's claims too (a loop had hidden a stranger's comparison's wrong tempo)
     out += loop + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
                    if prepared.music_text else [])
+    if prepared.options.task == "analyze":  # (a transcribe answer quotes the words, which may name music)
+        out += music_talk_warning(generated.summary, prepared.speech_share)
     return (silence_warning(prepared) + out + transcript_cut_warning(prepared)
             + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
 
@@ -156,3 +160,22 @@ def silence_warning(prepared: Prepared) -> list[str]:
         return []
     return [f"the recording is silent ({share:.0%} of its frames): there is no sound to describe, so what the "
             "answer says of its mood, instruments or production does not come from the audio"]
+
+
+def text_call(prepared: Prepared, transcript: tuple[str, str] | None) -> LLMCall:
+    """The one pass of a model that cannot hear: the features, the timeline and the transcript (cut to fit, said in
+    `transcript_words`); a recording measured as speech is analysed as speech (speech.py)."""
+    options = prepared.options
+    text, cut = truncate_transcript(transcript[1]) if transcript else (None, False)
+    if transcript and text and cut:
+        prepared.transcript_words = (len(text.split()) - 1, len(transcript[1].split()))  # less the "[…]"
+    speech = prepared.speech_share is not None and options.task == "analyze"
+    user = text_only_prompt(options.task, features_text=prepared.features_text,
+                            timeline_text=describe_timeline(list(zip(prepared.spans, prepared.span_features,
+                                                                     strict=True))),
+                            transcript=text, transcript_truncated=cut, user_prompt=options.prompt,
+                            instruction=speech_instruction(prepared.speech_share or 0.0) if speech else None)
+    return LLMCall("text", GenerateOptions(
+        messages=({"role": "user", "content": user},), system=SPEECH_SYSTEM if speech else SYSTEM_PROMPTS[options.task],
+        max_length=options.max_new_tokens, temperature=float(options.temperature), seed=options.seed,
+        model_type=options.model_variant))

@@ -41,7 +41,7 @@ from .files import partial_names, result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, check_can_transcribe, clip_seconds, hears_audio
-from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at
+from .passes import Generated, LLMCall, ModelHost, Prepared, answer_warnings, looking_at, text_call
 from .prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,
@@ -50,18 +50,16 @@ from .prompts import (
     chunk_prompt,
     compact_features,
     describe_features,
-    describe_timeline,
     group_for_merge,
     merge_prompt,
     plan_chunks,
     plan_sections,
     render_text,
     single_clip_prompt,
-    text_only_prompt,
     transcript_answer,
-    truncate_transcript,
 )
 from .result import analysis_result, keep_canceled, took_running_pass
+from .speech import speech_share
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +139,14 @@ class Gemma3NProcessor:
             music_text=music_text, grounded_on=grounding.sources if grounding is not None else [],
             transcript_doubts=list(grounding.transcript_doubts) if grounding is not None else [],
             channels=channels, features=measured.features, features_text=features_text, audio_input=audio_input,
+            speech_share=speech_share(grounding.pitch if grounding is not None else None),
             spans=measured.spans, span_features=[compact_features(f) for f in measured.span_features], calls=[])
         if audio_input:
             prepared.model_audio = measured.model_audio
             prepared.model_sample_rate = MODEL_SAMPLE_RATE
             prepared.calls = self._audio_calls(prepared, measured.span_features)
         else:
-            prepared.calls = [self._text_call(prepared, transcript)]
+            prepared.calls = [text_call(prepared, transcript)]
             if transcript:
                 prepared.transcript_source, prepared.transcript_text = transcript
         prepared.seconds = time.perf_counter() - started
@@ -183,17 +182,6 @@ class Gemma3NProcessor:
         if prepared.model_audio is None or span is None:
             raise ValueError("only the audio path cuts chunks")
         return AudioClip(prepared.model_audio, span.start_seconds, span.end_seconds)
-
-    def _text_call(self, prepared: Prepared, transcript: tuple[str, str] | None) -> LLMCall:
-        options = prepared.options
-        text, cut = truncate_transcript(transcript[1]) if transcript else (None, False)
-        if transcript and text and cut:
-            prepared.transcript_words = (len(text.split()) - 1, len(transcript[1].split()))  # less the "[…]"
-        user = text_only_prompt(options.task, features_text=prepared.features_text,
-                                timeline_text=describe_timeline(list(zip(prepared.spans, prepared.span_features,
-                                                                         strict=True))),
-                                transcript=text, transcript_truncated=cut, user_prompt=options.prompt)
-        return LLMCall("text", self._generate_options(options, user=user, max_length=options.max_new_tokens))
 
     # -- forward -----------------------------------------------------------------------------------------
     def ensure_model(self, prepared: Prepared, *, progress: Progress | None = None) -> float | None:

@@ -230,8 +230,10 @@ def merge_prompt(task: str, *, notes: Sequence[tuple[str, str]], features_text: 
 
 
 def text_only_prompt(task: str, *, features_text: str, timeline_text: str, transcript: str | None = None,
-                     transcript_truncated: bool = False, user_prompt: str | None = None) -> str:
-    """The one pass of a model that cannot hear: measurements (and a Whisper transcript when there is one)."""
+                     transcript_truncated: bool = False, user_prompt: str | None = None,
+                     instruction: str | None = None) -> str:
+    """The one pass of a model that cannot hear: measurements (and a Whisper transcript when there is one).
+    `instruction`: the analyze task's own, where it is not the music analysis' (a recording of speech)."""
     parts = ["You cannot hear this recording; you are given measurements of it.",
              f"Measured features of the whole recording:\n{features_text}",
              f"Timeline (per section):\n{timeline_text}"]
@@ -249,7 +251,7 @@ def text_only_prompt(task: str, *, features_text: str, timeline_text: str, trans
             parts.append("No transcript is available: say that the words cannot be determined from measurements, "
                          "then describe the sound of the recording from the measurements.")
     else:
-        parts.append(TASK_INSTRUCTIONS["analyze"])
+        parts.append(instruction or TASK_INSTRUCTIONS["analyze"])
     return "\n\n".join(parts) + _extra(user_prompt)
 
 

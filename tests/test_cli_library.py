@@ -174,3 +174,23 @@ def test_similar_says_what_each_track_was_compared_on(server, client, tmp_path):
     row = next(line for line in near.stdout.splitlines() if "pitch-only.wav" in line and sid in line)
     assert re.search(r"\b15%", row), row
     assert "is listed after every track compared on all of it, whatever its distance" in near.stderr, near.stderr
+
+
+def test_a_short_clip_is_listed_with_its_length_not_as_0_00(server, client, tmp_path):
+    """A stranger's one-word clips (KTuberling's spoken words, 0.8-1.5 s) were listed by `library list` with the
+    length "0:00" (or "0:01"), as if empty; under a minute the length keeps its tenths."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_api_sessions import upload
+
+    sid = client.post("/sessions").json()["session_id"]
+    t = np.arange(int(0.9 * 22050)) / 22050
+    sf.write(tmp_path / "word.wav", (0.3 * np.sin(2 * np.pi * (180 + 60 * t) * t)).astype(np.float32), 22050)
+    assert upload(client, sid, tmp_path / "word.wav").status_code == 201
+    job = client.post(f"/process/features/{sid}", json={"file": "word.wav"}).json()
+    assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    table = ma(cli_env(server, tmp_path), "library", "list", "--session", sid)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if "word.wav" in line)
+    assert "0:00.9" in row and not re.search(r"\b0:00\b(?!\.)", row), row

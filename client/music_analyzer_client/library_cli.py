@@ -237,7 +237,7 @@ def _track_row(t: dict[str, Any]) -> list[str]:
     return [str(t.get("track_id")), str(t.get("session_id")), str(t.get("filename")), _key(t),
             _bpm(t.get("tempo_bpm")) + (f" ({t['tempo_match']})" if t.get("tempo_match") not in (None, "exact")
                                         else ""),
-            str(t.get("metre") or ""), _clock(t.get("duration_seconds")), "" if vocals is None else
+            str(t.get("metre") or ""), _length(t.get("duration_seconds")), "" if vocals is None else
             ("yes" if vocals else "no")]
 
 
@@ -283,6 +283,13 @@ def _clock(seconds: Any) -> str:
         return ""
     s = max(0, int(seconds))
     return f"{s // 60}:{s % 60:02d}"
+
+
+def _length(seconds: Any) -> str:
+    """A track's length: m:ss, with tenths under a minute (a 0.9 s spoken word had read "0:00", as if empty)."""
+    if isinstance(seconds, int | float) and 0 <= seconds < 60:
+        return f"0:{math.floor(seconds * 10) / 10:04.1f}"
+    return _clock(seconds)
 
 
 def _cut(text: str) -> str:

@@ -50,7 +50,7 @@ def test_speech_is_analysed_as_speech_not_as_music(manager, tmp_path):
     result = run_gemma3n(manager=manager, audio_path=audio, results_dir=results, options=options)
     prompt = result["prompt_text"]
     assert TASK_INSTRUCTIONS["analyze"] not in prompt  # "Describe the music's mood, instrumentation, ..."
-    assert "measured this recording as speech, not music" in prompt and "Do not describe music" in prompt
+    assert "Task: describe this spoken recording (" in prompt and "of it is a speaking voice, as measured" in prompt
     assert result["grounded_on"] == [f"pitch_{audio.stem}.json"]
 
 
@@ -62,4 +62,8 @@ def test_an_answer_that_calls_speech_music_is_warned_of():
     assert "measured the recording as speech (95% of it a speaking voice" in warning[0]
     # taken back by a negation, or of a recording that is not speech: nothing to say
     assert music_talk_warning("A woman speaks calmly; there is no music and no instruments.", 0.95) == []
+    assert music_talk_warning("It has no chords, beat or melody. Do not describe music, instruments or a song.",
+                              0.95) == []  # a negation holds to the end of its clause
+    assert music_talk_warning("The voice is not loud, but the song is sad.", 0.95)[0].startswith(
+        'the answer describes music ("song")')
     assert music_talk_warning(answer, None) == []

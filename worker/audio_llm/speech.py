@@ -5,7 +5,7 @@ audiobook whose pitch result said "speech, not music" (95 % of it a speaking voi
 mood is a mix of electronic and classical music" with no word of doubt. Where the session's pitch result finds
 speech in SPEECH_SHARE_MIN of the recording or more, a model that cannot hear is asked to describe the speaking
 instead (the voice, what is talked about, the recording), and an answer of any model that still talks of music
-is named in the result's warnings.
+is named in the result's warnings (a music word after a negation in its clause is no claim).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ SPEECH_SYSTEM = ("You are an audio analyst. Ground every statement in the measur
 MUSIC_WORDS = re.compile(r"\b(music|musical|songs?|melod(?:y|ies|ic)|instruments?|instrumentation|genre|chords?)\b",
                          re.I)
 NEGATION = re.compile(r"\b(no|not|without|neither|nor|never|none)\b|n't\b", re.I)
-NEGATION_WORDS = 3  # words before a music word in which a negation takes it back
+CLAUSE_END = re.compile(r"[.;:!?\n]|\bbut\b", re.I)  # a negation holds to the end of its clause
 
 
 def speech_share(pitch: Mapping[str, Any] | None) -> float | None:
@@ -35,20 +35,21 @@ def speech_share(pitch: Mapping[str, Any] | None) -> float | None:
 
 
 def speech_instruction(share: float) -> str:
-    """The analyze instruction of a text-only pass over a recording measured as speech."""
-    return (f"This service's music analysis measured this recording as speech, not music ({share:.0%} of it is "
-            "a speaking voice, with no chords, beat or melody). Describe it as speech: the voice or voices and how "
-            "they speak (pace, tone, pauses), what is talked about (from the transcript, where there is one), and "
-            "the recording quality (loudness, noise, space), citing the measured features as evidence. Do not "
-            "describe music, instruments, a song or a genre.")
+    """The analyze instruction of a text-only pass over a recording measured as speech. Worded as a task and with
+    no music word: SmolLM2 copied a longer instruction back as its answer ("This service's music analysis measured
+    ... Do not describe music, instruments, a song or a genre."), music words and all."""
+    return (f"Task: describe this spoken recording ({share:.0%} of it is a speaking voice, as measured): the voices "
+            "and how they speak, what is talked about (from the transcript), and the recording quality, citing the "
+            "measured features.")
 
 
 def music_claims(answer: str) -> list[str]:
-    """The music words of `answer` that no negation just before takes back, in order."""
+    """The music words of `answer` that no negation earlier in their clause takes back ("no chords, beat or melody",
+    "not music, instruments or a song"), in order."""
     found = []
     for match in MUSIC_WORDS.finditer(answer):
-        before = answer[:match.start()].split()[-NEGATION_WORDS:]
-        if not NEGATION.search(" ".join(before)):
+        clause = CLAUSE_END.split(answer[:match.start()])[-1]
+        if not NEGATION.search(clause):
             found.append(match.group(0).lower())
     return found
 

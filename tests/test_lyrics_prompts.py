@@ -160,3 +160,24 @@ def test_the_lyrics_result_names_a_made_up_quote():
     assert result["unheard_quotes"] == ["the sun will never shine"]
     assert any('"the sun will never shine"' in w for w in result["warnings"])
     assert "Warning: the analysis quotes words the transcript does not hold" in _text({**result, "files": []})
+
+
+def test_a_transcript_cut_for_the_prompt_says_how_much_was_read():
+    """The lyrics analysis of a 30-minute audiobook (357 lines of words) read its first 200, up to 18:08 of 30:17,
+    and said only that it read "its beginning"."""
+    from pathlib import Path
+
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result
+    from worker.lyrics.prompts import MAX_LINES, lyrics_prompt
+
+    lines = [{"start": 5.0 * i, "end": 5.0 * i + 4.5, "text": f"Line {i} of the talk about the harbour."}
+             for i in range(359)]
+    _, cut = lyrics_prompt(lines, language="en", music_text="", sees_image=False)
+    assert cut and MAX_LINES == 200
+    generated = {"response": "Themes: a harbour", "model": "smollm2-135m", "finish_reason": "stop",
+                 "tokens_generated": 4, "seconds": 1.0}
+    result = _result(Path("talk.wav"), LyricsOptions(), None, {"language": "en", "warnings": []}, "t.json", lines,
+                     cut, generated, [])
+    assert ("the transcript was too long to quote whole; the analysis read its beginning (its first 200 of 359 "
+            "lines, up to 16:39 of 29:54)") in result["warnings"], result["warnings"]

@@ -22,7 +22,7 @@ from worker.transcription.pipeline import DOUBTS, SILENT
 
 from .explicit import explicit_words
 from .options import LyricsOptions
-from .prompts import SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
+from .prompts import MAX_LINES, SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
 from .quotes import unheard_quotes, unheard_warning
 
 CANCELED_NOTE = "CANCELED: a partial lyrics analysis (finish_reason canceled): the text written before the cancel\n\n"
@@ -94,8 +94,10 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     warnings = []
     if generated["finish_reason"] == "length":
         warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
-    if cut:
-        warnings.append("the transcript was too long to quote whole; the analysis read its beginning")
+    if cut:  # how much: a 30-minute talk had been read up to 18:08 of 30:17, "its beginning" alone said
+        read, last = lines[MAX_LINES - 1], lines[-1]
+        warnings.append("the transcript was too long to quote whole; the analysis read its beginning (its first "
+                        f"{MAX_LINES} of {len(lines)} lines, up to {clock(read['end'])} of {clock(last['end'])})")
     if not lines and SILENT in (transcript.get("warnings") or []):  # Whisper found no sound at all: "may be
         # instrumental" contradicted the transcript's own "the audio is silent" (a stranger's 300 s of zeros)
         warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")

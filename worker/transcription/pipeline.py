@@ -30,6 +30,7 @@ from .alignment import words_missing_warning
 from .language import UNCERTAIN, few_words_warning, is_english_only, uncertain_words_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
+from .unheard import unheard_warning
 
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 # s: shorter audio is refused (`audio_too_short`), as music analysis refuses it (worker/music/pipeline.py): a
@@ -86,6 +87,7 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
     options_now = options
     windows = 0
     silent: list[float] = []  # seconds of each stretch of digital silence not transcribed
+    heard: list[tuple[float, float]] = []  # where the voice activity detector heard a voice (recording time)
     for window in whisper_windows(blocks, window_seconds=window_seconds):
         windows += 1
         if windows == 1 and len(window) < MIN_SECONDS * SAMPLE_RATE:  # a first window ends at a cut in the last
@@ -95,7 +97,7 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
                 silent.append(len(piece) / SAMPLE_RATE)
             elif len(piece) >= MIN_SECONDS * SAMPLE_RATE:  # (a blip between two silences: no word in it)
                 info = _transcribe_window(model, piece, options_now, offset=offset, out=out, progress=progress,
-                                          total_seconds=total_seconds)
+                                          total_seconds=total_seconds, heard=heard)
                 if first is None:
                     first = info
                     options_now = dataclasses.replace(options, language=options.language or info.language)
@@ -115,6 +117,8 @@ def transcribe_blocks(model, blocks: Iterable[np.ndarray], options: WhisperOptio
         if not any(s["text"] for s in out):
             warnings.append(NO_WORDS)
     english_only = is_english_only(model, options.model)
+    if any(s["text"] for s in out):  # (no word at all: NO_WORDS says it)
+        warnings += unheard_warning(heard, out, english_only=english_only, model_name=options.model)
     warnings += doubt_or_language_warnings(out, english_only=english_only, model_name=options.model)
     if options.word_timestamps:
         warnings += words_missing_warning(out)
@@ -213,7 +217,8 @@ def is_silent(window: np.ndarray) -> bool:
 
 
 def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, offset: float, out: list[dict],
-                       progress: Progress | None, total_seconds: float | None):
+                       progress: Progress | None, total_seconds: float | None,
+                       heard: list[tuple[float, float]] | None = None):
     segments, info = model.transcribe(
         audio, language=options.language, task=options.task, beam_size=options.beam_size,
         word_timestamps=options.word_timestamps, vad_filter=options.vad,
@@ -221,6 +226,8 @@ def _transcribe_window(model, audio: np.ndarray, options: WhisperOptions, *, off
         condition_on_previous_text=False)
     total = total_seconds or (offset + float(info.duration)) or 1e-9
     voiced = voiced_spans(audio)
+    if heard is not None:
+        heard += [(a + offset, b + offset) for a, b in voiced]
     # Whisper's timestamp tokens step by 20 ms up to 30 s and can name a time past the audio (a 0.5 s noise
     # got a segment 0.0-2.0 s without word times): every time is kept within the window it was heard in
     length = len(audio) / SAMPLE_RATE

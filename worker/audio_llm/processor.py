@@ -41,7 +41,7 @@ from .files import partial_names, result_names
 from .grounding import Grounding, describe_music, find_grounding, heard_transcript
 from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, check_can_transcribe, clip_seconds, hears_audio
-from .passes import Generated, LLMCall, ModelHost, Prepared, answer_warnings, looking_at, text_call
+from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at, text_call
 from .prompts import (
     CHUNK_NOTE_TOKENS,
     MERGE_INPUT_CHARS,

@@ -107,6 +107,27 @@ def test_an_analysis_of_a_transcript_whisper_doubted_passes_the_doubt_on(tmp_pat
     assert not any(w.startswith("the analysis") for w in none["warnings"]), none["warnings"]
 
 
+def test_a_voice_the_transcript_has_no_words_for_is_passed_on(tmp_path):
+    """tiny.en wrote nothing for the French half of a story read in English then French, and the transcript now says
+    so; the lyrics analysis of that transcript had dropped the warning (it passes on only the ones that begin as
+    Whisper's doubts), so it read the English half as the whole, unsaid."""
+    from pathlib import Path
+
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result
+    from worker.transcription.unheard import unheard_warning
+
+    lines = [{"text": "Once upon a time there was a fox.", "start": 0.0, "end": 60.0}]
+    unheard = unheard_warning([(0.0, 60.0), (62.0, 116.0)], lines, english_only=True, model_name="tiny.en")
+    assert unheard and unheard[0].startswith("a voice was heard for 54.0 s"), unheard
+    transcript = {"language": "en", "segments": lines, "warnings": unheard}
+    generated = {"response": "Themes: a fox", "model": "smollm2-135m", "finish_reason": "stop",
+                 "tokens_generated": 4, "seconds": 1.0}
+    result = _result(Path("story.ogg"), LyricsOptions(), None, transcript, "transcript_story.json", lines, False,
+                     generated, [])
+    assert f"the analysis read a doubtful transcript: {unheard[0]}" in result["warnings"], result["warnings"]
+
+
 def test_a_line_without_a_word_is_no_lyrics():
     """Whisper's "." for an instrumental went to the model as lyrics (it wrote about it), and "the . ." counted as
     three words."""

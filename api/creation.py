@@ -34,7 +34,8 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.I)
 
 def create_job(job_type: str, *, owner: str, session_id: str | None, options: JobOptions, body: dict[str, Any],
                files: list[str] | None = None, batch: bool = False, queue: str | None = None,
-               answer: tuple[dict[str, Any], str] | None = None, asked_by: str | None = None) -> dict:
+               answer: tuple[dict[str, Any], str] | None = None, asked_by: str | None = None,
+               to_node: str | None = None) -> dict:
     """The job this request makes: a new one, or the one its Idempotency-Key already names. `answer` (the result,
     how it was found): the request has answered it, and the job is recorded finished (jobs/submit.py). `asked_by`: the
     caller, when an admin acts for `owner` (a fileless job's worker says so: jobs/submit.py)."""
@@ -61,7 +62,7 @@ def create_job(job_type: str, *, owner: str, session_id: str | None, options: Jo
                                   webhook=hook)
         elif session_id is None:
             job = submit(job_type, owner=owner, session_id=None, options=options, files=files, batch=batch,
-                         queue=queue, webhook=hook, asked_by=asked_by)
+                         queue=queue, webhook=hook, asked_by=asked_by, to_node=to_node)
         else:  # a session's job writes results: what it will write must fit in the owner's quota (api/quota.py)
             store = svc.sessions.of(owner)
             estimate = job_output_estimate(store, session_id, job_type, options, files or [])

@@ -16,7 +16,9 @@ from api.creation import wait_seconds as creation_wait_seconds
 from api.process import json_body, options_of
 from api.waits import waits
 from config import MODEL_REGISTRY
+from jobs.gpu_routing import gpu_workers
 from jobs.services import services
+from jobs.submit import submit
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 from worker.llm.choice import AUTO, PREFERENCES, choose_model
@@ -43,7 +45,12 @@ def current_status() -> dict:
     status["auto"] = auto_choices(downloaded)
     for row in status["models"]:
         row["present"] = weights_here(row.get("model_type"), downloaded)
+    # each live GPU worker's resident model and the models it can load (jobs/gpu_routing.py); its name to admins only
+    status["gpu_workers"] = [{"worker": w.node, "current_model": w.resident, "models_usable": sorted(w.usable)}
+                             for w in gpu_workers(svc, current_app.config["GPU_QUEUE"])]
     if not access.caller().admin:
+        for worker in status["gpu_workers"]:
+            worker["worker"] = None
         for row in status["models"]:
             row.update(dict.fromkeys(SERVER_PATH_FIELDS))
         # the worker's handle names its host and pid, shown to admins only (as the probe's worker and pid are)
@@ -117,27 +124,45 @@ def wait_seconds(body: dict) -> float:
 
 
 def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str | None = None,
-                 answer: tuple[dict, str] | None = None, asked_by: str | None = None):
+                 answer: tuple[dict, str] | None = None, asked_by: str | None = None, to_node: str | None = None,
+                 also: list[dict] | None = None):
     """The model routes' answer: 200 with the result (and `job_id`) if the job ends within `wait` (body or query,
     default SYNC_WAIT_SECONDS), the error's own status if it fails, else 202 with the job to follow. `answer`: the
     request has answered it (create_job): 200 with it, whatever the wait; `asked_by`: the caller, when acting for
-    `owner` (create_job)."""
+    `owner` (create_job); `to_node`: the GPU worker it goes to; `also`: more jobs of the request (an unload of each
+    holder's model), waited for too and listed in `unloads`."""
     wait = wait_seconds(body)
     job = create_job(job_type, owner=owner or access.caller().name, session_id=None, options=options, body=body,
-                     answer=answer, asked_by=asked_by)
+                     answer=answer, asked_by=asked_by, to_node=to_node)
     svc = services()
     with waits().share(access.caller().name) as may_wait:
         # past the caller's share of this process the 202 comes at once, as when the job outlasts the wait
         done = svc.jobs.wait(job["job_id"], wait) if may_wait else svc.jobs.get(job["job_id"])
+        ended = [svc.jobs.wait(j["job_id"], wait) if may_wait else svc.jobs.get(j["job_id"]) for j in also or []]
     if done and done["state"] == "succeeded":
-        # with its job's id, as the 202 and the failure have it: a client found the job in GET /jobs by guessing
+        # with its job's id, as the 202 and the failure have it: a client found the job in GET /jobs by guessing;
+        # and, to an admin, the GPU worker that ran it (`gpu@host`), as GET /jobs/<id> names it
         result = done["result"]
-        return jsonify({**result, "job_id": job["job_id"]} if isinstance(result, dict) else result), 200
+        if not isinstance(result, dict):
+            return jsonify(result), 200
+        extra = {"unloads": [_ran(j) for j in [done, *ended] if j]} if also is not None else {}
+        return jsonify({**result, "job_id": job["job_id"], "worker": _node(done), **extra}), 200
     if done and done["state"] == "failed":
         # the status the error's class carries, recorded with the job by the worker
         return jsonify({"error": done["error"], "job_id": job["job_id"]}), done.get("error_status") or 500
     return jsonify({"job_id": job["job_id"], "status_url": url_for("jobs.get_job", job_id=job["job_id"]),
                     "state": done["state"] if done else "queued"}), 202
+
+
+def _node(job: dict) -> str | None:
+    return str(job.get("worker") or "").split("#", 1)[0] or None if access.caller().admin else None
+
+
+def _ran(job: dict) -> dict:
+    """One unload of the request: its job, state, the model it unloaded, its worker (to admins)."""
+    result = job.get("result") if isinstance(job.get("result"), dict) else {}
+    return {"job_id": job["job_id"], "state": job["state"], "unloaded": (result or {}).get("unloaded"),
+            "worker": _node(job)}
 
 
 @bp.post("/load")
@@ -152,7 +177,14 @@ def load():
 def unload():
     body = json_body()
     options = options_of(NoOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
-    return run_and_wait("model_unload", options, body)
+    # with several GPU workers, each one holding a model unloads it: one job each (jobs/gpu_routing.py)
+    workers = gpu_workers(services(), current_app.config["GPU_QUEUE"])
+    holders = [w.node for w in workers if w.resident] if len(workers) > 1 else []
+    if len(holders) < 2:
+        return run_and_wait("model_unload", options, body)
+    also = [submit("model_unload", owner=access.caller().name, session_id=None, options=options, to_node=node)
+            for node in holders[1:]]
+    return run_and_wait("model_unload", options, body, to_node=holders[0], also=also)
 
 
 @bp.post("/generate")

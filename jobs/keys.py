@@ -28,6 +28,7 @@
     ma:workers                set: worker names
     ma:worker-jobs:<name>     set: job ids a worker runs now
     ma:models:status          string: the GPU worker's model status JSON
+    ma:gpu-routed             hash: job id -> the GPU worker (node) whose own queue it was sent to (gpu_routing.py)
     ma:host-cpu-jobs:<host>   zset: the CPU pool's running job ids on one host (its hostname) by the time their lease
                               ends; what TORCH_NUM_THREADS=auto leaves to them (jobs/host_pool.py)
     ma:cache:<owner>:<type>:<options>:<audio sha256>  string: a cached result (jobs/cache.py)
@@ -65,6 +66,7 @@ DATA_DIR_CLAIM = f"{PREFIX}data-dir"  # hash: the data directory this database s
 STOPPED_WORKERS = f"{PREFIX}stopped-workers"  # hash: node name -> why it stopped for good (jobs/workers.py)
 CODE_VERSION = f"{PREFIX}code-version"  # the analysis code the last worker to start runs (jobs/cache.py)
 MODEL_STATUS = f"{PREFIX}models:status_by_worker"  # hash: worker identity -> its ModelManager status
+GPU_ROUTED = f"{PREFIX}gpu-routed"  # hash: job id -> "<node>|<time>", the GPU worker whose own queue it was sent to
 WEBHOOKS_DUE = f"{PREFIX}webhooks:due"
 WEBHOOKS_WAKE = f"{PREFIX}webhooks:wake"
 OWNER_MIGRATION_LOCK = f"{PREFIX}owner-migration"

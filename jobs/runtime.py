@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 
 from celery import signals
 from flask import Flask, current_app
+from kombu import Exchange, Queue
 
 from models import ModelManager
 from redis_server import KEEPS_NOTHING_NOTE, keeps_nothing
@@ -54,6 +55,7 @@ from worker.llm.host_load import cores_taken
 from . import metrics
 from .cache import code_version
 from .data_epoch import EmptiedWatch
+from .gpu_routing import direct_queue, queue_for, reroute_stranded, usable_models
 from .host_pool import HostPool
 from .left_copies import remove_left_copies
 from .overdue import stop_overdue
@@ -78,8 +80,10 @@ def new_identity(node: str) -> str:
 
 
 class WorkerRuntime:
-    def __init__(self, flask_app: Flask, *, identity: str, node: str, queues: list[str], concurrency: int = 1):
+    def __init__(self, flask_app: Flask, *, identity: str, node: str, queues: list[str], concurrency: int = 1,
+                 own_queue: str | None = None):
         self.app = flask_app
+        self.own_queue = own_queue  # a GPU worker's queue of its own (jobs/gpu_routing.py)
         self.hostname = identity  # what job records and the registry name this worker by
         self.node = node
         self.queues = queues
@@ -181,10 +185,16 @@ class WorkerRuntime:
         # code_version: which analysis code it runs (/health says when the live workers differ: jobs/cache.py)
         svc.workers.beat(self.hostname, node=self.node, pid=os.getpid(), queues=self.queues,
                          concurrency=self.concurrency, started_at=self.started_at, code_version=code_version(),
-                         **warmup)
+                         **warmup, **self._routing())
         if self.runs_analysis:  # the leases of its running jobs on this host (TORCH_NUM_THREADS=auto: host_pool.py)
             HostPool(svc.redis, lease_seconds=svc.workers.ttl_seconds).renew(svc.workers.current(self.hostname))
         self._emptied.check(svc.jobs.r)
+
+    def _routing(self) -> dict[str, Any]:
+        """A GPU worker's own queue and the models it can load, for the API's choice of a worker (gpu_routing.py)."""
+        if self.own_queue is None:
+            return {}
+        return {"direct_queue": self.own_queue, "models_usable": usable_models(self.app.config)}
 
     def _loop(self) -> None:
         interval = float(self.app.config["HEARTBEAT_SECONDS"])
@@ -202,6 +212,7 @@ class WorkerRuntime:
                 if n % RECOVERY_EVERY_BEATS == 0:
                     self.recover_orphans()
                     self.publish_stranded()
+                    self.reroute_stranded()
                     self.restore_unstarted(older_than=interval * UNPUBLISHED_GRACE_BEATS)
                 self._away.answered()
             except Exception as e:  # Redis down: keep trying, the worker itself reconnects
@@ -214,8 +225,21 @@ class WorkerRuntime:
                                publish=self._republish, suspects=self._suspects, holds_message=self._holds_message)
 
     def _republish(self, job: dict) -> None:
-        with self.app.app_context():  # first in line (priority 0): it had had its turn
-            publish(job["task"], job["job_id"], job["queue"])
+        with self.app.app_context():  # first in line (priority 0): it had had its turn; to a GPU worker that can run it
+            publish(job["task"], job["job_id"], queue_for(job, svc=self._services(), settings=self.app.config,
+                                                          rerouting=True))
+
+    def reroute_stranded(self) -> list[str]:
+        """Send again the queued jobs waiting in the own queue of a GPU worker that died (jobs/gpu_routing.py)."""
+        svc = self._services()
+
+        def send(job: dict, queue: str) -> None:
+            with self.app.app_context():
+                publish(job["task"], job["job_id"], queue,
+                        priority=svc.jobs.active.priority(owner=job["owner"], queue=job["queue"], job_id=job["job_id"]))
+
+        return reroute_stranded(svc, self.app.config, by=self.hostname, lock_seconds=RECOVERY_LOCK_SECONDS,
+                                publish=send)
 
     def _holds_message(self, job: dict) -> bool:
         return self._on_broker(lambda channel: holds_message(channel, job["job_id"], job["queue"]))
@@ -249,7 +273,7 @@ class WorkerRuntime:
                                            seconds=RECOVERY_LOCK_SECONDS, publish=True):
                 continue  # another worker is publishing it
             with self.app.app_context():  # its turn as its publisher would have given it
-                publish(job["task"], job_id, job["queue"],
+                publish(job["task"], job_id, queue_for(job, svc=svc, settings=self.app.config),
                         priority=svc.jobs.active.priority(owner=job["owner"], queue=job["queue"], job_id=job_id))
             svc.jobs.published(job_id)
             log.warning("job %s published by recovery: whoever queued it stopped before sending its message", job_id)
@@ -299,9 +323,14 @@ def _on_worker_init(sender=None, **kwargs):
     if flask_app is None:
         return
     consume = sender.app.amqp.queues.consume_from or sender.app.amqp.queues
+    queues = sorted(consume)
+    own = None
+    if flask_app.config["GPU_QUEUE"] in queues:  # a GPU worker: also a queue of its own, before its consumer starts
+        own = direct_queue(flask_app.config["GPU_QUEUE"], sender.hostname)
+        sender.app.amqp.queues.select_add(Queue(own, Exchange(own, type="direct"), routing_key=own))
     identity = new_identity(sender.hostname)
-    runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=sorted(consume),
-                            concurrency=int(getattr(sender, "concurrency", 1) or 1))
+    runtime = WorkerRuntime(flask_app, identity=identity, node=sender.hostname, queues=queues,
+                            concurrency=int(getattr(sender, "concurrency", 1) or 1), own_queue=own)
     flask_app.extensions[_runtime_key(sender.hostname)] = runtime
     _RUNTIMES[sender.hostname] = runtime  # the shutdown signal names the node only
     # Tasks record this name on their jobs (prefork pool children inherit it); liveness is judged by

@@ -18,6 +18,7 @@ from worker.options import JobOptions
 
 from .cache import adopt, cacheable, content_digest, hits_for_all
 from .erasure import withdraw_if_gone
+from .gpu_routing import queue_for
 from .library_index import index_job_tracks
 from .queue_storage import QueueStorageFull
 from .record import files_read
@@ -33,7 +34,7 @@ LIBRARY_INDEX_TASK = "music_analyzer.library_index"  # tasks.library_index_task
 def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOptions,
            files: list[str] | None = None, batch: bool = False, queue: str | None = None,
            webhook: WebhookRequest | None = None, capped: bool = True, output_estimate: int | None = None,
-           audio_seconds: float | None = None, asked_by: str | None = None) -> dict:
+           audio_seconds: float | None = None, asked_by: str | None = None, to_node: str | None = None) -> dict:
     """Record a queued job of `owner` and publish it to its queue (or `queue`). Returns the job record.
     `output_estimate`: the bytes it will write into the session, held against the owner's quota until it ends;
     `audio_seconds`: the length of the audio it reads (what its expected run is measured on, jobs/estimates.py).
@@ -42,7 +43,8 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
 
     The record's params are `{"files", "batch", "options"}` for every type: the worker rebuilds the
     options with the same `from_request` call the route made; and `asked_by`, the caller, when it is not `owner` (an
-    admin's ?owner=: a library question's answer names whose library it is, JobContext.asked_by).
+    admin's ?owner=: a library question's answer names whose library it is, JobContext.asked_by). A GPU job goes to
+    the GPU worker that has its model where several serve the queue (jobs/gpu_routing.py); `to_node`: to that one's.
     """
     kind = JOB_TYPES[job_type]
     if not isinstance(options, kind.options):
@@ -59,7 +61,7 @@ def submit(job_type: str, *, owner: str, session_id: str | None, options: JobOpt
         # the album art it reads too (`image`): an image deleted meanwhile had been missing when the job ran
         _withdraw_if_gone(job, owner=owner, session_id=session_id, files=files_read(params))
         # its turn among the queue's users (jobs/fairness.py)
-        publish(kind.task, job["job_id"], queue,
+        publish(kind.task, job["job_id"], queue_for(job, svc=svc, settings=current_app.config, node=to_node),
                 priority=svc.jobs.active.priority(owner=owner, queue=queue, job_id=job["job_id"]))
     # a process that dies before this line (a killed API, a lost connection) leaves the job in the store's
     # unpublished set, and a worker's recovery publishes it (jobs/runtime.py): never queued for good

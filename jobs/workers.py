@@ -193,6 +193,11 @@ class ModelStatusBoard:
         entry = json.dumps({**status, "published_by": worker, "published_at": time.time()}, default=str)
         self.r.hset(keys.MODEL_STATUS, worker or "", entry)
 
+    def resident_by_worker(self) -> dict[str, str | None]:
+        """Each worker's resident LLM as it last published it (by identity; a gone worker's entry included)."""
+        return {text(worker): json.loads(raw).get("current_model") for worker, raw in self.r.hgetall(
+            keys.MODEL_STATUS).items()}
+
     def read(self) -> dict | None:
         """The status of the live worker holding a model (the latest published where several do), else the latest
         a live worker published; None when none did. A worker whose heartbeat has expired is left out: the models

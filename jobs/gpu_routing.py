@@ -196,3 +196,35 @@ def reroute_stranded(svc: Services, settings: Mapping[str, Any], *, by: str, loc
         log.warning("job %s sent again to %s: the GPU worker %s it waited for stopped", job_id, queue, node)
         moved.append(job_id)
     return moved
+
+
+def hand_on(svc: Services, settings: Mapping[str, Any], job_id: str, *, node: str, delivered_from: str | None,
+            publish: Callable[[dict, str], None]) -> str | None:
+    """A GPU worker took from the shared queue a queued job needing a model it cannot load while a live peer can (the
+    API had seen one GPU worker, or none, when it queued it): the job is sent to that peer's own queue (noted in
+    ROUTED), not failed here. Returns that queue; None: it runs here (a job from this worker's own queue always does).
+    A kill between the send and this message's acknowledgement leaves two messages: the job starts once."""
+    if delivered_from != settings["GPU_QUEUE"]:
+        return None
+    job = svc.jobs.get(job_id)
+    if job is None or job["state"] != "queued" or job["queue"] != settings["GPU_QUEUE"]:
+        return None
+    want = wanted_model(str(job["type"]), (job.get("params") or {}).get("options") or {}, settings)
+    if want is None:
+        return None
+    workers = gpu_workers(svc, str(settings["GPU_QUEUE"]))
+    peers = [w for w in workers if w.node != node]
+    if want == "":  # the resident one: here if this worker holds one, else DEFAULT_MODEL as the worker would load
+        mine = next((w.resident for w in workers if w.node == node), None)
+        want = None if mine else str(settings.get("DEFAULT_MODEL") or "")
+    if not want or not peers or want in usable_models(settings):
+        return None
+    able = [w for w in peers if w.resident == want or want in w.usable]
+    if not able:
+        return None  # nobody can: it fails here saying why, as before
+    target = min(able, key=lambda w: (w.resident != want, w.load))
+    svc.redis.hset(keys.GPU_ROUTED, job_id, f"{target.node}|{time.time()}")
+    publish(job, target.queue)
+    log.warning("job %s needs %s, whose weights this worker cannot load: sent on to %s", job_id, want, target.node)
+    return target.queue
+

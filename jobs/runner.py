@@ -31,12 +31,14 @@ from .batch_run import RunOne, for_each_file  # noqa: F401  (the work functions 
 from .batch_so_far import result_files
 from .data_dir_check import HandedOn, on_another_data_dir
 from .estimates import Durations
+from .gpu_routing import hand_on
 from .host_pool import HostPool
 from .library_index import index_job_tracks
 from .lost_records import reinstate
 from .processes import own_handle, process_token
 from .queue_storage import QueueStorageFull, tidy
 from .services import Services, services
+from .submit import publish
 from .types import JOB_TYPES, stored_params
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ def run_job(job_id: str, job_type: str, *, worker: str) -> str:
     try:
         if _while_redis_away(lambda: on_another_data_dir(svc, job_id), "starting the job", forever=True, stop=stop):
             raise HandedOn("its session is in another data directory", requeue=True)
+        if _while_redis_away(lambda: _hand_on(svc, job_id, node), "starting the job", forever=True, stop=stop):
+            return "handed on"  # to a GPU worker that has the model's weights (jobs/gpu_routing.py)
         # listed as this worker's job (the watchdog's handle, overdue.py) before it is recorded running: listed after,
         # a disk that filled in between (or Redis gone) left the job `running` on a live worker that did not list it
         # once the listing's 15 min wait ran out, which nothing recovered
@@ -248,6 +252,19 @@ def _record_end(svc: Services, record: dict | None, end: Callable[[], bool]) -> 
         return
     if _while_redis_away(lambda: reinstate(svc.jobs, record)):
         _while_redis_away(end)
+
+
+def _hand_on(svc: Services, job_id: str, node: str) -> str | None:
+    from celery import current_task
+
+    request = getattr(current_task, "request", None)
+    delivered = (getattr(request, "delivery_info", None) or {}).get("routing_key")
+
+    def send(job: dict, queue: str) -> None:
+        publish(job["task"], job_id, queue,
+                priority=svc.jobs.active.priority(owner=job["owner"], queue=job["queue"], job_id=job_id))
+
+    return hand_on(svc, current_app.config, job_id, node=node, delivered_from=delivered, publish=send)
 
 
 class WorkerStopping(Exception):

@@ -22,6 +22,9 @@ from tests.test_resilience import ROOT, stop_all
 from tests.test_worker_redis_away_log import Followed
 
 GENERATE = {"prompt": "Name a colour.", "max_length": 6, "temperature": 0}
+# a generation that runs for minutes here (greedy: the same each time), to be canceled or killed midway
+COUNTING = {"prompt": "Count from 1 to 5000, separated by commas.", "max_length": 4000, "temperature": 0,
+            "model_type": "smollm2-135m"}
 
 
 def gpu_worker(env: dict, name: str, log: Path, **extra: str):
@@ -59,9 +62,10 @@ def two_gpu_workers(settings, redis_url, smollm2_folder, tmp_path_factory) -> It
     try:
         with serving(app) as base:
             workers.append(gpu_worker(holder_env, names["holder"], tmp / "gpu-a.log")[0])
-            workers.append(gpu_worker({**env, "MODELS_DIR": str(blocker / "models")}, names["empty"],
-                                      tmp / "gpu-b.log")[0])
-            yield {"base": base, "app": app, "names": names, "env": holder_env, "workers": workers, "tmp": tmp}
+            empty_env = {**env, "MODELS_DIR": str(blocker / "models")}
+            workers.append(gpu_worker(empty_env, names["empty"], tmp / "gpu-b.log")[0])
+            yield {"base": base, "app": app, "names": names, "env": holder_env, "empty_env": empty_env,
+                   "workers": workers, "tmp": tmp}
     finally:
         stop_all(workers)
 
@@ -113,15 +117,33 @@ def test_load_and_unload_reach_the_worker_holding_the_model(two_gpu_workers, adm
     assert {w["worker"] for w in user.get("/api/v2/models/status").json()["gpu_workers"]} == {None}
 
 
+def test_jobs_queued_while_one_gpu_worker_was_alive_are_sent_on_by_the_one_without_the_weights(two_gpu_workers,
+                                                                                                admin):
+    """gpu-2@ stopped, the API saw only gpu@ and queued the jobs on the shared queue; gpu-2@, started again while gpu@
+    is busy, takes them from it and sends each on to gpu@'s own queue instead of failing it."""
+    names, svc = two_gpu_workers["names"], two_gpu_workers["app"].extensions["music_analyzer"]
+    stop_all([two_gpu_workers["workers"][1]])  # a stop takes its heartbeat off at once
+    long = admin.post("/api/v2/models/generate", json={**COUNTING, "wait": 0}).json()["job_id"]
+    running = svc.jobs.wait_until(long, lambda j: j["state"] == "running", timeout=300)
+    assert running is not None and node_of(running["worker"]) == names["holder"], running
+    queued = [admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0}).json()["job_id"] for _ in range(3)]
+    worker, out = gpu_worker(two_gpu_workers["empty_env"], names["empty"], two_gpu_workers["tmp"] / "gpu-b2.log")
+    two_gpu_workers["workers"][1] = worker
+    assert out.wait_count(f"sent on to {names['holder']}", 3, timeout=120), "".join(out.lines)
+    assert svc.jobs.get(long)["state"] == "running"  # (else gpu@ had taken them itself: nothing shown)
+    assert admin.delete(f"/jobs/{long}").status_code in (200, 202)
+    done = [admin.wait_job(job_id, timeout=300) for job_id in queued]
+    assert [(j["state"], j["worker"], j["attempts"]) for j in done] == [("succeeded", names["holder"], 1)] * 3, done
+
+
 def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_workers, admin):
     """`gpu@` is killed outright while it generates, a second job waiting in its own queue: both run once, on the
-    worker started with the weights after it (another node name), never on gpu-2@."""
+    worker started with the weights after it (another node name), never on gpu-2@ (the long one canceled there)."""
     names, app = two_gpu_workers["names"], two_gpu_workers["app"]
     svc = app.extensions["music_analyzer"]
-    long = admin.post("/api/v2/models/generate", json={"prompt": "Count from 1 to 500, separated by commas.",
-                                                        "max_length": 400, "temperature": 0, "wait": 0,
-                                                        "model_type": "smollm2-135m"}).json()["job_id"]
-    running = svc.jobs.wait_until(long, lambda j: j["state"] == "running" and j["progress"] > 0.35, timeout=300)
+    long = admin.post("/api/v2/models/generate", json={**COUNTING, "wait": 0}).json()["job_id"]
+    running = svc.jobs.wait_until(long, lambda j: j["state"] == "running" and (j.get("generation") or {}).get(
+        "tokens_generated", 0) >= 20, timeout=300)
     assert running is not None and node_of(running["worker"]) == names["holder"], running
     # the resident model's worker, busy: the job waits for it in that worker's own queue
     waiting = admin.post("/api/v2/models/generate", json={**GENERATE, "wait": 0}).json()["job_id"]
@@ -131,8 +153,12 @@ def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_worker
     later = f"gpu-3-{uuid.uuid4().hex[:6]}@c"
     two_gpu_workers["workers"].append(gpu_worker(two_gpu_workers["env"], later,
                                                  two_gpu_workers["tmp"] / "gpu-c.log")[0])
+    # the long one again, from its start, on the new worker: canceled once it runs there, the waiting one after it
+    again = svc.jobs.wait_until(long, lambda j: j["attempts"] == 2 and j["state"] == "running", timeout=300)
+    assert again is not None and node_of(again["worker"]) == later, again
+    assert admin.delete(f"/jobs/{long}").status_code in (200, 202)
     done = {job_id: admin.wait_job(job_id, timeout=300) for job_id in (long, waiting)}
-    assert {j["state"] for j in done.values()} == {"succeeded"}, [
+    assert [done[long]["state"], done[waiting]["state"]] == ["canceled", "succeeded"], [
         (j["state"], j["attempts"], j.get("worker"), j.get("error")) for j in done.values()]
     assert (done[long]["attempts"], done[waiting]["attempts"]) == (2, 1), done
     assert {j["worker"] for j in done.values()} == {later}, done

@@ -47,8 +47,13 @@ def two_gpu_workers(settings, redis_url, smollm2_folder, tmp_path_factory) -> It
 
     tmp = tmp_path_factory.mktemp("two-gpu")
     token = uuid.uuid4().hex[:8]
+    # the API's MODELS_DIR: a tiny Phi-4-reasoning, which only a worker started later shares (the last test)
+    from config import MODEL_REGISTRY
+    from tests.tiny_llms import build_tiny_phi3
+
+    build_tiny_phi3(tmp / "api-models" / MODEL_REGISTRY["phi-4-reasoning"]["repo_id"])
     own = {**settings, "DATA_DIR": str(tmp / "data"), "GPU_QUEUE": f"gpu-two-{token}",
-           "CPU_QUEUE": f"cpu-two-{token}"}
+           "CPU_QUEUE": f"cpu-two-{token}", "MODELS_DIR": str(tmp / "api-models")}
     app = create_app(own)
     blocker = tmp / "a-file"  # the stranger's: a MODELS_DIR that cannot be created
     blocker.write_text("not a folder")
@@ -162,3 +167,27 @@ def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_worker
         (j["state"], j["attempts"], j.get("worker"), j.get("error")) for j in done.values()]
     assert (done[long]["attempts"], done[waiting]["attempts"]) == (2, 1), done
     assert {j["worker"] for j in done.values()} == {later}, done
+
+
+def test_an_unload_reaches_each_worker_holding_a_model(two_gpu_workers, admin):
+    """Two workers holding a model each (SmolLM2 on the one started after the kill, a tiny Phi-4-reasoning on one
+    whose MODELS_DIR alone has it): a load goes to the one that has the weights, and one unload empties both."""
+    names = two_gpu_workers["names"]
+    smol = next(w["worker"] for w in admin.get("/api/v2/models/status").json()["gpu_workers"]
+                if w["worker"] not in names.values())  # the worker started in place of the killed one
+    phi = f"gpu-4-{uuid.uuid4().hex[:6]}@d"
+    two_gpu_workers["workers"].append(gpu_worker(
+        {**two_gpu_workers["env"], "MODELS_DIR": str(two_gpu_workers["tmp"] / "api-models")}, phi,
+        two_gpu_workers["tmp"] / "gpu-d.log")[0])
+    loaded = admin.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
+    assert loaded.status_code == 200 and loaded.json().get("worker") == smol, loaded.text
+    loaded = admin.post("/api/v2/models/load", json={"model_type": "phi-4-reasoning", "wait": 300})
+    assert loaded.status_code == 200 and loaded.json().get("worker") == phi, loaded.text
+    held = {w["worker"]: w["current_model"] for w in admin.get("/api/v2/models/status").json()["gpu_workers"]}
+    assert held == {smol: "smollm2-135m", phi: "phi-4-reasoning", names["empty"]: None}, held
+    gone = admin.post("/api/v2/models/unload", json={"wait": 300})
+    assert gone.status_code == 200, gone.text
+    assert admin.get("/api/v2/models/status").json()["current_model"] is None  # neither is resident any more
+    unloads = {u["worker"]: (u["state"], u["unloaded"]) for u in gone.json()["unloads"]}
+    assert unloads == {smol: ("succeeded", "smollm2-135m"), phi: ("succeeded", "phi-4-reasoning")}, gone.json()
+    assert gone.json()["unloaded"] in ("smollm2-135m", "phi-4-reasoning")

@@ -133,24 +133,31 @@ def musicgen_result() -> Schema:
                duration_seconds=NUM, passes=INT, generate_seconds=NUM, total_seconds=NUM, files=FILES)
 
 
+WORKER = {**null(STR), "description": "To admins: the GPU worker that ran it (`gpu@box1`); null for others."}
+
+
 def generate_result() -> Schema:
     return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
                response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
                prompt_tokens=INT, finish_reason={"enum": ["stop", "length", "canceled"], "description": (
                    "canceled: the text written before a cancel, kept as the canceled job's result.")},
-               audio_input=BOOL, model_load_seconds=null(NUM),
+               audio_input=BOOL, model_load_seconds=null(NUM), worker=WORKER,
                warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
 
 
 def load_result() -> Schema:
     return obj(["model_type", "loaded"], "The resident LLM after the load.", model_type=STR, loaded=BOOL,
                already_loaded=BOOL, device=STR, load_seconds=null(NUM), weights_bytes=INT,
-               unloaded=null(ref("ModelUnloadResult")))
+               unloaded=null(ref("ModelUnloadResult")), worker=WORKER)
 
 
 def unload_result() -> Schema:
     return obj(["unloaded", "weights_bytes"], "What was unloaded (null: nothing was resident).",
-               unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM)
+               unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM,
+               worker=WORKER,
+               unloads=arr(obj(["job_id", "state", "unloaded"], job_id=STR, state=STR, unloaded=null(STR),
+                               worker=null(STR)), "With several GPU workers holding a model: each one's unload job "
+                                                  "(the answer's own first)."))
 
 
 def lyrics_result() -> Schema:

@@ -42,6 +42,10 @@ def status_schemas() -> dict[str, Schema]:
     return {
         "ModelsStatus": obj(["current_model", "models", "queue_depth"], current_model=null(STR), device=null(STR),
                             models=arr(model), audio_models=arr({"type": "object"}), queue_depth=INT,
+                            gpu_workers=arr(obj(["worker", "current_model", "models_usable"], worker=null(STR),
+                                                current_model=null(STR), models_usable=arr(STR)),
+                                            "Each live GPU worker: its resident LLM and the models whose weights it "
+                                            "can load; `worker` (its node name) to admins only."),
                             auto={"type": "object", "additionalProperties": obj(
                                 ["model", "reason"], "Per task (analyze, transcribe, lyrics, compare, ask, "
                                 "generate): the model `auto` picks here now, as the job routes check it before "

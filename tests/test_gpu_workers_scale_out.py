@@ -155,7 +155,7 @@ def test_a_holder_killed_mid_job_loses_no_job_and_runs_none_twice(two_gpu_worker
     holder = two_gpu_workers["workers"][0]
     holder.kill()
     holder.wait(timeout=30)
-    later = f"gpu-3-{uuid.uuid4().hex[:6]}@c"
+    later = two_gpu_workers["later"] = f"gpu-3-{uuid.uuid4().hex[:6]}@c"
     two_gpu_workers["workers"].append(gpu_worker(two_gpu_workers["env"], later,
                                                  two_gpu_workers["tmp"] / "gpu-c.log")[0])
     # the long one again, from its start, on the new worker: canceled once it runs there, the waiting one after it
@@ -173,8 +173,7 @@ def test_an_unload_reaches_each_worker_holding_a_model(two_gpu_workers, admin):
     """Two workers holding a model each (SmolLM2 on the one started after the kill, a tiny Phi-4-reasoning on one
     whose MODELS_DIR alone has it): a load goes to the one that has the weights, and one unload empties both."""
     names = two_gpu_workers["names"]
-    smol = next(w["worker"] for w in admin.get("/api/v2/models/status").json()["gpu_workers"]
-                if w["worker"] not in names.values())  # the worker started in place of the killed one
+    smol = two_gpu_workers["later"]  # the worker started in place of the killed one
     phi = f"gpu-4-{uuid.uuid4().hex[:6]}@d"
     two_gpu_workers["workers"].append(gpu_worker(
         {**two_gpu_workers["env"], "MODELS_DIR": str(two_gpu_workers["tmp"] / "api-models")}, phi,

@@ -105,10 +105,11 @@ KEEP = "keep"  # choose: no live worker can run it; a job sent again waits where
 def choose(job_type: str, options: Mapping[str, Any], workers: list[GpuWorker], settings: Mapping[str, Any], *,
            rerouting: bool = False) -> GpuWorker | str | None:
     """The worker a job goes to; None: the shared queue (one GPU worker or none, or any of them will do); KEEP, when
-    `rerouting` (its worker died) and no live worker has its model's weights: it waits for one that has them rather
-    than fail on one that has not (a new job goes to the shared queue then, and fails saying so, as before)."""
-    if len(workers) < (1 if rerouting else 2):
-        return KEEP if rerouting and wanted_model(job_type, options, settings) is not None else None
+    `rerouting` (its worker died) and the live GPU workers lack its model's weights: it waits for one that has them
+    rather than fail on one that has not (a new job goes to the shared queue then, and fails saying so, as before).
+    With no live GPU worker of this version, the shared queue: every GPU worker consumes it, an older one too."""
+    if not workers or (len(workers) < 2 and not rerouting):
+        return None
     holders = [w for w in workers if w.resident]
     if job_type == "model_unload":
         if rerouting:  # its holder died, the model with it: never unload another worker's model in its place

@@ -204,6 +204,19 @@ def numba_cache() -> Path:
     return compiled_numba_cache()
 
 
+def resident_models(settings: dict):
+    """A ModelManager of `settings` on one torch thread, every model it loaded unloaded after (for a module fixture:
+    `yield from resident_models(smollm2_settings)`)."""
+    import torch
+
+    from models import ModelManager
+
+    torch.set_num_threads(1)
+    manager = ModelManager(settings)
+    yield manager
+    manager.unload_all()
+
+
 @pytest.fixture(scope="session")
 def smollm2_settings(smollm2_folder, tmp_path_factory) -> dict:
     """Settings for a ModelManager used directly (no app): SmolLM2 from the converted folder, one thread."""

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from models import ModelManager
+from tests.conftest import resident_models
 from tests.contract import assert_shape
 from worker.audio_io import load_audio
 from worker.audio_llm.options import Gemma3NOptions
@@ -26,10 +26,7 @@ CONTRACT = ("model", "task", "filename", "duration_seconds", "sample_rate", "aud
 
 @pytest.fixture(scope="module")
 def manager(smollm2_settings):
-    torch.set_num_threads(1)
-    mm = ModelManager(smollm2_settings)
-    yield mm
-    mm.unload_all()
+    yield from resident_models(smollm2_settings)
 
 
 @pytest.fixture(scope="module")

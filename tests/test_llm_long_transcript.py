@@ -11,9 +11,8 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from models import ModelManager
+from tests.conftest import resident_models
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
 from worker.audio_llm.prompts import MAX_TRANSCRIPT_CHARS
@@ -23,10 +22,7 @@ SR = 16000  # Hz
 
 @pytest.fixture(scope="module")
 def manager(smollm2_settings):
-    torch.set_num_threads(1)
-    mm = ModelManager(smollm2_settings)
-    yield mm
-    mm.unload_all()
+    yield from resident_models(smollm2_settings)
 
 
 def _session(folder, sentences: list[str]):

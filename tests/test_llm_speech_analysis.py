@@ -11,9 +11,8 @@ import shutil
 import subprocess
 
 import pytest
-import torch
 
-from models import ModelManager
+from tests.conftest import resident_models
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
 from worker.audio_llm.prompts import TASK_INSTRUCTIONS
@@ -27,10 +26,7 @@ PROSE = ("The harbour keeper walked along the pier every morning before the boat
 
 @pytest.fixture(scope="module")
 def manager(smollm2_settings):
-    torch.set_num_threads(1)
-    mm = ModelManager(smollm2_settings)
-    yield mm
-    mm.unload_all()
+    yield from resident_models(smollm2_settings)
 
 
 @pytest.mark.needs_espeak

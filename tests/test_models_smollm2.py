@@ -7,19 +7,15 @@ later sessions and clones reuse it and the model loads in about a second.
 from __future__ import annotations
 
 import pytest
-import torch
 
-from models import ModelManager
+from tests.conftest import resident_models
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import CONVERSION_MARKER, is_downloaded, registry_entry, resolve_model_dir
 
 
 @pytest.fixture(scope="module")
 def smollm2_manager(smollm2_settings):
-    torch.set_num_threads(1)
-    manager = ModelManager(smollm2_settings)
-    yield manager
-    manager.unload_all()
+    yield from resident_models(smollm2_settings)
 
 
 def test_converted_folder_is_complete(smollm2_manager):

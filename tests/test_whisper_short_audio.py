@@ -19,10 +19,10 @@ import soundfile as sf
 from tests.contract import assert_shape
 from tests.test_api_sessions import upload
 from worker.errors import AudioError
-from worker.transcription.alignment import words_missing_warning
 from worker.transcription.options import WhisperOptions
 from worker.transcription.pipeline import MIN_SECONDS, SAMPLE_RATE, run_transcription, transcribe
 from worker.transcription.weights import load_whisper
+from worker.transcription.words import words_missing_warning
 
 TOO_SHORT = "at least 0.1 s is needed for transcription"
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from huggingface_hub import snapshot_download
-
 from worker.errors import InvalidRequestError
 from worker.options import JobOptions, Settings, option
 
@@ -66,6 +64,10 @@ def find_musicgen(name: str, models_dir: Path | None) -> Path | None:
     for c in candidates:
         if (c / "config.json").is_file() and (any(c.glob("*.safetensors")) or (c / "pytorch_model.bin").is_file()):
             return c
+    # here, not with the module (which the API and every worker import): huggingface_hub's client and its HTTP stack
+    # cost each process' start ~0.5-1 s, for a lookup only a MusicGen request makes
+    from huggingface_hub import snapshot_download
+
     for cache_dir in ([str(models_dir)] if models_dir else []) + [None]:
         try:
             path = Path(snapshot_download(repo_id, local_files_only=True, cache_dir=cache_dir))

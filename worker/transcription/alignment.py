@@ -6,18 +6,16 @@ encoder frames (one per two 10 ms mel frames). A stretch of one mel frame (under
 file, or the last 10-15 ms of espeak speech cut at 30.01 s in runs where Whisper's first chunk ended at 30 s) has
 none: `align` returns an empty path and faster-whisper 1.2.1's `find_alignment` fails on it (IndexError: boolean
 index did not match indexed array along axis 0), losing the whole transcript. Such a stretch gets no word times
-instead (its segments keep their text and segment times); `words_missing_warning` says so in the result.
+instead (its segments keep their text and segment times); `words_missing_warning` (words.py) says so in the result.
+Importing this module imports faster-whisper, CTranslate2 and PyAV (~1 s): only loading a model does (weights.py).
 """
 
 from __future__ import annotations
-
-import re
 
 from faster_whisper import WhisperModel
 
 # encoder frames a stretch needs for its words to be aligned: CTranslate2's align reads num_frames // 2 of them
 MIN_ALIGN_ENCODER_FRAMES = 1
-_WORD = re.compile(r"\w")  # a letter or digit: the text holds a word
 
 
 class GuardedWhisperModel(WhisperModel):
@@ -28,14 +26,3 @@ class GuardedWhisperModel(WhisperModel):
             return [[] for _ in text_tokens]  # no words for each segment: add_word_timestamps takes that
         return super().find_alignment(tokenizer, text_tokens, encoder_output, num_frames,
                                       median_filter_width=median_filter_width)
-
-
-def words_missing_warning(segments: list[dict]) -> list[str]:
-    """A warning when word times were asked for and segments with words in their text got none (see the module).
-    A segment of punctuation alone (Whisper's "." for a 10 ms tone) has no word to time."""
-    worded = [s for s in segments if _WORD.search(s["text"])]
-    bare = [s for s in worded if not s["words"]]
-    if not bare:
-        return []
-    return [f"{len(bare)} of {len(worded)} segments have no word times: Whisper decoded them from a stretch too "
-            "short to align words in (under 20 ms)"]

@@ -26,11 +26,11 @@ from worker.errors import AudioError, InvalidRequestError
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.progress import Progress
 
-from .alignment import words_missing_warning
 from .language import UNCERTAIN, few_words_warning, is_english_only, uncertain_words_warning
 from .options import WhisperOptions
 from .subtitles import to_lrc, to_srt, to_txt, to_vtt
 from .unheard import UNHEARD, unheard_warning
+from .words import words_missing_warning
 
 SAMPLE_RATE = 16000  # Hz, Whisper's input rate
 # s: shorter audio is refused (`audio_too_short`), as music analysis refuses it (worker/music/pipeline.py): a

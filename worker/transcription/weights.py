@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from faster_whisper.utils import _MODELS, download_model
-
 from worker.errors import InvalidRequestError, ModelNotAvailableError
 
-from .alignment import GuardedWhisperModel
 from .options import WHISPER_SUBDIR, available_models, is_ct2_folder
 
 
 def find_whisper_model(name: str, models_dir: Path | None) -> Path | None:
     """The local CTranslate2 folder for `name`, or None. Never downloads."""
+    # imported here, not with the module: the API imports this module, and faster-whisper with CTranslate2 and PyAV
+    # cost every API, worker and run.py start ~1 s (most of a test worker's start); only a model lookup needs them
+    from faster_whisper.utils import _MODELS, download_model
+
     candidates: list[Path] = []
     if models_dir:
         root = Path(models_dir)
@@ -58,6 +59,8 @@ def load_whisper(name: str, *, models_dir: Path | None, device: str = "cpu", cpu
             f"huggingface-cli download Systran/faster-whisper-{name} --local-dir MODELS_DIR/{WHISPER_SUBDIR}/{name}"
         raise ModelNotAvailableError(f"whisper model {name!r} is not present locally; get it with `{hint}`",
                                      details={"model": name})
+    from .alignment import GuardedWhisperModel  # faster-whisper: see find_whisper_model
+
     dev = device.split(":")[0]
     index = int(device.split(":")[1]) if ":" in device else 0
     compute_type = "float16" if dev == "cuda" else "int8"

@@ -23,7 +23,7 @@ python3 -m mypy
 # on real processes (kills, restarts, jobs), so a second process cuts the wall time (20 min in one process here,
 # 14-15 in two); three took 11 min but two timing-bound tests failed in one of two runs on 2 cores
 # (MA_TEST_PROCESSES=3 where there are more); MA_TEST_PROCESSES=0 runs everything in this one process.
-# --dist loadgroup: the tests of a module that share a module's setup (a browser, a run.py, rendered songs; the
+# --dist loadgroup: the tests of a module that share a module's setup (a run.py, rendered songs, screenshots; the
 # xdist_group marks tests/conftest.py adds) run in one process, set up once, the largest groups first; every other
 # test goes to whichever process is free (`load` had split such modules, each process setting them up)
 python3 -m pytest -q -n "${MA_TEST_PROCESSES:-2}" --dist loadgroup "$@"

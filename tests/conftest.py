@@ -176,7 +176,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def shared_setup_group(item: pytest.Item) -> str | None:
-    """The module of a test that shares a fixture set up once per module (a browser, a run.py, songs rendered and
+    """The module of a test that shares a fixture set up once per module (a run.py, songs rendered and
     analysed), or once per session by its module alone: scripts/test.sh's `--dist loadgroup` runs a group in one test
     process. Under `--dist load` the two processes split such a module between them and each set it up: the run.py
     behind nginx, four fluidsynth songs analysed, a Whisper model. A test that shares nothing stays free to go to

@@ -116,11 +116,13 @@ def test_a_worker_restarted_under_its_name_recovers_its_predecessors_job(setting
         workers[0].wait(timeout=30)
         killed = time.monotonic()
         workers.append(start_worker_process(env, settings["CPU_QUEUE"], "cpu@same"))
-        job = svc.jobs.wait_until(job_id, lambda j: j["attempts"] == 2 and j["state"] != "queued", timeout=60)
+        job = svc.jobs.wait_until(job_id, lambda j: j["attempts"] == 2 and j["state"] != "queued", timeout=180)
         seconds = time.monotonic() - killed
         print(f"\n  kill -9 of a solo worker restarted under its name: job redelivered after {seconds:.1f} s")
         assert job["attempts"] == 2 and node_of(job["worker"]) == "cpu@same" and job["worker"] != first["worker"]
-        assert seconds < 30
+        # seconds where the broker's redelivery alone takes its visibility timeout (hours): the restart itself is
+        # most of it, ~3 s idle, 35-50 s under a load of 10-12 (two helpers' runs had failed a 30 s bound so)
+        assert seconds < 120
         assert svc.jobs.wait_for_state(job_id, ("succeeded", "failed"), timeout=180)["state"] == "succeeded"
     finally:
         stop_all(workers)

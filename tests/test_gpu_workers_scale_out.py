@@ -129,6 +129,31 @@ def test_load_and_unload_reach_the_worker_holding_the_model(two_gpu_workers, adm
     assert {w["worker"] for w in user.get("/api/v2/models/status").json()["gpu_workers"]} == {None}
 
 
+def test_the_cli_models_status_shows_each_gpu_worker(two_gpu_workers, admin, tmp_path):
+    """`ma models status` printed one "current model" line whatever the number of GPU workers: an operator could not
+    tell which worker held the model or which could load it. Now a line per worker (named to an admin)."""
+    from tests.test_cli import cli_env, ma
+
+    names = two_gpu_workers["names"]
+    assert admin.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300}).status_code == 200
+    try:
+        env = {**cli_env(two_gpu_workers["base"], tmp_path), "MA_USER": ADMIN, "MA_PASSWORD": ADMIN_PASSWORD}
+        shown = ma(env, "models", "status")
+        assert shown.returncode == 0, shown.stderr
+        lines = [line.strip() for line in shown.stdout.splitlines()]
+        assert f"GPU worker {names['holder']}: resident smollm2-135m · can load smollm2-135m" in lines, shown.stdout
+        assert f"GPU worker {names['empty']}: resident none · can load none" in lines, shown.stdout
+        # an ordinary user: the same lines without the workers' names
+        user = ma(cli_env(two_gpu_workers["base"], tmp_path / "user"), "models", "status").stdout
+        seen = dict(line.strip().split(": ", 1) for line in user.splitlines() if line.strip().startswith("GPU worker"))
+        assert sorted(seen) == ["GPU worker 1", "GPU worker 2"], user  # numbered, in the server's order
+        assert sorted(seen.values()) == ["resident none · can load none",
+                                         "resident smollm2-135m · can load smollm2-135m"], user
+        assert names["holder"] not in user, user
+    finally:
+        assert admin.post("/api/v2/models/unload", json={"wait": 300}).status_code == 200
+
+
 def test_jobs_queued_while_one_gpu_worker_was_alive_are_sent_on_by_the_one_without_the_weights(two_gpu_workers,
                                                                                                 admin):
     """gpu-2@ stopped, the API saw only gpu@ and queued the jobs on the shared queue; gpu-2@, started again while gpu@

@@ -294,6 +294,7 @@ def _print_models(status: dict[str, Any], out: Output) -> None:
     device = status.get("device") or "not reported yet (no GPU worker has published its status)"
     out.out.print(f"current model: {status.get('current_model') or 'none'} · device: {device}"
                   f" · GPU queue: {status.get('queue_depth', 0)} waiting")
+    _print_gpu_workers(status.get("gpu_workers"), out)
     rows = []
     for m in status.get("models", []):
         memory = m.get("memory") or {}
@@ -303,6 +304,17 @@ def _print_models(status: dict[str, Any], out: Output) -> None:
     # `present` beside `downloaded`: the API's own look for the weights, which decides whether a job naming the model
     # is refused before it is queued (409); `downloaded` is the publishing worker's view, and the two can differ
     out.table(["model", "type", "downloaded", "present", "loaded", "memory"], rows)
+
+
+def _print_gpu_workers(workers: Any, out: Output) -> None:
+    """A line per GPU worker where two or more serve the queue: which holds what and which can load what (the status'
+    `gpu_workers`; names to admins, a number otherwise). The one `current model` line hid where each model was."""
+    if not isinstance(workers, list) or len(workers) < 2:
+        return
+    for i, w in enumerate(w for w in workers if isinstance(w, dict)):
+        usable = ", ".join(str(m) for m in w.get("models_usable") or []) or "none"
+        out.out.print(f"  GPU worker {w.get('worker') or i + 1}: resident {w.get('current_model') or 'none'}"
+                      f" · can load {usable}")
 
 
 def _present(value: Any) -> str:

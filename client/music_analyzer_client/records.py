@@ -79,6 +79,7 @@ class SessionFile(TypedDict, total=False):
     bytes: int
     modified: float
     upload_stem: str | None  # the stem of the upload it was made from (listed or deleted); None: from no one upload
+    partial: bool  # what a canceled job had written (partial_analysis_..., partial_lyrics_...), not a finished result
 
 
 class SessionSummary(TypedDict, total=False):

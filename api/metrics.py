@@ -58,7 +58,7 @@ class RedisLevels(Collector):
     def _model_memory(self) -> GaugeMetricFamily:
         family = GaugeMetricFamily("ma_model_resident_bytes", "Weights of the resident models, by model.",
                                    labels=["model"])
-        status = self.services.model_status.read() or {}
+        status = self.services.model_status.read(self.queues.get("gpu")) or {}  # this service's GPU workers
         for row in status.get("models", []):
             if row.get("loaded"):
                 family.add_metric([row["model_type"]], float((row.get("memory") or {}).get("weights_bytes") or 0))

@@ -38,8 +38,9 @@ MODEL_WAIT_MAX_SECONDS = 600.0
 
 def current_status() -> dict:
     svc = services()
-    status = svc.model_status.read() or {"current_model": None, "device": None, "published_by": None,
-                                         "models": registry_status(current_app.config)}
+    # the workers of this service's GPU queue, as `gpu_workers` below: another's on the same Redis holds its own models
+    status = svc.model_status.read(current_app.config["GPU_QUEUE"]) or {
+        "current_model": None, "device": None, "published_by": None, "models": registry_status(current_app.config)}
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
     downloaded: dict[str, bool] = {}  # each model's files looked at once, for `auto` and the rows' `present`
     status["auto"] = auto_choices(downloaded)

@@ -198,20 +198,23 @@ class ModelStatusBoard:
         return {text(worker): json.loads(raw).get("current_model") for worker, raw in self.r.hgetall(
             keys.MODEL_STATUS).items()}
 
-    def read(self) -> dict | None:
+    def read(self, queue: str | None = None) -> dict | None:
         """The status of the live worker holding a model (the latest published where several do), else the latest
         a live worker published; None when none did. A worker whose heartbeat has expired is left out: the models
         it held went with it (a stranger's restarted GPU worker left "smollm2-135m loaded, 811 MB" in the status,
-        the metrics and the page, and an unload then found nothing to unload)."""
+        the metrics and the page, and an unload then found nothing to unload). `queue`: only the workers consuming it
+        (the API's GPU queue, whose workers its status lists as `gpu_workers`: another service's worker on the same
+        Redis, holding a model, had made `current_model` name a model none of them held)."""
         published = [(text(worker), raw) for worker, raw in self.r.hgetall(keys.MODEL_STATUS).items()]
         pipe = self.r.pipeline(transaction=False)  # one round trip for every worker's heartbeat, not one each
         for name, _ in published:
-            pipe.exists(keys.worker(name))
-        alive = pipe.execute() if published else []
+            pipe.hget(keys.worker(name), "queues")  # (nil: no heartbeat)
+        beats = pipe.execute() if published else []
         live = []
-        for (name, raw), beating in zip(published, alive, strict=True):
-            if name and beating:
-                live.append(json.loads(raw))
+        for (name, raw), queues in zip(published, beats, strict=True):
+            if name and queues is not None:
+                if queue is None or queue in json.loads(queues):
+                    live.append(json.loads(raw))
             else:  # gone: its entry waits for a read that can write (a full queue disk refuses the removal)
                 tidy(partial(self.r.hdel, keys.MODEL_STATUS, name), f"the model status of the gone worker {name}")
         if not live:

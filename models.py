@@ -26,7 +26,7 @@ from typing import Any
 
 from config import MODEL_REGISTRY, torch_threads
 from worker.errors import InvalidRequestError, ModelError, MusicAnalyzerError, OutOfMemoryError
-from worker.llm.choice import AUTO, choose_model, device_memory_bytes
+from worker.llm.choice import AUTO, choose_here
 from worker.llm.generate import generate as generate_with
 from worker.llm.loading import LoadedLLM, is_oom, load_llm, pick_device, release_memory
 from worker.llm.options import GenerateOptions
@@ -213,8 +213,7 @@ class ModelManager:
         options.validate()
         choice = None
         if options.model_type == AUTO:
-            choice = choose_model("generate", settings=self.settings, registry=self.registry,
-                                  device_memory_bytes=device_memory_bytes(self.device))
+            choice = choose_here("generate", settings=self.settings, registry=self.registry, device=self.device)
             options = dataclasses.replace(options, model_type=choice.model_type)
         if options.model_type is not None:
             registry_entry(options.model_type, self.registry)  # 400 listing the valid ones

@@ -31,7 +31,7 @@ from worker.audio_blocks import BLOCK_SECONDS, channel_array_blocks, channel_blo
 from worker.errors import AudioError, InvalidRequestError, JobCanceled
 from worker.files import remove_result, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
-from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.choice import AUTO, Choice, choose_here
 from worker.llm.generate import audio_sample_rate
 from worker.llm.options import GenerateOptions
 from worker.llm.weights import registry_entry
@@ -84,8 +84,8 @@ class Gemma3NProcessor:
         """`model_variant: "auto"` -> the best model this machine has for the task, and why."""
         if options.model_variant != AUTO:
             return options, None
-        choice = choose_model(options.task, needs=("image",) if options.image else (), settings=self.manager.settings,
-                              registry=self.registry, device_memory_bytes=device_memory_bytes(self.manager.device))
+        choice = choose_here(options.task, needs=("image",) if options.image else (), settings=self.manager.settings,
+                             registry=self.registry, device=self.manager.device)
         return dataclasses.replace(options, model_variant=choice.model_type), choice
 
     # -- preprocess ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
 from worker.errors import JobCanceled
 from worker.files import safe_name, write_json_atomic, write_text_atomic
-from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.choice import AUTO, Choice, choose_here
 from worker.llm.claims import unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
@@ -85,8 +85,7 @@ def _written(results_dir: Path, output_stem: str, result: dict[str, Any], report
 def _resolve(options: CompareOptions, manager: ModelHost) -> tuple[CompareOptions, Choice | None]:
     if options.model_variant != AUTO:
         return options, None
-    choice = choose_model("compare", settings=manager.settings, registry=manager.registry,
-                          device_memory_bytes=device_memory_bytes(manager.device))
+    choice = choose_here("compare", settings=manager.settings, registry=manager.registry, device=manager.device)
     return dataclasses.replace(options, model_variant=choice.model_type), choice
 
 

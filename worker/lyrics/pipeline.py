@@ -15,7 +15,7 @@ from worker.audio_llm.passes import ModelHost
 from worker.errors import AudioError, JobCanceled
 from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
-from worker.llm.choice import AUTO, Choice, choose_model, device_memory_bytes
+from worker.llm.choice import AUTO, Choice, choose_here
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress, quiet, scaled
 from worker.transcription.pipeline import DOUBTS, SILENT
@@ -83,8 +83,8 @@ def _resolve_model(options: LyricsOptions, manager: ModelHost, *, sees_image: bo
                    ) -> tuple[LyricsOptions, Choice | None]:
     if options.model_variant != AUTO:
         return options, None
-    choice = choose_model("lyrics", needs=("image",) if sees_image else (), settings=manager.settings,
-                          registry=manager.registry, device_memory_bytes=device_memory_bytes(manager.device))
+    choice = choose_here("lyrics", needs=("image",) if sees_image else (), settings=manager.settings,
+                         registry=manager.registry, device=manager.device)
     return dataclasses.replace(options, model_variant=choice.model_type), choice
 
 

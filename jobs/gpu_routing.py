@@ -7,6 +7,10 @@ A job that needs a model's weights (generate, model_load, gemma_3n, library_ask,
 live worker holding that model resident, else to one that can load it when not every live GPU worker can; an unload
 goes to the worker(s) holding a model; a generate without model_type to the one holding the resident model.
 Anything else, and everything while one GPU worker (or none) is alive, goes to the shared GPU queue as before.
+`auto` (and lyrics' and compare's model left out) is the first model of the task's order (choice.py) that a live GPU
+worker can load, whatever the API host has: the worker it goes to resolves `auto` by the models it can load
+(choice.choose_here), so to that same model (it can load none before it). An unload sent again because its worker
+died ends there (`unloaded` null, `holder_stopped`): the model went with that worker, no other has it to unload.
 
 Nothing is lost or run twice: the job record stays the truth, a message is only a way to it (a worker starts only a
 job still queued). `ROUTED` notes each job sent to a worker's own queue; a live worker's recovery sends again, through
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from config import MODEL_REGISTRY
+from worker.errors import ModelNotAvailableError
+from worker.llm.choice import AUTO, choose_model
 
 from . import keys
 from .keys import text
@@ -36,8 +42,8 @@ log = logging.getLogger(__name__)
 # the option naming the LLM a job type runs, where a registered model's weights are needed
 MODEL_OPTION = {"generate": "model_type", "model_load": "model_type", "gemma_3n": "model_variant",
                 "library_ask": "model_type", "lyrics": "model_variant", "compare": "model_variant"}
-AUTO_TASK = {"generate": "generate", "gemma_3n": "analyze", "library_ask": "ask", "lyrics": "lyrics",
-             "compare": "compare"}  # `auto`'s task (choice.py)
+# `auto`'s task (choice.py) as the worker resolves it: library_ask's through the manager's generate (gemma_3n: its task)
+AUTO_TASK = {"generate": "generate", "library_ask": "generate", "lyrics": "lyrics", "compare": "compare"}
 AUTO_BY_DEFAULT = ("lyrics", "compare")  # job types whose model option left out is `auto` (their options' default)
 # KEYS: the routed hash; ARGV: the job, the entry read. Deleted only while it is still that entry (a re-route since
 # wrote another)
@@ -80,9 +86,20 @@ def gpu_workers(svc: Services, gpu_queue: str) -> list[GpuWorker]:
     return sorted(out, key=lambda w: w.node)
 
 
-def wanted_model(job_type: str, options: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
-    """The model a job needs by name: its option, `auto` as the API's choice; "" for "the resident one, else
-    DEFAULT_MODEL" (no model named); None for a job type needing no registered model's weights."""
+def auto_task(job_type: str, options: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The task (choice.py's preferences) and the inputs (`needs`) by which the worker running a job resolves its
+    `auto`, as it does: library_ask generates through the model manager (its `generate` order), gemma_3n by its
+    `task`, an image asked for needs a model that sees."""
+    task = AUTO_TASK[job_type] if job_type != "gemma_3n" else str(options.get("task") or "analyze")
+    return task, ("image",) if job_type in ("gemma_3n", "lyrics") and options.get("image") else ()
+
+
+def wanted_model(job_type: str, options: Mapping[str, Any], settings: Mapping[str, Any],
+                 usable: Collection[str]) -> str | None:
+    """The model a job needs by name: its option; "" for "the resident one, else DEFAULT_MODEL" (no model named); None
+    for a job type needing no registered model's weights. `auto` (and lyrics' and compare's option left out): the first
+    model of the task's order that one of the live GPU workers can load (`usable`: their models_usable together), the
+    one the worker it goes to resolves it to (choice.choose_here); ModelNotAvailableError when none of them can."""
     option = MODEL_OPTION.get(job_type)
     if option is None:
         return None
@@ -90,37 +107,36 @@ def wanted_model(job_type: str, options: Mapping[str, Any], settings: Mapping[st
     if job_type == "gemma_3n" and not named:
         named = settings.get("GEMMA_3N_DEFAULT_MODEL")
     if job_type in AUTO_BY_DEFAULT and not named:
-        named = "auto"
-    if named == "auto":
-        from worker.errors import ModelNotAvailableError
-        from worker.llm.choice import choose_model
-
-        try:
-            named = choose_model(AUTO_TASK[job_type], settings=settings, registry=MODEL_REGISTRY,
-                                 needs=("image",) if job_type == "lyrics" and options.get("image") else (),
-                                 device_memory_bytes=None).model_type
-        except ModelNotAvailableError:
-            return None
+        named = AUTO
+    if named == AUTO:
+        task, needs = auto_task(job_type, options)
+        named = choose_model(task, needs=needs, settings=settings, registry=MODEL_REGISTRY, device_memory_bytes=None,
+                             downloaded={m: m in usable for m in MODEL_REGISTRY}).model_type
     return str(named) if named else ""
 
 
 KEEP = "keep"  # choose: no live worker can run it; a job sent again waits where it was sent for one that can
+GONE = "gone"  # choose: an unload sent again, its holder gone: the model went with it, nothing is left to unload
 
 
 def choose(job_type: str, options: Mapping[str, Any], workers: list[GpuWorker], settings: Mapping[str, Any], *,
            rerouting: bool = False) -> GpuWorker | str | None:
     """The worker a job goes to; None: the shared queue (one GPU worker or none, or any of them will do); KEEP, when
     `rerouting` (its worker died) and the live GPU workers lack its model's weights: it waits for one that has them
-    rather than fail on one that has not (a new job goes to the shared queue then, and fails saying so, as before).
+    rather than fail on one that has not (a new job goes to the shared queue then, and fails saying so, as before);
+    GONE for an unload sent again (queue_for ends it: nothing to unload).
     With no live GPU worker of this version, the shared queue: every GPU worker consumes it, an older one too."""
+    if job_type == "model_unload" and rerouting:  # its holder died, the model with it: never unload another
+        return GONE                               # worker's model in its place, nor send it to one holding nothing
     if not workers or (len(workers) < 2 and not rerouting):
         return None
     holders = [w for w in workers if w.resident]
     if job_type == "model_unload":
-        if rerouting:  # its holder died, the model with it: never unload another worker's model in its place
-            return min((w for w in workers if not w.resident), key=lambda w: w.load, default=None)
         return min(holders, key=lambda w: w.load, default=None)
-    want = wanted_model(job_type, options, settings)
+    try:
+        want = wanted_model(job_type, options, settings, frozenset().union(*(w.usable for w in workers)))
+    except ModelNotAvailableError:  # no live worker can run its task: as for a model none of them can load
+        return KEEP if rerouting else None
     if want is None:
         return None
     if want == "":
@@ -138,6 +154,11 @@ def choose(job_type: str, options: Mapping[str, Any], workers: list[GpuWorker], 
     return min(able, key=lambda w: w.load)
 
 
+# an unload sent again whose holder is gone: what a worker holding nothing answers, and why (added: `holder_stopped`)
+NOTHING_UNLOADED = {"unloaded": None, "weights_bytes": 0, "gpu_bytes_freed": 0, "cpu_rss_bytes_freed": 0,
+                    "seconds": 0.0, "holder_stopped": True}
+
+
 def queue_for(job: Mapping[str, Any], *, svc: Services, settings: Mapping[str, Any], node: str | None = None,
               rerouting: bool = False) -> str:
     """The queue to send `job` to (its record), noting a worker's own queue in ROUTED. `node`: that worker's, if it
@@ -148,6 +169,10 @@ def queue_for(job: Mapping[str, Any], *, svc: Services, settings: Mapping[str, A
     if shared != settings["GPU_QUEUE"]:
         return shared
     target = _target(job, svc=svc, settings=settings, node=node, rerouting=rerouting)
+    if target == GONE:  # ended here, as a worker holding nothing would answer; a message sent after finds it ended
+        svc.jobs.succeed_at_once(job["job_id"], NOTHING_UNLOADED, files=[], stage="nothing to unload: its worker "
+                                 "stopped")
+        target = None
     if target == KEEP:  # where it was sent, or the worker that ran it (a GPU worker: its own queue is there)
         before = routed_node(svc, job["job_id"]) or str(job.get("worker") or "").split("#", 1)[0]
         if before:
@@ -215,10 +240,14 @@ def hand_on(svc: Services, settings: Mapping[str, Any], job_id: str, *, node: st
     job = svc.jobs.get(job_id)
     if job is None or job["state"] != "queued" or job["queue"] != settings["GPU_QUEUE"]:
         return None
-    want = wanted_model(str(job["type"]), (job.get("params") or {}).get("options") or {}, settings)
+    workers = gpu_workers(svc, str(settings["GPU_QUEUE"]))
+    try:
+        want = wanted_model(str(job["type"]), (job.get("params") or {}).get("options") or {}, settings,
+                            frozenset(usable_models(settings)).union(*(w.usable for w in workers)))
+    except ModelNotAvailableError:
+        return None  # nobody can: it fails here saying why, as before
     if want is None:
         return None
-    workers = gpu_workers(svc, str(settings["GPU_QUEUE"]))
     peers = [w for w in workers if w.node != node]
     if want == "":  # the resident one: here if this worker holds one, else DEFAULT_MODEL as the worker would load
         mine = next((w.resident for w in workers if w.node == node), None)

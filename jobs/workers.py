@@ -208,12 +208,13 @@ class ModelStatusBoard:
         published = [(text(worker), raw) for worker, raw in self.r.hgetall(keys.MODEL_STATUS).items()]
         pipe = self.r.pipeline(transaction=False)  # one round trip for every worker's heartbeat, not one each
         for name, _ in published:
-            pipe.hget(keys.worker(name), "queues")  # (nil: no heartbeat)
+            pipe.exists(keys.worker(name))
+            pipe.hget(keys.worker(name), "queues")
         beats = pipe.execute() if published else []
         live = []
-        for (name, raw), queues in zip(published, beats, strict=True):
-            if name and queues is not None:
-                if queue is None or queue in json.loads(queues):
+        for (name, raw), beating, queues in zip(published, beats[::2], beats[1::2], strict=True):
+            if name and beating:
+                if queue is None or queue in json.loads(queues or "[]"):
                     live.append(json.loads(raw))
             else:  # gone: its entry waits for a read that can write (a full queue disk refuses the removal)
                 tidy(partial(self.r.hdel, keys.MODEL_STATUS, name), f"the model status of the gone worker {name}")

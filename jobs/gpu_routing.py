@@ -216,6 +216,8 @@ def reroute_stranded(svc: Services, settings: Mapping[str, Any], *, by: str, loc
         if job is None or job["state"] != "queued":
             tidy(partial(forget, keys=[keys.GPU_ROUTED], args=[job_id, entry]), "a routed job's entry")
             continue
+        if job["queue"] != settings["GPU_QUEUE"]:  # another service's on the same Redis: its workers see to it (its
+            continue                               # worker, alive there, is not among this queue's: it had been moved)
         node = entry.split("|", 1)[0]
         if node in live or _target(job, svc=svc, settings=settings, node=None, rerouting=True) == KEEP:
             continue  # (KEEP: no live worker can run it yet; it stays where it waits)

@@ -81,8 +81,8 @@ def admin(two_gpu_workers) -> Client:
 
 
 def own_workers(admin: Client) -> list[dict]:
-    """The status' `gpu_workers`: this service's GPU queue's workers only, where `current_model` is read from every
-    worker on the Redis (the test session's own GPU worker among them)."""
+    """The status' `gpu_workers`: this service's GPU queue's workers only (the test session's own GPU worker, on the
+    same Redis, is not among them; the status' `current_model` is read from the same workers)."""
     return admin.get("/api/v2/models/status").json()["gpu_workers"]
 
 

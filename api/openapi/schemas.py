@@ -154,7 +154,8 @@ def load_result() -> Schema:
 def unload_result() -> Schema:
     return obj(["unloaded", "weights_bytes"], "What was unloaded (null: nothing was resident).",
                unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM,
-               worker=WORKER,
+               worker=WORKER, holder_stopped={**BOOL, "description": (
+                   "true: an unload sent again because its worker died; the model went with it, none was unloaded.")},
                unloads=arr(obj(["job_id", "state", "unloaded"], job_id=STR, state=STR, unloaded=null(STR),
                                worker=null(STR)), "With several GPU workers holding a model: each one's unload job "
                                                   "(the answer's own first)."))

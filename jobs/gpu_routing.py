@@ -242,10 +242,13 @@ def hand_on(svc: Services, settings: Mapping[str, Any], job_id: str, *, node: st
     job = svc.jobs.get(job_id)
     if job is None or job["state"] != "queued" or job["queue"] != settings["GPU_QUEUE"]:
         return None
+    if job["type"] not in MODEL_OPTION:  # (no model's weights needed: any worker runs it)
+        return None
     workers = gpu_workers(svc, str(settings["GPU_QUEUE"]))
-    try:
+    here = frozenset(usable_models(settings))
+    try:  # (auto: by what this worker and the live ones can load)
         want = wanted_model(str(job["type"]), (job.get("params") or {}).get("options") or {}, settings,
-                            frozenset(usable_models(settings)).union(*(w.usable for w in workers)))
+                            here.union(*(w.usable for w in workers)))
     except ModelNotAvailableError:
         return None  # nobody can: it fails here saying why, as before
     if want is None:
@@ -254,7 +257,7 @@ def hand_on(svc: Services, settings: Mapping[str, Any], job_id: str, *, node: st
     if want == "":  # the resident one: here if this worker holds one, else DEFAULT_MODEL as the worker would load
         mine = next((w.resident for w in workers if w.node == node), None)
         want = None if mine else str(settings.get("DEFAULT_MODEL") or "")
-    if not want or not peers or want in usable_models(settings):
+    if not want or not peers or want in here:
         return None
     able = [w for w in peers if w.resident == want or want in w.usable]
     if not able:

@@ -17,7 +17,7 @@ from jobs.webhooks import EVENTS
 from .catalog import ERROR_CODES
 from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, MERGED_WITH, METHOD, STARTED_AT
 from .library_schemas import library_schemas
-from .shapes import BOOL, INT, NUM, STR, TIME, Schema, arr, null, obj, ref
+from .shapes import BOOL, INT, NUM, SPEECH_SHARE, STR, TIME, Schema, arr, content, null, obj, ref
 from .status_schemas import status_schemas
 
 FILES = arr(STR, "Names of the files the job wrote into the session's results.")
@@ -175,12 +175,16 @@ def lyrics_result() -> Schema:
                generation_seconds=NUM, grounded_on=arr(STR), warnings=arr(STR), image=null(STR),
                unheard_quotes=arr({**STR, "description": "A passage the analysis quotes that the transcript does "
                                                            "not hold (made up, or misremembered)."}),
-               processing_seconds=NUM, options={"type": "object"}, cached=BOOL, files=FILES)
+               processing_seconds=NUM, options={"type": "object"}, cached=BOOL, files=FILES,
+               content=content("Speech: the transcript was analysed as spoken words, not as a song's lyrics (a "
+                               "warning says so)."), speech_share=SPEECH_SHARE)
 
 
 def compare_result() -> Schema:
     facts = obj(["file"], file=STR, key=null(STR), camelot=null(STR), tempo_bpm=null(NUM), metre=null(STR),
-                loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM))
+                loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM),
+                content=content("Speech: compared as a spoken recording, not by key, tempo or mixing (a warning "
+                                "says so)."), speech_share=SPEECH_SHARE)
     pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
                tempo=obj(["relation"], relation=STR, percent_apart=NUM, change_percent=NUM),
                loudness_difference_lu=NUM, brightness_ratio=NUM,

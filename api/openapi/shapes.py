@@ -36,3 +36,15 @@ def null(schema: Schema) -> Schema:
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
+
+
+def content(more: str) -> Schema:
+    """`content`: what the session's music analysis measured a recording as (worker/audio_llm/speech.py), in the
+    lyrics, compare and library answers beside `speech_share`, and what it means to the answer it is in (`more`)."""
+    return {"anyOf": [{"enum": ["speech", "music"]}, {"type": "null"}],
+            "description": "speech: the music analysis (pitch) found a speaking voice without music in half of the "
+                           f"recording or more; music: it did not; null: no music analysis of the file. {more}"}
+
+
+SPEECH_SHARE = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],
+                "description": "The share of the recording the music analysis found to be speech (null: not run)."}

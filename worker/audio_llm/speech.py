@@ -34,6 +34,21 @@ def speech_share(pitch: Mapping[str, Any] | None) -> float | None:
     return None
 
 
+def content(pitch: Mapping[str, Any] | None) -> str | None:
+    """What the session's music analysis measured the recording as: "speech" (speech_share above), "music" (a pitch
+    result that is not speech) or None (no pitch result: not measured). The lyrics and compare jobs and the library
+    say it as `content`, beside the pitch result's own `speech_share` (measured_share)."""
+    if not isinstance(pitch, Mapping):
+        return None
+    return "speech" if speech_share(pitch) is not None else "music"
+
+
+def measured_share(pitch: Mapping[str, Any] | None) -> float | None:
+    """The pitch result's speech_share as it is (0 for music), None without one."""
+    share = pitch.get("speech_share") if isinstance(pitch, Mapping) else None
+    return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
+
+
 def speech_instruction(share: float) -> str:
     """The analyze instruction of a text-only pass over a recording measured as speech. Worded as a task and with
     no music word: SmolLM2 copied a longer instruction back as its answer ("This service's music analysis measured

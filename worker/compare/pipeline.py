@@ -15,6 +15,7 @@ from typing import Any
 from worker.audio_llm.files import PARTIAL
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
+from worker.audio_llm.speech import content, measured_share, music_talk_warning, speech_share
 from worker.errors import JobCanceled
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_here
@@ -96,9 +97,13 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
     sources = grounding.sources + [n for n, d in ((f"features_{path.stem}.json", features),
                                                   (f"lyrics_{path.stem}.json", lyrics)) if d]
     themes = ((lyrics or {}).get("analysis") or {}).get("themes") or ""
-    return {"facts": track_facts(path.name, grounding.pitch, features), "music": describe_music(grounding.pitch)
+    # measured as speech (worker/audio_llm/speech.py): said in the facts, the prompt and the warnings, where an
+    # audiobook had been compared with a song by key, tempo and "which would mix into which"
+    facts = {**track_facts(path.name, grounding.pitch, features), "content": content(grounding.pitch),
+             "speech_share": measured_share(grounding.pitch)}
+    return {"facts": facts, "music": describe_music(grounding.pitch)
             if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources,
-            "has_features": features is not None}
+            "has_features": features is not None, "speech": speech_share(grounding.pitch)}
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
@@ -110,25 +115,50 @@ def _read(path: Path) -> Mapping[str, Any] | None:
 
 
 def compare_prompt(tracks: Sequence[Mapping[str, Any]], pairs: Sequence[Mapping[str, Any]]) -> str:
-    parts = [f"Compare these {len(tracks)} tracks."]
+    """The comparison's prompt; a track measured as speech (`speech`) is given as a spoken recording, without the
+    music analysis' lines, and the task says which are speech (all of them: a comparison of spoken recordings)."""
+    spoken = [t["facts"]["file"] for t in tracks if t.get("speech") is not None]
+    parts = [f"Compare these {len(tracks)} spoken recordings." if len(spoken) == len(tracks) else
+             f"Compare these {len(tracks)} tracks."]
     for i, track in enumerate(tracks, 1):
         f = track["facts"]
-        lines = [f"Track {i}: {f['file']} - key {f['key'] or 'unknown'} ({f['camelot'] or '?'}), "
-                 f"tempo {_num(f['tempo_bpm'], '{:.0f} BPM')}, metre {f['metre'] or 'unknown'}, "
-                 f"loudness {_num(f['loudness_lufs'], '{:.1f} LUFS')}, "
-                 f"brightness {_num(f['brightness_hz'], '{:.0f} Hz')}"]
-        if track["music"]:
-            lines.append(track["music"])
+        sound = (f"loudness {_num(f['loudness_lufs'], '{:.1f} LUFS')}, "
+                 f"brightness {_num(f['brightness_hz'], '{:.0f} Hz')}")
+        if track.get("speech") is not None:
+            lines = [f"Track {i}: {f['file']} - a spoken recording ({track['speech']:.0%} of it a speaking voice, "
+                     f"as measured): no key or tempo; {sound}"]
+        else:
+            lines = [f"Track {i}: {f['file']} - key {f['key'] or 'unknown'} ({f['camelot'] or '?'}), "
+                     f"tempo {_num(f['tempo_bpm'], '{:.0f} BPM')}, metre {f['metre'] or 'unknown'}, {sound}"]
+            if track["music"]:
+                lines.append(track["music"])
         if track["themes"]:
-            lines.append(f"Lyrics themes (from the lyrics analysis): {track['themes']}")
+            lines.append(f"{'What is talked about' if track.get('speech') is not None else 'Lyrics themes'} (from "
+                         f"the lyrics analysis): {track['themes']}")
         parts.append("\n".join(lines))
     parts.append("Computed relations between the tracks:\n" + "\n".join(
-        f"- {p['a']} / {p['b']}: {p['key']}; {p['tempo']['relation']}"
-        + (f" ({p['tempo']['percent_apart']}% apart)" if "percent_apart" in p["tempo"] else "")
-        + _MIX_WORDS[p["mixable"]] for p in pairs))
-    parts.append("Write the comparison: what they share, how they differ (key, tempo, energy, mood, structure, "
-                 "lyrics), and which would follow or mix into which.")
+        f"- {p['a']} / {p['b']}: " + (_spoken_pair(p, spoken) or f"{p['key']}; {p['tempo']['relation']}"
+                                      + (f" ({p['tempo']['percent_apart']}% apart)" if "percent_apart" in p["tempo"]
+                                         else "") + _MIX_WORDS[p["mixable"]]) for p in pairs))
+    if len(spoken) == len(tracks):
+        parts.append("Write the comparison: the voices and how they speak, what is talked about, loudness and "
+                     "recording quality.")
+    else:
+        parts.append("Write the comparison: what they share, how they differ (key, tempo, energy, mood, structure, "
+                     "lyrics), and which would follow or mix into which."
+                     + (f" {_listed(spoken)} {'is' if len(spoken) == 1 else 'are'} speech, not music: say so, and "
+                        "compare by loudness and what is said, not by key or tempo." if spoken else ""))
     return "\n\n".join(parts)
+
+
+def _spoken_pair(pair: Mapping[str, Any], spoken: Sequence[str]) -> str:
+    """A pair's relation where speech is in it: no key, tempo or mixing to relate (as measured)."""
+    names = [name for name in (pair["a"], pair["b"]) if name in spoken]
+    return "" if not names else "both are speech" if len(names) == 2 else f"{names[0]} is speech, not music"
+
+
+def _listed(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # a pair's `mixable` in the prompt: None (a key or tempo unmeasured) is said, not left for the model to guess
@@ -148,9 +178,15 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
         if missing:
             out.append(f"{t['facts']['file']} lacks analyses the comparison is grounded on: run "
                        f"{' and '.join(missing)}")
+    spoken = [t for t in tracks if t.get("speech") is not None]
+    for t in spoken:
+        out.append(f"{t['facts']['file']} was measured as speech ({t['speech']:.0%} of it a speaking voice), not "
+                   "music: it was compared as a spoken recording, not by key, tempo or mixing")
     if generated["finish_reason"] == "length":
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
     answer = str(generated.get("response") or "")
+    if spoken and len(spoken) == len(tracks):  # music words of a comparison of speech alone (with music: its own)
+        out += music_talk_warning(answer, min(t["speech"] for t in spoken))
     # SmolLM2's often loops (a stranger's); what it claims before and inside the loop is still checked: a looping
     # comparison's "Track 1 has a tempo of 19.2 BPM" (measured 93.0) had gone without a word
     return (out + loop_warning(answer)
@@ -160,8 +196,9 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
 def _text(result: Mapping[str, Any]) -> str:
     lines = [f"Comparison of {', '.join(result['files_compared'])} by {result['model']}", ""]
     for f in result["tracks"]:
-        lines.append(f"- {f['file']}: {f['key'] or 'no key'} {f['camelot'] or ''}, "
-                     f"{_num(f['tempo_bpm'], '{:.0f} BPM')}, {f['metre'] or ''}")
+        lines.append(f"- {f['file']}: speech ({f['speech_share']:.0%} a speaking voice)" if f.get("content") == "speech"
+                     else f"- {f['file']}: {f['key'] or 'no key'} {f['camelot'] or ''}, "
+                          f"{_num(f['tempo_bpm'], '{:.0f} BPM')}, {f['metre'] or ''}")
     lines.append("")
     for p in result["pairs"]:
         mix = {True: "; mixable", False: "", None: "; mixable unknown"}[p["mixable"]]

@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
+from worker.audio_llm.speech import content as measured_content
+from worker.audio_llm.speech import measured_share, music_talk_warning, speech_share
 from worker.errors import AudioError, JobCanceled
 from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
@@ -22,7 +25,7 @@ from worker.transcription.pipeline import DOUBTS, SILENT
 
 from .explicit import explicit_words
 from .options import LyricsOptions
-from .prompts import MAX_LINES, SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
+from .prompts import MAX_LINES, SPEECH_SYSTEM, SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
 from .quotes import unheard_quotes, unheard_warning
 
 CANCELED_NOTE = "CANCELED: a partial lyrics analysis (finish_reason canceled): the text written before the cancel\n\n"
@@ -50,9 +53,10 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     options, choice = _resolve_model(options, manager, sees_image=image_path is not None)
     sees_image = image_path is not None and "image" in manager.registry[options.model_variant].get("modalities", ())
     grounding = find_grounding(results_dir, audio_path.stem)
+    speech = speech_share(grounding.pitch)  # measured as speech: its words are asked about as spoken, not sung
     text, cut = lyrics_prompt(lines, language=transcript.get("language"),
                               music_text=describe_music(grounding.pitch) if grounding.pitch else "",
-                              sees_image=sees_image)
+                              sees_image=sees_image, speech_share=speech)
     content: Any = [{"type": "image"}, {"type": "text", "text": text}] if sees_image else text
     images = [open_image(image_path, max_pixels=_max_pixels(manager))] if sees_image and image_path else None
     report(0.05, "analysing lyrics")
@@ -62,18 +66,20 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     else:
         try:
             generated = manager.generate(GenerateOptions(
-                messages=({"role": "user", "content": content},), system=SYSTEM, max_length=options.max_new_tokens,
+                messages=({"role": "user", "content": content},), system=SYSTEM if speech is None else SPEECH_SYSTEM,
+                max_length=options.max_new_tokens,
                 temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
                 images=images, progress=scaled(report, 0.05, 0.95))  # (it had run 0-1 again: backwards, then 100 %
         except JobCanceled as e:  # the analysis written so far is the canceled job's, as a generation's is
             if e.generated:
                 partial = _result(audio_path, options, choice, transcript, source.name, lines, cut, e.generated,
-                                  grounding.sources)
+                                  grounding.sources, pitch=grounding.pitch)
                 partial.update(image=image_path.name if sees_image and image_path is not None else None,
                                processing_seconds=round(time.perf_counter() - started, 3), partial=True)
                 e.finished = _write(results_dir, audio_path.stem, partial, quiet)
             raise
-    result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources)
+    result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources,
+                     pitch=grounding.pitch)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)
     return _write(results_dir, audio_path.stem, result, report)
@@ -89,9 +95,15 @@ def _resolve_model(options: LyricsOptions, manager: ModelHost, *, sees_image: bo
 
 
 def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, transcript: dict, source: str,
-            lines: list[dict], cut: bool, generated: dict, grounded_on: list[str]) -> dict:
+            lines: list[dict], cut: bool, generated: dict, grounded_on: list[str], *,
+            pitch: Mapping[str, Any] | None = None) -> dict:
+    """`pitch`: the session's music analysis of the file, whose speech_share tells speech from song (`content`)."""
     flagged = explicit_words(lines)
+    speech = speech_share(pitch)
     warnings = []
+    if speech is not None:  # an audiobook's transcript had been analysed as a song's lyrics, unsaid
+        warnings.append(f"the music analysis measured this recording as speech ({speech:.0%} of it a speaking "
+                        "voice): its transcript was analysed as spoken words, not as a song's lyrics")
     if generated["finish_reason"] == "length":
         warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
     if cut:  # how much: a 30-minute talk had been read up to 18:08 of 30:17, "its beginning" alone said
@@ -102,14 +114,15 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         # instrumental" contradicted the transcript's own "the audio is silent" (a stranger's 300 s of zeros)
         warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")
     elif not lines:
-        warnings.append("the transcript holds no words: the song may be instrumental (no analysis was generated)")
+        warnings.append("the transcript holds no words (no analysis was generated)" if speech is not None else
+                        "the transcript holds no words: the song may be instrumental (no analysis was generated)")
     # Whisper's words for music without a voice ("Thank you for watching"), or its uncertain words for a language an
     # English-only model does not know: the analysis of them says so too; with no word there is no analysis to
     # have read them (a stranger's instrumental was told both "no analysis was generated" and "the analysis read")
     doubted = "the analysis read a doubtful transcript" if lines else "the transcript is doubtful"
     warnings += [f"{doubted}: {w}" for w in transcript.get("warnings") or [] if w.startswith(DOUBTS)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
-    warnings += notes
+    warnings += notes + music_talk_warning(generated["response"], speech)
     unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])
     if (said := unheard_warning(unheard)) is not None:
         warnings.append(said)
@@ -122,7 +135,7 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         "analysis": analysis, "analysis_text": generated["response"],
         "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],
         "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "unheard_quotes": unheard,
-        "warnings": warnings,
+        "warnings": warnings, "content": measured_content(pitch), "speech_share": measured_share(pitch),
         "options": options.to_dict(),
     }
 
@@ -145,7 +158,8 @@ def _write(results_dir: Path, stem: str, result: dict, report: Progress) -> dict
 
 
 def _text(result: dict) -> str:
-    lines = [f"Lyrics of {result['filename']} (language {result['language'] or 'unknown'}, {result['lines']} lines, "
+    what = "Lyrics" if result.get("content") != "speech" else "Transcript (speech, not a song)"
+    lines = [f"{what} of {result['filename']} (language {result['language'] or 'unknown'}, {result['lines']} lines, "
              f"analysed by {result['model']})", ""]
     for name, body in result["analysis"].items():
         if body:

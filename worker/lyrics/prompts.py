@@ -16,11 +16,22 @@ SECTION_ASKS = {
     "Narrative": "who speaks to whom, and what happens, if anything.",
     "Notable lines": "two or three lines quoted with their [m:ss] times, and why they stand out.",
 }
+# the same sections of a recording the music analysis measured as speech (worker/audio_llm/speech.py): an
+# audiobook's transcript had been sent as "The lyrics of a song" and answered as one ("what the song is about")
+SPEECH_ASKS = {
+    "Themes": "what is talked about.",
+    "Mood": "the tone of the speaking.",
+    "Narrative": "who speaks to whom, and what happens, if anything.",
+    "Notable lines": "two or three lines quoted with their [m:ss] times, and why they stand out.",
+}
 SECTIONS = tuple(SECTION_ASKS)
 WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")  # a word: letters or digits, with inner apostrophes or hyphens
 ECHO_SHARE = 0.8  # share of a section's words found in runs of an ask's words from which it is a copy
 SYSTEM = ("You analyse song lyrics. Quote only lines that are in the transcript, with their times; when the "
           "transcript is too short or unclear to tell something, say so instead of guessing.")
+SPEECH_SYSTEM = ("You analyse the transcript of a spoken recording, not a song. Quote only lines that are in the "
+                 "transcript, with their times; when the transcript is too short or unclear to tell something, say "
+                 "so instead of guessing.")
 _HEADING = re.compile(r"^\s*\**\s*(" + "|".join(SECTIONS) + r")\s*\**\s*:\s*", re.I | re.M)
 
 
@@ -48,18 +59,27 @@ def word_count(text: str) -> int:
 
 
 def lyrics_prompt(lines: Sequence[Mapping[str, Any]], *, language: str | None, music_text: str,
-                  sees_image: bool) -> tuple[str, bool]:
-    """(the user message, whether the lines were cut)."""
+                  sees_image: bool, speech_share: float | None = None) -> tuple[str, bool]:
+    """(the user message, whether the lines were cut). `speech_share`: of a recording the music analysis measured as
+    speech (worker/audio_llm/speech.py), whose transcript is asked about as spoken words, not as a song's lyrics
+    (`music_text` is then left out: its "no key, no chords" only gave a small model music words to copy)."""
     shown = lines[:MAX_LINES]
     quoted = "\n".join(f"[{clock(line['start'])}] {line['text']}" for line in shown)
-    parts = [f"The lyrics of a song, transcribed by Whisper (language: {language or 'unknown'}; recognition "
-             f"errors are possible){' - cut short' if len(lines) > len(shown) else ''}:\n{quoted}"]
-    if music_text:
-        parts.append(music_text)
+    heard = f"language: {language or 'unknown'}; recognition errors are possible"
+    cut = " - cut short" if len(lines) > len(shown) else ""
+    if speech_share is not None:
+        parts = [f"The transcript of a spoken recording ({speech_share:.0%} of it a speaking voice, as measured), "
+                 f"transcribed by Whisper ({heard}){cut}:\n{quoted}"]
+    else:
+        parts = [f"The lyrics of a song, transcribed by Whisper ({heard}){cut}:\n{quoted}"]
+        if music_text:
+            parts.append(music_text)
     if sees_image:
-        parts.append("The image is the song's album art: use it only where it bears on the lyrics.")
+        parts.append("The image is the song's album art: use it only where it bears on the lyrics." if speech_share
+                     is None else "The image is the recording's cover art: use it only where it bears on the words.")
+    asks = SECTION_ASKS if speech_share is None else SPEECH_ASKS
     parts.append("Answer in these sections, each starting on its own line with its name and a colon:\n"
-                 + "\n".join(f"{name}: {ask}" for name, ask in SECTION_ASKS.items()))
+                 + "\n".join(f"{name}: {ask}" for name, ask in asks.items()))
     return "\n\n".join(parts), len(lines) > len(shown)
 
 
@@ -70,8 +90,9 @@ def is_echo(text: str) -> bool:
 
     # what an echo copies: any section's ask, with or without its name (a stranger's notable_lines held another
     # section's instructions), word for word or nearly ("with their times" for "with their [m:ss] times")
-    copies = [answer_words(ask) for ask in SECTION_ASKS.values()]
-    copies += [answer_words(f"{name} {ask}") for name, ask in SECTION_ASKS.items()]
+    asked = [*SECTION_ASKS.items(), *SPEECH_ASKS.items()]  # either prompt's
+    copies = [answer_words(ask) for _, ask in asked]
+    copies += [answer_words(f"{name} {ask}") for name, ask in asked]
     said = answer_words(text)
     if len(said) < 3:
         return False

@@ -112,8 +112,8 @@ def disk_full(e: BaseException) -> bool:
 
 
 TRACK_PARAMS = frozenset({"session_id", "key", "key_relation", "tempo_min", "tempo_max", "tempo_multiples", "metre",
-                          "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals", "limit",
-                          "cursor", "owner"})
+                          "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals", "content",
+                          "limit", "cursor", "owner"})
 SEARCH_PARAMS = frozenset({"q", "mode", "limit", "cursor", "owner"})
 
 
@@ -127,7 +127,7 @@ def list_tracks():
         tempo_max=_number("tempo_max", 1, 1000), tempo_multiples=_flag("tempo_multiples", True),
         metre=_metre(), duration_min=_number("duration_min", 0, 1e6), duration_max=_number("duration_max", 0, 1e6),
         loudness_min=_number("loudness_min", -200, 50), loudness_max=_number("loudness_max", -200, 50),
-        has_vocals=_flag("has_vocals", None))
+        has_vocals=_flag("has_vocals", None), content=_content())
     _needs_partner(args)
     for lo, hi in (("tempo_min", "tempo_max"), ("duration_min", "duration_max"), ("loudness_min", "loudness_max")):
         low, high = getattr(where, lo), getattr(where, hi)
@@ -273,6 +273,16 @@ def _flag(name: str, default: bool | None) -> bool | None:
     if raw.lower() in ("0", "false", "no"):
         return False
     raise InvalidRequestError(f"{name} must be true or false (1 or 0)", code="invalid_filter")
+
+
+def _content() -> str | None:
+    raw = request.args.get("content")
+    if not raw:
+        return None
+    if raw not in ("speech", "music"):
+        raise InvalidRequestError("content must be speech or music", code="invalid_filter",
+                                  details={"valid": ["speech", "music"]})
+    return raw
 
 
 def _metre() -> str | None:

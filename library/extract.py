@@ -2,7 +2,7 @@
 
 What is read, for an upload `<stem>.<ext>` (each file optional; unreadable ones are skipped and logged):
     features_<stem>.json     duration, loudness, timbre/harmony/energy descriptors
-    pitch_<stem>.json        key (+ Camelot), tempo, metre, chords summary, rhythm descriptors
+    pitch_<stem>.json        key (+ Camelot), tempo, metre, chords summary, rhythm descriptors, speech_share
     transcript_<stem>.json   lines with start/end and word times (Whisper); has_vocals
     lyrics_<stem>.json       the LLM's lyrics analysis
     analysis_*_<stem>.json   audio-LLM analyses (gemma_3n ...)
@@ -24,6 +24,7 @@ from typing import Any
 
 from storage import upload_description
 from worker.audio_llm.options import TASKS
+from worker.audio_llm.speech import measured_share
 from worker.camelot import camelot_code
 from worker.files import safe_name
 
@@ -123,6 +124,7 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
         f["loudness_lufs"] = _num((features.get("audio_features") or {}).get("loudness_lufs"))
     if pitch:
         _pitch_fields(f, pitch)
+    f["speech_share"] = measured_share(pitch)  # speech or music, as the analyze, lyrics and compare jobs decide
     f.setdefault("duration_seconds", _num((pitch or transcript or {}).get("duration_seconds")))
     if f["duration_seconds"] is None:  # a track with only stems (their result carries no length) had none
         f["duration_seconds"] = _num((_upload_description(results_dir, filename) or {}).get("duration_seconds"))

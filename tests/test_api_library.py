@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,6 +251,27 @@ def test_a_library_database_that_does_not_answer_is_a_503_everywhere(settings, r
             assert r.status_code == 503 and r.json()["error"]["code"] == "library_unavailable", (path, r.text)
         health = requests.get(base + "/health", auth=(USER, PASSWORD), timeout=30).json()
         assert health["library"]["ok"] is False, health
+
+
+@pytest.mark.needs_espeak
+def test_a_track_measured_as_speech_is_listed_as_speech(client, session_id, audio_dir):
+    """The library kept no word of what the pitch job decides: an audiobook was listed among the songs with nothing
+    to tell it from them. Real espeak-ng speech and real game music (tests/data), one real pitch job."""
+    talk = audio_dir / "lib-talk.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(talk),
+                    "The harbour keeper walked along the pier every morning before the boats came home."], check=True)
+    music = audio_dir / "lib-boom.flac"
+    music.write_bytes((Path(__file__).parent / "data" / "boom-boom-boom-3s.flac").read_bytes())
+    assert upload(client, session_id, talk, music).status_code == 201
+    run(client, f"/process/pitch/{session_id}", {})
+    listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    assert {t["filename"]: t["content"] for t in listed} == {"lib-talk.wav": "speech", "lib-boom.flac": "music"}
+    assert [t["speech_share"] >= 0.5 for t in sorted(listed, key=lambda t: t["filename"])] == [False, True]
+    for content, expected in (("speech", ["lib-talk.wav"]), ("music", ["lib-boom.flac"])):
+        found = client.get("/library/tracks", params={"session_id": session_id, "content": content}).json()
+        assert [t["filename"] for t in found["tracks"]] == expected, (content, found)
+    r = client.get("/library/tracks", params={"content": "talk"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
 
 
 def test_a_filter_that_needs_another_is_named_not_ignored(client):

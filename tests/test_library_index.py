@@ -272,6 +272,27 @@ def test_remove_session(library, settings):
     assert library.search(owner=owner, query="so long", mode="lyrics", limit=5) == []
 
 
+def test_speech_is_recorded_shown_and_filtered_on(library, settings):
+    """The library kept no word of what the music analysis decides (an audiobook listed among the songs, nothing to
+    tell them apart); its speech_share is kept, shown as `content` and filtered on, on every backend."""
+    owner = f"p{uuid.uuid4().hex[:6]}"
+    results = Path(settings["DATA_DIR"]) / "results-speech"
+    for stem, share in (("talk", 0.97), ("song", 0.0), ("borderline", 0.5), ("old", None)):
+        write_results(results, stem, tonic="D", mode="major", tempo=100.0, mfcc_shift=1.0)
+        if share is not None:  # "old": a pitch result from before the analysis measured speech
+            pitch = json.loads((results / f"pitch_{stem}.json").read_text())
+            (results / f"pitch_{stem}.json").write_text(json.dumps({**pitch, "speech_share": share}))
+        library.index_file(owner=owner, session_id="s1", filename=f"{stem}.wav", results_dir=results)
+
+    def listed(content: str | None) -> dict[str, tuple]:
+        rows = library.list_tracks(owner=owner, where=TrackFilter(content=content), after=None, limit=10)
+        return {t["filename"]: (t["content"], t["speech_share"]) for t in rows}
+
+    assert listed(None) == {"talk.wav": ("speech", 0.97), "song.wav": ("music", 0.0),
+                            "borderline.wav": ("speech", 0.5), "old.wav": (None, None)}
+    assert set(listed("speech")) == {"talk.wav", "borderline.wav"} and set(listed("music")) == {"song.wav"}
+
+
 def test_a_registered_llms_own_embeddings_serve_semantic_search(tmp_path, smollm2_folder):
     """LIBRARY_EMBEDDING_MODEL=model:<model_type>: SmolLM2's own hidden states, pooled, as the vectors."""
     from config import load_settings

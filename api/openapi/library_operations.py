@@ -27,6 +27,8 @@ TRACK_FILTERS = (
     Param("loudness_min", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at least."),
     Param("loudness_max", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at most."),
     Param("has_vocals", {"enum": ["1", "0", "true", "false"]}, "Tracks with (or without) sung words."),
+    Param("content", {"enum": ["speech", "music"]}, "Tracks the music analysis measured as speech (a speaking voice "
+          "without music in half of the track or more), or as music; a track without one is neither."),
     Param("session_id", SESSION_ID, "Only this session's tracks."),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (clamped)."),
     CURSOR)

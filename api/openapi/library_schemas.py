@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .shapes import BOOL, INT, NUM, STR, Schema, arr, null, obj, ref
+from .shapes import BOOL, INT, NUM, SPEECH_SHARE, STR, Schema, arr, content, null, obj, ref
 
 
 def library_schemas() -> dict[str, Schema]:
@@ -11,7 +11,10 @@ def library_schemas() -> dict[str, Schema]:
                 "results (null: not measured).", track_id=STR, owner=STR, session_id=STR, filename=STR,
                 duration_seconds=null(NUM), key=null(key), tempo_bpm=null(NUM), metre=null(STR),
                 loudness_lufs=null(NUM), has_vocals=null(BOOL), chords_summary=null(STR), sources=arr(STR),
-                indexed_at=STR, tempo_match=null({"enum": ["exact", "double", "half"]}))
+                indexed_at=STR, tempo_match=null({"enum": ["exact", "double", "half"]}),
+                content=content("`GET /library/tracks?content=speech` lists the speech (an audiobook, a talk), "
+                                "`content=music` the rest; null: indexed without a music analysis."),
+                speech_share=SPEECH_SHARE)
     line = obj(["text", "start_seconds"], line_no=INT, text=STR, start_seconds=null(NUM), end_seconds=null(NUM),
                match={"enum": ["phrase", "fuzzy"]}, score=NUM)
     passage = obj(["kind", "text"], kind=STR, source=STR, text=STR, start_seconds=null(NUM), end_seconds=null(NUM))

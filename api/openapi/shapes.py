@@ -43,7 +43,8 @@ def content(more: str) -> Schema:
     lyrics, compare and library answers beside `speech_share`, and what it means to the answer it is in (`more`)."""
     return {"anyOf": [{"enum": ["speech", "music"]}, {"type": "null"}],
             "description": "speech: the music analysis (pitch) found a speaking voice without music in half of the "
-                           f"recording or more; music: it did not; null: no music analysis of the file. {more}"}
+                           "recording or more; music: it did not; null: no music analysis of the file (or one "
+                           f"from before it measured speech). {more}"}
 
 
 SPEECH_SHARE = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],

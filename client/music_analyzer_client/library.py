@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .client import MusicAnalyzer
 
 TRACK_FILTERS = ("session_id", "key", "key_relation", "tempo_min", "tempo_max", "tempo_multiples", "metre",
-                 "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals")
+                 "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals", "content")
 SEARCH_MODES = ("hybrid", "lyrics", "semantic")
 MAX_QUERY_CHARS = 500  # of a search (the server's MAX_QUERY_CHARS)
 

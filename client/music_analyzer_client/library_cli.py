@@ -39,6 +39,8 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
                         help="only tracks whose transcript (Whisper, lyrics) holds words")
     vocals.add_argument("--instrumental", dest="has_vocals", action="store_const", const=False,
                         help="only tracks transcribed and found without words (a track never transcribed is neither)")
+    tracks.add_argument("--content", choices=["speech", "music"],
+                        help="only tracks the music analysis (pitch) measured as speech, or as music")
     tracks.add_argument("--limit", type=positive, default=50, metavar="N", help="how many (default 50)")
     tracks.add_argument("--all", action="store_true", help="every matching track, page after page")
 
@@ -82,7 +84,8 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     if command == "tracks":
         filters = {"session_id": args.session, "key": args.key, "key_relation": args.key_relation,
                    "tempo_min": args.tempo_min, "tempo_max": args.tempo_max, "metre": args.metre,
-                   "has_vocals": args.has_vocals, "tempo_multiples": False if args.exact_tempo else None}
+                   "has_vocals": args.has_vocals, "tempo_multiples": False if args.exact_tempo else None,
+                   "content": args.content}
         found = list(client.library.tracks(**filters) if args.all
                      else itertools.islice(client.library.tracks(page_size=min(args.limit + 1, 200), **filters),
                                            args.limit + 1))

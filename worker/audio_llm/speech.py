@@ -36,9 +36,9 @@ def speech_share(pitch: Mapping[str, Any] | None) -> float | None:
 
 def content(pitch: Mapping[str, Any] | None) -> str | None:
     """What the session's music analysis measured the recording as: "speech" (speech_share above), "music" (a pitch
-    result that is not speech) or None (no pitch result: not measured). The lyrics and compare jobs and the library
-    say it as `content`, beside the pitch result's own `speech_share` (measured_share)."""
-    if not isinstance(pitch, Mapping):
+    result that is not speech) or None (no pitch result, or one without a speech_share: not measured). The lyrics and
+    compare jobs and the library say it as `content`, beside the pitch result's own `speech_share` (measured_share)."""
+    if measured_share(pitch) is None:
         return None
     return "speech" if speech_share(pitch) is not None else "music"
 

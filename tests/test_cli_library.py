@@ -33,6 +33,10 @@ def test_tracks_similar_and_a_question_from_the_command_line(server, client, two
     assert table.returncode == 0 and "in-a.wav" in table.stdout and "in-c.wav" in table.stdout
     assert "C major (8B)" in table.stdout and "A major (11B)" in table.stdout and "120" in table.stdout
     assert "no tracks match" in ma(env, "library", "tracks", "--session", sid, "--key", "8A").stderr
+    # what pitch measured them as: music, none of them speech (an audiobook had been listed among the songs)
+    music = json.loads(ma(env, "--json", "library", "tracks", "--session", sid, "--content", "music").stdout)
+    assert {(t["filename"], t["content"]) for t in music} == {("in-c.wav", "music"), ("in-a.wav", "music")}
+    assert "no tracks match" in ma(env, "library", "tracks", "--session", sid, "--content", "speech").stderr
     # a listing cut at --limit says so (the first 50 of a stranger's 60 tracks had read as the whole library)
     cut = ma(env, "library", "tracks", "--session", sid, "--limit", "1")
     assert cut.returncode == 0 and cut.stdout.count(".wav") == 1, cut.stdout

@@ -126,7 +126,7 @@ def compare_prompt(tracks: Sequence[Mapping[str, Any]], pairs: Sequence[Mapping[
                  f"brightness {_num(f['brightness_hz'], '{:.0f} Hz')}")
         if track.get("speech") is not None:
             lines = [f"Track {i}: {f['file']} - a spoken recording ({track['speech']:.0%} of it a speaking voice, "
-                     f"as measured): no key or tempo; {sound}"]
+                     f"as measured): key and tempo not compared; {sound}"]
         else:
             lines = [f"Track {i}: {f['file']} - key {f['key'] or 'unknown'} ({f['camelot'] or '?'}), "
                      f"tempo {_num(f['tempo_bpm'], '{:.0f} BPM')}, metre {f['metre'] or 'unknown'}, {sound}"]

@@ -149,8 +149,10 @@ def run_and_wait(job_type: str, options: JobOptions, body: dict, *, owner: str |
         extra = {"unloads": [_ran(j) for j in [done, *ended] if j]} if also is not None else {}
         return jsonify({**result, "job_id": job["job_id"], "worker": _node(done), **extra}), 200
     if done and done["state"] == "failed":
-        # the status the error's class carries, recorded with the job by the worker
-        return jsonify({"error": done["error"], "job_id": job["job_id"]}), done.get("error_status") or 500
+        # the status the error's class carries, recorded with the job by the worker; a generation stopped by its
+        # time limit, with the text it had written (`finish_reason` time_limit), as its record has it
+        kept = {"result": done["result"]} if isinstance(done.get("result"), dict) else {}
+        return jsonify({"error": done["error"], "job_id": job["job_id"], **kept}), done.get("error_status") or 500
     return jsonify({"job_id": job["job_id"], "status_url": url_for("jobs.get_job", job_id=job["job_id"]),
                     "state": done["state"] if done else "queued"}), 202
 

@@ -71,9 +71,12 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             raise
         except (InsufficientStorageError, JobTimeLimitError) as e:
             # a full disk fails the next file too, and the job's time is up: stop here, keeping what is done
-            # (a stranger's batch that met a full disk on file 3 of 8 had dropped the whole sets of files 1-2)
+            # (a stranger's batch that met a full disk on file 3 of 8 had dropped the whole sets of files 1-2),
+            # and, past the time limit, the file's partial result where its pipeline keeps one (as on a cancel)
+            kept = [*results, {"filename": name, **e.finished}] if e.finished else results
+            if kept:
+                e.finished = {"batch": True, "results": kept, "errors": errors, "stopped_at": name}
             if results:
-                e.finished = {"batch": True, "results": results, "errors": errors, "stopped_at": name}
                 e.message = _stopped_message(e.message, name)
             raise
         except MusicAnalyzerError as e:

@@ -155,12 +155,27 @@ class ContextLengthError(ModelError):
     http_status = 422
 
 
-class JobTimeLimitError(MusicAnalyzerError):
-    """The job ran longer than LONGEST_JOB_SECONDS: stopped at its next progress report, or, when it reports
-    nothing for JOB_STOP_GRACE_SECONDS more, by its worker's watchdog (jobs/overdue.py)."""
+class JobStopped(MusicAnalyzerError):
+    """A job stopped at a progress checkpoint before its end: canceled (JobCanceled), or past its time limit
+    (JobTimeLimitError). Both keep what a text generation had written, as a result marked partial whose
+    `finish_reason` is the stop's `stopped_as` ("canceled", "time_limit"). `finished` (as for every error that
+    stops a batch): what it had done before. `generated`: what a text generation had written when it stopped
+    (worker/llm/generate.py), for the job that asked for the text. `partial`: what a pipeline of several generation
+    passes had done when it stopped (worker/audio_llm/processor.py: its passes so far)."""
+
+    stopped_as = "stopped"
+    generated: dict | None = None
+    partial: object = None
+
+
+class JobTimeLimitError(JobStopped):
+    """The job ran longer than LONGEST_JOB_SECONDS: stopped at its next progress report (where a text generation
+    keeps what it had written, as a cancel does: `finish_reason` time_limit), or, when it reports nothing for
+    JOB_STOP_GRACE_SECONDS more, by its worker's watchdog (jobs/overdue.py: its process is killed, nothing kept)."""
 
     code = "time_limit_exceeded"
     http_status = 500
+    stopped_as = "time_limit"
 
     @classmethod
     def past(cls, limit_seconds: float, *, stuck: bool = False) -> JobTimeLimitError:
@@ -169,13 +184,9 @@ class JobTimeLimitError(MusicAnalyzerError):
         return cls(f"the job ran longer than the server's limit of {limit_seconds:g} s (LONGEST_JOB_SECONDS) and {how}")
 
 
-class JobCanceled(MusicAnalyzerError):
-    """Raised at a progress checkpoint once the job's cancel flag is set. `finished` (as for every error that
-    stops a batch): what it had done before. `generated`: what a text generation had written when it stopped
-    (worker/llm/generate.py), for the job that asked for the text. `partial`: what a pipeline of several generation
-    passes had done when it stopped (worker/audio_llm/processor.py: its passes so far)."""
+class JobCanceled(JobStopped):
+    """Raised at a progress checkpoint once the job's cancel flag is set (what it had written: JobStopped)."""
 
     code = "canceled"
     http_status = 409
-    generated: dict | None = None
-    partial: object = None
+    stopped_as = "canceled"

@@ -92,8 +92,10 @@ def pitch_result() -> Schema:
                        melody=obj(["notes", "f0"], notes=arr(note), f0=f0), merged_with=MERGED_WITH)
 
 
-PARTIAL = {**BOOL, "description": "A canceled job's result (`finish_reason` canceled): the text written before the "
-           "cancel, in its `partial_...` files. Absent from finished ones."}
+PARTIAL = {**BOOL, "description": "A stopped job's result: the text written before a cancel (`finish_reason` canceled; "
+           "the job canceled) or before its time limit (`finish_reason` time_limit; the job failed "
+           "`time_limit_exceeded`), in its `partial_...` files. Absent from finished ones."}
+STOPPED = ["stop", "length", "canceled", "time_limit"]  # a result's finish_reason: time_limit, canceled: partial
 
 
 def gemma_result() -> Schema:
@@ -104,9 +106,10 @@ def gemma_result() -> Schema:
                        output_text_file=null(STR), output_json_file=null(STR), audio_input=BOOL,
                        model_sample_rate=null(INT), chunks=INT, chunk_seconds_max=null(NUM),
                        chunk_notes=arr({}), sections=arr({"type": "object"}), transcript_source=null(STR),
-                       generate_calls=INT, finish_reason=null({"enum": ["stop", "length", "canceled"]}),
-                       partial={**BOOL, "description": "A canceled analysis's result (`finish_reason` canceled): the "
-                                "passes it had finished and the text of the running one, in "
+                       generate_calls=INT, finish_reason=null({"enum": STOPPED}),
+                       partial={**BOOL, "description": "A stopped analysis's result (`finish_reason` canceled: the "
+                                "job was canceled; time_limit: it failed `time_limit_exceeded`): the passes it had "
+                                "finished and the text of the running one, in "
                                 "`partial_analysis_<model>_<task>_<stem>.json|.txt`. Absent from finished ones."})
 
 
@@ -139,8 +142,10 @@ WORKER = {**null(STR), "description": "To admins: the GPU worker that ran it (`g
 def generate_result() -> Schema:
     return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
                response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
-               prompt_tokens=INT, finish_reason={"enum": ["stop", "length", "canceled"], "description": (
-                   "canceled: the text written before a cancel, kept as the canceled job's result.")},
+               prompt_tokens=INT, finish_reason={"enum": STOPPED, "description": (
+                   "canceled: the text written before a cancel, kept as the canceled job's result; time_limit: "
+                   "the text written before the job's time limit (LONGEST_JOB_SECONDS), kept as the `result` of "
+                   "the job, failed `time_limit_exceeded`.")},
                audio_input=BOOL, model_load_seconds=null(NUM), worker=WORKER,
                warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
 
@@ -170,7 +175,7 @@ def lyrics_result() -> Schema:
                explicit=obj(["flagged", "words"], flagged=BOOL, words=arr(flagged), method=STR),
                analysis=obj(["themes", "mood", "narrative", "notable_lines"], themes=STR, mood=STR, narrative=STR,
                             notable_lines=STR),
-               analysis_text=STR, finish_reason={"enum": ["stop", "length", "canceled"]}, partial=PARTIAL,
+               analysis_text=STR, finish_reason={"enum": STOPPED}, partial=PARTIAL,
                tokens_generated=INT,
                generation_seconds=NUM, grounded_on=arr(STR), warnings=arr(STR), image=null(STR),
                unheard_quotes=arr({**STR, "description": "A passage the analysis quotes that the transcript does "
@@ -194,7 +199,7 @@ def compare_result() -> Schema:
                "Two to five tracks: measured facts, computed relations, and a grounded LLM comparison.",
                files_compared=arr(STR), tracks=arr(facts), pairs=arr(pair), model=STR,
                model_choice=null(ref("ModelChoice")), comparison=STR,
-               finish_reason={"enum": ["stop", "length", "canceled"]}, partial=PARTIAL,
+               finish_reason={"enum": STOPPED}, partial=PARTIAL,
                warnings=arr(STR), grounded_on=arr(STR), tokens_generated=INT, generation_seconds=NUM,
                processing_seconds=NUM, options={"type": "object"}, files=FILES)
 
@@ -218,7 +223,9 @@ def job_schema() -> Schema:
     """The public job record (jobs/store.py public_view); `result` is the shape of the job's type."""
     schema = obj(["job_id", "type", "method", "state", "progress", "stage", "created_at"],
                  "A job. `result` and `files` when it succeeded, `error` when it failed; a canceled batch's "
-                 "`result` lists the files it had finished, a canceled generation's holds the text written so far.",
+                 "`result` lists the files it had finished, a canceled generation's holds the text written so far, "
+                 "as does that of an LLM job (generate, gemma_3n, lyrics, compare) failed `time_limit_exceeded` "
+                 "at a progress report (`finish_reason` time_limit, `partial` true; not one its watchdog killed).",
                  job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)}, method=METHOD,
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
@@ -275,8 +282,10 @@ def session_schemas() -> dict[str, Schema]:
          "listed or deleted since, as its name tells (`pitch_x.json`, `no_vocals_x.wav`, "
          "`analysis_<model>_<task>_x.json`: `x`); null for a result of a job that read no one file (a comparison, "
          "generated music) or of a kind the server does not write. Absent from servers before it was added."}),
-        partial={**BOOL, "description": "What a canceled job had written, not a finished result (a canceled LLM "
-                 "analysis's `partial_analysis_<model>_<task>_x.json|.txt`); told by its name."})
+        partial={**BOOL, "description": "What a stopped job had written, not a finished result (an LLM analysis, "
+                 "lyrics analysis or comparison canceled or stopped by its time limit: "
+                 "`partial_analysis_<model>_<task>_x.json|.txt`, `partial_lyrics_x.*`, `partial_compare_<id>.*`; "
+                 "its JSON's `finish_reason` says which); told by its name."})
     return {
         "UploadedFile": audio,
         "StoredFile": stored,
@@ -337,7 +346,11 @@ def job_listing_schemas() -> dict[str, Schema]:
                            queue={"enum": ["cpu", "gpu"]}, ok=BOOL, job_id=STR, round_trip_ms=NUM,
                            worker=null(STR), pid=null(INT), message=STR),
         "ModelJobFailed": obj(["error", "job_id"], "A model job that failed within `wait`: its error.",
-                              error=ref("JobError"), job_id=STR),
+                              error=ref("JobError"), job_id=STR,
+                              result={**ref("GenerateResult"), "description": (
+                                  "A generation stopped by its time limit (`time_limit_exceeded`): the text it had "
+                                  "written (`finish_reason` time_limit), as GET /jobs/{job_id} has it. Absent "
+                                  "otherwise.")}),
         "ModelJobPending": obj(["job_id", "status_url", "state"], "Still running after `wait`: follow the job.",
                                job_id=STR, status_url=STR, state={"enum": sorted(STATES)}),
     }

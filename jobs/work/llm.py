@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
-from worker.errors import JobCanceled
+from worker.errors import JobStopped
 from worker.llm.options import GenerateOptions, ModelLoadOptions
 from worker.progress import Progress
 
@@ -23,7 +23,7 @@ def model_unload(ctx: JobContext, progress: Progress) -> dict:
 def generate(ctx: JobContext, progress: Progress) -> dict:
     try:
         return model_manager().generate(ctx.options_as(GenerateOptions), progress=progress)
-    except JobCanceled as e:  # the text written before the cancel is the canceled job's result
+    except JobStopped as e:  # the text written before a cancel or the time limit is the stopped job's result
         e.finished = e.generated
         raise
 

@@ -21,13 +21,22 @@ def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
     return safe_name(f"{base}.json"), safe_name(f"{base}.txt")
 
 
-PARTIAL = "partial_"  # the kind a canceled analysis's files start with (worker/audio_llm/result.py)
+PARTIAL = "partial_"  # the kind a stopped analysis's files start with (worker/audio_llm/result.py)
+# how a stopped job's partial .txt begins, by its `finish_reason`: (its first word, what it was written before)
+STOP_NOTES = {"canceled": ("CANCELED", "the cancel"), "time_limit": ("TIME LIMIT", "the job's time limit")}
+
+
+def partial_note(what: str, reason: str) -> str:
+    """The first line of a stopped job's partial text (`what`: "lyrics analysis", "comparison"), stopped for
+    `reason` (its result's `finish_reason`: canceled, time_limit)."""
+    mark, before = STOP_NOTES.get(reason, STOP_NOTES["canceled"])
+    return f"{mark}: a partial {what} (finish_reason {reason}): the text written before {before}\n\n"
 
 
 def partial_names(model_type: str, task: str, stem: str) -> tuple[str, str]:
-    """(json, txt) names of a canceled analysis's partial result, `partial_analysis_<model>_<task>_<stem>.json|.txt`:
-    beside a finished one of the same file, never over it, and no upload's stem makes a finished one's name this
-    (a mark after the stem would: `x.partial.wav`'s own analysis)."""
+    """(json, txt) names of a stopped (canceled, time-limited) analysis's partial result,
+    `partial_analysis_<model>_<task>_<stem>.json|.txt`: beside a finished one of the same file, never over it, and no
+    upload's stem makes a finished one's name this (a mark after the stem would: `x.partial.wav`'s own analysis)."""
     json_name, txt_name = result_names(model_type, task, stem)
     return safe_name(PARTIAL + json_name), safe_name(PARTIAL + txt_name)
 

@@ -9,11 +9,11 @@ forward (the resident LLM, switched through the ModelManager when another one is
     with that chunk's features; more than one chunk → a merge pass over the chunk notes (map-reduce).
     Text-only models get one pass over the features as text (and a Whisper transcript when one exists).
 postprocess: the result dict (the user's contract, result.py) and its two files, written atomically after every pass
-    succeeded, so a failed job leaves no partial result; a canceled one keeps what it had written, as its own
-    partial_analysis_... files (result.py keep_canceled).
+    succeeded, so a failed job leaves no partial result; a canceled one, or one stopped by its time limit, keeps
+    what it had written, as its own partial_analysis_... files (result.py keep_stopped).
 
-`progress(fraction, stage)` is called before every pass (and during generation); it may raise JobCanceled,
-which propagates.
+`progress(fraction, stage)` is called before every pass (and during generation); it may raise JobCanceled or
+JobTimeLimitError (JobStopped), which propagate.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from worker.audio_blocks import BLOCK_SECONDS, channel_array_blocks, channel_blocks, count_frames, stream_info
-from worker.errors import AudioError, InvalidRequestError, JobCanceled
+from worker.errors import AudioError, InvalidRequestError, JobStopped
 from worker.files import remove_result, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_here
@@ -58,7 +58,7 @@ from .prompts import (
     single_clip_prompt,
     transcript_answer,
 )
-from .result import analysis_result, keep_canceled, took_running_pass
+from .result import analysis_result, keep_stopped, took_running_pass
 from .speech import speech_share
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class Gemma3NProcessor:
         out = Generated(summary="", model_load_seconds=load_seconds)
         try:
             self._passes(prepared, out, span_of, total)
-        except JobCanceled as e:  # what it had written is the canceled job's (result.py keep_canceled)
+        except JobStopped as e:  # what it had written is the stopped job's (result.py keep_stopped)
             e.partial = out
             raise
         return out
@@ -277,13 +277,14 @@ class Gemma3NProcessor:
         return notes
 
     def _run(self, call: LLMCall, out: Generated, prepared: Prepared, *, final: bool, progress: Progress) -> dict:
-        """One pass; canceled, the text it had written goes into `out` as this pass's (`final`: the answer's)."""
+        """One pass; stopped (canceled, time limit), the text it had written goes into `out` as this pass's (`final`:
+        the answer's)."""
         audio = [call.audio] if call.audio is not None else None
         images = [call.image] if call.image is not None else None
         try:
             result = self.manager.generate(call.options, audio=audio, images=images, progress=progress)
-        except JobCanceled as e:
-            took_running_pass(out, call, e.generated, prepared, final=final)
+        except JobStopped as e:
+            took_running_pass(out, call, e.generated, prepared, final=final, stopped_as=e.stopped_as)
             raise
         out.passes.append({"kind": call.kind, "index": call.span.index if call.span else None,
                            "audio_input": result["audio_input"], "prompt_tokens": result["prompt_tokens"],
@@ -347,8 +348,8 @@ class Gemma3NProcessor:
                 prepared.image = image
                 prepared.calls = [looking_at(c, image) if c.kind in ("single", "text") else c for c in prepared.calls]
             generated = self.forward(prepared, progress=scaled(report, PREPROCESS_END, PASSES_END))
-        except JobCanceled as e:  # the passes finished and the text of the running one, kept marked partial
-            keep_canceled(e, prepared, self.registry, started=started, results_dir=results_dir, stem=audio_path.stem,
+        except JobStopped as e:  # the passes finished and the text of the running one, kept marked partial
+            keep_stopped(e, prepared, self.registry, started=started, results_dir=results_dir, stem=audio_path.stem,
                           extra=extra)
             raise
         finally:

@@ -1,16 +1,17 @@
 """The audio-LLM job's result for one file (the user's contract, worker/audio_llm/processor.py `postprocess`), and
-what a canceled analysis keeps: the passes it had finished and the text of the pass it was writing, as a canceled
-`POST /api/v2/models/generate` keeps what it wrote.
+what a stopped analysis keeps: the passes it had finished and the text of the pass it was writing, as a canceled
+`POST /api/v2/models/generate` keeps what it wrote. Stopped is canceled, or past the job's time limit
+(LONGEST_JOB_SECONDS, seen at the same progress reports: the job fails `time_limit_exceeded` and keeps its text).
 
-A cancel is seen inside a pass (worker/llm/generate.py: after the first token and every 8 after it), which hands
-back the text so far (`JobCanceled.generated`), or between passes. `took_running_pass` puts the running pass's text
-where a finished pass's would go (a chunk's note, or the answer of the final pass), marked canceled; the processor
-hands the passes so far to the job (`JobCanceled.partial`), and `keep_canceled` writes them as
-`partial_analysis_<model>_<task>_<stem>.json|.txt` (atomically, the JSON last, as a finished analysis is written),
-the canceled job's `result` (`finish_reason` canceled, `partial` true). A partial analysis never replaces a finished
-one of the same file (its own names: the session's listing says `partial`, the library reads only finished ones),
-and the next finished run of it removes it. Canceled before any pass wrote a token, it keeps nothing, as a
-generation does.
+A stop is seen inside a pass (worker/llm/generate.py: after the first token and every 8 after it), which hands
+back the text so far (`JobStopped.generated`), or between passes. `took_running_pass` puts the running pass's text
+where a finished pass's would go (a chunk's note, or the answer of the final pass), marked with the stop
+(`finish_reason` canceled or time_limit); the processor hands the passes so far to the job (`JobStopped.partial`),
+and `keep_stopped` writes them as `partial_analysis_<model>_<task>_<stem>.json|.txt` (atomically, the JSON last, as
+a finished analysis is written), the stopped job's `result` (`finish_reason` the stop's, `partial` true). A partial
+analysis never replaces a finished one of the same file (its own names: the session's listing says `partial`, the
+library reads only finished ones), and the next finished run of it removes it. Stopped before any pass wrote a
+token, it keeps nothing, as a generation does; nor does a job its worker's watchdog killed (jobs/overdue.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from worker.errors import JobCanceled
+from worker.errors import JobStopped
 from worker.files import write_json_atomic, write_text_atomic
 
 from .files import partial_names
@@ -76,47 +77,55 @@ def analysis_result(registry: Mapping[str, Any], prepared: Prepared, generated: 
 
 
 def took_running_pass(out: Generated, call: LLMCall, written: dict | None, prepared: Prepared, *,
-                      final: bool) -> None:
-    """The pass `call` was canceled having written `written` (generate's answer, `finish_reason` canceled; the whole
-    answer when the cancel came as its last token did; None: nothing yet): kept in `out` where it would have gone,
-    a chunk's note (marked `canceled`) or, `final`, the answer."""
+                      final: bool, stopped_as: str = "canceled") -> None:
+    """The pass `call` was stopped (`stopped_as`: canceled, time_limit) having written `written` (generate's answer,
+    `finish_reason` the stop's; the whole answer when the stop came as its last token did; None: nothing yet): kept
+    in `out` where it would have gone, a chunk's note (marked `canceled` or `time_limit`) or, `final`, the answer."""
     if not written:
         return
     out.passes.append({"kind": call.kind, "index": call.span.index if call.span else None,
                        "audio_input": written.get("audio_input"), "prompt_tokens": written.get("prompt_tokens", 0),
                        "tokens_generated": written.get("tokens_generated", 0), "seconds": written.get("seconds", 0.0),
-                       "finish_reason": "canceled"})
+                       "finish_reason": stopped_as})
     if call.kind == "chunk" and call.span is not None:
         span = call.span
         out.notes.append({"index": span.index, "start_seconds": round(span.start_seconds, 3),
                           "end_seconds": round(span.end_seconds, 3), "text": written.get("response", ""),
                           "tokens_generated": written.get("tokens_generated", 0),
-                          "features": prepared.span_features[span.index], "canceled": True})
+                          "features": prepared.span_features[span.index], stopped_as: True})
     elif final:
         out.summary, out.final_prompt = written.get("response", ""), call.user_text
 
 
-def keep_canceled(e: JobCanceled, prepared: Prepared, registry: Mapping[str, Any], *, started: float,
-                  results_dir: Path, stem: str, extra: Mapping[str, Any]) -> None:
-    """What the canceled analysis had written (`e.partial`, the processor's Generated so far), written beside the
-    session's results and set as the job's result (`e.finished`); nothing when no pass had written a token."""
+STOPS = {"canceled": ("the analysis was canceled", "CANCELED", "the cancel"),
+         "time_limit": ("the analysis was stopped by the server's time limit (LONGEST_JOB_SECONDS)", "TIME LIMIT",
+                        "the job's time limit")}
+
+
+def keep_stopped(e: JobStopped, prepared: Prepared, registry: Mapping[str, Any], *, started: float,
+                 results_dir: Path, stem: str, extra: Mapping[str, Any]) -> None:
+    """What the stopped analysis (canceled, or past its time limit) had written (`e.partial`, the processor's
+    Generated so far), written beside the session's results and set as the job's result (`e.finished`); nothing
+    when no pass had written a token."""
     generated = e.partial
     if not isinstance(generated, Generated) or not any(p.get("tokens_generated") for p in generated.passes):
         return
-    generated.finish_reason = "canceled"
+    reason = e.stopped_as
+    what, mark, before = STOPS.get(reason, STOPS["canceled"])
+    generated.finish_reason = reason
     result = {**analysis_result(registry, prepared, generated, started=started), **extra}
     total = len(prepared.calls) + (1 if len(prepared.calls) > 1 else 0)
-    finished = sum(1 for p in generated.passes if p["finish_reason"] != "canceled")
+    finished = sum(1 for p in generated.passes if p["finish_reason"] != reason)
     result["partial"] = True
-    said = (f"the analysis was canceled: it holds the {finished} of its {total} generation pass(es) it had finished "
+    said = (f"{what}: it holds the {finished} of its {total} generation pass(es) it had finished "
             "and the text of the one it was writing, as far as it got")
     result["warnings"] = [said, *result["warnings"]]
     options = prepared.options
     json_name, txt_name = partial_names(options.model_variant, options.task, stem)
     result.update(output_json_file=json_name, output_text_file=txt_name, files=[json_name, txt_name])
     results_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(results_dir / txt_name, "CANCELED: a partial analysis (finish_reason canceled): "
-                                              "the passes finished and the text written before the cancel\n\n"
+    write_text_atomic(results_dir / txt_name, f"{mark}: a partial analysis (finish_reason {reason}): "
+                                              f"the passes finished and the text written before {before}\n\n"
                                               + render_text(result))
     write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
     e.finished = result

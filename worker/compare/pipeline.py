@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from worker.audio_llm.files import PARTIAL
+from worker.audio_llm.files import PARTIAL, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import content, measured_share, music_talk_warning, speech_share
-from worker.errors import JobCanceled
+from worker.errors import JobStopped
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_here
 from worker.llm.claims import unsupported_claims
@@ -31,7 +31,6 @@ from .relations import pair_relations, track_facts
 SYSTEM = ("You compare pieces of music for a producer. Ground every statement in the measurements and "
           "relations you are given; say plainly when they do not tell something.")
 MAX_LYRICS_CHARS = 600  # of each track's lyrics themes quoted
-CANCELED_NOTE = "CANCELED: a partial comparison (finish_reason canceled): the text written before the cancel\n\n"
 
 
 def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: CompareOptions, manager: ModelHost,
@@ -51,7 +50,8 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
             prompt=prompt, system=SYSTEM, max_length=options.max_new_tokens,
             temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
             progress=scaled(report, 0.05, 0.95))  # within the job's progress: it had gone back to 0, then 100 % early
-    except JobCanceled as e:  # the comparison written so far is the canceled job's, as a generation's is
+    except JobStopped as e:  # the comparison written so far is the stopped job's (canceled, time limit), as a
+        # generation's is: its `finish_reason` the stop's
         if e.generated:
             e.finished = _written(results_dir, PARTIAL + output_stem, {
                 **_result(tracks, facts, pairs, options, choice, e.generated, prompt, started), "partial": True})
@@ -73,11 +73,13 @@ def _result(tracks: list[dict[str, Any]], facts: list[dict[str, Any]], pairs: li
 
 
 def _written(results_dir: Path, output_stem: str, result: dict[str, Any], report: Progress = quiet) -> dict[str, Any]:
-    """`result` as <output_stem>.json|.txt (atomically, the JSON last); a canceled one's as partial_compare_..."""
+    """`result` as <output_stem>.json|.txt (atomically, the JSON last); a stopped one's (canceled, time limit) as
+    partial_compare_..."""
     names = [safe_name(f"{output_stem}.json"), safe_name(f"{output_stem}.txt")]
     result["files"] = names
     text = _text(result)
-    write_text_atomic(results_dir / names[1], (CANCELED_NOTE + text) if result.get("partial") else text)
+    note = partial_note("comparison", str(result.get("finish_reason"))) if result.get("partial") else ""
+    write_text_atomic(results_dir / names[1], note + text)
     write_json_atomic(results_dir / names[0], result)
     report(1.0, "done")
     return result

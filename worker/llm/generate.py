@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.errors import InvalidRequestError, JobCanceled
+from worker.errors import InvalidRequestError, JobStopped
 from worker.llm.loading import LoadedLLM
 from worker.llm.meter import GenerationMeter
 from worker.llm.options import GenerateOptions, count_parts
@@ -64,7 +64,9 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     audio: one (n,) float32 array at `audio_sample_rate(llm)` per audio part in the messages.
     Returns {response, model, tokens_generated, seconds, tokens_per_second, prompt_tokens, finish_reason,
     audio_input}. Raises ContextLengthError when the prompt leaves no room for one new token,
-    InvalidRequestError for media the model cannot take. `progress` may raise JobCanceled (propagated).
+    InvalidRequestError for media the model cannot take. `progress` may raise JobCanceled or JobTimeLimitError
+    (propagated, carrying the text written so far as `generated`, its `finish_reason` the stop's: canceled,
+    time_limit).
     """
     import torch
 
@@ -103,9 +105,9 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
                 progress(0.0, reading)
             output = model.generate(**inputs, generation_config=config, stopping_criteria=stopping or None,
                                     logits_processor=[loop_guard] if loop_guard is not None else None)
-    except JobCanceled as e:  # the text so far is the caller's: a long answer stopped early is still read
+    except JobStopped as e:  # the text so far is the caller's: a long answer stopped early is still read
         if e.generated and e.generated["ids"]:
-            e.generated = _answer(llm, e.generated["ids"], finish_reason="canceled", prompt_tokens=prompt_tokens,
+            e.generated = _answer(llm, e.generated["ids"], finish_reason=e.stopped_as, prompt_tokens=prompt_tokens,
                                   seconds=time.perf_counter() - started, audio=audio, warnings=[])
         else:  # stopped while the prompt was read: nothing was written
             e.generated = None
@@ -132,7 +134,7 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
     if progress is not None:
         try:
             progress(1.0, "generated")
-        except JobCanceled as e:  # asked as the last token came: the whole answer is what it had written
+        except JobStopped as e:  # stopped as the last token came: the whole answer is what it had written
             e.generated = result
             raise
     return result
@@ -141,7 +143,8 @@ def generate(llm: LoadedLLM, options: GenerateOptions, *, audio: Sequence[np.nda
 def _answer(llm: LoadedLLM, new_ids: list[int], *, finish_reason: str,
             prompt_tokens: int, seconds: float, audio: Sequence[np.ndarray] | None,
             warnings: list[str]) -> dict[str, Any]:
-    """The result of a generation that ended for `finish_reason` (stop, length or canceled) after `new_ids`."""
+    """The result of a generation that ended for `finish_reason` (stop, length, canceled or time_limit) after
+    `new_ids`."""
     text = llm.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
     if finish_reason != "stop":
         # a byte-level token can end partway through a character: the cut leaves a replacement character
@@ -219,9 +222,10 @@ def placeholder_token_ids(llm: LoadedLLM) -> set[int]:
 def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, prefill: PrefillCheckpoints | None,
                        meter: GenerationMeter, threads: Any = None):
     """A stopping criterion that never stops: it counts the token on `meter` and reports progress, which may raise
-    JobCanceled (carrying the ids generated so far), after the first token, every PROGRESS_EVERY_TOKENS and at
-    least every PROGRESS_EVERY_SECONDS; the first ends `prefill`'s checkpoints. At those checkpoints `threads`
-    (threads.PoolThreads) sets torch's count for the CPU pool as it is then, reading it once a second at most."""
+    JobCanceled or JobTimeLimitError (carrying the ids generated so far), after the first token, every
+    PROGRESS_EVERY_TOKENS and at least every PROGRESS_EVERY_SECONDS; the first ends `prefill`'s checkpoints. At
+    those checkpoints `threads` (threads.PoolThreads) sets torch's count for the CPU pool as it is then, reading it
+    once a second at most."""
     import torch
     from transformers import StoppingCriteria
 
@@ -241,7 +245,7 @@ def _progress_criteria(progress: Progress, max_new: int, prompt_tokens: int, pre
                     meter.cpu_threads = threads.checkpoint()
                 try:
                     progress(min(self.calls / max_new, 0.99), "generating")
-                except JobCanceled as e:
+                except JobStopped as e:
                     e.generated = {"ids": input_ids[0, prompt_tokens:].tolist()}
                     raise
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS
+from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import content as measured_content
 from worker.audio_llm.speech import measured_share, music_talk_warning, speech_share
-from worker.errors import AudioError, JobCanceled
+from worker.errors import AudioError, JobStopped
 from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_here
@@ -27,8 +27,6 @@ from .explicit import explicit_words
 from .options import LyricsOptions
 from .prompts import MAX_LINES, SPEECH_SYSTEM, SYSTEM, clock, lyrics_prompt, read_answer, timed_lines, word_count
 from .quotes import unheard_quotes, unheard_warning
-
-CANCELED_NOTE = "CANCELED: a partial lyrics analysis (finish_reason canceled): the text written before the cancel\n\n"
 
 
 def transcript_path(results_dir: Path, stem: str) -> Path | None:
@@ -70,7 +68,8 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
                 max_length=options.max_new_tokens,
                 temperature=options.temperature, seed=options.seed, model_type=options.model_variant),
                 images=images, progress=scaled(report, 0.05, 0.95))  # (it had run 0-1 again: backwards, then 100 %
-        except JobCanceled as e:  # the analysis written so far is the canceled job's, as a generation's is
+        except JobStopped as e:  # the analysis written so far is the stopped job's (canceled, time limit), as a
+            # generation's is: its `finish_reason` the stop's
             if e.generated:
                 partial = _result(audio_path, options, choice, transcript, source.name, lines, cut, e.generated,
                                   grounding.sources, pitch=grounding.pitch)
@@ -141,18 +140,19 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
 
 
 def _write(results_dir: Path, stem: str, result: dict, report: Progress) -> dict:
-    """lyrics_<stem>.json|.txt; a canceled analysis's (`partial`) as partial_lyrics_<stem>.json|.txt, beside a
-    finished one, which removes it."""
+    """lyrics_<stem>.json|.txt; a stopped analysis's (`partial`: canceled, or stopped by its time limit) as
+    partial_lyrics_<stem>.json|.txt, beside a finished one, which removes it."""
     mark = PARTIAL if result.get("partial") else ""
     json_name, txt_name = safe_name(f"{mark}lyrics_{stem}.json"), safe_name(f"{mark}lyrics_{stem}.txt")
     result["files"] = [json_name, txt_name]
     report(0.95, "writing")
     text = _text(result)
-    write_text_atomic(results_dir / txt_name, f"{CANCELED_NOTE}{text}" if mark else text)
+    note = partial_note("lyrics analysis", str(result.get("finish_reason"))) if mark else ""
+    write_text_atomic(results_dir / txt_name, f"{note}{text}")
     write_json_atomic(results_dir / json_name, result)  # last: its presence means both are complete
     if not mark:
         for name in (json_name, txt_name):
-            remove_result(results_dir / safe_name(PARTIAL + name))  # a canceled run's partial one: this is whole
+            remove_result(results_dir / safe_name(PARTIAL + name))  # a stopped run's partial one: this is whole
     report(1.0, "done")
     return result
 

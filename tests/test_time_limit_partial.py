@@ -1,0 +1,95 @@
+"""A text job stopped by its time limit keeps what it had written, as a canceled one does.
+
+A job past LONGEST_JOB_SECONDS is stopped at its next progress report and failed `time_limit_exceeded`; a
+generation, an audio-LLM analysis or a comparison stopped so had dropped its text with it, minutes of it on a slow
+model, where a canceled one keeps it. Now its `result` (GET /jobs/<id>, the generate route's failure) holds the text
+so far, `finish_reason` time_limit and `partial`, and its `partial_...` files are in the session; the error stays
+the one it was. Over real HTTP, the session's real worker and SmolLM2, the limit set on the worker's app for the
+test alone (the worker reads it as each job starts), the model loaded before, so the limit falls in the
+generation: greedy, it counts to 1000 far past it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.audio_synth import sine, write
+from tests.conftest import USER
+from tests.contract import assert_shape
+from tests.test_api_sessions import upload, user_session_dir
+from worker.errors import JobTimeLimitError
+
+LIMIT = 3.0  # seconds: SmolLM2 writes its first token well within it, and its 4,000 would take minutes
+LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
+STOPPED = {"code": "time_limit_exceeded", "message": JobTimeLimitError.past(LIMIT).message}  # as before: no more
+
+
+@pytest.fixture()
+def time_limit(app, client, monkeypatch, smollm2_folder) -> float:
+    """SmolLM2 resident (its load is not the job's), then LIMIT on the session's worker for this test."""
+    r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
+    assert r.status_code == 200, r.text
+    monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", LIMIT)
+    return LIMIT
+
+
+def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(client, time_limit):
+    r = client.post("/api/v2/models/generate", json={"prompt": LONG, "model_type": "smollm2-135m", "temperature": 0,
+                                                     "max_length": 4000, "wait": 300})
+    assert r.status_code == 500 and r.json()["error"] == STOPPED, r.text
+    answer = r.json()["result"]
+    assert answer["finish_reason"] == "time_limit" and answer["response"].strip(), answer
+    assert 1 <= answer["tokens_generated"] < 4000, answer
+    job = client.get(f"/jobs/{r.json()['job_id']}").json()
+    assert job["state"] == "failed" and job["error"] == STOPPED and job["result"] == answer, job
+    assert_shape("Job", job)
+    assert_shape("ModelJobFailed", r.json())
+
+
+def test_an_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, settings, session_id, audio_dir,
+                                                                             time_limit):
+    upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0)))
+    r = client.post(f"/process/gemma_3n/{session_id}", json={
+        "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
+        "max_new_tokens": 4000, "prompt": LONG})
+    assert r.status_code == 202, r.text
+    final = client.wait_job(r.json()["job_id"], timeout=300)
+    assert final["state"] == "failed" and final["error"] == STOPPED, final
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["finish_reason"] == "time_limit" and result["partial"] is True, result
+    assert result["analysis_summary"].strip() and 1 <= result["tokens_generated"] < 4000, result
+    assert [p["finish_reason"] for p in result["passes"]] == ["time_limit"], result["passes"]
+    assert result["warnings"][0].startswith("the analysis was stopped by the server's time limit"), result["warnings"]
+    names = ["partial_analysis_smollm2-135m_analyze_hum.json", "partial_analysis_smollm2-135m_analyze_hum.txt"]
+    assert sorted(final["files"]) == sorted(result["files"]) == names
+    listed = {f["name"]: (f["partial"], f["upload_stem"]) for f in client.get(f"/sessions/{session_id}").json()[
+        "results"]}
+    assert listed == {n: (True, "hum") for n in names}, listed
+    stored = client.get(f"/sessions/{session_id}/files/{names[0]}").json()
+    assert stored["analysis_summary"] == result["analysis_summary"] and stored["finish_reason"] == "time_limit"
+    text = client.get(f"/sessions/{session_id}/files/{names[1]}").text
+    assert text.startswith("TIME LIMIT: a partial analysis (finish_reason time_limit)"), text[:200]
+    assert result["analysis_summary"].strip() in text
+    # written whole (atomically): no temporary part beside them
+    results = user_session_dir(settings, USER, session_id) / "results"
+    assert sorted(p.name for p in results.iterdir()) == names
+
+
+def test_a_comparison_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, session_id, audio_dir,
+                                                                            time_limit):
+    upload(client, session_id, write(audio_dir / "a.wav", sine(220, 2.0)), write(audio_dir / "b.wav", sine(330, 2.0)))
+    r = client.post(f"/process/compare/{session_id}", json={"files": ["a.wav", "b.wav"], "temperature": 0,
+                                                            "max_new_tokens": 4096, "model_variant": "smollm2-135m"})
+    assert r.status_code == 202, r.text
+    final = client.wait_job(r.json()["job_id"], timeout=300)
+    assert final["state"] == "failed" and final["error"] == STOPPED, final
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["finish_reason"] == "time_limit" and result["partial"] is True and result["comparison"].strip()
+    assert sorted(final["files"]) == sorted(result["files"]) and all(
+        n.startswith("partial_compare_") for n in result["files"]), result["files"]
+    listed = {f["name"]: f["partial"] for f in client.get(f"/sessions/{session_id}").json()["results"]}
+    assert listed == {n: True for n in result["files"]}, listed
+    text = client.get(f"/sessions/{session_id}/files/{result['files'][1]}").text
+    assert text.startswith("TIME LIMIT: a partial comparison") and result["comparison"].strip() in text

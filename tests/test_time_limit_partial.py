@@ -6,7 +6,11 @@ model, where a canceled one keeps it. Now its `result` (GET /jobs/<id>, the gene
 so far, `finish_reason` time_limit and `partial`, and its `partial_...` files are in the session; the error stays
 the one it was. Over real HTTP, the session's real worker and SmolLM2, the limit set on the worker's app for the
 test alone (the worker reads it as each job starts), the model loaded before, so the limit falls in the
-generation: greedy, it counts to 1000 far past it.
+generation: greedy, it counts to 1000 far past it (SmolLM2 writes ~12 tokens a second on one thread here).
+
+Each limit is about three times the job's first token on this machine, idle: a generation's (a short prompt) came
+after 0.3 s, a comparison's under 1 s, an analysis's after 2.1 s (0.6 s measuring, then 1.5 s reading a prompt of
+367 tokens). A limit of 3 s for the analysis stopped it, once, before its first token on a loaded host.
 """
 
 from __future__ import annotations
@@ -19,42 +23,53 @@ from tests.contract import assert_shape
 from tests.test_api_sessions import upload, user_session_dir
 from worker.errors import JobTimeLimitError
 
-LIMIT = 3.0  # seconds: SmolLM2 writes its first token well within it, and its 4,000 would take minutes
 LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
-STOPPED = {"code": "time_limit_exceeded", "message": JobTimeLimitError.past(LIMIT).message}  # as before: no more
+GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0  # seconds (see above)
+
+
+def stopped(limit: float) -> dict:
+    """The job's error past `limit`: as it was before it kept its text, no more."""
+    return {"code": "time_limit_exceeded", "message": JobTimeLimitError.past(limit).message}
 
 
 @pytest.fixture()
-def time_limit(app, client, monkeypatch, smollm2_folder) -> float:
-    """SmolLM2 resident (its load is not the job's), then LIMIT on the session's worker for this test."""
+def smollm2_resident(client, smollm2_folder) -> None:
+    """SmolLM2 loaded on the session's worker before the limit is set: its load is not the job's."""
     r = client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300})
     assert r.status_code == 200, r.text
-    monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", LIMIT)
-    return LIMIT
 
 
-def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(client, time_limit):
+def limit_jobs(app, monkeypatch, seconds: float) -> None:
+    """LONGEST_JOB_SECONDS on the session's worker, for the jobs this test starts from now (undone after it)."""
+    monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", seconds)
+
+
+@pytest.mark.usefixtures("smollm2_resident")
+def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(client, app, monkeypatch):
+    limit_jobs(app, monkeypatch, GENERATION_LIMIT)
     r = client.post("/api/v2/models/generate", json={"prompt": LONG, "model_type": "smollm2-135m", "temperature": 0,
                                                      "max_length": 4000, "wait": 300})
-    assert r.status_code == 500 and r.json()["error"] == STOPPED, r.text
+    assert r.status_code == 500 and r.json()["error"] == stopped(GENERATION_LIMIT), r.text
     answer = r.json()["result"]
     assert answer["finish_reason"] == "time_limit" and answer["response"].strip(), answer
     assert 1 <= answer["tokens_generated"] < 4000, answer
     job = client.get(f"/jobs/{r.json()['job_id']}").json()
-    assert job["state"] == "failed" and job["error"] == STOPPED and job["result"] == answer, job
+    assert job["state"] == "failed" and job["error"] == stopped(GENERATION_LIMIT) and job["result"] == answer, job
     assert_shape("Job", job)
     assert_shape("ModelJobFailed", r.json())
 
 
+@pytest.mark.usefixtures("smollm2_resident")
 def test_an_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, settings, session_id, audio_dir,
-                                                                             time_limit):
+                                                                             app, monkeypatch):
     upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0)))
+    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
     r = client.post(f"/process/gemma_3n/{session_id}", json={
         "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
         "max_new_tokens": 4000, "prompt": LONG})
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == STOPPED, final
+    assert final["state"] == "failed" and final["error"] == stopped(ANALYSIS_LIMIT), final
     assert_shape("Job", final)
     result = final["result"]
     assert result["finish_reason"] == "time_limit" and result["partial"] is True, result
@@ -76,14 +91,16 @@ def test_an_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(cli
     assert sorted(p.name for p in results.iterdir()) == names
 
 
+@pytest.mark.usefixtures("smollm2_resident")
 def test_a_comparison_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, session_id, audio_dir,
-                                                                            time_limit):
+                                                                            app, monkeypatch):
     upload(client, session_id, write(audio_dir / "a.wav", sine(220, 2.0)), write(audio_dir / "b.wav", sine(330, 2.0)))
+    limit_jobs(app, monkeypatch, COMPARISON_LIMIT)
     r = client.post(f"/process/compare/{session_id}", json={"files": ["a.wav", "b.wav"], "temperature": 0,
                                                             "max_new_tokens": 4096, "model_variant": "smollm2-135m"})
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == STOPPED, final
+    assert final["state"] == "failed" and final["error"] == stopped(COMPARISON_LIMIT), final
     assert_shape("Job", final)
     result = final["result"]
     assert result["finish_reason"] == "time_limit" and result["partial"] is True and result["comparison"].strip()

@@ -242,7 +242,10 @@ export async function postAndFollow(path, body, onUpdate = () => {}) {
   return new Promise((resolve, reject) => {
     followJob(answer.job_id, (job) => {
       if (job.state === 'succeeded') resolve(job.result);
-      else if (job.state === 'failed') reject(new Error(job.error?.message ?? 'the job failed'));
+      // a generation stopped by its time limit failed with the text it had written (`result`, finish_reason time_limit)
+      else if (job.state === 'failed') {
+        reject(Object.assign(new Error(job.error?.message ?? 'the job failed'), { result: job.result ?? null }));
+      }
       else if (job.state === 'canceled' && job.result) resolve(job.result);
       else if (job.state === 'canceled') reject(Object.assign(new Error('the job was canceled'), { canceled: true }));
       else if (job.state === 'gone') reject(new Error(JOB_GONE));

@@ -1,7 +1,9 @@
 // The models panel: status (GET /api/v2/models/status), load and unload, and a generate box. Model calls are
 // sent with wait=0 and followed through the job's event stream, so the page never blocks on them.
 import { cancelJob, get, postAndFollow } from './api.js';
-import { $, CANCELED_ELSEWHERE, clearNotice, el, errorText, formatBytes, notify, stageText } from './ui.js';
+import {
+  $, CANCELED_ELSEWHERE, clearNotice, el, errorText, formatBytes, notify, stageText, stoppedTag,
+} from './ui.js';
 
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 // While the panel is open and in view, the status is read again this often: a model loaded or unloaded elsewhere
@@ -195,7 +197,9 @@ export class ModelsPanel {
         out.textContent = `Canceled elsewhere before it had written anything: ${CANCELED_ELSEWHERE}.`;
         clearNotice('generate');
       } else {
-        out.textContent = '';
+        // stopped by the server's time limit: the text it had written is still shown, marked (it had been dropped)
+        const kept = e.result?.finish_reason === 'time_limit' ? e.result.response : '';
+        out.textContent = kept ? `${kept} … (${stoppedTag('time_limit')})` : '';
         notify(errorText(e), { cause: 'generate' });
       }
     } finally {

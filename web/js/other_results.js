@@ -4,7 +4,7 @@
 // a download link.
 import { fileUrl } from './api.js';
 import { FILES_PAGE, isImage } from './files.js';
-import { $, el, formatBytes, stemOf } from './ui.js';
+import { $, el, formatBytes, stemOf, stoppedTag } from './ui.js';
 
 const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 let drawn = { session: null, key: null, count: FILES_PAGE };
@@ -20,6 +20,17 @@ export function otherResults(session) {
     .sort((a, b) => naturalOrder.compare(a.name, b.name));
 }
 
+// why the job that wrote the partial result `name` stopped (its result's `finish_reason`: canceled, time_limit), as
+// the session's jobs say; null once its job has expired (the file stays: told partial by its name alone)
+function stopReason(session, name) {
+  for (const job of session.jobs) {
+    for (const r of job.result?.batch ? job.result.results : [job.result]) {
+      if (r?.partial && (r.files || []).includes(name)) return r.finish_reason ?? null;
+    }
+  }
+  return null;
+}
+
 // whether the session keeps results made from the upload `name` (deleted: they are among the other results)
 export const keepsResultsOf = (session, name) => otherResults(session).some((r) => r.upload_stem === stemOf(name));
 
@@ -28,13 +39,13 @@ export const keepsResultsOf = (session, name) => otherResults(session).some((r) 
 // redraws of one session.
 export function renderOtherResults(session) {
   const box = $('#other-results');
-  const results = otherResults(session);
+  const results = otherResults(session).map((r) => (r.partial ? { ...r, stopped: stopReason(session, r.name) } : r));
   const id = session?.session_id ?? null;
   if (id !== drawn.session) {
     box.open = false;
     drawn = { session: id, key: null, count: FILES_PAGE };
   }
-  const key = results.map((r) => `${r.name}/${r.bytes}`).join('\n');
+  const key = results.map((r) => `${r.name}/${r.bytes}/${r.stopped ?? ''}`).join('\n');
   box.hidden = !results.length;
   if (key === drawn.key) return;
   drawn.key = key;
@@ -45,7 +56,11 @@ export function renderOtherResults(session) {
   list.replaceChildren(...shown.map((r) => el('li', {},
     el('a', { href: fileUrl(id, r.name, { area: 'results', inline: false }), download: '', dataset: { name: r.name } },
       r.name),
-    el('span', { class: 'muted small' }, ` · ${formatBytes(r.bytes)}`))));
+    el('span', { class: 'muted small' }, ` · ${formatBytes(r.bytes)}`),
+    // what a stopped job had written (`partial`: partial_compare_…, a deleted file's partial_analysis_…), marked
+    // in words, with why where the session's jobs still say (canceled, or its time limit)
+    r.partial ? el('span', { class: 'stopped-mark small', dataset: { reason: r.stopped ?? '' } },
+      ` · ${stoppedTag(r.stopped)}`) : null)));
   const left = results.length - shown.length;
   if (left > 0) {
     list.append(el('li', {}, el('button', {

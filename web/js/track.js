@@ -2,7 +2,7 @@
 // stems, transcript, LLM text, features picture. Results come from the session's succeeded jobs, or (jobs
 // expire, files stay) from the result files named after the upload.
 import { ApiError, at, errorOf, fetchJson, fileUrl } from './api.js';
-import { $, el, clear, errorText, formatClock, percent, stemOf } from './ui.js';
+import { $, el, clear, errorText, formatClock, percent, stemOf, stoppedText } from './ui.js';
 import { peaksOf } from './timeline.js';
 import { LABELS } from './analyses.js';
 
@@ -16,11 +16,14 @@ const NOT_MEASURED = 'not measured (not asked for)';
 const SEPARATED = ['vocals', 'drums', 'bass', 'other', 'guitar', 'piano', 'harmonic', 'percussive', 'accompaniment'];
 export const KNOWN_STEMS = [...SEPARATED, ...SEPARATED.map((s) => `no_${s}`)];
 
-// the newest succeeded result of each job type for upload `name`
+// the newest result of each job type for upload `name`: a succeeded job's, or what a canceled or failed one kept (an
+// LLM analysis stopped by a cancel or by its time limit keeps the text it had written, `partial`; a batch stopped
+// midway, the files it had finished). The page had shown a stopped analysis nowhere: its minutes of text were
+// reachable only as a download named partial_… among the session's files.
 export function resultsFor(session, name) {
   const stem = stemOf(name);
   const out = {};
-  const jobs = session.jobs.filter((j) => j.state === 'succeeded' && j.result)
+  const jobs = session.jobs.filter((j) => ['succeeded', 'canceled', 'failed'].includes(j.state) && j.result)
     .sort((a, b) => (a.finished_at || '').localeCompare(b.finished_at || ''));
   for (const job of jobs) {
     for (const r of job.result.batch ? job.result.results : [job.result]) {
@@ -319,14 +322,18 @@ export class Track {
     const lyrics = results.lyrics;
     if (lyrics) {
       const flagged = lyrics.explicit?.flagged ? [`Explicit words: ${(lyrics.explicit.words || []).join(', ')}`] : [];
-      parts.push(['Lyrics', lyrics.analysis_text, [...flagged, ...(lyrics.warnings || [])]]);
+      parts.push(['Lyrics', lyrics.analysis_text, [...flagged, ...(lyrics.warnings || [])], lyrics]);
     }
     const llm = results.gemma_3n;
-    if (llm) parts.push([`Audio LLM (${llm.model ?? ''})`, llm.analysis_summary, llm.warnings || []]);
+    if (llm) parts.push([`Audio LLM (${llm.model ?? ''})`, llm.analysis_summary, llm.warnings || [], llm]);
     if (!parts.length) { clear(box, el('p', { class: 'muted small' }, 'Run “Lyrics” or “Audio LLM” on the file.')); return; }
     // the result's warnings are part of the answer: an instrumental track's lyrics analysis is only its warning
     // the warnings first, as the transcript's: below a long answer in its scroll box they were out of sight
-    clear(box, ...parts.map(([title, text, notes]) => el('article', {}, el('h3', {}, title),
+    // a stopped job's partial text: said in its heading and in a line above it (canceled, or its time limit)
+    clear(box, ...parts.map(([title, text, notes, result]) => el('article', { class: result.partial ? 'partial' : null },
+      el('h3', {}, title, result.partial ? el('span', { class: 'stopped-tag' }, ' · stopped, partial') : null),
+      result.partial ? el('p', { class: 'stopped-mark', dataset: { reason: result.finish_reason ?? '' } },
+        stoppedText(result.finish_reason)) : null,
       notes.length > 0 && el('ul', { class: 'warnings' }, ...notes.map((w) => el('li', {}, w))),
       ...(String(text || '').trim() ? String(text).split(/\n{2,}/).map((p) => el('p', { class: 'llm' }, p))
         : [el('p', { class: 'muted small' }, 'No text was generated.')]))));

@@ -179,3 +179,22 @@ export function stageText(job) {
   // one pass of several (a long recording's analysis): the time left is this pass's
   return `${g.pass && g.passes ? `pass ${g.pass}/${g.passes}: ` : ''}${parts.join(', ')}`;
 }
+
+// What marks a stopped job's partial result (`partial`, its `finish_reason` canceled or time_limit), in words: a
+// colour alone says nothing to a screen reader, nor to a reader who does not tell the colours apart.
+const STOPS = {
+  time_limit: ['time limit', 'the server’s time limit stopped the job'],
+  canceled: ['canceled', 'the cancel'],
+};
+
+const stopOf = (reason) => (Object.hasOwn(STOPS, reason ?? '') ? STOPS[reason] : null);
+
+// "Stopped: partial (time limit)": a partial result's mark, why where it is known (`reason`: its finish_reason)
+export function stoppedTag(reason) {
+  return stopOf(reason) ? `Stopped: partial (${stopOf(reason)[0]})` : 'Stopped: partial';
+}
+
+// the mark's sentence, over a stopped analysis's text
+export function stoppedText(reason) {
+  return `${stoppedTag(reason)}: the text written before ${stopOf(reason)?.[1] ?? 'the job stopped'}`;
+}

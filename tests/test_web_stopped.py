@@ -42,6 +42,9 @@ def test_an_analysis_stopped_by_its_time_limit_is_shown_marked_partial(browser, 
         expect(article.locator(".stopped-mark")).to_have_text(MARK)
         expect(article.locator("h3")).to_have_text("Audio LLM (smollm2-135m) · stopped, partial")
         assert written.split("\n\n")[0].strip() in (article.inner_text() or "")  # the text it had written
+        # and its job's row says so beside its error, which is as it was
+        expect(page.locator("#job-list li.job.failed .stage")).to_have_text(
+            f"{stopped(ANALYSIS_LIMIT)['message']} · the text written so far is kept (partial)")
         page.locator("#analysis").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "analysis-stopped.png"), full_page=True)
         assert violations(page) == []

@@ -161,7 +161,9 @@ export class JobList {
       onclick: () => { if (!row.canceling) this.cancel(row); },
     }, row.canceling ? 'Stopping…' : 'Cancel');
     // the file from the start, not once the job ends: a stranger's 14 queued rows read alike, their Cancel too
-    const detail = job.state === 'failed' ? (job.error?.message ?? 'failed') : job.state === 'gone' ? job.stage
+    // a job stopped by its time limit that kept its text so far says so beside its error (canceled: its state)
+    const kept = job.state === 'failed' && keptPartial(job.result) ? ' · the text written so far is kept (partial)' : '';
+    const detail = job.state === 'failed' ? `${job.error?.message ?? 'failed'}${kept}` : job.state === 'gone' ? job.stage
       : final ? file : [file, stageText(job), place(job)].filter(Boolean).join(' · ');
     row.node.className = `job ${job.state}`;
     // what it ran (`method`: a REPET separation is a "Stems" row, an analysis by SmolLM2 an "Audio LLM" one) and,
@@ -239,6 +241,11 @@ function retryTitle(job, attempt) {
   const lost = (job.lost_attempts ?? []).map((l) =>
     `a worker was ${l.reason === 'worker_shut_down' ? 'shut down' : 'lost'} during attempt ${l.attempt}`);
   return `attempt ${attempt}: ${lost.length ? lost.join(', ') : 'an earlier attempt was lost'}`;
+}
+
+// whether a stopped job's result holds partial text (its own, or a batch's file it was on)
+function keptPartial(result) {
+  return Boolean(result && (result.partial || (result.results ?? []).some((r) => r?.partial)));
 }
 
 function fileOf(job) {

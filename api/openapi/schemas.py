@@ -92,9 +92,8 @@ def pitch_result() -> Schema:
                        melody=obj(["notes", "f0"], notes=arr(note), f0=f0), merged_with=MERGED_WITH)
 
 
-PARTIAL = {**BOOL, "description": "A stopped job's result: the text written before a cancel (`finish_reason` canceled; "
-           "the job canceled) or before its time limit (`finish_reason` time_limit; the job failed "
-           "`time_limit_exceeded`), in its `partial_...` files. Absent from finished ones."}
+PARTIAL = {**BOOL, "description": "A stopped job's result: the text written before a cancel (`finish_reason` canceled) "
+           "or its time limit (time_limit: failed `time_limit_exceeded`), in `partial_...` files. Absent if finished."}
 STOPPED = ["stop", "length", "canceled", "time_limit"]  # a result's finish_reason: time_limit, canceled: partial
 
 
@@ -107,10 +106,9 @@ def gemma_result() -> Schema:
                        model_sample_rate=null(INT), chunks=INT, chunk_seconds_max=null(NUM),
                        chunk_notes=arr({}), sections=arr({"type": "object"}), transcript_source=null(STR),
                        generate_calls=INT, finish_reason=null({"enum": STOPPED}),
-                       partial={**BOOL, "description": "A stopped analysis's result (`finish_reason` canceled: the "
-                                "job was canceled; time_limit: it failed `time_limit_exceeded`): the passes it had "
-                                "finished and the text of the running one, in "
-                                "`partial_analysis_<model>_<task>_<stem>.json|.txt`. Absent from finished ones."})
+                       partial={**BOOL, "description": "A stopped analysis's result (`finish_reason` canceled, or "
+                                "time_limit: failed `time_limit_exceeded`): its finished passes and the running one's "
+                                "text, in `partial_analysis_<model>_<task>_<stem>.json|.txt`. Absent if finished."})
 
 
 def demucs_result() -> Schema:
@@ -144,8 +142,7 @@ def generate_result() -> Schema:
                response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
                prompt_tokens=INT, finish_reason={"enum": STOPPED, "description": (
                    "canceled: the text written before a cancel, kept as the canceled job's result; time_limit: "
-                   "the text written before the job's time limit (LONGEST_JOB_SECONDS), kept as the `result` of "
-                   "the job, failed `time_limit_exceeded`.")},
+                   "before its time limit, the `result` of the job failed `time_limit_exceeded`.")},
                audio_input=BOOL, model_load_seconds=null(NUM), worker=WORKER,
                warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
 
@@ -224,8 +221,7 @@ def job_schema() -> Schema:
     schema = obj(["job_id", "type", "method", "state", "progress", "stage", "created_at"],
                  "A job. `result` and `files` when it succeeded, `error` when it failed; a canceled batch's "
                  "`result` lists the files it had finished, a canceled generation's holds the text written so far, "
-                 "as does that of an LLM job (generate, gemma_3n, lyrics, compare) failed `time_limit_exceeded` "
-                 "at a progress report (`finish_reason` time_limit, `partial` true; not one its watchdog killed).",
+                 "as does an LLM job's failed `time_limit_exceeded` (`finish_reason` time_limit; not if killed).",
                  job_id=STR, owner=null(STR), session_id=null(STR), type={"enum": sorted(JOB_TYPES)}, method=METHOD,
                  state={"enum": sorted(STATES)}, progress={"type": "number", "minimum": 0, "maximum": 1},
                  stage=null(STR), created_at=null(TIME), started_at=STARTED_AT, first_started_at=FIRST_STARTED_AT,
@@ -282,10 +278,9 @@ def session_schemas() -> dict[str, Schema]:
          "listed or deleted since, as its name tells (`pitch_x.json`, `no_vocals_x.wav`, "
          "`analysis_<model>_<task>_x.json`: `x`); null for a result of a job that read no one file (a comparison, "
          "generated music) or of a kind the server does not write. Absent from servers before it was added."}),
-        partial={**BOOL, "description": "What a stopped job had written, not a finished result (an LLM analysis, "
-                 "lyrics analysis or comparison canceled or stopped by its time limit: "
-                 "`partial_analysis_<model>_<task>_x.json|.txt`, `partial_lyrics_x.*`, `partial_compare_<id>.*`; "
-                 "its JSON's `finish_reason` says which); told by its name."})
+        partial={**BOOL, "description": "What a stopped job (canceled, or past its time limit: its `finish_reason` "
+                 "says) had written, not a finished result: `partial_analysis_<model>_<task>_x.json|.txt`, "
+                 "`partial_lyrics_x.*`, `partial_compare_<id>.*`; told by its name."})
     return {
         "UploadedFile": audio,
         "StoredFile": stored,
@@ -347,10 +342,8 @@ def job_listing_schemas() -> dict[str, Schema]:
                            worker=null(STR), pid=null(INT), message=STR),
         "ModelJobFailed": obj(["error", "job_id"], "A model job that failed within `wait`: its error.",
                               error=ref("JobError"), job_id=STR,
-                              result={**ref("GenerateResult"), "description": (
-                                  "A generation stopped by its time limit (`time_limit_exceeded`): the text it had "
-                                  "written (`finish_reason` time_limit), as GET /jobs/{job_id} has it. Absent "
-                                  "otherwise.")}),
+                              result={**ref("GenerateResult"), "description": "A generation stopped by its time "
+                                      "limit: the text it had written (`finish_reason` time_limit); else absent."}),
         "ModelJobPending": obj(["job_id", "status_url", "state"], "Still running after `wait`: follow the job.",
                                job_id=STR, status_url=STR, state={"enum": sorted(STATES)}),
     }

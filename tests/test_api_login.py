@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 import requests
+from werkzeug.security import generate_password_hash
 
 from redis_server import redis_client, start_embedded
 from tests.api_process import api_processes
@@ -21,9 +22,15 @@ from tests.contract import assert_answer
 
 TIMED_REQUESTS = 7  # per kind of credentials; medians of these are compared
 TIMING_FACTOR = 3.0  # generous: a dummy hash of the same cost makes the ratio ~1, without it ~0.01
-# the test's LOGIN_FAILURE_WINDOW_SECONDS: the LIMIT failures and the refused try after them must fall in one window,
-# each a password hash check (a CI run under load took 3.1 s for the four, and with 2 s the fourth was a 401)
-WINDOW_SECONDS = 6
+# the test's LOGIN_FAILURE_WINDOW_SECONDS: the LIMIT failures and the refused tries after them must fall in one window.
+# It was 6 s when each was a scrypt check (~0.2 s idle here; a CI run under load took 3.1 s for the four, and with 2 s
+# the fourth was a 401); the counting tests now hash with CHEAP (~1 ms), and the tests that wait for the window to pass
+# wait 3 s, not 6
+WINDOW_SECONDS = 3
+# the hash of the tests of counting, not of timing: what they check does not depend on the cost, and the dummy hash an
+# unknown name is checked against takes the users' method. The timing tests and the one of guesses sent together
+# (a slow check is what let them all pass before it was counted) keep the suite's scrypt
+CHEAP = "pbkdf2:sha256:1000"
 LIMIT = 3  # the test's LOGIN_FAILURE_LIMIT
 
 
@@ -45,6 +52,11 @@ def login_app(settings, private_redis_url, tmp_path):
         return create_app({**settings, "REDIS_URL": private_redis_url, "DATA_DIR": str(tmp_path / "data"),
                            **overrides})
     return make
+
+
+def cheap_users(*users: tuple[str, str]) -> str:
+    """An AUTH_USERS value as conftest's auth_users, hashed with CHEAP."""
+    return ",".join(f"{name}:{generate_password_hash(password, method=CHEAP)}" for name, password in users)
 
 
 def together(calls: list) -> list[int]:
@@ -89,16 +101,16 @@ def test_unknown_user_answers_as_slowly_as_a_wrong_password(login_app):
 
 def test_repeated_failures_are_throttled_then_allowed_again(login_app):
     victim, password = f"victim{uuid.uuid4().hex[:6]}", "the victim's passphrase"
-    app = login_app(AUTH_USERS=auth_users((victim, password)), ADMIN_USERS="", TRUSTED_PROXY_HOPS=1,
+    app = login_app(AUTH_USERS=cheap_users((victim, password)), ADMIN_USERS="", TRUSTED_PROXY_HOPS=1,
                     LOGIN_FAILURE_LIMIT=LIMIT, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
     attacker, elsewhere = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
     with serving(app) as base:
+        spec = requests.get(f"{base}/openapi.json", timeout=30).json()  # public: needs no credentials
         for i in range(LIMIT):
             assert timed_get(base, (victim, f"guess-{i}"), attacker)[0] == 401
         r = requests.get(f"{base}/jobs", auth=(victim, "guess-again"), headers=attacker, timeout=30)
         assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
         assert 1 <= int(r.headers["Retry-After"]) <= WINDOW_SECONDS
-        spec = requests.get(f"{base}/openapi.json", timeout=30).json()  # public: needs no credentials
         assert_answer(spec, "GET", "/jobs", 429, r.json())
         assert "Retry-After" in spec["paths"]["/jobs"]["get"]["responses"]["429"]["headers"]
         # the address is throttled for any name, the name from any address, even with its right password
@@ -116,7 +128,7 @@ def test_a_name_locked_by_strangers_still_logs_in_from_where_it_logged_in_before
     not yet seen their credentials (after each restart too), so anyone could keep them out. An address the user
     has logged in from is held back by its own count only."""
     victim, password = f"admin{uuid.uuid4().hex[:6]}", "the admin's passphrase"
-    settings = {"AUTH_USERS": auth_users((victim, password)), "ADMIN_USERS": victim, "TRUSTED_PROXY_HOPS": 1,
+    settings = {"AUTH_USERS": cheap_users((victim, password)), "ADMIN_USERS": victim, "TRUSTED_PROXY_HOPS": 1,
                 "LOGIN_FAILURE_LIMIT": LIMIT, "LOGIN_FAILURE_WINDOW_SECONDS": 60}
     home, attacker, new = ({"X-Forwarded-For": a} for a in ("198.51.100.20", "203.0.113.7", "192.0.2.44"))
     with serving(login_app(**settings)) as base:
@@ -143,8 +155,8 @@ def test_a_name_locked_by_strangers_still_logs_in_from_where_it_logged_in_before
 def test_forwarded_for_is_ignored_without_a_trusted_proxy(login_app):
     """TRUSTED_PROXY_HOPS=0 (no proxy in front): a client cannot dodge its address' count by claiming
     another address in X-Forwarded-For."""
-    app = login_app(ADMIN_USERS="", TRUSTED_PROXY_HOPS=0, LOGIN_FAILURE_LIMIT=LIMIT,
-                    LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
+    app = login_app(AUTH_USERS=cheap_users((USER, PASSWORD)), ADMIN_USERS="", TRUSTED_PROXY_HOPS=0,
+                    LOGIN_FAILURE_LIMIT=LIMIT, LOGIN_FAILURE_WINDOW_SECONDS=WINDOW_SECONDS)
     with serving(app) as base:
         for i in range(LIMIT):
             name = f"spoofer{i}-{uuid.uuid4().hex[:6]}"
@@ -199,7 +211,7 @@ def test_while_redis_is_away_each_process_still_counts(login_app, tmp_path):
     server = start_embedded(tmp_path / "valkey")
     victim, password = f"victim{uuid.uuid4().hex[:6]}", "the victim's passphrase"
     app = login_app(REDIS_URL=f"redis://127.0.0.1:{server.port}/0",
-                    AUTH_USERS=auth_users((victim, password), (USER, PASSWORD)),
+                    AUTH_USERS=cheap_users((victim, password), (USER, PASSWORD)),
                     ADMIN_USERS="", TRUSTED_PROXY_HOPS=1, LOGIN_FAILURE_LIMIT=LIMIT, LOGIN_FAILURE_WINDOW_SECONDS=60)
     server.stop()
     attacker, elsewhere = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}

@@ -345,6 +345,7 @@ def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, cl
     from tests.audio_synth import sine, write
     from tests.conftest import serving
     from tests.test_api_sessions import upload
+    from tests.test_web_llm import STATUS_EVERY_MS
 
     assert upload(client, session_id, write(audio_dir / "away0.wav", sine(300, 0.5))).status_code == 201
     dropped = write(audio_dir / "away1.wav", sine(500, 0.5))
@@ -352,6 +353,7 @@ def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, cl
     with serving(front) as base:
         context, page, _ = logged_in(browser)
         try:
+            page.clock.install()  # the models' next read when the test moves the clock on, not up to 5 s later
             page.goto(f"{base}/#session={session_id}&file=away0.wav")
             page.locator("#file-list li.file[data-file='away0.wav']").wait_for()
             page.locator("#models-panel summary").click()
@@ -365,6 +367,7 @@ def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, cl
             expect(notices).to_have_count(1)
             expect(notices).to_contain_text("The server is not answering (restarting?)")
             front.down = False
+            page.clock.fast_forward(STATUS_EVERY_MS)
             expect(notices).to_have_count(0, timeout=15000)  # the models' next read answered
         finally:
             context.close()
@@ -374,8 +377,13 @@ def test_a_server_restarting_is_one_notice_gone_once_it_is_back(app, browser, cl
 def test_the_model_choices_are_left_alone_when_the_status_is_read_again(browser, server):
     """The models' status is read every few seconds while the panel is open: the model drop-downs (Generate's, and
     Ask's) were drawn anew each time, closing under the user's hand."""
+    from tests.test_web_llm import STATUS_EVERY_MS
+
     context, page, problems = logged_in(browser)
     try:
+        # the page's timers on a clock the test moves on: each read comes when the test asks, not STATUS_EVERY_MS
+        # (5 s) later, twice (10 s of the test's 12 had been waiting for them); time runs on as usual besides
+        page.clock.install()
         page.goto(f"{server}/")
         page.locator("#library-panel summary").click()
         page.locator("#models-panel summary").click()
@@ -384,7 +392,7 @@ def test_the_model_choices_are_left_alone_when_the_status_is_read_again(browser,
                       " document.querySelector(s).options[0].dataset.kept = 'yes'; }")
         for _ in range(2):  # two reads of the status after it
             with page.expect_response("**/api/v2/models/status", timeout=15000):
-                pass
+                page.clock.fast_forward(STATUS_EVERY_MS)
         assert page.evaluate("() => ['#generate-model', '#library-ask-model']"
                              ".map((s) => document.querySelector(s).options[0].dataset.kept)") == ["yes", "yes"]
         assert not problems, problems

@@ -47,7 +47,7 @@ def session(tmp_path_factory):
 def test_analyze_grounds_the_prompt_in_the_measured_features(manager, session):
     stages = []
     options = Gemma3NOptions.from_request({"task": "analyze", "model_variant": "smollm2-135m", "temperature": 0,
-                                           "max_new_tokens": 40})
+                                           "max_new_tokens": 12})
     result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=session["results"],
                          options=options, progress=lambda f, s: stages.append(s))
     assert all(key in result for key in CONTRACT)
@@ -70,7 +70,7 @@ def test_analyze_grounds_the_prompt_in_the_measured_features(manager, session):
     first, second = result["sections"]
     assert first["features"]["loudness_lufs"] > second["features"]["loudness_lufs"] + 10  # the quiet second half
     assert second["features"]["dominant_pitch_class"] == "A"
-    assert result["analysis_summary"].strip() and 0 < result["tokens_generated"] <= 40
+    assert result["analysis_summary"].strip() and 0 < result["tokens_generated"] <= 12
     assert result["tokens_per_second"] > 0 and result["transcript_source"] is None
     # Both files, named after model, task and stem; the JSON is the result.
     assert result["files"] == ["analysis_smollm2-135m_analyze_chords.json", "analysis_smollm2-135m_analyze_chords.txt"]
@@ -116,7 +116,8 @@ def test_every_prompt_quotes_what_the_session_measured(manager, session, tmp_pat
     pitch = run_pitch(audio_path=session["audio"], results_dir=results, options=PitchOptions())
     label = pitch["key"]["label"]
     assert label == "A major"  # the known answer of the triad
-    options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=24)
+    # the prompt is under test, not the answer: a few tokens
+    options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=6)
     result = run_gemma3n(manager=manager, audio_path=session["audio"], results_dir=results, options=options)
     prompt = result["prompt_text"]
     assert "Measured by this service's music analysis" in prompt and f"- key: {label}" in prompt

@@ -27,17 +27,42 @@ COUNTING = {"prompt": "Count from 1 to 5000, separated by commas.", "max_length"
             "model_type": "smollm2-135m"}
 
 
-def gpu_worker(env: dict, name: str, log: Path, **extra: str):
-    """A solo worker of `env`'s GPU queue named `name`, its log followed (`ready` once it takes jobs)."""
+def started(env: dict, name: str, log: Path):
+    """A solo worker of `env`'s GPU queue named `name` started, its log followed; not yet waited for."""
     import subprocess
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo", "--concurrency", "1",
          "-Q", env["GPU_QUEUE"], "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    out = Followed(worker, log)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return worker, Followed(worker, log)
+
+
+def ready(name: str, out: Followed) -> None:
     assert out.wait_count(f"{name} ready", 1, timeout=180), "".join(out.lines)
+
+
+def gpu_worker(env: dict, name: str, log: Path):
+    """A solo worker of `env`'s GPU queue named `name`, its log followed, once `ready` (it takes jobs)."""
+    worker, out = started(env, name, log)
+    ready(name, out)
     return worker, out
+
+
+def stop_together(workers: list) -> None:
+    """stop_all's stop (terminate, kill after 30 s), sent to every worker before waiting for any: the module's three
+    or four workers had been stopped one after another (~7 s of its teardown under load)."""
+    import subprocess
+
+    running = [w for w in workers if w is not None and w.poll() is None]
+    for w in running:
+        w.terminate()
+    for w in running:
+        try:
+            w.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +91,18 @@ def two_gpu_workers(settings, redis_url, smollm2_folder, tmp_path_factory) -> It
     workers = []
     try:
         with serving(app) as base:
-            workers.append(gpu_worker(holder_env, names["holder"], tmp / "gpu-a.log")[0])
             empty_env = {**env, "MODELS_DIR": str(blocker / "models")}
-            workers.append(gpu_worker(empty_env, names["empty"], tmp / "gpu-b.log")[0])
+            # both started before either is waited for: their ~3 s starts (more under load) overlap
+            holder, holder_out = started(holder_env, names["holder"], tmp / "gpu-a.log")
+            workers.append(holder)
+            empty, empty_out = started(empty_env, names["empty"], tmp / "gpu-b.log")
+            workers.append(empty)
+            ready(names["holder"], holder_out)
+            ready(names["empty"], empty_out)
             yield {"base": base, "app": app, "names": names, "env": holder_env, "empty_env": empty_env,
                    "workers": workers, "tmp": tmp}
     finally:
-        stop_all(workers)
+        stop_together(workers)
 
 
 @pytest.fixture(scope="module")

@@ -79,14 +79,6 @@ def library(*, ping: bool = False, apply_removals: bool = True) -> Library:
         raise LibraryUnavailableError("the library database is not reachable; retry shortly") from e
 
 
-def _database_errors() -> tuple[type[Exception], ...]:
-    try:
-        import psycopg  # a requirement, but only ever used with DATABASE_URL
-    except ImportError:
-        return (sqlite3.OperationalError,)
-    return (sqlite3.OperationalError, psycopg.OperationalError)
-
-
 def database_went_away(e: Exception):
     """The database stopped answering after the library was opened (a server stopped, a database made to refuse
     connections): 503 like one that never answered; a stranger's listing had answered 500 `internal_error`."""
@@ -99,8 +91,20 @@ def database_went_away(e: Exception):
     return error_response(failure.http_status, failure.code, failure.message)
 
 
-for _error in _database_errors():
-    bp.register_error_handler(_error, database_went_away)
+bp.register_error_handler(sqlite3.OperationalError, database_went_away)
+
+
+@bp.record
+def _postgres_errors(state) -> None:
+    """psycopg's OperationalError too, in an app whose library is PostgreSQL (DATABASE_URL): psycopg is imported then
+    only, not with every API, worker and run.py start (~0.1 s of CPU each); with SQLite no route can raise it."""
+    if not state.app.config.get("DATABASE_URL"):
+        return
+    try:
+        import psycopg
+    except ImportError:  # a requirement; the library's connection says it is missing
+        return
+    state.app.error_handler_spec[state.name][None][psycopg.OperationalError] = database_went_away
 
 
 def disk_full(e: BaseException) -> bool:

@@ -7,11 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 from worker.errors import InvalidRequestError
 
-from .webhook_hosts import check_host, deliver, pin_address, url_host, url_port
+from .webhook_hosts import check_host, pin_address, url_host, url_port
 from .webhook_signing import signatures
 
 DELIVERY_TIMEOUT_SECONDS = 10.0  # one attempt, all of it: connect, send, the answer's status and headers
@@ -20,6 +18,10 @@ DELIVERY_TIMEOUT_SECONDS = 10.0  # one attempt, all of it: connect, send, the an
 def post(rec: Mapping[str, str], settings: Mapping[str, Any]) -> tuple[int | None, str | None]:
     """One attempt: POST a delivery record's body, signed, to its URL (a checked address). Returns the answer's
     status (None without one) and the error to record (None for a 2xx)."""
+    import requests  # with the delivery, not the app (jobs/webhook_deliver.py)
+
+    from .webhook_deliver import deliver
+
     url = rec["url"]
     try:  # a delivery queued before url_host existed is read as the connection would read it, or not sent
         host = url_host(url)

@@ -90,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
     # sessions one ordinary user may hold; past it POST /sessions gets 409 too_many_sessions; 0 = no limit
     "MAX_SESSIONS_PER_USER": 10000,
     "HEARTBEAT_SECONDS": 2.0,
+    # a worker's wait for its next message (a Redis BRPOP; kombu's default): a stop waits for the one in flight
+    "BROKER_POLL_SECONDS": 1.0,
     # a worker of the CPU queue compiles the analysis jobs' numba code into the on-disk cache at start, in a process
     # of its own at nice 19 (jobs/warmup.py): a fresh install's first features job had spent ~18 s compiling
     "NUMBA_WARMUP": True,
@@ -155,7 +157,8 @@ POSITIVE = frozenset({
     "MAX_REQUEST_SAMPLES", "PORT", "API_WORKERS", "API_THREADS", "FRONT_HEADER_TIMEOUT", "FRONT_BODY_TIMEOUT",
     "MAX_IMAGE_PIXELS", "LOGIN_FAILURE_WINDOW_SECONDS", "WEBHOOK_MAX_ATTEMPTS",
     "WEBHOOK_SENDERS", "WEBHOOK_SENDS_PER_OWNER", "IDEMPOTENCY_TTL_SECONDS", "LONGEST_JOB_SECONDS",
-    "UNACKED_RESTORE_SECONDS", "QUEUE_FULL_FIRST_RETRY_SECONDS", "JOB_MAX_ATTEMPTS", "MAX_ACTIVE_JOBS_PER_USER",
+    "UNACKED_RESTORE_SECONDS", "QUEUE_FULL_FIRST_RETRY_SECONDS", "BROKER_POLL_SECONDS", "JOB_MAX_ATTEMPTS",
+    "MAX_ACTIVE_JOBS_PER_USER",
     "JOB_TTL_SECONDS",
     "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write

@@ -37,6 +37,8 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
             # a list per priority 0-9 (kombu's default is 4 levels: 0, 3, 6, 9): the turns of jobs/fairness.py
             "priority_steps": list(range(10)),
+            # each BRPOP's timeout (kombu's brpop_timeout): a worker's stop waits for the one in flight
+            "polling_interval": float(config["BROKER_POLL_SECONDS"]),
         },
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

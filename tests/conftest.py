@@ -32,6 +32,9 @@ os.environ.setdefault("RES_OPTIONS", "timeout:1")
 # Off in every worker and run.py the tests start (tests/test_numba_warmup.py turns it on): each would compile the
 # analysis code for ~15 s of CPU beside the suite on a 2-core machine
 os.environ["NUMBA_WARMUP"] = "0"
+# A worker's stop waits for its BRPOP in flight, up to BROKER_POLL_SECONDS (1 s by default): ~0.5 s of each of the
+# suite's ~150 worker stops. 0.2 here, in every worker and run.py the tests start; a setting given is kept
+os.environ.setdefault("BROKER_POLL_SECONDS", "0.2")
 # ...and one numba cache for all of them, kept per machine (tests/shared_cache.py, as SmolLM2's conversion): with a
 # fresh DATA_DIR/numba-cache each worker and run.py compiled the features, pitch and stems DSP again in its first job,
 # ~15 s of a 1 s clip's features job in a run.py's prefork worker here (test_run_redis_claim: 33 -> 17 s). numba

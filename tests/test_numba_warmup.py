@@ -177,3 +177,32 @@ def test_a_warm_up_whose_worker_died_while_it_started_does_not_compile_on_as_an_
         os.close(pidfd)
     assert not list(cache.rglob("*.nbi")), "the orphaned warm-up compiled"
     assert list(scratch_root.iterdir()) == []
+
+
+# a SIGTERM that comes while Python runs in a ctypes callback from C, as numba's compiler does in LLVM's object-cache
+# hook (`_raw_object_cache_notify`): qsort's comparison here, the signal sent from inside it
+IN_A_CALLBACK = '''
+import ctypes, os, signal, sys
+from worker import warmup
+os.mkdir(sys.argv[1])
+warmup.SCRATCH.append(sys.argv[1])
+signal.signal(signal.SIGTERM, warmup.stop_on_sigterm)
+def compare(a, b):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return 0
+items = (ctypes.c_int * 2)(2, 1)
+ctypes.CDLL(None).qsort(items, 2, ctypes.sizeof(ctypes.c_int),
+                        ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(compare))
+print("compiled on", flush=True)
+'''
+
+
+def test_a_sigterm_during_a_callback_from_llvm_ends_the_warm_up_and_removes_its_scratch_folder(tmp_path):
+    """The SIGTERM handler raised SystemExit to unwind: ctypes prints and drops an exception raised in a callback, so a
+    stop that came while numba ran Python under LLVM went unseen and the warm-up compiled on to its end (27 s idle,
+    64 s for the kill test above in a suite run). It now removes the folder and exits in the handler."""
+    scratch = tmp_path / "scratch"
+    done = subprocess.run([sys.executable, "-c", IN_A_CALLBACK, str(scratch)], cwd=ROOT, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=WAIT_SECONDS)
+    assert (done.returncode, done.stdout) == (128 + 15, b""), (done.returncode, done.stdout, done.stderr[-2000:])
+    assert not scratch.exists()

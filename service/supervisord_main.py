@@ -7,16 +7,19 @@ quota) every line it could not write printed a 9-line Python traceback ("OSError
 device", from supervisor/loggers.py) on run.py's output: a stranger's trial of a full data disk read 81 of them in
 90 s of an idle service, which hid the notes that mattered there and grew whatever file that output went to. Here
 a log file that cannot be written for want of space says so once, with the reason, and once it takes lines again,
-how many were lost meanwhile; any other logging error is printed as supervisord always did.
+how many were lost meanwhile; any other logging error is printed as supervisord always did. And a stop goes from
+one program to the next without supervisord's 1 s waits between (act_at_once).
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import sys
 from typing import Any
 
-from supervisor import loggers, supervisord
+from supervisor import loggers, poller, supervisord
 
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 
@@ -64,6 +67,50 @@ def install() -> None:
     loggers.Handler.handleError = _handle_error
 
 
+_wake: list[int] = []  # the read end of the pipe Python's signal handling writes a byte to (set_wakeup_fd)
+_original_poll = poller.Poller.poll
+
+
+def _poll(self: Any, timeout: float) -> tuple[list[int], list[int]]:
+    """supervisord's wait for something to read, which a signal now ends. It waits up to 1 s at a time and Python
+    resumes a wait a signal interrupted (PEP 475), so a signal was acted on only when the wait ended: its own
+    SIGTERM (the stop of a run.py killed outright came ~1 s late), a program's exit (SIGCHLD) that closed no pipe."""
+    wake = _wake[0]
+    self.register_readable(wake)
+    readable, writable = _original_poll(self, timeout)
+    if wake in readable:
+        try:
+            while os.read(wake, 512):  # non-blocking: drained, the next signal wakes the next wait
+                pass
+        except BlockingIOError:
+            pass
+    return [fd for fd in readable if fd != wake], writable
+
+
+_original_stop_next = supervisord.Supervisor.ordered_stop_groups_phase_1
+
+
+def _stop_next(self: Any) -> None:
+    """Pass over the groups already stopped (the workers run.py stopped at once, a program that exited for good) to
+    the next one with a program to stop: supervisord let each such group take a wait before it went on (the API's
+    end to valkey's stop: 1-2 s of run.py's 4-6 s stop with every program idle)."""
+    while self.stop_groups and not self.stop_groups[-1].get_unstopped_processes():
+        self.stop_groups.pop()
+    _original_stop_next(self)
+
+
+def act_at_once() -> None:
+    """A stop (and a restart) goes on as soon as it can: signals end supervisord's wait, stopped groups are passed
+    over. run.py's stop with every program idle: 4.2-5.8 s before, 2.4-3.0 s after (tests/test_supervisord_stop.py)."""
+    read, write = os.pipe()  # not inherited by the programs (Python's pipes are close-on-exec)
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    _wake.append(read)
+    poller.Poller.poll = _poll
+    supervisord.Supervisor.ordered_stop_groups_phase_1 = _stop_next
+
+
 def command(conf: str) -> list[str]:
     """The command line that runs supervisord with this module's notes, for run.py and the tests."""
     return [sys.executable, "-m", "service.supervisord_main", "-c", conf]
@@ -71,4 +118,5 @@ def command(conf: str) -> list[str]:
 
 if __name__ == "__main__":
     install()
+    act_at_once()
     supervisord.main()

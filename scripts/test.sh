@@ -19,11 +19,12 @@ fi
 
 python3 -m ruff check .
 python3 -m mypy
-# two test processes (pytest-xdist), each with its own valkey, API and worker: most of the suite's time is waiting
-# on real processes (kills, restarts, jobs), so a second process cuts the wall time (20 min in one process here,
-# 14-15 in two); three took 11 min but two timing-bound tests failed in one of two runs on 2 cores
-# (MA_TEST_PROCESSES=3 where there are more); MA_TEST_PROCESSES=0 runs everything in this one process.
+# three test processes (pytest-xdist), each with its own valkey, API and worker: most of the suite's time is waiting
+# on real processes (kills, restarts, jobs), so more processes than cores cut the wall time. On this 2-core machine,
+# idle: 13.2 min in three (2026-12-07, 1,694 tests, load ~3-4.6); two had taken 14.9-24.8 min with fewer tests and
+# before the worker-stop cuts; three had failed two timing-bound tests once before their bounds were set for load.
+# MA_TEST_PROCESSES=2 (or 0: everything in this one process) on a smaller or busier machine.
 # --dist loadgroup: the tests of a module that share a module's setup (a run.py, rendered songs, screenshots; the
 # xdist_group marks tests/conftest.py adds) run in one process, set up once, the largest groups first; every other
 # test goes to whichever process is free (`load` had split such modules, each process setting them up)
-python3 -m pytest -q -n "${MA_TEST_PROCESSES:-2}" --dist loadgroup "$@"
+python3 -m pytest -q -n "${MA_TEST_PROCESSES:-3}" --dist loadgroup "$@"

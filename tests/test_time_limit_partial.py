@@ -44,6 +44,20 @@ def limit_jobs(app, monkeypatch, seconds: float) -> None:
     monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", seconds)
 
 
+def analysis_stopped_by_its_limit(client, app, monkeypatch, session_id: str, audio_dir) -> dict:
+    """A gemma_3n analysis of a 2 s hum on SmolLM2 asked for far more than ANALYSIS_LIMIT lets it write: its job,
+    ended failed `time_limit_exceeded` as before (the page's test reads the same job)."""
+    assert upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0))).status_code == 201
+    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
+    r = client.post(f"/process/gemma_3n/{session_id}", json={
+        "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
+        "max_new_tokens": 4000, "prompt": LONG})
+    assert r.status_code == 202, r.text
+    final = client.wait_job(r.json()["job_id"], timeout=300)
+    assert final["state"] == "failed" and final["error"] == stopped(ANALYSIS_LIMIT), final
+    return final
+
+
 @pytest.mark.usefixtures("smollm2_resident")
 def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(client, app, monkeypatch):
     limit_jobs(app, monkeypatch, GENERATION_LIMIT)
@@ -62,14 +76,7 @@ def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_
 @pytest.mark.usefixtures("smollm2_resident")
 def test_an_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, settings, session_id, audio_dir,
                                                                              app, monkeypatch):
-    upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0)))
-    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
-    r = client.post(f"/process/gemma_3n/{session_id}", json={
-        "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
-        "max_new_tokens": 4000, "prompt": LONG})
-    assert r.status_code == 202, r.text
-    final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == stopped(ANALYSIS_LIMIT), final
+    final = analysis_stopped_by_its_limit(client, app, monkeypatch, session_id, audio_dir)
     assert_shape("Job", final)
     result = final["result"]
     assert result["finish_reason"] == "time_limit" and result["partial"] is True, result

@@ -10,10 +10,13 @@ import re
 
 import pytest
 
-from tests.audio_synth import sine, write
 from tests.browser_page import logged_in
-from tests.test_api_sessions import upload
-from tests.test_time_limit_partial import ANALYSIS_LIMIT, LONG, limit_jobs, smollm2_resident, stopped  # noqa: F401
+from tests.test_time_limit_partial import (  # noqa: F401  (smollm2_resident: a fixture)
+    ANALYSIS_LIMIT,
+    analysis_stopped_by_its_limit,
+    smollm2_resident,
+    stopped,
+)
 from tests.test_web_access import violations
 
 MARK = "Stopped: partial (time limit): the text written before the server’s time limit stopped the job"
@@ -25,14 +28,7 @@ def test_an_analysis_stopped_by_its_time_limit_is_shown_marked_partial(browser, 
                                                                       audio_dir, artifacts, app, monkeypatch):
     from playwright.sync_api import expect
 
-    assert upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0))).status_code == 201
-    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
-    r = client.post(f"/process/gemma_3n/{session_id}", json={
-        "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
-        "max_new_tokens": 4000, "prompt": LONG})
-    assert r.status_code == 202, r.text
-    job = client.wait_job(r.json()["job_id"], timeout=300)
-    assert job["state"] == "failed" and job["error"] == stopped(ANALYSIS_LIMIT), job
+    job = analysis_stopped_by_its_limit(client, app, monkeypatch, session_id, audio_dir)
     assert job["result"]["partial"] is True and job["result"]["finish_reason"] == "time_limit", job
     written = job["result"]["analysis_summary"].strip()
     context, page, problems = logged_in(browser)

@@ -17,10 +17,9 @@ from jobs.webhooks import EVENTS
 from .catalog import ERROR_CODES
 from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, MERGED_WITH, METHOD, STARTED_AT
 from .library_schemas import library_schemas
-from .shapes import BOOL, INT, NUM, SPEECH_SHARE, STR, TIME, Schema, arr, content, null, obj, ref
+from .model_schemas import generate_result, load_result, musicgen_result, unload_result
+from .shapes import BOOL, FILES, INT, NUM, SPEECH_SHARE, STOPPED, STR, TIME, Schema, arr, content, null, obj, ref
 from .status_schemas import status_schemas
-
-FILES = arr(STR, "Names of the files the job wrote into the session's results.")
 
 
 def error_schema() -> Schema:
@@ -94,7 +93,6 @@ def pitch_result() -> Schema:
 
 PARTIAL = {**BOOL, "description": "A stopped job's result: the text written before a cancel (`finish_reason` canceled) "
            "or its time limit (time_limit: failed `time_limit_exceeded`), in `partial_...` files. Absent if finished."}
-STOPPED = ["stop", "length", "canceled", "time_limit"]  # a result's finish_reason: time_limit, canceled: partial
 
 
 def gemma_result() -> Schema:
@@ -126,41 +124,6 @@ def whisper_result() -> Schema:
                language=null(STR), language_detected={**BOOL, "description": "false: the language was assumed."},
                duration_seconds=NUM, segments={"type": "integer", "description": "How many."}, words=INT, text=STR,
                model=STR, source={"enum": ["mix", "vocals"]}, files=FILES)
-
-
-def musicgen_result() -> Schema:
-    return obj(["prompt", "model", "seed", "sample_rate", "duration_seconds", "files"], "A generated piece.",
-               prompt=STR, model=STR, settings={"type": "object"}, seed=INT, sample_rate=INT, channels=INT,
-               duration_seconds=NUM, passes=INT, generate_seconds=NUM, total_seconds=NUM, files=FILES)
-
-
-WORKER = {**null(STR), "description": "To admins: the GPU worker that ran it (`gpu@box1`); null for others."}
-
-
-def generate_result() -> Schema:
-    return obj(["response", "model", "tokens_generated", "seconds", "tokens_per_second"], "Generated text.",
-               response=STR, model=STR, tokens_generated=INT, seconds=NUM, tokens_per_second=null(NUM),
-               prompt_tokens=INT, finish_reason={"enum": STOPPED, "description": (
-                   "canceled: the text written before a cancel, kept as the canceled job's result; time_limit: "
-                   "before its time limit, the `result` of the job failed `time_limit_exceeded`.")},
-               audio_input=BOOL, model_load_seconds=null(NUM), worker=WORKER,
-               warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
-
-
-def load_result() -> Schema:
-    return obj(["model_type", "loaded"], "The resident LLM after the load.", model_type=STR, loaded=BOOL,
-               already_loaded=BOOL, device=STR, load_seconds=null(NUM), weights_bytes=INT,
-               unloaded=null(ref("ModelUnloadResult")), worker=WORKER)
-
-
-def unload_result() -> Schema:
-    return obj(["unloaded", "weights_bytes"], "What was unloaded (null: nothing was resident).",
-               unloaded=null(STR), weights_bytes=INT, gpu_bytes_freed=INT, cpu_rss_bytes_freed=INT, seconds=NUM,
-               worker=WORKER, holder_stopped={**BOOL, "description": (
-                   "true: an unload sent again because its worker died; the model went with it, none was unloaded.")},
-               unloads=arr(obj(["job_id", "state", "unloaded"], job_id=STR, state=STR, unloaded=null(STR),
-                               worker=null(STR)), "With several GPU workers holding a model: each one's unload job "
-                                                  "(the answer's own first)."))
 
 
 def lyrics_result() -> Schema:

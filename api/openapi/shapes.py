@@ -49,3 +49,6 @@ def content(more: str) -> Schema:
 
 SPEECH_SHARE = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],
                 "description": "The share of the recording the music analysis found to be speech (null: not run)."}
+
+FILES = arr(STR, "Names of the files the job wrote into the session's results.")
+STOPPED = ["stop", "length", "canceled", "time_limit"]  # a result's finish_reason: time_limit, canceled: partial

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 from service.control import Supervisor
 from service.layout import RunLayout
@@ -18,6 +20,7 @@ from service.programs import Program
 from tests.conftest import wait_for
 from tests.supervised import start_supervisord
 
+ROOT = Path(__file__).resolve().parent.parent
 STEPS = 8  # programs of each kind, each its own priority group
 # a bound, not a wait: the stop ends when the last program has; 0.06 s here, 2.1 s before (1.1-1.4 s with either of
 # the two changes alone: the unheard signal and the stopped groups)
@@ -59,3 +62,19 @@ def test_a_stop_moves_on_when_each_program_ends_and_passes_over_the_ones_already
     stopped = [line.split("stopped: ", 1)[1].split()[0] for line in log.splitlines() if "stopped: " in line]
     # still in priority order, highest first, each program once
     assert [n for n in stopped if n.startswith("quiet")] == [f"quiet{i}" for i in reversed(range(STEPS))], stopped
+
+
+def test_a_supervisor_without_the_replaced_internals_still_starts():
+    """requirements.txt admits any supervisor from 4.2: one whose poller or stop step is named otherwise keeps its own
+    waits (a slower stop) rather than fail run.py's supervisord at import (it had read both at import)."""
+    code = ("import sys\n"
+            "from supervisor import poller, supervisord\n"
+            "class Other:\n    pass\n"
+            "poller.Poller = Other  # a poller class of another shape\n"
+            "del supervisord.Supervisor.ordered_stop_groups_phase_1\n"
+            "import service.supervisord_main as m\n"
+            "m.install(); m.act_at_once()\n"
+            "assert m._wake == [] and not hasattr(Other, 'poll'), m._wake\n"
+            "assert not hasattr(supervisord.Supervisor, 'ordered_stop_groups_phase_1')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -24,7 +24,7 @@ from typing import Any
 from worker.errors import JobStopped
 from worker.files import write_json_atomic, write_text_atomic
 
-from .files import partial_names
+from .files import STOP_NOTES, partial_names
 from .options import clip_seconds
 from .passes import Generated, LLMCall, Prepared, answer_warnings
 from .prompts import render_text
@@ -97,9 +97,9 @@ def took_running_pass(out: Generated, call: LLMCall, written: dict | None, prepa
         out.summary, out.final_prompt = written.get("response", ""), call.user_text
 
 
-STOPS = {"canceled": ("the analysis was canceled", "CANCELED", "the cancel"),
-         "time_limit": ("the analysis was stopped by the server's time limit (LONGEST_JOB_SECONDS)", "TIME LIMIT",
-                        "the job's time limit")}
+# what the result's first warning says of each stop (the .txt's first line: files.py STOP_NOTES, as lyrics')
+STOPS = {"canceled": "the analysis was canceled",
+         "time_limit": "the analysis was stopped by the server's time limit (LONGEST_JOB_SECONDS)"}
 
 
 def keep_stopped(e: JobStopped, prepared: Prepared, registry: Mapping[str, Any], *, started: float,
@@ -111,7 +111,8 @@ def keep_stopped(e: JobStopped, prepared: Prepared, registry: Mapping[str, Any],
     if not isinstance(generated, Generated) or not any(p.get("tokens_generated") for p in generated.passes):
         return
     reason = e.stopped_as
-    what, mark, before = STOPS.get(reason, STOPS["canceled"])
+    what = STOPS.get(reason, STOPS["canceled"])
+    mark, before = STOP_NOTES.get(reason, STOP_NOTES["canceled"])
     generated.finish_reason = reason
     result = {**analysis_result(registry, prepared, generated, started=started), **extra}
     total = len(prepared.calls) + (1 if len(prepared.calls) > 1 else 0)

@@ -58,9 +58,9 @@ def direct_queue(gpu_queue: str, node: str) -> str:
 
 def usable_models(settings: Mapping[str, Any]) -> list[str]:
     """The registered models this process could load now (its heartbeat's `models_usable`)."""
-    from worker.llm.weights import registry_entry, weights_usable
+    from worker.llm.weights import usable_models as usable_here
 
-    return [m for m in MODEL_REGISTRY if weights_usable(registry_entry(m, MODEL_REGISTRY), settings)]
+    return usable_here(MODEL_REGISTRY, settings)
 
 
 @dataclass(frozen=True)

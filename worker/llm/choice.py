@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.errors import ModelNotAvailableError
 
-from .weights import is_downloaded, registry_entry, weights_usable
+from .weights import is_downloaded, registry_entry, usable_models
 
 AUTO = "auto"
 # per task, the registry's models best first (a model missing from the registry is skipped)
@@ -75,10 +75,9 @@ def choose_here(task: str, *, needs: Sequence[str] = (), settings: Mapping[str, 
     could not convert) and that fits `device`. The API routes an `auto` job by the same order over the models the live
     GPU workers can load (jobs/gpu_routing.py), to a worker that can load the first of them: that worker can load no
     model before it, so both name the same model (unless the device is too small for it: then the next that fits)."""
-    usable = {m: weights_usable(registry_entry(m, registry), settings) for m in registry
-              if registry[m].get("kind", "llm") == "llm"}
+    usable = set(usable_models(registry, settings))
     return choose_model(task, needs=needs, settings=settings, registry=registry,
-                        device_memory_bytes=device_memory_bytes(device), downloaded=usable)
+                        device_memory_bytes=device_memory_bytes(device), downloaded={m: m in usable for m in registry})
 
 
 def _why_not(entry: Mapping[str, Any], *, needs: Sequence[str], settings: Mapping[str, Any],

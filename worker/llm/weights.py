@@ -128,6 +128,12 @@ def weights_usable(entry: Mapping[str, Any], settings: Mapping[str, Any]) -> boo
     return writable(Path(settings.get("MODELS_DIR", "./models")).expanduser() / entry["repo_id"])
 
 
+def usable_models(registry: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """The registered models a load here finds (weights_usable): what a GPU worker's heartbeat lists as
+    `models_usable` (jobs/gpu_routing.py) and what its `auto` chooses from (choice.choose_here)."""
+    return [m for m in registry if weights_usable(registry_entry(m, registry), settings)]
+
+
 def writable(folder: Path) -> bool:
     """Whether `folder` exists writable, or its nearest existing parent lets it be made."""
     probe = folder

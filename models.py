@@ -204,8 +204,9 @@ class ModelManager:
         return resident.obj
 
     def generate(self, options: GenerateOptions, *, audio: Sequence[Any] | None = None,
-                 images: Sequence[Any] | None = None, progress: Progress | None = None) -> dict:
-        """Generate with `options.model_type` (or the resident LLM, or DEFAULT_MODEL, loading it if needed).
+                 images: Sequence[Any] | None = None, progress: Progress | None = None, task: str = "generate") -> dict:
+        """Generate with `options.model_type` (or the resident LLM, or DEFAULT_MODEL, loading it if needed); `auto`
+        by `task`'s order (choice.py: library_ask's is `ask`, the order the status advertises for it).
 
         Returns {response, model, tokens_generated, seconds, tokens_per_second, prompt_tokens, finish_reason,
         audio_input, model_load_seconds (only when this call loaded the model)}.
@@ -213,7 +214,7 @@ class ModelManager:
         options.validate()
         choice = None
         if options.model_type == AUTO:
-            choice = choose_here("generate", settings=self.settings, registry=self.registry, device=self.device)
+            choice = choose_here(task, settings=self.settings, registry=self.registry, device=self.device)
             options = dataclasses.replace(options, model_type=choice.model_type)
         if options.model_type is not None:
             registry_entry(options.model_type, self.registry)  # 400 listing the valid ones

@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 # the option naming the LLM a job type runs, where a registered model's weights are needed
 MODEL_OPTION = {"generate": "model_type", "model_load": "model_type", "gemma_3n": "model_variant",
                 "library_ask": "model_type", "lyrics": "model_variant", "compare": "model_variant"}
-# `auto`'s task (choice.py) as the worker resolves it: library_ask's through the manager's generate (gemma_3n: its task)
-AUTO_TASK = {"generate": "generate", "library_ask": "generate", "lyrics": "lyrics", "compare": "compare"}
+# `auto`'s task (choice.py) as the worker resolves it: library_ask's by the `ask` order, which the models status
+# advertises and the manager's generate is told (library/ask.py); gemma_3n's by its task
+AUTO_TASK = {"generate": "generate", "library_ask": "ask", "lyrics": "lyrics", "compare": "compare"}
 AUTO_BY_DEFAULT = ("lyrics", "compare")  # job types whose model option left out is `auto` (their options' default)
 # KEYS: the routed hash; ARGV: the job, the entry read. Deleted only while it is still that entry (a re-route since
 # wrote another)
@@ -88,7 +89,7 @@ def gpu_workers(svc: Services, gpu_queue: str) -> list[GpuWorker]:
 
 def auto_task(job_type: str, options: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     """The task (choice.py's preferences) and the inputs (`needs`) by which the worker running a job resolves its
-    `auto`, as it does: library_ask generates through the model manager (its `generate` order), gemma_3n by its
+    `auto`, as it does: library_ask by the `ask` order (the model manager's generate told so), gemma_3n by its
     `task`, an image asked for needs a model that sees."""
     task = AUTO_TASK[job_type] if job_type != "gemma_3n" else str(options.get("task") or "analyze")
     return task, ("image",) if job_type in ("gemma_3n", "lyrics") and options.get("image") else ()

@@ -99,7 +99,8 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
         system = SYSTEM if whose == YOURS else SYSTEM.replace("the user's music library", whose)
         generated = manager.generate(GenerateOptions(prompt=prompt, system=system, max_length=options.max_new_tokens,
                                                      temperature=0.0, model_type=options.model_type),
-                                     progress=scaled(progress, 0.2, 0.95))  # its checkpoints: a cancel stops it
+                                     progress=scaled(progress, 0.2, 0.95),  # its checkpoints: a cancel stops it
+                                     task="ask")  # `auto`: the ask order (reasoning over the retrieved lines)
     except JobCanceled as e:  # the answer written so far is the canceled job's result, as a generation's is
         if e.generated:       # (a stranger's Stop at 26 % had shown nothing of it)
             e.finished = _answered(options, e.generated, prompt=prompt, candidates=candidates,

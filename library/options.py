@@ -21,7 +21,8 @@ class AskOptions(JobOptions):
     candidates: int = option(5, "Tracks retrieved (hybrid search) and shown to the model.", minimum=1, maximum=10)
     max_new_tokens: int = option(96, "Tokens of the answer at most.", minimum=8, maximum=512)
     model_type: str | None = option(None, "The LLM; null: the resident one, else DEFAULT_MODEL; auto: the best one "
-                                          "this machine has.", choices=[*sorted(MODEL_REGISTRY), "auto"])
+                                          "for questions (the `ask` order) this machine has.",
+                                   choices=[*sorted(MODEL_REGISTRY), "auto"])
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,17 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify
 
 from api import access
+from api.auto_check import auto_choice
 from api.context import known_params
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.process import check_image_option, json_body, options_of, session_files, submit_for_files
-from config import MODEL_REGISTRY
 from storage import SessionStore
 from worker.audio_llm.files import TRANSCRIPT_PATTERNS
 from worker.audio_llm.options import Gemma3NOptions, check_weights
 from worker.compare.options import MAX_FILES, MIN_FILES, CompareOptions
 from worker.errors import InvalidRequestError, ModelNotAvailableError, UnsupportedMediaError
 from worker.files import is_image_name, safe_name
-from worker.llm.choice import AUTO, choose_model
+from worker.llm.choice import AUTO
 from worker.lyrics.options import LyricsOptions
 from worker.musicgen.options import MusicGenOptions, find_musicgen
 from worker.separation.catalog import DSP_METHODS, available_models, weights_present
@@ -133,8 +133,7 @@ def process_lyrics(session_id: str):
         check_image_option(access.session(session_id), session_id, options.image,
                            model_variant=options.model_variant)
         if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
-            choose_model("lyrics", needs=("image",) if options.image else (), settings=current_app.config,
-                         registry=MODEL_REGISTRY, device_memory_bytes=None)
+            auto_choice("lyrics", needs=("image",) if options.image else ())  # (here or on a live GPU worker)
         else:
             check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
         store = access.session(session_id)
@@ -166,8 +165,8 @@ def process_compare(session_id: str):
         store.file_path(session_id, name, area="uploads")  # 404 if absent
         if is_image_name(name):
             raise UnsupportedMediaError(f"{name!r} is an image; a comparison reads audio tracks", code="not_audio")
-    if options.model_variant == AUTO:  # 409 now if no model qualifies; the worker chooses again
-        choose_model("compare", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    if options.model_variant == AUTO:  # 409 now if no model qualifies here or on a live GPU worker; the worker
+        auto_choice("compare")         # chooses again
     else:
         check_weights(Gemma3NOptions(model_variant=options.model_variant), current_app.config)
     return answer(create_job("compare", owner=store.owner, session_id=session_id, options=options, body=body,

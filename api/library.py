@@ -19,13 +19,13 @@ import redis
 from flask import Blueprint, current_app, jsonify, request
 
 from api import access
+from api.auto_check import auto_choice
 from api.context import known_params, page_limit
 from api.creation import FILELESS_ROUTE_KEYS, answer, create_job
 from api.errors import error_response
 from api.library_removals import catch_up
 from api.models import MODEL_WAIT_MAX_SECONDS, require_weights, run_and_wait
 from api.process import json_body, options_of
-from config import MODEL_REGISTRY
 from jobs.services import services
 from library.ask import ANSWERED_STAGE, NOTHING_STAGE, measured_answer, unmatched_answer, whose_library
 from library.options import AskOptions, ReindexOptions
@@ -43,7 +43,7 @@ from worker.errors import (
     NotFoundError,
     echo,
 )
-from worker.llm.choice import AUTO, choose_model
+from worker.llm.choice import AUTO
 from worker.options import printable_chars
 
 bp = Blueprint("library", __name__, url_prefix="/library")
@@ -200,8 +200,8 @@ def search():
 def ask():
     body = json_body()
     options = options_of(AskOptions, body, route_keys=FILELESS_ROUTE_KEYS, wait_limit=MODEL_WAIT_MAX_SECONDS)
-    if options.model_type == AUTO:
-        choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    if options.model_type == AUTO:  # 409 now if no model of the ask order can run here or on a live GPU worker
+        auto_choice("ask")
     elif options.model_type is not None:
         require_weights(options.model_type)
     owner, asker = access.acting_owner(), access.caller().name

@@ -8,9 +8,12 @@ and answers 200 with the result, or 202 with the job to poll.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from api import access
+from api.auto_check import auto_choice, live_usable
 from api.creation import FILELESS_ROUTE_KEYS, create_job
 from api.creation import wait_seconds as creation_wait_seconds
 from api.process import json_body, options_of
@@ -21,7 +24,7 @@ from jobs.services import services
 from jobs.submit import submit
 from jobs.workers import queue_depth
 from worker.errors import InvalidRequestError, ModelNotAvailableError
-from worker.llm.choice import AUTO, PREFERENCES, choose_model
+from worker.llm.choice import AUTO, PREFERENCES
 from worker.llm.options import GenerateOptions, ModelLoadOptions, count_parts
 from worker.llm.status import registry_status
 from worker.llm.weights import is_downloaded, registry_entry, resolve_model_dir
@@ -43,12 +46,13 @@ def current_status() -> dict:
         "current_model": None, "device": None, "published_by": None, "models": registry_status(current_app.config)}
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
     downloaded: dict[str, bool] = {}  # each model's files looked at once, for `auto` and the rows' `present`
-    status["auto"] = auto_choices(downloaded)
+    workers = gpu_workers(svc, current_app.config["GPU_QUEUE"])
+    status["auto"] = auto_choices(downloaded, usable=frozenset().union(*(w.usable for w in workers)))
     for row in status["models"]:
         row["present"] = weights_here(row.get("model_type"), downloaded)
     # each live GPU worker's resident model and the models it can load (jobs/gpu_routing.py); its name to admins only
     status["gpu_workers"] = [{"worker": w.node, "current_model": w.resident, "models_usable": sorted(w.usable)}
-                             for w in gpu_workers(svc, current_app.config["GPU_QUEUE"])]
+                             for w in workers]
     if not access.caller().admin:
         for worker in status["gpu_workers"]:
             worker["worker"] = None
@@ -71,18 +75,20 @@ def weights_here(model_type: object, downloaded: dict[str, bool]) -> bool | None
     return downloaded[model_type]
 
 
-def auto_choices(downloaded: dict[str, bool] | None = None) -> dict[str, dict[str, str | None]]:
+def auto_choices(downloaded: dict[str, bool] | None = None, *, usable: Collection[str] | None = None
+                 ) -> dict[str, dict[str, str | None]]:
     """Per task, what `auto` picks here now as the routes' own check of it does before queueing (weights on this
-    server; no image asked for; the worker, knowing its device's memory, may pass over one more): `{"model",
-    "reason"}`, `model` null where no model qualifies, which those routes refuse (409), and `reason` then why each
-    was passed over. A stranger's `ma analyze --llm analyze` on a server without an LLM had uploaded the file, then
-    been refused; the CLI asks here first."""
+    server, else a model a live GPU worker can load: `usable`, theirs, read here when None; no image asked for; the
+    worker, knowing its device's memory, may pass over one more): `{"model", "reason"}`, `model` null where no model
+    qualifies, which those routes refuse (409), and `reason` then why each was passed over here. A stranger's `ma
+    analyze --llm analyze` on a server without an LLM had uploaded the file, then been refused; the CLI asks here
+    first (and an API host without weights beside a GPU worker that had them was said to have none)."""
     out: dict[str, dict[str, str | None]] = {}
     downloaded = {} if downloaded is None else downloaded  # each model's files looked at once, not once per task
+    usable = live_usable() if usable is None else usable  # read once: the routes accept `auto` where they can run it
     for task in PREFERENCES:
         try:
-            choice = choose_model(task, settings=current_app.config, registry=MODEL_REGISTRY,
-                                  device_memory_bytes=None, downloaded=downloaded)
+            choice = auto_choice(task, downloaded=downloaded, usable=usable)
         except ModelNotAvailableError as e:
             out[task] = {"model": None, "reason": e.message}
             continue
@@ -204,8 +210,8 @@ def generate():
         raise InvalidRequestError(f"the messages hold {named}, but generate takes text only: audio goes through "
                                   "POST /process/gemma_3n/<session_id> with a file", code="invalid_request",
                                   details=media)
-    if options.model_type == AUTO:  # 409 now if no model qualifies; the worker chooses knowing its device
-        choose_model("generate", settings=current_app.config, registry=MODEL_REGISTRY, device_memory_bytes=None)
+    if options.model_type == AUTO:  # 409 now if no model qualifies here or on a live GPU worker (auto_check.py)
+        auto_choice("generate")
     elif options.model_type is not None:
         require_weights(options.model_type)
     return run_and_wait("generate", options, body)

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest
 
 from api import access
+from api.auto_check import auto_choice
 from api.creation import ROUTE_KEYS, answer, asked_wait, create_job
 from config import MODEL_REGISTRY
 from jobs import webhooks
@@ -155,7 +156,10 @@ def process_gemma_3n(session_id: str):
     body = json_body()
 
     def check(options: Gemma3NOptions) -> None:
-        check_weights(options, current_app.config)
+        if options.model_variant == AUTO:  # here or on a live GPU worker (auto_check.py); 409 where neither can
+            auto_choice(options.task, needs=("image",) if options.image else ())
+        else:
+            check_weights(options, current_app.config)
         store = access.session(session_id)
         check_image_option(store, session_id, options.image, model_variant=options.model_variant)
         results = store.require(session_id) / "results"  # read only: not made here

@@ -21,19 +21,27 @@ GENERATE = {"prompt": "hi", "model_type": "auto", "wait": 0}
 
 
 def test_auto_is_taken_while_a_live_gpu_worker_can_run_it(fleet, phi_models, tmp_path):  # noqa: F811
-    """No weights on the API host: `auto` is a 409 `model_not_downloaded` (generate, library ask) and the status'
-    `auto` names no model; a GPU worker able to load Phi-4-reasoning beats: both are queued, the status names it for
-    each task; that worker's heartbeat gone, the 409 again."""
+    """No weights on the API host: `auto` is a 409 `model_not_downloaded` (generate, library ask, compare, gemma_3n)
+    and the status' `auto` names no model; a GPU worker able to load Phi-4-reasoning beats: each is queued, the status
+    names it for each task; that worker's heartbeat gone, the 409 again."""
     from tests.api_process import api_process
+    from tests.audio_synth import sine, write
+    from tests.test_api_sessions import upload
 
     (tmp_path / "api-models").mkdir()
     config = {**fleet.base, "MODELS_DIR": str(tmp_path / "api-models")}
     hub = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub")}
     with api_process(config, without=MODEL_PACKAGES, env=hub) as base:
         admin = Client(base, (ADMIN, ADMIN_PASSWORD))
+        sid = admin.post("/sessions").json()["session_id"]
+        tones = [write(tmp_path / f"{name}.wav", sine(freq, 1.0)) for name, freq in (("a", 440), ("b", 660))]
+        assert upload(admin, sid, *tones).status_code == 201
+        asks = (("/api/v2/models/generate", GENERATE), ("/library/ask", ASK),
+                (f"/process/compare/{sid}", {"files": ["a.wav", "b.wav"]}),  # (auto: its model left out)
+                (f"/process/gemma_3n/{sid}", {"file": "a.wav", "task": "analyze", "model_variant": "auto"}))
 
         def refused() -> None:
-            for path, body in (("/api/v2/models/generate", GENERATE), ("/library/ask", ASK)):
+            for path, body in asks:
                 answer = admin.post(path, json=body)
                 assert answer.status_code == 409, (path, answer.text)
                 assert answer.json()["error"]["code"] == "model_not_downloaded", answer.text
@@ -43,13 +51,12 @@ def test_auto_is_taken_while_a_live_gpu_worker_can_run_it(fleet, phi_models, tmp
 
         refused()
         worker = fleet.worker("able", phi_models)  # Phi-4-reasoning's folder, and SmolLM2's GGUF converts into it
-        made = admin.post("/api/v2/models/generate", json=GENERATE)
-        assert made.status_code == 202, made.text
-        asked = admin.post("/library/ask", json=ASK)  # (an empty library: answered at once, nothing to ask about)
-        assert asked.status_code in (200, 202), asked.text
+        for path, body in asks:  # (/library/ask of an empty library: answered at once, nothing to ask about)
+            made = admin.post(path, json=body)
+            assert made.status_code in ((200, 202) if path == "/library/ask" else (202,)), (path, made.text)
         auto = admin.get("/api/v2/models/status").json()["auto"]
-        assert {task: auto[task]["model"] for task in ("generate", "ask", "compare")} == dict.fromkeys(
-            ("generate", "ask", "compare"), "phi-4-reasoning"), auto
+        tasks = ("generate", "ask", "compare", "analyze")
+        assert {task: auto[task]["model"] for task in tasks} == dict.fromkeys(tasks, "phi-4-reasoning"), auto
         assert "on a live GPU worker" in auto["generate"]["reason"], auto
         worker.app.extensions["music_analyzer"].workers.remove(worker.identity)  # its heartbeat gone
         refused()

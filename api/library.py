@@ -118,7 +118,7 @@ def disk_full(e: BaseException) -> bool:
 TRACK_PARAMS = frozenset({"session_id", "key", "key_relation", "tempo_min", "tempo_max", "tempo_multiples", "metre",
                           "duration_min", "duration_max", "loudness_min", "loudness_max", "has_vocals", "content",
                           "limit", "cursor", "owner"})
-SEARCH_PARAMS = frozenset({"q", "mode", "limit", "cursor", "owner"})
+SEARCH_PARAMS = frozenset({"q", "mode", "content", "limit", "cursor", "owner"})
 
 
 @bp.get("/tracks")
@@ -178,10 +178,12 @@ def search():
     if mode not in SEARCH_MODES:
         raise InvalidRequestError(f"mode must be one of {', '.join(SEARCH_MODES)}", code="invalid_query",
                                   details={"valid": list(SEARCH_MODES)})
+    content = _content()  # as /library/tracks reads it: the same values, the same 400
     limit = page_limit(10, 50)
     offset = _cursor_offset(args.get("cursor"))
     owner = access.acting_owner()
-    hits = library().search(owner=owner, query=query, mode=mode, limit=min(offset + limit + 1, MAX_SEARCH_OFFSET))
+    hits = library().search(owner=owner, query=query, mode=mode, limit=min(offset + limit + 1, MAX_SEARCH_OFFSET),
+                            content=content)
     page = hits[offset:offset + limit]
     more = len(hits) > offset + limit and offset + limit < MAX_SEARCH_OFFSET
     # what was searched: a stranger's library of instrumental game tracks answered "nothing found" to "C minor"
@@ -190,7 +192,7 @@ def search():
     # the key, tempo and metre the text names, read as /library/ask reads a question: the CLI's "nothing found"
     # shows the `library list` that filters on them (it had shown 'A minor' 100-120 BPM 4/4 whatever was asked)
     facts = question_facts(query)
-    return jsonify({"query": query, "mode": mode, "results": page,
+    return jsonify({"query": query, "mode": mode, "content": content, "results": page,
                     "next_cursor": _encode(offset + limit) if more else None,
                     "tracks": tracks, "tracks_with_text": with_text,
                     "measured_filter": facts.as_dict() if facts else None})

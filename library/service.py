@@ -87,23 +87,29 @@ class Library:
         return self.store.ranked_tracks(owner=owner, where=where, by=by, descending=descending, limit=limit)
 
     def search(self, *, owner: str, query: str, mode: str, limit: int, semantic_min: float = search.SEMANTIC_MIN,
-               by_clause: bool = False) -> list[dict[str, Any]]:
+               by_clause: bool = False, content: str | None = None) -> list[dict[str, Any]]:
         """Hits best first, each with its track, and the matching line and/or passage. A passage whose cosine to the
         query is under `semantic_min` is no semantic match; `by_clause`: its cosine is its best to any of the query's
         clauses (library/clauses.py: /library/ask's question, its subject weighed apart from an instruction after
-        it; a query of one clause is itself)."""
+        it; a query of one clause is itself). `content` (speech | music): only tracks measured so, taken from the
+        best search.MAX_RESULTS hits of every kind (ranked as without it, so a page holds `limit` of them where
+        that many are among those)."""
+        ranked = search.MAX_RESULTS if content is not None else limit
         lyrics = semantic = []
         if mode in ("lyrics", "hybrid"):
-            lyrics = search.lyrics_hits(self.store, owner=owner, query=query, limit=limit,
+            lyrics = search.lyrics_hits(self.store, owner=owner, query=query, limit=ranked,
                                         fuzzy=self.db.features.get("fuzzy", "words"))
         if mode in ("semantic", "hybrid"):
             texts = question_clauses(query) if by_clause else [query]
             vectors = np.stack([self.embed_query(t) for t in texts])
-            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vectors, limit=limit,
+            semantic = search.semantic_hits(self.cache, owner=owner, query_vector=vectors, limit=ranked,
                                             min_score=semantic_min)
-        hits = search.fuse(lyrics, semantic, limit=limit) if mode == "hybrid" else (lyrics or semantic)[:limit]
-        passages = self.store.passages([h["passage_key"] for h in hits if "passage_key" in h])
+        hits = search.fuse(lyrics, semantic, limit=ranked) if mode == "hybrid" else (lyrics or semantic)[:ranked]
         tracks = self.store.tracks_by_id(owner=owner, track_ids=[h["track_id"] for h in hits])
+        if content is not None:  # the track row says what it was measured as (a track measured as neither: none)
+            hits = [h for h in hits if h["track_id"] in tracks and tracks[h["track_id"]]["content"] == content]
+        hits = hits[:limit]
+        passages = self.store.passages([h["passage_key"] for h in hits if "passage_key" in h])
         out = []
         for h in hits:
             if h["track_id"] not in tracks:  # removed between the two reads

@@ -69,3 +69,25 @@ def measured_songs(client, folder: Path) -> str:
     job = client.post(f"/process/pitch/{session_id}", json={"include": ["key", "tempo"]}).json()
     assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
     return session_id
+
+
+# long enough (~7 s) for the pitch job to measure it as speech; a shorter sentence (~4 s) it measures as music
+SPOKEN = ("The lighthouse keeper counted the gulls above the quiet harbour every morning before the fishing boats "
+          "came home.")
+
+
+def spoken_track(client, folder: Path, *, name: str = "talk.wav") -> str:
+    """A new session holding `name`, espeak-ng's reading of SPOKEN, transcribed by a real whisper job (tiny.en:
+    "... the fishing boat(s) came home") and measured as speech by a real pitch job, both indexing it; its id."""
+    import subprocess
+
+    from tests.test_api_sessions import upload
+
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(folder / name), SPOKEN], check=True)
+    session_id = client.post("/sessions").json()["session_id"]
+    assert upload(client, session_id, folder / name).status_code == 201
+    for kind, body in (("whisper", {"model": "tiny.en"}), ("pitch", {})):
+        job = client.post(f"/process/{kind}/{session_id}", json=body).json()
+        assert client.wait_job(job["job_id"], timeout=300)["state"] == "succeeded"
+    return session_id

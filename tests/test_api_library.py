@@ -274,6 +274,41 @@ def test_a_track_measured_as_speech_is_listed_as_speech(client, session_id, audi
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
 
 
+@pytest.mark.needs_espeak
+def test_a_search_keeps_to_the_tracks_measured_as_speech_or_as_music(client, session_id, audio_dir):
+    """A search could not be kept to speech or to music, as the track listing can: an audiobook's words were found
+    among the songs that sang them. Real espeak-ng words, spoken alone and over a real groove; real whisper and
+    pitch jobs index them."""
+    talk, song = audio_dir / "search-talk.wav", audio_dir / "search-song.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(talk),
+                    "The lighthouse keeper counted the gulls above the quiet harbour every morning before "
+                    "the fishing boats came home."], check=True)
+    voice, sr = sf.read(talk, dtype="float32")
+    bed = groove(2, 110.0, 3, sr=sr)
+    mix = 0.6 * bed
+    mix[: len(voice)] += voice[: len(mix)]
+    sf.write(song, mix, sr)
+    assert upload(client, session_id, talk, song).status_code == 201
+    run(client, f"/process/whisper/{session_id}", {"model": "tiny.en"})
+    run(client, f"/process/pitch/{session_id}", {})
+    listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    assert {t["filename"]: t["content"] for t in listed} == {"search-talk.wav": "speech", "search-song.wav": "music"}
+
+    def found(**params) -> list[str]:
+        r = client.get("/library/search", params={"q": "the fishing boats came home", "mode": "lyrics",
+                                                    "limit": 50, **params})
+        assert r.status_code == 200 and r.json()["content"] == params.get("content"), r.text
+        # (tiny.en heard "fishing boat" in one: a fuzzy match; the library is the tester's over other tests too)
+        return sorted(h["track"]["filename"] for h in r.json()["results"] if h["track"]["session_id"] == session_id)
+
+    assert found() == ["search-song.wav", "search-talk.wav"]
+    assert found(content="speech") == ["search-talk.wav"] and found(content="music") == ["search-song.wav"]
+    for bad in ("talk", "Speech", "speech,music"):  # as /library/tracks refuses them
+        r = client.get("/library/search", params={"q": "lighthouse", "content": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
+        assert r.json()["error"]["details"]["valid"] == ["speech", "music"]
+
+
 def test_a_filter_that_needs_another_is_named_not_ignored(client):
     """key_relation without key and tempo_multiples without a tempo range had been ignored: 200 and the whole
     library, as a misspelt filter had been (a stranger's trial)."""

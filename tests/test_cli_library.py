@@ -11,7 +11,7 @@ import pytest
 from music_analyzer_client import MusicAnalyzer
 
 from tests.conftest import PASSWORD, USER
-from tests.library_results import measured_songs
+from tests.library_results import measured_songs, spoken_track
 from tests.test_cli import cli_env, ma
 
 
@@ -113,6 +113,29 @@ def test_a_qualifier_without_its_filter_is_refused_before_sending(server, tmp_pa
     with pytest.raises(UsageError, match="key_relation .* needs key") as refused_here:
         MusicAnalyzer(server, USER, PASSWORD).library.tracks(key_relation="relative")
     assert refused_here.value.code == "invalid_filter"
+
+
+@pytest.mark.needs_espeak
+def test_a_search_keeps_to_speech_or_to_music(server, client, tmp_path):
+    """`library search --content speech|music` (and the client's `content=`): a search could not be kept to what
+    the music analysis measured, as `library tracks --content` can; a real spoken track, transcribed and measured."""
+    sid = spoken_track(client, tmp_path)
+    env = cli_env(server, tmp_path)
+    words = ("library", "search", "the fishing boats came home", "--mode", "lyrics", "--limit", "50")
+    spoken = ma(env, "--json", *words, "--content", "speech")
+    assert spoken.returncode == 0, spoken.stderr
+    hits = [h for h in json.loads(spoken.stdout) if h["track"]["session_id"] == sid]
+    assert [(h["track"]["filename"], h["track"]["content"]) for h in hits] == [("talk.wav", "speech")]
+    assert all(h["track"]["content"] == "speech" for h in json.loads(spoken.stdout))
+    music = ma(env, *words, "--content", "music")
+    assert music.returncode == 0 and sid not in music.stdout, music.stdout
+    assert ma(env, "library", "search", "zzqxv", "--content", "music").stderr.strip() \
+        == "nothing found in the tracks measured as music (without --content every track is searched)"
+    assert ma(env, "library", "search", "x", "--content", "talk").returncode == 2  # argparse's choices
+    ma_ = MusicAnalyzer(server, USER, PASSWORD)
+    assert sid in {h["track"]["session_id"] for h in ma_.library.search("the fishing boats came home", mode="lyrics",
+                                                                        limit=50, content="speech")}
+    assert ma_.library.search_page("fishing boats", mode="lyrics", content="music")["content"] == "music"
 
 
 def test_an_empty_search_says_what_it_searched(server, client, two_songs, tmp_path):

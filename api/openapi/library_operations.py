@@ -12,6 +12,9 @@ LIBRARY_ERRORS = {400: "A filter, `limit` or `cursor` is not acceptable.",
                   503: "The library database is not reachable (`library_unavailable`).",
                   507: "The library database cannot be made or written: the disk is full (`insufficient_storage`)."}
 NUMBER = {"type": "number"}
+CONTENT = Param("content", {"enum": ["speech", "music"]}, "Tracks the music analysis measured as speech (a speaking "
+                "voice without music in half of the track or more), or as music; a track without one is neither. "
+                "Any other value: 400 `invalid_filter`.")
 TRACK_FILTERS = (
     Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),
     Param("key_relation", {"enum": ["exact", "relative", "compatible"], "default": "exact"},
@@ -27,8 +30,7 @@ TRACK_FILTERS = (
     Param("loudness_min", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at least."),
     Param("loudness_max", {**NUMBER, "minimum": -200, "maximum": 50}, "Integrated loudness (LUFS) at most."),
     Param("has_vocals", {"enum": ["1", "0", "true", "false"]}, "Tracks with (or without) sung words."),
-    Param("content", {"enum": ["speech", "music"]}, "Tracks the music analysis measured as speech (a speaking voice "
-          "without music in half of the track or more), or as music; a track without one is neither."),
+    CONTENT,
     Param("session_id", SESSION_ID, "Only this session's tracks."),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (clamped)."),
     CURSOR)
@@ -53,13 +55,17 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
                     "harmony 0.30, rhythm 0.15, energy 0.10; library/descriptors.py)."),
     "GET /library/search": Op(
         "Search lyrics, meaning, or both", "library", {200: Ok("Hits best first.", ref("SearchResults"))},
-        {400: "`q` empty or over 500 characters, unknown `mode`, bad `limit` or `cursor`.",
+        {400: "`q` empty or over 500 characters, unknown `mode` (`invalid_query`), unknown `content` "
+              "(`invalid_filter`), bad `limit` or `cursor`.",
          404: "`owner` not visible.", 503: LIBRARY_ERRORS[503]},
         query=(Param("q", {"type": "string", "minLength": 1, "maxLength": 500, "examples": ["river road"]},
                      "What to look for.", required=True),
                Param("mode", {"enum": ["lyrics", "semantic", "hybrid"], "default": "hybrid"},
                      "lyrics: phrase, then fuzzy line matches; semantic: embeddings of transcripts and analyses; "
                      "hybrid: reciprocal-rank fusion of both."),
+               Param("content", CONTENT.schema, "Only hits whose track the music analysis measured as speech, or as "
+                     "music (among the best 200 hits; a track without one is neither). Any other value: 400 "
+                     "`invalid_filter`."),
                Param("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "Page size."),
                CURSOR, OWNER)),
     "POST /library/ask": Op(

@@ -40,6 +40,8 @@ def library_schemas() -> dict[str, Schema]:
         "TrackList": obj(["tracks", "next_cursor"], tracks=arr(ref("Track")), next_cursor=null(STR)),
         "SearchResults": obj(["query", "mode", "results", "next_cursor", "tracks", "tracks_with_text"], query=STR,
                              mode=STR, results=arr(hit), next_cursor=null(STR),
+                             content=null({"enum": ["speech", "music"], "description": "The `content` filter the "
+                                           "hits were kept by, or null: every hit."}),
                              tracks={**INT, "description": "The library's tracks of the owner searched."},
                              tracks_with_text={**INT, "description": "Those with words a search reads (a "
                                                "transcript, lyrics or an LLM analysis); key, tempo and metre "

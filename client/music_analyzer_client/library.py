@@ -67,18 +67,23 @@ class LibraryAPI:
         return cast(dict[str, Any], self.client._json("GET", f"/library/tracks/{_segment(track_id)}/similar",
                                                       params=params, retry=True))
 
-    def search(self, query: str, *, mode: str = "hybrid", limit: int = 10) -> list[dict[str, Any]]:
-        """The best `limit` hits (at most 50), each with its track and the matching line or passage."""
-        return cast(list[dict[str, Any]], self.search_page(query, mode=mode, limit=limit)["results"])
+    def search(self, query: str, *, mode: str = "hybrid", limit: int = 10,
+               content: str | None = None) -> list[dict[str, Any]]:
+        """The best `limit` hits (at most 50), each with its track and the matching line or passage; `content`
+        "speech" or "music": only hits in tracks the music analysis measured so."""
+        return cast(list[dict[str, Any]], self.search_page(query, mode=mode, limit=limit, content=content)["results"])
 
-    def search_page(self, query: str, *, mode: str = "hybrid", limit: int = 10) -> dict[str, Any]:
+    def search_page(self, query: str, *, mode: str = "hybrid", limit: int = 10,
+                    content: str | None = None) -> dict[str, Any]:
         """search's whole answer: {"results", "tracks", "tracks_with_text", ...}: how many of your tracks have words
         a search reads (transcripts, lyrics, LLM analyses), which says why nothing was found."""
         if len(query) > MAX_QUERY_CHARS:  # the server's limit: a long one had met the front's 414 (URI too long)
             raise UsageError(f"the search text is {len(query)} characters; at most {MAX_QUERY_CHARS} are searched",
                              code="invalid_query")
-        return cast(dict[str, Any], self.client._json("GET", "/library/search",
-                                                      params={"q": query, "mode": mode, "limit": limit}, retry=True))
+        params: dict[str, Any] = {"q": query, "mode": mode, "limit": limit}
+        if content is not None:  # an older server refuses a parameter it does not read (400 invalid_filter)
+            params["content"] = content
+        return cast(dict[str, Any], self.client._json("GET", "/library/search", params=params, retry=True))
 
     def ask(self, question: str, *, wait: float = 60.0, on_queued: Callable[[str], None] | None = None,
             on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,

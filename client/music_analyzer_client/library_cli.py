@@ -48,6 +48,8 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     search.add_argument("query", metavar="TEXT")
     search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
                         help="lyrics: words; semantic: meaning; hybrid: both (default)")
+    search.add_argument("--content", choices=["speech", "music"],
+                        help="only hits in tracks the music analysis (pitch) measured as speech, or as music")
     search.add_argument("--limit", type=positive, default=10, metavar="N", help="how many (default 10, at most 50)")
 
     similar = sub.add_parser("similar", parents=[common], help="the tracks nearest to one (by its measurements)")
@@ -97,8 +99,11 @@ def run(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
             shown = f"the first {args.limit} track{'s' if args.limit != 1 else ''}"
             out.note(f"{shown}: more match (--all lists every one, --limit N more of them)")
     elif command == "search":
-        page = client.library.search_page(args.query, mode=args.mode, limit=args.limit)
-        empty = _nothing_found(client, page) if not page["results"] and not out.json else ""
+        page = client.library.search_page(args.query, mode=args.mode, limit=args.limit, content=args.content)
+        empty = ""
+        if not page["results"] and not out.json:  # filtered: the words may be in tracks of the other content
+            empty = (f"nothing found in the tracks measured as {args.content} (without --content every track is "
+                     "searched)" if args.content else _nothing_found(client, page))
         _show(out, page["results"], empty, ["score", "file", "session", "at", "text"], _hit_row)
     else:
         near = client.library.similar(_track_id(client, args.track_id, args.session), limit=args.limit, mix=args.mix)

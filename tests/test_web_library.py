@@ -73,8 +73,8 @@ def test_tracks_are_listed_by_their_measured_key_and_tempo_and_a_row_opens_its_s
         list_tracks(page, key="C major")
         (row,) = rows_of(page, sid)  # exactly the C-major file: file, session, key with its Camelot code, ...
         assert row[:3] == ["in-c.wav", sid, "C major (8B)"], row
-        assert row[3:] == [f"{c_major['tempo_bpm']:.1f} BPM", c_major["metre"] or "–", "0:08", "–"], row  # no
-        # transcript: vocals untold
+        assert row[3:] == [f"{c_major['tempo_bpm']:.1f} BPM", c_major["metre"] or "–", "0:08", "music", "–"], row
+        # measured as music by pitch; no transcript: vocals untold
         # a tempo range half theirs: both, marked as matching at half their tempo
         list_tracks(page, tempo=("55", "65"))
         tempi = {r[0]: r[3] for r in rows_of(page, sid)}

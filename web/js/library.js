@@ -16,8 +16,10 @@ const TEMPO_MATCH = {
 
 // An empty search says what it searched: a stranger's library of instrumental game tracks answered "C minor" with
 // nothing, and no word that search reads transcripts, lyrics and analyses only (key and tempo are the Tracks filters)
-function nothingFound(page) {
+function nothingFound(page, content) {
   const none = `Nothing in your library matches “${page.query}”`;
+  // filtered: the words may be in tracks of the other content, which the counts below do not tell apart
+  if (content) return `${none} in the tracks measured as ${content} (“In: every track” searches them all).`;
   if (!Number.isInteger(page.tracks) || !Number.isInteger(page.tracks_with_text)) return `${none}.`;
   const worded = page.tracks_with_text === 0 ? 'none has any'
     : `${page.tracks_with_text} ${page.tracks_with_text === 1 ? 'has' : 'have'} any`;
@@ -67,6 +69,8 @@ export class LibraryPanel {
     const high = $('#library-tempo-max').value.trim();
     if (low) q.set('tempo_min', low);
     if (high) q.set('tempo_max', high);
+    const content = $('#library-content').value;
+    if (content) q.set('content', content);
     if ($('#library-this-session').checked) {
       const open = this.openSession();
       if (!open) {
@@ -148,6 +152,8 @@ export class LibraryPanel {
       el('td', { title: odd, dataset: { tempoMatch: t.tempo_match ?? '' } }, tempo),
       el('td', {}, t.metre ?? '–'),
       el('td', {}, formatClock(t.duration_seconds)),
+      // what the music analysis measured it as (an audiobook had been listed among the songs, nothing told them apart)
+      el('td', { dataset: { content: t.content ?? '' } }, t.content ?? '–'),
       // as the CLI's vocals column and has_vocals (the page had no column: a stranger's spoken clip read as
       // untold here and "yes" in `ma library tracks`)
       el('td', {}, t.has_vocals === true ? 'yes' : t.has_vocals === false ? 'no' : '–'));
@@ -183,7 +189,7 @@ export class LibraryPanel {
 
   async search({ more = false } = {}) {
     const query = more ? new URLSearchParams(this.hits.query)
-      : new URLSearchParams({ q: $('#library-q').value, mode: $('#library-mode').value, limit: String(SEARCH_PAGE) });
+      : this.searchQuery();
     const status = $('#library-search-status');
     const page = await this.nextPage(this.hits, '/library/search', query, {
       more, status, busy: 'Searching…', list: $('#library-results'), moreButton: $('#library-more-results'),
@@ -195,8 +201,15 @@ export class LibraryPanel {
     list.append(...page.results.map((h) => this.hit(h)));
     $('#library-more-results').hidden = !page.next_cursor;
     const n = list.children.length;
-    status.textContent = n === 0 ? nothingFound(page)
+    status.textContent = n === 0 ? nothingFound(page, query.get('content'))
       : `${n} track${n === 1 ? '' : 's'} found${page.next_cursor ? ' so far (More lists the next ones)' : ''}.`;
+  }
+
+  searchQuery() {
+    const q = new URLSearchParams({ q: $('#library-q').value, mode: $('#library-mode').value, limit: String(SEARCH_PAGE) });
+    const content = $('#library-search-content').value;
+    if (content) q.set('content', content);
+    return q;
   }
 
   // "file (session) at m:ss: text": the line the words matched, else the passage the meaning did

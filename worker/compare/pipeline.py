@@ -101,11 +101,15 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
     themes = ((lyrics or {}).get("analysis") or {}).get("themes") or ""
     # measured as speech (worker/audio_llm/speech.py): said in the facts, the prompt and the warnings, where an
     # audiobook had been compared with a song by key, tempo and "which would mix into which"
-    facts = {**track_facts(path.name, grounding.pitch, features), "content": content(grounding.pitch),
-             "speech_share": measured_share(grounding.pitch)}
+    # (measured here where no pitch result says: worker/music/speech_share.py)
+    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
+
+    measured = with_speech_share(grounding.pitch, audio_path=path)
+    facts = {**track_facts(path.name, grounding.pitch, features), "content": content(measured),
+             "speech_share": measured_share(measured)}
     return {"facts": facts, "music": describe_music(grounding.pitch)
             if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources,
-            "has_features": features is not None, "speech": speech_share(grounding.pitch)}
+            "has_features": features is not None, "speech": speech_share(measured)}
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:

@@ -51,7 +51,12 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     options, choice = _resolve_model(options, manager, sees_image=image_path is not None)
     sees_image = image_path is not None and "image" in manager.registry[options.model_variant].get("modalities", ())
     grounding = find_grounding(results_dir, audio_path.stem)
-    speech = speech_share(grounding.pitch)  # measured as speech: its words are asked about as spoken, not sung
+    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
+
+    # measured here where no pitch result says (worker/music/speech_share.py): an audiobook with a transcript alone
+    # had been asked "what the song is about"
+    measured = with_speech_share(grounding.pitch, audio_path=audio_path)
+    speech = speech_share(measured)  # measured as speech: its words are asked about as spoken, not sung
     text, cut = lyrics_prompt(lines, language=transcript.get("language"),
                               music_text=describe_music(grounding.pitch) if grounding.pitch else "",
                               sees_image=sees_image, speech_share=speech)
@@ -72,13 +77,13 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
             # generation's is: its `finish_reason` the stop's
             if e.generated:
                 partial = _result(audio_path, options, choice, transcript, source.name, lines, cut, e.generated,
-                                  grounding.sources, pitch=grounding.pitch)
+                                  grounding.sources, pitch=measured)
                 partial.update(image=image_path.name if sees_image and image_path is not None else None,
                                processing_seconds=round(time.perf_counter() - started, 3), partial=True)
                 e.finished = _write(results_dir, audio_path.stem, partial, quiet)
             raise
     result = _result(audio_path, options, choice, transcript, source.name, lines, cut, generated, grounding.sources,
-                     pitch=grounding.pitch)
+                     pitch=measured)
     result["image"] = image_path.name if sees_image and image_path is not None else None
     result["processing_seconds"] = round(time.perf_counter() - started, 3)
     return _write(results_dir, audio_path.stem, result, report)

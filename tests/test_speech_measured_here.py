@@ -1,0 +1,91 @@
+"""The lyrics and compare jobs measure a recording's speech share themselves where no pitch result says it
+(worker/music/speech_share.py): an audiobook with a transcript and no pitch analysis had been asked "what the song is
+about" and compared by key. The share is the pitch job's own (the same speech finder and beat check, on the same
+files: real espeak-ng speech, a recorded Asterisk prompt, game music from tests/data), and the jobs run with real
+SmolLM2 weights (one short generation each)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import resident_models
+
+DATA = Path(__file__).resolve().parent / "data"
+SENTENCES = ["The harbour keeper walked along the pier before the boats came home.",
+             "He counted the ropes and wrote the names of the ships into a small grey book."]
+
+pytestmark = pytest.mark.needs_espeak
+
+
+@pytest.fixture(scope="module")
+def manager(smollm2_settings):
+    yield from resident_models(smollm2_settings)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Path:
+    """Uploads talk.wav (espeak-ng), prompt.flac (a telephone prompt), boom.flac (game music) and race.flac (game
+    music), and a transcript of talk.wav: no pitch result of any."""
+    root = tmp_path_factory.mktemp("unmeasured-session")
+    uploads, results = root / "uploads", root / "results"
+    uploads.mkdir()
+    results.mkdir()
+    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w",
+                    str(uploads / "talk.wav"), " ".join(SENTENCES)], check=True)
+    for source, name in (("privacy-prompt-en.flac", "prompt.flac"), ("boom-boom-boom-3s.flac", "boom.flac"),
+                         ("race-summary-3s.flac", "race.flac")):
+        shutil.copy(DATA / source, uploads / name)
+    segments = [{"start": 5.0 * i, "end": 5.0 * i + 4.5, "text": text} for i, text in enumerate(SENTENCES)]
+    (results / "transcript_talk.json").write_text(json.dumps({"language": "en", "segments": segments,
+                                                              "text": " ".join(SENTENCES), "warnings": []}))
+    return root
+
+
+def test_the_share_measured_alone_is_the_pitch_jobs(session, tmp_path):
+    from worker.music.options import PitchOptions
+    from worker.music.pipeline import run_pitch
+    from worker.music.speech_share import measure_speech_share, with_speech_share
+
+    shares = {}
+    for name in ("talk.wav", "prompt.flac", "boom.flac", "race.flac"):
+        pitch = run_pitch(audio_path=session / "uploads" / name, results_dir=tmp_path, options=PitchOptions())
+        share, seconds = measure_speech_share(audio_path=session / "uploads" / name)
+        assert (share, round(seconds, 2)) == (pitch["speech_share"], round(pitch["duration_seconds"], 2)), name
+        shares[name] = share
+    assert shares["talk.wav"] >= 0.5 and shares["prompt.flac"] >= 0.5, shares  # speech; the music is not
+    assert shares["boom.flac"] < 0.5 and shares["race.flac"] < 0.5, shares
+    # a long file is measured on its beginning alone (bounded time and memory)
+    assert measure_speech_share(audio_path=session / "uploads" / "talk.wav", max_seconds=2.5)[1] == 2.5
+    # a pitch result with a share is read, not measured again; one without (include=["key"]) is measured
+    talk = session / "uploads" / "talk.wav"
+    assert with_speech_share({"speech_share": 0.25}, audio_path=talk) == {"speech_share": 0.25}
+    assert with_speech_share({"key": None}, audio_path=talk)["speech_share"] == shares["talk.wav"]
+    (tmp_path / "short.wav").write_bytes((session / "uploads" / "talk.wav").read_bytes()[:2000])  # 0.04 s
+    assert with_speech_share(None, audio_path=tmp_path / "short.wav") is None  # too short: unmeasured, as before
+
+
+def test_lyrics_and_compare_of_unanalysed_speech_treat_it_as_speech(session, manager):
+    from worker.compare.options import CompareOptions
+    from worker.compare.pipeline import run_compare
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import run_lyrics
+
+    results = session / "results"
+    options = LyricsOptions(model_variant="smollm2-135m", temperature=0, max_new_tokens=24)
+    result = run_lyrics(audio_path=session / "uploads" / "talk.wav", results_dir=results, options=options,
+                        manager=manager)
+    assert result["content"] == "speech" and result["speech_share"] >= 0.5, result
+    assert result["grounded_on"] == ["transcript_talk.json"]  # no pitch result was read: none was there
+    assert result["warnings"][0].startswith("the music analysis measured this recording as speech ("), result
+    assert (results / "lyrics_talk.txt").read_text().startswith("Transcript (speech, not a song) of talk.wav")
+    compared = run_compare(audio_paths=[session / "uploads" / n for n in ("talk.wav", "boom.flac")],
+                           results_dir=results, options=CompareOptions(model_variant="smollm2-135m", temperature=0,
+                                                                       max_new_tokens=24),
+                           manager=manager, output_stem="compare_unmeasured")
+    assert {t["file"]: t["content"] for t in compared["tracks"]} == {"talk.wav": "speech", "boom.flac": "music"}
+    assert any(w.startswith("talk.wav was measured as speech (") for w in compared["warnings"]), compared["warnings"]

@@ -63,3 +63,23 @@ def test_an_answer_that_calls_speech_music_is_warned_of():
     assert music_talk_warning("The voice is not loud, but the song is sad.", 0.95)[0].startswith(
         'the answer describes music ("song")')
     assert music_talk_warning(answer, None) == []
+
+
+@pytest.mark.needs_espeak
+def test_speech_with_no_pitch_result_is_measured_by_the_analysis(manager, tmp_path):
+    """The same speech analysed before any pitch job: the analysis measures the speech share itself (the lyrics and
+    compare jobs' worker/music/speech_share.py), where it had asked SmolLM2 for the music's mood of an audiobook."""
+    (tmp_path / "uploads").mkdir()
+    results = tmp_path / "results"
+    results.mkdir()
+    audio = tmp_path / "uploads" / "talk.wav"
+    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w", str(audio), PROSE],
+                   check=True)
+    options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=8)
+    result = run_gemma3n(manager=manager, audio_path=audio, results_dir=results, options=options)
+    prompt = result["prompt_text"]
+    assert TASK_INSTRUCTIONS["analyze"] not in prompt
+    assert "Task: describe this spoken recording (" in prompt and "of it is a speaking voice, as measured" in prompt
+    assert result["grounded_on"] == []  # no pitch result was read: there was none
+    assert "Measured by this service's music analysis" not in prompt  # no music lines made up from the share
+    assert not list(results.glob("pitch_*"))  # measured, not a pitch job run on the side

@@ -8,6 +8,7 @@ invented "melancholic timpani" for a D-major rock song whose analysis was on dis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,14 @@ class Grounding:
     transcript: str | None = None
     transcript_source: str | None = None
     transcript_doubts: tuple[str, ...] = ()  # Whisper's doubts of that transcript (made up, uncertain)
+    # {"speech_share", "speech_measured_seconds"} measured by the job itself where no pitch result holds a share
+    # (worker/music/speech_share.py); the prompt's music lines still come from `pitch` alone
+    measured_speech: Mapping[str, Any] | None = None
+
+    @property
+    def speech(self) -> Mapping[str, Any] | None:
+        """What says how much of the recording is speech: the pitch result, else the job's own measure."""
+        return self.measured_speech if self.measured_speech is not None else self.pitch
 
     @property
     def sources(self) -> list[str]:
@@ -60,6 +69,16 @@ def find_grounding(results_dir: Path, stem: str) -> Grounding:
                      transcript=transcript[1] if transcript else None,
                      transcript_source=transcript[0] if transcript else None,
                      transcript_doubts=tuple(w for w in (transcript[2] if transcript else []) if w.startswith(DOUBTS)))
+
+
+def measure_speech_where_unsaid(grounding: Grounding, *, audio_path: Path) -> Grounding:
+    """`grounding` with the job's own speech measure where its pitch result holds no speech_share (or there is none),
+    as the lyrics and compare jobs take it: an audiobook analysed before any pitch job had been asked for "the
+    music's mood, instrumentation, structure" and its answer about music passed unwarned."""
+    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
+
+    measured = with_speech_share(grounding.pitch, audio_path=audio_path)
+    return grounding if measured is grounding.pitch else dataclasses.replace(grounding, measured_speech=measured)
 
 
 def describe_music(pitch: Mapping[str, Any]) -> str:

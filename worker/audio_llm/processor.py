@@ -38,7 +38,7 @@ from worker.llm.weights import registry_entry
 from worker.progress import Progress, pass_of, quiet, scaled
 
 from .files import partial_names, result_names
-from .grounding import Grounding, describe_music, find_grounding, heard_transcript
+from .grounding import Grounding, describe_music, find_grounding, heard_transcript, measure_speech_where_unsaid
 from .measure import AudioClip, measure_blocks
 from .options import Gemma3NOptions, check_can_transcribe, clip_seconds, hears_audio
 from .passes import Generated, LLMCall, ModelHost, Prepared, looking_at, text_call
@@ -139,7 +139,7 @@ class Gemma3NProcessor:
             music_text=music_text, grounded_on=grounding.sources if grounding is not None else [],
             transcript_doubts=list(grounding.transcript_doubts) if grounding is not None else [],
             channels=channels, features=measured.features, features_text=features_text, audio_input=audio_input,
-            speech_share=speech_share(grounding.pitch if grounding is not None else None),
+            speech_share=speech_share(grounding.speech if grounding is not None else None),
             spans=measured.spans, span_features=[compact_features(f) for f in measured.span_features], calls=[])
         if audio_input:
             prepared.model_audio = measured.model_audio
@@ -334,7 +334,7 @@ class Gemma3NProcessor:
         image = self._open_image(options, image_path)
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
-        grounding = find_grounding(results_dir, audio_path.stem)
+        grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path)
         check_can_transcribe(options, audio_path.name, bool(grounding.transcript), self.registry, results=results_dir)
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)

@@ -379,6 +379,9 @@ def private_redis(tmp_path):
 # the browser tests' fixtures (`browser`, `artifacts`) live beside what they share (the logged-in page)
 from tests.browser_fixtures import artifacts, browser  # noqa: E402, F401
 
+# the import-time heap out of the garbage collector once collected (5 s of full collections per test process at its end)
+from tests.heap_freeze import pytest_collection_finish  # noqa: E402, F401
+
 
 @pytest.fixture()
 def own_queues(settings, tmp_path, redis_url):

@@ -11,6 +11,11 @@ generation: greedy, it counts to 1000 far past it (SmolLM2 writes ~12 tokens a s
 Each limit is about three times the job's first token on this machine, idle: a generation's (a short prompt) came
 after 0.3 s, a comparison's under 1 s, an analysis's after 2.1 s (0.6 s measuring, then 1.5 s reading a prompt of
 367 tokens). A limit of 3 s for the analysis stopped it, once, before its first token on a loaded host.
+
+Lyrics (single and in a batch) and a library question, added later, have 6 s: at ~8 tokens a second on a loaded
+host SmolLM2 wrote its whole lyrics analysis of two transcript lines (119 tokens) in 15.7 s, and a question that asks
+for the numbers to 300 took 512 tokens (62 s); their first tokens come after the transcript or excerpts are read
+(and, for a question, the search: ~1 s, the embedder loaded on the first).
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import pytest
 from tests.audio_synth import sine, write
 from tests.conftest import USER
 from tests.contract import assert_shape
+from tests.library_results import write_results
 from tests.test_api_sessions import upload, user_session_dir
 from worker.errors import JobTimeLimitError
 
 LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
 GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0  # seconds (see above)
+LYRICS_LIMIT = 6.0
+WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps falling on my town")]
 
 
 def stopped(limit: float) -> dict:
@@ -117,3 +125,45 @@ def test_a_comparison_stopped_by_its_time_limit_keeps_its_text_marked_partial(cl
     assert listed == {n: True for n in result["files"]}, listed
     text = client.get(f"/sessions/{session_id}/files/{result['files'][1]}").text
     assert text.startswith("TIME LIMIT: a partial comparison") and result["comparison"].strip() in text
+
+
+def transcribed(settings, session_id: str, stem: str, lines: list[tuple[float, str]]) -> None:
+    """The session's transcript (and measurements) of upload `stem`, as the Whisper, pitch and features jobs write
+    them: the lyrics job reads its words, with no Whisper run in the test's time."""
+    results = user_session_dir(settings, USER, session_id) / "results"
+    write_results(results, stem, tonic="A", mode="minor", tempo=100.0, mfcc_shift=0.0, lines=lines)
+
+
+def partial_lyrics(client, session_id: str, result: dict, stem: str) -> None:
+    """`result`: a lyrics analysis of `stem` stopped by its time limit, kept as a stopped one is, in its files."""
+    assert result["finish_reason"] == "time_limit" and result["partial"] is True, result
+    assert result["analysis_text"].strip() and 1 <= result["tokens_generated"] < 2048, result
+    names = [f"partial_lyrics_{stem}.json", f"partial_lyrics_{stem}.txt"]
+    assert result["files"] == names, result["files"]
+    listed = {f["name"]: (f["partial"], f["upload_stem"]) for f in client.get(f"/sessions/{session_id}").json()[
+        "results"] if "lyrics_" in f["name"]}
+    assert {n: listed.get(n) for n in names} == {n: (True, stem) for n in names}, listed
+    stored = client.get(f"/sessions/{session_id}/files/{names[0]}").json()
+    assert stored["analysis_text"] == result["analysis_text"] and stored["finish_reason"] == "time_limit"
+    text = client.get(f"/sessions/{session_id}/files/{names[1]}").text
+    assert text.startswith("TIME LIMIT: a partial lyrics analysis (finish_reason time_limit)"), text[:200]
+
+
+@pytest.mark.usefixtures("smollm2_resident")
+def test_a_lyrics_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, settings, session_id,
+                                                                                   audio_dir, app, monkeypatch):
+    """~7 s (the limit, the upload and the job's start)."""
+    upload(client, session_id, write(audio_dir / "tl-song.wav", sine(247, 2.0)))
+    transcribed(settings, session_id, "tl-song", WORDS)
+    limit_jobs(app, monkeypatch, LYRICS_LIMIT)
+    r = client.post(f"/process/lyrics/{session_id}", json={"file": "tl-song.wav", "model_variant": "smollm2-135m",
+                                                           "temperature": 0, "max_new_tokens": 2048})
+    assert r.status_code == 202, r.text
+    final = client.wait_job(r.json()["job_id"], timeout=300)
+    assert final["state"] == "failed" and final["error"] == stopped(LYRICS_LIMIT), final
+    assert_shape("Job", final)
+    partial_lyrics(client, session_id, final["result"], "tl-song")
+    assert sorted(final["files"]) == sorted(final["result"]["files"])
+    # written whole (atomically): no temporary part beside them, nor beside the transcript the job read
+    results = user_session_dir(settings, USER, session_id) / "results"
+    assert sorted(p.name for p in results.iterdir() if "lyrics" in p.name) == final["files"]

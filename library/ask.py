@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.errors import JobCanceled
+from worker.errors import JobStopped
 from worker.llm.claims import listed_items, misattributed_quotes, unknown_names, unsupported_claims
 from worker.llm.options import GenerateOptions
 from worker.llm.repetition import loop_warning
@@ -101,10 +101,12 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
                                                      temperature=0.0, model_type=options.model_type),
                                      progress=scaled(progress, 0.2, 0.95),  # its checkpoints: a cancel stops it
                                      task="ask")  # `auto`: the ask order (reasoning over the retrieved lines)
-    except JobCanceled as e:  # the answer written so far is the canceled job's result, as a generation's is
-        if e.generated:       # (a stranger's Stop at 26 % had shown nothing of it)
-            e.finished = _answered(options, e.generated, prompt=prompt, candidates=candidates,
-                                   measured_filter=measured_filter)
+    except JobStopped as e:  # the answer written so far is the stopped job's result (canceled, or failed at its
+        # time limit), as a generation's is (a stranger's Stop at 26 % had shown nothing of it; one past
+        # LONGEST_JOB_SECONDS had dropped it while a generation, analysis, lyrics or comparison kept theirs)
+        if e.generated:
+            e.finished = {**_answered(options, e.generated, prompt=prompt, candidates=candidates,
+                                      measured_filter=measured_filter), "partial": True}
         raise
     progress(1.0, "done")
     return _answered(options, generated, prompt=prompt, candidates=candidates, measured_filter=measured_filter)
@@ -112,8 +114,8 @@ def answer_question(library: Library, *, owner: str, options: AskOptions, manage
 
 def _answered(options: AskOptions, generated: dict[str, Any], *, prompt: str, candidates: list[dict[str, Any]],
               measured_filter: dict[str, Any] | None) -> dict[str, Any]:
-    """The result of the model's answer (whole, or as far as it was written when canceled): its citations and what
-    in it the excerpts do not support."""
+    """The result of the model's answer (whole, or as far as it was written when canceled or stopped by the time
+    limit): its citations and what in it the excerpts do not support."""
     response = str(generated.get("response") or "").strip()
     numbers = {int(n) for n in CITATION_RE.findall(response)}
     cited = sorted(n for n in numbers if 1 <= n <= len(candidates))
@@ -128,12 +130,20 @@ def _answered(options: AskOptions, generated: dict[str, Any], *, prompt: str, ca
             **({"model_choice": generated["model_choice"]} if generated.get("model_choice") else {})}
 
 
+# the first warning of an answer stopped before its end, by its `finish_reason`: cut at max_new_tokens, or stopped by
+# the time limit (its job failed, the text so far kept: said in the result itself, as a stopped analysis says it;
+# a canceled one's asker stopped it)
+STOPPED_WARNINGS = {
+    "length": "the answer was cut at max_new_tokens (finish_reason: length); ask with more max_new_tokens",
+    "time_limit": "the answer was stopped by the server's time limit (LONGEST_JOB_SECONDS) before its end "
+                  "(finish_reason: time_limit): it holds the text written so far"}
+
+
 def _cut(generated: dict[str, Any]) -> list[str]:
     """An answer stopped by max_new_tokens is said to be cut, as a comparison's or an analysis' is (a stranger's
-    answer ended mid-quote with no warning, the CLI printing it as whole)."""
-    if generated.get("finish_reason") != "length":
-        return []
-    return ["the answer was cut at max_new_tokens (finish_reason: length); ask with more max_new_tokens"]
+    answer ended mid-quote with no warning, the CLI printing it as whole); one stopped by the time limit, said so."""
+    told = STOPPED_WARNINGS.get(str(generated.get("finish_reason")))
+    return [told] if told else []
 
 
 def ask_prompt(question: str, facts: QuestionFacts | None, *, candidates: list[dict[str, Any]],

@@ -21,17 +21,19 @@ for the numbers to 300 took 512 tokens (62 s); their first tokens come after the
 from __future__ import annotations
 
 import pytest
+import soundfile as sf
 
 from tests.audio_synth import sine, write
 from tests.conftest import USER
 from tests.contract import assert_shape
 from tests.library_results import write_results
+from tests.test_api_library import SR, groove, run
 from tests.test_api_sessions import upload, user_session_dir
 from worker.errors import JobTimeLimitError
 
 LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
 GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0  # seconds (see above)
-LYRICS_LIMIT = 6.0
+LYRICS_LIMIT = ASK_LIMIT = 6.0
 WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps falling on my town")]
 
 
@@ -167,3 +169,29 @@ def test_a_lyrics_analysis_stopped_by_its_time_limit_keeps_its_text_marked_parti
     # written whole (atomically): no temporary part beside them, nor beside the transcript the job read
     results = user_session_dir(settings, USER, session_id) / "results"
     assert sorted(p.name for p in results.iterdir() if "lyrics" in p.name) == final["files"]
+
+
+
+@pytest.mark.usefixtures("smollm2_resident")
+def test_a_library_question_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(
+        client, session_id, audio_dir, app, monkeypatch):
+    """A question a track measured in a key answers (the model asked, told to count on past the limit): the route
+    answers the job's error with the answer so far, as the generate route does, and the job holds it. ~10 s (a
+    pitch job of a 12 s groove, then the limit)."""
+    sf.write(audio_dir / "tl-groove.wav", groove(2, 100.0, 1), SR)
+    assert upload(client, session_id, audio_dir / "tl-groove.wav").status_code == 201
+    run(client, f"/process/pitch/{session_id}", {"file": "tl-groove.wav", "include": ["key", "tempo"]})
+    label = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"][0]["key"]["label"]
+    limit_jobs(app, monkeypatch, ASK_LIMIT)
+    r = client.post("/library/ask", json={
+        "question": f"Which song in {label} would suit a long summer evening? Then write the numbers from 1 to "
+                    "300, separated by commas.", "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 512})
+    assert r.status_code == 500 and r.json()["error"] == stopped(ASK_LIMIT), r.text
+    answer = r.json()["result"]
+    assert answer["finish_reason"] == "time_limit" and answer["partial"] is True and answer["answer"], answer
+    assert answer["model"] == "smollm2-135m" and answer["candidates"] and answer["citations"], answer
+    assert answer["warnings"][0].startswith("the answer was stopped by the server's time limit"), answer["warnings"]
+    job = client.get(f"/jobs/{r.json()['job_id']}").json()
+    assert job["state"] == "failed" and job["error"] == stopped(ASK_LIMIT) and job["result"] == answer, job
+    assert job["files"] == [], job  # the library's answers are not session files
+    assert_shape("Job", job)

@@ -71,7 +71,9 @@ LIBRARY_OPERATIONS: dict[str, Op] = {
     "POST /library/ask": Op(
         "Ask a question about your library (retrieval, then the LLM)", "library",
         {200: Ok("The answer, citations (track, line, time).", with_job_id("LibraryAnswer")), **MODEL_ANSWERS},
-        {**MODEL_ERRORS, 404: "`owner` not visible.", 500: "The model failed (`model_error`), or an internal error."},
+        {**MODEL_ERRORS, 404: "`owner` not visible.", 500: "The model failed (`model_error`), the job ran past the "
+         "server's time limit (`time_limit_exceeded`: `result` beside `error` holds the answer written so far, "
+         "`finish_reason` time_limit, `partial` true), or an internal error."},
         example={"question": "Which song is about walking by the river?", "wait": 60},
         options=JOB_TYPES["library_ask"].options, body_keys=("wait", "webhook", "webhook_events_filter"),
         query=(MODEL_WAIT, OWNER), headers=("Idempotency-Key",),

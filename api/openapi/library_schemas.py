@@ -58,7 +58,13 @@ def library_schemas() -> dict[str, Schema]:
                              "support, times no excerpt holds, an answer stuck in a loop or cut at max_new_tokens. "
                              "`measured_filter`: the measured facts the "
                              "question names.",
-                             question=STR, answer=STR, model=null(STR), finish_reason=null(STR),
+                             question=STR, answer=STR, model=null(STR), finish_reason=null({**STR, "description": (
+                                 "stop, length (cut at max_new_tokens), canceled (the answer so far, the job "
+                                 "canceled) or time_limit (the answer so far, the job failed "
+                                 "`time_limit_exceeded`: its `result`, and the route's 500 answer beside `error`)")}),
+                             partial={**BOOL, "description": "A stopped answer's result (`finish_reason` canceled "
+                                      "or time_limit): the text written before the stop. Absent from finished "
+                                      "ones."},
                              generation_seconds=null(NUM), citations=arr(citation), candidates=arr(citation),
                              cited_by=null({"enum": ["model", "retrieval", "measurements"]}),
                              model_choice=ref("ModelChoice"), warnings=arr(STR), measured_filter=measured_filter),

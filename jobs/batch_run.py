@@ -73,11 +73,12 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             # a full disk fails the next file too, and the job's time is up: stop here, keeping what is done
             # (a stranger's batch that met a full disk on file 3 of 8 had dropped the whole sets of files 1-2),
             # and, past the time limit, the file's partial result where its pipeline keeps one (as on a cancel)
-            kept = [*results, {"filename": name, **e.finished}] if e.finished else results
+            partial = e.finished
+            kept = [*results, {"filename": name, **partial}] if partial else results
             if kept:
                 e.finished = {"batch": True, "results": kept, "errors": errors, "stopped_at": name}
-            if results:
-                e.message = _stopped_message(e.message, name)
+                # its message says what the result holds: the finished files had been named, not the partial one
+                e.message = _stopped_message(e.message, name, finished=bool(results), partial=bool(partial))
             raise
         except MusicAnalyzerError as e:
             _take_back_since(mark, keep=results)  # no half set of the failed file beside the others' whole ones
@@ -116,10 +117,13 @@ def _one_of_many(progress: Progress) -> Progress:
     return report
 
 
-def _stopped_message(message: str, name: str) -> str:
-    """A full disk's or a quota's message for a batch that keeps the files it had finished: not "nothing was stored"
-    (a stranger's batch said so beside two finished files in its `result`)."""
-    kept = f"the batch stopped at {name}; the files finished before it are kept (`result`)"
+def _stopped_message(message: str, name: str, *, finished: bool = True, partial: bool = False) -> str:
+    """A full disk's, a quota's or the time limit's message for a batch that keeps the files it had `finished`: not
+    "nothing was stored" (a stranger's batch said so beside two finished files in its `result`); and, past the time
+    limit, the `partial` result of the file it was on (a batch's message had named the finished files alone)."""
+    held = [what for what, there in (("the files finished before it", finished),
+                                     (f"the partial result of {name}", partial)) if there]
+    kept = f"the batch stopped at {name}; {' and '.join(held)} {'are' if finished else 'is'} kept (`result`)"
     return message.replace("nothing was stored", kept) if "nothing was stored" in message else f"{message}; {kept}"
 
 

@@ -171,6 +171,41 @@ def test_a_lyrics_analysis_stopped_by_its_time_limit_keeps_its_text_marked_parti
     assert sorted(p.name for p in results.iterdir() if "lyrics" in p.name) == final["files"]
 
 
+@pytest.mark.usefixtures("smollm2_resident")
+def test_a_batch_stopped_by_its_time_limit_keeps_the_files_it_finished_and_the_partial_one(
+        client, settings, session_id, audio_dir, app, monkeypatch):
+    """A lyrics batch: a recording with no words (answered without the model, at once), then one whose analysis
+    the limit stops. The job fails `time_limit_exceeded` saying where the batch stopped and what it kept; its
+    `result` lists the first file's whole result, then the second's partial one, and the session holds both sets.
+    ~7 s."""
+    upload(client, session_id, write(audio_dir / "tl-quiet.wav", sine(262, 2.0)),
+           write(audio_dir / "tl-words.wav", sine(294, 2.0)))
+    transcribed(settings, session_id, "tl-quiet", [])
+    transcribed(settings, session_id, "tl-words", WORDS)
+    limit_jobs(app, monkeypatch, LYRICS_LIMIT)
+    r = client.post(f"/process/lyrics/{session_id}", json={
+        "files": ["tl-quiet.wav", "tl-words.wav"], "model_variant": "smollm2-135m", "temperature": 0,
+        "max_new_tokens": 2048})
+    assert r.status_code == 202, r.text
+    final = client.wait_job(r.json()["job_id"], timeout=300)
+    assert final["state"] == "failed" and final["error"]["code"] == "time_limit_exceeded", final
+    # its message names what its `result` holds: the finished file's set, and the partial one (it had said the
+    # finished files alone were kept)
+    assert final["error"]["message"] == stopped(LYRICS_LIMIT)["message"] + (
+        "; the batch stopped at tl-words.wav; the files finished before it and the partial result of tl-words.wav "
+        "are kept (`result`)"), final["error"]
+    assert_shape("Job", final)
+    result = final["result"]
+    assert result["batch"] is True and result["stopped_at"] == "tl-words.wav" and result["errors"] == [], result
+    first, second = result["results"]
+    assert first["filename"] == "tl-quiet.wav" and first["finish_reason"] == "stop" and "partial" not in first
+    assert first["files"] == ["lyrics_tl-quiet.json", "lyrics_tl-quiet.txt"], first
+    assert second["filename"] == "tl-words.wav", second
+    partial_lyrics(client, session_id, second, "tl-words")
+    assert sorted(final["files"]) == sorted([*first["files"], *second["files"]]), final["files"]
+    results = user_session_dir(settings, USER, session_id) / "results"
+    assert sorted(p.name for p in results.iterdir() if "lyrics" in p.name) == sorted(final["files"])
+
 
 @pytest.mark.usefixtures("smollm2_resident")
 def test_a_library_question_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(

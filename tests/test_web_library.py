@@ -350,3 +350,39 @@ def test_a_question_stopped_while_the_model_writes_keeps_what_it_had_written(bro
         assert not problems, problems
     finally:
         context.close()
+
+
+@pytest.mark.needs_chromium
+@pytest.mark.needs_espeak
+def test_a_question_stopped_by_the_time_limit_shows_what_it_had_written(browser, server, client, sung, app,
+                                                                        monkeypatch, smollm2_folder):
+    """Past the server's time limit the job fails with the answer so far as its `result`: the page shows it, marked
+    "Stopped: partial (time limit)", beside the error's notice (it had shown the notice alone). SmolLM2 loaded
+    first (its load is not the job's), then a 6 s limit, as tests/test_time_limit_partial.py's; ~10 s."""
+    import json
+
+    assert client.post("/api/v2/models/load", json={"model_type": "smollm2-135m", "wait": 300}).status_code == 200
+    monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", 6.0)
+    context, page, problems = logged_in(browser)
+    try:
+        page.route("**/library/ask", lambda route: route.continue_(post_data=json.dumps(
+            {**json.loads(route.request.post_data or "{}"), "max_new_tokens": 512})))
+        open_library(page, server)
+        page.locator("#library-ask-model option[value='smollm2-135m']").wait_for(state="attached")
+        page.locator("#library-ask-model").select_option("smollm2-135m")
+        page.get_by_label("Ask about your library").fill(
+            "Which song mentions a silver mountain train? Then write the numbers from 1 to 300, separated by commas.")
+        page.get_by_role("button", name="Ask", exact=True).click()
+        notice = page.locator("#notice")  # the error's notice, drawn right after the answer (the same step)
+        notice.wait_for(timeout=240000)
+        answer = page.locator("#library-answer .answer")
+        (job,) = client.get("/jobs", params={"type": "library_ask", "limit": 1}).json()["jobs"]
+        assert job["state"] == "failed" and job["error"]["code"] == "time_limit_exceeded", job
+        written = job["result"]["answer"]
+        assert written and job["result"]["finish_reason"] == "time_limit", job["result"]
+        assert answer.count() == 1 and answer.inner_text() == f"{written.strip()} … (Stopped: partial (time limit))"
+        assert job["error"]["message"] in notice.inner_text(), notice.inner_text()
+        assert page.get_by_role("button", name="Ask", exact=True).is_enabled()
+        assert not problems, problems
+    finally:
+        context.close()

@@ -4,7 +4,9 @@
 // followed as the Models panel's Generate is, with a Stop button). A session named anywhere here opens it.
 import { cancelJob, get, ownerOf, postAndFollow } from './api.js';
 import { fillModelSelect, modelList } from './models.js';
-import { $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify, stageText } from './ui.js';
+import {
+  $, CANCELED_ELSEWHERE, clear, clearNotice, el, errorText, formatClock, notify, stageText, stoppedTag,
+} from './ui.js';
 
 const TRACKS_PAGE = 50;
 const SEARCH_PAGE = 10;
@@ -262,7 +264,10 @@ export class LibraryPanel {
           : `Canceled elsewhere before it had an answer: ${CANCELED_ELSEWHERE}.`));
       }
       else {
-        out.replaceChildren();
+        // stopped by the server's time limit: the answer written so far is still shown, marked, beside the error
+        // (it had been dropped, as a generation's had)
+        if (e.result?.finish_reason === 'time_limit') this.showAnswer(e.result);
+        else out.replaceChildren();
         notify(errorText(e), { cause: 'library-ask' });
       }
     } finally {
@@ -281,7 +286,7 @@ export class LibraryPanel {
     clear($('#library-answer'),
       el('p', { class: 'answer' }, (result.answer || 'The model wrote no answer.')
         + (result.finish_reason === 'canceled' ? ` … (${stopped ? 'stopped' : `canceled elsewhere: ${CANCELED_ELSEWHERE}`})`
-          : '')),
+          : result.finish_reason === 'time_limit' ? ` … (${stoppedTag('time_limit')})` : '')),
       citations.length ? el('h3', {}, 'Citations') : null,
       citations.length ? el('ol', { class: 'plain citations', 'aria-label': 'Citations' }, citations.map((c) => el('li', {
         dataset: { track: c.track_id, file: c.filename }, title: measured(c.measured),

@@ -12,10 +12,12 @@ Each limit is about three times the job's first token on this machine, idle: a g
 after 0.3 s, a comparison's under 1 s, an analysis's after 2.1 s (0.6 s measuring, then 1.5 s reading a prompt of
 367 tokens). A limit of 3 s for the analysis stopped it, once, before its first token on a loaded host.
 
-Lyrics (single and in a batch) and a library question, added later, have 6 s: at ~8 tokens a second on a loaded
-host SmolLM2 wrote its whole lyrics analysis of two transcript lines (119 tokens) in 15.7 s, and a question that asks
-for the numbers to 300 took 512 tokens (62 s); their first tokens come after the transcript or excerpts are read
-(and, for a question, the search: ~1 s, the embedder loaded on the first).
+Lyrics (single and in a batch) and a library question were added later, with 6 s. A lyrics analysis of two
+transcript lines ended whole (119 tokens) in 15.7 s on a loaded host but in 6.2 s idle, at that limit (stopped at its
+last token, `finish_reason` stop); with a third line that counts it writes 239 tokens (17.7 s); one of 12 lines wrote
+1,266 but its longer prompt had not been read 8 s in at a load of 10. A question that asks for the numbers to 300
+writes 512 tokens (62 s loaded); its first token comes after the search (~1 s, the embedder loaded on the first) and
+the excerpts are read.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from worker.errors import JobTimeLimitError
 LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
 GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0  # seconds (see above)
 LYRICS_LIMIT = ASK_LIMIT = 6.0
-WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps falling on my town")]
+# a short transcript (a short prompt: its first token soon) whose greedy analysis runs on past the limit (239 tokens)
+WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps falling on my town"),
+         (6.0, "One, two, three, four, five, six, seven, eight, nine, ten, and on to a thousand")]
 
 
 def stopped(limit: float) -> dict:

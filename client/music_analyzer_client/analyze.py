@@ -339,7 +339,7 @@ def report(out: Output, session_id: str, runs: list[FileRun], records: dict[str,
                                    f"{followed.error.message}"}
             files += record.get("files") or []
             for label, text in summary_lines(record, files=False):
-                out.out.print(f"  {label:<8} {text}", style="red" if label == "error" else None)
+                out.out.print(f"  {label:<8} {text}", style={"error": "red", "partial": "yellow"}.get(label))
         if files:
             out.out.print(f"  {'files':<8} {' '.join(files)}")
     if written:

@@ -12,6 +12,7 @@ from typing import Any
 from .client import MusicAnalyzer
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError, busy_hint
 from .health_table import show_workers
+from .kept import kept_result, stopped_note, with_error
 from .records import Job, SessionFile, Upload
 from .retries import attempt_text
 from .ui import STATE_STYLE, Output, eta_text, generation_text, place_text
@@ -269,12 +270,11 @@ def models(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
                 out.warn("the text written before the cancel:")
                 out.out.print(str(kept["response"]))
         return EXIT_INTERRUPTED
-    except MusicAnalyzerError as e:  # a generation canceled midway: the text it had written is still the user's
-        partial = (e.details or {}).get("result")
-        if e.code != "canceled" or not isinstance(partial, dict) or "response" not in partial:
+    except MusicAnalyzerError as e:  # a generation canceled or time-limited midway: its text is still the user's
+        if (partial := kept_result(e, "response")) is None:
             raise
-        out.warn(f"{args.models_command}: the job was canceled; the text written before it follows")
-        result, code = partial, EXIT_FAILED
+        out.warn(stopped_note(args.models_command, e))
+        result, code = with_error(partial, e), EXIT_FAILED
     if out.json:
         out.emit(result)
     elif args.models_command == "generate":

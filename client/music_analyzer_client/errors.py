@@ -92,12 +92,24 @@ def error_from(response: requests.Response) -> MusicAnalyzerError:
         body = response.json()
         err = body["error"]
         return MusicAnalyzerError(str(err["message"]), code=str(err.get("code", "error")),
-                                  status=response.status_code, request_id=rid, details=err.get("details"),
+                                  status=response.status_code, request_id=rid, details=_details(body),
                                   retry_after=retry_after)
     except (ValueError, KeyError, TypeError):
         reason = response.reason or "error"
         return MusicAnalyzerError(f"the server answered {response.status_code} {reason}", code="http_error",
                                   status=response.status_code, request_id=rid, retry_after=retry_after)
+
+
+def _details(body: dict[str, Any]) -> Any:
+    """The error's `details`, with the failed job's `job_id` and kept `result` beside them where the answer has
+    them: a command route's failure within its `wait` (generate, library ask: a job stopped by the time limit or
+    canceled keeps its text so far) holds them beside `error`, and they had been dropped, where the same job
+    followed after a 202 raised with them (job_error)."""
+    details = body["error"].get("details")
+    kept = {k: body[k] for k in ("job_id", "result") if body.get(k)}
+    if not kept:
+        return details  # as the server gave them
+    return {**(details if isinstance(details, dict) else {}), **kept}
 
 
 def _seconds(header: str | None) -> float | None:

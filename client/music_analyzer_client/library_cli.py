@@ -10,7 +10,8 @@ import shlex
 from typing import Any
 
 from .client import MusicAnalyzer
-from .errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, MusicAnalyzerError, UsageError
+from .kept import kept_result, stopped_note, with_error
 from .library import SEARCH_MODES
 from .ui import Output
 from .watching import CommandFollow, ask_cancel
@@ -143,6 +144,7 @@ def _track_id(client: MusicAnalyzer, track: str, session: str | None) -> str:
 def _job(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     follow = CommandFollow(out, args.library_command)
     hook = webhook_args(args)
+    code = EXIT_OK
     try:
         if args.library_command == "reindex":
             result = follow.run(lambda queued, heard: client.library.reindex(on_queued=queued, on_event=heard,
@@ -155,16 +157,21 @@ def _job(client: MusicAnalyzer, args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         ask_cancel(client, follow.queued, out)
         return EXIT_INTERRUPTED
+    except MusicAnalyzerError as e:  # an answer canceled or time-limited midway: shown as far as it got, exit 1
+        if args.library_command != "ask" or (partial := kept_result(e, "answer")) is None:
+            raise
+        out.warn(stopped_note(args.library_command, e))
+        result, code = with_error(partial, e), EXIT_FAILED
     if out.json:
         out.emit(result)
     elif args.library_command == "reindex":
         out.out.print(f"{result.get('tracks_indexed', 0)} track(s) indexed, {result.get('tracks_removed', 0)} "
                       "removed")
-        for e in result.get("errors") or []:
-            out.warn(f"not indexed: {e.get('session_id')}/{e.get('filename')} ({e.get('error')})")
+        for miss in result.get("errors") or []:
+            out.warn(f"not indexed: {miss.get('session_id')}/{miss.get('filename')} ({miss.get('error')})")
     else:
         _print_answer(result, out)
-    return EXIT_OK
+    return code
 
 
 def _print_answer(result: dict[str, Any], out: Output) -> None:

@@ -14,10 +14,11 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     state = job.get("state")
     if state == "failed":
         err = job.get("error") or {}
-        return [("error", f"{err.get('message', 'failed')} ({err.get('code', 'error')})")]
+        return [("error", f"{err.get('message', 'failed')} ({err.get('code', 'error')})")] + _kept(job)
     if state != "succeeded":
         err = job.get("error") or {}  # a job that could not be followed (its record gone): why, not only that
-        return [("state", str(state))] + ([("error", f"{err.get('message')} ({err.get('code')})")] if err else [])
+        return [("state", str(state))] + ([("error", f"{err.get('message')} ({err.get('code')})")] if err else []) \
+            + _kept(job)
     result = job.get("result") or {}
     lines = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
     # what the result itself doubts ("tempo may be double or half", "no clear key", "may be made up"): a
@@ -34,6 +35,23 @@ def summary_lines(job: dict[str, Any], *, files: bool = True) -> list[tuple[str,
     if files and written:
         lines.append(("files", " ".join(written)))
     return lines
+
+
+PARTIAL_WHY = {"time_limit": "stopped by the server's time limit: partial answer",
+               "canceled": "canceled: partial answer"}
+
+
+def _kept(job: dict[str, Any]) -> list[tuple[str, str]]:
+    """What an LLM job stopped midway kept (its `result` marked `partial`, finish_reason "time_limit" or
+    "canceled"): a line saying so, then its text as a finished one's summary shows it; a time-limited analysis had
+    been summarised by its error alone, the text it wrote left in the session's partial_... files."""
+    result = job.get("result")
+    if not isinstance(result, dict) or not result.get("partial"):
+        return []
+    text = _BY_TYPE.get(str(job.get("type")), lambda r: [])(result)
+    if not text:
+        return []
+    return [("partial", PARTIAL_WHY.get(str(result.get("finish_reason")), "partial answer"))] + text
 
 
 SILENT_ANSWER = "the recording is silent"  # how an LLM analysis' warning of a silent recording begins

@@ -352,7 +352,7 @@ class MusicAnalyzer:
                  on_event: Callable[[JobEvent], None] | None = None, webhook: str | None = None,
                  webhook_events: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
         """Text from the resident LLM: {"response", "model", "tokens_generated", "seconds", ...}. A generation
-        canceled midway raises with the text it had written in `details["result"]`."""
+        canceled or time-limited midway raises with its text so far in `details["result"]` (and `details["job_id"]`)."""
         return self.command("/api/v2/models/generate", {"prompt": prompt, **options,
                                                         **webhook_keys(webhook, webhook_events)},
                             wait, on_queued, on_event)

@@ -90,7 +90,8 @@ class LibraryAPI:
             webhook_events: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
         """The LLM's answer from the library: {"answer", "citations", "candidates", "cited_by", "warnings",
         "measured_filter", ...}. Options: candidates, max_new_tokens, model_type. A GPU job, followed as
-        MusicAnalyzer.generate follows its job. `webhook`, `webhook_events`: as MusicAnalyzer.start_job's."""
+        MusicAnalyzer.generate follows its job, and stopped midway raises as it does, the answer so far (partial, its
+        citations and warnings) in `details["result"]`. `webhook`, `webhook_events`: as MusicAnalyzer.start_job's."""
         return self.client.command("/library/ask", {"question": question, **options,
                                                     **webhook_keys(webhook, webhook_events)},
                                    wait, on_queued, on_event)

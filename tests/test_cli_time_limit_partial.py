@@ -62,6 +62,11 @@ def question(label: str) -> str:
         "separated by commas."
 
 
+def words(text: str) -> str:
+    """`text` as printed, whatever the console did to its spaces (a tab expanded, a trailing space dropped)."""
+    return " ".join(text.split())
+
+
 def cli(server, tmp_path, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *argv], env=cli_env(server, tmp_path), text=True, capture_output=True,
                           timeout=300, stdin=subprocess.DEVNULL)
@@ -105,7 +110,7 @@ def test_the_client_raises_a_time_limited_library_answer_with_its_text_so_far(ma
 def test_models_generate_shows_the_text_a_time_limit_stopped_marked_partial(server, client, app, monkeypatch,
                                                                            tmp_path):
     """On stdout the text so far, on stderr why it is partial, exit 1; with --json the kept result and its error.
-    ~10 s (two runs)."""
+    ~7 s (two runs)."""
     limit_jobs(app, monkeypatch, GENERATION_LIMIT)
     argv = ["models", "generate", LONG, "--model", "smollm2-135m", "--max-length", "4000", "--temperature", "0"]
     shown = cli(server, tmp_path, *argv)
@@ -114,7 +119,7 @@ def test_models_generate_shows_the_text_a_time_limit_stopped_marked_partial(serv
     job_id = shown.stderr.split("generate: job ", 1)[1].split(" ", 1)[0]
     job = client.get(f"/jobs/{job_id}").json()
     assert job["error"] == stopped(GENERATION_LIMIT) and job["result"]["finish_reason"] == "time_limit", job
-    assert shown.stdout.strip() == job["result"]["response"].strip()
+    assert words(shown.stdout) == words(job["result"]["response"]), shown.stdout
     emitted = cli(server, tmp_path, "--json", *argv)
     assert emitted.returncode == EXIT_FAILED, emitted.stderr
     answer = json.loads(emitted.stdout)
@@ -128,7 +133,7 @@ def test_models_generate_shows_the_text_a_time_limit_stopped_marked_partial(serv
 def test_library_ask_shows_the_answer_a_time_limit_stopped_marked_partial(server, client, key_label, app,
                                                                          monkeypatch, tmp_path):
     """The answer so far with its citations and warnings, marked, exit 1; with --json the kept result and its
-    error. ~16 s (two runs)."""
+    error. ~13 s (two runs)."""
     limit_jobs(app, monkeypatch, ASK_LIMIT)
     argv = ["library", "ask", question(key_label), "--model", "smollm2-135m", "--max-new-tokens", "512"]
     shown = cli(server, tmp_path, *argv)
@@ -137,8 +142,9 @@ def test_library_ask_shows_the_answer_a_time_limit_stopped_marked_partial(server
     assert "the answer was stopped by the server's time limit" in shown.stderr, shown.stderr
     job_id = shown.stderr.split("ask: job ", 1)[1].split(" ", 1)[0]
     kept = client.get(f"/jobs/{job_id}").json()["result"]
-    assert kept["finish_reason"] == "time_limit" and shown.stdout.startswith(kept["answer"]), shown.stdout
-    assert "tlc-groove.wav" in shown.stdout  # its citation
+    assert kept["finish_reason"] == "time_limit" and words(shown.stdout).startswith(words(kept["answer"]))
+    cited = kept["citations"][0]  # (the question's key may be another test's track's too)
+    assert f"{cited['filename']} (session {cited['session_id']})" in shown.stdout, shown.stdout
     emitted = cli(server, tmp_path, "--json", *argv)
     assert emitted.returncode == EXIT_FAILED, emitted.stderr
     answer = json.loads(emitted.stdout)

@@ -48,6 +48,8 @@ def test_speech_is_analysed_as_speech_not_as_music(manager, tmp_path):
     assert TASK_INSTRUCTIONS["analyze"] not in prompt  # "Describe the music's mood, instrumentation, ..."
     assert "Task: describe this spoken recording (" in prompt and "of it is a speaking voice, as measured" in prompt
     assert result["grounded_on"] == [f"pitch_{audio.stem}.json"]
+    assert (result["content"], result["speech_share"], result["speech_source"], result["speech_measured_seconds"]) \
+        == ("speech", pitch["speech_share"], "pitch", None)
 
 
 def test_an_answer_that_calls_speech_music_is_warned_of():
@@ -83,3 +85,9 @@ def test_speech_with_no_pitch_result_is_measured_by_the_analysis(manager, tmp_pa
     assert result["grounded_on"] == []  # no pitch result was read: there was none
     assert "Measured by this service's music analysis" not in prompt  # no music lines made up from the share
     assert not list(results.glob("pitch_*"))  # measured, not a pitch job run on the side
+    # the result says what the job measured, and that it did (no pitch result to read it from)
+    assert result["content"] == "speech" and result["speech_source"] == "measured", result
+    assert result["speech_share"] >= 0.5 and 10 < result["speech_measured_seconds"] < 40, result
+    warning = music_talk_warning("A calm song.", result["speech_share"], source=result["speech_source"])
+    assert warning[0].startswith('the answer describes music ("song"), but this job measured the recording as '
+                                 "speech (") and "no chords" not in warning[0], warning

@@ -73,6 +73,7 @@ def test_the_lyrics_of_speech_are_analysed_as_a_transcript(analysed, manager):
     result = run_lyrics(audio_path=analysed / "uploads" / "talk.wav", results_dir=analysed / "results",
                         options=options, manager=manager)
     assert (result["content"], result["speech_share"]) == ("speech", pitch["speech_share"])
+    assert (result["speech_source"], result["speech_measured_seconds"]) == ("pitch", None)  # read, not measured
     assert result["grounded_on"] == ["pitch_talk.json", "transcript_talk.json"] and result["lines"] == 2
     assert set(result["analysis"]) == {"themes", "mood", "narrative", "notable_lines"}  # every field kept
     assert result["warnings"][0] == (f"the music analysis measured this recording as speech ({share:.0%} of it a "
@@ -91,6 +92,7 @@ def test_the_lyrics_of_speech_are_analysed_as_a_transcript(analysed, manager):
     assert (song["content"], song["warnings"]) == ("music", [])
     unmeasured = _result(Path("x.wav"), options, None, {"language": "en"}, "t.json", lines, False, said, [])
     assert (unmeasured["content"], unmeasured["speech_share"], unmeasured["warnings"]) == (None, None, [])
+    assert (unmeasured["speech_source"], unmeasured["speech_measured_seconds"]) == (None, None)
 
 
 def test_a_comparison_with_speech_says_so(analysed, manager):
@@ -105,6 +107,7 @@ def test_a_comparison_with_speech_says_so(analysed, manager):
     content = {t["file"]: t["content"] for t in result["tracks"]}
     assert content == {"talk.wav": "speech", "boom.flac": "music"}, result["tracks"]
     assert result["tracks"][0]["speech_share"] >= 0.5 and result["tracks"][1]["speech_share"] < 0.5
+    assert [t["speech_source"] for t in result["tracks"]] == ["pitch", "pitch"]  # the pitch results', read
     assert any(w.startswith("talk.wav was measured as speech (") and "compared as a spoken recording" in w
                for w in result["warnings"]), result["warnings"]
     assert not any(w.startswith("boom.flac was measured as speech") for w in result["warnings"])

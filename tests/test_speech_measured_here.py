@@ -81,11 +81,39 @@ def test_lyrics_and_compare_of_unanalysed_speech_treat_it_as_speech(session, man
                         manager=manager)
     assert result["content"] == "speech" and result["speech_share"] >= 0.5, result
     assert result["grounded_on"] == ["transcript_talk.json"]  # no pitch result was read: none was there
-    assert result["warnings"][0].startswith("the music analysis measured this recording as speech ("), result
+    # said as this job's measure, not the music analysis' (there was none), and where the share came from
+    assert result["warnings"][0].startswith("this job measured the recording as speech ("), result
+    assert result["warnings"][0].endswith("% of it a speaking voice) (no pitch analysis of it gave a speech share): "
+                                          "its transcript was analysed as spoken words, not as a song's lyrics")
+    assert not any("the music analysis" in w for w in result["warnings"]), result["warnings"]
+    assert result["speech_source"] == "measured" and 3 < result["speech_measured_seconds"] < 15, result
     assert (results / "lyrics_talk.txt").read_text().startswith("Transcript (speech, not a song) of talk.wav")
     compared = run_compare(audio_paths=[session / "uploads" / n for n in ("talk.wav", "boom.flac")],
                            results_dir=results, options=CompareOptions(model_variant="smollm2-135m", temperature=0,
                                                                        max_new_tokens=24),
                            manager=manager, output_stem="compare_unmeasured")
     assert {t["file"]: t["content"] for t in compared["tracks"]} == {"talk.wav": "speech", "boom.flac": "music"}
-    assert any(w.startswith("talk.wav was measured as speech (") for w in compared["warnings"]), compared["warnings"]
+    assert any(w.startswith("talk.wav was measured as speech (") and "by this job (no pitch analysis of it gave a "
+               "speech share), not music" in w for w in compared["warnings"]), compared["warnings"]
+    origin = {t["file"]: (t["speech_source"], t["speech_measured_seconds"]) for t in compared["tracks"]}
+    assert origin["talk.wav"] == ("measured", result["speech_measured_seconds"]), origin
+    assert origin["boom.flac"][0] == "measured" and 2.5 < origin["boom.flac"][1] < 3.5, origin  # 3 s measured
+
+
+def test_an_answer_about_music_of_speech_this_job_measured_names_the_job(session, manager):
+    """The music-talk warning of a share the job measured: it had said "the music analysis measured the recording
+    as speech (... no chords, beat or melody)" of a file no music analysis had seen."""
+    from worker.lyrics.options import LyricsOptions
+    from worker.lyrics.pipeline import _result
+    from worker.music.speech_share import with_speech_share
+
+    measured = with_speech_share(None, audio_path=session / "uploads" / "talk.wav")
+    said = {"response": "Themes: a sad song about ships.", "model": "smollm2-135m", "finish_reason": "stop",
+            "tokens_generated": 8, "seconds": 1.0}
+    lines = [{"start": 0.0, "end": 4.5, "text": SENTENCES[0]}]
+    warned = _result(session / "uploads" / "talk.wav", LyricsOptions(model_variant="smollm2-135m"), None,
+                     {"language": "en"}, "transcript_talk.json", lines, False, said, [], pitch=measured)
+    assert warned["warnings"][-1].startswith('the answer describes music ("song"), but this job measured the '
+                                             "recording as speech ("), warned["warnings"]
+    assert "(no pitch analysis of it gave a speech share)" in warned["warnings"][-1]
+    assert (warned["content"], warned["speech_source"]) == ("speech", "measured")

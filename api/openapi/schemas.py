@@ -18,7 +18,24 @@ from .catalog import ERROR_CODES
 from .job_fields import ETA, FIRST_STARTED_AT, GENERATION, JOBS_AHEAD, LOST_ATTEMPTS, MERGED_WITH, METHOD, STARTED_AT
 from .library_schemas import library_schemas
 from .model_schemas import generate_result, load_result, musicgen_result, unload_result
-from .shapes import BOOL, FILES, INT, NUM, SPEECH_SHARE, STOPPED, STR, TIME, Schema, arr, content, null, obj, ref
+from .shapes import (
+    BOOL,
+    FILES,
+    INT,
+    NUM,
+    SPEECH_MEASURED_SECONDS,
+    SPEECH_SHARE,
+    SPEECH_SOURCE,
+    STOPPED,
+    STR,
+    TIME,
+    Schema,
+    arr,
+    content,
+    null,
+    obj,
+    ref,
+)
 from .status_schemas import status_schemas
 
 
@@ -104,6 +121,9 @@ def gemma_result() -> Schema:
                        model_sample_rate=null(INT), chunks=INT, chunk_seconds_max=null(NUM),
                        chunk_notes=arr({}), sections=arr({"type": "object"}), transcript_source=null(STR),
                        generate_calls=INT, finish_reason=null({"enum": STOPPED}),
+                       content=content("Speech (analyze): described as a spoken recording; an answer that talks of "
+                                       "music is warned of.", measured_here=True), speech_share=SPEECH_SHARE,
+                       speech_source=SPEECH_SOURCE, speech_measured_seconds=SPEECH_MEASURED_SECONDS,
                        partial={**BOOL, "description": "A stopped analysis's result (`finish_reason` canceled, or "
                                 "time_limit: failed `time_limit_exceeded`): its finished passes and the running one's "
                                 "text, in `partial_analysis_<model>_<task>_<stem>.json|.txt`. Absent if finished."})
@@ -142,14 +162,16 @@ def lyrics_result() -> Schema:
                                                            "not hold (made up, or misremembered)."}),
                processing_seconds=NUM, options={"type": "object"}, cached=BOOL, files=FILES,
                content=content("Speech: the transcript was analysed as spoken words, not as a song's lyrics (a "
-                               "warning says so)."), speech_share=SPEECH_SHARE)
+                               "warning says so).", measured_here=True), speech_share=SPEECH_SHARE,
+               speech_source=SPEECH_SOURCE, speech_measured_seconds=SPEECH_MEASURED_SECONDS)
 
 
 def compare_result() -> Schema:
     facts = obj(["file"], file=STR, key=null(STR), camelot=null(STR), tempo_bpm=null(NUM), metre=null(STR),
                 loudness_lufs=null(NUM), brightness_hz=null(NUM), duration_seconds=null(NUM),
                 content=content("Speech: compared as a spoken recording, not by key, tempo or mixing (a warning "
-                                "says so)."), speech_share=SPEECH_SHARE)
+                                "says so).", measured_here=True), speech_share=SPEECH_SHARE,
+                speech_source=SPEECH_SOURCE, speech_measured_seconds=SPEECH_MEASURED_SECONDS)
     pair = obj(["a", "b", "key", "tempo", "mixable"], a=STR, b=STR, key=STR,
                tempo=obj(["relation"], relation=STR, percent_apart=NUM, change_percent=NUM),
                loudness_difference_lu=NUM, brightness_ratio=NUM,

@@ -38,13 +38,27 @@ STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"
 TIME = {"type": "string", "format": "date-time"}
 
 
-def content(more: str) -> Schema:
+def content(more: str, *, measured_here: bool = False) -> Schema:
     """`content`: what the session's music analysis measured a recording as (worker/audio_llm/speech.py), in the
-    lyrics, compare and library answers beside `speech_share`, and what it means to the answer it is in (`more`)."""
-    return {"anyOf": [{"enum": ["speech", "music"]}, {"type": "null"}],
-            "description": "speech: the music analysis (pitch) found a speaking voice without music in half of the "
-                           "recording or more; music: it did not; null: no music analysis of the file (or one "
-                           f"from before it measured speech). {more}"}
+    lyrics, compare, audio-LLM and library answers beside `speech_share`, and what it means to the answer it is in
+    (`more`). `measured_here`: a job's answer, which measures the share itself where no pitch result holds one."""
+    said = ("speech: the music analysis (pitch), or the job itself where no pitch result holds a share "
+            "(`speech_source`), found a speaking voice without music in half of the recording or more; music: it "
+            "did not; null: not measured (the file too short, or undecodable). " if measured_here else
+            "speech: the music analysis (pitch) found a speaking voice without music in half of the recording or "
+            "more; music: it did not; null: no music analysis of the file (or one from before it measured speech). ")
+    return {"anyOf": [{"enum": ["speech", "music"]}, {"type": "null"}], "description": said + more}
+
+
+# where a job's `speech_share` came from (worker/audio_llm/speech.py speech_origin): its lyrics, compare's tracks
+# and the audio LLM's results (a share the job measured had been said to be the music analysis')
+SPEECH_SOURCE = {"anyOf": [{"enum": ["pitch", "measured"]}, {"type": "null"}],
+                 "description": "Where `speech_share` came from: pitch, the session's pitch result; measured, this "
+                                "job measured it itself (no pitch result of the file held a share: the same speech "
+                                "finder and beat check, on the file's first 10 minutes at most); null: no share."}
+SPEECH_MEASURED_SECONDS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}],
+                           "description": "With speech_source measured: the seconds of the file the job measured "
+                                          "(its first 600 at most); null otherwise."}
 
 
 SPEECH_SHARE = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],

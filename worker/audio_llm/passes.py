@@ -20,7 +20,7 @@ from worker.progress import Progress
 from .measure import AudioClip, ModelAudio
 from .options import Gemma3NOptions
 from .prompts import SILENT_FRACTION, SYSTEM_PROMPTS, Span, describe_timeline, text_only_prompt, truncate_transcript
-from .speech import SPEECH_SYSTEM, music_talk_warning, speech_instruction
+from .speech import SPEECH_SYSTEM, music_talk_warning, speech_instruction, speech_origin
 
 
 class ModelHost(Protocol):
@@ -87,6 +87,7 @@ class Prepared:
     transcript_doubts: list[str] = field(default_factory=list)  # Whisper's doubts of the transcript quoted
     transcript_words: tuple[int, int] | None = None  # (words the text prompt quotes, words in the transcript): cut
     speech_share: float | None = None  # of the recording the session's music analysis found speech (speech.py)
+    speech: Mapping[str, Any] | None = None  # what said it: the pitch result, or the job's own measure (grounding)
     image: Any = None  # album art (RGB PIL image) the final pass looks at, or None
 
 
@@ -134,7 +135,8 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
     out += loop + (unsupported_claims(generated.summary, prompt=prepared.music_text, tracks=[prepared.filename])
                    if prepared.music_text else [])
     if prepared.options.task == "analyze":  # (a transcribe answer quotes the words, which may name music)
-        out += music_talk_warning(generated.summary, prepared.speech_share)
+        out += music_talk_warning(generated.summary, prepared.speech_share,
+                                  source=speech_origin(prepared.speech)["speech_source"])
     return (silence_warning(prepared) + out + transcript_cut_warning(prepared)
             + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
 

@@ -140,6 +140,7 @@ class Gemma3NProcessor:
             transcript_doubts=list(grounding.transcript_doubts) if grounding is not None else [],
             channels=channels, features=measured.features, features_text=features_text, audio_input=audio_input,
             speech_share=speech_share(grounding.speech if grounding is not None else None),
+            speech=grounding.speech if grounding is not None else None,
             spans=measured.spans, span_features=[compact_features(f) for f in measured.span_features], calls=[])
         if audio_input:
             prepared.model_audio = measured.model_audio

@@ -28,6 +28,7 @@ from .files import STOP_NOTES, partial_names
 from .options import clip_seconds
 from .passes import Generated, LLMCall, Prepared, answer_warnings
 from .prompts import render_text
+from .speech import content, measured_share, speech_origin
 
 
 def analysis_result(registry: Mapping[str, Any], prepared: Prepared, generated: Generated, *,
@@ -69,6 +70,9 @@ def analysis_result(registry: Mapping[str, Any], prepared: Prepared, generated: 
         "processing_seconds": round(time.perf_counter() - started, 3),
         "finish_reason": generated.finish_reason,
         "warnings": answer_warnings(prepared, generated),
+        # what the recording was measured as, and by whom (the session's pitch result, or this job where none said)
+        "content": content(prepared.speech), "speech_share": measured_share(prepared.speech),
+        **speech_origin(prepared.speech),
         "grounded_on": prepared.grounded_on,
         "options": options.to_dict(),
         "prompt_text": generated.final_prompt,

@@ -49,6 +49,31 @@ def measured_share(pitch: Mapping[str, Any] | None) -> float | None:
     return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
 
 
+def speech_origin(speech: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Where a share came from, as the lyrics, compare and audio-LLM results say it beside `speech_share`:
+    {"speech_source": "pitch" (the session's pitch result) | "measured" (the job measured it itself, having no
+    pitch result with a share: worker/music/speech_share.py, whose answer alone holds `speech_measured_seconds`) |
+    None (no share), "speech_measured_seconds": of how much of the file the job measured (None unless measured)}.
+    A share the job measured had been reported as "the music analysis measured this recording as speech"."""
+    if measured_share(speech) is None or speech is None:
+        return {"speech_source": None, "speech_measured_seconds": None}
+    seconds = speech.get("speech_measured_seconds")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return {"speech_source": "measured", "speech_measured_seconds": float(seconds)}
+    return {"speech_source": "pitch", "speech_measured_seconds": None}
+
+
+def measured_as_speech(share: float, *, source: str | None, what: str = "a speaking voice") -> str:
+    """Who measured the recording as speech, and how much: "the music analysis measured this recording as speech
+    (93% of it a speaking voice)", as it was always said of a pitch result's share; where the job measured it
+    itself (`source` "measured"), "this job measured the recording as speech (...) (no pitch analysis of it gave
+    a speech share)"."""
+    if source == "measured":
+        return (f"this job measured the recording as speech ({share:.0%} of it {what}) (no pitch analysis of it "
+                "gave a speech share)")
+    return f"the music analysis measured this recording as speech ({share:.0%} of it {what})"
+
+
 def speech_instruction(share: float) -> str:
     """The analyze instruction of a text-only pass over a recording measured as speech. Worded as a task and with
     no music word: SmolLM2 copied a longer instruction back as its answer ("This service's music analysis measured
@@ -69,11 +94,16 @@ def music_claims(answer: str) -> list[str]:
     return found
 
 
-def music_talk_warning(answer: str, share: float | None) -> list[str]:
-    """A warning where a recording measured as speech is described as music (the answer is never edited)."""
+def music_talk_warning(answer: str, share: float | None, *, source: str | None = "pitch") -> list[str]:
+    """A warning where a recording measured as speech is described as music (the answer is never edited).
+    `source`: speech_origin's; "measured" (by the job, which measures no chords or melody) is said so."""
     claims = music_claims(answer) if share is not None else []
-    if not claims:
+    if not claims or share is None:
         return []
     words = ", ".join(dict.fromkeys(f'"{w}"' for w in claims))
+    if source == "measured":
+        return [f"the answer describes music ({words}), but this job measured the recording as speech ({share:.0%} "
+                "of it a speaking voice without a steady beat) (no pitch analysis of it gave a speech share): check "
+                "it against the measurements"]
     return [f"the answer describes music ({words}), but the music analysis measured the recording as speech "
             f"({share:.0%} of it a speaking voice, no chords, beat or melody): check it against the measurements"]

@@ -15,7 +15,7 @@ from typing import Any
 from worker.audio_llm.files import PARTIAL, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
-from worker.audio_llm.speech import content, measured_share, music_talk_warning, speech_share
+from worker.audio_llm.speech import content, measured_share, music_talk_warning, speech_origin, speech_share
 from worker.errors import JobStopped
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_here
@@ -106,7 +106,7 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
 
     measured = with_speech_share(grounding.pitch, audio_path=path)
     facts = {**track_facts(path.name, grounding.pitch, features), "content": content(measured),
-             "speech_share": measured_share(measured)}
+             "speech_share": measured_share(measured), **speech_origin(measured)}
     return {"facts": facts, "music": describe_music(grounding.pitch)
             if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources,
             "has_features": features is not None, "speech": speech_share(measured)}
@@ -185,14 +185,18 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
             out.append(f"{t['facts']['file']} lacks analyses the comparison is grounded on: run "
                        f"{' and '.join(missing)}")
     spoken = [t for t in tracks if t.get("speech") is not None]
-    for t in spoken:
-        out.append(f"{t['facts']['file']} was measured as speech ({t['speech']:.0%} of it a speaking voice), not "
-                   "music: it was compared as a spoken recording, not by key, tempo or mixing")
+    for t in spoken:  # who measured it: this job, where no pitch result said (it had read as pitch's word)
+        by = (" by this job (no pitch analysis of it gave a speech share)"
+              if t["facts"].get("speech_source") == "measured" else "")
+        out.append(f"{t['facts']['file']} was measured as speech ({t['speech']:.0%} of it a speaking voice){by}, "
+                   "not music: it was compared as a spoken recording, not by key, tempo or mixing")
     if generated["finish_reason"] == "length":
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
     answer = str(generated.get("response") or "")
     if spoken and len(spoken) == len(tracks):  # music words of a comparison of speech alone (with music: its own)
-        out += music_talk_warning(answer, min(t["speech"] for t in spoken))
+        # said as the job's measure where any of them is (the pitch wording names the music analysis alone)
+        measured = any(t["facts"].get("speech_source") == "measured" for t in spoken)
+        out += music_talk_warning(answer, min(t["speech"] for t in spoken), source="measured" if measured else "pitch")
     # SmolLM2's often loops (a stranger's); what it claims before and inside the loop is still checked: a looping
     # comparison's "Track 1 has a tempo of 19.2 BPM" (measured 93.0) had gone without a word
     return (out + loop_warning(answer)

@@ -14,7 +14,7 @@ from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import content as measured_content
-from worker.audio_llm.speech import measured_share, music_talk_warning, speech_share
+from worker.audio_llm.speech import measured_as_speech, measured_share, music_talk_warning, speech_origin, speech_share
 from worker.errors import AudioError, JobStopped
 from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
@@ -101,13 +101,15 @@ def _resolve_model(options: LyricsOptions, manager: ModelHost, *, sees_image: bo
 def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, transcript: dict, source: str,
             lines: list[dict], cut: bool, generated: dict, grounded_on: list[str], *,
             pitch: Mapping[str, Any] | None = None) -> dict:
-    """`pitch`: the session's music analysis of the file, whose speech_share tells speech from song (`content`)."""
+    """`pitch`: the session's music analysis of the file, or the job's own speech measure where it has no share
+    (worker/music/speech_share.py), whose speech_share tells speech from song (`content`, `speech_source`)."""
     flagged = explicit_words(lines)
-    speech = speech_share(pitch)
+    speech, origin = speech_share(pitch), speech_origin(pitch)
     warnings = []
-    if speech is not None:  # an audiobook's transcript had been analysed as a song's lyrics, unsaid
-        warnings.append(f"the music analysis measured this recording as speech ({speech:.0%} of it a speaking "
-                        "voice): its transcript was analysed as spoken words, not as a song's lyrics")
+    if speech is not None:  # an audiobook's transcript had been analysed as a song's lyrics, unsaid; who measured
+        # it is said (a share this job measured had been put to "the music analysis")
+        warnings.append(measured_as_speech(speech, source=origin["speech_source"])
+                        + ": its transcript was analysed as spoken words, not as a song's lyrics")
     if generated["finish_reason"] == "length":
         warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
     if cut:  # how much: a 30-minute talk had been read up to 18:08 of 30:17, "its beginning" alone said
@@ -126,7 +128,7 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     doubted = "the analysis read a doubtful transcript" if lines else "the transcript is doubtful"
     warnings += [f"{doubted}: {w}" for w in transcript.get("warnings") or [] if w.startswith(DOUBTS)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
-    warnings += notes + music_talk_warning(generated["response"], speech)
+    warnings += notes + music_talk_warning(generated["response"], speech, source=origin["speech_source"])
     unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])
     if (said := unheard_warning(unheard)) is not None:
         warnings.append(said)
@@ -140,7 +142,7 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         "finish_reason": generated["finish_reason"], "tokens_generated": generated["tokens_generated"],
         "generation_seconds": generated["seconds"], "grounded_on": grounded_on, "unheard_quotes": unheard,
         "warnings": warnings, "content": measured_content(pitch), "speech_share": measured_share(pitch),
-        "options": options.to_dict(),
+        **origin, "options": options.to_dict(),
     }
 
 

@@ -188,7 +188,8 @@ def search():
     more = len(hits) > offset + limit and offset + limit < MAX_SEARCH_OFFSET
     # what was searched: a stranger's library of instrumental game tracks answered "nothing found" to "C minor"
     # with no word that search reads transcripts, lyrics and analyses only, none of which those tracks had
-    tracks, with_text = library().text_counts(owner=owner)
+    # (of the tracks of that content where a search is kept to them: the tracks it searched)
+    tracks, with_text = library().text_counts(owner=owner, content=content)
     # the key, tempo and metre the text names, read as /library/ask reads a question: the CLI's "nothing found"
     # shows the `library list` that filters on them (it had shown 'A minor' 100-120 BPM 4/4 whatever was asked)
     facts = question_facts(query)

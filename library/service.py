@@ -119,9 +119,10 @@ class Library:
                         "line": h.get("line"), "track": tracks[h["track_id"]]})
         return out
 
-    def text_counts(self, *, owner: str) -> tuple[int, int]:
-        """(the owner's tracks, those with words to search): what an empty search result says it searched."""
-        return self.store.text_counts(owner=owner)
+    def text_counts(self, *, owner: str, content: str | None = None) -> tuple[int, int]:
+        """(the owner's tracks, those with words to search): what an empty search result says it searched; with
+        `content`, of the tracks measured so alone (what a search kept to them searched)."""
+        return self.store.text_counts(owner=owner, content=content)
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's vector; recent ones are remembered (each page of a search embeds its query again)."""

@@ -172,10 +172,18 @@ class LibraryStore:
                              (*params, limit))
         return _with_tempo_match([track_view(r) for r in rows], where)
 
-    def text_counts(self, *, owner: str) -> tuple[int, int]:
-        """(the owner's tracks, those of them with words a search reads: a transcript, lyrics or an LLM analysis)."""
-        [(tracks,)] = self.db.query("SELECT COUNT(*) FROM tracks WHERE owner = ?", (owner,))
-        [(worded,)] = self.db.query("SELECT COUNT(DISTINCT track_id) FROM passages WHERE owner = ?", (owner,))
+    def text_counts(self, *, owner: str, content: str | None = None) -> tuple[int, int]:
+        """(the owner's tracks, those of them with words a search reads: a transcript, lyrics or an LLM analysis);
+        `content` (speech | music): of the tracks measured so alone, the ones a search so kept reads (a filtered
+        search had said it searched the whole library)."""
+        clauses, params = _filtered(owner, TrackFilter(content=content))
+        kept = " AND ".join(clauses)
+        [(tracks,)] = self.db.query(f"SELECT COUNT(*) FROM tracks WHERE {kept}", tuple(params))
+        if content is None:
+            [(worded,)] = self.db.query("SELECT COUNT(DISTINCT track_id) FROM passages WHERE owner = ?", (owner,))
+        else:
+            [(worded,)] = self.db.query("SELECT COUNT(DISTINCT track_id) FROM passages WHERE owner = ? AND track_id "
+                                        f"IN (SELECT track_id FROM tracks WHERE {kept})", (owner, *params))
         return int(tracks), int(worded)
 
     def tracks_by_id(self, *, owner: str, track_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

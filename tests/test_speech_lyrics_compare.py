@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import resident_models
+from tests.spoken import SENTENCES, speak
 
 DATA = Path(__file__).resolve().parent / "data"
-SENTENCES = ["The harbour keeper walked along the pier before the boats came home.",
-             "He counted the ropes and wrote the names of the ships into a small grey book."]
 
 pytestmark = pytest.mark.needs_espeak
 
@@ -40,8 +38,7 @@ def analysed(tmp_path_factory) -> Path:
     uploads, results = root / "uploads", root / "results"
     uploads.mkdir()
     results.mkdir()
-    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", "en-us", "-s", "150", "-w",
-                    str(uploads / "talk.wav"), " ".join(SENTENCES)], check=True)
+    speak(uploads / "talk.wav", " ".join(SENTENCES))
     shutil.copy(DATA / "privacy-prompt-en.flac", uploads / "prompt.flac")
     shutil.copy(DATA / "boom-boom-boom-3s.flac", uploads / "boom.flac")
     for name in ("talk.wav", "prompt.flac", "boom.flac"):

@@ -41,6 +41,22 @@ WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps fal
          (6.0, "One, two, three, four, five, six, seven, eight, nine, ten, and on to a thousand")]
 
 
+def long_question(label: str) -> str:
+    """A question a track measured in `label` answers, whose greedy answer runs on past ASK_LIMIT (copy_list)."""
+    return copy_list(f"Which song in {label} would suit a long summer evening?")
+
+
+def copy_list(question: str) -> str:
+    """`question` followed by a list of numbers for SmolLM2 to copy, as long as the 500 characters a question may
+    have allow. Asked instead to write the numbers to 300, an answer ended after ~65 tokens in one CI run and the
+    page's after 6.0 s in another, under the limit: the prompt names the track's session, a random id, so each
+    run's greedy answer is another; copying ran on in 11 of 12 random ids (the other stopped at 86 tokens, ~7 s
+    here)."""
+    head = f"{question} Then copy this list: "
+    numbers = ", ".join(str(n) for n in range(1, 200))
+    return head + numbers[:numbers.rfind(",", 0, 495 - len(head))]
+
+
 def stopped(limit: float) -> dict:
     """The job's error past `limit`: as it was before it kept its text, no more."""
     return {"code": "time_limit_exceeded", "message": JobTimeLimitError.past(limit).message}
@@ -223,8 +239,7 @@ def test_a_library_question_stopped_by_its_time_limit_answers_its_error_with_the
     label = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"][0]["key"]["label"]
     limit_jobs(app, monkeypatch, ASK_LIMIT)
     r = client.post("/library/ask", json={
-        "question": f"Which song in {label} would suit a long summer evening? Then write the numbers from 1 to "
-                    "300, separated by commas.", "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 512})
+        "question": long_question(label), "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 512})
     assert r.status_code == 500 and r.json()["error"] == stopped(ASK_LIMIT), r.text
     answer = r.json()["result"]
     assert answer["finish_reason"] == "time_limit" and answer["partial"] is True and answer["answer"], answer

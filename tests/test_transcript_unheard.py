@@ -6,14 +6,13 @@ recording, every second of it voiced, without a word). Real espeak-ng speech, re
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.spoken import speak
 from worker.transcription.options import WhisperOptions
 from worker.transcription.pipeline import run_transcription
 from worker.transcription.unheard import unheard_voice, unheard_warning
@@ -28,9 +27,7 @@ FR = ("Le gardien du port marchait le long de la jetée chaque matin avant le re
 
 
 def _speak(path: Path, voice: str, text: str) -> np.ndarray:
-    subprocess.run([shutil.which("espeak-ng") or "espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
-                   check=True)
-    audio, _ = sf.read(path, dtype="float32")
+    audio, _ = sf.read(speak(path, text, voice=voice), dtype="float32")
     return audio
 
 

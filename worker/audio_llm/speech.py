@@ -49,6 +49,9 @@ def measured_share(pitch: Mapping[str, Any] | None) -> float | None:
     return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
 
 
+NO_PITCH_SHARE = "(no pitch analysis of it gave a speech share)"  # said of a share the job measured itself
+
+
 def speech_origin(speech: Mapping[str, Any] | None) -> dict[str, Any]:
     """Where a share came from, as the lyrics, compare and audio-LLM results say it beside `speech_share`:
     {"speech_source": "pitch" (the session's pitch result) | "measured" (the job measured it itself, having no
@@ -69,8 +72,7 @@ def measured_as_speech(share: float, *, source: str | None, what: str = "a speak
     itself (`source` "measured"), "this job measured the recording as speech (...) (no pitch analysis of it gave
     a speech share)"."""
     if source == "measured":
-        return (f"this job measured the recording as speech ({share:.0%} of it {what}) (no pitch analysis of it "
-                "gave a speech share)")
+        return f"this job measured the recording as speech ({share:.0%} of it {what}) {NO_PITCH_SHARE}"
     return f"the music analysis measured this recording as speech ({share:.0%} of it {what})"
 
 
@@ -101,9 +103,9 @@ def music_talk_warning(answer: str, share: float | None, *, source: str | None =
     if not claims or share is None:
         return []
     words = ", ".join(dict.fromkeys(f'"{w}"' for w in claims))
-    if source == "measured":
-        return [f"the answer describes music ({words}), but this job measured the recording as speech ({share:.0%} "
-                "of it a speaking voice without a steady beat) (no pitch analysis of it gave a speech share): check "
-                "it against the measurements"]
+    if source == "measured":  # (it measures no chords or melody)
+        return [f"the answer describes music ({words}), but "
+                + measured_as_speech(share, source=source, what="a speaking voice without a steady beat")
+                + ": check it against the measurements"]
     return [f"the answer describes music ({words}), but the music analysis measured the recording as speech "
             f"({share:.0%} of it a speaking voice, no chords, beat or melody): check it against the measurements"]

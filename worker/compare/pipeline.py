@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from worker.audio_llm.files import PARTIAL, partial_note
-from worker.audio_llm.grounding import describe_music, find_grounding
+from worker.audio_llm.grounding import describe_music, find_grounding, measure_speech_where_unsaid
 from worker.audio_llm.passes import ModelHost
-from worker.audio_llm.speech import content, measured_share, music_talk_warning, speech_origin, speech_share
+from worker.audio_llm.speech import (
+    NO_PITCH_SHARE,
+    content,
+    measured_share,
+    music_talk_warning,
+    speech_origin,
+    speech_share,
+)
 from worker.errors import JobStopped
 from worker.files import safe_name, write_json_atomic, write_text_atomic
 from worker.llm.choice import AUTO, Choice, choose_here
@@ -93,7 +100,7 @@ def _resolve(options: CompareOptions, manager: ModelHost) -> tuple[CompareOption
 
 
 def _track(path: Path, results_dir: Path) -> dict[str, Any]:
-    grounding = find_grounding(results_dir, path.stem)
+    grounding = measure_speech_where_unsaid(find_grounding(results_dir, path.stem), audio_path=path)
     features = _read(results_dir / safe_name(f"features_{path.stem}.json"))
     lyrics = _read(results_dir / safe_name(f"lyrics_{path.stem}.json"))
     sources = grounding.sources + [n for n, d in ((f"features_{path.stem}.json", features),
@@ -101,10 +108,7 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
     themes = ((lyrics or {}).get("analysis") or {}).get("themes") or ""
     # measured as speech (worker/audio_llm/speech.py): said in the facts, the prompt and the warnings, where an
     # audiobook had been compared with a song by key, tempo and "which would mix into which"
-    # (measured here where no pitch result says: worker/music/speech_share.py)
-    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
-
-    measured = with_speech_share(grounding.pitch, audio_path=path)
+    measured = grounding.speech  # (measured here where no pitch result says: worker/music/speech_share.py)
     facts = {**track_facts(path.name, grounding.pitch, features), "content": content(measured),
              "speech_share": measured_share(measured), **speech_origin(measured)}
     return {"facts": facts, "music": describe_music(grounding.pitch)
@@ -186,7 +190,7 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
                        f"{' and '.join(missing)}")
     spoken = [t for t in tracks if t.get("speech") is not None]
     for t in spoken:  # who measured it: this job, where no pitch result said (it had read as pitch's word)
-        by = (" by this job (no pitch analysis of it gave a speech share)"
+        by = (f" by this job {NO_PITCH_SHARE}"
               if t["facts"].get("speech_source") == "measured" else "")
         out.append(f"{t['facts']['file']} was measured as speech ({t['speech']:.0%} of it a speaking voice){by}, "
                    "not music: it was compared as a spoken recording, not by key, tempo or mixing")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS, partial_note
-from worker.audio_llm.grounding import describe_music, find_grounding
+from worker.audio_llm.grounding import describe_music, find_grounding, measure_speech_where_unsaid
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import content as measured_content
 from worker.audio_llm.speech import measured_as_speech, measured_share, music_talk_warning, speech_origin, speech_share
@@ -50,12 +50,10 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     lines = timed_lines(transcript)
     options, choice = _resolve_model(options, manager, sees_image=image_path is not None)
     sees_image = image_path is not None and "image" in manager.registry[options.model_variant].get("modalities", ())
-    grounding = find_grounding(results_dir, audio_path.stem)
-    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
-
-    # measured here where no pitch result says (worker/music/speech_share.py): an audiobook with a transcript alone
-    # had been asked "what the song is about"
-    measured = with_speech_share(grounding.pitch, audio_path=audio_path)
+    # the speech share measured here where no pitch result says (worker/music/speech_share.py): an audiobook with a
+    # transcript alone had been asked "what the song is about"
+    grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path)
+    measured = grounding.speech
     speech = speech_share(measured)  # measured as speech: its words are asked about as spoken, not sung
     text, cut = lyrics_prompt(lines, language=transcript.get("language"),
                               music_text=describe_music(grounding.pitch) if grounding.pitch else "",

@@ -10,12 +10,12 @@ GPU queue can load a model of the task's order.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from flask import current_app
 
 from config import MODEL_REGISTRY
-from jobs.gpu_routing import gpu_workers
+from jobs.gpu_routing import GpuWorker, gpu_workers
 from jobs.services import services
 from worker.errors import ModelNotAvailableError
 from worker.llm.choice import Choice, choose_model
@@ -23,7 +23,11 @@ from worker.llm.choice import Choice, choose_model
 
 def live_usable() -> frozenset[str]:
     """The models the live GPU workers of this service's GPU queue can load (their heartbeats' `models_usable`)."""
-    workers = gpu_workers(services(), current_app.config["GPU_QUEUE"])
+    return usable_by(gpu_workers(services(), current_app.config["GPU_QUEUE"]))
+
+
+def usable_by(workers: Iterable[GpuWorker]) -> frozenset[str]:
+    """The models any of `workers` can load (for a caller that read the workers already)."""
     return frozenset().union(*(w.usable for w in workers))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from api import access
-from api.auto_check import auto_choice, live_usable
+from api.auto_check import auto_choice, live_usable, usable_by
 from api.creation import FILELESS_ROUTE_KEYS, create_job
 from api.creation import wait_seconds as creation_wait_seconds
 from api.process import json_body, options_of
@@ -47,7 +47,7 @@ def current_status() -> dict:
     status["queue_depth"] = queue_depth(svc.redis, current_app.config["GPU_QUEUE"])
     downloaded: dict[str, bool] = {}  # each model's files looked at once, for `auto` and the rows' `present`
     workers = gpu_workers(svc, current_app.config["GPU_QUEUE"])
-    status["auto"] = auto_choices(downloaded, usable=frozenset().union(*(w.usable for w in workers)))
+    status["auto"] = auto_choices(downloaded, usable=usable_by(workers))
     for row in status["models"]:
         row["present"] = weights_here(row.get("model_type"), downloaded)
     # each live GPU worker's resident model and the models it can load (jobs/gpu_routing.py); its name to admins only

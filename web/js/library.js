@@ -20,7 +20,7 @@ const TEMPO_MATCH = {
 // nothing, and no word that search reads transcripts, lyrics and analyses only (key and tempo are the Tracks filters)
 function nothingFound(page, content) {
   const none = `Nothing in your library matches “${page.query}”`;
-  // filtered: the words may be in tracks of the other content, which the counts below do not tell apart
+  // filtered: says which tracks it searched and how to search them all (the words may be in the other content's)
   if (content) return `${none} in the tracks measured as ${content} (“In: every track” searches them all).`;
   if (!Number.isInteger(page.tracks) || !Number.isInteger(page.tracks_with_text)) return `${none}.`;
   const worded = page.tracks_with_text === 0 ? 'none has any'

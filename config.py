@@ -131,6 +131,9 @@ DEFAULTS: dict[str, Any] = {
     # auto: vectors searched by pgvector when PostgreSQL has the extension, else exactly in numpy; exact: numpy always
     "LIBRARY_VECTOR_SEARCH": "auto",
     "LIBRARY_MIX_TEMPO_PERCENT": 6.0,  # similar?mix=1 and compare's mixable: tempo (or double/half) within this %
+    # s of a file the lyrics, compare and gemma_3n jobs measure at most for its speech share where no pitch result
+    # says it (worker/music/speech_share.py): its first ones; a longer file's warnings say so
+    "SPEECH_MEASURE_SECONDS": 600.0,
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -160,7 +163,8 @@ POSITIVE = frozenset({
     "UNACKED_RESTORE_SECONDS", "QUEUE_FULL_FIRST_RETRY_SECONDS", "BROKER_POLL_SECONDS", "JOB_MAX_ATTEMPTS",
     "MAX_ACTIVE_JOBS_PER_USER",
     "JOB_TTL_SECONDS",
-    "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER"})
+    "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER",
+    "SPEECH_MEASURE_SECONDS"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
 MAXIMUM = {"PORT": 65535, "MAX_UPLOAD_BYTES": 2**62}  # a TCP port; nginx's client_max_body_size (1e30 failed it)
 CHOICES = {"FRONT": ("auto", "nginx", "none"), "EVENTS_SERVER": ("auto", "gevent", "api"),

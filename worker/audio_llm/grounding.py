@@ -71,13 +71,16 @@ def find_grounding(results_dir: Path, stem: str) -> Grounding:
                      transcript_doubts=tuple(w for w in (transcript[2] if transcript else []) if w.startswith(DOUBTS)))
 
 
-def measure_speech_where_unsaid(grounding: Grounding, *, audio_path: Path) -> Grounding:
+def measure_speech_where_unsaid(grounding: Grounding, *, audio_path: Path,
+                                settings: Mapping[str, Any] | None = None) -> Grounding:
     """`grounding` with the job's own speech measure where its pitch result holds no speech_share (or there is none),
     as the lyrics and compare jobs take it: an audiobook analysed before any pitch job had been asked for "the
-    music's mood, instrumentation, structure" and its answer about music passed unwarned."""
-    from worker.music.speech_share import with_speech_share  # the music stages: imported when a job runs
+    music's mood, instrumentation, structure" and its answer about music passed unwarned. `settings`: the worker's,
+    whose SPEECH_MEASURE_SECONDS bounds the seconds measured (the file's first ones)."""
+    from worker.music.speech_share import MEASURE_SECONDS, with_speech_share  # the music stages: when a job runs
 
-    measured = with_speech_share(grounding.pitch, audio_path=audio_path)
+    span = float((settings or {}).get("SPEECH_MEASURE_SECONDS") or MEASURE_SECONDS)
+    measured = with_speech_share(grounding.pitch, audio_path=audio_path, max_seconds=span)
     return grounding if measured is grounding.pitch else dataclasses.replace(grounding, measured_speech=measured)
 
 

@@ -20,7 +20,7 @@ from worker.progress import Progress
 from .measure import AudioClip, ModelAudio
 from .options import Gemma3NOptions
 from .prompts import SILENT_FRACTION, SYSTEM_PROMPTS, Span, describe_timeline, text_only_prompt, truncate_transcript
-from .speech import SPEECH_SYSTEM, music_talk_warning, speech_instruction, speech_origin
+from .speech import SPEECH_SYSTEM, measured_part, music_talk_warning, speech_instruction, speech_origin
 
 
 class ModelHost(Protocol):
@@ -136,7 +136,8 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
                    if prepared.music_text else [])
     if prepared.options.task == "analyze":  # (a transcribe answer quotes the words, which may name music)
         out += music_talk_warning(generated.summary, prepared.speech_share,
-                                  source=speech_origin(prepared.speech)["speech_source"])
+                                  source=speech_origin(prepared.speech)["speech_source"],
+                                  first_seconds=measured_part(prepared.speech))
     return (silence_warning(prepared) + out + transcript_cut_warning(prepared)
             + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
 

@@ -335,7 +335,8 @@ class Gemma3NProcessor:
         image = self._open_image(options, image_path)
         audio_path, results_dir = Path(audio_path), Path(results_dir)
         report(0.0, "decoding")
-        grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path)
+        grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path,
+                                                settings=self.manager.settings)
         check_can_transcribe(options, audio_path.name, bool(grounding.transcript), self.registry, results=results_dir)
         transcript = None if hears_audio(options.model_variant, self.registry) or not grounding.transcript else (
             grounding.transcript_source or "", grounding.transcript)

@@ -49,7 +49,33 @@ def measured_share(pitch: Mapping[str, Any] | None) -> float | None:
     return float(share) if isinstance(share, int | float) and not isinstance(share, bool) else None
 
 
-NO_PITCH_SHARE = "(no pitch analysis of it gave a speech share)"  # said of a share the job measured itself
+NO_PITCH = "no pitch analysis of it gave a speech share"
+NO_PITCH_SHARE = f"({NO_PITCH})"  # said of a share the job measured itself, of the whole file
+BEATLESS = "a speaking voice without a steady beat"  # what the job's own measure finds (no chords or melody)
+
+
+def measured_part(speech: Mapping[str, Any] | None) -> float | None:
+    """The seconds the job measured of a file longer than them (worker/music/speech_share.py measures its first
+    SPEECH_MEASURE_SECONDS: `speech_measured_whole` false); None for a file measured whole or a pitch result's share."""
+    if not isinstance(speech, Mapping) or speech.get("speech_measured_whole") is not False:
+        return None
+    seconds = speech.get("speech_measured_seconds")
+    return float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None
+
+
+def span_words(seconds: float) -> str:
+    """600 -> "10 minutes", 90 -> "1 min 30 s", 4 -> "4 s"."""
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes and not rest:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{minutes} min {rest} s" if minutes else f"{round(seconds, 1):g} s"
+
+
+def job_measured(first_seconds: float | None = None) -> str:
+    """The note after a share the job measured: "(no pitch analysis of it gave a speech share)", or for a file
+    longer than what it measured "(measured on its first 10 minutes; no pitch analysis of it gave a speech share)":
+    a 20-minute talk's share, of its first 10 minutes, had read as the whole file's."""
+    return f"(measured on its first {span_words(first_seconds)}; {NO_PITCH})" if first_seconds else NO_PITCH_SHARE
 
 
 def speech_origin(speech: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -66,13 +92,15 @@ def speech_origin(speech: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"speech_source": "pitch", "speech_measured_seconds": None}
 
 
-def measured_as_speech(share: float, *, source: str | None, what: str = "a speaking voice") -> str:
+def measured_as_speech(share: float, *, source: str | None, what: str = "a speaking voice",
+                       first_seconds: float | None = None) -> str:
     """Who measured the recording as speech, and how much: "the music analysis measured this recording as speech
     (93% of it a speaking voice)", as it was always said of a pitch result's share; where the job measured it
     itself (`source` "measured"), "this job measured the recording as speech (...) (no pitch analysis of it gave
-    a speech share)"."""
+    a speech share)", and of a file longer than it measured (`first_seconds`, measured_part) "(measured on its
+    first 10 minutes; no pitch analysis ...)"."""
     if source == "measured":
-        return f"this job measured the recording as speech ({share:.0%} of it {what}) {NO_PITCH_SHARE}"
+        return f"this job measured the recording as speech ({share:.0%} of it {what}) {job_measured(first_seconds)}"
     return f"the music analysis measured this recording as speech ({share:.0%} of it {what})"
 
 
@@ -96,16 +124,41 @@ def music_claims(answer: str) -> list[str]:
     return found
 
 
-def music_talk_warning(answer: str, share: float | None, *, source: str | None = "pitch") -> list[str]:
+def music_talk_warning(answer: str, share: float | None, *, source: str | None = "pitch",
+                       first_seconds: float | None = None) -> list[str]:
     """A warning where a recording measured as speech is described as music (the answer is never edited).
-    `source`: speech_origin's; "measured" (by the job, which measures no chords or melody) is said so."""
+    `source`: speech_origin's; "measured" (by the job, which measures no chords or melody) is said so, and
+    `first_seconds` where that was the start of a longer file (measured_part)."""
     claims = music_claims(answer) if share is not None else []
     if not claims or share is None:
         return []
     words = ", ".join(dict.fromkeys(f'"{w}"' for w in claims))
     if source == "measured":  # (it measures no chords or melody)
         return [f"the answer describes music ({words}), but "
-                + measured_as_speech(share, source=source, what="a speaking voice without a steady beat")
+                + measured_as_speech(share, source=source, what=BEATLESS, first_seconds=first_seconds)
                 + ": check it against the measurements"]
     return [f"the answer describes music ({words}), but the music analysis measured the recording as speech "
             f"({share:.0%} of it a speaking voice, no chords, beat or melody): check it against the measurements"]
+
+
+
+def music_talk_of_tracks(answer: str, tracks: list[tuple[str, float, str | None, float | None]]) -> list[str]:
+    """music_talk_warning of a comparison of recordings all measured as speech, `tracks` (file, share, source,
+    first_seconds), each said with who measured it where the job measured any: "... but the tracks were measured as
+    speech: talk.wav by this job (80% of it a speaking voice without a steady beat) (no pitch analysis of it gave a
+    speech share); prompt.flac by its pitch analysis (93% of it a speaking voice, no chords, beat or melody): ...".
+    It had said "this job measured the recording as speech (the least share) ..." of them all, a pitch result's
+    share among them. Where every share is a pitch result's, music_talk_warning's words of the least one."""
+    if not tracks:
+        return []
+    if all(source != "measured" for _, _, source, _ in tracks):
+        return music_talk_warning(answer, min(share for _, share, _, _ in tracks), source="pitch")
+    claims = music_claims(answer)
+    if not claims:
+        return []
+    words = ", ".join(dict.fromkeys(f'"{w}"' for w in claims))
+    said = [f"{name} by this job ({share:.0%} of it {BEATLESS}) {job_measured(first)}" if source == "measured" else
+            f"{name} by its pitch analysis ({share:.0%} of it a speaking voice, no chords, beat or melody)"
+            for name, share, source, first in tracks]
+    return [f"the answer describes music ({words}), but the tracks were measured as speech: {'; '.join(said)}: "
+            "check it against the measurements"]

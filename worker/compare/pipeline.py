@@ -16,10 +16,11 @@ from worker.audio_llm.files import PARTIAL, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding, measure_speech_where_unsaid
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import (
-    NO_PITCH_SHARE,
     content,
+    job_measured,
+    measured_part,
     measured_share,
-    music_talk_warning,
+    music_talk_of_tracks,
     speech_origin,
     speech_share,
 )
@@ -45,7 +46,7 @@ def run_compare(*, audio_paths: Sequence[Path], results_dir: Path, options: Comp
     report = progress or quiet
     started = time.perf_counter()
     results_dir = Path(results_dir)
-    tracks = [_track(Path(p), results_dir) for p in audio_paths]
+    tracks = [_track(Path(p), results_dir, manager.settings) for p in audio_paths]
     facts = [t["facts"] for t in tracks]
     percent = float(manager.settings.get("LIBRARY_MIX_TEMPO_PERCENT") or MIX_TEMPO_PERCENT)
     pairs = [pair_relations(a, b, tempo_percent=percent) for a, b in itertools.combinations(facts, 2)]
@@ -99,8 +100,9 @@ def _resolve(options: CompareOptions, manager: ModelHost) -> tuple[CompareOption
     return dataclasses.replace(options, model_variant=choice.model_type), choice
 
 
-def _track(path: Path, results_dir: Path) -> dict[str, Any]:
-    grounding = measure_speech_where_unsaid(find_grounding(results_dir, path.stem), audio_path=path)
+def _track(path: Path, results_dir: Path, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    grounding = measure_speech_where_unsaid(find_grounding(results_dir, path.stem), audio_path=path,
+                                            settings=settings)
     features = _read(results_dir / safe_name(f"features_{path.stem}.json"))
     lyrics = _read(results_dir / safe_name(f"lyrics_{path.stem}.json"))
     sources = grounding.sources + [n for n, d in ((f"features_{path.stem}.json", features),
@@ -113,7 +115,8 @@ def _track(path: Path, results_dir: Path) -> dict[str, Any]:
              "speech_share": measured_share(measured), **speech_origin(measured)}
     return {"facts": facts, "music": describe_music(grounding.pitch)
             if grounding.pitch else "", "themes": themes[:MAX_LYRICS_CHARS], "sources": sources,
-            "has_features": features is not None, "speech": speech_share(measured)}
+            "has_features": features is not None, "speech": speech_share(measured),
+            "first_seconds": measured_part(measured)}  # of a longer file, where the job measured its start
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:
@@ -190,7 +193,7 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
                        f"{' and '.join(missing)}")
     spoken = [t for t in tracks if t.get("speech") is not None]
     for t in spoken:  # who measured it: this job, where no pitch result said (it had read as pitch's word)
-        by = (f" by this job {NO_PITCH_SHARE}"
+        by = (f" by this job {job_measured(t.get('first_seconds'))}"
               if t["facts"].get("speech_source") == "measured" else "")
         out.append(f"{t['facts']['file']} was measured as speech ({t['speech']:.0%} of it a speaking voice){by}, "
                    "not music: it was compared as a spoken recording, not by key, tempo or mixing")
@@ -198,9 +201,9 @@ def _warnings(tracks: Sequence[Mapping[str, Any]], generated: Mapping[str, Any],
         out.append("the comparison was cut at max_new_tokens (finish_reason: length)")
     answer = str(generated.get("response") or "")
     if spoken and len(spoken) == len(tracks):  # music words of a comparison of speech alone (with music: its own)
-        # said as the job's measure where any of them is (the pitch wording names the music analysis alone)
-        measured = any(t["facts"].get("speech_source") == "measured" for t in spoken)
-        out += music_talk_warning(answer, min(t["speech"] for t in spoken), source="measured" if measured else "pitch")
+        # each track with who measured it, where the job measured any (a pitch result's share had been put to the job)
+        out += music_talk_of_tracks(answer, [(t["facts"]["file"], t["speech"], t["facts"].get("speech_source"),
+                                              t.get("first_seconds")) for t in spoken])
     # SmolLM2's often loops (a stranger's); what it claims before and inside the loop is still checked: a looping
     # comparison's "Track 1 has a tempo of 19.2 BPM" (measured 93.0) had gone without a word
     return (out + loop_warning(answer)

@@ -14,7 +14,14 @@ from worker.audio_llm.files import PARTIAL, TRANSCRIPT_PATTERNS, partial_note
 from worker.audio_llm.grounding import describe_music, find_grounding, measure_speech_where_unsaid
 from worker.audio_llm.passes import ModelHost
 from worker.audio_llm.speech import content as measured_content
-from worker.audio_llm.speech import measured_as_speech, measured_share, music_talk_warning, speech_origin, speech_share
+from worker.audio_llm.speech import (
+    measured_as_speech,
+    measured_part,
+    measured_share,
+    music_talk_warning,
+    speech_origin,
+    speech_share,
+)
 from worker.errors import AudioError, JobStopped
 from worker.files import remove_result, safe_name, write_json_atomic, write_text_atomic
 from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
@@ -52,7 +59,8 @@ def run_lyrics(*, audio_path: Path, results_dir: Path, options: LyricsOptions, p
     sees_image = image_path is not None and "image" in manager.registry[options.model_variant].get("modalities", ())
     # the speech share measured here where no pitch result says (worker/music/speech_share.py): an audiobook with a
     # transcript alone had been asked "what the song is about"
-    grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path)
+    grounding = measure_speech_where_unsaid(find_grounding(results_dir, audio_path.stem), audio_path=audio_path,
+                                            settings=manager.settings)
     measured = grounding.speech
     speech = speech_share(measured)  # measured as speech: its words are asked about as spoken, not sung
     text, cut = lyrics_prompt(lines, language=transcript.get("language"),
@@ -102,11 +110,11 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     """`pitch`: the session's music analysis of the file, or the job's own speech measure where it has no share
     (worker/music/speech_share.py), whose speech_share tells speech from song (`content`, `speech_source`)."""
     flagged = explicit_words(lines)
-    speech, origin = speech_share(pitch), speech_origin(pitch)
+    speech, origin, first = speech_share(pitch), speech_origin(pitch), measured_part(pitch)
     warnings = []
     if speech is not None:  # an audiobook's transcript had been analysed as a song's lyrics, unsaid; who measured
         # it is said (a share this job measured had been put to "the music analysis")
-        warnings.append(measured_as_speech(speech, source=origin["speech_source"])
+        warnings.append(measured_as_speech(speech, source=origin["speech_source"], first_seconds=first)
                         + ": its transcript was analysed as spoken words, not as a song's lyrics")
     if generated["finish_reason"] == "length":
         warnings.append("the analysis was cut at max_new_tokens (finish_reason: length)")
@@ -126,7 +134,8 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     doubted = "the analysis read a doubtful transcript" if lines else "the transcript is doubtful"
     warnings += [f"{doubted}: {w}" for w in transcript.get("warnings") or [] if w.startswith(DOUBTS)]
     analysis, notes = read_answer(generated["response"], heard_words=bool(lines))
-    warnings += notes + music_talk_warning(generated["response"], speech, source=origin["speech_source"])
+    warnings += notes + music_talk_warning(generated["response"], speech, source=origin["speech_source"],
+                                           first_seconds=first)
     unheard = unheard_quotes(generated["response"], [line["text"] for line in lines])
     if (said := unheard_warning(unheard)) is not None:
         warnings.append(said)

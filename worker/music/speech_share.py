@@ -39,44 +39,59 @@ from .onsets import SILENCE_RMS, OnsetScan
 from .speech import SpeechScan, without_steady_beats
 
 log = logging.getLogger(__name__)
-MEASURE_SECONDS = 600.0  # s of a file measured at most: bounds the time and memory of a job that asked for words
+# s of a file measured at most: bounds the time and memory of a job that asked for words (the default of the
+# SPEECH_MEASURE_SECONDS setting, which the jobs pass as `max_seconds`)
+MEASURE_SECONDS = 600.0
 
 
-def with_speech_share(pitch: Mapping[str, Any] | None, *, audio_path: Path) -> Mapping[str, Any] | None:
+def with_speech_share(pitch: Mapping[str, Any] | None, *, audio_path: Path,
+                      max_seconds: float = MEASURE_SECONDS) -> Mapping[str, Any] | None:
     """`pitch` where it holds a speech_share; else {"speech_share": measured here, "speech_measured_seconds": of
-    how much}, for worker/audio_llm/speech.py's content() and speech_share(); `pitch` as it was where the file
+    how much, "speech_measured_whole": whether that was the whole file (false: its first `max_seconds`, which the
+    warnings say)}, for worker/audio_llm/speech.py's content() and speech_share(); `pitch` as it was where the file
     cannot be measured (too short for the pitch job, undecodable: the job goes on as before, unmeasured)."""
     if measured_share(pitch) is not None:
         return pitch
     try:
-        share, seconds = measure_speech_share(audio_path=audio_path)
+        share, seconds, whole = _measure(Path(audio_path), max_seconds)
     except (AudioError, OSError, RuntimeError, ValueError) as e:  # a decoder's own errors are among these
         log.info("speech share of %s not measured: %s", Path(audio_path).name, e)
         return pitch
-    return {"speech_share": share, "speech_measured_seconds": round(seconds, 3)}
+    return {"speech_share": share, "speech_measured_seconds": round(seconds, 3), "speech_measured_whole": whole}
 
 
 def measure_speech_share(*, audio_path: Path, max_seconds: float = MEASURE_SECONDS) -> tuple[float, float]:
     """(the share of `audio_path`'s first `max_seconds` that is speech without music, 0..1, rounded as
     pitch_<stem>.json's `speech_share` is (0.0 for silence); the seconds measured). Raises AudioError for a file
     the pitch job would refuse as too short."""
+    share, seconds, _ = _measure(Path(audio_path), max_seconds)
+    return share, seconds
+
+
+def _measure(audio_path: Path, max_seconds: float) -> tuple[float, float, bool]:
+    """measure_speech_share's (share, seconds) and whether those seconds are the whole file (no sample past them)."""
     from .pipeline import _check_duration as check_duration  # the music stages, imported when a file is measured
 
-    info = stream_info(Path(audio_path))
+    info = stream_info(audio_path)
+    cut = [False]  # a sample past max_seconds was decoded: the file is longer than what is measured
 
     def blocks():
         left = int(max_seconds * chroma_mod.SR)
-        for block in mono_blocks(Path(audio_path), target_sr=chroma_mod.SR):
-            block = block[:left]
-            left -= len(block)
-            yield block if np.all(np.isfinite(block)) else np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-            if left <= 0:  # the rest is not decoded
+        for block in mono_blocks(audio_path, target_sr=chroma_mod.SR):
+            if left <= 0:  # a block past the span (one ended exactly at it): the file goes on
+                cut[0] = cut[0] or len(block) > 0
+                return
+            part = block[:left]
+            left -= len(part)
+            yield part if np.all(np.isfinite(part)) else np.nan_to_num(part, nan=0.0, posinf=0.0, neginf=0.0)
+            if len(part) < len(block):  # the rest is not decoded
+                cut[0] = True
                 return
 
     scan = stream.scan(blocks())
     check_duration(scan.duration)
     if scan.rms < SILENCE_RMS or scan.peak <= 0:
-        return 0.0, scan.duration
+        return 0.0, scan.duration, not cut[0]
     gain = np.float32(1.0 / scan.peak)
     speech_scan = SpeechScan()
     onsets = OnsetScan(tuning_cents=scan.tuning_cents, n_samples=scan.n_samples, source_sr=info.sample_rate)
@@ -90,4 +105,4 @@ def measure_speech_share(*, audio_path: Path, max_seconds: float = MEASURE_SECON
         activation = beatnet.activations(logmel) if logmel is not None else None
         if activation is not None:
             speech = without_steady_beats(speech, activation[0], fps=ONSET_FPS)
-    return round(min(1.0, speech.share(scan.duration)), 3), scan.duration
+    return round(min(1.0, speech.share(scan.duration)), 3), scan.duration, not cut[0]

@@ -17,7 +17,7 @@ from .client import MusicAnalyzer, new_idempotency_key
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, MusicAnalyzerError, UsageError
 from .model_check import check_models
 from .records import TERMINAL_STATES
-from .summary import brief
+from .summary import brief, partial_kept
 from .ui import Output, Tracker
 from .watching import Follower, ask_cancel
 from .webhooks import check_with_server, webhook_args
@@ -269,7 +269,9 @@ def run_job(batch: Batch, rel: str, name: str, analysis: Analysis) -> None:
         if followed.record is None:
             raise followed.error or MusicAnalyzerError(f"lost job {job_id}", code="unreachable")
         record: dict[str, Any] = dict(followed.record)
-        state.update_job(rel, analysis.name, state=record["state"], error=record.get("error"), brief=brief(record))
+        # `kept`: what a job stopped midway (time limit, cancel) kept of its text, which the cell says too
+        state.update_job(rel, analysis.name, state=record["state"], error=record.get("error"), brief=brief(record),
+                         kept=partial_kept(record))
         if started_now or record["state"] != "canceled" or batch.stop.is_set():
             return
 
@@ -280,7 +282,7 @@ def start(batch: Batch, rel: str, name: str, analysis: Analysis, known: dict[str
     # a key recorded without a job id: the request may have reached the server; the same key finds its job
     key = known.get("key") if not known.get("job_id") else None
     key = key or new_idempotency_key()
-    state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None)
+    state.update_job(rel, analysis.name, key=key, job_id=None, state=None, error=None, kept=None)
     try:
         created = batch.client.start_job(analysis.job_type, state.session_id, file=name,
                                          options=analysis.options, idempotency_key=key, **batch.hook)
@@ -312,7 +314,7 @@ def outcome(batch: Batch, path: Path) -> dict[str, Any]:
         status = "done earlier" if rel in batch.skipped else "done"
     return {"file": rel, "name": entry.get("name"), "status": status, "skipped": rel in batch.skipped,
             "error": entry.get("error"),
-            "jobs": {n: {k: j.get(k) for k in ("job_id", "state", "brief", "error")} for n, j in jobs.items()}}
+            "jobs": {n: {k: j.get(k) for k in ("job_id", "state", "brief", "error", "kept")} for n, j in jobs.items()}}
 
 
 def report(batch: Batch, rows: list[dict[str, Any]]) -> None:

@@ -59,8 +59,34 @@ NO_KEY = "no clear key"  # the key line of a result without a key, and how the s
 UNCERTAIN_KEY_WARNING = "key uncertain"  # how the server's pitch warnings begin for a key under its confidence bar
 
 
+# where each job type that keeps a stopped generation's text holds it (of those `batch` runs, only --llm's gemma_3n
+# does: features, pitch, stems and Whisper keep nothing when stopped); chunk notes are text an analysis kept too
+KEPT_TEXT = {"gemma_3n": "analysis_summary", "lyrics": "analysis_text", "compare": "comparison",
+             "generate": "response", "library_ask": "answer"}
+KEPT_AS = {"time_limit": "time limit", "canceled": "canceled"}  # a kept text's cell begins with why it stopped
+
+
+def partial_kept(job: dict[str, Any]) -> dict[str, Any] | None:
+    """What a failed (time limit) or canceled job kept of its text, its `result` marked `partial`: {"finish_reason",
+    "words" (of the text kept, chunk notes included), "files" (the session's partial_... files)}; else None."""
+    result = job.get("result")
+    if job.get("state") not in ("failed", "canceled") or not isinstance(result, dict) or not result.get("partial"):
+        return None
+    texts = [result.get(KEPT_TEXT.get(str(job.get("type")), "")) or ""]
+    texts += [n.get("text") or "" for n in result.get("chunk_notes") or [] if isinstance(n, dict)]
+    words = sum(len(str(t).split()) for t in texts)
+    if not words:
+        return None
+    return {"finish_reason": result.get("finish_reason"), "words": words, "files": list(result.get("files") or [])}
+
+
 def brief(job: dict[str, Any]) -> str:
-    """One short phrase for a table cell: "C major · 120.0 BPM", "-14.2 LUFS", or the state / error."""
+    """One short phrase for a table cell: "C major · 120.0 BPM", "-14.2 LUFS", or the state / error; a job stopped
+    midway that kept its text says so, "time limit: partial text kept, 212 words" (it had read "failed: the job ran
+    longer than the server's limit ...", as if nothing were kept: the text was in the session's partial_... files)."""
+    if (partial := partial_kept(job)) is not None:
+        why = KEPT_AS.get(str(partial["finish_reason"]), str(job.get("state")))
+        return f"{why}: partial text kept, {partial['words']} word{'s' if partial['words'] != 1 else ''}"
     if job.get("state") == "failed":
         return "failed: " + str((job.get("error") or {}).get("message", ""))
     if job.get("state") != "succeeded":

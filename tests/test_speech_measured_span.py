@@ -152,3 +152,17 @@ def test_a_comparison_of_a_track_measured_whole_and_one_by_pitch_names_each(sess
                         f"talk.wav by this job ({talk:.0%} of it a speaking voice without a steady beat) ({NO_PITCH})"
                         f"; prompt.flac by its pitch analysis ({prompt:.0%} of it a speaking voice, no chords, beat "
                         "or melody): check it against the measurements"), said
+
+
+def test_an_audio_llm_analysis_measures_the_span_its_settings_give(session, manager, monkeypatch, tmp_path):
+    """The gemma_3n analysis reads SPEECH_MEASURE_SECONDS as lyrics and compare do (its music-talk warning then
+    says the span, music_talk_warning's `first_seconds`, as the lyrics one above)."""
+    from worker.audio_llm.options import Gemma3NOptions
+    from worker.audio_llm.pipeline import run_gemma3n
+
+    span = lower_span(manager, monkeypatch)
+    (tmp_path / "results").mkdir()
+    result = run_gemma3n(manager=manager, audio_path=session / "uploads" / "talk.wav", results_dir=tmp_path / "results",
+                         options=Gemma3NOptions(task="analyze", model_variant="smollm2-135m", temperature=0,
+                                                max_new_tokens=8))
+    assert (result["speech_source"], result["speech_measured_seconds"]) == ("measured", span), result

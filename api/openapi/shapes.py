@@ -58,7 +58,8 @@ SPEECH_SOURCE = {"anyOf": [{"enum": ["pitch", "measured"]}, {"type": "null"}],
                                 "finder and beat check, on the file's first 10 minutes at most); null: no share."}
 SPEECH_MEASURED_SECONDS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}],
                            "description": "With speech_source measured: the seconds of the file the job measured "
-                                          "(its first 600 at most); null otherwise."}
+                                          "(its first SPEECH_MEASURE_SECONDS, 600 by default, at most: "
+                                          "the warnings say where the file is longer); null otherwise."}
 
 
 SPEECH_SHARE = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],

@@ -4,6 +4,7 @@ One full analysis per item (the pipeline's own chroma, beats and key); bench/cho
 and scores the chord decoder in seconds. Output: one .npz per item under --out.
 
 Usage: python bench/chord_cache.py --out /work/testset/chordexp [--split test|train]
+       python bench/chord_cache.py --out DIR --items bench/out/mma_fit   (every item of one rendered folder)
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ TESTSET = ROOT / "bench" / "out" / "pitch_testset"
 CORPUS = ROOT / "bench" / "out" / "music_train"
 
 
-def items(split: str) -> list[tuple[Path, dict]]:
+def items(split: str | None, folders: tuple[Path, ...] = (TESTSET, CORPUS)) -> list[tuple[Path, dict]]:
     out = []
-    for folder in (TESTSET, CORPUS):
+    for folder in folders:
         for m in json.loads((folder / "manifest.json").read_text()):
-            if m["split"] == split and m.get("chords"):
+            if split in (None, m["split"]) and m.get("chords"):
                 out.append((folder, m))
     return out
 
@@ -41,6 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--items", type=Path, default=None,
+                    help="cache every item of this rendered folder (e.g. an MMA family) instead of a split")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     captured: dict = {}
@@ -52,7 +55,7 @@ def main() -> None:
 
     pipeline._chords = spy
     opts = PitchOptions(include=("key", "chords", "tempo", "beats"))
-    for folder, m in items(args.split):
+    for folder, m in items(None, (args.items,)) if args.items else items(args.split):
         dest = args.out / f"{folder.name}__{Path(m['audio']).stem}.npz"
         if dest.exists():
             continue

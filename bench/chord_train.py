@@ -13,6 +13,8 @@ rare, hence QUALITY_BALANCE); QUALITY_BALANCE 0.75, 32 hidden 0.949; with the ne
 beats 0.952 (chosen). Not better: also training on the true beats 0.950, 600 L-BFGS steps 0.952,
 l2 1e-3 0.939, l2 1e-5 0.948, 16 hidden with context 0.948.
 
+The shipped weights (since 2026-12-07) are this model and fit with MMA's fit family added: bench/chord_mma_fit.py.
+
 Usage: python bench/chord_train.py --cache /work/testset/chordexp [--hidden 32] [--out worker/music/chord_model.npz]
        python bench/chord_train.py --cache ... --score test   (report only: the test split, old vs new)
 """
@@ -129,7 +131,9 @@ def exact_score(ref: list, est: list, duration: float) -> float:
     return float(np.mean([r[i] == e[i] for i in m])) if m else 1.0
 
 
-def design(items: list[dict], *, true_beats: bool) -> dict:
+def design(items: list[dict], *, true_beats: bool, family_weight: dict[str, float] | None = None) -> dict:
+    """Features, labels and weights of every beat: each family weighs the same (times `family_weight`'s factor,
+    1 where it names none), and inside a family each soundfont the same."""
     xs, gs, ys, kbs, ws = [], [], [], [], []
     groups = defaultdict(int)
     rows = []
@@ -151,7 +155,8 @@ def design(items: list[dict], *, true_beats: bool) -> dict:
         ys.append(y)
         kbs.append(np.tile(chordmodel.key_bias_index(d["key"]), (len(y), 1)))
         g = (d["family"], d["soundfont"])
-        ws.append(np.full(len(y), 1.0 / (groups[g] * fam_groups[d["family"]] * len(fam_groups))))
+        factor = (family_weight or {}).get(d["family"], 1.0)
+        ws.append(np.full(len(y), factor / (groups[g] * fam_groups[d["family"]] * len(fam_groups))))
     y_all, w_all = np.concatenate(ys), np.concatenate(ws)
     # rare qualities (7ths are ~6 % of beats) weigh more, or the model learns never to say them
     quality = np.minimum(y_all // 12, 3)

@@ -7,8 +7,8 @@ accompaniment), and its held-out family's chord root is 0.873 against the test s
 same model on the same fit data plus the MMA fit family (seed 993000) as one family at half a family's weight
 (chosen by `--cv` on fit data; its four metres as four families would have made it two thirds of the fit) and
 scores:
-- the test split (its 289 items with chords; it must not lose chord root), with the shipped weights, a refit on the old fit data
-  alone (what the training script reproduces today) and the refits with MMA;
+- the test split (its 289 items with chords; it must not lose chord root), with the shipped weights, a refit on the
+  old fit data alone (what the training script reproduces today) and the refits with MMA;
 - the held-out MMA family (seed 991000) by style-file folds: MMA's style files split in two (alternately in sorted
   order within each metre, over both families' charts), a model fitted on the fit charts of one half scores the
   held-out charts of the other half, so every held-out chart is scored by a model that never heard its style file.

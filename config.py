@@ -105,6 +105,7 @@ DEFAULTS: dict[str, Any] = {
     # one user's share of a process (api/waits.py): past it a wait is answered at once, a stream ends after the state
     "WAITS_PER_USER": 4,  # long polls (?wait=, Prefer: wait, a body's wait) of one user held at once per process
     "STREAMS_PER_USER": 100,  # event streams of one user held at once per process
+    "UPLOADS_PER_USER": 2,  # uploads of one user read and checked at once per API process (past it: 429)
     # Models
     "MODELS_DIR": "./models",
     "HF_TOKEN": "",
@@ -164,7 +165,7 @@ POSITIVE = frozenset({
     "MAX_ACTIVE_JOBS_PER_USER",
     "JOB_TTL_SECONDS",
     "EVENTS_HEARTBEAT_SECONDS", "EVENTS_MAX_LISTENERS", "WAITS_PER_USER", "STREAMS_PER_USER",
-    "SPEECH_MEASURE_SECONDS"})
+    "UPLOADS_PER_USER", "SPEECH_MEASURE_SECONDS"})
 MINIMUM = {"HEARTBEAT_SECONDS": 0.1}  # seconds: a worker's beat is one Redis write
 MAXIMUM = {"PORT": 65535, "MAX_UPLOAD_BYTES": 2**62}  # a TCP port; nginx's client_max_body_size (1e30 failed it)
 CHOICES = {"FRONT": ("auto", "nginx", "none"), "EVENTS_SERVER": ("auto", "gevent", "api"),

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import uuid
+from contextlib import nullcontext
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
@@ -17,6 +18,7 @@ from api.quota import require_quota, require_session_count, require_session_room
 from api.result_sources import upload_stem, with_sources
 from api.session_order import modified_time, page_by_modified, read_order
 from api.uploads import discard_spool, save_uploads, upload_info, upload_limits
+from api.waits import TooManyUploadsError, uploads
 from config import AUDIO_FILE_TYPES, data_dir
 from disk_space import require_room
 from jobs import metrics
@@ -142,12 +144,16 @@ def upload_files(session_id: str):
             require_session_count(store)
         # the owner's quota, also before the body is read (without a Content-Length: only a quota already full)
         require_quota(store, incoming_bytes=request.content_length or 0)
-        saved = save_uploads(store, session_id, request.files.getlist("file"),
-                             allowed=set(AUDIO_FILE_TYPES),
-                             limits=upload_limits(current_app.config),
-                             max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]),
-                             max_samples=float(current_app.config["MAX_REQUEST_SAMPLES"]),
-                             max_sessions=session_limit(store))
+        shares = uploads()  # its files' check holds this thread for seconds: one user may not hold them all
+        with shares.share(access.caller().name) if shares is not None else nullcontext(True) as held:
+            if not held:  # before the body is read: nothing stored
+                raise TooManyUploadsError(int(current_app.config["UPLOADS_PER_USER"]))
+            saved = save_uploads(store, session_id, request.files.getlist("file"),
+                                 allowed=set(AUDIO_FILE_TYPES),
+                                 limits=upload_limits(current_app.config),
+                                 max_image_pixels=int(current_app.config["MAX_IMAGE_PIXELS"]),
+                                 max_samples=float(current_app.config["MAX_REQUEST_SAMPLES"]),
+                                 max_sessions=session_limit(store))
     finally:
         discard_spool()
     metrics.UPLOAD_BYTES.inc(sum(f["bytes"] for f in saved))

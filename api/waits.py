@@ -1,4 +1,4 @@
-"""One user's share of the requests a process holds while they wait: long polls and event streams.
+"""One user's share of the requests a process holds for long: long polls, event streams and uploads being checked.
 
 A waiting request holds what its process serves requests with: one of the API's gthread threads (8 per process)
 or a greenlet and a Redis connection of the events server (EVENTS_MAX_LISTENERS). One user's waits could take them
@@ -17,6 +17,13 @@ Past a user's share (WAITS_PER_USER long polls, STREAMS_PER_USER event streams, 
 a wait is a preference, so the answer comes at once, as it does when the job outlasts the wait (202 with the job,
 or its current record), and a stream sends the job's current state and ends, asking the client (EventSource, the
 Python client) to reconnect after BUSY_RETRY_MILLISECONDS: such a user's extra streams become a slow poll.
+
+An upload holds its thread while each of its files is decoded to check it (seconds for a long file: ~6.5 s for a
+59-minute Ogg alone, ~80 s each with 16 at once on 2 cores). In a process with a pool of threads, uploads being read
+and checked take the same half of the threads as the waits, and one user at most UPLOADS_PER_USER of them; past
+either the upload is refused before its body is read, 429 `too_many_uploads` with Retry-After (nothing is stored, so
+the client sends it again then). A reliability trial's 16 uploads at once of one user's 40 MB hour-long Ogg had held
+all 2 x 8 threads: another user's GET /sessions waited 60 s and more, and 4 of the 16 got nginx's 504 after 61 s.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from worker.errors import MusicAnalyzerError
 
 BUSY_RETRY_MILLISECONDS = 10_000  # when a stream past the share ends, its client reconnects after this
 PROBE_RETRY_AFTER_SECONDS = 5
+UPLOAD_RETRY_AFTER_SECONDS = 5
 
 
 class TooManyWaitsError(MusicAnalyzerError):
@@ -45,6 +53,19 @@ class TooManyWaitsError(MusicAnalyzerError):
         super().__init__(f"you already hold {per_user} waiting requests here (WAITS_PER_USER), or this server's "
                          f"threads for waiting are all taken; try again in {PROBE_RETRY_AFTER_SECONDS} s")
         self.headers = {"Retry-After": str(PROBE_RETRY_AFTER_SECONDS)}
+
+
+class TooManyUploadsError(MusicAnalyzerError):
+    """An upload past the caller's share of this process's threads (uploads()): refused before its body is read."""
+
+    code = "too_many_uploads"
+    http_status = 429
+
+    def __init__(self, per_user: int):
+        super().__init__(f"you already have {per_user} uploads being checked here (UPLOADS_PER_USER), or this "
+                         f"server's threads for long requests are all taken: nothing was stored; send it again in "
+                         f"{UPLOAD_RETRY_AFTER_SECONDS} s")
+        self.headers = {"Retry-After": str(UPLOAD_RETRY_AFTER_SECONDS)}
 
 
 class Shares:
@@ -132,6 +153,13 @@ def waits() -> ThreadBound:
 def streams() -> ThreadBound:
     """GET /jobs/<id>/events."""
     return ThreadBound(_slots("stream_slots", "STREAMS_PER_USER"), thread_slots())
+
+
+def uploads() -> ThreadBound | None:
+    """Uploads being read and checked, in a process with a pool of threads (None elsewhere: a thread per request,
+    nothing to run out of)."""
+    threads = thread_slots()
+    return None if threads is None else ThreadBound(_slots("upload_slots", "UPLOADS_PER_USER"), threads)
 
 
 ALL_USERS = "*"  # the key of the process's own share (thread_slots): all users together

@@ -110,6 +110,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "too_many_attempts": (429, "Too many failed logins from this client or for this name; see Retry-After."),
     "too_many_jobs": (429, "The job's owner already has MAX_ACTIVE_JOBS_PER_USER jobs queued or running on its queue."),
     "too_many_waits": (429, "POST /jobs/probe: the caller already holds WAITS_PER_USER waiting requests here."),
+    "too_many_uploads": (429, "An upload while the caller already has UPLOADS_PER_USER uploads being checked in this "
+                              "API process (or half its threads are held by long requests): nothing was stored; "
+                              "send it again after Retry-After."),
     "internal_error": (500, "An unexpected error; quote the request id (X-Request-ID) when reporting it."),
     "error": (500, "A failure without a more specific code."),
     "model_error": (500, "The model failed while loading or generating."),

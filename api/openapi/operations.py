@@ -81,6 +81,8 @@ OPERATIONS: dict[str, Op] = {
          413: "Over MAX_UPLOAD_BYTES, or the files together over MAX_REQUEST_SAMPLES.",
          415: "Not audio of an accepted format, or a body that is not multipart/form-data.",
          422: "Audio that cannot be used (corrupt, empty, too long).",
+         429: "Too many failed logins, or (`too_many_uploads`) the caller already has UPLOADS_PER_USER uploads "
+              "being checked in this process: nothing stored, send it again after Retry-After.",
          507: "The disk is full, or the upload would leave less than MIN_FREE_DISK_MB free "
               "(`insufficient_storage`); it would take the owner past USER_STORAGE_MB (`storage_quota_exceeded`)."},
         multipart=True, query=(OWNER,), description="Creates the session when it does not exist yet."),

@@ -29,7 +29,7 @@ from ._version import __version__
 from .errors import MusicAnalyzerError, UsageError, error_from, job_error, network_reason
 from .following import AWAY_PATIENCE_SECONDS, follow, wait_job
 from .library import LibraryAPI
-from .multipart import FilePart
+from .multipart import send_file
 from .paths import comma_list, job_segment, segment, server_url, session_segment
 from .records import Job, JobEvent, Session, SessionSummary, Upload
 from .tokens import TokensAPI
@@ -211,17 +211,17 @@ class MusicAnalyzer:
         return cast(dict[str, Any], self._json("DELETE", path, params=params))
 
     def upload(self, session_id: str, path: str | os.PathLike[str], *, name: str | None = None) -> Upload:
-        """Upload one file (an upload to a new session id creates it); returns the name the server gave it. Never
-        retried: a repeated upload would be stored a second time under another name."""
+        """Upload one file (to a new session id: made); the name it got. Sent again only if not stored: send_file."""
         path = Path(path)
         try:
             fh = path.open("rb")
         except OSError as e:  # as every failure is (a missing file had been a bare FileNotFoundError)
             raise UsageError(f"{path}: {e.strerror or e}", code="file_unreadable") from e
         with fh:  # streamed from the file (multipart.py): requests' `files=` had held all of it in memory
-            part = FilePart("file", name or path.name, fh)
-            body = self._json("POST", f"/sessions/{session_segment(session_id)}/files", data=part,
-                              headers={"Content-Type": part.content_type}, timeout=max(self.timeout, 600.0))
+            body = send_file(lambda part: self._json(
+                "POST", f"/sessions/{session_segment(session_id)}/files", data=part,
+                headers={"Content-Type": part.content_type}, timeout=max(self.timeout, 600.0)),
+                fh, name or path.name, retries=self.retries, most_wait=RETRY_AFTER_MAX_SECONDS)
         return cast(Upload, body["files"][0])
 
     def download(self, session_id: str, name: str, dest: str | os.PathLike[str], *,

@@ -10,9 +10,10 @@ transfer, is sent, as before.
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 from urllib3.fields import RequestField
 
@@ -48,3 +49,21 @@ class FilePart:
             left -= len(chunk)
             yield chunk
         yield self._tail
+
+
+def send_file(send: Callable[[FilePart], Any], fh: BinaryIO, filename: str, *, retries: int, most_wait: float) -> Any:
+    """`send` a FilePart of `fh` as field `file`; sent again from the start, up to `retries` times, where the server
+    stored nothing and says to send it later: 429 too_many_uploads (the user's uploads being checked at once, each
+    holding a server thread while its audio is decoded), after its Retry-After (at most `most_wait` s)."""
+    from .errors import MusicAnalyzerError
+
+    start = fh.tell()
+    for attempt in range(retries + 1):
+        fh.seek(start)
+        try:
+            return send(FilePart("file", filename, fh))
+        except MusicAnalyzerError as e:
+            if e.code != "too_many_uploads" or attempt >= retries:
+                raise
+            time.sleep(min(e.retry_after or 5.0, most_wait))
+    raise AssertionError("unreachable")

@@ -92,25 +92,36 @@ export function upload(sessionId, file, onProgress, signal, owner = ownerOf(sess
   return new Promise((resolve, reject) => {
     const canceled = () => new ApiError(0, UPLOAD_CANCELED, 'canceled: not uploaded');
     if (signal?.aborted) { reject(canceled()); return; }
-    const xhr = new XMLHttpRequest();
-    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
-    xhr.addEventListener('abort', () => reject(canceled()));
-    xhr.open('POST', at(sessionPath(sessionId, '/files', owner)));
-    xhr.responseType = 'json';
-    xhr.upload.addEventListener('progress', (e) => {
-      if (e.lengthComputable) onProgress(e.loaded / e.total);
-    });
-    xhr.addEventListener('load', () => {
-      const body = xhr.response;
-      if (xhr.status === 201) resolve(body);
-      else if (!body?.error && [502, 503, 504].includes(xhr.status)) reject(new ApiError(xhr.status, 'server_away', SERVER_AWAY));
-      else reject(new ApiError(xhr.status, body?.error?.code ?? 'http_error',
-        body?.error?.message ?? `the upload failed (${xhr.status})`));
-    });
-    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'the upload was interrupted')));
-    const form = new FormData();
-    form.append('file', file, file.name);
-    xhr.send(form);
+    let xhr = null; // null while waiting to send it again (429 too_many_uploads)
+    signal?.addEventListener('abort', () => (xhr ? xhr.abort() : reject(canceled())), { once: true });
+    const send = () => {
+      if (signal?.aborted) { reject(canceled()); return; }
+      xhr = new XMLHttpRequest();
+      xhr.addEventListener('abort', () => reject(canceled()));
+      xhr.open('POST', at(sessionPath(sessionId, '/files', owner)));
+      xhr.responseType = 'json';
+      xhr.upload.addEventListener('progress', (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      });
+      xhr.addEventListener('load', () => {
+        const body = xhr.response;
+        if (xhr.status === 201) resolve(body);
+        else if (xhr.status === 429 && body?.error?.code === 'too_many_uploads') {
+          // the server checks a few of one user's uploads at a time and stored nothing: sent again after Retry-After
+          const after = Number.parseInt(xhr.getResponseHeader('Retry-After') ?? '', 10);
+          xhr = null;
+          onProgress(0);
+          setTimeout(send, (Number.isFinite(after) && after > 0 ? after : 5) * 1000);
+        } else if (!body?.error && [502, 503, 504].includes(xhr.status)) reject(new ApiError(xhr.status, 'server_away', SERVER_AWAY));
+        else reject(new ApiError(xhr.status, body?.error?.code ?? 'http_error',
+          body?.error?.message ?? `the upload failed (${xhr.status})`));
+      });
+      xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'the upload was interrupted')));
+      const form = new FormData();
+      form.append('file', file, file.name);
+      xhr.send(form);
+    };
+    send();
   });
 }
 

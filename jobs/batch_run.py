@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from worker.errors import InsufficientStorageError, JobCanceled, JobTimeLimitError, MusicAnalyzerError, as_storage_error
+from worker.errors import (
+    InsufficientStorageError,
+    JobCanceled,
+    JobSuperseded,
+    JobTimeLimitError,
+    MusicAnalyzerError,
+    as_storage_error,
+)
 from worker.files import remove_stale_siblings, take_back_since, writes_so_far
 from worker.progress import Progress, scaled
 
@@ -68,6 +75,8 @@ def for_each_file(ctx: JobContext, progress: Progress, run_one: RunOne, **extra:
             kept = [*results, {"filename": name, **e.finished}] if e.finished else results
             if kept:
                 e.finished = {"batch": True, "results": kept, "errors": errors, "canceled_at": name}
+            raise
+        except JobSuperseded:  # another attempt runs the job: this one stops, whatever file it was on
             raise
         except (InsufficientStorageError, JobTimeLimitError) as e:
             # a full disk fails the next file too, and the job's time is up: stop here, keeping what is done

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from worker.errors import JobCanceled, JobTimeLimitError
+from worker.errors import JobCanceled, JobSuperseded, JobTimeLimitError
 from worker.progress import current_detail
 
+from . import keys
 from .estimates import event_eta, expected_run
+from .keys import text
 from .queue_storage import QueueStorageFull
 
 if TYPE_CHECKING:
@@ -53,8 +55,12 @@ def shown_change(fraction: float, stage: str, last_fraction: float | None, last_
 
 
 def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, started_at: float | None = None,
-             limit_seconds: float | None = None) -> Callable[[float, str], None]:
-    """See JobStore.reporter."""
+             limit_seconds: float | None = None, attempt: int | None = None) -> Callable[[float, str], None]:
+    """See JobStore.reporter. `attempt`: the record's `attempts` as this run started it; a record no longer running
+    that attempt (re-queued and started again while this process ran on, or ended) raises JobSuperseded before
+    anything is written (both attempts had run to their end, writing the same record and files: a reliability trial
+    SIGSTOPped a CPU worker's main process, its heartbeat expired, its job was re-queued, and once resumed its pool
+    ran both attempts, the record's progress flipping between them)."""
     last_time, last_stage, last_fraction = 0.0, "", None
     last_detail: tuple | None = None  # what the last written detail showed moving (tokens, layers read)
     try:  # (Redis away now: no progress webhooks nor history for this attempt; the job goes on, see below)
@@ -81,7 +87,10 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
                 stage != last_stage or fraction >= 1.0 or now - last_time >= min_interval)
             detail = current_detail() if shown or now - last_time >= DETAIL_SECONDS else None
             moved = _moved(detail)
-            if shown or (detail is not None and moved != last_detail):
+            writes = shown or (detail is not None and moved != last_detail)
+            if attempt and (writes or now - last_time >= DETAIL_SECONDS) and superseded(store, job_id, attempt):
+                raise JobSuperseded(f"job {job_id}'s attempt {attempt} is no longer the one its record runs")
+            if writes:
                 eta = event_eta(fraction, begun, expect, detail)
                 store.progress(job_id, fraction, stage, generation=detail, eta=eta)
                 last_time, last_stage, last_fraction, last_detail = now, stage, fraction, moved
@@ -104,6 +113,14 @@ def reporter(store: JobStore, job_id: str, *, min_interval: float = 0.05, starte
             raise JobCanceled("the job was canceled")
 
     return report
+
+
+def superseded(store: JobStore, job_id: str, attempt: int) -> bool:
+    """Whether the record no longer runs `attempt` (a record gone is left to the runner: job_gone)."""
+    state, attempts = store.r.hmget(keys.job(job_id), ["state", "attempts"])
+    if state is None:
+        return False
+    return text(state) != "running" or int(attempts or 0) != attempt
 
 
 def _moved(detail: dict | None) -> tuple | None:

@@ -22,7 +22,7 @@ import redis
 from flask import current_app
 
 from storage import SessionStore
-from worker.errors import InsufficientStorageError, JobCanceled, MusicAnalyzerError, as_storage_error
+from worker.errors import InsufficientStorageError, JobCanceled, JobSuperseded, MusicAnalyzerError, as_storage_error
 from worker.files import drop_earlier, recording_writes, take_back
 from worker.options import JobOptions
 
@@ -149,6 +149,7 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
     writes, attempt = svc.jobs.writes, int((record or {}).get("attempts") or 0)
     on_write = (lambda path, becomes, restores: writes.note(job_id, attempt, path, becomes, restores=restores)
                 ) if writes else None
+    superseded = False
     with recording_writes(on_write=on_write) as written:
         try:
             if record is None:  # expired or deleted between start() and here
@@ -158,6 +159,11 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             with HostPool(svc.redis, lease_seconds=svc.workers.ttl_seconds).counting(
                     job_id, record.get("queue") == current_app.config["CPU_QUEUE"]):
                 result = _work(svc, record, job_type, started_at=started)
+        except JobSuperseded as e:  # another attempt runs the job now: its record and its listing are that one's
+            superseded = True
+            take_back(written)
+            log.warning("%s: this attempt stopped, nothing recorded", e)
+            return "superseded"
         except JobCanceled as e:
             # a canceled job leaves no result file of the file it was on (no picture without its JSON); a
             # batch keeps the sets of the files it had finished, listed with the job
@@ -190,7 +196,10 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
             return "failed"
         finally:
             try:
-                svc.workers.clear_current(worker, job_id)
+                if superseded:  # the job's listing on this worker (if it runs here again) is the new attempt's
+                    svc.workers.release(worker, job_id, handle=own_handle())
+                else:
+                    svc.workers.clear_current(worker, job_id)
                 if writes is not None:  # what it wrote is its result, or was taken back above
                     writes.forget(job_id, attempt)
             except redis.RedisError:  # only the worker's list of current jobs: its next beat rewrites it
@@ -329,7 +338,7 @@ def _work(svc: Services, job: dict, job_type: str, *, started_at: float) -> dict
                          options=kind.options.from_request(params["options"], settings=settings),
                          settings=settings, services=svc, attempt=int(job.get("attempts") or 0),
                          asked_by=params.get("asked_by"))
-    return kind.work()(context, svc.jobs.reporter(job_id, started_at=started_at,
+    return kind.work()(context, svc.jobs.reporter(job_id, started_at=started_at, attempt=context.attempt,
                                                   limit_seconds=float(settings["LONGEST_JOB_SECONDS"])))
 
 

@@ -375,7 +375,7 @@ class JobStore(JobWaits, RecoveryMarks):
         return at if at is not None and at > 1e9 else None  # older versions stored "1"
 
     def reporter(self, job_id: str, *, min_interval: float = 0.05, started_at: float | None = None,
-                 limit_seconds: float | None = None) -> Callable[[float, str], None]:
+                 limit_seconds: float | None = None, attempt: int | None = None) -> Callable[[float, str], None]:
         """A progress callback for pipelines: records progress, raises JobCanceled when asked and
         JobTimeLimitError once the job has run `limit_seconds` (LONGEST_JOB_SECONDS) since `started_at`
         (time.time() when this attempt started).
@@ -384,4 +384,4 @@ class JobStore(JobWaits, RecoveryMarks):
         once per `min_interval` seconds (jobs/reporting.py); the cancel flag is checked on every call (one EXISTS).
         """
         return reporting.reporter(self, job_id, min_interval=min_interval, started_at=started_at,
-                                  limit_seconds=limit_seconds)
+                                  limit_seconds=limit_seconds, attempt=attempt)

@@ -190,3 +190,9 @@ class JobCanceled(JobStopped):
     code = "canceled"
     http_status = 409
     stopped_as = "canceled"
+
+
+class JobSuperseded(Exception):  # noqa: N818 - not an error of the job: another attempt of it runs
+    """Raised at a progress checkpoint of an attempt whose job is no longer its own: the record was re-queued (its
+    worker's heartbeat stopped while this process ran on: a paused or stopped worker, SIGSTOP, a VM paused) and another
+    attempt runs it, or its end was recorded by another process. This attempt stops without writing the record."""

@@ -160,8 +160,10 @@ def _run_started(svc: Services, job_id: str, job_type: str, *, worker: str) -> s
                     job_id, record.get("queue") == current_app.config["CPU_QUEUE"]):
                 result = _work(svc, record, job_type, started_at=started)
         except JobSuperseded as e:  # another attempt runs the job now: its record and its listing are that one's
+            # what this attempt wrote stays: the new attempt may have written the same paths since (a pause of
+            # minutes lets it finish files), and taking them back would remove its results; its own files replace
+            # these, and the same job's outputs of the same input are what they would be
             superseded = True
-            take_back(written)
             log.warning("%s: this attempt stopped, nothing recorded", e)
             return "superseded"
         except JobCanceled as e:

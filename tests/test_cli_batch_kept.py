@@ -26,10 +26,11 @@ import pytest
 from jobs.event_log import NO_EVENT_ID
 from tests.audio_synth import sine, write
 from tests.sse import open_stream
+from tests.test_api_sessions import upload
 from tests.test_cli import ma
 from tests.test_cli_batch import env
 from tests.test_gemma3n_canceled import _tokens_out
-from tests.test_time_limit_partial import ANALYSIS_LIMIT, LONG, limit_jobs, smollm2_resident, stopped
+from tests.test_time_limit_partial import ANALYSIS_LIMIT, LONG, limit_past_first_token, smollm2_resident, stopped
 
 __all__ = ["env", "smollm2_resident"]  # fixtures, used by name
 LLM = ["--llm", "analyze", "--llm-model", "smollm2-135m", "--llm-max-tokens", "4000"]
@@ -39,6 +40,12 @@ BATCHS = {"task": "analyze", "model_variant": "smollm2-135m", "max_new_tokens": 
 def words_kept(job: dict) -> int:
     result = job["result"]
     return len(result["analysis_summary"].split()) + sum(len(n["text"].split()) for n in result["chunk_notes"])
+
+
+def kept_cell(why: str, job: dict) -> str:
+    """The table's cell of a job that kept `words_kept` words ("1 word": the canceled one may have kept one)."""
+    n = words_kept(job)
+    return f"{why}: partial text kept, {n} word{'s' if n != 1 else ''}"
 
 
 def canceled_midway(client, session: str, key: str) -> dict:
@@ -69,12 +76,18 @@ def test_a_batch_says_the_text_a_stopped_llm_analysis_kept(env, client, app, mon
     session = json.loads(first.stdout)["session_id"]
     key = uuid.uuid4().hex
     canceled = canceled_midway(client, session, key)
-    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
-    r = client.post(f"/process/gemma_3n/{session}", json={**BATCHS, "file": "hum.wav", "temperature": 0,
-                                                          "prompt": LONG})
+    # its limit past its first token now, measured on the same upload in a session of its own (the batch's holds
+    # the jobs the batch sees alone)
+    measured = client.post("/sessions").json()["session_id"]
+    assert upload(client, measured, folder / "hum.wav").status_code == 201
+    body = {**BATCHS, "file": "hum.wav", "temperature": 0, "prompt": LONG}
+    limit = limit_past_first_token(client, app, monkeypatch, f"/process/gemma_3n/{measured}", body,
+                                   {"max_new_tokens": 1}, ANALYSIS_LIMIT)
+    assert client.delete(f"/sessions/{measured}").status_code == 200
+    r = client.post(f"/process/gemma_3n/{session}", json=body)
     assert r.status_code == 202, r.text
     limited = client.wait_job(r.json()["job_id"], timeout=300)
-    assert limited["error"] == stopped(ANALYSIS_LIMIT) and limited["result"]["finish_reason"] == "time_limit"
+    assert limited["error"] == stopped(limit) and limited["result"]["finish_reason"] == "time_limit"
     # the progress file as a run stopped right after starting one and while asking for the other leaves it
     data = json.loads(state_file.read_text())
     data["files"]["hum.wav"]["jobs"]["llm-analyze"] = {"key": None, "job_id": limited["job_id"], "state": None}
@@ -86,8 +99,8 @@ def test_a_batch_says_the_text_a_stopped_llm_analysis_kept(env, client, app, mon
     assert shown.returncode == 1, shown.stderr  # a job failed: as before
     rows = {cells[0]: cells[1:] for line in shown.stdout.splitlines()
             if (cells := [c.strip() for c in line.split("│") if c.strip()])[:1] in (["hum.wav"], ["drone.wav"])}
-    assert rows["hum.wav"] == ["failed", f"time limit: partial text kept, {words_kept(limited)} words"], rows
-    assert rows["drone.wav"] == ["canceled", f"canceled: partial text kept, {words_kept(canceled)} words"], rows
+    assert rows["hum.wav"] == ["failed", kept_cell("time limit", limited)], rows
+    assert rows["drone.wav"] == ["canceled", kept_cell("canceled", canceled)], rows
     assert "1 failed, 1 canceled" in shown.stdout, shown.stdout
 
     state_file.write_text(started)

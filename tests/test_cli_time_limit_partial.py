@@ -5,7 +5,8 @@ as its `result` (tests/test_time_limit_partial.py). Within the request's `wait` 
 (500, `result` and `job_id` beside `error`): the client's error had dropped both, where the same job followed after
 a 202 raised with them in `details`. The command line showed a canceled generation's text but, for a time-limited
 one or a library answer, the error alone. Over real HTTP, the session's real worker and SmolLM2, with the limits,
-prompts and fixtures of tests/test_time_limit_partial.py (its counting prompts run SmolLM2 far past them).
+prompts and fixtures of tests/test_time_limit_partial.py (each limit past its job's first token as measured by a
+short run of the same job first, tests/first_token.py; its counting prompts run SmolLM2 far past them).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from tests.test_api_sessions import upload
 from tests.test_cli import CLI, cli_env
 from tests.test_time_limit_partial import (
     ASK_LIMIT,
+    GENERATE_ROUTE,
     GENERATION_LIMIT,
     LONG,
     analysis_stopped_by_its_limit,
-    limit_jobs,
+    limit_past_first_token,
     long_question,
     smollm2_resident,
     stopped,
@@ -63,6 +65,18 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def limit_generation(client, app, monkeypatch) -> float:
+    """The limit of a generation of LONG (GENERATE), past its first token now (limit_past_first_token)."""
+    return limit_past_first_token(client, app, monkeypatch, GENERATE_ROUTE, {"prompt": LONG, **GENERATE, "wait": 300},
+                                  {"max_length": 1}, GENERATION_LIMIT)
+
+
+def limit_question(client, app, monkeypatch, question: str) -> float:
+    """The limit of a library question answered on SmolLM2 in 512 tokens at most, past its first token now."""
+    body = {"question": question, "model_type": "smollm2-135m", "max_new_tokens": 512, "wait": 300}
+    return limit_past_first_token(client, app, monkeypatch, "/library/ask", body, {"max_new_tokens": 8}, ASK_LIMIT)
+
+
 def cli(server, tmp_path, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *argv], env=cli_env(server, tmp_path), text=True, capture_output=True,
                           timeout=300, stdin=subprocess.DEVNULL)
@@ -73,13 +87,13 @@ def test_the_client_raises_a_time_limited_generation_with_its_text_so_far_within
         ma, client, app, monkeypatch):
     """Within the wait (the route's 500) and followed after a 202 (wait 0), the error carries the job's id and its
     kept result in `details` alike; the first had neither. ~8 s."""
-    limit_jobs(app, monkeypatch, GENERATION_LIMIT)
+    limit = limit_generation(client, app, monkeypatch)
     with pytest.raises(MusicAnalyzerError) as within:
         ma.generate(LONG, wait=300, **GENERATE)
     with pytest.raises(JobFailed) as followed:
         ma.generate(LONG, wait=0, **GENERATE)
     for e in (within.value, followed.value):
-        assert (e.code, e.message) == ("time_limit_exceeded", stopped(GENERATION_LIMIT)["message"]), e
+        assert (e.code, e.message) == ("time_limit_exceeded", stopped(limit)["message"]), e
         kept = e.details["result"]
         assert kept["finish_reason"] == "time_limit" and kept["response"].strip(), kept
         job = client.get(f"/jobs/{e.details['job_id']}").json()
@@ -91,11 +105,11 @@ def test_the_client_raises_a_time_limited_generation_with_its_text_so_far_within
 def test_the_client_raises_a_time_limited_library_answer_with_its_text_so_far(ma, client, key_label, app,
                                                                               monkeypatch):
     """ask() within its wait: the route's 500 with the answer so far, carried as a followed job's is. ~8 s."""
-    limit_jobs(app, monkeypatch, ASK_LIMIT)
+    limit = limit_question(client, app, monkeypatch, long_question(key_label))
     with pytest.raises(MusicAnalyzerError) as raised:
         ma.library.ask(long_question(key_label), wait=300, model_type="smollm2-135m", max_new_tokens=512)
     e = raised.value
-    assert (e.code, e.status) == ("time_limit_exceeded", 500), e
+    assert (e.code, e.status, e.message) == ("time_limit_exceeded", 500, stopped(limit)["message"]), e
     kept = e.details["result"]
     assert kept["finish_reason"] == "time_limit" and kept["partial"] is True and kept["answer"], kept
     assert kept["warnings"][0].startswith("the answer was stopped by the server's time limit"), kept["warnings"]
@@ -107,14 +121,14 @@ def test_models_generate_shows_the_text_a_time_limit_stopped_marked_partial(serv
                                                                            tmp_path):
     """On stdout the text so far, on stderr why it is partial, exit 1; with --json the kept result and its error.
     ~7 s (two runs)."""
-    limit_jobs(app, monkeypatch, GENERATION_LIMIT)
+    limit = limit_generation(client, app, monkeypatch)
     argv = ["models", "generate", LONG, "--model", "smollm2-135m", "--max-length", "4000", "--temperature", "0"]
     shown = cli(server, tmp_path, *argv)
     assert shown.returncode == EXIT_FAILED, shown.stderr
     assert f"generate: {MARK}" in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
     job_id = shown.stderr.split("generate: job ", 1)[1].split(" ", 1)[0]
     job = client.get(f"/jobs/{job_id}").json()
-    assert job["error"] == stopped(GENERATION_LIMIT) and job["result"]["finish_reason"] == "time_limit", job
+    assert job["error"] == stopped(limit) and job["result"]["finish_reason"] == "time_limit", job
     assert words(shown.stdout) == words(job["result"]["response"]), shown.stdout
     emitted = cli(server, tmp_path, "--json", *argv)
     assert emitted.returncode == EXIT_FAILED, emitted.stderr
@@ -130,7 +144,7 @@ def test_library_ask_shows_the_answer_a_time_limit_stopped_marked_partial(server
                                                                          monkeypatch, tmp_path):
     """The answer so far with its citations and warnings, marked, exit 1; with --json the kept result and its
     error. ~13 s (two runs)."""
-    limit_jobs(app, monkeypatch, ASK_LIMIT)
+    limit_question(client, app, monkeypatch, long_question(key_label))
     argv = ["library", "ask", long_question(key_label), "--model", "smollm2-135m", "--max-new-tokens", "512"]
     shown = cli(server, tmp_path, *argv)
     assert shown.returncode == EXIT_FAILED, shown.stderr

@@ -8,9 +8,12 @@ the one it was. Over real HTTP, the session's real worker and SmolLM2, the limit
 test alone (the worker reads it as each job starts), the model loaded before, so the limit falls in the
 generation: greedy, it counts to 1000 far past it (SmolLM2 writes ~12 tokens a second on one thread here).
 
-Each limit is about three times the job's first token on this machine, idle: a generation's (a short prompt) came
+Each limit is taken from the job's own first token on this machine, now (tests/first_token.py): the very same job
+run first on a budget of a token or a few, unlimited, its run (its record's started_at to finished_at) doubled plus
+a second, and never below the constant it had (a floor): idle, a generation's first token (a short prompt) came
 after 0.3 s, a comparison's under 1 s, an analysis's after 2.1 s (0.6 s measuring, then 1.5 s reading a prompt of
-367 tokens). A limit of 3 s for the analysis stopped it, once, before its first token on a loaded host.
+367 tokens). Fixed limits had fallen before the first token on a loaded host: 3 s, then 6 s, for the analysis at a
+load of 10 (other test runs on the 2-core host), where nothing is kept.
 
 Lyrics (single and in a batch) and a library question were added later, with 6 s. A lyrics analysis of two
 transcript lines ended whole (119 tokens) in 15.7 s on a loaded host but in 6.2 s idle, at that limit (stopped at its
@@ -28,14 +31,17 @@ import soundfile as sf
 from tests.audio_synth import sine, write
 from tests.conftest import USER
 from tests.contract import assert_shape
+from tests.first_token import limit_after_first_token
 from tests.library_results import write_results
 from tests.test_api_library import SR, groove, run
 from tests.test_api_sessions import upload, user_session_dir
 from worker.errors import JobTimeLimitError
 
 LONG = "After the analysis, write the numbers from 1 to 1000, separated by commas."
-GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0  # seconds (see above)
+# the least limits, in seconds (see above): each test's is its job's first token's, when later
+GENERATION_LIMIT, COMPARISON_LIMIT, ANALYSIS_LIMIT = 3.0, 4.0, 6.0
 LYRICS_LIMIT = ASK_LIMIT = 6.0
+GENERATE_ROUTE = "/api/v2/models/generate"
 # a short transcript (a short prompt: its first token soon) whose greedy analysis runs on past the limit (239 tokens)
 WORDS = [(0.0, "Walking down the river road tonight"), (3.0, "The rain keeps falling on my town"),
          (6.0, "One, two, three, four, five, six, seven, eight, nine, ten, and on to a thousand")]
@@ -74,31 +80,40 @@ def limit_jobs(app, monkeypatch, seconds: float) -> None:
     monkeypatch.setitem(app.config, "LONGEST_JOB_SECONDS", seconds)
 
 
+def limit_past_first_token(client, app, monkeypatch, path: str, body: dict, budget: dict, floor: float) -> float:
+    """LONGEST_JOB_SECONDS set (limit_jobs) past the first token of the job `body` asks `path` for, as measured now
+    on a `budget` of a token or a few (tests/first_token.py), `floor` at least: the limit, for its error's message."""
+    limit = limit_after_first_token(client, path, body, budget, floor)
+    limit_jobs(app, monkeypatch, limit)
+    return limit
+
+
 def analysis_stopped_by_its_limit(client, app, monkeypatch, session_id: str, audio_dir) -> dict:
-    """A gemma_3n analysis of a 2 s hum on SmolLM2 asked for far more than ANALYSIS_LIMIT lets it write: its job,
-    ended failed `time_limit_exceeded` as before (the page's test reads the same job)."""
+    """A gemma_3n analysis of a 2 s hum on SmolLM2 asked for far more than its limit (ANALYSIS_LIMIT at least) lets
+    it write: its job, ended failed `time_limit_exceeded` as before (the page's test reads the same job)."""
     assert upload(client, session_id, write(audio_dir / "hum.wav", sine(220, 2.0))).status_code == 201
-    limit_jobs(app, monkeypatch, ANALYSIS_LIMIT)
-    r = client.post(f"/process/gemma_3n/{session_id}", json={
+    path, body = f"/process/gemma_3n/{session_id}", {
         "task": "analyze", "model_variant": "smollm2-135m", "temperature": 0, "file": "hum.wav",
-        "max_new_tokens": 4000, "prompt": LONG})
+        "max_new_tokens": 4000, "prompt": LONG}
+    limit = limit_past_first_token(client, app, monkeypatch, path, body, {"max_new_tokens": 1}, ANALYSIS_LIMIT)
+    r = client.post(path, json=body)
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == stopped(ANALYSIS_LIMIT), final
+    assert final["state"] == "failed" and final["error"] == stopped(limit), final
     return final
 
 
 @pytest.mark.usefixtures("smollm2_resident")
 def test_a_generation_stopped_by_its_time_limit_answers_its_error_with_the_text_so_far(client, app, monkeypatch):
-    limit_jobs(app, monkeypatch, GENERATION_LIMIT)
-    r = client.post("/api/v2/models/generate", json={"prompt": LONG, "model_type": "smollm2-135m", "temperature": 0,
-                                                     "max_length": 4000, "wait": 300})
-    assert r.status_code == 500 and r.json()["error"] == stopped(GENERATION_LIMIT), r.text
+    body = {"prompt": LONG, "model_type": "smollm2-135m", "temperature": 0, "max_length": 4000, "wait": 300}
+    limit = limit_past_first_token(client, app, monkeypatch, GENERATE_ROUTE, body, {"max_length": 1}, GENERATION_LIMIT)
+    r = client.post(GENERATE_ROUTE, json=body)
+    assert r.status_code == 500 and r.json()["error"] == stopped(limit), r.text
     answer = r.json()["result"]
     assert answer["finish_reason"] == "time_limit" and answer["response"].strip(), answer
     assert 1 <= answer["tokens_generated"] < 4000, answer
     job = client.get(f"/jobs/{r.json()['job_id']}").json()
-    assert job["state"] == "failed" and job["error"] == stopped(GENERATION_LIMIT) and job["result"] == answer, job
+    assert job["state"] == "failed" and job["error"] == stopped(limit) and job["result"] == answer, job
     assert_shape("Job", job)
     assert_shape("ModelJobFailed", r.json())
 
@@ -132,12 +147,13 @@ def test_an_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(cli
 def test_a_comparison_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, session_id, audio_dir,
                                                                             app, monkeypatch):
     upload(client, session_id, write(audio_dir / "a.wav", sine(220, 2.0)), write(audio_dir / "b.wav", sine(330, 2.0)))
-    limit_jobs(app, monkeypatch, COMPARISON_LIMIT)
-    r = client.post(f"/process/compare/{session_id}", json={"files": ["a.wav", "b.wav"], "temperature": 0,
-                                                            "max_new_tokens": 4096, "model_variant": "smollm2-135m"})
+    path, body = f"/process/compare/{session_id}", {"files": ["a.wav", "b.wav"], "temperature": 0,
+                                                     "max_new_tokens": 4096, "model_variant": "smollm2-135m"}
+    limit = limit_past_first_token(client, app, monkeypatch, path, body, {"max_new_tokens": 32}, COMPARISON_LIMIT)
+    r = client.post(path, json=body)
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == stopped(COMPARISON_LIMIT), final
+    assert final["state"] == "failed" and final["error"] == stopped(limit), final
     assert_shape("Job", final)
     result = final["result"]
     assert result["finish_reason"] == "time_limit" and result["partial"] is True and result["comparison"].strip()
@@ -174,15 +190,16 @@ def partial_lyrics(client, session_id: str, result: dict, stem: str) -> None:
 @pytest.mark.usefixtures("smollm2_resident")
 def test_a_lyrics_analysis_stopped_by_its_time_limit_keeps_its_text_marked_partial(client, settings, session_id,
                                                                                    audio_dir, app, monkeypatch):
-    """~7 s (the limit, the upload and the job's start)."""
+    """~10 s (its first tokens' run, the limit, the upload and the job's start)."""
     upload(client, session_id, write(audio_dir / "tl-song.wav", sine(247, 2.0)))
     transcribed(settings, session_id, "tl-song", WORDS)
-    limit_jobs(app, monkeypatch, LYRICS_LIMIT)
-    r = client.post(f"/process/lyrics/{session_id}", json={"file": "tl-song.wav", "model_variant": "smollm2-135m",
-                                                           "temperature": 0, "max_new_tokens": 2048})
+    path, body = f"/process/lyrics/{session_id}", {"file": "tl-song.wav", "model_variant": "smollm2-135m",
+                                                    "temperature": 0, "max_new_tokens": 2048}
+    limit = limit_past_first_token(client, app, monkeypatch, path, body, {"max_new_tokens": 32}, LYRICS_LIMIT)
+    r = client.post(path, json=body)
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
-    assert final["state"] == "failed" and final["error"] == stopped(LYRICS_LIMIT), final
+    assert final["state"] == "failed" and final["error"] == stopped(limit), final
     assert_shape("Job", final)
     partial_lyrics(client, session_id, final["result"], "tl-song")
     assert sorted(final["files"]) == sorted(final["result"]["files"])
@@ -197,21 +214,21 @@ def test_a_batch_stopped_by_its_time_limit_keeps_the_files_it_finished_and_the_p
     """A lyrics batch: a recording with no words (answered without the model, at once), then one whose analysis
     the limit stops. The job fails `time_limit_exceeded` saying where the batch stopped and what it kept; its
     `result` lists the first file's whole result, then the second's partial one, and the session holds both sets.
-    ~7 s."""
+    ~10 s."""
     upload(client, session_id, write(audio_dir / "tl-quiet.wav", sine(262, 2.0)),
            write(audio_dir / "tl-words.wav", sine(294, 2.0)))
     transcribed(settings, session_id, "tl-quiet", [])
     transcribed(settings, session_id, "tl-words", WORDS)
-    limit_jobs(app, monkeypatch, LYRICS_LIMIT)
-    r = client.post(f"/process/lyrics/{session_id}", json={
-        "files": ["tl-quiet.wav", "tl-words.wav"], "model_variant": "smollm2-135m", "temperature": 0,
-        "max_new_tokens": 2048})
+    path, body = f"/process/lyrics/{session_id}", {"files": ["tl-quiet.wav", "tl-words.wav"], "temperature": 0,
+                                                    "model_variant": "smollm2-135m", "max_new_tokens": 2048}
+    limit = limit_past_first_token(client, app, monkeypatch, path, body, {"max_new_tokens": 32}, LYRICS_LIMIT)
+    r = client.post(path, json=body)
     assert r.status_code == 202, r.text
     final = client.wait_job(r.json()["job_id"], timeout=300)
     assert final["state"] == "failed" and final["error"]["code"] == "time_limit_exceeded", final
     # its message names what its `result` holds: the finished file's set, and the partial one (it had said the
     # finished files alone were kept)
-    assert final["error"]["message"] == stopped(LYRICS_LIMIT)["message"] + (
+    assert final["error"]["message"] == stopped(limit)["message"] + (
         "; the batch stopped at tl-words.wav; the files finished before it and the partial result of tl-words.wav "
         "are kept (`result`)"), final["error"]
     assert_shape("Job", final)
@@ -237,15 +254,15 @@ def test_a_library_question_stopped_by_its_time_limit_answers_its_error_with_the
     assert upload(client, session_id, audio_dir / "tl-groove.wav").status_code == 201
     run(client, f"/process/pitch/{session_id}", {"file": "tl-groove.wav", "include": ["key", "tempo"]})
     label = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"][0]["key"]["label"]
-    limit_jobs(app, monkeypatch, ASK_LIMIT)
-    r = client.post("/library/ask", json={
-        "question": long_question(label), "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 512})
-    assert r.status_code == 500 and r.json()["error"] == stopped(ASK_LIMIT), r.text
+    body = {"question": long_question(label), "wait": 300, "model_type": "smollm2-135m", "max_new_tokens": 512}
+    limit = limit_past_first_token(client, app, monkeypatch, "/library/ask", body, {"max_new_tokens": 8}, ASK_LIMIT)
+    r = client.post("/library/ask", json=body)
+    assert r.status_code == 500 and r.json()["error"] == stopped(limit), r.text
     answer = r.json()["result"]
     assert answer["finish_reason"] == "time_limit" and answer["partial"] is True and answer["answer"], answer
     assert answer["model"] == "smollm2-135m" and answer["candidates"] and answer["citations"], answer
     assert answer["warnings"][0].startswith("the answer was stopped by the server's time limit"), answer["warnings"]
     job = client.get(f"/jobs/{r.json()['job_id']}").json()
-    assert job["state"] == "failed" and job["error"] == stopped(ASK_LIMIT) and job["result"] == answer, job
+    assert job["state"] == "failed" and job["error"] == stopped(limit) and job["result"] == answer, job
     assert job["files"] == [], job  # the library's answers are not session files
     assert_shape("Job", job)

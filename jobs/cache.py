@@ -18,6 +18,12 @@
   The code judged current is the workers' (each publishes its digest at its start, `publish_code_version`), not
   the API's: an API process left running through an upgrade whose workers were restarted had kept serving the old
   code's entries (its digest computed once, at its start) and missing every new one.
+- The LLM jobs (gemma_3n, lyrics) also read the session's results of the upload: its transcript and its music
+  analysis (worker/audio_llm/grounding.py), whose words and measurements are their prompt. Their key holds a digest
+  of those files as the request finds them (`inputs_digest`: each one's SHA-256, or its absence): a lyrics job
+  asked again after the transcript changed (Whisper run again with another model or language, or the first one
+  run after a pitch job had added its measurements) had been answered with the earlier transcript's analysis, and
+  one in another session of the same upload, with no transcript or pitch result there, with this one's.
 - A copied JSON file is the source file itself (a transcript's segments, an analysis), retargeted to the new
   upload's names and marked cached; never the job's summary written over it.
 """
@@ -37,11 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from worker.audio_llm.files import GROUNDING_PATTERNS
 from worker.files import (
     atomic_path,
     drop_earlier,
     recording_writes,
     remove_stale_siblings,
+    safe_name,
     take_back,
     write_json_atomic,
     write_text_atomic,
@@ -57,6 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHEABLE = frozenset({"features", "pitch", "whisper", "gemma_3n", "lyrics"})
+READS_SESSION = frozenset({"gemma_3n", "lyrics"})  # jobs whose prompt holds the session's results (GROUNDING_PATTERNS)
 SAMPLED = frozenset({"gemma_3n", "lyrics"})  # cached only when greedy or seeded
 TTL_SECONDS = 30 * 24 * 3600
 CHUNK_BYTES = 1024 * 1024
@@ -102,6 +111,21 @@ def file_digest(path: Path) -> str:
         while chunk := fh.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def inputs_digest(job_type: str, results_dir: Path | None, stem: str) -> str:
+    """For a job that reads the session's results of upload `stem` (READS_SESSION): a digest of those files as they
+    are now (each one's content, or its absence); "" for the others."""
+    if job_type not in READS_SESSION or results_dir is None:
+        return ""
+    digest = hashlib.sha256()
+    for pattern in GROUNDING_PATTERNS:
+        path = Path(results_dir) / safe_name(pattern.format(stem=stem))
+        try:
+            digest.update(f"{pattern}={file_digest(path)}\0".encode())
+        except OSError:  # none (or not readable: the job skips it too)
+            digest.update(f"{pattern}=-\0".encode())
+    return ":" + digest.hexdigest()[:24]
 
 
 def remembered_digest(path: Path) -> str | None:
@@ -181,7 +205,8 @@ class ResultCache:
                  "data_dir": root.identity(), "within": within,
                  "stem": Path(audio_path).stem, "name": Path(audio_path).name, "digests": digests,
                  "code": code_version()}
-        key = self._key(owner, job_type, options, content_digest(Path(audio_path)))
+        key = self._key(owner, job_type, options, content_digest(Path(audio_path))
+                        + inputs_digest(job_type, Path(results_dir), Path(audio_path).stem))
         pipe = self.r.pipeline()
         pipe.set(key, json.dumps(entry, default=str), ex=TTL_SECONDS)
         pipe.sadd(keys.session_cache(owner, session_id), key)  # what deleting the session deletes
@@ -211,10 +236,15 @@ class ResultCache:
         return deleted
 
     def find(self, *, owner: str, job_type: str, options: JobOptions, audio_path: Path,
-             root: SessionRoot) -> Hit | None:
+             root: SessionRoot, results_dir: Path | None = None) -> Hit | None:
+        """The entry of `audio_path` analysed with `options`, where its files are unchanged; for a job that reads
+        its session's results (READS_SESSION), those in `results_dir` (the requesting session's) as they are now."""
         if not cacheable(job_type, options):
             return None
-        raw = self.r.get(self._key(owner, job_type, options, content_digest(Path(audio_path))))
+        if job_type in READS_SESSION and results_dir is None:  # what it would read is not known: never a hit
+            return None
+        digest = content_digest(Path(audio_path)) + inputs_digest(job_type, results_dir, Path(audio_path).stem)
+        raw = self.r.get(self._key(owner, job_type, options, digest))
         if raw is None:
             return None
         entry = json.loads(text(raw))
@@ -310,11 +340,13 @@ def _retarget(value: Any, renamed: Mapping[str, str], *, filename: str) -> Any:
 
 
 def hits_for_all(cache: ResultCache, *, owner: str, job_type: str, options: JobOptions,
-                 audio_paths: Sequence[Path], root: SessionRoot) -> list[Hit] | None:
-    """A hit for every file, or None (a partial hit runs the job: one code path for a batch's results)."""
+                 audio_paths: Sequence[Path], root: SessionRoot, results_dir: Path | None = None) -> list[Hit] | None:
+    """A hit for every file, or None (a partial hit runs the job: one code path for a batch's results).
+    `results_dir`: the requesting session's (what a job of READS_SESSION would read there)."""
     hits = []
     for path in audio_paths:
-        hit = cache.find(owner=owner, job_type=job_type, options=options, audio_path=path, root=root)
+        hit = cache.find(owner=owner, job_type=job_type, options=options, audio_path=path, root=root,
+                         results_dir=results_dir)
         if hit is None:
             return None
         hits.append(hit)

@@ -188,7 +188,7 @@ def submit_cached(job_type: str, *, owner: str, session_id: str, options: JobOpt
     paths = [store.file_path(session_id, name, area="uploads") for name in files]
     try:
         hits = hits_for_all(svc.cache, owner=owner, job_type=job_type, options=options, audio_paths=paths,
-                            root=svc.sessions)
+                            root=svc.sessions, results_dir=store.results_dir(session_id))
     except FileNotFoundError:  # deleted since it was found (a stranger's race with DELETE: a 500)
         raise missing_file(store.session_dir(session_id), session_id, None) from None
     if hits is None or _merges(job_type, options, paths, store.results_dir(session_id)):

@@ -12,6 +12,9 @@ from worker.files import safe_name
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_PATTERNS = ("transcript_{stem}.json", "whisper_{stem}.json")  # Whisper job results, in that order
+PITCH_PATTERN = "pitch_{stem}.json"  # the music analysis the LLM jobs are grounded in (grounding.py)
+# what the LLM jobs read of their session besides the upload: a result cache entry is of these as they were
+GROUNDING_PATTERNS = (PITCH_PATTERN, *TRANSCRIPT_PATTERNS)
 
 
 def result_names(model_type: str, task: str, stem: str) -> tuple[str, str]:

@@ -19,12 +19,11 @@ from typing import Any
 from worker.files import safe_name
 from worker.transcription.pipeline import DOUBTS
 
-from .files import read_transcript
+from .files import PITCH_PATTERN, read_transcript
 from .prompts import truncate_transcript
 
 log = logging.getLogger(__name__)
 
-PITCH_PATTERN = "pitch_{stem}.json"
 TOP_CHORDS = 6  # chord labels listed with their share of the time
 PROGRESSION_HEAD = 12  # chord changes quoted from the start
 MAX_KEY_CHANGES = 6

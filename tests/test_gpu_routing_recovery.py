@@ -1,15 +1,29 @@
-"""A running job whose GPU worker died, sent again where it can run: the real heartbeats of tests/
-test_gpu_routing_decisions.py (`WorkerRuntime.beat`, the real model status board, the session's Redis, a GPU queue of
+"""A running job whose GPU worker died, sent again where it can run: the real heartbeats of
+tests/test_gpu_routing_decisions.py (`WorkerRuntime.beat`, the real model status board, a Redis and a GPU queue of
 the test's own), the real recovery pass of a live worker (`recover_orphans`, then `reroute_stranded`), no worker
 process. A live GPU worker without the weights of the job's model must never get it: it would take it and fail it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from tests.conftest import ADMIN, ADMIN_PASSWORD, Client, serving
-from tests.test_gpu_routing_decisions import fleet, phi_models, phi_resident, unmakeable  # noqa: F401 (fixtures)
+from tests.test_gpu_routing_decisions import Fleet, phi_models, phi_resident, unmakeable  # noqa: F401 (fixtures)
 
 PHI = {"prompt": "hi", "model_type": "phi-4-reasoning", "wait": 0}
+
+
+@pytest.fixture
+def fleet(settings, tmp_path, private_redis) -> Iterator[Fleet]:
+    """The test's API and heartbeats on a Redis of its own: the recovery pass of the session's real workers (every
+    few seconds, over every running job of their Redis) took the dead holder's job before the pass under test in one
+    CI run, whose recover_orphans then found nothing to do."""
+    made = Fleet({**settings, "REDIS_URL": f"redis://127.0.0.1:{private_redis.port}/0"}, tmp_path)
+    yield made
+    made.stop()
 
 
 def running_on_holder(api, holder) -> str:

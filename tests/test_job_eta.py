@@ -55,6 +55,12 @@ def long_recording(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def long_flac(tmp_path_factory) -> Path:
+    """The recording, made once for the module's two tests (read only: each uploads it to a session of its own)."""
+    return long_recording(tmp_path_factory.mktemp("eta") / "long.flac")
+
+
 def seconds_of(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
@@ -87,9 +93,10 @@ def queue_features(c: Client, sid: str, **more: str) -> dict:
 
 
 @contextmanager
-def long_analyses(own_queues: dict, tmp_path: Path
+def long_analyses(own_queues: dict, recording: Path
                   ) -> Iterator[tuple[str, Client, str, redis_lib.Redis, Callable[[], None]]]:
-    """An app on queues of its own that takes a 30-minute upload, served over HTTP, and a session holding one:
+    """An app on queues of its own that takes a 30-minute upload, served over HTTP, and a session holding
+    `recording` (long.flac):
     yields (base URL, client, session id, Redis, what starts its worker); the worker is stopped at the end."""
     from app import create_app
 
@@ -106,7 +113,7 @@ def long_analyses(own_queues: dict, tmp_path: Path
     with serving(app) as base:
         c = Client(base)
         sid = c.post("/sessions").json()["session_id"]
-        with open(long_recording(tmp_path / "long.flac"), "rb") as f:
+        with open(recording, "rb") as f:
             assert c.post(f"/sessions/{sid}/files", files={"file": ("long.flac", f)}).status_code == 201
         try:
             yield base, c, sid, r, lambda: workers.append(
@@ -120,12 +127,13 @@ def long_analyses(own_queues: dict, tmp_path: Path
 
 
 @pytest.mark.slow  # two 30-minute analyses, a worker process: 28-110 s here (idle to loaded)
-def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_starts(own_queues, tmp_path):
+def test_a_running_analysis_says_how_long_it_has_left_and_a_queued_one_when_it_starts(own_queues, tmp_path,
+                                                                                      long_flac):
     from app import create_app
 
     spec = spec_for(create_app(own_queues))
     receiver = Receiver()
-    with long_analyses(own_queues, tmp_path) as (base, c, sid, r, start_worker):
+    with long_analyses(own_queues, long_flac) as (base, c, sid, r, start_worker):
         # queued with no worker on its queue and no finished job of its kind: no basis, said as null
         first = queue_features(c, sid, webhook=receiver.url)
         assert first["eta"] == {"seconds_left": None, "starts_in": None, "basis": None}, first
@@ -238,8 +246,8 @@ PLACE_REFRESH_MS = 5000  # how often the page reads a queued row's place (and wh
 
 @pytest.mark.slow  # a 30-minute analysis, a worker process: 13-40 s here (idle to loaded)
 @pytest.mark.needs_chromium
-def test_the_pages_job_rows_say_the_time_left_and_when_a_queued_job_starts(browser, own_queues, tmp_path):
-    with long_analyses(own_queues, tmp_path) as (base, c, sid, _, start_worker):
+def test_the_pages_job_rows_say_the_time_left_and_when_a_queued_job_starts(browser, own_queues, long_flac):
+    with long_analyses(own_queues, long_flac) as (base, c, sid, _, start_worker):
         a, b = (queue_features(c, sid) for _ in range(2))
         context, page, problems = logged_in(browser)
         try:

@@ -14,13 +14,16 @@ one of the two readings is wrong and the fit cannot tell which.
 Model (keymodel.py): per mode a linear term plus a one-hidden-layer term over the tonic-rotated
 evidence rows and the three style numbers, a softmax over the 24 keys; maximum likelihood with
 weight decay, each family weighted equally, full-batch L-BFGS in torch (the worker runs the
-weights in numpy). `--members` fits with seeds 0..N-1 are averaged (their log-probabilities).
+weights in numpy). `--members` fits with seeds 0..N-1 are averaged (their log-probabilities). `--bag` fits
+each member on a grouped bootstrap resample of the fit data instead of all of it (`bag_weights`: per family, its
+fold groups drawn with replacement, seed BAG_SEED + the member's seed; each family still counts the same), with
+`--bag-share S` on that share of each family's fold groups drawn without replacement.
 The hidden width and weight decay are chosen by grouped 5-fold cross-validation (family-balanced
 weighted key score), repeated over three fold assignments: every render of one chorale, and every
 item of one soundfont + kit + style, sits in one fold, so a held-out fold is music the fit never
 heard. The final ensemble is fitted on all fit data and written to worker/music/key_model.npz.
 
-Usage: python bench/key_fit.py [--out worker/music/key_model.npz] [--members 5]
+Usage: python bench/key_fit.py [--out worker/music/key_model.npz] [--members 5] [--bag]
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ FOLDS = 5
 FOLD_SALTS = ("", "a", "b")  # three assignments of groups to folds, averaged: one is noisy at ~40 groups
 GRID = ((8, 1e-3), (8, 3e-3))  # (hidden units, weight decay)
 DIM = N_EVIDENCE * 12
+THREADS = 2  # torch's threads per fit (bench/key_bag.py runs two fits side by side with 1)
+BAG_SEED = 4400  # the bootstrap draws of member s use default_rng(BAG_SEED + s)
 
 
 def fold_group(m: dict) -> str:
@@ -145,28 +150,62 @@ def family_weights(families: list[str]) -> np.ndarray:
     return weight / weight.sum()
 
 
-def fit(rows, hidden: int, decay: float, members: int) -> dict[str, np.ndarray]:
-    """Family-balanced ensemble of `members` fits (seeds 0..members-1), arrays stacked on axis 0."""
+def bag_weights(rows, seed: int, share: float | None = None) -> np.ndarray:
+    """Per item its weight in member `seed`'s resample of the fold groups, per family: as many groups as it holds
+    drawn with replacement (a grouped bootstrap), or with `share` that share of them without replacement. An item
+    counts as often as its group was drawn (0: not drawn); each family still sums to the same share."""
+    rng = np.random.default_rng(BAG_SEED + seed)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for fam, *_, group in rows:
+        if group not in groups[fam]:
+            groups[fam].append(group)
+    drawn: dict[tuple[str, str], int] = defaultdict(int)
+    for fam in sorted(groups):
+        names = sorted(groups[fam])
+        if share is None:
+            picks = rng.integers(0, len(names), size=len(names))
+        else:
+            picks = rng.choice(len(names), size=max(1, round(share * len(names))), replace=False)
+        for i in picks:
+            drawn[(fam, names[i])] += 1
+    count = np.array([float(drawn[(fam, group)]) for fam, *_, group in rows])
+    total: dict[str, float] = defaultdict(float)
+    for (fam, *_), c in zip(rows, count, strict=True):
+        total[fam] += c
+    weight = np.array([c / total[fam] for (fam, *_), c in zip(rows, count, strict=True)])
+    return weight / weight.sum()
+
+
+def fit(rows, hidden: int, decay: float, members: int, *, bag: bool = False, share: float | None = None
+        ) -> dict[str, np.ndarray]:
+    """Family-balanced ensemble of `members` fits (seeds 0..members-1, each on all rows, or with `bag` on its
+    resample of the fold groups, bag_weights), arrays stacked on axis 0."""
     import torch
 
-    torch.set_num_threads(2)
-    weight = family_weights([fam for fam, *_ in rows])
+    torch.set_num_threads(THREADS)
     x = np.stack([rotated(r[2]) for r in rows])
     style = np.stack([r[3] for r in rows])
     y = np.array([r[1] for r in rows])
-    fits = [_fit_member(x, style, y, weight, hidden, decay, seed) for seed in range(members)]
+    fits = []
+    for seed in range(members):
+        weight = bag_weights(rows, seed, share) if bag else family_weights([fam for fam, *_ in rows])
+        use = weight > 0
+        fits.append(_fit_member(x[use], style[use], y[use], weight[use], hidden, decay, seed))
     return {k: np.stack([f[k] for f in fits]) for k in fits[0]}
 
 
-def cv(rows, hidden: int, decay: float, members: int) -> tuple[dict[str, float], list]:
-    """Grouped cross-validation: the family means averaged over FOLD_SALTS' fold assignments, and every
-    held-out (log-probabilities, true index, family) for the calibration."""
+def cv(rows, hidden: int, decay: float, members: int, *, bag: bool = False, share: float | None = None
+       ) -> tuple[dict[str, float], list]:
+    """Grouped cross-validation: the family means averaged over FOLD_SALTS' fold assignments (and the balanced
+    score's lowest and highest of them, `salt_min` / `salt_max`), and every held-out (log-probabilities, true index,
+    family) for the calibration."""
     runs, held_out = [], []
     for salt in FOLD_SALTS:
         folds = [zlib.crc32((group + salt).encode()) % FOLDS for *_, group in rows]
         per_family = defaultdict(list)
         for k in range(FOLDS):
-            model = fit([r for r, f in zip(rows, folds, strict=True) if f != k], hidden, decay, members)
+            model = fit([r for r, f in zip(rows, folds, strict=True) if f != k], hidden, decay, members, bag=bag,
+                        share=share)
             for (fam, index, ev, style, _), f in zip(rows, folds, strict=True):
                 if f == k:
                     log_p = key_log_probabilities(ev, style, model)
@@ -175,6 +214,8 @@ def cv(rows, hidden: int, decay: float, members: int) -> tuple[dict[str, float],
         runs.append({fam: float(np.mean(v)) for fam, v in per_family.items()})
     out = {fam: float(np.mean([r[fam] for r in runs])) for fam in sorted(runs[0])}
     out["balanced"] = float(np.mean(list(out.values())))
+    per_salt = [float(np.mean(list(r.values()))) for r in runs]
+    out["salt_min"], out["salt_max"] = min(per_salt), max(per_salt)
     return out, held_out
 
 
@@ -199,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "worker" / "music" / "key_model.npz")
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "key_fit_evidence_v3.npz")
     ap.add_argument("--members", type=int, default=5, help="fits (seeds) averaged in the ensemble")
+    ap.add_argument("--bag", action="store_true", help="each member on a grouped bootstrap resample (bag_weights)")
+    ap.add_argument("--bag-share", type=float, default=None,
+                    help="with --bag: this share of each family's fold groups, drawn without replacement")
     ap.add_argument("--sonata", action="store_true", help="add the classical-style openings (bench/sonata_family.py)")
     ap.add_argument("--more-chorales", action="store_true",
                     help="add the chorales of bench/chorale_fit_corpus.py (pieces no test or check uses)")
@@ -212,14 +256,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(rows)} fit items")
     best = None
     for hidden, decay in GRID:
-        s, held_out = cv(rows, hidden, decay, args.members)
+        s, held_out = cv(rows, hidden, decay, args.members, bag=args.bag, share=args.bag_share)
         print(f"hidden {hidden} decay {decay:g}: " + " ".join(f"{k} {v:.3f}" for k, v in s.items()), flush=True)
         if best is None or s["balanced"] > best[0]:
             best = (s["balanced"], hidden, decay, held_out)
     t = temperature(best[3])
-    model = fit(rows, best[1], best[2], args.members)
+    model = fit(rows, best[1], best[2], args.members, bag=args.bag, share=args.bag_share)
     np.savez(args.out, **model, temperature=np.array([t]), hidden=np.array([best[1]]), decay=np.array([best[2]]))
-    print(f"wrote {args.out} (hidden {best[1]}, decay {best[2]:g}, {args.members} members, temperature {t:.2f})")
+    print(f"wrote {args.out} (hidden {best[1]}, decay {best[2]:g}, {args.members} members{' bagged' * args.bag},"
+          f" temperature {t:.2f})")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.audio_synth import write
+from tests.conftest import USER
 from tests.test_api_sessions import upload
 
 pytestmark = [pytest.mark.needs_espeak, pytest.mark.slow]
@@ -57,6 +58,27 @@ def test_a_file_without_words_is_not_given_to_the_llm(client, session_id, audio_
     # said as the transcript says it: silent, not "may be instrumental" beside the transcript's "the audio is silent"
     assert "the audio is silent: there are no words to analyse (no analysis was generated)" in res["warnings"]
     assert not [w for w in res["warnings"] if "instrumental" in w], res["warnings"]
+
+
+def test_a_silent_vocal_stem_is_said_as_no_voice_not_as_silent_audio(client, session_id, settings, audio_dir,
+                                                                    smollm2_folder):
+    """The lyrics of an upload whose separation left a silent vocal stem: the file sounds, so "the audio is silent"
+    (what its transcript had said) was wrong; the separation heard no voice, so the song may be instrumental."""
+    from tests.audio_synth import sine
+    from tests.test_api_sessions import user_session_dir
+
+    upload(client, session_id, write(audio_dir / "strings.wav", sine(220, 3.0)))
+    results = user_session_dir(settings, USER, session_id) / "results"
+    results.mkdir(exist_ok=True)
+    write(results / "vocals_strings.wav", np.zeros(22050 * 3, np.float32))
+    job = client.wait_job(client.post(f"/process/lyrics/{session_id}", json={"file": "strings.wav"}).json()["job_id"],
+                          timeout=300)
+    assert job["state"] == "succeeded", job
+    res = job["result"]
+    assert res["tokens_generated"] == 0, res
+    assert "the vocal stem is silent: the separation heard no voice, so the song may be instrumental (no analysis " \
+           "was generated)" in res["warnings"], res["warnings"]
+    assert not [w for w in res["warnings"] if "audio is silent" in w], res["warnings"]
 
 
 def test_lyrics_bad_requests(client, session_id, audio_dir):

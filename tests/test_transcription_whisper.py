@@ -236,6 +236,13 @@ def test_digital_silence_is_not_given_to_whisper(model, speech, tmp_path):
     assert result["segments"] == 0 and result["text"] == "" and result["warnings"] == [
         "the audio is silent: nothing to transcribe"]
     assert json.loads((tmp_path / "transcript_quiet.json").read_text())["segments"] == []
+    # a silent vocal stem says the separation heard no voice, not that the file (which sounds) is silent
+    sf.write(tmp_path / "song.wav", np.sin(2 * np.pi * 220 * np.arange(5 * 44100) / 44100).astype(np.float32), 44100)
+    sf.write(tmp_path / "vocals_song.wav", np.zeros(5 * 44100, dtype=np.float32), 44100)
+    result = run_transcription(audio_path=tmp_path / "song.wav", results_dir=tmp_path,
+                               options=WhisperOptions(source="vocals"), model=model)
+    assert result["warnings"] == [
+        "the vocal stem is silent: the separation heard no voice in this file (nothing to transcribe)"]
 
 
 def test_digital_silence_inside_a_window_is_not_given_to_whisper(model, speech):

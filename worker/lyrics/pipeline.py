@@ -28,7 +28,7 @@ from worker.image_io import DEFAULT_MAX_IMAGE_PIXELS, open_image
 from worker.llm.choice import AUTO, Choice, choose_here
 from worker.llm.options import GenerateOptions
 from worker.progress import Progress, quiet, scaled
-from worker.transcription.pipeline import DOUBTS, SILENT
+from worker.transcription.pipeline import DOUBTS, SILENT, VOCALS_SILENT
 
 from .explicit import explicit_words
 from .options import LyricsOptions
@@ -125,6 +125,9 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
     if not lines and SILENT in (transcript.get("warnings") or []):  # Whisper found no sound at all: "may be
         # instrumental" contradicted the transcript's own "the audio is silent" (a stranger's 300 s of zeros)
         warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")
+    elif not lines and VOCALS_SILENT in (transcript.get("warnings") or []):  # the mix may sound: no voice in it
+        warnings.append("the vocal stem is silent: the separation heard no voice" + (
+            "" if speech is not None else ", so the song may be instrumental") + " (no analysis was generated)")
     elif not lines:
         warnings.append("the transcript holds no words (no analysis was generated)" if speech is not None else
                         "the transcript holds no words: the song may be instrumental (no analysis was generated)")

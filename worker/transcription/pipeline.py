@@ -166,6 +166,9 @@ def doubted(segment: dict) -> bool:
 NO_WORDS = ("no words were heard: the transcript is empty (music without a voice, noise, or a voice this Whisper "
             "model cannot make out; a larger model may hear more)")
 SILENT = "the audio is silent: nothing to transcribe"  # (the lyrics analysis reads it from the transcript)
+# SILENT of a vocal stem (source "vocals"): the separation put nothing in it, which says the song may have no voice, not
+# that the file is silent (a lyrics job on an instrumental with a stem had been told "the audio is silent")
+VOCALS_SILENT = "the vocal stem is silent: the separation heard no voice in this file (nothing to transcribe)"
 MADE_UP = "the transcript may be made up"  # how doubt_warnings' warning begins (the lyrics analysis passes it on)
 # how the warnings of a doubtful transcript begin: the lyrics and audio analyses that read it pass them on (a voice
 # Whisper wrote no word for too: an analysis of an English-then-French reading had read the English half unsaid)
@@ -326,6 +329,8 @@ def run_transcription(*, audio_path: Path, results_dir: Path, options: WhisperOp
     transcript = transcribe_blocks(model, mono_blocks(source_path, target_sr=SAMPLE_RATE), options,
                                    progress=progress,
                                    total_seconds=info.frames / info.sample_rate if info.frames else None)
+    if options.source == "vocals":
+        transcript["warnings"] = [VOCALS_SILENT if w == SILENT else w for w in transcript["warnings"]]
     transcript.update({"model": model_name or options.model, "source": options.source,
                        "source_file": Path(source_path).name})
     stem = Path(audio_path).stem

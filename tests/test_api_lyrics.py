@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.audio_synth import write
+from tests.audio_synth import sine, write
 from tests.conftest import USER
 from tests.test_api_sessions import upload
 
@@ -64,7 +64,6 @@ def test_a_silent_vocal_stem_is_said_as_no_voice_not_as_silent_audio(client, ses
                                                                     smollm2_folder):
     """The lyrics of an upload whose separation left a silent vocal stem: the file sounds, so "the audio is silent"
     (what its transcript had said) was wrong; the separation heard no voice, so the song may be instrumental."""
-    from tests.audio_synth import sine
     from tests.test_api_sessions import user_session_dir
 
     upload(client, session_id, write(audio_dir / "strings.wav", sine(220, 3.0)))

@@ -122,15 +122,17 @@ def _result(audio_path: Path, options: LyricsOptions, choice: Choice | None, tra
         read, last = lines[MAX_LINES - 1], lines[-1]
         warnings.append("the transcript was too long to quote whole; the analysis read its beginning (its first "
                         f"{MAX_LINES} of {len(lines)} lines, up to {clock(read['end'])} of {clock(last['end'])})")
-    if not lines and SILENT in (transcript.get("warnings") or []):  # Whisper found no sound at all: "may be
-        # instrumental" contradicted the transcript's own "the audio is silent" (a stranger's 300 s of zeros)
-        warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")
-    elif not lines and VOCALS_SILENT in (transcript.get("warnings") or []):  # the mix may sound: no voice in it
-        warnings.append("the vocal stem is silent: the separation heard no voice" + (
-            "" if speech is not None else ", so the song may be instrumental") + " (no analysis was generated)")
-    elif not lines:
-        warnings.append("the transcript holds no words (no analysis was generated)" if speech is not None else
-                        "the transcript holds no words: the song may be instrumental (no analysis was generated)")
+    if not lines:
+        said = transcript.get("warnings") or []
+        if SILENT in said:  # Whisper found no sound at all: "may be instrumental" contradicted the transcript's own
+            # "the audio is silent" (a stranger's 300 s of zeros)
+            warnings.append("the audio is silent: there are no words to analyse (no analysis was generated)")
+        elif VOCALS_SILENT in said:  # the mix sounds: the separation put no voice in the stem
+            warnings.append("the vocal stem is silent: the separation heard no voice" + (
+                "" if speech is not None else ", so the song may be instrumental") + " (no analysis was generated)")
+        else:
+            warnings.append("the transcript holds no words (no analysis was generated)" if speech is not None else
+                            "the transcript holds no words: the song may be instrumental (no analysis was generated)")
     # Whisper's words for music without a voice ("Thank you for watching"), or its uncertain words for a language an
     # English-only model does not know: the analysis of them says so too; with no word there is no analysis to
     # have read them (a stranger's instrumental was told both "no analysis was generated" and "the analysis read")

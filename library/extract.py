@@ -24,7 +24,7 @@ from typing import Any
 
 from storage import upload_description
 from worker.audio_llm.options import TASKS
-from worker.audio_llm.speech import measured_share
+from worker.audio_llm.speech import measured_share, speech_share
 from worker.camelot import camelot_code
 from worker.files import safe_name
 
@@ -159,8 +159,11 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
     if stem_file:
         doc.sources.append(stem_file)
     # vocals: a transcript with words Whisper is sure of says yes, one without says no; a vocal stem alone
-    # proves nothing
+    # proves nothing. A track the pitch job measured as speech (content "speech") has a voice whatever Whisper
+    # made of its words: French through tiny.en, no word sure, had been listed as speech without vocals
     f["has_vocals"] = has_vocals(transcript) if transcript is not None else None
+    if speech_share(pitch) is not None:
+        f["has_vocals"] = True
     return doc
 
 

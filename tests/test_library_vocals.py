@@ -162,3 +162,38 @@ def test_mostly_unsure_words_are_not_short_clear_speech(tmp_path):
             {"word": " Let's", "start": 0.0, "end": 0.3, "probability": 0.6273},
             {"word": " go.", "start": 0.3, "end": 0.34, "probability": 0.31}]}]}
     assert CLEAR_WORD_SHARE > 0.5 and _track(tmp_path, unsure).fields["has_vocals"] is False
+
+
+# Debian asterisk-core-sounds-fr-wav's fr_CA_f_June/demo-instruct.wav (70.7 s of French speech, 8 kHz) as the
+# whisper job's tiny.en wrote it here (3 of its 8 segments, every one under Whisper's -1.0 failure threshold, all
+# 100 % voiced), beside what the pitch job measured of it (speech_share 0.942: "speech, not music")
+FRENCH_SPEECH = {"language": "en", "duration_seconds": 70.748, "segments": [
+    _segment("To understand the", 20.68, 21.38, -2.6163, 0.2517, 1.0,
+             [("To", 0.0042, 20.68, 21.12), ("understand", 0.0178, 21.12, 21.34), ("the", 0.2769, 21.34, 21.38)]),
+    _segment("but we can't do this anymore.", 60.1, 62.06, -1.1741, 0.0457, 1.0,
+             [("but", 0.4297, 60.1, 60.4), ("we", 0.7561, 60.4, 60.92), ("can't", 0.8116, 60.92, 61.22),
+              ("do", 0.8685, 61.22, 61.6), ("this", 0.6658, 61.6, 61.8), ("anymore.", 0.8496, 61.8, 62.06)]),
+    _segment("we were able to connect to the social telephonic.", 68.52, 70.54, -1.1741, 0.0457, 1.0,
+             [("we", 0.1374, 68.52, 68.74), ("were", 0.1056, 68.74, 68.76), ("able", 0.0786, 68.76, 68.88),
+              ("to", 0.9965, 68.88, 68.88), ("connect", 0.027, 68.88, 69.04), ("to", 0.2572, 69.04, 69.5),
+              ("the", 0.2926, 69.5, 69.52), ("social", 0.0579, 69.52, 69.84), ("telephonic.", 0.7168, 69.84, 70.54)])]}
+FRENCH_PITCH = {"duration_seconds": 70.748, "speech_share": 0.942, "key": {"label": "no key"}, "tempo_bpm": None,
+                "warnings": ["speech, not music: no chords, beats or melody notes are given for 70.7 s of speech"]}
+
+
+@pytest.mark.parametrize("with_transcript", [True, False])
+def test_a_track_measured_as_speech_has_vocals_whatever_whisper_made_of_its_words(tmp_path, with_transcript):
+    """A stranger's French prompt through tiny.en: the library listed it as `content: speech` (94 % a speaking voice)
+    and `has_vocals: false` (no word Whisper was sure of, in a language its model does not know); a filter on
+    has_vocals=true left out a track that is nothing but a voice. Without a transcript it had been null."""
+    assert not has_vocals(FRENCH_SPEECH)  # Whisper's own figures: no sure word
+    (tmp_path / "pitch_song.json").write_text(json.dumps(FRENCH_PITCH))
+    if with_transcript:
+        (tmp_path / "transcript_song.json").write_text(json.dumps(FRENCH_SPEECH))
+    doc = read_track(owner="u", session_id="s", filename="song.wav", results_dir=tmp_path)
+    assert doc.fields["speech_share"] == 0.942
+    assert doc.fields["has_vocals"] is True
+    music = {**FRENCH_PITCH, "speech_share": 0.0}  # music: the transcript alone decides, as before
+    (tmp_path / "pitch_song.json").write_text(json.dumps(music))
+    doc = read_track(owner="u", session_id="s", filename="song.wav", results_dir=tmp_path)
+    assert doc.fields["has_vocals"] is (False if with_transcript else None)

@@ -58,6 +58,11 @@ def test_a_file_without_words_is_not_given_to_the_llm(client, session_id, audio_
     # said as the transcript says it: silent, not "may be instrumental" beside the transcript's "the audio is silent"
     assert "the audio is silent: there are no words to analyse (no analysis was generated)" in res["warnings"]
     assert not [w for w in res["warnings"] if "instrumental" in w], res["warnings"]
+    # its text agrees: no model read anything (it had said "analysed by smollm2-135m" and "(the model produced no
+    # text)" of a model that was never asked, as a stranger's instrumental game tune showed)
+    text = client.get(f"/sessions/{session_id}/files/lyrics_quiet.txt").text
+    assert "analysed by" not in text and "the model produced no text" not in text, text
+    assert "not analysed: the transcript holds no words" in text, text
 
 
 def test_a_silent_vocal_stem_is_said_as_no_voice_not_as_silent_audio(client, session_id, settings, audio_dir,

@@ -178,12 +178,14 @@ def _write(results_dir: Path, stem: str, result: dict, report: Progress) -> dict
 
 def _text(result: dict) -> str:
     what = "Lyrics" if result.get("content") != "speech" else "Transcript (speech, not a song)"
+    # no words: no model was asked (it had read "analysed by smollm2-135m" and "(the model produced no text)")
+    by = f"analysed by {result['model']}" if result["lines"] else "not analysed: the transcript holds no words"
     lines = [f"{what} of {result['filename']} (language {result['language'] or 'unknown'}, {result['lines']} lines, "
-             f"analysed by {result['model']})", ""]
+             f"{by})", ""]
     for name, body in result["analysis"].items():
         if body:
             lines += [name.replace("_", " ").capitalize() + ":", body, ""]
-    if not any(result["analysis"].values()):
+    if not any(result["analysis"].values()) and result["lines"]:
         lines += [result["analysis_text"] or "(the model produced no text)", ""]
     explicit = result["explicit"]
     lines.append("Explicit words: " + (", ".join(f"{w['word']} at {clock(w['time'])}" for w in explicit["words"])

@@ -58,6 +58,15 @@ def test_a_features_summary_names_what_is_wrong_with_the_recording(env, tmp_path
     assert any(line.startswith("  warning  clipped: ") for line in done.stdout.splitlines()), done.stdout
 
 
+def test_a_silent_files_features_summary_measures_no_brightness(env, tmp_path):
+    """A stranger's 5 s of digital silence: the summary's one measure was "features centroid 0 Hz", under the
+    warning "there is no sound to describe (no loudness, pitch classes or spectrum)"."""
+    sf.write(tmp_path / "quiet.wav", np.zeros(2 * SR, np.float32), SR)
+    done = ma(env, "analyze", "quiet.wav", "--features", "--wait", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "centroid" not in done.stdout and "  warning  silent: " in done.stdout, done.stdout
+
+
 def test_an_admins_job_table_names_each_jobs_owner(env, tmp_path, client, other_client):
     """A stranger's admin listing showed bob's job in his session `al1` exactly like alice's in hers of the same
     name. With several users' jobs in it, the table has an owner column; a user's own listing has none."""

@@ -71,6 +71,8 @@ def test_silence_and_tiny_clip_give_valid_results():
     assert "  pitch classes   none (no pitched sound)" in text
     assert "  peak            none: every sample is zero" in text
     assert "8%" not in text and "inf" not in text and "  warning         silent: " in text
+    # nor a brightness of "centroid 0 Hz, bandwidth 0 Hz, roll-off 0 Hz" beside "no ... spectrum"
+    assert "  brightness      none (no sound)" in text and "centroid 0 Hz" not in text, text
     f = compute_features(tone(440, 0.05), SR)
     assert f["loudness_lufs"] is None and f["spectral_centroid_hz"] > 0
     assert not [w for w in f["warnings"] if w.startswith("silent")]

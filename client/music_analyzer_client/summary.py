@@ -175,7 +175,7 @@ def _features(result: dict[str, Any]) -> list[tuple[str, str]]:
         parts.append(f"{af['loudness_lufs']:.1f} LUFS")
     if af.get("peak_dbfs") is not None:
         parts.append(f"peak {af['peak_dbfs']:.1f} dBFS")
-    if af.get("spectral_centroid_hz") is not None:
+    if af.get("spectral_centroid_hz"):  # 0 Hz: no sound (a silent file's one measure had been "centroid 0 Hz")
         parts.append(f"centroid {af['spectral_centroid_hz']:.0f} Hz")
     if af.get("dominant_pitch_class"):
         parts.append(f"dominant pitch class {af['dominant_pitch_class']}")

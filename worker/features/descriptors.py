@@ -301,8 +301,10 @@ def features_summary(result: dict) -> str:
         else "  loudness        n/a (shorter than 400 ms, silent, or quieter than BS.1770's -70 LUFS gate)",
         f"  peak            {_fmt_db(f['peak_dbfs'])} dBFS, RMS {f['rms_energy']:.4f} ({_fmt_db(f['rms_dbfs'])} dBFS)"
         if f["peak_dbfs"] is not None else "  peak            none: every sample is zero",
+        # no frame with sound: 0 Hz throughout, which had been printed as a measure beside "no ... spectrum"
         f"  brightness      centroid {f['spectral_centroid_hz']:.0f} Hz, bandwidth "
-        f"{f['spectral_bandwidth_hz']:.0f} Hz, roll-off {f['spectral_rolloff_hz']:.0f} Hz",
+        f"{f['spectral_bandwidth_hz']:.0f} Hz, roll-off {f['spectral_rolloff_hz']:.0f} Hz"
+        if f["spectral_centroid_hz"] else "  brightness      none (no sound)",
         f"  noisiness       zero-crossing rate {f['zero_crossing_rate']:.4f}",
         # a silent file's chroma is uniform: "C 8%, C# 8%, D 8%" had been printed as if measured
         "  pitch classes   " + (", ".join(f"{k} {v:.0%}" for k, v in top) if f.get("dominant_pitch_class")

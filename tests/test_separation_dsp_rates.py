@@ -93,3 +93,21 @@ def test_repet_at_the_first_length_with_room_for_repetitions(mix):
     x = soxr.resample(y, sr, 44100).astype(np.float32)[: 345 * 512]  # 346 frames, width 172 at 44.1 kHz
     stems = Separator("repet").separate_array(x[None], 44100)
     np.testing.assert_allclose(stems["vocals"] + stems["accompaniment"], x[None], atol=1e-4)
+
+
+@pytest.mark.parametrize(("rate", "mp3_rate"), [(4000, 8000), (96000, 44100), (44100, 44100)])
+def test_mp3_stems_of_any_accepted_rate_are_written_and_say_their_rate(mix, tmp_path, rate, mp3_rate):
+    """A stranger's 4 kHz FLAC (the lowest rate an upload may have) asked for MP3 stems failed `internal_error`:
+    LAME resamples it up to 8 kHz, MP3's lowest, and lameenc's output buffer, sized for the input, overflowed
+    ("LAME encoding failed"). His 96 kHz WAV got 44.1 kHz MP3 stems whose result said `sample_rate` 96000."""
+    y, sr = mix
+    x = soxr.resample(y[: 6 * sr], sr, rate).astype(np.float32)
+    audio = tmp_path / "take.flac"
+    sf.write(audio, x, rate, subtype="PCM_24")
+    result = run_separation(audio_path=audio, results_dir=tmp_path / "out",
+                            options=SeparationOptions(model="hpss", format="mp3"))
+    assert result["sample_rate"] == mp3_rate and result["duration_seconds"] == pytest.approx(6.0, abs=0.01)
+    for name in result["files"]:
+        info = sf.info(tmp_path / "out" / name)
+        assert (info.format, info.samplerate, info.channels) == ("MP3", mp3_rate, 1), info
+        assert info.duration == pytest.approx(6.0, abs=0.2)

@@ -25,10 +25,23 @@ MP3_BITRATE = 320  # kbit/s
 MP3_QUALITY = 2  # LAME's -q: 2 is "near-best", 0 is much slower for no audible gain
 MP3_MAX_CHANNELS = 2
 MP3_MAX_INPUT_RATE = 48000  # Hz; above this LAME is asked to resample
+# the rates an MP3 can have (MPEG 1, 2 and 2.5); another is resampled by LAME to the next one up (LAME's own
+# map2MP3Frequency), above MP3_MAX_INPUT_RATE to 44.1 kHz
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# frames handed to LAME at a time: lameenc sizes its output buffer for the input, and a rate resampled up (a
+# 4 kHz file to 8 kHz) overflowed it on a separation's 30 s blocks ("LAME encoding failed", internal_error)
+MP3_CHUNK_FRAMES = 4096
 _SF_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}  # float WAV never clips stems that exceed full scale
 # A write that fails with less than this free fills the disk: a writer's block is a few MB at most, and
 # the kernel writes what fits before it refuses, so a full disk shows well under this after the failure.
 FULL_DISK_SLACK_BYTES = 1024 * 1024
+
+
+def mp3_sample_rate(sample_rate: float) -> int:
+    """The rate of an MP3 written from audio at `sample_rate` (MP3_RATES)."""
+    if sample_rate > MP3_MAX_INPUT_RATE:
+        return 44100
+    return next(rate for rate in MP3_RATES if rate >= sample_rate)
 
 
 class AudioFileWriter:
@@ -53,8 +66,7 @@ class AudioFileWriter:
                 self._enc = lameenc.Encoder()
                 self._enc.set_bit_rate(MP3_BITRATE)
                 self._enc.set_in_sample_rate(int(sample_rate))
-                if sample_rate > MP3_MAX_INPUT_RATE:
-                    self._enc.set_out_sample_rate(44100)
+                self._enc.set_out_sample_rate(mp3_sample_rate(sample_rate))
                 self._enc.set_channels(channels)
                 self._enc.set_quality(MP3_QUALITY)
             else:
@@ -81,7 +93,8 @@ class AudioFileWriter:
         self.frames += block.shape[1]
         if self.format == "mp3":
             pcm = (np.clip(block.T, -1.0, 1.0) * 32767.0).round().astype("<i2")
-            self._fh.write(self._enc.encode(pcm.tobytes()))
+            for start in range(0, pcm.shape[0], MP3_CHUNK_FRAMES):
+                self._fh.write(self._enc.encode(pcm[start:start + MP3_CHUNK_FRAMES].tobytes()))
         else:
             data = block.T if self.format == "wav" else np.clip(block.T, -1.0, 1.0 - 2.0 ** -23)
             try:

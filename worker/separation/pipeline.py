@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from worker.audio_writers import mp3_sample_rate
 from worker.errors import InvalidRequestError, OutOfMemoryError
 from worker.files import safe_name
 from worker.progress import Progress
@@ -205,7 +206,9 @@ def run_separation(*, audio_path: Path, results_dir: Path, options: SeparationOp
         "stems": names,
         "files": [p.name for p in paths.values()],
         "format": options.format,
-        "sample_rate": info["sample_rate"],
+        # the stems' rate: an MP3's is one MP3 can hold (worker/audio_writers.py; a 96 kHz file's MP3 stems are
+        # 44.1 kHz, and had been said to be 96 kHz)
+        "sample_rate": mp3_sample_rate(info["sample_rate"]) if options.format == "mp3" else info["sample_rate"],
         "channels": info["channels"],
         "duration_seconds": round(info["frames"] / info["sample_rate"], 3),
         "segment_seconds": round(info["segment_seconds"], 3),

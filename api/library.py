@@ -282,13 +282,16 @@ def _flag(name: str, default: bool | None) -> bool | None:
     raise InvalidRequestError(f"{name} must be true or false (1 or 0)", code="invalid_filter")
 
 
+CONTENTS = ("speech", "music", "silence")  # what the music analysis measured a track as (library/store.py)
+
+
 def _content() -> str | None:
     raw = request.args.get("content")
     if not raw:
         return None
-    if raw not in ("speech", "music"):
-        raise InvalidRequestError("content must be speech or music", code="invalid_filter",
-                                  details={"valid": ["speech", "music"]})
+    if raw not in CONTENTS:
+        raise InvalidRequestError("content must be speech, music or silence", code="invalid_filter",
+                                  details={"valid": list(CONTENTS)})
     return raw
 
 

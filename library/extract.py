@@ -24,7 +24,7 @@ from typing import Any
 
 from storage import upload_description
 from worker.audio_llm.options import TASKS
-from worker.audio_llm.speech import measured_share, speech_share
+from worker.audio_llm.speech import measured_share, silent, speech_share
 from worker.camelot import camelot_code
 from worker.files import safe_name
 
@@ -125,6 +125,7 @@ def read_track(*, owner: str, session_id: str, filename: str, results_dir: Path)
     if pitch:
         _pitch_fields(f, pitch)
     f["speech_share"] = measured_share(pitch)  # speech or music, as the analyze, lyrics and compare jobs decide
+    f["silent"] = silent(pitch)  # ... or silence (content "silence"), where the pitch job found nothing to analyse
     f.setdefault("duration_seconds", _num((pitch or transcript or {}).get("duration_seconds")))
     if f["duration_seconds"] is None:  # a track with only stems (their result carries no length) had none
         f["duration_seconds"] = _num((_upload_description(results_dir, filename) or {}).get("duration_seconds"))

@@ -28,7 +28,7 @@ Embed = Callable[[list[str]], np.ndarray]  # texts -> (n, dim) float32, L2-norma
 
 TRACK_COLUMNS = ("track_id", "owner", "session_id", "filename", "duration_seconds", "key_label", "key_mode",
                  "camelot", "key_confidence", "tempo_bpm", "metre", "loudness_lufs", "has_vocals",
-                 "chords_summary", "descriptors", "sources", "indexed_at", "speech_share")
+                 "chords_summary", "descriptors", "sources", "indexed_at", "speech_share", "silent")
 _SELECT = "SELECT " + ", ".join(TRACK_COLUMNS) + " FROM tracks"
 RANKABLE = ("tempo_bpm", "duration_seconds", "loudness_lufs")  # what ranked_tracks orders by
 
@@ -46,7 +46,7 @@ class TrackFilter:
     loudness_min: float | None = None
     loudness_max: float | None = None
     has_vocals: bool | None = None
-    content: str | None = None  # speech | music: as measured (speech_share; worker/audio_llm/speech.py)
+    content: str | None = None  # speech | music | silence: as measured (speech_share, silent: audio_llm/speech.py)
     filenames: tuple[str, ...] = ()  # any of these file names, in any case (a library question that names a file)
 
 
@@ -73,14 +73,14 @@ class LibraryStore:
             f.get("key_mode"), f.get("camelot"), f.get("key_confidence"), f.get("tempo_bpm"), f.get("metre"),
             f.get("loudness_lufs"), f.get("has_vocals"), f.get("chords_summary"), json.dumps(doc.descriptors),
             to_vector(doc.descriptors).tobytes(), f.get("transcript_text"), f.get("analysis_text"),
-            json.dumps(doc.sources), time.time(), f.get("speech_share"))
+            json.dumps(doc.sources), time.time(), f.get("speech_share"), f.get("silent"))
         passages: list[tuple[Any, ...]] = [
             (tid, i, doc.owner, p.kind, p.source, p.text, p.start, p.end, p.text_hash, model, v)
             for i, (p, v) in enumerate(zip(doc.passages, vectors, strict=True)) if v is not None]
         track_sql = ("INSERT INTO tracks (track_id, owner, session_id, filename, duration_seconds, key_label, "
                      "key_mode, camelot, key_confidence, tempo_bpm, metre, loudness_lufs, has_vocals, chords_summary, "
                      "descriptors, descriptor_vector, transcript_text, analysis_text, sources, indexed_at, "
-                     "speech_share")
+                     "speech_share, silent")
         passage_sql = ("INSERT INTO passages (track_id, passage_no, owner, kind, source, text, start_seconds, "
                        "end_seconds, text_hash, model, vector")
         track_values, passage_values = _values(len(row), 0), _values(11, 0)
@@ -246,9 +246,13 @@ def _filtered(owner: str, where: TrackFilter) -> tuple[list[str], list[Any]]:
     if where.has_vocals is not None:
         clauses.append("has_vocals = ?")
         params.append(where.has_vocals)
-    if where.content is not None:  # a track without a music analysis is neither
-        clauses.append("speech_share >= ?" if where.content == "speech" else "speech_share < ?")
-        params.append(SPEECH_SHARE_MIN)
+    if where.content == "silence":  # the pitch job found nothing to analyse (a silent track's speech_share is 0)
+        clauses.append("silent = ?")
+        params.append(True)
+    elif where.content is not None:  # a track without a music analysis is neither
+        clauses.append("speech_share >= ?" if where.content == "speech" else
+                       "speech_share < ? AND (silent IS NULL OR silent = ?)")
+        params += [SPEECH_SHARE_MIN] if where.content == "speech" else [SPEECH_SHARE_MIN, False]
     if where.filenames:
         clauses.append("lower(filename) IN (" + ", ".join("?" * len(where.filenames)) + ")")
         params += [name.lower() for name in where.filenames]
@@ -273,7 +277,8 @@ def track_view(row: Sequence[Any]) -> dict[str, Any]:
         "has_vocals": None if r["has_vocals"] is None else bool(r["has_vocals"]),
         "chords_summary": r["chords_summary"], "sources": json.loads(r["sources"] or "[]"),
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(r["indexed_at"]))),
-        "content": content({"speech_share": r["speech_share"]}) if r["speech_share"] is not None else None,
+        "content": ("silence" if r["silent"] else content({"speech_share": r["speech_share"]})
+                    if r["speech_share"] is not None else None),
         "speech_share": r["speech_share"],
     }
 

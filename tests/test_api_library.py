@@ -274,6 +274,28 @@ def test_a_track_measured_as_speech_is_listed_as_speech(client, session_id, audi
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
 
 
+def test_a_silent_track_is_listed_as_silence_not_music(client, session_id, audio_dir):
+    """A stranger's 5 s of digital silence, through a real pitch job, was listed as `content: music` (its speech_share
+    of 0 says only "not speech"), and so among the music of `content=music`. Beside it real game music (tests/data)."""
+    silent = audio_dir / "lib-hush.wav"
+    sf.write(silent, np.zeros(5 * SR, dtype=np.float32), SR)
+    music = audio_dir / "lib-beat.flac"
+    music.write_bytes((Path(__file__).parent / "data" / "boom-boom-boom-3s.flac").read_bytes())
+    assert upload(client, session_id, silent, music).status_code == 201
+    run(client, f"/process/pitch/{session_id}", {})
+    listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    assert {t["filename"]: t["content"] for t in listed} == {"lib-hush.wav": "silence", "lib-beat.flac": "music"}
+    assert {t["filename"]: t["speech_share"] for t in listed}["lib-hush.wav"] == 0.0  # as the pitch result says
+    for content, expected in (("silence", ["lib-hush.wav"]), ("music", ["lib-beat.flac"]), ("speech", [])):
+        found = client.get("/library/tracks", params={"session_id": session_id, "content": content})
+        assert found.status_code == 200, found.text
+        assert [t["filename"] for t in found.json()["tracks"]] == expected, (content, found.json())
+    # a search kept to silence searches the silent tracks alone (none of which has words)
+    page = client.get("/library/search", params={"q": "zzqxv", "mode": "lyrics", "content": "silence"})
+    assert page.status_code == 200 and page.json()["content"] == "silence", page.text
+    assert page.json()["tracks"] == len(listing(client, content="silence")) >= 1, page.json()
+
+
 @pytest.mark.needs_espeak
 def test_a_search_keeps_to_the_tracks_measured_as_speech_or_as_music(client, session_id, audio_dir):
     """A search could not be kept to speech or to music, as the track listing can: an audiobook's words were found
@@ -312,7 +334,7 @@ def test_a_search_keeps_to_the_tracks_measured_as_speech_or_as_music(client, ses
     for bad in ("talk", "Speech", "speech,music"):  # as /library/tracks refuses them
         r = client.get("/library/search", params={"q": "lighthouse", "content": bad})
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter", r.text
-        assert r.json()["error"]["details"]["valid"] == ["speech", "music"]
+        assert r.json()["error"]["details"]["valid"] == ["speech", "music", "silence"]
 
 
 def listing(client, **params) -> list[dict]:

@@ -12,8 +12,9 @@ LIBRARY_ERRORS = {400: "A filter, `limit` or `cursor` is not acceptable.",
                   503: "The library database is not reachable (`library_unavailable`).",
                   507: "The library database cannot be made or written: the disk is full (`insufficient_storage`)."}
 NUMBER = {"type": "number"}
-CONTENT = Param("content", {"enum": ["speech", "music"]}, "Tracks the music analysis measured as speech (a speaking "
-                "voice without music in half of the track or more), or as music; a track without one is neither. "
+CONTENT = Param("content", {"enum": ["speech", "music", "silence"]}, "Tracks the music analysis measured as speech (a "
+                "speaking voice without music in half of the track or more), as silence (nothing to analyse), or as "
+                "music (neither); a track without one is none of them. "
                 "Any other value: 400 `invalid_filter`.")
 TRACK_FILTERS = (
     Param("key", {"type": "string", "examples": ["A minor", "8A", "F#m"]}, "A key or Camelot code."),

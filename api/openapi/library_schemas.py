@@ -13,7 +13,8 @@ def library_schemas() -> dict[str, Schema]:
                 loudness_lufs=null(NUM), has_vocals=null(BOOL), chords_summary=null(STR), sources=arr(STR),
                 indexed_at=STR, tempo_match=null({"enum": ["exact", "double", "half"]}),
                 content=content("`GET /library/tracks?content=speech` lists the speech (an audiobook, a talk), "
-                                "`content=music` the rest; null: indexed without a music analysis."),
+                                "`content=silence` the silent files, `content=music` the rest; null: indexed "
+                                "without a music analysis.", silence=True),
                 speech_share=SPEECH_SHARE)
     line = obj(["text", "start_seconds"], line_no=INT, text=STR, start_seconds=null(NUM), end_seconds=null(NUM),
                match={"enum": ["phrase", "fuzzy"]}, score=NUM)
@@ -40,8 +41,9 @@ def library_schemas() -> dict[str, Schema]:
         "TrackList": obj(["tracks", "next_cursor"], tracks=arr(ref("Track")), next_cursor=null(STR)),
         "SearchResults": obj(["query", "mode", "results", "next_cursor", "tracks", "tracks_with_text"], query=STR,
                              mode=STR, results=arr(hit), next_cursor=null(STR),
-                             content=null({"enum": ["speech", "music"], "description": "The `content` filter the "
-                                           "hits were kept by, or null: every hit."}),
+                             content=null({"enum": ["speech", "music", "silence"],
+                                           "description": "The `content` filter the hits were kept by, or null: "
+                                           "every hit."}),
                              tracks={**INT, "description": "The library's tracks of the owner searched: with "
                                      "`content`, those measured as that content alone."},
                              tracks_with_text={**INT, "description": "Those with words a search reads (a "

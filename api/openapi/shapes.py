@@ -38,16 +38,21 @@ STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"
 TIME = {"type": "string", "format": "date-time"}
 
 
-def content(more: str, *, measured_here: bool = False) -> Schema:
+def content(more: str, *, measured_here: bool = False, silence: bool = False) -> Schema:
     """`content`: what the session's music analysis measured a recording as (worker/audio_llm/speech.py), in the
     lyrics, compare, audio-LLM and library answers beside `speech_share`, and what it means to the answer it is in
-    (`more`). `measured_here`: a job's answer, which measures the share itself where no pitch result holds one."""
+    (`more`). `measured_here`: a job's answer, which measures the share itself where no pitch result holds one.
+    `silence`: the library's, which also says "silence" (the pitch result found the file silent)."""
     said = ("speech: the music analysis (pitch), or the job itself where no pitch result holds a share "
             "(`speech_source`), found a speaking voice without music in half of the recording or more; music: it "
             "did not; null: not measured (the file too short, or undecodable). " if measured_here else
             "speech: the music analysis (pitch) found a speaking voice without music in half of the recording or "
             "more; music: it did not; null: no music analysis of the file (or one from before it measured speech). ")
-    return {"anyOf": [{"enum": ["speech", "music"]}, {"type": "null"}], "description": said + more}
+    if silence:
+        said = said.replace("; music: it did not;", "; silence: it found the file silent (nothing to analyse); music: "
+                            "neither;")
+    return {"anyOf": [{"enum": ["speech", "music", *(["silence"] if silence else [])]}, {"type": "null"}],
+            "description": said + more}
 
 
 # where a job's `speech_share` came from (worker/audio_llm/speech.py speech_origin): its lyrics, compare's tracks

@@ -40,8 +40,8 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
                         help="only tracks whose transcript (Whisper, lyrics) holds words")
     vocals.add_argument("--instrumental", dest="has_vocals", action="store_const", const=False,
                         help="only tracks transcribed and found without words (a track never transcribed is neither)")
-    tracks.add_argument("--content", choices=["speech", "music"],
-                        help="only tracks the music analysis (pitch) measured as speech, or as music")
+    tracks.add_argument("--content", choices=["speech", "music", "silence"],
+                        help="only tracks the music analysis (pitch) measured as speech, music or silence")
     tracks.add_argument("--limit", type=positive, default=50, metavar="N", help="how many (default 50)")
     tracks.add_argument("--all", action="store_true", help="every matching track, page after page")
 
@@ -49,8 +49,8 @@ def add_parser(p: argparse.ArgumentParser, common: argparse.ArgumentParser) -> N
     search.add_argument("query", metavar="TEXT")
     search.add_argument("--mode", choices=SEARCH_MODES, default="hybrid",
                         help="lyrics: words; semantic: meaning; hybrid: both (default)")
-    search.add_argument("--content", choices=["speech", "music"],
-                        help="only hits in tracks the music analysis (pitch) measured as speech, or as music")
+    search.add_argument("--content", choices=["speech", "music", "silence"],
+                        help="only hits in tracks the music analysis (pitch) measured as speech, music or silence")
     search.add_argument("--limit", type=positive, default=10, metavar="N", help="how many (default 10, at most 50)")
 
     similar = sub.add_parser("similar", parents=[common], help="the tracks nearest to one (by its measurements)")

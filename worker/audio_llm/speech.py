@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 SPEECH_SHARE_MIN = 0.5  # of the recording found to be speech without music (pitch_<stem>.json's speech_share)
+# the pitch result's warning of a file whose RMS is below SILENCE_RMS (worker/music/pipeline.py): the library lists
+# such a track as content "silence", where it had been "music" (not speech) to a user filtering for music
+SILENCE_WARNING = "silence: nothing to analyse"
 
 SPEECH_SYSTEM = ("You are an audio analyst. Ground every statement in the measured features and the transcript "
                  "you are given, and do not invent details.")
@@ -41,6 +44,14 @@ def content(pitch: Mapping[str, Any] | None) -> str | None:
     if measured_share(pitch) is None:
         return None
     return "speech" if speech_share(pitch) is not None else "music"
+
+
+def silent(pitch: Mapping[str, Any] | None) -> bool | None:
+    """Whether the music analysis found the recording silent (its SILENCE_WARNING); None without a pitch result."""
+    if not isinstance(pitch, Mapping):
+        return None
+    warnings = pitch.get("warnings")
+    return isinstance(warnings, list) and SILENCE_WARNING in warnings
 
 
 def measured_share(pitch: Mapping[str, Any] | None) -> float | None:

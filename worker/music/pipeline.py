@@ -10,6 +10,7 @@ import numpy as np
 
 from worker.audio_blocks import StreamInfo, array_blocks, mono_blocks, stream_info
 from worker.audio_io import resample
+from worker.audio_llm.speech import SILENCE_WARNING
 from worker.errors import AudioError
 from worker.files import write_json_atomic, write_text_atomic
 from worker.progress import Progress, quiet
@@ -138,7 +139,7 @@ def _analyze(blocks: stream.Blocks, *, options: PitchOptions | None, progress: P
     result: dict = {"duration_seconds": round(duration, 3), "warnings": []}
     silent = info.rms < SILENCE_RMS
     if silent:
-        result["warnings"].append("silence: nothing to analyse")
+        result["warnings"].append(SILENCE_WARNING)
     wants_rhythm = options.wants("tempo") or options.wants("beats") or options.wants("chords")
     progress(FEATURES_START, "chroma")
     feats = stream.extract(_finite(blocks()), info, onsets=wants_rhythm and not silent,

@@ -50,6 +50,9 @@ def test_content_is_shown_and_filtered_on_in_tracks_and_search(browser, server, 
         list_content(page, "music")
         assert rows_of(page, sid) == []
         assert page.locator("#library-tracks-status").inner_text() == "No track in your library matches."
+        list_content(page, "silence")  # the silent files (tests/test_api_library.py), none of them here
+        assert rows_of(page, sid) == []
+        assert page.locator("#library-tracks-status").inner_text() == "No track in your library matches."
         list_content(page, "")
         assert [r[0] for r in rows_of(page, sid)] == ["talk.wav"]
         # search: kept to the speech its words are found in, none of it in the music

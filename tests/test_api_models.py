@@ -59,6 +59,19 @@ def test_generate_loads_the_default_and_answers(client, admin_client, smollm2_fo
     assert "@" in admin_client.get("/api/v2/models/status").json()["published_by"]
 
 
+def test_a_generation_stuck_in_a_loop_says_so(client, smollm2_folder):
+    """The compare, lyrics, analysis and library answers say a loop; this route's did not: SmolLM2 asked for 40
+    genres (greedy) lists "Blues" from the 7th line to max_length, and came back with no warning."""
+    r = client.post("/api/v2/models/generate",
+                    json={"prompt": "List 40 music genres, one per line, each line '- genre: <name>'.",
+                          "max_length": 150, "temperature": 0, "wait": 300})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert_shape("GenerateResult", body)
+    assert body["finish_reason"] == "length" and body["response"].count("Blues") >= 20, body["response"]
+    assert [w for w in body["warnings"] if w.startswith("the answer repeats itself ('blues' is ")] != [], body
+
+
 def test_unload_then_status(client, smollm2_folder):
     r = client.post("/api/v2/models/unload", json={"wait": 300})
     assert r.status_code == 200, r.text

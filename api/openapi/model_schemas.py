@@ -22,7 +22,8 @@ def generate_result() -> Schema:
                    "canceled: the text written before a cancel, kept as the canceled job's result; time_limit: "
                    "before its time limit, the `result` of the job failed `time_limit_exceeded`.")},
                audio_input=BOOL, model_load_seconds=null(NUM), worker=WORKER,
-               warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt."))
+               warnings=arr(STR, "E.g. max_length lowered to what the model's context leaves after the prompt; a "
+                            "reply stuck in a loop (\"the answer repeats itself ...\")."))
 
 
 def load_result() -> Schema:

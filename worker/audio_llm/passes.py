@@ -138,8 +138,18 @@ def answer_warnings(prepared: Prepared, generated: Generated) -> list[str]:
         out += music_talk_warning(generated.summary, prepared.speech_share,
                                   source=speech_origin(prepared.speech)["speech_source"],
                                   first_seconds=measured_part(prepared.speech))
-    return (silence_warning(prepared) + out + transcript_cut_warning(prepared)
+    return (silence_warning(prepared) + out + note_loops(generated) + transcript_cut_warning(prepared)
             + [f"the analysis read a doubtful transcript: {w}" for w in prepared.transcript_doubts])
+
+
+def note_loops(generated: Generated) -> list[str]:
+    """A part's notes (`chunk_notes`, printed under "Notes per part" in the .txt) stuck in a loop, named as the
+    answer's own loop is: they had gone unchecked, the final answer alone was."""
+    out = []
+    for note in generated.notes:
+        span = Span(0, round(float(note["start_seconds"]) * 1000), round(float(note["end_seconds"]) * 1000), 1000)
+        out += [f"the notes of part {span.label}: {w}" for w in loop_warning(str(note.get("text") or ""))]
+    return out
 
 
 def transcript_cut_warning(prepared: Prepared) -> list[str]:

@@ -145,14 +145,15 @@ def estimate_key(chroma: np.ndarray, *, harmonic_ratio: float = 1.0, profiles=DE
     tonal_fit = float(np.max(key_scores(mean, profiles)))
     probs = None
     if bass is not None and energy is not None and frame_times is not None:
-        from .keymodel import key_probabilities
+        from .keymodel import key_reading
 
-        probs = key_probabilities(chroma, bass, energy, frame_times)
+        reading = key_reading(chroma, bass, energy, frame_times)
+        probs, home = reading if reading is not None else (None, None)
     if probs is not None:
         from .keymodel import OPENING_SECONDS, opening_probabilities, opening_span
 
         assert bass is not None and energy is not None and frame_times is not None  # probs needs them
-        found = _model_key(probs, tonal_fit, harmonic_ratio, n_candidates)
+        found = _model_key(probs, tonal_fit, harmonic_ratio, n_candidates, home=home)
         if found["index"] is not None:
             a, b = opening_span(energy, frame_times, OPENING_SECONDS)
             opening_chroma = key_chroma(chroma[:, a:b])
@@ -218,24 +219,28 @@ def tonal_strength(tonal_fit: float, harmonic_ratio: float) -> float:
     return float(np.sqrt(fit) * np.clip(harmonic_ratio / 0.5, 0.0, 1.0))
 
 
-def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_candidates: int) -> dict:
+def _model_key(probs: np.ndarray, tonal_fit: float, harmonic_ratio: float, n_candidates: int, *,
+               home: int | None = None) -> dict:
     """Key dict from the key model's probabilities; scores are probabilities, and the confidence is
-    the top key's probability scaled by how tonal the audio is (drums and noise get little)."""
+    the reported key's probability scaled by how tonal the audio is (drums and noise get little). `home`: the
+    home key (keymodel.home_key) to report before the most probable one, which becomes the first candidate."""
     order = np.argsort(probs)[::-1]
+    if home is not None:
+        order = np.concatenate([[home], order[order != home]])
     candidates = [{"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor",
                    "label": key_label(int(i)), "score": round(float(probs[i]), 4)} for i in order[:n_candidates]]
     tonal = tonal_strength(tonal_fit, harmonic_ratio)
     confidence = round(float(probs[order[0]]) * tonal, 3)
     # distorted guitars and dense mixes flatten the mean chroma (a weak profile fit) while chords and
     # bass still name the key: then the model's clear preference is reported, with the lower confidence
-    weak_but_clear = (tonal_fit >= WEAK_TONAL_FIT and float(probs[order[0]]) >= CLEAR_KEY_PROBABILITY
+    weak_but_clear = (tonal_fit >= WEAK_TONAL_FIT and float(probs.max()) >= CLEAR_KEY_PROBABILITY
                       and harmonic_ratio >= WEAK_KEY_HARMONIC_RATIO)
     if (tonal_fit < NO_KEY_CORRELATION and not weak_but_clear) or harmonic_ratio < NO_KEY_HARMONIC_RATIO:
         return _no_key(candidates, min(confidence, 0.2))
     i = int(order[0])
     return {"tonic": PITCH_NAMES[i % 12], "mode": "major" if i < 12 else "minor", "label": key_label(i),
             "index": i, "confidence": confidence, "score": candidates[0]["score"], "candidates": candidates[1:],
-            "changes": [], "_probabilities": True, "_tonal": tonal,
+            "changes": [], "_probabilities": True, "_tonal": tonal, "_home": home is not None,
             "_scores": {key_label(j): round(float(probs[j]), 4) for j in range(24)}}
 
 
@@ -350,10 +355,16 @@ def key_warnings(key: dict, *, silent: bool = False) -> list[str]:
         out.append(f"the opening reads as {opening['label']} ({sure}), the whole track as "
                    f"{key['label']}: the music may begin away from its key, or modulate"
                    + (f"; {clause}" if clause else ""))
+    if key.get("_home") and key.get("candidates"):
+        top = key["candidates"][0]  # the model's most probable key: the home key's dominant key
+        out.append(f"the whole track reads most like {top['label']} (probability {top['score']:.2f} against "
+                   f"{key['score']:.2f}), the dominant key of {key['label']}, whose tonic chord opens the music: "
+                   f"a piece that moves to its dominant key, reported in the key it opens in")
     best = key.get("score")
     # after the timeline overruled the whole-track reading, the runner-up is that reading, named by
     # reconcile_with_changes' warning: its score against the new key's would only repeat it, inverted
-    for c in key.get("candidates", [])[:0 if key.get("_from_timeline") else 1]:
+    # the home key's runner-up is named by the warning above
+    for c in key.get("candidates", [])[:0 if key.get("_from_timeline") or key.get("_home") else 1]:
         if best is None or c.get("score") is None:
             continue
         close = c["score"] >= CLOSE_RATIO * best if key.get("_probabilities") else best - c["score"] < CLOSE_SCORE

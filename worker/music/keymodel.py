@@ -38,10 +38,20 @@ STYLE_FEATURES = ("chord_entropy", "chord_rate", "distinct_chords")
 ENTROPY_SCALE = 4.0  # bits: a piece spread evenly over 16 chord labels scores 1
 DISTINCT_SCALE = 20.0  # distinct chord labels that score 1
 FALLING_FIFTH = 5  # semitones up (= a fifth down) from one chord root to the next: V -> I
+DOMINANT = 7  # semitones from a key's tonic up to its dominant's
 # The opening read on its own (key.py's `opening`): the first OPENING_SECONDS after the music starts, on tracks
 # whose music lasts at least OPENING_MIN_SHARE_OF times as long (shorter ones are mostly their opening).
 OPENING_SECONDS = 12.0
 OPENING_MIN_SHARE_OF = 2.0
+# The home key (home_key): through-composed music (a chorale, a classical movement) opens on its tonic chord and
+# often moves to its dominant key for a while; an excerpt cut there reads, as a whole, in the dominant. Where the
+# first sounding chord is the tonic triad of the key a fifth below the model's top key, that key is reported if the
+# model gives it at least HOME_KEY_RATIO of its top key's probability and the chord vocabulary is varied (chord
+# entropy, STYLE_FEATURES[0], at least HOME_KEY_MIN_ENTROPY: a four-chord loop that starts on IV is not a piece in
+# IV). Both chosen by bench/key_fit.py's grouped cross-validation on fit data (docs/music_accuracy.md, "The home
+# key"); HOME_KEY_RATIO = 0 turns the rule off.
+HOME_KEY_RATIO = 0.1
+HOME_KEY_MIN_ENTROPY = 0.7
 
 
 @lru_cache(maxsize=1)
@@ -154,12 +164,44 @@ def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 def key_probabilities(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
                       ) -> np.ndarray | None:
     """(24,) probability of each key, or None without weights or frames."""
+    reading = key_reading(chroma, bass, energy, frame_times)
+    return None if reading is None else reading[0]
+
+
+def key_reading(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray
+                ) -> tuple[np.ndarray, int | None] | None:
+    """((24,) probability of each key, the home key's index or None: home_key), or None without weights or frames."""
     weights = load_weights()
     if weights is None or chroma.shape[1] == 0:
         return None
-    z = key_log_probabilities(*evidence(chroma, bass, energy, frame_times), weights)
+    ev, style = evidence(chroma, bass, energy, frame_times)
+    z = key_log_probabilities(ev, style, weights)
     p = np.exp(z - z.max())
-    return p / p.sum()
+    p = p / p.sum()
+    return p, home_key(p, ev, style)
+
+
+def opening_chord_key(ev: np.ndarray) -> int | None:
+    """The key index (0-11 major, 12-23 minor) whose tonic triad is the first sounding chord of evidence rows `ev`
+    (a 7 chord counts as major), or None where no chord sounds."""
+    first_major, first_minor = ev[ROWS.index("first_major")], ev[ROWS.index("first_minor")]
+    if first_major.max() > 0:
+        return int(np.argmax(first_major))
+    if first_minor.max() > 0:
+        return 12 + int(np.argmax(first_minor))
+    return None
+
+
+def home_key(probs: np.ndarray, ev: np.ndarray, style: np.ndarray) -> int | None:
+    """The key to report instead of the most probable one, or None: the key whose tonic chord opens the music where
+    the most probable key is its dominant key (same mode, a fifth up), the chord vocabulary is a through-composed
+    piece's and the model gives it at least HOME_KEY_RATIO of the top key's probability (see HOME_KEY_RATIO)."""
+    top, home = int(np.argmax(probs)), opening_chord_key(ev)
+    if home is None or HOME_KEY_RATIO <= 0 or float(style[0]) < HOME_KEY_MIN_ENTROPY:
+        return None
+    if home // 12 != top // 12 or (top - home) % 12 != DOMINANT:  # top: home's dominant key, same mode
+        return None
+    return home if probs[home] >= HOME_KEY_RATIO * probs[top] else None
 
 
 def opening_evidence(chroma: np.ndarray, bass: np.ndarray, energy: np.ndarray, frame_times: np.ndarray,

@@ -253,6 +253,15 @@ def test_a_library_database_that_does_not_answer_is_a_503_everywhere(settings, r
         assert health["library"]["ok"] is False, health
 
 
+def listed_after_pitch(client, session_id, other: Path, music: Path) -> list[dict]:
+    """Upload `other` beside real game music (tests/data, written to `music`), run one real pitch job on the session
+    and return its library listing."""
+    music.write_bytes((Path(__file__).parent / "data" / "boom-boom-boom-3s.flac").read_bytes())
+    assert upload(client, session_id, other, music).status_code == 201
+    run(client, f"/process/pitch/{session_id}", {})
+    return client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+
+
 @pytest.mark.needs_espeak
 def test_a_track_measured_as_speech_is_listed_as_speech(client, session_id, audio_dir):
     """The library kept no word of what the pitch job decides: an audiobook was listed among the songs with nothing
@@ -260,11 +269,7 @@ def test_a_track_measured_as_speech_is_listed_as_speech(client, session_id, audi
     talk = audio_dir / "lib-talk.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(talk),
                     "The harbour keeper walked along the pier every morning before the boats came home."], check=True)
-    music = audio_dir / "lib-boom.flac"
-    music.write_bytes((Path(__file__).parent / "data" / "boom-boom-boom-3s.flac").read_bytes())
-    assert upload(client, session_id, talk, music).status_code == 201
-    run(client, f"/process/pitch/{session_id}", {})
-    listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    listed = listed_after_pitch(client, session_id, talk, audio_dir / "lib-boom.flac")
     assert {t["filename"]: t["content"] for t in listed} == {"lib-talk.wav": "speech", "lib-boom.flac": "music"}
     assert [t["speech_share"] >= 0.5 for t in sorted(listed, key=lambda t: t["filename"])] == [False, True]
     for content, expected in (("speech", ["lib-talk.wav"]), ("music", ["lib-boom.flac"])):
@@ -279,11 +284,7 @@ def test_a_silent_track_is_listed_as_silence_not_music(client, session_id, audio
     of 0 says only "not speech"), and so among the music of `content=music`. Beside it real game music (tests/data)."""
     silent = audio_dir / "lib-hush.wav"
     sf.write(silent, np.zeros(5 * SR, dtype=np.float32), SR)
-    music = audio_dir / "lib-beat.flac"
-    music.write_bytes((Path(__file__).parent / "data" / "boom-boom-boom-3s.flac").read_bytes())
-    assert upload(client, session_id, silent, music).status_code == 201
-    run(client, f"/process/pitch/{session_id}", {})
-    listed = client.get("/library/tracks", params={"session_id": session_id}).json()["tracks"]
+    listed = listed_after_pitch(client, session_id, silent, audio_dir / "lib-beat.flac")
     assert {t["filename"]: t["content"] for t in listed} == {"lib-hush.wav": "silence", "lib-beat.flac": "music"}
     assert {t["filename"]: t["speech_share"] for t in listed}["lib-hush.wav"] == 0.0  # as the pitch result says
     for content, expected in (("silence", ["lib-hush.wav"]), ("music", ["lib-beat.flac"]), ("speech", [])):
